@@ -1,0 +1,75 @@
+"""brooker: grade heterotopic ossification around the hip on pelvic radiographs (Brooker 0-IV).
+
+The public API is imported lazily so that ``brooker --help`` does not pay for numpy and
+scikit-image::
+
+    import brooker
+    result = brooker.analyze("pelvis.dcm")
+    for hip in result.hips:
+        print(hip.patient_side, hip.grade.roman, hip.gap)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from brooker._version import __version__
+
+_LAZY = {
+    "analyze": "brooker.pipeline",
+    "grade_path": "brooker.pipeline",
+    "grade_many": "brooker.batch",
+    "load_radiograph": "brooker.dicom_io",
+    "AnalysisConfig": "brooker.config",
+    "BrookerGrade": "brooker.models",
+    "ExitCode": "brooker.models",
+    "Fragment": "brooker.models",
+    "FragmentKind": "brooker.models",
+    "GapMeasurement": "brooker.models",
+    "GradingResult": "brooker.models",
+    "HipResult": "brooker.models",
+    "ImageSide": "brooker.models",
+    "PatientSide": "brooker.models",
+    "PixelSpacing": "brooker.models",
+    "Radiograph": "brooker.models",
+    "SpacingSource": "brooker.models",
+    "Status": "brooker.models",
+    "errors": "brooker.errors",
+    "BrookerError": "brooker.errors",
+}
+
+__all__ = ["__version__", *sorted(_LAZY)]
+
+if TYPE_CHECKING:
+    from brooker import errors
+    from brooker.batch import grade_many
+    from brooker.config import AnalysisConfig
+    from brooker.dicom_io import load_radiograph
+    from brooker.errors import BrookerError
+    from brooker.models import (
+        BrookerGrade,
+        ExitCode,
+        Fragment,
+        FragmentKind,
+        GapMeasurement,
+        GradingResult,
+        HipResult,
+        ImageSide,
+        PatientSide,
+        PixelSpacing,
+        Radiograph,
+        SpacingSource,
+        Status,
+    )
+    from brooker.pipeline import analyze, grade_path
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'brooker' has no attribute {name!r}")
+    mod = importlib.import_module(module)
+    value = mod if name == "errors" else getattr(mod, name)
+    globals()[name] = value
+    return value

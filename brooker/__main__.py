@@ -1,0 +1,5 @@
+"""``python -m brooker``."""
+
+from brooker.cli import main
+
+main()

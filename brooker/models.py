@@ -1,0 +1,396 @@
+"""Frozen values and enums that cross stage boundaries.
+
+Every length or coordinate carries its unit in its name: ``gap_mm``, ``area_mm2``,
+``center_px``. Pixel coordinates are ``(row, col)`` indices into the stored image (before any
+display flip), as floats where sub-pixel.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from brooker.units import BROOKER_GAP_THRESHOLD_MM
+
+
+class SpacingSource(enum.StrEnum):
+    """Where the physical pixel spacing came from, in the order the loader tries them."""
+
+    USER = "user"
+    """Given by the user (``pixel_spacing=`` / ``--pixel-spacing``)."""
+    PIXEL_SPACING = "pixel_spacing"
+    """(0028,0030) Pixel Spacing, calibrated to the patient (calibration type, or differs
+    from (0018,1164) Imager Pixel Spacing)."""
+    IMAGER_PIXEL_SPACING_MAGNIFICATION = "imager_pixel_spacing_magnification"
+    """(0018,1164) Imager Pixel Spacing divided by a magnification factor ((0018,1114) or the
+    user's ``magnification=``)."""
+    IMAGER_PIXEL_SPACING = "imager_pixel_spacing"
+    """(0018,1164) Imager Pixel Spacing alone: at the detector, not at the patient."""
+    PIXEL_SPACING_UNCALIBRATED = "pixel_spacing_uncalibrated"
+    """(0028,0030) Pixel Spacing alone with no calibration type: calibration unknown."""
+
+
+class ImageSide(enum.StrEnum):
+    """A half of the stored image, as displayed with row 0 at the top and column 0 left."""
+
+    LEFT = "left"
+    RIGHT = "right"
+
+    @property
+    def opposite(self) -> ImageSide:
+        """The other half."""
+        return ImageSide.RIGHT if self is ImageSide.LEFT else ImageSide.LEFT
+
+
+class PatientSide(enum.StrEnum):
+    """The patient's side."""
+
+    RIGHT = "right"
+    LEFT = "left"
+
+    @property
+    def opposite(self) -> PatientSide:
+        """The other side."""
+        return PatientSide.LEFT if self is PatientSide.RIGHT else PatientSide.RIGHT
+
+    @property
+    def letter(self) -> str:
+        """``"R"`` or ``"L"``, as on a film marker."""
+        return "R" if self is PatientSide.RIGHT else "L"
+
+
+class BrookerGrade(enum.IntEnum):
+    """Brooker class 0-IV as an integer (0 = no heterotopic ossification)."""
+
+    NONE = 0
+    ISLANDS = 1
+    SPURS_WIDE_GAP = 2
+    SPURS_NARROW_GAP = 3
+    ANKYLOSIS = 4
+
+    @property
+    def roman(self) -> str:
+        """``"0"``, ``"I"``, ``"II"``, ``"III"`` or ``"IV"``."""
+        return ("0", "I", "II", "III", "IV")[int(self)]
+
+
+class FragmentKind(enum.StrEnum):
+    """What a piece of heterotopic bone is attached to."""
+
+    ISLAND = "island"
+    """Free in the soft tissue, attached to neither pelvis nor femur."""
+    PELVIC_SPUR = "pelvic_spur"
+    """Grows from the pelvis."""
+    FEMORAL_SPUR = "femoral_spur"
+    """Grows from the proximal femur."""
+    BRIDGE = "bridge"
+    """Continuous from pelvis to femur (apparent ankylosis)."""
+
+
+class Status(enum.StrEnum):
+    """Outcome of one input."""
+
+    OK = "ok"
+    UNGRADABLE = "ungradable"
+    ERROR = "error"
+
+
+class ExitCode(enum.IntEnum):
+    """Process exit codes of the command line (documented in the README)."""
+
+    OK = 0
+    """Every input graded (or, for ``inspect``, loaded)."""
+    INTERNAL_ERROR = 1
+    USAGE_ERROR = 2
+    NOT_ALL_GRADED = 3
+    """Some inputs could not be graded; each has its record."""
+    NO_INPUTS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class PixelSpacing:
+    """Physical size of one pixel at the patient (or at the detector: see ``source``).
+
+    Parameters
+    ----------
+    row_mm : float
+        Distance between the centres of adjacent rows, mm.
+    col_mm : float
+        Distance between the centres of adjacent columns, mm.
+    source : SpacingSource
+        Which attribute(s) it came from.
+    relative_uncertainty : float
+        Estimated relative (1-sigma-ish, fraction) error of the spacing at the hip, from the
+        source (see ``config.AnalysisConfig``). Drives the ``borderline`` flag.
+    """
+
+    row_mm: float
+    col_mm: float
+    source: SpacingSource
+    relative_uncertainty: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("row_mm", "col_mm"):
+            v = getattr(self, name)
+            if not (isinstance(v, float | int) and math.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be a positive finite number of mm, got {v!r}")
+        if not (math.isfinite(self.relative_uncertainty) and self.relative_uncertainty >= 0):
+            raise ValueError("relative_uncertainty must be >= 0")
+
+    @property
+    def sampling_mm(self) -> tuple[float, float]:
+        """``(row_mm, col_mm)``, the ``sampling=`` argument of scipy.ndimage."""
+        return (float(self.row_mm), float(self.col_mm))
+
+    def to_record(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {
+            "row_mm": round(float(self.row_mm), 6),
+            "col_mm": round(float(self.col_mm), 6),
+            "source": self.source.value,
+        }
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class DisplayMapping:
+    """Piecewise-linear map from bone-bright pixel values to display brightness 0..1.
+
+    Built by the loader from the file's VOI window or VOI LUT, already turned so that bone is
+    white (MONOCHROME1 handled). ``np.interp(pixels, input_values, output_fraction)``.
+    """
+
+    input_values: npt.NDArray[np.float64]
+    output_fraction: npt.NDArray[np.float64]
+    source: str
+    """``"voi_window"``, ``"voi_lut"`` or ``"percentile"``."""
+
+    def apply(self, pixels: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float32]:
+        """Map pixels to 0..1 display brightness (bone white)."""
+        return np.interp(pixels, self.input_values, self.output_fraction).astype(np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class RadiographMeta:
+    """What the loader read from the header, with no patient identifiers."""
+
+    path: str
+    sop_instance_uid: str | None
+    modality: str | None
+    photometric: str
+    transfer_syntax_uid: str
+    transfer_syntax_name: str
+    decoder: str
+    rows: int
+    cols: int
+    bits_allocated: int
+    bits_stored: int
+    pixel_representation: int
+    view_position: str | None = None
+    patient_orientation: tuple[str, ...] | None = None
+    image_laterality: str | None = None
+    body_part: str | None = None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Radiograph:
+    """A decoded projection radiograph, bone bright, with its calibration.
+
+    Parameters
+    ----------
+    pixels : ndarray of float32, shape (rows, cols)
+        Modality-LUT output, MONOCHROME1 inverted, so that denser is brighter. Not windowed.
+    spacing : PixelSpacing or None
+        Physical spacing; None when the file has none and the user gave none (grading refuses).
+    patient_right_on : ImageSide
+        Which half of the stored image shows the patient's right hip.
+    laterality_source : str
+        ``"patient_orientation"``, ``"view_position"``, ``"image_laterality"`` or ``"assumed"``.
+    meta : RadiographMeta
+    display : DisplayMapping or None
+        VOI from the file for rendering; None to use a percentile window.
+    caveats : tuple of str
+        Plain-language caveats (detector-plane spacing, assumed laterality, ...).
+    """
+
+    pixels: npt.NDArray[np.float32]
+    spacing: PixelSpacing | None
+    patient_right_on: ImageSide
+    laterality_source: str
+    meta: RadiographMeta
+    display: DisplayMapping | None = None
+    caveats: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.pixels.ndim != 2:
+            raise ValueError(f"pixels must be 2-D, got shape {self.pixels.shape}")
+
+    def image_side_of(self, side: PatientSide) -> ImageSide:
+        """The image half showing the patient's ``side``."""
+        return self.patient_right_on if side is PatientSide.RIGHT else self.patient_right_on.opposite
+
+    def patient_side_of(self, half: ImageSide) -> PatientSide:
+        """The patient side shown on image half ``half``."""
+        return PatientSide.RIGHT if half is self.patient_right_on else PatientSide.LEFT
+
+
+@dataclass(frozen=True, slots=True)
+class HipJoint:
+    """One hip found on the image."""
+
+    patient_side: PatientSide
+    image_side: ImageSide
+    center_px: tuple[float, float]
+    """Centre of the femoral head (or prosthetic head), (row, col)."""
+    head_radius_mm: float
+    prosthesis: bool
+    cup_radius_mm: float | None = None
+    """Outer radius of the acetabular cup (prosthesis) or acetabulum, when found."""
+
+
+@dataclass(frozen=True, slots=True)
+class HipSearch:
+    """What hip localisation found: the hips in the field of view, or why there are none."""
+
+    hips: tuple[HipJoint, ...]
+    reason: str | None = None
+    caveats: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Fragment:
+    """One connected piece of heterotopic bone.
+
+    ``mask`` is a boolean array covering ``bbox_px = (row0, col0, row1, col1)`` (half-open) of
+    the stored image.
+    """
+
+    kind: FragmentKind
+    area_mm2: float
+    centroid_px: tuple[float, float]
+    bbox_px: tuple[int, int, int, int]
+    mask: npt.NDArray[np.bool_]
+
+    def to_record(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {
+            "kind": self.kind.value,
+            "area_mm2": round(float(self.area_mm2), 1),
+            "centroid_px": [round(float(v), 1) for v in self.centroid_px],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class GapMeasurement:
+    """Smallest edge-to-edge distance between opposing pelvic- and femoral-side bone.
+
+    ``pelvic_point_px`` and ``femoral_point_px`` are the two end points (row, col) on the
+    bone edges; ``gap_mm`` is at the patient (as the spacing source allows), 0 for a bridge.
+    """
+
+    gap_mm: float
+    pelvic_point_px: tuple[float, float]
+    femoral_point_px: tuple[float, float]
+    uncertainty_mm: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.gap_mm) and self.gap_mm >= 0):
+            raise ValueError(f"gap_mm must be finite and >= 0, got {self.gap_mm!r}")
+
+    @property
+    def borderline(self) -> bool:
+        """True when 10 mm lies within the measurement's uncertainty of the gap."""
+        return abs(self.gap_mm - BROOKER_GAP_THRESHOLD_MM) <= self.uncertainty_mm
+
+
+@dataclass(frozen=True, slots=True)
+class HipResult:
+    """The grade of one hip, with what it rests on."""
+
+    patient_side: PatientSide
+    image_side: ImageSide
+    grade: BrookerGrade
+    center_px: tuple[float, float]
+    prosthesis: bool
+    gap: GapMeasurement | None = None
+    borderline: bool = False
+    fragments: tuple[Fragment, ...] = ()
+    caveats: tuple[str, ...] = ()
+
+    def to_record(self) -> dict[str, Any]:
+        """JSON-ready dict in the shape of design.md."""
+        gap = self.gap
+        return {
+            "side": self.patient_side.value,
+            "image_side": self.image_side.value,
+            "grade": int(self.grade),
+            "brooker_class": self.grade.roman,
+            "gap_mm": None if gap is None else round(float(gap.gap_mm), 2),
+            "gap_uncertainty_mm": None if gap is None else round(float(gap.uncertainty_mm), 2),
+            "gap_points_px": None
+            if gap is None
+            else [
+                [round(float(v), 1) for v in gap.pelvic_point_px],
+                [round(float(v), 1) for v in gap.femoral_point_px],
+            ],
+            "borderline": bool(self.borderline),
+            "prosthesis": bool(self.prosthesis),
+            "center_px": [round(float(v), 1) for v in self.center_px],
+            "fragments": [f.to_record() for f in self.fragments],
+            "caveats": list(self.caveats),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    """Why an input could not be read."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class GradingResult:
+    """Everything brooker concluded about one input file.
+
+    ``status`` is ``ok`` (hips graded), ``ungradable`` (read, but nothing to grade: ``reason``)
+    or ``error`` (could not be read or measured: ``error``).
+    """
+
+    file: str
+    status: Status
+    version: str
+    hips: tuple[HipResult, ...] = ()
+    spacing: PixelSpacing | None = None
+    sop_instance_uid: str | None = None
+    reason: str | None = None
+    error: ErrorInfo | None = None
+    caveats: tuple[str, ...] = ()
+    overlay: str | None = None
+    laterality_source: str | None = None
+    image_shape_px: tuple[int, int] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_record(self) -> dict[str, Any]:
+        """One JSON-lines record, as in design.md (failures included)."""
+        rec: dict[str, Any] = {"file": self.file, "status": self.status.value}
+        if self.sop_instance_uid is not None:
+            rec["sop_instance_uid"] = self.sop_instance_uid
+        if self.spacing is not None:
+            rec["spacing"] = self.spacing.to_record()
+        rec["hips"] = [h.to_record() for h in self.hips]
+        if self.reason is not None:
+            rec["reason"] = self.reason
+        if self.error is not None:
+            rec["error"] = {"code": self.error.code, "message": self.error.message}
+        if self.laterality_source is not None:
+            rec["laterality_source"] = self.laterality_source
+        rec["overlay"] = self.overlay
+        rec["caveats"] = list(self.caveats)
+        rec.update(self.extra)
+        rec["version"] = self.version
+        return rec

@@ -1,0 +1,149 @@
+"""The only orchestration: path or Radiograph -> GradingResult (-> overlay PNG).
+
+``analyze`` is the library entry point and raises :class:`~brooker.errors.BrookerError` for an
+input it cannot read or measure. ``grade_path`` is what the command line, batch runs and Dask
+workers call: it never raises a BrookerError, it returns an ``error`` record instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from brooker._version import __version__
+from brooker.config import AnalysisConfig
+from brooker.dicom_io import load_radiograph
+from brooker.errors import BrookerError, MissingSpacingError
+from brooker.fragments import classify_fragments
+from brooker.grading import grade_hip
+from brooker.localization import find_hips
+from brooker.measurement import measure_gap
+from brooker.models import (
+    ErrorInfo,
+    GradingResult,
+    HipResult,
+    Radiograph,
+    Status,
+)
+from brooker.segmentation import segment_hip
+
+
+def analyze(
+    source: str | Path | Radiograph, config: AnalysisConfig | None = None
+) -> GradingResult:
+    """Grade every hip on one radiograph.
+
+    Parameters
+    ----------
+    source : str, Path or Radiograph
+        A DICOM file, or a radiograph already loaded with :func:`brooker.load_radiograph`.
+    config : AnalysisConfig, optional
+
+    Returns
+    -------
+    GradingResult
+        ``status`` ``ok`` with one :class:`HipResult` per hip in the field of view, or
+        ``ungradable`` with a ``reason`` when no hip is found.
+
+    Raises
+    ------
+    BrookerError
+        The file cannot be read, decoded, or measured (no physical spacing).
+    """
+    config = config or AnalysisConfig()
+    radiograph = (
+        source
+        if isinstance(source, Radiograph)
+        else load_radiograph(
+            source, pixel_spacing=config.pixel_spacing, magnification=config.magnification
+        )
+    )
+    return _analyze_loaded(radiograph, config)
+
+
+def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingResult:
+    meta = radiograph.meta
+    if radiograph.spacing is None:
+        raise MissingSpacingError(
+            "no physical pixel spacing: none of (0028,0030) Pixel Spacing or "
+            "(0018,1164) Imager Pixel Spacing is present, so no gap can be measured",
+            meta.path,
+        )
+    common = {
+        "file": meta.path,
+        "version": __version__,
+        "spacing": radiograph.spacing,
+        "sop_instance_uid": meta.sop_instance_uid,
+        "laterality_source": radiograph.laterality_source,
+        "image_shape_px": (meta.rows, meta.cols),
+    }
+    found = find_hips(radiograph, config)
+    if not found.hips:
+        return GradingResult(
+            status=Status.UNGRADABLE,
+            reason=found.reason or "no hip joint found",
+            caveats=radiograph.caveats,
+            **common,  # type: ignore[arg-type]
+        )
+    hips: list[HipResult] = []
+    for hip in found.hips:
+        masks = segment_hip(radiograph, hip, config)
+        frags = classify_fragments(masks, radiograph.spacing, config)
+        gap = measure_gap(masks, frags, radiograph.spacing, config)
+        hips.append(grade_hip(hip, frags, gap, config))
+    return GradingResult(
+        status=Status.OK,
+        hips=tuple(hips),
+        caveats=radiograph.caveats + found.caveats,
+        **common,  # type: ignore[arg-type]
+    )
+
+
+def error_result(path: str | Path, err: BrookerError) -> GradingResult:
+    """The ``error`` record of an input that could not be graded."""
+    return GradingResult(
+        file=str(path),
+        status=Status.ERROR,
+        version=__version__,
+        error=ErrorInfo(code=err.code, message=err.message),
+    )
+
+
+def grade_path(
+    path: str | Path,
+    config: AnalysisConfig | None = None,
+    *,
+    out_dir: str | Path | None = None,
+    overlay: bool = True,
+    overlay_crops: bool = False,
+    overlay_name: str | None = None,
+) -> GradingResult:
+    """Grade one file and, when ``out_dir`` is given, write its overlay PNG there.
+
+    Never raises :class:`BrookerError`: an unreadable input gives an ``error`` result. The
+    overlay file name defaults to :func:`brooker.overlay.overlay_name_for` of the path.
+    """
+    config = config or AnalysisConfig()
+    try:
+        radiograph = load_radiograph(
+            path, pixel_spacing=config.pixel_spacing, magnification=config.magnification
+        )
+        result = _analyze_loaded(radiograph, config)
+    except BrookerError as err:
+        if err.path is None:
+            err.path = str(path)
+        return error_result(path, err)
+    if out_dir is not None and overlay and result.status is Status.OK:
+        from brooker import overlay as ov
+
+        name = overlay_name or ov.overlay_name_for(path)
+        written = ov.write_overlays(
+            Path(out_dir), name, radiograph, result, crops=overlay_crops
+        )
+        result = _with_overlay(result, str(written))
+    return result
+
+
+def _with_overlay(result: GradingResult, overlay_path: str) -> GradingResult:
+    from dataclasses import replace
+
+    return replace(result, overlay=overlay_path)
