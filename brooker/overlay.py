@@ -1,0 +1,765 @@
+"""Annotated overlay images: what brooker found and measured, drawn on the radiograph.
+
+:func:`render_overlay` and :func:`render_hip_crops` are pure (result -> RGB array);
+:func:`write_png` and :func:`write_overlays` put them on disk.
+
+What is drawn
+-------------
+- the radiograph, bone white, through the file's VOI (``Radiograph.display``) or a robust
+  0.5-99.5 % percentile window, downscaled by area-averaging so the long side is about
+  ``max_side_px``;
+- every heterotopic fragment outlined and lightly tinted by kind (Okabe-Ito colours, safe for
+  colour-blind readers), with a legend;
+- per hip: the gap as a line with end ticks between its two end points and its length
+  ("6.4 mm"), the patient side letter on that hip's half of the image, the Brooker class, an
+  amber "borderline ±0.6 mm" when the gap is within its uncertainty of 10 mm, "prosthesis",
+  and "apparent ankylosis" for class IV;
+- a 10 mm scale bar from the resolved column spacing, the spacing source, where the sides came
+  from, the tool version and the caveats, in a panel below the image so nothing covers anatomy.
+
+Nothing that identifies the patient or the study is drawn or stored: no header text (the
+:class:`~brooker.models.Radiograph` carries none), no SOP Instance UID, no file name, and no
+PNG text chunks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, ImageDraw, ImageFont
+from skimage.measure import approximate_polygon, find_contours
+
+from brooker.models import (
+    BrookerGrade,
+    Fragment,
+    FragmentKind,
+    GradingResult,
+    HipResult,
+    ImageSide,
+    PixelSpacing,
+    Radiograph,
+)
+
+RGB = tuple[int, int, int]
+
+#: Fragment colours by kind (Okabe-Ito palette: distinguishable with common colour blindness).
+KIND_RGB: dict[FragmentKind, RGB] = {
+    FragmentKind.ISLAND: (86, 180, 233),  # sky blue
+    FragmentKind.PELVIC_SPUR: (230, 159, 0),  # orange
+    FragmentKind.FEMORAL_SPUR: (0, 158, 115),  # bluish green
+    FragmentKind.BRIDGE: (204, 121, 167),  # reddish purple
+}
+KIND_LABEL: dict[FragmentKind, str] = {
+    FragmentKind.ISLAND: "island",
+    FragmentKind.PELVIC_SPUR: "pelvic spur",
+    FragmentKind.FEMORAL_SPUR: "femoral spur",
+    FragmentKind.BRIDGE: "bridge",
+}
+#: The measured gap line, its end ticks and its label (Okabe-Ito yellow).
+GAP_RGB: RGB = (240, 228, 66)
+#: The 10 mm scale bar.
+SCALE_BAR_RGB: RGB = (255, 255, 255)
+#: The borderline warning.
+BORDERLINE_RGB: RGB = (255, 176, 0)
+TEXT_RGB: RGB = (255, 255, 255)
+MUTED_RGB: RGB = (200, 200, 200)
+PANEL_RGB: RGB = (24, 24, 24)
+OUTLINE_RGB: RGB = (0, 0, 0)
+
+SCALE_BAR_MM = 10.0
+TINT_ALPHA = 0.28
+BOX_ALPHA = 170  # of 255, for label backgrounds over the image
+UPSCALE_BELOW_PX = 600  # crops smaller than this (long side) are drawn at x2
+
+_NAME_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+# --------------------------------------------------------------------------------------------
+# geometry of one rendered view
+
+
+@dataclass(frozen=True, slots=True)
+class _View:
+    """A region ``[r0, r1) x [c0, c1)`` of the stored image drawn at ``out_h x out_w`` px."""
+
+    r0: int
+    c0: int
+    r1: int
+    c1: int
+    out_h: int
+    out_w: int
+
+    @property
+    def sy(self) -> float:
+        """Output pixels per stored row."""
+        return self.out_h / (self.r1 - self.r0)
+
+    @property
+    def sx(self) -> float:
+        """Output pixels per stored column."""
+        return self.out_w / (self.c1 - self.c0)
+
+    def to_xy(self, point_rc: Sequence[float]) -> tuple[float, float]:
+        """Stored ``(row, col)`` (pixel centres at integers) -> drawing ``(x, y)``."""
+        r, c = float(point_rc[0]), float(point_rc[1])
+        return ((c - self.c0 + 0.5) * self.sx - 0.5, (r - self.r0 + 0.5) * self.sy - 0.5)
+
+
+@lru_cache(maxsize=32)
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """Pillow's bundled font at ``size`` px, so output looks the same everywhere."""
+    return ImageFont.load_default(size=size)
+
+
+def _text_size(text: str, size: int) -> tuple[int, int]:
+    _, _, right, bottom = _font(size).getbbox(text)
+    return math.ceil(right), math.ceil(max(bottom, size))
+
+
+# --------------------------------------------------------------------------------------------
+# display
+
+
+def _display_mapper(
+    radiograph: Radiograph,
+) -> Callable[[npt.NDArray[np.floating[Any]]], npt.NDArray[np.float32]]:
+    """A function pixels -> 0..1 brightness, bone white."""
+    if radiograph.display is not None:
+        return radiograph.display.apply
+    px = radiograph.pixels
+    step = max(1, int(math.sqrt(px.size / 1_000_000)))
+    sample = px[::step, ::step]
+    sample = sample[np.isfinite(sample)]
+    if sample.size == 0:
+        lo, hi = 0.0, 1.0
+    else:
+        lo, hi = (float(v) for v in np.percentile(sample, [0.5, 99.5]))
+    if not hi > lo:
+        hi = lo + 1.0
+
+    def apply(pixels: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float32]:
+        out = (np.asarray(pixels, dtype=np.float32) - lo) / (hi - lo)
+        clipped: npt.NDArray[np.float32] = np.clip(np.nan_to_num(out, nan=0.0), 0.0, 1.0)
+        return clipped.astype(np.float32)
+
+    return apply
+
+
+def _base_image(radiograph: Radiograph, view: _View) -> npt.NDArray[np.float32]:
+    """Display brightness 0..1 of ``view``'s region, resampled to its output size."""
+    region = radiograph.pixels[view.r0 : view.r1, view.c0 : view.c1]
+    disp = np.clip(_display_mapper(radiograph)(region), 0.0, 1.0).astype(np.float32)
+    size = (view.out_w, view.out_h)
+    if size == (disp.shape[1], disp.shape[0]):
+        return disp
+    upscale = view.out_w > disp.shape[1]
+    img = Image.fromarray(disp).resize(
+        size, resample=Image.Resampling.NEAREST if upscale else Image.Resampling.BOX
+    )
+    resized: npt.NDArray[np.float32] = np.asarray(img, dtype=np.float32)
+    return resized
+
+
+def _coverage(fragment: Fragment, view: _View) -> tuple[int, int, npt.NDArray[np.float32]] | None:
+    """Fraction of each output pixel covered by ``fragment``: ``(i0, j0, array)`` or None."""
+    fr0, fc0, fr1, fc1 = fragment.bbox_px
+    i0 = max(0, math.floor((fr0 - view.r0) * view.sy))
+    i1 = min(view.out_h, math.ceil((fr1 - view.r0) * view.sy))
+    j0 = max(0, math.floor((fc0 - view.c0) * view.sx))
+    j1 = min(view.out_w, math.ceil((fc1 - view.c0) * view.sx))
+    if i1 <= i0 or j1 <= j0:
+        return None
+    # source window in stored coordinates covering output rows i0..i1, cols j0..j1
+    sr0, sr1 = view.r0 + i0 / view.sy, view.r0 + i1 / view.sy
+    sc0, sc1 = view.c0 + j0 / view.sx, view.c0 + j1 / view.sx
+    pr0, pr1 = math.floor(sr0), math.ceil(sr1)
+    pc0, pc1 = math.floor(sc0), math.ceil(sc1)
+    src = np.zeros((pr1 - pr0, pc1 - pc0), dtype=np.float32)
+    mask = np.asarray(fragment.mask, dtype=bool)
+    # intersect the fragment's mask with the source window
+    ar0, ar1 = max(fr0, pr0), min(fr0 + mask.shape[0], pr1)
+    ac0, ac1 = max(fc0, pc0), min(fc0 + mask.shape[1], pc1)
+    if ar1 <= ar0 or ac1 <= ac0:
+        return None
+    src[ar0 - pr0 : ar1 - pr0, ac0 - pc0 : ac1 - pc0] = mask[
+        ar0 - fr0 : ar1 - fr0, ac0 - fc0 : ac1 - fc0
+    ]
+    upscale = view.sx > 1.0
+    cov = Image.fromarray(src).resize(
+        (j1 - j0, i1 - i0),
+        resample=Image.Resampling.NEAREST if upscale else Image.Resampling.BOX,
+        box=(sc0 - pc0, sr0 - pr0, sc1 - pc0, sr1 - pr0),
+    )
+    return i0, j0, np.asarray(cov, dtype=np.float32)
+
+
+def _contours(fragment: Fragment, view: _View) -> list[list[tuple[float, float]]]:
+    """Outline(s) of ``fragment`` on the pixel edges, as drawing coordinates."""
+    mask = np.pad(np.asarray(fragment.mask, dtype=np.float32), 1)
+    fr0, fc0 = fragment.bbox_px[0], fragment.bbox_px[1]
+    tol = max(0.3, 0.4 / max(view.sx, view.sy))
+    out: list[list[tuple[float, float]]] = []
+    for contour in find_contours(mask, 0.5):
+        poly = approximate_polygon(contour, tolerance=tol)
+        pts = [view.to_xy((r + fr0 - 1, c + fc0 - 1)) for r, c in poly]
+        if len(pts) >= 2:
+            out.append(pts)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# drawing helpers
+
+
+class _Canvas:
+    """The image being annotated, with a record of what is occupied and of every text drawn."""
+
+    def __init__(self, gray: npt.NDArray[np.float32], font_px: int) -> None:
+        rgb = np.repeat((gray * 255.0 + 0.5).astype(np.uint8)[:, :, None], 3, axis=2)
+        self.h, self.w = gray.shape
+        self.rgb = rgb
+        self.font_px = font_px
+        self.line_px = max(2, round(font_px / 9))
+        self.occupied = np.zeros((self.h, self.w), dtype=bool)
+        self.texts: list[str] = []
+        self._img: Image.Image | None = None
+
+    # numpy <-> PIL -------------------------------------------------------------------------
+    @property
+    def img(self) -> Image.Image:
+        if self._img is None:
+            self._img = Image.fromarray(self.rgb)
+        return self._img
+
+    def array(self) -> npt.NDArray[np.uint8]:
+        if self._img is not None:
+            self.rgb = np.asarray(self._img, dtype=np.uint8).copy()
+            self._img = None
+        return self.rgb
+
+    def draw(self) -> ImageDraw.ImageDraw:
+        return ImageDraw.Draw(self.img, "RGBA")
+
+    # occupancy -----------------------------------------------------------------------------
+    def occupy_box(self, box: tuple[float, float, float, float]) -> None:
+        x0, y0, x1, y1 = (round(v) for v in box)
+        self.occupied[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)] = True
+
+    def occupy_line(self, a: tuple[float, float], b: tuple[float, float], pad: float) -> None:
+        n = max(2, int(math.hypot(b[0] - a[0], b[1] - a[1])) + 1)
+        for t in np.linspace(0.0, 1.0, n):
+            x, y = a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t
+            self.occupy_box((x - pad, y - pad, x + pad + 1, y + pad + 1))
+
+    def cost(self, box: tuple[float, float, float, float]) -> float:
+        x0, y0, x1, y1 = box
+        inside = 0 <= x0 and 0 <= y0 and x1 <= self.w and y1 <= self.h
+        xi0, yi0 = max(0, round(x0)), max(0, round(y0))
+        xi1, yi1 = min(self.w, round(x1)), min(self.h, round(y1))
+        area = max(1.0, (x1 - x0) * (y1 - y0))
+        overlap = float(self.occupied[yi0:yi1, xi0:xi1].sum()) if xi1 > xi0 and yi1 > yi0 else 0.0
+        return overlap / area + (0.0 if inside else 10.0)
+
+    # primitives ----------------------------------------------------------------------------
+    def text(
+        self, xy: tuple[float, float], text: str, size: int, fill: RGB, *, stroke: bool = False
+    ) -> None:
+        self.texts.append(text)
+        self.draw().text(
+            xy,
+            text,
+            font=_font(size),
+            fill=fill,
+            stroke_width=max(1, size // 12) if stroke else 0,
+            stroke_fill=OUTLINE_RGB if stroke else None,
+        )
+
+    def box(self, box: tuple[float, float, float, float], alpha: int = BOX_ALPHA) -> None:
+        self.draw().rectangle(box, fill=(0, 0, 0, alpha))
+        self.occupy_box(box)
+
+
+def _place(
+    canvas: _Canvas,
+    size: tuple[int, int],
+    candidates: Iterable[tuple[float, float]],
+) -> tuple[float, float]:
+    """The candidate top-left corner whose box overlaps least (first wins ties), clamped."""
+    w, h = size
+    best: tuple[float, float] | None = None
+    best_cost = math.inf
+    for x, y in candidates:
+        c = canvas.cost((x, y, x + w, y + h))
+        if c < best_cost - 1e-9:
+            best, best_cost = (x, y), c
+    assert best is not None
+    x = min(max(0.0, best[0]), max(0.0, canvas.w - w))
+    y = min(max(0.0, best[1]), max(0.0, canvas.h - h))
+    return x, y
+
+
+def _fmt_mm(v: float) -> str:
+    return f"{v:.1f} mm"
+
+
+# --------------------------------------------------------------------------------------------
+# the annotations
+
+
+def _draw_fragments(canvas: _Canvas, fragments: Sequence[Fragment], view: _View) -> None:
+    rgb = canvas.array().astype(np.float32)
+    for frag in fragments:
+        cov = _coverage(frag, view)
+        if cov is None:
+            continue
+        i0, j0, a = cov
+        colour = np.asarray(KIND_RGB[frag.kind], dtype=np.float32)
+        sub = rgb[i0 : i0 + a.shape[0], j0 : j0 + a.shape[1]]
+        wgt = (a * TINT_ALPHA)[:, :, None]
+        sub[...] = sub * (1.0 - wgt) + colour * wgt
+        canvas.occupied[i0 : i0 + a.shape[0], j0 : j0 + a.shape[1]] |= a > 0.0
+    canvas.rgb = (rgb + 0.5).clip(0, 255).astype(np.uint8)
+    draw = canvas.draw()
+    for frag in fragments:
+        width = canvas.line_px * (2 if frag.kind is FragmentKind.BRIDGE else 1)
+        for pts in _contours(frag, view):
+            draw.line(pts, fill=KIND_RGB[frag.kind], width=width, joint="curve")
+
+
+def _draw_gap(canvas: _Canvas, hip: HipResult, view: _View) -> None:
+    gap = hip.gap
+    if gap is None:
+        return
+    a = view.to_xy(gap.pelvic_point_px)
+    b = view.to_xy(gap.femoral_point_px)
+    draw = canvas.draw()
+    lw = canvas.line_px
+    dx, dy = b[0] - a[0], b[1] - a[1]
+    length = math.hypot(dx, dy)
+    tick = max(4.0, 2.5 * lw)
+    if length < 1.0:
+        # a bridge (0 mm) or a gap below one output pixel: mark the point
+        r = tick
+        draw.ellipse((a[0] - r, a[1] - r, a[0] + r, a[1] + r), outline=OUTLINE_RGB, width=lw + 2)
+        draw.ellipse((a[0] - r, a[1] - r, a[0] + r, a[1] + r), outline=GAP_RGB, width=lw)
+        nx, ny = 0.0, -1.0
+        canvas.occupy_box((a[0] - r, a[1] - r, a[0] + r, a[1] + r))
+    else:
+        ux, uy = dx / length, dy / length
+        nx, ny = -uy, ux
+        ticks = [
+            ((p[0] - nx * tick, p[1] - ny * tick), (p[0] + nx * tick, p[1] + ny * tick))
+            for p in (a, b)
+        ]
+        for colour, width in ((OUTLINE_RGB, lw + 2), (GAP_RGB, lw)):
+            draw.line([a, b], fill=colour, width=width)
+            for t0, t1 in ticks:
+                draw.line([t0, t1], fill=colour, width=width)
+        canvas.occupy_line(a, b, pad=tick + lw)
+    # the distance label, beside the line, where it covers least
+    label = _fmt_mm(gap.gap_mm)
+    size = max(12, round(canvas.font_px * 0.9))
+    tw, th = _text_size(label, size)
+    pad = max(3, size // 5)
+    bw, bh = tw + 2 * pad, th + 2 * pad
+    mx, my = (a[0] + b[0]) / 2.0, (a[1] + b[1]) / 2.0
+    reach = abs(nx) * bw / 2.0 + abs(ny) * bh / 2.0 + tick + lw + 2
+    cands: list[tuple[float, float]] = []
+    hx, hy = view.to_xy(hip.center_px)
+    # prefer the side of the line away from the joint centre
+    sides = [1.0, -1.0]
+    if (mx + nx - hx) ** 2 + (my + ny - hy) ** 2 < (mx - nx - hx) ** 2 + (my - ny - hy) ** 2:
+        sides = [-1.0, 1.0]
+    for k in (1.0, 1.6, 2.4, 3.5):
+        for s in sides:
+            cx, cy = mx + s * nx * reach * k, my + s * ny * reach * k
+            cands.append((cx - bw / 2.0, cy - bh / 2.0))
+    for p, q in ((a, b), (b, a)):  # beyond either end
+        ex, ey = p[0] - q[0], p[1] - q[1]
+        el = math.hypot(ex, ey) or 1.0
+        far = (abs(ex / el) * bw / 2.0 + abs(ey / el) * bh / 2.0) + tick + lw + 2
+        cands.append((p[0] + ex / el * far - bw / 2.0, p[1] + ey / el * far - bh / 2.0))
+    x, y = _place(canvas, (bw, bh), cands)
+    canvas.box((x, y, x + bw, y + bh))
+    canvas.text((x + pad, y + pad), label, size, GAP_RGB)
+
+
+def _hip_lines(hip: HipResult) -> list[tuple[str, RGB]]:
+    lines: list[tuple[str, RGB]] = [(f"Brooker {hip.grade.roman}", TEXT_RGB)]
+    if hip.grade is BrookerGrade.ANKYLOSIS:
+        lines.append(("apparent ankylosis", KIND_RGB[FragmentKind.BRIDGE]))
+    if hip.gap is not None and hip.grade is not BrookerGrade.ANKYLOSIS:
+        lines.append((f"gap {_fmt_mm(hip.gap.gap_mm)}", GAP_RGB))
+    if hip.borderline:
+        u = hip.gap.uncertainty_mm if hip.gap is not None else None
+        lines.append(
+            (f"borderline ±{u:.1f} mm" if u is not None and u > 0 else "borderline", BORDERLINE_RGB)
+        )
+    if hip.prosthesis:
+        lines.append(("prosthesis", MUTED_RGB))
+    return lines
+
+
+def _draw_hip_label(canvas: _Canvas, hip: HipResult, view: _View) -> None:
+    """Side letter, class and notes in a block on the hip's own half of the image."""
+    size = canvas.font_px
+    big = round(size * 2.0)
+    lines = _hip_lines(hip)
+    letter = hip.patient_side.letter
+    lw_, lh_ = _text_size(letter, big)
+    pad = max(4, size // 3)
+    gap_x = max(4, size // 2)
+    line_h = round(size * 1.25)
+    text_w = max(_text_size(t, size)[0] for t, _ in lines)
+    bw = pad + lw_ + gap_x + text_w + pad
+    bh = pad + max(lh_, line_h * len(lines)) + pad
+    hx, hy = view.to_xy(hip.center_px)
+    margin = max(6.0, size * 0.5)
+    outer_left = hip.image_side is ImageSide.LEFT
+    x_out = margin if outer_left else canvas.w - margin - bw
+    # towards the middle from the hip centre, still on the hip's half
+    x_in = (hx - bw - 4 * margin) if not outer_left else (hx + 4 * margin)
+    x_in = min(max(x_in, 0.0), canvas.w - bw)
+    if outer_left:
+        x_in = min(x_in, canvas.w / 2.0 - bw)
+    else:
+        x_in = max(x_in, canvas.w / 2.0)
+    top, bottom = margin, canvas.h - margin - bh
+    # the hip's side is decided by image_side; vertically prefer the far end from the joint
+    ys = [top, bottom] if hy >= canvas.h / 2.0 else [bottom, top]
+    cands = [(x_out, ys[0]), (x_out, ys[1]), (x_in, ys[0]), (x_in, ys[1])]
+    x, y = _place(canvas, (bw, bh), cands)
+    canvas.box((x, y, x + bw, y + bh))
+    canvas.text((x + pad, y + pad), letter, big, TEXT_RGB)
+    tx = x + pad + lw_ + gap_x
+    for k, (t, colour) in enumerate(lines):
+        canvas.text((tx, y + pad + k * line_h), t, size, colour)
+
+
+def _hip_caveats(result: GradingResult, hips: Sequence[HipResult]) -> list[str]:
+    out: list[str] = []
+    for c in result.caveats:
+        if c not in out:
+            out.append(c)
+    for hip in hips:
+        for c in hip.caveats:
+            t = f"{hip.patient_side.letter}: {c}"
+            if t not in out:
+                out.append(t)
+    return out
+
+
+def _wrap(text: str, size: int, width: int) -> list[str]:
+    words = text.split()
+    lines: list[str] = []
+    cur = ""
+    for w in words:
+        trial = f"{cur} {w}".strip()
+        if cur and _text_size(trial, size)[0] > width:
+            lines.append(cur)
+            cur = w
+        else:
+            cur = trial
+    if cur:
+        lines.append(cur)
+    return lines or [""]
+
+
+def _panel(
+    width: int,
+    font_px: int,
+    spacing: PixelSpacing | None,
+    sx: float,
+    result: GradingResult,
+    laterality_source: str,
+    caveats: Sequence[str],
+    texts: list[str],
+) -> npt.NDArray[np.uint8]:
+    """The band below the image: legend, scale bar, spacing, version, caveats."""
+    size = font_px
+    small = max(11, round(font_px * 0.72))
+    pad = max(6, size // 2)
+    sw = round(size * 0.9)  # swatch size
+    lw = max(2, round(font_px / 9))
+    inner = width - 2 * pad
+
+    # legend items: (swatch kind, label); "gap" is a line
+    items: list[tuple[str, RGB]] = [(KIND_LABEL[k], KIND_RGB[k]) for k in FragmentKind]
+    items.append(("gap", GAP_RGB))
+    scale_len = (SCALE_BAR_MM / spacing.col_mm) * sx if spacing is not None else 0.0
+    scale_label = f"{SCALE_BAR_MM:g} mm"
+    slw, _ = _text_size(scale_label, size)
+    scale_w = round(scale_len) + pad + slw if spacing is not None else 0
+
+    # flow layout of the legend, then the scale bar at the end of the first row
+    row_h = round(size * 1.5)
+    positions: list[tuple[int, int]] = []
+    x, row = 0, 0
+    for label, _ in items:
+        iw = sw + size // 3 + _text_size(label, size)[0] + size
+        if x > 0 and x + iw > inner:
+            x, row = 0, row + 1
+        positions.append((x, row))
+        x += iw
+    if spacing is not None:
+        if x > 0 and x + scale_w + size > inner:
+            x, row = 0, row + 1
+        scale_pos = (max(x + size, inner - scale_w), row) if row == 0 else (x, row)
+    legend_rows = row + 1
+
+    info = [
+        f"spacing: {spacing.source.value} {spacing.row_mm:.3f} x {spacing.col_mm:.3f} mm"
+        if spacing is not None
+        else "spacing: none (no scale)",
+        f"sides: {laterality_source}",
+        f"brooker {result.version}",
+    ]
+    info_lines = _wrap("   ·   ".join(info), small, inner)
+    if result.status.value != "ok":
+        info_lines += _wrap(f"{result.status.value}: {result.reason or ''}".strip(), small, inner)
+    cav_lines: list[str] = []
+    for c in caveats:
+        cav_lines += _wrap(f"caveat: {c}", small, inner)
+    small_h = round(small * 1.3)
+    height = pad + legend_rows * row_h + (len(info_lines) + len(cav_lines)) * small_h + pad
+
+    img = Image.new("RGB", (width, height), PANEL_RGB)
+    draw = ImageDraw.Draw(img)
+    for (label, colour), (px, prow) in zip(items, positions, strict=True):
+        x0 = pad + px
+        y0 = pad + prow * row_h + (row_h - sw) // 2
+        if label == "gap":
+            ym = y0 + sw // 2
+            draw.line([(x0, ym), (x0 + sw, ym)], fill=colour, width=lw)
+            draw.line([(x0, ym - sw // 3), (x0, ym + sw // 3)], fill=colour, width=lw)
+            draw.line([(x0 + sw, ym - sw // 3), (x0 + sw, ym + sw // 3)], fill=colour, width=lw)
+        else:
+            draw.rectangle((x0, y0, x0 + sw - 1, y0 + sw - 1), fill=colour)
+        texts.append(label)
+        draw.text(
+            (x0 + sw + size // 3, pad + prow * row_h + (row_h - size) // 2 - size // 10),
+            label,
+            font=_font(size),
+            fill=TEXT_RGB,
+        )
+    if spacing is not None:
+        n = max(1, round(scale_len))
+        x0 = pad + scale_pos[0]
+        ym = pad + scale_pos[1] * row_h + row_h // 2
+        half = max(1, lw // 2 + 1)
+        draw.rectangle((x0, ym - half, x0 + n - 1, ym + half), fill=SCALE_BAR_RGB)
+        tw = max(1, 2 * half - 1)  # end ticks inside the bar's extent: the run is exactly n
+        for xt in (x0, x0 + n - tw):
+            draw.rectangle((xt, ym - 3 * half, xt + tw - 1, ym + 3 * half), fill=SCALE_BAR_RGB)
+        texts.append(scale_label)
+        draw.text(
+            (x0 + n + pad, pad + scale_pos[1] * row_h + (row_h - size) // 2 - size // 10),
+            scale_label,
+            font=_font(size),
+            fill=TEXT_RGB,
+        )
+    y = pad + legend_rows * row_h
+    for line in info_lines:
+        texts.append(line)
+        draw.text((pad, y), line, font=_font(small), fill=MUTED_RGB)
+        y += small_h
+    for line in cav_lines:
+        texts.append(line)
+        draw.text((pad, y), line, font=_font(small), fill=BORDERLINE_RGB)
+        y += small_h
+    return np.asarray(img, dtype=np.uint8)
+
+
+def _font_px_for(long_side: int) -> int:
+    return int(min(64, max(14, round(long_side * 0.0135))))
+
+
+def _render_view(
+    radiograph: Radiograph,
+    result: GradingResult,
+    view: _View,
+    hips_labelled: Sequence[HipResult],
+    font_px: int,
+) -> tuple[npt.NDArray[np.uint8], list[str]]:
+    canvas = _Canvas(_base_image(radiograph, view), font_px)
+    fragments = [f for hip in result.hips for f in hip.fragments]
+    _draw_fragments(canvas, fragments, view)
+    for hip in result.hips:
+        # gap lines first in occupancy so that no label lands on any of them
+        if hip.gap is not None:
+            a, b = view.to_xy(hip.gap.pelvic_point_px), view.to_xy(hip.gap.femoral_point_px)
+            canvas.occupy_line(a, b, pad=canvas.line_px * 4)
+    for hip in hips_labelled:
+        _draw_gap(canvas, hip, view)
+    for hip in hips_labelled:
+        _draw_hip_label(canvas, hip, view)
+    spacing = result.spacing or radiograph.spacing
+    panel = _panel(
+        canvas.w,
+        font_px,
+        spacing,
+        view.sx,
+        result,
+        result.laterality_source or radiograph.laterality_source,
+        _hip_caveats(result, hips_labelled),
+        canvas.texts,
+    )
+    return np.concatenate([canvas.array(), panel], axis=0), canvas.texts
+
+
+def _render(
+    radiograph: Radiograph, result: GradingResult, max_side_px: int
+) -> tuple[npt.NDArray[np.uint8], list[str]]:
+    rows, cols = radiograph.pixels.shape
+    scale = min(1.0, max_side_px / max(rows, cols))
+    out_h, out_w = max(1, round(rows * scale)), max(1, round(cols * scale))
+    view = _View(0, 0, rows, cols, out_h, out_w)
+    return _render_view(radiograph, result, view, result.hips, _font_px_for(max(out_h, out_w)))
+
+
+# --------------------------------------------------------------------------------------------
+# public API
+
+
+def render_overlay(
+    radiograph: Radiograph, result: GradingResult, *, max_side_px: int = 2048
+) -> npt.NDArray[np.uint8]:
+    """Draw what was found and measured on the radiograph.
+
+    Parameters
+    ----------
+    radiograph : Radiograph
+        The loaded image (``pixels`` bone bright; ``display`` used when present).
+    result : GradingResult
+        Its grading; pixel coordinates refer to ``radiograph.pixels``.
+    max_side_px : int
+        The image is downscaled (area-averaged, never enlarged) so that its long side is at
+        most this many pixels. A legend panel is added below it.
+
+    Returns
+    -------
+    ndarray of uint8, shape (out_rows + panel_rows, out_cols, 3)
+        RGB image.
+    """
+    if max_side_px < 16:
+        raise ValueError(f"max_side_px must be at least 16, got {max_side_px}")
+    return _render(radiograph, result, max_side_px)[0]
+
+
+def render_hip_crops(
+    radiograph: Radiograph, result: GradingResult, *, half_size_mm: float = 40.0
+) -> list[tuple[str, npt.NDArray[np.uint8]]]:
+    """Full-resolution crops around each hip, annotated like the overview.
+
+    Each crop spans ``half_size_mm`` either side of the hip centre at 1:1 (x2, nearest
+    neighbour, when the crop is under 600 px), so the gap can be checked pixel by pixel.
+
+    Returns
+    -------
+    list of (str, ndarray of uint8, shape (rows, cols, 3))
+        ``("right", rgb)`` / ``("left", rgb)`` by the patient's side, in result order.
+    """
+    if not (math.isfinite(half_size_mm) and half_size_mm > 0):
+        raise ValueError(f"half_size_mm must be positive, got {half_size_mm!r}")
+    rows, cols = radiograph.pixels.shape
+    spacing = result.spacing or radiograph.spacing
+    row_mm, col_mm = spacing.sampling_mm if spacing is not None else (1.0, 1.0)
+    crops: list[tuple[str, npt.NDArray[np.uint8]]] = []
+    for hip in result.hips:
+        hr = round(half_size_mm / row_mm)
+        hc = round(half_size_mm / col_mm)
+        cr, cc = (round(v) for v in hip.center_px)
+        r0, r1 = max(0, cr - hr), min(rows, cr + hr + 1)
+        c0, c1 = max(0, cc - hc), min(cols, cc + hc + 1)
+        if r1 <= r0 or c1 <= c0:
+            continue
+        factor = 2 if max(r1 - r0, c1 - c0) < UPSCALE_BELOW_PX else 1
+        view = _View(r0, c0, r1, c1, (r1 - r0) * factor, (c1 - c0) * factor)
+        font_px = max(14, _font_px_for(max(view.out_h, view.out_w)))
+        rgb, _ = _render_view(radiograph, result, view, [hip], font_px)
+        crops.append((hip.patient_side.value, rgb))
+    return crops
+
+
+def overlay_name_for(path: str | os.PathLike[str]) -> str:
+    """Base name (no extension) of the overlay of ``path``, unique within a run.
+
+    ``<stem>-<first 8 hex of sha1 of the absolute resolved path>``: two ``IM0001`` in
+    different folders do not collide, and the same file always gets the same name.
+
+    >>> overlay_name_for("/data/a/IM0001") != overlay_name_for("/data/b/IM0001")
+    True
+    >>> overlay_name_for("/data/a/IM0001.dcm").startswith("IM0001-")
+    True
+    """
+    p = Path(path).expanduser().resolve()
+    digest = hashlib.sha1(str(p).encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    stem = _NAME_SAFE.sub("_", p.stem).strip("._")[:60] or "image"
+    return f"{stem}-{digest}"
+
+
+def write_png(path: str | os.PathLike[str], rgb: npt.NDArray[np.uint8]) -> Path:
+    """Write ``rgb`` as a PNG atomically (temporary file, fsync, rename); no text chunks."""
+    arr = np.asarray(rgb)
+    if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
+        raise ValueError(f"rgb must be uint8 of shape (rows, cols, 3), got {arr.dtype} {arr.shape}")
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            Image.fromarray(np.ascontiguousarray(arr)).save(fh, format="PNG", compress_level=6)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return target
+
+
+def write_overlays(
+    out_dir: str | os.PathLike[str],
+    name: str,
+    radiograph: Radiograph,
+    result: GradingResult,
+    *,
+    crops: bool = False,
+) -> Path:
+    """Write ``<name>.png`` (and ``<name>-right.png`` / ``<name>-left.png``) into ``out_dir``.
+
+    Returns the path of the main overlay.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    main = write_png(out / f"{name}.png", render_overlay(radiograph, result))
+    if crops:
+        for side, rgb in render_hip_crops(radiograph, result):
+            write_png(out / f"{name}-{side}.png", rgb)
+    return main
+
+
+__all__ = [
+    "BORDERLINE_RGB",
+    "GAP_RGB",
+    "KIND_RGB",
+    "SCALE_BAR_RGB",
+    "overlay_name_for",
+    "render_hip_crops",
+    "render_overlay",
+    "write_overlays",
+    "write_png",
+]

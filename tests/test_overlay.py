@@ -1,0 +1,561 @@
+"""The overlay shows what was measured, where it was measured, and nothing that identifies."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from brooker import overlay as ov
+from brooker.models import (
+    BrookerGrade,
+    DisplayMapping,
+    Fragment,
+    FragmentKind,
+    GapMeasurement,
+    GradingResult,
+    HipResult,
+    ImageSide,
+    PatientSide,
+    PixelSpacing,
+    Radiograph,
+    RadiographMeta,
+    SpacingSource,
+    Status,
+)
+
+SECRETS = ("DOE^JANE^SECRET", "DOE", "SECRET", "ID-SECRET-0001", "19700101")
+SOP_UID = "1.2.826.0.1.3680043.8.498.4242424242"
+
+# --------------------------------------------------------------------------------------------
+# a hand-built radiograph and grading (no engine needed)
+
+ROWS, COLS = 600, 800
+SPACING_MM = 0.2
+# the patient's left hip on the image's right half; a pelvic spur grows down towards the femur
+PELVIC_PT = (300.0, 600.0)
+FEMORAL_PT = (330.0, 600.0)  # 30 px * 0.2 mm = 6.0 mm
+
+
+def _meta(rows: int, cols: int, photometric: str = "MONOCHROME2") -> RadiographMeta:
+    return RadiographMeta(
+        path="/nowhere/IM0001",
+        sop_instance_uid=SOP_UID,
+        modality="DX",
+        photometric=photometric,
+        transfer_syntax_uid="1.2.840.10008.1.2.1",
+        transfer_syntax_name="Explicit VR Little Endian",
+        decoder="test",
+        rows=rows,
+        cols=cols,
+        bits_allocated=16,
+        bits_stored=12,
+        pixel_representation=0,
+    )
+
+
+def _spur_mask() -> tuple[tuple[int, int, int, int], npt.NDArray[np.bool_]]:
+    bbox = (240, 570, 301, 631)  # rows 240..300, cols 570..630
+    rr, cc = np.mgrid[bbox[0] : bbox[2], bbox[1] : bbox[3]]
+    # a triangle narrowing to the tip at PELVIC_PT
+    mask = np.abs(cc - 600) <= (300 - rr) * 0.5
+    return bbox, mask
+
+
+def make_radiograph(
+    rows: int = ROWS,
+    cols: int = COLS,
+    spacing_mm: float = SPACING_MM,
+    display: DisplayMapping | None = None,
+) -> Radiograph:
+    """Bone bright (1000) on soft tissue (100): a pelvis band, two femora, one spur."""
+    px = np.full((rows, cols), 100.0, dtype=np.float32)
+    fy, fx = rows / ROWS, cols / COLS
+    px[: int(240 * fy), :] = 1000.0  # pelvis
+    px[int(330 * fy) :, int(150 * fx) : int(250 * fx)] = 1000.0  # right femur (image left)
+    px[int(330 * fy) :, int(550 * fx) : int(650 * fx)] = 1000.0  # left femur (image right)
+    if (rows, cols) == (ROWS, COLS):
+        bbox, mask = _spur_mask()
+        px[bbox[0] : bbox[2], bbox[1] : bbox[3]][mask] = 1000.0
+    return Radiograph(
+        pixels=px,
+        spacing=PixelSpacing(spacing_mm, spacing_mm, SpacingSource.PIXEL_SPACING, 0.03),
+        patient_right_on=ImageSide.LEFT,
+        laterality_source="patient_orientation",
+        meta=_meta(rows, cols),
+        display=display,
+        caveats=("spacing calibration assumed",),
+    )
+
+
+def make_result(
+    radiograph: Radiograph,
+    *,
+    grade: BrookerGrade = BrookerGrade.SPURS_NARROW_GAP,
+    borderline: bool = False,
+    bridge: bool = False,
+) -> GradingResult:
+    bbox, mask = _spur_mask()
+    sp = radiograph.spacing
+    assert sp is not None
+    if bridge:
+        bbox = (240, 570, 331, 631)
+        mask = np.ones((91, 61), dtype=bool)
+        frag = Fragment(FragmentKind.BRIDGE, 91 * 61 * 0.04, (285.0, 600.0), bbox, mask)
+        gap = GapMeasurement(0.0, (320.0, 600.0), (320.0, 600.0))
+    else:
+        frag = Fragment(
+            FragmentKind.PELVIC_SPUR, float(mask.sum()) * 0.04, (280.0, 600.0), bbox, mask
+        )
+        gap = GapMeasurement(6.0, PELVIC_PT, FEMORAL_PT, uncertainty_mm=0.6)
+    island = Fragment(
+        FragmentKind.ISLAND, 20.0, (280.0, 700.0), (270, 690, 290, 710), np.ones((20, 20), bool)
+    )
+    left = HipResult(
+        patient_side=PatientSide.LEFT,
+        image_side=ImageSide.RIGHT,
+        grade=grade,
+        center_px=(330.0, 520.0),
+        prosthesis=True,
+        gap=gap,
+        borderline=borderline,
+        fragments=(frag, island),
+    )
+    right = HipResult(
+        patient_side=PatientSide.RIGHT,
+        image_side=ImageSide.LEFT,
+        grade=BrookerGrade.NONE,
+        center_px=(330.0, 200.0),
+        prosthesis=False,
+    )
+    return GradingResult(
+        file=radiograph.meta.path,
+        status=Status.OK,
+        version="9.8.7",
+        hips=(right, left),
+        spacing=sp,
+        sop_instance_uid=SOP_UID,
+        laterality_source=radiograph.laterality_source,
+        image_shape_px=radiograph.pixels.shape,
+        caveats=radiograph.caveats,
+    )
+
+
+def _has_colour(rgb: npt.NDArray[np.uint8], colour: tuple[int, int, int]) -> npt.NDArray[np.bool_]:
+    hit: npt.NDArray[np.bool_] = np.all(rgb == np.asarray(colour, dtype=np.uint8), axis=2)
+    return hit
+
+
+def _near(hit: npt.NDArray[np.bool_], x: float, y: float, r: int = 2) -> bool:
+    xi, yi = round(x), round(y)
+    return bool(hit[max(0, yi - r) : yi + r + 1, max(0, xi - r) : xi + r + 1].any())
+
+
+def _longest_run(hit: npt.NDArray[np.bool_]) -> int:
+    best = 0
+    for row in hit:
+        padded = np.concatenate([[0], row.astype(np.int8), [0]])
+        d = np.diff(padded)
+        starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+        if starts.size:
+            best = max(best, int((ends - starts).max()))
+    return best
+
+
+def _png_chunk_types(data: bytes) -> list[bytes]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, types = 8, []
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        types.append(data[pos + 4 : pos + 8])
+        pos += 12 + length
+    return types
+
+
+# --------------------------------------------------------------------------------------------
+# what is drawn, and where
+
+
+@pytest.mark.parametrize("max_side_px", [800, 400, 333])
+def test_gap_line_ends_at_the_reported_points(max_side_px: int) -> None:
+    rad = make_radiograph()
+    rgb = ov.render_overlay(rad, make_result(rad), max_side_px=max_side_px)
+    s = min(1.0, max_side_px / COLS)
+    assert rgb.shape[1] == round(COLS * s)
+    gap = _has_colour(rgb, ov.GAP_RGB)
+    for r, c in (PELVIC_PT, FEMORAL_PT):
+        x, y = (c + 0.5) * s - 0.5, (r + 0.5) * s - 0.5
+        assert _near(gap, x, y), (r, c)
+    # and along the segment between them
+    mid_r, mid_c = (PELVIC_PT[0] + FEMORAL_PT[0]) / 2, PELVIC_PT[1]
+    assert _near(gap, (mid_c + 0.5) * s - 0.5, (mid_r + 0.5) * s - 0.5, r=1)
+    # but not far from it in the image part (the label and legend use it elsewhere only as text)
+    assert not _near(gap, (200 + 0.5) * s, (330 + 0.5) * s, r=3)
+
+
+@pytest.mark.parametrize(
+    ("spacing_mm", "max_side_px"), [(0.2, 800), (0.2, 400), (0.143, 2048), (0.1, 500)]
+)
+def test_scale_bar_is_10_mm_long(spacing_mm: float, max_side_px: int) -> None:
+    rad = make_radiograph(spacing_mm=spacing_mm)
+    rgb = ov.render_overlay(rad, make_result(rad), max_side_px=max_side_px)
+    s = min(1.0, max_side_px / COLS)
+    panel = rgb[round(ROWS * s) :]
+    expected = 10.0 / spacing_mm * s
+    assert abs(_longest_run(_has_colour(panel, ov.SCALE_BAR_RGB)) - expected) <= 1.0
+
+
+def test_legend_and_labels_are_drawn() -> None:
+    rad = make_radiograph()
+    res = make_result(rad, borderline=True)
+    rgb, texts = ov._render(rad, res, 2048)
+    panel = rgb[ROWS:]
+    for kind, colour in ov.KIND_RGB.items():
+        assert _has_colour(panel, colour).any(), kind
+        assert ov.KIND_LABEL[kind] in texts
+    assert _has_colour(panel, ov.GAP_RGB).any()
+    for expected in (
+        "L",
+        "R",
+        "Brooker III",
+        "Brooker 0",
+        "6.0 mm",
+        "borderline ±0.6 mm",
+        "prosthesis",
+        "10 mm",
+        "caveat: spacing calibration assumed",
+    ):
+        assert expected in texts, expected
+    info = " ".join(texts)
+    assert "spacing: pixel_spacing 0.200 x 0.200 mm" in info
+    assert "brooker 9.8.7" in info
+    assert "sides: patient_orientation" in info
+    # the borderline mark is amber on the image
+    assert _has_colour(rgb[:ROWS], ov.BORDERLINE_RGB).any()
+
+
+def test_no_borderline_mark_when_not_borderline() -> None:
+    rad = make_radiograph()
+    _, texts = ov._render(rad, make_result(rad, borderline=False), 2048)
+    assert not any(t.startswith("borderline") for t in texts)
+
+
+def test_fragments_outlined_and_tinted_by_kind() -> None:
+    rad = make_radiograph()
+    rgb = ov.render_overlay(rad, make_result(rad))
+    image = rgb[:ROWS]
+    # outline of the island (rows 270..289, cols 690..709) in its colour on its edge
+    island = _has_colour(image, ov.KIND_RGB[FragmentKind.ISLAND])
+    assert _near(island, 690, 280, r=1)
+    assert _near(island, 709, 280, r=1)
+    # its inside is tinted towards blue but keeps the anatomy visible (not a solid fill)
+    r, g, b = (int(v) for v in image[280, 700])
+    assert b > r and 0 < r < 255
+    assert not island[280, 700]
+    # the spur outline in the pelvic-spur colour
+    assert _has_colour(image, ov.KIND_RGB[FragmentKind.PELVIC_SPUR]).any()
+
+
+def test_class_iv_outlines_the_bridge_and_says_apparent_ankylosis() -> None:
+    rad = make_radiograph()
+    res = make_result(rad, grade=BrookerGrade.ANKYLOSIS, bridge=True)
+    rgb, texts = ov._render(rad, res, 2048)
+    assert "apparent ankylosis" in texts
+    assert "Brooker IV" in texts
+    assert _has_colour(rgb[:ROWS], ov.KIND_RGB[FragmentKind.BRIDGE]).any()
+    assert "0.0 mm" in texts
+
+
+def test_side_letters_on_their_own_halves() -> None:
+    """The patient's left is on the image's right here: the L block must be on that half."""
+    rad = make_radiograph()
+    res = make_result(rad)
+    only_left = GradingResult(**{**_fields(res), "hips": (res.hips[1],)})
+    only_right = GradingResult(**{**_fields(res), "hips": (res.hips[0],)})
+    base = ov.render_overlay(rad, GradingResult(**{**_fields(res), "hips": ()}))[:ROWS]
+    for result, half in ((only_left, slice(COLS // 2, COLS)), (only_right, slice(0, COLS // 2))):
+        img = ov.render_overlay(rad, result)[:ROWS]
+        changed = np.any(img != base, axis=2)
+        # the label block (dark box with text) lives on that half only
+        other = slice(0, COLS // 2) if half.start else slice(COLS // 2, COLS)
+        frag_free = changed.copy()
+        frag_free[230:340, 560:720] = False  # fragments and gap of the left hip
+        assert frag_free[:, half].sum() > 200
+        assert frag_free[:, other].sum() == 0
+
+
+def _fields(res: GradingResult) -> dict[str, object]:
+    return {name: getattr(res, name) for name in res.__dataclass_fields__}
+
+
+def test_render_is_pure() -> None:
+    rad = make_radiograph()
+    before = rad.pixels.copy()
+    res = make_result(rad)
+    masks = [f.mask.copy() for h in res.hips for f in h.fragments]
+    a = ov.render_overlay(rad, res)
+    b = ov.render_overlay(rad, res)
+    assert np.array_equal(a, b)
+    assert np.array_equal(rad.pixels, before)
+    assert all(
+        np.array_equal(m, f.mask) for m, f in zip(masks, [f for h in res.hips for f in h.fragments])
+    )
+    assert a.dtype == np.uint8 and a.ndim == 3 and a.shape[2] == 3
+
+
+# --------------------------------------------------------------------------------------------
+# display
+
+
+def test_percentile_window_keeps_bone_white() -> None:
+    """``display=None``: pixels are bone bright (MONOCHROME1 already inverted by the loader)."""
+    rad = make_radiograph(display=None)
+    rgb = ov.render_overlay(rad, make_result(rad))
+    assert rgb[100, 100].min() > 220  # pelvis: bone, white
+    assert rgb[300, 50].max() < 60  # soft tissue beside the femur: dark
+    assert rgb[500, 200].min() > 220  # femoral shaft: white
+
+
+def test_display_mapping_from_the_file_is_used() -> None:
+    flat = DisplayMapping(
+        input_values=np.array([0.0, 2000.0]),
+        output_fraction=np.array([0.5, 0.5]),
+        source="voi_window",
+    )
+    rad = make_radiograph(display=flat)
+    rgb = ov.render_overlay(rad, make_result(rad))
+    assert tuple(rgb[100, 100]) == (128, 128, 128)
+    assert tuple(rgb[300, 50]) == (128, 128, 128)
+
+
+def test_large_image_downscaled_to_about_2048_with_readable_text() -> None:
+    rows, cols = 3600, 4800
+    rad = make_radiograph(rows, cols, spacing_mm=0.1)
+    res = GradingResult(
+        file="x",
+        status=Status.OK,
+        version="1",
+        hips=(
+            HipResult(
+                PatientSide.RIGHT,
+                ImageSide.LEFT,
+                BrookerGrade.SPURS_WIDE_GAP,
+                (2000.0, 1200.0),
+                False,
+                gap=GapMeasurement(12.0, (1700.0, 1200.0), (1820.0, 1200.0)),
+            ),
+        ),
+        spacing=rad.spacing,
+    )
+    rgb, texts = ov._render(rad, res, 2048)
+    out_h = round(rows * 2048 / cols)
+    assert rgb.shape[1] == 2048
+    assert rgb.shape[0] > out_h  # plus the legend panel
+    assert {"R", "Brooker II", "12.0 mm", "10 mm"} <= set(texts)
+    # text is big enough to read: the side letter's white pixels span many rows
+    white = _has_colour(rgb[:out_h], ov.TEXT_RGB)
+    rows_with_text = np.flatnonzero(white[:, :1024].any(axis=1))
+    assert rows_with_text.size > 0
+    assert rows_with_text.max() - rows_with_text.min() >= 30
+    # the gap end points still land on the gap colour
+    s = 2048 / cols
+    gap = _has_colour(rgb, ov.GAP_RGB)
+    for r, c in ((1700.0, 1200.0), (1820.0, 1200.0)):
+        assert _near(gap, (c + 0.5) * s - 0.5, (r + 0.5) * s - 0.5)
+
+
+def test_small_images_are_not_enlarged() -> None:
+    rad = make_radiograph()
+    assert ov.render_overlay(rad, make_result(rad), max_side_px=4096).shape[1] == COLS
+
+
+# --------------------------------------------------------------------------------------------
+# crops
+
+
+def test_hip_crops_at_full_resolution() -> None:
+    rad = make_radiograph()
+    res = make_result(rad)
+    crops = dict(ov.render_hip_crops(rad, res, half_size_mm=20.0))
+    assert set(crops) == {"right", "left"}
+    left = crops["left"]
+    # 20 mm / 0.2 mm = 100 px either side of the centre (330, 520) -> rows 230..430, cols 420..620
+    # small, so drawn at x2
+    assert left.shape[1] == 2 * 201
+    gap = _has_colour(left, ov.GAP_RGB)
+    for r, c in (PELVIC_PT, FEMORAL_PT):
+        x, y = (c - 420 + 0.5) * 2 - 0.5, (r - 230 + 0.5) * 2 - 0.5
+        assert _near(gap, x, y, r=1)
+    # the 10 mm bar is 50 px at 1:1, 100 px at x2
+    panel = left[2 * 201 :]
+    assert abs(_longest_run(_has_colour(panel, ov.SCALE_BAR_RGB)) - 100) <= 1
+
+
+def test_large_crops_stay_one_to_one() -> None:
+    rad = make_radiograph(spacing_mm=0.05)
+    res = make_result(rad)
+    crops = dict(ov.render_hip_crops(rad, res, half_size_mm=20.0))
+    # 400 px either side, clipped to the image: rows 0..600, cols 120..800 -> 680 px wide
+    assert crops["left"].shape[1] == 680
+
+
+# --------------------------------------------------------------------------------------------
+# names and files
+
+
+def test_names_do_not_collide_across_folders(tmp_path: Path) -> None:
+    a, b = tmp_path / "a" / "IM0001", tmp_path / "b" / "IM0001"
+    for p in (a, b):
+        p.parent.mkdir()
+        p.write_bytes(b"x")
+    na, nb = ov.overlay_name_for(a), ov.overlay_name_for(b)
+    assert na != nb
+    assert na.startswith("IM0001-") and nb.startswith("IM0001-")
+    assert ov.overlay_name_for(a) == na  # deterministic
+    cwd = os.getcwd()
+    try:
+        os.chdir(tmp_path)
+        assert ov.overlay_name_for(Path("a") / "IM0001") == na  # relative == absolute
+    finally:
+        os.chdir(cwd)
+
+
+def test_name_is_safe_as_a_file_name() -> None:
+    name = ov.overlay_name_for("/data/we ird/../x/p?1*<>.dcm")
+    assert all(ch.isalnum() or ch in "._-" for ch in name)
+    assert ov.overlay_name_for("/data/.dcm") != ""
+
+
+def test_write_png_is_atomic_and_leaves_no_temp_files(tmp_path: Path) -> None:
+    rgb = np.zeros((10, 12, 3), dtype=np.uint8)
+    out = ov.write_png(tmp_path / "a.png", rgb)
+    assert out == tmp_path / "a.png"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+    ov.write_png(tmp_path / "a.png", rgb + 1)  # overwrite in place
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
+def test_write_png_failure_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(src: str, dst: str) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ov.os, "replace", boom)
+    with pytest.raises(OSError, match="disk full"):
+        ov.write_png(tmp_path / "a.png", np.zeros((4, 4, 3), dtype=np.uint8))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_png_rejects_non_rgb(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="uint8"):
+        ov.write_png(tmp_path / "a.png", np.zeros((4, 4), dtype=np.uint8))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_overlays_writes_main_and_crops(tmp_path: Path) -> None:
+    rad = make_radiograph()
+    res = make_result(rad)
+    out = ov.write_overlays(tmp_path / "new" / "dir", "IM0001-deadbeef", rad, res, crops=True)
+    assert out == tmp_path / "new" / "dir" / "IM0001-deadbeef.png"
+    names = sorted(p.name for p in out.parent.iterdir())
+    assert names == ["IM0001-deadbeef-left.png", "IM0001-deadbeef-right.png", "IM0001-deadbeef.png"]
+    for name in names:
+        data = (out.parent / name).read_bytes()
+        assert set(_png_chunk_types(data)) == {b"IHDR", b"IDAT", b"IEND"}
+
+
+# --------------------------------------------------------------------------------------------
+# nothing identifying
+
+
+def _write_identified_dicom(path: Path) -> None:
+    """A tiny DX with fake identifiers, written with pydicom."""
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"
+    meta.MediaStorageSOPInstanceUID = SOP_UID
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID = meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = SOP_UID
+    ds.StudyInstanceUID = generate_uid()
+    ds.SeriesInstanceUID = generate_uid()
+    ds.PatientName = "DOE^JANE^SECRET"
+    ds.PatientID = "ID-SECRET-0001"
+    ds.PatientBirthDate = "19700101"
+    ds.Modality = "DX"
+    ds.PatientOrientation = ["L", "F"]
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.SamplesPerPixel = 1
+    ds.Rows, ds.Columns = ROWS, COLS
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.PixelSpacing = [SPACING_MM, SPACING_MM]
+    ds.PixelSpacingCalibrationType = "GEOMETRY"
+    ds.WindowCenter, ds.WindowWidth = 550, 1100
+    ds.PixelData = make_radiograph().pixels.astype(np.uint16).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+
+
+def _load(path: Path) -> Radiograph:
+    """The real loader once it exists; the hand-built radiograph before that."""
+    try:
+        from brooker.dicom_io import load_radiograph
+    except ImportError:
+        return make_radiograph()
+    return load_radiograph(path)
+
+
+def test_no_identifiers_in_the_png(tmp_path: Path) -> None:
+    src = tmp_path / "DOE_JANE_SECRET" / "IM0001"
+    src.parent.mkdir()
+    _write_identified_dicom(src)
+    rad = _load(src)
+    res = GradingResult(**{**_fields(make_result(rad)), "file": str(src)})
+    _, texts = ov._render(rad, res, 2048)
+    crops_texts: list[str] = []
+    for hip in res.hips:
+        view = ov._View(0, 0, ROWS, COLS, ROWS, COLS)
+        crops_texts += ov._render_view(rad, res, view, [hip], 16)[1]
+    drawn = " ".join(texts + crops_texts)
+    out = ov.write_overlays(tmp_path / "out", ov.overlay_name_for(src), rad, res, crops=True)
+    for png in out.parent.iterdir():
+        data = png.read_bytes()
+        assert set(_png_chunk_types(data)) == {b"IHDR", b"IDAT", b"IEND"}
+        for secret in (*SECRETS, SOP_UID, "IM0001"):
+            assert secret.encode() not in data, secret
+    for secret in (*SECRETS, SOP_UID, "IM0001", str(src)):
+        assert secret not in drawn, secret
+
+
+def test_input_file_is_untouched_by_grading(tmp_path: Path) -> None:
+    """Through the whole pipeline when it exists, else through the overlay writer."""
+    src = tmp_path / "in" / "IM0001"
+    src.parent.mkdir()
+    _write_identified_dicom(src)
+    before = hashlib.sha256(src.read_bytes()).hexdigest()
+    try:
+        from brooker.pipeline import grade_path
+    except ImportError:
+        rad = _load(src)
+        ov.write_overlays(tmp_path / "out", ov.overlay_name_for(src), rad, make_result(rad))
+    else:
+        grade_path(src, out_dir=tmp_path / "out", overlay_crops=True)
+    assert hashlib.sha256(src.read_bytes()).hexdigest() == before
+    assert sorted(p.name for p in src.parent.iterdir()) == ["IM0001"]
+
+
+def test_overlay_imports_no_cli_libraries() -> None:
+    code = (
+        "import sys, brooker.overlay; "
+        "bad = [m for m in ('typer', 'rich') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
