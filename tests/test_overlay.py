@@ -256,8 +256,9 @@ def test_fragments_outlined_and_tinted_by_kind() -> None:
     assert _near(island, 690, 280, r=1)
     assert _near(island, 709, 280, r=1)
     # its inside is tinted towards blue but keeps the anatomy visible (not a solid fill)
-    r, g, b = (int(v) for v in image[280, 700])
-    assert b > r and 0 < r < 255
+    r, _g, b = (int(v) for v in image[280, 700])
+    assert b > r
+    assert 0 < r < 255
     assert not island[280, 700]
     # the spur outline in the pelvic-spur colour
     assert _has_colour(image, ov.KIND_RGB[FragmentKind.PELVIC_SPUR]).any()
@@ -304,10 +305,11 @@ def test_render_is_pure() -> None:
     b = ov.render_overlay(rad, res)
     assert np.array_equal(a, b)
     assert np.array_equal(rad.pixels, before)
-    assert all(
-        np.array_equal(m, f.mask) for m, f in zip(masks, [f for h in res.hips for f in h.fragments])
-    )
-    assert a.dtype == np.uint8 and a.ndim == 3 and a.shape[2] == 3
+    after = [f.mask for h in res.hips for f in h.fragments]
+    assert all(np.array_equal(m, f) for m, f in zip(masks, after, strict=True))
+    assert a.dtype == np.uint8
+    assert a.ndim == 3
+    assert a.shape[2] == 3
 
 
 # --------------------------------------------------------------------------------------------
@@ -417,7 +419,8 @@ def test_names_do_not_collide_across_folders(tmp_path: Path) -> None:
         p.write_bytes(b"x")
     na, nb = ov.overlay_name_for(a), ov.overlay_name_for(b)
     assert na != nb
-    assert na.startswith("IM0001-") and nb.startswith("IM0001-")
+    assert na.startswith("IM0001-")
+    assert nb.startswith("IM0001-")
     assert ov.overlay_name_for(a) == na  # deterministic
     cwd = os.getcwd()
     try:
