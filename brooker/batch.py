@@ -1,0 +1,1008 @@
+"""Many inputs -> records: discovery, worker processes, resume and the output files.
+
+The per-file work is :func:`brooker.pipeline.grade_path`; this module only runs it many times,
+safely:
+
+- **Discovery** (:func:`discover`). Folders are searched (recursively by default) for DICOM by
+  content, never by extension: the 128-byte preamble followed by ``DICM``, or, for files
+  written without a preamble, a plausible first data element (group 0002 or 0008, increasing
+  tags, a valid VR or a sane length) read from the first few kilobytes. Files named explicitly
+  are always attempted, so a broken file given by name gets an ``error`` record. The order is
+  deterministic (sorted by path string).
+- **Sharding** (:func:`shard_of`). ``--shard I/N`` keeps the inputs whose stable hash (SHA-256
+  of the normalised path string) is ``I`` modulo ``N``; ``I`` counts from 0 (``0/4`` ... ``3/4``),
+  as ``SLURM_ARRAY_TASK_ID`` does for ``--array=0-3``.
+- **Workers** (:func:`grade_many`). Each file is graded in a worker process (``forkserver`` on
+  Linux, else ``spawn``: safe with numpy's threads) that handles one file at a time, so the
+  parent can enforce a per-file time limit by killing that one worker. A file that times out
+  gets an ``error`` record with code ``timeout``; a worker that dies (segfault, out-of-memory
+  kill) gives ``internal_error``; either way the worker is replaced and the batch goes on.
+  ``workers=1`` still uses one subprocess, so the limit holds; ``workers=0`` grades in the
+  calling process with no time limit (debugging, and what Dask workers do). An unexpected
+  exception inside grading (a bug) becomes an ``internal_error`` record with a one-line message;
+  its traceback goes to ``errors.log`` in the output folder, never to the console.
+- **Outputs**. ``results.jsonl`` gets one record per line, appended and fsynced as each file
+  finishes (completion order). Records do not carry timings, so runs with any number of workers
+  give identical records. Each record carries ``input_sha256``, the SHA-256 of the whole file.
+  :func:`write_csv` writes one row per hip (:data:`CSV_COLUMNS`), atomically;
+  :func:`write_manifest` writes ``manifest.json`` atomically.
+- **Resume** (:func:`load_resume_state`). An input is done when ``results.jsonl`` holds a record
+  with the same real path *and* the same SHA-256. Hashing the whole file costs one extra read
+  (fast next to decoding and grading, and only files whose path is already in the results are
+  hashed by the parent) but never mistakes an edited file for a done one, which a
+  size-plus-first/last-megabyte key would for an edit in the middle of the pixel data. A torn
+  last line (a run killed mid-write) is cut off; records of a file whose content changed, and
+  records with a transient error (``timeout``, ``internal_error``, ``not_found``), are dropped
+  so that the file is graded again; duplicates are removed. The file is rewritten atomically, so
+  a killed-and-resumed run ends with every input exactly once.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from brooker._version import __version__
+from brooker.config import AnalysisConfig
+from brooker.models import ErrorInfo, GradingResult, Status
+
+#: Default per-file time limit, seconds (a 43 cm plate at 0.1 mm grades in a few seconds).
+DEFAULT_TIMEOUT_S: float = 300.0
+
+#: Name of the results file in the output folder.
+RESULTS_NAME = "results.jsonl"
+#: Name of the run manifest in the output folder.
+MANIFEST_NAME = "manifest.json"
+#: Tracebacks of internal errors (bugs) go here, in the output folder.
+ERROR_LOG_NAME = "errors.log"
+
+#: Error codes of records that a resumed run grades again.
+TRANSIENT_ERROR_CODES = frozenset({"timeout", "internal_error", "not_found", "unreadable"})
+
+#: How many bytes of a file :func:`looks_like_dicom` reads.
+SNIFF_BYTES = 4096
+
+#: A per-file grading function with the signature of :func:`brooker.pipeline.grade_path`.
+GradeFn = Callable[..., GradingResult]
+
+
+# --------------------------------------------------------------------------------------------
+# Discovery
+# --------------------------------------------------------------------------------------------
+
+_VRS = frozenset(
+    b"AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL "
+    b"UN UR US UT UV".split()
+)
+_LONG_VRS = frozenset(b"OB OD OF OL OV OW SQ UC UN UR UT SV UV".split())
+
+
+def _plausible_elements(head: bytes, little: bool, explicit: bool) -> bool:
+    """True when ``head`` starts with at least two well-formed data elements (or one that
+    fills the buffer), in increasing tag order, in the first group 0002 or 0008."""
+    order = "little" if little else "big"
+    pos = 0
+    last_tag = -1
+    n = 0
+    while pos + 8 <= len(head) and n < 8:
+        group = int.from_bytes(head[pos : pos + 2], order)
+        elem = int.from_bytes(head[pos + 2 : pos + 4], order)
+        tag = (group << 16) | elem
+        if n == 0 and group not in (0x0002, 0x0008):
+            return False
+        if tag <= last_tag or group > 0x7FE0:
+            return False
+        if explicit:
+            vr = head[pos + 4 : pos + 6]
+            if vr not in _VRS:
+                return False
+            if vr in _LONG_VRS:
+                if pos + 12 > len(head):
+                    return n >= 1
+                length = int.from_bytes(head[pos + 8 : pos + 12], order)
+                pos += 12
+            else:
+                length = int.from_bytes(head[pos + 6 : pos + 8], order)
+                pos += 8
+        else:
+            length = int.from_bytes(head[pos + 4 : pos + 8], order)
+            pos += 8
+        if length == 0xFFFFFFFF:  # undefined length (a sequence): cannot skip cheaply
+            return n >= 1
+        if length > 0x00FFFFFF:
+            return False
+        pos += length
+        last_tag = tag
+        n += 1
+    return n >= 2 or (n == 1 and pos >= len(head))
+
+
+def looks_like_dicom(path: str | os.PathLike[str]) -> bool:
+    """Cheap content test: is this file DICOM? Reads at most :data:`SNIFF_BYTES` bytes.
+
+    True for a Part 10 file (128-byte preamble, then ``DICM``) and for a bare data set written
+    without preamble or file meta (first elements in group 0002 or 0008, in explicit or implicit
+    VR, little or big endian). Unreadable files are not DICOM.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(SNIFF_BYTES)
+    except OSError:
+        return False
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return True
+    if head[:4] == b"DICM":  # meta without the preamble
+        return True
+    return any(
+        _plausible_elements(head, little, explicit)
+        for little in (True, False)
+        for explicit in (True, False)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    """What :func:`discover` found.
+
+    ``files`` are the inputs to grade, sorted by path string, without duplicates (a file named
+    twice, or found by two arguments, is graded once). ``missing`` lists named paths that do not
+    exist (also in ``files``: they get a ``not_found`` record). ``skipped_non_dicom`` counts
+    files found in folders that are not DICOM.
+    """
+
+    files: tuple[str, ...]
+    missing: tuple[str, ...] = ()
+    skipped_non_dicom: int = 0
+
+
+def read_files_from(source: str | os.PathLike[str] | io.TextIOBase) -> list[str]:
+    """Paths listed one per line in a file (or an open text stream, e.g. stdin).
+
+    Blank lines are ignored; surrounding white space is stripped.
+    """
+    if isinstance(source, io.TextIOBase):
+        text = source.read()
+    else:
+        text = Path(source).read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _norm(path: str | os.PathLike[str]) -> str:
+    return os.path.normpath(os.fspath(path))
+
+
+def discover(paths: Iterable[str | os.PathLike[str]], *, recursive: bool = True) -> Discovery:
+    """Expand files and folders into the DICOM files to grade.
+
+    Parameters
+    ----------
+    paths : iterable of str or Path
+        Files (always attempted, whatever their content) and folders (searched for DICOM by
+        content; recursively unless ``recursive=False``). Symbolic links to files are
+        followed; links to folders are not, so a link cycle cannot loop.
+    recursive : bool
+        Search sub-folders.
+
+    Returns
+    -------
+    Discovery
+    """
+    found: dict[str, str] = {}  # realpath -> path as found, first wins
+    missing: list[str] = []
+    skipped = 0
+
+    def add(p: str) -> None:
+        key = os.path.realpath(p)
+        if key not in found or p < found[key]:
+            found[key] = p
+
+    for raw in paths:
+        p = _norm(raw)
+        if os.path.isdir(p):
+            if recursive:
+                walker: Iterable[tuple[str, list[str], list[str]]] = os.walk(p)
+            else:
+                names = sorted(os.listdir(p))
+                walker = [(p, [], [n for n in names if os.path.isfile(os.path.join(p, n))])]
+            for root, dirs, names in walker:
+                dirs.sort()
+                for name in sorted(names):
+                    fp = os.path.join(root, name)
+                    if not os.path.isfile(fp):
+                        continue
+                    if looks_like_dicom(fp):
+                        add(fp)
+                    else:
+                        skipped += 1
+        elif os.path.exists(p):
+            add(p)
+        else:
+            missing.append(p)
+    files = set(found.values()) | set(missing)
+    return Discovery(
+        files=tuple(sorted(files)), missing=tuple(sorted(set(missing))), skipped_non_dicom=skipped
+    )
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"I/N"`` -> ``(I, N)`` with ``0 <= I < N``; raises ValueError otherwise."""
+    try:
+        i_s, n_s = text.split("/")
+        i, n = int(i_s), int(n_s)
+    except ValueError:
+        raise ValueError(f"shard must be I/N with integers, got {text!r}") from None
+    if n < 1 or not 0 <= i < n:
+        raise ValueError(f"shard I/N needs 0 <= I < N (I counts from 0), got {text!r}")
+    return i, n
+
+
+def shard_of(path: str, n: int) -> int:
+    """Stable shard number of ``path`` among ``n`` (SHA-256 of the normalised path string)."""
+    digest = hashlib.sha256(_norm(path).encode("utf-8", "surrogateescape")).digest()
+    return int.from_bytes(digest[:8], "big") % n
+
+
+def select_shard(files: Sequence[str], index: int, count: int) -> list[str]:
+    """The inputs of shard ``index`` of ``count`` (order kept)."""
+    return [f for f in files if shard_of(f, count) == index]
+
+
+def overlay_names(files: Sequence[str]) -> dict[str, str]:
+    """A distinct overlay base name (no extension) for each input.
+
+    The name is the file's stem; when two inputs share one (``a/IM0001`` and ``b/IM0001``,
+    compared case-insensitively for case-insensitive file systems) each gets ``-`` and the first
+    8 hex digits of the SHA-256 of its path appended. Depends only on the whole input list, so
+    every shard and every worker count agrees.
+    """
+    stems = {f: Path(f).stem or Path(f).name or "input" for f in files}
+    counts: dict[str, int] = {}
+    for s in stems.values():
+        counts[s.lower()] = counts.get(s.lower(), 0) + 1
+    out = {}
+    for f, s in stems.items():
+        if counts[s.lower()] > 1:
+            s = f"{s}-{hashlib.sha256(_norm(f).encode('utf-8', 'surrogateescape')).hexdigest()[:8]}"
+        out[f] = s
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# One file
+# --------------------------------------------------------------------------------------------
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's whole content."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def error_record(path: str, code: str, message: str, **extra: Any) -> GradingResult:
+    """An ``error`` result for ``path`` (``message`` is made one line and names the file)."""
+    one_line = " ".join(str(message).split())
+    return GradingResult(
+        file=path,
+        status=Status.ERROR,
+        version=__version__,
+        error=ErrorInfo(code=code, message=f"{path}: {one_line}"),
+        extra=dict(extra),
+    )
+
+
+def _log_traceback(out_dir: str | None, path: str, text: str) -> None:
+    if out_dir is None:
+        return
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        entry = f"--- {stamp} {path}\n{text}\n".encode("utf-8", "replace")
+        fd = os.open(os.path.join(out_dir, ERROR_LOG_NAME), os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        try:
+            os.write(fd, entry)  # one write with O_APPEND: entries from workers do not interleave
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+
+
+def grade_one(
+    path: str,
+    config: AnalysisConfig | None = None,
+    *,
+    out_dir: str | None = None,
+    overlay: bool = True,
+    overlay_crops: bool = False,
+    overlay_name: str | None = None,
+    grade_fn: GradeFn | None = None,
+) -> GradingResult:
+    """Grade one input and never raise: the per-file function of batches and Dask.
+
+    Adds ``input_sha256`` to the record (``GradingResult.extra``) and sets ``file`` to ``path``
+    as given. A missing or unreadable file gives an ``error`` result (``not_found`` /
+    ``unreadable``); any unexpected exception (a bug) gives ``internal_error`` with a one-line
+    message, its traceback appended to ``errors.log`` in ``out_dir``.
+    """
+    path = os.fspath(path)
+    try:
+        sha = file_sha256(path)
+    except FileNotFoundError:
+        return error_record(path, "not_found", "no such file", input_sha256=None)
+    except IsADirectoryError:
+        return error_record(path, "unreadable", "is a folder", input_sha256=None)
+    except OSError as exc:
+        return error_record(
+            path, "unreadable", exc.strerror or type(exc).__name__, input_sha256=None
+        )
+    try:
+        if grade_fn is None:
+            from brooker.pipeline import grade_path as grade_fn
+        result = grade_fn(
+            path,
+            config,
+            out_dir=out_dir,
+            overlay=overlay,
+            overlay_crops=overlay_crops,
+            overlay_name=overlay_name,
+        )
+    except Exception as exc:  # a bug: one record, traceback to the log, batch goes on
+        _log_traceback(out_dir, path, traceback.format_exc())
+        return error_record(
+            path, "internal_error", f"{type(exc).__name__}: {exc}", input_sha256=sha
+        )
+    return dataclasses.replace(result, file=path, extra={**result.extra, "input_sha256": sha})
+
+
+# --------------------------------------------------------------------------------------------
+# Worker processes
+# --------------------------------------------------------------------------------------------
+
+
+def _worker_main(conn: Any, grade_fn: GradeFn | None) -> None:
+    """Loop of one worker process: receive a task, send back its result, until None."""
+    import signal
+    import warnings
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+    # stdout carries results only: anything the grading code prints goes to stderr.
+    try:
+        sys.stdout.flush()
+        os.dup2(2, 1)
+    except OSError:
+        pass
+    sys.stdout = sys.stderr
+    warnings.simplefilter("ignore")  # library chatter about odd files: the record says it
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        task_id, path, config, kwargs = task
+        result = grade_one(path, config, grade_fn=grade_fn, **kwargs)
+        try:
+            conn.send((task_id, result))
+        except Exception as exc:  # an unpicklable result (a bug)
+            conn.send(
+                (task_id, error_record(path, "internal_error", f"result not sendable: {exc}"))
+            )
+
+
+def portable_config(config: AnalysisConfig | None) -> AnalysisConfig | None:
+    """``config`` in a form that pickles (to worker processes, to Dask).
+
+    ``AnalysisConfig`` holds a read-only ``MappingProxyType``, which does not pickle; a plain
+    dict copy of it does and compares equal.
+    """
+    if config is None:
+        return None
+    return dataclasses.replace(config, spacing_uncertainty=dict(config.spacing_uncertainty))
+
+
+def _mp_context() -> Any:
+    import multiprocessing as mp
+
+    if sys.platform.startswith("linux"):
+        ctx = mp.get_context("forkserver")
+        # Children fork from a server that has numpy & co. imported already: cheap restarts.
+        ctx.set_forkserver_preload(["brooker.batch", "brooker.pipeline"])
+        return ctx
+    return mp.get_context("spawn")
+
+
+@dataclass
+class _Worker:
+    proc: Any
+    conn: Any
+    task: tuple[int, str] | None = None
+    deadline: float = float("inf")
+
+
+def _start_worker(ctx: Any, grade_fn: GradeFn | None) -> _Worker:
+    parent, child = ctx.Pipe(duplex=True)
+    proc = ctx.Process(target=_worker_main, args=(child, grade_fn), daemon=True)
+    proc.start()
+    child.close()
+    return _Worker(proc=proc, conn=parent)
+
+
+def _stop_worker(w: _Worker, *, kill: bool) -> None:
+    try:
+        if kill:
+            w.proc.kill()
+        else:
+            try:
+                w.conn.send(None)
+            except OSError:
+                pass
+        w.proc.join(timeout=5 if not kill else None)
+        if w.proc.is_alive():
+            w.proc.kill()
+            w.proc.join()
+    finally:
+        w.conn.close()
+
+
+def _death_message(proc: Any) -> str:
+    code = proc.exitcode
+    if code is not None and code < 0:
+        import signal
+
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        hint = " (out of memory?)" if name == "SIGKILL" else ""
+        return f"worker process died while grading this file: killed by {name}{hint}"
+    return f"worker process died while grading this file (exit code {code})"
+
+
+def _failed(path: str, code: str, message: str) -> GradingResult:
+    """An error result for a file whose worker was lost; hashed here for the resume key."""
+    try:
+        sha: str | None = file_sha256(path)
+    except OSError:
+        sha = None
+    return error_record(path, code, message, input_sha256=sha)
+
+
+def _run_pool(
+    tasks: Sequence[tuple[str, str | None]],
+    config: AnalysisConfig | None,
+    common: dict[str, Any],
+    workers: int,
+    timeout_s: float | None,
+    grade_fn: GradeFn | None,
+) -> Iterator[GradingResult]:
+    """Grade ``(path, overlay_name)`` tasks in ``workers`` processes; yield as they finish."""
+    from multiprocessing.connection import wait
+
+    ctx = _mp_context()
+    pending = deque(enumerate(tasks))
+    pool: list[_Worker] = []
+    try:
+        for _ in range(min(workers, len(tasks))):
+            pool.append(_start_worker(ctx, grade_fn))
+        busy = 0
+        while pending or busy:
+            for w in pool:
+                if w.task is None and pending:
+                    task_id, (path, name) = pending.popleft()
+                    w.task = (task_id, path)
+                    w.deadline = time.monotonic() + timeout_s if timeout_s else float("inf")
+                    busy += 1
+                    try:
+                        w.conn.send((task_id, path, config, {**common, "overlay_name": name}))
+                    except OSError:  # the worker died before its task: the loop reports it
+                        w.deadline = time.monotonic()
+            active = [w for w in pool if w.task is not None]
+            nearest = min(w.deadline for w in active)
+            wait_s = None if nearest == float("inf") else max(0.0, nearest - time.monotonic())
+            ready = set(wait([w.conn for w in active] + [w.proc.sentinel for w in active], wait_s))
+            now = time.monotonic()
+            finished: list[GradingResult] = []
+            for w in list(pool):
+                if w.task is None:
+                    continue
+                task_id, path = w.task
+                result: GradingResult | None = None
+                replace_worker = False
+                if w.conn in ready or w.proc.sentinel in ready:
+                    got = None
+                    try:
+                        if w.conn.poll():
+                            got = w.conn.recv()
+                    except (EOFError, OSError):
+                        got = None
+                    if got is not None and got[0] == task_id:
+                        result = got[1]
+                    elif got is not None or not w.proc.is_alive():
+                        w.proc.join(timeout=1)
+                        result = _failed(path, "internal_error", _death_message(w.proc))
+                        replace_worker = True
+                elif now >= w.deadline:
+                    result = _failed(
+                        path,
+                        "timeout",
+                        f"grading took longer than the {timeout_s:g} s limit (--timeout); "
+                        "the worker was stopped",
+                    )
+                    replace_worker = True
+                if result is None:
+                    continue
+                w.task = None
+                w.deadline = float("inf")
+                busy -= 1
+                if replace_worker:
+                    _stop_worker(w, kill=True)
+                    pool.remove(w)
+                    if pending:
+                        pool.append(_start_worker(ctx, grade_fn))
+                finished.append(result)
+            yield from finished
+    finally:
+        for w in pool:
+            _stop_worker(w, kill=w.task is not None or not w.proc.is_alive())
+
+
+# --------------------------------------------------------------------------------------------
+# Output files
+# --------------------------------------------------------------------------------------------
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old or the new file, never a part."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: str) -> None:
+    try:
+        dfd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:
+        pass
+    finally:
+        os.close(dfd)
+
+
+def record_line(record: Mapping[str, Any]) -> str:
+    """One JSON line (no newline) of a record: compact, UTF-8, keys in record order."""
+    return json.dumps(record, ensure_ascii=False, separators=(", ", ": "), allow_nan=False)
+
+
+class ResultsWriter:
+    """Appends records to ``results.jsonl``, each with one ``write`` then ``fsync``.
+
+    A record is on disk before it is shown, so a run killed at any moment loses at most the
+    line being written, which :func:`load_resume_state` cuts off.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        if os.fstat(self._fd).st_size:  # a torn last line from a killed run: never glue onto it
+            with open(self.path, "rb") as fh:
+                fh.seek(-1, os.SEEK_END)
+                if fh.read(1) != b"\n":
+                    os.write(self._fd, b"\n")
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        """Append one record and make it durable."""
+        data = (record_line(record) + "\n").encode("utf-8")
+        view = memoryview(data)
+        while view:
+            n = os.write(self._fd, view)
+            view = view[n:]
+        os.fsync(self._fd)
+
+    def close(self) -> None:
+        """Close the file."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> ResultsWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The records of a JSON-lines file; lines that are not a JSON object are skipped."""
+    out = []
+    try:
+        with open(path, "rb") as fh:
+            for raw in fh:
+                try:
+                    rec = json.loads(raw)
+                except ValueError:
+                    continue
+                if isinstance(rec, dict) and "file" in rec:
+                    out.append(rec)
+    except FileNotFoundError:
+        pass
+    return out
+
+
+def _is_transient(rec: Mapping[str, Any]) -> bool:
+    err = rec.get("error")
+    return (
+        rec.get("status") == Status.ERROR.value
+        and isinstance(err, dict)
+        and err.get("code") in TRANSIENT_ERROR_CODES
+    )
+
+
+def load_resume_state(
+    results_file: str | os.PathLike[str], inputs: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """Repair ``results_file`` and return the records of the inputs that are already done.
+
+    An input is done when a record has its real path and its current SHA-256 (and is not a
+    transient error). The file is rewritten (atomically) without: a torn or unparsable line,
+    records of these inputs whose content has changed since, their transient errors, and
+    duplicates. Records of files not among ``inputs`` are kept as they are.
+
+    Returns
+    -------
+    dict
+        Input path (as in ``inputs``) -> its record.
+    """
+    results_file = os.fspath(results_file)
+    if not os.path.exists(results_file):
+        return {}
+    by_real = {os.path.realpath(f): f for f in inputs}
+    kept: list[dict[str, Any]] = []
+    done: dict[str, dict[str, Any]] = {}
+    sha_cache: dict[str, str | None] = {}
+    dirty = False
+    with open(results_file, "rb") as fh:
+        raw_lines = fh.read().split(b"\n")
+    if raw_lines and raw_lines[-1] == b"":
+        raw_lines.pop()
+    else:
+        dirty = True  # torn last line (or empty file)
+    for raw in raw_lines:
+        try:
+            rec = json.loads(raw)
+        except ValueError:
+            dirty = True
+            continue
+        if not isinstance(rec, dict) or not isinstance(rec.get("file"), str):
+            dirty = True
+            continue
+        inp = by_real.get(os.path.realpath(rec["file"]))
+        if inp is None:
+            kept.append(rec)
+            continue
+        if inp not in sha_cache:
+            try:
+                sha_cache[inp] = file_sha256(inp)
+            except OSError:
+                sha_cache[inp] = None
+        if (
+            inp in done
+            or sha_cache[inp] is None
+            or rec.get("input_sha256") != sha_cache[inp]
+            or _is_transient(rec)
+        ):
+            dirty = True
+            continue
+        done[inp] = rec
+        kept.append(rec)
+    if dirty:
+        data = "".join(record_line(r) + "\n" for r in kept).encode("utf-8")
+        atomic_write_bytes(results_file, data)
+    return done
+
+
+#: Columns of the ``--csv`` file, one row per hip (a file with no hip: one row, hip columns
+#: empty). ``grade`` is 0-4, ``brooker_class`` 0/I/II/III/IV, ``gap_mm`` edge to edge at the
+#: patient (empty for classes 0 and I, 0 for IV); ``borderline``/``prosthesis`` are
+#: true/false; ``fragment_kinds`` is ``;``-separated; ``reason`` is the ungradable reason or the
+#: error message, ``error_code`` the error's code; ``caveats`` ``;``-separated.
+CSV_COLUMNS: tuple[str, ...] = (
+    "file",
+    "sop_instance_uid",
+    "status",
+    "side",
+    "image_side",
+    "grade",
+    "brooker_class",
+    "gap_mm",
+    "borderline",
+    "prosthesis",
+    "n_fragments",
+    "fragment_kinds",
+    "spacing_row_mm",
+    "spacing_col_mm",
+    "spacing_source",
+    "overlay",
+    "reason",
+    "error_code",
+    "caveats",
+)
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell: booleans as true/false, None empty, text guarded against formula injection."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return value
+    text = str(value)
+    if text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+def csv_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The CSV rows (dicts keyed by :data:`CSV_COLUMNS`) of one record."""
+    spacing = record.get("spacing") or {}
+    err = record.get("error") or {}
+    base = {
+        "file": record.get("file"),
+        "sop_instance_uid": record.get("sop_instance_uid"),
+        "status": record.get("status"),
+        "spacing_row_mm": spacing.get("row_mm"),
+        "spacing_col_mm": spacing.get("col_mm"),
+        "spacing_source": spacing.get("source"),
+        "overlay": record.get("overlay"),
+        "reason": record.get("reason") or err.get("message"),
+        "error_code": err.get("code"),
+    }
+    hips = record.get("hips") or []
+    if not hips:
+        return [{**base, "caveats": "; ".join(record.get("caveats") or [])}]
+    rows = []
+    for hip in hips:
+        frags = hip.get("fragments") or []
+        caveats = list(record.get("caveats") or []) + list(hip.get("caveats") or [])
+        rows.append(
+            {
+                **base,
+                "side": hip.get("side"),
+                "image_side": hip.get("image_side"),
+                "grade": hip.get("grade"),
+                "brooker_class": hip.get("brooker_class"),
+                "gap_mm": hip.get("gap_mm"),
+                "borderline": hip.get("borderline"),
+                "prosthesis": hip.get("prosthesis"),
+                "n_fragments": len(frags),
+                "fragment_kinds": ";".join(sorted({str(f.get("kind")) for f in frags})),
+                "caveats": "; ".join(caveats),
+            }
+        )
+    return rows
+
+
+def write_csv(path: str | os.PathLike[str], records: Iterable[Mapping[str, Any]]) -> None:
+    """Write one row per hip of ``records`` to ``path``, atomically.
+
+    UTF-8 with a byte-order mark (so spreadsheet programs read non-ASCII paths right), CRLF line
+    ends, :data:`CSV_COLUMNS`; text cells starting with ``= + - @`` get a leading ``'`` so a
+    spreadsheet never runs them as formulas.
+    """
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    for rec in records:
+        for row in csv_rows(rec):
+            writer.writerow({c: _cell(row.get(c)) for c in CSV_COLUMNS})
+    atomic_write_bytes(path, buf.getvalue().encode("utf-8-sig"))
+
+
+def _dist_version(name: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+#: Distributions whose versions the manifest records.
+MANIFEST_DEPENDENCIES = (
+    "numpy",
+    "scipy",
+    "scikit-image",
+    "pydicom",
+    "Pillow",
+    "pylibjpeg",
+    "pylibjpeg-openjpeg",
+    "pylibjpeg-rle",
+    "pyjpegls",
+    "python-gdcm",
+    "dask",
+    "distributed",
+)
+
+
+def environment() -> dict[str, Any]:
+    """Tool, Python, platform and dependency versions for the manifest."""
+    return {
+        "tool": "brooker",
+        "version": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "dependencies": {n: _dist_version(n) for n in MANIFEST_DEPENDENCIES},
+    }
+
+
+def utc_now() -> str:
+    """The current time, ISO 8601 in UTC, to the second."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def write_manifest(path: str | os.PathLike[str], manifest: Mapping[str, Any]) -> None:
+    """Write ``manifest.json`` atomically."""
+    text = json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n"
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def counts(records: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
+    """Counts per status (files) and per Brooker class (hips)."""
+    by_status: dict[str, int] = {}
+    by_class: dict[str, int] = {}
+    for rec in records:
+        st = str(rec.get("status"))
+        by_status[st] = by_status.get(st, 0) + 1
+        for hip in rec.get("hips") or []:
+            c = str(hip.get("brooker_class"))
+            by_class[c] = by_class.get(c, 0) + 1
+    return {
+        "status": {k: by_status[k] for k in _ordered(by_status, ("ok", "ungradable", "error"))},
+        "class": {k: by_class[k] for k in _ordered(by_class, ("0", "I", "II", "III", "IV"))},
+    }
+
+
+def _ordered(keys: Iterable[str], order: Sequence[str]) -> list[str]:
+    """``keys`` in the order of ``order``, unknown ones after it, sorted."""
+    rank = {k: i for i, k in enumerate(order)}
+    return sorted(keys, key=lambda k: (rank.get(k, len(rank)), k))
+
+
+# --------------------------------------------------------------------------------------------
+# The batch
+# --------------------------------------------------------------------------------------------
+
+
+def grade_many(
+    paths: Iterable[str | os.PathLike[str]],
+    config: AnalysisConfig | None = None,
+    *,
+    workers: int | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
+    overlay: bool = True,
+    overlay_crops: bool = False,
+    timeout_s: float | None = DEFAULT_TIMEOUT_S,
+    resume: bool = False,
+    results_file: str | os.PathLike[str] | None = None,
+    recursive: bool = True,
+    names: Mapping[str, str] | None = None,
+    grade_fn: GradeFn | None = None,
+) -> Iterator[GradingResult]:
+    """Grade many inputs in worker processes; yield each result as it finishes.
+
+    Parameters
+    ----------
+    paths : iterable of str or Path
+        Files and folders (see :func:`discover`).
+    config : AnalysisConfig, optional
+    workers : int, optional
+        Worker processes (default: the number of CPUs). ``0`` grades in this process, with no
+        time limit and no protection against a crash.
+    out_dir : str or Path, optional
+        Overlays, ``results.jsonl`` and ``errors.log`` go here. Without it nothing is written
+        (unless ``results_file`` is given).
+    overlay, overlay_crops : bool
+        Write overlay PNGs (and zoomed hip crops) to ``out_dir``.
+    timeout_s : float or None
+        Per-file time limit in seconds; None or 0 for none. A file over it gets an ``error``
+        result with code ``timeout``.
+    resume : bool
+        Skip inputs already in the results file with the same content (see
+        :func:`load_resume_state`); they are not yielded again.
+    results_file : str or Path, optional
+        Defaults to ``out_dir/results.jsonl``; each result is appended and fsynced before it
+        is yielded.
+    recursive : bool
+        Search sub-folders of folder arguments.
+    names : mapping, optional
+        Overlay base name per input; defaults to :func:`overlay_names` of all inputs.
+    grade_fn : callable, optional
+        Replaces :func:`brooker.pipeline.grade_path` (a module-level function, so workers can
+        import it); for tests of the machinery.
+
+    Yields
+    ------
+    GradingResult
+        In completion order; ``extra["input_sha256"]`` holds the content key.
+
+    Examples
+    --------
+    >>> from brooker.batch import grade_many                       # doctest: +SKIP
+    >>> for result in grade_many(["scans/"], out_dir="out", workers=4):
+    ...     print(result.file, result.status, [h.grade.roman for h in result.hips])
+    """
+    files = list(discover(paths, recursive=recursive).files)
+    if names is None:
+        names = overlay_names(files)
+    out = None if out_dir is None else os.fspath(out_dir)
+    if results_file is None and out is not None:
+        results_file = os.path.join(out, RESULTS_NAME)
+    if resume and results_file is not None:
+        done = load_resume_state(results_file, files)
+        files = [f for f in files if f not in done]
+    if workers is None:
+        workers = os.cpu_count() or 1
+    if workers < 0:
+        raise ValueError(f"workers must be >= 0, got {workers}")
+    if out is not None:
+        os.makedirs(out, exist_ok=True)
+    common = {"out_dir": out, "overlay": overlay, "overlay_crops": overlay_crops}
+    config = portable_config(config)
+    writer = ResultsWriter(results_file) if results_file is not None and files else None
+    try:
+        if workers == 0:
+            stream: Iterator[GradingResult] = (
+                grade_one(f, config, overlay_name=names.get(f), grade_fn=grade_fn, **common)
+                for f in files
+            )
+        else:
+            stream = _run_pool(
+                [(f, names.get(f)) for f in files], config, common, workers, timeout_s, grade_fn
+            )
+        for result in stream:
+            if writer is not None:
+                writer.write(result.to_record())
+            yield result
+    finally:
+        close = getattr(stream, "close", None) if "stream" in locals() else None
+        if close is not None:
+            close()  # stops the worker processes now, not when garbage-collected
+        if writer is not None:
+            writer.close()

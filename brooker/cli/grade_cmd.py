@@ -1,0 +1,605 @@
+"""``brooker grade``: grade files and folders, print the results, write the batch outputs.
+
+stdout carries results only (a table, or JSON lines with ``--json``); the progress bar, error
+lines and the summary go to stderr. Heavy modules (numpy, pydicom, the grading engine) are
+imported inside the command (and mostly only in the worker processes).
+
+Exit codes: 0 every input graded; 1 internal error; 2 usage error (including a bad
+``--pixel-spacing``, ``--magnification`` or ``--shard``); 3 some inputs could not be graded
+(ungradable or error, each with its record; a path that does not exist counts here, with an
+``error`` record of code ``not_found``, so that a list of files keeps one record per entry);
+4 no inputs found.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from brooker.cli import app
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+#: Default ``--timeout`` (kept equal to ``brooker.batch.DEFAULT_TIMEOUT_S``, which is not
+#: imported here so that ``brooker --help`` stays light).
+DEFAULT_TIMEOUT_S = 300.0
+
+_CLASS_STYLE = {
+    "0": "green",
+    "I": "cyan",
+    "II": "yellow",
+    "III": "dark_orange",
+    "IV": "bold red",
+}
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # honours cgroup/affinity limits on clusters
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _parse_spacing(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    import math
+
+    parts = [p.strip() for p in text.replace("\\", ",").split(",")]
+    try:
+        if len(parts) == 1:
+            parts = parts * 2
+        if len(parts) != 2:
+            raise ValueError
+        row, col = (float(p) for p in parts)
+    except ValueError:
+        raise typer.BadParameter(
+            f"expected ROW,COL in mm (e.g. 0.14,0.14), got {text!r}", param_hint="--pixel-spacing"
+        ) from None
+    if not all(math.isfinite(v) and v > 0 for v in (row, col)):
+        raise typer.BadParameter(
+            f"spacing must be positive finite mm, got {text!r}", param_hint="--pixel-spacing"
+        )
+    return row, col
+
+
+def _fmt_gap(gap: Any) -> str:
+    return "" if gap is None else f"{gap:.1f}"
+
+
+def _short_notes(rec: dict[str, Any], hip: dict[str, Any] | None) -> str:
+    notes: list[str] = []
+    if rec.get("status") != "ok":
+        notes.append(str(rec.get("reason") or (rec.get("error") or {}).get("message") or ""))
+    notes.extend(rec.get("caveats") or [])
+    if hip is not None:
+        notes.extend(hip.get("caveats") or [])
+    return "; ".join(n for n in notes if n)
+
+
+def _print_table(console: Console, records: list[dict[str, Any]]) -> None:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    shown = [r for r in records if r.get("status") != "error"]
+    if not shown:
+        return
+    if len(records) == 1 and shown:
+        _print_single(console, shown[0])
+        return
+    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
+    table.add_column("file", overflow="fold")
+    table.add_column("side", justify="center")
+    table.add_column("class", justify="center")
+    table.add_column("gap mm", justify="right")
+    table.add_column("borderline", justify="center")
+    table.add_column("prosthesis", justify="center")
+    table.add_column("notes", overflow="fold")
+    for rec in shown:
+        hips = rec.get("hips") or []
+        if not hips:
+            table.add_row(
+                rec["file"],
+                "",
+                Text("-", style="dim"),
+                "",
+                "",
+                "",
+                Text(_short_notes(rec, None), style="yellow"),
+            )
+            continue
+        for k, hip in enumerate(hips):
+            cls = str(hip.get("brooker_class"))
+            table.add_row(
+                rec["file"] if k == 0 else "",
+                "R" if hip.get("side") == "right" else "L",
+                Text(cls, style=_CLASS_STYLE.get(cls, "")),
+                _fmt_gap(hip.get("gap_mm")),
+                Text("yes", style="bold yellow") if hip.get("borderline") else "",
+                "yes" if hip.get("prosthesis") else "",
+                Text(_short_notes(rec, hip), style="dim"),
+            )
+    console.print(table)
+
+
+def _print_single(console: Console, rec: dict[str, Any]) -> None:
+    from rich.text import Text
+
+    console.print(Text(rec["file"], style="bold"))
+    hips = rec.get("hips") or []
+    if not hips:
+        console.print(Text(f"  not graded: {_short_notes(rec, None)}", style="yellow"))
+        return
+    for hip in hips:
+        cls = str(hip.get("brooker_class"))
+        line = Text("  ")
+        line.append(f"{'right' if hip.get('side') == 'right' else 'left'} hip".ljust(10))
+        line.append(f"Brooker {cls}".ljust(12), style=_CLASS_STYLE.get(cls, ""))
+        extras = []
+        if hip.get("gap_mm") is not None:
+            extras.append(f"gap {_fmt_gap(hip['gap_mm'])} mm")
+        if hip.get("borderline"):
+            extras.append("borderline")
+        if hip.get("prosthesis"):
+            extras.append("prosthesis")
+        line.append(", ".join(extras))
+        console.print(line)
+        for note in hip.get("caveats") or []:
+            console.print(Text(f"    note: {note}", style="dim"))
+    for note in rec.get("caveats") or []:
+        console.print(Text(f"  note: {note}", style="dim"))
+    if rec.get("overlay"):
+        console.print(Text(f"  overlay: {rec['overlay']}", style="dim"))
+
+
+def _print_summary(
+    console: Console, records: list[dict[str, Any]], resumed: int, skipped_non_dicom: int
+) -> None:
+    from rich.text import Text
+
+    from brooker import batch
+
+    c = batch.counts(records)
+    line = Text(f"{len(records)} file(s)", style="bold")
+    if resumed:
+        line.append(f" ({resumed} from an earlier run)")
+    line.append(": ")
+    status_style = {"ok": "green", "ungradable": "yellow", "error": "red"}
+    line.append_text(
+        Text(", ").join(
+            Text(f"{n} {k}", style=status_style.get(k, "")) for k, n in c["status"].items()
+        )
+    )
+    console.print(line)
+    if c["class"]:
+        cls = Text("hips by Brooker class: ")
+        cls.append_text(
+            Text(", ").join(
+                Text(f"{k}: {n}", style=_CLASS_STYLE.get(k, "")) for k, n in c["class"].items()
+            )
+        )
+        console.print(cls)
+    if skipped_non_dicom:
+        console.print(f"skipped {skipped_non_dicom} non-DICOM file(s) in the folders")
+    failed = [r for r in records if r.get("status") != "ok"]
+    if failed:
+        console.print(Text(f"{len(failed)} file(s) not graded:", style="bold"))
+        for r in failed:
+            why = r.get("reason") or (r.get("error") or {}).get("message") or r.get("status")
+            why = str(why)
+            prefix = f"{r['file']}: "
+            if why.startswith(prefix):
+                why = why[len(prefix) :]
+            console.print(Text(f"  {r['file']}: {why}", style="yellow"), soft_wrap=True)
+
+
+def _error_line(rec: dict[str, Any]) -> str:
+    err = rec.get("error") or {}
+    msg = str(err.get("message") or "")
+    if not msg.startswith(str(rec["file"])):
+        msg = f"{rec['file']}: {msg}"
+    code = err.get("code")
+    return f"error: {msg}" + (f" [{code}]" if code else "")
+
+
+@app.command("grade")
+def grade(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="DICOM files and folders (folders are searched for DICOM by content).",
+            show_default=False,
+        ),
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print one JSON record per input per line on stdout.")
+    ] = False,
+    csv_file: Annotated[
+        Path | None,
+        typer.Option("--csv", help="Also write one row per hip to this CSV file.", dir_okay=False),
+    ] = None,
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="Folder for overlays, results.jsonl and manifest.json."),
+    ] = Path("brooker-out"),
+    no_overlay: Annotated[
+        bool, typer.Option("--no-overlay", help="Do not write overlay PNGs.")
+    ] = False,
+    overlay_crops: Annotated[
+        bool, typer.Option("--overlay-crops", help="Also write a zoomed crop of each hip.")
+    ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="Worker processes [default: number of cores]."),
+    ] = None,
+    recursive: Annotated[
+        bool,
+        typer.Option("--recursive/--no-recursive", help="Search sub-folders of folder arguments."),
+    ] = True,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume", help="Skip inputs already in OUT/results.jsonl with the same content."
+        ),
+    ] = False,
+    files_from: Annotated[
+        str | None,
+        typer.Option(
+            "--files-from", metavar="FILE|-", help="Read more paths, one per line ('-': stdin)."
+        ),
+    ] = None,
+    pixel_spacing: Annotated[
+        str | None,
+        typer.Option(
+            "--pixel-spacing",
+            metavar="ROW,COL",
+            help="Pixel spacing at the patient in mm; overrides every DICOM tag.",
+        ),
+    ] = None,
+    magnification: Annotated[
+        float | None,
+        typer.Option(
+            "--magnification",
+            help="Magnification factor dividing (0018,1164) Imager Pixel Spacing.",
+        ),
+    ] = None,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", min=0, metavar="SECONDS", help="Time limit per file; 0: none."),
+    ] = DEFAULT_TIMEOUT_S,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")
+    ] = False,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard",
+            metavar="I/N",
+            help="Grade only shard I of N (I from 0 to N-1), split by a stable hash of the path.",
+        ),
+    ] = None,
+    dask_scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--dask-scheduler",
+            metavar="ADDRESS",
+            help="Grade on a Dask cluster (e.g. tcp://host:8786); needs brooker[dask].",
+        ),
+    ] = None,
+) -> None:
+    """Grade every hip on DICOM radiographs (files, folders, or a list of paths)."""
+    from rich.console import Console
+
+    from brooker.models import ExitCode
+
+    err_console = Console(stderr=True, highlight=False)
+    if not paths and files_from is None:
+        raise typer.BadParameter("give at least one PATH or --files-from", param_hint="PATH")
+    spacing = _parse_spacing(pixel_spacing)
+    shard_ix: tuple[int, int] | None = None
+    if shard is not None:
+        from brooker.batch import parse_shard
+
+        try:
+            shard_ix = parse_shard(shard)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--shard") from None
+    if dask_scheduler is not None and resume:
+        raise typer.BadParameter("not supported with --dask-scheduler", param_hint="--resume")
+    from brooker.config import AnalysisConfig
+    from brooker.errors import ConfigError
+
+    try:
+        config = AnalysisConfig(pixel_spacing=spacing, magnification=magnification)
+    except ConfigError as exc:
+        raise typer.BadParameter(exc.message) from None
+    options = {
+        "paths": [str(p) for p in paths or []],
+        "files_from": files_from,
+        "json": json_out,
+        "csv": None if csv_file is None else str(csv_file),
+        "out": str(out),
+        "overlay": not no_overlay,
+        "overlay_crops": overlay_crops,
+        "workers": workers,
+        "recursive": recursive,
+        "resume": resume,
+        "pixel_spacing": list(spacing) if spacing else None,
+        "magnification": magnification,
+        "timeout_s": timeout,
+        "shard": shard,
+        "dask_scheduler": dask_scheduler,
+    }
+    try:
+        code = _run(
+            paths=[str(p) for p in paths or []],
+            files_from=files_from,
+            config=config,
+            options=options,
+            json_out=json_out,
+            csv_file=csv_file,
+            out=out,
+            overlay=not no_overlay,
+            overlay_crops=overlay_crops,
+            workers=workers or _cpu_count(),
+            recursive=recursive,
+            resume=resume,
+            timeout=timeout,
+            quiet=quiet,
+            shard=shard_ix,
+            dask_scheduler=dask_scheduler,
+            err_console=err_console,
+        )
+    except KeyboardInterrupt:
+        err_console.print("interrupted", style="red")
+        raise typer.Exit(130) from None
+    except (typer.Exit, typer.BadParameter):
+        raise
+    except Exception as exc:
+        log = _log_internal(out)
+        where = f" (traceback in {log})" if log else ""
+        err_console.print(
+            f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())}{where}",
+            style="red",
+            soft_wrap=True,
+        )
+        raise typer.Exit(int(ExitCode.INTERNAL_ERROR)) from None
+    raise typer.Exit(code)
+
+
+def _log_internal(out: Path) -> str | None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        log = out / "errors.log"
+        with open(log, "a", encoding="utf-8") as fh:
+            fh.write(f"--- brooker grade\n{traceback.format_exc()}\n")
+        return str(log)
+    except OSError:
+        return None
+
+
+def _run(
+    *,
+    paths: list[str],
+    files_from: str | None,
+    config: Any,
+    options: dict[str, Any],
+    json_out: bool,
+    csv_file: Path | None,
+    out: Path,
+    overlay: bool,
+    overlay_crops: bool,
+    workers: int,
+    recursive: bool,
+    resume: bool,
+    timeout: float,
+    quiet: bool,
+    shard: tuple[int, int] | None,
+    dask_scheduler: str | None,
+    err_console: Console,
+) -> int:
+    from rich.console import Console
+
+    from brooker import batch
+    from brooker.models import ExitCode
+
+    started = batch.utc_now()
+    inputs = list(paths)
+    if files_from is not None:
+        try:
+            inputs += batch.read_files_from(sys.stdin if files_from == "-" else files_from)
+        except OSError as exc:
+            raise typer.BadParameter(
+                f"cannot read {files_from}: {exc.strerror}", param_hint="--files-from"
+            ) from None
+    found = batch.discover(inputs, recursive=recursive)
+    files = list(found.files)
+    names = batch.overlay_names(files)  # from the whole list: every shard agrees
+    suffix = ""
+    if shard is not None:
+        files = batch.select_shard(files, *shard)
+        suffix = f".shard-{shard[0]}-of-{shard[1]}"
+    if not files:
+        where = f" (shard {shard[0]}/{shard[1]})" if shard else ""
+        skipped = (
+            f"; {found.skipped_non_dicom} non-DICOM file(s) skipped"
+            if found.skipped_non_dicom
+            else ""
+        )
+        err_console.print(f"no DICOM inputs found{where}{skipped}", style="yellow")
+        return int(ExitCode.NO_INPUTS)
+
+    out.mkdir(parents=True, exist_ok=True)
+    results_path = out / f"results{suffix}.jsonl"
+    manifest_path = out / f"manifest{suffix}.json"
+    manifest: dict[str, Any] = {
+        **batch.environment(),
+        "command": "grade",
+        "options": options,
+        "started_at": started,
+        "finished_at": None,
+        "state": "running",
+        "inputs": {
+            "files": len(files),
+            "missing": len(found.missing),
+            "skipped_non_dicom": found.skipped_non_dicom,
+        },
+        "results": results_path.name,
+    }
+    batch.write_manifest(manifest_path, manifest)
+
+    previous: dict[str, dict[str, Any]] = {}
+    if resume:
+        previous = batch.load_resume_state(results_path, files)
+    todo = [f for f in files if f not in previous]
+
+    stdout_console = Console(
+        file=sys.stdout, highlight=False, width=None if sys.stdout.isatty() else 10_000
+    )
+    records: list[dict[str, Any]] = []
+    show_progress = not quiet and err_console.is_terminal
+
+    def emit(rec: dict[str, Any], console: Console) -> None:
+        records.append(rec)
+        if json_out:
+            sys.stdout.write(batch.record_line(rec) + "\n")
+            sys.stdout.flush()
+        if rec.get("status") == "error":
+            console.print(_error_line(rec), style="red", soft_wrap=True, markup=False)
+
+    for f in files:
+        if f in previous:
+            emit(previous[f], err_console)
+
+    state = "interrupted"
+    try:
+        if dask_scheduler is not None:
+            _run_dask(
+                todo,
+                config,
+                out,
+                overlay,
+                overlay_crops,
+                names,
+                dask_scheduler,
+                emit,
+                err_console,
+                quiet,
+            )
+        else:
+            stream = batch.grade_many(
+                todo,
+                config,
+                workers=workers,
+                out_dir=out,
+                overlay=overlay,
+                overlay_crops=overlay_crops,
+                timeout_s=timeout or None,
+                results_file=results_path,
+                names=names,
+            )
+            if show_progress:
+                progress = _progress(err_console)
+                with progress:
+                    task = progress.add_task("grading", total=len(todo))
+                    for result in stream:
+                        emit(result.to_record(), progress.console)
+                        progress.advance(task)
+            else:
+                for result in stream:
+                    emit(result.to_record(), err_console)
+        state = "complete"
+    finally:
+        c = batch.counts(records)
+        manifest.update(
+            finished_at=batch.utc_now(),
+            state=state,
+            counts={"files": len(records), "resumed": len(previous), **c},
+        )
+        batch.write_manifest(manifest_path, manifest)
+
+    order = {f: i for i, f in enumerate(files)}
+    records.sort(key=lambda r: order.get(r["file"], len(order)))
+    if not json_out:
+        _print_table(stdout_console, records)
+    if csv_file is not None:
+        batch.write_csv(csv_file, records)
+    if not quiet:
+        _print_summary(err_console, records, len(previous), found.skipped_non_dicom)
+    if all(r.get("status") == "ok" for r in records):
+        return int(ExitCode.OK)
+    return int(ExitCode.NOT_ALL_GRADED)
+
+
+def _progress(console: Console) -> Any:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text("" if speed is None else f"{speed:.2f} files/s", style="cyan")
+
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        redirect_stdout=False,
+        redirect_stderr=False,
+        transient=True,
+    )
+
+
+def _run_dask(
+    files: list[str],
+    config: Any,
+    out: Path,
+    overlay: bool,
+    overlay_crops: bool,
+    names: dict[str, str],
+    address: str,
+    emit: Any,
+    err_console: Console,
+    quiet: bool,
+) -> None:
+    from brooker import batch, distributed
+
+    if not files:
+        return
+    from dask.distributed import Client
+
+    if not quiet:
+        err_console.print(f"grading {len(files)} file(s) on the Dask cluster at {address}")
+    with Client(address) as client:
+        parts = distributed.grade_bag(
+            files,
+            config,
+            out_dir=out,
+            client=client,
+            overlay=overlay,
+            overlay_crops=overlay_crops,
+            names=names,
+        )
+    for part in parts:
+        for rec in batch.read_records(part):
+            emit(rec, err_console)

@@ -1,0 +1,146 @@
+"""Grade on a Dask cluster (optional extra: ``pip install 'brooker[dask]'``).
+
+The same per-file function as local batches (:func:`brooker.batch.grade_one`) is mapped over a
+``dask.bag`` of paths; each partition is written as JSON lines to ``out_dir/part-NNNNN.jsonl``
+by the worker that graded it, so ``out_dir`` (and the inputs) must be on a file system every
+worker sees. With ``client=`` (a ``distributed.Client``) the work runs on that cluster;
+without, on Dask's default scheduler for bags (local processes).
+
+Unlike :func:`brooker.batch.grade_many` there is no per-file time limit here: a file runs in
+the Dask worker's own process (Dask restarts workers that die). Overlay names and records are
+the same as in a local run.
+
+Example::
+
+    from dask.distributed import Client
+    from brooker.distributed import grade_bag
+
+    with Client("tcp://scheduler:8786") as client:
+        parts = grade_bag(paths, out_dir="/shared/out", client=client)
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+try:
+    import dask
+    import dask.bag as db
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "brooker.distributed needs Dask: install it with  pip install 'brooker[dask]'"
+    ) from exc
+
+from brooker.batch import (
+    GradeFn,
+    discover,
+    grade_one,
+    overlay_names,
+    portable_config,
+    record_line,
+)
+from brooker.config import AnalysisConfig
+
+__all__ = ["grade_bag", "grade_record"]
+
+
+def grade_record(
+    path: str,
+    config: AnalysisConfig | None,
+    out_dir: str | None,
+    overlay: bool,
+    overlay_crops: bool,
+    names: Mapping[str, str],
+    grade_fn: GradeFn | None = None,
+) -> str:
+    """Grade one file on a Dask worker; its record as one JSON line."""
+    result = grade_one(
+        path,
+        config,
+        out_dir=out_dir,
+        overlay=overlay,
+        overlay_crops=overlay_crops,
+        overlay_name=names.get(path),
+        grade_fn=grade_fn,
+    )
+    return record_line(result.to_record())
+
+
+def grade_bag(
+    paths: Sequence[str | os.PathLike[str]],
+    config: AnalysisConfig | None = None,
+    *,
+    out_dir: str | os.PathLike[str],
+    npartitions: int | None = None,
+    client: Any = None,
+    overlay: bool = True,
+    overlay_crops: bool = False,
+    recursive: bool = True,
+    names: Mapping[str, str] | None = None,
+    grade_fn: GradeFn | None = None,
+) -> list[str]:
+    """Grade ``paths`` on Dask; write ``out_dir/part-*.jsonl``; return their paths, sorted.
+
+    Parameters
+    ----------
+    paths : sequence of str or Path
+        Files and folders (see :func:`brooker.batch.discover`; folders are searched here, on
+        the client).
+    config : AnalysisConfig, optional
+    out_dir : str or Path
+        Where the JSON-lines partitions and the overlays go. Earlier ``part-*.jsonl`` files in
+        it are removed first, so the folder holds exactly this run's records.
+    npartitions : int, optional
+        Default: about 4 files per partition, at most 1000 partitions.
+    client : distributed.Client, optional
+        Run on this cluster; default: Dask's default scheduler.
+    overlay, overlay_crops, recursive, names, grade_fn
+        As in :func:`brooker.batch.grade_many`.
+
+    Returns
+    -------
+    list of str
+        The partition files written, one JSON record per input per line.
+    """
+    files = list(discover(paths, recursive=recursive).files)
+    if names is None:
+        names = overlay_names(files)
+    names = {f: names[f] for f in files if f in names}
+    config = portable_config(config)
+    out = os.fspath(out_dir)
+    os.makedirs(out, exist_ok=True)
+    for old in glob.glob(os.path.join(out, "part-*.jsonl")):
+        os.remove(old)
+    if not files:
+        return []
+    if npartitions is None:
+        npartitions = max(1, min(1000, (len(files) + 3) // 4))
+    bag = db.from_sequence(files, npartitions=min(npartitions, len(files)))
+    lines = bag.map(
+        grade_record,
+        config=config,
+        out_dir=out,
+        overlay=overlay,
+        overlay_crops=overlay_crops,
+        names=names,
+        grade_fn=grade_fn,
+    )
+    writes = lines.to_textfiles(
+        os.path.join(out, "part-*.jsonl"),
+        name_function=_part_name,
+        compute=False,
+        encoding="utf-8",
+        last_endline=True,
+    )
+    if client is not None:
+        client.gather(client.compute(writes))
+    else:
+        dask.compute(*writes)
+    return sorted(glob.glob(os.path.join(out, "part-*.jsonl")))
+
+
+def _part_name(i: int) -> str:
+    return f"{i:05d}"
