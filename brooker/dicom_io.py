@@ -1,0 +1,1230 @@
+"""Path -> :class:`~brooker.models.Radiograph`: decode, modality LUT, bone-bright, spacing, sides.
+
+The loader reads one single-frame greyscale projection radiograph and refuses everything else
+with a typed :class:`~brooker.errors.BrookerError` whose one-line message names the file, what
+is wrong and, where one is at fault, the DICOM tag or transfer syntax. It never puts patient
+identifiers in a message, a caveat or the returned value: an image is identified by its path
+and (0008,0018) SOP Instance UID only.
+
+Accepted modalities
+-------------------
+(0008,0060) Modality must be one of :data:`ACCEPTED_MODALITIES` (projection X-ray: CR, DX, RG,
+RF, XA, MG, PX, IO, and OT for secondary captures) or absent. CT, MR, US, NM, PT and any other
+modality are refused with :class:`~brooker.errors.NotARadiographError`. A mammogram or a
+fluoroscopy frame loads; hip localisation then finds no hip, which is the right answer.
+
+Spacing policy
+--------------
+In order (``docs/domain.md``):
+
+1. the user's ``pixel_spacing`` (source ``user``); a user ``magnification`` is then ignored
+   with a caveat (the override is already at the patient);
+2. calibrated (0028,0030) Pixel Spacing: it has a (0028,0A02) Pixel Spacing Calibration Type,
+   or differs from (0018,1164) Imager Pixel Spacing (``pixel_spacing``). A user
+   ``magnification`` is ignored with a caveat: dividing a patient-plane spacing again would
+   shrink every gap;
+3. (0018,1164) Imager Pixel Spacing divided by a magnification factor: the user's
+   ``magnification`` when given, else (0018,1114) Estimated Radiographic Magnification Factor
+   (``imager_pixel_spacing_magnification``);
+4. (0018,1164) Imager Pixel Spacing alone, with a caveat: detector plane, gaps overstated by
+   the unknown magnification (``imager_pixel_spacing``);
+5. (0028,0030) Pixel Spacing alone with no calibration type and no Imager Pixel Spacing to
+   compare, with a caveat: calibration unknown (``pixel_spacing_uncalibrated``). A user
+   ``magnification`` is ignored here too (with a caveat): whether this spacing is at the
+   detector is unknown; ``pixel_spacing`` is the way to override it;
+6. nothing: ``spacing`` is None, the radiograph still loads (``inspect`` works) and grading
+   refuses with :class:`~brooker.errors.MissingSpacingError`.
+
+Pixel Spacing equal to Imager Pixel Spacing with no calibration type is a copy of the detector
+spacing and is treated as step 3/4. Row and column spacing are kept apart (DICOM order is
+``row spacing \\ column spacing``).
+
+Zero, negative, non-finite or malformed values (and a magnification factor outside 1.0-3.0,
+impossible for a projection) are invalid. An invalid attribute is skipped, with a caveat naming
+it, when a valid lower-priority source exists; when none exists the loader raises
+:class:`~brooker.errors.InvalidSpacingError` naming the tag. A user ``pixel_spacing`` wins over
+invalid tags (with a caveat).
+
+Laterality
+----------
+Which half of the stored image shows the patient's right: from (0020,0020) Patient
+Orientation (first value = direction of increasing column index: ``L`` puts the patient's
+right on the image's left, ``R`` on the image's right), else (0018,5101) View Position (``AP``
+-> image left, ``PA`` -> image right), else (0020,0062) Image Laterality (``R``/``L``: a
+single-hip view; recorded, image half assumed from the AP convention), else the AP convention,
+with a caveat saying so.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import os
+import re
+import sys
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from brooker.config import DEFAULT_SPACING_UNCERTAINTY
+from brooker.errors import (
+    BrookerError,
+    ColourImageError,
+    InvalidSpacingError,
+    MalformedDicomError,
+    MultiFrameError,
+    NoPixelDataError,
+    NotAnImageError,
+    NotARadiographError,
+    NotDicomError,
+    SizeMismatchError,
+    TruncatedPixelDataError,
+    UnsupportedPixelDataError,
+)
+from brooker.models import (
+    DisplayMapping,
+    ImageSide,
+    PixelSpacing,
+    Radiograph,
+    RadiographMeta,
+    SpacingSource,
+)
+from brooker.units import MAX_MEGAPIXELS, TYPICAL_MAGNIFICATION
+
+
+def _import_gdcm_safely() -> None:
+    """Import python-gdcm so that a folder named ``dl`` in the working directory cannot break it.
+
+    ``gdcm.py`` does ``import dl`` and then uses ``dl.RTLD_NOW``; a ``dl`` folder on
+    ``sys.path`` (the working directory under ``python -m``) imports as an empty namespace
+    package and the ``AttributeError`` escapes ``import pydicom``. Python 3 has no ``dl``
+    module, so blocking it for the duration of the import changes nothing else. If gdcm still
+    fails to import, it is blocked for good: pydicom then reports it as an unavailable plugin.
+    """
+    if "gdcm" in sys.modules:
+        return
+    blocked = [name for name in ("dl", "DLFCN") if name not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None  # type: ignore[assignment]  # makes `import name` fail
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            importlib.import_module("gdcm")
+    except Exception:  # ImportError, or AttributeError/OSError from a broken install
+        sys.modules["gdcm"] = None  # type: ignore[assignment]
+    finally:
+        for name in blocked:
+            if sys.modules.get(name, "") is None:
+                del sys.modules[name]
+
+
+_import_gdcm_safely()
+
+import pydicom  # noqa: E402
+from pydicom.datadict import dictionary_has_tag, tag_for_keyword  # noqa: E402
+from pydicom.dataelem import DataElement, RawDataElement  # noqa: E402
+from pydicom.dataset import Dataset, FileMetaDataset  # noqa: E402
+from pydicom.errors import InvalidDicomError  # noqa: E402
+from pydicom.filereader import read_dataset  # noqa: E402
+from pydicom.pixels import apply_modality_lut, apply_voi, get_decoder  # noqa: E402
+from pydicom.uid import (  # noqa: E402
+    UID,
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+)
+
+__all__ = [
+    "ACCEPTED_MODALITIES",
+    "MAX_MEGAPIXELS",
+    "load_radiograph",
+]
+
+#: (0008,0060) Modality values of projection radiographs; anything else is refused.
+ACCEPTED_MODALITIES: Final = ("CR", "DX", "RG", "RF", "XA", "MG", "PX", "IO", "OT")
+
+_MODALITY_NAMES: Final = {
+    "CT": "computed tomography",
+    "MR": "magnetic resonance",
+    "US": "ultrasound",
+    "NM": "nuclear medicine",
+    "PT": "PET",
+    "RTPLAN": "radiotherapy plan",
+    "RTSTRUCT": "radiotherapy structures",
+    "RTDOSE": "radiotherapy dose",
+    "RTIMAGE": "radiotherapy portal image",
+    "SR": "structured report",
+    "SEG": "segmentation",
+    "ES": "endoscopy",
+    "XC": "external camera photograph",
+    "OP": "ophthalmic photograph",
+    "SM": "slide microscopy",
+    "ECG": "electrocardiogram",
+    "PR": "presentation state",
+    "KO": "key object selection",
+    "DOC": "document",
+}
+
+_NATIVE_SYNTAXES: Final = frozenset(
+    {
+        ImplicitVRLittleEndian,
+        ExplicitVRLittleEndian,
+        ExplicitVRBigEndian,
+        DeflatedExplicitVRLittleEndian,
+    }
+)
+
+#: Decoder plugins in the order they are tried (fast, widely tested first).
+_PLUGIN_ORDER: Final = ("pylibjpeg", "pyjpegls", "gdcm", "pillow", "pydicom")
+
+# Tags, as (group << 16) | element.
+_PIXEL_DATA: Final = 0x7FE00010
+_FLOAT_PIXEL_DATA: Final = 0x7FE00008
+_DOUBLE_PIXEL_DATA: Final = 0x7FE00009
+_PIXEL_SPACING: Final = 0x00280030
+_IMAGER_PIXEL_SPACING: Final = 0x00181164
+_MAGNIFICATION: Final = 0x00181114
+_CALIBRATION_TYPE: Final = 0x00280A02
+_PATIENT_ORIENTATION: Final = 0x00200020
+_VIEW_POSITION: Final = 0x00185101
+_IMAGE_LATERALITY: Final = 0x00200062
+_LATERALITY: Final = 0x00200060
+
+#: Elements whose values identify a person; redacted from any message built from foreign text.
+_IDENTIFYING_KEYWORDS: Final = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientBirthTime",
+    "OtherPatientIDs",
+    "OtherPatientNames",
+    "PatientAddress",
+    "PatientTelephoneNumbers",
+    "PatientMotherBirthName",
+    "AccessionNumber",
+    "StudyID",
+    "ReferringPhysicianName",
+    "PerformingPhysicianName",
+    "OperatorsName",
+    "InstitutionName",
+    "InstitutionAddress",
+    "IssuerOfPatientID",
+    "MedicalRecordLocator",
+)
+
+#: Header values larger than this are not read unless used (native Pixel Data, private blobs).
+_DEFER_SIZE: Final = 256 * 1024
+
+_MAG_VALID_RANGE: Final = (1.0, 3.0)
+
+#: Files without usable file meta are re-parsed in memory only up to this size.
+_REPARSE_MAX_BYTES: Final = 256 << 20
+
+
+def load_radiograph(
+    path: str | os.PathLike[str],
+    *,
+    pixel_spacing: tuple[float, float] | None = None,
+    magnification: float | None = None,
+    max_megapixels: float = MAX_MEGAPIXELS,
+) -> Radiograph:
+    """Read one DICOM projection radiograph, bone bright, with its spacing and sides.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A DICOM file (with or without the 128-byte preamble and file meta).
+    pixel_spacing : (float, float), optional
+        User override ``(row_mm, col_mm)`` at the patient; wins over every tag.
+    magnification : float, optional
+        Radiographic magnification at the hip; divides (0018,1164) Imager Pixel Spacing in
+        place of (0018,1114). Ignored, with a caveat, when calibrated (0028,0030) Pixel
+        Spacing, uncalibrated Pixel Spacing alone, or a user ``pixel_spacing`` is used.
+    max_megapixels : float
+        Declared images larger than this are refused before any pixel allocation.
+
+    Returns
+    -------
+    Radiograph
+        ``pixels`` float32 (rows, cols): Modality LUT output, MONOCHROME1 inverted so that bone
+        is bright; ``spacing`` None when no source exists (see the module docstring).
+
+    Raises
+    ------
+    BrookerError
+        A subclass naming the file and what is wrong: :class:`NotDicomError`,
+        :class:`MalformedDicomError`, :class:`NoPixelDataError`, :class:`NotAnImageError`,
+        :class:`NotARadiographError`, :class:`ColourImageError`, :class:`MultiFrameError`,
+        :class:`UnsupportedPixelDataError` (and :class:`TruncatedPixelDataError`),
+        :class:`SizeMismatchError`, :class:`InvalidSpacingError`. No other exception escapes
+        for a bad file.
+    """
+    ident: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return _load(Path(path), pixel_spacing, magnification, max_megapixels, ident)
+        except BrookerError as err:
+            err.detail = _redact(err.detail, ident)
+            if err.path is None:
+                err.path = str(path)
+            raise
+        except MemoryError:
+            raise SizeMismatchError(
+                "not enough memory to decode the pixel data", str(path)
+            ) from None
+        except RecursionError:
+            raise MalformedDicomError("header nesting too deep to parse", str(path)) from None
+        except Exception as exc:  # a pydicom or decoder failure we did not foresee
+            raise MalformedDicomError(
+                _redact(f"cannot be read as a DICOM image ({_safe_detail(exc)})", ident),
+                str(path),
+            ) from None
+
+
+# --------------------------------------------------------------------------------------------
+# reading
+
+
+def _load(
+    path: Path,
+    user_spacing: tuple[float, float] | None,
+    user_mag: float | None,
+    max_megapixels: float,
+    ident: list[str],
+) -> Radiograph:
+    where = str(path)
+    if not path.is_file():
+        raise NotDicomError("no such file", where)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(132)
+        file_size = path.stat().st_size
+    except OSError as exc:
+        raise NotDicomError(
+            f"cannot be opened ({exc.strerror or type(exc).__name__})", where
+        ) from None
+    has_magic = len(head) == 132 and head[128:132] == b"DICM"
+
+    _guard_file_size(path, file_size, max_megapixels)
+    try:
+        ds = pydicom.dcmread(path, force=True, defer_size=_DEFER_SIZE)
+    except InvalidDicomError:
+        raise NotDicomError("not a DICOM file", where) from None
+    except (EOFError, OSError, ValueError, KeyError, TypeError, IndexError, OverflowError) as exc:
+        raise MalformedDicomError(
+            f"the DICOM header cannot be parsed ({_safe_detail(exc)})", where
+        ) from None
+    if not _known_tags(ds) and file_size <= _REPARSE_MAX_BYTES:
+        # pydicom guesses the encoding of a file without file meta from its first bytes, and
+        # takes "DICM" at offset 128 for a preamble even when it is data; try the encodings.
+        ds = _reparse_headerless(path) or ds
+    ident.extend(_identifier_values(ds))
+
+    _check_not_garbage(ds, has_magic, where)
+    ts = _transfer_syntax(ds)
+    pixel_elem = ds.get_item(_PIXEL_DATA)
+    _check_is_image(ds, pixel_elem, where)
+    modality = _text(ds, 0x00080060)
+    _check_modality(modality, where)
+    photometric = _check_photometric(ds, where)
+    frames = _number_of_frames(ds, where)
+    geom = _geometry(ds, where)
+    rows, cols, bits_alloc, bits_stored, pixel_rep = geom
+    _check_size(ds, pixel_elem, ts, rows, cols, bits_alloc, frames, max_megapixels, where)
+
+    raw, decoder_label = _decode(ds, ts, where)
+    if raw.shape != (rows, cols):
+        raise SizeMismatchError(
+            f"decoded pixel data has shape {raw.shape} but (0028,0010) Rows x (0028,0011) "
+            f"Columns declare {rows} x {cols}",
+            where,
+        )
+    stored = _mask_to_bits_stored(raw, bits_stored, pixel_rep == 1)
+    del raw
+    pixels, k_invert = _modality_lut(ds, stored, bits_stored, pixel_rep == 1, where)
+    del stored
+    mono1 = photometric == "MONOCHROME1"
+    if mono1:
+        np.subtract(np.float32(k_invert), pixels, out=pixels)
+    if not np.isfinite(pixels).all():
+        raise MalformedDicomError("the Modality LUT produced non-finite pixel values", where)
+
+    caveats: list[str] = []
+    spacing = _resolve_spacing(ds, user_spacing, user_mag, where, caveats)
+    orientation = _multi_text(ds, _PATIENT_ORIENTATION)
+    view_position = _text(ds, _VIEW_POSITION)
+    image_laterality = _text(ds, _IMAGE_LATERALITY) or _text(ds, _LATERALITY)
+    right_on, lat_source = _laterality(orientation, view_position, image_laterality, caveats)
+    display = _display_mapping(ds, mono1, k_invert)
+
+    sop = _text(ds, 0x00080018)
+    meta = RadiographMeta(
+        path=where,
+        sop_instance_uid=sop,
+        modality=modality,
+        photometric=photometric,
+        transfer_syntax_uid=str(ts),
+        transfer_syntax_name=_ts_name(ts),
+        decoder=decoder_label,
+        rows=rows,
+        cols=cols,
+        bits_allocated=bits_alloc,
+        bits_stored=bits_stored,
+        pixel_representation=pixel_rep,
+        view_position=view_position,
+        patient_orientation=orientation,
+        image_laterality=image_laterality,
+        body_part=_text(ds, 0x00180015),
+    )
+    return Radiograph(
+        pixels=pixels,
+        spacing=spacing,
+        patient_right_on=right_on,
+        laterality_source=lat_source,
+        meta=meta,
+        display=display,
+        caveats=tuple(caveats),
+    )
+
+
+def _guard_file_size(path: Path, file_size: int, max_megapixels: float) -> None:
+    """Refuse a file far larger than any single frame within the cap, before reading it.
+
+    Native Pixel Data is never read before its length is checked (it is deferred), so only an
+    encapsulated (compressed) stream, which pydicom reads whole, needs this guard.
+    """
+    limit = int(max_megapixels * 1e6 * 4 * 1.1) + (64 << 20)
+    if file_size <= limit:
+        return
+    head = pydicom.dcmread(path, force=True, stop_before_pixels=True, defer_size=_DEFER_SIZE)
+    ts = _transfer_syntax(head)
+    if ts not in _NATIVE_SYNTAXES:
+        raise SizeMismatchError(
+            f"file is {file_size / 2**30:.1f} GiB of {_ts_name(ts)} data, more than any "
+            f"single image within the {max_megapixels:g} MP cap needs",
+            str(path),
+        )
+
+
+def _known_tags(ds: Dataset) -> int:
+    """How many standard (dictionary) data elements outside the file meta were read."""
+    return sum(1 for t in ds.keys() if t.group != 0x0002 and dictionary_has_tag(t))
+
+
+def _reparse_headerless(path: Path) -> Dataset | None:
+    """Read a file with no usable file meta from offset 0 in each encoding; keep the best."""
+    best: tuple[int, Dataset] | None = None
+    for implicit, little in ((False, True), (True, True), (False, False)):
+        try:
+            with path.open("rb") as fh:
+                cand = read_dataset(fh, is_implicit_VR=implicit, is_little_endian=little)
+            n = _known_tags(cand)
+        except Exception:
+            continue
+        if n >= 3 and (best is None or n > best[0]):
+            cand.file_meta = FileMetaDataset()
+            cand.file_meta.TransferSyntaxUID = (
+                ImplicitVRLittleEndian
+                if implicit
+                else (ExplicitVRLittleEndian if little else ExplicitVRBigEndian)
+            )
+            best = (n, cand)
+    return None if best is None else best[1]
+
+
+def _check_not_garbage(ds: Dataset, has_magic: bool, where: str) -> None:
+    if _known_tags(ds):
+        return
+    if not has_magic:
+        raise NotDicomError(
+            "not a DICOM file: no 'DICM' marker and no readable DICOM data elements", where
+        )
+    if len(ds) == 0:
+        raise MalformedDicomError(
+            "the file ends or breaks right after its file meta information: no data elements "
+            "could be read (truncated or corrupt)",
+            where,
+        )
+    raise MalformedDicomError("no standard DICOM data elements could be read", where)
+
+
+def _transfer_syntax(ds: Dataset) -> UID:
+    """The transfer syntax from the file meta, else the encoding pydicom found.
+
+    A file without (0002,0010) Transfer Syntax UID is read as whatever pydicom detected
+    (implicit VR little endian unless the data says otherwise); the dataset's file meta is
+    given the corresponding UID so that the pixel decoders work.
+    """
+    meta = ds.file_meta if getattr(ds, "file_meta", None) is not None else None
+    raw = None if meta is None else meta.get("TransferSyntaxUID")
+    if raw:
+        uid = UID(str(raw).strip().rstrip("\x00"))
+        if uid:
+            return uid
+    enc = getattr(ds, "original_encoding", (True, True))
+    implicit, little = enc if enc and None not in enc else (True, True)
+    if implicit:
+        uid = ImplicitVRLittleEndian
+    else:
+        uid = ExplicitVRLittleEndian if little else ExplicitVRBigEndian
+    if meta is None:
+        ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = uid
+    return uid
+
+
+def _check_is_image(ds: Dataset, pixel_elem: Any, where: str) -> None:
+    if pixel_elem is not None:
+        return
+    if ds.get_item(_FLOAT_PIXEL_DATA) is not None or ds.get_item(_DOUBLE_PIXEL_DATA) is not None:
+        raise UnsupportedPixelDataError(
+            "(7FE0,0008/0009) Float Pixel Data is not a radiograph's integer pixel data", where
+        )
+    image_tags = (0x00280010, 0x00280011, 0x00280004)
+    if not any(ds.get_item(t) is not None for t in image_tags):
+        sop_class = _text(ds, 0x00080016)
+        what = ""
+        if sop_class:
+            name = UID(sop_class).name
+            what = f" ((0008,0016) SOP Class: {name})" if name != sop_class else f" ({sop_class})"
+        raise NotAnImageError(f"not an image{what}: no (7FE0,0010) Pixel Data", where)
+    raise NoPixelDataError(
+        "(7FE0,0010) Pixel Data is absent: the file holds an image header only", where
+    )
+
+
+def _check_modality(modality: str | None, where: str) -> None:
+    if modality is None or modality.upper() in ACCEPTED_MODALITIES:
+        return
+    name = _MODALITY_NAMES.get(modality.upper())
+    label = f"{modality} ({name})" if name else modality
+    raise NotARadiographError(
+        f"(0008,0060) Modality is {label}, not a projection radiograph "
+        f"(accepted: {', '.join(ACCEPTED_MODALITIES)})",
+        where,
+    )
+
+
+def _check_photometric(ds: Dataset, where: str) -> str:
+    pi = _text(ds, 0x00280004)
+    samples = _int_value(ds, 0x00280002, "(0028,0002) Samples per Pixel", where, default=1)
+    if pi is None:
+        if samples == 1:
+            raise MalformedDicomError(
+                "(0028,0004) Photometric Interpretation is missing", where
+            )
+        pi = "?"
+    pi = pi.upper()
+    if pi in ("MONOCHROME1", "MONOCHROME2") and samples == 1:
+        return pi
+    if pi.startswith(("RGB", "YBR", "PALETTE", "HSV", "ARGB", "CMYK")) or samples != 1:
+        raise ColourImageError(
+            f"colour image ((0028,0004) Photometric Interpretation {pi}, "
+            f"{samples} sample(s) per pixel): radiographs are greyscale",
+            where,
+        )
+    raise MalformedDicomError(
+        f"(0028,0004) Photometric Interpretation {pi!r} is not a valid greyscale value", where
+    )
+
+
+def _number_of_frames(ds: Dataset, where: str) -> int:
+    elem = ds.get_item(0x00280008)
+    if elem is None:
+        return 1
+    strings = _raw_strings(ds, 0x00280008)
+    if not strings or strings == [""]:
+        return 1
+    try:
+        n = int(float(strings[0]))
+    except ValueError:
+        raise MalformedDicomError(
+            f"(0028,0008) Number of Frames {strings[0][:20]!r} is not a number", where
+        ) from None
+    if n < 1:
+        raise MalformedDicomError(f"(0028,0008) Number of Frames is {n}", where)
+    if n > 1:
+        raise MultiFrameError(
+            f"multi-frame image with {n} frames ((0028,0008) Number of Frames); "
+            "only single-frame radiographs are graded",
+            where,
+        )
+    return n
+
+
+def _geometry(ds: Dataset, where: str) -> tuple[int, int, int, int, int]:
+    rows = _int_value(ds, 0x00280010, "(0028,0010) Rows", where)
+    cols = _int_value(ds, 0x00280011, "(0028,0011) Columns", where)
+    bits_alloc = _int_value(ds, 0x00280100, "(0028,0100) Bits Allocated", where)
+    bits_stored = _int_value(
+        ds, 0x00280101, "(0028,0101) Bits Stored", where, default=bits_alloc
+    )
+    pixel_rep = _int_value(ds, 0x00280103, "(0028,0103) Pixel Representation", where, default=0)
+    if rows < 1 or cols < 1:
+        raise MalformedDicomError(f"image size {rows} x {cols} is empty", where)
+    if bits_alloc == 1:
+        raise UnsupportedPixelDataError(
+            "1-bit (0028,0100) Bits Allocated: a bitmap, not a radiograph", where
+        )
+    if bits_alloc not in (8, 16, 32):
+        raise MalformedDicomError(f"(0028,0100) Bits Allocated is {bits_alloc}", where)
+    if not 1 <= bits_stored <= bits_alloc:
+        raise MalformedDicomError(
+            f"(0028,0101) Bits Stored {bits_stored} does not fit "
+            f"(0028,0100) Bits Allocated {bits_alloc}",
+            where,
+        )
+    if pixel_rep not in (0, 1):
+        raise MalformedDicomError(f"(0028,0103) Pixel Representation is {pixel_rep}", where)
+    return rows, cols, bits_alloc, bits_stored, pixel_rep
+
+
+def _check_size(
+    ds: Dataset,
+    pixel_elem: Any,
+    ts: UID,
+    rows: int,
+    cols: int,
+    bits_alloc: int,
+    frames: int,
+    max_megapixels: float,
+    where: str,
+) -> None:
+    """Check the declared size against the cap and the data, before anything is allocated."""
+    length = _element_length(pixel_elem)
+    megapixels = rows * cols / 1e6
+    if megapixels > max_megapixels:
+        held = "" if length is None else f"; (7FE0,0010) Pixel Data holds {_bytes(length)}"
+        raise SizeMismatchError(
+            f"declares {rows} x {cols} pixels ({megapixels:.1f} MP), beyond the "
+            f"{max_megapixels:g} MP cap{held}",
+            where,
+        )
+    if ts not in _NATIVE_SYNTAXES:
+        if length == 0:
+            raise NoPixelDataError("(7FE0,0010) Pixel Data is empty", where)
+        return
+    expected = rows * cols * frames * (bits_alloc // 8)
+    if length is None:
+        raise MalformedDicomError(
+            f"(7FE0,0010) Pixel Data has undefined length (encapsulated) but the transfer "
+            f"syntax {_ts_name(ts)} is uncompressed",
+            where,
+        )
+    if length == 0:
+        raise NoPixelDataError("(7FE0,0010) Pixel Data is empty", where)
+    if length < expected:
+        raise TruncatedPixelDataError(
+            f"(7FE0,0010) Pixel Data holds {_bytes(length)} but {rows} x {cols} pixels at "
+            f"{bits_alloc} bits need {_bytes(expected)} ({_ts_name(ts)}): truncated or "
+            "wrong size in the header",
+            where,
+        )
+
+
+def _element_length(elem: Any) -> int | None:
+    """Value length of an element without reading a deferred value; None if undefined."""
+    if isinstance(elem, RawDataElement):
+        if elem.length == 0xFFFFFFFF:
+            return None
+        return int(elem.length)
+    if isinstance(elem, DataElement):
+        value = elem.value
+        if value is None:
+            return 0
+        if isinstance(value, bytes | bytearray):
+            return len(value)
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# decoding
+
+
+def _decode(ds: Dataset, ts: UID, where: str) -> tuple[npt.NDArray[Any], str]:
+    """Decode the single frame; return the stored values and the decoder's name."""
+    name = _ts_name(ts)
+    try:
+        decoder = get_decoder(ts)
+    except NotImplementedError:
+        raise UnsupportedPixelDataError(
+            f"transfer syntax {name} ({ts}) cannot be decoded here", where
+        ) from None
+    except Exception as exc:
+        raise UnsupportedPixelDataError(
+            f"no decoder for transfer syntax {name} ({ts}): {_safe_detail(exc)}", where
+        ) from None
+
+    if ts in _NATIVE_SYNTAXES:
+        label = "pydicom-native (deflated)" if ts == DeflatedExplicitVRLittleEndian else (
+            "pydicom-native"
+        )
+        try:
+            arr, _ = decoder.as_array(ds, index=0)
+        except MemoryError:
+            raise
+        except Exception as exc:
+            raise UnsupportedPixelDataError(
+                f"pixel data ({name}) cannot be decoded: {_safe_detail(exc)}", where
+            ) from None
+        return arr, label
+
+    plugins = [p for p in _PLUGIN_ORDER if p in decoder.available_plugins]
+    plugins += [p for p in decoder.available_plugins if p not in plugins]
+    if not plugins:
+        missing = "; ".join(getattr(decoder, "missing_dependencies", []) or [])
+        raise UnsupportedPixelDataError(
+            f"no decoder installed for transfer syntax {name} ({ts})"
+            + (f" (would need: {missing})" if missing else ""),
+            where,
+        )
+    failures: list[str] = []
+    for plugin in plugins:
+        try:
+            arr, _ = decoder.as_array(ds, index=0, decoding_plugin=plugin)
+        except MemoryError:
+            raise
+        except Exception as exc:
+            failures.append(f"{plugin}: {_safe_detail(exc, limit=90)}")
+            continue
+        return arr, _plugin_label(plugin, ts)
+    raise UnsupportedPixelDataError(
+        f"pixel data in {name} ({ts}) cannot be decoded (corrupt, truncated or an unsupported "
+        f"variant): {' | '.join(failures)}",
+        where,
+    )
+
+
+def _plugin_label(plugin: str, ts: UID) -> str:
+    if plugin == "pylibjpeg":
+        if ts.name.startswith("RLE"):
+            return "pylibjpeg-rle"
+        if "2000" in ts.name:
+            return "pylibjpeg-openjpeg"
+        return "pylibjpeg"
+    if plugin == "gdcm":
+        return "python-gdcm"
+    if plugin == "pydicom":
+        return "pydicom-rle" if ts.name.startswith("RLE") else "pydicom"
+    return plugin
+
+
+def _mask_to_bits_stored(
+    arr: npt.NDArray[Any], bits_stored: int, signed: bool
+) -> npt.NDArray[Any]:
+    """Keep the low ``bits_stored`` bits (overlay bits or garbage above are dropped).
+
+    Signed values are sign-extended from bit ``bits_stored - 1``. Idempotent on clean data.
+    """
+    if arr.dtype.kind not in "iu":
+        return arr
+    work = np.int64 if arr.dtype.itemsize > 2 else np.int32
+    if bits_stored >= arr.dtype.itemsize * 8 and (arr.dtype.kind == "i") == signed:
+        return arr
+    out = arr.astype(work)
+    out &= (1 << bits_stored) - 1
+    if signed:
+        half = 1 << (bits_stored - 1)
+        out[out >= half] -= 1 << bits_stored
+    return out
+
+
+def _modality_lut(
+    ds: Dataset, stored: npt.NDArray[Any], bits_stored: int, signed: bool, where: str
+) -> tuple[npt.NDArray[np.float32], float]:
+    """Apply the Modality LUT; also return ``lo + hi`` of its output range (for MONOCHROME1).
+
+    MONOCHROME1 is inverted as ``(lo + hi) - value`` over the range the Modality LUT can
+    produce, so the inversion does not depend on the image content and keeps the range.
+    """
+    smin, smax = (-(1 << (bits_stored - 1)), (1 << (bits_stored - 1)) - 1) if signed else (
+        0,
+        (1 << bits_stored) - 1,
+    )
+    seq = ds.get("ModalityLUTSequence") if ds.get_item(0x00283000) is not None else None
+    if seq:
+        try:
+            item = seq[0]
+            desc = [int(v) for v in item.LUTDescriptor]
+            n = desc[0] or 65536
+            first = desc[1]
+            lut_out = np.asarray(
+                apply_modality_lut(np.arange(first, first + n, dtype=np.int64), ds)
+            )
+            out = np.asarray(apply_modality_lut(stored, ds)).astype(np.float32)
+        except Exception as exc:
+            raise MalformedDicomError(
+                f"(0028,3000) Modality LUT Sequence cannot be applied ({_safe_detail(exc)})",
+                where,
+            ) from None
+        return out, float(lut_out.min()) + float(lut_out.max())
+    slope = _float_value(ds, 0x00281053, "(0028,1053) Rescale Slope", where, default=1.0)
+    intercept = _float_value(
+        ds, 0x00281052, "(0028,1052) Rescale Intercept", where, default=0.0
+    )
+    if slope == 0:
+        raise MalformedDicomError("(0028,1053) Rescale Slope is 0", where)
+    out = stored.astype(np.float32)
+    if slope != 1.0:
+        out *= np.float32(slope)
+    if intercept != 0.0:
+        out += np.float32(intercept)
+    return out, (slope * smin + intercept) + (slope * smax + intercept)
+
+
+def _display_mapping(ds: Dataset, mono1: bool, k_invert: float) -> DisplayMapping | None:
+    """The file's first VOI LUT or VOI window as a bone-white piecewise-linear map.
+
+    Both are defined on Modality LUT output with low = black in MONOCHROME2 and low = white in
+    MONOCHROME1. With bone-bright pixels ``p' = K - p`` (MONOCHROME1), the map becomes
+    ``x' = K - x`` (reversed) and ``y' = 1 - y``.
+    """
+    mapped: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], str] | None = None
+    try:
+        mapped = _voi_lut(ds) or _voi_window(ds)
+    except Exception:  # a broken VOI only costs the file's window; a percentile is used
+        mapped = None
+    if mapped is None:
+        return None
+    x, y, source = mapped
+    if mono1:
+        x = (k_invert - x)[::-1].copy()
+        y = (1.0 - y)[::-1].copy()
+    return DisplayMapping(input_values=x, output_fraction=y, source=source)
+
+
+def _voi_lut(
+    ds: Dataset,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], str] | None:
+    if ds.get_item(0x00283010) is None:
+        return None
+    seq = ds.VOILUTSequence
+    if not seq:
+        return None
+    item = seq[0]
+    desc = [int(v) for v in item.LUTDescriptor]
+    n = desc[0] or 65536
+    first = desc[1]
+    bits = desc[2] if len(desc) > 2 and desc[2] > 0 else 16
+    x = np.arange(first, first + n, dtype=np.float64)
+    y = np.asarray(apply_voi(np.arange(first, first + n, dtype=np.int64), ds, index=0)).astype(
+        np.float64
+    )
+    top = max(float((1 << bits) - 1), float(y.max()), 1.0)
+    y = np.clip(y / top, 0.0, 1.0)
+    if n > 4096:  # keep the map small; it only renders the overlay
+        idx = np.unique(np.linspace(0, n - 1, 4096).round().astype(np.int64))
+        x, y = x[idx], y[idx]
+    return x, y, "voi_lut"
+
+
+def _voi_window(
+    ds: Dataset,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], str] | None:
+    centres = _raw_strings(ds, 0x00281050)
+    widths = _raw_strings(ds, 0x00281051)
+    if not centres or not widths:
+        return None
+    c, w = float(centres[0]), float(widths[0])
+    if not (math.isfinite(c) and math.isfinite(w)) or w <= 0:
+        return None
+    func = (_raw_strings(ds, 0x00281056) or ["LINEAR"])[0].upper() or "LINEAR"
+    if func == "SIGMOID":
+        x = np.linspace(c - 4 * w, c + 4 * w, 65)
+        y = 1.0 / (1.0 + np.exp(-4.0 * (x - c) / w))
+        y = (y - y[0]) / (y[-1] - y[0])
+    elif func == "LINEAR_EXACT":
+        x = np.array([c - w / 2, c + w / 2])
+        y = np.array([0.0, 1.0])
+    else:  # LINEAR (PS3.3 C.11.2.1.2.1)
+        if w < 1:
+            return None
+        lo = c - 0.5 - (w - 1) / 2
+        hi = max(c - 0.5 + (w - 1) / 2, lo + 1e-6)
+        x = np.array([lo, hi])
+        y = np.array([0.0, 1.0])
+    return x.astype(np.float64), y.astype(np.float64), "voi_window"
+
+
+# --------------------------------------------------------------------------------------------
+# spacing
+
+
+class _Invalid:
+    """A spacing attribute that is present but unusable."""
+
+    __slots__ = ("reason", "tag")
+
+    def __init__(self, tag: str, reason: str) -> None:
+        self.tag = tag
+        self.reason = reason
+
+    def text(self) -> str:
+        return f"{self.tag} {self.reason}"
+
+
+def _parse_pair(ds: Dataset, tag: int, label: str) -> tuple[float, float] | _Invalid | None:
+    strings = _raw_strings(ds, tag)
+    if strings is None or strings == [] or strings == [""]:
+        return None
+    shown = "\\".join(s[:16] for s in strings[:3])
+    if len(strings) != 2:
+        return _Invalid(label, f"{shown!r} does not hold two values (row\\column)")
+    try:
+        vals = (float(strings[0]), float(strings[1]))
+    except ValueError:
+        return _Invalid(label, f"{shown!r} is not numeric")
+    if not all(math.isfinite(v) and v > 0 for v in vals):
+        return _Invalid(label, f"{shown!r} is not positive and finite")
+    return vals
+
+
+def _parse_mag(ds: Dataset) -> float | _Invalid | None:
+    label = "(0018,1114) Estimated Radiographic Magnification Factor"
+    strings = _raw_strings(ds, _MAGNIFICATION)
+    if not strings or strings == [""]:
+        return None
+    try:
+        mag = float(strings[0])
+    except ValueError:
+        return _Invalid(label, f"{strings[0][:16]!r} is not numeric")
+    lo, hi = _MAG_VALID_RANGE
+    if not (math.isfinite(mag) and lo <= mag <= hi):
+        return _Invalid(label, f"{strings[0][:16]!r} is outside {lo:g}-{hi:g}")
+    return mag
+
+
+def _spacing(row_mm: float, col_mm: float, source: SpacingSource) -> PixelSpacing:
+    return PixelSpacing(
+        row_mm=float(row_mm),
+        col_mm=float(col_mm),
+        source=source,
+        relative_uncertainty=float(DEFAULT_SPACING_UNCERTAINTY[source]),
+    )
+
+
+def _resolve_spacing(
+    ds: Dataset,
+    user_spacing: tuple[float, float] | None,
+    user_mag: float | None,
+    where: str,
+    caveats: list[str],
+) -> PixelSpacing | None:
+    """Apply the spacing policy of the module docstring."""
+    if user_mag is not None and not (
+        isinstance(user_mag, float | int) and math.isfinite(user_mag) and user_mag > 0
+    ):
+        raise InvalidSpacingError(
+            f"magnification {user_mag!r} given by the user must be a positive number", where
+        )
+    ps = _parse_pair(ds, _PIXEL_SPACING, "(0028,0030) Pixel Spacing")
+    ips = _parse_pair(ds, _IMAGER_PIXEL_SPACING, "(0018,1164) Imager Pixel Spacing")
+    mag = _parse_mag(ds)
+    cal_type = _text(ds, _CALIBRATION_TYPE)
+    invalid = [v for v in (ps, ips, mag) if isinstance(v, _Invalid)]
+
+    if user_spacing is not None:
+        try:
+            row, col = (float(user_spacing[0]), float(user_spacing[1]))
+            if len(user_spacing) != 2 or not all(math.isfinite(v) and v > 0 for v in (row, col)):
+                raise ValueError
+        except (TypeError, ValueError, IndexError):
+            raise InvalidSpacingError(
+                f"pixel spacing {user_spacing!r} given by the user must be two positive mm "
+                "values (row, column)",
+                where,
+            ) from None
+        if user_mag is not None:
+            caveats.append(
+                "the user's magnification was ignored: the user's pixel spacing is taken to "
+                "be at the patient already"
+            )
+        caveats.extend(f"ignored invalid {v.text()}" for v in invalid)
+        return _spacing(row, col, SpacingSource.USER)
+
+    ps_ok = ps if isinstance(ps, tuple) else None
+    ips_ok = ips if isinstance(ips, tuple) else None
+    mag_ok = mag if isinstance(mag, float) else None
+
+    def _note_invalid(used_label: str) -> None:
+        caveats.extend(
+            f"ignored invalid {v.text()}; used {used_label} instead" for v in invalid
+        )
+
+    # 2. calibrated Pixel Spacing
+    if ps_ok is not None:
+        same_as_ips = ips_ok is not None and _close(ps_ok, ips_ok)
+        if cal_type or (ips_ok is not None and not same_as_ips):
+            if user_mag is not None:
+                caveats.append(
+                    f"the user's magnification {user_mag:g} was ignored: (0028,0030) Pixel "
+                    "Spacing is calibrated to the patient already"
+                )
+            if cal_type and same_as_ips:
+                caveats.append(
+                    f"(0028,0030) Pixel Spacing equals (0018,1164) Imager Pixel Spacing "
+                    f"although (0028,0A02) calibration type is {cal_type}; taken as calibrated"
+                )
+            _note_invalid("(0028,0030) Pixel Spacing")
+            return _spacing(ps_ok[0], ps_ok[1], SpacingSource.PIXEL_SPACING)
+        if same_as_ips:
+            caveats.append(
+                "(0028,0030) Pixel Spacing equals (0018,1164) Imager Pixel Spacing and has no "
+                "(0028,0A02) calibration type: treated as detector-plane spacing"
+            )
+
+    # 3./4. Imager Pixel Spacing (with magnification)
+    if ips_ok is not None:
+        factor = user_mag if user_mag is not None else mag_ok
+        if factor is not None:
+            if user_mag is not None and mag_ok is not None and not math.isclose(
+                user_mag, mag_ok, rel_tol=1e-6
+            ):
+                caveats.append(
+                    f"the user's magnification {user_mag:g} replaces (0018,1114) "
+                    f"Estimated Radiographic Magnification Factor {mag_ok:g}"
+                )
+            _note_invalid("(0018,1164) Imager Pixel Spacing / magnification")
+            return _spacing(
+                ips_ok[0] / factor,
+                ips_ok[1] / factor,
+                SpacingSource.IMAGER_PIXEL_SPACING_MAGNIFICATION,
+            )
+        lo, hi = TYPICAL_MAGNIFICATION
+        caveats.append(
+            "spacing is (0018,1164) Imager Pixel Spacing, at the detector: distances at the "
+            f"hip are overstated by the unknown radiographic magnification (typically "
+            f"{lo:.2f}-{hi:.2f})"
+        )
+        _note_invalid("(0018,1164) Imager Pixel Spacing")
+        return _spacing(ips_ok[0], ips_ok[1], SpacingSource.IMAGER_PIXEL_SPACING)
+
+    # 5. Pixel Spacing alone, calibration unknown
+    if ps_ok is not None:
+        if user_mag is not None:
+            caveats.append(
+                f"the user's magnification {user_mag:g} was ignored: it applies to "
+                "(0018,1164) Imager Pixel Spacing, which this file lacks; give the pixel "
+                "spacing at the patient instead"
+            )
+        caveats.append(
+            "spacing is (0028,0030) Pixel Spacing with no (0028,0A02) calibration type and no "
+            "(0018,1164) Imager Pixel Spacing: whether it is at the patient or the detector is "
+            "unknown"
+        )
+        _note_invalid("(0028,0030) Pixel Spacing")
+        return _spacing(ps_ok[0], ps_ok[1], SpacingSource.PIXEL_SPACING_UNCALIBRATED)
+
+    # 6. nothing usable
+    if invalid:
+        raise InvalidSpacingError(
+            "; ".join(v.text() for v in invalid) + " and no other valid spacing is present",
+            where,
+        )
+    if user_mag is not None:
+        caveats.append(
+            "the user's magnification was ignored: the file has no (0018,1164) Imager Pixel "
+            "Spacing to divide"
+        )
+    caveats.append(
+        "no physical pixel spacing: none of (0028,0030) Pixel Spacing or (0018,1164) Imager "
+        "Pixel Spacing is present"
+    )
+    return None
+
+
+def _close(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return all(math.isclose(x, y, rel_tol=1e-4, abs_tol=1e-7) for x, y in zip(a, b, strict=True))
+
+
+# --------------------------------------------------------------------------------------------
+# laterality
+
+
+def _laterality(
+    orientation: tuple[str, ...] | None,
+    view_position: str | None,
+    image_laterality: str | None,
+    caveats: list[str],
+) -> tuple[ImageSide, str]:
+    """Which image half shows the patient's right, and from which attribute."""
+    vp = (view_position or "").upper()
+    if orientation:
+        row_dir = orientation[0].upper()
+        has_l, has_r = "L" in row_dir, "R" in row_dir
+        if has_l != has_r:
+            side = ImageSide.LEFT if has_l else ImageSide.RIGHT
+            expected = {"AP": ImageSide.LEFT, "PA": ImageSide.RIGHT}.get(vp)
+            if expected is not None and expected is not side:
+                caveats.append(
+                    f"(0020,0020) Patient Orientation {chr(92).join(orientation)} shows the "
+                    f"image flipped relative to the usual {vp} display; the orientation is "
+                    "followed"
+                )
+            return side, "patient_orientation"
+        caveats.append(
+            f"(0020,0020) Patient Orientation {chr(92).join(orientation)[:20]} does not run "
+            "left-right along the rows; not used for the sides"
+        )
+    if vp == "AP":
+        return ImageSide.LEFT, "view_position"
+    if vp == "PA":
+        return ImageSide.RIGHT, "view_position"
+    il = (image_laterality or "").upper()
+    if il in ("R", "L"):
+        caveats.append(
+            f"single-hip view of the patient's {'right' if il == 'R' else 'left'} "
+            "((0020,0062) Image Laterality); image halves assumed from the AP convention"
+        )
+        return ImageSide.LEFT, "image_laterality"
+    caveats.append(
+        "sides assumed from the AP convention (patient's right on the image's left): no "
+        "(0020,0020) Patient Orientation or (0018,5101) View Position says otherwise"
+    )
+    return ImageSide.LEFT, "assumed"
+
+
+# --------------------------------------------------------------------------------------------
+# small readers that never raise pydicom's own errors
+
+
+def _raw_strings(ds: Dataset, tag: int) -> list[str] | None:
+    """The value of a string element split on backslash, read from the raw bytes if unread."""
+    elem = ds.get_item(tag)
+    if elem is None:
+        return None
+    if isinstance(elem, RawDataElement):
+        value: Any = elem.value
+        if value is None:
+            return None  # deferred: far too large to be a short string
+        if isinstance(value, bytes | bytearray):
+            text = bytes(value).decode("latin-1", errors="replace")
+            return [s.strip(" \x00") for s in text.split("\\")]
+        return [str(value).strip()]
+    value = elem.value
+    if value is None:
+        return []
+    if isinstance(value, bytes | bytearray):
+        text = bytes(value).decode("latin-1", errors="replace")
+        return [s.strip(" \x00") for s in text.split("\\")]
+    if isinstance(value, str):
+        return [s.strip(" \x00") for s in value.split("\\")]
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [str(v).strip(" \x00") for v in value]
+    return [str(value).strip(" \x00")]
+
+
+def _text(ds: Dataset, tag: int) -> str | None:
+    strings = _raw_strings(ds, tag)
+    if not strings:
+        return None
+    value = strings[0].strip()
+    return value or None
+
+
+def _multi_text(ds: Dataset, tag: int) -> tuple[str, ...] | None:
+    strings = _raw_strings(ds, tag)
+    if not strings or not any(strings):
+        return None
+    return tuple(s.strip() for s in strings)
+
+
+def _int_value(
+    ds: Dataset, tag: int, label: str, where: str, *, default: int | None = None
+) -> int:
+    elem = ds.get_item(tag)
+    if elem is None:
+        if default is None:
+            raise MalformedDicomError(f"{label} is missing", where)
+        return default
+    try:
+        value = ds[tag].value
+    except Exception:
+        raise MalformedDicomError(f"{label} cannot be read", where) from None
+    if value is None or value == "" or value == b"":
+        if default is None:
+            raise MalformedDicomError(f"{label} is empty", where)
+        return default
+    if isinstance(value, bytes | bytearray):
+        raise MalformedDicomError(f"{label} has an unreadable value", where)
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        raise MalformedDicomError(f"{label} has {len(value)} values, expected one", where)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise MalformedDicomError(f"{label} is not an integer", where) from None
+
+
+def _float_value(ds: Dataset, tag: int, label: str, where: str, *, default: float) -> float:
+    strings = _raw_strings(ds, tag)
+    if not strings or strings == [""]:
+        return default
+    try:
+        value = float(strings[0])
+    except ValueError:
+        raise MalformedDicomError(f"{label} {strings[0][:16]!r} is not numeric", where) from None
+    if not math.isfinite(value):
+        raise MalformedDicomError(f"{label} is not finite", where)
+    return value
+
+
+def _ts_name(ts: UID) -> str:
+    try:
+        name = ts.name
+    except Exception:
+        return str(ts)
+    return str(name) if name else str(ts)
+
+
+def _bytes(n: int) -> str:
+    if n >= 2**30:
+        return f"{n / 2**30:.1f} GiB"
+    if n >= 2**20:
+        return f"{n / 2**20:.1f} MiB"
+    if n >= 2**10:
+        return f"{n / 2**10:.1f} kiB"
+    return f"{n} bytes"
+
+
+# --------------------------------------------------------------------------------------------
+# keeping identifiers out of messages
+
+
+_QUOTED = re.compile(r"b?'[^']*'|b?\"[^\"]*\"")
+
+
+def _safe_detail(exc: BaseException, limit: int = 160) -> str:
+    """A short, one-line description of a foreign exception, quoted values removed."""
+    text = " ".join(str(exc).split())
+    text = _QUOTED.sub("'...'", text)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _identifier_values(ds: Dataset) -> Iterator[str]:
+    for keyword in _IDENTIFYING_KEYWORDS:
+        tag = tag_for_keyword(keyword)
+        if tag is None:
+            continue
+        try:
+            strings = _raw_strings(ds, tag)
+        except Exception:
+            continue
+        for s in strings or ():
+            for part in [s, *s.replace("^", " ").split()]:
+                if len(part) >= 3:
+                    yield part
+
+
+def _redact(text: str, ident: Sequence[str]) -> str:
+    for value in sorted(set(ident), key=len, reverse=True):
+        if value and value in text:
+            text = text.replace(value, "[redacted]")
+    return text
