@@ -530,7 +530,8 @@ def _check_photometric(ds: Dataset, where: str) -> str:
             where,
         )
     raise MalformedDicomError(
-        f"(0028,0004) Photometric Interpretation {pi!r} is not a valid greyscale value", where
+        f"(0028,0004) Photometric Interpretation {_show(pi)} is not a valid greyscale value",
+        where,
     )
 
 
@@ -545,7 +546,7 @@ def _number_of_frames(ds: Dataset, where: str) -> int:
         n = int(float(strings[0]))
     except ValueError:
         raise MalformedDicomError(
-            f"(0028,0008) Number of Frames {strings[0][:20]!r} is not a number", where
+            f"(0028,0008) Number of Frames {_show(strings[0])} is not a number", where
         ) from None
     if n < 1:
         raise MalformedDicomError(f"(0028,0008) Number of Frames is {n}", where)
@@ -873,15 +874,15 @@ def _parse_pair(ds: Dataset, tag: int, label: str) -> tuple[float, float] | _Inv
     strings = _raw_strings(ds, tag)
     if strings is None or strings == [] or strings == [""]:
         return None
-    shown = "\\".join(s[:16] for s in strings[:3])
+    shown = _show("\\".join(s[:16] for s in strings[:3]))
     if len(strings) != 2:
-        return _Invalid(label, f"{shown!r} does not hold two values (row\\column)")
+        return _Invalid(label, f"{shown} does not hold two values (row\\column)")
     try:
         vals = (float(strings[0]), float(strings[1]))
     except ValueError:
-        return _Invalid(label, f"{shown!r} is not numeric")
+        return _Invalid(label, f"{shown} is not numeric")
     if not all(math.isfinite(v) and v > 0 for v in vals):
-        return _Invalid(label, f"{shown!r} is not positive and finite")
+        return _Invalid(label, f"{shown} is not positive and finite")
     return vals
 
 
@@ -893,11 +894,17 @@ def _parse_mag(ds: Dataset) -> float | _Invalid | None:
     try:
         mag = float(strings[0])
     except ValueError:
-        return _Invalid(label, f"{strings[0][:16]!r} is not numeric")
+        return _Invalid(label, f"{_show(strings[0])} is not numeric")
     lo, hi = _MAG_VALID_RANGE
     if not (math.isfinite(mag) and lo <= mag <= hi):
-        return _Invalid(label, f"{strings[0][:16]!r} is outside {lo:g}-{hi:g}")
+        return _Invalid(label, f"{_show(strings[0])} is outside {lo:g}-{hi:g}")
     return mag
+
+
+def _show(text: str, limit: int = 40) -> str:
+    """A header value fit for a one-line message: printable, short, quoted."""
+    clean = "".join(c if c.isprintable() else "?" for c in text)[:limit]
+    return f"'{clean}'"
 
 
 def _spacing(row_mm: float, col_mm: float, source: SpacingSource) -> PixelSpacing:
@@ -1063,9 +1070,9 @@ def _laterality(
             expected = {"AP": ImageSide.LEFT, "PA": ImageSide.RIGHT}.get(vp)
             if expected is not None and expected is not side:
                 caveats.append(
-                    f"(0020,0020) Patient Orientation {chr(92).join(orientation)} shows the "
-                    f"image flipped relative to the usual {vp} display; the orientation is "
-                    "followed"
+                    f"(0020,0020) Patient Orientation {chr(92).join(orientation)} and "
+                    f"(0018,5101) View Position {vp} disagree about the sides; the orientation "
+                    "is followed"
                 )
             return side, "patient_orientation"
         caveats.append(
@@ -1075,6 +1082,11 @@ def _laterality(
     if vp == "AP":
         return ImageSide.LEFT, "view_position"
     if vp == "PA":
+        caveats.append(
+            "(0018,5101) View Position PA with no (0020,0020) Patient Orientation: the "
+            "patient's right is taken to be on the image's right (PA not flipped for display); "
+            "check the side marker"
+        )
         return ImageSide.RIGHT, "view_position"
     il = (image_laterality or "").upper()
     if il in ("R", "L"):
@@ -1168,7 +1180,7 @@ def _float_value(ds: Dataset, tag: int, label: str, where: str, *, default: floa
     try:
         value = float(strings[0])
     except ValueError:
-        raise MalformedDicomError(f"{label} {strings[0][:16]!r} is not numeric", where) from None
+        raise MalformedDicomError(f"{label} {_show(strings[0])} is not numeric", where) from None
     if not math.isfinite(value):
         raise MalformedDicomError(f"{label} is not finite", where)
     return value

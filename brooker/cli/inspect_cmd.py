@@ -1,0 +1,252 @@
+"""``brooker inspect FILE``: what the loader sees in one file, before any grading.
+
+stdout carries the result (a table, or one JSON object with ``--json``); an error is one line
+``error: <message>`` on stderr with a hint, and, with ``--json``, also an error record on
+stdout. Exit codes: 0 loaded; 2 usage error (bad option value); 3 the file cannot be loaded;
+1 internal error. numpy and pydicom are imported inside the command.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from brooker.cli import app
+from brooker.models import ExitCode
+
+if TYPE_CHECKING:
+    from brooker.errors import BrookerError
+    from brooker.models import Radiograph
+
+#: Hints added at the command line, by error code (the library messages carry no CLI advice).
+_HINTS = {
+    "missing_spacing": "pass --pixel-spacing ROW,COL (mm at the patient)",
+    "invalid_spacing": "pass --pixel-spacing ROW,COL (mm at the patient) to override it",
+    "unsupported_pixel_data": "decompress the file with another tool (e.g. gdcmconv --raw) "
+    "and try again",
+    "truncated_pixel_data": "the file looks cut short: copy it again from the archive",
+    "not_a_radiograph": "brooker reads projection radiographs (CR, DX) only",
+    "multi_frame": "export the single frame to grade as its own file",
+}
+
+
+def _parse_pixel_spacing(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    parts = [p.strip() for p in text.replace("\\", ",").split(",")]
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        row, col = float(parts[0]), float(parts[1])
+    except ValueError:
+        raise typer.BadParameter(
+            f"expected ROW,COL in mm (e.g. 0.14,0.14), got {text!r}",
+            param_hint="--pixel-spacing",
+        ) from None
+    if not all(math.isfinite(v) and v > 0 for v in (row, col)):
+        raise typer.BadParameter(
+            f"spacing must be two positive finite mm values, got {text!r}",
+            param_hint="--pixel-spacing",
+        )
+    return row, col
+
+
+def _check_magnification(value: float | None) -> float | None:
+    if value is None:
+        return None
+    if not (math.isfinite(value) and 0.5 <= value <= 3.0):
+        raise typer.BadParameter(
+            f"must be between 0.5 and 3.0, got {value!r}", param_hint="--magnification"
+        )
+    return value
+
+
+def inspect_record(radiograph: Radiograph) -> dict[str, Any]:
+    """JSON-ready description of a loaded radiograph (no patient identifiers)."""
+    from brooker._version import __version__
+
+    meta = radiograph.meta
+    spacing = radiograph.spacing
+    display = radiograph.display
+    pixels = radiograph.pixels
+    return {
+        "file": meta.path,
+        "status": "ok",
+        "sop_instance_uid": meta.sop_instance_uid,
+        "modality": meta.modality,
+        "rows": meta.rows,
+        "cols": meta.cols,
+        "bits_allocated": meta.bits_allocated,
+        "bits_stored": meta.bits_stored,
+        "pixel_representation": meta.pixel_representation,
+        "photometric": meta.photometric,
+        "transfer_syntax": {"uid": meta.transfer_syntax_uid, "name": meta.transfer_syntax_name},
+        "decoder": meta.decoder,
+        "pixel_range": [float(pixels.min()), float(pixels.max())] if pixels.size else None,
+        "spacing": None
+        if spacing is None
+        else {**spacing.to_record(), "relative_uncertainty": spacing.relative_uncertainty},
+        "patient_right_on": radiograph.patient_right_on.value,
+        "patient_left_on": radiograph.patient_right_on.opposite.value,
+        "laterality_source": radiograph.laterality_source,
+        "view_position": meta.view_position,
+        "patient_orientation": None
+        if meta.patient_orientation is None
+        else list(meta.patient_orientation),
+        "image_laterality": meta.image_laterality,
+        "body_part": meta.body_part,
+        "display": None
+        if display is None
+        else {
+            "source": display.source,
+            "input_range": [float(display.input_values[0]), float(display.input_values[-1])],
+        },
+        "caveats": list(radiograph.caveats),
+        "version": __version__,
+    }
+
+
+def error_record(path: str, err: BrookerError) -> dict[str, Any]:
+    """The ``--json`` record of a file that could not be loaded."""
+    return {
+        "file": path,
+        "status": "error",
+        "error": {"code": err.code, "message": err.message},
+    }
+
+
+def _print_table(rec: dict[str, Any]) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(soft_wrap=False)
+    table = Table(
+        title=rec["file"],
+        box=box.SIMPLE_HEAD,
+        show_header=False,
+        pad_edge=False,
+        title_justify="left",
+    )
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    sp = rec["spacing"]
+    spacing = (
+        Text("none: grading will refuse without --pixel-spacing ROW,COL", style="yellow")
+        if sp is None
+        else f"{sp['row_mm']:g} x {sp['col_mm']:g} mm (row x col), source {sp['source']}, "
+        f"±{100 * sp['relative_uncertainty']:.0f} %"
+    )
+    disp = rec["display"]
+    rows: list[tuple[str, Any]] = [
+        ("size", f"{rec['rows']} x {rec['cols']} px (rows x cols)"),
+        (
+            "bits",
+            f"{rec['bits_stored']} stored / {rec['bits_allocated']} allocated, "
+            f"{'signed' if rec['pixel_representation'] else 'unsigned'}",
+        ),
+        ("photometric", rec["photometric"]),
+        ("transfer syntax", f"{rec['transfer_syntax']['name']} ({rec['transfer_syntax']['uid']})"),
+        ("decoder", rec["decoder"]),
+        ("modality", rec["modality"] or "(none)"),
+        ("SOP Instance UID", rec["sop_instance_uid"] or "(none)"),
+        ("pixel spacing", spacing),
+        (
+            "patient's right",
+            f"image {rec['patient_right_on']} half (from {rec['laterality_source']})",
+        ),
+        ("view position", rec["view_position"] or "(none)"),
+        (
+            "patient orientation",
+            "\\".join(rec["patient_orientation"]) if rec["patient_orientation"] else "(none)",
+        ),
+        ("image laterality", rec["image_laterality"] or "(none)"),
+        (
+            "display window",
+            "none in file (percentile window)"
+            if disp is None
+            else f"{disp['source']}, {disp['input_range'][0]:g} .. {disp['input_range'][1]:g} "
+            "(bone-bright values)",
+        ),
+        (
+            "pixel range",
+            "(empty)"
+            if rec["pixel_range"] is None
+            else f"{rec['pixel_range'][0]:g} .. {rec['pixel_range'][1]:g} (bone bright)",
+        ),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    for k, note in enumerate(rec["caveats"]):
+        table.add_row("caveat" if k == 0 else "", Text(note, style="yellow"))
+    console.print(table)
+
+
+@app.command("inspect")
+def inspect_command(
+    file: Annotated[
+        Path, typer.Argument(help="A DICOM file.", dir_okay=False, show_default=False)
+    ],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of a table.")
+    ] = False,
+    pixel_spacing: Annotated[
+        str | None,
+        typer.Option(
+            "--pixel-spacing",
+            metavar="ROW,COL",
+            help="Pixel spacing at the patient in mm (row, column); overrides the file.",
+        ),
+    ] = None,
+    magnification: Annotated[
+        float | None,
+        typer.Option(
+            "--magnification",
+            metavar="F",
+            help="Magnification at the hip; divides (0018,1164) Imager Pixel Spacing.",
+        ),
+    ] = None,
+) -> None:
+    """Show what the loader sees in FILE: size, spacing and its source, sides, decoder."""
+    spacing = _parse_pixel_spacing(pixel_spacing)
+    mag = _check_magnification(magnification)
+
+    from brooker.dicom_io import load_radiograph
+    from brooker.errors import BrookerError
+
+    path = str(file)
+    try:
+        radiograph = load_radiograph(path, pixel_spacing=spacing, magnification=mag)
+        rec = inspect_record(radiograph)
+    except BrookerError as err:
+        if err.path is None:
+            err.path = path
+        hint = _HINTS.get(err.code)
+        typer.echo(f"error: {err.message}", err=True)
+        if hint:
+            typer.echo(f"hint: {hint}", err=True)
+        if as_json:
+            typer.echo(json.dumps(error_record(path, err)))
+        raise typer.Exit(int(ExitCode.NOT_ALL_GRADED)) from None
+    except Exception as exc:  # a bug in brooker, not a bad file
+        typer.echo(f"error: internal error while reading {path}: {type(exc).__name__}", err=True)
+        if as_json:
+            typer.echo(
+                json.dumps(
+                    {
+                        "file": path,
+                        "status": "error",
+                        "error": {"code": "internal_error", "message": type(exc).__name__},
+                    }
+                )
+            )
+        raise typer.Exit(int(ExitCode.INTERNAL_ERROR)) from None
+    if as_json:
+        typer.echo(json.dumps(rec))
+    else:
+        _print_table(rec)
