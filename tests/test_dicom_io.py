@@ -1,0 +1,430 @@
+"""The loader contract: each encoded variant gives a Radiograph with given properties, or a
+specific error class. Files are written with brooker.phantom_dicom on small arrays."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from brooker import errors
+from brooker.dicom_io import load_radiograph
+from brooker.models import ImageSide, SpacingSource
+from brooker.phantom_dicom import (
+    FAKE_IDENTIFIERS,
+    LOSSLESS_SYNTAXES,
+    TRANSFER_SYNTAXES,
+    DicomVariant,
+    write_dicom,
+)
+
+SHAPE = (64, 80)
+
+
+def _pixels(bits: int = 12, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    img = rng.integers(0, 1 << bits, SHAPE).astype(np.uint16)
+    img[10:20, 5:40] = (1 << bits) - 1  # a bright "bone" bar
+    img[0, 0] = 0
+    return img
+
+
+def _write(tmp_path: Path, variant: DicomVariant, pixels: np.ndarray | None = None) -> Path:
+    arr = _pixels(variant.bits_stored) if pixels is None else pixels
+    return write_dicom(arr, tmp_path / "img.dcm", variant)
+
+
+# ------------------------------------------------------------------ round trips
+
+
+@pytest.mark.parametrize("syntax", sorted(LOSSLESS_SYNTAXES))
+@pytest.mark.parametrize("mono1", [False, True], ids=["mono2", "mono1"])
+def test_lossless_round_trip_is_exact(tmp_path: Path, syntax: str, mono1: bool) -> None:
+    src = _pixels()
+    path = _write(tmp_path, DicomVariant(transfer_syntax=syntax, monochrome1=mono1), src)
+    rad = load_radiograph(path)
+    assert rad.pixels.dtype == np.float32
+    assert rad.pixels.shape == SHAPE
+    np.testing.assert_array_equal(rad.pixels, src.astype(np.float32))
+    assert rad.meta.transfer_syntax_uid == str(TRANSFER_SYNTAXES[syntax])
+    assert rad.meta.photometric == ("MONOCHROME1" if mono1 else "MONOCHROME2")
+    assert rad.meta.decoder
+
+
+@pytest.mark.parametrize(
+    ("syntax", "bits", "tolerance"),
+    [("jpeg_ls_near", 12, 2), ("jpeg_2000_lossy", 12, 4095), ("jpeg_baseline", 8, 40)],
+)
+def test_lossy_round_trip_is_close(tmp_path: Path, syntax: str, bits: int, tolerance: int) -> None:
+    src = np.tile(np.linspace(0, (1 << bits) - 1, SHAPE[1]).astype(np.uint16), (SHAPE[0], 1))
+    rad = load_radiograph(
+        _write(tmp_path, DicomVariant(transfer_syntax=syntax, bits_stored=bits), src)
+    )
+    assert rad.pixels.shape == SHAPE
+    assert np.abs(rad.pixels - src).max() <= tolerance
+    assert np.abs(rad.pixels - src).mean() <= max(2.0, tolerance / 50)
+
+
+@pytest.mark.parametrize(
+    ("syntax", "decoder"),
+    [
+        ("explicit_le", "pydicom-native"),
+        ("deflated", "pydicom-native (deflated)"),
+        ("rle", "pylibjpeg-rle"),
+        ("jpeg_ls", "pyjpegls"),
+        ("jpeg_2000", "pylibjpeg-openjpeg"),
+    ],
+)
+def test_decoder_is_recorded(tmp_path: Path, syntax: str, decoder: str) -> None:
+    rad = load_radiograph(_write(tmp_path, DicomVariant(transfer_syntax=syntax)))
+    assert rad.meta.decoder == decoder
+
+
+def test_jpeg_baseline_decoded_by_a_named_plugin(tmp_path: Path) -> None:
+    variant = DicomVariant(transfer_syntax="jpeg_baseline", bits_stored=8)
+    rad = load_radiograph(_write(tmp_path, variant))
+    assert rad.meta.decoder in {"python-gdcm", "pillow"}
+
+
+def test_writer_is_deterministic(tmp_path: Path) -> None:
+    v = DicomVariant(transfer_syntax="jpeg_2000", pixel_spacing_mm=(0.15, 0.15))
+    a = write_dicom(_pixels(), tmp_path / "a.dcm", v).read_bytes()
+    b = write_dicom(_pixels(), tmp_path / "b.dcm", v).read_bytes()
+    assert a == b
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_writer_rejects_values_beyond_bits_stored(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="bits_stored"):
+        write_dicom(np.full(SHAPE, 5000, np.uint16), tmp_path / "x.dcm", DicomVariant())
+
+
+# ------------------------------------------------------------------ pixel processing
+
+
+def test_monochrome1_loads_bone_bright_like_monochrome2(tmp_path: Path) -> None:
+    src = _pixels()
+    m2 = load_radiograph(write_dicom(src, tmp_path / "m2.dcm", DicomVariant()))
+    m1 = load_radiograph(write_dicom(src, tmp_path / "m1.dcm", DicomVariant(monochrome1=True)))
+    np.testing.assert_array_equal(m1.pixels, m2.pixels)
+    assert m1.pixels[15, 10] == m1.pixels.max()  # the bone bar is brightest
+
+
+@pytest.mark.parametrize("mono1", [False, True])
+def test_rescale_is_applied(tmp_path: Path, mono1: bool) -> None:
+    src = _pixels()
+    rad = load_radiograph(
+        _write(tmp_path, DicomVariant(rescale=(2.0, -1000.0), monochrome1=mono1), src)
+    )
+    np.testing.assert_allclose(rad.pixels, 2.0 * src - 1000.0)
+
+
+def test_rescale_slope_zero_is_malformed(tmp_path: Path) -> None:
+    path = _write(tmp_path, DicomVariant(extra=((0x00281053, "DS", "0"),)))
+    with pytest.raises(errors.MalformedDicomError, match=r"\(0028,1053\)"):
+        load_radiograph(path)
+
+
+def test_modality_lut_sequence_is_applied(tmp_path: Path) -> None:
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    src = (_pixels(8) % 256).astype(np.uint16)
+    item = Dataset()
+    item.LUTDescriptor = [256, 0, 16]
+    item.ModalityLUTType = "US"
+    item.add_new(0x00283006, "US", [3 * v + 7 for v in range(256)])  # LUT Data
+    variant = DicomVariant(bits_stored=8, extra=((0x00283000, "SQ", Sequence([item])),))
+    rad = load_radiograph(_write(tmp_path, variant, src))
+    np.testing.assert_array_equal(rad.pixels, 3.0 * src + 7.0)
+
+
+def test_bits_above_bits_stored_are_masked(tmp_path: Path) -> None:
+    src = _pixels(12)
+    dirty = src | np.uint16(0xA000)  # garbage (e.g. an overlay) in bits 13-16
+    variant = DicomVariant(
+        bits_stored=12, extra=((0x7FE00010, "OW", dirty.astype("<u2").tobytes()),)
+    )
+    rad = load_radiograph(_write(tmp_path, variant, src))
+    np.testing.assert_array_equal(rad.pixels, src.astype(np.float32))
+
+
+def test_signed_pixels_are_sign_extended(tmp_path: Path) -> None:
+    values = np.array([[-2048, -1, 0, 2047]], dtype=np.int16)
+    raw = (values.astype(np.int32) & 0x0FFF).astype("<u2")  # 12-bit two's complement, high bits 0
+    variant = DicomVariant(
+        bits_stored=12,
+        extra=((0x00280103, "US", 1), (0x7FE00010, "OW", raw.tobytes())),
+    )
+    rad = load_radiograph(write_dicom(np.zeros((1, 4), np.uint16), tmp_path / "s.dcm", variant))
+    np.testing.assert_array_equal(rad.pixels, values.astype(np.float32))
+
+
+# ------------------------------------------------------------------ display (VOI)
+
+
+def test_window_maps_bone_white_for_both_photometrics(tmp_path: Path) -> None:
+    src = _pixels()
+    m2 = load_radiograph(
+        write_dicom(src, tmp_path / "m2.dcm", DicomVariant(window=(2048.0, 1000.0)))
+    )
+    # The same film stored MONOCHROME1 has its window on the inverted values.
+    m1 = load_radiograph(
+        write_dicom(
+            src, tmp_path / "m1.dcm", DicomVariant(monochrome1=True, window=(4095 - 2048.0, 1000.0))
+        )
+    )
+    assert m2.display is not None
+    assert m1.display is not None
+    assert m2.display.source == m1.display.source == "voi_window"
+    np.testing.assert_allclose(m1.display.apply(m1.pixels), m2.display.apply(m2.pixels), atol=2e-3)
+    shown = m2.display.apply(m2.pixels)
+    assert shown[15, 10] == pytest.approx(1.0)  # bone is white
+    assert float(shown.min()) == pytest.approx(0.0)
+
+
+def test_first_of_several_windows_is_used(tmp_path: Path) -> None:
+    variant = DicomVariant(
+        extra=((0x00281050, "DS", ["1000", "3000"]), (0x00281051, "DS", ["400", "800"]))
+    )
+    rad = load_radiograph(_write(tmp_path, variant))
+    assert rad.display is not None
+    assert rad.display.input_values[0] == pytest.approx(1000 - 0.5 - 399 / 2)
+
+
+def test_voi_lut_sequence_is_used(tmp_path: Path) -> None:
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    item = Dataset()
+    item.LUTDescriptor = [4096, 0, 16]
+    item.add_new(0x00283006, "US", [16 * v + 15 for v in range(4096)])  # LUT Data
+    rad = load_radiograph(
+        _write(tmp_path, DicomVariant(extra=((0x00283010, "SQ", Sequence([item])),)))
+    )
+    assert rad.display is not None
+    assert rad.display.source == "voi_lut"
+    assert rad.display.apply(np.array([4095.0]))[0] == pytest.approx(1.0)
+
+
+def test_no_voi_gives_no_display_mapping(tmp_path: Path) -> None:
+    assert load_radiograph(_write(tmp_path, DicomVariant())).display is None
+
+
+# ------------------------------------------------------------------ refusals
+
+
+def _rgb(tmp_path: Path) -> Path:
+    px = np.zeros((*SHAPE, 3), np.uint8)
+    return write_dicom(px, tmp_path / "rgb.dcm", DicomVariant(photometric="RGB", bits_stored=8))
+
+
+REFUSALS = [
+    ("ct", DicomVariant(modality="CT"), errors.NotARadiographError, r"\(0008,0060\).*CT"),
+    ("mr", DicomVariant(modality="MR"), errors.NotARadiographError, "MR"),
+    ("us", DicomVariant(modality="US"), errors.NotARadiographError, "US"),
+    ("no pixel data", DicomVariant(drop=(0x7FE00010,)), errors.NoPixelDataError, "7FE0,0010"),
+    (
+        "not an image",
+        DicomVariant(drop=(0x7FE00010, 0x00280010, 0x00280011, 0x00280004)),
+        errors.NotAnImageError,
+        "not an image",
+    ),
+    ("no rows", DicomVariant(drop=(0x00280010,)), errors.MalformedDicomError, r"\(0028,0010\)"),
+    (
+        "palette",
+        DicomVariant(photometric="PALETTE COLOR"),
+        errors.ColourImageError,
+        "PALETTE COLOR",
+    ),
+    (
+        "truncated",
+        DicomVariant(extra=((0x7FE00010, "OW", b"\x00" * 100),)),
+        errors.TruncatedPixelDataError,
+        "Pixel Data holds 100 bytes",
+    ),
+    (
+        "huge declared",
+        DicomVariant(extra=((0x00280010, "US", 46341), (0x00280011, "US", 46341))),
+        errors.SizeMismatchError,
+        "46341 x 46341",
+    ),
+    (
+        "multi-valued rows",
+        DicomVariant(extra=((0x00280010, "US", [64, 64]),)),
+        errors.MalformedDicomError,
+        "2 values",
+    ),
+    (
+        "bits stored > allocated",
+        DicomVariant(extra=((0x00280101, "US", 20),)),
+        errors.MalformedDicomError,
+        "Bits Stored",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("variant", "error", "match"),
+    [pytest.param(v, e, m, id=i) for i, v, e, m in REFUSALS],
+)
+def test_refusals(
+    tmp_path: Path, variant: DicomVariant, error: type[errors.BrookerError], match: str
+) -> None:
+    path = _write(tmp_path, variant)
+    with pytest.raises(error, match=match) as info:
+        load_radiograph(path)
+    assert info.value.path == str(path)
+    assert str(path) in info.value.message
+    assert "\n" not in info.value.message
+
+
+def test_colour_rgb_refused(tmp_path: Path) -> None:
+    with pytest.raises(errors.ColourImageError, match="RGB"):
+        load_radiograph(_rgb(tmp_path))
+
+
+def test_multi_frame_refused_with_frame_count(tmp_path: Path) -> None:
+    frames = np.stack([_pixels(seed=k) for k in range(3)])
+    path = write_dicom(frames, tmp_path / "mf.dcm", DicomVariant())
+    with pytest.raises(errors.MultiFrameError, match="3 frames"):
+        load_radiograph(path)
+
+
+def test_unsupported_transfer_syntax_is_named(tmp_path: Path) -> None:
+    path = _write(tmp_path, DicomVariant(transfer_syntax="jpeg_2000"))
+    data = path.read_bytes().replace(b"1.2.840.10008.1.2.4.90", b"1.2.840.10008.1.2.4.55")
+    path.write_bytes(data)
+    with pytest.raises(errors.UnsupportedPixelDataError, match=r"1\.2\.840\.10008\.1\.2\.4\.55"):
+        load_radiograph(path)
+
+
+def test_corrupt_codestream_is_unsupported_pixel_data(tmp_path: Path) -> None:
+    path = _write(tmp_path, DicomVariant(transfer_syntax="jpeg_ls"))
+    data = bytearray(path.read_bytes())
+    start = data.index(b"\xff\xd8")  # JPEG-LS start of image
+    data[start + 20 : start + 200] = b"\x00" * 180
+    path.write_bytes(bytes(data))
+    with pytest.raises(errors.UnsupportedPixelDataError, match="JPEG-LS"):
+        load_radiograph(path)
+
+
+def test_not_dicom(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("hello, this is not a radiograph\n" * 20)
+    with pytest.raises(errors.NotDicomError):
+        load_radiograph(path)
+
+
+def test_missing_file_is_a_brooker_error(tmp_path: Path) -> None:
+    with pytest.raises(errors.NotDicomError, match="no such file"):
+        load_radiograph(tmp_path / "absent.dcm")
+
+
+def test_huge_declared_size_fails_before_allocating(tmp_path: Path) -> None:
+    import tracemalloc
+
+    variant = DicomVariant(extra=((0x00280010, "US", 46341), (0x00280011, "US", 46341)))
+    path = _write(tmp_path, variant)
+    tracemalloc.start()
+    try:
+        with pytest.raises(errors.SizeMismatchError):
+            load_radiograph(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 2**20
+
+
+def test_megapixel_cap_is_a_parameter(tmp_path: Path) -> None:
+    path = _write(tmp_path, DicomVariant())
+    with pytest.raises(errors.SizeMismatchError, match="MP cap"):
+        load_radiograph(path, max_megapixels=0.001)
+
+
+# ------------------------------------------------------------------ headers and encodings
+
+
+@pytest.mark.parametrize(("preamble", "file_meta"), [(False, True), (True, False), (False, False)])
+@pytest.mark.parametrize("syntax", ["explicit_le", "implicit_le"])
+def test_files_without_preamble_or_meta_load(
+    tmp_path: Path, preamble: bool, file_meta: bool, syntax: str
+) -> None:
+    src = _pixels()
+    variant = DicomVariant(transfer_syntax=syntax, preamble=preamble, file_meta=file_meta)
+    rad = load_radiograph(_write(tmp_path, variant, src))
+    np.testing.assert_array_equal(rad.pixels, src.astype(np.float32))
+
+
+def test_meta_without_transfer_syntax_is_read_as_implicit(tmp_path: Path) -> None:
+    from pydicom.filewriter import dcmwrite
+
+    from brooker.phantom_dicom import build_dataset
+
+    src = _pixels()
+    ds = build_dataset(src, DicomVariant(transfer_syntax="implicit_le"))
+    del ds.file_meta.TransferSyntaxUID
+    path = tmp_path / "nots.dcm"
+    dcmwrite(path, ds, implicit_vr=True, little_endian=True)
+    rad = load_radiograph(path)
+    assert rad.meta.transfer_syntax_name == "Implicit VR Little Endian"
+    np.testing.assert_array_equal(rad.pixels, src.astype(np.float32))
+
+
+# ------------------------------------------------------------------ identifiers
+
+
+def test_meta_and_caveats_carry_no_identifiers(tmp_path: Path) -> None:
+    rad = load_radiograph(
+        _write(tmp_path, DicomVariant(patient_orientation=None, view_position=None))
+    )
+    text = repr(rad.meta) + " ".join(rad.caveats)
+    for value in FAKE_IDENTIFIERS.values():
+        assert value not in text
+        assert value.split("^")[0] not in text
+
+
+@pytest.mark.parametrize("code", [i for i, *_ in REFUSALS])
+def test_error_messages_carry_no_identifiers(tmp_path: Path, code: str) -> None:
+    variant = next(v for i, v, _, _ in REFUSALS if i == code)
+    with pytest.raises(errors.BrookerError) as info:
+        load_radiograph(_write(tmp_path, variant))
+    for value in FAKE_IDENTIFIERS.values():
+        assert value not in info.value.message
+        assert "SECRET" not in info.value.message
+
+
+def test_foreign_exception_text_is_redacted(tmp_path: Path) -> None:
+    from brooker.dicom_io import _redact
+
+    assert "DOE" not in _redact("bad value DOE^JANE^SECRET here", ["DOE^JANE^SECRET", "DOE"])
+
+
+# ------------------------------------------------------------------ robustness
+
+
+def test_dl_folder_in_cwd_does_not_break_import(tmp_path: Path) -> None:
+    (tmp_path / "dl").mkdir()
+    path = _write(tmp_path, DicomVariant(transfer_syntax="jpeg_ls"))
+    code = (
+        f"import brooker.dicom_io as d; r = d.load_radiograph({str(path)!r}); print(r.meta.decoder)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "pyjpegls"
+
+
+def test_loaded_radiograph_defaults(tmp_path: Path) -> None:
+    rad = load_radiograph(_write(tmp_path, DicomVariant(pixel_spacing_mm=(0.2, 0.1))))
+    assert rad.patient_right_on is ImageSide.LEFT
+    assert rad.spacing is not None
+    assert rad.spacing.source is SpacingSource.PIXEL_SPACING_UNCALIBRATED
+    assert rad.meta.rows == SHAPE[0]
+    assert rad.meta.cols == SHAPE[1]
+    assert rad.meta.bits_stored == 12
+    assert rad.meta.modality == "DX"
