@@ -261,26 +261,6 @@ def select_shard(files: Sequence[str], index: int, count: int) -> list[str]:
     return [f for f in files if shard_of(f, count) == index]
 
 
-def overlay_names(files: Sequence[str]) -> dict[str, str]:
-    """A distinct overlay base name (no extension) for each input.
-
-    The name is the file's stem; when two inputs share one (``a/IM0001`` and ``b/IM0001``,
-    compared case-insensitively for case-insensitive file systems) each gets ``-`` and the first
-    8 hex digits of the SHA-256 of its path appended. Depends only on the whole input list, so
-    every shard and every worker count agrees.
-    """
-    stems = {f: Path(f).stem or Path(f).name or "input" for f in files}
-    counts: dict[str, int] = {}
-    for s in stems.values():
-        counts[s.lower()] = counts.get(s.lower(), 0) + 1
-    out = {}
-    for f, s in stems.items():
-        if counts[s.lower()] > 1:
-            s = f"{s}-{hashlib.sha256(_norm(f).encode('utf-8', 'surrogateescape')).hexdigest()[:8]}"
-        out[f] = s
-    return out
-
-
 # --------------------------------------------------------------------------------------------
 # One file
 # --------------------------------------------------------------------------------------------
@@ -375,7 +355,7 @@ def grade_one(
 # --------------------------------------------------------------------------------------------
 
 
-def _worker_main(conn: Any, grade_fn: GradeFn | None) -> None:
+def _worker_main(conn: Any, lifeline: Any, grade_fn: GradeFn | None) -> None:
     """Loop of one worker process: receive a task, send back its result, until None."""
     import signal
     import warnings
@@ -389,6 +369,7 @@ def _worker_main(conn: Any, grade_fn: GradeFn | None) -> None:
         pass
     sys.stdout = sys.stderr
     warnings.simplefilter("ignore")  # library chatter about odd files: the record says it
+    _watch_parent(lifeline)
     while True:
         try:
             task = conn.recv()
@@ -399,11 +380,34 @@ def _worker_main(conn: Any, grade_fn: GradeFn | None) -> None:
         task_id, path, config, kwargs = task
         result = grade_one(path, config, grade_fn=grade_fn, **kwargs)
         try:
-            conn.send((task_id, result))
-        except Exception as exc:  # an unpicklable result (a bug)
-            conn.send(
-                (task_id, error_record(path, "internal_error", f"result not sendable: {exc}"))
-            )
+            try:
+                conn.send((task_id, result))
+            except OSError:
+                raise
+            except Exception as exc:  # an unpicklable result (a bug)
+                msg = f"result could not be sent: {type(exc).__name__}: {exc}"
+                conn.send((task_id, error_record(path, "internal_error", msg)))
+        except OSError:  # the parent is gone
+            return
+
+
+def _watch_parent(lifeline: Any) -> None:
+    """Exit this worker as soon as the batch process is gone (even by SIGKILL).
+
+    ``lifeline`` is the read end of a pipe whose only write end the batch process holds and
+    never writes to: it becomes readable (end of file) exactly when that process has exited,
+    so an orphaned worker never grades on for minutes. (The parent pid cannot tell: a worker
+    is forked by the forkserver, and a killed parent may linger as a zombie.)
+    """
+    import threading
+
+    def watch() -> None:
+        try:
+            lifeline.poll(None)
+        finally:
+            os._exit(1)
+
+    threading.Thread(target=watch, name="brooker-lifeline", daemon=True).start()
 
 
 def portable_config(config: AnalysisConfig | None) -> AnalysisConfig | None:
@@ -432,16 +436,19 @@ def _mp_context() -> Any:
 class _Worker:
     proc: Any
     conn: Any
+    lifeline: Any
     task: tuple[int, str] | None = None
     deadline: float = float("inf")
 
 
 def _start_worker(ctx: Any, grade_fn: GradeFn | None) -> _Worker:
     parent, child = ctx.Pipe(duplex=True)
-    proc = ctx.Process(target=_worker_main, args=(child, grade_fn), daemon=True)
+    life_r, life_w = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_worker_main, args=(child, life_r, grade_fn), daemon=True)
     proc.start()
     child.close()
-    return _Worker(proc=proc, conn=parent)
+    life_r.close()
+    return _Worker(proc=proc, conn=parent, lifeline=life_w)
 
 
 def _stop_worker(w: _Worker, *, kill: bool) -> None:
@@ -459,6 +466,7 @@ def _stop_worker(w: _Worker, *, kill: bool) -> None:
             w.proc.join()
     finally:
         w.conn.close()
+        w.lifeline.close()
 
 
 def _death_message(proc: Any) -> str:
@@ -952,7 +960,9 @@ def grade_many(
     recursive : bool
         Search sub-folders of folder arguments.
     names : mapping, optional
-        Overlay base name per input; defaults to :func:`overlay_names` of all inputs.
+        Overlay base name (no extension) per input; default
+        :func:`brooker.overlay.overlay_name_for`, which keeps two ``IM0001`` in different
+        folders apart and is the same for every shard and worker count.
     grade_fn : callable, optional
         Replaces :func:`brooker.pipeline.grade_path` (a module-level function, so workers can
         import it); for tests of the machinery.
@@ -969,8 +979,7 @@ def grade_many(
     ...     print(result.file, result.status, [h.grade.roman for h in result.hips])
     """
     files = list(discover(paths, recursive=recursive).files)
-    if names is None:
-        names = overlay_names(files)
+    names = names or {}
     out = None if out_dir is None else os.fspath(out_dir)
     if results_file is None and out is not None:
         results_file = os.path.join(out, RESULTS_NAME)

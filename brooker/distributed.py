@@ -38,7 +38,6 @@ from brooker.batch import (
     GradeFn,
     discover,
     grade_one,
-    overlay_names,
     portable_config,
     record_line,
 )
@@ -106,9 +105,7 @@ def grade_bag(
         The partition files written, one JSON record per input per line.
     """
     files = list(discover(paths, recursive=recursive).files)
-    if names is None:
-        names = overlay_names(files)
-    names = {f: names[f] for f in files if f in names}
+    names = {f: names[f] for f in files if f in names} if names else {}
     config = portable_config(config)
     out = os.fspath(out_dir)
     os.makedirs(out, exist_ok=True)

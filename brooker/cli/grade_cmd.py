@@ -421,7 +421,6 @@ def _run(
             ) from None
     found = batch.discover(inputs, recursive=recursive)
     files = list(found.files)
-    names = batch.overlay_names(files)  # from the whole list: every shard agrees
     suffix = ""
     if shard is not None:
         files = batch.select_shard(files, *shard)
@@ -487,7 +486,6 @@ def _run(
                 out,
                 overlay,
                 overlay_crops,
-                names,
                 dask_scheduler,
                 emit,
                 err_console,
@@ -503,7 +501,6 @@ def _run(
                 overlay_crops=overlay_crops,
                 timeout_s=timeout or None,
                 results_file=results_path,
-                names=names,
             )
             if show_progress:
                 progress = _progress(err_console)
@@ -576,7 +573,6 @@ def _run_dask(
     out: Path,
     overlay: bool,
     overlay_crops: bool,
-    names: dict[str, str],
     address: str,
     emit: Any,
     err_console: Console,
@@ -598,7 +594,6 @@ def _run_dask(
             client=client,
             overlay=overlay,
             overlay_crops=overlay_crops,
-            names=names,
         )
     for part in parts:
         for rec in batch.read_records(part):

@@ -1,0 +1,409 @@
+"""brooker.batch: discovery, sharding, the worker pool (timeout, crash, bug), outputs, resume.
+
+The machinery is tested with module-level stand-ins for ``grade_path`` (``grade_fn=``), which
+the worker processes import by name; the real engine end to end is in test_cli_grade.py.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from brooker import batch
+from brooker._version import __version__
+from brooker.models import (
+    BrookerGrade,
+    GradingResult,
+    HipResult,
+    ImageSide,
+    PatientSide,
+    Status,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+PREAMBLE = b"\0" * 128 + b"DICM"
+
+
+# --- stand-ins for grade_path, imported by name in the workers -------------------------------
+
+
+def fake_grade(path, config=None, **kwargs):  # type: ignore[no-untyped-def]
+    """A grade from the file's content; markers in the content make it slow, crash or fail."""
+    data = Path(path).read_bytes()
+    if b"SLOW" in data:
+        time.sleep(60)
+    if b"CRASH" in data:
+        os.kill(os.getpid(), signal.SIGKILL)
+    if b"BUG" in data:
+        raise ZeroDivisionError("division by zero\nsecond line")
+    if b"NOHIP" in data:
+        return GradingResult(
+            file="ignored", status=Status.UNGRADABLE, version=__version__, reason="no hip"
+        )
+    if b"NAP" in data:
+        time.sleep(0.25)
+    grade = BrookerGrade(len(data) % 5)
+    hips = tuple(
+        HipResult(side, half, grade, (10.0, 20.0), prosthesis=side is PatientSide.LEFT)
+        for side, half in ((PatientSide.RIGHT, ImageSide.LEFT), (PatientSide.LEFT, ImageSide.RIGHT))
+    )
+    return GradingResult(file="ignored", status=Status.OK, version=__version__, hips=hips)
+
+
+def _write(path: Path, payload: bytes, *, preamble: bool = True) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes((PREAMBLE if preamble else b"") + payload)
+    return path
+
+
+def _records(results, *, drop=()):  # type: ignore[no-untyped-def]
+    recs = [r.to_record() if isinstance(r, GradingResult) else r for r in results]
+    for r in recs:
+        for k in drop:
+            r.pop(k, None)
+    return sorted(recs, key=lambda r: r["file"])
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """A nested folder: good files, repeated names, a broken one, non-DICOM files."""
+    root = tmp_path / "in"
+    _write(root / "a" / "IM0001", b"good-a" * 3)
+    _write(root / "b" / "IM0001", b"good-b" * 4)
+    _write(root / "b" / "deep" / "scan.dcm", b"good-deep")
+    _write(root / "c" / "x", b"NOHIP")
+    _write(root / "c" / "y", b"BUG")
+    (root / "notes.txt").write_text("not a radiograph")
+    (root / "b" / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 200)
+    (root / "empty").write_bytes(b"")
+    return root
+
+
+# --- discovery -------------------------------------------------------------------------------
+
+
+def _bare_dataset(tmp_path: Path, name: str, *, little: bool, implicit: bool) -> Path:
+    """A data set written with no preamble and no file meta."""
+    from pydicom.dataset import Dataset
+
+    ds = Dataset()
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"
+    ds.SOPInstanceUID = "1.2.3.4"
+    ds.Modality = "DX"
+    ds.Rows = 2
+    ds.Columns = 2
+    p = tmp_path / name
+    ds.save_as(p, implicit_vr=implicit, little_endian=little, enforce_file_format=False)
+    return p
+
+
+@pytest.mark.parametrize(("little", "implicit"), [(True, True), (True, False), (False, False)])
+def test_bare_dataset_without_preamble_is_dicom(tmp_path: Path, little: bool, implicit: bool):
+    p = _bare_dataset(tmp_path, "bare", little=little, implicit=implicit)
+    assert p.read_bytes()[128:132] != b"DICM"
+    assert batch.looks_like_dicom(p)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"hello world\n" * 50,
+        b"\x89PNG\r\n\x1a\n" + b"\0" * 300,
+        b"%PDF-1.7\n" + b"x" * 300,
+        bytes(range(256)) * 4,
+        b"\0" * 132,
+    ],
+)
+def test_other_content_is_not_dicom(tmp_path: Path, content: bytes):
+    p = tmp_path / "f"
+    p.write_bytes(content)
+    assert not batch.looks_like_dicom(p)
+
+
+def test_part10_file_is_dicom(tmp_path: Path):
+    assert batch.looks_like_dicom(_write(tmp_path / "noext", b"\x02\x00"))
+
+
+@pytest.mark.shared
+def test_every_zoo_file_is_found(zoo_dir: Path):
+    found = batch.discover([zoo_dir])
+    # This one starts with a stray byte before (0008,0005): not DICOM from its first byte
+    # (pydicom reads it as one bogus element), so a folder search skips it; named, it is tried.
+    junk = "pydicom_no_meta_no_preamble.dcm"
+    dcm = sorted(str(p) for p in zoo_dir.glob("*.dcm") if p.name != junk)
+    assert [f for f in found.files if f.endswith(".dcm")] == dcm
+    assert found.skipped_non_dicom == 1 + sum(
+        1 for p in zoo_dir.iterdir() if p.is_file() and not p.name.endswith(".dcm")
+    )
+
+
+def test_discover_nested_tree(tree: Path):
+    found = batch.discover([tree])
+    rel = [os.path.relpath(f, tree) for f in found.files]
+    assert rel == ["a/IM0001", "b/IM0001", "b/deep/scan.dcm", "c/x", "c/y"]
+    assert found.skipped_non_dicom == 3
+    assert found.missing == ()
+
+
+def test_discover_no_recursive(tree: Path):
+    assert batch.discover([tree], recursive=False).files == ()
+    assert len(batch.discover([tree / "a"], recursive=False).files) == 1
+
+
+def test_named_files_are_always_attempted_and_missing_listed(tree: Path):
+    named = tree / "notes.txt"
+    found = batch.discover([named, tree / "a", tree / "nope.dcm", tree / "a" / "IM0001"])
+    assert str(named) in found.files  # not DICOM, but named: attempted
+    assert found.files.count(str(tree / "a" / "IM0001")) == 1  # found twice, graded once
+    assert found.missing == (str(tree / "nope.dcm"),)
+    assert str(tree / "nope.dcm") in found.files
+    assert list(found.files) == sorted(found.files)
+
+
+def test_read_files_from(tmp_path: Path):
+    lst = tmp_path / "list.txt"
+    lst.write_text("a.dcm\n\n  b c.dcm  \n")
+    assert batch.read_files_from(lst) == ["a.dcm", "b c.dcm"]
+
+
+# --- sharding --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["0/1", "2/3", "0/4"])
+def test_parse_shard(text: str):
+    i, n = batch.parse_shard(text)
+    assert f"{i}/{n}" == text
+
+
+@pytest.mark.parametrize("text", ["3/3", "-1/3", "1/0", "1", "a/b", "1/2/3"])
+def test_parse_shard_rejects(text: str):
+    with pytest.raises(ValueError, match="shard"):
+        batch.parse_shard(text)
+
+
+def test_shards_partition_the_inputs_stably():
+    files = [f"scans/p{i}/IM{j:04d}" for i in range(20) for j in range(5)]
+    parts = [batch.select_shard(files, i, 4) for i in range(4)]
+    assert sorted(f for part in parts for f in part) == sorted(files)
+    assert all(parts)  # 100 paths over 4 shards: none empty
+    # stable across runs and machines (a hash of the path string, not Python's hash())
+    assert batch.shard_of("scans/p1/IM0001", 7) == batch.shard_of("./scans//p1/IM0001", 7)
+    assert batch.shard_of("scans/p1/IM0001", 1000) == 208
+
+
+# --- the pool --------------------------------------------------------------------------------
+
+
+def test_records_identical_for_any_worker_count(tree: Path, tmp_path: Path):
+    runs = {}
+    for w in (0, 1, 2):
+        out = tmp_path / f"out{w}"
+        runs[w] = _records(
+            batch.grade_many([tree], workers=w, out_dir=out, grade_fn=fake_grade, timeout_s=30)
+        )
+        on_disk = batch.read_records(out / batch.RESULTS_NAME)
+        assert _records(on_disk) == runs[w]
+    assert runs[0] == runs[1] == runs[2]
+    recs = runs[1]
+    assert [r["file"] for r in recs] == list(batch.discover([tree]).files)
+    # repeated names stay apart; each record has its content key
+    assert len({r["file"] for r in recs}) == 5
+    assert all(len(r["input_sha256"]) == 64 for r in recs)
+    by_name = {os.path.relpath(r["file"], tree): r for r in recs}
+    assert by_name["c/x"]["status"] == "ungradable"
+    assert by_name["c/y"]["error"]["code"] == "internal_error"
+
+
+def test_bug_is_one_line_record_and_logged(tree: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    (rec,) = _records(
+        batch.grade_many([tree / "c" / "y"], workers=1, out_dir=out, grade_fn=fake_grade)
+    )
+    assert rec["status"] == "error"
+    assert rec["error"]["code"] == "internal_error"
+    assert "\n" not in rec["error"]["message"]
+    assert rec["error"]["message"].startswith(str(tree / "c" / "y"))
+    log = (out / batch.ERROR_LOG_NAME).read_text()
+    assert "Traceback" in log
+    assert "ZeroDivisionError" in log
+
+
+def test_timeout_and_crash_do_not_stop_the_batch(tmp_path: Path):
+    files = [
+        _write(tmp_path / "slow", b"SLOW"),
+        _write(tmp_path / "crash", b"CRASH"),
+        *(_write(tmp_path / f"ok{i}", b"x" * i) for i in range(4)),
+    ]
+    t0 = time.monotonic()
+    recs = _records(batch.grade_many(files, workers=2, grade_fn=fake_grade, timeout_s=2.0))
+    elapsed = time.monotonic() - t0
+    assert elapsed < 20
+    by = {Path(r["file"]).name: r for r in recs}
+    assert by["slow"]["error"]["code"] == "timeout"
+    assert by["crash"]["error"]["code"] == "internal_error"
+    assert "SIGKILL" in by["crash"]["error"]["message"]
+    assert all(by[f"ok{i}"]["status"] == "ok" for i in range(4))
+    assert by["slow"]["input_sha256"] == batch.file_sha256(tmp_path / "slow")
+
+
+def test_missing_file_gets_a_record(tmp_path: Path):
+    (rec,) = _records(batch.grade_many([tmp_path / "gone.dcm"], workers=1, grade_fn=fake_grade))
+    assert rec["status"] == "error"
+    assert rec["error"]["code"] == "not_found"
+
+
+def test_stopping_early_stops_the_workers(tmp_path: Path):
+    files = [_write(tmp_path / f"f{i}", b"NAP" + b"x" * i) for i in range(6)]
+    gen = batch.grade_many(files, workers=2, grade_fn=fake_grade)
+    next(gen)
+    import multiprocessing as mp
+
+    gen.close()
+    deadline = time.monotonic() + 5
+    while any(p.name.startswith("Process") for p in mp.active_children()):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+# --- outputs ---------------------------------------------------------------------------------
+
+
+def test_csv_one_row_per_hip_and_safe(tmp_path: Path):
+    ok = fake_grade(_write(tmp_path / "ok", b"abc")).to_record()
+    ok["file"] = "=HYPERLINK(evil)"
+    ok["hips"][0]["fragments"] = [{"kind": "pelvic_spur"}, {"kind": "island"}]
+    ok["spacing"] = {"row_mm": 0.15, "col_mm": 0.15, "source": "pixel_spacing"}
+    bad = batch.error_record("caf\u00e9/IM1", "unsupported_pixel_data", "cannot decode").to_record()
+    nohip = {"file": "-x", "status": "ungradable", "reason": "no hip joint found", "hips": []}
+    out = tmp_path / "r.csv"
+    batch.write_csv(out, [ok, bad, nohip])
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    with open(out, encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert tuple(rows[0]) == batch.CSV_COLUMNS
+    assert len(rows) == 4
+    assert rows[0]["file"] == "'=HYPERLINK(evil)"
+    assert rows[0]["side"] == "right"
+    assert rows[0]["n_fragments"] == "2"
+    assert rows[0]["fragment_kinds"] == "island;pelvic_spur"
+    assert rows[0]["spacing_source"] == "pixel_spacing"
+    assert rows[0]["borderline"] == "false"
+    assert rows[1]["side"] == "left"
+    assert rows[1]["prosthesis"] == "true"
+    assert rows[2]["file"] == "caf\u00e9/IM1"
+    assert rows[2]["side"] == ""
+    assert rows[2]["error_code"] == "unsupported_pixel_data"
+    assert rows[2]["reason"].endswith("cannot decode")
+    assert rows[3]["file"] == "'-x"
+    assert rows[3]["reason"] == "no hip joint found"
+    assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_manifest_and_counts(tmp_path: Path):
+    recs = [
+        fake_grade(_write(tmp_path / "a", b"ab")).to_record(),
+        {"file": "b", "status": "error", "hips": []},
+    ]
+    c = batch.counts(recs)
+    assert c["status"] == {"ok": 1, "error": 1}
+    assert c["class"] == {"IV": 2}  # 134 bytes: grade 4, two hips
+    m = {**batch.environment(), "counts": c}
+    batch.write_manifest(tmp_path / "manifest.json", m)
+    back = json.loads((tmp_path / "manifest.json").read_text())
+    assert back["tool"] == "brooker"
+    assert back["dependencies"]["pydicom"]
+
+
+# --- resume ----------------------------------------------------------------------------------
+
+
+def test_resume_repairs_and_skips(tmp_path: Path):
+    files = [_write(tmp_path / "in" / f"f{i}", b"x" * i) for i in range(4)]
+    out = tmp_path / "out"
+    full = _records(batch.grade_many(files, workers=0, out_dir=out, grade_fn=fake_grade))
+    results = out / batch.RESULTS_NAME
+    lines = results.read_bytes().splitlines(keepends=True)
+    # keep two records, duplicate one, add a transient error for a third, tear the last line
+    f2 = str(files[2])
+    timeout = batch.error_record(f2, "timeout", "slow", input_sha256=batch.file_sha256(f2))
+    results.write_bytes(
+        lines[0]
+        + lines[1]
+        + lines[0]
+        + (batch.record_line(timeout.to_record()) + "\n").encode()
+        + lines[3][:25]
+    )
+    again = _records(
+        batch.grade_many(files, workers=1, out_dir=out, grade_fn=fake_grade, resume=True)
+    )
+    assert {r["file"] for r in again} == {str(files[2]), str(files[3])}
+    assert _records(batch.read_records(results)) == full
+    assert len(results.read_bytes().splitlines()) == 4
+
+
+def test_resume_regrades_changed_content(tmp_path: Path):
+    f = _write(tmp_path / "f", b"one")
+    out = tmp_path / "out"
+    list(batch.grade_many([f], workers=0, out_dir=out, grade_fn=fake_grade))
+    again = batch.grade_many([f], workers=0, out_dir=out, grade_fn=fake_grade, resume=True)
+    assert list(again) == []
+    _write(f, b"two!")
+    (rec,) = batch.grade_many([f], workers=0, out_dir=out, grade_fn=fake_grade, resume=True)
+    on_disk = batch.read_records(out / batch.RESULTS_NAME)
+    assert [r["input_sha256"] for r in on_disk] == [rec.extra["input_sha256"]]
+
+
+_KILL_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    sys.path[:0] = [{tests!r}, {root!r}]
+    from brooker.batch import grade_many
+    from test_batch import fake_grade
+
+    if __name__ == "__main__":
+        for r in grade_many(sys.argv[2:], workers=1, out_dir=sys.argv[1], grade_fn=fake_grade,
+                            resume=True):
+            pass
+    """
+)
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path: Path):
+    files = [str(_write(tmp_path / "in" / f"f{i}", b"NAP" + b"x" * i)) for i in range(6)]
+    script = tmp_path / "run.py"
+    script.write_text(_KILL_SCRIPT.format(tests=str(ROOT / "tests"), root=str(ROOT)))
+    out = tmp_path / "out"
+    results = out / batch.RESULTS_NAME
+    proc = subprocess.Popen([sys.executable, str(script), str(out), *files])
+    try:
+        deadline = time.monotonic() + 30
+        while not (results.exists() and results.read_bytes().count(b"\n") >= 1):
+            assert time.monotonic() < deadline, "no record appeared"
+            assert proc.poll() is None, "finished before it could be killed"
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=10)
+    # a kill can land mid-line: simulate the worst case on top of the real kill
+    with open(results, "ab") as fh:
+        fh.write(b'{"file": "' + files[-1].encode() + b'", "sta')
+    n_before = results.read_bytes().count(b"\n")
+    assert 1 <= n_before < len(files)
+    done = subprocess.run([sys.executable, str(script), str(out), *files], timeout=60)
+    assert done.returncode == 0
+    resumed = batch.read_records(results)
+    expect = _records(batch.grade_many(files, workers=0, grade_fn=fake_grade))
+    assert _records(resumed) == expect
+    assert len(results.read_bytes().splitlines()) == len(files)
