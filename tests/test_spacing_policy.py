@@ -1,0 +1,274 @@
+"""The spacing policy of brooker.dicom_io, as a table: attributes in, (row, col, source) out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from brooker import errors
+from brooker.config import DEFAULT_SPACING_UNCERTAINTY
+from brooker.dicom_io import load_radiograph
+from brooker.models import SpacingSource
+from brooker.phantom_dicom import DicomVariant, write_dicom
+
+S = SpacingSource
+PS, IPS, MAG = 0x00280030, 0x00181164, 0x00181114
+
+# (id, variant fields, user pixel_spacing, user magnification,
+#  expected (row_mm, col_mm, source) or None, caveat fragments expected)
+CASES: list[tuple[str, dict[str, Any], Any, Any, Any, tuple[str, ...]]] = [
+    ("nothing", {}, None, None, None, ("no physical pixel spacing",)),
+    (
+        "calibrated by type",
+        {"pixel_spacing_mm": (0.15, 0.15), "calibration_type": "GEOMETRY"},
+        None,
+        None,
+        (0.15, 0.15, S.PIXEL_SPACING),
+        (),
+    ),
+    (
+        "calibrated by differing from IPS",
+        {"pixel_spacing_mm": (0.16, 0.16), "imager_pixel_spacing_mm": (0.2, 0.2)},
+        None,
+        None,
+        (0.16, 0.16, S.PIXEL_SPACING),
+        (),
+    ),
+    (
+        "calibrated wins over IPS/magnification",
+        {
+            "pixel_spacing_mm": (0.16, 0.16),
+            "imager_pixel_spacing_mm": (0.2, 0.2),
+            "magnification": 1.15,
+        },
+        None,
+        None,
+        (0.16, 0.16, S.PIXEL_SPACING),
+        (),
+    ),
+    (
+        "IPS / file magnification",
+        {"imager_pixel_spacing_mm": (0.23, 0.23), "magnification": 1.15},
+        None,
+        None,
+        (0.2, 0.2, S.IMAGER_PIXEL_SPACING_MAGNIFICATION),
+        (),
+    ),
+    (
+        "IPS / user magnification beats the file's",
+        {"imager_pixel_spacing_mm": (0.24, 0.24), "magnification": 1.15},
+        None,
+        1.2,
+        (0.2, 0.2, S.IMAGER_PIXEL_SPACING_MAGNIFICATION),
+        ("replaces (0018,1114)",),
+    ),
+    (
+        "IPS / user magnification",
+        {"imager_pixel_spacing_mm": (0.24, 0.24)},
+        None,
+        1.2,
+        (0.2, 0.2, S.IMAGER_PIXEL_SPACING_MAGNIFICATION),
+        (),
+    ),
+    (
+        "IPS alone: detector plane",
+        {"imager_pixel_spacing_mm": (0.2, 0.2)},
+        None,
+        None,
+        (0.2, 0.2, S.IMAGER_PIXEL_SPACING),
+        ("at the detector",),
+    ),
+    (
+        "PS equal to IPS without type: detector plane",
+        {"pixel_spacing_mm": (0.2, 0.2), "imager_pixel_spacing_mm": (0.2, 0.2)},
+        None,
+        None,
+        (0.2, 0.2, S.IMAGER_PIXEL_SPACING),
+        ("treated as detector-plane", "at the detector"),
+    ),
+    (
+        "PS equal to IPS with magnification",
+        {
+            "pixel_spacing_mm": (0.2, 0.2),
+            "imager_pixel_spacing_mm": (0.2, 0.2),
+            "magnification": 1.25,
+        },
+        None,
+        None,
+        (0.16, 0.16, S.IMAGER_PIXEL_SPACING_MAGNIFICATION),
+        ("treated as detector-plane",),
+    ),
+    (
+        "PS alone without type: calibration unknown",
+        {"pixel_spacing_mm": (0.14, 0.14)},
+        None,
+        None,
+        (0.14, 0.14, S.PIXEL_SPACING_UNCALIBRATED),
+        ("unknown",),
+    ),
+    (
+        "anisotropic kept apart (row first)",
+        {"pixel_spacing_mm": (0.1, 0.2), "calibration_type": "FIDUCIAL"},
+        None,
+        None,
+        (0.1, 0.2, S.PIXEL_SPACING),
+        (),
+    ),
+    (
+        "anisotropic IPS / magnification",
+        {"imager_pixel_spacing_mm": (0.22, 0.11), "magnification": 1.1},
+        None,
+        None,
+        (0.2, 0.1, S.IMAGER_PIXEL_SPACING_MAGNIFICATION),
+        (),
+    ),
+    (
+        "user override wins over everything",
+        {"pixel_spacing_mm": (0.15, 0.15), "calibration_type": "GEOMETRY"},
+        (0.3, 0.25),
+        None,
+        (0.3, 0.25, S.USER),
+        (),
+    ),
+    (
+        "user override, user magnification ignored",
+        {"imager_pixel_spacing_mm": (0.2, 0.2)},
+        (0.3, 0.3),
+        1.2,
+        (0.3, 0.3, S.USER),
+        ("magnification was ignored",),
+    ),
+    (
+        "user magnification ignored for calibrated PS",
+        {"pixel_spacing_mm": (0.15, 0.15), "calibration_type": "GEOMETRY"},
+        None,
+        1.2,
+        (0.15, 0.15, S.PIXEL_SPACING),
+        ("magnification 1.2 was ignored",),
+    ),
+    (
+        "user magnification ignored for uncalibrated PS",
+        {"pixel_spacing_mm": (0.15, 0.15)},
+        None,
+        1.2,
+        (0.15, 0.15, S.PIXEL_SPACING_UNCALIBRATED),
+        ("magnification 1.2 was ignored",),
+    ),
+    (
+        "user override rescues an invalid tag",
+        {"extra": ((PS, "DS", ["0", "0"]),)},
+        (0.2, 0.2),
+        None,
+        (0.2, 0.2, S.USER),
+        ("ignored invalid (0028,0030)",),
+    ),
+    (
+        "invalid PS falls back to valid IPS",
+        {"imager_pixel_spacing_mm": (0.2, 0.2), "extra": ((PS, "DS", ["0", "0"]),)},
+        None,
+        None,
+        (0.2, 0.2, S.IMAGER_PIXEL_SPACING),
+        ("ignored invalid (0028,0030)",),
+    ),
+    (
+        "invalid magnification falls back to IPS alone",
+        {"imager_pixel_spacing_mm": (0.2, 0.2), "extra": ((MAG, "DS", "0"),)},
+        None,
+        None,
+        (0.2, 0.2, S.IMAGER_PIXEL_SPACING),
+        ("ignored invalid (0018,1114)",),
+    ),
+    (
+        "invalid IPS, PS alone is uncalibrated",
+        {"pixel_spacing_mm": (0.15, 0.15), "extra": ((IPS, "DS", ["-1", "-1"]),)},
+        None,
+        None,
+        (0.15, 0.15, S.PIXEL_SPACING_UNCALIBRATED),
+        ("ignored invalid (0018,1164)",),
+    ),
+]
+
+INVALID: list[tuple[str, dict[str, Any], str]] = [
+    ("PS zero", {"extra": ((PS, "DS", ["0", "0"]),)}, r"\(0028,0030\) Pixel Spacing"),
+    ("PS negative", {"extra": ((PS, "DS", ["-0.1", "0.1"]),)}, r"\(0028,0030\)"),
+    ("PS NaN", {"extra": ((PS, "DS", ["nan", "0.1"]),)}, r"\(0028,0030\)"),
+    ("PS inf", {"extra": ((PS, "DS", ["inf", "inf"]),)}, r"\(0028,0030\)"),
+    ("PS one value", {"extra": ((PS, "DS", "0.1"),)}, "two values"),
+    ("PS three values", {"extra": ((PS, "DS", ["0.1", "0.1", "0.1"]),)}, "two values"),
+    ("IPS zero", {"extra": ((IPS, "DS", ["0", "0"]),)}, r"\(0018,1164\) Imager Pixel Spacing"),
+    ("IPS negative", {"extra": ((IPS, "DS", ["-0.2", "-0.2"]),)}, r"\(0018,1164\)"),
+    ("magnification alone invalid", {"extra": ((MAG, "DS", "-1"),)}, r"\(0018,1114\)"),
+]
+
+
+def _load(tmp_path: Path, fields: dict[str, Any], user: Any = None, mag: Any = None) -> Any:
+    px = np.zeros((8, 10), np.uint16)
+    path = write_dicom(px, tmp_path / "s.dcm", DicomVariant(**fields))
+    return load_radiograph(path, pixel_spacing=user, magnification=mag)
+
+
+@pytest.mark.parametrize(
+    ("fields", "user", "mag", "expected", "caveats"),
+    [pytest.param(*c[1:], id=c[0]) for c in CASES],
+)
+def test_spacing_policy(
+    tmp_path: Path,
+    fields: dict[str, Any],
+    user: Any,
+    mag: Any,
+    expected: Any,
+    caveats: tuple[str, ...],
+) -> None:
+    rad = _load(tmp_path, fields, user, mag)
+    if expected is None:
+        assert rad.spacing is None
+    else:
+        row, col, source = expected
+        assert rad.spacing is not None
+        assert rad.spacing.row_mm == pytest.approx(row, rel=1e-9)
+        assert rad.spacing.col_mm == pytest.approx(col, rel=1e-9)
+        assert rad.spacing.source is source
+        assert rad.spacing.relative_uncertainty == DEFAULT_SPACING_UNCERTAINTY[source]
+    joined = " | ".join(rad.caveats)
+    for fragment in caveats:
+        assert fragment in joined
+
+
+@pytest.mark.parametrize(("fields", "match"), [pytest.param(*c[1:], id=c[0]) for c in INVALID])
+def test_invalid_spacing_is_refused_naming_the_tag(
+    tmp_path: Path, fields: dict[str, Any], match: str
+) -> None:
+    with pytest.raises(errors.InvalidSpacingError, match=match) as info:
+        _load(tmp_path, fields)
+    assert "\n" not in info.value.message
+
+
+def test_non_numeric_spacing_is_invalid(tmp_path: Path) -> None:
+    px = np.zeros((8, 10), np.uint16)
+    path = write_dicom(px, tmp_path / "s.dcm", DicomVariant(pixel_spacing_mm=(9.5, 9.5)))
+    data = path.read_bytes()
+    assert data.count(b"9.5\\9.5 ") == 1
+    path.write_bytes(data.replace(b"9.5\\9.5 ", b"abc\\0.1 "))  # same length, not a number
+    with pytest.raises(errors.InvalidSpacingError, match=r"\(0028,0030\).*not numeric"):
+        load_radiograph(path)
+
+
+@pytest.mark.parametrize("mag", [0.0, -1.2, float("nan"), float("inf")])
+def test_invalid_user_magnification(tmp_path: Path, mag: float) -> None:
+    with pytest.raises(errors.InvalidSpacingError, match="magnification"):
+        _load(tmp_path, {"imager_pixel_spacing_mm": (0.2, 0.2)}, mag=mag)
+
+
+@pytest.mark.parametrize("user", [(0.0, 0.1), (-0.1, 0.1), (float("nan"), 0.1), (0.1,)])
+def test_invalid_user_spacing(tmp_path: Path, user: Any) -> None:
+    with pytest.raises(errors.InvalidSpacingError, match="given by the user"):
+        _load(tmp_path, {}, user=user)
+
+
+def test_missing_spacing_still_loads_for_inspect(tmp_path: Path) -> None:
+    rad = _load(tmp_path, {})
+    assert rad.spacing is None
+    assert rad.pixels.shape == (8, 10)
