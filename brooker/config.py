@@ -54,6 +54,37 @@ class AnalysisConfig:
     spacing_uncertainty: Mapping[SpacingSource, float] = field(
         default_factory=lambda: DEFAULT_SPACING_UNCERTAINTY
     )
+    # --- localisation (analysis grid) ---
+    analysis_pitch_mm: float = 1.0
+    background_sigma_mm: float = 12.0
+    metal_contrast_factor: float = 2.6
+    metal_max_texture: float = 0.15
+    prosthetic_head_radius_mm: tuple[float, float] = (10.5, 20.5)
+    native_head_radius_mm: tuple[float, float] = (18.0, 30.0)
+    native_min_circle_support: float = 0.75
+    min_field_mm: float = 100.0
+    hip_separation_mm: tuple[float, float] = (120.0, 280.0)
+    hip_max_height_difference_mm: float = 45.0
+    lone_hip_min_score: float = 1.3
+    # --- segmentation around each hip (full resolution) ---
+    roi_up_mm: float = 110.0
+    roi_down_mm: float = 120.0
+    roi_lateral_mm: float = 110.0
+    roi_medial_mm: float = 60.0
+    denoise_sigma_mm: float = 0.15
+    mask_sigma_mm: float = 0.5
+    bone_threshold_fraction: float = 0.3
+    max_hole_mm2: float = 40.0
+    metal_min_area_mm2: float = 1.0
+    metal_halo_mm: float = 1.0
+    joint_exclusion_factor: float = 1.15
+    joint_exclusion_margin_mm: float = 3.0
+    medial_wedge_deg: tuple[float, float] = (170.0, 340.0)
+    sector_deg: tuple[float, float] = (-20.0, 170.0)
+    sector_radius_mm: float = 100.0
+    spur_opening_radius_mm: float = 6.0
+    body_probe_mm: float = 25.0
+    spur_min_depth_mm: float = 3.0
 
     def __post_init__(self) -> None:
         if self.pixel_spacing is not None:

@@ -1,0 +1,99 @@
+"""Masks -> heterotopic-bone fragments, each classed as island, pelvic spur, femoral spur or bridge.
+
+A candidate is bone in the periarticular sector that is not part of the pelvis or femur bodies
+(see :mod:`brooker.segmentation`), clear of the halo around metal. Its kind follows from what it
+touches: the pelvis body (pelvic spur), the femur body (femoral spur), both (bridge), or neither
+(island, free in the soft tissue). Candidates smaller than ``min_fragment_area_mm2`` are noise;
+spurs that stand out of their body by less than ``spur_min_depth_mm`` are the rounded corners of
+normal bone that an opening leaves behind, not heterotopic bone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage as ndi
+
+from brooker.config import AnalysisConfig
+from brooker.models import Fragment, FragmentKind, PixelSpacing
+from brooker.segmentation import HipMasks
+
+BoolImage = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Fragments:
+    """The fragments of one hip, with their masks in ROI coordinates."""
+
+    items: tuple[Fragment, ...]
+    roi_masks: tuple[BoolImage, ...]
+
+
+def classify_fragments(masks: HipMasks, spacing: PixelSpacing, config: AnalysisConfig) -> Fragments:
+    """Find and class the heterotopic-bone fragments around one hip."""
+    sampling = spacing.sampling_mm
+    px_area = sampling[0] * sampling[1]
+    bodies = masks.pelvis | masks.femur
+    cand = masks.bone & masks.allowed & ~bodies & ~masks.metal_halo
+    lab, n = ndi.label(cand, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return Fragments((), ())
+    near_pelvis = ndi.binary_dilation(masks.pelvis, iterations=1)
+    near_femur = ndi.binary_dilation(masks.femur, iterations=1)
+    # how far each pixel stands out of the nearest body
+    depth = ndi.distance_transform_edt(~bodies, sampling=sampling) if bodies.any() else None
+    items: list[Fragment] = []
+    rois: list[BoolImage] = []
+    for i, sl in enumerate(ndi.find_objects(lab), start=1):
+        if sl is None:
+            continue
+        comp = lab[sl] == i
+        area = float(comp.sum()) * px_area
+        if area < config.min_fragment_area_mm2:
+            continue
+        # must lie (mostly) in the periarticular sector
+        if masks.sector[sl][comp].mean() < 0.5:
+            continue
+        # cut by the ROI border: not measurable, leave it out
+        touches_pelvis = bool(near_pelvis[sl][comp].any())
+        touches_femur = bool(near_femur[sl][comp].any())
+        if touches_pelvis and touches_femur:
+            kind = FragmentKind.BRIDGE
+        elif touches_pelvis:
+            kind = FragmentKind.PELVIC_SPUR
+        elif touches_femur:
+            kind = FragmentKind.FEMORAL_SPUR
+        else:
+            kind = FragmentKind.ISLAND
+        if kind in (FragmentKind.PELVIC_SPUR, FragmentKind.FEMORAL_SPUR) and depth is not None:
+            if float(depth[sl][comp].max()) < config.spur_min_depth_mm:
+                continue
+        if kind is FragmentKind.ISLAND and _touches_border(sl, comp, masks.bone.shape):
+            continue
+        rows, cols = np.nonzero(comp)
+        r0, c0 = sl[0].start + masks.origin_px[0], sl[1].start + masks.origin_px[1]
+        full = np.zeros(masks.bone.shape, bool)
+        full[sl] = comp
+        items.append(
+            Fragment(
+                kind=kind,
+                area_mm2=area,
+                centroid_px=(float(rows.mean() + r0), float(cols.mean() + c0)),
+                bbox_px=(r0, c0, r0 + comp.shape[0], c0 + comp.shape[1]),
+                mask=comp.copy(),
+            )
+        )
+        rois.append(full)
+    return Fragments(tuple(items), tuple(rois))
+
+
+def _touches_border(sl: tuple[slice, slice], comp: BoolImage, shape: tuple[int, ...]) -> bool:
+    r, c = sl
+    return bool(
+        (r.start == 0 and comp[0].any())
+        or (c.start == 0 and comp[:, 0].any())
+        or (r.stop == shape[0] and comp[-1].any())
+        or (c.stop == shape[1] and comp[:, -1].any())
+    )

@@ -1,0 +1,74 @@
+"""The Brooker criteria, written once: fragments and gap -> class 0-IV.
+
+=====  ==========================================================================
+class  rule
+=====  ==========================================================================
+0      no heterotopic fragment
+I      islands only (no fragment attached to pelvis or femur)
+II     a spur, and the smallest gap between opposing bone is >= 10.0 mm
+III    a spur, and the gap is < 10.0 mm
+IV     a bridge: continuous bone from pelvis to femur (gap 0; "apparent" ankylosis)
+=====  ==========================================================================
+
+Exactly 10.0 mm is class II ("at least 1 cm"). The grade is the highest class that applies:
+islands beside spurs do not lower it.
+"""
+
+from __future__ import annotations
+
+from brooker.config import AnalysisConfig
+from brooker.fragments import Fragments
+from brooker.models import BrookerGrade, FragmentKind, GapMeasurement, HipJoint, HipResult
+
+
+def brooker_class(
+    kinds: set[FragmentKind], gap_mm: float | None, threshold_mm: float
+) -> BrookerGrade:
+    """The Brooker class from the kinds of fragment present and the gap.
+
+    >>> brooker_class(set(), None, 10.0)
+    <BrookerGrade.NONE: 0>
+    >>> brooker_class({FragmentKind.PELVIC_SPUR}, 10.0, 10.0)
+    <BrookerGrade.SPURS_WIDE_GAP: 2>
+    >>> brooker_class({FragmentKind.PELVIC_SPUR}, 9.99, 10.0)
+    <BrookerGrade.SPURS_NARROW_GAP: 3>
+    """
+    if FragmentKind.BRIDGE in kinds or (gap_mm is not None and gap_mm <= 0.0 and kinds):
+        return BrookerGrade.ANKYLOSIS
+    if kinds & {FragmentKind.PELVIC_SPUR, FragmentKind.FEMORAL_SPUR}:
+        if gap_mm is None:
+            raise ValueError("a spur without a measured gap cannot be graded")
+        return BrookerGrade.SPURS_WIDE_GAP if gap_mm >= threshold_mm else BrookerGrade.SPURS_NARROW_GAP
+    if FragmentKind.ISLAND in kinds:
+        return BrookerGrade.ISLANDS
+    return BrookerGrade.NONE
+
+
+def grade_hip(
+    hip: HipJoint, fragments: Fragments, gap: GapMeasurement | None, config: AnalysisConfig
+) -> HipResult:
+    """Combine one hip's fragments and gap into its :class:`HipResult`."""
+    kinds = {f.kind for f in fragments.items}
+    grade = brooker_class(kinds, None if gap is None else gap.gap_mm, config.gap_threshold_mm)
+    caveats: list[str] = []
+    borderline = False
+    if grade in (BrookerGrade.SPURS_WIDE_GAP, BrookerGrade.SPURS_NARROW_GAP) and gap is not None:
+        borderline = abs(gap.gap_mm - config.gap_threshold_mm) <= gap.uncertainty_mm
+        if borderline:
+            caveats.append(
+                f"gap {gap.gap_mm:.1f} mm is within its uncertainty (±{gap.uncertainty_mm:.1f} mm) "
+                f"of {config.gap_threshold_mm:g} mm: class II/III is uncertain"
+            )
+    if grade is BrookerGrade.ANKYLOSIS:
+        caveats.append("apparent ankylosis on a single AP projection (bone may overlap without fusing)")
+    return HipResult(
+        patient_side=hip.patient_side,
+        image_side=hip.image_side,
+        grade=grade,
+        center_px=hip.center_px,
+        prosthesis=hip.prosthesis,
+        gap=gap if grade >= BrookerGrade.SPURS_WIDE_GAP else None,
+        borderline=borderline,
+        fragments=fragments.items,
+        caveats=tuple(caveats),
+    )

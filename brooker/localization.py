@@ -1,0 +1,353 @@
+"""Radiograph -> the hip joints in the field of view.
+
+Hips are searched on a coarse, isotropic analysis grid (``AnalysisConfig.analysis_pitch_mm``,
+1 mm by default), where a femoral head is 10-30 px across whatever the detector pitch:
+
+1. An intensity model: the local soft-tissue level ``S`` and bone level ``B`` as smooth surfaces
+   (normalised convolution of the pixels of each class, iterated), so that thresholds follow
+   the exposure gradient and the tone curve of each film instead of fixed pixel values.
+2. Metal: pixels far above bone (``S + k (B - S)``), in components that are flat (metal has no
+   trabecular texture). A prosthetic head is a metal disk of 22-40 mm diameter.
+3. Native femoral heads: circles of 38-58 mm diameter found by a Hough transform on the bone
+   edges, kept only when the circle is well supported, bone-bright inside, and sits on top of
+   a femur (bone continuing inferolaterally) under a pelvis (bone above).
+4. Pairing: on an AP pelvis the two hips lie at similar heights, 120-260 mm apart; the best
+   candidate on each image half is kept, and a lone hip (hip view, or the other hip outside
+   the field) is kept only when its evidence is strong.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage as ndi
+
+from brooker.config import AnalysisConfig
+from brooker.models import HipJoint, HipSearch, ImageSide, Radiograph
+
+FloatImage = npt.NDArray[np.float32]
+BoolImage = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class AnalysisGrid:
+    """The radiograph resampled to an isotropic grid of ``pitch_mm``.
+
+    ``scale_row`` / ``scale_col`` convert analysis pixels to stored pixels:
+    ``stored_row = (row + 0.5) * scale_row - 0.5``.
+    """
+
+    image: FloatImage
+    pitch_mm: float
+    scale_row: float
+    scale_col: float
+
+    def to_stored(self, row: float, col: float) -> tuple[float, float]:
+        """Analysis-grid (row, col) -> stored-image (row, col)."""
+        return ((row + 0.5) * self.scale_row - 0.5, (col + 0.5) * self.scale_col - 0.5)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class IntensityModel:
+    """Smooth soft-tissue (``soft``) and bone (``bone``) levels over an image, and masks."""
+
+    soft: FloatImage
+    bone: FloatImage
+    body: BoolImage
+    bone_mask: BoolImage
+    metal_mask: BoolImage
+
+    @property
+    def contrast(self) -> FloatImage:
+        """Local bone contrast ``B - S`` (positive)."""
+        return np.maximum(self.bone - self.soft, 1e-6).astype(np.float32)
+
+
+def analysis_grid(radiograph: Radiograph, pitch_mm: float) -> AnalysisGrid:
+    """Resample to an isotropic grid of ``pitch_mm`` by area averaging."""
+    assert radiograph.spacing is not None
+    row_mm, col_mm = radiograph.spacing.sampling_mm
+    img = radiograph.pixels
+    kr = max(1, int(pitch_mm / row_mm))
+    kc = max(1, int(pitch_mm / col_mm))
+    if kr > 1 or kc > 1:
+        h = (img.shape[0] // kr) * kr
+        w = (img.shape[1] // kc) * kc
+        img = img[:h, :w].reshape(h // kr, kr, w // kc, kc).mean(axis=(1, 3), dtype=np.float32)
+    zr = (row_mm * kr) / pitch_mm
+    zc = (col_mm * kc) / pitch_mm
+    if abs(zr - 1) > 1e-3 or abs(zc - 1) > 1e-3:
+        img = ndi.zoom(img, (zr, zc), order=1, prefilter=False, grid_mode=True, mode="nearest")
+    img = np.ascontiguousarray(img, dtype=np.float32)
+    scale_row = radiograph.pixels.shape[0] / img.shape[0]
+    scale_col = radiograph.pixels.shape[1] / img.shape[1]
+    return AnalysisGrid(image=img, pitch_mm=pitch_mm, scale_row=scale_row, scale_col=scale_col)
+
+
+def normalized_smooth(
+    img: FloatImage, weight: npt.NDArray[np.floating], sigma_px: float, fallback: float
+) -> FloatImage:
+    """Gaussian normalised convolution: the local mean of ``img`` over ``weight`` pixels."""
+    w = weight.astype(np.float32)
+    num = ndi.gaussian_filter(img * w, sigma_px, mode="nearest")
+    den = ndi.gaussian_filter(w, sigma_px, mode="nearest")
+    out = np.where(den > 1e-3, num / np.maximum(den, 1e-6), fallback)
+    return out.astype(np.float32)
+
+
+def intensity_model(
+    img: FloatImage, pitch_mm: float, config: AnalysisConfig, *, iterations: int = 3
+) -> IntensityModel:
+    """Estimate local soft-tissue and bone levels, then bone and metal masks.
+
+    Works on any pitch (the sigmas are in mm). The body is what is brighter than the darkest
+    mode (air, unexposed or collimated-black edges); saturated-white collimation is dropped by
+    the metal flatness test later.
+    """
+    sample = img[:: max(1, img.shape[0] // 400), :: max(1, img.shape[1] // 400)]
+    p1, p50 = np.percentile(sample, [1, 50])
+    t_air = p1 + 0.15 * (p50 - p1)
+    body = img > t_air
+    vals = sample[sample > t_air]
+    if vals.size < 16:
+        vals = sample.ravel()
+    s0, b0 = np.percentile(vals, [25, 75])
+    c0 = max(b0 - s0, 1e-3)
+    bone = body & (img > (s0 + b0) / 2)
+    not_metal = img < b0 + 1.5 * c0
+    sig_soft = config.background_sigma_mm / pitch_mm
+    sig_bone = 1.5 * config.background_sigma_mm / pitch_mm
+    soft_lvl = bone_lvl = None
+    for _ in range(iterations):
+        # soft tissue is what is not bone *and not enclosed by bone*: a dark medulla or a
+        # texture hole inside a bone must not pull the soft-tissue level up
+        soft_w = body & ~ndi.binary_fill_holes(bone)
+        soft_lvl = normalized_smooth(img, soft_w, sig_soft, float(s0))
+        bone_w = bone & not_metal
+        bone_lvl = normalized_smooth(img, bone_w, sig_bone, float(b0))
+        # a bone level at least a little above soft tissue everywhere
+        bone_lvl = np.maximum(bone_lvl, soft_lvl + 0.25 * c0).astype(np.float32)
+        thr = soft_lvl + 0.5 * (bone_lvl - soft_lvl)
+        bone = body & (img > thr)
+        not_metal = img < soft_lvl + 2.0 * (bone_lvl - soft_lvl)
+    assert soft_lvl is not None and bone_lvl is not None
+    metal = metal_mask(img, soft_lvl, bone_lvl, pitch_mm, config)
+    return IntensityModel(soft=soft_lvl, bone=bone_lvl, body=body, bone_mask=bone & ~metal, metal_mask=metal)
+
+
+def metal_mask(
+    img: FloatImage, soft: FloatImage, bone: FloatImage, pitch_mm: float, config: AnalysisConfig
+) -> BoolImage:
+    """Metal: far brighter than bone, and flat inside (no trabecular texture)."""
+    contrast = np.maximum(bone - soft, 1e-6)
+    cand = img > soft + config.metal_contrast_factor * contrast
+    if not cand.any():
+        return cand
+    lab, n = ndi.label(cand)
+    if n == 0:
+        return cand
+    # texture: local std of a fine high-pass, relative to bone contrast, over each component's
+    # interior (edges of metal are steep; its inside is flat)
+    fine = img - ndi.gaussian_filter(img, 1.0 / pitch_mm)
+    rel_tex = np.sqrt(ndi.gaussian_filter(fine * fine, 1.0 / pitch_mm)) / contrast
+    interior = ndi.binary_erosion(cand, iterations=2)
+    lab_in = np.where(interior, lab, 0)
+    idx = np.arange(1, n + 1)
+    has_in = np.asarray(ndi.sum(interior, lab, idx)) > 0
+    med_in = np.asarray(ndi.median(rel_tex, lab_in, idx))
+    med_all = np.asarray(ndi.median(rel_tex, lab, idx))
+    med_tex = np.where(has_in, med_in, med_all)
+    area_mm2 = np.asarray(ndi.sum(cand, lab, idx)) * pitch_mm * pitch_mm
+    keep = np.zeros(n + 1, dtype=bool)
+    keep[1:] = (med_tex < config.metal_max_texture) & (area_mm2 >= 2.0)
+    return keep[lab]
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    row: float
+    col: float
+    radius_mm: float
+    prosthesis: bool
+    score: float
+    cup_radius_mm: float | None = None
+
+
+def _circle_support(
+    edges: BoolImage, row: float, col: float, radius_px: float, band_px: float = 1.5
+) -> float:
+    """Fraction of the circle's circumference that lies on an edge pixel."""
+    n = max(24, int(2 * math.pi * radius_px))
+    t = np.linspace(0, 2 * math.pi, n, endpoint=False)
+    rr = row + radius_px * np.sin(t)
+    cc = col + radius_px * np.cos(t)
+    ok = (rr >= 0) & (rr < edges.shape[0]) & (cc >= 0) & (cc < edges.shape[1])
+    if ok.sum() < n * 0.6:
+        return 0.0
+    dil = ndi.binary_dilation(edges, iterations=max(1, int(round(band_px))))
+    hits = dil[rr[ok].astype(int), cc[ok].astype(int)]
+    return float(hits.sum()) / n
+
+
+def _prosthetic_heads(grid: AnalysisGrid, model: IntensityModel, config: AnalysisConfig) -> list[_Candidate]:
+    """Metal disks of prosthetic-head size, with the cup around them when present."""
+    from skimage.feature import canny
+    from skimage.transform import hough_circle, hough_circle_peaks
+
+    metal = model.metal_mask
+    if metal.sum() * grid.pitch_mm**2 < 200.0:
+        return []
+    p = grid.pitch_mm
+    edges = canny(metal.astype(np.float32), sigma=1.0)
+    r_lo, r_hi = config.prosthetic_head_radius_mm
+    radii = np.arange(r_lo / p, r_hi / p + 1e-6, 1.0)
+    hs = hough_circle(edges, radii)
+    _, cx, cy, rads = hough_circle_peaks(
+        hs, radii, total_num_peaks=12, min_xdistance=int(40 / p), min_ydistance=int(40 / p)
+    )
+    out: list[_Candidate] = []
+    for x, y, r in zip(cx, cy, rads, strict=True):
+        support = _circle_support(edges, float(y), float(x), float(r))
+        # inside must be metal, nearly all of it
+        yy, xx = np.ogrid[: metal.shape[0], : metal.shape[1]]
+        disk = (yy - y) ** 2 + (xx - x) ** 2 <= (0.8 * r) ** 2
+        fill = float(metal[disk].mean()) if disk.any() else 0.0
+        if support < 0.45 or fill < 0.9:
+            continue
+        # a stem below: metal continuing inferiorly within 2.5 head radii
+        below = metal[int(y + r) : int(min(metal.shape[0], y + 4 * r)), max(0, int(x - 3 * r)) : int(x + 3 * r)]
+        stem = float(below.mean()) if below.size else 0.0
+        cup = _cup_radius(metal, float(y), float(x), float(r), p)
+        score = support + 0.5 * fill + (0.3 if stem > 0.02 else 0.0) + (0.3 if cup else 0.0)
+        out.append(_Candidate(float(y), float(x), float(r) * p, True, score, cup))
+    return out
+
+
+def _cup_radius(metal: BoolImage, row: float, col: float, r_px: float, pitch_mm: float) -> float | None:
+    """Outer radius (mm) of a metal shell around the head above it, if there is one."""
+    best = None
+    for k in np.arange(1.15, 2.3, 0.05):
+        rr = k * r_px
+        t = np.linspace(-math.pi * 0.9, -math.pi * 0.1, 40)  # upper half (rows decrease)
+        ys = (row + rr * np.sin(t)).astype(int)
+        xs = (col + rr * np.cos(t)).astype(int)
+        ok = (ys >= 0) & (ys < metal.shape[0]) & (xs >= 0) & (xs < metal.shape[1])
+        if ok.sum() < 20:
+            continue
+        frac = float(metal[ys[ok], xs[ok]].mean())
+        if frac > 0.5:
+            best = k * r_px * pitch_mm
+    return best + 1.0 * pitch_mm if best else None
+
+
+def _native_heads(grid: AnalysisGrid, model: IntensityModel, config: AnalysisConfig) -> list[_Candidate]:
+    """Round, bone-bright femoral heads with a femur below and a pelvis above."""
+    from skimage.feature import canny
+    from skimage.transform import hough_circle, hough_circle_peaks
+
+    p = grid.pitch_mm
+    img = grid.image
+    norm = (img - model.soft) / model.contrast
+    norm = np.clip(norm, -1.0, 4.0)
+    norm[model.metal_mask] = 2.0
+    edges = canny(norm, sigma=2.5 / p, low_threshold=0.25, high_threshold=0.5)
+    edges &= ~ndi.binary_dilation(model.metal_mask, iterations=2)
+    r_lo, r_hi = config.native_head_radius_mm
+    radii = np.arange(r_lo / p, r_hi / p + 1e-6, 1.0)
+    hs = hough_circle(edges, radii)
+    _, cx, cy, rads = hough_circle_peaks(
+        hs, radii, total_num_peaks=16, min_xdistance=int(30 / p), min_ydistance=int(30 / p)
+    )
+    out: list[_Candidate] = []
+    yy, xx = np.ogrid[: img.shape[0], : img.shape[1]]
+    for x, y, r in zip(cx, cy, rads, strict=True):
+        y, x, r = float(y), float(x), float(r)
+        support = _circle_support(edges, y, x, r)
+        if support < config.native_min_circle_support:
+            continue
+        disk = (yy - y) ** 2 + (xx - x) ** 2 <= (0.85 * r) ** 2
+        inside = float(np.median(norm[disk]))
+        bone_frac = float(model.bone_mask[disk].mean())
+        if inside < 0.8 or bone_frac < 0.85 or model.metal_mask[disk].mean() > 0.05:
+            continue
+        # pelvis above: bone in a band 1.2-2.2 r above the centre
+        up = model.bone_mask[max(0, int(y - 2.2 * r)) : max(0, int(y - 1.2 * r)), int(max(0, x - r)) : int(x + r)]
+        # femur below: bone in a band 1.5-3 r below, within 2.5 r laterally on either side
+        down = model.bone_mask[int(y + 1.5 * r) : int(y + 3.0 * r), int(max(0, x - 2.5 * r)) : int(x + 2.5 * r)]
+        up_frac = float(up.mean()) if up.size else 0.0
+        down_frac = float(down.mean()) if down.size else 0.0
+        if up_frac < 0.3 or down_frac < 0.08:
+            continue
+        score = support + 0.3 * min(up_frac, 1.0) + 0.3 * min(down_frac * 3, 1.0)
+        out.append(_Candidate(y, x, r * p, False, score))
+    return out
+
+
+def find_hips(radiograph: Radiograph, config: AnalysisConfig) -> HipSearch:
+    """Find the hip joints on a radiograph.
+
+    Returns
+    -------
+    HipSearch
+        One :class:`HipJoint` per hip in the field of view (at most one per image half), or no
+        hips and a ``reason``.
+    """
+    if radiograph.spacing is None:
+        return HipSearch(hips=(), reason="no pixel spacing")
+    grid = analysis_grid(radiograph, config.analysis_pitch_mm)
+    p = grid.pitch_mm
+    h_mm, w_mm = grid.image.shape[0] * p, grid.image.shape[1] * p
+    if min(h_mm, w_mm) < config.min_field_mm:
+        return HipSearch(
+            hips=(),
+            reason=f"field of view {w_mm:.0f} x {h_mm:.0f} mm is too small to show a hip joint",
+        )
+    model = intensity_model(grid.image, p, config)
+    cands = _prosthetic_heads(grid, model, config) + _native_heads(grid, model, config)
+    if not cands:
+        return HipSearch(hips=(), reason="no hip joint found (no femoral head or prosthesis)")
+    mid = grid.image.shape[1] / 2.0
+    best: dict[ImageSide, _Candidate] = {}
+    for c in sorted(cands, key=lambda c: -c.score):
+        half = ImageSide.LEFT if c.col < mid else ImageSide.RIGHT
+        if half not in best:
+            best[half] = c
+    chosen = _pair(best, p, config)
+    if not chosen:
+        return HipSearch(hips=(), reason="no hip joint found (no femoral head or prosthesis)")
+    hips = []
+    for half, c in sorted(chosen.items(), key=lambda kv: kv[1].col):
+        row, col = grid.to_stored(c.row, c.col)
+        hips.append(
+            HipJoint(
+                patient_side=radiograph.patient_side_of(half),
+                image_side=half,
+                center_px=(row, col),
+                head_radius_mm=c.radius_mm,
+                prosthesis=c.prosthesis,
+                cup_radius_mm=c.cup_radius_mm,
+            )
+        )
+    caveats: tuple[str, ...] = ()
+    if len(hips) == 1:
+        caveats = ("one hip in the field of view; the other is not graded",)
+    return HipSearch(hips=tuple(hips), caveats=caveats)
+
+
+def _pair(best: dict[ImageSide, _Candidate], pitch_mm: float, config: AnalysisConfig) -> dict[ImageSide, _Candidate]:
+    """Keep two hips when they look like a pair, else the single convincing one."""
+    if len(best) == 2:
+        a, b = best[ImageSide.LEFT], best[ImageSide.RIGHT]
+        sep_mm = abs(a.col - b.col) * pitch_mm
+        drow_mm = abs(a.row - b.row) * pitch_mm
+        lo, hi = config.hip_separation_mm
+        if lo <= sep_mm <= hi and drow_mm <= config.hip_max_height_difference_mm:
+            return best
+    strong = {k: v for k, v in best.items() if v.score >= config.lone_hip_min_score}
+    if len(strong) == 2:
+        one = max(strong.items(), key=lambda kv: kv[1].score)
+        return dict([one])
+    return strong

@@ -1,0 +1,229 @@
+"""Radiograph + hip -> bone, metal and region masks around that hip, at full resolution.
+
+Around each hip a region of interest (ROI) is cut from the stored pixels. In it:
+
+* the local soft-tissue and bone levels are estimated on a coarse copy and interpolated back,
+  so that the bone threshold sits half-way between them everywhere (the half-maximum of a
+  blurred edge is where the edge really is, which keeps the gap unbiased);
+* metal is what is far brighter than bone and flat (or saturated); a band of the blur width
+  around metal is not bone (the blurred edge of a staple passes through bone brightness);
+* the joint itself is excluded (a disk of the cup or head radius plus a margin: there the
+  femoral head and acetabulum touch by nature), and so is a wedge below and medial to the joint
+  (ischium, pubis, lesser trochanter), where pelvis and femur overlap normally on an AP film;
+* "normal" bone is what survives a morphological opening with a disk of
+  ``spur_opening_radius_mm``: the wide bodies of the ilium and of the femur. Of those, the
+  pelvis body is the one above the joint and the femur body the one reaching the bottom of the
+  ROI lateral to the joint. Everything else that is bone, in the lateral and superior sector,
+  is a heterotopic-bone candidate.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage as ndi
+
+from brooker.config import AnalysisConfig
+from brooker.localization import intensity_model
+from brooker.models import HipJoint, ImageSide, Radiograph
+
+BoolImage = npt.NDArray[np.bool_]
+FloatImage = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class HipMasks:
+    """Masks of one hip's ROI (all of the ROI's shape; ``origin_px`` is its top-left corner).
+
+    ``u_mm`` is the distance lateral of the joint centre (toward the patient's outside),
+    ``v_mm`` the distance above it; ``allowed`` is where bone counts (not the joint, not the
+    medial-inferior wedge); ``sector`` is the periarticular region where heterotopic bone is
+    sought.
+    """
+
+    hip: HipJoint
+    origin_px: tuple[int, int]
+    image: FloatImage
+    threshold: FloatImage
+    bone: BoolImage
+    metal: BoolImage
+    metal_halo: BoolImage
+    allowed: BoolImage
+    sector: BoolImage
+    pelvis: BoolImage
+    femur: BoolImage
+    bodies_joined: bool
+    u_mm: FloatImage
+    v_mm: FloatImage
+    exclusion_radius_mm: float
+    spacing_mm: tuple[float, float]
+
+    def to_image(self, row: float, col: float) -> tuple[float, float]:
+        """ROI (row, col) -> stored-image (row, col)."""
+        return (row + self.origin_px[0], col + self.origin_px[1])
+
+
+def _edt_open(mask: BoolImage, radius_mm: float, sampling: tuple[float, float]) -> BoolImage:
+    """Binary opening with a disk of ``radius_mm`` (anisotropic pixels), via distance maps."""
+    if not mask.any():
+        return mask
+    inside = ndi.distance_transform_edt(mask, sampling=sampling)
+    eroded = inside > radius_mm
+    if not eroded.any():
+        return eroded
+    outside = ndi.distance_transform_edt(~eroded, sampling=sampling)
+    return (outside <= radius_mm) & mask
+
+
+def _roi_bounds(
+    hip: HipJoint, shape: tuple[int, int], sampling: tuple[float, float], config: AnalysisConfig
+) -> tuple[int, int, int, int]:
+    row_mm, col_mm = sampling
+    r0, c0 = hip.center_px
+    lat_sign = -1.0 if hip.image_side is ImageSide.LEFT else 1.0  # lateral = toward image edge
+    up = config.roi_up_mm / row_mm
+    down = config.roi_down_mm / row_mm
+    lat = config.roi_lateral_mm / col_mm
+    med = config.roi_medial_mm / col_mm
+    top = int(max(0, math.floor(r0 - up)))
+    bottom = int(min(shape[0], math.ceil(r0 + down)))
+    if lat_sign < 0:
+        left, right = int(max(0, math.floor(c0 - lat))), int(min(shape[1], math.ceil(c0 + med)))
+    else:
+        left, right = int(max(0, math.floor(c0 - med))), int(min(shape[1], math.ceil(c0 + lat)))
+    return top, bottom, left, right
+
+
+def segment_hip(radiograph: Radiograph, hip: HipJoint, config: AnalysisConfig) -> HipMasks:
+    """Segment bone, metal, and the pelvis and femur bodies around one hip."""
+    assert radiograph.spacing is not None
+    sampling = radiograph.spacing.sampling_mm
+    row_mm, col_mm = sampling
+    top, bottom, left, right = _roi_bounds(hip, radiograph.pixels.shape, sampling, config)
+    raw = radiograph.pixels[top:bottom, left:right].astype(np.float32)
+    # light denoising; sigma well below the blur of any radiograph, so edges do not move
+    sig = (config.denoise_sigma_mm / row_mm, config.denoise_sigma_mm / col_mm)
+    img = ndi.gaussian_filter(raw, sig).astype(np.float32)
+
+    # levels on a coarse copy (1 mm), interpolated back to full resolution
+    k_r = max(1, int(round(config.analysis_pitch_mm / row_mm)))
+    k_c = max(1, int(round(config.analysis_pitch_mm / col_mm)))
+    h, w = (img.shape[0] // k_r) * k_r, (img.shape[1] // k_c) * k_c
+    coarse = img[:h, :w].reshape(h // k_r, k_r, w // k_c, k_c).mean(axis=(1, 3), dtype=np.float32)
+    cm = intensity_model(coarse, (row_mm * k_r + col_mm * k_c) / 2, config)
+    zoom = (img.shape[0] / coarse.shape[0], img.shape[1] / coarse.shape[1])
+    soft = ndi.zoom(cm.soft, zoom, order=1, grid_mode=True, mode="nearest")[: img.shape[0], : img.shape[1]]
+    bone_lvl = ndi.zoom(cm.bone, zoom, order=1, grid_mode=True, mode="nearest")[: img.shape[0], : img.shape[1]]
+    soft = _fit(soft, img.shape)
+    bone_lvl = _fit(bone_lvl, img.shape)
+    contrast = np.maximum(bone_lvl - soft, 1e-6)
+    threshold = (soft + config.bone_threshold_fraction * contrast).astype(np.float32)
+    norm = (img - soft) / contrast
+
+    # metal: far above bone, and flat or saturated, confirmed on the coarse flat-metal map
+    metal_cand = norm > config.metal_contrast_factor
+    coarse_metal = _fit(
+        ndi.zoom(cm.metal_mask.astype(np.float32), zoom, order=0, grid_mode=True, mode="nearest"),
+        img.shape,
+    ) > 0.5
+    sat_level = float(radiograph.pixels.max())
+    saturated = raw >= sat_level - 1e-3 * max(abs(sat_level), 1.0)
+    metal = metal_cand & (ndi.binary_dilation(coarse_metal, iterations=3) | saturated | (norm > 3.5))
+    lab, n = ndi.label(metal)
+    if n:
+        sizes = np.asarray(ndi.sum(metal, lab, np.arange(1, n + 1))) * row_mm * col_mm
+        keep = np.zeros(n + 1, bool)
+        keep[1:] = sizes >= config.metal_min_area_mm2
+        metal = keep[lab]
+    halo = ndi.distance_transform_edt(~metal, sampling=sampling) <= config.metal_halo_mm if metal.any() else metal
+    # the mask is taken on a smoother copy: trabecular texture must not punch holes in bone.
+    # A symmetric blur does not move the half-maximum of an edge; the gap itself is refined
+    # on the lightly denoised image (measurement.py).
+    sig_m = (config.mask_sigma_mm / row_mm, config.mask_sigma_mm / col_mm)
+    smooth = ndi.gaussian_filter(raw, sig_m)
+    bone = (smooth > threshold) & ~metal
+    bone = _fill_small_holes(bone, config.max_hole_mm2 / (row_mm * col_mm))
+
+    # geometry around the joint centre
+    rr = (np.arange(img.shape[0], dtype=np.float32) + top - hip.center_px[0]) * row_mm
+    cc = (np.arange(img.shape[1], dtype=np.float32) + left - hip.center_px[1]) * col_mm
+    lat_sign = -1.0 if hip.image_side is ImageSide.LEFT else 1.0
+    v_mm = np.broadcast_to(-rr[:, None], img.shape).astype(np.float32)
+    u_mm = np.broadcast_to(lat_sign * cc[None, :], img.shape).astype(np.float32)
+    dist = np.hypot(u_mm, v_mm)
+    phi = np.degrees(np.arctan2(u_mm, v_mm)) % 360.0  # 0 up, 90 lateral, 180 down, 270 medial
+    joint_r = hip.cup_radius_mm if (hip.prosthesis and hip.cup_radius_mm) else (
+        1.6 * hip.head_radius_mm if hip.prosthesis else hip.head_radius_mm
+    )
+    r_ex = config.joint_exclusion_factor * joint_r + config.joint_exclusion_margin_mm
+    lo, hi = config.medial_wedge_deg
+    wedge = (phi >= lo) & (phi <= hi) & (dist <= config.sector_radius_mm)
+    allowed = (dist > r_ex) & ~wedge
+    s_lo, s_hi = config.sector_deg
+    sector = allowed & (dist <= config.sector_radius_mm) & ((phi >= s_lo % 360) | (phi <= s_hi)) if s_lo < 0 else (
+        allowed & (dist <= config.sector_radius_mm) & (phi >= s_lo) & (phi <= s_hi)
+    )
+
+    # open before cutting out the joint, so the cut itself leaves no corners behind
+    opened = _edt_open(bone | metal, config.spur_opening_radius_mm, sampling) & allowed
+    body_lab, _ = ndi.label(opened)
+    pelvis_probe = allowed & (v_mm > r_ex) & (v_mm < r_ex + config.body_probe_mm) & (np.abs(u_mm) < config.body_probe_mm)
+    femur_probe = np.zeros_like(allowed)
+    femur_probe[-max(2, int(3 / row_mm)) :, :] = True
+    femur_probe &= u_mm > -0.5 * joint_r
+    pelvis_ids = _dominant_labels(body_lab, pelvis_probe)
+    femur_ids = _dominant_labels(body_lab, femur_probe)
+    joined = bool(set(pelvis_ids) & set(femur_ids))
+    pelvis = np.isin(body_lab, pelvis_ids) if pelvis_ids else np.zeros_like(opened)
+    femur = np.isin(body_lab, femur_ids) if femur_ids else np.zeros_like(opened)
+    return HipMasks(
+        hip=hip,
+        origin_px=(top, left),
+        image=img,
+        threshold=threshold,
+        bone=bone,
+        metal=metal,
+        metal_halo=halo,
+        allowed=allowed,
+        sector=sector,
+        pelvis=pelvis,
+        femur=femur,
+        bodies_joined=joined,
+        u_mm=u_mm,
+        v_mm=v_mm,
+        exclusion_radius_mm=float(r_ex),
+        spacing_mm=sampling,
+    )
+
+
+def _fill_small_holes(mask: BoolImage, max_px: float) -> BoolImage:
+    """Fill holes of at most ``max_px`` pixels (texture), keep larger ones (foramina)."""
+    holes = ~mask
+    lab, n = ndi.label(holes)
+    if n == 0:
+        return mask
+    sizes = np.bincount(lab.ravel())
+    small = sizes <= max_px
+    small[0] = False
+    return mask | small[lab]
+
+
+def _fit(a: FloatImage, shape: tuple[int, ...]) -> FloatImage:
+    """Pad (edge) or crop ``a`` to ``shape``."""
+    pad = [(0, max(0, s - a.shape[i])) for i, s in enumerate(shape)]
+    if any(p[1] for p in pad):
+        a = np.pad(a, pad, mode="edge")
+    return a[: shape[0], : shape[1]]
+
+
+def _dominant_labels(lab: npt.NDArray[np.int32], probe: BoolImage) -> list[int]:
+    """Labels of the components that cover most of the probe (the largest, and any >= 25 %)."""
+    ids, counts = np.unique(lab[probe & (lab > 0)], return_counts=True)
+    if ids.size == 0:
+        return []
+    order = np.argsort(-counts)
+    top = counts[order[0]]
+    return [int(ids[i]) for i in order if counts[i] >= 0.25 * top]
