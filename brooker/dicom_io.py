@@ -413,8 +413,8 @@ def _guard_file_size(path: Path, file_size: int, max_megapixels: float) -> None:
 
 
 def _known_tags(ds: Dataset) -> int:
-    """How many standard (dictionary) data elements outside the file meta were read."""
-    return sum(1 for t in ds.keys() if t.group != 0x0002 and dictionary_has_tag(t))
+    """How many standard data elements of a stored object (group 0008 on) were read."""
+    return sum(1 for t in ds.keys() if t.group >= 0x0008 and dictionary_has_tag(t))
 
 
 def _reparse_headerless(path: Path) -> Dataset | None:

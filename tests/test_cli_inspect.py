@@ -1,0 +1,128 @@
+"""``brooker inspect``: stdout carries the result, stderr the error line, exit codes 0 / 2 / 3."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from brooker.cli import app
+from brooker.phantom_dicom import FAKE_IDENTIFIERS, DicomVariant, write_dicom
+
+runner = CliRunner()
+
+
+def _file(tmp_path: Path, **fields: object) -> Path:
+    px = np.arange(48 * 40, dtype=np.uint16).reshape(48, 40) % 4096
+    return write_dicom(px, tmp_path / "film.dcm", DicomVariant(**fields))  # type: ignore[arg-type]
+
+
+def _no_identifiers(text: str) -> None:
+    for value in FAKE_IDENTIFIERS.values():
+        assert value not in text
+    assert "SECRET" not in text
+
+
+def test_json_describes_the_file(tmp_path: Path) -> None:
+    path = _file(tmp_path, pixel_spacing_mm=(0.15, 0.14), calibration_type="GEOMETRY")
+    result = runner.invoke(app, ["inspect", str(path), "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    rec = json.loads(result.stdout)
+    assert rec["status"] == "ok"
+    assert rec["file"] == str(path)
+    assert rec["rows"] == 48
+    assert rec["cols"] == 40
+    assert rec["spacing"]["row_mm"] == pytest.approx(0.15)
+    assert rec["spacing"]["col_mm"] == pytest.approx(0.14)
+    assert rec["spacing"]["source"] == "pixel_spacing"
+    assert rec["patient_right_on"] == "left"
+    assert rec["laterality_source"] == "patient_orientation"
+    assert rec["transfer_syntax"]["uid"] == "1.2.840.10008.1.2.1"
+    assert rec["decoder"] == "pydicom-native"
+    assert rec["modality"] == "DX"
+    assert rec["sop_instance_uid"]
+    _no_identifiers(result.stdout + result.stderr)
+
+
+def test_table_goes_to_stdout(tmp_path: Path) -> None:
+    path = _file(tmp_path, imager_pixel_spacing_mm=(0.2, 0.2), window=(2000.0, 1000.0))
+    result = runner.invoke(app, ["inspect", str(path)])
+    assert result.exit_code == 0
+    assert result.stderr == ""
+    out = result.stdout
+    assert "imager_pixel_spacing" in out
+    assert "MONOCHROME2" in out
+    assert "voi_window" in out
+    assert "caveat" in out
+    _no_identifiers(out)
+
+
+def test_user_spacing_and_magnification(tmp_path: Path) -> None:
+    path = _file(tmp_path, imager_pixel_spacing_mm=(0.24, 0.24))
+    result = runner.invoke(app, ["inspect", str(path), "--json", "--magnification", "1.2"])
+    assert result.exit_code == 0
+    sp = json.loads(result.stdout)["spacing"]
+    assert sp["row_mm"] == pytest.approx(0.2)
+    assert sp["source"] == "imager_pixel_spacing_magnification"
+    result = runner.invoke(app, ["inspect", str(path), "--json", "--pixel-spacing", "0.1,0.3"])
+    sp = json.loads(result.stdout)["spacing"]
+    assert (sp["row_mm"], sp["col_mm"], sp["source"]) == (0.1, 0.3, "user")
+
+
+def test_missing_spacing_loads_and_says_so(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["inspect", str(_file(tmp_path))])
+    assert result.exit_code == 0
+    assert "--pixel-spacing" in result.stdout
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["table", "json"])
+def test_error_goes_to_stderr_with_exit_3(tmp_path: Path, as_json: bool) -> None:
+    path = _file(tmp_path, modality="CT")
+    args = ["inspect", str(path)] + (["--json"] if as_json else [])
+    result = runner.invoke(app, args)
+    assert result.exit_code == 3
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith(f"error: {path}: (0008,0060) Modality is CT")
+    assert "Traceback" not in result.stderr
+    if as_json:
+        rec = json.loads(result.stdout)
+        assert rec["status"] == "error"
+        assert rec["file"] == str(path)
+        assert rec["error"]["code"] == "not_a_radiograph"
+        assert "CT" in rec["error"]["message"]
+    else:
+        assert result.stdout == ""
+    _no_identifiers(result.stdout + result.stderr)
+
+
+def test_invalid_spacing_error_has_a_hint(tmp_path: Path) -> None:
+    path = _file(tmp_path, extra=((0x00280030, "DS", ["0", "0"]),))
+    result = runner.invoke(app, ["inspect", str(path)])
+    assert result.exit_code == 3
+    assert "(0028,0030) Pixel Spacing" in result.stderr
+    assert "hint: pass --pixel-spacing ROW,COL" in result.stderr
+
+
+def test_not_dicom_and_missing_file(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.dcm"
+    junk.write_bytes(b"\x00" * 10)
+    result = runner.invoke(app, ["inspect", str(junk), "--json"])
+    assert result.exit_code == 3
+    assert json.loads(result.stdout)["error"]["code"] in {"not_dicom", "malformed_dicom"}
+    result = runner.invoke(app, ["inspect", str(tmp_path / "absent.dcm")])
+    assert result.exit_code == 3
+    assert result.stderr.startswith("error: ")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--pixel-spacing", "abc"], ["--pixel-spacing", "0,0.1"], ["--magnification", "-1"]],
+)
+def test_bad_options_are_usage_errors(tmp_path: Path, args: list[str]) -> None:
+    result = runner.invoke(app, ["inspect", str(_file(tmp_path)), *args])
+    assert result.exit_code == 2
+    assert result.stdout == ""
