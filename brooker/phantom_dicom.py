@@ -109,7 +109,8 @@ class DicomVariant:
     Parameters
     ----------
     transfer_syntax : str
-        A key of :data:`TRANSFER_SYNTAXES`. ``jpeg_baseline`` needs ``bits_stored <= 8``.
+        A key of :data:`TRANSFER_SYNTAXES`. ``jpeg_baseline`` needs ``bits_stored <= 8``;
+        the JPEG 2000 encoder needs images of at least 32 x 32 pixels.
     monochrome1 : bool
         Write MONOCHROME1: stored values are inverted (``2**bits_stored - 1 - p``).
     pixel_spacing_mm, imager_pixel_spacing_mm : (float, float) or None
