@@ -130,7 +130,8 @@ from pydicom.dataelem import DataElement, RawDataElement  # noqa: E402
 from pydicom.dataset import Dataset, FileMetaDataset  # noqa: E402
 from pydicom.errors import InvalidDicomError  # noqa: E402
 from pydicom.filereader import read_dataset  # noqa: E402
-from pydicom.pixels import apply_modality_lut, apply_voi, get_decoder  # noqa: E402
+from pydicom.pixels.decoders.base import get_decoder  # noqa: E402
+from pydicom.pixels.processing import apply_modality_lut, apply_voi  # noqa: E402
 from pydicom.uid import (  # noqa: E402
     UID,
     DeflatedExplicitVRLittleEndian,
@@ -313,7 +314,7 @@ def _load(
 
     _guard_file_size(path, file_size, max_megapixels)
     try:
-        ds = pydicom.dcmread(path, force=True, defer_size=_DEFER_SIZE)
+        ds: Dataset = pydicom.dcmread(path, force=True, defer_size=_DEFER_SIZE)
     except InvalidDicomError:
         raise NotDicomError("not a DICOM file", where) from None
     except (EOFError, OSError, ValueError, KeyError, TypeError, IndexError, OverflowError) as exc:
@@ -676,7 +677,7 @@ def _decode(ds: Dataset, ts: UID, where: str) -> tuple[npt.NDArray[Any], str]:
             ) from None
         return arr, label
 
-    plugins = [p for p in _PLUGIN_ORDER if p in decoder.available_plugins]
+    plugins: list[str] = [p for p in _PLUGIN_ORDER if p in decoder.available_plugins]
     plugins += [p for p in decoder.available_plugins if p not in plugins]
     if not plugins:
         missing = "; ".join(getattr(decoder, "missing_dependencies", []) or [])
@@ -728,7 +729,7 @@ def _mask_to_bits_stored(
     work = np.int64 if arr.dtype.itemsize > 2 else np.int32
     if bits_stored >= arr.dtype.itemsize * 8 and (arr.dtype.kind == "i") == signed:
         return arr
-    out = arr.astype(work)
+    out: npt.NDArray[np.signedinteger[Any]] = arr.astype(work)
     out &= (1 << bits_stored) - 1
     if signed:
         half = 1 << (bits_stored - 1)
