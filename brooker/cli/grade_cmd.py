@@ -237,7 +237,7 @@ def grade(
     ] = False,
     workers: Annotated[
         int | None,
-        typer.Option("--workers", min=1, help="Worker processes [default: number of cores]."),
+        typer.Option("--workers", min=1, help="Worker processes (default: the number of cores)."),
     ] = None,
     recursive: Annotated[
         bool,
