@@ -1,0 +1,153 @@
+"""brooker.distributed: the same records on a local Dask cluster (loopback only)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("dask.bag")
+pytest.importorskip("distributed")
+
+from brooker import batch
+from brooker._version import __version__
+from brooker.distributed import grade_bag
+from brooker.models import (
+    BrookerGrade,
+    GradingResult,
+    HipResult,
+    ImageSide,
+    PatientSide,
+    Status,
+)
+
+PREAMBLE = b"\0" * 128 + b"DICM"
+
+
+def fake_grade(path, config=None, **kwargs):  # type: ignore[no-untyped-def]
+    """A grade from the content length; ``BUG`` raises."""
+    data = Path(path).read_bytes()
+    if b"BUG" in data:
+        raise RuntimeError("boom")
+    hip = HipResult(
+        PatientSide.LEFT, ImageSide.RIGHT, BrookerGrade(len(data) % 5), (1.0, 2.0), False
+    )
+    return GradingResult(file="x", status=Status.OK, version=__version__, hips=(hip,))
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "in"
+    for i in range(7):
+        p = root / f"d{i % 2}" / "IM0001" if i < 2 else root / f"f{i}"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(PREAMBLE + (b"BUG" if i == 6 else b"x" * i))
+    (root / "notes.txt").write_text("not DICOM")
+    return root
+
+
+@pytest.fixture(scope="module")
+def client():  # type: ignore[no-untyped-def]
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=False,
+        protocol="tcp",
+        host="127.0.0.1",
+        dashboard_address=None,
+    )
+    c = Client(cluster)
+    try:
+        yield c
+    finally:
+        c.close()
+        cluster.close()
+
+
+def _lines(parts: list[str]) -> list[dict]:  # type: ignore[type-arg]
+    recs = []
+    for p in parts:
+        text = Path(p).read_text(encoding="utf-8")
+        assert text.endswith("\n")
+        recs += [json.loads(line) for line in text.splitlines()]
+    return sorted(recs, key=lambda r: r["file"])
+
+
+def test_cluster_records_equal_local_records(client, tree: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+    out = tmp_path / "dask"
+    (out).mkdir()
+    (out / "part-99999.jsonl").write_text("stale\n")
+    parts = grade_bag([tree], out_dir=out, client=client, npartitions=3, grade_fn=fake_grade)
+    assert [Path(p).name for p in parts] == [
+        "part-00000.jsonl",
+        "part-00001.jsonl",
+        "part-00002.jsonl",
+    ]
+    recs = _lines(parts)
+    local = sorted(
+        (r.to_record() for r in batch.grade_many([tree], workers=0, grade_fn=fake_grade)),
+        key=lambda r: r["file"],
+    )
+    assert recs == local
+    assert len(recs) == 7
+    assert {r["status"] for r in recs} == {"ok", "error"}
+
+
+def test_default_scheduler(tree: Path, tmp_path: Path):
+    parts = grade_bag([tree / "f2", tree / "f3"], out_dir=tmp_path / "o", grade_fn=fake_grade)
+    assert [r["file"] for r in _lines(parts)] == [str(tree / "f2"), str(tree / "f3")]
+
+
+def test_no_inputs_writes_nothing(tmp_path: Path):
+    (tmp_path / "empty").mkdir()
+    assert grade_bag([tmp_path / "empty"], out_dir=tmp_path / "o") == []
+
+
+def test_import_without_dask_says_what_to_install(tmp_path: Path):
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'dask' or name.startswith('dask.'):\n"
+        "            raise ImportError('blocked')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "try:\n"
+        "    import brooker.distributed\n"
+        "except ImportError as e:\n"
+        "    print(e)\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "brooker[dask]" in p.stdout
+
+
+def test_cli_dask_scheduler(client, tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """``brooker grade --dask-scheduler ADDRESS`` on the local cluster (real engine: the
+    inputs are not radiographs, so every record is an error, but the plumbing is the same)."""
+    from typer.testing import CliRunner
+
+    from brooker.cli import app
+
+    out = tmp_path / "o"
+    r = CliRunner().invoke(
+        app,
+        [
+            "grade",
+            str(tree / "f2"),
+            str(tree / "f3"),
+            "--json",
+            "--out",
+            str(out),
+            "--dask-scheduler",
+            client.scheduler.address,
+        ],
+    )
+    assert r.exit_code == 3, r.output
+    recs = [json.loads(line) for line in r.stdout.splitlines()]
+    assert sorted(x["file"] for x in recs) == [str(tree / "f2"), str(tree / "f3")]
+    assert all(x["status"] == "error" for x in recs)
+    assert list(out.glob("part-*.jsonl"))
