@@ -693,7 +693,7 @@ def _decode(ds: Dataset, ts: UID, where: str) -> tuple[npt.NDArray[Any], str]:
         except MemoryError:
             raise
         except Exception as exc:
-            failures.append(f"{plugin}: {_safe_detail(exc, limit=90)}")
+            failures.append(f"{plugin}: {_decoder_detail(exc)}")
             continue
         return arr, _plugin_label(plugin, ts)
     raise UnsupportedPixelDataError(
@@ -1219,6 +1219,18 @@ def _safe_detail(exc: BaseException, limit: int = 160) -> str:
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+_PLUGIN_PREFIX = re.compile(
+    r"^.*?Unable to decode as exceptions were raised by all available plugins:\s*\w+:\s*"
+)
+
+
+def _decoder_detail(exc: BaseException) -> str:
+    """What one decoder plugin said, without pydicom's wrapper text."""
+    text = " ".join(str(exc).split())
+    text = _PLUGIN_PREFIX.sub("", text)  # identifiers are redacted from the whole message
+    return text[:117] + "..." if len(text) > 120 else (text or type(exc).__name__)
 
 
 def _identifier_values(ds: Dataset) -> Iterator[str]:
