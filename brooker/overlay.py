@@ -81,6 +81,7 @@ SCALE_BAR_MM = 10.0
 TINT_ALPHA = 0.28
 BOX_ALPHA = 170  # of 255, for label backgrounds over the image
 UPSCALE_BELOW_PX = 600  # crops smaller than this (long side) are drawn at x2
+CROP_MARGIN_MM = 8.0  # around the gap and fragments in a hip crop
 
 _NAME_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -368,7 +369,7 @@ def _draw_gap(canvas: _Canvas, hip: HipResult, view: _View) -> None:
                 draw.line([t0, t1], fill=colour, width=width)
         canvas.occupy_line(a, b, pad=tick + lw)
     # the distance label, beside the line, where it covers least
-    label = _fmt_mm(gap.gap_mm)
+    label = _fmt_mm(gap.gap_mm) if gap.gap_mm > 0 else "0 mm (bridged)"
     size = max(12, round(canvas.font_px * 0.9))
     tw, th = _text_size(label, size)
     pad = max(3, size // 5)
@@ -662,8 +663,10 @@ def render_hip_crops(
 ) -> list[tuple[str, npt.NDArray[np.uint8]]]:
     """Full-resolution crops around each hip, annotated like the overview.
 
-    Each crop spans ``half_size_mm`` either side of the hip centre at 1:1 (x2, nearest
-    neighbour, when the crop is under 600 px), so the gap can be checked pixel by pixel.
+    Each crop spans at least ``half_size_mm`` either side of the hip centre, and is widened
+    to hold the hip's measured gap and its fragments with a margin (heterotopic bone lies
+    lateral and superior to the joint, often beyond 40 mm of the head's centre). It is drawn
+    at 1:1 (x2, nearest neighbour, when under 600 px) so the gap can be checked pixel by pixel.
 
     Returns
     -------
@@ -675,18 +678,28 @@ def render_hip_crops(
     rows, cols = radiograph.pixels.shape
     spacing = result.spacing or radiograph.spacing
     row_mm, col_mm = spacing.sampling_mm if spacing is not None else (1.0, 1.0)
+    margin_r, margin_c = CROP_MARGIN_MM / row_mm, CROP_MARGIN_MM / col_mm
     crops: list[tuple[str, npt.NDArray[np.uint8]]] = []
     for hip in result.hips:
-        hr = round(half_size_mm / row_mm)
-        hc = round(half_size_mm / col_mm)
-        cr, cc = (round(v) for v in hip.center_px)
-        r0, r1 = max(0, cr - hr), min(rows, cr + hr + 1)
-        c0, c1 = max(0, cc - hc), min(cols, cc + hc + 1)
+        cr, cc = hip.center_px
+        hr, hc = half_size_mm / row_mm, half_size_mm / col_mm
+        lo_r, hi_r, lo_c, hi_c = cr - hr, cr + hr + 1, cc - hc, cc + hc + 1
+        points = [] if hip.gap is None else [hip.gap.pelvic_point_px, hip.gap.femoral_point_px]
+        for pr, pc in points:
+            lo_r, hi_r = min(lo_r, pr - margin_r), max(hi_r, pr + margin_r + 1)
+            lo_c, hi_c = min(lo_c, pc - margin_c), max(hi_c, pc + margin_c + 1)
+        for frag in hip.fragments:
+            fr0, fc0, fr1, fc1 = frag.bbox_px
+            lo_r, hi_r = min(lo_r, fr0 - margin_r), max(hi_r, fr1 + margin_r)
+            lo_c, hi_c = min(lo_c, fc0 - margin_c), max(hi_c, fc1 + margin_c)
+        r0, r1 = max(0, math.floor(lo_r)), min(rows, math.ceil(hi_r))
+        c0, c1 = max(0, math.floor(lo_c)), min(cols, math.ceil(hi_c))
         if r1 <= r0 or c1 <= c0:
             continue
         factor = 2 if max(r1 - r0, c1 - c0) < UPSCALE_BELOW_PX else 1
         view = _View(r0, c0, r1, c1, (r1 - r0) * factor, (c1 - c0) * factor)
-        font_px = max(14, _font_px_for(max(view.out_h, view.out_w)))
+        # a crop is looked at closely, at its own size: a larger share for text
+        font_px = max(15, min(40, round(max(view.out_h, view.out_w) * 0.022)))
         rgb, _ = _render_view(radiograph, result, view, [hip], font_px)
         crops.append((hip.patient_side.value, rgb))
     return crops

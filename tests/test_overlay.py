@@ -271,7 +271,7 @@ def test_class_iv_outlines_the_bridge_and_says_apparent_ankylosis() -> None:
     assert "apparent ankylosis" in texts
     assert "Brooker IV" in texts
     assert _has_colour(rgb[:ROWS], ov.KIND_RGB[FragmentKind.BRIDGE]).any()
-    assert "0.0 mm" in texts
+    assert "0 mm (bridged)" in texts
 
 
 def test_side_letters_on_their_own_halves() -> None:
@@ -382,21 +382,26 @@ def test_small_images_are_not_enlarged() -> None:
 # crops
 
 
-def test_hip_crops_at_full_resolution() -> None:
+def test_hip_crops_at_full_resolution_hold_the_gap_and_fragments() -> None:
     rad = make_radiograph()
     res = make_result(rad)
     crops = dict(ov.render_hip_crops(rad, res, half_size_mm=20.0))
     assert set(crops) == {"right", "left"}
     left = crops["left"]
-    # 20 mm / 0.2 mm = 100 px either side of the centre (330, 520) -> rows 230..430, cols 420..620
-    # small, so drawn at x2
-    assert left.shape[1] == 2 * 201
+    # 20 mm / 0.2 mm = 100 px around the centre (330, 520): rows 230..431, cols 420..621,
+    # widened by 8 mm (40 px) around the fragments: the island (cols 690..710) -> col 750,
+    # the spur (row 240) -> row 200. Small, so drawn at x2.
+    r0, c0, height, width = 200, 420, 431 - 200, 750 - 420
+    assert left.shape[1] == 2 * width
+    assert left.shape[0] > 2 * height  # plus the legend panel
     gap = _has_colour(left, ov.GAP_RGB)
     for r, c in (PELVIC_PT, FEMORAL_PT):
-        x, y = (c - 420 + 0.5) * 2 - 0.5, (r - 230 + 0.5) * 2 - 0.5
+        x, y = (c - c0 + 0.5) * 2 - 0.5, (r - r0 + 0.5) * 2 - 0.5
         assert _near(gap, x, y, r=1)
+    island = _has_colour(left[: 2 * height], ov.KIND_RGB[FragmentKind.ISLAND])
+    assert _near(island, (690 - c0) * 2, (280 - r0) * 2, r=1)
     # the 10 mm bar is 50 px at 1:1, 100 px at x2
-    panel = left[2 * 201 :]
+    panel = left[2 * height :]
     assert abs(_longest_run(_has_colour(panel, ov.SCALE_BAR_RGB)) - 100) <= 1
 
 
@@ -477,8 +482,21 @@ def test_write_overlays_writes_main_and_crops(tmp_path: Path) -> None:
 # nothing identifying
 
 
-def _write_identified_dicom(path: Path) -> None:
-    """A tiny DX with fake identifiers, written with pydicom."""
+def _write_identified_dicom(path: Path) -> tuple[str, ...]:
+    """A DX with fake identifiers; returns the identifying strings it carries."""
+    pixels = make_radiograph().pixels.astype(np.uint16)
+    try:
+        from brooker.phantom_dicom import FAKE_IDENTIFIERS, DicomVariant, write_dicom
+    except ImportError:
+        return _write_identified_dicom_pydicom(path, pixels)
+    variant = DicomVariant(
+        pixel_spacing_mm=(SPACING_MM, SPACING_MM), calibration_type="GEOMETRY", window=(550, 1100)
+    )
+    write_dicom(pixels, path, variant, sop_instance_uid=SOP_UID)
+    return (*SECRETS, *(str(v) for v in FAKE_IDENTIFIERS.values()))
+
+
+def _write_identified_dicom_pydicom(path: Path, pixels: npt.NDArray[np.uint16]) -> tuple[str, ...]:
     from pydicom.dataset import FileDataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
@@ -498,13 +516,14 @@ def _write_identified_dicom(path: Path) -> None:
     ds.PatientOrientation = ["L", "F"]
     ds.PhotometricInterpretation = "MONOCHROME2"
     ds.SamplesPerPixel = 1
-    ds.Rows, ds.Columns = ROWS, COLS
+    ds.Rows, ds.Columns = pixels.shape
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
     ds.PixelSpacing = [SPACING_MM, SPACING_MM]
     ds.PixelSpacingCalibrationType = "GEOMETRY"
     ds.WindowCenter, ds.WindowWidth = 550, 1100
-    ds.PixelData = make_radiograph().pixels.astype(np.uint16).tobytes()
+    ds.PixelData = pixels.tobytes()
     ds.save_as(path, enforce_file_format=True)
+    return SECRETS
 
 
 def _load(path: Path) -> Radiograph:
@@ -516,10 +535,23 @@ def _load(path: Path) -> Radiograph:
     return load_radiograph(path)
 
 
+def test_loaded_radiograph_renders_like_the_hand_built_one(tmp_path: Path) -> None:
+    """Through the real writer and loader: bone white, spacing and sides as written."""
+    src = tmp_path / "IM0001"
+    _write_identified_dicom(src)
+    rad = _load(src)
+    assert rad.pixels.shape == (ROWS, COLS)
+    assert rad.spacing is not None
+    assert rad.spacing.col_mm == pytest.approx(SPACING_MM)
+    rgb = ov.render_overlay(rad, make_result(rad))
+    assert rgb[100, 100].min() > 200  # bone white
+    assert rgb[300, 50].max() < 80
+
+
 def test_no_identifiers_in_the_png(tmp_path: Path) -> None:
     src = tmp_path / "DOE_JANE_SECRET" / "IM0001"
     src.parent.mkdir()
-    _write_identified_dicom(src)
+    secrets = _write_identified_dicom(src)
     rad = _load(src)
     res = GradingResult(**{**_fields(make_result(rad)), "file": str(src)})
     _, texts = ov._render(rad, res, 2048)
@@ -532,9 +564,9 @@ def test_no_identifiers_in_the_png(tmp_path: Path) -> None:
     for png in out.parent.iterdir():
         data = png.read_bytes()
         assert set(_png_chunk_types(data)) == {b"IHDR", b"IDAT", b"IEND"}
-        for secret in (*SECRETS, SOP_UID, "IM0001"):
+        for secret in (*secrets, SOP_UID, "IM0001"):
             assert secret.encode() not in data, secret
-    for secret in (*SECRETS, SOP_UID, "IM0001", str(src)):
+    for secret in (*secrets, SOP_UID, "IM0001", str(src)):
         assert secret not in drawn, secret
 
 
@@ -553,6 +585,37 @@ def test_input_file_is_untouched_by_grading(tmp_path: Path) -> None:
         grade_path(src, out_dir=tmp_path / "out", overlay_crops=True)
     assert hashlib.sha256(src.read_bytes()).hexdigest() == before
     assert sorted(p.name for p in src.parent.iterdir()) == ["IM0001"]
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_devset_film_through_the_pipeline(devset_dir: Path, tmp_path: Path) -> None:
+    """A real film: overlay written where the record says, input untouched, gap drawn."""
+    pipeline = pytest.importorskip("brooker.pipeline")
+    from brooker.dicom_io import load_radiograph
+
+    src = tmp_path / "a" / "IM0001"
+    src.parent.mkdir()
+    src.write_bytes((devset_dir / "case_0000.dcm").read_bytes())  # class III, one pelvic spur
+    before = hashlib.sha256(src.read_bytes()).hexdigest()
+    res = pipeline.grade_path(src, out_dir=tmp_path / "out", overlay_crops=True)
+    assert hashlib.sha256(src.read_bytes()).hexdigest() == before
+    assert res.status is Status.OK, res
+    assert res.overlay is not None
+    out = Path(res.overlay)
+    assert out.name == ov.overlay_name_for(src) + ".png"
+    data = out.read_bytes()
+    assert set(_png_chunk_types(data)) == {b"IHDR", b"IDAT", b"IEND"}
+    assert b"SECRET" not in data
+    rad = load_radiograph(src)
+    rgb = ov.render_overlay(rad, res)
+    s = rgb.shape[1] / rad.pixels.shape[1]
+    gap_hit = _has_colour(rgb, ov.GAP_RGB)
+    for hip in res.hips:
+        if hip.gap is None or hip.gap.gap_mm == 0:
+            continue
+        for r, c in (hip.gap.pelvic_point_px, hip.gap.femoral_point_px):
+            assert _near(gap_hit, (c + 0.5) * s - 0.5, (r + 0.5) * s - 0.5), hip
 
 
 def test_overlay_imports_no_cli_libraries() -> None:
