@@ -82,7 +82,7 @@ class AnalysisConfig:
     medial_wedge_deg: tuple[float, float] = (170.0, 340.0)
     sector_deg: tuple[float, float] = (-20.0, 170.0)
     sector_radius_mm: float = 100.0
-    spur_opening_radius_mm: float = 6.0
+    spur_opening_radii_mm: tuple[float, ...] = (6.0, 9.0, 12.0, 16.0, 20.0)
     body_probe_mm: float = 25.0
     spur_min_depth_mm: float = 3.0
 

@@ -90,12 +90,18 @@ def analysis_grid(radiograph: Radiograph, pitch_mm: float) -> AnalysisGrid:
 def normalized_smooth(
     img: FloatImage, weight: npt.NDArray[np.floating], sigma_px: float, fallback: float
 ) -> FloatImage:
-    """Gaussian normalised convolution: the local mean of ``img`` over ``weight`` pixels."""
+    """Gaussian normalised convolution: the local mean of ``img`` over ``weight`` pixels.
+
+    Where no weighted pixel is near, a four times wider kernel fills in, then ``fallback``.
+    """
     w = weight.astype(np.float32)
-    num = ndi.gaussian_filter(img * w, sigma_px, mode="nearest")
-    den = ndi.gaussian_filter(w, sigma_px, mode="nearest")
-    out = np.where(den > 1e-3, num / np.maximum(den, 1e-6), fallback)
-    return out.astype(np.float32)
+    out = np.full(img.shape, fallback, dtype=np.float32)
+    for sig in (4.0 * sigma_px, sigma_px):
+        num = ndi.gaussian_filter(img * w, sig, mode="nearest")
+        den = ndi.gaussian_filter(w, sig, mode="nearest")
+        ok = den > 1e-3
+        out[ok] = num[ok] / den[ok]
+    return out
 
 
 def intensity_model(
@@ -144,25 +150,28 @@ def metal_mask(
     """Metal: far brighter than bone, and flat inside (no trabecular texture)."""
     contrast = np.maximum(bone - soft, 1e-6)
     cand = img > soft + config.metal_contrast_factor * contrast
+    # metal often saturates the detector or the stored range: saturated is metal-bright
+    top = float(img.max())
+    saturated = img >= top - 1e-3 * max(abs(top), 1.0)
+    if saturated.mean() < 0.2:
+        cand |= saturated & (img > soft + 1.5 * contrast)
     if not cand.any():
         return cand
-    lab, n = ndi.label(cand)
-    if n == 0:
-        return cand
-    # texture: local std of a fine high-pass, relative to bone contrast, over each component's
-    # interior (edges of metal are steep; its inside is flat)
+    # texture: local std of a fine high-pass, relative to bone contrast. Metal is flat inside
+    # (its edges are steep): the flat interior is the core, grown back over the edge band.
+    # Bright overlapping bone that touches metal keeps its texture and stays out.
     fine = img - ndi.gaussian_filter(img, 1.0 / pitch_mm)
     rel_tex = np.sqrt(ndi.gaussian_filter(fine * fine, 1.0 / pitch_mm)) / contrast
-    interior = ndi.binary_erosion(cand, iterations=2)
-    lab_in = np.where(interior, lab, 0)
+    interior = ndi.binary_erosion(cand, iterations=1)
+    core = interior & (rel_tex < config.metal_max_texture)
+    grown = cand & ndi.binary_dilation(core, iterations=max(1, int(round(2.0 / pitch_mm))))
+    lab, n = ndi.label(grown)
+    if n == 0:
+        return grown
     idx = np.arange(1, n + 1)
-    has_in = np.asarray(ndi.sum(interior, lab, idx)) > 0
-    med_in = np.asarray(ndi.median(rel_tex, lab_in, idx))
-    med_all = np.asarray(ndi.median(rel_tex, lab, idx))
-    med_tex = np.where(has_in, med_in, med_all)
-    area_mm2 = np.asarray(ndi.sum(cand, lab, idx)) * pitch_mm * pitch_mm
+    area_mm2 = np.asarray(ndi.sum(grown, lab, idx)) * pitch_mm * pitch_mm
     keep = np.zeros(n + 1, dtype=bool)
-    keep[1:] = (med_tex < config.metal_max_texture) & (area_mm2 >= 2.0)
+    keep[1:] = area_mm2 >= 2.0
     return keep[lab]
 
 
@@ -206,7 +215,7 @@ def _prosthetic_heads(grid: AnalysisGrid, model: IntensityModel, config: Analysi
     radii = np.arange(r_lo / p, r_hi / p + 1e-6, 1.0)
     hs = hough_circle(edges, radii)
     _, cx, cy, rads = hough_circle_peaks(
-        hs, radii, total_num_peaks=12, min_xdistance=int(40 / p), min_ydistance=int(40 / p)
+        hs, radii, total_num_peaks=30, min_xdistance=int(12 / p), min_ydistance=int(12 / p)
     )
     out: list[_Candidate] = []
     for x, y, r in zip(cx, cy, rads, strict=True):
@@ -286,7 +295,23 @@ def _native_heads(grid: AnalysisGrid, model: IntensityModel, config: AnalysisCon
     return out
 
 
-def find_hips(radiograph: Radiograph, config: AnalysisConfig) -> HipSearch:
+@dataclass(frozen=True, slots=True, eq=False)
+class Scene:
+    """The analysis grid of one radiograph and its intensity model, shared by later stages."""
+
+    grid: AnalysisGrid
+    model: IntensityModel
+
+
+def analyse_scene(radiograph: Radiograph, config: AnalysisConfig) -> Scene:
+    """Resample to the analysis grid and model its intensities (done once per film)."""
+    grid = analysis_grid(radiograph, config.analysis_pitch_mm)
+    return Scene(grid=grid, model=intensity_model(grid.image, grid.pitch_mm, config))
+
+
+def find_hips(
+    radiograph: Radiograph, config: AnalysisConfig, scene: Scene | None = None
+) -> HipSearch:
     """Find the hip joints on a radiograph.
 
     Returns
@@ -297,7 +322,8 @@ def find_hips(radiograph: Radiograph, config: AnalysisConfig) -> HipSearch:
     """
     if radiograph.spacing is None:
         return HipSearch(hips=(), reason="no pixel spacing")
-    grid = analysis_grid(radiograph, config.analysis_pitch_mm)
+    scene = scene or analyse_scene(radiograph, config)
+    grid, model = scene.grid, scene.model
     p = grid.pitch_mm
     h_mm, w_mm = grid.image.shape[0] * p, grid.image.shape[1] * p
     if min(h_mm, w_mm) < config.min_field_mm:
@@ -305,7 +331,6 @@ def find_hips(radiograph: Radiograph, config: AnalysisConfig) -> HipSearch:
             hips=(),
             reason=f"field of view {w_mm:.0f} x {h_mm:.0f} mm is too small to show a hip joint",
         )
-    model = intensity_model(grid.image, p, config)
     cands = _prosthetic_heads(grid, model, config) + _native_heads(grid, model, config)
     if not cands:
         return HipSearch(hips=(), reason="no hip joint found (no femoral head or prosthesis)")

@@ -732,23 +732,25 @@ def _hemipelvis(
                    rim_width=rng.uniform(1.2, 2.5), extra=extra)
     sym_l = 2.5 + rng.uniform(0, 1.5)
     sup_ramus = _Tube(
-        _mirror([(hw - 24 * k, 14 * k), (hw - 48 * k, 22 * k), (sym_l + 12, 32 * k)], sgn),
-        np.array([12, 8.5, 9.5]) * math.sqrt(k), cortex=1.6)
+        _smooth_open(_mirror([(hw - 24 * k, 14 * k), (hw - 46 * k, 20 * k), (sym_l + 30, 26 * k),
+                              (sym_l + 12, 34 * k)], sgn), 10),
+        np.array([12, 10.5, 9, 8, 8, 8, 8.5, 9, 9.5, 10]) * math.sqrt(k), cortex=1.6)
     pubis = _Blob(sgn * (sym_l + 11), 42 * k, 11, 16 * k, angle=0.0, depth=10, cortex=2.0,
                   harmonics=_harm(rng, 3, 0.05))
     inf_ramus = _Tube(
-        _mirror([(sym_l + 10, 50 * k), (sym_l + 26, 74 * k), (hw - 28 * k, 88 * k)], sgn),
-        np.array([8, 6.5, 9]) * math.sqrt(k), cortex=1.8)
+        _smooth_open(_mirror([(sym_l + 10, 50 * k), (sym_l + 20, 68 * k), (sym_l + 38, 82 * k),
+                              (hw - 28 * k, 88 * k)], sgn), 10),
+        np.array([8, 7, 6.5, 6.5, 6.5, 7, 7.5, 8, 8.5, 9]) * math.sqrt(k), cortex=1.8)
     ischium = _Tube(
         _mirror([(hw - 14 * k, rh + 4), (hw - 16 * k, 58 * k), (hw - 22 * k, 86 * k)], sgn),
-        np.array([15, 12, 13]) * math.sqrt(k), cortex=2.0)
+        np.array([12, 9.5, 11]) * math.sqrt(k), cortex=2.0)
     tuber = _Blob(sgn * (hw - 24 * k), 90 * k, 16 * k, 11 * k, angle=_ang(sgn, 0.3), depth=14,
                   cortex=2.5, harmonics=_harm(rng, 3, 0.06))
     bone: list[_Shape] = [plate, sup_ramus, pubis, inf_ramus, ischium, tuber]
     # dense lines: sourcil (acetabular roof), teardrop, iliopectineal & ilioischial lines
     arc = np.linspace(math.radians(-62), ce * 0.98, 14)
     sourcil = _Tube(np.stack([sgn * (hw + (ra + 1.0) * np.sin(arc)), -(ra + 1.0) * np.cos(arc)], 1),
-                    rng.uniform(1.4, 2.4), cortex=10.0, depth_scale=rng.uniform(2.0, 3.5))
+                    rng.uniform(1.6, 2.8), cortex=10.0, depth_scale=rng.uniform(3.0, 5.0))
     tear = _Tube(_mirror([(hw - ra - 1, -4), (hw - ra - 3, 12), (hw - ra + 4, 20), (hw - ra + 6, 9)],
                          sgn), 1.2, cortex=10, depth_scale=2.2)
     brim = _Tube(_smooth_open(_mirror([(36 * k, -54 * k), (52 * k, -34 * k), (hw - 32 * k, -16 * k),
@@ -909,17 +911,18 @@ def _edt_outside(mask: BoolArray, res: float) -> FloatArray:
 
 def _pair_gap(
     P: BoolArray, F: BoolArray, ps: BoolArray, fs: BoolArray, res: float
-) -> tuple[float, tuple[int, int], tuple[int, int]] | None:
+) -> tuple[float, tuple[int, int], tuple[int, int], str] | None:
     """Smallest centre distance between pelvic-side and femoral-side pixels with at least one
     end on ectopic (spur) bone. ``P``/``F`` include their spurs; ``ps``/``fs`` are the ectopic
     parts. Returns (mm, pelvic (r, c), femoral (r, c)) or None without spurs."""
-    best: tuple[float, tuple[int, int], tuple[int, int]] | None = None
+    best: tuple[float, tuple[int, int], tuple[int, int], str] | None = None
     for src, dst in ((ps, F), (fs, P)):
         if not src.any() or not dst.any():
             continue
+        case = "ps" if src is ps else "fs"
         if (src & dst).any():
             rc = tuple(int(x) for x in np.argwhere(src & dst)[0])
-            return 0.0, rc, rc  # type: ignore[return-value]
+            return 0.0, rc, rc, case  # type: ignore[return-value]
         d, idx = ndi.distance_transform_edt(~dst, sampling=res, return_indices=True)
         dd = np.where(src, d, np.inf)
         k = int(np.argmin(dd))
@@ -928,7 +931,7 @@ def _pair_gap(
         near = (int(idx[0][r, c]), int(idx[1][r, c]))
         pair = ((r, c), near) if src is ps else (near, (r, c))
         if best is None or val < best[0]:
-            best = (val, pair[0], pair[1])
+            best = (val, pair[0], pair[1], case)
     return best
 
 
@@ -949,15 +952,17 @@ def _refine_gap(
         in_p |= s.fields(u, v)[0]
     for s in f_shapes:
         in_f |= s.fields(u, v)[0]
-    # last pelvic-side sample before the first femoral-side one, scanning from pa towards fb
-    ip = np.nonzero(in_p & (t <= 0.5 + 0.5))[0]
-    iff = np.nonzero(in_f)[0]
-    if len(ip) == 0 or len(iff) == 0:
+    # from pa (pelvic side) towards fb: the first femoral-side sample, and the last
+    # pelvic-side sample before it; the edges lie half a step outside each
+    i0 = int(np.argmin(np.abs(t)))
+    iff = np.nonzero(in_f[i0:])[0]
+    if len(iff) == 0:
         return n, pa, fb
-    first_f = iff[iff >= int(np.argmin(np.abs(t)))]
-    ff = int(first_f[0]) if len(first_f) else int(iff[0])
-    ps_ = ip[ip < ff]
-    lp = int(ps_[-1]) if len(ps_) else int(ip[0])
+    ff = i0 + int(iff[0])
+    ip = np.nonzero(in_p[:ff])[0]
+    if len(ip) == 0:
+        return n, pa, fb
+    lp = int(ip[-1])
     gap = max((t[ff] - t[lp]) * n - (t[1] - t[0]) * n, 0.0)
     return gap, np.array([u[lp], v[lp]]), np.array([u[ff], v[ff]])
 
@@ -975,7 +980,7 @@ def _spur_tube(
     waves = _Waves.make(rng, 14, 2.5, 11.0)
     cortex = rng.uniform(1.0, 2.2) if mature else 0.3
     return _Tube(path, prof, cortex=cortex, grow_mm=float("inf"), taper_mm=rng.uniform(3, 8),
-                 wobble=waves, wobble_amp=rng.uniform(0.15, 0.35) if mature else rng.uniform(0.3, 0.5),
+                 wobble=waves, wobble_amp=rng.uniform(0.12, 0.28) if mature else rng.uniform(0.2, 0.3),
                  depth_scale=rng.uniform(0.6, 1.1))
 
 
@@ -1037,7 +1042,8 @@ def _build_ho(
             r = _pair_gap(P, F, ps, fs, grid.res)
             if r is None:
                 return None
-            val, a, b = r
+            val, a, b, case = r
+            measure.case = case  # type: ignore[attr-defined]
             pa = np.array([grid.u0 + a[1] * grid.res, grid.v0 + a[0] * grid.res])
             fb = np.array([grid.u0 + b[1] * grid.res, grid.v0 + b[0] * grid.res])
             return val, pa, fb
@@ -1102,61 +1108,81 @@ def _build_ho(
                 ps_tube.grow_mm = pl + 3.0
         else:
             assert target is not None
-            fixed_p: float | None = None
-            if spurs == "both" and ps_tube is not None:
-                fixed_p = lp_full * rng.uniform(0.25, 0.55)
-            if spurs == "pelvic":
-                f = lambda L: coarse_gap(L, None)  # noqa: E731
-                lo, hi = 3.0, lp_full + 6
-            elif spurs == "femoral":
-                f = lambda L: coarse_gap(None, L)  # noqa: E731
-                lo, hi = 3.0, lf_full + 6
-            else:
-                f = lambda L: coarse_gap(fixed_p, L)  # noqa: E731
-                lo, hi = 0.0, lf_full + 6
-                if f(lo) < target:
-                    # the pelvic spur alone is already too close: shorten it
-                    while fixed_p is not None and fixed_p > 4 and coarse_gap(fixed_p, 0.0) < target + 2:
-                        fixed_p *= 0.8
-            if f(lo) < target:
-                lo_val = lo  # cannot reach such a wide gap: keep the smallest spur
-                hi = lo
-            else:
+            share = float(rng.uniform(0.3, 0.7))
+
+            def set_len(lam: float) -> None:
+                if spurs == "pelvic" and ps_tube is not None:
+                    ps_tube.grow_mm = 3.0 + lam * lp_full
+                elif spurs == "femoral" and fs_tube is not None:
+                    fs_tube.grow_mm = 3.0 + lam * lf_full
+                else:
+                    if ps_tube is not None:
+                        ps_tube.grow_mm = 3.0 + lam * share * lp_full
+                    if fs_tube is not None:
+                        fs_tube.grow_mm = 3.0 + lam * (1 - share) * lf_full
+
+            def f(lam: float) -> float:
+                set_len(lam)
+                return coarse_gap(ps_tube.grow_mm if ps_tube else None,
+                                  fs_tube.grow_mm if fs_tube else None)
+
+            lo, hi = 0.0, 1.4
+            if f(lo) > target:
                 for _ in range(16):
                     mid_l = 0.5 * (lo + hi)
                     if f(mid_l) > target:
                         lo = mid_l
                     else:
                         hi = mid_l
-                lo_val = lo
-            if spurs == "pelvic" and ps_tube is not None:
-                ps_tube.grow_mm = lo_val
-            elif spurs == "femoral" and fs_tube is not None:
-                fs_tube.grow_mm = lo_val
-            else:
-                if ps_tube is not None:
-                    ps_tube.grow_mm = fixed_p
-                if fs_tube is not None:
-                    fs_tube.grow_mm = lo_val
+            lam_final = lo
+            set_len(lam_final)
         # exact measurement on a fine grid around the spurs, then sub-pixel refinement
-        sp = [t for t in (ps_tube, fs_tube) if t is not None and (t.grow_mm or 0) > 0]
-        bb = np.array([t.bbox() for t in sp])
-        g0 = coarse_gap(ps_tube.grow_mm if ps_tube else None, fs_tube.grow_mm if fs_tube else None)
-        m = min(g0, 40.0) + 2.0
-        fine_bb = (bb[:, 0].min() - m, bb[:, 1].min() - m, bb[:, 2].max() + m, bb[:, 3].max() + m)
-        fine = _TruthGrid.around(fine_bb, res)
-        r = measure(fine)
-        if r is None:
-            gap = None
-            pts = None
-        else:
+        def fine_measure() -> tuple[float | None, Any]:
+            sp = [t for t in (ps_tube, fs_tube) if t is not None and (t.grow_mm or 0) > 0]
+            if not sp:
+                return None, None
+            bb = np.array([t.bbox() for t in sp])
+            g0 = coarse_gap(ps_tube.grow_mm if ps_tube else None, fs_tube.grow_mm if fs_tube else None)
+            m = min(g0, 40.0) + 2.0
+            fine_bb = (bb[:, 0].min() - m, bb[:, 1].min() - m, bb[:, 2].max() + m, bb[:, 3].max() + m)
+            r = measure(_TruthGrid.around(fine_bb, res))
+            if r is None:
+                return None, None
             gap, pa, fb = r
             if gap > 0:
-                gp = p_shapes + ([ps_tube] if ps_tube else [])
-                gf = f_shapes + ([fs_tube] if fs_tube else [])
-                gap, pa, fb = _refine_gap(gp, gf, pa, fb)
-                gap = min(gap, r[0])
-            pts = [[float(pa[0]), float(pa[1])], [float(fb[0]), float(fb[1])]]
+                if measure.case == "ps":  # type: ignore[attr-defined]
+                    gp: list[_Shape] = [ps_tube] if ps_tube else []
+                    gf = f_shapes + ([fs_tube] if fs_tube else [])
+                else:
+                    gp = p_shapes + ([ps_tube] if ps_tube else [])
+                    gf = [fs_tube] if fs_tube else []
+                g_ref, pa2, fb2 = _refine_gap(gp, gf, pa, fb)
+                if r[0] - 2.0 * res <= g_ref <= r[0]:
+                    gap, pa, fb = g_ref, pa2, fb2
+            return gap, [[float(pa[0]), float(pa[1])], [float(fb[0]), float(fb[1])]]
+
+        gap, pts = fine_measure()
+        # secant steps on the growth parameter so the exact gap lands on the target
+        if grade in (2, 3) and target is not None and gap is not None and gap > 0:
+            prev: tuple[float, float] | None = None
+            lam = lam_final
+            for _ in range(4):
+                if abs(gap - target) < 0.02:
+                    break
+                if prev is not None and abs(prev[1] - gap) > 1e-6 and abs(prev[0] - lam) > 1e-9:
+                    slope = (prev[1] - gap) / (prev[0] - lam)
+                else:
+                    slope = -(lp_full + lf_full) / (2 if spurs == "both" else 1)
+                if slope >= -1e-3:
+                    break
+                new_lam = float(np.clip(lam + (target - gap) / slope, max(lam - 0.1, 0.0), lam + 0.1))
+                set_len(new_lam)
+                g2, p2 = fine_measure()
+                if g2 is None or g2 == 0.0:
+                    set_len(lam)
+                    break
+                prev = (lam, gap)
+                lam, gap, pts = new_lam, g2, p2
         out["gap_mm"] = None if gap is None else float(gap)
         out["gap_points_mm"] = pts
         out["gap_resolution_mm"] = res
@@ -1166,7 +1192,7 @@ def _build_ho(
             kind2 = "bridge" if gap == 0.0 else kind
             out["groups"].append(_Group(f"ho_{kind}", [tube], MU_CORT * 0.95,
                                         MU_TRAB * rng.uniform(0.75, 1.05),
-                                        texture=0.45 if mature else 0.8, role=kind2))
+                                        texture=0.2 if mature else 0.45, role=kind2))
     # islands
     n_isl = hip.islands
     if n_isl is None:
@@ -1206,7 +1232,7 @@ def _build_ho(
             occ |= mk
             d_occ = _edt_outside(occ, coarse.res)
             out["groups"].append(_Group("ho_island", [bl], MU_CORT * 0.9, MU_TRAB * rng.uniform(0.7, 1.05),
-                                        texture=0.5 if mature else 0.9, role="island"))
+                                        texture=0.2 if mature else 0.45, role="island"))
             placed += 1
         out["islands_placed"] = placed
     # fragment list: ectopic area at coarse resolution
@@ -1237,8 +1263,8 @@ def _grade_from(hip: HipSpec, ho: dict[str, Any]) -> int:
 
 def _build_pelvis(spec: PhantomSpec, truth_res: float) -> _Scene:
     rng = _rng(spec.seed, "anatomy")
-    k = spec.pelvis_scale if spec.pelvis_scale is not None else float(rng.uniform(0.86, 1.12))
-    hw0 = 96.0 * k
+    k = spec.pelvis_scale if spec.pelvis_scale is not None else float(rng.uniform(0.86, 1.1))
+    hw0 = 92.0 * k
     dhead = spec.head_diameter_mm if spec.head_diameter_mm is not None else float(rng.uniform(40, 55))
     nsa0 = spec.neck_shaft_deg if spec.neck_shaft_deg is not None else float(rng.uniform(120, 140))
     rot = spec.rotation_deg if spec.rotation_deg is not None else float(rng.normal(0, 1.6))
@@ -1247,8 +1273,8 @@ def _build_pelvis(spec: PhantomSpec, truth_res: float) -> _Scene:
     elif spec.hip_view is not None:
         fh, fw = float(rng.uniform(220, 300)), float(rng.uniform(180, 250))
     else:
-        fw = float(rng.uniform(330, 430))
-        fh = float(rng.uniform(260, 350)) if rng.random() < 0.8 else float(rng.uniform(350, 430))
+        fw = float(rng.uniform(350, 430))
+        fh = float(rng.uniform(270, 350)) if rng.random() < 0.8 else float(rng.uniform(350, 430))
     groups: list[_Group] = []
     hips: dict[str, dict[str, Any]] = {}
     geoms: dict[str, _HipGeom] = {}
@@ -1277,10 +1303,10 @@ def _build_pelvis(spec: PhantomSpec, truth_res: float) -> _Scene:
                      ra, rb, f["gt_top"], f["gt_c"], f["su"], f["lp"], f["base"], f["neck_dir"],
                      f["shaft_r"], cut, metal)
         geoms[side] = g
-        groups.append(_Group(f"pelvis_{side}", bone, texture=0.35, side=side, role="pelvis"))
+        groups.append(_Group(f"pelvis_{side}", bone, texture=0.16, side=side, role="pelvis"))
         groups.append(_Group(f"lines_{side}", lines, mu_cort=MU_CORT, mu_trab=MU_CORT, texture=0.1,
                              side=side, role="pelvis_lines"))
-        groups.append(_Group(f"femur_{side}", femur_shapes, texture=0.4, side=side, role="femur"))
+        groups.append(_Group(f"femur_{side}", femur_shapes, texture=0.16, side=side, role="femur"))
         for s, mu in metal:
             groups.append(_Group(f"metal_{side}", [s], mu, mu, texture=0.0, kind="metal", side=side,
                                  role="prosthesis"))
@@ -1311,7 +1337,7 @@ def _build_pelvis(spec: PhantomSpec, truth_res: float) -> _Scene:
     groups.append(_Group("sacrum", [
         _Plate(sac, rng.uniform(5, 8), rng.uniform(4, 7), 2.0, extra=sac_extra),
         _Tube(np.array([[0, 4 * k], [0, 18 * k], [-2, 30 * k]]), np.array([7, 5, 3.5]), cortex=1.5),
-    ], texture=0.4, role="sacrum"))
+    ], texture=0.16, role="sacrum"))
     l5_top = sac_top - 48 * k
     l5 = [
         _Blob(0, l5_top + 17 * k, 27 * k, 16 * k, depth=18, cortex=2.5, harmonics=((4, 0.06, 0.0),)),
@@ -1323,9 +1349,15 @@ def _build_pelvis(spec: PhantomSpec, truth_res: float) -> _Scene:
               cortex=1.5),
         _Blob(0, l5_top + 30 * k, 6, 9, depth=8, cortex=1.5),
     ]
-    groups.append(_Group("l5", l5, texture=0.35, role="spine"))
-    l4 = [_Blob(0, l5_top - 26 * k, 26 * k, 15 * k, depth=18, cortex=2.5)]
-    groups.append(_Group("l4", l4, texture=0.35, role="spine"))
+    groups.append(_Group("l5", l5, texture=0.16, role="spine"))
+    l4 = [_Blob(0, l5_top - 26 * k, 26 * k, 15 * k, depth=18, cortex=2.5, harmonics=((4, 0.06, 0.0),)),
+          _Blob(-16 * k, l5_top - 28 * k, 6, 8, depth=8, cortex=2.2, shell_only=True),
+          _Blob(16 * k, l5_top - 28 * k, 6, 8, depth=8, cortex=2.2, shell_only=True),
+          _Tube(np.array([[-20 * k, l5_top - 24 * k], [-40 * k, l5_top - 30 * k]]), np.array([5, 3.5]),
+                cortex=1.5),
+          _Tube(np.array([[20 * k, l5_top - 24 * k], [40 * k, l5_top - 30 * k]]), np.array([5, 3.5]),
+                cortex=1.5)]
+    groups.append(_Group("l4", l4, texture=0.16, role="spine"))
 
     # placement: the hips a bit below the middle; iliac crests near the top
     rng_p = _rng(spec.seed, "placement")
@@ -1334,7 +1366,7 @@ def _build_pelvis(spec: PhantomSpec, truth_res: float) -> _Scene:
         cx = fw * rng_p.uniform(0.42, 0.58) - c[0]
         cy = fh * rng_p.uniform(0.35, 0.48) - c[1]
     else:
-        cx = fw / 2 + rng_p.uniform(-0.05, 0.05) * fw
+        cx = fw / 2 + rng_p.uniform(-0.03, 0.03) * fw
         cy = fh * rng_p.uniform(0.50, 0.60) if fh < 350 else fh * rng_p.uniform(0.45, 0.6)
     frame = _Frame(float(cx), float(cy), math.radians(rot))
 
@@ -1343,19 +1375,25 @@ def _build_pelvis(spec: PhantomSpec, truth_res: float) -> _Scene:
     t0 = spec.soft_tissue_mm if spec.soft_tissue_mm is not None else float(rs.uniform(170, 300))
     wb = float(rs.uniform(165, 240)) * (0.75 + 0.25 * t0 / 230)
     crotch = float(rs.uniform(55, 85)) * k
-    thigh_w = float(rs.uniform(70, 105)) * (0.8 + 0.2 * t0 / 230)
+    thigh_w = float(rs.uniform(85, 120)) * (0.8 + 0.2 * t0 / 230)
+    sup_p = float(rs.uniform(2.2, 4.0))
     thigh_c = hw0 + float(rs.uniform(5, 25))
     thigh_t = t0 * float(rs.uniform(0.55, 0.75))
     lump = _Waves.make(rs, 10, 30, 120)
     lump_amp = float(rs.uniform(3, 12))
 
     def body(u: FloatArray, v: FloatArray) -> FloatArray:
-        pel = t0 * np.sqrt(np.clip(1 - (u / wb) ** 2, 0, None)) * (1 + 0.0004 * np.clip(-v, 0, 200))
+        wv = wb * (0.86 + 0.14 * np.exp(-(((v - 20) / 140) ** 2)))
+        x = np.clip(np.abs(u) / wv, 0, 1)
+        pel = t0 * np.clip(1 - x**sup_p, 0, None) ** (1 / sup_p) * (1 + 0.0004 * np.clip(-v, 0, 200))
         th = np.zeros_like(u)
+        dv = np.clip(v - crotch, 0, None)
         for s in (-1, 1):
-            th = np.maximum(th, thigh_t * np.sqrt(np.clip(1 - ((u - s * thigh_c) / thigh_w) ** 2, 0, None)))
-        b = 1 / (1 + np.exp(-(v - crotch) / 14.0))
-        out = (1 - b) * pel + b * np.minimum(th + (1 - b) * 0, pel + 5)
+            c = s * (thigh_c + 0.08 * dv)
+            xx = np.clip(np.abs(u - c) / thigh_w, 0, 1)
+            th = th + thigh_t * np.clip(1 - xx**2.5, 0, None) ** 0.4
+        b = 1 / (1 + np.exp(-(v - crotch) / 18.0))
+        out = (1 - b) * pel + b * np.minimum(th, pel + 5)
         return np.clip(out + lump_amp * lump(u, v) * (out > 20), 0, None)
 
     scene = _Scene(groups, frame, body, hips, [], (fh, fw))
@@ -1505,8 +1543,8 @@ def _build_other(spec: PhantomSpec) -> _Scene:
 def _texture(rng: np.random.Generator, shape: tuple[int, int], row_mm: float, col_mm: float) -> FloatArray:
     """Trabecular-like band-pass noise, unit std (isotropic plus a vertical-grained part)."""
     w = rng.standard_normal(shape).astype(np.float32)
-    s1 = (0.35 / row_mm, 0.35 / col_mm)
-    s2 = (1.3 / row_mm, 1.3 / col_mm)
+    s1 = (0.5 / row_mm, 0.5 / col_mm)
+    s2 = (2.0 / row_mm, 2.0 / col_mm)
     a = ndi.gaussian_filter(w, s1) - ndi.gaussian_filter(w, s2)
     b = ndi.gaussian_filter(w, (1.6 / row_mm, 0.45 / col_mm))
     a = a / (a.std() + 1e-9)
@@ -1664,14 +1702,25 @@ def render(spec: PhantomSpec, *, truth_res_mm: float = 0.08, masks: bool = False
         grain = ndi.gaussian_filter(rd.standard_normal((rows, cols)).astype(np.float32), 0.6)
         sig = sig * (1 + 0.004 * spec.noise * grain)
     p = -np.log(np.clip(sig, 1e-4, None)).astype(np.float32)
+    # dynamic range compression (large-kernel unsharp mask, as CR/DX processing does)
+    drc = float(rt.uniform(0.3, 0.8))
+    fs = max(int(2.0 / spec.row_mm), 1)
+    lowp = ndi.gaussian_filter(p[::fs, ::fs], rt.uniform(15, 35) / (spec.row_mm * fs))
+    lowp = ndi.zoom(lowp, (rows / lowp.shape[0], cols / lowp.shape[1]), order=1)
+    lowp = np.pad(lowp, ((0, max(rows - lowp.shape[0], 0)), (0, max(cols - lowp.shape[1], 0))), mode="edge")[:rows, :cols]
+    p = p - drc * (lowp - float(np.median(lowp)))
     gain = spec.edge_enhance if spec.edge_enhance is not None else float(rt.choice([0, 0, rt.uniform(0.2, 1.0)]))
     if gain > 0:
-        low = ndi.gaussian_filter(p, rt.uniform(2.0, 6.0) / spec.row_mm)
+        low = ndi.gaussian_filter(p, rt.uniform(1.5, 5.0) / spec.row_mm)
         p = p + gain * (p - low)
-    # tone: window on the exposed anatomy, monotone curve
-    samp = p[::4, ::4] if inside_col is None else p[::4, ::4][inside_col[::4, ::4]]
-    lo, hi = np.percentile(samp, [rt.uniform(0.1, 3), rt.uniform(99.0, 99.95)])
-    q = np.clip((p - lo) / max(hi - lo, 1e-6), -0.2, 1.4)
+    # tone: window on the exposed anatomy without metal, monotone curve, metal in the headroom
+    ok = metal_A[::4, ::4] < 0.05
+    if inside_col is not None:
+        ok &= inside_col[::4, ::4]
+    samp = p[::4, ::4][ok] if ok.any() else p[::4, ::4].ravel()
+    lo, hi = np.percentile(samp, [rt.uniform(0.1, 3), rt.uniform(99.3, 99.95)])
+    q = np.clip((p - lo) / max(hi - lo, 1e-6), -0.2, 2.0)
+    metal_q = q > 1
     tone = spec.tone if spec.tone != "random" else str(rt.choice(["linear", "gamma", "sigmoid"]))
     if tone == "gamma":
         g = float(rt.uniform(0.6, 1.6))
@@ -1684,8 +1733,10 @@ def render(spec: PhantomSpec, *, truth_res_mm: float = 0.08, masks: bool = False
         q = (z - z0) / (z1 - z0)
     maxv = (1 << spec.bits_stored) - 1
     lo_out = float(rt.uniform(0.0, 0.08)) * maxv
-    hi_out = float(rt.uniform(0.85, 1.0)) * maxv
-    out = lo_out + np.clip(q, 0, 1.08) * (hi_out - lo_out)
+    hi_out = float(rt.uniform(0.72, 0.85)) * maxv
+    qq = np.where(metal_q, 1 + (1 - np.exp(-(np.clip(q, 1, None) - 1) * 2.5)), np.clip(q, 0, 1))
+    out = lo_out + np.clip(qq, 0, 2) * (hi_out - lo_out) * np.where(metal_q, 1.0, 1.0)
+    out = np.minimum(out, maxv)
     if inside_col is not None and spec.collimation_style == "black":
         out = np.where(ndi.binary_erosion(inside_col, iterations=1), out, 0.0)
     # burned-in text: white on the stored image

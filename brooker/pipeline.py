@@ -15,7 +15,7 @@ from brooker.dicom_io import load_radiograph
 from brooker.errors import BrookerError, MissingSpacingError
 from brooker.fragments import classify_fragments
 from brooker.grading import grade_hip
-from brooker.localization import find_hips
+from brooker.localization import analyse_scene, find_hips
 from brooker.measurement import measure_gap
 from brooker.models import (
     ErrorInfo,
@@ -76,7 +76,8 @@ def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingRe
         "laterality_source": radiograph.laterality_source,
         "image_shape_px": (meta.rows, meta.cols),
     }
-    found = find_hips(radiograph, config)
+    scene = analyse_scene(radiograph, config)
+    found = find_hips(radiograph, config, scene)
     if not found.hips:
         return GradingResult(
             status=Status.UNGRADABLE,
@@ -86,7 +87,7 @@ def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingRe
         )
     hips: list[HipResult] = []
     for hip in found.hips:
-        masks = segment_hip(radiograph, hip, config)
+        masks = segment_hip(radiograph, hip, config, scene)
         frags = classify_fragments(masks, radiograph.spacing, config)
         gap = measure_gap(masks, frags, radiograph.spacing, config)
         hips.append(grade_hip(hip, frags, gap, config))

@@ -10,11 +10,12 @@ Around each hip a region of interest (ROI) is cut from the stored pixels. In it:
 * the joint itself is excluded (a disk of the cup or head radius plus a margin: there the
   femoral head and acetabulum touch by nature), and so is a wedge below and medial to the joint
   (ischium, pubis, lesser trochanter), where pelvis and femur overlap normally on an AP film;
-* "normal" bone is what survives a morphological opening with a disk of
-  ``spur_opening_radius_mm``: the wide bodies of the ilium and of the femur. Of those, the
-  pelvis body is the one above the joint and the femur body the one reaching the bottom of the
-  ROI lateral to the joint. Everything else that is bone, in the lateral and superior sector,
-  is a heterotopic-bone candidate.
+* "normal" bone is what survives a morphological opening with a disk of the first of
+  ``spur_opening_radii_mm`` (6 mm): the wide bodies of the ilium and of the femur. Of those,
+  the pelvis body is the one above the joint and the femur body the one reaching the bottom of
+  the ROI lateral to the joint. Everything else that is bone, in the lateral and superior
+  sector, is a heterotopic-bone candidate. When a thick bridge survives the opening and joins
+  the two bodies, larger disks are tried until they part; what they remove is the bridge.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import numpy.typing as npt
 from scipy import ndimage as ndi
 
 from brooker.config import AnalysisConfig
-from brooker.localization import intensity_model
+from brooker.localization import Scene, analyse_scene
 from brooker.models import HipJoint, ImageSide, Radiograph
 
 BoolImage = npt.NDArray[np.bool_]
@@ -97,8 +98,11 @@ def _roi_bounds(
     return top, bottom, left, right
 
 
-def segment_hip(radiograph: Radiograph, hip: HipJoint, config: AnalysisConfig) -> HipMasks:
+def segment_hip(
+    radiograph: Radiograph, hip: HipJoint, config: AnalysisConfig, scene: Scene | None = None
+) -> HipMasks:
     """Segment bone, metal, and the pelvis and femur bodies around one hip."""
+    scene = scene or analyse_scene(radiograph, config)
     assert radiograph.spacing is not None
     sampling = radiograph.spacing.sampling_mm
     row_mm, col_mm = sampling
@@ -108,27 +112,19 @@ def segment_hip(radiograph: Radiograph, hip: HipJoint, config: AnalysisConfig) -
     sig = (config.denoise_sigma_mm / row_mm, config.denoise_sigma_mm / col_mm)
     img = ndi.gaussian_filter(raw, sig).astype(np.float32)
 
-    # levels on a coarse copy (1 mm), interpolated back to full resolution
-    k_r = max(1, int(round(config.analysis_pitch_mm / row_mm)))
-    k_c = max(1, int(round(config.analysis_pitch_mm / col_mm)))
-    h, w = (img.shape[0] // k_r) * k_r, (img.shape[1] // k_c) * k_c
-    coarse = img[:h, :w].reshape(h // k_r, k_r, w // k_c, k_c).mean(axis=(1, 3), dtype=np.float32)
-    cm = intensity_model(coarse, (row_mm * k_r + col_mm * k_c) / 2, config)
-    zoom = (img.shape[0] / coarse.shape[0], img.shape[1] / coarse.shape[1])
-    soft = ndi.zoom(cm.soft, zoom, order=1, grid_mode=True, mode="nearest")[: img.shape[0], : img.shape[1]]
-    bone_lvl = ndi.zoom(cm.bone, zoom, order=1, grid_mode=True, mode="nearest")[: img.shape[0], : img.shape[1]]
-    soft = _fit(soft, img.shape)
-    bone_lvl = _fit(bone_lvl, img.shape)
+    # levels from the whole-film model (1 mm grid), interpolated to the ROI's pixels
+    grid = scene.grid
+    rows_g = (np.arange(top, bottom, dtype=np.float32) + 0.5) / grid.scale_row - 0.5
+    cols_g = (np.arange(left, right, dtype=np.float32) + 0.5) / grid.scale_col - 0.5
+    soft = _sample(scene.model.soft, rows_g, cols_g)
+    bone_lvl = _sample(scene.model.bone, rows_g, cols_g)
+    coarse_metal = _sample(scene.model.metal_mask.astype(np.float32), rows_g, cols_g) > 0.25
     contrast = np.maximum(bone_lvl - soft, 1e-6)
     threshold = (soft + config.bone_threshold_fraction * contrast).astype(np.float32)
     norm = (img - soft) / contrast
 
     # metal: far above bone, and flat or saturated, confirmed on the coarse flat-metal map
     metal_cand = norm > config.metal_contrast_factor
-    coarse_metal = _fit(
-        ndi.zoom(cm.metal_mask.astype(np.float32), zoom, order=0, grid_mode=True, mode="nearest"),
-        img.shape,
-    ) > 0.5
     sat_level = float(radiograph.pixels.max())
     saturated = raw >= sat_level - 1e-3 * max(abs(sat_level), 1.0)
     metal = metal_cand & (ndi.binary_dilation(coarse_metal, iterations=3) | saturated | (norm > 3.5))
@@ -168,17 +164,30 @@ def segment_hip(radiograph: Radiograph, hip: HipJoint, config: AnalysisConfig) -
     )
 
     # open before cutting out the joint, so the cut itself leaves no corners behind
-    opened = _edt_open(bone | metal, config.spur_opening_radius_mm, sampling) & allowed
-    body_lab, _ = ndi.label(opened)
+    skeleton = bone | metal
     pelvis_probe = allowed & (v_mm > r_ex) & (v_mm < r_ex + config.body_probe_mm) & (np.abs(u_mm) < config.body_probe_mm)
     femur_probe = np.zeros_like(allowed)
     femur_probe[-max(2, int(3 / row_mm)) :, :] = True
     femur_probe &= u_mm > -0.5 * joint_r
-    pelvis_ids = _dominant_labels(body_lab, pelvis_probe)
-    femur_ids = _dominant_labels(body_lab, femur_probe)
-    joined = bool(set(pelvis_ids) & set(femur_ids))
+    # A bridge as wide as the opening disk survives it and joins the two bodies: then open
+    # harder until they part; what the harder opening removes between them is the bridge.
+    joined_at_base = False
+    for radius in config.spur_opening_radii_mm:
+        opened = _edt_open(skeleton, radius, sampling) & allowed
+        body_lab, _ = ndi.label(opened)
+        pelvis_ids = _dominant_labels(body_lab, pelvis_probe)
+        femur_ids = _dominant_labels(body_lab, femur_probe)
+        joined = bool(set(pelvis_ids) & set(femur_ids))
+        if radius == config.spur_opening_radii_mm[0]:
+            joined_at_base = joined
+        if not joined:
+            break
     pelvis = np.isin(body_lab, pelvis_ids) if pelvis_ids else np.zeros_like(opened)
     femur = np.isin(body_lab, femur_ids) if femur_ids else np.zeros_like(opened)
+    if joined:  # never parted: the joined body itself, in the sector, is the bridge
+        pelvis = pelvis & ~sector
+        femur = femur & ~sector
+    joined = joined or joined_at_base
     return HipMasks(
         hip=hip,
         origin_px=(top, left),
@@ -209,6 +218,12 @@ def _fill_small_holes(mask: BoolImage, max_px: float) -> BoolImage:
     small = sizes <= max_px
     small[0] = False
     return mask | small[lab]
+
+
+def _sample(a: FloatImage, rows: FloatImage, cols: FloatImage) -> FloatImage:
+    """Bilinear samples of ``a`` on the grid rows x cols (fractional indices)."""
+    rr, cc = np.meshgrid(rows, cols, indexing="ij")
+    return ndi.map_coordinates(a, [rr, cc], order=1, mode="nearest").astype(np.float32)
 
 
 def _fit(a: FloatImage, shape: tuple[int, ...]) -> FloatImage:

@@ -457,6 +457,8 @@ def _run(
     previous: dict[str, dict[str, Any]] = {}
     if resume:
         previous = batch.load_resume_state(results_path, files)
+    else:  # a new run starts a new results file (--resume continues the old one)
+        batch.atomic_write_bytes(results_path, b"")
     todo = [f for f in files if f not in previous]
 
     stdout_console = Console(
