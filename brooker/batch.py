@@ -54,7 +54,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Literal
 
 from brooker._version import __version__
 from brooker.config import AnalysisConfig
@@ -94,7 +94,7 @@ _LONG_VRS = frozenset(b"OB OD OF OL OV OW SQ UC UN UR UT SV UV".split())
 def _plausible_elements(head: bytes, little: bool, explicit: bool) -> bool:
     """True when ``head`` starts with at least two well-formed data elements (or one that
     fills the buffer), in increasing tag order, in the first group 0002 or 0008."""
-    order = "little" if little else "big"
+    order: Literal["little", "big"] = "little" if little else "big"
     pos = 0
     last_tag = -1
     n = 0
@@ -169,15 +169,15 @@ class Discovery:
     skipped_non_dicom: int = 0
 
 
-def read_files_from(source: str | os.PathLike[str] | io.TextIOBase) -> list[str]:
+def read_files_from(source: str | os.PathLike[str] | IO[str]) -> list[str]:
     """Paths listed one per line in a file (or an open text stream, e.g. stdin).
 
     Blank lines are ignored; surrounding white space is stripped.
     """
-    if isinstance(source, io.TextIOBase):
-        text = source.read()
-    else:
+    if isinstance(source, str | os.PathLike):
         text = Path(source).read_text(encoding="utf-8")
+    else:
+        text = source.read()
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
@@ -333,7 +333,9 @@ def grade_one(
         )
     try:
         if grade_fn is None:
-            from brooker.pipeline import grade_path as grade_fn
+            from brooker.pipeline import grade_path
+
+            grade_fn = grade_path
         result = grade_fn(
             path,
             config,
@@ -998,7 +1000,15 @@ def grade_many(
     try:
         if workers == 0:
             stream: Iterator[GradingResult] = (
-                grade_one(f, config, overlay_name=names.get(f), grade_fn=grade_fn, **common)
+                grade_one(
+                    f,
+                    config,
+                    out_dir=out,
+                    overlay=overlay,
+                    overlay_crops=overlay_crops,
+                    overlay_name=names.get(f),
+                    grade_fn=grade_fn,
+                )
                 for f in files
             )
         else:

@@ -115,7 +115,7 @@ def grade_bag(
         return []
     if npartitions is None:
         npartitions = max(1, min(1000, (len(files) + 3) // 4))
-    bag = db.from_sequence(files, npartitions=min(npartitions, len(files)))
+    bag = db.from_sequence(files, npartitions=min(npartitions, len(files)))  # type: ignore[no-untyped-call]
     lines = bag.map(
         grade_record,
         config=config,
@@ -135,7 +135,7 @@ def grade_bag(
     if client is not None:
         client.gather(client.compute(writes))
     else:
-        dask.compute(*writes)
+        dask.compute(*writes)  # type: ignore[attr-defined,no-untyped-call]
     return sorted(glob.glob(os.path.join(out, "part-*.jsonl")))
 
 

@@ -588,7 +588,7 @@ def _run_dask(
 
     if not quiet:
         err_console.print(f"grading {len(files)} file(s) on the Dask cluster at {address}")
-    with Client(address) as client:
+    with Client(address) as client:  # type: ignore[no-untyped-call]
         parts = distributed.grade_bag(
             files,
             config,
