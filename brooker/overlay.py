@@ -415,7 +415,7 @@ def _hip_lines(hip: HipResult) -> list[tuple[str, RGB]]:
 def _draw_hip_label(canvas: _Canvas, hip: HipResult, view: _View) -> None:
     """Side letter, class and notes in a block on the hip's own half of the image."""
     size = canvas.font_px
-    big = round(size * 2.0)
+    big = round(size * 1.8)
     lines = _hip_lines(hip)
     letter = hip.patient_side.letter
     lw_, lh_ = _text_size(letter, big)
@@ -442,10 +442,12 @@ def _draw_hip_label(canvas: _Canvas, hip: HipResult, view: _View) -> None:
     cands = [(x_out, ys[0]), (x_out, ys[1]), (x_in, ys[0]), (x_in, ys[1])]
     x, y = _place(canvas, (bw, bh), cands)
     canvas.box((x, y, x + bw, y + bh))
-    canvas.text((x + pad, y + pad), letter, big, TEXT_RGB)
+    inner_h = bh - 2 * pad
+    canvas.text((x + pad, y + pad + (inner_h - lh_) / 2.0), letter, big, TEXT_RGB)
     tx = x + pad + lw_ + gap_x
+    ty = y + pad + (inner_h - line_h * len(lines)) / 2.0
     for k, (t, colour) in enumerate(lines):
-        canvas.text((tx, y + pad + k * line_h), t, size, colour)
+        canvas.text((tx, ty + k * line_h), t, size, colour)
 
 
 def _hip_caveats(result: GradingResult, hips: Sequence[HipResult]) -> list[str]:
@@ -733,6 +735,8 @@ def write_png(path: str | os.PathLike[str], rgb: npt.NDArray[np.uint8]) -> Path:
         with os.fdopen(fd, "wb") as fh:
             Image.fromarray(np.ascontiguousarray(arr)).save(fh, format="PNG", compress_level=6)
             fh.flush()
+            # mkstemp creates 0600; an overlay is an ordinary output file (rw-r--r--)
+            os.fchmod(fh.fileno(), 0o644)
             os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException:
