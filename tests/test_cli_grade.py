@@ -103,6 +103,9 @@ def test_all_graded_exit_0_table_on_stdout(fake_engine: None, good_tree: Path, t
     assert manifest["options"]["workers"] == 2
     assert manifest["finished_at"] >= manifest["started_at"]
     assert len(batch.read_records(out / "results.jsonl")) == 2
+    again = run(good_tree, "--out", out, "--workers", "1")  # without --resume: a new file
+    assert again.exit_code == 0
+    assert len(batch.read_records(out / "results.jsonl")) == 2
 
 
 def test_single_file_compact_answer(fake_engine: None, good_tree: Path, tmp_path: Path):
