@@ -758,7 +758,7 @@ def _hemipelvis(
                  1.1, cortex=10, depth_scale=2.0)
     lines: list[_Shape] = [sourcil, tear, brim]
     root_a = np.array(lat[1]) * [sgn, 1]
-    root_b = np.array(lat[2]) * [sgn, 1]
+    root_b = (0.6 * np.array(lat[2]) + 0.4 * np.array(lat[3])) * [sgn, 1]
     info = {"ce_deg": math.degrees(ce), "joint_space_mm": js, "acetabulum_r": ra,
             "symphysis_half": sym_l}
     return bone, lines, root_a, root_b, info
@@ -999,11 +999,11 @@ def _build_ho(
         min(hc[0] - 20, hc[0] + sgn * 110), hc[1] - 95,
         max(hc[0] + 20, hc[0] + sgn * 110), hc[1] + 80,
     )
+    if grade == 0 and not hip.islands:
+        return out
     coarse = _TruthGrid.around(roi_bb, 0.25)
     P0 = coarse.mask(p_shapes)
     F0 = coarse.mask(f_shapes)
-    if grade == 0 and not hip.islands:
-        return out
     mature = bool(rng.random() < 0.6)
     out["maturity"] = "corticated" if mature else "fluffy"
     spurs = hip.spurs
@@ -1011,7 +1011,7 @@ def _build_ho(
         spurs = str(rng.choice(["pelvic", "femoral", "both"], p=[0.4, 0.3, 0.3]))
     ps_tube = fs_tube = None
     if grade >= 2:
-        t_root = rng.uniform(0.15, 0.9)
+        t_root = rng.uniform(0.45, 1.0)
         root = g.root_a + t_root * (g.root_b - g.root_a)
         inward = np.array([-sgn * 1.0, -0.3])
         root = root + inward / np.linalg.norm(inward) * rng.uniform(2, 4)
@@ -1085,8 +1085,11 @@ def _build_ho(
 
         target = hip.gap_mm
         out["target_gap_mm"] = target
+        base_gap = coarse_gap(3.0 if ps_tube else None, 3.0 if fs_tube else None)
+        out["max_reachable_gap_mm"] = round(base_gap - 4.0, 2)
         if grade == 2 and target is None:
-            target = float(rng.uniform(10.5, 22.0)) if rng.random() < 0.85 else float(rng.uniform(10.1, 11.0))
+            hi_t = max(min(22.0, base_gap - 10.0), 10.8)
+            target = float(rng.uniform(10.5, hi_t)) if rng.random() < 0.85 else float(rng.uniform(10.1, 11.0))
         if grade == 3 and target is None:
             target = float(rng.uniform(0.8, 9.5)) if rng.random() < 0.85 else float(rng.uniform(8.8, 9.9))
         if target is not None:
@@ -1865,11 +1868,11 @@ _TS_NAMES = {
 def random_hip(rng: np.random.Generator, grade: int | None = None, *, near10: float = 0.15) -> HipSpec:
     """A random hip: class (uniform 0-4 unless given), prosthesis (55 %), spurs, gap."""
     g = int(rng.integers(0, 5)) if grade is None else grade
-    gap: float | None = None
-    if g == 2:
-        gap = float(rng.uniform(10.25, 11.0)) if rng.random() < near10 else float(rng.uniform(10.0, 24.0))
-    elif g == 3:
-        gap = float(rng.uniform(9.0, 9.8)) if rng.random() < near10 else float(rng.uniform(0.6, 9.9))
+    gap: float | None = None  # None: the generator draws a reachable gap in the class's range
+    if g == 2 and rng.random() < near10:
+        gap = float(rng.uniform(10.25, 11.0))
+    elif g == 3 and rng.random() < near10:
+        gap = float(rng.uniform(9.0, 9.75))
     spurs = str(rng.choice(SPURS, p=[0.4, 0.3, 0.3])) if g >= 2 else "auto"
     islands = None if g == 1 else (int(rng.random() < 0.2) if g >= 2 else 0)
     return HipSpec(g, gap, bool(rng.random() < 0.55), spurs, islands)
