@@ -52,7 +52,7 @@ class AnalysisConfig:
     min_fragment_area_mm2: float = 12.0
     max_megapixels: float = MAX_MEGAPIXELS
     spacing_uncertainty: Mapping[SpacingSource, float] = field(
-        default_factory=lambda: DEFAULT_SPACING_UNCERTAINTY
+        default_factory=lambda: dict(DEFAULT_SPACING_UNCERTAINTY)
     )
     # --- localisation (analysis grid) ---
     analysis_pitch_mm: float = 1.0
@@ -83,7 +83,6 @@ class AnalysisConfig:
     sector_deg: tuple[float, float] = (-20.0, 170.0)
     sector_radius_mm: float = 100.0
     spur_opening_radii_mm: tuple[float, ...] = (6.0, 9.0, 12.0, 16.0, 20.0)
-    body_probe_mm: float = 25.0
     spur_min_depth_mm: float = 3.0
 
     def __post_init__(self) -> None:

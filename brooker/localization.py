@@ -236,18 +236,30 @@ def _prosthetic_heads(grid: AnalysisGrid, model: IntensityModel, config: Analysi
 
 
 def _cup_radius(metal: BoolImage, row: float, col: float, r_px: float, pitch_mm: float) -> float | None:
-    """Outer radius (mm) of a metal shell around the head above it, if there is one."""
-    best = None
-    for k in np.arange(1.15, 2.3, 0.05):
+    """Outer radius (mm) of a metal shell around the head above it, if there is one.
+
+    A cup is separated from the head by the radiolucent liner: just outside the head the upper
+    half-ring must be clear of metal before the shell begins. (A corner of the stem, which can
+    pass for a disk, is surrounded by more stem instead.)
+    """
+
+    def upper_ring_fraction(k: float) -> float | None:
         rr = k * r_px
         t = np.linspace(-math.pi * 0.9, -math.pi * 0.1, 40)  # upper half (rows decrease)
         ys = (row + rr * np.sin(t)).astype(int)
         xs = (col + rr * np.cos(t)).astype(int)
         ok = (ys >= 0) & (ys < metal.shape[0]) & (xs >= 0) & (xs < metal.shape[1])
         if ok.sum() < 20:
-            continue
-        frac = float(metal[ys[ok], xs[ok]].mean())
-        if frac > 0.5:
+            return None
+        return float(metal[ys[ok], xs[ok]].mean())
+
+    gap = [upper_ring_fraction(k) for k in np.arange(1.05, 1.2, 0.05)]
+    if not any(g is not None and g < 0.3 for g in gap):
+        return None
+    best = None
+    for k in np.arange(1.15, 2.3, 0.05):
+        frac = upper_ring_fraction(float(k))
+        if frac is not None and frac > 0.5:
             best = k * r_px * pitch_mm
     return best + 1.0 * pitch_mm if best else None
 

@@ -31,6 +31,9 @@ from brooker.fragments import Fragments
 from brooker.models import FragmentKind, GapMeasurement, PixelSpacing
 from brooker.segmentation import HipMasks
 
+#: How far beyond each end of the gap the edge profile reaches into the bone, mm.
+EDGE_REACH_MM = 1.5
+
 
 def measure_gap(
     masks: HipMasks, fragments: Fragments, spacing: PixelSpacing, config: AnalysisConfig
@@ -91,40 +94,63 @@ def _pitch_along(a: tuple[int, int], b: tuple[int, int], sampling: tuple[float, 
 def _refine_edges(
     masks: HipMasks, a: tuple[int, int], b: tuple[int, int], sampling: tuple[float, float]
 ) -> tuple[tuple[float, float], tuple[float, float], float]:
-    """Sub-pixel edge points on the segment a->b (a, b inside bone, the gap between them).
+    """Sub-pixel edge points on the line through a and b (both in bone, the gap between).
 
-    The profile of (image - threshold) is sampled along the line; the first zero crossing
-    leaving ``a`` and the last one before ``b`` are the edges. Falls back to the pixel centres
-    minus one pitch when the profile is not clean.
+    The intensity profile is sampled along the line, reaching ``EDGE_REACH_MM`` into the bone
+    beyond each end. Each edge is put where the profile crosses half-way between the bone
+    level next to that edge (the profile's maximum inside the bone) and the soft-tissue level
+    in the gap (the profile's minimum between the two): the half-maximum of each edge on its
+    own, whatever the bone's density. Falls back to the mask's pixel centres less one pitch
+    when the profile is not clean.
     """
     ar, ac = a
     br, bc = b
-    length_px = math.hypot(br - ar, bc - ac)
     centre_mm = math.hypot((br - ar) * sampling[0], (bc - ac) * sampling[1])
-    if length_px < 1.0:
+    pitch = _pitch_along(a, b, sampling)
+    fallback = (float(ar), float(ac)), (float(br), float(bc)), max(0.0, centre_mm - pitch)
+    if centre_mm <= 0:
         return (float(ar), float(ac)), (float(br), float(bc)), 0.0
-    n = max(8, int(length_px * 8))
-    t = np.linspace(0.0, 1.0, n)
+    ext = EDGE_REACH_MM / centre_mm  # in units of the a->b segment
+    n = max(32, int(8 * (1 + 2 * ext) * centre_mm / min(sampling)))
+    t = np.linspace(-ext, 1 + ext, n)
     rows = ar + t * (br - ar)
     cols = ac + t * (bc - ac)
-    diff = masks.image - masks.threshold
-    prof = ndi.map_coordinates(diff, [rows, cols], order=1, mode="nearest")
-    below = prof <= 0
-    if not below.any() or prof[0] <= 0 or prof[-1] <= 0:
-        fallback = max(0.0, centre_mm - _pitch_along(a, b, sampling))
-        return (float(ar), float(ac)), (float(br), float(bc)), fallback
-    i0 = int(np.argmax(below))  # first sample at/below threshold
-    i1 = n - 1 - int(np.argmax(below[::-1]))  # last sample at/below threshold
-    def cross(i_out: int, i_in: int) -> float:
+    prof = ndi.map_coordinates(masks.image, [rows, cols], order=1, mode="nearest")
+    inner = (t >= 0) & (t <= 1)
+    if inner.sum() < 3:
+        return fallback
+    i_min = int(np.flatnonzero(inner)[np.argmin(prof[inner])])
+    soft = float(prof[i_min])
+    bone_a = float(prof[: i_min + 1].max())
+    bone_b = float(prof[i_min:].max())
+    if min(bone_a, bone_b) - soft <= 0:
+        return fallback
+    half_a = soft + 0.5 * (bone_a - soft)
+    half_b = soft + 0.5 * (bone_b - soft)
+    # last crossing of half_a going from the a-side bone down into the gap minimum
+    seg_a = prof[: i_min + 1]
+    above_a = np.flatnonzero(seg_a >= half_a)
+    seg_b = prof[i_min:]
+    above_b = np.flatnonzero(seg_b >= half_b)
+    if above_a.size == 0 or above_b.size == 0:
+        return fallback
+    ia = int(above_a[-1])
+    ib = i_min + int(above_b[0])
+    if ia + 1 > i_min or ib - 1 < i_min:
+        return fallback
+
+    def cross(i_in: int, i_out: int, level: float) -> float:
         p_in, p_out = prof[i_in], prof[i_out]
-        frac = p_in / (p_in - p_out) if p_in != p_out else 0.5
+        frac = (p_in - level) / (p_in - p_out) if p_in != p_out else 0.5
         return float(t[i_in] + frac * (t[i_out] - t[i_in]))
-    t0 = cross(i0, i0 - 1)
-    t1 = cross(i1, i1 + 1)
+
+    t0 = cross(ia, ia + 1, half_a)
+    t1 = cross(ib, ib - 1, half_b)
+    if t1 <= t0:
+        return fallback
     pa = (ar + t0 * (br - ar), ac + t0 * (bc - ac))
     pb = (ar + t1 * (br - ar), ac + t1 * (bc - ac))
-    gap = max(0.0, (t1 - t0)) * centre_mm
-    return pa, pb, gap
+    return pa, pb, (t1 - t0) * centre_mm
 
 
 def _bridge_point(masks: HipMasks, bridges: list[np.ndarray]) -> GapMeasurement:

@@ -165,9 +165,12 @@ def segment_hip(
 
     # open before cutting out the joint, so the cut itself leaves no corners behind
     skeleton = bone | metal
-    pelvis_probe = allowed & (v_mm > r_ex) & (v_mm < r_ex + config.body_probe_mm) & (np.abs(u_mm) < config.body_probe_mm)
+    # the ilium always reaches the top of the ROI, the femoral shaft its bottom
+    strip = max(2, int(round(3.0 / row_mm)))
+    pelvis_probe = np.zeros_like(allowed)
+    pelvis_probe[:strip, :] = True
     femur_probe = np.zeros_like(allowed)
-    femur_probe[-max(2, int(3 / row_mm)) :, :] = True
+    femur_probe[-strip:, :] = True
     femur_probe &= u_mm > -0.5 * joint_r
     # A bridge as wide as the opening disk survives it and joins the two bodies: then open
     # harder until they part; what the harder opening removes between them is the bridge.
