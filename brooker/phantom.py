@@ -1988,25 +1988,27 @@ def make_dataset(out_dir: str | Path, n: int, seed: int = 0, *, wide: bool = Tru
 #: The committed samples: (file name, spec). Regenerate with ``python -m brooker.phantom --samples sample_images``.
 def sample_specs() -> list[tuple[str, PhantomSpec]]:
     """Specs of the committed ``sample_images`` (one per class at least, flipped, MONOCHROME1)."""
+    small = {"spacing_mm": 0.25, "noise": 0.7}
     return [
         ("pelvis_0_vs_3.dcm", PhantomSpec(seed=101, right=HipSpec(0), left=HipSpec(3, 6.0, spurs="pelvic"),
-                                          spacing_mm=0.2, transfer_syntax="jpeg_ls", marker=True,
-                                          phleboliths=True)),
-        ("pelvis_1_vs_2_thr.dcm", PhantomSpec(seed=202, right=HipSpec(1, prosthesis=True),
-                                              left=HipSpec(2, 14.0, prosthesis=True, spurs="both"),
-                                              spacing_mm=0.2, transfer_syntax="rle", staples=True,
-                                              magnification=1.2)),
+                                          transfer_syntax="jpeg_ls", marker=True, phleboliths=True,
+                                          **small)),
+        ("pelvis_1_vs_2.dcm", PhantomSpec(seed=202, right=HipSpec(1, prosthesis=True),
+                                          left=HipSpec(2, 14.0, prosthesis=True, spurs="both"),
+                                          transfer_syntax="jpeg_2000", staples=True, magnification=1.2,
+                                          **small)),
         ("pelvis_4_vs_0_flipped.dcm", PhantomSpec(seed=303, right=HipSpec(4, prosthesis=True, spurs="pelvic"),
-                                                  left=HipSpec(0), spacing_mm=0.22, flipped=True,
-                                                  transfer_syntax="jpeg_2000", calibration_ball=True)),
+                                                  left=HipSpec(0), flipped=True, transfer_syntax="jpeg_ls",
+                                                  calibration_ball=True, **small)),
         ("pelvis_3_vs_2_mono1.dcm", PhantomSpec(seed=404, right=HipSpec(3, 9.4, spurs="femoral"),
                                                 left=HipSpec(2, 10.6, prosthesis=True, spurs="pelvic"),
-                                                spacing_mm=0.2, monochrome1=True, transfer_syntax="jpeg_ls",
-                                                collimation=True, burned_text=True, bits_stored=14)),
+                                                monochrome1=True, transfer_syntax="jpeg_2000",
+                                                collimation=True, burned_text=True, **small)),
         ("hip_view_right_4.dcm", PhantomSpec(seed=505, right=HipSpec(4, spurs="both"), left=HipSpec(0),
-                                             spacing_mm=0.2, hip_view="right", transfer_syntax="rle",
-                                             spacing_tags="imager_magnification")),
-        ("knee_negative.dcm", PhantomSpec(seed=606, body="knee", spacing_mm=0.25, transfer_syntax="rle")),
+                                             hip_view="right", transfer_syntax="jpeg_ls",
+                                             spacing_tags="imager_magnification", **small)),
+        ("knee_negative.dcm", PhantomSpec(seed=606, body="knee", transfer_syntax="jpeg_ls",
+                                          spacing_mm=0.3, noise=0.7)),
     ]
 
 
