@@ -83,6 +83,7 @@ class AnalysisConfig:
     sector_deg: tuple[float, float] = (-20.0, 170.0)
     sector_radius_mm: float = 100.0
     spur_opening_radii_mm: tuple[float, ...] = (6.0, 9.0, 12.0, 16.0, 20.0)
+    pelvic_opening_radius_mm: float = 6.0
     spur_min_depth_mm: float = 3.0
 
     def __post_init__(self) -> None:

@@ -54,7 +54,7 @@ def measure_gap(
     if not pel_spurs.any() and not fem_spurs.any():
         return None
     pelvic_side = masks.pelvis | pel_spurs
-    femoral_side = masks.femur | fem_spurs
+    femoral_side = masks.femur | fem_spurs | masks.head
     best: tuple[float, tuple[int, int], tuple[int, int]] | None = None
     for spurs, opposite in ((pel_spurs, femoral_side), (fem_spurs, pelvic_side)):
         if not spurs.any() or not opposite.any():

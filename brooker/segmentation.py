@@ -56,6 +56,7 @@ class HipMasks:
     sector: BoolImage
     pelvis: BoolImage
     femur: BoolImage
+    head: BoolImage
     bodies_joined: bool
     u_mm: FloatImage
     v_mm: FloatImage
@@ -187,10 +188,16 @@ def segment_hip(
             break
     pelvis = np.isin(body_lab, pelvis_ids) if pelvis_ids else np.zeros_like(opened)
     femur = np.isin(body_lab, femur_ids) if femur_ids else np.zeros_like(opened)
+    if not joined and config.pelvic_opening_radius_mm > config.spur_opening_radii_mm[0]:
+        # the lateral ilium is a long smooth edge: a round spur on it may be wider than what
+        # the first opening removes from the femur (whose trochanters are knobs of that size)
+        pelvis &= _edt_open(skeleton, config.pelvic_opening_radius_mm, sampling)
     if joined:  # never parted: the joined body itself, in the sector, is the bridge
         pelvis = pelvis & ~sector
         femur = femur & ~sector
     joined = joined or joined_at_base
+    # the femoral head is femoral-side bone too: a pelvic spur may come closest to it
+    head = (dist <= hip.head_radius_mm) & (bone | metal)
     return HipMasks(
         hip=hip,
         origin_px=(top, left),
@@ -203,6 +210,7 @@ def segment_hip(
         sector=sector,
         pelvis=pelvis,
         femur=femur,
+        head=head,
         bodies_joined=joined,
         u_mm=u_mm,
         v_mm=v_mm,
