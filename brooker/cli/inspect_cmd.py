@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from brooker.cli import app
-from brooker.models import ExitCode
 
 if TYPE_CHECKING:
     from brooker.errors import BrookerError
@@ -218,6 +217,7 @@ def inspect_command(
 
     from brooker.dicom_io import load_radiograph
     from brooker.errors import BrookerError
+    from brooker.models import ExitCode
 
     path = str(file)
     try:

@@ -1,0 +1,78 @@
+"""The command line starts fast: ``brooker --help`` / ``--version`` import no heavy module.
+
+Startup time itself is measured by ``benchmarks/bench.py``, not asserted here (wall-clock
+assertions are flaky on a shared machine); these tests pin the cause of a slow start instead.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "brooker"
+HEAVY = ("numpy", "scipy", "skimage", "pydicom", "PIL")
+
+
+def _loaded_heavy(code: str) -> list[str]:
+    probe = (
+        "import json, sys\n"
+        f"{code}\n"
+        f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_importing_the_cli_loads_no_heavy_module() -> None:
+    assert _loaded_heavy("import brooker.cli") == []
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"]])
+def test_help_and_version_load_no_heavy_module(args: list[str]) -> None:
+    code = (
+        "import atexit, json, sys\n"
+        "atexit.register(lambda: print(json.dumps(sorted("
+        f"m for m in {HEAVY!r} if m in sys.modules))))\n"
+        f"sys.argv = ['brooker', *{args!r}]\n"
+        "from brooker.cli import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
+
+
+def _imported_top_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_only_the_cli_package_imports_typer_or_rich() -> None:
+    cli = PACKAGE / "cli"
+    offenders = sorted(
+        f"{path.relative_to(ROOT)}: {', '.join(sorted(bad))}"
+        for path in PACKAGE.rglob("*.py")
+        if cli not in path.parents
+        and (bad := _imported_top_modules(path) & {"typer", "rich"})
+    )
+    assert offenders == []
