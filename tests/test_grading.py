@@ -1,0 +1,354 @@
+"""The Brooker rules, the borderline flag and the record shape, on hand-made inputs (no images).
+
+Convention under test (domain.md): a gap of exactly 10.0 mm is class II ("at least 1 cm");
+islands beside spurs do not lower the grade; a bridge is class IV with gap 0.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from brooker.config import AnalysisConfig
+from brooker.fragments import Fragments
+from brooker.grading import brooker_class, grade_hip
+from brooker.measurement import measure_gap
+from brooker.models import (
+    BrookerGrade,
+    Fragment,
+    FragmentKind,
+    GapMeasurement,
+    GradingResult,
+    HipJoint,
+    ImageSide,
+    PatientSide,
+    PixelSpacing,
+    SpacingSource,
+    Status,
+)
+from brooker.segmentation import HipMasks
+
+T = 10.0
+ISL = FragmentKind.ISLAND
+PEL = FragmentKind.PELVIC_SPUR
+FEM = FragmentKind.FEMORAL_SPUR
+BRI = FragmentKind.BRIDGE
+SPUR_KINDS = [{PEL}, {FEM}, {PEL, FEM}, {PEL, ISL}, {FEM, ISL}, {PEL, FEM, ISL}]
+
+
+# --------------------------------------------------------------------------------------------
+# brooker_class: the rules table
+# --------------------------------------------------------------------------------------------
+
+
+def test_no_fragments_is_class_0() -> None:
+    assert brooker_class(set(), None, T) is BrookerGrade.NONE
+
+
+def test_islands_only_is_class_I() -> None:
+    assert brooker_class({ISL}, None, T) is BrookerGrade.ISLANDS
+
+
+@pytest.mark.parametrize("kinds", SPUR_KINDS)
+@pytest.mark.parametrize(
+    ("gap", "grade"),
+    [
+        (10.0, BrookerGrade.SPURS_WIDE_GAP),  # exactly 1 cm: "at least 1 cm" -> II
+        (10.01, BrookerGrade.SPURS_WIDE_GAP),
+        (25.0, BrookerGrade.SPURS_WIDE_GAP),
+        (9.99, BrookerGrade.SPURS_NARROW_GAP),
+        (math.nextafter(10.0, 0.0), BrookerGrade.SPURS_NARROW_GAP),
+        (0.5, BrookerGrade.SPURS_NARROW_GAP),
+    ],
+)
+def test_spur_gap_boundary(kinds: set[FragmentKind], gap: float, grade: BrookerGrade) -> None:
+    assert brooker_class(kinds, gap, T) is grade
+
+
+def test_exact_threshold_is_II_and_follows_the_configured_threshold() -> None:
+    assert brooker_class({PEL}, 10.0, 10.0) is BrookerGrade.SPURS_WIDE_GAP
+    assert brooker_class({PEL}, 10.0, 12.0) is BrookerGrade.SPURS_NARROW_GAP
+    assert brooker_class({PEL}, 12.0, 12.0) is BrookerGrade.SPURS_WIDE_GAP
+
+
+@pytest.mark.parametrize(
+    "kinds", [{BRI}, {BRI, ISL}, {BRI, PEL}, {BRI, FEM}, {BRI, PEL, FEM, ISL}]
+)
+def test_bridge_is_class_IV(kinds: set[FragmentKind]) -> None:
+    assert brooker_class(kinds, 0.0, T) is BrookerGrade.ANKYLOSIS
+    # a bridge wins whatever gap a spur beside it would give
+    assert brooker_class(kinds, None if kinds == {BRI} or kinds == {BRI, ISL} else 15.0, T) is (
+        BrookerGrade.ANKYLOSIS
+    )
+
+
+@pytest.mark.parametrize("spur", [PEL, FEM])
+def test_islands_beside_spurs_do_not_lower_the_grade(spur: FragmentKind) -> None:
+    assert brooker_class({spur, ISL}, 14.0, T) is BrookerGrade.SPURS_WIDE_GAP
+    assert brooker_class({spur, ISL}, 4.0, T) is BrookerGrade.SPURS_NARROW_GAP
+    assert brooker_class({BRI, ISL}, 0.0, T) is BrookerGrade.ANKYLOSIS
+
+
+@pytest.mark.parametrize("kinds", SPUR_KINDS)
+def test_spur_without_gap_raises(kinds: set[FragmentKind]) -> None:
+    with pytest.raises(ValueError):
+        brooker_class(kinds, None, T)
+
+
+def test_grade_roman_numerals() -> None:
+    assert [g.roman for g in BrookerGrade] == ["0", "I", "II", "III", "IV"]
+    assert [int(g) for g in BrookerGrade] == [0, 1, 2, 3, 4]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    kinds=st.sampled_from(SPUR_KINDS),
+    a=st.floats(min_value=0.01, max_value=60.0, allow_nan=False),
+    b=st.floats(min_value=0.01, max_value=60.0, allow_nan=False),
+)
+def test_grade_is_monotone_non_increasing_in_gap(kinds: set[FragmentKind], a: float, b: float) -> None:
+    lo, hi = sorted((a, b))
+    g_lo = brooker_class(kinds, lo, T)
+    g_hi = brooker_class(kinds, hi, T)
+    assert g_hi <= g_lo
+    assert g_lo in (BrookerGrade.SPURS_WIDE_GAP, BrookerGrade.SPURS_NARROW_GAP)
+    assert (g_lo is BrookerGrade.SPURS_WIDE_GAP) == (lo >= T)
+
+
+# --------------------------------------------------------------------------------------------
+# grade_hip: borderline flag and what is kept
+# --------------------------------------------------------------------------------------------
+
+HIP = HipJoint(
+    patient_side=PatientSide.RIGHT,
+    image_side=ImageSide.LEFT,
+    center_px=(500.0, 300.0),
+    head_radius_mm=24.0,
+    prosthesis=True,
+    cup_radius_mm=27.0,
+)
+
+
+def _frag(kind: FragmentKind) -> Fragment:
+    m = np.ones((4, 5), bool)
+    return Fragment(kind=kind, area_mm2=123.44, centroid_px=(401.26, 251.74),
+                    bbox_px=(400, 250, 404, 255), mask=m)
+
+
+def _frags(*kinds: FragmentKind) -> Fragments:
+    items = tuple(_frag(k) for k in kinds)
+    return Fragments(items, tuple(np.zeros((8, 8), bool) for _ in items))
+
+
+def _gap(mm: float, unc: float) -> GapMeasurement:
+    return GapMeasurement(gap_mm=mm, pelvic_point_px=(410.04, 260.06),
+                          femoral_point_px=(430.55, 270.0), uncertainty_mm=unc)
+
+
+@pytest.mark.parametrize(
+    ("gap", "unc", "grade", "borderline"),
+    [
+        (10.3, 0.5, BrookerGrade.SPURS_WIDE_GAP, True),
+        (9.7, 0.5, BrookerGrade.SPURS_NARROW_GAP, True),
+        (10.0, 0.0, BrookerGrade.SPURS_WIDE_GAP, True),
+        (10.5, 0.5, BrookerGrade.SPURS_WIDE_GAP, True),  # |d| == unc counts
+        (10.8, 0.5, BrookerGrade.SPURS_WIDE_GAP, False),
+        (9.2, 0.5, BrookerGrade.SPURS_NARROW_GAP, False),
+        (14.0, 0.5, BrookerGrade.SPURS_WIDE_GAP, False),
+        (3.0, 0.5, BrookerGrade.SPURS_NARROW_GAP, False),
+        (12.0, 2.5, BrookerGrade.SPURS_WIDE_GAP, True),  # detector-plane style uncertainty
+        (8.0, 2.5, BrookerGrade.SPURS_NARROW_GAP, True),
+    ],
+)
+def test_borderline_flag(gap: float, unc: float, grade: BrookerGrade, borderline: bool) -> None:
+    g = _gap(gap, unc)
+    assert g.borderline is borderline
+    res = grade_hip(HIP, _frags(PEL), g, AnalysisConfig())
+    assert res.grade is grade
+    assert res.borderline is borderline
+    assert res.gap is g
+    assert any("uncertain" in c for c in res.caveats) is borderline
+    assert res.patient_side is PatientSide.RIGHT and res.image_side is ImageSide.LEFT
+
+
+@pytest.mark.parametrize(
+    ("kinds", "gap", "grade"),
+    [
+        ((), None, BrookerGrade.NONE),
+        ((ISL, ISL), None, BrookerGrade.ISLANDS),
+    ],
+)
+def test_grade_hip_without_spurs_has_no_gap_and_is_not_borderline(
+    kinds: tuple[FragmentKind, ...], gap: GapMeasurement | None, grade: BrookerGrade
+) -> None:
+    res = grade_hip(HIP, _frags(*kinds), gap, AnalysisConfig())
+    assert res.grade is grade
+    assert res.gap is None
+    assert res.borderline is False
+    assert len(res.fragments) == len(kinds)
+
+
+def test_grade_hip_bridge_is_IV_with_apparent_caveat() -> None:
+    res = grade_hip(HIP, _frags(BRI, ISL), _gap(0.0, 0.0), AnalysisConfig())
+    assert res.grade is BrookerGrade.ANKYLOSIS
+    assert res.gap is not None and res.gap.gap_mm == 0.0
+    assert res.borderline is False
+    assert any("apparent" in c for c in res.caveats)
+
+
+def test_grade_hip_spur_without_gap_raises() -> None:
+    with pytest.raises(ValueError):
+        grade_hip(HIP, _frags(FEM), None, AnalysisConfig())
+
+
+def test_gap_measurement_rejects_negative_or_nan() -> None:
+    with pytest.raises(ValueError):
+        _gap(-0.1, 0.0)
+    with pytest.raises(ValueError):
+        _gap(float("nan"), 0.0)
+
+
+# --------------------------------------------------------------------------------------------
+# measure_gap: uncertainty grows with the spacing's relative uncertainty
+# --------------------------------------------------------------------------------------------
+
+
+def _toy_masks(spacing: tuple[float, float], gap_px: int) -> tuple[HipMasks, Fragments]:
+    """A pelvis block on top, a pelvic spur hanging down from it, a femur block below.
+
+    The spur tip and the femur are ``gap_px`` rows apart (edge pixel to edge pixel).
+    """
+    h, w = 120, 80
+    pelvis = np.zeros((h, w), bool)
+    pelvis[:20] = True
+    spur = np.zeros((h, w), bool)
+    spur[20:50, 30:50] = True
+    femur = np.zeros((h, w), bool)
+    femur[50 + gap_px:] = True
+    bone = pelvis | spur | femur
+    image = np.where(bone, 1.0, 0.1).astype(np.float32)
+    zeros = np.zeros((h, w), bool)
+    ones = np.ones((h, w), bool)
+    yy, xx = np.mgrid[:h, :w].astype(np.float32)
+    masks = HipMasks(
+        hip=HIP, origin_px=(100, 200), image=image,
+        threshold=np.full((h, w), 0.55, np.float32), bone=bone, metal=zeros, metal_halo=zeros,
+        allowed=ones, sector=ones, pelvis=pelvis, femur=femur, head=zeros.copy(),
+        bodies_joined=False, u_mm=xx * spacing[1], v_mm=-yy * spacing[0],
+        exclusion_radius_mm=0.0, spacing_mm=spacing,
+    )
+    frag = Fragment(kind=PEL, area_mm2=600 * spacing[0] * spacing[1], centroid_px=(135.0, 240.0),
+                    bbox_px=(120, 230, 150, 250), mask=spur[20:50, 30:50].copy())
+    return masks, Fragments((frag,), (spur,))
+
+
+@pytest.mark.parametrize("gap_px", [40, 60])
+def test_uncertainty_grows_with_spacing_relative_uncertainty(gap_px: int) -> None:
+    sp = (0.2, 0.2)
+    masks, frags = _toy_masks(sp, gap_px)
+    uncs = []
+    gaps = []
+    for rel in (0.0, 0.03, 0.2):
+        spacing = PixelSpacing(sp[0], sp[1], SpacingSource.PIXEL_SPACING, relative_uncertainty=rel)
+        g = measure_gap(masks, frags, spacing, AnalysisConfig())
+        assert g is not None
+        uncs.append(g.uncertainty_mm)
+        gaps.append(g.gap_mm)
+    # the gap itself does not depend on the claimed uncertainty
+    assert gaps[0] == pytest.approx(gaps[1]) == pytest.approx(gaps[2])
+    # edge to edge: about gap_px pixel pitches (sub-pixel half-maximum edges)
+    assert gaps[0] == pytest.approx(gap_px * sp[0], abs=2 * sp[0])
+    assert uncs[0] > 0  # at least the pixel pitch along the gap
+    assert uncs[0] < uncs[1] < uncs[2]
+    # linear in the relative uncertainty, proportional to the gap
+    assert uncs[2] - uncs[0] == pytest.approx(0.2 * gaps[0], rel=1e-6)
+    # endpoints in stored-image coordinates, pelvic end above the femoral end
+    assert g.pelvic_point_px[0] < g.femoral_point_px[0]
+    assert 100 <= g.pelvic_point_px[0] <= 220 and 200 <= g.pelvic_point_px[1] <= 280
+
+
+def test_detector_plane_spacing_makes_a_12mm_gap_borderline() -> None:
+    """A 12 mm gap measured on detector-plane spacing (20 % uncertainty) is flagged; the same
+    gap on calibrated spacing (3 %) is not."""
+    masks, frags = _toy_masks((0.2, 0.2), 60)
+    cfg = AnalysisConfig()
+    flags = {}
+    for src in (SpacingSource.PIXEL_SPACING, SpacingSource.IMAGER_PIXEL_SPACING):
+        spacing = PixelSpacing(0.2, 0.2, src, cfg.spacing_uncertainty[src])
+        g = measure_gap(masks, frags, spacing, cfg)
+        assert g is not None
+        res = grade_hip(HIP, frags, g, cfg)
+        assert res.grade is BrookerGrade.SPURS_WIDE_GAP
+        flags[src] = res.borderline
+    assert flags == {SpacingSource.PIXEL_SPACING: False, SpacingSource.IMAGER_PIXEL_SPACING: True}
+
+
+# --------------------------------------------------------------------------------------------
+# GradingResult.to_record(): the JSON-lines shape of design.md
+# --------------------------------------------------------------------------------------------
+
+HIP_KEYS = {"side", "image_side", "grade", "brooker_class", "gap_mm", "gap_points_px",
+            "borderline", "prosthesis", "fragments"}
+
+
+def _result() -> GradingResult:
+    cfg = AnalysisConfig()
+    left = HipJoint(PatientSide.LEFT, ImageSide.RIGHT, (505.0, 900.0), 25.0, False)
+    h1 = grade_hip(HIP, _frags(PEL, ISL), _gap(6.4321, 0.4), cfg)
+    h2 = grade_hip(left, _frags(), None, cfg)
+    return GradingResult(
+        file="scans/p1.dcm", status=Status.OK, version="9.9.9", hips=(h1, h2),
+        spacing=PixelSpacing(0.148, 0.15, SpacingSource.PIXEL_SPACING, 0.03),
+        sop_instance_uid="1.2.3", caveats=("c1",), laterality_source="patient_orientation",
+    )
+
+
+def test_record_shape_ok() -> None:
+    rec = _result().to_record()
+    assert json.loads(json.dumps(rec)) == rec  # JSON-ready
+    assert rec["file"] == "scans/p1.dcm"
+    assert rec["status"] == "ok"
+    assert rec["version"] == "9.9.9"
+    assert rec["sop_instance_uid"] == "1.2.3"
+    assert rec["spacing"] == {"row_mm": 0.148, "col_mm": 0.15, "source": "pixel_spacing"}
+    assert rec["caveats"] == ["c1"]
+    assert "overlay" in rec
+    assert list(rec)[:2] == ["file", "status"] and list(rec)[-1] == "version"
+    r, l = rec["hips"]
+    assert HIP_KEYS <= set(r) and HIP_KEYS <= set(l)
+    assert r["side"] == "right" and r["image_side"] == "left"
+    assert r["grade"] == 3 and r["brooker_class"] == "III"
+    assert isinstance(r["grade"], int) and not isinstance(r["grade"], bool)
+    assert r["gap_mm"] == pytest.approx(6.43)
+    assert r["gap_points_px"] == [[410.0, 260.1], [round(430.55, 1), 270.0]]
+    assert r["borderline"] is False and r["prosthesis"] is True
+    assert [f["kind"] for f in r["fragments"]] == ["pelvic_spur", "island"]
+    assert r["fragments"][0]["area_mm2"] == pytest.approx(123.4)
+    assert l == {**l, "side": "left", "image_side": "right", "grade": 0, "brooker_class": "0",
+                 "gap_mm": None, "gap_points_px": None, "borderline": False,
+                 "prosthesis": False, "fragments": []}
+
+
+def test_record_shape_islands_have_no_gap() -> None:
+    h = grade_hip(HIP, _frags(ISL), None, AnalysisConfig()).to_record()
+    assert (h["grade"], h["brooker_class"], h["gap_mm"], h["gap_points_px"]) == (1, "I", None, None)
+
+
+def test_record_shape_ungradable_and_error() -> None:
+    from brooker.errors import MissingSpacingError
+    from brooker.pipeline import error_result
+
+    ung = GradingResult(file="scans/chest.dcm", status=Status.UNGRADABLE, version="1",
+                        reason="no hip joint found").to_record()
+    assert ung["status"] == "ungradable" and ung["reason"] == "no hip joint found"
+    assert ung["hips"] == []
+    err = error_result("scans/x.dcm", MissingSpacingError("no spacing", "scans/x.dcm")).to_record()
+    assert err["status"] == "error" and err["file"] == "scans/x.dcm"
+    assert err["error"]["code"] == "missing_spacing" and err["error"]["message"]
+    assert err["hips"] == []
+    assert "version" in err
