@@ -73,8 +73,8 @@ class AnalysisConfig:
     roi_medial_mm: float = 60.0
     denoise_sigma_mm: float = 0.15
     mask_sigma_mm: float = 0.5
-    bone_threshold_fraction: float = 0.3
-    max_hole_mm2: float = 40.0
+    bone_threshold_fraction: float = 0.2
+    max_hole_mm2: float = 400.0
     metal_min_area_mm2: float = 1.0
     metal_halo_mm: float = 1.0
     joint_exclusion_factor: float = 1.15
