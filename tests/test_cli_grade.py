@@ -288,8 +288,8 @@ def _cli(*args: str | os.PathLike[str], **kw):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def phantom_dcm(pytestconfig: pytest.Config) -> Path:
-    """One small phantom film (0.25 mm), cached between test runs."""
+def phantom_dcm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One small phantom film (0.25 mm), made once per session."""
     from brooker import phantom
     from brooker.phantom_dicom import DicomVariant, write_dicom
 
@@ -300,8 +300,7 @@ def phantom_dcm(pytestconfig: pytest.Config) -> Path:
         spacing_mm=0.25,
         field_mm=(220.0, 300.0),
     )
-    cache = Path(pytestconfig.cache.mkdir("brooker-cli-phantom"))  # type: ignore[union-attr]
-    key = cache / f"{abs(hash(repr(spec))) % 10**12}-{__version__}.dcm"
+    key = tmp_path_factory.mktemp("brooker-cli-phantom") / "phantom.dcm"
     if not key.exists():
         ph = phantom.render(spec, truth_res_mm=0.5)
         write_dicom(
