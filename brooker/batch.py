@@ -47,7 +47,6 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
 import traceback
 from collections import deque
@@ -57,6 +56,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from brooker._version import __version__
+from brooker.atomic import atomic_write_bytes
 from brooker.config import AnalysisConfig
 from brooker.models import ErrorInfo, GradingResult, Status
 
@@ -576,40 +576,6 @@ def _run_pool(
 # --------------------------------------------------------------------------------------------
 # Output files
 # --------------------------------------------------------------------------------------------
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old or the new file, never a part."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(folder)
-
-
-def _fsync_dir(folder: str) -> None:
-    try:
-        dfd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
 
 
 def record_line(record: Mapping[str, Any]) -> str:

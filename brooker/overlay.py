@@ -25,10 +25,10 @@ PNG text chunks.
 from __future__ import annotations
 
 import hashlib
+import io
 import math
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -40,6 +40,7 @@ import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
 from skimage.measure import approximate_polygon, find_contours
 
+from brooker.atomic import atomic_write_bytes
 from brooker.models import (
     BrookerGrade,
     Fragment,
@@ -729,22 +730,9 @@ def write_png(path: str | os.PathLike[str], rgb: npt.NDArray[np.uint8]) -> Path:
     arr = np.asarray(rgb)
     if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
         raise ValueError(f"rgb must be uint8 of shape (rows, cols, 3), got {arr.dtype} {arr.shape}")
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            Image.fromarray(np.ascontiguousarray(arr)).save(fh, format="PNG", compress_level=6)
-            fh.flush()
-            # mkstemp creates 0600; an overlay is an ordinary output file (rw-r--r--)
-            os.fchmod(fh.fileno(), 0o644)
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(arr)).save(buf, format="PNG", compress_level=6)
+    target = atomic_write_bytes(path, buf.getvalue())
     return target
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +51,7 @@ from pydicom.uid import (
 )
 
 import brooker.dicom_io  # noqa: F401  # imports pydicom safely (python-gdcm's `dl` quirk)
+from brooker.atomic import atomic_write_bytes
 
 __all__ = [
     "FAKE_IDENTIFIERS",
@@ -218,15 +218,7 @@ def write_dicom(
         data = data[4:]
     if variant.preamble and not variant.file_meta:
         data = b"\x00" * 128 + b"DICM" + data
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    return atomic_write_bytes(out, data)
 
 
 def build_dataset(
