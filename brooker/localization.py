@@ -185,48 +185,67 @@ class _Candidate:
     cup_radius_mm: float | None = None
 
 
-def _circle_support(
-    edges: BoolImage, row: float, col: float, radius_px: float, band_px: float = 1.5
-) -> float:
-    """Fraction of the circle's circumference that lies on an edge pixel."""
+def _circle_support(near_edges: BoolImage, row: float, col: float, radius_px: float) -> float:
+    """Fraction of the circle's circumference that lies on ``near_edges``.
+
+    ``near_edges`` is the edge map already dilated by the tolerance band (see
+    :func:`_edge_band`), computed once per film rather than once per candidate circle.
+    """
     n = max(24, int(2 * math.pi * radius_px))
     t = np.linspace(0, 2 * math.pi, n, endpoint=False)
     rr = row + radius_px * np.sin(t)
     cc = col + radius_px * np.cos(t)
-    ok = (rr >= 0) & (rr < edges.shape[0]) & (cc >= 0) & (cc < edges.shape[1])
+    ok = (rr >= 0) & (rr < near_edges.shape[0]) & (cc >= 0) & (cc < near_edges.shape[1])
     if ok.sum() < n * 0.6:
         return 0.0
-    dil = ndi.binary_dilation(edges, iterations=max(1, int(round(band_px))))
-    hits = dil[rr[ok].astype(int), cc[ok].astype(int)]
+    hits = near_edges[rr[ok].astype(int), cc[ok].astype(int)]
     return float(hits.sum()) / n
+
+
+def _edge_band(edges: BoolImage, band_px: float = 1.5) -> BoolImage:
+    """Edges widened by ``band_px`` pixels: the tolerance of :func:`_circle_support`."""
+    return ndi.binary_dilation(edges, iterations=max(1, int(round(band_px))))
+
+
+def _hough_circles(
+    edges: BoolImage,
+    radius_mm: tuple[float, float],
+    pitch_mm: float,
+    n_peaks: int,
+    min_distance_mm: float,
+) -> list[tuple[float, float, float]]:
+    """The strongest circles ``(row, col, radius_px)`` with radii in ``radius_mm``."""
+    from skimage.transform import hough_circle, hough_circle_peaks
+
+    radii = np.arange(radius_mm[0] / pitch_mm, radius_mm[1] / pitch_mm + 1e-6, 1.0)
+    hs = hough_circle(edges, radii)
+    d = int(min_distance_mm / pitch_mm)
+    _, cx, cy, rads = hough_circle_peaks(
+        hs, radii, total_num_peaks=n_peaks, min_xdistance=d, min_ydistance=d
+    )
+    return [(float(y), float(x), float(r)) for x, y, r in zip(cx, cy, rads, strict=True)]
 
 
 def _prosthetic_heads(grid: AnalysisGrid, model: IntensityModel, config: AnalysisConfig) -> list[_Candidate]:
     """Metal disks of prosthetic-head size, with the cup around them when present."""
     from skimage.feature import canny
-    from skimage.transform import hough_circle, hough_circle_peaks
 
     metal = model.metal_mask
     if metal.sum() * grid.pitch_mm**2 < 200.0:
         return []
     p = grid.pitch_mm
     edges = canny(metal.astype(np.float32), sigma=1.0)
-    r_lo, r_hi = config.prosthetic_head_radius_mm
-    radii = np.arange(r_lo / p, r_hi / p + 1e-6, 1.0)
-    hs = hough_circle(edges, radii)
-    _, cx, cy, rads = hough_circle_peaks(
-        hs, radii, total_num_peaks=30, min_xdistance=int(12 / p), min_ydistance=int(12 / p)
-    )
+    near_edges = _edge_band(edges)
     out: list[_Candidate] = []
-    for x, y, r in zip(cx, cy, rads, strict=True):
-        support = _circle_support(edges, float(y), float(x), float(r))
+    yy, xx = np.ogrid[: metal.shape[0], : metal.shape[1]]
+    for y, x, r in _hough_circles(edges, config.prosthetic_head_radius_mm, p, 30, 12.0):
+        support = _circle_support(near_edges, y, x, r)
         # inside must be metal, nearly all of it
-        yy, xx = np.ogrid[: metal.shape[0], : metal.shape[1]]
         disk = (yy - y) ** 2 + (xx - x) ** 2 <= (0.8 * r) ** 2
         fill = float(metal[disk].mean()) if disk.any() else 0.0
         if support < 0.45 or fill < 0.9:
             continue
-        # a stem below: metal continuing inferiorly within 2.5 head radii
+        # a stem below: metal within 4 head radii under the head
         below = metal[int(y + r) : int(min(metal.shape[0], y + 4 * r)), max(0, int(x - 3 * r)) : int(x + 3 * r)]
         stem = float(below.mean()) if below.size else 0.0
         cup = _cup_radius(metal, float(y), float(x), float(r), p)
@@ -267,7 +286,6 @@ def _cup_radius(metal: BoolImage, row: float, col: float, r_px: float, pitch_mm:
 def _native_heads(grid: AnalysisGrid, model: IntensityModel, config: AnalysisConfig) -> list[_Candidate]:
     """Round, bone-bright femoral heads with a femur below and a pelvis above."""
     from skimage.feature import canny
-    from skimage.transform import hough_circle, hough_circle_peaks
 
     p = grid.pitch_mm
     img = grid.image
@@ -276,17 +294,11 @@ def _native_heads(grid: AnalysisGrid, model: IntensityModel, config: AnalysisCon
     norm[model.metal_mask] = 2.0
     edges = canny(norm, sigma=2.5 / p, low_threshold=0.25, high_threshold=0.5)
     edges &= ~ndi.binary_dilation(model.metal_mask, iterations=2)
-    r_lo, r_hi = config.native_head_radius_mm
-    radii = np.arange(r_lo / p, r_hi / p + 1e-6, 1.0)
-    hs = hough_circle(edges, radii)
-    _, cx, cy, rads = hough_circle_peaks(
-        hs, radii, total_num_peaks=16, min_xdistance=int(30 / p), min_ydistance=int(30 / p)
-    )
+    near_edges = _edge_band(edges)
     out: list[_Candidate] = []
     yy, xx = np.ogrid[: img.shape[0], : img.shape[1]]
-    for x, y, r in zip(cx, cy, rads, strict=True):
-        y, x, r = float(y), float(x), float(r)
-        support = _circle_support(edges, y, x, r)
+    for y, x, r in _hough_circles(edges, config.native_head_radius_mm, p, 16, 30.0):
+        support = _circle_support(near_edges, y, x, r)
         if support < config.native_min_circle_support:
             continue
         disk = (yy - y) ** 2 + (xx - x) ** 2 <= (0.85 * r) ** 2

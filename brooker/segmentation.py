@@ -39,18 +39,15 @@ FloatImage = npt.NDArray[np.float32]
 class HipMasks:
     """Masks of one hip's ROI (all of the ROI's shape; ``origin_px`` is its top-left corner).
 
-    ``u_mm`` is the distance lateral of the joint centre (toward the patient's outside),
-    ``v_mm`` the distance above it; ``allowed`` is where bone counts (not the joint, not the
-    medial-inferior wedge); ``sector`` is the periarticular region where heterotopic bone is
-    sought.
+    ``allowed`` is where bone counts (not the joint, not the medial-inferior wedge);
+    ``sector`` is the periarticular region where heterotopic bone is sought; ``head`` the
+    femoral head, femoral-side bone for the gap.
     """
 
     hip: HipJoint
     origin_px: tuple[int, int]
     image: FloatImage
-    threshold: FloatImage
     bone: BoolImage
-    metal: BoolImage
     metal_halo: BoolImage
     allowed: BoolImage
     sector: BoolImage
@@ -58,9 +55,6 @@ class HipMasks:
     femur: BoolImage
     head: BoolImage
     bodies_joined: bool
-    u_mm: FloatImage
-    v_mm: FloatImage
-    exclusion_radius_mm: float
     spacing_mm: tuple[float, float]
 
     def to_image(self, row: float, col: float) -> tuple[float, float]:
@@ -202,9 +196,7 @@ def segment_hip(
         hip=hip,
         origin_px=(top, left),
         image=img,
-        threshold=threshold,
         bone=bone,
-        metal=metal,
         metal_halo=halo,
         allowed=allowed,
         sector=sector,
@@ -212,9 +204,6 @@ def segment_hip(
         femur=femur,
         head=head,
         bodies_joined=joined,
-        u_mm=u_mm,
-        v_mm=v_mm,
-        exclusion_radius_mm=float(r_ex),
         spacing_mm=sampling,
     )
 
@@ -235,14 +224,6 @@ def _sample(a: FloatImage, rows: FloatImage, cols: FloatImage) -> FloatImage:
     """Bilinear samples of ``a`` on the grid rows x cols (fractional indices)."""
     rr, cc = np.meshgrid(rows, cols, indexing="ij")
     return ndi.map_coordinates(a, [rr, cc], order=1, mode="nearest").astype(np.float32)
-
-
-def _fit(a: FloatImage, shape: tuple[int, ...]) -> FloatImage:
-    """Pad (edge) or crop ``a`` to ``shape``."""
-    pad = [(0, max(0, s - a.shape[i])) for i, s in enumerate(shape)]
-    if any(p[1] for p in pad):
-        a = np.pad(a, pad, mode="edge")
-    return a[: shape[0], : shape[1]]
 
 
 def _dominant_labels(lab: npt.NDArray[np.int32], probe: BoolImage) -> list[int]:

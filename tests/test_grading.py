@@ -234,13 +234,10 @@ def _toy_masks(spacing: tuple[float, float], gap_px: int) -> tuple[HipMasks, Fra
     image = np.where(bone, 1.0, 0.1).astype(np.float32)
     zeros = np.zeros((h, w), bool)
     ones = np.ones((h, w), bool)
-    yy, xx = np.mgrid[:h, :w].astype(np.float32)
     masks = HipMasks(
-        hip=HIP, origin_px=(100, 200), image=image,
-        threshold=np.full((h, w), 0.55, np.float32), bone=bone, metal=zeros, metal_halo=zeros,
+        hip=HIP, origin_px=(100, 200), image=image, bone=bone, metal_halo=zeros,
         allowed=ones, sector=ones, pelvis=pelvis, femur=femur, head=zeros.copy(),
-        bodies_joined=False, u_mm=xx * spacing[1], v_mm=-yy * spacing[0],
-        exclusion_radius_mm=0.0, spacing_mm=spacing,
+        bodies_joined=False, spacing_mm=spacing,
     )
     frag = Fragment(kind=PEL, area_mm2=600 * spacing[0] * spacing[1], centroid_px=(135.0, 240.0),
                     bbox_px=(120, 230, 150, 250), mask=spur[20:50, 30:50].copy())
