@@ -59,6 +59,7 @@ class IntensityModel:
     body: BoolImage
     bone_mask: BoolImage
     metal_mask: BoolImage
+    field: BoolImage
 
     @property
     def contrast(self) -> FloatImage:
@@ -104,6 +105,65 @@ def normalized_smooth(
     return out
 
 
+def _shutter_line(a: FloatImage, pitch_mm: float, rng: np.random.Generator) -> tuple[float, float] | None:
+    """A straight collimator (shutter) edge along the top side of ``a``, as ``row = c0 + c1 col``.
+
+    Each column's first strong step from the border is a candidate; a shutter edge is a line
+    through at least half of them (RANSAC), with no strong edge between it and the border (the
+    shutter region is flat apart from scatter ramps). Anatomy edges are not straight over half
+    the film. Returns None when there is no shutter on this side.
+    """
+    h, w = a.shape
+    depth = max(4, int(0.3 * h))
+    prof = a[:depth]
+    gr = np.abs(np.diff(prof, axis=0))  # gr[i] lies between rows i and i + 1
+    big = gr >= 0.4 * gr.max(axis=0, keepdims=True)
+    edge = np.argmax(big, axis=0).astype(np.float64)
+    step = gr[edge.astype(int), np.arange(w)]
+    cols = np.arange(w, dtype=np.float64)
+    tol = max(1.5, 2.0 / pitch_mm)
+    best_n, best_inl = 0, None
+    for a1, a2 in zip(rng.integers(0, w, 300), rng.integers(0, w, 300), strict=True):
+        if abs(int(a1) - int(a2)) < w // 8:
+            continue
+        slope = (edge[a2] - edge[a1]) / (a2 - a1)
+        if abs(slope) > 0.2:  # shutters are within ~11 degrees of the film axes
+            continue
+        inl = np.abs(edge - (edge[a1] + slope * (cols - a1))) <= tol
+        if int(inl.sum()) > best_n:
+            best_n, best_inl = int(inl.sum()), inl
+    if best_inl is None or best_n < 0.5 * w:
+        return None
+    c1, c0 = np.polyfit(cols[best_inl], edge[best_inl], 1)
+    idx = np.flatnonzero(best_inl)[:: max(1, best_n // 100)]
+    outside = [gr[: int(edge[j]) - 1, j].max() for j in idx if edge[j] >= 3]
+    if outside and float(np.median(outside)) > 0.25 * float(np.median(step[idx])):
+        return None
+    return float(c0) + 0.5, float(c1)
+
+
+def exposed_field(img: FloatImage, pitch_mm: float) -> BoolImage:
+    """The part of the film inside the collimator shutters (all of it when there are none).
+
+    Shutter regions are flat and bounded by straight edges near the film border; white ones
+    (unexposed) would pass for bone or metal, black ones for air. One pixel more is dropped
+    along each edge for its blur.
+    """
+    rng = np.random.default_rng(0)  # deterministic: the same film always gives the same field
+    sm = ndi.gaussian_filter(img, 0.7)
+    field = np.ones(img.shape, dtype=bool)
+    for k in range(4):
+        a = np.rot90(sm, k)
+        line = _shutter_line(a, pitch_mm, rng)
+        if line is None:
+            continue
+        c0, c1 = line
+        rows = np.arange(a.shape[0])[:, None]
+        cols = np.arange(a.shape[1])[None, :]
+        field &= np.rot90(rows > c0 + c1 * cols + 1.0, -k)
+    return field
+
+
 def intensity_model(
     img: FloatImage, pitch_mm: float, config: AnalysisConfig, *, iterations: int = 3
 ) -> IntensityModel:
@@ -113,24 +173,35 @@ def intensity_model(
     mode (air, unexposed or collimated-black edges); saturated-white collimation is dropped by
     the metal flatness test later.
     """
-    sample = img[:: max(1, img.shape[0] // 400), :: max(1, img.shape[1] // 400)]
+    field = exposed_field(img, pitch_mm)
+    step = (max(1, img.shape[0] // 400), max(1, img.shape[1] // 400))
+    sample = img[:: step[0], :: step[1]][field[:: step[0], :: step[1]]]
+    if sample.size < 16:
+        sample = img.ravel()
     p1, p50 = np.percentile(sample, [1, 50])
     t_air = p1 + 0.15 * (p50 - p1)
-    body = img > t_air
+    body = field & (img > t_air)
     vals = sample[sample > t_air]
     if vals.size < 16:
         vals = sample.ravel()
     s0, b0 = np.percentile(vals, [25, 75])
     c0 = max(b0 - s0, 1e-3)
     bone = body & (img > (s0 + b0) / 2)
-    not_metal = img < b0 + 1.5 * c0
+    # pixels clipped at the top of the stored range are metal (or burned-in text), never the
+    # bone level: on a film whose tone curve compresses the top, metal sits barely above bone
+    # and would otherwise pull the bone level up to itself
+    top = float(img[field].max()) if field.any() else float(img.max())
+    clipped = field & (img >= top - 1e-3 * max(abs(top), 1.0))
+    if clipped.sum() > 0.1 * max(int(body.sum()), 1):
+        clipped[:] = False  # a clipped window over the anatomy, not metal
+    not_metal = (img < b0 + 1.5 * c0) & ~clipped
     sig_soft = config.background_sigma_mm / pitch_mm
     sig_bone = 1.5 * config.background_sigma_mm / pitch_mm
     soft_lvl = bone_lvl = None
     for _ in range(iterations):
         # soft tissue is what is not bone *and not enclosed by bone*: a dark medulla or a
         # texture hole inside a bone must not pull the soft-tissue level up
-        soft_w = body & ~ndi.binary_fill_holes(bone)
+        soft_w = body & ~_fill_holes_up_to(bone, config.max_hole_mm2 / pitch_mm**2)
         soft_lvl = normalized_smooth(img, soft_w, sig_soft, float(s0))
         bone_w = bone & not_metal
         bone_lvl = normalized_smooth(img, bone_w, sig_bone, float(b0))
@@ -138,21 +209,73 @@ def intensity_model(
         bone_lvl = np.maximum(bone_lvl, soft_lvl + 0.25 * c0).astype(np.float32)
         thr = soft_lvl + 0.5 * (bone_lvl - soft_lvl)
         bone = body & (img > thr)
-        not_metal = img < soft_lvl + 2.0 * (bone_lvl - soft_lvl)
+        not_metal = (img < soft_lvl + 2.0 * (bone_lvl - soft_lvl)) & ~clipped
     assert soft_lvl is not None and bone_lvl is not None
-    metal = metal_mask(img, soft_lvl, bone_lvl, pitch_mm, config)
-    return IntensityModel(soft=soft_lvl, bone=bone_lvl, body=body, bone_mask=bone & ~metal, metal_mask=metal)
+    metal = metal_mask(img, soft_lvl, bone_lvl, pitch_mm, config, field)
+    return IntensityModel(
+        soft=soft_lvl, bone=bone_lvl, body=body, bone_mask=bone & ~metal, metal_mask=metal, field=field
+    )
+
+
+def _local_midlevel(img: FloatImage, body: BoolImage, pitch_mm: float, c0: float) -> FloatImage:
+    """First bone/soft split: half-way between the local low and high levels of the body.
+
+    The levels are the 10th and 90th percentiles over 60 mm windows (on a 4 mm grid); where
+    they are less than half the film's contrast ``c0`` apart the window holds one tissue only,
+    and the split falls back to the nearest window that holds both.
+    """
+    k = max(1, int(round(4.0 / pitch_mm)))
+    h, w = (img.shape[0] // k) * k, (img.shape[1] // k) * k
+    if h == 0 or w == 0:
+        return np.full(img.shape, float(np.median(img)), dtype=np.float32)
+    small = img[:h, :w].reshape(h // k, k, w // k, k).mean(axis=(1, 3))
+    sbody = body[:h, :w].reshape(h // k, k, w // k, k).mean(axis=(1, 3)) > 0.5
+    vals = np.where(sbody, small, np.nan)
+    size = max(3, int(round(60.0 / (k * pitch_mm))))
+    lo = ndi.generic_filter(vals, np.nanpercentile, size=size, mode="nearest", extra_keywords={"q": 10})
+    hi = ndi.generic_filter(vals, np.nanpercentile, size=size, mode="nearest", extra_keywords={"q": 90})
+    mid = (lo + hi) / 2
+    ok = np.isfinite(mid) & (hi - lo > 0.5 * c0)
+    if ok.any():
+        _, (ir, ic) = ndi.distance_transform_edt(~ok, return_indices=True)
+        mid = mid[ir, ic]
+    else:
+        mid = np.full(small.shape, float(np.nanmedian(vals)))
+    up = np.repeat(np.repeat(mid, k, axis=0), k, axis=1)
+    out = np.pad(up, ((0, img.shape[0] - h), (0, img.shape[1] - w)), mode="edge")
+    return out.astype(np.float32)
+
+
+def _fill_holes_up_to(mask: BoolImage, max_px: float) -> BoolImage:
+    """``mask`` with its holes of at most ``max_px`` pixels filled (the pelvic inlet stays open)."""
+    holes = ~mask
+    lab, n = ndi.label(holes)
+    if n == 0:
+        return mask
+    sizes = np.bincount(lab.ravel())
+    small = sizes <= max_px
+    small[0] = False
+    return mask | small[lab]
 
 
 def metal_mask(
-    img: FloatImage, soft: FloatImage, bone: FloatImage, pitch_mm: float, config: AnalysisConfig
+    img: FloatImage,
+    soft: FloatImage,
+    bone: FloatImage,
+    pitch_mm: float,
+    config: AnalysisConfig,
+    field: BoolImage | None = None,
 ) -> BoolImage:
     """Metal: far brighter than bone, and flat inside (no trabecular texture)."""
     contrast = np.maximum(bone - soft, 1e-6)
-    cand = img > soft + config.metal_contrast_factor * contrast
+    if field is None:
+        field = np.ones(img.shape, dtype=bool)
+    if not field.any():
+        return np.zeros(img.shape, dtype=bool)
+    cand = field & (img > soft + config.metal_contrast_factor * contrast)
     # metal often saturates the detector or the stored range: saturated is metal-bright
-    top = float(img.max())
-    saturated = img >= top - 1e-3 * max(abs(top), 1.0)
+    top = float(img[field].max())
+    saturated = field & (img >= top - 1e-3 * max(abs(top), 1.0))
     if saturated.mean() < 0.2:
         cand |= saturated & (img > soft + 1.5 * contrast)
     if not cand.any():

@@ -143,6 +143,8 @@ class PhantomSpec:
     """Heel-effect gradient across the rows, relative (None: from the seed)."""
     scatter: float | None = None
     """Scatter-to-primary fraction (None: from the seed)."""
+    drc: float | None = None
+    """Dynamic-range-compression strength, 0 (none) to 1 (None: 0.3-0.8 from the seed)."""
     staples: bool = False
     marker: bool = False
     calibration_ball: bool = False
@@ -1706,7 +1708,9 @@ def render(spec: PhantomSpec, *, truth_res_mm: float = 0.08, masks: bool = False
         sig = sig * (1 + 0.004 * spec.noise * grain)
     p = -np.log(np.clip(sig, 1e-4, None)).astype(np.float32)
     # dynamic range compression (large-kernel unsharp mask, as CR/DX processing does)
-    drc = float(rt.uniform(0.3, 0.8))
+    drc = float(rt.uniform(0.3, 0.8))  # drawn always, so a fixed drc keeps the other draws
+    if spec.drc is not None:
+        drc = spec.drc
     fs = max(int(2.0 / spec.row_mm), 1)
     lowp = ndi.gaussian_filter(p[::fs, ::fs], rt.uniform(15, 35) / (spec.row_mm * fs))
     lowp = ndi.zoom(lowp, (rows / lowp.shape[0], cols / lowp.shape[1]), order=1)

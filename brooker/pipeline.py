@@ -18,6 +18,7 @@ from brooker.grading import grade_hip
 from brooker.localization import analyse_scene, find_hips
 from brooker.measurement import measure_gap
 from brooker.models import (
+    FragmentKind,
     ErrorInfo,
     GradingResult,
     HipResult,
@@ -60,6 +61,9 @@ def analyze(
     return _analyze_loaded(radiograph, config)
 
 
+SPUR_KINDS = frozenset({FragmentKind.PELVIC_SPUR, FragmentKind.FEMORAL_SPUR})
+
+
 def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingResult:
     meta = radiograph.meta
     if radiograph.spacing is None:
@@ -86,15 +90,32 @@ def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingRe
             **common,  # type: ignore[arg-type]
         )
     hips: list[HipResult] = []
+    skipped: list[str] = []
     for hip in found.hips:
         masks = segment_hip(radiograph, hip, config, scene)
         frags = classify_fragments(masks, radiograph.spacing, config)
         gap = measure_gap(masks, frags, radiograph.spacing, config)
+        kinds = {f.kind for f in frags.items}
+        if gap is None and kinds & SPUR_KINDS and FragmentKind.BRIDGE not in kinds:
+            # a spur with no opposing bone to measure to: the class between II and III is
+            # unknown, so the hip is reported, not guessed
+            skipped.append(
+                f"{hip.patient_side.value} hip not graded: a spur was found but no opposing "
+                "bone to measure the gap to (check the overlay)"
+            )
+            continue
         hips.append(grade_hip(hip, frags, gap, config))
+    if not hips:
+        return GradingResult(
+            status=Status.UNGRADABLE,
+            reason="; ".join(skipped) or "no hip joint found",
+            caveats=radiograph.caveats + found.caveats,
+            **common,  # type: ignore[arg-type]
+        )
     return GradingResult(
         status=Status.OK,
         hips=tuple(hips),
-        caveats=radiograph.caveats + found.caveats,
+        caveats=radiograph.caveats + found.caveats + tuple(skipped),
         **common,  # type: ignore[arg-type]
     )
 

@@ -114,6 +114,7 @@ def segment_hip(
     soft = _sample(scene.model.soft, rows_g, cols_g)
     bone_lvl = _sample(scene.model.bone, rows_g, cols_g)
     coarse_metal = _sample(scene.model.metal_mask.astype(np.float32), rows_g, cols_g) > 0.25
+    in_field = _sample(scene.model.field.astype(np.float32), rows_g, cols_g) > 0.5
     contrast = np.maximum(bone_lvl - soft, 1e-6)
     threshold = (soft + config.bone_threshold_fraction * contrast).astype(np.float32)
     norm = (img - soft) / contrast
@@ -122,7 +123,12 @@ def segment_hip(
     metal_cand = norm > config.metal_contrast_factor
     sat_level = float(radiograph.pixels.max())
     saturated = raw >= sat_level - 1e-3 * max(abs(sat_level), 1.0)
-    metal = metal_cand & (ndi.binary_dilation(coarse_metal, iterations=3) | saturated | (norm > 3.5))
+    # saturated and well above bone is metal too (a staple or a marker at the top of the range
+    # on a film whose bone contrast is high)
+    metal = (metal_cand & (ndi.binary_dilation(coarse_metal, iterations=3) | saturated | (norm > 3.5))) | (
+        saturated & (norm > 1.5)
+    )
+    metal &= in_field
     lab, n = ndi.label(metal)
     if n:
         sizes = np.asarray(ndi.sum(metal, lab, np.arange(1, n + 1))) * row_mm * col_mm
@@ -135,7 +141,7 @@ def segment_hip(
     # on the lightly denoised image (measurement.py).
     sig_m = (config.mask_sigma_mm / row_mm, config.mask_sigma_mm / col_mm)
     smooth = ndi.gaussian_filter(raw, sig_m)
-    bone = (smooth > threshold) & ~metal
+    bone = (smooth > threshold) & ~metal & in_field
     bone = _fill_small_holes(bone, config.max_hole_mm2 / (row_mm * col_mm))
 
     # geometry around the joint centre
