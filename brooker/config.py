@@ -77,6 +77,7 @@ class AnalysisConfig:
     max_hole_mm2: float = 400.0
     metal_min_area_mm2: float = 1.0
     metal_halo_mm: float = 1.0
+    shutter_margin_mm: float = 2.5
     joint_exclusion_factor: float = 1.15
     joint_exclusion_margin_mm: float = 3.0
     medial_wedge_deg: tuple[float, float] = (170.0, 340.0)

@@ -60,6 +60,8 @@ class IntensityModel:
     bone_mask: BoolImage
     metal_mask: BoolImage
     field: BoolImage
+    clip_level: float
+    """Level at and above which a pixel is clipped at the top of the film's range (metal)."""
 
     @property
     def contrast(self) -> FloatImage:
@@ -190,10 +192,13 @@ def intensity_model(
     # pixels clipped at the top of the stored range are metal (or burned-in text), never the
     # bone level: on a film whose tone curve compresses the top, metal sits barely above bone
     # and would otherwise pull the bone level up to itself
+    # (noise before the clip leaves a clipped region's average a little below the top)
     top = float(img[field].max()) if field.any() else float(img.max())
-    clipped = field & (img >= top - 1e-3 * max(abs(top), 1.0))
+    clip_level = top - 0.03 * max(top - float(p50), 1e-6)
+    clipped = field & (img >= clip_level)
     if clipped.sum() > 0.1 * max(int(body.sum()), 1):
         clipped[:] = False  # a clipped window over the anatomy, not metal
+        clip_level = math.inf
     not_metal = (img < b0 + 1.5 * c0) & ~clipped
     sig_soft = config.background_sigma_mm / pitch_mm
     sig_bone = 1.5 * config.background_sigma_mm / pitch_mm
@@ -211,9 +216,10 @@ def intensity_model(
         bone = body & (img > thr)
         not_metal = (img < soft_lvl + 2.0 * (bone_lvl - soft_lvl)) & ~clipped
     assert soft_lvl is not None and bone_lvl is not None
-    metal = metal_mask(img, soft_lvl, bone_lvl, pitch_mm, config, field)
+    metal = metal_mask(img, soft_lvl, bone_lvl, pitch_mm, config, field, clip_level)
     return IntensityModel(
-        soft=soft_lvl, bone=bone_lvl, body=body, bone_mask=bone & ~metal, metal_mask=metal, field=field
+        soft=soft_lvl, bone=bone_lvl, body=body, bone_mask=bone & ~metal, metal_mask=metal, field=field,
+        clip_level=clip_level,
     )
 
 
@@ -265,6 +271,7 @@ def metal_mask(
     pitch_mm: float,
     config: AnalysisConfig,
     field: BoolImage | None = None,
+    clip_level: float | None = None,
 ) -> BoolImage:
     """Metal: far brighter than bone, and flat inside (no trabecular texture)."""
     contrast = np.maximum(bone - soft, 1e-6)
@@ -274,8 +281,10 @@ def metal_mask(
         return np.zeros(img.shape, dtype=bool)
     cand = field & (img > soft + config.metal_contrast_factor * contrast)
     # metal often saturates the detector or the stored range: saturated is metal-bright
-    top = float(img[field].max())
-    saturated = field & (img >= top - 1e-3 * max(abs(top), 1.0))
+    if clip_level is None:
+        top = float(img[field].max())
+        clip_level = top - 1e-3 * max(abs(top), 1.0)
+    saturated = field & (img >= clip_level)
     if saturated.mean() < 0.2:
         cand |= saturated & (img > soft + 1.5 * contrast)
     if not cand.any():

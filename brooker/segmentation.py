@@ -115,14 +115,20 @@ def segment_hip(
     bone_lvl = _sample(scene.model.bone, rows_g, cols_g)
     coarse_metal = _sample(scene.model.metal_mask.astype(np.float32), rows_g, cols_g) > 0.25
     in_field = _sample(scene.model.field.astype(np.float32), rows_g, cols_g) > 0.5
+    if not in_field.all():
+        # the shutter's blurred edge is bright but not bone: keep a margin from it (the field
+        # was found on the 1 mm grid)
+        in_field = ndi.distance_transform_edt(in_field, sampling=sampling) > config.shutter_margin_mm
     contrast = np.maximum(bone_lvl - soft, 1e-6)
     threshold = (soft + config.bone_threshold_fraction * contrast).astype(np.float32)
     norm = (img - soft) / contrast
 
     # metal: far above bone, and flat or saturated, confirmed on the coarse flat-metal map
     metal_cand = norm > config.metal_contrast_factor
+    sig_m = (config.mask_sigma_mm / row_mm, config.mask_sigma_mm / col_mm)
+    smooth = ndi.gaussian_filter(raw, sig_m)
     sat_level = float(radiograph.pixels.max())
-    saturated = raw >= sat_level - 1e-3 * max(abs(sat_level), 1.0)
+    saturated = (raw >= sat_level - 1e-3 * max(abs(sat_level), 1.0)) | (smooth >= scene.model.clip_level)
     # saturated and well above bone is metal too (a staple or a marker at the top of the range
     # on a film whose bone contrast is high)
     metal = (metal_cand & (ndi.binary_dilation(coarse_metal, iterations=3) | saturated | (norm > 3.5))) | (
@@ -139,8 +145,6 @@ def segment_hip(
     # the mask is taken on a smoother copy: trabecular texture must not punch holes in bone.
     # A symmetric blur does not move the half-maximum of an edge; the gap itself is refined
     # on the lightly denoised image (measurement.py).
-    sig_m = (config.mask_sigma_mm / row_mm, config.mask_sigma_mm / col_mm)
-    smooth = ndi.gaussian_filter(raw, sig_m)
     bone = (smooth > threshold) & ~metal & in_field
     bone = _fill_small_holes(bone, config.max_hole_mm2 / (row_mm * col_mm))
 
