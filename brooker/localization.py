@@ -107,7 +107,9 @@ def normalized_smooth(
     return out
 
 
-def _shutter_line(a: FloatImage, pitch_mm: float, rng: np.random.Generator) -> tuple[float, float] | None:
+def _shutter_line(
+    a: FloatImage, pitch_mm: float, rng: np.random.Generator
+) -> tuple[float, float] | None:
     """A straight collimator (shutter) edge along the top side of ``a``, as ``row = c0 + c1 col``.
 
     Each column's first strong step from the border is a candidate; a shutter edge is a line
@@ -206,7 +208,7 @@ def intensity_model(
     for _ in range(iterations):
         # soft tissue is what is not bone *and not enclosed by bone*: a dark medulla or a
         # texture hole inside a bone must not pull the soft-tissue level up
-        soft_w = body & ~_fill_holes_up_to(bone, config.max_hole_mm2 / pitch_mm**2)
+        soft_w = body & ~fill_small_holes(bone, config.max_hole_mm2 / pitch_mm**2)
         soft_lvl = normalized_smooth(img, soft_w, sig_soft, float(s0))
         bone_w = bone & not_metal
         bone_lvl = normalized_smooth(img, bone_w, sig_bone, float(b0))
@@ -218,42 +220,19 @@ def intensity_model(
     assert soft_lvl is not None and bone_lvl is not None
     metal = metal_mask(img, soft_lvl, bone_lvl, pitch_mm, config, field, clip_level)
     return IntensityModel(
-        soft=soft_lvl, bone=bone_lvl, body=body, bone_mask=bone & ~metal, metal_mask=metal, field=field,
+        soft=soft_lvl,
+        bone=bone_lvl,
+        body=body,
+        bone_mask=bone & ~metal,
+        metal_mask=metal,
+        field=field,
         clip_level=clip_level,
     )
 
 
-def _local_midlevel(img: FloatImage, body: BoolImage, pitch_mm: float, c0: float) -> FloatImage:
-    """First bone/soft split: half-way between the local low and high levels of the body.
-
-    The levels are the 10th and 90th percentiles over 60 mm windows (on a 4 mm grid); where
-    they are less than half the film's contrast ``c0`` apart the window holds one tissue only,
-    and the split falls back to the nearest window that holds both.
-    """
-    k = max(1, int(round(4.0 / pitch_mm)))
-    h, w = (img.shape[0] // k) * k, (img.shape[1] // k) * k
-    if h == 0 or w == 0:
-        return np.full(img.shape, float(np.median(img)), dtype=np.float32)
-    small = img[:h, :w].reshape(h // k, k, w // k, k).mean(axis=(1, 3))
-    sbody = body[:h, :w].reshape(h // k, k, w // k, k).mean(axis=(1, 3)) > 0.5
-    vals = np.where(sbody, small, np.nan)
-    size = max(3, int(round(60.0 / (k * pitch_mm))))
-    lo = ndi.generic_filter(vals, np.nanpercentile, size=size, mode="nearest", extra_keywords={"q": 10})
-    hi = ndi.generic_filter(vals, np.nanpercentile, size=size, mode="nearest", extra_keywords={"q": 90})
-    mid = (lo + hi) / 2
-    ok = np.isfinite(mid) & (hi - lo > 0.5 * c0)
-    if ok.any():
-        _, (ir, ic) = ndi.distance_transform_edt(~ok, return_indices=True)
-        mid = mid[ir, ic]
-    else:
-        mid = np.full(small.shape, float(np.nanmedian(vals)))
-    up = np.repeat(np.repeat(mid, k, axis=0), k, axis=1)
-    out = np.pad(up, ((0, img.shape[0] - h), (0, img.shape[1] - w)), mode="edge")
-    return out.astype(np.float32)
-
-
-def _fill_holes_up_to(mask: BoolImage, max_px: float) -> BoolImage:
-    """``mask`` with its holes of at most ``max_px`` pixels filled (the pelvic inlet stays open)."""
+def fill_small_holes(mask: BoolImage, max_px: float) -> BoolImage:
+    """``mask`` with its holes of at most ``max_px`` pixels filled (texture, not the pelvic inlet or
+    a foramen)."""
     holes = ~mask
     lab, n = ndi.label(holes)
     if n == 0:

@@ -18,8 +18,8 @@ from brooker.grading import grade_hip
 from brooker.localization import analyse_scene, find_hips
 from brooker.measurement import measure_gap
 from brooker.models import (
-    FragmentKind,
     ErrorInfo,
+    FragmentKind,
     GradingResult,
     HipResult,
     Radiograph,

@@ -28,7 +28,7 @@ import numpy.typing as npt
 from scipy import ndimage as ndi
 
 from brooker.config import AnalysisConfig
-from brooker.localization import Scene, analyse_scene
+from brooker.localization import Scene, analyse_scene, fill_small_holes
 from brooker.models import HipJoint, ImageSide, Radiograph
 
 BoolImage = npt.NDArray[np.bool_]
@@ -131,9 +131,8 @@ def segment_hip(
     saturated = (raw >= sat_level - 1e-3 * max(abs(sat_level), 1.0)) | (smooth >= scene.model.clip_level)
     # saturated and well above bone is metal too (a staple or a marker at the top of the range
     # on a film whose bone contrast is high)
-    metal = (metal_cand & (ndi.binary_dilation(coarse_metal, iterations=3) | saturated | (norm > 3.5))) | (
-        saturated & (norm > 1.5)
-    )
+    confirmed = ndi.binary_dilation(coarse_metal, iterations=3) | saturated | (norm > 3.5)
+    metal = (metal_cand & confirmed) | (saturated & (norm > 1.5))
     metal &= in_field
     lab, n = ndi.label(metal)
     if n:
@@ -146,7 +145,7 @@ def segment_hip(
     # A symmetric blur does not move the half-maximum of an edge; the gap itself is refined
     # on the lightly denoised image (measurement.py).
     bone = (smooth > threshold) & ~metal & in_field
-    bone = _fill_small_holes(bone, config.max_hole_mm2 / (row_mm * col_mm))
+    bone = fill_small_holes(bone, config.max_hole_mm2 / (row_mm * col_mm))
 
     # geometry around the joint centre
     rr = (np.arange(img.shape[0], dtype=np.float32) + top - hip.center_px[0]) * row_mm
@@ -216,18 +215,6 @@ def segment_hip(
         bodies_joined=joined,
         spacing_mm=sampling,
     )
-
-
-def _fill_small_holes(mask: BoolImage, max_px: float) -> BoolImage:
-    """Fill holes of at most ``max_px`` pixels (texture), keep larger ones (foramina)."""
-    holes = ~mask
-    lab, n = ndi.label(holes)
-    if n == 0:
-        return mask
-    sizes = np.bincount(lab.ravel())
-    small = sizes <= max_px
-    small[0] = False
-    return mask | small[lab]
 
 
 def _sample(a: FloatImage, rows: FloatImage, cols: FloatImage) -> FloatImage:

@@ -10,7 +10,9 @@ import pytest
 from brooker.localization import exposed_field
 
 
-def _film(shutter: str | None, angle_deg: float = 0.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def _film(
+    shutter: str | None, angle_deg: float = 0.0, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """A 300 x 360 mm film at 1 mm: soft tissue with two bone blobs, and optionally shutters."""
     rng = np.random.default_rng(seed)
     h, w = 300, 360
