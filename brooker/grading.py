@@ -21,6 +21,20 @@ from brooker.fragments import Fragments
 from brooker.models import BrookerGrade, FragmentKind, GapMeasurement, HipJoint, HipResult
 
 
+SPUR_KINDS = frozenset({FragmentKind.PELVIC_SPUR, FragmentKind.FEMORAL_SPUR})
+
+
+def needs_gap(kinds: set[FragmentKind]) -> bool:
+    """Whether the class depends on a gap: spurs present and no bridge (II or III).
+
+    >>> needs_gap({FragmentKind.FEMORAL_SPUR, FragmentKind.ISLAND})
+    True
+    >>> needs_gap({FragmentKind.FEMORAL_SPUR, FragmentKind.BRIDGE})
+    False
+    """
+    return bool(kinds & SPUR_KINDS) and FragmentKind.BRIDGE not in kinds
+
+
 def brooker_class(
     kinds: set[FragmentKind], gap_mm: float | None, threshold_mm: float
 ) -> BrookerGrade:
@@ -35,7 +49,7 @@ def brooker_class(
     """
     if FragmentKind.BRIDGE in kinds or (gap_mm is not None and gap_mm <= 0.0 and kinds):
         return BrookerGrade.ANKYLOSIS
-    if kinds & {FragmentKind.PELVIC_SPUR, FragmentKind.FEMORAL_SPUR}:
+    if needs_gap(kinds):
         if gap_mm is None:
             raise ValueError("a spur without a measured gap cannot be graded")
         return BrookerGrade.SPURS_WIDE_GAP if gap_mm >= threshold_mm else BrookerGrade.SPURS_NARROW_GAP

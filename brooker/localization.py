@@ -173,9 +173,8 @@ def intensity_model(
 ) -> IntensityModel:
     """Estimate local soft-tissue and bone levels, then bone and metal masks.
 
-    Works on any pitch (the sigmas are in mm). The body is what is brighter than the darkest
-    mode (air, unexposed or collimated-black edges); saturated-white collimation is dropped by
-    the metal flatness test later.
+    Works on any pitch (the sigmas are in mm). Collimator shutters (white or black) are left
+    out first (:func:`exposed_field`); the body is what is brighter than air in the field.
     """
     field = exposed_field(img, pitch_mm)
     step = (max(1, img.shape[0] // 400), max(1, img.shape[1] // 400))
@@ -249,20 +248,18 @@ def metal_mask(
     bone: FloatImage,
     pitch_mm: float,
     config: AnalysisConfig,
-    field: BoolImage | None = None,
-    clip_level: float | None = None,
+    field: BoolImage,
+    clip_level: float,
 ) -> BoolImage:
-    """Metal: far brighter than bone, and flat inside (no trabecular texture)."""
+    """Metal: far brighter than bone (or clipped at ``clip_level``), and flat inside.
+
+    Only pixels in ``field`` (inside the collimator shutters) count.
+    """
     contrast = np.maximum(bone - soft, 1e-6)
-    if field is None:
-        field = np.ones(img.shape, dtype=bool)
     if not field.any():
         return np.zeros(img.shape, dtype=bool)
     cand = field & (img > soft + config.metal_contrast_factor * contrast)
     # metal often saturates the detector or the stored range: saturated is metal-bright
-    if clip_level is None:
-        top = float(img[field].max())
-        clip_level = top - 1e-3 * max(abs(top), 1.0)
     saturated = field & (img >= clip_level)
     if saturated.mean() < 0.2:
         cand |= saturated & (img > soft + 1.5 * contrast)

@@ -14,12 +14,11 @@ from brooker.config import AnalysisConfig
 from brooker.dicom_io import load_radiograph
 from brooker.errors import BrookerError, MissingSpacingError
 from brooker.fragments import classify_fragments
-from brooker.grading import grade_hip
+from brooker.grading import grade_hip, needs_gap
 from brooker.localization import analyse_scene, find_hips
 from brooker.measurement import measure_gap
 from brooker.models import (
     ErrorInfo,
-    FragmentKind,
     GradingResult,
     HipResult,
     Radiograph,
@@ -61,9 +60,6 @@ def analyze(
     return _analyze_loaded(radiograph, config)
 
 
-SPUR_KINDS = frozenset({FragmentKind.PELVIC_SPUR, FragmentKind.FEMORAL_SPUR})
-
-
 def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingResult:
     meta = radiograph.meta
     if radiograph.spacing is None:
@@ -95,8 +91,7 @@ def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingRe
         masks = segment_hip(radiograph, hip, config, scene)
         frags = classify_fragments(masks, radiograph.spacing, config)
         gap = measure_gap(masks, frags, radiograph.spacing, config)
-        kinds = {f.kind for f in frags.items}
-        if gap is None and kinds & SPUR_KINDS and FragmentKind.BRIDGE not in kinds:
+        if gap is None and needs_gap({f.kind for f in frags.items}):
             # a spur with no opposing bone to measure to: the class between II and III is
             # unknown, so the hip is reported, not guessed
             skipped.append(

@@ -127,8 +127,12 @@ def segment_hip(
     metal_cand = norm > config.metal_contrast_factor
     sig_m = (config.mask_sigma_mm / row_mm, config.mask_sigma_mm / col_mm)
     smooth = ndi.gaussian_filter(raw, sig_m)
+    # clipped: a thin staple is only clipped in the raw pixels (smoothing lowers its peak); a
+    # noisy clipped prosthesis only on average (the film's clip level, from the 1 mm grid)
     sat_level = float(radiograph.pixels.max())
-    saturated = (raw >= sat_level - 1e-3 * max(abs(sat_level), 1.0)) | (smooth >= scene.model.clip_level)
+    saturated = (raw >= sat_level - 1e-3 * max(abs(sat_level), 1.0)) | (
+        smooth >= scene.model.clip_level
+    )
     # saturated and well above bone is metal too (a staple or a marker at the top of the range
     # on a film whose bone contrast is high)
     confirmed = ndi.binary_dilation(coarse_metal, iterations=3) | saturated | (norm > 3.5)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from brooker.config import AnalysisConfig
 from brooker.fragments import Fragments
-from brooker.grading import brooker_class, grade_hip
+from brooker.grading import brooker_class, grade_hip, needs_gap
 from brooker.measurement import measure_gap
 from brooker.models import (
     BrookerGrade,
@@ -349,3 +349,40 @@ def test_record_shape_ungradable_and_error() -> None:
     assert err["error"]["code"] == "missing_spacing" and err["error"]["message"]
     assert err["hips"] == []
     assert "version" in err
+
+
+@pytest.mark.parametrize(
+    ("kinds", "expected"),
+    [
+        (set(), False),
+        ({FragmentKind.ISLAND}, False),
+        ({FragmentKind.PELVIC_SPUR}, True),
+        ({FragmentKind.FEMORAL_SPUR, FragmentKind.ISLAND}, True),
+        ({FragmentKind.PELVIC_SPUR, FragmentKind.BRIDGE}, False),
+    ],
+)
+def test_needs_gap(kinds: set[FragmentKind], expected: bool) -> None:
+    assert needs_gap(kinds) is expected
+
+
+def test_spur_with_nothing_to_measure_leaves_the_hip_ungraded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A spur whose gap cannot be measured is reported, not graded and not a crash."""
+    from pathlib import Path
+
+    from brooker import pipeline
+
+    film = Path(__file__).resolve().parents[1] / "sample_images" / "pelvis_3_vs_2_mono1.dcm"
+    graded = pipeline.grade_path(film)
+    assert graded.status.value == "ok"
+    spur_sides = [h.patient_side.value for h in graded.hips if h.grade in (2, 3)]
+    assert spur_sides, "the sample is expected to have a class II/III hip"
+    monkeypatch.setattr(pipeline, "measure_gap", lambda *a, **k: None)
+    res = pipeline.grade_path(film).to_record()
+    assert {h["side"] for h in res["hips"]}.isdisjoint(spur_sides)
+    text = " ".join(res["caveats"]) + (res.get("reason") or "")
+    for side in spur_sides:
+        assert f"{side} hip not graded" in text
+    if not res["hips"]:
+        assert res["status"] == "ungradable"
