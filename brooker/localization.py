@@ -414,7 +414,10 @@ def _native_heads(grid: AnalysisGrid, model: IntensityModel, config: AnalysisCon
         bone_frac = float(model.bone_mask[disk].mean())
         if inside < 0.8 or bone_frac < 0.85 or model.metal_mask[disk].mean() > 0.05:
             continue
-        # pelvis above: bone in a band 1.2-2.2 r above the centre
+        # pelvis above: bone in a band 1.2-2.2 r above the centre, which must be on the film
+        # (a circle at the top edge with no room for a pelvis above it is not a hip)
+        if y - 2.2 * r < 0:
+            continue
         up = model.bone_mask[max(0, int(y - 2.2 * r)) : max(0, int(y - 1.2 * r)), int(max(0, x - r)) : int(x + r)]
         # femur below: bone in a band 1.5-3 r below, within 2.5 r laterally on either side
         down = model.bone_mask[int(y + 1.5 * r) : int(y + 3.0 * r), int(max(0, x - 2.5 * r)) : int(x + 2.5 * r)]
