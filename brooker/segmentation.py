@@ -40,6 +40,8 @@ FloatImage = npt.NDArray[np.float32]
 
 #: How far from a bump candidate its neck (the concave turn of the outline) is looked for, mm.
 NECK_REACH_MM = 2.0
+#: How far beside a bump candidate the ilium it overlaps is looked for, mm.
+OVERLAP_REACH_MM = 4.0
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -208,7 +210,7 @@ def segment_hip(
     if not joined and pelvis.any():
         # the lateral ilium is a long smooth edge: a round spur on it may be wider than what
         # the first opening removes from the femur (whose trochanters are knobs of that size)
-        pelvis &= ~_pelvic_bumps(skeleton, pelvis, sector, sampling, config)
+        pelvis &= ~_pelvic_bumps(skeleton, pelvis, sector, sampling, config, norm)
     if joined:  # never parted: the joined body itself, in the sector, is the bridge
         pelvis = pelvis & ~sector
         femur = femur & ~sector
@@ -237,6 +239,7 @@ def _pelvic_bumps(
     sector: BoolImage,
     sampling: tuple[float, float],
     config: AnalysisConfig,
+    norm: FloatImage | None = None,
 ) -> BoolImage:
     """Round spurs on the pelvis outline that the first opening left in the body.
 
@@ -247,6 +250,10 @@ def _pelvic_bumps(
     * is a knob, not a stretch of bone narrower than the disk: no point of it lies deeper than
       half the radius inside the bone (where the disk cannot pass, the whole width goes);
     * stands out of the rest of the pelvis by at least ``spur_min_depth_mm``;
+    * lies over the ilium's edge: beside it (within ``OVERLAP_REACH_MM``) the bone is at least
+      ``bump_overlap_ratio`` times as dense (in ``norm``, soft tissue 0 and bone 1) as the knob
+      itself, where knob and ilium overlap and their densities add up. A lobe of the ilium's
+      own outline (the anterior inferior iliac spine) is as dense as the bone beside it;
     * meets the outline at a neck on both sides: there the outline turns concave, so that a
       closing with a disk of ``bump_neck_radius_mm`` fills at least ``bump_min_neck_mm`` deep
       on each side. A corner of normal bone (the acetabular margin, the end of a wing) has no
@@ -289,6 +296,12 @@ def _pelvic_bumps(
         depth = ndi.distance_transform_edt(~rest, sampling=sampling)[comp].max()
         if depth < config.spur_min_depth_mm:
             continue
+        if norm is not None:
+            near = ndi.distance_transform_edt(~comp, sampling=sampling) <= OVERLAP_REACH_MM
+            beside = norm[win][rest & near]
+            knob = float(np.median(norm[win][comp]))
+            if beside.size == 0 or np.percentile(beside, 90) < config.bump_overlap_ratio * knob:
+                continue
         if notch_depth is None:
             # the pelvis's own outline: an island or a staple beside it makes no neck
             sk_lab, _ = ndi.label(skeleton)

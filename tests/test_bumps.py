@@ -28,12 +28,15 @@ def _disk(cy: float, cx: float, r: float) -> np.ndarray:
     return np.hypot(y - cy, x - cx) <= r
 
 
-def _bumps(skeleton: np.ndarray, sector: np.ndarray | None = None) -> np.ndarray:
+def _bumps(
+    skeleton: np.ndarray, sector: np.ndarray | None = None, norm: np.ndarray | None = None
+) -> np.ndarray:
+    """``norm``: the image scaled to soft tissue 0, bone 1 (None: shape only)."""
     sampling = (PITCH, PITCH)
     # the pelvis body as segment_hip hands it over: what the first (6 mm) opening keeps
     pelvis = _edt_open(skeleton, CFG.spur_opening_radii_mm[0], sampling)
     sector = np.ones(SHAPE, bool) if sector is None else sector
-    return _pelvic_bumps(skeleton, pelvis, sector, sampling, CFG)
+    return _pelvic_bumps(skeleton, pelvis, sector, sampling, CFG, norm)
 
 
 def _ilium(edge_x: float = 90.0) -> np.ndarray:
@@ -130,3 +133,18 @@ def test_lobe_with_one_neck_is_not_a_bump(island_beside: bool) -> None:
     if island_beside:
         skeleton = skeleton | _disk(90.0, 96.0, 2.5)  # 2.8 mm off the lower flank
     assert not _bumps(skeleton).any()
+
+
+@pytest.mark.parametrize(("knob_density", "found"), [(0.6, True), (1.0, False)])
+def test_knob_lying_over_the_ilium_is_denser_where_they_overlap(
+    knob_density: float, found: bool
+) -> None:
+    """A separate piece of bone over the ilium's edge adds its density to the ilium's where
+    they overlap; a knob as dense as the ilium and no denser over it is the ilium's own."""
+    knob = _disk(70.0, 90.0 + 5.0 - 8.0, 8.0)
+    ilium = _ilium()
+    if found:  # superimposed: densities add
+        norm = ilium * 1.0 + knob * knob_density
+    else:  # one bone: the same density throughout
+        norm = (ilium | knob) * 1.0
+    assert bool(_bumps(ilium | knob, norm=norm.astype(np.float32)).any()) is found

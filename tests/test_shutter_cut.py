@@ -18,8 +18,8 @@ from brooker.phantom import HipSpec as H
 from brooker.phantom import PhantomSpec, render, write
 from brooker.pipeline import grade_path
 
-SPEC = PhantomSpec(seed=13, right=H(4, spurs="both"), left=H(2, 13.0, prosthesis=True, spurs="both"),
-                   spacing_mm=0.25, noise=0.7)
+SPEC = PhantomSpec(seed=13, right=H(4, spurs="both"),
+                   left=H(2, 13.0, prosthesis=True, spurs="both"), spacing_mm=0.25, noise=0.7)
 CUT_BELOW_MM = 75.0  # the shutter's edge, below the hips' centres (the ROI reaches 120 mm)
 
 
