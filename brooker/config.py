@@ -92,6 +92,9 @@ class AnalysisConfig:
     bump_min_neck_mm: float = 0.3
     bump_overlap_ratio: float = 2.0
     spur_min_depth_mm: float = 3.0
+    # a dark trochanter (segmentation._solid_femur): cracks closed, holes filled up to a size
+    crack_radius_mm: float = 1.0
+    max_femur_hole_mm2: float = 2500.0
 
     def __post_init__(self) -> None:
         if self.pixel_spacing is not None:

@@ -42,6 +42,8 @@ FloatImage = npt.NDArray[np.float32]
 NECK_REACH_MM = 2.0
 #: How far beside a bump candidate the ilium it overlaps is looked for, mm.
 OVERLAP_REACH_MM = 4.0
+#: A hole of the femur this close to the pelvis body is the gap of a spur, not the femur's, mm.
+PELVIS_CLEARANCE_MM = 2.0
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -211,6 +213,10 @@ def segment_hip(
         # the lateral ilium is a long smooth edge: a round spur on it may be wider than what
         # the first opening removes from the femur (whose trochanters are knobs of that size)
         pelvis &= ~_pelvic_bumps(skeleton, pelvis, sector, sampling, config, norm)
+    if not joined and femur.any():
+        # a trochanter whose cancellous interior fell below the bone threshold leaves a thin
+        # cracked ring that the opening would take for femoral spurs
+        femur = _solid_femur(skeleton, femur, pelvis, allowed, in_field, radius, sampling, config)
     if joined:  # never parted: the joined body itself, in the sector, is the bridge
         pelvis = pelvis & ~sector
         femur = femur & ~sector
@@ -319,6 +325,80 @@ def _pelvic_bumps(
             continue
         bumps[win] |= comp
     return bumps
+
+
+def _solid_femur(
+    skeleton: BoolImage,
+    femur: BoolImage,
+    pelvis: BoolImage,
+    allowed: BoolImage,
+    in_field: BoolImage,
+    radius: float,
+    sampling: tuple[float, float],
+    config: AnalysisConfig,
+) -> BoolImage:
+    """The femur body with its enclosed holes filled, opened again with the same disk.
+
+    A hole of the femur is non-bone that the femur's outline encloses once cracks narrower
+    than twice ``crack_radius_mm`` are closed (the edge of the exposed field counts as
+    outline: a shutter may cut the trochanter): at most ``max_femur_hole_mm2``, bordering the
+    femur body and not within 2 mm of the pelvis body (a pocket between a spur, the femur
+    and the pelvis is the gap itself). Filling never moves the outline outwards, so a spur
+    standing out of the femur still stands out of the filled one.
+    """
+    holes = _femur_holes(skeleton, femur, pelvis, in_field, sampling, config)
+    if not holes.any():
+        return femur
+    opened = _edt_open(skeleton | holes, radius, sampling) & allowed
+    lab, _ = ndi.label(opened)
+    ids = np.unique(lab[femur & opened])
+    grown = np.isin(lab, ids[ids > 0])
+    if (grown & pelvis).any():  # the filled femur must not reach the pelvis body
+        return femur
+    return femur | grown
+
+
+def _femur_holes(
+    skeleton: BoolImage,
+    femur: BoolImage,
+    pelvis: BoolImage,
+    in_field: BoolImage,
+    sampling: tuple[float, float],
+    config: AnalysisConfig,
+) -> BoolImage:
+    """The femur's holes (see :func:`_solid_femur`) with the cracks that open them."""
+    crack = config.crack_radius_mm
+    none = np.zeros_like(femur)
+    if crack <= 0:
+        return none
+    closed = ~_edt_open(~skeleton, crack, sampling)
+    walls = closed | ~in_field
+    holes = ndi.binary_fill_holes(walls) & ~walls
+    lab, n = ndi.label(holes)
+    if n == 0:
+        return none
+    near_pelvis = none
+    if pelvis.any():
+        near_pelvis = ndi.distance_transform_edt(~pelvis, sampling=sampling) <= PELVIS_CLEARANCE_MM
+    px_area = sampling[0] * sampling[1]
+    out = none.copy()
+    for i, sl in enumerate(ndi.find_objects(lab), start=1):
+        if sl is None:
+            continue
+        win = tuple(
+            slice(max(0, s.start - 3), min(dim, s.stop + 3))
+            for s, dim in zip(sl, femur.shape, strict=True)
+        )
+        comp = lab[win] == i
+        if comp.sum() * px_area > config.max_femur_hole_mm2:
+            continue
+        ring = ndi.binary_dilation(comp) & ~comp
+        if (ring & near_pelvis[win]).any() or not (ring & femur[win]).any():
+            continue
+        # the hole and the cracks that open it
+        near = ndi.distance_transform_edt(~comp, sampling=sampling) <= crack + max(sampling)
+        out[win] |= comp | (near & closed[win] & ~skeleton[win])
+    return out
 
 
 def _sample(a: FloatImage, rows: FloatImage, cols: FloatImage) -> FloatImage:
