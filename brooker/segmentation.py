@@ -73,11 +73,19 @@ class HipMasks:
         return (row + self.origin_px[0], col + self.origin_px[1])
 
 
-def _edt_open(mask: BoolImage, radius_mm: float, sampling: tuple[float, float]) -> BoolImage:
-    """Binary opening with a disk of ``radius_mm`` (anisotropic pixels), via distance maps."""
+def _edt_open(
+    mask: BoolImage,
+    radius_mm: float,
+    sampling: tuple[float, float],
+    inside: npt.NDArray[np.float64] | None = None,
+) -> BoolImage:
+    """Binary opening with a disk of ``radius_mm`` (anisotropic pixels), via distance maps.
+
+    ``inside``: the mask's own distance map, when the caller has it already."""
     if not mask.any():
         return mask
-    inside = ndi.distance_transform_edt(mask, sampling=sampling)
+    if inside is None:
+        inside = ndi.distance_transform_edt(mask, sampling=sampling)
     eroded = inside > radius_mm
     if not eroded.any():
         return eroded
@@ -197,8 +205,9 @@ def segment_hip(
     # A bridge as wide as the opening disk survives it and joins the two bodies: then open
     # harder until they part; what the harder opening removes between them is the bridge.
     joined_at_base = False
+    inside = ndi.distance_transform_edt(skeleton, sampling=sampling)  # one map for all disks
     for radius in config.spur_opening_radii_mm:
-        opened = _edt_open(skeleton, radius, sampling) & allowed
+        opened = _edt_open(skeleton, radius, sampling, inside) & allowed
         body_lab, _ = ndi.label(opened)
         pelvis_ids = _dominant_labels(body_lab, pelvis_probe)
         femur_ids = _dominant_labels(body_lab, femur_probe)
@@ -212,7 +221,7 @@ def segment_hip(
     if not joined and pelvis.any():
         # the lateral ilium is a long smooth edge: a round spur on it may be wider than what
         # the first opening removes from the femur (whose trochanters are knobs of that size)
-        pelvis &= ~_pelvic_bumps(skeleton, pelvis, sector, sampling, config, norm)
+        pelvis &= ~_pelvic_bumps(skeleton, pelvis, sector, sampling, config, norm, inside)
     if not joined and femur.any():
         # a trochanter whose cancellous interior fell below the bone threshold leaves a thin
         # cracked ring that the opening would take for femoral spurs
@@ -246,6 +255,7 @@ def _pelvic_bumps(
     sampling: tuple[float, float],
     config: AnalysisConfig,
     norm: FloatImage | None = None,
+    inside: npt.NDArray[np.float64] | None = None,
 ) -> BoolImage:
     """Round spurs on the pelvis outline that the first opening left in the body.
 
@@ -269,7 +279,8 @@ def _pelvic_bumps(
     none = np.zeros_like(pelvis)
     if radius <= 0:
         return none
-    inside = ndi.distance_transform_edt(skeleton, sampling=sampling)
+    if inside is None:
+        inside = ndi.distance_transform_edt(skeleton, sampling=sampling)
     core = inside > radius
     if not core.any():
         return none
@@ -279,8 +290,11 @@ def _pelvic_bumps(
     if n == 0:
         return none
     px_area = sampling[0] * sampling[1]
-    pad = (math.ceil(2 * radius / sampling[0]), math.ceil(2 * radius / sampling[1]))
-    notch_depth = None
+    # the pelvis's own outline: an island or a staple beside it makes no neck
+    sk_lab, _ = ndi.label(skeleton)
+    own = np.isin(sk_lab, np.unique(sk_lab[pelvis & (sk_lab > 0)]))
+    # a window around a candidate holds its neck and what the neck's closing disk sees
+    reach = NECK_REACH_MM + 2 * config.bump_neck_radius_mm + 2.0
     bumps = none.copy()
     for i, sl in enumerate(ndi.find_objects(lab), start=1):
         if sl is None:
@@ -290,11 +304,8 @@ def _pelvic_bumps(
             continue
         if float(inside[sl][comp_sl].max()) > 0.5 * radius:
             continue
-        # a window around the candidate, wide enough to hold the rest of the outline near it
-        win = tuple(
-            slice(max(0, s.start - p), min(dim, s.stop + p))
-            for s, p, dim in zip(sl, pad, pelvis.shape, strict=True)
-        )
+        extent = max((s.stop - s.start) * mm for s, mm in zip(sl, sampling, strict=True))
+        win = _window(sl, max(reach, extent, OVERLAP_REACH_MM), sampling, pelvis.shape)
         comp = lab[win] == i
         rest = pelvis[win] & ~comp
         if not rest.any():
@@ -302,25 +313,20 @@ def _pelvic_bumps(
         depth = ndi.distance_transform_edt(~rest, sampling=sampling)[comp].max()
         if depth < config.spur_min_depth_mm:
             continue
+        away = ndi.distance_transform_edt(~comp, sampling=sampling)
         if norm is not None:
-            near = ndi.distance_transform_edt(~comp, sampling=sampling) <= OVERLAP_REACH_MM
-            beside = norm[win][rest & near]
+            beside = norm[win][rest & (away <= OVERLAP_REACH_MM)]
             knob = float(np.median(norm[win][comp]))
             if beside.size == 0 or np.percentile(beside, 90) < config.bump_overlap_ratio * knob:
                 continue
-        if notch_depth is None:
-            # the pelvis's own outline: an island or a staple beside it makes no neck
-            sk_lab, _ = ndi.label(skeleton)
-            own = np.isin(sk_lab, np.unique(sk_lab[pelvis & (sk_lab > 0)]))
-            closed = ~_edt_open(~own, config.bump_neck_radius_mm, sampling)
-            notches = closed & ~own
-            notch_depth = ndi.distance_transform_edt(notches, sampling=sampling) * notches
-        ring = ndi.distance_transform_edt(~comp, sampling=sampling) <= NECK_REACH_MM
-        necks, n_necks = ndi.label(ring & (notch_depth[win] > 0), structure=np.ones((3, 3), bool))
+        closed = ~_edt_open(~own[win], config.bump_neck_radius_mm, sampling)
+        notches = closed & ~own[win]
+        notch_depth = ndi.distance_transform_edt(notches, sampling=sampling) * notches
+        necks, n_necks = ndi.label((away <= NECK_REACH_MM) & notches, np.ones((3, 3), bool))
         if n_necks < 2:
             continue
         ids = np.arange(1, n_necks + 1)
-        deepest = np.sort(np.asarray(ndi.maximum(notch_depth[win], necks, ids)))
+        deepest = np.sort(np.asarray(ndi.maximum(notch_depth, necks, ids)))
         if deepest[-2] < config.bump_min_neck_mm:  # a neck on both sides
             continue
         bumps[win] |= comp
@@ -346,7 +352,18 @@ def _solid_femur(
     and the pelvis is the gap itself). Filling never moves the outline outwards, so a spur
     standing out of the femur still stands out of the filled one.
     """
-    holes = _femur_holes(skeleton, femur, pelvis, in_field, sampling, config)
+    # only worth it where the femur has spur candidates
+    cand = skeleton & allowed & ~femur & ~pelvis
+    lab, n = ndi.label(cand)
+    if n == 0:
+        return femur
+    touching = np.unique(lab[ndi.binary_dilation(femur) & cand])
+    touching = touching[touching > 0]
+    sizes = np.bincount(lab.ravel(), minlength=n + 1)[touching] * sampling[0] * sampling[1]
+    focus = np.isin(lab, touching[sizes >= config.min_fragment_area_mm2])
+    if not focus.any():
+        return femur
+    holes = _femur_holes(skeleton, femur, pelvis, in_field, focus, sampling, config)
     if not holes.any():
         return femur
     opened = _edt_open(skeleton | holes, radius, sampling) & allowed
@@ -363,42 +380,61 @@ def _femur_holes(
     femur: BoolImage,
     pelvis: BoolImage,
     in_field: BoolImage,
+    focus: BoolImage,
     sampling: tuple[float, float],
     config: AnalysisConfig,
 ) -> BoolImage:
-    """The femur's holes (see :func:`_solid_femur`) with the cracks that open them."""
+    """The femur's holes (see :func:`_solid_femur`) with the cracks that open them, looked for
+    around ``focus`` (the femur's spur candidates) as far as the largest hole reaches."""
     crack = config.crack_radius_mm
-    none = np.zeros_like(femur)
+    out = np.zeros_like(femur)
     if crack <= 0:
-        return none
-    closed = ~_edt_open(~skeleton, crack, sampling)
-    walls = closed | ~in_field
-    holes = ndi.binary_fill_holes(walls) & ~walls
-    lab, n = ndi.label(holes)
+        return out
+    rows, cols = np.nonzero(focus)
+    box = (slice(int(rows.min()), int(rows.max()) + 1), slice(int(cols.min()), int(cols.max()) + 1))
+    win = _window(box, math.sqrt(config.max_femur_hole_mm2) + crack, sampling, femur.shape)
+    sk = skeleton[win]
+    closed = ~_edt_open(~sk, crack, sampling)
+    walls = closed | ~in_field[win]
+    # enclosed: not connected to the window's border
+    lab, n = ndi.label(~walls)
     if n == 0:
-        return none
-    near_pelvis = none
-    if pelvis.any():
-        near_pelvis = ndi.distance_transform_edt(~pelvis, sampling=sampling) <= PELVIS_CLEARANCE_MM
+        return out
+    border = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
     px_area = sampling[0] * sampling[1]
-    out = none.copy()
+    clear = tuple(math.ceil(PELVIS_CLEARANCE_MM / mm) + 2 for mm in sampling)
+    fem, pel, found = femur[win], pelvis[win], out[win]
     for i, sl in enumerate(ndi.find_objects(lab), start=1):
-        if sl is None:
+        if sl is None or i in border:
             continue
-        win = tuple(
-            slice(max(0, s.start - 3), min(dim, s.stop + 3))
-            for s, dim in zip(sl, femur.shape, strict=True)
+        hwin = tuple(
+            slice(max(0, s.start - c), min(dim, s.stop + c))
+            for s, c, dim in zip(sl, clear, sk.shape, strict=True)
         )
-        comp = lab[win] == i
+        comp = lab[hwin] == i
         if comp.sum() * px_area > config.max_femur_hole_mm2:
             continue
         ring = ndi.binary_dilation(comp) & ~comp
-        if (ring & near_pelvis[win]).any() or not (ring & femur[win]).any():
+        if not (ring & fem[hwin]).any():
             continue
+        if pel[hwin].any():
+            gap = ndi.distance_transform_edt(~pel[hwin], sampling=sampling)
+            if (gap[ring] <= PELVIS_CLEARANCE_MM).any():
+                continue
         # the hole and the cracks that open it
         near = ndi.distance_transform_edt(~comp, sampling=sampling) <= crack + max(sampling)
-        out[win] |= comp | (near & closed[win] & ~skeleton[win])
+        found[hwin] |= comp | (near & closed[hwin] & ~sk[hwin])
     return out
+
+
+def _window(
+    box: tuple[slice, ...], pad_mm: float, sampling: tuple[float, float], shape: tuple[int, ...]
+) -> tuple[slice, ...]:
+    """``box`` widened by ``pad_mm`` on every side, within ``shape``."""
+    return tuple(
+        slice(max(0, s.start - math.ceil(pad_mm / mm)), min(dim, s.stop + math.ceil(pad_mm / mm)))
+        for s, mm, dim in zip(box, sampling, shape, strict=True)
+    )
 
 
 def _sample(a: FloatImage, rows: FloatImage, cols: FloatImage) -> FloatImage:
