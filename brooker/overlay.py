@@ -726,12 +726,16 @@ def overlay_name_for(path: str | os.PathLike[str]) -> str:
 
 
 def write_png(path: str | os.PathLike[str], rgb: npt.NDArray[np.uint8]) -> Path:
-    """Write ``rgb`` as a PNG atomically (temporary file, fsync, rename); no text chunks."""
+    """Write ``rgb`` as a PNG atomically (temporary file, fsync, rename); no text chunks.
+
+    zlib level 1: on a 2048 px overlay it encodes in ~0.15 s instead of ~0.42 s (level 6) for a
+    file about 25 % larger (2.0 vs 1.6 MB); overlays are written for every film of an archive.
+    """
     arr = np.asarray(rgb)
     if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
         raise ValueError(f"rgb must be uint8 of shape (rows, cols, 3), got {arr.dtype} {arr.shape}")
     buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(arr)).save(buf, format="PNG", compress_level=6)
+    Image.fromarray(np.ascontiguousarray(arr)).save(buf, format="PNG", compress_level=1)
     target = atomic_write_bytes(path, buf.getvalue())
     return target
 

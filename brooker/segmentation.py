@@ -28,7 +28,7 @@ import numpy.typing as npt
 from scipy import ndimage as ndi
 
 from brooker.config import AnalysisConfig
-from brooker.localization import Scene, analyse_scene, fill_small_holes
+from brooker.localization import Scene, analyse_scene, fill_small_holes, sample_grid
 from brooker.models import HipJoint, ImageSide, Radiograph
 
 BoolImage = npt.NDArray[np.bool_]
@@ -111,10 +111,10 @@ def segment_hip(
     grid = scene.grid
     rows_g = (np.arange(top, bottom, dtype=np.float32) + 0.5) / grid.scale_row - 0.5
     cols_g = (np.arange(left, right, dtype=np.float32) + 0.5) / grid.scale_col - 0.5
-    soft = _sample(scene.model.soft, rows_g, cols_g)
-    bone_lvl = _sample(scene.model.bone, rows_g, cols_g)
-    coarse_metal = _sample(scene.model.metal_mask.astype(np.float32), rows_g, cols_g) > 0.25
-    in_field = _sample(scene.model.field.astype(np.float32), rows_g, cols_g) > 0.5
+    soft = sample_grid(scene.model.soft, rows_g, cols_g)
+    bone_lvl = sample_grid(scene.model.bone, rows_g, cols_g)
+    coarse_metal = sample_grid(scene.model.metal_mask.astype(np.float32), rows_g, cols_g) > 0.25
+    in_field = sample_grid(scene.model.field.astype(np.float32), rows_g, cols_g) > 0.5
     if not in_field.all():
         # the shutter's blurred edge is bright but not bone: keep a margin from it (the field
         # was found on the 1 mm grid)
@@ -219,12 +219,6 @@ def segment_hip(
         bodies_joined=joined,
         spacing_mm=sampling,
     )
-
-
-def _sample(a: FloatImage, rows: FloatImage, cols: FloatImage) -> FloatImage:
-    """Bilinear samples of ``a`` on the grid rows x cols (fractional indices)."""
-    rr, cc = np.meshgrid(rows, cols, indexing="ij")
-    return ndi.map_coordinates(a, [rr, cc], order=1, mode="nearest").astype(np.float32)
 
 
 def _dominant_labels(lab: npt.NDArray[np.int32], probe: BoolImage) -> list[int]:
