@@ -33,8 +33,9 @@ class Fragments:
 
 def classify_fragments(masks: HipMasks, spacing: PixelSpacing, config: AnalysisConfig) -> Fragments:
     """Find and class the heterotopic-bone fragments around one hip."""
-    sampling = spacing.sampling_mm
+    sampling = masks.spacing_mm  # the ROI's pixels (block-averaged on fine films)
     px_area = sampling[0] * sampling[1]
+    kr, kc = masks.block_px
     bodies = masks.pelvis | masks.femur
     cand = masks.bone & masks.allowed & ~bodies & ~masks.metal_halo
     lab, n = ndi.label(cand, structure=np.ones((3, 3), bool))
@@ -73,16 +74,19 @@ def classify_fragments(masks: HipMasks, spacing: PixelSpacing, config: AnalysisC
         if kind is FragmentKind.ISLAND and _touches_border(sl, comp, masks.bone.shape):
             continue
         rows, cols = np.nonzero(comp)
-        r0, c0 = sl[0].start + masks.origin_px[0], sl[1].start + masks.origin_px[1]
         full = np.zeros(masks.bone.shape, bool)
         full[sl] = comp
+        # the Fragment is in stored pixels: each ROI pixel covers kr x kc of them
+        r0 = masks.origin_px[0] + sl[0].start * kr
+        c0 = masks.origin_px[1] + sl[1].start * kc
+        stored_mask = np.repeat(np.repeat(comp, kr, axis=0), kc, axis=1) if kr * kc > 1 else comp.copy()
         items.append(
             Fragment(
                 kind=kind,
                 area_mm2=area,
-                centroid_px=(float(rows.mean() + r0), float(cols.mean() + c0)),
-                bbox_px=(r0, c0, r0 + comp.shape[0], c0 + comp.shape[1]),
-                mask=comp.copy(),
+                centroid_px=masks.to_image(float(rows.mean() + sl[0].start), float(cols.mean() + sl[1].start)),
+                bbox_px=(r0, c0, r0 + stored_mask.shape[0], c0 + stored_mask.shape[1]),
+                mask=stored_mask,
             )
         )
         rois.append(full)
