@@ -151,9 +151,13 @@ def _display_mapper(
         hi = lo + 1.0
 
     def apply(pixels: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float32]:
-        out = (np.asarray(pixels, dtype=np.float32) - lo) / (hi - lo)
-        clipped: npt.NDArray[np.float32] = np.clip(np.nan_to_num(out, nan=0.0), 0.0, 1.0)
-        return clipped.astype(np.float32)
+        # one float32 copy, then in place: this runs over every pixel of the film
+        out: npt.NDArray[np.float32] = np.array(pixels, dtype=np.float32)
+        out -= lo
+        out *= 1.0 / (hi - lo)
+        np.nan_to_num(out, copy=False, nan=0.0)
+        np.clip(out, 0.0, 1.0, out=out)
+        return out
 
     return apply
 
@@ -161,7 +165,9 @@ def _display_mapper(
 def _base_image(radiograph: Radiograph, view: _View) -> npt.NDArray[np.float32]:
     """Display brightness 0..1 of ``view``'s region, resampled to its output size."""
     region = radiograph.pixels[view.r0 : view.r1, view.c0 : view.c1]
-    disp = np.clip(_display_mapper(radiograph)(region), 0.0, 1.0).astype(np.float32)
+    disp = _display_mapper(radiograph)(region)
+    if radiograph.display is not None:  # a DICOM VOI mapping: keep it within 0..1
+        disp = np.clip(disp, 0.0, 1.0).astype(np.float32)
     size = (view.out_w, view.out_h)
     if size == (disp.shape[1], disp.shape[0]):
         return disp
