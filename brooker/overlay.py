@@ -163,20 +163,23 @@ def _display_mapper(
 
 
 def _base_image(radiograph: Radiograph, view: _View) -> npt.NDArray[np.float32]:
-    """Display brightness 0..1 of ``view``'s region, resampled to its output size."""
-    region = radiograph.pixels[view.r0 : view.r1, view.c0 : view.c1]
+    """Display brightness 0..1 of ``view``'s region, resampled to its output size.
+
+    A film larger than the overlay is area-averaged first and mapped to brightness after, so
+    the mapping runs over the overlay's pixels, not the film's (4x fewer on a 0.1 mm film).
+    """
+    region = np.asarray(radiograph.pixels[view.r0 : view.r1, view.c0 : view.c1], dtype=np.float32)
+    size = (view.out_w, view.out_h)
+    if size != (region.shape[1], region.shape[0]):
+        upscale = view.out_w > region.shape[1]
+        img = Image.fromarray(np.nan_to_num(region, nan=0.0)).resize(
+            size, resample=Image.Resampling.NEAREST if upscale else Image.Resampling.BOX
+        )
+        region = np.asarray(img, dtype=np.float32)
     disp = _display_mapper(radiograph)(region)
     if radiograph.display is not None:  # a DICOM VOI mapping: keep it within 0..1
         disp = np.clip(disp, 0.0, 1.0).astype(np.float32)
-    size = (view.out_w, view.out_h)
-    if size == (disp.shape[1], disp.shape[0]):
-        return disp
-    upscale = view.out_w > disp.shape[1]
-    img = Image.fromarray(disp).resize(
-        size, resample=Image.Resampling.NEAREST if upscale else Image.Resampling.BOX
-    )
-    resized: npt.NDArray[np.float32] = np.asarray(img, dtype=np.float32)
-    return resized
+    return disp
 
 
 def _coverage(fragment: Fragment, view: _View) -> tuple[int, int, npt.NDArray[np.float32]] | None:
