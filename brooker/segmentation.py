@@ -135,8 +135,17 @@ def segment_hip(
     cols_g = (stored_cols + 0.5) / grid.scale_col - 0.5
     soft = sample_grid(scene.model.soft, rows_g, cols_g)
     bone_lvl = sample_grid(scene.model.bone, rows_g, cols_g)
-    coarse_metal = sample_grid(scene.model.metal_mask.astype(np.float32), rows_g, cols_g) > 0.25
-    in_field = sample_grid(scene.model.field.astype(np.float32), rows_g, cols_g) > 0.5
+    # the coarse masks are only resampled when the ROI's window of the grid has any of them
+    gr0, gr1 = int(max(0.0, np.floor(rows_g[0]))), int(np.ceil(rows_g[-1])) + 2
+    gc0, gc1 = int(max(0.0, np.floor(cols_g[0]))), int(np.ceil(cols_g[-1])) + 2
+    if scene.model.metal_mask[gr0:gr1, gc0:gc1].any():
+        coarse_metal = sample_grid(scene.model.metal_mask.astype(np.float32), rows_g, cols_g) > 0.25
+    else:
+        coarse_metal = np.zeros(raw.shape, dtype=bool)
+    if scene.model.field[gr0:gr1, gc0:gc1].all():
+        in_field = np.ones(raw.shape, dtype=bool)
+    else:
+        in_field = sample_grid(scene.model.field.astype(np.float32), rows_g, cols_g) > 0.5
     if not in_field.all():
         # the shutter's blurred edge is bright but not bone: keep a margin from it (the field
         # was found on the 1 mm grid)
