@@ -329,18 +329,20 @@ def _fmt_mm(v: float) -> str:
 
 
 def _draw_fragments(canvas: _Canvas, fragments: Sequence[Fragment], view: _View) -> None:
-    rgb = canvas.array().astype(np.float32)
+    rgb = canvas.array()
     for frag in fragments:
         cov = _coverage(frag, view)
         if cov is None:
             continue
         i0, j0, a = cov
         colour = np.asarray(KIND_RGB[frag.kind], dtype=np.float32)
-        sub = rgb[i0 : i0 + a.shape[0], j0 : j0 + a.shape[1]]
+        # blend in the fragment's box only (not a float copy of the whole canvas)
+        box = (slice(i0, i0 + a.shape[0]), slice(j0, j0 + a.shape[1]))
         wgt = (a * TINT_ALPHA)[:, :, None]
-        sub[...] = sub * (1.0 - wgt) + colour * wgt
-        canvas.occupied[i0 : i0 + a.shape[0], j0 : j0 + a.shape[1]] |= a > 0.0
-    canvas.rgb = (rgb + 0.5).clip(0, 255).astype(np.uint8)
+        sub = rgb[box].astype(np.float32) * (1.0 - wgt) + colour * wgt
+        rgb[box] = (sub + 0.5).clip(0, 255).astype(np.uint8)
+        canvas.occupied[box] |= a > 0.0
+    canvas.rgb = rgb
     draw = canvas.draw()
     for frag in fragments:
         width = canvas.line_px * (2 if frag.kind is FragmentKind.BRIDGE else 1)
