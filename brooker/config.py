@@ -88,7 +88,11 @@ class AnalysisConfig:
     sector_deg: tuple[float, float] = (-20.0, 170.0)
     sector_radius_mm: float = 100.0
     spur_opening_radii_mm: tuple[float, ...] = (6.0, 9.0, 12.0, 16.0, 20.0)
-    pelvic_opening_radius_mm: float = 6.0
+    # round spurs on the ilium's edge (segmentation._pelvic_bumps): the disk that follows the
+    # ilium's outline but not a knob on it, and the neck a knob needs on both sides
+    pelvic_bump_radius_mm: float = 30.0
+    bump_neck_radius_mm: float = 6.0
+    bump_min_neck_mm: float = 0.3
     spur_min_depth_mm: float = 3.0
 
     def __post_init__(self) -> None:

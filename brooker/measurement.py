@@ -56,8 +56,9 @@ def measure_gap(
         return None
     pelvic_side = masks.pelvis | pel_spurs
     femoral_side = masks.femur | fem_spurs | masks.head
-    best: tuple[float, tuple[int, int], tuple[int, int]] | None = None
-    for spurs, opposite in ((pel_spurs, femoral_side), (fem_spurs, pelvic_side)):
+    best: tuple[float, tuple[int, int], tuple[int, int], np.ndarray] | None = None
+    sides = ((pel_spurs, femoral_side, pelvic_side), (fem_spurs, pelvic_side, femoral_side))
+    for spurs, opposite, own in sides:
         if not spurs.any() or not opposite.any():
             continue
         d, idx = ndi.distance_transform_edt(~opposite, sampling=sampling, return_indices=True)
@@ -69,11 +70,11 @@ def measure_gap(
             a = (int(r), int(c))
             b = (int(idx[0][r, c]), int(idx[1][r, c]))
             # keep (pelvic point, femoral point) order
-            best = (dist, a, b) if spurs is pel_spurs else (dist, b, a)
+            best = (dist, a, b, own) if spurs is pel_spurs else (dist, b, a, own)
     if best is None:
         return None
-    _, p_pt, f_pt = best
-    (pr, pc), (fr, fc), gap_mm = _refine_edges(masks, p_pt, f_pt, sampling)
+    _, p_pt, f_pt, own_side = best
+    (pr, pc), (fr, fc), gap_mm = _refine_edges(masks, p_pt, f_pt, sampling, across=own_side)
     pitch_along = _pitch_along(p_pt, f_pt, sampling)
     unc = spacing.relative_uncertainty * gap_mm + pitch_along
     return GapMeasurement(
@@ -93,7 +94,11 @@ def _pitch_along(a: tuple[int, int], b: tuple[int, int], sampling: tuple[float, 
 
 
 def _refine_edges(
-    masks: HipMasks, a: tuple[int, int], b: tuple[int, int], sampling: tuple[float, float]
+    masks: HipMasks,
+    a: tuple[int, int],
+    b: tuple[int, int],
+    sampling: tuple[float, float],
+    across: np.ndarray | None = None,
 ) -> tuple[tuple[float, float], tuple[float, float], float]:
     """Sub-pixel edge points on the line through a and b (both in bone, the gap between).
 
@@ -102,7 +107,8 @@ def _refine_edges(
     level next to that edge (the profile's maximum inside the bone) and the soft-tissue level
     in the gap (the profile's minimum between the two): the half-maximum of each edge on its
     own, whatever the bone's density. Falls back to the mask's pixel centres less one pitch
-    when the profile is not clean.
+    when the profile is not clean, or when the line runs through ``across`` (the spur's own
+    side: its body lies between the spur and the opposing bone).
     """
     ar, ac = a
     br, bc = b
@@ -120,6 +126,14 @@ def _refine_edges(
     inner = (t >= 0) & (t <= 1)
     if inner.sum() < 3:
         return fallback
+    if across is not None:
+        # the line runs through the spur's own body (a spur beside the ilium, measured to the
+        # femoral head across the ilium): the profile has no soft-tissue gap between two
+        # edges there, only the masks have
+        between = (t * centre_mm > pitch) & ((1 - t) * centre_mm > pitch)
+        hits = ndi.map_coordinates(across.astype(np.uint8), [rows[between], cols[between]], order=0)
+        if hits.any():
+            return fallback
     i_min = int(np.flatnonzero(inner)[np.argmin(prof[inner])])
     soft = float(prof[i_min])
     bone_a = float(prof[: i_min + 1].max())

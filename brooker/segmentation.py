@@ -18,6 +18,10 @@ fine film costs no more to segment than a 0.2 mm one. In the ROI:
   the ROI lateral to the joint. Everything else that is bone, in the lateral and superior
   sector, is a heterotopic-bone candidate. When a thick bridge survives the opening and joins
   the two bodies, larger disks are tried until they part; what they remove is the bridge.
+* a round spur on the ilium's lateral edge can be wider than that disk: a much larger disk
+  (``pelvic_bump_radius_mm``) follows the ilium's long smooth edge but not a knob on it, and a
+  knob that stands out with a neck on both sides is taken out of the pelvis body
+  (:func:`_pelvic_bumps`).
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ from brooker.models import HipJoint, ImageSide, Radiograph
 
 BoolImage = npt.NDArray[np.bool_]
 FloatImage = npt.NDArray[np.float32]
+
+#: How far from a bump candidate its neck (the concave turn of the outline) is looked for, mm.
+NECK_REACH_MM = 2.0
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -223,10 +230,10 @@ def segment_hip(
             break
     pelvis = np.isin(body_lab, pelvis_ids) if pelvis_ids else np.zeros_like(opened)
     femur = np.isin(body_lab, femur_ids) if femur_ids else np.zeros_like(opened)
-    if not joined and config.pelvic_opening_radius_mm > config.spur_opening_radii_mm[0]:
+    if not joined and pelvis.any():
         # the lateral ilium is a long smooth edge: a round spur on it may be wider than what
         # the first opening removes from the femur (whose trochanters are knobs of that size)
-        pelvis &= _edt_open(skeleton, config.pelvic_opening_radius_mm, sampling)
+        pelvis &= ~_pelvic_bumps(skeleton, pelvis, sector, sampling, config)
     if joined:  # never parted: the joined body itself, in the sector, is the bridge
         pelvis = pelvis & ~sector
         femur = femur & ~sector
@@ -248,6 +255,83 @@ def segment_hip(
         spacing_mm=sampling,
         block_px=(kr, kc),
     )
+
+
+def _pelvic_bumps(
+    skeleton: BoolImage,
+    pelvis: BoolImage,
+    sector: BoolImage,
+    sampling: tuple[float, float],
+    config: AnalysisConfig,
+) -> BoolImage:
+    """Round spurs on the pelvis outline that the first opening left in the body.
+
+    A disk of ``pelvic_bump_radius_mm`` rolled inside the bone follows the ilium's long smooth
+    edge but cannot reach into a knob on it: what an opening with that disk removes from the
+    pelvis body, in the sector, is a bump candidate. It is a spur when it
+
+    * is a knob, not a stretch of bone narrower than the disk: no point of it lies deeper than
+      half the radius inside the bone (where the disk cannot pass, the whole width goes);
+    * stands out of the rest of the pelvis by at least ``spur_min_depth_mm``;
+    * meets the outline at a neck on both sides: there the outline turns concave, so that a
+      closing with a disk of ``bump_neck_radius_mm`` fills at least ``bump_min_neck_mm`` deep
+      on each side. A corner of normal bone (the acetabular margin, the end of a wing) has no
+      neck, a lobe of the ilium's own outline one at most.
+    """
+    radius = config.pelvic_bump_radius_mm
+    none = np.zeros_like(pelvis)
+    if radius <= 0:
+        return none
+    inside = ndi.distance_transform_edt(skeleton, sampling=sampling)
+    core = inside > radius
+    if not core.any():
+        return none
+    smooth = ndi.distance_transform_edt(~core, sampling=sampling) <= radius
+    residue = pelvis & sector & ~smooth
+    lab, n = ndi.label(residue, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return none
+    px_area = sampling[0] * sampling[1]
+    pad = (math.ceil(2 * radius / sampling[0]), math.ceil(2 * radius / sampling[1]))
+    notch_depth = None
+    bumps = none.copy()
+    for i, sl in enumerate(ndi.find_objects(lab), start=1):
+        if sl is None:
+            continue
+        comp_sl = lab[sl] == i
+        if comp_sl.sum() * px_area < config.min_fragment_area_mm2:
+            continue
+        if float(inside[sl][comp_sl].max()) > 0.5 * radius:
+            continue
+        # a window around the candidate, wide enough to hold the rest of the outline near it
+        win = tuple(
+            slice(max(0, s.start - p), min(dim, s.stop + p))
+            for s, p, dim in zip(sl, pad, pelvis.shape, strict=True)
+        )
+        comp = lab[win] == i
+        rest = pelvis[win] & ~comp
+        if not rest.any():
+            continue
+        depth = ndi.distance_transform_edt(~rest, sampling=sampling)[comp].max()
+        if depth < config.spur_min_depth_mm:
+            continue
+        if notch_depth is None:
+            # the pelvis's own outline: an island or a staple beside it makes no neck
+            sk_lab, _ = ndi.label(skeleton)
+            own = np.isin(sk_lab, np.unique(sk_lab[pelvis & (sk_lab > 0)]))
+            closed = ~_edt_open(~own, config.bump_neck_radius_mm, sampling)
+            notches = closed & ~own
+            notch_depth = ndi.distance_transform_edt(notches, sampling=sampling) * notches
+        ring = ndi.distance_transform_edt(~comp, sampling=sampling) <= NECK_REACH_MM
+        necks, n_necks = ndi.label(ring & (notch_depth[win] > 0), structure=np.ones((3, 3), bool))
+        if n_necks < 2:
+            continue
+        ids = np.arange(1, n_necks + 1)
+        deepest = np.sort(np.asarray(ndi.maximum(notch_depth[win], necks, ids)))
+        if deepest[-2] < config.bump_min_neck_mm:  # a neck on both sides
+            continue
+        bumps[win] |= comp
+    return bumps
 
 
 def _dominant_labels(lab: npt.NDArray[np.int32], probe: BoolImage) -> list[int]:

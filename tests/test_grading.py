@@ -269,6 +269,29 @@ def test_uncertainty_grows_with_spacing_relative_uncertainty(gap_px: int) -> Non
     assert 100 <= g.pelvic_point_px[0] <= 220 and 200 <= g.pelvic_point_px[1] <= 280
 
 
+def test_gap_across_the_spurs_own_body_is_the_distance_between_the_masks() -> None:
+    """A pelvic spur beside the ilium, measured to the femoral head across the ilium: the line
+    runs through the pelvis, so the intensity profile has no clean gap and the masks' distance
+    is used (the half-maximum edges would land on the pelvis in between)."""
+    sp = (0.2, 0.2)
+    masks, frags = _toy_masks(sp, 40)
+    pelvis = masks.pelvis.copy()
+    pelvis[62:67, 5:75] = True  # pelvis between the spur tip (row 49) and the femur (row 90)
+    pelvis[20:67, 5:10] = True
+    bone = masks.bone | pelvis
+    image = np.where(bone, 1.0, 0.1).astype(np.float32)
+    crossed = HipMasks(
+        hip=masks.hip, origin_px=masks.origin_px, image=image, bone=bone,
+        metal_halo=masks.metal_halo, allowed=masks.allowed, sector=masks.sector,
+        pelvis=pelvis, femur=masks.femur, head=masks.head,
+        bodies_joined=False, spacing_mm=sp,
+    )
+    spacing = PixelSpacing(sp[0], sp[1], SpacingSource.PIXEL_SPACING, relative_uncertainty=0.03)
+    g = measure_gap(crossed, frags, spacing, AnalysisConfig())
+    assert g is not None
+    assert g.gap_mm == pytest.approx(40 * sp[0], abs=2 * sp[0])
+
+
 def test_detector_plane_spacing_makes_a_12mm_gap_borderline() -> None:
     """A 12 mm gap measured on detector-plane spacing (20 % uncertainty) is flagged; the same
     gap on calibrated spacing (3 %) is not."""
