@@ -75,11 +75,21 @@ class HipMasks:
         return (self.origin_px[0] + (row + 0.5) * kr - 0.5, self.origin_px[1] + (col + 0.5) * kc - 0.5)
 
 
-def _edt_open(mask: BoolImage, radius_mm: float, sampling: tuple[float, float]) -> BoolImage:
-    """Binary opening with a disk of ``radius_mm`` (anisotropic pixels), via distance maps."""
+def _edt_open(
+    mask: BoolImage,
+    radius_mm: float,
+    sampling: tuple[float, float],
+    inside: npt.NDArray[np.float64] | None = None,
+) -> BoolImage:
+    """Binary opening with a disk of ``radius_mm`` (anisotropic pixels), via distance maps.
+
+    ``inside``, when given, is ``distance_transform_edt(mask, sampling=sampling)`` (the same
+    for every radius, so callers that open one mask several times compute it once).
+    """
     if not mask.any():
         return mask
-    inside = ndi.distance_transform_edt(mask, sampling=sampling)
+    if inside is None:
+        inside = ndi.distance_transform_edt(mask, sampling=sampling)
     eroded = inside > radius_mm
     if not eroded.any():
         return eroded
@@ -218,8 +228,10 @@ def segment_hip(
     # A bridge as wide as the opening disk survives it and joins the two bodies: then open
     # harder until they part; what the harder opening removes between them is the bridge.
     joined_at_base = False
+    # depth of every bone pixel inside the bone: shared by each opening and the bump test
+    inside = ndi.distance_transform_edt(skeleton, sampling=sampling)
     for radius in config.spur_opening_radii_mm:
-        opened = _edt_open(skeleton, radius, sampling) & allowed
+        opened = _edt_open(skeleton, radius, sampling, inside) & allowed
         body_lab, _ = ndi.label(opened)
         pelvis_ids = _dominant_labels(body_lab, pelvis_probe)
         femur_ids = _dominant_labels(body_lab, femur_probe)
@@ -233,7 +245,7 @@ def segment_hip(
     if not joined and pelvis.any():
         # the lateral ilium is a long smooth edge: a round spur on it may be wider than what
         # the first opening removes from the femur (whose trochanters are knobs of that size)
-        pelvis &= ~_pelvic_bumps(skeleton, pelvis, sector, sampling, config)
+        pelvis &= ~_pelvic_bumps(skeleton, inside, pelvis, sector, sampling, config)
     if joined:  # never parted: the joined body itself, in the sector, is the bridge
         pelvis = pelvis & ~sector
         femur = femur & ~sector
@@ -259,6 +271,7 @@ def segment_hip(
 
 def _pelvic_bumps(
     skeleton: BoolImage,
+    inside: npt.NDArray[np.float64],
     pelvis: BoolImage,
     sector: BoolImage,
     sampling: tuple[float, float],
@@ -282,12 +295,24 @@ def _pelvic_bumps(
     none = np.zeros_like(pelvis)
     if radius <= 0:
         return none
-    inside = ndi.distance_transform_edt(skeleton, sampling=sampling)
-    core = inside > radius
+    core = inside > radius  # ``inside``: distance_transform_edt(skeleton, sampling=sampling)
     if not core.any():
         return none
-    smooth = ndi.distance_transform_edt(~core, sampling=sampling) <= radius
-    residue = pelvis & sector & ~smooth
+    target = pelvis & sector
+    if not target.any():
+        return none
+    # what the disk covers, only where it matters: the box of pelvis & sector grown by the
+    # radius (a disk centred farther away cannot reach into the box)
+    rows, cols = np.nonzero(target.any(axis=1))[0], np.nonzero(target.any(axis=0))[0]
+    gr, gc = math.ceil(radius / sampling[0]) + 1, math.ceil(radius / sampling[1]) + 1
+    box = (
+        slice(max(0, rows[0] - gr), min(pelvis.shape[0], rows[-1] + 1 + gr)),
+        slice(max(0, cols[0] - gc), min(pelvis.shape[1], cols[-1] + 1 + gc)),
+    )
+    smooth = np.zeros_like(pelvis)
+    if core[box].any():
+        smooth[box] = ndi.distance_transform_edt(~core[box], sampling=sampling) <= radius
+    residue = target & ~smooth
     lab, n = ndi.label(residue, structure=np.ones((3, 3), bool))
     if n == 0:
         return none
