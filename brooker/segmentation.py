@@ -220,10 +220,13 @@ def segment_hip(
     skeleton = bone | metal
     # the ilium always reaches the top of the ROI, the femoral shaft its bottom
     strip = max(2, int(round(3.0 / row_mm)))
-    pelvis_probe = np.zeros_like(allowed)
-    pelvis_probe[:strip, :] = True
-    femur_probe = np.zeros_like(allowed)
-    femur_probe[-strip:, :] = True
+    # (or the edge of the exposed field, when a collimator shutter cuts the ROI short)
+    above = np.zeros_like(allowed)
+    above[strip:] = in_field[:-strip]
+    below = np.zeros_like(allowed)
+    below[:-strip] = in_field[strip:]
+    pelvis_probe = in_field & ~above & (v_mm > joint_r)
+    femur_probe = in_field & ~below & (v_mm < -joint_r)
     femur_probe &= u_mm > -0.5 * joint_r
     # A bridge as wide as the opening disk survives it and joins the two bodies: then open
     # harder until they part; what the harder opening removes between them is the bridge.
