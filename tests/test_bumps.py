@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage as ndi
 
 from brooker.config import AnalysisConfig
 from brooker.segmentation import _edt_open, _pelvic_bumps
@@ -34,9 +35,10 @@ def _bumps(
     """``norm``: the image scaled to soft tissue 0, bone 1 (None: shape only)."""
     sampling = (PITCH, PITCH)
     # the pelvis body as segment_hip hands it over: what the first (6 mm) opening keeps
-    pelvis = _edt_open(skeleton, CFG.spur_opening_radii_mm[0], sampling)
+    inside = ndi.distance_transform_edt(skeleton, sampling=sampling)
+    pelvis = _edt_open(skeleton, CFG.spur_opening_radii_mm[0], sampling, inside)
     sector = np.ones(SHAPE, bool) if sector is None else sector
-    return _pelvic_bumps(skeleton, pelvis, sector, sampling, CFG, norm)
+    return _pelvic_bumps(skeleton, inside, pelvis, sector, sampling, CFG, norm)
 
 
 def _ilium(edge_x: float = 90.0) -> np.ndarray:
