@@ -19,7 +19,7 @@ from scipy import ndimage as ndi
 
 from brooker.config import AnalysisConfig
 from brooker.models import Fragment, FragmentKind, PixelSpacing
-from brooker.segmentation import HipMasks
+from brooker.segmentation import HipMasks, window_around
 
 BoolImage = npt.NDArray[np.bool_]
 
@@ -48,10 +48,7 @@ def classify_fragments(masks: HipMasks, spacing: PixelSpacing, config: AnalysisC
     # how far a spur stands out of its body is only ever compared with spur_min_depth_mm: the
     # distance map is taken in the spur's box grown by that depth (a body pixel outside it is
     # farther than that from every spur pixel), not over the whole ROI
-    grow = (
-        int(math.ceil(config.spur_min_depth_mm / sampling[0])) + 1,
-        int(math.ceil(config.spur_min_depth_mm / sampling[1])) + 1,
-    )
+    grow_mm = config.spur_min_depth_mm + max(sampling)
     items: list[Fragment] = []
     rois: list[BoolImage] = []
     for i, sl in enumerate(ndi.find_objects(lab), start=1):
@@ -76,7 +73,7 @@ def classify_fragments(masks: HipMasks, spacing: PixelSpacing, config: AnalysisC
         else:
             kind = FragmentKind.ISLAND
         if kind in (FragmentKind.PELVIC_SPUR, FragmentKind.FEMORAL_SPUR) and any_body:
-            if _depth_mm(bodies, sl, comp, grow, sampling) < config.spur_min_depth_mm:
+            if _depth_mm(bodies, sl, comp, grow_mm, sampling) < config.spur_min_depth_mm:
                 continue
         if kind is FragmentKind.ISLAND and _touches_border(sl, comp, masks.bone.shape):
             continue
@@ -86,12 +83,14 @@ def classify_fragments(masks: HipMasks, spacing: PixelSpacing, config: AnalysisC
         # the Fragment is in stored pixels: each ROI pixel covers kr x kc of them
         r0 = masks.origin_px[0] + sl[0].start * kr
         c0 = masks.origin_px[1] + sl[1].start * kc
-        stored_mask = np.repeat(np.repeat(comp, kr, axis=0), kc, axis=1) if kr * kc > 1 else comp.copy()
+        stored_mask = np.repeat(np.repeat(comp, kr, axis=0), kc, axis=1)  # a copy, even at 1 x 1
         items.append(
             Fragment(
                 kind=kind,
                 area_mm2=area,
-                centroid_px=masks.to_image(float(rows.mean() + sl[0].start), float(cols.mean() + sl[1].start)),
+                centroid_px=masks.to_image(
+                    float(rows.mean() + sl[0].start), float(cols.mean() + sl[1].start)
+                ),
                 bbox_px=(r0, c0, r0 + stored_mask.shape[0], c0 + stored_mask.shape[1]),
                 mask=stored_mask,
             )
@@ -104,18 +103,18 @@ def _depth_mm(
     bodies: BoolImage,
     sl: tuple[slice, slice],
     comp: BoolImage,
-    grow: tuple[int, int],
+    grow_mm: float,
     sampling: tuple[float, float],
 ) -> float:
     """How far ``comp`` (at ``sl``) reaches from ``bodies``: the largest distance, mm, from one
-    of its pixels to the nearest body pixel, exact up to the ``grow`` margin (farther reads as
-    at least the margin)."""
-    r0, r1 = max(0, sl[0].start - grow[0]), min(bodies.shape[0], sl[0].stop + grow[0])
-    c0, c1 = max(0, sl[1].start - grow[1]), min(bodies.shape[1], sl[1].stop + grow[1])
-    window = bodies[r0:r1, c0:c1]
+    of its pixels to the nearest body pixel, exact up to the ``grow_mm`` margin (farther reads
+    as at least the margin)."""
+    win = window_around(sl, grow_mm, sampling, bodies.shape)
+    window = bodies[win]
     if not window.any():
         return math.inf
     d = ndi.distance_transform_edt(~window, sampling=sampling)
+    (r0, c0) = (win[0].start, win[1].start)
     inner = d[sl[0].start - r0 : sl[0].stop - r0, sl[1].start - c0 : sl[1].stop - c0]
     return float(inner[comp].max())
 

@@ -76,7 +76,8 @@ class HipMasks:
     def to_image(self, row: float, col: float) -> tuple[float, float]:
         """ROI (row, col) -> stored-image (row, col)."""
         kr, kc = self.block_px
-        return (self.origin_px[0] + (row + 0.5) * kr - 0.5, self.origin_px[1] + (col + 0.5) * kc - 0.5)
+        r0, c0 = self.origin_px
+        return (r0 + (row + 0.5) * kr - 0.5, c0 + (col + 0.5) * kc - 0.5)
 
 
 def _edt_open(
@@ -320,10 +321,11 @@ def _pelvic_bumps(
     # what the disk covers, only where it matters: the box of pelvis & sector grown by the
     # radius (a disk centred farther away cannot reach into the box)
     rows, cols = np.nonzero(target.any(axis=1))[0], np.nonzero(target.any(axis=0))[0]
-    gr, gc = math.ceil(radius / sampling[0]) + 1, math.ceil(radius / sampling[1]) + 1
-    box = (
-        slice(max(0, rows[0] - gr), min(pelvis.shape[0], rows[-1] + 1 + gr)),
-        slice(max(0, cols[0] - gc), min(pelvis.shape[1], cols[-1] + 1 + gc)),
+    box = window_around(
+        (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)),
+        radius + max(sampling),
+        sampling,
+        pelvis.shape,
     )
     smooth = np.zeros_like(pelvis)
     if core[box].any():
@@ -348,7 +350,7 @@ def _pelvic_bumps(
         if float(inside[sl][comp_sl].max()) > 0.5 * radius:
             continue
         extent = max((s.stop - s.start) * mm for s, mm in zip(sl, sampling, strict=True))
-        win = _window(sl, max(reach, extent, OVERLAP_REACH_MM), sampling, pelvis.shape)
+        win = window_around(sl, max(reach, extent, OVERLAP_REACH_MM), sampling, pelvis.shape)
         comp = lab[win] == i
         rest = pelvis[win] & ~comp
         if not rest.any():
@@ -435,7 +437,7 @@ def _femur_holes(
         return out
     rows, cols = np.nonzero(focus)
     box = (slice(int(rows.min()), int(rows.max()) + 1), slice(int(cols.min()), int(cols.max()) + 1))
-    win = _window(box, math.sqrt(config.max_femur_hole_mm2) + crack, sampling, femur.shape)
+    win = window_around(box, math.sqrt(config.max_femur_hole_mm2) + crack, sampling, femur.shape)
     sk = skeleton[win]
     closed = ~_edt_open(~sk, crack, sampling)
     walls = closed | ~in_field[win]
@@ -445,15 +447,12 @@ def _femur_holes(
         return out
     border = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
     px_area = sampling[0] * sampling[1]
-    clear = tuple(math.ceil(PELVIS_CLEARANCE_MM / mm) + 2 for mm in sampling)
+    clear_mm = PELVIS_CLEARANCE_MM + 2 * max(sampling)
     fem, pel, found = femur[win], pelvis[win], out[win]
     for i, sl in enumerate(ndi.find_objects(lab), start=1):
         if sl is None or i in border:
             continue
-        hwin = tuple(
-            slice(max(0, s.start - c), min(dim, s.stop + c))
-            for s, c, dim in zip(sl, clear, sk.shape, strict=True)
-        )
+        hwin = window_around(sl, clear_mm, sampling, sk.shape)
         comp = lab[hwin] == i
         if comp.sum() * px_area > config.max_femur_hole_mm2:
             continue
@@ -470,10 +469,10 @@ def _femur_holes(
     return out
 
 
-def _window(
+def window_around(
     box: tuple[slice, ...], pad_mm: float, sampling: tuple[float, float], shape: tuple[int, ...]
 ) -> tuple[slice, ...]:
-    """``box`` widened by ``pad_mm`` on every side, within ``shape``."""
+    """``box`` widened by at least ``pad_mm`` on every side, within ``shape``."""
     return tuple(
         slice(max(0, s.start - math.ceil(pad_mm / mm)), min(dim, s.stop + math.ceil(pad_mm / mm)))
         for s, mm, dim in zip(box, sampling, shape, strict=True)
