@@ -25,10 +25,11 @@ PNG text chunks.
 from __future__ import annotations
 
 import hashlib
-import io
 import math
 import os
 import re
+import struct
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -736,19 +737,46 @@ def overlay_name_for(path: str | os.PathLike[str]) -> str:
     return f"{stem}-{digest}"
 
 
-def write_png(path: str | os.PathLike[str], rgb: npt.NDArray[np.uint8]) -> Path:
-    """Write ``rgb`` as a PNG atomically (temporary file, fsync, rename); no text chunks.
+def encode_png(rgb: npt.NDArray[np.uint8]) -> bytes:
+    """``rgb`` as PNG bytes: 8-bit RGB, every row with the "Up" filter, zlib level 1.
 
-    zlib level 1: on a 2048 px overlay it encodes in ~0.15 s instead of ~0.42 s (level 6) for a
-    file about 25 % larger (2.0 vs 1.6 MB); overlays are written for every film of an archive.
+    Only the chunks IHDR, IDAT and IEND: no text, no time, nothing about the study. Written
+    here rather than through Pillow because Pillow tries every filter on every row; the Up
+    filter alone (the difference to the row above, one numpy subtraction) compresses an
+    overlay as well and encodes a 2048 px overlay in about half the time (0.065 vs 0.14 s).
+    zlib level 1 rather than 6: ~25 % larger files for a third of the time; overlays are
+    written for every film of an archive.
     """
     arr = np.asarray(rgb)
     if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
         raise ValueError(f"rgb must be uint8 of shape (rows, cols, 3), got {arr.dtype} {arr.shape}")
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(arr)).save(buf, format="PNG", compress_level=1)
-    target = atomic_write_bytes(path, buf.getvalue())
-    return target
+    rows, cols = arr.shape[:2]
+    if rows == 0 or cols == 0:
+        raise ValueError(f"rgb must not be empty, got shape {arr.shape}")
+    flat = arr.reshape(rows, cols * 3)
+    scan = np.empty((rows, 1 + cols * 3), dtype=np.uint8)
+    scan[:, 0] = 2  # filter type Up (PNG spec 9.2); unsigned bytes wrap modulo 256 as required
+    scan[0, 1:] = flat[0]
+    np.subtract(flat[1:], flat[:-1], out=scan[1:, 1:])
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", cols, rows, 8, 2, 0, 0, 0)  # 8 bits, truecolour
+    return b"".join(
+        (
+            b"\x89PNG\r\n\x1a\n",
+            chunk(b"IHDR", header),
+            chunk(b"IDAT", zlib.compress(scan.tobytes(), 1)),
+            chunk(b"IEND", b""),
+        )
+    )
+
+
+def write_png(path: str | os.PathLike[str], rgb: npt.NDArray[np.uint8]) -> Path:
+    """Write ``rgb`` as a PNG (:func:`encode_png`) atomically: temporary file, fsync, rename."""
+    return atomic_write_bytes(path, encode_png(rgb))
 
 
 def write_overlays(
@@ -777,6 +805,7 @@ __all__ = [
     "GAP_RGB",
     "KIND_RGB",
     "SCALE_BAR_RGB",
+    "encode_png",
     "overlay_name_for",
     "render_hip_crops",
     "render_overlay",

@@ -98,8 +98,7 @@ def _edt_open(
     eroded = inside > radius_mm
     if not eroded.any():
         return eroded
-    outside = ndi.distance_transform_edt(~eroded, sampling=sampling)
-    return (outside <= radius_mm) & mask
+    return within(eroded, radius_mm, sampling) & mask
 
 
 def _roi_bounds(
@@ -171,7 +170,7 @@ def segment_hip(
     if not in_field.all():
         # the shutter's blurred edge is bright but not bone: keep a margin from it (the field
         # was found on the 1 mm grid)
-        in_field = ndi.distance_transform_edt(in_field, sampling=sampling) > config.shutter_margin_mm
+        in_field = ~within(~in_field, config.shutter_margin_mm, sampling)
     contrast = np.maximum(bone_lvl - soft, 1e-6)
     threshold = (soft + config.bone_threshold_fraction * contrast).astype(np.float32)
     norm = (img - soft) / contrast
@@ -194,7 +193,7 @@ def segment_hip(
         keep = np.zeros(n + 1, bool)
         keep[1:] = sizes >= config.metal_min_area_mm2
         metal = keep[lab]
-    halo = ndi.distance_transform_edt(~metal, sampling=sampling) <= config.metal_halo_mm if metal.any() else metal
+    halo = within(metal, config.metal_halo_mm, sampling)
     # the mask is taken on a smoother copy: trabecular texture must not punch holes in bone.
     # A symmetric blur does not move the half-maximum of an edge; the gap itself is refined
     # on the lightly denoised image (measurement.py).
@@ -208,7 +207,8 @@ def segment_hip(
     v_mm = np.broadcast_to(-rr[:, None], img.shape).astype(np.float32)
     u_mm = np.broadcast_to(lat_sign * cc[None, :], img.shape).astype(np.float32)
     dist = np.hypot(u_mm, v_mm)
-    phi = np.degrees(np.arctan2(u_mm, v_mm)) % 360.0  # 0 up, 90 lateral, 180 down, 270 medial
+    phi = np.degrees(np.arctan2(u_mm, v_mm))  # 0 up, 90 lateral, 180 down, 270 medial
+    np.add(phi, 360.0, out=phi, where=phi < 0)  # = phi % 360 here, without a float modulo
     joint_r = hip.cup_radius_mm if (hip.prosthesis and hip.cup_radius_mm) else (
         1.6 * hip.head_radius_mm if hip.prosthesis else hip.head_radius_mm
     )
@@ -466,6 +466,25 @@ def _femur_holes(
         # the hole and the cracks that open it
         near = ndi.distance_transform_edt(~comp, sampling=sampling) <= crack + max(sampling)
         found[hwin] |= comp | (near & closed[hwin] & ~sk[hwin])
+    return out
+
+
+def within(mask: BoolImage, reach_mm: float, sampling: tuple[float, float]) -> BoolImage:
+    """Pixels at most ``reach_mm`` from ``mask`` (``distance_transform_edt(~mask) <= reach_mm``).
+
+    The distance map is computed only in the box of ``mask`` grown by the reach: nothing
+    outside it is that near, and every pixel of ``mask`` is inside it, so the distances in
+    the box are the exact ones. A staple's halo or a shutter's margin costs its own box
+    instead of the whole ROI.
+    """
+    out = np.zeros_like(mask)
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return out
+    cols = np.flatnonzero(mask.any(axis=0))
+    box = (slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
+    win = window_around(box, reach_mm + max(sampling), sampling, mask.shape)
+    out[win] = ndi.distance_transform_edt(~mask[win], sampling=sampling) <= reach_mm
     return out
 
 

@@ -626,3 +626,34 @@ def test_overlay_imports_no_cli_libraries() -> None:
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (9, 1), (37, 53), (256, 300)])
+def test_encode_png_round_trips_through_pillow(shape: tuple[int, int]) -> None:
+    from io import BytesIO
+
+    from PIL import Image
+
+    rng = np.random.default_rng(sum(shape))
+    rgb = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    rgb[::3] = 255  # rows whose Up difference wraps below 0 and above 255
+    rgb[1::3] = 0
+    data = ov.encode_png(rgb)
+    img = Image.open(BytesIO(data))
+    assert img.mode == "RGB" and img.size == (shape[1], shape[0])
+    np.testing.assert_array_equal(np.asarray(img), rgb)
+    assert _png_chunk_types(data) == [b"IHDR", b"IDAT", b"IEND"]
+
+
+def test_encode_png_reads_views_not_just_contiguous_arrays() -> None:
+    from io import BytesIO
+
+    from PIL import Image
+
+    rgb = np.arange(20 * 30 * 3, dtype=np.uint8).reshape(20, 30, 3)[::2, 5:, :]
+    np.testing.assert_array_equal(np.asarray(Image.open(BytesIO(ov.encode_png(rgb)))), rgb)
+
+
+def test_encode_png_rejects_empty() -> None:
+    with pytest.raises(ValueError, match="empty"):
+        ov.encode_png(np.zeros((0, 4, 3), dtype=np.uint8))

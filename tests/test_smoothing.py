@@ -1,4 +1,5 @@
-"""The fast smoothing and resampling helpers agree with the scipy operations they replace."""
+"""The fast smoothing, resampling and peak-finding helpers agree with the scipy and
+scikit-image operations they replace."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage as ndi
 
-from brooker.localization import gaussian_smooth, sample_grid
+from brooker.localization import gaussian_smooth, hough_peaks, sample_grid
 
 
 @settings(max_examples=40, deadline=None)
@@ -43,3 +44,58 @@ def test_gaussian_smooth_matches_gaussian_filter(sigma: float) -> None:
 def test_gaussian_smooth_keeps_a_constant() -> None:
     x = np.full((101, 77), 7.5, np.float32)
     np.testing.assert_allclose(gaussian_smooth(x, 40.0), 7.5, rtol=1e-5)
+
+
+def _random_edges(seed: int, shape: tuple[int, int], n_circles: int) -> np.ndarray:
+    """Circle outlines, some touching the border, plus speckle: accumulators with ties,
+    plateaus and peaks near every edge."""
+    from skimage.draw import circle_perimeter
+
+    rng = np.random.default_rng(seed)
+    edges = rng.random(shape) < 0.01
+    for _ in range(n_circles):
+        r = int(rng.integers(5, 20))
+        y, x = int(rng.integers(0, shape[0])), int(rng.integers(0, shape[1]))
+        rr, cc = circle_perimeter(y, x, r, shape=shape)
+        edges[rr, cc] = True
+    return edges
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    rows=st.integers(52, 110),
+    cols=st.integers(52, 110),
+    n_circles=st.integers(0, 6),
+    total=st.integers(1, 40),
+    distance=st.integers(1, 25),
+)
+def test_hough_peaks_match_scikit_image(
+    seed: int, rows: int, cols: int, n_circles: int, total: int, distance: int
+) -> None:
+    from skimage.transform import hough_circle, hough_circle_peaks
+
+    radii = np.arange(5.0, 21.0, 1.0)
+    hs = hough_circle(_random_edges(seed, (rows, cols), n_circles), radii)
+    ref = hough_circle_peaks(hs, radii, total_num_peaks=total, min_xdistance=distance, min_ydistance=distance)
+    got = hough_peaks(hs, radii, total, distance)
+    for a, b in zip(got, ref, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_hough_peaks_of_an_empty_accumulator() -> None:
+    hs = np.zeros((3, 30, 30))
+    accum, cx, cy, rad = hough_peaks(hs, np.array([5.0, 6.0, 7.0]), 10, 5)
+    assert len(accum) == len(cx) == len(cy) == len(rad) == 0
+
+
+@pytest.mark.parametrize("distance", [12, 30])  # what hip finding uses on its 1 mm grid
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_hough_peaks_match_scikit_image_at_the_distances_used(seed: int, distance: int) -> None:
+    from skimage.transform import hough_circle, hough_circle_peaks
+
+    radii = np.arange(8.0, 30.0, 1.0)
+    hs = hough_circle(_random_edges(seed, (150, 170), 8), radii)
+    ref = hough_circle_peaks(hs, radii, total_num_peaks=30, min_xdistance=distance, min_ydistance=distance)
+    for a, b in zip(hough_peaks(hs, radii, 30, distance), ref, strict=True):
+        np.testing.assert_array_equal(a, b)
