@@ -30,7 +30,7 @@ from scipy import ndimage as ndi
 from brooker.config import AnalysisConfig
 from brooker.fragments import Fragments
 from brooker.models import FragmentKind, GapMeasurement, PixelSpacing
-from brooker.segmentation import HipMasks
+from brooker.segmentation import HipMasks, window_around
 
 #: How far beyond each end of the gap the edge profile reaches into the bone, mm.
 EDGE_REACH_MM = 1.5
@@ -61,14 +61,8 @@ def measure_gap(
     for spurs, opposite, own in sides:
         if not spurs.any() or not opposite.any():
             continue
-        d, idx = ndi.distance_transform_edt(~opposite, sampling=sampling, return_indices=True)
-        dd = np.where(spurs, d, np.inf)
-        k = int(np.argmin(dd))
-        r, c = np.unravel_index(k, dd.shape)
-        dist = float(dd[r, c])
+        dist, a, b = _nearest_pair(spurs, opposite, sampling)
         if best is None or dist < best[0]:
-            a = (int(r), int(c))
-            b = (int(idx[0][r, c]), int(idx[1][r, c]))
             # keep (pelvic point, femoral point) order
             best = (dist, a, b, own) if spurs is pel_spurs else (dist, b, a, own)
     if best is None:
@@ -166,6 +160,36 @@ def _refine_edges(
     pa = (ar + t0 * (br - ar), ac + t0 * (bc - ac))
     pb = (ar + t1 * (br - ar), ac + t1 * (bc - ac))
     return pa, pb, (t1 - t0) * centre_mm
+
+
+#: The first window :func:`_nearest_pair` searches around the spurs, mm.
+NEAREST_WINDOW_MM = 40.0
+
+
+def _nearest_pair(
+    spurs: np.ndarray, opposite: np.ndarray, sampling: tuple[float, float]
+) -> tuple[float, tuple[int, int], tuple[int, int]]:
+    """The spur pixel nearest to ``opposite`` (the first in raster order), its distance in
+    mm, and its nearest opposite pixel.
+
+    The distance map is computed in the spurs' box grown by :data:`NEAREST_WINDOW_MM`; when
+    the nearest distance found there is within that margin, no opposite pixel outside the
+    window can be nearer (nor tie), so it is the whole ROI's answer. Otherwise the whole ROI.
+    """
+    rows = np.flatnonzero(spurs.any(axis=1))
+    cols = np.flatnonzero(spurs.any(axis=0))
+    box = (slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
+    for win in (window_around(box, NEAREST_WINDOW_MM, sampling, spurs.shape), (slice(None), slice(None))):
+        if not opposite[win].any():
+            continue
+        d, idx = ndi.distance_transform_edt(~opposite[win], sampling=sampling, return_indices=True)
+        dd = np.where(spurs[win], d, np.inf)
+        r, c = np.unravel_index(int(np.argmin(dd)), dd.shape)
+        dist = float(dd[r, c])
+        if dist <= NEAREST_WINDOW_MM or win[0].start is None:
+            r0, c0 = win[0].start or 0, win[1].start or 0
+            return dist, (int(r) + r0, int(c) + c0), (int(idx[0][r, c]) + r0, int(idx[1][r, c]) + c0)
+    raise ValueError("no opposite bone")  # callers check opposite.any()
 
 
 def _bridge_point(masks: HipMasks, bridges: list[np.ndarray]) -> GapMeasurement:

@@ -99,3 +99,48 @@ def test_hough_peaks_match_scikit_image_at_the_distances_used(seed: int, distanc
     ref = hough_circle_peaks(hs, radii, total_num_peaks=30, min_xdistance=distance, min_ydistance=distance)
     for a, b in zip(hough_peaks(hs, radii, 30, distance), ref, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    rows=st.integers(5, 160),
+    cols=st.integers(5, 160),
+    pitch=st.sampled_from([(0.2, 0.2), (0.5, 0.5), (0.2, 0.26), (1.0, 0.7)]),
+)
+def test_nearest_pair_matches_a_whole_roi_distance_map(
+    seed: int, rows: int, cols: int, pitch: tuple[float, float]
+) -> None:
+    """Windowed search = the whole ROI's: distance, the first spur pixel in raster order, and
+    an opposite pixel at that distance (near pairs, pairs farther than the window, none)."""
+    from brooker.measurement import _nearest_pair
+
+    rng = np.random.default_rng(seed)
+    spurs = rng.random((rows, cols)) < rng.uniform(0.0005, 0.02)
+    opposite = (rng.random((rows, cols)) < rng.uniform(0.0005, 0.02)) & ~spurs
+    spurs[0, 0], opposite[0, 0] = True, False  # at least one of each, far apart on big ROIs
+    spurs[-1, -1], opposite[-1, -1] = False, True
+    d = ndi.distance_transform_edt(~opposite, sampling=pitch)
+    dd = np.where(spurs, d, np.inf)
+    r, c = np.unravel_index(int(np.argmin(dd)), dd.shape)
+    dist, a, b = _nearest_pair(spurs, opposite, pitch)
+    assert dist == pytest.approx(float(dd[r, c]), abs=1e-9)
+    assert a == (int(r), int(c))
+    assert opposite[b]
+    assert np.hypot((b[0] - a[0]) * pitch[0], (b[1] - a[1]) * pitch[1]) == pytest.approx(dist, abs=1e-9)
+
+
+def test_nearest_pair_beyond_the_first_window() -> None:
+    from brooker.measurement import NEAREST_WINDOW_MM, _nearest_pair
+
+    spurs = np.zeros((200, 120), dtype=bool)
+    opposite = np.zeros_like(spurs)
+    spurs[5, 5] = spurs[6, 5] = True
+    opposite[45, 44] = True  # in the spurs' window (their box grown by 40 px), at its corner
+    opposite[5, 50] = True  # outside it, and nearer: 45 mm
+    dist, a, b = _nearest_pair(spurs, opposite, (1.0, 1.0))
+    assert dist > NEAREST_WINDOW_MM
+    assert (a, b) == ((5, 5), (5, 50)) and dist == pytest.approx(45.0)
+    opposite[5, 50] = False
+    dist, a, b = _nearest_pair(spurs, opposite, (1.0, 1.0))
+    assert (a, b) == ((6, 5), (45, 44)) and dist == pytest.approx(float(np.hypot(39, 39)))
