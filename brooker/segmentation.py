@@ -184,12 +184,14 @@ def segment_hip(
     saturated = raw_saturated | (smooth >= scene.model.clip_level)
     # saturated and well above bone is metal too (a staple or a marker at the top of the range
     # on a film whose bone contrast is high)
-    confirmed = ndi.binary_dilation(coarse_metal, iterations=3) | saturated | (norm > 3.5)
+    confirmed = saturated | (norm > 3.5)
+    if coarse_metal.any():
+        confirmed |= ndi.binary_dilation(coarse_metal, iterations=3)
     metal = (metal_cand & confirmed) | (saturated & (norm > 1.5))
     metal &= in_field
     lab, n = ndi.label(metal)
     if n:
-        sizes = np.asarray(ndi.sum(metal, lab, np.arange(1, n + 1))) * row_mm * col_mm
+        sizes = np.bincount(lab[metal], minlength=n + 1)[1:] * row_mm * col_mm
         keep = np.zeros(n + 1, bool)
         keep[1:] = sizes >= config.metal_min_area_mm2
         metal = keep[lab]
@@ -404,7 +406,7 @@ def _solid_femur(
         return femur
     touching = np.unique(lab[ndi.binary_dilation(femur) & cand])
     touching = touching[touching > 0]
-    sizes = np.bincount(lab.ravel(), minlength=n + 1)[touching] * sampling[0] * sampling[1]
+    sizes = np.bincount(lab[cand], minlength=n + 1)[touching] * sampling[0] * sampling[1]
     focus = np.isin(lab, touching[sizes >= config.min_fragment_area_mm2])
     if not focus.any():
         return femur
