@@ -144,3 +144,25 @@ def test_nearest_pair_beyond_the_first_window() -> None:
     opposite[5, 50] = False
     dist, a, b = _nearest_pair(spurs, opposite, (1.0, 1.0))
     assert (a, b) == ((6, 5), (45, 44)) and dist == pytest.approx(float(np.hypot(39, 39)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    rows=st.integers(1, 120),
+    cols=st.integers(1, 120),
+    density=st.sampled_from([0.0, 0.0005, 0.005, 0.05, 0.5]),
+    reach=st.sampled_from([0.0, 0.4, 2.5, 6.0, 30.0]),
+    pitch=st.sampled_from([(0.2, 0.2), (0.2, 0.26), (0.5, 0.35)]),
+)
+def test_within_matches_a_whole_roi_distance_map(
+    seed: int, rows: int, cols: int, density: float, reach: float, pitch: tuple[float, float]
+) -> None:
+    from brooker.segmentation import within
+
+    mask = np.random.default_rng(seed).random((rows, cols)) < density
+    got = within(mask, reach, pitch)
+    if not mask.any():
+        assert not got.any()  # nothing is near nothing
+    else:
+        np.testing.assert_array_equal(got, ndi.distance_transform_edt(~mask, sampling=pitch) <= reach)
