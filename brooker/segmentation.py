@@ -394,7 +394,8 @@ def _solid_femur(
 
     A hole of the femur is non-bone that the femur's outline encloses once cracks narrower
     than twice ``crack_radius_mm`` are closed (the edge of the exposed field counts as
-    outline: a shutter may cut the trochanter): at most ``max_femur_hole_mm2``, bordering the
+    outline, for the closing too: a shutter may cut the trochanter, and the bone mask may stop
+    a sliver short of the edge): at most ``max_femur_hole_mm2``, bordering the
     femur body and not within 2 mm of the pelvis body (a pocket between a spur, the femur
     and the pelvis is the gap itself). Filling never moves the outline outwards, so a spur
     standing out of the femur still stands out of the filled one.
@@ -432,7 +433,11 @@ def _femur_holes(
     config: AnalysisConfig,
 ) -> BoolImage:
     """The femur's holes (see :func:`_solid_femur`) with the cracks that open them, looked for
-    around ``focus`` (the femur's spur candidates) as far as the largest hole reaches."""
+    around ``focus`` (the femur's spur candidates) as far as the largest hole reaches.
+
+    A crack that joins a hole to the outside (the window's border or the field's edge) is
+    taken whole; other cracks only within ``crack_radius_mm`` of the hole (a closed pocket
+    reaching into a spur's base is not the femur's)."""
     crack = config.crack_radius_mm
     out = np.zeros_like(femur)
     if crack <= 0:
@@ -440,14 +445,22 @@ def _femur_holes(
     rows, cols = np.nonzero(focus)
     box = (slice(int(rows.min()), int(rows.max()) + 1), slice(int(cols.min()), int(cols.max()) + 1))
     win = window_around(box, math.sqrt(config.max_femur_hole_mm2) + crack, sampling, femur.shape)
-    sk = skeleton[win]
-    closed = ~_edt_open(~sk, crack, sampling)
-    walls = closed | ~in_field[win]
+    sk, field = skeleton[win], in_field[win]
+    # the field's edge is outline for the closing too: a crack between the bone and the
+    # shutter's margin is as much a crack as one between two pieces of bone
+    closed = ~_edt_open(~(sk | ~field), crack, sampling)
+    walls = closed | ~field
     # enclosed: not connected to the window's border
     lab, n = ndi.label(~walls)
     if n == 0:
         return out
     border = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
+    # the cracks, whole: a hole is opened by a crack that joins it to the outside (the
+    # window's border or the field's edge), however long
+    cracks = closed & ~sk & field
+    crack_lab, _ = ndi.label(cracks, structure=np.ones((3, 3), bool))
+    outside = ~field | np.isin(lab, border[border > 0])
+    opening = np.unique(crack_lab[ndi.binary_dilation(outside) & cracks])
     px_area = sampling[0] * sampling[1]
     clear_mm = PELVIS_CLEARANCE_MM + 2 * max(sampling)
     fem, pel, found = femur[win], pelvis[win], out[win]
@@ -465,9 +478,12 @@ def _femur_holes(
             gap = ndi.distance_transform_edt(~pel[hwin], sampling=sampling)
             if (gap[ring] <= PELVIS_CLEARANCE_MM).any():
                 continue
-        # the hole and the cracks that open it
+        # the hole, the cracks beside it and the whole of those that open it to the outside
         near = ndi.distance_transform_edt(~comp, sampling=sampling) <= crack + max(sampling)
-        found[hwin] |= comp | (near & closed[hwin] & ~sk[hwin])
+        found[hwin] |= comp | (near & cracks[hwin])
+        joins = np.intersect1d(np.unique(crack_lab[hwin][ring]), opening)
+        if joins.size:
+            found |= np.isin(crack_lab, joins)
     return out
 
 

@@ -5,11 +5,14 @@ sigmoid tone curve, a soft-tissue level pulled up beside a shutter) what is left
 cracked ring of cortex. The first opening removes the ring from the femur body and the
 pieces would be read as femoral spurs; filling the femur's enclosed holes keeps them body.
 A spur standing out of the femur, and the gap between a spur and the pelvis, are left alone.
+The shutter's edge is outline: a trochanter cut by a shutter is enclosed by its ring and the
+edge, and a crack running from the hole to the edge is closed whole.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage as ndi
 
 from brooker.config import AnalysisConfig
 from brooker.segmentation import _edt_open, _solid_femur
@@ -89,3 +92,50 @@ def test_pocket_against_the_pelvis_is_not_filled() -> None:
     pocket = (x > 49.0) & (x < 71.0) & (y > 32.0) & (y < 69.0)
     assert not (solid & pocket).any()
     assert not (solid & spur & (y < 65.0)).any()
+
+
+def _cut_by_shutter(
+    skeleton: np.ndarray, edge_mm: float, short_mm: float
+) -> tuple[np.ndarray, ...]:
+    """The bone lateral to ``edge_mm`` is behind a shutter, and the bone mask stops ``short_mm``
+    before the field's edge (the shutter's blurred edge lowers the bone there)."""
+    y, x = _grid()
+    in_field = x < edge_mm
+    skeleton = skeleton & (x < edge_mm - short_mm)
+    lab, _ = ndi.label(_edt_open(skeleton, OPEN_MM, SAMPLING))
+    femur = np.isin(lab, np.unique(lab[(y > 75.0) & (lab > 0)]))  # what reaches the shaft
+    allowed = np.ones(SHAPE, bool)
+    pelvis = np.zeros(SHAPE, bool)
+    solid = _solid_femur(skeleton, femur, pelvis, allowed, in_field, OPEN_MM, SAMPLING, CFG)
+    return skeleton, femur, solid
+
+
+def test_dark_trochanter_cut_by_a_shutter_is_femur() -> None:
+    """The interior reaches the field's edge, and a sliver of soft tissue between the bone and
+    the edge runs down along the shaft to the border: closed like any other crack, it leaves
+    the interior enclosed by the ring and the edge."""
+    skeleton, ring = _femur_with_ring(cracks=0)
+    skeleton, femur, solid = _cut_by_shutter(skeleton, edge_mm=73.0, short_mm=0.4)
+    ring &= skeleton
+    assert (ring & ~femur).sum() > 0.5 * ring.sum()
+    assert (ring & ~solid).sum() < 0.05 * ring.sum()
+
+
+def test_crack_from_the_hole_to_the_field_edge_is_closed_whole() -> None:
+    """A crack through a thick cortex joins the dark interior to the field's edge: all of it is
+    the femur's, not only the part next to the hole. What was left of it cut off the corner
+    between the trochanter's top and the shutter, which the reopening took for a spur."""
+    y, x = _grid()
+    troch = _disk(60.0, 60.0, 16.0)
+    shaft = (np.abs(x - 60.0) < 15.0) & (y > 70.0)
+    ring = troch & ~_disk(60.0, 60.0, 8.0)
+    crack = (np.abs(y - 56.0) < 0.5 * PITCH) & (x > 60.0)  # 5 mm long, out to the edge
+    skeleton = (shaft | ring) & ~crack
+    skeleton, femur, solid = _cut_by_shutter(skeleton, edge_mm=72.0, short_mm=0.0)
+
+    def largest_piece_mm2(body: np.ndarray) -> float:
+        lab, _ = ndi.label(skeleton & ~body)
+        return float(np.bincount(lab.ravel())[1:].max(initial=0)) * PITCH * PITCH
+
+    assert largest_piece_mm2(femur) >= CFG.min_fragment_area_mm2  # the dark interior's ring
+    assert largest_piece_mm2(solid) < CFG.min_fragment_area_mm2
