@@ -377,8 +377,13 @@ def _hough_circles(
 
 
 def hough_peaks(
-    hspaces: npt.NDArray[np.float64], radii: npt.NDArray[np.float64], total_num_peaks: int, min_distance: int
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.float64]]:
+    hspaces: npt.NDArray[np.float64],
+    radii: npt.NDArray[np.float64],
+    total_num_peaks: int,
+    min_distance: int,
+) -> tuple[
+    npt.NDArray[np.float64], npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.float64]
+]:
     """``skimage.transform.hough_circle_peaks(hspaces, radii, min_xdistance=min_distance,
     min_ydistance=min_distance, total_num_peaks=total_num_peaks)``, the same peaks in the
     same order (``accum, cx, cy, rad``), at a fraction of the time.
@@ -440,7 +445,8 @@ def hough_peaks(
     order = np.argsort(accum_a)[::-1]
     accum_a, cx_a, cy_a, r_a = accum_a[order], cx_a[order], cy_a[order], r_a[order]
     if d == 1:  # scikit-image skips the distance test then
-        return accum_a[:total_num_peaks], cx_a[:total_num_peaks], cy_a[:total_num_peaks], r_a[:total_num_peaks]
+        top = slice(0, total_num_peaks)
+        return accum_a[top], cx_a[top], cy_a[top], r_a[top]
     # keep a peak only when no stronger kept one is within min_distance in both directions
     # (and, as scikit-image's k-d tree search has it, within hypot(d, d) squared: the exact
     # corners of the box are not near for some d)

@@ -179,7 +179,8 @@ def _nearest_pair(
     rows = np.flatnonzero(spurs.any(axis=1))
     cols = np.flatnonzero(spurs.any(axis=0))
     box = (slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
-    for win in (window_around(box, NEAREST_WINDOW_MM, sampling, spurs.shape), (slice(None), slice(None))):
+    whole = (slice(None), slice(None))
+    for win in (window_around(box, NEAREST_WINDOW_MM, sampling, spurs.shape), whole):
         if not opposite[win].any():
             continue
         d, idx = ndi.distance_transform_edt(~opposite[win], sampling=sampling, return_indices=True)
@@ -188,7 +189,8 @@ def _nearest_pair(
         dist = float(dd[r, c])
         if dist <= NEAREST_WINDOW_MM or win[0].start is None:
             r0, c0 = win[0].start or 0, win[1].start or 0
-            return dist, (int(r) + r0, int(c) + c0), (int(idx[0][r, c]) + r0, int(idx[1][r, c]) + c0)
+            near = (int(idx[0][r, c]) + r0, int(idx[1][r, c]) + c0)
+            return dist, (int(r) + r0, int(c) + c0), near
     raise ValueError("no opposite bone")  # callers check opposite.any()
 
 

@@ -640,7 +640,8 @@ def test_encode_png_round_trips_through_pillow(shape: tuple[int, int]) -> None:
     rgb[1::3] = 0
     data = ov.encode_png(rgb)
     img = Image.open(BytesIO(data))
-    assert img.mode == "RGB" and img.size == (shape[1], shape[0])
+    assert img.mode == "RGB"
+    assert img.size == (shape[1], shape[0])
     np.testing.assert_array_equal(np.asarray(img), rgb)
     assert _png_chunk_types(data) == [b"IHDR", b"IDAT", b"IEND"]
 

@@ -77,7 +77,9 @@ def test_hough_peaks_match_scikit_image(
 
     radii = np.arange(5.0, 21.0, 1.0)
     hs = hough_circle(_random_edges(seed, (rows, cols), n_circles), radii)
-    ref = hough_circle_peaks(hs, radii, total_num_peaks=total, min_xdistance=distance, min_ydistance=distance)
+    ref = hough_circle_peaks(
+        hs, radii, total_num_peaks=total, min_xdistance=distance, min_ydistance=distance
+    )
     got = hough_peaks(hs, radii, total, distance)
     for a, b in zip(got, ref, strict=True):
         np.testing.assert_array_equal(a, b)
@@ -96,7 +98,9 @@ def test_hough_peaks_match_scikit_image_at_the_distances_used(seed: int, distanc
 
     radii = np.arange(8.0, 30.0, 1.0)
     hs = hough_circle(_random_edges(seed, (150, 170), 8), radii)
-    ref = hough_circle_peaks(hs, radii, total_num_peaks=30, min_xdistance=distance, min_ydistance=distance)
+    ref = hough_circle_peaks(
+        hs, radii, total_num_peaks=30, min_xdistance=distance, min_ydistance=distance
+    )
     for a, b in zip(hough_peaks(hs, radii, 30, distance), ref, strict=True):
         np.testing.assert_array_equal(a, b)
 
@@ -127,7 +131,8 @@ def test_nearest_pair_matches_a_whole_roi_distance_map(
     assert dist == pytest.approx(float(dd[r, c]), abs=1e-9)
     assert a == (int(r), int(c))
     assert opposite[b]
-    assert np.hypot((b[0] - a[0]) * pitch[0], (b[1] - a[1]) * pitch[1]) == pytest.approx(dist, abs=1e-9)
+    length_mm = np.hypot((b[0] - a[0]) * pitch[0], (b[1] - a[1]) * pitch[1])
+    assert length_mm == pytest.approx(dist, abs=1e-9)
 
 
 def test_nearest_pair_beyond_the_first_window() -> None:
@@ -140,10 +145,12 @@ def test_nearest_pair_beyond_the_first_window() -> None:
     opposite[5, 50] = True  # outside it, and nearer: 45 mm
     dist, a, b = _nearest_pair(spurs, opposite, (1.0, 1.0))
     assert dist > NEAREST_WINDOW_MM
-    assert (a, b) == ((5, 5), (5, 50)) and dist == pytest.approx(45.0)
+    assert (a, b) == ((5, 5), (5, 50))
+    assert dist == pytest.approx(45.0)
     opposite[5, 50] = False
     dist, a, b = _nearest_pair(spurs, opposite, (1.0, 1.0))
-    assert (a, b) == ((6, 5), (45, 44)) and dist == pytest.approx(float(np.hypot(39, 39)))
+    assert (a, b) == ((6, 5), (45, 44))
+    assert dist == pytest.approx(float(np.hypot(39, 39)))
 
 
 @settings(max_examples=40, deadline=None)
@@ -165,4 +172,5 @@ def test_within_matches_a_whole_roi_distance_map(
     if not mask.any():
         assert not got.any()  # nothing is near nothing
     else:
-        np.testing.assert_array_equal(got, ndi.distance_transform_edt(~mask, sampling=pitch) <= reach)
+        ref = ndi.distance_transform_edt(~mask, sampling=pitch) <= reach
+        np.testing.assert_array_equal(got, ref)
