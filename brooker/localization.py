@@ -390,9 +390,9 @@ def hough_peaks(
 
     scikit-image finds each radius's peaks with ``measure.regionprops`` (a Python object per
     candidate region: hundreds per film); here the regions' maxima and centroids come from
-    ``ndimage`` in one call per radius. Its quirks are kept, since the peaks found must not
+    ``bincount`` over the few peak pixels. Its quirks are kept, since the peaks found must not
     change: a suppressed neighbourhood skips row 0 and wraps columns as if they were angles.
-    ``tests/test_localization.py`` checks the equality on random accumulators.
+    ``tests/test_smoothing.py`` checks the equality on random accumulators.
     """
     d = int(min_distance)
     ext_r, ext_c = np.mgrid[-d : d + 1, -d : d + 1]
@@ -567,12 +567,18 @@ class Scene:
 
     grid: AnalysisGrid
     model: IntensityModel
+    stored_max: float
+    """The film's largest stored value (what counts as clipped in each hip's ROI)."""
 
 
 def analyse_scene(radiograph: Radiograph, config: AnalysisConfig) -> Scene:
     """Resample to the analysis grid and model its intensities (done once per film)."""
     grid = analysis_grid(radiograph, config.analysis_pitch_mm)
-    return Scene(grid=grid, model=intensity_model(grid.image, grid.pitch_mm, config))
+    return Scene(
+        grid=grid,
+        model=intensity_model(grid.image, grid.pitch_mm, config),
+        stored_max=float(radiograph.pixels.max()),
+    )
 
 
 def find_hips(

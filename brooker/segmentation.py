@@ -133,7 +133,7 @@ def segment_hip(
     bottom = top + (bottom - top) // kr * kr
     right = left + (right - left) // kc * kc
     stored = radiograph.pixels[top:bottom, left:right]
-    sat_level = float(radiograph.pixels.max())
+    sat_level = scene.stored_max
     raw_saturated = stored >= sat_level - 1e-3 * max(abs(sat_level), 1.0)
     if kr > 1 or kc > 1:
         shape4 = ((bottom - top) // kr, kr, (right - left) // kc, kc)
