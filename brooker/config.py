@@ -61,11 +61,21 @@ class AnalysisConfig:
     metal_max_texture: float = 0.15
     prosthetic_head_radius_mm: tuple[float, float] = (10.5, 20.5)
     native_head_radius_mm: tuple[float, float] = (18.0, 30.0)
-    native_min_circle_support: float = 0.75
     min_field_mm: float = 100.0
     hip_separation_mm: tuple[float, float] = (120.0, 280.0)
     hip_max_height_difference_mm: float = 45.0
-    lone_hip_min_score: float = 1.3
+    #: hip-region detector (brooker.hip_detector) scores are logits: a lone hip needs 3 (about
+    #: 95 %); each hip of a pair that also fits the pelvis's geometry 1.5 (about 82 %)
+    hip_min_score: float = 3.0
+    hip_pair_min_score: float = 1.5
+    #: detector peaks closer than this are one hip
+    hip_min_distance_mm: float = 60.0
+    #: a head (metal disk or bone circle) within this of the detector's centre places the hip
+    hip_refine_mm: float = 25.0
+    #: a head circle needs this fraction of its circumference on bone edges
+    head_min_circle_support: float = 0.45
+    #: the head radius assumed when no head circle is found in a detected hip region
+    typical_head_radius_mm: float = 23.5
     # --- segmentation around each hip (full resolution, at most work_pitch_mm) ---
     #: Hip ROIs on films finer than this are block-averaged by whole factors per axis (0.1 mm
     #: -> 0.2 mm): bone edges are blurred over several tenths of a mm on any radiograph, and the

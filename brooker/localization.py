@@ -26,7 +26,8 @@ import numpy.typing as npt
 from scipy import ndimage as ndi
 
 from brooker.config import AnalysisConfig
-from brooker.models import HipJoint, HipSearch, ImageSide, Radiograph
+from brooker import hip_detector as hd
+from brooker.models import HipCandidate, HipJoint, HipSearch, ImageSide, Radiograph
 
 FloatImage = npt.NDArray[np.float32]
 BoolImage = npt.NDArray[np.bool_]
@@ -522,45 +523,6 @@ def _cup_radius(metal: BoolImage, row: float, col: float, r_px: float, pitch_mm:
     return best + 1.0 * pitch_mm if best else None
 
 
-def _native_heads(grid: AnalysisGrid, model: IntensityModel, config: AnalysisConfig) -> list[_Candidate]:
-    """Round, bone-bright femoral heads with a femur below and a pelvis above."""
-    from skimage.feature import canny
-
-    p = grid.pitch_mm
-    img = grid.image
-    norm = (img - model.soft) / model.contrast
-    norm = np.clip(norm, -1.0, 4.0)
-    norm[model.metal_mask] = 2.0
-    edges = canny(norm, sigma=2.5 / p, low_threshold=0.25, high_threshold=0.5)
-    edges &= ~ndi.binary_dilation(model.metal_mask, iterations=2)
-    near_edges = _edge_band(edges)
-    out: list[_Candidate] = []
-    yy, xx = np.ogrid[: img.shape[0], : img.shape[1]]
-    for y, x, r in _hough_circles(edges, config.native_head_radius_mm, p, 16, 30.0):
-        support = _circle_support(near_edges, y, x, r)
-        if support < config.native_min_circle_support:
-            continue
-        disk = (yy - y) ** 2 + (xx - x) ** 2 <= (0.85 * r) ** 2
-        inside = float(np.median(norm[disk]))
-        bone_frac = float(model.bone_mask[disk].mean())
-        if inside < 0.8 or bone_frac < 0.85 or model.metal_mask[disk].mean() > 0.05:
-            continue
-        # pelvis above: bone in a band 1.2-2.2 r above the centre, which must be on the film
-        # (a circle at the top edge with no room for a pelvis above it is not a hip)
-        if y - 2.2 * r < 0:
-            continue
-        up = model.bone_mask[max(0, int(y - 2.2 * r)) : max(0, int(y - 1.2 * r)), int(max(0, x - r)) : int(x + r)]
-        # femur below: bone in a band 1.5-3 r below, within 2.5 r laterally on either side
-        down = model.bone_mask[int(y + 1.5 * r) : int(y + 3.0 * r), int(max(0, x - 2.5 * r)) : int(x + 2.5 * r)]
-        up_frac = float(up.mean()) if up.size else 0.0
-        down_frac = float(down.mean()) if down.size else 0.0
-        if up_frac < 0.3 or down_frac < 0.08:
-            continue
-        score = support + 0.3 * min(up_frac, 1.0) + 0.3 * min(down_frac * 3, 1.0)
-        out.append(_Candidate(y, x, r * p, False, score))
-    return out
-
-
 @dataclass(frozen=True, slots=True, eq=False)
 class Scene:
     """The analysis grid of one radiograph and its intensity model, shared by later stages."""
@@ -586,11 +548,16 @@ def find_hips(
 ) -> HipSearch:
     """Find the hip joints on a radiograph.
 
+    The learned detector (:mod:`brooker.hip_detector`) says where the hip regions are and which
+    way is lateral; each is then placed on the head it contains: a prosthetic head (metal disk)
+    or a native head (circle of bone edges) within ``hip_refine_mm`` of the detector's centre,
+    else the detector's centre with a typical head radius.
+
     Returns
     -------
     HipSearch
         One :class:`HipJoint` per hip in the field of view (at most one per image half), or no
-        hips and a ``reason``.
+        hips and a ``reason``; ``candidates`` holds what was looked at either way.
     """
     if radiograph.spacing is None:
         return HipSearch(hips=(), reason="no pixel spacing")
@@ -603,20 +570,34 @@ def find_hips(
             hips=(),
             reason=f"field of view {w_mm:.0f} x {h_mm:.0f} mm is too small to show a hip joint",
         )
-    cands = _prosthetic_heads(grid, model, config) + _native_heads(grid, model, config)
-    if not cands:
-        return HipSearch(hips=(), reason="no hip joint found (no femoral head or prosthesis)")
-    mid = grid.image.shape[1] / 2.0
-    best: dict[ImageSide, _Candidate] = {}
-    for c in sorted(cands, key=lambda c: -c.score):
-        half = ImageSide.LEFT if c.col < mid else ImageSide.RIGHT
-        if half not in best:
-            best[half] = c
-    chosen = _pair(best, p, config)
+    det = hd.detector_image(grid.image, p)
+    # detector px -> analysis-grid px
+    k_r = grid.image.shape[0] / det.shape[0]
+    k_c = grid.image.shape[1] / det.shape[1]
+    found = hd.peaks(
+        det,
+        min_score=min(config.hip_pair_min_score, config.hip_min_score),
+        min_distance_px=config.hip_min_distance_mm / hd.DETECTOR_PITCH_MM,
+    )
+    peaks = [
+        _Peak((pk.row_px + 0.5) * k_r - 0.5, (pk.col_px + 0.5) * k_c - 0.5, pk.score, pk.lateral_left)
+        for pk in found
+    ]
+    searched = tuple(_candidate_of(grid, pk) for pk in peaks[:6])
+    chosen = _choose(peaks, p, config)
     if not chosen:
-        return HipSearch(hips=(), reason="no hip joint found (no femoral head or prosthesis)")
+        best = max((pk.score for pk in peaks), default=None)
+        why = "no hip joint found" + (
+            f" (best hip-region score {best:.1f}, needs {config.hip_min_score:.1f})"
+            if best is not None
+            else " (no hip-like region on the film)"
+        )
+        return HipSearch(hips=(), reason=why, candidates=searched)
+    heads = _prosthetic_heads(grid, model, config) + _head_circles(grid, model, config)
     hips = []
-    for half, c in sorted(chosen.items(), key=lambda kv: kv[1].col):
+    for pk in sorted(chosen, key=lambda pk: pk.col):
+        c = _place_head(pk, heads, grid, model, config)
+        half = ImageSide.LEFT if pk.lateral_left else ImageSide.RIGHT
         row, col = grid.to_stored(c.row, c.col)
         hips.append(
             HipJoint(
@@ -626,25 +607,171 @@ def find_hips(
                 head_radius_mm=c.radius_mm,
                 prosthesis=c.prosthesis,
                 cup_radius_mm=c.cup_radius_mm,
+                score=pk.score,
             )
         )
     caveats: tuple[str, ...] = ()
     if len(hips) == 1:
         caveats = ("one hip in the field of view; the other is not graded",)
-    return HipSearch(hips=tuple(hips), caveats=caveats)
+    return HipSearch(hips=tuple(hips), caveats=caveats, candidates=searched)
 
 
-def _pair(best: dict[ImageSide, _Candidate], pitch_mm: float, config: AnalysisConfig) -> dict[ImageSide, _Candidate]:
-    """Keep two hips when they look like a pair, else the single convincing one."""
-    if len(best) == 2:
-        a, b = best[ImageSide.LEFT], best[ImageSide.RIGHT]
-        sep_mm = abs(a.col - b.col) * pitch_mm
-        drow_mm = abs(a.row - b.row) * pitch_mm
-        lo, hi = config.hip_separation_mm
-        if lo <= sep_mm <= hi and drow_mm <= config.hip_max_height_difference_mm:
-            return best
-    strong = {k: v for k, v in best.items() if v.score >= config.lone_hip_min_score}
-    if len(strong) == 2:
-        one = max(strong.items(), key=lambda kv: kv[1].score)
-        return dict([one])
-    return strong
+@dataclass(frozen=True, slots=True)
+class _Peak:
+    """A detector peak on the analysis grid."""
+
+    row: float
+    col: float
+    score: float
+    lateral_left: bool
+
+
+def _candidate_of(grid: AnalysisGrid, pk: _Peak) -> HipCandidate:
+    row, col = grid.to_stored(pk.row, pk.col)
+    return HipCandidate(center_px=(row, col), score=pk.score, lateral_left=pk.lateral_left)
+
+
+def _choose(peaks: list[_Peak], pitch_mm: float, config: AnalysisConfig) -> list[_Peak]:
+    """Two hips when two peaks look like a pair, else the single convincing one.
+
+    A pair: a hip whose lateral side is left, to the left of one whose lateral side is right,
+    ``hip_separation_mm`` apart at heights within ``hip_max_height_difference_mm``, both scoring
+    at least ``hip_pair_min_score``. A lone hip (hip view, or the other hip outside the field)
+    needs ``hip_min_score``.
+    """
+    lo, hi = config.hip_separation_mm
+    best: tuple[float, list[_Peak]] | None = None
+    for a in peaks:
+        if not a.lateral_left or a.score < config.hip_pair_min_score:
+            continue
+        for b in peaks:
+            if b.lateral_left or b.score < config.hip_pair_min_score:
+                continue
+            sep_mm = (b.col - a.col) * pitch_mm
+            if not (lo <= sep_mm <= hi):
+                continue
+            if abs(a.row - b.row) * pitch_mm > config.hip_max_height_difference_mm:
+                continue
+            if best is None or a.score + b.score > best[0]:
+                best = (a.score + b.score, [a, b])
+    if best is not None:
+        return best[1]
+    strong = [pk for pk in peaks if pk.score >= config.hip_min_score]
+    return strong[:1]
+
+
+def _head_circles(grid: AnalysisGrid, model: IntensityModel, config: AnalysisConfig) -> list[_Candidate]:
+    """Circles of femoral-head size on the bone edges (Hough), with their edge support only.
+
+    The detector has already said a hip is there; these only place the head precisely.
+    """
+    from skimage.feature import canny
+
+    p = grid.pitch_mm
+    norm = (grid.image - model.soft) / model.contrast
+    norm = np.clip(norm, -1.0, 4.0)
+    norm[model.metal_mask] = 2.0
+    edges = canny(norm, sigma=2.5 / p, low_threshold=0.25, high_threshold=0.5)
+    edges &= ~ndi.binary_dilation(model.metal_mask, iterations=2)
+    near_edges = _edge_band(edges)
+    out = []
+    for y, x, r in _hough_circles(edges, config.native_head_radius_mm, p, 40, 15.0):
+        support = _circle_support(near_edges, y, x, r)
+        if support >= config.head_min_circle_support:
+            out.append(_Candidate(y, x, r * p, False, support))
+    return out
+
+
+def _place_head(
+    pk: _Peak,
+    heads: list[_Candidate],
+    grid: AnalysisGrid,
+    model: IntensityModel,
+    config: AnalysisConfig,
+) -> _Candidate:
+    """The head inside a detected hip region: a prosthetic head near the detector's centre
+    first, then the best-supported native head circle, else the detector's centre."""
+    p = grid.pitch_mm
+    reach = config.hip_refine_mm / p
+
+    def near(c: _Candidate) -> bool:
+        return math.hypot(c.row - pk.row, c.col - pk.col) <= reach
+
+    metal_head = _metal_head(grid.image, pk.row, pk.col, p)
+    if metal_head is not None:
+        # the metal-disk Hough fit (with its cup) is the more precise, where it agrees
+        fits = [
+            c
+            for c in heads
+            if c.prosthesis
+            and math.hypot(c.row - metal_head.row, c.col - metal_head.col) * p <= 15.0
+        ]
+        return max(fits, key=lambda c: c.score) if fits else metal_head
+    native = [c for c in heads if not c.prosthesis and near(c)]
+    if native:
+        return max(native, key=lambda c: c.score)
+    return _Candidate(pk.row, pk.col, config.typical_head_radius_mm, False, pk.score)
+
+
+def _metal_head(img: FloatImage, row: float, col: float, pitch_mm: float) -> _Candidate | None:
+    """A prosthetic head near ``(row, col)``, told by what metal is on any film: flat inside and
+    at least as bright as the brightest bone around the hip, whatever the film's grey levels.
+
+    The brightest 8 mm disk within 12 mm of the centre is the head's core when its median is at
+    least ``0.93`` of the way from the film's median to the 98th percentile of a ring 30-70 mm
+    around it (cortex of the shaft and acetabulum, or the stem), and its fine texture (the
+    standard deviation of a 1 mm high-pass) is at most 1.2 % of its brightness above the median.
+    The head is then the bright region around that core; its centre and radius are those of its
+    largest inscribed circle. A core no brighter than 1.2 times that bone level must also have
+    a stem: metal as bright reaching 45 mm below it. Returns None when there is no such disk.
+    """
+    p = pitch_mm
+    h, w = img.shape
+    reach = int(math.ceil(70.0 / p))
+    r0, r1 = max(0, int(row) - reach), min(h, int(row) + reach + 1)
+    c0, c1 = max(0, int(col) - reach), min(w, int(col) + reach + 1)
+    a = img[r0:r1, c0:c1]
+    yy, xx = np.ogrid[r0:r1, c0:c1]
+    d2 = ((yy - row) ** 2 + (xx - col) ** 2) * p * p
+    ring = (d2 >= 30.0**2) & (d2 <= 70.0**2)
+    if ring.sum() < 50:
+        return None
+    p50 = float(np.median(img[:: max(1, h // 300), :: max(1, w // 300)]))
+    a98 = float(np.percentile(a[ring], 98))
+    if a98 <= p50:
+        return None
+    core_r = 8.0 / p
+    med = ndi.uniform_filter(a, int(2 * core_r) | 1)
+    near = d2 <= 12.0**2
+    if not near.any():
+        return None
+    i = np.argmax(np.where(near, med, -np.inf))
+    cy, cx = np.unravel_index(i, a.shape)
+    core = (yy - (cy + r0)) ** 2 + (xx - (cx + c0)) ** 2 <= core_r**2
+    level = float(np.median(a[core]))
+    fine = a - ndi.gaussian_filter(a, 1.0 / p)
+    tex = float(np.median(np.sqrt(ndi.gaussian_filter(fine * fine, 1.5 / p))[core]))
+    above = level - p50
+    rel = above / (a98 - p50)
+    if above <= 0 or rel < 0.93 or tex > 0.012 * above:
+        return None
+    if rel < 1.2:
+        # as bright as the brightest bone around, not brighter: metal only with a stem, metal of
+        # the same brightness reaching 45 mm below the head (a resurfacing cap has no stem, but
+        # stands far above the bone)
+        same = a >= level - 0.15 * above
+        lab_s, _ = ndi.label(same)
+        stem = lab_s == lab_s[cy, cx]
+        rows_s = np.flatnonzero(stem.any(axis=1))
+        if rows_s.size == 0 or (rows_s.max() - cy) * p < 45.0:
+            return None
+    bright = a >= p50 + 0.5 * above
+    lab, _ = ndi.label(bright)
+    region = lab == lab[cy, cx]
+    inside = ndi.distance_transform_edt(region)
+    # the ball, not the neck or stem: its widest point near the core
+    inside = np.where(near | core, inside, 0.0)
+    j = np.argmax(inside)
+    hy, hx = np.unravel_index(j, a.shape)
+    radius_mm = float(inside[hy, hx]) * p
+    return _Candidate(float(hy + r0), float(hx + c0), max(radius_mm, 10.0), True, 1.0)

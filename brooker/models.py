@@ -250,6 +250,20 @@ class HipJoint:
     prosthesis: bool
     cup_radius_mm: float | None = None
     """Outer radius of the acetabular cup (prosthesis) or acetabulum, when found."""
+    score: float | None = None
+    """The hip-region detector's score (logit: 0 even odds, 3 about 95 %), when detected."""
+
+
+@dataclass(frozen=True, slots=True)
+class HipCandidate:
+    """A place the hip detector looked at closely (a local maximum of its score)."""
+
+    center_px: tuple[float, float]
+    """(row, col) in stored-image pixels."""
+    score: float
+    """Logit: 0 even odds, 3 about 95 %."""
+    lateral_left: bool
+    """The region looks like a hip whose lateral side is towards the image's left."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +273,8 @@ class HipSearch:
     hips: tuple[HipJoint, ...]
     reason: str | None = None
     caveats: tuple[str, ...] = ()
+    candidates: tuple[HipCandidate, ...] = ()
+    """The strongest places the detector looked at (for the overlay), best first."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
