@@ -71,9 +71,9 @@ class AnalysisConfig:
     #: detector peaks closer than this are one hip
     hip_min_distance_mm: float = 60.0
     #: a head (metal disk or bone circle) within this of the detector's centre places the hip
-    hip_refine_mm: float = 25.0
+    hip_refine_mm: float = 12.0
     #: a head circle needs this fraction of its circumference on bone edges
-    head_min_circle_support: float = 0.45
+    head_min_circle_support: float = 0.75
     #: the head radius assumed when no head circle is found in a detected hip region
     typical_head_radius_mm: float = 23.5
     # --- segmentation around each hip (full resolution, at most work_pitch_mm) ---

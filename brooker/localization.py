@@ -593,10 +593,10 @@ def find_hips(
             else " (no hip-like region on the film)"
         )
         return HipSearch(hips=(), reason=why, candidates=searched)
-    heads = _prosthetic_heads(grid, model, config) + _head_circles(grid, model, config)
+    metal_heads = _prosthetic_heads(grid, model, config)
     hips = []
     for pk in sorted(chosen, key=lambda pk: pk.col):
-        c = _place_head(pk, heads, grid, model, config)
+        c = _place_head(pk, metal_heads, grid, model, config)
         half = ImageSide.LEFT if pk.lateral_left else ImageSide.RIGHT
         row, col = grid.to_stored(c.row, c.col)
         hips.append(
@@ -660,31 +660,44 @@ def _choose(peaks: list[_Peak], pitch_mm: float, config: AnalysisConfig) -> list
     return strong[:1]
 
 
-def _head_circles(grid: AnalysisGrid, model: IntensityModel, config: AnalysisConfig) -> list[_Candidate]:
-    """Circles of femoral-head size on the bone edges (Hough), with their edge support only.
+def _head_circles(
+    grid: AnalysisGrid, model: IntensityModel, config: AnalysisConfig, row: float, col: float
+) -> list[_Candidate]:
+    """Circles of femoral-head size on the bone edges (Hough) whose centres lie within
+    ``hip_refine_mm`` of ``(row, col)``, scored by their edge support only.
 
-    The detector has already said a hip is there; these only place the head precisely.
+    The detector has already said a hip is there; these only place the head precisely, so
+    the edges are taken from a window around it, not the whole film.
     """
     from skimage.feature import canny
 
     p = grid.pitch_mm
-    norm = (grid.image - model.soft) / model.contrast
-    norm = np.clip(norm, -1.0, 4.0)
-    norm[model.metal_mask] = 2.0
+    half = (config.hip_refine_mm + config.native_head_radius_mm[1] + 10.0) / p
+    r0, r1 = max(0, int(row - half)), min(grid.image.shape[0], int(row + half) + 1)
+    c0, c1 = max(0, int(col - half)), min(grid.image.shape[1], int(col + half) + 1)
+    box = np.s_[r0:r1, c0:c1]
+    if r1 - r0 < 8 or c1 - c0 < 8:
+        return []
+    metal = model.metal_mask[box]
+    norm = np.clip((grid.image[box] - model.soft[box]) / model.contrast[box], -1.0, 4.0)
+    norm[metal] = 2.0
     edges = canny(norm, sigma=2.5 / p, low_threshold=0.25, high_threshold=0.5)
-    edges &= ~ndi.binary_dilation(model.metal_mask, iterations=2)
+    edges &= ~ndi.binary_dilation(metal, iterations=2)
     near_edges = _edge_band(edges)
     out = []
-    for y, x, r in _hough_circles(edges, config.native_head_radius_mm, p, 40, 15.0):
+    for y, x, r in _hough_circles(edges, config.native_head_radius_mm, p, 10, 15.0):
         support = _circle_support(near_edges, y, x, r)
-        if support >= config.head_min_circle_support:
-            out.append(_Candidate(y, x, r * p, False, support))
+        if support < config.head_min_circle_support:
+            continue
+        if math.hypot(y + r0 - row, x + c0 - col) * p > config.hip_refine_mm:
+            continue
+        out.append(_Candidate(y + r0, x + c0, r * p, False, support))
     return out
 
 
 def _place_head(
     pk: _Peak,
-    heads: list[_Candidate],
+    metal_heads: list[_Candidate],
     grid: AnalysisGrid,
     model: IntensityModel,
     config: AnalysisConfig,
@@ -692,22 +705,16 @@ def _place_head(
     """The head inside a detected hip region: a prosthetic head near the detector's centre
     first, then the best-supported native head circle, else the detector's centre."""
     p = grid.pitch_mm
-    reach = config.hip_refine_mm / p
-
-    def near(c: _Candidate) -> bool:
-        return math.hypot(c.row - pk.row, c.col - pk.col) <= reach
-
     metal_head = _metal_head(grid.image, pk.row, pk.col, p)
     if metal_head is not None:
         # the metal-disk Hough fit (with its cup) is the more precise, where it agrees
         fits = [
             c
-            for c in heads
-            if c.prosthesis
-            and math.hypot(c.row - metal_head.row, c.col - metal_head.col) * p <= 15.0
+            for c in metal_heads
+            if math.hypot(c.row - metal_head.row, c.col - metal_head.col) * p <= 15.0
         ]
         return max(fits, key=lambda c: c.score) if fits else metal_head
-    native = [c for c in heads if not c.prosthesis and near(c)]
+    native = _head_circles(grid, model, config, pk.row, pk.col)
     if native:
         return max(native, key=lambda c: c.score)
     return _Candidate(pk.row, pk.col, config.typical_head_radius_mm, False, pk.score)
