@@ -867,7 +867,7 @@ def counts(records: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
         st = str(rec.get("status"))
         by_status[st] = by_status.get(st, 0) + 1
         for hip in rec.get("hips") or []:
-            c = str(hip.get("brooker_class"))
+            c = "not graded" if hip.get("grade") is None else str(hip.get("brooker_class"))
             by_class[c] = by_class.get(c, 0) + 1
     return {
         "status": {k: by_status[k] for k in _ordered(by_status, ("ok", "ungradable", "error"))},

@@ -608,6 +608,7 @@ def find_hips(
                 prosthesis=c.prosthesis,
                 cup_radius_mm=c.cup_radius_mm,
                 score=pk.score,
+                not_graded_reason=_anatomy_unseen(grid, model, c),
             )
         )
     caveats: tuple[str, ...] = ()
@@ -718,6 +719,49 @@ def _place_head(
     if native:
         return max(native, key=lambda c: c.score)
     return _Candidate(pk.row, pk.col, config.typical_head_radius_mm, False, pk.score)
+
+
+def _anatomy_unseen(grid: AnalysisGrid, model: IntensityModel, c: _Candidate) -> str | None:
+    """Why the film's intensity model cannot be trusted to tell heterotopic from normal bone at
+    this hip, or None when it can.
+
+    Segmentation (:mod:`brooker.segmentation`) thresholds bone between the model's local
+    soft-tissue and bone levels. Before its calls on unknown bone are believed, the model must
+    show the known anatomy of this hip as the segmentation assumes it: a native head as bone (85 % of its disk above the bone
+    threshold, its median at least 80 % of the way from soft tissue to bone, almost no metal),
+    with bone above it (the acetabular roof and ilium: 30 % of a band 1.2-2.2 radii above the
+    centre, which must be on the film) and below it (the neck and shaft: 8 % of a band 1.5-3
+    radii below). On processed exports (tone curves, unsharp masking, equalisation) the femoral
+    head or the pelvis often fails this, and then the bone threshold also takes soft-tissue
+    edges for bone and misses cancellous bone: such hips are reported, not graded.
+    """
+    p = grid.pitch_mm
+    y, x, r = c.row, c.col, c.radius_mm / p
+    h, w = grid.image.shape
+    r0, r1 = max(0, int(y - 3.0 * r)), min(h, int(y + 3.0 * r) + 1)
+    c0, c1 = max(0, int(x - 3.0 * r)), min(w, int(x + 3.0 * r) + 1)
+    yy, xx = np.ogrid[r0:r1, c0:c1]
+    if c.prosthesis:
+        return None  # metal is segmented at full resolution: checked there (segmentation)
+    disk = (yy - y) ** 2 + (xx - x) ** 2 <= (0.85 * r) ** 2
+    if not disk.any():
+        return "the femoral head is outside the film"
+    norm = (grid.image[r0:r1, c0:c1] - model.soft[r0:r1, c0:c1]) / model.contrast[r0:r1, c0:c1]
+    inside = float(np.median(norm[disk]))
+    bone_frac = float(model.bone_mask[r0:r1, c0:c1][disk].mean())
+    metal_frac = float(model.metal_mask[r0:r1, c0:c1][disk].mean())
+    if inside < 0.8 or bone_frac < 0.85 or metal_frac > 0.05:
+        return "the femoral head is not segmented as bone on this film"
+    if y - 2.2 * r < 0:
+        return "the acetabular roof is outside the film"
+    bone = model.bone_mask
+    up = bone[max(0, int(y - 2.2 * r)) : max(0, int(y - 1.2 * r)), int(max(0, x - r)) : int(x + r)]
+    down = bone[int(y + 1.5 * r) : int(y + 3.0 * r), int(max(0, x - 2.5 * r)) : int(x + 2.5 * r)]
+    if (float(up.mean()) if up.size else 0.0) < 0.3:
+        return "the acetabular roof is not segmented as bone on this film"
+    if (float(down.mean()) if down.size else 0.0) < 0.08:
+        return "the femoral neck and shaft are not segmented as bone on this film"
+    return None
 
 
 def _metal_head(img: FloatImage, row: float, col: float, pitch_mm: float) -> _Candidate | None:

@@ -252,6 +252,9 @@ class HipJoint:
     """Outer radius of the acetabular cup (prosthesis) or acetabulum, when found."""
     score: float | None = None
     """The hip-region detector's score (logit: 0 even odds, 3 about 95 %), when detected."""
+    not_graded_reason: str | None = None
+    """Why this hip is found but cannot be graded (the film's grey levels do not show its known
+    anatomy as the segmentation needs), or None."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,22 +332,29 @@ class HipResult:
 
     patient_side: PatientSide
     image_side: ImageSide
-    grade: BrookerGrade
+    grade: BrookerGrade | None
+    """None: the hip was found but not graded (``not_graded`` says why)."""
     center_px: tuple[float, float]
     prosthesis: bool
     gap: GapMeasurement | None = None
     borderline: bool = False
     fragments: tuple[Fragment, ...] = ()
     caveats: tuple[str, ...] = ()
+    not_graded: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.grade is None) != (self.not_graded is not None):
+            raise ValueError("a hip has either a grade or a reason it was not graded")
 
     def to_record(self) -> dict[str, Any]:
-        """JSON-ready dict in the shape of design.md."""
+        """JSON-ready dict in the shape of design.md (``grade`` and ``brooker_class`` null, and
+        ``not_graded`` the reason, for a hip found but not graded)."""
         gap = self.gap
-        return {
+        rec: dict[str, Any] = {
             "side": self.patient_side.value,
             "image_side": self.image_side.value,
-            "grade": int(self.grade),
-            "brooker_class": self.grade.roman,
+            "grade": None if self.grade is None else int(self.grade),
+            "brooker_class": None if self.grade is None else self.grade.roman,
             "gap_mm": None if gap is None else round(float(gap.gap_mm), 2),
             "gap_uncertainty_mm": None if gap is None else round(float(gap.uncertainty_mm), 2),
             "gap_points_px": None
@@ -359,6 +369,9 @@ class HipResult:
             "fragments": [f.to_record() for f in self.fragments],
             "caveats": list(self.caveats),
         }
+        if self.not_graded is not None:
+            rec["not_graded"] = self.not_graded
+        return rec
 
 
 @dataclass(frozen=True, slots=True)

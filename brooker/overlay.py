@@ -410,7 +410,12 @@ def _draw_gap(canvas: _Canvas, hip: HipResult, view: _View) -> None:
 
 
 def _hip_lines(hip: HipResult) -> list[tuple[str, RGB]]:
-    lines: list[tuple[str, RGB]] = [(f"Brooker {hip.grade.roman}", TEXT_RGB)]
+    if hip.grade is None:
+        lines = [("hip found, not graded", TEXT_RGB)]
+        if hip.prosthesis:
+            lines.append(("prosthesis", MUTED_RGB))
+        return lines
+    lines = [(f"Brooker {hip.grade.roman}", TEXT_RGB)]
     if hip.grade is BrookerGrade.ANKYLOSIS:
         lines.append(("apparent ankylosis", KIND_RGB[FragmentKind.BRIDGE]))
     if hip.gap is not None and hip.grade is not BrookerGrade.ANKYLOSIS:

@@ -20,11 +20,16 @@ from brooker.measurement import measure_gap
 from brooker.models import (
     ErrorInfo,
     GradingResult,
+    HipJoint,
     HipResult,
     Radiograph,
     Status,
 )
 from brooker.segmentation import segment_hip
+
+
+#: A prosthetic head must be this much metal in its segmentation, or metal would be read as bone.
+PROSTHETIC_HEAD_MIN_METAL = 0.9
 
 
 def analyze(
@@ -88,7 +93,13 @@ def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingRe
     hips: list[HipResult] = []
     skipped: list[str] = []
     for hip in found.hips:
+        if hip.not_graded_reason is not None:
+            hips.append(_not_graded(hip, hip.not_graded_reason))
+            continue
         masks = segment_hip(radiograph, hip, config, scene)
+        if hip.prosthesis and masks.head_metal_fraction < PROSTHETIC_HEAD_MIN_METAL:
+            hips.append(_not_graded(hip, "the prosthetic head is not segmented as metal on this film"))
+            continue
         frags = classify_fragments(masks, radiograph.spacing, config)
         gap = measure_gap(masks, frags, radiograph.spacing, config)
         if gap is None and needs_gap({f.kind for f in frags.items}):
@@ -100,10 +111,12 @@ def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingRe
             )
             continue
         hips.append(grade_hip(hip, frags, gap, config))
-    if not hips:
+    if not any(h.grade is not None for h in hips):
+        unseen = [f"{h.patient_side.value} hip found, not graded: {h.not_graded}" for h in hips]
         return GradingResult(
             status=Status.UNGRADABLE,
-            reason="; ".join(skipped) or "no hip joint found",
+            reason="; ".join(unseen + skipped) or "no hip joint found",
+            hips=tuple(hips),
             caveats=radiograph.caveats + found.caveats,
             **common,  # type: ignore[arg-type]
         )
@@ -112,6 +125,18 @@ def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingRe
         hips=tuple(hips),
         caveats=radiograph.caveats + found.caveats + tuple(skipped),
         **common,  # type: ignore[arg-type]
+    )
+
+
+def _not_graded(hip: HipJoint, why: str) -> HipResult:
+    """A hip found (centre, side, prosthesis) whose heterotopic bone cannot be judged."""
+    return HipResult(
+        patient_side=hip.patient_side,
+        image_side=hip.image_side,
+        grade=None,
+        center_px=hip.center_px,
+        prosthesis=hip.prosthesis,
+        not_graded=f"{why}: heterotopic bone cannot be told from normal bone here",
     )
 
 

@@ -72,6 +72,9 @@ class HipMasks:
     """(row, col) size of an ROI pixel at the patient, mm (the working pitch, see ``block_px``)."""
     block_px: tuple[int, int] = (1, 1)
     """Stored pixels per ROI pixel along (rows, cols): ROIs of fine films are block-averaged."""
+    head_metal_fraction: float = 0.0
+    """Fraction of the head's disk (0.8 of its radius) that is metal or its halo: a prosthetic
+    head that is not metal here was not segmented as the method needs."""
 
     def to_image(self, row: float, col: float) -> tuple[float, float]:
         """ROI (row, col) -> stored-image (row, col)."""
@@ -266,6 +269,8 @@ def segment_hip(
     joined = joined or joined_at_base
     # the femoral head is femoral-side bone too: a pelvic spur may come closest to it
     head = (dist <= hip.head_radius_mm) & (bone | metal)
+    head_disk = dist <= 0.8 * hip.head_radius_mm
+    head_metal = float(halo[head_disk].mean()) if head_disk.any() else 0.0
     return HipMasks(
         hip=hip,
         origin_px=(top, left),
@@ -280,6 +285,7 @@ def segment_hip(
         bodies_joined=joined,
         spacing_mm=sampling,
         block_px=(kr, kc),
+        head_metal_fraction=head_metal,
     )
 
 

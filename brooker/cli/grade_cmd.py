@@ -75,7 +75,9 @@ def _fmt_gap(gap: Any) -> str:
 
 def _short_notes(rec: dict[str, Any], hip: dict[str, Any] | None) -> str:
     notes: list[str] = []
-    if rec.get("status") != "ok":
+    if hip is not None and hip.get("not_graded"):
+        notes.append(str(hip["not_graded"]))
+    elif rec.get("status") != "ok":
         notes.append(str(rec.get("reason") or (rec.get("error") or {}).get("message") or ""))
     notes.extend(rec.get("caveats") or [])
     if hip is not None:
@@ -116,7 +118,7 @@ def _print_table(console: Console, records: list[dict[str, Any]]) -> None:
             )
             continue
         for k, hip in enumerate(hips):
-            cls = str(hip.get("brooker_class"))
+            cls = _class_text(hip)
             table.add_row(
                 rec["file"] if k == 0 else "",
                 "R" if hip.get("side") == "right" else "L",
@@ -129,6 +131,11 @@ def _print_table(console: Console, records: list[dict[str, Any]]) -> None:
     console.print(table)
 
 
+def _class_text(hip: dict[str, Any]) -> str:
+    """The hip's Brooker class, or "not graded" for a hip found but not graded."""
+    return "not graded" if hip.get("grade") is None else str(hip.get("brooker_class"))
+
+
 def _print_single(console: Console, rec: dict[str, Any]) -> None:
     from rich.text import Text
 
@@ -138,10 +145,11 @@ def _print_single(console: Console, rec: dict[str, Any]) -> None:
         console.print(Text(f"  not graded: {_short_notes(rec, None)}", style="yellow"))
         return
     for hip in hips:
-        cls = str(hip.get("brooker_class"))
+        cls = _class_text(hip)
         line = Text("  ")
         line.append(f"{'right' if hip.get('side') == 'right' else 'left'} hip".ljust(10))
-        line.append(f"Brooker {cls}".ljust(12), style=_CLASS_STYLE.get(cls, ""))
+        label = f"Brooker {cls}" if hip.get("grade") is not None else cls
+        line.append(label.ljust(12), style=_CLASS_STYLE.get(cls, "yellow"))
         extras = []
         if hip.get("gap_mm") is not None:
             extras.append(f"gap {_fmt_gap(hip['gap_mm'])} mm")
@@ -151,7 +159,9 @@ def _print_single(console: Console, rec: dict[str, Any]) -> None:
             extras.append("prosthesis")
         line.append(", ".join(extras))
         console.print(line)
-        for note in hip.get("caveats") or []:
+        for note in ([hip["not_graded"]] if hip.get("not_graded") else []) + list(
+            hip.get("caveats") or []
+        ):
             console.print(Text(f"    note: {note}", style="dim"))
     for note in rec.get("caveats") or []:
         console.print(Text(f"  note: {note}", style="dim"))
