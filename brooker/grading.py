@@ -85,4 +85,6 @@ def grade_hip(
         borderline=borderline,
         fragments=fragments.items,
         caveats=tuple(caveats),
+        head_radius_mm=hip.head_radius_mm,
+        search_region=(config.sector_radius_mm, *config.sector_deg),
     )

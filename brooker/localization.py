@@ -574,9 +574,10 @@ def find_hips(
     # detector px -> analysis-grid px
     k_r = grid.image.shape[0] / det.shape[0]
     k_c = grid.image.shape[1] / det.shape[1]
+    # every local maximum, weak ones too: the best of them are reported as what was looked at
     found = hd.peaks(
         det,
-        min_score=min(config.hip_pair_min_score, config.hip_min_score),
+        min_score=-math.inf,
         min_distance_px=config.hip_min_distance_mm / hd.DETECTOR_PITCH_MM,
     )
     peaks = [
@@ -714,7 +715,8 @@ def _place_head(
             for c in metal_heads
             if math.hypot(c.row - metal_head.row, c.col - metal_head.col) * p <= 15.0
         ]
-        return max(fits, key=lambda c: c.score) if fits else metal_head
+        # the ball is the largest metal disk there (smaller circles fit the neck or a corner)
+        return max(fits, key=lambda c: (c.radius_mm, c.score)) if fits else metal_head
     native = _head_circles(grid, model, config, pk.row, pk.col)
     if native:
         return max(native, key=lambda c: c.score)
@@ -773,7 +775,7 @@ def _metal_head(img: FloatImage, row: float, col: float, pitch_mm: float) -> _Ca
     around it (cortex of the shaft and acetabulum, or the stem), and its fine texture (the
     standard deviation of a 1 mm high-pass) is at most 1.2 % of its brightness above the median.
     The head is then the bright region around that core; its centre and radius are those of its
-    largest inscribed circle. A core no brighter than 1.2 times that bone level must also have
+    largest inscribed circle centred within 10 mm of the core. A core no brighter than 1.1 times that bone level must also have
     a stem: metal as bright reaching 45 mm below it. Returns None when there is no such disk.
     """
     p = pitch_mm
@@ -806,7 +808,7 @@ def _metal_head(img: FloatImage, row: float, col: float, pitch_mm: float) -> _Ca
     rel = above / (a98 - p50)
     if above <= 0 or rel < 0.93 or tex > 0.012 * above:
         return None
-    if rel < 1.2:
+    if rel < 1.1:
         # as bright as the brightest bone around, not brighter: metal only with a stem, metal of
         # the same brightness reaching 45 mm below the head (a resurfacing cap has no stem, but
         # stands far above the bone)
@@ -820,8 +822,10 @@ def _metal_head(img: FloatImage, row: float, col: float, pitch_mm: float) -> _Ca
     lab, _ = ndi.label(bright)
     region = lab == lab[cy, cx]
     inside = ndi.distance_transform_edt(region)
-    # the ball, not the neck or stem: its widest point near the core
-    inside = np.where(near | core, inside, 0.0)
+    # the ball, not the neck or the stem's shoulder: its widest point within 10 mm of the core
+    # (the brightest disk, inside the ball)
+    near_core = (yy - (cy + r0)) ** 2 + (xx - (cx + c0)) ** 2 <= (10.0 / p) ** 2
+    inside = np.where(near_core, inside, 0.0)
     j = np.argmax(inside)
     hy, hx = np.unravel_index(j, a.shape)
     radius_mm = float(inside[hy, hx]) * p

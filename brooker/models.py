@@ -341,6 +341,11 @@ class HipResult:
     fragments: tuple[Fragment, ...] = ()
     caveats: tuple[str, ...] = ()
     not_graded: str | None = None
+    head_radius_mm: float | None = None
+    """Radius of the femoral (or prosthetic) head the hip was placed on."""
+    search_region: tuple[float, float, float] | None = None
+    """Where heterotopic bone was sought: ``(radius_mm, from_deg, to_deg)`` around the centre,
+    angles 0 up, 90 lateral, 180 down (None when the hip was not graded)."""
 
     def __post_init__(self) -> None:
         if (self.grade is None) != (self.not_graded is not None):
@@ -366,6 +371,9 @@ class HipResult:
             "borderline": bool(self.borderline),
             "prosthesis": bool(self.prosthesis),
             "center_px": [round(float(v), 1) for v in self.center_px],
+            "head_radius_mm": None
+            if self.head_radius_mm is None
+            else round(float(self.head_radius_mm), 1),
             "fragments": [f.to_record() for f in self.fragments],
             "caveats": list(self.caveats),
         }
@@ -402,6 +410,9 @@ class GradingResult:
     overlay: str | None = None
     laterality_source: str | None = None
     image_shape_px: tuple[int, int] | None = None
+    hip_candidates: tuple[HipCandidate, ...] = ()
+    """Where the hip detector looked closest when no hip was found (for the overlay and the
+    record: what was looked for)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_record(self) -> dict[str, Any]:
@@ -412,6 +423,14 @@ class GradingResult:
         if self.spacing is not None:
             rec["spacing"] = self.spacing.to_record()
         rec["hips"] = [h.to_record() for h in self.hips]
+        if self.hip_candidates:
+            rec["hip_candidates"] = [
+                {
+                    "center_px": [round(float(v), 1) for v in c.center_px],
+                    "score": round(float(c.score), 2),
+                }
+                for c in self.hip_candidates
+            ]
         if self.reason is not None:
             rec["reason"] = self.reason
         if self.error is not None:

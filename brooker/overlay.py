@@ -79,6 +79,11 @@ MUTED_RGB: RGB = (200, 200, 200)
 PANEL_RGB: RGB = (24, 24, 24)
 OUTLINE_RGB: RGB = (0, 0, 0)
 
+#: The joint (head outline and centre) and the region searched for heterotopic bone.
+JOINT_RGB: RGB = (120, 220, 255)
+#: Where the hip detector looked when it found no hip.
+CANDIDATE_RGB: RGB = (255, 120, 120)
+
 SCALE_BAR_MM = 10.0
 TINT_ALPHA = 0.28
 BOX_ALPHA = 170  # of 255, for label backgrounds over the image
@@ -409,6 +414,52 @@ def _draw_gap(canvas: _Canvas, hip: HipResult, view: _View) -> None:
     canvas.text((x + pad, y + pad), label, size, GAP_RGB)
 
 
+def _draw_joint(canvas: _Canvas, hip: HipResult, view: _View, spacing: PixelSpacing | None) -> None:
+    """The head the hip was placed on (outline and centre cross) and, for a graded hip, the
+    outline of the region searched for heterotopic bone."""
+    draw = canvas.draw()
+    lw = max(1, canvas.line_px // 2)
+    x, y = view.to_xy(hip.center_px)
+    if spacing is None or hip.head_radius_mm is None:
+        return
+    # output pixels per mm along x and y
+    kx, ky = view.sx / spacing.col_mm, view.sy / spacing.row_mm
+    rx, ry = hip.head_radius_mm * kx, hip.head_radius_mm * ky
+    draw.ellipse((x - rx, y - ry, x + rx, y + ry), outline=(*JOINT_RGB, 220), width=lw)
+    arm = max(3.0, 0.25 * rx)
+    draw.line([(x - arm, y), (x + arm, y)], fill=(*JOINT_RGB, 255), width=lw)
+    draw.line([(x, y - arm), (x, y + arm)], fill=(*JOINT_RGB, 255), width=lw)
+    if hip.search_region is None:
+        return
+    radius_mm, lo, hi = hip.search_region
+    lat = -1.0 if hip.image_side is ImageSide.LEFT else 1.0
+
+    def at(phi_deg: float, r_mm: float) -> tuple[float, float]:
+        t = math.radians(phi_deg)  # 0 up, 90 lateral
+        return (x + lat * math.sin(t) * r_mm * kx, y - math.cos(t) * r_mm * ky)
+
+    arc = [at(float(a), radius_mm) for a in np.linspace(lo, hi, 64)]
+    inner = hip.head_radius_mm
+    outline = [at(lo, inner), *arc, at(hi, inner)]
+    draw.line(outline, fill=(*JOINT_RGB, 170), width=lw)
+
+
+def _draw_candidates(canvas: _Canvas, result: GradingResult, view: _View) -> None:
+    """Where the detector looked closest when no hip was found, with its score."""
+    spacing = result.spacing
+    if spacing is None:
+        return
+    draw = canvas.draw()
+    lw = max(1, canvas.line_px // 2)
+    size = max(10, round(canvas.font_px * 0.8))
+    for c in result.hip_candidates:
+        x, y = view.to_xy(c.center_px)
+        r = 64.0 / spacing.col_mm * view.sx  # the detector's 128 mm window
+        draw.rectangle((x - r, y - r, x + r, y + r), outline=(*CANDIDATE_RGB, 160), width=lw)
+        canvas.text((x - r + lw * 2, y - r + lw * 2), f"hip? score {c.score:.1f}", size,
+                    CANDIDATE_RGB, stroke=True)
+
+
 def _hip_lines(hip: HipResult) -> list[tuple[str, RGB]]:
     if hip.grade is None:
         lines = [("hip found, not graded", TEXT_RGB)]
@@ -518,6 +569,10 @@ def _panel(
     # legend items: (swatch kind, label); "gap" is a line
     items: list[tuple[str, RGB]] = [(KIND_LABEL[k], KIND_RGB[k]) for k in FragmentKind]
     items.append(("gap", GAP_RGB))
+    if result.hips:
+        items.append(("hip, region searched", JOINT_RGB))
+    elif result.hip_candidates:
+        items.append(("hip detector's best guesses", CANDIDATE_RGB))
     scale_len = (SCALE_BAR_MM / spacing.col_mm) * sx if spacing is not None else 0.0
     scale_label = f"{SCALE_BAR_MM:g} mm"
     slw, _ = _text_size(scale_label, size)
@@ -614,6 +669,11 @@ def _render_view(
     font_px: int,
 ) -> tuple[npt.NDArray[np.uint8], list[str]]:
     canvas = _Canvas(_base_image(radiograph, view), font_px)
+    spacing = result.spacing or radiograph.spacing
+    for hip in result.hips:
+        _draw_joint(canvas, hip, view, spacing)
+    if not result.hips:
+        _draw_candidates(canvas, result, view)
     fragments = [f for hip in result.hips for f in hip.fragments]
     _draw_fragments(canvas, fragments, view)
     for hip in result.hips:
@@ -625,7 +685,6 @@ def _render_view(
         _draw_gap(canvas, hip, view)
     for hip in hips_labelled:
         _draw_hip_label(canvas, hip, view)
-    spacing = result.spacing or radiograph.spacing
     panel = _panel(
         canvas.w,
         font_px,

@@ -88,6 +88,7 @@ def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingRe
             status=Status.UNGRADABLE,
             reason=found.reason or "no hip joint found",
             caveats=radiograph.caveats,
+            hip_candidates=found.candidates[:3],
             **common,  # type: ignore[arg-type]
         )
     hips: list[HipResult] = []
@@ -137,6 +138,7 @@ def _not_graded(hip: HipJoint, why: str) -> HipResult:
         center_px=hip.center_px,
         prosthesis=hip.prosthesis,
         not_graded=f"{why}: heterotopic bone cannot be told from normal bone here",
+        head_radius_mm=hip.head_radius_mm,
     )
 
 
@@ -174,7 +176,8 @@ def grade_path(
         if err.path is None:
             err.path = str(path)
         return error_result(path, err)
-    if out_dir is not None and overlay and result.status is Status.OK:
+    if out_dir is not None and overlay and result.status is not Status.ERROR:
+        # every film read gets its overlay, ungradable ones too: what was found or looked for
         from brooker import overlay as ov
 
         name = overlay_name or ov.overlay_name_for(path)

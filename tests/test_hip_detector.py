@@ -1,0 +1,133 @@
+"""The hip-region detector and hip placement (brooker.hip_detector, localization.find_hips).
+
+Known answers on the project's own synthetic films (seeds never used to train the detector:
+``benchmarks/train_hip_detector.py`` renders seeds 1000-1023), the HOG features against
+scikit-image's, and the record of a hip found but not graded. Figures on real films are pinned
+by tests/test_scoreboard.py.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from brooker import hip_detector as hd
+from brooker import phantom as ph
+from brooker.config import AnalysisConfig
+from brooker.dicom_io import load_radiograph
+from brooker.localization import find_hips
+from brooker.models import BrookerGrade, HipResult, ImageSide, PatientSide
+
+#: A hip is placed right when its centre is within this of the truth (a head radius is ~24 mm).
+PLACE_TOL_MM = 12.0
+
+
+def _film(tmp: Path, spec: ph.PhantomSpec) -> tuple[Any, dict[str, Any]]:
+    p = ph.render(spec)
+    path = ph.write(p, tmp / f"s{spec.seed}.dcm")
+    return load_radiograph(path, pixel_spacing=p.spacing), p.truth
+
+
+@pytest.mark.parametrize("seed", [2001, 2002, 2003])
+def test_both_hips_found_and_placed_on_a_synthetic_pelvis(tmp_path: Path, seed: int) -> None:
+    spec = replace(ph.random_spec(seed), spacing_mm=0.5)
+    rad, truth = _film(tmp_path, spec)
+    found = find_hips(rad, AnalysisConfig())
+    want = {h["side"]: h for h in truth["hips"]}
+    got = {h.patient_side.value: h for h in found.hips}
+    assert set(got) == set(want), found
+    row_mm, col_mm = rad.spacing.sampling_mm
+    for side, t in want.items():
+        h = got[side]
+        assert h.image_side.value == t["image_half"]
+        dr = (h.center_px[0] - t["center_px"][0]) * row_mm
+        dc = (h.center_px[1] - t["center_px"][1]) * col_mm
+        assert math.hypot(dr, dc) <= PLACE_TOL_MM, (side, h.center_px, t["center_px"])
+        assert h.prosthesis == t["prosthesis"], side
+        assert h.score is not None
+        assert h.score >= AnalysisConfig().hip_pair_min_score
+
+
+@pytest.mark.parametrize("body", ["knee", "chest"])
+def test_no_hip_on_a_film_without_one(tmp_path: Path, body: str) -> None:
+    spec = replace(ph.random_spec(2010), spacing_mm=0.5, body=body)
+    rad, truth = _film(tmp_path, spec)
+    assert truth["hips"] == []
+    found = find_hips(rad, AnalysisConfig())
+    assert found.hips == ()
+    assert found.reason is not None
+    assert "no hip" in found.reason
+    # what was looked at is reported, best first, all below the lone-hip threshold
+    scores = [c.score for c in found.candidates]
+    assert scores
+    assert scores == sorted(scores, reverse=True)
+    assert max(scores) < AnalysisConfig().hip_min_score
+
+
+def test_a_hip_view_gives_one_hip(tmp_path: Path) -> None:
+    spec = replace(ph.random_spec(2004), spacing_mm=0.5, hip_view="right")
+    rad, truth = _film(tmp_path, spec)
+    found = find_hips(rad, AnalysisConfig())
+    sides = {h.patient_side for h in found.hips}
+    assert PatientSide.RIGHT in sides, found
+    assert len(found.hips) == len(truth["hips"]), (found, truth["hips"])
+
+
+def test_mirrored_film_swaps_the_lateral_side(tmp_path: Path) -> None:
+    spec = replace(ph.random_spec(2001), spacing_mm=0.5)
+    rad, _ = _film(tmp_path, spec)
+    img = hd.detector_image(rad.pixels.astype(np.float32), rad.spacing.row_mm)
+    w = hd.load_weights()
+    a = hd.peaks(img, w, min_score=0.0, min_distance_px=30)
+    b = hd.peaks(np.ascontiguousarray(img[:, ::-1]), w, min_score=0.0, min_distance_px=30)
+    best_a = {p.lateral_left: p for p in a[:2]}
+    best_b = {p.lateral_left: p for p in b[:2]}
+    assert set(best_a) == set(best_b) == {True, False}
+    n = img.shape[1]
+    for side in (True, False):
+        mirrored = best_b[not side]
+        assert abs(best_a[side].row_px - mirrored.row_px) <= 2 * hd.SCORE_STEP_PX
+        assert abs(best_a[side].col_px - (n - 1 - mirrored.col_px)) <= 2 * hd.SCORE_STEP_PX
+        assert best_a[side].score == pytest.approx(mirrored.score, abs=0.5)
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (70, 97), (130, 41)])
+def test_hog_is_scikit_images(shape: tuple[int, int]) -> None:
+    from skimage.feature import hog
+
+    rng = np.random.default_rng(sum(shape))
+    img = rng.random(shape)
+    ref = hog(img, orientations=9, pixels_per_cell=(8, 8), cells_per_block=(2, 2),
+              feature_vector=False, block_norm="L2-Hys")
+    ours = hd.hog_blocks(img.astype(np.float32))
+    assert ours.shape == (ref.shape[0], ref.shape[1], 36)
+    np.testing.assert_allclose(ours, ref.reshape(ours.shape), atol=1e-6)
+
+
+def test_shipped_weights_load() -> None:
+    w = hd.load_weights()
+    assert w.w.shape == (hd.N_FEATURES,)
+    assert np.all(np.isfinite(w.w))
+    assert math.isfinite(w.b)
+    with pytest.raises(ValueError, match="finite"):
+        hd.DetectorWeights(w=np.zeros(3), b=0.0)
+
+
+def test_a_hip_found_but_not_graded_has_no_class() -> None:
+    hip = HipResult(PatientSide.RIGHT, ImageSide.LEFT, None, (10.0, 20.0), False,
+                    not_graded="the femoral head is not segmented as bone on this film")
+    rec = hip.to_record()
+    assert rec["grade"] is None
+    assert rec["brooker_class"] is None
+    assert rec["gap_mm"] is None
+    assert "not segmented" in rec["not_graded"]
+    with pytest.raises(ValueError, match="either a grade"):
+        HipResult(PatientSide.RIGHT, ImageSide.LEFT, None, (10.0, 20.0), False)
+    with pytest.raises(ValueError, match="either a grade"):
+        HipResult(PatientSide.RIGHT, ImageSide.LEFT, BrookerGrade.NONE, (1.0, 2.0), False,
+                  not_graded="x")
