@@ -83,6 +83,7 @@ from brooker.errors import (
     NotDicomError,
     SizeMismatchError,
     TruncatedPixelDataError,
+    UnreadableInputError,
     UnsupportedPixelDataError,
 )
 from brooker.models import (
@@ -93,6 +94,7 @@ from brooker.models import (
     RadiographMeta,
     SpacingSource,
 )
+from brooker.paths import open_regular
 from brooker.units import MAX_MEGAPIXELS, TYPICAL_MAGNIFICATION
 
 
@@ -300,15 +302,13 @@ def _load(
     ident: list[str],
 ) -> Radiograph:
     where = str(path)
-    if not path.is_file():
-        raise NotDicomError("no such file", where)
-    try:
-        with path.open("rb") as fh:
+    try:  # a FIFO or a device is refused here, before anything opens it
+        with open_regular(path) as fh:
             head = fh.read(132)
-        file_size = path.stat().st_size
+            file_size = os.fstat(fh.fileno()).st_size
     except OSError as exc:
-        raise NotDicomError(
-            f"cannot be opened ({exc.strerror or type(exc).__name__})", where
+        raise UnreadableInputError(
+            f"cannot be read ({exc.strerror or type(exc).__name__})", where
         ) from None
     has_magic = len(head) == 132 and head[128:132] == b"DICM"
 

@@ -110,6 +110,9 @@ class ExitCode(enum.IntEnum):
     NOT_ALL_GRADED = 3
     """Some inputs could not be graded; each has its record."""
     NO_INPUTS = 4
+    OUTPUT_ERROR = 5
+    """An output could not be written (disk full, permissions, read-only file system, a file
+    where a folder is expected): the environment, not a bug and not the inputs."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from brooker.models import (
     Radiograph,
     Status,
 )
+from brooker.paths import safe_stem
 from brooker.segmentation import segment_hip
 
 
@@ -152,7 +153,7 @@ def grade_path(
     if out_dir is not None and overlay and result.status is Status.OK:
         from brooker import overlay as ov
 
-        name = overlay_name or ov.overlay_name_for(path)
+        name = safe_stem(overlay_name or ov.overlay_name_for(path))  # never starts with "-"
         written = ov.write_overlays(
             Path(out_dir), name, radiograph, result, crops=overlay_crops
         )
