@@ -11,7 +11,7 @@ from pathlib import Path
 
 from brooker._version import __version__
 from brooker.config import AnalysisConfig
-from brooker.dicom_io import load_radiograph
+from brooker.dicom_io import check_gradable, load_radiograph
 from brooker.errors import BrookerError, MissingSpacingError
 from brooker.fragments import classify_fragments
 from brooker.grading import grade_hip, needs_gap
@@ -63,6 +63,7 @@ def analyze(
 
 def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingResult:
     meta = radiograph.meta
+    check_gradable(radiograph)  # size and spacing that no perception step can misuse
     if radiograph.spacing is None:
         raise MissingSpacingError(
             "no physical pixel spacing: none of (0028,0030) Pixel Spacing or "

@@ -15,3 +15,18 @@ PROSTHETIC_HEAD_DIAMETER_MM: Final = (22.0, 40.0)
 
 #: Typical AP pelvis magnification at the hip.
 TYPICAL_MAGNIFICATION: Final = (1.10, 1.25)
+
+#: Smallest image side the loader accepts, in pixels (a hip needs far more; 1 x 1, 2 x 2 or a
+#: single row are corrupt headers).
+MIN_IMAGE_SIDE_PX: Final = 32
+
+#: Physical range of a projection radiograph's pixel spacing at the patient or the detector, mm
+#: (mammography and fine CR plates 0.025-0.05; DX 0.1-0.2; a 43 cm plate stored at 430 pixels
+#: is 1 mm). Outside it the value is a unit or header error (``implausible_spacing``).
+PLAUSIBLE_SPACING_MM: Final = (0.02, 1.0)
+
+#: Largest physical side of a film, mm: a 43 cm plate, or a stitched long-leg view of about
+#: 1.3 m. A film "larger" than this has a spacing that is too large (a unit error). With the
+#: spacing range above it bounds the 1 mm analysis grid at 1.5 m x 1.5 m (2.25 MP) and, with
+#: :data:`MAX_MEGAPIXELS`, every working array of one film.
+MAX_FIELD_MM: Final = 1500.0
