@@ -236,6 +236,16 @@ _DEFER_SIZE: Final = 256 * 1024
 
 _MAG_VALID_RANGE: Final = (1.0, 3.0)
 
+#: Decode with the bits above (0028,0101) Bits Stored kept: :func:`_check_pixel_values` looks
+#: at them before :func:`_mask_to_bits_stored` drops them.
+_KEEP_UNUSED_BITS: Final[dict[str, Any]] = {"correct_unused_bits": False}
+
+#: Exceptions that stop the program rather than report a bad file; every other exception
+#: from pydicom or a decoder is the file's fault. pylibjpeg-rle (Rust, pyo3) raises
+#: ``pyo3_runtime.PanicException`` on an RLE stream whose segments overrun the frame, which
+#: derives from BaseException, not Exception: it is a bad file too, not a reason to die.
+_FATAL: Final = (KeyboardInterrupt, SystemExit, GeneratorExit)
+
 #: Files without usable file meta are re-parsed in memory only up to this size.
 _REPARSE_MAX_BYTES: Final = 256 << 20
 
@@ -294,7 +304,9 @@ def load_radiograph(
             ) from None
         except RecursionError:
             raise MalformedDicomError("header nesting too deep to parse", str(path)) from None
-        except Exception as exc:  # a pydicom or decoder failure we did not foresee
+        except BaseException as exc:  # a pydicom or decoder failure we did not foresee
+            if isinstance(exc, _FATAL):
+                raise
             raise MalformedDicomError(
                 _redact(f"cannot be read as a DICOM image ({_safe_detail(exc)})", ident),
                 str(path),
@@ -836,10 +848,12 @@ def _decode(ds: Dataset, ts: UID, where: str) -> tuple[npt.NDArray[Any], str]:
             "pydicom-native"
         )
         try:
-            arr, _ = decoder.as_array(ds, index=0, correct_unused_bits=False)
+            arr, _ = decoder.as_array(ds, index=0, **_KEEP_UNUSED_BITS)
         except MemoryError:
             raise
-        except Exception as exc:
+        except BaseException as exc:
+            if isinstance(exc, _FATAL):
+                raise
             raise UnsupportedPixelDataError(
                 f"pixel data ({name}) cannot be decoded: {_safe_detail(exc)}", where
             ) from None
@@ -857,12 +871,12 @@ def _decode(ds: Dataset, ts: UID, where: str) -> tuple[npt.NDArray[Any], str]:
     failures: list[str] = []
     for plugin in plugins:
         try:
-            arr, _ = decoder.as_array(
-                ds, index=0, decoding_plugin=plugin, correct_unused_bits=False
-            )
+            arr, _ = decoder.as_array(ds, index=0, decoding_plugin=plugin, **_KEEP_UNUSED_BITS)
         except MemoryError:
             raise
-        except Exception as exc:
+        except BaseException as exc:  # a Rust decoder's panic is not an Exception
+            if isinstance(exc, _FATAL):
+                raise
             failures.append(f"{plugin}: {_decoder_detail(exc)}")
             continue
         return arr, _plugin_label(plugin, ts)

@@ -446,3 +446,26 @@ def test_csv_keeps_surrogate_names(tmp_path: Path) -> None:
     assert b"z\xfa.dcm" in data
     rows = list(csv.reader(data.decode("utf-8-sig", "surrogateescape").splitlines()))
     assert rows[1][0] == name
+
+
+# --------------------------------------------------------------------------------------------
+# found by the fuzz corpus
+
+
+def test_rle_decoder_panic_is_a_bad_file_not_a_dead_worker(tmp_path: Path) -> None:
+    """pylibjpeg-rle panics (pyo3 PanicException, a BaseException) on these flipped bytes;
+    the loader goes on to the next decoder plugin or reports the file, it never dies."""
+    yy, xx = np.mgrid[0:64, 0:64]
+    px = ((xx * 30 + yy * 20) % 4096).astype(np.uint16)
+    path = write_dicom(
+        px, tmp_path / "r.dcm", DicomVariant(transfer_syntax="rle", pixel_spacing_mm=(0.2, 0.2))
+    )
+    data = bytearray(path.read_bytes())
+    assert len(data) == 6356  # the flips below are positions in this exact file
+    for pos, xor in ((1298, 22), (3044, 213), (3170, 201)):
+        data[pos] ^= xor
+    path.write_bytes(bytes(data))
+    try:
+        load_radiograph(path)
+    except errors.BrookerError:
+        pass
