@@ -429,7 +429,7 @@ class _Tube(_Shape):
     """
 
     pts: FloatArray
-    radius: FloatArray
+    radius: FloatArray | float  # a float is the same radius all along (made an array below)
     cortex: FloatArray | float = 1.5
     grow_mm: float | None = None
     taper_mm: float = 6.0
@@ -440,7 +440,7 @@ class _Tube(_Shape):
 
     def __post_init__(self) -> None:
         self.pts = np.asarray(self.pts, dtype=float)
-        self.radius = np.broadcast_to(np.asarray(self.radius, float), (len(self.pts),)).copy()
+        self.radius_arr = np.broadcast_to(np.asarray(self.radius, float), (len(self.pts),)).copy()
         self.cortex_arr = np.broadcast_to(np.asarray(self.cortex, float), (len(self.pts),)).copy()
         seg = np.diff(self.pts, axis=0)
         self.seg_len = np.hypot(seg[:, 0], seg[:, 1])
@@ -451,7 +451,7 @@ class _Tube(_Shape):
         return float(self.s_at[-1])
 
     def bbox(self) -> tuple[float, float, float, float]:
-        r = float(self.radius.max()) * (1 + abs(self.wobble_amp))
+        r = float(self.radius_arr.max()) * (1 + abs(self.wobble_amp))
         return (
             float(self.pts[:, 0].min()) - r,
             float(self.pts[:, 1].min()) - r,
@@ -465,7 +465,7 @@ class _Tube(_Shape):
         total = np.zeros(shape)
         inner = np.zeros(shape)
         wob = None
-        rmax = float(self.radius.max()) * (1 + abs(self.wobble_amp)) + 0.5
+        rmax = float(self.radius_arr.max()) * (1 + abs(self.wobble_amp)) + 0.5
         for i in range(len(self.pts) - 1):
             a, b = self.pts[i], self.pts[i + 1]
             if self.grow_mm is not None and self.s_at[i] >= self.grow_mm:
@@ -487,7 +487,7 @@ class _Tube(_Shape):
             L2 = float(ab @ ab) or 1e-12
             t = np.clip(((us - a[0]) * ab[0] + (vs - a[1]) * ab[1]) / L2, 0, 1)
             d = np.hypot(us - (a[0] + t * ab[0]), vs - (a[1] + t * ab[1]))
-            R = self.radius[i] + t * (self.radius[i + 1] - self.radius[i])
+            R = self.radius_arr[i] + t * (self.radius_arr[i + 1] - self.radius_arr[i])
             C = self.cortex_arr[i] + t * (self.cortex_arr[i + 1] - self.cortex_arr[i])
             if self.grow_mm is not None:
                 s = self.s_at[i] + t * self.seg_len[i]
@@ -700,7 +700,9 @@ def _hemipelvis(
     ce = math.radians(rng.uniform(22, 40))
     js = rng.uniform(2.0, 5.0)
     ra = rh + js
-    j = lambda s: rng.uniform(-s, s)  # noqa: E731
+    def j(s: float) -> float:
+        return float(rng.uniform(-s, s))
+
     lat = [
         (hw + ra * math.sin(ce), -ra * math.cos(ce)),  # lateral rim
         (hw + rh * 0.80 + j(2), -rh * 1.40 + j(3)),  # above rim
@@ -733,7 +735,8 @@ def _hemipelvis(
         g1 = np.exp(-((u - sup[0]) ** 2 + (v - sup[1]) ** 2) / (2 * (26 * k) ** 2))
         g2 = np.exp(-((u - acet[0]) ** 2 + (v - acet[1]) ** 2) / (2 * (rh * 0.9) ** 2))
         g3 = np.exp(-((u - crest_c[0]) ** 2 + (v - crest_c[1]) ** 2) / (2 * (28 * k) ** 2))
-        return body_extra_amp * g1 + 10 * g2 - 4.0 * fossa_amp * g3
+        out: FloatArray = body_extra_amp * g1 + 10 * g2 - 4.0 * fossa_amp * g3
+        return out
 
     plate = _Plate(outline, base_mm=rng.uniform(5, 9), rim_mm=rng.uniform(6, 10),
                    rim_width=rng.uniform(1.2, 2.5), extra=extra)
@@ -1564,11 +1567,11 @@ def _add_negatives(spec: PhantomSpec, scene: _Scene, geoms: dict[str, _HipGeom],
             f_top = g.neck_base
             for _ in range(int(rng.integers(1, 4))):
                 along = rng.uniform(35, 110)
-                c = f_top - g.shaft_up * along
-                w = g.shaft_r * 1.08
+                centre = f_top - g.shaft_up * along
+                half_w = g.shaft_r * 1.08
                 tilt = rng.uniform(-0.15, 0.15)
-                p1 = c - g.lat_perp * w + g.shaft_up * tilt * w
-                p2 = c + g.lat_perp * w - g.shaft_up * tilt * w
+                p1 = centre - g.lat_perp * half_w + g.shaft_up * tilt * half_w
+                p2 = centre + g.lat_perp * half_w - g.shaft_up * tilt * half_w
                 mid = 0.5 * (p1 + p2) - g.shaft_up * rng.uniform(-3, 3)
                 cw.append(
                     _Tube(_bezier(p1, mid, p2, 8), rng.uniform(0.5, 0.8), cortex=5, depth_scale=3.0)
@@ -1657,8 +1660,10 @@ def _build_other(spec: PhantomSpec) -> _Scene:
                 pts = np.array([[s * 12, y], [s * 60, y - 18], [s * 130, y + 10], [s * 140, y + 50],
                                 [s * 110, y + 75]])
                 ribs.append(_Tube(_smooth_open(pts, 20), 5.0, cortex=1.2))
-        spine = [_Blob(0, -170 + 26 * i, 22, 11, depth=16, cortex=2) for i in range(14)]
-        clav = [
+        spine: list[_Shape] = [
+            _Blob(0, -170 + 26 * i, 22, 11, depth=16, cortex=2) for i in range(14)
+        ]
+        clav: list[_Shape] = [
             _Tube(np.array([[s * 15, -175], [s * 80, -185], [s * 150, -170]]), 6.0, cortex=2)
             for s in (-1, 1)
         ]
@@ -1685,7 +1690,7 @@ def _build_other(spec: PhantomSpec) -> _Scene:
 
 def _texture(
     rng: np.random.Generator, shape: tuple[int, int], row_mm: float, col_mm: float
-) -> FloatArray:
+) -> npt.NDArray[np.float32]:
     """Trabecular-like band-pass noise, unit std (isotropic plus a vertical-grained part)."""
     w = rng.standard_normal(shape).astype(np.float32)
     s1 = (0.5 / row_mm, 0.5 / col_mm)
@@ -1694,7 +1699,8 @@ def _texture(
     b = ndi.gaussian_filter(w, (1.6 / row_mm, 0.45 / col_mm))
     a = a / (a.std() + 1e-9)
     b = b / (b.std() + 1e-9)
-    return (0.7 * a + 0.5 * b).astype(np.float32)
+    out: npt.NDArray[np.float32] = (0.7 * a + 0.5 * b).astype(np.float32)
+    return out
 
 
 def _letter_mask(text: str, h_px: int, w_px: int) -> BoolArray:
@@ -1715,7 +1721,13 @@ def _letter_mask(text: str, h_px: int, w_px: int) -> BoolArray:
     return a[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
 
 
-def _paste(dst: FloatArray, src: FloatArray, r0: int, c0: int, op: str = "add") -> None:
+def _paste(
+    dst: npt.NDArray[np.floating[Any]],
+    src: npt.NDArray[np.floating[Any]],
+    r0: int,
+    c0: int,
+    op: str = "add",
+) -> None:
     h, w = src.shape
     rr0, cc0 = max(r0, 0), max(c0, 0)
     rr1, cc1 = min(r0 + h, dst.shape[0]), min(c0 + w, dst.shape[1])
@@ -2072,7 +2084,9 @@ def random_spec(
                            noise=float(rng.uniform(0.6, 1.4)), blur_mm=float(rng.uniform(0.2, 0.4)),
                            transfer_syntax=str(rng.choice(["explicit_le", "rle", "jpeg_ls"])),
                            modality=str(rng.choice(["DX", "CR"])))
-    b = lambda p: bool(rng.random() < p)  # noqa: E731
+    def b(p: float) -> bool:
+        return bool(rng.random() < p)
+
     hip_view = str(rng.choice(["right", "left"])) if b(0.1) else None
     spacing_tags = str(rng.choice(SPACING_TAGS[:4], p=[0.55, 0.2, 0.1, 0.15]))
     return PhantomSpec(
@@ -2171,7 +2185,7 @@ def make_dataset(out_dir: str | Path, n: int, seed: int = 0, *, wide: bool = Tru
 #: ``python -m brooker.phantom --samples sample_images``.
 def sample_specs() -> list[tuple[str, PhantomSpec]]:
     """Specs of the committed ``sample_images`` (one per class at least, flipped, MONOCHROME1)."""
-    small = {"spacing_mm": 0.25, "noise": 0.7}
+    small: dict[str, Any] = {"spacing_mm": 0.25, "noise": 0.7}
     return [
         (
             "pelvis_0_vs_3.dcm",
