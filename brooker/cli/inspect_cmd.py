@@ -32,6 +32,11 @@ _HINTS = {
     "truncated_pixel_data": "the file looks cut short: copy it again from the archive",
     "not_a_radiograph": "brooker reads projection radiographs (CR, DX) only",
     "multi_frame": "export the single frame to grade as its own file",
+    "implausible_spacing": "if the file's spacing is wrong, pass --pixel-spacing ROW,COL (mm at "
+    "the patient)",
+    "implausible_pixel_values": "the header does not describe the pixels: export the film again "
+    "from the archive",
+    "not_a_regular_file": "give a regular file (FIFOs and devices are never read)",
 }
 
 
