@@ -669,7 +669,7 @@ def _run_dask(
     from dask.distributed import Client
 
     if not quiet:
-        err_console.print(f"grading {len(files)} file(s) on the Dask cluster at {address}")
+        err_console.print(plain(f"grading {len(files)} file(s) on the Dask cluster at {address}"))
     with Client(address) as client:  # type: ignore[no-untyped-call]
         parts = distributed.grade_bag(
             files,
