@@ -101,6 +101,7 @@ from brooker.paths import open_regular
 from brooker.units import (
     MAX_FIELD_MM,
     MAX_MEGAPIXELS,
+    MIN_FIELD_SIDE_MM,
     MIN_IMAGE_SIDE_PX,
     PLAUSIBLE_SPACING_MM,
     TYPICAL_MAGNIFICATION,
@@ -1092,8 +1093,9 @@ def check_gradable(radiograph: Radiograph) -> None:
     Raises
     ------
     ImageTooSmallError
-        Fewer than :data:`~brooker.units.MIN_IMAGE_SIDE_PX` pixels on a side (``inspect``
-        still shows such a file: only grading refuses it).
+        Fewer than :data:`~brooker.units.MIN_IMAGE_SIDE_PX` pixels, or less than
+        :data:`~brooker.units.MIN_FIELD_SIDE_MM`, on a side (``inspect`` still shows such a
+        file: only grading refuses it).
     ImplausibleSpacingError
         See :func:`implausible_spacing_reason`. The loader checks every spacing it resolves;
         this also covers a :class:`Radiograph` built by hand and given to
@@ -1109,6 +1111,14 @@ def check_gradable(radiograph: Radiograph) -> None:
     sp = radiograph.spacing
     if sp is None:
         return
+    h_mm, w_mm = rows * sp.row_mm, cols * sp.col_mm
+    if min(h_mm, w_mm) < MIN_FIELD_SIDE_MM:
+        raise ImageTooSmallError(
+            f"image of {rows} x {cols} pixels at {sp.row_mm:g} x {sp.col_mm:g} mm covers "
+            f"{h_mm:.1f} x {w_mm:.1f} mm: less than {MIN_FIELD_SIDE_MM:g} mm on a side cannot "
+            "show a hip",
+            radiograph.meta.path,
+        )
     why = implausible_spacing_reason(sp.row_mm, sp.col_mm, radiograph.pixels.shape[:2])
     if why is not None:
         raise ImplausibleSpacingError(

@@ -20,6 +20,11 @@ TYPICAL_MAGNIFICATION: Final = (1.10, 1.25)
 #: single row are corrupt headers).
 MIN_IMAGE_SIDE_PX: Final = 32
 
+#: Smallest physical side of a film the analysis accepts, mm: below it the 1 mm analysis grid
+#: has almost no pixels (a hip needs a field of about 100 mm; films from 10 to 100 mm are
+#: ``ungradable``, smaller ones ``image_too_small``).
+MIN_FIELD_SIDE_MM: Final = 10.0
+
 #: Physical range of a projection radiograph's pixel spacing at the patient or the detector, mm
 #: (mammography and fine CR plates 0.025-0.05; DX 0.1-0.2; a 43 cm plate stored at 430 pixels
 #: is 1 mm). Outside it the value is a unit or header error (``implausible_spacing``).

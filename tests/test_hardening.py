@@ -214,12 +214,25 @@ def test_implausible_tag_falls_back_to_a_plausible_one(tmp_path: Path) -> None:
     assert any("plausible" in c for c in rad.caveats)
 
 
-@pytest.mark.parametrize("shape", [(1, 1), (2, 2), (1, 65535), (65535, 1), (31, 400)])
-def test_tiny_images_are_a_typed_error(tmp_path: Path, shape: tuple[int, int]) -> None:
+@pytest.mark.parametrize(
+    ("shape", "spacing_mm"),
+    [
+        ((1, 1), 0.2),
+        ((2, 2), 0.2),
+        ((1, 65535), 0.02),
+        ((65535, 1), 0.02),
+        ((31, 400), 0.2),
+        ((64, 64), 0.02),  # enough pixels, but 1.3 mm: the 1 mm analysis grid had none
+        ((40, 400), 0.04),
+    ],
+)
+def test_tiny_images_are_a_typed_error(
+    tmp_path: Path, shape: tuple[int, int], spacing_mm: float
+) -> None:
     path = write_dicom(
-        np.full(shape, 100, np.uint16),
+        np.random.default_rng(0).integers(0, 4096, shape).astype(np.uint16),
         tmp_path / "t.dcm",
-        DicomVariant(pixel_spacing_mm=(0.02, 0.02)),
+        DicomVariant(pixel_spacing_mm=(spacing_mm, spacing_mm)),
     )
     load_radiograph(path)  # inspect can still show it
     result = grade_path(path)
