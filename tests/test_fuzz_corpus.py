@@ -97,8 +97,10 @@ def _reencode(
     syntax: str,
     step: int,
     scratch: Path,
+    scale: float = 1.0,
 ) -> bytes:
-    """Stored ``pixels[::step, ::step]`` written in ``syntax``, spacing scaled to match."""
+    """Stored ``pixels[::step, ::step]`` written in ``syntax``, spacing scaled to match (and by
+    ``scale``)."""
     px = np.ascontiguousarray(pixels[::step, ::step]).astype(np.uint16)
     mono1 = str(ds.PhotometricInterpretation) == "MONOCHROME1"
     if mono1:  # the writer takes bone-bright values and inverts them itself
@@ -108,7 +110,7 @@ def _reencode(
         value = ds.get(keyword)
         if value is None:
             return None
-        return (float(value[0]) * step, float(value[1]) * step)
+        return (float(value[0]) * step * scale, float(value[1]) * step * scale)
 
     variant = DicomVariant(
         transfer_syntax=syntax,
@@ -175,10 +177,12 @@ def _mutate(
     if choice == 0:
         step = int(rng.integers(2, 9))
         return _reencode(ds0, pixels, "explicit_le", step, scratch), f"1/{step} size"
-    shapes = ((1, 1), (2, 2), (1, pixels.shape[1]), (31, 200))
+    shapes = ((1, 1), (2, 2), (1, pixels.shape[1]), (31, 200), (64, 64), (48, 900))
     rows, cols = shapes[int(rng.integers(0, len(shapes)))]
     crop = pixels[:rows, :cols]
-    return _reencode(ds0, crop, "explicit_le", 1, scratch), f"cropped to {rows} x {cols}"
+    scale = float(rng.choice([1.0, 0.1]))  # 0.1: a few mm of film at a fine spacing
+    data = _reencode(ds0, crop, "explicit_le", 1, scratch, scale)
+    return data, f"cropped to {rows} x {cols}, spacing x {scale:g}"
 
 
 def corpus(seed: int, n: int, out_dir: Path, scratch: Path) -> Iterator[tuple[Path, str]]:
