@@ -246,48 +246,53 @@ def discover(paths: Iterable[str | os.PathLike[str]], *, recursive: bool = True)
         if key not in found or p < found[key]:
             found[key] = p
 
-    def walk(folder: str) -> None:
+    def walk(top: str) -> None:
+        """Search ``top`` (and, if recursive, its sub-folders, with a stack: a folder tree of
+        any depth cannot exhaust the recursion limit)."""
         nonlocal skipped
-        try:
-            with os.scandir(folder) as it:
-                entries = sorted(it, key=lambda e: e.name)
-        except OSError:  # a folder that cannot be listed gets its own `unreadable` record
-            unreadable.append(folder)
-            add(folder)
-            return
-        for entry in entries:
-            fp = os.path.join(folder, entry.name)
+        stack = [top]
+        while stack:
+            folder = stack.pop()
             try:
-                if entry.is_dir(follow_symlinks=False):
-                    if recursive:
-                        walk(fp)
+                with os.scandir(folder) as it:
+                    entries = sorted(it, key=lambda e: e.name)
+            except OSError:  # a folder that cannot be listed gets its own `unreadable` record
+                unreadable.append(folder)
+                add(folder)
+                continue
+            for entry in entries:
+                fp = os.path.join(folder, entry.name)
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        if recursive:
+                            stack.append(fp)
+                        continue
+                    if entry.is_symlink() and os.path.isdir(fp):
+                        continue  # links to folders are not followed
+                    st_mode = os.stat(fp).st_mode
+                except FileNotFoundError:  # a dangling link, or gone since listed
+                    special.append(fp)
                     continue
-                if entry.is_symlink() and os.path.isdir(fp):
-                    continue  # links to folders are not followed
-                st_mode = os.stat(fp).st_mode
-            except FileNotFoundError:  # a dangling link, or gone since listed
-                special.append(fp)
-                continue
-            except OSError:
-                unreadable.append(fp)
-                add(fp)
-                continue
-            if not stat.S_ISREG(st_mode):
-                special.append(fp)
-                continue
-            try:
-                is_dicom = _sniff(fp)
-            except SpecialFileError:
-                special.append(fp)
-                continue
-            except BrookerError:
-                unreadable.append(fp)
-                add(fp)
-                continue
-            if is_dicom:
-                add(fp)
-            else:
-                skipped += 1
+                except OSError:
+                    unreadable.append(fp)
+                    add(fp)
+                    continue
+                if not stat.S_ISREG(st_mode):
+                    special.append(fp)
+                    continue
+                try:
+                    is_dicom = _sniff(fp)
+                except SpecialFileError:
+                    special.append(fp)
+                    continue
+                except BrookerError:
+                    unreadable.append(fp)
+                    add(fp)
+                    continue
+                if is_dicom:
+                    add(fp)
+                else:
+                    skipped += 1
 
     for raw in paths:
         p = _norm(raw)
