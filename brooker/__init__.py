@@ -39,7 +39,30 @@ _LAZY = {
     "BrookerError": "brooker.errors",
 }
 
-__all__ = ["__version__", *sorted(_LAZY)]
+# Spelled out (not built from _LAZY) so that linters see the re-exports below.
+__all__ = [
+    "AnalysisConfig",
+    "BrookerError",
+    "BrookerGrade",
+    "ExitCode",
+    "Fragment",
+    "FragmentKind",
+    "GapMeasurement",
+    "GradingResult",
+    "HipResult",
+    "ImageSide",
+    "PatientSide",
+    "PixelSpacing",
+    "Radiograph",
+    "SpacingSource",
+    "Status",
+    "__version__",
+    "analyze",
+    "errors",
+    "grade_many",
+    "grade_path",
+    "load_radiograph",
+]
 
 if TYPE_CHECKING:
     from brooker import errors

@@ -46,6 +46,7 @@ import io
 import json
 import os
 import platform
+import stat
 import sys
 import time
 import traceback
@@ -58,7 +59,15 @@ from typing import IO, Any, Literal
 from brooker._version import __version__
 from brooker.atomic import atomic_write_bytes
 from brooker.config import AnalysisConfig
+from brooker.errors import (
+    BrookerError,
+    SpecialFileError,
+    UnreadableInputError,
+    is_environment_oserror,
+    output_error,
+)
 from brooker.models import ErrorInfo, GradingResult, Status
+from brooker.paths import open_regular
 
 #: Default per-file time limit, seconds (a 43 cm plate at 0.1 mm grades in a few seconds).
 DEFAULT_TIMEOUT_S: float = 300.0
@@ -71,7 +80,11 @@ MANIFEST_NAME = "manifest.json"
 ERROR_LOG_NAME = "errors.log"
 
 #: Error codes of records that a resumed run grades again.
-TRANSIENT_ERROR_CODES = frozenset({"timeout", "internal_error", "not_found", "unreadable"})
+TRANSIENT_ERROR_CODES = frozenset(
+    {"timeout", "internal_error", "not_found", "unreadable", "disk_full", "output_not_writable"}
+)
+#: Error codes of records whose output (an overlay) could not be written: the environment.
+OUTPUT_ERROR_CODES = frozenset({"disk_full", "output_not_writable"})
 
 #: How many bytes of a file :func:`looks_like_dicom` reads.
 SNIFF_BYTES = 4096
@@ -136,13 +149,24 @@ def looks_like_dicom(path: str | os.PathLike[str]) -> bool:
 
     True for a Part 10 file (128-byte preamble, then ``DICM``) and for a bare data set written
     without preamble or file meta (first elements in group 0002 or 0008, in explicit or implicit
-    VR, little or big endian). Unreadable files are not DICOM.
+    VR, little or big endian). Unreadable files, and anything that is not a regular file (a
+    FIFO, a device: never opened), are not DICOM.
     """
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(SNIFF_BYTES)
-    except OSError:
+        return _sniff(path)
+    except BrookerError:
         return False
+
+
+def _sniff(path: str | os.PathLike[str]) -> bool:
+    """:func:`looks_like_dicom`, raising the typed error of a file that cannot be read."""
+    try:
+        with open_regular(path) as fh:
+            head = fh.read(SNIFF_BYTES)
+    except OSError as exc:  # a read error after a successful open
+        raise UnreadableInputError(
+            f"cannot be read ({exc.strerror or type(exc).__name__})", os.fsdecode(path)
+        ) from None
     if len(head) >= 132 and head[128:132] == b"DICM":
         return True
     if head[:4] == b"DICM":  # meta without the preamble
@@ -161,24 +185,33 @@ class Discovery:
     ``files`` are the inputs to grade, sorted by path string, without duplicates (a file named
     twice, or found by two arguments, is graded once). ``missing`` lists named paths that do not
     exist (also in ``files``: they get a ``not_found`` record). ``skipped_non_dicom`` counts
-    files found in folders that are not DICOM.
+    regular files found in folders that are not DICOM. ``skipped_special`` lists what was found
+    in folders but is not a regular file (FIFOs, devices, sockets, dangling links): never
+    opened, counted and reported. Files and sub-folders that cannot be read are in ``files``
+    (they get an ``unreadable`` record) and listed in ``unreadable``.
     """
 
     files: tuple[str, ...]
     missing: tuple[str, ...] = ()
     skipped_non_dicom: int = 0
+    skipped_special: tuple[str, ...] = ()
+    unreadable: tuple[str, ...] = ()
 
 
-def read_files_from(source: str | os.PathLike[str] | IO[str]) -> list[str]:
-    """Paths listed one per line in a file (or an open text stream, e.g. stdin).
+def read_files_from(source: str | os.PathLike[str] | IO[str] | IO[bytes]) -> list[str]:
+    """Paths listed one per line in a file (or an open stream, e.g. stdin).
 
-    Blank lines are ignored; surrounding white space is stripped.
+    The list is read as bytes and each line decoded like a file name (``os.fsdecode``: UTF-8,
+    any other byte kept as a surrogate escape), so a name that is not valid UTF-8 reaches the
+    file it names. Blank lines are ignored; surrounding white space is stripped.
     """
     if isinstance(source, str | os.PathLike):
-        text = Path(source).read_text(encoding="utf-8")
+        data = Path(source).read_bytes()
     else:
-        text = source.read()
-    return [line.strip() for line in text.splitlines() if line.strip()]
+        raw = getattr(source, "buffer", source).read()
+        data = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogateescape")
+    lines = (os.fsdecode(line.strip()) for line in data.splitlines())
+    return [line for line in lines if line]
 
 
 def _norm(path: str | os.PathLike[str]) -> str:
@@ -191,7 +224,8 @@ def discover(paths: Iterable[str | os.PathLike[str]], *, recursive: bool = True)
     Parameters
     ----------
     paths : iterable of str or Path
-        Files (always attempted, whatever their content) and folders (searched for DICOM by
+        Files (always attempted, whatever their content or kind: a FIFO or a device named
+        here gets its own ``not_a_regular_file`` record) and folders (searched for DICOM by
         content; recursively unless ``recursive=False``). Symbolic links to files are
         followed; links to folders are not, so a link cycle cannot loop.
     recursive : bool
@@ -203,6 +237,8 @@ def discover(paths: Iterable[str | os.PathLike[str]], *, recursive: bool = True)
     """
     found: dict[str, str] = {}  # realpath -> path as found, first wins
     missing: list[str] = []
+    special: list[str] = []
+    unreadable: list[str] = []
     skipped = 0
 
     def add(p: str) -> None:
@@ -210,31 +246,69 @@ def discover(paths: Iterable[str | os.PathLike[str]], *, recursive: bool = True)
         if key not in found or p < found[key]:
             found[key] = p
 
+    def walk(top: str) -> None:
+        """Search ``top`` (and, if recursive, its sub-folders, with a stack: a folder tree of
+        any depth cannot exhaust the recursion limit)."""
+        nonlocal skipped
+        stack = [top]
+        while stack:
+            folder = stack.pop()
+            try:
+                with os.scandir(folder) as it:
+                    entries = sorted(it, key=lambda e: e.name)
+            except OSError:  # a folder that cannot be listed gets its own `unreadable` record
+                unreadable.append(folder)
+                add(folder)
+                continue
+            for entry in entries:
+                fp = os.path.join(folder, entry.name)
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        if recursive:
+                            stack.append(fp)
+                        continue
+                    if entry.is_symlink() and os.path.isdir(fp):
+                        continue  # links to folders are not followed
+                    st_mode = os.stat(fp).st_mode
+                except FileNotFoundError:  # a dangling link, or gone since listed
+                    special.append(fp)
+                    continue
+                except OSError:
+                    unreadable.append(fp)
+                    add(fp)
+                    continue
+                if not stat.S_ISREG(st_mode):
+                    special.append(fp)
+                    continue
+                try:
+                    is_dicom = _sniff(fp)
+                except SpecialFileError:
+                    special.append(fp)
+                    continue
+                except BrookerError:
+                    unreadable.append(fp)
+                    add(fp)
+                    continue
+                if is_dicom:
+                    add(fp)
+                else:
+                    skipped += 1
+
     for raw in paths:
         p = _norm(raw)
         if os.path.isdir(p):
-            if recursive:
-                walker: Iterable[tuple[str, list[str], list[str]]] = os.walk(p)
-            else:
-                names = sorted(os.listdir(p))
-                walker = [(p, [], [n for n in names if os.path.isfile(os.path.join(p, n))])]
-            for root, dirs, names in walker:
-                dirs.sort()
-                for name in sorted(names):
-                    fp = os.path.join(root, name)
-                    if not os.path.isfile(fp):
-                        continue
-                    if looks_like_dicom(fp):
-                        add(fp)
-                    else:
-                        skipped += 1
-        elif os.path.exists(p):
-            add(p)
+            walk(p)
+        elif os.path.lexists(p) or os.path.exists(p):
+            add(p)  # any kind: named files are always attempted (and refused if special)
         else:
             missing.append(p)
     files = set(found.values()) | set(missing)
     return Discovery(
-        files=tuple(sorted(files)), missing=tuple(sorted(set(missing))), skipped_non_dicom=skipped
+        files=tuple(sorted(files)),
+        missing=tuple(sorted(set(missing))),
+        skipped_non_dicom=skipped,
+        skipped_special=tuple(sorted(special)),
+        unreadable=tuple(sorted(set(unreadable))),
     )
 
 
@@ -267,12 +341,43 @@ def select_shard(files: Sequence[str], index: int, count: int) -> list[str]:
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 of a file's whole content."""
+    """Hex SHA-256 of a regular file's whole content.
+
+    Raises the typed errors of :func:`brooker.paths.open_regular` (``not_found``,
+    ``unreadable``, ``not_a_regular_file``): a FIFO or a device is never opened, so hashing
+    cannot block or run forever.
+    """
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
+    with open_regular(path) as fh:
+        try:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        except OSError as exc:
+            raise UnreadableInputError(
+                f"cannot be read ({exc.strerror or type(exc).__name__})", os.fsdecode(path)
+            ) from None
     return h.hexdigest()
+
+
+def _input_error(path: str) -> BrookerError | None:
+    """Why ``path`` cannot be graded at all (missing, a folder, special, unreadable), or None.
+
+    Never opens anything but a regular file.
+    """
+    if os.path.isdir(path):
+        try:
+            with os.scandir(path):
+                pass
+        except OSError as exc:
+            return UnreadableInputError(
+                f"folder cannot be listed ({exc.strerror or type(exc).__name__})", path
+            )
+        return SpecialFileError("is a folder, not a file", path)
+    try:
+        file_sha256(path)
+    except BrookerError as err:
+        return err
+    return None
 
 
 def error_record(path: str, code: str, message: str, **extra: Any) -> GradingResult:
@@ -294,7 +399,9 @@ def _log_traceback(out_dir: str | None, path: str, text: str) -> None:
         os.makedirs(out_dir, exist_ok=True)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         entry = f"--- {stamp} {path}\n{text}\n".encode("utf-8", "replace")
-        fd = os.open(os.path.join(out_dir, ERROR_LOG_NAME), os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        fd = os.open(
+            os.path.join(out_dir, ERROR_LOG_NAME), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644
+        )
         try:
             os.write(fd, entry)  # one write with O_APPEND: entries from workers do not interleave
         finally:
@@ -322,15 +429,11 @@ def grade_one(
     """
     path = os.fspath(path)
     try:
+        if os.path.isdir(path):
+            raise _input_error(path) or SpecialFileError("is a folder", path)
         sha = file_sha256(path)
-    except FileNotFoundError:
-        return error_record(path, "not_found", "no such file", input_sha256=None)
-    except IsADirectoryError:
-        return error_record(path, "unreadable", "is a folder", input_sha256=None)
-    except OSError as exc:
-        return error_record(
-            path, "unreadable", exc.strerror or type(exc).__name__, input_sha256=None
-        )
+    except BrookerError as err:
+        return error_record(path, err.code, err.detail, input_sha256=None)
     try:
         if grade_fn is None:
             from brooker.pipeline import grade_path
@@ -344,6 +447,15 @@ def grade_one(
             overlay_crops=overlay_crops,
             overlay_name=overlay_name,
         )
+    except OSError as exc:
+        if not is_environment_oserror(exc):
+            _log_traceback(out_dir, path, traceback.format_exc())
+            return error_record(
+                path, "internal_error", f"{type(exc).__name__}: {exc}", input_sha256=sha
+            )
+        # an overlay that cannot be written (full disk, permissions): the environment
+        failure = output_error(exc, os.fsdecode(exc.filename) if exc.filename else "output")
+        return error_record(path, failure.code, failure.message, input_sha256=sha)
     except Exception as exc:  # a bug: one record, traceback to the log, batch goes on
         _log_traceback(out_dir, path, traceback.format_exc())
         return error_record(
@@ -489,7 +601,7 @@ def _failed(path: str, code: str, message: str) -> GradingResult:
     """An error result for a file whose worker was lost; hashed here for the resume key."""
     try:
         sha: str | None = file_sha256(path)
-    except OSError:
+    except BrookerError:
         sha = None
     return error_record(path, code, message, input_sha256=sha)
 
@@ -578,9 +690,29 @@ def _run_pool(
 # --------------------------------------------------------------------------------------------
 
 
+def _escape_surrogates(text: str) -> str:
+    """JSON text with every lone surrogate written as its ``\\uXXXX`` escape.
+
+    A file name that is not valid UTF-8 is ``str`` with surrogate escapes (``os.fsdecode``);
+    ``json.dumps(ensure_ascii=False)`` leaves them raw, and raw surrogates cannot be encoded as
+    UTF-8. Surrogates only occur inside JSON strings, where the escape means the same.
+    """
+    if not any("\ud800" <= ch <= "\udfff" for ch in text):
+        return text
+    return "".join(f"\\u{ord(ch):04x}" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+
+
 def record_line(record: Mapping[str, Any]) -> str:
-    """One JSON line (no newline) of a record: compact, UTF-8, keys in record order."""
-    return json.dumps(record, ensure_ascii=False, separators=(", ", ": "), allow_nan=False)
+    """One JSON line (no newline) of a record: compact, UTF-8, keys in record order.
+
+    Text is UTF-8 except a lone surrogate, written as a ``\\udcNN`` escape: that is how a file
+    name byte ``0xNN`` that is not UTF-8 is kept (Python's surrogate escapes), so
+    ``os.fsencode(json.loads(line)["file"])`` gives the name's exact bytes back, and
+    ``--resume`` finds the file again.
+    """
+    return _escape_surrogates(
+        json.dumps(record, ensure_ascii=False, separators=(", ", ": "), allow_nan=False)
+    )
 
 
 class ResultsWriter:
@@ -592,22 +724,37 @@ class ResultsWriter:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        if os.fstat(self._fd).st_size:  # a torn last line from a killed run: never glue onto it
-            with open(self.path, "rb") as fh:
-                fh.seek(-1, os.SEEK_END)
-                if fh.read(1) != b"\n":
-                    os.write(self._fd, b"\n")
+        self._fd = -1
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            if os.fstat(self._fd).st_size:  # a torn last line from a killed run: never glue
+                with open(self.path, "rb") as fh:
+                    fh.seek(-1, os.SEEK_END)
+                    if fh.read(1) != b"\n":
+                        os.write(self._fd, b"\n")
+        except OSError as exc:
+            self.close()
+            raise output_error(exc, self.path) from None
 
     def write(self, record: Mapping[str, Any]) -> None:
-        """Append one record and make it durable."""
+        """Append one record and make it durable.
+
+        Raises
+        ------
+        OutputError
+            The record cannot be written (``disk_full``: no space or quota; else
+            ``output_not_writable``).
+        """
         data = (record_line(record) + "\n").encode("utf-8")
         view = memoryview(data)
-        while view:
-            n = os.write(self._fd, view)
-            view = view[n:]
-        os.fsync(self._fd)
+        try:
+            while view:
+                n = os.write(self._fd, view)
+                view = view[n:]
+            os.fsync(self._fd)
+        except OSError as exc:
+            raise output_error(exc, self.path) from None
 
     def close(self) -> None:
         """Close the file."""
@@ -693,7 +840,7 @@ def load_resume_state(
         if inp not in sha_cache:
             try:
                 sha_cache[inp] = file_sha256(inp)
-            except OSError:
+            except BrookerError:
                 sha_cache[inp] = None
         if (
             inp in done
@@ -707,7 +854,10 @@ def load_resume_state(
         kept.append(rec)
     if dirty:
         data = "".join(record_line(r) + "\n" for r in kept).encode("utf-8")
-        atomic_write_bytes(results_file, data)
+        try:
+            atomic_write_bytes(results_file, data)
+        except OSError as exc:
+            raise output_error(exc, results_file) from None
     return done
 
 
@@ -808,7 +958,11 @@ def write_csv(path: str | os.PathLike[str], records: Iterable[Mapping[str, Any]]
     for rec in records:
         for row in csv_rows(rec):
             writer.writerow({c: _cell(row.get(c)) for c in CSV_COLUMNS})
-    atomic_write_bytes(path, buf.getvalue().encode("utf-8-sig"))
+    try:
+        # a file name that is not UTF-8 keeps its own bytes (surrogate escapes, os.fsencode)
+        atomic_write_bytes(path, buf.getvalue().encode("utf-8-sig", "surrogateescape"))
+    except OSError as exc:
+        raise output_error(exc, os.fsdecode(path)) from None
 
 
 def _dist_version(name: str) -> str | None:
@@ -854,9 +1008,34 @@ def utc_now() -> str:
 
 
 def write_manifest(path: str | os.PathLike[str], manifest: Mapping[str, Any]) -> None:
-    """Write ``manifest.json`` atomically."""
-    text = json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n"
-    atomic_write_bytes(path, text.encode("utf-8"))
+    """Write ``manifest.json`` atomically.
+
+    When the disk is full the atomic write (a new file) fails; the manifest is then rewritten
+    in place, which needs no new block for a file of a few kB, so that a run stopped by a full
+    disk still says so (``state: failed``) rather than ``running``.
+
+    Raises
+    ------
+    OutputError
+        Neither way worked.
+    """
+    text = _escape_surrogates(json.dumps(manifest, indent=2, ensure_ascii=False, default=str))
+    data = (text + "\n").encode("utf-8")
+    try:
+        atomic_write_bytes(path, data)
+        return
+    except OSError as exc:
+        first = exc
+    try:
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            os.write(fd, data)
+            os.ftruncate(fd, len(data))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        raise output_error(first, os.fsdecode(path)) from None
 
 
 def counts(records: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, int]]:

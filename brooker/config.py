@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
 from brooker.errors import ConfigError
 from brooker.models import SpacingSource
@@ -117,12 +117,15 @@ class AnalysisConfig:
                 for v in self.pixel_spacing
             ):
                 raise ConfigError(
-                    f"pixel spacing must be two positive finite mm values, got {self.pixel_spacing!r}"
+                    "pixel spacing must be two positive finite mm values, "
+                    f"got {self.pixel_spacing!r}"
                 )
         if self.magnification is not None and not (
             math.isfinite(self.magnification) and 0.5 <= self.magnification <= 3.0
         ):
-            raise ConfigError(f"magnification must be between 0.5 and 3.0, got {self.magnification!r}")
+            raise ConfigError(
+                f"magnification must be between 0.5 and 3.0, got {self.magnification!r}"
+            )
         if not (math.isfinite(self.gap_threshold_mm) and self.gap_threshold_mm > 0):
             raise ConfigError("gap_threshold_mm must be positive")
         if not (self.min_fragment_area_mm2 >= 0):

@@ -74,6 +74,9 @@ from brooker.config import DEFAULT_SPACING_UNCERTAINTY
 from brooker.errors import (
     BrookerError,
     ColourImageError,
+    ImageTooSmallError,
+    ImplausiblePixelValuesError,
+    ImplausibleSpacingError,
     InvalidSpacingError,
     MalformedDicomError,
     MultiFrameError,
@@ -83,6 +86,7 @@ from brooker.errors import (
     NotDicomError,
     SizeMismatchError,
     TruncatedPixelDataError,
+    UnreadableInputError,
     UnsupportedPixelDataError,
 )
 from brooker.models import (
@@ -93,7 +97,15 @@ from brooker.models import (
     RadiographMeta,
     SpacingSource,
 )
-from brooker.units import MAX_MEGAPIXELS, TYPICAL_MAGNIFICATION
+from brooker.paths import open_regular
+from brooker.units import (
+    MAX_FIELD_MM,
+    MAX_MEGAPIXELS,
+    MIN_FIELD_SIDE_MM,
+    MIN_IMAGE_SIDE_PX,
+    PLAUSIBLE_SPACING_MM,
+    TYPICAL_MAGNIFICATION,
+)
 
 
 def _import_gdcm_safely() -> None:
@@ -143,6 +155,8 @@ from pydicom.uid import (  # noqa: E402
 __all__ = [
     "ACCEPTED_MODALITIES",
     "MAX_MEGAPIXELS",
+    "check_gradable",
+    "implausible_spacing_reason",
     "load_radiograph",
 ]
 
@@ -223,6 +237,16 @@ _DEFER_SIZE: Final = 256 * 1024
 
 _MAG_VALID_RANGE: Final = (1.0, 3.0)
 
+#: Decode with the bits above (0028,0101) Bits Stored kept: :func:`_check_pixel_values` looks
+#: at them before :func:`_mask_to_bits_stored` drops them.
+_KEEP_UNUSED_BITS: Final[dict[str, Any]] = {"correct_unused_bits": False}
+
+#: Exceptions that stop the program rather than report a bad file; every other exception
+#: from pydicom or a decoder is the file's fault. pylibjpeg-rle (Rust, pyo3) raises
+#: ``pyo3_runtime.PanicException`` on an RLE stream whose segments overrun the frame, which
+#: derives from BaseException, not Exception: it is a bad file too, not a reason to die.
+_FATAL: Final = (KeyboardInterrupt, SystemExit, GeneratorExit)
+
 #: Files without usable file meta are re-parsed in memory only up to this size.
 _REPARSE_MAX_BYTES: Final = 256 << 20
 
@@ -281,7 +305,9 @@ def load_radiograph(
             ) from None
         except RecursionError:
             raise MalformedDicomError("header nesting too deep to parse", str(path)) from None
-        except Exception as exc:  # a pydicom or decoder failure we did not foresee
+        except BaseException as exc:  # a pydicom or decoder failure we did not foresee
+            if isinstance(exc, _FATAL):
+                raise
             raise MalformedDicomError(
                 _redact(f"cannot be read as a DICOM image ({_safe_detail(exc)})", ident),
                 str(path),
@@ -300,15 +326,13 @@ def _load(
     ident: list[str],
 ) -> Radiograph:
     where = str(path)
-    if not path.is_file():
-        raise NotDicomError("no such file", where)
-    try:
-        with path.open("rb") as fh:
+    try:  # a FIFO or a device is refused here, before anything opens it
+        with open_regular(path) as fh:
             head = fh.read(132)
-        file_size = path.stat().st_size
+            file_size = os.fstat(fh.fileno()).st_size
     except OSError as exc:
-        raise NotDicomError(
-            f"cannot be opened ({exc.strerror or type(exc).__name__})", where
+        raise UnreadableInputError(
+            f"cannot be read ({exc.strerror or type(exc).__name__})", where
         ) from None
     has_magic = len(head) == 132 and head[128:132] == b"DICM"
 
@@ -338,6 +362,11 @@ def _load(
     geom = _geometry(ds, where)
     rows, cols, bits_alloc, bits_stored, pixel_rep = geom
     _check_size(ds, pixel_elem, ts, rows, cols, bits_alloc, frames, max_megapixels, where)
+    caveats: list[str] = []
+    # spacing first: an implausible one is refused before anything is decoded
+    spacing = _resolve_spacing(ds, user_spacing, user_mag, where, caveats, (rows, cols))
+    if ts not in _NATIVE_SYNTAXES:
+        _check_codestream(pixel_elem, ts, rows, cols, bits_alloc, where)
 
     raw, decoder_label = _decode(ds, ts, where)
     if raw.shape != (rows, cols):
@@ -346,6 +375,7 @@ def _load(
             f"Columns declare {rows} x {cols}",
             where,
         )
+    _check_pixel_values(raw, bits_stored, pixel_rep == 1, where, caveats)
     stored = _mask_to_bits_stored(raw, bits_stored, pixel_rep == 1)
     del raw
     pixels, k_invert = _modality_lut(ds, stored, bits_stored, pixel_rep == 1, where)
@@ -356,8 +386,6 @@ def _load(
     if not np.isfinite(pixels).all():
         raise MalformedDicomError("the Modality LUT produced non-finite pixel values", where)
 
-    caveats: list[str] = []
-    spacing = _resolve_spacing(ds, user_spacing, user_mag, where, caveats)
     orientation = _multi_text(ds, _PATIENT_ORIENTATION)
     view_position = _text(ds, _VIEW_POSITION)
     image_laterality = _text(ds, _IMAGE_LATERALITY) or _text(ds, _LATERALITY)
@@ -645,6 +673,159 @@ def _element_length(elem: Any) -> int | None:
     return None
 
 
+#: How much of an encapsulated stream :func:`_check_codestream` searches for the frame header.
+_CODESTREAM_HEAD: Final = 1 << 16
+
+#: JPEG start-of-frame markers (SOF0-SOF15 without DHT C4, JPG C8, DAC CC) and JPEG-LS SOF55.
+_JPEG_SOF: Final = frozenset({*range(0xC0, 0xD0)} - {0xC4, 0xC8, 0xCC} | {0xF7})
+
+
+def _codestream_size(head: bytes) -> tuple[str, int, int, int] | None:
+    """``(kind, rows, cols, precision)`` from the first JPEG/JPEG-LS SOF or JPEG 2000 SIZ
+    marker in ``head`` (the start of the encapsulated Pixel Data), or None if there is none."""
+    j2k = head.find(b"\xff\x4f\xff\x51")
+    if j2k >= 0 and len(head) >= j2k + 4 + 38 + 3:
+        siz = head[j2k + 4 :]
+        x, y = int.from_bytes(siz[4:8], "big"), int.from_bytes(siz[8:12], "big")
+        x0, y0 = int.from_bytes(siz[12:16], "big"), int.from_bytes(siz[16:20], "big")
+        precision = (siz[38] & 0x7F) + 1 if len(siz) > 38 else 0
+        return "JPEG 2000", y - y0, x - x0, precision
+    pos = head.find(b"\xff\xd8\xff")
+    if pos < 0:
+        return None
+    pos += 2
+    while pos + 9 <= len(head):
+        if head[pos] != 0xFF:
+            return None
+        marker = head[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in _JPEG_SOF:
+            kind = "JPEG-LS" if marker == 0xF7 else "JPEG"
+            precision = head[pos + 4]
+            rows = int.from_bytes(head[pos + 5 : pos + 7], "big")
+            cols = int.from_bytes(head[pos + 7 : pos + 9], "big")
+            return kind, rows, cols, precision
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # no length field
+            pos += 2
+            continue
+        pos += 2 + int.from_bytes(head[pos + 2 : pos + 4], "big")
+    return None
+
+
+def _check_codestream(
+    pixel_elem: Any, ts: UID, rows: int, cols: int, bits_alloc: int, where: str
+) -> None:
+    """Refuse a compressed frame whose own header disagrees with the DICOM header, before
+    any decoder sees it.
+
+    A decoder given (0028,0011) Columns 65535 for a 36-column JPEG-LS stream can abort the
+    whole process (python-gdcm: an uncaught C++ exception, SIGABRT); ``brooker inspect``
+    decodes in its own process, so this check is what keeps it alive. RLE carries no size.
+    """
+    value = getattr(pixel_elem, "value", None)
+    if not isinstance(value, bytes | bytearray):
+        return
+    found = _codestream_size(bytes(value[:_CODESTREAM_HEAD]))
+    name = _ts_name(ts)
+    if found is None:
+        if "JPEG" in name.upper():
+            raise UnsupportedPixelDataError(
+                f"no {name} frame header found in (7FE0,0010) Pixel Data (corrupt stream)",
+                where,
+            )
+        return
+    kind, s_rows, s_cols, precision = found
+    if (s_rows, s_cols) != (rows, cols):
+        raise SizeMismatchError(
+            f"(0028,0010) Rows x (0028,0011) Columns declare {rows} x {cols} but the {kind} "
+            f"stream in (7FE0,0010) Pixel Data holds {s_rows} x {s_cols}",
+            where,
+        )
+    if precision > bits_alloc:
+        raise SizeMismatchError(
+            f"the {kind} stream holds {precision}-bit samples but (0028,0100) Bits Allocated "
+            f"is {bits_alloc}",
+            where,
+        )
+
+
+#: Pixel-value checks sample about this many values (whole rows, evenly spaced).
+_VALUE_SAMPLE: Final = 1 << 20
+
+
+def _roughness(values: npt.NDArray[np.int64]) -> float:
+    """Mean absolute difference of horizontal neighbours over the 1-99 % range (0 if flat)."""
+    lo, hi = np.percentile(values, [1.0, 99.0])
+    if hi <= lo:
+        return 0.0
+    return float(np.abs(np.diff(values, axis=1)).mean() / (hi - lo))
+
+
+def _check_pixel_values(
+    raw: npt.NDArray[Any], bits_stored: int, signed: bool, where: str, caveats: list[str]
+) -> None:
+    """Check the decoded values against (0028,0101) Bits Stored and (0028,0103) Pixel
+    Representation before they are masked to that many bits.
+
+    A corrupt header gives a confidently wrong grade: Bits Stored 12 -> 1 keeps the lowest bit
+    (noise), Pixel Representation 0 -> 1 folds the upper half of the range onto negative
+    values. Both turn a smooth radiograph rough: the image as the header says to read it is
+    compared with the other reading (all stored bits; the other signedness), by the mean jump
+    between neighbours relative to the range. Much rougher than the alternative means the
+    header is wrong (``implausible_pixel_values``). Bits above Bits Stored that do not carry
+    the image (embedded overlays, garbage) are dropped with a caveat.
+    """
+    if raw.dtype.kind not in "iu" or raw.ndim != 2 or raw.shape[1] < 2:
+        return
+    step = max(1, raw.size // _VALUE_SAMPLE)
+    sample = raw[::step].astype(np.int64)
+    container_bits = raw.dtype.itemsize * 8
+    full = (1 << bits_stored) - 1
+    low = sample & full  # the stored bits, unsigned
+    half = 1 << (bits_stored - 1)
+    as_signed = np.where(low >= half, low - (1 << bits_stored), low)
+    declared = as_signed if signed else low
+    if bits_stored >= 4:
+        # pairs of neighbours that are close in one reading and a full-range jump in the other:
+        # the reading with many of them folds the image at the sign bit
+        other = low if signed else as_signed
+        d_decl = np.abs(np.diff(declared, axis=1))
+        d_other = np.abs(np.diff(other, axis=1))
+        close, jump = 1 << (bits_stored - 3), 1 << (bits_stored - 1)
+        folded = int(((d_decl > jump) & (d_other < close)).sum())
+        unfolded = int(((d_other > jump) & (d_decl < close)).sum())
+        if folded > 1e-4 * d_decl.size and folded > 10 * (unfolded + 1):
+            rep = "1 (signed)" if signed else "0 (unsigned)"
+            alt = "unsigned" if signed else "signed"
+            raise ImplausiblePixelValuesError(
+                f"(0028,0103) Pixel Representation {rep} folds the image at the sign bit: read "
+                f"as {alt} the {bits_stored}-bit values are continuous (corrupt header)",
+                where,
+            )
+    if bits_stored >= container_bits:
+        return
+    # signed values may or may not be sign-extended in the container: both are clean
+    above = (sample < (-half if signed else 0)) | (sample > full)
+    n_above = int(above.sum())
+    if not n_above:
+        return
+    share = n_above / above.size
+    # is the image in all the bits rather than in the stored ones?
+    if share > 0.01 and _roughness(declared) > 2 * _roughness(sample) + 0.01:
+        raise ImplausiblePixelValuesError(
+            f"{100 * share:.0f} % of the pixel values need "
+            f"{int(np.abs(sample).max()).bit_length()} bits but (0028,0101) Bits Stored is "
+            f"{bits_stored}: read with {bits_stored} bits the image is noise (corrupt header)",
+            where,
+        )
+    caveats.append(
+        f"{100 * share:.1f} % of the pixels have bits set above (0028,0101) Bits Stored "
+        f"{bits_stored} (embedded overlay or unused bits); they were ignored"
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # decoding
 
@@ -668,10 +849,12 @@ def _decode(ds: Dataset, ts: UID, where: str) -> tuple[npt.NDArray[Any], str]:
             "pydicom-native"
         )
         try:
-            arr, _ = decoder.as_array(ds, index=0)
+            arr, _ = decoder.as_array(ds, index=0, **_KEEP_UNUSED_BITS)
         except MemoryError:
             raise
-        except Exception as exc:
+        except BaseException as exc:
+            if isinstance(exc, _FATAL):
+                raise
             raise UnsupportedPixelDataError(
                 f"pixel data ({name}) cannot be decoded: {_safe_detail(exc)}", where
             ) from None
@@ -689,10 +872,12 @@ def _decode(ds: Dataset, ts: UID, where: str) -> tuple[npt.NDArray[Any], str]:
     failures: list[str] = []
     for plugin in plugins:
         try:
-            arr, _ = decoder.as_array(ds, index=0, decoding_plugin=plugin)
+            arr, _ = decoder.as_array(ds, index=0, decoding_plugin=plugin, **_KEEP_UNUSED_BITS)
         except MemoryError:
             raise
-        except Exception as exc:
+        except BaseException as exc:  # a Rust decoder's panic is not an Exception
+            if isinstance(exc, _FATAL):
+                raise
             failures.append(f"{plugin}: {_decoder_detail(exc)}")
             continue
         return arr, _plugin_label(plugin, ts)
@@ -861,17 +1046,90 @@ def _voi_window(
 class _Invalid:
     """A spacing attribute that is present but unusable."""
 
-    __slots__ = ("reason", "tag")
+    __slots__ = ("implausible", "reason", "tag")
 
-    def __init__(self, tag: str, reason: str) -> None:
+    def __init__(self, tag: str, reason: str, *, implausible: bool = False) -> None:
         self.tag = tag
         self.reason = reason
+        self.implausible = implausible
 
     def text(self) -> str:
         return f"{self.tag} {self.reason}"
 
 
-def _parse_pair(ds: Dataset, tag: int, label: str) -> tuple[float, float] | _Invalid | None:
+def implausible_spacing_reason(
+    row_mm: float, col_mm: float, shape: tuple[int, int] | None = None
+) -> str | None:
+    """Why a spacing is physically implausible for a projection radiograph, or None.
+
+    Outside :data:`~brooker.units.PLAUSIBLE_SPACING_MM`, or making the film (``shape``:
+    rows, columns) longer than :data:`~brooker.units.MAX_FIELD_MM` on a side: a unit or header
+    error, and the working grids of such a film would not fit in memory.
+
+    >>> implausible_spacing_reason(0.14, 0.14, (2150, 1700)) is None
+    True
+    >>> implausible_spacing_reason(1.4, 1.4, (2150, 1700))
+    'is outside the plausible 0.02-1 mm of a radiograph'
+    >>> implausible_spacing_reason(0.9, 0.9, (2150, 1700))
+    'makes the film 1935 x 1530 mm, larger than any detector (1500 mm): a unit error?'
+    """
+    lo, hi = PLAUSIBLE_SPACING_MM
+    if not all(math.isfinite(v) and lo <= v <= hi for v in (row_mm, col_mm)):
+        return f"is outside the plausible {lo:g}-{hi:g} mm of a radiograph"
+    if shape is not None:
+        h_mm, w_mm = shape[0] * row_mm, shape[1] * col_mm
+        if max(h_mm, w_mm) > MAX_FIELD_MM:
+            return (
+                f"makes the film {h_mm:.0f} x {w_mm:.0f} mm, larger than any detector "
+                f"({MAX_FIELD_MM:g} mm): a unit error?"
+            )
+    return None
+
+
+def check_gradable(radiograph: Radiograph) -> None:
+    """Refuse, before any perception step, a radiograph whose size or spacing no grading can
+    use, so that no header can make the analysis divide by zero or allocate without bound.
+
+    Raises
+    ------
+    ImageTooSmallError
+        Fewer than :data:`~brooker.units.MIN_IMAGE_SIDE_PX` pixels, or less than
+        :data:`~brooker.units.MIN_FIELD_SIDE_MM`, on a side (``inspect`` still shows such a
+        file: only grading refuses it).
+    ImplausibleSpacingError
+        See :func:`implausible_spacing_reason`. The loader checks every spacing it resolves;
+        this also covers a :class:`Radiograph` built by hand and given to
+        :func:`brooker.analyze`.
+    """
+    rows, cols = radiograph.pixels.shape[:2]
+    if min(rows, cols) < MIN_IMAGE_SIDE_PX:
+        raise ImageTooSmallError(
+            f"image of {rows} x {cols} pixels ((0028,0010) Rows x (0028,0011) Columns): "
+            f"fewer than {MIN_IMAGE_SIDE_PX} pixels on a side cannot show a hip",
+            radiograph.meta.path,
+        )
+    sp = radiograph.spacing
+    if sp is None:
+        return
+    h_mm, w_mm = rows * sp.row_mm, cols * sp.col_mm
+    if min(h_mm, w_mm) < MIN_FIELD_SIDE_MM:
+        raise ImageTooSmallError(
+            f"image of {rows} x {cols} pixels at {sp.row_mm:g} x {sp.col_mm:g} mm covers "
+            f"{h_mm:.1f} x {w_mm:.1f} mm: less than {MIN_FIELD_SIDE_MM:g} mm on a side cannot "
+            "show a hip",
+            radiograph.meta.path,
+        )
+    why = implausible_spacing_reason(sp.row_mm, sp.col_mm, radiograph.pixels.shape[:2])
+    if why is not None:
+        raise ImplausibleSpacingError(
+            f"pixel spacing {sp.row_mm:g} x {sp.col_mm:g} mm ({sp.source.value}) {why}",
+            radiograph.meta.path,
+        )
+
+
+def _parse_pair(
+    ds: Dataset, tag: int, label: str, shape: tuple[int, int] | None = None
+) -> tuple[float, float] | _Invalid | None:
     strings = _raw_strings(ds, tag)
     if strings is None or strings == [] or strings == [""]:
         return None
@@ -884,6 +1142,9 @@ def _parse_pair(ds: Dataset, tag: int, label: str) -> tuple[float, float] | _Inv
         return _Invalid(label, f"{shown} is not numeric")
     if not all(math.isfinite(v) and v > 0 for v in vals):
         return _Invalid(label, f"{shown} is not positive and finite")
+    why = implausible_spacing_reason(vals[0], vals[1], shape)
+    if why is not None:
+        return _Invalid(label, f"{shown} mm {why}", implausible=True)
     return vals
 
 
@@ -923,16 +1184,18 @@ def _resolve_spacing(
     user_mag: float | None,
     where: str,
     caveats: list[str],
+    shape: tuple[int, int] | None = None,
 ) -> PixelSpacing | None:
-    """Apply the spacing policy of the module docstring."""
+    """Apply the spacing policy of the module docstring; ``shape`` (rows, columns) for the
+    film-size check of :func:`implausible_spacing_reason`."""
     if user_mag is not None and not (
         isinstance(user_mag, float | int) and math.isfinite(user_mag) and user_mag > 0
     ):
         raise InvalidSpacingError(
             f"magnification {user_mag!r} given by the user must be a positive number", where
         )
-    ps = _parse_pair(ds, _PIXEL_SPACING, "(0028,0030) Pixel Spacing")
-    ips = _parse_pair(ds, _IMAGER_PIXEL_SPACING, "(0018,1164) Imager Pixel Spacing")
+    ps = _parse_pair(ds, _PIXEL_SPACING, "(0028,0030) Pixel Spacing", shape)
+    ips = _parse_pair(ds, _IMAGER_PIXEL_SPACING, "(0018,1164) Imager Pixel Spacing", shape)
     mag = _parse_mag(ds)
     cal_type = _text(ds, _CALIBRATION_TYPE)
     invalid = [v for v in (ps, ips, mag) if isinstance(v, _Invalid)]
@@ -952,6 +1215,11 @@ def _resolve_spacing(
             caveats.append(
                 "the user's magnification was ignored: the user's pixel spacing is taken to "
                 "be at the patient already"
+            )
+        why = implausible_spacing_reason(row, col, shape)
+        if why is not None:
+            raise ImplausibleSpacingError(
+                f"pixel spacing {row:g} x {col:g} mm given by the user {why}", where
             )
         caveats.extend(f"ignored invalid {v.text()}" for v in invalid)
         return _spacing(row, col, SpacingSource.USER)
@@ -999,11 +1267,15 @@ def _resolve_spacing(
                     f"Estimated Radiographic Magnification Factor {mag_ok:g}"
                 )
             _note_invalid("(0018,1164) Imager Pixel Spacing / magnification")
-            return _spacing(
-                ips_ok[0] / factor,
-                ips_ok[1] / factor,
-                SpacingSource.IMAGER_PIXEL_SPACING_MAGNIFICATION,
-            )
+            row, col = ips_ok[0] / factor, ips_ok[1] / factor
+            why = implausible_spacing_reason(row, col, shape)
+            if why is not None:
+                raise ImplausibleSpacingError(
+                    f"(0018,1164) Imager Pixel Spacing / magnification {factor:g} = "
+                    f"{row:g} x {col:g} mm {why}",
+                    where,
+                )
+            return _spacing(row, col, SpacingSource.IMAGER_PIXEL_SPACING_MAGNIFICATION)
         lo, hi = TYPICAL_MAGNIFICATION
         caveats.append(
             "spacing is (0018,1164) Imager Pixel Spacing, at the detector: distances at the "
@@ -1030,6 +1302,11 @@ def _resolve_spacing(
         return _spacing(ps_ok[0], ps_ok[1], SpacingSource.PIXEL_SPACING_UNCALIBRATED)
 
     # 6. nothing usable
+    if invalid and all(v.implausible for v in invalid):
+        raise ImplausibleSpacingError(
+            "; ".join(v.text() for v in invalid) + " and no other plausible spacing is present",
+            where,
+        )
     if invalid:
         raise InvalidSpacingError(
             "; ".join(v.text() for v in invalid) + " and no other valid spacing is present",

@@ -109,3 +109,87 @@ class ConfigError(BrookerError):
     """An invalid option value (from the API or the command line)."""
 
     code = "invalid_config"
+
+
+class InputNotFoundError(BrookerError):
+    """The input path does not exist."""
+
+    code = "not_found"
+
+
+class UnreadableInputError(BrookerError):
+    """The input exists but cannot be read (permissions, an I/O error, a folder that cannot be
+    listed)."""
+
+    code = "unreadable"
+
+
+class SpecialFileError(BrookerError):
+    """The input is a FIFO, a device, a socket or a folder, not a regular file: refused before
+    it is opened (reading a FIFO or ``/dev/zero`` would block or never end)."""
+
+    code = "not_a_regular_file"
+
+
+class ImageTooSmallError(BrookerError):
+    """Declared image far too small to show a hip (a few pixels, a single row)."""
+
+    code = "image_too_small"
+
+
+class ImplausibleSpacingError(BrookerError):
+    """A pixel spacing outside the physical range of projection radiographs, or one that makes
+    the film wider than any detector (a unit error), so no film can exhaust memory."""
+
+    code = "implausible_spacing"
+
+
+class ImplausiblePixelValuesError(BrookerError):
+    """Stored pixel values that do not fit (0028,0101) Bits Stored and (0028,0103) Pixel
+    Representation: the header is corrupt, and grading would be confidently wrong."""
+
+    code = "implausible_pixel_values"
+
+
+class OutputError(BrookerError):
+    """An output (``--out``, ``--csv``, ``results.jsonl``, an overlay) cannot be written: not a
+    bug in brooker but the environment (a full disk, permissions, a read-only file system, a
+    file where a folder is expected). The command line exits with status 5."""
+
+    code = "output_not_writable"
+
+
+class DiskFullError(OutputError):
+    """No space left on the device (ENOSPC) or the disk quota is exceeded (EDQUOT)."""
+
+    code = "disk_full"
+
+
+def output_error(exc: OSError, what: str) -> OutputError:
+    """The typed error of an ``OSError`` raised while writing ``what`` (a path or a label)."""
+    import errno
+
+    reason = exc.strerror or type(exc).__name__
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFullError(f"cannot write: {reason}", what)
+    return OutputError(f"cannot write: {reason}", what)
+
+
+def is_environment_oserror(exc: BaseException) -> bool:
+    """True for an ``OSError`` caused by the environment (space, permissions, read-only, a
+    file where a folder is expected), which must not be reported as an internal error."""
+    import errno
+
+    return isinstance(exc, OSError) and exc.errno in {
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.EACCES,
+        errno.EPERM,
+        errno.EROFS,
+        errno.ENOTDIR,
+        errno.EISDIR,
+        errno.EEXIST,
+        errno.EIO,
+        errno.EFBIG,
+        errno.ENAMETOOLONG,
+    }

@@ -20,7 +20,6 @@ from brooker.config import AnalysisConfig
 from brooker.fragments import Fragments
 from brooker.models import BrookerGrade, FragmentKind, GapMeasurement, HipJoint, HipResult
 
-
 SPUR_KINDS = frozenset({FragmentKind.PELVIC_SPUR, FragmentKind.FEMORAL_SPUR})
 
 
@@ -52,7 +51,9 @@ def brooker_class(
     if needs_gap(kinds):
         if gap_mm is None:
             raise ValueError("a spur without a measured gap cannot be graded")
-        return BrookerGrade.SPURS_WIDE_GAP if gap_mm >= threshold_mm else BrookerGrade.SPURS_NARROW_GAP
+        if gap_mm >= threshold_mm:
+            return BrookerGrade.SPURS_WIDE_GAP
+        return BrookerGrade.SPURS_NARROW_GAP
     if FragmentKind.ISLAND in kinds:
         return BrookerGrade.ISLANDS
     return BrookerGrade.NONE
@@ -74,7 +75,9 @@ def grade_hip(
                 f"of {config.gap_threshold_mm:g} mm: class II/III is uncertain"
             )
     if grade is BrookerGrade.ANKYLOSIS:
-        caveats.append("apparent ankylosis on a single AP projection (bone may overlap without fusing)")
+        caveats.append(
+            "apparent ankylosis on a single AP projection (bone may overlap without fusing)"
+        )
     return HipResult(
         patient_side=hip.patient_side,
         image_side=hip.image_side,

@@ -110,6 +110,9 @@ class ExitCode(enum.IntEnum):
     NOT_ALL_GRADED = 3
     """Some inputs could not be graded; each has its record."""
     NO_INPUTS = 4
+    OUTPUT_ERROR = 5
+    """An output could not be written (disk full, permissions, read-only file system, a file
+    where a folder is expected): the environment, not a bug and not the inputs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +174,10 @@ class DisplayMapping:
 
     def apply(self, pixels: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float32]:
         """Map pixels to 0..1 display brightness (bone white)."""
-        return np.interp(pixels, self.input_values, self.output_fraction).astype(np.float32)
+        mapped: npt.NDArray[np.float64] = np.interp(
+            pixels, self.input_values, self.output_fraction
+        )
+        return mapped.astype(np.float32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,7 +237,8 @@ class Radiograph:
 
     def image_side_of(self, side: PatientSide) -> ImageSide:
         """The image half showing the patient's ``side``."""
-        return self.patient_right_on if side is PatientSide.RIGHT else self.patient_right_on.opposite
+        right = self.patient_right_on
+        return right if side is PatientSide.RIGHT else right.opposite
 
     def patient_side_of(self, half: ImageSide) -> PatientSide:
         """The patient side shown on image half ``half``."""

@@ -270,10 +270,10 @@ class _Grid:
         cu = np.array([u0 - pad, u1 + pad, u1 + pad, u0 - pad])
         cv = np.array([v0 - pad, v0 - pad, v1 + pad, v1 + pad])
         x, y = self.frame.to_world(cu, cv)
-        c0 = max(int(math.floor((x.min() - self.x0) / self.col_mm)), 0)
-        c1 = min(int(math.ceil((x.max() - self.x0) / self.col_mm)) + 1, self.cols)
-        r0 = max(int(math.floor((y.min() - self.y0) / self.row_mm)), 0)
-        r1 = min(int(math.ceil((y.max() - self.y0) / self.row_mm)) + 1, self.rows)
+        c0 = max(math.floor((x.min() - self.x0) / self.col_mm), 0)
+        c1 = min(math.ceil((x.max() - self.x0) / self.col_mm) + 1, self.cols)
+        r0 = max(math.floor((y.min() - self.y0) / self.row_mm), 0)
+        r1 = min(math.ceil((y.max() - self.y0) / self.row_mm) + 1, self.rows)
         if c1 <= c0 or r1 <= r0:
             return None
         xs = self.x0 + np.arange(c0, c1) * self.col_mm
@@ -300,10 +300,10 @@ class _Window:
         corners = np.array([[u0 - pad, v0 - pad], [u1 + pad, v0 - pad], [u1 + pad, v1 + pad],
                             [u0 - pad, v1 + pad]])
         rc = self.local_to_pix(corners)
-        r0 = max(int(math.floor(rc[:, 0].min())), 0)
-        r1 = min(int(math.ceil(rc[:, 0].max())) + 1, self.rows)
-        c0 = max(int(math.floor(rc[:, 1].min())), 0)
-        c1 = min(int(math.ceil(rc[:, 1].max())) + 1, self.cols)
+        r0 = max(math.floor(rc[:, 0].min()), 0)
+        r1 = min(math.ceil(rc[:, 0].max()) + 1, self.rows)
+        c0 = max(math.floor(rc[:, 1].min()), 0)
+        c1 = min(math.ceil(rc[:, 1].max()) + 1, self.cols)
         if r1 <= r0 or c1 <= c0:
             return None
         return (slice(r0, r1), slice(c0, c1)), _Window(self.grid, self.r0 + r0, self.c0 + c0,
@@ -429,7 +429,7 @@ class _Tube(_Shape):
     """
 
     pts: FloatArray
-    radius: FloatArray
+    radius: FloatArray | float  # a float is the same radius all along (made an array below)
     cortex: FloatArray | float = 1.5
     grow_mm: float | None = None
     taper_mm: float = 6.0
@@ -440,7 +440,7 @@ class _Tube(_Shape):
 
     def __post_init__(self) -> None:
         self.pts = np.asarray(self.pts, dtype=float)
-        self.radius = np.broadcast_to(np.asarray(self.radius, float), (len(self.pts),)).copy()
+        self.radius_arr = np.broadcast_to(np.asarray(self.radius, float), (len(self.pts),)).copy()
         self.cortex_arr = np.broadcast_to(np.asarray(self.cortex, float), (len(self.pts),)).copy()
         seg = np.diff(self.pts, axis=0)
         self.seg_len = np.hypot(seg[:, 0], seg[:, 1])
@@ -451,7 +451,7 @@ class _Tube(_Shape):
         return float(self.s_at[-1])
 
     def bbox(self) -> tuple[float, float, float, float]:
-        r = float(self.radius.max()) * (1 + abs(self.wobble_amp))
+        r = float(self.radius_arr.max()) * (1 + abs(self.wobble_amp))
         return (
             float(self.pts[:, 0].min()) - r,
             float(self.pts[:, 1].min()) - r,
@@ -465,7 +465,7 @@ class _Tube(_Shape):
         total = np.zeros(shape)
         inner = np.zeros(shape)
         wob = None
-        rmax = float(self.radius.max()) * (1 + abs(self.wobble_amp)) + 0.5
+        rmax = float(self.radius_arr.max()) * (1 + abs(self.wobble_amp)) + 0.5
         for i in range(len(self.pts) - 1):
             a, b = self.pts[i], self.pts[i + 1]
             if self.grow_mm is not None and self.s_at[i] >= self.grow_mm:
@@ -487,7 +487,7 @@ class _Tube(_Shape):
             L2 = float(ab @ ab) or 1e-12
             t = np.clip(((us - a[0]) * ab[0] + (vs - a[1]) * ab[1]) / L2, 0, 1)
             d = np.hypot(us - (a[0] + t * ab[0]), vs - (a[1] + t * ab[1]))
-            R = self.radius[i] + t * (self.radius[i + 1] - self.radius[i])
+            R = self.radius_arr[i] + t * (self.radius_arr[i + 1] - self.radius_arr[i])
             C = self.cortex_arr[i] + t * (self.cortex_arr[i + 1] - self.cortex_arr[i])
             if self.grow_mm is not None:
                 s = self.s_at[i] + t * self.seg_len[i]
@@ -551,7 +551,12 @@ class _Plate(_Shape):
 
     def bbox(self) -> tuple[float, float, float, float]:
         o = self.outline
-        return (float(o[:, 0].min()), float(o[:, 1].min()), float(o[:, 0].max()), float(o[:, 1].max()))
+        return (
+            float(o[:, 0].min()),
+            float(o[:, 1].min()),
+            float(o[:, 0].max()),
+            float(o[:, 1].max()),
+        )
 
     def _mask_grid(self, win: _Window) -> BoolArray:
         m = _poly_mask(win.rows, win.cols, win.local_to_pix(self.outline))
@@ -695,7 +700,9 @@ def _hemipelvis(
     ce = math.radians(rng.uniform(22, 40))
     js = rng.uniform(2.0, 5.0)
     ra = rh + js
-    j = lambda s: rng.uniform(-s, s)  # noqa: E731
+    def j(s: float) -> float:
+        return float(rng.uniform(-s, s))
+
     lat = [
         (hw + ra * math.sin(ce), -ra * math.cos(ce)),  # lateral rim
         (hw + rh * 0.80 + j(2), -rh * 1.40 + j(3)),  # above rim
@@ -728,7 +735,8 @@ def _hemipelvis(
         g1 = np.exp(-((u - sup[0]) ** 2 + (v - sup[1]) ** 2) / (2 * (26 * k) ** 2))
         g2 = np.exp(-((u - acet[0]) ** 2 + (v - acet[1]) ** 2) / (2 * (rh * 0.9) ** 2))
         g3 = np.exp(-((u - crest_c[0]) ** 2 + (v - crest_c[1]) ** 2) / (2 * (28 * k) ** 2))
-        return body_extra_amp * g1 + 10 * g2 - 4.0 * fossa_amp * g3
+        out: FloatArray = body_extra_amp * g1 + 10 * g2 - 4.0 * fossa_amp * g3
+        return out
 
     plate = _Plate(outline, base_mm=rng.uniform(5, 9), rim_mm=rng.uniform(6, 10),
                    rim_width=rng.uniform(1.2, 2.5), extra=extra)
@@ -753,8 +761,12 @@ def _hemipelvis(
     arc = np.linspace(math.radians(-62), ce * 0.98, 14)
     sourcil = _Tube(np.stack([sgn * (hw + (ra + 1.0) * np.sin(arc)), -(ra + 1.0) * np.cos(arc)], 1),
                     rng.uniform(1.6, 2.8), cortex=10.0, depth_scale=rng.uniform(3.0, 5.0))
-    tear = _Tube(_mirror([(hw - ra - 1, -4), (hw - ra - 3, 12), (hw - ra + 4, 20), (hw - ra + 6, 9)],
-                         sgn), 1.2, cortex=10, depth_scale=2.2)
+    tear = _Tube(
+        _mirror([(hw - ra - 1, -4), (hw - ra - 3, 12), (hw - ra + 4, 20), (hw - ra + 6, 9)], sgn),
+        1.2,
+        cortex=10,
+        depth_scale=2.2,
+    )
     brim = _Tube(_smooth_open(_mirror([(36 * k, -54 * k), (52 * k, -34 * k), (hw - 32 * k, -16 * k),
                                        (hw - 40 * k, 12 * k), (sym_l + 14, 30 * k)], sgn), 20),
                  1.1, cortex=10, depth_scale=2.0)
@@ -814,7 +826,9 @@ def _femur(
 
 def _prosthesis(
     rng: np.random.Generator, sgn: float, f: dict[str, Any], rh: float, screws: bool
-) -> tuple[list[tuple[_Shape, float]], tuple[tuple[float, float], tuple[float, float]], dict[str, Any]]:
+) -> tuple[
+    list[tuple[_Shape, float]], tuple[tuple[float, float], tuple[float, float]], dict[str, Any]
+]:
     """Cup, head, stem; returns metal shapes (shape, mu) and the neck-cut half plane."""
     h = f["h"]
     cup_r = float(np.clip(rh + rng.uniform(-1, 4), 23, 30))
@@ -877,8 +891,8 @@ class _TruthGrid:
     @staticmethod
     def around(bbox: tuple[float, float, float, float], res: float) -> _TruthGrid:
         u0, v0, u1, v1 = bbox
-        return _TruthGrid(u0, v0, res, int(math.ceil((v1 - v0) / res)) + 1,
-                          int(math.ceil((u1 - u0) / res)) + 1)
+        return _TruthGrid(u0, v0, res, math.ceil((v1 - v0) / res) + 1,
+                          math.ceil((u1 - u0) / res) + 1)
 
     def uv(self) -> tuple[FloatArray, FloatArray]:
         if not hasattr(self, "_uv"):
@@ -981,9 +995,16 @@ def _spur_tube(
     prof = np.linspace(r0, r1, n) * np.exp(ndi.gaussian_filter1d(rng.normal(0, 0.25, n), 1.2))
     waves = _Waves.make(rng, 14, 2.5, 11.0)
     cortex = rng.uniform(1.0, 2.2) if mature else 0.3
-    return _Tube(path, prof, cortex=cortex, grow_mm=float("inf"), taper_mm=rng.uniform(3, 8),
-                 wobble=waves, wobble_amp=rng.uniform(0.12, 0.28) if mature else rng.uniform(0.2, 0.3),
-                 depth_scale=rng.uniform(0.6, 1.1))
+    return _Tube(
+        path,
+        prof,
+        cortex=cortex,
+        grow_mm=float("inf"),
+        taper_mm=rng.uniform(3, 8),
+        wobble=waves,
+        wobble_amp=rng.uniform(0.12, 0.28) if mature else rng.uniform(0.2, 0.3),
+        depth_scale=rng.uniform(0.6, 1.1),
+    )
 
 
 def _build_ho(
@@ -1020,7 +1041,9 @@ def _build_ho(
         tgt = g.gt_top - g.shaft_up * rng.uniform(2, 5) + g.lat_perp * rng.uniform(-4, 4)
         mid = 0.5 * (root + tgt)
         bow = np.array([sgn, 0.0]) * rng.uniform(-4, 12) + np.array([0, rng.uniform(-4, 4)])
-        path_p = _bezier(root, mid + bow, tgt + (tgt - root) / max(np.hypot(*(tgt - root)), 1) * 6, 18)
+        path_p = _bezier(
+            root, mid + bow, tgt + (tgt - root) / max(np.hypot(*(tgt - root)), 1) * 6, 18
+        )
         fpath_bow = np.array([sgn, 0.0]) * rng.uniform(-4, 12)
         froot = g.gt_top - g.shaft_up * rng.uniform(3, 6) + g.lat_perp * rng.uniform(-3, 4)
         fend = root + (root - froot) / max(np.hypot(*(root - froot)), 1) * 6
@@ -1091,9 +1114,17 @@ def _build_ho(
         out["max_reachable_gap_mm"] = round(base_gap - 4.0, 2)
         if grade == 2 and target is None:
             hi_t = max(min(22.0, base_gap - 10.0), 10.8)
-            target = float(rng.uniform(10.5, hi_t)) if rng.random() < 0.85 else float(rng.uniform(10.1, 11.0))
+            target = (
+                float(rng.uniform(10.5, hi_t))
+                if rng.random() < 0.85
+                else float(rng.uniform(10.1, 11.0))
+            )
         if grade == 3 and target is None:
-            target = float(rng.uniform(0.8, 9.5)) if rng.random() < 0.85 else float(rng.uniform(8.8, 9.9))
+            target = (
+                float(rng.uniform(0.8, 9.5))
+                if rng.random() < 0.85
+                else float(rng.uniform(8.8, 9.9))
+            )
         if target is not None:
             out["target_gap_mm"] = round(float(target), 3)
         lp_full = ps_tube.length if ps_tube else 0.0
@@ -1102,7 +1133,9 @@ def _build_ho(
             if ps_tube is not None:
                 ps_tube.grow_mm = lp_full + 10
             if fs_tube is not None:
-                fs_tube.grow_mm = lf_full + 10 if spurs == "femoral" else lf_full * rng.uniform(0.5, 0.9)
+                fs_tube.grow_mm = (
+                    lf_full + 10 if spurs == "femoral" else lf_full * rng.uniform(0.5, 0.9)
+                )
             if spurs == "both" and ps_tube is not None:
                 ps_tube.grow_mm = lp_full * rng.uniform(0.5, 0.9)
                 # make sure they meet: grow both until overlapping
@@ -1147,9 +1180,16 @@ def _build_ho(
             if not sp:
                 return None, None
             bb = np.array([t.bbox() for t in sp])
-            g0 = coarse_gap(ps_tube.grow_mm if ps_tube else None, fs_tube.grow_mm if fs_tube else None)
+            g0 = coarse_gap(
+                ps_tube.grow_mm if ps_tube else None, fs_tube.grow_mm if fs_tube else None
+            )
             m = min(g0, 40.0) + 2.0
-            fine_bb = (bb[:, 0].min() - m, bb[:, 1].min() - m, bb[:, 2].max() + m, bb[:, 3].max() + m)
+            fine_bb = (
+                bb[:, 0].min() - m,
+                bb[:, 1].min() - m,
+                bb[:, 2].max() + m,
+                bb[:, 3].max() + m,
+            )
             r = measure(_TruthGrid.around(fine_bb, res))
             if r is None:
                 return None, None
@@ -1180,7 +1220,9 @@ def _build_ho(
                     slope = -(lp_full + lf_full) / (2 if spurs == "both" else 1)
                 if slope >= -1e-3:
                     break
-                new_lam = float(np.clip(lam + (target - gap) / slope, max(lam - 0.1, 0.0), lam + 0.1))
+                new_lam = float(
+                    np.clip(lam + (target - gap) / slope, max(lam - 0.1, 0.0), lam + 0.1)
+                )
                 set_len(new_lam)
                 g2, p2 = fine_measure()
                 if g2 is None or g2 == 0.0:
@@ -1201,7 +1243,11 @@ def _build_ho(
     # islands
     n_isl = hip.islands
     if n_isl is None:
-        n_isl = int(rng.integers(1, 5)) if grade == 1 else (int(rng.random() < 0.25) if grade >= 2 else 0)
+        n_isl = (
+            int(rng.integers(1, 5))
+            if grade == 1
+            else (int(rng.random() < 0.25) if grade >= 2 else 0)
+        )
     if n_isl:
         occ = P0 | F0
         for gr in out["groups"]:
@@ -1215,11 +1261,23 @@ def _build_ho(
             where = rng.random()
             if where < 0.6:  # abductor region between ilium and trochanter
                 a = g.root_a + rng.uniform(0, 1) * (g.root_b - g.root_a)
-                c = a + rng.uniform(0.25, 0.8) * (g.gt_top - a) + np.array([sgn * rng.uniform(-2, 14), 0])
+                c = (
+                    a
+                    + rng.uniform(0.25, 0.8) * (g.gt_top - a)
+                    + np.array([sgn * rng.uniform(-2, 14), 0])
+                )
             elif where < 0.85:  # along the superior neck
-                c = g.neck_base - g.neck_dir * rng.uniform(5, 25) + np.array([0, -rng.uniform(16, 26)])
+                c = (
+                    g.neck_base
+                    - g.neck_dir * rng.uniform(5, 25)
+                    + np.array([0, -rng.uniform(16, 26)])
+                )
             else:  # lateral to the trochanter
-                c = g.gt_center + g.lat_perp * rng.uniform(20, 30) + g.shaft_up * rng.uniform(-10, 10)
+                c = (
+                    g.gt_center
+                    + g.lat_perp * rng.uniform(20, 30)
+                    + g.shaft_up * rng.uniform(-10, 10)
+                )
             ra = rng.uniform(2.0, 9.0) if rng.random() < 0.7 else rng.uniform(7, 14)
             bl = _Blob(float(c[0]), float(c[1]), ra, ra * rng.uniform(0.45, 0.95),
                        angle=rng.uniform(0, np.pi), depth=ra * rng.uniform(0.5, 0.9),
@@ -1236,15 +1294,25 @@ def _build_ho(
                     continue
             occ |= mk
             d_occ = _edt_outside(occ, coarse.res)
-            out["groups"].append(_Group("ho_island", [bl], MU_CORT * 0.9, MU_TRAB * rng.uniform(0.7, 1.05),
-                                        texture=0.2 if mature else 0.45, role="island"))
+            out["groups"].append(
+                _Group(
+                    "ho_island",
+                    [bl],
+                    MU_CORT * 0.9,
+                    MU_TRAB * rng.uniform(0.7, 1.05),
+                    texture=0.2 if mature else 0.45,
+                    role="island",
+                )
+            )
             placed += 1
         out["islands_placed"] = placed
     # fragment list: ectopic area at coarse resolution
     Pb, Fb = P0, F0
     for gr in out["groups"]:
         mk = coarse.mask(gr.shapes) & ~Pb & ~Fb
-        out["fragments"].append({"kind": gr.role, "area_mm2": round(float(mk.sum()) * coarse.res**2, 1)})
+        out["fragments"].append(
+            {"kind": gr.role, "area_mm2": round(float(mk.sum()) * coarse.res**2, 1)}
+        )
     return out
 
 
@@ -1263,14 +1331,16 @@ def _grade_from(hip: HipSpec, ho: dict[str, Any]) -> int:
         return 2 if g >= BROOKER_GAP_THRESHOLD_MM else 3
     if hip.grade == 1 and not ho.get("islands_placed"):
         return 0
-    return hip.grade if hip.grade <= 1 else hip.grade
+    return hip.grade
 
 
 def _build_pelvis(spec: PhantomSpec, truth_res: float) -> _Scene:
     rng = _rng(spec.seed, "anatomy")
     k = spec.pelvis_scale if spec.pelvis_scale is not None else float(rng.uniform(0.86, 1.1))
     hw0 = 92.0 * k
-    dhead = spec.head_diameter_mm if spec.head_diameter_mm is not None else float(rng.uniform(40, 55))
+    dhead = (
+        spec.head_diameter_mm if spec.head_diameter_mm is not None else float(rng.uniform(40, 55))
+    )
     nsa0 = spec.neck_shaft_deg if spec.neck_shaft_deg is not None else float(rng.uniform(120, 140))
     rot = spec.rotation_deg if spec.rotation_deg is not None else float(rng.normal(0, 1.6))
     if spec.field_mm is not None:
@@ -1292,7 +1362,14 @@ def _build_pelvis(spec: PhantomSpec, truth_res: float) -> _Scene:
         add = math.radians(float(rs.uniform(4, 11)))
         bone, lines, ra, rb, pinfo = _hemipelvis(rs, sgn, hw, rh, k, hs.prosthesis)
         f = _femur(rs, sgn, hw, rh, nsa, add)
-        femur_shapes: list[_Shape] = [f["head"], f["neck"], f["inter"], f["gt"], f["lt"], f["shaft"]]
+        femur_shapes: list[_Shape] = [
+            f["head"],
+            f["neck"],
+            f["inter"],
+            f["gt"],
+            f["lt"],
+            f["shaft"],
+        ]
         metal: list[tuple[_Shape, float]] = []
         cut = None
         center = (float(f["h"][0]), float(f["h"][1]))
@@ -1331,7 +1408,11 @@ def _build_pelvis(spec: PhantomSpec, truth_res: float) -> _Scene:
         (-52 * k, sac_top + 6), (-30 * k, sac_top - 4), (0, sac_top - 2), (30 * k, sac_top - 4),
         (52 * k, sac_top + 6), (40 * k, -70 * k), (24 * k, -25 * k), (9, 6 * k), (-9, 6 * k),
         (-24 * k, -25 * k), (-40 * k, -70 * k)]), 160)
-    foram = [(sx * (22 - 3 * i) * k, (-92 + 19 * i) * k, 5.5 - 0.7 * i) for i in range(4) for sx in (-1, 1)]
+    foram = [
+        (sx * (22 - 3 * i) * k, (-92 + 19 * i) * k, 5.5 - 0.7 * i)
+        for i in range(4)
+        for sx in (-1, 1)
+    ]
 
     def sac_extra(u: FloatArray, v: FloatArray) -> FloatArray:
         e = 14 * np.exp(-(u**2) / (2 * (18 * k) ** 2)) * np.clip((v + 30) / -80, 0.2, 1.0)
@@ -1345,23 +1426,41 @@ def _build_pelvis(spec: PhantomSpec, truth_res: float) -> _Scene:
     ], texture=0.16, role="sacrum"))
     l5_top = sac_top - 48 * k
     l5 = [
-        _Blob(0, l5_top + 17 * k, 27 * k, 16 * k, depth=18, cortex=2.5, harmonics=((4, 0.06, 0.0),)),
+        _Blob(
+            0, l5_top + 17 * k, 27 * k, 16 * k, depth=18, cortex=2.5, harmonics=((4, 0.06, 0.0),)
+        ),
         _Blob(-16 * k, l5_top + 14 * k, 6, 8, depth=8, cortex=2.2, shell_only=True),
         _Blob(16 * k, l5_top + 14 * k, 6, 8, depth=8, cortex=2.2, shell_only=True),
-        _Tube(np.array([[-20 * k, l5_top + 18 * k], [-48 * k, l5_top + 14 * k]]), np.array([6, 4]),
-              cortex=1.5),
-        _Tube(np.array([[20 * k, l5_top + 18 * k], [48 * k, l5_top + 14 * k]]), np.array([6, 4]),
-              cortex=1.5),
+        _Tube(
+            np.array([[-20 * k, l5_top + 18 * k], [-48 * k, l5_top + 14 * k]]),
+            np.array([6, 4]),
+            cortex=1.5,
+        ),
+        _Tube(
+            np.array([[20 * k, l5_top + 18 * k], [48 * k, l5_top + 14 * k]]),
+            np.array([6, 4]),
+            cortex=1.5,
+        ),
         _Blob(0, l5_top + 30 * k, 6, 9, depth=8, cortex=1.5),
     ]
     groups.append(_Group("l5", l5, texture=0.16, role="spine"))
-    l4 = [_Blob(0, l5_top - 26 * k, 26 * k, 15 * k, depth=18, cortex=2.5, harmonics=((4, 0.06, 0.0),)),
-          _Blob(-16 * k, l5_top - 28 * k, 6, 8, depth=8, cortex=2.2, shell_only=True),
-          _Blob(16 * k, l5_top - 28 * k, 6, 8, depth=8, cortex=2.2, shell_only=True),
-          _Tube(np.array([[-20 * k, l5_top - 24 * k], [-40 * k, l5_top - 30 * k]]), np.array([5, 3.5]),
-                cortex=1.5),
-          _Tube(np.array([[20 * k, l5_top - 24 * k], [40 * k, l5_top - 30 * k]]), np.array([5, 3.5]),
-                cortex=1.5)]
+    l4 = [
+        _Blob(
+            0, l5_top - 26 * k, 26 * k, 15 * k, depth=18, cortex=2.5, harmonics=((4, 0.06, 0.0),)
+        ),
+        _Blob(-16 * k, l5_top - 28 * k, 6, 8, depth=8, cortex=2.2, shell_only=True),
+        _Blob(16 * k, l5_top - 28 * k, 6, 8, depth=8, cortex=2.2, shell_only=True),
+        _Tube(
+            np.array([[-20 * k, l5_top - 24 * k], [-40 * k, l5_top - 30 * k]]),
+            np.array([5, 3.5]),
+            cortex=1.5,
+        ),
+        _Tube(
+            np.array([[20 * k, l5_top - 24 * k], [40 * k, l5_top - 30 * k]]),
+            np.array([5, 3.5]),
+            cortex=1.5,
+        ),
+    ]
     groups.append(_Group("l4", l4, texture=0.16, role="spine"))
 
     # placement: the hips a bit below the middle; iliac crests near the top
@@ -1390,7 +1489,9 @@ def _build_pelvis(spec: PhantomSpec, truth_res: float) -> _Scene:
     def body(u: FloatArray, v: FloatArray) -> FloatArray:
         wv = wb * (0.86 + 0.14 * np.exp(-(((v - 20) / 140) ** 2)))
         x = np.clip(np.abs(u) / wv, 0, 1)
-        pel = t0 * np.clip(1 - x**sup_p, 0, None) ** (1 / sup_p) * (1 + 0.0004 * np.clip(-v, 0, 200))
+        pel = (
+            t0 * np.clip(1 - x**sup_p, 0, None) ** (1 / sup_p) * (1 + 0.0004 * np.clip(-v, 0, 200))
+        )
         th = np.zeros_like(u)
         dv = np.clip(v - crotch, 0, None)
         for s in (-1, 1):
@@ -1415,8 +1516,18 @@ def _add_negatives(spec: PhantomSpec, scene: _Scene, geoms: dict[str, _HipGeom],
         for _ in range(int(rng.integers(2, 9))):
             c = (rng.uniform(-90, 90) * k, rng.uniform(-150, -20) * k)
             a = rng.uniform(6, 26)
-            gas.append(_Blob(c[0], c[1], a, a * rng.uniform(0.4, 0.9), angle=rng.uniform(0, np.pi),
-                             depth=a * rng.uniform(0.6, 1.2), cortex=0.0, harmonics=_harm(rng, 4, 0.12)))
+            gas.append(
+                _Blob(
+                    c[0],
+                    c[1],
+                    a,
+                    a * rng.uniform(0.4, 0.9),
+                    angle=rng.uniform(0, np.pi),
+                    depth=a * rng.uniform(0.6, 1.2),
+                    cortex=0.0,
+                    harmonics=_harm(rng, 4, 0.12),
+                )
+            )
         if rng.random() < 0.6:  # a loop of colon with gas
             p0 = np.array([rng.uniform(-80, 80), rng.uniform(-150, -60)]) * k
             pts = p0 + np.cumsum(rng.normal(0, 22, (6, 2)), axis=0)
@@ -1445,23 +1556,31 @@ def _add_negatives(spec: PhantomSpec, scene: _Scene, geoms: dict[str, _HipGeom],
                 w = rng.uniform(3, 4.5)
                 leg = rng.uniform(1.5, 3) * d
                 a, b = p - perp * w, p + perp * w
-                st.append(_Tube(np.stack([a - leg, a, b, b - leg]), 0.35, cortex=5, depth_scale=2.0))
-            groups.append(_Group(f"staples_{side}", st, MU_STEEL, MU_STEEL, 0.0, "metal", side, "staples"))
+                st.append(
+                    _Tube(np.stack([a - leg, a, b, b - leg]), 0.35, cortex=5, depth_scale=2.0)
+                )
+            groups.append(
+                _Group(f"staples_{side}", st, MU_STEEL, MU_STEEL, 0.0, "metal", side, "staples")
+            )
         if spec.cerclage and (g.cut is not None or side == "right"):
             cw: list[_Shape] = []
             f_top = g.neck_base
             for _ in range(int(rng.integers(1, 4))):
                 along = rng.uniform(35, 110)
-                c = f_top - g.shaft_up * along
-                w = g.shaft_r * 1.08
+                centre = f_top - g.shaft_up * along
+                half_w = g.shaft_r * 1.08
                 tilt = rng.uniform(-0.15, 0.15)
-                p1 = c - g.lat_perp * w + g.shaft_up * tilt * w
-                p2 = c + g.lat_perp * w - g.shaft_up * tilt * w
+                p1 = centre - g.lat_perp * half_w + g.shaft_up * tilt * half_w
+                p2 = centre + g.lat_perp * half_w - g.shaft_up * tilt * half_w
                 mid = 0.5 * (p1 + p2) - g.shaft_up * rng.uniform(-3, 3)
-                cw.append(_Tube(_bezier(p1, mid, p2, 8), rng.uniform(0.5, 0.8), cortex=5, depth_scale=3.0))
+                cw.append(
+                    _Tube(_bezier(p1, mid, p2, 8), rng.uniform(0.5, 0.8), cortex=5, depth_scale=3.0)
+                )
                 kn = p2 if rng.random() < 0.5 else p1
                 cw.append(_Blob(kn[0], kn[1], 2.5, 1.8, depth=2.0, cortex=5))
-            groups.append(_Group(f"cerclage_{side}", cw, MU_STEEL, MU_STEEL, 0.0, "metal", side, "cerclage"))
+            groups.append(
+                _Group(f"cerclage_{side}", cw, MU_STEEL, MU_STEEL, 0.0, "metal", side, "cerclage")
+            )
     if spec.calibration_ball:
         scale = rng.uniform(0.95, 1.05)
         r = 12.5 * scale
@@ -1481,10 +1600,18 @@ def _add_negatives(spec: PhantomSpec, scene: _Scene, geoms: dict[str, _HipGeom],
                                   "corner": int(rng.integers(0, 4)), "size_mm": rng.uniform(12, 22),
                                   "holder": bool(rng.random() < 0.6)})
     if spec.burned_text:
-        scene.world_items.append({"kind": "text", "corner": int(rng.integers(0, 4)),
-                                  "lines": ["AP PELVIS", rng.choice(["SUPINE", "STANDING", "PORTABLE"]),
-                                            f"{int(rng.integers(65, 90))} kV  {int(rng.integers(8, 40))} mAs",
-                                            "SYNTHETIC"]})
+        scene.world_items.append(
+            {
+                "kind": "text",
+                "corner": int(rng.integers(0, 4)),
+                "lines": [
+                    "AP PELVIS",
+                    rng.choice(["SUPINE", "STANDING", "PORTABLE"]),
+                    f"{int(rng.integers(65, 90))} kV  {int(rng.integers(8, 40))} mAs",
+                    "SYNTHETIC",
+                ],
+            }
+        )
     if spec.collimation:
         fh, fw = scene.field_hw
         scene.collimation = (rng.uniform(0.02, 0.10) * fh, rng.uniform(0.02, 0.10) * fw,
@@ -1502,9 +1629,20 @@ def _build_other(spec: PhantomSpec) -> _Scene:
     groups: list[_Group] = []
     if spec.body == "knee":
         fh, fw = (spec.field_mm or (float(rng.uniform(260, 330)), float(rng.uniform(200, 260))))
-        fem = _Tube(np.array([[0, -300.0], [0, -60], [0, -20]]), np.array([14, 16, 36.0]), cortex=np.array([6, 4, 1.5]))
-        cond = [_Blob(-20, -18, 22, 20, depth=25, cortex=1.5), _Blob(20, -18, 22, 20, depth=25, cortex=1.5)]
-        tib = _Tube(np.array([[0, 8.0], [0, 50], [0, 300]]), np.array([38, 22, 14.0]), cortex=np.array([1.5, 3, 5.5]))
+        fem = _Tube(
+            np.array([[0, -300.0], [0, -60], [0, -20]]),
+            np.array([14, 16, 36.0]),
+            cortex=np.array([6, 4, 1.5]),
+        )
+        cond = [
+            _Blob(-20, -18, 22, 20, depth=25, cortex=1.5),
+            _Blob(20, -18, 22, 20, depth=25, cortex=1.5),
+        ]
+        tib = _Tube(
+            np.array([[0, 8.0], [0, 50], [0, 300]]),
+            np.array([38, 22, 14.0]),
+            cortex=np.array([1.5, 3, 5.5]),
+        )
         fib = _Tube(np.array([[44, 30.0], [40, 80], [34, 300]]), np.array([9, 6, 6.0]), cortex=2.0)
         pat = _Blob(0, -35, 22, 26, depth=10, cortex=1.5)
         groups += [_Group("femur", [fem, *cond]), _Group("tibia", [tib]), _Group("fibula", [fib]),
@@ -1522,8 +1660,13 @@ def _build_other(spec: PhantomSpec) -> _Scene:
                 pts = np.array([[s * 12, y], [s * 60, y - 18], [s * 130, y + 10], [s * 140, y + 50],
                                 [s * 110, y + 75]])
                 ribs.append(_Tube(_smooth_open(pts, 20), 5.0, cortex=1.2))
-        spine = [_Blob(0, -170 + 26 * i, 22, 11, depth=16, cortex=2) for i in range(14)]
-        clav = [_Tube(np.array([[s * 15, -175], [s * 80, -185], [s * 150, -170]]), 6.0, cortex=2) for s in (-1, 1)]
+        spine: list[_Shape] = [
+            _Blob(0, -170 + 26 * i, 22, 11, depth=16, cortex=2) for i in range(14)
+        ]
+        clav: list[_Shape] = [
+            _Tube(np.array([[s * 15, -175], [s * 80, -185], [s * 150, -170]]), 6.0, cortex=2)
+            for s in (-1, 1)
+        ]
         groups += [_Group("ribs", ribs), _Group("spine", spine), _Group("clav", clav)]
         t0 = float(rng.uniform(180, 260))
         lung_c = [(-75.0, -40.0), (75.0, -40.0)]
@@ -1545,7 +1688,9 @@ def _build_other(spec: PhantomSpec) -> _Scene:
 # --------------------------------------------------------------------------------------------
 
 
-def _texture(rng: np.random.Generator, shape: tuple[int, int], row_mm: float, col_mm: float) -> FloatArray:
+def _texture(
+    rng: np.random.Generator, shape: tuple[int, int], row_mm: float, col_mm: float
+) -> npt.NDArray[np.float32]:
     """Trabecular-like band-pass noise, unit std (isotropic plus a vertical-grained part)."""
     w = rng.standard_normal(shape).astype(np.float32)
     s1 = (0.5 / row_mm, 0.5 / col_mm)
@@ -1554,7 +1699,8 @@ def _texture(rng: np.random.Generator, shape: tuple[int, int], row_mm: float, co
     b = ndi.gaussian_filter(w, (1.6 / row_mm, 0.45 / col_mm))
     a = a / (a.std() + 1e-9)
     b = b / (b.std() + 1e-9)
-    return (0.7 * a + 0.5 * b).astype(np.float32)
+    out: npt.NDArray[np.float32] = (0.7 * a + 0.5 * b).astype(np.float32)
+    return out
 
 
 def _letter_mask(text: str, h_px: int, w_px: int) -> BoolArray:
@@ -1575,7 +1721,13 @@ def _letter_mask(text: str, h_px: int, w_px: int) -> BoolArray:
     return a[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
 
 
-def _paste(dst: FloatArray, src: FloatArray, r0: int, c0: int, op: str = "add") -> None:
+def _paste(
+    dst: npt.NDArray[np.floating[Any]],
+    src: npt.NDArray[np.floating[Any]],
+    r0: int,
+    c0: int,
+    op: str = "add",
+) -> None:
     h, w = src.shape
     rr0, cc0 = max(r0, 0), max(c0, 0)
     rr1, cc1 = min(r0 + h, dst.shape[0]), min(c0 + w, dst.shape[1])
@@ -1588,7 +1740,9 @@ def _paste(dst: FloatArray, src: FloatArray, r0: int, c0: int, op: str = "add") 
         dst[rr0:rr1, cc0:cc1] = np.maximum(dst[rr0:rr1, cc0:cc1], s)
 
 
-def _hip_side_px(spec: PhantomSpec, frame: _Frame, c: tuple[float, float], rows: int, cols: int) -> tuple[float, float]:
+def _hip_side_px(
+    spec: PhantomSpec, frame: _Frame, c: tuple[float, float], rows: int, cols: int
+) -> tuple[float, float]:
     x, y = frame.to_world(np.array([c[0]]), np.array([c[1]]))
     col = float(x[0]) / spec.col_mm
     row = float(y[0]) / spec.row_mm
@@ -1612,15 +1766,17 @@ def render(spec: PhantomSpec, *, truth_res_mm: float = 0.08, masks: bool = False
     scene = _build_pelvis(spec, truth_res_mm) if spec.body == "pelvis" else _build_other(spec)
     t_geom = time.perf_counter() - t_start
     fh, fw = scene.field_hw
-    rows = int(round(fh / spec.row_mm))
-    cols = int(round(fw / spec.col_mm))
+    rows = round(fh / spec.row_mm)
+    cols = round(fw / spec.col_mm)
     grid = _Grid(rows, cols, spec.row_mm, spec.col_mm, scene.frame)
     rd = _rng(spec.seed, "detector")
     tex = _texture(rd, (rows, cols), spec.row_mm, spec.col_mm)
     # soft tissue
     yy = np.arange(rows, dtype=np.float64)[:, None] * spec.row_mm
     xx = np.arange(cols, dtype=np.float64)[None, :] * spec.col_mm
-    uu, vv = scene.frame.to_local(np.broadcast_to(xx, (rows, cols)), np.broadcast_to(yy, (rows, cols)))
+    uu, vv = scene.frame.to_local(
+        np.broadcast_to(xx, (rows, cols)), np.broadcast_to(yy, (rows, cols))
+    )
     A = (MU_WATER * scene.body(uu, vv)).astype(np.float32)
     del uu, vv
     label = np.zeros((rows, cols), np.uint8) if masks else None
@@ -1644,8 +1800,10 @@ def render(spec: PhantomSpec, *, truth_res_mm: float = 0.08, masks: bool = False
             att = gr.mu_cort * cort + gr.mu_trab * inner * (1 + gr.texture * tex[sl])
             A[sl] += att.astype(np.float32)
             if label is not None:
-                code = {"pelvis": 1, "pelvis_lines": 1, "femur": 2}.get(gr.role, 3 if gr.role in
-                                                                         ("pelvic_spur", "femoral_spur", "bridge", "island") else 0)
+                code = {"pelvis": 1, "pelvis_lines": 1, "femur": 2}.get(
+                    gr.role,
+                    3 if gr.role in ("pelvic_spur", "femoral_spur", "bridge", "island") else 0,
+                )
                 if code:
                     label[sl][inside & (label[sl] == 0) | (inside & (code == 3))] = code
     A = np.clip(A, 0, None)
@@ -1656,7 +1814,17 @@ def render(spec: PhantomSpec, *, truth_res_mm: float = 0.08, masks: bool = False
         if it["kind"] == "marker":
             h_px = int(it["size_mm"] / spec.row_mm)
             m = _letter_mask(it["letter"], h_px, int(it["size_mm"] * 0.7 / spec.col_mm))
-            m = ndi.zoom(m.astype(np.float32), (h_px / max(m.shape[0], 1), (it["size_mm"] * 0.72 / spec.col_mm) / max(m.shape[1], 1)), order=1) > 0.5
+            m = (
+                ndi.zoom(
+                    m.astype(np.float32),
+                    (
+                        h_px / max(m.shape[0], 1),
+                        (it["size_mm"] * 0.72 / spec.col_mm) / max(m.shape[1], 1),
+                    ),
+                    order=1,
+                )
+                > 0.5
+            )
             marg_r, marg_c = int(18 / spec.row_mm), int(18 / spec.col_mm)
             corner = it["corner"]
             r0 = marg_r if corner < 2 else rows - marg_r - m.shape[0]
@@ -1676,14 +1844,14 @@ def render(spec: PhantomSpec, *, truth_res_mm: float = 0.08, masks: bool = False
     prim = np.exp(-(A - a_ref)).astype(np.float32)
     prim *= (1 + heel * (np.linspace(-0.5, 0.5, rows, dtype=np.float32))[:, None])
     if scene.collimation is not None:
-        t, l, b, r, ang = scene.collimation
+        t, lft, b, r, ang = scene.collimation
         cyc, cxc = (rows - 1) / 2 * spec.row_mm, (cols - 1) / 2 * spec.col_mm
         ca, sa = math.cos(ang), math.sin(ang)
         yy2 = np.arange(rows, dtype=np.float32)[:, None] * spec.row_mm - cyc
         xx2 = np.arange(cols, dtype=np.float32)[None, :] * spec.col_mm - cxc
         xr = ca * xx2 + sa * yy2
         yr = -sa * xx2 + ca * yy2
-        inside_col = (yr > -cyc + t) & (yr < cyc - b) & (xr > -cxc + l) & (xr < cxc - r)
+        inside_col = (yr > -cyc + t) & (yr < cyc - b) & (xr > -cxc + lft) & (xr < cxc - r)
         soft = ndi.gaussian_filter(inside_col.astype(np.float32), 1.2 / spec.row_mm)
         prim *= 0.015 + 0.985 * soft
     else:
@@ -1701,7 +1869,9 @@ def render(spec: PhantomSpec, *, truth_res_mm: float = 0.08, masks: bool = False
     n0 = flux * spec.row_mm * spec.col_mm
     if spec.noise > 0:
         lam = np.clip(sig * n0, 0, None)
-        noisy = lam + np.sqrt(lam + 4.0) * rd.standard_normal(lam.shape).astype(np.float32) * spec.noise
+        noisy = (
+            lam + np.sqrt(lam + 4.0) * rd.standard_normal(lam.shape).astype(np.float32) * spec.noise
+        )
         sig = np.clip(noisy / n0, 1e-4, None)
         # detector (post-log-independent) correlated grain
         grain = ndi.gaussian_filter(rd.standard_normal((rows, cols)).astype(np.float32), 0.6)
@@ -1714,9 +1884,15 @@ def render(spec: PhantomSpec, *, truth_res_mm: float = 0.08, masks: bool = False
     fs = max(int(2.0 / spec.row_mm), 1)
     lowp = ndi.gaussian_filter(p[::fs, ::fs], rt.uniform(15, 35) / (spec.row_mm * fs))
     lowp = ndi.zoom(lowp, (rows / lowp.shape[0], cols / lowp.shape[1]), order=1)
-    lowp = np.pad(lowp, ((0, max(rows - lowp.shape[0], 0)), (0, max(cols - lowp.shape[1], 0))), mode="edge")[:rows, :cols]
+    lowp = np.pad(
+        lowp, ((0, max(rows - lowp.shape[0], 0)), (0, max(cols - lowp.shape[1], 0))), mode="edge"
+    )[:rows, :cols]
     p = p - drc * (lowp - float(np.median(lowp)))
-    gain = spec.edge_enhance if spec.edge_enhance is not None else float(rt.choice([0, 0, rt.uniform(0.2, 1.0)]))
+    gain = (
+        spec.edge_enhance
+        if spec.edge_enhance is not None
+        else float(rt.choice([0, 0, rt.uniform(0.2, 1.0)]))
+    )
     if gain > 0:
         low = ndi.gaussian_filter(p, rt.uniform(1.5, 5.0) / spec.row_mm)
         p = p + gain * (p - low)
@@ -1753,8 +1929,16 @@ def render(spec: PhantomSpec, *, truth_res_mm: float = 0.08, masks: bool = False
             r0 = int(10 / spec.row_mm)
             for i, line in enumerate(it["lines"]):
                 m = _letter_mask(line, lh, lh)
-                rr = r0 + i * int(lh * 1.5) if it["corner"] < 2 else rows - r0 - (len(it["lines"]) - i) * int(lh * 1.5)
-                cc = int(10 / spec.col_mm) if it["corner"] % 2 == 0 else cols - int(10 / spec.col_mm) - m.shape[1]
+                rr = (
+                    r0 + i * int(lh * 1.5)
+                    if it["corner"] < 2
+                    else rows - r0 - (len(it["lines"]) - i) * int(lh * 1.5)
+                )
+                cc = (
+                    int(10 / spec.col_mm)
+                    if it["corner"] % 2 == 0
+                    else cols - int(10 / spec.col_mm) - m.shape[1]
+                )
                 _paste(out, m.astype(np.float64) * maxv, rr, cc, op="max")
     pixels = np.clip(np.rint(out), 0, maxv).astype(np.uint16)
     t_total = time.perf_counter() - t_start
@@ -1869,7 +2053,9 @@ _TS_NAMES = {
 }
 
 
-def random_hip(rng: np.random.Generator, grade: int | None = None, *, near10: float = 0.15) -> HipSpec:
+def random_hip(
+    rng: np.random.Generator, grade: int | None = None, *, near10: float = 0.15
+) -> HipSpec:
     """A random hip: class (uniform 0-4 unless given), prosthesis (55 %), spurs, gap."""
     g = int(rng.integers(0, 5)) if grade is None else grade
     gap: float | None = None  # None: the generator draws a reachable gap in the class's range
@@ -1882,7 +2068,9 @@ def random_hip(rng: np.random.Generator, grade: int | None = None, *, near10: fl
     return HipSpec(g, gap, bool(rng.random() < 0.55), spurs, islands)
 
 
-def random_spec(seed: int, *, wide: bool = True, grades: tuple[int, int] | None = None) -> PhantomSpec:
+def random_spec(
+    seed: int, *, wide: bool = True, grades: tuple[int, int] | None = None
+) -> PhantomSpec:
     """A random :class:`PhantomSpec` over all variation axes (``wide=False``: a tamer set:
     no flips, MONOCHROME2, calibrated spacing, few hard negatives)."""
     rng = _rng(seed, "spec")
@@ -1896,7 +2084,9 @@ def random_spec(seed: int, *, wide: bool = True, grades: tuple[int, int] | None 
                            noise=float(rng.uniform(0.6, 1.4)), blur_mm=float(rng.uniform(0.2, 0.4)),
                            transfer_syntax=str(rng.choice(["explicit_le", "rle", "jpeg_ls"])),
                            modality=str(rng.choice(["DX", "CR"])))
-    b = lambda p: bool(rng.random() < p)  # noqa: E731
+    def b(p: float) -> bool:
+        return bool(rng.random() < p)
+
     hip_view = str(rng.choice(["right", "left"])) if b(0.1) else None
     spacing_tags = str(rng.choice(SPACING_TAGS[:4], p=[0.55, 0.2, 0.1, 0.15]))
     return PhantomSpec(
@@ -1946,7 +2136,9 @@ def dicom_variant(spec: PhantomSpec, **overrides: Any) -> Any:
     return DicomVariant(**kw)
 
 
-def write(phantom: Phantom, path: str | Path, variant: Any = None, *, truth_json: bool = False) -> Path:
+def write(
+    phantom: Phantom, path: str | Path, variant: Any = None, *, truth_json: bool = False
+) -> Path:
     """Write a phantom as DICOM (and ``<path>.json`` truth beside it when asked).
 
     ``variant`` is a :class:`brooker.phantom_dicom.DicomVariant`; None builds it from the spec
@@ -1989,30 +2181,79 @@ def make_dataset(out_dir: str | Path, n: int, seed: int = 0, *, wide: bool = Tru
     return out / "truth.json"
 
 
-#: The committed samples: (file name, spec). Regenerate with ``python -m brooker.phantom --samples sample_images``.
+#: The committed samples: (file name, spec). Regenerate with
+#: ``python -m brooker.phantom --samples sample_images``.
 def sample_specs() -> list[tuple[str, PhantomSpec]]:
     """Specs of the committed ``sample_images`` (one per class at least, flipped, MONOCHROME1)."""
-    small = {"spacing_mm": 0.25, "noise": 0.7}
+    small: dict[str, Any] = {"spacing_mm": 0.25, "noise": 0.7}
     return [
-        ("pelvis_0_vs_3.dcm", PhantomSpec(seed=101, right=HipSpec(0), left=HipSpec(3, 6.0, spurs="pelvic"),
-                                          transfer_syntax="jpeg_ls", marker=True, phleboliths=True,
-                                          **small)),
-        ("pelvis_1_vs_2.dcm", PhantomSpec(seed=202, right=HipSpec(1, prosthesis=True),
-                                          left=HipSpec(2, 14.0, prosthesis=True, spurs="both"),
-                                          transfer_syntax="jpeg_2000", staples=True, magnification=1.2,
-                                          **small)),
-        ("pelvis_4_vs_0_flipped.dcm", PhantomSpec(seed=303, right=HipSpec(4, prosthesis=True, spurs="pelvic"),
-                                                  left=HipSpec(0), flipped=True, transfer_syntax="jpeg_ls",
-                                                  calibration_ball=True, **small)),
-        ("pelvis_3_vs_2_mono1.dcm", PhantomSpec(seed=404, right=HipSpec(3, 9.4, spurs="femoral"),
-                                                left=HipSpec(2, 10.6, prosthesis=True, spurs="pelvic"),
-                                                monochrome1=True, transfer_syntax="jpeg_2000",
-                                                collimation=True, burned_text=True, **small)),
-        ("hip_view_right_4.dcm", PhantomSpec(seed=505, right=HipSpec(4, spurs="both"), left=HipSpec(0),
-                                             hip_view="right", transfer_syntax="jpeg_ls",
-                                             spacing_tags="imager_magnification", **small)),
-        ("knee_negative.dcm", PhantomSpec(seed=606, body="knee", transfer_syntax="jpeg_ls",
-                                          spacing_mm=0.3, noise=0.7)),
+        (
+            "pelvis_0_vs_3.dcm",
+            PhantomSpec(
+                seed=101,
+                right=HipSpec(0),
+                left=HipSpec(3, 6.0, spurs="pelvic"),
+                transfer_syntax="jpeg_ls",
+                marker=True,
+                phleboliths=True,
+                **small,
+            ),
+        ),
+        (
+            "pelvis_1_vs_2.dcm",
+            PhantomSpec(
+                seed=202,
+                right=HipSpec(1, prosthesis=True),
+                left=HipSpec(2, 14.0, prosthesis=True, spurs="both"),
+                transfer_syntax="jpeg_2000",
+                staples=True,
+                magnification=1.2,
+                **small,
+            ),
+        ),
+        (
+            "pelvis_4_vs_0_flipped.dcm",
+            PhantomSpec(
+                seed=303,
+                right=HipSpec(4, prosthesis=True, spurs="pelvic"),
+                left=HipSpec(0),
+                flipped=True,
+                transfer_syntax="jpeg_ls",
+                calibration_ball=True,
+                **small,
+            ),
+        ),
+        (
+            "pelvis_3_vs_2_mono1.dcm",
+            PhantomSpec(
+                seed=404,
+                right=HipSpec(3, 9.4, spurs="femoral"),
+                left=HipSpec(2, 10.6, prosthesis=True, spurs="pelvic"),
+                monochrome1=True,
+                transfer_syntax="jpeg_2000",
+                collimation=True,
+                burned_text=True,
+                **small,
+            ),
+        ),
+        (
+            "hip_view_right_4.dcm",
+            PhantomSpec(
+                seed=505,
+                right=HipSpec(4, spurs="both"),
+                left=HipSpec(0),
+                hip_view="right",
+                transfer_syntax="jpeg_ls",
+                spacing_tags="imager_magnification",
+                **small,
+            ),
+        ),
+        (
+            "knee_negative.dcm",
+            PhantomSpec(
+                seed=606, body="knee", transfer_syntax="jpeg_ls", spacing_mm=0.3, noise=0.7
+            ),
+        ),
     ]
 
 
@@ -2058,7 +2299,10 @@ def make_samples(out_dir: str | Path) -> Path:
             + (f", {h['gap_mm']:.2f} mm" if h["gap_mm"] is not None else "")
             + (" (THA)" if h["prosthesis"] else "")
             for h in t["hips"]) or "none"
-        lines.append(f"| {name} | {size / 1e6:.2f} MB | {t['transfer_syntax']} | {', '.join(notes)} | {hips} |")
+        lines.append(
+            f"| {name} | {size / 1e6:.2f} MB | {t['transfer_syntax']} | {', '.join(notes)} "
+            f"| {hips} |"
+        )
     (out / "MANIFEST.md").write_text("\n".join(lines) + "\n")
     return out
 
@@ -2070,7 +2314,9 @@ def _spec_record(spec: PhantomSpec) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m brooker.phantom``: samples, datasets, or one preview PNG."""
-    ap = argparse.ArgumentParser(prog="python -m brooker.phantom", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m brooker.phantom", description=__doc__.split("\n")[0]
+    )
     ap.add_argument("--samples", metavar="DIR", help="regenerate the sample images into DIR")
     ap.add_argument("--dataset", metavar="DIR", help="write case_XXXX.dcm + truth.json into DIR")
     ap.add_argument("--n", type=int, default=20)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from brooker._version import __version__
 from brooker.config import AnalysisConfig
-from brooker.dicom_io import load_radiograph
+from brooker.dicom_io import check_gradable, load_radiograph
 from brooker.errors import BrookerError, MissingSpacingError
 from brooker.fragments import classify_fragments
 from brooker.grading import grade_hip, needs_gap
@@ -25,6 +25,7 @@ from brooker.models import (
     Radiograph,
     Status,
 )
+from brooker.paths import safe_stem
 from brooker.segmentation import segment_hip
 
 
@@ -67,6 +68,7 @@ def analyze(
 
 def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingResult:
     meta = radiograph.meta
+    check_gradable(radiograph)  # size and spacing that no perception step can misuse
     if radiograph.spacing is None:
         raise MissingSpacingError(
             "no physical pixel spacing: none of (0028,0030) Pixel Spacing or "
@@ -180,7 +182,7 @@ def grade_path(
         # every film read gets its overlay, ungradable ones too: what was found or looked for
         from brooker import overlay as ov
 
-        name = overlay_name or ov.overlay_name_for(path)
+        name = safe_stem(overlay_name or ov.overlay_name_for(path))  # never starts with "-"
         written = ov.write_overlays(
             Path(out_dir), name, radiograph, result, crops=overlay_crops
         )

@@ -15,3 +15,23 @@ PROSTHETIC_HEAD_DIAMETER_MM: Final = (22.0, 40.0)
 
 #: Typical AP pelvis magnification at the hip.
 TYPICAL_MAGNIFICATION: Final = (1.10, 1.25)
+
+#: Smallest image side the loader accepts, in pixels (a hip needs far more; 1 x 1, 2 x 2 or a
+#: single row are corrupt headers).
+MIN_IMAGE_SIDE_PX: Final = 32
+
+#: Smallest physical side of a film the analysis accepts, mm: below it the 1 mm analysis grid
+#: has almost no pixels (a hip needs a field of about 100 mm; films from 10 to 100 mm are
+#: ``ungradable``, smaller ones ``image_too_small``).
+MIN_FIELD_SIDE_MM: Final = 10.0
+
+#: Physical range of a projection radiograph's pixel spacing at the patient or the detector, mm
+#: (mammography and fine CR plates 0.025-0.05; DX 0.1-0.2; a 43 cm plate stored at 430 pixels
+#: is 1 mm). Outside it the value is a unit or header error (``implausible_spacing``).
+PLAUSIBLE_SPACING_MM: Final = (0.02, 1.0)
+
+#: Largest physical side of a film, mm: a 43 cm plate, or a stitched long-leg view of about
+#: 1.3 m. A film "larger" than this has a spacing that is too large (a unit error). With the
+#: spacing range above it bounds the 1 mm analysis grid at 1.5 m x 1.5 m (2.25 MP) and, with
+#: :data:`MAX_MEGAPIXELS`, every working array of one film.
+MAX_FIELD_MM: Final = 1500.0

@@ -320,7 +320,7 @@ def test_not_dicom(tmp_path: Path) -> None:
 
 
 def test_missing_file_is_a_brooker_error(tmp_path: Path) -> None:
-    with pytest.raises(errors.NotDicomError, match="no such file"):
+    with pytest.raises(errors.InputNotFoundError, match="no such file"):
         load_radiograph(tmp_path / "absent.dcm")
 
 

@@ -4,8 +4,9 @@ Only this package imports typer and rich (enforced by ruff's banned-api rule and
 modules (numpy, pydicom, scikit-image) are imported inside the commands, so ``brooker --help``
 and ``brooker --version`` stay fast.
 
-Exit codes (``brooker.models.ExitCode``): 0 every input graded / loaded; 1 internal error;
-2 usage error; 3 some inputs could not be graded (each has its record); 4 no inputs found.
+Exit codes (``brooker.models.ExitCode``): 0 every input graded / loaded; 1 internal error (a
+bug); 2 usage error; 3 some inputs could not be graded (each has its record); 4 no inputs
+found; 5 an output cannot be written (disk full, permissions, read-only: the environment).
 """
 
 from __future__ import annotations

@@ -4,11 +4,15 @@ stdout carries results only (a table, or JSON lines with ``--json``); the progre
 lines and the summary go to stderr. Heavy modules (numpy, pydicom, the grading engine) are
 imported inside the command (and mostly only in the worker processes).
 
-Exit codes: 0 every input graded; 1 internal error; 2 usage error (including a bad
+Exit codes: 0 every input graded; 1 internal error (a bug); 2 usage error (including a bad
 ``--pixel-spacing``, ``--magnification`` or ``--shard``); 3 some inputs could not be graded
-(ungradable or error, each with its record; a path that does not exist counts here, with an
-``error`` record of code ``not_found``, so that a list of files keeps one record per entry);
-4 no inputs found.
+(ungradable or error, each with its record; a path that does not exist, cannot be read or is
+not a regular file counts here, with its ``error`` record, so that a list of files keeps one
+record per entry); 4 no inputs found; 5 an output cannot be written (disk full, permissions, a
+read-only file system, ``--out`` or ``--csv`` unusable: checked before any grading).
+
+Every string from outside (file names, header values, messages quoting them) is printed through
+:mod:`brooker.cli.terminal`.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from brooker.cli import app
+from brooker.cli.terminal import console as make_console
+from brooker.cli.terminal import plain, term
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -108,25 +114,25 @@ def _print_table(console: Console, records: list[dict[str, Any]]) -> None:
         hips = rec.get("hips") or []
         if not hips:
             table.add_row(
-                rec["file"],
+                plain(rec["file"]),
                 "",
                 Text("-", style="dim"),
                 "",
                 "",
                 "",
-                Text(_short_notes(rec, None), style="yellow"),
+                plain(_short_notes(rec, None), style="yellow"),
             )
             continue
         for k, hip in enumerate(hips):
             cls = _class_text(hip)
             table.add_row(
-                rec["file"] if k == 0 else "",
+                plain(rec["file"]) if k == 0 else "",
                 "R" if hip.get("side") == "right" else "L",
                 Text(cls, style=_CLASS_STYLE.get(cls, "")),
                 _fmt_gap(hip.get("gap_mm")),
                 Text("yes", style="bold yellow") if hip.get("borderline") else "",
                 "yes" if hip.get("prosthesis") else "",
-                Text(_short_notes(rec, hip), style="dim"),
+                plain(_short_notes(rec, hip), style="dim"),
             )
     console.print(table)
 
@@ -139,10 +145,10 @@ def _class_text(hip: dict[str, Any]) -> str:
 def _print_single(console: Console, rec: dict[str, Any]) -> None:
     from rich.text import Text
 
-    console.print(Text(rec["file"], style="bold"))
+    console.print(plain(rec["file"], style="bold"))
     hips = rec.get("hips") or []
     if not hips:
-        console.print(Text(f"  not graded: {_short_notes(rec, None)}", style="yellow"))
+        console.print(plain(f"  not graded: {_short_notes(rec, None)}", style="yellow"))
         return
     for hip in hips:
         cls = _class_text(hip)
@@ -162,15 +168,15 @@ def _print_single(console: Console, rec: dict[str, Any]) -> None:
         for note in ([hip["not_graded"]] if hip.get("not_graded") else []) + list(
             hip.get("caveats") or []
         ):
-            console.print(Text(f"    note: {note}", style="dim"))
+            console.print(plain(f"    note: {note}", style="dim"))
     for note in rec.get("caveats") or []:
-        console.print(Text(f"  note: {note}", style="dim"))
+        console.print(plain(f"  note: {note}", style="dim"))
     if rec.get("overlay"):
-        console.print(Text(f"  overlay: {rec['overlay']}", style="dim"))
+        console.print(plain(f"  overlay: {rec['overlay']}", style="dim"))
 
 
 def _print_summary(
-    console: Console, records: list[dict[str, Any]], resumed: int, skipped_non_dicom: int
+    console: Console, records: list[dict[str, Any]], resumed: int, found: Any
 ) -> None:
     from rich.text import Text
 
@@ -196,8 +202,9 @@ def _print_summary(
             )
         )
         console.print(cls)
-    if skipped_non_dicom:
-        console.print(f"skipped {skipped_non_dicom} non-DICOM file(s) in the folders")
+    if found.skipped_non_dicom:
+        console.print(f"skipped {found.skipped_non_dicom} non-DICOM file(s) in the folders")
+    _print_special(console, found.skipped_special)
     failed = [r for r in records if r.get("status") != "ok"]
     if failed:
         console.print(Text(f"{len(failed)} file(s) not graded:", style="bold"))
@@ -207,7 +214,22 @@ def _print_summary(
             prefix = f"{r['file']}: "
             if why.startswith(prefix):
                 why = why[len(prefix) :]
-            console.print(Text(f"  {r['file']}: {why}", style="yellow"), soft_wrap=True)
+            console.print(plain(f"  {r['file']}: {why}", style="yellow"), soft_wrap=True)
+
+
+def _print_special(console: Console, special: tuple[str, ...]) -> None:
+    """Name what was found in folders but is not a regular file (never opened)."""
+    if not special:
+        return
+    console.print(
+        f"skipped {len(special)} item(s) in the folders that are not regular files "
+        "(FIFOs, devices, sockets, dangling links; never opened):",
+        style="yellow",
+    )
+    for p in special[:20]:
+        console.print(plain(f"  {p}", style="yellow"), soft_wrap=True)
+    if len(special) > 20:
+        console.print(f"  ... and {len(special) - 20} more", style="yellow")
 
 
 def _error_line(rec: dict[str, Any]) -> str:
@@ -216,7 +238,7 @@ def _error_line(rec: dict[str, Any]) -> str:
     if not msg.startswith(str(rec["file"])):
         msg = f"{rec['file']}: {msg}"
     code = err.get("code")
-    return f"error: {msg}" + (f" [{code}]" if code else "")
+    return term(f"error: {msg}" + (f" [{code}]" if code else ""))
 
 
 @app.command("grade")
@@ -226,6 +248,8 @@ def grade(
         typer.Argument(
             help="DICOM files and folders (folders are searched for DICOM by content).",
             show_default=False,
+            # an unreadable file gets its own `unreadable` record, not a usage error for all
+            readable=False,
         ),
     ] = None,
     json_out: Annotated[
@@ -300,16 +324,16 @@ def grade(
         typer.Option(
             "--dask-scheduler",
             metavar="ADDRESS",
-            help="Grade on a Dask cluster (e.g. tcp://host:8786); needs brooker[dask].",
+            # typer renders help as rich markup: "\\[" keeps "[dask]" from being read as a tag
+            help="Grade on a Dask cluster (e.g. tcp://host:8786); needs brooker\\[dask].",
         ),
     ] = None,
 ) -> None:
     """Grade every hip on DICOM radiographs (files, folders, or a list of paths)."""
-    from rich.console import Console
-
+    from brooker.errors import OutputError
     from brooker.models import ExitCode
 
-    err_console = Console(stderr=True, highlight=False)
+    err_console = make_console(stderr=True)
     if not paths and files_from is None:
         raise typer.BadParameter("give at least one PATH or --files-from", param_hint="PATH")
     spacing = _parse_spacing(pixel_spacing)
@@ -372,12 +396,14 @@ def grade(
         raise typer.Exit(130) from None
     except (typer.Exit, typer.BadParameter):
         raise
+    except OutputError as err:  # the environment (disk full, permissions), not a bug
+        err_console.print(plain(f"error: {err.message} [{err.code}]", style="red"), soft_wrap=True)
+        raise typer.Exit(int(ExitCode.OUTPUT_ERROR)) from None
     except Exception as exc:
         log = _log_internal(out)
         where = f" (traceback in {log})" if log else ""
         err_console.print(
-            f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())}{where}",
-            style="red",
+            plain(f"internal error: {type(exc).__name__}: {exc}{where}", style="red"),
             soft_wrap=True,
         )
         raise typer.Exit(int(ExitCode.INTERNAL_ERROR)) from None
@@ -388,11 +414,50 @@ def _log_internal(out: Path) -> str | None:
     try:
         out.mkdir(parents=True, exist_ok=True)
         log = out / "errors.log"
-        with open(log, "a", encoding="utf-8") as fh:
+        fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        with os.fdopen(fd, "a", encoding="utf-8", errors="backslashreplace") as fh:
             fh.write(f"--- brooker grade\n{traceback.format_exc()}\n")
         return str(log)
     except OSError:
         return None
+
+
+def _check_outputs(out: Path, csv_file: Path | None, results_path: Path, resume: bool) -> None:
+    """Make sure every output can be written before any work (exit 5 otherwise).
+
+    ``--out`` must be (or become) a folder where a file can be created; with ``--resume`` the
+    existing results file must open for appending; ``--csv`` must not be a folder and its
+    folder must take a new file (the CSV is written atomically, through a temporary file).
+
+    Raises
+    ------
+    OutputError
+    """
+    import tempfile
+
+    from brooker.errors import OutputError, output_error
+
+    def probe(folder: Path, label: str) -> None:
+        if folder.exists() and not folder.is_dir():
+            raise OutputError(f"{label} is not a folder", str(folder))
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".brooker-probe-", dir=folder)
+            os.close(fd)
+            os.unlink(tmp)
+        except OSError as exc:
+            raise output_error(exc, str(folder)) from None
+
+    probe(out, "--out")
+    if resume and results_path.exists():
+        try:
+            os.close(os.open(results_path, os.O_WRONLY | os.O_APPEND))
+        except OSError as exc:
+            raise output_error(exc, str(results_path)) from None
+    if csv_file is not None:
+        if csv_file.is_dir():
+            raise OutputError("--csv names a folder, not a file", str(csv_file))
+        probe(csv_file.parent if str(csv_file.parent) else Path("."), "the --csv file's folder")
 
 
 def _run(
@@ -415,12 +480,16 @@ def _run(
     dask_scheduler: str | None,
     err_console: Console,
 ) -> int:
-    from rich.console import Console
-
     from brooker import batch
+    from brooker.atomic import atomic_write_bytes
+    from brooker.errors import BrookerError, OutputError, output_error
     from brooker.models import ExitCode
 
     started = batch.utc_now()
+    suffix = "" if shard is None else f".shard-{shard[0]}-of-{shard[1]}"
+    results_path = out / f"results{suffix}.jsonl"
+    manifest_path = out / f"manifest{suffix}.json"
+    _check_outputs(out, csv_file, results_path, resume)
     inputs = list(paths)
     if files_from is not None:
         try:
@@ -431,10 +500,8 @@ def _run(
             ) from None
     found = batch.discover(inputs, recursive=recursive)
     files = list(found.files)
-    suffix = ""
     if shard is not None:
         files = batch.select_shard(files, *shard)
-        suffix = f".shard-{shard[0]}-of-{shard[1]}"
     if not files:
         where = f" (shard {shard[0]}/{shard[1]})" if shard else ""
         skipped = (
@@ -443,11 +510,9 @@ def _run(
             else ""
         )
         err_console.print(f"no DICOM inputs found{where}{skipped}", style="yellow")
+        _print_special(err_console, found.skipped_special)
         return int(ExitCode.NO_INPUTS)
 
-    out.mkdir(parents=True, exist_ok=True)
-    results_path = out / f"results{suffix}.jsonl"
-    manifest_path = out / f"manifest{suffix}.json"
     manifest: dict[str, Any] = {
         **batch.environment(),
         "command": "grade",
@@ -459,6 +524,8 @@ def _run(
             "files": len(files),
             "missing": len(found.missing),
             "skipped_non_dicom": found.skipped_non_dicom,
+            "skipped_not_regular": len(found.skipped_special),
+            "unreadable": len(found.unreadable),
         },
         "results": results_path.name,
     }
@@ -468,11 +535,14 @@ def _run(
     if resume:
         previous = batch.load_resume_state(results_path, files)
     else:  # a new run starts a new results file (--resume continues the old one)
-        batch.atomic_write_bytes(results_path, b"")
+        try:
+            atomic_write_bytes(results_path, b"")
+        except OSError as exc:
+            raise output_error(exc, str(results_path)) from None
     todo = [f for f in files if f not in previous]
 
-    stdout_console = Console(
-        file=sys.stdout, highlight=False, width=None if sys.stdout.isatty() else 10_000
+    stdout_console = make_console(
+        file=sys.stdout, width=None if sys.stdout.isatty() else 10_000
     )
     records: list[dict[str, Any]] = []
     show_progress = not quiet and err_console.is_terminal
@@ -490,6 +560,7 @@ def _run(
             emit(previous[f], err_console)
 
     state = "interrupted"
+    failure: BrookerError | None = None
     try:
         if dask_scheduler is not None:
             _run_dask(
@@ -525,6 +596,9 @@ def _run(
                 for result in stream:
                     emit(result.to_record(), err_console)
         state = "complete"
+    except OutputError as err:
+        state, failure = "failed", err
+        raise
     finally:
         c = batch.counts(records)
         manifest.update(
@@ -532,7 +606,13 @@ def _run(
             state=state,
             counts={"files": len(records), "resumed": len(previous), **c},
         )
-        batch.write_manifest(manifest_path, manifest)
+        if failure is not None:
+            manifest["error"] = {"code": failure.code, "message": failure.message}
+        try:
+            batch.write_manifest(manifest_path, manifest)
+        except OutputError:
+            if failure is None:
+                raise
 
     order = {f: i for i, f in enumerate(files)}
     records.sort(key=lambda r: order.get(r["file"], len(order)))
@@ -541,7 +621,9 @@ def _run(
     if csv_file is not None:
         batch.write_csv(csv_file, records)
     if not quiet:
-        _print_summary(err_console, records, len(previous), found.skipped_non_dicom)
+        _print_summary(err_console, records, len(previous), found)
+    if any((r.get("error") or {}).get("code") in batch.OUTPUT_ERROR_CODES for r in records):
+        return int(ExitCode.OUTPUT_ERROR)
     if all(r.get("status") == "ok" for r in records):
         return int(ExitCode.OK)
     return int(ExitCode.NOT_ALL_GRADED)
@@ -597,7 +679,7 @@ def _run_dask(
     from dask.distributed import Client
 
     if not quiet:
-        err_console.print(f"grading {len(files)} file(s) on the Dask cluster at {address}")
+        err_console.print(plain(f"grading {len(files)} file(s) on the Dask cluster at {address}"))
     with Client(address) as client:  # type: ignore[no-untyped-call]
         parts = distributed.grade_bag(
             files,

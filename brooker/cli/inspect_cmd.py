@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from brooker.cli import app
+from brooker.cli.terminal import console as make_console
+from brooker.cli.terminal import plain, term
 
 if TYPE_CHECKING:
     from brooker.errors import BrookerError
@@ -30,6 +32,11 @@ _HINTS = {
     "truncated_pixel_data": "the file looks cut short: copy it again from the archive",
     "not_a_radiograph": "brooker reads projection radiographs (CR, DX) only",
     "multi_frame": "export the single frame to grade as its own file",
+    "implausible_spacing": "if the file's spacing is wrong, pass --pixel-spacing ROW,COL (mm at "
+    "the patient)",
+    "implausible_pixel_values": "the header does not describe the pixels: export the film again "
+    "from the archive",
+    "not_a_regular_file": "give a regular file (FIFOs and devices are never read)",
 }
 
 
@@ -120,13 +127,12 @@ def error_record(path: str, err: BrookerError) -> dict[str, Any]:
 
 def _print_table(rec: dict[str, Any]) -> None:
     from rich import box
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    console = Console(soft_wrap=False)
+    console = make_console(soft_wrap=False)
     table = Table(
-        title=rec["file"],
+        title=plain(rec["file"]),
         box=box.SIMPLE_HEAD,
         show_header=False,
         pad_edge=False,
@@ -179,17 +185,23 @@ def _print_table(rec: dict[str, Any]) -> None:
             else f"{rec['pixel_range'][0]:g} .. {rec['pixel_range'][1]:g} (bone bright)",
         ),
     ]
-    for name, value in rows:
-        table.add_row(name, value)
+    for name, value in rows:  # values quote header text: never markup, no control characters
+        table.add_row(name, plain(value) if isinstance(value, str) else value)
     for k, note in enumerate(rec["caveats"]):
-        table.add_row("caveat" if k == 0 else "", Text(note, style="yellow"))
+        table.add_row("caveat" if k == 0 else "", plain(note, style="yellow"))
     console.print(table)
 
 
 @app.command("inspect")
 def inspect_command(
     file: Annotated[
-        Path, typer.Argument(help="A DICOM file.", dir_okay=False, show_default=False)
+        Path,
+        typer.Argument(
+            help="A DICOM file.",
+            dir_okay=False,
+            show_default=False,
+            readable=False,  # an unreadable file is an `unreadable` error record, not usage
+        ),
     ],
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object instead of a table.")
@@ -227,14 +239,16 @@ def inspect_command(
         if err.path is None:
             err.path = path
         hint = _HINTS.get(err.code)
-        typer.echo(f"error: {err.message}", err=True)
+        typer.echo(term(f"error: {err.message} [{err.code}]"), err=True)
         if hint:
             typer.echo(f"hint: {hint}", err=True)
         if as_json:
             typer.echo(json.dumps(error_record(path, err)))
         raise typer.Exit(int(ExitCode.NOT_ALL_GRADED)) from None
     except Exception as exc:  # a bug in brooker, not a bad file
-        typer.echo(f"error: internal error while reading {path}: {type(exc).__name__}", err=True)
+        typer.echo(
+            term(f"error: internal error while reading {path}: {type(exc).__name__}"), err=True
+        )
         if as_json:
             typer.echo(
                 json.dumps(

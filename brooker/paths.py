@@ -1,0 +1,123 @@
+"""Input paths: opened only when they are regular files, and kept byte-exact as text.
+
+Two rules every module that touches an input path follows:
+
+- **Regular files only.** A FIFO blocks ``open`` until a writer appears, ``/dev/zero`` never
+  ends, a socket cannot be read: :func:`open_regular` refuses them *before* opening (from
+  ``stat``) and again after (``fstat`` of what was opened, in non-blocking mode, so a file
+  swapped for a FIFO in between still cannot hang). Errors are typed: ``not_found``,
+  ``unreadable``, ``not_a_regular_file``.
+- **Paths are text with surrogate escapes.** Python gives a file name that is not valid UTF-8
+  as ``str`` with each undecodable byte ``0xNN`` as the lone surrogate ``U+DCNN``
+  (``os.fsdecode``); ``os.fsencode`` gives the bytes back exactly. Records, resume and the CSV
+  keep that text (see :func:`brooker.batch.record_line` for its JSON form); only the terminal
+  shows it escaped.
+
+This module is light (``os`` and ``stat`` only) so that discovery and the command line can use
+it without importing numpy or pydicom.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from typing import BinaryIO
+
+from brooker.errors import InputNotFoundError, SpecialFileError, UnreadableInputError
+
+__all__ = ["check_regular_file", "file_kind", "open_regular", "safe_stem"]
+
+
+def file_kind(mode: int) -> str:
+    """What a ``st_mode`` is, in words (``"a regular file"``, ``"a FIFO (named pipe)"``...)."""
+    if stat.S_ISREG(mode):
+        return "a regular file"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _refuse(path: str, mode: int) -> SpecialFileError:
+    return SpecialFileError(f"is {file_kind(mode)}, not a regular file; not opened", path)
+
+
+def check_regular_file(path: str | os.PathLike[str]) -> os.stat_result:
+    """``os.stat`` of ``path`` (links followed) when it is a regular file; never opens it.
+
+    Raises
+    ------
+    InputNotFoundError
+        Nothing there (or a dangling link).
+    UnreadableInputError
+        ``stat`` itself failed (a folder on the way cannot be searched, an I/O error).
+    SpecialFileError
+        A folder, FIFO, device or socket.
+    """
+    where = os.fsdecode(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise InputNotFoundError("no such file", where) from None
+    except OSError as exc:
+        raise UnreadableInputError(
+            f"cannot be read ({exc.strerror or type(exc).__name__})", where
+        ) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise _refuse(where, st.st_mode)
+    return st
+
+
+def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
+    """Open a regular file for reading in binary mode; refuse anything else without blocking.
+
+    ``O_NONBLOCK`` makes opening a FIFO return at once (and is harmless for a regular file);
+    ``O_NOCTTY`` keeps a terminal device from becoming our controlling terminal. The opened
+    descriptor is checked with ``fstat`` too.
+
+    Raises
+    ------
+    InputNotFoundError, UnreadableInputError, SpecialFileError
+        As :func:`check_regular_file`; ``UnreadableInputError`` also when ``open`` fails
+        (permission denied).
+    """
+    where = os.fsdecode(path)
+    check_regular_file(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise InputNotFoundError("no such file", where) from None
+    except OSError as exc:
+        raise UnreadableInputError(
+            f"cannot be opened ({exc.strerror or type(exc).__name__})", where
+        ) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _refuse(where, st.st_mode)
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def safe_stem(name: str, default: str = "image") -> str:
+    """``name`` fit to start an output file name: no leading ``-`` (read as an option by
+    shell tools) or ``.`` (hidden), never empty.
+
+    >>> safe_stem("--rf-0a1b2c3d")
+    'rf-0a1b2c3d'
+    >>> safe_stem("-")
+    'image'
+    """
+    return name.lstrip("-.") or default
