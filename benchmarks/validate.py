@@ -103,7 +103,7 @@ def match_hips(
             if i in used:
                 continue
             if "centre_rc_px" in lab:
-                c = g.get("center_px")
+                c = g.get("center_px") or ()
                 ok = bool(c) and g.get("image_side") == lab["image_half"] and (
                     math.dist(c, lab["centre_rc_px"]) <= lab["radius_px"]
                 )
