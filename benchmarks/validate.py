@@ -35,7 +35,9 @@ Checked on one run (2026-11-29, records of every set in ``CACHE/records``): the 
 what each set's own scorer prints for the same records (``devset/score.py`` and
 ``hybrid/score.py``: accuracy, qwk, gap MAE and its n, hips graded; ``realfilms/score.py``: hips
 found, prosthesis flag right, false spur and island calls, phantom hips). The phantom and sample
-sets use the devset scorer's definitions.
+sets use the devset scorer's definitions. One difference by design: of two graded hips on one
+patient side, the devset scorer keeps the last, :func:`match_hips` the first and counts the
+other as a phantom hip (brooker reports each side once, so it has not arisen).
 
 Exits 0 (the figures are for reading; ``tests/test_scoreboard.py`` pins floors).
 """
