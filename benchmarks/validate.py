@@ -1,0 +1,311 @@
+#!/usr/bin/env python
+"""One scoreboard for every labelled set: grade each with the installed CLI, print one table.
+
+    python benchmarks/validate.py                      # every set that is present
+    python benchmarks/validate.py --sets real,hybrid   # a few of them
+    python benchmarks/validate.py --json               # the table as one JSON object
+    python benchmarks/validate.py --workers 2 --shared ../shared --cache /tmp/brooker-validate
+
+Sets (each skipped with a note on stderr when absent):
+
+* ``devset``: ``SHARED/devset`` (``truth.json``), 20 synthetic films from an outside generator;
+* ``real``: ``SHARED/realfilms/films`` (``labels.json``), 30 real films labelled by eye (hip
+  centres, implants, HO-free or not; no class truth, so no accuracy, kappa or gap);
+* ``hybrid``: ``SHARED/hybrid/films`` (``truth.json``), real films with drawn-in HO;
+* ``samples``: the bundled ``sample_images/`` (``manifest.json``);
+* ``phantom``: films rendered by ``brooker.phantom.make_dataset`` (seeded, all variation axes),
+  cached under ``--cache`` so a rerun only grades.
+
+Each set is graded by ``brooker grade DIR --json --no-overlay --workers N`` (what users run;
+the records are kept in ``CACHE/records/<set>.jsonl``) and scored by :func:`score`, the one
+scoring function of the project (``tests/test_scoreboard.py`` imports it):
+
+* truth sets: a truth hip is matched to the reported hip of the same patient side; labels sets
+  (``labels.json``): to the first unused reported hip on the same image half whose ``center_px``
+  lies within one head radius of the labelled centre;
+* films, hips labelled, hips found (matched; fraction of hips labelled), graded (found with a
+  class), accuracy (right class over all hips labelled: a hip not graded is wrong), quadratic
+  weighted kappa over the 5 classes (a hip not graded counts as class 0), gap MAE in mm (hips
+  whose truth class is II or III with a measured gap), false spur/bridge calls (class II-IV on
+  an HO-free hip: truth class 0, or label ``ho: none``), false island calls (class I there),
+  phantom hips (reported hips, graded or not, matched to no labelled hip), prosthesis flag
+  right (fraction of hips found), and the wall time of grading the set.
+
+Checked on two runs (2026-11-29, on d2d4d9b and on 0dd8301, records of every set in
+``CACHE/records``): the figures equal what each set's own scorer prints for the same records
+(``devset/score.py`` and ``hybrid/score.py``: accuracy, qwk, gap MAE and its n, hips graded;
+``realfilms/score.py``: hips found, prosthesis flag right, false spur and island calls, phantom
+hips). The phantom and sample sets use the devset scorer's definitions. One difference by
+design: of two hips reported on one patient side, the devset scorer keeps the last,
+:func:`match_hips` the first and counts the other as a phantom hip (brooker reports each side
+once, so it has not arisen).
+
+Exits 0 (the figures are for reading; ``tests/test_scoreboard.py`` pins floors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SET_NAMES = ("devset", "real", "hybrid", "samples", "phantom")
+PHANTOM_FILMS = 12
+PHANTOM_SEED = 7
+
+
+# --------------------------------------------------------------------------------------------
+# figures
+
+
+def qwk(pairs: list[tuple[int, int]], k: int = 5) -> float:
+    """Quadratic weighted Cohen's kappa of (truth, predicted) class pairs over ``k`` classes.
+
+    >>> qwk([(0, 0), (2, 2), (4, 4)])
+    1.0
+    """
+    if not pairs:
+        return math.nan
+    observed = [[0] * k for _ in range(k)]
+    for t, p in pairs:
+        observed[t][p] += 1
+    n = len(pairs)
+    rows = [sum(observed[i]) for i in range(k)]
+    cols = [sum(observed[i][j] for i in range(k)) for j in range(k)]
+    num = den = 0.0
+    for i in range(k):
+        for j in range(k):
+            w = (i - j) ** 2 / (k - 1) ** 2
+            num += w * observed[i][j]
+            den += w * rows[i] * cols[j] / n
+    return 1.0 - num / den if den else 1.0
+
+
+def match_hips(
+    labelled: list[dict[str, Any]], graded: list[dict[str, Any]]
+) -> list[dict[str, Any] | None]:
+    """The graded hip (a JSON record's ``hips`` entry) matched to each labelled hip, or None.
+
+    A labelled hip with ``centre_rc_px`` and ``radius_px`` (labels.json) matches the first
+    unused graded hip on the same ``image_half`` whose ``center_px`` lies within one radius of
+    it; any other (truth.json) matches the first unused graded hip of the same patient ``side``.
+    """
+    used: set[int] = set()
+    out: list[dict[str, Any] | None] = []
+    for lab in labelled:
+        match = None
+        for i, g in enumerate(graded):
+            if i in used:
+                continue
+            if "centre_rc_px" in lab:
+                c = g.get("center_px") or ()
+                ok = bool(c) and g.get("image_side") == lab["image_half"] and (
+                    math.dist(c, lab["centre_rc_px"]) <= lab["radius_px"]
+                )
+            else:
+                ok = g.get("side") == lab["side"]
+            if ok:
+                match = i
+                break
+        if match is not None:
+            used.add(match)
+        out.append(None if match is None else graded[match])
+    return out
+
+
+def score(truth: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The scoreboard's figures for one set.
+
+    ``truth``: file name -> ``{"hips": [...]}`` (a truth.json, manifest.json or labels.json);
+    ``records``: ``brooker grade --json`` records (matched to ``truth`` by file name). Class
+    figures (accuracy, kappa, gap) are None when the labels carry no class (labels.json).
+    """
+    by_name = {Path(str(r.get("file", ""))).name: r for r in records}
+    hips = found = graded = correct = prosthesis_right = phantom = 0
+    false_spur = false_island = 0
+    pairs: list[tuple[int, int]] = []
+    gap_errors: list[float] = []
+    has_class = True
+    for name, entry in truth.items():
+        got = [h for h in (by_name.get(name) or {}).get("hips") or [] if isinstance(h, dict)]
+        matches = match_hips(entry["hips"], got)
+        phantom += len(got) - sum(m is not None for m in matches)
+        for lab, g in zip(entry["hips"], matches, strict=True):
+            hips += 1
+            t = lab.get("grade")
+            has_class = has_class and isinstance(t, int)
+            grade = g.get("grade") if g is not None else None
+            grade = grade if isinstance(grade, int) and 0 <= grade <= 4 else None
+            if isinstance(t, int):
+                pairs.append((t, 0 if grade is None else grade))
+            if g is None:
+                continue
+            found += 1
+            prosthesis_right += bool(g.get("prosthesis")) == bool(lab["prosthesis"])
+            if grade is None:
+                continue
+            graded += 1
+            correct += grade == t
+            ho_free = lab["ho"] == "none" if "ho" in lab else t == 0
+            false_spur += ho_free and grade >= 2
+            false_island += ho_free and grade == 1
+            gap = g.get("gap_mm")
+            if t in (2, 3) and lab.get("gap_mm") is not None and isinstance(gap, int | float):
+                gap_errors.append(abs(gap - lab["gap_mm"]))
+    return {
+        "films": len(truth),
+        "hips": hips,
+        "found": found,
+        "found_frac": found / hips if hips else math.nan,
+        "graded": graded,
+        "accuracy": (correct / hips if hips else math.nan) if has_class else None,
+        "kappa": qwk(pairs) if has_class else None,
+        "gap_mae_mm": (sum(gap_errors) / len(gap_errors) if gap_errors else math.nan)
+        if has_class
+        else None,
+        "gap_n": len(gap_errors),
+        "false_spur": false_spur,
+        "false_island": false_island,
+        "phantom": phantom,
+        "prosthesis_frac": prosthesis_right / found if found else math.nan,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# sets
+
+
+def set_location(name: str, shared: Path, cache: Path) -> tuple[Path, Path]:
+    """(films folder, truth file) of a set; the phantom set's may not exist yet."""
+    if name == "devset":
+        return shared / "devset", shared / "devset" / "truth.json"
+    if name == "real":
+        films = shared / "realfilms" / "films"
+        return films, films / "labels.json"
+    if name == "hybrid":
+        films = shared / "hybrid" / "films"
+        return films, films / "truth.json"
+    if name == "samples":
+        return ROOT / "sample_images", ROOT / "sample_images" / "manifest.json"
+    films = cache / f"phantom-{PHANTOM_FILMS}films-seed{PHANTOM_SEED}"
+    return films, films / "truth.json"
+
+
+def render_phantoms(films: Path) -> None:
+    """Render the phantom set into ``films`` unless a complete one is cached there."""
+    from brooker.phantom import make_dataset
+
+    t0 = time.perf_counter()
+    note(f"phantom: rendering {PHANTOM_FILMS} films into {films} (once; ~1-8 s a film) ...")
+    make_dataset(films, PHANTOM_FILMS, seed=PHANTOM_SEED, wide=True)
+    note(f"phantom: rendered in {time.perf_counter() - t0:.0f} s")
+
+
+def grade_cli(films: Path, workers: int, out: Path) -> list[dict[str, Any]]:
+    """Records of ``brooker grade FILMS --json --no-overlay`` (exit 3, some ungradable, is fine)."""
+    cmd = [sys.executable, "-m", "brooker", "grade", str(films), "--json", "--no-overlay",
+           "--quiet", "--workers", str(workers), "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode not in (0, 3):
+        note(f"  brooker grade exited {proc.returncode}: {proc.stderr.strip()[-500:]}")
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+
+
+def note(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# table
+
+COLUMNS = (
+    ("set", "set", "{}"),
+    ("films", "films", "{}"),
+    ("hips", "hips", "{}"),
+    ("found", "found", "{}"),
+    ("found_frac", "found%", "{:.2f}"),
+    ("graded", "graded", "{}"),
+    ("accuracy", "acc", "{:.3f}"),
+    ("kappa", "qwk", "{:.3f}"),
+    ("gap_mae_mm", "gapMAE", "{:.2f}"),
+    ("gap_n", "gap_n", "{}"),
+    ("false_spur", "falseII-IV", "{}"),
+    ("false_island", "falseI", "{}"),
+    ("phantom", "phantom", "{}"),
+    ("prosthesis_frac", "prosth", "{:.2f}"),
+    ("seconds", "time_s", "{:.1f}"),
+)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """A plain-text table, a row per set; ``-`` where a figure does not apply or is empty."""
+    cells = [[head for _, head, _ in COLUMNS]]
+    for row in rows:
+        cells.append([
+            "-" if _missing(row[k]) else fmt.format(row[k]) for k, _, fmt in COLUMNS
+        ])
+    widths = [max(len(r[i]) for r in cells) for i in range(len(COLUMNS))]
+    lines = []
+    for r in cells:
+        padded = [c.rjust(w) for c, w in zip(r, widths, strict=True)]
+        padded[0] = r[0].ljust(widths[0])
+        lines.append("  ".join(padded))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sets", default=",".join(SET_NAMES),
+                    help=f"comma-separated, of {','.join(SET_NAMES)} (default: all)")
+    ap.add_argument("--json", action="store_true", help="print the table as JSON")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "brooker-validate",
+                    help="phantom films and each set's records (default: %(default)s)")
+    a = ap.parse_args(argv)
+    names = [s.strip() for s in a.sets.split(",") if s.strip()]
+    unknown = sorted(set(names) - set(SET_NAMES))
+    if unknown:
+        ap.error(f"unknown set(s) {unknown}; known: {', '.join(SET_NAMES)}")
+    rows = []
+    for name in names:
+        films, truth_file = set_location(name, a.shared, a.cache)
+        if name == "phantom" and not truth_file.is_file():
+            render_phantoms(films)
+        if not truth_file.is_file():
+            note(f"{name}: skipped, {truth_file} is absent")
+            continue
+        note(f"{name}: grading {films} ...")
+        t0 = time.perf_counter()
+        records = grade_cli(films, a.workers, a.cache / "out" / name)
+        seconds = time.perf_counter() - t0
+        (a.cache / "records").mkdir(parents=True, exist_ok=True)
+        (a.cache / "records" / f"{name}.jsonl").write_text(
+            "".join(json.dumps(r) + "\n" for r in records)
+        )
+        rows.append({"set": name, **score(json.loads(truth_file.read_text()), records),
+                     "seconds": seconds})
+    if a.json:
+        clean = [{k: None if _missing(v) else v for k, v in row.items()} for row in rows]
+        print(json.dumps({"workers": a.workers, "sets": clean}, indent=1))
+    else:
+        print(table(rows))
+        print(f"(workers {a.workers}; records in {a.cache / 'records'}; found% and prosth are "
+              "fractions; gapMAE in mm over gap_n II/III hips)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
