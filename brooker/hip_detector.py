@@ -88,7 +88,8 @@ def load_weights() -> DetectorWeights:
 def normalise(img: FloatImage) -> FloatImage:
     """Grey levels mapped to 0-1 between the film's 1st and 99th percentiles."""
     lo, hi = np.percentile(img, [1.0, 99.0])
-    return np.clip((img - lo) / max(float(hi - lo), 1e-6), 0.0, 1.0).astype(np.float32)
+    out = np.clip((img - lo) / max(float(hi - lo), 1e-6), 0.0, 1.0)
+    return np.asarray(out, dtype=np.float32)
 
 
 def detector_image(img: FloatImage, pitch_mm: float) -> FloatImage:
@@ -96,7 +97,9 @@ def detector_image(img: FloatImage, pitch_mm: float) -> FloatImage:
     normalised (:func:`normalise`)."""
     k = DETECTOR_PITCH_MM / pitch_mm
     if k < 1.0 - 1e-6:
-        raise ValueError(f"the detector needs a grid of at most {DETECTOR_PITCH_MM} mm, got {pitch_mm}")
+        raise ValueError(
+            f"the detector needs a grid of at most {DETECTOR_PITCH_MM} mm, got {pitch_mm}"
+        )
     kb = int(k + 1e-6)
     if kb > 1:
         h, w = (img.shape[0] // kb) * kb, (img.shape[1] // kb) * kb
@@ -149,7 +152,8 @@ def _blocks(mag: npt.NDArray[np.float64], bins: npt.NDArray[np.intp]) -> npt.NDA
     eps2 = 1e-10
     blocks = blocks / np.sqrt(np.sum(blocks * blocks, axis=-1, keepdims=True) + eps2)
     blocks = np.minimum(blocks, 0.2)
-    return blocks / np.sqrt(np.sum(blocks * blocks, axis=-1, keepdims=True) + eps2)
+    out = blocks / np.sqrt(np.sum(blocks * blocks, axis=-1, keepdims=True) + eps2)
+    return np.asarray(out, dtype=np.float64)
 
 
 def window(

@@ -25,8 +25,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage as ndi
 
-from brooker.config import AnalysisConfig
 from brooker import hip_detector as hd
+from brooker.config import AnalysisConfig
 from brooker.models import HipCandidate, HipJoint, HipSearch, ImageSide, Radiograph
 
 FloatImage = npt.NDArray[np.float32]
@@ -67,7 +67,7 @@ class IntensityModel:
     @property
     def contrast(self) -> FloatImage:
         """Local bone contrast ``B - S`` (positive)."""
-        return np.maximum(self.bone - self.soft, 1e-6).astype(np.float32)
+        return np.asarray(np.maximum(self.bone - self.soft, 1e-6), dtype=np.float32)
 
 
 def analysis_grid(radiograph: Radiograph, pitch_mm: float) -> AnalysisGrid:
@@ -91,14 +91,18 @@ def analysis_grid(radiograph: Radiograph, pitch_mm: float) -> AnalysisGrid:
     return AnalysisGrid(image=img, pitch_mm=pitch_mm, scale_row=scale_row, scale_col=scale_col)
 
 
-def sample_grid(a: FloatImage, rows: npt.NDArray[np.floating], cols: npt.NDArray[np.floating]) -> FloatImage:
+def sample_grid(
+    a: FloatImage, rows: npt.NDArray[np.floating], cols: npt.NDArray[np.floating]
+) -> FloatImage:
     """Bilinear samples of ``a`` on the grid ``rows`` x ``cols`` (fractional indices).
 
     Outside ``a`` the nearest edge value (as ``map_coordinates(..., mode="nearest")``), but
     separable: one pass along the rows, one along the columns, no dense coordinate arrays.
     """
 
-    def axis(x: npt.NDArray[np.floating], n: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], FloatImage]:
+    def axis(
+        x: npt.NDArray[np.floating], n: int
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], FloatImage]:
         x = np.clip(np.asarray(x, dtype=np.float64), 0.0, n - 1)
         i0 = np.floor(x).astype(np.intp)
         i1 = np.minimum(i0 + 1, n - 1)
@@ -108,7 +112,7 @@ def sample_grid(a: FloatImage, rows: npt.NDArray[np.floating], cols: npt.NDArray
     c0, c1, fc = axis(cols, a.shape[1])
     a = np.asarray(a, dtype=np.float32)
     by_row = a[r0] * (1.0 - fr)[:, None] + a[r1] * fr[:, None]
-    return (by_row[:, c0] * (1.0 - fc) + by_row[:, c1] * fc).astype(np.float32)
+    return np.asarray(by_row[:, c0] * (1.0 - fc) + by_row[:, c1] * fc, dtype=np.float32)
 
 
 def gaussian_smooth(x: FloatImage, sigma_px: float) -> FloatImage:
@@ -124,7 +128,7 @@ def gaussian_smooth(x: FloatImage, sigma_px: float) -> FloatImage:
     """
     k = int(sigma_px // 8)
     if k < 2:
-        return ndi.gaussian_filter(x, sigma_px, mode="nearest").astype(np.float32)
+        return np.asarray(ndi.gaussian_filter(x, sigma_px, mode="nearest"), dtype=np.float32)
     h, w = x.shape
     hh, ww = -(-h // k), -(-w // k)
     padded = np.pad(x, ((0, hh * k - h), (0, ww * k - w)), mode="edge")
@@ -261,7 +265,8 @@ def intensity_model(
         thr = soft_lvl + 0.5 * (bone_lvl - soft_lvl)
         bone = body & (img > thr)
         not_metal = (img < soft_lvl + 2.0 * (bone_lvl - soft_lvl)) & ~clipped
-    assert soft_lvl is not None and bone_lvl is not None
+    assert soft_lvl is not None
+    assert bone_lvl is not None
     metal = metal_mask(img, soft_lvl, bone_lvl, pitch_mm, config, field, clip_level)
     return IntensityModel(
         soft=soft_lvl,
@@ -284,7 +289,7 @@ def fill_small_holes(mask: BoolImage, max_px: float) -> BoolImage:
     sizes = np.bincount(lab.ravel())
     small = sizes <= max_px
     small[0] = False
-    return mask | small[lab]
+    return np.asarray(mask | small[lab], dtype=np.bool_)
 
 
 def metal_mask(
@@ -309,7 +314,7 @@ def metal_mask(
     if saturated.mean() < 0.2:
         cand |= saturated & (img > soft + 1.5 * contrast)
     if not cand.any():
-        return cand
+        return np.asarray(cand, dtype=np.bool_)
     # texture: local std of a fine high-pass, relative to bone contrast. Metal is flat inside
     # (its edges are steep): the flat interior is the core, grown back over the edge band.
     # Bright overlapping bone that touches metal keeps its texture and stays out.
@@ -317,15 +322,15 @@ def metal_mask(
     rel_tex = np.sqrt(ndi.gaussian_filter(fine * fine, 1.0 / pitch_mm)) / contrast
     interior = ndi.binary_erosion(cand, iterations=1)
     core = interior & (rel_tex < config.metal_max_texture)
-    grown = cand & ndi.binary_dilation(core, iterations=max(1, int(round(2.0 / pitch_mm))))
+    grown = cand & ndi.binary_dilation(core, iterations=max(1, round(2.0 / pitch_mm)))
     lab, n = ndi.label(grown)
     if n == 0:
-        return grown
+        return np.asarray(grown, dtype=np.bool_)
     idx = np.arange(1, n + 1)
     area_mm2 = np.asarray(ndi.sum(grown, lab, idx)) * pitch_mm * pitch_mm
     keep = np.zeros(n + 1, dtype=bool)
     keep[1:] = area_mm2 >= 2.0
-    return keep[lab]
+    return np.asarray(keep[lab], dtype=np.bool_)
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,7 +362,7 @@ def _circle_support(near_edges: BoolImage, row: float, col: float, radius_px: fl
 
 def _edge_band(edges: BoolImage, band_px: float = 1.5) -> BoolImage:
     """Edges widened by ``band_px`` pixels: the tolerance of :func:`_circle_support`."""
-    return ndi.binary_dilation(edges, iterations=max(1, int(round(band_px))))
+    return np.asarray(ndi.binary_dilation(edges, iterations=max(1, round(band_px))), dtype=np.bool_)
 
 
 def _hough_circles(
@@ -466,7 +471,9 @@ def hough_peaks(
     return accum_a[keep], cx_a[keep], cy_a[keep], r_a[keep]
 
 
-def _prosthetic_heads(grid: AnalysisGrid, model: IntensityModel, config: AnalysisConfig) -> list[_Candidate]:
+def _prosthetic_heads(
+    grid: AnalysisGrid, model: IntensityModel, config: AnalysisConfig
+) -> list[_Candidate]:
     """Metal disks of prosthetic-head size, with the cup around them when present."""
     from skimage.feature import canny
 
@@ -486,7 +493,10 @@ def _prosthetic_heads(grid: AnalysisGrid, model: IntensityModel, config: Analysi
         if support < 0.45 or fill < 0.9:
             continue
         # a stem below: metal within 4 head radii under the head
-        below = metal[int(y + r) : int(min(metal.shape[0], y + 4 * r)), max(0, int(x - 3 * r)) : int(x + 3 * r)]
+        below = metal[
+            int(y + r) : int(min(metal.shape[0], y + 4 * r)),
+            max(0, int(x - 3 * r)) : int(x + 3 * r),
+        ]
         stem = float(below.mean()) if below.size else 0.0
         cup = _cup_radius(metal, float(y), float(x), float(r), p)
         score = support + 0.5 * fill + (0.3 if stem > 0.02 else 0.0) + (0.3 if cup else 0.0)
@@ -494,7 +504,9 @@ def _prosthetic_heads(grid: AnalysisGrid, model: IntensityModel, config: Analysi
     return out
 
 
-def _cup_radius(metal: BoolImage, row: float, col: float, r_px: float, pitch_mm: float) -> float | None:
+def _cup_radius(
+    metal: BoolImage, row: float, col: float, r_px: float, pitch_mm: float
+) -> float | None:
     """Outer radius (mm) of a metal shell around the head above it, if there is one.
 
     A cup is separated from the head by the radiolucent liner: just outside the head the upper
@@ -581,7 +593,9 @@ def find_hips(
         min_distance_px=config.hip_min_distance_mm / hd.DETECTOR_PITCH_MM,
     )
     peaks = [
-        _Peak((pk.row_px + 0.5) * k_r - 0.5, (pk.col_px + 0.5) * k_c - 0.5, pk.score, pk.lateral_left)
+        _Peak(
+            (pk.row_px + 0.5) * k_r - 0.5, (pk.col_px + 0.5) * k_c - 0.5, pk.score, pk.lateral_left
+        )
         for pk in found
     ]
     searched = tuple(_candidate_of(grid, pk) for pk in peaks[:6])
@@ -729,13 +743,15 @@ def _anatomy_unseen(grid: AnalysisGrid, model: IntensityModel, c: _Candidate) ->
 
     Segmentation (:mod:`brooker.segmentation`) thresholds bone between the model's local
     soft-tissue and bone levels. Before its calls on unknown bone are believed, the model must
-    show the known anatomy of this hip as the segmentation assumes it: a native head as bone (85 % of its disk above the bone
-    threshold, its median at least 80 % of the way from soft tissue to bone, almost no metal),
-    with bone above it (the acetabular roof and ilium: 30 % of a band 1.2-2.2 radii above the
-    centre, which must be on the film) and below it (the neck and shaft: 8 % of a band 1.5-3
-    radii below). On processed exports (tone curves, unsharp masking, equalisation) the femoral
-    head or the pelvis often fails this, and then the bone threshold also takes soft-tissue
-    edges for bone and misses cancellous bone: such hips are reported, not graded.
+    show the known anatomy of this hip as the segmentation assumes it: a native head as bone
+    (85 % of its disk above the bone threshold, its median at least 80 % of the way from soft
+    tissue to bone, almost no metal), with bone above it (the acetabular roof and ilium: 30 %
+    of a band 1.2-2.2 radii above the centre, which must be on the film) and below it (the
+    neck and shaft: 8 % of a band 1.5-3 radii below). On processed exports (tone curves,
+    unsharp masking, equalisation) the femoral head or the pelvis often fails this, and then
+    the bone threshold also takes soft-tissue edges for bone and misses cancellous bone: such
+    hips are reported, not graded. (A prosthetic head is checked at full resolution instead:
+    it must be segmented as metal, see :mod:`brooker.pipeline`.)
     """
     p = grid.pitch_mm
     y, x, r = c.row, c.col, c.radius_mm / p
@@ -775,12 +791,13 @@ def _metal_head(img: FloatImage, row: float, col: float, pitch_mm: float) -> _Ca
     around it (cortex of the shaft and acetabulum, or the stem), and its fine texture (the
     standard deviation of a 1 mm high-pass) is at most 1.2 % of its brightness above the median.
     The head is then the bright region around that core; its centre and radius are those of its
-    largest inscribed circle centred within 10 mm of the core. A core no brighter than 1.1 times that bone level must also have
-    a stem: metal as bright reaching 45 mm below it. Returns None when there is no such disk.
+    largest inscribed circle centred within 10 mm of the core. A core no brighter than 1.1 times
+    that bone level must also have a stem: metal as bright reaching 45 mm below it. Returns None
+    when there is no such disk.
     """
     p = pitch_mm
     h, w = img.shape
-    reach = int(math.ceil(70.0 / p))
+    reach = math.ceil(70.0 / p)
     r0, r1 = max(0, int(row) - reach), min(h, int(row) + reach + 1)
     c0, c1 = max(0, int(col) - reach), min(w, int(col) + reach + 1)
     a = img[r0:r1, c0:c1]

@@ -42,7 +42,11 @@ def measure_gap(
     """The gap of one hip, or None when it has no spur (classes 0 and I)."""
     sampling = masks.spacing_mm  # the ROI's pixels (block-averaged on fine films)
     kinds = [f.kind for f in fragments.items]
-    bridges = [m for f, m in zip(fragments.items, fragments.roi_masks, strict=True) if f.kind is FragmentKind.BRIDGE]
+    bridges = [
+        m
+        for f, m in zip(fragments.items, fragments.roi_masks, strict=True)
+        if f.kind is FragmentKind.BRIDGE
+    ]
     if bridges or (masks.bodies_joined and kinds):
         return _bridge_point(masks, bridges)
     pel_spurs = np.zeros(masks.bone.shape, bool)
@@ -203,9 +207,14 @@ def _bridge_point(masks: HipMasks, bridges: list[np.ndarray]) -> GapMeasurement:
     if not region.any():
         r, c = masks.bone.shape[0] // 2, masks.bone.shape[1] // 2
     else:
+        sampling = masks.spacing_mm
         d = np.minimum(
-            ndi.distance_transform_edt(~masks.pelvis, sampling=masks.spacing_mm) if masks.pelvis.any() else np.inf,
-            ndi.distance_transform_edt(~masks.femur, sampling=masks.spacing_mm) if masks.femur.any() else np.inf,
+            ndi.distance_transform_edt(~masks.pelvis, sampling=sampling)
+            if masks.pelvis.any()
+            else np.inf,
+            ndi.distance_transform_edt(~masks.femur, sampling=sampling)
+            if masks.femur.any()
+            else np.inf,
         )
         d = np.where(region, d, -1.0)
         r, c = np.unravel_index(int(np.argmax(d)), d.shape)

@@ -28,7 +28,6 @@ from brooker.models import (
 from brooker.paths import safe_stem
 from brooker.segmentation import segment_hip
 
-
 #: A prosthetic head must be this much metal in its segmentation, or metal would be read as bone.
 PROSTHETIC_HEAD_MIN_METAL = 0.9
 
@@ -101,7 +100,8 @@ def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingRe
             continue
         masks = segment_hip(radiograph, hip, config, scene)
         if hip.prosthesis and masks.head_metal_fraction < PROSTHETIC_HEAD_MIN_METAL:
-            hips.append(_not_graded(hip, "the prosthetic head is not segmented as metal on this film"))
+            why = "the prosthetic head is not segmented as metal on this film"
+            hips.append(_not_graded(hip, why))
             continue
         frags = classify_fragments(masks, radiograph.spacing, config)
         gap = measure_gap(masks, frags, radiograph.spacing, config)

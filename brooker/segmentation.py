@@ -137,11 +137,13 @@ def segment_hip(
     right = left + (right - left) // kc * kc
     stored = radiograph.pixels[top:bottom, left:right]
     sat_level = scene.stored_max
-    raw_saturated = stored >= sat_level - 1e-3 * max(abs(sat_level), 1.0)
+    raw_saturated: BoolImage = np.asarray(
+        stored >= sat_level - 1e-3 * max(abs(sat_level), 1.0), dtype=np.bool_
+    )
     if kr > 1 or kc > 1:
         shape4 = ((bottom - top) // kr, kr, (right - left) // kc, kc)
         raw = stored.reshape(shape4).mean(axis=(1, 3), dtype=np.float32)
-        raw_saturated = raw_saturated.reshape(shape4).any(axis=(1, 3))
+        raw_saturated = np.asarray(raw_saturated.reshape(shape4).any(axis=(1, 3)), dtype=np.bool_)
     else:
         raw = stored.astype(np.float32)
     sampling = (stored_mm[0] * kr, stored_mm[1] * kc)
@@ -222,14 +224,15 @@ def segment_hip(
     wedge = (phi >= lo) & (phi <= hi) & (dist <= config.sector_radius_mm)
     allowed = (dist > r_ex) & ~wedge
     s_lo, s_hi = config.sector_deg
-    sector = allowed & (dist <= config.sector_radius_mm) & ((phi >= s_lo % 360) | (phi <= s_hi)) if s_lo < 0 else (
-        allowed & (dist <= config.sector_radius_mm) & (phi >= s_lo) & (phi <= s_hi)
+    in_angle = (
+        ((phi >= s_lo % 360) | (phi <= s_hi)) if s_lo < 0 else ((phi >= s_lo) & (phi <= s_hi))
     )
+    sector = allowed & (dist <= config.sector_radius_mm) & in_angle
 
     # open before cutting out the joint, so the cut itself leaves no corners behind
     skeleton = bone | metal
     # the ilium always reaches the top of the ROI, the femoral shaft its bottom
-    strip = max(2, int(round(3.0 / row_mm)))
+    strip = max(2, round(3.0 / row_mm))
     # (or the edge of the exposed field, when a collimator shutter cuts the ROI short)
     above = np.zeros_like(allowed)
     above[strip:] = in_field[:-strip]
