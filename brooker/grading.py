@@ -91,3 +91,17 @@ def grade_hip(
         head_radius_mm=hip.head_radius_mm,
         search_region=(config.sector_radius_mm, *config.sector_deg),
     )
+
+
+def not_graded_hip(hip: HipJoint, why: str) -> HipResult:
+    """A hip found (centre, side, prosthesis) whose heterotopic bone cannot be judged: no class,
+    and ``not_graded`` says why."""
+    return HipResult(
+        patient_side=hip.patient_side,
+        image_side=hip.image_side,
+        grade=None,
+        center_px=hip.center_px,
+        prosthesis=hip.prosthesis,
+        not_graded=f"{why}: heterotopic bone cannot be told from normal bone here",
+        head_radius_mm=hip.head_radius_mm,
+    )

@@ -14,13 +14,12 @@ from brooker.config import AnalysisConfig
 from brooker.dicom_io import check_gradable, load_radiograph
 from brooker.errors import BrookerError, MissingSpacingError
 from brooker.fragments import classify_fragments
-from brooker.grading import grade_hip, needs_gap
+from brooker.grading import grade_hip, needs_gap, not_graded_hip
 from brooker.localization import analyse_scene, find_hips
 from brooker.measurement import measure_gap
 from brooker.models import (
     ErrorInfo,
     GradingResult,
-    HipJoint,
     HipResult,
     Radiograph,
     Status,
@@ -96,12 +95,12 @@ def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingRe
     skipped: list[str] = []
     for hip in found.hips:
         if hip.not_graded_reason is not None:
-            hips.append(_not_graded(hip, hip.not_graded_reason))
+            hips.append(not_graded_hip(hip, hip.not_graded_reason))
             continue
         masks = segment_hip(radiograph, hip, config, scene)
         if hip.prosthesis and masks.head_metal_fraction < PROSTHETIC_HEAD_MIN_METAL:
             why = "the prosthetic head is not segmented as metal on this film"
-            hips.append(_not_graded(hip, why))
+            hips.append(not_graded_hip(hip, why))
             continue
         frags = classify_fragments(masks, radiograph.spacing, config)
         gap = measure_gap(masks, frags, radiograph.spacing, config)
@@ -128,19 +127,6 @@ def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingRe
         hips=tuple(hips),
         caveats=radiograph.caveats + found.caveats + tuple(skipped),
         **common,  # type: ignore[arg-type]
-    )
-
-
-def _not_graded(hip: HipJoint, why: str) -> HipResult:
-    """A hip found (centre, side, prosthesis) whose heterotopic bone cannot be judged."""
-    return HipResult(
-        patient_side=hip.patient_side,
-        image_side=hip.image_side,
-        grade=None,
-        center_px=hip.center_px,
-        prosthesis=hip.prosthesis,
-        not_graded=f"{why}: heterotopic bone cannot be told from normal bone here",
-        head_radius_mm=hip.head_radius_mm,
     )
 
 
