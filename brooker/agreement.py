@@ -1,0 +1,329 @@
+"""Tool-versus-reader agreement on Brooker classes: confusion matrix, kappa, sensitivity.
+
+Reads a ``review.csv`` exported by the review page (``brooker report``), or any CSV with a
+column of the tool's classes and one of a reader's, and computes:
+
+* the 5 x 5 confusion matrix (rows: the reader's class, the reference; columns: the tool's);
+* accuracy (exact class agreement) with a Wilson 95 % interval;
+* Cohen's kappa with quadratic weights, ``1 - sum(w * O) / sum(w * E)`` with
+  ``w[i, j] = (i - j)**2 / 16`` over the five classes 0-IV and ``E`` the product of the
+  marginals divided by ``n`` (the weights' scale cancels; classes nobody used change nothing);
+* sensitivity and specificity of the tool for "III/IV" (the classes usually judged clinically
+  relevant) against "0-II", the reader being the reference, with Wilson 95 % intervals.
+
+Each hip is one observation; the two hips of one film are not independent, which the
+intervals ignore. Pure Python: no numpy, so ``brooker agreement`` starts fast.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+#: Columns of ``review.csv``, in order (the grade CSV's conventions: snake_case names, classes
+#: written ``0 I II III IV`` like its ``brooker_class``, ``side`` the patient's side
+#: ``right``/``left``, ``gap_mm`` empty when there is no gap, UTF-8 with BOM, CRLF).
+REVIEW_COLUMNS: tuple[str, ...] = (
+    "file",
+    "sop_instance_uid",
+    "side",
+    "tool_class",
+    "reader_class",
+    "gap_mm",
+    "note",
+)
+
+#: The five Brooker classes in order; index = grade.
+CLASSES: tuple[str, ...] = ("0", "I", "II", "III", "IV")
+
+#: Column names tried, in order, when none is given.
+TOOL_COLUMNS: tuple[str, ...] = ("tool_class", "brooker_class", "tool_grade", "grade", "tool")
+READER_COLUMNS: tuple[str, ...] = (
+    "reader_class",
+    "reader_grade",
+    "reader",
+    "reference_class",
+    "truth_class",
+    "truth",
+)
+
+_ALIASES = {c: i for i, c in enumerate(CLASSES)} | {str(i): i for i in range(5)}
+
+
+class AgreementInputError(ValueError):
+    """The CSV cannot be read as tool and reader classes (message says which file and why)."""
+
+
+def parse_class(text: str | int | None) -> int | None:
+    """A Brooker class as its grade 0-4; ``None`` for an empty cell.
+
+    Accepts ``0 I II III IV`` (any case, optional ``Brooker`` prefix), ``0-4``, and a cell
+    guarded against formula injection (leading ``'``).
+
+    >>> [parse_class(c) for c in ("0", "iii", "Brooker IV", "2", "", None)]
+    [0, 3, 4, 2, None, None]
+    """
+    if text is None:
+        return None
+    if isinstance(text, int) and not isinstance(text, bool):
+        if 0 <= text <= 4:
+            return text
+        raise ValueError(f"not a Brooker class: {text!r}")
+    s = str(text).strip().lstrip("'").strip()
+    if not s:
+        return None
+    key = s.upper()
+    if key.startswith("BROOKER"):
+        key = key[len("BROOKER") :].strip()
+    if key.endswith(".0") and key[:-2].isdigit():  # 3.0 from a spreadsheet
+        key = key[:-2]
+    if key in _ALIASES:
+        return _ALIASES[key]
+    raise ValueError(f"not a Brooker class: {text!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Proportion:
+    """``k`` of ``n`` with its Wilson score 95 % interval (``None`` when ``n`` is 0)."""
+
+    k: int
+    n: int
+
+    @property
+    def value(self) -> float | None:
+        """``k / n``, or ``None`` when ``n`` is 0."""
+        return self.k / self.n if self.n else None
+
+    @property
+    def ci95(self) -> tuple[float, float] | None:
+        """Wilson score interval at 95 %.
+
+        >>> [round(v, 4) for v in Proportion(8, 10).ci95]
+        [0.4902, 0.9433]
+        """
+        if not self.n:
+            return None
+        z = 1.959963984540054
+        p = self.k / self.n
+        den = 1 + z * z / self.n
+        centre = (p + z * z / (2 * self.n)) / den
+        half = z * math.sqrt(p * (1 - p) / self.n + z * z / (4 * self.n * self.n)) / den
+        return max(0.0, centre - half), min(1.0, centre + half)
+
+    def to_record(self) -> dict[str, object]:
+        """JSON-ready dict."""
+        ci = self.ci95
+        return {
+            "value": None if self.value is None else round(self.value, 6),
+            "k": self.k,
+            "n": self.n,
+            "ci95": None if ci is None else [round(ci[0], 6), round(ci[1], 6)],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Agreement:
+    """Agreement of the tool's classes with a reader's.
+
+    ``confusion[r][t]`` counts hips the reader put in class ``r`` and the tool in ``t``
+    (0-4). ``kappa_quadratic`` is ``None`` when it is undefined (all ratings in one class on
+    both sides, so no disagreement is possible by chance).
+    """
+
+    confusion: tuple[tuple[int, ...], ...]
+    accuracy: Proportion
+    kappa_quadratic: float | None
+    sensitivity_iii_iv: Proportion
+    specificity_iii_iv: Proportion
+    skipped: int = 0
+
+    def __post_init__(self) -> None:
+        if len(self.confusion) != 5 or any(len(r) != 5 for r in self.confusion):
+            raise ValueError("confusion must be 5 x 5")
+
+    @property
+    def n(self) -> int:
+        """Number of hips compared."""
+        return sum(map(sum, self.confusion))
+
+    def to_record(self) -> dict[str, object]:
+        """JSON-ready dict (what ``brooker agreement --json`` prints)."""
+        return {
+            "n": self.n,
+            "skipped": self.skipped,
+            "classes": list(CLASSES),
+            "confusion": {
+                "rows": "reader",
+                "columns": "tool",
+                "counts": [list(r) for r in self.confusion],
+            },
+            "accuracy": self.accuracy.to_record(),
+            "kappa_quadratic": None
+            if self.kappa_quadratic is None
+            else round(self.kappa_quadratic, 6),
+            "sensitivity_iii_iv": self.sensitivity_iii_iv.to_record(),
+            "specificity_iii_iv": self.specificity_iii_iv.to_record(),
+        }
+
+
+def confusion_matrix(pairs: Iterable[tuple[int, int]]) -> tuple[tuple[int, ...], ...]:
+    """5 x 5 counts from ``(reader, tool)`` grade pairs, rows reader, columns tool.
+
+    >>> confusion_matrix([(0, 0), (3, 2), (3, 2)])[3]
+    (0, 0, 2, 0, 0)
+    """
+    m = [[0] * 5 for _ in range(5)]
+    for reader, tool in pairs:
+        m[reader][tool] += 1
+    return tuple(tuple(r) for r in m)
+
+
+def quadratic_weighted_kappa(confusion: Sequence[Sequence[int]]) -> float | None:
+    """Cohen's kappa with quadratic weights of a square table of counts.
+
+    ``1 - sum(w * O) / sum(w * E)`` with ``w[i, j] = (i - j)**2`` and
+    ``E[i, j] = row_i * col_j / n``. ``None`` when ``sum(w * E)`` is 0 (empty table, or every
+    rating in one class on both sides).
+
+    >>> quadratic_weighted_kappa([[5, 0], [0, 5]])
+    1.0
+    >>> round(quadratic_weighted_kappa([[20, 5], [10, 15]]), 6)  # Cohen's 0.4 for 2 classes
+    0.4
+    """
+    k = len(confusion)
+    n = sum(map(sum, confusion))
+    if n == 0:
+        return None
+    rows = [sum(r) for r in confusion]
+    cols = [sum(confusion[i][j] for i in range(k)) for j in range(k)]
+    observed = sum((i - j) ** 2 * confusion[i][j] for i in range(k) for j in range(k))
+    expected = sum((i - j) ** 2 * rows[i] * cols[j] for i in range(k) for j in range(k)) / n
+    if expected == 0:
+        return None
+    return 1.0 - observed / expected
+
+
+def agreement(
+    pairs: Iterable[tuple[int, int]] | Iterable[tuple[str, str]], *, skipped: int = 0
+) -> Agreement:
+    """Agreement from ``(reader, tool)`` pairs of classes (grades 0-4 or ``0``-``IV``).
+
+    >>> a = agreement([("III", "III"), ("II", "III"), ("0", "0")])
+    >>> a.accuracy.value, a.sensitivity_iii_iv.value, a.specificity_iii_iv.value
+    (0.6666666666666666, 1.0, 0.5)
+    """
+    graded: list[tuple[int, int]] = []
+    for reader, tool in pairs:
+        r, t = parse_class(reader), parse_class(tool)
+        if r is None or t is None:
+            raise ValueError(f"missing class in pair {(reader, tool)!r}")
+        graded.append((r, t))
+    cm = confusion_matrix(graded)
+    hits = sum(cm[i][i] for i in range(5))
+    n = len(graded)
+    tp = sum(cm[r][t] for r in (3, 4) for t in (3, 4))
+    pos = sum(cm[r][t] for r in (3, 4) for t in range(5))
+    tn = sum(cm[r][t] for r in (0, 1, 2) for t in (0, 1, 2))
+    neg = n - pos
+    return Agreement(
+        confusion=cm,
+        accuracy=Proportion(hits, n),
+        kappa_quadratic=quadratic_weighted_kappa(cm),
+        sensitivity_iii_iv=Proportion(tp, pos),
+        specificity_iii_iv=Proportion(tn, neg),
+        skipped=skipped,
+    )
+
+
+def _pick(header: Sequence[str], wanted: str | None, candidates: Sequence[str], what: str,
+          source: str) -> str:
+    if wanted is not None:
+        if wanted not in header:
+            raise AgreementInputError(
+                f"{source}: no column {wanted!r} for the {what} classes (columns: "
+                f"{', '.join(header)})"
+            )
+        return wanted
+    for c in candidates:
+        if c in header:
+            return c
+    raise AgreementInputError(
+        f"{source}: no column with the {what} classes (looked for {', '.join(candidates)}; "
+        f"columns: {', '.join(header)})"
+    )
+
+
+def pairs_from_rows(
+    rows: Iterable[Mapping[str, str | None]],
+    *,
+    tool_column: str,
+    reader_column: str,
+    source: str = "<rows>",
+) -> tuple[list[tuple[int, int]], int]:
+    """``(reader, tool)`` grade pairs of the rows where both classes are given, and how many
+    rows were skipped (a class cell empty: not reviewed, or a film with no hip).
+    """
+    pairs: list[tuple[int, int]] = []
+    skipped = 0
+    for line, row in enumerate(rows, start=2):
+        try:
+            t = parse_class(row.get(tool_column))
+            r = parse_class(row.get(reader_column))
+        except ValueError as exc:
+            raise AgreementInputError(f"{source}, line {line}: {exc}") from None
+        if t is None or r is None:
+            skipped += 1
+            continue
+        pairs.append((r, t))
+    return pairs, skipped
+
+
+def read_pairs(
+    path: str | os.PathLike[str],
+    *,
+    tool_column: str | None = None,
+    reader_column: str | None = None,
+) -> tuple[list[tuple[int, int]], int]:
+    """``(reader, tool)`` pairs from a CSV (UTF-8, with or without BOM) and the rows skipped.
+
+    Columns default to the first present of :data:`TOOL_COLUMNS` and :data:`READER_COLUMNS`.
+    """
+    source = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise AgreementInputError(f"{source}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise AgreementInputError(f"{source}: not UTF-8 text") from None
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
+            text[:4096], delimiters=",;\t"
+        )
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+    header = [h.strip() for h in reader.fieldnames or []]
+    if not header:
+        raise AgreementInputError(f"{source}: empty file")
+    reader.fieldnames = header
+    tool = _pick(header, tool_column, TOOL_COLUMNS, "tool's", source)
+    read = _pick(header, reader_column, READER_COLUMNS, "reader's", source)
+    if tool == read:
+        raise AgreementInputError(f"{source}: tool and reader columns are the same ({tool!r})")
+    return pairs_from_rows(reader, tool_column=tool, reader_column=read, source=source)
+
+
+def agreement_from_csv(
+    path: str | os.PathLike[str],
+    *,
+    tool_column: str | None = None,
+    reader_column: str | None = None,
+) -> Agreement:
+    """:func:`agreement` of the rows of a CSV with both classes (``review.csv`` or any)."""
+    pairs, skipped = read_pairs(path, tool_column=tool_column, reader_column=reader_column)
+    return agreement(pairs, skipped=skipped)

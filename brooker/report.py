@@ -1,0 +1,458 @@
+"""The review page of a batch run: ``OUT_DIR/report.html`` from its ``results.jsonl``.
+
+One self-contained HTML file: CSS, JavaScript, the records it shows and every thumbnail are
+inside it (a Content-Security-Policy forbids any network access), so it opens from the file
+system in any current browser and can be copied on its own. Only "full size" points outside
+it: to the overlay PNG the run wrote beside it (without it, the thumbnail is shown larger).
+
+What the page holds, per film: the path as given to ``brooker grade``, the SOP Instance UID
+(the two keys of ``review.csv``), status and reason, the spacing source, the caveats, per hip
+the class, gap and its uncertainty, borderline and prosthesis, and a thumbnail made from the
+overlay PNG. Nothing else from the DICOM header: the records carry no patient name, ID, birth
+date or accession number, and the page adds none. File paths are shown as given; a folder
+named after a patient would show (as it does in the grade CSV).
+
+Thumbnails are WebP (JPEG if Pillow lacks WebP), at most :data:`THUMB_MAX_PX` wide and
+:data:`THUMB_MAX_PX` * 4 / 3 high, quality 70: about 5-10 kB each, so a 500-film report is
+3-6 MB and opens in well under a second (``benchmarks/report_load.py``). A run with
+``--no-overlay`` has no PNG, so its cards have no picture.
+
+The page's JavaScript (``report_assets/report.js``) adds filters, sorting, keyboard review and
+the ``review.csv`` export; its columns are :data:`brooker.agreement.REVIEW_COLUMNS`. Verdicts
+are kept in the browser's localStorage under a key made from the report folder's absolute
+path, per film content (``input_sha256``) and side, so rebuilding the report keeps them.
+"""
+
+from __future__ import annotations
+
+import base64
+import glob
+import hashlib
+import html
+import io
+import json
+import os
+import time
+import urllib.parse
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from brooker._version import __version__
+from brooker.agreement import CLASSES, REVIEW_COLUMNS
+from brooker.atomic import atomic_write_bytes
+
+#: Longest thumbnail width in pixels (height at most 4/3 of it).
+THUMB_MAX_PX = 360
+#: Thumbnail quality (WebP or JPEG).
+THUMB_QUALITY = 70
+#: Default file name of the page inside the output folder.
+REPORT_NAME = "report.html"
+
+_CSP = (
+    "default-src 'none'; img-src data: file: 'self'; style-src 'unsafe-inline'; "
+    "script-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportInfo:
+    """What :func:`write_report` wrote."""
+
+    path: Path
+    films: int
+    thumbnails: int
+    size_bytes: int
+    seconds: float
+
+
+def results_files(out_dir: str | os.PathLike[str]) -> list[Path]:
+    """The record files of a run folder: ``results.jsonl``, shards' and Dask parts'."""
+    base = Path(out_dir)
+    names = [base / "results.jsonl"]
+    names += sorted(Path(p) for p in glob.glob(os.fspath(base / "results.shard-*-of-*.jsonl")))
+    names += sorted(Path(p) for p in glob.glob(os.fspath(base / "part-*.jsonl")))
+    return [p for p in names if p.is_file()]
+
+
+def load_records(out_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Every record of a run folder, one per file (the last one read wins), sorted by path."""
+    from brooker.batch import read_records
+
+    by_file: dict[str, dict[str, Any]] = {}
+    for path in results_files(out_dir):
+        for rec in read_records(path):
+            by_file[str(rec["file"])] = rec
+    return [by_file[k] for k in sorted(by_file)]
+
+
+def _thumb_format() -> str:
+    from PIL import features
+
+    return "WEBP" if features.check("webp") else "JPEG"
+
+
+def thumbnail_data_uri(
+    png: str | os.PathLike[str], max_px: int = THUMB_MAX_PX
+) -> tuple[str, int, int] | None:
+    """The overlay at ``png`` as a small ``data:`` URI, with its width and height in pixels.
+
+    ``None`` when the file cannot be read. No metadata is copied into the thumbnail.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(png) as im:
+            im.draft("RGB", (max_px, max_px))
+            rgb = im.convert("RGB")
+    except (OSError, UnidentifiedImageError, ValueError):
+        return None
+    rgb.thumbnail((max_px, max_px * 4 // 3), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    fmt = _thumb_format()
+    buf = io.BytesIO()
+    if fmt == "WEBP":
+        rgb.save(buf, "WEBP", quality=THUMB_QUALITY, method=4)
+    else:
+        rgb.save(buf, "JPEG", quality=THUMB_QUALITY, optimize=True)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f"data:image/{fmt.lower()};base64,{data}", rgb.width, rgb.height
+
+
+def _overlay_path(rec: Mapping[str, Any], out_dir: Path) -> Path | None:
+    overlay = rec.get("overlay")
+    if not overlay:
+        return None
+    given = Path(str(overlay))
+    for cand in (given if given.is_absolute() else out_dir / given.name, out_dir / given.name,
+                 given):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def _href(path: Path, out_dir: Path) -> str:
+    try:
+        rel = os.path.relpath(path.resolve(), out_dir.resolve())
+    except ValueError:  # another drive on Windows
+        return path.resolve().as_uri()
+    return urllib.parse.quote(Path(rel).as_posix())
+
+
+def report_id(out_dir: str | os.PathLike[str]) -> str:
+    """The localStorage namespace of a report folder (a hash of its absolute path)."""
+    return hashlib.sha256(os.fspath(Path(out_dir).resolve()).encode()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------------------------
+# HTML
+# --------------------------------------------------------------------------------------------
+
+
+def _e(value: object) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _fmt_mm(v: Any) -> str:
+    return f"{float(v):.1f}"
+
+
+def _reason(rec: Mapping[str, Any]) -> str:
+    if rec.get("status") == "error":
+        err = rec.get("error") or {}
+        msg = str(err.get("message") or "")
+        code = err.get("code")
+        return f"{msg} [{code}]" if code else msg
+    return str(rec.get("reason") or "")
+
+
+def _count_table(counter: Mapping[str, int], *, limit: int | None = None) -> str:
+    items = list(counter.items())
+    rest = 0
+    if limit is not None and len(items) > limit:
+        rest = sum(n for _, n in items[limit:])
+        items = items[:limit]
+    rows = "".join(f'<tr><td class="n">{n}</td><td>{_e(k)}</td></tr>' for k, n in items)
+    if rest:
+        rows += f'<tr><td class="n">{rest}</td><td>other</td></tr>'
+    return f"<table>{rows or '<tr><td>none</td></tr>'}</table>"
+
+
+def summary(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
+    """Counts the page's summary shows: files by status, hips by class, spacing sources,
+    caveats (film and hip), reasons for not grading, borderline and prosthesis hips.
+    """
+    from brooker.batch import counts
+
+    c = counts(records)
+    spacing: Counter[str] = Counter()
+    caveats: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    flags: Counter[str] = Counter()
+    for rec in records:
+        src = (rec.get("spacing") or {}).get("source")
+        spacing[str(src) if src else "none"] += 1
+        caveats.update(str(x) for x in rec.get("caveats") or [])
+        if rec.get("status") != "ok":
+            err = rec.get("error") or {}
+            reasons[str(err.get("code") or rec.get("reason") or rec.get("status"))] += 1
+        for hip in rec.get("hips") or []:
+            caveats.update(str(x) for x in hip.get("caveats") or [])
+            flags["borderline"] += bool(hip.get("borderline"))
+            flags["prosthesis"] += bool(hip.get("prosthesis"))
+    return {
+        "status": c["status"],
+        "class": c["class"],
+        "spacing": dict(spacing.most_common()),
+        "caveats": dict(caveats.most_common()),
+        "not_graded": dict(reasons.most_common()),
+        "hips": {"borderline": flags["borderline"], "prosthesis": flags["prosthesis"]},
+    }
+
+
+def _summary_html(records: Sequence[Mapping[str, Any]]) -> str:
+    s = summary(records)
+    n_hips = sum(s["class"].values())
+    classes = {f"class {k}": s["class"].get(k, 0) for k in CLASSES}
+    classes |= {k: n for k, n in s["hips"].items()}
+    parts = [
+        f'<div class="stat"><h2>Films ({len(records)})</h2>{_count_table(s["status"])}</div>',
+        f'<div class="stat"><h2>Hips ({n_hips})</h2>{_count_table(classes)}</div>',
+        f'<div class="stat"><h2>Spacing source (films)</h2>{_count_table(s["spacing"])}</div>',
+    ]
+    if s["not_graded"]:
+        parts.append(
+            f'<div class="stat"><h2>Not graded</h2>{_count_table(s["not_graded"], limit=8)}</div>'
+        )
+    parts.append(
+        f'<div class="stat caveats"><h2>Caveats</h2>{_count_table(s["caveats"], limit=10)}</div>'
+    )
+    return '<section class="summary" id="summary">' + "".join(parts) + "</section>"
+
+
+def _hip_html(hip: Mapping[str, Any]) -> str:
+    cls = str(hip.get("brooker_class"))
+    grade = CLASSES.index(cls) if cls in CLASSES else 0
+    side = "right" if hip.get("side") == "right" else "left"
+    gap = hip.get("gap_mm")
+    bits = []
+    if gap is not None:
+        unc = hip.get("gap_uncertainty_mm")
+        txt = f"gap {_fmt_mm(gap)}"
+        if unc:
+            txt += f" ± {_fmt_mm(unc)}"
+        bits.append(txt + " mm")
+    tags = []
+    if hip.get("borderline"):
+        tags.append('<span class="tag borderline">borderline</span>')
+    if hip.get("prosthesis"):
+        tags.append('<span class="tag">prosthesis</span>')
+    kinds = sorted({str(f.get("kind")) for f in hip.get("fragments") or []})
+    if kinds:
+        tags.append(f'<span class="tag">{_e(", ".join(k.replace("_", " ") for k in kinds))}</span>')
+    notes = "".join(f"<li>{_e(c)}</li>" for c in hip.get("caveats") or [])
+    buttons = "".join(
+        f'<button type="button" data-cls="{c}" title="reader: class {c} (key {i})">{c}</button>'
+        for i, c in enumerate(CLASSES)
+    )
+    review = (
+        '<div class="review"><button type="button" class="agree" title="agree (key a)">agree'
+        f"</button>{buttons}"
+        '<button type="button" class="clear" title="clear the verdict (Backspace)">&times;</button>'
+        f'<input class="note" type="text" placeholder="note (n)" aria-label="note, {side} hip">'
+        '<span class="verdict"></span></div>'
+    )
+    gap_attr = "" if gap is None else repr(float(gap))
+    return (
+        f'<tr class="hip" data-side="{side}" data-cls="{_e(cls)}" data-gap="{gap_attr}">'
+        f'<td class="side" title="patient\'s {side}">{side[0].upper()}</td>'
+        f'<td><span class="cls k{grade}">{_e(cls)}</span> {_e(" ".join(bits))} {"".join(tags)}'
+        f'{f"<ul class=hipnotes>{notes}</ul>" if notes else ""}{review}</td></tr>'
+    )
+
+
+def _card_html(
+    i: int, rec: Mapping[str, Any], thumb: tuple[str, int, int] | None, href: str | None
+) -> str:
+    hips = list(rec.get("hips") or [])
+    status = str(rec.get("status"))
+    classes = [str(h.get("brooker_class")) for h in hips]
+    grades = [CLASSES.index(c) for c in classes if c in CLASSES]
+    gaps = [float(h["gap_mm"]) for h in hips if h.get("gap_mm") is not None]
+    key = rec.get("input_sha256") or rec.get("file")
+    attrs = {
+        "id": f"film-{i}",
+        "data-i": str(i),
+        "data-key": str(key),
+        "data-file": str(rec.get("file")),
+        "data-uid": str(rec.get("sop_instance_uid") or ""),
+        "data-status": status,
+        "data-classes": " ".join(classes),
+        "data-max": str(max(grades)) if grades else "",
+        "data-mingap": repr(min(gaps)) if gaps else "",
+        "data-borderline": "1" if any(h.get("borderline") for h in hips) else "0",
+        "data-prosthesis": "1" if any(h.get("prosthesis") for h in hips) else "0",
+    }
+    head = "<article class=\"card\" " + " ".join(f'{k}="{_e(v)}"' for k, v in attrs.items()) + ">"
+    if thumb is not None:
+        uri, w, h = thumb
+        link = href or uri
+        picture = (
+            f'<a class="thumb" href="{_e(link)}" title="full size (o)">'
+            f'<img src="{uri}" width="{w}" height="{h}" alt="overlay of film {i + 1}" '
+            'loading="lazy" decoding="async"></a>'
+        )
+    else:
+        why = "no overlay (--no-overlay, or not graded)" if status == "ok" else "no overlay"
+        picture = f'<div class="nothumb">{why}</div>'
+    if status == "ok":
+        status_line = ""
+    else:
+        status_line = f'<p class="status {_e(status)}">{_e(status)}: {_e(_reason(rec))}</p>'
+    src = (rec.get("spacing") or {}).get("source")
+    spacing = f'<p class="status">spacing: {_e(src)}</p>' if src else ""
+    rows = "".join(_hip_html(h) for h in hips)
+    table = f'<table class="hips">{rows}</table>' if rows else ""
+    cav = "".join(f"<li>{_e(c)}</li>" for c in rec.get("caveats") or [])
+    caveats = f'<ul class="caveats">{cav}</ul>' if cav else ""
+    return (
+        f'{head}{picture}<div class="cbody"><h2 class="fname">{_e(rec.get("file"))}</h2>'
+        f"{status_line}{table}{caveats}{spacing}</div></article>"
+    )
+
+
+_HELP = (
+    ("j / ↓", "next film"),
+    ("k / ↑", "previous film"),
+    ("← / →", "other hip of the film"),
+    ("a / Enter", "agree with the tool's class"),
+    ("0 1 2 3 4", "reader's class 0 I II III IV"),
+    ("n", "note for the hip (Enter or Esc to leave it)"),
+    ("Backspace", "clear the verdict"),
+    ("o / Space", "full-size overlay (Esc closes)"),
+    ("?", "this help"),
+)
+
+
+def _asset(name: str) -> str:
+    return (resources.files("brooker") / "report_assets" / name).read_text(encoding="utf-8")
+
+
+def _json_script(obj: object) -> str:
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def render_report(
+    records: Sequence[Mapping[str, Any]],
+    *,
+    out_dir: str | os.PathLike[str],
+    thumbnails: Mapping[int, tuple[str, int, int] | None] | None = None,
+    title: str | None = None,
+    page_dir: str | os.PathLike[str] | None = None,
+) -> str:
+    """The review page of ``records`` as an HTML string.
+
+    ``thumbnails`` maps a record's index to its thumbnail (:func:`thumbnail_data_uri`); when
+    ``None`` they are made from the overlays found in ``out_dir``. Links to the full-size
+    overlays are relative to ``page_dir`` (default ``out_dir``), where the page will be.
+    """
+    base = Path(out_dir)
+    where = Path(page_dir) if page_dir is not None else base
+    thumbs: dict[int, tuple[str, int, int] | None] = {}
+    hrefs: dict[int, str | None] = {}
+    for i, rec in enumerate(records):
+        png = _overlay_path(rec, base)
+        hrefs[i] = None if png is None else _href(png, where)
+        if thumbnails is not None:
+            thumbs[i] = thumbnails.get(i)
+        else:
+            thumbs[i] = None if png is None else thumbnail_data_uri(png)
+    title = title or f"brooker review: {base.resolve().name}"
+    cards = "\n".join(_card_html(i, r, thumbs[i], hrefs[i]) for i, r in enumerate(records))
+    meta = {"report_id": report_id(base), "columns": list(REVIEW_COLUMNS)}
+    options = "".join(f'<option value="{c}">class {c}</option>' for c in CLASSES)
+    help_rows = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in _HELP)
+    generated = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    versions = sorted({str(r.get("version")) for r in records if r.get("version")})
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{_CSP}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>{_e(title)}</title>
+<style>{_asset("report.css")}</style>
+</head><body>
+<header class="top"><h1>{_e(title)}</h1>
+<p class="sub">{len(records)} film(s) · graded by brooker {_e(", ".join(versions) or "?")} ·
+page made {generated} by brooker {__version__} · press <kbd>?</kbd> for the review keys</p>
+<p id="storage-warning" hidden>This browser does not keep verdicts for files opened from disk:
+export review.csv before closing the page.</p></header>
+{_summary_html(records)}
+<nav class="bar" aria-label="filters">
+<label>class <select id="f-class"><option value="">any</option>{options}</select></label>
+<label><input type="checkbox" id="f-borderline"> borderline</label>
+<label><input type="checkbox" id="f-notgraded"> ungradable/error</label>
+<label><input type="checkbox" id="f-prosthesis"> prosthesis</label>
+<label><input type="checkbox" id="f-unreviewed"> not reviewed</label>
+<label>file <input type="search" id="f-name" placeholder="part of the path"></label>
+<label>sort <select id="f-sort"><option value="run">run order</option>
+<option value="file">file name</option><option value="class-desc">class, highest first</option>
+<option value="class-asc">class, lowest first</option>
+<option value="gap">gap, smallest first</option>
+</select></label>
+<span id="shown"></span><span class="spacer"></span><span id="progress"></span>
+<button type="button" id="export" class="primary">Export review.csv</button>
+<label title="load the verdicts of an exported review.csv"><button type="button"
+ onclick="document.getElementById('import').click()">Import…</button><input type="file"
+ id="import" accept=".csv,text/csv" hidden></label><span id="import-status"></span>
+<button type="button" id="clear-all">Clear verdicts</button>
+<button type="button" id="help-toggle">?</button>
+</nav>
+<main id="cards">
+{cards}
+</main>
+<div id="lightbox" hidden><img alt="full-size overlay"></div>
+<aside id="help" hidden><h2>Review keys</h2><dl>{help_rows}</dl>
+<p>Verdicts stay in this browser until cleared; <b>Export review.csv</b> writes them
+({_e(", ".join(REVIEW_COLUMNS))}); <code>brooker agreement review.csv</code> scores them.</p>
+</aside>
+<script type="application/json" id="brooker-meta">{_json_script(meta)}</script>
+<script>{_asset("report.js")}</script>
+</body></html>
+"""
+
+
+def write_report(
+    out_dir: str | os.PathLike[str],
+    records: Iterable[Mapping[str, Any]] | None = None,
+    *,
+    path: str | os.PathLike[str] | None = None,
+    title: str | None = None,
+) -> ReportInfo:
+    """Write the review page of a run folder (atomically) and say what it holds.
+
+    ``records`` default to :func:`load_records` of ``out_dir``; ``path`` to
+    ``out_dir/report.html``.
+    """
+    t0 = time.perf_counter()
+    base = Path(out_dir)
+    recs = list(records) if records is not None else load_records(base)
+    thumbs: dict[int, tuple[str, int, int] | None] = {}
+    for i, rec in enumerate(recs):
+        png = _overlay_path(rec, base)
+        thumbs[i] = None if png is None else thumbnail_data_uri(png)
+    target = Path(path) if path is not None else base / REPORT_NAME
+    page = render_report(
+        recs, out_dir=base, thumbnails=thumbs, title=title, page_dir=target.parent
+    ).encode("utf-8")
+    atomic_write_bytes(target, page)
+    return ReportInfo(
+        path=target,
+        films=len(recs),
+        thumbnails=sum(t is not None for t in thumbs.values()),
+        size_bytes=len(page),
+        seconds=time.perf_counter() - t0,
+    )
