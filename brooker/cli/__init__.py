@@ -43,6 +43,7 @@ def _root(
 # Commands register themselves on ``app`` when imported.
 from brooker.cli import grade_cmd as _grade_cmd  # noqa: E402,F401
 from brooker.cli import inspect_cmd as _inspect_cmd  # noqa: E402,F401
+from brooker.cli import report_cmd as _report_cmd  # noqa: E402,F401
 
 
 def main() -> None:

@@ -328,6 +328,12 @@ def grade(
             help="Grade on a Dask cluster (e.g. tcp://host:8786); needs brooker\\[dask].",
         ),
     ] = None,
+    report: Annotated[
+        bool,
+        typer.Option(
+            "--report", help="Also write OUT/report.html, a review page of the run's films."
+        ),
+    ] = False,
 ) -> None:
     """Grade every hip on DICOM radiographs (files, folders, or a list of paths)."""
     from brooker.errors import OutputError
@@ -370,6 +376,7 @@ def grade(
         "timeout_s": timeout,
         "shard": shard,
         "dask_scheduler": dask_scheduler,
+        "report": report,
     }
     try:
         code = _run(
@@ -390,6 +397,7 @@ def grade(
             shard=shard_ix,
             dask_scheduler=dask_scheduler,
             err_console=err_console,
+            report=report,
         )
     except KeyboardInterrupt:
         err_console.print("interrupted", style="red")
@@ -479,6 +487,7 @@ def _run(
     shard: tuple[int, int] | None,
     dask_scheduler: str | None,
     err_console: Console,
+    report: bool = False,
 ) -> int:
     from brooker import batch
     from brooker.atomic import atomic_write_bytes
@@ -620,6 +629,10 @@ def _run(
         _print_table(stdout_console, records)
     if csv_file is not None:
         batch.write_csv(csv_file, records)
+    if report:
+        from brooker.cli.report_cmd import write_report_for
+
+        write_report_for(out, records, err_console, path=out / f"report{suffix}.html", quiet=quiet)
     if not quiet:
         _print_summary(err_console, records, len(previous), found)
     if any((r.get("error") or {}).get("code") in batch.OUTPUT_ERROR_CODES for r in records):

@@ -1,0 +1,198 @@
+"""``brooker report`` (the review page of a run) and ``brooker agreement`` (tool vs reader).
+
+``brooker report OUT_DIR`` rebuilds ``OUT_DIR/report.html`` from the run's ``results.jsonl``
+(and shard or Dask part files); ``brooker grade --report`` writes it at the end of a run.
+``brooker agreement review.csv`` scores an exported review (or any CSV with a tool and a
+reader column): confusion matrix, accuracy, quadratic weighted kappa, and sensitivity and
+specificity for "III/IV vs 0-II", as a table or one JSON object with ``--json``.
+
+stdout carries the results (the agreement table or JSON; ``report`` prints the page's path);
+messages go to stderr. Exit codes: 0 done; 2 usage error (a column or file that cannot be
+used); 4 nothing to report (no record in the folder, no row with both classes).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from brooker.cli import app
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from brooker.agreement import Agreement, Proportion
+
+
+def write_report_for(out: Path, records: list[dict[str, Any]] | None, err_console: Console,
+                     *, path: Path | None = None, quiet: bool = False) -> Path:
+    """Write the review page of ``out`` and say where on stderr (used by ``grade --report``)."""
+    from brooker.report import write_report
+
+    info = write_report(out, records, path=path)
+    if not quiet:
+        err_console.print(
+            f"review page: {info.path} ({info.films} film(s), {info.thumbnails} picture(s), "
+            f"{info.size_bytes / 1e6:.1f} MB, {info.seconds:.1f} s)",
+            soft_wrap=True,
+            markup=False,
+            highlight=False,
+        )
+    return info.path
+
+
+@app.command("report")
+def report(
+    out_dir: Annotated[
+        Path,
+        typer.Argument(
+            help="A run folder (brooker grade --out DIR) holding results.jsonl.",
+            file_okay=False,
+            show_default=False,
+        ),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            dir_okay=False,
+            help="Write the page here (default: OUT_DIR/report.html).",
+        ),
+    ] = None,
+    title: Annotated[
+        str | None, typer.Option("--title", help="Page title (default: the folder's name).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No message on stderr.")] = False,
+) -> None:
+    """Write the review page (report.html) of a graded folder from its results.jsonl."""
+    from rich.console import Console
+
+    from brooker.models import ExitCode
+    from brooker.report import load_records, results_files
+    from brooker.report import write_report as _write
+
+    err = Console(stderr=True, highlight=False)
+    if not out_dir.is_dir():
+        raise typer.BadParameter(f"{out_dir} is not a folder", param_hint="OUT_DIR")
+    if not results_files(out_dir):
+        err.print(f"no results.jsonl in {out_dir}: grade with --out {out_dir} first",
+                  style="yellow", markup=False)
+        raise typer.Exit(int(ExitCode.NO_INPUTS))
+    records = load_records(out_dir)
+    if not records:
+        err.print(f"no records in {out_dir}/results.jsonl", style="yellow", markup=False)
+        raise typer.Exit(int(ExitCode.NO_INPUTS))
+    info = _write(out_dir, records, path=output, title=title)
+    if not quiet:
+        err.print(
+            f"{info.films} film(s), {info.thumbnails} picture(s), {info.size_bytes / 1e6:.1f} MB, "
+            f"{info.seconds:.1f} s",
+            markup=False,
+        )
+    sys.stdout.write(f"{info.path}\n")
+
+
+def _pct(p: Proportion) -> str:
+    if p.value is None:
+        return "n/a (none)"
+    ci = p.ci95
+    assert ci is not None
+    return f"{p.value:.3f}  ({p.k}/{p.n}; 95% CI {ci[0]:.3f}-{ci[1]:.3f})"
+
+
+def _print_agreement(console: Console, source: str, a: Agreement) -> None:
+    from rich import box
+    from rich.table import Table
+
+    from brooker.agreement import CLASSES
+
+    skipped = f"; {a.skipped} row(s) without both classes skipped" if a.skipped else ""
+    console.print(f"{source}: {a.n} hip(s) compared{skipped}")
+    table = Table(
+        title="rows: reader, columns: tool", box=box.SIMPLE_HEAD, title_justify="left",
+        pad_edge=False,
+    )
+    table.add_column("reader \\ tool")
+    for c in CLASSES:
+        table.add_column(c, justify="right")
+    table.add_column("total", justify="right", style="dim")
+    for r, row in enumerate(a.confusion):
+        cells = [
+            f"[bold]{n}[/bold]" if r == t and n else (str(n) if n else "[dim]0[/dim]")
+            for t, n in enumerate(row)
+        ]
+        table.add_row(CLASSES[r], *cells, str(sum(row)))
+    totals = [str(sum(a.confusion[r][t] for r in range(5))) for t in range(5)]
+    table.add_row("[dim]total[/dim]", *[f"[dim]{t}[/dim]" for t in totals], f"[dim]{a.n}[/dim]")
+    console.print(table)
+    kappa = "n/a (undefined: one class only)" if a.kappa_quadratic is None else (
+        f"{a.kappa_quadratic:.3f}"
+    )
+    metrics = Table(box=None, show_header=False, pad_edge=False)
+    metrics.add_column()
+    metrics.add_column()
+    metrics.add_row("accuracy (exact class)", _pct(a.accuracy))
+    metrics.add_row("quadratic weighted kappa", kappa)
+    metrics.add_row("III/IV vs 0-II sensitivity", _pct(a.sensitivity_iii_iv))
+    metrics.add_row("III/IV vs 0-II specificity", _pct(a.specificity_iii_iv))
+    console.print(metrics)
+
+
+@app.command("agreement")
+def agreement_cmd(
+    csv_file: Annotated[
+        Path,
+        typer.Argument(
+            help="review.csv exported by the review page, or any CSV with both classes.",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ],
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of the table.")
+    ] = False,
+    tool_column: Annotated[
+        str | None,
+        typer.Option(
+            "--tool-column", help="Column of the tool's classes (default: tool_class, "
+            "brooker_class, grade, ...)."
+        ),
+    ] = None,
+    reader_column: Annotated[
+        str | None,
+        typer.Option(
+            "--reader-column", help="Column of the reader's classes (default: reader_class, ...)."
+        ),
+    ] = None,
+) -> None:
+    """Tool-vs-reader agreement: confusion matrix, accuracy, quadratic kappa, III/IV sens/spec."""
+    from rich.console import Console
+
+    from brooker.agreement import AgreementInputError, agreement, read_pairs
+    from brooker.models import ExitCode
+
+    err = Console(stderr=True, highlight=False)
+    try:
+        pairs, skipped = read_pairs(
+            csv_file, tool_column=tool_column, reader_column=reader_column
+        )
+    except AgreementInputError as exc:
+        raise typer.BadParameter(str(exc), param_hint="CSV_FILE") from None
+    if not pairs:
+        err.print(
+            f"{csv_file}: no row with both a tool and a reader class ({skipped} skipped)",
+            style="yellow",
+            markup=False,
+        )
+        raise typer.Exit(int(ExitCode.NO_INPUTS))
+    result = agreement(pairs, skipped=skipped)
+    if json_out:
+        sys.stdout.write(json.dumps({"file": str(csv_file), **result.to_record()}) + "\n")
+        return
+    out = Console(file=sys.stdout, highlight=False)
+    _print_agreement(out, str(csv_file), result)
