@@ -1,0 +1,179 @@
+"""The review page in a real browser: headless Chromium driven over the DevTools protocol.
+
+Cards render with their thumbnails, filters hide the right cards, keyboard verdicts are kept
+across a reload, and the exported ``review.csv`` holds them in the grade CSV's conventions.
+The page makes no network request. Skips when no Chromium-family browser is installed
+(Debian: ``apt-get install chromium``; ``.ci/run`` installs it when it can).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cdp_chromium import Chromium, find_browser
+from report_run import FILMS, make_run
+
+from brooker.agreement import REVIEW_COLUMNS, agreement_from_csv
+from brooker.report import write_report
+
+BROWSER = find_browser()
+pytestmark = pytest.mark.skipif(BROWSER is None, reason="no Chromium-family browser installed")
+READY = "document.documentElement.dataset.ready === '1'"
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Chromium, Path]]:
+    pytest.importorskip("websocket", reason="websocket-client (test extra) not installed")
+    assert BROWSER is not None
+    root = tmp_path_factory.mktemp("report-browser")
+    out = root / "run"
+    make_run(out)
+    info = write_report(out)
+    with Chromium(BROWSER, root / "profile") as browser:
+        browser.page.send("Network.enable")
+        browser.allow_downloads(root / "downloads")
+        browser.navigate(info.path.as_uri(), READY)
+        yield browser, root
+
+
+def _visible_files(b: Chromium) -> list[str]:
+    return list(
+        b.evaluate(
+            "[...document.querySelectorAll('article.card')]"
+            ".filter(c => c.offsetParent !== null).map(c => c.dataset.file)"
+        )
+    )
+
+
+def test_cards_render_with_thumbnails(page: tuple[Chromium, Path]) -> None:
+    b, _ = page
+    assert _visible_files(b) == [f for f, _ in FILMS]
+    loaded = b.wait_for(
+        "(() => { const imgs = [...document.querySelectorAll('article.card img')];"
+        " return imgs.every(i => i.complete && i.naturalWidth > 0) && imgs.length; })()"
+    )
+    assert loaded == 4  # the films with an overlay PNG
+    assert b.evaluate("document.getElementById('shown').textContent") == "showing 7 of 7 films"
+    classes = b.evaluate(
+        "[...document.querySelectorAll('article.card')[0].querySelectorAll('span.cls')]"
+        ".map(s => s.textContent)"
+    )
+    assert classes == ["II", "III"]
+
+
+def test_filters_hide_the_right_cards(page: tuple[Chromium, Path]) -> None:
+    b, _ = page
+    b.evaluate(
+        "(() => { const s = document.getElementById('f-class'); s.value = 'III';"
+        " s.dispatchEvent(new Event('change')); })()"
+    )
+    assert _visible_files(b) == [FILMS[0][0], FILMS[1][0], FILMS[6][0]]
+    b.click("#f-borderline")  # a real mouse click on the checkbox
+    assert b.evaluate("document.getElementById('f-borderline').checked") is True
+    assert _visible_files(b) == [FILMS[1][0]]
+    b.click("#f-borderline")
+    b.evaluate(
+        "(() => { const s = document.getElementById('f-class'); s.value = '';"
+        " s.dispatchEvent(new Event('change')); })()"
+    )
+    b.click("#f-notgraded")
+    assert _visible_files(b) == [FILMS[4][0], FILMS[5][0]]
+    b.click("#f-notgraded")
+    b.click("#f-prosthesis")
+    assert _visible_files(b) == [FILMS[2][0]]
+    b.click("#f-prosthesis")
+    b.click("#f-name")
+    b.type_text("COMMA")
+    assert _visible_files(b) == [FILMS[3][0]]
+    b.evaluate(
+        "(() => { const s = document.getElementById('f-name'); s.value = '';"
+        " s.dispatchEvent(new Event('input')); s.blur(); })()"
+    )
+    assert len(_visible_files(b)) == len(FILMS)
+
+
+def test_sort_by_class(page: tuple[Chromium, Path]) -> None:
+    b, _ = page
+    b.evaluate(
+        "(() => { const s = document.getElementById('f-sort'); s.value = 'class-desc';"
+        " s.dispatchEvent(new Event('change')); })()"
+    )
+    order = _visible_files(b)
+    assert order[0] == FILMS[2][0]  # IV first
+    assert order[-2:] == [FILMS[4][0], FILMS[5][0]]  # not graded last
+    b.evaluate(
+        "(() => { const s = document.getElementById('f-sort'); s.value = 'run';"
+        " s.dispatchEvent(new Event('change')); })()"
+    )
+    assert _visible_files(b) == [f for f, _ in FILMS]
+
+
+def test_keyboard_verdicts_persist_and_export(page: tuple[Chromium, Path]) -> None:
+    b, root = page
+    b.evaluate("document.activeElement && document.activeElement.blur()")
+    b.key("j")  # first film, right hip (tool II)
+    assert b.evaluate("document.querySelector('article.card.current').dataset.file") == FILMS[0][0]
+    b.key("a")  # agree: II; moves on to the left hip (tool III)
+    b.key("n")
+    b.type_text('=spur, "bridging"?')
+    b.key("Enter")
+    b.key("4")  # reader: IV; moves on to the next film
+    assert b.evaluate("document.querySelector('article.card.current').dataset.file") == FILMS[1][0]
+    b.key("ArrowRight")  # its left hip (tool 0)
+    b.key("1")  # reader: I
+    assert "reviewed 3 of" in b.evaluate("document.getElementById('progress').textContent")
+
+    # the verdicts survive a reload (localStorage)
+    b.page.send("Page.reload")
+    time.sleep(0.1)
+    b.wait_for(READY)
+    first = "document.querySelectorAll('article.card')[0]"
+    assert b.evaluate(
+        f"[...{first}.querySelectorAll('tr.hip')].map(r => r.querySelector('.verdict').textContent)"
+    ) == ["reader agrees", "reader: IV"]
+    assert b.evaluate(f"{first}.querySelectorAll('input.note')[1].value") == '=spur, "bridging"?'
+
+    # "not reviewed" hides the films whose every hip has a verdict
+    b.click("#f-unreviewed")
+    assert FILMS[0][0] not in _visible_files(b)
+    assert FILMS[1][0] in _visible_files(b)  # its right hip has no verdict yet
+    b.click("#f-unreviewed")
+
+    downloads = root / "downloads"
+    b.click("#export")
+    target = downloads / "review.csv"
+    deadline = time.monotonic() + 15
+    while not target.is_file() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    raw = target.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM, like the grade CSV
+    assert raw.count(b"\r\n") == 4  # CRLF line ends: header + 3 rows
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert tuple(rows[0]) == REVIEW_COLUMNS
+    assert rows[1:] == [
+        [FILMS[0][0], "1.2.3.1", "right", "II", "II", "14.25", ""],
+        [FILMS[0][0], "1.2.3.1", "left", "III", "IV", "6.5", '\'=spur, "bridging"?'],
+        [FILMS[1][0], "1.2.3.2", "left", "0", "I", "", ""],
+    ]
+    a = agreement_from_csv(target)
+    assert a.n == 3
+    assert a.accuracy.k == 1
+    assert a.sensitivity_iii_iv.k == 1  # reader IV, tool III
+
+
+def test_no_network_request(page: tuple[Chromium, Path]) -> None:
+    b, _ = page
+    urls = [
+        e["params"]["request"]["url"]
+        for conn in (b.page,)
+        for e in conn.events
+        if e.get("method") == "Network.requestWillBeSent"
+    ]
+    assert urls, "the page load was not observed"
+    assert all(u.split(":", 1)[0] in {"file", "data", "blob"} for u in urls), json.dumps(urls)
