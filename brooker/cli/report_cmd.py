@@ -112,7 +112,7 @@ def _print_agreement(console: Console, source: str, a: Agreement) -> None:
     from brooker.agreement import CLASSES
 
     skipped = f"; {a.skipped} row(s) without both classes skipped" if a.skipped else ""
-    console.print(f"{source}: {a.n} hip(s) compared{skipped}")
+    console.print(f"{source}: {a.n} hip(s) compared{skipped}", soft_wrap=True, markup=False)
     table = Table(
         title="rows: reader, columns: tool", box=box.SIMPLE_HEAD, title_justify="left",
         pad_edge=False,

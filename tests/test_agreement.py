@@ -1,0 +1,189 @@
+"""Tool-vs-reader agreement: known answers for kappa, accuracy, sensitivity and specificity."""
+
+from __future__ import annotations
+
+import doctest
+import json
+import math
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from brooker import agreement as ag
+from brooker.cli import app
+
+
+def _table(counts: dict[tuple[int, int], int]) -> list[list[int]]:
+    m = [[0] * 5 for _ in range(5)]
+    for (r, t), n in counts.items():
+        m[r][t] = n
+    return m
+
+
+def test_doctests() -> None:
+    result = doctest.testmod(ag)
+    assert result.attempted > 0
+    assert result.failed == 0
+
+
+@pytest.mark.parametrize("per_class", [[1, 1, 1, 1, 1], [7, 0, 3, 2, 9], [0, 0, 4, 1, 0]])
+def test_perfect_agreement_is_one(per_class: list[int]) -> None:
+    pairs = [(g, g) for g, n in enumerate(per_class) for _ in range(n)]
+    a = ag.agreement(pairs)
+    assert a.kappa_quadratic == 1.0
+    assert a.accuracy.value == 1.0
+
+
+def test_two_classes_equal_cohens_kappa() -> None:
+    # Classes 0 and I only: quadratic weights are 0 on the diagonal and one constant off it,
+    # so weighted kappa is Cohen's: po = 35/50 = 0.7, pe = (25*30 + 25*20)/50**2 = 0.5,
+    # kappa = (0.7 - 0.5) / (1 - 0.5) = 0.4.
+    m = _table({(0, 0): 20, (0, 1): 5, (1, 0): 10, (1, 1): 15})
+    assert ag.quadratic_weighted_kappa(m) == pytest.approx(0.4, abs=1e-12)
+
+
+def test_three_classes_hand_computed() -> None:
+    # rows reader, columns tool, classes 0 I II:
+    #   [[10, 2, 0],
+    #    [ 3, 8, 1],
+    #    [ 0, 2, 4]]          n = 30, rows (12, 12, 6), columns (13, 12, 5)
+    # weights (i - j)**2 (the 1/16 of the 5-class scale cancels):
+    #   sum w*O = 2 + 3 + 1 + 2 = 8
+    #   sum w*E = (12*12*1 + 12*5*4 + 12*13*1 + 12*5*1 + 6*13*4 + 6*12*1) / 30 = 984 / 30
+    #   kappa = 1 - 8 / 32.8 = 31/41
+    m = _table({(0, 0): 10, (0, 1): 2, (1, 0): 3, (1, 1): 8, (1, 2): 1, (2, 1): 2, (2, 2): 4})
+    assert ag.quadratic_weighted_kappa(m) == pytest.approx(31 / 41, abs=1e-12)
+    small = [row[:3] for row in m[:3]]
+    assert ag.quadratic_weighted_kappa(small) == pytest.approx(31 / 41, abs=1e-12)
+
+
+def test_chance_level_is_zero_and_far_errors_cost_more() -> None:
+    # observed equal to the product of the marginals: kappa 0
+    assert ag.quadratic_weighted_kappa(_table({(0, 0): 1, (0, 4): 1, (4, 0): 1, (4, 4): 1})) == 0
+    near = _table({(0, 0): 5, (2, 2): 5, (4, 4): 5, (3, 4): 1})
+    far = _table({(0, 0): 5, (2, 2): 5, (4, 4): 5, (0, 4): 1})
+    k_near, k_far = ag.quadratic_weighted_kappa(near), ag.quadratic_weighted_kappa(far)
+    assert k_near is not None
+    assert k_far is not None
+    assert k_near > k_far
+
+
+def test_kappa_is_symmetric_in_tool_and_reader() -> None:
+    m = _table({(0, 0): 4, (0, 2): 1, (1, 1): 3, (2, 3): 2, (3, 3): 6, (4, 3): 1, (4, 4): 2})
+    t = [list(r) for r in zip(*m, strict=True)]
+    assert ag.quadratic_weighted_kappa(m) == pytest.approx(ag.quadratic_weighted_kappa(t))
+
+
+def test_undefined_kappa_is_none() -> None:
+    assert ag.quadratic_weighted_kappa(_table({(2, 2): 9})) is None
+    assert ag.quadratic_weighted_kappa(_table({})) is None
+
+
+def test_sensitivity_and_specificity_for_iii_iv() -> None:
+    # reader III/IV (positive): 4 hips, the tool says III/IV on 3 (one III read as II)
+    # reader 0-II (negative): 6 hips, the tool says 0-II on 5 (one II called III)
+    pairs = [(3, 3), (3, 4), (4, 4), (3, 2), (0, 0), (1, 1), (2, 2), (2, 1), (0, 0), (2, 3)]
+    a = ag.agreement(pairs)
+    assert (a.sensitivity_iii_iv.k, a.sensitivity_iii_iv.n) == (3, 4)
+    assert (a.specificity_iii_iv.k, a.specificity_iii_iv.n) == (5, 6)
+    assert (a.accuracy.k, a.accuracy.n) == (6, 10)
+    assert a.confusion[3] == (0, 0, 1, 1, 1)
+    none_positive = ag.agreement([(0, 0), (1, 2)])
+    assert none_positive.sensitivity_iii_iv.value is None
+    assert none_positive.sensitivity_iii_iv.ci95 is None
+
+
+def test_wilson_interval_known_values() -> None:
+    lo, hi = ag.Proportion(0, 10).ci95 or (math.nan, math.nan)
+    assert lo == 0.0
+    assert hi == pytest.approx(0.2775, abs=1e-4)
+    lo, hi = ag.Proportion(5, 10).ci95 or (math.nan, math.nan)
+    assert (lo, hi) == (pytest.approx(0.2366, abs=1e-4), pytest.approx(0.7634, abs=1e-4))
+
+
+@pytest.mark.parametrize(
+    ("text", "grade"),
+    [("0", 0), ("I", 1), ("ii", 2), ("III", 3), ("IV", 4), ("3", 3), ("Brooker II", 2),
+     ("'IV", 4), (" I ", 1), ("4.0", 4), ("", None), (None, None)],
+)
+def test_parse_class(text: str | None, grade: int | None) -> None:
+    assert ag.parse_class(text) == grade
+
+
+@pytest.mark.parametrize("bad", ["V", "5", "-1", "II/III", "x"])
+def test_parse_class_rejects(bad: str) -> None:
+    with pytest.raises(ValueError, match="not a Brooker class"):
+        ag.parse_class(bad)
+
+
+def _write(path: Path, text: str, *, bom: bool = True) -> Path:
+    path.write_bytes(("\ufeff" if bom else "").encode() + text.encode("utf-8"))
+    return path
+
+
+REVIEW = (
+    "file,sop_instance_uid,side,tool_class,reader_class,gap_mm,note\r\n"
+    "a.dcm,1.2,right,III,III,7.8,\r\n"
+    'a.dcm,1.2,left,II,III,10.2,"close, re-measure"\r\n'
+    "b.dcm,1.3,right,0,0,,\r\n"
+    "b.dcm,1.3,left,IV,IV,0.0,\r\n"
+    "c.dcm,1.4,right,I,,,'=only a note\r\n"
+)
+
+
+def test_reads_an_exported_review(tmp_path: Path) -> None:
+    pairs, skipped = ag.read_pairs(_write(tmp_path / "review.csv", REVIEW))
+    assert pairs == [(3, 3), (3, 2), (0, 0), (4, 4)]
+    assert skipped == 1
+
+
+def test_reads_a_grade_csv_with_a_reader_column(tmp_path: Path) -> None:
+    text = "file;side;brooker_class;reader\nx.dcm;right;II;2\nx.dcm;left;0;I\n"
+    a = ag.agreement_from_csv(_write(tmp_path / "g.csv", text, bom=False))
+    assert a.confusion[2][2] == 1
+    assert a.confusion[1][0] == 1
+
+
+def test_explicit_and_missing_columns(tmp_path: Path) -> None:
+    path = _write(tmp_path / "r.csv", "id,mine,theirs\n1,III,IV\n")
+    a = ag.agreement_from_csv(path, tool_column="mine", reader_column="theirs")
+    assert a.confusion[4][3] == 1
+    with pytest.raises(ag.AgreementInputError, match="no column with the tool's classes"):
+        ag.read_pairs(path)
+    with pytest.raises(ag.AgreementInputError, match="no column 'nope'"):
+        ag.read_pairs(path, tool_column="nope")
+    bad = _write(tmp_path / "bad.csv", "tool_class,reader_class\nIII,VI\n")
+    with pytest.raises(ag.AgreementInputError, match="line 2"):
+        ag.read_pairs(bad)
+
+
+def test_cli_table_and_json(tmp_path: Path) -> None:
+    path = _write(tmp_path / "review.csv", REVIEW)
+    runner = CliRunner()
+    res = runner.invoke(app, ["agreement", str(path)])
+    assert res.exit_code == 0, res.output
+    assert "4 hip(s) compared; 1 row(s) without both classes skipped" in res.stdout
+    assert "quadratic weighted kappa    0.944" in res.stdout
+    res = runner.invoke(app, ["agreement", str(path), "--json"])
+    assert res.exit_code == 0
+    rec = json.loads(res.stdout)
+    # rows (reader) 0: 1, III: 2, IV: 1; columns (tool) 0, II, III, IV: 1 each;
+    # sum w*O = 1, sum w*E = 72 / 4 = 18, kappa = 17/18
+    assert rec["kappa_quadratic"] == pytest.approx(17 / 18, abs=1e-6)
+    assert rec["confusion"]["counts"][3] == [0, 0, 1, 1, 0]
+    assert rec["accuracy"] == {"value": 0.75, "k": 3, "n": 4, "ci95": [0.300642, 0.954413]}
+    assert rec["sensitivity_iii_iv"]["k"] == 2
+    assert rec["specificity_iii_iv"]["n"] == 1
+
+
+def test_cli_exit_codes(tmp_path: Path) -> None:
+    runner = CliRunner()
+    empty = _write(tmp_path / "e.csv", "tool_class,reader_class\nII,\n")
+    res = runner.invoke(app, ["agreement", str(empty)])
+    assert res.exit_code == 4
+    assert "no row with both" in res.stderr
+    res = runner.invoke(app, ["agreement", str(empty), "--reader-column", "x"])
+    assert res.exit_code == 2
+    res = runner.invoke(app, ["agreement", str(tmp_path / "missing.csv")])
+    assert res.exit_code == 2
