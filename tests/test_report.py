@@ -1,0 +1,203 @@
+"""The review page as a file: what it holds, what it must never hold, and the CLI around it.
+
+The page's behaviour in a browser is tested in ``test_report_browser.py``.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+from report_run import FILMS, make_run
+from typer.testing import CliRunner
+
+from brooker import report
+from brooker.cli import app
+
+SAMPLE = ROOT / "sample_images" / "hip_view_right_4.dcm"
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> tuple[Path, str]:
+    out = tmp_path / "run"
+    make_run(out)
+    info = report.write_report(out)
+    assert info.path == out / "report.html"
+    assert info.films == len(FILMS)
+    assert info.thumbnails == 4
+    return out, info.path.read_text(encoding="utf-8")
+
+
+def _cards(page: str) -> list[str]:
+    return re.findall(r"<article class=\"card\".*?</article>", page, flags=re.S)
+
+
+def test_one_card_per_film_in_path_order(run: tuple[Path, str]) -> None:
+    _, page = run
+    cards = _cards(page)
+    files = [re.search(r'data-file="([^"]*)"', c).group(1) for c in cards]  # type: ignore[union-attr]
+    assert files == [f.replace('"', "&quot;") for f, _ in FILMS]
+    first = cards[0]
+    assert 'data-classes="II III"' in first
+    assert "gap 14.2 ± 0.4 mm" in first or "gap 14.3 ± 0.4 mm" in first
+    assert 'data-gap="14.25"' in first
+    assert 'data-max="3"' in first
+    assert 'data-borderline="1"' in cards[1]
+    assert "borderline" in cards[1]
+    assert 'data-prosthesis="1"' in cards[2]
+    assert "apparent ankylosis" in cards[2]
+    assert "ungradable: no hip joint found" in cards[4]
+    assert "cannot decode [unsupported_pixel_data]" in cards[5]
+    assert "no overlay" in cards[6]
+    assert "<img" not in cards[6]
+
+
+def test_summary_counts(run: tuple[Path, str]) -> None:
+    out, _ = run
+    s = report.summary(report.load_records(out))
+    assert s["status"] == {"ok": 5, "ungradable": 1, "error": 1}
+    assert s["class"] == {"0": 3, "I": 1, "II": 1, "III": 3, "IV": 1}
+    assert s["hips"] == {"borderline": 1, "prosthesis": 2}
+    assert s["spacing"] == {"pixel_spacing": 5, "none": 2}
+    assert s["not_graded"] == {"no hip joint found": 1, "unsupported_pixel_data": 1}
+    assert s["caveats"]["laterality assumed (AP convention)"] == 1
+
+
+def test_self_contained_no_network(run: tuple[Path, str]) -> None:
+    _, page = run
+    assert "<link" not in page
+    assert "http://" not in page
+    assert "https://" not in page
+    assert "@import" not in page
+    srcs = re.findall(r'\bsrc="([^"]*)"', page)
+    assert len(srcs) == 4
+    assert all(s.startswith("data:image/") for s in srcs)
+    hrefs = re.findall(r'\bhref="([^"]*)"', page)
+    assert sorted(hrefs) == [f"{n}-0000000{i}.png" for i, n in enumerate("abcd")]
+    assert "default-src 'none'" in page  # the CSP forbids fetching anything
+    assert "brookerReview" in page  # the script is inline
+    assert "article.card" in page  # and so is the style sheet
+
+
+def test_thumbnails_are_small(run: tuple[Path, str]) -> None:
+    from PIL import Image
+
+    _, page = run
+    for uri in re.findall(r'src="data:image/\w+;base64,([^"]*)"', page):
+        data = base64.b64decode(uri)
+        assert len(data) < 30_000
+        with Image.open(io.BytesIO(data)) as im:
+            assert im.width <= report.THUMB_MAX_PX
+            assert im.height <= report.THUMB_MAX_PX * 4 // 3
+            assert not im.info.get("exif")
+
+
+def test_hostile_names_are_escaped(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    recs = make_run(out)
+    recs[0]["file"] = "scans/<script>alert(1)</script>.dcm"
+    recs[1]["caveats"] = ["</script><img src=x onerror=alert(2)>"]
+    page = report.render_report(recs, out_dir=out, thumbnails={})
+    assert "<script>alert(1)" not in page
+    assert "<img src=x" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_records_from_shards_and_parts_once_each(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    recs = make_run(out)
+    (out / "results.jsonl").unlink()
+    with open(out / "results.shard-0-of-2.jsonl", "w", encoding="utf-8") as fh:
+        for r in recs[:4]:
+            fh.write(json.dumps(r) + "\n")
+    with open(out / "part-00000.jsonl", "w", encoding="utf-8") as fh:
+        for r in recs[3:]:
+            fh.write(json.dumps(r) + "\n")
+        fh.write('{"file": "torn')
+    assert [r["file"] for r in report.load_records(out)] == [f for f, _ in FILMS]
+
+
+def test_full_size_link_is_relative_to_the_page(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    make_run(out)
+    info = report.write_report(out, path=tmp_path / "elsewhere" / "r.html")
+    page = info.path.read_text(encoding="utf-8")
+    assert 'href="../run/a-00000000.png"' in page
+
+
+def test_report_id_depends_on_the_folder(tmp_path: Path) -> None:
+    assert report.report_id(tmp_path / "a") == report.report_id(tmp_path / "x" / ".." / "a")
+    assert report.report_id(tmp_path / "a") != report.report_id(tmp_path / "b")
+
+
+def test_cli_report_rebuilds_and_exit_codes(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    make_run(out)
+    runner = CliRunner()
+    res = runner.invoke(app, ["report", str(out)])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.strip() == str(out / "report.html")
+    assert "7 film(s), 4 picture(s)" in res.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = runner.invoke(app, ["report", str(empty)])
+    assert res.exit_code == 4
+    assert "no results.jsonl" in res.stderr
+    res = runner.invoke(app, ["report", str(tmp_path / "missing")])
+    assert res.exit_code == 2
+
+
+IDENTIFIERS = {
+    "PatientName": "Doe^Jane",
+    "PatientID": "PID-884211",
+    "PatientBirthDate": "19470312",
+    "AccessionNumber": "ACC-55102",
+    "InstitutionName": "St Example Hospital",
+    "ReferringPhysicianName": "Who^Doctor",
+}
+
+
+@pytest.fixture
+def identified_film(tmp_path: Path) -> Path:
+    import pydicom
+
+    ds = pydicom.dcmread(SAMPLE)
+    for tag, value in IDENTIFIERS.items():
+        setattr(ds, tag, value)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    path = folder / "film.dcm"
+    ds.save_as(path)
+    return path
+
+
+@pytest.mark.parametrize("overlay", [True, False])
+def test_grade_report_carries_no_patient_identifier(
+    tmp_path: Path, identified_film: Path, overlay: bool
+) -> None:
+    out = tmp_path / "out"
+    args = ["grade", str(identified_film), "--out", str(out), "--report", "--workers", "1"]
+    res = CliRunner().invoke(app, [*args, *([] if overlay else ["--no-overlay"])])
+    assert res.exit_code in (0, 3), res.output
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "review page:" in res.stderr
+    for value in IDENTIFIERS.values():
+        for form in {value, value.replace("^", " "), value.split("^")[0]}:
+            assert form not in page
+    assert len(_cards(page)) == 1
+    pictures = page.count('<a class="thumb"')
+    rec = json.loads((out / "results.jsonl").read_text(encoding="utf-8"))
+    assert pictures == (1 if overlay and rec["status"] == "ok" else 0)
+
+
+def test_the_page_ships_with_the_package() -> None:
+    assets = ROOT / "brooker" / "report_assets"
+    assert (assets / "report.js").is_file()
+    assert (assets / "report.css").is_file()
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert "report_assets/*.js" in text
