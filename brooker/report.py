@@ -104,21 +104,48 @@ def thumbnail_data_uri(
     """
     from PIL import Image, UnidentifiedImageError
 
+    box = (max_px, max_px * 4 // 3)
     try:
         with Image.open(png) as im:
-            im.draft("RGB", (max_px, max_px))
-            rgb = im.convert("RGB")
+            im.load()
+            rgb = im if im.mode == "RGB" else im.convert("RGB")
     except (OSError, UnidentifiedImageError, ValueError):
         return None
-    rgb.thumbnail((max_px, max_px * 4 // 3), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    # a box average down to about twice the size, then Lanczos: as sharp as Lanczos from the
+    # full image (the overlays are up to 2048 px) at a tenth of its time
+    factor = int(min(rgb.width / box[0], rgb.height / box[1]) // 2)
+    if factor > 1:
+        rgb = rgb.reduce(factor)
+    rgb.thumbnail(box, Image.Resampling.LANCZOS)
     fmt = _thumb_format()
     buf = io.BytesIO()
     if fmt == "WEBP":
-        rgb.save(buf, "WEBP", quality=THUMB_QUALITY, method=4)
+        rgb.save(buf, "WEBP", quality=THUMB_QUALITY, method=2)
     else:
         rgb.save(buf, "JPEG", quality=THUMB_QUALITY, optimize=True)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
     return f"data:image/{fmt.lower()};base64,{data}", rgb.width, rgb.height
+
+
+def make_thumbnails(
+    pngs: Mapping[int, Path], *, workers: int | None = None
+) -> dict[int, tuple[str, int, int] | None]:
+    """:func:`thumbnail_data_uri` of each overlay, in ``workers`` processes when worth it."""
+    if workers is None:
+        try:
+            workers = len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - not Linux
+            workers = os.cpu_count() or 1
+    keys = list(pngs)
+    if workers <= 1 or len(keys) < 16:
+        return {k: thumbnail_data_uri(pngs[k]) for k in keys}
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context("spawn")  # no fork of a threaded parent
+    with ProcessPoolExecutor(max_workers=min(workers, len(keys)), mp_context=ctx) as pool:
+        done = pool.map(thumbnail_data_uri, [pngs[k] for k in keys], chunksize=8)
+        return dict(zip(keys, done, strict=True))
 
 
 def _overlay_path(rec: Mapping[str, Any], out_dir: Path) -> Path | None:
@@ -431,19 +458,20 @@ def write_report(
     *,
     path: str | os.PathLike[str] | None = None,
     title: str | None = None,
+    workers: int | None = None,
 ) -> ReportInfo:
     """Write the review page of a run folder (atomically) and say what it holds.
 
     ``records`` default to :func:`load_records` of ``out_dir``; ``path`` to
-    ``out_dir/report.html``.
+    ``out_dir/report.html``; thumbnails are made by ``workers`` processes (default: the
+    number of cores; decoding the 2048 px overlay PNGs is most of the time).
     """
     t0 = time.perf_counter()
     base = Path(out_dir)
     recs = list(records) if records is not None else load_records(base)
-    thumbs: dict[int, tuple[str, int, int] | None] = {}
-    for i, rec in enumerate(recs):
-        png = _overlay_path(rec, base)
-        thumbs[i] = None if png is None else thumbnail_data_uri(png)
+    pngs = {i: png for i, rec in enumerate(recs) if (png := _overlay_path(rec, base))}
+    thumbs: dict[int, tuple[str, int, int] | None] = dict.fromkeys(range(len(recs)))
+    thumbs.update(make_thumbnails(pngs, workers=workers))
     target = Path(path) if path is not None else base / REPORT_NAME
     page = render_report(
         recs, out_dir=base, thumbnails=thumbs, title=title, page_dir=target.parent

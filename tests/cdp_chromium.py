@@ -183,19 +183,33 @@ class Chromium:
         return res.get("result", {}).get("value")
 
     def wait_for(self, expression: str, timeout: float = 30.0) -> Any:
-        """Poll until a JavaScript expression is truthy; its value."""
+        """Poll until a JavaScript expression is truthy (an exception counts as false)."""
+        guarded = f"(() => {{ try {{ return ({expression}); }} catch (e) {{ return false; }} }})()"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            value = self.evaluate(expression)
+            value = self.evaluate(guarded)
             if value:
                 return value
             time.sleep(0.02)
         raise CDPError(f"timed out waiting for {expression!r}")
 
+    def _forget_ready(self) -> None:
+        # so that the page being left cannot pass for the one being opened
+        self.evaluate(
+            "document.documentElement && delete document.documentElement.dataset.ready"
+        )
+
     def navigate(self, url: str, ready: str = "document.readyState === 'complete'") -> None:
-        """Open ``url`` and wait until ``ready`` holds."""
+        """Open ``url`` and wait until ``ready`` holds (``ready`` must be false on the
+        page being left, or rely on ``dataset.ready``, which is cleared first)."""
+        self._forget_ready()
         self.page.send("Page.navigate", url=url)
-        time.sleep(0.05)
+        self.wait_for(ready)
+
+    def reload(self, ready: str) -> None:
+        """Reload the page and wait until ``ready`` holds."""
+        self._forget_ready()
+        self.page.send("Page.reload")
         self.wait_for(ready)
 
     def key(self, key: str) -> None:

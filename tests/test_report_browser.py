@@ -130,9 +130,7 @@ def test_keyboard_verdicts_persist_and_export(page: tuple[Chromium, Path]) -> No
     assert "reviewed 3 of" in b.evaluate("document.getElementById('progress').textContent")
 
     # the verdicts survive a reload (localStorage)
-    b.page.send("Page.reload")
-    time.sleep(0.1)
-    b.wait_for(READY)
+    b.reload(READY)
     first = "document.querySelectorAll('article.card')[0]"
     assert b.evaluate(
         f"[...{first}.querySelectorAll('tr.hip')].map(r => r.querySelector('.verdict').textContent)"
