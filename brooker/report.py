@@ -358,7 +358,7 @@ _HELP = (
     ("0 1 2 3 4", "reader's class 0 I II III IV"),
     ("n", "note for the hip (Enter or Esc to leave it)"),
     ("Backspace", "clear the verdict"),
-    ("o / Space", "full-size overlay (Esc closes)"),
+    ("o", "full-size overlay (Esc closes)"),
     ("?", "this help"),
 )
 

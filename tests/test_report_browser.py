@@ -165,6 +165,27 @@ def test_keyboard_verdicts_persist_and_export(page: tuple[Chromium, Path]) -> No
     assert a.sensitivity_iii_iv.k == 1  # reader IV, tool III
 
 
+def test_keys_work_after_a_click_and_full_size_opens(page: tuple[Chromium, Path]) -> None:
+    b, _ = page
+    b.click("#f-prosthesis")
+    b.click("#f-prosthesis")  # the checkbox keeps the focus
+    assert b.evaluate("document.activeElement.id") == "f-prosthesis"
+    current = "(document.querySelector('article.card.current') || {dataset: {}}).dataset.file"
+    b.evaluate("document.querySelectorAll('article.card')[1].click()")  # focus stays put
+    assert b.evaluate(current) == FILMS[1][0]
+    b.key("k")
+    assert b.evaluate(current) == FILMS[0][0]
+    b.key("o")
+    size = b.wait_for(
+        "(() => { const i = document.querySelector('#lightbox img');"
+        " return !document.getElementById('lightbox').hidden && i.complete && i.naturalWidth"
+        " && [i.naturalWidth, i.naturalHeight]; })()"
+    )
+    assert size == [600, 720]  # the overlay PNG itself, not the 360 px thumbnail
+    b.key("Escape")
+    assert b.evaluate("document.getElementById('lightbox').hidden") is True
+
+
 def test_no_network_request(page: tuple[Chromium, Path]) -> None:
     b, _ = page
     urls = [

@@ -207,12 +207,14 @@
   document.addEventListener("keydown", function (ev) {
     if (ev.ctrlKey || ev.metaKey || ev.altKey) { return; }
     var t = ev.target, k = ev.key;
-    if (t.matches && t.matches("input, select, textarea")) {
+    /* text fields and menus keep their keys; a checkbox or button just clicked does not */
+    if (t.matches && t.matches("input[type=text], input[type=search], input:not([type]), select, textarea")) {
       if ((k === "Enter" || k === "Escape") && t.matches("input.note")) {
         t.blur(); ev.preventDefault();
       }
       return;
     }
+    if ((k === "Enter" || k === " ") && t.matches && t.matches("button, input, a")) { return; }
     if (!box.hidden) {
       if (k === "Escape" || k === "Enter" || k === "o") { closeFull(); ev.preventDefault(); }
       return;
@@ -226,7 +228,7 @@
     else if (/^[0-4]$/.test(k) && row) { setVerdict(row, CLASSES[+k], CLASSES[+k] === row.dataset.cls); advance(); }
     else if ((k === "Backspace" || k === "Delete") && row) { clearVerdict(row); }
     else if (k === "n" && row) { row.querySelector("input.note").focus(); }
-    else if (k === "o" || k === " ") { if (current) { openFull(current); } else { handled = false; } }
+    else if (k === "o") { if (current) { openFull(current); } else { handled = false; } }
     else if (k === "?") { $("help").hidden = !$("help").hidden; }
     else if (k === "Escape") { $("help").hidden = true; }
     else { handled = false; }
