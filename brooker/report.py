@@ -358,7 +358,7 @@ _HELP = (
     ("0 1 2 3 4", "reader's class 0 I II III IV"),
     ("n", "note for the hip (Enter or Esc to leave it)"),
     ("Backspace", "clear the verdict"),
-    ("o", "full-size overlay (Esc closes)"),
+    ("o", "full-size overlay (the keys above work there too; o or Esc closes)"),
     ("?", "this help"),
 )
 
@@ -441,7 +441,7 @@ export review.csv before closing the page.</p></header>
 <main id="cards">
 {cards}
 </main>
-<div id="lightbox" hidden><img alt="full-size overlay"></div>
+<div id="lightbox" hidden><img alt="full-size overlay"><p class="caption"></p></div>
 <aside id="help" hidden><h2>Review keys</h2><dl>{help_rows}</dl>
 <p>Verdicts stay in this browser until cleared; <b>Export review.csv</b> writes them
 ({_e(", ".join(REVIEW_COLUMNS))}); <code>brooker agreement review.csv</code> scores them.</p>

@@ -182,6 +182,15 @@ def test_keys_work_after_a_click_and_full_size_opens(page: tuple[Chromium, Path]
         " && [i.naturalWidth, i.naturalHeight]; })()"
     )
     assert size == [600, 720]  # the overlay PNG itself, not the 360 px thumbnail
+    caption = "document.querySelector('#lightbox .caption').textContent"
+    assert b.evaluate(caption).startswith(f"{FILMS[0][0]} — [R II (agreed)] · L III (reader: IV)")
+    b.key("j")  # the review keys work on the full-size view: next film
+    assert b.evaluate("document.querySelector('#lightbox img').getAttribute('src')") == (
+        "b-00000001.png"
+    )
+    b.key("3")  # right hip: III, as the tool; its left hip has a verdict: on to the next film
+    assert b.evaluate("window.brookerReview.csv()").count(f"{FILMS[1][0]},1.2.3.2,right,III,III")
+    assert b.evaluate(caption).startswith(FILMS[2][0])
     b.key("Escape")
     assert b.evaluate("document.getElementById('lightbox').hidden") is True
 

@@ -174,15 +174,27 @@
 
   /* ---- full-size overlay ------------------------------------------------------------------ */
   var box = $("lightbox"), boxImg = box.querySelector("img");
+  var boxCaption = box.querySelector(".caption");
   function openFull(card) {
     var a = card && card.querySelector("a.thumb");
-    if (!a) { return; }
+    if (!a) { closeFull(); return; }
     var thumb = a.querySelector("img");
     boxImg.onerror = function () { boxImg.onerror = null; boxImg.src = thumb.src; };
     boxImg.src = a.getAttribute("href");
     box.hidden = false;
+    caption();
   }
   function closeFull() { box.hidden = true; boxImg.removeAttribute("src"); }
+  /* the film and its hips under the full-size overlay, so that review keys work there too */
+  function caption() {
+    if (!current) { boxCaption.textContent = ""; return; }
+    var parts = hipRows(current).map(function (row, i) {
+      var v = verdictOf(row), txt = row.dataset.side[0].toUpperCase() + " " + row.dataset.cls;
+      if (v && v.reader) { txt += v.reader === row.dataset.cls ? " (agreed)" : " (reader: " + v.reader + ")"; }
+      return i === currentHip ? "[" + txt + "]" : txt;
+    });
+    boxCaption.textContent = current.dataset.file + (parts.length ? " \u2014 " + parts.join(" \u00b7 ") : "");
+  }
   box.addEventListener("click", closeFull);
 
   /* ---- mouse ------------------------------------------------------------------------------ */
@@ -215,10 +227,9 @@
       return;
     }
     if ((k === "Enter" || k === " ") && t.matches && t.matches("button, input, a")) { return; }
-    if (!box.hidden) {
-      if (k === "Escape" || k === "Enter" || k === "o") { closeFull(); ev.preventDefault(); }
-      return;
-    }
+    var inBox = !box.hidden, before = current;
+    if (inBox && (k === "Escape" || k === "o")) { closeFull(); ev.preventDefault(); return; }
+    if (inBox && k === "n") { closeFull(); }
     var row = currentRow(), handled = true;
     if (k === "j" || k === "ArrowDown") { step(1); }
     else if (k === "k" || k === "ArrowUp") { step(-1); }
@@ -233,6 +244,7 @@
     else if (k === "Escape") { $("help").hidden = true; }
     else { handled = false; }
     if (handled) { ev.preventDefault(); }
+    if (inBox && !box.hidden) { if (current !== before) { openFull(current); } else { caption(); } }
   });
   $("help-toggle").addEventListener("click", function () { $("help").hidden = !$("help").hidden; });
 
