@@ -20,7 +20,7 @@ Thumbnails are WebP (JPEG if Pillow lacks WebP), at most :data:`THUMB_MAX_PX` wi
 The page's JavaScript (``report_assets/report.js``) adds filters, sorting, keyboard review and
 the ``review.csv`` export; its columns are :data:`brooker.agreement.REVIEW_COLUMNS`. Verdicts
 are kept in the browser's localStorage under a key made from the report folder's absolute
-path, per film content (``input_sha256``) and side, so rebuilding the report keeps them.
+path, per film path, content (``input_sha256``) and side, so rebuilding the report keeps them.
 """
 
 from __future__ import annotations
@@ -308,7 +308,10 @@ def _card_html(
     classes = [str(h.get("brooker_class")) for h in hips]
     grades = [CLASSES.index(c) for c in classes if c in CLASSES]
     gaps = [float(h["gap_mm"]) for h in hips if h.get("gap_mm") is not None]
-    key = rec.get("input_sha256") or rec.get("file")
+    # a verdict belongs to this path with this content: an edited file loses it, and two
+    # copies of one image in different folders get one each
+    key = f'{rec.get("file")}|{rec.get("input_sha256") or ""}'
+
     attrs = {
         "id": f"film-{i}",
         "data-i": str(i),

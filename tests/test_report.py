@@ -108,6 +108,16 @@ def test_hostile_names_are_escaped(tmp_path: Path) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
+def test_verdict_keys_tell_copies_apart(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    recs = make_run(out)[:2]
+    recs[1] = dict(recs[0], file="other/a_two_hips.dcm")  # the same image in another folder
+    page = report.render_report(recs, out_dir=out, thumbnails={})
+    keys = re.findall(r'data-key="([^"]*)"', page)
+    assert len(set(keys)) == 2
+    assert keys[0] == f"{FILMS[0][0]}|{recs[0]['input_sha256']}"
+
+
 def test_records_from_shards_and_parts_once_each(tmp_path: Path) -> None:
     out = tmp_path / "run"
     recs = make_run(out)
