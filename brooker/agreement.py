@@ -11,8 +11,11 @@ column of the tool's classes and one of a reader's, and computes:
 * sensitivity and specificity of the tool for "III/IV" (the classes usually judged clinically
   relevant) against "0-II", the reader being the reference, with Wilson 95 % intervals.
 
-Each hip is one observation; the two hips of one film are not independent, which the
-intervals ignore. Pure Python: no numpy, so ``brooker agreement`` starts fast.
+Each hip is one observation. The two hips of one film are not independent: the kappa's 95 %
+interval is a percentile bootstrap that resamples whole films (the ``file`` column; each row
+on its own when there is none), 2000 times with a fixed seed, so it is reproducible. The
+Wilson intervals treat hips as independent, so they are somewhat narrow. Pure Python: no
+numpy, so ``brooker agreement`` starts fast.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import csv
 import io
 import math
 import os
+import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -140,6 +144,11 @@ class Agreement:
     sensitivity_iii_iv: Proportion
     specificity_iii_iv: Proportion
     skipped: int = 0
+    kappa_ci95: tuple[float, float] | None = None
+    """Percentile bootstrap over films (``None``: fewer than 2 films, or kappa undefined)."""
+    films: int = 0
+    """Number of films (resampling units) the hips come from."""
+    resamples: int = 0
 
     def __post_init__(self) -> None:
         if len(self.confusion) != 5 or any(len(r) != 5 for r in self.confusion):
@@ -165,6 +174,10 @@ class Agreement:
             "kappa_quadratic": None
             if self.kappa_quadratic is None
             else round(self.kappa_quadratic, 6),
+            "kappa_quadratic_ci95": None
+            if self.kappa_ci95 is None
+            else [round(self.kappa_ci95[0], 6), round(self.kappa_ci95[1], 6)],
+            "bootstrap": {"unit": "film", "films": self.films, "resamples": self.resamples},
             "sensitivity_iii_iv": self.sensitivity_iii_iv.to_record(),
             "specificity_iii_iv": self.specificity_iii_iv.to_record(),
         }
@@ -207,10 +220,55 @@ def quadratic_weighted_kappa(confusion: Sequence[Sequence[int]]) -> float | None
     return 1.0 - observed / expected
 
 
+def bootstrap_kappa_ci(
+    clusters: Sequence[Sequence[tuple[int, int]]],
+    *,
+    resamples: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of the quadratic weighted kappa, resampling clusters.
+
+    ``clusters`` are the ``(reader, tool)`` grade pairs of each film. Resamples whose kappa is
+    undefined are dropped; ``None`` with fewer than 2 clusters, or when more than half are
+    undefined.
+
+    >>> bootstrap_kappa_ci([[(0, 0)], [(3, 3)], [(4, 4), (2, 2)]], resamples=200)
+    (1.0, 1.0)
+    """
+    n = len(clusters)
+    if n < 2 or resamples < 1:
+        return None
+    rng = random.Random(seed)
+    values: list[float] = []
+    for _ in range(resamples):
+        m = [[0] * 5 for _ in range(5)]
+        for _ in range(n):
+            for r, t in clusters[rng.randrange(n)]:
+                m[r][t] += 1
+        k = quadratic_weighted_kappa(m)
+        if k is not None:
+            values.append(k)
+    if len(values) * 2 < resamples:
+        return None
+    values.sort()
+    tail = (1.0 - level) / 2
+    last = len(values) - 1
+    return values[round(tail * last)], values[round((1.0 - tail) * last)]
+
+
 def agreement(
-    pairs: Iterable[tuple[int, int]] | Iterable[tuple[str, str]], *, skipped: int = 0
+    pairs: Iterable[tuple[int, int]] | Iterable[tuple[str, str]],
+    *,
+    skipped: int = 0,
+    films: Sequence[str] | None = None,
+    resamples: int = 2000,
+    seed: int = 0,
 ) -> Agreement:
     """Agreement from ``(reader, tool)`` pairs of classes (grades 0-4 or ``0``-``IV``).
+
+    ``films`` names the film of each pair (same order), the unit the kappa's bootstrap
+    resamples; by default every pair is its own film. ``resamples=0`` skips the bootstrap.
 
     >>> a = agreement([("III", "III"), ("II", "III"), ("0", "0")])
     >>> a.accuracy.value, a.sensitivity_iii_iv.value, a.specificity_iii_iv.value
@@ -225,6 +283,17 @@ def agreement(
     cm = confusion_matrix(graded)
     hits = sum(cm[i][i] for i in range(5))
     n = len(graded)
+    if films is not None and len(films) != n:
+        raise ValueError(f"{len(films)} film names for {n} pairs")
+    clusters: dict[str, list[tuple[int, int]]] = {}
+    for k, pair in enumerate(graded):
+        clusters.setdefault(films[k] if films is not None else str(k), []).append(pair)
+    kappa = quadratic_weighted_kappa(cm)
+    ci = (
+        bootstrap_kappa_ci(list(clusters.values()), resamples=resamples, seed=seed)
+        if kappa is not None
+        else None
+    )
     tp = sum(cm[r][t] for r in (3, 4) for t in (3, 4))
     pos = sum(cm[r][t] for r in (3, 4) for t in range(5))
     tn = sum(cm[r][t] for r in (0, 1, 2) for t in (0, 1, 2))
@@ -232,10 +301,13 @@ def agreement(
     return Agreement(
         confusion=cm,
         accuracy=Proportion(hits, n),
-        kappa_quadratic=quadratic_weighted_kappa(cm),
+        kappa_quadratic=kappa,
         sensitivity_iii_iv=Proportion(tp, pos),
         specificity_iii_iv=Proportion(tn, neg),
         skipped=skipped,
+        kappa_ci95=ci,
+        films=len(clusters),
+        resamples=resamples if ci is not None else 0,
     )
 
 
@@ -257,17 +329,35 @@ def _pick(header: Sequence[str], wanted: str | None, candidates: Sequence[str], 
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Ratings:
+    """``(reader, tool)`` grade pairs read from a CSV, the film of each, and rows skipped."""
+
+    pairs: tuple[tuple[int, int], ...]
+    films: tuple[str, ...]
+    skipped: int
+
+    def agreement(self, *, resamples: int = 2000, seed: int = 0) -> Agreement:
+        """:func:`agreement` of these ratings, bootstrapped over their films."""
+        return agreement(
+            self.pairs, skipped=self.skipped, films=self.films, resamples=resamples, seed=seed
+        )
+
+
 def pairs_from_rows(
     rows: Iterable[Mapping[str, str | None]],
     *,
     tool_column: str,
     reader_column: str,
+    film_column: str | None = "file",
     source: str = "<rows>",
-) -> tuple[list[tuple[int, int]], int]:
-    """``(reader, tool)`` grade pairs of the rows where both classes are given, and how many
-    rows were skipped (a class cell empty: not reviewed, or a film with no hip).
+) -> Ratings:
+    """The ``(reader, tool)`` grade pairs of the rows where both classes are given, the film
+    of each (``film_column``; the line number when absent), and how many rows were skipped
+    (a class cell empty: not reviewed, or a film with no hip).
     """
     pairs: list[tuple[int, int]] = []
+    films: list[str] = []
     skipped = 0
     for line, row in enumerate(rows, start=2):
         try:
@@ -279,18 +369,21 @@ def pairs_from_rows(
             skipped += 1
             continue
         pairs.append((r, t))
-    return pairs, skipped
+        film = row.get(film_column) if film_column else None
+        films.append(str(film) if film else f"line {line}")
+    return Ratings(tuple(pairs), tuple(films), skipped)
 
 
-def read_pairs(
+def read_ratings(
     path: str | os.PathLike[str],
     *,
     tool_column: str | None = None,
     reader_column: str | None = None,
-) -> tuple[list[tuple[int, int]], int]:
-    """``(reader, tool)`` pairs from a CSV (UTF-8, with or without BOM) and the rows skipped.
+) -> Ratings:
+    """The ratings of a CSV (UTF-8, with or without BOM; comma, semicolon or tab).
 
-    Columns default to the first present of :data:`TOOL_COLUMNS` and :data:`READER_COLUMNS`.
+    Columns default to the first present of :data:`TOOL_COLUMNS` and :data:`READER_COLUMNS`;
+    the film of each row is its ``file`` cell when there is such a column.
     """
     source = os.fspath(path)
     try:
@@ -315,7 +408,22 @@ def read_pairs(
     read = _pick(header, reader_column, READER_COLUMNS, "reader's", source)
     if tool == read:
         raise AgreementInputError(f"{source}: tool and reader columns are the same ({tool!r})")
-    return pairs_from_rows(reader, tool_column=tool, reader_column=read, source=source)
+    film = "file" if "file" in header else None
+    return pairs_from_rows(
+        reader, tool_column=tool, reader_column=read, film_column=film, source=source
+    )
+
+
+def read_pairs(
+    path: str | os.PathLike[str],
+    *,
+    tool_column: str | None = None,
+    reader_column: str | None = None,
+) -> tuple[list[tuple[int, int]], int]:
+    """``(reader, tool)`` pairs from a CSV and the number of rows skipped (see
+    :func:`read_ratings`)."""
+    r = read_ratings(path, tool_column=tool_column, reader_column=reader_column)
+    return list(r.pairs), r.skipped
 
 
 def agreement_from_csv(
@@ -324,6 +432,6 @@ def agreement_from_csv(
     tool_column: str | None = None,
     reader_column: str | None = None,
 ) -> Agreement:
-    """:func:`agreement` of the rows of a CSV with both classes (``review.csv`` or any)."""
-    pairs, skipped = read_pairs(path, tool_column=tool_column, reader_column=reader_column)
-    return agreement(pairs, skipped=skipped)
+    """:func:`agreement` of the rows of a CSV with both classes (``review.csv`` or any),
+    the kappa's interval bootstrapped over its films."""
+    return read_ratings(path, tool_column=tool_column, reader_column=reader_column).agreement()

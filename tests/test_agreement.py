@@ -102,6 +102,39 @@ def test_wilson_interval_known_values() -> None:
     assert (lo, hi) == (pytest.approx(0.2366, abs=1e-4), pytest.approx(0.7634, abs=1e-4))
 
 
+def test_kappa_interval_resamples_films() -> None:
+    # 30 films, both hips of a film agreeing with the reader or both off by one class: the
+    # hips are strongly correlated, so resampling films gives a wider interval than hips
+    pairs, films = [], []
+    for f in range(30):
+        off = 1 if f % 5 == 0 else 0
+        for g in ((f % 5), (f * 3) % 5):
+            pairs.append((g, min(4, g + off)))
+            films.append(f"film{f}")
+    by_film = ag.agreement(pairs, films=films)
+    by_hip = ag.agreement(pairs)
+    assert by_film.films == 30
+    assert by_hip.films == 60
+    assert by_film.kappa_ci95 is not None
+    assert by_hip.kappa_ci95 is not None
+    k = by_film.kappa_quadratic
+    assert k is not None
+    assert by_film.kappa_ci95[0] <= k <= by_film.kappa_ci95[1]
+    width = by_film.kappa_ci95[1] - by_film.kappa_ci95[0]
+    assert width > by_hip.kappa_ci95[1] - by_hip.kappa_ci95[0]
+    assert ag.agreement(pairs, films=films).kappa_ci95 == by_film.kappa_ci95  # fixed seed
+
+
+def test_kappa_interval_edge_cases() -> None:
+    perfect = ag.agreement([(g, g) for g in range(5)] * 3)
+    assert perfect.kappa_ci95 == (1.0, 1.0)
+    assert ag.agreement([(2, 2), (3, 3)], films=["a", "a"]).kappa_ci95 is None  # one film
+    assert ag.agreement([(2, 2)] * 4).kappa_ci95 is None  # kappa undefined
+    assert ag.agreement([(1, 1), (3, 2)], resamples=0).kappa_ci95 is None
+    with pytest.raises(ValueError, match="film names"):
+        ag.agreement([(1, 1)], films=["a", "b"])
+
+
 @pytest.mark.parametrize(
     ("text", "grade"),
     [("0", 0), ("I", 1), ("ii", 2), ("III", 3), ("IV", 4), ("3", 3), ("Brooker II", 2),
@@ -136,6 +169,8 @@ def test_reads_an_exported_review(tmp_path: Path) -> None:
     pairs, skipped = ag.read_pairs(_write(tmp_path / "review.csv", REVIEW))
     assert pairs == [(3, 3), (3, 2), (0, 0), (4, 4)]
     assert skipped == 1
+    ratings = ag.read_ratings(tmp_path / "review.csv")
+    assert ratings.films == ("a.dcm", "a.dcm", "b.dcm", "b.dcm")
 
 
 def test_reads_a_grade_csv_with_a_reader_column(tmp_path: Path) -> None:
@@ -174,6 +209,8 @@ def test_cli_table_and_json(tmp_path: Path) -> None:
     assert rec["confusion"]["counts"][3] == [0, 0, 1, 1, 0]
     assert rec["accuracy"] == {"value": 0.75, "k": 3, "n": 4, "ci95": [0.300642, 0.954413]}
     assert rec["sensitivity_iii_iv"]["k"] == 2
+    assert rec["bootstrap"] == {"unit": "film", "films": 2, "resamples": 2000}  # a.dcm, b.dcm
+    assert len(rec["kappa_quadratic_ci95"]) == 2
     assert rec["specificity_iii_iv"]["n"] == 1
 
 

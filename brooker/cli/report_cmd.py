@@ -130,9 +130,15 @@ def _print_agreement(console: Console, source: str, a: Agreement) -> None:
     totals = [str(sum(a.confusion[r][t] for r in range(5))) for t in range(5)]
     table.add_row("[dim]total[/dim]", *[f"[dim]{t}[/dim]" for t in totals], f"[dim]{a.n}[/dim]")
     console.print(table)
-    kappa = "n/a (undefined: one class only)" if a.kappa_quadratic is None else (
-        f"{a.kappa_quadratic:.3f}"
-    )
+    if a.kappa_quadratic is None:
+        kappa = "n/a (undefined: one class only)"
+    else:
+        kappa = f"{a.kappa_quadratic:.3f}"
+        if a.kappa_ci95 is not None:
+            kappa += (
+                f"  (95% CI {a.kappa_ci95[0]:.3f}-{a.kappa_ci95[1]:.3f}, bootstrap over "
+                f"{a.films} films)"
+            )
     metrics = Table(box=None, show_header=False, pad_edge=False)
     metrics.add_column()
     metrics.add_column()
@@ -173,24 +179,23 @@ def agreement_cmd(
     """Tool-vs-reader agreement: confusion matrix, accuracy, quadratic kappa, III/IV sens/spec."""
     from rich.console import Console
 
-    from brooker.agreement import AgreementInputError, agreement, read_pairs
+    from brooker.agreement import AgreementInputError, read_ratings
     from brooker.models import ExitCode
 
     err = Console(stderr=True, highlight=False)
     try:
-        pairs, skipped = read_pairs(
-            csv_file, tool_column=tool_column, reader_column=reader_column
-        )
+        ratings = read_ratings(csv_file, tool_column=tool_column, reader_column=reader_column)
     except AgreementInputError as exc:
         raise typer.BadParameter(str(exc), param_hint="CSV_FILE") from None
-    if not pairs:
+    if not ratings.pairs:
         err.print(
-            f"{csv_file}: no row with both a tool and a reader class ({skipped} skipped)",
+            f"{csv_file}: no row with both a tool and a reader class "
+            f"({ratings.skipped} skipped)",
             style="yellow",
             markup=False,
         )
         raise typer.Exit(int(ExitCode.NO_INPUTS))
-    result = agreement(pairs, skipped=skipped)
+    result = ratings.agreement()
     if json_out:
         sys.stdout.write(json.dumps({"file": str(csv_file), **result.to_record()}) + "\n")
         return
