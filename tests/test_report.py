@@ -97,6 +97,21 @@ def test_thumbnails_are_small(run: tuple[Path, str]) -> None:
             assert not im.info.get("exif")
 
 
+def test_thumbnails_in_worker_processes_match_serial(tmp_path: Path) -> None:
+    from report_run import write_png
+
+    pngs = {}
+    for i in range(16):  # the pool is used from 16 overlays on
+        pngs[i] = tmp_path / f"o{i}.png"
+        write_png(pngs[i], i, size=(400 + 10 * i, 500))
+    (tmp_path / "o3.png").write_bytes(b"not a png")
+    parallel = report.make_thumbnails(pngs, workers=2)
+    serial = report.make_thumbnails(pngs, workers=1)
+    assert parallel == serial
+    assert parallel[3] is None
+    assert sum(v is not None for v in parallel.values()) == 15
+
+
 def test_hostile_names_are_escaped(tmp_path: Path) -> None:
     out = tmp_path / "run"
     recs = make_run(out)
