@@ -14,7 +14,8 @@ named after a patient would show (as it does in the grade CSV).
 
 Thumbnails are WebP (JPEG if Pillow lacks WebP), at most :data:`THUMB_MAX_PX` wide and
 :data:`THUMB_MAX_PX` * 4 / 3 high, quality 70: about 5-10 kB each, so a 500-film report is
-3-6 MB and opens in well under a second (``benchmarks/report_load.py``). A run with
+about 5 MB and is complete in headless Chromium after about half a second, first drawn after
+a quarter (``benchmarks/report_load.py``; cards out of view are not laid out). A run with
 ``--no-overlay`` has no PNG, so its cards have no picture.
 
 The page's JavaScript (``report_assets/report.js``) adds filters, sorting, keyboard review and
