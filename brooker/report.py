@@ -33,6 +33,7 @@ import html
 import io
 import json
 import os
+import re
 import time
 import urllib.parse
 from collections import Counter
@@ -52,6 +53,8 @@ THUMB_MAX_PX = 360
 THUMB_QUALITY = 70
 #: Default file name of the page inside the output folder.
 REPORT_NAME = "report.html"
+#: Folder inside the run folder where thumbnails are kept between builds of the page.
+THUMB_CACHE = ".report-thumbs"
 
 _CSP = (
     "default-src 'none'; img-src data: file: 'self'; style-src 'unsafe-inline'; "
@@ -96,13 +99,8 @@ def _thumb_format() -> str:
     return "WEBP" if features.check("webp") else "JPEG"
 
 
-def thumbnail_data_uri(
-    png: str | os.PathLike[str], max_px: int = THUMB_MAX_PX
-) -> tuple[str, int, int] | None:
-    """The overlay at ``png`` as a small ``data:`` URI, with its width and height in pixels.
-
-    ``None`` when the file cannot be read. No metadata is copied into the thumbnail.
-    """
+def _thumbnail(png: Path, max_px: int = THUMB_MAX_PX) -> tuple[bytes, str, int, int] | None:
+    """(encoded bytes, MIME subtype, width, height) of the overlay's thumbnail, or None."""
     from PIL import Image, UnidentifiedImageError
 
     box = (max_px, max_px * 4 // 3)
@@ -124,29 +122,122 @@ def thumbnail_data_uri(
         rgb.save(buf, "WEBP", quality=THUMB_QUALITY, method=2)
     else:
         rgb.save(buf, "JPEG", quality=THUMB_QUALITY, optimize=True)
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f"data:image/{fmt.lower()};base64,{data}", rgb.width, rgb.height
+    return buf.getvalue(), fmt.lower(), rgb.width, rgb.height
+
+
+def _data_uri(data: bytes, subtype: str) -> str:
+    return f"data:image/{subtype};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def thumbnail_data_uri(
+    png: str | os.PathLike[str], max_px: int = THUMB_MAX_PX
+) -> tuple[str, int, int] | None:
+    """The overlay at ``png`` as a small ``data:`` URI, with its width and height in pixels.
+
+    ``None`` when the file cannot be read. No metadata is copied into the thumbnail.
+    """
+    made = _thumbnail(Path(png), max_px)
+    if made is None:
+        return None
+    data, subtype, w, h = made
+    return _data_uri(data, subtype), w, h
+
+
+_CACHE_EXT = {"webp": "webp", "jpeg": "jpg"}
+
+
+def cache_file(png: Path, cache_dir: Path) -> Path:
+    """Where the thumbnail of this version of an overlay is kept between builds.
+
+    ``<overlay stem>.<16 hex>.<webp|jpg>``: the hex hashes the overlay's absolute path, size and
+    modification time and the thumbnail settings, so a new overlay (a film graded again) gets
+    a new entry and the old one is removed when it is made.
+    """
+    st = png.stat()
+    fmt = _thumb_format().lower()
+    tag = f"{png.resolve()}|{st.st_size}|{st.st_mtime_ns}|{THUMB_MAX_PX}|{THUMB_QUALITY}|{fmt}"
+    digest = hashlib.sha256(tag.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return cache_dir / f"{png.stem}.{digest}.{_CACHE_EXT[fmt]}"
+
+
+def _read_cached(target: Path) -> tuple[str, int, int] | None:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        data = target.read_bytes()
+        with Image.open(io.BytesIO(data)) as im:
+            w, h = im.size
+    except (OSError, UnidentifiedImageError, ValueError):
+        return None
+    subtype = "webp" if target.suffix == ".webp" else "jpeg"
+    return _data_uri(data, subtype), w, h
+
+
+def _make_and_keep(png: str, target: str | None) -> tuple[str, int, int] | None:
+    """Make one thumbnail and keep it at ``target`` (top level: runs in worker processes)."""
+    made = _thumbnail(Path(png))
+    if made is None:
+        return None
+    data, subtype, w, h = made
+    if target is not None:
+        keep = Path(target)
+        try:
+            atomic_write_bytes(keep, data)
+            stem = Path(png).stem
+            for old in keep.parent.glob(f"{glob.escape(stem)}.*"):
+                rest = old.name[len(stem) + 1 :]
+                if old != keep and re.fullmatch(r"[0-9a-f]{16}\.(webp|jpg)", rest):
+                    old.unlink(missing_ok=True)
+        except OSError:  # a read-only run folder: no cache, same page
+            pass
+    return _data_uri(data, subtype), w, h
 
 
 def make_thumbnails(
-    pngs: Mapping[int, Path], *, workers: int | None = None
+    pngs: Mapping[int, Path],
+    *,
+    workers: int | None = None,
+    cache_dir: Path | None = None,
 ) -> dict[int, tuple[str, int, int] | None]:
-    """:func:`thumbnail_data_uri` of each overlay, in ``workers`` processes when worth it."""
+    """:func:`thumbnail_data_uri` of each overlay, in ``workers`` processes when worth it.
+
+    With ``cache_dir``, thumbnails made by an earlier build of the same overlay files are
+    read from there (:func:`cache_file`), and new ones are kept there.
+    """
+    out: dict[int, tuple[str, int, int] | None] = {}
+    todo: dict[int, tuple[str, str | None]] = {}
+    for k, png in pngs.items():
+        target = None
+        if cache_dir is not None:
+            try:
+                target = cache_file(png, cache_dir)
+            except OSError:
+                target = None
+            if target is not None and target.is_file():
+                hit = _read_cached(target)
+                if hit is not None:
+                    out[k] = hit
+                    continue
+        todo[k] = (str(png), None if target is None else str(target))
     if workers is None:
         try:
             workers = len(os.sched_getaffinity(0))
         except AttributeError:  # pragma: no cover - not Linux
             workers = os.cpu_count() or 1
-    keys = list(pngs)
+    keys = list(todo)
     if workers <= 1 or len(keys) < 16:
-        return {k: thumbnail_data_uri(pngs[k]) for k in keys}
+        out.update({k: _make_and_keep(*todo[k]) for k in keys})
+        return out
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     ctx = multiprocessing.get_context("spawn")  # no fork of a threaded parent
     with ProcessPoolExecutor(max_workers=min(workers, len(keys)), mp_context=ctx) as pool:
-        done = pool.map(thumbnail_data_uri, [pngs[k] for k in keys], chunksize=8)
-        return dict(zip(keys, done, strict=True))
+        done = pool.map(
+            _make_and_keep, [todo[k][0] for k in keys], [todo[k][1] for k in keys], chunksize=8
+        )
+        out.update(zip(keys, done, strict=True))
+    return out
 
 
 def _overlay_path(rec: Mapping[str, Any], out_dir: Path) -> Path | None:
@@ -468,14 +559,15 @@ def write_report(
 
     ``records`` default to :func:`load_records` of ``out_dir``; ``path`` to
     ``out_dir/report.html``; thumbnails are made by ``workers`` processes (default: the
-    number of cores; decoding the 2048 px overlay PNGs is most of the time).
+    number of cores; decoding the 2048 px overlay PNGs is most of the time) and kept in
+    ``out_dir/.report-thumbs`` for the next build.
     """
     t0 = time.perf_counter()
     base = Path(out_dir)
     recs = list(records) if records is not None else load_records(base)
     pngs = {i: png for i, rec in enumerate(recs) if (png := _overlay_path(rec, base))}
     thumbs: dict[int, tuple[str, int, int] | None] = dict.fromkeys(range(len(recs)))
-    thumbs.update(make_thumbnails(pngs, workers=workers))
+    thumbs.update(make_thumbnails(pngs, workers=workers, cache_dir=base / THUMB_CACHE))
     target = Path(path) if path is not None else base / REPORT_NAME
     page = render_report(
         recs, out_dir=base, thumbnails=thumbs, title=title, page_dir=target.parent

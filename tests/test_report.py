@@ -112,6 +112,35 @@ def test_thumbnails_in_worker_processes_match_serial(tmp_path: Path) -> None:
     assert sum(v is not None for v in parallel.values()) == 15
 
 
+def test_thumbnails_are_kept_for_the_next_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    out = tmp_path / "run"
+    make_run(out)
+    first = report.write_report(out).path.read_text(encoding="utf-8")
+    cache = out / report.THUMB_CACHE
+    assert len(list(cache.iterdir())) == 4
+
+    def fail(*_: object, **__: object) -> None:
+        raise AssertionError("thumbnail made again")
+
+    monkeypatch.setattr(report, "_thumbnail", fail)
+    second = report.write_report(out).path.read_text(encoding="utf-8")
+    srcs = re.compile(r'src="(data:[^"]*)"')
+    assert srcs.findall(second) == srcs.findall(first)
+    monkeypatch.undo()
+
+    png = out / "a-00000000.png"
+    st = png.stat()
+    os.utime(png, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # the film was graded again
+    report.write_report(out)
+    entries = sorted(p.name for p in cache.iterdir())
+    assert len(entries) == 4  # the old thumbnail of a-00000000 was replaced, not kept
+    assert report.cache_file(png, cache).name in entries
+
+
 def test_hostile_names_are_escaped(tmp_path: Path) -> None:
     out = tmp_path / "run"
     recs = make_run(out)
