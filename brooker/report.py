@@ -335,6 +335,7 @@ def _summary_html(records: Sequence[Mapping[str, Any]]) -> str:
     s = summary(records)
     n_hips = sum(s["class"].values())
     classes = {f"class {k}": s["class"].get(k, 0) for k in CLASSES}
+    classes |= {k: n for k, n in s["class"].items() if k not in CLASSES}  # "not graded"
     classes |= {k: n for k, n in s["hips"].items()}
     parts = [
         f'<div class="stat"><h2>Films ({len(records)})</h2>{_count_table(s["status"])}</div>',
@@ -351,9 +352,14 @@ def _summary_html(records: Sequence[Mapping[str, Any]]) -> str:
     return '<section class="summary" id="summary">' + "".join(parts) + "</section>"
 
 
+def _hip_class(hip: Mapping[str, Any]) -> str:
+    """The hip's class ``0``-``IV``, or ``""`` for a hip found but not graded."""
+    cls = hip.get("brooker_class")
+    return str(cls) if hip.get("grade") is not None and str(cls) in CLASSES else ""
+
+
 def _hip_html(hip: Mapping[str, Any]) -> str:
-    cls = str(hip.get("brooker_class"))
-    grade = CLASSES.index(cls) if cls in CLASSES else 0
+    cls = _hip_class(hip)
     side = "right" if hip.get("side") == "right" else "left"
     gap = hip.get("gap_mm")
     bits = []
@@ -371,23 +377,29 @@ def _hip_html(hip: Mapping[str, Any]) -> str:
     kinds = sorted({str(f.get("kind")) for f in hip.get("fragments") or []})
     if kinds:
         tags.append(f'<span class="tag">{_e(", ".join(k.replace("_", " ") for k in kinds))}</span>')
-    notes = "".join(f"<li>{_e(c)}</li>" for c in hip.get("caveats") or [])
+    why = [f"not graded: {hip['not_graded']}"] if not cls and hip.get("not_graded") else []
+    notes = "".join(f"<li>{_e(c)}</li>" for c in [*why, *(hip.get("caveats") or [])])
     buttons = "".join(
         f'<button type="button" data-cls="{c}" title="reader: class {c} (key {i})">{c}</button>'
         for i, c in enumerate(CLASSES)
     )
+    agree = 'title="agree (key a)"' if cls else 'disabled title="no class to agree with"'
     review = (
-        '<div class="review"><button type="button" class="agree" title="agree (key a)">agree'
-        f"</button>{buttons}"
+        f'<div class="review"><button type="button" class="agree" {agree}>agree</button>'
+        f"{buttons}"
         '<button type="button" class="clear" title="clear the verdict (Backspace)">&times;</button>'
         f'<input class="note" type="text" placeholder="note (n)" aria-label="note, {side} hip">'
         '<span class="verdict"></span></div>'
     )
     gap_attr = "" if gap is None else repr(float(gap))
+    if cls:
+        badge = f'<span class="cls k{CLASSES.index(cls)}">{cls}</span>'
+    else:
+        badge = '<span class="cls kx" title="found, not graded">not graded</span>'
     return (
         f'<tr class="hip" data-side="{side}" data-cls="{_e(cls)}" data-gap="{gap_attr}">'
         f'<td class="side" title="patient\'s {side}">{side[0].upper()}</td>'
-        f'<td><span class="cls k{grade}">{_e(cls)}</span> {_e(" ".join(bits))} {"".join(tags)}'
+        f"<td>{badge} {_e(' '.join(bits))} {''.join(tags)}"
         f'{f"<ul class=hipnotes>{notes}</ul>" if notes else ""}{review}</td></tr>'
     )
 
@@ -397,8 +409,9 @@ def _card_html(
 ) -> str:
     hips = list(rec.get("hips") or [])
     status = str(rec.get("status"))
-    classes = [str(h.get("brooker_class")) for h in hips]
-    grades = [CLASSES.index(c) for c in classes if c in CLASSES]
+    classes = [c for c in map(_hip_class, hips) if c]
+    grades = [CLASSES.index(c) for c in classes]
+    not_graded = status != "ok" or len(classes) < len(hips)
     gaps = [float(h["gap_mm"]) for h in hips if h.get("gap_mm") is not None]
     # a verdict belongs to this path with this content: an edited file loses it, and two
     # copies of one image in different folders get one each
@@ -416,6 +429,7 @@ def _card_html(
         "data-mingap": repr(min(gaps)) if gaps else "",
         "data-borderline": "1" if any(h.get("borderline") for h in hips) else "0",
         "data-prosthesis": "1" if any(h.get("prosthesis") for h in hips) else "0",
+        "data-notgraded": "1" if not_graded else "0",
     }
     head = "<article class=\"card\" " + " ".join(f'{k}="{_e(v)}"' for k, v in attrs.items()) + ">"
     if thumb is not None:
@@ -516,7 +530,8 @@ export review.csv before closing the page.</p></header>
 <nav class="bar" aria-label="filters">
 <label>class <select id="f-class"><option value="">any</option>{options}</select></label>
 <label><input type="checkbox" id="f-borderline"> borderline</label>
-<label><input type="checkbox" id="f-notgraded"> ungradable/error</label>
+<label title="ungradable and error films, and films with a hip found but not graded"><input
+ type="checkbox" id="f-notgraded"> not graded</label>
 <label><input type="checkbox" id="f-prosthesis"> prosthesis</label>
 <label><input type="checkbox" id="f-unreviewed"> not reviewed</label>
 <label>file <input type="search" id="f-name" placeholder="part of the path"></label>

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 
-def hip(side: str, cls: str, gap: float | None = None, *, unc: float = 0.4,
+def hip(side: str, cls: str | None, gap: float | None = None, *, unc: float = 0.4,
         borderline: bool = False, prosthesis: bool = False,
         caveats: tuple[str, ...] = ()) -> dict[str, Any]:
-    grade = ("0", "I", "II", "III", "IV").index(cls)
-    return {
+    """One hip record; ``cls`` None: found but not graded."""
+    grade = None if cls is None else ("0", "I", "II", "III", "IV").index(cls)
+    rec: dict[str, Any] = {
         "side": side,
         "image_side": "left" if side == "right" else "right",
         "grade": grade,
@@ -27,10 +28,13 @@ def hip(side: str, cls: str, gap: float | None = None, *, unc: float = 0.4,
         "borderline": borderline,
         "prosthesis": prosthesis,
         "center_px": [300.0, 200.0],
-        "fragments": [] if grade == 0 else [{"kind": "pelvic_spur", "area_mm2": 80.0,
-                                              "centroid_px": [90.0, 110.0]}],
+        "fragments": [] if not grade else [{"kind": "pelvic_spur", "area_mm2": 80.0,
+                                             "centroid_px": [90.0, 110.0]}],
         "caveats": list(caveats),
     }
+    if cls is None:
+        rec["not_graded"] = "the head is not bone-bright inside"
+    return rec
 
 
 def ok(file: str, uid: str, hips: list[dict[str, Any]], overlay: str | None,
@@ -60,15 +64,16 @@ def write_png(path: Path, label: int, size: tuple[int, int] = (600, 720)) -> Non
     im.save(path)
 
 
-#: The films of :func:`make_run`, in path order: (file, classes of its hips).
-FILMS = (
+#: The films of :func:`make_run`, in path order: (file, classes of its hips; None: found, not
+#: graded).
+FILMS: tuple[tuple[str, tuple[str | None, ...]], ...] = (
     ("scans/a_two_hips.dcm", ("II", "III")),
     ("scans/b_borderline.dcm", ("III", "0")),
     ("scans/c_prosthesis.dcm", ("IV", "I")),
     ("scans/d, comma and \"quotes\".dcm", ("0", "0")),
     ("scans/e_chest.dcm", ()),
     ("scans/f_broken.dcm", ()),
-    ("scans/g_no_overlay.dcm", ("III",)),
+    ("scans/g_no_overlay.dcm", ("III", None)),
 )
 
 
@@ -98,7 +103,7 @@ def make_run(out: Path) -> list[dict[str, Any]]:
                  "error": {"code": "unsupported_pixel_data",
                            "message": "scans/f_broken.dcm: cannot decode"},
                  "overlay": None, "caveats": [], "version": "0.1.0"})
-    recs.append(ok(FILMS[6][0], "1.2.3.7", [hip("right", "III", 3.0)], None))
+    recs.append(ok(FILMS[6][0], "1.2.3.7", [hip("right", "III", 3.0), hip("left", None)], None))
     with open(out / "results.jsonl", "w", encoding="utf-8") as fh:
         for r in reversed(recs):  # completion order is not path order
             fh.write(json.dumps(r) + "\n")

@@ -55,13 +55,19 @@ def test_one_card_per_film_in_path_order(run: tuple[Path, str]) -> None:
     assert "cannot decode [unsupported_pixel_data]" in cards[5]
     assert "no overlay" in cards[6]
     assert "<img" not in cards[6]
+    assert 'data-classes="III"' in cards[6]  # the hip found but not graded has no class
+    assert 'data-notgraded="1"' in cards[6]
+    assert 'data-notgraded="0"' in cards[0]
+    assert "not graded: the head is not bone-bright inside" in cards[6]
+    assert 'data-side="left" data-cls=""' in cards[6]
+    assert "disabled" in cards[6].split('data-side="left"')[1]  # nothing to agree with
 
 
 def test_summary_counts(run: tuple[Path, str]) -> None:
     out, _ = run
     s = report.summary(report.load_records(out))
     assert s["status"] == {"ok": 5, "ungradable": 1, "error": 1}
-    assert s["class"] == {"0": 3, "I": 1, "II": 1, "III": 3, "IV": 1}
+    assert s["class"] == {"0": 3, "I": 1, "II": 1, "III": 3, "IV": 1, "not graded": 1}
     assert s["hips"] == {"borderline": 1, "prosthesis": 2}
     assert s["spacing"] == {"pixel_spacing": 5, "none": 2}
     assert s["not_graded"] == {"no hip joint found": 1, "unsupported_pixel_data": 1}

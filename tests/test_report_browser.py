@@ -9,6 +9,7 @@ The page makes no network request. Skips when no Chromium-family browser is inst
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import time
@@ -82,8 +83,8 @@ def test_filters_hide_the_right_cards(page: tuple[Chromium, Path]) -> None:
         "(() => { const s = document.getElementById('f-class'); s.value = '';"
         " s.dispatchEvent(new Event('change')); })()"
     )
-    b.click("#f-notgraded")
-    assert _visible_files(b) == [FILMS[4][0], FILMS[5][0]]
+    b.click("#f-notgraded")  # ungradable, error, and a film with a hip not graded
+    assert _visible_files(b) == [FILMS[4][0], FILMS[5][0], FILMS[6][0]]
     b.click("#f-notgraded")
     b.click("#f-prosthesis")
     assert _visible_files(b) == [FILMS[2][0]]
@@ -193,6 +194,18 @@ def test_keys_work_after_a_click_and_full_size_opens(page: tuple[Chromium, Path]
     assert b.evaluate(caption).startswith(FILMS[2][0])
     b.key("Escape")
     assert b.evaluate("document.getElementById('lightbox').hidden") is True
+
+
+def test_a_hip_not_graded_takes_a_class_but_no_agree(page: tuple[Chromium, Path]) -> None:
+    b, _ = page
+    b.evaluate("document.querySelectorAll('article.card')[6].click()")
+    b.key("ArrowRight")  # its left hip: found, not graded
+    b.key("a")
+    key = f"{FILMS[6][0]}|{hashlib.sha256(FILMS[6][0].encode()).hexdigest()}|left"
+    assert key not in b.evaluate("window.brookerReview.verdicts()")
+    b.key("3")
+    assert b.evaluate("window.brookerReview.verdicts()")[key]["reader"] == "III"
+    assert f"{FILMS[6][0]},1.2.3.7,left,,III,," in b.evaluate("window.brookerReview.csv()")
 
 
 def test_no_network_request(page: tuple[Chromium, Path]) -> None:

@@ -99,7 +99,7 @@
       var d = card.dataset, ok = true;
       if (cls && d.classes.split(" ").indexOf(cls) < 0) { ok = false; }
       if (ok && fBorder.checked && d.borderline !== "1") { ok = false; }
-      if (ok && fNotGraded.checked && d.status === "ok") { ok = false; }
+      if (ok && fNotGraded.checked && d.notgraded !== "1") { ok = false; }
       if (ok && fPros.checked && d.prosthesis !== "1") { ok = false; }
       if (ok && fUnrev.checked && !hipRows(card).some(function (r) { return !reviewed(r); })) { ok = false; }
       if (ok && q && d.file.toLowerCase().indexOf(q) < 0) { ok = false; }
@@ -189,7 +189,7 @@
   function caption() {
     if (!current) { boxCaption.textContent = ""; return; }
     var parts = hipRows(current).map(function (row, i) {
-      var v = verdictOf(row), txt = row.dataset.side[0].toUpperCase() + " " + row.dataset.cls;
+      var v = verdictOf(row), txt = row.dataset.side[0].toUpperCase() + " " + (row.dataset.cls || "not graded");
       if (v && v.reader) { txt += v.reader === row.dataset.cls ? " (agreed)" : " (reader: " + v.reader + ")"; }
       return i === currentHip ? "[" + txt + "]" : txt;
     });
@@ -207,7 +207,7 @@
     if (a) { ev.preventDefault(); openFull(card); return; }
     var b = ev.target.closest(".review button");
     if (!b || !row) { return; }
-    if (b.classList.contains("agree")) { setVerdict(row, row.dataset.cls, true); }
+    if (b.classList.contains("agree")) { if (row.dataset.cls) { setVerdict(row, row.dataset.cls, true); } }
     else if (b.classList.contains("clear")) { clearVerdict(row); }
     else if (b.dataset.cls) { setVerdict(row, b.dataset.cls, b.dataset.cls === row.dataset.cls); }
   });
@@ -235,7 +235,9 @@
     else if (k === "k" || k === "ArrowUp") { step(-1); }
     else if (k === "ArrowRight") { stepHip(1); }
     else if (k === "ArrowLeft") { stepHip(-1); }
-    else if ((k === "a" || k === "Enter") && row) { setVerdict(row, row.dataset.cls, true); advance(); }
+    else if ((k === "a" || k === "Enter") && row) {
+      if (row.dataset.cls) { setVerdict(row, row.dataset.cls, true); advance(); } /* nothing to agree with */
+    }
     else if (/^[0-4]$/.test(k) && row) { setVerdict(row, CLASSES[+k], CLASSES[+k] === row.dataset.cls); advance(); }
     else if ((k === "Backspace" || k === "Delete") && row) { clearVerdict(row); }
     else if (k === "n" && row) { row.querySelector("input.note").focus(); }
