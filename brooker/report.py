@@ -270,8 +270,17 @@ def report_id(out_dir: str | os.PathLike[str]) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+def _text(value: object) -> str:
+    """``value`` as text the UTF-8 page can hold: a byte of a file name that is not UTF-8 (a
+    surrogate escape, ``os.fsdecode``) is shown as ``\\xNN``, as on the terminal."""
+    text = "" if value is None else str(value)
+    if text.isascii():
+        return text
+    return re.sub("[\udc80-\udcff]", lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}", text)
+
+
 def _e(value: object) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
+    return html.escape(_text(value), quote=True)
 
 
 def _fmt_mm(v: Any) -> str:
@@ -586,7 +595,7 @@ def write_report(
     target = Path(path) if path is not None else base / REPORT_NAME
     page = render_report(
         recs, out_dir=base, thumbnails=thumbs, title=title, page_dir=target.parent
-    ).encode("utf-8")
+    ).encode("utf-8", "backslashreplace")  # lone surrogates are escaped by _e already
     atomic_write_bytes(target, page)
     return ReportInfo(
         path=target,

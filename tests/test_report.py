@@ -168,6 +168,15 @@ def test_verdict_keys_tell_copies_apart(tmp_path: Path) -> None:
     assert keys[0] == f"{FILMS[0][0]}|{recs[0]['input_sha256']}"
 
 
+def test_a_file_name_that_is_not_utf8(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    recs = make_run(out)
+    recs[0]["file"] = "scans/caf\udce9.dcm"  # the byte 0xe9 of a Latin-1 name (os.fsdecode)
+    info = report.write_report(out, recs)
+    page = info.path.read_text(encoding="utf-8")
+    assert "scans/caf\\xe9.dcm" in page
+
+
 def test_records_from_shards_and_parts_once_each(tmp_path: Path) -> None:
     out = tmp_path / "run"
     recs = make_run(out)

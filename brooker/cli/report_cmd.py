@@ -14,6 +14,7 @@ used); 4 nothing to report (no record in the folder, no row with both classes).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -21,6 +22,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from brooker.cli import app
+from brooker.cli.terminal import console as make_console
+from brooker.cli.terminal import term
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -36,8 +39,8 @@ def write_report_for(out: Path, records: list[dict[str, Any]] | None, err_consol
     info = write_report(out, records, path=path)
     if not quiet:
         err_console.print(
-            f"review page: {info.path} ({info.films} film(s), {info.thumbnails} picture(s), "
-            f"{info.size_bytes / 1e6:.1f} MB, {info.seconds:.1f} s)",
+            f"review page: {term(info.path)} ({info.films} film(s), {info.thumbnails} "
+            f"picture(s), {info.size_bytes / 1e6:.1f} MB, {info.seconds:.1f} s)",
             soft_wrap=True,
             markup=False,
             highlight=False,
@@ -70,22 +73,20 @@ def report(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No message on stderr.")] = False,
 ) -> None:
     """Write the review page (report.html) of a graded folder from its results.jsonl."""
-    from rich.console import Console
-
     from brooker.models import ExitCode
     from brooker.report import load_records, results_files
     from brooker.report import write_report as _write
 
-    err = Console(stderr=True, highlight=False)
+    err = make_console(stderr=True)
+    where = term(out_dir)
     if not out_dir.is_dir():
-        raise typer.BadParameter(f"{out_dir} is not a folder", param_hint="OUT_DIR")
+        raise typer.BadParameter(f"{where} is not a folder", param_hint="OUT_DIR")
     if not results_files(out_dir):
-        err.print(f"no results.jsonl in {out_dir}: grade with --out {out_dir} first",
-                  style="yellow", markup=False)
+        err.print(f"no results.jsonl in {where}: grade with --out {where} first", style="yellow")
         raise typer.Exit(int(ExitCode.NO_INPUTS))
     records = load_records(out_dir)
     if not records:
-        err.print(f"no records in {out_dir}/results.jsonl", style="yellow", markup=False)
+        err.print(f"no records in {where}/results.jsonl", style="yellow")
         raise typer.Exit(int(ExitCode.NO_INPUTS))
     info = _write(out_dir, records, path=output, title=title)
     if not quiet:
@@ -94,7 +95,7 @@ def report(
             f"{info.seconds:.1f} s",
             markup=False,
         )
-    sys.stdout.write(f"{info.path}\n")
+    sys.stdout.write(f"{term(info.path)}\n")
 
 
 def _pct(p: Proportion) -> str:
@@ -108,11 +109,12 @@ def _pct(p: Proportion) -> str:
 def _print_agreement(console: Console, source: str, a: Agreement) -> None:
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     from brooker.agreement import CLASSES
 
     skipped = f"; {a.skipped} row(s) without both classes skipped" if a.skipped else ""
-    console.print(f"{source}: {a.n} hip(s) compared{skipped}", soft_wrap=True, markup=False)
+    console.print(f"{term(source)}: {a.n} hip(s) compared{skipped}", soft_wrap=True)
     table = Table(
         title="rows: reader, columns: tool", box=box.SIMPLE_HEAD, title_justify="left",
         pad_edge=False,
@@ -123,12 +125,12 @@ def _print_agreement(console: Console, source: str, a: Agreement) -> None:
     table.add_column("total", justify="right", style="dim")
     for r, row in enumerate(a.confusion):
         cells = [
-            f"[bold]{n}[/bold]" if r == t and n else (str(n) if n else "[dim]0[/dim]")
+            Text(str(n), style="bold" if r == t and n else ("" if n else "dim"))
             for t, n in enumerate(row)
         ]
         table.add_row(CLASSES[r], *cells, str(sum(row)))
-    totals = [str(sum(a.confusion[r][t] for r in range(5))) for t in range(5)]
-    table.add_row("[dim]total[/dim]", *[f"[dim]{t}[/dim]" for t in totals], f"[dim]{a.n}[/dim]")
+    totals = [Text(str(sum(a.confusion[r][t] for r in range(5))), style="dim") for t in range(5)]
+    table.add_row(Text("total", style="dim"), *totals, Text(str(a.n), style="dim"))
     console.print(table)
     if a.kappa_quadratic is None:
         kappa = "n/a (undefined: one class only)"
@@ -177,27 +179,26 @@ def agreement_cmd(
     ] = None,
 ) -> None:
     """Tool-vs-reader agreement: confusion matrix, accuracy, quadratic kappa, III/IV sens/spec."""
-    from rich.console import Console
-
     from brooker.agreement import AgreementInputError, read_ratings
     from brooker.models import ExitCode
 
-    err = Console(stderr=True, highlight=False)
+    err = make_console(stderr=True)
     try:
         ratings = read_ratings(csv_file, tool_column=tool_column, reader_column=reader_column)
     except AgreementInputError as exc:
-        raise typer.BadParameter(str(exc), param_hint="CSV_FILE") from None
+        raise typer.BadParameter(term(exc), param_hint="CSV_FILE") from None
     if not ratings.pairs:
         err.print(
-            f"{csv_file}: no row with both a tool and a reader class "
+            f"{term(csv_file)}: no row with both a tool and a reader class "
             f"({ratings.skipped} skipped)",
             style="yellow",
-            markup=False,
         )
         raise typer.Exit(int(ExitCode.NO_INPUTS))
     result = ratings.agreement()
     if json_out:
-        sys.stdout.write(json.dumps({"file": str(csv_file), **result.to_record()}) + "\n")
+        sys.stdout.write(
+            json.dumps({"file": os.fsdecode(csv_file), **result.to_record()}) + "\n"
+        )
         return
-    out = Console(file=sys.stdout, highlight=False)
+    out = make_console(file=sys.stdout)
     _print_agreement(out, str(csv_file), result)
