@@ -21,8 +21,23 @@ DEFAULT_SPACING_UNCERTAINTY: Mapping[SpacingSource, float] = MappingProxyType(
         SpacingSource.IMAGER_PIXEL_SPACING_MAGNIFICATION: 0.05,
         SpacingSource.IMAGER_PIXEL_SPACING: 0.20,
         SpacingSource.PIXEL_SPACING_UNCALIBRATED: 0.20,
+        # An external ball is at its own depth, not the hip's: 5 % if placed at the level of
+        # the greater trochanter as templating protocols ask (2-20 % reported); the fit's own
+        # uncertainty is added to these three.
+        SpacingSource.CALIBRATION_BALL: 0.05,
+        # A prosthetic head is at the hip's depth: about 2 %.
+        SpacingSource.PROSTHETIC_HEAD: 0.02,
+        # The native femoral head varies between people: see NATIVE_HEAD_DIAMETER_MM.
+        SpacingSource.ANATOMICAL_ESTIMATE: 0.12,
     }
 )
+
+#: Assumed diameter of a native adult femoral head for ``estimate_spacing``, mm. On 200 AP
+#: pelvis radiographs of adults aged 20-50 (Kour et al., NeuroQuantology 21(2), 2023) the mean
+#: was 47.2 mm (right) and 46.1 mm (left), SD 3.6-4.0 mm (8 %), men about 4 mm larger than
+#: women; other populations differ by several mm more (docs/domain.md: 40-55 mm). The spacing
+#: it implies therefore carries 12 % (1 SD) uncertainty (``ANATOMICAL_ESTIMATE`` above).
+NATIVE_HEAD_DIAMETER_MM = 46.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +59,26 @@ class AnalysisConfig:
         Larger declared images are refused before any allocation.
     spacing_uncertainty : mapping of SpacingSource to float
         Relative spacing uncertainty by source, for the ``borderline`` flag.
+    ball_mm : float or None
+        Diameter of a calibration ball on the film, mm: the ball is found and fitted, and the
+        spacing it gives replaces the tags (``brooker.calibration``).
+    head_mm : float or None
+        Diameter of the prosthetic head(s) on the film, mm (28, 32, 36 ...): each prosthetic
+        head is found and fitted, and the spacing they give replaces the tags.
+    estimate_spacing : bool
+        When no other spacing exists, estimate it from native femoral heads of assumed
+        diameter ``NATIVE_HEAD_DIAMETER_MM`` (wide uncertainty; marked in every output).
+    flipped : bool or None
+        True: the patient's right is on the image's right (stated by the user); False: on the
+        image's left; None: from the file (DICOM tags), else the AP convention, with a caveat.
     """
 
     pixel_spacing: tuple[float, float] | None = None
     magnification: float | None = None
+    ball_mm: float | None = None
+    head_mm: float | None = None
+    estimate_spacing: bool = False
+    flipped: bool | None = None
     gap_threshold_mm: float = BROOKER_GAP_THRESHOLD_MM
     min_fragment_area_mm2: float = 12.0
     max_megapixels: float = MAX_MEGAPIXELS
@@ -126,6 +157,23 @@ class AnalysisConfig:
             raise ConfigError(
                 f"magnification must be between 0.5 and 3.0, got {self.magnification!r}"
             )
+        for name in ("ball_mm", "head_mm"):
+            v = getattr(self, name)
+            if v is not None and not (
+                isinstance(v, float | int) and math.isfinite(v) and 5.0 <= v <= 80.0
+            ):
+                raise ConfigError(f"{name} must be a diameter between 5 and 80 mm, got {v!r}")
+        given = [
+            name
+            for name, v in (
+                ("pixel spacing", self.pixel_spacing),
+                ("ball diameter", self.ball_mm),
+                ("head diameter", self.head_mm),
+            )
+            if v is not None
+        ]
+        if len(given) > 1:
+            raise ConfigError(f"give one scale source, not {' and '.join(given)}")
         if not (math.isfinite(self.gap_threshold_mm) and self.gap_threshold_mm > 0):
             raise ConfigError("gap_threshold_mm must be positive")
         if not (self.min_fragment_area_mm2 >= 0):

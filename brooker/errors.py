@@ -193,3 +193,21 @@ def is_environment_oserror(exc: BaseException) -> bool:
         errno.EFBIG,
         errno.ENAMETOOLONG,
     }
+
+
+class CalibrationError(BrookerError):
+    """A calibration object was asked for but could not be found or fitted unambiguously."""
+
+    code = "calibration_failed"
+
+
+class NoCalibrationObjectError(CalibrationError):
+    """No calibration ball, prosthetic head or native head was found."""
+
+    code = "calibration_object_not_found"
+
+
+class AmbiguousCalibrationError(CalibrationError):
+    """More than one candidate calibration ball."""
+
+    code = "calibration_ambiguous"

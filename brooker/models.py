@@ -33,6 +33,13 @@ class SpacingSource(enum.StrEnum):
     """(0018,1164) Imager Pixel Spacing alone: at the detector, not at the patient."""
     PIXEL_SPACING_UNCALIBRATED = "pixel_spacing_uncalibrated"
     """(0028,0030) Pixel Spacing alone with no calibration type: calibration unknown."""
+    CALIBRATION_BALL = "calibration_ball"
+    """A calibration ball of known diameter (``ball_mm=`` / ``--ball-mm``), fitted on the film."""
+    PROSTHETIC_HEAD = "prosthetic_head"
+    """The prosthetic head(s) of known diameter (``head_mm=`` / ``--head-mm``), fitted."""
+    ANATOMICAL_ESTIMATE = "anatomical_estimate"
+    """Native femoral head(s) fitted and taken to have the population's mean diameter
+    (``estimate_spacing=True`` / ``--estimate-spacing``): a rough estimate."""
 
 
 class ImageSide(enum.StrEnum):
@@ -116,6 +123,57 @@ class ExitCode(enum.IntEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class CalibrationObject:
+    """An object of known (or assumed) size fitted on the film to derive the spacing.
+
+    Parameters
+    ----------
+    kind : str
+        ``"calibration_ball"``, ``"prosthetic_head"`` or ``"femoral_head"`` (native, for the
+        anatomical estimate).
+    center_px : (float, float)
+        Fitted centre ``(row, col)``, stored-image pixels.
+    diameter_px : float
+        Fitted diameter in row pixels (sub-pixel).
+    diameter_mm : float
+        The object's known (ball, implant head) or assumed (native head) diameter, mm.
+    fit_relative_uncertainty : float
+        Relative standard uncertainty of ``diameter_px`` from the fit (scatter of the edge
+        points, arc covered, and a quarter of the edge's blur width).
+    aspect : float
+        Column pitch / row pitch used in the fit (1 for square pixels).
+    """
+
+    kind: str
+    center_px: tuple[float, float]
+    diameter_px: float
+    diameter_mm: float
+    fit_relative_uncertainty: float
+    aspect: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("diameter_px", "diameter_mm", "aspect"):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be positive and finite, got {v!r}")
+
+    @property
+    def row_mm(self) -> float:
+        """The row spacing this object implies, mm."""
+        return self.diameter_mm / self.diameter_px
+
+    def to_record(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {
+            "kind": self.kind,
+            "center_px": [round(float(v), 1) for v in self.center_px],
+            "diameter_px": round(float(self.diameter_px), 2),
+            "diameter_mm": round(float(self.diameter_mm), 2),
+            "fit_relative_uncertainty": round(float(self.fit_relative_uncertainty), 4),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class PixelSpacing:
     """Physical size of one pixel at the patient (or at the detector: see ``source``).
 
@@ -130,12 +188,16 @@ class PixelSpacing:
     relative_uncertainty : float
         Estimated relative (1-sigma-ish, fraction) error of the spacing at the hip, from the
         source (see ``config.AnalysisConfig``). Drives the ``borderline`` flag.
+    calibration : tuple of CalibrationObject
+        The object(s) the spacing was derived from (ball, prosthetic heads, native heads);
+        empty for spacing from tags or the user.
     """
 
     row_mm: float
     col_mm: float
     source: SpacingSource
     relative_uncertainty: float = 0.0
+    calibration: tuple[CalibrationObject, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("row_mm", "col_mm"):
@@ -151,12 +213,16 @@ class PixelSpacing:
         return (float(self.row_mm), float(self.col_mm))
 
     def to_record(self) -> dict[str, Any]:
-        """JSON-ready dict."""
-        return {
+        """JSON-ready dict (with the uncertainty and the fitted objects when calibrated)."""
+        rec: dict[str, Any] = {
             "row_mm": round(float(self.row_mm), 6),
             "col_mm": round(float(self.col_mm), 6),
             "source": self.source.value,
         }
+        if self.calibration:
+            rec["relative_uncertainty"] = round(float(self.relative_uncertainty), 4)
+            rec["calibration"] = [c.to_record() for c in self.calibration]
+        return rec
 
 
 @dataclass(frozen=True, slots=True, eq=False)

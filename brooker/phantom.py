@@ -148,6 +148,11 @@ class PhantomSpec:
     staples: bool = False
     marker: bool = False
     calibration_ball: bool = False
+    ball_diameter_mm: float | None = None
+    """Diameter of the calibration ball at the patient (None: 25 mm x 0.95-1.05 from the seed)."""
+    ball_centers_mm: tuple[tuple[float, float], ...] = ()
+    """Local-frame ``(u, v)`` centres of the calibration balls, mm (u to the image right, v
+    down, origin between the hips); empty: one ball placed from the seed."""
     cerclage: bool = False
     collimation: bool = False
     collimation_style: str = "white"
@@ -1590,10 +1595,13 @@ def _add_negatives(spec: PhantomSpec, scene: _Scene, geoms: dict[str, _HipGeom],
         else:
             s = rng.choice([-1, 1])
             c = (s * (hw0 + rng.uniform(95, 120)), rng.uniform(-40, 60))
-        groups.append(_Group("ball", [_Blob(float(c[0]), float(c[1]), r, r, depth=r, cortex=0)],
-                             MU_STEEL, MU_STEEL, 0.0, "metal", "", "calibration_ball"))
-        scene.world_items.append({"kind": "calibration_ball", "center_local": c,
-                                  "diameter_mm": 2 * r, "nominal_mm": 25.0})
+        if spec.ball_diameter_mm is not None:
+            r = spec.ball_diameter_mm / 2
+        for c in spec.ball_centers_mm or (c,):
+            groups.append(_Group("ball", [_Blob(float(c[0]), float(c[1]), r, r, depth=r, cortex=0)],
+                                 MU_STEEL, MU_STEEL, 0.0, "metal", "", "calibration_ball"))
+            scene.world_items.append({"kind": "calibration_ball", "center_local": c,
+                                      "diameter_mm": 2 * r, "nominal_mm": 25.0})
     if spec.marker:
         letter = str(rng.choice(["R", "L"]))
         scene.world_items.append({"kind": "marker", "letter": letter,
