@@ -33,12 +33,40 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage as ndi
 
-from brooker.circles import CircleFit, fit_circle, ransac_circles, ray_edges
+from brooker.circles import CircleFit, fit_circle, ransac_circles, ray_edges, ray_steps
+from brooker.config import NATIVE_HEAD_DIAMETER_MM, AnalysisConfig
+from brooker.errors import (
+    AmbiguousCalibrationError,
+    CalibrationError,
+    NoCalibrationObjectError,
+)
+from brooker.models import (
+    CalibrationObject,
+    ImageSide,
+    PixelSpacing,
+    Radiograph,
+    SpacingSource,
+)
 
 FloatImage = npt.NDArray[np.float32]
 
 #: The detection copy of the film has at most this many pixels along its long side.
 DETECT_LONG_SIDE_PX = 900
+
+#: Where between the outside (0) and inside (1) level an object's edge is placed. A film's
+#: values are close to logarithmic in exposure, and the detector blurs the exposure, not its
+#: logarithm: the log compresses the dark (metal) side of a blurred step, so the true edge lies
+#: below the half-way level. 0.35 is the level that placed the edges of balls and prosthetic
+#: heads closest to the truth on the synthetic films (``tests/test_calibration.py``).
+EDGE_LEVEL = 0.35
+
+#: The edge's placement is uncertain by about this fraction of its 75-25 % width (a blurred
+#: edge has no single position; its level depends on the tone curve).
+EDGE_PLACEMENT_FRACTION = 0.5
+
+#: A spacing that makes the film narrower or wider than this (mm at the patient, short side)
+#: means the wrong object, or a wrong diameter, was given.
+PLAUSIBLE_FIELD_MM = (60.0, 600.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,13 +192,32 @@ def _fit_full(
     fit: CircleFit | None = None
     for _ in range(2):
         n_rays = int(min(720, max(90, 2 * math.pi * r)))
-        pts = ray_edges(pixels, c, r, n_rays=n_rays, aspect=aspect)
+        pts = ray_edges(pixels, c, r, n_rays=n_rays, aspect=aspect, level=EDGE_LEVEL)
         try:
             fit = fit_circle(pts, aspect=aspect)
         except ValueError:
             return None
         c, r = fit.center_px, fit.radius_px
-    return fit
+    return _with_placement(fit, pts) if fit is not None else None
+
+
+def _with_placement(fit: CircleFit, pts: npt.NDArray[np.float64]) -> CircleFit:
+    """The fit with the edge-placement uncertainty added to its radius' standard error."""
+    yc, xc = fit.center_px
+    widths = pts[:, 3]
+    widths = widths[np.isfinite(widths)]
+    if widths.size == 0:
+        return fit
+    place = EDGE_PLACEMENT_FRACTION * float(np.median(widths))
+    sd = math.hypot(fit.radius_sd_px, place)
+    return CircleFit(
+        center_px=fit.center_px,
+        radius_px=fit.radius_px,
+        radius_sd_px=sd,
+        rms_px=fit.rms_px,
+        n_points=fit.n_points,
+        arc_deg=fit.arc_deg,
+    )
 
 
 def find_prosthetic_heads(
@@ -194,6 +241,8 @@ def find_prosthetic_heads(
         r_in = float(dist.max())
         if not (0.02 * short <= r_in <= 0.15 * short):
             continue
+        if float(comp.sum()) < 1.6 * math.pi * r_in * r_in / aspect:
+            continue  # a lone disk (a ball), not a head on a stem in a cup
         iy, ix = np.unravel_index(int(np.argmax(dist)), dist.shape)
         cy, cx = iy + sl[0].start, ix + sl[1].start
         fit = _head_from(pixels, (cy * f + (f - 1) / 2, cx * f + (f - 1) / 2), r_in * f, aspect)
@@ -206,7 +255,9 @@ def _head_from(
     pixels: npt.NDArray[np.generic], center: tuple[float, float], r_in: float, aspect: float
 ) -> CircleFit | None:
     """The head: the smallest round outline around ``center`` inside a larger one (the cup)."""
-    pts = ray_edges(pixels, center, r_in, n_rays=720, inner=0.6, outer=2.6, aspect=aspect)
+    pts = ray_edges(
+        pixels, center, r_in, n_rays=720, inner=0.6, outer=2.6, aspect=aspect, level=EDGE_LEVEL
+    )
     if pts.shape[0] < 24:
         return None
     fits = ransac_circles(
@@ -214,4 +265,249 @@ def _head_from(
     )
     if not fits:
         return None
-    return min(fits, key=lambda q: q.radius_px)
+    head = min(fits, key=lambda q: q.radius_px)
+    if not _flat_inside(pixels, head, aspect):
+        return None
+    yc, xc = head.center_px
+    d = np.abs(np.hypot(pts[:, 0] - yc, (pts[:, 1] - xc) * aspect) - head.radius_px)
+    return _with_placement(head, pts[d <= max(2.5 * head.rms_px, 1.0)])
+
+
+def _flat_inside(pixels: npt.NDArray[np.generic], fit: CircleFit, aspect: float) -> bool:
+    """Metal is flat: the inner half of the disk varies little next to its edge's contrast."""
+    yc, xc = fit.center_px
+    r = fit.radius_px
+    r0, r1 = max(0, int(yc - 1.5 * r)), min(pixels.shape[0], int(yc + 1.5 * r) + 1)
+    c0 = max(0, int(xc - 1.5 * r / aspect))
+    c1 = min(pixels.shape[1], int(xc + 1.5 * r / aspect) + 1)
+    win = np.asarray(pixels[r0:r1, c0:c1], dtype=np.float32)
+    yy, xx = np.ogrid[r0:r1, c0:c1]
+    d = np.hypot(yy - yc, (xx - xc) * aspect)
+    inside = win[d <= 0.5 * r]
+    around = win[(d >= 1.1 * r) & (d <= 1.4 * r)]
+    if inside.size < 10 or around.size < 10:
+        return False
+    p5, p50, p95 = np.percentile(inside, [5, 50, 95])
+    contrast = float(p50) - float(np.percentile(around, 25))
+    return contrast > 0 and float(p95 - p5) <= 0.15 * contrast
+
+
+# --------------------------------------------------------------------------------------------
+# native femoral heads (anatomical estimate)
+
+
+def find_native_heads(
+    radiograph: Radiograph, config: AnalysisConfig, *, aspect: float = 1.0
+) -> list[CircleFit]:
+    """Native femoral heads, fitted, on a film with no spacing.
+
+    Hip localisation needs a spacing; it is run with provisional spacings that make the film
+    380, 300, 450 and 240 mm wide (AP pelvis and hip views) until it finds a native hip, whose
+    head is then fitted here in pixels: the steepest bright-to-dark step along rays from its
+    centre (the head's cortex against the joint space and soft tissue), with RANSAC keeping
+    the round part of the outline (the neck and the acetabulum are not on it).
+    """
+    from dataclasses import replace
+
+    from brooker.localization import find_hips
+
+    cols = radiograph.pixels.shape[1]
+    for width_mm in (380.0, 300.0, 450.0, 240.0):
+        row_mm = width_mm / (cols * aspect)
+        probe = replace(
+            radiograph,
+            spacing=PixelSpacing(row_mm, row_mm * aspect, SpacingSource.ANATOMICAL_ESTIMATE),
+        )
+        found = find_hips(probe, config)
+        natives = [h for h in found.hips if not h.prosthesis]
+        if not natives:
+            continue
+        fits: list[CircleFit] = []
+        for hip in natives:
+            r_px = hip.head_radius_mm / row_mm
+            pts = ray_steps(
+                radiograph.pixels, hip.center_px, r_px, n_rays=360, inner=0.7, outer=1.35,
+                aspect=aspect,
+            )
+            cands = ransac_circles(
+                pts, aspect=aspect, radius_range_px=(0.75 * r_px, 1.3 * r_px), tol_px=1.5,
+                min_arc_deg=120, max_circles=1,
+            )
+            if cands:
+                fits.append(cands[0])
+        if fits:
+            return fits
+    return []
+
+
+# --------------------------------------------------------------------------------------------
+# the spacing
+
+
+def calibrate(radiograph: Radiograph, config: AnalysisConfig) -> Radiograph:
+    """Apply the calibration ``config`` asks for to a loaded radiograph.
+
+    ``ball_mm`` or ``head_mm``: the object is found and fitted and the spacing it gives
+    replaces any other (the tags' spacing, if any, is named in a caveat with how far it
+    differs). ``estimate_spacing``: only when the radiograph has no spacing at all. Otherwise
+    the radiograph is returned unchanged.
+
+    Raises
+    ------
+    CalibrationError
+        The object asked for is not on the film, or a ball is not unique, or the spacing it
+        gives is implausible.
+    """
+    where = radiograph.meta.path
+    prior = radiograph.spacing
+    aspect = 1.0 if prior is None else prior.col_mm / prior.row_mm
+    unc = config.spacing_uncertainty
+    if config.ball_mm is not None:
+        balls = find_balls(radiograph.pixels, aspect=aspect)
+        if not balls:
+            raise NoCalibrationObjectError(
+                f"no calibration ball found (a {config.ball_mm:g} mm ball was asked for: a "
+                "bright, flat, round blob standing alone and wholly on the film)",
+                where,
+            )
+        if len(balls) > 1:
+            at = ", ".join(f"({b.center_px[0]:.0f}, {b.center_px[1]:.0f})" for b in balls[:4])
+            raise AmbiguousCalibrationError(
+                f"{len(balls)} candidate calibration balls found at row, col {at}: the ball "
+                "cannot be told apart",
+                where,
+            )
+        objs = [_object("calibration_ball", balls[0], config.ball_mm, aspect)]
+        source = SpacingSource.CALIBRATION_BALL
+    elif config.head_mm is not None:
+        heads = find_prosthetic_heads(radiograph.pixels, aspect=aspect)
+        if not heads:
+            raise NoCalibrationObjectError(
+                f"no prosthetic head found (a {config.head_mm:g} mm head was asked for: a flat "
+                "metal disk inside a cup, on a stem)",
+                where,
+            )
+        heads = sorted(heads, key=lambda h: -h.n_points)[:2]
+        objs = [_object("prosthetic_head", h, config.head_mm, aspect) for h in heads]
+        source = SpacingSource.PROSTHETIC_HEAD
+    elif config.estimate_spacing and prior is None:
+        heads = find_native_heads(radiograph, config, aspect=aspect)
+        if not heads:
+            raise NoCalibrationObjectError(
+                "no native femoral head found to estimate the spacing from", where
+            )
+        objs = [
+            _object("femoral_head", h, NATIVE_HEAD_DIAMETER_MM, aspect) for h in heads[:2]
+        ]
+        source = SpacingSource.ANATOMICAL_ESTIMATE
+    else:
+        if config.estimate_spacing and prior is not None:
+            return _add_caveats(
+                radiograph,
+                [f"--estimate-spacing not used: the spacing comes from {prior.source.value}"],
+            )
+        return radiograph
+    return _apply(radiograph, objs, source, float(unc[source]), aspect)
+
+
+def _object(kind: str, fit: CircleFit, diameter_mm: float, aspect: float) -> CalibrationObject:
+    return CalibrationObject(
+        kind=kind,
+        center_px=(float(fit.center_px[0]), float(fit.center_px[1])),
+        diameter_px=float(fit.diameter_px),
+        diameter_mm=float(diameter_mm),
+        fit_relative_uncertainty=float(fit.relative_sd),
+        aspect=aspect,
+    )
+
+
+def _side(radiograph: Radiograph, obj: CalibrationObject) -> str:
+    half = ImageSide.LEFT if obj.center_px[1] < radiograph.pixels.shape[1] / 2 else ImageSide.RIGHT
+    return radiograph.patient_side_of(half).value
+
+
+def _apply(
+    radiograph: Radiograph,
+    objs: list[CalibrationObject],
+    source: SpacingSource,
+    source_unc: float,
+    aspect: float,
+) -> Radiograph:
+    where = radiograph.meta.path
+    rows_mm = np.array([o.row_mm for o in objs])
+    fit_unc = np.array([o.fit_relative_uncertainty for o in objs])
+    weights = 1.0 / np.maximum(fit_unc, 1e-4) ** 2
+    row_mm = float((rows_mm * weights).sum() / weights.sum())
+    fit_rel = float(1.0 / math.sqrt(weights.sum()))
+    caveats: list[str] = []
+    spread = 0.0
+    if len(objs) == 2:
+        spread = abs(rows_mm[0] - rows_mm[1]) / row_mm
+        label = {"prosthetic_head": "prosthetic heads", "femoral_head": "femoral heads"}.get(
+            objs[0].kind, "objects"
+        )
+        limit = 0.03 if source is SpacingSource.PROSTHETIC_HEAD else 0.10
+        if spread > limit:
+            caveats.append(
+                f"the two {label} disagree by {100 * spread:.1f} % (fitted "
+                f"{objs[0].diameter_px:.1f} and {objs[1].diameter_px:.1f} px): one may not be "
+                f"{objs[0].diameter_mm:g} mm, or the film is rotated; their mean is used and "
+                "the difference is counted in the uncertainty"
+            )
+    rel = math.sqrt(source_unc**2 + fit_rel**2 + (spread / 2) ** 2)
+    spacing = PixelSpacing(
+        row_mm=row_mm,
+        col_mm=row_mm * aspect,
+        source=source,
+        relative_uncertainty=rel,
+        calibration=tuple(objs),
+    )
+    short_mm = min(radiograph.pixels.shape[0] * row_mm, radiograph.pixels.shape[1] * row_mm * aspect)
+    lo, hi = PLAUSIBLE_FIELD_MM
+    if not (lo <= short_mm <= hi):
+        raise CalibrationError(
+            f"the {objs[0].kind.replace('_', ' ')} gives {row_mm:.4g} mm per pixel, which makes "
+            f"the film {short_mm:.0f} mm across: not a hip film at that scale (wrong object "
+            "or wrong diameter?)",
+            where,
+        )
+    what = {
+        SpacingSource.CALIBRATION_BALL: "calibration ball",
+        SpacingSource.PROSTHETIC_HEAD: "prosthetic head",
+        SpacingSource.ANATOMICAL_ESTIMATE: "native femoral head",
+    }[source]
+    fitted = "; ".join(
+        f"{_side(radiograph, o)} side {o.diameter_px:.1f} px" if o.kind != "calibration_ball"
+        else f"{o.diameter_px:.1f} px"
+        for o in objs
+    )
+    text = (
+        f"spacing {row_mm:.4f} x {row_mm * aspect:.4f} mm from the {what} "
+        f"({objs[0].diameter_mm:g} mm{' assumed' if source is SpacingSource.ANATOMICAL_ESTIMATE else ''}; "
+        f"fitted {fitted}), ±{100 * rel:.0f} %"
+    )
+    if source is SpacingSource.CALIBRATION_BALL:
+        text += ", at the ball's depth: right at the hip only if the ball was at hip height"
+    if source is SpacingSource.ANATOMICAL_ESTIMATE:
+        text += (
+            ": an anatomical estimate from the population's mean head diameter, not a "
+            "measurement; gaps are uncertain by as much"
+        )
+    caveats.insert(0, text)
+    prior = radiograph.spacing
+    if prior is not None:
+        diff = prior.row_mm / row_mm - 1
+        caveats.append(
+            f"replaces the file's {prior.source.value} spacing {prior.row_mm:.4f} x "
+            f"{prior.col_mm:.4f} mm ({100 * diff:+.1f} % from the calibration)"
+        )
+    kept = tuple(c for c in radiograph.caveats if not c.startswith("no physical pixel spacing"))
+    from dataclasses import replace
+
+    return replace(radiograph, spacing=spacing, caveats=kept + tuple(caveats))
+
+
+def _add_caveats(radiograph: Radiograph, notes: list[str]) -> Radiograph:
+    from dataclasses import replace
+
+    return replace(radiograph, caveats=radiograph.caveats + tuple(notes))

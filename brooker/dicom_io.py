@@ -70,6 +70,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from brooker import image_io
 from brooker.config import DEFAULT_SPACING_UNCERTAINTY
 from brooker.errors import (
     BrookerError,
@@ -257,8 +258,12 @@ def load_radiograph(
     pixel_spacing: tuple[float, float] | None = None,
     magnification: float | None = None,
     max_megapixels: float = MAX_MEGAPIXELS,
+    flipped: bool | None = None,
 ) -> Radiograph:
     """Read one DICOM projection radiograph, bone bright, with its spacing and sides.
+
+    A PNG, JPEG or TIFF file (recognised by content) is read by
+    :func:`brooker.image_io.load_image` instead (no spacing unless ``pixel_spacing``).
 
     Parameters
     ----------
@@ -272,6 +277,9 @@ def load_radiograph(
         Spacing, uncalibrated Pixel Spacing alone, or a user ``pixel_spacing`` is used.
     max_megapixels : float
         Declared images larger than this are refused before any pixel allocation.
+    flipped : bool, optional
+        The user's statement of the sides (True: the patient's right is on the image's
+        right); overrides the tags and the AP convention (``brooker.image_io.with_user_sides``).
 
     Returns
     -------
@@ -289,11 +297,16 @@ def load_radiograph(
         :class:`SizeMismatchError`, :class:`InvalidSpacingError`. No other exception escapes
         for a bad file.
     """
+    if image_io.image_kind(path) is not None:
+        return image_io.load_image(
+            path, pixel_spacing=pixel_spacing, flipped=flipped, max_megapixels=max_megapixels
+        )
     ident: list[str] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            return _load(Path(path), pixel_spacing, magnification, max_megapixels, ident)
+            rad = _load(Path(path), pixel_spacing, magnification, max_megapixels, ident)
+            return rad if flipped is None else image_io.with_user_sides(rad, flipped)
         except BrookerError as err:
             err.detail = _redact(err.detail, ident)
             if err.path is None:

@@ -153,6 +153,8 @@ class PhantomSpec:
     ball_centers_mm: tuple[tuple[float, float], ...] = ()
     """Local-frame ``(u, v)`` centres of the calibration balls, mm (u to the image right, v
     down, origin between the hips); empty: one ball placed from the seed."""
+    implant_head_mm: float | None = None
+    """Diameter of every prosthetic head (None: 28, 32 or 36 mm from the seed)."""
     cerclage: bool = False
     collimation: bool = False
     collimation_style: str = "white"
@@ -830,7 +832,8 @@ def _femur(
 
 
 def _prosthesis(
-    rng: np.random.Generator, sgn: float, f: dict[str, Any], rh: float, screws: bool
+    rng: np.random.Generator, sgn: float, f: dict[str, Any], rh: float, screws: bool,
+    head_mm: float | None = None,
 ) -> tuple[
     list[tuple[_Shape, float]], tuple[tuple[float, float], tuple[float, float]], dict[str, Any]
 ]:
@@ -838,6 +841,8 @@ def _prosthesis(
     h = f["h"]
     cup_r = float(np.clip(rh + rng.uniform(-1, 4), 23, 30))
     head_r = float(rng.choice([14.0, 16.0, 18.0]))
+    if head_mm is not None:  # drawn anyway, so fixing it moves nothing else
+        head_r = head_mm / 2
     incl = math.radians(rng.uniform(35, 55))
     cup_c = h + np.array([sgn * rng.uniform(-2, 2), rng.uniform(-3, 1)])
     # opening faces inferolaterally: normal at angle incl from straight down towards lateral
@@ -1380,7 +1385,8 @@ def _build_pelvis(spec: PhantomSpec, truth_res: float) -> _Scene:
         center = (float(f["h"][0]), float(f["h"][1]))
         pros_info: dict[str, Any] = {}
         if hs.prosthesis:
-            metal, cut, pros_info = _prosthesis(rs, sgn, f, rh, spec.screws)
+            metal, cut, pros_info = _prosthesis(rs, sgn, f, rh, spec.screws,
+                                                spec.implant_head_mm)
             for s in (f["neck"], f["inter"], f["lt"], f["shaft"]):
                 s.clip = cut
             femur_shapes = [f["neck"], f["inter"], f["gt"], f["lt"], f["shaft"]]

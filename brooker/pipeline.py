@@ -10,8 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from brooker._version import __version__
+from brooker.calibration import calibrate
 from brooker.config import AnalysisConfig
 from brooker.dicom_io import check_gradable, load_radiograph
+from brooker.image_io import with_user_sides
 from brooker.errors import BrookerError, MissingSpacingError
 from brooker.fragments import classify_fragments
 from brooker.grading import grade_hip, needs_gap, not_graded_hip
@@ -39,7 +41,8 @@ def analyze(
     Parameters
     ----------
     source : str, Path or Radiograph
-        A DICOM file, or a radiograph already loaded with :func:`brooker.load_radiograph`.
+        A DICOM, PNG, JPEG or TIFF file, or a radiograph already loaded with
+        :func:`brooker.load_radiograph`.
     config : AnalysisConfig, optional
 
     Returns
@@ -54,23 +57,44 @@ def analyze(
         The file cannot be read, decoded, or measured (no physical spacing).
     """
     config = config or AnalysisConfig()
-    radiograph = (
-        source
-        if isinstance(source, Radiograph)
-        else load_radiograph(
-            source, pixel_spacing=config.pixel_spacing, magnification=config.magnification
+    return _analyze_loaded(load_calibrated(source, config), config)
+
+
+def load_calibrated(source: str | Path | Radiograph, config: AnalysisConfig) -> Radiograph:
+    """Load (DICOM, PNG, JPEG, TIFF) and apply the config's sides and calibration.
+
+    The spacing from a calibration object (``ball_mm``, ``head_mm``) replaces the file's;
+    ``estimate_spacing`` fills in a missing one (:func:`brooker.calibration.calibrate`).
+    """
+    if isinstance(source, Radiograph):
+        radiograph = source
+        if config.flipped is not None:
+            radiograph = with_user_sides(radiograph, config.flipped)
+    else:
+        radiograph = load_radiograph(
+            source,
+            pixel_spacing=config.pixel_spacing,
+            magnification=config.magnification,
+            flipped=config.flipped,
         )
-    )
-    return _analyze_loaded(radiograph, config)
+    return calibrate(radiograph, config)
 
 
 def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingResult:
     meta = radiograph.meta
     check_gradable(radiograph)  # size and spacing that no perception step can misuse
     if radiograph.spacing is None:
+        what = (
+            "the image file carries none"
+            if radiograph.meta.transfer_syntax_uid == ""
+            else "none of (0028,0030) Pixel Spacing or (0018,1164) Imager Pixel Spacing is "
+            "present"
+        )
         raise MissingSpacingError(
-            "no physical pixel spacing: none of (0028,0030) Pixel Spacing or "
-            "(0018,1164) Imager Pixel Spacing is present, so no gap can be measured",
+            f"no physical pixel spacing: {what}, so no gap can be measured; give the spacing "
+            "(--pixel-spacing ROW,COL), calibrate it from an object of known size on the film "
+            "(--ball-mm D for a calibration ball, --head-mm D for prosthetic heads), or "
+            "estimate it from the native femoral heads (--estimate-spacing, wide uncertainty)",
             meta.path,
         )
     common = {
@@ -156,9 +180,7 @@ def grade_path(
     """
     config = config or AnalysisConfig()
     try:
-        radiograph = load_radiograph(
-            path, pixel_spacing=config.pixel_spacing, magnification=config.magnification
-        )
+        radiograph = load_calibrated(path, config)
         result = _analyze_loaded(radiograph, config)
     except BrookerError as err:
         if err.path is None:

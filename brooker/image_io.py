@@ -1,0 +1,278 @@
+"""Path -> :class:`~brooker.models.Radiograph` for PNG, JPEG and TIFF exports of radiographs.
+
+Research sets of hip radiographs are mostly PNG or JPEG exports (8 or 16 bit) with no DICOM
+header: no spacing, no orientation, no identifiers. This loader reads them into the same
+``Radiograph`` the DICOM loader produces:
+
+- **Recognised by content** (:func:`image_kind`): the PNG signature, the JPEG SOI marker
+  followed by a marker, or a TIFF byte-order header (classic or BigTIFF), never by extension.
+- **Greyscale only.** 8- and 16-bit greyscale (and 32-bit integer or float TIFF) is read as
+  is; a colour file whose channels are equal (grey content saved as RGB, palette or with an
+  alpha channel; JPEG chroma noise of a few levels allowed) is converted to grey; a colour
+  image (a photograph, a coloured annotation over much of the film) is refused with
+  :class:`~brooker.errors.ColourImageError`. Multi-page TIFFs are refused.
+- **Bone bright** is assumed (exports are displayed that way); values are not rescaled.
+- **No scale.** ``spacing`` is the user's ``pixel_spacing`` or None: grading then refuses
+  (``missing_spacing``) unless the spacing is calibrated from an object of known size
+  (:mod:`brooker.calibration`). Resolution tags (PNG pHYs, TIFF XResolution) describe print
+  size, not the patient, and are not used.
+- **Sides** follow the AP convention (the patient's right on the image's left), with a caveat,
+  unless the user says the image is flipped (``flipped=True``: right on the image's right).
+- A truncated or corrupt file raises :class:`~brooker.errors.TruncatedPixelDataError` or
+  :class:`~brooker.errors.UnsupportedPixelDataError`; sizes beyond ``max_megapixels`` are
+  refused before decoding.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from brooker.config import DEFAULT_SPACING_UNCERTAINTY
+from brooker.errors import (
+    ColourImageError,
+    InvalidSpacingError,
+    MultiFrameError,
+    NotDicomError,
+    SizeMismatchError,
+    TruncatedPixelDataError,
+    UnsupportedPixelDataError,
+)
+from brooker.models import ImageSide, PixelSpacing, Radiograph, RadiographMeta, SpacingSource
+from brooker.units import MAX_MEGAPIXELS
+
+_MAGIC: Final = (
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"II*\x00", "tiff"),
+    (b"MM\x00*", "tiff"),
+    (b"II+\x00", "tiff"),
+    (b"MM\x00+", "tiff"),
+)
+
+_NAMES: Final = {"png": "PNG image", "jpeg": "JPEG image", "tiff": "TIFF image"}
+
+#: A colour file is grey content when its channels differ by at most this many levels (of
+#: 255) on 99.9 % of the pixels (JPEG's chroma subsampling adds a few levels of noise).
+GREY_TOLERANCE_8BIT: Final = 6.0
+
+ASSUMED_SIDES_CAVEAT: Final = (
+    "image file: sides assumed from the AP convention (patient's right on the image's left); "
+    "nothing in the file says so (flipped=True / --flipped if the patient's right is on the "
+    "image's right)"
+)
+
+
+def image_kind(path: str | os.PathLike[str]) -> str | None:
+    """``"png"``, ``"jpeg"`` or ``"tiff"`` from the file's first bytes; None otherwise.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x"
+    >>> _ = p.write_bytes(b"\\x89PNG\\r\\n\\x1a\\n" + bytes(20))
+    >>> image_kind(p)
+    'png'
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError:
+        return None
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    if len(head) >= 4 and head[:3] == b"\xff\xd8\xff" and head[3] != 0x00:
+        return "jpeg"
+    return None
+
+
+def load_image(
+    path: str | os.PathLike[str],
+    *,
+    pixel_spacing: tuple[float, float] | None = None,
+    flipped: bool | None = None,
+    max_megapixels: float = MAX_MEGAPIXELS,
+) -> Radiograph:
+    """Read a PNG, JPEG or TIFF radiograph (see the module docstring).
+
+    Parameters
+    ----------
+    path : str or PathLike
+    pixel_spacing : (float, float), optional
+        ``(row_mm, col_mm)`` at the patient, from the user (source ``user``).
+    flipped : bool, optional
+        True when the patient's right is on the image's right.
+    max_megapixels : float
+
+    Raises
+    ------
+    BrookerError
+        :class:`NotDicomError` (not an image), :class:`ColourImageError`,
+        :class:`MultiFrameError`, :class:`SizeMismatchError`,
+        :class:`TruncatedPixelDataError`, :class:`UnsupportedPixelDataError`,
+        :class:`InvalidSpacingError`.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    where = str(path)
+    kind = image_kind(path)
+    if kind is None:
+        raise NotDicomError("not a DICOM file, nor a PNG, JPEG or TIFF image", where)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # DecompressionBombWarning: the size is checked below
+        try:
+            img = Image.open(path)
+        except UnidentifiedImageError:
+            raise UnsupportedPixelDataError(f"the {_NAMES[kind]} cannot be decoded", where) from None
+        except OSError as exc:
+            raise UnsupportedPixelDataError(
+                f"the {_NAMES[kind]} cannot be opened ({exc})", where
+            ) from None
+        with img:
+            cols, rows = img.size
+            if rows * cols > max_megapixels * 1e6:
+                raise SizeMismatchError(
+                    f"{_NAMES[kind]} of {rows} x {cols} pixels is beyond the "
+                    f"{max_megapixels:g}-megapixel limit",
+                    where,
+                )
+            frames = int(getattr(img, "n_frames", 1) or 1)
+            if frames > 1:
+                raise MultiFrameError(f"{_NAMES[kind]} has {frames} pages or frames", where)
+            mode = img.mode
+            try:
+                img.load()
+                arr, bits = _to_grey(img, where)
+            except (OSError, SyntaxError, ValueError, EOFError) as exc:
+                text = str(exc)
+                if "truncated" in text.lower() or isinstance(exc, EOFError):
+                    raise TruncatedPixelDataError(
+                        f"the {_NAMES[kind]} is truncated ({text})", where
+                    ) from None
+                raise UnsupportedPixelDataError(
+                    f"the {_NAMES[kind]} cannot be decoded ({text})", where
+                ) from None
+    pixels = arr.astype(np.float32, copy=False)
+    if not np.isfinite(pixels).all():
+        raise UnsupportedPixelDataError(f"the {_NAMES[kind]} has non-finite values", where)
+    caveats: list[str] = []
+    spacing: PixelSpacing | None = None
+    if pixel_spacing is not None:
+        try:
+            row, col = float(pixel_spacing[0]), float(pixel_spacing[1])
+            if len(pixel_spacing) != 2 or not (np.isfinite([row, col]).all() and min(row, col) > 0):
+                raise ValueError
+        except (TypeError, ValueError, IndexError):
+            raise InvalidSpacingError(
+                f"pixel spacing {pixel_spacing!r} given by the user must be two positive mm "
+                "values (row, column)",
+                where,
+            ) from None
+        spacing = PixelSpacing(
+            row, col, SpacingSource.USER, float(DEFAULT_SPACING_UNCERTAINTY[SpacingSource.USER])
+        )
+    else:
+        caveats.append(
+            f"no physical pixel spacing: a {_NAMES[kind]} carries none"
+        )
+    if flipped is None:
+        right_on, lat_source = ImageSide.LEFT, "assumed"
+        caveats.append(ASSUMED_SIDES_CAVEAT)
+    else:
+        right_on = ImageSide.RIGHT if flipped else ImageSide.LEFT
+        lat_source = "user"
+    meta = RadiographMeta(
+        path=where,
+        sop_instance_uid=None,
+        modality=None,
+        photometric="MONOCHROME2",
+        transfer_syntax_uid="",
+        transfer_syntax_name=f"{_NAMES[kind]} ({mode})",
+        decoder=f"Pillow {_pillow_version()}",
+        rows=rows,
+        cols=cols,
+        bits_allocated=bits,
+        bits_stored=bits,
+        pixel_representation=0,
+    )
+    return Radiograph(
+        pixels=pixels,
+        spacing=spacing,
+        patient_right_on=right_on,
+        laterality_source=lat_source,
+        meta=meta,
+        display=None,
+        caveats=tuple(caveats),
+    )
+
+
+def _pillow_version() -> str:
+    import PIL
+
+    return str(getattr(PIL, "__version__", "?"))
+
+
+def _to_grey(img: object, where: str) -> tuple[npt.NDArray[np.generic], int]:
+    """The image as a 2-D array and its bit depth; colour refused (see the module docstring)."""
+    from PIL import Image
+
+    assert isinstance(img, Image.Image)
+    mode = img.mode
+    if mode in ("L", "I;16", "I;16L", "I;16B", "I;16N"):
+        arr = np.asarray(img)
+        return arr, 8 if mode == "L" else 16
+    if mode in ("I", "F"):
+        arr = np.asarray(img)
+        bits = 32
+        if mode == "I" and arr.size and arr.min() >= 0 and arr.max() < 65536:
+            bits = 16  # Pillow opens some 16-bit PNGs and TIFFs as 32-bit integers
+        return arr, bits
+    if mode == "1":
+        raise ColourImageError("is a 1-bit (black and white) image, not a radiograph", where)
+    if mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+        mode = img.mode
+    if mode in ("LA", "La"):
+        return np.asarray(img.getchannel("L")), 8
+    if mode in ("RGB", "RGBA", "RGBa", "RGBX", "YCbCr", "CMYK", "LAB", "HSV"):
+        rgb = np.asarray(img.convert("RGB"), dtype=np.float32)
+        spread = rgb.max(axis=2) - rgb.min(axis=2)
+        if spread.size and float(np.percentile(spread, 99.9)) > GREY_TOLERANCE_8BIT:
+            raise ColourImageError(
+                f"is a colour image ({mode}: its channels differ, up to "
+                f"{float(spread.max()):.0f} of 255 levels); radiographs are greyscale",
+                where,
+            )
+        return rgb.mean(axis=2), 8
+    raise UnsupportedPixelDataError(f"image mode {mode} is not supported", where)
+
+
+def with_user_sides(radiograph: Radiograph, flipped: bool) -> Radiograph:
+    """The radiograph with the sides the user states (``flipped``: right on the image's right).
+
+    When the file's own tags said otherwise, a caveat records that the user's statement won.
+    """
+    from dataclasses import replace
+
+    right_on = ImageSide.RIGHT if flipped else ImageSide.LEFT
+    kept = tuple(
+        c
+        for c in radiograph.caveats
+        if not (c.startswith("sides assumed") or c == ASSUMED_SIDES_CAVEAT)
+    )
+    notes: list[str] = []
+    if radiograph.laterality_source not in ("assumed", "user") and (
+        right_on is not radiograph.patient_right_on
+    ):
+        notes.append(
+            f"the user's statement of the sides (patient's right on the image's "
+            f"{right_on.value}) overrides {radiograph.laterality_source.replace('_', ' ')}"
+        )
+    return replace(
+        radiograph,
+        patient_right_on=right_on,
+        laterality_source="user",
+        caveats=kept + tuple(notes),
+    )
