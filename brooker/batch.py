@@ -3,7 +3,8 @@
 The per-file work is :func:`brooker.pipeline.grade_path`; this module only runs it many times,
 safely:
 
-- **Discovery** (:func:`discover`). Folders are searched (recursively by default) for DICOM by
+- **Discovery** (:func:`discover`). Folders are searched (recursively by default) for DICOM
+  (and PNG, JPEG and TIFF images, by their signatures: :func:`brooker.image_io.image_kind`) by
   content, never by extension: the 128-byte preamble followed by ``DICM``, or, for files
   written without a preamble, a plausible first data element (group 0002 or 0008, increasing
   tags, a valid VR or a sane length) read from the first few kilobytes. Files named explicitly
@@ -66,6 +67,7 @@ from brooker.errors import (
     is_environment_oserror,
     output_error,
 )
+from brooker.image_io import image_kind
 from brooker.models import ErrorInfo, GradingResult, Status
 from brooker.paths import open_regular
 
@@ -289,7 +291,7 @@ def discover(paths: Iterable[str | os.PathLike[str]], *, recursive: bool = True)
                     unreadable.append(fp)
                     add(fp)
                     continue
-                if is_dicom:
+                if is_dicom or image_kind(fp) is not None:
                     add(fp)
                 else:
                     skipped += 1

@@ -246,7 +246,7 @@ def grade(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="DICOM files and folders (folders are searched for DICOM by content).",
+            help="DICOM, PNG, JPEG or TIFF files and folders (searched by content).",
             show_default=False,
             # an unreadable file gets its own `unreadable` record, not a usage error for all
             readable=False,
@@ -304,6 +304,36 @@ def grade(
             help="Magnification factor dividing (0018,1164) Imager Pixel Spacing.",
         ),
     ] = None,
+    ball_mm: Annotated[
+        float | None,
+        typer.Option(
+            "--ball-mm",
+            metavar="D",
+            help="Calibrate the spacing from the calibration ball of diameter D mm on each film.",
+        ),
+    ] = None,
+    head_mm: Annotated[
+        float | None,
+        typer.Option(
+            "--head-mm",
+            metavar="D",
+            help="Calibrate the spacing from the prosthetic head(s) of diameter D mm.",
+        ),
+    ] = None,
+    estimate_spacing: Annotated[
+        bool,
+        typer.Option(
+            "--estimate-spacing",
+            help="Films with no spacing: estimate it from the native femoral heads "
+            "(46 mm assumed, ±12 %).",
+        ),
+    ] = False,
+    flipped: Annotated[
+        bool,
+        typer.Option(
+            "--flipped", help="The patient's right is on the image's right (image files)."
+        ),
+    ] = False,
     timeout: Annotated[
         float,
         typer.Option("--timeout", min=0, metavar="SECONDS", help="Time limit per file; 0: none."),
@@ -357,7 +387,14 @@ def grade(
     from brooker.errors import ConfigError
 
     try:
-        config = AnalysisConfig(pixel_spacing=spacing, magnification=magnification)
+        config = AnalysisConfig(
+            pixel_spacing=spacing,
+            magnification=magnification,
+            ball_mm=ball_mm,
+            head_mm=head_mm,
+            estimate_spacing=estimate_spacing,
+            flipped=True if flipped else None,
+        )
     except ConfigError as exc:
         raise typer.BadParameter(exc.message) from None
     options = {
@@ -373,6 +410,10 @@ def grade(
         "resume": resume,
         "pixel_spacing": list(spacing) if spacing else None,
         "magnification": magnification,
+        "ball_mm": ball_mm,
+        "head_mm": head_mm,
+        "estimate_spacing": estimate_spacing,
+        "flipped": flipped,
         "timeout_s": timeout,
         "shard": shard,
         "dask_scheduler": dask_scheduler,

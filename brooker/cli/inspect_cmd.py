@@ -25,7 +25,11 @@ if TYPE_CHECKING:
 
 #: Hints added at the command line, by error code (the library messages carry no CLI advice).
 _HINTS = {
-    "missing_spacing": "pass --pixel-spacing ROW,COL (mm at the patient)",
+    "missing_spacing": "pass --pixel-spacing ROW,COL (mm at the patient), or calibrate with "
+    "--ball-mm D or --head-mm D, or --estimate-spacing (rough)",
+    "calibration_object_not_found": "check the overlay or the film: is the object wholly on "
+    "it? or pass --pixel-spacing ROW,COL",
+    "calibration_ambiguous": "pass --pixel-spacing ROW,COL, or crop the film to one ball",
     "invalid_spacing": "pass --pixel-spacing ROW,COL (mm at the patient) to override it",
     "unsupported_pixel_data": "decompress the file with another tool (e.g. gdcmconv --raw) "
     "and try again",
@@ -79,6 +83,9 @@ def inspect_record(radiograph: Radiograph) -> dict[str, Any]:
     spacing = radiograph.spacing
     display = radiograph.display
     pixels = radiograph.pixels
+    spacing_rec: dict[str, Any] | None = None
+    if spacing is not None:
+        spacing_rec = {**spacing.to_record(), "relative_uncertainty": spacing.relative_uncertainty}
     return {
         "file": meta.path,
         "status": "ok",
@@ -93,9 +100,7 @@ def inspect_record(radiograph: Radiograph) -> dict[str, Any]:
         "transfer_syntax": {"uid": meta.transfer_syntax_uid, "name": meta.transfer_syntax_name},
         "decoder": meta.decoder,
         "pixel_range": [float(pixels.min()), float(pixels.max())] if pixels.size else None,
-        "spacing": None
-        if spacing is None
-        else {**spacing.to_record(), "relative_uncertainty": spacing.relative_uncertainty},
+        "spacing": spacing_rec,
         "patient_right_on": radiograph.patient_right_on.value,
         "patient_left_on": radiograph.patient_right_on.opposite.value,
         "laterality_source": radiograph.laterality_source,
@@ -142,7 +147,11 @@ def _print_table(rec: dict[str, Any]) -> None:
     table.add_column("value", overflow="fold")
     sp = rec["spacing"]
     spacing = (
-        Text("none: grading will refuse without --pixel-spacing ROW,COL", style="yellow")
+        Text(
+            "none: grading will refuse without --pixel-spacing ROW,COL, --ball-mm D, "
+            "--head-mm D or --estimate-spacing",
+            style="yellow",
+        )
         if sp is None
         else f"{sp['row_mm']:g} x {sp['col_mm']:g} mm (row x col), source {sp['source']}, "
         f"±{100 * sp['relative_uncertainty']:.0f} %"
@@ -156,7 +165,12 @@ def _print_table(rec: dict[str, Any]) -> None:
             f"{'signed' if rec['pixel_representation'] else 'unsigned'}",
         ),
         ("photometric", rec["photometric"]),
-        ("transfer syntax", f"{rec['transfer_syntax']['name']} ({rec['transfer_syntax']['uid']})"),
+        (
+            "transfer syntax",
+            f"{rec['transfer_syntax']['name']} ({rec['transfer_syntax']['uid']})"
+            if rec["transfer_syntax"]["uid"]
+            else rec["transfer_syntax"]["name"],
+        ),
         ("decoder", rec["decoder"]),
         ("modality", rec["modality"] or "(none)"),
         ("SOP Instance UID", rec["sop_instance_uid"] or "(none)"),
@@ -185,6 +199,15 @@ def _print_table(rec: dict[str, Any]) -> None:
             else f"{rec['pixel_range'][0]:g} .. {rec['pixel_range'][1]:g} (bone bright)",
         ),
     ]
+    for obj in (sp or {}).get("calibration") or []:
+        rows.append(
+            (
+                "calibration",
+                f"{obj['kind'].replace('_', ' ')} at row {obj['center_px'][0]:g}, col "
+                f"{obj['center_px'][1]:g}: fitted {obj['diameter_px']:g} px = "
+                f"{obj['diameter_mm']:g} mm (fit ±{100 * obj['fit_relative_uncertainty']:.1f} %)",
+            )
+        )
     for name, value in rows:  # values quote header text: never markup, no control characters
         table.add_row(name, plain(value) if isinstance(value, str) else value)
     for k, note in enumerate(rec["caveats"]):
@@ -197,7 +220,7 @@ def inspect_command(
     file: Annotated[
         Path,
         typer.Argument(
-            help="A DICOM file.",
+            help="A DICOM, PNG, JPEG or TIFF file.",
             dir_okay=False,
             show_default=False,
             readable=False,  # an unreadable file is an `unreadable` error record, not usage
@@ -222,18 +245,52 @@ def inspect_command(
             help="Magnification at the hip; divides (0018,1164) Imager Pixel Spacing.",
         ),
     ] = None,
+    ball_mm: Annotated[
+        float | None,
+        typer.Option("--ball-mm", metavar="D", help="Fit the calibration ball of D mm."),
+    ] = None,
+    head_mm: Annotated[
+        float | None,
+        typer.Option("--head-mm", metavar="D", help="Fit the prosthetic head(s) of D mm."),
+    ] = None,
+    estimate_spacing: Annotated[
+        bool,
+        typer.Option(
+            "--estimate-spacing", help="No spacing: estimate it from the native femoral heads."
+        ),
+    ] = False,
+    flipped: Annotated[
+        bool,
+        typer.Option("--flipped", help="The patient's right is on the image's right."),
+    ] = False,
 ) -> None:
-    """Show what the loader sees in FILE: size, spacing and its source, sides, decoder."""
+    """Show what the loader sees in FILE: size, spacing and its source, sides, decoder.
+
+    FILE is DICOM, PNG, JPEG or TIFF; with --ball-mm, --head-mm or --estimate-spacing, also
+    what was fitted and the spacing it gives.
+    """
     spacing = _parse_pixel_spacing(pixel_spacing)
     mag = _check_magnification(magnification)
 
-    from brooker.dicom_io import load_radiograph
-    from brooker.errors import BrookerError
+    from brooker.config import AnalysisConfig
+    from brooker.errors import BrookerError, ConfigError
     from brooker.models import ExitCode
+    from brooker.pipeline import load_calibrated
 
+    try:
+        config = AnalysisConfig(
+            pixel_spacing=spacing,
+            magnification=mag,
+            ball_mm=ball_mm,
+            head_mm=head_mm,
+            estimate_spacing=estimate_spacing,
+            flipped=True if flipped else None,
+        )
+    except ConfigError as exc:
+        raise typer.BadParameter(exc.message) from None
     path = str(file)
     try:
-        radiograph = load_radiograph(path, pixel_spacing=spacing, magnification=mag)
+        radiograph = load_calibrated(path, config)
         rec = inspect_record(radiograph)
     except BrookerError as err:
         if err.path is None:
