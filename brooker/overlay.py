@@ -15,7 +15,9 @@ What is drawn
   amber "borderline ±0.6 mm" when the gap is within its uncertainty of 10 mm, "prosthesis",
   and "apparent ankylosis" for class IV;
 - a 10 mm scale bar from the resolved column spacing, the spacing source, where the sides came
-  from, the tool version and the caveats, in a panel below the image so nothing covers anatomy.
+  from, the tool version and the caveats, in a panel below the image so nothing covers anatomy;
+- the calibration object(s) the spacing was derived from (ball, prosthetic or native heads):
+  the fitted outline and "ball 25 mm = 122.4 px", in vermillion.
 
 Nothing that identifies the patient or the study is drawn or stored: no header text (the
 :class:`~brooker.models.Radiograph` carries none), no SOP Instance UID, no file name, and no
@@ -70,6 +72,13 @@ KIND_LABEL: dict[FragmentKind, str] = {
 }
 #: The measured gap line, its end ticks and its label (Okabe-Ito yellow).
 GAP_RGB: RGB = (240, 228, 66)
+#: The calibration object's fitted outline and label (Okabe-Ito vermillion).
+CALIBRATION_RGB: RGB = (213, 94, 0)
+CALIBRATION_LABEL: dict[str, str] = {
+    "calibration_ball": "ball",
+    "prosthetic_head": "head",
+    "femoral_head": "femoral head",
+}
 #: The 10 mm scale bar.
 SCALE_BAR_RGB: RGB = (255, 255, 255)
 #: The borderline warning.
@@ -519,6 +528,38 @@ def _draw_hip_label(canvas: _Canvas, hip: HipResult, view: _View) -> None:
         canvas.text((tx, ty + k * line_h), t, size, colour)
 
 
+def _draw_calibration(canvas: _Canvas, spacing: PixelSpacing | None, view: _View) -> None:
+    """The calibration object(s): fitted outline, and "<kind> D mm = d px" beside it."""
+    if spacing is None:
+        return
+    draw = canvas.draw()
+    size = max(11, round(canvas.font_px * 0.8))
+    for obj in spacing.calibration:
+        x, y = view.to_xy(obj.center_px)
+        ry = obj.diameter_px / 2.0 * view.sy
+        rx = obj.diameter_px / 2.0 / obj.aspect * view.sx
+        if x + rx < 0 or x - rx > canvas.w or y + ry < 0 or y - ry > canvas.h:
+            continue
+        draw.ellipse((x - rx, y - ry, x + rx, y + ry), outline=CALIBRATION_RGB,
+                     width=canvas.line_px)
+        label = (
+            f"{CALIBRATION_LABEL.get(obj.kind, obj.kind)} {obj.diameter_mm:g} mm"
+            f"{' (assumed)' if obj.kind == 'femoral_head' else ''} = {obj.diameter_px:.1f} px"
+        )
+        w, h = _text_size(label, size)
+        pad = max(3, size // 4)
+        bw, bh = w + 2 * pad, h + 2 * pad
+        cands = [
+            (x - bw / 2.0, y + ry + pad),
+            (x - bw / 2.0, y - ry - pad - bh),
+            (x + rx + pad, y - bh / 2.0),
+            (x - rx - pad - bw, y - bh / 2.0),
+        ]
+        bx, by = _place(canvas, (bw, bh), cands)
+        canvas.box((bx, by, bx + bw, by + bh))
+        canvas.text((bx + pad, by + pad), label, size, CALIBRATION_RGB)
+
+
 def _hip_caveats(result: GradingResult, hips: Sequence[HipResult]) -> list[str]:
     out: list[str] = []
     for c in result.caveats:
@@ -596,6 +637,7 @@ def _panel(
 
     info = [
         f"spacing: {spacing.source.value} {spacing.row_mm:.3f} x {spacing.col_mm:.3f} mm"
+        + (f" ±{100 * spacing.relative_uncertainty:.0f} %" if spacing.calibration else "")
         if spacing is not None
         else "spacing: none (no scale)",
         f"sides: {laterality_source}",
@@ -681,6 +723,8 @@ def _render_view(
         if hip.gap is not None:
             a, b = view.to_xy(hip.gap.pelvic_point_px), view.to_xy(hip.gap.femoral_point_px)
             canvas.occupy_line(a, b, pad=canvas.line_px * 4)
+    spacing = result.spacing or radiograph.spacing
+    _draw_calibration(canvas, spacing, view)
     for hip in hips_labelled:
         _draw_gap(canvas, hip, view)
     for hip in hips_labelled:
