@@ -176,9 +176,10 @@ def _ball_candidate(
     ring = (d >= 1.3 * r_eq) & (d <= 2.0 * r_eq)
     if not ring.any() or float((win[ring] >= level).mean()) > 0.02:
         return None
-    inside = win[d <= 0.6 * r_eq]
-    p5, p50, p95 = np.percentile(inside, [5, 50, 95])
-    contrast = float(p50) - float(np.median(win[ring]))
+    core = d <= 0.6 * r_eq
+    resid = _minus_plane(win, core)
+    p5, p95 = np.percentile(resid, [5, 95])
+    contrast = float(np.median(win[core])) - float(np.median(win[ring]))
     if contrast <= 0 or float(p95 - p5) > 0.12 * contrast:
         return None
     return float(cy), float(cx), r_eq
@@ -243,53 +244,110 @@ def find_prosthetic_heads(
             continue
         if float(comp.sum()) < 1.6 * math.pi * r_in * r_in / aspect:
             continue  # a lone disk (a ball), not a head on a stem in a cup
-        iy, ix = np.unravel_index(int(np.argmax(dist)), dist.shape)
-        cy, cx = iy + sl[0].start, ix + sl[1].start
-        fit = _head_from(pixels, (cy * f + (f - 1) / 2, cx * f + (f - 1) / 2), r_in * f, aspect)
+        from skimage.feature import peak_local_max
+
+        seeds = peak_local_max(
+            dist, min_distance=max(2, int(0.5 * r_in)), threshold_abs=0.5 * r_in, num_peaks=4
+        )
+        centres = [
+            ((iy + sl[0].start) * f + (f - 1) / 2, (ix + sl[1].start) * f + (f - 1) / 2)
+            for iy, ix in seeds
+        ]
+        fit = _head_from(pixels, centres, r_in * f, aspect, body + 0.5 * (thr - body))
         if fit is not None:
             out.append(fit)
     return out
 
 
 def _head_from(
-    pixels: npt.NDArray[np.generic], center: tuple[float, float], r_in: float, aspect: float
+    pixels: npt.NDArray[np.generic],
+    centres: list[tuple[float, float]],
+    r_in: float,
+    aspect: float,
+    metal_level: float,
 ) -> CircleFit | None:
-    """The head: the smallest round outline around ``center`` inside a larger one (the cup)."""
+    """The head: the smallest well-supported round metal outline around the seeds.
+
+    ``centres`` are the metal blob's deepest points (in the cup or the head). Round outlines
+    are found among the strong steepest steps along rays from each (RANSAC: the head where it
+    stands out of the cup, the cup's rim); each is then re-located at :data:`EDGE_LEVEL`
+    between the levels just inside and just outside it, ray by ray from its own centre, and
+    refitted. The smallest that is metal inside (brighter than ``metal_level``, half-way from
+    the film's median to the metal threshold) and covers at least 90 degrees is the head.
+    """
+    cands: list[CircleFit] = []
+    seeds = list(centres)
+    for _ in range(2):  # the cup's centre (found first from an off-centre seed) is the head's
+        found: list[CircleFit] = []
+        for center in seeds[:4]:
+            steps = ray_steps(
+                pixels, center, r_in, n_rays=720, inner=0.3, outer=4.5, aspect=aspect
+            )
+            if steps.shape[0] < 24:
+                continue
+            steps = steps[steps[:, 3] >= 0.25 * float(np.percentile(steps[:, 3], 90))]
+            found += ransac_circles(
+                steps, aspect=aspect, radius_range_px=(0.6 * r_in, 3.0 * r_in), tol_px=1.5,
+                min_arc_deg=60, max_circles=5,
+            )
+        cands += found
+        seeds = [q.center_px for q in sorted(found, key=lambda q: -q.n_points)]
+    for cand in sorted(cands, key=lambda q: q.radius_px):
+        fit = _refine(pixels, cand, aspect)
+        if (
+            fit is not None
+            and fit.arc_deg >= 90
+            and fit.n_points >= 0.5 * 720 * fit.arc_deg / 360
+            and _metal_inside(pixels, fit, aspect, metal_level)
+        ):
+            return fit
+    return None
+
+
+def _refine(pixels: npt.NDArray[np.generic], cand: CircleFit, aspect: float) -> CircleFit | None:
+    """Edge points of ``cand`` re-located by level crossing and refitted (inliers only)."""
+    r = cand.radius_px
     pts = ray_edges(
-        pixels, center, r_in, n_rays=720, inner=0.6, outer=2.6, aspect=aspect, level=EDGE_LEVEL
+        pixels, cand.center_px, r, n_rays=720, inner=0.85, outer=1.2, aspect=aspect,
+        level=EDGE_LEVEL, inside_band=(0.78, 0.9), outside_band=(1.1, 1.22),
     )
     if pts.shape[0] < 24:
         return None
-    fits = ransac_circles(
-        pts, aspect=aspect, radius_range_px=(0.5 * r_in, 2.6 * r_in), tol_px=1.0, min_arc_deg=75
-    )
-    if not fits:
+    yc, xc = cand.center_px
+    d = np.abs(np.hypot(pts[:, 0] - yc, (pts[:, 1] - xc) * aspect) - r)
+    near = pts[d <= max(0.04 * r, 2.0)]
+    if near.shape[0] < 24:
         return None
-    head = min(fits, key=lambda q: q.radius_px)
-    if not _flat_inside(pixels, head, aspect):
+    try:
+        fit = fit_circle(near, aspect=aspect, reject_sigma=2.5)
+    except ValueError:
         return None
-    yc, xc = head.center_px
-    d = np.abs(np.hypot(pts[:, 0] - yc, (pts[:, 1] - xc) * aspect) - head.radius_px)
-    return _with_placement(head, pts[d <= max(2.5 * head.rms_px, 1.0)])
+    yc, xc = fit.center_px
+    d = np.abs(np.hypot(near[:, 0] - yc, (near[:, 1] - xc) * aspect) - fit.radius_px)
+    return _with_placement(fit, near[d <= max(2.5 * fit.rms_px, 1.0)])
 
 
-def _flat_inside(pixels: npt.NDArray[np.generic], fit: CircleFit, aspect: float) -> bool:
-    """Metal is flat: the inner half of the disk varies little next to its edge's contrast."""
+def _metal_inside(
+    pixels: npt.NDArray[np.generic], fit: CircleFit, aspect: float, metal_level: float
+) -> bool:
+    """The inner half of the disk is metal-bright (median above ``metal_level``)."""
     yc, xc = fit.center_px
     r = fit.radius_px
-    r0, r1 = max(0, int(yc - 1.5 * r)), min(pixels.shape[0], int(yc + 1.5 * r) + 1)
-    c0 = max(0, int(xc - 1.5 * r / aspect))
-    c1 = min(pixels.shape[1], int(xc + 1.5 * r / aspect) + 1)
+    r0, r1 = max(0, int(yc - r)), min(pixels.shape[0], int(yc + r) + 1)
+    c0, c1 = max(0, int(xc - r / aspect)), min(pixels.shape[1], int(xc + r / aspect) + 1)
     win = np.asarray(pixels[r0:r1, c0:c1], dtype=np.float32)
     yy, xx = np.ogrid[r0:r1, c0:c1]
-    d = np.hypot(yy - yc, (xx - xc) * aspect)
-    inside = win[d <= 0.5 * r]
-    around = win[(d >= 1.1 * r) & (d <= 1.4 * r)]
-    if inside.size < 10 or around.size < 10:
-        return False
-    p5, p50, p95 = np.percentile(inside, [5, 50, 95])
-    contrast = float(p50) - float(np.percentile(around, 25))
-    return contrast > 0 and float(p95 - p5) <= 0.15 * contrast
+    core = np.hypot(yy - yc, (xx - xc) * aspect) <= 0.5 * r
+    return bool(core.sum() >= 10 and float(np.median(win[core])) >= metal_level)
+
+
+def _minus_plane(win: FloatImage, where: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+    """Values at ``where`` minus their least-squares plane (a film's large-scale tilt)."""
+    rr, cc = np.nonzero(where)
+    v = win[rr, cc].astype(np.float64)
+    a = np.column_stack([rr, cc, np.ones_like(rr)]).astype(np.float64)
+    coef, *_ = np.linalg.lstsq(a, v, rcond=None)
+    return v - a @ coef
 
 
 # --------------------------------------------------------------------------------------------

@@ -86,6 +86,8 @@ def ray_edges(
     inside_level: float | None = None,
     step_px: float = 0.25,
     level: float = 0.5,
+    inside_band: tuple[float, float] = (0.2, 0.5),
+    outside_band: tuple[float, float] = (1.15, 1.5),
 ) -> FloatArray:
     """Half-maximum edge points of a bright round object, one per ray at most.
 
@@ -103,11 +105,14 @@ def ray_edges(
     aspect : float
         Column pitch / row pitch.
     inside_level : float, optional
-        The object's level; default the median over the inner half of the disk.
+        The object's level; default each ray's own median over ``inside_band``.
     step_px : float
         Sampling step along the rays.
     level : float
         Where between the outside (0) and inside (1) level the edge is placed.
+    inside_band, outside_band : (float, float)
+        Where along each ray (fractions of ``radius_px``) its own inside and outside levels are
+        taken (medians).
 
     Returns
     -------
@@ -119,7 +124,7 @@ def ray_edges(
     img = np.asarray(pixels)
     r0, c0 = center_px
     ang = ray_angles(n_rays)
-    s = np.arange(0.0, outer * radius_px + step_px, step_px)
+    s = np.arange(0.0, max(outer, outside_band[1]) * radius_px + step_px, step_px)
     dr = np.sin(ang)[:, None] * s[None, :]
     dc = np.cos(ang)[:, None] * s[None, :] / aspect
     rows = r0 + dr
@@ -127,14 +132,21 @@ def ray_edges(
     prof = ndi.map_coordinates(
         img.astype(np.float32, copy=False), [rows.ravel(), cols.ravel()], order=1, mode="nearest"
     ).reshape(rows.shape)
-    if inside_level is None:
-        core = s <= 0.5 * radius_px
-        inside_level = float(np.median(prof[:, core]))
+    core = (s >= inside_band[0] * radius_px) & (s <= inside_band[1] * radius_px)
+    if not core.any():
+        core = s <= inside_band[1] * radius_px
+    # each ray's own inside level (a film's large-scale processing tilts a flat object)
+    inside_levels = (
+        np.median(prof[:, core], axis=1)
+        if inside_level is None
+        else np.full(n_rays, float(inside_level))
+    )
     i_in = int(np.searchsorted(s, inner * radius_px))
-    out_band = (s >= 1.15 * radius_px) & (s <= outer * radius_px)
-    pts: list[tuple[float, float, float]] = []
+    out_band = (s >= outside_band[0] * radius_px) & (s <= outside_band[1] * radius_px)
+    pts: list[tuple[float, float, float, float]] = []
     for k in range(n_rays):
         p = prof[k]
+        inside_level = float(inside_levels[k])
         outside = float(np.median(p[out_band])) if out_band.any() else float(p[-1])
         if inside_level - outside <= 0:
             continue
