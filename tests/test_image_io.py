@@ -1,0 +1,170 @@
+"""PNG, JPEG and TIFF input: recognised by content, greyscale only, never graded without a scale."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from brooker import batch, image_io
+from brooker.cli import app
+from brooker.config import AnalysisConfig
+from brooker.dicom_io import load_radiograph
+from brooker.errors import (
+    ColourImageError,
+    MissingSpacingError,
+    MultiFrameError,
+    TruncatedPixelDataError,
+)
+from brooker.models import ImageSide, SpacingSource
+from brooker.phantom_dicom import DicomVariant, write_dicom
+from brooker.pipeline import analyze
+
+RAMP = (np.arange(60 * 80, dtype=np.uint32).reshape(60, 80) % 4096).astype(np.uint16)
+
+
+def _save(arr: np.ndarray, path: Path, fmt: str, **kw: object) -> Path:
+    Image.fromarray(arr).save(path, format=fmt, **kw)
+    return path
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    out = {
+        "png16": _save(RAMP, tmp_path / "a16", "PNG"),
+        "png8": _save((RAMP >> 4).astype(np.uint8), tmp_path / "a8.png", "PNG"),
+        "jpeg": _save((RAMP >> 4).astype(np.uint8), tmp_path / "a.jpg", "JPEG", quality=95),
+        "tiff16": _save(RAMP, tmp_path / "a.tif", "TIFF"),
+    }
+    dcm = tmp_path / "a.dcm"
+    write_dicom(RAMP, dcm, DicomVariant(pixel_spacing_mm=(0.2, 0.2), calibration_type="GEOMETRY"))
+    out["dicom"] = dcm
+    return out
+
+
+def test_image_kind_by_content_not_extension(files: dict[str, Path], tmp_path: Path) -> None:
+    assert image_io.image_kind(files["png16"]) == "png"  # no extension at all
+    assert image_io.image_kind(files["jpeg"]) == "jpeg"
+    assert image_io.image_kind(files["tiff16"]) == "tiff"
+    assert image_io.image_kind(files["dicom"]) is None
+    fake = tmp_path / "fake.png"
+    fake.write_bytes(b"not an image at all")
+    assert image_io.image_kind(fake) is None
+
+
+@pytest.mark.parametrize(
+    ("key", "bits"), [("png16", 16), ("png8", 8), ("jpeg", 8), ("tiff16", 16)]
+)
+def test_greyscale_files_load_like_dicom(files: dict[str, Path], key: str, bits: int) -> None:
+    rad = load_radiograph(files[key])
+    assert rad.pixels.shape == (60, 80)
+    assert rad.pixels.dtype == np.float32
+    assert rad.meta.bits_stored == bits
+    assert rad.spacing is None
+    assert rad.laterality_source == "assumed"
+    assert rad.patient_right_on is ImageSide.LEFT
+    assert any("sides assumed from the AP convention" in c for c in rad.caveats)
+    assert any("--flipped" in c for c in rad.caveats)
+    if key in ("png16", "tiff16"):
+        np.testing.assert_array_equal(rad.pixels, RAMP.astype(np.float32))
+
+
+def test_flipped_and_user_spacing(files: dict[str, Path]) -> None:
+    rad = load_radiograph(files["png16"], pixel_spacing=(0.15, 0.16), flipped=True)
+    assert rad.patient_right_on is ImageSide.RIGHT
+    assert rad.laterality_source == "user"
+    assert not any("assumed" in c for c in rad.caveats)
+    assert rad.spacing is not None
+    assert (rad.spacing.row_mm, rad.spacing.col_mm) == (0.15, 0.16)
+    assert rad.spacing.source is SpacingSource.USER
+
+
+def test_flipped_overrides_dicom_tags_with_a_caveat(files: dict[str, Path]) -> None:
+    rad = load_radiograph(files["dicom"], flipped=True)
+    assert rad.patient_right_on is ImageSide.RIGHT
+    assert rad.laterality_source == "user"
+
+
+def test_grey_content_saved_as_rgb_is_converted(tmp_path: Path) -> None:
+    grey = (RAMP >> 4).astype(np.uint8)
+    path = _save(np.stack([grey] * 3, axis=2), tmp_path / "rgb.png", "PNG")
+    rad = load_radiograph(path)
+    np.testing.assert_allclose(rad.pixels, grey.astype(np.float32))
+    jpg = _save(np.stack([grey] * 3, axis=2), tmp_path / "rgb.jpg", "JPEG", quality=90)
+    assert load_radiograph(jpg).pixels.shape == (60, 80)
+
+
+def test_colour_image_refused(tmp_path: Path) -> None:
+    rgb = np.zeros((60, 80, 3), np.uint8)
+    rgb[..., 0] = 200  # red
+    rgb[:, 40:, 2] = 180
+    path = _save(rgb, tmp_path / "photo.png", "PNG")
+    with pytest.raises(ColourImageError) as exc:
+        load_radiograph(path)
+    assert exc.value.code == "colour_image"
+    assert str(path) in exc.value.message
+
+
+def test_truncated_png_refused(tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 65535, (200, 200), dtype=np.uint16)).save(
+        buf, format="PNG"
+    )
+    data = buf.getvalue()
+    path = tmp_path / "cut.png"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(TruncatedPixelDataError) as exc:
+        load_radiograph(path)
+    assert exc.value.code == "truncated_pixel_data"
+
+
+def test_multipage_tiff_refused(tmp_path: Path) -> None:
+    path = tmp_path / "two.tif"
+    a = Image.fromarray(RAMP)
+    a.save(path, format="TIFF", save_all=True, append_images=[Image.fromarray(RAMP)])
+    with pytest.raises(MultiFrameError):
+        load_radiograph(path)
+
+
+def test_image_without_scale_is_never_graded(files: dict[str, Path]) -> None:
+    with pytest.raises(MissingSpacingError) as exc:
+        analyze(files["png16"], AnalysisConfig())
+    msg = exc.value.message
+    for option in ("--pixel-spacing", "--ball-mm", "--head-mm", "--estimate-spacing"):
+        assert option in msg
+
+
+def test_folders_are_searched_for_images_by_content(files: dict[str, Path], tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    found = batch.discover([tmp_path])
+    names = {Path(f).name for f in found.files}
+    assert {"a16", "a8.png", "a.jpg", "a.tif", "a.dcm"} <= names
+    assert "notes.txt" not in names
+    assert found.skipped_non_dicom == 1
+
+
+def test_cli_grade_png_without_scale_names_the_options(files: dict[str, Path], tmp_path: Path) -> None:
+    res = CliRunner().invoke(
+        app, ["grade", str(files["png8"]), "--json", "--workers", "1", "--out", str(tmp_path / "o")]
+    )
+    assert res.exit_code == 3
+    assert '"code": "missing_spacing"' in res.stdout
+    assert "--ball-mm" in res.stderr
+
+
+def test_cli_inspect_image(files: dict[str, Path]) -> None:
+    res = CliRunner().invoke(app, ["inspect", str(files["png16"]), "--json"])
+    assert res.exit_code == 0, res.output
+    assert '"laterality_source": "assumed"' in res.stdout
+    assert '"spacing": null' in res.stdout
+
+
+def test_cli_rejects_two_scale_sources(files: dict[str, Path]) -> None:
+    res = CliRunner().invoke(
+        app, ["inspect", str(files["png16"]), "--ball-mm", "25", "--pixel-spacing", "0.2,0.2"]
+    )
+    assert res.exit_code == 2
