@@ -64,6 +64,10 @@ EDGE_LEVEL = 0.35
 #: edge has no single position; its level depends on the tone curve).
 EDGE_PLACEMENT_FRACTION = 0.5
 
+#: Metal's edge is sharp (a bone's is blurred by the chord through it): a head whose fitted
+#: diameter is less certain than this (scatter and edge width) is not taken.
+MAX_HEAD_RELATIVE_SD = 0.035
+
 #: A spacing that makes the film narrower or wider than this (mm at the patient, short side)
 #: means the wrong object, or a wrong diameter, was given.
 PLAUSIBLE_FIELD_MM = (60.0, 600.0)
@@ -112,7 +116,7 @@ def find_balls(pixels: npt.NDArray[np.generic], *, aspect: float = 1.0) -> list[
     lo, hi = (float(v) for v in np.percentile(small, [1.0, 99.99]))
     short = min(small.shape[0], small.shape[1] * aspect)
     found: list[tuple[float, float, float]] = []  # (row, col, radius) on the small copy
-    for level in np.linspace(lo, hi, 26)[1:-1]:
+    for level in np.linspace(lo, hi, 42)[1:-1]:
         mask = small >= level
         labels, n = ndi.label(mask)
         for k, sl in enumerate(ndi.find_objects(labels), start=1):
@@ -174,13 +178,19 @@ def _ball_candidate(
     yy, xx = np.ogrid[r0:r1, c0:c1]
     d = np.hypot(yy - cy, (xx - cx) * aspect)
     ring = (d >= 1.3 * r_eq) & (d <= 2.0 * r_eq)
-    if not ring.any() or float((win[ring] >= level).mean()) > 0.02:
+    if not ring.any():
         return None
     core = d <= 0.6 * r_eq
+    inside = float(np.median(win[core]))
+    around = float(np.median(win[ring]))
+    contrast = inside - around
+    # alone: nothing in the ring around it is about as bright as it (a head's cup and stem
+    # are; soft tissue beside a ball at the body's edge may come close, but not that close)
+    if contrast <= 0 or float((win[ring] >= inside - 0.25 * contrast).mean()) > 0.15:
+        return None
     resid = _minus_plane(win, core)
     p5, p95 = np.percentile(resid, [5, 95])
-    contrast = float(np.median(win[core])) - float(np.median(win[ring]))
-    if contrast <= 0 or float(p95 - p5) > 0.12 * contrast:
+    if float(p95 - p5) > 0.12 * contrast:
         return None
     return float(cy), float(cx), r_eq
 
@@ -242,8 +252,8 @@ def find_prosthetic_heads(
         r_in = float(dist.max())
         if not (0.02 * short <= r_in <= 0.15 * short):
             continue
-        if float(comp.sum()) < 1.6 * math.pi * r_in * r_in / aspect:
-            continue  # a lone disk (a ball), not a head on a stem in a cup
+        if float(comp.sum()) < 1.25 * math.pi * r_in * r_in / aspect:
+            continue  # a lone disk (a ball), not a head on a stem or in a cup
         from skimage.feature import peak_local_max
 
         seeds = peak_local_max(
@@ -253,7 +263,9 @@ def find_prosthetic_heads(
             ((iy + sl[0].start) * f + (f - 1) / 2, (ix + sl[1].start) * f + (f - 1) / 2)
             for iy, ix in seeds
         ]
-        fit = _head_from(pixels, centres, r_in * f, aspect, body + 0.5 * (thr - body))
+        rr, cc = np.nonzero(comp)
+        blob = np.column_stack([(rr + sl[0].start) * f, (cc + sl[1].start) * f]).astype(float)
+        fit = _head_from(pixels, centres, r_in * f, aspect, body + 0.5 * (thr - body), blob)
         if fit is not None:
             out.append(fit)
     return out
@@ -265,6 +277,7 @@ def _head_from(
     r_in: float,
     aspect: float,
     metal_level: float,
+    blob_px: npt.NDArray[np.float64],
 ) -> CircleFit | None:
     """The head: the smallest well-supported round metal outline around the seeds.
 
@@ -273,7 +286,10 @@ def _head_from(
     stands out of the cup, the cup's rim); each is then re-located at :data:`EDGE_LEVEL`
     between the levels just inside and just outside it, ray by ray from its own centre, and
     refitted. The smallest that is metal inside (brighter than ``metal_level``, half-way from
-    the film's median to the metal threshold) and covers at least 90 degrees is the head.
+    the film's median to the metal threshold), covers at least 90 degrees, and sits in a cup
+    (a larger round outline around the same centre) or on a stem (the metal blob reaches
+    4 radii from its centre), with a sharp edge (:data:`MAX_HEAD_RELATIVE_SD`), is the head: a
+    clipped vertebral body or a ball is not.
     """
     cands: list[CircleFit] = []
     seeds = list(centres)
@@ -295,11 +311,22 @@ def _head_from(
     for cand in sorted(cands, key=lambda q: q.radius_px):
         fit = _refine(pixels, cand, aspect)
         if (
-            fit is not None
-            and fit.arc_deg >= 90
-            and fit.n_points >= 0.5 * 720 * fit.arc_deg / 360
-            and _metal_inside(pixels, fit, aspect, metal_level)
+            fit is None
+            or fit.arc_deg < 90
+            or fit.n_points < 0.5 * 720 * fit.arc_deg / 360
+            or not _metal_inside(pixels, fit, aspect, metal_level)
+            or fit.relative_sd > MAX_HEAD_RELATIVE_SD
         ):
+            continue
+        yc, xc = fit.center_px
+        in_cup = any(
+            1.2 * fit.radius_px <= q.radius_px <= 2.3 * fit.radius_px
+            and math.hypot(q.center_px[0] - yc, (q.center_px[1] - xc) * aspect)
+            <= 0.35 * fit.radius_px
+            for q in cands
+        )
+        reach = float(np.hypot(blob_px[:, 0] - yc, (blob_px[:, 1] - xc) * aspect).max())
+        if in_cup or reach >= 4.0 * fit.radius_px:
             return fit
     return None
 
