@@ -118,7 +118,7 @@ def find_balls(pixels: npt.NDArray[np.generic], *, aspect: float = 1.0) -> list[
     found: list[tuple[float, float, float]] = []  # (row, col, radius) on the small copy
     for level in np.linspace(lo, hi, 42)[1:-1]:
         mask = small >= level
-        labels, n = ndi.label(mask)
+        labels, _ = ndi.label(mask)
         for k, sl in enumerate(ndi.find_objects(labels), start=1):
             if sl is None:
                 continue
@@ -171,7 +171,7 @@ def _ball_candidate(
     cy, cx = ndi.center_of_mass(filled)
     cy += sl[0].start
     cx += sl[1].start
-    pad = int(math.ceil(2.2 * r_eq / min(1.0, aspect))) + 1
+    pad = math.ceil(2.2 * r_eq / min(1.0, aspect)) + 1
     r0, r1 = max(0, int(cy) - pad), min(small.shape[0], int(cy) + pad + 1)
     c0, c1 = max(0, int(cx) - pad), min(small.shape[1], int(cx) + pad + 1)
     win = small[r0:r1, c0:c1]
@@ -214,7 +214,6 @@ def _fit_full(
 
 def _with_placement(fit: CircleFit, pts: npt.NDArray[np.float64]) -> CircleFit:
     """The fit with the edge-placement uncertainty added to its radius' standard error."""
-    yc, xc = fit.center_px
     widths = pts[:, 3]
     widths = widths[np.isfinite(widths)]
     if widths.size == 0:
@@ -547,7 +546,8 @@ def _apply(
         relative_uncertainty=rel,
         calibration=tuple(objs),
     )
-    short_mm = min(radiograph.pixels.shape[0] * row_mm, radiograph.pixels.shape[1] * row_mm * aspect)
+    rows, cols = radiograph.pixels.shape
+    short_mm = min(rows * row_mm, cols * row_mm * aspect)
     lo, hi = PLAUSIBLE_FIELD_MM
     if not (lo <= short_mm <= hi):
         raise CalibrationError(
@@ -566,9 +566,10 @@ def _apply(
         else f"{o.diameter_px:.1f} px"
         for o in objs
     )
+    assumed = " assumed" if source is SpacingSource.ANATOMICAL_ESTIMATE else ""
     text = (
         f"spacing {row_mm:.4f} x {row_mm * aspect:.4f} mm from the {what} "
-        f"({objs[0].diameter_mm:g} mm{' assumed' if source is SpacingSource.ANATOMICAL_ESTIMATE else ''}; "
+        f"({objs[0].diameter_mm:g} mm{assumed}; "
         f"fitted {fitted}), ±{100 * rel:.0f} %"
     )
     if source is SpacingSource.CALIBRATION_BALL:

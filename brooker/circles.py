@@ -75,7 +75,7 @@ def ray_angles(n_rays: int) -> FloatArray:
 
 
 def ray_edges(
-    pixels: npt.NDArray[np.floating[object]] | npt.NDArray[np.generic],
+    pixels: npt.NDArray[np.generic],
     center_px: tuple[float, float],
     radius_px: float,
     *,
@@ -386,7 +386,9 @@ def ransac_circles(
             break
         members = idx[best[1]]
         try:
-            fit = fit_circle(points[members], aspect=aspect, reject_sigma=2.5, min_points=min_points)
+            fit = fit_circle(
+                points[members], aspect=aspect, reject_sigma=2.5, min_points=min_points
+            )
         except ValueError:
             left[members] = False
             continue

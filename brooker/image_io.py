@@ -125,7 +125,9 @@ def load_image(
         try:
             img = Image.open(path)
         except UnidentifiedImageError:
-            raise UnsupportedPixelDataError(f"the {_NAMES[kind]} cannot be decoded", where) from None
+            raise UnsupportedPixelDataError(
+                f"the {_NAMES[kind]} cannot be decoded", where
+            ) from None
         except OSError as exc:
             raise UnsupportedPixelDataError(
                 f"the {_NAMES[kind]} cannot be opened ({exc})", where

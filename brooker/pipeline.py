@@ -13,10 +13,10 @@ from brooker._version import __version__
 from brooker.calibration import calibrate
 from brooker.config import AnalysisConfig
 from brooker.dicom_io import check_gradable, load_radiograph
-from brooker.image_io import with_user_sides
 from brooker.errors import BrookerError, MissingSpacingError
 from brooker.fragments import classify_fragments
 from brooker.grading import grade_hip, needs_gap, not_graded_hip
+from brooker.image_io import with_user_sides
 from brooker.localization import analyse_scene, find_hips
 from brooker.measurement import measure_gap
 from brooker.models import (

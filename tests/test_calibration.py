@@ -3,9 +3,9 @@
 One AP pelvis film (tests/test_engine.py's p23 at 0.25 mm: a prosthesis with a 32 mm head, a
 25 mm ball over the soft tissue above the left hip) is exported as 16-bit PNG, 8-bit JPEG,
 16-bit TIFF and as DICOM without any spacing; a second film (b10: native hips, two balls)
-serves the refusals and the anatomical estimate. Targets (issue 13): the ball's spacing within 1 % of the truth,
-a head's within 2 %, gaps from calibrated films within 0.5 mm of those with the true spacing,
-and a 16-bit PNG and an 8-bit JPEG of one film graded alike (gaps within 0.3 mm).
+serves the refusals and the anatomical estimate. Targets (issue 13): the ball's spacing within
+1 % of the truth, a head's within 2 %, gaps from calibrated films within 0.5 mm of those with
+the true spacing, and a 16-bit PNG and an 8-bit JPEG of one film graded alike (gaps within 0.3 mm).
 """
 
 from __future__ import annotations

@@ -147,7 +147,9 @@ def test_folders_are_searched_for_images_by_content(files: dict[str, Path], tmp_
     assert found.skipped_non_dicom == 1
 
 
-def test_cli_grade_png_without_scale_names_the_options(files: dict[str, Path], tmp_path: Path) -> None:
+def test_cli_grade_png_without_scale_names_the_options(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
     res = CliRunner().invoke(
         app, ["grade", str(files["png8"]), "--json", "--workers", "1", "--out", str(tmp_path / "o")]
     )
