@@ -23,6 +23,7 @@ _LAZY = {
     "load_radiograph": "brooker.dicom_io",
     "AnalysisConfig": "brooker.config",
     "BrookerGrade": "brooker.models",
+    "CalibrationObject": "brooker.models",
     "ExitCode": "brooker.models",
     "Fragment": "brooker.models",
     "FragmentKind": "brooker.models",
@@ -72,6 +73,7 @@ if TYPE_CHECKING:
     from brooker.errors import BrookerError
     from brooker.models import (
         BrookerGrade,
+        CalibrationObject,
         ExitCode,
         Fragment,
         FragmentKind,
