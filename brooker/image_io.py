@@ -69,6 +69,9 @@ ASSUMED_SIDES_CAVEAT: Final = (
 def image_kind(path: str | os.PathLike[str]) -> str | None:
     """``"png"``, ``"jpeg"`` or ``"tiff"`` from the file's first bytes; None otherwise.
 
+    A DICOM Part 10 file (``DICM`` at byte 128) is never an image, even when its preamble is
+    a TIFF header (dual-personality files).
+
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "x"
     >>> _ = p.write_bytes(b"\\x89PNG\\r\\n\\x1a\\n" + bytes(20))
@@ -77,9 +80,11 @@ def image_kind(path: str | os.PathLike[str]) -> str | None:
     """
     try:
         with open(path, "rb") as fh:
-            head = fh.read(8)
+            head = fh.read(132)
     except OSError:
         return None
+    if head[128:132] == b"DICM":
+        return None  # DICOM whose preamble is a TIFF header (dual-personality files)
     for magic, kind in _MAGIC:
         if head.startswith(magic):
             return kind

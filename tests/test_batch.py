@@ -83,7 +83,8 @@ def tree(tmp_path: Path) -> Path:
     _write(root / "c" / "x", b"NOHIP")
     _write(root / "c" / "y", b"BUG")
     (root / "notes.txt").write_text("not a radiograph")
-    (root / "b" / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 200)
+    # named .png but not an image (PNG/JPEG/TIFF are found by their signatures, like DICOM)
+    (root / "b" / "image.png").write_bytes(b"%PDF-1.7\n" + b"\0" * 200)
     (root / "empty").write_bytes(b"")
     return root
 
