@@ -27,7 +27,7 @@ can differ from the hip's).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -63,6 +63,10 @@ EDGE_LEVEL = 0.35
 #: The edge's placement is uncertain by about this fraction of its 75-25 % width (a blurred
 #: edge has no single position; its level depends on the tone curve).
 EDGE_PLACEMENT_FRACTION = 0.5
+
+#: Relative error of a ball's fitted size where it lies against black air (the synthetic
+#: films' worst case: a ball between the thighs), added to its fit's uncertainty.
+AIR_EDGE_BIAS = 0.035
 
 #: Metal's edge is sharp (a bone's is blurred by the chord through it): a head whose fitted
 #: diameter is less certain than this (scatter and edge width) is not taken.
@@ -391,8 +395,6 @@ def find_native_heads(
     centre (the head's cortex against the joint space and soft tissue), with RANSAC keeping
     the round part of the outline (the neck and the acetabulum are not on it).
     """
-    from dataclasses import replace
-
     from brooker.localization import find_hips
 
     cols = radiograph.pixels.shape[1]
@@ -446,6 +448,7 @@ def calibrate(radiograph: Radiograph, config: AnalysisConfig) -> Radiograph:
     prior = radiograph.spacing
     aspect = 1.0 if prior is None else prior.col_mm / prior.row_mm
     unc = config.spacing_uncertainty
+    extra: list[str] = []
     if config.ball_mm is not None:
         balls = find_balls(radiograph.pixels, aspect=aspect)
         if not balls:
@@ -461,7 +464,20 @@ def calibrate(radiograph: Radiograph, config: AnalysisConfig) -> Radiograph:
                 "cannot be told apart",
                 where,
             )
-        objs = [_object("calibration_ball", balls[0], config.ball_mm, aspect)]
+        ball = balls[0]
+        dark = _dark_surround(radiograph.pixels, ball, aspect)
+        if dark > 0.2:
+            # against black (air clipped by the export's window) the blurred edge is placed
+            # inside the ball: up to 3.5 % too small on the synthetic films
+            ball = replace(
+                ball, radius_sd_px=math.hypot(ball.radius_sd_px, AIR_EDGE_BIAS * ball.radius_px)
+            )
+            extra.append(
+                f"{100 * dark:.0f} % of the ball's surroundings are black (air): its edge is "
+                f"less certain there (+{100 * AIR_EDGE_BIAS:.0f} % uncertainty); a ball over "
+                "soft tissue is better"
+            )
+        objs = [_object("calibration_ball", ball, config.ball_mm, aspect)]
         source = SpacingSource.CALIBRATION_BALL
     elif config.head_mm is not None:
         heads = find_prosthetic_heads(radiograph.pixels, aspect=aspect)
@@ -491,7 +507,27 @@ def calibrate(radiograph: Radiograph, config: AnalysisConfig) -> Radiograph:
                 [f"--estimate-spacing not used: the spacing comes from {prior.source.value}"],
             )
         return radiograph
-    return _apply(radiograph, objs, source, float(unc[source]), aspect)
+    return _add_caveats(
+        _apply(radiograph, objs, source, float(unc[source]), aspect), extra
+    )
+
+
+def _dark_surround(pixels: npt.NDArray[np.generic], fit: CircleFit, aspect: float) -> float:
+    """Fraction of the ring 1.1-1.4 radii around a fit that is black (the film's bottom 1 %)."""
+    yc, xc = fit.center_px
+    r = fit.radius_px
+    r0, r1 = max(0, int(yc - 1.4 * r)), min(pixels.shape[0], int(yc + 1.4 * r) + 1)
+    c0 = max(0, int(xc - 1.4 * r / aspect))
+    c1 = min(pixels.shape[1], int(xc + 1.4 * r / aspect) + 1)
+    win = np.asarray(pixels[r0:r1, c0:c1], dtype=np.float32)
+    yy, xx = np.ogrid[r0:r1, c0:c1]
+    d = np.hypot(yy - yc, (xx - xc) * aspect)
+    ring = win[(d >= 1.1 * r) & (d <= 1.4 * r)]
+    if ring.size == 0:
+        return 0.0
+    sample = np.asarray(pixels[::4, ::4], dtype=np.float32)
+    lo, hi = (float(v) for v in np.percentile(sample, [1.0, 99.0]))
+    return float((ring <= lo + 0.05 * (hi - lo)).mean())
 
 
 def _object(kind: str, fit: CircleFit, diameter_mm: float, aspect: float) -> CalibrationObject:
@@ -588,12 +624,8 @@ def _apply(
             f"{prior.col_mm:.4f} mm ({100 * diff:+.1f} % from the calibration)"
         )
     kept = tuple(c for c in radiograph.caveats if not c.startswith("no physical pixel spacing"))
-    from dataclasses import replace
-
     return replace(radiograph, spacing=spacing, caveats=kept + tuple(caveats))
 
 
 def _add_caveats(radiograph: Radiograph, notes: list[str]) -> Radiograph:
-    from dataclasses import replace
-
     return replace(radiograph, caveats=radiograph.caveats + tuple(notes))
