@@ -45,6 +45,7 @@ __all__ = [
     "AnalysisConfig",
     "BrookerError",
     "BrookerGrade",
+    "CalibrationObject",
     "ExitCode",
     "Fragment",
     "FragmentKind",

@@ -1603,10 +1603,12 @@ def _add_negatives(spec: PhantomSpec, scene: _Scene, geoms: dict[str, _HipGeom],
             c = (s * (hw0 + rng.uniform(95, 120)), rng.uniform(-40, 60))
         if spec.ball_diameter_mm is not None:
             r = spec.ball_diameter_mm / 2
-        for c in spec.ball_centers_mm or (c,):
-            groups.append(_Group("ball", [_Blob(float(c[0]), float(c[1]), r, r, depth=r, cortex=0)],
-                                 MU_STEEL, MU_STEEL, 0.0, "metal", "", "calibration_ball"))
-            scene.world_items.append({"kind": "calibration_ball", "center_local": c,
+        for bc in spec.ball_centers_mm or (c,):
+            groups.append(
+                _Group("ball", [_Blob(float(bc[0]), float(bc[1]), r, r, depth=r, cortex=0)],
+                       MU_STEEL, MU_STEEL, 0.0, "metal", "", "calibration_ball")
+            )
+            scene.world_items.append({"kind": "calibration_ball", "center_local": bc,
                                       "diameter_mm": 2 * r, "nominal_mm": 25.0})
     if spec.marker:
         letter = str(rng.choice(["R", "L"]))
