@@ -78,10 +78,13 @@ def image_kind(path: str | os.PathLike[str]) -> str | None:
     >>> image_kind(p)
     'png'
     """
-    try:
-        with open(path, "rb") as fh:
+    from brooker.errors import BrookerError
+    from brooker.paths import open_regular
+
+    try:  # never opens a FIFO or a device (they are refused by the loaders, typed)
+        with open_regular(path) as fh:
             head = fh.read(132)
-    except OSError:
+    except (OSError, BrookerError):
         return None
     if head[128:132] == b"DICM":
         return None  # DICOM whose preamble is a TIFF header (dual-personality files)
