@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from brooker.cli import app
+from brooker.cli.options import analysis_config
 from brooker.cli.terminal import console as make_console
 from brooker.cli.terminal import plain, term
 
@@ -383,20 +384,14 @@ def grade(
             raise typer.BadParameter(str(exc), param_hint="--shard") from None
     if dask_scheduler is not None and resume:
         raise typer.BadParameter("not supported with --dask-scheduler", param_hint="--resume")
-    from brooker.config import AnalysisConfig
-    from brooker.errors import ConfigError
-
-    try:
-        config = AnalysisConfig(
-            pixel_spacing=spacing,
-            magnification=magnification,
-            ball_mm=ball_mm,
-            head_mm=head_mm,
-            estimate_spacing=estimate_spacing,
-            flipped=True if flipped else None,
-        )
-    except ConfigError as exc:
-        raise typer.BadParameter(exc.message) from None
+    config = analysis_config(
+        spacing=spacing,
+        magnification=magnification,
+        ball_mm=ball_mm,
+        head_mm=head_mm,
+        estimate_spacing=estimate_spacing,
+        flipped=flipped,
+    )
     options = {
         "paths": [str(p) for p in paths or []],
         "files_from": files_from,

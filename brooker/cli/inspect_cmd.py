@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from brooker.cli import app
+from brooker.cli.options import analysis_config
 from brooker.cli.terminal import console as make_console
 from brooker.cli.terminal import plain, term
 
@@ -272,22 +273,18 @@ def inspect_command(
     spacing = _parse_pixel_spacing(pixel_spacing)
     mag = _check_magnification(magnification)
 
-    from brooker.config import AnalysisConfig
-    from brooker.errors import BrookerError, ConfigError
+    from brooker.errors import BrookerError
     from brooker.models import ExitCode
     from brooker.pipeline import load_calibrated
 
-    try:
-        config = AnalysisConfig(
-            pixel_spacing=spacing,
-            magnification=mag,
-            ball_mm=ball_mm,
-            head_mm=head_mm,
-            estimate_spacing=estimate_spacing,
-            flipped=True if flipped else None,
-        )
-    except ConfigError as exc:
-        raise typer.BadParameter(exc.message) from None
+    config = analysis_config(
+        spacing=spacing,
+        magnification=mag,
+        ball_mm=ball_mm,
+        head_mm=head_mm,
+        estimate_spacing=estimate_spacing,
+        flipped=flipped,
+    )
     path = str(file)
     try:
         radiograph = load_calibrated(path, config)
