@@ -223,15 +223,7 @@ def _with_placement(fit: CircleFit, pts: npt.NDArray[np.float64]) -> CircleFit:
     if widths.size == 0:
         return fit
     place = EDGE_PLACEMENT_FRACTION * float(np.median(widths))
-    sd = math.hypot(fit.radius_sd_px, place)
-    return CircleFit(
-        center_px=fit.center_px,
-        radius_px=fit.radius_px,
-        radius_sd_px=sd,
-        rms_px=fit.rms_px,
-        n_points=fit.n_points,
-        arc_deg=fit.arc_deg,
-    )
+    return replace(fit, radius_sd_px=math.hypot(fit.radius_sd_px, place))
 
 
 def find_prosthetic_heads(
