@@ -55,6 +55,10 @@ class AnalysisConfig:
         The Brooker II/III boundary (10.0 mm; a gap equal to it is class II).
     min_fragment_area_mm2 : float
         Smaller bright specks are noise, not heterotopic bone.
+    ho_probability_min : float
+        A candidate fragment whose pixels the learned judge (:mod:`brooker.ho_pixels`) gives
+        a mean probability of heterotopic bone under this is normal bone (0.3; 0 turns the
+        judge off).
     max_megapixels : float
         Larger declared images are refused before any allocation.
     spacing_uncertainty : mapping of SpacingSource to float
@@ -137,6 +141,9 @@ class AnalysisConfig:
     bump_min_neck_mm: float = 0.3
     bump_overlap_ratio: float = 2.0
     spur_min_depth_mm: float = 3.0
+    #: bone counts as heterotopic only where the learned per-pixel judge (brooker.ho_pixels)
+    #: gives it at least this probability; 0 turns the judge off
+    ho_probability_min: float = 0.3
     # a dark trochanter (segmentation._solid_femur): cracks closed, holes filled up to a size
     crack_radius_mm: float = 1.0
     max_femur_hole_mm2: float = 2500.0
@@ -176,6 +183,8 @@ class AnalysisConfig:
             raise ConfigError(f"give one scale source, not {' and '.join(given)}")
         if not (math.isfinite(self.gap_threshold_mm) and self.gap_threshold_mm > 0):
             raise ConfigError("gap_threshold_mm must be positive")
+        if not (0.0 <= self.ho_probability_min <= 1.0):
+            raise ConfigError("ho_probability_min must be within [0, 1]")
         if not (self.min_fragment_area_mm2 >= 0):
             raise ConfigError("min_fragment_area_mm2 must be >= 0")
         if not (math.isfinite(self.work_pitch_mm) and self.work_pitch_mm > 0):

@@ -61,6 +61,10 @@ def classify_fragments(masks: HipMasks, spacing: PixelSpacing, config: AnalysisC
         # must lie (mostly) in the periarticular sector
         if masks.sector[sl][comp].mean() < 0.5:
             continue
+        # and look heterotopic to the learned judge, on average over its pixels
+        if masks.ho_prob is not None and config.ho_probability_min > 0:
+            if float(masks.ho_prob[sl][comp].mean()) < config.ho_probability_min:
+                continue
         # cut by the ROI border: not measurable, leave it out
         touches_pelvis = bool(near_pelvis[sl][comp].any())
         touches_femur = bool(near_femur[sl][comp].any())

@@ -7,6 +7,7 @@ workers call: it never raises a BrookerError, it returns an ``error`` record ins
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from brooker._version import __version__
@@ -16,6 +17,7 @@ from brooker.dicom_io import check_gradable, load_radiograph
 from brooker.errors import BrookerError, MissingSpacingError
 from brooker.fragments import classify_fragments
 from brooker.grading import grade_hip, needs_gap, not_graded_hip
+from brooker.ho_pixels import ho_probability
 from brooker.image_io import with_user_sides
 from brooker.localization import analyse_scene, find_hips
 from brooker.measurement import measure_gap
@@ -126,6 +128,10 @@ def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingRe
             why = "the prosthetic head is not segmented as metal on this film"
             hips.append(not_graded_hip(hip, why))
             continue
+        if config.ho_probability_min > 0:
+            # the learned judge of which candidates look heterotopic (brooker.ho_pixels)
+            prob = ho_probability(masks, config.sector_deg, config.sector_radius_mm)
+            masks = dataclasses.replace(masks, ho_prob=prob)
         frags = classify_fragments(masks, radiograph.spacing, config)
         gap = measure_gap(masks, frags, radiograph.spacing, config)
         if gap is None and needs_gap({f.kind for f in frags.items}):

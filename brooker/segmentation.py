@@ -72,6 +72,10 @@ class HipMasks:
     """(row, col) size of an ROI pixel at the patient, mm (the working pitch, see ``block_px``)."""
     block_px: tuple[int, int] = (1, 1)
     """Stored pixels per ROI pixel along (rows, cols): ROIs of fine films are block-averaged."""
+    norm: FloatImage | None = None
+    """The image on the film's local scale: 0 at the soft-tissue level, 1 at the bone level."""
+    ho_prob: FloatImage | None = None
+    """Probability of heterotopic bone per ROI pixel (:mod:`brooker.ho_pixels`), when judged."""
     head_metal_fraction: float = 0.0
     """Fraction of the head's disk (0.8 of its radius) that is metal or its halo: a prosthetic
     head that is not metal here was not segmented as the method needs."""
@@ -289,6 +293,7 @@ def segment_hip(
         spacing_mm=sampling,
         block_px=(kr, kc),
         head_metal_fraction=head_metal,
+        norm=norm.astype(np.float32),
     )
 
 

@@ -1,0 +1,228 @@
+#!/usr/bin/env python
+"""Train the per-pixel heterotopic-bone network (brooker/ho_pixels.py) and print its
+cross-validated figures.
+
+    python benchmarks/train_ho_pixels.py [--shared ../shared] [--out brooker/data/ho_pixels.npz]
+                                         [--cv-out /tmp/ho_cv.npz] [--hidden 24] [--workers 2]
+
+Data (never copied into the repository; the weights are all that is kept):
+
+* ``SHARED/hybrid/films``: real films with heterotopic bone drawn in. The drawn bone is where
+  a hybrid film differs from its source film in ``SHARED/realfilms/films`` (same pixel grid):
+  |difference| > 1.5 grey levels after a 1-pixel Gaussian, opened, holes filled, pieces of at
+  least 20 pixels. Those pixels are the positives.
+* ``SHARED/realfilms/films``: HO-free real films: every pixel is a negative.
+
+Each hip the tool finds is segmented as the pipeline does and its pixels in the periarticular
+sector become samples (the features of :func:`brooker.ho_pixels.pixel_grid`). Folds are by
+source film (the 3 hybrid variants of a film and the film itself are in one fold), so the
+cross-validated figures are for films the network has not seen. The final weights are trained
+on everything. The positives and an equal weight of negatives (a random subset of at most
+``--negatives``) are fitted by L-BFGS with an L2 penalty.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from multiprocessing import Pool
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pydicom
+from scipy import ndimage as ndi
+from scipy.optimize import minimize
+
+import brooker
+from brooker.config import AnalysisConfig
+from brooker.ho_pixels import N_FEATURES, PixelNet, pixel_grid
+from brooker.localization import analyse_scene, find_hips
+from brooker.segmentation import segment_hip
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = 20261129
+#: A pixel is bone-like (a hard negative) above this on the image smoothed at 1.5 mm
+#: (soft tissue 0, bone 1).
+BRIGHT_NORM = 0.1
+
+
+def drawn_mask(hybrid: Path, source: Path) -> np.ndarray:
+    """Where the hybrid film differs from its source film: the drawn heterotopic bone."""
+    a = pydicom.dcmread(source).pixel_array.astype(np.float32)
+    b = pydicom.dcmread(hybrid).pixel_array.astype(np.float32)
+    if a.shape != b.shape:
+        raise ValueError(f"{hybrid.name}: not on its source's pixel grid")
+    m = np.abs(ndi.gaussian_filter(b - a, 1.0)) > 1.5
+    m = ndi.binary_fill_holes(ndi.binary_opening(m))
+    lab, n = ndi.label(m)
+    if n:
+        sizes = np.bincount(lab.ravel())
+        keep = sizes >= 20
+        keep[0] = False
+        m = keep[lab]
+    return np.asarray(m, dtype=bool)
+
+
+def film_samples(job: tuple[str, str | None, str]) -> list[dict[str, Any]]:
+    """One film -> per found hip: features (n, N_FEATURES) float16, labels (n,), the grid."""
+    path, source, group = job
+    cfg = AnalysisConfig()
+    rg = brooker.load_radiograph(path)
+    scene = analyse_scene(rg, cfg)
+    truth = drawn_mask(Path(path), Path(source)) if source else None
+    out = []
+    for hip in find_hips(rg, cfg, scene).hips:
+        masks = segment_hip(rg, hip, cfg, scene)
+        grid = pixel_grid(masks, cfg.sector_deg, cfg.sector_radius_mm)
+        if truth is None:
+            y = np.zeros(grid.region.shape, dtype=bool)
+        else:
+            (r0, c0), (kr, kc), (h, w) = masks.origin_px, masks.block_px, masks.image.shape
+            t = truth[r0 : r0 + h * kr, c0 : c0 + w * kc].astype(np.float32)
+            if kr > 1 or kc > 1:
+                t = t.reshape(h, kr, w, kc).mean(axis=(1, 3))
+            y = ndi.zoom(t, grid.zoom, order=1, mode="nearest", grid_mode=True) > 0.5
+            y = y[: grid.region.shape[0], : grid.region.shape[1]]
+            if y.shape != grid.region.shape:
+                y = np.pad(y, [(0, a - b) for a, b in zip(grid.region.shape, y.shape, strict=True)])
+        reg = grid.region
+        out.append(
+            {
+                "file": Path(path).name,
+                "side": hip.patient_side.value,
+                "group": group,
+                "X": grid.features[:, reg].T.astype(np.float16),
+                "y": y[reg],
+                "region": reg,
+            }
+        )
+    return out
+
+
+def fit(
+    X: np.ndarray, y: np.ndarray, w: np.ndarray, hidden: int, lam: float, iters: int
+) -> list[np.ndarray]:
+    rng = np.random.default_rng(SEED)
+    nin = X.shape[1]
+    shapes = [(nin, hidden), (hidden,), (hidden,), (1,)]
+    w0 = np.concatenate(
+        [rng.normal(0, 1 / np.sqrt(nin), nin * hidden), np.zeros(hidden),
+         rng.normal(0, 1 / np.sqrt(hidden), hidden), np.zeros(1)]
+    )  # fmt: skip
+    w = w / w.sum()
+
+    def unpack(v: np.ndarray) -> list[np.ndarray]:
+        out, i = [], 0
+        for sh in shapes:
+            k = int(np.prod(sh))
+            out.append(v[i : i + k].reshape(sh))
+            i += k
+        return out
+
+    def loss(v: np.ndarray) -> tuple[float, np.ndarray]:
+        w1, b1, w2, b2 = unpack(v)
+        h = np.tanh(X @ w1 + b1)
+        z = h @ w2 + b2[0]
+        p = 1 / (1 + np.exp(-z))
+        val = float(
+            np.sum(w * (np.logaddexp(0, z) - y * z)) + lam * (np.sum(w1**2) + np.sum(w2**2))
+        )
+        dz = w * (p - y)
+        dh = np.outer(dz, w2) * (1 - h * h)
+        grads = [X.T @ dh + 2 * lam * w1, dh.sum(0), h.T @ dz + 2 * lam * w2, np.array([dz.sum()])]
+        return val, np.concatenate([g.ravel() for g in grads])
+
+    res = minimize(loss, w0, jac=True, method="L-BFGS-B", options={"maxiter": iters})
+    return unpack(res.x)
+
+
+def train(
+    samples: list[dict[str, Any]], mean: np.ndarray, scale: np.ndarray, args: argparse.Namespace
+) -> PixelNet:
+    rng = np.random.default_rng(SEED)
+    X = np.concatenate([s["X"] for s in samples]).astype(np.float32)
+    y = np.concatenate([s["y"] for s in samples])
+    pos = np.flatnonzero(y)
+    # the negatives that matter are bone-like (brighter than soft tissue at 1.5 mm): only those
+    # can become fragments; a fifth are drawn from everywhere else
+    bright = X[:, 1] > BRIGHT_NORM
+    hard = np.flatnonzero(~y & bright)
+    easy = np.flatnonzero(~y & ~bright)
+    n_hard = min(hard.size, args.negatives * 4 // 5)
+    neg = np.concatenate(
+        [
+            rng.choice(hard, n_hard, replace=False),
+            rng.choice(easy, min(easy.size, args.negatives - n_hard), replace=False),
+        ]
+    )
+    idx = np.concatenate([pos, neg])
+    Xs = (X[idx] - mean) / scale
+    ys = y[idx].astype(np.float64)
+    wt = np.where(ys > 0, 0.5 / max(pos.size, 1), 0.5 / max(neg.size, 1))
+    w1, b1, w2, b2 = fit(Xs, ys, wt, args.hidden, args.l2, args.iterations)
+    return PixelNet(mean.astype(np.float32), scale.astype(np.float32), w1.astype(np.float32),
+                    b1.astype(np.float32), w2.astype(np.float32), float(b2[0]))  # fmt: skip
+
+
+def auc(p: np.ndarray, y: np.ndarray) -> float:
+    order = np.argsort(p)
+    ranks = np.empty(p.size)
+    ranks[order] = np.arange(p.size)
+    npos = int(y.sum())
+    nneg = p.size - npos
+    return float((ranks[y].sum() - npos * (npos - 1) / 2) / max(npos * nneg, 1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    ap.add_argument("--out", type=Path, default=ROOT / "brooker" / "data" / "ho_pixels.npz")
+    ap.add_argument("--cv-out", type=Path, help="write the cross-validated probabilities here")
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--hidden", type=int, default=32)
+    ap.add_argument("--l2", type=float, default=1e-3)
+    ap.add_argument("--iterations", type=int, default=300)
+    ap.add_argument("--negatives", type=int, default=80000)
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args(argv)
+    real = args.shared / "realfilms" / "films"
+    hybrid = args.shared / "hybrid" / "films"
+    jobs: list[tuple[str, str | None, str]] = []
+    for name, spec in json.loads((hybrid / "truth.json").read_text()).items():
+        src = Path(spec["hips"][0]["source"]).stem
+        jobs.append((str(hybrid / name), str(real / f"{src}.dcm"), src))
+    for name in sorted(json.loads((real / "labels.json").read_text())):
+        jobs.append((str(real / name), None, Path(name).stem))
+    with Pool(args.workers) as pool:
+        samples = [s for film in pool.map(film_samples, jobs) for s in film]
+    X = np.concatenate([s["X"] for s in samples]).astype(np.float32)
+    assert X.shape[1] == N_FEATURES
+    mean, scale = X.mean(0), X.std(0) + 1e-6
+    del X
+    groups = sorted({s["group"] for s in samples})
+    order = np.random.default_rng(SEED).permutation(len(groups))
+    fold_of = {groups[i]: k % args.folds for k, i in enumerate(order)}
+    cv: dict[str, np.ndarray] = {}
+    for k in range(args.folds):
+        net = train([s for s in samples if fold_of[s["group"]] != k], mean, scale, args)
+        held = [s for s in samples if fold_of[s["group"]] == k]
+        p = [net.probability(s["X"].astype(np.float32)) for s in held]
+        for s, ps in zip(held, p, strict=True):
+            cv[f"{s['file']}|{s['side']}"] = ps
+        P, Y = np.concatenate(p), np.concatenate([s["y"] for s in held])
+        recall, false = float((P[Y] >= 0.9).mean()), int((P[~Y] >= 0.9).sum())
+        print(f"fold {k}: pixels {Y.size}, heterotopic {int(Y.sum())}, AUC {auc(P, Y):.4f}, "
+              f"at p>=0.9 recall {recall:.3f} false {false}", flush=True)  # fmt: skip
+    if args.cv_out:
+        np.savez_compressed(args.cv_out, **cv)
+    net = train(samples, mean, scale, args)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    net.save(str(args.out))
+    print(f"wrote {args.out} ({net.w1.size + net.b1.size + net.w2.size + 1} weights)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""A learned per-pixel judge of heterotopic bone: is this bright pixel near the hip heterotopic?
+
+On real films a bone threshold alone cannot tell heterotopic bone from the normal anatomy around
+the hip: the outlines of the ilium and greater trochanter, their cancellous interiors (which
+processing may push below the soft-tissue level), skin folds and gluteal shadows all cross
+any grey level. What tells them apart is *context*: heterotopic bone is a bright, blob- or
+plate-shaped density in the abductor soft tissue, where the anatomy around the head has none.
+
+Each pixel of a hip's region of interest is described on a 1 mm grid (``GRID_MM``) by
+
+* the image on the film's local scale (``HipMasks.norm``: soft tissue 0, bone 1), smoothed at
+  several scales, its differences of Gaussians (blobs), gradient magnitudes (edges), Hessian
+  eigenvalues (ridges and blobs) and local spread (texture);
+* where it lies relative to the femoral head, in head radii (the anatomy's own size), and
+* what lies 12 and 25 mm above, below, lateral and medial of it (context),
+
+and a small neural network (one hidden layer, ``brooker/data/ho_pixels.npz``) turns that into
+the probability that it is heterotopic bone. The weights are trained by
+``benchmarks/train_ho_pixels.py`` from ``../shared/hybrid`` (real films with heterotopic bone of
+known shape drawn in: the drawn masks are the difference from the source film) and the
+HO-free real films in ``../shared/realfilms``, with cross-validation by source film; nothing
+is downloaded at run time.
+
+The probability only gates which candidates count as heterotopic: a fragment whose pixels
+average under ``AnalysisConfig.ho_probability_min`` (0.3) is dropped (:mod:`brooker.fragments`).
+The fragment outlines, their kinds and the gap still come from the full-resolution
+segmentation. On the real films the judge still passes the tip of a greater trochanter or the
+edge of the ilium as often as not (README, *What it cannot see*).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage as ndi
+
+from brooker.models import ImageSide
+from brooker.segmentation import HipMasks
+
+FloatImage = npt.NDArray[np.float32]
+BoolImage = npt.NDArray[np.bool_]
+
+#: Pixel size of the grid the features are computed on, mm at the patient.
+GRID_MM = 1.0
+#: Gaussian scales of the smoothed image, mm.
+SMOOTH_MM = (0.7, 1.5, 3.0, 6.0, 12.0)
+#: (fine, coarse) scale pairs of the differences of Gaussians, mm.
+DOG_MM = ((0.7, 3.0), (1.5, 6.0), (3.0, 12.0))
+#: Scales of the gradient magnitude, mm.
+GRADIENT_MM = (1.0, 2.0, 4.0)
+#: Scales of the Hessian eigenvalues, mm.
+HESSIAN_MM = (1.5, 3.0, 6.0)
+#: Window scales of the local spread, mm.
+SPREAD_MM = (2.0, 5.0)
+#: Where the context is read, (lateral, up) offsets in mm, on the image smoothed at 3 mm.
+CONTEXT_MM = (
+    (12.0, 0.0), (-12.0, 0.0), (25.0, 0.0), (-25.0, 0.0),
+    (0.0, 12.0), (0.0, -12.0), (0.0, 25.0), (0.0, -25.0),
+    (18.0, 18.0), (18.0, -18.0), (-18.0, 18.0), (-18.0, -18.0),
+)  # fmt: skip
+N_FEATURES = (
+    len(SMOOTH_MM) + len(DOG_MM) + len(GRADIENT_MM) + 2 * len(HESSIAN_MM) + len(SPREAD_MM)
+    + 5 + len(CONTEXT_MM)
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class PixelNet:
+    """Standardisation and a one-hidden-layer network over the ``N_FEATURES`` features."""
+
+    mean: npt.NDArray[np.float32]
+    scale: npt.NDArray[np.float32]
+    w1: npt.NDArray[np.float32]
+    """(N_FEATURES, hidden)"""
+    b1: npt.NDArray[np.float32]
+    w2: npt.NDArray[np.float32]
+    """(hidden,)"""
+    b2: float
+
+    def probability(self, features: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """(n, N_FEATURES) -> (n,) probabilities."""
+        x = (features - self.mean) / self.scale
+        z = np.tanh(x @ self.w1 + self.b1) @ self.w2 + self.b2
+        return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0))), dtype=np.float32)
+
+    def save(self, path: str) -> None:
+        np.savez_compressed(
+            path, mean=self.mean, scale=self.scale, w1=self.w1, b1=self.b1, w2=self.w2,
+            b2=np.float32(self.b2),
+        )  # fmt: skip
+
+
+@functools.cache
+def bundled_net() -> PixelNet:
+    """The network shipped in the package (``brooker/data/ho_pixels.npz``)."""
+    ref = resources.files("brooker").joinpath("data/ho_pixels.npz")
+    with resources.as_file(ref) as path, np.load(path) as z:
+        net = PixelNet(
+            mean=z["mean"].astype(np.float32),
+            scale=z["scale"].astype(np.float32),
+            w1=z["w1"].astype(np.float32),
+            b1=z["b1"].astype(np.float32),
+            w2=z["w2"].astype(np.float32),
+            b2=float(z["b2"]),
+        )
+    if net.w1.shape[0] != N_FEATURES or not all(
+        np.isfinite(a).all() for a in (net.mean, net.scale, net.w1, net.b1, net.w2)
+    ):
+        raise ValueError(f"heterotopic-bone weights must take {N_FEATURES} features, all finite")
+    return net
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PixelGrid:
+    """A hip's ROI on the feature grid: the features where they are judged."""
+
+    features: npt.NDArray[np.float32]
+    """(N_FEATURES, rows, cols)"""
+    region: BoolImage
+    """Where heterotopic bone is judged: the periarticular sector outside the head."""
+    zoom: tuple[float, float]
+    """ROI pixels -> grid pixels factor along (rows, cols)."""
+
+
+def _to_grid(image: FloatImage, zoom: tuple[float, float]) -> FloatImage:
+    out = ndi.zoom(image, zoom, order=1, mode="nearest", grid_mode=True)
+    return np.asarray(out, dtype=np.float32)
+
+
+def pixel_grid(
+    masks: HipMasks, sector_deg: tuple[float, float], sector_radius_mm: float
+) -> PixelGrid:
+    """The features of every pixel of ``masks``' ROI on the ``GRID_MM`` grid."""
+    if masks.norm is None:
+        raise ValueError("the masks carry no normalised image")
+    row_mm, col_mm = masks.spacing_mm
+    zoom = (row_mm / GRID_MM, col_mm / GRID_MM)
+    g = _to_grid(np.clip(masks.norm, -2.0, 4.0).astype(np.float32), zoom)
+    rows, cols = g.shape
+    hip = masks.hip
+    kr, kc = masks.block_px
+    r0, c0 = masks.origin_px
+    stored_row_mm, stored_col_mm = row_mm / kr, col_mm / kc
+    # stored-image row / column of each grid pixel's centre
+    grid_rows = r0 + (np.arange(rows) + 0.5) * (GRID_MM / stored_row_mm) - 0.5
+    grid_cols = c0 + (np.arange(cols) + 0.5) * (GRID_MM / stored_col_mm) - 0.5
+    lat = -1.0 if hip.image_side is ImageSide.LEFT else 1.0
+    v = np.broadcast_to((-(grid_rows - hip.center_px[0]) * stored_row_mm)[:, None], g.shape)
+    u = np.broadcast_to((lat * (grid_cols - hip.center_px[1]) * stored_col_mm)[None, :], g.shape)
+    radius = hip.head_radius_mm
+    dist = np.hypot(u, v)
+    feats: list[npt.NDArray[np.floating]] = []
+    smooth = {
+        s: ndi.gaussian_filter(g, s / GRID_MM, mode="nearest") for s in (0.7, 1.5, 3.0, 6.0, 12.0)
+    }
+    feats += [smooth[s] for s in SMOOTH_MM]
+    feats += [smooth[a] - smooth[b] for a, b in DOG_MM]
+    feats += [
+        ndi.gaussian_gradient_magnitude(g, s / GRID_MM, mode="nearest") * s for s in GRADIENT_MM
+    ]
+    for s in HESSIAN_MM:
+        sp = s / GRID_MM
+        hrr = ndi.gaussian_filter(g, sp, order=(2, 0), mode="nearest")
+        hcc = ndi.gaussian_filter(g, sp, order=(0, 2), mode="nearest")
+        hrc = ndi.gaussian_filter(g, sp, order=(1, 1), mode="nearest")
+        half_trace = (hrr + hcc) / 2
+        root = np.sqrt(((hrr - hcc) / 2) ** 2 + hrc**2)
+        feats += [(half_trace - root) * sp * sp, (half_trace + root) * sp * sp]
+    for s in SPREAD_MM:
+        m1 = ndi.gaussian_filter(g, s / GRID_MM, mode="nearest")
+        m2 = ndi.gaussian_filter(g * g, s / GRID_MM, mode="nearest")
+        feats.append(np.sqrt(np.maximum(m2 - m1 * m1, 0.0)))
+    safe = np.maximum(dist, 1.0)
+    feats += [u / radius, v / radius, dist / radius, u / safe, v / safe]
+    context = smooth[3.0]
+    for du, dv in CONTEXT_MM:
+        # the value at (u + du, v + dv): up is toward row 0, lateral is ``lat`` in columns
+        feats.append(
+            ndi.shift(context, (dv / GRID_MM, -lat * du / GRID_MM), order=1, mode="nearest")
+        )
+    features = np.stack([np.asarray(f, dtype=np.float32) for f in feats])
+    phi = np.degrees(np.arctan2(u, v)) % 360.0
+    lo, hi = sector_deg
+    in_angle = ((phi >= lo % 360) | (phi <= hi)) if lo < 0 else ((phi >= lo) & (phi <= hi))
+    region = np.asarray((dist <= sector_radius_mm) & in_angle & (dist > radius), dtype=np.bool_)
+    return PixelGrid(features=features, region=region, zoom=zoom)
+
+
+def grid_probability(grid: PixelGrid, net: PixelNet) -> FloatImage:
+    """The probability of heterotopic bone on the grid (0 outside ``grid.region``)."""
+    out = np.zeros(grid.region.shape, dtype=np.float32)
+    if grid.region.any():
+        out[grid.region] = net.probability(grid.features[:, grid.region].T)
+    return out
+
+
+def roi_probability(
+    grid_p: FloatImage, zoom: tuple[float, float], shape: tuple[int, int]
+) -> FloatImage:
+    """A grid probability map back on the ROI's pixels (bilinear)."""
+    factors = (shape[0] / grid_p.shape[0], shape[1] / grid_p.shape[1])
+    out = ndi.zoom(grid_p, factors, order=1, mode="nearest", grid_mode=True)
+    if out.shape != shape:  # zoom rounds the output shape; pad or crop to the ROI's
+        fixed = np.zeros(shape, dtype=np.float32)
+        r, c = min(shape[0], out.shape[0]), min(shape[1], out.shape[1])
+        fixed[:r, :c] = out[:r, :c]
+        out = fixed
+    return np.asarray(out, dtype=np.float32)
+
+
+def ho_probability(
+    masks: HipMasks, sector_deg: tuple[float, float], sector_radius_mm: float
+) -> FloatImage:
+    """The probability of heterotopic bone at every ROI pixel (0 outside the judged region)."""
+    net = bundled_net()
+    grid = pixel_grid(masks, sector_deg, sector_radius_mm)
+    return roi_probability(grid_probability(grid, net), grid.zoom, masks.image.shape)
