@@ -17,13 +17,23 @@ Each hip the tool finds is segmented as the pipeline does and its pixels in the 
 sector become samples (the features of :func:`brooker.ho_pixels.pixel_grid`). Folds are by
 source film (the 3 hybrid variants of a film and the film itself are in one fold), so the
 cross-validated figures are for films the network has not seen. The final weights are trained
-on everything. The positives and an equal weight of negatives (a random subset of at most
-``--negatives``) are fitted by L-BFGS with an L2 penalty.
+on everything. The positives and an equal weight of negatives (at most ``--negatives``, four
+fifths of them bone-like pixels) are fitted by L-BFGS with an L2 penalty.
+
+Stage 2, the fragment judge (``brooker/data/ho_fragments.npz``): every candidate fragment the
+held-out pixel judge lets through (mean >= 0.3) on those films and on ``SHARED/devset`` (the
+synthetic development films, folds by film; a candidate there is heterotopic when its hip's
+class is I-IV, as the segmentation grades all 40 of those hips right) is described by
+:func:`brooker.fragments.fragment_features` and a logistic regression is fitted; its held-out
+figures are printed per set. ``--cv-in`` reuses saved held-out pixel probabilities and trains
+only this stage; ``--cv-out`` also saves the per-fold fragment judges and the folds (for
+grading the sets with held-out judges).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from multiprocessing import Pool
@@ -37,7 +47,16 @@ from scipy.optimize import minimize
 
 import brooker
 from brooker.config import AnalysisConfig
-from brooker.ho_pixels import N_FEATURES, PixelNet, pixel_grid
+from brooker.fragments import FRAGMENT_FEATURES, classify_fragments, fragment_features
+from brooker.ho_pixels import (
+    N_FEATURES,
+    FragmentJudge,
+    PixelNet,
+    bundled_net,
+    grid_probability,
+    pixel_grid,
+    roi_probability,
+)
 from brooker.localization import analyse_scene, find_hips
 from brooker.segmentation import segment_hip
 
@@ -99,6 +118,74 @@ def film_samples(job: tuple[str, str | None, str]) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def film_fragments(
+    job: tuple[str, str | None, str, dict[str, np.ndarray], dict[str, int] | None],
+) -> list[dict[str, Any]]:
+    """One film -> its candidate fragments (after the pixel gate) with the fragment judge's
+    features and a label: on a hybrid film heterotopic when at least 30 % of it is drawn bone;
+    on a real film never; on a synthetic film (``grades``: side -> class) when its hip has
+    heterotopic bone (the segmentation grades every synthetic development hip right, so its
+    candidates there are the heterotopic bone). ``cv`` holds the held-out pixel probabilities
+    of each hip (``file|side``); without one the shipped network judges the pixels."""
+    path, source, group, cv, grades = job
+    cfg = AnalysisConfig(ho_fragment_min=0.0)
+    rg = brooker.load_radiograph(path)
+    scene = analyse_scene(rg, cfg)
+    truth = drawn_mask(Path(path), Path(source)) if source else None
+    out = []
+    for hip in find_hips(rg, cfg, scene).hips:
+        if hip.not_graded_reason is not None:
+            continue
+        masks = segment_hip(rg, hip, cfg, scene)
+        grid = pixel_grid(masks, cfg.sector_deg, cfg.sector_radius_mm)
+        key = f"{Path(path).name}|{hip.patient_side.value}"
+        if key in cv:
+            gp = np.zeros(grid.region.shape, dtype=np.float32)
+            gp[grid.region] = cv[key]
+        else:
+            gp = grid_probability(grid, bundled_net())
+        prob = roi_probability(gp, grid.zoom, masks.image.shape)
+        masks = dataclasses.replace(masks, ho_prob=prob)
+        frags = classify_fragments(masks, rg.spacing, cfg)  # type: ignore[arg-type]
+        bodies = masks.pelvis | masks.femur
+        body_dist = (
+            ndi.distance_transform_edt(~bodies, sampling=masks.spacing_mm)
+            if bodies.any()
+            else None
+        )
+        (r0, c0), (kr, kc), (h, w) = masks.origin_px, masks.block_px, masks.image.shape
+        t = None if truth is None else truth[r0 : r0 + h * kr : kr, c0 : c0 + w * kc]
+        for f, roi in zip(frags.items, frags.roi_masks, strict=True):
+            rows, cols = np.nonzero(roi)
+            sl = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
+            comp = roi[sl]
+            x = fragment_features(masks, sl, comp, f.kind, body_dist)
+            if grades is not None:
+                label = grades.get(hip.patient_side.value, 0) > 0
+            else:
+                label = t is not None and float(t[sl][comp].mean()) >= 0.3
+            kind = "synthetic" if grades is not None else "hybrid" if source else "real"
+            out.append({"group": group, "x": x, "y": label, "set": kind})
+    return out
+
+
+def fit_judge(X: np.ndarray, y: np.ndarray, lam: float = 1e-2) -> FragmentJudge:
+    mean, scale = X.mean(0), X.std(0) + 1e-6
+    Xs = (X - mean) / scale
+
+    def loss(v: np.ndarray) -> tuple[float, np.ndarray]:
+        z = Xs @ v[:-1] + v[-1]
+        p = 1 / (1 + np.exp(-z))
+        val = float(np.mean(np.logaddexp(0, z) - y * z) + lam * np.sum(v[:-1] ** 2))
+        g = np.append(Xs.T @ (p - y) / y.size + 2 * lam * v[:-1], float(np.mean(p - y)))
+        return val, g
+
+    v = minimize(loss, np.zeros(X.shape[1] + 1), jac=True, method="L-BFGS-B").x
+    return FragmentJudge(
+        mean.astype(np.float32), scale.astype(np.float32), v[:-1].astype(np.float32), float(v[-1])
+    )
 
 
 def fit(
@@ -180,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     ap.add_argument("--out", type=Path, default=ROOT / "brooker" / "data" / "ho_pixels.npz")
     ap.add_argument("--cv-out", type=Path, help="write the cross-validated probabilities here")
+    ap.add_argument("--cv-in", type=Path, help="reuse these held-out pixel probabilities (from "
+                    "--cv-out) and train only the fragment judge")  # fmt: skip
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--hidden", type=int, default=32)
     ap.add_argument("--l2", type=float, default=1e-3)
@@ -195,32 +284,76 @@ def main(argv: list[str] | None = None) -> int:
         jobs.append((str(hybrid / name), str(real / f"{src}.dcm"), src))
     for name in sorted(json.loads((real / "labels.json").read_text())):
         jobs.append((str(real / name), None, Path(name).stem))
-    with Pool(args.workers) as pool:
-        samples = [s for film in pool.map(film_samples, jobs) for s in film]
-    X = np.concatenate([s["X"] for s in samples]).astype(np.float32)
-    assert X.shape[1] == N_FEATURES
-    mean, scale = X.mean(0), X.std(0) + 1e-6
-    del X
-    groups = sorted({s["group"] for s in samples})
+    groups = sorted({src for _, _, src in jobs})
     order = np.random.default_rng(SEED).permutation(len(groups))
     fold_of = {groups[i]: k % args.folds for k, i in enumerate(order)}
     cv: dict[str, np.ndarray] = {}
+    if args.cv_in:
+        with np.load(args.cv_in) as z:
+            cv = {k: z[k] for k in z.files}
+    else:
+        with Pool(args.workers) as pool:
+            samples = [s for film in pool.map(film_samples, jobs) for s in film]
+        X = np.concatenate([s["X"] for s in samples]).astype(np.float32)
+        assert X.shape[1] == N_FEATURES
+        mean, scale = X.mean(0), X.std(0) + 1e-6
+        del X
+        for k in range(args.folds):
+            net = train([s for s in samples if fold_of[s["group"]] != k], mean, scale, args)
+            held = [s for s in samples if fold_of[s["group"]] == k]
+            p = [net.probability(s["X"].astype(np.float32)) for s in held]
+            for s, ps in zip(held, p, strict=True):
+                cv[f"{s['file']}|{s['side']}"] = ps
+            P, Y = np.concatenate(p), np.concatenate([s["y"] for s in held])
+            recall, false = float((P[Y] >= 0.9).mean()), int((P[~Y] >= 0.9).sum())
+            print(f"fold {k}: pixels {Y.size}, heterotopic {int(Y.sum())}, AUC {auc(P, Y):.4f}, "
+                  f"at p>=0.9 recall {recall:.3f} false {false}", flush=True)  # fmt: skip
+        if args.cv_out:
+            np.savez_compressed(args.cv_out, **cv)
+        net = train(samples, mean, scale, args)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        net.save(str(args.out))
+        print(f"wrote {args.out} ({net.w1.size + net.b1.size + net.w2.size + 1} weights)")
+
+    # stage 2: the fragment judge, on the candidates the held-out pixel judge lets through,
+    # plus the synthetic development films (their own folds, by film)
+    dev = args.shared / "devset"
+    jobs2: list[tuple[str, str | None, str, dict[str, np.ndarray], dict[str, int] | None]]
+    jobs2 = [(*j, cv, None) for j in jobs]
+    if (dev / "truth.json").is_file():
+        for name, spec in sorted(json.loads((dev / "truth.json").read_text()).items()):
+            grades = {h["side"]: int(h["grade"]) for h in spec["hips"]}
+            jobs2.append((str(dev / name), None, Path(name).stem, cv, grades))
+            fold_of[Path(name).stem] = len(fold_of) % args.folds
+    with Pool(args.workers) as pool:
+        frags = [f for film in pool.map(film_fragments, jobs2) for f in film]
+    X = np.stack([f["x"] for f in frags]).astype(np.float64)
+    y = np.array([f["y"] for f in frags], dtype=np.float64)
+    fgroups = np.array([fold_of[f["group"]] for f in frags])
+    held_p = np.zeros(y.size)
+    fold_judges = {}
     for k in range(args.folds):
-        net = train([s for s in samples if fold_of[s["group"]] != k], mean, scale, args)
-        held = [s for s in samples if fold_of[s["group"]] == k]
-        p = [net.probability(s["X"].astype(np.float32)) for s in held]
-        for s, ps in zip(held, p, strict=True):
-            cv[f"{s['file']}|{s['side']}"] = ps
-        P, Y = np.concatenate(p), np.concatenate([s["y"] for s in held])
-        recall, false = float((P[Y] >= 0.9).mean()), int((P[~Y] >= 0.9).sum())
-        print(f"fold {k}: pixels {Y.size}, heterotopic {int(Y.sum())}, AUC {auc(P, Y):.4f}, "
-              f"at p>=0.9 recall {recall:.3f} false {false}", flush=True)  # fmt: skip
+        judge = fit_judge(X[fgroups != k], y[fgroups != k])
+        held_p[fgroups == k] = judge.probability(X[fgroups == k].astype(np.float32))
+        fold_judges.update({f"{k}_{n}": getattr(judge, n) for n in ("mean", "scale", "w", "b")})
+    sets = np.array([f["set"] for f in frags])
+    for t in (0.3, 0.4, 0.5):
+        keep = held_p >= t
+        parts = []
+        for name in ("hybrid", "real", "synthetic"):
+            ho, normal = (y > 0) & (sets == name), (y == 0) & (sets == name)
+            parts.append(
+                f"{name}: heterotopic kept {int((keep & ho).sum())}/{int(ho.sum())}, "
+                f"normal kept {int((keep & normal).sum())}/{int(normal.sum())}"
+            )
+        print(f"fragment judge >= {t} (held out): " + "; ".join(parts))
     if args.cv_out:
-        np.savez_compressed(args.cv_out, **cv)
-    net = train(samples, mean, scale, args)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    net.save(str(args.out))
-    print(f"wrote {args.out} ({net.w1.size + net.b1.size + net.w2.size + 1} weights)")
+        np.savez_compressed(args.cv_out.with_name(args.cv_out.stem + "_judges.npz"), **fold_judges)
+        args.cv_out.with_name(args.cv_out.stem + "_folds.json").write_text(json.dumps(fold_of))
+    judge = fit_judge(X, y)
+    out2 = args.out.with_name("ho_fragments.npz")
+    judge.save(str(out2))
+    print(f"wrote {out2} ({len(FRAGMENT_FEATURES) + 1} weights)")
     return 0
 
 

@@ -57,8 +57,10 @@ class AnalysisConfig:
         Smaller bright specks are noise, not heterotopic bone.
     ho_probability_min : float
         A candidate fragment whose pixels the learned judge (:mod:`brooker.ho_pixels`) gives
-        a mean probability of heterotopic bone under this is normal bone (0.3; 0 turns the
-        judge off).
+        a mean probability of heterotopic bone under this is normal bone (0.3; 0 turns both
+        judges off).
+    ho_fragment_min : float
+        A candidate the fragment judge gives under this is normal bone (0.4; 0 turns it off).
     max_megapixels : float
         Larger declared images are refused before any allocation.
     spacing_uncertainty : mapping of SpacingSource to float
@@ -144,6 +146,8 @@ class AnalysisConfig:
     #: bone counts as heterotopic only where the learned per-pixel judge (brooker.ho_pixels)
     #: gives it at least this probability; 0 turns the judge off
     ho_probability_min: float = 0.3
+    #: and the fragment judge (logistic regression over its features) at least this
+    ho_fragment_min: float = 0.4
     # a dark trochanter (segmentation._solid_femur): cracks closed, holes filled up to a size
     crack_radius_mm: float = 1.0
     max_femur_hole_mm2: float = 2500.0
@@ -185,6 +189,8 @@ class AnalysisConfig:
             raise ConfigError("gap_threshold_mm must be positive")
         if not (0.0 <= self.ho_probability_min <= 1.0):
             raise ConfigError("ho_probability_min must be within [0, 1]")
+        if not (0.0 <= self.ho_fragment_min <= 1.0):
+            raise ConfigError("ho_fragment_min must be within [0, 1]")
         if not (self.min_fragment_area_mm2 >= 0):
             raise ConfigError("min_fragment_area_mm2 must be >= 0")
         if not (math.isfinite(self.work_pitch_mm) and self.work_pitch_mm > 0):

@@ -5,7 +5,10 @@ A candidate is bone in the periarticular sector that is not part of the pelvis o
 touches: the pelvis body (pelvic spur), the femur body (femoral spur), both (bridge), or neither
 (island, free in the soft tissue). Candidates smaller than ``min_fragment_area_mm2`` are noise;
 spurs that stand out of their body by less than ``spur_min_depth_mm`` are the rounded corners of
-normal bone that an opening leaves behind, not heterotopic bone.
+normal bone that an opening leaves behind, not heterotopic bone. When the learned judges have
+looked at the hip (``HipMasks.ho_prob``, :mod:`brooker.ho_pixels`), a candidate must also look
+heterotopic to them: its pixels' mean probability at least ``ho_probability_min`` and the
+fragment judge's probability at least ``ho_fragment_min``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import numpy.typing as npt
 from scipy import ndimage as ndi
 
 from brooker.config import AnalysisConfig
-from brooker.models import Fragment, FragmentKind, PixelSpacing
+from brooker.ho_pixels import bundled_judge
+from brooker.models import Fragment, FragmentKind, ImageSide, PixelSpacing
 from brooker.segmentation import HipMasks, window_around
 
 BoolImage = npt.NDArray[np.bool_]
@@ -51,6 +55,11 @@ def classify_fragments(masks: HipMasks, spacing: PixelSpacing, config: AnalysisC
     grow_mm = config.spur_min_depth_mm + max(sampling)
     items: list[Fragment] = []
     rois: list[BoolImage] = []
+    judge = bundled_judge() if masks.ho_prob is not None and config.ho_fragment_min > 0 else None
+    body_dist = (
+        ndi.distance_transform_edt(~bodies, sampling=sampling) if judge is not None and any_body
+        else None
+    )  # fmt: skip
     for i, sl in enumerate(ndi.find_objects(lab), start=1):
         if sl is None:
             continue
@@ -81,6 +90,10 @@ def classify_fragments(masks: HipMasks, spacing: PixelSpacing, config: AnalysisC
                 continue
         if kind is FragmentKind.ISLAND and _touches_border(sl, comp, masks.bone.shape):
             continue
+        if judge is not None:
+            feats = fragment_features(masks, sl, comp, kind, body_dist)
+            if judge.probability(feats[None, :])[0] < config.ho_fragment_min:
+                continue
         rows, cols = np.nonzero(comp)
         full = np.zeros(masks.bone.shape, bool)
         full[sl] = comp
@@ -101,6 +114,57 @@ def classify_fragments(masks: HipMasks, spacing: PixelSpacing, config: AnalysisC
         )
         rois.append(full)
     return Fragments(tuple(items), tuple(rois))
+
+
+#: How deep a fragment's distance from the bodies is read, mm (farther reads as this).
+FEATURE_DEPTH_CAP_MM = 60.0
+#: Names of the fragment judge's inputs, in order (see :func:`fragment_features`).
+FRAGMENT_FEATURES = (
+    "p_mean", "p_max", "p_frac_0.8", "log_area_mm2", "u_radii", "v_radii", "log1p_depth_mm",
+    "norm_median", "norm_p90", "log1p_extent_mm", "is_island", "is_pelvic_spur",
+    "is_femoral_spur", "p_mean_x_v", "p_mean_x_u",
+)  # fmt: skip
+
+
+def fragment_features(
+    masks: HipMasks,
+    sl: tuple[slice, slice],
+    comp: BoolImage,
+    kind: FragmentKind,
+    body_dist: npt.NDArray[np.float64] | None,
+) -> npt.NDArray[np.float32]:
+    """What the fragment judge sees of one candidate (``FRAGMENT_FEATURES``): the pixel judge's
+    probabilities over it, its size and extent, where it lies from the head centre in head
+    radii (u lateral, v up), how far it reaches from the bodies, its density on the film's
+    soft-0 / bone-1 scale and its kind."""
+    if masks.ho_prob is None or masks.norm is None:
+        raise ValueError("the fragment judge needs the pixel judge's map and the normalised image")
+    p = masks.ho_prob[sl][comp]
+    nrm = masks.norm[sl][comp]
+    rows, cols = np.nonzero(comp)
+    row_mm, col_mm = masks.spacing_mm
+    area = float(comp.sum()) * row_mm * col_mm
+    extent = max(float(np.ptp(rows) + 1) * row_mm, float(np.ptp(cols) + 1) * col_mm)
+    r_img, c_img = masks.to_image(
+        float(rows.mean() + sl[0].start), float(cols.mean() + sl[1].start)
+    )
+    kr, kc = masks.block_px
+    hip = masks.hip
+    lat = -1.0 if hip.image_side is ImageSide.LEFT else 1.0
+    u = lat * (c_img - hip.center_px[1]) * col_mm / kc / hip.head_radius_mm
+    v = -(r_img - hip.center_px[0]) * row_mm / kr / hip.head_radius_mm
+    if body_dist is None:
+        depth = FEATURE_DEPTH_CAP_MM
+    else:
+        depth = min(float(body_dist[sl][comp].max()), FEATURE_DEPTH_CAP_MM)
+    p_mean = float(p.mean())
+    return np.array(
+        [p_mean, float(p.max()), float((p >= 0.8).mean()), math.log(area), u, v,
+         math.log1p(depth), float(np.median(nrm)), float(np.percentile(nrm, 90)),
+         math.log1p(extent), kind is FragmentKind.ISLAND, kind is FragmentKind.PELVIC_SPUR,
+         kind is FragmentKind.FEMORAL_SPUR, p_mean * v, p_mean * u],
+        dtype=np.float32,
+    )  # fmt: skip
 
 
 def _depth_mm(

@@ -94,23 +94,72 @@ def test_features_are_mirror_symmetric(film: Radiograph) -> None:
         assert abs(float(p1[g1.region].mean()) - float(p2[g2.region].mean())) < 0.02, lateral_left
 
 
-def test_a_fragment_the_judge_rejects_is_not_heterotopic(film: Radiograph) -> None:
+OFF = replace(CFG, ho_probability_min=0.0, ho_fragment_min=0.0)
+
+
+def test_a_fragment_the_pixel_judge_rejects_is_not_heterotopic(film: Radiograph) -> None:
+    pixels_only = replace(CFG, ho_fragment_min=0.0)
     for masks in _masks(film):
-        frags = classify_fragments(masks, film.spacing, replace(CFG, ho_probability_min=0.0))  # type: ignore[arg-type]
+        frags = classify_fragments(masks, film.spacing, OFF)  # type: ignore[arg-type]
         if not frags.items:
             continue
         judged_no = dataclasses.replace(masks, ho_prob=np.zeros(masks.image.shape, np.float32))
         judged_yes = dataclasses.replace(masks, ho_prob=np.ones(masks.image.shape, np.float32))
-        assert classify_fragments(judged_no, film.spacing, CFG).items == ()  # type: ignore[arg-type]
-        same = classify_fragments(judged_yes, film.spacing, CFG)  # type: ignore[arg-type]
+        assert classify_fragments(judged_no, film.spacing, pixels_only).items == ()  # type: ignore[arg-type]
+        same = classify_fragments(judged_yes, film.spacing, pixels_only)  # type: ignore[arg-type]
         assert [f.kind for f in same.items] == [f.kind for f in frags.items]
+        return
+    pytest.skip("no fragment on this film")
+
+
+def test_fragment_features_describe_the_fragment(film: Radiograph) -> None:
+    from scipy import ndimage as ndi
+
+    from brooker.fragments import FRAGMENT_FEATURES, fragment_features
+
+    for masks in _masks(film):
+        masks = dataclasses.replace(masks, ho_prob=np.full(masks.image.shape, 0.25, np.float32))
+        frags = classify_fragments(masks, film.spacing, OFF)  # type: ignore[arg-type]
+        bodies = masks.pelvis | masks.femur
+        dist = ndi.distance_transform_edt(~bodies, sampling=masks.spacing_mm)
+        for f, roi in zip(frags.items, frags.roi_masks, strict=True):
+            rows, cols = np.nonzero(roi)
+            sl = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
+            x = fragment_features(masks, sl, roi[sl], f.kind, dist)
+            named = dict(zip(FRAGMENT_FEATURES, x.tolist(), strict=True))
+            assert named["p_mean"] == pytest.approx(0.25)
+            assert named["p_max"] == pytest.approx(0.25)
+            assert named["p_frac_0.8"] == 0.0
+            assert np.exp(named["log_area_mm2"]) == pytest.approx(f.area_mm2, rel=1e-5)
+            assert named["is_island"] == (f.kind.value == "island")
+            assert named["is_pelvic_spur"] == (f.kind.value == "pelvic_spur")
+            assert named["is_femoral_spur"] == (f.kind.value == "femoral_spur")
+            # the sector is lateral and superior: fragments lie there, beyond the head
+            assert named["u_radii"] > -0.5
+            assert np.hypot(named["u_radii"], named["v_radii"]) > 1.0
+        if frags.items:
+            return
+    pytest.skip("no fragment on this film")
+
+
+def test_fragment_judge_loads_and_drops_a_fragment_the_pixels_deny(film: Radiograph) -> None:
+    judge = hp.bundled_judge()
+    from brooker.fragments import FRAGMENT_FEATURES
+
+    assert judge.w.shape == (len(FRAGMENT_FEATURES),)
+    for masks in _masks(film):
+        if not classify_fragments(masks, film.spacing, OFF).items:  # type: ignore[arg-type]
+            continue
+        # pixels at 0.31 pass the pixel gate (0.3); the fragment judge wants far more
+        doubtful = dataclasses.replace(masks, ho_prob=np.full(masks.image.shape, 0.31, np.float32))
+        assert classify_fragments(doubtful, film.spacing, CFG).items == ()  # type: ignore[arg-type]
         return
     pytest.skip("no fragment on this film")
 
 
 def test_judge_off_is_the_segmentation_alone(film: Radiograph) -> None:
     for masks in _masks(film):
-        off = replace(CFG, ho_probability_min=0.0)
+        off = OFF
         judged_no = dataclasses.replace(masks, ho_prob=np.zeros(masks.image.shape, np.float32))
         a = classify_fragments(judged_no, film.spacing, off)  # type: ignore[arg-type]
         b = classify_fragments(masks, film.spacing, off)  # type: ignore[arg-type]
@@ -136,9 +185,10 @@ def test_saved_network_round_trips(tmp_path: Path) -> None:
     np.testing.assert_allclose(net.probability(x), again.probability(x), rtol=1e-6)
 
 
+@pytest.mark.parametrize("name", ["ho_probability_min", "ho_fragment_min"])
 @pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan")])
-def test_gate_outside_zero_to_one_is_refused(bad: float) -> None:
+def test_gate_outside_zero_to_one_is_refused(name: str, bad: float) -> None:
     from brooker.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="ho_probability_min"):
-        AnalysisConfig(ho_probability_min=bad)
+    with pytest.raises(ConfigError, match=name):
+        AnalysisConfig(**{name: bad})
