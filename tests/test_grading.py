@@ -396,13 +396,17 @@ def test_spur_with_nothing_to_measure_leaves_the_hip_ungraded(
 
     from brooker import pipeline
 
+    from brooker.config import AnalysisConfig
+
     film = Path(__file__).resolve().parents[1] / "sample_images" / "pelvis_3_vs_2_mono1.dcm"
-    graded = pipeline.grade_path(film)
+    # the segmentation's own candidates (the learned judges off): this film then has a spur
+    cfg = AnalysisConfig(ho_probability_min=0.0)
+    graded = pipeline.grade_path(film, cfg, overlay=False)
     assert graded.status.value == "ok"
     spur_sides = [h.patient_side.value for h in graded.hips if h.grade in (2, 3)]
     assert spur_sides, "the sample is expected to have a class II/III hip"
     monkeypatch.setattr(pipeline, "measure_gap", lambda *a, **k: None)
-    res = pipeline.grade_path(film).to_record()
+    res = pipeline.grade_path(film, cfg, overlay=False).to_record()
     assert {h["side"] for h in res["hips"]}.isdisjoint(spur_sides)
     text = " ".join(res["caveats"]) + (res.get("reason") or "")
     for side in spur_sides:

@@ -148,7 +148,8 @@ def test_keyboard_verdicts_persist_and_export(page: tuple[Chromium, Path]) -> No
     b.click("#export")
     target = downloads / "review.csv"
     deadline = time.monotonic() + 15
-    while not target.is_file() and time.monotonic() < deadline:
+    # the file may appear before the browser has finished writing it (a loaded machine)
+    while time.monotonic() < deadline and not (target.is_file() and target.stat().st_size > 0):
         time.sleep(0.05)
     raw = target.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM, like the grade CSV
