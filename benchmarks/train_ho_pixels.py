@@ -47,7 +47,12 @@ from scipy.optimize import minimize
 
 import brooker
 from brooker.config import AnalysisConfig
-from brooker.fragments import FRAGMENT_FEATURES, classify_fragments, fragment_features
+from brooker.fragments import (
+    FRAGMENT_FEATURES,
+    body_distance_mm,
+    classify_fragments,
+    fragment_features,
+)
 from brooker.ho_pixels import (
     N_FEATURES,
     FragmentJudge,
@@ -150,11 +155,7 @@ def film_fragments(
         masks = dataclasses.replace(masks, ho_prob=prob)
         frags = classify_fragments(masks, rg.spacing, cfg)  # type: ignore[arg-type]
         bodies = masks.pelvis | masks.femur
-        body_dist = (
-            ndi.distance_transform_edt(~bodies, sampling=masks.spacing_mm)
-            if bodies.any()
-            else None
-        )
+        body_dist = body_distance_mm(bodies, masks.spacing_mm) if bodies.any() else None
         (r0, c0), (kr, kc), (h, w) = masks.origin_px, masks.block_px, masks.image.shape
         t = None if truth is None else truth[r0 : r0 + h * kr : kr, c0 : c0 + w * kc]
         for f, roi in zip(frags.items, frags.roi_masks, strict=True):

@@ -56,10 +56,7 @@ def classify_fragments(masks: HipMasks, spacing: PixelSpacing, config: AnalysisC
     items: list[Fragment] = []
     rois: list[BoolImage] = []
     judge = bundled_judge() if masks.ho_prob is not None and config.ho_fragment_min > 0 else None
-    body_dist = (
-        ndi.distance_transform_edt(~bodies, sampling=sampling) if judge is not None and any_body
-        else None
-    )  # fmt: skip
+    body_dist: npt.NDArray[np.float64] | None = None  # computed for the first judged candidate
     for i, sl in enumerate(ndi.find_objects(lab), start=1):
         if sl is None:
             continue
@@ -91,6 +88,8 @@ def classify_fragments(masks: HipMasks, spacing: PixelSpacing, config: AnalysisC
         if kind is FragmentKind.ISLAND and _touches_border(sl, comp, masks.bone.shape):
             continue
         if judge is not None:
+            if body_dist is None and any_body:
+                body_dist = body_distance_mm(bodies, sampling)
             feats = fragment_features(masks, sl, comp, kind, body_dist)
             if judge.probability(feats[None, :])[0] < config.ho_fragment_min:
                 continue
@@ -124,6 +123,26 @@ FRAGMENT_FEATURES = (
     "norm_median", "norm_p90", "log1p_extent_mm", "is_island", "is_pelvic_spur",
     "is_femoral_spur", "p_mean_x_v", "p_mean_x_u",
 )  # fmt: skip
+
+
+#: Pitch of the distance map a fragment's reach from the bodies is read from, mm.
+BODY_DISTANCE_PITCH_MM = 1.0
+
+
+def body_distance_mm(bodies: BoolImage, sampling: tuple[float, float]) -> npt.NDArray[np.float64]:
+    """Distance of every ROI pixel from the pelvis and femur bodies, mm, for the fragment judge.
+
+    Taken on blocks of about ``BODY_DISTANCE_PITCH_MM`` (a block is body when any of its pixels
+    is): the judge reads the log of a reach of up to 60 mm, for which a millimetre is detail,
+    and the full-resolution map would cost as much as the rest of the judging."""
+    kr, kc = (max(1, round(BODY_DISTANCE_PITCH_MM / s)) for s in sampling)
+    rows, cols = bodies.shape
+    pad = ((0, -rows % kr), (0, -cols % kc))
+    blocks = np.pad(bodies, pad).reshape((rows + pad[0][1]) // kr, kr, (cols + pad[1][1]) // kc, kc)
+    coarse = blocks.any(axis=(1, 3))
+    dist = ndi.distance_transform_edt(~coarse, sampling=(sampling[0] * kr, sampling[1] * kc))
+    full = np.repeat(np.repeat(dist, kr, axis=0), kc, axis=1)[:rows, :cols]
+    return np.asarray(full, dtype=np.float64)
 
 
 def fragment_features(

@@ -59,7 +59,8 @@ GRADIENT_MM = (1.0, 2.0, 4.0)
 HESSIAN_MM = (1.5, 3.0, 6.0)
 #: Window scales of the local spread, mm.
 SPREAD_MM = (2.0, 5.0)
-#: Where the context is read, (lateral, up) offsets in mm, on the image smoothed at 3 mm.
+#: Where the context is read, (lateral, up) offsets in mm, on the image smoothed at 3 mm
+#: (whole multiples of ``GRID_MM``: the context is read by indexing).
 CONTEXT_MM = (
     (12.0, 0.0), (-12.0, 0.0), (25.0, 0.0), (-25.0, 0.0),
     (0.0, 12.0), (0.0, -12.0), (0.0, 25.0), (0.0, -25.0),
@@ -214,15 +215,21 @@ def pixel_grid(
     context = smooth[3.0]
     for du, dv in CONTEXT_MM:
         # the value at (u + du, v + dv): up is toward row 0, lateral is ``lat`` in columns
-        feats.append(
-            ndi.shift(context, (dv / GRID_MM, -lat * du / GRID_MM), order=1, mode="nearest")
-        )
+        feats.append(_shifted(context, round(dv / GRID_MM), round(-lat * du / GRID_MM)))
     features = np.stack([np.asarray(f, dtype=np.float32) for f in feats])
     phi = np.degrees(np.arctan2(u, v)) % 360.0
     lo, hi = sector_deg
     in_angle = ((phi >= lo % 360) | (phi <= hi)) if lo < 0 else ((phi >= lo) & (phi <= hi))
     region = np.asarray((dist <= sector_radius_mm) & in_angle & (dist > radius), dtype=np.bool_)
     return PixelGrid(features=features, region=region, zoom=zoom)
+
+
+def _shifted(image: FloatImage, rows: int, cols: int) -> FloatImage:
+    """``image`` moved by whole pixels, its edge repeated: ``out[r, c] = image[r - rows, c - cols]``
+    (what ``ndi.shift(image, (rows, cols), order=1, mode="nearest")`` gives, by indexing)."""
+    r = np.clip(np.arange(image.shape[0]) - rows, 0, image.shape[0] - 1)
+    c = np.clip(np.arange(image.shape[1]) - cols, 0, image.shape[1] - 1)
+    return image[np.ix_(r, c)]
 
 
 def grid_probability(grid: PixelGrid, net: PixelNet) -> FloatImage:

@@ -115,13 +115,21 @@ def test_a_fragment_the_pixel_judge_rejects_is_not_heterotopic(film: Radiograph)
 def test_fragment_features_describe_the_fragment(film: Radiograph) -> None:
     from scipy import ndimage as ndi
 
-    from brooker.fragments import FRAGMENT_FEATURES, fragment_features
+    from brooker.fragments import (
+        BODY_DISTANCE_PITCH_MM,
+        FRAGMENT_FEATURES,
+        body_distance_mm,
+        fragment_features,
+    )
 
     for masks in _masks(film):
         masks = dataclasses.replace(masks, ho_prob=np.full(masks.image.shape, 0.25, np.float32))
         frags = classify_fragments(masks, film.spacing, OFF)  # type: ignore[arg-type]
         bodies = masks.pelvis | masks.femur
-        dist = ndi.distance_transform_edt(~bodies, sampling=masks.spacing_mm)
+        dist = body_distance_mm(bodies, masks.spacing_mm)
+        exact = ndi.distance_transform_edt(~bodies, sampling=masks.spacing_mm)
+        # blocks of about 1 mm: within a block's diagonal of the exact distance
+        assert np.abs(dist - exact).max() <= 1.5 * BODY_DISTANCE_PITCH_MM + max(masks.spacing_mm)
         for f, roi in zip(frags.items, frags.roi_masks, strict=True):
             rows, cols = np.nonzero(roi)
             sl = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
