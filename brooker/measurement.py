@@ -47,7 +47,9 @@ def measure_gap(
         for f, m in zip(fragments.items, fragments.roi_masks, strict=True)
         if f.kind is FragmentKind.BRIDGE
     ]
-    if bridges or (masks.bodies_joined and kinds):
+    # bodies the segmentation could not part are bridged only by heterotopic bone attached to
+    # them: beside islands alone they are not (class I)
+    if bridges or (masks.bodies_joined and any(k is not FragmentKind.ISLAND for k in kinds)):
         return _bridge_point(masks, bridges)
     pel_spurs = np.zeros(masks.bone.shape, bool)
     fem_spurs = np.zeros(masks.bone.shape, bool)

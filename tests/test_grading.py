@@ -6,6 +6,7 @@ islands beside spurs do not lower the grade; a bridge is class IV with gap 0.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -413,3 +414,21 @@ def test_spur_with_nothing_to_measure_leaves_the_hip_ungraded(
         assert f"{side} hip not graded" in text
     if not res["hips"]:
         assert res["status"] == "ungradable"
+
+
+def test_joined_bodies_with_only_islands_are_not_a_bridge() -> None:
+    """Pelvis and femur that the segmentation could not part, with only an island beside them:
+    the island is class I, not a bridge (a bridge needs heterotopic bone attached to the
+    bodies); with a spur attached they are read as bridged (class IV, gap 0)."""
+    sp = (0.2, 0.2)
+    masks, frags = _toy_masks(sp, 40)
+    joined = dataclasses.replace(masks, bodies_joined=True)
+    spacing = PixelSpacing(sp[0], sp[1], SpacingSource.PIXEL_SPACING, relative_uncertainty=0.03)
+    island = dataclasses.replace(frags.items[0], kind=ISL)
+    only_island = Fragments((island,), frags.roi_masks)
+    assert measure_gap(joined, only_island, spacing, AnalysisConfig()) is None
+    assert brooker_class({ISL}, None, T) is BrookerGrade.ISLANDS
+    bridged = measure_gap(joined, frags, spacing, AnalysisConfig())
+    assert bridged is not None
+    assert bridged.gap_mm == 0.0
+    assert brooker_class({PEL}, bridged.gap_mm, T) is BrookerGrade.ANKYLOSIS
