@@ -143,10 +143,11 @@ class AnalysisConfig:
     bump_min_neck_mm: float = 0.3
     bump_overlap_ratio: float = 2.0
     spur_min_depth_mm: float = 3.0
-    #: bone counts as heterotopic only where the learned per-pixel judge (brooker.ho_pixels)
-    #: gives it at least this probability; 0 turns the judge off
+    #: a candidate fragment counts as heterotopic only when the learned per-pixel judge
+    #: (brooker.ho_pixels) gives its pixels at least this mean probability (0 turns both
+    #: judges off) ...
     ho_probability_min: float = 0.3
-    #: and the fragment judge (logistic regression over its features) at least this
+    #: ... and the fragment judge (logistic regression over its features) at least this
     ho_fragment_min: float = 0.4
     # a dark trochanter (segmentation._solid_femur): cracks closed, holes filled up to a size
     crack_radius_mm: float = 1.0

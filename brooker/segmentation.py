@@ -293,7 +293,7 @@ def segment_hip(
         spacing_mm=sampling,
         block_px=(kr, kc),
         head_metal_fraction=head_metal,
-        norm=norm.astype(np.float32),
+        norm=np.asarray(norm, dtype=np.float32),
     )
 
 
