@@ -36,6 +36,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -97,24 +98,33 @@ class PixelNet:
             b2=np.float32(self.b2),
         )  # fmt: skip
 
+    @classmethod
+    def from_arrays(cls, z: dict[str, npt.NDArray[np.float32]]) -> PixelNet:
+        """From the arrays :meth:`save` writes (see :func:`load_weights`)."""
+        return cls(z["mean"], z["scale"], z["w1"], z["b1"], z["w2"], float(z["b2"]))
+
+
+def load_weights(path: str | Path) -> dict[str, npt.NDArray[np.float32]]:
+    """The arrays of a weights file, as float32, refused when any is not finite."""
+    with np.load(path) as z:
+        arrays = {k: np.asarray(z[k], dtype=np.float32) for k in z.files}
+    if not all(np.isfinite(a).all() for a in arrays.values()):
+        raise ValueError(f"{Path(path).name}: heterotopic-bone weights must all be finite")
+    return arrays
+
+
+def _shipped(name: str) -> dict[str, npt.NDArray[np.float32]]:
+    """The arrays of a weights file shipped in the package's ``data`` folder."""
+    with resources.as_file(resources.files("brooker").joinpath("data", name)) as path:
+        return load_weights(path)
+
 
 @functools.cache
 def bundled_net() -> PixelNet:
     """The network shipped in the package (``brooker/data/ho_pixels.npz``)."""
-    ref = resources.files("brooker").joinpath("data/ho_pixels.npz")
-    with resources.as_file(ref) as path, np.load(path) as z:
-        net = PixelNet(
-            mean=z["mean"].astype(np.float32),
-            scale=z["scale"].astype(np.float32),
-            w1=z["w1"].astype(np.float32),
-            b1=z["b1"].astype(np.float32),
-            w2=z["w2"].astype(np.float32),
-            b2=float(z["b2"]),
-        )
-    if net.w1.shape[0] != N_FEATURES or not all(
-        np.isfinite(a).all() for a in (net.mean, net.scale, net.w1, net.b1, net.w2)
-    ):
-        raise ValueError(f"heterotopic-bone weights must take {N_FEATURES} features, all finite")
+    net = PixelNet.from_arrays(_shipped("ho_pixels.npz"))
+    if net.w1.shape[0] != N_FEATURES:
+        raise ValueError(f"heterotopic-bone weights must take {N_FEATURES} features")
     return net
 
 
@@ -136,18 +146,16 @@ class FragmentJudge:
     def save(self, path: str) -> None:
         np.savez_compressed(path, mean=self.mean, scale=self.scale, w=self.w, b=np.float32(self.b))
 
+    @classmethod
+    def from_arrays(cls, z: dict[str, npt.NDArray[np.float32]]) -> FragmentJudge:
+        """From the arrays :meth:`save` writes (see :func:`load_weights`)."""
+        return cls(z["mean"], z["scale"], z["w"], float(z["b"]))
+
 
 @functools.cache
 def bundled_judge() -> FragmentJudge:
     """The fragment judge shipped in the package (``brooker/data/ho_fragments.npz``)."""
-    ref = resources.files("brooker").joinpath("data/ho_fragments.npz")
-    with resources.as_file(ref) as path, np.load(path) as z:
-        return FragmentJudge(
-            mean=z["mean"].astype(np.float32),
-            scale=z["scale"].astype(np.float32),
-            w=z["w"].astype(np.float32),
-            b=float(z["b"]),
-        )
+    return FragmentJudge.from_arrays(_shipped("ho_fragments.npz"))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -182,8 +190,13 @@ def pixel_grid(
     r0, c0 = masks.origin_px
     stored_row_mm, stored_col_mm = row_mm / kr, col_mm / kc
     # stored-image row / column of each grid pixel's centre
-    grid_rows = r0 + (np.arange(rows) + 0.5) * (GRID_MM / stored_row_mm) - 0.5
-    grid_cols = c0 + (np.arange(cols) + 0.5) * (GRID_MM / stored_col_mm) - 0.5
+    # the zoom spreads the ROI's whole extent over a whole number of grid pixels, so a grid
+    # pixel covers the ROI's extent / its count (within half a grid pixel over the ROI of
+    # GRID_MM)
+    step_rows = masks.image.shape[0] * kr / rows
+    step_cols = masks.image.shape[1] * kc / cols
+    grid_rows = r0 + (np.arange(rows) + 0.5) * step_rows - 0.5
+    grid_cols = c0 + (np.arange(cols) + 0.5) * step_cols - 0.5
     lat = -1.0 if hip.image_side is ImageSide.LEFT else 1.0
     v = np.broadcast_to((-(grid_rows - hip.center_px[0]) * stored_row_mm)[:, None], g.shape)
     u = np.broadcast_to((lat * (grid_cols - hip.center_px[1]) * stored_col_mm)[None, :], g.shape)
