@@ -36,13 +36,19 @@ class Fragments:
     roi_masks: tuple[BoolImage, ...]
 
 
+def candidate_bone(masks: HipMasks) -> BoolImage:
+    """Bone where heterotopic bone is sought: allowed, not the pelvis or femur body, clear of
+    metal's halo."""
+    return masks.bone & masks.allowed & ~(masks.pelvis | masks.femur) & ~masks.metal_halo
+
+
 def classify_fragments(masks: HipMasks, spacing: PixelSpacing, config: AnalysisConfig) -> Fragments:
     """Find and class the heterotopic-bone fragments around one hip."""
     sampling = masks.spacing_mm  # the ROI's pixels (block-averaged on fine films)
     px_area = sampling[0] * sampling[1]
     kr, kc = masks.block_px
     bodies = masks.pelvis | masks.femur
-    cand = masks.bone & masks.allowed & ~bodies & ~masks.metal_halo
+    cand = candidate_bone(masks)
     lab, n = ndi.label(cand, structure=np.ones((3, 3), bool))
     if n == 0:
         return Fragments((), ())

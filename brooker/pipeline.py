@@ -15,7 +15,7 @@ from brooker.calibration import calibrate
 from brooker.config import AnalysisConfig
 from brooker.dicom_io import check_gradable, load_radiograph
 from brooker.errors import BrookerError, MissingSpacingError
-from brooker.fragments import classify_fragments
+from brooker.fragments import candidate_bone, classify_fragments
 from brooker.grading import grade_hip, needs_gap, not_graded_hip
 from brooker.ho_pixels import ho_probability
 from brooker.image_io import with_user_sides
@@ -128,8 +128,9 @@ def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingRe
             why = "the prosthetic head is not segmented as metal on this film"
             hips.append(not_graded_hip(hip, why))
             continue
-        if config.ho_probability_min > 0:
-            # the learned judge of which candidates look heterotopic (brooker.ho_pixels)
+        if config.ho_probability_min > 0 and candidate_bone(masks).any():
+            # the learned judges of which candidates look heterotopic (brooker.ho_pixels);
+            # a hip with no candidate at all has nothing for them to judge
             prob = ho_probability(masks, config.sector_deg, config.sector_radius_mm)
             masks = dataclasses.replace(masks, ho_prob=prob)
         frags = classify_fragments(masks, radiograph.spacing, config)
