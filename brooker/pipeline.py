@@ -31,7 +31,8 @@ from brooker.models import (
 from brooker.paths import safe_stem
 from brooker.segmentation import segment_hip
 
-#: A prosthetic head must be this much metal in its segmentation, or metal would be read as bone.
+#: A prosthetic head less metal than this in its segmentation is graded with a caveat: its
+#: implant is read as bone.
 PROSTHETIC_HEAD_MIN_METAL = 0.9
 
 
@@ -124,10 +125,6 @@ def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingRe
             hips.append(not_graded_hip(hip, hip.not_graded_reason))
             continue
         masks = segment_hip(radiograph, hip, config, scene)
-        if hip.prosthesis and masks.head_metal_fraction < PROSTHETIC_HEAD_MIN_METAL:
-            why = "the prosthetic head is not segmented as metal on this film"
-            hips.append(not_graded_hip(hip, why))
-            continue
         if config.ho_probability_min > 0 and candidate_bone(masks).any():
             # the learned judges of which candidates look heterotopic (brooker.ho_pixels);
             # a hip with no candidate at all has nothing for them to judge
@@ -143,7 +140,17 @@ def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingRe
                 "bone to measure the gap to (check the overlay)"
             )
             continue
-        hips.append(grade_hip(hip, frags, gap, config))
+        graded = grade_hip(hip, frags, gap, config)
+        if hip.prosthesis and masks.head_metal_fraction < PROSTHETIC_HEAD_MIN_METAL:
+            # graded all the same (these were withheld before the learned judges; graded,
+            # they are right more often than not: README, What it cannot see), but said
+            why = (
+                f"the prosthetic head is only {round(100 * masks.head_metal_fraction)} % "
+                "segmented as metal on this film: the implant is read as bone, so its edges "
+                "may be taken for heterotopic bone (check the overlay)"
+            )
+            graded = dataclasses.replace(graded, caveats=(*graded.caveats, why))
+        hips.append(graded)
     if not any(h.grade is not None for h in hips):
         unseen = [f"{h.patient_side.value} hip found, not graded: {h.not_graded}" for h in hips]
         return GradingResult(
