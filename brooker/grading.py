@@ -23,6 +23,12 @@ from brooker.models import BrookerGrade, FragmentKind, GapMeasurement, HipJoint,
 SPUR_KINDS = frozenset({FragmentKind.PELVIC_SPUR, FragmentKind.FEMORAL_SPUR})
 
 
+#: A prosthetic head less metal than this in its segmentation is graded with a caveat: its
+#: implant is read as bone (on 8-bit exports metal can be barely brighter than bone). Such hips
+#: were withheld before the learned judges; graded, most come out right (README, step 2).
+PROSTHETIC_HEAD_MIN_METAL = 0.9
+
+
 def needs_gap(kinds: set[FragmentKind]) -> bool:
     """Whether the class depends on a gap: spurs present and no bridge (II or III).
 
@@ -60,9 +66,19 @@ def brooker_class(
 
 
 def grade_hip(
-    hip: HipJoint, fragments: Fragments, gap: GapMeasurement | None, config: AnalysisConfig
+    hip: HipJoint,
+    fragments: Fragments,
+    gap: GapMeasurement | None,
+    config: AnalysisConfig,
+    *,
+    head_metal_fraction: float = 1.0,
 ) -> HipResult:
-    """Combine one hip's fragments and gap into its :class:`HipResult`."""
+    """Combine one hip's fragments and gap into its :class:`HipResult`.
+
+    ``head_metal_fraction`` is how much of a prosthetic head the segmentation read as metal
+    (:attr:`brooker.segmentation.HipMasks.head_metal_fraction`): under
+    :data:`PROSTHETIC_HEAD_MIN_METAL` the hip is graded all the same, with a caveat.
+    """
     kinds = {f.kind for f in fragments.items}
     grade = brooker_class(kinds, None if gap is None else gap.gap_mm, config.gap_threshold_mm)
     caveats: list[str] = []
@@ -77,6 +93,12 @@ def grade_hip(
     if grade is BrookerGrade.ANKYLOSIS:
         caveats.append(
             "apparent ankylosis on a single AP projection (bone may overlap without fusing)"
+        )
+    if hip.prosthesis and head_metal_fraction < PROSTHETIC_HEAD_MIN_METAL:
+        caveats.append(
+            f"the prosthetic head is only {round(100 * head_metal_fraction)} % segmented as "
+            "metal on this film: the implant is read as bone, so its edges may be taken for "
+            "heterotopic bone (check the overlay)"
         )
     return HipResult(
         patient_side=hip.patient_side,

@@ -31,10 +31,6 @@ from brooker.models import (
 from brooker.paths import safe_stem
 from brooker.segmentation import segment_hip
 
-#: A prosthetic head less metal than this in its segmentation is graded with a caveat: its
-#: implant is read as bone.
-PROSTHETIC_HEAD_MIN_METAL = 0.9
-
 
 def analyze(
     source: str | Path | Radiograph, config: AnalysisConfig | None = None
@@ -140,17 +136,9 @@ def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingRe
                 "bone to measure the gap to (check the overlay)"
             )
             continue
-        graded = grade_hip(hip, frags, gap, config)
-        if hip.prosthesis and masks.head_metal_fraction < PROSTHETIC_HEAD_MIN_METAL:
-            # graded all the same (these were withheld before the learned judges; graded,
-            # they are right more often than not: README, What it cannot see), but said
-            why = (
-                f"the prosthetic head is only {round(100 * masks.head_metal_fraction)} % "
-                "segmented as metal on this film: the implant is read as bone, so its edges "
-                "may be taken for heterotopic bone (check the overlay)"
-            )
-            graded = dataclasses.replace(graded, caveats=(*graded.caveats, why))
-        hips.append(graded)
+        hips.append(
+            grade_hip(hip, frags, gap, config, head_metal_fraction=masks.head_metal_fraction)
+        )
     if not any(h.grade is not None for h in hips):
         unseen = [f"{h.patient_side.value} hip found, not graded: {h.not_graded}" for h in hips]
         return GradingResult(

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from brooker import grading
 from brooker.config import AnalysisConfig
 from brooker.fragments import Fragments
 from brooker.grading import brooker_class, grade_hip, needs_gap
@@ -432,3 +433,29 @@ def test_joined_bodies_with_only_islands_are_not_a_bridge() -> None:
     assert bridged is not None
     assert bridged.gap_mm == 0.0
     assert brooker_class({PEL}, bridged.gap_mm, T) is BrookerGrade.ANKYLOSIS
+
+
+def test_prosthetic_head_read_as_bone_is_graded_with_a_caveat() -> None:
+    """Under PROSTHETIC_HEAD_MIN_METAL of a prosthetic head read as metal: graded, and said."""
+    thr = grading.PROSTHETIC_HEAD_MIN_METAL
+    tha, native = HIP, dataclasses.replace(HIP, prosthesis=False)
+    assert tha.prosthesis
+    cfg = AnalysisConfig()
+
+    def metal_caveats(hip: HipJoint, frac: float) -> list[str]:
+        res = grade_hip(hip, _frags(ISL), None, cfg, head_metal_fraction=frac)
+        assert res.grade is BrookerGrade.ISLANDS  # the grade itself is not touched
+        return [c for c in res.caveats if "segmented as metal" in c]
+
+    got = metal_caveats(tha, 0.234)
+    assert got == [
+        "the prosthetic head is only 23 % segmented as metal on this film: the implant is read "
+        "as bone, so its edges may be taken for heterotopic bone (check the overlay)"
+    ]
+    assert len(metal_caveats(tha, math.nextafter(thr, 0.0))) == 1
+    assert metal_caveats(tha, thr) == []  # the limit itself is metal enough
+    assert metal_caveats(tha, 1.0) == []
+    assert metal_caveats(native, 0.0) == []  # a native head is never metal
+    assert metal_caveats(tha, 1.0) == metal_caveats(tha, 0.95)
+    # the default (callers without a segmentation) is a head wholly metal
+    assert not [c for c in grade_hip(tha, _frags(ISL), None, cfg).caveats if "metal" in c]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 import brooker.phantom as ph
-from brooker import pipeline
+from brooker import grading, pipeline
 from brooker.config import AnalysisConfig
 from brooker.dicom_io import load_radiograph
 from brooker.localization import analyse_scene, find_hips
@@ -64,7 +64,7 @@ def test_head_not_read_as_metal_is_graded_with_a_caveat(film: Radiograph) -> Non
 def test_no_caveat_when_the_head_is_metal_enough(
     film: Radiograph, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pipeline, "PROSTHETIC_HEAD_MIN_METAL", 0.0)
+    monkeypatch.setattr(grading, "PROSTHETIC_HEAD_MIN_METAL", 0.0)
     res = pipeline.analyze(film, CFG)
     assert res.hips
     assert not any("segmented as metal" in c for h in res.hips for c in h.caveats)
