@@ -1,10 +1,13 @@
 """Fragments -> the smallest edge-to-edge gap between opposing pelvic- and femoral-side bone.
 
-Pelvic-side bone is the pelvis body plus pelvic spurs; femoral-side bone the femur body plus
-femoral spurs. The gap is measured *across the heterotopic bone*: one end of it lies on a spur
-(a pelvic spur to the nearest femoral-side bone, or a femoral spur to the nearest pelvic-side
-bone), never between the normal bodies (that would be the joint space). Islands count for
-neither side.
+Pelvic-side bone is the pelvis body plus pelvic spurs; femoral-side bone the femur body, the
+femoral head and femoral spurs. The gap is measured *across the heterotopic bone*: one end of
+it lies on a spur (a pelvic spur to the nearest femoral-side bone, or a femoral spur to the
+nearest pelvic-side bone), never between the normal bodies (that would be the joint space).
+On a hip with a spur, each island joins the side it lies nearer to and counts as heterotopic
+bone of that side: it narrows the space left between the sides, whether it is bone floating in
+the gap or a piece of the opposing spur whose base the segmentation did not join to its body
+(on real films a faint base often is not). Islands alone have no gap (class I).
 
 Convention: ``distance_transform_edt(..., sampling=(row_mm, col_mm), return_indices=True)``
 gives the nearest opposing pixel centre-to-centre, using both axes of the spacing. The edges are
@@ -53,13 +56,20 @@ def measure_gap(
         return _bridge_point(masks, bridges)
     pel_spurs = np.zeros(masks.bone.shape, bool)
     fem_spurs = np.zeros(masks.bone.shape, bool)
+    islands: list[np.ndarray] = []
     for f, m in zip(fragments.items, fragments.roi_masks, strict=True):
         if f.kind is FragmentKind.PELVIC_SPUR:
             pel_spurs |= m
         elif f.kind is FragmentKind.FEMORAL_SPUR:
             fem_spurs |= m
+        elif f.kind is FragmentKind.ISLAND:
+            islands.append(m)
     if not pel_spurs.any() and not fem_spurs.any():
         return None
+    # beside a spur, an island is heterotopic bone across the gap too: it joins the side it
+    # lies nearer to (as a spur of that side), so the gap is the narrowest space left between
+    # pelvic-side and femoral-side bone
+    pel_spurs, fem_spurs = _sided_islands(masks, pel_spurs, fem_spurs, islands)
     pelvic_side = masks.pelvis | pel_spurs
     femoral_side = masks.femur | fem_spurs | masks.head
     best: tuple[float, tuple[int, int], tuple[int, int], np.ndarray] | None = None
@@ -83,6 +93,27 @@ def measure_gap(
         femoral_point_px=masks.to_image(fr, fc),
         uncertainty_mm=unc,
     )
+
+
+def _sided_islands(
+    masks: HipMasks, pel_spurs: np.ndarray, fem_spurs: np.ndarray, islands: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The pelvic and femoral heterotopic bone with each island added to the side whose bone
+    (body, spurs; the femoral head on the femoral side) it lies nearer to; a tie goes to the
+    pelvis. Without bone on one of the sides the islands are left out."""
+    pelvic = masks.pelvis | pel_spurs
+    femoral = masks.femur | fem_spurs | masks.head
+    if not islands or not pelvic.any() or not femoral.any():
+        return pel_spurs, fem_spurs
+    pel_out, fem_out = pel_spurs.copy(), fem_spurs.copy()
+    for island in islands:
+        to_pelvis = _nearest_pair(island, pelvic, masks.spacing_mm)[0]
+        to_femur = _nearest_pair(island, femoral, masks.spacing_mm)[0]
+        if to_femur < to_pelvis:
+            fem_out |= island
+        else:
+            pel_out |= island
+    return pel_out, fem_out
 
 
 def _pitch_along(a: tuple[int, int], b: tuple[int, int], sampling: tuple[float, float]) -> float:

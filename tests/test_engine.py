@@ -201,7 +201,7 @@ GAP_CASES = [
     _case("p42", "left", "II", "p42 left (THA, spurs both) gap 16.19 mm, truth 13.00 mm (+3.2 mm)"),
     _case("p13", "left", "III", "p13 left (THA, spurs both) graded IV (gap 0), truth 7.24 mm"),
     _case("b10", "right", "II", "b10 right (native, pelvic spur) gap 12.85 mm, truth 11.40 mm (+1.45 mm)"),
-    _case("b10", "left", "III", "b10 left (native, pelvic spur, truth III 8.0 mm) gap 21.11 mm"),
+    _case("b10", "left", "III"),
 ]
 
 
@@ -216,7 +216,6 @@ def test_known_gap(films: _Store, name: str, side: str) -> None:
     assert pts is not None and len(pts) == 2
 
 
-@_xf("b10: the left native hip (truth III 8.0 mm) is graded II (21.11 mm)")
 def test_ten_mm_boundary_physically(films: _Store) -> None:
     """~12 mm -> II and ~8 mm -> III, on the same film."""
     rec = films.record("b10")

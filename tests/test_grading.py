@@ -294,6 +294,52 @@ def test_gap_across_the_spurs_own_body_is_the_distance_between_the_masks() -> No
     assert g.gap_mm == pytest.approx(40 * sp[0], abs=2 * sp[0])
 
 
+def _with_island(
+    masks: HipMasks, frags: Fragments, rows: slice, cols: slice
+) -> tuple[HipMasks, Fragments]:
+    """The toy hip with an island of bone (bright in the image) at ``rows``, ``cols``."""
+    island = np.zeros(masks.bone.shape, bool)
+    island[rows, cols] = True
+    bone = masks.bone | island
+    image = np.where(bone, 1.0, 0.1).astype(np.float32)
+    frag = Fragment(kind=ISL, area_mm2=float(island.sum()) * 0.04, centroid_px=(0.0, 0.0),
+                    bbox_px=(0, 0, 1, 1), mask=island[rows, cols].copy())
+    return (
+        dataclasses.replace(masks, bone=bone, image=image),
+        Fragments((*frags.items, frag), (*frags.roi_masks, island)),
+    )
+
+
+def test_an_island_beside_a_spur_counts_with_the_side_it_lies_nearer_to() -> None:
+    """A pelvic spur 12 mm from the femur (class II) with an island beside the gap, 1.2 mm
+    above the femur: the island is femoral-side bone (a piece of a femoral spur whose base was
+    not joined, or bone floating in the gap) and the gap is spur to island, 9.2 mm (class
+    III). An
+    island beside the spur counts with the pelvis and leaves the gap as it was; islands alone
+    have no gap."""
+    sp = (0.2, 0.2)
+    spacing = PixelSpacing(sp[0], sp[1], SpacingSource.PIXEL_SPACING, relative_uncertainty=0.03)
+    cfg = AnalysisConfig()
+    masks, frags = _toy_masks(sp, 60)  # spur tip row 49, femur from row 110
+    plain = measure_gap(masks, frags, spacing, cfg)
+    assert plain is not None
+    assert plain.gap_mm == pytest.approx(12.0, abs=2 * sp[0])
+    # off the straight line from the spur to the femur (columns 30-49)
+    near_femur = _with_island(masks, frags, slice(95, 104), slice(52, 70))
+    g = measure_gap(*near_femur, spacing, cfg)
+    assert g is not None
+    # from the spur's corner (49, 49) to the island's (95, 52), edge to edge
+    assert g.gap_mm == pytest.approx(math.hypot(45, 2) * sp[0], abs=2 * sp[0])
+    assert grade_hip(HIP, near_femur[1], g, cfg).grade is BrookerGrade.SPURS_NARROW_GAP
+    assert g.femoral_point_px[0] == pytest.approx(100 + 94.5, abs=1.0)  # on the island's top
+    near_spur = _with_island(masks, frags, slice(30, 41), slice(55, 65))
+    g2 = measure_gap(*near_spur, spacing, cfg)
+    assert g2 is not None
+    assert g2.gap_mm == pytest.approx(plain.gap_mm)
+    only_island = Fragments(near_femur[1].items[1:], near_femur[1].roi_masks[1:])
+    assert measure_gap(near_femur[0], only_island, spacing, cfg) is None
+
+
 def test_detector_plane_spacing_makes_a_12mm_gap_borderline() -> None:
     """A 12 mm gap measured on detector-plane spacing (20 % uncertainty) is flagged; the same
     gap on calibrated spacing (3 %) is not."""
