@@ -72,12 +72,17 @@ def grade_hip(
     config: AnalysisConfig,
     *,
     head_metal_fraction: float = 1.0,
+    bodies_unparted: bool = False,
 ) -> HipResult:
     """Combine one hip's fragments and gap into its :class:`HipResult`.
 
     ``head_metal_fraction`` is how much of a prosthetic head the segmentation read as metal
     (:attr:`brooker.segmentation.HipMasks.head_metal_fraction`): under
     :data:`PROSTHETIC_HEAD_MIN_METAL` the hip is graded all the same, with a caveat.
+    ``bodies_unparted``: the segmentation could not part the pelvis from the femur
+    (:attr:`brooker.segmentation.HipMasks.bodies_unparted`); a grade under IV then says that a
+    bridge may be missed. A class IV without a bridge fragment (pelvis and femur joined in the
+    segmentation, :func:`brooker.measurement.measure_gap`) says it is inferred.
     """
     kinds = {f.kind for f in fragments.items}
     grade = brooker_class(kinds, None if gap is None else gap.gap_mm, config.gap_threshold_mm)
@@ -93,6 +98,18 @@ def grade_hip(
     if grade is BrookerGrade.ANKYLOSIS:
         caveats.append(
             "apparent ankylosis on a single AP projection (bone may overlap without fusing)"
+        )
+        if FragmentKind.BRIDGE not in kinds:
+            caveats.append(
+                "no bridging fragment was seen: class IV is inferred from pelvis and femur that "
+                "the bone segmentation found joined, with a spur attached (on real films such "
+                "joins are often normal anatomy or soft tissue; check the overlay)"
+            )
+    if bodies_unparted and grade < BrookerGrade.ANKYLOSIS:
+        caveats.append(
+            "the pelvis and femur are one piece in this hip's bone segmentation: bone bridging "
+            "them cannot be told from the normal anatomy here, so a class IV may be missed "
+            "(check the overlay)"
         )
     if hip.prosthesis and head_metal_fraction < PROSTHETIC_HEAD_MIN_METAL:
         caveats.append(

@@ -137,7 +137,14 @@ def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingRe
             )
             continue
         hips.append(
-            grade_hip(hip, frags, gap, config, head_metal_fraction=masks.head_metal_fraction)
+            grade_hip(
+                hip,
+                frags,
+                gap,
+                config,
+                head_metal_fraction=masks.head_metal_fraction,
+                bodies_unparted=masks.bodies_unparted,
+            )
         )
     if not any(h.grade is not None for h in hips):
         unseen = [f"{h.patient_side.value} hip found, not graded: {h.not_graded}" for h in hips]

@@ -17,7 +17,9 @@ fine film costs no more to segment than a 0.2 mm one. In the ROI:
   the pelvis body is the one above the joint and the femur body the one reaching the bottom of
   the ROI lateral to the joint. Everything else that is bone, in the lateral and superior
   sector, is a heterotopic-bone candidate. When a thick bridge survives the opening and joins
-  the two bodies, larger disks are tried until they part; what they remove is the bridge.
+  the two bodies, larger disks are tried until they part; what they remove is the bridge
+  (:func:`part_bodies`). Bodies that no disk parts are one piece, and the hip's record says
+  that a bridge may be missed there.
 * a round spur on the ilium's lateral edge can be wider than that disk: a much larger disk
   (``pelvic_bump_radius_mm``) follows the ilium's long smooth edge but not a knob on it, and a
   knob that stands out with a neck on both sides is taken out of the pelvis body
@@ -68,6 +70,7 @@ class HipMasks:
     femur: BoolImage
     head: BoolImage
     bodies_joined: bool
+    """Pelvis and femur bodies were joined at the first opening (parted or not after)."""
     spacing_mm: tuple[float, float]
     """(row, col) size of an ROI pixel at the patient, mm (the working pitch, see ``block_px``)."""
     block_px: tuple[int, int] = (1, 1)
@@ -76,6 +79,9 @@ class HipMasks:
     """The image on the film's local scale: 0 at the soft-tissue level, 1 at the bone level."""
     ho_prob: FloatImage | None = None
     """Probability of heterotopic bone per ROI pixel (:mod:`brooker.ho_pixels`), when judged."""
+    bodies_unparted: bool = False
+    """No opening parted the pelvis and femur bodies: the joined body in the sector is the only
+    candidate for a bridge, and the judges rarely see one in so much normal bone."""
     head_metal_fraction: float = 0.0
     """Fraction of the head's disk (0.8 of its radius) that is metal or its halo: a prosthetic
     head that is not metal here was not segmented as the method needs."""
@@ -245,23 +251,13 @@ def segment_hip(
     pelvis_probe = in_field & ~above & (v_mm > joint_r)
     femur_probe = in_field & ~below & (v_mm < -joint_r)
     femur_probe &= u_mm > -0.5 * joint_r
-    # A bridge as wide as the opening disk survives it and joins the two bodies: then open
-    # harder until they part; what the harder opening removes between them is the bridge.
-    joined_at_base = False
     # depth of every bone pixel inside the bone: shared by each opening and the bump test
     inside = ndi.distance_transform_edt(skeleton, sampling=sampling)
-    for radius in config.spur_opening_radii_mm:
-        opened = _edt_open(skeleton, radius, sampling, inside) & allowed
-        body_lab, _ = ndi.label(opened)
-        pelvis_ids = _dominant_labels(body_lab, pelvis_probe)
-        femur_ids = _dominant_labels(body_lab, femur_probe)
-        joined = bool(set(pelvis_ids) & set(femur_ids))
-        if radius == config.spur_opening_radii_mm[0]:
-            joined_at_base = joined
-        if not joined:
-            break
-    pelvis = np.isin(body_lab, pelvis_ids) if pelvis_ids else np.zeros_like(opened)
-    femur = np.isin(body_lab, femur_ids) if femur_ids else np.zeros_like(opened)
+    parting = part_bodies(
+        skeleton, inside, allowed, pelvis_probe, femur_probe, config.spur_opening_radii_mm, sampling
+    )
+    pelvis, femur, radius = parting.pelvis, parting.femur, parting.radius_mm
+    joined = parting.unparted
     if not joined and pelvis.any():
         # the lateral ilium is a long smooth edge: a round spur on it may be wider than what
         # the first opening removes from the femur (whose trochanters are knobs of that size)
@@ -273,7 +269,8 @@ def segment_hip(
     if joined:  # never parted: the joined body itself, in the sector, is the bridge
         pelvis = pelvis & ~sector
         femur = femur & ~sector
-    joined = joined or joined_at_base
+    unparted = joined
+    joined = joined or parting.joined_at_base
     # the femoral head is femoral-side bone too: a pelvic spur may come closest to it
     head = (dist <= hip.head_radius_mm) & (bone | metal)
     head_disk = dist <= 0.8 * hip.head_radius_mm
@@ -290,11 +287,61 @@ def segment_hip(
         femur=femur,
         head=head,
         bodies_joined=joined,
+        bodies_unparted=unparted,
         spacing_mm=sampling,
         block_px=(kr, kc),
         head_metal_fraction=head_metal,
         norm=np.asarray(norm, dtype=np.float32),
     )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Parting:
+    """The pelvis and femur bodies of one ROI, as :func:`part_bodies` found them."""
+
+    pelvis: BoolImage
+    femur: BoolImage
+    radius_mm: float
+    """The radius of the opening the bodies come from."""
+    joined_at_base: bool
+    """The first opening left the pelvis and femur one piece."""
+    unparted: bool
+    """No opening parted them: ``pelvis`` and ``femur`` are the same joined piece."""
+
+
+def part_bodies(
+    skeleton: BoolImage,
+    inside: npt.NDArray[np.float64],
+    allowed: BoolImage,
+    pelvis_probe: BoolImage,
+    femur_probe: BoolImage,
+    radii_mm: tuple[float, ...],
+    sampling: tuple[float, float],
+) -> Parting:
+    """The wide bodies of the ilium and femur: ``skeleton`` opened with a disk of the first of
+    ``radii_mm``, the pelvis the piece(s) covering ``pelvis_probe`` and the femur those
+    covering ``femur_probe`` (``inside``: ``distance_transform_edt(skeleton)``).
+
+    A bridge as wide as the disk survives it and joins the two bodies: the larger disks are
+    tried in turn until they part, and what the larger opening removes between them is the
+    bridge. (A larger disk can also "part" them by wiping out a femoral shaft narrower than
+    itself; that is taken as parted, with no femur body: README, *What it cannot see*.)
+    """
+    joined = joined_at_base = False
+    radius = radii_mm[0]
+    for i, radius in enumerate(radii_mm):
+        opened = _edt_open(skeleton, radius, sampling, inside) & allowed
+        body_lab, _ = ndi.label(opened)
+        pelvis_ids = _dominant_labels(body_lab, pelvis_probe)
+        femur_ids = _dominant_labels(body_lab, femur_probe)
+        joined = bool(set(pelvis_ids) & set(femur_ids))
+        if i == 0:
+            joined_at_base = joined
+        if not joined:
+            break
+    pelvis = np.isin(body_lab, pelvis_ids) if pelvis_ids else np.zeros_like(opened)
+    femur = np.isin(body_lab, femur_ids) if femur_ids else np.zeros_like(opened)
+    return Parting(pelvis, femur, radius, joined_at_base, joined)
 
 
 def _pelvic_bumps(

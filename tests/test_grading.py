@@ -505,3 +505,47 @@ def test_prosthetic_head_read_as_bone_is_graded_with_a_caveat() -> None:
     assert metal_caveats(tha, 1.0) == metal_caveats(tha, 0.95)
     # the default (callers without a segmentation) is a head wholly metal
     assert not [c for c in grade_hip(tha, _frags(ISL), None, cfg).caveats if "metal" in c]
+
+
+def test_unparted_bodies_caveat_below_class_iv() -> None:
+    """Pelvis and femur one piece in the segmentation: a grade under IV says a bridge may be
+    missed; a class IV, or a hip whose bodies were parted, says nothing of it."""
+    cfg = AnalysisConfig()
+    native = dataclasses.replace(HIP, prosthesis=False)
+
+    def unparted_caveats(frags: Fragments, gap: GapMeasurement | None, flag: bool) -> list[str]:
+        res = grade_hip(native, frags, gap, cfg, bodies_unparted=flag)
+        return [c for c in res.caveats if "one piece" in c]
+
+    for frags, gap in ((_frags(), None), (_frags(ISL), None), (_frags(PEL), _gap(12.0, 0.5)),
+                       (_frags(PEL), _gap(4.0, 0.5))):  # fmt: skip
+        assert grade_hip(native, frags, gap, cfg, bodies_unparted=True).grade < 4
+        assert unparted_caveats(frags, gap, True) == [
+            "the pelvis and femur are one piece in this hip's bone segmentation: bone bridging "
+            "them cannot be told from the normal anatomy here, so a class IV may be missed "
+            "(check the overlay)"
+        ]
+        assert unparted_caveats(frags, gap, False) == []
+    bridge = _frags(FragmentKind.BRIDGE)
+    assert grade_hip(native, bridge, _gap(0.0, 0.0), cfg, bodies_unparted=True).grade == 4
+    assert unparted_caveats(bridge, _gap(0.0, 0.0), True) == []
+
+
+def test_class_iv_without_a_bridge_fragment_says_it_is_inferred() -> None:
+    """Joined bodies with a spur attached are read as bridged (measure_gap); the record says
+    that no bridging fragment was seen. A bridge fragment needs no such word."""
+    cfg = AnalysisConfig()
+    native = dataclasses.replace(HIP, prosthesis=False)
+
+    def inferred(frags: Fragments) -> list[str]:
+        res = grade_hip(native, frags, _gap(0.0, 0.0), cfg)
+        assert res.grade is BrookerGrade.ANKYLOSIS
+        return [c for c in res.caveats if "inferred" in c]
+
+    assert inferred(_frags(PEL)) == [
+        "no bridging fragment was seen: class IV is inferred from pelvis and femur that the bone "
+        "segmentation found joined, with a spur attached (on real films such joins are often "
+        "normal anatomy or soft tissue; check the overlay)"
+    ]
+    assert inferred(_frags(FragmentKind.BRIDGE)) == []
+    assert inferred(_frags(FragmentKind.BRIDGE, PEL)) == []
