@@ -106,14 +106,41 @@ def _sided_islands(
     if not islands or not pelvic.any() or not femoral.any():
         return pel_spurs, fem_spurs
     pel_out, fem_out = pel_spurs.copy(), fem_spurs.copy()
-    for island in islands:
-        to_pelvis = _nearest_pair(island, pelvic, masks.spacing_mm)[0]
-        to_femur = _nearest_pair(island, femoral, masks.spacing_mm)[0]
-        if to_femur < to_pelvis:
+    to_pelvis = _min_distances(islands, pelvic, masks.spacing_mm)
+    to_femur = _min_distances(islands, femoral, masks.spacing_mm)
+    for island, dp, df in zip(islands, to_pelvis, to_femur, strict=True):
+        if df < dp:
             fem_out |= island
         else:
             pel_out |= island
     return pel_out, fem_out
+
+
+def _min_distances(
+    sources: list[np.ndarray], target: np.ndarray, sampling: tuple[float, float]
+) -> list[float]:
+    """The distance, mm, from each of ``sources`` to its nearest ``target`` pixel (centre to
+    centre). One distance map in the sources' box grown by :data:`NEAREST_WINDOW_MM`; a
+    distance beyond that margin (a nearer target pixel could lie outside the box) is taken on
+    the whole ROI."""
+    union = np.logical_or.reduce(sources)
+    rows = np.flatnonzero(union.any(axis=1))
+    cols = np.flatnonzero(union.any(axis=0))
+    box = (slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
+    win = window_around(box, NEAREST_WINDOW_MM, sampling, target.shape)
+    near = None
+    if target[win].any():
+        near = ndi.distance_transform_edt(~target[win], sampling=sampling)
+    whole: np.ndarray | None = None
+    out: list[float] = []
+    for src in sources:
+        d = math.inf if near is None else float(near[src[win]].min())
+        if d > NEAREST_WINDOW_MM:
+            if whole is None:
+                whole = ndi.distance_transform_edt(~target, sampling=sampling)
+            d = float(whole[src].min())
+        out.append(d)
+    return out
 
 
 def _pitch_along(a: tuple[int, int], b: tuple[int, int], sampling: tuple[float, float]) -> float:
