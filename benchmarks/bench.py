@@ -179,7 +179,14 @@ def stage_times(path: Path, runs: int, scratch: Path) -> dict[str, float]:
         for hip, m in zip(found.hips, masks, strict=True):
             frags = classify_fragments(m, rad.spacing, config)
             gap = measure_gap(m, frags, rad.spacing, config)
-            grade_hip(hip, frags, gap, config)
+            grade_hip(
+                hip,
+                frags,
+                gap,
+                config,
+                head_metal_fraction=m.head_metal_fraction,
+                bodies_unparted=m.bodies_unparted,
+            )
         t = tick("frag+meas+grade", t)
         result = analyze(rad, config)  # the GradingResult the overlay draws (not timed)
         t = time.perf_counter()

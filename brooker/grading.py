@@ -80,8 +80,9 @@ def grade_hip(
     (:attr:`brooker.segmentation.HipMasks.head_metal_fraction`): under
     :data:`PROSTHETIC_HEAD_MIN_METAL` the hip is graded all the same, with a caveat.
     ``bodies_unparted``: the segmentation could not part the pelvis from the femur
-    (:attr:`brooker.segmentation.HipMasks.bodies_unparted`); a grade under IV then says that a
-    bridge may be missed. A class IV without a bridge fragment (pelvis and femur joined in the
+    (:attr:`brooker.segmentation.HipMasks.bodies_unparted`); a grade under IV (in the pipeline
+    0 or I: joined bodies with a spur are read as bridged) then says that a bridge may be
+    missed. A class IV without a bridge fragment (pelvis and femur joined in the
     segmentation, :func:`brooker.measurement.measure_gap`) says it is inferred.
     """
     kinds = {f.kind for f in fragments.items}

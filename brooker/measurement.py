@@ -1,13 +1,14 @@
 """Fragments -> the smallest edge-to-edge gap between opposing pelvic- and femoral-side bone.
 
 Pelvic-side bone is the pelvis body plus pelvic spurs; femoral-side bone the femur body, the
-femoral head and femoral spurs. The gap is measured *across the heterotopic bone*: one end of
-it lies on a spur (a pelvic spur to the nearest femoral-side bone, or a femoral spur to the
-nearest pelvic-side bone), never between the normal bodies (that would be the joint space).
-On a hip with a spur, each island joins the side it lies nearer to and counts as heterotopic
-bone of that side: it narrows the space left between the sides, whether it is bone floating in
-the gap or a piece of the opposing spur whose base the segmentation did not join to its body
-(on real films a faint base often is not). Islands alone have no gap (class I).
+femoral head and femoral spurs. On a hip with a spur, each island (wherever it lies in the
+searched sector) joins the side it lies nearer to and counts as heterotopic bone of that side:
+it narrows the space left between the sides, whether it is bone floating in the gap or a piece
+of the opposing spur whose base the segmentation did not join to its body (on real films a
+faint base often is not). Islands alone have no gap (class I). The gap is measured *across
+the heterotopic bone*: one end of it lies on heterotopic bone of one side (a pelvic spur or
+pelvic-side island to the nearest femoral-side bone, or the reverse), never between the
+normal bodies (that would be the joint space).
 
 Convention: ``distance_transform_edt(..., sampling=(row_mm, col_mm), return_indices=True)``
 gives the nearest opposing pixel centre-to-centre, using both axes of the spacing. The edges are
@@ -66,9 +67,9 @@ def measure_gap(
             islands.append(m)
     if not pel_spurs.any() and not fem_spurs.any():
         return None
-    # beside a spur, an island is heterotopic bone across the gap too: it joins the side it
-    # lies nearer to (as a spur of that side), so the gap is the narrowest space left between
-    # pelvic-side and femoral-side bone
+    # on a hip with a spur, an island is heterotopic bone across the gap too: it joins the side
+    # it lies nearer to (as a spur of that side), so the gap is the narrowest space left
+    # between pelvic-side and femoral-side bone
     pel_spurs, fem_spurs = _sided_islands(masks, pel_spurs, fem_spurs, islands)
     pelvic_side = masks.pelvis | pel_spurs
     femoral_side = masks.femur | fem_spurs | masks.head
@@ -99,8 +100,8 @@ def _sided_islands(
     masks: HipMasks, pel_spurs: np.ndarray, fem_spurs: np.ndarray, islands: list[np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray]:
     """The pelvic and femoral heterotopic bone with each island added to the side whose bone
-    (body, spurs; the femoral head on the femoral side) it lies nearer to; a tie goes to the
-    pelvis. Without bone on one of the sides the islands are left out."""
+    (body, spurs; the femoral head on the femoral side) it lies nearer to; equal distances go
+    to the pelvis. Without bone on one of the sides the islands are left out."""
     pelvic = masks.pelvis | pel_spurs
     femoral = masks.femur | fem_spurs | masks.head
     if not islands or not pelvic.any() or not femoral.any():

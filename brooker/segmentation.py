@@ -306,7 +306,7 @@ class Parting:
     joined_at_base: bool
     """The first opening left the pelvis and femur one piece."""
     unparted: bool
-    """No opening parted them: ``pelvis`` and ``femur`` are the same joined piece."""
+    """No opening parted them: ``pelvis`` and ``femur`` share a joined piece."""
 
 
 def part_bodies(

@@ -313,10 +313,9 @@ def _with_island(
 def test_an_island_beside_a_spur_counts_with_the_side_it_lies_nearer_to() -> None:
     """A pelvic spur 12 mm from the femur (class II) with an island beside the gap, 1.2 mm
     above the femur: the island is femoral-side bone (a piece of a femoral spur whose base was
-    not joined, or bone floating in the gap) and the gap is spur to island, 9.2 mm (class
-    III). An
-    island beside the spur counts with the pelvis and leaves the gap as it was; islands alone
-    have no gap."""
+    not joined, or bone floating in the gap) and the gap is spur to island, edge to edge 9.0 mm
+    (class III). An island beside the spur counts with the pelvis and leaves the gap as it was
+    (on the femoral side it would make it about 1 mm); islands alone have no gap."""
     sp = (0.2, 0.2)
     spacing = PixelSpacing(sp[0], sp[1], SpacingSource.PIXEL_SPACING, relative_uncertainty=0.03)
     cfg = AnalysisConfig()
@@ -549,3 +548,75 @@ def test_class_iv_without_a_bridge_fragment_says_it_is_inferred() -> None:
     ]
     assert inferred(_frags(FragmentKind.BRIDGE)) == []
     assert inferred(_frags(FragmentKind.BRIDGE, PEL)) == []
+
+
+def test_island_sides_match_the_exact_nearest_distances() -> None:
+    """measurement._min_distances (one windowed distance map per side, the whole ROI for an
+    island farther than the window's margin) gives each island's exact distance to a side:
+    checked against brute force on islands near, beyond the 40 mm margin from, and with no
+    target bone in the window at all, on anisotropic pixels."""
+    from brooker import measurement
+
+    rng = np.random.default_rng(7)
+    sp = (0.5, 0.3)
+    shape = (400, 700)  # 200 x 210 mm
+    target = np.zeros(shape, bool)
+    target[5:15, 20:40] = True  # a corner of bone far from most islands
+    target[380:390, 650:690] = True
+    fell_back = False
+    islands = []
+    for r, c in ((30, 60), (200, 350), (350, 600), (120, 690), (390, 5)):
+        m = np.zeros(shape, bool)
+        m[r : r + 6, c : c + 4] = True
+        islands.append(m)
+    for _ in range(3):
+        rr, cc = np.nonzero(target)
+        got = measurement._min_distances(islands, target, sp)
+        for island, d in zip(islands, got, strict=True):
+            ir, ic = np.nonzero(island)
+            brute = np.min(np.hypot((ir[:, None] - rr[None]) * sp[0], (ic[:, None] - cc[None]) * sp[1]))
+            assert d == pytest.approx(float(brute), abs=1e-9)
+        if not fell_back:
+            assert max(got) > measurement.NEAREST_WINDOW_MM  # the whole-ROI fallback is used
+            fell_back = True
+        target = target | (rng.random(shape) < 0.00002)  # a few stray pixels, then again
+    # one island alone: its window (its box grown by 40 mm) holds no target bone, or only bone
+    # farther than 40 mm; the distance is still the exact one
+    lone = np.zeros(shape, bool)
+    lone[200:204, 300:303] = True
+    far = np.zeros(shape, bool)
+    far[200:202, 300 + round(100 / sp[1])] = True  # 100 mm to the right, outside the window
+    corner = np.zeros(shape, bool)
+    corner[200 + round(38 / sp[0]), 300 + round(38 / sp[1])] = True  # in the window, 53 mm off
+    for tgt in (far, corner, far | corner):
+        (d,) = measurement._min_distances([lone], tgt, sp)
+        ir, ic = np.nonzero(lone)
+        tr, tc = np.nonzero(tgt)
+        brute = np.min(np.hypot((ir[:, None] - tr[None]) * sp[0], (ic[:, None] - tc[None]) * sp[1]))
+        assert d == pytest.approx(float(brute), abs=1e-9)
+
+
+def test_unparted_bodies_reach_the_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    """segment_hip's unparted bodies (segmentation.part_bodies) reach the hip's record through
+    the pipeline: with the parting forced to fail, every hip under IV says so."""
+    from pathlib import Path
+
+    from brooker import pipeline, segmentation
+
+    film = Path(__file__).resolve().parents[1] / "sample_images" / "pelvis_0_vs_3.dcm"
+    before = pipeline.grade_path(film, overlay=False).to_record()
+    assert before["hips"]
+    assert not [c for h in before["hips"] for c in h["caveats"] if "one piece" in c]
+    real_part = segmentation.part_bodies
+
+    def never_parted(*args: object, **kwargs: object) -> segmentation.Parting:
+        p = real_part(*args, **kwargs)  # type: ignore[arg-type]
+        joined = p.pelvis | p.femur
+        return segmentation.Parting(joined, joined, p.radius_mm, True, True)
+
+    monkeypatch.setattr(segmentation, "part_bodies", never_parted)
+    after = pipeline.grade_path(film, overlay=False).to_record()
+    under_iv = [h for h in after["hips"] if h["grade"] is not None and h["grade"] < 4]
+    assert under_iv
+    for h in under_iv:
+        assert any("one piece" in c for c in h["caveats"]), h
