@@ -53,8 +53,16 @@ def measure_gap(
     ]
     # bodies the segmentation could not part are bridged only by heterotopic bone attached to
     # them: beside islands alone they are not (class I)
-    if bridges or (masks.bodies_joined and any(k is not FragmentKind.ISLAND for k in kinds)):
+    if bridges:
         return _bridge_point(masks, bridges)
+    if masks.bodies_joined and any(k is not FragmentKind.ISLAND for k in kinds):
+        # the bridge is inferred, not seen: its point goes on the attached spurs
+        attached = [
+            m
+            for f, m in zip(fragments.items, fragments.roi_masks, strict=True)
+            if f.kind is not FragmentKind.ISLAND
+        ]
+        return _bridge_point(masks, attached)
     pel_spurs = np.zeros(masks.bone.shape, bool)
     fem_spurs = np.zeros(masks.bone.shape, bool)
     islands: list[np.ndarray] = []
@@ -260,7 +268,8 @@ def _nearest_pair(
 
 
 def _bridge_point(masks: HipMasks, bridges: list[np.ndarray]) -> GapMeasurement:
-    """Gap 0 at the bridge's point farthest from both bodies (its middle)."""
+    """Gap 0 at the point of ``bridges`` (the bridge fragments, or the spurs attached to bodies
+    the segmentation found joined) farthest from both bodies (a bridge's middle)."""
     if bridges:
         region = np.logical_or.reduce(bridges)
     else:

@@ -477,6 +477,18 @@ def test_joined_bodies_with_only_islands_are_not_a_bridge() -> None:
     bridged = measure_gap(joined, frags, spacing, AnalysisConfig())
     assert bridged is not None
     assert bridged.gap_mm == 0.0
+    # the inferred bridge is marked on the attached spur (its tip, farthest from the bodies),
+    # not on other bone of the sector that no judge took for heterotopic (here a blob farther
+    # from the bodies than the spur's tip)
+    other = np.zeros(masks.bone.shape, bool)
+    other[50:60, 65:75] = True
+    joined = dataclasses.replace(joined, bone=joined.bone | other)
+    bridged = measure_gap(joined, frags, spacing, AnalysisConfig())
+    assert bridged is not None
+    r, c = bridged.pelvic_point_px
+    r0, c0 = joined.origin_px
+    assert frags.roi_masks[0][round(r - r0), round(c - c0)]
+    assert bridged.femoral_point_px == bridged.pelvic_point_px
     assert brooker_class({PEL}, bridged.gap_mm, T) is BrookerGrade.ANKYLOSIS
 
 
