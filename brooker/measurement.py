@@ -45,23 +45,22 @@ def measure_gap(
 ) -> GapMeasurement | None:
     """The gap of one hip, or None when it has no spur (classes 0 and I)."""
     sampling = masks.spacing_mm  # the ROI's pixels (block-averaged on fine films)
-    kinds = [f.kind for f in fragments.items]
     bridges = [
         m
         for f, m in zip(fragments.items, fragments.roi_masks, strict=True)
         if f.kind is FragmentKind.BRIDGE
     ]
-    # bodies the segmentation could not part are bridged only by heterotopic bone attached to
-    # them: beside islands alone they are not (class I)
     if bridges:
         return _bridge_point(masks, bridges)
-    if masks.bodies_joined and any(k is not FragmentKind.ISLAND for k in kinds):
-        # the bridge is inferred, not seen: its point goes on the attached spurs
-        attached = [
-            m
-            for f, m in zip(fragments.items, fragments.roi_masks, strict=True)
-            if f.kind is not FragmentKind.ISLAND
-        ]
+    attached = [
+        m
+        for f, m in zip(fragments.items, fragments.roi_masks, strict=True)
+        if f.kind is not FragmentKind.ISLAND
+    ]
+    if masks.bodies_joined and attached:
+        # bodies the segmentation found joined are bridged by heterotopic bone attached to them
+        # (beside islands alone they are not: class I); that bridge is inferred, not seen, so
+        # its point goes on the attached spurs
         return _bridge_point(masks, attached)
     pel_spurs = np.zeros(masks.bone.shape, bool)
     fem_spurs = np.zeros(masks.bone.shape, bool)
@@ -270,10 +269,7 @@ def _nearest_pair(
 def _bridge_point(masks: HipMasks, bridges: list[np.ndarray]) -> GapMeasurement:
     """Gap 0 at the point of ``bridges`` (the bridge fragments, or the spurs attached to bodies
     the segmentation found joined) farthest from both bodies (a bridge's middle)."""
-    if bridges:
-        region = np.logical_or.reduce(bridges)
-    else:
-        region = masks.bone & masks.sector
+    region = np.logical_or.reduce(bridges)
     if not region.any():
         r, c = masks.bone.shape[0] // 2, masks.bone.shape[1] // 2
     else:

@@ -257,20 +257,18 @@ def segment_hip(
         skeleton, inside, allowed, pelvis_probe, femur_probe, config.spur_opening_radii_mm, sampling
     )
     pelvis, femur, radius = parting.pelvis, parting.femur, parting.radius_mm
-    joined = parting.unparted
-    if not joined and pelvis.any():
+    unparted = parting.unparted
+    if not unparted and pelvis.any():
         # the lateral ilium is a long smooth edge: a round spur on it may be wider than what
         # the first opening removes from the femur (whose trochanters are knobs of that size)
         pelvis &= ~_pelvic_bumps(skeleton, inside, pelvis, sector, sampling, config, norm)
-    if not joined and femur.any():
+    if not unparted and femur.any():
         # a trochanter whose cancellous interior fell below the bone threshold leaves a thin
         # cracked ring that the opening would take for femoral spurs
         femur = _solid_femur(skeleton, femur, pelvis, allowed, in_field, radius, sampling, config)
-    if joined:  # never parted: the joined body itself, in the sector, is the bridge
+    if unparted:  # the joined body itself, in the sector, is the bridge
         pelvis = pelvis & ~sector
         femur = femur & ~sector
-    unparted = joined
-    joined = joined or parting.joined_at_base
     # the femoral head is femoral-side bone too: a pelvic spur may come closest to it
     head = (dist <= hip.head_radius_mm) & (bone | metal)
     head_disk = dist <= 0.8 * hip.head_radius_mm
@@ -286,7 +284,7 @@ def segment_hip(
         pelvis=pelvis,
         femur=femur,
         head=head,
-        bodies_joined=joined,
+        bodies_joined=unparted or parting.joined_at_base,
         bodies_unparted=unparted,
         spacing_mm=sampling,
         block_px=(kr, kc),
