@@ -45,35 +45,22 @@ def measure_gap(
 ) -> GapMeasurement | None:
     """The gap of one hip, or None when it has no spur (classes 0 and I)."""
     sampling = masks.spacing_mm  # the ROI's pixels (block-averaged on fine films)
-    bridges = [
-        m
-        for f, m in zip(fragments.items, fragments.roi_masks, strict=True)
-        if f.kind is FragmentKind.BRIDGE
-    ]
-    if bridges:
-        return _bridge_point(masks, bridges)
-    attached = [
-        m
-        for f, m in zip(fragments.items, fragments.roi_masks, strict=True)
-        if f.kind is not FragmentKind.ISLAND
-    ]
-    if masks.bodies_joined and attached:
+    of_kind: dict[FragmentKind, list[np.ndarray]] = {kind: [] for kind in FragmentKind}
+    for f, m in zip(fragments.items, fragments.roi_masks, strict=True):
+        of_kind[f.kind].append(m)
+    if of_kind[FragmentKind.BRIDGE]:
+        return _bridge_point(masks, of_kind[FragmentKind.BRIDGE])
+    attached = of_kind[FragmentKind.PELVIC_SPUR] + of_kind[FragmentKind.FEMORAL_SPUR]
+    if not attached:
+        return None
+    if masks.bodies_joined:
         # bodies the segmentation found joined are bridged by heterotopic bone attached to them
         # (beside islands alone they are not: class I); that bridge is inferred, not seen, so
         # its point goes on the attached spurs
         return _bridge_point(masks, attached)
-    pel_spurs = np.zeros(masks.bone.shape, bool)
-    fem_spurs = np.zeros(masks.bone.shape, bool)
-    islands: list[np.ndarray] = []
-    for f, m in zip(fragments.items, fragments.roi_masks, strict=True):
-        if f.kind is FragmentKind.PELVIC_SPUR:
-            pel_spurs |= m
-        elif f.kind is FragmentKind.FEMORAL_SPUR:
-            fem_spurs |= m
-        elif f.kind is FragmentKind.ISLAND:
-            islands.append(m)
-    if not pel_spurs.any() and not fem_spurs.any():
-        return None
+    pel_spurs = _union(of_kind[FragmentKind.PELVIC_SPUR], masks.bone.shape)
+    fem_spurs = _union(of_kind[FragmentKind.FEMORAL_SPUR], masks.bone.shape)
+    islands = of_kind[FragmentKind.ISLAND]
     # on a hip with a spur, an island is heterotopic bone across the gap too: it joins the side
     # it lies nearer to (as a spur of that side), so the gap is the narrowest space left
     # between pelvic-side and femoral-side bone
@@ -101,6 +88,14 @@ def measure_gap(
         femoral_point_px=masks.to_image(fr, fc),
         uncertainty_mm=unc,
     )
+
+
+def _union(parts: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+    """The union of ``parts`` (all of ``shape``); empty when there are none."""
+    out = np.zeros(shape, bool)
+    for part in parts:
+        out |= part
+    return out
 
 
 def _sided_islands(
@@ -131,7 +126,7 @@ def _min_distances(
     centre). One distance map in the sources' box grown by :data:`NEAREST_WINDOW_MM`; a
     distance beyond that margin (a nearer target pixel could lie outside the box) is taken on
     the whole ROI."""
-    union = np.logical_or.reduce(sources)
+    union = _union(sources, target.shape)
     rows = np.flatnonzero(union.any(axis=1))
     cols = np.flatnonzero(union.any(axis=0))
     box = (slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
@@ -269,7 +264,7 @@ def _nearest_pair(
 def _bridge_point(masks: HipMasks, bridges: list[np.ndarray]) -> GapMeasurement:
     """Gap 0 at the point of ``bridges`` (the bridge fragments, or the spurs attached to bodies
     the segmentation found joined) farthest from both bodies (a bridge's middle)."""
-    region = np.logical_or.reduce(bridges)
+    region = _union(bridges, masks.bone.shape)
     if not region.any():
         r, c = masks.bone.shape[0] // 2, masks.bone.shape[1] // 2
     else:
