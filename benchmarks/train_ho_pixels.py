@@ -4,6 +4,7 @@ cross-validated figures.
 
     python benchmarks/train_ho_pixels.py [--shared ../shared] [--out brooker/data/ho_pixels.npz]
                                          [--cv-out /tmp/ho_cv.npz] [--hidden 24] [--workers 2]
+                                         [--held-out-dir /tmp/ho_folds] [--phantoms 40]
 
 Data (never copied into the repository; the weights are all that is kept):
 
@@ -12,6 +13,10 @@ Data (never copied into the repository; the weights are all that is kept):
   |difference| > 1.5 grey levels after a 1-pixel Gaussian, opened, holes filled, pieces of at
   least 20 pixels. Those pixels are the positives.
 * ``SHARED/realfilms/films``: HO-free real films: every pixel is a negative.
+* with ``--phantoms N``: N films of the project's own generator (``brooker.phantom``, seed
+  ``PHANTOM_TRAIN_SEED``, rendered once into ``--phantom-dir``), labelled by the generator's own
+  heterotopic-bone masks; in folds of their own. (``benchmarks/validate.py``'s phantom set is
+  another seed, so it stays unseen.)
 
 Each hip the tool finds is segmented as the pipeline does and its pixels in the periarticular
 sector become samples (the features of :func:`brooker.ho_pixels.pixel_grid`). Folds are by
@@ -28,6 +33,11 @@ class is I-IV, as the segmentation grades all 40 of those hips right) is describ
 figures are printed per set. ``--cv-in`` reuses saved held-out pixel probabilities and trains
 only this stage; ``--cv-out`` also saves the per-fold fragment judges and the folds (for
 grading the sets with held-out judges).
+
+``--held-out-dir DIR`` writes each fold's judges, ``DIR/foldK/ho_pixels.npz`` and
+``DIR/foldK/ho_fragments.npz`` (trained without fold K), and ``DIR/folds.json`` (set -> film ->
+fold), so that ``benchmarks/validate.py --held-out DIR`` grades every development, real and
+hybrid film with judges that never saw it (``brooker grade --judges DIR/foldK``).
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ import argparse
 import dataclasses
 import json
 import sys
+import tempfile
 from multiprocessing import Pool
 from pathlib import Path
 from typing import Any
@@ -59,6 +70,7 @@ from brooker.ho_pixels import (
     PixelNet,
     bundled_net,
     grid_probability,
+    load_weights,
     pixel_grid,
     roi_probability,
 )
@@ -89,13 +101,49 @@ def drawn_mask(hybrid: Path, source: Path) -> np.ndarray:
     return np.asarray(m, dtype=bool)
 
 
+#: The project's own synthetic films for the fragment judge (``--phantoms``): a seed of their
+#: own (benchmarks/validate.py's phantom set is seed 7), and a prefix for their groups.
+PHANTOM_TRAIN_SEED = 3
+PHANTOM_PREFIX = "phantom:"
+
+
+def render_phantoms(folder: Path, n: int) -> list[tuple[Path, Path]]:
+    """``n`` films as ``brooker.phantom.make_dataset`` makes them, in ``folder`` (rendered
+    once), each with its heterotopic-bone mask (``*_ectopic.npz``): (film, mask) pairs."""
+    from brooker.phantom import random_spec, render, write
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i in range(n):
+        film, mask = folder / f"case_{i:04d}.dcm", folder / f"case_{i:04d}_ectopic.npz"
+        if not (film.is_file() and mask.is_file()):
+            grades = ((2 * i) % 5, (2 * i + 1) % 5)  # balanced, as make_dataset
+            spec = random_spec(PHANTOM_TRAIN_SEED * 100003 + i, wide=True, grades=grades)
+            ph = render(spec, masks=True)
+            np.savez_compressed(mask, ectopic=ph.masks["ectopic"])
+            write(ph, film)
+        out.append((film, mask))
+    return out
+
+
+def heterotopic_mask(path: str, source: str | None) -> np.ndarray | None:
+    """The heterotopic bone of a film: a phantom's own mask (``source``: its ``.npz``), the
+    bone drawn into a hybrid film (``source``: its source film), or None (a real film)."""
+    if source is None:
+        return None
+    if source.endswith(".npz"):
+        with np.load(source) as z:
+            return np.asarray(z["ectopic"], dtype=bool)
+    return drawn_mask(Path(path), Path(source))
+
+
 def film_samples(job: tuple[str, str | None, str]) -> list[dict[str, Any]]:
     """One film -> per found hip: features (n, N_FEATURES) float16, labels (n,), the grid."""
     path, source, group = job
     cfg = AnalysisConfig()
     rg = brooker.load_radiograph(path)
     scene = analyse_scene(rg, cfg)
-    truth = drawn_mask(Path(path), Path(source)) if source else None
+    truth = heterotopic_mask(path, source)
     out = []
     for hip in find_hips(rg, cfg, scene).hips:
         masks = segment_hip(rg, hip, cfg, scene)
@@ -126,19 +174,19 @@ def film_samples(job: tuple[str, str | None, str]) -> list[dict[str, Any]]:
 
 
 def film_fragments(
-    job: tuple[str, str | None, str, dict[str, np.ndarray], dict[str, int] | None],
+    job: tuple[str, str | None, str, dict[str, np.ndarray], dict[str, int] | None, PixelNet],
 ) -> list[dict[str, Any]]:
     """One film -> its candidate fragments (after the pixel gate) with the fragment judge's
     features and a label: on a hybrid film heterotopic when at least 30 % of it is drawn bone;
     on a real film never; on a synthetic film (``grades``: side -> class) when its hip has
     heterotopic bone (the segmentation grades every synthetic development hip right, so its
     candidates there are the heterotopic bone). ``cv`` holds the held-out pixel probabilities
-    of each hip (``file|side``); without one the shipped network judges the pixels."""
-    path, source, group, cv, grades = job
+    of each hip (``file|side``); without one ``net`` judges the pixels."""
+    path, source, group, cv, grades, net = job
     cfg = AnalysisConfig(ho_fragment_min=0.0)
     rg = brooker.load_radiograph(path)
     scene = analyse_scene(rg, cfg)
-    truth = drawn_mask(Path(path), Path(source)) if source else None
+    truth = heterotopic_mask(path, source)
     out = []
     for hip in find_hips(rg, cfg, scene).hips:
         if hip.not_graded_reason is not None:
@@ -150,7 +198,7 @@ def film_fragments(
             gp = np.zeros(grid.region.shape, dtype=np.float32)
             gp[grid.region] = cv[key]
         else:
-            gp = grid_probability(grid, bundled_net())
+            gp = grid_probability(grid, net)
         prob = roi_probability(gp, grid.zoom, masks.image.shape)
         masks = dataclasses.replace(masks, ho_prob=prob)
         frags = classify_fragments(masks, rg.spacing, cfg)  # type: ignore[arg-type]
@@ -167,7 +215,12 @@ def film_fragments(
                 label = grades.get(hip.patient_side.value, 0) > 0
             else:
                 label = t is not None and float(t[sl][comp].mean()) >= 0.3
-            kind = "synthetic" if grades is not None else "hybrid" if source else "real"
+            kind = (
+                "devset"
+                if grades is not None
+                else "phantom" if group.startswith(PHANTOM_PREFIX)
+                else "hybrid" if source else "real"
+            )
             out.append({"group": group, "x": x, "y": label, "set": kind})
     return out
 
@@ -270,6 +323,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cv-out", type=Path, help="write the cross-validated probabilities here")
     ap.add_argument("--cv-in", type=Path, help="reuse these held-out pixel probabilities (from "
                     "--cv-out) and train only the fragment judge")  # fmt: skip
+    ap.add_argument("--held-out-dir", type=Path,
+                    help="write each fold's judges (foldK/ho_pixels.npz, foldK/ho_fragments.npz) "
+                    "and folds.json here, for grading with held-out judges: "
+                    "benchmarks/validate.py --held-out DIR")  # fmt: skip
+    ap.add_argument("--phantoms", type=int, default=0,
+                    help="also train the fragment judge on N films of the project's own "
+                    f"generator (brooker.phantom, seed {PHANTOM_TRAIN_SEED}; the scoreboard's "
+                    "phantom set uses another seed)")  # fmt: skip
+    ap.add_argument("--phantom-dir", type=Path,
+                    default=Path(tempfile.gettempdir()) / "brooker-train-phantoms",
+                    help="where those films are rendered (once)")  # fmt: skip
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--hidden", type=int, default=32)
     ap.add_argument("--l2", type=float, default=1e-3)
@@ -288,6 +352,15 @@ def main(argv: list[str] | None = None) -> int:
     groups = sorted({src for _, _, src in jobs})
     order = np.random.default_rng(SEED).permutation(len(groups))
     fold_of = {groups[i]: k % args.folds for k, i in enumerate(order)}
+    # the project's own phantoms, labelled by their heterotopic-bone masks as the hybrids are
+    # (folds of their own, so the real films' folds do not move with --phantoms)
+    phantoms = [
+        (str(film), str(mask), PHANTOM_PREFIX + film.stem)
+        for film, mask in render_phantoms(args.phantom_dir, args.phantoms)
+    ]
+    for i, (_, _, group) in enumerate(phantoms):
+        fold_of[group] = i % args.folds
+    jobs += phantoms
     cv: dict[str, np.ndarray] = {}
     if args.cv_in:
         with np.load(args.cv_in) as z:
@@ -301,6 +374,9 @@ def main(argv: list[str] | None = None) -> int:
         del X
         for k in range(args.folds):
             net = train([s for s in samples if fold_of[s["group"]] != k], mean, scale, args)
+            if args.held_out_dir:
+                (args.held_out_dir / f"fold{k}").mkdir(parents=True, exist_ok=True)
+                net.save(str(args.held_out_dir / f"fold{k}" / "ho_pixels.npz"))
             held = [s for s in samples if fold_of[s["group"]] == k]
             p = [net.probability(s["X"].astype(np.float32)) for s in held]
             for s, ps in zip(held, p, strict=True):
@@ -317,15 +393,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {args.out} ({net.w1.size + net.b1.size + net.w2.size + 1} weights)")
 
     # stage 2: the fragment judge, on the candidates the held-out pixel judge lets through,
-    # plus the synthetic development films (their own folds, by film)
+    # plus the synthetic development films (their own folds, by film), whose pixels are judged
+    # by the network that ships (no development film trains it, so it is held out from them
+    # as much as any fold's)
+    final_net = bundled_net()
+    if args.out.is_file():
+        final_net = PixelNet.from_arrays(load_weights(args.out))
     dev = args.shared / "devset"
-    jobs2: list[tuple[str, str | None, str, dict[str, np.ndarray], dict[str, int] | None]]
-    jobs2 = [(*j, cv, None) for j in jobs]
+    jobs2: list[
+        tuple[str, str | None, str, dict[str, np.ndarray], dict[str, int] | None, PixelNet]
+    ]
+    jobs2 = [(*j, cv, None, final_net) for j in jobs]
     if (dev / "truth.json").is_file():
-        for name, spec in sorted(json.loads((dev / "truth.json").read_text()).items()):
+        truth = sorted(json.loads((dev / "truth.json").read_text()).items())
+        for i, (name, spec) in enumerate(truth, start=len(groups)):
             grades = {h["side"]: int(h["grade"]) for h in spec["hips"]}
-            jobs2.append((str(dev / name), None, Path(name).stem, cv, grades))
-            fold_of[Path(name).stem] = len(fold_of) % args.folds
+            jobs2.append((str(dev / name), None, Path(name).stem, cv, grades, final_net))
+            fold_of[Path(name).stem] = i % args.folds
     with Pool(args.workers) as pool:
         frags = [f for film in pool.map(film_fragments, jobs2) for f in film]
     X = np.stack([f["x"] for f in frags]).astype(np.float64)
@@ -341,13 +425,26 @@ def main(argv: list[str] | None = None) -> int:
     for t in (0.3, 0.4, 0.5):
         keep = held_p >= t
         parts = []
-        for name in ("hybrid", "real", "synthetic"):
+        for name in ("hybrid", "real", "devset", "phantom"):
             ho, normal = (y > 0) & (sets == name), (y == 0) & (sets == name)
             parts.append(
                 f"{name}: heterotopic kept {int((keep & ho).sum())}/{int(ho.sum())}, "
                 f"normal kept {int((keep & normal).sum())}/{int(normal.sum())}"
             )
         print(f"fragment judge >= {t} (held out): " + "; ".join(parts))
+    if args.held_out_dir:
+        for k in range(args.folds):
+            arrays = {n: fold_judges[f"{k}_{n}"] for n in ("mean", "scale", "w", "b")}
+            (args.held_out_dir / f"fold{k}").mkdir(parents=True, exist_ok=True)
+            np.savez_compressed(args.held_out_dir / f"fold{k}" / "ho_fragments.npz", **arrays)
+        members: dict[str, dict[str, int]] = {"hybrid": {}, "real": {}, "devset": {}}
+        for path, source, group in jobs:
+            if not group.startswith(PHANTOM_PREFIX):
+                members["hybrid" if source else "real"][Path(path).name] = fold_of[group]
+        for job in jobs2:
+            if job[4] is not None:
+                members["devset"][Path(job[0]).name] = fold_of[job[2]]
+        (args.held_out_dir / "folds.json").write_text(json.dumps(members, indent=1))
     if args.cv_out:
         np.savez_compressed(args.cv_out.with_name(args.cv_out.stem + "_judges.npz"), **fold_judges)
         args.cv_out.with_name(args.cv_out.stem + "_folds.json").write_text(json.dumps(fold_of))

@@ -209,14 +209,50 @@ def render_phantoms(films: Path) -> None:
     note(f"phantom: rendered in {time.perf_counter() - t0:.0f} s")
 
 
-def grade_cli(films: Path, workers: int, out: Path) -> list[dict[str, Any]]:
-    """Records of ``brooker grade FILMS --json --no-overlay`` (exit 3, some ungradable, is fine)."""
-    cmd = [sys.executable, "-m", "brooker", "grade", str(films), "--json", "--no-overlay",
+def grade_cli(
+    films: Path | list[Path], workers: int, out: Path, judges: Path | None = None
+) -> list[dict[str, Any]]:
+    """Records of ``brooker grade FILMS --json --no-overlay`` (exit 3, some ungradable, is fine):
+    a folder, or a list of files (given with ``--files-from``); ``judges``: ``--judges``."""
+    if isinstance(films, list):
+        out.mkdir(parents=True, exist_ok=True)
+        listing = out / "files.txt"
+        listing.write_text("".join(f"{f}\n" for f in films))
+        what = ["--files-from", str(listing)]
+    else:
+        what = [str(films)]
+    cmd = [sys.executable, "-m", "brooker", "grade", *what, "--json", "--no-overlay",
            "--quiet", "--workers", str(workers), "--out", str(out)]
+    if judges is not None:
+        cmd += ["--judges", str(judges)]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode not in (0, 3):
         note(f"  brooker grade exited {proc.returncode}: {proc.stderr.strip()[-500:]}")
     return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+
+
+#: The sets whose films train the judges (benchmarks/train_ho_pixels.py): ``--held-out`` grades
+#: each of their films with the judges of its own fold.
+HELD_OUT_SETS = ("devset", "real", "hybrid")
+
+
+def grade_held_out(
+    films: Path, held_out: Path, name: str, workers: int, out: Path
+) -> list[dict[str, Any]]:
+    """Records of the films in ``films``, each graded with the judges of its fold
+    (``held_out/folds.json``: set -> file name -> fold; ``held_out/foldK``: the judges trained
+    without fold K). A film in no fold never trained the judges: the shipped ones grade it."""
+    folds: dict[str, int] = json.loads((held_out / "folds.json").read_text()).get(name, {})
+    by_fold: dict[int | None, list[Path]] = {}
+    for path in sorted(p for p in films.iterdir() if p.suffix.lower() == ".dcm"):
+        by_fold.setdefault(folds.get(path.name), []).append(path)
+    if None in by_fold:
+        note(f"  {len(by_fold[None])} film(s) in no fold: graded with the shipped judges")
+    records = []
+    for k, paths in sorted(by_fold.items(), key=lambda kv: -1 if kv[0] is None else kv[0]):
+        judges = None if k is None else held_out / f"fold{k}"
+        records += grade_cli(paths, workers, out / ("shipped" if k is None else f"fold{k}"), judges)
+    return records
 
 
 def note(msg: str) -> None:
@@ -274,7 +310,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "brooker-validate",
                     help="phantom films and each set's records (default: %(default)s)")
+    ap.add_argument("--held-out", type=Path, metavar="DIR",
+                    help="grade the devset, real and hybrid films each with the judges of its "
+                    "own fold, which never saw it (DIR: benchmarks/train_ho_pixels.py "
+                    "--held-out-dir); the other sets never train the judges")  # fmt: skip
+    ap.add_argument("--judges", type=Path, metavar="DIR",
+                    help="grade with these judges instead of the shipped ones (brooker grade "
+                    "--judges)")  # fmt: skip
     a = ap.parse_args(argv)
+    if a.held_out and not (a.held_out / "folds.json").is_file():
+        ap.error(f"--held-out: {a.held_out / 'folds.json'} is absent")
     names = [s.strip() for s in a.sets.split(",") if s.strip()]
     unknown = sorted(set(names) - set(SET_NAMES))
     if unknown:
@@ -287,12 +332,17 @@ def main(argv: list[str] | None = None) -> int:
         if not truth_file.is_file():
             note(f"{name}: skipped, {truth_file} is absent")
             continue
-        note(f"{name}: grading {films} ...")
         t0 = time.perf_counter()
-        records = grade_cli(films, a.workers, a.cache / "out" / name)
+        if a.held_out and name in HELD_OUT_SETS:
+            note(f"{name}: grading {films} with held-out judges ...")
+            records = grade_held_out(films, a.held_out, name, a.workers, a.cache / "out" / name)
+            name = f"{name} (held out)"
+        else:
+            note(f"{name}: grading {films} ...")
+            records = grade_cli(films, a.workers, a.cache / "out" / name, a.judges)
         seconds = time.perf_counter() - t0
         (a.cache / "records").mkdir(parents=True, exist_ok=True)
-        (a.cache / "records" / f"{name}.jsonl").write_text(
+        (a.cache / "records" / f"{name.split()[0]}.jsonl").write_text(
             "".join(json.dumps(r) + "\n" for r in records)
         )
         rows.append({"set": name, **score(json.loads(truth_file.read_text()), records),

@@ -77,6 +77,10 @@ class AnalysisConfig:
     flipped : bool or None
         True: the patient's right is on the image's right (stated by the user); False: on the
         image's left; None: from the file (DICOM tags), else the AP convention, with a caveat.
+    judges : str or None
+        A folder holding ``ho_pixels.npz`` and ``ho_fragments.npz`` (as
+        ``benchmarks/train_ho_pixels.py`` writes them) to use instead of the shipped learned
+        judges (:mod:`brooker.ho_pixels`); None: the shipped ones.
     """
 
     pixel_spacing: tuple[float, float] | None = None
@@ -85,6 +89,7 @@ class AnalysisConfig:
     head_mm: float | None = None
     estimate_spacing: bool = False
     flipped: bool | None = None
+    judges: str | None = None
     gap_threshold_mm: float = BROOKER_GAP_THRESHOLD_MM
     min_fragment_area_mm2: float = 12.0
     max_megapixels: float = MAX_MEGAPIXELS
@@ -198,3 +203,10 @@ class AnalysisConfig:
             raise ConfigError("work_pitch_mm must be positive")
         if not (self.max_megapixels > 0):
             raise ConfigError("max_megapixels must be positive")
+        if self.judges is not None:
+            from brooker.ho_pixels import judges_from  # imports the analysis modules
+
+            try:
+                judges_from(str(self.judges))
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None

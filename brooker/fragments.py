@@ -21,7 +21,7 @@ import numpy.typing as npt
 from scipy import ndimage as ndi
 
 from brooker.config import AnalysisConfig
-from brooker.ho_pixels import bundled_judge
+from brooker.ho_pixels import judges
 from brooker.models import Fragment, FragmentKind, ImageSide, PixelSpacing
 from brooker.segmentation import HipMasks, window_around
 
@@ -61,7 +61,11 @@ def classify_fragments(masks: HipMasks, spacing: PixelSpacing, config: AnalysisC
     grow_mm = config.spur_min_depth_mm + max(sampling)
     items: list[Fragment] = []
     rois: list[BoolImage] = []
-    judge = bundled_judge() if masks.ho_prob is not None and config.ho_fragment_min > 0 else None
+    judge = (
+        judges(config.judges)[1]
+        if masks.ho_prob is not None and config.ho_fragment_min > 0
+        else None
+    )
     body_dist: npt.NDArray[np.float64] | None = None  # computed for the first judged candidate
     for i, sl in enumerate(ndi.find_objects(lab), start=1):
         if sl is None:

@@ -158,6 +158,47 @@ def bundled_judge() -> FragmentJudge:
     return FragmentJudge.from_arrays(_shipped("ho_fragments.npz"))
 
 
+#: The files of a folder of judges, as ``benchmarks/train_ho_pixels.py`` writes them.
+JUDGE_FILES = ("ho_pixels.npz", "ho_fragments.npz")
+
+
+@functools.lru_cache(maxsize=8)
+def judges_from(folder: str) -> tuple[PixelNet, FragmentJudge]:
+    """The pixel network and fragment judge in ``folder`` (``JUDGE_FILES``): judges retrained
+    by ``benchmarks/train_ho_pixels.py``, for example held out from the films being graded.
+
+    Raises
+    ------
+    ValueError
+        A file is missing, unreadable, or holds weights of the wrong shape or not finite.
+    """
+    from brooker.fragments import FRAGMENT_FEATURES  # fragments imports this module
+
+    base = Path(folder)
+    try:
+        net = PixelNet.from_arrays(load_weights(base / JUDGE_FILES[0]))
+        judge = FragmentJudge.from_arrays(load_weights(base / JUDGE_FILES[1]))
+    except (OSError, KeyError, ValueError) as exc:
+        raise ValueError(f"judges in {base}: {exc}") from None
+    hidden = net.b1.shape
+    if not (
+        net.w1.shape == (N_FEATURES, *hidden)
+        and net.mean.shape == net.scale.shape == (N_FEATURES,)
+        and net.w2.shape == hidden
+        and judge.w.shape == judge.mean.shape == judge.scale.shape == (len(FRAGMENT_FEATURES),)
+    ):
+        raise ValueError(
+            f"judges in {base}: weights of the wrong shape (the pixel network takes "
+            f"{N_FEATURES} features, the fragment judge {len(FRAGMENT_FEATURES)})"
+        )
+    return net, judge
+
+
+def judges(folder: str | None) -> tuple[PixelNet, FragmentJudge]:
+    """The judges in ``folder`` (:func:`judges_from`), or the shipped ones when None."""
+    return (bundled_net(), bundled_judge()) if folder is None else judges_from(folder)
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class PixelGrid:
     """A hip's ROI on the feature grid: the features where they are judged."""
@@ -268,9 +309,13 @@ def roi_probability(
 
 
 def ho_probability(
-    masks: HipMasks, sector_deg: tuple[float, float], sector_radius_mm: float
+    masks: HipMasks,
+    sector_deg: tuple[float, float],
+    sector_radius_mm: float,
+    net: PixelNet | None = None,
 ) -> FloatImage:
-    """The probability of heterotopic bone at every ROI pixel (0 outside the judged region)."""
-    net = bundled_net()
+    """The probability of heterotopic bone at every ROI pixel (0 outside the judged region),
+    by ``net`` (default: the shipped network)."""
+    net = net or bundled_net()
     grid = pixel_grid(masks, sector_deg, sector_radius_mm)
     return roi_probability(grid_probability(grid, net), grid.zoom, masks.image.shape)

@@ -17,7 +17,7 @@ from brooker.dicom_io import check_gradable, load_radiograph
 from brooker.errors import BrookerError, MissingSpacingError
 from brooker.fragments import candidate_bone, classify_fragments
 from brooker.grading import grade_hip, needs_gap, not_graded_hip
-from brooker.ho_pixels import ho_probability
+from brooker.ho_pixels import ho_probability, judges
 from brooker.image_io import with_user_sides
 from brooker.localization import analyse_scene, find_hips
 from brooker.measurement import measure_gap
@@ -124,7 +124,8 @@ def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingRe
         if config.ho_probability_min > 0 and candidate_bone(masks).any():
             # the learned judges of which candidates look heterotopic (brooker.ho_pixels);
             # a hip with no candidate at all has nothing for them to judge
-            prob = ho_probability(masks, config.sector_deg, config.sector_radius_mm)
+            net = judges(config.judges)[0]
+            prob = ho_probability(masks, config.sector_deg, config.sector_radius_mm, net)
             masks = dataclasses.replace(masks, ho_prob=prob)
         frags = classify_fragments(masks, radiograph.spacing, config)
         gap = measure_gap(masks, frags, radiograph.spacing, config)

@@ -168,6 +168,7 @@ def test_no_inputs_exit_4(fake_engine: None, tmp_path: Path, content: str | None
         ["--shard", "x"],
         ["--workers", "0"],
         ["--resume", "--dask-scheduler", "tcp://127.0.0.1:1"],
+        ["--judges", "/nonexistent/judges"],
     ],
 )
 def test_usage_errors_exit_2(fake_engine: None, good_tree: Path, tmp_path: Path, args: list[str]):
@@ -193,6 +194,27 @@ def test_pixel_spacing_reaches_the_config(
     run(good_tree, "--out", tmp_path / "o", "--pixel-spacing", "0.15,0.2", "--magnification", "1.2")
     assert seen["config"].pixel_spacing == (0.15, 0.2)
     assert seen["config"].magnification == 1.2
+    assert seen["config"].judges is None
+
+
+def test_judges_folder_reaches_the_config(
+    monkeypatch: pytest.MonkeyPatch, good_tree: Path, tmp_path: Path
+):
+    from importlib import resources
+
+    seen = {}
+
+    def spy(paths, config=None, **kw):  # type: ignore[no-untyped-def]
+        seen["config"] = config
+        return iter(())
+
+    folder = tmp_path / "judges"
+    folder.mkdir()
+    for name in ("ho_pixels.npz", "ho_fragments.npz"):
+        shutil.copy(str(resources.files("brooker").joinpath("data", name)), folder / name)
+    monkeypatch.setattr(batch, "grade_many", spy)
+    run(good_tree, "--out", tmp_path / "o", "--judges", folder)
+    assert seen["config"].judges == str(folder)
 
 
 def test_csv_output(fake_engine: None, good_tree: Path, tmp_path: Path):

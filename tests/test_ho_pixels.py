@@ -213,3 +213,47 @@ def test_gate_outside_zero_to_one_is_refused(name: str, bad: float) -> None:
 
     with pytest.raises(ConfigError, match=name):
         AnalysisConfig(**{name: bad})
+
+
+def _judges_folder(
+    folder: Path, judge: hp.FragmentJudge | None = None, net: hp.PixelNet | None = None
+) -> str:
+    """A folder of judges: the shipped ones, or ``judge`` / ``net`` in their place."""
+    folder.mkdir(exist_ok=True)
+    (net or hp.bundled_net()).save(str(folder / "ho_pixels.npz"))
+    (judge or hp.bundled_judge()).save(str(folder / "ho_fragments.npz"))
+    return str(folder)
+
+
+def _graded(film: Radiograph, config: AnalysisConfig) -> list[tuple[str, int, float | None]]:
+    from brooker.pipeline import analyze
+
+    return [
+        (h.patient_side.value, int(h.grade or 0), h.gap.gap_mm if h.gap else None)
+        for h in analyze(film, config).hips
+    ]
+
+
+def test_a_judges_folder_is_what_judges(film: Radiograph, tmp_path: Path) -> None:
+    """``AnalysisConfig.judges`` (``brooker grade --judges``): the shipped weights from a
+    folder grade as the shipped judges do; a fragment judge that rejects everything leaves
+    no heterotopic bone."""
+    shipped = _graded(film, CFG)
+    assert any(grade > 0 for _, grade, _ in shipped)  # the film has heterotopic bone to lose
+    same = _judges_folder(tmp_path / "same")
+    assert _graded(film, replace(CFG, judges=same)) == shipped
+    b = hp.bundled_judge()
+    never = hp.FragmentJudge(b.mean, b.scale, np.zeros_like(b.w), -30.0)
+    rejecting = _judges_folder(tmp_path / "never", judge=never)
+    assert [g for _, g, _ in _graded(film, replace(CFG, judges=rejecting))] == [0] * len(shipped)
+
+
+def test_a_bad_judges_folder_is_refused(tmp_path: Path) -> None:
+    from brooker.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="judges in .*ho_pixels.npz"):
+        AnalysisConfig(judges=str(tmp_path / "absent"))
+    n = hp.bundled_net()
+    narrow = hp.PixelNet(n.mean[:3], n.scale[:3], n.w1[:3], n.b1, n.w2, n.b2)
+    with pytest.raises(ConfigError, match="wrong shape"):
+        AnalysisConfig(judges=_judges_folder(tmp_path / "narrow", net=narrow))

@@ -365,6 +365,16 @@ def grade(
             "--report", help="Also write OUT/report.html, a review page of the run's films."
         ),
     ] = False,
+    judges: Annotated[
+        Path | None,
+        typer.Option(
+            "--judges",
+            metavar="DIR",
+            file_okay=False,
+            help="Learned judges to use instead of the shipped ones: a folder with "
+            "ho_pixels.npz and ho_fragments.npz (benchmarks/train_ho_pixels.py).",
+        ),
+    ] = None,
 ) -> None:
     """Grade every hip on DICOM radiographs (files, folders, or a list of paths)."""
     from brooker.errors import OutputError
@@ -391,6 +401,7 @@ def grade(
         head_mm=head_mm,
         estimate_spacing=estimate_spacing,
         flipped=flipped,
+        judges=None if judges is None else str(judges),
     )
     options = {
         "paths": [str(p) for p in paths or []],
@@ -413,6 +424,7 @@ def grade(
         "shard": shard,
         "dask_scheduler": dask_scheduler,
         "report": report,
+        "judges": None if judges is None else str(judges),
     }
     try:
         code = _run(

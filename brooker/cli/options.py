@@ -18,6 +18,7 @@ def analysis_config(
     head_mm: float | None,
     estimate_spacing: bool,
     flipped: bool,
+    judges: str | None = None,
 ) -> AnalysisConfig:
     """The analysis options given on the command line; a bad combination is a usage error."""
     from brooker.config import AnalysisConfig
@@ -31,6 +32,7 @@ def analysis_config(
             head_mm=head_mm,
             estimate_spacing=estimate_spacing,
             flipped=True if flipped else None,
+            judges=judges,
         )
     except ConfigError as exc:
         raise typer.BadParameter(exc.message) from None
