@@ -5,6 +5,8 @@
     python benchmarks/validate.py --sets real,hybrid   # a few of them
     python benchmarks/validate.py --json               # the table as one JSON object
     python benchmarks/validate.py --workers 2 --shared ../shared --cache /tmp/brooker-validate
+    python benchmarks/validate.py --held-out DIR       # judges held out from each film
+    python benchmarks/validate.py --judges DIR         # other judges for every set
 
 Sets (each skipped with a note on stderr when absent):
 
@@ -18,7 +20,16 @@ Sets (each skipped with a note on stderr when absent):
 
 Each set is graded by ``brooker grade DIR --json --no-overlay --workers N`` (what users run;
 the records are kept in ``CACHE/records/<set>.jsonl``) and scored by :func:`score`, the one
-scoring function of the project (``tests/test_scoreboard.py`` imports it):
+scoring function of the project (``tests/test_scoreboard.py`` imports it).
+
+The learned judges (``brooker/ho_pixels.py``) are trained on the devset, real and hybrid films,
+so their figures there are in-sample. ``--held-out DIR`` (from ``benchmarks/train_ho_pixels.py
+--held-out-dir DIR``) grades each of those films with ``--judges DIR/foldK``, the judges
+trained without its fold (its source film); the rows are marked "held out" and the records
+kept in ``CACHE/records/<set>-held-out.jsonl``. The samples and phantoms never train the
+judges. ``--judges DIR`` grades every set with other judges (rows marked "judges").
+
+Figures:
 
 * truth sets: a truth hip is matched to the reported hip of the same patient side; labels sets
   (``labels.json``): to the first unused reported hip on the same image half whose ``center_px``
@@ -210,10 +221,16 @@ def render_phantoms(films: Path) -> None:
 
 
 def grade_cli(
-    films: Path | list[Path], workers: int, out: Path, judges: Path | None = None
+    films: Path | list[Path],
+    workers: int,
+    out: Path,
+    judges: Path | None = None,
+    *,
+    strict: bool = False,
 ) -> list[dict[str, Any]]:
     """Records of ``brooker grade FILMS --json --no-overlay`` (exit 3, some ungradable, is fine):
-    a folder, or a list of files (given with ``--files-from``); ``judges``: ``--judges``."""
+    a folder, or a list of files (given with ``--files-from``); ``judges``: ``--judges``.
+    Another exit status is noted, or with ``strict`` stops the run."""
     if isinstance(films, list):
         out.mkdir(parents=True, exist_ok=True)
         listing = out / "files.txt"
@@ -227,7 +244,10 @@ def grade_cli(
         cmd += ["--judges", str(judges)]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode not in (0, 3):
-        note(f"  brooker grade exited {proc.returncode}: {proc.stderr.strip()[-500:]}")
+        msg = f"brooker grade exited {proc.returncode}: {proc.stderr.strip()[-500:]}"
+        if strict:
+            raise SystemExit(f"validate.py: {msg}")
+        note(f"  {msg}")
     return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
 
 
@@ -241,17 +261,22 @@ def grade_held_out(
 ) -> list[dict[str, Any]]:
     """Records of the films in ``films``, each graded with the judges of its fold
     (``held_out/folds.json``: set -> file name -> fold; ``held_out/foldK``: the judges trained
-    without fold K). A film in no fold never trained the judges: the shipped ones grade it."""
+    without fold K). A film in no fold, or a fold whose judges cannot be used, stops the run."""
     folds: dict[str, int] = json.loads((held_out / "folds.json").read_text()).get(name, {})
-    by_fold: dict[int | None, list[Path]] = {}
+    by_fold: dict[int, list[Path]] = {}
+    unknown = []
     for path in sorted(p for p in films.iterdir() if p.suffix.lower() == ".dcm"):
-        by_fold.setdefault(folds.get(path.name), []).append(path)
-    if None in by_fold:
-        note(f"  {len(by_fold[None])} film(s) in no fold: graded with the shipped judges")
+        if path.name in folds:
+            by_fold.setdefault(folds[path.name], []).append(path)
+        else:
+            unknown.append(path.name)
+    if unknown:  # the shipped judges were trained on it: no held-out judge to grade it with
+        raise SystemExit(f"validate.py: {name}: {len(unknown)} film(s) in no fold of "
+                         f"{held_out / 'folds.json'}, e.g. {unknown[0]}")  # fmt: skip
     records = []
-    for k, paths in sorted(by_fold.items(), key=lambda kv: -1 if kv[0] is None else kv[0]):
-        judges = None if k is None else held_out / f"fold{k}"
-        records += grade_cli(paths, workers, out / ("shipped" if k is None else f"fold{k}"), judges)
+    for k, paths in sorted(by_fold.items()):
+        judges = held_out / f"fold{k}"
+        records += grade_cli(paths, workers, out / f"fold{k}", judges, strict=True)
     return records
 
 
@@ -320,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     if a.held_out and not (a.held_out / "folds.json").is_file():
         ap.error(f"--held-out: {a.held_out / 'folds.json'} is absent")
+    if a.held_out and a.judges:
+        ap.error("give --held-out or --judges, not both")
     names = [s.strip() for s in a.sets.split(",") if s.strip()]
     unknown = sorted(set(names) - set(SET_NAMES))
     if unknown:
@@ -336,16 +363,17 @@ def main(argv: list[str] | None = None) -> int:
         if a.held_out and name in HELD_OUT_SETS:
             note(f"{name}: grading {films} with held-out judges ...")
             records = grade_held_out(films, a.held_out, name, a.workers, a.cache / "out" / name)
-            name = f"{name} (held out)"
+            label, stem = f"{name} (held out)", f"{name}-held-out"
         else:
             note(f"{name}: grading {films} ...")
             records = grade_cli(films, a.workers, a.cache / "out" / name, a.judges)
+            label, stem = (f"{name} (judges)", f"{name}-judges") if a.judges else (name, name)
         seconds = time.perf_counter() - t0
         (a.cache / "records").mkdir(parents=True, exist_ok=True)
-        (a.cache / "records" / f"{name.split()[0]}.jsonl").write_text(
+        (a.cache / "records" / f"{stem}.jsonl").write_text(
             "".join(json.dumps(r) + "\n" for r in records)
         )
-        rows.append({"set": name, **score(json.loads(truth_file.read_text()), records),
+        rows.append({"set": label, **score(json.loads(truth_file.read_text()), records),
                      "seconds": seconds})
     if a.json:
         clean = [{k: None if _missing(v) else v for k, v in row.items()} for row in rows]

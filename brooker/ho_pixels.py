@@ -26,9 +26,10 @@ fragment whose pixels average under ``AnalysisConfig.ho_probability_min`` (0.3) 
 so is one that a logistic regression over the fragment as a whole (:class:`FragmentJudge`,
 ``brooker/data/ho_fragments.npz``, inputs :data:`brooker.fragments.FRAGMENT_FEATURES`) gives
 under ``ho_fragment_min`` (0.4). The fragment outlines, their kinds and the gap still come from
-the full-resolution segmentation. Held out by source film, the judges leave 10 false class
-II-IV calls on the 59 HO-free real hips (33 without) and drop some faint true bone (README,
-*What it cannot see*).
+the full-resolution segmentation. Held out by source film, the judges leave 12 false class
+II-IV calls on the 56 HO-free real hips and drop some faint true bone (README, *What it cannot
+see*). :func:`judges` gives other judges in their place (``AnalysisConfig.judges``, ``brooker
+grade --judges``).
 """
 
 from __future__ import annotations
@@ -106,7 +107,8 @@ class PixelNet:
 
 def load_weights(path: str | Path) -> dict[str, npt.NDArray[np.float32]]:
     """The arrays of a weights file, as float32, refused when any is not finite."""
-    with np.load(path) as z:
+    # the file is opened here: np.load leaves its own handle open when the archive is corrupt
+    with open(path, "rb") as fh, np.load(fh) as z:
         arrays = {k: np.asarray(z[k], dtype=np.float32) for k in z.files}
     if not all(np.isfinite(a).all() for a in arrays.values()):
         raise ValueError(f"{Path(path).name}: heterotopic-bone weights must all be finite")
@@ -162,35 +164,57 @@ def bundled_judge() -> FragmentJudge:
 JUDGE_FILES = ("ho_pixels.npz", "ho_fragments.npz")
 
 
-@functools.lru_cache(maxsize=8)
 def judges_from(folder: str) -> tuple[PixelNet, FragmentJudge]:
     """The pixel network and fragment judge in ``folder`` (``JUDGE_FILES``): judges retrained
     by ``benchmarks/train_ho_pixels.py``, for example held out from the films being graded.
+    Loaded once per folder and version of its files (their size and modification time).
 
     Raises
     ------
     ValueError
-        A file is missing, unreadable, or holds weights of the wrong shape or not finite.
+        A file is missing or unreadable, or holds weights that are not finite, of the wrong
+        shape, or with a scale that is not positive.
     """
+    base = Path(folder)
+    return _load_judges(str(base), tuple(_stamp(base / name) for name in JUDGE_FILES))
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_judges(
+    folder: str, stamps: tuple[tuple[int, int] | None, ...]
+) -> tuple[PixelNet, FragmentJudge]:
     from brooker.fragments import FRAGMENT_FEATURES  # fragments imports this module
 
     base = Path(folder)
     try:
         net = PixelNet.from_arrays(load_weights(base / JUDGE_FILES[0]))
         judge = FragmentJudge.from_arrays(load_weights(base / JUDGE_FILES[1]))
-    except (OSError, KeyError, ValueError) as exc:
-        raise ValueError(f"judges in {base}: {exc}") from None
+    except Exception as exc:  # a corrupt archive, a missing array, one of the wrong type ...
+        raise ValueError(f"judges in {base}: {type(exc).__name__}: {exc}") from None
     hidden = net.b1.shape
+    n_frag = len(FRAGMENT_FEATURES)
     if not (
-        net.w1.shape == (N_FEATURES, *hidden)
+        len(hidden) == 1
+        and hidden[0] > 0
+        and net.w1.shape == (N_FEATURES, *hidden)
         and net.mean.shape == net.scale.shape == (N_FEATURES,)
         and net.w2.shape == hidden
-        and judge.w.shape == judge.mean.shape == judge.scale.shape == (len(FRAGMENT_FEATURES),)
+        and judge.w.shape == judge.mean.shape == judge.scale.shape == (n_frag,)
     ):
         raise ValueError(
             f"judges in {base}: weights of the wrong shape (the pixel network takes "
-            f"{N_FEATURES} features, the fragment judge {len(FRAGMENT_FEATURES)})"
+            f"{N_FEATURES} features, the fragment judge {n_frag})"
         )
+    if not (bool((net.scale > 0).all()) and bool((judge.scale > 0).all())):
+        raise ValueError(f"judges in {base}: a feature scale is not positive")
     return net, judge
 
 

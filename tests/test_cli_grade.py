@@ -213,8 +213,23 @@ def test_judges_folder_reaches_the_config(
     for name in ("ho_pixels.npz", "ho_fragments.npz"):
         shutil.copy(str(resources.files("brooker").joinpath("data", name)), folder / name)
     monkeypatch.setattr(batch, "grade_many", spy)
-    run(good_tree, "--out", tmp_path / "o", "--judges", folder)
-    assert seen["config"].judges == str(folder)
+    monkeypatch.chdir(tmp_path)
+    run(good_tree, "--out", tmp_path / "o", "--judges", "judges")  # relative: made absolute
+    assert seen["config"].judges == str(folder.resolve())
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert manifest["options"]["judges"] == str(folder.resolve())
+    assert set(manifest["options"]["judges_sha256"]) == {"ho_pixels.npz", "ho_fragments.npz"}
+
+
+def test_a_corrupt_judges_folder_is_a_usage_error(good_tree: Path, tmp_path: Path):
+    folder = tmp_path / "judges"
+    folder.mkdir()
+    (folder / "ho_pixels.npz").write_bytes(b"not an archive")
+    (folder / "ho_fragments.npz").write_bytes(b"not an archive")
+    r = run(good_tree, "--out", tmp_path / "o", "--judges", folder)
+    assert r.exit_code == 2, r.output
+    assert "judges in" in r.output
+    assert "Traceback" not in r.output
 
 
 def test_csv_output(fake_engine: None, good_tree: Path, tmp_path: Path):

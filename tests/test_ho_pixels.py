@@ -246,14 +246,38 @@ def test_a_judges_folder_is_what_judges(film: Radiograph, tmp_path: Path) -> Non
     never = hp.FragmentJudge(b.mean, b.scale, np.zeros_like(b.w), -30.0)
     rejecting = _judges_folder(tmp_path / "never", judge=never)
     assert [g for _, g, _ in _graded(film, replace(CFG, judges=rejecting))] == [0] * len(shipped)
+    # the pixel network of the folder is the one that gates the pixels
+    n = hp.bundled_net()
+    blind = hp.PixelNet(n.mean, n.scale, n.w1, n.b1, np.zeros_like(n.w2), -30.0)
+    no_pixels = _judges_folder(tmp_path / "blind", net=blind)
+    assert [g for _, g, _ in _graded(film, replace(CFG, judges=no_pixels))] == [0] * len(shipped)
+
+
+def test_a_judges_folder_rewritten_is_read_again(tmp_path: Path) -> None:
+    import os
+
+    folder = _judges_folder(tmp_path / "j")
+    assert hp.judges_from(folder)[1].b == hp.bundled_judge().b
+    b = hp.bundled_judge()
+    _judges_folder(tmp_path / "j", judge=hp.FragmentJudge(b.mean, b.scale, b.w, -30.0))
+    path = tmp_path / "j" / "ho_fragments.npz"
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    assert hp.judges_from(folder)[1].b == -30.0
 
 
 def test_a_bad_judges_folder_is_refused(tmp_path: Path) -> None:
     from brooker.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="judges in .*ho_pixels.npz"):
+    with pytest.raises(ConfigError, match=r"judges in .*ho_pixels\.npz"):
         AnalysisConfig(judges=str(tmp_path / "absent"))
     n = hp.bundled_net()
     narrow = hp.PixelNet(n.mean[:3], n.scale[:3], n.w1[:3], n.b1, n.w2, n.b2)
     with pytest.raises(ConfigError, match="wrong shape"):
         AnalysisConfig(judges=_judges_folder(tmp_path / "narrow", net=narrow))
+    flat = hp.PixelNet(n.mean, np.zeros_like(n.scale), n.w1, n.b1, n.w2, n.b2)
+    with pytest.raises(ConfigError, match="scale is not positive"):
+        AnalysisConfig(judges=_judges_folder(tmp_path / "flat", net=flat))
+    corrupt = Path(_judges_folder(tmp_path / "corrupt"))
+    (corrupt / "ho_fragments.npz").write_bytes(b"PK\x03\x04 not a zip archive")
+    with pytest.raises(ConfigError, match=r"judges in .*corrupt: BadZipFile"):
+        AnalysisConfig(judges=str(corrupt))

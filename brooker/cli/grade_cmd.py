@@ -401,7 +401,8 @@ def grade(
         head_mm=head_mm,
         estimate_spacing=estimate_spacing,
         flipped=flipped,
-        judges=None if judges is None else str(judges),
+        # absolute: worker processes (Dask's too) may run elsewhere in the file system
+        judges=None if judges is None else str(judges.resolve()),
     )
     options = {
         "paths": [str(p) for p in paths or []],
@@ -424,7 +425,8 @@ def grade(
         "shard": shard,
         "dask_scheduler": dask_scheduler,
         "report": report,
-        "judges": None if judges is None else str(judges),
+        "judges": config.judges,
+        "judges_sha256": _judges_sha256(config.judges),
     }
     try:
         code = _run(
@@ -464,6 +466,20 @@ def grade(
         )
         raise typer.Exit(int(ExitCode.INTERNAL_ERROR)) from None
     raise typer.Exit(code)
+
+
+def _judges_sha256(folder: str | None) -> dict[str, str] | None:
+    """SHA-256 of each file of a ``--judges`` folder, for the manifest (None: shipped judges)."""
+    if folder is None:
+        return None
+    import hashlib
+
+    from brooker.ho_pixels import JUDGE_FILES
+
+    return {
+        name: hashlib.sha256((Path(folder) / name).read_bytes()).hexdigest()
+        for name in JUDGE_FILES
+    }
 
 
 def _log_internal(out: Path) -> str | None:
