@@ -25,8 +25,9 @@ The probabilities gate which candidates count as heterotopic (:mod:`brooker.frag
 fragment whose pixels average under ``AnalysisConfig.ho_probability_min`` (0.3) is dropped, and
 so is one that a logistic regression over the fragment as a whole (:class:`FragmentJudge`,
 ``brooker/data/ho_fragments.npz``, inputs :data:`brooker.fragments.FRAGMENT_FEATURES`) gives
-under ``ho_fragment_min`` (0.4). The fragment outlines, their kinds and the gap still come from
-the full-resolution segmentation. Held out by source film, the judges leave 12 false class
+under ``ho_fragment_min`` (0.4); the fragment judge also learns from the synthetic development
+films and the project's own phantoms. The fragment outlines, their kinds and the gap still come
+from the full-resolution segmentation. Held out by source film, the judges leave 12 false class
 II-IV calls on the 56 HO-free real hips and drop some faint true bone (README, *What it cannot
 see*). :func:`judges` gives other judges in their place (``AnalysisConfig.judges``, ``brooker
 grade --judges``).
