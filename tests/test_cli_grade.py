@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -181,41 +182,43 @@ def test_no_paths_is_usage_error() -> None:
     assert run().exit_code == 2
 
 
-def test_pixel_spacing_reaches_the_config(
-    monkeypatch: pytest.MonkeyPatch, good_tree: Path, tmp_path: Path
-):
-    seen = {}
+@pytest.fixture
+def seen_config(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The config the command hands to ``batch.grade_many`` (which grades nothing here)."""
+    seen: dict[str, Any] = {}
 
     def spy(paths, config=None, **kw):  # type: ignore[no-untyped-def]
         seen["config"] = config
         return iter(())
 
     monkeypatch.setattr(batch, "grade_many", spy)
+    return seen
+
+
+def test_pixel_spacing_reaches_the_config(
+    seen_config: dict[str, Any], good_tree: Path, tmp_path: Path
+):
     run(good_tree, "--out", tmp_path / "o", "--pixel-spacing", "0.15,0.2", "--magnification", "1.2")
-    assert seen["config"].pixel_spacing == (0.15, 0.2)
-    assert seen["config"].magnification == 1.2
-    assert seen["config"].judges is None
+    assert seen_config["config"].pixel_spacing == (0.15, 0.2)
+    assert seen_config["config"].magnification == 1.2
+    assert seen_config["config"].judges is None
 
 
 def test_judges_folder_reaches_the_config(
-    monkeypatch: pytest.MonkeyPatch, good_tree: Path, tmp_path: Path
+    seen_config: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    good_tree: Path,
+    tmp_path: Path,
 ):
     from importlib import resources
-
-    seen = {}
-
-    def spy(paths, config=None, **kw):  # type: ignore[no-untyped-def]
-        seen["config"] = config
-        return iter(())
 
     folder = tmp_path / "judges"
     folder.mkdir()
     for name in ("ho_pixels.npz", "ho_fragments.npz"):
         shutil.copy(str(resources.files("brooker").joinpath("data", name)), folder / name)
-    monkeypatch.setattr(batch, "grade_many", spy)
     monkeypatch.chdir(tmp_path)
     run(good_tree, "--out", tmp_path / "o", "--judges", "judges")  # relative: made absolute
-    assert seen["config"].judges == str(folder.resolve())
+    assert seen_config["config"].judges == str(folder.resolve())
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
     assert manifest["options"]["judges"] == str(folder.resolve())
     assert set(manifest["options"]["judges_sha256"]) == {"ho_pixels.npz", "ho_fragments.npz"}
