@@ -207,3 +207,33 @@ def test_score_labels_have_no_class_figures() -> None:
     assert (board["found"], board["false_spur"], board["phantom"]) == (1, 1, 0)
     assert board["accuracy"] is None
     assert board["kappa"] is None
+
+
+def test_held_out_grades_each_film_with_its_own_folds_judges(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """validate.py --held-out: every film of a set is graded once, with the judges of the fold
+    folds.json puts it in; a film in no fold stops the run (the shipped judges saw it)."""
+    import validate
+
+    films = tmp_path / "films"
+    films.mkdir()
+    for name in ("a.dcm", "b.dcm", "c.dcm"):
+        (films / name).write_bytes(b"")
+    (films / "truth.json").write_text("{}")  # not a film
+    held = tmp_path / "held"
+    held.mkdir()
+    (held / "folds.json").write_text(json.dumps({"hybrid": {"a.dcm": 1, "b.dcm": 0, "c.dcm": 1}}))
+    calls = []
+
+    def fake_grade_cli(paths, workers, out, judges=None, *, strict=False):  # type: ignore[no-untyped-def]
+        calls.append(([p.name for p in paths], judges.name, strict))
+        return [{"file": str(p)} for p in paths]
+
+    monkeypatch.setattr(validate, "grade_cli", fake_grade_cli)
+    records = validate.grade_held_out(films, held, "hybrid", 2, tmp_path / "out")
+    assert sorted(calls) == [(["a.dcm", "c.dcm"], "fold1", True), (["b.dcm"], "fold0", True)]
+    assert sorted(Path(r["file"]).name for r in records) == ["a.dcm", "b.dcm", "c.dcm"]
+    (films / "d.dcm").write_bytes(b"")
+    with pytest.raises(SystemExit, match="in no fold"):
+        validate.grade_held_out(films, held, "hybrid", 2, tmp_path / "out")
