@@ -465,3 +465,18 @@ def test_real_engine_sigkill_then_resume(phantom_dcm: Path, tmp_path: Path):
         json_lines(fresh.stdout), fresh_out
     )
     assert len(results.read_bytes().splitlines()) == 5
+
+
+def test_resume_with_other_grading_options_is_refused(
+    fake_engine: None, good_tree: Path, tmp_path: Path
+):
+    """One results file never mixes two analyses: --resume with another spacing (or other
+    judges) than the run it continues is a usage error; the same options resume."""
+    out = tmp_path / "o"
+    assert run(good_tree, "--out", out, "--pixel-spacing", "0.2,0.2").exit_code == 0
+    other = run(good_tree, "--out", out, "--resume", "--pixel-spacing", "0.15,0.15")
+    assert other.exit_code == 2, other.output
+    assert "pixel_spacing" in other.output
+    assert len(batch.read_records(out / "results.jsonl")) == 2  # left as it was
+    same = run(good_tree, "--out", out, "--resume", "--pixel-spacing", "0.2,0.2")
+    assert same.exit_code == 0, same.output

@@ -468,6 +468,41 @@ def grade(
     raise typer.Exit(code)
 
 
+#: The options that change a record: a resumed run must give them as the run it continues did
+#: (the judges by their files' hashes, so a folder moved or copied is the same judges).
+GRADING_OPTIONS = (
+    "pixel_spacing",
+    "magnification",
+    "ball_mm",
+    "head_mm",
+    "estimate_spacing",
+    "flipped",
+    "judges_sha256",
+)
+
+
+def _check_resumed_options(manifest_path: Path, options: dict[str, Any]) -> None:
+    """``--resume`` keeps the records of the run it continues: refuse (a usage error) when that
+    run's manifest says it graded with other :data:`GRADING_OPTIONS`, so that one results file
+    never mixes two analyses. A missing or unreadable manifest is not checked."""
+    import json
+
+    try:
+        earlier = json.loads(manifest_path.read_text(encoding="utf-8")).get("options") or {}
+    except (OSError, ValueError, AttributeError):
+        return
+    if not isinstance(earlier, dict):
+        return
+    for key in GRADING_OPTIONS:
+        before, now = earlier.get(key), options.get(key)
+        if before != now:
+            raise typer.BadParameter(
+                f"the run in {manifest_path.parent} graded with {key} {before!r}, this one "
+                f"with {now!r}: give the same options to resume it, or another --out",
+                param_hint="--resume",
+            )
+
+
 def _judges_sha256(folder: str | None) -> dict[str, str] | None:
     """SHA-256 of each file of a ``--judges`` folder, for the manifest (None: shipped judges)."""
     if folder is None:
@@ -563,6 +598,8 @@ def _run(
     results_path = out / f"results{suffix}.jsonl"
     manifest_path = out / f"manifest{suffix}.json"
     _check_outputs(out, csv_file, results_path, resume)
+    if resume:
+        _check_resumed_options(manifest_path, options)
     inputs = list(paths)
     if files_from is not None:
         try:
