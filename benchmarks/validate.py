@@ -265,7 +265,10 @@ def grade_held_out(
     folds: dict[str, int] = json.loads((held_out / "folds.json").read_text()).get(name, {})
     by_fold: dict[int, list[Path]] = {}
     unknown = []
-    for path in sorted(p for p in films.iterdir() if p.suffix.lower() == ".dcm"):
+    # the films `brooker grade FILMS` would grade (found by content, as the other sets are)
+    from brooker.batch import discover
+
+    for path in sorted(Path(f) for f in discover([films]).files):
         if path.name in folds:
             by_fold.setdefault(folds[path.name], []).append(path)
         else:

@@ -218,8 +218,9 @@ def test_held_out_grades_each_film_with_its_own_folds_judges(
 
     films = tmp_path / "films"
     films.mkdir()
+    dicom = b"\0" * 128 + b"DICM"  # what discovery looks for (by content, not by name)
     for name in ("a.dcm", "b.dcm", "c.dcm"):
-        (films / name).write_bytes(b"")
+        (films / name).write_bytes(dicom)
     (films / "truth.json").write_text("{}")  # not a film
     held = tmp_path / "held"
     held.mkdir()
@@ -234,6 +235,6 @@ def test_held_out_grades_each_film_with_its_own_folds_judges(
     records = validate.grade_held_out(films, held, "hybrid", 2, tmp_path / "out")
     assert sorted(calls) == [(["a.dcm", "c.dcm"], "fold1", True), (["b.dcm"], "fold0", True)]
     assert sorted(Path(r["file"]).name for r in records) == ["a.dcm", "b.dcm", "c.dcm"]
-    (films / "d.dcm").write_bytes(b"")
+    (films / "d.dcm").write_bytes(dicom)
     with pytest.raises(SystemExit, match="in no fold"):
         validate.grade_held_out(films, held, "hybrid", 2, tmp_path / "out")

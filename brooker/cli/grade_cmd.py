@@ -507,14 +507,10 @@ def _judges_sha256(folder: str | None) -> dict[str, str] | None:
     """SHA-256 of each file of a ``--judges`` folder, for the manifest (None: shipped judges)."""
     if folder is None:
         return None
-    import hashlib
-
+    from brooker.batch import file_sha256
     from brooker.ho_pixels import JUDGE_FILES
 
-    return {
-        name: hashlib.sha256((Path(folder) / name).read_bytes()).hexdigest()
-        for name in JUDGE_FILES
-    }
+    return {name: file_sha256(Path(folder) / name) for name in JUDGE_FILES}
 
 
 def _log_internal(out: Path) -> str | None:
