@@ -480,3 +480,25 @@ def test_resume_with_other_grading_options_is_refused(
     assert len(batch.read_records(out / "results.jsonl")) == 2  # left as it was
     same = run(good_tree, "--out", out, "--resume", "--pixel-spacing", "0.2,0.2")
     assert same.exit_code == 0, same.output
+
+
+def test_resume_of_a_run_by_another_version_is_refused(
+    fake_engine: None, good_tree: Path, tmp_path: Path
+):
+    """Records of two brooker versions never share one results file: --resume of a run whose
+    manifest names another version is a usage error that leaves the run as it was."""
+    out = tmp_path / "o"
+    assert run(good_tree, "--out", out).exit_code == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["version"] == __version__
+    manifest["version"] = "0.0.1"
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    before = (out / "results.jsonl").read_bytes()
+    other = run(good_tree, "--out", out, "--resume")
+    assert other.exit_code == 2, other.output
+    assert "0.0.1" in other.output
+    assert __version__ in other.output
+    assert (out / "results.jsonl").read_bytes() == before
+    manifest["version"] = __version__
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    assert run(good_tree, "--out", out, "--resume").exit_code == 0

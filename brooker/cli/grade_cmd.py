@@ -483,14 +483,25 @@ GRADING_OPTIONS = (
 
 def _check_resumed_options(manifest_path: Path, options: dict[str, Any]) -> None:
     """``--resume`` keeps the records of the run it continues: refuse (a usage error) when that
-    run's manifest says it graded with other :data:`GRADING_OPTIONS`, so that one results file
-    never mixes two analyses. A missing or unreadable manifest is not checked."""
+    run's manifest says it was graded by another brooker version or with other
+    :data:`GRADING_OPTIONS`, so that one results file never mixes two analyses. A missing or
+    unreadable manifest is not checked."""
     import json
 
+    from brooker._version import __version__
+
     try:
-        earlier = json.loads(manifest_path.read_text(encoding="utf-8")).get("options") or {}
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        earlier = manifest.get("options") or {}
+        version = manifest.get("version")
     except (OSError, ValueError, AttributeError):
         return
+    if version is not None and version != __version__:
+        raise typer.BadParameter(
+            f"the run in {manifest_path.parent} was graded by brooker {version!r}, this is "
+            f"{__version__!r}: resume it with that version, or grade into another --out",
+            param_hint="--resume",
+        )
     if not isinstance(earlier, dict):
         return
     for key in GRADING_OPTIONS:
