@@ -502,3 +502,14 @@ def test_resume_of_a_run_by_another_version_is_refused(
     manifest["version"] = __version__
     (out / "manifest.json").write_text(json.dumps(manifest))
     assert run(good_tree, "--out", out, "--resume").exit_code == 0
+    # without a manifest, the records themselves say which version graded them
+    (out / "manifest.json").unlink()
+    lines = (out / "results.jsonl").read_text().splitlines()
+    old = json.loads(lines[0])
+    old["version"] = "0.0.1"
+    (out / "results.jsonl").write_text("\n".join([json.dumps(old), *lines[1:]]) + "\n")
+    before = (out / "results.jsonl").read_bytes()
+    again = run(good_tree, "--out", out, "--resume")
+    assert again.exit_code == 2, again.output
+    assert "0.0.1" in again.output
+    assert (out / "results.jsonl").read_bytes() == before

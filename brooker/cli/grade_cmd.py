@@ -481,15 +481,28 @@ GRADING_OPTIONS = (
 )
 
 
-def _check_resumed_options(manifest_path: Path, options: dict[str, Any]) -> None:
-    """``--resume`` keeps the records of the run it continues: refuse (a usage error) when that
-    run's manifest says it was graded by another brooker version or with other
-    :data:`GRADING_OPTIONS`, so that one results file never mixes two analyses. A missing or
-    unreadable manifest is not checked."""
+def _check_resumed_options(
+    manifest_path: Path, results_path: Path, options: dict[str, Any]
+) -> None:
+    """``--resume`` keeps the records of the run it continues: refuse (a usage error) when
+    that run was graded by another brooker version (its manifest or any of its records says
+    so) or, as its manifest says, with other :data:`GRADING_OPTIONS`, so that one results
+    file never mixes two analyses. Options are not checked without a readable manifest."""
     import json
 
     from brooker._version import __version__
+    from brooker.batch import read_records
 
+    older = sorted(
+        {str(r["version"]) for r in read_records(results_path) if r.get("version") is not None}
+        - {__version__}
+    )
+    if older:
+        raise typer.BadParameter(
+            f"{results_path} holds records graded by brooker {older[0]!r}, this is "
+            f"{__version__!r}: resume it with that version, or grade into another --out",
+            param_hint="--resume",
+        )
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         earlier = manifest.get("options") or {}
@@ -498,7 +511,7 @@ def _check_resumed_options(manifest_path: Path, options: dict[str, Any]) -> None
         return
     if version is not None and version != __version__:
         raise typer.BadParameter(
-            f"the run in {manifest_path.parent} was graded by brooker {version!r}, this is "
+            f"{manifest_path} says its run was graded by brooker {version!r}, this is "
             f"{__version__!r}: resume it with that version, or grade into another --out",
             param_hint="--resume",
         )
@@ -508,7 +521,7 @@ def _check_resumed_options(manifest_path: Path, options: dict[str, Any]) -> None
         before, now = earlier.get(key), options.get(key)
         if before != now:
             raise typer.BadParameter(
-                f"the run in {manifest_path.parent} graded with {key} {before!r}, this one "
+                f"{manifest_path} says its run graded with {key} {before!r}, this one "
                 f"with {now!r}: give the same options to resume it, or another --out",
                 param_hint="--resume",
             )
@@ -606,7 +619,7 @@ def _run(
     manifest_path = out / f"manifest{suffix}.json"
     _check_outputs(out, csv_file, results_path, resume)
     if resume:
-        _check_resumed_options(manifest_path, options)
+        _check_resumed_options(manifest_path, results_path, options)
     inputs = list(paths)
     if files_from is not None:
         try:
