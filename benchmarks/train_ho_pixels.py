@@ -35,15 +35,17 @@ the development films then grade 0.950 instead of 0.925, the other sets about th
 phantoms do not train the pixel network: tried, its held-out gate let a quarter more normal
 bone through on the real films (102 candidates instead of 83).
 
-Tried for the fragment judge and not kept (2026-11-29, held out, at 0.4; the shipped inputs
-keep 129 of 158 drawn candidates and 52 of 175 normal ones on the hybrid films, 22 of 83 on
-the real films): the candidate's solidity and thickness (128 / 53, 26); its density step over
-the soft tissue around it, edge width and fine texture (126 / 45, 23). The drawn bone of the
-hybrid films is smoother inside (fine texture about 0.20 of its step, median, against 0.34 for
-the real films' normal candidates) and softer-edged than the real films' bone, so such inputs
-learn the drawing, not heterotopic bone. A small network (8 hidden units), quadratic terms or
-boosted depth-2 trees over the shipped inputs do no better (19-23 of 83 real candidates kept
-at about the same recall): the inputs, not the model, limit this judge.
+Tried for the fragment judge and not kept (2026-11-29). Held-out candidates kept at
+``ho_fragment_min`` 0.4, written as drawn / normal kept on the hybrid films, normal kept on the
+real films: the shipped inputs keep 129 of 158 / 52 of 175, 22 of 83. Adding the candidate's
+solidity and thickness: 128 / 53, 26. Adding its density step over the soft tissue around it,
+its edge width and its fine texture: 126 / 45, 23. The drawn bone of the hybrid films is
+smoother inside (fine texture about 0.20 of its step, median, against 0.34 for the real films'
+normal candidates) and softer-edged than the real films' bone, so such inputs learn the
+drawing, not heterotopic bone. Other models over the shipped inputs: a network with 8 hidden
+units 127 / 40, 19 (but 39 instead of 41 of the 42 development-film candidates); quadratic
+terms 125 / 58, 23; boosted depth-2 trees 122 / 49, 22. None is clearly better: the inputs,
+more than the model, limit this judge.
 
 ``--cv-in`` reuses saved held-out pixel probabilities and trains only this stage; ``--cv-out``
 also saves the per-fold fragment judges and the folds (for grading the sets with held-out
