@@ -152,7 +152,7 @@ class AnalysisConfig:
     #: (brooker.ho_pixels) gives its pixels at least this mean probability (0 turns both
     #: judges off) ...
     ho_probability_min: float = 0.3
-    #: ... and the fragment judge (logistic regression over its features) at least this
+    #: ... and the fragment judge (small networks over its features) at least this
     ho_fragment_min: float = 0.4
     # a dark trochanter (segmentation._solid_femur): cracks closed, holes filled up to a size
     crack_radius_mm: float = 1.0

@@ -23,14 +23,14 @@ is downloaded at run time.
 
 The probabilities gate which candidates count as heterotopic (:mod:`brooker.fragments`): a
 fragment whose pixels average under ``AnalysisConfig.ho_probability_min`` (0.3) is dropped, and
-so is one that a logistic regression over the fragment as a whole (:class:`FragmentJudge`,
-``brooker/data/ho_fragments.npz``, inputs :data:`brooker.fragments.FRAGMENT_FEATURES`) gives
-under ``ho_fragment_min`` (0.4); the fragment judge also learns from the synthetic development
-films and the project's own phantoms. The fragment outlines, their kinds and the gap still come
-from the full-resolution segmentation. Held out by source film, the judges leave 12 false class
-II-IV calls on the 56 HO-free real hips and drop some faint true bone (README, *What it cannot
-see*). :func:`judges` gives other judges in their place (``AnalysisConfig.judges``, ``brooker
-grade --judges``).
+so is one that small networks over the fragment as a whole (:class:`FragmentJudge`,
+``brooker/data/ho_fragments.npz``, inputs :data:`brooker.fragments.FRAGMENT_FEATURES`) give,
+on average, under ``ho_fragment_min`` (0.4); the fragment judge also learns from the synthetic
+development films and the project's own phantoms. The fragment outlines, their kinds and the
+gap still come from the full-resolution segmentation. Held out by source film, the judges leave
+10 false class II-IV calls on the 56 HO-free real hips and drop some faint true bone (README,
+*What it cannot see*). :func:`judges` gives other judges in their place
+(``AnalysisConfig.judges``, ``brooker grade --judges``).
 """
 
 from __future__ import annotations
@@ -133,26 +133,41 @@ def bundled_net() -> PixelNet:
 
 @dataclass(frozen=True, slots=True)
 class FragmentJudge:
-    """Logistic regression over a candidate fragment's features
-    (:data:`brooker.fragments.FRAGMENT_FEATURES`)."""
+    """Small networks over a candidate fragment's features
+    (:data:`brooker.fragments.FRAGMENT_FEATURES`), their probabilities averaged: ``K`` networks
+    with ``H`` tanh hidden units each, on the features standardised by ``mean`` and ``scale``.
+    """
 
     mean: npt.NDArray[np.float32]
+    """(features,)"""
     scale: npt.NDArray[np.float32]
-    w: npt.NDArray[np.float32]
-    b: float
+    """(features,)"""
+    w1: npt.NDArray[np.float32]
+    """(K, features, H)"""
+    b1: npt.NDArray[np.float32]
+    """(K, H)"""
+    w2: npt.NDArray[np.float32]
+    """(K, H)"""
+    b2: npt.NDArray[np.float32]
+    """(K,)"""
 
     def probability(self, features: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """(n, features) -> (n,) probabilities that each fragment is heterotopic bone."""
-        z = ((features - self.mean) / self.scale) @ self.w + self.b
-        return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0))), dtype=np.float32)
+        xs = (features - self.mean) / self.scale
+        hidden = np.tanh(np.einsum("nf,kfh->knh", xs, self.w1) + self.b1[:, None, :])
+        z = np.einsum("knh,kh->kn", hidden, self.w2) + self.b2[:, None]
+        p = 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
+        return np.asarray(p.mean(axis=0), dtype=np.float32)
 
     def save(self, path: str) -> None:
-        np.savez_compressed(path, mean=self.mean, scale=self.scale, w=self.w, b=np.float32(self.b))
+        np.savez_compressed(
+            path, mean=self.mean, scale=self.scale, w1=self.w1, b1=self.b1, w2=self.w2, b2=self.b2
+        )
 
     @classmethod
     def from_arrays(cls, z: dict[str, npt.NDArray[np.float32]]) -> FragmentJudge:
         """From the arrays :meth:`save` writes (see :func:`load_weights`)."""
-        return cls(z["mean"], z["scale"], z["w"], float(z["b"]))
+        return cls(z["mean"], z["scale"], z["w1"], z["b1"], z["w2"], z["b2"])
 
 
 @functools.cache
@@ -197,7 +212,15 @@ def _load_judges(
     base = Path(folder)
     try:
         net = PixelNet.from_arrays(load_weights(base / JUDGE_FILES[0]))
-        judge = FragmentJudge.from_arrays(load_weights(base / JUDGE_FILES[1]))
+        arrays = load_weights(base / JUDGE_FILES[1])
+        if "w" in arrays and "w1" not in arrays:
+            raise ValueError(
+                f"{JUDGE_FILES[1]} is an older fragment judge (one logistic regression, arrays "
+                "w and b): retrain it with benchmarks/train_ho_pixels.py"
+            )
+        judge = FragmentJudge.from_arrays(arrays)
+    except ValueError as exc:
+        raise ValueError(f"judges in {base}: {exc}") from None
     except Exception as exc:  # a corrupt archive, a missing array, one of the wrong type ...
         raise ValueError(f"judges in {base}: {type(exc).__name__}: {exc}") from None
     hidden = net.b1.shape
@@ -208,7 +231,13 @@ def _load_judges(
         and net.w1.shape == (N_FEATURES, *hidden)
         and net.mean.shape == net.scale.shape == (N_FEATURES,)
         and net.w2.shape == hidden
-        and judge.w.shape == judge.mean.shape == judge.scale.shape == (n_frag,)
+        and judge.mean.shape == judge.scale.shape == (n_frag,)
+        and judge.w1.ndim == 3
+        and judge.w1.shape[0] > 0
+        and judge.w1.shape[1] == n_frag
+        and judge.w1.shape[2] > 0
+        and judge.b1.shape == judge.w2.shape == (judge.w1.shape[0], judge.w1.shape[2])
+        and judge.b2.shape == (judge.w1.shape[0],)
     ):
         raise ValueError(
             f"judges in {base}: weights of the wrong shape (the pixel network takes "

@@ -153,7 +153,8 @@ def test_fragment_judge_loads_and_drops_a_fragment_the_pixels_deny(film: Radiogr
     judge = hp.bundled_judge()
     from brooker.fragments import FRAGMENT_FEATURES
 
-    assert judge.w.shape == (len(FRAGMENT_FEATURES),)
+    assert judge.mean.shape == (len(FRAGMENT_FEATURES),)
+    assert judge.w1.shape[1] == len(FRAGMENT_FEATURES)
     for masks in _masks(film):
         if not classify_fragments(masks, film.spacing, OFF).items:  # type: ignore[arg-type]
             continue
@@ -190,18 +191,30 @@ def test_saved_network_round_trips(tmp_path: Path) -> None:
     again = hp.PixelNet.from_arrays(hp.load_weights(path))
     x = rng.normal(size=(7, hp.N_FEATURES)).astype(np.float32)
     np.testing.assert_allclose(net.probability(x), again.probability(x), rtol=1e-6)
-    judge = hp.FragmentJudge(np.zeros(3, np.float32), np.ones(3, np.float32),
-                             np.array([1.0, -2.0, 0.5], np.float32), 0.25)  # fmt: skip
+    judge = hp.FragmentJudge(
+        mean=np.zeros(3, np.float32),
+        scale=np.ones(3, np.float32),
+        w1=rng.normal(size=(2, 3, 4)).astype(np.float32),
+        b1=rng.normal(size=(2, 4)).astype(np.float32),
+        w2=rng.normal(size=(2, 4)).astype(np.float32),
+        b2=np.array([0.25, -0.5], np.float32),
+    )
     judge.save(str(tmp_path / "judge.npz"))
     back = hp.FragmentJudge.from_arrays(hp.load_weights(tmp_path / "judge.npz"))
     y = rng.normal(size=(5, 3)).astype(np.float32)
     np.testing.assert_allclose(judge.probability(y), back.probability(y), rtol=1e-6)
+    # the probability is the mean of the networks' probabilities
+    each = [
+        1 / (1 + np.exp(-(np.tanh(y @ judge.w1[k] + judge.b1[k]) @ judge.w2[k] + judge.b2[k])))
+        for k in range(2)
+    ]
+    np.testing.assert_allclose(judge.probability(y), np.mean(each, axis=0), rtol=1e-5)
 
 
 def test_weights_that_are_not_finite_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "bad.npz"
-    np.savez_compressed(path, mean=np.zeros(3), scale=np.ones(3), w=np.array([1.0, np.nan, 0.0]),
-                        b=np.float32(0))  # fmt: skip
+    np.savez_compressed(path, mean=np.zeros(3), scale=np.ones(3), w2=np.array([1.0, np.nan, 0.0]),
+                        b2=np.float32(0))  # fmt: skip
     with pytest.raises(ValueError, match="finite"):
         hp.load_weights(path)
 
@@ -225,6 +238,13 @@ def _judges_folder(
     return str(folder)
 
 
+def _never(b: hp.FragmentJudge) -> hp.FragmentJudge:
+    """``b`` with every network's output held at -30: a judge that rejects every fragment."""
+    return hp.FragmentJudge(
+        b.mean, b.scale, b.w1, b.b1, np.zeros_like(b.w2), np.full_like(b.b2, -30.0)
+    )
+
+
 def _graded(film: Radiograph, config: AnalysisConfig) -> list[tuple[str, int, float | None]]:
     from brooker.pipeline import analyze
 
@@ -243,7 +263,7 @@ def test_a_judges_folder_is_what_judges(film: Radiograph, tmp_path: Path) -> Non
     same = _judges_folder(tmp_path / "same")
     assert _graded(film, replace(CFG, judges=same)) == shipped
     b = hp.bundled_judge()
-    never = hp.FragmentJudge(b.mean, b.scale, np.zeros_like(b.w), -30.0)
+    never = _never(b)
     rejecting = _judges_folder(tmp_path / "never", judge=never)
     assert [g for _, g, _ in _graded(film, replace(CFG, judges=rejecting))] == [0] * len(shipped)
     # the pixel network of the folder is the one that gates the pixels
@@ -257,12 +277,11 @@ def test_a_judges_folder_rewritten_is_read_again(tmp_path: Path) -> None:
     import os
 
     folder = _judges_folder(tmp_path / "j")
-    assert hp.judges_from(folder)[1].b == hp.bundled_judge().b
-    b = hp.bundled_judge()
-    _judges_folder(tmp_path / "j", judge=hp.FragmentJudge(b.mean, b.scale, b.w, -30.0))
+    np.testing.assert_array_equal(hp.judges_from(folder)[1].b2, hp.bundled_judge().b2)
+    _judges_folder(tmp_path / "j", judge=_never(hp.bundled_judge()))
     path = tmp_path / "j" / "ho_fragments.npz"
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
-    assert hp.judges_from(folder)[1].b == -30.0
+    assert (hp.judges_from(folder)[1].b2 == -30.0).all()
 
 
 def test_a_bad_judges_folder_is_refused(tmp_path: Path) -> None:
@@ -274,6 +293,15 @@ def test_a_bad_judges_folder_is_refused(tmp_path: Path) -> None:
     narrow = hp.PixelNet(n.mean[:3], n.scale[:3], n.w1[:3], n.b1, n.w2, n.b2)
     with pytest.raises(ConfigError, match="wrong shape"):
         AnalysisConfig(judges=_judges_folder(tmp_path / "narrow", net=narrow))
+    b = hp.bundled_judge()
+    lopsided = hp.FragmentJudge(b.mean, b.scale, b.w1, b.b1[:, :-1], b.w2, b.b2)
+    with pytest.raises(ConfigError, match="wrong shape"):
+        AnalysisConfig(judges=_judges_folder(tmp_path / "lopsided", judge=lopsided))
+    older = Path(_judges_folder(tmp_path / "older"))
+    np.savez_compressed(older / "ho_fragments.npz", mean=b.mean, scale=b.scale,
+                        w=np.zeros_like(b.mean), b=np.float32(0))  # fmt: skip
+    with pytest.raises(ConfigError, match="older fragment judge"):
+        AnalysisConfig(judges=str(older))
     flat = hp.PixelNet(n.mean, np.zeros_like(n.scale), n.w1, n.b1, n.w2, n.b2)
     with pytest.raises(ConfigError, match="scale is not positive"):
         AnalysisConfig(judges=_judges_folder(tmp_path / "flat", net=flat))
