@@ -288,8 +288,11 @@ def fit_judge(X: np.ndarray, y: np.ndarray) -> FragmentJudge:
     nets = []
     for seed in range(JUDGE_NETWORKS):
         v0 = np.random.default_rng(seed).normal(0.0, 0.3, d * h + 2 * h + 1)
-        v = minimize(loss, v0, jac=True, method="L-BFGS-B", options={"maxiter": 500}).x
-        nets.append(unpack(v))
+        res = minimize(loss, v0, jac=True, method="L-BFGS-B", options={"maxiter": 500})
+        if not res.success:  # (on the shipped data each network converges in about 100 steps)
+            print(f"fragment judge, network {seed}: {res.message} after {res.nit} steps",
+                  file=sys.stderr)  # fmt: skip
+        nets.append(unpack(res.x))
     f32 = np.float32
     return FragmentJudge(
         mean.astype(f32),

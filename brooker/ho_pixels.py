@@ -203,6 +203,10 @@ def _stamp(path: Path) -> tuple[int, int] | None:
     return (st.st_mtime_ns, st.st_size)
 
 
+class _OlderJudge(ValueError):
+    """A fragment judge file of the format before the networks (one logistic regression)."""
+
+
 @functools.lru_cache(maxsize=8)
 def _load_judges(
     folder: str, stamps: tuple[tuple[int, int] | None, ...]
@@ -214,12 +218,12 @@ def _load_judges(
         net = PixelNet.from_arrays(load_weights(base / JUDGE_FILES[0]))
         arrays = load_weights(base / JUDGE_FILES[1])
         if "w" in arrays and "w1" not in arrays:
-            raise ValueError(
+            raise _OlderJudge(
                 f"{JUDGE_FILES[1]} is an older fragment judge (one logistic regression, arrays "
                 "w and b): retrain it with benchmarks/train_ho_pixels.py"
             )
         judge = FragmentJudge.from_arrays(arrays)
-    except ValueError as exc:
+    except _OlderJudge as exc:
         raise ValueError(f"judges in {base}: {exc}") from None
     except Exception as exc:  # a corrupt archive, a missing array, one of the wrong type ...
         raise ValueError(f"judges in {base}: {type(exc).__name__}: {exc}") from None

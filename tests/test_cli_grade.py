@@ -482,6 +482,27 @@ def test_resume_with_other_grading_options_is_refused(
     assert same.exit_code == 0, same.output
 
 
+def test_resume_across_other_shipped_judges_is_refused(
+    fake_engine: None, good_tree: Path, tmp_path: Path
+):
+    """The shipped judges' files are hashed into the manifest too: a run graded by other
+    shipped weights (another build of the same version) is not resumed."""
+    from importlib import resources
+
+    out = tmp_path / "o"
+    assert run(good_tree, "--out", out).exit_code == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    hashes = manifest["options"]["judges_sha256"]
+    for name in ("ho_pixels.npz", "ho_fragments.npz"):
+        with resources.as_file(resources.files("brooker").joinpath("data", name)) as path:
+            assert hashes[name] == batch.file_sha256(path)
+    hashes["ho_fragments.npz"] = "0" * 64
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    other = run(good_tree, "--out", out, "--resume")
+    assert other.exit_code == 2, other.output
+    assert "judges_sha256" in other.output
+
+
 def test_resume_of_a_run_by_another_version_is_refused(
     fake_engine: None, good_tree: Path, tmp_path: Path
 ):

@@ -527,14 +527,21 @@ def _check_resumed_options(
             )
 
 
-def _judges_sha256(folder: str | None) -> dict[str, str] | None:
-    """SHA-256 of each file of a ``--judges`` folder, for the manifest (None: shipped judges)."""
-    if folder is None:
-        return None
+def _judges_sha256(folder: str | None) -> dict[str, str]:
+    """SHA-256 of each file of the judges that grade: a ``--judges`` folder's, else the shipped
+    ones (so that ``--resume`` also tells shipped weights of another build apart)."""
+    from importlib import resources
+
     from brooker.batch import file_sha256
     from brooker.ho_pixels import JUDGE_FILES
 
-    return {name: file_sha256(Path(folder) / name) for name in JUDGE_FILES}
+    if folder is not None:
+        return {name: file_sha256(Path(folder) / name) for name in JUDGE_FILES}
+    out = {}
+    for name in JUDGE_FILES:
+        with resources.as_file(resources.files("brooker").joinpath("data", name)) as path:
+            out[name] = file_sha256(path)
+    return out
 
 
 def _log_internal(out: Path) -> str | None:
