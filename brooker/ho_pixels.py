@@ -35,7 +35,9 @@ gap still come from the full-resolution segmentation. Held out by source film, t
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -116,9 +118,16 @@ def load_weights(path: str | Path) -> dict[str, npt.NDArray[np.float32]]:
     return arrays
 
 
+@contextlib.contextmanager
+def shipped_file(name: str) -> Iterator[Path]:
+    """The path of a weights file shipped in the package's ``data`` folder."""
+    with resources.as_file(resources.files("brooker").joinpath("data", name)) as path:
+        yield path
+
+
 def _shipped(name: str) -> dict[str, npt.NDArray[np.float32]]:
     """The arrays of a weights file shipped in the package's ``data`` folder."""
-    with resources.as_file(resources.files("brooker").joinpath("data", name)) as path:
+    with shipped_file(name) as path:
         return load_weights(path)
 
 

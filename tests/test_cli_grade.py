@@ -487,14 +487,14 @@ def test_resume_across_other_shipped_judges_is_refused(
 ):
     """The shipped judges' files are hashed into the manifest too: a run graded by other
     shipped weights (another build of the same version) is not resumed."""
-    from importlib import resources
+    from brooker.ho_pixels import shipped_file
 
     out = tmp_path / "o"
     assert run(good_tree, "--out", out).exit_code == 0
     manifest = json.loads((out / "manifest.json").read_text())
     hashes = manifest["options"]["judges_sha256"]
     for name in ("ho_pixels.npz", "ho_fragments.npz"):
-        with resources.as_file(resources.files("brooker").joinpath("data", name)) as path:
+        with shipped_file(name) as path:
             assert hashes[name] == batch.file_sha256(path)
     hashes["ho_fragments.npz"] = "0" * 64
     (out / "manifest.json").write_text(json.dumps(manifest))

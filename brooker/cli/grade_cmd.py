@@ -530,16 +530,14 @@ def _check_resumed_options(
 def _judges_sha256(folder: str | None) -> dict[str, str]:
     """SHA-256 of each file of the judges that grade: a ``--judges`` folder's, else the shipped
     ones (so that ``--resume`` also tells shipped weights of another build apart)."""
-    from importlib import resources
-
     from brooker.batch import file_sha256
-    from brooker.ho_pixels import JUDGE_FILES
+    from brooker.ho_pixels import JUDGE_FILES, shipped_file
 
     if folder is not None:
         return {name: file_sha256(Path(folder) / name) for name in JUDGE_FILES}
     out = {}
     for name in JUDGE_FILES:
-        with resources.as_file(resources.files("brooker").joinpath("data", name)) as path:
+        with shipped_file(name) as path:
             out[name] = file_sha256(path)
     return out
 
