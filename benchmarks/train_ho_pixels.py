@@ -257,42 +257,16 @@ JUDGE_ARRAYS = ("mean", "scale", "w1", "b1", "w2", "b2")
 
 def fit_judge(X: np.ndarray, y: np.ndarray) -> FragmentJudge:
     """The fragment judge for candidates ``X`` (n, features) labelled ``y`` (1 heterotopic):
-    ``JUDGE_NETWORKS`` networks of ``JUDGE_HIDDEN`` tanh units, each fitted by L-BFGS from its
-    own seeded initial weights (log loss with an L2 penalty on the weights), on the features
-    standardised once."""
+    ``JUDGE_NETWORKS`` networks of ``JUDGE_HIDDEN`` tanh units (:func:`fit`, every candidate of
+    equal weight), each from its own seeded initial weights, on the features standardised
+    once."""
     mean, scale = X.mean(0), X.std(0) + 1e-6
     Xs = (X - mean) / scale
-    d, h = X.shape[1], JUDGE_HIDDEN
-
-    def unpack(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-        return v[: d * h].reshape(d, h), v[d * h : d * h + h], v[d * h + h : d * h + 2 * h], v[-1]
-
-    def loss(v: np.ndarray) -> tuple[float, np.ndarray]:
-        w1, b1, w2, b2 = unpack(v)
-        hidden = np.tanh(Xs @ w1 + b1)
-        z = hidden @ w2 + b2
-        p = 1 / (1 + np.exp(-z))
-        val = np.mean(np.logaddexp(0, z) - y * z) + JUDGE_L2 * (np.sum(w1**2) + np.sum(w2**2))
-        dz = (p - y) / y.size
-        dh = np.outer(dz, w2) * (1 - hidden**2)
-        g = np.concatenate(
-            [
-                (Xs.T @ dh + 2 * JUDGE_L2 * w1).ravel(),
-                dh.sum(0),
-                hidden.T @ dz + 2 * JUDGE_L2 * w2,
-                [dz.sum()],
-            ]
-        )
-        return float(val), g
-
-    nets = []
-    for seed in range(JUDGE_NETWORKS):
-        v0 = np.random.default_rng(seed).normal(0.0, 0.3, d * h + 2 * h + 1)
-        res = minimize(loss, v0, jac=True, method="L-BFGS-B", options={"maxiter": 500})
-        if not res.success:  # (on the shipped data each network converges in about 100 steps)
-            print(f"fragment judge, network {seed}: {res.message} after {res.nit} steps",
-                  file=sys.stderr)  # fmt: skip
-        nets.append(unpack(res.x))
+    equal = np.ones(y.size)
+    nets = [
+        fit(Xs, y, equal, JUDGE_HIDDEN, JUDGE_L2, 500, seed=seed, init_sd=0.3)
+        for seed in range(JUDGE_NETWORKS)
+    ]
     f32 = np.float32
     return FragmentJudge(
         mean.astype(f32),
@@ -300,20 +274,35 @@ def fit_judge(X: np.ndarray, y: np.ndarray) -> FragmentJudge:
         np.stack([n[0] for n in nets]).astype(f32),
         np.stack([n[1] for n in nets]).astype(f32),
         np.stack([n[2] for n in nets]).astype(f32),
-        np.array([n[3] for n in nets], dtype=f32),
+        np.array([n[3][0] for n in nets], dtype=f32),
     )
 
 
 def fit(
-    X: np.ndarray, y: np.ndarray, w: np.ndarray, hidden: int, lam: float, iters: int
+    X: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    hidden: int,
+    lam: float,
+    iters: int,
+    *,
+    seed: int = SEED,
+    init_sd: float | None = None,
 ) -> list[np.ndarray]:
-    rng = np.random.default_rng(SEED)
+    """A network of ``hidden`` tanh units fitted by L-BFGS to ``X`` (standardised), ``y`` (0/1)
+    with sample weights ``w``: log loss and an L2 penalty ``lam`` on the weights (not the
+    biases). The initial weights are drawn with ``seed``: scaled by fan-in with zero biases, or,
+    with ``init_sd``, every parameter from a normal of that deviation. Returns w1, b1, w2, b2."""
+    rng = np.random.default_rng(seed)
     nin = X.shape[1]
     shapes = [(nin, hidden), (hidden,), (hidden,), (1,)]
-    w0 = np.concatenate(
-        [rng.normal(0, 1 / np.sqrt(nin), nin * hidden), np.zeros(hidden),
-         rng.normal(0, 1 / np.sqrt(hidden), hidden), np.zeros(1)]
-    )  # fmt: skip
+    if init_sd is None:
+        w0 = np.concatenate(
+            [rng.normal(0, 1 / np.sqrt(nin), nin * hidden), np.zeros(hidden),
+             rng.normal(0, 1 / np.sqrt(hidden), hidden), np.zeros(1)]
+        )  # fmt: skip
+    else:
+        w0 = rng.normal(0.0, init_sd, nin * hidden + 2 * hidden + 1)
     w = w / w.sum()
 
     def unpack(v: np.ndarray) -> list[np.ndarray]:
@@ -338,6 +327,9 @@ def fit(
         return val, np.concatenate([g.ravel() for g in grads])
 
     res = minimize(loss, w0, jac=True, method="L-BFGS-B", options={"maxiter": iters})
+    if not res.success:
+        print(f"network of {hidden} units, seed {seed}: {res.message} after {res.nit} steps",
+              file=sys.stderr)  # fmt: skip
     return unpack(res.x)
 
 
