@@ -130,7 +130,7 @@ PHANTOM_PREFIX = "phantom:"
 def render_phantoms(folder: Path, n: int) -> list[tuple[Path, Path]]:
     """``n`` films as ``brooker.phantom.make_dataset`` makes them, in ``folder`` (rendered
     once), each with its heterotopic-bone mask (``*_ectopic.npz``): (film, mask) pairs."""
-    from brooker.phantom import random_spec, render, write
+    from brooker.phantom import dataset_spec, render, write
 
     folder.mkdir(parents=True, exist_ok=True)
     out = []
@@ -138,9 +138,7 @@ def render_phantoms(folder: Path, n: int) -> list[tuple[Path, Path]]:
         # named apart from the development films (case_XXXX): samples are keyed by file name
         film, mask = folder / f"phantom_{i:04d}.dcm", folder / f"phantom_{i:04d}_ectopic.npz"
         if not (film.is_file() and mask.is_file()):
-            grades = ((2 * i) % 5, (2 * i + 1) % 5)  # balanced, as make_dataset
-            spec = random_spec(PHANTOM_TRAIN_SEED * 100003 + i, wide=True, grades=grades)
-            ph = render(spec, masks=True)
+            ph = render(dataset_spec(i, PHANTOM_TRAIN_SEED), masks=True)
             np.savez_compressed(mask, ectopic=ph.masks["ectopic"])
             write(ph, film)
         out.append((film, mask))

@@ -2176,6 +2176,13 @@ def _file_truth(ph: Phantom) -> dict[str, Any]:
     return t
 
 
+def dataset_spec(i: int, seed: int = 0, *, wide: bool = True, balanced: bool = True) -> PhantomSpec:
+    """The spec of film ``i`` of :func:`make_dataset` with ``seed`` (``balanced`` cycles the
+    hip classes so each appears equally often)."""
+    grades = ((2 * i) % 5, (2 * i + 1) % 5) if balanced else None
+    return random_spec(seed * 100003 + i, wide=wide, grades=grades)
+
+
 def make_dataset(out_dir: str | Path, n: int, seed: int = 0, *, wide: bool = True,
                  balanced: bool = True) -> Path:
     """Write ``case_XXXX.dcm`` and ``truth.json`` (the devset's shape) into ``out_dir``.
@@ -2186,10 +2193,7 @@ def make_dataset(out_dir: str | Path, n: int, seed: int = 0, *, wide: bool = Tru
     out.mkdir(parents=True, exist_ok=True)
     truth: dict[str, Any] = {}
     for i in range(n):
-        s = seed * 100003 + i
-        grades = ((2 * i) % 5, (2 * i + 1) % 5) if balanced else None
-        spec = random_spec(s, wide=wide, grades=grades)
-        ph = render(spec)
+        ph = render(dataset_spec(i, seed, wide=wide, balanced=balanced))
         name = f"case_{i:04d}.dcm"
         write(ph, out / name)
         truth[name] = _file_truth(ph)
