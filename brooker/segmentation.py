@@ -18,8 +18,10 @@ fine film costs no more to segment than a 0.2 mm one. In the ROI:
   the ROI lateral to the joint. Everything else that is bone, in the lateral and superior
   sector, is a heterotopic-bone candidate. When a thick bridge survives the opening and joins
   the two bodies, larger disks are tried until they part; what they remove is the bridge
-  (:func:`part_bodies`). Bodies that no disk parts are one piece, and the hip's record says
-  that a bridge may be missed there.
+  (:func:`part_bodies`). A bridge hugging the head is one mass with it, wider than every
+  disk: when no disk parts the bodies, the joint is cut out first and the disks are tried
+  again (:func:`part_hip`). Bodies that still no disk parts are one piece, and the hip's
+  record says that a bridge may be missed there.
 * a round spur on the ilium's lateral edge can be wider than that disk: a much larger disk
   (``pelvic_bump_radius_mm``) follows the ilium's long smooth edge but not a knob on it, and a
   knob that stands out with a neck on both sides is taken out of the pelvis body
@@ -253,7 +255,7 @@ def segment_hip(
     femur_probe &= u_mm > -0.5 * joint_r
     # depth of every bone pixel inside the bone: shared by each opening and the bump test
     inside = ndi.distance_transform_edt(skeleton, sampling=sampling)
-    parting = part_bodies(
+    parting = part_hip(
         skeleton, inside, allowed, pelvis_probe, femur_probe, config.spur_opening_radii_mm, sampling
     )
     pelvis, femur, radius = parting.pelvis, parting.femur, parting.radius_mm
@@ -340,6 +342,37 @@ def part_bodies(
     pelvis = np.isin(body_lab, pelvis_ids) if pelvis_ids else np.zeros_like(opened)
     femur = np.isin(body_lab, femur_ids) if femur_ids else np.zeros_like(opened)
     return Parting(pelvis, femur, radius, joined_at_base, joined)
+
+
+def part_hip(
+    skeleton: BoolImage,
+    inside: npt.NDArray[np.float64],
+    allowed: BoolImage,
+    pelvis_probe: BoolImage,
+    femur_probe: BoolImage,
+    radii_mm: tuple[float, ...],
+    sampling: tuple[float, float],
+) -> Parting:
+    """:func:`part_bodies`, and when no disk parts the bodies, :func:`part_bodies` again on the
+    skeleton with the joint cut out (``skeleton & allowed``).
+
+    The skeleton is opened with the joint in it, so that the cut leaves no corners behind. But
+    bone that joins the pelvis to the femur right beside the joint (a bridge hugging the head,
+    over the lateral joint space) is one mass with the head, wider than every disk, and the
+    joint cut alone then leaves it whole. Cut first, such a bridge is a band that a disk
+    removes. The parting found so is reported as joined at the first opening, as a bridge
+    parted by a larger disk is; what the cut leaves along the joint is judged as any bridge
+    candidate is (most such slivers of a normal hip look normal to the judges).
+    """
+    parting = part_bodies(skeleton, inside, allowed, pelvis_probe, femur_probe, radii_mm, sampling)
+    if not parting.unparted:
+        return parting
+    cut = skeleton & allowed
+    inside_cut = ndi.distance_transform_edt(cut, sampling=sampling)
+    retry = part_bodies(cut, inside_cut, allowed, pelvis_probe, femur_probe, radii_mm, sampling)
+    if retry.unparted:
+        return parting
+    return Parting(retry.pelvis, retry.femur, retry.radius_mm, True, False)
 
 
 def _pelvic_bumps(

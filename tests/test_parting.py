@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from brooker.segmentation import Parting, part_bodies
+from brooker.segmentation import Parting, part_bodies, part_hip
 
 PITCH = 0.5  # mm
 SHAPE = (300, 240)  # 150 x 120 mm
@@ -68,3 +68,51 @@ def test_a_band_wider_than_every_disk_leaves_the_bodies_one_piece() -> None:
     assert p.radius_mm == RADII[-1]
     assert p.femur.any()
     assert np.array_equal(p.pelvis, p.femur)  # one piece
+
+
+def _hip_scene() -> tuple[np.ndarray, np.ndarray]:
+    """An ilium across the top, a femur from the bottom (its top 58 mm wide, to x 98 mm), a
+    head between them (radius 24 mm at x 60, y 70; the joint excluded to 27 mm) and a vertical
+    band of bone from x 70 to 98 mm joining ilium and femur over the head's lateral side: with
+    the head it is one mass wider than the largest disk, and beyond the exclusion at most 11 mm
+    wide. Returns (skeleton, allowed)."""
+    y, x = np.indices(SHAPE) * PITCH
+    r = np.hypot(x - 60.0, y - 70.0)
+    ilium = y < 46.0
+    femur = (x >= 40.0) & (x <= 98.0) & (y >= 95.0)
+    head = r <= 24.0
+    band = (x >= 70.0) & (x <= 98.0) & (y >= 40.0) & (y <= 100.0)
+    return ilium | femur | head | band, r > 27.0
+
+
+def test_a_bridge_hugging_the_head_is_parted_with_the_joint_cut_out() -> None:
+    skeleton, allowed = _hip_scene()
+    y, x = np.indices(SHAPE) * PITCH
+    inside = ndi.distance_transform_edt(skeleton, sampling=SAMPLING)
+    args = (skeleton, inside, allowed, y < 3.0, y > 147.0, RADII, SAMPLING)
+    assert part_bodies(*args).unparted  # opened with the head in it: never parted
+    p = part_hip(*args)
+    assert p.joined_at_base
+    assert not p.unparted
+    assert p.pelvis.any()
+    assert p.femur.any()
+    assert not (p.pelvis & p.femur).any()
+    band_middle = (x >= 88.0) & (np.abs(y - 70.0) <= 1.0)  # its narrowest
+    assert (skeleton & band_middle).any()
+    assert not ((p.pelvis | p.femur) & band_middle).any()  # the band is left as the bridge
+
+
+def test_a_hip_without_a_bridge_beside_the_head_is_parted_as_before() -> None:
+    skeleton, allowed = _hip_scene()
+    y, x = np.indices(SHAPE) * PITCH
+    skeleton &= ~((x >= 70.0) & (np.hypot(x - 60.0, y - 70.0) > 24.0) & (y >= 46.0) & (y < 95.0))
+    inside = ndi.distance_transform_edt(skeleton, sampling=SAMPLING)
+    args = (skeleton, inside, allowed, y < 3.0, y > 147.0, RADII, SAMPLING)
+    first, p = part_bodies(*args), part_hip(*args)
+    assert not first.unparted
+    for a, b in zip(
+        (first.pelvis, first.femur, first.radius_mm, first.joined_at_base, first.unparted),
+        (p.pelvis, p.femur, p.radius_mm, p.joined_at_base, p.unparted),
+        strict=True,
+    ):
+        assert np.array_equal(a, b)
