@@ -324,23 +324,31 @@ def part_bodies(
 
     A bridge as wide as the disk survives it and joins the two bodies: the larger disks are
     tried in turn until they part, and what the larger opening removes between them is the
-    bridge. (A larger disk can also "part" them by wiping out a femoral shaft narrower than
-    itself; that is taken as parted, with no femur body: README, *What it cannot see*.)
+    bridge. A larger disk that wipes out the femoral shaft (narrower than itself) parts
+    nothing: no larger disk is tried, and the bodies are reported joined, as the last disk that
+    kept a femur body left them.
     """
     joined = joined_at_base = False
     radius = radii_mm[0]
+    kept: tuple[npt.NDArray[np.int32], list[int], list[int], float] | None = None
     for i, radius in enumerate(radii_mm):
         opened = _edt_open(skeleton, radius, sampling, inside) & allowed
         body_lab, _ = ndi.label(opened)
         pelvis_ids = _dominant_labels(body_lab, pelvis_probe)
         femur_ids = _dominant_labels(body_lab, femur_probe)
+        if i > 0 and not femur_ids and kept is not None:
+            # this disk wipes out the femoral shaft: that is no parting, and a larger disk
+            # wipes it out too. The bodies stay joined, as the last disk left them
+            body_lab, pelvis_ids, femur_ids, radius = kept
+            break
         joined = bool(set(pelvis_ids) & set(femur_ids))
         if i == 0:
             joined_at_base = joined
         if not joined:
             break
-    pelvis = np.isin(body_lab, pelvis_ids) if pelvis_ids else np.zeros_like(opened)
-    femur = np.isin(body_lab, femur_ids) if femur_ids else np.zeros_like(opened)
+        kept = (body_lab, pelvis_ids, femur_ids, radius)
+    pelvis = np.isin(body_lab, pelvis_ids) if pelvis_ids else np.zeros_like(allowed)
+    femur = np.isin(body_lab, femur_ids) if femur_ids else np.zeros_like(allowed)
     return Parting(pelvis, femur, radius, joined_at_base, joined)
 
 

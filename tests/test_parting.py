@@ -70,6 +70,18 @@ def test_a_band_wider_than_every_disk_leaves_the_bodies_one_piece() -> None:
     assert np.array_equal(p.pelvis, p.femur)  # one piece
 
 
+def test_a_disk_that_wipes_out_the_shaft_parts_nothing() -> None:
+    # band 22 mm wide, shaft 20 mm: the 9 mm disk (18 mm across) keeps both joined; the 12 mm
+    # disk (24 mm across) removes the band but the whole shaft with it. No femur body is left
+    # to be parted from: the bodies stay one piece, as the 9 mm disk left them
+    p = _part(_scene(shaft_halfwidth_mm=10.0, band_halfwidth_mm=11.0))
+    assert p.joined_at_base
+    assert p.unparted
+    assert p.radius_mm == 9.0
+    assert p.femur.any()
+    assert np.array_equal(p.pelvis, p.femur)
+
+
 def _hip_scene() -> tuple[np.ndarray, np.ndarray]:
     """An ilium across the top, a femur from the bottom (its top 58 mm wide, to x 98 mm), a
     head between them (radius 24 mm at x 60, y 70; the joint excluded to 27 mm) and a vertical
