@@ -263,11 +263,15 @@ def segment_hip(
     if not unparted and pelvis.any():
         # the lateral ilium is a long smooth edge: a round spur on it may be wider than what
         # the first opening removes from the femur (whose trochanters are knobs of that size)
-        pelvis &= ~_pelvic_bumps(skeleton, inside, pelvis, sector, sampling, config, norm)
+        pelvis &= ~_pelvic_bumps(
+            parting.skeleton, parting.inside, pelvis, sector, sampling, config, norm
+        )
     if not unparted and femur.any():
         # a trochanter whose cancellous interior fell below the bone threshold leaves a thin
         # cracked ring that the opening would take for femoral spurs
-        femur = _solid_femur(skeleton, femur, pelvis, allowed, in_field, radius, sampling, config)
+        femur = _solid_femur(
+            parting.skeleton, femur, pelvis, allowed, in_field, radius, sampling, config
+        )
     if unparted:  # the joined body itself, in the sector, is the bridge
         pelvis = pelvis & ~sector
         femur = femur & ~sector
@@ -307,6 +311,11 @@ class Parting:
     """The first opening left the pelvis and femur one piece."""
     unparted: bool
     """No opening parted them: ``pelvis`` and ``femur`` share a joined piece."""
+    skeleton: BoolImage
+    """The bone (and metal) mask that was opened: later steps that reopen the bodies (round
+    pelvic spurs, the solid femur) must see the same mask, or they rejoin what was parted."""
+    inside: npt.NDArray[np.float64]
+    """``distance_transform_edt(skeleton)``."""
 
 
 def part_bodies(
@@ -336,10 +345,11 @@ def part_bodies(
         body_lab, _ = ndi.label(opened)
         pelvis_ids = _dominant_labels(body_lab, pelvis_probe)
         femur_ids = _dominant_labels(body_lab, femur_probe)
-        if i > 0 and not femur_ids and kept is not None:
+        if not femur_ids and kept is not None:
             # this disk wipes out the femoral shaft: that is no parting, and a larger disk
             # wipes it out too. The bodies stay joined, as the last disk left them
             body_lab, pelvis_ids, femur_ids, radius = kept
+            joined = True
             break
         joined = bool(set(pelvis_ids) & set(femur_ids))
         if i == 0:
@@ -349,7 +359,7 @@ def part_bodies(
         kept = (body_lab, pelvis_ids, femur_ids, radius)
     pelvis = np.isin(body_lab, pelvis_ids) if pelvis_ids else np.zeros_like(allowed)
     femur = np.isin(body_lab, femur_ids) if femur_ids else np.zeros_like(allowed)
-    return Parting(pelvis, femur, radius, joined_at_base, joined)
+    return Parting(pelvis, femur, radius, joined_at_base, joined, skeleton, inside)
 
 
 def part_hip(
@@ -368,9 +378,12 @@ def part_hip(
     bone that joins the pelvis to the femur right beside the joint (a bridge hugging the head,
     over the lateral joint space) is one mass with the head, wider than every disk, and the
     joint cut alone then leaves it whole. Cut first, such a bridge is a band that a disk
-    removes. The parting found so is reported as joined at the first opening, as a bridge
-    parted by a larger disk is; what the cut leaves along the joint is judged as any bridge
-    candidate is (most such slivers of a normal hip look normal to the judges).
+    removes. (``allowed`` also leaves out the medial wedge, where pelvis and femur overlap by
+    nature.) The parting found so is reported as joined at the first opening, as a bridge
+    parted by a larger disk is: what the cut leaves between the bodies is judged as any bridge
+    candidate is, and a spur attached to bodies joined so makes the hip class IV (inferred;
+    :func:`brooker.measurement.measure_gap`). The returned ``skeleton`` is the cut one, for the
+    steps that reopen the bodies. A retry that leaves no pelvis or femur body is no parting.
     """
     parting = part_bodies(skeleton, inside, allowed, pelvis_probe, femur_probe, radii_mm, sampling)
     if not parting.unparted:
@@ -378,9 +391,9 @@ def part_hip(
     cut = skeleton & allowed
     inside_cut = ndi.distance_transform_edt(cut, sampling=sampling)
     retry = part_bodies(cut, inside_cut, allowed, pelvis_probe, femur_probe, radii_mm, sampling)
-    if retry.unparted:
+    if retry.unparted or not (retry.pelvis.any() and retry.femur.any()):
         return parting
-    return Parting(retry.pelvis, retry.femur, retry.radius_mm, True, False)
+    return Parting(retry.pelvis, retry.femur, retry.radius_mm, True, False, cut, inside_cut)
 
 
 def _pelvic_bumps(

@@ -624,7 +624,7 @@ def test_unparted_bodies_reach_the_record(monkeypatch: pytest.MonkeyPatch) -> No
     def never_parted(*args: object, **kwargs: object) -> segmentation.Parting:
         p = real_part(*args, **kwargs)  # type: ignore[arg-type]
         joined = p.pelvis | p.femur
-        return segmentation.Parting(joined, joined, p.radius_mm, True, True)
+        return segmentation.Parting(joined, joined, p.radius_mm, True, True, p.skeleton, p.inside)
 
     monkeypatch.setattr(segmentation, "part_bodies", never_parted)
     after = pipeline.grade_path(film, overlay=False).to_record()

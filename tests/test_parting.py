@@ -1,9 +1,11 @@
-"""Parting the pelvis from the femur (segmentation.part_bodies), on hand-drawn masks.
+"""Parting the pelvis from the femur (segmentation.part_bodies, part_hip), on hand-drawn masks.
 
 The bodies are what an opening with a disk of the first radius leaves of the bone; a band of
 bone at least that wide joining ilium and femur survives it, so larger disks are tried until
 the two part, and what the larger disk removes between them is the bridge. Bodies that no
 disk parts stay one piece (``unparted``): the hip's record then says a bridge may be missed.
+A disk that wipes out the femoral shaft parts nothing. When no disk parts the bodies,
+``part_hip`` tries again with the joint cut out first (a bridge hugging the head).
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from brooker.segmentation import Parting, part_bodies, part_hip
+from brooker.config import AnalysisConfig
+from brooker.segmentation import Parting, _solid_femur, part_bodies, part_hip
 
 PITCH = 0.5  # mm
 SHAPE = (300, 240)  # 150 x 120 mm
@@ -86,8 +89,8 @@ def _hip_scene() -> tuple[np.ndarray, np.ndarray]:
     """An ilium across the top, a femur from the bottom (its top 58 mm wide, to x 98 mm), a
     head between them (radius 24 mm at x 60, y 70; the joint excluded to 27 mm) and a vertical
     band of bone from x 70 to 98 mm joining ilium and femur over the head's lateral side: with
-    the head it is one mass wider than the largest disk, and beyond the exclusion at most 11 mm
-    wide. Returns (skeleton, allowed)."""
+    the head it is one mass wider than the largest disk; beyond the exclusion it is 11 mm wide
+    at its narrowest (y 70), wider above and below. Returns (skeleton, allowed)."""
     y, x = np.indices(SHAPE) * PITCH
     r = np.hypot(x - 60.0, y - 70.0)
     ilium = y < 46.0
@@ -128,3 +131,25 @@ def test_a_hip_without_a_bridge_beside_the_head_is_parted_as_before() -> None:
         strict=True,
     ):
         assert np.array_equal(a, b)
+
+
+def test_the_steps_after_a_retry_reopen_the_cut_skeleton() -> None:
+    """A hollow in the femur of a hip parted by the retry is filled as on any hip: the parting
+    hands on the cut skeleton, and the solid-femur step reopened on the uncut one would rejoin
+    femur and pelvis through the head and leave the hollow's wall as a spur."""
+    skeleton, allowed = _hip_scene()
+    y, x = np.indices(SHAPE) * PITCH
+    skeleton &= ~((x >= 50.0) & (x <= 58.0) & (y >= 120.0) & (y <= 130.0))  # the hollow
+    inside = ndi.distance_transform_edt(skeleton, sampling=SAMPLING)
+    p = part_hip(skeleton, inside, allowed, y < 3.0, y > 147.0, RADII, SAMPLING)
+    assert not p.unparted
+    assert np.array_equal(p.skeleton, skeleton & allowed)
+    field = np.ones(SHAPE, bool)
+    wall = skeleton & allowed & ~(p.pelvis | p.femur) & (y > 100.0)
+    assert wall.any()  # the hollow's thin walls, cut from the body by the opening
+    solid = _solid_femur(p.skeleton, p.femur, p.pelvis, allowed, field, p.radius_mm, SAMPLING,
+                         AnalysisConfig())  # fmt: skip
+    assert (wall & ~solid).sum() < 0.05 * wall.sum()
+    uncut = _solid_femur(skeleton, p.femur, p.pelvis, allowed, field, p.radius_mm, SAMPLING,
+                         AnalysisConfig())  # fmt: skip
+    assert (wall & ~uncut).sum() > 0.5 * wall.sum()  # what happened before
