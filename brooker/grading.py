@@ -73,6 +73,7 @@ def grade_hip(
     *,
     head_metal_fraction: float = 1.0,
     bodies_unparted: bool = False,
+    parted_at_joint: bool = False,
 ) -> HipResult:
     """Combine one hip's fragments and gap into its :class:`HipResult`.
 
@@ -82,7 +83,10 @@ def grade_hip(
     ``bodies_unparted``: the segmentation could not part the pelvis from the femur
     (:attr:`brooker.segmentation.HipMasks.bodies_unparted`); a grade under IV (in the pipeline
     0 or I: joined bodies with a spur are read as bridged) then says that a bridge may be
-    missed. A class IV without a bridge fragment (pelvis and femur joined in the
+    missed. ``parted_at_joint``: the bodies parted only with the joint cut out
+    (:attr:`brooker.segmentation.HipMasks.parted_at_joint`); a class IV then says that its bridge
+    lies along the joint's margin, where normal bone can look like one. A class IV without a
+    bridge fragment (pelvis and femur joined in the
     segmentation, :func:`brooker.measurement.measure_gap`) says it is inferred.
     """
     kinds = {f.kind for f in fragments.items}
@@ -106,6 +110,12 @@ def grade_hip(
                 "the bone segmentation found joined, with a spur attached (on real films such "
                 "joins are often normal anatomy or soft tissue; check the overlay)"
             )
+    if parted_at_joint and grade is BrookerGrade.ANKYLOSIS:
+        caveats.append(
+            "pelvis and femur parted only with the joint cut out: the bridge lies along the "
+            "joint's margin, where the femoral neck and the acetabular rim can look like one "
+            "(check the overlay)"
+        )
     if bodies_unparted and grade < BrookerGrade.ANKYLOSIS:
         caveats.append(
             "the pelvis and femur are one piece in this hip's bone segmentation: bone bridging "

@@ -145,6 +145,7 @@ def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingRe
                 config,
                 head_metal_fraction=masks.head_metal_fraction,
                 bodies_unparted=masks.bodies_unparted,
+                parted_at_joint=masks.parted_at_joint,
             )
         )
     if not any(h.grade is not None for h in hips):

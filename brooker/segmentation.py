@@ -84,6 +84,9 @@ class HipMasks:
     bodies_unparted: bool = False
     """No opening parted the pelvis and femur bodies: the joined body in the sector is the only
     candidate for a bridge, and the judges rarely see one in so much normal bone."""
+    parted_at_joint: bool = False
+    """The bodies parted only with the joint cut out first (:func:`part_hip`): what lies
+    between them along the joint's margin is the bridge candidate."""
     head_metal_fraction: float = 0.0
     """Fraction of the head's disk (0.8 of its radius) that is metal or its halo: a prosthetic
     head that is not metal here was not segmented as the method needs."""
@@ -292,6 +295,7 @@ def segment_hip(
         head=head,
         bodies_joined=unparted or parting.joined_at_base,
         bodies_unparted=unparted,
+        parted_at_joint=parting.joint_cut,
         spacing_mm=sampling,
         block_px=(kr, kc),
         head_metal_fraction=head_metal,
@@ -316,6 +320,8 @@ class Parting:
     pelvic spurs, the solid femur) must see the same mask, or they rejoin what was parted."""
     inside: npt.NDArray[np.float64]
     """``distance_transform_edt(skeleton)``."""
+    joint_cut: bool = False
+    """The bodies parted only once the joint was cut out of the skeleton (:func:`part_hip`)."""
 
 
 def part_bodies(
@@ -393,7 +399,7 @@ def part_hip(
     retry = part_bodies(cut, inside_cut, allowed, pelvis_probe, femur_probe, radii_mm, sampling)
     if retry.unparted or not (retry.pelvis.any() and retry.femur.any()):
         return parting
-    return Parting(retry.pelvis, retry.femur, retry.radius_mm, True, False, cut, inside_cut)
+    return Parting(retry.pelvis, retry.femur, retry.radius_mm, True, False, cut, inside_cut, True)
 
 
 def _pelvic_bumps(

@@ -542,6 +542,30 @@ def test_unparted_bodies_caveat_below_class_iv() -> None:
     assert unparted_caveats(bridge, _gap(0.0, 0.0), True) == []
 
 
+def test_class_iv_from_bodies_parted_at_the_joint_says_so() -> None:
+    """Bodies parted only with the joint cut out (segmentation.part_hip): a class IV says its
+    bridge lies along the joint's margin; a grade under IV, or bodies parted as usual, say
+    nothing of it."""
+    cfg = AnalysisConfig()
+    native = dataclasses.replace(HIP, prosthesis=False)
+
+    def joint_caveats(frags: Fragments, gap: GapMeasurement | None, flag: bool) -> list[str]:
+        res = grade_hip(native, frags, gap, cfg, parted_at_joint=flag)
+        return [c for c in res.caveats if "joint cut out" in c]
+
+    bridge = _frags(FragmentKind.BRIDGE)
+    assert grade_hip(native, bridge, _gap(0.0, 0.0), cfg, parted_at_joint=True).grade == 4
+    assert joint_caveats(bridge, _gap(0.0, 0.0), True) == [
+        "pelvis and femur parted only with the joint cut out: the bridge lies along the joint's "
+        "margin, where the femoral neck and the acetabular rim can look like one (check the "
+        "overlay)"
+    ]
+    assert joint_caveats(bridge, _gap(0.0, 0.0), False) == []
+    for frags, gap in ((_frags(), None), (_frags(ISL), None), (_frags(PEL), _gap(12.0, 0.5))):
+        assert grade_hip(native, frags, gap, cfg, parted_at_joint=True).grade < 4
+        assert joint_caveats(frags, gap, True) == []
+
+
 def test_class_iv_without_a_bridge_fragment_says_it_is_inferred() -> None:
     """Joined bodies with a spur attached are read as bridged (measure_gap); the record says
     that no bridging fragment was seen. A bridge fragment needs no such word."""

@@ -109,6 +109,7 @@ def test_a_bridge_hugging_the_head_is_parted_with_the_joint_cut_out() -> None:
     p = part_hip(*args)
     assert p.joined_at_base
     assert not p.unparted
+    assert p.joint_cut
     assert p.pelvis.any()
     assert p.femur.any()
     assert not (p.pelvis & p.femur).any()
@@ -126,8 +127,9 @@ def test_a_hip_without_a_bridge_beside_the_head_is_parted_as_before() -> None:
     first, p = part_bodies(*args), part_hip(*args)
     assert not first.unparted
     for a, b in zip(
-        (first.pelvis, first.femur, first.radius_mm, first.joined_at_base, first.unparted),
-        (p.pelvis, p.femur, p.radius_mm, p.joined_at_base, p.unparted),
+        (first.pelvis, first.femur, first.radius_mm, first.joined_at_base, first.unparted,
+         first.joint_cut),
+        (p.pelvis, p.femur, p.radius_mm, p.joined_at_base, p.unparted, p.joint_cut),
         strict=True,
     ):
         assert np.array_equal(a, b)
@@ -144,6 +146,7 @@ def test_the_steps_after_a_retry_reopen_the_cut_skeleton() -> None:
     p = part_hip(skeleton, inside, allowed, y < 3.0, y > 147.0, RADII, SAMPLING)
     assert not p.unparted
     assert np.array_equal(p.skeleton, skeleton & allowed)
+    assert p.joint_cut
     field = np.ones(SHAPE, bool)
     wall = skeleton & allowed & ~(p.pelvis | p.femur) & (y > 100.0)
     assert wall.any()  # the hollow's thin walls, cut from the body by the opening
