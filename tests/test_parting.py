@@ -73,6 +73,23 @@ def test_a_band_wider_than_every_disk_leaves_the_bodies_one_piece() -> None:
     assert np.array_equal(p.pelvis, p.femur)  # one piece
 
 
+def test_a_retry_that_parts_nothing_returns_the_first_parting() -> None:
+    # the band of the test above, 44 mm wide, with the joint cut out (a disk of 27 mm in the
+    # ilium's corner, away from the band): the retry leaves the band whole too
+    skeleton = _scene(shaft_halfwidth_mm=25.0, band_halfwidth_mm=22.0)
+    y, x = np.indices(SHAPE) * PITCH
+    allowed = np.hypot(x - 20.0, y - 20.0) > 27.0
+    inside = ndi.distance_transform_edt(skeleton, sampling=SAMPLING)
+    args = (skeleton, inside, allowed, y < 3.0, y > 147.0, RADII, SAMPLING)
+    first, p = part_bodies(*args), part_hip(*args)
+    assert first.unparted
+    assert p.unparted
+    assert not p.joint_cut
+    assert p.skeleton is skeleton
+    assert np.array_equal(p.pelvis, first.pelvis)
+    assert np.array_equal(p.femur, first.femur)
+
+
 def test_a_disk_that_wipes_out_the_shaft_parts_nothing() -> None:
     # band 22 mm wide, shaft 20 mm: the 9 mm disk (18 mm across) keeps both joined; the 12 mm
     # disk (24 mm across) removes the band but the whole shaft with it. No femur body is left
