@@ -28,6 +28,12 @@ SPUR_KINDS = frozenset({FragmentKind.PELVIC_SPUR, FragmentKind.FEMORAL_SPUR})
 #: were withheld before the learned judges; graded, most come out right (README, step 2).
 PROSTHETIC_HEAD_MIN_METAL = 0.9
 
+#: A femur body whose top lies more than this many head radii below the head's centre was not
+#: segmented up to the greater trochanter (whose tip lies about level with the centre): the
+#: hip is graded with a caveat. On real exports the trochanter's cancellous interior can read
+#: as soft tissue; the body then starts down the shaft.
+FEMUR_TOP_MIN_RADII = -1.5
+
 
 def needs_gap(kinds: set[FragmentKind]) -> bool:
     """Whether the class depends on a gap: spurs present and no bridge (II or III).
@@ -74,6 +80,7 @@ def grade_hip(
     head_metal_fraction: float = 1.0,
     bodies_unparted: bool = False,
     parted_at_joint: bool = False,
+    femur_top_mm: float | None = 0.0,
 ) -> HipResult:
     """Combine one hip's fragments and gap into its :class:`HipResult`.
 
@@ -88,6 +95,9 @@ def grade_hip(
     lies along the joint's margin, where normal bone can look like one. A class IV without a
     bridge fragment (pelvis and femur joined in the
     segmentation, :func:`brooker.measurement.measure_gap`) says it is inferred.
+    ``femur_top_mm`` (:attr:`brooker.segmentation.HipMasks.femur_top_mm`; None: no femur body)
+    under :data:`FEMUR_TOP_MIN_RADII` head radii says the femur was not segmented up to the
+    trochanter. The defaults (no segmentation) add none of these caveats.
     """
     kinds = {f.kind for f in fragments.items}
     grade = brooker_class(kinds, None if gap is None else gap.gap_mm, config.gap_threshold_mm)
@@ -121,6 +131,17 @@ def grade_hip(
             "the pelvis and femur are one piece in this hip's bone segmentation: bone bridging "
             "them cannot be told from the normal anatomy here, so a class IV may be missed "
             "(check the overlay)"
+        )
+    if femur_top_mm is None or femur_top_mm < FEMUR_TOP_MIN_RADII * hip.head_radius_mm:
+        where = (
+            "no femur body was found"
+            if femur_top_mm is None
+            else f"its body begins {-femur_top_mm:.0f} mm below the head's centre"
+        )
+        caveats.append(
+            f"the femur is not segmented as bone up to the greater trochanter ({where}): "
+            "pieces of the trochanter may be read as femoral spurs or islands, and a gap "
+            "measured to the wrong bone (check the overlay)"
         )
     if hip.prosthesis and head_metal_fraction < PROSTHETIC_HEAD_MIN_METAL:
         caveats.append(

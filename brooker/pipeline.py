@@ -144,6 +144,7 @@ def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingRe
                 gap,
                 config,
                 head_metal_fraction=masks.head_metal_fraction,
+                femur_top_mm=masks.femur_top_mm,
                 bodies_unparted=masks.bodies_unparted,
                 parted_at_joint=masks.parted_at_joint,
             )

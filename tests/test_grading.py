@@ -566,6 +566,31 @@ def test_class_iv_from_bodies_parted_at_the_joint_says_so() -> None:
         assert joint_caveats(frags, gap, True) == []
 
 
+def test_a_femur_not_segmented_up_to_the_trochanter_is_said() -> None:
+    """A femur body that begins more than FEMUR_TOP_MIN_RADII head radii below the head's
+    centre, or no femur body at all, is said in the record, whatever the grade; at the bound
+    and above it nothing is said."""
+    from brooker.grading import FEMUR_TOP_MIN_RADII
+
+    cfg = AnalysisConfig()
+    native = dataclasses.replace(HIP, prosthesis=False)
+    bound_mm = FEMUR_TOP_MIN_RADII * native.head_radius_mm
+
+    def femur_caveats(frags: Fragments, gap: GapMeasurement | None, top: float | None) -> list[str]:
+        res = grade_hip(native, frags, gap, cfg, femur_top_mm=top)
+        return [c for c in res.caveats if "up to the greater trochanter" in c]
+
+    for frags, gap in ((_frags(), None), (_frags(ISL), None), (_frags(PEL), _gap(12.0, 0.5))):
+        assert femur_caveats(frags, gap, 0.0) == []
+        assert femur_caveats(frags, gap, bound_mm) == []
+        (below,) = femur_caveats(frags, gap, bound_mm - 0.5)
+        assert f"its body begins {-(bound_mm - 0.5):.0f} mm below the head's centre" in below
+        (none,) = femur_caveats(frags, gap, None)
+        assert "no femur body was found" in none
+    # the grade itself is not touched
+    assert grade_hip(native, _frags(PEL), _gap(12.0, 0.5), cfg, femur_top_mm=None).grade == 2
+
+
 def test_class_iv_without_a_bridge_fragment_says_it_is_inferred() -> None:
     """Joined bodies with a spur attached are read as bridged (measure_gap); the record says
     that no bridging fragment was seen. A bridge fragment needs no such word."""

@@ -101,6 +101,9 @@ def test_gap_is_measured_in_mm_at_any_spacing(row_mm: float, col_mm: float, bloc
     masks = segment_hip(rad, hip, cfg, scene)
     assert masks.block_px == block
     assert masks.spacing_mm == pytest.approx((row_mm * block[0], col_mm * block[1]))
+    # the femur body reaches the trochanter's top (GAP_MM below the spur's tip); the bone mask,
+    # at 20 % of the contrast, lies a little outside the blurred edge's half-maximum
+    assert masks.femur_top_mm == pytest.approx(SPUR_TIP_V_MM - GAP_MM, abs=0.6)
     assert rad.spacing is not None
     frags = classify_fragments(masks, rad.spacing, cfg)
     kinds = [f.kind for f in frags.items]
