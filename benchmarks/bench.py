@@ -186,6 +186,8 @@ def stage_times(path: Path, runs: int, scratch: Path) -> dict[str, float]:
                 config,
                 head_metal_fraction=m.head_metal_fraction,
                 bodies_unparted=m.bodies_unparted,
+                parted_at_joint=m.parted_at_joint,
+                femur_top_mm=m.femur_top_mm,
             )
         t = tick("frag+meas+grade", t)
         result = analyze(rad, config)  # the GradingResult the overlay draws (not timed)

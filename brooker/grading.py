@@ -95,9 +95,10 @@ def grade_hip(
     lies along the joint's margin, where normal bone can look like one. A class IV without a
     bridge fragment (pelvis and femur joined in the
     segmentation, :func:`brooker.measurement.measure_gap`) says it is inferred.
-    ``femur_top_mm`` (:attr:`brooker.segmentation.HipMasks.femur_top_mm`; None: no femur body)
-    under :data:`FEMUR_TOP_MIN_RADII` head radii says the femur was not segmented up to the
-    trochanter. The defaults (no segmentation) add none of these caveats.
+    ``femur_top_mm`` (:attr:`brooker.segmentation.HipMasks.femur_top_mm`) under
+    :data:`FEMUR_TOP_MIN_RADII` head radii, or None with the bodies parted (no femur body was
+    found), says the femur was not segmented up to the trochanter; with ``bodies_unparted`` it
+    is not judged. The defaults (no segmentation) add none of these caveats.
     """
     kinds = {f.kind for f in fragments.items}
     grade = brooker_class(kinds, None if gap is None else gap.gap_mm, config.gap_threshold_mm)
@@ -122,9 +123,9 @@ def grade_hip(
             )
     if parted_at_joint and grade is BrookerGrade.ANKYLOSIS:
         caveats.append(
-            "pelvis and femur parted only with the joint cut out: the bridge lies along the "
-            "joint's margin, where the femoral neck and the acetabular rim can look like one "
-            "(check the overlay)"
+            "pelvis and femur parted only with the joint cut out: what joins them may lie "
+            "along the joint's margin, where the femoral neck and the acetabular rim can look "
+            "like a bridge (check the overlay)"
         )
     if bodies_unparted and grade < BrookerGrade.ANKYLOSIS:
         caveats.append(
@@ -132,7 +133,8 @@ def grade_hip(
             "them cannot be told from the normal anatomy here, so a class IV may be missed "
             "(check the overlay)"
         )
-    if femur_top_mm is None or femur_top_mm < FEMUR_TOP_MIN_RADII * hip.head_radius_mm:
+    femur_low = femur_top_mm is None or femur_top_mm < FEMUR_TOP_MIN_RADII * hip.head_radius_mm
+    if femur_low and not bodies_unparted:  # one piece: said below, the femur's top unknown
         where = (
             "no femur body was found"
             if femur_top_mm is None

@@ -88,9 +88,11 @@ class HipMasks:
     """The bodies parted only with the joint cut out first (:func:`part_hip`): what lies
     between them along the joint's margin is the bridge candidate."""
     femur_top_mm: float | None = None
-    """How far above the head's centre the femur body reaches, mm (negative: below it); None
-    when there is no femur body. A native femur's neck and greater trochanter reach about the
-    centre's level."""
+    """How far above the head's centre the femur body reaches, mm (negative: below it). A
+    native femur's neck and greater trochanter reach about the centre's level. None when there
+    is no femur body apart from the pelvis: none was found, or the bodies never parted
+    (``bodies_unparted``: the joined piece then reaches the ilium, and says nothing of where
+    the femur begins)."""
     head_metal_fraction: float = 0.0
     """Fraction of the head's disk (0.8 of its radius) that is metal or its halo: a prosthetic
     head that is not metal here was not segmented as the method needs."""
@@ -303,7 +305,7 @@ def segment_hip(
         spacing_mm=sampling,
         block_px=(kr, kc),
         head_metal_fraction=head_metal,
-        femur_top_mm=float(v_mm[femur].max()) if femur.any() else None,
+        femur_top_mm=float(v_mm[femur].max()) if femur.any() and not unparted else None,
         norm=np.asarray(norm, dtype=np.float32),
     )
 

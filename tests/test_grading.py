@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -556,9 +557,9 @@ def test_class_iv_from_bodies_parted_at_the_joint_says_so() -> None:
     bridge = _frags(FragmentKind.BRIDGE)
     assert grade_hip(native, bridge, _gap(0.0, 0.0), cfg, parted_at_joint=True).grade == 4
     assert joint_caveats(bridge, _gap(0.0, 0.0), True) == [
-        "pelvis and femur parted only with the joint cut out: the bridge lies along the joint's "
-        "margin, where the femoral neck and the acetabular rim can look like one (check the "
-        "overlay)"
+        "pelvis and femur parted only with the joint cut out: what joins them may lie along the "
+        "joint's margin, where the femoral neck and the acetabular rim can look like a bridge "
+        "(check the overlay)"
     ]
     assert joint_caveats(bridge, _gap(0.0, 0.0), False) == []
     for frags, gap in ((_frags(), None), (_frags(ISL), None), (_frags(PEL), _gap(12.0, 0.5))):
@@ -589,6 +590,9 @@ def test_a_femur_not_segmented_up_to_the_trochanter_is_said() -> None:
         assert "no femur body was found" in none
     # the grade itself is not touched
     assert grade_hip(native, _frags(PEL), _gap(12.0, 0.5), cfg, femur_top_mm=None).grade == 2
+    # bodies that never parted: where the femur begins is not known, nothing is said of it
+    res = grade_hip(native, _frags(), None, cfg, femur_top_mm=None, bodies_unparted=True)
+    assert not [c for c in res.caveats if "up to the greater trochanter" in c]
 
 
 def test_class_iv_without_a_bridge_fragment_says_it_is_inferred() -> None:
@@ -675,9 +679,42 @@ def test_unparted_bodies_reach_the_record(monkeypatch: pytest.MonkeyPatch) -> No
         joined = p.pelvis | p.femur
         return segmentation.Parting(joined, joined, p.radius_mm, True, True, p.skeleton, p.inside)
 
+    # the femur of this sample film is not segmented up to its trochanter (README, What it
+    # cannot see): parted, both hips say so; one piece, neither does
+    for h in before["hips"]:
+        assert [c for c in h["caveats"] if "up to the greater trochanter" in c], h
     monkeypatch.setattr(segmentation, "part_bodies", never_parted)
     after = pipeline.grade_path(film, overlay=False).to_record()
+    assert not [c for h in after["hips"] for c in h["caveats"] if "greater trochanter" in c]
     under_iv = [h for h in after["hips"] if h["grade"] is not None and h["grade"] < 4]
     assert under_iv
     for h in under_iv:
         assert any("one piece" in c for c in h["caveats"]), h
+
+
+def test_parted_at_joint_reaches_the_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A parting found with the joint cut out (segmentation.part_hip) reaches a class IV hip's
+    record through the pipeline; a parting as usual says nothing of it."""
+    from pathlib import Path
+
+    from brooker import pipeline, segmentation
+
+    film = Path(__file__).resolve().parents[1] / "sample_images" / "hip_view_right_4.dcm"
+
+    def joint_caveats(rec: dict[str, Any]) -> list[str]:
+        return [c for h in rec["hips"] if h["grade"] == 4 for c in h["caveats"]
+                if "joint cut out" in c]  # fmt: skip
+
+    before = pipeline.grade_path(film, overlay=False).to_record()
+    assert [h["grade"] for h in before["hips"]] == [4]
+    assert joint_caveats(before) == []
+    real_part = segmentation.part_hip
+
+    def at_joint(*args: object, **kwargs: object) -> segmentation.Parting:
+        p = real_part(*args, **kwargs)  # type: ignore[arg-type]
+        return dataclasses.replace(p, joint_cut=True)
+
+    monkeypatch.setattr(segmentation, "part_hip", at_joint)
+    after = pipeline.grade_path(film, overlay=False).to_record()
+    assert [h["grade"] for h in after["hips"]] == [4]
+    assert len(joint_caveats(after)) == 1
