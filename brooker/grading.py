@@ -92,7 +92,7 @@ def grade_hip(
     0 or I: joined bodies with a spur are read as bridged) then says that a bridge may be
     missed. ``parted_at_joint``: the bodies parted only with the joint cut out
     (:attr:`brooker.segmentation.HipMasks.parted_at_joint`); a class IV then says that its bridge
-    lies along the joint's margin, where normal bone can look like one. A class IV without a
+    may lie along the joint's margin, where normal bone can look like one. A class IV without a
     bridge fragment (pelvis and femur joined in the
     segmentation, :func:`brooker.measurement.measure_gap`) says it is inferred.
     ``femur_top_mm`` (:attr:`brooker.segmentation.HipMasks.femur_top_mm`) under

@@ -30,6 +30,7 @@ fine film costs no more to segment than a 0.2 mm one. In the ROI:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -406,7 +407,7 @@ def part_hip(
     retry = part_bodies(cut, inside_cut, allowed, pelvis_probe, femur_probe, radii_mm, sampling)
     if retry.unparted or not (retry.pelvis.any() and retry.femur.any()):
         return parting
-    return Parting(retry.pelvis, retry.femur, retry.radius_mm, True, False, cut, inside_cut, True)
+    return dataclasses.replace(retry, joined_at_base=True, joint_cut=True)
 
 
 def _pelvic_bumps(
