@@ -308,9 +308,23 @@ def _count_table(counter: Mapping[str, int], *, limit: int | None = None) -> str
     return f"<table>{rows or '<tr><td>none</td></tr>'}</table>"
 
 
+#: A number in a caveat's text (a gap, a percentage, a depth): counted as one kind of caveat.
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def caveat_kind(text: str) -> str:
+    """A caveat's text with its numbers as ``N``, so that the summary counts kinds of caveat.
+
+    >>> caveat_kind("gap 10.4 mm is within its uncertainty (±0.8 mm) of 10 mm")
+    'gap N mm is within its uncertainty (±N mm) of N mm'
+    """
+    return _NUMBER.sub("N", text)
+
+
 def summary(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
     """Counts the page's summary shows: files by status, hips by class, spacing sources,
-    caveats (film and hip), reasons for not grading, borderline and prosthesis hips.
+    caveats (film and hip; by :func:`caveat_kind`, numbers as ``N``), reasons for not grading,
+    borderline and prosthesis hips.
     """
     from brooker.batch import counts
 
@@ -322,12 +336,12 @@ def summary(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
     for rec in records:
         src = (rec.get("spacing") or {}).get("source")
         spacing[str(src) if src else "none"] += 1
-        caveats.update(str(x) for x in rec.get("caveats") or [])
+        caveats.update(caveat_kind(str(x)) for x in rec.get("caveats") or [])
         if rec.get("status") != "ok":
             err = rec.get("error") or {}
             reasons[str(err.get("code") or rec.get("reason") or rec.get("status"))] += 1
         for hip in rec.get("hips") or []:
-            caveats.update(str(x) for x in hip.get("caveats") or [])
+            caveats.update(caveat_kind(str(x)) for x in hip.get("caveats") or [])
             flags["borderline"] += bool(hip.get("borderline"))
             flags["prosthesis"] += bool(hip.get("prosthesis"))
     return {

@@ -74,6 +74,23 @@ def test_summary_counts(run: tuple[Path, str]) -> None:
     assert s["caveats"]["laterality assumed (AP convention)"] == 1
 
 
+def test_summary_counts_caveats_by_kind() -> None:
+    """Caveats that differ only in their numbers are one kind, counted together."""
+    recs = [
+        {"status": "ok", "hips": [{"grade": 0, "caveats": [
+            "the femur is not segmented as bone up to the greater trochanter (its body begins "
+            f"{mm} mm below the head's centre): pieces of the trochanter may be read as femoral "
+            "spurs or islands, and a gap measured to the wrong bone (check the overlay)"]}]}
+        for mm in (46, 85, 109)
+    ]  # fmt: skip
+    s = report.summary(recs)
+    assert s["caveats"] == {
+        "the femur is not segmented as bone up to the greater trochanter (its body begins N mm "
+        "below the head's centre): pieces of the trochanter may be read as femoral spurs or "
+        "islands, and a gap measured to the wrong bone (check the overlay)": 3
+    }
+
+
 def test_self_contained_no_network(run: tuple[Path, str]) -> None:
     _, page = run
     assert "<link" not in page
