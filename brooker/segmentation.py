@@ -41,6 +41,7 @@ from scipy import ndimage as ndi
 from brooker.config import AnalysisConfig
 from brooker.localization import Scene, analyse_scene, fill_small_holes, sample_grid
 from brooker.models import HipJoint, ImageSide, Radiograph
+from brooker.morphology import dilate_cross
 
 BoolImage = npt.NDArray[np.bool_]
 FloatImage = npt.NDArray[np.float32]
@@ -213,7 +214,7 @@ def segment_hip(
     # on a film whose bone contrast is high)
     confirmed = saturated | (norm > 3.5)
     if coarse_metal.any():
-        confirmed |= ndi.binary_dilation(coarse_metal, iterations=3)
+        confirmed |= dilate_cross(coarse_metal, iterations=3)
     metal = (metal_cand & confirmed) | (saturated & (norm > 1.5))
     metal &= in_field
     lab, n = ndi.label(metal)
@@ -532,7 +533,7 @@ def _solid_femur(
     lab, n = ndi.label(cand)
     if n == 0:
         return femur
-    touching = np.unique(lab[ndi.binary_dilation(femur) & cand])
+    touching = np.unique(lab[dilate_cross(femur) & cand])
     touching = touching[touching > 0]
     sizes = np.bincount(lab[cand], minlength=n + 1)[touching] * sampling[0] * sampling[1]
     focus = np.isin(lab, touching[sizes >= config.min_fragment_area_mm2])
@@ -587,7 +588,7 @@ def _femur_holes(
     cracks = closed & ~sk & field
     crack_lab, _ = ndi.label(cracks, structure=np.ones((3, 3), bool))
     outside = ~field | np.isin(lab, border[border > 0])
-    opening = np.unique(crack_lab[ndi.binary_dilation(outside) & cracks])
+    opening = np.unique(crack_lab[dilate_cross(outside) & cracks])
     px_area = sampling[0] * sampling[1]
     clear_mm = PELVIS_CLEARANCE_MM + 2 * max(sampling)
     fem, pel, found = femur[win], pelvis[win], out[win]
@@ -598,7 +599,7 @@ def _femur_holes(
         comp = lab[hwin] == i
         if comp.sum() * px_area > config.max_femur_hole_mm2:
             continue
-        ring = ndi.binary_dilation(comp) & ~comp
+        ring = dilate_cross(comp) & ~comp
         if not (ring & fem[hwin]).any():
             continue
         if pel[hwin].any():
