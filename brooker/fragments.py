@@ -23,7 +23,7 @@ from scipy import ndimage as ndi
 from brooker.config import AnalysisConfig
 from brooker.ho_pixels import judges
 from brooker.models import Fragment, FragmentKind, ImageSide, PixelSpacing
-from brooker.morphology import dilate_cross
+from brooker.ndi_exact import dilate_cross
 from brooker.segmentation import HipMasks, window_around
 
 BoolImage = npt.NDArray[np.bool_]

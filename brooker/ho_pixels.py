@@ -47,6 +47,7 @@ import numpy.typing as npt
 from scipy import ndimage as ndi
 
 from brooker.models import ImageSide
+from brooker.ndi_exact import zoom_linear
 from brooker.segmentation import HipMasks
 
 FloatImage = npt.NDArray[np.float32]
@@ -279,8 +280,8 @@ class PixelGrid:
 
 
 def _to_grid(image: FloatImage, zoom: tuple[float, float]) -> FloatImage:
-    out = ndi.zoom(image, zoom, order=1, mode="nearest", grid_mode=True)
-    return np.asarray(out, dtype=np.float32)
+    # = ndi.zoom(image, zoom, order=1, mode="nearest", grid_mode=True), bit for bit
+    return zoom_linear(np.asarray(image, dtype=np.float32), zoom)
 
 
 def pixel_grid(
@@ -366,7 +367,9 @@ def roi_probability(
 ) -> FloatImage:
     """A grid probability map back on the ROI's pixels (bilinear)."""
     factors = (shape[0] / grid_p.shape[0], shape[1] / grid_p.shape[1])
-    out = ndi.zoom(grid_p, factors, order=1, mode="nearest", grid_mode=True)
+    # = ndi.zoom(grid_p, factors, order=1, mode="nearest", grid_mode=True), bit for bit, in
+    # two thirds of the time (scipy's generic loop: ~30 ms per hip at 0.2 mm)
+    out = zoom_linear(np.asarray(grid_p, dtype=np.float32), factors)
     if out.shape != shape:  # zoom rounds the output shape; pad or crop to the ROI's
         fixed = np.zeros(shape, dtype=np.float32)
         r, c = min(shape[0], out.shape[0]), min(shape[1], out.shape[1])

@@ -41,7 +41,7 @@ from scipy import ndimage as ndi
 from brooker.config import AnalysisConfig
 from brooker.localization import Scene, analyse_scene, fill_small_holes, sample_grid
 from brooker.models import HipJoint, ImageSide, Radiograph
-from brooker.morphology import dilate_cross
+from brooker.ndi_exact import dilate_cross
 
 BoolImage = npt.NDArray[np.bool_]
 FloatImage = npt.NDArray[np.float32]

@@ -1,0 +1,90 @@
+"""Small exact replacements for scipy.ndimage calls that cost more than they need to.
+
+Each function here gives, bit for bit, what the scipy call named in its docstring gives (the
+tests in ``tests/test_ndi_exact.py`` compare them on random inputs); they exist because on a
+hip's region of interest (about 1150 x 850 pixels at 0.2 mm) the general-purpose scipy
+routine is several times slower than a few whole-array numpy operations.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+BoolImage = npt.NDArray[np.bool_]
+FloatImage = npt.NDArray[np.float32]
+
+
+def dilate_cross(mask: npt.ArrayLike, iterations: int = 1) -> BoolImage:
+    """``ndi.binary_dilation(mask, iterations=iterations)`` of a 2-D mask.
+
+    scipy's default structure is the 4-connected cross and pixels beyond the border count as
+    background (``border_value=0``): one iteration is the mask OR-ed with itself shifted by one
+    pixel up, down, left and right. scipy's generic loop takes ~12 ms per iteration on a hip's
+    ROI; the four shifted ORs about 1 ms.
+    """
+    if iterations < 1:
+        raise ValueError("iterations must be >= 1 (scipy's 'until stable' is not supported)")
+    out = np.array(mask, dtype=np.bool_)  # a copy: the caller's mask is not touched
+    if out.ndim != 2:
+        raise ValueError(f"mask must be 2-D, got {out.ndim}-D")
+    for _ in range(iterations):
+        src = out.copy()
+        out[1:] |= src[:-1]
+        out[:-1] |= src[1:]
+        out[:, 1:] |= src[:, :-1]
+        out[:, :-1] |= src[:, 1:]
+    return out
+
+
+
+def zoom_linear(image: npt.NDArray[np.float32], zoom: tuple[float, float]) -> FloatImage:
+    """``ndi.zoom(image, zoom, order=1, mode="nearest", grid_mode=True)`` of a 2-D float32 image.
+
+    scipy has a fast path for linear zooms, but not with ``grid_mode``: it then runs its
+    generic spline loop, four taps per output pixel with per-tap bookkeeping (~30 ms for a
+    hip's ROI). This is the same arithmetic done by whole rows and columns. To be the same
+    bit for bit it follows scipy's ``NI_ZoomShift`` exactly, in double precision:
+
+    * the output shape is ``round(n * z)`` per axis, and an image zoomed by exactly 1 is
+      returned as a copy (scipy's early exit);
+    * the factor actually used is ``n_in / n_out``, the source coordinate
+      ``(k + 0.5) * factor - 0.5``, the weights ``w0 = 1 - frac``, ``w1 = 1 - w0`` (not
+      ``frac``), the taps clamped to the edge (``mode="nearest"``);
+    * each tap is ``value * w_row * w_col`` multiplied in that order, and the taps are summed
+      from 0.0 in the order (r0, c0), (r0, c1), (r1, c0), (r1, c1), then rounded to float32.
+
+    ``value * w_row`` is the same for a whole output row, so it is formed once per row of the
+    (small) input columns and the output pixels gather from it.
+    """
+    img = np.asarray(image)
+    if img.ndim != 2 or img.dtype != np.float32:
+        raise ValueError(f"image must be 2-D float32, got {img.ndim}-D {img.dtype}")
+    out_shape = tuple(round(float(n * z)) for n, z in zip(img.shape, zoom, strict=True))
+    if all(z == 1 for z in zoom):
+        return img.copy()
+
+    def taps(n_in: int, n_out: int) -> tuple[
+        npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.float64], npt.NDArray[np.float64]
+    ]:
+        factor = n_in / n_out if n_out else 1.0
+        coord = (np.arange(n_out, dtype=np.float64) + 0.5) * factor - 0.5
+        start = np.floor(coord)
+        w0 = 1.0 - (coord - start)
+        w1 = 1.0 - w0
+        i0 = start.astype(np.intp)
+        return np.clip(i0, 0, n_in - 1), np.clip(i0 + 1, 0, n_in - 1), w0, w1
+
+    r0, r1, wr0, wr1 = taps(img.shape[0], out_shape[0])
+    c0, c1, wc0, wc1 = taps(img.shape[1], out_shape[1])
+    wide = img.astype(np.float64)
+    top = wide[r0] * wr0[:, None]
+    bottom = wide[r1] * wr1[:, None]
+    out = np.take(top, c0, axis=1)
+    out *= wc0
+    out += 0.0  # scipy sums from +0.0: a -0.0 first tap becomes +0.0
+    for rows, cols, w in ((top, c1, wc1), (bottom, c0, wc0), (bottom, c1, wc1)):
+        tap = np.take(rows, cols, axis=1)
+        tap *= w
+        out += tap
+    return out.astype(np.float32)
