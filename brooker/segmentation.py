@@ -465,9 +465,9 @@ def _pelvic_bumps(
     if n == 0:
         return none
     px_area = sampling[0] * sampling[1]
-    # the pelvis's own outline: an island or a staple beside it makes no neck
-    sk_lab, _ = ndi.label(skeleton)
-    own = np.isin(sk_lab, np.unique(sk_lab[pelvis & (sk_lab > 0)]))
+    # the pelvis's own outline (an island or a staple beside it makes no neck): labelled over
+    # the whole ROI, but only once a candidate gets as far as the neck test (most do not)
+    own: BoolImage | None = None
     # a window around a candidate holds its neck and what the neck's closing disk sees
     reach = NECK_REACH_MM + 2 * config.bump_neck_radius_mm + 2.0
     bumps = none.copy()
@@ -494,6 +494,9 @@ def _pelvic_bumps(
             knob = float(np.median(norm[win][comp]))
             if beside.size == 0 or np.percentile(beside, 90) < config.bump_overlap_ratio * knob:
                 continue
+        if own is None:
+            sk_lab, _ = ndi.label(skeleton)
+            own = np.isin(sk_lab, np.unique(sk_lab[pelvis & (sk_lab > 0)]))
         closed = ~_edt_open(~own[win], config.bump_neck_radius_mm, sampling)
         notches = closed & ~own[win]
         notch_depth = ndi.distance_transform_edt(notches, sampling=sampling) * notches
