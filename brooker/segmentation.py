@@ -459,7 +459,10 @@ def _pelvic_bumps(
     )
     smooth = np.zeros_like(pelvis)
     if core[box].any():
-        smooth[box] = ndi.distance_transform_edt(~core[box], sampling=sampling) <= radius
+        # = distance_transform_edt(~core[box]) <= radius; ``within`` takes the distance map
+        # only around the core itself (bone deeper than the radius is rare: often a small
+        # piece of the box)
+        smooth[box] = within(core[box], radius, sampling)
     residue = target & ~smooth
     lab, n = ndi.label(residue, structure=np.ones((3, 3), bool))
     if n == 0:
