@@ -14,6 +14,9 @@ import numpy.typing as npt
 BoolImage = npt.NDArray[np.bool_]
 FloatImage = npt.NDArray[np.float32]
 
+#: Output rows per block of :func:`zoom_linear` (48 rows of 850 float64 columns: ~330 kB).
+_BLOCK_ROWS = 48
+
 
 def dilate_cross(mask: npt.ArrayLike, iterations: int = 1) -> BoolImage:
     """``ndi.binary_dilation(mask, iterations=iterations)`` of a 2-D mask.
@@ -37,14 +40,14 @@ def dilate_cross(mask: npt.ArrayLike, iterations: int = 1) -> BoolImage:
     return out
 
 
-
 def zoom_linear(image: npt.NDArray[np.float32], zoom: tuple[float, float]) -> FloatImage:
     """``ndi.zoom(image, zoom, order=1, mode="nearest", grid_mode=True)`` of a 2-D float32 image.
 
     scipy has a fast path for linear zooms, but not with ``grid_mode``: it then runs its
-    generic spline loop, four taps per output pixel with per-tap bookkeeping (~30 ms for a
-    hip's ROI). This is the same arithmetic done by whole rows and columns. To be the same
-    bit for bit it follows scipy's ``NI_ZoomShift`` exactly, in double precision:
+    generic spline loop, four taps per output pixel with per-tap bookkeeping (~23 ms for a
+    hip's ROI, against ~9 ms here). This is the same arithmetic done by whole rows and
+    columns. To be the same bit for bit it follows scipy's ``NI_ZoomShift`` exactly, in double
+    precision:
 
     * the output shape is ``round(n * z)`` per axis, and an image zoomed by exactly 1 is
       returned as a copy (scipy's early exit);
@@ -54,8 +57,12 @@ def zoom_linear(image: npt.NDArray[np.float32], zoom: tuple[float, float]) -> Fl
     * each tap is ``value * w_row * w_col`` multiplied in that order, and the taps are summed
       from 0.0 in the order (r0, c0), (r0, c1), (r1, c0), (r1, c1), then rounded to float32.
 
-    ``value * w_row`` is the same for a whole output row, so it is formed once per row of the
-    (small) input columns and the output pixels gather from it.
+    ``value * w_row`` is the same for a whole output row, so it is formed once per output row
+    (of the input's columns only) and the output pixels gather from it. The column taps are
+    summed a block of rows at a time, so that the float64 temporaries stay in the cache:
+    the work is memory-bound, and whole-image temporaries made it barely faster than scipy.
+    Meant for enlarging (as ``ho_pixels`` maps a 1 mm grid back to the ROI); scipy is as fast
+    for shrinking.
     """
     img = np.asarray(image)
     if img.ndim != 2 or img.dtype != np.float32:
@@ -77,14 +84,24 @@ def zoom_linear(image: npt.NDArray[np.float32], zoom: tuple[float, float]) -> Fl
 
     r0, r1, wr0, wr1 = taps(img.shape[0], out_shape[0])
     c0, c1, wc0, wc1 = taps(img.shape[1], out_shape[1])
-    wide = img.astype(np.float64)
-    top = wide[r0] * wr0[:, None]
-    bottom = wide[r1] * wr1[:, None]
-    out = np.take(top, c0, axis=1)
-    out *= wc0
-    out += 0.0  # scipy sums from +0.0: a -0.0 first tap becomes +0.0
-    for rows, cols, w in ((top, c1, wc1), (bottom, c0, wc0), (bottom, c1, wc1)):
-        tap = np.take(rows, cols, axis=1)
-        tap *= w
-        out += tap
-    return out.astype(np.float32)
+    top = img[r0].astype(np.float64)
+    top *= wr0[:, None]
+    bottom = img[r1].astype(np.float64)
+    bottom *= wr1[:, None]
+    out = np.empty(out_shape, dtype=np.float32)
+    for a in range(0, out_shape[0], _BLOCK_ROWS):
+        t, b = top[a : a + _BLOCK_ROWS], bottom[a : a + _BLOCK_ROWS]
+        acc = np.take(t, c0, axis=1)
+        acc *= wc0
+        acc += 0.0  # scipy sums from +0.0: a -0.0 first tap becomes +0.0
+        tap = np.take(t, c1, axis=1)
+        tap *= wc1
+        acc += tap
+        np.take(b, c0, axis=1, out=tap)
+        tap *= wc0
+        acc += tap
+        np.take(b, c1, axis=1, out=tap)
+        tap *= wc1
+        acc += tap
+        out[a : a + _BLOCK_ROWS] = acc  # rounded to float32 as scipy stores its double
+    return out
