@@ -61,3 +61,30 @@ def test_zoom_linear_is_ndi_zoom() -> None:
 def test_zoom_linear_wants_float32() -> None:
     with pytest.raises(ValueError, match="float32"):
         zoom_linear(np.zeros((3, 3)), (2.0, 2.0))
+
+
+def test_sample_grid_is_the_plain_formula() -> None:
+    """localization.sample_grid's blocked, in-place column pass = the one-line formula."""
+    from brooker.localization import sample_grid
+
+    def plain(a: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        def axis(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            x = np.clip(np.asarray(x, dtype=np.float64), 0.0, n - 1)
+            i0 = np.floor(x).astype(np.intp)
+            return i0, np.minimum(i0 + 1, n - 1), (x - i0).astype(np.float32)
+
+        r0, r1, fr = axis(rows, a.shape[0])
+        c0, c1, fc = axis(cols, a.shape[1])
+        a = np.asarray(a, dtype=np.float32)
+        by_row = a[r0] * (1.0 - fr)[:, None] + a[r1] * fr[:, None]
+        return np.asarray(by_row[:, c0] * (1.0 - fc) + by_row[:, c1] * fc, dtype=np.float32)
+
+    rng = np.random.default_rng(3)
+    for trial in range(100):
+        a = rng.random((int(rng.integers(1, 60)), int(rng.integers(1, 60))))
+        a = a.astype(np.float32 if trial % 2 else np.float64)
+        rows = rng.uniform(-3, a.shape[0] + 3, int(rng.integers(1, 200)))
+        cols = np.sort(rng.uniform(-3, a.shape[1] + 3, int(rng.integers(1, 90))))
+        want, got = plain(a, rows, cols), sample_grid(a, rows, cols)
+        assert got.dtype == want.dtype
+        assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
