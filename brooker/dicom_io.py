@@ -768,7 +768,7 @@ def _check_codestream(
 _VALUE_SAMPLE: Final = 1 << 20
 
 
-def _roughness(values: npt.NDArray[np.int64]) -> float:
+def _roughness(values: npt.NDArray[np.signedinteger[Any]]) -> float:
     """Mean absolute difference of horizontal neighbours over the 1-99 % range (0 if flat)."""
     lo, hi = np.percentile(values, [1.0, 99.0])
     if hi <= lo:
@@ -793,7 +793,10 @@ def _check_pixel_values(
     if raw.dtype.kind not in "iu" or raw.ndim != 2 or raw.shape[1] < 2:
         return
     step = max(1, raw.size // _VALUE_SAMPLE)
-    sample = raw[::step].astype(np.int64)
+    # 8- and 16-bit containers in int32: every value, difference and fold below fits, and the
+    # half-width integers halve the cost of this check (~2/3 of a 0.2 mm film's decode time)
+    wide = np.dtype(np.int32) if raw.dtype.itemsize <= 2 else np.dtype(np.int64)
+    sample: npt.NDArray[np.signedinteger[Any]] = raw[::step].astype(wide)
     container_bits = raw.dtype.itemsize * 8
     full = (1 << bits_stored) - 1
     low = sample & full  # the stored bits, unsigned
