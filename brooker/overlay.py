@@ -157,11 +157,11 @@ def _display_mapper(
     px = radiograph.pixels
     step = max(1, int(math.sqrt(px.size / 1_000_000)))
     sample = px[::step, ::step]
-    sample = sample[np.isfinite(sample)]
+    sample = sample[np.isfinite(sample)]  # a copy: percentile may partition it in place
     if sample.size == 0:
         lo, hi = 0.0, 1.0
     else:
-        lo, hi = (float(v) for v in np.percentile(sample, [0.5, 99.5]))
+        lo, hi = (float(v) for v in np.percentile(sample, [0.5, 99.5], overwrite_input=True))
     if not hi > lo:
         hi = lo + 1.0
 
@@ -170,7 +170,8 @@ def _display_mapper(
         out: npt.NDArray[np.float32] = np.array(pixels, dtype=np.float32)
         out -= lo
         out *= 1.0 / (hi - lo)
-        np.nan_to_num(out, copy=False, nan=0.0)
+        if not np.isfinite(out).all():  # one pass; nan_to_num makes three even when clean
+            np.nan_to_num(out, copy=False, nan=0.0)
         np.clip(out, 0.0, 1.0, out=out)
         return out
 
@@ -187,7 +188,8 @@ def _base_image(radiograph: Radiograph, view: _View) -> npt.NDArray[np.float32]:
     size = (view.out_w, view.out_h)
     if size != (region.shape[1], region.shape[0]):
         upscale = view.out_w > region.shape[1]
-        img = Image.fromarray(np.nan_to_num(region, nan=0.0)).resize(
+        finite = region if np.isfinite(region).all() else np.nan_to_num(region, nan=0.0)
+        img = Image.fromarray(finite).resize(
             size, resample=Image.Resampling.NEAREST if upscale else Image.Resampling.BOX
         )
         region = np.asarray(img, dtype=np.float32)
