@@ -176,7 +176,7 @@ def segment_hip(
     stored_cols = left + (np.arange(raw.shape[1], dtype=np.float32) + 0.5) * kc - 0.5
     # light denoising; sigma well below the blur of any radiograph, so edges do not move
     sig = (config.denoise_sigma_mm / row_mm, config.denoise_sigma_mm / col_mm)
-    img = ndi.gaussian_filter(raw, sig).astype(np.float32)
+    img = np.asarray(ndi.gaussian_filter(raw, sig), dtype=np.float32)  # float32 already
 
     # levels from the whole-film model (1 mm grid), interpolated to the ROI's pixels
     grid = scene.grid
@@ -217,12 +217,18 @@ def segment_hip(
         confirmed |= dilate_cross(coarse_metal, iterations=3)
     metal = (metal_cand & confirmed) | (saturated & (norm > 1.5))
     metal &= in_field
-    lab, n = ndi.label(metal)
-    if n:
-        sizes = np.bincount(lab[metal], minlength=n + 1)[1:] * row_mm * col_mm
+    # specks below metal_min_area_mm2 are not metal; labelled in the box of the metal only
+    # (every component lies in it; most hips have none and skip the ROI-wide label)
+    rows = np.flatnonzero(metal.any(axis=1))
+    if rows.size:
+        cols = np.flatnonzero(metal.any(axis=0))
+        box = (slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
+        lab, n = ndi.label(metal[box])
+        sizes = np.bincount(lab.ravel(), minlength=n + 1)[1:] * row_mm * col_mm
         keep = np.zeros(n + 1, bool)
         keep[1:] = sizes >= config.metal_min_area_mm2
-        metal = keep[lab]
+        metal = np.zeros_like(metal)
+        metal[box] = keep[lab]
     halo = within(metal, config.metal_halo_mm, sampling)
     # the mask is taken on a smoother copy: trabecular texture must not punch holes in bone.
     # A symmetric blur does not move the half-maximum of an edge; the gap itself is refined
