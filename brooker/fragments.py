@@ -23,7 +23,7 @@ from scipy import ndimage as ndi
 from brooker.config import AnalysisConfig
 from brooker.ho_pixels import judges
 from brooker.models import Fragment, FragmentKind, ImageSide, PixelSpacing
-from brooker.ndi_exact import dilate_cross
+from brooker.ndi_exact import dilate_cross, distance_transform_edt
 from brooker.segmentation import HipMasks, window_around
 
 BoolImage = npt.NDArray[np.bool_]
@@ -151,7 +151,7 @@ def body_distance_mm(bodies: BoolImage, sampling: tuple[float, float]) -> npt.ND
     pad = ((0, -rows % kr), (0, -cols % kc))
     blocks = np.pad(bodies, pad).reshape((rows + pad[0][1]) // kr, kr, (cols + pad[1][1]) // kc, kc)
     coarse = blocks.any(axis=(1, 3))
-    dist = ndi.distance_transform_edt(~coarse, sampling=(sampling[0] * kr, sampling[1] * kc))
+    dist = distance_transform_edt(~coarse, (sampling[0] * kr, sampling[1] * kc))
     full = np.repeat(np.repeat(dist, kr, axis=0), kc, axis=1)[:rows, :cols]
     return np.asarray(full, dtype=np.float64)
 
@@ -211,7 +211,7 @@ def _depth_mm(
     window = bodies[win]
     if not window.any():
         return math.inf
-    d = ndi.distance_transform_edt(~window, sampling=sampling)
+    d = distance_transform_edt(~window, sampling)
     (r0, c0) = (win[0].start, win[1].start)
     inner = d[sl[0].start - r0 : sl[0].stop - r0, sl[1].start - c0 : sl[1].stop - c0]
     return float(inner[comp].max())

@@ -34,6 +34,7 @@ from scipy import ndimage as ndi
 from brooker.config import AnalysisConfig
 from brooker.fragments import Fragments
 from brooker.models import FragmentKind, GapMeasurement, PixelSpacing
+from brooker.ndi_exact import distance_transform_edt, distance_transform_edt_indices
 from brooker.segmentation import HipMasks, window_around
 
 #: How far beyond each end of the gap the edge profile reaches into the bone, mm.
@@ -133,14 +134,14 @@ def _min_distances(
     win = window_around(box, NEAREST_WINDOW_MM, sampling, target.shape)
     near = None
     if target[win].any():
-        near = ndi.distance_transform_edt(~target[win], sampling=sampling)
+        near = distance_transform_edt(~target[win], sampling)
     whole: np.ndarray | None = None
     out: list[float] = []
     for src in sources:
         d = math.inf if near is None else float(near[src[win]].min())
         if d > NEAREST_WINDOW_MM:
             if whole is None:
-                whole = ndi.distance_transform_edt(~target, sampling=sampling)
+                whole = distance_transform_edt(~target, sampling)
             d = float(whole[src].min())
         out.append(d)
     return out
@@ -250,7 +251,7 @@ def _nearest_pair(
     for win in (window_around(box, NEAREST_WINDOW_MM, sampling, spurs.shape), whole):
         if not opposite[win].any():
             continue
-        d, idx = ndi.distance_transform_edt(~opposite[win], sampling=sampling, return_indices=True)
+        d, idx = distance_transform_edt_indices(~opposite[win], sampling)
         dd = np.where(spurs[win], d, np.inf)
         r, c = np.unravel_index(int(np.argmin(dd)), dd.shape)
         dist = float(dd[r, c])
@@ -270,10 +271,10 @@ def _bridge_point(masks: HipMasks, bridges: list[np.ndarray]) -> GapMeasurement:
     else:
         sampling = masks.spacing_mm
         d = np.minimum(
-            ndi.distance_transform_edt(~masks.pelvis, sampling=sampling)
+            distance_transform_edt(~masks.pelvis, sampling)
             if masks.pelvis.any()
             else np.inf,
-            ndi.distance_transform_edt(~masks.femur, sampling=sampling)
+            distance_transform_edt(~masks.femur, sampling)
             if masks.femur.any()
             else np.inf,
         )

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+from scipy import ndimage as ndi
 
 BoolImage = npt.NDArray[np.bool_]
 FloatImage = npt.NDArray[np.float32]
 
+#: Rows per block of :func:`distance_transform_edt`'s distances (128 x 850 float64: ~0.9 MB).
+_EDT_BLOCK_ROWS = 128
 #: Output rows per block of :func:`zoom_linear` (48 rows of 850 float64 columns: ~330 kB).
 _BLOCK_ROWS = 48
 
@@ -105,3 +108,51 @@ def zoom_linear(image: npt.NDArray[np.float32], zoom: tuple[float, float]) -> Fl
         acc += tap
         out[a : a + _BLOCK_ROWS] = acc  # rounded to float32 as scipy stores its double
     return out
+
+
+def distance_transform_edt(
+    mask: npt.ArrayLike, sampling: tuple[float, float]
+) -> npt.NDArray[np.float64]:
+    """``ndi.distance_transform_edt(mask, sampling=sampling)`` of a 2-D mask, bit for bit.
+
+    scipy finds the nearest background pixel of every pixel (its feature transform, the
+    costly part) and then turns the offsets into distances with whole-image temporaries:
+    ``np.indices``, the offsets widened to float64 (16 bytes a pixel), scaled, squared,
+    summed and square-rooted, about 40 MB of memory traffic for a hip's ROI, ~15 ms. Here
+    scipy gives the feature transform (``return_indices=True``) and the distances are made
+    from it with the same float64 operations in the same order,
+    ``sqrt((d_row * row_mm) ** 2 + (d_col * col_mm) ** 2)``, a block of rows at a time.
+    """
+    return distance_transform_edt_indices(mask, sampling)[0]
+
+
+def distance_transform_edt_indices(
+    mask: npt.ArrayLike, sampling: tuple[float, float]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int32]]:
+    """``ndi.distance_transform_edt(mask, sampling=sampling, return_indices=True)`` of a 2-D
+    mask, bit for bit: the distances (see :func:`distance_transform_edt`) and the indices of
+    the nearest background pixel, ``(2, rows, cols)``."""
+    arr = np.asarray(mask)
+    if arr.ndim != 2:
+        raise ValueError(f"mask must be 2-D, got {arr.ndim}-D")
+    ft = np.asarray(
+        ndi.distance_transform_edt(
+            arr, sampling=sampling, return_distances=False, return_indices=True
+        ),
+        dtype=np.int32,
+    )
+    row_mm, col_mm = (float(s) for s in np.asarray(sampling, dtype=np.float64))
+    rows, cols = arr.shape
+    out = np.empty((rows, cols), dtype=np.float64)
+    col_idx = np.arange(cols, dtype=np.int32)
+    for a in range(0, rows, _EDT_BLOCK_ROWS):
+        b = min(rows, a + _EDT_BLOCK_ROWS)
+        d_row = (ft[0, a:b] - np.arange(a, b, dtype=np.int32)[:, None]).astype(np.float64)
+        d_row *= row_mm
+        d_row *= d_row
+        d_col = (ft[1, a:b] - col_idx).astype(np.float64)
+        d_col *= col_mm
+        d_col *= d_col
+        d_row += d_col
+        np.sqrt(d_row, out=out[a:b])
+    return out, ft

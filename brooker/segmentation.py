@@ -41,7 +41,7 @@ from scipy import ndimage as ndi
 from brooker.config import AnalysisConfig
 from brooker.localization import Scene, analyse_scene, fill_small_holes, sample_grid
 from brooker.models import HipJoint, ImageSide, Radiograph
-from brooker.ndi_exact import dilate_cross
+from brooker.ndi_exact import dilate_cross, distance_transform_edt
 
 BoolImage = npt.NDArray[np.bool_]
 FloatImage = npt.NDArray[np.float32]
@@ -120,7 +120,7 @@ def _edt_open(
     if not mask.any():
         return mask
     if inside is None:
-        inside = ndi.distance_transform_edt(mask, sampling=sampling)
+        inside = distance_transform_edt(mask, sampling)
     eroded = inside > radius_mm
     if not eroded.any():
         return eroded
@@ -271,7 +271,7 @@ def segment_hip(
     femur_probe = in_field & ~below & (v_mm < -joint_r)
     femur_probe &= u_mm > -0.5 * joint_r
     # depth of every bone pixel inside the bone: shared by each opening and the bump test
-    inside = ndi.distance_transform_edt(skeleton, sampling=sampling)
+    inside = distance_transform_edt(skeleton, sampling)
     parting = part_hip(
         skeleton, inside, allowed, pelvis_probe, femur_probe, config.spur_opening_radii_mm, sampling
     )
@@ -410,7 +410,7 @@ def part_hip(
     if not parting.unparted:
         return parting
     cut = skeleton & allowed
-    inside_cut = ndi.distance_transform_edt(cut, sampling=sampling)
+    inside_cut = distance_transform_edt(cut, sampling)
     retry = part_bodies(cut, inside_cut, allowed, pelvis_probe, femur_probe, radii_mm, sampling)
     if retry.unparted or not (retry.pelvis.any() and retry.femur.any()):
         return parting
@@ -494,10 +494,10 @@ def _pelvic_bumps(
         rest = pelvis[win] & ~comp
         if not rest.any():
             continue
-        depth = ndi.distance_transform_edt(~rest, sampling=sampling)[comp].max()
+        depth = distance_transform_edt(~rest, sampling)[comp].max()
         if depth < config.spur_min_depth_mm:
             continue
-        away = ndi.distance_transform_edt(~comp, sampling=sampling)
+        away = distance_transform_edt(~comp, sampling)
         if norm is not None:
             beside = norm[win][rest & (away <= OVERLAP_REACH_MM)]
             knob = float(np.median(norm[win][comp]))
@@ -508,7 +508,7 @@ def _pelvic_bumps(
             own = np.isin(sk_lab, np.unique(sk_lab[pelvis & (sk_lab > 0)]))
         closed = ~_edt_open(~own[win], config.bump_neck_radius_mm, sampling)
         notches = closed & ~own[win]
-        notch_depth = ndi.distance_transform_edt(notches, sampling=sampling) * notches
+        notch_depth = distance_transform_edt(notches, sampling) * notches
         necks, n_necks = ndi.label((away <= NECK_REACH_MM) & notches, np.ones((3, 3), bool))
         if n_necks < 2:
             continue
@@ -615,11 +615,11 @@ def _femur_holes(
         if not (ring & fem[hwin]).any():
             continue
         if pel[hwin].any():
-            gap = ndi.distance_transform_edt(~pel[hwin], sampling=sampling)
+            gap = distance_transform_edt(~pel[hwin], sampling)
             if (gap[ring] <= PELVIS_CLEARANCE_MM).any():
                 continue
         # the hole, the cracks beside it and the whole of those that open it to the outside
-        near = ndi.distance_transform_edt(~comp, sampling=sampling) <= crack + max(sampling)
+        near = distance_transform_edt(~comp, sampling) <= crack + max(sampling)
         found[hwin] |= comp | (near & cracks[hwin])
         joins = np.intersect1d(np.unique(crack_lab[hwin][ring]), opening)
         if joins.size:
@@ -642,7 +642,7 @@ def within(mask: BoolImage, reach_mm: float, sampling: tuple[float, float]) -> B
     cols = np.flatnonzero(mask.any(axis=0))
     box = (slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
     win = window_around(box, reach_mm + max(sampling), sampling, mask.shape)
-    out[win] = ndi.distance_transform_edt(~mask[win], sampling=sampling) <= reach_mm
+    out[win] = distance_transform_edt(~mask[win], sampling) <= reach_mm
     return out
 
 

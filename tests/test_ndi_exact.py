@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from brooker.ndi_exact import dilate_cross, zoom_linear
+from brooker.ndi_exact import (
+    dilate_cross,
+    distance_transform_edt,
+    distance_transform_edt_indices,
+    zoom_linear,
+)
 
 
 def _masks(seed: int, n: int = 60) -> list[np.ndarray]:
@@ -88,3 +93,23 @@ def test_sample_grid_is_the_plain_formula() -> None:
         want, got = plain(a, rows, cols), sample_grid(a, rows, cols)
         assert got.dtype == want.dtype
         assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+@pytest.mark.parametrize(
+    "sampling", [(0.2, 0.2), (0.17822, 0.17822), (0.1, 0.2), (0.14, 0.139), (1.0, 1.0)]
+)
+def test_distance_transform_edt_is_scipys(sampling: tuple[float, float]) -> None:
+    rng = np.random.default_rng(5)
+    masks = [np.ones((5, 7), bool), np.zeros((4, 4), bool), np.zeros((0, 3), bool)]
+    for _ in range(15):
+        shape = (int(rng.integers(1, 300)), int(rng.integers(1, 300)))
+        blur = ndi.gaussian_filter(rng.random(shape), rng.uniform(0.5, 6))
+        masks.append(blur > rng.uniform(0.4, 0.6))
+    for mask in masks:
+        want_d, want_i = ndi.distance_transform_edt(mask, sampling=sampling, return_indices=True)
+        got_d, got_i = distance_transform_edt_indices(mask, sampling)
+        assert got_d.dtype == want_d.dtype
+        assert np.array_equal(got_d.view(np.uint64), want_d.view(np.uint64))
+        assert np.array_equal(got_i, want_i)
+        alone = distance_transform_edt(mask, sampling)
+        assert np.array_equal(alone.view(np.uint64), want_d.view(np.uint64))
