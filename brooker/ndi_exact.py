@@ -3,7 +3,8 @@
 Each function here gives, bit for bit, what the scipy call named in its docstring gives (the
 tests in ``tests/test_ndi_exact.py`` compare them on random inputs); they exist because on a
 hip's region of interest (about 1150 x 850 pixels at 0.2 mm) the general-purpose scipy
-routine is several times slower than a few whole-array numpy operations.
+routine is slower than the same arithmetic done by whole rows or blocks of rows: from ~15 %
+(the distances of a distance transform) to ~15 times (a one-pixel dilation).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ FloatImage = npt.NDArray[np.float32]
 #: Rows per block of :func:`distance_transform_edt`'s distances (128 x 850 float64: ~0.9 MB).
 _EDT_BLOCK_ROWS = 128
 #: Output rows per block of :func:`zoom_linear` (48 rows of 850 float64 columns: ~330 kB).
-_BLOCK_ROWS = 48
+_ZOOM_BLOCK_ROWS = 48
 
 
 def dilate_cross(mask: npt.ArrayLike, iterations: int = 1) -> BoolImage:
@@ -92,8 +93,8 @@ def zoom_linear(image: npt.NDArray[np.float32], zoom: tuple[float, float]) -> Fl
     bottom = img[r1].astype(np.float64)
     bottom *= wr1[:, None]
     out = np.empty(out_shape, dtype=np.float32)
-    for a in range(0, out_shape[0], _BLOCK_ROWS):
-        t, b = top[a : a + _BLOCK_ROWS], bottom[a : a + _BLOCK_ROWS]
+    for a in range(0, out_shape[0], _ZOOM_BLOCK_ROWS):
+        t, b = top[a : a + _ZOOM_BLOCK_ROWS], bottom[a : a + _ZOOM_BLOCK_ROWS]
         acc = np.take(t, c0, axis=1)
         acc *= wc0
         acc += 0.0  # scipy sums from +0.0: a -0.0 first tap becomes +0.0
@@ -106,7 +107,7 @@ def zoom_linear(image: npt.NDArray[np.float32], zoom: tuple[float, float]) -> Fl
         np.take(b, c1, axis=1, out=tap)
         tap *= wc1
         acc += tap
-        out[a : a + _BLOCK_ROWS] = acc  # rounded to float32 as scipy stores its double
+        out[a : a + _ZOOM_BLOCK_ROWS] = acc  # rounded to float32 as scipy stores its double
     return out
 
 
