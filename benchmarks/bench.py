@@ -16,6 +16,8 @@ script reports the median over ``--runs`` of:
 * decode: ``brooker.dicom_io.load_radiograph``
 * localisation: ``localization.analyse_scene`` + ``find_hips``
 * segmentation: ``segmentation.segment_hip`` for every hip
+* judges: the learned judges' pixel map (``ho_pixels.ho_probability``) for every hip with a
+  candidate, as the pipeline runs them
 * frag+meas+grade: ``classify_fragments`` + ``measure_gap`` + ``grade_hip`` for every hip
 * overlay: ``overlay.render_overlay`` + ``overlay.write_png``
 * end-to-end: ``pipeline.grade_path(..., out_dir=...)`` (overlay included), warm, in-process
@@ -152,8 +154,9 @@ def stage_times(path: Path, runs: int, scratch: Path) -> dict[str, float]:
     from brooker import overlay as ov
     from brooker.config import AnalysisConfig
     from brooker.dicom_io import load_radiograph
-    from brooker.fragments import classify_fragments
+    from brooker.fragments import candidate_bone, classify_fragments
     from brooker.grading import grade_hip
+    from brooker.ho_pixels import ho_probability, judges
     from brooker.localization import analyse_scene, find_hips
     from brooker.measurement import measure_gap
     from brooker.pipeline import analyze, grade_path
@@ -176,6 +179,13 @@ def stage_times(path: Path, runs: int, scratch: Path) -> dict[str, float]:
         t = tick("localisation", t)
         masks = [segment_hip(rad, hip, config, scene) for hip in found.hips]
         t = tick("segmentation", t)
+        for i, m in enumerate(masks):  # as brooker.pipeline does
+            if config.ho_probability_min > 0 and candidate_bone(m).any():
+                prob = ho_probability(
+                    m, config.sector_deg, config.sector_radius_mm, judges(config.judges)[0]
+                )
+                masks[i] = dataclasses.replace(m, ho_prob=prob)
+        t = tick("judges", t)
         for hip, m in zip(found.hips, masks, strict=True):
             frags = classify_fragments(m, rad.spacing, config)
             gap = measure_gap(m, frags, rad.spacing, config)
@@ -335,9 +345,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nbrooker benchmark: {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}, "
           f"numpy {numpy.__version__}, pydicom {pydicom.__version__}; median of {runs} run(s); "
           f"load average {', '.join(f'{x:.2f}' for x in os.getloadavg())} at the end.\n")
-    print("| film | syntax | decode | localisation | segmentation | frag+meas+grade | overlay "
-          "| **end-to-end** | target | met | e2e / pydicom decode | cold e2e | peak RSS |")
-    print("|---|---|--:|--:|--:|--:|--:|--:|--:|:-:|--:|--:|--:|")
+    print("| film | syntax | decode | localisation | segmentation | judges | frag+meas+grade "
+          "| overlay | **end-to-end** | target | met | e2e / pydicom decode | cold e2e "
+          "| peak RSS |")
+    print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|:-:|--:|--:|--:|")
     for r in rows:
         from pydicom import dcmread
 
@@ -349,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"| {r['spacing_mm']} mm {ds.Rows}x{ds.Columns} | {SYNTAX_LABEL[r['syntax']]} "
             f"| {r['decode']:.2f} | {r['localisation']:.2f} | {r['segmentation']:.2f} "
-            f"| {r['frag+meas+grade']:.2f} | {r['overlay']:.2f} | **{r['end_to_end']:.2f}** "
+            f"| {r['judges']:.2f} | {r['frag+meas+grade']:.2f} | {r['overlay']:.2f} | **{r['end_to_end']:.2f}** "
             f"| {target:.1f} | {ok(judged <= target)}"
             f"{f' ({judged:.2f} beyond decoding)' if judged != r['end_to_end'] else ''} "
             f"| {r['end_to_end'] / r['decode_only']:.0f}x ({r['decode_only']:.3f}) "
