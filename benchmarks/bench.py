@@ -179,7 +179,7 @@ def stage_times(path: Path, runs: int, scratch: Path) -> dict[str, float]:
         t = tick("localisation", t)
         masks = [segment_hip(rad, hip, config, scene) for hip in found.hips]
         t = tick("segmentation", t)
-        for i, m in enumerate(masks):  # as brooker.pipeline does
+        for i, m in enumerate(masks):  # as brooker.pipeline runs them (on every hip found here)
             if config.ho_probability_min > 0 and candidate_bone(m).any():
                 prob = ho_probability(
                     m, config.sector_deg, config.sector_radius_mm, judges(config.judges)[0]
@@ -360,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"| {r['spacing_mm']} mm {ds.Rows}x{ds.Columns} | {SYNTAX_LABEL[r['syntax']]} "
             f"| {r['decode']:.2f} | {r['localisation']:.2f} | {r['segmentation']:.2f} "
-            f"| {r['judges']:.2f} | {r['frag+meas+grade']:.2f} | {r['overlay']:.2f} | **{r['end_to_end']:.2f}** "
+            f"| {r['judges']:.2f} | {r['frag+meas+grade']:.2f} | {r['overlay']:.2f} "
+            f"| **{r['end_to_end']:.2f}** "
             f"| {target:.1f} | {ok(judged <= target)}"
             f"{f' ({judged:.2f} beyond decoding)' if judged != r['end_to_end'] else ''} "
             f"| {r['end_to_end'] / r['decode_only']:.0f}x ({r['decode_only']:.3f}) "

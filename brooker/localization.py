@@ -91,6 +91,10 @@ def analysis_grid(radiograph: Radiograph, pitch_mm: float) -> AnalysisGrid:
     return AnalysisGrid(image=img, pitch_mm=pitch_mm, scale_row=scale_row, scale_col=scale_col)
 
 
+#: Output rows per block of :func:`sample_grid`'s column pass.
+_SAMPLE_BLOCK_ROWS = 64
+
+
 def sample_grid(
     a: FloatImage, rows: npt.NDArray[np.floating], cols: npt.NDArray[np.floating]
 ) -> FloatImage:
@@ -115,16 +119,17 @@ def sample_grid(
     # the column pass makes the output (a whole ROI, four times per hip): the same float32
     # operations in the same order as ``by_row[:, c0] * (1 - fc) + by_row[:, c1] * fc``, but
     # in place and a block of rows at a time, so that the temporaries stay in the cache
+    # (``mode="clip"`` only skips numpy's bounds check: ``axis`` has clipped c0 and c1 already)
     wl = 1.0 - fc
     out = np.empty((by_row.shape[0], fc.shape[0]), dtype=np.float32)
-    for start in range(0, by_row.shape[0], 64):
-        block = by_row[start : start + 64]
+    for start in range(0, by_row.shape[0], _SAMPLE_BLOCK_ROWS):
+        block = by_row[start : start + _SAMPLE_BLOCK_ROWS]
         left = np.take(block, c0, axis=1, mode="clip")
         left *= wl
         right = np.take(block, c1, axis=1, mode="clip")
         right *= fc
         left += right
-        out[start : start + 64] = left
+        out[start : start + _SAMPLE_BLOCK_ROWS] = left
     return out
 
 

@@ -27,8 +27,8 @@ def dilate_cross(mask: npt.ArrayLike, iterations: int = 1) -> BoolImage:
 
     scipy's default structure is the 4-connected cross and pixels beyond the border count as
     background (``border_value=0``): one iteration is the mask OR-ed with itself shifted by one
-    pixel up, down, left and right. scipy's generic loop takes ~12 ms per iteration on a hip's
-    ROI; the four shifted ORs about 1 ms.
+    pixel up, down, left and right. On a hip's ROI (1150 x 850) scipy took about 14 ms for one
+    iteration, the four shifted ORs under 1 ms (2026-11-30).
     """
     if iterations < 1:
         raise ValueError("iterations must be >= 1 (scipy's 'until stable' is not supported)")
@@ -71,9 +71,9 @@ def zoom_linear(image: npt.NDArray[np.float32], zoom: tuple[float, float]) -> Fl
     img = np.asarray(image)
     if img.ndim != 2 or img.dtype != np.float32:
         raise ValueError(f"image must be 2-D float32, got {img.ndim}-D {img.dtype}")
-    out_shape = tuple(round(float(n * z)) for n, z in zip(img.shape, zoom, strict=True))
     if all(z == 1 for z in zoom):
         return img.copy()
+    out_shape = tuple(round(float(n * z)) for n, z in zip(img.shape, zoom, strict=True))
 
     def taps(n_in: int, n_out: int) -> tuple[
         npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.float64], npt.NDArray[np.float64]

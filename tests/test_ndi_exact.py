@@ -52,7 +52,7 @@ def test_zoom_linear_is_ndi_zoom() -> None:
     zooms = [(1.0, 1.0), (0.2, 0.2), (5.0, 5.0), (5.0, 2.5), (0.1782, 0.1782), (1.0, 0.5)]
     for trial in range(200):
         shape = (int(rng.integers(1, 80)), int(rng.integers(1, 80)))
-        image = (rng.random(shape) * 6 - 2).astype(np.float32)  # negative values too: -0.0 taps
+        image = (rng.random(shape) * 6 - 2).astype(np.float32)  # negative values too
         if trial % 4 == 0:
             image[image < 0.5] = 0.0
         zoom = zooms[trial] if trial < len(zooms) else tuple(rng.uniform(0.1, 7, 2))
@@ -113,3 +113,17 @@ def test_distance_transform_edt_is_scipys(sampling: tuple[float, float]) -> None
         assert np.array_equal(got_i, want_i)
         alone = distance_transform_edt(mask, sampling)
         assert np.array_equal(alone.view(np.uint64), want_d.view(np.uint64))
+
+
+@pytest.mark.parametrize("zoom", [(2.5, 2.5), (1.0, 1.0), (0.4, 3.0)])
+def test_zoom_linear_signed_zeros_and_infinities(zoom: tuple[float, float]) -> None:
+    """scipy sums the taps from +0.0 (an all -0.0 image zooms to +0.0) and returns an image
+    zoomed by exactly 1 as it is (no 0 x inf taps next to an infinity)."""
+    inf_mid = np.zeros((3, 3), np.float32)
+    inf_mid[1, 1] = np.inf
+    for image in (np.full((4, 5), -0.0, np.float32), inf_mid):
+        want = ndi.zoom(image, zoom, order=1, mode="nearest", grid_mode=True)
+        with np.errstate(invalid="ignore"):
+            got = zoom_linear(image, zoom)
+        assert got.shape == want.shape
+        assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), (image, zoom)
