@@ -22,9 +22,9 @@ from scipy import ndimage as ndi
 
 from brooker.config import AnalysisConfig
 from brooker.ho_pixels import judges
+from brooker.imaging import dilate_cross, distance_transform_edt, window_around
 from brooker.models import Fragment, FragmentKind, ImageSide, PixelSpacing
-from brooker.ndi_exact import dilate_cross, distance_transform_edt
-from brooker.segmentation import HipMasks, window_around
+from brooker.segmentation import HipMasks
 
 BoolImage = npt.NDArray[np.bool_]
 

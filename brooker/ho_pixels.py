@@ -46,8 +46,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage as ndi
 
+from brooker.imaging import zoom_linear
 from brooker.models import ImageSide
-from brooker.ndi_exact import zoom_linear
 from brooker.segmentation import HipMasks
 
 FloatImage = npt.NDArray[np.float32]

@@ -27,6 +27,7 @@ from scipy import ndimage as ndi
 
 from brooker import hip_detector as hd
 from brooker.config import AnalysisConfig
+from brooker.imaging import fill_small_holes, normalized_smooth
 from brooker.models import HipCandidate, HipJoint, HipSearch, ImageSide, Radiograph
 
 FloatImage = npt.NDArray[np.float32]
@@ -89,89 +90,6 @@ def analysis_grid(radiograph: Radiograph, pitch_mm: float) -> AnalysisGrid:
     scale_row = radiograph.pixels.shape[0] / img.shape[0]
     scale_col = radiograph.pixels.shape[1] / img.shape[1]
     return AnalysisGrid(image=img, pitch_mm=pitch_mm, scale_row=scale_row, scale_col=scale_col)
-
-
-#: Output rows per block of :func:`sample_grid`'s column pass.
-_SAMPLE_BLOCK_ROWS = 64
-
-
-def sample_grid(
-    a: FloatImage, rows: npt.NDArray[np.floating], cols: npt.NDArray[np.floating]
-) -> FloatImage:
-    """Bilinear samples of ``a`` on the grid ``rows`` x ``cols`` (fractional indices).
-
-    Outside ``a`` the nearest edge value (as ``map_coordinates(..., mode="nearest")``), but
-    separable: one pass along the rows, one along the columns, no dense coordinate arrays.
-    """
-
-    def axis(
-        x: npt.NDArray[np.floating], n: int
-    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], FloatImage]:
-        x = np.clip(np.asarray(x, dtype=np.float64), 0.0, n - 1)
-        i0 = np.floor(x).astype(np.intp)
-        i1 = np.minimum(i0 + 1, n - 1)
-        return i0, i1, (x - i0).astype(np.float32)
-
-    r0, r1, fr = axis(rows, a.shape[0])
-    c0, c1, fc = axis(cols, a.shape[1])
-    a = np.asarray(a, dtype=np.float32)
-    by_row = a[r0] * (1.0 - fr)[:, None] + a[r1] * fr[:, None]
-    # the column pass makes the output (a whole ROI, four times per hip): the same float32
-    # operations in the same order as ``by_row[:, c0] * (1 - fc) + by_row[:, c1] * fc``, but
-    # in place and a block of rows at a time, so that the temporaries stay in the cache
-    # (``mode="clip"`` only skips numpy's bounds check: ``axis`` has clipped c0 and c1 already)
-    wl = 1.0 - fc
-    out = np.empty((by_row.shape[0], fc.shape[0]), dtype=np.float32)
-    for start in range(0, by_row.shape[0], _SAMPLE_BLOCK_ROWS):
-        block = by_row[start : start + _SAMPLE_BLOCK_ROWS]
-        left = np.take(block, c0, axis=1, mode="clip")
-        left *= wl
-        right = np.take(block, c1, axis=1, mode="clip")
-        right *= fc
-        left += right
-        out[start : start + _SAMPLE_BLOCK_ROWS] = left
-    return out
-
-
-def gaussian_smooth(x: FloatImage, sigma_px: float) -> FloatImage:
-    """``ndi.gaussian_filter(x, sigma_px, mode="nearest")``, computed on a coarser grid when wide.
-
-    A kernel of tens of pixels costs hundreds of taps per pixel; instead the image is
-    block-averaged by ``k`` (``sigma_px // 8``: the coarse kernel is still 8 px or more),
-    smoothed there, and interpolated back bilinearly. The block (variance ``k**2 / 12``) and
-    the interpolation (``k**2 / 6``) blur too, so the coarse kernel is narrowed to keep the
-    total variance ``sigma_px**2``. On devset films the bone threshold moves by under 1 % of
-    the local bone contrast at the 99th percentile (a coarser ``sigma_px // 4`` moved it by
-    up to half the contrast where the normalised convolution's weights thin out).
-    """
-    k = int(sigma_px // 8)
-    if k < 2:
-        return np.asarray(ndi.gaussian_filter(x, sigma_px, mode="nearest"), dtype=np.float32)
-    h, w = x.shape
-    hh, ww = -(-h // k), -(-w // k)
-    padded = np.pad(x, ((0, hh * k - h), (0, ww * k - w)), mode="edge")
-    coarse = padded.reshape(hh, k, ww, k).mean(axis=(1, 3), dtype=np.float32)
-    coarse = ndi.gaussian_filter(coarse, math.sqrt(sigma_px**2 - k * k / 4.0) / k, mode="nearest")
-    rows = (np.arange(h) + 0.5) / k - 0.5
-    cols = (np.arange(w) + 0.5) / k - 0.5
-    return sample_grid(coarse, rows, cols)
-
-
-def normalized_smooth(
-    img: FloatImage, weight: npt.NDArray[np.floating], sigma_px: float, fallback: float
-) -> FloatImage:
-    """Gaussian normalised convolution: the local mean of ``img`` over ``weight`` pixels.
-
-    Where no weighted pixel is near, a four times wider kernel fills in, then ``fallback``.
-    """
-    w = weight.astype(np.float32)
-    out = np.full(img.shape, fallback, dtype=np.float32)
-    for sig in (4.0 * sigma_px, sigma_px):
-        num = gaussian_smooth(img * w, sig)
-        den = gaussian_smooth(w, sig)
-        ok = den > 1e-3
-        out[ok] = num[ok] / den[ok]
-    return out
 
 
 def _shutter_line(
@@ -295,19 +213,6 @@ def intensity_model(
         field=field,
         clip_level=clip_level,
     )
-
-
-def fill_small_holes(mask: BoolImage, max_px: float) -> BoolImage:
-    """``mask`` with its holes of at most ``max_px`` pixels filled (texture, not the pelvic inlet or
-    a foramen)."""
-    holes = ~mask
-    lab, n = ndi.label(holes)
-    if n == 0:
-        return mask
-    sizes = np.bincount(lab.ravel())
-    small = sizes <= max_px
-    small[0] = False
-    return np.asarray(mask | small[lab], dtype=np.bool_)
 
 
 def metal_mask(

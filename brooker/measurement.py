@@ -33,9 +33,9 @@ from scipy import ndimage as ndi
 
 from brooker.config import AnalysisConfig
 from brooker.fragments import Fragments
+from brooker.imaging import distance_transform_edt, distance_transform_edt_indices, window_around
 from brooker.models import FragmentKind, GapMeasurement, PixelSpacing
-from brooker.ndi_exact import distance_transform_edt, distance_transform_edt_indices
-from brooker.segmentation import HipMasks, window_around
+from brooker.segmentation import HipMasks
 
 #: How far beyond each end of the gap the edge profile reaches into the bone, mm.
 EDGE_REACH_MM = 1.5

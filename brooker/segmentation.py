@@ -39,9 +39,17 @@ import numpy.typing as npt
 from scipy import ndimage as ndi
 
 from brooker.config import AnalysisConfig
-from brooker.localization import Scene, analyse_scene, fill_small_holes, sample_grid
+from brooker.imaging import (
+    dilate_cross,
+    distance_transform_edt,
+    edt_open,
+    fill_small_holes,
+    sample_grid,
+    window_around,
+    within,
+)
+from brooker.localization import Scene, analyse_scene
 from brooker.models import HipJoint, ImageSide, Radiograph
-from brooker.ndi_exact import dilate_cross, distance_transform_edt
 
 BoolImage = npt.NDArray[np.bool_]
 FloatImage = npt.NDArray[np.float32]
@@ -104,27 +112,6 @@ class HipMasks:
         kr, kc = self.block_px
         r0, c0 = self.origin_px
         return (r0 + (row + 0.5) * kr - 0.5, c0 + (col + 0.5) * kc - 0.5)
-
-
-def _edt_open(
-    mask: BoolImage,
-    radius_mm: float,
-    sampling: tuple[float, float],
-    inside: npt.NDArray[np.float64] | None = None,
-) -> BoolImage:
-    """Binary opening with a disk of ``radius_mm`` (anisotropic pixels), via distance maps.
-
-    ``inside``, when given, is ``distance_transform_edt(mask, sampling=sampling)`` (the same
-    for every radius, so callers that open one mask several times compute it once).
-    """
-    if not mask.any():
-        return mask
-    if inside is None:
-        inside = distance_transform_edt(mask, sampling)
-    eroded = inside > radius_mm
-    if not eroded.any():
-        return eroded
-    return within(eroded, radius_mm, sampling) & mask
 
 
 def _roi_bounds(
@@ -362,7 +349,7 @@ def part_bodies(
     radius = radii_mm[0]
     kept: tuple[npt.NDArray[np.int32], list[int], list[int], float] | None = None
     for i, radius in enumerate(radii_mm):
-        opened = _edt_open(skeleton, radius, sampling, inside) & allowed
+        opened = edt_open(skeleton, radius, sampling, inside) & allowed
         body_lab, _ = ndi.label(opened)
         pelvis_ids = _dominant_labels(body_lab, pelvis_probe)
         femur_ids = _dominant_labels(body_lab, femur_probe)
@@ -506,7 +493,7 @@ def _pelvic_bumps(
         if own is None:
             sk_lab, _ = ndi.label(skeleton)
             own = np.isin(sk_lab, np.unique(sk_lab[pelvis & (sk_lab > 0)]))
-        closed = ~_edt_open(~own[win], config.bump_neck_radius_mm, sampling)
+        closed = ~edt_open(~own[win], config.bump_neck_radius_mm, sampling)
         notches = closed & ~own[win]
         notch_depth = distance_transform_edt(notches, sampling) * notches
         necks, n_necks = ndi.label((away <= NECK_REACH_MM) & notches, np.ones((3, 3), bool))
@@ -554,7 +541,7 @@ def _solid_femur(
     holes = _femur_holes(skeleton, femur, pelvis, in_field, focus, sampling, config)
     if not holes.any():
         return femur
-    opened = _edt_open(skeleton | holes, radius, sampling) & allowed
+    opened = edt_open(skeleton | holes, radius, sampling) & allowed
     lab, _ = ndi.label(opened)
     ids = np.unique(lab[femur & opened])
     grown = np.isin(lab, ids[ids > 0])
@@ -588,7 +575,7 @@ def _femur_holes(
     sk, field = skeleton[win], in_field[win]
     # the field's edge is outline for the closing too: a crack between the bone and the
     # shutter's margin is as much a crack as one between two pieces of bone
-    closed = ~_edt_open(~(sk | ~field), crack, sampling)
+    closed = ~edt_open(~(sk | ~field), crack, sampling)
     walls = closed | ~field
     # enclosed: not connected to the window's border
     lab, n = ndi.label(~walls)
@@ -625,35 +612,6 @@ def _femur_holes(
         if joins.size:
             found |= np.isin(crack_lab, joins)
     return out
-
-
-def within(mask: BoolImage, reach_mm: float, sampling: tuple[float, float]) -> BoolImage:
-    """Pixels at most ``reach_mm`` from ``mask`` (``distance_transform_edt(~mask) <= reach_mm``).
-
-    The distance map is computed only in the box of ``mask`` grown by the reach: nothing
-    outside it is that near, and every pixel of ``mask`` is inside it, so the distances in
-    the box are the exact ones. A staple's halo or a shutter's margin costs its own box
-    instead of the whole ROI.
-    """
-    out = np.zeros_like(mask)
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return out
-    cols = np.flatnonzero(mask.any(axis=0))
-    box = (slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
-    win = window_around(box, reach_mm + max(sampling), sampling, mask.shape)
-    out[win] = distance_transform_edt(~mask[win], sampling) <= reach_mm
-    return out
-
-
-def window_around(
-    box: tuple[slice, ...], pad_mm: float, sampling: tuple[float, float], shape: tuple[int, ...]
-) -> tuple[slice, ...]:
-    """``box`` widened by at least ``pad_mm`` on every side, within ``shape``."""
-    return tuple(
-        slice(max(0, s.start - math.ceil(pad_mm / mm)), min(dim, s.stop + math.ceil(pad_mm / mm)))
-        for s, mm, dim in zip(box, sampling, shape, strict=True)
-    )
 
 
 def _dominant_labels(lab: npt.NDArray[np.int32], probe: BoolImage) -> list[int]:

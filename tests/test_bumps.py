@@ -12,7 +12,8 @@ import pytest
 from scipy import ndimage as ndi
 
 from brooker.config import AnalysisConfig
-from brooker.segmentation import _edt_open, _pelvic_bumps
+from brooker.imaging import edt_open
+from brooker.segmentation import _pelvic_bumps
 
 PITCH = 0.2  # mm
 SHAPE = (700, 700)  # 140 mm square
@@ -36,7 +37,7 @@ def _bumps(
     sampling = (PITCH, PITCH)
     # the pelvis body as segment_hip hands it over: what the first (6 mm) opening keeps
     inside = ndi.distance_transform_edt(skeleton, sampling=sampling)
-    pelvis = _edt_open(skeleton, CFG.spur_opening_radii_mm[0], sampling, inside)
+    pelvis = edt_open(skeleton, CFG.spur_opening_radii_mm[0], sampling, inside)
     sector = np.ones(SHAPE, bool) if sector is None else sector
     return _pelvic_bumps(skeleton, inside, pelvis, sector, sampling, CFG, norm)
 
@@ -124,7 +125,7 @@ def _lobe() -> np.ndarray:
     body = np.zeros(SHAPE, bool)
     rr, cc = polygon(ys / PITCH, xs / PITCH, SHAPE)
     body[rr, cc] = True
-    return _edt_open(body, 1.0, (PITCH, PITCH))  # round the corners a little
+    return edt_open(body, 1.0, (PITCH, PITCH))  # round the corners a little
 
 
 @pytest.mark.parametrize("island_beside", [False, True])

@@ -1,4 +1,4 @@
-"""brooker.ndi_exact: each replacement equals the scipy call it stands for, bit for bit."""
+"""brooker.imaging's exact replacements: each equals the scipy call it stands for, bit for bit."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from brooker.ndi_exact import (
+from brooker.imaging import (
     dilate_cross,
     distance_transform_edt,
     distance_transform_edt_indices,
@@ -69,8 +69,8 @@ def test_zoom_linear_wants_float32() -> None:
 
 
 def test_sample_grid_is_the_plain_formula() -> None:
-    """localization.sample_grid's blocked, in-place column pass = the one-line formula."""
-    from brooker.localization import sample_grid
+    """imaging.sample_grid's blocked, in-place column pass = the one-line formula."""
+    from brooker.imaging import sample_grid
 
     def plain(a: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         def axis(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage as ndi
 
-from brooker.localization import gaussian_smooth, hough_peaks, sample_grid
+from brooker.imaging import gaussian_smooth, sample_grid
+from brooker.localization import hough_peaks
 
 
 @settings(max_examples=40, deadline=None)
@@ -165,7 +166,7 @@ def test_nearest_pair_beyond_the_first_window() -> None:
 def test_within_matches_a_whole_roi_distance_map(
     seed: int, rows: int, cols: int, density: float, reach: float, pitch: tuple[float, float]
 ) -> None:
-    from brooker.segmentation import within
+    from brooker.imaging import within
 
     mask = np.random.default_rng(seed).random((rows, cols)) < density
     got = within(mask, reach, pitch)

@@ -15,7 +15,8 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from brooker.config import AnalysisConfig
-from brooker.segmentation import _edt_open, _solid_femur
+from brooker.imaging import edt_open
+from brooker.segmentation import _solid_femur
 
 PITCH = 0.2  # mm
 SHAPE = (800, 600)  # 160 x 120 mm
@@ -54,7 +55,7 @@ def _femur_with_ring(cracks: int = 2) -> tuple[np.ndarray, np.ndarray]:
 def _bodies(skeleton: np.ndarray, pelvis: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     allowed = np.ones(SHAPE, bool)
     in_field = np.ones(SHAPE, bool)
-    opened = _edt_open(skeleton, OPEN_MM, SAMPLING)
+    opened = edt_open(skeleton, OPEN_MM, SAMPLING)
     y, _ = _grid()
     femur = opened & (y > 70.0)  # the shaft: what reaches the bottom
     pelvis = np.zeros(SHAPE, bool) if pelvis is None else pelvis
@@ -88,7 +89,7 @@ def test_pocket_against_the_pelvis_is_not_filled() -> None:
     spur = (np.abs(x - 46.0) < 3.0) & (y > 31.5) & (y < 75.0)
     cap = (np.abs(x - 74.0) < 3.0) & (y > 31.5) & (y < 75.0)
     skeleton = shaft | pelvis | spur | cap
-    _, solid = _bodies(skeleton, pelvis=_edt_open(pelvis, OPEN_MM, SAMPLING))
+    _, solid = _bodies(skeleton, pelvis=edt_open(pelvis, OPEN_MM, SAMPLING))
     pocket = (x > 49.0) & (x < 71.0) & (y > 32.0) & (y < 69.0)
     assert not (solid & pocket).any()
     assert not (solid & spur & (y < 65.0)).any()
@@ -102,7 +103,7 @@ def _cut_by_shutter(
     y, x = _grid()
     in_field = x < edge_mm
     skeleton = skeleton & (x < edge_mm - short_mm)
-    lab, _ = ndi.label(_edt_open(skeleton, OPEN_MM, SAMPLING))
+    lab, _ = ndi.label(edt_open(skeleton, OPEN_MM, SAMPLING))
     femur = np.isin(lab, np.unique(lab[(y > 75.0) & (lab > 0)]))  # what reaches the shaft
     allowed = np.ones(SHAPE, bool)
     pelvis = np.zeros(SHAPE, bool)
