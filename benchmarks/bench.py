@@ -154,12 +154,11 @@ def stage_times(path: Path, runs: int, scratch: Path) -> dict[str, float]:
     from brooker import overlay as ov
     from brooker.config import AnalysisConfig
     from brooker.dicom_io import load_radiograph
-    from brooker.fragments import candidate_bone, classify_fragments
+    from brooker.fragments import classify_fragments
     from brooker.grading import grade_hip
-    from brooker.ho_pixels import ho_probability, judges
     from brooker.localization import analyse_scene, find_hips
     from brooker.measurement import measure_gap
-    from brooker.pipeline import analyze, grade_path
+    from brooker.pipeline import analyze, grade_path, judge_pixels
     from brooker.segmentation import segment_hip
 
     config = AnalysisConfig()
@@ -179,12 +178,7 @@ def stage_times(path: Path, runs: int, scratch: Path) -> dict[str, float]:
         t = tick("localisation", t)
         masks = [segment_hip(rad, hip, config, scene) for hip in found.hips]
         t = tick("segmentation", t)
-        for i, m in enumerate(masks):  # as brooker.pipeline runs them (on every hip found here)
-            if config.ho_probability_min > 0 and candidate_bone(m).any():
-                prob = ho_probability(
-                    m, config.sector_deg, config.sector_radius_mm, judges(config.judges)[0]
-                )
-                masks[i] = dataclasses.replace(m, ho_prob=prob)
+        masks = [judge_pixels(m, config) for m in masks]  # on every hip found here
         t = tick("judges", t)
         for hip, m in zip(found.hips, masks, strict=True):
             frags = classify_fragments(m, rad.spacing, config)

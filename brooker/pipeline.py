@@ -29,7 +29,7 @@ from brooker.models import (
     Status,
 )
 from brooker.paths import safe_stem
-from brooker.segmentation import segment_hip
+from brooker.segmentation import HipMasks, segment_hip
 
 
 def analyze(
@@ -79,6 +79,17 @@ def load_calibrated(source: str | Path | Radiograph, config: AnalysisConfig) -> 
     return calibrate(radiograph, config)
 
 
+def judge_pixels(masks: HipMasks, config: AnalysisConfig) -> HipMasks:
+    """``masks`` with the learned pixel judge's map (:mod:`brooker.ho_pixels`), which
+    :func:`brooker.fragments.classify_fragments` then reads; unchanged when the judges are off
+    or the hip has no candidate at all (nothing for them to judge)."""
+    if config.ho_probability_min <= 0 or not candidate_bone(masks).any():
+        return masks
+    net = judges(config.judges)[0]
+    prob = ho_probability(masks, config.sector_deg, config.sector_radius_mm, net)
+    return dataclasses.replace(masks, ho_prob=prob)
+
+
 def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingResult:
     meta = radiograph.meta
     check_gradable(radiograph)  # size and spacing that no perception step can misuse
@@ -120,13 +131,7 @@ def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingRe
         if hip.not_graded_reason is not None:
             hips.append(not_graded_hip(hip, hip.not_graded_reason))
             continue
-        masks = segment_hip(radiograph, hip, config, scene)
-        if config.ho_probability_min > 0 and candidate_bone(masks).any():
-            # the learned judges of which candidates look heterotopic (brooker.ho_pixels);
-            # a hip with no candidate at all has nothing for them to judge
-            net = judges(config.judges)[0]
-            prob = ho_probability(masks, config.sector_deg, config.sector_radius_mm, net)
-            masks = dataclasses.replace(masks, ho_prob=prob)
+        masks = judge_pixels(segment_hip(radiograph, hip, config, scene), config)
         frags = classify_fragments(masks, radiograph.spacing, config)
         gap = measure_gap(masks, frags, radiograph.spacing, config)
         if gap is None and needs_gap({f.kind for f in frags.items}):
