@@ -20,7 +20,7 @@ bridge is 0 mm.
 Uncertainty (``GapMeasurement.uncertainty_mm``): the spacing's relative uncertainty times the
 gap (from its source: a calibrated Pixel Spacing is good to a few %, a detector-plane spacing is
 off by the unknown magnification) plus one ROI pixel pitch along the gap (half a pixel of edge
-localisation at each end). The ROI pitch is the stored pitch, or ``work_pitch_mm`` (0.2 mm) on
+localisation at each end). The ROI pitch is the stored pitch, or ``work_pitch_mm`` (0.4 mm) on
 films finer than that, whose ROIs are block-averaged (:mod:`brooker.segmentation`).
 """
 

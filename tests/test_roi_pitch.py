@@ -86,11 +86,13 @@ def _hip(rad: Radiograph) -> HipJoint:
 @pytest.mark.parametrize(
     ("row_mm", "col_mm", "block"),
     [
+        (0.4, 0.4, (1, 1)),
         (0.25, 0.25, (1, 1)),
-        (0.2, 0.2, (1, 1)),
-        (0.15, 0.15, (1, 1)),
-        (0.1, 0.1, (2, 2)),
-        (0.1, 0.13, (2, 1)),  # anisotropic: only the rows are block-averaged
+        (0.2, 0.2, (2, 2)),
+        (0.15, 0.15, (2, 2)),
+        (0.1, 0.1, (4, 4)),
+        (0.1, 0.13, (4, 3)),  # anisotropic: 0.4 x 0.39 mm
+        (0.1, 0.25, (4, 1)),  # anisotropic: only the rows are block-averaged
     ],
 )
 def test_gap_is_measured_in_mm_at_any_spacing(row_mm: float, col_mm: float, block: tuple[int, int]) -> None:
