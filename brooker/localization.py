@@ -264,6 +264,7 @@ class _Candidate:
     prosthesis: bool
     score: float
     cup_radius_mm: float | None = None
+    center_uncertainty_mm: float = 0.0
 
 
 def _circle_support(near_edges: BoolImage, row: float, col: float, radius_px: float) -> float:
@@ -547,6 +548,7 @@ def find_hips(
                 cup_radius_mm=c.cup_radius_mm,
                 score=pk.score,
                 not_graded_reason=_anatomy_unseen(grid, model, c),
+                center_uncertainty_mm=c.center_uncertainty_mm,
             )
         )
     caveats: tuple[str, ...] = ()
@@ -657,7 +659,23 @@ def _place_head(
     native = _head_circles(grid, model, config, pk.row, pk.col)
     if native:
         return max(native, key=lambda c: c.score)
-    return _Candidate(pk.row, pk.col, config.typical_head_radius_mm, False, pk.score)
+    return _Candidate(
+        pk.row,
+        pk.col,
+        config.typical_head_radius_mm,
+        False,
+        pk.score,
+        center_uncertainty_mm=detector_center_uncertainty_mm(),
+    )
+
+
+def detector_center_uncertainty_mm() -> float:
+    """The step, mm, about which a hip placed at the detector's centre is graded again
+    (:func:`brooker.pipeline.grade_found_hip`): half the stride of the detector's score map
+    (windows are scored every 4 mm, and its peak is not interpolated between them). This is the
+    grid's rounding only; the detector's error against the true centre is larger (it is
+    trusted to 12 mm, ``hip_refine_mm``)."""
+    return 0.5 * hd.SCORE_STEP_PX * hd.DETECTOR_PITCH_MM
 
 
 def _anatomy_unseen(grid: AnalysisGrid, model: IntensityModel, c: _Candidate) -> str | None:

@@ -328,6 +328,11 @@ class HipJoint:
     not_graded_reason: str | None = None
     """Why this hip is found but cannot be graded (the film's grey levels do not show its known
     anatomy as the segmentation needs), or None."""
+    center_uncertainty_mm: float = 0.0
+    """The step, mm, about which the hip is graded again when its centre is the hip detector's
+    own (no head outline was fitted): half the detector's stride, its grid's rounding
+    (:func:`brooker.localization.detector_center_uncertainty_mm`). 0 for a head fitted by its
+    outline (a metal disk or a circle of bone edges): not graded again."""
 
 
 @dataclass(frozen=True, slots=True)

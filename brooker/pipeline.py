@@ -19,11 +19,12 @@ from brooker.fragments import candidate_bone, classify_fragments
 from brooker.grading import grade_hip, needs_gap, not_graded_hip
 from brooker.ho_pixels import ho_probability, judges
 from brooker.image_io import with_user_sides
-from brooker.localization import analyse_scene, find_hips
+from brooker.localization import Scene, analyse_scene, find_hips
 from brooker.measurement import measure_gap
 from brooker.models import (
     ErrorInfo,
     GradingResult,
+    HipJoint,
     HipResult,
     Radiograph,
     Status,
@@ -90,6 +91,74 @@ def judge_pixels(masks: HipMasks, config: AnalysisConfig) -> HipMasks:
     return dataclasses.replace(masks, ho_prob=prob)
 
 
+def _grade_at(
+    radiograph: Radiograph, hip: HipJoint, config: AnalysisConfig, scene: Scene
+) -> HipResult | None:
+    """Segment, judge, measure and grade one hip about ``hip.center_px``; None when a spur has
+    no opposing bone to measure its gap to."""
+    assert radiograph.spacing is not None
+    masks = judge_pixels(segment_hip(radiograph, hip, config, scene), config)
+    frags = classify_fragments(masks, radiograph.spacing, config)
+    gap = measure_gap(masks, frags, radiograph.spacing, config)
+    if gap is None and needs_gap({f.kind for f in frags.items}):
+        return None
+    return grade_hip(
+        hip,
+        frags,
+        gap,
+        config,
+        head_metal_fraction=masks.head_metal_fraction,
+        femur_top_mm=masks.femur_top_mm,
+        bodies_unparted=masks.bodies_unparted,
+        parted_at_joint=masks.parted_at_joint,
+    )
+
+
+def grade_found_hip(
+    radiograph: Radiograph, hip: HipJoint, config: AnalysisConfig, scene: Scene
+) -> HipResult | None:
+    """One hip's result; None when a spur has no opposing bone to measure its gap to.
+
+    A hip placed at the hip detector's centre (no head outline was fitted, as on most native
+    hips of real films; ``hip.center_uncertainty_mm`` > 0) is also graded about the four
+    centres that far up, down, left and right, and the lowest class of the five is reported
+    (ties: the found centre's own result; a class 0 ends the search), with a caveat when they
+    differ. The sector, the joint's exclusion disk and the judges' inputs are all taken from
+    the centre, so a call that a 2 mm shift undoes rests on the centre's placement, not on the
+    bone; on the team's real films most such calls were false (README, step 7). The result is
+    the lowest run's whole, its ``center_px`` included: the centre it was graded about, so that
+    its fragments, gap, search region and caveats agree with the centre the record and overlay
+    show. Hips graded 0 at their centre, or whose head outline was fitted, are graded once.
+    """
+    own = _grade_at(radiograph, hip, config, scene)
+    d_mm = hip.center_uncertainty_mm
+    if own is None or d_mm <= 0 or own.grade is None or own.grade == 0:
+        return own
+    assert radiograph.spacing is not None
+    dr, dc = d_mm / radiograph.spacing.row_mm, d_mm / radiograph.spacing.col_mm
+    row, col = hip.center_px
+    results = [own]
+    for off_r, off_c in ((-dr, 0.0), (dr, 0.0), (0.0, -dc), (0.0, dc)):
+        moved = dataclasses.replace(hip, center_px=(row + off_r, col + off_c))
+        other = _grade_at(radiograph, moved, config, scene)
+        if other is not None and other.grade is not None:
+            results.append(other)
+            if other.grade == 0:
+                break  # nothing is lower: the other centres cannot change the result
+    low = min(results, key=lambda r: int(r.grade or 0))  # the first of equals: own first
+    classes = sorted({int(r.grade or 0) for r in results})
+    if len(classes) == 1:
+        return own
+    # numbers only where the text varies, so that the report counts it as one kind of caveat
+    caveat = (
+        f"the head's centre is only known to ±{d_mm:g} mm here (the hip detector's grid; no head "
+        f"outline was fitted), and about centres {d_mm:g} mm from it this hip grades "
+        f"{classes[0]} to {classes[-1]}: the lowest is reported, with the centre it was graded "
+        "about (check the overlay)"
+    )
+    return dataclasses.replace(low, caveats=(*low.caveats, caveat))
+
+
 def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingResult:
     meta = radiograph.meta
     check_gradable(radiograph)  # size and spacing that no perception step can misuse
@@ -131,10 +200,8 @@ def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingRe
         if hip.not_graded_reason is not None:
             hips.append(not_graded_hip(hip, hip.not_graded_reason))
             continue
-        masks = judge_pixels(segment_hip(radiograph, hip, config, scene), config)
-        frags = classify_fragments(masks, radiograph.spacing, config)
-        gap = measure_gap(masks, frags, radiograph.spacing, config)
-        if gap is None and needs_gap({f.kind for f in frags.items}):
+        graded = grade_found_hip(radiograph, hip, config, scene)
+        if graded is None:
             # a spur with no opposing bone to measure to: the class between II and III is
             # unknown, so the hip is reported, not guessed
             skipped.append(
@@ -142,18 +209,7 @@ def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingRe
                 "bone to measure the gap to (check the overlay)"
             )
             continue
-        hips.append(
-            grade_hip(
-                hip,
-                frags,
-                gap,
-                config,
-                head_metal_fraction=masks.head_metal_fraction,
-                femur_top_mm=masks.femur_top_mm,
-                bodies_unparted=masks.bodies_unparted,
-                parted_at_joint=masks.parted_at_joint,
-            )
-        )
+        hips.append(graded)
     if not any(h.grade is not None for h in hips):
         unseen = [f"{h.patient_side.value} hip found, not graded: {h.not_graded}" for h in hips]
         return GradingResult(

@@ -1,0 +1,257 @@
+"""A hip placed at the hip detector's own centre is graded over the centre's uncertainty.
+
+On real films most native heads have no fitted outline: the hip is placed where the detector's
+score peaks, on its 4 mm grid (``HipJoint.center_uncertainty_mm`` = 2 mm). Such a hip is graded
+at its centre and 2 mm up, down, left and right, and the lowest class is reported with a caveat
+(:func:`brooker.pipeline.grade_found_hip`). Here: which hips carry the uncertainty (a phantom
+film, with the native head's circle fit taken away), that grading goes through it, and how the
+five results are combined (the per-centre grading replaced by a table of classes, so every
+branch is pinned).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+import brooker.localization as loc
+import brooker.phantom as ph
+from brooker import pipeline
+from brooker.config import AnalysisConfig
+from brooker.dicom_io import load_radiograph
+from brooker.localization import analyse_scene, detector_center_uncertainty_mm, find_hips
+from brooker.models import (
+    BrookerGrade,
+    HipJoint,
+    HipResult,
+    ImageSide,
+    PatientSide,
+    Radiograph,
+)
+from brooker.phantom import HipSpec as H
+from brooker.phantom import PhantomSpec
+
+CFG = AnalysisConfig()
+
+
+@pytest.fixture(scope="module")
+def film(tmp_path_factory: pytest.TempPathFactory) -> Radiograph:
+    spec = PhantomSpec(seed=5, right=H(0), left=H(0, prosthesis=True), spacing_mm=0.4)
+    p = ph.render(spec)
+    path = ph.write(p, tmp_path_factory.mktemp("centre") / "film.dcm")
+    return load_radiograph(path, pixel_spacing=p.spacing)
+
+
+def test_the_detector_centre_is_known_to_half_its_stride() -> None:
+    # the detector scores windows every 2 detector pixels of 2 mm
+    assert detector_center_uncertainty_mm() == pytest.approx(2.0)
+
+
+def test_fitted_heads_carry_no_uncertainty(film: Radiograph) -> None:
+    hips = find_hips(film, CFG, analyse_scene(film, CFG)).hips
+    assert {h.patient_side for h in hips} == {PatientSide.RIGHT, PatientSide.LEFT}
+    for h in hips:
+        # the native head's circle of bone edges and the prosthetic metal disk are both fitted
+        assert h.center_uncertainty_mm == 0.0, h
+
+
+def test_a_hip_placed_at_the_detector_centre_carries_it(
+    film: Radiograph, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(loc, "_head_circles", lambda *a, **k: [])  # no native circle found
+    hips = {h.patient_side: h for h in find_hips(film, CFG, analyse_scene(film, CFG)).hips}
+    native, prosthetic = hips[PatientSide.RIGHT], hips[PatientSide.LEFT]
+    assert not native.prosthesis
+    assert native.head_radius_mm == CFG.typical_head_radius_mm
+    assert native.center_uncertainty_mm == pytest.approx(detector_center_uncertainty_mm())
+    assert prosthetic.prosthesis
+    assert prosthetic.center_uncertainty_mm == 0.0
+
+
+# --- combining the five results -------------------------------------------------------------
+
+ROW_MM, COL_MM = 0.5, 0.25  # anisotropic: an offset of 2 mm is 4 rows or 8 columns
+HIP = HipJoint(
+    patient_side=PatientSide.LEFT,
+    image_side=ImageSide.RIGHT,
+    center_px=(100.0, 200.0),
+    head_radius_mm=23.5,
+    prosthesis=False,
+    center_uncertainty_mm=2.0,
+)
+
+
+@dataclasses.dataclass
+class _Film:
+    """What grade_found_hip reads of a radiograph: its spacing."""
+
+    @dataclasses.dataclass
+    class _Spacing:
+        row_mm: float = ROW_MM
+        col_mm: float = COL_MM
+
+    spacing: _Spacing = dataclasses.field(default_factory=_Spacing)
+
+
+def _combine(
+    monkeypatch: pytest.MonkeyPatch, table: dict[tuple[float, float], int | None], hip: HipJoint
+) -> tuple[HipResult | None, list[tuple[float, float]]]:
+    """grade_found_hip with the class at each centre offset (mm, row and column) from
+    ``table`` (None: a spur with nothing to measure to); returns the result and the offsets
+    graded, in order."""
+    seen: list[tuple[float, float]] = []
+
+    def fake(_rad: object, h: HipJoint, _cfg: object, _scene: object) -> HipResult | None:
+        off = (
+            round((h.center_px[0] - hip.center_px[0]) * ROW_MM, 6),
+            round((h.center_px[1] - hip.center_px[1]) * COL_MM, 6),
+        )
+        seen.append(off)
+        g = table[off]
+        if g is None:
+            return None
+        return HipResult(
+            patient_side=h.patient_side,
+            image_side=h.image_side,
+            grade=BrookerGrade(g),
+            center_px=h.center_px,
+            prosthesis=False,
+            caveats=(f"from {off}",),
+        )
+
+    monkeypatch.setattr(pipeline, "_grade_at", fake)
+    return pipeline.grade_found_hip(_Film(), hip, CFG, None), seen  # type: ignore[arg-type]
+
+
+CENTRE, UP, DOWN, LEFT, RIGHT = (0.0, 0.0), (-2.0, 0.0), (2.0, 0.0), (0.0, -2.0), (0.0, 2.0)
+
+
+def test_the_lowest_class_of_the_five_is_reported_with_a_caveat(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    table: dict[tuple[float, float], int | None] = {
+        CENTRE: 4, UP: 4, DOWN: 2, LEFT: 3, RIGHT: 4
+    }  # fmt: skip
+    res, seen = _combine(monkeypatch, table, HIP)
+    assert seen == [CENTRE, UP, DOWN, LEFT, RIGHT]
+    assert res is not None
+    assert res.grade is BrookerGrade.SPURS_WIDE_GAP
+    # the lowest run whole: its centre (2 mm down: 4 rows of 0.5 mm) and its own caveats
+    assert res.center_px == (HIP.center_px[0] + 4.0, HIP.center_px[1])
+    assert res.caveats[0] == "from (2.0, 0.0)"
+    assert res.caveats[-1] == (
+        "the head's centre is only known to ±2 mm here (the hip detector's grid; no head "
+        "outline was fitted), and about centres 2 mm from it this hip grades 2 to 4: the "
+        "lowest is reported, with the centre it was graded about (check the overlay)"
+    )
+    assert len(res.caveats) == 2
+
+
+def test_equal_lowest_classes_keep_the_centre_own_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    table: dict[tuple[float, float], int | None] = {
+        CENTRE: 3, UP: 4, DOWN: 3, LEFT: 3, RIGHT: 4
+    }  # fmt: skip
+    res, _ = _combine(monkeypatch, table, HIP)
+    assert res is not None
+    assert res.grade is BrookerGrade.SPURS_NARROW_GAP
+    assert res.caveats[0] == "from (0.0, 0.0)"
+    assert res.center_px == HIP.center_px
+    assert "grades 3 to 4" in res.caveats[-1]
+
+
+def test_equal_lowest_moved_centres_keep_the_first_tried(monkeypatch: pytest.MonkeyPatch) -> None:
+    table: dict[tuple[float, float], int | None] = {
+        CENTRE: 4, UP: 4, DOWN: 3, LEFT: 3, RIGHT: 4
+    }  # fmt: skip
+    res, _ = _combine(monkeypatch, table, HIP)
+    assert res is not None
+    assert res.caveats[0] == "from (2.0, 0.0)"
+
+
+def test_agreeing_centres_add_no_caveat(monkeypatch: pytest.MonkeyPatch) -> None:
+    table: dict[tuple[float, float], int | None] = {
+        CENTRE: 2, UP: 2, DOWN: 2, LEFT: 2, RIGHT: 2
+    }  # fmt: skip
+    res, seen = _combine(monkeypatch, table, HIP)
+    assert len(seen) == 5
+    assert res is not None
+    assert res.grade is BrookerGrade.SPURS_WIDE_GAP
+    assert res.caveats == ("from (0.0, 0.0)",)
+
+
+def test_a_class_0_ends_the_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    table: dict[tuple[float, float], int | None] = {
+        CENTRE: 4, UP: 1, DOWN: 0, LEFT: 4, RIGHT: 4
+    }  # fmt: skip
+    res, seen = _combine(monkeypatch, table, HIP)
+    assert seen == [CENTRE, UP, DOWN]
+    assert res is not None
+    assert res.grade is BrookerGrade.NONE
+    assert "this hip grades 0 to 4" in res.caveats[-1]
+    assert res.center_px == (HIP.center_px[0] + 4.0, HIP.center_px[1])
+
+
+def test_an_offset_with_nothing_to_measure_to_is_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    table: dict[tuple[float, float], int | None] = {
+        CENTRE: 3, UP: None, DOWN: 3, LEFT: 3, RIGHT: 3
+    }  # fmt: skip
+    res, seen = _combine(monkeypatch, table, HIP)
+    assert len(seen) == 5
+    assert res is not None
+    assert res.grade is BrookerGrade.SPURS_NARROW_GAP
+    assert res.caveats == ("from (0.0, 0.0)",)
+
+
+def test_a_centre_with_nothing_to_measure_to_stays_ungraded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    table: dict[tuple[float, float], int | None] = {
+        CENTRE: None, UP: 0, DOWN: 0, LEFT: 0, RIGHT: 0
+    }  # fmt: skip
+    res, seen = _combine(monkeypatch, table, HIP)
+    assert res is None
+    assert seen == [CENTRE]
+
+
+@pytest.mark.parametrize("own", [0, 1, 2, 3, 4])
+def test_a_fitted_head_is_graded_once(monkeypatch: pytest.MonkeyPatch, own: int) -> None:
+    fitted = dataclasses.replace(HIP, center_uncertainty_mm=0.0)
+    table: dict[tuple[float, float], int | None] = {CENTRE: own}
+    res, seen = _combine(monkeypatch, table, fitted)
+    assert seen == [CENTRE]
+    assert res is not None
+    assert res.grade == own
+
+
+def test_a_class_0_at_the_centre_is_graded_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    res, seen = _combine(monkeypatch, {CENTRE: 0}, HIP)
+    assert seen == [CENTRE]
+    assert res is not None
+    assert res.grade is BrookerGrade.NONE
+
+
+def test_columns_move_by_the_column_spacing(monkeypatch: pytest.MonkeyPatch) -> None:
+    table: dict[tuple[float, float], int | None] = {
+        CENTRE: 3, UP: 3, DOWN: 3, LEFT: 3, RIGHT: 1
+    }  # fmt: skip
+    res, _ = _combine(monkeypatch, table, HIP)
+    assert res is not None
+    assert res.grade is BrookerGrade.ISLANDS
+    assert res.center_px == (HIP.center_px[0], HIP.center_px[1] + 8.0)  # 2 mm / 0.25 mm
+
+
+def test_grading_goes_through_the_centre_uncertainty(
+    film: Radiograph, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[HipJoint] = []
+    real = pipeline.grade_found_hip
+
+    def spy(rad: Radiograph, hip: HipJoint, cfg: AnalysisConfig, scene: object) -> object:
+        calls.append(hip)
+        return real(rad, hip, cfg, scene)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "grade_found_hip", spy)
+    res = pipeline.analyze(film, CFG)
+    assert {h.patient_side for h in calls} == {PatientSide.RIGHT, PatientSide.LEFT}
+    assert len(res.hips) == 2
