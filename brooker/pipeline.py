@@ -26,6 +26,7 @@ from brooker.models import (
     GradingResult,
     HipJoint,
     HipResult,
+    PixelSpacing,
     Radiograph,
     Status,
 )
@@ -98,8 +99,16 @@ def _grade_at(
     no opposing bone to measure its gap to."""
     assert radiograph.spacing is not None
     masks = judge_pixels(segment_hip(radiograph, hip, config, scene), config)
-    frags = classify_fragments(masks, radiograph.spacing, config)
-    gap = measure_gap(masks, frags, radiograph.spacing, config)
+    return grade_masks(hip, masks, radiograph.spacing, config)
+
+
+def grade_masks(
+    hip: HipJoint, masks: HipMasks, spacing: PixelSpacing, config: AnalysisConfig
+) -> HipResult | None:
+    """Fragments, gap and class of one segmented (and judged) hip; None when a spur has no
+    opposing bone to measure its gap to."""
+    frags = classify_fragments(masks, spacing, config)
+    gap = measure_gap(masks, frags, spacing, config)
     if gap is None and needs_gap({f.kind for f in frags.items}):
         return None
     return grade_hip(
