@@ -118,11 +118,11 @@ class AnalysisConfig:
     head_min_circle_support: float = 0.75
     #: the head radius assumed when no head circle is found in a detected hip region
     typical_head_radius_mm: float = 23.5
-    # --- segmentation around each hip (full resolution, at most work_pitch_mm) ---
+    # --- segmentation around each hip (stored pitch; finer films averaged to work_pitch_mm) ---
     #: Hip ROIs on films finer than this are block-averaged by whole factors per axis (0.2 mm
     #: -> 0.4 mm, 0.1 mm -> 0.4 mm): bone edges are blurred over several tenths of a mm on any
     #: radiograph, the gap's end points are still located to sub-pixel precision, and the real
-    #: exports the judges learnt from are 0.4-0.5 mm films; 4x fewer pixels to segment at 0.2 mm.
+    #: exports the judges learnt from are 0.4-0.6 mm films; 4x fewer pixels to segment at 0.2 mm.
     work_pitch_mm: float = 0.4
     roi_up_mm: float = 110.0
     roi_down_mm: float = 120.0

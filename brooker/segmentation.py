@@ -1,9 +1,10 @@
-"""Radiograph + hip -> bone, metal and region masks around that hip, at full resolution.
+"""Radiograph + hip -> bone, metal and region masks around that hip, at the stored resolution
+(block-averaged by whole factors towards the 0.4 mm working pitch on finer films).
 
 Around each hip a region of interest (ROI) is cut from the stored pixels; on films finer than
 ``work_pitch_mm`` (0.4 mm) whole blocks of pixels are averaged into one (0.2 mm -> 0.4 mm,
 0.1 mm -> 0.4 mm), so a fine film costs no more to segment than the real exports the engine is
-built on (0.4-0.5 mm). In the ROI:
+built on (0.4-0.6 mm). In the ROI:
 
 * the local soft-tissue and bone levels are estimated on a coarse copy and interpolated back,
   so that the bone threshold sits half-way between them everywhere (the half-maximum of a
