@@ -82,6 +82,10 @@ HIP = HipJoint(
 )
 
 
+CENTRE, UP, DOWN, LEFT, RIGHT = (0.0, 0.0), (-2.0, 0.0), (2.0, 0.0), (0.0, -2.0), (0.0, 2.0)
+OFFSETS = (CENTRE, UP, DOWN, LEFT, RIGHT)  # the order grade_found_hip tries them in
+
+
 @dataclasses.dataclass
 class _Film:
     """What grade_found_hip reads of a radiograph: its spacing."""
@@ -95,11 +99,13 @@ class _Film:
 
 
 def _combine(
-    monkeypatch: pytest.MonkeyPatch, table: dict[tuple[float, float], int | None], hip: HipJoint
+    monkeypatch: pytest.MonkeyPatch, classes: tuple[int | None, ...], hip: HipJoint = HIP
 ) -> tuple[HipResult | None, list[tuple[float, float]]]:
-    """grade_found_hip with the class at each centre offset (mm, row and column) from
-    ``table`` (None: a spur with nothing to measure to); returns the result and the offsets
-    graded, in order."""
+    """grade_found_hip with the class at each centre from ``classes``, in the order the centres
+    are tried (found, up, down, left, right; None: a spur with nothing to measure to); returns
+    the result and the offsets (mm, row and column) graded, in order. A centre past the end of
+    ``classes`` must not be graded."""
+    table = dict(zip(OFFSETS, classes, strict=False))
     seen: list[tuple[float, float]] = []
 
     def fake(_rad: object, h: HipJoint, _cfg: object, _scene: object) -> HipResult | None:
@@ -124,16 +130,12 @@ def _combine(
     return pipeline.grade_found_hip(_Film(), hip, CFG, None), seen  # type: ignore[arg-type]
 
 
-CENTRE, UP, DOWN, LEFT, RIGHT = (0.0, 0.0), (-2.0, 0.0), (2.0, 0.0), (0.0, -2.0), (0.0, 2.0)
 
 
 def test_the_lowest_class_of_the_five_is_reported_with_a_caveat(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    table: dict[tuple[float, float], int | None] = {
-        CENTRE: 4, UP: 4, DOWN: 2, LEFT: 3, RIGHT: 4
-    }  # fmt: skip
-    res, seen = _combine(monkeypatch, table, HIP)
+    res, seen = _combine(monkeypatch, (4, 4, 2, 3, 4))
     assert seen == [CENTRE, UP, DOWN, LEFT, RIGHT]
     assert res is not None
     assert res.grade is BrookerGrade.SPURS_WIDE_GAP
@@ -149,10 +151,7 @@ def test_the_lowest_class_of_the_five_is_reported_with_a_caveat(
 
 
 def test_equal_lowest_classes_keep_the_centre_own_result(monkeypatch: pytest.MonkeyPatch) -> None:
-    table: dict[tuple[float, float], int | None] = {
-        CENTRE: 3, UP: 4, DOWN: 3, LEFT: 3, RIGHT: 4
-    }  # fmt: skip
-    res, _ = _combine(monkeypatch, table, HIP)
+    res, _ = _combine(monkeypatch, (3, 4, 3, 3, 4))
     assert res is not None
     assert res.grade is BrookerGrade.SPURS_NARROW_GAP
     assert res.caveats[0] == "from (0.0, 0.0)"
@@ -161,19 +160,13 @@ def test_equal_lowest_classes_keep_the_centre_own_result(monkeypatch: pytest.Mon
 
 
 def test_equal_lowest_moved_centres_keep_the_first_tried(monkeypatch: pytest.MonkeyPatch) -> None:
-    table: dict[tuple[float, float], int | None] = {
-        CENTRE: 4, UP: 4, DOWN: 3, LEFT: 3, RIGHT: 4
-    }  # fmt: skip
-    res, _ = _combine(monkeypatch, table, HIP)
+    res, _ = _combine(monkeypatch, (4, 4, 3, 3, 4))
     assert res is not None
     assert res.caveats[0] == "from (2.0, 0.0)"
 
 
 def test_agreeing_centres_add_no_caveat(monkeypatch: pytest.MonkeyPatch) -> None:
-    table: dict[tuple[float, float], int | None] = {
-        CENTRE: 2, UP: 2, DOWN: 2, LEFT: 2, RIGHT: 2
-    }  # fmt: skip
-    res, seen = _combine(monkeypatch, table, HIP)
+    res, seen = _combine(monkeypatch, (2, 2, 2, 2, 2))
     assert len(seen) == 5
     assert res is not None
     assert res.grade is BrookerGrade.SPURS_WIDE_GAP
@@ -181,10 +174,7 @@ def test_agreeing_centres_add_no_caveat(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_a_class_0_ends_the_search(monkeypatch: pytest.MonkeyPatch) -> None:
-    table: dict[tuple[float, float], int | None] = {
-        CENTRE: 4, UP: 1, DOWN: 0, LEFT: 4, RIGHT: 4
-    }  # fmt: skip
-    res, seen = _combine(monkeypatch, table, HIP)
+    res, seen = _combine(monkeypatch, (4, 1, 0, 4, 4))
     assert seen == [CENTRE, UP, DOWN]
     assert res is not None
     assert res.grade is BrookerGrade.NONE
@@ -193,10 +183,7 @@ def test_a_class_0_ends_the_search(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_an_offset_with_nothing_to_measure_to_is_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
-    table: dict[tuple[float, float], int | None] = {
-        CENTRE: 3, UP: None, DOWN: 3, LEFT: 3, RIGHT: 3
-    }  # fmt: skip
-    res, seen = _combine(monkeypatch, table, HIP)
+    res, seen = _combine(monkeypatch, (3, None, 3, 3, 3))
     assert len(seen) == 5
     assert res is not None
     assert res.grade is BrookerGrade.SPURS_NARROW_GAP
@@ -206,10 +193,7 @@ def test_an_offset_with_nothing_to_measure_to_is_left_out(monkeypatch: pytest.Mo
 def test_a_centre_with_nothing_to_measure_to_stays_ungraded(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    table: dict[tuple[float, float], int | None] = {
-        CENTRE: None, UP: 0, DOWN: 0, LEFT: 0, RIGHT: 0
-    }  # fmt: skip
-    res, seen = _combine(monkeypatch, table, HIP)
+    res, seen = _combine(monkeypatch, (None, 0, 0, 0, 0))
     assert res is None
     assert seen == [CENTRE]
 
@@ -217,25 +201,21 @@ def test_a_centre_with_nothing_to_measure_to_stays_ungraded(
 @pytest.mark.parametrize("own", [0, 1, 2, 3, 4])
 def test_a_fitted_head_is_graded_once(monkeypatch: pytest.MonkeyPatch, own: int) -> None:
     fitted = dataclasses.replace(HIP, center_uncertainty_mm=0.0)
-    table: dict[tuple[float, float], int | None] = {CENTRE: own}
-    res, seen = _combine(monkeypatch, table, fitted)
+    res, seen = _combine(monkeypatch, (own,), fitted)
     assert seen == [CENTRE]
     assert res is not None
     assert res.grade == own
 
 
 def test_a_class_0_at_the_centre_is_graded_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    res, seen = _combine(monkeypatch, {CENTRE: 0}, HIP)
+    res, seen = _combine(monkeypatch, (0,))
     assert seen == [CENTRE]
     assert res is not None
     assert res.grade is BrookerGrade.NONE
 
 
 def test_columns_move_by_the_column_spacing(monkeypatch: pytest.MonkeyPatch) -> None:
-    table: dict[tuple[float, float], int | None] = {
-        CENTRE: 3, UP: 3, DOWN: 3, LEFT: 3, RIGHT: 1
-    }  # fmt: skip
-    res, _ = _combine(monkeypatch, table, HIP)
+    res, _ = _combine(monkeypatch, (3, 3, 3, 3, 1))
     assert res is not None
     assert res.grade is BrookerGrade.ISLANDS
     assert res.center_px == (HIP.center_px[0], HIP.center_px[1] + 8.0)  # 2 mm / 0.25 mm
