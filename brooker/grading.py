@@ -163,6 +163,7 @@ def grade_hip(
         caveats=tuple(caveats),
         head_radius_mm=hip.head_radius_mm,
         search_region=(config.sector_radius_mm, *config.sector_deg),
+        center_uncertainty_mm=hip.center_uncertainty_mm,
     )
 
 
@@ -177,4 +178,5 @@ def not_graded_hip(hip: HipJoint, why: str) -> HipResult:
         prosthesis=hip.prosthesis,
         not_graded=f"{why}: heterotopic bone cannot be told from normal bone here",
         head_radius_mm=hip.head_radius_mm,
+        center_uncertainty_mm=hip.center_uncertainty_mm,
     )

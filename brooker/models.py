@@ -424,6 +424,10 @@ class HipResult:
     search_region: tuple[float, float, float] | None = None
     """Where heterotopic bone was sought: ``(radius_mm, from_deg, to_deg)`` around the centre,
     angles 0 up, 90 lateral, 180 down (None when the hip was not graded)."""
+    center_uncertainty_mm: float = 0.0
+    """How far ``center_px`` may be from the head's true centre: 0 when a head outline (bone
+    circle or metal disk) was fitted, half the hip detector's stride when the hip sits at the
+    detector's own centre (see :attr:`HipJoint.center_uncertainty_mm`)."""
 
     def __post_init__(self) -> None:
         if (self.grade is None) != (self.not_graded is not None):
@@ -452,6 +456,7 @@ class HipResult:
             "head_radius_mm": None
             if self.head_radius_mm is None
             else round(float(self.head_radius_mm), 1),
+            "center_uncertainty_mm": round(float(self.center_uncertainty_mm), 2),
             "fragments": [f.to_record() for f in self.fragments],
             "caveats": list(self.caveats),
         }

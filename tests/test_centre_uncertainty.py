@@ -20,6 +20,7 @@ import brooker.phantom as ph
 from brooker import pipeline
 from brooker.config import AnalysisConfig
 from brooker.dicom_io import load_radiograph
+from brooker.grading import not_graded_hip
 from brooker.localization import analyse_scene, detector_center_uncertainty_mm, find_hips
 from brooker.models import (
     BrookerGrade,
@@ -235,3 +236,22 @@ def test_grading_goes_through_the_centre_uncertainty(
     res = pipeline.analyze(film, CFG)
     assert {h.patient_side for h in calls} == {PatientSide.RIGHT, PatientSide.LEFT}
     assert len(res.hips) == 2
+
+
+def test_the_record_says_how_well_the_centre_is_known(
+    film: Radiograph, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # fitted heads: 0; with the native circle fit taken away, that hip sits at the detector's
+    # centre and its record says so, graded or not
+    fitted = {h.patient_side: h for h in pipeline.analyze(film, CFG).hips}
+    assert {s: h.to_record()["center_uncertainty_mm"] for s, h in fitted.items()} == {
+        PatientSide.RIGHT: 0.0,
+        PatientSide.LEFT: 0.0,
+    }
+    monkeypatch.setattr(loc, "_head_circles", lambda *a, **k: [])
+    moved = {h.patient_side: h for h in pipeline.analyze(film, CFG).hips}
+    rec = moved[PatientSide.RIGHT].to_record()
+    assert rec["center_uncertainty_mm"] == pytest.approx(detector_center_uncertainty_mm())
+    assert moved[PatientSide.LEFT].to_record()["center_uncertainty_mm"] == 0.0
+    # an ungraded hip carries it too
+    assert not_graded_hip(HIP, "why").to_record()["center_uncertainty_mm"] == 2.0
