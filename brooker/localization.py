@@ -18,6 +18,7 @@ Hips are searched on a coarse, isotropic analysis grid (``AnalysisConfig.analysi
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -64,6 +65,8 @@ class IntensityModel:
     field: BoolImage
     clip_level: float
     """Level at and above which a pixel is clipped at the top of the film's range (metal)."""
+    noise: float = 0.0
+    """The film's pixel noise on this grid, a standard deviation (:func:`pixel_noise`)."""
 
     @property
     def contrast(self) -> FloatImage:
@@ -212,7 +215,38 @@ def intensity_model(
         metal_mask=metal,
         field=field,
         clip_level=clip_level,
+        noise=pixel_noise(img, body & ~metal & ~clipped),
     )
+
+
+#: Immerkaer's noise operator: the difference of two discrete Laplacians, blind to flat,
+#: sloped and curved grey levels (J. Immerkaer, "Fast noise variance estimation", CVIU 1996)
+_NOISE_KERNEL = np.array([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]])
+
+
+def pixel_noise(img: FloatImage, where: BoolImage) -> float:
+    """The standard deviation of the image's pixel noise, from the pixels of ``where`` away
+    from its border: the median absolute response of :data:`_NOISE_KERNEL` (whose weights'
+    squares sum to 36) as a Gaussian's standard deviation. Edges and texture are few of the
+    body's pixels, so the median is the noise's; 0 for a film without noise (as most 8-bit
+    web exports, after their smoothing and JPEG)."""
+    inner = ndi.binary_erosion(where, iterations=2)
+    if inner.sum() < 100:
+        return 0.0
+    response = ndi.convolve(np.asarray(img, dtype=np.float64), _NOISE_KERNEL, mode="nearest")
+    return float(np.median(np.abs(response[inner])) / 0.6745 / 6.0)
+
+
+@functools.cache
+def _noise_texture_factor(sigma_px: float) -> float:
+    """The fine texture :func:`_metal_head` measures on white noise of standard deviation 1:
+    the root of the sum of squares of its high-pass kernel (a unit impulse minus its Gaussian
+    smoothing of ``sigma_px``)."""
+    half = math.ceil(5 * sigma_px) + 1
+    impulse = np.zeros((2 * half + 1, 2 * half + 1))
+    impulse[half, half] = 1.0
+    kernel = impulse - ndi.gaussian_filter(impulse, sigma_px)
+    return float(np.sqrt((kernel**2).sum()))
 
 
 def metal_mask(
@@ -646,7 +680,7 @@ def _place_head(
     """The head inside a detected hip region: a prosthetic head near the detector's centre
     first, then the best-supported native head circle, else the detector's centre."""
     p = grid.pitch_mm
-    metal_head = _metal_head(grid.image, pk.row, pk.col, p)
+    metal_head = _metal_head(grid.image, pk.row, pk.col, p, model.noise)
     if metal_head is not None:
         # the metal-disk Hough fit (with its cup) is the more precise, where it agrees
         fits = [
@@ -723,14 +757,17 @@ def _anatomy_unseen(grid: AnalysisGrid, model: IntensityModel, c: _Candidate) ->
     return None
 
 
-def _metal_head(img: FloatImage, row: float, col: float, pitch_mm: float) -> _Candidate | None:
+def _metal_head(
+    img: FloatImage, row: float, col: float, pitch_mm: float, noise: float = 0.0
+) -> _Candidate | None:
     """A prosthetic head near ``(row, col)``, told by what metal is on any film: flat inside and
     at least as bright as the brightest bone around the hip, whatever the film's grey levels.
 
     The brightest 8 mm disk within 12 mm of the centre is the head's core when its median is at
     least ``0.93`` of the way from the film's median to the 98th percentile of a ring 30-70 mm
     around it (cortex of the shaft and acetabulum, or the stem), and its fine texture (the
-    standard deviation of a 1 mm high-pass) is at most 1.2 % of its brightness above the median.
+    standard deviation of a 1 mm high-pass), less what the film's pixel noise ``noise`` gives
+    that measure (subtracted in quadrature), is at most 1.2 % of its brightness above the median.
     The head is then the bright region around that core; its centre and radius are those of its
     largest inscribed circle centred within 10 mm of the core. A core no brighter than 1.1 times
     that bone level must also have a stem: metal as bright reaching 45 mm below it. Returns None
@@ -762,6 +799,8 @@ def _metal_head(img: FloatImage, row: float, col: float, pitch_mm: float) -> _Ca
     level = float(np.median(a[core]))
     fine = a - ndi.gaussian_filter(a, 1.0 / p)
     tex = float(np.median(np.sqrt(ndi.gaussian_filter(fine * fine, 1.5 / p))[core]))
+    # metal is flat but for the film's noise, which any flat region shows as much
+    tex = math.sqrt(max(tex * tex - (noise * _noise_texture_factor(1.0 / p)) ** 2, 0.0))
     above = level - p50
     rel = above / (a98 - p50)
     if above <= 0 or rel < 0.93 or tex > 0.012 * above:

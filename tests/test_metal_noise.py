@@ -1,0 +1,96 @@
+"""A prosthetic head is flat but for the film's noise: the flatness test allows for it.
+
+``localization._metal_head`` tells a metal head from bright bone by its fine texture (at most
+1.2 % of its brightness). Pixel noise gives every flat region that texture too, so the film's
+noise (``localization.pixel_noise``, Immerkaer's estimator) is subtracted from it first: a
+noisy film's metal head is still metal, and bone's own texture still is not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import brooker.phantom as ph
+from brooker.config import AnalysisConfig
+from brooker.dicom_io import load_radiograph
+from brooker.localization import _metal_head, analyse_scene, find_hips, pixel_noise
+from brooker.models import PatientSide
+from brooker.phantom import HipSpec, PhantomSpec
+
+PITCH_MM = 1.0
+SIZE = 240
+CENTRE = (120.0, 120.0)
+
+
+def _hip(core: np.ndarray | float, noise: float, seed: int = 0) -> np.ndarray:
+    """A 1 mm grid: soft tissue 100 with a gentle slope, bone 215 in a ring 30-70 mm from the
+    centre, and a head 14 mm across at 230 (``core``: its grey levels), plus white noise."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float64)
+    img = 100.0 + 0.05 * (yy - 120.0)
+    d = np.hypot(yy - CENTRE[0], xx - CENTRE[1]) * PITCH_MM
+    img[(d >= 40.0) & (d <= 44.0)] = 215.0
+    head = d <= 14.0
+    img[head] = core if np.isscalar(core) else np.asarray(core)[head]
+    return (img + rng.normal(0.0, noise, img.shape)).astype(np.float32)
+
+
+@pytest.mark.parametrize("sigma", [0.0, 1.0, 3.0, 6.0])
+def test_the_noise_estimate_is_the_added_noise(sigma: float) -> None:
+    img = _hip(230.0, sigma)
+    est = pixel_noise(img, np.ones(img.shape, dtype=bool))
+    # the ring's and the head's edges are few of the pixels: the median ignores them
+    assert est == pytest.approx(sigma, abs=0.06 + 0.05 * sigma)
+
+
+def test_too_few_pixels_give_no_estimate() -> None:
+    img = _hip(230.0, 3.0)
+    where = np.zeros(img.shape, dtype=bool)
+    where[:6, :6] = True
+    assert pixel_noise(img, where) == 0.0
+
+
+def test_a_noisy_metal_head_is_metal_once_the_noise_is_allowed_for() -> None:
+    img = _hip(230.0, 4.0)
+    # 4 grey levels of noise is 2.7 % of the head's 130 above the film's median
+    assert _metal_head(img, *CENTRE, PITCH_MM) is None
+    noise = pixel_noise(img, np.ones(img.shape, dtype=bool))
+    head = _metal_head(img, *CENTRE, PITCH_MM, noise)
+    assert head is not None
+    assert head.prosthesis
+    assert np.hypot(head.row - CENTRE[0], head.col - CENTRE[1]) <= 2.0
+
+
+def test_bone_texture_is_not_taken_for_noise() -> None:
+    # as bright as the metal head and on the same noisy film, but with a bone's texture
+    rng = np.random.default_rng(1)
+    textured = 230.0 + rng.normal(0.0, 12.0, (SIZE, SIZE))
+    img = _hip(textured, 4.0)
+    noise = pixel_noise(img, np.ones(img.shape, dtype=bool))
+    assert noise == pytest.approx(4.0, rel=0.2)
+    assert _metal_head(img, *CENTRE, PITCH_MM, noise) is None
+
+
+def test_a_noiseless_film_is_judged_as_before() -> None:
+    img = _hip(230.0, 0.0)
+    assert pixel_noise(img, np.ones(img.shape, dtype=bool)) == pytest.approx(0.0, abs=1e-6)
+    assert _metal_head(img, *CENTRE, PITCH_MM, 0.0) is not None
+
+
+def test_a_noisy_8_bit_film_keeps_its_prosthesis(tmp_path: Path) -> None:
+    # a phantom THA brought to 8 bits, with 6 grey levels of noise: without the noise allowed
+    # for, its metal head's texture fails the 1.2 % test and the hip is taken for a native one
+    spec = PhantomSpec(seed=5, right=HipSpec(0, prosthesis=True), left=HipSpec(0), spacing_mm=0.4)
+    film = ph.render(spec)
+    rad = load_radiograph(ph.write(film, tmp_path / "film.dcm"), pixel_spacing=film.spacing)
+    rng = np.random.default_rng(0)
+    noisy = rad.pixels.astype(np.float32) / 16 + rng.normal(0.0, 6.0, rad.pixels.shape)
+    rad = dataclasses.replace(rad, pixels=np.round(np.clip(noisy, 0, 255)).astype(np.float32))
+    cfg = AnalysisConfig()
+    hips = {h.patient_side: h for h in find_hips(rad, cfg, analyse_scene(rad, cfg)).hips}
+    assert hips[PatientSide.RIGHT].prosthesis
+    assert not hips[PatientSide.LEFT].prosthesis
