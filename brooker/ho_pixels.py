@@ -284,27 +284,33 @@ def _to_grid(image: FloatImage, zoom: tuple[float, float]) -> FloatImage:
     return np.asarray(out, dtype=np.float32)
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class ImageFeatures:
-    """The features of a hip's ROI that come from its image alone (not from the joint's
-    centre), on the ``GRID_MM`` grid: shared by gradings of one ROI about nearby centres."""
-
-    norm: FloatImage
-    """The ROI's normalised image they were taken from (the same array, not a copy)."""
-    grid: FloatImage
-    """``norm`` on the grid."""
-    filtered: tuple[FloatImage, ...]
-    """Smoothings, differences of Gaussians, gradients, Hessian eigenvalues, local spreads."""
-    context: FloatImage
-    """The 3 mm smoothing that the context features are read from."""
-    zoom: tuple[float, float]
-
-
-def image_features(norm: FloatImage, spacing_mm: tuple[float, float]) -> ImageFeatures:
-    """The image part of :func:`pixel_grid`'s features, of a ROI's normalised image."""
-    row_mm, col_mm = spacing_mm
+def pixel_grid(
+    masks: HipMasks, sector_deg: tuple[float, float], sector_radius_mm: float
+) -> PixelGrid:
+    """The features of every pixel of ``masks``' ROI on the ``GRID_MM`` grid."""
+    if masks.norm is None:
+        raise ValueError("the masks carry no normalised image")
+    row_mm, col_mm = masks.spacing_mm
     zoom = (row_mm / GRID_MM, col_mm / GRID_MM)
-    g = _to_grid(np.clip(norm, -2.0, 4.0).astype(np.float32), zoom)
+    g = _to_grid(np.clip(masks.norm, -2.0, 4.0).astype(np.float32), zoom)
+    rows, cols = g.shape
+    hip = masks.hip
+    kr, kc = masks.block_px
+    r0, c0 = masks.origin_px
+    stored_row_mm, stored_col_mm = row_mm / kr, col_mm / kc
+    # stored-image row / column of each grid pixel's centre
+    # the zoom spreads the ROI's whole extent over a whole number of grid pixels, so a grid
+    # pixel covers the ROI's extent / its count (within half a grid pixel over the ROI of
+    # GRID_MM)
+    step_rows = masks.image.shape[0] * kr / rows
+    step_cols = masks.image.shape[1] * kc / cols
+    grid_rows = r0 + (np.arange(rows) + 0.5) * step_rows - 0.5
+    grid_cols = c0 + (np.arange(cols) + 0.5) * step_cols - 0.5
+    lat = -1.0 if hip.image_side is ImageSide.LEFT else 1.0
+    v = np.broadcast_to((-(grid_rows - hip.center_px[0]) * stored_row_mm)[:, None], g.shape)
+    u = np.broadcast_to((lat * (grid_cols - hip.center_px[1]) * stored_col_mm)[None, :], g.shape)
+    radius = hip.head_radius_mm
+    dist = np.hypot(u, v)
     feats: list[npt.NDArray[np.floating]] = []
     smooth = {
         s: ndi.gaussian_filter(g, s / GRID_MM, mode="nearest") for s in (0.7, 1.5, 3.0, 6.0, 12.0)
@@ -326,59 +332,18 @@ def image_features(norm: FloatImage, spacing_mm: tuple[float, float]) -> ImageFe
         m1 = ndi.gaussian_filter(g, s / GRID_MM, mode="nearest")
         m2 = ndi.gaussian_filter(g * g, s / GRID_MM, mode="nearest")
         feats.append(np.sqrt(np.maximum(m2 - m1 * m1, 0.0)))
-    return ImageFeatures(
-        norm=norm,
-        grid=g,
-        filtered=tuple(np.asarray(f, dtype=np.float32) for f in feats),
-        context=np.asarray(smooth[3.0], dtype=np.float32),
-        zoom=zoom,
-    )
-
-
-def pixel_grid(
-    masks: HipMasks,
-    sector_deg: tuple[float, float],
-    sector_radius_mm: float,
-    image: ImageFeatures | None = None,
-) -> PixelGrid:
-    """The features of every pixel of ``masks``' ROI on the ``GRID_MM`` grid; ``image``, when
-    given, is :func:`image_features` of ``masks.norm`` (from a grading about another centre)."""
-    if masks.norm is None:
-        raise ValueError("the masks carry no normalised image")
-    if image is None or image.norm is not masks.norm:
-        image = image_features(masks.norm, masks.spacing_mm)
-    row_mm, col_mm = masks.spacing_mm
-    g = image.grid
-    rows, cols = g.shape
-    hip = masks.hip
-    kr, kc = masks.block_px
-    r0, c0 = masks.origin_px
-    stored_row_mm, stored_col_mm = row_mm / kr, col_mm / kc
-    # stored-image row / column of each grid pixel's centre
-    # the zoom spreads the ROI's whole extent over a whole number of grid pixels, so a grid
-    # pixel covers the ROI's extent / its count (within half a grid pixel over the ROI of
-    # GRID_MM)
-    step_rows = masks.image.shape[0] * kr / rows
-    step_cols = masks.image.shape[1] * kc / cols
-    grid_rows = r0 + (np.arange(rows) + 0.5) * step_rows - 0.5
-    grid_cols = c0 + (np.arange(cols) + 0.5) * step_cols - 0.5
-    lat = -1.0 if hip.image_side is ImageSide.LEFT else 1.0
-    v = np.broadcast_to((-(grid_rows - hip.center_px[0]) * stored_row_mm)[:, None], g.shape)
-    u = np.broadcast_to((lat * (grid_cols - hip.center_px[1]) * stored_col_mm)[None, :], g.shape)
-    radius = hip.head_radius_mm
-    dist = np.hypot(u, v)
-    feats: list[npt.NDArray[np.floating]] = list(image.filtered)
     safe = np.maximum(dist, 1.0)
     feats += [u / radius, v / radius, dist / radius, u / safe, v / safe]
+    context = smooth[3.0]
     for du, dv in CONTEXT_MM:
         # the value at (u + du, v + dv): up is toward row 0, lateral is ``lat`` in columns
-        feats.append(_shifted(image.context, round(dv / GRID_MM), round(-lat * du / GRID_MM)))
+        feats.append(_shifted(context, round(dv / GRID_MM), round(-lat * du / GRID_MM)))
     features = np.stack([np.asarray(f, dtype=np.float32) for f in feats])
     phi = np.degrees(np.arctan2(u, v)) % 360.0
     lo, hi = sector_deg
     in_angle = ((phi >= lo % 360) | (phi <= hi)) if lo < 0 else ((phi >= lo) & (phi <= hi))
     region = np.asarray((dist <= sector_radius_mm) & in_angle & (dist > radius), dtype=np.bool_)
-    return PixelGrid(features=features, region=region, zoom=image.zoom)
+    return PixelGrid(features=features, region=region, zoom=zoom)
 
 
 def _shifted(image: FloatImage, rows: int, cols: int) -> FloatImage:
@@ -418,10 +383,9 @@ def ho_probability(
     sector_deg: tuple[float, float],
     sector_radius_mm: float,
     net: PixelNet | None = None,
-    image: ImageFeatures | None = None,
 ) -> FloatImage:
     """The probability of heterotopic bone at every ROI pixel (0 outside the judged region),
-    by ``net`` (default: the shipped network); ``image``: see :func:`pixel_grid`."""
+    by ``net`` (default: the shipped network)."""
     net = net or bundled_net()
-    grid = pixel_grid(masks, sector_deg, sector_radius_mm, image)
+    grid = pixel_grid(masks, sector_deg, sector_radius_mm)
     return roi_probability(grid_probability(grid, net), grid.zoom, masks.image.shape)

@@ -8,7 +8,6 @@ workers call: it never raises a BrookerError, it returns an ``error`` record ins
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
 
 from brooker._version import __version__
@@ -18,7 +17,7 @@ from brooker.dicom_io import check_gradable, load_radiograph
 from brooker.errors import BrookerError, MissingSpacingError
 from brooker.fragments import candidate_bone, classify_fragments
 from brooker.grading import grade_hip, needs_gap, not_graded_hip
-from brooker.ho_pixels import ImageFeatures, ho_probability, image_features, judges
+from brooker.ho_pixels import ho_probability, judges
 from brooker.image_io import with_user_sides
 from brooker.localization import Scene, analyse_scene, find_hips
 from brooker.measurement import measure_gap
@@ -32,7 +31,7 @@ from brooker.models import (
     Status,
 )
 from brooker.paths import safe_stem
-from brooker.segmentation import HipMasks, RoiLevels, roi_levels, segment_hip
+from brooker.segmentation import HipMasks, segment_hip
 
 
 def analyze(
@@ -82,52 +81,25 @@ def load_calibrated(source: str | Path | Radiograph, config: AnalysisConfig) -> 
     return calibrate(radiograph, config)
 
 
-def judge_pixels(
-    masks: HipMasks, config: AnalysisConfig, reuse: Reuse | None = None
-) -> HipMasks:
+def judge_pixels(masks: HipMasks, config: AnalysisConfig) -> HipMasks:
     """``masks`` with the learned pixel judge's map (:mod:`brooker.ho_pixels`), which
     :func:`brooker.fragments.classify_fragments` then reads; unchanged when the judges are off
-    or the hip has no candidate at all (nothing for them to judge). ``reuse`` keeps the ROI's
-    image features for the next grading of the same ROI."""
+    or the hip has no candidate at all (nothing for them to judge)."""
     if config.ho_probability_min <= 0 or not candidate_bone(masks).any():
         return masks
     net = judges(config.judges)[0]
-    image = reuse.features if reuse is not None else None
-    if image is None or masks.norm is None or image.norm is not masks.norm:
-        assert masks.norm is not None
-        image = image_features(masks.norm, masks.spacing_mm)
-        if reuse is not None:
-            reuse.features = image
-    prob = ho_probability(masks, config.sector_deg, config.sector_radius_mm, net, image)
+    prob = ho_probability(masks, config.sector_deg, config.sector_radius_mm, net)
     return dataclasses.replace(masks, ho_prob=prob)
 
 
-@dataclass(slots=True)
-class Reuse:
-    """What one hip's gradings about nearby centres share (:func:`grade_found_hip`): the ROI's
-    levels and masks, cut about the found centre, and its image features. Only the geometry
-    about each centre (the joint's disk, the sector, the bodies' parting) is found again."""
-
-    levels: RoiLevels | None = None
-    features: ImageFeatures | None = None
-
-
 def _grade_at(
-    radiograph: Radiograph,
-    hip: HipJoint,
-    config: AnalysisConfig,
-    scene: Scene,
-    reuse: Reuse | None = None,
+    radiograph: Radiograph, hip: HipJoint, config: AnalysisConfig, scene: Scene
 ) -> HipResult | None:
     """Segment, judge, measure and grade one hip about ``hip.center_px``; None when a spur has
-    no opposing bone to measure its gap to. With ``reuse``, the ROI found by an earlier grading
-    of the same hip is used (and one found here is kept in it)."""
+    no opposing bone to measure its gap to."""
     assert radiograph.spacing is not None
-    if reuse is not None and reuse.levels is None:
-        reuse.levels = roi_levels(radiograph, hip, config, scene)
-    levels = reuse.levels if reuse is not None else None
-    masks = segment_hip(radiograph, hip, config, scene, levels)
-    return grade_masks(hip, judge_pixels(masks, config, reuse), radiograph.spacing, config)
+    masks = judge_pixels(segment_hip(radiograph, hip, config, scene), config)
+    return grade_masks(hip, masks, radiograph.spacing, config)
 
 
 def grade_masks(
@@ -167,8 +139,7 @@ def grade_found_hip(
     its fragments, gap, search region and caveats agree with the centre the record and overlay
     show. Hips graded 0 at their centre, or whose head outline was fitted, are graded once.
     """
-    reuse = Reuse()
-    own = _grade_at(radiograph, hip, config, scene, reuse)
+    own = _grade_at(radiograph, hip, config, scene)
     d_mm = hip.center_uncertainty_mm
     if own is None or d_mm <= 0 or own.grade is None or own.grade == 0:
         return own
@@ -178,7 +149,7 @@ def grade_found_hip(
     results = [own]
     for off_r, off_c in ((-dr, 0.0), (dr, 0.0), (0.0, -dc), (0.0, dc)):
         moved = dataclasses.replace(hip, center_px=(row + off_r, col + off_c))
-        other = _grade_at(radiograph, moved, config, scene, reuse)
+        other = _grade_at(radiograph, moved, config, scene)
         if other is not None and other.grade is not None:
             results.append(other)
             if other.grade == 0:

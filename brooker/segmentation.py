@@ -135,32 +135,10 @@ def _roi_bounds(
     return top, bottom, left, right
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class RoiLevels:
-    """What a hip's segmentation finds in its ROI before the joint's centre is used: the ROI's
-    window, its image on the film's local scale, and its bone, metal and field masks. A hip
-    graded again about a centre moved by a few mm (:func:`brooker.pipeline.grade_found_hip`)
-    reuses them: only the geometry about the centre is new."""
-
-    origin_px: tuple[int, int]
-    block_px: tuple[int, int]
-    sampling: tuple[float, float]
-    """(row, col) size of an ROI pixel at the patient, mm."""
-    stored_rows: npt.NDArray[np.float32]
-    """Stored-image row of each ROI row's centre."""
-    stored_cols: npt.NDArray[np.float32]
-    img: FloatImage
-    norm: FloatImage
-    in_field: BoolImage
-    metal: BoolImage
-    halo: BoolImage
-    bone: BoolImage
-
-
-def roi_levels(
+def segment_hip(
     radiograph: Radiograph, hip: HipJoint, config: AnalysisConfig, scene: Scene | None = None
-) -> RoiLevels:
-    """Cut the ROI around ``hip.center_px`` and find its bone, metal and field masks."""
+) -> HipMasks:
+    """Segment bone, metal, and the pelvis and femur bodies around one hip."""
     scene = scene or analyse_scene(radiograph, config)
     assert radiograph.spacing is not None
     stored_mm = radiograph.spacing.sampling_mm
@@ -247,43 +225,6 @@ def roi_levels(
     bone = (smooth > threshold) & ~metal & in_field
     bone = fill_small_holes(bone, config.max_hole_mm2 / (row_mm * col_mm))
 
-    return RoiLevels(
-        origin_px=(top, left),
-        block_px=(kr, kc),
-        sampling=sampling,
-        stored_rows=np.asarray(stored_rows, dtype=np.float32),
-        stored_cols=np.asarray(stored_cols, dtype=np.float32),
-        img=img,
-        norm=np.asarray(norm, dtype=np.float32),
-        in_field=in_field,
-        metal=metal,
-        halo=halo,
-        bone=bone,
-    )
-
-
-def segment_hip(
-    radiograph: Radiograph,
-    hip: HipJoint,
-    config: AnalysisConfig,
-    scene: Scene | None = None,
-    levels: RoiLevels | None = None,
-) -> HipMasks:
-    """Segment bone, metal, and the pelvis and femur bodies around one hip; ``levels``, when
-    given, are the ROI's levels found about a centre a few mm away (:func:`roi_levels`), whose
-    window is kept."""
-    if levels is None:
-        levels = roi_levels(radiograph, hip, config, scene)
-    assert radiograph.spacing is not None
-    stored_mm = radiograph.spacing.sampling_mm
-    stored_rows, stored_cols = levels.stored_rows, levels.stored_cols
-    img, norm, in_field = levels.img, levels.norm, levels.in_field
-    metal, halo, bone = levels.metal, levels.halo, levels.bone
-    sampling = levels.sampling
-    row_mm = sampling[0]
-    top, left = levels.origin_px
-    kr, kc = levels.block_px
-
     # geometry around the joint centre
     rr = (stored_rows - hip.center_px[0]) * stored_mm[0]
     cc = (stored_cols - hip.center_px[1]) * stored_mm[1]
@@ -362,7 +303,7 @@ def segment_hip(
         block_px=(kr, kc),
         head_metal_fraction=head_metal,
         femur_top_mm=float(v_mm[femur].max()) if femur.any() and not unparted else None,
-        norm=norm,
+        norm=np.asarray(norm, dtype=np.float32),
     )
 
 

@@ -109,9 +109,7 @@ def _combine(
     table = dict(zip(OFFSETS, classes, strict=False))
     seen: list[tuple[float, float]] = []
 
-    def fake(
-        _rad: object, h: HipJoint, _cfg: object, _scene: object, _reuse: object = None
-    ) -> HipResult | None:
+    def fake(_rad: object, h: HipJoint, _cfg: object, _scene: object) -> HipResult | None:
         off = (
             round((h.center_px[0] - hip.center_px[0]) * ROW_MM, 6),
             round((h.center_px[1] - hip.center_px[1]) * COL_MM, 6),
@@ -257,85 +255,3 @@ def test_the_record_says_how_well_the_centre_is_known(
     assert moved[PatientSide.LEFT].to_record()["center_uncertainty_mm"] == 0.0
     # an ungraded hip carries it too
     assert not_graded_hip(HIP, "why").to_record()["center_uncertainty_mm"] == 2.0
-
-
-# --- what the gradings of one hip share ------------------------------------------------------
-
-
-def test_levels_given_or_found_segment_alike(film: Radiograph) -> None:
-    # segment_hip with the ROI's levels found beforehand is segment_hip on its own
-    from brooker.segmentation import roi_levels, segment_hip
-
-    scene = analyse_scene(film, CFG)
-    hip = find_hips(film, CFG, scene).hips[0]
-    a = segment_hip(film, hip, CFG, scene)
-    b = segment_hip(film, hip, CFG, scene, roi_levels(film, hip, CFG, scene))
-    for name in ("image", "bone", "metal_halo", "allowed", "sector", "pelvis", "femur", "head"):
-        assert (getattr(a, name) == getattr(b, name)).all(), name
-    assert a.origin_px == b.origin_px
-
-
-def test_image_features_given_or_found_judge_alike(film: Radiograph) -> None:
-    import numpy as np
-
-    from brooker import ho_pixels as hp
-    from brooker.segmentation import segment_hip
-
-    scene = analyse_scene(film, CFG)
-    hip = find_hips(film, CFG, scene).hips[0]
-    m = segment_hip(film, hip, CFG, scene)
-    assert m.norm is not None
-    own = hp.pixel_grid(m, CFG.sector_deg, CFG.sector_radius_mm)
-    given = hp.pixel_grid(
-        m, CFG.sector_deg, CFG.sector_radius_mm, hp.image_features(m.norm, m.spacing_mm)
-    )
-    assert np.array_equal(own.features, given.features)
-    # features of another image are not used
-    other = hp.image_features(m.norm + 1.0, m.spacing_mm)
-    again = hp.pixel_grid(m, CFG.sector_deg, CFG.sector_radius_mm, other)
-    assert np.array_equal(own.features, again.features)
-
-
-@pytest.fixture(scope="module")
-def spurs_film(tmp_path_factory: pytest.TempPathFactory) -> Radiograph:
-    spec = PhantomSpec(seed=5, right=H(3, gap_mm=6.0, spurs="both"), left=H(0), spacing_mm=0.4)
-    p = ph.render(spec)
-    path = ph.write(p, tmp_path_factory.mktemp("spurs") / "film.dcm")
-    return load_radiograph(path, pixel_spacing=p.spacing)
-
-
-def test_the_five_gradings_cut_and_level_the_roi_once(
-    spurs_film: Radiograph, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import brooker.segmentation as seg
-    from brooker import ho_pixels as hp
-
-    film = spurs_film
-    monkeypatch.setattr(loc, "_head_circles", lambda *a, **k: [])
-    scene = analyse_scene(film, CFG)
-    hip = {h.patient_side: h for h in find_hips(film, CFG, scene).hips}[PatientSide.RIGHT]
-    assert hip.center_uncertainty_mm > 0
-    counts = {"levels": 0, "features": 0, "graded": 0}
-    real_levels, real_features, real_grade = seg.roi_levels, hp.image_features, pipeline._grade_at
-
-    def levels(*a: object, **k: object) -> object:
-        counts["levels"] += 1
-        return real_levels(*a, **k)  # type: ignore[arg-type]
-
-    def features(*a: object, **k: object) -> object:
-        counts["features"] += 1
-        return real_features(*a, **k)  # type: ignore[arg-type]
-
-    def classed(*a: object, **k: object) -> HipResult | None:
-        # every centre graded class III, so that all five are graded
-        counts["graded"] += 1
-        res = real_grade(*a, **k)  # type: ignore[arg-type]
-        return None if res is None else dataclasses.replace(res, grade=BrookerGrade(3))
-
-    monkeypatch.setattr(pipeline, "roi_levels", levels)
-    monkeypatch.setattr(pipeline, "image_features", features)
-    monkeypatch.setattr(pipeline, "_grade_at", classed)
-    pipeline.grade_found_hip(film, hip, CFG, scene)
-    assert counts["graded"] == 5
-    assert counts["levels"] == 1
-    assert counts["features"] == 1  # the spurs are candidate bone: judged at every centre
