@@ -68,6 +68,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+# this tree's brooker, not whichever one is installed or in the caller's directory: the films
+# are graded in a subprocess run from ROOT, and the phantoms rendered in-process from it
+sys.path.insert(0, str(ROOT))
 SET_NAMES = ("devset", "real", "hybrid", "samples", "phantom")
 PHANTOM_FILMS = 12
 PHANTOM_SEED = 7
@@ -234,15 +237,16 @@ def grade_cli(
     if isinstance(films, list):
         out.mkdir(parents=True, exist_ok=True)
         listing = out / "files.txt"
-        listing.write_text("".join(f"{f}\n" for f in films))
-        what = ["--files-from", str(listing)]
+        listing.write_text("".join(f"{Path(f).resolve()}\n" for f in films))
+        what = ["--files-from", str(listing.resolve())]
     else:
-        what = [str(films)]
+        what = [str(films.resolve())]
     cmd = [sys.executable, "-m", "brooker", "grade", *what, "--json", "--no-overlay",
-           "--quiet", "--workers", str(workers), "--out", str(out)]
+           "--quiet", "--workers", str(workers), "--out", str(out.resolve())]
     if judges is not None:
-        cmd += ["--judges", str(judges)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        cmd += ["--judges", str(judges.resolve())]
+    # run from ROOT: ``python -m`` imports the brooker of its working directory first
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT)
     if proc.returncode not in (0, 3):
         msg = f"brooker grade exited {proc.returncode}: {proc.stderr.strip()[-500:]}"
         if strict:
@@ -354,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(names) - set(SET_NAMES))
     if unknown:
         ap.error(f"unknown set(s) {unknown}; known: {', '.join(SET_NAMES)}")
+    note(f"grading with the brooker of {ROOT}")
     rows = []
     for name in names:
         films, truth_file = set_location(name, a.shared, a.cache)
