@@ -309,3 +309,21 @@ def test_a_bad_judges_folder_is_refused(tmp_path: Path) -> None:
     (corrupt / "ho_fragments.npz").write_bytes(b"PK\x03\x04 not a zip archive")
     with pytest.raises(ConfigError, match=r"judges in .*corrupt: BadZipFile"):
         AnalysisConfig(judges=str(corrupt))
+
+
+def test_a_films_own_held_out_probabilities() -> None:
+    # benchmarks/train_ho_pixels.py hands each film only its own hips' entries (file|side)
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from train_ho_pixels import _own
+
+    cv = {
+        "rai_ab.dcm|left": np.zeros(2),
+        "rai_ab.dcm|right": np.ones(2),
+        "hyb_rai_ab_v0.dcm|left": np.ones(3),
+        "rai_abc.dcm|left": np.ones(4),
+    }
+    assert sorted(_own(cv, "/films/rai_ab.dcm")) == ["rai_ab.dcm|left", "rai_ab.dcm|right"]
+    assert sorted(_own(cv, "hybrid/hyb_rai_ab_v0.dcm")) == ["hyb_rai_ab_v0.dcm|left"]
+    assert _own(cv, "rai_zz.dcm") == {}

@@ -26,8 +26,8 @@ from validate import match_hips, qwk, score
 # fragments 0.4), to be raised as grading improves: a change that loses hips or adds false
 # calls fails here. The judges were trained on these films, so these are in-sample figures.
 # Held out (each film graded by judges trained without its source film: benchmarks/
-# train_ho_pixels.py --held-out-dir, benchmarks/validate.py --held-out) the same sets give
-# real false II-IV 6 and hybrid accuracy 0.533, kappa 0.399.
+# train_ho_pixels.py --held-out-dir, its fragment judge nested; benchmarks/validate.py
+# --held-out) the same sets give real false II-IV 6 and hybrid accuracy 0.513, kappa 0.390.
 # History: the fragment judge as three small networks instead of one logistic regression
 # (2026-11-29) took real false II-IV 12 -> 8. Parting the bodies again with the joint cut out
 # (segmentation.part_hip), and no longer taking a disk that wipes out the femoral shaft for a
