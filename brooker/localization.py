@@ -228,8 +228,8 @@ def pixel_noise(img: FloatImage, where: BoolImage) -> float:
     """The standard deviation of the image's pixel noise, from the pixels of ``where`` away
     from its border: the median absolute response of :data:`_NOISE_KERNEL` (whose weights'
     squares sum to 36) as a Gaussian's standard deviation. Edges and texture are few of the
-    body's pixels, so the median is the noise's; 0 for a film without noise (as most 8-bit
-    web exports, after their smoothing and JPEG)."""
+    body's pixels, so the median is the noise's (under 2 grey levels on the team's 8-bit web
+    exports, smoothed by their processing and JPEG)."""
     inner = ndi.binary_erosion(where, iterations=2)
     if inner.sum() < 100:
         return 0.0
@@ -803,7 +803,11 @@ def _metal_head(
     tex_map = np.sqrt(ndi.gaussian_filter(fine * fine, 1.5 / p))
     # metal is flat but for the film's noise, which any flat region shows as much
     noise_tex = noise * _noise_texture_factor(1.0 / p)
-    tex = math.sqrt(max(float(np.median(tex_map[core])) ** 2 - noise_tex**2, 0.0))
+
+    def less_noise(texture: float) -> float:
+        return math.sqrt(max(texture * texture - noise_tex * noise_tex, 0.0))
+
+    tex = less_noise(float(np.median(tex_map[core])))
     above = level - p50
     rel = above / (a98 - p50)
     if above <= 0 or rel < 0.93 or tex > 0.012 * above:
@@ -815,8 +819,7 @@ def _metal_head(
         # photon-starved, is noisier than the film's median noise, but far brighter than bone)
         bone = ring & (a > p50 + 0.3 * (a98 - p50)) & (a < p50 + 0.9 * (a98 - p50))
         if bone.sum() * p * p >= 100.0:
-            bone_tex = math.sqrt(max(float(np.median(tex_map[bone])) ** 2 - noise_tex**2, 0.0))
-            if tex > 0.5 * bone_tex:
+            if tex > 0.5 * less_noise(float(np.median(tex_map[bone]))):
                 return None
         # and with a stem, metal of the same brightness reaching 45 mm below the head (a
         # resurfacing cap has no stem, but stands far above the bone)
