@@ -425,9 +425,10 @@ class HipResult:
     """Where heterotopic bone was sought: ``(radius_mm, from_deg, to_deg)`` around the centre,
     angles 0 up, 90 lateral, 180 down (None when the hip was not graded)."""
     center_uncertainty_mm: float = 0.0
-    """How far ``center_px`` may be from the head's true centre: 0 when a head outline (bone
-    circle or metal disk) was fitted, half the hip detector's stride when the hip sits at the
-    detector's own centre (see :attr:`HipJoint.center_uncertainty_mm`)."""
+    """The rounding of ``center_px`` by the hip detector's grid: half its stride when the hip
+    sits at the detector's own centre, 0 when a head outline (bone circle or metal disk) was
+    fitted. Not the error against the true centre, which is larger at the detector's centre
+    (see :attr:`HipJoint.center_uncertainty_mm`)."""
 
     def __post_init__(self) -> None:
         if (self.grade is None) != (self.not_graded is not None):
