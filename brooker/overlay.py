@@ -21,7 +21,10 @@ What is drawn
 
 Nothing that identifies the patient or the study is drawn or stored: no header text (the
 :class:`~brooker.models.Radiograph` carries none), no SOP Instance UID, no file name, and no
-PNG text chunks.
+PNG text chunks. Lines of text burned into the film's pixels (a label, an ID, the exposure)
+that :func:`brooker.burned_text.find_text_lines` finds are blanked in black, and the panel
+says how many; text it cannot find (over the body, dark on a white label, a single letter)
+stays as it is on the film.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from PIL import Image, ImageDraw, ImageFont
 from skimage.measure import approximate_polygon, find_contours
 
 from brooker.atomic import atomic_write_bytes
+from brooker.burned_text import TextLine, blank_boxes, find_text_lines
 from brooker.models import (
     BrookerGrade,
     Fragment,
@@ -711,8 +715,11 @@ def _render_view(
     view: _View,
     hips_labelled: Sequence[HipResult],
     font_px: int,
+    text: Sequence[TextLine] = (),
 ) -> tuple[npt.NDArray[np.uint8], list[str]]:
-    canvas = _Canvas(_base_image(radiograph, view), font_px)
+    base = _base_image(radiograph, view)
+    blanked = _blank_text(base, view, text, radiograph.pixels.shape)
+    canvas = _Canvas(base, font_px)
     spacing = result.spacing or radiograph.spacing
     for hip in result.hips:
         _draw_joint(canvas, hip, view, spacing)
@@ -738,20 +745,54 @@ def _render_view(
         view.sx,
         result,
         result.laterality_source or radiograph.laterality_source,
-        _hip_caveats(result, hips_labelled),
+        _hip_caveats(result, hips_labelled) + _blank_note(blanked),
         canvas.texts,
     )
     return np.concatenate([canvas.array(), panel], axis=0), canvas.texts
 
 
+def _blank_text(
+    base: npt.NDArray[np.float32],
+    view: _View,
+    text: Sequence[TextLine],
+    shape: tuple[int, ...],
+) -> int:
+    """Black out, in ``base`` (``view``'s display brightness), every box of ``text`` (burned-in
+    lines, :func:`brooker.burned_text.find_text_lines`) that reaches into the view; returns how
+    many did."""
+    n = 0
+    for r0, c0, r1, c1 in blank_boxes(tuple(text), (int(shape[0]), int(shape[1]))):
+        y0, y1 = math.floor((r0 - view.r0) * view.sy), math.ceil((r1 - view.r0) * view.sy)
+        x0, x1 = math.floor((c0 - view.c0) * view.sx), math.ceil((c1 - view.c0) * view.sx)
+        y0, x0 = max(0, y0), max(0, x0)
+        y1, x1 = min(base.shape[0], y1), min(base.shape[1], x1)
+        if y1 > y0 and x1 > x0:
+            base[y0:y1, x0:x1] = 0.0
+            n += 1
+    return n
+
+
+def _blank_note(blanked: int) -> list[str]:
+    if not blanked:
+        return []
+    lines = "line" if blanked == 1 else "lines"
+    return [f"{blanked} {lines} of text burned into the film blanked (black boxes)"]
+
+
 def _render(
-    radiograph: Radiograph, result: GradingResult, max_side_px: int
+    radiograph: Radiograph,
+    result: GradingResult,
+    max_side_px: int,
+    text: Sequence[TextLine] | None = None,
 ) -> tuple[npt.NDArray[np.uint8], list[str]]:
     rows, cols = radiograph.pixels.shape
     scale = min(1.0, max_side_px / max(rows, cols))
     out_h, out_w = max(1, round(rows * scale)), max(1, round(cols * scale))
     view = _View(0, 0, rows, cols, out_h, out_w)
-    return _render_view(radiograph, result, view, result.hips, _font_px_for(max(out_h, out_w)))
+    if text is None:
+        text = find_text_lines(radiograph.pixels)
+    font_px = _font_px_for(max(out_h, out_w))
+    return _render_view(radiograph, result, view, result.hips, font_px, text)
 
 
 # --------------------------------------------------------------------------------------------
@@ -759,7 +800,11 @@ def _render(
 
 
 def render_overlay(
-    radiograph: Radiograph, result: GradingResult, *, max_side_px: int = 2048
+    radiograph: Radiograph,
+    result: GradingResult,
+    *,
+    max_side_px: int = 2048,
+    text_lines: Sequence[TextLine] | None = None,
 ) -> npt.NDArray[np.uint8]:
     """Draw what was found and measured on the radiograph.
 
@@ -772,6 +817,9 @@ def render_overlay(
     max_side_px : int
         The image is downscaled (area-averaged, never enlarged) so that its long side is at
         most this many pixels. A legend panel is added below it.
+    text_lines : sequence of TextLine, optional
+        Text burned into the film, blanked in black (the panel says how many lines); None: the
+        film is searched with :func:`brooker.burned_text.find_text_lines`.
 
     Returns
     -------
@@ -780,11 +828,15 @@ def render_overlay(
     """
     if max_side_px < 16:
         raise ValueError(f"max_side_px must be at least 16, got {max_side_px}")
-    return _render(radiograph, result, max_side_px)[0]
+    return _render(radiograph, result, max_side_px, text_lines)[0]
 
 
 def render_hip_crops(
-    radiograph: Radiograph, result: GradingResult, *, half_size_mm: float = 40.0
+    radiograph: Radiograph,
+    result: GradingResult,
+    *,
+    half_size_mm: float = 40.0,
+    text_lines: Sequence[TextLine] | None = None,
 ) -> list[tuple[str, npt.NDArray[np.uint8]]]:
     """Full-resolution crops around each hip, annotated like the overview.
 
@@ -792,6 +844,7 @@ def render_hip_crops(
     to hold the hip's measured gap and its fragments with a margin (heterotopic bone lies
     lateral and superior to the joint, often beyond 40 mm of the head's centre). It is drawn
     at 1:1 (x2, nearest neighbour, when under 600 px) so the gap can be checked pixel by pixel.
+    ``text_lines`` as for :func:`render_overlay`.
 
     Returns
     -------
@@ -805,6 +858,8 @@ def render_hip_crops(
     row_mm, col_mm = spacing.sampling_mm if spacing is not None else (1.0, 1.0)
     margin_r, margin_c = CROP_MARGIN_MM / row_mm, CROP_MARGIN_MM / col_mm
     crops: list[tuple[str, npt.NDArray[np.uint8]]] = []
+    if text_lines is None and result.hips:
+        text_lines = find_text_lines(radiograph.pixels)
     for hip in result.hips:
         cr, cc = hip.center_px
         hr, hc = half_size_mm / row_mm, half_size_mm / col_mm
@@ -825,7 +880,7 @@ def render_hip_crops(
         view = _View(r0, c0, r1, c1, (r1 - r0) * factor, (c1 - c0) * factor)
         # a crop is looked at closely, at its own size: a larger share for text
         font_px = max(15, min(40, round(max(view.out_h, view.out_w) * 0.022)))
-        rgb, _ = _render_view(radiograph, result, view, [hip], font_px)
+        rgb, _ = _render_view(radiograph, result, view, [hip], font_px, text_lines or ())
         crops.append((hip.patient_side.value, rgb))
     return crops
 
@@ -903,9 +958,10 @@ def write_overlays(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    main = write_png(out / f"{name}.png", render_overlay(radiograph, result))
+    text = find_text_lines(radiograph.pixels)  # once for the overview and the crops
+    main = write_png(out / f"{name}.png", render_overlay(radiograph, result, text_lines=text))
     if crops:
-        for side, rgb in render_hip_crops(radiograph, result):
+        for side, rgb in render_hip_crops(radiograph, result, text_lines=text):
             write_png(out / f"{name}-{side}.png", rgb)
     return main
 

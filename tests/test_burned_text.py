@@ -1,0 +1,158 @@
+"""Text burned into the pixels is found and blanked in the overlays; bone, metal and markers are not."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from brooker import overlay as ov
+from brooker import phantom as ph
+from brooker.burned_text import blank_boxes, find_text_lines
+from brooker.dicom_io import load_radiograph
+from brooker.models import GradingResult, Status
+from brooker.phantom import HipSpec, PhantomSpec
+
+FAST = {"spacing_mm": 0.25, "field_mm": (300.0, 380.0)}
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_images"
+REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "realfilms" / "films"
+
+
+def _text_pixels(p: ph.Phantom) -> npt.NDArray[np.bool_]:
+    """Where :func:`brooker.phantom.render` wrote its burned-in text (laid out as it does)."""
+    spec = p.spec
+    rows, cols = p.pixels.shape
+    out = np.zeros((rows, cols), bool)
+    for item in p.truth["items"]:
+        if item["kind"] != "text":
+            continue
+        lh = max(int(4.0 / spec.row_mm), 8)
+        top = int(10 / spec.row_mm)
+        n = len(item["lines"])
+        for i, line in enumerate(item["lines"]):
+            m = ph._letter_mask(line, lh, lh)
+            r0 = top + i * int(lh * 1.5) if item["corner"] < 2 else rows - top - (n - i) * int(lh * 1.5)
+            c0 = int(10 / spec.col_mm) if item["corner"] % 2 == 0 else cols - int(10 / spec.col_mm) - m.shape[1]
+            r1, c1 = min(rows, r0 + m.shape[0]), min(cols, c0 + m.shape[1])
+            out[max(r0, 0) : r1, max(c0, 0) : c1] |= m[max(0, -r0) : r1 - r0, max(0, -c0) : c1 - c0]
+    return out
+
+
+def _covered(mask: npt.NDArray[np.bool_], boxes: list[tuple[int, int, int, int]]) -> npt.NDArray[np.bool_]:
+    inside = np.zeros_like(mask)
+    for r0, c0, r1, c1 in boxes:
+        inside[r0:r1, c0:c1] = True
+    return mask & inside
+
+
+@pytest.fixture(scope="module")
+def texted() -> ph.Phantom:
+    return ph.render(
+        PhantomSpec(seed=11, right=HipSpec(2), left=HipSpec(0), burned_text=True, **FAST)
+    )
+
+
+def test_phantom_text_is_found_whole(texted: ph.Phantom) -> None:
+    text = _text_pixels(texted)
+    assert text.sum() > 200  # the layout above matches the renderer's: the text is there
+    assert (texted.pixels[text] == texted.pixels.max()).all()
+    lines = find_text_lines(texted.pixels)
+    assert len(lines) == 4  # the phantom writes four lines
+    boxes = blank_boxes(lines, texted.pixels.shape)
+    assert _covered(text, boxes).sum() == text.sum()
+    # and nothing far from it: every box lies on the text's rows and columns (+ its padding)
+    rows, cols = np.nonzero(text)
+    for r0, c0, r1, c1 in boxes:
+        assert rows.min() - 10 <= r0 and r1 <= rows.max() + 10
+        assert cols.min() - 10 <= c0 and c1 <= cols.max() + 10
+
+
+def test_no_text_on_a_film_without_any() -> None:
+    p = ph.render(PhantomSpec(seed=11, right=HipSpec(2), left=HipSpec(0), **FAST))
+    assert find_text_lines(p.pixels) == ()
+
+
+def test_markers_wires_and_screws_are_not_text() -> None:
+    """A side marker (one letter), cerclage wires and screws are bright thin shapes on the
+    film, but not a line of glyphs."""
+    p = ph.render(
+        PhantomSpec(seed=12, right=HipSpec(0, prosthesis=True), left=HipSpec(0), marker=True,
+                    cerclage=True, screws=True, staples=True, **FAST)
+    )  # fmt: skip
+    assert find_text_lines(p.pixels) == ()
+
+
+def _glyph_row(img: npt.NDArray[np.float32], text: str, r0: int, c0: int, h: int, value: float) -> None:
+    m = ph._letter_mask(text, h, h)
+    img[r0 : r0 + m.shape[0], c0 : c0 + m.shape[1]][m] = value
+
+
+def test_text_over_the_body_or_as_blobs_is_not_a_line() -> None:
+    rng = np.random.default_rng(0)
+    img = np.full((600, 800), 10.0, np.float32)  # air
+    img[:, 300:] = 600.0 + 40.0 * rng.standard_normal((600, 500)).astype(np.float32)  # body
+    img[200:400, 450:650] = 900.0  # bone
+    _glyph_row(img, "NAME DOE", 100, 350, 14, 1000.0)  # bright text on mid-grey tissue
+    for k in range(5):  # a row of filled squares on air: blobs, not strokes
+        img[500:514, 20 + 25 * k : 34 + 25 * k] = 1000.0
+    _glyph_row(img, "L", 20, 20, 40, 1000.0)  # one big letter: a side marker
+    img[300, 20:280] = 1000.0  # a wire
+    assert find_text_lines(img) == ()
+    _glyph_row(img, "ID 123456", 40, 100, 14, 1000.0)  # on air: found, to its ink
+    (line,) = find_text_lines(img)
+    h, w = ph._letter_mask("ID 123456", 14, 14).shape
+    assert line.bbox_px == (40, 100, 40 + h, 100 + w)
+
+
+def test_a_large_film_is_searched_coarser_and_still_found(texted: ph.Phantom) -> None:
+    big = np.kron(texted.pixels.astype(np.float32), np.ones((3, 3), np.float32))
+    text = np.kron(_text_pixels(texted), np.ones((3, 3), bool))
+    lines = find_text_lines(big)
+    assert len(lines) == 4
+    assert _covered(text, blank_boxes(lines, big.shape)).sum() == text.sum()
+
+
+def test_overlay_blanks_the_text_and_says_so(texted: ph.Phantom, tmp_path: Path) -> None:
+    from brooker.phantom_dicom import DicomVariant, write_dicom
+
+    path = tmp_path / "texted.dcm"
+    write_dicom(
+        texted.pixels,
+        path,
+        DicomVariant(pixel_spacing_mm=(0.25, 0.25), bits_stored=texted.spec.bits_stored),
+    )
+    rad = load_radiograph(path)
+    result = GradingResult(file=str(path), status=Status.UNGRADABLE, reason="test", version="0")
+    rgb, _ = ov._render(rad, result, 4096)  # 1:1, no downscaling
+    text = _text_pixels(texted)
+    shown = rgb[: text.shape[0], : text.shape[1]]
+    assert (shown[text] == 0).all()  # every text pixel black
+    assert shown[~text].max() > 0
+    plain, _ = ov._render(rad, result, 4096, text=())
+    assert (plain[: text.shape[0], : text.shape[1]][text] > 200).all()  # white without blanking
+    # the panel says it (its text is drawn, not returned: compare the two panels)
+    assert not np.array_equal(rgb[text.shape[0] :], plain[text.shape[0] :])
+
+
+def test_the_sample_films_carry_text_only_where_drawn() -> None:
+    """The bundled films: text only on the one whose manifest renders it."""
+    manifest = json.loads((SAMPLES / "manifest.json").read_text())
+    for name in manifest:
+        lines = find_text_lines(load_radiograph(SAMPLES / name).pixels)
+        assert bool(lines) == (name == "pelvis_3_vs_2_mono1.dcm"), name
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="needs ../shared/realfilms")
+def test_real_films_labels_found_and_nothing_else() -> None:
+    """Of the team's 30 real films, three carry lines of text (an ID and exposure, a word,
+    "Standing") and one the word "Left"; nothing else on any film is taken for text."""
+    found = {
+        f.name: len(find_text_lines(load_radiograph(f).pixels)) for f in sorted(REAL.glob("*.dcm"))
+    }
+    assert len(found) == 30
+    with_text = {k: v for k, v in found.items() if v}
+    assert set(with_text) == {"rai_cf6f70dd.dcm", "rai_d4074e8e.dcm", "rai_fa04189c.dcm"}
+    assert with_text["rai_cf6f70dd.dcm"] == 4  # three lines of ID and exposure, and "Left"
