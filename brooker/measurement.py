@@ -54,10 +54,14 @@ def measure_gap(
     attached = of_kind[FragmentKind.PELVIC_SPUR] + of_kind[FragmentKind.FEMORAL_SPUR]
     if not attached:
         return None
-    if masks.bodies_joined:
+    if masks.bodies_joined and not masks.parted_at_joint:
         # bodies the segmentation found joined are bridged by heterotopic bone attached to them
         # (beside islands alone they are not: class I); that bridge is inferred, not seen, so
-        # its point goes on the attached spurs
+        # its point goes on the attached spurs. Bodies that parted once the joint was cut out
+        # were joined by the joint itself (the head in its socket): a bridge beside it is a
+        # bridge fragment between the parted bodies, and their spurs are measured as on any
+        # hip (inferring a bridge there read IV on 0 of the labelled class IV hips and on 3
+        # that had none, in-sample and held out)
         return _bridge_point(masks, attached)
     pel_spurs = _union(of_kind[FragmentKind.PELVIC_SPUR], masks.bone.shape)
     fem_spurs = _union(of_kind[FragmentKind.FEMORAL_SPUR], masks.bone.shape)

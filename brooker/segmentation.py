@@ -390,9 +390,10 @@ def part_hip(
     joint cut alone then leaves it whole. Cut first, such a bridge is a band that a disk
     removes. (``allowed`` also leaves out the medial wedge, where pelvis and femur overlap by
     nature.) The parting found so is reported as joined at the first opening, as a bridge
-    parted by a larger disk is: what the cut leaves between the bodies is judged as any bridge
-    candidate is, and a spur attached to bodies joined so makes the hip class IV (inferred;
-    :func:`brooker.measurement.measure_gap`). The returned ``skeleton`` is the cut one, for the
+    parted by a larger disk is, and with ``joint_cut``: what the cut leaves between the bodies
+    is judged as any bridge candidate is, but the joint that joined them is no bridge, so a
+    spur attached to them is measured as on any hip, not taken for an inferred class IV
+    (:func:`brooker.measurement.measure_gap`). The returned ``skeleton`` is the cut one, for the
     steps that reopen the bodies. A retry that leaves no pelvis or femur body is no parting.
     """
     parting = part_bodies(skeleton, inside, allowed, pelvis_probe, femur_probe, radii_mm, sampling)

@@ -491,6 +491,13 @@ def test_joined_bodies_with_only_islands_are_not_a_bridge() -> None:
     assert frags.roi_masks[0][round(r - r0), round(c - c0)]
     assert bridged.femoral_point_px == bridged.pelvic_point_px
     assert brooker_class({PEL}, bridged.gap_mm, T) is BrookerGrade.ANKYLOSIS
+    # bodies joined only through the joint (parted once it was cut out) are no such bridge:
+    # the spur is measured to the opposite bone, as on bodies that parted at once
+    at_joint = dataclasses.replace(joined, parted_at_joint=True)
+    parted = dataclasses.replace(joined, bodies_joined=False)
+    measured = measure_gap(at_joint, frags, spacing, AnalysisConfig())
+    assert measured == measure_gap(parted, frags, spacing, AnalysisConfig())
+    assert measured is not None and measured.gap_mm > 0.0
 
 
 def test_prosthetic_head_read_as_bone_is_graded_with_a_caveat() -> None:
