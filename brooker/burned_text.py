@@ -8,12 +8,13 @@ finds the text that is part of the image.
 What is found is a *line of text*: at least :data:`MIN_GLYPHS` glyphs of one height side by
 side, each a thin-stroked shape standing out of its surroundings by half the film's grey-level
 range, on a background in the darker half of that range (air, a black label, the thin soft
-tissue at the film's edge), with background above and below the line. So a single letter (a
-lead side marker, "L"), a wire, a screw, bone and metal are not text. Not found either: text
-written over the body's brighter half, dark text on a white label (on the negative, the holes
-of a metal cup in a row look like it), and text too small to read in the overlay. The rules
-are geometric and relative to the film's own grey-level range and size, not to any one
-modality's fonts.
+tissue at the film's edge), with background above and below the line; a line so found is
+followed along its row over brighter tissue, at its own grey level. So a single letter (a
+lead side marker, "L"), a wire, a screw, bone and metal are not text. Not found either: a
+line written wholly over the body's brighter half, dark text on a white label (on the
+negative, the holes of a metal cup in a row look like it), and text too small to read in the
+overlay. The rules are geometric and relative to the film's own grey-level range and size,
+not to any one modality's fonts.
 """
 
 from __future__ import annotations
@@ -100,7 +101,19 @@ def _lines(img: npt.NDArray[np.float32], lo: float, hi: float) -> tuple[TextLine
     glyph_px &= background <= lo + MAX_BACKGROUND_FRAC * span  # on the film's darkest level
     if not glyph_px.any():
         return ()
-    lab, _ = ndi.label(glyph_px, structure=np.ones((3, 3), bool))
+    boxes = _glyph_boxes(glyph_px, max_h)
+    # text is written on that level, so the rows just above and below a line are background:
+    # a "line" of bright pieces along a black border (the edge of the exposed field under the
+    # thigh) has bone on one side
+    dark = lo + MAX_BACKGROUND_FRAC * span
+    found = _joined(line for line in _group(boxes) if _framed(img, line, dark))
+    return tuple(_extended(img, line, glyph_px, max_h) for line in found)
+
+
+def _glyph_boxes(mask: npt.NDArray[np.bool_], max_h: int) -> list[tuple[int, int, int, int]]:
+    """Boxes (``r0, c0, r1, c1``) of the components of ``mask`` shaped like glyphs: from
+    :data:`MIN_HEIGHT_PX` to ``max_h`` tall, at most 12 heights wide, thin-stroked."""
+    lab, _ = ndi.label(mask, structure=np.ones((3, 3), bool))
     boxes: list[tuple[int, int, int, int]] = []
     for i, sl in enumerate(ndi.find_objects(lab), start=1):
         if sl is None:
@@ -112,11 +125,37 @@ def _lines(img: npt.NDArray[np.float32], lo: float, hi: float) -> tuple[TextLine
         if float(ndi.distance_transform_edt(comp).max()) > max(1.5, MAX_STROKE_FRAC * h):
             continue  # a blob, not strokes
         boxes.append((sl[0].start, sl[1].start, sl[0].stop, sl[1].stop))
-    # text is written on that level, so the rows just above and below a line are background:
-    # a "line" of bright pieces along a black border (the edge of the exposed field under the
-    # thigh) has bone on one side
-    dark = lo + MAX_BACKGROUND_FRAC * span
-    return tuple(_joined(line for line in _group(boxes) if _framed(img, line, dark)))
+    return boxes
+
+
+def _extended(
+    img: npt.NDArray[np.float32], line: TextLine, glyph_px: npt.NDArray[np.bool_], max_h: int
+) -> TextLine:
+    """``line`` grown along its row over the rest of its text: glyphs at the line's own grey
+    level (the text is drawn at one level) that continue it onto a brighter background, where
+    they stand out less than a glyph must to start a line (a label running from the air onto
+    the body)."""
+    r0, c0, r1, c1 = line.bbox_px
+    h = line.height_px
+    level = float(np.percentile(img[r0:r1, c0:c1][glyph_px[r0:r1, c0:c1]], 25))
+    s0, s1 = max(0, r0 - h), min(img.shape[0], r1 + h)
+    near = [
+        (a + s0, b, c + s0, d)
+        for a, b, c, d in _glyph_boxes(img[s0:s1] >= level, max_h)
+        if c - a <= 1.6 * h and abs((a + c + 2 * s0) - (r0 + r1)) <= 0.8 * h
+    ]
+    grown, glyphs = True, line.glyphs
+    while grown:
+        grown = False
+        for a, b, c, d in near:
+            if b >= c0 and d <= c1:
+                continue  # inside already
+            if max(b - c1, c0 - d) <= 1.5 * h:
+                c0, c1 = min(c0, b), max(c1, d)
+                r0, r1 = min(r0, a), max(r1, c)
+                glyphs += 1
+                grown = True
+    return TextLine((r0, c0, r1, c1), h, glyphs)
 
 
 def _joined(lines: Iterable[TextLine]) -> list[TextLine]:

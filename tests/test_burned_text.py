@@ -107,6 +107,20 @@ def test_text_over_the_body_or_as_blobs_is_not_a_line() -> None:
     assert line.bbox_px == (40, 100, 40 + h, 100 + w)
 
 
+def test_a_line_running_from_the_air_onto_the_body_is_blanked_whole() -> None:
+    """A label starts on the air and runs onto brighter tissue, where its glyphs stand out
+    too little to start a line: once found, the line is followed to its end."""
+    img = np.full((400, 600), 10.0, np.float32)
+    img[:, 150:] = 620.0  # the body: 0.6 of the range from the air to the text
+    _glyph_row(img, "AP PELVIS STANDING", 200, 110, 14, 1000.0)
+    ink = np.zeros(img.shape, bool)
+    ink[200:, 110:] = img[200:, 110:] == 1000.0
+    assert ink[:, 150:].sum() > ink[:, :150].sum()  # most of it on the body
+    lines = find_text_lines(img)
+    assert len(lines) == 1
+    assert _covered(ink, blank_boxes(lines, img.shape)).sum() == ink.sum()
+
+
 def test_a_large_film_is_searched_coarser_and_still_found(texted: ph.Phantom) -> None:
     big = np.kron(texted.pixels.astype(np.float32), np.ones((3, 3), np.float32))
     text = np.kron(_text_pixels(texted), np.ones((3, 3), bool))
