@@ -95,17 +95,17 @@ def _lines(img: npt.NDArray[np.float32], lo: float, hi: float) -> tuple[TextLine
     max_h = max(MIN_HEIGHT_PX + 1, int(MAX_HEIGHT_FRAC * max(img.shape)))
     size = max_h | 1
     span = hi - lo
+    dark = lo + MAX_BACKGROUND_FRAC * span
     # the background a glyph stands on: what an opening wider than any glyph leaves
     background = ndi.grey_opening(img, size=(size, size))
     glyph_px = (img - background) >= MIN_CONTRAST_FRAC * span
-    glyph_px &= background <= lo + MAX_BACKGROUND_FRAC * span  # on the film's darkest level
+    glyph_px &= background <= dark  # on the darker half of the film's range
     if not glyph_px.any():
         return ()
     boxes = _glyph_boxes(glyph_px, max_h)
-    # text is written on that level, so the rows just above and below a line are background:
-    # a "line" of bright pieces along a black border (the edge of the exposed field under the
+    # text is written on that background, so the rows just above and below a line are too: a
+    # "line" of bright pieces along a black border (the edge of the exposed field under the
     # thigh) has bone on one side
-    dark = lo + MAX_BACKGROUND_FRAC * span
     found = _joined(line for line in _group(boxes) if _framed(img, line, dark))
     return tuple(_extended(img, line, glyph_px, max_h) for line in found)
 
