@@ -181,7 +181,7 @@ def _framed(img: npt.NDArray[np.float32], line: TextLine, dark: float) -> bool:
     """The bands a third of a glyph's height above and below ``line`` (where inside ``img``)
     have medians at most ``dark``."""
     r0, c0, r1, c1 = line.bbox_px
-    pad = line.height_px // 3 + 1
+    pad = _pad_px(line)
     for band in (img[max(0, r0 - pad) : r0, c0:c1], img[r1 : r1 + pad, c0:c1]):
         if band.size and float(np.median(band)) > dark:
             return False
@@ -229,6 +229,12 @@ def _group(boxes: list[tuple[int, int, int, int]]) -> list[TextLine]:
     return lines
 
 
+def _pad_px(line: TextLine) -> int:
+    """The margin around a line that is its own background: a third of its glyph height and
+    a pixel."""
+    return line.height_px // 3 + 1
+
+
 def blank_boxes(
     lines: tuple[TextLine, ...], shape: tuple[int, int]
 ) -> list[tuple[int, int, int, int]]:
@@ -238,7 +244,7 @@ def blank_boxes(
     out = []
     for line in lines:
         r0, c0, r1, c1 = line.bbox_px
-        pad = line.height_px // 3 + 1
+        pad = _pad_px(line)
         out.append((max(0, r0 - pad), max(0, c0 - pad), min(rows, r1 + pad), min(cols, c1 + pad)))
     return out
 
