@@ -121,6 +121,21 @@ def test_a_line_running_from_the_air_onto_the_body_is_blanked_whole() -> None:
     assert _covered(ink, blank_boxes(lines, img.shape)).sum() == ink.sum()
 
 
+def test_four_mm_text_on_a_fine_film_is_found_whole() -> None:
+    """At 0.178 mm the phantom's 4 mm text is 22 pixels tall on a film 2100 pixels long, which
+    is searched at half resolution: every glyph, digits included, must still be found (a third
+    of the resolution lost them: strokes merged and fell under the glyph height)."""
+    p = ph.render(
+        PhantomSpec(seed=11, right=HipSpec(2), left=HipSpec(0), burned_text=True,
+                    spacing_mm=0.178, field_mm=(300.0, 380.0))
+    )  # fmt: skip
+    assert max(p.pixels.shape) > 2000
+    text = _text_pixels(p)
+    lines = find_text_lines(p.pixels)
+    assert len(lines) == 4
+    assert _covered(text, blank_boxes(lines, p.pixels.shape)).sum() == text.sum()
+
+
 def test_a_large_film_is_searched_coarser_and_still_found(texted: ph.Phantom) -> None:
     big = np.kron(texted.pixels.astype(np.float32), np.ones((3, 3), np.float32))
     text = np.kron(_text_pixels(texted), np.ones((3, 3), bool))
