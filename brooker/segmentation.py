@@ -15,15 +15,17 @@ built on (0.4-0.6 mm). In the ROI:
   femoral head and acetabulum touch by nature), and so is a wedge below and medial to the joint
   (ischium, pubis, lesser trochanter), where pelvis and femur overlap normally on an AP film;
 * "normal" bone is what survives a morphological opening with a disk of the first of
-  ``spur_opening_radii_mm`` (6 mm): the wide bodies of the ilium and of the femur. Of those,
-  the pelvis body is the one above the joint and the femur body the one reaching the bottom of
-  the ROI lateral to the joint. Everything else that is bone, in the lateral and superior
-  sector, is a heterotopic-bone candidate. When a thick bridge survives the opening and joins
-  the two bodies, larger disks are tried until they part; what they remove is the bridge
-  (:func:`part_bodies`). A bridge hugging the head is one mass with it, wider than every
-  disk: when no disk parts the bodies, the joint is cut out first and the disks are tried
-  again (:func:`part_hip`). Bodies that still no disk parts are one piece, and the hip's
-  record says that a bridge may be missed there.
+  ``spur_opening_radii_mm`` (6 mm): the wide bodies of the ilium and of the femur. Of those, the
+  pelvis body is the one reaching the top of the ROI above the joint, or covering the acetabular
+  roof right above the joint's exclusion disk (a thin iliac wing can leave the top strip only a
+  narrow link to the ilium, which the opening cuts), and the femur body the one reaching the
+  bottom of the ROI lateral to the joint. Everything else that is bone, in the lateral and
+  superior sector, is a heterotopic-bone candidate. When a thick bridge survives the opening and
+  joins the two bodies, larger disks are tried until they part; what they remove is the bridge
+  (:func:`part_bodies`). A bridge hugging the head is one mass with it, wider than every disk:
+  when no disk parts the bodies, the joint is cut out first and the disks are tried again
+  (:func:`part_hip`). Bodies that still no disk parts are one piece, and the hip's record says
+  that a bridge may be missed there.
 * a round spur on the ilium's lateral edge can be wider than that disk: a much larger disk
   (``pelvic_bump_radius_mm``) follows the ilium's long smooth edge but not a knob on it, and a
   knob that stands out with a neck on both sides is taken out of the pelvis body
@@ -62,6 +64,8 @@ NECK_REACH_MM = 2.0
 OVERLAP_REACH_MM = 4.0
 #: A hole of the femur this close to the pelvis body is the gap of a spur, not the femur's, mm.
 PELVIS_CLEARANCE_MM = 2.0
+#: Depth of the acetabular roof probe above the joint's exclusion disk, mm (:func:`part_bodies`).
+ROOF_PROBE_DEPTH_MM = 15.0
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -259,10 +263,21 @@ def segment_hip(
     pelvis_probe = in_field & ~above & (v_mm > joint_r)
     femur_probe = in_field & ~below & (v_mm < -joint_r)
     femur_probe &= u_mm > -0.5 * joint_r
+    # the acetabular roof, right above the joint: the ilium covers it even where a thin iliac
+    # wing leaves the ROI's top strip only a narrow link to it, which the opening cuts
+    roof_probe = in_field & (v_mm > r_ex) & (v_mm < r_ex + ROOF_PROBE_DEPTH_MM)
+    roof_probe &= np.abs(u_mm) < 0.5 * joint_r
     # depth of every bone pixel inside the bone: shared by each opening and the bump test
     inside = distance_transform_edt(skeleton, sampling)
     parting = part_hip(
-        skeleton, inside, allowed, pelvis_probe, femur_probe, config.spur_opening_radii_mm, sampling
+        skeleton,
+        inside,
+        allowed,
+        pelvis_probe,
+        femur_probe,
+        config.spur_opening_radii_mm,
+        sampling,
+        roof_probe=roof_probe,
     )
     pelvis, femur, radius = parting.pelvis, parting.femur, parting.radius_mm
     unparted = parting.unparted
@@ -336,10 +351,17 @@ def part_bodies(
     femur_probe: BoolImage,
     radii_mm: tuple[float, ...],
     sampling: tuple[float, float],
+    *,
+    roof_probe: BoolImage | None = None,
 ) -> Parting:
     """The wide bodies of the ilium and femur: ``skeleton`` opened with a disk of the first of
     ``radii_mm``, the pelvis the piece(s) covering ``pelvis_probe`` and the femur those
     covering ``femur_probe`` (``inside``: ``distance_transform_edt(skeleton)``).
+
+    ``roof_probe`` (the acetabular roof, right above the joint) adds the piece(s) covering it
+    to the pelvis: the ilium over the joint is the pelvis even when the opening cuts its link
+    to the top of the ROI (a thin iliac wing there), and the bone joining it to the femur is
+    then a bridge candidate, not a part of one large candidate with the ilium.
 
     A bridge as wide as the disk survives it and joins the two bodies: the larger disks are
     tried in turn until they part, and what the larger opening removes between them is the
@@ -354,6 +376,8 @@ def part_bodies(
         opened = edt_open(skeleton, radius, sampling, inside) & allowed
         body_lab, _ = ndi.label(opened)
         pelvis_ids = _dominant_labels(body_lab, pelvis_probe)
+        if roof_probe is not None:
+            pelvis_ids = sorted(set(pelvis_ids) | set(_dominant_labels(body_lab, roof_probe)))
         femur_ids = _dominant_labels(body_lab, femur_probe)
         if not femur_ids and kept is not None:
             # this disk wipes out the femoral shaft: that is no parting, and a larger disk
@@ -380,6 +404,8 @@ def part_hip(
     femur_probe: BoolImage,
     radii_mm: tuple[float, ...],
     sampling: tuple[float, float],
+    *,
+    roof_probe: BoolImage | None = None,
 ) -> Parting:
     """:func:`part_bodies`, and when no disk parts the bodies, :func:`part_bodies` again on the
     skeleton with the joint cut out (``skeleton & allowed``).
@@ -396,12 +422,13 @@ def part_hip(
     (:func:`brooker.measurement.measure_gap`). The returned ``skeleton`` is the cut one, for the
     steps that reopen the bodies. A retry that leaves no pelvis or femur body is no parting.
     """
-    parting = part_bodies(skeleton, inside, allowed, pelvis_probe, femur_probe, radii_mm, sampling)
+    probes = (allowed, pelvis_probe, femur_probe, radii_mm, sampling)
+    parting = part_bodies(skeleton, inside, *probes, roof_probe=roof_probe)
     if not parting.unparted:
         return parting
     cut = skeleton & allowed
     inside_cut = distance_transform_edt(cut, sampling)
-    retry = part_bodies(cut, inside_cut, allowed, pelvis_probe, femur_probe, radii_mm, sampling)
+    retry = part_bodies(cut, inside_cut, *probes, roof_probe=roof_probe)
     if retry.unparted or not (retry.pelvis.any() and retry.femur.any()):
         return parting
     return dataclasses.replace(retry, joined_at_base=True, joint_cut=True)

@@ -173,3 +173,40 @@ def test_the_steps_after_a_retry_reopen_the_cut_skeleton() -> None:
     uncut = _solid_femur(skeleton, p.femur, p.pelvis, allowed, field, p.radius_mm, SAMPLING,
                          AnalysisConfig())  # fmt: skip
     assert (wall & ~uncut).sum() > 0.5 * wall.sum()  # what happened before
+
+
+def _thin_wing_scene() -> tuple[np.ndarray, np.ndarray]:
+    """A thin iliac wing across the top (to y 10 mm), tied to the ilium over the joint (y 20 to
+    60 mm) by a link 6 mm wide that the 6 mm disk (12 mm across) removes; a femoral shaft from
+    y 100 mm to the bottom; and an 8 mm wide bridge from the ilium down to the shaft. Returns
+    (skeleton, roof probe): the probe 10 mm tall right above where a joint would be excluded."""
+    y, x = np.indices(SHAPE) * PITCH
+    wing = y < 10.0
+    link = (np.abs(x - 100.0) <= 3.0) & (y >= 10.0) & (y < 20.0)
+    ilium = (y >= 20.0) & (y < 60.0)
+    shaft = (np.abs(x - 60.0) <= 15.0) & (y >= 100.0)
+    bridge = (np.abs(x - 60.0) <= 4.0) & (y >= 60.0) & (y < 100.0)
+    roof = (y >= 45.0) & (y < 55.0) & (np.abs(x - 30.0) <= 12.0)
+    return wing | link | ilium | shaft | bridge, roof
+
+
+def test_the_ilium_over_the_joint_is_pelvis_when_the_opening_cuts_its_link_to_the_top() -> None:
+    skeleton, roof = _thin_wing_scene()
+    y, x = np.indices(SHAPE) * PITCH
+    inside = ndi.distance_transform_edt(skeleton, sampling=SAMPLING)
+    allowed = np.ones(SHAPE, bool)
+    args = (skeleton, inside, allowed, y < 3.0, y > 147.0, RADII, SAMPLING)
+    ilium = (y >= 22.0) & (y < 58.0)
+    bridge_middle = (np.abs(x - 60.0) <= 4.0) & (np.abs(y - 80.0) <= 1.0)
+    # the top strip alone finds only the wing: the ilium and the bridge below it are one
+    # candidate, not a pelvis body and a bridge
+    top_only = part_bodies(*args)
+    assert not (top_only.pelvis & ilium).any()
+    for p in (part_bodies(*args, roof_probe=roof), part_hip(*args, roof_probe=roof)):
+        assert not p.joined_at_base
+        assert (p.pelvis & ilium).sum() > 0.9 * ilium.sum()
+        assert (p.pelvis & (y < 3.0)).any()  # the wing stays pelvis too
+        assert p.femur.any()
+        assert not (p.pelvis & p.femur).any()
+        assert (skeleton & bridge_middle).any()
+        assert not ((p.pelvis | p.femur) & bridge_middle).any()  # left as the bridge

@@ -47,6 +47,10 @@ from validate import match_hips, qwk, score
 # Bodies parted only with the joint cut out no longer infer class IV from an attached spur
 # (measurement.measure_gap, 2026-11-30): the hybrid films 90 -> 91 right, kappa 0.430 -> 0.434,
 # gap 4.97 -> 4.98 mm (held out: 0.513 either way, kappa 0.390 -> 0.399, on the nested folds).
+# The ilium over the joint counts as pelvis when the opening cuts its link to the ROI's top
+# (segmentation.part_bodies' roof probe, 2026-11-30): the hybrid films 91 -> 92 right, kappa
+# 0.434 -> 0.460 (held out, on folds retrained on f496120: 0.567 -> 0.573, kappa 0.374 ->
+# 0.400; real false II-IV 5 there either way).
 # Real films (30 films, 59 labelled hips, 56 of them HO-free):
 FOUND_MIN = 1.00  # hips found / hips labelled (measured 59/59)
 PHANTOM_MAX = 0  # hips reported where no hip is labelled (measured 0)
@@ -56,9 +60,9 @@ REAL_GRADED_MIN = 50  # hips graded (measured 50/59; 40 while heads not read as 
 # Hybrid films (75 films, 150 hips):
 HYBRID_GRADED_MIN = 137  # hips graded (measured 137/150)
 HYBRID_PROSTHESIS_MIN = 1.00  # prosthesis flag right / hips found (measured 150/150)
-HYBRID_ACCURACY_MIN = 0.605  # right class / all 150 hips (measured 91/150 = 0.607)
-HYBRID_KAPPA_MIN = 0.43  # quadratic weighted kappa, ungraded as 0 (measured 0.434)
-HYBRID_GAP_MAE_MAX = 5.0  # mm, over the class II/III hips given a gap (measured 4.97 on 39)
+HYBRID_ACCURACY_MIN = 0.61  # right class / all 150 hips (measured 92/150 = 0.613)
+HYBRID_KAPPA_MIN = 0.45  # quadratic weighted kappa, ungraded as 0 (measured 0.460)
+HYBRID_GAP_MAE_MAX = 5.0  # mm, over the class II/III hips given a gap (measured 4.98 on 39)
 
 
 def _board(films: Path, truth: dict[str, Any]) -> dict[str, Any]:
