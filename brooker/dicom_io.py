@@ -151,6 +151,9 @@ from pydicom.uid import (  # noqa: E402
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
+    JPEG2000TransferSyntaxes,
+    JPEGLSTransferSyntaxes,
+    JPEGTransferSyntaxes,
 )
 
 __all__ = [
@@ -693,12 +696,15 @@ _CODESTREAM_HEAD: Final = 1 << 16
 _JPEG_SOF: Final = frozenset({*range(0xC0, 0xD0)} - {0xC4, 0xC8, 0xCC} | {0xF7})
 
 
-def _codestream_size(head: bytes) -> tuple[str, int, int, int] | None:
-    """``(kind, rows, cols, precision)`` from the first JPEG/JPEG-LS SOF or JPEG 2000 SIZ
-    marker in ``head`` (the start of the encapsulated Pixel Data), or None if there is none."""
-    j2k = head.find(b"\xff\x4f\xff\x51")
-    if j2k >= 0 and len(head) >= j2k + 4 + 38 + 3:
-        siz = head[j2k + 4 :]
+def _codestream_size(head: bytes, j2k: bool) -> tuple[str, int, int, int] | None:
+    """``(kind, rows, cols, precision)`` from the first JPEG 2000 SIZ marker (``j2k``) or the
+    first JPEG/JPEG-LS SOF marker (not ``j2k``) in ``head`` (the start of the encapsulated
+    Pixel Data), or None if there is none."""
+    if j2k:
+        at = head.find(b"\xff\x4f\xff\x51")
+        if at < 0 or len(head) < at + 4 + 38 + 3:
+            return None
+        siz = head[at + 4 :]
         x, y = int.from_bytes(siz[4:8], "big"), int.from_bytes(siz[8:12], "big")
         x0, y0 = int.from_bytes(siz[12:16], "big"), int.from_bytes(siz[16:20], "big")
         precision = (siz[38] & 0x7F) + 1 if len(siz) > 38 else 0
@@ -735,12 +741,19 @@ def _check_codestream(
 
     A decoder given (0028,0011) Columns 65535 for a 36-column JPEG-LS stream can abort the
     whole process (python-gdcm: an uncaught C++ exception, SIGABRT); ``brooker inspect``
-    decodes in its own process, so this check is what keeps it alive. RLE carries no size.
+    decodes in its own process, so this check is what keeps it alive. Only the stream of the
+    transfer syntax's own kind is looked for: RLE (and any other syntax) carries no size, and
+    its compressed bytes can hold a JPEG 2000 or JPEG marker by chance (a valid 16-bit RLE
+    film of the project's own phantoms held FF 4F FF 51 and was refused as a JPEG 2000
+    stream of a nonsense size).
     """
     value = getattr(pixel_elem, "value", None)
     if not isinstance(value, bytes | bytearray):
         return
-    found = _codestream_size(bytes(value[:_CODESTREAM_HEAD]))
+    j2k = ts in JPEG2000TransferSyntaxes
+    if not (j2k or ts in JPEGTransferSyntaxes or ts in JPEGLSTransferSyntaxes):
+        return
+    found = _codestream_size(bytes(value[:_CODESTREAM_HEAD]), j2k)
     name = _ts_name(ts)
     if found is None:
         if "JPEG" in name.upper():

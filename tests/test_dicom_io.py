@@ -312,6 +312,26 @@ def test_corrupt_codestream_is_unsupported_pixel_data(tmp_path: Path) -> None:
         load_radiograph(path)
 
 
+@pytest.mark.parametrize(
+    "marker",
+    [b"\xff\x4f\xff\x51", b"\xff\xd8\xff\xc0"],
+    ids=["jpeg2000-siz", "jpeg-sof"],
+)
+def test_rle_bytes_that_look_like_a_codestream_header_are_not_one(
+    tmp_path: Path, marker: bytes
+) -> None:
+    """RLE carries no frame size, and its compressed bytes may hold a JPEG 2000 SIZ or a JPEG
+    SOF marker by chance (a literal run of the low bytes here spells one out): a valid RLE film
+    loads, exactly, instead of being refused for the nonsense size read after the marker. (A
+    16-bit RLE phantom of the judges' training set was refused so.)"""
+    src = np.full(SHAPE, 0x0123, np.uint16)
+    src[0, :8] = [0x0100 | b for b in marker + b"\x00\x07\x09\x11"]
+    path = _write(tmp_path, DicomVariant(transfer_syntax="rle"), src)
+    assert marker in path.read_bytes()  # the marker is in the stream, as written
+    rad = load_radiograph(path)
+    np.testing.assert_array_equal(rad.pixels, src.astype(np.float32))
+
+
 def test_not_dicom(tmp_path: Path) -> None:
     path = tmp_path / "notes.txt"
     path.write_text("hello, this is not a radiograph\n" * 20)
