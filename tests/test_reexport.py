@@ -1,0 +1,116 @@
+"""benchmarks/reexport.py rewrites a film with other processing: the pixels, the tags and the
+labels must move together, or its figures measure the script instead of the grader. Checked on
+a bundled sample film (synthetic, 12-bit JPEG-LS, Patient Orientation L\\F)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+
+from brooker.dicom_io import load_radiograph
+from brooker.models import ImageSide
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from reexport import VARIANTS, reexport
+
+FILM = Path(__file__).resolve().parents[1] / "sample_images" / "pelvis_0_vs_3.dcm"
+LABELS = {
+    "hips": [
+        {"side": "right", "image_half": "left", "centre_rc_px": [825.0, 466.1], "radius_px": 81.5,
+         "prosthesis": False, "ho": "none"},
+        {"side": "left", "image_half": "right", "centre_rc_px": [793.8, 1266.3],
+         "radius_px": 84.7, "prosthesis": False, "ho": "none"},
+    ]
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def original() -> np.ndarray:
+    return load_radiograph(FILM).pixels
+
+
+@pytest.mark.parametrize("variant", ["as_exported", "bits12", "mono1"])
+def test_lossless_variants_keep_the_picture(
+    tmp_path: Path, original: np.ndarray, variant: str
+) -> None:
+    out = tmp_path / "x.dcm"
+    labels = reexport(variant, FILM, out, LABELS, seed=0)
+    assert labels == LABELS
+    rad = load_radiograph(out)
+    assert rad.meta.photometric == ("MONOCHROME1" if variant == "mono1" else "MONOCHROME2")
+    # the film has 12 bits stored already, so bits12 stretches nothing; and the loader turns
+    # MONOCHROME1 back: every lossless variant reads as the original
+    np.testing.assert_allclose(rad.pixels, original, atol=0.5)
+    assert rad.spacing == load_radiograph(FILM).spacing
+
+
+def test_mirrored_moves_pixels_labels_and_orientation(tmp_path: Path, original: np.ndarray) -> None:
+    out = tmp_path / "x.dcm"
+    labels = reexport("mirrored", FILM, out, LABELS, seed=0)
+    rad = load_radiograph(out)
+    np.testing.assert_array_equal(rad.pixels, original[:, ::-1])
+    assert list(pydicom.dcmread(out).PatientOrientation) == ["R", "F"]
+    cols = original.shape[1]
+    for before, after in zip(LABELS["hips"], labels["hips"], strict=True):
+        assert after["side"] == before["side"]
+        assert after["image_half"] != before["image_half"]
+        r, c = after["centre_rc_px"]
+        assert (r, c) == (before["centre_rc_px"][0], cols - 1 - before["centre_rc_px"][1])
+    # the patient's right is now on the image's right, and the film says so
+    assert load_radiograph(FILM).patient_right_on is ImageSide.LEFT
+    assert rad.patient_right_on is ImageSide.RIGHT
+
+
+def test_up2x_halves_the_spacing_and_scales_the_labels(
+    tmp_path: Path, original: np.ndarray
+) -> None:
+    out = tmp_path / "x.dcm"
+    labels = reexport("up2x", FILM, out, LABELS, seed=0)
+    rad = load_radiograph(out)
+    assert rad.pixels.shape == (2 * original.shape[0], 2 * original.shape[1])
+    assert rad.spacing is not None
+    assert rad.spacing.row_mm == pytest.approx(0.125)
+    (r, c), rad_px = labels["hips"][0]["centre_rc_px"], labels["hips"][0]["radius_px"]
+    assert (r, c) == (2 * 825.0 + 0.5, 2 * 466.1 + 0.5)
+    assert rad_px == 2 * 81.5
+    # the same anatomy under the moved centre
+    r0, c0 = (round(v) for v in LABELS["hips"][0]["centre_rc_px"])
+    assert rad.pixels[int(r), int(c)] == pytest.approx(original[r0, c0], rel=0.05)
+
+
+def test_half_doubles_the_spacing_and_scales_the_labels(
+    tmp_path: Path, original: np.ndarray
+) -> None:
+    out = tmp_path / "x.dcm"
+    labels = reexport("half", FILM, out, LABELS, seed=0)
+    rad = load_radiograph(out)
+    assert rad.pixels.shape == (original.shape[0] // 2, original.shape[1] // 2)
+    assert rad.spacing is not None
+    assert rad.spacing.row_mm == pytest.approx(0.5)
+    assert labels["hips"][1]["radius_px"] == pytest.approx(84.7 / 2)
+    r, c = labels["hips"][1]["centre_rc_px"]
+    block = original[2 * round(r) : 2 * round(r) + 2, 2 * round(c) : 2 * round(c) + 2]
+    assert rad.pixels[round(r), round(c)] == pytest.approx(float(block.mean()), abs=0.5)
+
+
+@pytest.mark.parametrize("variant", ["noise4", "gamma0.7", "gamma1.4", "contrast60"])
+def test_grey_level_variants_keep_the_geometry_and_the_range(
+    tmp_path: Path, original: np.ndarray, variant: str
+) -> None:
+    out = tmp_path / "x.dcm"
+    labels = reexport(variant, FILM, out, LABELS, seed=0)
+    assert labels == LABELS
+    rad = load_radiograph(out)
+    assert rad.pixels.shape == original.shape
+    assert rad.pixels.min() >= 0
+    assert rad.pixels.max() <= 4095
+    assert not np.array_equal(rad.pixels, original)
+
+
+def test_every_variant_is_covered() -> None:
+    assert set(VARIANTS) == {"as_exported", "noise4", "gamma0.7", "gamma1.4", "contrast60",
+                             "bits12", "mono1", "mirrored", "up2x", "half"}  # fmt: skip
