@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pydicom
 import pytest
 
 from brooker.dicom_io import load_radiograph
-from brooker.models import ImageSide
+from brooker.models import ImageSide, Radiograph
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from reexport import VARIANTS, reexport
@@ -33,14 +34,19 @@ def original() -> np.ndarray:
     return load_radiograph(FILM).pixels
 
 
+def _reexported(tmp_path: Path, variant: str) -> tuple[dict[str, Any], Radiograph, Path]:
+    """(moved labels, the re-export as loaded, its path)."""
+    out = tmp_path / "x.dcm"
+    labels = reexport(variant, FILM, out, LABELS, seed=0)
+    return labels, load_radiograph(out), out
+
+
 @pytest.mark.parametrize("variant", ["as_exported", "bits12", "mono1"])
 def test_lossless_variants_keep_the_picture(
     tmp_path: Path, original: np.ndarray, variant: str
 ) -> None:
-    out = tmp_path / "x.dcm"
-    labels = reexport(variant, FILM, out, LABELS, seed=0)
+    labels, rad, _ = _reexported(tmp_path, variant)
     assert labels == LABELS
-    rad = load_radiograph(out)
     assert rad.meta.photometric == ("MONOCHROME1" if variant == "mono1" else "MONOCHROME2")
     # the film has 12 bits stored already, so bits12 stretches nothing; and the loader turns
     # MONOCHROME1 back: every lossless variant reads as the original
@@ -49,9 +55,7 @@ def test_lossless_variants_keep_the_picture(
 
 
 def test_mirrored_moves_pixels_labels_and_orientation(tmp_path: Path, original: np.ndarray) -> None:
-    out = tmp_path / "x.dcm"
-    labels = reexport("mirrored", FILM, out, LABELS, seed=0)
-    rad = load_radiograph(out)
+    labels, rad, out = _reexported(tmp_path, "mirrored")
     np.testing.assert_array_equal(rad.pixels, original[:, ::-1])
     assert list(pydicom.dcmread(out).PatientOrientation) == ["R", "F"]
     cols = original.shape[1]
@@ -68,9 +72,7 @@ def test_mirrored_moves_pixels_labels_and_orientation(tmp_path: Path, original: 
 def test_up2x_halves_the_spacing_and_scales_the_labels(
     tmp_path: Path, original: np.ndarray
 ) -> None:
-    out = tmp_path / "x.dcm"
-    labels = reexport("up2x", FILM, out, LABELS, seed=0)
-    rad = load_radiograph(out)
+    labels, rad, _ = _reexported(tmp_path, "up2x")
     assert rad.pixels.shape == (2 * original.shape[0], 2 * original.shape[1])
     assert rad.spacing is not None
     assert rad.spacing.row_mm == pytest.approx(0.125)
@@ -85,9 +87,7 @@ def test_up2x_halves_the_spacing_and_scales_the_labels(
 def test_half_doubles_the_spacing_and_scales_the_labels(
     tmp_path: Path, original: np.ndarray
 ) -> None:
-    out = tmp_path / "x.dcm"
-    labels = reexport("half", FILM, out, LABELS, seed=0)
-    rad = load_radiograph(out)
+    labels, rad, _ = _reexported(tmp_path, "half")
     assert rad.pixels.shape == (original.shape[0] // 2, original.shape[1] // 2)
     assert rad.spacing is not None
     assert rad.spacing.row_mm == pytest.approx(0.5)
@@ -101,10 +101,8 @@ def test_half_doubles_the_spacing_and_scales_the_labels(
 def test_grey_level_variants_keep_the_geometry_and_the_range(
     tmp_path: Path, original: np.ndarray, variant: str
 ) -> None:
-    out = tmp_path / "x.dcm"
-    labels = reexport(variant, FILM, out, LABELS, seed=0)
+    labels, rad, _ = _reexported(tmp_path, variant)
     assert labels == LABELS
-    rad = load_radiograph(out)
     assert rad.pixels.shape == original.shape
     assert rad.pixels.min() >= 0
     assert rad.pixels.max() <= 4095
