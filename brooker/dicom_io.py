@@ -754,14 +754,11 @@ def _check_codestream(
     if not (j2k or ts in JPEGTransferSyntaxes or ts in JPEGLSTransferSyntaxes):
         return
     found = _codestream_size(bytes(value[:_CODESTREAM_HEAD]), j2k)
-    name = _ts_name(ts)
-    if found is None:
-        if "JPEG" in name.upper():
-            raise UnsupportedPixelDataError(
-                f"no {name} frame header found in (7FE0,0010) Pixel Data (corrupt stream)",
-                where,
-            )
-        return
+    if found is None:  # every syntax checked here is a JPEG, JPEG-LS or JPEG 2000 one
+        raise UnsupportedPixelDataError(
+            f"no {_ts_name(ts)} frame header found in (7FE0,0010) Pixel Data (corrupt stream)",
+            where,
+        )
     kind, s_rows, s_cols, precision = found
     if (s_rows, s_cols) != (rows, cols):
         raise SizeMismatchError(

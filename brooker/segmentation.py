@@ -422,13 +422,13 @@ def part_hip(
     (:func:`brooker.measurement.measure_gap`). The returned ``skeleton`` is the cut one, for the
     steps that reopen the bodies. A retry that leaves no pelvis or femur body is no parting.
     """
-    probes = (allowed, pelvis_probe, femur_probe, radii_mm, sampling)
-    parting = part_bodies(skeleton, inside, *probes, roof_probe=roof_probe)
+    shared = (allowed, pelvis_probe, femur_probe, radii_mm, sampling)  # both partings' own
+    parting = part_bodies(skeleton, inside, *shared, roof_probe=roof_probe)
     if not parting.unparted:
         return parting
     cut = skeleton & allowed
     inside_cut = distance_transform_edt(cut, sampling)
-    retry = part_bodies(cut, inside_cut, *probes, roof_probe=roof_probe)
+    retry = part_bodies(cut, inside_cut, *shared, roof_probe=roof_probe)
     if retry.unparted or not (retry.pelvis.any() and retry.femur.any()):
         return parting
     return dataclasses.replace(retry, joined_at_base=True, joint_cut=True)
