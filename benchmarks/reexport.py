@@ -82,20 +82,15 @@ def _contrast60(ds: pydicom.Dataset, px: Pixels, seed: int) -> Pixels:
     return np.clip(mean + 0.6 * (px - mean), 0, _max_value(ds))
 
 
-#: variant -> (grey-level change or None, geometry change or None)
-GREY: dict[str, Callable[[pydicom.Dataset, Pixels, int], Pixels] | None] = {
-    "as_exported": None,
+#: the variants that change grey levels only, and how
+GREY: dict[str, Callable[[pydicom.Dataset, Pixels, int], Pixels]] = {
     "noise4": _noise,
     "gamma0.7": _gamma(0.7),
     "gamma1.4": _gamma(1.4),
     "contrast60": _contrast60,
-    "bits12": None,
-    "mono1": None,
-    "mirrored": None,
-    "up2x": None,
-    "half": None,
 }
-VARIANTS = tuple(GREY)
+#: every variant, in the table's order (the others are handled in :func:`reexport`)
+VARIANTS = ("as_exported", *GREY, "bits12", "mono1", "mirrored", "up2x", "half")
 
 
 def _write(ds: pydicom.Dataset, px: Pixels, path: Path, bits_stored: int | None = None) -> None:
@@ -124,9 +119,8 @@ def reexport(variant: str, src: Path, dst: Path, labels: Labels, seed: int) -> L
         px = _max_value(ds) - px  # every variant starts from MONOCHROME2 grey levels
         ds.PhotometricInterpretation = "MONOCHROME2"
     out = copy.deepcopy(labels)
-    grey = GREY[variant]
-    if grey is not None:
-        px = grey(ds, px, seed)
+    if variant in GREY:
+        px = GREY[variant](ds, px, seed)
     bits = None
     if variant == "bits12":
         px = px * 4095.0 / _max_value(ds)
@@ -147,7 +141,8 @@ def reexport(variant: str, src: Path, dst: Path, labels: Labels, seed: int) -> L
             hip["centre_rc_px"] = [r, cols - 1 - c]
             hip["image_half"] = {"left": "right", "right": "left"}[hip["image_half"]]
     elif variant == "up2x":
-        px = ndi.zoom(px, 2, order=1)
+        # pixel areas, not centres, scaled: stored pixel (r, c) covers new (2r, 2c)-(2r+1, 2c+1)
+        px = ndi.zoom(px, 2, order=1, grid_mode=True, mode="nearest")
         _scale_spacing(ds, 0.5)
         for hip in out["hips"]:
             r, c = hip["centre_rc_px"]
