@@ -140,6 +140,26 @@ def grade_hip(
             if femur_top_mm is None
             else f"its body begins {-femur_top_mm:.0f} mm below the head's centre"
         )
+        if grade >= BrookerGrade.SPURS_WIDE_GAP and not hip.prosthesis:
+            # a spur or bridge is graded against the femur (its gap, what it joins): with no
+            # femur seen by the joint, trochanter pieces pass for spurs and the gap is measured
+            # to whatever femoral-side bone is left (the head): the class is not known
+            return HipResult(
+                patient_side=hip.patient_side,
+                image_side=hip.image_side,
+                grade=None,
+                center_px=hip.center_px,
+                prosthesis=hip.prosthesis,
+                fragments=fragments.items,
+                not_graded=(
+                    f"a spur or bridge was seen, but the femur is not segmented as bone up to "
+                    f"the greater trochanter ({where}): heterotopic bone cannot be told from "
+                    "the trochanter, nor its gap measured to the femur (check the overlay)"
+                ),
+                head_radius_mm=hip.head_radius_mm,
+                search_region=(config.sector_radius_mm, *config.sector_deg),
+                center_uncertainty_mm=hip.center_uncertainty_mm,
+            )
         caveats.append(
             f"the femur is not segmented as bone up to the greater trochanter ({where}): "
             "pieces of the trochanter may be read as femoral spurs or islands, and a gap "

@@ -92,6 +92,13 @@ def judge_pixels(masks: HipMasks, config: AnalysisConfig) -> HipMasks:
     return dataclasses.replace(masks, ho_prob=prob)
 
 
+def _rank(result: HipResult) -> int:
+    """Order of the results about the centres tried: by class, and a hip not graded there (a
+    spur or bridge seen with no femur by the joint, :func:`brooker.grading.grade_hip`) after
+    every class: graded about any centre, it is reported graded."""
+    return 5 if result.grade is None else int(result.grade)
+
+
 def _grade_at(
     radiograph: Radiograph, hip: HipJoint, config: AnalysisConfig, scene: Scene
 ) -> HipResult | None:
@@ -141,7 +148,7 @@ def grade_found_hip(
     """
     own = _grade_at(radiograph, hip, config, scene)
     d_mm = hip.center_uncertainty_mm
-    if own is None or d_mm <= 0 or own.grade is None or own.grade == 0:
+    if own is None or d_mm <= 0 or own.grade == 0:
         return own
     assert radiograph.spacing is not None
     dr, dc = d_mm / radiograph.spacing.row_mm, d_mm / radiograph.spacing.col_mm
@@ -150,20 +157,25 @@ def grade_found_hip(
     for off_r, off_c in ((-dr, 0.0), (dr, 0.0), (0.0, -dc), (0.0, dc)):
         moved = dataclasses.replace(hip, center_px=(row + off_r, col + off_c))
         other = _grade_at(radiograph, moved, config, scene)
-        if other is not None and other.grade is not None:
+        if other is not None:
             results.append(other)
             if other.grade == 0:
                 break  # nothing is lower: the other centres cannot change the result
-    low = min(results, key=lambda r: int(r.grade or 0))  # the first of equals: own first
-    classes = sorted({int(r.grade or 0) for r in results})
-    if len(classes) == 1:
+    low = min(results, key=_rank)  # the first of equals: own first
+    if low.grade is None:  # not graded about any centre
         return own
+    graded = [r for r in results if r.grade is not None]
+    classes = sorted({int(r.grade or 0) for r in graded})
+    if len(classes) == 1 and len(graded) == len(results):
+        return own
+    span = f"{classes[0]} to {classes[-1]}" if len(classes) > 1 else f"{classes[0]}"
+    if len(graded) < len(results):
+        span += " (about the others it is not graded: the femur is not seen)"
     # numbers only where the text varies, so that the report counts it as one kind of caveat
     caveat = (
         f"the head's centre is only known to ±{d_mm:g} mm here (the hip detector's grid; no head "
         f"outline was fitted), and about centres {d_mm:g} mm from it this hip grades "
-        f"{classes[0]} to {classes[-1]}: the lowest is reported, with the centre it was graded "
-        "about (check the overlay)"
+        f"{span}: the lowest is reported, with the centre it was graded about (check the overlay)"
     )
     return dataclasses.replace(low, caveats=(*low.caveats, caveat))
 

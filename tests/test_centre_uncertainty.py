@@ -100,13 +100,16 @@ class _Film:
 
 
 def _combine(
-    monkeypatch: pytest.MonkeyPatch, classes: tuple[int | None, ...], hip: HipJoint = HIP
+    monkeypatch: pytest.MonkeyPatch, classes: tuple[int | str | None, ...], hip: HipJoint = HIP
 ) -> tuple[HipResult | None, list[tuple[float, float]]]:
     """grade_found_hip with the class at each centre from ``classes``, in the order the centres
-    are tried (found, up, down, left, right; None: a spur with nothing to measure to); returns
+    are tried (found, up, down, left, right; None: a spur with nothing to measure to; "N": not
+    graded, a spur seen with no femur by the joint); returns
     the result and the offsets (mm, row and column) graded, in order. A centre past the end of
     ``classes`` must not be graded."""
-    table = dict(zip(OFFSETS, classes, strict=False))
+    table: dict[tuple[float, float], int | str | None] = dict(
+        zip(OFFSETS, classes, strict=False)
+    )
     seen: list[tuple[float, float]] = []
 
     def fake(_rad: object, h: HipJoint, _cfg: object, _scene: object) -> HipResult | None:
@@ -118,6 +121,16 @@ def _combine(
         g = table[off]
         if g is None:
             return None
+        if g == "N":
+            return HipResult(
+                patient_side=h.patient_side,
+                image_side=h.image_side,
+                grade=None,
+                center_px=h.center_px,
+                prosthesis=False,
+                not_graded=f"no femur at {off}",
+            )
+        assert isinstance(g, int)
         return HipResult(
             patient_side=h.patient_side,
             image_side=h.image_side,
@@ -197,6 +210,42 @@ def test_a_centre_with_nothing_to_measure_to_stays_ungraded(
     res, seen = _combine(monkeypatch, (None, 0, 0, 0, 0))
     assert res is None
     assert seen == [CENTRE]
+
+
+def test_not_graded_about_every_centre_stays_not_graded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    res, seen = _combine(monkeypatch, ("N", "N", "N", "N", "N"))
+    assert len(seen) == 5
+    assert res is not None
+    assert res.grade is None
+    assert res.not_graded == "no femur at (0.0, 0.0)"
+
+
+def test_a_class_about_another_centre_beats_not_graded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hip not graded about its centre (a spur seen with no femur by the joint) but graded
+    about another is reported graded: a class 0 or I there says the spur rests on the centre,
+    a class II-IV there was graded with the femur seen."""
+    res, seen = _combine(monkeypatch, ("N", "N", 1, "N", "N"))
+    assert len(seen) == 5
+    assert res is not None
+    assert res.grade is BrookerGrade.ISLANDS
+    assert res.center_px == (HIP.center_px[0] + 4.0, HIP.center_px[1])
+    assert res.caveats[-1] == (
+        "the head's centre is only known to ±2 mm here (the hip detector's grid; no head "
+        "outline was fitted), and about centres 2 mm from it this hip grades 1 (about the "
+        "others it is not graded: the femur is not seen): the lowest is reported, with the "
+        "centre it was graded about (check the overlay)"
+    )
+    res, seen = _combine(monkeypatch, ("N", 0))
+    assert seen == [CENTRE, UP]
+    assert res is not None
+    assert res.grade is BrookerGrade.NONE
+    res, _ = _combine(monkeypatch, (3, "N", 3, 3, 3))
+    assert res is not None
+    assert res.grade is BrookerGrade.SPURS_NARROW_GAP
+    assert res.caveats[0] == "from (0.0, 0.0)"
+    assert "this hip grades 3 (about the others it is not graded" in res.caveats[-1]
 
 
 @pytest.mark.parametrize("own", [0, 1, 2, 3, 4])

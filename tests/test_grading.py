@@ -576,27 +576,73 @@ def test_class_iv_from_bodies_parted_at_the_joint_says_so() -> None:
 
 def test_a_femur_not_segmented_up_to_the_trochanter_is_said() -> None:
     """A femur body that begins more than FEMUR_TOP_MIN_RADII head radii below the head's
-    centre, or no femur body at all, is said in the record, whatever the grade; at the bound
-    and above it nothing is said."""
+    centre, or no femur body at all, is said in the record of a class 0 or I hip and of a
+    prosthetic hip; at the bound and above it nothing is said."""
+    from brooker.grading import FEMUR_TOP_MIN_RADII
+
+    cfg = AnalysisConfig()
+    native = dataclasses.replace(HIP, prosthesis=False)
+    prosthetic = dataclasses.replace(HIP, prosthesis=True)
+    bound_mm = FEMUR_TOP_MIN_RADII * native.head_radius_mm
+    spur = (_frags(PEL), _gap(12.0, 0.5))
+
+    def femur_caveats(
+        hip: HipJoint, frags: Fragments, gap: GapMeasurement | None, top: float | None
+    ) -> list[str]:
+        res = grade_hip(hip, frags, gap, cfg, femur_top_mm=top)
+        assert res.grade is not None
+        return [c for c in res.caveats if "up to the greater trochanter" in c]
+
+    cases = [(native, _frags(), None), (native, _frags(ISL), None), (prosthetic, *spur)]
+    for hip, frags, gap in cases:
+        assert femur_caveats(hip, frags, gap, 0.0) == []
+        assert femur_caveats(hip, frags, gap, bound_mm) == []
+        (below,) = femur_caveats(hip, frags, gap, bound_mm - 0.5)
+        assert f"its body begins {-(bound_mm - 0.5):.0f} mm below the head's centre" in below
+        (none,) = femur_caveats(hip, frags, gap, None)
+        assert "no femur body was found" in none
+    # a native spur is graded with its femur at the bound
+    assert grade_hip(native, *spur, cfg, femur_top_mm=bound_mm).grade == 2
+
+
+@pytest.mark.parametrize(
+    ("kind", "gap_mm"),
+    [
+        (FragmentKind.PELVIC_SPUR, 12.0),
+        (FragmentKind.FEMORAL_SPUR, 4.0),
+        (FragmentKind.BRIDGE, 0.0),
+    ],
+)
+def test_a_spur_or_bridge_with_no_femur_by_the_joint_is_not_graded(
+    kind: FragmentKind, gap_mm: float
+) -> None:
+    """Classes II-IV are graded against the femur: on a native hip whose femur body begins
+    below FEMUR_TOP_MIN_RADII head radii (or was not found apart from the pelvis), the spur or
+    bridge seen is reported, not graded: it may be a piece of the trochanter, and its gap was
+    measured to whatever femoral-side bone was left."""
     from brooker.grading import FEMUR_TOP_MIN_RADII
 
     cfg = AnalysisConfig()
     native = dataclasses.replace(HIP, prosthesis=False)
     bound_mm = FEMUR_TOP_MIN_RADII * native.head_radius_mm
-
-    def femur_caveats(frags: Fragments, gap: GapMeasurement | None, top: float | None) -> list[str]:
-        res = grade_hip(native, frags, gap, cfg, femur_top_mm=top)
-        return [c for c in res.caveats if "up to the greater trochanter" in c]
-
-    for frags, gap in ((_frags(), None), (_frags(ISL), None), (_frags(PEL), _gap(12.0, 0.5))):
-        assert femur_caveats(frags, gap, 0.0) == []
-        assert femur_caveats(frags, gap, bound_mm) == []
-        (below,) = femur_caveats(frags, gap, bound_mm - 0.5)
-        assert f"its body begins {-(bound_mm - 0.5):.0f} mm below the head's centre" in below
-        (none,) = femur_caveats(frags, gap, None)
-        assert "no femur body was found" in none
-    # the grade itself is not touched
-    assert grade_hip(native, _frags(PEL), _gap(12.0, 0.5), cfg, femur_top_mm=None).grade == 2
+    frags = _frags(kind)
+    for top in (bound_mm - 0.5, None):
+        res = grade_hip(native, frags, _gap(gap_mm, 0.5), cfg, femur_top_mm=top)
+        assert res.grade is None
+        assert res.not_graded is not None
+        assert res.not_graded.startswith("a spur or bridge was seen, but the femur is not ")
+        assert res.fragments == frags.items  # what was seen stays on the record and overlay
+        assert res.gap is None
+        assert res.search_region is not None
+        rec = res.to_record()
+        assert rec["grade"] is None and rec["brooker_class"] is None
+    graded = grade_hip(native, frags, _gap(gap_mm, 0.5), cfg, femur_top_mm=bound_mm)
+    assert graded.grade is not None and graded.grade >= 2
+    # bodies that never parted: the femur's top is not known, the joined body is graded
+    unparted = grade_hip(
+        native, frags, _gap(gap_mm, 0.5), cfg, femur_top_mm=None, bodies_unparted=True
+    )
+    assert unparted.grade is not None
     # bodies that never parted: where the femur begins is not known, nothing is said of it
     res = grade_hip(native, _frags(), None, cfg, femur_top_mm=None, bodies_unparted=True)
     assert not [c for c in res.caveats if "up to the greater trochanter" in c]

@@ -51,18 +51,25 @@ from validate import match_hips, qwk, score
 # (segmentation.part_bodies' roof probe, 2026-11-30): the hybrid films 91 -> 92 right, kappa
 # 0.434 -> 0.460 (held out, on folds retrained on f496120: 0.567 -> 0.573, kappa 0.374 ->
 # 0.400; real false II-IV 5 there either way).
+# A spur or bridge on a native hip whose femur is not segmented up to the trochanter is not
+# graded (grading.grade_hip, 2026-11-30): real false II-IV 4 -> 2 (held out 5 -> 3, on folds
+# retrained on 2fc89fb), real hips graded 50 -> 48; the hybrid films 92 -> 91 right (a class
+# III read right, now not graded), kappa 0.460 -> 0.431, gap 4.98 -> 4.85 mm, hips graded
+# 137 -> 134 (held out: 0.567 -> 0.560, kappa 0.400 -> 0.406, false II-IV 3 -> 2). A trade
+# taken on purpose: a spur or bridge call on an HO-free real hip is the error the real-film
+# target forbids, and a class that rests on a femur the segmentation did not see is a guess.
 # Real films (30 films, 59 labelled hips, 56 of them HO-free):
 FOUND_MIN = 1.00  # hips found / hips labelled (measured 59/59)
 PHANTOM_MAX = 0  # hips reported where no hip is labelled (measured 0)
 PROSTHESIS_MIN = 1.00  # prosthesis flag right / hips found (measured 59/59)
-FALSE_SPUR_MAX = 4  # class II-IV calls on HO-free hips (measured 4: too many, yet; 33 before)
-REAL_GRADED_MIN = 50  # hips graded (measured 50/59; 40 while heads not read as metal were withheld)
+FALSE_SPUR_MAX = 2  # class II-IV calls on HO-free hips (measured 2: too many, yet; 33 before)
+REAL_GRADED_MIN = 48  # hips graded (measured 48/59; 40 while heads not read as metal were withheld)
 # Hybrid films (75 films, 150 hips):
-HYBRID_GRADED_MIN = 137  # hips graded (measured 137/150)
+HYBRID_GRADED_MIN = 134  # hips graded (measured 134/150)
 HYBRID_PROSTHESIS_MIN = 1.00  # prosthesis flag right / hips found (measured 150/150)
-HYBRID_ACCURACY_MIN = 0.61  # right class / all 150 hips (measured 92/150 = 0.613)
-HYBRID_KAPPA_MIN = 0.45  # quadratic weighted kappa, ungraded as 0 (measured 0.460)
-HYBRID_GAP_MAE_MAX = 5.0  # mm, over the class II/III hips given a gap (measured 4.98 on 39)
+HYBRID_ACCURACY_MIN = 0.60  # right class / all 150 hips (measured 91/150 = 0.607)
+HYBRID_KAPPA_MIN = 0.42  # quadratic weighted kappa, ungraded as 0 (measured 0.431)
+HYBRID_GAP_MAE_MAX = 5.0  # mm, over the class II/III hips given a gap (measured 4.85 on 37)
 
 
 def _board(films: Path, truth: dict[str, Any]) -> dict[str, Any]:
@@ -133,7 +140,7 @@ def test_hybrid_kappa(hybrid_board: dict[str, Any]) -> None:
 
 @pytest.mark.shared
 def test_hybrid_gap_error(hybrid_board: dict[str, Any]) -> None:
-    assert hybrid_board["gap_n"] >= 35  # measured 39
+    assert hybrid_board["gap_n"] >= 35  # measured 37
     assert hybrid_board["gap_mae_mm"] <= HYBRID_GAP_MAE_MAX
 
 
