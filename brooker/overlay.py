@@ -572,7 +572,9 @@ def _hip_caveats(result: GradingResult, hips: Sequence[HipResult]) -> list[str]:
         if c not in out:
             out.append(c)
     for hip in hips:
-        for c in hip.caveats:
+        # why a hip found was not graded comes first: its label says only that it was not
+        notes = ([f"not graded: {hip.not_graded}"] if hip.not_graded else []) + list(hip.caveats)
+        for c in notes:
             t = f"{hip.patient_side.letter}: {c}"
             if t not in out:
                 out.append(t)

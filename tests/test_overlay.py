@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import struct
@@ -239,6 +240,28 @@ def test_legend_and_labels_are_drawn() -> None:
     assert "sides: patient_orientation" in info
     # the borderline mark is amber on the image
     assert _has_colour(rgb[:ROWS], ov.BORDERLINE_RGB).any()
+
+
+def test_why_a_hip_was_not_graded_is_in_the_panel() -> None:
+    """A hip found but not graded is labelled so on the image, and the reason (with the
+    fragments seen, when there are any) is in the panel below, before the hip's caveats."""
+    rad = make_radiograph()
+    res = make_result(rad)
+    left = dataclasses.replace(
+        res.hips[1],
+        grade=None,
+        gap=None,
+        not_graded="a spur or bridge was seen, but the femur is not segmented",
+        caveats=("a caveat of its own",),
+    )
+    res = dataclasses.replace(res, hips=(res.hips[0], left))
+    rgb, texts = ov._render(rad, res, 2048)
+    assert "hip found, not graded" in texts
+    panel = " ".join(texts)  # the panel wraps its lines at spaces
+    assert "L: not graded: a spur or bridge was seen, but the femur is not segmented" in panel
+    assert panel.index("L: not graded:") < panel.index("L: a caveat of its own")
+    # the fragments seen are still drawn
+    assert _has_colour(rgb[:ROWS], ov.KIND_RGB[FragmentKind.PELVIC_SPUR]).any()
 
 
 def test_no_borderline_mark_when_not_borderline() -> None:
