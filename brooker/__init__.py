@@ -6,7 +6,7 @@ scikit-image::
     import brooker
     result = brooker.analyze("pelvis.dcm")
     for hip in result.hips:
-        print(hip.patient_side, hip.grade.roman, hip.gap)
+        print(hip.patient_side, hip.grade.roman if hip.grade is not None else hip.not_graded)
 """
 
 from __future__ import annotations

@@ -942,6 +942,8 @@ def csv_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "n_fragments": len(frags),
                 "fragment_kinds": ";".join(sorted({str(f.get("kind")) for f in frags})),
                 "caveats": "; ".join(caveats),
+                # a hip found but not graded says why, as a film not graded does
+                "reason": hip.get("not_graded") or base["reason"],
             }
         )
     return rows
@@ -1125,7 +1127,7 @@ def grade_many(
     --------
     >>> from brooker.batch import grade_many                       # doctest: +SKIP
     >>> for result in grade_many(["scans/"], out_dir="out", workers=4):
-    ...     print(result.file, result.status, [h.grade.roman for h in result.hips])
+    ...     print(result.file, result.status, [h.to_record()["brooker_class"] for h in result.hips])
     """
     files = list(discover(paths, recursive=recursive).files)
     names = names or {}

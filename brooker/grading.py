@@ -29,9 +29,10 @@ SPUR_KINDS = frozenset({FragmentKind.PELVIC_SPUR, FragmentKind.FEMORAL_SPUR})
 PROSTHETIC_HEAD_MIN_METAL = 0.9
 
 #: A femur body whose top lies more than this many head radii below the head's centre was not
-#: segmented up to the greater trochanter (whose tip lies about level with the centre): the
-#: hip is graded with a caveat. On real exports the trochanter's cancellous interior can read
-#: as soft tissue; the body then starts down the shaft.
+#: segmented up to the greater trochanter (whose tip lies about level with the centre): a class
+#: 0 or I, or any class of a prosthetic hip, is graded with a caveat, and a spur or bridge of a
+#: native hip is not graded (:func:`grade_hip`). On real exports the trochanter's cancellous
+#: interior can read as soft tissue; the body then starts down the shaft.
 FEMUR_TOP_MIN_RADII = -1.5
 
 
@@ -98,7 +99,10 @@ def grade_hip(
     ``femur_top_mm`` (:attr:`brooker.segmentation.HipMasks.femur_top_mm`) under
     :data:`FEMUR_TOP_MIN_RADII` head radii, or None with the bodies parted (no femur body was
     found), says the femur was not segmented up to the trochanter; with ``bodies_unparted`` it
-    is not judged. The defaults (no segmentation) add none of these caveats.
+    is not judged. On such a native hip a class II-IV is not returned: the result is not graded
+    (``grade`` None, ``not_graded`` why), with the fragments seen and the search region, for a
+    spur or bridge is graded against a femur the segmentation did not see there. The defaults
+    (no segmentation) add none of these caveats.
     """
     kinds = {f.kind for f in fragments.items}
     grade = brooker_class(kinds, None if gap is None else gap.gap_mm, config.gap_threshold_mm)

@@ -423,7 +423,9 @@ class HipResult:
     """Radius of the femoral (or prosthetic) head the hip was placed on."""
     search_region: tuple[float, float, float] | None = None
     """Where heterotopic bone was sought: ``(radius_mm, from_deg, to_deg)`` around the centre,
-    angles 0 up, 90 lateral, 180 down (None when the hip was not graded)."""
+    angles 0 up, 90 lateral, 180 down (None when the hip was not searched: a hip whose anatomy
+    the film's intensity model does not show; a hip not graded for the spur or bridge it holds
+    keeps the region searched)."""
     center_uncertainty_mm: float = 0.0
     """The rounding of ``center_px`` by the hip detector's grid: half its stride when the hip
     sits at the detector's own centre, 0 when a head outline (bone circle or metal disk) was

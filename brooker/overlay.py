@@ -430,8 +430,9 @@ def _draw_gap(canvas: _Canvas, hip: HipResult, view: _View) -> None:
 
 
 def _draw_joint(canvas: _Canvas, hip: HipResult, view: _View, spacing: PixelSpacing | None) -> None:
-    """The head the hip was placed on (outline and centre cross) and, for a graded hip, the
-    outline of the region searched for heterotopic bone."""
+    """The head the hip was placed on (outline and centre cross) and, for a hip that was
+    searched (graded, or not graded for what was found there), the outline of the region
+    searched for heterotopic bone."""
     draw = canvas.draw()
     lw = max(1, canvas.line_px // 2)
     x, y = view.to_xy(hip.center_px)

@@ -145,6 +145,12 @@ def grade_found_hip(
     the lowest run's whole, its ``center_px`` included: the centre it was graded about, so that
     its fragments, gap, search region and caveats agree with the centre the record and overlay
     show. Hips graded 0 at their centre, or whose head outline was fitted, are graded once.
+
+    A result not graded (a spur or bridge seen with no femur by the joint,
+    :func:`brooker.grading.grade_hip`) ranks after every class: the hip is reported not graded
+    only when no centre grades it. The femur's top is measured from the centre, so a femur
+    whose top lies near the bound can be seen about one centre and not about another; a class
+    II-IV about a centre where it is seen is then reported, with the caveat.
     """
     own = _grade_at(radiograph, hip, config, scene)
     d_mm = hip.center_uncertainty_mm
@@ -171,7 +177,8 @@ def grade_found_hip(
     span = f"{classes[0]} to {classes[-1]}" if len(classes) > 1 else f"{classes[0]}"
     if len(graded) < len(results):
         span += " (about the others it is not graded: the femur is not seen)"
-    # numbers only where the text varies, so that the report counts it as one kind of caveat
+    # numbers only where the text varies, so that the report counts few kinds of caveat (a
+    # range or one class, with or without the centres where the hip is not graded)
     caveat = (
         f"the head's centre is only known to ±{d_mm:g} mm here (the hip detector's grid; no head "
         f"outline was fitted), and about centres {d_mm:g} mm from it this hip grades "

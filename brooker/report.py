@@ -323,8 +323,9 @@ def caveat_kind(text: str) -> str:
 
 def summary(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
     """Counts the page's summary shows: files by status, hips by class, spacing sources,
-    caveats (film and hip; by :func:`caveat_kind`, numbers as ``N``), reasons for not grading,
-    borderline and prosthesis hips.
+    caveats (film and hip; by :func:`caveat_kind`, numbers as ``N``), reasons for not grading
+    (error codes and the reasons of films with no hip; each hip found but not graded, by the kind
+    of its reason), borderline and prosthesis hips.
     """
     from brooker.batch import counts
 
@@ -337,10 +338,14 @@ def summary(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
         src = (rec.get("spacing") or {}).get("source")
         spacing[str(src) if src else "none"] += 1
         caveats.update(caveat_kind(str(x)) for x in rec.get("caveats") or [])
-        if rec.get("status") != "ok":
+        hips = rec.get("hips") or []
+        if rec.get("status") != "ok" and not hips:
             err = rec.get("error") or {}
-            reasons[str(err.get("code") or rec.get("reason") or rec.get("status"))] += 1
-        for hip in rec.get("hips") or []:
+            why = caveat_kind(str(rec.get("reason") or rec.get("status")))
+            reasons[str(err.get("code") or why)] += 1
+        for hip in hips:
+            if hip.get("not_graded"):  # each hip found but not graded, by kind of reason
+                reasons[caveat_kind(str(hip["not_graded"]))] += 1
             caveats.update(caveat_kind(str(x)) for x in hip.get("caveats") or [])
             flags["borderline"] += bool(hip.get("borderline"))
             flags["prosthesis"] += bool(hip.get("prosthesis"))

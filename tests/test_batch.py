@@ -286,6 +286,7 @@ def test_csv_one_row_per_hip_and_safe(tmp_path: Path):
     ok["spacing"] = {"row_mm": 0.15, "col_mm": 0.15, "source": "pixel_spacing"}
     bad = batch.error_record("caf\u00e9/IM1", "unsupported_pixel_data", "cannot decode").to_record()
     nohip = {"file": "-x", "status": "ungradable", "reason": "no hip joint found", "hips": []}
+    ok["hips"][1].update(grade=None, brooker_class=None, not_graded="the femur is not seen")
     out = tmp_path / "r.csv"
     batch.write_csv(out, [ok, bad, nohip])
     raw = out.read_bytes()
@@ -302,6 +303,9 @@ def test_csv_one_row_per_hip_and_safe(tmp_path: Path):
     assert rows[0]["borderline"] == "false"
     assert rows[1]["side"] == "left"
     assert rows[1]["prosthesis"] == "true"
+    assert rows[0]["reason"] == ""  # graded
+    assert rows[1]["reason"] == "the femur is not seen"  # a hip found, not graded, says why
+    assert rows[1]["grade"] == ""
     assert rows[2]["file"] == "caf\u00e9/IM1"
     assert rows[2]["side"] == ""
     assert rows[2]["error_code"] == "unsupported_pixel_data"

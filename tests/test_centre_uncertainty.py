@@ -241,6 +241,12 @@ def test_a_class_about_another_centre_beats_not_graded(monkeypatch: pytest.Monke
     assert seen == [CENTRE, UP]
     assert res is not None
     assert res.grade is BrookerGrade.NONE
+    # not graded about its own centre, class III about a moved one (the femur seen there)
+    res, _ = _combine(monkeypatch, ("N", 3, "N", "N", "N"))
+    assert res is not None
+    assert res.grade is BrookerGrade.SPURS_NARROW_GAP
+    assert res.caveats[0] == "from (-2.0, 0.0)"
+    assert "this hip grades 3 (about the others it is not graded" in res.caveats[-1]
     res, _ = _combine(monkeypatch, (3, "N", 3, 3, 3))
     assert res is not None
     assert res.grade is BrookerGrade.SPURS_NARROW_GAP

@@ -251,6 +251,7 @@ def test_why_a_hip_was_not_graded_is_in_the_panel() -> None:
         res.hips[1],
         grade=None,
         gap=None,
+        prosthesis=False,
         not_graded="a spur or bridge was seen, but the femur is not segmented",
         caveats=("a caveat of its own",),
     )

@@ -70,8 +70,30 @@ def test_summary_counts(run: tuple[Path, str]) -> None:
     assert s["class"] == {"0": 3, "I": 1, "II": 1, "III": 3, "IV": 1, "not graded": 1}
     assert s["hips"] == {"borderline": 1, "prosthesis": 2}
     assert s["spacing"] == {"pixel_spacing": 5, "none": 2}
-    assert s["not_graded"] == {"no hip joint found": 1, "unsupported_pixel_data": 1}
+    # films with no hip by reason or error code, and each hip found but not graded
+    assert s["not_graded"] == {
+        "no hip joint found": 1,
+        "unsupported_pixel_data": 1,
+        "the head is not bone-bright inside": 1,
+    }
     assert s["caveats"]["laterality assumed (AP convention)"] == 1
+
+
+def test_summary_counts_hips_not_graded_by_kind() -> None:
+    """Hips not graded for reasons that differ only in their numbers are one kind; a film
+    whose hips were all found but not graded counts its hips, not its own reason again."""
+    why = (
+        "a spur or bridge was seen, but the femur is not segmented as bone up to the greater "
+        "trochanter (its body begins {} mm below the head's centre)"
+    )
+    recs = [
+        {"status": "ok", "hips": [{"grade": None, "not_graded": why.format(mm)}]}
+        for mm in (41, 94)
+    ] + [
+        {"status": "ungradable", "reason": "right hip found, not graded: " + why.format(90),
+         "hips": [{"grade": None, "not_graded": why.format(90)}]}
+    ]  # fmt: skip
+    assert report.summary(recs)["not_graded"] == {why.format("N"): 3}
 
 
 def test_summary_counts_caveats_by_kind() -> None:
