@@ -573,8 +573,10 @@ def _hip_caveats(result: GradingResult, hips: Sequence[HipResult]) -> list[str]:
         if c not in out:
             out.append(c)
     for hip in hips:
-        # why a hip found was not graded comes first: its label says only that it was not
-        notes = ([f"not graded: {hip.not_graded}"] if hip.not_graded else []) + list(hip.caveats)
+        # why a hip found was not graded comes first: its label says only that it was not (a
+        # film with no hip graded says it in its status line already)
+        why = [f"not graded: {hip.not_graded}"] if hip.not_graded and not result.reason else []
+        notes = why + list(hip.caveats)
         for c in notes:
             t = f"{hip.patient_side.letter}: {c}"
             if t not in out:

@@ -263,6 +263,17 @@ def test_why_a_hip_was_not_graded_is_in_the_panel() -> None:
     assert panel.index("L: not graded:") < panel.index("L: a caveat of its own")
     # the fragments seen are still drawn
     assert _has_colour(rgb[:ROWS], ov.KIND_RGB[FragmentKind.PELVIC_SPUR]).any()
+    # a film with no hip graded gives the reasons once, in its status line
+    both = dataclasses.replace(
+        res,
+        status=Status.UNGRADABLE,
+        reason="left hip found, not graded: a spur or bridge was seen",
+        hips=(left,),
+    )
+    _, texts = ov._render(rad, both, 2048)
+    panel = " ".join(texts)
+    assert "ungradable: left hip found, not graded: a spur or bridge was seen" in panel
+    assert "L: not graded:" not in panel
 
 
 def test_no_borderline_mark_when_not_borderline() -> None:
