@@ -138,6 +138,7 @@ def grade_hip(
             "(check the overlay)"
         )
     femur_low = femur_top_mm is None or femur_top_mm < FEMUR_TOP_MIN_RADII * hip.head_radius_mm
+    not_graded: str | None = None
     if femur_low and not bodies_unparted:  # one piece: said below, the femur's top unknown
         where = (
             "no femur body was found"
@@ -148,21 +149,10 @@ def grade_hip(
             # a spur or bridge is graded against the femur (its gap, what it joins): with no
             # femur seen by the joint, trochanter pieces pass for spurs and the gap is measured
             # to whatever femoral-side bone is left (the head): the class is not known
-            return HipResult(
-                patient_side=hip.patient_side,
-                image_side=hip.image_side,
-                grade=None,
-                center_px=hip.center_px,
-                prosthesis=hip.prosthesis,
-                fragments=fragments.items,
-                not_graded=(
-                    f"a spur or bridge was seen, but the femur is not segmented as bone up to "
-                    f"the greater trochanter ({where}): heterotopic bone cannot be told from "
-                    "the trochanter, nor its gap measured to the femur (check the overlay)"
-                ),
-                head_radius_mm=hip.head_radius_mm,
-                search_region=(config.sector_radius_mm, *config.sector_deg),
-                center_uncertainty_mm=hip.center_uncertainty_mm,
+            not_graded = (
+                f"a spur or bridge was seen, but the femur is not segmented as bone up to the "
+                f"greater trochanter ({where}): heterotopic bone cannot be told from the "
+                "trochanter, nor its gap measured to the femur (check the overlay)"
             )
         caveats.append(
             f"the femur is not segmented as bone up to the greater trochanter ({where}): "
@@ -175,16 +165,18 @@ def grade_hip(
             "metal on this film: the implant is read as bone, so its edges may be taken for "
             "heterotopic bone (check the overlay)"
         )
+    graded = not_graded is None  # not graded: the fragments seen stay, with why, not the rest
     return HipResult(
         patient_side=hip.patient_side,
         image_side=hip.image_side,
-        grade=grade,
+        grade=grade if graded else None,
         center_px=hip.center_px,
         prosthesis=hip.prosthesis,
-        gap=gap if grade >= BrookerGrade.SPURS_WIDE_GAP else None,
-        borderline=borderline,
+        gap=gap if graded and grade >= BrookerGrade.SPURS_WIDE_GAP else None,
+        borderline=borderline and graded,
         fragments=fragments.items,
-        caveats=tuple(caveats),
+        caveats=tuple(caveats) if graded else (),
+        not_graded=not_graded,
         head_radius_mm=hip.head_radius_mm,
         search_region=(config.sector_radius_mm, *config.sector_deg),
         center_uncertainty_mm=hip.center_uncertainty_mm,

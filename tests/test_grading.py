@@ -633,6 +633,7 @@ def test_a_spur_or_bridge_with_no_femur_by_the_joint_is_not_graded(
         assert res.not_graded.startswith("a spur or bridge was seen, but the femur is not ")
         assert res.fragments == frags.items  # what was seen stays on the record and overlay
         assert res.gap is None
+        assert res.caveats == () and not res.borderline  # they were of the class not given
         assert res.search_region is not None
         rec = res.to_record()
         assert rec["grade"] is None and rec["brooker_class"] is None
