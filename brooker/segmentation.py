@@ -222,6 +222,13 @@ def segment_hip(
         keep[1:] = sizes >= config.metal_min_area_mm2
         metal = np.zeros_like(metal)
         metal[box] = keep[lab]
+    if hip.prosthesis:
+        # on a windowed 8-bit export the implant can be barely brighter than bone: the bone level
+        # near it is then the implant's own, and none of it passes for metal above
+        implant = prosthesis_metal(
+            smooth, raw, soft, stored_rows, stored_cols, hip, metal, stored_mm, sampling
+        )
+        metal |= implant & in_field
     halo = within(metal, config.metal_halo_mm, sampling)
     # the mask is taken on a smoother copy: trabecular texture must not punch holes in bone.
     # A symmetric blur does not move the half-maximum of an edge; the gap itself is refined
@@ -320,6 +327,79 @@ def segment_hip(
         femur_top_mm=float(v_mm[femur].max()) if femur.any() and not unparted else None,
         norm=np.asarray(norm, dtype=np.float32),
     )
+
+
+#: A prosthetic head's metal level is read in this fraction of its radius about the centre.
+PROSTHESIS_CORE_RADII = 0.6
+#: Metal of an implant whose head was not read as metal: at least this fraction of the head's
+#: own level over the soft tissue (the cup and stem are as dense; bone is far below it) ...
+PROSTHESIS_METAL_LEVEL = 0.85
+#: ... and flat: the head's fine texture at most this fraction of that of the bone around it
+#: (bone is trabecular; metal has only the film's noise).
+PROSTHESIS_MAX_TEXTURE_RATIO = 0.6
+#: How far from its flat interior the implant's rim is grown back, mm.
+PROSTHESIS_RIM_MM = 3.0
+
+
+def prosthesis_metal(
+    smooth: FloatImage,
+    raw: FloatImage,
+    soft: FloatImage,
+    stored_rows: npt.NDArray[np.floating],
+    stored_cols: npt.NDArray[np.floating],
+    hip: HipJoint,
+    metal: BoolImage,
+    stored_mm: tuple[float, float],
+    sampling: tuple[float, float],
+) -> BoolImage:
+    """The implant of a prosthetic hip whose head the film-wide levels did not read as metal.
+
+    The scene's bone level is a local mean over bright pixels, and on a windowed 8-bit export
+    an implant can be barely brighter than bone: near the implant the bone level is then the
+    implant's own, and no part of it is "far above bone". Its head tells its level instead.
+    Where ``hip``'s head (the inner ``PROSTHESIS_CORE_RADII`` of its radius) is not already
+    mostly ``metal``, is brighter than the soft tissue and flatter than the bone around it
+    (``PROSTHESIS_MAX_TEXTURE_RATIO``), the metal is what reaches ``PROSTHESIS_METAL_LEVEL`` of
+    the head's level over the soft tissue (``soft``, the scene's level) with a flat interior, as
+    :func:`brooker.localization.metal_mask` grows it (``PROSTHESIS_RIM_MM``), in one piece with
+    the head. ``smooth``: the ROI's image smoothed as the bone mask's; ``raw``:
+    unsmoothed, for the texture; ``stored_rows`` / ``stored_cols``: each ROI pixel's centre in
+    stored pixels; ``sampling``: the ROI's pixel size, mm. Empty where the head does not qualify.
+    """
+    out = np.zeros(smooth.shape, dtype=np.bool_)
+    dv = (stored_rows - hip.center_px[0]) * stored_mm[0]
+    du = (stored_cols - hip.center_px[1]) * stored_mm[1]
+    core = np.hypot(dv[:, None], du[None, :]) <= PROSTHESIS_CORE_RADII * hip.head_radius_mm
+    if not core.any() or metal[core].mean() >= 0.5:
+        return out
+    level = float(np.median(smooth[core]))
+    head_contrast = level - float(np.median(soft[core]))
+    if head_contrast <= 0:
+        return out
+    sig = (1.0 / sampling[0], 1.0 / sampling[1])
+    fine = raw - ndi.gaussian_filter(raw, sig)
+    texture = np.sqrt(ndi.gaussian_filter(fine * fine, sig))
+    cand = smooth >= soft + PROSTHESIS_METAL_LEVEL * head_contrast
+    # the bone around: bright, but short of the metal
+    bone_like = ~cand & (smooth > soft + 0.3 * head_contrast)
+    head_texture = float(np.median(texture[core]))
+    if not bone_like.any() or head_texture > PROSTHESIS_MAX_TEXTURE_RATIO * float(
+        np.median(texture[bone_like])
+    ):
+        return out
+    flat = ndi.binary_erosion(cand) & (texture <= 2.0 * head_texture)
+    # the rim, where the edge raises the texture, is grown back, but not far: bright bone that
+    # touches the implant keeps its texture and stays out
+    grown = cand & within(flat, PROSTHESIS_RIM_MM, sampling)
+    lab, n = ndi.label(grown)
+    if n == 0:
+        return out
+    # the implant is one piece with its head (ball, neck and stem; the cup over the ball):
+    # bone as bright and as smooth elsewhere is not taken for it
+    keep = np.zeros(n + 1, dtype=bool)
+    keep[np.unique(lab[core])] = True
+    keep[0] = False
+    return np.asarray(keep[lab], dtype=np.bool_)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
