@@ -105,6 +105,16 @@ def grade_hip(
     (no segmentation) add none of these caveats.
     """
     kinds = {f.kind for f in fragments.items}
+    if needs_gap(kinds) and gap is None:
+        # a spur with no opposing bone to measure to: the class between II and III is unknown,
+        # so the hip is reported, with the fragments seen, not guessed
+        return _result(
+            hip,
+            fragments,
+            config,
+            not_graded="a spur was found but no opposing bone to measure its gap to: class "
+            "II or III is not known (check the overlay)",
+        )
     grade = brooker_class(kinds, None if gap is None else gap.gap_mm, config.gap_threshold_mm)
     caveats: list[str] = []
     borderline = False
@@ -165,17 +175,42 @@ def grade_hip(
             "metal on this film: the implant is read as bone, so its edges may be taken for "
             "heterotopic bone (check the overlay)"
         )
-    graded = not_graded is None  # not graded: the fragments seen stay, with why, not the rest
+    if not_graded is not None:  # the fragments seen stay, with why, not the rest
+        return _result(hip, fragments, config, not_graded=not_graded)
+    return _result(
+        hip,
+        fragments,
+        config,
+        grade=grade,
+        gap=gap if grade >= BrookerGrade.SPURS_WIDE_GAP else None,
+        borderline=borderline,
+        caveats=tuple(caveats),
+    )
+
+
+def _result(
+    hip: HipJoint,
+    fragments: Fragments,
+    config: AnalysisConfig,
+    *,
+    grade: BrookerGrade | None = None,
+    gap: GapMeasurement | None = None,
+    borderline: bool = False,
+    caveats: tuple[str, ...] = (),
+    not_graded: str | None = None,
+) -> HipResult:
+    """One segmented hip's :class:`HipResult`: graded (``grade``) or not (``not_graded`` says
+    why), with the fragments seen and the region searched either way."""
     return HipResult(
         patient_side=hip.patient_side,
         image_side=hip.image_side,
-        grade=grade if graded else None,
+        grade=grade,
         center_px=hip.center_px,
         prosthesis=hip.prosthesis,
-        gap=gap if graded and grade >= BrookerGrade.SPURS_WIDE_GAP else None,
-        borderline=borderline and graded,
+        gap=gap,
+        borderline=borderline,
         fragments=fragments.items,
-        caveats=tuple(caveats) if graded else (),
+        caveats=caveats,
         not_graded=not_graded,
         head_radius_mm=hip.head_radius_mm,
         search_region=(config.sector_radius_mm, *config.sector_deg),

@@ -16,7 +16,7 @@ from brooker.config import AnalysisConfig
 from brooker.dicom_io import check_gradable, load_radiograph
 from brooker.errors import BrookerError, MissingSpacingError
 from brooker.fragments import candidate_bone, classify_fragments
-from brooker.grading import grade_hip, needs_gap, not_graded_hip
+from brooker.grading import grade_hip, not_graded_hip
 from brooker.ho_pixels import ho_probability, judges
 from brooker.image_io import with_user_sides
 from brooker.localization import Scene, analyse_scene, find_hips
@@ -94,16 +94,16 @@ def judge_pixels(masks: HipMasks, config: AnalysisConfig) -> HipMasks:
 
 def _rank(result: HipResult) -> int:
     """Order of the results about the centres tried: by class, and a hip not graded there (a
-    spur or bridge seen with no femur by the joint, :func:`brooker.grading.grade_hip`) after
-    every class: graded about any centre, it is reported graded."""
+    spur or bridge seen with no femur by the joint, or a spur with no opposing bone to measure
+    its gap to: :func:`brooker.grading.grade_hip`) after every class: graded about any centre,
+    it is reported graded."""
     return 5 if result.grade is None else int(result.grade)
 
 
 def _grade_at(
     radiograph: Radiograph, hip: HipJoint, config: AnalysisConfig, scene: Scene
-) -> HipResult | None:
-    """Segment, judge, measure and grade one hip about ``hip.center_px``; None when a spur has
-    no opposing bone to measure its gap to."""
+) -> HipResult:
+    """Segment, judge, measure and grade one hip about ``hip.center_px``."""
     assert radiograph.spacing is not None
     masks = judge_pixels(segment_hip(radiograph, hip, config, scene), config)
     return grade_masks(hip, masks, radiograph.spacing, config)
@@ -111,13 +111,11 @@ def _grade_at(
 
 def grade_masks(
     hip: HipJoint, masks: HipMasks, spacing: PixelSpacing, config: AnalysisConfig
-) -> HipResult | None:
-    """Fragments, gap and class of one segmented (and judged) hip; None when a spur has no
-    opposing bone to measure its gap to."""
+) -> HipResult:
+    """Fragments, gap and class of one segmented (and judged) hip (not graded when a spur has
+    no opposing bone to measure its gap to, :func:`brooker.grading.grade_hip`)."""
     frags = classify_fragments(masks, spacing, config)
     gap = measure_gap(masks, frags, spacing, config)
-    if gap is None and needs_gap({f.kind for f in frags.items}):
-        return None
     return grade_hip(
         hip,
         frags,
@@ -132,8 +130,8 @@ def grade_masks(
 
 def grade_found_hip(
     radiograph: Radiograph, hip: HipJoint, config: AnalysisConfig, scene: Scene
-) -> HipResult | None:
-    """One hip's result; None when a spur has no opposing bone to measure its gap to.
+) -> HipResult:
+    """One hip's result.
 
     A hip placed at the hip detector's centre (no head outline was fitted, as on most native
     hips of real films; ``hip.center_uncertainty_mm`` > 0) is also graded about the four
@@ -146,15 +144,15 @@ def grade_found_hip(
     its fragments, gap, search region and caveats agree with the centre the record and overlay
     show. Hips graded 0 at their centre, or whose head outline was fitted, are graded once.
 
-    A result not graded (a spur or bridge seen with no femur by the joint,
-    :func:`brooker.grading.grade_hip`) ranks after every class: the hip is reported not graded
-    only when no centre grades it. The femur's top is measured from the centre, so a femur
-    whose top lies near the bound can be seen about one centre and not about another; a class
-    II-IV about a centre where it is seen is then reported, with the caveat.
+    A result not graded (a spur or bridge seen with no femur by the joint, or a spur with no
+    opposing bone: :func:`brooker.grading.grade_hip`) ranks after every class: the hip is
+    reported not graded only when no centre grades it. The femur's top is measured from the
+    centre, so a femur whose top lies near the bound can be seen about one centre and not about
+    another; a class II-IV about a centre where it is seen is then reported, with the caveat.
     """
     own = _grade_at(radiograph, hip, config, scene)
     d_mm = hip.center_uncertainty_mm
-    if own is None or d_mm <= 0 or own.grade == 0:
+    if d_mm <= 0 or own.grade == 0:
         return own
     assert radiograph.spacing is not None
     dr, dc = d_mm / radiograph.spacing.row_mm, d_mm / radiograph.spacing.col_mm
@@ -163,10 +161,9 @@ def grade_found_hip(
     for off_r, off_c in ((-dr, 0.0), (dr, 0.0), (0.0, -dc), (0.0, dc)):
         moved = dataclasses.replace(hip, center_px=(row + off_r, col + off_c))
         other = _grade_at(radiograph, moved, config, scene)
-        if other is not None:
-            results.append(other)
-            if other.grade == 0:
-                break  # nothing is lower: the other centres cannot change the result
+        results.append(other)
+        if other.grade == 0:
+            break  # nothing is lower: the other centres cannot change the result
     low = min(results, key=_rank)  # the first of equals: own first
     if low.grade is None:  # not graded about any centre
         return own
@@ -176,7 +173,7 @@ def grade_found_hip(
         return own
     span = f"{classes[0]} to {classes[-1]}" if len(classes) > 1 else f"{classes[0]}"
     if len(graded) < len(results):
-        span += " (about the others it is not graded: the femur is not seen)"
+        span += " (about the others it is not graded)"
     # numbers only where the text varies, so that the report counts few kinds of caveat (a
     # range or one class, with or without the centres where the hip is not graded)
     caveat = (
@@ -222,27 +219,17 @@ def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingRe
             hip_candidates=found.candidates[:3],
             **common,  # type: ignore[arg-type]
         )
-    hips: list[HipResult] = []
-    skipped: list[str] = []
-    for hip in found.hips:
-        if hip.not_graded_reason is not None:
-            hips.append(not_graded_hip(hip, hip.not_graded_reason))
-            continue
-        graded = grade_found_hip(radiograph, hip, config, scene)
-        if graded is None:
-            # a spur with no opposing bone to measure to: the class between II and III is
-            # unknown, so the hip is reported, not guessed
-            skipped.append(
-                f"{hip.patient_side.value} hip not graded: a spur was found but no opposing "
-                "bone to measure the gap to (check the overlay)"
-            )
-            continue
-        hips.append(graded)
+    hips = [
+        not_graded_hip(hip, hip.not_graded_reason)
+        if hip.not_graded_reason is not None
+        else grade_found_hip(radiograph, hip, config, scene)
+        for hip in found.hips
+    ]
     if not any(h.grade is not None for h in hips):
         unseen = [f"{h.patient_side.value} hip found, not graded: {h.not_graded}" for h in hips]
         return GradingResult(
             status=Status.UNGRADABLE,
-            reason="; ".join(unseen + skipped) or "no hip joint found",
+            reason="; ".join(unseen) or "no hip joint found",
             hips=tuple(hips),
             caveats=radiograph.caveats + found.caveats,
             **common,  # type: ignore[arg-type]
@@ -250,7 +237,7 @@ def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingRe
     return GradingResult(
         status=Status.OK,
         hips=tuple(hips),
-        caveats=radiograph.caveats + found.caveats + tuple(skipped),
+        caveats=radiograph.caveats + found.caveats,
         **common,  # type: ignore[arg-type]
     )
 

@@ -100,35 +100,33 @@ class _Film:
 
 
 def _combine(
-    monkeypatch: pytest.MonkeyPatch, classes: tuple[int | str | None, ...], hip: HipJoint = HIP
-) -> tuple[HipResult | None, list[tuple[float, float]]]:
+    monkeypatch: pytest.MonkeyPatch, classes: tuple[int | str, ...], hip: HipJoint = HIP
+) -> tuple[HipResult, list[tuple[float, float]]]:
     """grade_found_hip with the class at each centre from ``classes``, in the order the centres
-    are tried (found, up, down, left, right; None: a spur with nothing to measure to; "N": not
-    graded, a spur seen with no femur by the joint); returns
+    are tried (found, up, down, left, right; "S": not graded, a spur with nothing to measure
+    to; "N": not graded, a spur seen with no femur by the joint); returns
     the result and the offsets (mm, row and column) graded, in order. A centre past the end of
     ``classes`` must not be graded."""
-    table: dict[tuple[float, float], int | str | None] = dict(
+    table: dict[tuple[float, float], int | str] = dict(
         zip(OFFSETS, classes, strict=False)
     )
     seen: list[tuple[float, float]] = []
 
-    def fake(_rad: object, h: HipJoint, _cfg: object, _scene: object) -> HipResult | None:
+    def fake(_rad: object, h: HipJoint, _cfg: object, _scene: object) -> HipResult:
         off = (
             round((h.center_px[0] - hip.center_px[0]) * ROW_MM, 6),
             round((h.center_px[1] - hip.center_px[1]) * COL_MM, 6),
         )
         seen.append(off)
         g = table[off]
-        if g is None:
-            return None
-        if g == "N":
+        if g in ("N", "S"):
             return HipResult(
                 patient_side=h.patient_side,
                 image_side=h.image_side,
                 grade=None,
                 center_px=h.center_px,
                 prosthesis=False,
-                not_graded=f"no femur at {off}",
+                not_graded=f"no femur at {off}" if g == "N" else f"no opposing bone at {off}",
             )
         assert isinstance(g, int)
         return HipResult(
@@ -196,20 +194,29 @@ def test_a_class_0_ends_the_search(monkeypatch: pytest.MonkeyPatch) -> None:
     assert res.center_px == (HIP.center_px[0] + 4.0, HIP.center_px[1])
 
 
-def test_an_offset_with_nothing_to_measure_to_is_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
-    res, seen = _combine(monkeypatch, (3, None, 3, 3, 3))
-    assert len(seen) == 5
-    assert res is not None
-    assert res.grade is BrookerGrade.SPURS_NARROW_GAP
-    assert res.caveats == ("from (0.0, 0.0)",)
-
-
-def test_a_centre_with_nothing_to_measure_to_stays_ungraded(
+def test_an_offset_with_nothing_to_measure_to_is_not_graded_there(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    res, seen = _combine(monkeypatch, (None, 0, 0, 0, 0))
-    assert res is None
-    assert seen == [CENTRE]
+    """A spur with no opposing bone about one centre: the class of the others is reported,
+    and the caveat says that about one centre the hip is not graded."""
+    res, seen = _combine(monkeypatch, (3, "S", 3, 3, 3))
+    assert len(seen) == 5
+    assert res.grade is BrookerGrade.SPURS_NARROW_GAP
+    assert res.caveats[0] == "from (0.0, 0.0)"
+    assert "this hip grades 3 (about the others it is not graded)" in res.caveats[-1]
+
+
+def test_a_centre_with_nothing_to_measure_to_tries_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Not graded about its own centre, the hip is graded about the others, as when its femur
+    is not seen there: a class 0 about a centre 2 mm away says the spur rests on the centre."""
+    res, seen = _combine(monkeypatch, ("S", 0, 0, 0, 0))
+    assert seen == [CENTRE, UP]
+    assert res.grade is BrookerGrade.NONE
+    res, _ = _combine(monkeypatch, ("S", "S", "S", "S", "S"))
+    assert res.grade is None
+    assert res.not_graded == "no opposing bone at (0.0, 0.0)"
 
 
 def test_not_graded_about_every_centre_stays_not_graded(
@@ -234,8 +241,8 @@ def test_a_class_about_another_centre_beats_not_graded(monkeypatch: pytest.Monke
     assert res.caveats[-1] == (
         "the head's centre is only known to ±2 mm here (the hip detector's grid; no head "
         "outline was fitted), and about centres 2 mm from it this hip grades 1 (about the "
-        "others it is not graded: the femur is not seen): the lowest is reported, with the "
-        "centre it was graded about (check the overlay)"
+        "others it is not graded): the lowest is reported, with the centre it was graded "
+        "about (check the overlay)"
     )
     res, seen = _combine(monkeypatch, ("N", 0))
     assert seen == [CENTRE, UP]

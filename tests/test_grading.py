@@ -204,9 +204,16 @@ def test_grade_hip_bridge_is_IV_with_apparent_caveat() -> None:
     assert any("apparent" in c for c in res.caveats)
 
 
-def test_grade_hip_spur_without_gap_raises() -> None:
-    with pytest.raises(ValueError):
-        grade_hip(HIP, _frags(FEM), None, AnalysisConfig())
+def test_grade_hip_spur_without_gap_is_not_graded() -> None:
+    """A spur with no gap measured (no opposing bone): no class between II and III is guessed;
+    the hip is reported not graded, with the fragments seen and why."""
+    res = grade_hip(HIP, _frags(FEM, ISL), None, AnalysisConfig())
+    assert res.grade is None
+    assert res.gap is None
+    assert res.not_graded is not None
+    assert "no opposing bone" in res.not_graded
+    assert [f.kind for f in res.fragments] == [FEM, ISL]
+    assert res.search_region is not None
 
 
 def test_gap_measurement_rejects_negative_or_nan() -> None:
@@ -439,7 +446,9 @@ def test_needs_gap(kinds: set[FragmentKind], expected: bool) -> None:
 def test_spur_with_nothing_to_measure_leaves_the_hip_ungraded(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A spur whose gap cannot be measured is reported, not graded and not a crash."""
+    """A spur whose gap cannot be measured is reported, not graded and not a crash: the hip
+    stays in the record with its reason (in every output that lists hips), and a film with no
+    hip graded is ungradable, its reason naming the hips."""
     from pathlib import Path
 
     from brooker import pipeline
@@ -455,12 +464,16 @@ def test_spur_with_nothing_to_measure_leaves_the_hip_ungraded(
     assert spur_sides, "the sample is expected to have a class II/III hip"
     monkeypatch.setattr(pipeline, "measure_gap", lambda *a, **k: None)
     res = pipeline.grade_path(film, cfg, overlay=False).to_record()
-    assert {h["side"] for h in res["hips"]}.isdisjoint(spur_sides)
-    text = " ".join(res["caveats"]) + (res.get("reason") or "")
+    hips = {h["side"]: h for h in res["hips"]}
+    assert set(spur_sides) <= set(hips)
     for side in spur_sides:
-        assert f"{side} hip not graded" in text
-    if not res["hips"]:
+        assert hips[side]["grade"] is None
+        assert "no opposing bone" in hips[side]["not_graded"]
+        assert hips[side]["fragments"]
+    if not any(h["grade"] is not None for h in res["hips"]):
         assert res["status"] == "ungradable"
+        for side in spur_sides:
+            assert f"{side} hip found, not graded: a spur was found" in res["reason"]
 
 
 def test_joined_bodies_with_only_islands_are_not_a_bridge() -> None:
