@@ -13,9 +13,9 @@ about the centre its record was graded about, and every drawn pixel of its regio
 the first of:
 
 * ``outside``: where bone is not sought (the joint's exclusion disk, the medial wedge);
+* ``halo``: on metal or in its 1 mm halo (never bone);
 * ``not_bone``: below the bone threshold (faint bone);
 * ``body``: in the pelvis or femur body (absorbed: a wide spur or bridge survives the opening);
-* ``halo``: in the 1 mm halo of metal;
 * ``rejected``: a candidate that is no fragment (too small, out of the sector, a spur too
   shallow, or turned down by the learned judges);
 * ``fragment``: in a fragment the grade was made from.
@@ -51,7 +51,7 @@ from brooker.pipeline import judge_pixels, load_calibrated  # noqa: E402
 from brooker.segmentation import HipMasks, segment_hip  # noqa: E402
 
 #: The places a drawn pixel can end up, in the order they are tried.
-PLACES = ("outside", "not_bone", "body", "halo", "rejected", "fragment")
+PLACES = ("outside", "halo", "not_bone", "body", "rejected", "fragment")
 
 
 def attribute(drawn: np.ndarray, masks: HipMasks, fragments: np.ndarray) -> dict[str, int]:
@@ -62,27 +62,30 @@ def attribute(drawn: np.ndarray, masks: HipMasks, fragments: np.ndarray) -> dict
     cand = candidate_bone(masks)
     for place, where in (
         ("outside", ~masks.allowed),
+        ("halo", masks.metal_halo),  # metal and 1 mm around it: never bone
         ("not_bone", ~masks.bone),
         ("body", masks.pelvis | masks.femur),
-        ("halo", masks.metal_halo),
         ("rejected", cand & ~fragments),
         ("fragment", fragments),
     ):
         hit = left & where
         out[place] = int(hit.sum())
         left &= ~hit
-    out["fragment"] += int(left.sum())  # none: every drawn pixel is in one place above
+    # none is left: a pixel allowed, clear of metal, bone and in no body is a candidate
+    assert not left.any()
     return out
 
 
 def roi_of(mask: np.ndarray, masks: HipMasks) -> np.ndarray:
-    """``mask`` (stored pixels) at the ROI's pixel centres."""
+    """``mask`` (stored pixels) on the ROI's pixels: a pixel of a block-averaged ROI is drawn
+    when at least half of its block is (as the pixel judge's labels are made)."""
     r0, c0 = masks.origin_px
     kr, kc = masks.block_px
     rows, cols = masks.image.shape
-    rr = np.clip(r0 + np.arange(rows) * kr + kr // 2, 0, mask.shape[0] - 1)
-    cc = np.clip(c0 + np.arange(cols) * kc + kc // 2, 0, mask.shape[1] - 1)
-    return mask[np.ix_(rr, cc)]
+    block = mask[r0 : r0 + rows * kr, c0 : c0 + cols * kc].astype(np.float32)
+    if block.shape != (rows * kr, cols * kc):
+        raise ValueError("the ROI reaches past the film's mask")
+    return np.asarray(block.reshape(rows, kr, cols, kc).mean(axis=(1, 3)) >= 0.5)
 
 
 def film_budget(job: tuple[str, str, dict[str, Any], str | None]) -> list[dict[str, Any]]:

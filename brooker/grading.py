@@ -20,13 +20,14 @@ from brooker.config import AnalysisConfig
 from brooker.fragments import Fragments
 from brooker.models import BrookerGrade, FragmentKind, GapMeasurement, HipJoint, HipResult
 
+# A prosthetic head less metal than PROSTHETIC_HEAD_MIN_METAL in its segmentation (even by its
+# own level, :func:`brooker.segmentation.prosthesis_metal`) is graded with a caveat: its implant
+# is read as bone. Such hips were withheld before the learned judges; graded, most come out
+# right (README, step 2).
+from brooker.segmentation import PROSTHETIC_HEAD_MIN_METAL
+
 SPUR_KINDS = frozenset({FragmentKind.PELVIC_SPUR, FragmentKind.FEMORAL_SPUR})
 
-
-#: A prosthetic head less metal than this in its segmentation is graded with a caveat: its
-#: implant is read as bone (on 8-bit exports metal can be barely brighter than bone). Such hips
-#: were withheld before the learned judges; graded, most come out right (README, step 2).
-PROSTHETIC_HEAD_MIN_METAL = 0.9
 
 #: A femur body whose top lies more than this many head radii below the head's centre was not
 #: segmented up to the greater trochanter (whose tip lies about level with the centre): a class
@@ -105,15 +106,34 @@ def grade_hip(
     (no segmentation) add none of these caveats.
     """
     kinds = {f.kind for f in fragments.items}
+    femur_low = femur_top_mm is None or femur_top_mm < FEMUR_TOP_MIN_RADII * hip.head_radius_mm
+    femur_low &= not bodies_unparted  # one piece: the femur's top is not known
+    where = (
+        "no femur body was found"
+        if femur_top_mm is None
+        else f"its body begins {-femur_top_mm:.0f} mm below the head's centre"
+    )
+    # a spur or bridge is graded against the femur (its gap, what it joins): with no femur seen
+    # by a native joint, trochanter pieces pass for spurs and the gap is measured to whatever
+    # femoral-side bone is left (the head): the class is not known
+    no_femur = (
+        f"a spur or bridge was seen, but the femur is not segmented as bone up to the greater "
+        f"trochanter ({where}): heterotopic bone cannot be told from the trochanter, nor its "
+        "gap measured to the femur (check the overlay)"
+        if femur_low and not hip.prosthesis
+        else None
+    )
     if needs_gap(kinds) and gap is None:
         # a spur with no opposing bone to measure to: the class between II and III is unknown,
-        # so the hip is reported, with the fragments seen, not guessed
+        # so the hip is reported, with the fragments seen, not guessed (no femur seen by the
+        # joint, where that is so, is the cause)
         return _result(
             hip,
             fragments,
             config,
-            not_graded="a spur was found but no opposing bone to measure its gap to: class "
-            "II or III is not known (check the overlay)",
+            not_graded=no_femur
+            or "a spur was found but no opposing bone to measure its gap to: class II or III "
+            "is not known (check the overlay)",
         )
     grade = brooker_class(kinds, None if gap is None else gap.gap_mm, config.gap_threshold_mm)
     caveats: list[str] = []
@@ -147,23 +167,8 @@ def grade_hip(
             "them cannot be told from the normal anatomy here, so a class IV may be missed "
             "(check the overlay)"
         )
-    femur_low = femur_top_mm is None or femur_top_mm < FEMUR_TOP_MIN_RADII * hip.head_radius_mm
-    not_graded: str | None = None
-    if femur_low and not bodies_unparted:  # one piece: said below, the femur's top unknown
-        where = (
-            "no femur body was found"
-            if femur_top_mm is None
-            else f"its body begins {-femur_top_mm:.0f} mm below the head's centre"
-        )
-        if grade >= BrookerGrade.SPURS_WIDE_GAP and not hip.prosthesis:
-            # a spur or bridge is graded against the femur (its gap, what it joins): with no
-            # femur seen by the joint, trochanter pieces pass for spurs and the gap is measured
-            # to whatever femoral-side bone is left (the head): the class is not known
-            not_graded = (
-                f"a spur or bridge was seen, but the femur is not segmented as bone up to the "
-                f"greater trochanter ({where}): heterotopic bone cannot be told from the "
-                "trochanter, nor its gap measured to the femur (check the overlay)"
-            )
+    not_graded = no_femur if grade >= BrookerGrade.SPURS_WIDE_GAP else None
+    if femur_low:
         caveats.append(
             f"the femur is not segmented as bone up to the greater trochanter ({where}): "
             "pieces of the trochanter may be read as femoral spurs or islands, and a gap "

@@ -226,9 +226,10 @@ def segment_hip(
         # on a windowed 8-bit export the implant can be barely brighter than bone: the bone level
         # near it is then the implant's own, and none of it passes for metal above
         implant = prosthesis_metal(
-            smooth, raw, soft, stored_rows, stored_cols, hip, metal, stored_mm, sampling
-        )
-        metal |= implant & in_field
+            smooth, raw, soft, stored_rows, stored_cols, hip, metal & in_field, in_field,
+            stored_mm, sampling,
+        )  # fmt: skip
+        metal |= implant
     halo = within(metal, config.metal_halo_mm, sampling)
     # the mask is taken on a smoother copy: trabecular texture must not punch holes in bone.
     # A symmetric blur does not move the half-maximum of an edge; the gap itself is refined
@@ -329,15 +330,25 @@ def segment_hip(
     )
 
 
+#: A prosthetic head at least this much metal needs nothing more (under it, the hip's record
+#: says the implant was read as bone: :mod:`brooker.grading`).
+PROSTHETIC_HEAD_MIN_METAL = 0.9
 #: A prosthetic head's metal level is read in this fraction of its radius about the centre.
 PROSTHESIS_CORE_RADII = 0.6
 #: Metal of an implant whose head was not read as metal: at least this fraction of the head's
 #: own level over the soft tissue (the cup and stem are as dense; bone is far below it) ...
 PROSTHESIS_METAL_LEVEL = 0.85
 #: ... and flat: the head's fine texture at most this fraction of that of the bone around it
-#: (bone is trabecular; metal has only the film's noise).
+#: (bone is trabecular; metal has only the film's noise) ...
 PROSTHESIS_MAX_TEXTURE_RATIO = 0.6
-#: How far from its flat interior the implant's rim is grown back, mm.
+#: ... the bone around it being what reaches this fraction of the head's level over the soft
+#: tissue (short of the metal's), outside the implant's rim, within this many head radii.
+PROSTHESIS_BONE_LEVEL = 0.3
+PROSTHESIS_BONE_REACH_RADII = 3.0
+#: How far from its flat interior (texture at most twice the head's) the implant's rim is
+#: grown back, mm: the blurred edge raises the fine texture about that far inside it (the
+#: film-wide :func:`brooker.localization.metal_mask` grows 2 mm on its 1 mm grid). Bone as
+#: bright as the implant that touches it loses up to this much to the metal.
 PROSTHESIS_RIM_MM = 3.0
 
 
@@ -349,6 +360,7 @@ def prosthesis_metal(
     stored_cols: npt.NDArray[np.floating],
     hip: HipJoint,
     metal: BoolImage,
+    in_field: BoolImage,
     stored_mm: tuple[float, float],
     sampling: tuple[float, float],
 ) -> BoolImage:
@@ -357,45 +369,52 @@ def prosthesis_metal(
     The scene's bone level is a local mean over bright pixels, and on a windowed 8-bit export
     an implant can be barely brighter than bone: near the implant the bone level is then the
     implant's own, and no part of it is "far above bone". Its head tells its level instead.
-    Where ``hip``'s head (the inner ``PROSTHESIS_CORE_RADII`` of its radius) is not already
-    mostly ``metal``, is brighter than the soft tissue and flatter than the bone around it
-    (``PROSTHESIS_MAX_TEXTURE_RATIO``), the metal is what reaches ``PROSTHESIS_METAL_LEVEL`` of
-    the head's level over the soft tissue (``soft``, the scene's level) with a flat interior, as
-    :func:`brooker.localization.metal_mask` grows it (``PROSTHESIS_RIM_MM``), in one piece with
-    the head. ``smooth``: the ROI's image smoothed as the bone mask's; ``raw``:
-    unsmoothed, for the texture; ``stored_rows`` / ``stored_cols``: each ROI pixel's centre in
-    stored pixels; ``sampling``: the ROI's pixel size, mm. Empty where the head does not qualify.
+    Where ``hip``'s head (the inner ``PROSTHESIS_CORE_RADII`` of its radius) is less than
+    ``PROSTHETIC_HEAD_MIN_METAL`` ``metal``, brighter than the soft tissue, and flatter than
+    the bone around it (``PROSTHESIS_MAX_TEXTURE_RATIO``; the bone: ``PROSTHESIS_BONE_LEVEL``
+    of the head's level, outside the implant's rim, within ``PROSTHESIS_BONE_REACH_RADII``),
+    the metal is what reaches ``PROSTHESIS_METAL_LEVEL`` of the head's level over the soft
+    tissue (``soft``, the scene's level) with a flat interior, its rim grown back
+    ``PROSTHESIS_RIM_MM``, in the piece that holds the head (the neck and stem, and a cup that
+    touches the ball on the film). Bone as bright as the implant and as smooth, within the rim
+    of it, is read as metal too: by its level and texture it is the implant's.
+    ``smooth``: the ROI's image smoothed as the bone mask's; ``raw``: unsmoothed, for the
+    texture; ``stored_rows`` / ``stored_cols``: each ROI pixel's centre in stored pixels;
+    ``sampling``: the ROI's pixel size, mm. Empty where the head does not qualify.
     """
     out = np.zeros(smooth.shape, dtype=np.bool_)
     dv = (stored_rows - hip.center_px[0]) * stored_mm[0]
     du = (stored_cols - hip.center_px[1]) * stored_mm[1]
-    core = np.hypot(dv[:, None], du[None, :]) <= PROSTHESIS_CORE_RADII * hip.head_radius_mm
-    if not core.any() or metal[core].mean() >= 0.5:
+    dist = np.hypot(dv[:, None], du[None, :])
+    core = dist <= PROSTHESIS_CORE_RADII * hip.head_radius_mm
+    if not core.any() or metal[core].mean() >= PROSTHETIC_HEAD_MIN_METAL:
         return out
     level = float(np.median(smooth[core]))
     head_contrast = level - float(np.median(soft[core]))
-    if head_contrast <= 0:
+    if not head_contrast > 0:
         return out
     sig = (1.0 / sampling[0], 1.0 / sampling[1])
     fine = raw - ndi.gaussian_filter(raw, sig)
     texture = np.sqrt(ndi.gaussian_filter(fine * fine, sig))
-    cand = smooth >= soft + PROSTHESIS_METAL_LEVEL * head_contrast
-    # the bone around: bright, but short of the metal
-    bone_like = ~cand & (smooth > soft + 0.3 * head_contrast)
+    cand = (smooth >= soft + PROSTHESIS_METAL_LEVEL * head_contrast) & in_field
+    cand_lab, _ = ndi.label(cand)
+    implant = np.isin(cand_lab, np.unique(cand_lab[core & cand]))  # what is as bright as the head
+    # the bone around: bright, short of the metal, clear of the implant's blurred rim
+    bone_like = (smooth > soft + PROSTHESIS_BONE_LEVEL * head_contrast) & in_field & ~cand
+    bone_like &= ~within(implant, PROSTHESIS_RIM_MM, sampling)
+    bone_like &= dist <= PROSTHESIS_BONE_REACH_RADII * hip.head_radius_mm
     head_texture = float(np.median(texture[core]))
     if not bone_like.any() or head_texture > PROSTHESIS_MAX_TEXTURE_RATIO * float(
         np.median(texture[bone_like])
     ):
         return out
     flat = ndi.binary_erosion(cand) & (texture <= 2.0 * head_texture)
-    # the rim, where the edge raises the texture, is grown back, but not far: bright bone that
-    # touches the implant keeps its texture and stays out
     grown = cand & within(flat, PROSTHESIS_RIM_MM, sampling)
     lab, n = ndi.label(grown)
     if n == 0:
         return out
-    # the implant is one piece with its head (ball, neck and stem; the cup over the ball):
-    # bone as bright and as smooth elsewhere is not taken for it
+    # the implant is one piece with its head: bone as bright and as smooth elsewhere is not
+    # taken for it
     keep = np.zeros(n + 1, dtype=bool)
     keep[np.unique(lab[core])] = True
     keep[0] = False

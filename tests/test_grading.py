@@ -214,6 +214,16 @@ def test_grade_hip_spur_without_gap_is_not_graded() -> None:
     assert "no opposing bone" in res.not_graded
     assert [f.kind for f in res.fragments] == [FEM, ISL]
     assert res.search_region is not None
+    # on a native hip whose femur is not seen, that is the cause, and the record says so
+    native = dataclasses.replace(HIP, prosthesis=False, cup_radius_mm=None)
+    no_femur = grade_hip(native, _frags(FEM), None, AnalysisConfig(), femur_top_mm=None)
+    assert no_femur.grade is None
+    assert no_femur.not_graded is not None
+    assert no_femur.not_graded.startswith("a spur or bridge was seen, but the femur")
+    # HIP is prosthetic: graded against its implant, no femur rule there
+    res = grade_hip(HIP, _frags(FEM), None, AnalysisConfig(), femur_top_mm=None)
+    assert res.not_graded is not None
+    assert "no opposing bone" in res.not_graded
 
 
 def test_gap_measurement_rejects_negative_or_nan() -> None:

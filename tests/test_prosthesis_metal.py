@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
+from brooker import segmentation
 from brooker.config import AnalysisConfig
 from brooker.localization import analyse_scene, find_hips
 from brooker.models import HipJoint, ImageSide, PatientSide
@@ -38,10 +39,13 @@ def _hip(prosthesis: bool = True) -> HipJoint:
     )
 
 
-def _scene(head_texture: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _scene(
+    head_texture: float, seed: int = 0, dense_cortex: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(image, implant truth, bone truth): soft tissue 100 with the film's noise, a trabecular
     ilium band at 170-190 and an implant (ball and stem) flat at 200 (when ``head_texture``
-    is the noise) or as textured as bone."""
+    is the noise) or as textured as bone; with ``dense_cortex``, a 6 mm band of trabecular
+    bone as bright as the implant (195 on average) touching the stem's lateral side."""
     rng = np.random.default_rng(seed)
     rows, cols = np.mgrid[0:SIZE, 0:SIZE].astype(float)
     img = np.full((SIZE, SIZE), 100.0)
@@ -50,6 +54,10 @@ def _scene(head_texture: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray, 
     bone = rows < 60  # the ilium above the joint
     bone |= (np.abs(cols - 170) < 14) & (rows > 130)  # a femoral shaft beside the stem
     img[bone] = 180.0 + trabecular[bone]
+    if dense_cortex:
+        cortex = (cols >= 145) & (cols < 157) & (rows > 130)
+        img[cortex] = 195.0 + trabecular[cortex]
+        bone |= cortex
     ball = np.hypot(rows - CENTRE[0], cols - CENTRE[1]) <= HEAD_MM / PITCH_MM
     stem = (np.abs(cols - 135) < 10) & (rows > 110)
     implant = ball | stem
@@ -70,6 +78,7 @@ def _metal(img: np.ndarray, hip: HipJoint, metal: np.ndarray | None = None) -> n
         axis,
         hip,
         np.zeros(img.shape, bool) if metal is None else metal,
+        np.ones(img.shape, bool),
         (PITCH_MM, PITCH_MM),
         (PITCH_MM, PITCH_MM),
     )
@@ -78,9 +87,10 @@ def _metal(img: np.ndarray, hip: HipJoint, metal: np.ndarray | None = None) -> n
 def test_flat_implant_barely_above_bone_is_metal() -> None:
     img, implant, bone = _scene(head_texture=1.0)
     metal = _metal(img, _hip())
-    # the ball and the stem, all but their blurred rims (the metal's 1 mm halo covers those)
+    # the ball and the stem, all but their blurred rims, which the metal's 1 mm halo covers
     assert metal[ndi.distance_transform_edt(implant) > 2.0 / PITCH_MM].mean() > 0.99
-    assert metal[implant].mean() > 0.8
+    halo = ndi.distance_transform_edt(~metal) * PITCH_MM <= 1.0
+    assert halo[implant].mean() > 0.97
     # bone at 170-190 and the soft tissue are not
     assert metal[bone].mean() < 0.01
     assert not metal[~ndi.binary_dilation(implant, iterations=3)].any()
@@ -95,6 +105,55 @@ def test_textured_head_is_not_metal() -> None:
 def test_head_already_metal_adds_nothing() -> None:
     img, implant, _ = _scene(head_texture=1.0)
     assert not _metal(img, _hip(), metal=implant).any()
+
+
+def test_half_metal_head_gets_the_rest() -> None:
+    """A head the film-wide levels read half as metal (under the caveat's 90 %) is completed
+    from its own level."""
+    img, implant, _ = _scene(head_texture=1.0)
+    cols = np.arange(SIZE)[None, :]
+    half = implant & (cols < CENTRE[1])
+    metal = _metal(img, _hip(), metal=half)
+    rest = implant & ~half
+    assert metal[ndi.distance_transform_edt(rest) > 2.0 / PITCH_MM].mean() > 0.99
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_textured_bone_as_bright_as_the_implant_is_not_taken_for_it(seed: int) -> None:
+    """Bone touching the stem and as bright as the implant, but trabecular: the implant's rim
+    reaches 3 mm into it, and a smooth patch of it may pass for metal, not the bone's body."""
+    img, implant, bone = _scene(head_texture=1.0, seed=seed, dense_cortex=True)
+    metal = _metal(img, _hip())
+    cols = np.arange(SIZE)[None, :]
+    cortex = bone & (cols >= 145) & (cols < 157)
+    assert metal[ndi.distance_transform_edt(implant) > 2.0 / PITCH_MM].mean() > 0.99
+    assert metal[cortex].mean() < 0.3  # measured 0.13-0.22: the 3 mm rim and a smooth patch
+    beyond_rim = cortex & (ndi.distance_transform_edt(~implant) * PITCH_MM > 3.5)
+    assert metal[beyond_rim].mean() < 0.1  # measured 0-0.05
+
+
+def test_segment_hip_looks_only_at_prosthetic_hips(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The head's own level is read only for a hip flagged prosthetic: the native hips of a
+    sample film never reach the step."""
+    calls: list[HipJoint] = []
+    real = segmentation.prosthesis_metal
+
+    def spy(*args: object) -> np.ndarray:
+        calls.append(args[5])  # type: ignore[arg-type]
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(segmentation, "prosthesis_metal", spy)
+    cfg = AnalysisConfig()
+    sample = Path(__file__).resolve().parents[1] / "sample_images"
+    for name, prosthetic in (("pelvis_0_vs_3.dcm", False), ("pelvis_1_vs_2.dcm", True)):
+        rad = load_calibrated(sample / name, cfg)
+        scene = analyse_scene(rad, cfg)
+        hips = find_hips(rad, cfg, scene).hips
+        assert hips
+        assert all(h.prosthesis is prosthetic for h in hips)
+        for hip in hips:
+            segment_hip(rad, hip, cfg, scene)
+        assert len(calls) == (len(hips) if prosthetic else 0)
 
 
 @pytest.mark.shared
