@@ -208,6 +208,19 @@ def sample_grid(
     return out
 
 
+def fine_texture(
+    image: npt.NDArray[np.floating],
+    high_pass_px: float | tuple[float, float],
+    window_px: float | tuple[float, float] | None = None,
+) -> npt.NDArray[np.floating]:
+    """The local spread of an image's fine detail: the root mean square, over a Gaussian window
+    of ``window_px`` (``high_pass_px`` when None), of what a Gaussian of ``high_pass_px``
+    smooths away. Metal is flat but for the film's noise; bone is trabecular."""
+    fine = image - ndi.gaussian_filter(image, high_pass_px)
+    window = high_pass_px if window_px is None else window_px
+    return np.asarray(np.sqrt(ndi.gaussian_filter(fine * fine, window)))
+
+
 def gaussian_smooth(x: FloatImage, sigma_px: float) -> FloatImage:
     """``ndi.gaussian_filter(x, sigma_px, mode="nearest")``, computed on a coarser grid when wide.
 

@@ -28,7 +28,7 @@ from scipy import ndimage as ndi
 
 from brooker import hip_detector as hd
 from brooker.config import AnalysisConfig
-from brooker.imaging import fill_small_holes, normalized_smooth
+from brooker.imaging import fill_small_holes, fine_texture, normalized_smooth
 from brooker.models import HipCandidate, HipJoint, HipSearch, ImageSide, Radiograph
 
 FloatImage = npt.NDArray[np.float32]
@@ -275,8 +275,7 @@ def metal_mask(
     # texture: local std of a fine high-pass, relative to bone contrast. Metal is flat inside
     # (its edges are steep): the flat interior is the core, grown back over the edge band.
     # Bright overlapping bone that touches metal keeps its texture and stays out.
-    fine = img - ndi.gaussian_filter(img, 1.0 / pitch_mm)
-    rel_tex = np.sqrt(ndi.gaussian_filter(fine * fine, 1.0 / pitch_mm)) / contrast
+    rel_tex = fine_texture(img, 1.0 / pitch_mm) / contrast
     interior = ndi.binary_erosion(cand, iterations=1)
     core = interior & (rel_tex < config.metal_max_texture)
     grown = cand & ndi.binary_dilation(core, iterations=max(1, round(2.0 / pitch_mm)))
@@ -799,8 +798,7 @@ def _metal_head(
     cy, cx = np.unravel_index(i, a.shape)
     core = (yy - (cy + r0)) ** 2 + (xx - (cx + c0)) ** 2 <= core_r**2
     level = float(np.median(a[core]))
-    fine = a - ndi.gaussian_filter(a, 1.0 / p)
-    tex_map = np.sqrt(ndi.gaussian_filter(fine * fine, 1.5 / p))
+    tex_map = fine_texture(a, 1.0 / p, 1.5 / p)
     # metal is flat but for the film's noise, which any flat region shows as much
     noise_tex = noise * _noise_texture_factor(1.0 / p)
 

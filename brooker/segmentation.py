@@ -48,6 +48,7 @@ from brooker.imaging import (
     distance_transform_edt,
     edt_open,
     fill_small_holes,
+    fine_texture,
     sample_grid,
     window_around,
     within,
@@ -222,21 +223,6 @@ def segment_hip(
         keep[1:] = sizes >= config.metal_min_area_mm2
         metal = np.zeros_like(metal)
         metal[box] = keep[lab]
-    if hip.prosthesis:
-        # on a windowed 8-bit export the implant can be barely brighter than bone: the bone level
-        # near it is then the implant's own, and none of it passes for metal above
-        implant = prosthesis_metal(
-            smooth, raw, soft, stored_rows, stored_cols, hip, metal & in_field, in_field,
-            stored_mm, sampling,
-        )  # fmt: skip
-        metal |= implant
-    halo = within(metal, config.metal_halo_mm, sampling)
-    # the mask is taken on a smoother copy: trabecular texture must not punch holes in bone.
-    # A symmetric blur does not move the half-maximum of an edge; the gap itself is refined
-    # on the lightly denoised image (measurement.py).
-    bone = (smooth > threshold) & ~metal & in_field
-    bone = fill_small_holes(bone, config.max_hole_mm2 / (row_mm * col_mm))
-
     # geometry around the joint centre
     rr = (stored_rows - hip.center_px[0]) * stored_mm[0]
     cc = (stored_cols - hip.center_px[1]) * stored_mm[1]
@@ -244,6 +230,19 @@ def segment_hip(
     v_mm = np.broadcast_to(-rr[:, None], img.shape).astype(np.float32)
     u_mm = np.broadcast_to(lat_sign * cc[None, :], img.shape).astype(np.float32)
     dist = np.hypot(u_mm, v_mm)
+    if hip.prosthesis:
+        # on a windowed 8-bit export the implant can be barely brighter than bone: the bone level
+        # near it is then the implant's own, and none of it passes for metal above
+        metal |= prosthesis_metal(
+            smooth, raw, soft, dist, hip, metal & in_field, in_field, sampling
+        )
+    halo = within(metal, config.metal_halo_mm, sampling)
+    # the mask is taken on a smoother copy: trabecular texture must not punch holes in bone.
+    # A symmetric blur does not move the half-maximum of an edge; the gap itself is refined
+    # on the lightly denoised image (measurement.py).
+    bone = (smooth > threshold) & ~metal & in_field
+    bone = fill_small_holes(bone, config.max_hole_mm2 / (row_mm * col_mm))
+
     phi = np.degrees(np.arctan2(u_mm, v_mm))  # 0 up, 90 lateral, 180 down, 270 medial
     np.add(phi, 360.0, out=phi, where=phi < 0)  # = phi % 360 here, without a float modulo
     joint_r = hip.cup_radius_mm if (hip.prosthesis and hip.cup_radius_mm) else (
@@ -356,12 +355,10 @@ def prosthesis_metal(
     smooth: FloatImage,
     raw: FloatImage,
     soft: FloatImage,
-    stored_rows: npt.NDArray[np.floating],
-    stored_cols: npt.NDArray[np.floating],
+    dist: npt.NDArray[np.floating],
     hip: HipJoint,
     metal: BoolImage,
     in_field: BoolImage,
-    stored_mm: tuple[float, float],
     sampling: tuple[float, float],
 ) -> BoolImage:
     """The implant of a prosthetic hip whose head the film-wide levels did not read as metal.
@@ -379,13 +376,10 @@ def prosthesis_metal(
     touches the ball on the film). Bone as bright as the implant and as smooth, within the rim
     of it, is read as metal too: by its level and texture it is the implant's.
     ``smooth``: the ROI's image smoothed as the bone mask's; ``raw``: unsmoothed, for the
-    texture; ``stored_rows`` / ``stored_cols``: each ROI pixel's centre in stored pixels;
-    ``sampling``: the ROI's pixel size, mm. Empty where the head does not qualify.
+    texture; ``dist``: each ROI pixel's distance from the head's centre, mm; ``sampling``: the
+    ROI's pixel size, mm. Empty where the head does not qualify.
     """
     out = np.zeros(smooth.shape, dtype=np.bool_)
-    dv = (stored_rows - hip.center_px[0]) * stored_mm[0]
-    du = (stored_cols - hip.center_px[1]) * stored_mm[1]
-    dist = np.hypot(dv[:, None], du[None, :])
     core = dist <= PROSTHESIS_CORE_RADII * hip.head_radius_mm
     if not core.any() or metal[core].mean() >= PROSTHETIC_HEAD_MIN_METAL:
         return out
@@ -393,9 +387,7 @@ def prosthesis_metal(
     head_contrast = level - float(np.median(soft[core]))
     if not head_contrast > 0:
         return out
-    sig = (1.0 / sampling[0], 1.0 / sampling[1])
-    fine = raw - ndi.gaussian_filter(raw, sig)
-    texture = np.sqrt(ndi.gaussian_filter(fine * fine, sig))
+    texture = fine_texture(raw, (1.0 / sampling[0], 1.0 / sampling[1]))
     cand = (smooth >= soft + PROSTHESIS_METAL_LEVEL * head_contrast) & in_field
     cand_lab, _ = ndi.label(cand)
     implant = np.isin(cand_lab, np.unique(cand_lab[core & cand]))  # what is as bright as the head

@@ -69,17 +69,16 @@ def _scene(
 def _metal(img: np.ndarray, hip: HipJoint, metal: np.ndarray | None = None) -> np.ndarray:
     smooth = ndi.gaussian_filter(img, 1.0).astype(np.float32)
     soft = np.full(img.shape, 100.0, dtype=np.float32)
-    axis = np.arange(SIZE, dtype=np.float32)
+    rows, cols = np.mgrid[0:SIZE, 0:SIZE].astype(float)
+    dist = np.hypot(rows - hip.center_px[0], cols - hip.center_px[1]) * PITCH_MM
     return prosthesis_metal(
         smooth,
         img,
         soft,
-        axis,
-        axis,
+        dist,
         hip,
         np.zeros(img.shape, bool) if metal is None else metal,
         np.ones(img.shape, bool),
-        (PITCH_MM, PITCH_MM),
         (PITCH_MM, PITCH_MM),
     )
 
