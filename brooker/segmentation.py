@@ -233,9 +233,7 @@ def segment_hip(
     if hip.prosthesis:
         # on a windowed 8-bit export the implant can be barely brighter than bone: the bone level
         # near it is then the implant's own, and none of it passes for metal above
-        metal |= prosthesis_metal(
-            smooth, raw, soft, dist, hip, metal & in_field, in_field, sampling
-        )
+        metal |= prosthesis_metal(smooth, raw, soft, dist, hip, metal, in_field, sampling)
     halo = within(metal, config.metal_halo_mm, sampling)
     # the mask is taken on a smoother copy: trabecular texture must not punch holes in bone.
     # A symmetric blur does not move the half-maximum of an edge; the gap itself is refined
