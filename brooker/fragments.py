@@ -21,7 +21,7 @@ import numpy.typing as npt
 from scipy import ndimage as ndi
 
 from brooker.config import AnalysisConfig
-from brooker.ho_pixels import judges
+from brooker.ho_pixels import anatomy_radius_mm, judges
 from brooker.imaging import dilate_cross, distance_transform_edt, window_around
 from brooker.models import Fragment, FragmentKind, ImageSide, PixelSpacing
 from brooker.segmentation import HipMasks
@@ -165,8 +165,8 @@ def fragment_features(
 ) -> npt.NDArray[np.float32]:
     """What the fragment judge sees of one candidate (``FRAGMENT_FEATURES``): the pixel judge's
     probabilities over it, its size and extent, where it lies from the head centre in head
-    radii (u lateral, v up), how far it reaches from the bodies, its density on the film's
-    soft-0 / bone-1 scale and its kind."""
+    radii (:func:`brooker.ho_pixels.anatomy_radius_mm`; u lateral, v up), how far it reaches
+    from the bodies, its density on the film's soft-0 / bone-1 scale and its kind."""
     if masks.ho_prob is None or masks.norm is None:
         raise ValueError("the fragment judge needs the pixel judge's map and the normalised image")
     p = masks.ho_prob[sl][comp]
@@ -181,8 +181,9 @@ def fragment_features(
     kr, kc = masks.block_px
     hip = masks.hip
     lat = -1.0 if hip.image_side is ImageSide.LEFT else 1.0
-    u = lat * (c_img - hip.center_px[1]) * col_mm / kc / hip.head_radius_mm
-    v = -(r_img - hip.center_px[0]) * row_mm / kr / hip.head_radius_mm
+    radius = anatomy_radius_mm(hip)
+    u = lat * (c_img - hip.center_px[1]) * col_mm / kc / radius
+    v = -(r_img - hip.center_px[0]) * row_mm / kr / radius
     if body_dist is None:
         depth = FEATURE_DEPTH_CAP_MM
     else:

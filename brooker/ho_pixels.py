@@ -11,7 +11,8 @@ Each pixel of a hip's region of interest is described on a 1 mm grid (``GRID_MM`
 * the image on the film's local scale (``HipMasks.norm``: soft tissue 0, bone 1), smoothed at
   several scales, its differences of Gaussians (blobs), gradient magnitudes (edges), Hessian
   eigenvalues (ridges and blobs) and local spread (texture);
-* where it lies relative to the femoral head, in head radii (the anatomy's own size), and
+* where it lies relative to the femoral head, in head radii (the anatomy's own size; around
+  an implant, at least a native head's: :func:`anatomy_radius_mm`), and
 * what lies 12 and 25 mm above, below, lateral and medial of it (context),
 
 and a small neural network (one hidden layer, ``brooker/data/ho_pixels.npz``) turns that into
@@ -46,12 +47,27 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage as ndi
 
+from brooker.config import NATIVE_HEAD_DIAMETER_MM
 from brooker.imaging import zoom_linear
-from brooker.models import ImageSide
+from brooker.models import HipJoint, ImageSide
 from brooker.segmentation import HipMasks
 
 FloatImage = npt.NDArray[np.float32]
 BoolImage = npt.NDArray[np.bool_]
+
+def anatomy_radius_mm(hip: HipJoint) -> float:
+    """The size the judges read positions around ``hip`` in, mm: its head's radius, or around
+    a prosthesis at least a native head's (half ``NATIVE_HEAD_DIAMETER_MM``).
+
+    The ilium and the trochanters around an implant are the patient's own, not the size of a
+    28-36 mm prosthetic ball: read in the ball's radius, an island 60 mm lateral of a total
+    hip lay 4 radii out, where on a native hip only the soft tissue's edges lie, and the
+    judges dropped it (held out, 4 of the development films' 8 class I hips, all prosthetic).
+    A hemiarthroplasty's head, native-sized, is its own measure."""
+    if hip.prosthesis:
+        return max(hip.head_radius_mm, NATIVE_HEAD_DIAMETER_MM / 2.0)
+    return hip.head_radius_mm
+
 
 #: Pixel size of the grid the features are computed on, mm at the patient.
 GRID_MM = 1.0
@@ -309,7 +325,7 @@ def pixel_grid(
     lat = -1.0 if hip.image_side is ImageSide.LEFT else 1.0
     v = np.broadcast_to((-(grid_rows - hip.center_px[0]) * stored_row_mm)[:, None], g.shape)
     u = np.broadcast_to((lat * (grid_cols - hip.center_px[1]) * stored_col_mm)[None, :], g.shape)
-    radius = hip.head_radius_mm
+    radius = anatomy_radius_mm(hip)
     dist = np.hypot(u, v)
     feats: list[npt.NDArray[np.floating]] = []
     smooth = {
@@ -342,7 +358,8 @@ def pixel_grid(
     phi = np.degrees(np.arctan2(u, v)) % 360.0
     lo, hi = sector_deg
     in_angle = ((phi >= lo % 360) | (phi <= hi)) if lo < 0 else ((phi >= lo) & (phi <= hi))
-    region = np.asarray((dist <= sector_radius_mm) & in_angle & (dist > radius), dtype=np.bool_)
+    region = (dist <= sector_radius_mm) & in_angle & (dist > hip.head_radius_mm)
+    region = np.asarray(region, dtype=np.bool_)
     return PixelGrid(features=features, region=region, zoom=zoom)
 
 

@@ -24,7 +24,7 @@ from brooker.config import AnalysisConfig
 from brooker.dicom_io import load_radiograph
 from brooker.fragments import classify_fragments
 from brooker.localization import analyse_scene, find_hips
-from brooker.models import ImageSide, Radiograph
+from brooker.models import HipJoint, ImageSide, PatientSide, Radiograph
 from brooker.segmentation import HipMasks, segment_hip
 
 CFG = AnalysisConfig()
@@ -62,10 +62,46 @@ def test_region_is_the_sector_outside_the_head(film: Radiograph) -> None:
     # features 16-18 of the position block: u/R, v/R, dist/R (after the image features)
     first_pos = hp.N_FEATURES - 5 - len(hp.CONTEXT_MM)
     u, v, d = (grid.features[first_pos + k] for k in range(3))
-    assert np.all(d[grid.region] > 1.0)  # outside the head
-    assert np.all(d[grid.region] * masks.hip.head_radius_mm <= CFG.sector_radius_mm + 1e-3)
+    radius = hp.anatomy_radius_mm(masks.hip)
+    assert np.all(d[grid.region] * radius > masks.hip.head_radius_mm)  # outside the head
+    assert np.all(d[grid.region] * radius <= CFG.sector_radius_mm + 1e-3)
     # nothing medial-inferior (the sector runs from -20 to 170 degrees from "up" via lateral)
     assert not np.any(grid.region & (u < -0.5) & (v < -0.5))
+
+
+@pytest.mark.parametrize(
+    ("prosthesis", "head_mm", "expected_mm"),
+    [(False, 21.0, 21.0), (False, 26.0, 26.0), (True, 14.0, 23.0), (True, 25.0, 25.0)],
+)
+def test_anatomy_radius(prosthesis: bool, head_mm: float, expected_mm: float) -> None:
+    """A native head is its own measure; a prosthetic ball smaller than a native head (46 mm
+    across) is read as one, a hemiarthroplasty's native-sized head as itself."""
+    hip = HipJoint(
+        patient_side=PatientSide.RIGHT,
+        image_side=ImageSide.LEFT,
+        center_px=(100.0, 100.0),
+        head_radius_mm=head_mm,
+        prosthesis=prosthesis,
+    )
+    assert hp.anatomy_radius_mm(hip) == expected_mm
+
+
+def test_positions_around_a_small_prosthetic_ball_are_in_native_radii(film: Radiograph) -> None:
+    """The same ROI read as a native hip of a 46 mm head and as a total hip of a 28 mm ball:
+    every feature is the same (the ilium and trochanters are the patient's size), and only
+    the ball's own disk is left out of the region."""
+    m = _masks(film)[0]
+    native = dataclasses.replace(
+        m, hip=dataclasses.replace(m.hip, prosthesis=False, head_radius_mm=23.0)
+    )
+    implant = dataclasses.replace(
+        m, hip=dataclasses.replace(m.hip, prosthesis=True, head_radius_mm=14.0)
+    )
+    g1 = hp.pixel_grid(native, CFG.sector_deg, CFG.sector_radius_mm)
+    g2 = hp.pixel_grid(implant, CFG.sector_deg, CFG.sector_radius_mm)
+    np.testing.assert_array_equal(g1.features, g2.features)
+    assert (g2.region & ~g1.region).any()  # between the ball and a native head's radius
+    assert not (g1.region & ~g2.region).any()
 
 
 def test_features_are_mirror_symmetric(film: Radiograph) -> None:
@@ -143,7 +179,8 @@ def test_fragment_features_describe_the_fragment(film: Radiograph) -> None:
             assert named["is_femoral_spur"] == (f.kind.value == "femoral_spur")
             # the sector is lateral and superior: fragments lie there, beyond the head
             assert named["u_radii"] > -0.5
-            assert np.hypot(named["u_radii"], named["v_radii"]) > 1.0
+            radius = hp.anatomy_radius_mm(masks.hip)
+            assert np.hypot(named["u_radii"], named["v_radii"]) * radius > masks.hip.head_radius_mm
         if frags.items:
             return
     pytest.skip("no fragment on this film")

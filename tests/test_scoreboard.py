@@ -58,18 +58,28 @@ from validate import match_hips, qwk, score
 # 137 -> 134 (held out: 0.567 -> 0.560, kappa 0.400 -> 0.406, false II-IV 3 -> 2). A trade
 # taken on purpose: a spur or bridge call on an HO-free real hip is the error the real-film
 # target forbids, and a class that rests on a femur the segmentation did not see is a guess.
+# Positions around a prosthesis read in a native head's radius at least, not the ball's
+# (ho_pixels.anatomy_radius_mm, 2026-11-30), both judges retrained on the present segmentation:
+# real false II-IV 2 -> 1 (the ilium sliver of 049945e3 right goes; the other, 90fda283 left,
+# reads I; a pelvic spur 38 mm from the femur on cf6f70dd right is new), false I 2 -> 3; the
+# hybrid films 91 -> 95 right, kappa 0.431 -> 0.445, gap 4.85 -> 3.98 mm, hips graded 134 ->
+# 133 (an HO-free hip whose femur is not seen has a spur seen: not graded). Held out, on folds
+# retrained with it: the development films 33 -> 38 of 40 (four class I prosthetic hips whose
+# islands the judges dropped), the hybrid films 0.560 -> 0.580, kappa 0.406 -> 0.420, real
+# false II-IV 3 either way. Retrained without it (control), in-sample: hybrid 96 right, kappa
+# 0.433, gap 2.93 mm; held out exactly as before.
 # Real films (30 films, 59 labelled hips, 56 of them HO-free):
 FOUND_MIN = 1.00  # hips found / hips labelled (measured 59/59)
 PHANTOM_MAX = 0  # hips reported where no hip is labelled (measured 0)
 PROSTHESIS_MIN = 1.00  # prosthesis flag right / hips found (measured 59/59)
-FALSE_SPUR_MAX = 2  # class II-IV calls on HO-free hips (measured 2: too many, yet; 33 before)
+FALSE_SPUR_MAX = 1  # class II-IV calls on HO-free hips (measured 1: too many, yet; 33 before)
 REAL_GRADED_MIN = 48  # hips graded (measured 48/59; 40 while heads not read as metal were withheld)
 # Hybrid films (75 films, 150 hips):
-HYBRID_GRADED_MIN = 134  # hips graded (measured 134/150)
+HYBRID_GRADED_MIN = 133  # hips graded (measured 133/150)
 HYBRID_PROSTHESIS_MIN = 1.00  # prosthesis flag right / hips found (measured 150/150)
-HYBRID_ACCURACY_MIN = 0.60  # right class / all 150 hips (measured 91/150 = 0.607)
-HYBRID_KAPPA_MIN = 0.42  # quadratic weighted kappa, ungraded as 0 (measured 0.431)
-HYBRID_GAP_MAE_MAX = 5.0  # mm, over the class II/III hips given a gap (measured 4.85 on 37)
+HYBRID_ACCURACY_MIN = 0.63  # right class / all 150 hips (measured 95/150 = 0.633)
+HYBRID_KAPPA_MIN = 0.44  # quadratic weighted kappa, ungraded as 0 (measured 0.445)
+HYBRID_GAP_MAE_MAX = 4.2  # mm, over the class II/III hips given a gap (measured 3.98 on 37)
 
 
 def _board(films: Path, truth: dict[str, Any]) -> dict[str, Any]:
