@@ -55,6 +55,7 @@ from brooker.segmentation import HipMasks
 FloatImage = npt.NDArray[np.float32]
 BoolImage = npt.NDArray[np.bool_]
 
+
 def anatomy_radius_mm(hip: HipJoint) -> float:
     """The size the judges read positions around ``hip`` in, mm: its head's radius, or around
     a prosthesis at least a native head's (half ``NATIVE_HEAD_DIAMETER_MM``).
@@ -63,7 +64,10 @@ def anatomy_radius_mm(hip: HipJoint) -> float:
     28-36 mm prosthetic ball: read in the ball's radius, an island 60 mm lateral of a total
     hip lay 4 radii out, where on a native hip only the soft tissue's edges lie, and the
     judges dropped it (held out, 4 of the development films' 8 class I hips, all prosthetic).
-    A hemiarthroplasty's head, native-sized, is its own measure."""
+    A hemiarthroplasty's head, native-sized, is its own measure when it is at least that.
+    (The native head's size is the one ``--estimate-spacing`` assumes;
+    ``AnalysisConfig.typical_head_radius_mm``, 23.5 mm, is the radius a hip is given when no
+    head circle is found there, not this measure.)"""
     if hip.prosthesis:
         return max(hip.head_radius_mm, NATIVE_HEAD_DIAMETER_MM / 2.0)
     return hip.head_radius_mm

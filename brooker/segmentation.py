@@ -377,7 +377,9 @@ def prosthesis_metal(
     tissue (``soft``, the scene's level) with a flat interior, its rim grown back
     ``PROSTHESIS_RIM_MM``, in the piece that holds the head (the neck and stem, and a cup that
     touches the ball on the film). Bone as bright as the implant and as smooth, within the rim
-    of it, is read as metal too: by its level and texture it is the implant's.
+    of it, is read as metal too: by its level and texture it is the implant's. The head and
+    the bone are compared on ``raw`` smoothed by ``PROSTHESIS_TEXTURE_SIGMA_MM`` (the film's
+    pixel noise is not texture); the flat interior is read unsmoothed.
     ``smooth``: the ROI's image smoothed as the bone mask's; ``raw``: unsmoothed, for the
     texture; ``dist``: each ROI pixel's distance from the head's centre, mm; ``sampling``: the
     ROI's pixel size, mm. Empty where the head does not qualify.

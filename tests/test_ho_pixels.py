@@ -104,6 +104,35 @@ def test_positions_around_a_small_prosthetic_ball_are_in_native_radii(film: Radi
     assert not (g1.region & ~g2.region).any()
 
 
+def test_fragment_positions_around_a_small_prosthetic_ball_are_in_native_radii(
+    film: Radiograph,
+) -> None:
+    """The fragment judge's inputs, for the same candidates of a hip read as a native hip of a
+    46 mm head and as a total hip of a 28 mm ball: all the same (its position included)."""
+    from brooker.fragments import body_distance_mm, fragment_features
+
+    for masks in _masks(film):
+        masks = dataclasses.replace(masks, ho_prob=np.full(masks.image.shape, 0.25, np.float32))
+        frags = classify_fragments(masks, film.spacing, OFF)  # type: ignore[arg-type]
+        dist = body_distance_mm(masks.pelvis | masks.femur, masks.spacing_mm)
+        native = dataclasses.replace(
+            masks, hip=dataclasses.replace(masks.hip, prosthesis=False, head_radius_mm=23.0)
+        )
+        implant = dataclasses.replace(
+            masks, hip=dataclasses.replace(masks.hip, prosthesis=True, head_radius_mm=14.0)
+        )
+        for f, roi in zip(frags.items, frags.roi_masks, strict=True):
+            rows, cols = np.nonzero(roi)
+            sl = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
+            np.testing.assert_array_equal(
+                fragment_features(native, sl, roi[sl], f.kind, dist),
+                fragment_features(implant, sl, roi[sl], f.kind, dist),
+            )
+        if frags.items:
+            return
+    pytest.skip("no fragment on this film")
+
+
 def test_features_are_mirror_symmetric(film: Radiograph) -> None:
     """A hip's ROI mirrored left-right, with the hip's lateral side flipped to the other image
     half: every feature is the same, at the mirrored pixel (lateral stays lateral)."""
