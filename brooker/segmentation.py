@@ -350,7 +350,8 @@ PROSTHESIS_RIM_MM = 3.0
 #: The texture is read on the image smoothed by a Gaussian of this sigma, mm: the film's pixel
 #: noise is finer than trabecular bone, and on a noisy film it makes metal look as textured as
 #: bone (the team's noisy phantom heads measured 0.8-1.0 of the bone's fine texture unsmoothed,
-#: 0.14-0.35 smoothed; the real prosthetic heads 0.2-0.5 and 0.2-0.4).
+#: 0.14-0.35 smoothed; the real films' prosthetic heads that this step looks at, 0.07-0.51
+#: unsmoothed and 0.07-0.40 smoothed).
 PROSTHESIS_TEXTURE_SIGMA_MM = 0.35
 
 
