@@ -394,7 +394,6 @@ def prosthesis_metal(
     if not head_contrast > 0:
         return out
     high_pass = (1.0 / sampling[0], 1.0 / sampling[1])
-    texture = fine_texture(raw, high_pass)
     cand = (smooth >= soft + PROSTHESIS_METAL_LEVEL * head_contrast) & in_field
     cand_lab, _ = ndi.label(cand)
     implant = np.isin(cand_lab, np.unique(cand_lab[core & cand]))  # what is as bright as the head
@@ -412,6 +411,7 @@ def prosthesis_metal(
     ):
         return out
     # the flat interior: no more detail than the head's own (noise included)
+    texture = fine_texture(raw, high_pass)
     head_texture = float(np.median(texture[core]))
     flat = ndi.binary_erosion(cand) & (texture <= 2.0 * head_texture)
     grown = cand & within(flat, PROSTHESIS_RIM_MM, sampling)
