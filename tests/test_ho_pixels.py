@@ -393,3 +393,41 @@ def test_a_films_own_held_out_probabilities() -> None:
     assert sorted(_own(cv, "/films/rai_ab.dcm")) == ["rai_ab.dcm|left", "rai_ab.dcm|right"]
     assert sorted(_own(cv, "hybrid/hyb_rai_ab_v0.dcm")) == ["hyb_rai_ab_v0.dcm|left"]
     assert _own(cv, "rai_zz.dcm") == {}
+
+
+def test_augmented_copies_keep_their_films_fold_and_drawn_bone(tmp_path: Path) -> None:
+    # benchmarks/train_ho_pixels.py --augment: a copy of each film with another tone curve, in
+    # its film's group (fold); a hybrid copy is labelled by the bone drawn into the original
+    import sys
+
+    import pydicom
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from train_ho_pixels import AUGMENT_GAMMAS, drawn_mask, render_augmented
+
+    spec = replace(ph.random_spec(2003), spacing_mm=1.0)
+    source = ph.write(ph.render(spec), tmp_path / "rai_src.dcm")
+    ds = pydicom.dcmread(source)
+    px = ds.pixel_array.astype(np.int64)
+    px[100:130, 100:140] += 60  # "drawn" bone
+    ds.PixelData = np.clip(px, 0, (1 << ds.BitsStored) - 1).astype(ds.pixel_array.dtype).tobytes()
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    hybrid = tmp_path / "hyb_rai_src_v0.dcm"
+    ds.save_as(hybrid)
+    jobs = [(str(hybrid), str(source), "rai_src"), (str(source), None, "rai_src")]
+    out = render_augmented(tmp_path / "aug", jobs, ["gamma1.25"])
+    assert [(Path(p).name, g) for p, _, g in out] == [
+        ("gamma1.25__hyb_rai_src_v0.dcm", "rai_src"),
+        ("gamma1.25__rai_src.dcm", "rai_src"),
+    ]
+    assert out[1][1] is None  # a real film's copy has no heterotopic bone
+    with np.load(out[0][1]) as z:
+        assert np.array_equal(z["ectopic"], drawn_mask(hybrid, source))
+        assert z["ectopic"][110:120, 110:130].all()
+    top = float((1 << ds.BitsStored) - 1)
+    orig = pydicom.dcmread(source).pixel_array.astype(np.float64)
+    copy = pydicom.dcmread(out[1][0]).pixel_array.astype(np.float64)
+    assert np.array_equal(copy, np.rint(top * (orig / top) ** AUGMENT_GAMMAS["gamma1.25"]))
+    stamp = Path(out[1][0]).stat().st_mtime_ns
+    render_augmented(tmp_path / "aug", jobs, ["gamma1.25"])  # rendered once
+    assert Path(out[1][0]).stat().st_mtime_ns == stamp
