@@ -69,7 +69,8 @@ hybrid films is smoother inside (fine texture about 0.20 of its step, median, ag
 the real films' normal candidates) and softer-edged than the real films' bone, so such inputs
 learn the drawing, not heterotopic bone.
 
-``--cv-in`` reuses saved held-out pixel probabilities and trains only this stage; ``--cv-out``
+``--cv-in`` reuses saved held-out pixel probabilities and trains only this stage (with
+``--augment ''``: the copies need the pixel networks); ``--cv-out``
 also saves the per-fold fragment judges and the folds (for grading the sets with held-out
 judges).
 
@@ -193,19 +194,40 @@ def render_augmented(
         gamma = AUGMENT_GAMMAS[variant]
         for path, source, group in jobs:
             film = folder / f"{variant}{AUGMENT_SEP}{Path(path).name}"
-            mask = film.with_suffix(".npz") if source else None
+            mask = folder / f"{film.name}.drawn.npz" if source else None
             if not film.is_file() or (mask is not None and not mask.is_file()):
                 ds = pydicom.dcmread(path)
+                if int(ds.get("PixelRepresentation", 0)) != 0:
+                    raise ValueError(f"{path}: signed pixels: no tone curve for them here")
                 top = float((1 << int(ds.BitsStored)) - 1)
                 px = ds.pixel_array.astype(np.float64)
                 px = np.rint(top * (np.clip(px, 0, top) / top) ** gamma)
                 ds.PixelData = px.astype(ds.pixel_array.dtype).tobytes()
                 ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
                 if mask is not None and source is not None:
-                    np.savez_compressed(mask, ectopic=drawn_mask(Path(path), Path(source)))
-                ds.save_as(film)
+                    part = mask.with_name(mask.name + ".part")
+                    with part.open("wb") as fh:
+                        np.savez_compressed(fh, ectopic=drawn_mask(Path(path), Path(source)))
+                    part.replace(mask)
+                part = film.with_name(film.name + ".part")
+                ds.save_as(part)
+                part.replace(film)  # a killed run leaves no truncated copy to reuse
             out.append((str(film), None if mask is None else str(mask), group))
     return out
+
+
+def copy_net(
+    fold: int, held_out: int | None, fold_nets: list[PixelNet],
+    pair_nets: dict[tuple[int, int], PixelNet],
+) -> PixelNet:  # fmt: skip
+    """The pixel network that judges an augmented copy of a film of ``fold``: the one trained
+    without that fold (its film's held-out probabilities come from it too), or, for fold
+    ``held_out``'s nested judge, the one trained without both folds."""
+    if held_out is None:
+        return fold_nets[fold]
+    if held_out == fold:
+        raise ValueError("a copy of the held-out fold's film judges nothing for that fold")
+    return pair_nets[min(fold, held_out), max(fold, held_out)]
 
 
 def heterotopic_mask(path: str, source: str | None) -> np.ndarray | None:
@@ -463,7 +485,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--augment-dir", type=Path,
                     default=Path(tempfile.gettempdir()) / "brooker-augmented",
                     help="where those copies are rendered (once; never into the repository: "
-                    "they are the real films, re-exported)")  # fmt: skip
+                    "they are the real films, re-exported; delete it when ../shared or "
+                    "drawn_mask changes)")  # fmt: skip
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--hidden", type=int, default=32)
     ap.add_argument("--l2", type=float, default=1e-3)
@@ -573,7 +596,8 @@ def main(argv: list[str] | None = None) -> int:
     # did not see their film's fold, as the originals' held-out probabilities are
     aug = render_augmented(args.augment_dir, jobs, augment) if augment else []
     aug_jobs = [
-        (path, source, group, {}, None, fold_nets[fold_of[group]]) for path, source, group in aug
+        (path, source, group, {}, None, copy_net(fold_of[group], None, fold_nets, pair_nets))
+        for path, source, group in aug
     ]
     with Pool(args.workers) as pool:
         frags = [f for film in pool.map(film_fragments, jobs2 + aug_jobs) for f in film]
@@ -592,9 +616,9 @@ def main(argv: list[str] | None = None) -> int:
                 for path, source, group, _cv, grades, _net in jobs2
                 if fold_of[group] != k
             ] + [
-                (path, source, group, {}, None, pair_nets[min(j, k), max(j, k)])
+                (path, source, group, {}, None, copy_net(fold_of[group], k, fold_nets, pair_nets))
                 for path, source, group in aug
-                if (j := fold_of[group]) != k
+                if fold_of[group] != k
             ]
             with Pool(args.workers) as pool:
                 fk = [f for film in pool.map(film_fragments, inner) for f in film]

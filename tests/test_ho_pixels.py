@@ -431,3 +431,47 @@ def test_augmented_copies_keep_their_films_fold_and_drawn_bone(tmp_path: Path) -
     stamp = Path(out[1][0]).stat().st_mtime_ns
     render_augmented(tmp_path / "aug", jobs, ["gamma1.25"])  # rendered once
     assert Path(out[1][0]).stat().st_mtime_ns == stamp
+    Path(out[0][1]).unlink()  # a hybrid copy without its labels is rendered again
+    render_augmented(tmp_path / "aug", jobs, ["gamma1.25"])
+    assert Path(out[0][1]).is_file()
+    assert not list((tmp_path / "aug").glob("*.part"))
+
+
+def test_augmented_copies_are_judged_by_networks_blind_to_their_fold() -> None:
+    # the copy of a fold-j film: for the shipped judge, the pixel network trained without fold
+    # j; for fold k's nested judge, the one trained without j and k (never one that saw k)
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from train_ho_pixels import copy_net
+
+    fold_nets = [f"without {j}" for j in range(5)]
+    pair_nets = {(j, k): f"without {j},{k}" for j in range(5) for k in range(j + 1, 5)}
+    assert copy_net(3, None, fold_nets, pair_nets) == "without 3"  # type: ignore[arg-type]
+    assert copy_net(3, 1, fold_nets, pair_nets) == "without 1,3"  # type: ignore[arg-type]
+    assert copy_net(0, 4, fold_nets, pair_nets) == "without 0,4"  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="held-out fold"):
+        copy_net(2, 2, fold_nets, pair_nets)  # type: ignore[arg-type]
+
+
+def test_an_augmented_copys_candidates_are_kept_apart(tmp_path: Path) -> None:
+    # candidates of a copy are labelled by the original's heterotopic bone and their set is
+    # tagged, so that the printed held-out figures count the original films only
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from train_ho_pixels import AUGMENT_SEP, AUGMENTED, film_fragments
+
+    spec = replace(ph.random_spec(2003), spacing_mm=0.5)
+    p = ph.render(spec, masks=True)
+    film = ph.write(p, tmp_path / f"gamma0.8{AUGMENT_SEP}rai_x.dcm")
+    mask = tmp_path / "mask.npz"
+    np.savez_compressed(mask, ectopic=p.masks["ectopic"])
+    net = hp.bundled_net()
+    frags = film_fragments((str(film), str(mask), "rai_x", {}, None, net))
+    assert frags
+    assert {f["set"] for f in frags} == {"hybrid" + AUGMENTED}
+    assert any(f["y"] for f in frags)  # the drawn (here: generated) bone is heterotopic
+    plain = film_fragments((str(film), None, "rai_x", {}, None, net))
+    assert {f["set"] for f in plain} == {"real" + AUGMENTED}
+    assert not any(f["y"] for f in plain)
