@@ -403,7 +403,7 @@ def test_augmented_copies_keep_their_films_fold_and_drawn_bone(tmp_path: Path) -
     import pydicom
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from train_ho_pixels import AUGMENT_GAMMAS, drawn_mask, render_augmented
+    from train_ho_pixels import AUGMENT_VARIANTS, drawn_mask, render_augmented
 
     spec = replace(ph.random_spec(2003), spacing_mm=1.0)
     source = ph.write(ph.render(spec), tmp_path / "rai_src.dcm")
@@ -427,7 +427,13 @@ def test_augmented_copies_keep_their_films_fold_and_drawn_bone(tmp_path: Path) -
     top = float((1 << ds.BitsStored) - 1)
     orig = pydicom.dcmread(source).pixel_array.astype(np.float64)
     copy = pydicom.dcmread(out[1][0]).pixel_array.astype(np.float64)
-    assert np.array_equal(copy, np.rint(top * (orig / top) ** AUGMENT_GAMMAS["gamma1.25"]))
+    assert np.array_equal(copy, np.rint(top * (orig / top) ** AUGMENT_VARIANTS["gamma1.25"]))
+    noisy = render_augmented(tmp_path / "aug", jobs[1:], ["noise3"])
+    again = render_augmented(tmp_path / "aug2", jobs[1:], ["noise3"])
+    a = pydicom.dcmread(noisy[0][0]).pixel_array.astype(np.float64)
+    b = pydicom.dcmread(again[0][0]).pixel_array.astype(np.float64)
+    assert np.array_equal(a, b)  # seeded by the film's name: the same copy every time
+    assert 2.0 < float(np.std(a - orig)) < 4.0  # noise of about 3 grey levels
     stamp = Path(out[1][0]).stat().st_mtime_ns
     render_augmented(tmp_path / "aug", jobs, ["gamma1.25"])  # rendered once
     assert Path(out[1][0]).stat().st_mtime_ns == stamp
