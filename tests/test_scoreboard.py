@@ -69,23 +69,23 @@ from validate import match_hips, qwk, score
 # false II-IV 3 either way. Retrained without it (control), in-sample: hybrid 96 right, kappa
 # 0.433, gap 2.93 mm; held out exactly as before.
 # The fragment judge also trained on each real and hybrid film re-exported with gamma 0.8 and
-# 1.25 (train_ho_pixels.py --augment, 2026-11-30; the pixel network unchanged): real false
-# II-IV 1 -> 0 (cf6f70dd right reads 0), hybrid 95 right either way, kappa 0.445 -> 0.439,
-# gap 3.98 -> 3.11 mm on 36, hips graded 133 -> 132 (a class I hip whose femur is not seen has
-# a spur seen: not graded). Held out: development films 38 -> 39 of 40, real false II-IV 3 -> 2,
-# hybrid 0.580 either way, kappa 0.420 -> 0.407.
+# 1.25 and with noise of 3 grey levels (train_ho_pixels.py --augment, 2026-11-30; the pixel
+# network unchanged): real false II-IV 1 -> 0 (cf6f70dd right reads 0), hybrid 95 -> 96 right,
+# kappa 0.445 -> 0.438, gap 3.98 -> 3.10 mm on 36, hips graded 133 either way. Held out:
+# development films 38 -> 39 of 40, real false II-IV 3 -> 1, hybrid 0.580 either way, kappa
+# 0.420 -> 0.414.
 # Real films (30 films, 59 labelled hips, 56 of them HO-free):
 FOUND_MIN = 1.00  # hips found / hips labelled (measured 59/59)
 PHANTOM_MAX = 0  # hips reported where no hip is labelled (measured 0)
 PROSTHESIS_MIN = 1.00  # prosthesis flag right / hips found (measured 59/59)
-FALSE_SPUR_MAX = 0  # class II-IV calls on HO-free hips (measured 0; 33 before; 2 held out)
+FALSE_SPUR_MAX = 0  # class II-IV calls on HO-free hips (measured 0; 33 before; 1 held out)
 REAL_GRADED_MIN = 48  # hips graded (measured 48/59; 40 while heads not read as metal were withheld)
 # Hybrid films (75 films, 150 hips):
-HYBRID_GRADED_MIN = 132  # hips graded (measured 132/150)
+HYBRID_GRADED_MIN = 133  # hips graded (measured 133/150)
 HYBRID_PROSTHESIS_MIN = 1.00  # prosthesis flag right / hips found (measured 150/150)
-HYBRID_ACCURACY_MIN = 0.63  # right class / all 150 hips (measured 95/150 = 0.633)
-HYBRID_KAPPA_MIN = 0.43  # quadratic weighted kappa, ungraded as 0 (measured 0.439)
-HYBRID_GAP_MAE_MAX = 3.4  # mm, over the class II/III hips given a gap (measured 3.11 on 36)
+HYBRID_ACCURACY_MIN = 0.635  # right class / all 150 hips (measured 96/150 = 0.640)
+HYBRID_KAPPA_MIN = 0.43  # quadratic weighted kappa, ungraded as 0 (measured 0.438)
+HYBRID_GAP_MAE_MAX = 3.4  # mm, over the class II/III hips given a gap (measured 3.10 on 36)
 
 
 def _board(films: Path, truth: dict[str, Any]) -> dict[str, Any]:
