@@ -46,15 +46,17 @@ fold: :func:`copy_net`), a hybrid copy's labelled by the bone drawn into the ori
 each copy is in its film's fold. The same film re-exported moves the bone threshold, so its
 normal anatomy gives other candidates (a trochanter's cap of cortex, a sliver of the ilium's
 edge, soft tissue at the threshold): the judge sees four times as many ways each film's
-normal bone can look. Held out, at ``ho_fragment_min`` 0.4, without copies -> with the two
-tone curves -> with the noise too: drawn / normal kept on the hybrid films 133 of 176 / 25 of
-188 -> 135 / 22 -> 134 / 19, normal kept on the real films 11 of 77 -> 12 -> 9, the synthetic
-films alike; graded held out on every set, the development films 38 -> 39 -> 39 of 40 right,
-the real films 3 -> 2 -> 1 false class II-IV calls, the hybrid films 58 % right throughout
-(kappa 0.420 -> 0.407 -> 0.414). Re-exported with ``benchmarks/reexport.py`` (the same films,
-so not held out), the real films' false class II-IV calls per variant were 1-4 without
-copies and are 0-2 with them, except a gamma of 0.7 (4 -> 5).
-The pixel network is not trained on the copies (its training is the slow part).
+normal bone can look. Held out (the nested folds of ``--held-out-dir``), at
+``ho_fragment_min`` 0.4, without copies -> with the two tone curves -> with the noise too:
+drawn / normal kept on the hybrid films 133 of 176 / 25 of 188 -> 135 / 22 -> 134 / 19,
+normal kept on the real films 11 of 77 -> 12 -> 9, the synthetic films alike; graded held
+out on every set, the development films 38 -> 39 -> 39 of 40 right, the real films 3 -> 2 ->
+1 false class II-IV calls, the hybrid films 58 % right throughout (kappa 0.420 -> 0.407 ->
+0.414). Re-exported with ``benchmarks/reexport.py`` (the same films, so not held out), the
+real films' false class II-IV calls per variant were 1-4 without copies and are 0-2 with
+them, except a gamma of 0.7 (4 -> 5). The shipped weights are reproduced bit for bit by the
+defaults, with or without ``--held-out-dir``. The pixel network is not trained on the copies
+(its training is the slow part).
 
 The fragment judge was one logistic regression until 2026-11-29. Held-out candidates kept at
 ``ho_fragment_min`` 0.4, written as drawn / normal kept on the hybrid films, normal kept on the
