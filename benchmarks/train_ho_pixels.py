@@ -190,10 +190,13 @@ AUGMENTED = "~augmented"
 def render_augmented(
     folder: Path, jobs: list[tuple[str, str | None, str]], variants: list[str]
 ) -> list[tuple[str, str | None, str]]:
-    """Each real and hybrid film of ``jobs`` re-exported with each tone curve of ``variants``
-    into ``folder`` (rendered once): jobs of the same shape and group (fold) as their film's.
-    A hybrid copy's source is an ``.npz`` of the bone drawn into the original (the difference
-    from the source film, :func:`drawn_mask`), as the tone curve moves both films' grey levels."""
+    """Each real and hybrid film of ``jobs`` re-exported each way of ``variants`` (a tone curve
+    or noise: ``AUGMENT_VARIANTS``) into ``folder`` (rendered once, each file written whole or
+    not at all): jobs of the same shape and group (fold) as their film's. A hybrid copy's
+    source is an ``.npz`` of the bone drawn into the original (the difference from the source
+    film, :func:`drawn_mask`): a tone curve or noise would move the difference of the copies.
+    The same transforms as ``benchmarks/reexport.py``'s ``_gamma`` and ``_noise`` (there with
+    4 grey levels, seeded by the film's index), written out here for their own parameters."""
     folder.mkdir(parents=True, exist_ok=True)
     out: list[tuple[str, str | None, str]] = []
     for variant in variants:
@@ -204,7 +207,7 @@ def render_augmented(
             if not film.is_file() or (mask is not None and not mask.is_file()):
                 ds = pydicom.dcmread(path)
                 if int(ds.get("PixelRepresentation", 0)) != 0:
-                    raise ValueError(f"{path}: signed pixels: no tone curve for them here")
+                    raise ValueError(f"{path}: signed pixels: not re-exported here")
                 top = float((1 << int(ds.BitsStored)) - 1)
                 px = ds.pixel_array.astype(np.float64)
                 if variant.startswith("noise"):
