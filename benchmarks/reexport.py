@@ -64,12 +64,23 @@ def _max_value(ds: pydicom.Dataset) -> int:
     return (1 << int(ds.BitsStored)) - 1
 
 
-def _noise(ds: pydicom.Dataset, px: Pixels, seed: int) -> Pixels:
-    rng = np.random.default_rng(seed)
-    return np.clip(px + rng.normal(0.0, 4.0, px.shape), 0, _max_value(ds))
+Transform = Callable[[pydicom.Dataset, Pixels, int], Pixels]
 
 
-def _gamma(g: float) -> Callable[[pydicom.Dataset, Pixels, int], Pixels]:
+def noise(sigma: float) -> Transform:
+    """Gaussian noise of ``sigma`` grey levels (seeded by ``seed``), clipped to the range
+    (also the fragment judge's training copies: ``train_ho_pixels.render_augmented``)."""
+
+    def apply(ds: pydicom.Dataset, px: Pixels, seed: int) -> Pixels:
+        rng = np.random.default_rng(seed)
+        return np.clip(px + rng.normal(0.0, sigma, px.shape), 0, _max_value(ds))
+
+    return apply
+
+
+def gamma(g: float) -> Transform:
+    """The tone curve ``max * (x / max) ** g``."""
+
     def apply(ds: pydicom.Dataset, px: Pixels, seed: int) -> Pixels:
         top = _max_value(ds)
         return top * (np.clip(px, 0, top) / top) ** g
@@ -83,10 +94,10 @@ def _contrast60(ds: pydicom.Dataset, px: Pixels, seed: int) -> Pixels:
 
 
 #: the variants that change grey levels only, and how
-GREY: dict[str, Callable[[pydicom.Dataset, Pixels, int], Pixels]] = {
-    "noise4": _noise,
-    "gamma0.7": _gamma(0.7),
-    "gamma1.4": _gamma(1.4),
+GREY: dict[str, Transform] = {
+    "noise4": noise(4.0),
+    "gamma0.7": gamma(0.7),
+    "gamma1.4": gamma(1.4),
     "contrast60": _contrast60,
 }
 #: every variant, in the table's order (the others are handled in :func:`reexport`)

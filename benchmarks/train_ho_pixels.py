@@ -129,6 +129,9 @@ from brooker.localization import analyse_scene, find_hips
 from brooker.segmentation import segment_hip
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import reexport  # noqa: E402  (the re-exports' grey-level transforms)
+
 SEED = 20261129
 #: A pixel is bone-like (a hard negative) above this on the image smoothed at 1.5 mm
 #: (soft tissue 0, bone 1).
@@ -195,8 +198,8 @@ def render_augmented(
     not at all): jobs of the same shape and group (fold) as their film's. A hybrid copy's
     source is an ``.npz`` of the bone drawn into the original (the difference from the source
     film, :func:`drawn_mask`): a tone curve or noise would move the difference of the copies.
-    The same transforms as ``benchmarks/reexport.py``'s ``_gamma`` and ``_noise`` (there with
-    4 grey levels, seeded by the film's index), written out here for their own parameters."""
+    The transforms are ``benchmarks/reexport.py``'s (:func:`reexport.gamma`,
+    :func:`reexport.noise`; the noise seeded here by the film's name)."""
     folder.mkdir(parents=True, exist_ok=True)
     out: list[tuple[str, str | None, str]] = []
     for variant in variants:
@@ -208,14 +211,13 @@ def render_augmented(
                 ds = pydicom.dcmread(path)
                 if int(ds.get("PixelRepresentation", 0)) != 0:
                     raise ValueError(f"{path}: signed pixels: not re-exported here")
-                top = float((1 << int(ds.BitsStored)) - 1)
-                px = ds.pixel_array.astype(np.float64)
-                if variant.startswith("noise"):
-                    rng = np.random.default_rng(zlib.crc32(Path(path).name.encode()))
-                    px = np.rint(np.clip(px + rng.normal(0.0, value, px.shape), 0, top))
-                else:
-                    px = np.rint(top * (np.clip(px, 0, top) / top) ** value)
-                ds.PixelData = px.astype(ds.pixel_array.dtype).tobytes()
+                stored = ds.pixel_array
+                transform = (reexport.noise if variant.startswith("noise") else reexport.gamma)(
+                    value
+                )
+                seed = zlib.crc32(Path(path).name.encode())
+                px = np.rint(transform(ds, stored.astype(np.float64), seed))
+                ds.PixelData = px.astype(stored.dtype).tobytes()
                 ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
                 if mask is not None and source is not None:
                     part = mask.with_name(mask.name + ".part")
