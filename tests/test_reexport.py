@@ -97,7 +97,9 @@ def test_half_doubles_the_spacing_and_scales_the_labels(
     assert rad.pixels[round(r), round(c)] == pytest.approx(float(block.mean()), abs=0.5)
 
 
-@pytest.mark.parametrize("variant", ["noise4", "gamma0.7", "gamma1.4", "contrast60"])
+@pytest.mark.parametrize(
+    "variant", ["noise4", "gamma0.7", "gamma1.4", "contrast60", "sharpen1.0s6", "sharpen0.4s2"]
+)
 def test_grey_level_variants_keep_the_geometry_and_the_range(
     tmp_path: Path, original: np.ndarray, variant: str
 ) -> None:
@@ -111,4 +113,20 @@ def test_grey_level_variants_keep_the_geometry_and_the_range(
 
 def test_every_variant_is_covered() -> None:
     assert set(VARIANTS) == {"as_exported", "noise4", "gamma0.7", "gamma1.4", "contrast60",
-                             "bits12", "mono1", "mirrored", "up2x", "half"}  # fmt: skip
+                             "sharpen1.0s6", "sharpen0.4s2", "bits12", "mono1", "mirrored",
+                             "up2x", "half"}  # fmt: skip
+
+
+def test_sharpen_overshoots_an_edge_and_leaves_flat_grey_alone() -> None:
+    from reexport import sharpen
+
+    ds = pydicom.Dataset()
+    ds.BitsStored = 12
+    px = np.full((64, 64), 1000.0)
+    px[:, 32:] = 2000.0
+    out = sharpen(1.0, 6.0)(ds, px, 0)
+    np.testing.assert_allclose(out[:, :4], 1000.0, atol=0.5)  # far from the edge: unchanged
+    np.testing.assert_allclose(out[:, -4:], 2000.0, atol=0.5)
+    assert out[0, 33] > 2100.0  # the edge, overshot either side
+    assert out[0, 30] < 900.0
+    assert sharpen(1.0, 6.0)(ds, px * 2.5, 0).max() == 4095  # clipped to the 12-bit range
