@@ -764,13 +764,17 @@ def _metal_head(
 
     The brightest 8 mm disk within 12 mm of the centre is the head's core when its median is at
     least ``0.93`` of the way from the film's median to the 98th percentile of a ring 30-70 mm
-    around it (cortex of the shaft and acetabulum, or the stem), and its fine texture (the
+    around it (cortex of the shaft and acetabulum, or the stem), read on the image smoothed at
+    2 mm (edge enhancement overshoots the edges of a stem or a cortex above their plateau, and
+    the core is a median: on the real films re-exported with strong unsharp masking, a total
+    hip's core fell to 0.89 of the raw percentile), and its fine texture (the
     standard deviation of a 1 mm high-pass), less what the film's pixel noise ``noise`` gives
     that measure (subtracted in quadrature), is at most 1.2 % of its brightness above the median.
     The head is then the bright region around that core; its centre and radius are those of its
     largest inscribed circle centred within 10 mm of the core. A core no brighter than 1.1 times
-    that bone level must also be at most half as textured as the bone in that ring (its pixels
-    30-90 % of the way from the median to that percentile; not checked with less than 100 mm2
+    that bone level (the percentile unsmoothed, here) must also be at most half as textured as
+    the bone in that ring (its pixels 30-90 % of the way from the median to that percentile;
+    not checked with less than 100 mm2
     of them), and have a stem: metal as bright reaching 45 mm below it. Returns None when there
     is no such disk.
     """
@@ -808,7 +812,11 @@ def _metal_head(
     tex = less_noise(float(np.median(tex_map[core])))
     above = level - p50
     rel = above / (a98 - p50)
-    if above <= 0 or rel < 0.93 or tex > 0.012 * above:
+    # the brightness gate reads the ring smoothed at 2 mm: edge enhancement lifts the edges of
+    # a stem or a cortex above their plateau, which the core (a median) does not see
+    s98 = float(np.percentile(ndi.gaussian_filter(a, 2.0 / p)[ring], 98))
+    rel_smooth = above / max(s98 - p50, 1e-6)
+    if above <= 0 or rel_smooth < 0.93 or tex > 0.012 * above:
         return None
     if rel < 1.1:
         # as bright as the brightest bone around, not brighter: metal only when clearly flatter

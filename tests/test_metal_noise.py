@@ -122,3 +122,21 @@ def test_a_head_no_brighter_than_bone_must_be_flatter_than_that_bone() -> None:
     # a little texture, within 1.2 % of its brightness, but more than half the bone's: a smooth
     # native head on a washed-out film, not metal
     assert _metal_head(_washed_out(1.5), *CENTRE, PITCH_MM) is None
+
+
+def test_an_edge_enhanced_metal_head_stays_metal() -> None:
+    # unsharp masking (amount 1, a Gaussian of 3 mm) lifts the edges of the stem and of the bone
+    # around well above their plateaus; the head's core, a median, stays at the metal's level.
+    # The brightness gate reads the ring smoothed, so the overshoot does not outshine the head
+    from scipy import ndimage as ndi
+
+    img = _washed_out(0.0).astype(np.float64)
+    sharp = (img + 1.0 * (img - ndi.gaussian_filter(img, 3.0 / PITCH_MM))).astype(np.float32)
+    head = _metal_head(sharp, *CENTRE, PITCH_MM)
+    assert head is not None
+    assert head.prosthesis
+    assert np.hypot(head.row - CENTRE[0], head.col - CENTRE[1]) <= 3.0
+    # and a native head's texture still keeps it out, sharpened as well
+    tex = _washed_out(1.5).astype(np.float64)
+    sharp = (tex + 1.0 * (tex - ndi.gaussian_filter(tex, 3.0 / PITCH_MM))).astype(np.float32)
+    assert _metal_head(sharp, *CENTRE, PITCH_MM) is None
