@@ -767,7 +767,7 @@ def _metal_head(
     around it (cortex of the shaft and acetabulum, or the stem), read on the image smoothed at
     2 mm (edge enhancement overshoots the edges of a stem or a cortex above their plateau, and
     the core is a median: on the real films re-exported with strong unsharp masking, a total
-    hip's core fell to 0.89 of the raw percentile), and its fine texture (the
+    hip's core reached only 0.89 of the way to the raw percentile), and its fine texture (the
     standard deviation of a 1 mm high-pass), less what the film's pixel noise ``noise`` gives
     that measure (subtracted in quadrature), is at most 1.2 % of its brightness above the median.
     The head is then the bright region around that core; its centre and radius are those of its
