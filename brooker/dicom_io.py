@@ -535,7 +535,11 @@ def _check_is_image(ds: Dataset, pixel_elem: Any, where: str) -> None:
     if not any(ds.get_item(t) is not None for t in image_tags):
         sop_class = _text(ds, 0x00080016)
         what = ""
-        if sop_class:
+        if sop_class and not _VALID_UID.fullmatch(sop_class):
+            # a corrupted length can run the UID into the elements after it (the patient's
+            # name, ID, birth date): only a well-formed UID is quoted
+            what = " ((0008,0016) SOP Class UID malformed)"
+        elif sop_class:
             name = UID(sop_class).name
             what = f" ((0008,0016) SOP Class: {name})" if name != sop_class else f" ({sop_class})"
         raise NotAnImageError(f"not an image{what}: no (7FE0,0010) Pixel Data", where)
@@ -549,6 +553,8 @@ def _check_modality(modality: str | None, where: str) -> None:
         return
     name = _MODALITY_NAMES.get(modality.upper())
     label = f"{modality} ({name})" if name else modality
+    if not _VALID_MODALITY.fullmatch(modality):
+        label = "malformed"  # a corrupted length runs it into the elements after it
     raise NotARadiographError(
         f"(0008,0060) Modality is {label}, not a projection radiograph "
         f"(accepted: {', '.join(ACCEPTED_MODALITIES)})",
@@ -860,16 +866,19 @@ def _check_pixel_values(
 
 def _decode(ds: Dataset, ts: UID, where: str) -> tuple[npt.NDArray[Any], str]:
     """Decode the single frame; return the stored values and the decoder's name."""
-    name = _ts_name(ts)
+    # a malformed UID is not quoted: a corrupted length runs it into the elements after it
+    valid = bool(_VALID_UID.fullmatch(str(ts)))
+    name = _ts_name(ts) if valid else "UID malformed"
+    quoted = f"{name} ({ts})" if valid else name
     try:
         decoder = get_decoder(ts)
     except NotImplementedError:
         raise UnsupportedPixelDataError(
-            f"transfer syntax {name} ({ts}) cannot be decoded here", where
+            f"transfer syntax {quoted} cannot be decoded here", where
         ) from None
     except Exception as exc:
         raise UnsupportedPixelDataError(
-            f"no decoder for transfer syntax {name} ({ts}): {_safe_detail(exc)}", where
+            f"no decoder for transfer syntax {quoted}: {_safe_detail(exc)}", where
         ) from None
 
     if ts in _NATIVE_SYNTAXES:
@@ -893,7 +902,7 @@ def _decode(ds: Dataset, ts: UID, where: str) -> tuple[npt.NDArray[Any], str]:
     if not plugins:
         missing = "; ".join(getattr(decoder, "missing_dependencies", []) or [])
         raise UnsupportedPixelDataError(
-            f"no decoder installed for transfer syntax {name} ({ts})"
+            f"no decoder installed for transfer syntax {quoted}"
             + (f" (would need: {missing})" if missing else ""),
             where,
         )
@@ -910,7 +919,7 @@ def _decode(ds: Dataset, ts: UID, where: str) -> tuple[npt.NDArray[Any], str]:
             continue
         return arr, _plugin_label(plugin, ts)
     raise UnsupportedPixelDataError(
-        f"pixel data in {name} ({ts}) cannot be decoded (corrupt, truncated or an unsupported "
+        f"pixel data in {quoted} cannot be decoded (corrupt, truncated or an unsupported "
         f"variant): {' | '.join(failures)}",
         where,
     )
@@ -1514,6 +1523,10 @@ def _bytes(n: int) -> str:
 # keeping identifiers out of messages
 
 
+#: A code string (VR CS) as (0008,0060) Modality holds it: at most 16 characters
+_VALID_MODALITY = re.compile(r"[A-Za-z0-9 _]{1,16}")
+#: A DICOM UID: dot-separated numbers, at most 64 characters (PS3.5 9.1)
+_VALID_UID = re.compile(r"(?=.{1,64}$)[0-9]+(\.[0-9]+)*")
 _QUOTED = re.compile(r"b?'[^']*'|b?\"[^\"]*\"")
 
 

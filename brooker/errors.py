@@ -24,7 +24,10 @@ class BrookerError(Exception):
 
     def __init__(self, message: str, path: str | Path | None = None) -> None:
         self.path = None if path is None else str(path)
-        self.detail = " ".join(str(message).split())  # always one line
+        # always one line, and printable: a corrupted file's bytes can reach a quoted value
+        self.detail = "".join(
+            ch if ch.isprintable() else "?" for ch in " ".join(str(message).split())
+        )
         super().__init__(self.message)
 
     @property

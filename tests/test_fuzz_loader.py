@@ -88,3 +88,52 @@ def test_every_header_truncation_point_fails_cleanly(
     for end in range(0, min(len(data), 1400), 37):
         path.write_bytes(data[:end])
         _check(path)
+
+
+def test_a_uid_run_into_the_patient_module_is_not_quoted(
+    tmp_path: Path, originals: dict[str, bytes]
+) -> None:
+    # found by the fuzz test above: one flipped bit in the length of (0008,0016) SOP Class UID
+    # (implicit VR: four length bytes) runs its value over the elements after it, the
+    # patient's name, ID and birth date among them; the "not an image" error quoted it whole
+    data = bytearray(originals["implicit_le"])
+    at = data.find(b"\x08\x00\x16\x00")
+    assert at > 0
+    data[at + 5] ^= 1  # the length's second byte: 256 more bytes
+    path = tmp_path / "uid.dcm"
+    path.write_bytes(bytes(data))
+    with pytest.raises(errors.BrookerError) as info:
+        load_radiograph(path)
+    message = info.value.message
+    assert "SECRET" not in message
+    assert "19450101" not in message
+    assert message.isprintable()
+    assert "SOP Class UID malformed" in message
+
+
+def test_an_error_message_is_one_printable_line() -> None:
+    # whatever bytes of a corrupted file reach a message, it prints as one line of text
+    err = errors.NotARadiographError("Modality\x00 is\nD\x11 \x93x", "scan.dcm")
+    assert err.message == "scan.dcm: Modality? is D? ?x"
+
+
+def test_a_malformed_transfer_syntax_or_modality_is_not_quoted(
+    tmp_path: Path, originals: dict[str, bytes]
+) -> None:
+    # a flipped byte in (0002,0010) Transfer Syntax UID or (0008,0060) Modality: the value is
+    # named malformed, not quoted (a corrupted length would run it into the elements after it)
+    data = bytearray(originals["explicit_le"])
+    at = data.find(b"1.2.840.10008.1.2.1\x00")
+    data[at + 6] = 0xAD
+    path = tmp_path / "ts.dcm"
+    path.write_bytes(bytes(data))
+    with pytest.raises(errors.BrookerError) as info:
+        load_radiograph(path)
+    assert "transfer syntax UID malformed" in info.value.message
+    data = bytearray(originals["explicit_le"])
+    at = data.find(b"\x08\x00\x60\x00CS")
+    data[at + 9] = 0x11  # "DX" -> "D\x11"
+    path.write_bytes(bytes(data))
+    with pytest.raises(errors.NotARadiographError) as info:
+        load_radiograph(path)
+    assert "Modality is malformed" in info.value.message
