@@ -409,6 +409,10 @@ def _load(
     display = _display_mapping(ds, mono1, k_invert)
 
     sop = _text(ds, 0x00080018)
+    if sop is not None and not _VALID_UID.fullmatch(sop):
+        # a corrupted length runs the UID into the elements after it (the patient module)
+        sop = None
+        caveats.append("(0008,0018) SOP Instance UID malformed: left out of the record")
     meta = RadiographMeta(
         path=where,
         sop_instance_uid=sop,

@@ -137,3 +137,24 @@ def test_a_malformed_transfer_syntax_or_modality_is_not_quoted(
     with pytest.raises(errors.NotARadiographError) as info:
         load_radiograph(path)
     assert "Modality is malformed" in info.value.message
+
+
+def test_a_sop_instance_uid_run_into_the_patient_module_stays_out_of_the_record(
+    tmp_path: Path, originals: dict[str, bytes]
+) -> None:
+    # (0008,0018) SOP Instance UID, whose length runs it up to the end of the patient module:
+    # the film still loads (its image module is intact), and the record carries the UID; a
+    # malformed one is left out, with a caveat, never the patient's name, ID or birth date
+    import struct
+
+    data = bytearray(originals["implicit_le"])
+    at = data.find(b"\x08\x00\x18\x00")
+    sex = data.find(b"\x10\x00\x40\x00")  # (0010,0040) Patient's Sex, the module's last here
+    end = sex + 8 + struct.unpack("<I", data[sex + 4 : sex + 8])[0]
+    data[at + 4 : at + 8] = struct.pack("<I", end - (at + 8))
+    path = tmp_path / "sop.dcm"
+    path.write_bytes(bytes(data))
+    rad = load_radiograph(path)
+    assert rad.meta.sop_instance_uid is None
+    assert any("SOP Instance UID malformed" in c for c in rad.caveats)
+    assert not any("SECRET" in c for c in rad.caveats)
