@@ -180,10 +180,14 @@ def render_phantoms(folder: Path, n: int) -> list[tuple[Path, Path]]:
 
 
 #: How the fragment judge's extra training copies of the real and hybrid films are re-exported
-#: (``--augment``): ``gamma*`` a tone curve ``max * (x / max) ** gamma``, ``noise*`` Gaussian
-#: noise of that many grey levels (seeded by the film's name). Milder than the gamma 0.7 and
-#: 1.4 and the noise of 4 of ``benchmarks/reexport.py``.
-AUGMENT_VARIANTS = {"gamma0.8": 0.8, "gamma1.25": 1.25, "noise3": 3.0}
+#: (``--augment``), by ``benchmarks/reexport.py``'s transforms: ``gamma*`` a tone curve
+#: ``max * (x / max) ** gamma``, ``noise*`` Gaussian noise of that many grey levels (seeded by
+#: the film's name). Milder than the gamma 0.7 and 1.4 and the noise of 4 of its variants.
+AUGMENT_VARIANTS: dict[str, reexport.Transform] = {
+    "gamma0.8": reexport.gamma(0.8),
+    "gamma1.25": reexport.gamma(1.25),
+    "noise3": reexport.noise(3.0),
+}
 #: An augmented copy's name: variant, this separator, the film's name; its candidates' set
 #: names end in ``AUGMENTED`` (left out of the printed held-out figures).
 AUGMENT_SEP = "__"
@@ -203,7 +207,7 @@ def render_augmented(
     folder.mkdir(parents=True, exist_ok=True)
     out: list[tuple[str, str | None, str]] = []
     for variant in variants:
-        value = AUGMENT_VARIANTS[variant]
+        transform = AUGMENT_VARIANTS[variant]
         for path, source, group in jobs:
             film = folder / f"{variant}{AUGMENT_SEP}{Path(path).name}"
             mask = folder / f"{film.name}.drawn.npz" if source else None
@@ -212,9 +216,6 @@ def render_augmented(
                 if int(ds.get("PixelRepresentation", 0)) != 0:
                     raise ValueError(f"{path}: signed pixels: not re-exported here")
                 stored = ds.pixel_array
-                transform = (reexport.noise if variant.startswith("noise") else reexport.gamma)(
-                    value
-                )
                 seed = zlib.crc32(Path(path).name.encode())
                 px = np.rint(transform(ds, stored.astype(np.float64), seed))
                 ds.PixelData = px.astype(stored.dtype).tobytes()
@@ -229,6 +230,13 @@ def render_augmented(
                 part.replace(film)  # a killed run leaves no truncated copy to reuse
             out.append((str(film), None if mask is None else str(mask), group))
     return out
+
+
+def is_augmented(path: str) -> bool:
+    """Whether ``path`` is a copy :func:`render_augmented` wrote: its name starts with a variant
+    of ``AUGMENT_VARIANTS`` and ``AUGMENT_SEP`` (a film merely named with the separator is not)."""
+    prefix, sep, _ = Path(path).name.partition(AUGMENT_SEP)
+    return bool(sep) and prefix in AUGMENT_VARIANTS
 
 
 def copy_net(
@@ -339,7 +347,7 @@ def film_fragments(
                 if grades is not None
                 else "phantom" if group.startswith(PHANTOM_PREFIX)
                 else "hybrid" if source else "real"
-            ) + (AUGMENTED if AUGMENT_SEP in Path(path).name else "")  # fmt: skip
+            ) + (AUGMENTED if is_augmented(path) else "")  # fmt: skip
             out.append({"group": group, "x": x, "y": label, "set": kind})
     return out
 

@@ -403,7 +403,7 @@ def test_augmented_copies_keep_their_films_fold_and_drawn_bone(tmp_path: Path) -
     import pydicom
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from train_ho_pixels import AUGMENT_VARIANTS, drawn_mask, render_augmented
+    from train_ho_pixels import drawn_mask, render_augmented
 
     spec = replace(ph.random_spec(2003), spacing_mm=1.0)
     source = ph.write(ph.render(spec), tmp_path / "rai_src.dcm")
@@ -427,7 +427,7 @@ def test_augmented_copies_keep_their_films_fold_and_drawn_bone(tmp_path: Path) -
     top = float((1 << ds.BitsStored) - 1)
     orig = pydicom.dcmread(source).pixel_array.astype(np.float64)
     copy = pydicom.dcmread(out[1][0]).pixel_array.astype(np.float64)
-    assert np.array_equal(copy, np.rint(top * (orig / top) ** AUGMENT_VARIANTS["gamma1.25"]))
+    assert np.array_equal(copy, np.rint(top * (orig / top) ** 1.25))
     noisy = render_augmented(tmp_path / "aug", jobs[1:], ["noise3"])
     again = render_augmented(tmp_path / "aug2", jobs[1:], ["noise3"])
     a = pydicom.dcmread(noisy[0][0]).pixel_array.astype(np.float64)
@@ -481,3 +481,8 @@ def test_an_augmented_copys_candidates_are_kept_apart(tmp_path: Path) -> None:
     plain = film_fragments((str(film), None, "rai_x", {}, None, net))
     assert {f["set"] for f in plain} == {"real" + AUGMENTED}
     assert not any(f["y"] for f in plain)
+    # a film merely named with the separator is not a copy: its candidates keep their set
+    named = film.rename(tmp_path / f"ward{AUGMENT_SEP}rai_x.dcm")
+    assert {f["set"] for f in film_fragments((str(named), None, "rai_x", {}, None, net))} == {
+        "real"
+    }
