@@ -1529,7 +1529,9 @@ def _bytes(n: int) -> str:
 
 #: A code string (VR CS) as (0008,0060) Modality holds it: at most 16 characters
 _VALID_MODALITY = re.compile(r"[A-Za-z0-9 _]{1,16}")
-#: A DICOM UID: dot-separated numbers, at most 64 characters (PS3.5 9.1)
+#: A DICOM UID: dot-separated numbers, at most 64 characters (PS3.5 9.1). Laxer than pydicom's
+#: ``UID.is_valid``, which refuses components with leading zeros (seen on real exports) and
+#: warns: this only keeps a run-on value (the patient module after it) out of messages/records
 _VALID_UID = re.compile(r"(?=.{1,64}$)[0-9]+(\.[0-9]+)*")
 _QUOTED = re.compile(r"b?'[^']*'|b?\"[^\"]*\"")
 
