@@ -22,7 +22,8 @@ the first of:
 
 Prints the mean fraction of each per truth class (the hips' drawn pixels weighted alike), and
 with ``--per-hip`` one row per hip with its truth and grade. The films are never copied; the
-figures are for reading (the README quotes them under *What it cannot see*).
+figures are for reading (``docs/engineering-notes.md`` quotes them under *What it cannot see,
+in full*).
 """
 
 from __future__ import annotations

@@ -28,9 +28,9 @@ so is one that small networks over the fragment as a whole (:class:`FragmentJudg
 ``brooker/data/ho_fragments.npz``, inputs :data:`brooker.fragments.FRAGMENT_FEATURES`) give,
 on average, under ``ho_fragment_min`` (0.4); the fragment judge also learns from the synthetic
 development films and the project's own phantoms. The fragment outlines, their kinds and the
-gap still come from the full-resolution segmentation. Held out by source film, the judges leave
-10 false class II-IV calls on the 56 HO-free real hips and drop some faint true bone (README,
-*What it cannot see*). :func:`judges` gives other judges in their place
+gap still come from the segmentation (at 0.4 mm). Held out by source film, the judges still
+leave a few false calls on the HO-free real hips and drop some faint true bone (the current
+figures: README, *What it cannot see*). :func:`judges` gives other judges in their place
 (``AnalysisConfig.judges``, ``brooker grade --judges``).
 """
 
