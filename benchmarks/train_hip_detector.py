@@ -16,7 +16,10 @@ Classifier: L2-regularised logistic regression (scipy L-BFGS), classes weighted 
 Before writing the weights it cross-validates on the real films (``--folds``, by film: each
 fold's films are scored by weights trained without them) and prints, per held-out hip, the
 best score within one head radius of its centre and the best score on the film away from every
-hip (more than two radii). The figures are the detector's honest estimate on unseen films.
+hip (more than two radii), and what the full hip search (:func:`brooker.localization.find_hips`:
+pairing, thresholds, head placement) finds on the film with those weights, scored as
+``realfilms/score.py`` scores hips found. The figures are the detector's honest estimate on
+unseen films.
 """
 
 from __future__ import annotations
@@ -35,8 +38,10 @@ from scipy.optimize import minimize
 
 from brooker import hip_detector as hd
 from brooker import phantom as ph
+from brooker.config import AnalysisConfig
 from brooker.dicom_io import load_radiograph
-from brooker.localization import analysis_grid
+from brooker.localization import analysis_grid, find_hips
+from brooker.pipeline import load_calibrated
 
 ANALYSIS_PITCH_MM = 1.0  # as AnalysisConfig.analysis_pitch_mm: the detector grid is made from it
 
@@ -150,6 +155,38 @@ def held_out_scores(film: Film, weights: hd.DetectorWeights):
     return near, far
 
 
+def held_out_search(
+    shared: Path, film: Film, weights: hd.DetectorWeights
+) -> tuple[int, int, list[str]]:
+    """The full hip search (:func:`brooker.localization.find_hips`, with ``weights``) on a real
+    film: (labelled hips found, labelled hips, what went wrong). A hip is found when a hip of
+    its side is centred within one labelled head radius of it, as ``realfilms/score.py`` scores."""
+    root = shared / "realfilms" / "films"
+    labels = json.loads((root / "labels.json").read_text())[film.name]["hips"]
+    cfg = AnalysisConfig()
+    rad = load_calibrated(str(root / film.name), cfg)
+    hips = find_hips(rad, cfg, detector=weights).hips
+    found, notes = 0, []
+    for lab in labels:
+        mine = [h for h in hips if h.patient_side.value == lab["side"]]
+        if not mine:
+            notes.append(f"{lab['side']} hip not found")
+            continue
+        d = math.dist(mine[0].center_px, lab["centre_rc_px"])
+        if d <= lab["radius_px"]:
+            found += 1
+        else:
+            mm = d * rad.spacing.row_mm
+            notes.append(f"{lab['side']} hip placed {mm:.0f} mm from its centre")
+    sides = {lab["side"] for lab in labels}
+    notes += [
+        f"a {h.patient_side.value} hip where none is labelled"
+        for h in hips
+        if h.patient_side.value not in sides
+    ]
+    return found, len(labels), notes
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared")
@@ -171,7 +208,7 @@ def main(argv=None) -> int:
             y += fy
         return fit(x, y)
 
-    nears, fars, worst = [], [], []
+    nears, fars, found, labelled = [], [], 0, 0
     for k in range(a.folds):
         test = real[k :: a.folds]
         weights = train_on([f for f in real if f not in test] + synth, k)
@@ -179,7 +216,12 @@ def main(argv=None) -> int:
             near, far = held_out_scores(f, weights)
             nears += near
             fars.append(far)
-            print(f"  fold {k} {f.name}: hips {', '.join(f'{v:.2f}' for v in near)}; elsewhere {far:.2f}")
+            n_found, n_hips, notes = held_out_search(a.shared, f, weights)
+            found += n_found
+            labelled += n_hips
+            scores = ", ".join(f"{v:.2f}" for v in near)
+            what = "".join(f"; {n}" for n in notes)
+            print(f"  fold {k} {f.name}: hips {scores}; elsewhere {far:.2f}{what}")
     nears_a, fars_a = np.array(nears), np.array(fars)
     print(f"held-out real films: {len(nears)} hips, score at the hip median {np.median(nears_a):.2f} "
           f"min {nears_a.min():.2f}; best score away from hips median {np.median(fars_a):.2f} "
@@ -187,6 +229,8 @@ def main(argv=None) -> int:
     for thr in (1.5, 2.0, 2.5, 3.0):
         print(f"  threshold {thr}: hips above {np.mean(nears_a >= thr):.3f}, "
               f"films with a non-hip peak above {np.mean(fars_a >= thr):.3f}")
+    print(f"held-out real films, full hip search (find_hips with each fold's weights): "
+          f"{found} of {labelled} labelled hips found")
     weights = train_on(real + synth, 99)
     if not a.no_write:
         a.out.parent.mkdir(parents=True, exist_ok=True)

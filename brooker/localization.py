@@ -513,14 +513,20 @@ def analyse_scene(radiograph: Radiograph, config: AnalysisConfig) -> Scene:
 
 
 def find_hips(
-    radiograph: Radiograph, config: AnalysisConfig, scene: Scene | None = None
+    radiograph: Radiograph,
+    config: AnalysisConfig,
+    scene: Scene | None = None,
+    *,
+    detector: hd.DetectorWeights | None = None,
 ) -> HipSearch:
     """Find the hip joints on a radiograph.
 
     The learned detector (:mod:`brooker.hip_detector`) says where the hip regions are and which
     way is lateral; each is then placed on the head it contains: a prosthetic head (metal disk)
     or a native head (circle of bone edges) within ``hip_refine_mm`` of the detector's centre,
-    else the detector's centre with a typical head radius.
+    else the detector's centre with a typical head radius. ``detector``: other weights than the
+    shipped ones (``benchmarks/train_hip_detector.py`` finds hips on each held-out film with
+    weights trained without it).
 
     Returns
     -------
@@ -546,6 +552,7 @@ def find_hips(
     # every local maximum, weak ones too: the best of them are reported as what was looked at
     found = hd.peaks(
         det,
+        detector,
         min_score=-math.inf,
         min_distance_px=config.hip_min_distance_mm / hd.DETECTOR_PITCH_MM,
     )

@@ -53,6 +53,25 @@ def test_both_hips_found_and_placed_on_a_synthetic_pelvis(tmp_path: Path, seed: 
         assert h.score >= AnalysisConfig().hip_pair_min_score
 
 
+def test_find_hips_uses_the_detector_it_is_given(tmp_path: Path) -> None:
+    # the training script finds hips on each held-out film with weights trained without it:
+    # the weights passed must be the ones scored, and the shipped ones are the default
+    spec = replace(ph.random_spec(2001), spacing_mm=0.5)
+    rad, _ = _film(tmp_path, spec)
+    cfg = AnalysisConfig()
+    default = find_hips(rad, cfg)
+    shipped = find_hips(rad, cfg, detector=hd.load_weights())
+    assert [h.center_px for h in shipped.hips] == [h.center_px for h in default.hips]
+    assert len(default.hips) == 2
+    # a detector that sees a hip nowhere (every window's logit -20) finds none
+    blind = hd.DetectorWeights(w=np.zeros(hd.N_FEATURES), b=-20.0)
+    found = find_hips(rad, cfg, detector=blind)
+    assert found.hips == ()
+    assert found.reason is not None
+    assert "no hip" in found.reason
+    assert max(c.score for c in found.candidates) == pytest.approx(-20.0)
+
+
 @pytest.mark.parametrize("body", ["knee", "chest"])
 def test_no_hip_on_a_film_without_one(tmp_path: Path, body: str) -> None:
     spec = replace(ph.random_spec(2010), spacing_mm=0.5, body=body)
