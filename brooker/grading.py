@@ -25,6 +25,7 @@ from brooker.models import BrookerGrade, FragmentKind, GapMeasurement, HipJoint,
 # is read as bone. Such hips were withheld before the learned judges; graded, most come out
 # right (README, step 2).
 from brooker.segmentation import PROSTHETIC_HEAD_MIN_METAL
+from brooker.units import shown_gap_mm
 
 SPUR_KINDS = frozenset({FragmentKind.PELVIC_SPUR, FragmentKind.FEMORAL_SPUR})
 
@@ -142,7 +143,8 @@ def grade_hip(
         borderline = abs(gap.gap_mm - config.gap_threshold_mm) <= gap.uncertainty_mm
         if borderline:
             caveats.append(
-                f"gap {gap.gap_mm:.1f} mm is within its uncertainty (±{gap.uncertainty_mm:.1f} mm) "
+                f"gap {shown_gap_mm(gap.gap_mm, 1):.1f} mm is within its uncertainty "
+                f"(±{gap.uncertainty_mm:.1f} mm) "
                 f"of {config.gap_threshold_mm:g} mm: class II/III is uncertain"
             )
     if grade is BrookerGrade.ANKYLOSIS:

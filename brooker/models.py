@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from brooker.units import BROOKER_GAP_THRESHOLD_MM
+from brooker.units import BROOKER_GAP_THRESHOLD_MM, shown_gap_mm
 
 
 class SpacingSource(enum.StrEnum):
@@ -445,7 +445,7 @@ class HipResult:
             "image_side": self.image_side.value,
             "grade": None if self.grade is None else int(self.grade),
             "brooker_class": None if self.grade is None else self.grade.roman,
-            "gap_mm": None if gap is None else round(float(gap.gap_mm), 2),
+            "gap_mm": None if gap is None else shown_gap_mm(float(gap.gap_mm), 2),
             "gap_uncertainty_mm": None if gap is None else round(float(gap.uncertainty_mm), 2),
             "gap_points_px": None
             if gap is None

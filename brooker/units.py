@@ -1,10 +1,24 @@
-"""Physical constants of the Brooker classification and of the input images. No logic here."""
+"""Physical constants of the Brooker classification and of the input images, and the one rule
+that ties a shown gap to its class (:func:`shown_gap_mm`). No other logic here."""
 
 from typing import Final
 
 #: Brooker 1973: class II leaves "at least 1 cm" between opposing bone surfaces; class III
 #: "less than 1 cm". Exactly 10.0 mm is class II.
 BROOKER_GAP_THRESHOLD_MM: Final = 10.0
+
+
+
+def shown_gap_mm(gap_mm: float, decimals: int) -> float:
+    """``gap_mm`` rounded to ``decimals`` for a record or a label, never up to the class II/III
+    boundary from below: a class III gap of 9.996 mm is shown as 9.99 (9.9 at one decimal), not
+    as 10.0, which would read as class II beside "Brooker III". A gap of exactly 10.0 mm or more
+    rounds as usual (it cannot round below 10.0)."""
+    shown = round(gap_mm, decimals)
+    if gap_mm < BROOKER_GAP_THRESHOLD_MM <= shown:
+        shown = round(BROOKER_GAP_THRESHOLD_MM - 10.0**-decimals, decimals)
+    return shown
+
 
 #: Largest image the loader will decode, in megapixels (a 43 cm plate at 0.1 mm is ~18 MP).
 MAX_MEGAPIXELS: Final = 120.0

@@ -27,6 +27,7 @@ from brooker._version import __version__
 from brooker.cli import app
 from brooker.models import (
     BrookerGrade,
+    GapMeasurement,
     GradingResult,
     HipResult,
     ImageSide,
@@ -49,6 +50,17 @@ def fake_grade(path, config=None, **kwargs):  # type: ignore[no-untyped-def]
         )
     hip = HipResult(
         PatientSide.RIGHT, ImageSide.LEFT, BrookerGrade(len(data) % 5), (1.0, 2.0), True
+    )
+    return GradingResult(file="x", status=Status.OK, version=__version__, hips=(hip,))
+
+
+def fake_grade_just_under_1cm(path, config=None, **kwargs):  # type: ignore[no-untyped-def]
+    """A class III hip whose gap, 9.996 mm, would round to 10.0 (class II) at one or two
+    decimals."""
+    gap = GapMeasurement(9.996, (1.0, 2.0), (3.0, 4.0), 0.5)
+    hip = HipResult(
+        PatientSide.RIGHT, ImageSide.LEFT, BrookerGrade.SPURS_NARROW_GAP, (1.0, 2.0), False,
+        gap=gap, borderline=True,
     )
     return GradingResult(file="x", status=Status.OK, version=__version__, hips=(hip,))
 
@@ -114,6 +126,26 @@ def test_single_file_compact_answer(fake_engine: None, good_tree: Path, tmp_path
     assert r.exit_code == 0
     assert "right hip" in r.stdout
     assert "Brooker" in r.stdout
+
+
+def test_a_class_III_gap_is_never_shown_as_10_mm(
+    monkeypatch: pytest.MonkeyPatch, good_tree: Path, tmp_path: Path
+):
+    monkeypatch.setattr(
+        batch, "grade_many", functools.partial(batch.grade_many, grade_fn=fake_grade_just_under_1cm)
+    )
+    film = good_tree / "a" / "IM0001"
+    r = run(film, "--out", tmp_path / "o", "--csv", tmp_path / "o" / "g.csv", "--no-overlay")
+    assert r.exit_code == 0, r.output
+    assert "Brooker III" in r.stdout
+    assert "9.9 mm" in r.stdout
+    assert "10.0" not in r.stdout
+    rec = json_lines((tmp_path / "o" / "results.jsonl").read_text())[0]
+    assert rec["hips"][0]["grade"] == 3
+    assert rec["hips"][0]["gap_mm"] == 9.99
+    assert "9.99" in (tmp_path / "o" / "g.csv").read_text(encoding="utf-8-sig")
+    r = run(film, "--out", tmp_path / "o2", "--no-overlay", "--json")
+    assert json_lines(r.stdout)[0]["hips"][0]["gap_mm"] == 9.99
 
 
 def test_json_stdout_only_records_errors_on_stderr(

@@ -35,6 +35,7 @@ from brooker.models import (
     Status,
 )
 from brooker.segmentation import HipMasks
+from brooker.units import shown_gap_mm
 
 T = 10.0
 ISL = FragmentKind.ISLAND
@@ -42,6 +43,48 @@ PEL = FragmentKind.PELVIC_SPUR
 FEM = FragmentKind.FEMORAL_SPUR
 BRI = FragmentKind.BRIDGE
 SPUR_KINDS = [{PEL}, {FEM}, {PEL, FEM}, {PEL, ISL}, {FEM, ISL}, {PEL, FEM, ISL}]
+
+
+# --------------------------------------------------------------------------------------------
+# a shown gap never contradicts its class
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("gap", "decimals", "shown"),
+    [
+        (9.996, 2, 9.99),  # would round to 10.0, which reads as class II
+        (9.96, 1, 9.9),
+        (9.95, 1, 9.9),
+        (math.nextafter(10.0, 0.0), 2, 9.99),
+        (10.0, 2, 10.0),  # exactly 1 cm is class II and shown so
+        (10.0, 1, 10.0),
+        (10.004, 2, 10.0),
+        (9.994, 2, 9.99),
+        (6.432, 2, 6.43),
+        (6.436, 2, 6.44),  # elsewhere, ordinary rounding
+        (12.35, 1, 12.3),  # (binary 12.35 is just under it)
+    ],
+)
+def test_shown_gap_never_rounds_up_to_the_boundary(
+    gap: float, decimals: int, shown: float
+) -> None:
+    assert shown_gap_mm(gap, decimals) == shown
+
+
+@given(st.floats(0.0, 40.0), st.sampled_from([0, 1, 2, 3]))
+def test_shown_gap_stays_on_its_side_of_10_mm(gap: float, decimals: int) -> None:
+    shown = shown_gap_mm(gap, decimals)
+    assert (shown < T) is (gap < T)
+    assert abs(shown - gap) <= 10.0**-decimals + 1e-9
+
+
+def test_record_of_a_class_III_gap_just_under_10_mm() -> None:
+    res = grade_hip(HIP, _frags(PEL), _gap(9.996, 0.0), AnalysisConfig())
+    rec = res.to_record()
+    assert rec["grade"] == 3
+    assert rec["brooker_class"] == "III"
+    assert rec["gap_mm"] == 9.99
 
 
 # --------------------------------------------------------------------------------------------

@@ -693,3 +693,10 @@ def test_encode_png_reads_views_not_just_contiguous_arrays() -> None:
 def test_encode_png_rejects_empty() -> None:
     with pytest.raises(ValueError, match="empty"):
         ov.encode_png(np.zeros((0, 4, 3), dtype=np.uint8))
+
+
+def test_gap_label_of_a_class_III_hip_is_never_10_mm() -> None:
+    # the class is decided on the unrounded gap; 9.96 mm is class III and must not read "10.0"
+    assert ov._fmt_gap(9.96) == "9.9 mm"
+    assert ov._fmt_gap(10.0) == "10.0 mm"
+    assert ov._fmt_gap(6.44) == "6.4 mm"

@@ -29,6 +29,7 @@ from brooker.cli import app
 from brooker.cli.options import analysis_config
 from brooker.cli.terminal import console as make_console
 from brooker.cli.terminal import plain, term
+from brooker.units import shown_gap_mm
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -77,7 +78,7 @@ def _parse_spacing(text: str | None) -> tuple[float, float] | None:
 
 
 def _fmt_gap(gap: Any) -> str:
-    return "" if gap is None else f"{gap:.1f}"
+    return "" if gap is None else f"{shown_gap_mm(float(gap), 1):.1f}"
 
 
 def _short_notes(rec: dict[str, Any], hip: dict[str, Any] | None) -> str:
