@@ -428,7 +428,8 @@ def calibrate(radiograph: Radiograph, config: AnalysisConfig) -> Radiograph:
     ``ball_mm`` or ``head_mm``: the object is found and fitted and the spacing it gives
     replaces any other (the tags' spacing, if any, is named in a caveat with how far it
     differs). ``estimate_spacing``: only when the radiograph has no spacing at all. Otherwise
-    the radiograph is returned unchanged.
+    the radiograph's spacing stands, its relative uncertainty the one
+    ``config.spacing_uncertainty`` gives its source.
 
     Raises
     ------
@@ -493,6 +494,13 @@ def calibrate(radiograph: Radiograph, config: AnalysisConfig) -> Radiograph:
         ]
         source = SpacingSource.ANATOMICAL_ESTIMATE
     else:
+        # the file's (or the user's) spacing stands, with the uncertainty the config gives its
+        # source (the loader, which has no config, gives the defaults)
+        if prior is not None and prior.source in unc:
+            radiograph = replace(
+                radiograph,
+                spacing=replace(prior, relative_uncertainty=float(unc[prior.source])),
+            )
         if config.estimate_spacing and prior is not None:
             return _add_caveats(
                 radiograph,

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from brooker import errors
-from brooker.config import DEFAULT_SPACING_UNCERTAINTY
+from brooker.config import DEFAULT_SPACING_UNCERTAINTY, AnalysisConfig
 from brooker.dicom_io import load_radiograph
 from brooker.models import SpacingSource
 from brooker.phantom_dicom import DicomVariant, write_dicom
+from brooker.pipeline import load_calibrated
 
 S = SpacingSource
 PS, IPS, MAG = 0x00280030, 0x00181164, 0x00181114
@@ -235,6 +236,31 @@ def test_spacing_policy(
     joined = " | ".join(rad.caveats)
     for fragment in caveats:
         assert fragment in joined
+
+
+@pytest.mark.parametrize(
+    ("fields", "user", "source"),
+    [
+        ({"pixel_spacing_mm": (0.15, 0.15), "calibration_type": "GEOMETRY"}, None, S.PIXEL_SPACING),
+        ({"imager_pixel_spacing_mm": (0.2, 0.2)}, None, S.IMAGER_PIXEL_SPACING),
+        ({}, (0.14, 0.14), S.USER),
+    ],
+)
+def test_the_configs_spacing_uncertainty_is_what_grading_uses(
+    tmp_path: Path, fields: dict[str, Any], user: Any, source: SpacingSource
+) -> None:
+    # AnalysisConfig.spacing_uncertainty feeds the borderline flag: the loader (no config)
+    # gives the defaults, and load_calibrated replaces them with the config's for the source
+    path = write_dicom(np.zeros((8, 10), np.uint16), tmp_path / "s.dcm", DicomVariant(**fields))
+    mine = {**DEFAULT_SPACING_UNCERTAINTY, source: 0.25}
+    cfg = AnalysisConfig(spacing_uncertainty=mine, pixel_spacing=user)
+    rad = load_calibrated(path, cfg)
+    assert rad.spacing is not None
+    assert rad.spacing.source is source
+    assert rad.spacing.relative_uncertainty == 0.25
+    default = load_calibrated(path, AnalysisConfig(pixel_spacing=user))
+    assert default.spacing is not None
+    assert default.spacing.relative_uncertainty == DEFAULT_SPACING_UNCERTAINTY[source]
 
 
 @pytest.mark.parametrize(("fields", "match"), [pytest.param(*c[1:], id=c[0]) for c in INVALID])
