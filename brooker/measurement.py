@@ -172,17 +172,25 @@ def _refine_edges(
     beyond each end. Each edge is put where the profile crosses half-way between the bone
     level next to that edge (the profile's maximum inside the bone) and the soft-tissue level
     in the gap (the profile's minimum between the two): the half-maximum of each edge on its
-    own, whatever the bone's density. Falls back to the mask's pixel centres less one pitch
-    when the profile is not clean, or when the line runs through ``across`` (the spur's own
-    side: its body lies between the spur and the opposing bone).
+    own, whatever the bone's density. Falls back to the masks' edges (the end pixels' centres,
+    half a pixel in from each: the gap is their distance less one pitch) when the profile is not
+    clean, or when the line runs through ``across`` (the spur's own side: its body lies between
+    the spur and the opposing bone).
     """
     ar, ac = a
     br, bc = b
     centre_mm = math.hypot((br - ar) * sampling[0], (bc - ac) * sampling[1])
     pitch = _pitch_along(a, b, sampling)
-    fallback = (float(ar), float(ac)), (float(br), float(bc)), max(0.0, centre_mm - pitch)
     if centre_mm <= 0:
         return (float(ar), float(ac)), (float(br), float(bc)), 0.0
+    # the fallback: the masks' edges, half a pixel in from each end pixel's centre, so that
+    # the points drawn and recorded are as far apart as the gap reported
+    inset = min(0.5, 0.5 * pitch / centre_mm)
+    fallback = (
+        (ar + inset * (br - ar), ac + inset * (bc - ac)),
+        (br - inset * (br - ar), bc - inset * (bc - ac)),
+        max(0.0, centre_mm - pitch),
+    )
     ext = EDGE_REACH_MM / centre_mm  # in units of the a->b segment
     n = max(32, int(8 * (1 + 2 * ext) * centre_mm / min(sampling)))
     t = np.linspace(-ext, 1 + ext, n)

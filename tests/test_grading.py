@@ -353,6 +353,10 @@ def test_gap_across_the_spurs_own_body_is_the_distance_between_the_masks() -> No
     g = measure_gap(crossed, frags, spacing, AnalysisConfig())
     assert g is not None
     assert g.gap_mm == pytest.approx(40 * sp[0], abs=2 * sp[0])
+    # the points recorded and drawn are the masks' edges: as far apart as the gap reported
+    # (they were the end pixels' centres, a pixel farther apart than the number shown)
+    (pr, pc), (fr, fc) = g.pelvic_point_px, g.femoral_point_px
+    assert math.hypot((pr - fr) * sp[0], (pc - fc) * sp[1]) == pytest.approx(g.gap_mm, abs=1e-9)
 
 
 def _with_island(
