@@ -13,6 +13,7 @@ import pytest
 
 from brooker import phantom as ph
 from brooker.phantom import HipSpec, PhantomSpec, render
+from brooker.phantom import specs as ph_specs
 from brooker.units import BROOKER_GAP_THRESHOLD_MM
 
 FAST = {"spacing_mm": 0.25, "field_mm": (300.0, 380.0)}
@@ -200,8 +201,9 @@ def test_spec_validation() -> None:
         PhantomSpec(seed=0, spacing_mm=0.0)
 
 
-def test_make_dataset_matches_devset_shape(tmp_path: Path) -> None:
+def test_make_dataset_matches_devset_shape(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # tiny and fast: override the random specs' spacing through a monkeypatched random_spec
+    # (in brooker.phantom.specs, where make_dataset's dataset_spec looks it up)
     orig = ph.random_spec
 
     def small(seed: int, *, wide: bool = True, grades: tuple[int, int] | None = None) -> PhantomSpec:
@@ -209,11 +211,8 @@ def test_make_dataset_matches_devset_shape(tmp_path: Path) -> None:
         return PhantomSpec(**{**s.__dict__, "spacing_mm": 0.3, "field_mm": (280.0, 360.0),
                               "transfer_syntax": "explicit_le"})
 
-    ph.random_spec = small  # type: ignore[assignment]
-    try:
-        truth_path = ph.make_dataset(tmp_path, 2, seed=1)
-    finally:
-        ph.random_spec = orig  # type: ignore[assignment]
+    monkeypatch.setattr(ph_specs, "random_spec", small)
+    truth_path = ph.make_dataset(tmp_path, 2, seed=1)
     truth = json.loads(truth_path.read_text())
     assert sorted(truth) == ["case_0000.dcm", "case_0001.dcm"]
     for name, t in truth.items():

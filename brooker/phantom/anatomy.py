@@ -1,0 +1,291 @@
+"""Native anatomy of the AP pelvis: innominate bones and proximal femora.
+
+Shapes are drawn in a *lateral* frame and mirrored by ``sgn`` (-1 right hip on the image left,
++1 left hip), so both sides share one description.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from brooker.phantom.geometry import FloatArray, _smooth_closed, _smooth_open
+from brooker.phantom.shapes import _Blob, _harm, _Plate, _Shape, _Tube
+
+
+def _mirror(pts: Sequence[Sequence[float]], sgn: float) -> FloatArray:
+    a = np.array(pts, dtype=float)
+    a[:, 0] *= sgn
+    return a
+
+
+def _ang(sgn: float, a: float) -> float:
+    """Angle of a direction given in the lateral frame (x lateral) in local coordinates."""
+    return a if sgn > 0 else math.pi - a
+
+
+@dataclass
+class _HipGeom:
+    side: str
+    sgn: float
+    center: tuple[float, float]
+    head_r: float
+    pelvis: list[_Shape]
+    femur: list[_Shape]
+    root_a: FloatArray
+    root_b: FloatArray
+    gt_top: FloatArray
+    gt_center: FloatArray
+    shaft_up: FloatArray
+    lat_perp: FloatArray
+    neck_base: FloatArray
+    neck_dir: FloatArray
+    shaft_r: float
+    cut: tuple[tuple[float, float], tuple[float, float]] | None
+    metal: list[tuple[_Shape, float]]
+
+
+def _hemipelvis(
+    rng: np.random.Generator, sgn: float, hw: float, rh: float, k: float, prosthesis: bool
+) -> tuple[list[_Shape], list[_Shape], FloatArray, FloatArray, dict[str, Any]]:
+    """Innominate bone of one side: plate + rami + ischium; returns (bone, lines, roots)."""
+    ce = math.radians(rng.uniform(22, 40))
+    js = rng.uniform(2.0, 5.0)
+    ra = rh + js
+
+    def j(s: float) -> float:
+        return float(rng.uniform(-s, s))
+
+    lat = [
+        (hw + ra * math.sin(ce), -ra * math.cos(ce)),  # lateral rim
+        (hw + rh * 0.80 + j(2), -rh * 1.40 + j(3)),  # above rim
+        (hw + rh * 1.00 + 4 * k + j(3), -rh * 1.75 - 8 * k + j(3)),  # AIIS
+        (hw + 20 * k + j(3), -60 * k + j(4)),  # notch
+        (hw + 38 * k + j(4), -82 * k + j(5)),  # ASIS
+        (hw + 42 * k + j(4), -102 * k + j(5)),  # crest lateral
+        (hw + 24 * k + j(4), -124 * k + j(5)),
+        (hw - 6 * k + j(4), -134 * k + j(5)),  # crest top
+        (hw - 38 * k + j(4), -128 * k + j(4)),
+        (44 * k + j(3), -114 * k + j(4)),  # posterior, over the sacrum
+        (34 * k + j(2), -82 * k + j(3)),  # SI joint
+        (36 * k + j(2), -54 * k + j(3)),  # lower SI
+        (52 * k + j(3), -34 * k + j(3)),  # brim
+        (hw - 32 * k + j(2), -16 * k + j(2)),
+        (hw - 33 * k + j(2), 10 * k + j(2)),  # quadrilateral plate
+        (hw - 26 * k + j(2), 28 * k + j(2)),
+        (hw - 4, rh + 8 + j(2)),  # inferior acetabulum
+        (hw + rh * 0.45, rh * 0.55),  # posterior wall crossing the head
+        (hw + rh * 0.80, -rh * 0.05),
+    ]
+    outline = _smooth_closed(_mirror(lat, sgn), 260)
+    sup = np.array([sgn * hw, -rh * 0.9 - 16])
+    acet = np.array([sgn * (hw - 8), -2.0])
+    body_extra_amp = rng.uniform(14, 26)
+    fossa_amp = rng.uniform(0.4, 0.8)
+    crest_c = np.array([sgn * (hw - 10 * k), -95 * k])
+
+    def extra(u: FloatArray, v: FloatArray) -> FloatArray:
+        g1 = np.exp(-((u - sup[0]) ** 2 + (v - sup[1]) ** 2) / (2 * (26 * k) ** 2))
+        g2 = np.exp(-((u - acet[0]) ** 2 + (v - acet[1]) ** 2) / (2 * (rh * 0.9) ** 2))
+        g3 = np.exp(-((u - crest_c[0]) ** 2 + (v - crest_c[1]) ** 2) / (2 * (28 * k) ** 2))
+        out: FloatArray = body_extra_amp * g1 + 10 * g2 - 4.0 * fossa_amp * g3
+        return out
+
+    plate = _Plate(
+        outline,
+        base_mm=rng.uniform(5, 9),
+        rim_mm=rng.uniform(6, 10),
+        rim_width=rng.uniform(1.2, 2.5),
+        extra=extra,
+    )
+    sym_l = 2.5 + rng.uniform(0, 1.5)
+    sup_ramus = _Tube(
+        _smooth_open(
+            _mirror(
+                [
+                    (hw - 24 * k, 14 * k),
+                    (hw - 46 * k, 20 * k),
+                    (sym_l + 30, 26 * k),
+                    (sym_l + 12, 34 * k),
+                ],
+                sgn,
+            ),
+            10,
+        ),
+        np.array([12, 10.5, 9, 8, 8, 8, 8.5, 9, 9.5, 10]) * math.sqrt(k),
+        cortex=1.6,
+    )
+    pubis = _Blob(
+        sgn * (sym_l + 11),
+        42 * k,
+        11,
+        16 * k,
+        angle=0.0,
+        depth=10,
+        cortex=2.0,
+        harmonics=_harm(rng, 3, 0.05),
+    )
+    inf_ramus = _Tube(
+        _smooth_open(
+            _mirror(
+                [
+                    (sym_l + 10, 50 * k),
+                    (sym_l + 20, 68 * k),
+                    (sym_l + 38, 82 * k),
+                    (hw - 28 * k, 88 * k),
+                ],
+                sgn,
+            ),
+            10,
+        ),
+        np.array([8, 7, 6.5, 6.5, 6.5, 7, 7.5, 8, 8.5, 9]) * math.sqrt(k),
+        cortex=1.8,
+    )
+    ischium = _Tube(
+        _mirror([(hw - 14 * k, rh + 4), (hw - 16 * k, 58 * k), (hw - 22 * k, 86 * k)], sgn),
+        np.array([12, 9.5, 11]) * math.sqrt(k),
+        cortex=2.0,
+    )
+    tuber = _Blob(
+        sgn * (hw - 24 * k),
+        90 * k,
+        16 * k,
+        11 * k,
+        angle=_ang(sgn, 0.3),
+        depth=14,
+        cortex=2.5,
+        harmonics=_harm(rng, 3, 0.06),
+    )
+    bone: list[_Shape] = [plate, sup_ramus, pubis, inf_ramus, ischium, tuber]
+    # dense lines: sourcil (acetabular roof), teardrop, iliopectineal & ilioischial lines
+    arc = np.linspace(math.radians(-62), ce * 0.98, 14)
+    sourcil = _Tube(
+        np.stack([sgn * (hw + (ra + 1.0) * np.sin(arc)), -(ra + 1.0) * np.cos(arc)], 1),
+        rng.uniform(1.6, 2.8),
+        cortex=10.0,
+        depth_scale=rng.uniform(3.0, 5.0),
+    )
+    tear = _Tube(
+        _mirror([(hw - ra - 1, -4), (hw - ra - 3, 12), (hw - ra + 4, 20), (hw - ra + 6, 9)], sgn),
+        1.2,
+        cortex=10,
+        depth_scale=2.2,
+    )
+    brim = _Tube(
+        _smooth_open(
+            _mirror(
+                [
+                    (36 * k, -54 * k),
+                    (52 * k, -34 * k),
+                    (hw - 32 * k, -16 * k),
+                    (hw - 40 * k, 12 * k),
+                    (sym_l + 14, 30 * k),
+                ],
+                sgn,
+            ),
+            20,
+        ),
+        1.1,
+        cortex=10,
+        depth_scale=2.0,
+    )
+    lines: list[_Shape] = [sourcil, tear, brim]
+    root_a = np.array(lat[1]) * [sgn, 1]
+    root_b = (0.6 * np.array(lat[2]) + 0.4 * np.array(lat[3])) * [sgn, 1]
+    info = {
+        "ce_deg": math.degrees(ce),
+        "joint_space_mm": js,
+        "acetabulum_r": ra,
+        "symphysis_half": sym_l,
+    }
+    return bone, lines, root_a, root_b, info
+
+
+def _femur(
+    rng: np.random.Generator, sgn: float, hw: float, rh: float, nsa: float, add: float
+) -> dict[str, Any]:
+    """Proximal femur of one side (lateral frame mirrored by sgn)."""
+    h = np.array([sgn * hw, 0.0])
+    psi_d = math.pi / 2 + add  # shaft down direction angle (lateral frame, y down)
+    psi_h = psi_d + nsa
+    head_dir = np.array([math.cos(psi_h), math.sin(psi_h)])  # base -> head (lateral frame)
+    neck_dir = -head_dir
+    shaft_down = np.array([math.cos(psi_d), math.sin(psi_d)])
+    lat_perp = np.array([math.cos(add), math.sin(add)])  # perpendicular, lateral
+    m = np.array([sgn, 1.0])
+    neck_len = rh * rng.uniform(1.95, 2.35)
+    base = h + neck_dir * m * neck_len
+    sd, su, lp = shaft_down * m, -shaft_down * m, lat_perp * m
+    shaft_r = rh * rng.uniform(0.56, 0.66)
+    neck_r = rh * rng.uniform(0.62, 0.72)
+    head = _Blob(h[0], h[1], rh, rh, depth=rh, cortex=rng.uniform(1.0, 1.8))
+    mid = h + neck_dir * m * neck_len * 0.5
+    neck = _Tube(
+        np.stack([h, mid, base]),
+        np.array([neck_r * 1.05, neck_r * 0.92, neck_r * 1.35]),
+        cortex=np.array([1.2, 1.8, 2.2]),
+    )
+    gt_len = rh * rng.uniform(1.05, 1.3)
+    gt_w = rh * rng.uniform(0.55, 0.75)
+    gt_c = base + su * rng.uniform(18, 26) + lp * (shaft_r * rng.uniform(0.75, 1.05))
+    ang_su = math.atan2(su[1], su[0])
+    gt = _Blob(
+        gt_c[0],
+        gt_c[1],
+        gt_len,
+        gt_w,
+        angle=ang_su,
+        depth=gt_w * 1.1,
+        cortex=1.6,
+        harmonics=_harm(rng, 3, 0.07),
+    )
+    gt_top = gt_c + su * gt_len * 0.96
+    inter = _Blob(
+        base[0] + lp[0] * 4,
+        base[1] + lp[1] * 4,
+        shaft_r * 1.45,
+        shaft_r * 1.2,
+        angle=ang_su,
+        depth=shaft_r * 1.2,
+        cortex=1.5,
+    )
+    lt_c = base + sd * rng.uniform(32, 46) - lp * shaft_r * rng.uniform(0.85, 1.05)
+    lt = _Blob(
+        lt_c[0],
+        lt_c[1],
+        rh * 0.42,
+        rh * 0.3,
+        angle=ang_su + sgn * 0.5,
+        depth=rh * 0.3,
+        cortex=1.5,
+        harmonics=_harm(rng, 2, 0.06),
+    )
+    top = base + sd * 5
+    t = np.array([0, 40, 90, 160, 420.0])
+    shaft_pts = top[None, :] + t[:, None] * sd[None, :]
+    rprof = shaft_r * np.array([1.35, 1.1, 0.95, 0.9, 0.85])
+    cprof = np.array([1.8, 3.5, rng.uniform(4.5, 7), rng.uniform(5, 7.5), 6.0])
+    shaft = _Tube(shaft_pts, rprof, cortex=cprof)
+    return {
+        "head": head,
+        "neck": neck,
+        "gt": gt,
+        "inter": inter,
+        "lt": lt,
+        "shaft": shaft,
+        "h": h,
+        "base": base,
+        "sd": sd,
+        "su": su,
+        "lp": lp,
+        "gt_c": gt_c,
+        "gt_top": gt_top,
+        "shaft_r": shaft_r,
+        "neck_dir": neck_dir * m,
+        "lt_c": lt_c,
+        "gt_w": gt_w,
+    }
