@@ -36,12 +36,15 @@ imports it. Its modules, by concern:
     Frames and pixel grids; the solids (ellipsoid blobs, tubes, plates); materials and the
     groups of shapes a scene is made of.
 ``anatomy``, ``implants``, ``heterotopic``, ``negatives``, ``other_bodies``
-    What is drawn: native pelvis and femora, prostheses, heterotopic bone with its measured
+    What is drawn: native pelvis and femora, prostheses, heterotopic bone grown to a target
     gap, hard negatives, and the knee and chest films without a hip.
+``gap``
+    The truth gap, measured on the drawn shapes on a fine grid and refined to sub-pixel.
 ``pelvis``
     The AP pelvis scene put together from those.
-``render``, ``truth``
-    Line integrals, detector and processing; the truth record.
+``render``, ``detector``, ``marks``, ``truth``
+    Line integrals; the detector and the film's processing; marker letters and burned-in
+    text; the truth record.
 ``output``, ``cli``
     DICOM files (through :mod:`brooker.phantom_dicom`), datasets, the sample folder, previews,
     and ``python -m brooker.phantom``.
@@ -50,8 +53,9 @@ imports it. Its modules, by concern:
 from __future__ import annotations
 
 from brooker.phantom.cli import main
+from brooker.phantom.marks import _letter_mask
 from brooker.phantom.output import dicom_variant, make_dataset, make_samples, preview_png, write
-from brooker.phantom.render import _letter_mask, render
+from brooker.phantom.render import render
 from brooker.phantom.scene import (
     MU_COCR,
     MU_CORT,
