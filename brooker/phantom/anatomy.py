@@ -1,20 +1,23 @@
-"""Native anatomy of the AP pelvis: innominate bones and proximal femora.
+"""Native anatomy of the AP pelvis: innominate bones, proximal femora, sacrum and lumbar spine,
+and the soft-tissue envelope.
 
-Shapes are drawn in a *lateral* frame and mirrored by ``sgn`` (-1 right hip on the image left,
-+1 left hip), so both sides share one description.
+Shapes of one side are drawn in a *lateral* frame and mirrored by ``sgn`` (-1 right hip on the
+image left, +1 left hip), so both sides share one description.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from brooker.phantom.geometry import FloatArray, _smooth_closed, _smooth_open
+from brooker.phantom.geometry import FloatArray, _smooth_closed, _smooth_open, _Waves
+from brooker.phantom.scene import _Group
 from brooker.phantom.shapes import _Blob, _harm, _Plate, _Shape, _Tube
+from brooker.phantom.specs import PhantomSpec, _rng
 
 
 def _mirror(pts: Sequence[Sequence[float]], sgn: float) -> FloatArray:
@@ -289,3 +292,149 @@ def _femur(
         "lt_c": lt_c,
         "gt_w": gt_w,
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Sacrum and lumbar spine
+# --------------------------------------------------------------------------------------------
+
+
+def _spine(rng: np.random.Generator, k: float) -> list[_Group]:
+    """Sacrum with coccyx, L5 and L4 (their groups, in that order)."""
+    sac_top = -112 * k
+    l5_top = sac_top - 48 * k
+    return [
+        _sacrum(rng, k, sac_top),
+        _Group("l5", _l5(k, l5_top), texture=0.16, role="spine"),
+        _Group("l4", _l4(k, l5_top), texture=0.16, role="spine"),
+    ]
+
+
+def _sacrum(rng: np.random.Generator, k: float, sac_top: float) -> _Group:
+    """The sacrum (a plate, thicker in the middle, thinner at its foramina) and the coccyx."""
+    sac = _smooth_closed(
+        np.array(
+            [
+                (-52 * k, sac_top + 6),
+                (-30 * k, sac_top - 4),
+                (0, sac_top - 2),
+                (30 * k, sac_top - 4),
+                (52 * k, sac_top + 6),
+                (40 * k, -70 * k),
+                (24 * k, -25 * k),
+                (9, 6 * k),
+                (-9, 6 * k),
+                (-24 * k, -25 * k),
+                (-40 * k, -70 * k),
+            ]
+        ),
+        160,
+    )
+    foram = [
+        (sx * (22 - 3 * i) * k, (-92 + 19 * i) * k, 5.5 - 0.7 * i)
+        for i in range(4)
+        for sx in (-1, 1)
+    ]
+
+    def sac_extra(u: FloatArray, v: FloatArray) -> FloatArray:
+        e = 14 * np.exp(-(u**2) / (2 * (18 * k) ** 2)) * np.clip((v + 30) / -80, 0.2, 1.0)
+        for fu, fv, fr in foram:
+            e = e - 12 * np.exp(-((u - fu) ** 2 + (v - fv) ** 2) / (2 * (fr * 0.8) ** 2))
+        return e
+
+    return _Group(
+        "sacrum",
+        [
+            _Plate(sac, rng.uniform(5, 8), rng.uniform(4, 7), 2.0, extra=sac_extra),
+            _Tube(
+                np.array([[0, 4 * k], [0, 18 * k], [-2, 30 * k]]),
+                np.array([7, 5, 3.5]),
+                cortex=1.5,
+            ),
+        ],
+        texture=0.16,
+        role="sacrum",
+    )
+
+
+def _l5(k: float, l5_top: float) -> list[_Shape]:
+    """L5: body, pedicles, transverse processes, spinous process."""
+    return [
+        _Blob(
+            0, l5_top + 17 * k, 27 * k, 16 * k, depth=18, cortex=2.5, harmonics=((4, 0.06, 0.0),)
+        ),
+        _Blob(-16 * k, l5_top + 14 * k, 6, 8, depth=8, cortex=2.2, shell_only=True),
+        _Blob(16 * k, l5_top + 14 * k, 6, 8, depth=8, cortex=2.2, shell_only=True),
+        _Tube(
+            np.array([[-20 * k, l5_top + 18 * k], [-48 * k, l5_top + 14 * k]]),
+            np.array([6, 4]),
+            cortex=1.5,
+        ),
+        _Tube(
+            np.array([[20 * k, l5_top + 18 * k], [48 * k, l5_top + 14 * k]]),
+            np.array([6, 4]),
+            cortex=1.5,
+        ),
+        _Blob(0, l5_top + 30 * k, 6, 9, depth=8, cortex=1.5),
+    ]
+
+
+def _l4(k: float, l5_top: float) -> list[_Shape]:
+    """L4 above L5: body, pedicles, transverse processes."""
+    return [
+        _Blob(
+            0, l5_top - 26 * k, 26 * k, 15 * k, depth=18, cortex=2.5, harmonics=((4, 0.06, 0.0),)
+        ),
+        _Blob(-16 * k, l5_top - 28 * k, 6, 8, depth=8, cortex=2.2, shell_only=True),
+        _Blob(16 * k, l5_top - 28 * k, 6, 8, depth=8, cortex=2.2, shell_only=True),
+        _Tube(
+            np.array([[-20 * k, l5_top - 24 * k], [-40 * k, l5_top - 30 * k]]),
+            np.array([5, 3.5]),
+            cortex=1.5,
+        ),
+        _Tube(
+            np.array([[20 * k, l5_top - 24 * k], [40 * k, l5_top - 30 * k]]),
+            np.array([5, 3.5]),
+            cortex=1.5,
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# Soft tissue
+# --------------------------------------------------------------------------------------------
+
+
+def _soft_tissue(
+    spec: PhantomSpec, k: float, hw0: float
+) -> Callable[[FloatArray, FloatArray], FloatArray]:
+    """Soft-tissue envelope: water-equivalent AP thickness (mm) at local ``(u, v)``; the
+    pelvis above, two thighs below the crotch, lumpy (the seed's ``body`` stream)."""
+    rs = _rng(spec.seed, "body")
+    t0 = spec.soft_tissue_mm if spec.soft_tissue_mm is not None else float(rs.uniform(170, 300))
+    wb = float(rs.uniform(165, 240)) * (0.75 + 0.25 * t0 / 230)
+    crotch = float(rs.uniform(55, 85)) * k
+    thigh_w = float(rs.uniform(85, 120)) * (0.8 + 0.2 * t0 / 230)
+    sup_p = float(rs.uniform(2.2, 4.0))
+    thigh_c = hw0 + float(rs.uniform(5, 25))
+    thigh_t = t0 * float(rs.uniform(0.55, 0.75))
+    lump = _Waves.make(rs, 10, 30, 120)
+    lump_amp = float(rs.uniform(3, 12))
+
+    def body(u: FloatArray, v: FloatArray) -> FloatArray:
+        wv = wb * (0.86 + 0.14 * np.exp(-(((v - 20) / 140) ** 2)))
+        x = np.clip(np.abs(u) / wv, 0, 1)
+        pel = (
+            t0 * np.clip(1 - x**sup_p, 0, None) ** (1 / sup_p) * (1 + 0.0004 * np.clip(-v, 0, 200))
+        )
+        th = np.zeros_like(u)
+        dv = np.clip(v - crotch, 0, None)
+        for s in (-1, 1):
+            c = s * (thigh_c + 0.08 * dv)
+            xx = np.clip(np.abs(u - c) / thigh_w, 0, 1)
+            th = th + thigh_t * np.clip(1 - xx**2.5, 0, None) ** 0.4
+        b = 1 / (1 + np.exp(-(v - crotch) / 18.0))
+        out = (1 - b) * pel + b * np.minimum(th, pel + 5)
+        return np.clip(out + lump_amp * lump(u, v) * (out > 20), 0, None)
+
+    return body
