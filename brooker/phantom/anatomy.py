@@ -52,6 +52,11 @@ class _HipGeom:
     metal: list[tuple[_Shape, float]]
 
 
+# --------------------------------------------------------------------------------------------
+# Innominate bone
+# --------------------------------------------------------------------------------------------
+
+
 def _hemipelvis(
     rng: np.random.Generator, sgn: float, hw: float, rh: float, k: float, prosthesis: bool
 ) -> tuple[list[_Shape], list[_Shape], FloatArray, FloatArray, dict[str, Any]]:
@@ -59,11 +64,31 @@ def _hemipelvis(
     ce = math.radians(rng.uniform(22, 40))
     js = rng.uniform(2.0, 5.0)
     ra = rh + js
+    plate, lat = _ilium(rng, sgn, hw, rh, k, ra, ce)
+    sym_l, rami = _pubic_rami(rng, sgn, hw, k)
+    bone: list[_Shape] = [plate, *rami, *_ischium(rng, sgn, hw, rh, k)]
+    lines = _pelvic_lines(rng, sgn, hw, k, ra, ce, sym_l)
+    root_a = np.array(lat[1]) * [sgn, 1]
+    root_b = (0.6 * np.array(lat[2]) + 0.4 * np.array(lat[3])) * [sgn, 1]
+    info = {
+        "ce_deg": math.degrees(ce),
+        "joint_space_mm": js,
+        "acetabulum_r": ra,
+        "symphysis_half": sym_l,
+    }
+    return bone, lines, root_a, root_b, info
+
+
+def _ilium_outline(
+    rng: np.random.Generator, hw: float, rh: float, k: float, ra: float, ce: float
+) -> list[tuple[float, float]]:
+    """Control points of the ilium's outline (lateral frame), from the acetabular rim round the
+    crest and the sacroiliac joint back to the acetabulum, jittered."""
 
     def j(s: float) -> float:
         return float(rng.uniform(-s, s))
 
-    lat = [
+    return [
         (hw + ra * math.sin(ce), -ra * math.cos(ce)),  # lateral rim
         (hw + rh * 0.80 + j(2), -rh * 1.40 + j(3)),  # above rim
         (hw + rh * 1.00 + 4 * k + j(3), -rh * 1.75 - 8 * k + j(3)),  # AIIS
@@ -84,6 +109,14 @@ def _hemipelvis(
         (hw + rh * 0.45, rh * 0.55),  # posterior wall crossing the head
         (hw + rh * 0.80, -rh * 0.05),
     ]
+
+
+def _ilium(
+    rng: np.random.Generator, sgn: float, hw: float, rh: float, k: float, ra: float, ce: float
+) -> tuple[_Plate, list[tuple[float, float]]]:
+    """The ilium as a plate, thicker over the supra-acetabular body and the acetabulum and
+    thinner in the iliac fossa; and its outline's control points (lateral frame)."""
+    lat = _ilium_outline(rng, hw, rh, k, ra, ce)
     outline = _smooth_closed(_mirror(lat, sgn), 260)
     sup = np.array([sgn * hw, -rh * 0.9 - 16])
     acet = np.array([sgn * (hw - 8), -2.0])
@@ -105,6 +138,14 @@ def _hemipelvis(
         rim_width=rng.uniform(1.2, 2.5),
         extra=extra,
     )
+    return plate, lat
+
+
+def _pubic_rami(
+    rng: np.random.Generator, sgn: float, hw: float, k: float
+) -> tuple[float, list[_Shape]]:
+    """Half the symphysis width (mm), and the superior ramus, the pubic body and the inferior
+    ramus round the obturator foramen."""
     sym_l = 2.5 + rng.uniform(0, 1.5)
     sup_ramus = _Tube(
         _smooth_open(
@@ -148,6 +189,11 @@ def _hemipelvis(
         np.array([8, 7, 6.5, 6.5, 6.5, 7, 7.5, 8, 8.5, 9]) * math.sqrt(k),
         cortex=1.8,
     )
+    return sym_l, [sup_ramus, pubis, inf_ramus]
+
+
+def _ischium(rng: np.random.Generator, sgn: float, hw: float, rh: float, k: float) -> list[_Shape]:
+    """The ischium below the acetabulum and its tuberosity."""
     ischium = _Tube(
         _mirror([(hw - 14 * k, rh + 4), (hw - 16 * k, 58 * k), (hw - 22 * k, 86 * k)], sgn),
         np.array([12, 9.5, 11]) * math.sqrt(k),
@@ -163,8 +209,13 @@ def _hemipelvis(
         cortex=2.5,
         harmonics=_harm(rng, 3, 0.06),
     )
-    bone: list[_Shape] = [plate, sup_ramus, pubis, inf_ramus, ischium, tuber]
-    # dense lines: sourcil (acetabular roof), teardrop, iliopectineal & ilioischial lines
+    return [ischium, tuber]
+
+
+def _pelvic_lines(
+    rng: np.random.Generator, sgn: float, hw: float, k: float, ra: float, ce: float, sym_l: float
+) -> list[_Shape]:
+    """Dense lines: sourcil (acetabular roof), teardrop, iliopectineal & ilioischial lines."""
     arc = np.linspace(math.radians(-62), ce * 0.98, 14)
     sourcil = _Tube(
         np.stack([sgn * (hw + (ra + 1.0) * np.sin(arc)), -(ra + 1.0) * np.cos(arc)], 1),
@@ -196,16 +247,12 @@ def _hemipelvis(
         cortex=10,
         depth_scale=2.0,
     )
-    lines: list[_Shape] = [sourcil, tear, brim]
-    root_a = np.array(lat[1]) * [sgn, 1]
-    root_b = (0.6 * np.array(lat[2]) + 0.4 * np.array(lat[3])) * [sgn, 1]
-    info = {
-        "ce_deg": math.degrees(ce),
-        "joint_space_mm": js,
-        "acetabulum_r": ra,
-        "symphysis_half": sym_l,
-    }
-    return bone, lines, root_a, root_b, info
+    return [sourcil, tear, brim]
+
+
+# --------------------------------------------------------------------------------------------
+# Proximal femur
+# --------------------------------------------------------------------------------------------
 
 
 def _femur(
@@ -224,29 +271,9 @@ def _femur(
     base = h + neck_dir * m * neck_len
     sd, su, lp = shaft_down * m, -shaft_down * m, lat_perp * m
     shaft_r = rh * rng.uniform(0.56, 0.66)
-    neck_r = rh * rng.uniform(0.62, 0.72)
-    head = _Blob(h[0], h[1], rh, rh, depth=rh, cortex=rng.uniform(1.0, 1.8))
-    mid = h + neck_dir * m * neck_len * 0.5
-    neck = _Tube(
-        np.stack([h, mid, base]),
-        np.array([neck_r * 1.05, neck_r * 0.92, neck_r * 1.35]),
-        cortex=np.array([1.2, 1.8, 2.2]),
-    )
-    gt_len = rh * rng.uniform(1.05, 1.3)
-    gt_w = rh * rng.uniform(0.55, 0.75)
-    gt_c = base + su * rng.uniform(18, 26) + lp * (shaft_r * rng.uniform(0.75, 1.05))
+    head, neck = _head_and_neck(rng, h, neck_dir, m, neck_len, base, rh)
+    gt, gt_c, gt_top, gt_w = _greater_trochanter(rng, base, su, lp, rh, shaft_r)
     ang_su = math.atan2(su[1], su[0])
-    gt = _Blob(
-        gt_c[0],
-        gt_c[1],
-        gt_len,
-        gt_w,
-        angle=ang_su,
-        depth=gt_w * 1.1,
-        cortex=1.6,
-        harmonics=_harm(rng, 3, 0.07),
-    )
-    gt_top = gt_c + su * gt_len * 0.96
     inter = _Blob(
         base[0] + lp[0] * 4,
         base[1] + lp[1] * 4,
@@ -256,23 +283,8 @@ def _femur(
         depth=shaft_r * 1.2,
         cortex=1.5,
     )
-    lt_c = base + sd * rng.uniform(32, 46) - lp * shaft_r * rng.uniform(0.85, 1.05)
-    lt = _Blob(
-        lt_c[0],
-        lt_c[1],
-        rh * 0.42,
-        rh * 0.3,
-        angle=ang_su + sgn * 0.5,
-        depth=rh * 0.3,
-        cortex=1.5,
-        harmonics=_harm(rng, 2, 0.06),
-    )
-    top = base + sd * 5
-    t = np.array([0, 40, 90, 160, 420.0])
-    shaft_pts = top[None, :] + t[:, None] * sd[None, :]
-    rprof = shaft_r * np.array([1.35, 1.1, 0.95, 0.9, 0.85])
-    cprof = np.array([1.8, 3.5, rng.uniform(4.5, 7), rng.uniform(5, 7.5), 6.0])
-    shaft = _Tube(shaft_pts, rprof, cortex=cprof)
+    lt, lt_c = _lesser_trochanter(rng, sgn, base, sd, lp, rh, shaft_r, ang_su)
+    shaft = _femoral_shaft(rng, base, sd, shaft_r)
     return {
         "head": head,
         "neck": neck,
@@ -292,6 +304,92 @@ def _femur(
         "lt_c": lt_c,
         "gt_w": gt_w,
     }
+
+
+def _head_and_neck(
+    rng: np.random.Generator,
+    h: FloatArray,
+    neck_dir: FloatArray,
+    m: FloatArray,
+    neck_len: float,
+    base: FloatArray,
+    rh: float,
+) -> tuple[_Blob, _Tube]:
+    """The femoral head (a sphere at ``h``) and the neck from it to ``base``; the neck's
+    radius is drawn before the head's cortex."""
+    neck_r = rh * rng.uniform(0.62, 0.72)
+    head = _Blob(h[0], h[1], rh, rh, depth=rh, cortex=rng.uniform(1.0, 1.8))
+    mid = h + neck_dir * m * neck_len * 0.5
+    neck = _Tube(
+        np.stack([h, mid, base]),
+        np.array([neck_r * 1.05, neck_r * 0.92, neck_r * 1.35]),
+        cortex=np.array([1.2, 1.8, 2.2]),
+    )
+    return head, neck
+
+
+def _greater_trochanter(
+    rng: np.random.Generator,
+    base: FloatArray,
+    su: FloatArray,
+    lp: FloatArray,
+    rh: float,
+    shaft_r: float,
+) -> tuple[_Blob, FloatArray, FloatArray, float]:
+    """The greater trochanter above the neck's base, lateral; its centre, top and width."""
+    gt_len = rh * rng.uniform(1.05, 1.3)
+    gt_w = rh * rng.uniform(0.55, 0.75)
+    gt_c = base + su * rng.uniform(18, 26) + lp * (shaft_r * rng.uniform(0.75, 1.05))
+    ang_su = math.atan2(su[1], su[0])
+    gt = _Blob(
+        gt_c[0],
+        gt_c[1],
+        gt_len,
+        gt_w,
+        angle=ang_su,
+        depth=gt_w * 1.1,
+        cortex=1.6,
+        harmonics=_harm(rng, 3, 0.07),
+    )
+    gt_top = gt_c + su * gt_len * 0.96
+    return gt, gt_c, gt_top, gt_w
+
+
+def _lesser_trochanter(
+    rng: np.random.Generator,
+    sgn: float,
+    base: FloatArray,
+    sd: FloatArray,
+    lp: FloatArray,
+    rh: float,
+    shaft_r: float,
+    ang_su: float,
+) -> tuple[_Blob, FloatArray]:
+    """The lesser trochanter below the neck's base, medial; and its centre."""
+    lt_c = base + sd * rng.uniform(32, 46) - lp * shaft_r * rng.uniform(0.85, 1.05)
+    lt = _Blob(
+        lt_c[0],
+        lt_c[1],
+        rh * 0.42,
+        rh * 0.3,
+        angle=ang_su + sgn * 0.5,
+        depth=rh * 0.3,
+        cortex=1.5,
+        harmonics=_harm(rng, 2, 0.06),
+    )
+    return lt, lt_c
+
+
+def _femoral_shaft(
+    rng: np.random.Generator, base: FloatArray, sd: FloatArray, shaft_r: float
+) -> _Tube:
+    """The shaft down from the neck's base, tapering, its cortex thickening distally."""
+    top = base + sd * 5
+    t = np.array([0, 40, 90, 160, 420.0])
+    shaft_pts = top[None, :] + t[:, None] * sd[None, :]
+    rprof = shaft_r * np.array([1.35, 1.1, 0.95, 0.9, 0.85])
+    cprof = np.array([1.8, 3.5, rng.uniform(4.5, 7), rng.uniform(5, 7.5), 6.0])
+    return _Tube(shaft_pts, rprof, cortex=cprof)
 
 
 # --------------------------------------------------------------------------------------------
