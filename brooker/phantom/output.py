@@ -129,32 +129,35 @@ def make_samples(out_dir: str | Path) -> Path:
         "|---|---|---|---|---|",
     ]
     for name, t in manifest.items():
-        size = (out / name).stat().st_size
-        notes = []
-        if t["flipped"]:
-            notes.append("flipped (R\\F)")
-        if t["monochrome1"]:
-            notes.append("MONOCHROME1")
-        if t["hip_view"]:
-            notes.append(f"{t['hip_view']} hip view")
-        if t["body"] != "pelvis":
-            notes.append(f"{t['body']}: no hip, ungradable")
-        notes.append(f"spacing {t['spacing_mm']:.2f} mm ({t['spacing_tags']})")
-        hips = (
-            "; ".join(
-                f"{h['side']}/{h['image_half']}: {('0', 'I', 'II', 'III', 'IV')[h['grade']]}"
-                + (f", {h['gap_mm']:.2f} mm" if h["gap_mm"] is not None else "")
-                + (" (THA)" if h["prosthesis"] else "")
-                for h in t["hips"]
-            )
-            or "none"
-        )
-        lines.append(
-            f"| {name} | {size / 1e6:.2f} MB | {t['transfer_syntax']} | {', '.join(notes)} "
-            f"| {hips} |"
-        )
+        lines.append(_manifest_row(name, t, (out / name).stat().st_size))
     (out / "MANIFEST.md").write_text("\n".join(lines) + "\n")
     return out
+
+
+def _manifest_row(name: str, t: dict[str, Any], size: int) -> str:
+    """One film's row of ``MANIFEST.md``: size, syntax, notes, and each hip's class and gap."""
+    notes = []
+    if t["flipped"]:
+        notes.append("flipped (R\\F)")
+    if t["monochrome1"]:
+        notes.append("MONOCHROME1")
+    if t["hip_view"]:
+        notes.append(f"{t['hip_view']} hip view")
+    if t["body"] != "pelvis":
+        notes.append(f"{t['body']}: no hip, ungradable")
+    notes.append(f"spacing {t['spacing_mm']:.2f} mm ({t['spacing_tags']})")
+    hips = (
+        "; ".join(
+            f"{h['side']}/{h['image_half']}: {('0', 'I', 'II', 'III', 'IV')[h['grade']]}"
+            + (f", {h['gap_mm']:.2f} mm" if h["gap_mm"] is not None else "")
+            + (" (THA)" if h["prosthesis"] else "")
+            for h in t["hips"]
+        )
+        or "none"
+    )
+    return (
+        f"| {name} | {size / 1e6:.2f} MB | {t['transfer_syntax']} | {', '.join(notes)} | {hips} |"
+    )
 
 
 def _spec_record(spec: PhantomSpec) -> dict[str, Any]:

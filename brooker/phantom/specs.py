@@ -213,17 +213,27 @@ def random_spec(
     right = random_hip(rng, gr[0])
     left = random_hip(rng, gr[1])
     if not wide:
-        return PhantomSpec(
-            seed=seed,
-            right=right,
-            left=left,
-            spacing_mm=float(rng.uniform(0.14, 0.2)),
-            magnification=float(rng.uniform(1.08, 1.22)),
-            noise=float(rng.uniform(0.6, 1.4)),
-            blur_mm=float(rng.uniform(0.2, 0.4)),
-            transfer_syntax=str(rng.choice(["explicit_le", "rle", "jpeg_ls"])),
-            modality=str(rng.choice(["DX", "CR"])),
-        )
+        return _narrow_spec(rng, seed, right, left)
+    return _wide_spec(rng, seed, right, left)
+
+
+def _narrow_spec(rng: np.random.Generator, seed: int, right: HipSpec, left: HipSpec) -> PhantomSpec:
+    """random_spec's tamer set: the acquisition drawn, everything else at its default."""
+    return PhantomSpec(
+        seed=seed,
+        right=right,
+        left=left,
+        spacing_mm=float(rng.uniform(0.14, 0.2)),
+        magnification=float(rng.uniform(1.08, 1.22)),
+        noise=float(rng.uniform(0.6, 1.4)),
+        blur_mm=float(rng.uniform(0.2, 0.4)),
+        transfer_syntax=str(rng.choice(["explicit_le", "rle", "jpeg_ls"])),
+        modality=str(rng.choice(["DX", "CR"])),
+    )
+
+
+def _wide_spec(rng: np.random.Generator, seed: int, right: HipSpec, left: HipSpec) -> PhantomSpec:
+    """random_spec over all variation axes."""
 
     def b(p: float) -> bool:
         return bool(rng.random() < p)
@@ -284,6 +294,11 @@ def dataset_spec(i: int, seed: int = 0, *, wide: bool = True, balanced: bool = T
 def sample_specs() -> list[tuple[str, PhantomSpec]]:
     """Specs of the committed ``sample_images`` (one per class at least, flipped, MONOCHROME1)."""
     small: dict[str, Any] = {"spacing_mm": 0.25, "noise": 0.7}
+    return [*_pelvis_samples(small), *_single_view_samples(small)]
+
+
+def _pelvis_samples(small: dict[str, Any]) -> list[tuple[str, PhantomSpec]]:
+    """The AP pelvis samples: every class, prostheses, a flipped and a MONOCHROME1 film."""
     return [
         (
             "pelvis_0_vs_3.dcm",
@@ -334,6 +349,12 @@ def sample_specs() -> list[tuple[str, PhantomSpec]]:
                 **small,
             ),
         ),
+    ]
+
+
+def _single_view_samples(small: dict[str, Any]) -> list[tuple[str, PhantomSpec]]:
+    """A single-hip view and a knee (no hip: ungradable)."""
+    return [
         (
             "hip_view_right_4.dcm",
             PhantomSpec(
