@@ -12,8 +12,9 @@ tissue at the film's edge), with background above and below the line; a line so 
 followed along its row over brighter tissue, at its own grey level. So a single letter (a
 lead side marker, "L"), a wire, a screw, bone and metal are not text. Not found either: a
 line written wholly over the body's brighter half, dark text on a white label (on the
-negative, the holes of a metal cup in a row look like it), and text too small to read in the
-overlay. The rules are geometric and relative to the film's own grey-level range and size,
+negative, the holes of a metal cup in a row look like it), text too small to read in the
+overlay, and faint text (a line of an ID written in mid-grey over the thigh on one of the
+team's real films stands out by a sixth of the range: README, *Overlays*). The rules are geometric and relative to the film's own grey-level range and size,
 not to any one modality's fonts.
 """
 
