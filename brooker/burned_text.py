@@ -14,8 +14,9 @@ lead side marker, "L"), a wire, a screw, bone and metal are not text. Not found 
 line written wholly over the body's brighter half, dark text on a white label (on the
 negative, the holes of a metal cup in a row look like it), text too small to read in the
 overlay, and faint text (a line of an ID written in mid-grey over the thigh on one of the
-team's real films stands out by a sixth of the range: README, *Overlays*). The rules are geometric and relative to the film's own grey-level range and size,
-not to any one modality's fonts.
+team's real films stands out by a sixth of the range: README, *Overlays*). The rules are
+geometric and relative to the film's own grey-level range and size, not to any one modality's
+fonts.
 """
 
 from __future__ import annotations
