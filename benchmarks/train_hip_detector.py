@@ -52,6 +52,7 @@ class Film:
     img: np.ndarray  # detector grid, normalised
     hips: list[tuple[float, float, float, bool]]  # row, col, radius (detector px), lateral left
     real: bool
+    labels: tuple[dict, ...] = ()  # a real film's labelled hips as labels.json has them
 
 
 def _detector_grid(rad) -> tuple[np.ndarray, float, float]:
@@ -74,7 +75,7 @@ def real_films(shared: Path) -> list[Film]:
             r, c = h["centre_rc_px"]
             hips.append(((r + 0.5) / sr - 0.5, (c + 0.5) / sc - 0.5, h["radius_px"] / sr,
                          h["image_half"] == "left"))
-        out.append(Film(name, img, hips, True))
+        out.append(Film(name, img, hips, True, tuple(labels[name]["hips"])))
     return out
 
 
@@ -161,10 +162,9 @@ def held_out_search(
     """The full hip search (:func:`brooker.localization.find_hips`, with ``weights``) on a real
     film: (labelled hips found, labelled hips, what went wrong). A hip is found when a hip of
     its side is centred within one labelled head radius of it, as ``realfilms/score.py`` scores."""
-    root = shared / "realfilms" / "films"
-    labels = json.loads((root / "labels.json").read_text())[film.name]["hips"]
+    labels = film.labels
     cfg = AnalysisConfig()
-    rad = load_calibrated(str(root / film.name), cfg)
+    rad = load_calibrated(str(shared / "realfilms" / "films" / film.name), cfg)
     hips = find_hips(rad, cfg, detector=weights).hips
     found, notes = 0, []
     for lab in labels:
