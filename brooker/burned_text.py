@@ -10,11 +10,20 @@ side, each a thin-stroked shape standing out of its surroundings by half the fil
 range, on a background in the darker half of that range (air, a black label, the thin soft
 tissue at the film's edge), with background above and below the line; a line so found is
 followed along its row over brighter tissue, at its own grey level. So a single letter (a
-lead side marker, "L"), a wire, a screw, bone and metal are not text. Not found either: a
-line written wholly over the body's brighter half, dark text on a white label (on the
-negative, the holes of a metal cup in a row look like it), text too small to read in the
-overlay, and faint text (a line of an ID written in mid-grey over the thigh on one of the
-team's real films stands out by a sixth of the range: README, *Overlays*). The rules are
+lead side marker, "L"), a wire, a screw, bone and metal are not text.
+
+Faint text (a label printed in mid-grey when the film was made, or embossed) is sought in the
+film's margins only, where labels are printed and no anatomy of interest lies: a line of at
+least :data:`FAINT_MIN_GLYPHS` glyphs standing out of a background taken at their own scale
+by a tenth of the range (and ten times the film's noise), with no such shapes crowding the
+bands above and below it (texture leaves them everywhere), starting or ending within
+:data:`FAINT_MARGIN_FRAC` of an edge; the other lines of its label, stacked on it, are taken
+with it. On the team's real films this finds an ID over the thigh at the bottom edge and a
+name embossed at the top edge, and nothing else (README, *Overlays*).
+
+Not found: a line written wholly over the body's brighter half, dark text on a white label (on
+the negative, the holes of a metal cup in a row look like it), text too small to read in the
+overlay, and faint text away from the margins or shorter than six glyphs. The rules are
 geometric and relative to the film's own grey-level range and size, not to any one modality's
 fonts.
 """
@@ -47,6 +56,21 @@ WORK_SIDE_PX = 1600
 #: Fewest glyphs in a line (a glyph as wide as n letters counts n, a letter 0.8 of its height;
 #: joined letters are one glyph), from at least two separate shapes.
 MIN_GLYPHS = 3
+#: Faint text (a label printed in mid-grey, or embossed, when the film was made) is sought only
+#: in the film's margins, where annotations are placed and anatomy of interest is not: a line
+#: that starts or ends within this fraction of the film's height or width from its edge ...
+FAINT_MARGIN_FRAC = 0.08
+#: ... of at least this many glyphs (a lone word of three letters in the margin is not sought) ...
+FAINT_MIN_GLYPHS = 6
+#: ... each standing out of a background taken at its own scale (an opening 2h + 1 pixels wide
+#: for glyphs up to 2h tall, for each h here) by at least this fraction of the range (a
+#: background wider than the glyphs reads the film's dark edge under the soft tissue there).
+FAINT_CONTRAST_FRAC = 0.1
+FAINT_GLYPH_PX = (5, 8, 12)
+#: ... and by at least this many times the film's pixel noise in its margins (from the median
+#: step between neighbouring pixels: the noise's standard deviation on white noise), on a
+#: noisy film.
+FAINT_NOISE_FACTOR = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,9 +111,13 @@ def find_text_lines(
     lo, hi = (float(v) for v in np.percentile(img[::step, ::step], [1.0, 99.9]))
     if not hi > lo:
         return ()
+    found = _lines(img, lo, hi)
+    found += tuple(
+        line for line in _faint_lines(img, lo, hi) if not any(_overlap(line, t) for t in found)
+    )
     return tuple(
         TextLine((r0 * k, c0 * k, r1 * k, c1 * k), line.height_px * k, line.glyphs)
-        for line in _lines(img, lo, hi)
+        for line in found
         for r0, c0, r1, c1 in (line.bbox_px,)
     )
 
@@ -112,6 +140,146 @@ def _lines(img: npt.NDArray[np.float32], lo: float, hi: float) -> tuple[TextLine
     # thigh) has bone on one side
     found = _joined(line for line in _group(boxes) if _framed(img, line, dark))
     return tuple(_extended(img, line, glyph_px, max_h) for line in found)
+
+
+def _faint_lines(img: npt.NDArray[np.float32], lo: float, hi: float) -> tuple[TextLine, ...]:
+    """Lines of faint text in the margins of ``img`` (see :data:`FAINT_MARGIN_FRAC`): glyphs
+    that stand out of a background at their own scale by :data:`FAINT_CONTRAST_FRAC` of the
+    range, on the darker half of it, framed by it above and below, and at least
+    :data:`FAINT_MIN_GLYPHS` of them in a line."""
+    max_h = max(MIN_HEIGHT_PX + 1, int(MAX_HEIGHT_FRAC * max(img.shape)))
+    span = hi - lo
+    dark = lo + MAX_BACKGROUND_FRAC * span
+    # legible text stands clear of the film's noise (on a noisy film its tail would pass)
+    contrast = max(FAINT_CONTRAST_FRAC * span, FAINT_NOISE_FACTOR * _margin_noise(img))
+    found: list[TextLine] = []
+    for h in FAINT_GLYPH_PX:
+        if 2 * h > max_h:
+            break
+        background = ndi.grey_opening(img, size=(2 * h + 1, 2 * h + 1))
+        glyph_px = (img - background) >= contrast
+        glyph_px &= background <= dark
+        if not glyph_px.any():
+            continue
+        shapes = _glyph_boxes(glyph_px, 2 * h)
+        boxes = [b for b in shapes if not found or not _inside(b, found)]
+        # the words of a line (a name, a date) are runs of their own: joined across word spaces
+        lines = [
+            line
+            for line in _joined(_aligned_runs(boxes))
+            if line.glyphs >= FAINT_MIN_GLYPHS
+            and not _crowded(line, shapes)
+            and _framed(img, line, dark)
+        ]
+        taken = [line for line in lines if _margin(line, img.shape) <= FAINT_MARGIN_FRAC]
+        # a label's other lines, stacked on one in the margin, may reach farther in
+        rest = [line for line in lines if line not in taken]
+        while rest:
+            more = [line for line in rest if any(_stacked(line, t) for t in taken)]
+            if not more:
+                break
+            taken += more
+            rest = [line for line in rest if line not in more]
+        found += [_extended(img, line, glyph_px, 2 * h) for line in taken]
+    return tuple(_joined(found))
+
+
+def _margin(line: TextLine, shape: tuple[int, ...]) -> float:
+    """How far in from the film's nearest edge ``line`` starts or ends, as a fraction of the
+    film's height or width."""
+    r0, c0, r1, c1 = line.bbox_px
+    rows, cols = shape
+    return min(r0 / rows, 1.0 - r1 / rows, c0 / cols, 1.0 - c1 / cols)
+
+
+def _stacked(a: TextLine, b: TextLine) -> bool:
+    """``a`` lies above or below ``b``, at most one and a half heights of line from it, over
+    some of its columns: the next line of one label."""
+    r0, c0, r1, c1 = a.bbox_px
+    s0, d0, s1, d1 = b.bbox_px
+    gap = max(s0 - r1, r0 - s1)
+    return 0 <= gap <= 1.5 * max(a.height_px, b.height_px) and c0 < d1 and d0 < c1
+
+
+def _margin_noise(img: npt.NDArray[np.float32]) -> float:
+    """The pixel noise of ``img`` in its margins (see :data:`FAINT_NOISE_FACTOR`)."""
+    rows, cols = img.shape
+    mr, mc = max(3, int(FAINT_MARGIN_FRAC * rows)), max(3, int(FAINT_MARGIN_FRAC * cols))
+    bands = (img[:mr], img[-mr:], img[:, :mc], img[:, -mc:])
+    steps = np.concatenate([np.abs(np.diff(b, axis=1)).ravel() for b in bands])
+    return 1.4826 * float(np.median(steps)) / float(np.sqrt(2.0))
+
+
+def _aligned_runs(boxes: list[tuple[int, int, int, int]]) -> list[TextLine]:
+    """Glyph boxes chained left to right into runs on one band of rows: each next glyph (the
+    nearest to the right, its centre at most 2.5 band heights on) keeps the band at most 1.3
+    times its tallest glyph, every glyph fills at least half of the band's height. Stricter than
+    :func:`_group`: faint glyphs are sought where texture also leaves small shapes."""
+    order = sorted(range(len(boxes)), key=lambda k: boxes[k][1] + boxes[k][3])
+    used: set[int] = set()
+    runs: list[TextLine] = []
+    for a in order:
+        if a in used:
+            continue
+        chain = [a]
+        top, bottom = boxes[a][0], boxes[a][2]
+        while True:
+            last = boxes[chain[-1]]
+            centre = (last[1] + last[3]) / 2
+            best: int | None = None
+            for j in order:
+                b = boxes[j]
+                bc = (b[1] + b[3]) / 2
+                if j in used or j in chain or bc <= centre or bc - centre > 2.5 * (bottom - top):
+                    continue
+                t, u = min(top, b[0]), max(bottom, b[2])
+                tallest = max(bottom - top, b[2] - b[0])
+                if u - t > 1.3 * tallest or 2 * (b[2] - b[0]) < u - t or 2 * (bottom - top) < u - t:
+                    continue
+                best = j
+                break  # ``order`` is by centre: the first that fits is the nearest
+            if best is None:
+                break
+            chain.append(best)
+            top, bottom = min(top, boxes[best][0]), max(bottom, boxes[best][2])
+        if len(chain) >= 2:
+            used.update(chain)
+            c0 = min(boxes[k][1] for k in chain)
+            c1 = max(boxes[k][3] for k in chain)
+            runs.append(TextLine((top, c0, bottom, c1), bottom - top, len(chain)))
+    return runs
+
+
+def _crowded(line: TextLine, shapes: list[tuple[int, int, int, int]]) -> bool:
+    """Glyph-like shapes are as many in the band a line's height above or below ``line`` (its
+    columns) as a third of its glyphs: texture or noise, which leaves such shapes everywhere;
+    a line of text has its own background above and below it."""
+    r0, c0, r1, c1 = line.bbox_px
+    h = r1 - r0
+    for lo, hi in ((r0 - h, r0), (r1, r1 + h)):
+        n = sum(
+            1
+            for a, b, c, d in shapes
+            if lo <= (a + c) / 2 < hi and c0 <= (b + d) / 2 < c1
+        )
+        if 3 * n >= line.glyphs:
+            return True
+    return False
+
+
+def _inside(box: tuple[int, int, int, int], lines: list[TextLine]) -> bool:
+    """``box`` lies within a line's box already found."""
+    r0, c0, r1, c1 = box
+    return any(
+        a <= r0 and b <= c0 and r1 <= c and c1 <= d for a, b, c, d in (t.bbox_px for t in lines)
+    )
+
+
+def _overlap(a: TextLine, b: TextLine) -> bool:
+    """The boxes of two lines overlap."""
+    r0, c0, r1, c1 = a.bbox_px
+    s0, d0, s1, d1 = b.bbox_px
+    return r0 < s1 and s0 < r1 and c0 < d1 and d0 < c1
 
 
 def _glyph_boxes(mask: npt.NDArray[np.bool_], max_h: int) -> list[tuple[int, int, int, int]]:
