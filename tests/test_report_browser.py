@@ -130,7 +130,13 @@ def test_keyboard_verdicts_persist_and_export(page: tuple[Chromium, Path]) -> No
     b.key("1")  # reader: I
     assert "reviewed 3 of" in b.evaluate("document.getElementById('progress').textContent")
 
-    # the verdicts survive a reload (localStorage)
+    # the verdicts survive a reload (localStorage): once the page's writes have reached the
+    # browser process, which a reload reads (on a loaded machine they arrive late)
+    written = b.evaluate("JSON.stringify(Object.assign({}, localStorage))")
+    origin = b.evaluate("location.origin")
+    deadline = time.monotonic() + 15
+    while b.local_storage(origin) != json.loads(written) and time.monotonic() < deadline:
+        time.sleep(0.05)
     b.reload(READY)
     first = "document.querySelectorAll('article.card')[0]"
     assert b.evaluate(
