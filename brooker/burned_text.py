@@ -21,6 +21,10 @@ bands above and below it (texture leaves them everywhere), starting or ending wi
 with it. On the team's real films this finds an ID over the thigh at the bottom edge and a
 name embossed at the top edge, and nothing else (README, *Overlays*).
 
+Text written along the film's side (a film's ID label turned a quarter) is read by the main
+rules on the film turned a quarter, within :data:`SIDEWAYS_MARGIN_FRAC` of an edge, and
+blanked with the rest of its label (lines beside it in other grey levels: a name, a date).
+
 Not found: a line written wholly over the body's brighter half, dark text on a white label (on
 the negative, the holes of a metal cup in a row look like it), text too small to read in the
 overlay, and faint text away from the margins or shorter than six glyphs. The rules are
@@ -71,6 +75,20 @@ FAINT_GLYPH_PX = (5, 8, 12)
 #: step between neighbouring pixels: the noise's standard deviation on white noise), on a
 #: noisy film.
 FAINT_NOISE_FACTOR = 10.0
+#: Text written along the film's side (an ID label turned a quarter, an imprint along the
+#: film's edge) is sought by the main rules on the film turned a quarter, in its outer band:
+#: a line starting or ending within this fraction of the film's height or width from an edge
+#: (farther in, the ticks of a ruler standing on the film read as such a line).
+SIDEWAYS_MARGIN_FRAC = 0.15
+#: A label carries lines side by side (a name beside an ID, in other grey levels): a line
+#: found along the side is blanked with this many of its glyph heights on either side of it.
+SIDEWAYS_LABEL_PAD = 1.5
+#: ... and grown over the rest of its label (see :func:`_label_box`) by at most this many times
+#: its length along it and its glyph height across it.
+LABEL_MAX_GROWTH = 3
+#: A strip beside the label's box belongs to the label while its mean gradient is at least
+#: this fraction of the line's own (a label's white strip between lines lowers it).
+LABEL_BUSY_FRAC = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +99,9 @@ class TextLine:
     bbox_px: tuple[int, int, int, int]
     height_px: int
     glyphs: int
+    #: written along the film's side (read on the film turned a quarter): ``height_px`` is
+    #: then across its columns, and the line is blanked with its label's neighbours
+    sideways: bool = False
 
 
 def find_text_lines(
@@ -115,8 +136,17 @@ def find_text_lines(
     found += tuple(
         line for line in _faint_lines(img, lo, hi) if not any(_overlap(line, t) for t in found)
     )
+    turned = np.ascontiguousarray(img.T)
+    sideways = tuple(
+        TextLine(_label_box(img, (c0, r0, c1, r1), line.height_px), line.height_px,
+                 line.glyphs, sideways=True)
+        for line in _lines(turned, lo, hi)
+        if _margin(line, turned.shape) <= SIDEWAYS_MARGIN_FRAC
+        for r0, c0, r1, c1 in (line.bbox_px,)
+    )  # fmt: skip
+    found += tuple(line for line in sideways if not any(_overlap(line, t) for t in found))
     return tuple(
-        TextLine((r0 * k, c0 * k, r1 * k, c1 * k), line.height_px * k, line.glyphs)
+        TextLine((r0 * k, c0 * k, r1 * k, c1 * k), line.height_px * k, line.glyphs, line.sideways)
         for line in found
         for r0, c0, r1, c1 in (line.bbox_px,)
     )
@@ -182,6 +212,36 @@ def _faint_lines(img: npt.NDArray[np.float32], lo: float, hi: float) -> tuple[Te
             rest = [line for line in rest if line not in more]
         found += [_extended(img, line, glyph_px, 2 * h) for line in taken]
     return tuple(_joined(found))
+
+
+def _label_box(
+    img: npt.NDArray[np.float32], box: tuple[int, int, int, int], height: int
+) -> tuple[int, int, int, int]:
+    """``box`` (a line written along the side) grown over the rest of its label: each side
+    moves out, half a glyph height at a time, while the strip beyond it is busy (its mean
+    gradient at least :data:`LABEL_BUSY_FRAC` of the line's own), by at most
+    :data:`LABEL_MAX_GROWTH` times the line's length along it and its glyph height across it.
+    A label's lines of other lengths and grey levels (a name and a date beside an ID) are
+    busy; the film or the lightbox around the label is not."""
+    r0, c0, r1, c1 = box
+    rows, cols = img.shape
+    grad = np.hypot(ndi.sobel(img, 0), ndi.sobel(img, 1))
+    busy = LABEL_BUSY_FRAC * float(grad[r0:r1, c0:c1].mean())
+    step = max(1, height // 2)
+    along, across = LABEL_MAX_GROWTH * (r1 - r0), LABEL_MAX_GROWTH * height
+    lim = (max(0, r0 - along), max(0, c0 - across), min(rows, r1 + along), min(cols, c1 + across))
+    grown = True
+    while grown:
+        grown = False
+        if r0 > lim[0] and grad[max(lim[0], r0 - step) : r0, c0:c1].mean() >= busy:
+            r0, grown = max(lim[0], r0 - step), True
+        if r1 < lim[2] and grad[r1 : min(lim[2], r1 + step), c0:c1].mean() >= busy:
+            r1, grown = min(lim[2], r1 + step), True
+        if c0 > lim[1] and grad[r0:r1, max(lim[1], c0 - step) : c0].mean() >= busy:
+            c0, grown = max(lim[1], c0 - step), True
+        if c1 < lim[3] and grad[r0:r1, c1 : min(lim[3], c1 + step)].mean() >= busy:
+            c1, grown = min(lim[3], c1 + step), True
+    return (r0, c0, r1, c1)
 
 
 def _margin(line: TextLine, shape: tuple[int, ...]) -> float:
@@ -411,13 +471,18 @@ def blank_boxes(
     lines: tuple[TextLine, ...], shape: tuple[int, int]
 ) -> list[tuple[int, int, int, int]]:
     """The boxes to blank for ``lines`` on an image of ``shape``: each line's box grown by a
-    third of its glyph height (and a pixel), within the image."""
+    third of its glyph height (and a pixel), within the image; a line written along the side
+    by :data:`SIDEWAYS_LABEL_PAD` of its glyph heights across it (its label's other lines)."""
     rows, cols = shape
     out = []
     for line in lines:
         r0, c0, r1, c1 = line.bbox_px
-        pad = _pad_px(line)
-        out.append((max(0, r0 - pad), max(0, c0 - pad), min(rows, r1 + pad), min(cols, c1 + pad)))
+        pad = across = _pad_px(line)
+        if line.sideways:
+            across = max(pad, round(SIDEWAYS_LABEL_PAD * line.height_px))
+        out.append(
+            (max(0, r0 - pad), max(0, c0 - across), min(rows, r1 + pad), min(cols, c1 + across))
+        )
     return out
 
 

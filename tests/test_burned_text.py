@@ -178,8 +178,10 @@ def test_the_sample_films_carry_text_only_where_drawn() -> None:
 def test_real_films_labels_found_and_nothing_else() -> None:
     """Of the team's 30 real films, three carry lines of text (an ID and exposure, a word,
     "Standing") and one the word "Left"; two more a faint line in the margin (an ID in mid-grey
-    over the thigh at the bottom edge; a name embossed at the top edge); nothing else on any
-    film is taken for text."""
+    over the thigh at the bottom edge; a name embossed at the top edge); one a film's ID label
+    turned a quarter (an ID, a name and a date side by side). On one more the ticks of a ruler
+    along the film's edge read as a line written sideways (blanked: a false find, in the
+    margin). Nothing else on any film is taken for text."""
     found = {
         f.name: len(find_text_lines(load_radiograph(f).pixels)) for f in sorted(REAL.glob("*.dcm"))
     }
@@ -191,8 +193,12 @@ def test_real_films_labels_found_and_nothing_else() -> None:
         "rai_fa04189c.dcm",
         "rai_913e70d0.dcm",
         "rai_131581fe.dcm",
+        "rai_a9d1140b.dcm",
+        "rai_64226537.dcm",
     }
     assert with_text["rai_913e70d0.dcm"] == with_text["rai_131581fe.dcm"] == 1
+    (label,) = find_text_lines(load_radiograph(REAL / "rai_a9d1140b.dcm").pixels)
+    assert label.sideways
     assert with_text["rai_cf6f70dd.dcm"] == 4  # three lines of ID and exposure, and "Left"
 
 
@@ -277,3 +283,32 @@ def test_noise_and_texture_in_the_margin_are_not_faint_text(
         one[658 : 658 + 9, col + 4] = 150.0
         one[662, col : col + 9] = 150.0
     assert len(find_text_lines(one)) == 1
+
+
+def test_a_label_turned_a_quarter_in_the_margin_is_blanked_whole() -> None:
+    """A film's ID label stands sideways near its edge: an ID in white on the label's dark
+    part, and beside it a name in black on a white strip and a date in grey. The ID is read
+    on the film turned a quarter, and the blank grows over the rest of the label; the same
+    ID farther in is not sought sideways (a ruler's ticks would read as such a line)."""
+    img = _faint_film()
+    img[300:580, 760:815] = 20.0  # the label: dark, with a white strip
+    img[300:580, 784:798] = 250.0
+    before = img.copy()
+
+    def turned(text: str, row: int, col: int, h: int, value: float) -> None:
+        m = ph._letter_mask(text, h, h).T[::-1]  # read bottom to top
+        img[row : row + m.shape[0], col : col + m.shape[1]][m] = value
+
+    turned("A0252022", 320, 772, 14, 240.0)  # the ID, white on the dark part
+    turned("SMITH JANE", 310, 787, 10, 1.0)  # the name, black on the white strip
+    turned("6 JAN 2006", 330, 801, 10, 150.0)  # the date, in grey
+    ink = img != before
+    lines = find_text_lines(img)
+    assert lines
+    assert all(line.sideways for line in lines)
+    assert _covered(ink, blank_boxes(lines, img.shape)).sum() == ink.sum()
+    inside = _faint_film()
+    inside[300:580, 460:560] = 20.0
+    m = ph._letter_mask("A0252022", 14, 14).T[::-1]
+    inside[320 : 320 + m.shape[0], 472 : 472 + m.shape[1]][m] = 240.0
+    assert find_text_lines(inside) == ()
