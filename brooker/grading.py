@@ -143,7 +143,8 @@ def grade_hip(
         borderline = abs(gap.gap_mm - config.gap_threshold_mm) <= gap.uncertainty_mm
         if borderline:
             caveats.append(
-                f"gap {shown_gap_mm(gap.gap_mm, 1):.1f} mm is within its uncertainty "
+                f"gap {shown_gap_mm(gap.gap_mm, 1, config.gap_threshold_mm):.1f} mm is within "
+                "its uncertainty "
                 f"(±{gap.uncertainty_mm:.1f} mm) "
                 f"of {config.gap_threshold_mm:g} mm: class II/III is uncertain"
             )
@@ -222,6 +223,7 @@ def _result(
         head_radius_mm=hip.head_radius_mm,
         search_region=(config.sector_radius_mm, *config.sector_deg),
         center_uncertainty_mm=hip.center_uncertainty_mm,
+        gap_threshold_mm=config.gap_threshold_mm,
     )
 
 

@@ -426,6 +426,9 @@ class HipResult:
     angles 0 up, 90 lateral, 180 down (None when the hip was not searched: a hip whose anatomy
     the film's intensity model does not show; a hip not graded for the spur or bridge it holds
     keeps the region searched)."""
+    gap_threshold_mm: float = BROOKER_GAP_THRESHOLD_MM
+    """The class II/III boundary the hip was graded on (``AnalysisConfig.gap_threshold_mm``):
+    its gap is shown rounded on the same side of it (:func:`brooker.units.shown_gap_mm`)."""
     center_uncertainty_mm: float = 0.0
     """The rounding of ``center_px`` by the hip detector's grid: half its stride when the hip
     sits at the detector's own centre, 0 when a head outline (bone circle or metal disk) was
@@ -445,7 +448,9 @@ class HipResult:
             "image_side": self.image_side.value,
             "grade": None if self.grade is None else int(self.grade),
             "brooker_class": None if self.grade is None else self.grade.roman,
-            "gap_mm": None if gap is None else shown_gap_mm(float(gap.gap_mm), 2),
+            "gap_mm": None
+            if gap is None
+            else shown_gap_mm(float(gap.gap_mm), 2, self.gap_threshold_mm),
             "gap_uncertainty_mm": None if gap is None else round(float(gap.uncertainty_mm), 2),
             "gap_points_px": None
             if gap is None

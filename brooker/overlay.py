@@ -58,7 +58,7 @@ from brooker.models import (
     PixelSpacing,
     Radiograph,
 )
-from brooker.units import shown_gap_mm
+from brooker.units import BROOKER_GAP_THRESHOLD_MM, shown_gap_mm
 
 RGB = tuple[int, int, int]
 
@@ -346,8 +346,8 @@ def _fmt_mm(v: float) -> str:
     return f"{v:.1f} mm"
 
 
-def _fmt_gap(gap_mm: float) -> str:
-    return _fmt_mm(shown_gap_mm(gap_mm, 1))
+def _fmt_gap(gap_mm: float, threshold_mm: float = BROOKER_GAP_THRESHOLD_MM) -> str:
+    return _fmt_mm(shown_gap_mm(gap_mm, 1, threshold_mm))
 
 
 # --------------------------------------------------------------------------------------------
@@ -407,7 +407,7 @@ def _draw_gap(canvas: _Canvas, hip: HipResult, view: _View) -> None:
                 draw.line([t0, t1], fill=colour, width=width)
         canvas.occupy_line(a, b, pad=tick + lw)
     # the distance label, beside the line, where it covers least
-    label = _fmt_gap(gap.gap_mm) if gap.gap_mm > 0 else "0 mm (bridged)"
+    label = _fmt_gap(gap.gap_mm, hip.gap_threshold_mm) if gap.gap_mm > 0 else "0 mm (bridged)"
     size = max(12, round(canvas.font_px * 0.9))
     tw, th = _text_size(label, size)
     pad = max(3, size // 5)
@@ -491,7 +491,7 @@ def _hip_lines(hip: HipResult) -> list[tuple[str, RGB]]:
     if hip.grade is BrookerGrade.ANKYLOSIS:
         lines.append(("apparent ankylosis", KIND_RGB[FragmentKind.BRIDGE]))
     if hip.gap is not None and hip.grade is not BrookerGrade.ANKYLOSIS:
-        lines.append((f"gap {_fmt_gap(hip.gap.gap_mm)}", GAP_RGB))
+        lines.append((f"gap {_fmt_gap(hip.gap.gap_mm, hip.gap_threshold_mm)}", GAP_RGB))
     if hip.borderline:
         u = hip.gap.uncertainty_mm if hip.gap is not None else None
         lines.append(

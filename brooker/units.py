@@ -1,6 +1,7 @@
 """Physical constants of the Brooker classification and of the input images, and the one rule
 that ties a shown gap to its class (:func:`shown_gap_mm`). No other logic here."""
 
+import math
 from typing import Final
 
 #: Brooker 1973: class II leaves "at least 1 cm" between opposing bone surfaces; class III
@@ -8,15 +9,21 @@ from typing import Final
 BROOKER_GAP_THRESHOLD_MM: Final = 10.0
 
 
-
-def shown_gap_mm(gap_mm: float, decimals: int) -> float:
-    """``gap_mm`` rounded to ``decimals`` for a record or a label, never up to the class II/III
-    boundary from below: a class III gap of 9.996 mm is shown as 9.99 (9.9 at one decimal), not
-    as 10.0, which would read as class II beside "Brooker III". A gap of exactly 10.0 mm or more
-    rounds as usual (it cannot round below 10.0)."""
+def shown_gap_mm(
+    gap_mm: float, decimals: int, threshold_mm: float = BROOKER_GAP_THRESHOLD_MM
+) -> float:
+    """``gap_mm`` rounded to ``decimals`` for a record or a label, never across the class II/III
+    boundary ``threshold_mm`` (Brooker's 10 mm unless a hip was graded on another): a class III
+    gap of 9.996 mm is shown as 9.99 (9.9 at one decimal), not as 10.0, which would read as
+    class II beside "Brooker III". A gap at or above the boundary is shown at or above it (with
+    10 mm, ordinary rounding already does; a boundary of 10.04 mm would round 10.041 down to
+    10.0 at one decimal, and it is shown as 10.1)."""
     shown = round(gap_mm, decimals)
-    if gap_mm < BROOKER_GAP_THRESHOLD_MM <= shown:
-        shown = round(BROOKER_GAP_THRESHOLD_MM - 10.0**-decimals, decimals)
+    step = 10.0**-decimals
+    if gap_mm < threshold_mm <= shown:
+        shown = round(math.ceil(threshold_mm / step - 1e-9) * step - step, decimals)
+    elif shown < threshold_mm <= gap_mm:
+        shown = round(math.ceil(threshold_mm / step - 1e-9) * step, decimals)
     return shown
 
 

@@ -79,6 +79,54 @@ def test_shown_gap_stays_on_its_side_of_10_mm(gap: float, decimals: int) -> None
     assert abs(shown - gap) <= 10.0**-decimals + 1e-9
 
 
+@given(
+    st.floats(0.0, 40.0),
+    st.sampled_from([0, 1, 2, 3]),
+    st.floats(1.0, 30.0) | st.sampled_from([10.004, 10.04, 9.95, 9.996, 8.4]),
+)
+def test_shown_gap_stays_on_its_side_of_any_threshold(
+    gap: float, decimals: int, threshold: float
+) -> None:
+    """A hip graded on another class II/III boundary (``AnalysisConfig.gap_threshold_mm``, a
+    research setting) shows its gap on the same side of that boundary."""
+    shown = shown_gap_mm(gap, decimals, threshold)
+    assert (shown < threshold) is (gap < threshold)
+    assert abs(shown - gap) <= 10.0**-decimals + 1e-9
+
+
+@pytest.mark.parametrize(
+    ("gap", "decimals", "threshold", "shown"),
+    [
+        (10.041, 1, 10.04, 10.1),  # ordinary rounding gives 10.0, under the boundary
+        (10.03, 1, 10.04, 10.0),
+        (9.951, 1, 9.95, 10.0),
+        (9.949, 1, 9.95, 9.9),
+        (10.0041, 2, 10.004, 10.01),
+    ],
+)
+def test_shown_gap_at_another_threshold(
+    gap: float, decimals: int, threshold: float, shown: float
+) -> None:
+    assert shown_gap_mm(gap, decimals, threshold) == shown
+
+
+def test_record_of_a_hip_graded_on_another_threshold() -> None:
+    """The record and the overlay's label keep the gap on the side of the boundary the hip was
+    graded on: a class II gap of 10.0041 mm against 10.004 mm is written 10.01, not 10.0."""
+    config = AnalysisConfig(gap_threshold_mm=10.004)
+    res = grade_hip(HIP, _frags(PEL), _gap(10.0041, 0.0), config)
+    assert res.gap_threshold_mm == 10.004
+    rec = res.to_record()
+    assert rec["grade"] == 2
+    assert rec["gap_mm"] == 10.01
+    res = grade_hip(HIP, _frags(PEL), _gap(10.0039, 0.0), config)
+    assert res.to_record()["grade"] == 3
+    assert res.to_record()["gap_mm"] == 10.0
+    from brooker import overlay as ov
+
+    assert ov._fmt_gap(10.041, 10.04) == "10.1 mm"
+
+
 def test_record_of_a_class_III_gap_just_under_10_mm() -> None:
     res = grade_hip(HIP, _frags(PEL), _gap(9.996, 0.0), AnalysisConfig())
     rec = res.to_record()
