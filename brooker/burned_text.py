@@ -121,7 +121,8 @@ def find_text_lines(
         return ()
     finite = np.isfinite(img)
     if not finite.all():
-        img = np.where(finite, img, np.float32(np.nanmin(img) if finite.any() else 0.0))
+        # the darkest finite value (``np.nanmin`` would return -inf: the film would read empty)
+        img = np.where(finite, img, img[finite].min() if finite.any() else np.float32(0.0))
     k = max(1, -(-max(img.shape) // WORK_SIDE_PX))  # ceil
     if k > 1:
         rows, cols = (img.shape[0] // k) * k, (img.shape[1] // k) * k
@@ -132,7 +133,9 @@ def find_text_lines(
     lo, hi = (float(v) for v in np.percentile(img[::step, ::step], [1.0, 99.9]))
     if not hi > lo:
         return ()
-    found = _lines(img, lo, hi)
+    # the background of the main rules, once: an opening by a square turns with the film
+    background = _background(img)
+    found = _lines(img, lo, hi, background)
     found += tuple(
         line for line in _faint_lines(img, lo, hi) if not any(_overlap(line, t) for t in found)
     )
@@ -140,7 +143,7 @@ def find_text_lines(
     sideways = tuple(
         TextLine(_label_box(img, (c0, r0, c1, r1), line.height_px), line.height_px,
                  line.glyphs, sideways=True)
-        for line in _lines(turned, lo, hi)
+        for line in _lines(turned, lo, hi, np.ascontiguousarray(background.T))
         if _margin(line, turned.shape) <= SIDEWAYS_MARGIN_FRAC
         for r0, c0, r1, c1 in (line.bbox_px,)
     )  # fmt: skip
@@ -152,14 +155,31 @@ def find_text_lines(
     )
 
 
-def _lines(img: npt.NDArray[np.float32], lo: float, hi: float) -> tuple[TextLine, ...]:
-    """Bright text lines of ``img``, whose range is ``lo``..``hi``."""
-    max_h = max(MIN_HEIGHT_PX + 1, int(MAX_HEIGHT_FRAC * max(img.shape)))
-    size = max_h | 1
+def _max_height(img: npt.NDArray[np.float32]) -> int:
+    """The tallest glyph sought on ``img`` (see :data:`MAX_HEIGHT_FRAC`), pixels."""
+    return max(MIN_HEIGHT_PX + 1, int(MAX_HEIGHT_FRAC * max(img.shape)))
+
+
+def _background(img: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """The background a glyph stands on: what an opening wider than any glyph leaves."""
+    size = _max_height(img) | 1
+    opened: npt.NDArray[np.float32] = ndi.grey_opening(img, size=(size, size))
+    return opened
+
+
+def _lines(
+    img: npt.NDArray[np.float32],
+    lo: float,
+    hi: float,
+    background: npt.NDArray[np.float32] | None = None,
+) -> tuple[TextLine, ...]:
+    """Bright text lines of ``img``, whose range is ``lo``..``hi`` (``background``: that of
+    :func:`_background`, if already taken)."""
+    max_h = _max_height(img)
     span = hi - lo
     dark = lo + MAX_BACKGROUND_FRAC * span
-    # the background a glyph stands on: what an opening wider than any glyph leaves
-    background = ndi.grey_opening(img, size=(size, size))
+    if background is None:
+        background = _background(img)
     glyph_px = (img - background) >= MIN_CONTRAST_FRAC * span
     glyph_px &= background <= dark  # on the darker half of the film's range
     if not glyph_px.any():
@@ -225,11 +245,18 @@ def _label_box(
     busy; the film or the lightbox around the label is not."""
     r0, c0, r1, c1 = box
     rows, cols = img.shape
-    grad = np.hypot(ndi.sobel(img, 0), ndi.sobel(img, 1))
-    busy = LABEL_BUSY_FRAC * float(grad[r0:r1, c0:c1].mean())
     step = max(1, height // 2)
     along, across = LABEL_MAX_GROWTH * (r1 - r0), LABEL_MAX_GROWTH * height
     lim = (max(0, r0 - along), max(0, c0 - across), min(rows, r1 + along), min(cols, c1 + across))
+    # the gradient over the limits only (and a pixel around, where the film goes on: the same
+    # values as over the whole film), in the film's coordinates
+    t, left = max(0, lim[0] - 1), max(0, lim[1] - 1)
+    part = img[t : min(rows, lim[2] + 1), left : min(cols, lim[3] + 1)]
+    grad = np.zeros_like(img)
+    grad[t : t + part.shape[0], left : left + part.shape[1]] = np.hypot(
+        ndi.sobel(part, 0), ndi.sobel(part, 1)
+    )
+    busy = LABEL_BUSY_FRAC * float(grad[r0:r1, c0:c1].mean())
     grown = True
     while grown:
         grown = False
@@ -317,11 +344,7 @@ def _crowded(line: TextLine, shapes: list[tuple[int, int, int, int]]) -> bool:
     r0, c0, r1, c1 = line.bbox_px
     h = r1 - r0
     for lo, hi in ((r0 - h, r0), (r1, r1 + h)):
-        n = sum(
-            1
-            for a, b, c, d in shapes
-            if lo <= (a + c) / 2 < hi and c0 <= (b + d) / 2 < c1
-        )
+        n = sum(1 for a, b, c, d in shapes if lo <= (a + c) / 2 < hi and c0 <= (b + d) / 2 < c1)
         if 3 * n >= line.glyphs:
             return True
     return False
