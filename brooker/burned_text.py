@@ -140,14 +140,20 @@ def find_text_lines(
         line for line in _faint_lines(img, lo, hi) if not any(_overlap(line, t) for t in found)
     )
     turned = np.ascontiguousarray(img.T)
-    sideways = tuple(
-        TextLine(_label_box(img, (c0, r0, c1, r1), line.height_px), line.height_px,
-                 line.glyphs, sideways=True)
+    # a line read on the turned film, in the film's coordinates: dropped when it is a line
+    # already found (read twice), then grown over its label (a label's box overlapping another
+    # line does not drop the label)
+    along_side = [
+        TextLine((c0, r0, c1, r1), line.height_px, line.glyphs, sideways=True)
         for line in _lines(turned, lo, hi, np.ascontiguousarray(background.T))
         if _margin(line, turned.shape) <= SIDEWAYS_MARGIN_FRAC
         for r0, c0, r1, c1 in (line.bbox_px,)
-    )  # fmt: skip
-    found += tuple(line for line in sideways if not any(_overlap(line, t) for t in found))
+    ]
+    found += tuple(
+        TextLine(_label_box(img, line.bbox_px, line.height_px), line.height_px, line.glyphs, True)
+        for line in along_side
+        if not any(_overlap(line, t) for t in found)
+    )
     return tuple(
         TextLine((r0 * k, c0 * k, r1 * k, c1 * k), line.height_px * k, line.glyphs, line.sideways)
         for line in found

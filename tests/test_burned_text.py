@@ -312,3 +312,26 @@ def test_a_label_turned_a_quarter_in_the_margin_is_blanked_whole() -> None:
     m = ph._letter_mask("A0252022", 14, 14).T[::-1]
     inside[320 : 320 + m.shape[0], 472 : 472 + m.shape[1]][m] = 240.0
     assert find_text_lines(inside) == ()
+
+
+def test_a_label_turned_a_quarter_is_blanked_beside_another_line() -> None:
+    """A line written across the film that ends on the label turned a quarter (its box
+    overlaps the label's, not the line read along the side) does not drop the label."""
+    img = _faint_film()
+    img[300:580, 760:815] = 20.0  # the label: dark, with a white strip
+    img[300:580, 784:798] = 250.0
+    img[440:470, 600:777] = 20.0  # a dark strip across, to the label
+    before = img.copy()
+
+    def turned(text: str, row: int, col: int, h: int, value: float) -> None:
+        m = ph._letter_mask(text, h, h).T[::-1]  # read bottom to top
+        img[row : row + m.shape[0], col : col + m.shape[1]][m] = value
+
+    turned("A0252022", 320, 772, 14, 240.0)
+    turned("SMITH JANE", 310, 787, 10, 1.0)
+    turned("6 JAN 2006", 330, 801, 10, 150.0)
+    label = img != before
+    _glyph_row(img, "KV80 MAS20", 450, 700, 14, 240.0)  # ends at column 780, on the label
+    lines = find_text_lines(img)
+    assert sum(line.sideways for line in lines) == 1
+    assert _covered(label, blank_boxes(lines, img.shape)).sum() == label.sum()
