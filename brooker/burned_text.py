@@ -220,12 +220,17 @@ def _faint_lines(img: npt.NDArray[np.float32], lo: float, hi: float) -> tuple[Te
         shapes = _glyph_boxes(glyph_px, 2 * h)
         boxes = [b for b in shapes if not found or not _inside(b, found)]
         # the words of a line (a name, a date) are runs of their own: joined across word spaces
-        lines = [
+        candidates = [
             line
             for line in _joined(_aligned_runs(boxes))
-            if line.glyphs >= FAINT_MIN_GLYPHS
-            and not _crowded(line, shapes)
-            and _framed(img, line, dark)
+            if line.glyphs >= FAINT_MIN_GLYPHS and _framed(img, line, dark)
+        ]
+        # no glyph-like shapes crowd a line above and below but those of its label's other
+        # lines, stacked on it (at a pitch under twice their height they fall in its bands)
+        lines = [
+            line
+            for line in candidates
+            if not _crowded(line, _outside(shapes, [c for c in candidates if _stacked(c, line)]))
         ]
         taken = [line for line in lines if _margin(line, img.shape) <= FAINT_MARGIN_FRAC]
         # a label's other lines, stacked on one in the margin, may reach farther in
@@ -362,6 +367,13 @@ def _inside(box: tuple[int, int, int, int], lines: list[TextLine]) -> bool:
     return any(
         a <= r0 and b <= c0 and r1 <= c and c1 <= d for a, b, c, d in (t.bbox_px for t in lines)
     )
+
+
+def _outside(
+    boxes: list[tuple[int, int, int, int]], lines: list[TextLine]
+) -> list[tuple[int, int, int, int]]:
+    """``boxes`` but those within one of ``lines``."""
+    return [b for b in boxes if not _inside(b, lines)] if lines else boxes
 
 
 def _overlap(a: TextLine, b: TextLine) -> bool:

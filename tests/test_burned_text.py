@@ -238,6 +238,15 @@ def test_faint_text_in_the_margin_is_found_whole() -> None:
     lines = find_text_lines(img)
     assert len(lines) == 3
     assert _covered(ink, blank_boxes(lines, img.shape)).sum() == ink.sum()
+    # set tighter, at 1.4 heights of line (8 pixels), the label's lines fall in each other's
+    # bands above and below: they are not the crowding of texture
+    img = _faint_film()
+    before = img.copy()
+    for k, words in enumerate(("DOE JOHN", "W08541301", "01 DEC 2026")):
+        _glyph_row(img, words, 649 + 11 * k, 120, 10, 150.0)
+    ink = img != before
+    lines = find_text_lines(img)
+    assert _covered(ink, blank_boxes(lines, img.shape)).sum() == ink.sum()
 
 
 def test_faint_text_is_sought_only_in_the_margin() -> None:
