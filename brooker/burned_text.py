@@ -311,7 +311,9 @@ def _margin_noise(img: npt.NDArray[np.float32]) -> float:
 def _aligned_runs(boxes: list[tuple[int, int, int, int]]) -> list[TextLine]:
     """Glyph boxes chained left to right into runs on one band of rows: each next glyph (the
     nearest to the right, its centre at most 2.5 band heights on) keeps the band at most 1.3
-    times its tallest glyph, every glyph fills at least half of the band's height. Stricter than
+    times the taller of the band so far and the glyph, and every glyph fills at least half of
+    the band's height (a staircase of glyphs can widen the band step by step; :func:`_joined`
+    would join its pieces anyway). Stricter than
     :func:`_group`: faint glyphs are sought where texture also leaves small shapes."""
     order = sorted(range(len(boxes)), key=lambda k: boxes[k][1] + boxes[k][3])
     used: set[int] = set()

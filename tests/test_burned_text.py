@@ -294,33 +294,58 @@ def test_noise_and_texture_in_the_margin_are_not_faint_text(
     assert len(find_text_lines(one)) == 1
 
 
-def test_a_label_turned_a_quarter_in_the_margin_is_blanked_whole() -> None:
-    """A film's ID label stands sideways near its edge: an ID in white on the label's dark
-    part, and beside it a name in black on a white strip and a date in grey. The ID is read
-    on the film turned a quarter, and the blank grows over the rest of the label; the same
-    ID farther in is not sought sideways (a ruler's ticks would read as such a line)."""
-    img = _faint_film()
-    img[300:580, 760:815] = 20.0  # the label: dark, with a white strip
-    img[300:580, 784:798] = 250.0
+def _sideways_label(img: npt.NDArray[np.float32], col: int) -> npt.NDArray[np.bool_]:
+    """A film's ID label turned a quarter, its dark body from ``col`` to ``col + 58``: an ID in
+    white, beside it a name in black on a white strip, and a date in grey; returns where its
+    text is."""
+    img[300:580, col : col + 58] = 20.0
+    img[300:580, col + 28 : col + 42] = 250.0
     before = img.copy()
 
-    def turned(text: str, row: int, col: int, h: int, value: float) -> None:
+    def turned(text: str, row: int, c: int, h: int, value: float) -> None:
         m = ph._letter_mask(text, h, h).T[::-1]  # read bottom to top
-        img[row : row + m.shape[0], col : col + m.shape[1]][m] = value
+        img[row : row + m.shape[0], c : c + m.shape[1]][m] = value
 
-    turned("A0252022", 320, 772, 14, 240.0)  # the ID, white on the dark part
-    turned("SMITH JANE", 310, 787, 10, 1.0)  # the name, black on the white strip
-    turned("6 JAN 2006", 330, 801, 10, 150.0)  # the date, in grey
-    ink = img != before
+    turned("A0252022", 320, col + 12, 14, 240.0)  # the ID, white on the dark part
+    turned("SMITH JANE", 310, col + 31, 10, 1.0)  # the name, black on the white strip
+    turned("6 JAN 2006", 330, col + 45, 10, 150.0)  # the date, in grey
+    return img != before
+
+
+def test_a_label_turned_a_quarter_in_the_margin_is_blanked_whole() -> None:
+    """A film's ID label stands sideways near its edge. Its ID is read on the film turned a
+    quarter, and the blank grows over the rest of the label (the name and the date) and no
+    farther than it; the same label farther in is not sought sideways (a ruler's ticks would
+    read as such a line)."""
+    img = _faint_film()
+    ink = _sideways_label(img, 760)
     lines = find_text_lines(img)
     assert lines
     assert all(line.sideways for line in lines)
-    assert _covered(ink, blank_boxes(lines, img.shape)).sum() == ink.sum()
+    assert any(c0 <= 772 and c1 >= 782 for _, c0, _, c1 in (t.bbox_px for t in lines))  # the ID
+    boxes = blank_boxes(lines, img.shape)
+    assert _covered(ink, boxes).sum() == ink.sum()
+    for r0, c0, r1, c1 in boxes:  # within the label (and a glyph's height), not the film around
+        assert 300 - 14 <= r0
+        assert r1 <= 580 + 14
+        assert 760 - 14 <= c0
+        assert c1 <= 818 + 14
     inside = _faint_film()
-    inside[300:580, 460:560] = 20.0
-    m = ph._letter_mask("A0252022", 14, 14).T[::-1]
-    inside[320 : 320 + m.shape[0], 472 : 472 + m.shape[1]][m] = 240.0
+    _sideways_label(inside, 460)
     assert find_text_lines(inside) == ()
+
+
+def test_a_label_turned_a_quarter_on_a_large_film() -> None:
+    """On a film searched at a third of its size (each block by its brightest pixel), the
+    label read sideways is blanked whole in stored pixels."""
+    small = _faint_film()
+    ink = np.kron(_sideways_label(small, 760), np.ones((4, 4), bool))
+    big = np.kron(small, np.ones((4, 4), np.float32))
+    assert max(big.shape) > 2 * 1600  # searched at a third of its size
+    lines = find_text_lines(big)
+    assert lines
+    assert all(line.sideways for line in lines)
+    assert _covered(ink, blank_boxes(lines, big.shape)).sum() == ink.sum()
 
 
 def test_a_label_turned_a_quarter_is_blanked_beside_another_line() -> None:
