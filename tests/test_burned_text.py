@@ -369,3 +369,18 @@ def test_a_label_turned_a_quarter_is_blanked_beside_another_line() -> None:
     lines = find_text_lines(img)
     assert sum(line.sideways for line in lines) == 1
     assert _covered(label, blank_boxes(lines, img.shape)).sum() == label.sum()
+
+
+def test_a_faint_line_running_onto_brighter_tissue_is_followed_to_its_end() -> None:
+    """A faint line in the margin runs from the thigh onto brighter tissue, where its glyphs
+    (printed at one grey level) stand out by under a tenth of the range: once found, it is
+    followed there at its own level, and blanked whole."""
+    img = _faint_film()
+    img[620:700, 200:] += 33.0  # from column 200 on, 15 grey levels under the glyphs
+    before = img.copy()
+    _glyph_row(img, "0854130177 SMITH JANE", 660, 140, 10, 150.0)
+    ink = img != before
+    assert ink[:, 200:].sum() > ink[:, :200].sum()  # most of it on the brighter tissue
+    lines = find_text_lines(img)
+    assert len(lines) == 1
+    assert _covered(ink, blank_boxes(lines, img.shape)).sum() == ink.sum()
