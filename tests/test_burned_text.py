@@ -229,24 +229,18 @@ def test_faint_text_in_the_margin_is_found_whole() -> None:
     assert c0 >= 110
     assert c1 <= 120 + 9 * 12 + 10
     # a label of three lines, words and all, whose first line starts farther in than the
-    # margin: the lines stacked on one in the margin are the label's too
-    img = _faint_film()
-    before = img.copy()
-    for k, words in enumerate(("DOE JOHN", "W08541301", "01 DEC 2026")):
-        _glyph_row(img, words, 630 + 15 * k, 120, 10, 150.0)
-    ink = img != before
-    lines = find_text_lines(img)
-    assert len(lines) == 3
-    assert _covered(ink, blank_boxes(lines, img.shape)).sum() == ink.sum()
-    # set tighter, at 1.4 heights of line (8 pixels), the label's lines fall in each other's
-    # bands above and below: they are not the crowding of texture
-    img = _faint_film()
-    before = img.copy()
-    for k, words in enumerate(("DOE JOHN", "W08541301", "01 DEC 2026")):
-        _glyph_row(img, words, 649 + 11 * k, 120, 10, 150.0)
-    ink = img != before
-    lines = find_text_lines(img)
-    assert _covered(ink, blank_boxes(lines, img.shape)).sum() == ink.sum()
+    # margin: the lines stacked on one in the margin are the label's too; set tighter, at 1.4
+    # heights of line (8 pixels), its lines fall in each other's bands above and below: they
+    # are not the crowding of texture
+    for top, pitch in ((630, 15), (649, 11)):
+        img = _faint_film()
+        before = img.copy()
+        for k, words in enumerate(("DOE JOHN", "W08541301", "01 DEC 2026")):
+            _glyph_row(img, words, top + pitch * k, 120, 10, 150.0)
+        ink = img != before
+        lines = find_text_lines(img)
+        assert len(lines) == 3
+        assert _covered(ink, blank_boxes(lines, img.shape)).sum() == ink.sum()
 
 
 def test_faint_text_is_sought_only_in_the_margin() -> None:
