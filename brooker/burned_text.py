@@ -218,7 +218,7 @@ def _faint_lines(img: npt.NDArray[np.float32], lo: float, hi: float) -> tuple[Te
         if not glyph_px.any():
             continue
         shapes = _glyph_boxes(glyph_px, 2 * h)
-        boxes = [b for b in shapes if not found or not _inside(b, found)]
+        boxes = _outside(shapes, found)  # not again those of a line found at a finer scale
         # the words of a line (a name, a date) are runs of their own: joined across word spaces
         candidates = [
             line
@@ -260,24 +260,25 @@ def _label_box(
     along, across = LABEL_MAX_GROWTH * (r1 - r0), LABEL_MAX_GROWTH * height
     lim = (max(0, r0 - along), max(0, c0 - across), min(rows, r1 + along), min(cols, c1 + across))
     # the gradient over the limits only (and a pixel around, where the film goes on: the same
-    # values as over the whole film), in the film's coordinates
+    # values as over the whole film); ``grad`` is indexed from (t, left)
     t, left = max(0, lim[0] - 1), max(0, lim[1] - 1)
     part = img[t : min(rows, lim[2] + 1), left : min(cols, lim[3] + 1)]
-    grad = np.zeros_like(img)
-    grad[t : t + part.shape[0], left : left + part.shape[1]] = np.hypot(
-        ndi.sobel(part, 0), ndi.sobel(part, 1)
-    )
-    busy = LABEL_BUSY_FRAC * float(grad[r0:r1, c0:c1].mean())
+    grad = np.hypot(ndi.sobel(part, 0), ndi.sobel(part, 1))
+
+    def mean(a: int, b: int, c: int, d: int) -> float:
+        return float(grad[a - t : b - t, c - left : d - left].mean())
+
+    busy = LABEL_BUSY_FRAC * mean(r0, r1, c0, c1)
     grown = True
     while grown:
         grown = False
-        if r0 > lim[0] and grad[max(lim[0], r0 - step) : r0, c0:c1].mean() >= busy:
+        if r0 > lim[0] and mean(max(lim[0], r0 - step), r0, c0, c1) >= busy:
             r0, grown = max(lim[0], r0 - step), True
-        if r1 < lim[2] and grad[r1 : min(lim[2], r1 + step), c0:c1].mean() >= busy:
+        if r1 < lim[2] and mean(r1, min(lim[2], r1 + step), c0, c1) >= busy:
             r1, grown = min(lim[2], r1 + step), True
-        if c0 > lim[1] and grad[r0:r1, max(lim[1], c0 - step) : c0].mean() >= busy:
+        if c0 > lim[1] and mean(r0, r1, max(lim[1], c0 - step), c0) >= busy:
             c0, grown = max(lim[1], c0 - step), True
-        if c1 < lim[3] and grad[r0:r1, c1 : min(lim[3], c1 + step)].mean() >= busy:
+        if c1 < lim[3] and mean(r0, r1, c1, min(lim[3], c1 + step)) >= busy:
             c1, grown = min(lim[3], c1 + step), True
     return (r0, c0, r1, c1)
 
@@ -313,8 +314,8 @@ def _aligned_runs(boxes: list[tuple[int, int, int, int]]) -> list[TextLine]:
     nearest to the right, its centre at most 2.5 band heights on) keeps the band at most 1.3
     times the taller of the band so far and the glyph, and every glyph fills at least half of
     the band's height (a staircase of glyphs can widen the band step by step; :func:`_joined`
-    would join its pieces anyway). Stricter than
-    :func:`_group`: faint glyphs are sought where texture also leaves small shapes."""
+    would join its pieces anyway). Stricter than :func:`_group`: faint glyphs are sought where
+    texture also leaves small shapes."""
     order = sorted(range(len(boxes)), key=lambda k: boxes[k][1] + boxes[k][3])
     used: set[int] = set()
     runs: list[TextLine] = []
