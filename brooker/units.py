@@ -19,12 +19,17 @@ def shown_gap_mm(
     10 mm, ordinary rounding already does; a boundary of 10.04 mm would round 10.041 down to
     10.0 at one decimal, and it is shown as 10.1)."""
     shown = round(gap_mm, decimals)
+    if (gap_mm < threshold_mm) is (shown < threshold_mm):
+        return shown
+    # the smallest value at this precision at or above the boundary (the division may land a
+    # step either side of it in binary)
     step = 10.0**-decimals
-    if gap_mm < threshold_mm <= shown:
-        shown = round(math.ceil(threshold_mm / step - 1e-9) * step - step, decimals)
-    elif shown < threshold_mm <= gap_mm:
-        shown = round(math.ceil(threshold_mm / step - 1e-9) * step, decimals)
-    return shown
+    up = round(math.ceil(threshold_mm / step) * step, decimals)
+    while up < threshold_mm:
+        up = round(up + step, decimals)
+    while round(up - step, decimals) >= threshold_mm:
+        up = round(up - step, decimals)
+    return up if gap_mm >= threshold_mm else round(up - step, decimals)
 
 
 #: Largest image the loader will decode, in megapixels (a 43 cm plate at 0.1 mm is ~18 MP).

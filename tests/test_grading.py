@@ -102,6 +102,7 @@ def test_shown_gap_stays_on_its_side_of_any_threshold(
         (9.951, 1, 9.95, 10.0),
         (9.949, 1, 9.95, 9.9),
         (10.0041, 2, 10.004, 10.01),
+        (1.25, 0, math.nextafter(1.0, 2.0), 2.0),  # a boundary a hair above a whole step
     ],
 )
 def test_shown_gap_at_another_threshold(
