@@ -206,15 +206,6 @@ class Chromium:
         self.page.send("Page.navigate", url=url)
         self.wait_for(ready)
 
-    def local_storage(self, origin: str) -> dict[str, str]:
-        """The localStorage of ``origin`` as the browser process holds it (what a reload
-        reads), not the page's own copy, which it writes to first."""
-        reply = self.page.send(
-            "DOMStorage.getDOMStorageItems",
-            storageId={"securityOrigin": origin, "isLocalStorage": True},
-        )
-        return {k: v for k, v in reply["entries"]}
-
     def reload(self, ready: str) -> None:
         """Reload the page and wait until ``ready`` holds."""
         self._forget_ready()

@@ -130,18 +130,25 @@ def test_keyboard_verdicts_persist_and_export(page: tuple[Chromium, Path]) -> No
     b.key("1")  # reader: I
     assert "reviewed 3 of" in b.evaluate("document.getElementById('progress').textContent")
 
-    # the verdicts survive a reload (localStorage): once the page's writes have reached the
-    # browser process, which a reload reads (on a loaded machine they arrive late)
-    written = b.evaluate("JSON.stringify(Object.assign({}, localStorage))")
-    origin = b.evaluate("location.origin")
-    deadline = time.monotonic() + 15
-    while b.local_storage(origin) != json.loads(written) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    b.reload(READY)
+    # the verdicts survive a reload (localStorage). The page writes them at once, but the
+    # browser may hand a reloaded page its storage before the old page's writes have reached
+    # it (twice in six full runs of the suite on 2026-12-01 both labels were empty after the
+    # reload; never when the file runs alone): reloaded again until they show, 15 s at most
+    assert b.evaluate("document.getElementById('storage-warning').hidden")
     first = "document.querySelectorAll('article.card')[0]"
-    assert b.evaluate(
+    shown = (
         f"[...{first}.querySelectorAll('tr.hip')].map(r => r.querySelector('.verdict').textContent)"
-    ) == ["reader agrees", "reader: IV"]
+    )
+    deadline = time.monotonic() + 15
+    while True:
+        b.reload(READY)
+        labels = b.evaluate(shown)
+        if labels == ["reader agrees", "reader: IV"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert labels == ["reader agrees", "reader: IV"], b.evaluate(
+        "JSON.stringify(Object.assign({}, localStorage))"
+    )
     assert b.evaluate(f"{first}.querySelectorAll('input.note')[1].value") == '=spur, "bridging"?'
 
     # "not reviewed" hides the films whose every hip has a verdict
