@@ -184,18 +184,15 @@ class _GapMeter:
         if fs_tube is not None and fl is not None:
             fs_tube.grow_mm = fl
             fm = fs_tube.fields(u, v, win)[0]
-        if pm is not None:
-            e = pm & ~P0
-            if (pm & F0).any():
+        # each grown spur against the other side's fixed bone: touching is a bridge (0)
+        for m, own, other, d_other in ((pm, P0, F0, self.dF), (fm, F0, P0, self.dP)):
+            if m is None:
+                continue
+            if (m & other).any():
                 return 0.0
+            e = m & ~own
             if e.any():
-                vals.append(float(self.dF[e].min()))
-        if fm is not None:
-            e = fm & ~F0
-            if (fm & P0).any():
-                return 0.0
-            if e.any():
-                vals.append(float(self.dP[e].min()))
+                vals.append(float(d_other[e].min()))
         if pm is not None and fm is not None:
             if (pm & fm).any():
                 return 0.0
