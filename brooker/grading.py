@@ -140,7 +140,7 @@ def grade_hip(
     caveats: list[str] = []
     borderline = False
     if grade in (BrookerGrade.SPURS_WIDE_GAP, BrookerGrade.SPURS_NARROW_GAP) and gap is not None:
-        borderline = abs(gap.gap_mm - config.gap_threshold_mm) <= gap.uncertainty_mm
+        borderline = gap.borderline_at(config.gap_threshold_mm)
         if borderline:
             caveats.append(
                 f"gap {shown_gap_mm(gap.gap_mm, 1, config.gap_threshold_mm):.1f} mm is within "

@@ -398,10 +398,23 @@ class GapMeasurement:
         if not (math.isfinite(self.gap_mm) and self.gap_mm >= 0):
             raise ValueError(f"gap_mm must be finite and >= 0, got {self.gap_mm!r}")
 
+    def borderline_at(self, threshold_mm: float) -> bool:
+        """True when ``threshold_mm`` lies within the measurement's uncertainty of the gap
+        (at exactly the uncertainty, too): the class on either side of it is uncertain.
+
+        >>> GapMeasurement(9.5, (0.0, 0.0), (0.0, 9.5), uncertainty_mm=0.5).borderline_at(10.0)
+        True
+        >>> GapMeasurement(9.5, (0.0, 0.0), (0.0, 9.5), uncertainty_mm=0.5).borderline_at(8.0)
+        False
+        """
+        return abs(self.gap_mm - threshold_mm) <= self.uncertainty_mm
+
     @property
     def borderline(self) -> bool:
-        """True when 10 mm lies within the measurement's uncertainty of the gap."""
-        return abs(self.gap_mm - BROOKER_GAP_THRESHOLD_MM) <= self.uncertainty_mm
+        """:meth:`borderline_at` the standard 10 mm (``BROOKER_GAP_THRESHOLD_MM``); a hip graded
+        with another ``AnalysisConfig.gap_threshold_mm`` has its own flag in
+        :attr:`HipResult.borderline`."""
+        return self.borderline_at(BROOKER_GAP_THRESHOLD_MM)
 
 
 @dataclass(frozen=True, slots=True)

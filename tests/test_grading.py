@@ -272,6 +272,27 @@ def test_borderline_flag(gap: float, unc: float, grade: BrookerGrade, borderline
 
 
 @pytest.mark.parametrize(
+    ("gap", "threshold", "borderline"),
+    [
+        (8.3, 8.0, True),  # near 8 mm, far from 10 mm
+        (9.7, 8.0, False),  # near 10 mm, far from 8 mm
+        (12.4, 12.0, True),
+        (12.6, 12.0, False),
+    ],
+)
+def test_borderline_flag_follows_the_configured_threshold(
+    gap: float, threshold: float, borderline: bool
+) -> None:
+    """A hip graded on another class II/III boundary is borderline near that boundary, not
+    near 10 mm; the measurement's own flag says the same about the same boundary."""
+    g = _gap(gap, 0.5)
+    assert g.borderline_at(threshold) is borderline
+    res = grade_hip(HIP, _frags(PEL), g, AnalysisConfig(gap_threshold_mm=threshold))
+    assert res.borderline is borderline
+    assert any(f"of {threshold:g} mm" in c for c in res.caveats) is borderline
+
+
+@pytest.mark.parametrize(
     ("kinds", "gap", "grade"),
     [
         ((), None, BrookerGrade.NONE),
