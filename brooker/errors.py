@@ -23,12 +23,38 @@ class BrookerError(Exception):
     code: str = "error"
 
     def __init__(self, message: str, path: str | Path | None = None) -> None:
+        self._path: str | None = None
+        self._detail = ""
+        super().__init__()
         self.path = None if path is None else str(path)
+        self.detail = str(message)
+
+    # ``path`` and ``detail`` are set again after construction (the loader names the file and
+    # redacts identifiers): ``args``, and so ``str()``, ``repr()`` and pickling, follow them,
+    # or ``print(err)`` would show the text from before the redaction.
+
+    @property
+    def path(self) -> str | None:
+        """The input file the error is about."""
+        return self._path
+
+    @path.setter
+    def path(self, value: str | None) -> None:
+        self._path = value
+        self.args = (self.message,)
+
+    @property
+    def detail(self) -> str:
+        """What is wrong, one printable line, without the file name."""
+        return self._detail
+
+    @detail.setter
+    def detail(self, value: str) -> None:
         # always one line, and printable: a corrupted file's bytes can reach a quoted value
-        self.detail = "".join(
-            ch if ch.isprintable() else "?" for ch in " ".join(str(message).split())
+        self._detail = "".join(
+            ch if ch.isprintable() else "?" for ch in " ".join(str(value).split())
         )
-        super().__init__(self.message)
+        self.args = (self.message,)
 
     @property
     def message(self) -> str:

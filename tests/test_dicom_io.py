@@ -417,6 +417,17 @@ def test_error_messages_carry_no_identifiers(tmp_path: Path, code: str) -> None:
         assert "SECRET" not in info.value.message
 
 
+def test_str_of_a_loader_error_is_the_redacted_message(tmp_path: Path) -> None:
+    # `except BrookerError as e: print(e)` is what an API user writes: str() must be the
+    # message as redacted and prefixed with the file by the loader, not the raw detail
+    path = _write(tmp_path, DicomVariant(photometric="DOE^JANE^SECRET"))
+    with pytest.raises(errors.MalformedDicomError) as info:
+        load_radiograph(path)
+    assert "SECRET" not in info.value.message
+    assert str(info.value) == info.value.message
+    assert "SECRET" not in repr(info.value)
+
+
 def test_foreign_exception_text_is_redacted(tmp_path: Path) -> None:
     from brooker.dicom_io import _redact
 
