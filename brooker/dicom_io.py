@@ -407,6 +407,15 @@ def _load(
     image_laterality = _text(ds, _IMAGE_LATERALITY) or _text(ds, _LATERALITY)
     right_on, lat_source = _laterality(orientation, view_position, image_laterality, caveats)
     display = _display_mapping(ds, mono1, k_invert)
+    # caveats and meta quote header values (a spacing, an orientation): a corrupted or
+    # misfilled element can hold an identifier, redacted here as in error messages
+    caveats = [_redact(c, ident) for c in caveats]
+    if orientation is not None:
+        orientation = tuple(_redact(v, ident) for v in orientation)
+    view_position, image_laterality, body_part = (
+        None if v is None else _redact(v, ident)
+        for v in (view_position, image_laterality, _text(ds, 0x00180015))
+    )
 
     sop = _text(ds, 0x00080018)
     if sop is not None and not _VALID_UID.fullmatch(sop):
@@ -429,7 +438,7 @@ def _load(
         view_position=view_position,
         patient_orientation=orientation,
         image_laterality=image_laterality,
-        body_part=_text(ds, 0x00180015),
+        body_part=body_part,
     )
     return Radiograph(
         pixels=pixels,

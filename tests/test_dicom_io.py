@@ -417,6 +417,23 @@ def test_error_messages_carry_no_identifiers(tmp_path: Path, code: str) -> None:
         assert "SECRET" not in info.value.message
 
 
+def test_header_values_quoted_in_caveats_and_meta_are_redacted(tmp_path: Path) -> None:
+    # a value quoted from the header (a corrupted or misfilled element) can hold the patient's
+    # name: errors are redacted, and so must be the caveats and meta that reach the records
+    variant = DicomVariant(
+        patient_orientation=("DOE", "JANE"),
+        view_position="SECRET",
+        imager_pixel_spacing_mm=(0.2, 0.2),
+        extra=((0x00280030, "LO", "DOE\\JANE"), (0x00181114, "LO", "SECRET")),
+    )
+    rad = load_radiograph(_write(tmp_path, variant))
+    assert rad.spacing is not None and rad.spacing.row_mm == 0.2
+    text = repr(rad.meta) + " ".join(rad.caveats)
+    assert "[redacted]" in text
+    for word in ("DOE", "JANE", "SECRET"):
+        assert word not in text
+
+
 def test_str_of_a_loader_error_is_the_redacted_message(tmp_path: Path) -> None:
     # `except BrookerError as e: print(e)` is what an API user writes: str() must be the
     # message as redacted and prefixed with the file by the loader, not the raw detail
