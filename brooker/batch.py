@@ -220,7 +220,12 @@ def _norm(path: str | os.PathLike[str]) -> str:
     return os.path.normpath(os.fspath(path))
 
 
-def discover(paths: Iterable[str | os.PathLike[str]], *, recursive: bool = True) -> Discovery:
+def discover(
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    recursive: bool = True,
+    exclude: Iterable[str | os.PathLike[str]] = (),
+) -> Discovery:
     """Expand files and folders into the DICOM files to grade.
 
     Parameters
@@ -232,11 +237,16 @@ def discover(paths: Iterable[str | os.PathLike[str]], *, recursive: bool = True)
         followed; links to folders are not, so a link cycle cannot loop.
     recursive : bool
         Search sub-folders.
+    exclude : iterable of str or Path
+        Folders never searched when met inside a folder argument: the run's own output
+        folder, whose overlays are PNG files (``brooker grade . --out brooker-out`` must not
+        grade the overlays of its earlier run, or of the run it resumes).
 
     Returns
     -------
     Discovery
     """
+    skip_dirs = {os.path.realpath(os.fspath(x)) for x in exclude}
     found: dict[str, str] = {}  # realpath -> path as found, first wins
     missing: list[str] = []
     special: list[str] = []
@@ -266,7 +276,7 @@ def discover(paths: Iterable[str | os.PathLike[str]], *, recursive: bool = True)
                 fp = os.path.join(folder, entry.name)
                 try:
                     if entry.is_dir(follow_symlinks=False):
-                        if recursive:
+                        if recursive and os.path.realpath(fp) not in skip_dirs:
                             stack.append(fp)
                         continue
                     if entry.is_symlink() and os.path.isdir(fp):
@@ -1129,9 +1139,9 @@ def grade_many(
     >>> for result in grade_many(["scans/"], out_dir="out", workers=4):
     ...     print(result.file, result.status, [h.to_record()["brooker_class"] for h in result.hips])
     """
-    files = list(discover(paths, recursive=recursive).files)
-    names = names or {}
     out = None if out_dir is None else os.fspath(out_dir)
+    files = list(discover(paths, recursive=recursive, exclude=[] if out is None else [out]).files)
+    names = names or {}
     if results_file is None and out is not None:
         results_file = os.path.join(out, RESULTS_NAME)
     if resume and results_file is not None:

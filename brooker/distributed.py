@@ -104,10 +104,10 @@ def grade_bag(
     list of str
         The partition files written, one JSON record per input per line.
     """
-    files = list(discover(paths, recursive=recursive).files)
+    out = os.fspath(out_dir)
+    files = list(discover(paths, recursive=recursive, exclude=[out]).files)
     names = {f: names[f] for f in files if f in names} if names else {}
     config = portable_config(config)
-    out = os.fspath(out_dir)
     os.makedirs(out, exist_ok=True)
     for old in glob.glob(os.path.join(out, "part-*.jsonl")):
         os.remove(old)

@@ -346,6 +346,26 @@ def test_resume_prints_everything_and_grades_only_new(
     assert len(batch.read_records(out / "results.jsonl")) == 3
 
 
+def test_out_folder_inside_an_input_folder_is_not_graded(
+    fake_engine: None, good_tree: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """``brooker grade . --resume`` with the default ``--out brooker-out``: the overlays of the
+    first run are PNGs in a sub-folder of the input folder, and must not become inputs."""
+    monkeypatch.chdir(good_tree)
+    first = run(".", "--json")
+    assert first.exit_code == 0, first.stderr
+    # what the first run's overlays are: PNG files in the output folder
+    overlay = Path("brooker-out") / "IM0001-0123abcd.png"
+    overlay.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    for args in (["--resume"], []):
+        again = run(".", "--json", *args)
+        assert again.exit_code == 0, again.stderr
+        assert sorted(r["file"] for r in json_lines(again.stdout)) == ["a/IM0001", "b/IM0001"]
+    found = batch.discover(["."], exclude=["brooker-out"])
+    assert [os.path.normpath(f) for f in found.files] == ["a/IM0001", "b/IM0001"]
+    assert found.skipped_non_dicom == 1  # readme.txt; nothing in brooker-out is counted
+
+
 # --- end to end, the real engine, subprocesses ------------------------------------------------
 
 

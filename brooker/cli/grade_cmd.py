@@ -634,7 +634,7 @@ def _run(
             raise typer.BadParameter(
                 f"cannot read {files_from}: {exc.strerror}", param_hint="--files-from"
             ) from None
-    found = batch.discover(inputs, recursive=recursive)
+    found = batch.discover(inputs, recursive=recursive, exclude=[out])
     files = list(found.files)
     if shard is not None:
         files = batch.select_shard(files, *shard)
