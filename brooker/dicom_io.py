@@ -1203,6 +1203,9 @@ def _parse_mag(ds: Dataset) -> float | _Invalid | None:
     strings = _raw_strings(ds, _MAGNIFICATION)
     if not strings or strings == [""]:
         return None
+    if len(strings) != 1:
+        shown = _show("\\".join(s[:16] for s in strings[:3]))
+        return _Invalid(label, f"{shown} holds {len(strings)} values, not one")
     try:
         mag = float(strings[0])
     except ValueError:

@@ -183,6 +183,16 @@ CASES: list[tuple[str, dict[str, Any], Any, Any, Any, tuple[str, ...]]] = [
         ("ignored invalid (0018,1114)",),
     ),
     (
+        # (0018,1114) has VM 1: with two factors 1.1 and 1.3 which one holds is unknown (18 %
+        # apart), so neither is used
+        "two magnification factors fall back to IPS alone",
+        {"imager_pixel_spacing_mm": (0.22, 0.22), "extra": ((MAG, "DS", ["1.1", "1.3"]),)},
+        None,
+        None,
+        (0.22, 0.22, S.IMAGER_PIXEL_SPACING),
+        ("ignored invalid (0018,1114)", "holds 2 values"),
+    ),
+    (
         "invalid IPS, PS alone is uncalibrated",
         {"pixel_spacing_mm": (0.15, 0.15), "extra": ((IPS, "DS", ["-1", "-1"]),)},
         None,
