@@ -273,7 +273,9 @@ def discover(
                 add(folder)
                 continue
             for entry in entries:
-                fp = os.path.join(folder, entry.name)
+                # normalised like a named path ("./a" is "a"): the batch re-discovers the
+                # files it is given, and the CLI orders records by these strings
+                fp = _norm(os.path.join(folder, entry.name))
                 try:
                     if entry.is_dir(follow_symlinks=False):
                         if recursive and os.path.realpath(fp) not in skip_dirs:

@@ -287,6 +287,36 @@ def test_csv_output(fake_engine: None, good_tree: Path, tmp_path: Path):
     assert rows[2]["grade"] == ""
 
 
+def fake_grade_nap(path, config=None, **kwargs):  # type: ignore[no-untyped-def]
+    """:func:`fake_grade`, one second late for a file holding ``NAP``."""
+    if b"NAP" in Path(path).read_bytes():
+        time.sleep(1.0)
+    return fake_grade(path, config, **kwargs)
+
+
+def test_csv_in_path_order_when_grading_the_current_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    """``brooker grade .``: the CSV is in path order whatever order the workers finish in,
+    and each record names its file as the run found it."""
+    monkeypatch.setattr(
+        batch, "grade_many", functools.partial(batch.grade_many, grade_fn=fake_grade_nap)
+    )
+    root = tmp_path / "in"
+    _w(root / "a" / "IM0001", b"NAP one")
+    _w(root / "b" / "IM0001", b"three")
+    monkeypatch.chdir(root)
+    r = run(".", "--out", tmp_path / "o", "--csv", tmp_path / "res.csv", "--workers", "2",
+            "--json")
+    assert r.exit_code == 0, r.stderr
+    finished = [x["file"] for x in json_lines(r.stdout)]
+    assert finished == ["b/IM0001", "a/IM0001"]  # completion order on stdout
+    with open(tmp_path / "res.csv", encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [x["file"] for x in rows] == ["a/IM0001", "b/IM0001"]
+    assert list(batch.discover(["."]).files) == ["a/IM0001", "b/IM0001"]
+
+
 def test_files_from_file_and_stdin(fake_engine: None, good_tree: Path, tmp_path: Path):
     lst = tmp_path / "list.txt"
     lst.write_text(f"{good_tree / 'a' / 'IM0001'}\n\n")
