@@ -25,6 +25,7 @@ header: no spacing, no orientation, no identifiers. This loader reads them into 
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from typing import Final
@@ -34,6 +35,7 @@ import numpy.typing as npt
 
 from brooker.config import DEFAULT_SPACING_UNCERTAINTY
 from brooker.errors import (
+    BrookerError,
     ColourImageError,
     InvalidSpacingError,
     MultiFrameError,
@@ -78,7 +80,6 @@ def image_kind(path: str | os.PathLike[str]) -> str | None:
     >>> image_kind(p)
     'png'
     """
-    from brooker.errors import BrookerError
     from brooker.paths import open_regular
 
     try:  # never opens a FIFO or a device (they are refused by the loaders, typed)
@@ -132,6 +133,14 @@ def load_image(
         warnings.simplefilter("ignore")  # DecompressionBombWarning: the size is checked below
         try:
             img = Image.open(path)
+        except Image.DecompressionBombError as exc:
+            # Pillow refuses (in Image.open) a header of more than 2 x MAX_IMAGE_PIXELS
+            # pixels (179 MP) before our cap is checked: the same refusal, typed
+            raise SizeMismatchError(
+                f"{_NAMES[kind]} declares {_bomb_size(exc)}, beyond the "
+                f"{min(max_megapixels, _pillow_limit_mp()):.4g}-megapixel limit",
+                where,
+            ) from None
         except UnidentifiedImageError:
             raise UnsupportedPixelDataError(
                 f"the {_NAMES[kind]} cannot be decoded", where
@@ -139,6 +148,10 @@ def load_image(
         except OSError as exc:
             raise UnsupportedPixelDataError(
                 f"the {_NAMES[kind]} cannot be opened ({exc})", where
+            ) from None
+        except Exception as exc:  # a corrupt header can raise anything inside Pillow
+            raise UnsupportedPixelDataError(
+                f"the {_NAMES[kind]} cannot be opened ({type(exc).__name__}: {exc})", where
             ) from None
         with img:
             cols, rows = img.size
@@ -148,13 +161,22 @@ def load_image(
                     f"{max_megapixels:g}-megapixel limit",
                     where,
                 )
-            frames = int(getattr(img, "n_frames", 1) or 1)
+            try:  # counting a TIFF's pages reads every IFD: a corrupt one raises TypeError
+                frames = int(getattr(img, "n_frames", 1) or 1)
+            except Exception as exc:
+                raise UnsupportedPixelDataError(
+                    f"the pages of the {_NAMES[kind]} cannot be read "
+                    f"({type(exc).__name__}: {exc})",
+                    where,
+                ) from None
             if frames > 1:
                 raise MultiFrameError(f"{_NAMES[kind]} has {frames} pages or frames", where)
             mode = img.mode
             try:
                 img.load()
                 arr, bits = _to_grey(img, where)
+            except BrookerError:
+                raise
             except (OSError, SyntaxError, ValueError, EOFError) as exc:
                 text = str(exc)
                 if "truncated" in text.lower() or isinstance(exc, EOFError):
@@ -163,6 +185,15 @@ def load_image(
                     ) from None
                 raise UnsupportedPixelDataError(
                     f"the {_NAMES[kind]} cannot be decoded ({text})", where
+                ) from None
+            except MemoryError:
+                raise SizeMismatchError(
+                    f"not enough memory to decode the {_NAMES[kind]}", where
+                ) from None
+            except Exception as exc:  # struct.error, KeyError... from a corrupt file
+                raise UnsupportedPixelDataError(
+                    f"the {_NAMES[kind]} cannot be decoded ({type(exc).__name__}: {exc})",
+                    where,
                 ) from None
     pixels = arr.astype(np.float32, copy=False)
     if not np.isfinite(pixels).all():
@@ -216,6 +247,22 @@ def load_image(
         display=None,
         caveats=tuple(caveats),
     )
+
+
+def _bomb_size(exc: Exception) -> str:
+    """The pixel count from Pillow's ``DecompressionBombError`` message, in words."""
+    import re
+
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    return f"{int(found.group(1)) / 1e6:.0f} MP" if found else "too many pixels"
+
+
+def _pillow_limit_mp() -> float:
+    """Pillow's own refusal threshold in megapixels (twice ``Image.MAX_IMAGE_PIXELS``)."""
+    from PIL import Image
+
+    limit = Image.MAX_IMAGE_PIXELS
+    return math.inf if not limit else 2 * limit / 1e6
 
 
 def _pillow_version() -> str:

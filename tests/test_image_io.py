@@ -15,9 +15,11 @@ from brooker.cli import app
 from brooker.config import AnalysisConfig
 from brooker.dicom_io import load_radiograph
 from brooker.errors import (
+    BrookerError,
     ColourImageError,
     MissingSpacingError,
     MultiFrameError,
+    SizeMismatchError,
     TruncatedPixelDataError,
 )
 from brooker.models import ImageSide, SpacingSource
@@ -128,6 +130,49 @@ def test_multipage_tiff_refused(tmp_path: Path) -> None:
     a.save(path, format="TIFF", save_all=True, append_images=[Image.fromarray(RAMP)])
     with pytest.raises(MultiFrameError):
         load_radiograph(path)
+
+
+def test_tiff_whose_next_page_is_corrupt_is_a_typed_error(tmp_path: Path) -> None:
+    # the first page is fine; the offset to a second page points at an IFD without
+    # dimensions: Pillow raises TypeError while counting the pages
+    buf = io.BytesIO()
+    Image.fromarray(RAMP).save(buf, format="TIFF")
+    data = bytearray(buf.getvalue())
+    assert data[:4] == b"II*\x00"
+    ifd = int.from_bytes(data[4:8], "little")
+    n = int.from_bytes(data[ifd : ifd + 2], "little")
+    next_at = ifd + 2 + 12 * n
+    assert int.from_bytes(data[next_at : next_at + 4], "little") == 0
+    if len(data) % 2:
+        data += b"\x00"
+    data[next_at : next_at + 4] = len(data).to_bytes(4, "little")
+    # one entry, (00FE) NewSubfileType LONG 0, and no next IFD
+    data += (1).to_bytes(2, "little") + bytes.fromhex("fe00 0400 01000000 00000000") + bytes(4)
+    path = tmp_path / "badpage.tif"
+    path.write_bytes(bytes(data))
+    with pytest.raises(BrookerError) as exc:
+        load_radiograph(path)
+    assert str(path) in exc.value.message
+
+
+def test_image_beyond_pillows_bomb_limit_is_a_size_error(tmp_path: Path) -> None:
+    # a 15000 x 15000 header (225 MP) on 100 bytes of data: Pillow's decompression-bomb guard
+    # (179 MP) fires in Image.open, before the loader's own megapixel cap is checked
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        return struct.pack(">I", len(body)) + kind + body + crc
+
+    ihdr = struct.pack(">IIBBBBB", 15000, 15000, 8, 0, 0, 0, 0)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 100))
+    path = tmp_path / "bomb.png"
+    path.write_bytes(png + chunk(b"IEND", b""))
+    for cap in (120.0, 500.0):
+        with pytest.raises(SizeMismatchError, match="225 MP") as exc:
+            load_radiograph(path, max_megapixels=cap)
+        assert str(path) in exc.value.message
 
 
 def test_image_without_scale_is_never_graded(files: dict[str, Path]) -> None:
