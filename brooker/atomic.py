@@ -7,7 +7,7 @@ through :func:`atomic_write_bytes`, so an interrupted run leaves no half-written
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 
@@ -15,21 +15,29 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int =
     """Write ``data`` to ``path`` via a temporary file in the same folder, fsync, rename.
 
     The folder is created if needed and fsynced after the rename. ``mode`` is the new file's
-    permission bits (``mkstemp`` alone would leave 0600 on an ordinary output file).
+    permission bits before the process's umask, as for any file ``open`` creates (``mkstemp``
+    alone would leave 0600 on an ordinary output file; a fixed ``fchmod`` would make files
+    readable by all on a site whose umask keeps them private).
     """
     target = Path(path)
     folder = target.parent.resolve()
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    while True:
+        tmp = folder / f".{target.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            fd = os.open(tmp, flags, mode)  # the umask applies, as for any new file
+            break
+        except FileExistsError:  # pragma: no cover - 48 random bits
+            continue
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fchmod(fh.fileno(), mode)
             os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(folder)
     return target

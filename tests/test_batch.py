@@ -330,6 +330,26 @@ def test_manifest_and_counts(tmp_path: Path):
     assert back["dependencies"]["pydicom"]
 
 
+def test_outputs_honour_the_umask(tmp_path: Path):
+    """A site whose umask keeps new files private (077) gets private outputs: the CSV, the
+    manifest and a repaired results.jsonl hold file paths (which may name patients)."""
+    f = _write(tmp_path / "in" / "f", b"abc")
+    out = tmp_path / "out"
+    old = os.umask(0o077)
+    try:
+        recs = [r.to_record() for r in batch.grade_many([f], workers=0, out_dir=out,
+                                                         grade_fn=fake_grade)]
+        batch.write_csv(out / "r.csv", recs)
+        batch.write_manifest(out / "manifest.json", {"tool": "brooker"})
+        with open(out / batch.RESULTS_NAME, "ab") as fh:
+            fh.write(b'{"file": "torn')  # a torn line: load_resume_state rewrites the file
+        batch.load_resume_state(out / batch.RESULTS_NAME, [str(f)])
+    finally:
+        os.umask(old)
+    for name in ("r.csv", "manifest.json", batch.RESULTS_NAME):
+        assert (out / name).stat().st_mode & 0o777 == 0o600, name
+
+
 # --- resume ----------------------------------------------------------------------------------
 
 
