@@ -251,7 +251,7 @@ def discover(
     missing: list[str] = []
     special: list[str] = []
     unreadable: list[str] = []
-    skipped = 0
+    skipped: list[str] = []  # regular files in folders that are neither DICOM nor an image
 
     def add(p: str) -> None:
         key = os.path.realpath(p)
@@ -261,7 +261,6 @@ def discover(
     def walk(top: str) -> None:
         """Search ``top`` (and, if recursive, its sub-folders, with a stack: a folder tree of
         any depth cannot exhaust the recursion limit)."""
-        nonlocal skipped
         stack = [top]
         while stack:
             folder = stack.pop()
@@ -306,7 +305,7 @@ def discover(
                 if is_dicom or image_kind(fp) is not None:
                     add(fp)
                 else:
-                    skipped += 1
+                    skipped.append(fp)
 
     for raw in paths:
         p = _norm(raw)
@@ -317,11 +316,15 @@ def discover(
         else:
             missing.append(p)
     files = set(found.values()) | set(missing)
+
+    def not_graded(p: str) -> bool:  # a file named as well gets its record: not skipped
+        return p not in files and os.path.realpath(p) not in found
+
     return Discovery(
         files=tuple(sorted(files)),
         missing=tuple(sorted(set(missing))),
-        skipped_non_dicom=skipped,
-        skipped_special=tuple(sorted(special)),
+        skipped_non_dicom=len({p for p in skipped if not_graded(p)}),
+        skipped_special=tuple(sorted({p for p in special if not_graded(p)})),
         unreadable=tuple(sorted(set(unreadable))),
     )
 

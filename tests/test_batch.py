@@ -171,6 +171,21 @@ def test_named_files_are_always_attempted_and_missing_listed(tree: Path):
     assert list(found.files) == sorted(found.files)
 
 
+def test_a_named_file_is_not_also_counted_as_skipped(tree: Path):
+    """A file named on the command line gets a record; the folder it lies in must not also
+    count it as skipped (the summary said "skipped 1 non-DICOM file" for a graded file)."""
+    fifo = tree / "c" / "fifo"
+    os.mkfifo(fifo)
+    found = batch.discover([tree, tree / "notes.txt", fifo])
+    assert str(tree / "notes.txt") in found.files
+    assert str(fifo) in found.files
+    assert found.skipped_non_dicom == 2  # b/image.png and empty, not notes.txt
+    assert found.skipped_special == ()
+    alone = batch.discover([tree])
+    assert alone.skipped_non_dicom == 3
+    assert alone.skipped_special == (str(fifo),)
+
+
 def test_read_files_from(tmp_path: Path):
     lst = tmp_path / "list.txt"
     lst.write_text("a.dcm\n\n  b c.dcm  \n")
