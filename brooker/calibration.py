@@ -38,6 +38,7 @@ from brooker.config import NATIVE_HEAD_DIAMETER_MM, AnalysisConfig
 from brooker.errors import (
     AmbiguousCalibrationError,
     CalibrationError,
+    ImageTooSmallError,
     NoCalibrationObjectError,
 )
 from brooker.models import (
@@ -47,6 +48,7 @@ from brooker.models import (
     Radiograph,
     SpacingSource,
 )
+from brooker.units import MIN_IMAGE_SIDE_PX
 
 FloatImage = npt.NDArray[np.float32]
 
@@ -442,6 +444,9 @@ def calibrate(radiograph: Radiograph, config: AnalysisConfig) -> Radiograph:
     aspect = 1.0 if prior is None else prior.col_mm / prior.row_mm
     unc = config.spacing_uncertainty
     extra: list[str] = []
+    searching = config.ball_mm is not None or config.head_mm is not None
+    if searching or (config.estimate_spacing and prior is None):
+        _check_searchable(radiograph)
     if config.ball_mm is not None:
         balls = find_balls(radiograph.pixels, aspect=aspect)
         if not balls:
@@ -510,6 +515,19 @@ def calibrate(radiograph: Radiograph, config: AnalysisConfig) -> Radiograph:
     return _add_caveats(
         _apply(radiograph, objs, source, float(unc[source]), aspect), extra
     )
+
+
+def _check_searchable(radiograph: Radiograph) -> None:
+    """Refuse a film too small to hold any object before it is searched: the detection copy
+    of a strip a few pixels high has no rows (this runs before
+    :func:`brooker.dicom_io.check_gradable`, which refuses such a film for grading)."""
+    rows, cols = radiograph.pixels.shape[:2]
+    if min(rows, cols) < MIN_IMAGE_SIDE_PX:
+        raise ImageTooSmallError(
+            f"image of {rows} x {cols} pixels: fewer than {MIN_IMAGE_SIDE_PX} pixels on a "
+            "side cannot show a calibration object or a hip",
+            radiograph.meta.path,
+        )
 
 
 def _dark_surround(pixels: npt.NDArray[np.generic], fit: CircleFit, aspect: float) -> float:

@@ -26,7 +26,11 @@ from brooker.circles import fit_circle, ray_edges
 from brooker.cli import app
 from brooker.config import DEFAULT_SPACING_UNCERTAINTY, NATIVE_HEAD_DIAMETER_MM, AnalysisConfig
 from brooker.dicom_io import load_radiograph
-from brooker.errors import AmbiguousCalibrationError, NoCalibrationObjectError
+from brooker.errors import (
+    AmbiguousCalibrationError,
+    ImageTooSmallError,
+    NoCalibrationObjectError,
+)
 from brooker.models import CalibrationObject, SpacingSource, Status
 from brooker.overlay import _render
 from brooker.pipeline import analyze, grade_path, load_calibrated
@@ -319,3 +323,18 @@ def test_cli_grade_and_inspect_with_ball(film: dict, tmp_path: Path) -> None:
     assert ins.exit_code == 0, ins.output
     assert "calibration ball at row" in ins.stdout
     assert "calibration_ball" in ins.stdout
+
+
+@pytest.mark.parametrize(
+    "kw", [{"ball_mm": BALL_MM}, {"head_mm": HEAD_MM}, {"estimate_spacing": True}]
+)
+def test_a_film_a_few_pixels_high_is_refused_before_any_search(
+    tmp_path: Path, kw: dict[str, object]
+) -> None:
+    # 2 x 2000 pixels: the detection copy (block-averaged by 3) has no rows, and the searches
+    # crashed on it (IndexError, ZeroDivisionError) before check_gradable could refuse it
+    path = tmp_path / "strip.png"
+    Image.fromarray(np.full((2, 2000), 128, np.uint8)).save(path)
+    with pytest.raises(ImageTooSmallError, match="2 x 2000") as info:
+        load_calibrated(path, AnalysisConfig(**kw))  # type: ignore[arg-type]
+    assert str(path) in info.value.message
