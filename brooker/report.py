@@ -84,11 +84,22 @@ def results_files(out_dir: str | os.PathLike[str]) -> list[Path]:
 
 
 def load_records(out_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Every record of a run folder, one per file (the last one read wins), sorted by path."""
+    """Every record of a run folder, one per file, sorted by path.
+
+    The record files are read oldest first (by modification time) and the last record read
+    wins: a fresh run into a folder that still holds an earlier Dask run's parts or an
+    earlier sharded run's files shows its own records, not the stale ones.
+    """
     from brooker.batch import read_records
 
+    def written(p: Path) -> int:
+        try:
+            return p.stat().st_mtime_ns
+        except OSError:
+            return 0
+
     by_file: dict[str, dict[str, Any]] = {}
-    for path in results_files(out_dir):
+    for path in sorted(results_files(out_dir), key=written):  # stable: ties keep their order
         for rec in read_records(path):
             by_file[str(rec["file"])] = rec
     return [by_file[k] for k in sorted(by_file)]

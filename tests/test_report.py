@@ -230,6 +230,23 @@ def test_records_from_shards_and_parts_once_each(tmp_path: Path) -> None:
     assert [r["file"] for r in report.load_records(out)] == [f for f, _ in FILMS]
 
 
+def test_a_later_run_wins_over_an_earlier_runs_parts(tmp_path: Path) -> None:
+    """A Dask run (part-*.jsonl) or a sharded run, then a fresh local run into the same
+    folder: ``brooker report`` must show the fresh run's records, not the stale ones."""
+    import os
+
+    out = tmp_path / "run"
+    out.mkdir()
+    old = {"file": "scans/a.dcm", "status": "error", "hips": [],
+           "error": {"code": "not_dicom", "message": "scans/a.dcm: old"}}
+    new = {"file": "scans/a.dcm", "status": "ok", "hips": []}
+    for name in ("part-00000.jsonl", "results.shard-0-of-2.jsonl"):
+        (out / name).write_text(json.dumps(old) + "\n", encoding="utf-8")
+        os.utime(out / name, (1_000_000_000, 1_000_000_000))
+    (out / "results.jsonl").write_text(json.dumps(new) + "\n", encoding="utf-8")
+    assert [r["status"] for r in report.load_records(out)] == ["ok"]
+
+
 def test_full_size_link_is_relative_to_the_page(tmp_path: Path) -> None:
     out = tmp_path / "run"
     make_run(out)
