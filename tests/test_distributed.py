@@ -151,3 +151,29 @@ def test_cli_dask_scheduler(client, tree: Path, tmp_path: Path, monkeypatch: pyt
     assert sorted(x["file"] for x in recs) == [str(tree / "f2"), str(tree / "f3")]
     assert all(x["status"] == "error" for x in recs)
     assert list(out.glob("part-*.jsonl"))
+
+
+def test_cli_unreachable_scheduler_is_not_an_internal_error(tree: Path, tmp_path: Path):
+    """A scheduler address that cannot be reached is the environment or a wrong option, not
+    a bug in brooker: exit 2 with a one-line message, no traceback in errors.log."""
+    import socket
+
+    import dask
+    from typer.testing import CliRunner
+
+    from brooker.cli import app
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "o"
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        r = CliRunner().invoke(
+            app,
+            ["grade", str(tree / "f2"), "--out", str(out),
+             "--dask-scheduler", f"tcp://127.0.0.1:{port}"],
+        )
+    assert r.exit_code == 2, r.output
+    assert f"127.0.0.1:{port}" in r.stderr
+    assert "internal error" not in r.stderr
+    assert not (out / "errors.log").exists()

@@ -820,7 +820,15 @@ def _run_dask(
 
     if not quiet:
         err_console.print(plain(f"grading {len(files)} file(s) on the Dask cluster at {address}"))
-    with Client(address) as client:  # type: ignore[no-untyped-call]
+    try:
+        client = Client(address)  # type: ignore[no-untyped-call]
+    except (OSError, ValueError, TypeError) as exc:  # unreachable, or not an address
+        # the environment or a wrong option, not a bug in brooker (exit 2, not 1)
+        raise typer.BadParameter(
+            term(f"cannot connect to the Dask scheduler at {address}: {exc}"),
+            param_hint="--dask-scheduler",
+        ) from None
+    with client:
         parts = distributed.grade_bag(
             files,
             config,
