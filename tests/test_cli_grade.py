@@ -317,6 +317,23 @@ def test_csv_in_path_order_when_grading_the_current_folder(
     assert list(batch.discover(["."]).files) == ["a/IM0001", "b/IM0001"]
 
 
+def test_csv_in_path_order_after_resuming_under_another_spelling(
+    fake_engine: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Resumed records keep the path their run gave (relative here); the CSV of a run
+    resumed with the folder given absolute must still be in path order."""
+    root = tmp_path / "in"
+    _w(root / "a" / "IM0001", b"one")
+    monkeypatch.chdir(tmp_path)
+    assert run("in", "--out", "o").exit_code == 0
+    _w(root / "b" / "IM0001", b"three")
+    r = run(root, "--out", "o", "--resume", "--csv", tmp_path / "res.csv")
+    assert r.exit_code == 0, r.stderr
+    with open(tmp_path / "res.csv", encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [x["file"] for x in rows] == ["in/a/IM0001", str(root / "b" / "IM0001")]
+
+
 def test_files_from_file_and_stdin(fake_engine: None, good_tree: Path, tmp_path: Path):
     lst = tmp_path / "list.txt"
     lst.write_text(f"{good_tree / 'a' / 'IM0001'}\n\n")

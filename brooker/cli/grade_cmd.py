@@ -751,7 +751,15 @@ def _run(
                 raise
 
     order = {f: i for i, f in enumerate(files)}
-    records.sort(key=lambda r: order.get(r["file"], len(order)))
+    # a resumed record keeps the path its own run gave, maybe spelt otherwise (relative, via
+    # a link): --resume matched it to its input by real path, and so does the order
+    by_real = {os.path.realpath(f): i for i, f in enumerate(files)}
+
+    def rank(rec: dict[str, Any]) -> int:
+        f = str(rec["file"])
+        return order.get(f, by_real.get(os.path.realpath(f), len(order)))
+
+    records.sort(key=rank)
     if not json_out:
         _print_table(stdout_console, records)
     if csv_file is not None:
