@@ -427,7 +427,8 @@ def test_header_values_quoted_in_caveats_and_meta_are_redacted(tmp_path: Path) -
         extra=((0x00280030, "LO", "DOE\\JANE"), (0x00181114, "LO", "SECRET")),
     )
     rad = load_radiograph(_write(tmp_path, variant))
-    assert rad.spacing is not None and rad.spacing.row_mm == 0.2
+    assert rad.spacing is not None
+    assert rad.spacing.row_mm == 0.2
     text = repr(rad.meta) + " ".join(rad.caveats)
     assert "[redacted]" in text
     for word in ("DOE", "JANE", "SECRET"):
