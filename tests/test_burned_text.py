@@ -1,4 +1,5 @@
-"""Text burned into the pixels is found and blanked in the overlays; bone, metal and markers are not."""
+"""Text burned into the pixels is found and blanked in the overlays; bone, metal and markers
+are not."""
 
 from __future__ import annotations
 
@@ -34,14 +35,17 @@ def _text_pixels(p: ph.Phantom) -> npt.NDArray[np.bool_]:
         n = len(item["lines"])
         for i, line in enumerate(item["lines"]):
             m = ph._letter_mask(line, lh, lh)
-            r0 = top + i * int(lh * 1.5) if item["corner"] < 2 else rows - top - (n - i) * int(lh * 1.5)
-            c0 = int(10 / spec.col_mm) if item["corner"] % 2 == 0 else cols - int(10 / spec.col_mm) - m.shape[1]
+            step, margin = int(lh * 1.5), int(10 / spec.col_mm)
+            r0 = top + i * step if item["corner"] < 2 else rows - top - (n - i) * step
+            c0 = margin if item["corner"] % 2 == 0 else cols - margin - m.shape[1]
             r1, c1 = min(rows, r0 + m.shape[0]), min(cols, c0 + m.shape[1])
             out[max(r0, 0) : r1, max(c0, 0) : c1] |= m[max(0, -r0) : r1 - r0, max(0, -c0) : c1 - c0]
     return out
 
 
-def _covered(mask: npt.NDArray[np.bool_], boxes: list[tuple[int, int, int, int]]) -> npt.NDArray[np.bool_]:
+def _covered(
+    mask: npt.NDArray[np.bool_], boxes: list[tuple[int, int, int, int]]
+) -> npt.NDArray[np.bool_]:
     inside = np.zeros_like(mask)
     for r0, c0, r1, c1 in boxes:
         inside[r0:r1, c0:c1] = True
@@ -66,8 +70,10 @@ def test_phantom_text_is_found_whole(texted: ph.Phantom) -> None:
     # and nothing far from it: every box lies on the text's rows and columns (+ its padding)
     rows, cols = np.nonzero(text)
     for r0, c0, r1, c1 in boxes:
-        assert rows.min() - 10 <= r0 and r1 <= rows.max() + 10
-        assert cols.min() - 10 <= c0 and c1 <= cols.max() + 10
+        assert rows.min() - 10 <= r0
+        assert r1 <= rows.max() + 10
+        assert cols.min() - 10 <= c0
+        assert c1 <= cols.max() + 10
 
 
 def test_no_text_on_a_film_without_any() -> None:
@@ -85,7 +91,9 @@ def test_markers_wires_and_screws_are_not_text() -> None:
     assert find_text_lines(p.pixels) == ()
 
 
-def _glyph_row(img: npt.NDArray[np.float32], text: str, r0: int, c0: int, h: int, value: float) -> None:
+def _glyph_row(
+    img: npt.NDArray[np.float32], text: str, r0: int, c0: int, h: int, value: float
+) -> None:
     m = ph._letter_mask(text, h, h)
     img[r0 : r0 + m.shape[0], c0 : c0 + m.shape[1]][m] = value
 

@@ -14,7 +14,7 @@ instead; an engine fix turns it into an XPASS failure: then drop the marker.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -170,7 +170,8 @@ GRADE_CASES = [
           "judges drop the spur (without them II, 35.7 mm to the wrong bone)"),
     _case("p42", "right", "IV"),
     _case("p42", "left", "II"),
-    _case("p13", "right", "I", "p13 right (THA, islands only, truth I) graded II with gap 28.57 mm: "
+    _case("p13", "right", "I",
+          "p13 right (THA, islands only, truth I) graded II with gap 28.57 mm: "
           "an island is classed as a spur"),
     _case("p13", "left", "III", "p13 left (THA, spurs both, truth III 7.24 mm) graded IV"),
     _case("p04", "right", "0"),
@@ -200,7 +201,8 @@ GAP_CASES = [
           "spur"),
     _case("p42", "left", "II", "p42 left (THA, spurs both) gap 16.19 mm, truth 13.00 mm (+3.2 mm)"),
     _case("p13", "left", "III", "p13 left (THA, spurs both) graded IV (gap 0), truth 7.24 mm"),
-    _case("b10", "right", "II", "b10 right (native, pelvic spur) gap 12.85 mm, truth 11.40 mm (+1.45 mm)"),
+    _case("b10", "right", "II",
+          "b10 right (native, pelvic spur) gap 12.85 mm, truth 11.40 mm (+1.45 mm)"),
     _case("b10", "left", "III"),
 ]
 
@@ -208,12 +210,14 @@ GAP_CASES = [
 @pytest.mark.parametrize(("name", "side"), GAP_CASES)
 def test_known_gap(films: _Store, name: str, side: str) -> None:
     t, got = films.hip(name, side)
-    assert got is not None and got["gap_mm"] is not None, _describe(name, films.record(name))
+    assert got is not None, _describe(name, films.record(name))
+    assert got["gap_mm"] is not None, _describe(name, films.record(name))
     assert abs(got["gap_mm"] - t["gap_mm"]) <= GAP_TOL_MM, (
         f"{name} {side}: gap {got['gap_mm']} mm, truth {t['gap_mm']} mm"
     )
     pts = got["gap_points_px"]
-    assert pts is not None and len(pts) == 2
+    assert pts is not None
+    assert len(pts) == 2
 
 
 def test_ten_mm_boundary_physically(films: _Store) -> None:
@@ -316,7 +320,8 @@ def test_missing_spacing_is_an_error_record(films: _Store) -> None:
 def test_user_spacing_rescues_a_film_without_spacing(films: _Store) -> None:
     from brooker.config import AnalysisConfig
 
-    res = grade_path(films.path("p01_nospacing"), AnalysisConfig(pixel_spacing=(SPACING_MM, SPACING_MM)),
-                     overlay=False)
+    config = AnalysisConfig(pixel_spacing=(SPACING_MM, SPACING_MM))
+    res = grade_path(films.path("p01_nospacing"), config, overlay=False)
     assert res.status.value != "error"
-    assert res.spacing is not None and res.spacing.source.value == "user"
+    assert res.spacing is not None
+    assert res.spacing.source.value == "user"

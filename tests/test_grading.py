@@ -191,7 +191,7 @@ def test_islands_beside_spurs_do_not_lower_the_grade(spur: FragmentKind) -> None
 
 @pytest.mark.parametrize("kinds", SPUR_KINDS)
 def test_spur_without_gap_raises(kinds: set[FragmentKind]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="without a measured gap"):
         brooker_class(kinds, None, T)
 
 
@@ -206,7 +206,9 @@ def test_grade_roman_numerals() -> None:
     a=st.floats(min_value=0.01, max_value=60.0, allow_nan=False),
     b=st.floats(min_value=0.01, max_value=60.0, allow_nan=False),
 )
-def test_grade_is_monotone_non_increasing_in_gap(kinds: set[FragmentKind], a: float, b: float) -> None:
+def test_grade_is_monotone_non_increasing_in_gap(
+    kinds: set[FragmentKind], a: float, b: float
+) -> None:
     lo, hi = sorted((a, b))
     g_lo = brooker_class(kinds, lo, T)
     g_hi = brooker_class(kinds, hi, T)
@@ -268,7 +270,8 @@ def test_borderline_flag(gap: float, unc: float, grade: BrookerGrade, borderline
     assert res.borderline is borderline
     assert res.gap is g
     assert any("uncertain" in c for c in res.caveats) is borderline
-    assert res.patient_side is PatientSide.RIGHT and res.image_side is ImageSide.LEFT
+    assert res.patient_side is PatientSide.RIGHT
+    assert res.image_side is ImageSide.LEFT
 
 
 @pytest.mark.parametrize(
@@ -312,7 +315,8 @@ def test_grade_hip_without_spurs_has_no_gap_and_is_not_borderline(
 def test_grade_hip_bridge_is_IV_with_apparent_caveat() -> None:
     res = grade_hip(HIP, _frags(BRI, ISL), _gap(0.0, 0.0), AnalysisConfig())
     assert res.grade is BrookerGrade.ANKYLOSIS
-    assert res.gap is not None and res.gap.gap_mm == 0.0
+    assert res.gap is not None
+    assert res.gap.gap_mm == 0.0
     assert res.borderline is False
     assert any("apparent" in c for c in res.caveats)
 
@@ -340,9 +344,9 @@ def test_grade_hip_spur_without_gap_is_not_graded() -> None:
 
 
 def test_gap_measurement_rejects_negative_or_nan() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="finite and >= 0"):
         _gap(-0.1, 0.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="finite and >= 0"):
         _gap(float("nan"), 0.0)
 
 
@@ -399,7 +403,8 @@ def test_uncertainty_grows_with_spacing_relative_uncertainty(gap_px: int) -> Non
     assert uncs[2] - uncs[0] == pytest.approx(0.2 * gaps[0], rel=1e-6)
     # endpoints in stored-image coordinates, pelvic end above the femoral end
     assert g.pelvic_point_px[0] < g.femoral_point_px[0]
-    assert 100 <= g.pelvic_point_px[0] <= 220 and 200 <= g.pelvic_point_px[1] <= 280
+    assert 100 <= g.pelvic_point_px[0] <= 220
+    assert 200 <= g.pelvic_point_px[1] <= 280
 
 
 def test_gap_across_the_spurs_own_body_is_the_distance_between_the_masks() -> None:
@@ -520,18 +525,24 @@ def test_record_shape_ok() -> None:
     assert rec["spacing"] == {"row_mm": 0.148, "col_mm": 0.15, "source": "pixel_spacing"}
     assert rec["caveats"] == ["c1"]
     assert "overlay" in rec
-    assert list(rec)[:2] == ["file", "status"] and list(rec)[-1] == "version"
-    r, l = rec["hips"]
-    assert HIP_KEYS <= set(r) and HIP_KEYS <= set(l)
-    assert r["side"] == "right" and r["image_side"] == "left"
-    assert r["grade"] == 3 and r["brooker_class"] == "III"
-    assert isinstance(r["grade"], int) and not isinstance(r["grade"], bool)
+    assert list(rec)[:2] == ["file", "status"]
+    assert list(rec)[-1] == "version"
+    r, left = rec["hips"]
+    assert HIP_KEYS <= set(r)
+    assert HIP_KEYS <= set(left)
+    assert r["side"] == "right"
+    assert r["image_side"] == "left"
+    assert r["grade"] == 3
+    assert r["brooker_class"] == "III"
+    assert isinstance(r["grade"], int)
+    assert not isinstance(r["grade"], bool)
     assert r["gap_mm"] == pytest.approx(6.43)
     assert r["gap_points_px"] == [[410.0, 260.1], [round(430.55, 1), 270.0]]
-    assert r["borderline"] is False and r["prosthesis"] is True
+    assert r["borderline"] is False
+    assert r["prosthesis"] is True
     assert [f["kind"] for f in r["fragments"]] == ["pelvic_spur", "island"]
     assert r["fragments"][0]["area_mm2"] == pytest.approx(123.4)
-    assert l == {**l, "side": "left", "image_side": "right", "grade": 0, "brooker_class": "0",
+    assert left == {**left, "side": "left", "image_side": "right", "grade": 0, "brooker_class": "0",
                  "gap_mm": None, "gap_points_px": None, "borderline": False,
                  "prosthesis": False, "fragments": []}
 
@@ -547,11 +558,14 @@ def test_record_shape_ungradable_and_error() -> None:
 
     ung = GradingResult(file="scans/chest.dcm", status=Status.UNGRADABLE, version="1",
                         reason="no hip joint found").to_record()
-    assert ung["status"] == "ungradable" and ung["reason"] == "no hip joint found"
+    assert ung["status"] == "ungradable"
+    assert ung["reason"] == "no hip joint found"
     assert ung["hips"] == []
     err = error_result("scans/x.dcm", MissingSpacingError("no spacing", "scans/x.dcm")).to_record()
-    assert err["status"] == "error" and err["file"] == "scans/x.dcm"
-    assert err["error"]["code"] == "missing_spacing" and err["error"]["message"]
+    assert err["status"] == "error"
+    assert err["file"] == "scans/x.dcm"
+    assert err["error"]["code"] == "missing_spacing"
+    assert err["error"]["message"]
     assert err["hips"] == []
     assert "version" in err
 
@@ -579,7 +593,6 @@ def test_spur_with_nothing_to_measure_leaves_the_hip_ungraded(
     from pathlib import Path
 
     from brooker import pipeline
-
     from brooker.config import AnalysisConfig
 
     film = Path(__file__).resolve().parents[1] / "sample_images" / "pelvis_3_vs_2_mono1.dcm"
@@ -637,7 +650,8 @@ def test_joined_bodies_with_only_islands_are_not_a_bridge() -> None:
     parted = dataclasses.replace(joined, bodies_joined=False)
     measured = measure_gap(at_joint, frags, spacing, AnalysisConfig())
     assert measured == measure_gap(parted, frags, spacing, AnalysisConfig())
-    assert measured is not None and measured.gap_mm > 0.0
+    assert measured is not None
+    assert measured.gap_mm > 0.0
 
 
 def test_prosthetic_head_read_as_bone_is_graded_with_a_caveat() -> None:
@@ -773,12 +787,15 @@ def test_a_spur_or_bridge_with_no_femur_by_the_joint_is_not_graded(
         assert res.not_graded.startswith("a spur or bridge was seen, but the femur is not ")
         assert res.fragments == frags.items  # what was seen stays on the record and overlay
         assert res.gap is None
-        assert res.caveats == () and not res.borderline  # they were of the class not given
+        assert res.caveats == ()
+        assert not res.borderline
         assert res.search_region is not None
         rec = res.to_record()
-        assert rec["grade"] is None and rec["brooker_class"] is None
+        assert rec["grade"] is None
+        assert rec["brooker_class"] is None
     graded = grade_hip(native, frags, _gap(gap_mm, 0.5), cfg, femur_top_mm=bound_mm)
-    assert graded.grade is not None and graded.grade >= 2
+    assert graded.grade is not None
+    assert graded.grade >= 2
     # bodies that never parted: the femur's top is not known, the joined body is graded
     unparted = grade_hip(
         native, frags, _gap(gap_mm, 0.5), cfg, femur_top_mm=None, bodies_unparted=True
@@ -833,7 +850,8 @@ def test_island_sides_match_the_exact_nearest_distances() -> None:
         got = measurement._min_distances(islands, target, sp)
         for island, d in zip(islands, got, strict=True):
             ir, ic = np.nonzero(island)
-            brute = np.min(np.hypot((ir[:, None] - rr[None]) * sp[0], (ic[:, None] - cc[None]) * sp[1]))
+            d_rows = (ir[:, None] - rr[None]) * sp[0]
+            brute = np.min(np.hypot(d_rows, (ic[:, None] - cc[None]) * sp[1]))
             assert d == pytest.approx(float(brute), abs=1e-9)
         if not fell_back:
             assert max(got) > measurement.NEAREST_WINDOW_MM  # the whole-ROI fallback is used

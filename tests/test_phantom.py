@@ -58,7 +58,8 @@ def test_truth_gap_hits_target(base: ph.Phantom) -> None:
     [(2, 10.3, "femoral"), (3, 9.7, "pelvic"), (3, 1.5, "both")],
 )
 def test_gaps_near_threshold(grade: int, gap: float, spurs: str) -> None:
-    p = render(PhantomSpec(seed=31, right=HipSpec(grade, gap, spurs=spurs), left=HipSpec(0), **FAST))
+    spec = PhantomSpec(seed=31, right=HipSpec(grade, gap, spurs=spurs), left=HipSpec(0), **FAST)
+    p = render(spec)
     h = next(h for h in p.truth["hips"] if h["side"] == "right")
     assert h["gap_mm"] == pytest.approx(gap, abs=0.1)
     assert h["grade"] == grade
@@ -102,7 +103,8 @@ def test_flipped_mirrors_pixels_and_halves(base: ph.Phantom) -> None:
         assert a["side"] == b["side"]
         assert a["image_half"] != b["image_half"]
         assert b["center_px"][1] == pytest.approx(cols - 1 - a["center_px"][1], abs=0.11)
-    assert {h["side"]: h["image_half"] for h in base.truth["hips"]} == {"right": "left", "left": "right"}
+    halves = {h["side"]: h["image_half"] for h in base.truth["hips"]}
+    assert halves == {"right": "left", "left": "right"}
 
 
 def test_write_monochrome1_round_trip(tmp_path: Path, base: ph.Phantom) -> None:
@@ -129,7 +131,9 @@ def test_write_monochrome1_round_trip(tmp_path: Path, base: ph.Phantom) -> None:
     assert r.spacing.row_mm == pytest.approx(0.25)
 
 
-@pytest.mark.parametrize("tags", ["calibrated", "imager_magnification", "imager_only", "pixel_only", "none"])
+@pytest.mark.parametrize(
+    "tags", ["calibrated", "imager_magnification", "imager_only", "pixel_only", "none"]
+)
 def test_spacing_tags(tmp_path: Path, tags: str) -> None:
     pydicom = pytest.importorskip("pydicom")
     spec = PhantomSpec(seed=3, body="knee", spacing_mm=0.25, spacing_tags=tags, magnification=1.2)
@@ -197,7 +201,7 @@ def test_spec_validation() -> None:
     with pytest.raises(ValueError, match="grade 2"):
         HipSpec(2, 9.99)
     HipSpec(2, 10.0)  # exactly 10 mm is class II
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="spacing_mm out of range"):
         PhantomSpec(seed=0, spacing_mm=0.0)
 
 
@@ -206,7 +210,9 @@ def test_make_dataset_matches_devset_shape(tmp_path: Path, monkeypatch: pytest.M
     # (in brooker.phantom.specs, where make_dataset's dataset_spec looks it up)
     orig = ph.random_spec
 
-    def small(seed: int, *, wide: bool = True, grades: tuple[int, int] | None = None) -> PhantomSpec:
+    def small(
+        seed: int, *, wide: bool = True, grades: tuple[int, int] | None = None
+    ) -> PhantomSpec:
         s = orig(seed, wide=wide, grades=grades)
         return PhantomSpec(**{**s.__dict__, "spacing_mm": 0.3, "field_mm": (280.0, 360.0),
                               "transfer_syntax": "explicit_le"})

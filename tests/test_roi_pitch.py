@@ -77,7 +77,10 @@ def _hip(rad: Radiograph) -> HipJoint:
     return HipJoint(
         patient_side=PatientSide.LEFT,
         image_side=ImageSide.RIGHT,
-        center_px=(CENTER_MM[0] / rad.spacing.row_mm - 0.5, CENTER_MM[1] / rad.spacing.col_mm - 0.5),
+        center_px=(
+            CENTER_MM[0] / rad.spacing.row_mm - 0.5,
+            CENTER_MM[1] / rad.spacing.col_mm - 0.5,
+        ),
         head_radius_mm=HEAD_R_MM,
         prosthesis=False,
     )
@@ -95,7 +98,9 @@ def _hip(rad: Radiograph) -> HipJoint:
         (0.1, 0.25, (4, 1)),  # anisotropic: only the rows are block-averaged
     ],
 )
-def test_gap_is_measured_in_mm_at_any_spacing(row_mm: float, col_mm: float, block: tuple[int, int]) -> None:
+def test_gap_is_measured_in_mm_at_any_spacing(
+    row_mm: float, col_mm: float, block: tuple[int, int]
+) -> None:
     cfg = AnalysisConfig()
     rad = _film(row_mm, col_mm)
     hip = _hip(rad)
@@ -116,7 +121,8 @@ def test_gap_is_measured_in_mm_at_any_spacing(row_mm: float, col_mm: float, bloc
     assert spur.mask.shape == (r1 - r0, c1 - c0)
     cy_mm = (spur.centroid_px[0] + 0.5) * row_mm - CENTER_MM[0]
     cx_mm = (spur.centroid_px[1] + 0.5) * col_mm - CENTER_MM[1]
-    assert 44.0 < cx_mm < 52.0 and -41.0 < cy_mm < -SPUR_TIP_V_MM
+    assert 44.0 < cx_mm < 52.0
+    assert -41.0 < cy_mm < -SPUR_TIP_V_MM
     gap = measure_gap(masks, frags, rad.spacing, cfg)
     assert gap is not None
     assert gap.gap_mm == pytest.approx(GAP_MM, abs=0.25)
