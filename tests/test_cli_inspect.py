@@ -71,6 +71,11 @@ def test_user_spacing_and_magnification(tmp_path: Path) -> None:
     result = runner.invoke(app, ["inspect", str(path), "--json", "--pixel-spacing", "0.1,0.3"])
     sp = json.loads(result.stdout)["spacing"]
     assert (sp["row_mm"], sp["col_mm"], sp["source"]) == (0.1, 0.3, "user")
+    # one value is square pixels, as ``grade --pixel-spacing`` reads it (they share a parser)
+    result = runner.invoke(app, ["inspect", str(path), "--json", "--pixel-spacing", "0.15"])
+    assert result.exit_code == 0, result.stderr
+    sp = json.loads(result.stdout)["spacing"]
+    assert (sp["row_mm"], sp["col_mm"], sp["source"]) == (0.15, 0.15, "user")
 
 
 def test_missing_spacing_loads_and_says_so(tmp_path: Path) -> None:
@@ -120,7 +125,12 @@ def test_not_dicom_and_missing_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["--pixel-spacing", "abc"], ["--pixel-spacing", "0,0.1"], ["--magnification", "-1"]],
+    [
+        ["--pixel-spacing", "abc"],
+        ["--pixel-spacing", "0,0.1"],
+        ["--pixel-spacing", "0.1,0.1,0.1"],
+        ["--magnification", "-1"],
+    ],
 )
 def test_bad_options_are_usage_errors(tmp_path: Path, args: list[str]) -> None:
     result = runner.invoke(app, ["inspect", str(_file(tmp_path)), *args])

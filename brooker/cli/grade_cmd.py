@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from brooker.cli import app
-from brooker.cli.options import analysis_config
+from brooker.cli.options import analysis_config, parse_spacing
 from brooker.cli.terminal import console as make_console
 from brooker.cli.terminal import plain, term
 from brooker.units import shown_gap_mm
@@ -52,29 +52,6 @@ def _cpu_count() -> int:
         return len(os.sched_getaffinity(0))  # honours cgroup/affinity limits on clusters
     except AttributeError:  # pragma: no cover - not Linux
         return os.cpu_count() or 1
-
-
-def _parse_spacing(text: str | None) -> tuple[float, float] | None:
-    if text is None:
-        return None
-    import math
-
-    parts = [p.strip() for p in text.replace("\\", ",").split(",")]
-    try:
-        if len(parts) == 1:
-            parts = parts * 2
-        if len(parts) != 2:
-            raise ValueError
-        row, col = (float(p) for p in parts)
-    except ValueError:
-        raise typer.BadParameter(
-            f"expected ROW,COL in mm (e.g. 0.14,0.14), got {text!r}", param_hint="--pixel-spacing"
-        ) from None
-    if not all(math.isfinite(v) and v > 0 for v in (row, col)):
-        raise typer.BadParameter(
-            f"spacing must be positive finite mm, got {text!r}", param_hint="--pixel-spacing"
-        )
-    return row, col
 
 
 def _fmt_gap(gap: Any) -> str:
@@ -296,7 +273,8 @@ def grade(
         typer.Option(
             "--pixel-spacing",
             metavar="ROW,COL",
-            help="Pixel spacing at the patient in mm; overrides every DICOM tag.",
+            help="Pixel spacing at the patient in mm (ROW,COL, or one value for square "
+            "pixels); overrides every DICOM tag.",
         ),
     ] = None,
     magnification: Annotated[
@@ -384,7 +362,7 @@ def grade(
     err_console = make_console(stderr=True)
     if not paths and files_from is None:
         raise typer.BadParameter("give at least one PATH or --files-from", param_hint="PATH")
-    spacing = _parse_spacing(pixel_spacing)
+    spacing = parse_spacing(pixel_spacing)
     shard_ix: tuple[int, int] | None = None
     if shard is not None:
         from brooker.batch import parse_shard

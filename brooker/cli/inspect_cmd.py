@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from brooker.cli import app
-from brooker.cli.options import analysis_config
+from brooker.cli.options import analysis_config, parse_spacing
 from brooker.cli.terminal import console as make_console
 from brooker.cli.terminal import plain, term
 
@@ -43,27 +43,6 @@ _HINTS = {
     "from the archive",
     "not_a_regular_file": "give a regular file (FIFOs and devices are never read)",
 }
-
-
-def _parse_pixel_spacing(text: str | None) -> tuple[float, float] | None:
-    if text is None:
-        return None
-    parts = [p.strip() for p in text.replace("\\", ",").split(",")]
-    try:
-        if len(parts) != 2:
-            raise ValueError
-        row, col = float(parts[0]), float(parts[1])
-    except ValueError:
-        raise typer.BadParameter(
-            f"expected ROW,COL in mm (e.g. 0.14,0.14), got {text!r}",
-            param_hint="--pixel-spacing",
-        ) from None
-    if not all(math.isfinite(v) and v > 0 for v in (row, col)):
-        raise typer.BadParameter(
-            f"spacing must be two positive finite mm values, got {text!r}",
-            param_hint="--pixel-spacing",
-        )
-    return row, col
 
 
 def _check_magnification(value: float | None) -> float | None:
@@ -235,7 +214,8 @@ def inspect_command(
         typer.Option(
             "--pixel-spacing",
             metavar="ROW,COL",
-            help="Pixel spacing at the patient in mm (row, column); overrides the file.",
+            help="Pixel spacing at the patient in mm (ROW,COL, or one value for square "
+            "pixels); overrides the file.",
         ),
     ] = None,
     magnification: Annotated[
@@ -270,7 +250,7 @@ def inspect_command(
     FILE is DICOM, PNG, JPEG or TIFF; with --ball-mm, --head-mm or --estimate-spacing, also
     what was fitted and the spacing it gives.
     """
-    spacing = _parse_pixel_spacing(pixel_spacing)
+    spacing = parse_spacing(pixel_spacing)
     mag = _check_magnification(magnification)
 
     from brooker.errors import BrookerError

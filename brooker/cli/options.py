@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import typer
 
 if TYPE_CHECKING:
     from brooker.config import AnalysisConfig
+
+
+def parse_spacing(text: str | None) -> tuple[float, float] | None:
+    """``--pixel-spacing``: ``ROW,COL`` in mm (a backslash, as in the DICOM tag, also parts
+    them), or one value for square pixels; anything else is a usage error."""
+    if text is None:
+        return None
+    parts = [p.strip() for p in text.replace("\\", ",").split(",")]
+    try:
+        if len(parts) == 1:
+            parts = parts * 2
+        if len(parts) != 2:
+            raise ValueError
+        row, col = (float(p) for p in parts)
+    except ValueError:
+        raise typer.BadParameter(
+            f"expected ROW,COL in mm (e.g. 0.14,0.14), got {text!r}", param_hint="--pixel-spacing"
+        ) from None
+    if not all(math.isfinite(v) and v > 0 for v in (row, col)):
+        raise typer.BadParameter(
+            f"spacing must be positive finite mm, got {text!r}", param_hint="--pixel-spacing"
+        )
+    return row, col
 
 
 def analysis_config(
