@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from toy_gap import toy_gap_masks
 
 from brooker import grading
 from brooker.config import AnalysisConfig
@@ -356,29 +357,9 @@ def test_gap_measurement_rejects_negative_or_nan() -> None:
 
 
 def _toy_masks(spacing: tuple[float, float], gap_px: int) -> tuple[HipMasks, Fragments]:
-    """A pelvis block on top, a pelvic spur hanging down from it, a femur block below.
-
-    The spur tip and the femur are ``gap_px`` rows apart (edge pixel to edge pixel).
-    """
-    h, w = 120, 80
-    pelvis = np.zeros((h, w), bool)
-    pelvis[:20] = True
-    spur = np.zeros((h, w), bool)
-    spur[20:50, 30:50] = True
-    femur = np.zeros((h, w), bool)
-    femur[50 + gap_px:] = True
-    bone = pelvis | spur | femur
-    image = np.where(bone, 1.0, 0.1).astype(np.float32)
-    zeros = np.zeros((h, w), bool)
-    ones = np.ones((h, w), bool)
-    masks = HipMasks(
-        hip=HIP, origin_px=(100, 200), image=image, bone=bone, metal_halo=zeros,
-        allowed=ones, sector=ones, pelvis=pelvis, femur=femur, head=zeros.copy(),
-        bodies_joined=False, spacing_mm=spacing,
-    )
-    frag = Fragment(kind=PEL, area_mm2=600 * spacing[0] * spacing[1], centroid_px=(135.0, 240.0),
-                    bbox_px=(120, 230, 150, 250), mask=spur[20:50, 30:50].copy())
-    return masks, Fragments((frag,), (spur,))
+    """The toy hip of ``toy_gap.py`` about ``HIP``: its spur's tip and the femur ``gap_px``
+    rows apart (edge pixel to edge pixel)."""
+    return toy_gap_masks(HIP, spacing, gap_px)
 
 
 @pytest.mark.parametrize("gap_px", [40, 60])

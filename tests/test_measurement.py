@@ -12,19 +12,12 @@ import dataclasses
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
+from toy_gap import toy_gap_masks
 
 from brooker.config import AnalysisConfig
 from brooker.fragments import Fragments
 from brooker.measurement import measure_gap
-from brooker.models import (
-    Fragment,
-    FragmentKind,
-    HipJoint,
-    ImageSide,
-    PatientSide,
-    PixelSpacing,
-    SpacingSource,
-)
+from brooker.models import HipJoint, ImageSide, PatientSide, PixelSpacing, SpacingSource
 from brooker.segmentation import HipMasks
 
 SP = (0.2, 0.2)
@@ -36,31 +29,19 @@ SPACING = PixelSpacing(SP[0], SP[1], SpacingSource.USER, relative_uncertainty=0.
 def _hip(
     image_of: dict[str, float], metal_from_row: int | None = None
 ) -> tuple[HipMasks, Fragments]:
-    h, w = 130, 80
-    pelvis = np.zeros((h, w), bool)
-    pelvis[:20] = True
-    spur = np.zeros((h, w), bool)
-    spur[20:50, 30:50] = True
-    femur = np.zeros((h, w), bool)
-    femur[FEMUR_ROW:] = True
-    metal = np.zeros((h, w), bool)
+    hip = HipJoint(PatientSide.RIGHT, ImageSide.LEFT, (60.0, 40.0), 20.0, False)
+    masks, frags = toy_gap_masks(hip, SP, GAP_PX, height=130)
+    metal = np.zeros_like(masks.bone)
     if metal_from_row is not None:
         metal[metal_from_row:] = True  # an implant inside the femur, behind its cortex
-    image = np.where(pelvis | spur | femur, image_of["bone"], image_of["soft"])
+    image = np.where(masks.bone, image_of["bone"], image_of["soft"])
     image[metal] = image_of["metal"]
     image = ndi.gaussian_filter(image, 1.5).astype(np.float32)  # a 0.3 mm blur
     halo = ndi.binary_dilation(metal, iterations=5)  # metal and its 1 mm halo
-    zeros = np.zeros((h, w), bool)
-    masks = HipMasks(
-        hip=HipJoint(PatientSide.RIGHT, ImageSide.LEFT, (60.0, 40.0), 20.0, False),
-        origin_px=(100, 200), image=image, bone=(pelvis | spur | femur) & ~metal,
-        metal_halo=halo, allowed=~zeros, sector=~zeros, pelvis=pelvis, femur=femur | metal,
-        head=zeros.copy(), bodies_joined=False, spacing_mm=SP,
-    )  # fmt: skip
-    frag = Fragment(kind=FragmentKind.PELVIC_SPUR, area_mm2=600 * SP[0] * SP[1],
-                    centroid_px=(135.0, 240.0), bbox_px=(120, 230, 150, 250),
-                    mask=spur[20:50, 30:50].copy())  # fmt: skip
-    return masks, Fragments((frag,), (spur,))
+    masks = dataclasses.replace(
+        masks, image=image, bone=masks.bone & ~metal, metal_halo=halo, femur=masks.femur | metal
+    )
+    return masks, frags
 
 
 def test_gap_between_plain_bone_edges() -> None:
