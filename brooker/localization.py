@@ -845,13 +845,13 @@ def _metal_head(
         # resurfacing cap has no stem, but stands far above the bone)
         same = a >= level - 0.15 * above
         lab_s, _ = ndi.label(same)
-        stem = lab_s == lab_s[cy, cx]
+        stem = lab_s == _core_label(lab_s, core, int(cy), int(cx))
         rows_s = np.flatnonzero(stem.any(axis=1))
         if rows_s.size == 0 or (rows_s.max() - cy) * p < 45.0:
             return None
     bright = a >= p50 + 0.5 * above
     lab, _ = ndi.label(bright)
-    region = lab == lab[cy, cx]
+    region = lab == _core_label(lab, core, int(cy), int(cx))
     inside = ndi.distance_transform_edt(region)
     # the ball, not the neck or the stem's shoulder: its widest point within 10 mm of the core
     # (the brightest disk, inside the ball)
@@ -861,3 +861,16 @@ def _metal_head(
     hy, hx = np.unravel_index(j, a.shape)
     radius_mm = float(inside[hy, hx]) * p
     return _Candidate(float(hy + r0), float(hx + c0), max(radius_mm, 10.0), True, 1.0)
+
+
+def _core_label(lab: npt.NDArray[np.int32], core: BoolImage, cy: int, cx: int) -> int:
+    """The component of ``lab`` that holds the core centred on ``(cy, cx)``: the centre
+    pixel's, or when that pixel is not in any (label 0, the background: a single dark pixel),
+    the component holding most of the core's pixels. Never 0 when any core pixel is labelled.
+    """
+    own = int(lab[cy, cx])
+    if own:
+        return own
+    inside = lab[core]
+    inside = inside[inside > 0]
+    return int(np.bincount(inside).argmax()) if inside.size else -1

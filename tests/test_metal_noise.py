@@ -140,3 +140,23 @@ def test_an_edge_enhanced_metal_head_stays_metal() -> None:
     tex = _washed_out(1.5).astype(np.float64)
     sharp = (tex + 1.0 * (tex - ndi.gaussian_filter(tex, 3.0 / PITCH_MM))).astype(np.float32)
     assert _metal_head(sharp, *CENTRE, PITCH_MM) is None
+
+
+def test_a_dark_pixel_at_the_core_does_not_make_a_stem() -> None:
+    # a disk as bright as the textured bone around it and flat, with no stem below: not metal
+    # (a native head on a washed-out film). The stem and the head's region were the connected
+    # component of the core's centre pixel; a dark pixel there has label 0, the background,
+    # which reaches every border of the window: a "stem" 70 mm long and a prosthesis flag.
+    rng = np.random.default_rng(0)
+    n, c = 301, 150
+    yy, xx = np.mgrid[:n, :n]
+    d = np.hypot(yy - c, xx - c)
+    img = np.full((n, n), 100.0)
+    ring = (d >= 25) & (d <= 75)
+    img[ring] = 170 + rng.normal(0, 15, int(ring.sum()))
+    disk = d <= 14
+    img[disk] = 200 + 2 * (1 - d[disk] / 14)
+    img = img.astype(np.float32)
+    assert _metal_head(img, c, c, 1.0) is None
+    img[c, c] = 120.0
+    assert _metal_head(img, c, c, 1.0) is None
