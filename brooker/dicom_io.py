@@ -1150,8 +1150,15 @@ def check_gradable(radiograph: Radiograph) -> None:
         See :func:`implausible_spacing_reason`. The loader checks every spacing it resolves;
         this also covers a :class:`Radiograph` built by hand and given to
         :func:`brooker.analyze`.
+    UnsupportedPixelDataError
+        A pixel that is NaN or infinite (the loaders refuse them; this covers a
+        :class:`Radiograph` built by hand: the hip detector's histograms fail on them).
     """
     rows, cols = radiograph.pixels.shape[:2]
+    if not np.isfinite(radiograph.pixels).all():
+        raise UnsupportedPixelDataError(
+            "the pixel data has non-finite values (NaN or infinity)", radiograph.meta.path
+        )
     if min(rows, cols) < MIN_IMAGE_SIDE_PX:
         raise ImageTooSmallError(
             f"image of {rows} x {cols} pixels ((0028,0010) Rows x (0028,0011) Columns): "

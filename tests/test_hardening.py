@@ -251,6 +251,24 @@ def test_hand_built_radiograph_is_checked_too(tmp_path: Path) -> None:
         check_gradable(bad)
 
 
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_hand_built_radiograph_with_non_finite_pixels_is_refused(value: float) -> None:
+    # the loaders refuse non-finite pixels; a Radiograph built by hand reached the hip detector
+    # with them (one NaN pixel: ValueError from np.bincount, not a BrookerError)
+    import dataclasses
+
+    from brooker import analyze
+
+    rad = load_radiograph(SAMPLES / "pelvis_0_vs_3.dcm")
+    px = rad.pixels.copy()
+    px[100, 100] = value
+    bad = dataclasses.replace(rad, pixels=px)
+    with pytest.raises(errors.UnsupportedPixelDataError, match="non-finite"):
+        check_gradable(bad)
+    with pytest.raises(errors.UnsupportedPixelDataError, match="non-finite"):
+        analyze(bad)
+
+
 # --------------------------------------------------------------------------------------------
 # 6. a compressed stream that contradicts the header
 
