@@ -475,10 +475,16 @@ def _draw_candidates(canvas: _Canvas, result: GradingResult, view: _View) -> Non
     size = max(10, round(canvas.font_px * 0.8))
     for c in result.hip_candidates:
         x, y = view.to_xy(c.center_px)
-        r = 64.0 / spacing.col_mm * view.sx  # the detector's 128 mm window
-        draw.rectangle((x - r, y - r, x + r, y + r), outline=(*CANDIDATE_RGB, 160), width=lw)
-        canvas.text((x - r + lw * 2, y - r + lw * 2), f"hip? score {c.score:.1f}", size,
-                    CANDIDATE_RGB, stroke=True)
+        # the detector's 128 x 128 mm window at the patient: rows and columns apart
+        rx, ry = 64.0 / spacing.col_mm * view.sx, 64.0 / spacing.row_mm * view.sy
+        draw.rectangle((x - rx, y - ry, x + rx, y + ry), outline=(*CANDIDATE_RGB, 160), width=lw)
+        label = f"hip? score {c.score:.1f}"
+        tw, th = _text_size(label, size)
+        # in the window's top-left corner, or as near it as the image allows (a window about
+        # a place near the film's edge reaches past it)
+        tx = min(max(x - rx + lw * 2, 0.0), max(0.0, canvas.w - tw))
+        ty = min(max(y - ry + lw * 2, 0.0), max(0.0, canvas.h - th))
+        canvas.text((tx, ty), label, size, CANDIDATE_RGB, stroke=True)
 
 
 def _hip_lines(hip: HipResult) -> list[tuple[str, RGB]]:

@@ -22,6 +22,7 @@ from brooker.models import (
     FragmentKind,
     GapMeasurement,
     GradingResult,
+    HipCandidate,
     HipResult,
     ImageSide,
     PatientSide,
@@ -700,3 +701,52 @@ def test_gap_label_of_a_class_III_hip_is_never_10_mm() -> None:
     assert ov._fmt_gap(9.96) == "9.9 mm"
     assert ov._fmt_gap(10.0) == "10.0 mm"
     assert ov._fmt_gap(6.44) == "6.4 mm"
+
+
+# --------------------------------------------------------------------------------------------
+# a film with no hip: the detector's best windows
+
+
+def _no_hip_result(rad: Radiograph, centres: tuple[tuple[float, float], ...]) -> GradingResult:
+    return GradingResult(
+        file="x",
+        status=Status.UNGRADABLE,
+        version="1",
+        reason="no hip joint found",
+        spacing=rad.spacing,
+        hip_candidates=tuple(HipCandidate(c, -1.6, lateral_left=False) for c in centres),
+    )
+
+
+def _black_film(rows: int, cols: int, row_mm: float, col_mm: float) -> Radiograph:
+    return Radiograph(
+        pixels=np.zeros((rows, cols), dtype=np.float32),
+        spacing=PixelSpacing(row_mm, col_mm, SpacingSource.PIXEL_SPACING),
+        patient_right_on=ImageSide.LEFT,
+        laterality_source="assumed",
+        meta=_meta(rows, cols),
+    )
+
+
+def test_candidate_window_is_128_mm_along_both_axes_on_anisotropic_pixels() -> None:
+    """The detector's window is 128 x 128 mm at the patient: on pixels twice as tall as wide
+    it spans half as many rows as columns."""
+    rows, cols = 800, 800
+    rad = _black_film(rows, cols, row_mm=0.4, col_mm=0.2)
+    rgb = ov.render_overlay(rad, _no_hip_result(rad, ((400.0, 400.0),)))[:rows].astype(int)
+    # the window's outline: the candidate colour at alpha 160 over black
+    outline = (rgb[:, :, 0] > 120) & (rgb[:, :, 1] < 100)
+    ys, xs = np.nonzero(outline)
+    height, width = ys.max() - ys.min(), xs.max() - xs.min()
+    assert abs(width - 128 / 0.2) <= 4
+    assert abs(height - 128 / 0.4) <= 4
+
+
+def test_candidate_score_is_on_the_image_when_its_window_runs_off_it() -> None:
+    """A window centred near the film's edge reaches past it; its score is still shown."""
+    rad = _black_film(ROWS, COLS, SPACING_MM, SPACING_MM)
+    rgb, texts = ov._render(rad, _no_hip_result(rad, ((300.0, 20.0),)), 2048)
+    assert "hip? score -1.6" in texts
+    # the label's glyphs (the window's outline is drawn at alpha 160 over black, darker)
+    glyphs = rgb[:ROWS, :, 0] > 200
+    assert glyphs.sum() > 50
