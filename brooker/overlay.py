@@ -200,7 +200,8 @@ def _base_image(radiograph: Radiograph, view: _View) -> npt.NDArray[np.float32]:
         region = np.asarray(img, dtype=np.float32)
     disp = _display_mapper(radiograph)(region)
     if radiograph.display is not None:  # a DICOM VOI mapping: keep it within 0..1
-        disp = np.clip(disp, 0.0, 1.0).astype(np.float32)
+        # np.interp maps NaN to NaN, and clip keeps it: black, as the percentile window does
+        disp = np.clip(np.nan_to_num(disp, nan=0.0), 0.0, 1.0).astype(np.float32)
     return disp
 
 

@@ -373,6 +373,24 @@ def test_display_mapping_from_the_file_is_used() -> None:
     assert tuple(rgb[300, 50]) == (128, 128, 128)
 
 
+@pytest.mark.parametrize("display", [False, True])
+def test_nan_pixels_render_black_with_or_without_the_files_window(display: bool) -> None:
+    """Pixels that are NaN (a float array given to the API) are drawn black through the
+    file's VOI mapping as through the percentile window, not cast from NaN to a grey."""
+    window = DisplayMapping(
+        input_values=np.array([0.0, 1000.0]),
+        output_fraction=np.array([0.0, 1.0]),
+        source="voi_window",
+    )
+    rad = make_radiograph(display=window if display else None)
+    px = rad.pixels.copy()
+    px[100:120, 100:300] = np.nan  # in the pelvis: bone, white around it
+    rad = dataclasses.replace(rad, pixels=px)
+    rgb = ov.render_overlay(rad, make_result(rad))  # filterwarnings=error: no invalid cast
+    assert rgb[110, 200].max() == 0
+    assert rgb[90, 200].min() > 220
+
+
 def test_large_image_downscaled_to_about_2048_with_readable_text() -> None:
     rows, cols = 3600, 4800
     rad = make_radiograph(rows, cols, spacing_mm=0.1)
