@@ -269,12 +269,15 @@ def _href(path: Path, out_dir: Path) -> str:
         rel = os.path.relpath(path.resolve(), out_dir.resolve())
     except ValueError:  # another drive on Windows
         return path.resolve().as_uri()
-    return urllib.parse.quote(Path(rel).as_posix())
+    # a folder or file name that is not UTF-8 (a lone surrogate, ``os.fsdecode``) is linked
+    # as its own byte, percent-encoded
+    return urllib.parse.quote(Path(rel).as_posix(), errors="surrogateescape")
 
 
 def report_id(out_dir: str | os.PathLike[str]) -> str:
     """The localStorage namespace of a report folder (a hash of its absolute path)."""
-    return hashlib.sha256(os.fspath(Path(out_dir).resolve()).encode()).hexdigest()[:16]
+    path = os.fspath(Path(out_dir).resolve())
+    return hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 # --------------------------------------------------------------------------------------------

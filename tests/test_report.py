@@ -255,6 +255,19 @@ def test_full_size_link_is_relative_to_the_page(tmp_path: Path) -> None:
     assert 'href="../run/a-00000000.png"' in page
 
 
+def test_full_size_link_through_a_folder_whose_name_is_not_utf8(tmp_path: Path) -> None:
+    """The page written outside the run folder links to the overlays through the folders
+    between: a folder name that is not UTF-8 (``os.fsdecode``: a lone surrogate) is linked as
+    its byte, percent-encoded, and the page is written."""
+    import os
+
+    out = Path(os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9")) / "run"
+    make_run(out)
+    info = report.write_report(out, path=tmp_path / "r.html", workers=1)
+    page = info.path.read_text(encoding="utf-8")
+    assert 'href="caf%E9/run/a-00000000.png"' in page
+
+
 def test_report_id_depends_on_the_folder(tmp_path: Path) -> None:
     assert report.report_id(tmp_path / "a") == report.report_id(tmp_path / "x" / ".." / "a")
     assert report.report_id(tmp_path / "a") != report.report_id(tmp_path / "b")
