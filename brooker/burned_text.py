@@ -57,6 +57,12 @@ MAX_BACKGROUND_FRAC = 0.5
 MAX_STROKE_FRAC = 0.34
 #: Longest side, pixels, of the image text is searched on (larger films are reduced 2x, 3x, ...).
 WORK_SIDE_PX = 1600
+#: On a reduced film (each block by its brightest pixel) a glyph's strokes are thickened by up to
+#: a pixel and its counters close: the largest inscribed disk a glyph may hold is this much
+#: larger there, pixels (without it, 4 mm text on a 3300-pixel film, 8 pixels tall at a third,
+#: read as blobs and was left on the film whole or in part, depending on where it fell on the
+#: 3-pixel grid; on the team's 249 films it changes only two phantom lines, now blanked whole).
+REDUCED_STROKE_PAD_PX = 1.0
 #: Fewest glyphs in a line (a glyph as wide as n letters counts n, a letter 0.8 of its height;
 #: joined letters are one glyph), from at least two separate shapes.
 MIN_GLYPHS = 3
@@ -135,9 +141,12 @@ def find_text_lines(
         return ()
     # the background of the main rules, once: an opening by a square turns with the film
     background = _background(img)
-    found = _lines(img, lo, hi, background)
+    pad = REDUCED_STROKE_PAD_PX if k > 1 else 0.0
+    found = _lines(img, lo, hi, background, stroke_pad_px=pad)
     found += tuple(
-        line for line in _faint_lines(img, lo, hi) if not any(_overlap(line, t) for t in found)
+        line
+        for line in _faint_lines(img, lo, hi, stroke_pad_px=pad)
+        if not any(_overlap(line, t) for t in found)
     )
     turned = np.ascontiguousarray(img.T)
     # a line read on the turned film, in the film's coordinates: dropped when it is a line
@@ -145,7 +154,7 @@ def find_text_lines(
     # line does not drop the label)
     along_side = [
         TextLine((c0, r0, c1, r1), line.height_px, line.glyphs, sideways=True)
-        for line in _lines(turned, lo, hi, np.ascontiguousarray(background.T))
+        for line in _lines(turned, lo, hi, np.ascontiguousarray(background.T), stroke_pad_px=pad)
         if _margin(line, turned.shape) <= SIDEWAYS_MARGIN_FRAC
         for r0, c0, r1, c1 in (line.bbox_px,)
     ]
@@ -178,9 +187,11 @@ def _lines(
     lo: float,
     hi: float,
     background: npt.NDArray[np.float32] | None = None,
+    *,
+    stroke_pad_px: float = 0.0,
 ) -> tuple[TextLine, ...]:
     """Bright text lines of ``img``, whose range is ``lo``..``hi`` (``background``: that of
-    :func:`_background`, if already taken)."""
+    :func:`_background`, if already taken; ``stroke_pad_px``: see :func:`_glyph_boxes`)."""
     max_h = _max_height(img)
     span = hi - lo
     dark = lo + MAX_BACKGROUND_FRAC * span
@@ -190,15 +201,17 @@ def _lines(
     glyph_px &= background <= dark  # on the darker half of the film's range
     if not glyph_px.any():
         return ()
-    boxes = _glyph_boxes(glyph_px, max_h)
+    boxes = _glyph_boxes(glyph_px, max_h, stroke_pad_px)
     # text is written on that background, so the rows just above and below a line are too: a
     # "line" of bright pieces along a black border (the edge of the exposed field under the
     # thigh) has bone on one side
     found = _joined(line for line in _group(boxes) if _framed(img, line, dark))
-    return tuple(_extended(img, line, glyph_px, max_h) for line in found)
+    return tuple(_extended(img, line, glyph_px, max_h, stroke_pad_px) for line in found)
 
 
-def _faint_lines(img: npt.NDArray[np.float32], lo: float, hi: float) -> tuple[TextLine, ...]:
+def _faint_lines(
+    img: npt.NDArray[np.float32], lo: float, hi: float, *, stroke_pad_px: float = 0.0
+) -> tuple[TextLine, ...]:
     """Lines of faint text in the margins of ``img`` (see :data:`FAINT_MARGIN_FRAC`): glyphs
     that stand out of a background at their own scale by :data:`FAINT_CONTRAST_FRAC` of the
     range, on the darker half of it, framed by it above and below, and at least
@@ -217,7 +230,7 @@ def _faint_lines(img: npt.NDArray[np.float32], lo: float, hi: float) -> tuple[Te
         glyph_px &= background <= dark
         if not glyph_px.any():
             continue
-        shapes = _glyph_boxes(glyph_px, 2 * h)
+        shapes = _glyph_boxes(glyph_px, 2 * h, stroke_pad_px)
         boxes = _outside(shapes, found)  # not again those of a line found at a finer scale
         # the words of a line (a name, a date) are runs of their own: joined across word spaces
         candidates = [
@@ -386,9 +399,13 @@ def _overlap(a: TextLine, b: TextLine) -> bool:
     return r0 < s1 and s0 < r1 and c0 < d1 and d0 < c1
 
 
-def _glyph_boxes(mask: npt.NDArray[np.bool_], max_h: int) -> list[tuple[int, int, int, int]]:
+def _glyph_boxes(
+    mask: npt.NDArray[np.bool_], max_h: int, stroke_pad_px: float = 0.0
+) -> list[tuple[int, int, int, int]]:
     """Boxes (``r0, c0, r1, c1``) of the components of ``mask`` shaped like glyphs: from
-    :data:`MIN_HEIGHT_PX` to ``max_h`` tall, at most 12 heights wide, thin-stroked."""
+    :data:`MIN_HEIGHT_PX` to ``max_h`` tall, at most 12 heights wide, thin-stroked (no inscribed
+    disk wider than :data:`MAX_STROKE_FRAC` of the height, or 1.5 pixels, plus
+    ``stroke_pad_px``: :data:`REDUCED_STROKE_PAD_PX` on a reduced film)."""
     lab, _ = ndi.label(mask, structure=np.ones((3, 3), bool))
     boxes: list[tuple[int, int, int, int]] = []
     for i, sl in enumerate(ndi.find_objects(lab), start=1):
@@ -398,14 +415,19 @@ def _glyph_boxes(mask: npt.NDArray[np.bool_], max_h: int) -> list[tuple[int, int
         if not (MIN_HEIGHT_PX <= h <= max_h) or w > 12 * h:
             continue
         comp = np.pad(lab[sl] == i, 1)
-        if float(ndi.distance_transform_edt(comp).max()) > max(1.5, MAX_STROKE_FRAC * h):
+        widest = float(ndi.distance_transform_edt(comp).max())
+        if widest > max(1.5, MAX_STROKE_FRAC * h) + stroke_pad_px:
             continue  # a blob, not strokes
         boxes.append((sl[0].start, sl[1].start, sl[0].stop, sl[1].stop))
     return boxes
 
 
 def _extended(
-    img: npt.NDArray[np.float32], line: TextLine, glyph_px: npt.NDArray[np.bool_], max_h: int
+    img: npt.NDArray[np.float32],
+    line: TextLine,
+    glyph_px: npt.NDArray[np.bool_],
+    max_h: int,
+    stroke_pad_px: float = 0.0,
 ) -> TextLine:
     """``line`` grown along its row over the rest of its text: glyphs at the line's own grey
     level (the text is drawn at one level) that continue it onto a brighter background, where
@@ -417,7 +439,7 @@ def _extended(
     s0, s1 = max(0, r0 - h), min(img.shape[0], r1 + h)
     near = [
         (a + s0, b, c + s0, d)
-        for a, b, c, d in _glyph_boxes(img[s0:s1] >= level, max_h)
+        for a, b, c, d in _glyph_boxes(img[s0:s1] >= level, max_h, stroke_pad_px)
         if c - a <= 1.6 * h and abs((a + c + 2 * s0) - (r0 + r1)) <= 0.8 * h
     ]
     grown, glyphs = True, line.glyphs

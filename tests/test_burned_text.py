@@ -388,13 +388,6 @@ def test_a_faint_line_running_onto_brighter_tissue_is_followed_to_its_end() -> N
     assert _covered(ink, blank_boxes(lines, img.shape)).sum() == ink.sum()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: on a film searched at a third of its resolution (3200-4800 px long), "
-    "the block maximum thickens the strokes of 4 mm text (25 px at 0.16 mm, 0.6 % of the "
-    "film) into blobs, and the line is missed in whole or in part depending on where it "
-    "falls on the 3-pixel grid",
-)
 def test_text_on_air_of_a_film_searched_at_a_third_is_found_whole() -> None:
     """A word on the air of a 3300-pixel film, 25 pixels tall (0.6 % of the film: above the
     0.3 % the README says is found), wherever it lies on the search's 3-pixel grid."""
