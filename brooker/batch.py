@@ -544,8 +544,8 @@ def _watch_parent(lifeline: Any) -> None:
 def portable_config(config: AnalysisConfig | None) -> AnalysisConfig | None:
     """``config`` in a form that pickles (to worker processes, to Dask).
 
-    ``AnalysisConfig`` holds a read-only ``MappingProxyType``, which does not pickle; a plain
-    dict copy of it does and compares equal.
+    ``AnalysisConfig`` pickles as it is (its ``spacing_uncertainty`` is a ``FrozenMapping``);
+    kept so that callers need not know.
     """
     if config is None:
         return None

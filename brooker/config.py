@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from brooker.errors import ConfigError
-from brooker.models import SpacingSource
+from brooker.models import FrozenMapping, SpacingSource
 from brooker.units import BROOKER_GAP_THRESHOLD_MM, MAX_MEGAPIXELS
 
 #: Relative uncertainty of the spacing at the hip, by source. Calibrated spacing still carries
@@ -64,7 +64,8 @@ class AnalysisConfig:
     max_megapixels : float
         Larger declared images are refused before any allocation.
     spacing_uncertainty : mapping of SpacingSource to float
-        Relative spacing uncertainty by source, for the ``borderline`` flag.
+        Relative spacing uncertainty by source, for the ``borderline`` flag. Sources left out
+        keep ``DEFAULT_SPACING_UNCERTAINTY``'s value; held read-only (a ``FrozenMapping``).
     ball_mm : float or None
         Diameter of a calibration ball on the film, mm: the ball is found and fitted, and the
         spacing it gives replaces the tags (``brooker.calibration``).
@@ -160,26 +161,54 @@ class AnalysisConfig:
     max_femur_hole_mm2: float = 2500.0
 
     def __post_init__(self) -> None:
+        for name in _POSITIVE:
+            _number(self, name, lambda v: v > 0, "a positive finite number")
+        for name in _NON_NEGATIVE:
+            _number(self, name, lambda v: v >= 0, "a finite number >= 0")
+        for name in _FRACTIONS:
+            _number(self, name, lambda v: 0 <= v <= 1, "within [0, 1]")
+        for name in _FINITE:
+            _number(self, name, lambda v: True, "a finite number")
+        for name in _RANGES:
+            lo_hi = _numbers(self, name, 2, "two positive finite numbers (lo, hi)")
+            if not (0 < lo_hi[0] <= lo_hi[1]):
+                raise ConfigError(f"{name} must be (lo, hi) with 0 < lo <= hi, got {lo_hi!r}")
+        for name in _ANGLES:
+            _numbers(self, name, 2, "two finite angles in degrees")
+        radii = _numbers(self, "spur_opening_radii_mm", None, "a non-empty tuple of radii in mm")
+        if not radii or not all(r > 0 for r in radii):
+            raise ConfigError(
+                f"spur_opening_radii_mm must be a non-empty tuple of positive radii, got {radii!r}"
+            )
+        if not isinstance(self.estimate_spacing, bool):
+            raise ConfigError(
+                f"estimate_spacing must be True or False, got {self.estimate_spacing!r}"
+            )
+        if self.flipped is not None and not isinstance(self.flipped, bool):
+            raise ConfigError(f"flipped must be True, False or None, got {self.flipped!r}")
+        object.__setattr__(self, "spacing_uncertainty", _uncertainties(self.spacing_uncertainty))
         if self.pixel_spacing is not None:
-            if len(self.pixel_spacing) != 2 or not all(
-                isinstance(v, float | int) and math.isfinite(v) and v > 0
-                for v in self.pixel_spacing
+            ps = self.pixel_spacing
+            if not (
+                isinstance(ps, tuple | list)
+                and len(ps) == 2
+                and all(_is_number(v) and math.isfinite(v) and v > 0 for v in ps)
             ):
                 raise ConfigError(
-                    "pixel spacing must be two positive finite mm values, "
-                    f"got {self.pixel_spacing!r}"
+                    "pixel_spacing must be two positive finite mm values (row_mm, col_mm), "
+                    f"got {ps!r}"
                 )
         if self.magnification is not None and not (
-            math.isfinite(self.magnification) and 0.5 <= self.magnification <= 3.0
+            _is_number(self.magnification)
+            and math.isfinite(self.magnification)
+            and 0.5 <= self.magnification <= 3.0
         ):
             raise ConfigError(
                 f"magnification must be between 0.5 and 3.0, got {self.magnification!r}"
             )
         for name in ("ball_mm", "head_mm"):
             v = getattr(self, name)
-            if v is not None and not (
-                isinstance(v, float | int) and math.isfinite(v) and 5.0 <= v <= 80.0
-            ):
+            if v is not None and not (_is_number(v) and math.isfinite(v) and 5.0 <= v <= 80.0):
                 raise ConfigError(f"{name} must be a diameter between 5 and 80 mm, got {v!r}")
         given = [
             name
@@ -192,18 +221,6 @@ class AnalysisConfig:
         ]
         if len(given) > 1:
             raise ConfigError(f"give one scale source, not {' and '.join(given)}")
-        if not (math.isfinite(self.gap_threshold_mm) and self.gap_threshold_mm > 0):
-            raise ConfigError("gap_threshold_mm must be positive")
-        if not (0.0 <= self.ho_probability_min <= 1.0):
-            raise ConfigError("ho_probability_min must be within [0, 1]")
-        if not (0.0 <= self.ho_fragment_min <= 1.0):
-            raise ConfigError("ho_fragment_min must be within [0, 1]")
-        if not (self.min_fragment_area_mm2 >= 0):
-            raise ConfigError("min_fragment_area_mm2 must be >= 0")
-        if not (math.isfinite(self.work_pitch_mm) and self.work_pitch_mm > 0):
-            raise ConfigError("work_pitch_mm must be positive")
-        if not (self.max_megapixels > 0):
-            raise ConfigError("max_megapixels must be positive")
         if self.judges is not None:
             from brooker.ho_pixels import judges_from  # imports the analysis modules
 
@@ -211,3 +228,105 @@ class AnalysisConfig:
                 judges_from(str(self.judges))
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
+
+
+#: Options that must be positive and finite (lengths, sigmas, radii, factors, pitches).
+_POSITIVE = (
+    "gap_threshold_mm",
+    "max_megapixels",
+    "analysis_pitch_mm",
+    "background_sigma_mm",
+    "metal_contrast_factor",
+    "min_field_mm",
+    "hip_min_distance_mm",
+    "hip_refine_mm",
+    "typical_head_radius_mm",
+    "work_pitch_mm",
+    "roi_up_mm",
+    "roi_down_mm",
+    "roi_lateral_mm",
+    "joint_exclusion_factor",
+    "sector_radius_mm",
+    "pelvic_bump_radius_mm",
+    "bump_neck_radius_mm",
+    "bump_overlap_ratio",
+)
+#: Options that may be 0 (off, or no margin) but not negative.
+_NON_NEGATIVE = (
+    "min_fragment_area_mm2",
+    "metal_max_texture",
+    "hip_max_height_difference_mm",
+    "roi_medial_mm",
+    "denoise_sigma_mm",
+    "mask_sigma_mm",
+    "max_hole_mm2",
+    "metal_min_area_mm2",
+    "metal_halo_mm",
+    "shutter_margin_mm",
+    "joint_exclusion_margin_mm",
+    "bump_min_neck_mm",
+    "spur_min_depth_mm",
+    "crack_radius_mm",
+    "max_femur_hole_mm2",
+)
+#: Fractions and probabilities.
+_FRACTIONS = (
+    "ho_probability_min",
+    "ho_fragment_min",
+    "bone_threshold_fraction",
+    "head_min_circle_support",
+)
+#: Scores (logits): any finite number.
+_FINITE = ("hip_min_score", "hip_pair_min_score")
+#: ``(lo, hi)`` ranges of lengths, mm.
+_RANGES = ("prosthetic_head_radius_mm", "native_head_radius_mm", "hip_separation_mm")
+#: ``(from, to)`` angles, degrees.
+_ANGLES = ("medial_wedge_deg", "sector_deg")
+
+
+def _is_number(v: object) -> bool:
+    """A real number, not a bool (``True`` is an ``int``) nor a string."""
+    return isinstance(v, float | int) and not isinstance(v, bool)
+
+
+def _number(cfg: AnalysisConfig, name: str, ok: Callable[[float], bool], what: str) -> None:
+    """Refuse option ``name`` of ``cfg`` unless it is a finite number for which ``ok`` holds."""
+    v = getattr(cfg, name)
+    if not (_is_number(v) and math.isfinite(v) and ok(v)):
+        raise ConfigError(f"{name} must be {what}, got {v!r}")
+
+
+def _numbers(cfg: AnalysisConfig, name: str, n: int | None, what: str) -> tuple[float, ...]:
+    """Option ``name`` of ``cfg`` as a tuple of finite numbers (``n`` of them, unless None)."""
+    v = getattr(cfg, name)
+    if not (
+        isinstance(v, tuple | list)
+        and (n is None or len(v) == n)
+        and all(_is_number(x) and math.isfinite(x) for x in v)
+    ):
+        raise ConfigError(f"{name} must be {what}, got {v!r}")
+    return tuple(float(x) for x in v)
+
+
+def _uncertainties(given: object) -> FrozenMapping[SpacingSource, float]:
+    """``spacing_uncertainty`` checked, over the defaults, as a read-only mapping that pickles."""
+    if not isinstance(given, Mapping):
+        raise ConfigError(
+            f"spacing_uncertainty must be a mapping of SpacingSource to float, got {given!r}"
+        )
+    merged = dict(DEFAULT_SPACING_UNCERTAINTY)
+    for key, value in given.items():
+        try:
+            source = SpacingSource(key)
+        except ValueError:
+            raise ConfigError(
+                f"spacing_uncertainty: {key!r} is not a spacing source (one of "
+                f"{', '.join(s.value for s in SpacingSource)})"
+            ) from None
+        if not (_is_number(value) and math.isfinite(value) and value >= 0):
+            raise ConfigError(
+                f"spacing_uncertainty[{source.value!r}] must be a finite fraction >= 0, "
+                f"got {value!r}"
+            )
+        merged[source] = float(value)
+    return FrozenMapping(merged)

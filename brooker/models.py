@@ -9,13 +9,53 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from brooker.units import BROOKER_GAP_THRESHOLD_MM, shown_gap_mm
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+class FrozenMapping(Mapping[_K, _V]):
+    """A read-only mapping that pickles (to worker processes) and hashes when its values do.
+
+    What a frozen dataclass holds in place of a ``dict``, so that it stays frozen all the way
+    down (``types.MappingProxyType`` does not pickle). Compares equal to a ``dict`` of the same
+    items.
+
+    >>> m = FrozenMapping({"a": 1})
+    >>> m["a"], m == {"a": 1}, len(m)
+    (1, True, 1)
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[_K, _V] | None = None) -> None:
+        self._items: dict[_K, _V] = dict(items or {})
+
+    def __getitem__(self, key: _K) -> _V:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[_K]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._items.items()))
+
+    def __repr__(self) -> str:
+        return f"FrozenMapping({self._items!r})"
+
+    def __reduce__(self) -> tuple[type[FrozenMapping[_K, _V]], tuple[dict[_K, _V]]]:
+        return (type(self), (self._items,))
 
 
 class SpacingSource(enum.StrEnum):
