@@ -557,7 +557,12 @@ class GradingResult:
     hip_candidates: tuple[HipCandidate, ...] = ()
     """Where the hip detector looked closest when no hip was found (for the overlay and the
     record: what was looked for)."""
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=FrozenMapping)
+    """Keys added to the record (``input_sha256`` in batch runs); held read-only."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.extra, FrozenMapping):
+            object.__setattr__(self, "extra", FrozenMapping(self.extra))
 
     def to_record(self) -> dict[str, Any]:
         """One JSON-lines record, as in design.md (failures included)."""

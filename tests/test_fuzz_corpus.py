@@ -18,6 +18,7 @@ about ten minutes on two cores.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -206,8 +207,7 @@ def measured_grade(path: str, config: Any = None, **kwargs: Any) -> Any:
     """``grade_path`` plus this worker's peak resident memory so far (``peak_rss_mb``)."""
     result = grade_path(path, config, **kwargs)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
-    result.extra["peak_rss_mb"] = round(peak_mb, 1)
-    return result
+    return dataclasses.replace(result, extra={**result.extra, "peak_rss_mb": round(peak_mb, 1)})
 
 
 def _run_corpus(tmp_path: Path, seed: int, n: int) -> None:
