@@ -239,7 +239,9 @@ def segment_hip(
     # A symmetric blur does not move the half-maximum of an edge; the gap itself is refined
     # on the lightly denoised image (measurement.py).
     bone = (smooth > threshold) & ~metal & in_field
-    bone = fill_small_holes(bone, config.max_hole_mm2 / (row_mm * col_mm))
+    # a hole may be the shutter's margin (and the unexposed film beyond it) enclosed by bone
+    # and the ROI's border: what lies outside the exposed field is never bone
+    bone = fill_small_holes(bone, config.max_hole_mm2 / (row_mm * col_mm)) & in_field
 
     phi = np.degrees(np.arctan2(u_mm, v_mm))  # 0 up, 90 lateral, 180 down, 270 medial
     np.add(phi, 360.0, out=phi, where=phi < 0)  # = phi % 360 here, without a float modulo
