@@ -8,6 +8,7 @@ workers call: it never raises a BrookerError, it returns an ``error`` record ins
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from pathlib import Path
 
 from brooker._version import __version__
@@ -45,6 +46,11 @@ def analyze(
         A DICOM, PNG, JPEG or TIFF file, or a radiograph already loaded with
         :func:`brooker.load_radiograph`.
     config : AnalysisConfig, optional
+        With a loaded radiograph, its ``pixel_spacing`` and ``magnification`` are **not**
+        applied, and a ``UserWarning`` says so (a known gap, pinned by a strict xfail test in
+        ``tests/test_pipeline.py``): the radiograph keeps the spacing it was loaded with. Give
+        them to :func:`brooker.load_radiograph` instead, or pass the path. ``flipped``,
+        ``ball_mm``, ``head_mm`` and ``estimate_spacing`` are applied either way.
 
     Returns
     -------
@@ -69,6 +75,14 @@ def load_calibrated(source: str | Path | Radiograph, config: AnalysisConfig) -> 
     """
     if isinstance(source, Radiograph):
         radiograph = source
+        if config.pixel_spacing is not None or config.magnification is not None:
+            warnings.warn(
+                "AnalysisConfig.pixel_spacing and magnification are not applied to a radiograph "
+                "already loaded (it keeps its own spacing): give them to load_radiograph, or "
+                "pass the path",
+                UserWarning,
+                stacklevel=3,
+            )
         if config.flipped is not None:
             radiograph = with_user_sides(radiograph, config.flipped)
     else:
