@@ -413,6 +413,23 @@ def test_out_folder_inside_an_input_folder_is_not_graded(
     assert found.skipped_non_dicom == 1  # readme.txt; nothing in brooker-out is counted
 
 
+def test_out_folder_that_is_an_input_folder_is_a_usage_error(
+    fake_engine: None, good_tree: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """``brooker grade . --out .``: the overlays would land among the inputs and be graded by
+    the next run; refused before any work, as a usage error naming --out."""
+    monkeypatch.chdir(good_tree)
+    before = sorted(p.name for p in Path(".").iterdir())
+    for args in ([".", "--out", "."], ["a", "--out", str(good_tree / "a")]):
+        res = run(*args)
+        assert res.exit_code == 2, res.stderr
+        assert "--out" in res.stderr
+        assert "folder being graded" in res.stderr
+    assert sorted(p.name for p in Path(".").iterdir()) == before  # nothing written
+    ok = run(".", "--out", "sub")  # a sub-folder stays fine (never searched)
+    assert ok.exit_code == 0, ok.stderr
+
+
 # --- end to end, the real engine, subprocesses ------------------------------------------------
 
 
