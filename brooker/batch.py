@@ -541,17 +541,6 @@ def _watch_parent(lifeline: Any) -> None:
     threading.Thread(target=watch, name="brooker-lifeline", daemon=True).start()
 
 
-def portable_config(config: AnalysisConfig | None) -> AnalysisConfig | None:
-    """``config`` in a form that pickles (to worker processes, to Dask).
-
-    ``AnalysisConfig`` pickles as it is (its ``spacing_uncertainty`` is a ``FrozenMapping``);
-    kept so that callers need not know.
-    """
-    if config is None:
-        return None
-    return dataclasses.replace(config, spacing_uncertainty=dict(config.spacing_uncertainty))
-
-
 def _mp_context() -> Any:
     import multiprocessing as mp
 
@@ -1159,7 +1148,6 @@ def grade_many(
     if out is not None:
         os.makedirs(out, exist_ok=True)
     common = {"out_dir": out, "overlay": overlay, "overlay_crops": overlay_crops}
-    config = portable_config(config)
     writer = ResultsWriter(results_file) if results_file is not None and files else None
     try:
         if workers == 0:

@@ -38,7 +38,6 @@ from brooker.batch import (
     GradeFn,
     discover,
     grade_one,
-    portable_config,
     record_line,
 )
 from brooker.config import AnalysisConfig
@@ -107,7 +106,6 @@ def grade_bag(
     out = os.fspath(out_dir)
     files = list(discover(paths, recursive=recursive, exclude=[out]).files)
     names = {f: names[f] for f in files if f in names} if names else {}
-    config = portable_config(config)
     os.makedirs(out, exist_ok=True)
     for old in glob.glob(os.path.join(out, "part-*.jsonl")):
         os.remove(old)
