@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+import numbers
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+
+import numpy as np
 
 from brooker.errors import ConfigError
 from brooker.models import FrozenMapping, SpacingSource
@@ -167,8 +170,10 @@ class AnalysisConfig:
             _number(self, name, lambda v: v >= 0, "a finite number >= 0")
         for name in _FRACTIONS:
             _number(self, name, lambda v: 0 <= v <= 1, "within [0, 1]")
-        for name in _FINITE:
-            _number(self, name, lambda v: True, "a finite number")
+        for name in _SCORES:
+            v = getattr(self, name)
+            if not (_is_number(v) and not math.isnan(v) and v < math.inf):
+                raise ConfigError(f"{name} must be a number under +inf (a logit), got {v!r}")
         for name in _RANGES:
             lo_hi = _numbers(self, name, 2, "two positive finite numbers (lo, hi)")
             if not (0 < lo_hi[0] <= lo_hi[1]):
@@ -180,24 +185,21 @@ class AnalysisConfig:
             raise ConfigError(
                 f"spur_opening_radii_mm must be a non-empty tuple of positive radii, got {radii!r}"
             )
-        if not isinstance(self.estimate_spacing, bool):
+        if not isinstance(self.estimate_spacing, bool | np.bool_):
             raise ConfigError(
                 f"estimate_spacing must be True or False, got {self.estimate_spacing!r}"
             )
-        if self.flipped is not None and not isinstance(self.flipped, bool):
-            raise ConfigError(f"flipped must be True, False or None, got {self.flipped!r}")
+        object.__setattr__(self, "estimate_spacing", bool(self.estimate_spacing))
+        if self.flipped is not None:
+            if not isinstance(self.flipped, bool | np.bool_):
+                raise ConfigError(f"flipped must be True, False or None, got {self.flipped!r}")
+            object.__setattr__(self, "flipped", bool(self.flipped))
         object.__setattr__(self, "spacing_uncertainty", _uncertainties(self.spacing_uncertainty))
         if self.pixel_spacing is not None:
-            ps = self.pixel_spacing
-            if not (
-                isinstance(ps, tuple | list)
-                and len(ps) == 2
-                and all(_is_number(v) and math.isfinite(v) and v > 0 for v in ps)
-            ):
-                raise ConfigError(
-                    "pixel_spacing must be two positive finite mm values (row_mm, col_mm), "
-                    f"got {ps!r}"
-                )
+            what = "two positive finite mm values (row_mm, col_mm)"
+            ps = _numbers(self, "pixel_spacing", 2, what)
+            if not all(v > 0 for v in ps):
+                raise ConfigError(f"pixel_spacing must be {what}, got {ps!r}")
         if self.magnification is not None and not (
             _is_number(self.magnification)
             and math.isfinite(self.magnification)
@@ -247,12 +249,12 @@ _POSITIVE = (
     "roi_lateral_mm",
     "joint_exclusion_factor",
     "sector_radius_mm",
-    "pelvic_bump_radius_mm",
     "bump_neck_radius_mm",
     "bump_overlap_ratio",
 )
 #: Options that may be 0 (off, or no margin) but not negative.
 _NON_NEGATIVE = (
+    "pelvic_bump_radius_mm",  # 0: no round-spur search on the ilium (segmentation)
     "min_fragment_area_mm2",
     "metal_max_texture",
     "hip_max_height_difference_mm",
@@ -276,8 +278,8 @@ _FRACTIONS = (
     "bone_threshold_fraction",
     "head_min_circle_support",
 )
-#: Scores (logits): any finite number.
-_FINITE = ("hip_min_score", "hip_pair_min_score")
+#: Scores (logits): any number under +inf (-inf takes every detector peak).
+_SCORES = ("hip_min_score", "hip_pair_min_score")
 #: ``(lo, hi)`` ranges of lengths, mm.
 _RANGES = ("prosthetic_head_radius_mm", "native_head_radius_mm", "hip_separation_mm")
 #: ``(from, to)`` angles, degrees.
@@ -285,8 +287,8 @@ _ANGLES = ("medial_wedge_deg", "sector_deg")
 
 
 def _is_number(v: object) -> bool:
-    """A real number, not a bool (``True`` is an ``int``) nor a string."""
-    return isinstance(v, float | int) and not isinstance(v, bool)
+    """A real number (numpy's too), not a bool (``True`` is an ``int``) nor a string."""
+    return isinstance(v, numbers.Real) and not isinstance(v, bool | np.bool_)
 
 
 def _number(cfg: AnalysisConfig, name: str, ok: Callable[[float], bool], what: str) -> None:
@@ -297,15 +299,21 @@ def _number(cfg: AnalysisConfig, name: str, ok: Callable[[float], bool], what: s
 
 
 def _numbers(cfg: AnalysisConfig, name: str, n: int | None, what: str) -> tuple[float, ...]:
-    """Option ``name`` of ``cfg`` as a tuple of finite numbers (``n`` of them, unless None)."""
+    """Option ``name`` of ``cfg`` as a tuple of finite numbers (``n`` of them, unless None), any
+    sequence or 1-D array given; stored back as that tuple (hashable, as given otherwise)."""
     v = getattr(cfg, name)
+    if isinstance(v, np.ndarray) and v.ndim == 1:
+        v = v.tolist()
     if not (
-        isinstance(v, tuple | list)
+        isinstance(v, Sequence)
+        and not isinstance(v, str | bytes)
         and (n is None or len(v) == n)
         and all(_is_number(x) and math.isfinite(x) for x in v)
     ):
-        raise ConfigError(f"{name} must be {what}, got {v!r}")
-    return tuple(float(x) for x in v)
+        raise ConfigError(f"{name} must be {what}, got {getattr(cfg, name)!r}")
+    out = tuple(float(x) for x in v)
+    object.__setattr__(cfg, name, out)
+    return out
 
 
 def _uncertainties(given: object) -> FrozenMapping[SpacingSource, float]:

@@ -6,6 +6,7 @@ import dataclasses
 import pickle
 from typing import Any
 
+import numpy as np
 import pytest
 
 from brooker.config import DEFAULT_SPACING_UNCERTAINTY, AnalysisConfig
@@ -37,7 +38,7 @@ BAD: list[tuple[str, list[Any]]] = [
     ("hip_separation_mm", [(280.0, 120.0), (120.0,), (-1.0, 280.0)]),
     ("hip_max_height_difference_mm", [-1.0, NAN]),
     ("hip_min_score", [NAN, INF, "3"]),
-    ("hip_pair_min_score", [NAN, -INF]),
+    ("hip_pair_min_score", [NAN, INF]),
     ("hip_min_distance_mm", [0.0, NAN]),
     ("hip_refine_mm", [0.0, -12.0]),
     ("head_min_circle_support", [-0.1, 1.5, NAN]),
@@ -60,7 +61,7 @@ BAD: list[tuple[str, list[Any]]] = [
     ("sector_deg", [(), (-20.0, INF)]),
     ("sector_radius_mm", [0.0, NAN]),
     ("spur_opening_radii_mm", [(), (6.0, -9.0), (NAN,), 6.0]),
-    ("pelvic_bump_radius_mm", [0.0, NAN]),
+    ("pelvic_bump_radius_mm", [-1.0, NAN]),
     ("bump_neck_radius_mm", [0.0, NAN]),
     ("bump_min_neck_mm", [-0.3, NAN]),
     ("bump_overlap_ratio", [0.0, NAN]),
@@ -102,6 +103,30 @@ def test_the_defaults_and_documented_values_are_accepted() -> None:
     AnalysisConfig(magnification=1.2, estimate_spacing=True, flipped=False)
     AnalysisConfig(head_mm=32.0, ho_probability_min=0.0, ho_fragment_min=0.0)
     AnalysisConfig(ball_mm=25, gap_threshold_mm=10.004, work_pitch_mm=0.05)
+
+
+def test_numpy_numbers_arrays_and_off_switches_are_accepted() -> None:
+    """What a research script passes: numpy scalars and arrays (stored back as tuples of
+    floats, so the config stays hashable), 0 to switch the ilium's knob search off, and a
+    score of -inf to take every detector peak."""
+    cfg = AnalysisConfig(
+        pixel_spacing=np.array([0.2, 0.25]),
+        gap_threshold_mm=np.float32(10.0),
+        min_fragment_area_mm2=np.int64(12),
+        hip_separation_mm=np.array([120.0, 280.0]),
+        spacing_uncertainty={"user": np.float32(0.1)},
+        estimate_spacing=np.bool_(False),
+        pelvic_bump_radius_mm=0.0,
+        hip_min_score=-INF,
+    )
+    assert cfg.pixel_spacing == (0.2, 0.25)
+    assert type(cfg.pixel_spacing) is tuple
+    assert cfg.hip_separation_mm == (120.0, 280.0)
+    assert cfg.estimate_spacing is False
+    assert cfg.spacing_uncertainty[SpacingSource.USER] == pytest.approx(0.1)
+    hash(cfg)
+    with pytest.raises(ConfigError, match="pixel_spacing"):
+        AnalysisConfig(pixel_spacing=np.array([[0.2, 0.2]]))
 
 
 def test_the_config_is_frozen_all_the_way_down() -> None:
