@@ -22,7 +22,11 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int =
     target = Path(path)
     folder = target.parent.resolve()
     folder.mkdir(parents=True, exist_ok=True)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    # what mkstemp used: binary and not inherited on Windows too (text mode would turn a
+    # PNG's LF bytes into CRLF)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    for name in ("O_CLOEXEC", "O_BINARY", "O_NOINHERIT"):
+        flags |= getattr(os, name, 0)
     while True:
         tmp = folder / f".{target.name}.{secrets.token_hex(6)}.tmp"
         try:

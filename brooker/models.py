@@ -539,7 +539,9 @@ class GradingResult:
     """Everything brooker concluded about one input file.
 
     ``status`` is ``ok`` (hips graded), ``ungradable`` (read, but nothing to grade: ``reason``)
-    or ``error`` (could not be read or measured: ``error``).
+    or ``error`` (could not be read or measured: ``error``). Serialise it with
+    :meth:`to_record` (the JSON record); ``dataclasses.asdict`` keeps ``extra`` a read-only
+    :class:`FrozenMapping`, which ``json`` does not take, and the masks as arrays.
     """
 
     file: str

@@ -502,7 +502,10 @@ def test_write_png_is_atomic_and_leaves_no_temp_files(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
     ov.write_png(tmp_path / "a.png", rgb + 1)  # overwrite in place
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
-    assert (out.stat().st_mode & 0o777) == 0o644  # not mkstemp's private 0600
+    # an ordinary file under the process's umask, not mkstemp's private 0600
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (out.stat().st_mode & 0o777) == 0o644 & ~umask
 
 
 def test_write_png_failure_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
