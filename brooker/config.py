@@ -200,18 +200,11 @@ class AnalysisConfig:
             ps = _numbers(self, "pixel_spacing", 2, what)
             if not all(v > 0 for v in ps):
                 raise ConfigError(f"pixel_spacing must be {what}, got {ps!r}")
-        if self.magnification is not None and not (
-            _is_number(self.magnification)
-            and math.isfinite(self.magnification)
-            and 0.5 <= self.magnification <= 3.0
-        ):
-            raise ConfigError(
-                f"magnification must be between 0.5 and 3.0, got {self.magnification!r}"
-            )
+        if self.magnification is not None:
+            _number(self, "magnification", lambda v: 0.5 <= v <= 3.0, "between 0.5 and 3.0")
         for name in ("ball_mm", "head_mm"):
-            v = getattr(self, name)
-            if v is not None and not (_is_number(v) and math.isfinite(v) and 5.0 <= v <= 80.0):
-                raise ConfigError(f"{name} must be a diameter between 5 and 80 mm, got {v!r}")
+            if getattr(self, name) is not None:
+                _number(self, name, lambda v: 5.0 <= v <= 80.0, "a diameter between 5 and 80 mm")
         given = [
             name
             for name, v in (
