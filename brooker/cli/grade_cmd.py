@@ -742,11 +742,18 @@ def _run(
     order = {f: i for i, f in enumerate(files)}
     # a resumed record keeps the path its own run gave, maybe spelt otherwise (relative, via
     # a link): --resume matched it to its input by real path, and so does the order
-    by_real = {os.path.realpath(f): i for i, f in enumerate(files)}
+    # (only read when some record's path is spelt otherwise: a realpath per file is a stat
+    # per path component)
+    by_real: dict[str, int] | None = None
 
     def rank(rec: dict[str, Any]) -> int:
+        nonlocal by_real
         f = str(rec["file"])
-        return order.get(f, by_real.get(os.path.realpath(f), len(order)))
+        if f in order:
+            return order[f]
+        if by_real is None:
+            by_real = {os.path.realpath(g): i for i, g in enumerate(files)}
+        return by_real.get(os.path.realpath(f), len(order))
 
     records.sort(key=rank)
     if not json_out:
