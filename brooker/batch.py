@@ -62,6 +62,7 @@ from brooker.atomic import atomic_write_bytes
 from brooker.config import AnalysisConfig
 from brooker.errors import (
     BrookerError,
+    ConfigError,
     SpecialFileError,
     UnreadableInputError,
     is_environment_oserror,
@@ -327,6 +328,38 @@ def discover(
         skipped_special=tuple(sorted({p for p in special if not_graded(p)})),
         unreadable=tuple(sorted(set(unreadable))),
     )
+
+
+def check_out_dir(
+    out_dir: str | os.PathLike[str], paths: Iterable[str | os.PathLike[str]]
+) -> None:
+    """Refuse an output folder that is itself one of the folders being graded.
+
+    :func:`discover` never searches the output folder when it is met *inside* a folder
+    argument (its ``exclude``), but an output folder that *is* a folder argument (``grade .
+    --out .``) would put this run's overlay PNGs among the inputs of the next run. A sub-folder
+    of an input folder is fine.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        The output folder (it need not exist yet).
+    paths : iterable of str or Path
+        The files and folders to grade, as given to :func:`discover`.
+
+    Raises
+    ------
+    ConfigError
+        ``out_dir`` is the same folder (by real path) as one of ``paths``.
+    """
+    out_real = os.path.realpath(os.fspath(out_dir))
+    for p in paths:
+        if os.path.isdir(p) and os.path.realpath(p) == out_real:
+            raise ConfigError(
+                "is also a folder being graded: the overlays written there would be read as "
+                "inputs by the next run; choose another output folder (a sub-folder is fine)",
+                os.fspath(out_dir),
+            )
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -1127,6 +1160,12 @@ def grade_many(
     GradingResult
         In completion order; ``extra["input_sha256"]`` holds the content key.
 
+    Raises
+    ------
+    ConfigError
+        ``out_dir`` is itself one of the folders in ``paths`` (see :func:`check_out_dir`),
+        raised before any file is read or written, when iteration starts.
+
     Examples
     --------
     >>> from brooker.batch import grade_many                       # doctest: +SKIP
@@ -1134,6 +1173,9 @@ def grade_many(
     ...     print(result.file, result.status, [h.to_record()["brooker_class"] for h in result.hips])
     """
     out = None if out_dir is None else os.fspath(out_dir)
+    paths = list(paths)
+    if out is not None:
+        check_out_dir(out, paths)
     files = list(discover(paths, recursive=recursive, exclude=[] if out is None else [out]).files)
     names = names or {}
     if results_file is None and out is not None:

@@ -278,6 +278,25 @@ def test_missing_file_gets_a_record(tmp_path: Path):
     assert rec["error"]["code"] == "not_found"
 
 
+def test_out_dir_that_is_a_folder_being_graded_is_refused(
+    tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """``grade_many(["."], out_dir=".")``, as ``brooker grade . --out .``: the overlays would
+    land among the inputs and be graded by the next run. Refused before any work, with the
+    API's usage error naming the folder; a sub-folder stays fine (never searched)."""
+    from brooker.errors import ConfigError
+
+    monkeypatch.chdir(tree)
+    before = sorted(p.name for p in tree.iterdir())
+    for paths, out in (([Path(".")], "."), (["a", "b"], str(tree / "b"))):
+        with pytest.raises(ConfigError, match="folder being graded") as caught:
+            list(batch.grade_many(paths, out_dir=out, workers=0, grade_fn=fake_grade))
+        assert caught.value.path == out
+    assert sorted(p.name for p in tree.iterdir()) == before  # nothing written
+    done = list(batch.grade_many(["a"], out_dir="sub", workers=0, grade_fn=fake_grade))
+    assert [r.status for r in done] == [Status.OK]
+
+
 def test_stopping_early_stops_the_workers(tmp_path: Path):
     files = [_write(tmp_path / f"f{i}", b"NAP" + b"x" * i) for i in range(6)]
     gen = batch.grade_many(files, workers=2, grade_fn=fake_grade)

@@ -594,7 +594,7 @@ def _run(
 ) -> int:
     from brooker import batch
     from brooker.atomic import atomic_write_bytes
-    from brooker.errors import BrookerError, OutputError, output_error
+    from brooker.errors import BrookerError, ConfigError, OutputError, output_error
     from brooker.models import ExitCode
 
     started = batch.utc_now()
@@ -612,17 +612,10 @@ def _run(
             raise typer.BadParameter(
                 f"cannot read {files_from}: {exc.strerror}", param_hint="--files-from"
             ) from None
-    # the output folder inside a folder being graded is never searched (discover's exclude);
-    # the output folder *being* one would feed this run's overlays to the next
-    out_real = os.path.realpath(out)
-    if any(os.path.isdir(p) and os.path.realpath(p) == out_real for p in map(str, inputs)):
-        raise typer.BadParameter(
-            term(
-                f"{out} is also a folder being graded: the overlays written there would be read "
-                "as inputs by the next run; choose another --out (a sub-folder is fine)"
-            ),
-            param_hint="--out",
-        )
+    try:  # the output folder being a folder graded would feed this run's overlays to the next
+        batch.check_out_dir(out, inputs)
+    except ConfigError as exc:
+        raise typer.BadParameter(term(exc.message), param_hint="--out") from None
     found = batch.discover(inputs, recursive=recursive, exclude=[out])
     files = list(found.files)
     if shard is not None:
