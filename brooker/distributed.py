@@ -36,6 +36,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from brooker.batch import (
     GradeFn,
+    check_out_dir,
     discover,
     grade_one,
     record_line,
@@ -102,8 +103,15 @@ def grade_bag(
     -------
     list of str
         The partition files written, one JSON record per input per line.
+
+    Raises
+    ------
+    ConfigError
+        ``out_dir`` is itself one of the folders in ``paths``
+        (:func:`brooker.batch.check_out_dir`), before any file is read or written.
     """
     out = os.fspath(out_dir)
+    check_out_dir(out, paths)
     files = list(discover(paths, recursive=recursive, exclude=[out]).files)
     names = {f: names[f] for f in files if f in names} if names else {}
     os.makedirs(out, exist_ok=True)

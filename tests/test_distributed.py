@@ -103,6 +103,19 @@ def test_default_scheduler(tree: Path, tmp_path: Path):
     assert [r["file"] for r in _lines(parts)] == [str(tree / "f2"), str(tree / "f3")]
 
 
+def test_out_dir_that_is_a_folder_being_graded_is_refused(tree: Path):
+    """As grade_many: the parts and overlays would land among the inputs (and the earlier
+    parts of the folder be removed). Refused before any work; a sub-folder stays fine."""
+    from brooker.errors import ConfigError
+
+    before = sorted(p.name for p in tree.iterdir())
+    with pytest.raises(ConfigError, match="folder being graded"):
+        grade_bag([tree], out_dir=tree, grade_fn=fake_grade)
+    assert sorted(p.name for p in tree.iterdir()) == before  # nothing written
+    parts = grade_bag([tree / "d0"], out_dir=tree / "d0" / "o", grade_fn=fake_grade)
+    assert [r["file"] for r in _lines(parts)] == [str(tree / "d0" / "IM0001")]
+
+
 def test_no_inputs_writes_nothing(tmp_path: Path):
     (tmp_path / "empty").mkdir()
     assert grade_bag([tmp_path / "empty"], out_dir=tmp_path / "o") == []
