@@ -598,6 +598,36 @@ def test_resume_with_other_grading_options_is_refused(
     assert same.exit_code == 0, same.output
 
 
+@pytest.mark.parametrize(
+    ("first", "then", "flag"),
+    [
+        ([], ["--no-overlay"], "--no-overlay"),
+        (["--no-overlay"], [], "--no-overlay"),
+        ([], ["--overlay-crops"], "--overlay-crops"),
+        (["--overlay-crops"], [], "--overlay-crops"),
+    ],
+)
+def test_resume_with_other_overlay_options_is_refused(
+    fake_engine: None, good_tree: Path, tmp_path: Path, first: list[str], then: list[str],
+    flag: str,
+):
+    """A run made without overlays and resumed with them (or the other way, or with and
+    without hip crops) would leave some records with an overlay and some without, silently:
+    refused like the grading options, naming the option; the same options resume."""
+    out = tmp_path / "o"
+    assert run(good_tree, "--out", out, *first).exit_code == 0
+    _w(good_tree / "c" / "new", b"four")
+    before = (out / "results.jsonl").read_bytes()
+    other = run(good_tree, "--out", out, "--resume", *then)
+    assert other.exit_code == 2, other.output
+    assert flag in other.stderr
+    assert "--resume" in other.stderr
+    assert (out / "results.jsonl").read_bytes() == before  # left as it was
+    same = run(good_tree, "--out", out, "--resume", "--json", *first)
+    assert same.exit_code == 0, same.output
+    assert len(json_lines(same.stdout)) == 3
+
+
 def test_resume_across_other_shipped_judges_is_refused(
     fake_engine: None, good_tree: Path, tmp_path: Path
 ):

@@ -459,14 +459,20 @@ GRADING_OPTIONS = (
     "judges_sha256",
 )
 
+#: The options that decide which pictures a record points to, with the flag that sets each and
+#: the value the flag gives: a resumed run must give them as the run it continues did, or some
+#: records would have an overlay (or hip crops) and others not.
+OVERLAY_OPTIONS = {"overlay": ("--no-overlay", False), "overlay_crops": ("--overlay-crops", True)}
+
 
 def _check_resumed_options(
     manifest_path: Path, results_path: Path, options: dict[str, Any]
 ) -> None:
     """``--resume`` keeps the records of the run it continues: refuse (a usage error) when
     that run was graded by another brooker version (its manifest or any of its records says
-    so) or, as its manifest says, with other :data:`GRADING_OPTIONS`, so that one results
-    file never mixes two analyses. Options are not checked without a readable manifest."""
+    so) or, as its manifest says, with other :data:`GRADING_OPTIONS` or
+    :data:`OVERLAY_OPTIONS`, so that one results file never mixes two analyses, nor records
+    with and without overlays. Options are not checked without a readable manifest."""
     import json
 
     from brooker._version import __version__
@@ -502,6 +508,15 @@ def _check_resumed_options(
             raise typer.BadParameter(
                 f"{manifest_path} says its run graded with {key} {before!r}, this one "
                 f"with {now!r}: give the same options to resume it, or another --out",
+                param_hint="--resume",
+            )
+    for key, (flag, given) in OVERLAY_OPTIONS.items():
+        before, now = earlier.get(key), options.get(key)
+        if isinstance(before, bool) and before != now:
+            raise typer.BadParameter(
+                f"{manifest_path} says its run was made {'with' if before == given else 'without'}"
+                f" {flag}, this one {'with' if now == given else 'without'} it: give the same "
+                "options to resume it, or another --out",
                 param_hint="--resume",
             )
 
