@@ -39,6 +39,7 @@ import urllib.parse
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -83,23 +84,81 @@ def results_files(out_dir: str | os.PathLike[str]) -> list[Path]:
     return [p for p in names if p.is_file()]
 
 
+def _manifest(path: Path, cache: dict[Path, dict[str, Any] | None]) -> dict[str, Any] | None:
+    """The manifest at ``path``, or None when it is absent or unreadable."""
+    if path not in cache:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = None
+        cache[path] = data if isinstance(data, dict) else None
+    return cache[path]
+
+
+def _started_s(manifest: Mapping[str, Any] | None) -> float | None:
+    """A manifest's ``started_at`` in seconds since the epoch; None without one (or one that
+    is not an ISO 8601 time with its time zone)."""
+    text = None if manifest is None else manifest.get("started_at")
+    if not isinstance(text, str):
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return None if when.tzinfo is None else when.timestamp()
+
+
+def _run_started_s(path: Path, cache: dict[Path, dict[str, Any] | None]) -> float | None:
+    """When the run that wrote ``results.jsonl`` or a shard's ``results.shard-I-of-N.jsonl``
+    started, as its ``manifest.json`` or ``manifest.shard-I-of-N.json`` says; None: no
+    manifest dates the file."""
+    shard = path.name.removeprefix("results").removesuffix(".jsonl")  # "" or ".shard-I-of-N"
+    return _started_s(_manifest(path.parent / f"manifest{shard}.json", cache))
+
+
+def _dask_run_started_s(folder: Path, cache: dict[Path, dict[str, Any] | None]) -> float | None:
+    """When the Dask run that wrote ``folder``'s ``part-*.jsonl`` started: the latest start
+    among the folder's manifests of a Dask run (whose options name a ``dask_scheduler``).
+    None when there is none: a later local run replaced ``manifest.json``, so the parts' own
+    run is older than it."""
+    starts = []
+    for candidate in [folder / "manifest.json", *sorted(folder.glob("manifest.shard-*.json"))]:
+        m = _manifest(candidate, cache)
+        options = None if m is None else m.get("options")
+        if isinstance(options, dict) and options.get("dask_scheduler"):
+            starts.append(_started_s(m))
+    known = [s for s in starts if s is not None]
+    return max(known) if known else None
+
+
 def load_records(out_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Every record of a run folder, one per file, sorted by path.
 
-    The record files are read oldest first (by modification time) and the last record read
-    wins: a fresh run into a folder that still holds an earlier Dask run's parts or an
-    earlier sharded run's files shows its own records, not the stale ones.
+    A folder may hold the record files of several runs (an earlier Dask run's parts or
+    sharded run's files, then a fresh local run). The files are read in the order their runs
+    started, as the runs' manifests say (``started_at``), and the last record read wins, so
+    the run that started last shows: ``results.jsonl`` is dated by ``manifest.json``, a
+    shard's file by its ``manifest.shard-I-of-N.json``, Dask parts by the latest manifest of a
+    Dask run. Files no manifest dates (the Python API writes none; parts whose run's
+    ``manifest.json`` a later run replaced) count as older than every dated one; files that
+    tie (both undated, or runs started in the same second) are read ``results.jsonl``, the
+    shards' files, then the parts, by name. The order never depends on the files'
+    modification times, which a copy without ``cp -p`` sets in copy order.
     """
     from brooker.batch import read_records
 
-    def written(p: Path) -> int:
-        try:
-            return p.stat().st_mtime_ns
-        except OSError:
-            return 0
+    files = results_files(out_dir)
+    manifests: dict[Path, dict[str, Any] | None] = {}
+    parts_s = None
+    if any(p.name.startswith("part-") for p in files):
+        parts_s = _dask_run_started_s(Path(out_dir), manifests)
+
+    def started(p: Path) -> tuple[bool, float]:
+        s = parts_s if p.name.startswith("part-") else _run_started_s(p, manifests)
+        return (s is not None, s or 0.0)
 
     by_file: dict[str, dict[str, Any]] = {}
-    for path in sorted(results_files(out_dir), key=written):  # stable: ties keep their order
+    for path in sorted(files, key=started):  # stable: ties keep the order of results_files
         for rec in read_records(path):
             by_file[str(rec["file"])] = rec
     return [by_file[k] for k in sorted(by_file)]

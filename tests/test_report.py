@@ -230,21 +230,89 @@ def test_records_from_shards_and_parts_once_each(tmp_path: Path) -> None:
     assert [r["file"] for r in report.load_records(out)] == [f for f, _ in FILMS]
 
 
-def test_a_later_run_wins_over_an_earlier_runs_parts(tmp_path: Path) -> None:
-    """A Dask run (part-*.jsonl) or a sharded run, then a fresh local run into the same
-    folder: ``brooker report`` must show the fresh run's records, not the stale ones."""
+def _run_files(
+    out: Path, runs: dict[str, tuple[str, str | None, bool]], mtimes: list[str]
+) -> None:
+    """Record files of several runs in ``out``: ``runs`` maps a record file to (its record's
+    status, its run's ``started_at`` or None for no manifest, whether that run was on Dask);
+    ``mtimes`` names the files oldest first by modification time."""
     import os
 
-    out = tmp_path / "run"
     out.mkdir()
-    old = {"file": "scans/a.dcm", "status": "error", "hips": [],
-           "error": {"code": "not_dicom", "message": "scans/a.dcm: old"}}
-    new = {"file": "scans/a.dcm", "status": "ok", "hips": []}
-    for name in ("part-00000.jsonl", "results.shard-0-of-2.jsonl"):
-        (out / name).write_text(json.dumps(old) + "\n", encoding="utf-8")
-        os.utime(out / name, (1_000_000_000, 1_000_000_000))
-    (out / "results.jsonl").write_text(json.dumps(new) + "\n", encoding="utf-8")
-    assert [r["status"] for r in report.load_records(out)] == ["ok"]
+    for name, (status, started, dask) in runs.items():
+        rec = {"file": "scans/a.dcm", "status": status, "hips": []}
+        (out / name).write_text(json.dumps(rec) + "\n", encoding="utf-8")
+        if started is None:
+            continue
+        manifest = name.replace("results", "manifest").replace(".jsonl", ".json")
+        if name.startswith("part-"):
+            manifest = "manifest.json"
+        options = {"dask_scheduler": "tcp://127.0.0.1:8786" if dask else None}
+        (out / manifest).write_text(
+            json.dumps({"started_at": started, "options": options}), encoding="utf-8"
+        )
+    for i, name in enumerate(mtimes):
+        os.utime(out / name, (1_000_000_000 + 60 * i,) * 2)
+
+
+@pytest.mark.parametrize(
+    ("runs", "mtimes", "status"),
+    [
+        (  # a Dask run, then a sharded one, then a local one: the local run's records
+            {
+                "part-00000.jsonl": ("dask", None, False),  # its manifest.json overwritten
+                "results.shard-0-of-2.jsonl": ("shard", "2026-12-01T10:00:00Z", False),
+                "results.jsonl": ("local", "2026-12-01T11:00:00Z", False),
+            },
+            ["results.jsonl", "part-00000.jsonl", "results.shard-0-of-2.jsonl"],
+            "local",
+        ),
+        (  # a local run, then a sharded one: the shard's records
+            {
+                "results.jsonl": ("local", "2026-12-01T10:00:00Z", False),
+                "results.shard-0-of-2.jsonl": ("shard", "2026-12-01T10:00:01Z", False),
+            },
+            ["results.shard-0-of-2.jsonl", "results.jsonl"],
+            "shard",
+        ),
+        (  # a sharded run, then a Dask run: the parts' records
+            {
+                "results.shard-0-of-2.jsonl": ("shard", "2026-12-01T10:00:00Z", False),
+                "part-00000.jsonl": ("dask", "2026-12-02T09:00:00+00:00", True),
+            },
+            ["part-00000.jsonl", "results.shard-0-of-2.jsonl"],
+            "dask",
+        ),
+    ],
+)
+def test_the_latest_run_wins_whatever_the_files_mtimes(
+    tmp_path: Path, runs: dict[str, tuple[str, str | None, bool]], mtimes: list[str],
+    status: str,
+) -> None:
+    """A folder holding the record files of several runs (a Dask run's parts, a sharded run's
+    files, a local run's results.jsonl) shows the records of the run that started last, as the
+    runs' manifests say: not the file modified last, which depends on how the folder was copied
+    (``cp`` without ``-p``). Here the mtimes say the opposite of the manifests."""
+    out = tmp_path / "run"
+    _run_files(out, runs, mtimes)
+    assert [r["status"] for r in report.load_records(out)] == [status]
+
+
+def test_record_files_with_no_manifest_are_read_in_name_order(tmp_path: Path) -> None:
+    """Files no manifest dates (the Python API writes none) are older than any dated file and
+    are read results.jsonl, shards', parts', the last read winning, whatever their mtimes."""
+    out = tmp_path / "run"
+    undated = {
+        "results.jsonl": ("local", None, False),
+        "results.shard-0-of-2.jsonl": ("shard", None, False),
+        "part-00000.jsonl": ("dask", None, False),
+    }
+    _run_files(out, undated, ["part-00000.jsonl", "results.shard-0-of-2.jsonl", "results.jsonl"])
+    assert [r["status"] for r in report.load_records(out)] == ["dask"]
+    (out / "manifest.json").write_text(
+        json.dumps({"started_at": "2026-12-01T10:00:00Z", "options": {}}), encoding="utf-8"
+    )
+    assert [r["status"] for r in report.load_records(out)] == ["local"]
 
 
 def test_full_size_link_is_relative_to_the_page(tmp_path: Path) -> None:
