@@ -115,7 +115,7 @@ def grade_bag(
     files = list(discover(paths, recursive=recursive, exclude=[out]).files)
     names = {f: names[f] for f in files if f in names} if names else {}
     os.makedirs(out, exist_ok=True)
-    for old in glob.glob(os.path.join(out, "part-*.jsonl")):
+    for old in glob.glob(os.path.join(glob.escape(out), "part-*.jsonl")):
         os.remove(old)
     if not files:
         return []
@@ -142,7 +142,7 @@ def grade_bag(
         client.gather(client.compute(writes))
     else:
         dask.compute(*writes)  # type: ignore[attr-defined,no-untyped-call]
-    return sorted(glob.glob(os.path.join(out, "part-*.jsonl")))
+    return sorted(glob.glob(os.path.join(glob.escape(out), "part-*.jsonl")))
 
 
 def _part_name(i: int) -> str:

@@ -79,8 +79,9 @@ def results_files(out_dir: str | os.PathLike[str]) -> list[Path]:
     """The record files of a run folder: ``results.jsonl``, shards' and Dask parts'."""
     base = Path(out_dir)
     names = [base / "results.jsonl"]
-    names += sorted(Path(p) for p in glob.glob(os.fspath(base / "results.shard-*-of-*.jsonl")))
-    names += sorted(Path(p) for p in glob.glob(os.fspath(base / "part-*.jsonl")))
+    folder = glob.escape(os.fspath(base))  # a folder named "run[1]" is no pattern
+    names += sorted(Path(p) for p in glob.glob(os.path.join(folder, "results.shard-*-of-*.jsonl")))
+    names += sorted(Path(p) for p in glob.glob(os.path.join(folder, "part-*.jsonl")))
     return [p for p in names if p.is_file()]
 
 

@@ -98,6 +98,17 @@ def test_cluster_records_equal_local_records(client, tree: Path, tmp_path: Path)
     assert {r["status"] for r in recs} == {"ok", "error"}
 
 
+def test_stale_parts_go_in_a_folder_whose_name_is_a_glob_pattern(tree: Path, tmp_path: Path):
+    """The parts of an earlier run are removed before a new one writes its own, also under a
+    folder named like ``run[1]`` (a glob pattern: they were kept, and read as records)."""
+    out = tmp_path / "run[1]"
+    out.mkdir()
+    (out / "part-99999.jsonl").write_text("stale\n")
+    parts = grade_bag([tree], out_dir=out, npartitions=2, grade_fn=fake_grade)
+    assert [Path(p).name for p in parts] == ["part-00000.jsonl", "part-00001.jsonl"]
+    assert not (out / "part-99999.jsonl").exists()
+
+
 def test_default_scheduler(tree: Path, tmp_path: Path):
     parts = grade_bag([tree / "f2", tree / "f3"], out_dir=tmp_path / "o", grade_fn=fake_grade)
     assert [r["file"] for r in _lines(parts)] == [str(tree / "f2"), str(tree / "f3")]

@@ -230,6 +230,25 @@ def test_records_from_shards_and_parts_once_each(tmp_path: Path) -> None:
     assert [r["file"] for r in report.load_records(out)] == [f for f, _ in FILMS]
 
 
+def test_a_folder_whose_name_is_a_glob_pattern_finds_its_record_files(tmp_path: Path) -> None:
+    """``[1]`` in a folder's name is a character class to glob: the shards' and parts' files
+    were silently missed, and the report showed none of their films."""
+    out = tmp_path / "run[1]"
+    recs = make_run(out)
+    (out / "results.jsonl").unlink()
+    with open(out / "results.shard-0-of-2.jsonl", "w", encoding="utf-8") as fh:
+        for r in recs[:4]:
+            fh.write(json.dumps(r) + "\n")
+    with open(out / "part-00000.jsonl", "w", encoding="utf-8") as fh:
+        for r in recs[4:]:
+            fh.write(json.dumps(r) + "\n")
+    assert [p.name for p in report.results_files(out)] == [
+        "results.shard-0-of-2.jsonl",
+        "part-00000.jsonl",
+    ]
+    assert [r["file"] for r in report.load_records(out)] == [f for f, _ in FILMS]
+
+
 def _run_files(
     out: Path, runs: dict[str, tuple[str, str | None, bool]], mtimes: list[str]
 ) -> None:
