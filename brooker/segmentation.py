@@ -67,6 +67,13 @@ OVERLAP_REACH_MM = 4.0
 PELVIS_CLEARANCE_MM = 2.0
 #: Depth of the acetabular roof probe above the joint's exclusion disk, mm (:func:`part_bodies`).
 ROOF_PROBE_DEPTH_MM = 15.0
+#: How far from the film-wide (1 mm grid) metal map a bright ROI pixel is still confirmed as
+#: metal, mm (three ROI pixels at the 0.4 mm working pitch, as it was counted until 2026-12-01).
+METAL_CONFIRM_MM = 1.2
+#: The implant's flat interior begins more than this far inside its bright region, mm (the
+#: outermost ROI pixel at the 0.4 mm working pitch, as it was counted until 2026-12-01; two at
+#: a 0.25 mm pitch): the blurred rim is not flat.
+PROSTHESIS_FLAT_INSET_MM = 0.5
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -208,7 +215,9 @@ def segment_hip(
     # on a film whose bone contrast is high)
     confirmed = saturated | (norm > 3.5)
     if coarse_metal.any():
-        confirmed |= dilate_cross(coarse_metal, iterations=3)
+        # a 4-connected dilation reaches its number of steps along each axis
+        steps = max(1, round(METAL_CONFIRM_MM / min(sampling)))
+        confirmed |= dilate_cross(coarse_metal, iterations=steps)
     metal = (metal_cand & confirmed) | (saturated & (norm > 1.5))
     metal &= in_field
     # specks below metal_min_area_mm2 are not metal; labelled in the box of the metal only
@@ -415,7 +424,8 @@ def prosthesis_metal(
     # the flat interior: no more detail than the head's own (noise included)
     texture = fine_texture(raw, high_pass)
     head_texture = float(np.median(texture[core]))
-    flat = ndi.binary_erosion(cand) & (texture <= 2.0 * head_texture)
+    inset = distance_transform_edt(cand, sampling) > PROSTHESIS_FLAT_INSET_MM
+    flat = inset & (texture <= 2.0 * head_texture)
     grown = cand & within(flat, PROSTHESIS_RIM_MM, sampling)
     lab, n = ndi.label(grown)
     if n == 0:
