@@ -680,3 +680,38 @@ def test_resume_of_a_run_by_another_version_is_refused(
     assert again.exit_code == 2, again.output
     assert "0.0.1" in again.output
     assert (out / "results.jsonl").read_bytes() == before
+
+
+@pytest.mark.parametrize("refusal", ["manifest_version", "record_version", "option"])
+def test_resume_refusals_show_the_out_path_escaped(
+    fake_engine: None, good_tree: Path, tmp_path: Path, refusal: str
+):
+    """The --resume refusals name manifest.json or results.jsonl inside --out: a folder name
+    holding an escape sequence, a bidirectional override or a byte that is not UTF-8 reaches
+    the terminal escaped (as the --out messages do), never raw."""
+    out = tmp_path / "run\x1b]0;pwned\x07\u202e\udcff"
+    assert run(good_tree, "--out", out).exit_code == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    extra: list[str] = []
+    if refusal == "manifest_version":
+        manifest["version"] = "0.0.1"
+        (out / "manifest.json").write_text(json.dumps(manifest))
+    elif refusal == "record_version":
+        (out / "manifest.json").unlink()
+        lines = (out / "results.jsonl").read_text().splitlines()
+        old = json.loads(lines[0])
+        old["version"] = "0.0.1"
+        (out / "results.jsonl").write_text("\n".join([json.dumps(old), *lines[1:]]) + "\n")
+    else:
+        extra = ["--pixel-spacing", "0.2"]
+    res = CliRunner().invoke(  # wide: the message stays on one line of the error panel
+        app,
+        ["grade", str(good_tree), "--out", str(out), "--resume", *extra],
+        env={"COLUMNS": "400"},
+        terminal_width=400,
+    )
+    assert res.exit_code == 2, res.output
+    assert "--resume" in res.stderr
+    for raw in ("\x1b", "\x07", "\u202e", "\udcff"):
+        assert raw not in res.stderr
+    assert "run\\x1b]0;pwned\\x07\\u202e\\xff" in res.stderr

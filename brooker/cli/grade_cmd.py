@@ -484,8 +484,10 @@ def _check_resumed_options(
     )
     if older:
         raise typer.BadParameter(
-            f"{results_path} holds records graded by brooker {older[0]!r}, this is "
-            f"{__version__!r}: resume it with that version, or grade into another --out",
+            term(
+                f"{results_path} holds records graded by brooker {older[0]!r}, this is "
+                f"{__version__!r}: resume it with that version, or grade into another --out"
+            ),
             param_hint="--resume",
         )
     try:
@@ -496,8 +498,10 @@ def _check_resumed_options(
         return
     if version is not None and version != __version__:
         raise typer.BadParameter(
-            f"{manifest_path} says its run was graded by brooker {version!r}, this is "
-            f"{__version__!r}: resume it with that version, or grade into another --out",
+            term(
+                f"{manifest_path} says its run was graded by brooker {version!r}, this is "
+                f"{__version__!r}: resume it with that version, or grade into another --out"
+            ),
             param_hint="--resume",
         )
     if not isinstance(earlier, dict):
@@ -506,17 +510,22 @@ def _check_resumed_options(
         before, now = earlier.get(key), options.get(key)
         if before != now:
             raise typer.BadParameter(
-                f"{manifest_path} says its run graded with {key} {before!r}, this one "
-                f"with {now!r}: give the same options to resume it, or another --out",
+                term(
+                    f"{manifest_path} says its run graded with {key} {before!r}, this one "
+                    f"with {now!r}: give the same options to resume it, or another --out"
+                ),
                 param_hint="--resume",
             )
     for key, (flag, given) in OVERLAY_OPTIONS.items():
         before, now = earlier.get(key), options.get(key)
         if isinstance(before, bool) and before != now:
             raise typer.BadParameter(
-                f"{manifest_path} says its run was made {'with' if before == given else 'without'}"
-                f" {flag}, this one {'with' if now == given else 'without'} it: give the same "
-                "options to resume it, or another --out",
+                term(
+                    f"{manifest_path} says its run was made "
+                    f"{'with' if before == given else 'without'} {flag}, this one "
+                    f"{'with' if now == given else 'without'} it: give the same options to "
+                    "resume it, or another --out"
+                ),
                 param_hint="--resume",
             )
 
