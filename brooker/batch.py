@@ -1163,8 +1163,10 @@ def grade_many(
     Raises
     ------
     ConfigError
-        ``out_dir`` is itself one of the folders in ``paths`` (see :func:`check_out_dir`),
-        raised before any file is read or written, when iteration starts.
+        ``workers`` is not an integer >= 0, or ``out_dir`` is itself one of the folders in
+        ``paths`` (see :func:`check_out_dir`): raised before any file is read or written,
+        when iteration starts. (``ConfigError`` is also a ``ValueError``, which a negative
+        ``workers`` raised before.)
 
     Examples
     --------
@@ -1172,6 +1174,10 @@ def grade_many(
     >>> for result in grade_many(["scans/"], out_dir="out", workers=4):
     ...     print(result.file, result.status, [h.to_record()["brooker_class"] for h in result.hips])
     """
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, int) or workers < 0
+    ):  # before anything is read or written (a resume would rewrite the results file)
+        raise ConfigError(f"workers must be an integer >= 0, got {workers!r}")
     out = None if out_dir is None else os.fspath(out_dir)
     paths = list(paths)
     if out is not None:
@@ -1185,8 +1191,6 @@ def grade_many(
         files = [f for f in files if f not in done]
     if workers is None:
         workers = os.cpu_count() or 1
-    if workers < 0:
-        raise ValueError(f"workers must be >= 0, got {workers}")
     if out is not None:
         os.makedirs(out, exist_ok=True)
     common = {"out_dir": out, "overlay": overlay, "overlay_crops": overlay_crops}

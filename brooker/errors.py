@@ -134,8 +134,12 @@ class InvalidSpacingError(BrookerError):
     code = "invalid_spacing"
 
 
-class ConfigError(BrookerError):
-    """An invalid option value (from the API or the command line)."""
+class ConfigError(BrookerError, ValueError):
+    """An invalid option value (from the API or the command line).
+
+    Also a ``ValueError``, the built-in error of a bad argument value: code that caught the
+    ``ValueError`` some argument checks raised before they raised this still catches it.
+    """
 
     code = "invalid_config"
 

@@ -466,3 +466,27 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path: Path):
     expect = _records(batch.grade_many(files, workers=0, grade_fn=fake_grade))
     assert _records(resumed) == expect
     assert len(results.read_bytes().splitlines()) == len(files)
+
+
+@pytest.mark.parametrize("workers", [-1, 1.5, "2", True])
+def test_bad_workers_is_a_config_error_before_any_work(tmp_path: Path, workers: object):
+    """A bad ``workers`` is the API's usage error, as every other bad argument (the command
+    line maps it to exit 2), raised before anything is read or written: with ``resume=True``
+    the results file is not rewritten (its torn last line stays). Still a ``ValueError``, which
+    a negative ``workers`` raised before."""
+    from brooker.errors import ConfigError
+
+    _write(tmp_path / "in" / "a", b"one")
+    out = tmp_path / "out"
+    out.mkdir()
+    torn = b'{"file": "x", "status": "ok"}\n{"file": "y", "sta'
+    (out / batch.RESULTS_NAME).write_bytes(torn)
+    stream = batch.grade_many(
+        [tmp_path / "in"], out_dir=out, workers=workers, resume=True,  # type: ignore[arg-type]
+        grade_fn=fake_grade,
+    )
+    with pytest.raises(ConfigError, match=r"workers must be an integer >= 0") as caught:
+        next(stream)
+    assert isinstance(caught.value, ValueError)
+    assert (out / batch.RESULTS_NAME).read_bytes() == torn
+    assert sorted(p.name for p in out.iterdir()) == [batch.RESULTS_NAME]
