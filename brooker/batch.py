@@ -35,7 +35,9 @@ safely:
   last line (a run killed mid-write) is cut off; records of a file whose content changed, and
   records with a transient error (``timeout``, ``internal_error``, ``not_found``), are dropped
   so that the file is graded again; duplicates are removed. The file is rewritten atomically, so
-  a killed-and-resumed run ends with every input exactly once.
+  a killed-and-resumed run ends with every input exactly once. A results file holding records
+  of another brooker version is not resumed (:func:`check_resume_version`); the grading
+  options are checked only by the command line, against its manifest.
 """
 
 from __future__ import annotations
@@ -825,6 +827,37 @@ def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return out
 
 
+def check_resume_version(
+    results_file: str | os.PathLike[str], *, hint: str = "write to another results file"
+) -> None:
+    """Refuse to resume ``results_file`` when it holds records graded by another brooker
+    version (each record's ``version``), so that one results file never mixes two analyses.
+
+    Parameters
+    ----------
+    results_file : str or Path
+        The results file to be resumed (absent: nothing to check).
+    hint : str
+        What to do instead, after "resume it with that version, or" (the command line names
+        ``--out``).
+
+    Raises
+    ------
+    ConfigError
+        Naming ``results_file`` and the other version.
+    """
+    others = sorted(
+        {str(r["version"]) for r in read_records(results_file) if r.get("version") is not None}
+        - {__version__}
+    )
+    if others:
+        raise ConfigError(
+            f"holds records graded by brooker {others[0]!r}, this is {__version__!r}: resume "
+            f"it with that version, or {hint}",
+            os.fsdecode(results_file),
+        )
+
+
 def _is_transient(rec: Mapping[str, Any]) -> bool:
     err = rec.get("error")
     return (
@@ -1141,7 +1174,14 @@ def grade_many(
         result with code ``timeout``.
     resume : bool
         Skip inputs already in the results file with the same content (see
-        :func:`load_resume_state`); they are not yielded again.
+        :func:`load_resume_state`); they are not yielded again. A results file holding records
+        of another brooker version is refused (:func:`check_resume_version`), as
+        ``brooker grade --resume`` does. The grading options are *not* checked: records do
+        not carry the :class:`~brooker.config.AnalysisConfig` that graded them (and this
+        function writes no manifest), so resuming with another ``config`` (another spacing,
+        calibration, laterality or judges) or other ``overlay``/``overlay_crops`` silently
+        mixes two analyses in one file: resume with the config of the run you continue, or
+        use ``brooker grade --resume``, which checks them against its ``manifest.json``.
     results_file : str or Path, optional
         Defaults to ``out_dir/results.jsonl``; each result is appended and fsynced before it
         is yielded.
@@ -1163,10 +1203,11 @@ def grade_many(
     Raises
     ------
     ConfigError
-        ``workers`` is not an integer >= 0, or ``out_dir`` is itself one of the folders in
-        ``paths`` (see :func:`check_out_dir`): raised before any file is read or written,
-        when iteration starts. (``ConfigError`` is also a ``ValueError``, which a negative
-        ``workers`` raised before.)
+        ``workers`` is not an integer >= 0, ``out_dir`` is itself one of the folders in
+        ``paths`` (see :func:`check_out_dir`), or ``resume`` meets records of another brooker
+        version: raised before any file is written, when iteration starts.
+        (``ConfigError`` is also a ``ValueError``, which a negative ``workers`` raised
+        before.)
 
     Examples
     --------
@@ -1182,10 +1223,12 @@ def grade_many(
     paths = list(paths)
     if out is not None:
         check_out_dir(out, paths)
-    files = list(discover(paths, recursive=recursive, exclude=[] if out is None else [out]).files)
-    names = names or {}
     if results_file is None and out is not None:
         results_file = os.path.join(out, RESULTS_NAME)
+    if resume and results_file is not None:
+        check_resume_version(results_file)
+    files = list(discover(paths, recursive=recursive, exclude=[] if out is None else [out]).files)
+    names = names or {}
     if resume and results_file is not None:
         done = load_resume_state(results_file, files)
         files = [f for f in files if f not in done]

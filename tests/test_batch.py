@@ -490,3 +490,33 @@ def test_bad_workers_is_a_config_error_before_any_work(tmp_path: Path, workers: 
     assert isinstance(caught.value, ValueError)
     assert (out / batch.RESULTS_NAME).read_bytes() == torn
     assert sorted(p.name for p in out.iterdir()) == [batch.RESULTS_NAME]
+
+
+def test_resume_of_records_by_another_version_is_refused(tmp_path: Path):
+    """``grade_many(resume=True)`` on a results file holding a record of another brooker
+    version is the API's usage error naming the file (as ``brooker grade --resume``), before
+    the file is rewritten or anything graded; records of this version resume."""
+    from brooker.errors import ConfigError
+
+    _write(tmp_path / "in" / "a", b"one")
+    _write(tmp_path / "in" / "b", b"three")
+    out = tmp_path / "out"
+    first = list(batch.grade_many([tmp_path / "in"], out_dir=out, workers=0, grade_fn=fake_grade))
+    assert len(first) == 2
+    results = out / batch.RESULTS_NAME
+    lines = results.read_text().splitlines()
+    old = json.loads(lines[0])
+    old["version"] = "0.0.1"
+    results.write_text("\n".join([json.dumps(old), lines[1], '{"file": "torn']))
+    before = results.read_bytes()
+    _write(tmp_path / "in" / "c", b"five!")
+    with pytest.raises(ConfigError, match=r"brooker '0\.0\.1', this is") as caught:
+        list(batch.grade_many([tmp_path / "in"], out_dir=out, workers=0, resume=True,
+                              grade_fn=fake_grade))
+    assert caught.value.path == str(results)
+    assert __version__ in caught.value.message
+    assert results.read_bytes() == before  # not repaired, nothing appended
+    results.write_text("\n".join(lines) + "\n")
+    again = list(batch.grade_many([tmp_path / "in"], out_dir=out, workers=0, resume=True,
+                                  grade_fn=fake_grade))
+    assert [Path(r.file).name for r in again] == ["c"]

@@ -476,20 +476,13 @@ def _check_resumed_options(
     import json
 
     from brooker._version import __version__
-    from brooker.batch import read_records
+    from brooker.batch import check_resume_version
+    from brooker.errors import ConfigError
 
-    older = sorted(
-        {str(r["version"]) for r in read_records(results_path) if r.get("version") is not None}
-        - {__version__}
-    )
-    if older:
-        raise typer.BadParameter(
-            term(
-                f"{results_path} holds records graded by brooker {older[0]!r}, this is "
-                f"{__version__!r}: resume it with that version, or grade into another --out"
-            ),
-            param_hint="--resume",
-        )
+    try:
+        check_resume_version(results_path, hint="grade into another --out")
+    except ConfigError as exc:
+        raise typer.BadParameter(term(exc.message), param_hint="--resume") from None
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         earlier = manifest.get("options") or {}
