@@ -49,6 +49,7 @@ import io
 import json
 import os
 import platform
+import re
 import stat
 import sys
 import time
@@ -385,6 +386,35 @@ def shard_of(path: str, n: int) -> int:
 def select_shard(files: Sequence[str], index: int, count: int) -> list[str]:
     """The inputs of shard ``index`` of ``count`` (order kept)."""
     return [f for f in files if shard_of(f, count) == index]
+
+
+def shard_suffix(shard: tuple[int, int] | None) -> str:
+    """What shard ``(I, N)`` adds to the names of its run's files, so that the shards of a job
+    array can share one output folder: ``""`` for no shard, else ``".shard-I-of-N"``
+    (``results.shard-I-of-N.jsonl``, ``manifest.shard-I-of-N.json``)."""
+    return "" if shard is None else f".shard-{shard[0]}-of-{shard[1]}"
+
+
+#: The name of a Dask partition file (:func:`brooker.distributed.grade_bag`):
+#: ``part-NNNNN.jsonl`` for a run with no shard, ``part-shard-I-of-N-NNNNN.jsonl`` for shard I
+#: of N.
+_PART_NAME = re.compile(r"part-(?:shard-(\d+)-of-(\d+)-)?\d+\.jsonl")
+
+
+def part_prefix(shard: tuple[int, int] | None) -> str:
+    """The start of the names of the Dask partition files of shard ``(I, N)`` (or of a run
+    with no shard): ``part-`` or ``part-shard-I-of-N-``, then the partition's number."""
+    return "part-" if shard is None else f"part-shard-{shard[0]}-of-{shard[1]}-"
+
+
+def part_run_suffix(name: str) -> str | None:
+    """The :func:`shard_suffix` of the run that wrote the Dask partition file ``name`` (``""``
+    for ``part-00000.jsonl``, ``".shard-1-of-4"`` for ``part-shard-1-of-4-00000.jsonl``), so
+    the file's manifest is ``manifest{suffix}.json``; None: not a partition file's name."""
+    m = _PART_NAME.fullmatch(name)
+    if m is None:
+        return None
+    return "" if m.group(1) is None else f".shard-{m.group(1)}-of-{m.group(2)}"
 
 
 # --------------------------------------------------------------------------------------------

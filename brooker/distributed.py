@@ -2,9 +2,10 @@
 
 The same per-file function as local batches (:func:`brooker.batch.grade_one`) is mapped over a
 ``dask.bag`` of paths; each partition is written as JSON lines to ``out_dir/part-NNNNN.jsonl``
-by the worker that graded it, so ``out_dir`` (and the inputs) must be on a file system every
-worker sees. With ``client=`` (a ``distributed.Client``) the work runs on that cluster;
-without, on Dask's default scheduler for bags (local processes).
+(``part-shard-I-of-N-NNNNN.jsonl`` for shard I of N of a job array) by the worker that graded
+it, so ``out_dir`` (and the inputs) must be on a file system every worker sees. With
+``client=`` (a ``distributed.Client``) the work runs on that cluster; without, on Dask's
+default scheduler for bags (local processes).
 
 Unlike :func:`brooker.batch.grade_many` there is no per-file time limit here: a file runs in
 the Dask worker's own process (Dask restarts workers that die). Overlay names and records are
@@ -39,9 +40,14 @@ from brooker.batch import (
     check_out_dir,
     discover,
     grade_one,
+    part_prefix,
+    part_run_suffix,
     record_line,
+    select_shard,
+    shard_suffix,
 )
 from brooker.config import AnalysisConfig
+from brooker.errors import ConfigError
 
 __all__ = ["grade_bag", "grade_record"]
 
@@ -80,6 +86,7 @@ def grade_bag(
     recursive: bool = True,
     names: Mapping[str, str] | None = None,
     grade_fn: GradeFn | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> list[str]:
     """Grade ``paths`` on Dask; write ``out_dir/part-*.jsonl``; return their paths, sorted.
 
@@ -90,32 +97,42 @@ def grade_bag(
         the client).
     config : AnalysisConfig, optional
     out_dir : str or Path
-        Where the JSON-lines partitions and the overlays go. Earlier ``part-*.jsonl`` files in
-        it are removed first, so the folder holds exactly this run's records.
+        Where the JSON-lines partitions and the overlays go. The partitions an earlier run of
+        the same shard wrote there (``part-NNNNN.jsonl`` with no shard) are removed first, so
+        they hold exactly this run's records; other shards' partitions are left alone, so
+        the shards of a job array can share ``out_dir`` and run at the same time.
     npartitions : int, optional
         Default: about 4 files per partition, at most 1000 partitions.
     client : distributed.Client, optional
         Run on this cluster; default: Dask's default scheduler.
     overlay, overlay_crops, recursive, names, grade_fn
         As in :func:`brooker.batch.grade_many`.
+    shard : (int, int), optional
+        ``(I, N)``: grade only shard I of N of the inputs (:func:`brooker.batch.select_shard`,
+        as ``brooker grade --shard I/N``) and name the partitions
+        ``part-shard-I-of-N-NNNNN.jsonl``.
 
     Returns
     -------
     list of str
-        The partition files written, one JSON record per input per line.
+        The partition files this run wrote, one JSON record per input per line.
 
     Raises
     ------
     ConfigError
         ``out_dir`` is itself one of the folders in ``paths``
-        (:func:`brooker.batch.check_out_dir`), before any file is read or written.
+        (:func:`brooker.batch.check_out_dir`), or ``shard`` is not ``(I, N)`` with
+        ``0 <= I < N``: before any file is read or written.
     """
+    _check_shard(shard)
     out = os.fspath(out_dir)
     check_out_dir(out, paths)
     files = list(discover(paths, recursive=recursive, exclude=[out]).files)
+    if shard is not None:
+        files = select_shard(files, *shard)
     names = {f: names[f] for f in files if f in names} if names else {}
     os.makedirs(out, exist_ok=True)
-    for old in glob.glob(os.path.join(glob.escape(out), "part-*.jsonl")):
+    for old in _parts(out, shard):
         os.remove(old)
     if not files:
         return []
@@ -132,7 +149,7 @@ def grade_bag(
         grade_fn=grade_fn,
     )
     writes = lines.to_textfiles(
-        os.path.join(out, "part-*.jsonl"),
+        os.path.join(out, f"{part_prefix(shard)}*.jsonl"),
         name_function=_part_name,
         compute=False,
         encoding="utf-8",
@@ -142,8 +159,30 @@ def grade_bag(
         client.gather(client.compute(writes))
     else:
         dask.compute(*writes)  # type: ignore[attr-defined,no-untyped-call]
-    return sorted(glob.glob(os.path.join(glob.escape(out), "part-*.jsonl")))
+    return _parts(out, shard)
 
 
 def _part_name(i: int) -> str:
     return f"{i:05d}"
+
+
+def _parts(out: str, shard: tuple[int, int] | None) -> list[str]:
+    """The partition files of ``shard`` (or of no shard) in ``out``, sorted: never another
+    shard's, which may be running now."""
+    own = shard_suffix(shard)
+    found = glob.glob(os.path.join(glob.escape(out), f"{part_prefix(shard)}*.jsonl"))
+    return sorted(p for p in found if part_run_suffix(os.path.basename(p)) == own)
+
+
+def _check_shard(shard: object) -> None:
+    """Refuse a ``shard`` that is not None or ``(I, N)`` with ``0 <= I < N``."""
+    if shard is None:
+        return
+    ok = (
+        isinstance(shard, tuple)
+        and len(shard) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in shard)
+        and 0 <= shard[0] < shard[1]
+    )
+    if not ok:
+        raise ConfigError(f"shard must be (I, N) with 0 <= I < N, got {shard!r}")

@@ -76,7 +76,8 @@ class ReportInfo:
 
 
 def results_files(out_dir: str | os.PathLike[str]) -> list[Path]:
-    """The record files of a run folder: ``results.jsonl``, shards' and Dask parts'."""
+    """The record files of a run folder: ``results.jsonl``, shards' and Dask parts' (those of
+    a run with no shard and those of each shard, ``part-shard-I-of-N-NNNNN.jsonl``)."""
     base = Path(out_dir)
     names = [base / "results.jsonl"]
     folder = glob.escape(os.fspath(base))  # a folder named "run[1]" is no pattern
@@ -117,19 +118,20 @@ def _run_started_s(path: Path, cache: dict[Path, dict[str, Any] | None]) -> floa
     return _started_s(_manifest(path.parent / f"manifest{shard}.json", cache))
 
 
-def _dask_run_started_s(folder: Path, cache: dict[Path, dict[str, Any] | None]) -> float | None:
-    """When the Dask run that wrote ``folder``'s ``part-*.jsonl`` started: the latest start
-    among the folder's manifests of a Dask run (whose options name a ``dask_scheduler``).
-    None when there is none: a later local run replaced ``manifest.json``, so the parts' own
-    run is older than it."""
-    starts = []
-    for candidate in [folder / "manifest.json", *sorted(folder.glob("manifest.shard-*.json"))]:
-        m = _manifest(candidate, cache)
-        options = None if m is None else m.get("options")
-        if isinstance(options, dict) and options.get("dask_scheduler"):
-            starts.append(_started_s(m))
-    known = [s for s in starts if s is not None]
-    return max(known) if known else None
+def _dask_run_started_s(path: Path, cache: dict[Path, dict[str, Any] | None]) -> float | None:
+    """When the Dask run that wrote the partition file ``path`` started, as its manifest says:
+    ``manifest.json`` for ``part-NNNNN.jsonl``, ``manifest.shard-I-of-N.json`` for shard I of
+    N's ``part-shard-I-of-N-NNNNN.jsonl`` (:func:`brooker.batch.part_run_suffix`). None when
+    that manifest is not a Dask run's (its options name no ``dask_scheduler``): a later local
+    run replaced it, so the parts' own run is older than it."""
+    from brooker.batch import part_run_suffix
+
+    suffix = part_run_suffix(path.name) or ""
+    m = _manifest(path.parent / f"manifest{suffix}.json", cache)
+    options = None if m is None else m.get("options")
+    if isinstance(options, dict) and options.get("dask_scheduler"):
+        return _started_s(m)
+    return None
 
 
 def load_records(out_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
@@ -139,23 +141,25 @@ def load_records(out_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
     sharded run's files, then a fresh local run). The files are read in the order their runs
     started, as the runs' manifests say (``started_at``), and the last record read wins, so
     the run that started last shows: ``results.jsonl`` is dated by ``manifest.json``, a
-    shard's file by its ``manifest.shard-I-of-N.json``, Dask parts by the latest manifest of a
-    Dask run. Files no manifest dates (the Python API writes none; parts whose run's
-    ``manifest.json`` a later run replaced) count as older than every dated one; files that
-    tie (both undated, or runs started in the same second) are read ``results.jsonl``, the
-    shards' files, then the parts, by name. The order never depends on the files'
-    modification times, which a copy without ``cp -p`` sets in copy order.
+    shard's file by its ``manifest.shard-I-of-N.json``, Dask parts by their run's manifest
+    when it is a Dask run's (``manifest.json`` for ``part-NNNNN.jsonl``,
+    ``manifest.shard-I-of-N.json`` for ``part-shard-I-of-N-NNNNN.jsonl``). Files no manifest
+    dates (the Python API writes none; parts whose run's manifest a later run replaced)
+    count as older than every dated one; files that tie (both undated, or runs started in the
+    same second) are read ``results.jsonl``, the shards' files, then the parts, by name. The
+    order never depends on the files' modification times, which a copy without ``cp -p``
+    sets in copy order.
     """
     from brooker.batch import read_records
 
     files = results_files(out_dir)
     manifests: dict[Path, dict[str, Any] | None] = {}
-    parts_s = None
-    if any(p.name.startswith("part-") for p in files):
-        parts_s = _dask_run_started_s(Path(out_dir), manifests)
 
     def started(p: Path) -> tuple[bool, float]:
-        s = parts_s if p.name.startswith("part-") else _run_started_s(p, manifests)
+        if p.name.startswith("part-"):
+            s = _dask_run_started_s(p, manifests)
+        else:
+            s = _run_started_s(p, manifests)
         return (s is not None, s or 0.0)
 
     by_file: dict[str, dict[str, Any]] = {}

@@ -109,6 +109,48 @@ def test_stale_parts_go_in_a_folder_whose_name_is_a_glob_pattern(tree: Path, tmp
     assert not (out / "part-99999.jsonl").exists()
 
 
+def test_shards_share_out_dir_each_with_its_own_parts(tree: Path, tmp_path: Path):
+    """The shards of a job array on Dask share one out_dir: each grades its own inputs, writes
+    part-shard-I-of-N-NNNNN.jsonl, removes only its own earlier parts (never another shard's,
+    which may be running now, nor a run's with no shard) and returns only its own parts."""
+    from brooker.report import load_records
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "part-shard-0-of-2-00099.jsonl").write_text("stale\n")  # shard 0's earlier run
+    others = {"part-shard-1-of-2-00099.jsonl": "shard 1, running\n", "part-00099.jsonl": "x\n"}
+    for name, text in others.items():
+        (out / name).write_text(text)
+    everything = list(batch.discover([tree]).files)
+    graded: list[str] = []
+    for i in (0, 1):
+        parts = grade_bag([tree], out_dir=out, npartitions=2, grade_fn=fake_grade, shard=(i, 2))
+        assert parts
+        assert all(Path(p).name.startswith(f"part-shard-{i}-of-2-000") for p in parts)
+        assert "part-shard-0-of-2-00099.jsonl" not in [Path(p).name for p in parts]
+        files = [r["file"] for r in _lines(parts)]
+        assert files == batch.select_shard(everything, i, 2)
+        graded += files
+        if i == 0:
+            assert not (out / "part-shard-0-of-2-00099.jsonl").exists()
+            for name, text in others.items():
+                assert (out / name).read_text() == text
+    assert sorted(graded) == everything
+    assert not (out / "part-shard-1-of-2-00099.jsonl").exists()  # shard 1's own, earlier
+    assert (out / "part-00099.jsonl").read_text() == "x\n"  # a run's with no shard
+    (out / "part-00099.jsonl").unlink()
+    assert [r["file"] for r in load_records(out)] == everything
+
+
+@pytest.mark.parametrize("shard", [(2, 2), (-1, 2), (0, 0), (0,), "0/2", (True, 2)])
+def test_bad_shard_is_refused_before_any_work(tree: Path, tmp_path: Path, shard: object):
+    from brooker.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="shard"):
+        grade_bag([tree], out_dir=tmp_path / "o", grade_fn=fake_grade, shard=shard)  # type: ignore[arg-type]
+    assert not (tmp_path / "o").exists()
+
+
 def test_default_scheduler(tree: Path, tmp_path: Path):
     parts = grade_bag([tree / "f2", tree / "f3"], out_dir=tmp_path / "o", grade_fn=fake_grade)
     assert [r["file"] for r in _lines(parts)] == [str(tree / "f2"), str(tree / "f3")]
@@ -175,6 +217,34 @@ def test_cli_dask_scheduler(client, tree: Path, tmp_path: Path, monkeypatch: pyt
     assert sorted(x["file"] for x in recs) == [str(tree / "f2"), str(tree / "f3")]
     assert all(x["status"] == "error" for x in recs)
     assert list(out.glob("part-*.jsonl"))
+
+
+def test_cli_shards_on_dask_share_one_out(client, tree: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """``brooker grade --shard I/N --dask-scheduler ADDR`` for every shard into one --out (a
+    job array): no shard deletes another's parts, each prints its own records, and ``brooker
+    report``'s records are every input's, once."""
+    from typer.testing import CliRunner
+
+    from brooker.cli import app
+    from brooker.report import load_records
+
+    inputs = [str(tree / f"f{i}") for i in range(2, 6)]
+    assert all(batch.select_shard(inputs, i, 2) for i in (0, 1))  # neither shard is empty
+    out = tmp_path / "o"
+    for i in (0, 1):
+        r = CliRunner().invoke(
+            app,
+            ["grade", *inputs, "--json", "--quiet", "--out", str(out), "--shard", f"{i}/2",
+             "--dask-scheduler", client.scheduler.address],
+        )
+        assert r.exit_code == 3, r.output
+        shown = sorted(json.loads(line)["file"] for line in r.stdout.splitlines())
+        assert shown == batch.select_shard(inputs, i, 2)
+    assert {p.name.rsplit("-", 1)[0] for p in out.glob("part-*.jsonl")} == {
+        "part-shard-0-of-2",
+        "part-shard-1-of-2",
+    }
+    assert [r["file"] for r in load_records(out)] == sorted(inputs)
 
 
 def test_cli_unreachable_scheduler_is_not_an_internal_error(tree: Path, tmp_path: Path):

@@ -249,6 +249,27 @@ def test_a_folder_whose_name_is_a_glob_pattern_finds_its_record_files(tmp_path: 
     assert [r["file"] for r in report.load_records(out)] == [f for f, _ in FILMS]
 
 
+def test_records_from_the_dask_parts_of_every_shard(tmp_path: Path) -> None:
+    """The shards of a job array on Dask share one folder, each with its own parts
+    (part-shard-I-of-N-NNNNN.jsonl): the report reads them all, beside a run's parts with no
+    shard."""
+    out = tmp_path / "run"
+    recs = make_run(out)
+    (out / "results.jsonl").unlink()
+    for name, part in (
+        ("part-shard-0-of-2-00000.jsonl", recs[:2]),
+        ("part-shard-0-of-2-00001.jsonl", recs[2:3]),
+        ("part-shard-1-of-2-00000.jsonl", recs[3:]),
+    ):
+        (out / name).write_text("".join(json.dumps(r) + "\n" for r in part), encoding="utf-8")
+    assert [p.name for p in report.results_files(out)] == [
+        "part-shard-0-of-2-00000.jsonl",
+        "part-shard-0-of-2-00001.jsonl",
+        "part-shard-1-of-2-00000.jsonl",
+    ]
+    assert [r["file"] for r in report.load_records(out)] == [f for f, _ in FILMS]
+
+
 def _run_files(
     out: Path, runs: dict[str, tuple[str, str | None, bool]], mtimes: list[str]
 ) -> None:
@@ -264,7 +285,9 @@ def _run_files(
         if started is None:
             continue
         manifest = name.replace("results", "manifest").replace(".jsonl", ".json")
-        if name.startswith("part-"):
+        if name.startswith("part-shard-"):  # part-shard-I-of-N-NNNNN: shard I of N on Dask
+            manifest = f"manifest.{name.removeprefix('part-').rsplit('-', 1)[0]}.json"
+        elif name.startswith("part-"):
             manifest = "manifest.json"
         options = {"dask_scheduler": "tcp://127.0.0.1:8786" if dask else None}
         (out / manifest).write_text(
@@ -301,6 +324,31 @@ def _run_files(
             },
             ["part-00000.jsonl", "results.shard-0-of-2.jsonl"],
             "dask",
+        ),
+        (  # shard 0 of 2 on Dask, then a Dask run with no shard: the latter's parts, each
+            # part dated by its own run's manifest (not both by the latest Dask manifest)
+            {
+                "part-shard-0-of-2-00000.jsonl": ("shard-dask", "2026-12-01T10:00:00Z", True),
+                "part-00000.jsonl": ("dask", "2026-12-01T11:00:00Z", True),
+            },
+            ["part-00000.jsonl", "part-shard-0-of-2-00000.jsonl"],
+            "dask",
+        ),
+        (  # a Dask run with no shard, then shard 1 of 2 on Dask: the shard's parts
+            {
+                "part-00000.jsonl": ("dask", "2026-12-01T10:00:00Z", True),
+                "part-shard-1-of-2-00000.jsonl": ("shard-dask", "2026-12-01T11:00:00Z", True),
+            },
+            ["part-shard-1-of-2-00000.jsonl", "part-00000.jsonl"],
+            "shard-dask",
+        ),
+        (  # shard 0 of 2 on Dask, then a local run of shard 0: the local shard's file
+            {
+                "part-shard-0-of-2-00000.jsonl": ("shard-dask", "2026-12-01T10:00:00Z", True),
+                "results.jsonl": ("local", "2026-12-01T11:00:00Z", False),
+            },
+            ["results.jsonl", "part-shard-0-of-2-00000.jsonl"],
+            "local",
         ),
     ],
 )

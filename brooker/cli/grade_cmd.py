@@ -615,7 +615,7 @@ def _run(
     from brooker.models import ExitCode
 
     started = batch.utc_now()
-    suffix = "" if shard is None else f".shard-{shard[0]}-of-{shard[1]}"
+    suffix = batch.shard_suffix(shard)
     results_path = out / f"results{suffix}.jsonl"
     manifest_path = out / f"manifest{suffix}.json"
     _check_outputs(out, csv_file, results_path, resume)
@@ -708,6 +708,7 @@ def _run(
                 emit,
                 err_console,
                 quiet,
+                shard,
             )
         else:
             stream = batch.grade_many(
@@ -825,6 +826,7 @@ def _run_dask(
     emit: Any,
     err_console: Console,
     quiet: bool,
+    shard: tuple[int, int] | None = None,
 ) -> None:
     from brooker import batch, distributed
 
@@ -850,6 +852,7 @@ def _run_dask(
             client=client,
             overlay=overlay,
             overlay_crops=overlay_crops,
+            shard=shard,  # its own part names: the shards of a job array share --out
         )
     for part in parts:
         for rec in batch.read_records(part):
