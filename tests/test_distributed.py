@@ -217,6 +217,11 @@ def test_cli_dask_scheduler(client, tree: Path, tmp_path: Path, monkeypatch: pyt
     assert sorted(x["file"] for x in recs) == [str(tree / "f2"), str(tree / "f3")]
     assert all(x["status"] == "error" for x in recs)
     assert list(out.glob("part-*.jsonl"))
+    # the results file the manifest names holds the run's records, as after a local run
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["results"] == "results.jsonl"
+    held = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert sorted(x["file"] for x in held) == sorted(x["file"] for x in recs)
 
 
 def test_cli_shards_on_dask_share_one_out(client, tree: Path, tmp_path: Path):  # type: ignore[no-untyped-def]

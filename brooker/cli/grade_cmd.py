@@ -709,6 +709,7 @@ def _run(
                 err_console,
                 quiet,
                 shard,
+                results_path,
             )
         else:
             stream = batch.grade_many(
@@ -826,9 +827,12 @@ def _run_dask(
     emit: Any,
     err_console: Console,
     quiet: bool,
-    shard: tuple[int, int] | None = None,
+    shard: tuple[int, int] | None,
+    results_path: Path,
 ) -> None:
     from brooker import batch, distributed
+    from brooker.atomic import atomic_write_bytes
+    from brooker.errors import output_error
 
     if not files:
         return
@@ -854,6 +858,12 @@ def _run_dask(
             overlay_crops=overlay_crops,
             shard=shard,  # its own part names: the shards of a job array share --out
         )
-    for part in parts:
-        for rec in batch.read_records(part):
-            emit(rec, err_console)
+    recs = [rec for part in parts for rec in batch.read_records(part)]
+    for rec in recs:
+        emit(rec, err_console)
+    # the results file the manifest names holds the run's records, as after a local run
+    data = "".join(batch.record_line(rec) + "\n" for rec in recs).encode("utf-8")
+    try:
+        atomic_write_bytes(results_path, data)
+    except OSError as exc:
+        raise output_error(exc, str(results_path)) from None
