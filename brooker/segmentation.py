@@ -45,6 +45,7 @@ from scipy import ndimage as ndi
 from brooker.config import AnalysisConfig
 from brooker.imaging import (
     dilate_cross,
+    dilate_diamond,
     distance_transform_edt,
     edt_open,
     fill_small_holes,
@@ -215,9 +216,11 @@ def segment_hip(
     # on a film whose bone contrast is high)
     confirmed = saturated | (norm > 3.5)
     if coarse_metal.any():
-        # a 4-connected dilation reaches its number of steps along each axis
-        steps = max(1, round(METAL_CONFIRM_MM / min(sampling)))
-        confirmed |= dilate_cross(coarse_metal, iterations=steps)
+        # the reach in pixels along each axis (a diamond, as the 4-connected dilation that
+        # counted it in ROI pixels): on anisotropic pixels the steps of the finer pitch taken
+        # along the coarser one would reach farther than METAL_CONFIRM_MM
+        steps = (max(1, round(METAL_CONFIRM_MM / row_mm)), max(1, round(METAL_CONFIRM_MM / col_mm)))
+        confirmed |= dilate_diamond(coarse_metal, steps)
     metal = (metal_cand & confirmed) | (saturated & (norm > 1.5))
     metal &= in_field
     # specks below metal_min_area_mm2 are not metal; labelled in the box of the metal only
