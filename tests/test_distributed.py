@@ -276,3 +276,37 @@ def test_cli_unreachable_scheduler_is_not_an_internal_error(tree: Path, tmp_path
     assert f"127.0.0.1:{port}" in r.stderr
     assert "internal error" not in r.stderr
     assert not (out / "errors.log").exists()
+
+
+def test_cli_unreachable_scheduler_leaves_the_earlier_run_as_it_was(tree: Path, tmp_path: Path):
+    """A scheduler that cannot be reached is a usage error (exit 2), found before anything is
+    written: the results file and manifest of the run already in --out are left as they were
+    (they were truncated and replaced, so the run's records were lost, and ``brooker report``
+    dated an earlier Dask run's parts by the failed run's manifest)."""
+    import socket
+
+    import dask
+    from typer.testing import CliRunner
+
+    from brooker.cli import app
+
+    out = tmp_path / "o"
+    first = CliRunner().invoke(
+        app, ["grade", str(tree / "f2"), "--out", str(out), "--workers", "1"]
+    )
+    assert first.exit_code == 3, first.output  # not a DICOM the engine can grade: its record
+    results = (out / "results.jsonl").read_bytes()
+    manifest = (out / "manifest.json").read_bytes()
+    assert results
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        r = CliRunner().invoke(
+            app,
+            ["grade", str(tree / "f2"), "--out", str(out),
+             "--dask-scheduler", f"tcp://127.0.0.1:{port}"],
+        )
+    assert r.exit_code == 2, r.output
+    assert (out / "results.jsonl").read_bytes() == results
+    assert (out / "manifest.json").read_bytes() == manifest

@@ -664,16 +664,26 @@ def _run(
         },
         "results": results_path.name,
     }
-    batch.write_manifest(manifest_path, manifest)
-
-    previous: dict[str, dict[str, Any]] = {}
-    if resume:
-        previous = batch.load_resume_state(results_path, files)
-    else:  # a new run starts a new results file (--resume continues the old one)
-        try:
-            atomic_write_bytes(results_path, b"")
-        except OSError as exc:
-            raise output_error(exc, str(results_path)) from None
+    # connected before anything is written: a scheduler that cannot be reached is a usage
+    # error (exit 2) that must leave the run already in --out (its results, its manifest) as
+    # it was
+    client = None
+    if dask_scheduler is not None:
+        client = _dask_client(dask_scheduler, len(files), err_console, quiet)
+    try:
+        batch.write_manifest(manifest_path, manifest)
+        previous: dict[str, dict[str, Any]] = {}
+        if resume:
+            previous = batch.load_resume_state(results_path, files)
+        else:  # a new run starts a new results file (--resume continues the old one)
+            try:
+                atomic_write_bytes(results_path, b"")
+            except OSError as exc:
+                raise output_error(exc, str(results_path)) from None
+    except BaseException:
+        if client is not None:
+            client.close()
+        raise
     todo = [f for f in files if f not in previous]
 
     stdout_console = make_console(
@@ -697,14 +707,14 @@ def _run(
     state = "interrupted"
     failure: BrookerError | None = None
     try:
-        if dask_scheduler is not None:
+        if client is not None:
             _run_dask(
                 todo,
                 config,
                 out,
                 overlay,
                 overlay_crops,
-                dask_scheduler,
+                client,
                 emit,
                 err_console,
                 quiet,
@@ -817,38 +827,44 @@ def _progress(console: Console) -> Any:
     )
 
 
-def _run_dask(
-    files: list[str],
-    config: Any,
-    out: Path,
-    overlay: bool,
-    overlay_crops: bool,
-    address: str,
-    emit: Any,
-    err_console: Console,
-    quiet: bool,
-    shard: tuple[int, int] | None,
-    results_path: Path,
-) -> None:
-    from brooker import batch, distributed
-    from brooker.atomic import atomic_write_bytes
-    from brooker.errors import output_error
-
-    if not files:
-        return
+def _dask_client(address: str, n_files: int, err_console: Console, quiet: bool) -> Any:
+    """A ``distributed.Client`` connected to the scheduler at ``address``; a usage error when
+    it cannot be reached (or is not an address)."""
     from dask.distributed import Client
 
     if not quiet:
-        err_console.print(plain(f"grading {len(files)} file(s) on the Dask cluster at {address}"))
+        err_console.print(plain(f"grading {n_files} file(s) on the Dask cluster at {address}"))
     try:
-        client = Client(address)  # type: ignore[no-untyped-call]
+        return Client(address)  # type: ignore[no-untyped-call]
     except (OSError, ValueError, TypeError) as exc:  # unreachable, or not an address
         # the environment or a wrong option, not a bug in brooker (exit 2, not 1)
         raise typer.BadParameter(
             term(f"cannot connect to the Dask scheduler at {address}: {exc}"),
             param_hint="--dask-scheduler",
         ) from None
+
+
+def _run_dask(
+    files: list[str],
+    config: Any,
+    out: Path,
+    overlay: bool,
+    overlay_crops: bool,
+    client: Any,
+    emit: Any,
+    err_console: Console,
+    quiet: bool,
+    shard: tuple[int, int] | None,
+    results_path: Path,
+) -> None:
+    """Grade ``files`` on the cluster of ``client`` (a ``distributed.Client``, closed here)."""
+    from brooker import batch, distributed
+    from brooker.atomic import atomic_write_bytes
+    from brooker.errors import output_error
+
     with client:
+        if not files:
+            return
         parts = distributed.grade_bag(
             files,
             config,
