@@ -47,6 +47,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import numbers
 import os
 import platform
 import re
@@ -1245,10 +1246,11 @@ def grade_many(
     >>> for result in grade_many(["scans/"], out_dir="out", workers=4):
     ...     print(result.file, result.status, [h.to_record()["brooker_class"] for h in result.hips])
     """
-    if workers is not None and (
-        isinstance(workers, bool) or not isinstance(workers, int) or workers < 0
-    ):  # before anything is read or written (a resume would rewrite the results file)
-        raise ConfigError(f"workers must be an integer >= 0, got {workers!r}")
+    if workers is not None:  # before anything is read or written (a resume rewrites results)
+        # any integer type (numpy's too, as before), but not a bool, a float or a string
+        if isinstance(workers, bool) or not isinstance(workers, numbers.Integral) or workers < 0:
+            raise ConfigError(f"workers must be an integer >= 0, got {workers!r}")
+        workers = int(workers)
     out = None if out_dir is None else os.fspath(out_dir)
     paths = list(paths)
     if out is not None:

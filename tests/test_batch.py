@@ -520,3 +520,14 @@ def test_resume_of_records_by_another_version_is_refused(tmp_path: Path):
     again = list(batch.grade_many([tmp_path / "in"], out_dir=out, workers=0, resume=True,
                                   grade_fn=fake_grade))
     assert [Path(r.file).name for r in again] == ["c"]
+
+
+def test_numpy_integer_workers_are_still_accepted(tmp_path: Path):
+    """``workers`` computed with numpy (``np.int64``) grades as before: the ConfigError check
+    refuses what is not an integer, not integers of another type."""
+    import numpy as np
+
+    files = [_write(tmp_path / f"f{i}", b"one" * (i + 1)) for i in range(2)]
+    for workers in (np.int64(0), np.int32(1)):
+        done = list(batch.grade_many(files, workers=workers, grade_fn=fake_grade))  # type: ignore[arg-type]
+        assert sorted(Path(r.file).name for r in done) == ["f0", "f1"]
