@@ -126,6 +126,7 @@ def grade_bag(
     """
     _check_shard(shard)
     out = os.fspath(out_dir)
+    paths = list(paths)  # read twice below: an iterator would be used up by the first
     check_out_dir(out, paths)
     files = list(discover(paths, recursive=recursive, exclude=[out]).files)
     if shard is not None:

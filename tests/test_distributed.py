@@ -310,3 +310,11 @@ def test_cli_unreachable_scheduler_leaves_the_earlier_run_as_it_was(tree: Path, 
     assert r.exit_code == 2, r.output
     assert (out / "results.jsonl").read_bytes() == results
     assert (out / "manifest.json").read_bytes() == manifest
+
+
+def test_paths_given_as_an_iterator_are_all_graded(tree: Path, tmp_path: Path):
+    """``paths`` read once: the out_dir check must not use up an iterator (a generator of
+    paths) before the inputs are found, or nothing is graded, silently."""
+    paths = iter([tree / "f2", tree / "f3"])
+    parts = grade_bag(paths, out_dir=tmp_path / "o", grade_fn=fake_grade)  # type: ignore[arg-type]
+    assert [r["file"] for r in _lines(parts)] == [str(tree / "f2"), str(tree / "f3")]
