@@ -51,36 +51,6 @@ def dilate_cross(mask: npt.ArrayLike, iterations: int = 1) -> BoolImage:
     return out
 
 
-def dilate_diamond(mask: npt.ArrayLike, steps: tuple[int, int]) -> BoolImage:
-    """``mask`` grown by the diamond ``|dr| / steps[0] + |dc| / steps[1] <= 1`` (pixels).
-
-    The 4-connected cross applied ``n`` times reaches ``n`` pixels along each axis; on
-    anisotropic pixels a reach in mm is a different number of pixels along the rows and the
-    columns, and this is the same diamond stretched to ``steps = (rows, cols)``. With equal
-    steps it is :func:`dilate_cross` with ``iterations=steps[0]``, bit for bit (pixels beyond
-    the border count as background).
-    """
-    nr, nc = (int(s) for s in steps)
-    if nr < 1 or nc < 1:
-        raise ValueError(f"steps must be >= 1 along each axis, got {steps!r}")
-    src = np.array(mask, dtype=np.bool_)
-    if src.ndim != 2:
-        raise ValueError(f"mask must be 2-D, got {src.ndim}-D")
-    along_rows = [src]  # along_rows[k]: src grown by k pixels along each row
-    for _ in range(nc):
-        grown = along_rows[-1].copy()
-        grown[:, 1:] |= along_rows[-1][:, :-1]
-        grown[:, :-1] |= along_rows[-1][:, 1:]
-        along_rows.append(grown)
-    out = along_rows[nc].copy()
-    n = src.shape[0]
-    for dr in range(1, min(nr, n - 1) + 1):  # a shift by n rows or more moves nothing in
-        part = along_rows[(nc * (nr - dr)) // nr]  # |dc| <= nc (1 - |dr| / nr)
-        out[dr:] |= part[: n - dr]
-        out[: n - dr] |= part[dr:]
-    return out
-
-
 def zoom_linear(image: npt.NDArray[np.float32], zoom: tuple[float, float]) -> FloatImage:
     """``ndi.zoom(image, zoom, order=1, mode="nearest", grid_mode=True)`` of a 2-D float32 image.
 

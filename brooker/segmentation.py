@@ -45,7 +45,6 @@ from scipy import ndimage as ndi
 from brooker.config import AnalysisConfig
 from brooker.imaging import (
     dilate_cross,
-    dilate_diamond,
     distance_transform_edt,
     edt_open,
     fill_small_holes,
@@ -71,9 +70,9 @@ ROOF_PROBE_DEPTH_MM = 15.0
 #: How far from the film-wide (1 mm grid) metal map a bright ROI pixel is still confirmed as
 #: metal, mm (three ROI pixels at the 0.4 mm working pitch, as it was counted until 2026-12-01).
 METAL_CONFIRM_MM = 1.2
-#: The implant's flat interior begins more than this far inside its bright region, mm (the
-#: outermost ROI pixel at the 0.4 mm working pitch, as it was counted until 2026-12-01; two at
-#: a 0.25 mm pitch): the blurred rim is not flat.
+#: The implant's flat interior begins more than this far inside its bright region, mm, and
+#: never at its outermost pixel (the one pixel counted until 2026-12-01 at the 0.4 mm working
+#: pitch; two at a 0.25 mm pitch): the blurred rim is not flat.
 PROSTHESIS_FLAT_INSET_MM = 0.5
 
 
@@ -216,11 +215,9 @@ def segment_hip(
     # on a film whose bone contrast is high)
     confirmed = saturated | (norm > 3.5)
     if coarse_metal.any():
-        # the reach in pixels along each axis (a diamond, as the 4-connected dilation that
-        # counted it in ROI pixels): on anisotropic pixels the steps of the finer pitch taken
-        # along the coarser one would reach farther than METAL_CONFIRM_MM
-        steps = (max(1, round(METAL_CONFIRM_MM / row_mm)), max(1, round(METAL_CONFIRM_MM / col_mm)))
-        confirmed |= dilate_diamond(coarse_metal, steps)
+        # a disk in mm, so anisotropic pixels reach as far along the rows as the columns (the
+        # 3-pixel diamond it replaced gives the same records on every labelled set)
+        confirmed |= within(coarse_metal, METAL_CONFIRM_MM, sampling)
     metal = (metal_cand & confirmed) | (saturated & (norm > 1.5))
     metal &= in_field
     # specks below metal_min_area_mm2 are not metal; labelled in the box of the metal only
@@ -427,7 +424,9 @@ def prosthesis_metal(
     # the flat interior: no more detail than the head's own (noise included)
     texture = fine_texture(raw, high_pass)
     head_texture = float(np.median(texture[core]))
+    # (and never the outermost pixel, whatever the pitch: the ROI's own border included)
     inset = distance_transform_edt(cand, sampling) > PROSTHESIS_FLAT_INSET_MM
+    inset &= ndi.binary_erosion(cand)
     flat = inset & (texture <= 2.0 * head_texture)
     grown = cand & within(flat, PROSTHESIS_RIM_MM, sampling)
     lab, n = ndi.label(grown)

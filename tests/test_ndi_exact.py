@@ -8,7 +8,6 @@ from scipy import ndimage as ndi
 
 from brooker.imaging import (
     dilate_cross,
-    dilate_diamond,
     distance_transform_edt,
     distance_transform_edt_indices,
     zoom_linear,
@@ -46,20 +45,6 @@ def test_dilate_cross_leaves_its_input() -> None:
 def test_dilate_cross_rejects_until_stable() -> None:
     with pytest.raises(ValueError, match="iterations"):
         dilate_cross(np.ones((3, 3), bool), 0)
-
-
-@pytest.mark.parametrize("steps", [(1, 1), (3, 3), (6, 1), (1, 3), (3, 4), (5, 2)])
-def test_dilate_diamond_is_binary_dilation_by_the_diamond(steps: tuple[int, int]) -> None:
-    nr, nc = steps
-    dr, dc = np.mgrid[-nr : nr + 1, -nc : nc + 1]
-    diamond = np.abs(dr) * nc + np.abs(dc) * nr <= nr * nc
-    for mask in _masks(nr * 10 + nc):
-        want = ndi.binary_dilation(mask, structure=diamond) if mask.size else mask
-        got = dilate_diamond(mask, steps)
-        assert got.dtype == np.bool_
-        assert np.array_equal(got, want), steps
-        if nr == nc:
-            assert np.array_equal(got, dilate_cross(mask, nr))
 
 
 def test_zoom_linear_is_ndi_zoom() -> None:
