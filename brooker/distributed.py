@@ -35,6 +35,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "brooker.distributed needs Dask: install it with  pip install 'brooker[dask]'"
     ) from exc
 
+from brooker.atomic import atomic_write_bytes
 from brooker.batch import (
     GradeFn,
     check_out_dir,
@@ -149,13 +150,15 @@ def grade_bag(
         names=names,
         grade_fn=grade_fn,
     )
-    writes = lines.to_textfiles(
-        os.path.join(out, f"{part_prefix(shard)}*.jsonl"),
-        name_function=_part_name,
-        compute=False,
-        encoding="utf-8",
-        last_endline=True,
-    )
+    # each partition written whole by the worker that graded it (atomically: a worker killed
+    # mid-write leaves no torn part), to a path built here: Dask's own text writer takes a '*'
+    # of the folder's name for its file-name mask
+    writes = [
+        dask.delayed(_write_part)(  # type: ignore[attr-defined]
+            part, os.path.join(out, f"{part_prefix(shard)}{_part_name(i)}.jsonl")
+        )
+        for i, part in enumerate(lines.to_delayed())
+    ]
     if client is not None:
         client.gather(client.compute(writes))
     else:
@@ -165,6 +168,12 @@ def grade_bag(
 
 def _part_name(i: int) -> str:
     return f"{i:05d}"
+
+
+def _write_part(lines: Sequence[str], path: str) -> str:
+    """Write one partition's record lines to ``path`` (atomically, each line ended); its path."""
+    atomic_write_bytes(path, "".join(line + "\n" for line in lines).encode("utf-8"))
+    return path
 
 
 def _parts(out: str, shard: tuple[int, int] | None) -> list[str]:

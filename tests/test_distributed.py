@@ -109,6 +109,16 @@ def test_stale_parts_go_in_a_folder_whose_name_is_a_glob_pattern(tree: Path, tmp
     assert not (out / "part-99999.jsonl").exists()
 
 
+def test_a_folder_whose_name_holds_a_star_gets_its_parts(tree: Path, tmp_path: Path):
+    """Dask names partition files by replacing the ``*`` of a path pattern: a ``*`` in the
+    output folder's own name must stay as it is."""
+    out = tmp_path / "run*1"
+    parts = grade_bag([tree], out_dir=out, npartitions=2, grade_fn=fake_grade)
+    assert [Path(p).name for p in parts] == ["part-00000.jsonl", "part-00001.jsonl"]
+    assert all(Path(p).parent == out for p in parts)
+    assert len(_lines(parts)) == 7
+
+
 def test_shards_share_out_dir_each_with_its_own_parts(tree: Path, tmp_path: Path):
     """The shards of a job array on Dask share one out_dir: each grades its own inputs, writes
     part-shard-I-of-N-NNNNN.jsonl, removes only its own earlier parts (never another shard's,
