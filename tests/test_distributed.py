@@ -244,7 +244,16 @@ def test_cli_shards_on_dask_share_one_out(client, tree: Path, tmp_path: Path):  
     from brooker.report import load_records
 
     inputs = [str(tree / f"f{i}") for i in range(2, 6)]
-    assert all(batch.select_shard(inputs, i, 2) for i in (0, 1))  # neither shard is empty
+    # the shard of a path is its hash, and tmp_path differs from run to run: add files until
+    # neither shard is empty (1 run in 8 had one empty with the four alone)
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    for k in range(64):
+        if all(batch.select_shard(inputs, i, 2) for i in (0, 1)):
+            break
+        (extra / f"x{k}").write_bytes(b"not a radiograph")
+        inputs.append(str(extra / f"x{k}"))
+    assert all(batch.select_shard(inputs, i, 2) for i in (0, 1))
     out = tmp_path / "o"
     for i in (0, 1):
         r = CliRunner().invoke(
