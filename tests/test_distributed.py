@@ -271,9 +271,8 @@ def test_cli_shards_on_dask_share_one_out(client, tree: Path, tmp_path: Path):  
     assert [r["file"] for r in load_records(out)] == sorted(inputs)
 
 
-def test_cli_unreachable_scheduler_is_not_an_internal_error(tree: Path, tmp_path: Path):
-    """A scheduler address that cannot be reached is the environment or a wrong option, not
-    a bug in brooker: exit 2 with a one-line message, no traceback in errors.log."""
+def _grade_on_unreachable_scheduler(tree: Path, out: Path):  # type: ignore[no-untyped-def]
+    """``brooker grade f2 --out OUT --dask-scheduler`` a port nobody listens on."""
     import socket
 
     import dask
@@ -284,13 +283,20 @@ def test_cli_unreachable_scheduler_is_not_an_internal_error(tree: Path, tmp_path
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    out = tmp_path / "o"
     with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
         r = CliRunner().invoke(
             app,
             ["grade", str(tree / "f2"), "--out", str(out),
              "--dask-scheduler", f"tcp://127.0.0.1:{port}"],
         )
+    return r, port
+
+
+def test_cli_unreachable_scheduler_is_not_an_internal_error(tree: Path, tmp_path: Path):
+    """A scheduler address that cannot be reached is the environment or a wrong option, not
+    a bug in brooker: exit 2 with a one-line message, no traceback in errors.log."""
+    out = tmp_path / "o"
+    r, port = _grade_on_unreachable_scheduler(tree, out)
     assert r.exit_code == 2, r.output
     assert f"127.0.0.1:{port}" in r.stderr
     assert "internal error" not in r.stderr
@@ -302,9 +308,6 @@ def test_cli_unreachable_scheduler_leaves_the_earlier_run_as_it_was(tree: Path, 
     written: the results file and manifest of the run already in --out are left as they were
     (they were truncated and replaced, so the run's records were lost, and ``brooker report``
     dated an earlier Dask run's parts by the failed run's manifest)."""
-    import socket
-
-    import dask
     from typer.testing import CliRunner
 
     from brooker.cli import app
@@ -317,15 +320,7 @@ def test_cli_unreachable_scheduler_leaves_the_earlier_run_as_it_was(tree: Path, 
     results = (out / "results.jsonl").read_bytes()
     manifest = (out / "manifest.json").read_bytes()
     assert results
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
-        r = CliRunner().invoke(
-            app,
-            ["grade", str(tree / "f2"), "--out", str(out),
-             "--dask-scheduler", f"tcp://127.0.0.1:{port}"],
-        )
+    r, _ = _grade_on_unreachable_scheduler(tree, out)
     assert r.exit_code == 2, r.output
     assert (out / "results.jsonl").read_bytes() == results
     assert (out / "manifest.json").read_bytes() == manifest
