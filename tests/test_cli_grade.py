@@ -99,6 +99,19 @@ def json_lines(text: str) -> list[dict]:  # type: ignore[type-arg]
 # --- in process, stand-in engine -------------------------------------------------------------
 
 
+def test_table_into_a_pipe_has_no_trailing_blanks(
+    fake_engine: None, good_tree: Path, tmp_path: Path
+):
+    """Into a file or a pipe the console is 10,000 columns wide: every row was padded with
+    blanks out to the longest note."""
+    _w(good_tree / "c" / "IM0001", b"NOHIP")  # a row with a long note beside short ones
+    r = run(good_tree, "--out", tmp_path / "out", "--workers", "1")
+    assert r.exit_code == 3, r.stderr
+    lines = r.stdout.splitlines()
+    assert any(str(good_tree / "c" / "IM0001") in line for line in lines)
+    assert [line for line in lines if line != line.rstrip()] == []
+
+
 def test_all_graded_exit_0_table_on_stdout(fake_engine: None, good_tree: Path, tmp_path: Path):
     out = tmp_path / "out"
     r = run(good_tree, "--out", out, "--workers", "2")

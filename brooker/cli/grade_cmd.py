@@ -113,7 +113,14 @@ def _print_table(console: Console, records: list[dict[str, Any]]) -> None:
                 "yes" if hip.get("prosthesis") else "",
                 plain(_short_notes(rec, hip), style="dim"),
             )
-    console.print(table)
+    if console.is_terminal:
+        console.print(table)
+        return
+    # into a file or a pipe the table is as wide as its longest note (the console is 10,000
+    # columns there, so that no line is cut): every row would be padded out to it
+    with console.capture() as captured:
+        console.print(table)
+    console.file.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
 
 
 def _class_text(hip: dict[str, Any]) -> str:
