@@ -315,13 +315,42 @@ def _circle_support(near_edges: BoolImage, row: float, col: float, radius_px: fl
     """
     n = max(24, int(2 * math.pi * radius_px))
     t = np.linspace(0, 2 * math.pi, n, endpoint=False)
-    rr = row + radius_px * np.sin(t)
-    cc = col + radius_px * np.cos(t)
+    # the pixel each point falls in (pixel centres at whole coordinates): rounded, not cut
+    # down, which put every circle half a pixel up and left of where it was asked for
+    rr = np.rint(row + radius_px * np.sin(t))
+    cc = np.rint(col + radius_px * np.cos(t))
     ok = (rr >= 0) & (rr < near_edges.shape[0]) & (cc >= 0) & (cc < near_edges.shape[1])
     if ok.sum() < n * 0.6:
         return 0.0
     hits = near_edges[rr[ok].astype(int), cc[ok].astype(int)]
     return float(hits.sum()) / n
+
+
+#: The Hough transform places a head's circle on the analysis grid's whole pixels and radii
+#: (1 mm); each circle is then moved by this step, mm, along its centre's row and column and its
+#: radius, to whichever of the 27 neighbours the edges support best (a head of 26 mm radius whose
+#: outline lay between the grid's radii had a support of 0.726 at 25 mm, under the 0.75 that a
+#: fit needs). On the development films the gap error went 0.34 -> 0.30 mm with it.
+HEAD_REFINE_STEP_MM = 0.5
+
+
+def _refine_circle(
+    near_edges: BoolImage, row: float, col: float, radius_px: float, step_px: float
+) -> tuple[float, float, float, float]:
+    """``(support, row, col, radius_px)`` of the best-supported circle among ``(row, col,
+    radius_px)`` and its 26 neighbours one ``step_px`` away along each of the three
+    (:func:`_circle_support`); the given circle on a tie."""
+    best = (_circle_support(near_edges, row, col, radius_px), row, col, radius_px)
+    steps = (-step_px, 0.0, step_px)
+    for dy in steps:
+        for dx in steps:
+            for dr in steps:
+                if dy == dx == dr == 0.0:
+                    continue
+                s = _circle_support(near_edges, row + dy, col + dx, radius_px + dr)
+                if s > best[0]:
+                    best = (s, row + dy, col + dx, radius_px + dr)
+    return best
 
 
 def _edge_band(edges: BoolImage, band_px: float = 1.5) -> BoolImage:
@@ -673,8 +702,8 @@ def _head_circles(
     edges &= ~ndi.binary_dilation(metal, iterations=2)
     near_edges = _edge_band(edges)
     out = []
-    for y, x, r in _hough_circles(edges, config.native_head_radius_mm, p, 10, 15.0):
-        support = _circle_support(near_edges, y, x, r)
+    for hy, hx, hr in _hough_circles(edges, config.native_head_radius_mm, p, 10, 15.0):
+        support, y, x, r = _refine_circle(near_edges, hy, hx, hr, HEAD_REFINE_STEP_MM / p)
         if support < config.head_min_circle_support:
             continue
         if math.hypot(y + r0 - row, x + c0 - col) * p > config.hip_refine_mm:

@@ -74,6 +74,10 @@ from validate import match_hips, qwk, score
 # kappa 0.445 -> 0.438, gap 3.98 -> 3.10 mm on 36, hips graded 133 either way. Held out:
 # development films 38 -> 39 of 40, real false II-IV 3 -> 1, hybrid 0.580 either way, kappa
 # 0.420 -> 0.414.
+# Native head circles moved by half a millimetre to their best support (localization
+# HEAD_REFINE_STEP_MM, 2026-12-01): hybrid 96 -> 97 right, kappa 0.438 -> 0.447, gap 3.10 ->
+# 3.01 mm; development gap 0.34 -> 0.30 mm; real films unchanged. Held out: hybrid 0.580 ->
+# 0.587, kappa 0.414 -> 0.423.
 # Real films (30 films, 59 labelled hips, 56 of them HO-free):
 FOUND_MIN = 1.00  # hips found / hips labelled (measured 59/59)
 PHANTOM_MAX = 0  # hips reported where no hip is labelled (measured 0)
@@ -83,9 +87,9 @@ REAL_GRADED_MIN = 48  # hips graded (measured 48/59; 40 while heads not read as 
 # Hybrid films (75 films, 150 hips):
 HYBRID_GRADED_MIN = 133  # hips graded (measured 133/150)
 HYBRID_PROSTHESIS_MIN = 1.00  # prosthesis flag right / hips found (measured 150/150)
-HYBRID_ACCURACY_MIN = 0.635  # right class / all 150 hips (measured 96/150 = 0.640)
-HYBRID_KAPPA_MIN = 0.43  # quadratic weighted kappa, ungraded as 0 (measured 0.438)
-HYBRID_GAP_MAE_MAX = 3.4  # mm, over the class II/III hips given a gap (measured 3.10 on 36)
+HYBRID_ACCURACY_MIN = 0.645  # right class / all 150 hips (measured 97/150 = 0.647)
+HYBRID_KAPPA_MIN = 0.44  # quadratic weighted kappa, ungraded as 0 (measured 0.447)
+HYBRID_GAP_MAE_MAX = 3.3  # mm, over the class II/III hips given a gap (measured 3.01 on 36)
 
 
 def _board(films: Path, truth: dict[str, Any]) -> dict[str, Any]:
