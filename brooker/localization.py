@@ -328,9 +328,9 @@ def _circle_support(near_edges: BoolImage, row: float, col: float, radius_px: fl
 
 #: The Hough transform places a head's circle on the analysis grid's whole pixels and radii
 #: (1 mm); each circle is then moved by this step, mm, along its centre's row and column and its
-#: radius, to whichever of the 27 neighbours the edges support best (a head of 26 mm radius whose
-#: outline lay between the grid's radii had a support of 0.726 at 25 mm, under the 0.75 that a
-#: fit needs). On the development films the gap error went 0.34 -> 0.30 mm with it.
+#: radius, to whichever of it and its 26 neighbours the edges support best (a head of 26 mm
+#: radius whose outline lay between the grid's radii had a support of 0.726 at 25 mm, under the
+#: 0.75 that a fit needs). On the development films the gap error went 0.34 -> 0.30 mm with it.
 HEAD_REFINE_STEP_MM = 0.5
 
 
