@@ -170,7 +170,8 @@ def _refine_edges(
 
     The intensity profile is sampled along the line, reaching ``EDGE_REACH_MM`` into the bone
     beyond each end. Each edge is put where the profile crosses half-way between the bone
-    level next to that edge (the profile's maximum inside the bone) and the soft-tissue level
+    level next to that edge (the profile's maximum inside the bone, never metal's behind a
+    bone end: :func:`_bone_levels`) and the soft-tissue level
     in the gap (the profile's minimum between the two): the half-maximum of each edge on its
     own, whatever the bone's density. Falls back to the masks' edges (the end pixels' centres,
     half a pixel in from each: the gap is their distance less one pitch) when the profile is not
@@ -210,8 +211,7 @@ def _refine_edges(
             return fallback
     i_min = int(np.flatnonzero(inner)[np.argmin(prof[inner])])
     soft = float(prof[i_min])
-    bone_a = float(prof[: i_min + 1].max())
-    bone_b = float(prof[i_min:].max())
+    bone_a, bone_b = _bone_levels(masks, prof, t, rows, cols, i_min, a, b)
     if min(bone_a, bone_b) - soft <= 0:
         return fallback
     half_a = soft + 0.5 * (bone_a - soft)
@@ -240,6 +240,42 @@ def _refine_edges(
     pa = (ar + t0 * (br - ar), ac + t0 * (bc - ac))
     pb = (ar + t1 * (br - ar), ac + t1 * (bc - ac))
     return pa, pb, (t1 - t0) * centre_mm
+
+
+def _bone_levels(
+    masks: HipMasks,
+    prof: np.ndarray,
+    t: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    i_min: int,
+    a: tuple[int, int],
+    b: tuple[int, int],
+) -> tuple[float, float]:
+    """The bone level of each edge of the gap: the profile's maximum on its side of the gap's
+    darkest point (``i_min``). Metal is no bone: when the line passes metal or its halo but
+    both of the gap's ends are bone (a cortex over a stem or a cup), each level is read only
+    on that side's bone beyond its end and off the halo (the blurred metal behind a thin
+    cortex would lift the half-maximum into the cortex, and a 9 mm gap read 10 mm); a side
+    with no such sample takes the other side's level. When an end is metal itself (a spur
+    measured to a prosthetic head), the metal's level is its edge's, as before."""
+    bone_a = float(prof[: i_min + 1].max())
+    bone_b = float(prof[i_min:].max())
+    metal = masks.metal if masks.metal is not None else masks.metal_halo
+    if metal[a] or metal[b]:
+        return bone_a, bone_b
+    on_halo = ndi.map_coordinates(
+        masks.metal_halo.astype(np.uint8), [rows, cols], order=0, mode="nearest"
+    ).astype(bool)
+    if not on_halo.any():
+        return bone_a, bone_b
+    beyond_a = prof[~on_halo & (t <= 0)]
+    beyond_b = prof[~on_halo & (t >= 1)]
+    if beyond_a.size == 0 and beyond_b.size == 0:
+        return bone_a, bone_b
+    level_a = float(beyond_a.max()) if beyond_a.size else float(beyond_b.max())
+    level_b = float(beyond_b.max()) if beyond_b.size else level_a
+    return level_a, level_b
 
 
 #: The first window :func:`_nearest_pair` searches around the spurs, mm.

@@ -117,6 +117,9 @@ class HipMasks:
     is no femur body apart from the pelvis: none was found, or the bodies never parted
     (``bodies_unparted``: the joined piece then reaches the ilium, and says nothing of where
     the femur begins)."""
+    metal: BoolImage | None = None
+    """Metal itself (``metal_halo`` less its 1 mm halo); None on masks built without it, where
+    :mod:`brooker.measurement` takes the halo for the metal."""
     head_metal_fraction: float = 0.0
     """Fraction of the head's disk (0.8 of its radius) that is metal or its halo: a prosthetic
     head that is not metal here was not segmented as the method needs."""
@@ -322,6 +325,7 @@ def segment_hip(
         image=img,
         bone=bone,
         metal_halo=halo,
+        metal=metal,
         allowed=allowed,
         sector=sector,
         pelvis=pelvis,
