@@ -487,9 +487,9 @@ def part_bodies(
 
     A bridge as wide as the disk survives it and joins the two bodies: the larger disks are
     tried in turn until they part, and what the larger opening removes between them is the
-    bridge. A larger disk that wipes out the femoral shaft (narrower than itself) parts
-    nothing: no larger disk is tried, and the bodies are reported joined, as the last disk that
-    kept a femur body left them.
+    bridge. A larger disk that wipes out the femoral shaft (narrower than itself), or the
+    pelvis body, parts nothing: no larger disk is tried, and the bodies are reported joined, as
+    the last disk that kept both left them.
     """
     joined = joined_at_base = False
     radius = radii_mm[0]
@@ -501,9 +501,10 @@ def part_bodies(
         if roof_probe is not None:
             pelvis_ids = sorted(set(pelvis_ids) | set(_dominant_labels(body_lab, roof_probe)))
         femur_ids = _dominant_labels(body_lab, femur_probe)
-        if not femur_ids and kept is not None:
-            # this disk wipes out the femoral shaft: that is no parting, and a larger disk
-            # wipes it out too. The bodies stay joined, as the last disk left them
+        if not (femur_ids and pelvis_ids) and kept is not None:
+            # this disk wipes out the femoral shaft (or a narrow ilium): that is no parting,
+            # and a larger disk wipes it out too. The bodies stay joined, as the last disk
+            # left them
             body_lab, pelvis_ids, femur_ids, radius = kept
             joined = True
             break
@@ -679,9 +680,10 @@ def _solid_femur(
     and the pelvis is the gap itself). Filling never moves the outline outwards, so a spur
     standing out of the femur still stands out of the filled one.
     """
-    # only worth it where the femur has spur candidates
+    # only worth it where the femur has spur candidates (8-connected, as brooker.fragments
+    # groups them: pieces of a ring cracked at pixel corners are one candidate there)
     cand = skeleton & allowed & ~femur & ~pelvis
-    lab, n = ndi.label(cand)
+    lab, n = ndi.label(cand, structure=np.ones((3, 3), bool))
     if n == 0:
         return femur
     touching = np.unique(lab[dilate_cross(femur) & cand])

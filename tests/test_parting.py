@@ -4,8 +4,8 @@ The bodies are what an opening with a disk of the first radius leaves of the bon
 bone at least that wide joining ilium and femur survives it, so larger disks are tried until
 the two part, and what the larger disk removes between them is the bridge. Bodies that no
 disk parts stay one piece (``unparted``): the hip's record then says a bridge may be missed.
-A disk that wipes out the femoral shaft parts nothing. When no disk parts the bodies,
-``part_hip`` tries again with the joint cut out first (a bridge hugging the head).
+A disk that wipes out the femoral shaft (or the pelvis) parts nothing. When no disk parts the
+bodies, ``part_hip`` tries again with the joint cut out first (a bridge hugging the head).
 """
 
 from __future__ import annotations
@@ -99,6 +99,24 @@ def test_a_disk_that_wipes_out_the_shaft_parts_nothing() -> None:
     assert p.unparted
     assert p.radius_mm == 9.0
     assert p.femur.any()
+    assert np.array_equal(p.pelvis, p.femur)
+
+
+def test_a_disk_that_wipes_out_the_pelvis_parts_nothing() -> None:
+    # a narrow ilium (30 mm wide) joined to a 50 mm femur by a band as wide, 20 mm tall (with
+    # the femur one mass wider than every disk): the 16 mm
+    # disk (32 mm across) removes the band and the whole ilium with it. No pelvis body is left
+    # to be parted from: the bodies stay one piece, as the 12 mm disk left them (it counted as
+    # parted, with no pelvis at all, and the ilium became one "femoral spur")
+    y, x = np.indices(SHAPE) * PITCH
+    ilium = (y < 45.0) & (x >= 20.0) & (x < 50.0)
+    femur = (y >= 55.0) & (x >= 20.0) & (x < 70.0)
+    band = (y >= 40.0) & (y < 60.0) & (x >= 20.0) & (x < 70.0)
+    p = _part(ilium | femur | band)
+    assert p.joined_at_base
+    assert p.unparted
+    assert p.radius_mm == 12.0
+    assert p.pelvis.any()
     assert np.array_equal(p.pelvis, p.femur)
 
 

@@ -140,3 +140,20 @@ def test_crack_from_the_hole_to_the_field_edge_is_closed_whole() -> None:
 
     assert largest_piece_mm2(femur) >= CFG.min_fragment_area_mm2  # the dark interior's ring
     assert largest_piece_mm2(solid) < CFG.min_fragment_area_mm2
+
+
+def test_a_ring_cracked_only_at_pixel_corners_is_one_candidate() -> None:
+    """Candidates are 8-connected (:mod:`brooker.fragments`): a thin ring whose cracks are
+    one-pixel diagonal lines (its pieces meet at their corners) is one ring of 12 mm2 or more,
+    not pieces under it, and is filled as the trochanter it is."""
+    y, x = _grid()
+    shaft = (np.abs(x - 60.0) < 15.0) & (y > 70.0)
+    ring = _disk(60.0, 60.0, 16.0) & ~_disk(60.0, 60.0, 15.0)  # 1 mm of cortex, ~100 mm2
+    rows, cols = np.indices(SHAPE)
+    step = round(5.0 / PITCH)  # diagonal cracks 5 mm apart: pieces under 12 mm2
+    cracks = ((rows - cols) % step == 0) | ((rows + cols) % step == 0)
+    skeleton = shaft | (ring & ~cracks & ~shaft)
+    femur, solid = _bodies(skeleton)
+    pieces = ring & skeleton & ~femur
+    assert ndi.label(pieces, structure=np.ones((3, 3), bool))[1] < ndi.label(pieces)[1]
+    assert (pieces & ~solid).sum() < 0.05 * pieces.sum()
