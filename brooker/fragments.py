@@ -82,7 +82,6 @@ def classify_fragments(masks: HipMasks, spacing: PixelSpacing, config: AnalysisC
         if masks.ho_prob is not None and config.ho_probability_min > 0:
             if float(masks.ho_prob[sl][comp].mean()) < config.ho_probability_min:
                 continue
-        # cut by the ROI border: not measurable, leave it out
         touches_pelvis = bool(near_pelvis[sl][comp].any())
         touches_femur = bool(near_femur[sl][comp].any())
         if touches_pelvis and touches_femur:
@@ -96,6 +95,7 @@ def classify_fragments(masks: HipMasks, spacing: PixelSpacing, config: AnalysisC
         if kind in (FragmentKind.PELVIC_SPUR, FragmentKind.FEMORAL_SPUR) and any_body:
             if _depth_mm(bodies, sl, comp, grow_mm, sampling) < config.spur_min_depth_mm:
                 continue
+        # an island cut by the ROI border: not measurable, leave it out
         if kind is FragmentKind.ISLAND and _touches_border(sl, comp, masks.bone.shape):
             continue
         if judge is not None:
