@@ -45,6 +45,13 @@ it, when a valid lower-priority source exists; when none exists the loader raise
 :class:`~brooker.errors.InvalidSpacingError` naming the tag. A user ``pixel_spacing`` wins over
 invalid tags (with a caveat).
 
+The decision is :func:`brooker.spacing.resolve_spacing`, on the attributes parsed here
+(:class:`~brooker.models.SpacingTags`, quoted header text redacted). The radiograph keeps them,
+the user's options and the caveats written (:attr:`~brooker.models.Radiograph.spacing_inputs`),
+so that :func:`brooker.spacing.with_spacing_options` can run the policy again with other
+options without the file: :func:`brooker.analyze` does so for a loaded radiograph given an
+``AnalysisConfig`` with ``pixel_spacing`` or ``magnification``.
+
 Laterality
 ----------
 Which half of the stored image shows the patient's right: from (0020,0020) Patient
@@ -64,6 +71,7 @@ import re
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -71,14 +79,12 @@ import numpy as np
 import numpy.typing as npt
 
 from brooker import image_io
-from brooker.config import DEFAULT_SPACING_UNCERTAINTY
 from brooker.errors import (
     BrookerError,
     ColourImageError,
     ImageTooSmallError,
     ImplausiblePixelValuesError,
     ImplausibleSpacingError,
-    InvalidSpacingError,
     MalformedDicomError,
     MultiFrameError,
     NoPixelDataError,
@@ -93,19 +99,17 @@ from brooker.errors import (
 from brooker.models import (
     DisplayMapping,
     ImageSide,
-    PixelSpacing,
+    InvalidSpacingTag,
     Radiograph,
     RadiographMeta,
-    SpacingSource,
+    SpacingTags,
 )
 from brooker.paths import open_regular
+from brooker.spacing import implausible_spacing_reason, resolve_spacing
 from brooker.units import (
-    MAX_FIELD_MM,
     MAX_MEGAPIXELS,
     MIN_FIELD_SIDE_MM,
     MIN_IMAGE_SIDE_PX,
-    PLAUSIBLE_SPACING_MM,
-    TYPICAL_MAGNIFICATION,
 )
 
 
@@ -378,9 +382,11 @@ def _load(
     geom = _geometry(ds, where)
     rows, cols, bits_alloc, bits_stored, pixel_rep = geom
     _check_size(ds, pixel_elem, ts, rows, cols, bits_alloc, frames, max_megapixels, where)
-    caveats: list[str] = []
     # spacing first: an implausible one is refused before anything is decoded
-    spacing = _resolve_spacing(ds, user_spacing, user_mag, where, caveats, (rows, cols))
+    spacing, spacing_inputs = resolve_spacing(
+        _spacing_tags(ds, (rows, cols), ident), user_spacing, user_mag, where, (rows, cols)
+    )
+    caveats: list[str] = []
     if ts not in _NATIVE_SYNTAXES:
         _check_codestream(pixel_elem, ts, rows, cols, bits_alloc, where)
 
@@ -407,8 +413,9 @@ def _load(
     image_laterality = _text(ds, _IMAGE_LATERALITY) or _text(ds, _LATERALITY)
     right_on, lat_source = _laterality(orientation, view_position, image_laterality, caveats)
     display = _display_mapping(ds, mono1, k_invert)
-    # caveats and meta quote header values (a spacing, an orientation): a corrupted or
-    # misfilled element can hold an identifier, redacted here as in error messages
+    # caveats and meta quote header values (an orientation, a view position): a corrupted or
+    # misfilled element can hold an identifier, redacted here as in error messages (the
+    # spacing caveats quote only the spacing tags, redacted as they were parsed)
     caveats = [_redact(c, ident) for c in caveats]
     if orientation is not None:
         orientation = tuple(_redact(v, ident) for v in orientation)
@@ -447,7 +454,8 @@ def _load(
         laterality_source=lat_source,
         meta=meta,
         display=display,
-        caveats=tuple(caveats),
+        caveats=spacing_inputs.caveats + tuple(caveats),
+        spacing_inputs=spacing_inputs,
     )
 
 
@@ -1093,49 +1101,6 @@ def _voi_window(
 # spacing
 
 
-class _Invalid:
-    """A spacing attribute that is present but unusable."""
-
-    __slots__ = ("implausible", "reason", "tag")
-
-    def __init__(self, tag: str, reason: str, *, implausible: bool = False) -> None:
-        self.tag = tag
-        self.reason = reason
-        self.implausible = implausible
-
-    def text(self) -> str:
-        return f"{self.tag} {self.reason}"
-
-
-def implausible_spacing_reason(
-    row_mm: float, col_mm: float, shape: tuple[int, int] | None = None
-) -> str | None:
-    """Why a spacing is physically implausible for a projection radiograph, or None.
-
-    Outside :data:`~brooker.units.PLAUSIBLE_SPACING_MM`, or making the film (``shape``:
-    rows, columns) longer than :data:`~brooker.units.MAX_FIELD_MM` on a side: a unit or header
-    error, and the working grids of such a film would not fit in memory.
-
-    >>> implausible_spacing_reason(0.14, 0.14, (2150, 1700)) is None
-    True
-    >>> implausible_spacing_reason(1.4, 1.4, (2150, 1700))
-    'is outside the plausible 0.02-1 mm of a radiograph'
-    >>> implausible_spacing_reason(0.9, 0.9, (2150, 1700))
-    'makes the film 1935 x 1530 mm, larger than any detector (1500 mm): a unit error?'
-    """
-    lo, hi = PLAUSIBLE_SPACING_MM
-    if not all(math.isfinite(v) and lo <= v <= hi for v in (row_mm, col_mm)):
-        return f"is outside the plausible {lo:g}-{hi:g} mm of a radiograph"
-    if shape is not None:
-        h_mm, w_mm = shape[0] * row_mm, shape[1] * col_mm
-        if max(h_mm, w_mm) > MAX_FIELD_MM:
-            return (
-                f"makes the film {h_mm:.0f} x {w_mm:.0f} mm, larger than any detector "
-                f"({MAX_FIELD_MM:g} mm): a unit error?"
-            )
-    return None
-
-
 def check_gradable(radiograph: Radiograph) -> None:
     """Refuse, before any perception step, a radiograph whose size or spacing no grading can
     use, so that no header can make the analysis divide by zero or allocate without bound.
@@ -1184,42 +1149,65 @@ def check_gradable(radiograph: Radiograph) -> None:
         )
 
 
+def _spacing_tags(ds: Dataset, shape: tuple[int, int], ident: Sequence[str]) -> SpacingTags:
+    """The header's spacing attributes, parsed for :func:`brooker.spacing.resolve_spacing`.
+
+    The header text they quote (an invalid value, the calibration type) is redacted here: the
+    tags are kept on the radiograph, and the caveats built from them are not redacted again.
+    """
+    ps = _parse_pair(ds, _PIXEL_SPACING, "(0028,0030) Pixel Spacing", shape)
+    ips = _parse_pair(ds, _IMAGER_PIXEL_SPACING, "(0018,1164) Imager Pixel Spacing", shape)
+    mag = _parse_mag(ds)
+    cal_type = _text(ds, _CALIBRATION_TYPE)
+    return SpacingTags(
+        pixel_spacing_mm=ps if isinstance(ps, tuple) else None,
+        imager_pixel_spacing_mm=ips if isinstance(ips, tuple) else None,
+        magnification=mag if isinstance(mag, float) else None,
+        calibration_type=None if cal_type is None else _redact(cal_type, ident),
+        invalid=tuple(
+            replace(v, reason=_redact(v.reason, ident))
+            for v in (ps, ips, mag)
+            if isinstance(v, InvalidSpacingTag)
+        ),
+    )
+
+
 def _parse_pair(
     ds: Dataset, tag: int, label: str, shape: tuple[int, int] | None = None
-) -> tuple[float, float] | _Invalid | None:
+) -> tuple[float, float] | InvalidSpacingTag | None:
     strings = _raw_strings(ds, tag)
     if strings is None or strings == [] or strings == [""]:
         return None
     shown = _show("\\".join(s[:16] for s in strings[:3]))
     if len(strings) != 2:
-        return _Invalid(label, f"{shown} does not hold two values (row\\column)")
+        return InvalidSpacingTag(label, f"{shown} does not hold two values (row\\column)")
     try:
         vals = (float(strings[0]), float(strings[1]))
     except ValueError:
-        return _Invalid(label, f"{shown} is not numeric")
+        return InvalidSpacingTag(label, f"{shown} is not numeric")
     if not all(math.isfinite(v) and v > 0 for v in vals):
-        return _Invalid(label, f"{shown} is not positive and finite")
+        return InvalidSpacingTag(label, f"{shown} is not positive and finite")
     why = implausible_spacing_reason(vals[0], vals[1], shape)
     if why is not None:
-        return _Invalid(label, f"{shown} mm {why}", implausible=True)
+        return InvalidSpacingTag(label, f"{shown} mm {why}", implausible=True)
     return vals
 
 
-def _parse_mag(ds: Dataset) -> float | _Invalid | None:
+def _parse_mag(ds: Dataset) -> float | InvalidSpacingTag | None:
     label = "(0018,1114) Estimated Radiographic Magnification Factor"
     strings = _raw_strings(ds, _MAGNIFICATION)
     if not strings or strings == [""]:
         return None
     if len(strings) != 1:
         shown = _show("\\".join(s[:16] for s in strings[:3]))
-        return _Invalid(label, f"{shown} holds {len(strings)} values, not one")
+        return InvalidSpacingTag(label, f"{shown} holds {len(strings)} values, not one")
     try:
         mag = float(strings[0])
     except ValueError:
-        return _Invalid(label, f"{_show(strings[0])} is not numeric")
+        return InvalidSpacingTag(label, f"{_show(strings[0])} is not numeric")
     lo, hi = _MAG_VALID_RANGE
     if not (math.isfinite(mag) and lo <= mag <= hi):
-        return _Invalid(label, f"{_show(strings[0])} is outside {lo:g}-{hi:g}")
+        return InvalidSpacingTag(label, f"{_show(strings[0])} is outside {lo:g}-{hi:g}")
     return mag
 
 
@@ -1227,165 +1215,6 @@ def _show(text: str, limit: int = 40) -> str:
     """A header value fit for a one-line message: printable, short, quoted."""
     clean = "".join(c if c.isprintable() else "?" for c in text)[:limit]
     return f"'{clean}'"
-
-
-def _spacing(row_mm: float, col_mm: float, source: SpacingSource) -> PixelSpacing:
-    return PixelSpacing(
-        row_mm=float(row_mm),
-        col_mm=float(col_mm),
-        source=source,
-        relative_uncertainty=float(DEFAULT_SPACING_UNCERTAINTY[source]),
-    )
-
-
-def _resolve_spacing(
-    ds: Dataset,
-    user_spacing: tuple[float, float] | None,
-    user_mag: float | None,
-    where: str,
-    caveats: list[str],
-    shape: tuple[int, int] | None = None,
-) -> PixelSpacing | None:
-    """Apply the spacing policy of the module docstring; ``shape`` (rows, columns) for the
-    film-size check of :func:`implausible_spacing_reason`."""
-    if user_mag is not None and not (
-        isinstance(user_mag, float | int) and math.isfinite(user_mag) and user_mag > 0
-    ):
-        raise InvalidSpacingError(
-            f"magnification {user_mag!r} given by the user must be a positive number", where
-        )
-    ps = _parse_pair(ds, _PIXEL_SPACING, "(0028,0030) Pixel Spacing", shape)
-    ips = _parse_pair(ds, _IMAGER_PIXEL_SPACING, "(0018,1164) Imager Pixel Spacing", shape)
-    mag = _parse_mag(ds)
-    cal_type = _text(ds, _CALIBRATION_TYPE)
-    invalid = [v for v in (ps, ips, mag) if isinstance(v, _Invalid)]
-
-    if user_spacing is not None:
-        try:
-            row, col = (float(user_spacing[0]), float(user_spacing[1]))
-            if len(user_spacing) != 2 or not all(math.isfinite(v) and v > 0 for v in (row, col)):
-                raise ValueError
-        except (TypeError, ValueError, IndexError):
-            raise InvalidSpacingError(
-                f"pixel spacing {user_spacing!r} given by the user must be two positive mm "
-                "values (row, column)",
-                where,
-            ) from None
-        if user_mag is not None:
-            caveats.append(
-                "the user's magnification was ignored: the user's pixel spacing is taken to "
-                "be at the patient already"
-            )
-        why = implausible_spacing_reason(row, col, shape)
-        if why is not None:
-            raise ImplausibleSpacingError(
-                f"pixel spacing {row:g} x {col:g} mm given by the user {why}", where
-            )
-        caveats.extend(f"ignored invalid {v.text()}" for v in invalid)
-        return _spacing(row, col, SpacingSource.USER)
-
-    ps_ok = ps if isinstance(ps, tuple) else None
-    ips_ok = ips if isinstance(ips, tuple) else None
-    mag_ok = mag if isinstance(mag, float) else None
-
-    def _note_invalid(used_label: str) -> None:
-        caveats.extend(
-            f"ignored invalid {v.text()}; used {used_label} instead" for v in invalid
-        )
-
-    # 2. calibrated Pixel Spacing
-    if ps_ok is not None:
-        same_as_ips = ips_ok is not None and _close(ps_ok, ips_ok)
-        if cal_type or (ips_ok is not None and not same_as_ips):
-            if user_mag is not None:
-                caveats.append(
-                    f"the user's magnification {user_mag:g} was ignored: (0028,0030) Pixel "
-                    "Spacing is calibrated to the patient already"
-                )
-            if cal_type and same_as_ips:
-                caveats.append(
-                    f"(0028,0030) Pixel Spacing equals (0018,1164) Imager Pixel Spacing "
-                    f"although (0028,0A02) calibration type is {cal_type}; taken as calibrated"
-                )
-            _note_invalid("(0028,0030) Pixel Spacing")
-            return _spacing(ps_ok[0], ps_ok[1], SpacingSource.PIXEL_SPACING)
-        if same_as_ips:
-            caveats.append(
-                "(0028,0030) Pixel Spacing equals (0018,1164) Imager Pixel Spacing and has no "
-                "(0028,0A02) calibration type: treated as detector-plane spacing"
-            )
-
-    # 3./4. Imager Pixel Spacing (with magnification)
-    if ips_ok is not None:
-        factor = user_mag if user_mag is not None else mag_ok
-        if factor is not None:
-            if user_mag is not None and mag_ok is not None and not math.isclose(
-                user_mag, mag_ok, rel_tol=1e-6
-            ):
-                caveats.append(
-                    f"the user's magnification {user_mag:g} replaces (0018,1114) "
-                    f"Estimated Radiographic Magnification Factor {mag_ok:g}"
-                )
-            _note_invalid("(0018,1164) Imager Pixel Spacing / magnification")
-            row, col = ips_ok[0] / factor, ips_ok[1] / factor
-            why = implausible_spacing_reason(row, col, shape)
-            if why is not None:
-                raise ImplausibleSpacingError(
-                    f"(0018,1164) Imager Pixel Spacing / magnification {factor:g} = "
-                    f"{row:g} x {col:g} mm {why}",
-                    where,
-                )
-            return _spacing(row, col, SpacingSource.IMAGER_PIXEL_SPACING_MAGNIFICATION)
-        lo, hi = TYPICAL_MAGNIFICATION
-        caveats.append(
-            "spacing is (0018,1164) Imager Pixel Spacing, at the detector: distances at the "
-            f"hip are overstated by the unknown radiographic magnification (typically "
-            f"{lo:.2f}-{hi:.2f})"
-        )
-        _note_invalid("(0018,1164) Imager Pixel Spacing")
-        return _spacing(ips_ok[0], ips_ok[1], SpacingSource.IMAGER_PIXEL_SPACING)
-
-    # 5. Pixel Spacing alone, calibration unknown
-    if ps_ok is not None:
-        if user_mag is not None:
-            caveats.append(
-                f"the user's magnification {user_mag:g} was ignored: it applies to "
-                "(0018,1164) Imager Pixel Spacing, which this file lacks; give the pixel "
-                "spacing at the patient instead"
-            )
-        caveats.append(
-            "spacing is (0028,0030) Pixel Spacing with no (0028,0A02) calibration type and no "
-            "(0018,1164) Imager Pixel Spacing: whether it is at the patient or the detector is "
-            "unknown"
-        )
-        _note_invalid("(0028,0030) Pixel Spacing")
-        return _spacing(ps_ok[0], ps_ok[1], SpacingSource.PIXEL_SPACING_UNCALIBRATED)
-
-    # 6. nothing usable
-    if invalid and all(v.implausible for v in invalid):
-        raise ImplausibleSpacingError(
-            "; ".join(v.text() for v in invalid) + " and no other plausible spacing is present",
-            where,
-        )
-    if invalid:
-        raise InvalidSpacingError(
-            "; ".join(v.text() for v in invalid) + " and no other valid spacing is present",
-            where,
-        )
-    if user_mag is not None:
-        caveats.append(
-            "the user's magnification was ignored: the file has no (0018,1164) Imager Pixel "
-            "Spacing to divide"
-        )
-    caveats.append(
-        "no physical pixel spacing: none of (0028,0030) Pixel Spacing or (0018,1164) Imager "
-        "Pixel Spacing is present"
-    )
-    return None
-
-
-def _close(a: tuple[float, float], b: tuple[float, float]) -> bool:
-    return all(math.isclose(x, y, rel_tol=1e-4, abs_tol=1e-7) for x, y in zip(a, b, strict=True))
 
 
 # --------------------------------------------------------------------------------------------

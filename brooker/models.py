@@ -287,6 +287,72 @@ class DisplayMapping:
 
 
 @dataclass(frozen=True, slots=True)
+class InvalidSpacingTag:
+    """A spacing attribute present in a DICOM header but unusable, and why.
+
+    ``reason`` quotes the header value (short, printable, identifiers redacted by the loader).
+    """
+
+    tag: str
+    """The attribute, e.g. ``"(0028,0030) Pixel Spacing"``."""
+    reason: str
+    implausible: bool = False
+    """Well-formed but physically implausible (:func:`brooker.spacing.implausible_spacing_reason`),
+    rather than malformed."""
+
+    @property
+    def text(self) -> str:
+        """``"<tag> <reason>"``, as messages and caveats quote it."""
+        return f"{self.tag} {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class SpacingTags:
+    """A DICOM header's spacing attributes as the spacing policy reads them, and nothing else of
+    the header (see :mod:`brooker.dicom_io`: the policy)."""
+
+    pixel_spacing_mm: tuple[float, float] | None = None
+    """(0028,0030) Pixel Spacing ``(row, column)``, when present and valid."""
+    imager_pixel_spacing_mm: tuple[float, float] | None = None
+    """(0018,1164) Imager Pixel Spacing ``(row, column)``, when present and valid."""
+    magnification: float | None = None
+    """(0018,1114) Estimated Radiographic Magnification Factor, when present and valid."""
+    calibration_type: str | None = None
+    """(0028,0A02) Pixel Spacing Calibration Type (identifiers redacted), when present."""
+    invalid: tuple[InvalidSpacingTag, ...] = ()
+    """The attributes present but unusable, in the order Pixel Spacing, Imager Pixel Spacing,
+    magnification factor."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpacingInputs:
+    """What the loader decided :attr:`Radiograph.spacing` from, and the caveats it wrote about it.
+
+    Kept so that the spacing policy can run again on a loaded radiograph with other user
+    options, without the file (:func:`brooker.spacing.with_spacing_options`, which
+    :func:`brooker.pipeline.analyze` applies with ``AnalysisConfig.pixel_spacing`` and
+    ``magnification``). Holds no header value other than the spacing attributes.
+    """
+
+    tags: SpacingTags | None
+    """The DICOM header's spacing attributes; None for an image file (PNG, JPEG, TIFF), which
+    has none."""
+    image_kind: str | None = None
+    """For an image file, what its caveats call it (``"PNG image"``); None for DICOM."""
+    pixel_spacing: tuple[float, float] | None = None
+    """The user's ``pixel_spacing`` the loader was given, mm (row, column)."""
+    magnification: float | None = None
+    """The user's ``magnification`` the loader was given."""
+    caveats: tuple[str, ...] = ()
+    """The caveats the spacing policy wrote: the first ones of :attr:`Radiograph.caveats` as
+    loaded, replaced there when the policy runs again."""
+
+    def __post_init__(self) -> None:
+        if (self.tags is None) == (self.image_kind is None):
+            raise ValueError("spacing inputs are a DICOM header's tags or an image file's kind")
+
+
+@dataclass(frozen=True, slots=True)
 class RadiographMeta:
     """What the loader read from the header, with no patient identifiers."""
 
@@ -327,6 +393,10 @@ class Radiograph:
         VOI from the file for rendering; None to use a percentile window.
     caveats : tuple of str
         Plain-language caveats (detector-plane spacing, assumed laterality, ...).
+    spacing_inputs : SpacingInputs or None
+        What the loader decided ``spacing`` from (the file's spacing tags, the user's options)
+        and the caveats it wrote about it, so that other spacing options can be applied later
+        (:func:`brooker.spacing.with_spacing_options`); None for a radiograph built in memory.
     """
 
     pixels: npt.NDArray[np.float32]
@@ -336,6 +406,7 @@ class Radiograph:
     meta: RadiographMeta
     display: DisplayMapping | None = None
     caveats: tuple[str, ...] = ()
+    spacing_inputs: SpacingInputs | None = None
 
     def __post_init__(self) -> None:
         if self.pixels.ndim != 2:
