@@ -281,7 +281,8 @@ def load_radiograph(
     magnification : float, optional
         Radiographic magnification at the hip; divides (0018,1164) Imager Pixel Spacing in
         place of (0018,1114). Ignored, with a caveat, when calibrated (0028,0030) Pixel
-        Spacing, uncalibrated Pixel Spacing alone, or a user ``pixel_spacing`` is used.
+        Spacing, uncalibrated Pixel Spacing alone, or a user ``pixel_spacing`` is used, or
+        when there is no Imager Pixel Spacing (an image file has none).
     max_megapixels : float
         Declared images larger than this are refused before any pixel allocation.
     flipped : bool, optional
@@ -306,7 +307,11 @@ def load_radiograph(
     """
     if image_io.image_kind(path) is not None:
         return image_io.load_image(
-            path, pixel_spacing=pixel_spacing, flipped=flipped, max_megapixels=max_megapixels
+            path,
+            pixel_spacing=pixel_spacing,
+            magnification=magnification,
+            flipped=flipped,
+            max_megapixels=max_megapixels,
         )
     ident: list[str] = []
     with warnings.catch_warnings():

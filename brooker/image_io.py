@@ -12,9 +12,11 @@ header: no spacing, no orientation, no identifiers. This loader reads them into 
   image (a photograph, a coloured annotation over much of the film) is refused with
   :class:`~brooker.errors.ColourImageError`. Multi-page TIFFs are refused.
 - **Bone bright** is assumed (exports are displayed that way); values are not rescaled.
-- **No scale.** ``spacing`` is the user's ``pixel_spacing`` or None: grading then refuses
-  (``missing_spacing``) unless the spacing is calibrated from an object of known size
-  (:mod:`brooker.calibration`). Resolution tags (PNG pHYs, TIFF XResolution) describe print
+- **No scale.** ``spacing`` is the user's ``pixel_spacing`` (refused, as for DICOM, when it
+  is implausible: :func:`brooker.spacing.implausible_spacing_reason`) or None: grading then
+  refuses (``missing_spacing``) unless the spacing is calibrated from an object of known size
+  (:mod:`brooker.calibration`). A user ``magnification`` has no Imager Pixel Spacing to divide
+  and is ignored, with a caveat. Resolution tags (PNG pHYs, TIFF XResolution) describe print
   size, not the patient, and are not used.
 - **Sides** follow the AP convention (the patient's right on the image's left), with a caveat,
   unless the user says the image is flipped (``flipped=True``: right on the image's right).
@@ -33,18 +35,17 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from brooker.config import DEFAULT_SPACING_UNCERTAINTY
 from brooker.errors import (
     BrookerError,
     ColourImageError,
-    InvalidSpacingError,
     MultiFrameError,
     NotDicomError,
     SizeMismatchError,
     TruncatedPixelDataError,
     UnsupportedPixelDataError,
 )
-from brooker.models import ImageSide, PixelSpacing, Radiograph, RadiographMeta, SpacingSource
+from brooker.models import ImageSide, Radiograph, RadiographMeta
+from brooker.spacing import resolve_spacing
 from brooker.units import MAX_MEGAPIXELS
 
 _MAGIC: Final = (
@@ -103,6 +104,7 @@ def load_image(
     pixel_spacing: tuple[float, float] | None = None,
     flipped: bool | None = None,
     max_megapixels: float = MAX_MEGAPIXELS,
+    magnification: float | None = None,
 ) -> Radiograph:
     """Read a PNG, JPEG or TIFF radiograph (see the module docstring).
 
@@ -111,6 +113,10 @@ def load_image(
     path : str or PathLike
     pixel_spacing : (float, float), optional
         ``(row_mm, col_mm)`` at the patient, from the user (source ``user``).
+    magnification : float, optional
+        The user's magnification: an image file has no (0018,1164) Imager Pixel Spacing to
+        divide, so it is ignored with a caveat (checked as :func:`brooker.load_radiograph`
+        checks it).
     flipped : bool, optional
         True when the patient's right is on the image's right.
     max_megapixels : float
@@ -121,7 +127,7 @@ def load_image(
         :class:`NotDicomError` (not an image), :class:`ColourImageError`,
         :class:`MultiFrameError`, :class:`SizeMismatchError`,
         :class:`TruncatedPixelDataError`, :class:`UnsupportedPixelDataError`,
-        :class:`InvalidSpacingError`.
+        :class:`InvalidSpacingError`, :class:`ImplausibleSpacingError`.
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -198,26 +204,10 @@ def load_image(
     pixels = arr.astype(np.float32, copy=False)
     if not np.isfinite(pixels).all():
         raise UnsupportedPixelDataError(f"the {_NAMES[kind]} has non-finite values", where)
-    caveats: list[str] = []
-    spacing: PixelSpacing | None = None
-    if pixel_spacing is not None:
-        try:
-            row, col = float(pixel_spacing[0]), float(pixel_spacing[1])
-            if len(pixel_spacing) != 2 or not (np.isfinite([row, col]).all() and min(row, col) > 0):
-                raise ValueError
-        except (TypeError, ValueError, IndexError):
-            raise InvalidSpacingError(
-                f"pixel spacing {pixel_spacing!r} given by the user must be two positive mm "
-                "values (row, column)",
-                where,
-            ) from None
-        spacing = PixelSpacing(
-            row, col, SpacingSource.USER, float(DEFAULT_SPACING_UNCERTAINTY[SpacingSource.USER])
-        )
-    else:
-        caveats.append(
-            f"no physical pixel spacing: a {_NAMES[kind]} carries none"
-        )
+    spacing, spacing_inputs = resolve_spacing(
+        None, pixel_spacing, magnification, where, (rows, cols), image_kind=_NAMES[kind]
+    )
+    caveats = list(spacing_inputs.caveats)
     if flipped is None:
         right_on, lat_source = ImageSide.LEFT, "assumed"
         caveats.append(ASSUMED_SIDES_CAVEAT)
@@ -246,6 +236,7 @@ def load_image(
         meta=meta,
         display=None,
         caveats=tuple(caveats),
+        spacing_inputs=spacing_inputs,
     )
 
 

@@ -17,6 +17,8 @@ from brooker.dicom_io import load_radiograph
 from brooker.errors import (
     BrookerError,
     ColourImageError,
+    ImplausibleSpacingError,
+    InvalidSpacingError,
     MissingSpacingError,
     MultiFrameError,
     SizeMismatchError,
@@ -83,6 +85,25 @@ def test_flipped_and_user_spacing(files: dict[str, Path]) -> None:
     assert rad.spacing is not None
     assert (rad.spacing.row_mm, rad.spacing.col_mm) == (0.15, 0.16)
     assert rad.spacing.source is SpacingSource.USER
+
+
+def test_an_image_files_spacing_options_are_checked_as_for_dicom(files: dict[str, Path]) -> None:
+    # an image file has no (0018,1164) Imager Pixel Spacing: the user's magnification is
+    # ignored with the caveat a DICOM file without one gets, not silently
+    rad = load_radiograph(files["png16"], magnification=1.2)
+    assert rad.spacing is None
+    assert rad.caveats[0] == (
+        "the user's magnification was ignored: the file has no (0018,1164) Imager Pixel "
+        "Spacing to divide"
+    )
+    user = load_radiograph(files["png16"], pixel_spacing=(0.15, 0.15), magnification=1.2)
+    assert user.spacing is not None
+    assert any("pixel spacing is taken to be at the patient already" in c for c in user.caveats)
+    with pytest.raises(InvalidSpacingError, match=r"magnification -1\.2 given by the user"):
+        load_radiograph(files["png16"], magnification=-1.2)
+    # an implausible spacing is refused at load, as the DICOM loader refuses it
+    with pytest.raises(ImplausibleSpacingError, match="given by the user is outside"):
+        load_radiograph(files["png16"], pixel_spacing=(5.0, 5.0))
 
 
 def test_flipped_overrides_dicom_tags_with_a_caveat(files: dict[str, Path]) -> None:
