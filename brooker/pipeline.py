@@ -8,7 +8,6 @@ workers call: it never raises a BrookerError, it returns an ``error`` record ins
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from pathlib import Path
 
 from brooker._version import __version__
@@ -33,6 +32,7 @@ from brooker.models import (
 )
 from brooker.paths import safe_stem
 from brooker.segmentation import HipMasks, segment_hip
+from brooker.spacing import with_spacing_options
 
 
 def analyze(
@@ -46,11 +46,13 @@ def analyze(
         A DICOM, PNG, JPEG or TIFF file, or a radiograph already loaded with
         :func:`brooker.load_radiograph`.
     config : AnalysisConfig, optional
-        With a loaded radiograph, its ``pixel_spacing`` and ``magnification`` are **not**
-        applied, and a ``UserWarning`` says so (a known gap, pinned by a strict xfail test in
-        ``tests/test_pipeline.py``): the radiograph keeps the spacing it was loaded with. Give
-        them to :func:`brooker.load_radiograph` instead, or pass the path. ``flipped``,
-        ``ball_mm``, ``head_mm`` and ``estimate_spacing`` are applied either way.
+        Applied to a loaded radiograph as to a path: its ``pixel_spacing`` and
+        ``magnification`` give the spacing and spacing caveats that loading the file with them
+        gives (:func:`brooker.spacing.with_spacing_options`; they replace those the radiograph
+        was loaded with, which stand where the config gives none), then ``flipped``,
+        ``ball_mm``, ``head_mm`` and ``estimate_spacing``. A radiograph whose spacing was
+        already calibrated from an object on the film refuses the two spacing options
+        (:class:`~brooker.errors.ConfigError`).
 
     Returns
     -------
@@ -70,19 +72,16 @@ def analyze(
 def load_calibrated(source: str | Path | Radiograph, config: AnalysisConfig) -> Radiograph:
     """Load (DICOM, PNG, JPEG, TIFF) and apply the config's sides and calibration.
 
-    The spacing from a calibration object (``ball_mm``, ``head_mm``) replaces the file's;
-    ``estimate_spacing`` fills in a missing one (:func:`brooker.calibration.calibrate`).
+    A loaded ``source`` gets the config's ``pixel_spacing`` and ``magnification`` as its file
+    would (:func:`brooker.spacing.with_spacing_options`: the spacing policy runs again on the
+    spacing tags the loader kept). The spacing from a calibration object (``ball_mm``,
+    ``head_mm``) replaces the file's; ``estimate_spacing`` fills in a missing one
+    (:func:`brooker.calibration.calibrate`).
     """
     if isinstance(source, Radiograph):
-        radiograph = source
-        if config.pixel_spacing is not None or config.magnification is not None:
-            warnings.warn(
-                "AnalysisConfig.pixel_spacing and magnification are not applied to a radiograph "
-                "already loaded (it keeps its own spacing): give them to load_radiograph, or "
-                "pass the path",
-                UserWarning,
-                stacklevel=3,
-            )
+        radiograph = with_spacing_options(
+            source, pixel_spacing=config.pixel_spacing, magnification=config.magnification
+        )
         if config.flipped is not None:
             radiograph = with_user_sides(radiograph, config.flipped)
     else:

@@ -2,29 +2,81 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+import numpy as np
 import pytest
 from conftest import ROOT
+from PIL import Image
 
 from brooker import AnalysisConfig, load_radiograph
-from brooker.models import SpacingSource
-from brooker.pipeline import load_calibrated
+from brooker.config import DEFAULT_SPACING_UNCERTAINTY
+from brooker.errors import ConfigError, ImplausibleSpacingError, InvalidSpacingError
+from brooker.models import (
+    ImageSide,
+    PixelSpacing,
+    Radiograph,
+    RadiographMeta,
+    SpacingSource,
+)
+from brooker.phantom_dicom import FAKE_IDENTIFIERS, DicomVariant, write_dicom
+from brooker.pipeline import analyze, load_calibrated
+from brooker.spacing import (
+    MAGNIFICATION_IGNORED_FOR_USER_SPACING,
+    MAGNIFICATION_IGNORED_NO_IMAGER_SPACING,
+    with_spacing_options,
+)
 
 FILM = ROOT / "sample_images" / "pelvis_0_vs_3.dcm"
 
-
-def test_a_loaded_radiograph_with_a_spacing_option_warns_that_it_is_not_applied() -> None:
-    """Until the gap below is closed, the option is not silently dropped: a warning says so."""
-    with pytest.warns(UserWarning, match="not applied to a radiograph already loaded"):
-        load_calibrated(load_radiograph(FILM), AnalysisConfig(magnification=1.2))
-    load_calibrated(load_radiograph(FILM), AnalysisConfig())  # no option given: no warning
+#: The loader's caveats about a spacing it took from the tags (or found none).
+TAG_CAVEATS = ("at the detector", "calibration type", "(0028,0030)", "no physical pixel spacing")
 
 
-@pytest.mark.filterwarnings("ignore:AnalysisConfig.pixel_spacing:UserWarning")
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: a Radiograph given to analyze keeps its own spacing; "
-    "AnalysisConfig.pixel_spacing (and magnification) are applied only when loading a path",
-)
+def _same(a: Radiograph, b: Radiograph) -> None:
+    """``a`` and ``b`` carry the same spacing, caveats and spacing inputs."""
+    assert a.spacing == b.spacing
+    assert a.caveats == b.caveats
+    assert a.spacing_inputs == b.spacing_inputs
+
+
+def _small_dicom(tmp_path: Path, **fields: Any) -> Path:
+    return write_dicom(np.zeros((8, 10), np.uint16), tmp_path / "s.dcm", DicomVariant(**fields))
+
+
+def _png(tmp_path: Path) -> Path:
+    path = tmp_path / "film.png"
+    ramp = (np.arange(60 * 80).reshape(60, 80) % 256).astype(np.uint8)
+    Image.fromarray(ramp).save(path, format="PNG")
+    return path
+
+
+def _in_memory(spacing: PixelSpacing | None) -> Radiograph:
+    meta = RadiographMeta(
+        path="/nowhere/IM0001",
+        sop_instance_uid=None,
+        modality="DX",
+        photometric="MONOCHROME2",
+        transfer_syntax_uid="1.2.840.10008.1.2.1",
+        transfer_syntax_name="Explicit VR Little Endian",
+        decoder="test",
+        rows=60,
+        cols=80,
+        bits_allocated=16,
+        bits_stored=12,
+        pixel_representation=0,
+    )
+    return Radiograph(
+        pixels=np.zeros((60, 80), np.float32),
+        spacing=spacing,
+        patient_right_on=ImageSide.LEFT,
+        laterality_source="assumed",
+        meta=meta,
+        caveats=("built by hand",),
+    )
+
+
 def test_the_users_pixel_spacing_wins_on_a_loaded_radiograph_too() -> None:
     cfg = AnalysisConfig(pixel_spacing=(0.3, 0.3))
     from_path = load_calibrated(FILM, cfg)
@@ -32,3 +84,216 @@ def test_the_users_pixel_spacing_wins_on_a_loaded_radiograph_too() -> None:
     assert from_path.spacing.source is SpacingSource.USER
     from_radiograph = load_calibrated(load_radiograph(FILM), cfg)
     assert from_radiograph.spacing == from_path.spacing
+
+
+def test_the_users_magnification_on_a_loaded_film_with_calibrated_pixel_spacing() -> None:
+    # the sample film has calibrated (0028,0030) Pixel Spacing 0.25 mm (GEOMETRY) beside
+    # (0018,1164) Imager Pixel Spacing 0.2875 mm and (0018,1114) 1.15: the policy keeps the
+    # calibrated spacing and says that the magnification was ignored, loaded or not
+    cfg = AnalysisConfig(magnification=1.2)
+    loaded = load_calibrated(load_radiograph(FILM), cfg)
+    _same(loaded, load_calibrated(FILM, cfg))
+    assert loaded.spacing is not None
+    assert loaded.spacing.source is SpacingSource.PIXEL_SPACING
+    assert loaded.spacing.row_mm == 0.25
+    assert any("magnification 1.2 was ignored" in c for c in loaded.caveats)
+
+
+def test_the_users_magnification_divides_imager_pixel_spacing_of_a_loaded_film(
+    tmp_path: Path,
+) -> None:
+    path = _small_dicom(tmp_path, imager_pixel_spacing_mm=(0.24, 0.24), magnification=1.15)
+    rad = load_radiograph(path)
+    assert rad.spacing is not None
+    assert rad.spacing.row_mm == pytest.approx(0.24 / 1.15)
+    cfg = AnalysisConfig(magnification=1.2)
+    loaded = load_calibrated(rad, cfg)
+    _same(loaded, load_calibrated(path, cfg))
+    assert loaded.spacing is not None
+    assert loaded.spacing.source is SpacingSource.IMAGER_PIXEL_SPACING_MAGNIFICATION
+    assert loaded.spacing.row_mm == pytest.approx(0.2)
+    assert (
+        loaded.spacing.relative_uncertainty
+        == DEFAULT_SPACING_UNCERTAINTY[SpacingSource.IMAGER_PIXEL_SPACING_MAGNIFICATION]
+    )
+    assert any("magnification 1.2 replaces (0018,1114)" in c for c in loaded.caveats)
+
+
+@pytest.mark.parametrize(
+    ("fields", "stale"),
+    [
+        ({"imager_pixel_spacing_mm": (0.2, 0.2)}, "at the detector"),
+        ({"pixel_spacing_mm": (0.2, 0.2), "imager_pixel_spacing_mm": (0.2, 0.2)}, "detector"),
+        ({"pixel_spacing_mm": (0.15, 0.15)}, "calibration type"),
+        ({}, "no physical pixel spacing"),
+    ],
+    ids=["detector plane", "copy of the detector spacing", "uncalibrated", "none"],
+)
+def test_no_caveat_about_the_files_spacing_survives_the_users(
+    tmp_path: Path, fields: dict[str, Any], stale: str
+) -> None:
+    path = _small_dicom(tmp_path, **fields)
+    rad = load_radiograph(path)
+    assert any(stale in c for c in rad.caveats)
+    for cfg in (
+        AnalysisConfig(pixel_spacing=(0.3, 0.3)),
+        AnalysisConfig(flipped=True, pixel_spacing=(0.3, 0.3), magnification=1.2),
+    ):
+        loaded = load_calibrated(rad, cfg)
+        _same(loaded, load_calibrated(path, cfg))
+        assert loaded.spacing is not None
+        assert loaded.spacing.source is SpacingSource.USER
+        assert not any(s in c for c in loaded.caveats for s in TAG_CAVEATS)
+
+
+def test_a_stale_note_on_an_invalid_tag_is_rewritten(tmp_path: Path) -> None:
+    # "used X instead" names the source the loader used: with the user's spacing, it is not
+    path = _small_dicom(
+        tmp_path, imager_pixel_spacing_mm=(0.2, 0.2), extra=((0x00280030, "DS", ["0", "0"]),)
+    )
+    rad = load_radiograph(path)
+    assert any("used (0018,1164) Imager Pixel Spacing instead" in c for c in rad.caveats)
+    cfg = AnalysisConfig(pixel_spacing=(0.3, 0.3))
+    loaded = load_calibrated(rad, cfg)
+    _same(loaded, load_calibrated(path, cfg))
+    notes = [c for c in loaded.caveats if "(0028,0030)" in c]
+    assert len(notes) == 1
+    assert notes[0].startswith("ignored invalid (0028,0030) Pixel Spacing")
+    assert "instead" not in notes[0]
+
+
+def test_the_options_the_film_was_loaded_with_stand_unless_the_config_replaces_them(
+    tmp_path: Path,
+) -> None:
+    path = _small_dicom(tmp_path, imager_pixel_spacing_mm=(0.24, 0.24))
+    rad = load_radiograph(path, pixel_spacing=(0.3, 0.3))
+    # the config's magnification next to the spacing the user gave the loader: ignored
+    both = load_calibrated(rad, AnalysisConfig(magnification=1.2))
+    _same(both, load_calibrated(path, AnalysisConfig(pixel_spacing=(0.3, 0.3), magnification=1.2)))
+    assert both.spacing is not None
+    assert both.spacing.source is SpacingSource.USER
+    assert MAGNIFICATION_IGNORED_FOR_USER_SPACING in both.caveats
+    # the config's spacing replaces the loader's
+    other = load_calibrated(rad, AnalysisConfig(pixel_spacing=(0.2, 0.25)))
+    assert other.spacing is not None
+    assert (other.spacing.row_mm, other.spacing.col_mm) == (0.2, 0.25)
+    # applied twice, the same as once; with no option, nothing changes
+    again = load_calibrated(both, AnalysisConfig(magnification=1.2))
+    _same(again, both)
+    assert with_spacing_options(both) is both
+
+
+def test_a_loaded_image_file_gets_the_users_spacing_as_its_path_does(tmp_path: Path) -> None:
+    path = _png(tmp_path)
+    rad = load_radiograph(path)
+    assert rad.spacing is None
+    assert any("a PNG image carries none" in c for c in rad.caveats)
+    cfg = AnalysisConfig(pixel_spacing=(0.2, 0.2))
+    loaded = load_calibrated(rad, cfg)
+    _same(loaded, load_calibrated(path, cfg))
+    assert loaded.spacing == PixelSpacing(
+        0.2, 0.2, SpacingSource.USER, DEFAULT_SPACING_UNCERTAINTY[SpacingSource.USER]
+    )
+    assert not any("no physical pixel spacing" in c for c in loaded.caveats)
+    assert any("sides assumed" in c for c in loaded.caveats)  # the other caveats stay
+
+
+def test_an_image_files_magnification_is_ignored_with_a_caveat(tmp_path: Path) -> None:
+    # an image file has no (0018,1164) Imager Pixel Spacing to divide: as a DICOM file without
+    path = _png(tmp_path)
+    cfg = AnalysisConfig(magnification=1.2)
+    loaded = load_calibrated(load_radiograph(path), cfg)
+    _same(loaded, load_calibrated(path, cfg))
+    assert loaded.spacing is None
+    assert MAGNIFICATION_IGNORED_NO_IMAGER_SPACING in loaded.caveats
+    assert (
+        MAGNIFICATION_IGNORED_NO_IMAGER_SPACING
+        in load_radiograph(_small_dicom(tmp_path), magnification=1.2).caveats
+    )
+
+
+def test_a_radiograph_built_in_memory_gets_the_users_spacing() -> None:
+    own = PixelSpacing(0.2, 0.2, SpacingSource.PIXEL_SPACING, 0.03)
+    rad = _in_memory(own)
+    given = load_calibrated(rad, AnalysisConfig(pixel_spacing=(0.3, 0.25)))
+    assert given.spacing == PixelSpacing(
+        0.3, 0.25, SpacingSource.USER, DEFAULT_SPACING_UNCERTAINTY[SpacingSource.USER]
+    )
+    assert given.caveats == ("built by hand",)
+    # a magnification has nothing to divide: ignored, with the loader's caveat for that
+    ignored = load_calibrated(rad, AnalysisConfig(magnification=1.2))
+    assert ignored.spacing == own
+    assert ignored.caveats == (MAGNIFICATION_IGNORED_NO_IMAGER_SPACING, "built by hand")
+    assert load_calibrated(ignored, AnalysisConfig(magnification=1.2)).caveats == ignored.caveats
+    none = load_calibrated(_in_memory(None), AnalysisConfig(magnification=1.2))
+    assert none.spacing is None
+
+
+@pytest.mark.parametrize(
+    ("spacing", "mag", "error", "match"),
+    [
+        pytest.param((0.0, 0.1), None, InvalidSpacingError, "given by the user", id="zero"),
+        pytest.param((float("nan"), 0.1), None, InvalidSpacingError, "given by", id="nan"),
+        pytest.param((0.1,), None, InvalidSpacingError, "given by the user", id="one value"),
+        pytest.param("0.1,0.1", None, InvalidSpacingError, "given by the user", id="text"),
+        pytest.param(None, -1.2, InvalidSpacingError, r"magnification -1\.2 given", id="mag<0"),
+        pytest.param(None, float("inf"), InvalidSpacingError, "magnification", id="mag inf"),
+        pytest.param((5.0, 5.0), None, ImplausibleSpacingError, r"0\.02-1 mm", id="5 mm"),
+        pytest.param((0.001, 0.001), None, ImplausibleSpacingError, "plausible", id="1 um"),
+    ],
+)
+@pytest.mark.parametrize("kind", ["dicom", "png", "in memory"])
+def test_invalid_options_raise_what_loading_raises(
+    tmp_path: Path, kind: str, spacing: Any, mag: Any, error: type, match: str
+) -> None:
+    if kind == "in memory":
+        rad = _in_memory(PixelSpacing(0.2, 0.2, SpacingSource.PIXEL_SPACING))
+    else:
+        path = (
+            _small_dicom(tmp_path, imager_pixel_spacing_mm=(0.2, 0.2))
+            if kind == "dicom"
+            else (_png(tmp_path))
+        )
+        with pytest.raises(error, match=match) as from_path:
+            load_radiograph(path, pixel_spacing=spacing, magnification=mag)
+        rad = load_radiograph(path)
+    with pytest.raises(error, match=match) as from_loaded:
+        with_spacing_options(rad, pixel_spacing=spacing, magnification=mag)
+    assert "\n" not in from_loaded.value.message
+    if kind != "in memory":
+        assert from_loaded.value.message == from_path.value.message
+
+
+def test_an_implausible_option_is_refused_by_analyze_on_a_loaded_film(tmp_path: Path) -> None:
+    # the config accepts any positive value; the loader's plausibility check refuses it
+    path = _small_dicom(tmp_path, imager_pixel_spacing_mm=(0.03, 0.03))
+    cfg = AnalysisConfig(magnification=2.0)  # 0.015 mm at the patient
+    with pytest.raises(ImplausibleSpacingError, match="Imager Pixel Spacing / magnification 2"):
+        load_calibrated(path, cfg)
+    with pytest.raises(ImplausibleSpacingError, match="Imager Pixel Spacing / magnification 2"):
+        analyze(load_radiograph(path), cfg)
+
+
+def test_a_spacing_calibrated_after_loading_is_not_silently_replaced() -> None:
+    ball = PixelSpacing(0.2, 0.2, SpacingSource.CALIBRATION_BALL, 0.06)
+    with pytest.raises(ConfigError, match="calibrated from the film"):
+        load_calibrated(_in_memory(ball), AnalysisConfig(pixel_spacing=(0.3, 0.3)))
+
+
+def test_the_kept_spacing_inputs_carry_no_identifiers(tmp_path: Path) -> None:
+    # a corrupted spacing element can hold the patient's name: what is kept is redacted
+    path = _small_dicom(
+        tmp_path,
+        imager_pixel_spacing_mm=(0.2, 0.2),
+        extra=(
+            (0x00280030, "LO", "DOE\\JANE"),
+            (0x00181114, "LO", "SECRET"),
+            (0x00280A02, "LO", "DOE^JANE^SECRET"),
+        ),
+    )
+    rad = load_radiograph(path)
+    loaded = load_calibrated(rad, AnalysisConfig(pixel_spacing=(0.3, 0.3)))
+    text = repr(rad.spacing_inputs) + repr(loaded.spacing_inputs) + " ".join(loaded.caveats)
+    assert "[redacted]" in text
+    for value in (*FAKE_IDENTIFIERS.values(), "DOE", "JANE", "SECRET"):
+        assert value not in text

@@ -308,3 +308,45 @@ def test_missing_spacing_still_loads_for_inspect(tmp_path: Path) -> None:
     rad = _load(tmp_path, {})
     assert rad.spacing is None
     assert rad.pixels.shape == (8, 10)
+
+
+# ------------------------------------------------------------------ a radiograph loaded beforehand
+
+#: Options given to analyze with a radiograph loaded beforehand: (pixel_spacing, magnification)
+LATER_OPTIONS = [((0.3, 0.25), None), (None, 1.2), ((0.3, 0.3), 1.25)]
+
+
+def _outcome(load: Any) -> Any:
+    """What loading gives: (spacing, caveats, spacing inputs), or the error's class and message."""
+    try:
+        rad = load()
+    except errors.BrookerError as err:
+        return type(err), err.message
+    return rad.spacing, rad.caveats, rad.spacing_inputs
+
+
+@pytest.mark.parametrize(
+    ("later_spacing", "later_mag"), LATER_OPTIONS, ids=["spacing", "magnification", "both"]
+)
+@pytest.mark.parametrize(("fields", "user", "mag"), [pytest.param(*c[1:4], id=c[0]) for c in CASES])
+def test_the_configs_options_give_a_loaded_radiograph_what_they_give_its_file(
+    tmp_path: Path,
+    fields: dict[str, Any],
+    user: Any,
+    mag: Any,
+    later_spacing: Any,
+    later_mag: Any,
+) -> None:
+    # loaded with the table's options, then given the config's: the same spacing, source,
+    # uncertainty and spacing caveats (none of the loader's left stale) as loading the path
+    # with both, the config's winning where both give one
+    path = write_dicom(np.zeros((8, 10), np.uint16), tmp_path / "s.dcm", DicomVariant(**fields))
+    later = AnalysisConfig(pixel_spacing=later_spacing, magnification=later_mag)
+    merged = AnalysisConfig(
+        pixel_spacing=later_spacing if later_spacing is not None else user,
+        magnification=later_mag if later_mag is not None else mag,
+    )
+    loaded = load_radiograph(path, pixel_spacing=user, magnification=mag)
+    from_path = _outcome(lambda: load_calibrated(path, merged))
+    from_loaded = _outcome(lambda: load_calibrated(loaded, later))
+    assert from_loaded == from_path
