@@ -641,7 +641,16 @@ def _apply(
             f"replaces the file's {prior.source.value} spacing {prior.row_mm:.4f} x "
             f"{prior.col_mm:.4f} mm ({100 * diff:+.1f} % from the calibration)"
         )
-    kept = tuple(c for c in radiograph.caveats if not c.startswith("no physical pixel spacing"))
+    # what the loader said about the spacing it chose (detector plane, uncalibrated, a tag
+    # ignored for another) no longer describes the spacing in use: the "replaces" note above
+    # says what the file gave
+    inputs = radiograph.spacing_inputs
+    stale = set(inputs.caveats) if inputs is not None else set()
+    kept = tuple(
+        c
+        for c in radiograph.caveats
+        if c not in stale and not c.startswith("no physical pixel spacing")
+    )
     return replace(radiograph, spacing=spacing, caveats=kept + tuple(caveats))
 
 
