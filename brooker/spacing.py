@@ -16,6 +16,7 @@ pixel_spacing=(0.3, 0.3)))`` grades as ``analyze(p, AnalysisConfig(pixel_spacing
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Final
@@ -118,6 +119,7 @@ def resolve_spacing(
         The spacing the user gave, or the tags give, is implausible.
     """
     _check_user_magnification(user_mag, where)
+    user_mag = None if user_mag is None else float(user_mag)
     caveats: list[str] = []
     if tags is None:
         spacing = _from_image(user_spacing, user_mag, where, shape, image_kind, caveats)
@@ -220,8 +222,13 @@ def _pair(user_spacing: Sequence[float]) -> tuple[float, float]:
 
 
 def _check_user_magnification(user_mag: float | None, where: str) -> None:
+    """Refuse a user magnification that is not a positive finite number (any real number
+    type, numpy's included; not a bool)."""
     if user_mag is not None and not (
-        isinstance(user_mag, float | int) and math.isfinite(user_mag) and user_mag > 0
+        isinstance(user_mag, numbers.Real)
+        and not isinstance(user_mag, bool)
+        and math.isfinite(user_mag)
+        and user_mag > 0
     ):
         raise InvalidSpacingError(
             f"magnification {user_mag!r} given by the user must be a positive number", where

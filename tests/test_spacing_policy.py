@@ -298,6 +298,19 @@ def test_invalid_user_magnification(tmp_path: Path, mag: float) -> None:
         _load(tmp_path, {"imager_pixel_spacing_mm": (0.2, 0.2)}, mag=mag)
 
 
+@pytest.mark.parametrize("mag", [np.float32(1.25), np.float64(1.25), np.int64(2)])
+def test_a_numpy_user_magnification_is_a_number(tmp_path: Path, mag: Any) -> None:
+    rad = _load(tmp_path, {"imager_pixel_spacing_mm": (0.25, 0.25)}, mag=mag)
+    assert rad.spacing is not None
+    assert rad.spacing.row_mm == pytest.approx(0.25 / float(mag))
+    assert type(rad.spacing.row_mm) is float
+
+
+def test_a_bool_user_magnification_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(errors.InvalidSpacingError, match="magnification"):
+        _load(tmp_path, {"imager_pixel_spacing_mm": (0.2, 0.2)}, mag=True)
+
+
 @pytest.mark.parametrize("user", [(0.0, 0.1), (-0.1, 0.1), (float("nan"), 0.1), (0.1,)])
 def test_invalid_user_spacing(tmp_path: Path, user: Any) -> None:
     with pytest.raises(errors.InvalidSpacingError, match="given by the user"):
