@@ -38,8 +38,9 @@ DEFAULT_SPACING_UNCERTAINTY: Mapping[SpacingSource, float] = MappingProxyType(
 #: Assumed diameter of a native adult femoral head for ``estimate_spacing``, mm. On 200 AP
 #: pelvis radiographs of adults aged 20-50 (Kour et al., NeuroQuantology 21(2), 2023) the mean
 #: was 47.2 mm (right) and 46.1 mm (left), SD 3.6-4.0 mm (8 %), men about 4 mm larger than
-#: women; other populations differ by several mm more (docs/domain.md: 40-55 mm). The spacing
-#: it implies therefore carries 12 % (1 SD) uncertainty (``ANATOMICAL_ESTIMATE`` above).
+#: women; other populations differ by several mm more (40-55 mm: the team's domain notes,
+#: ../shared/docs/domain.md, beside the repository). The spacing it implies therefore carries
+#: 12 % (1 SD) uncertainty (``ANATOMICAL_ESTIMATE`` above).
 NATIVE_HEAD_DIAMETER_MM = 46.0
 
 

@@ -15,7 +15,7 @@ fluoroscopy frame loads; hip localisation then finds no hip, which is the right 
 
 Spacing policy
 --------------
-In order (``docs/domain.md``):
+In order (the team's ``../shared/docs/domain.md``, beside the repository):
 
 1. the user's ``pixel_spacing`` (source ``user``); a user ``magnification`` is then ignored
    with a caveat (the override is already at the patient);
