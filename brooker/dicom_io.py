@@ -302,8 +302,9 @@ def load_radiograph(
         :class:`MalformedDicomError`, :class:`NoPixelDataError`, :class:`NotAnImageError`,
         :class:`NotARadiographError`, :class:`ColourImageError`, :class:`MultiFrameError`,
         :class:`UnsupportedPixelDataError` (and :class:`TruncatedPixelDataError`),
-        :class:`SizeMismatchError`, :class:`InvalidSpacingError`. No other exception escapes
-        for a bad file.
+        :class:`SizeMismatchError`, :class:`InvalidSpacingError`,
+        :class:`ImplausibleSpacingError` (a spacing the tags or the user give that no hip film
+        has). No other exception escapes for a bad file.
     """
     if image_io.image_kind(path) is not None:
         return image_io.load_image(
