@@ -71,7 +71,6 @@ import re
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -1161,30 +1160,35 @@ def _spacing_tags(ds: Dataset, shape: tuple[int, int], ident: Sequence[str]) -> 
     The header text they quote (an invalid value, the calibration type) is redacted here: the
     tags are kept on the radiograph, and the caveats built from them are not redacted again.
     """
-    ps = _parse_pair(ds, _PIXEL_SPACING, "(0028,0030) Pixel Spacing", shape)
-    ips = _parse_pair(ds, _IMAGER_PIXEL_SPACING, "(0018,1164) Imager Pixel Spacing", shape)
-    mag = _parse_mag(ds)
+    ps = _parse_pair(ds, _PIXEL_SPACING, "(0028,0030) Pixel Spacing", shape, ident)
+    ips = _parse_pair(
+        ds, _IMAGER_PIXEL_SPACING, "(0018,1164) Imager Pixel Spacing", shape, ident
+    )
+    mag = _parse_mag(ds, ident)
     cal_type = _text(ds, _CALIBRATION_TYPE)
     return SpacingTags(
         pixel_spacing_mm=ps if isinstance(ps, tuple) else None,
         imager_pixel_spacing_mm=ips if isinstance(ips, tuple) else None,
         magnification=mag if isinstance(mag, float) else None,
-        calibration_type=None if cal_type is None else _redact(cal_type, ident),
-        invalid=tuple(
-            replace(v, reason=_redact(v.reason, ident))
-            for v in (ps, ips, mag)
-            if isinstance(v, InvalidSpacingTag)
-        ),
+        # redacted whole, then cut: an identifier cut short would no longer match
+        calibration_type=None if cal_type is None else _printable(_redact(cal_type, ident)),
+        invalid=tuple(v for v in (ps, ips, mag) if isinstance(v, InvalidSpacingTag)),
     )
 
 
 def _parse_pair(
-    ds: Dataset, tag: int, label: str, shape: tuple[int, int] | None = None
+    ds: Dataset,
+    tag: int,
+    label: str,
+    shape: tuple[int, int] | None = None,
+    ident: Sequence[str] = (),
 ) -> tuple[float, float] | InvalidSpacingTag | None:
     strings = _raw_strings(ds, tag)
     if strings is None or strings == [] or strings == [""]:
         return None
-    shown = _show("\\".join(s[:16] for s in strings[:3]))
+    # each value redacted whole before it is cut for the message (a cut identifier no longer
+    # matches)
+    shown = _show("\\".join(_redact(s, ident)[:16] for s in strings[:3]))
     if len(strings) != 2:
         return InvalidSpacingTag(label, f"{shown} does not hold two values (row\\column)")
     try:
@@ -1199,28 +1203,33 @@ def _parse_pair(
     return vals
 
 
-def _parse_mag(ds: Dataset) -> float | InvalidSpacingTag | None:
+def _parse_mag(ds: Dataset, ident: Sequence[str] = ()) -> float | InvalidSpacingTag | None:
     label = "(0018,1114) Estimated Radiographic Magnification Factor"
     strings = _raw_strings(ds, _MAGNIFICATION)
     if not strings or strings == [""]:
         return None
     if len(strings) != 1:
-        shown = _show("\\".join(s[:16] for s in strings[:3]))
+        shown = _show("\\".join(_redact(s, ident)[:16] for s in strings[:3]))
         return InvalidSpacingTag(label, f"{shown} holds {len(strings)} values, not one")
+    shown = _show(_redact(strings[0], ident))
     try:
         mag = float(strings[0])
     except ValueError:
-        return InvalidSpacingTag(label, f"{_show(strings[0])} is not numeric")
+        return InvalidSpacingTag(label, f"{shown} is not numeric")
     lo, hi = _MAG_VALID_RANGE
     if not (math.isfinite(mag) and lo <= mag <= hi):
-        return InvalidSpacingTag(label, f"{_show(strings[0])} is outside {lo:g}-{hi:g}")
+        return InvalidSpacingTag(label, f"{shown} is outside {lo:g}-{hi:g}")
     return mag
+
+
+def _printable(text: str, limit: int = 40) -> str:
+    """A header value fit for a one-line message: printable and short (redact it first)."""
+    return "".join(c if c.isprintable() else "?" for c in text)[:limit]
 
 
 def _show(text: str, limit: int = 40) -> str:
     """A header value fit for a one-line message: printable, short, quoted."""
-    clean = "".join(c if c.isprintable() else "?" for c in text)[:limit]
-    return f"'{clean}'"
+    return f"'{_printable(text, limit)}'"
 
 
 # --------------------------------------------------------------------------------------------

@@ -435,6 +435,39 @@ def test_header_values_quoted_in_caveats_and_meta_are_redacted(tmp_path: Path) -
         assert word not in text
 
 
+@pytest.mark.parametrize(
+    ("element", "value"),
+    [
+        ((0x00100020, "LO", "MRN20240001234567"), "MRN20240001234567\\0.1"),  # ID, 17 chars
+        ((0x00100010, "PN", "WOLFESCHLEGELSTEIN^HUBERT"), "WOLFESCHLEGELSTEIN^HUBERT"),
+    ],
+)
+def test_a_long_identifier_in_a_spacing_element_is_redacted_before_it_is_cut(
+    tmp_path: Path, element: tuple[int, str, str], value: str
+) -> None:
+    # a value is cut to 16 characters for the message: cut first, an identifier no longer
+    # matched the header's and its first 16 characters reached the caveats and spacing_inputs
+    variant = DicomVariant(
+        imager_pixel_spacing_mm=(0.2, 0.2), extra=(element, (0x00280030, "LO", value))
+    )
+    rad = load_radiograph(_write(tmp_path, variant))
+    text = " ".join(rad.caveats) + repr(rad.spacing_inputs)
+    assert "[redacted]" in text
+    assert element[2][:8] not in text
+
+
+def test_a_long_calibration_type_is_kept_short_and_printable(tmp_path: Path) -> None:
+    variant = DicomVariant(
+        pixel_spacing_mm=(0.2, 0.2),
+        imager_pixel_spacing_mm=(0.2, 0.2),
+        extra=((0x00280A02, "LO", "GEOMETRY " * 20 + "\r\nX"),),
+    )
+    rad = load_radiograph(_write(tmp_path, variant))
+    assert rad.spacing_inputs is not None and rad.spacing_inputs.tags is not None
+    kept = rad.spacing_inputs.tags.calibration_type
+    assert kept is not None and len(kept) <= 40 and kept.isprintable()
+
+
 def test_str_of_a_loader_error_is_the_redacted_message(tmp_path: Path) -> None:
     # `except BrookerError as e: print(e)` is what an API user writes: str() must be the
     # message as redacted and prefixed with the file by the loader, not the raw detail
