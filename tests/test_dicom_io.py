@@ -463,9 +463,12 @@ def test_a_long_calibration_type_is_kept_short_and_printable(tmp_path: Path) -> 
         extra=((0x00280A02, "LO", "GEOMETRY " * 20 + "\r\nX"),),
     )
     rad = load_radiograph(_write(tmp_path, variant))
-    assert rad.spacing_inputs is not None and rad.spacing_inputs.tags is not None
+    assert rad.spacing_inputs is not None
+    assert rad.spacing_inputs.tags is not None
     kept = rad.spacing_inputs.tags.calibration_type
-    assert kept is not None and len(kept) <= 40 and kept.isprintable()
+    assert kept is not None
+    assert len(kept) <= 40
+    assert kept.isprintable()
 
 
 def test_str_of_a_loader_error_is_the_redacted_message(tmp_path: Path) -> None:
