@@ -166,6 +166,11 @@ def with_spacing_options(
     if pixel_spacing is None and magnification is None:
         return radiograph
     where = radiograph.meta.path
+    inputs = radiograph.spacing_inputs
+    if inputs is not None and _same_options(inputs, pixel_spacing, magnification):
+        # the options it was loaded with: nothing to apply (a calibrated radiograph analysed
+        # again with the config it was loaded and calibrated with)
+        return radiograph
     prior = radiograph.spacing
     if prior is not None and prior.source in _CALIBRATED_SOURCES:
         raise ConfigError(
@@ -176,17 +181,22 @@ def with_spacing_options(
         )
     rows, cols = radiograph.pixels.shape[:2]
     shape = (int(rows), int(cols))
-    inputs = radiograph.spacing_inputs
-    if inputs is None:  # built in memory: no tags to decide from, no caveats to replace
+    if inputs is None:  # built in memory: no tags to decide from, no loader caveats to replace
         _check_user_magnification(magnification, where)
         spacing: PixelSpacing | None
         notes: tuple[str, ...]
+        stale = {MAGNIFICATION_IGNORED_FOR_USER_SPACING, MAGNIFICATION_IGNORED_NO_IMAGER_SPACING}
         if pixel_spacing is not None:
             spacing = _user_spacing(pixel_spacing, where, shape)
             notes = () if magnification is None else (MAGNIFICATION_IGNORED_FOR_USER_SPACING,)
+            kept = tuple(
+                c
+                for c in radiograph.caveats
+                if c not in stale and not c.startswith("no physical pixel spacing")
+            )
         else:  # its own spacing stands
             spacing, notes = prior, (MAGNIFICATION_IGNORED_NO_IMAGER_SPACING,)
-        kept = tuple(c for c in radiograph.caveats if c not in notes)
+            kept = tuple(c for c in radiograph.caveats if c not in stale)
         return replace(radiograph, spacing=spacing, caveats=notes + kept)
     resolved, new_inputs = resolve_spacing(
         inputs.tags,
@@ -221,13 +231,34 @@ def _pair(user_spacing: Sequence[float]) -> tuple[float, float]:
     return (float(user_spacing[0]), float(user_spacing[1]))
 
 
+def _same_options(
+    inputs: SpacingInputs, pixel_spacing: Sequence[float] | None, magnification: float | None
+) -> bool:
+    """Whether the options given are those the radiograph's spacing was decided with (an
+    option not given keeps the loader's)."""
+    try:
+        same_ps = pixel_spacing is None or _pair(pixel_spacing) == inputs.pixel_spacing
+        same_mag = magnification is None or float(magnification) == inputs.magnification
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return False  # not numbers: the policy refuses them with its own error
+    return same_ps and same_mag
+
+
+def _finite(value: float) -> bool:
+    """math.isfinite, False for an integer too large for a float."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _check_user_magnification(user_mag: float | None, where: str) -> None:
     """Refuse a user magnification that is not a positive finite number (any real number
     type, numpy's included; not a bool)."""
     if user_mag is not None and not (
         isinstance(user_mag, numbers.Real)
         and not isinstance(user_mag, bool)
-        and math.isfinite(user_mag)
+        and _finite(user_mag)
         and user_mag > 0
     ):
         raise InvalidSpacingError(
@@ -243,7 +274,7 @@ def _user_spacing(
         row, col = _pair(user_spacing)
         if len(user_spacing) != 2 or not all(math.isfinite(v) and v > 0 for v in (row, col)):
             raise ValueError
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         raise InvalidSpacingError(
             f"pixel spacing {user_spacing!r} given by the user must be two positive mm "
             "values (row, column)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -272,6 +273,40 @@ def test_an_implausible_option_is_refused_by_analyze_on_a_loaded_film(tmp_path: 
         load_calibrated(path, cfg)
     with pytest.raises(ImplausibleSpacingError, match="Imager Pixel Spacing / magnification 2"):
         analyze(load_radiograph(path), cfg)
+
+
+def test_a_radiograph_built_in_memory_keeps_no_contradicting_spacing_caveats() -> None:
+    rad = dataclasses.replace(
+        _in_memory(None), caveats=("no physical pixel spacing: built by hand", "built by hand")
+    )
+    given = load_calibrated(rad, AnalysisConfig(pixel_spacing=(0.3, 0.3), magnification=1.2))
+    assert given.caveats == (MAGNIFICATION_IGNORED_FOR_USER_SPACING, "built by hand")
+    # a magnification alone afterwards: one note on it, not both
+    again = load_calibrated(given, AnalysisConfig(magnification=1.2))
+    assert again.caveats == (MAGNIFICATION_IGNORED_NO_IMAGER_SPACING, "built by hand")
+
+
+@pytest.mark.parametrize("value", [10**400, (10**400, 0.2)], ids=["magnification", "spacing"])
+def test_a_huge_integer_option_is_an_invalid_spacing_not_an_overflow(value: object) -> None:
+    rad = _in_memory(PixelSpacing(0.2, 0.2, SpacingSource.PIXEL_SPACING, 0.03))
+    opts = {"pixel_spacing": value} if isinstance(value, tuple) else {"magnification": value}
+    with pytest.raises(InvalidSpacingError):
+        with_spacing_options(rad, **opts)  # type: ignore[arg-type]
+
+
+def test_a_calibrated_radiograph_analysed_again_with_its_own_config() -> None:
+    # loaded with a magnification, calibrated from its prosthetic heads, then analysed again
+    # with the same config: nothing to re-apply (it was refused as a change of spacing)
+    film = ROOT / "sample_images" / "pelvis_1_vs_2.dcm"
+    cfg = AnalysisConfig(head_mm=32.0, magnification=1.15)
+    first = load_calibrated(film, cfg)
+    assert first.spacing is not None
+    assert first.spacing.source is SpacingSource.PROSTHETIC_HEAD
+    again = load_calibrated(first, cfg)
+    assert again.spacing is not None
+    assert again.spacing.row_mm == pytest.approx(first.spacing.row_mm)
+    with pytest.raises(ConfigError, match="calibrated from the film"):
+        load_calibrated(first, AnalysisConfig(head_mm=32.0, magnification=1.2))
 
 
 def test_a_spacing_calibrated_after_loading_is_not_silently_replaced() -> None:
