@@ -126,7 +126,7 @@ from brooker.ho_pixels import (
     roi_probability,
 )
 from brooker.localization import analyse_scene, find_hips
-from brooker.segmentation import segment_hip
+from brooker.segmentation import HipMasks, segment_hip
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -264,6 +264,16 @@ def heterotopic_mask(path: str, source: str | None) -> np.ndarray | None:
     return drawn_mask(Path(path), Path(source))
 
 
+def roi_truth(truth: np.ndarray, masks: HipMasks) -> np.ndarray:
+    """The film's heterotopic-bone mask on the hip's ROI grid: the fraction of each ROI pixel
+    (a block of ``masks.block_px`` film pixels) that is drawn bone, float32 in [0, 1]."""
+    (r0, c0), (kr, kc), (h, w) = masks.origin_px, masks.block_px, masks.image.shape
+    t = truth[r0 : r0 + h * kr, c0 : c0 + w * kc].astype(np.float32)
+    if kr > 1 or kc > 1:
+        t = t.reshape(h, kr, w, kc).mean(axis=(1, 3))
+    return t
+
+
 def film_samples(job: tuple[str, str | None, str]) -> list[dict[str, Any]]:
     """One film -> per found hip: features (n, N_FEATURES) float16, labels (n,), the grid."""
     path, source, group = job
@@ -278,10 +288,7 @@ def film_samples(job: tuple[str, str | None, str]) -> list[dict[str, Any]]:
         if truth is None:
             y = np.zeros(grid.region.shape, dtype=bool)
         else:
-            (r0, c0), (kr, kc), (h, w) = masks.origin_px, masks.block_px, masks.image.shape
-            t = truth[r0 : r0 + h * kr, c0 : c0 + w * kc].astype(np.float32)
-            if kr > 1 or kc > 1:
-                t = t.reshape(h, kr, w, kc).mean(axis=(1, 3))
+            t = roi_truth(truth, masks)
             y = ndi.zoom(t, grid.zoom, order=1, mode="nearest", grid_mode=True) > 0.5
             y = y[: grid.region.shape[0], : grid.region.shape[1]]
             if y.shape != grid.region.shape:
@@ -331,8 +338,7 @@ def film_fragments(
         frags = classify_fragments(masks, rg.spacing, cfg)  # type: ignore[arg-type]
         bodies = masks.pelvis | masks.femur
         body_dist = body_distance_mm(bodies, masks.spacing_mm) if bodies.any() else None
-        (r0, c0), (kr, kc), (h, w) = masks.origin_px, masks.block_px, masks.image.shape
-        t = None if truth is None else truth[r0 : r0 + h * kr : kr, c0 : c0 + w * kc]
+        t = None if truth is None else roi_truth(truth, masks)
         for f, roi in zip(frags.items, frags.roi_masks, strict=True):
             rows, cols = np.nonzero(roi)
             sl = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))

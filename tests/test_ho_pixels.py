@@ -486,3 +486,30 @@ def test_an_augmented_copys_candidates_are_kept_apart(tmp_path: Path) -> None:
     assert {f["set"] for f in film_fragments((str(named), None, "rai_x", {}, None, net))} == {
         "real"
     }
+
+
+def test_a_films_truth_is_averaged_onto_the_roi_grid_along_both_axes() -> None:
+    # the heterotopic-bone truth of a film whose ROI is block-averaged (block_px > 1) lands on
+    # the ROI pixels it covers, along rows and columns alike (until 2026-12-01 the fragment
+    # labels took every second row but consecutive columns: a fragment off the ROI's corner
+    # was labelled by bone elsewhere)
+    import sys
+    from types import SimpleNamespace
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from train_ho_pixels import roi_truth
+
+    truth = np.zeros((200, 200), dtype=bool)
+    truth[60:80, 100:140] = True  # film pixels
+    truth[61, 141] = True  # one film pixel: a quarter of a 2 x 2 block
+    masks = SimpleNamespace(origin_px=(20, 40), block_px=(2, 2), image=np.zeros((60, 70)))
+    t = roi_truth(truth, masks)  # type: ignore[arg-type]
+    assert t.shape == (60, 70)
+    assert t.dtype == np.float32
+    expected = np.zeros((60, 70), dtype=np.float32)
+    expected[20:30, 30:50] = 1.0  # rows (60-20)/2 .., columns (100-40)/2 ..
+    expected[20, 50] = 0.25
+    np.testing.assert_array_equal(t, expected)
+    # one film pixel per ROI pixel: the truth itself, cut to the ROI
+    same = SimpleNamespace(origin_px=(20, 40), block_px=(1, 1), image=np.zeros((60, 70)))
+    np.testing.assert_array_equal(roi_truth(truth, same), truth[20:80, 40:110])  # type: ignore[arg-type]
