@@ -54,9 +54,11 @@ out on every set, the development films 38 -> 39 -> 39 of 40 right, the real fil
 1 false class II-IV calls, the hybrid films 58 % right throughout (kappa 0.420 -> 0.407 ->
 0.414). Re-exported with ``benchmarks/reexport.py`` (the same films, so not held out), the
 real films' false class II-IV calls per variant were 1-4 without copies and are 0-2 with
-them, except a gamma of 0.7 (4 -> 5). The shipped weights are reproduced bit for bit by the
-defaults, with or without ``--held-out-dir``. The pixel network is not trained on the copies
-(its training is the slow part).
+them, except a gamma of 0.7 (4 -> 5). The shipped weights were written by the code of 0069d8c
+(2026-11-30), before the fragment labels were fixed (2026-12-01, :func:`roi_truth`: on a
+block-averaged film they took consecutive columns but every second row); the pixel network
+is reproduced by the defaults, the fragment judge is not (its labels changed). The pixel
+network is not trained on the copies (its training is the slow part).
 
 The fragment judge was one logistic regression until 2026-11-29. Held-out candidates kept at
 ``ho_fragment_min`` 0.4, written as drawn / normal kept on the hybrid films, normal kept on the
