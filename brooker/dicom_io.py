@@ -382,8 +382,8 @@ def _load(
     _check_is_image(ds, pixel_elem, where)
     modality = _text(ds, 0x00080060)
     _check_modality(modality, where)
-    photometric = _check_photometric(ds, where)
-    frames = _number_of_frames(ds, where)
+    photometric = _check_photometric(ds, where, ident)
+    frames = _number_of_frames(ds, where, ident)
     geom = _geometry(ds, where)
     rows, cols, bits_alloc, bits_stored, pixel_rep = geom
     _check_size(ds, pixel_elem, ts, rows, cols, bits_alloc, frames, max_megapixels, where)
@@ -405,7 +405,7 @@ def _load(
     _check_pixel_values(raw, bits_stored, pixel_rep == 1, where, caveats)
     stored = _mask_to_bits_stored(raw, bits_stored, pixel_rep == 1)
     del raw
-    pixels, k_invert = _modality_lut(ds, stored, bits_stored, pixel_rep == 1, where)
+    pixels, k_invert = _modality_lut(ds, stored, bits_stored, pixel_rep == 1, where, ident)
     del stored
     mono1 = photometric == "MONOCHROME1"
     if mono1:
@@ -588,7 +588,7 @@ def _check_modality(modality: str | None, where: str) -> None:
     )
 
 
-def _check_photometric(ds: Dataset, where: str) -> str:
+def _check_photometric(ds: Dataset, where: str, ident: Sequence[str] = ()) -> str:
     pi = _text(ds, 0x00280004)
     samples = _int_value(ds, 0x00280002, "(0028,0002) Samples per Pixel", where, default=1)
     if pi is None:
@@ -597,22 +597,24 @@ def _check_photometric(ds: Dataset, where: str) -> str:
                 "(0028,0004) Photometric Interpretation is missing", where
             )
         pi = "?"
+    # quoted as stored, redacted whole, then cut: upper-cased, an identifier would not match
+    shown = _printable(_redact(pi, ident))
     pi = pi.upper()
     if pi in ("MONOCHROME1", "MONOCHROME2") and samples == 1:
         return pi
     if pi.startswith(("RGB", "YBR", "PALETTE", "HSV", "ARGB", "CMYK")) or samples != 1:
         raise ColourImageError(
-            f"colour image ((0028,0004) Photometric Interpretation {pi}, "
+            f"colour image ((0028,0004) Photometric Interpretation {shown}, "
             f"{samples} sample(s) per pixel): radiographs are greyscale",
             where,
         )
     raise MalformedDicomError(
-        f"(0028,0004) Photometric Interpretation {_show(pi)} is not a valid greyscale value",
+        f"(0028,0004) Photometric Interpretation '{shown}' is not a valid greyscale value",
         where,
     )
 
 
-def _number_of_frames(ds: Dataset, where: str) -> int:
+def _number_of_frames(ds: Dataset, where: str, ident: Sequence[str] = ()) -> int:
     elem = ds.get_item(0x00280008)
     if elem is None:
         return 1
@@ -623,7 +625,8 @@ def _number_of_frames(ds: Dataset, where: str) -> int:
         n = int(float(strings[0]))
     except ValueError:
         raise MalformedDicomError(
-            f"(0028,0008) Number of Frames {_show(strings[0])} is not a number", where
+            f"(0028,0008) Number of Frames {_show(_redact(strings[0], ident))} is not a number",
+            where,
         ) from None
     if n < 1:
         raise MalformedDicomError(f"(0028,0008) Number of Frames is {n}", where)
@@ -986,7 +989,12 @@ def _mask_to_bits_stored(
 
 
 def _modality_lut(
-    ds: Dataset, stored: npt.NDArray[Any], bits_stored: int, signed: bool, where: str
+    ds: Dataset,
+    stored: npt.NDArray[Any],
+    bits_stored: int,
+    signed: bool,
+    where: str,
+    ident: Sequence[str] = (),
 ) -> tuple[npt.NDArray[np.float32], float]:
     """Apply the Modality LUT; also return ``lo + hi`` of its output range (for MONOCHROME1).
 
@@ -1014,9 +1022,11 @@ def _modality_lut(
                 where,
             ) from None
         return out, float(lut_out.min()) + float(lut_out.max())
-    slope = _float_value(ds, 0x00281053, "(0028,1053) Rescale Slope", where, default=1.0)
+    slope = _float_value(
+        ds, 0x00281053, "(0028,1053) Rescale Slope", where, default=1.0, ident=ident
+    )
     intercept = _float_value(
-        ds, 0x00281052, "(0028,1052) Rescale Intercept", where, default=0.0
+        ds, 0x00281052, "(0028,1052) Rescale Intercept", where, default=0.0, ident=ident
     )
     if slope == 0:
         raise MalformedDicomError("(0028,1053) Rescale Slope is 0", where)
@@ -1355,14 +1365,24 @@ def _int_value(
         raise MalformedDicomError(f"{label} is not an integer", where) from None
 
 
-def _float_value(ds: Dataset, tag: int, label: str, where: str, *, default: float) -> float:
+def _float_value(
+    ds: Dataset,
+    tag: int,
+    label: str,
+    where: str,
+    *,
+    default: float,
+    ident: Sequence[str] = (),
+) -> float:
     strings = _raw_strings(ds, tag)
     if not strings or strings == [""]:
         return default
     try:
         value = float(strings[0])
     except ValueError:
-        raise MalformedDicomError(f"{label} {_show(strings[0])} is not numeric", where) from None
+        # redacted whole, then cut (as every quoted header value)
+        shown = _show(_redact(strings[0], ident))
+        raise MalformedDicomError(f"{label} {shown} is not numeric", where) from None
     if not math.isfinite(value):
         raise MalformedDicomError(f"{label} is not finite", where)
     return value

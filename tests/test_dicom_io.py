@@ -456,6 +456,51 @@ def test_a_long_identifier_in_a_spacing_element_is_redacted_before_it_is_cut(
     assert element[2][:8] not in text
 
 
+@pytest.mark.parametrize(
+    ("tag", "vr", "error"),
+    [
+        (0x00280004, "CS", errors.MalformedDicomError),  # Photometric Interpretation
+        # misfilled as LO: pydicom will not write such a value under their own VRs
+        (0x00280008, "LO", errors.MalformedDicomError),  # Number of Frames
+        (0x00281053, "LO", errors.MalformedDicomError),  # Rescale Slope
+    ],
+)
+def test_an_identifier_in_a_misfilled_short_element_is_redacted_before_it_is_cut(
+    tmp_path: Path, tag: int, vr: str, error: type[errors.BrookerError]
+) -> None:
+    # these values are quoted in the error message cut to 40 characters; cut first, the
+    # identifier after 30 characters of filler no longer matched and its start leaked
+    patient_id = "MRN20240001234567"
+    variant = DicomVariant(
+        pixel_spacing_mm=(0.2, 0.2),
+        extra=((0x00100020, "LO", patient_id), (tag, vr, "X" * 30 + patient_id)),
+    )
+    with pytest.raises(error) as info:
+        load_radiograph(_write(tmp_path, variant))
+    assert "[redacted]" in str(info.value)
+    assert patient_id[:6] not in str(info.value)
+
+
+def test_a_colour_images_photometric_interpretation_is_quoted_redacted_and_short(
+    tmp_path: Path,
+) -> None:
+    name = "Wolfeschlegelstein^Hubert"
+    variant = DicomVariant(
+        pixel_spacing_mm=(0.2, 0.2),
+        extra=(
+            (0x00100010, "PN", name),
+            (0x00280004, "CS", "RGB " + name + " " + "Y" * 60),
+        ),
+    )
+    with pytest.raises(errors.ColourImageError) as info:
+        load_radiograph(_write(tmp_path, variant))
+    text = str(info.value)
+    assert "[redacted]" in text
+    assert "Wolfe" not in text
+    assert "WOLFE" not in text
+    assert "Y" * 41 not in text
+
+
 def test_a_long_calibration_type_is_kept_short_and_printable(tmp_path: Path) -> None:
     variant = DicomVariant(
         pixel_spacing_mm=(0.2, 0.2),
