@@ -27,6 +27,7 @@ can differ from the hip's).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -502,10 +503,12 @@ def calibrate(radiograph: Radiograph, config: AnalysisConfig) -> Radiograph:
         # the file's (or the user's) spacing stands, with the uncertainty the config gives its
         # source (the loader, which has no config, gives the defaults)
         if prior is not None and prior.source in unc:
-            radiograph = replace(
-                radiograph,
-                spacing=replace(prior, relative_uncertainty=float(unc[prior.source])),
-            )
+            rel = float(unc[prior.source])
+            if prior.calibration:
+                # already calibrated (a radiograph passed in again): the fit's part stays
+                _, fit_rel, spread = _combine(prior.calibration)
+                rel = _relative_uncertainty(rel, fit_rel, spread)
+            radiograph = replace(radiograph, spacing=replace(prior, relative_uncertainty=rel))
         if config.estimate_spacing and prior is not None:
             return _add_caveats(
                 radiograph,
@@ -564,6 +567,24 @@ def _side(radiograph: Radiograph, obj: CalibrationObject) -> str:
     return radiograph.patient_side_of(half).value
 
 
+def _combine(objs: Sequence[CalibrationObject]) -> tuple[float, float, float]:
+    """The objects' spacing (mm per row pixel, weighted by their fits), its relative
+    uncertainty from the fits, and the relative spread between two objects (0 for one)."""
+    rows_mm = np.array([o.row_mm for o in objs])
+    fit_unc = np.array([o.fit_relative_uncertainty for o in objs])
+    weights = 1.0 / np.maximum(fit_unc, 1e-4) ** 2
+    row_mm = float((rows_mm * weights).sum() / weights.sum())
+    fit_rel = float(1.0 / math.sqrt(weights.sum()))
+    spread = float(abs(rows_mm[0] - rows_mm[1]) / row_mm) if len(objs) == 2 else 0.0
+    return row_mm, fit_rel, spread
+
+
+def _relative_uncertainty(source_unc: float, fit_rel: float, spread: float) -> float:
+    """A calibrated spacing's relative uncertainty: the source's own, the fit's and half the
+    spread between two objects, in quadrature."""
+    return math.sqrt(source_unc**2 + fit_rel**2 + (spread / 2) ** 2)
+
+
 def _apply(
     radiograph: Radiograph,
     objs: list[CalibrationObject],
@@ -572,15 +593,9 @@ def _apply(
     aspect: float,
 ) -> Radiograph:
     where = radiograph.meta.path
-    rows_mm = np.array([o.row_mm for o in objs])
-    fit_unc = np.array([o.fit_relative_uncertainty for o in objs])
-    weights = 1.0 / np.maximum(fit_unc, 1e-4) ** 2
-    row_mm = float((rows_mm * weights).sum() / weights.sum())
-    fit_rel = float(1.0 / math.sqrt(weights.sum()))
+    row_mm, fit_rel, spread = _combine(objs)
     caveats: list[str] = []
-    spread = 0.0
     if len(objs) == 2:
-        spread = abs(rows_mm[0] - rows_mm[1]) / row_mm
         label = {"prosthetic_head": "prosthetic heads", "femoral_head": "femoral heads"}.get(
             objs[0].kind, "objects"
         )
@@ -592,7 +607,7 @@ def _apply(
                 f"{objs[0].diameter_mm:g} mm, or the film is rotated; their mean is used and "
                 "the difference is counted in the uncertainty"
             )
-    rel = math.sqrt(source_unc**2 + fit_rel**2 + (spread / 2) ** 2)
+    rel = _relative_uncertainty(source_unc, fit_rel, spread)
     spacing = PixelSpacing(
         row_mm=row_mm,
         col_mm=row_mm * aspect,

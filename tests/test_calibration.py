@@ -195,6 +195,27 @@ def test_16bit_png_and_8bit_jpeg_grade_alike(film: dict) -> None:
     assert b["left"][1] == pytest.approx(a["left"][1], abs=0.3)
 
 
+def test_a_calibrated_radiograph_passed_in_again_keeps_its_fits_uncertainty(film: dict) -> None:
+    # analyze(radiograph) with a config that asks for no calibration lets the spacing stand,
+    # with the uncertainty the config gives its source: for a calibrated one, the fit's part
+    # (and two objects' spread) must stay in it, not be reset to the source's alone
+    for cfg in (AnalysisConfig(ball_mm=BALL_MM), AnalysisConfig(head_mm=HEAD_MM)):
+        rad = load_calibrated(film["files"]["png16"], cfg)
+        assert rad.spacing is not None
+        source = rad.spacing.source
+        assert rad.spacing.relative_uncertainty > DEFAULT_SPACING_UNCERTAINTY[source]
+        again = load_calibrated(rad, AnalysisConfig())
+        assert again.spacing is not None
+        assert again.spacing.source is source
+        assert again.spacing.relative_uncertainty == pytest.approx(
+            rad.spacing.relative_uncertainty, rel=1e-9
+        )
+        # a config's own figure for the source still applies, the fit's part added to it
+        wider = load_calibrated(rad, AnalysisConfig(spacing_uncertainty={source: 0.2}))
+        assert wider.spacing is not None
+        assert 0.2 < wider.spacing.relative_uncertainty < 0.2 + rad.spacing.relative_uncertainty
+
+
 def test_ball_replaces_detector_plane_tags(film: dict) -> None:
     path = film["files"]["dicom_detector"]
     plain = load_radiograph(path)
