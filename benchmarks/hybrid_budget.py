@@ -47,6 +47,7 @@ from validate import grade_cli, note  # noqa: E402
 
 from brooker.config import AnalysisConfig  # noqa: E402
 from brooker.fragments import candidate_bone, classify_fragments  # noqa: E402
+from brooker.imaging import block_mean  # noqa: E402
 from brooker.localization import analyse_scene, find_hips  # noqa: E402
 from brooker.pipeline import judge_pixels, load_calibrated  # noqa: E402
 from brooker.segmentation import HipMasks, segment_hip  # noqa: E402
@@ -83,10 +84,10 @@ def roi_of(mask: np.ndarray, masks: HipMasks) -> np.ndarray:
     r0, c0 = masks.origin_px
     kr, kc = masks.block_px
     rows, cols = masks.image.shape
-    block = mask[r0 : r0 + rows * kr, c0 : c0 + cols * kc].astype(np.float32)
+    block = mask[r0 : r0 + rows * kr, c0 : c0 + cols * kc]
     if block.shape != (rows * kr, cols * kc):
         raise ValueError("the ROI reaches past the film's mask")
-    return np.asarray(block.reshape(rows, kr, cols, kc).mean(axis=(1, 3)) >= 0.5)
+    return np.asarray(block_mean(block, kr, kc) >= 0.5)
 
 
 def film_budget(job: tuple[str, str, dict[str, Any], str | None]) -> list[dict[str, Any]]:

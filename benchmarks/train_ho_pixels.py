@@ -127,6 +127,7 @@ from brooker.ho_pixels import (
     pixel_grid,
     roi_probability,
 )
+from brooker.imaging import block_mean
 from brooker.localization import analyse_scene, find_hips
 from brooker.segmentation import HipMasks, segment_hip
 
@@ -270,10 +271,7 @@ def roi_truth(truth: np.ndarray, masks: HipMasks) -> np.ndarray:
     """The film's heterotopic-bone mask on the hip's ROI grid: the fraction of each ROI pixel
     (a block of ``masks.block_px`` film pixels) that is drawn bone, float32 in [0, 1]."""
     (r0, c0), (kr, kc), (h, w) = masks.origin_px, masks.block_px, masks.image.shape
-    t = truth[r0 : r0 + h * kr, c0 : c0 + w * kc].astype(np.float32)
-    if kr > 1 or kc > 1:
-        t = t.reshape(h, kr, w, kc).mean(axis=(1, 3))
-    return t
+    return block_mean(truth[r0 : r0 + h * kr, c0 : c0 + w * kc], kr, kc)
 
 
 def film_samples(job: tuple[str, str | None, str]) -> list[dict[str, Any]]:

@@ -42,6 +42,7 @@ from brooker.errors import (
     ImageTooSmallError,
     NoCalibrationObjectError,
 )
+from brooker.imaging import block_mean
 from brooker.models import (
     CalibrationObject,
     ImageSide,
@@ -90,13 +91,7 @@ class _Blob:
 def _detection_copy(pixels: npt.NDArray[np.generic]) -> tuple[FloatImage, int]:
     """Block-averaged copy (whole factor) with the long side at most DETECT_LONG_SIDE_PX."""
     f = max(1, math.ceil(max(pixels.shape) / DETECT_LONG_SIDE_PX))
-    rows, cols = (pixels.shape[0] // f) * f, (pixels.shape[1] // f) * f
-    small = (
-        np.asarray(pixels[:rows, :cols], dtype=np.float32)
-        .reshape(rows // f, f, cols // f, f)
-        .mean(axis=(1, 3))
-    )
-    return small, f
+    return block_mean(pixels, f, f), f
 
 
 def metal_threshold(small: FloatImage) -> tuple[float, float]:

@@ -34,6 +34,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage as ndi
 
+from brooker.imaging import block_mean
+
 FloatImage = npt.NDArray[np.float32]
 
 #: Pixel size of the detector grid, mm at the patient.
@@ -102,8 +104,7 @@ def detector_image(img: FloatImage, pitch_mm: float) -> FloatImage:
         )
     kb = int(k + 1e-6)
     if kb > 1:
-        h, w = (img.shape[0] // kb) * kb, (img.shape[1] // kb) * kb
-        img = img[:h, :w].reshape(h // kb, kb, w // kb, kb).mean(axis=(1, 3), dtype=np.float32)
+        img = block_mean(img, kb, kb)
     z = kb / k
     if abs(z - 1.0) > 1e-3:
         img = ndi.zoom(img, z, order=1, prefilter=False, grid_mode=True, mode="nearest")

@@ -29,6 +29,20 @@ _EDT_BLOCK_ROWS = 128
 _ZOOM_BLOCK_ROWS = 48
 
 
+def block_mean(image: npt.NDArray[np.generic], kr: int, kc: int) -> FloatImage:
+    """The mean of each whole ``kr`` x ``kc`` block of ``image`` (float32); the last rows and
+    columns that do not fill a block are dropped. ``kr == kc == 1`` gives ``image`` as
+    float32. The one way a film is put on a coarser grid by whole blocks (the hip's ROI, the
+    detection and analysis copies, training labels), so all of them agree pixel for pixel."""
+    if kr < 1 or kc < 1:
+        raise ValueError(f"blocks of {kr} x {kc} pixels")
+    h, w = (image.shape[0] // kr) * kr, (image.shape[1] // kc) * kc
+    if kr == 1 and kc == 1:
+        return np.asarray(image[:h, :w], dtype=np.float32)
+    blocks = image[:h, :w].reshape(h // kr, kr, w // kc, kc)
+    return np.asarray(blocks.mean(axis=(1, 3), dtype=np.float32), dtype=np.float32)
+
+
 def dilate_cross(mask: npt.ArrayLike, iterations: int = 1) -> BoolImage:
     """``ndi.binary_dilation(mask, iterations=iterations)`` of a 2-D mask.
 

@@ -28,7 +28,7 @@ from scipy import ndimage as ndi
 
 from brooker import hip_detector as hd
 from brooker.config import AnalysisConfig
-from brooker.imaging import fill_small_holes, fine_texture, normalized_smooth
+from brooker.imaging import block_mean, fill_small_holes, fine_texture, normalized_smooth
 from brooker.models import HipCandidate, HipJoint, HipSearch, ImageSide, Radiograph
 
 FloatImage = npt.NDArray[np.float32]
@@ -82,9 +82,7 @@ def analysis_grid(radiograph: Radiograph, pitch_mm: float) -> AnalysisGrid:
     kr = max(1, int(pitch_mm / row_mm))
     kc = max(1, int(pitch_mm / col_mm))
     if kr > 1 or kc > 1:
-        h = (img.shape[0] // kr) * kr
-        w = (img.shape[1] // kc) * kc
-        img = img[:h, :w].reshape(h // kr, kr, w // kc, kc).mean(axis=(1, 3), dtype=np.float32)
+        img = block_mean(img, kr, kc)
     zr = (row_mm * kr) / pitch_mm
     zc = (col_mm * kc) / pitch_mm
     if abs(zr - 1) > 1e-3 or abs(zc - 1) > 1e-3:

@@ -44,6 +44,7 @@ from scipy import ndimage as ndi
 
 from brooker.config import AnalysisConfig
 from brooker.imaging import (
+    block_mean,
     dilate_cross,
     distance_transform_edt,
     edt_open,
@@ -169,7 +170,7 @@ def segment_hip(
     )
     if kr > 1 or kc > 1:
         shape4 = ((bottom - top) // kr, kr, (right - left) // kc, kc)
-        raw = stored.reshape(shape4).mean(axis=(1, 3), dtype=np.float32)
+        raw = block_mean(stored, kr, kc)
         raw_saturated = np.asarray(raw_saturated.reshape(shape4).any(axis=(1, 3)), dtype=np.bool_)
     else:
         raw = stored.astype(np.float32)

@@ -142,3 +142,23 @@ def test_work_pitch_can_be_turned_off() -> None:
     masks = segment_hip(rad, _hip(rad), cfg)
     assert masks.block_px == (1, 1)
     assert masks.spacing_mm == pytest.approx((0.1, 0.1))
+
+
+def test_block_mean_averages_whole_blocks_and_drops_the_rest() -> None:
+    from brooker.imaging import block_mean
+
+    img = np.arange(7 * 8, dtype=np.uint16).reshape(7, 8)
+    out = block_mean(img, 3, 2)
+    assert out.dtype == np.float32
+    assert out.shape == (2, 4)  # the seventh row does not fill a block of 3
+    assert out[0, 0] == pytest.approx(img[0:3, 0:2].mean())
+    assert out[1, 3] == pytest.approx(img[3:6, 6:8].mean())
+    mask = np.zeros((4, 4), dtype=bool)
+    mask[:2, :2] = True
+    mask[2, 2] = True
+    assert block_mean(mask, 2, 2).tolist() == [[1.0, 0.0], [0.0, 0.25]]
+    same = block_mean(img, 1, 1)
+    assert same.dtype == np.float32
+    assert np.array_equal(same, img)
+    with pytest.raises(ValueError, match="blocks"):
+        block_mean(img, 0, 2)
