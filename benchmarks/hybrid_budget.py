@@ -42,12 +42,11 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from train_ho_pixels import drawn_mask  # noqa: E402
+from train_ho_pixels import drawn_mask, roi_truth  # noqa: E402
 from validate import grade_cli, note  # noqa: E402
 
 from brooker.config import AnalysisConfig  # noqa: E402
 from brooker.fragments import candidate_bone, classify_fragments  # noqa: E402
-from brooker.imaging import block_mean  # noqa: E402
 from brooker.localization import analyse_scene, find_hips  # noqa: E402
 from brooker.pipeline import judge_pixels, load_calibrated  # noqa: E402
 from brooker.segmentation import HipMasks, segment_hip  # noqa: E402
@@ -81,13 +80,7 @@ def attribute(drawn: np.ndarray, masks: HipMasks, fragments: np.ndarray) -> dict
 def roi_of(mask: np.ndarray, masks: HipMasks) -> np.ndarray:
     """``mask`` (stored pixels) on the ROI's pixels: a pixel of a block-averaged ROI is drawn
     when at least half of its block is (as the pixel judge's labels are made)."""
-    r0, c0 = masks.origin_px
-    kr, kc = masks.block_px
-    rows, cols = masks.image.shape
-    block = mask[r0 : r0 + rows * kr, c0 : c0 + cols * kc]
-    if block.shape != (rows * kr, cols * kc):
-        raise ValueError("the ROI reaches past the film's mask")
-    return np.asarray(block_mean(block, kr, kc) >= 0.5)
+    return np.asarray(roi_truth(mask, masks) >= 0.5)
 
 
 def film_budget(job: tuple[str, str, dict[str, Any], str | None]) -> list[dict[str, Any]]:

@@ -276,9 +276,13 @@ def heterotopic_mask(path: str, source: str | None) -> np.ndarray | None:
 
 def roi_truth(truth: np.ndarray, masks: HipMasks) -> np.ndarray:
     """The film's heterotopic-bone mask on the hip's ROI grid: the fraction of each ROI pixel
-    (a block of ``masks.block_px`` film pixels) that is drawn bone, float32 in [0, 1]."""
+    (a block of ``masks.block_px`` film pixels) that is drawn bone, float32 in [0, 1]. Raises
+    ValueError when the ROI reaches past ``truth`` (a mask of another film)."""
     (r0, c0), (kr, kc), (h, w) = masks.origin_px, masks.block_px, masks.image.shape
-    return block_mean(truth[r0 : r0 + h * kr, c0 : c0 + w * kc], kr, kc)
+    block = truth[r0 : r0 + h * kr, c0 : c0 + w * kc]
+    if block.shape != (h * kr, w * kc):
+        raise ValueError("the ROI reaches past the film's mask")
+    return block_mean(block, kr, kc)
 
 
 def film_samples(job: tuple[str, str | None, str]) -> list[dict[str, Any]]:

@@ -513,3 +513,7 @@ def test_a_films_truth_is_averaged_onto_the_roi_grid_along_both_axes() -> None:
     # one film pixel per ROI pixel: the truth itself, cut to the ROI
     same = SimpleNamespace(origin_px=(20, 40), block_px=(1, 1), image=np.zeros((60, 70)))
     np.testing.assert_array_equal(roi_truth(truth, same), truth[20:80, 40:110])  # type: ignore[arg-type]
+    # an ROI reaching past the mask (another film's) is refused, not cut short
+    past = SimpleNamespace(origin_px=(180, 40), block_px=(2, 2), image=np.zeros((60, 70)))
+    with pytest.raises(ValueError, match="reaches past"):
+        roi_truth(truth, past)  # type: ignore[arg-type]
