@@ -142,12 +142,14 @@ def _roi_bounds(
     down = config.roi_down_mm / row_mm
     lat = config.roi_lateral_mm / col_mm
     med = config.roi_medial_mm / col_mm
-    top = int(max(0, math.floor(r0 - up)))
-    bottom = int(min(shape[0], math.ceil(r0 + down)))
+    # the stored pixels whose centres lie within the extents: a film and its mirror image get
+    # mirrored ROIs (flooring the start and ceiling the end did not: one column apart)
+    top = int(max(0, math.ceil(r0 - up)))
+    bottom = int(min(shape[0], math.floor(r0 + down) + 1))
     if lat_sign < 0:
-        left, right = int(max(0, math.floor(c0 - lat))), int(min(shape[1], math.ceil(c0 + med)))
+        left, right = int(max(0, math.ceil(c0 - lat))), int(min(shape[1], math.floor(c0 + med) + 1))
     else:
-        left, right = int(max(0, math.floor(c0 - med))), int(min(shape[1], math.ceil(c0 + lat)))
+        left, right = int(max(0, math.ceil(c0 - med))), int(min(shape[1], math.floor(c0 + lat) + 1))
     return top, bottom, left, right
 
 
@@ -162,7 +164,12 @@ def segment_hip(
     # on films finer than the working pitch, whole blocks of stored pixels become one ROI pixel
     kr, kc = (max(1, int(config.work_pitch_mm / s + 1e-6)) for s in stored_mm)
     bottom = top + (bottom - top) // kr * kr
-    right = left + (right - left) // kc * kc
+    # the columns left over from whole blocks go on the medial side, so that the block grid is
+    # anchored at the lateral edge on either hip (mirror images block alike)
+    if hip.image_side is ImageSide.LEFT:
+        right = left + (right - left) // kc * kc
+    else:
+        left = right - (right - left) // kc * kc
     stored = radiograph.pixels[top:bottom, left:right]
     sat_level = scene.stored_max
     raw_saturated: BoolImage = np.asarray(

@@ -11,6 +11,8 @@ gaps and fragments must agree with the analytic truth and come back in stored pi
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
@@ -162,3 +164,32 @@ def test_block_mean_averages_whole_blocks_and_drops_the_rest() -> None:
     assert np.array_equal(same, img)
     with pytest.raises(ValueError, match="blocks"):
         block_mean(img, 0, 2)
+
+
+@pytest.mark.parametrize(("row_mm", "col_mm"), [(0.4, 0.4), (0.1, 0.13), (0.15, 0.15)])
+@pytest.mark.parametrize("col_shift_px", [0.0, 0.3, 0.5, 0.7])
+def test_a_mirrored_film_gets_the_mirrored_roi(
+    row_mm: float, col_mm: float, col_shift_px: float
+) -> None:
+    """The ROI is the stored pixels whose centres lie within its extents, and the columns left
+    over from whole blocks go on the medial side: the mirror image of a film, with its hip's
+    centre mirrored, gets the mirror image of the ROI and of its block grid."""
+    cfg = AnalysisConfig()
+    rad = _film(row_mm, col_mm)
+    hip = _hip(rad)
+    hip = dataclasses.replace(hip, center_px=(hip.center_px[0], hip.center_px[1] + col_shift_px))
+    width = rad.pixels.shape[1]
+    flipped = dataclasses.replace(
+        rad, pixels=np.ascontiguousarray(rad.pixels[:, ::-1]), patient_right_on=ImageSide.RIGHT
+    )
+    mirrored = dataclasses.replace(
+        hip, image_side=ImageSide.LEFT, center_px=(hip.center_px[0], width - 1 - hip.center_px[1])
+    )
+    a = segment_hip(rad, hip, cfg, analyse_scene(rad, cfg))
+    b = segment_hip(flipped, mirrored, cfg, analyse_scene(flipped, cfg))
+    assert a.image.shape == b.image.shape
+    assert a.origin_px[0] == b.origin_px[0]
+    # a's last stored column mirrors b's first
+    assert width - 1 - (a.origin_px[1] + a.image.shape[1] * a.block_px[1] - 1) == b.origin_px[1]
+    # the same stored pixels, block-averaged alike
+    assert np.allclose(a.image[:, ::-1], b.image, atol=1e-3)
