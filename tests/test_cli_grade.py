@@ -728,3 +728,28 @@ def test_resume_refusals_show_the_out_path_escaped(
     for raw in ("\x1b", "\x07", "\u202e", "\udcff"):
         assert raw not in res.stderr
     assert "run\\x1b]0;pwned\\x07\\u202e\\xff" in res.stderr
+
+
+def test_a_run_killed_once_its_manifest_is_written_never_resumes_the_old_records(
+    fake_engine: None, good_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A new run empties results.jsonl before it writes its manifest: killed between the two,
+    its options never stand over the records of the run before, which --resume would keep."""
+    out = tmp_path / "o"
+    assert run(good_tree, "--out", out, "--pixel-spacing", "0.2,0.2").exit_code == 0
+    write_manifest = batch.write_manifest
+
+    def killed_after(path: Path, manifest: dict[str, Any]) -> None:
+        write_manifest(path, manifest)
+        raise KeyboardInterrupt  # the process dies right after its manifest is on disk
+
+    monkeypatch.setattr(batch, "write_manifest", killed_after)
+    assert run(good_tree, "--out", out, "--pixel-spacing", "0.15,0.15").exit_code == 130
+    monkeypatch.setattr(batch, "write_manifest", write_manifest)
+    assert batch.read_records(out / "results.jsonl") == []
+    resumed = run(good_tree, "--out", out, "--resume", "--pixel-spacing", "0.15,0.15")
+    assert resumed.exit_code == 0, resumed.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["counts"]["resumed"] == 0  # every film graded with the new options
+    assert manifest["options"]["pixel_spacing"] == [0.15, 0.15]
+

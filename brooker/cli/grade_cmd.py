@@ -678,15 +678,18 @@ def _run(
     if dask_scheduler is not None:
         client = _dask_client(dask_scheduler, len(files), err_console, quiet)
     try:
-        batch.write_manifest(manifest_path, manifest)
         previous: dict[str, dict[str, Any]] = {}
-        if resume:
-            previous = batch.load_resume_state(results_path, files)
-        else:  # a new run starts a new results file (--resume continues the old one)
+        if not resume:
+            # a new run starts a new results file (--resume continues the old one), emptied
+            # before its manifest is written: killed between the two, the old manifest is left
+            # over no records, never this run's options over the old run's records
             try:
                 atomic_write_bytes(results_path, b"")
             except OSError as exc:
                 raise output_error(exc, str(results_path)) from None
+        batch.write_manifest(manifest_path, manifest)
+        if resume:
+            previous = batch.load_resume_state(results_path, files)
     except BaseException:
         if client is not None:
             client.close()
