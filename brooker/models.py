@@ -160,6 +160,11 @@ class ExitCode(enum.IntEnum):
     OUTPUT_ERROR = 5
     """An output could not be written (disk full, permissions, read-only file system, a file
     where a folder is expected): the environment, not a bug and not the inputs."""
+    INTERRUPTED = 130
+    """Stopped by Ctrl-C (128 + SIGINT, as a shell reports it): continue with ``--resume``."""
+    BROKEN_PIPE = 141
+    """Stopped because the reader of standard output went away (``| head``; 128 + SIGPIPE, as a
+    shell reports a tool its pipe ended): continue with ``--resume``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -753,3 +753,29 @@ def test_a_run_killed_once_its_manifest_is_written_never_resumes_the_old_records
     assert manifest["counts"]["resumed"] == 0  # every film graded with the new options
     assert manifest["options"]["pixel_spacing"] == [0.15, 0.15]
 
+
+def test_a_reader_that_goes_away_stops_the_run_without_an_internal_error(tmp_path: Path):
+    """`brooker grade DIR --json | head`: the reader closing stdout stops the run as an
+    interruption does (exit 141, manifest "interrupted", resumable), not as a bug (exit 1 and
+    a traceback in errors.log)."""
+    root = tmp_path / "in"
+    for i in range(5):
+        _w(root / f"IM{i:04d}", b"\x02\x00")  # broken: an error record each, at once
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "brooker", "grade", str(root), "--json", "--out", str(out),
+           "--workers", "1", "--no-overlay", "--quiet"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the first record
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141, err
+    assert "internal error" not in err
+    assert "standard output was closed" in err
+    assert not (out / "errors.log").exists()
+    assert json.loads((out / "manifest.json").read_text())["state"] == "interrupted"
+    resumed = _cli(root, "--json", "--out", out, "--workers", "1", "--no-overlay", "-q",
+                   "--resume")  # fmt: skip
+    assert resumed.returncode == 3, resumed.stderr
+    assert len(json_lines(resumed.stdout)) == 5

@@ -437,7 +437,13 @@ def grade(
         )
     except KeyboardInterrupt:
         err_console.print("interrupted", style="red")
-        raise typer.Exit(130) from None
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+    except BrokenPipeError:
+        # the reader of stdout went away (`--json | head`): not a bug; the run stops as an
+        # interrupted one does (its records and manifest written), and nothing more reaches it
+        _drop_stdout()
+        err_console.print("stopped: standard output was closed by its reader", style="red")
+        raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
     except (typer.Exit, typer.BadParameter):
         raise
     except OutputError as err:  # the environment (disk full, permissions), not a bug
@@ -452,6 +458,20 @@ def grade(
         )
         raise typer.Exit(int(ExitCode.INTERNAL_ERROR)) from None
     raise typer.Exit(code)
+
+
+def _drop_stdout() -> None:
+    """Point standard output at the null device, so that flushing what is buffered for a reader
+    that went away raises nothing more on the way out."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a file (a test runner's capture)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, fd)
+    finally:
+        os.close(null)
 
 
 #: The options that change a record: a resumed run must give them as the run it continues did
