@@ -489,6 +489,17 @@ def test_names_do_not_collide_across_folders(tmp_path: Path) -> None:
         os.chdir(cwd)
 
 
+def test_names_that_shared_32_bits_of_hash_do_not_collide() -> None:
+    """Two paths whose SHA-1s begin with the same 8 hex digits (found by trying 60,000 patient
+    folders): the overlay names once collided there, so one film's overlay replaced the
+    other's and both records pointed at it."""
+    a = ov.overlay_name_for("/data/archive/p0046125/IM0001")
+    b = ov.overlay_name_for("/data/archive/p0058258/IM0001")
+    assert a.split("-")[1][:8] == b.split("-")[1][:8] == "dd08fcbc"
+    assert a != b
+    assert len(a.split("-")[1]) == 16
+
+
 def test_name_is_safe_as_a_file_name() -> None:
     name = ov.overlay_name_for("/data/we ird/../x/p?1*<>.dcm")
     assert all(ch.isalnum() or ch in "._-" for ch in name)
