@@ -779,3 +779,31 @@ def test_a_reader_that_goes_away_stops_the_run_without_an_internal_error(tmp_pat
                    "--resume")  # fmt: skip
     assert resumed.returncode == 3, resumed.stderr
     assert len(json_lines(resumed.stdout)) == 5
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="flock is POSIX")
+def test_a_second_run_into_the_same_out_while_one_runs_is_a_usage_error(
+    fake_engine: None, good_tree: Path, tmp_path: Path
+):
+    """A cluster job requeued while the first still runs: the second run (with --resume or
+    not) is refused before it writes anything, instead of grading the films twice and losing
+    the records appended to a results file it replaced. The lock goes with the run: a run that
+    ended (or was killed) leaves none."""
+    import fcntl
+
+    out = tmp_path / "o"
+    assert run(good_tree, "--out", out).exit_code == 0
+    results = (out / "results.jsonl").read_bytes()
+    fd = os.open(out / ".results.jsonl.lock", os.O_RDWR)  # the lock the first run took
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as if that run were still going
+        for args in ([], ["--resume"]):
+            second = run(good_tree, "--out", out, *args)
+            assert second.exit_code == 2, second.output
+            assert "another brooker run is writing" in second.stderr
+            assert (out / "results.jsonl").read_bytes() == results  # left as it was
+        shard = run(good_tree, "--out", out, "--shard", "1/2")  # another results file
+        assert shard.exit_code in (0, 4), shard.stderr  # 4: the shard may hold no film
+    finally:
+        os.close(fd)
+    assert run(good_tree, "--out", out, "--resume").exit_code == 0

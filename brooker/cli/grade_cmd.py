@@ -457,7 +457,49 @@ def grade(
             soft_wrap=True,
         )
         raise typer.Exit(int(ExitCode.INTERNAL_ERROR)) from None
+    finally:
+        _unlock_out()
     raise typer.Exit(code)
+
+
+#: File descriptors of the ``--out`` locks this process holds (:func:`_lock_out`).
+_OUT_LOCKS: list[int] = []
+
+
+def _lock_out(out: Path, results_path: Path) -> None:
+    """Hold an exclusive lock beside ``results_path`` until the command ends
+    (:func:`_unlock_out`): a second run writing the same results file at the same time (a
+    cluster job requeued while the first still runs) is a usage error, not films graded twice
+    and records appended to a file the other run replaced. The lock is the operating system's
+    (``flock``), so a killed run leaves none behind; where there is none (not POSIX), nothing
+    is locked."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return
+    from brooker.errors import output_error
+
+    lock = out / f".{results_path.name}.lock"
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise output_error(exc, str(lock)) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise typer.BadParameter(
+            f"another brooker run is writing {results_path} now; wait for it to end, or grade "
+            "into another --out",
+            param_hint="--out",
+        ) from None
+    _OUT_LOCKS.append(fd)
+
+
+def _unlock_out() -> None:
+    """Release the locks :func:`_lock_out` took."""
+    while _OUT_LOCKS:
+        os.close(_OUT_LOCKS.pop())
 
 
 def _drop_stdout() -> None:
@@ -691,6 +733,8 @@ def _run(
         },
         "results": results_path.name,
     }
+    # one run at a time writes this results file (exit 2 for another while it runs)
+    _lock_out(out, results_path)
     # connected before anything is written: a scheduler that cannot be reached is a usage
     # error (exit 2) that must leave the run already in --out (its results, its manifest) as
     # it was
