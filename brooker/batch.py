@@ -904,7 +904,11 @@ def load_resume_state(
     """Repair ``results_file`` and return the records of the inputs that are already done.
 
     An input is done when a record has its real path and its current SHA-256 (and is not a
-    transient error). The file is rewritten (atomically) without: a torn or unparsable line,
+    transient error). A record whose relative path names no input from this working folder was
+    written by a run started in another one: it is the input's whose real path that path, less
+    any leading ``..``, ends (of several, the one with its SHA-256), and it then takes the
+    input's spelling (resumed from another folder, a run once graded every film again beside
+    its old records). The file is rewritten (atomically) without: a torn or unparsable line,
     records of these inputs whose content has changed since, their transient errors, and
     duplicates. Records of files not among ``inputs`` are kept as they are.
 
@@ -920,6 +924,7 @@ def load_resume_state(
     kept: list[dict[str, Any]] = []
     done: dict[str, dict[str, Any]] = {}
     sha_cache: dict[str, str | None] = {}
+    by_name: dict[str, list[tuple[str, str]]] | None = None  # built when first needed
     dirty = False
     with open(results_file, "rb") as fh:
         raw_lines = fh.read().split(b"\n")
@@ -937,14 +942,20 @@ def load_resume_state(
             dirty = True
             continue
         inp = by_real.get(os.path.realpath(rec["file"]))
+        if inp is None and not os.path.isabs(rec["file"]):
+            if by_name is None:
+                by_name = {}
+                for real, f in by_real.items():
+                    by_name.setdefault(os.path.basename(real), []).append((real, f))
+            inp = _moved_input(rec, by_name, sha_cache)
+            if inp is not None:
+                rec = {**rec, "file": inp}
+                dirty = True
         if inp is None:
             kept.append(rec)
             continue
         if inp not in sha_cache:
-            try:
-                sha_cache[inp] = file_sha256(inp)
-            except BrookerError:
-                sha_cache[inp] = None
+            sha_cache[inp] = _sha_or_none(inp)
         if (
             inp in done
             or sha_cache[inp] is None
@@ -962,6 +973,37 @@ def load_resume_state(
         except OSError as exc:
             raise output_error(exc, results_file) from None
     return done
+
+
+def _sha_or_none(path: str) -> str | None:
+    """The SHA-256 of ``path``'s content, None when it cannot be read."""
+    try:
+        return file_sha256(path)
+    except BrookerError:
+        return None
+
+
+def _moved_input(
+    rec: dict[str, Any], by_name: dict[str, list[tuple[str, str]]],
+    sha_cache: dict[str, str | None],
+) -> str | None:
+    """The input a record with a relative path was written for by a run started in another
+    working folder: the input whose real path ends with the record's path (less any leading
+    ``..``), the one of them whose content has the record's SHA-256 when several do; None when
+    that leaves not exactly one. ``by_name``: file name -> (real path, input) of the inputs."""
+    parts = [p for p in os.path.normpath(rec["file"]).split(os.sep) if p not in ("", ".")]
+    while parts and parts[0] == os.pardir:
+        parts.pop(0)
+    if not parts or not isinstance(rec.get("input_sha256"), str):
+        return None
+    tail = os.sep + os.path.join(*parts)
+    ends = [inp for real, inp in by_name.get(parts[-1], ()) if real.endswith(tail)]
+    if len(ends) > 1:
+        for inp in ends:
+            if inp not in sha_cache:
+                sha_cache[inp] = _sha_or_none(inp)
+        ends = [inp for inp in ends if sha_cache[inp] == rec["input_sha256"]]
+    return ends[0] if len(ends) == 1 else None
 
 
 #: Columns of the ``--csv`` file, one row per hip (a file with no hip: one row, hip columns

@@ -807,3 +807,47 @@ def test_a_second_run_into_the_same_out_while_one_runs_is_a_usage_error(
     finally:
         os.close(fd)
     assert run(good_tree, "--out", out, "--resume").exit_code == 0
+
+
+def test_resume_from_another_working_folder_does_not_grade_again(
+    monkeypatch: pytest.MonkeyPatch, good_tree: Path, tmp_path: Path
+):
+    """A run given a relative path and resumed from another folder (a cluster job started
+    elsewhere): its records are matched to the inputs by the end of their path and their
+    content, so nothing is graded again and results.jsonl holds every film once (it held each
+    twice, the CSV once)."""
+    monkeypatch.setattr(
+        batch, "grade_many", functools.partial(batch.grade_many, grade_fn=fake_grade)
+    )
+    out = tmp_path / "o"
+    monkeypatch.chdir(good_tree.parent)
+    assert run(good_tree.name, "--out", out).exit_code == 0
+    graded: list[list[str]] = []
+    real = batch.grade_many
+
+    def counting(paths, *a, **kw):  # type: ignore[no-untyped-def]
+        graded.append(list(paths))
+        return real(paths, *a, **kw)
+
+    monkeypatch.setattr(batch, "grade_many", counting)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    again = run(good_tree, "--out", out, "--resume", "--json")
+    assert again.exit_code == 0, again.stderr
+    assert graded in ([], [[]])  # nothing graded again
+    records = batch.read_records(out / "results.jsonl")
+    assert sorted(r["file"] for r in records) == sorted(
+        str(good_tree / d / "IM0001") for d in ("a", "b")
+    )  # once each, spelt as this run gives them
+    assert len(json_lines(again.stdout)) == 2
+    # the record of a film whose content has changed since is not taken for it
+    other = tmp_path / "o2"
+    monkeypatch.chdir(good_tree.parent)
+    assert run(good_tree.name, "--out", other).exit_code == 0
+    _w(good_tree / "a" / "IM0001", b"changed")
+    monkeypatch.chdir(elsewhere)
+    third = run(good_tree, "--out", other, "--resume", "--json")
+    assert third.exit_code == 0, third.stderr
+    assert graded[-1] == [str(good_tree / "a" / "IM0001")]
+    assert len(batch.read_records(other / "results.jsonl")) == 2
