@@ -380,6 +380,20 @@ def test_shards_cover_every_input_once(fake_engine: None, tmp_path: Path):
     assert sorted(seen) == sorted(batch.discover([root]).files)
 
 
+def _count_grading(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """From now on, the inputs of each call of ``batch.grade_many`` (the films graded), in the
+    list returned."""
+    graded: list[list[str]] = []
+    real = batch.grade_many
+
+    def counting(paths, *a, **kw):  # type: ignore[no-untyped-def]
+        graded.append(list(paths))
+        return real(paths, *a, **kw)
+
+    monkeypatch.setattr(batch, "grade_many", counting)
+    return graded
+
+
 def test_resume_prints_everything_and_grades_only_new(
     monkeypatch: pytest.MonkeyPatch, good_tree: Path, tmp_path: Path
 ):
@@ -390,14 +404,7 @@ def test_resume_prints_everything_and_grades_only_new(
     first = run(good_tree, "--out", out, "--json")
     assert first.exit_code == 0
     _w(good_tree / "c" / "new", b"NOHIP")
-    graded: list[list[str]] = []
-    real = batch.grade_many
-
-    def counting(paths, *a, **kw):  # type: ignore[no-untyped-def]
-        graded.append(list(paths))
-        return real(paths, *a, **kw)
-
-    monkeypatch.setattr(batch, "grade_many", counting)
+    graded = _count_grading(monkeypatch)
     second = run(good_tree, "--out", out, "--json", "--resume")
     assert second.exit_code == 3  # the new one is ungradable; the exit code covers all
     assert graded == [[str(good_tree / "c" / "new")]]
@@ -822,14 +829,7 @@ def test_resume_from_another_working_folder_does_not_grade_again(
     out = tmp_path / "o"
     monkeypatch.chdir(good_tree.parent)
     assert run(good_tree.name, "--out", out).exit_code == 0
-    graded: list[list[str]] = []
-    real = batch.grade_many
-
-    def counting(paths, *a, **kw):  # type: ignore[no-untyped-def]
-        graded.append(list(paths))
-        return real(paths, *a, **kw)
-
-    monkeypatch.setattr(batch, "grade_many", counting)
+    graded = _count_grading(monkeypatch)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
