@@ -136,3 +136,28 @@ def test_bad_options_are_usage_errors(tmp_path: Path, args: list[str]) -> None:
     result = runner.invoke(app, ["inspect", str(_file(tmp_path)), *args])
     assert result.exit_code == 2
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["inspect", "FILM"],
+                                  ["inspect", "FILM", "--json"]])  # fmt: skip
+def test_a_reader_that_closes_stdout_is_not_reported_as_a_bug(
+    tmp_path: Path, args: list[str]
+) -> None:
+    """`brooker inspect FILE | head -0`: typer's click and rich answer the closed pipe with
+    exit 1, which the README keeps for bugs; the entry point makes it 141 (128 + SIGPIPE), as
+    `grade` does, with no traceback. With stdout open, the same commands exit 0."""
+    import subprocess
+    import sys
+
+    film = str(_file(tmp_path, pixel_spacing_mm=(0.15, 0.15)))
+    cmd = [sys.executable, "-m", "brooker", *(film if a == "FILM" else a for a in args)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the first line
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141, err
+    assert "Traceback" not in err
+    ok = subprocess.run(cmd, capture_output=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr

@@ -11,6 +11,9 @@ found; 5 an output cannot be written (disk full, permissions, read-only: the env
 
 from __future__ import annotations
 
+import os
+import sys
+
 import typer
 
 from brooker._version import __version__
@@ -46,6 +49,42 @@ from brooker.cli import inspect_cmd as _inspect_cmd  # noqa: E402,F401
 from brooker.cli import report_cmd as _report_cmd  # noqa: E402,F401
 
 
+def _stdout_identity() -> tuple[int, int] | None:
+    """The device and inode behind file descriptor 1 (None if it is closed)."""
+    try:
+        st = os.fstat(1)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _stopped_by_closed_stdout(before: tuple[int, int] | None) -> bool:
+    """Whether an exit 1 was the command line's libraries answering a reader that closed
+    standard output: typer's copy of click wraps the streams in a ``PacifyFlushWrapper``
+    (typer vendors click, hence the class's name), rich's console points descriptor 1 at the
+    null device (``Console.on_broken_pipe``), which it was not before."""
+    if type(sys.stdout).__name__ == "PacifyFlushWrapper":
+        return True
+    now = _stdout_identity()
+    if now == before or now is None:
+        return False
+    null = os.stat(os.devnull)
+    return now == (null.st_dev, null.st_ino)
+
+
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    A reader that closes standard output early (``brooker --help | head -0``, ``brooker
+    inspect FILE | head -1``) makes typer or rich exit 1, which is kept for bugs: that exit
+    becomes 141 (128 + SIGPIPE) here, as ``grade`` reports it itself.
+    """
+    before = _stdout_identity()
+    try:
+        app()
+    except SystemExit as stop:
+        if stop.code == 1 and _stopped_by_closed_stdout(before):
+            from brooker.models import ExitCode
+
+            raise SystemExit(int(ExitCode.BROKEN_PIPE)) from None
+        raise
