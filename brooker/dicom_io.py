@@ -1246,6 +1246,10 @@ def _show(text: str, limit: int = 40) -> str:
 # laterality
 
 
+#: A human patient's direction in (0020,0020) Patient Orientation: one or more of these letters.
+_ORIENTATION_LETTERS = re.compile(r"[APRLHF]+")
+
+
 def _laterality(
     orientation: tuple[str, ...] | None,
     view_position: str | None,
@@ -1257,7 +1261,9 @@ def _laterality(
     if orientation:
         row_dir = orientation[0].upper()
         has_l, has_r = "L" in row_dir, "R" in row_dir
-        if has_l != has_r:
+        # a direction is spelt with the letters A P R L H F only (PS3.3 C.7.6.1.1.1): a value
+        # such as SECRET or DR holds an R but says nothing about the patient's sides
+        if has_l != has_r and _ORIENTATION_LETTERS.fullmatch(row_dir):
             side = ImageSide.LEFT if has_l else ImageSide.RIGHT
             expected = {"AP": ImageSide.LEFT, "PA": ImageSide.RIGHT}.get(vp)
             if expected is not None and expected is not side:

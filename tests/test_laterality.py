@@ -25,6 +25,11 @@ TABLE = [
     ("view AP only", None, "AP", None, L, "view_position", ""),
     ("view PA only", None, "PA", None, R, "view_position", "PA"),
     ("rotated orientation, view AP", ("A", "F"), "AP", None, L, "view_position", "left-right"),
+    # an R or L inside a word that is not spelt in A P R L H F says nothing about the sides
+    ("junk with an R, view AP", ("XRAY", "F"), "AP", None, L, "view_position", "left-right"),
+    ("quadruped DR, view AP", ("DR", "F"), "AP", None, L, "view_position", "left-right"),
+    ("junk with an L alone", ("LEFT", "F"), None, None, L, "assumed", "left-right"),
+    ("lower-case r", ("r", "f"), None, None, R, "patient_orientation", ""),
     ("image laterality R only", None, None, "R", L, "image_laterality", "right"),
     ("image laterality L only", None, None, "L", L, "image_laterality", "left"),
     ("nothing: assumed", None, None, None, L, "assumed", "assumed"),
