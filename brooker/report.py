@@ -387,8 +387,9 @@ def _count_table(counter: Mapping[str, int], *, limit: int | None = None) -> str
     return f"<table>{rows or '<tr><td>none</td></tr>'}</table>"
 
 
-#: A number in a caveat's text (a gap, a percentage, a depth): counted as one kind of caveat.
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+#: A number in a caveat's text (a gap, a percentage, a depth): counted as one kind of caveat;
+#: a DICOM tag such as (0020,0020), matched first, names the attribute and is kept.
+_NUMBER = re.compile(r"(\([0-9A-Fa-f]{4},[0-9A-Fa-f]{4}\))|\d+(?:\.\d+)?")
 
 
 def caveat_kind(text: str) -> str:
@@ -396,8 +397,10 @@ def caveat_kind(text: str) -> str:
 
     >>> caveat_kind("gap 10.4 mm is within its uncertainty (±0.8 mm) of 10 mm")
     'gap N mm is within its uncertainty (±N mm) of N mm'
+    >>> caveat_kind("(0018,5101) View Position PA, 2 hips")
+    '(0018,5101) View Position PA, N hips'
     """
-    return _NUMBER.sub("N", text)
+    return _NUMBER.sub(lambda m: m.group(1) or "N", text)
 
 
 def summary(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
