@@ -120,7 +120,7 @@ def test_all_graded_exit_0_table_on_stdout(fake_engine: None, good_tree: Path, t
     assert str(good_tree / "b" / "IM0001") in r.stdout
     assert "2 file(s)" in r.stderr  # the summary is on stderr
     assert "2 ok" in r.stderr
-    assert "non-DICOM" in r.stderr
+    assert "neither DICOM nor PNG/JPEG/TIFF" in r.stderr
     assert "2 file(s)" not in r.stdout
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["state"] == "complete"
@@ -199,7 +199,7 @@ def test_no_inputs_exit_4(fake_engine: None, tmp_path: Path, content: str | None
     r = run(d, "--out", tmp_path / "o")
     assert r.exit_code == 4
     assert r.stdout == ""
-    assert "no DICOM inputs found" in r.stderr
+    assert "no radiographs found" in r.stderr
 
 
 @pytest.mark.parametrize(

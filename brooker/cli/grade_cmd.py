@@ -189,7 +189,10 @@ def _print_summary(
         )
         console.print(cls)
     if found.skipped_non_dicom:
-        console.print(f"skipped {found.skipped_non_dicom} non-DICOM file(s) in the folders")
+        console.print(
+            f"skipped {found.skipped_non_dicom} file(s) in the folders that are neither DICOM "
+            "nor PNG/JPEG/TIFF"
+        )
     _print_special(console, found.skipped_special)
     failed = [r for r in records if r.get("status") != "ok"]
     if failed:
@@ -362,7 +365,8 @@ def grade(
         ),
     ] = None,
 ) -> None:
-    """Grade every hip on DICOM radiographs (files, folders, or a list of paths)."""
+    """Grade every hip on radiographs: DICOM, PNG, JPEG or TIFF (files, folders, or a list of
+    paths)."""
     from brooker.errors import OutputError
     from brooker.models import ExitCode
 
@@ -709,11 +713,11 @@ def _run(
     if not files:
         where = f" (shard {shard[0]}/{shard[1]})" if shard else ""
         skipped = (
-            f"; {found.skipped_non_dicom} non-DICOM file(s) skipped"
+            f"; {found.skipped_non_dicom} file(s) neither DICOM nor PNG/JPEG/TIFF skipped"
             if found.skipped_non_dicom
             else ""
         )
-        err_console.print(f"no DICOM inputs found{where}{skipped}", style="yellow")
+        err_console.print(f"no radiographs found{where}{skipped}", style="yellow")
         _print_special(err_console, found.skipped_special)
         return int(ExitCode.NO_INPUTS)
 
