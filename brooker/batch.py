@@ -906,11 +906,12 @@ def load_resume_state(
     An input is done when a record has its real path and its current SHA-256 (and is not a
     transient error). A record whose relative path names no input from this working folder was
     written by a run started in another one: it is the input's whose real path that path, less
-    any leading ``..``, ends (of several, the one with its SHA-256), and it then takes the
-    input's spelling (resumed from another folder, a run once graded every film again beside
-    its old records). The file is rewritten (atomically) without: a torn or unparsable line,
-    records of these inputs whose content has changed since, their transient errors, and
-    duplicates. Records of files not among ``inputs`` are kept as they are.
+    any leading ``..``, ends (of several, the one with its SHA-256; resumed from another
+    folder, a run once graded every film again beside its old records). A record kept for an
+    input takes the input's spelling, as the records this run writes do. The file is rewritten
+    (atomically) without: a torn or unparsable line, records of these inputs whose content has
+    changed since, their transient errors, and duplicates. Records of files not among
+    ``inputs`` are kept as they are.
 
     Returns
     -------
@@ -948,12 +949,12 @@ def load_resume_state(
                 for real, f in by_real.items():
                     by_name.setdefault(os.path.basename(real), []).append((real, f))
             inp = _moved_input(rec, by_name, sha_cache)
-            if inp is not None:
-                rec = {**rec, "file": inp}
-                dirty = True
         if inp is None:
             kept.append(rec)
             continue
+        if rec["file"] != inp:  # the same file spelt another way: this run's spelling
+            rec = {**rec, "file": inp}
+            dirty = True
         if inp not in sha_cache:
             sha_cache[inp] = _sha_or_none(inp)
         if (

@@ -333,8 +333,9 @@ def test_csv_in_path_order_when_grading_the_current_folder(
 def test_csv_in_path_order_after_resuming_under_another_spelling(
     fake_engine: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    """Resumed records keep the path their run gave (relative here); the CSV of a run
-    resumed with the folder given absolute must still be in path order."""
+    """A run given a relative path, resumed with the folder given absolute: the resumed
+    record takes this run's spelling (it kept the relative one until 2026-12-02), and the CSV
+    is in path order."""
     root = tmp_path / "in"
     _w(root / "a" / "IM0001", b"one")
     monkeypatch.chdir(tmp_path)
@@ -344,7 +345,7 @@ def test_csv_in_path_order_after_resuming_under_another_spelling(
     assert r.exit_code == 0, r.stderr
     with open(tmp_path / "res.csv", encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert [x["file"] for x in rows] == ["in/a/IM0001", str(root / "b" / "IM0001")]
+    assert [x["file"] for x in rows] == [str(root / "a" / "IM0001"), str(root / "b" / "IM0001")]
 
 
 def test_files_from_file_and_stdin(fake_engine: None, good_tree: Path, tmp_path: Path):
@@ -814,6 +815,27 @@ def test_a_second_run_into_the_same_out_while_one_runs_is_a_usage_error(
     finally:
         os.close(fd)
     assert run(good_tree, "--out", out, "--resume").exit_code == 0
+
+
+def test_a_resumed_record_takes_this_runs_spelling_of_its_path(
+    monkeypatch: pytest.MonkeyPatch, good_tree: Path, tmp_path: Path
+):
+    """Graded as `tree/a/IM0001`, resumed from the same folder with absolute paths: nothing is
+    graded again, and the records (results.jsonl and --json) carry the paths as given now,
+    as the records this run writes do (they kept the old spelling)."""
+    monkeypatch.setattr(
+        batch, "grade_many", functools.partial(batch.grade_many, grade_fn=fake_grade)
+    )
+    out = tmp_path / "o"
+    monkeypatch.chdir(good_tree.parent)
+    assert run(good_tree.name, "--out", out).exit_code == 0
+    graded = _count_grading(monkeypatch)
+    again = run(good_tree, "--out", out, "--resume", "--json")
+    assert again.exit_code == 0, again.stderr
+    assert graded in ([], [[]])  # nothing graded again
+    given = sorted(str(good_tree / d / "IM0001") for d in ("a", "b"))
+    assert sorted(r["file"] for r in batch.read_records(out / "results.jsonl")) == given
+    assert sorted(r["file"] for r in json_lines(again.stdout)) == given
 
 
 def test_resume_from_another_working_folder_does_not_grade_again(
