@@ -56,16 +56,23 @@ def test_lossless_round_trip_is_exact(tmp_path: Path, syntax: str, mono1: bool) 
 
 @pytest.mark.parametrize(
     ("syntax", "bits", "tolerance"),
-    [("jpeg_ls_near", 12, 2), ("jpeg_2000_lossy", 12, 4095), ("jpeg_baseline", 8, 40)],
+    # JPEG-LS near-lossless is bounded by its NEAR of 2; the others decode this smooth ramp
+    # to within 1 grey level (measured 2026-12-02), given some room for other codec builds
+    [("jpeg_ls_near", 12, 2), ("jpeg_2000_lossy", 12, 16), ("jpeg_baseline", 8, 4)],
 )
 def test_lossy_round_trip_is_close(tmp_path: Path, syntax: str, bits: int, tolerance: int) -> None:
-    src = np.tile(np.linspace(0, (1 << bits) - 1, SHAPE[1]).astype(np.uint16), (SHAPE[0], 1))
+    """A lossy encoding decodes close to its source, in place: the ramp runs along both axes,
+    so rows or columns out of order, or the image flipped, are far off (by 100-1600 levels)."""
+    top = (1 << bits) - 1
+    rows = np.linspace(0.0, 1.0, SHAPE[0])[:, None]
+    cols = np.linspace(0.0, 1.0, SHAPE[1])[None, :]
+    src = np.rint(top * (0.6 * cols + 0.4 * rows)).astype(np.uint16)
     rad = load_radiograph(
         _write(tmp_path, DicomVariant(transfer_syntax=syntax, bits_stored=bits), src)
     )
     assert rad.pixels.shape == SHAPE
     assert np.abs(rad.pixels - src).max() <= tolerance
-    assert np.abs(rad.pixels - src).mean() <= max(2.0, tolerance / 50)
+    assert np.abs(rad.pixels - src).mean() <= 1.5
 
 
 @pytest.mark.parametrize(

@@ -301,6 +301,10 @@ def test_borderline_flag_follows_the_configured_threshold(
     [
         ((), None, BrookerGrade.NONE),
         ((ISL, ISL), None, BrookerGrade.ISLANDS),
+        # a gap handed in beside no spur (islands alone have nothing to measure) is dropped,
+        # and a borderline one does not make the hip borderline
+        ((), _gap(12.0, 0.5), BrookerGrade.NONE),
+        ((ISL, ISL), _gap(10.0, 0.5), BrookerGrade.ISLANDS),
     ],
 )
 def test_grade_hip_without_spurs_has_no_gap_and_is_not_borderline(

@@ -3,6 +3,8 @@ scikit-image operations they replace."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -107,30 +109,62 @@ def test_hough_peaks_match_scikit_image_at_the_distances_used(seed: int, distanc
         np.testing.assert_array_equal(a, b)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     seed=st.integers(0, 2**16),
-    rows=st.integers(5, 160),
-    cols=st.integers(5, 160),
+    rows=st.integers(5, 400),
+    cols=st.integers(5, 400),
     pitch=st.sampled_from([(0.2, 0.2), (0.5, 0.5), (0.2, 0.26), (1.0, 0.7)]),
+    density=st.sampled_from([0.0, 0.00001, 0.0003, 0.02]),
+    trap=st.booleans(),
 )
 def test_nearest_pair_matches_a_whole_roi_distance_map(
-    seed: int, rows: int, cols: int, pitch: tuple[float, float]
+    seed: int, rows: int, cols: int, pitch: tuple[float, float], density: float, trap: bool
 ) -> None:
     """Windowed search = the whole ROI's: distance, the first spur pixel in raster order, and
-    an opposite pixel at that distance (near pairs, pairs farther than the window, none)."""
-    from brooker.measurement import _nearest_pair
+    an opposite pixel at that distance. The spur is a small cluster anywhere in an ROI of up
+    to 400 x 400 pixels, among opposite pixels of any density (none: an error). With ``trap``
+    one opposite pixel lies in a corner of the cluster's window (its box grown by 40 mm), about
+    55 mm away, and a nearer one just outside the window, 41-50 mm away along a row or column:
+    the window's own answer is then wrong, and the whole ROI's must be given."""
+    from brooker.measurement import NEAREST_WINDOW_MM, _nearest_pair
 
     rng = np.random.default_rng(seed)
-    spurs = rng.random((rows, cols)) < rng.uniform(0.0005, 0.02)
-    opposite = (rng.random((rows, cols)) < rng.uniform(0.0005, 0.02)) & ~spurs
-    spurs[0, 0], opposite[0, 0] = True, False  # at least one of each, far apart on big ROIs
-    spurs[-1, -1], opposite[-1, -1] = False, True
+    reach = [math.ceil(52.0 / p) + 2 for p in pitch]  # pixels to 52 mm along each axis
+    if trap:
+        rows, cols = max(rows, 2 * reach[0] + 8), max(cols, 2 * reach[1] + 8)
+    spurs = np.zeros((rows, cols), dtype=bool)
+    if trap:  # room for the trap on every side of the cluster
+        r0 = int(rng.integers(reach[0], rows - reach[0] - 7))
+        c0 = int(rng.integers(reach[1], cols - reach[1] - 7))
+        h = w = 1
+    else:
+        r0, c0 = int(rng.integers(0, rows)), int(rng.integers(0, cols))
+        h, w = int(rng.integers(1, 8)), int(rng.integers(1, 8))
+    spurs[r0 : r0 + h, c0 : c0 + w] = rng.random(spurs[r0 : r0 + h, c0 : c0 + w].shape) < 0.6
+    spurs[r0, c0] = True
+    opposite = rng.random((rows, cols)) < (0.0 if trap else density)
+    if trap:
+        sr, sc = (int(x) for x in rng.choice([-1, 1], 2))
+        corner = 0.97 * NEAREST_WINDOW_MM  # inside the window, about 55 mm away
+        opposite[r0 + sr * int(corner / pitch[0]), c0 + sc * int(corner / pitch[1])] = True
+        out_mm = rng.uniform(1.03, 1.25) * NEAREST_WINDOW_MM
+        if rng.random() < 0.5:
+            opposite[r0 - sr * math.ceil(out_mm / pitch[0]), c0] = True
+        else:
+            opposite[r0, c0 - sc * math.ceil(out_mm / pitch[1])] = True
+    opposite &= ~spurs
+    if not opposite.any():
+        with pytest.raises(ValueError, match="no opposite bone"):
+            _nearest_pair(spurs, opposite, pitch)
+        return
     d = ndi.distance_transform_edt(~opposite, sampling=pitch)
     dd = np.where(spurs, d, np.inf)
     r, c = np.unravel_index(int(np.argmin(dd)), dd.shape)
     dist, a, b = _nearest_pair(spurs, opposite, pitch)
     assert dist == pytest.approx(float(dd[r, c]), abs=1e-9)
+    if trap:
+        assert NEAREST_WINDOW_MM < dist <= 1.26 * NEAREST_WINDOW_MM  # the pixel outside
     assert a == (int(r), int(c))
     assert opposite[b]
     length_mm = np.hypot((b[0] - a[0]) * pitch[0], (b[1] - a[1]) * pitch[1])
