@@ -29,6 +29,7 @@ stays as it is on the film.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -980,9 +981,33 @@ def write_overlays(
     text = find_text_lines(radiograph.pixels)  # once for the overview and the crops
     main = write_png(out / f"{name}.png", render_overlay(radiograph, result, text_lines=text))
     if crops:
+        written = set()
         for side, rgb in render_hip_crops(radiograph, result, text_lines=text):
             write_png(out / f"{name}-{side}.png", rgb)
+            written.add(side)
+        # a hip no longer found on this file (edited since) leaves no crop of it behind
+        remove_overlays(out, name, main=False, keep_sides=written)
     return main
+
+
+def remove_overlays(
+    out_dir: str | os.PathLike[str],
+    name: str,
+    *,
+    main: bool = True,
+    keep_sides: set[str] | frozenset[str] = frozenset(),
+) -> None:
+    """Remove ``<name>.png`` (with ``main``) and the hip crops ``<name>-right.png`` /
+    ``<name>-left.png`` (but ``keep_sides``) from ``out_dir`` where they exist: an earlier
+    run's pictures of a file that no longer shows them (it now fails to load, or has lost a
+    hip), so that no overlay in the folder contradicts the file's record. The names are this
+    file's alone (:func:`overlay_name_for`)."""
+    out = Path(out_dir)
+    names = [f"{name}.png"] if main else []
+    names += [f"{name}-{side}.png" for side in ("right", "left") if side not in keep_sides]
+    for file in names:
+        with contextlib.suppress(FileNotFoundError):
+            (out / file).unlink()
 
 
 __all__ = [
@@ -992,6 +1017,7 @@ __all__ = [
     "SCALE_BAR_RGB",
     "encode_png",
     "overlay_name_for",
+    "remove_overlays",
     "render_hip_crops",
     "render_overlay",
     "write_overlays",

@@ -286,17 +286,20 @@ def grade_path(
     except BrookerError as err:
         if err.path is None:
             err.path = str(path)
-        return error_result(path, err)
-    if out_dir is not None and overlay and result.status is not Status.ERROR:
-        # every film read gets its overlay, ungradable ones too: what was found or looked for
-        from brooker import overlay as ov
+        result = error_result(path, err)
+    if out_dir is None or not overlay:
+        return result
+    from brooker import overlay as ov
 
-        name = safe_stem(overlay_name or ov.overlay_name_for(path))  # never starts with "-"
-        written = ov.write_overlays(
-            Path(out_dir), name, radiograph, result, crops=overlay_crops
-        )
-        result = _with_overlay(result, str(written))
-    return result
+    name = safe_stem(overlay_name or ov.overlay_name_for(path))  # never starts with "-"
+    if result.status is Status.ERROR:
+        # no overlay; one an earlier run drew of this file (since edited) would contradict
+        # the record
+        ov.remove_overlays(out_dir, name)
+        return result
+    # every film read gets its overlay, ungradable ones too: what was found or looked for
+    written = ov.write_overlays(Path(out_dir), name, radiograph, result, crops=overlay_crops)
+    return _with_overlay(result, str(written))
 
 
 def _with_overlay(result: GradingResult, overlay_path: str) -> GradingResult:

@@ -547,6 +547,47 @@ def test_write_overlays_writes_main_and_crops(tmp_path: Path) -> None:
         assert set(_png_chunk_types(data)) == {b"IHDR", b"IDAT", b"IEND"}
 
 
+def test_write_overlays_drops_the_crop_of_a_hip_no_longer_found(tmp_path: Path) -> None:
+    """Drawn again with one hip (the file edited since), the other hip's old crop goes; files
+    of other names stay."""
+    rad = make_radiograph()
+    res = make_result(rad)
+    ov.write_overlays(tmp_path, "IM0001-deadbeef", rad, res, crops=True)
+    (tmp_path / "IM0002-cafe-left.png").write_bytes(b"another film's")
+    one = dataclasses.replace(res, hips=res.hips[:1])
+    ov.write_overlays(tmp_path, "IM0001-deadbeef", rad, one, crops=True)
+    side = res.hips[0].patient_side.value
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["IM0001-deadbeef.png", f"IM0001-deadbeef-{side}.png", "IM0002-cafe-left.png"]
+    )
+
+
+def test_a_file_that_now_fails_loses_its_old_overlay(tmp_path: Path) -> None:
+    """A film drawn by an earlier run, then replaced by a file that cannot be read: its error
+    record has no overlay, and no earlier picture of it stays to contradict the record. With
+    --no-overlay nothing in the folder is touched."""
+    from brooker.phantom_dicom import DicomVariant, write_dicom
+    from brooker.pipeline import grade_path
+
+    film = tmp_path / "IM0001"
+    rng = np.random.default_rng(0)
+    write_dicom(rng.integers(0, 4096, (300, 300)).astype(np.uint16), film,
+                DicomVariant(pixel_spacing_mm=(0.5, 0.5)))  # fmt: skip
+    out = tmp_path / "out"
+    first = grade_path(film, out_dir=out, overlay_crops=True)
+    assert first.overlay is not None  # ungradable (no hip), drawn all the same
+    drawn = Path(first.overlay)
+    assert drawn.is_file()
+    film.write_bytes(b"not a radiograph any more")
+    kept = grade_path(film, out_dir=out, overlay=False)
+    assert kept.status.value == "error"
+    assert drawn.is_file()  # --no-overlay: the folder is left as it is
+    again = grade_path(film, out_dir=out)
+    assert again.status.value == "error"
+    assert again.overlay is None
+    assert list(out.iterdir()) == []
+
+
 # --------------------------------------------------------------------------------------------
 # nothing identifying
 
