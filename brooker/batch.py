@@ -560,7 +560,8 @@ def _worker_main(conn: Any, lifeline: Any, grade_fn: GradeFn | None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     # stdout carries results only: anything the grading code prints goes to stderr.
     try:
-        sys.stdout.flush()
+        if sys.stdout is not None:  # None when the caller's stdout was closed (`>&-`)
+            sys.stdout.flush()
         os.dup2(2, 1)
     except OSError:
         pass
@@ -908,7 +909,8 @@ def load_resume_state(
     written by a run started in another one: it is the input's whose real path that path, less
     any leading ``..``, ends (of several, the one with its SHA-256; resumed from another
     folder, a run once graded every film again beside its old records). A record kept for an
-    input takes the input's spelling, as the records this run writes do. The file is rewritten
+    input takes the input's spelling in ``file``, as the records this run writes do (its
+    ``overlay`` stays as its run wrote it). The file is rewritten
     (atomically) without: a torn or unparsable line, records of these inputs whose content has
     changed since, their transient errors, and duplicates. Records of files not among
     ``inputs`` are kept as they are.

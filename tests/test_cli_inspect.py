@@ -161,3 +161,63 @@ def test_a_reader_that_closes_stdout_is_not_reported_as_a_bug(
     assert "Traceback" not in err
     ok = subprocess.run(cmd, capture_output=True, timeout=60)
     assert ok.returncode == 0, ok.stderr
+
+
+_BUGGY_INSPECT = (
+    "import sys, brooker.pipeline as p\n"
+    "def boom(*a, **k):\n"
+    "    raise RuntimeError('a bug')\n"
+    "p.load_calibrated = boom\n"
+    "from brooker.cli import main\n"
+    "sys.argv = ['brooker', *sys.argv[1:]]\n"
+    "main()\n"
+)
+
+
+@pytest.mark.parametrize("stdout", ["open", "devnull", "closed by its reader"])
+@pytest.mark.parametrize("as_json", [False, True], ids=["table", "json"])
+def test_a_bug_exits_1_whatever_becomes_of_stdout(
+    tmp_path: Path, stdout: str, as_json: bool
+) -> None:
+    """A bug in inspect (its loader raises) is exit 1 with stdout open, thrown away from the
+    start, or closed by its reader while the bug's JSON record is written: the entry point's
+    exit 141 is for a closed pipe only, never a bug's exit 1."""
+    import subprocess
+    import sys
+
+    film = str(_file(tmp_path, pixel_spacing_mm=(0.15, 0.15)))
+    cmd = [sys.executable, "-c", _BUGGY_INSPECT, "inspect", film, *(["--json"] if as_json else [])]
+    if stdout == "closed by its reader":
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        proc.stdout.close()
+        with proc.stderr:
+            err = proc.stderr.read().decode()
+        code = proc.wait(timeout=60)
+    else:
+        out = subprocess.DEVNULL if stdout == "devnull" else subprocess.PIPE
+        done = subprocess.run(cmd, stdout=out, stderr=subprocess.PIPE, timeout=60)
+        code, err = done.returncode, done.stderr.decode()
+    assert code == 1, err
+    assert "internal error" in err
+
+
+def test_stdout_closed_from_the_start_is_no_bug(tmp_path: Path) -> None:
+    """`brooker grade FILM >&-` (and inspect): the output goes nowhere, the exit code is the
+    run's own (the grade's workers once died on the missing stdout: exit 3, internal_error)."""
+    import subprocess
+    import sys
+
+    film = str(_file(tmp_path, pixel_spacing_mm=(0.3, 0.3)))
+    for args in (["inspect", film], ["grade", film, "--out", str(tmp_path / "o"), "--workers",
+                                     "1", "--no-overlay", "--json"]):  # fmt: skip
+        done = subprocess.run(
+            ["sh", "-c", 'exec "$@" >&-', "sh", sys.executable, "-m", "brooker", *args],
+            stderr=subprocess.PIPE, timeout=120,
+        )  # fmt: skip
+        err = done.stderr.decode()
+        assert "internal error" not in err, err
+        assert "internal_error" not in err, err
+        want = 0 if args[0] == "inspect" else 3  # a film of noise: ungradable, no hip
+        assert done.returncode == want, err

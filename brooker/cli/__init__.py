@@ -43,6 +43,17 @@ def _root(
     """Grade heterotopic ossification around the hip on pelvic radiographs (Brooker 0-IV)."""
 
 
+#: Set by a command that is about to exit 1 for a bug of its own (:func:`note_bug`), so that
+#: :func:`main` never reads that exit as a reader closing standard output, even when the bug's
+#: own message meets the closed pipe on its way out.
+_BUG_NOTED: list[bool] = []
+
+
+def note_bug() -> None:
+    """Say that this command is ending with an internal error (exit 1), before it reports it."""
+    _BUG_NOTED.append(True)
+
+
 # Commands register themselves on ``app`` when imported.
 from brooker.cli import grade_cmd as _grade_cmd  # noqa: E402,F401
 from brooker.cli import inspect_cmd as _inspect_cmd  # noqa: E402,F401
@@ -77,13 +88,17 @@ def main() -> None:
 
     A reader that closes standard output early (``brooker --help | head -0``, ``brooker
     inspect FILE | head -1``) makes typer or rich exit 1, which is kept for bugs: that exit
-    becomes 141 (128 + SIGPIPE) here, as ``grade`` reports it itself.
+    becomes 141 (128 + SIGPIPE) here, as ``grade`` reports it itself, unless the command
+    noted a bug of its own (:func:`note_bug`). Standard output closed from the start
+    (``brooker grade DIR >&-``) is the null device, as if the output were thrown away.
     """
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, "w")  # for the whole process
     before = _stdout_identity()
     try:
         app()
     except SystemExit as stop:
-        if stop.code == 1 and _stopped_by_closed_stdout(before):
+        if stop.code == 1 and not _BUG_NOTED and _stopped_by_closed_stdout(before):
             from brooker.models import ExitCode
 
             raise SystemExit(int(ExitCode.BROKEN_PIPE)) from None

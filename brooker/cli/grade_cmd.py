@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from brooker.cli import app
+from brooker.cli import app, note_bug
 from brooker.cli.options import analysis_config, parse_spacing
 from brooker.cli.terminal import console as make_console
 from brooker.cli.terminal import plain, term
@@ -454,6 +454,7 @@ def grade(
         err_console.print(plain(f"error: {err.message} [{err.code}]", style="red"), soft_wrap=True)
         raise typer.Exit(int(ExitCode.OUTPUT_ERROR)) from None
     except Exception as exc:
+        note_bug()
         log = _log_internal(out)
         where = f" (traceback in {log})" if log else ""
         err_console.print(

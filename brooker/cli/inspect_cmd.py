@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from brooker.cli import app
+from brooker.cli import app, note_bug
 from brooker.cli.options import analysis_config, parse_spacing
 from brooker.cli.terminal import console as make_console
 from brooker.cli.terminal import plain, term
@@ -280,6 +280,7 @@ def inspect_command(
             typer.echo(json.dumps(error_record(path, err)))
         raise typer.Exit(int(ExitCode.NOT_ALL_GRADED)) from None
     except Exception as exc:  # a bug in brooker, not a bad file
+        note_bug()
         typer.echo(
             term(f"error: internal error while reading {path}: {type(exc).__name__}"), err=True
         )
