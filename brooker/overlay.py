@@ -29,7 +29,6 @@ stays as it is on the film.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import math
 import os
@@ -995,19 +994,21 @@ def remove_overlays(
     name: str,
     *,
     main: bool = True,
+    crops: bool = True,
     keep_sides: set[str] | frozenset[str] = frozenset(),
 ) -> None:
-    """Remove ``<name>.png`` (with ``main``) and the hip crops ``<name>-right.png`` /
-    ``<name>-left.png`` (but ``keep_sides``) from ``out_dir`` where they exist: an earlier
-    run's pictures of a file that no longer shows them (it now fails to load, or has lost a
-    hip), so that no overlay in the folder contradicts the file's record. The names are this
-    file's alone (:func:`overlay_name_for`)."""
+    """Remove ``<name>.png`` (with ``main``) and, with ``crops``, the hip crops
+    ``<name>-right.png`` / ``<name>-left.png`` but those of ``keep_sides``, from ``out_dir``
+    where they exist: an earlier run's pictures of a file that no longer shows them (it now
+    fails to load, or has lost a hip), so that no overlay in the folder contradicts the file's
+    record. Crops are only touched by a run that draws them (``--overlay-crops``): with names
+    given by the caller (``grade_many``'s ``names``), ``<name>-left`` could be another file's."""
     out = Path(out_dir)
     names = [f"{name}.png"] if main else []
-    names += [f"{name}-{side}.png" for side in ("right", "left") if side not in keep_sides]
+    if crops:
+        names += [f"{name}-{side}.png" for side in ("right", "left") if side not in keep_sides]
     for file in names:
-        with contextlib.suppress(FileNotFoundError):
-            (out / file).unlink()
+        (out / file).unlink(missing_ok=True)
 
 
 __all__ = [

@@ -588,6 +588,28 @@ def test_a_file_that_now_fails_loses_its_old_overlay(tmp_path: Path) -> None:
     assert list(out.iterdir()) == []
 
 
+def test_an_error_touches_crops_only_when_crops_are_drawn(tmp_path: Path) -> None:
+    """With names given by the caller, ``scan-left`` may be another file's overlay: an error
+    of ``scan`` without --overlay-crops leaves it; a symlink loop (no name can be made for
+    it) is an error record, not an exception."""
+    from brooker.pipeline import grade_path
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "scan-left.png").write_bytes(b"another file's overlay")
+    (out / "scan.png").write_bytes(b"this file's old overlay")
+    bad = tmp_path / "bad"
+    bad.write_bytes(b"not a radiograph")
+    assert grade_path(bad, out_dir=out, overlay_name="scan").status.value == "error"
+    assert sorted(p.name for p in out.iterdir()) == ["scan-left.png"]
+    loop_a, loop_b = tmp_path / "x", tmp_path / "y"
+    loop_a.symlink_to(loop_b)
+    loop_b.symlink_to(loop_a)
+    res = grade_path(loop_a, out_dir=out)
+    assert res.status.value == "error"
+    assert sorted(p.name for p in out.iterdir()) == ["scan-left.png"]
+
+
 # --------------------------------------------------------------------------------------------
 # nothing identifying
 
