@@ -27,7 +27,7 @@ TABLE = [
     ("rotated orientation, view AP", ("A", "F"), "AP", None, L, "view_position", "left-right"),
     # an R or L inside a word that is not spelt in A P R L H F says nothing about the sides
     ("junk with an R, view AP", ("XRAY", "F"), "AP", None, L, "view_position", "left-right"),
-    ("quadruped DR, view AP", ("DR", "F"), "AP", None, L, "view_position", "left-right"),
+    ("a D outside APRLHF, view AP", ("DR", "F"), "AP", None, L, "view_position", "left-right"),
     ("junk with an L alone", ("LEFT", "F"), None, None, L, "assumed", "left-right"),
     ("lower-case r", ("r", "f"), None, None, R, "patient_orientation", ""),
     ("image laterality R only", None, None, "R", L, "image_laterality", "right"),

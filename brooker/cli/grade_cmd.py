@@ -840,23 +840,9 @@ def _run(
             if failure is None:
                 raise
 
+    # every record is spelt as this run gives its input (a resumed one too: load_resume_state)
     order = {f: i for i, f in enumerate(files)}
-    # a resumed record keeps the path its own run gave, maybe spelt otherwise (relative, via
-    # a link): --resume matched it to its input by real path, and so does the order
-    # (only read when some record's path is spelt otherwise: a realpath per file is a stat
-    # per path component)
-    by_real: dict[str, int] | None = None
-
-    def rank(rec: dict[str, Any]) -> int:
-        nonlocal by_real
-        f = str(rec["file"])
-        if f in order:
-            return order[f]
-        if by_real is None:
-            by_real = {os.path.realpath(g): i for i, g in enumerate(files)}
-        return by_real.get(os.path.realpath(f), len(order))
-
-    records.sort(key=rank)
+    records.sort(key=lambda rec: order.get(str(rec["file"]), len(order)))
     if not json_out:
         _print_table(stdout_console, records)
     if csv_file is not None:
