@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from closed_stdout import run_with_stdout_closed
 from typer.testing import CliRunner
 
 from brooker import batch
@@ -772,13 +773,8 @@ def test_a_reader_that_goes_away_stops_the_run_without_an_internal_error(tmp_pat
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "brooker", "grade", str(root), "--json", "--out", str(out),
            "--workers", "1", "--no-overlay", "--quiet"]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout is not None
-    assert proc.stderr is not None
-    proc.stdout.close()  # the reader is gone before the first record
-    with proc.stderr:
-        err = proc.stderr.read().decode()
-    assert proc.wait(timeout=60) == 141, err
+    code, err = run_with_stdout_closed(cmd)  # the reader is gone before the first record
+    assert code == 141, err
     assert "internal error" not in err
     assert "standard output was closed" in err
     assert not (out / "errors.log").exists()
@@ -817,34 +813,16 @@ def test_a_second_run_into_the_same_out_while_one_runs_is_a_usage_error(
     assert run(good_tree, "--out", out, "--resume").exit_code == 0
 
 
-def test_a_resumed_record_takes_this_runs_spelling_of_its_path(
-    monkeypatch: pytest.MonkeyPatch, good_tree: Path, tmp_path: Path
+@pytest.mark.parametrize("move", [False, True], ids=["same folder", "another folder"])
+def test_a_record_spelt_otherwise_is_resumed_with_this_runs_spelling(
+    monkeypatch: pytest.MonkeyPatch, good_tree: Path, tmp_path: Path, move: bool
 ):
-    """Graded as `tree/a/IM0001`, resumed from the same folder with absolute paths: nothing is
-    graded again, and the records (results.jsonl and --json) carry the paths as given now,
-    as the records this run writes do (they kept the old spelling)."""
-    monkeypatch.setattr(
-        batch, "grade_many", functools.partial(batch.grade_many, grade_fn=fake_grade)
-    )
-    out = tmp_path / "o"
-    monkeypatch.chdir(good_tree.parent)
-    assert run(good_tree.name, "--out", out).exit_code == 0
-    graded = _count_grading(monkeypatch)
-    again = run(good_tree, "--out", out, "--resume", "--json")
-    assert again.exit_code == 0, again.stderr
-    assert graded in ([], [[]])  # nothing graded again
-    given = sorted(str(good_tree / d / "IM0001") for d in ("a", "b"))
-    assert sorted(r["file"] for r in batch.read_records(out / "results.jsonl")) == given
-    assert sorted(r["file"] for r in json_lines(again.stdout)) == given
-
-
-def test_resume_from_another_working_folder_does_not_grade_again(
-    monkeypatch: pytest.MonkeyPatch, good_tree: Path, tmp_path: Path
-):
-    """A run given a relative path and resumed from another folder (a cluster job started
-    elsewhere): its records are matched to the inputs by the end of their path and their
-    content, so nothing is graded again and results.jsonl holds every film once (it held each
-    twice, the CSV once)."""
+    """Graded as `tree/a/IM0001`, resumed with absolute paths from the same folder or from
+    another one (a cluster job started elsewhere): the records are matched to the inputs (by
+    real path; from elsewhere by the end of their path and their content), nothing is graded
+    again, and results.jsonl and --json hold every film once, spelt as this run gives it (from
+    elsewhere each was held twice, the CSV once; from the same folder the old spelling
+    stayed)."""
     monkeypatch.setattr(
         batch, "grade_many", functools.partial(batch.grade_many, grade_fn=fake_grade)
     )
@@ -854,15 +832,16 @@ def test_resume_from_another_working_folder_does_not_grade_again(
     graded = _count_grading(monkeypatch)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    monkeypatch.chdir(elsewhere)
+    if move:
+        monkeypatch.chdir(elsewhere)
     again = run(good_tree, "--out", out, "--resume", "--json")
     assert again.exit_code == 0, again.stderr
     assert graded in ([], [[]])  # nothing graded again
-    records = batch.read_records(out / "results.jsonl")
-    assert sorted(r["file"] for r in records) == sorted(
-        str(good_tree / d / "IM0001") for d in ("a", "b")
-    )  # once each, spelt as this run gives them
-    assert len(json_lines(again.stdout)) == 2
+    given = sorted(str(good_tree / d / "IM0001") for d in ("a", "b"))
+    assert sorted(r["file"] for r in batch.read_records(out / "results.jsonl")) == given
+    assert sorted(r["file"] for r in json_lines(again.stdout)) == given
+    if not move:
+        return
     # the record of a film whose content has changed since is not taken for it
     other = tmp_path / "o2"
     monkeypatch.chdir(good_tree.parent)

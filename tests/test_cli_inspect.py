@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from closed_stdout import run_with_stdout_closed
 from typer.testing import CliRunner
 
 from brooker.cli import app
@@ -151,13 +152,8 @@ def test_a_reader_that_closes_stdout_is_not_reported_as_a_bug(
 
     film = str(_file(tmp_path, pixel_spacing_mm=(0.15, 0.15)))
     cmd = [sys.executable, "-m", "brooker", *(film if a == "FILM" else a for a in args)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout is not None
-    assert proc.stderr is not None
-    proc.stdout.close()  # the reader is gone before the first line
-    with proc.stderr:
-        err = proc.stderr.read().decode()
-    assert proc.wait(timeout=60) == 141, err
+    code, err = run_with_stdout_closed(cmd)
+    assert code == 141, err
     assert "Traceback" not in err
     ok = subprocess.run(cmd, capture_output=True, timeout=60)
     assert ok.returncode == 0, ok.stderr
@@ -188,13 +184,7 @@ def test_a_bug_exits_1_whatever_becomes_of_stdout(
     film = str(_file(tmp_path, pixel_spacing_mm=(0.15, 0.15)))
     cmd = [sys.executable, "-c", _BUGGY_INSPECT, "inspect", film, *(["--json"] if as_json else [])]
     if stdout == "closed by its reader":
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        assert proc.stdout is not None
-        assert proc.stderr is not None
-        proc.stdout.close()
-        with proc.stderr:
-            err = proc.stderr.read().decode()
-        code = proc.wait(timeout=60)
+        code, err = run_with_stdout_closed(cmd)
     else:
         out = subprocess.DEVNULL if stdout == "devnull" else subprocess.PIPE
         done = subprocess.run(cmd, stdout=out, stderr=subprocess.PIPE, timeout=60)
