@@ -910,10 +910,10 @@ def load_resume_state(
     any leading ``..``, ends (of several, the one with its SHA-256; resumed from another
     folder, a run once graded every film again beside its old records). A record kept for an
     input takes the input's spelling in ``file``, as the records this run writes do (its
-    ``overlay`` stays as its run wrote it). The file is rewritten
-    (atomically) without: a torn or unparsable line, records of these inputs whose content has
-    changed since, their transient errors, and duplicates. Records of files not among
-    ``inputs`` are kept as they are.
+    ``overlay`` stays as its run wrote it). The file is rewritten (atomically) without: a torn
+    or unparsable line, records of these inputs whose content has changed since, their
+    transient errors, and duplicates. Records of files not among ``inputs`` are kept as they
+    are.
 
     Returns
     -------

@@ -291,16 +291,15 @@ def grade_path(
         return result
     from brooker import overlay as ov
 
+    try:
+        name = safe_stem(overlay_name or ov.overlay_name_for(path))  # never starts with "-"
+    except (OSError, RuntimeError):  # a symlink loop: an error record, drawn by no run
+        return result
     if result.status is Status.ERROR:
         # no overlay; one an earlier run drew of this file (since edited) would contradict
-        # the record (a path whose name cannot be made, a symlink loop, drew none)
-        try:
-            name = safe_stem(overlay_name or ov.overlay_name_for(path))
-        except (OSError, RuntimeError):
-            return result
+        # the record
         ov.remove_overlays(out_dir, name, crops=overlay_crops)
         return result
-    name = safe_stem(overlay_name or ov.overlay_name_for(path))  # never starts with "-"
     # every film read gets its overlay, ungradable ones too: what was found or looked for
     written = ov.write_overlays(Path(out_dir), name, radiograph, result, crops=overlay_crops)
     return _with_overlay(result, str(written))
