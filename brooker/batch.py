@@ -900,7 +900,9 @@ def _is_transient(rec: Mapping[str, Any]) -> bool:
 
 
 def load_resume_state(
-    results_file: str | os.PathLike[str], inputs: Sequence[str]
+    results_file: str | os.PathLike[str],
+    inputs: Sequence[str],
+    out_dir: str | os.PathLike[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Repair ``results_file`` and return the records of the inputs that are already done.
 
@@ -909,11 +911,12 @@ def load_resume_state(
     written by a run started in another one: it is the input's whose real path that path, less
     any leading ``..``, ends (of several, the one with its SHA-256; resumed from another
     folder, a run once graded every film again beside its old records). A record kept for an
-    input takes the input's spelling in ``file``, as the records this run writes do (its
-    ``overlay`` stays as its run wrote it). The file is rewritten (atomically) without: a torn
-    or unparsable line, records of these inputs whose content has changed since, their
-    transient errors, and duplicates. Records of files not among ``inputs`` are kept as they
-    are.
+    input takes the input's spelling in ``file``, as the records this run writes do, and its
+    ``overlay`` this run's spelling of ``out_dir`` (where every overlay is written; given, so
+    that a run resumed from another working folder names overlays that are there). The file
+    is rewritten (atomically) without: a torn or unparsable line, records of these inputs
+    whose content has changed since, their transient errors, and duplicates. Records of files
+    not among ``inputs`` are kept as they are.
 
     Returns
     -------
@@ -957,6 +960,12 @@ def load_resume_state(
         if rec["file"] != inp:  # the same file spelt another way: this run's spelling
             rec = {**rec, "file": inp}
             dirty = True
+        shown = rec.get("overlay")
+        if out_dir is not None and isinstance(shown, str):
+            here = str(Path(out_dir) / os.path.basename(shown))  # as write_overlays spells it
+            if here != shown:
+                rec = {**rec, "overlay": here}
+                dirty = True
         if inp not in sha_cache:
             sha_cache[inp] = _sha_or_none(inp)
         if (
@@ -1307,7 +1316,7 @@ def grade_many(
     files = list(discover(paths, recursive=recursive, exclude=[] if out is None else [out]).files)
     names = names or {}
     if resume and results_file is not None:
-        done = load_resume_state(results_file, files)
+        done = load_resume_state(results_file, files, out)
         files = [f for f in files if f not in done]
     if workers is None:
         workers = os.cpu_count() or 1

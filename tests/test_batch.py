@@ -7,6 +7,7 @@ the worker processes import by name; the real engine end to end is in test_cli_g
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import signal
@@ -421,6 +422,35 @@ def test_resume_regrades_changed_content(tmp_path: Path):
     (rec,) = batch.grade_many([f], workers=0, out_dir=out, grade_fn=fake_grade, resume=True)
     on_disk = batch.read_records(out / batch.RESULTS_NAME)
     assert [r["input_sha256"] for r in on_disk] == [rec.extra["input_sha256"]]
+
+
+def _drawing_grade(path, config=None, *, out_dir=None, **kwargs):  # type: ignore[no-untyped-def]
+    """fake_grade, with an overlay file written where grade_path writes it and named so."""
+    from brooker.overlay import overlay_name_for
+
+    drawn = Path(out_dir) / f"{overlay_name_for(path)}.png"
+    drawn.write_bytes(b"an overlay")
+    return dataclasses.replace(fake_grade(path), overlay=str(drawn))
+
+
+def test_a_resumed_record_names_its_overlay_as_this_run_names_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Graded into out/ from one working folder, resumed from another (out given as ../out):
+    nothing is graded again, and the kept record's overlay is spelt as this run names the
+    folder, so that it names a file that is there (it named out/..., from the old folder)."""
+    f = _write(tmp_path / "in" / "f", b"one")
+    monkeypatch.chdir(tmp_path)
+    (first,) = batch.grade_many([str(f)], workers=0, out_dir="out", grade_fn=_drawing_grade)
+    assert first.overlay is not None
+    assert not os.path.isabs(first.overlay)
+    monkeypatch.chdir(tmp_path / "in")
+    again = batch.grade_many([str(f)], workers=0, out_dir="../out", grade_fn=_drawing_grade,
+                             resume=True)  # fmt: skip
+    assert list(again) == []
+    (rec,) = batch.read_records(tmp_path / "out" / batch.RESULTS_NAME)
+    assert rec["overlay"] == os.path.join("..", first.overlay)
+    assert os.path.isfile(rec["overlay"])
 
 
 _KILL_SCRIPT = textwrap.dedent(

@@ -758,7 +758,7 @@ def _run(
                 raise output_error(exc, str(results_path)) from None
         batch.write_manifest(manifest_path, manifest)
         if resume:
-            previous = batch.load_resume_state(results_path, files)
+            previous = batch.load_resume_state(results_path, files, out)
     except BaseException:
         if client is not None:
             client.close()
