@@ -18,6 +18,7 @@ Hips are searched on a coarse, isotropic analysis grid (``AnalysisConfig.analysi
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass
@@ -29,7 +30,14 @@ from scipy import ndimage as ndi
 from brooker import hip_detector as hd
 from brooker.config import AnalysisConfig
 from brooker.imaging import block_mean, fill_small_holes, fine_texture, normalized_smooth
-from brooker.models import HipCandidate, HipJoint, HipSearch, ImageSide, Radiograph
+from brooker.models import (
+    HipCandidate,
+    HipJoint,
+    HipSearch,
+    ImageSide,
+    PatientSide,
+    Radiograph,
+)
 
 FloatImage = npt.NDArray[np.float32]
 BoolImage = npt.NDArray[np.bool_]
@@ -628,7 +636,52 @@ def find_hips(
     caveats: tuple[str, ...] = ()
     if len(hips) == 1:
         caveats = ("one hip in the field of view; the other is not graded",)
-    return HipSearch(hips=tuple(hips), caveats=caveats, candidates=searched)
+    search = HipSearch(hips=tuple(hips), caveats=caveats, candidates=searched)
+    return sides_from_image_laterality(radiograph, search)
+
+
+def sides_from_image_laterality(radiograph: Radiograph, found: HipSearch) -> HipSearch:
+    """``found`` with (0020,0062) Image Laterality weighed against the sides of its hips.
+
+    A hip's patient side comes from the side its anatomy puts lateral (the detector's
+    ``image_side``) and the image half the film shows the patient's right on. Image
+    Laterality R or L names the hip a single-hip view shows. When nothing else decided the
+    halves (``laterality_source`` ``"image_laterality"``: they were assumed from the AP
+    convention), the one hip found is the one the header names: a hip whose lateral side
+    points the other way is on a flipped image, and a caveat says so. When Patient
+    Orientation, View Position or the user decided the halves, they are followed, and a
+    disagreement, or two hips under a single-hip laterality, is a caveat (a wrong side on a
+    report is a patient-safety error: the reader checks the side marker)."""
+    il = (radiograph.meta.image_laterality or "").strip().upper()
+    if il not in ("R", "L") or not found.hips:
+        return found
+    stated = PatientSide.RIGHT if il == "R" else PatientSide.LEFT
+    tag = f"(0020,0062) Image Laterality {il}"
+    source = radiograph.laterality_source
+    if len(found.hips) > 1:
+        note = (
+            f"{tag} names a single-hip view, but two hips were found; their sides are from "
+            f"{source.replace('_', ' ')}"
+        )
+        return dataclasses.replace(found, caveats=(*found.caveats, note))
+    hip = found.hips[0]
+    if hip.patient_side is stated:
+        return found
+    if source == "image_laterality":
+        note = (
+            f"{tag} names the patient's {stated.value} hip, and the hip found has its lateral "
+            f"side towards the image's {hip.image_side.value} (the patient's "
+            f"{hip.patient_side.value} hip by the AP convention): the image is taken to be "
+            f"flipped and the hip reported as the {stated.value} hip; check the side marker"
+        )
+        hip = dataclasses.replace(hip, patient_side=stated)
+        return dataclasses.replace(found, hips=(hip,), caveats=(*found.caveats, note))
+    note = (
+        f"{tag} names the patient's {stated.value} hip, but {source.replace('_', ' ')} puts "
+        f"the hip found on the patient's {hip.patient_side.value} side; "
+        f"{source.replace('_', ' ')} is followed: check the side marker"
+    )
+    return dataclasses.replace(found, caveats=(*found.caveats, note))
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from brooker.dicom_io import load_radiograph
-from brooker.models import ImageSide, PatientSide
+from brooker.localization import sides_from_image_laterality
+from brooker.models import HipJoint, HipSearch, ImageSide, PatientSide
 from brooker.phantom_dicom import DicomVariant, write_dicom
 
 L, R = ImageSide.LEFT, ImageSide.RIGHT
@@ -67,3 +68,67 @@ def test_laterality_table(
         assert rad.meta.image_laterality == laterality
     if orientation:
         assert rad.meta.patient_orientation == orientation
+
+
+def _one_hip(lateral_towards: ImageSide, side: PatientSide) -> HipSearch:
+    hip = HipJoint(
+        patient_side=side,
+        image_side=lateral_towards,
+        center_px=(4.0, 4.0),
+        head_radius_mm=23.5,
+        prosthesis=False,
+    )
+    return HipSearch(hips=(hip,))
+
+
+# (id, patient orientation, image laterality, the hip's lateral side on the image,
+#  patient side reported, caveat fragment or "")
+SINGLE_HIP = [
+    # nothing else decides the halves: the header's side names the one hip, flipped or not
+    ("IL R, lateral left (as AP)", None, "R", L, "right", ""),
+    ("IL R, lateral right (flipped)", None, "R", R, "right", "taken to be flipped"),
+    ("IL L, lateral left (flipped)", None, "L", L, "left", "taken to be flipped"),
+    ("IL L, lateral right (as AP)", None, "L", R, "left", ""),
+    # Patient Orientation decides the halves: followed, a disagreement said
+    ("PO L\\F agrees with IL R", ("L", "F"), "R", L, "right", ""),
+    ("PO L\\F against IL L", ("L", "F"), "L", L, "right", "is followed"),
+    ("PO R\\F against IL R", ("R", "F"), "R", L, "left", "is followed"),
+    ("IL B: nothing to weigh", None, "B", R, "left", ""),
+]
+
+
+@pytest.mark.parametrize(
+    ("orientation", "laterality", "lateral", "reported", "caveat"),
+    [pytest.param(*row[1:], id=row[0]) for row in SINGLE_HIP],
+)
+def test_image_laterality_names_a_single_hip(
+    tmp_path: Path,
+    orientation: tuple[str, str] | None,
+    laterality: str,
+    lateral: ImageSide,
+    reported: str,
+    caveat: str,
+) -> None:
+    variant = DicomVariant(
+        patient_orientation=orientation, view_position=None, image_laterality=laterality
+    )
+    rad = load_radiograph(write_dicom(np.zeros((8, 8), np.uint16), tmp_path / "l.dcm", variant))
+    found = sides_from_image_laterality(rad, _one_hip(lateral, rad.patient_side_of(lateral)))
+    (hip,) = found.hips
+    assert hip.patient_side.value == reported
+    assert hip.image_side is lateral  # the anatomy's lateral side is never moved
+    if caveat:
+        assert any(caveat in c and "Image Laterality" in c for c in found.caveats), found.caveats
+    else:
+        assert not found.caveats, found.caveats
+
+
+def test_image_laterality_of_one_hip_on_a_film_with_two(tmp_path: Path) -> None:
+    variant = DicomVariant(patient_orientation=None, view_position=None, image_laterality="R")
+    rad = load_radiograph(write_dicom(np.zeros((8, 8), np.uint16), tmp_path / "l.dcm", variant))
+    two = HipSearch(
+        hips=(*_one_hip(L, PatientSide.RIGHT).hips, *_one_hip(R, PatientSide.LEFT).hips)
+    )
+    found = sides_from_image_laterality(rad, two)
+    assert [h.patient_side for h in found.hips] == [PatientSide.RIGHT, PatientSide.LEFT]
+    assert any("two hips were found" in c for c in found.caveats), found.caveats
