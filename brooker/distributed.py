@@ -25,6 +25,7 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 try:
@@ -61,10 +62,18 @@ def grade_record(
     overlay_crops: bool,
     names: Mapping[str, str],
     grade_fn: GradeFn | None = None,
+    base_dir: str | None = None,
+    out_spelling: str | None = None,
 ) -> str:
-    """Grade one file on a Dask worker; its record as one JSON line."""
+    """Grade one file on a Dask worker; its record as one JSON line.
+
+    A worker runs in its own working folder: a relative ``path`` is read in ``base_dir`` (the
+    client's), and ``out_dir`` is given absolute. The record keeps the client's spelling of
+    the file, and of its overlay in ``out_spelling`` (the ``out_dir`` the caller gave), as a
+    local run's records do."""
+    read = path if base_dir is None else os.path.join(base_dir, path)
     result = grade_one(
-        path,
+        read,
         config,
         out_dir=out_dir,
         overlay=overlay,
@@ -72,7 +81,13 @@ def grade_record(
         overlay_name=names.get(path),
         grade_fn=grade_fn,
     )
-    return record_line(result.to_record())
+    rec = result.to_record()
+    if read != path:
+        rec["file"] = path
+    shown = rec.get("overlay")
+    if out_spelling is not None and isinstance(shown, str):
+        rec["overlay"] = str(Path(out_spelling) / os.path.basename(shown))
+    return record_line(rec)
 
 
 def grade_bag(
@@ -141,21 +156,26 @@ def grade_bag(
     if npartitions is None:
         npartitions = max(1, min(1000, (len(files) + 3) // 4))
     bag = db.from_sequence(files, npartitions=min(npartitions, len(files)))  # type: ignore[no-untyped-call]
+    # the workers' working folder is not the client's: relative paths are the client's
+    here = os.getcwd()
+    out_abs = os.path.join(here, out)
     lines = bag.map(
         grade_record,
         config=config,
-        out_dir=out,
+        out_dir=out_abs,
         overlay=overlay,
         overlay_crops=overlay_crops,
         names=names,
         grade_fn=grade_fn,
+        base_dir=here,
+        out_spelling=out,
     )
     # each partition written whole by the worker that graded it (atomically: a worker killed
     # mid-write leaves no torn part), to a path built here: Dask's own text writer takes a '*'
     # of the folder's name for its file-name mask
     writes = [
         dask.delayed(_write_part)(  # type: ignore[attr-defined]
-            part, os.path.join(out, f"{part_prefix(shard)}{_part_name(i)}.jsonl")
+            part, os.path.join(out_abs, f"{part_prefix(shard)}{_part_name(i)}.jsonl")
         )
         for i, part in enumerate(lines.to_delayed())
     ]

@@ -334,3 +334,77 @@ def test_paths_given_as_an_iterator_are_all_graded(tree: Path, tmp_path: Path):
     paths = iter([tree / "f2", tree / "f3"])
     parts = grade_bag(paths, out_dir=tmp_path / "o", grade_fn=fake_grade)  # type: ignore[arg-type]
     assert [r["file"] for r in _lines(parts)] == [str(tree / "f2"), str(tree / "f3")]
+
+
+def test_a_worker_in_another_folder_reads_the_clients_relative_paths(
+    tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Dask worker runs in its own working folder: a relative input is read in the client's,
+    the overlay written under the absolute --out, and the record keeps the client's spelling
+    of both (as a local run's does)."""
+    from brooker.distributed import grade_record
+
+    elsewhere = tmp_path / "worker-cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    rel = str(tree.relative_to(tmp_path) / "f2")
+    line = grade_record(
+        rel,
+        None,
+        str(tmp_path / "o"),
+        False,
+        False,
+        {},
+        fake_grade,
+        base_dir=str(tmp_path),
+        out_spelling="o",
+    )
+    rec = json.loads(line)
+    assert rec["file"] == rel
+    assert rec["status"] == "ok", rec
+    # read in the worker's own folder, the same input is not there
+    lost = json.loads(grade_record(rel, None, None, False, False, {}, fake_grade))
+    assert lost["status"] == "error", lost
+
+
+def test_relative_paths_on_a_cluster_keep_their_spelling(
+    tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    parts = grade_bag(["in/f2", "in/f3"], out_dir="o", grade_fn=fake_grade)
+    assert parts
+    assert all(Path(p).exists() for p in parts)
+    assert [r["file"] for r in _lines(parts)] == ["in/f2", "in/f3"]
+
+
+def test_cli_an_input_the_workers_wrote_no_record_of_is_an_error_record(
+    tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers that cannot see --out write their partitions elsewhere: the run does not end
+    'complete' with exit 0 and no records; each input missing gets an error record (exit 3)."""
+    from typer.testing import CliRunner
+
+    from brooker import distributed
+    from brooker.cli import app
+
+    class FakeClient:
+        def __enter__(self) -> FakeClient:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+    monkeypatch.setattr(distributed, "grade_bag", lambda *a, **k: [])
+    monkeypatch.setattr("brooker.cli.grade_cmd._dask_client", lambda *a, **k: FakeClient())
+    out = tmp_path / "o"
+    r = CliRunner().invoke(
+        app,
+        ["grade", str(tree / "f2"), "--json", "--out", str(out), "--dask-scheduler", "tcp://x:1"],
+    )
+    assert r.exit_code == 3, r.output
+    (rec,) = [json.loads(line) for line in r.stdout.splitlines()]
+    assert rec["file"] == str(tree / "f2")
+    assert rec["error"]["code"] == "internal_error"
+    assert "no record" in rec["error"]["message"]
+    held = (out / "results.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["file"] for line in held] == [str(tree / "f2")]

@@ -940,6 +940,18 @@ def _run_dask(
             shard=shard,  # its own part names: the shards of a job array share --out
         )
     recs = [rec for part in parts for rec in batch.read_records(part)]
+    # every input has its record: one the workers did not write (a worker that cannot see
+    # --out on its file system writes its partitions elsewhere) is an error, not a silent gap
+    seen = {rec.get("file") for rec in recs}
+    recs += [
+        batch.error_record(
+            f,
+            "internal_error",
+            f"the Dask workers wrote no record of it to {out} (do they see that folder?)",
+        ).to_record()
+        for f in files
+        if f not in seen
+    ]
     for rec in recs:
         emit(rec, err_console)
     # the results file the manifest names holds the run's records, as after a local run
