@@ -8,18 +8,37 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 from pathlib import Path
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644) -> Path:
+def atomic_write_bytes(
+    path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644, follow: bool = False
+) -> Path:
     """Write ``data`` to ``path`` via a temporary file in the same folder, fsync, rename.
 
     The folder is created if needed and fsynced after the rename. ``mode`` is the new file's
     permission bits before the process's umask, as for any file ``open`` creates (``mkstemp``
     alone would leave 0600 on an ordinary output file; a fixed ``fchmod`` would make files
     readable by all on a site whose umask keeps them private).
+
+    ``follow`` (a file the user named: ``--csv``, ``report -o``): through a symbolic link the
+    file the link names is replaced and the link stays, and a device or FIFO
+    (``--csv /dev/stdout``) is written through as the stream it is, never replaced by a
+    regular file. Without it (the run's own files in ``--out``) a link there is replaced.
     """
-    target = Path(path)
+    named = Path(path)
+    target = named
+    if follow:
+        try:
+            kind: int | None = os.stat(named).st_mode  # follows links
+        except OSError:
+            kind = None
+        if kind is not None and not (stat.S_ISREG(kind) or stat.S_ISDIR(kind)):
+            with open(named, "wb") as stream:
+                stream.write(data)
+            return named
+        target = Path(os.path.realpath(named))
     folder = target.parent.resolve()
     folder.mkdir(parents=True, exist_ok=True)
     # what mkstemp used: binary and not inherited on Windows too (text mode would turn a
@@ -44,7 +63,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int =
         tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(folder)
-    return target
+    return named
 
 
 def _fsync_dir(folder: Path) -> None:

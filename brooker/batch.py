@@ -1119,7 +1119,9 @@ def write_csv(path: str | os.PathLike[str], records: Iterable[Mapping[str, Any]]
             writer.writerow({c: _cell(row.get(c)) for c in CSV_COLUMNS})
     try:
         # a file name that is not UTF-8 keeps its own bytes (surrogate escapes, os.fsencode)
-        atomic_write_bytes(path, buf.getvalue().encode("utf-8-sig", "surrogateescape"))
+        atomic_write_bytes(
+            path, buf.getvalue().encode("utf-8-sig", "surrogateescape"), follow=True
+        )
     except OSError as exc:
         raise output_error(exc, os.fsdecode(path)) from None
 

@@ -695,9 +695,14 @@ def write_report(
     thumbs.update(make_thumbnails(pngs, workers=workers, cache_dir=base / THUMB_CACHE))
     target = Path(path) if path is not None else base / REPORT_NAME
     page = render_report(
-        recs, out_dir=base, thumbnails=thumbs, title=title, page_dir=target.parent
+        recs,
+        out_dir=base,
+        thumbnails=thumbs,
+        title=title,
+        # links from where the page lands: through a link -o names, its target's folder
+        page_dir=Path(os.path.realpath(target)).parent,
     ).encode("utf-8", "backslashreplace")  # lone surrogates are escaped by _e already
-    atomic_write_bytes(target, page)
+    atomic_write_bytes(target, page, follow=path is not None)  # -o: the file the user named
     return ReportInfo(
         path=target,
         films=len(recs),

@@ -301,6 +301,54 @@ def test_csv_output(fake_engine: None, good_tree: Path, tmp_path: Path):
     assert rows[2]["grade"] == ""
 
 
+def test_csv_through_a_symlink_writes_the_file_it_names(
+    fake_engine: None, good_tree: Path, tmp_path: Path
+):
+    target = tmp_path / "kept.csv"
+    target.write_text("old")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    r = run(good_tree, "--out", tmp_path / "o", "--csv", link)
+    assert r.exit_code == 0, r.output
+    assert link.is_symlink()
+    assert target.read_text(encoding="utf-8-sig").startswith(",".join(batch.CSV_COLUMNS))
+
+
+def test_csv_into_a_fifo_is_written_through_not_replaced(
+    fake_engine: None, good_tree: Path, tmp_path: Path
+):
+    """``--csv /dev/stdout`` or a named pipe: a stream is written to, never replaced by a
+    regular file (as root, the rename replaced /dev/full's device node)."""
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    r = run(good_tree, "--out", tmp_path / "o", "--csv", fifo)
+    reader.join(timeout=30)
+    assert r.exit_code == 0, r.output
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert got
+    assert got[0].decode("utf-8-sig").startswith(",".join(batch.CSV_COLUMNS))
+
+
+@pytest.mark.parametrize("name", ["input", "results.jsonl", "manifest.json"])
+def test_csv_that_would_overwrite_an_input_or_a_run_file_is_refused(
+    fake_engine: None, good_tree: Path, tmp_path: Path, name: str
+):
+    out = tmp_path / "o"
+    csv_file = good_tree / "a" / "IM0001" if name == "input" else out / name
+    before = csv_file.read_bytes() if csv_file.exists() else None
+    r = run(good_tree, "--out", out, "--csv", csv_file)
+    assert r.exit_code == 2, r.output
+    assert "would overwrite" in r.output
+    after = csv_file.read_bytes() if csv_file.exists() else None
+    assert after == before
+
+
 def fake_grade_nap(path, config=None, **kwargs):  # type: ignore[no-untyped-def]
     """:func:`fake_grade`, one second late for a file holding ``NAP``."""
     if b"NAP" in Path(path).read_bytes():

@@ -391,6 +391,20 @@ def test_full_size_link_is_relative_to_the_page(tmp_path: Path) -> None:
     assert 'href="../run/a-00000000.png"' in page
 
 
+def test_a_page_named_through_a_symlink_is_written_where_it_points(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    make_run(out)
+    real = tmp_path / "pages" / "r.html"
+    real.parent.mkdir()
+    real.write_text("old")
+    link = tmp_path / "r.html"
+    link.symlink_to(real)
+    report.write_report(out, path=link)
+    assert link.is_symlink()
+    page = real.read_text(encoding="utf-8")
+    assert 'href="../run/a-00000000.png"' in page  # relative to where the page is
+
+
 def test_full_size_link_through_a_folder_whose_name_is_not_utf8(tmp_path: Path) -> None:
     """The page written outside the run folder links to the overlays through the folders
     between: a folder name that is not UTF-8 (``os.fsdecode``: a lone surrogate) is linked as

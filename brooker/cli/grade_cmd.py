@@ -662,6 +662,32 @@ def _check_outputs(out: Path, csv_file: Path | None, results_path: Path, resume:
         probe(csv_file.parent if str(csv_file.parent) else Path("."), "the --csv file's folder")
 
 
+def _check_csv_target(csv_file: Path, files: list[str], out: Path) -> None:
+    """Refuse (exit 2) a ``--csv`` that names one of the inputs, or a file the run keeps in
+    ``--out`` (a results or manifest file, ``errors.log``, a lock): the CSV would replace it
+    (inputs are never modified; a results file lost to a CSV makes ``--resume`` start over)."""
+    from brooker import batch
+
+    real = os.path.realpath(csv_file)
+    if any(os.path.realpath(f) == real for f in files):
+        raise typer.BadParameter(
+            term(f"{csv_file} is one of the inputs: the CSV would overwrite it"),
+            param_hint="--csv",
+        )
+    name = os.path.basename(real)
+    run_file = (
+        (name.startswith("results") and name.endswith(".jsonl"))
+        or (name.startswith("manifest") and name.endswith(".json"))
+        or name == batch.ERROR_LOG_NAME
+        or name.endswith(".lock")
+    )
+    if run_file and os.path.dirname(real) == os.path.realpath(out):
+        raise typer.BadParameter(
+            term(f"{csv_file} is a file this run keeps in --out: the CSV would overwrite it"),
+            param_hint="--csv",
+        )
+
+
 def _run(
     *,
     paths: list[str],
@@ -711,6 +737,8 @@ def _run(
     files = list(found.files)
     if shard is not None:
         files = batch.select_shard(files, *shard)
+    if csv_file is not None:
+        _check_csv_target(csv_file, files, out)
     if not files:
         where = f" (shard {shard[0]}/{shard[1]})" if shard else ""
         skipped = (
