@@ -852,11 +852,25 @@ def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
                     rec = json.loads(raw)
                 except ValueError:
                     continue
-                if isinstance(rec, dict) and "file" in rec:
+                if isinstance(rec, dict) and isinstance(rec.get("file"), str):
                     out.append(rec)
     except FileNotFoundError:
         pass
     return out
+
+
+def _forget_records(results_file: str | os.PathLike[str], files: Sequence[str]) -> None:
+    """Take the records of ``files`` out of ``results_file`` (rewritten atomically, only when
+    it holds any): a run without resume grades them again, and their new records must not
+    stand beside the old ones. Records of other files stay."""
+    if not os.path.exists(results_file):
+        return
+    again = {os.path.realpath(f) for f in files}
+    recs = read_records(results_file)
+    kept = [r for r in recs if os.path.realpath(r["file"]) not in again]
+    if len(kept) < len(recs):
+        data = "".join(record_line(r) + "\n" for r in kept).encode("utf-8")
+        atomic_write_bytes(results_file, data)
 
 
 def check_resume_version(
@@ -1245,7 +1259,7 @@ def grade_many(
 
     Parameters
     ----------
-    paths : iterable of str or Path
+    paths : iterable of str or Path, or one str or Path
         Files and folders (see :func:`discover`).
     config : AnalysisConfig, optional
     workers : int, optional
@@ -1271,7 +1285,8 @@ def grade_many(
         use ``brooker grade --resume``, which checks them against its ``manifest.json``.
     results_file : str or Path, optional
         Defaults to ``out_dir/results.jsonl``; each result is appended and fsynced before it
-        is yielded.
+        is yielded. Without ``resume`` the records it already holds of the inputs graded now
+        are taken out first (one record per input, the latest); other files' records stay.
     recursive : bool
         Search sub-folders of folder arguments.
     names : mapping, optional
@@ -1308,7 +1323,8 @@ def grade_many(
             raise ConfigError(f"workers must be an integer >= 0, got {workers!r}")
         workers = int(workers)
     out = None if out_dir is None else os.fspath(out_dir)
-    paths = list(paths)
+    # one path is one input, not its characters
+    paths = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
     if out is not None:
         check_out_dir(out, paths)
     if results_file is None and out is not None:
@@ -1320,6 +1336,8 @@ def grade_many(
     if resume and results_file is not None:
         done = load_resume_state(results_file, files, out)
         files = [f for f in files if f not in done]
+    elif results_file is not None:
+        _forget_records(results_file, files)
     if workers is None:
         workers = os.cpu_count() or 1
     if out is not None:

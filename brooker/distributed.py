@@ -142,7 +142,8 @@ def grade_bag(
     """
     _check_shard(shard)
     out = os.fspath(out_dir)
-    paths = list(paths)  # read twice below: an iterator would be used up by the first
+    # read twice below (an iterator would be used up by the first); one path is one input
+    paths = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
     check_out_dir(out, paths)
     files = list(discover(paths, recursive=recursive, exclude=[out]).files)
     if shard is not None:

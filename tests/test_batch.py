@@ -412,6 +412,30 @@ def test_resume_repairs_and_skips(tmp_path: Path):
     assert len(results.read_bytes().splitlines()) == 4
 
 
+def test_a_run_without_resume_replaces_the_records_of_what_it_grades(tmp_path: Path):
+    """``grade_many`` twice into one ``out_dir`` without ``resume``: one record per input (the
+    latest), as the command line's results file; another file's record stays."""
+    files = [_write(tmp_path / "in" / f"f{i}", b"x" * i) for i in range(3)]
+    out = tmp_path / "out"
+    _records(batch.grade_many(files, workers=0, out_dir=out, grade_fn=fake_grade))
+    _records(batch.grade_many(files[1:], workers=0, out_dir=out, grade_fn=fake_grade))
+    held = [r["file"] for r in batch.read_records(out / batch.RESULTS_NAME)]
+    assert sorted(held) == sorted(map(str, files))
+
+
+def test_one_path_given_as_a_string_is_one_input(tmp_path: Path):
+    folder = tmp_path / "in"
+    files = [_write(folder / f"f{i}", b"x" * i) for i in range(2)]
+    got = _records(batch.grade_many(str(folder), workers=0, grade_fn=fake_grade))
+    assert sorted(r["file"] for r in got) == sorted(map(str, files))
+
+
+def test_read_records_skips_a_record_whose_file_is_not_a_string(tmp_path: Path):
+    f = tmp_path / "r.jsonl"
+    f.write_text('{"file": 5}\n{"file": "a"}\n{"no": 1}\n', encoding="utf-8")
+    assert [r["file"] for r in batch.read_records(f)] == ["a"]
+
+
 def test_resume_regrades_changed_content(tmp_path: Path):
     f = _write(tmp_path / "f", b"one")
     out = tmp_path / "out"
