@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from collections.abc import Callable
 from typing import Final
 
 import numpy as np
@@ -181,6 +182,7 @@ def load_image(
             try:
                 img.load()
                 arr, bits = _to_grey(img, where)
+                arr, notes = _as_displayed(img, arr, bits, kind)
             except BrookerError:
                 raise
             except (OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -204,10 +206,11 @@ def load_image(
     pixels = arr.astype(np.float32, copy=False)
     if not np.isfinite(pixels).all():
         raise UnsupportedPixelDataError(f"the {_NAMES[kind]} has non-finite values", where)
+    rows, cols = pixels.shape  # as displayed: an EXIF rotation swaps them
     spacing, spacing_inputs = resolve_spacing(
         None, pixel_spacing, magnification, where, (rows, cols), image_kind=_NAMES[kind]
     )
-    caveats = list(spacing_inputs.caveats)
+    caveats = [*notes, *spacing_inputs.caveats]
     if flipped is None:
         right_on, lat_source = ImageSide.LEFT, "assumed"
         caveats.append(ASSUMED_SIDES_CAVEAT)
@@ -238,6 +241,52 @@ def load_image(
         caveats=tuple(caveats),
         spacing_inputs=spacing_inputs,
     )
+
+
+#: EXIF (0x0112) Orientation -> the pixels as a viewer shows them (Pillow's
+#: ``ImageOps.exif_transpose``: 2 mirrored, 3 turned 180 degrees, 4 upside down, 5 transposed,
+#: 6 turned 90 degrees clockwise to show, 7 transversed, 8 turned 90 degrees anticlockwise).
+_Turn = Callable[[npt.NDArray[np.generic]], npt.NDArray[np.generic]]
+_EXIF_ORIENTATION: Final[dict[int, _Turn]] = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.T,
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: a[::-1, ::-1].T,
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+def _as_displayed(
+    img: object, arr: npt.NDArray[np.generic], bits: int, kind: str
+) -> tuple[npt.NDArray[np.generic], list[str]]:
+    """The pixels as a viewer shows them, bone bright, and a caveat for each change.
+
+    * A JPEG's or PNG's EXIF Orientation (a photographed film from a phone: 6 or 8) is
+      applied, so that the AP convention (the patient's right on the image's left) is read
+      on the picture as shown; Pillow applies a TIFF's own Orientation tag itself.
+    * A TIFF whose (262) Photometric Interpretation is WhiteIsZero (TIFF's MONOCHROME1) is
+      inverted; Pillow inverts 8-bit ones itself, not 16-bit ones.
+    """
+    from PIL import Image
+
+    assert isinstance(img, Image.Image)
+    notes: list[str] = []
+    if kind == "tiff":
+        tags = getattr(img, "tag_v2", {})
+        if tags.get(262) == 0 and img.mode != "L":
+            per_sample = tags.get(258, bits)
+            depth = int(per_sample[0] if isinstance(per_sample, tuple) else per_sample)
+            arr = (2**depth - 1) - arr.astype(np.int64)
+            notes.append("TIFF WhiteIsZero (MONOCHROME1) image inverted: bone bright")
+        return arr, notes
+    orientation = img.getexif().get(0x0112)
+    turn = _EXIF_ORIENTATION.get(orientation) if isinstance(orientation, int) else None
+    if turn is not None:
+        arr = np.ascontiguousarray(turn(arr))
+        notes.append(f"EXIF Orientation {orientation} applied: the image as a viewer shows it")
+    return arr, notes
 
 
 def _bomb_size(exc: Exception) -> str:

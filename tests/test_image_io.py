@@ -236,3 +236,37 @@ def test_cli_rejects_two_scale_sources(files: dict[str, Path]) -> None:
         app, ["inspect", str(files["png16"]), "--ball-mm", "25", "--pixel-spacing", "0.2,0.2"]
     )
     assert res.exit_code == 2
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_gives_the_image_a_viewer_shows(tmp_path: Path, orientation: int) -> None:
+    """A photographed film carries EXIF Orientation (6 or 8 from a phone): the sides are read
+    on the picture as shown, as Pillow's ``ImageOps.exif_transpose`` shows it."""
+    from PIL import ImageOps
+
+    stored = (RAMP >> 4).astype(np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = _save(stored, tmp_path / "e.png", "PNG", exif=exif)
+    with Image.open(path) as im:
+        shown = np.asarray(ImageOps.exif_transpose(im))
+    rad = image_io.load_image(path, pixel_spacing=(0.2, 0.2))
+    np.testing.assert_array_equal(rad.pixels, shown.astype(np.float32))
+    assert (rad.meta.rows, rad.meta.cols) == shown.shape
+    applied = [c for c in rad.caveats if "EXIF Orientation" in c]
+    assert len(applied) == (orientation != 1)
+
+
+def test_a_16_bit_white_is_zero_tiff_is_inverted(tmp_path: Path) -> None:
+    """TIFF's MONOCHROME1: Pillow inverts an 8-bit WhiteIsZero image, not a 16-bit one."""
+    from PIL import TiffImagePlugin
+
+    info = TiffImagePlugin.ImageFileDirectory_v2()
+    info[262] = 0  # WhiteIsZero
+    white = _save(65535 - RAMP, tmp_path / "w.tif", "TIFF", tiffinfo=info)
+    black = _save(RAMP, tmp_path / "b.tif", "TIFF")
+    rad_w = image_io.load_image(white, pixel_spacing=(0.2, 0.2))
+    rad_b = image_io.load_image(black, pixel_spacing=(0.2, 0.2))
+    np.testing.assert_array_equal(rad_w.pixels, rad_b.pixels)
+    assert any("WhiteIsZero" in c for c in rad_w.caveats)
+    assert not any("WhiteIsZero" in c for c in rad_b.caveats)
