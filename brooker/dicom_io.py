@@ -1015,12 +1015,24 @@ def _modality_lut(
             lut_out = np.asarray(
                 apply_modality_lut(np.arange(first, first + n, dtype=np.int64), ds)
             )
-            out = np.asarray(apply_modality_lut(stored, ds)).astype(np.float32)
+            # the descriptor's first value is signed when the pixels are (PS3.3 C.11.1.1),
+            # whatever VR it was written with: a US 63488 is -2048, and read as 63488 every
+            # signed pixel fell under it onto the table's first entry
+            shift = 1 << 16 if signed and first >= 1 << 15 else 0
+            # int32: the table's index (pixel - first) overflows a signed 8-bit pixel's type
+            looked_up = stored.astype(np.int32)
+            if shift:
+                looked_up += shift
+            out = np.asarray(apply_modality_lut(looked_up, ds)).astype(np.float32)
         except Exception as exc:
             raise MalformedDicomError(
                 f"(0028,3000) Modality LUT Sequence cannot be applied ({_safe_detail(exc)})",
                 where,
             ) from None
+        if out.size and out.min() == out.max() and stored.min() != stored.max():
+            raise MalformedDicomError(
+                "(0028,3000) Modality LUT Sequence maps every pixel to one value", where
+            )
         return out, float(lut_out.min()) + float(lut_out.max())
     slope = _float_value(
         ds, 0x00281053, "(0028,1053) Rescale Slope", where, default=1.0, ident=ident

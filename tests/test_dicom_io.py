@@ -149,6 +149,46 @@ def test_modality_lut_sequence_is_applied(tmp_path: Path) -> None:
     np.testing.assert_array_equal(rad.pixels, 3.0 * src + 7.0)
 
 
+@pytest.mark.parametrize("vr", ["SS", "US"])
+def test_modality_lut_of_signed_pixels_whatever_vr_its_descriptor_has(
+    tmp_path: Path, vr: str
+) -> None:
+    """PS3.3 C.11.1.1: the descriptor's first mapped value is signed when the pixels are; a
+    US 65408 is -128 (read as 65408, every pixel fell onto the table's first entry)."""
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    src = (_pixels(8) % 256).astype(np.int16) - 128
+    item = Dataset()
+    item.add_new(0x00283002, vr, [256, -128 if vr == "SS" else 65536 - 128, 16])
+    item.ModalityLUTType = "US"
+    item.add_new(0x00283006, "US", [3 * v + 7 for v in range(256)])  # LUT Data
+    variant = DicomVariant(
+        bits_stored=8,
+        extra=(
+            (0x00280103, "US", 1),  # Pixel Representation: signed
+            (0x7FE00010, "OB", src.astype("i1").tobytes()),
+            (0x00283000, "SQ", Sequence([item])),
+        ),
+    )
+    rad = load_radiograph(_write(tmp_path, variant, (src + 128).astype(np.uint16)))
+    np.testing.assert_array_equal(rad.pixels, 3.0 * (src + 128) + 7.0)
+
+
+def test_a_modality_lut_that_makes_every_pixel_one_value_is_refused(tmp_path: Path) -> None:
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    src = (_pixels(8) % 256).astype(np.uint16)
+    item = Dataset()
+    item.LUTDescriptor = [256, 0, 16]
+    item.ModalityLUTType = "US"
+    item.add_new(0x00283006, "US", [500] * 256)  # LUT Data: one value
+    variant = DicomVariant(bits_stored=8, extra=((0x00283000, "SQ", Sequence([item])),))
+    with pytest.raises(errors.MalformedDicomError, match="one value"):
+        load_radiograph(_write(tmp_path, variant, src))
+
+
 def test_bits_above_bits_stored_are_masked(tmp_path: Path) -> None:
     src = _pixels(12)
     dirty = src | np.uint16(0xA000)  # garbage (e.g. an overlay) in bits 13-16
