@@ -202,7 +202,9 @@ class AnalysisConfig:
             if not all(v > 0 for v in ps):
                 raise ConfigError(f"pixel_spacing must be {what}, got {ps!r}")
         if self.magnification is not None:
-            _number(self, "magnification", lambda v: 0.5 <= v <= 3.0, "between 0.5 and 3.0")
+            # a projection magnifies (detector over patient: at least 1); 1/1.15 = 0.87 is
+            # the reciprocal typed by mistake, and would lengthen every gap by 32 %
+            _number(self, "magnification", lambda v: 1.0 <= v <= 3.0, "between 1.0 and 3.0")
         for name in ("ball_mm", "head_mm"):
             if getattr(self, name) is not None:
                 _number(self, name, lambda v: 5.0 <= v <= 80.0, "a diameter between 5 and 80 mm")

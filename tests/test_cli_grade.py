@@ -211,6 +211,7 @@ def test_no_inputs_exit_4(fake_engine: None, tmp_path: Path, content: str | None
         ["--pixel-spacing", "0.1,0.1,0.1"],
         ["--pixel-spacing", "nan,0.1"],
         ["--magnification", "9"],
+        ["--magnification", "0.87"],
         ["--shard", "2/2"],
         ["--shard", "x"],
         ["--workers", "0"],

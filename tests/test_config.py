@@ -18,7 +18,7 @@ NAN, INF = float("nan"), float("inf")
 #: (option, bad values): each must give a ConfigError whose message names the option
 BAD: list[tuple[str, list[Any]]] = [
     ("pixel_spacing", [0.1, "0.1,0.1", (0.1,), (0.1, -0.1), (NAN, 0.1), (True, True)]),
-    ("magnification", ["1.2", 0.0, NAN, (1.2,)]),
+    ("magnification", ["1.2", 0.0, 0.87, NAN, (1.2,)]),
     ("ball_mm", ["25", 0.0, NAN]),
     ("head_mm", ["32", 100.0, INF]),
     ("estimate_spacing", ["yes", 1, None]),

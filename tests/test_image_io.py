@@ -101,6 +101,9 @@ def test_an_image_files_spacing_options_are_checked_as_for_dicom(files: dict[str
     assert any("pixel spacing is taken to be at the patient already" in c for c in user.caveats)
     with pytest.raises(InvalidSpacingError, match=r"magnification -1\.2 given by the user"):
         load_radiograph(files["png16"], magnification=-1.2)
+    # the reciprocal of 1.15 typed by mistake: a projection magnifies
+    with pytest.raises(InvalidSpacingError, match=r"magnification 0\.87 .*at least 1"):
+        load_radiograph(files["png16"], magnification=0.87)
     # an implausible spacing is refused at load, as the DICOM loader refuses it
     with pytest.raises(ImplausibleSpacingError, match="given by the user is outside"):
         load_radiograph(files["png16"], pixel_spacing=(5.0, 5.0))

@@ -48,9 +48,10 @@ _HINTS = {
 def _check_magnification(value: float | None) -> float | None:
     if value is None:
         return None
-    if not (math.isfinite(value) and 0.5 <= value <= 3.0):
+    if not (math.isfinite(value) and 1.0 <= value <= 3.0):
         raise typer.BadParameter(
-            f"must be between 0.5 and 3.0, got {value!r}", param_hint="--magnification"
+            f"must be between 1.0 and 3.0 (a projection magnifies), got {value!r}",
+            param_hint="--magnification",
         )
     return value
 
