@@ -203,6 +203,36 @@ class Discovery:
     skipped_non_dicom: int = 0
     skipped_special: tuple[str, ...] = ()
     unreadable: tuple[str, ...] = ()
+    skipped_run_folders: tuple[str, ...] = ()
+    """Sub-folders holding another brooker run's output (:func:`is_run_folder`): never
+    searched, so its overlays are not graded as inputs."""
+
+
+def is_run_folder(folder: str | os.PathLike[str]) -> bool:
+    """Whether ``folder`` holds the output of a brooker run: a ``manifest*.json`` that
+    ``brooker grade`` wrote (its ``command``), or a ``results*.jsonl`` whose first line is a
+    brooker record (``grade_many`` writes no manifest)."""
+    try:
+        with os.scandir(folder) as it:
+            names = [e.name for e in it if e.is_file(follow_symlinks=False)]
+    except OSError:
+        return False
+    for name in sorted(names):
+        path = os.path.join(folder, name)
+        try:
+            if name.startswith("manifest") and name.endswith(".json"):
+                with open(path, "rb") as fh:
+                    head = json.loads(fh.read(1 << 20))
+                if isinstance(head, dict) and head.get("command") == "grade":
+                    return True
+            elif name.startswith("results") and name.endswith(".jsonl"):
+                with open(path, "rb") as fh:
+                    first = json.loads(fh.readline(1 << 20))
+                if isinstance(first, dict) and {"file", "status", "version"} <= set(first):
+                    return True
+        except (OSError, ValueError):
+            continue
+    return False
 
 
 def read_files_from(source: str | os.PathLike[str] | IO[str] | IO[bytes]) -> list[str]:
@@ -245,7 +275,8 @@ def discover(
     exclude : iterable of str or Path
         Folders never searched when met inside a folder argument: the run's own output
         folder, whose overlays are PNG files (``brooker grade . --out brooker-out`` must not
-        grade the overlays of its earlier run, or of the run it resumes).
+        grade the overlays of its earlier run, or of the run it resumes). A sub-folder
+        holding another run's output (:func:`is_run_folder`) is not searched either.
 
     Returns
     -------
@@ -257,6 +288,7 @@ def discover(
     special: list[str] = []
     unreadable: list[str] = []
     skipped: list[str] = []  # regular files in folders that are neither DICOM nor an image
+    run_folders: list[str] = []  # sub-folders holding another run's output
 
     def add(p: str) -> None:
         key = os.path.realpath(p)
@@ -283,7 +315,10 @@ def discover(
                 try:
                     if entry.is_dir(follow_symlinks=False):
                         if recursive and os.path.realpath(fp) not in skip_dirs:
-                            stack.append(fp)
+                            if is_run_folder(fp):  # another run's --out: its overlays
+                                run_folders.append(fp)
+                            else:
+                                stack.append(fp)
                         continue
                     if entry.is_symlink() and os.path.isdir(fp):
                         continue  # links to folders are not followed
@@ -331,6 +366,7 @@ def discover(
         skipped_non_dicom=len({p for p in skipped if not_graded(p)}),
         skipped_special=tuple(sorted({p for p in special if not_graded(p)})),
         unreadable=tuple(sorted(set(unreadable))),
+        skipped_run_folders=tuple(sorted(set(run_folders))),
     )
 
 

@@ -350,6 +350,41 @@ def test_csv_that_would_overwrite_an_input_or_a_run_file_is_refused(
     assert after == before
 
 
+def test_another_runs_out_inside_the_input_folder_is_not_graded(
+    fake_engine: None, good_tree: Path
+):
+    """``grade in --out in/o1`` then ``grade in --out in/o2``: the second run must not grade
+    the first's overlays, results or manifest (its own --out is excluded by name; another
+    run's by what it holds)."""
+    first = run(good_tree, "--out", good_tree / "o1", "--json")
+    assert first.exit_code == 0, first.output
+    (good_tree / "o1" / "o1-overlay.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    second = run(good_tree, "--out", good_tree / "o2", "--json")
+    assert second.exit_code == 0, second.output
+    assert sorted(r["file"] for r in json_lines(second.stdout)) == sorted(
+        r["file"] for r in json_lines(first.stdout)
+    )
+    assert "another brooker run's output" in second.stderr
+    manifest = json.loads((good_tree / "o2" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["inputs"]["skipped_run_folders"] == 1
+
+
+def test_a_folder_is_a_run_folder_by_what_it_holds(tmp_path: Path):
+    plain_folder = tmp_path / "p"
+    plain_folder.mkdir()
+    (plain_folder / "manifest.json").write_text('{"command": "other"}')
+    (plain_folder / "results.jsonl").write_text('{"file": "a"}\n')
+    assert not batch.is_run_folder(plain_folder)
+    api = tmp_path / "api"
+    api.mkdir()
+    (api / "results.jsonl").write_text('{"file": "a", "status": "ok", "version": "0"}\n')
+    assert batch.is_run_folder(api)
+    cli = tmp_path / "cli"
+    cli.mkdir()
+    (cli / "manifest.shard-0-of-2.json").write_text('{"command": "grade"}')
+    assert batch.is_run_folder(cli)
+
+
 def fake_grade_nap(path, config=None, **kwargs):  # type: ignore[no-untyped-def]
     """:func:`fake_grade`, one second late for a file holding ``NAP``."""
     if b"NAP" in Path(path).read_bytes():

@@ -193,6 +193,12 @@ def _print_summary(
             f"skipped {found.skipped_non_dicom} file(s) in the folders that are neither DICOM "
             "nor PNG/JPEG/TIFF"
         )
+    if found.skipped_run_folders:
+        console.print(
+            f"skipped {len(found.skipped_run_folders)} folder(s) holding another brooker "
+            "run's output: " + ", ".join(map(term, found.skipped_run_folders[:3]))
+            + (" ..." if len(found.skipped_run_folders) > 3 else "")
+        )
     _print_special(console, found.skipped_special)
     failed = [r for r in records if r.get("status") != "ok"]
     if failed:
@@ -761,6 +767,7 @@ def _run(
             "files": len(files),
             "missing": len(found.missing),
             "skipped_non_dicom": found.skipped_non_dicom,
+            "skipped_run_folders": len(found.skipped_run_folders),
             "skipped_not_regular": len(found.skipped_special),
             "unreadable": len(found.unreadable),
         },
