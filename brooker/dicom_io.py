@@ -1474,7 +1474,10 @@ def _identifier_values(ds: Dataset) -> Iterator[str]:
 
 
 def _redact(text: str, ident: Sequence[str]) -> str:
+    """``text`` with every identifier value in ``ident`` replaced, whatever its case: a name
+    typed in mixed case comes back upper-cased from a code-string element (Patient
+    Orientation, View Position, Body Part Examined are CS)."""
     for value in sorted(set(ident), key=len, reverse=True):
-        if value and value in text:
-            text = text.replace(value, "[redacted]")
+        if value and value.casefold() in text.casefold():
+            text = re.sub(re.escape(value), "[redacted]", text, flags=re.IGNORECASE)
     return text

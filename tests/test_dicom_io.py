@@ -482,6 +482,25 @@ def test_header_values_quoted_in_caveats_and_meta_are_redacted(tmp_path: Path) -
         assert word not in text
 
 
+def test_an_identifier_is_redacted_whatever_its_case(tmp_path: Path) -> None:
+    """A name typed in mixed case comes back upper-cased from a code string (Patient
+    Orientation, View Position and Body Part Examined are CS): redacted all the same."""
+    variant = DicomVariant(
+        patient_orientation=("JANETH", "F"),
+        view_position="PID98765X",
+        extra=(
+            (0x00100010, "PN", "Doe^Janeth"),
+            (0x00100020, "LO", "pid98765x"),
+            (0x00180015, "CS", "DOE JANETH"),
+        ),
+    )
+    rad = load_radiograph(_write(tmp_path, variant))
+    text = (repr(rad.meta) + " ".join(rad.caveats)).casefold()
+    assert "[redacted]" in text
+    for word in ("janeth", "pid98765x"):
+        assert word not in text
+
+
 @pytest.mark.parametrize(
     ("element", "value"),
     [
