@@ -162,11 +162,13 @@ def load_records(out_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
             s = _run_started_s(p, manifests)
         return (s is not None, s or 0.0)
 
+    # one film however its runs spelt it ("scans/a.dcm", "/data/scans/a.dcm"): the same path
+    # from the folder the report is made in, as --resume matches them
     by_file: dict[str, dict[str, Any]] = {}
     for path in sorted(files, key=started):  # stable: ties keep the order of results_files
         for rec in read_records(path):
-            by_file[str(rec["file"])] = rec
-    return [by_file[k] for k in sorted(by_file)]
+            by_file[os.path.realpath(rec["file"])] = rec
+    return sorted(by_file.values(), key=lambda rec: str(rec["file"]))
 
 
 def _thumb_format() -> str:

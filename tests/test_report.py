@@ -250,6 +250,30 @@ def test_records_from_shards_and_parts_once_each(tmp_path: Path, folder: str) ->
     assert [r["file"] for r in report.load_records(out)] == [f for f, _ in FILMS]
 
 
+def test_a_film_two_runs_spelt_differently_is_one_card(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shard graded "scans/a.dcm", a later run "/.../scans/a.dcm": one film, the later
+    run's record (as --resume matches spellings)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "scans").mkdir()
+    (tmp_path / "scans" / "a.dcm").write_bytes(b"x")
+    out = tmp_path / "run"
+    out.mkdir()
+    old = {"file": "scans/a.dcm", "status": "ok", "hips": [], "version": "0", "n": 1}
+    new = {**old, "file": str(tmp_path / "scans" / "a.dcm"), "n": 2}
+    (out / "results.shard-0-of-1.jsonl").write_text(json.dumps(old) + "\n", encoding="utf-8")
+    (out / "manifest.shard-0-of-1.json").write_text(
+        json.dumps({"command": "grade", "started_at": "2026-01-01T00:00:00+00:00"})
+    )
+    (out / "results.jsonl").write_text(json.dumps(new) + "\n", encoding="utf-8")
+    (out / "manifest.json").write_text(
+        json.dumps({"command": "grade", "started_at": "2026-01-02T00:00:00+00:00"})
+    )
+    (rec,) = report.load_records(out)
+    assert rec["n"] == 2
+
+
 def test_records_from_the_dask_parts_of_every_shard(tmp_path: Path) -> None:
     """The shards of a job array on Dask share one folder, each with its own parts
     (part-shard-I-of-N-NNNNN.jsonl): the report reads them all, beside a run's parts with no
