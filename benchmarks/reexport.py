@@ -30,7 +30,9 @@ Variants (grey levels are those of the stored pixels; ``max`` is ``2**BitsStored
   swapped (L <-> R), so that the patient's sides stay right; labelled centres and image halves
   mirrored;
 * ``up2x``: upsampled 2x (bilinear), Pixel Spacing halved, labels scaled;
-* ``half``: 2 x 2 blocks averaged, Pixel Spacing doubled, labels scaled.
+* ``half``: 2 x 2 blocks averaged, Pixel Spacing doubled, labels scaled;
+* ``padded``: a border of 40 mm of the darkest grey level (0) on every side, declared as
+  (0028,0120) Pixel Padding Value, as an export padded to a fixed plate size; labels moved.
 
 Prints one markdown table (progress on stderr); ``--list`` also lists each variant's false calls;
 ``--judges DIR`` grades with retrained judges (``brooker grade --judges``).
@@ -119,7 +121,9 @@ GREY: dict[str, Transform] = {
     "sharpen0.4s2": sharpen(0.4, 2.0),
 }
 #: every variant, in the table's order (the others are handled in :func:`reexport`)
-VARIANTS = ("as_exported", *GREY, "bits12", "mono1", "mirrored", "up2x", "half")
+VARIANTS = ("as_exported", *GREY, "bits12", "mono1", "mirrored", "up2x", "half", "padded")
+#: The border the ``padded`` variant adds on every side, mm.
+PAD_MM = 40.0
 
 
 def _write(ds: pydicom.Dataset, px: Pixels, path: Path, bits_stored: int | None = None) -> None:
@@ -185,6 +189,15 @@ def reexport(variant: str, src: Path, dst: Path, labels: Labels, seed: int) -> L
             r, c = hip["centre_rc_px"]
             hip["centre_rc_px"] = [(r - 0.5) / 2, (c - 0.5) / 2]
             hip["radius_px"] = hip["radius_px"] / 2
+    elif variant == "padded":
+        spacing = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing")
+        row_mm, col_mm = (float(v) for v in spacing)
+        pr, pc = round(PAD_MM / row_mm), round(PAD_MM / col_mm)
+        px = np.pad(px, ((pr, pr), (pc, pc)), constant_values=0.0)
+        ds.add_new(0x00280120, "US", 0)  # Pixel Padding Value
+        for hip in out["hips"]:
+            r, c = hip["centre_rc_px"]
+            hip["centre_rc_px"] = [r + pr, c + pc]
     _write(ds, px, dst, bits)
     return out
 

@@ -97,6 +97,20 @@ def test_half_doubles_the_spacing_and_scales_the_labels(
     assert rad.pixels[round(r), round(c)] == pytest.approx(float(block.mean()), abs=0.5)
 
 
+def test_padded_adds_a_border_and_moves_the_labels(tmp_path: Path, original: np.ndarray) -> None:
+    from reexport import PAD_MM
+
+    labels, rad, out = _reexported(tmp_path, "padded")
+    pad = round(PAD_MM / 0.25)  # the film's 0.25 mm pixels
+    assert rad.pixels.shape == (original.shape[0] + 2 * pad, original.shape[1] + 2 * pad)
+    np.testing.assert_array_equal(rad.pixels[pad:-pad, pad:-pad], original)
+    assert not rad.pixels[:pad].any()
+    assert pydicom.dcmread(out)[0x00280120].value == 0  # Pixel Padding Value
+    for before, after in zip(LABELS["hips"], labels["hips"], strict=True):
+        r, c = before["centre_rc_px"]
+        assert after["centre_rc_px"] == [r + pad, c + pad]
+
+
 @pytest.mark.parametrize(
     "variant", ["noise4", "gamma0.7", "gamma1.4", "contrast60", "sharpen1.0s6", "sharpen0.4s2"]
 )
@@ -114,7 +128,7 @@ def test_grey_level_variants_keep_the_geometry_and_the_range(
 def test_every_variant_is_covered() -> None:
     assert set(VARIANTS) == {"as_exported", "noise4", "gamma0.7", "gamma1.4", "contrast60",
                              "sharpen1.0s6", "sharpen0.4s2", "bits12", "mono1", "mirrored",
-                             "up2x", "half"}  # fmt: skip
+                             "up2x", "half", "padded"}  # fmt: skip
 
 
 def test_sharpen_overshoots_an_edge_and_leaves_flat_grey_alone() -> None:
