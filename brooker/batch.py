@@ -204,19 +204,21 @@ class Discovery:
     skipped_special: tuple[str, ...] = ()
     unreadable: tuple[str, ...] = ()
     skipped_run_folders: tuple[str, ...] = ()
-    """Sub-folders holding another brooker run's output (:func:`is_run_folder`): never
-    searched, so its overlays are not graded as inputs."""
+    """Folders holding another brooker run's output (:func:`is_run_folder`): the files that
+    run wrote there (:func:`is_run_output`) are not inputs; anything else in them is."""
 
 
-def is_run_folder(folder: str | os.PathLike[str]) -> bool:
+def is_run_folder(folder: str | os.PathLike[str], names: Iterable[str] | None = None) -> bool:
     """Whether ``folder`` holds the output of a brooker run: a ``manifest*.json`` that
     ``brooker grade`` wrote (its ``command``), or a ``results*.jsonl`` whose first line is a
-    brooker record (``grade_many`` writes no manifest)."""
-    try:
-        with os.scandir(folder) as it:
-            names = [e.name for e in it if e.is_file(follow_symlinks=False)]
-    except OSError:
-        return False
+    brooker record (``grade_many`` writes no manifest). ``names``: the folder's file names,
+    when the caller has listed it already."""
+    if names is None:
+        try:
+            with os.scandir(folder) as it:
+                names = [e.name for e in it if e.is_file(follow_symlinks=False)]
+        except OSError:
+            return False
     for name in sorted(names):
         path = os.path.join(folder, name)
         try:
@@ -233,6 +235,21 @@ def is_run_folder(folder: str | os.PathLike[str]) -> bool:
         except (OSError, ValueError):
             continue
     return False
+
+
+#: What a run writes in its --out: records, manifests, the error log, the review page, Dask
+#: parts, the lock, and overlays ``<stem>-<16 hex>.png`` (8 before 505b8f6) with their hip
+#: crops ``...-right.png`` / ``...-left.png``.
+_RUN_OUTPUT = re.compile(
+    r"(?:results.*\.jsonl|manifest.*\.json|errors\.log|report\.html|part-.*\.jsonl"
+    r"|\..*\.lock|.+-[0-9a-f]{8}(?:[0-9a-f]{8})?(?:-(?:left|right))?\.png)"
+)
+
+
+def is_run_output(name: str) -> bool:
+    """Whether a file named ``name`` in a run folder (:func:`is_run_folder`) is one the run
+    wrote (its thumbnails' folder, ``.report-thumbs``, is one too)."""
+    return name == ".report-thumbs" or _RUN_OUTPUT.fullmatch(name) is not None
 
 
 def read_files_from(source: str | os.PathLike[str] | IO[str] | IO[bytes]) -> list[str]:
@@ -275,8 +292,9 @@ def discover(
     exclude : iterable of str or Path
         Folders never searched when met inside a folder argument: the run's own output
         folder, whose overlays are PNG files (``brooker grade . --out brooker-out`` must not
-        grade the overlays of its earlier run, or of the run it resumes). A sub-folder
-        holding another run's output (:func:`is_run_folder`) is not searched either.
+        grade the overlays of its earlier run, or of the run it resumes). In a folder
+        holding another run's output (:func:`is_run_folder`), the files that run wrote
+        (:func:`is_run_output`) are left out too.
 
     Returns
     -------
@@ -288,7 +306,7 @@ def discover(
     special: list[str] = []
     unreadable: list[str] = []
     skipped: list[str] = []  # regular files in folders that are neither DICOM nor an image
-    run_folders: list[str] = []  # sub-folders holding another run's output
+    run_folders: list[str] = []  # folders holding another run's output
 
     def add(p: str) -> None:
         key = os.path.realpath(p)
@@ -308,17 +326,24 @@ def discover(
                 unreadable.append(folder)
                 add(folder)
                 continue
+            # another run's --out (beside films, or above them): what it wrote there is
+            # not an input (its overlays are PNG files), everything else is
+            files_here = [e.name for e in entries if e.is_file(follow_symlinks=False)]
+            run_folder = any(_RUN_OUTPUT.fullmatch(n) for n in files_here) and is_run_folder(
+                folder, files_here
+            )
+            if run_folder:
+                run_folders.append(folder)
             for entry in entries:
+                if run_folder and is_run_output(entry.name):
+                    continue
                 # normalised like a named path ("./a" is "a"): the batch re-discovers the
                 # files it is given, and the CLI orders records by these strings
                 fp = _norm(os.path.join(folder, entry.name))
                 try:
                     if entry.is_dir(follow_symlinks=False):
                         if recursive and os.path.realpath(fp) not in skip_dirs:
-                            if is_run_folder(fp):  # another run's --out: its overlays
-                                run_folders.append(fp)
-                            else:
-                                stack.append(fp)
+                            stack.append(fp)
                         continue
                     if entry.is_symlink() and os.path.isdir(fp):
                         continue  # links to folders are not followed

@@ -358,15 +358,47 @@ def test_another_runs_out_inside_the_input_folder_is_not_graded(
     run's by what it holds)."""
     first = run(good_tree, "--out", good_tree / "o1", "--json")
     assert first.exit_code == 0, first.output
-    (good_tree / "o1" / "o1-overlay.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    # an overlay as a run names it (the stand-in engine draws none)
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+    (good_tree / "o1" / "IM0001-0123456789abcdef.png").write_bytes(png)
     second = run(good_tree, "--out", good_tree / "o2", "--json")
     assert second.exit_code == 0, second.output
     assert sorted(r["file"] for r in json_lines(second.stdout)) == sorted(
         r["file"] for r in json_lines(first.stdout)
     )
-    assert "another brooker run's output" in second.stderr
+    assert "another brooker run's overlays" in second.stderr
     manifest = json.loads((good_tree / "o2" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["inputs"]["skipped_run_folders"] == 1
+
+
+def test_films_beside_or_below_another_runs_output_are_still_graded(
+    fake_engine: None, tmp_path: Path
+):
+    """--out may be the parent of an input (grade study/p1 --out study): a later run over
+    the archive leaves out what that run wrote in study, not the films in study/p1, p2 or
+    beside its files."""
+    study = tmp_path / "archive" / "study"
+    for name in ("p1/IM0001", "p2/IM0001"):
+        _w(study / name, b"one")
+    first = run(study / "p1", "--out", study)
+    assert first.exit_code == 0, first.output
+    # an overlay as a run names it (the stand-in engine draws none)
+    (study / "IM0001-0123456789abcdef.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    _w(study / "beside.dcm", b"three")
+    second = run(tmp_path / "archive", "--out", tmp_path / "run2", "--json")
+    assert second.exit_code == 0, second.output
+    got = sorted(Path(r["file"]).relative_to(study).as_posix() for r in json_lines(second.stdout))
+    assert got == ["beside.dcm", "p1/IM0001", "p2/IM0001"]
+
+
+def test_only_run_output_is_left_out_of_a_run_folder():
+    for name in ("results.jsonl", "manifest.shard-0-of-2.json", "errors.log", "report.html",
+                 "part-00001.jsonl", ".results.jsonl.lock", ".report-thumbs",
+                 "IM0001-0123456789abcdef.png", "IM0001-0123456789abcdef-left.png",
+                 "old-01234567.png"):  # fmt: skip
+        assert batch.is_run_output(name), name
+    for name in ("IM0001", "scan.dcm", "hip.png", "grades.csv", "IM0001-notahexstring.png"):
+        assert not batch.is_run_output(name), name
 
 
 def test_a_folder_is_a_run_folder_by_what_it_holds(tmp_path: Path):

@@ -193,12 +193,7 @@ def _print_summary(
             f"skipped {found.skipped_non_dicom} file(s) in the folders that are neither DICOM "
             "nor PNG/JPEG/TIFF"
         )
-    if found.skipped_run_folders:
-        console.print(
-            f"skipped {len(found.skipped_run_folders)} folder(s) holding another brooker "
-            "run's output: " + ", ".join(map(term, found.skipped_run_folders[:3]))
-            + (" ..." if len(found.skipped_run_folders) > 3 else "")
-        )
+    _print_run_folders(console, found.skipped_run_folders)
     _print_special(console, found.skipped_special)
     failed = [r for r in records if r.get("status") != "ok"]
     if failed:
@@ -668,6 +663,16 @@ def _check_outputs(out: Path, csv_file: Path | None, results_path: Path, resume:
         probe(csv_file.parent if str(csv_file.parent) else Path("."), "the --csv file's folder")
 
 
+def _print_run_folders(console: Console, folders: tuple[str, ...]) -> None:
+    """Say which folders held another brooker run's output, left out of the inputs."""
+    if folders:
+        console.print(
+            f"left out another brooker run's overlays and files in {len(folders)} folder(s): "
+            + ", ".join(map(term, folders[:3]))
+            + (" ..." if len(folders) > 3 else "")
+        )
+
+
 def _check_csv_target(csv_file: Path, files: list[str], out: Path) -> None:
     """Refuse (exit 2) a ``--csv`` that names one of the inputs, or a file the run keeps in
     ``--out`` (a results or manifest file, ``errors.log``, a lock): the CSV would replace it
@@ -753,6 +758,7 @@ def _run(
             else ""
         )
         err_console.print(f"no radiographs found{where}{skipped}", style="yellow")
+        _print_run_folders(err_console, found.skipped_run_folders)
         _print_special(err_console, found.skipped_special)
         return int(ExitCode.NO_INPUTS)
 
