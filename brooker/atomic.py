@@ -30,11 +30,13 @@ def atomic_write_bytes(
     named = Path(path)
     target = named
     if follow:
-        try:
-            kind: int | None = os.stat(named).st_mode  # follows links
-        except OSError:
-            kind = None
-        if kind is not None and not (stat.S_ISREG(kind) or stat.S_ISDIR(kind)):
+        fd = open_descriptor(named)
+        if fd is not None:  # /dev/stdout: the stream as it is open (appending, a pipe)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            return named
+        if is_stream(named):
             with open(named, "wb") as stream:
                 stream.write(data)
             return named
@@ -77,3 +79,32 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(dfd)
+
+
+#: Paths that name one of this process's open descriptors: written to it as it is open (a
+#: file opened again by name would be truncated, and replaced by a rename).
+_DESCRIPTOR_PATHS = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+
+
+def open_descriptor(path: str | os.PathLike[str]) -> int | None:
+    """The open file descriptor ``path`` names (``/dev/stdout``, ``/dev/fd/N``,
+    ``/proc/self/fd/N``), or None."""
+    text = os.fspath(path)
+    if text in _DESCRIPTOR_PATHS:
+        return _DESCRIPTOR_PATHS[text]
+    for prefix in ("/dev/fd/", "/proc/self/fd/"):
+        if text.startswith(prefix) and text[len(prefix) :].isdigit():
+            return int(text[len(prefix) :])
+    return None
+
+
+def is_stream(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is written as a stream, never replaced: an open descriptor's name, or
+    an existing device or FIFO (after links)."""
+    if open_descriptor(path) is not None:
+        return True
+    try:
+        kind = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(kind) or stat.S_ISDIR(kind))

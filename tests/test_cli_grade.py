@@ -336,6 +336,49 @@ def test_csv_into_a_fifo_is_written_through_not_replaced(
     assert got[0].decode("utf-8-sig").startswith(",".join(batch.CSV_COLUMNS))
 
 
+def test_csv_that_is_another_shards_input_is_refused(
+    fake_engine: None, good_tree: Path, tmp_path: Path
+):
+    inputs = [str(p) for p in sorted(good_tree.rglob("IM0001"))]
+    other = next(f for f in inputs if batch.shard_of(f, 2) == 1)
+    before = Path(other).read_bytes()
+    r = run(good_tree, "--out", tmp_path / "o", "--shard", "0/2", "--csv", other)
+    assert r.exit_code == 2, r.output
+    assert Path(other).read_bytes() == before
+
+
+def test_csv_through_a_link_into_a_folder_that_cannot_be_made_fails_before_any_work(
+    fake_engine: None, good_tree: Path, tmp_path: Path
+):
+    (tmp_path / "blocker").write_text("a file, not a folder")
+    link = tmp_path / "link.csv"
+    link.symlink_to(tmp_path / "blocker" / "x.csv")
+    r = run(good_tree, "--out", tmp_path / "o", "--json", "--csv", link)
+    assert r.exit_code == 5, r.output
+    assert r.stdout == ""  # nothing graded
+
+
+def test_csv_to_dev_stdout_appends_to_a_redirected_stdout(tmp_path: Path):
+    """``--csv /dev/stdout >> file``: written to the open stream, never by a rename that
+    would replace the file (and lose what it held) or a reopening that would truncate it."""
+    import subprocess
+    import sys
+
+    film = Path(__file__).resolve().parents[1] / "sample_images" / "hip_view_right_4.dcm"
+    target = tmp_path / "all.csv"
+    target.write_text("EARLIER\n")
+    with open(target, "ab") as fh:
+        p = subprocess.run(
+            [sys.executable, "-m", "brooker", "grade", str(film), "--out", str(tmp_path / "o"),
+             "--no-overlay", "--csv", "/dev/stdout"],
+            stdout=fh, stderr=subprocess.PIPE, timeout=300, check=False,
+        )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    text = target.read_text(encoding="utf-8-sig")
+    assert text.startswith("EARLIER\n")
+    assert "hip_view_right_4.dcm" in text
+
+
 @pytest.mark.parametrize("name", ["input", "results.jsonl", "manifest.json"])
 def test_csv_that_would_overwrite_an_input_or_a_run_file_is_refused(
     fake_engine: None, good_tree: Path, tmp_path: Path, name: str

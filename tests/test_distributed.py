@@ -367,16 +367,6 @@ def test_a_worker_in_another_folder_reads_the_clients_relative_paths(
     assert lost["status"] == "error", lost
 
 
-def test_relative_paths_on_a_cluster_keep_their_spelling(
-    tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    parts = grade_bag(["in/f2", "in/f3"], out_dir="o", grade_fn=fake_grade)
-    assert parts
-    assert all(Path(p).exists() for p in parts)
-    assert [r["file"] for r in _lines(parts)] == ["in/f2", "in/f3"]
-
-
 def test_cli_an_input_the_workers_wrote_no_record_of_is_an_error_record(
     tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

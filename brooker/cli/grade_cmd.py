@@ -638,6 +638,7 @@ def _check_outputs(out: Path, csv_file: Path | None, results_path: Path, resume:
     """
     import tempfile
 
+    from brooker.atomic import is_stream
     from brooker.errors import OutputError, output_error
 
     def probe(folder: Path, label: str) -> None:
@@ -657,10 +658,11 @@ def _check_outputs(out: Path, csv_file: Path | None, results_path: Path, resume:
             os.close(os.open(results_path, os.O_WRONLY | os.O_APPEND))
         except OSError as exc:
             raise output_error(exc, str(results_path)) from None
-    if csv_file is not None:
+    if csv_file is not None and not is_stream(csv_file):  # a stream is written as it is
         if csv_file.is_dir():
             raise OutputError("--csv names a folder, not a file", str(csv_file))
-        probe(csv_file.parent if str(csv_file.parent) else Path("."), "the --csv file's folder")
+        # the folder the file lands in: through a link, its target's
+        probe(Path(os.path.realpath(csv_file)).parent, "the --csv file's folder")
 
 
 def _print_run_folders(console: Console, folders: tuple[str, ...]) -> None:
@@ -674,9 +676,10 @@ def _print_run_folders(console: Console, folders: tuple[str, ...]) -> None:
 
 
 def _check_csv_target(csv_file: Path, files: list[str], out: Path) -> None:
-    """Refuse (exit 2) a ``--csv`` that names one of the inputs, or a file the run keeps in
-    ``--out`` (a results or manifest file, ``errors.log``, a lock): the CSV would replace it
-    (inputs are never modified; a results file lost to a CSV makes ``--resume`` start over)."""
+    """Refuse (exit 2) a ``--csv`` that names one of the inputs (``files``: every shard's), or
+    a file runs write in ``--out`` (:func:`brooker.batch.is_run_output`): the CSV would
+    replace it (inputs are never modified; a results file lost to a CSV makes ``--resume``
+    start over)."""
     from brooker import batch
 
     real = os.path.realpath(csv_file)
@@ -685,14 +688,9 @@ def _check_csv_target(csv_file: Path, files: list[str], out: Path) -> None:
             term(f"{csv_file} is one of the inputs: the CSV would overwrite it"),
             param_hint="--csv",
         )
-    name = os.path.basename(real)
-    run_file = (
-        (name.startswith("results") and name.endswith(".jsonl"))
-        or (name.startswith("manifest") and name.endswith(".json"))
-        or name == batch.ERROR_LOG_NAME
-        or name.endswith(".lock")
-    )
-    if run_file and os.path.dirname(real) == os.path.realpath(out):
+    if batch.is_run_output(os.path.basename(real)) and os.path.dirname(
+        real
+    ) == os.path.realpath(out):
         raise typer.BadParameter(
             term(f"{csv_file} is a file this run keeps in --out: the CSV would overwrite it"),
             param_hint="--csv",
@@ -746,10 +744,10 @@ def _run(
         raise typer.BadParameter(term(exc.message), param_hint="--out") from None
     found = batch.discover(inputs, recursive=recursive, exclude=[out])
     files = list(found.files)
+    if csv_file is not None:  # every input, another shard's too
+        _check_csv_target(csv_file, files, out)
     if shard is not None:
         files = batch.select_shard(files, *shard)
-    if csv_file is not None:
-        _check_csv_target(csv_file, files, out)
     if not files:
         where = f" (shard {shard[0]}/{shard[1]})" if shard else ""
         skipped = (
