@@ -923,12 +923,34 @@ def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
 def _forget_records(results_file: str | os.PathLike[str], files: Sequence[str]) -> None:
     """Take the records of ``files`` out of ``results_file`` (rewritten atomically, only when
     it holds any): a run without resume grades them again, and their new records must not
-    stand beside the old ones. Records of other files stay."""
+    stand beside the old ones. Records of other files stay. A record with an absolute path is
+    one of ``files`` by its real path; one with a relative path was written from some working
+    folder, so it must also have the file's present content (its SHA-256), or a run from
+    another folder that graded another ``x.dcm`` would lose its record."""
     if not os.path.exists(results_file):
         return
-    again = {os.path.realpath(f) for f in files}
+    by_name: dict[str, set[str]] = {}
+    for f in files:  # by the name as spelt and as resolved: an input may be a link
+        real = os.path.realpath(f)
+        for name in {os.path.basename(f), os.path.basename(real)}:
+            by_name.setdefault(name, set()).add(real)
+    shas: dict[str, str | None] = {}
+
+    def again(rec: dict[str, Any]) -> bool:
+        name = os.path.basename(rec["file"])
+        if name not in by_name:  # most records, in a big results file: no realpath
+            return False
+        real = os.path.realpath(rec["file"])
+        if real not in by_name[name]:
+            return False
+        if os.path.isabs(rec["file"]):
+            return True
+        if real not in shas:
+            shas[real] = _sha_or_none(real)
+        return shas[real] is not None and rec.get("input_sha256") == shas[real]
+
     recs = read_records(results_file)
-    kept = [r for r in recs if os.path.realpath(r["file"]) not in again]
+    kept = [r for r in recs if not again(r)]
     if len(kept) < len(recs):
         data = "".join(record_line(r) + "\n" for r in kept).encode("utf-8")
         atomic_write_bytes(results_file, data)
