@@ -278,7 +278,11 @@ def _as_displayed(
         if tags.get(262) == 0 and img.mode != "L":
             per_sample = tags.get(258, bits)
             depth = int(per_sample[0] if isinstance(per_sample, tuple) else per_sample)
-            arr = (2**depth - 1) - arr.astype(np.int64)
+            if np.issubdtype(arr.dtype, np.integer) and depth <= 16:
+                arr = (2**depth - 1) - arr.astype(np.int64)
+            else:  # floating point, or 32-bit integers: about the values' own range
+                wide = arr.astype(np.float64)
+                arr = (float(wide.max()) + float(wide.min())) - wide if wide.size else wide
             notes.append("TIFF WhiteIsZero (MONOCHROME1) image inverted: bone bright")
         return arr, notes
     orientation = img.getexif().get(0x0112)

@@ -273,3 +273,14 @@ def test_a_16_bit_white_is_zero_tiff_is_inverted(tmp_path: Path) -> None:
     np.testing.assert_array_equal(rad_w.pixels, rad_b.pixels)
     assert any("WhiteIsZero" in c for c in rad_w.caveats)
     assert not any("WhiteIsZero" in c for c in rad_b.caveats)
+
+
+def test_a_floating_point_white_is_zero_tiff_is_inverted_about_its_range(tmp_path: Path) -> None:
+    from PIL import TiffImagePlugin
+
+    info = TiffImagePlugin.ImageFileDirectory_v2()
+    info[262] = 0  # WhiteIsZero
+    values = RAMP.astype(np.float32) / 4095.0
+    white = _save(1.0 - values, tmp_path / "wf.tif", "TIFF", tiffinfo=info)
+    rad = image_io.load_image(white, pixel_spacing=(0.2, 0.2))
+    np.testing.assert_allclose(rad.pixels, values, atol=1e-6)
