@@ -645,13 +645,14 @@ def sides_from_image_laterality(radiograph: Radiograph, found: HipSearch) -> Hip
 
     A hip's patient side comes from the side its anatomy puts lateral (the detector's
     ``image_side``) and the image half the film shows the patient's right on. Image
-    Laterality R or L names the hip a single-hip view shows. When nothing else decided the
-    halves (``laterality_source`` ``"image_laterality"``: they were assumed from the AP
-    convention), the one hip found is the one the header names: a hip whose lateral side
-    points the other way is on a flipped image, and a caveat says so. When Patient
-    Orientation, View Position or the user decided the halves, they are followed, and a
-    disagreement, or two hips under a single-hip laterality, is a caveat (a wrong side on a
-    report is a patient-safety error: the reader checks the side marker)."""
+    Laterality R or L names the hip a single-hip view shows. When the halves were only
+    assumed (``laterality_source`` ``"image_laterality"``: the AP convention; or
+    ``"view_position"``: AP or PA says how the beam went, not how the stored image is turned,
+    and a mirrored export keeps it), the one hip found is the one the header names: a hip
+    whose lateral side points the other way is on a flipped image, and a caveat says so. When
+    Patient Orientation (the stored rows' direction) or the user decided the halves, they are
+    followed, and a disagreement, or two hips under a single-hip laterality, is a caveat (a
+    wrong side on a report is a patient-safety error: the reader checks the side marker)."""
     il = (radiograph.meta.image_laterality or "").strip().upper()
     if il not in ("R", "L") or not found.hips:
         return found
@@ -667,11 +668,16 @@ def sides_from_image_laterality(radiograph: Radiograph, found: HipSearch) -> Hip
     hip = found.hips[0]
     if hip.patient_side is stated:
         return found
-    if source == "image_laterality":
+    if source in ("image_laterality", "view_position"):
+        convention = (
+            f"(0018,5101) View Position {radiograph.meta.view_position}"
+            if source == "view_position"
+            else "the AP convention"
+        )
         note = (
             f"{tag} names the patient's {stated.value} hip, and the hip found has its lateral "
             f"side towards the image's {hip.image_side.value} (the patient's "
-            f"{hip.patient_side.value} hip by the AP convention): the image is taken to be "
+            f"{hip.patient_side.value} hip by {convention}): the image is taken to be "
             f"flipped and the hip reported as the {stated.value} hip; check the side marker"
         )
         hip = dataclasses.replace(hip, patient_side=stated)

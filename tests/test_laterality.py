@@ -81,36 +81,41 @@ def _one_hip(lateral_towards: ImageSide, side: PatientSide) -> HipSearch:
     return HipSearch(hips=(hip,))
 
 
-# (id, patient orientation, image laterality, the hip's lateral side on the image,
-#  patient side reported, caveat fragment or "")
+# (id, patient orientation, view position, image laterality, the hip's lateral side on the
+#  image, patient side reported, caveat fragment or "")
 SINGLE_HIP = [
     # nothing else decides the halves: the header's side names the one hip, flipped or not
-    ("IL R, lateral left (as AP)", None, "R", L, "right", ""),
-    ("IL R, lateral right (flipped)", None, "R", R, "right", "taken to be flipped"),
-    ("IL L, lateral left (flipped)", None, "L", L, "left", "taken to be flipped"),
-    ("IL L, lateral right (as AP)", None, "L", R, "left", ""),
+    ("IL R, lateral left (as AP)", None, None, "R", L, "right", ""),
+    ("IL R, lateral right (flipped)", None, None, "R", R, "right", "taken to be flipped"),
+    ("IL L, lateral left (flipped)", None, None, "L", L, "left", "taken to be flipped"),
+    ("IL L, lateral right (as AP)", None, None, "L", R, "left", ""),
+    # View Position says how the beam went, not how the image is turned: IL names the hip
+    ("VP AP, IL R, lateral right", None, "AP", "R", R, "right", "View Position AP"),
+    ("VP PA, IL R, lateral right", None, "PA", "R", R, "right", ""),
+    ("VP PA, IL R, lateral left", None, "PA", "R", L, "right", "View Position PA"),
     # Patient Orientation decides the halves: followed, a disagreement said
-    ("PO L\\F agrees with IL R", ("L", "F"), "R", L, "right", ""),
-    ("PO L\\F against IL L", ("L", "F"), "L", L, "right", "is followed"),
-    ("PO R\\F against IL R", ("R", "F"), "R", L, "left", "is followed"),
-    ("IL B: nothing to weigh", None, "B", R, "left", ""),
+    ("PO L\\F agrees with IL R", ("L", "F"), None, "R", L, "right", ""),
+    ("PO L\\F against IL L", ("L", "F"), None, "L", L, "right", "is followed"),
+    ("PO R\\F against IL R", ("R", "F"), None, "R", L, "left", "is followed"),
+    ("IL B: nothing to weigh", None, None, "B", R, "left", ""),
 ]
 
 
 @pytest.mark.parametrize(
-    ("orientation", "laterality", "lateral", "reported", "caveat"),
+    ("orientation", "view", "laterality", "lateral", "reported", "caveat"),
     [pytest.param(*row[1:], id=row[0]) for row in SINGLE_HIP],
 )
 def test_image_laterality_names_a_single_hip(
     tmp_path: Path,
     orientation: tuple[str, str] | None,
+    view: str | None,
     laterality: str,
     lateral: ImageSide,
     reported: str,
     caveat: str,
 ) -> None:
     variant = DicomVariant(
-        patient_orientation=orientation, view_position=None, image_laterality=laterality
+        patient_orientation=orientation, view_position=view, image_laterality=laterality
     )
     rad = load_radiograph(write_dicom(np.zeros((8, 8), np.uint16), tmp_path / "l.dcm", variant))
     found = sides_from_image_laterality(rad, _one_hip(lateral, rad.patient_side_of(lateral)))
