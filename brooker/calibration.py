@@ -45,6 +45,7 @@ from brooker.errors import (
 from brooker.imaging import block_mean
 from brooker.models import (
     CalibrationObject,
+    HipJoint,
     ImageSide,
     PixelSpacing,
     Radiograph,
@@ -388,32 +389,49 @@ def find_native_heads(
     from brooker.localization import find_hips
 
     cols = radiograph.pixels.shape[1]
+    # a head whose outline the hip search fitted has its radius in pixels whatever the trial
+    # width; one placed at the detector's centre has a typical head's radius at that width,
+    # and the search band built on it can miss the head (a narrow film's 131 px head sought
+    # at 65-125 px fitted another arc: 12 % off). Fitted heads at any width come first.
+    unfitted: list[tuple[float, list[HipJoint]]] = []
     for width_mm in (380.0, 300.0, 450.0, 240.0):
         row_mm = width_mm / (cols * aspect)
         probe = replace(
             radiograph,
             spacing=PixelSpacing(row_mm, row_mm * aspect, SpacingSource.ANATOMICAL_ESTIMATE),
         )
-        found = find_hips(probe, config)
-        natives = [h for h in found.hips if not h.prosthesis]
-        if not natives:
-            continue
-        fits: list[CircleFit] = []
-        for hip in natives:
-            r_px = hip.head_radius_mm / row_mm
-            pts = ray_steps(
-                radiograph.pixels, hip.center_px, r_px, n_rays=360, inner=0.7, outer=1.35,
-                aspect=aspect,
-            )
-            cands = ransac_circles(
-                pts, aspect=aspect, radius_range_px=(0.75 * r_px, 1.3 * r_px), tol_px=1.5,
-                min_arc_deg=120, max_circles=1,
-            )
-            if cands:
-                fits.append(cands[0])
+        natives = [h for h in find_hips(probe, config).hips if not h.prosthesis]
+        fitted = [h for h in natives if h.center_uncertainty_mm == 0]
+        fits = _fit_native_heads(radiograph, fitted, row_mm, aspect)
+        if fits:
+            return fits
+        unfitted.append((row_mm, natives))
+    for row_mm, natives in unfitted:
+        fits = _fit_native_heads(radiograph, natives, row_mm, aspect)
         if fits:
             return fits
     return []
+
+
+def _fit_native_heads(
+    radiograph: Radiograph, natives: list[HipJoint], row_mm: float, aspect: float
+) -> list[CircleFit]:
+    """The outlines of the heads of ``natives`` (found at a trial ``row_mm``), in pixels:
+    the steepest step along rays from each centre, RANSAC keeping the round part."""
+    fits: list[CircleFit] = []
+    for hip in natives:
+        r_px = hip.head_radius_mm / row_mm
+        pts = ray_steps(
+            radiograph.pixels, hip.center_px, r_px, n_rays=360, inner=0.7, outer=1.35,
+            aspect=aspect,
+        )
+        cands = ransac_circles(
+            pts, aspect=aspect, radius_range_px=(0.75 * r_px, 1.3 * r_px), tol_px=1.5,
+            min_arc_deg=120, max_circles=1,
+        )
+        if cands:
+            fits.append(cands[0])
+    return fits
 
 
 # --------------------------------------------------------------------------------------------

@@ -362,3 +362,27 @@ def test_a_film_a_few_pixels_high_is_refused_before_any_search(
     with pytest.raises(ImageTooSmallError, match="2 x 2000") as info:
         load_calibrated(path, AnalysisConfig(**kw))  # type: ignore[arg-type]
     assert str(path) in info.value.message
+
+
+def test_estimated_spacing_does_not_depend_on_the_width_of_the_field(tmp_path: Path) -> None:
+    """The same anatomy at the same pixels, cut to a narrow or a wide field: the native heads
+    give one spacing. On the narrow film the first trial width placed both hips at the
+    detector's centre with a typical head's radius, whose search band (65-125 px) missed the
+    131 px head, and another arc gave a spacing 12 % off."""
+    got = []
+    for name, field in (("narrow", (300.0, 300.0)), ("wide", (330.0, 440.0))):
+        ph = phantom.render(
+            phantom.PhantomSpec(
+                seed=21, right=phantom.HipSpec(3, 8.0, spurs="pelvic"), left=phantom.HipSpec(0),
+                spacing_mm=0.2, noise=0.7, field_mm=field,
+            )
+        )  # fmt: skip
+        Image.fromarray(ph.pixels).save(tmp_path / f"{name}.png")
+        cfg = AnalysisConfig(estimate_spacing=True)
+        spacing = load_calibrated(tmp_path / f"{name}.png", cfg).spacing
+        assert spacing is not None
+        truth_px = [h["head_diameter_mm"] / 0.2 for h in ph.truth["hips"]]
+        for obj in spacing.calibration:  # each fitted circle is one of the heads
+            assert min(abs(obj.diameter_px - t) for t in truth_px) < 6.0
+        got.append(spacing.row_mm)
+    assert got[0] == pytest.approx(got[1], rel=0.02)
