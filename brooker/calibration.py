@@ -455,6 +455,23 @@ def calibrate(radiograph: Radiograph, config: AnalysisConfig) -> Radiograph:
     """
     where = radiograph.meta.path
     prior = radiograph.spacing
+    asked = (
+        (SpacingSource.CALIBRATION_BALL, config.ball_mm)
+        if config.ball_mm is not None
+        else (SpacingSource.PROSTHETIC_HEAD, config.head_mm)
+        if config.head_mm is not None
+        else None
+    )
+    if (
+        asked is not None
+        and prior is not None
+        and prior.calibration
+        and (prior.source, prior.calibration[0].diameter_mm) == asked
+    ):
+        # calibrated already, from the object this config names: analysed again, it is the
+        # radiograph it was (its caveats were not written twice, nor a "replaces" note about
+        # a spacing the file never had)
+        return radiograph
     aspect = 1.0 if prior is None else prior.col_mm / prior.row_mm
     unc = config.spacing_uncertainty
     extra: list[str] = []

@@ -305,6 +305,10 @@ def test_a_calibrated_radiograph_analysed_again_with_its_own_config() -> None:
     again = load_calibrated(first, cfg)
     assert again.spacing is not None
     assert again.spacing.row_mm == pytest.approx(first.spacing.row_mm)
+    # the same radiograph: its calibration caveat once, no "replaces" note about a spacing
+    # the file never had (they were written again on every pass)
+    assert again.caveats == first.caveats
+    assert analyze(first, cfg).to_record()["caveats"] == analyze(film, cfg).to_record()["caveats"]
     with pytest.raises(ConfigError, match="calibrated from the film"):
         load_calibrated(first, AnalysisConfig(head_mm=32.0, magnification=1.2))
 
