@@ -401,26 +401,35 @@ def find_native_heads(
             spacing=PixelSpacing(row_mm, row_mm * aspect, SpacingSource.ANATOMICAL_ESTIMATE),
         )
         natives = [h for h in find_hips(probe, config).hips if not h.prosthesis]
-        fitted = [h for h in natives if h.center_uncertainty_mm == 0]
-        fits = _fit_native_heads(radiograph, fitted, row_mm, aspect)
-        if fits:
-            return fits
+        outlined = [h.head_radius_mm / row_mm for h in natives if h.center_uncertainty_mm == 0]
+        if outlined:
+            # every native head at this width, sought at the outlined heads' size in pixels
+            # (the two heads of one pelvis are alike; a typical radius may miss it)
+            fits = _fit_native_heads(radiograph, natives, float(np.mean(outlined)), aspect)
+            if fits:
+                return fits
         unfitted.append((row_mm, natives))
     for row_mm, natives in unfitted:
-        fits = _fit_native_heads(radiograph, natives, row_mm, aspect)
+        fits = _fit_native_heads(radiograph, natives, None, aspect, row_mm=row_mm)
         if fits:
             return fits
     return []
 
 
 def _fit_native_heads(
-    radiograph: Radiograph, natives: list[HipJoint], row_mm: float, aspect: float
+    radiograph: Radiograph,
+    natives: list[HipJoint],
+    radius_px: float | None,
+    aspect: float,
+    *,
+    row_mm: float = 1.0,
 ) -> list[CircleFit]:
-    """The outlines of the heads of ``natives`` (found at a trial ``row_mm``), in pixels:
-    the steepest step along rays from each centre, RANSAC keeping the round part."""
+    """The outlines of the heads of ``natives``, in pixels: the steepest step along rays from
+    each centre, RANSAC keeping the round part; sought at ``radius_px``, or when None at each
+    hip's own radius at the trial spacing ``row_mm``."""
     fits: list[CircleFit] = []
     for hip in natives:
-        r_px = hip.head_radius_mm / row_mm
+        r_px = radius_px if radius_px is not None else hip.head_radius_mm / row_mm
         pts = ray_steps(
             radiograph.pixels, hip.center_px, r_px, n_rays=360, inner=0.7, outer=1.35,
             aspect=aspect,
@@ -462,23 +471,22 @@ def calibrate(radiograph: Radiograph, config: AnalysisConfig) -> Radiograph:
         if config.head_mm is not None
         else None
     )
-    if (
+    # calibrated already, from the object this config names: analysed again, its spacing
+    # stands as any other does (the calibration's caveats are not written twice, nor a
+    # "replaces" note about a spacing the file never had)
+    again = (
         asked is not None
         and prior is not None
-        and prior.calibration
+        and bool(prior.calibration)
         and (prior.source, prior.calibration[0].diameter_mm) == asked
-    ):
-        # calibrated already, from the object this config names: analysed again, it is the
-        # radiograph it was (its caveats were not written twice, nor a "replaces" note about
-        # a spacing the file never had)
-        return radiograph
+    )
     aspect = 1.0 if prior is None else prior.col_mm / prior.row_mm
     unc = config.spacing_uncertainty
     extra: list[str] = []
-    searching = config.ball_mm is not None or config.head_mm is not None
+    searching = not again and (config.ball_mm is not None or config.head_mm is not None)
     if searching or (config.estimate_spacing and prior is None):
         _check_searchable(radiograph)
-    if config.ball_mm is not None:
+    if config.ball_mm is not None and not again:
         balls = find_balls(radiograph.pixels, aspect=aspect)
         if not balls:
             raise NoCalibrationObjectError(
@@ -508,7 +516,7 @@ def calibrate(radiograph: Radiograph, config: AnalysisConfig) -> Radiograph:
             )
         objs = [_object("calibration_ball", ball, config.ball_mm, aspect)]
         source = SpacingSource.CALIBRATION_BALL
-    elif config.head_mm is not None:
+    elif config.head_mm is not None and not again:
         heads = find_prosthetic_heads(radiograph.pixels, aspect=aspect)
         if not heads:
             raise NoCalibrationObjectError(
@@ -539,7 +547,11 @@ def calibrate(radiograph: Radiograph, config: AnalysisConfig) -> Radiograph:
                 _, fit_rel, spread = _combine(prior.calibration)
                 rel = _relative_uncertainty(rel, fit_rel, spread)
             radiograph = replace(radiograph, spacing=replace(prior, relative_uncertainty=rel))
-        if config.estimate_spacing and prior is not None:
+        if (
+            config.estimate_spacing
+            and prior is not None
+            and prior.source is not SpacingSource.ANATOMICAL_ESTIMATE
+        ):
             return _add_caveats(
                 radiograph,
                 [f"--estimate-spacing not used: the spacing comes from {prior.source.value}"],

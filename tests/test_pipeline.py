@@ -309,6 +309,12 @@ def test_a_calibrated_radiograph_analysed_again_with_its_own_config() -> None:
     # the file never had (they were written again on every pass)
     assert again.caveats == first.caveats
     assert analyze(first, cfg).to_record()["caveats"] == analyze(film, cfg).to_record()["caveats"]
+    # ... and a config's own uncertainty for the source applies as on a fresh load
+    wider = dataclasses.replace(cfg, spacing_uncertainty={SpacingSource.PROSTHETIC_HEAD: 0.10})
+    fresh, reloaded = load_calibrated(film, wider).spacing, load_calibrated(first, wider).spacing
+    assert fresh is not None
+    assert reloaded is not None
+    assert reloaded.relative_uncertainty == pytest.approx(fresh.relative_uncertainty)
     with pytest.raises(ConfigError, match="calibrated from the film"):
         load_calibrated(first, AnalysisConfig(head_mm=32.0, magnification=1.2))
 
