@@ -203,9 +203,9 @@ class Discovery:
     skipped_non_dicom: int = 0
     skipped_special: tuple[str, ...] = ()
     unreadable: tuple[str, ...] = ()
-    skipped_run_folders: tuple[str, ...] = ()
+    run_folders: tuple[str, ...] = ()
     """Folders holding another brooker run's output (:func:`is_run_folder`): the files that
-    run wrote there (:func:`is_run_output`) are not inputs; anything else in them is."""
+    run wrote there (:func:`run_outputs`) are not inputs; anything else in them is."""
 
 
 def is_run_folder(folder: str | os.PathLike[str], names: Iterable[str] | None = None) -> bool:
@@ -237,19 +237,53 @@ def is_run_folder(folder: str | os.PathLike[str], names: Iterable[str] | None = 
     return False
 
 
-#: What a run writes in its --out: records, manifests, the error log, the review page, Dask
-#: parts, the lock, and overlays ``<stem>-<16 hex>.png`` (8 before 505b8f6) with their hip
-#: crops ``...-right.png`` / ``...-left.png``.
-_RUN_OUTPUT = re.compile(
+#: The files a run writes in its --out under fixed names: records, manifests, the error
+#: log, the review page, Dask parts, the lock (and the thumbnails' folder, .report-thumbs).
+_RUN_FILE = re.compile(
     r"(?:results.*\.jsonl|manifest.*\.json|errors\.log|report\.html|part-.*\.jsonl"
-    r"|\..*\.lock|.+-[0-9a-f]{8}(?:[0-9a-f]{8})?(?:-(?:left|right))?\.png)"
+    r"|\..*\.lock|\.report-thumbs)"
 )
+#: An overlay's name, ``<stem>-<16 hex>.png`` (8 before 505b8f6), or a hip crop's.
+_OVERLAY_NAME = re.compile(r".+-[0-9a-f]{8}(?:[0-9a-f]{8})?(?:-(?:left|right))?\.png")
 
 
-def is_run_output(name: str) -> bool:
-    """Whether a file named ``name`` in a run folder (:func:`is_run_folder`) is one the run
-    wrote (its thumbnails' folder, ``.report-thumbs``, is one too)."""
-    return name == ".report-thumbs" or _RUN_OUTPUT.fullmatch(name) is not None
+def is_run_file_name(name: str) -> bool:
+    """Whether ``name`` is one a run gives a file in its --out: a fixed-name file (records,
+    manifest, log, review page, Dask part, lock) or an overlay's (``<stem>-<hex>.png``)."""
+    return bool(_RUN_FILE.fullmatch(name) or _OVERLAY_NAME.fullmatch(name))
+
+
+def run_outputs(folder: str | os.PathLike[str], names: Iterable[str]) -> set[str]:
+    """The names among ``names`` (the entries of ``folder``, a run folder:
+    :func:`is_run_folder`) that a brooker run wrote there: its fixed-name files, the
+    overlays its records name with their hip crops, and any PNG named like an overlay that is
+    one (8-bit RGB, as every overlay is: a film named so, DICOM or greyscale, is an input)."""
+    names = set(names)
+    written = {n for n in names if _RUN_FILE.fullmatch(n)}
+    for n in sorted(written):
+        if not n.endswith(".jsonl"):
+            continue
+        for rec in read_records(os.path.join(folder, n)):
+            shown = rec.get("overlay")
+            if isinstance(shown, str):
+                base = os.path.basename(shown)
+                stem = base[: -len(".png")] if base.endswith(".png") else base
+                written |= {base, f"{stem}-left.png", f"{stem}-right.png"} & names
+    for n in names - written:
+        if _OVERLAY_NAME.fullmatch(n) and _is_rgb_png(os.path.join(folder, n)):
+            written.add(n)
+    return written
+
+
+def _is_rgb_png(path: str) -> bool:
+    """A PNG whose header says 8-bit RGB (IHDR colour type 2)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(26)
+    except OSError:
+        return False
+    png = head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR"
+    return png and head[24:26] == b"\x08\x02"  # bit depth 8, colour type 2
 
 
 def read_files_from(source: str | os.PathLike[str] | IO[str] | IO[bytes]) -> list[str]:
@@ -294,7 +328,7 @@ def discover(
         folder, whose overlays are PNG files (``brooker grade . --out brooker-out`` must not
         grade the overlays of its earlier run, or of the run it resumes). In a folder
         holding another run's output (:func:`is_run_folder`), the files that run wrote
-        (:func:`is_run_output`) are left out too.
+        (:func:`run_outputs`) are left out too.
 
     Returns
     -------
@@ -328,14 +362,14 @@ def discover(
                 continue
             # another run's --out (beside films, or above them): what it wrote there is
             # not an input (its overlays are PNG files), everything else is
-            files_here = [e.name for e in entries if e.is_file(follow_symlinks=False)]
-            run_folder = any(_RUN_OUTPUT.fullmatch(n) for n in files_here) and is_run_folder(
-                folder, files_here
-            )
-            if run_folder:
+            written: set[str] = set()
+            if any(_RUN_FILE.fullmatch(e.name) for e in entries) and is_run_folder(
+                folder, [e.name for e in entries if e.is_file(follow_symlinks=False)]
+            ):
                 run_folders.append(folder)
+                written = run_outputs(folder, [e.name for e in entries])
             for entry in entries:
-                if run_folder and is_run_output(entry.name):
+                if entry.name in written:
                     continue
                 # normalised like a named path ("./a" is "a"): the batch re-discovers the
                 # files it is given, and the CLI orders records by these strings
@@ -391,7 +425,7 @@ def discover(
         skipped_non_dicom=len({p for p in skipped if not_graded(p)}),
         skipped_special=tuple(sorted({p for p in special if not_graded(p)})),
         unreadable=tuple(sorted(set(unreadable))),
-        skipped_run_folders=tuple(sorted(set(run_folders))),
+        run_folders=tuple(sorted(set(run_folders))),
     )
 
 

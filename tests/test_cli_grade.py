@@ -19,8 +19,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from closed_stdout import run_with_stdout_closed
+from PIL import Image
 from typer.testing import CliRunner
 
 from brooker import batch
@@ -339,10 +341,10 @@ def test_csv_into_a_fifo_is_written_through_not_replaced(
 def test_csv_that_is_another_shards_input_is_refused(
     fake_engine: None, good_tree: Path, tmp_path: Path
 ):
-    inputs = [str(p) for p in sorted(good_tree.rglob("IM0001"))]
-    other = next(f for f in inputs if batch.shard_of(f, 2) == 1)
+    other = str(sorted(good_tree.rglob("IM0001"))[0])
+    this_shard = 1 - batch.shard_of(other, 2)  # the run is the other shard's
     before = Path(other).read_bytes()
-    r = run(good_tree, "--out", tmp_path / "o", "--shard", "0/2", "--csv", other)
+    r = run(good_tree, "--out", tmp_path / "o", "--shard", f"{this_shard}/2", "--csv", other)
     assert r.exit_code == 2, r.output
     assert Path(other).read_bytes() == before
 
@@ -401,9 +403,8 @@ def test_another_runs_out_inside_the_input_folder_is_not_graded(
     run's by what it holds)."""
     first = run(good_tree, "--out", good_tree / "o1", "--json")
     assert first.exit_code == 0, first.output
-    # an overlay as a run names it (the stand-in engine draws none)
-    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
-    (good_tree / "o1" / "IM0001-0123456789abcdef.png").write_bytes(png)
+    # an overlay as a run names and draws it (the stand-in engine draws none)
+    _rgb_png(good_tree / "o1" / "IM0001-0123456789abcdef.png")
     second = run(good_tree, "--out", good_tree / "o2", "--json")
     assert second.exit_code == 0, second.output
     assert sorted(r["file"] for r in json_lines(second.stdout)) == sorted(
@@ -411,7 +412,7 @@ def test_another_runs_out_inside_the_input_folder_is_not_graded(
     )
     assert "another brooker run's overlays" in second.stderr
     manifest = json.loads((good_tree / "o2" / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["inputs"]["skipped_run_folders"] == 1
+    assert manifest["inputs"]["run_folders"] == 1
 
 
 def test_films_beside_or_below_another_runs_output_are_still_graded(
@@ -425,8 +426,8 @@ def test_films_beside_or_below_another_runs_output_are_still_graded(
         _w(study / name, b"one")
     first = run(study / "p1", "--out", study)
     assert first.exit_code == 0, first.output
-    # an overlay as a run names it (the stand-in engine draws none)
-    (study / "IM0001-0123456789abcdef.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    # an overlay as a run names and draws it (the stand-in engine draws none)
+    _rgb_png(study / "IM0001-0123456789abcdef.png")
     _w(study / "beside.dcm", b"three")
     second = run(tmp_path / "archive", "--out", tmp_path / "run2", "--json")
     assert second.exit_code == 0, second.output
@@ -434,14 +435,34 @@ def test_films_beside_or_below_another_runs_output_are_still_graded(
     assert got == ["beside.dcm", "p1/IM0001", "p2/IM0001"]
 
 
-def test_only_run_output_is_left_out_of_a_run_folder():
-    for name in ("results.jsonl", "manifest.shard-0-of-2.json", "errors.log", "report.html",
-                 "part-00001.jsonl", ".results.jsonl.lock", ".report-thumbs",
-                 "IM0001-0123456789abcdef.png", "IM0001-0123456789abcdef-left.png",
-                 "old-01234567.png"):  # fmt: skip
-        assert batch.is_run_output(name), name
-    for name in ("IM0001", "scan.dcm", "hip.png", "grades.csv", "IM0001-notahexstring.png"):
-        assert not batch.is_run_output(name), name
+def _rgb_png(path: Path) -> None:
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(path, format="PNG")
+
+
+def test_only_what_a_run_wrote_is_left_out_of_its_folder(tmp_path: Path):
+    """Fixed-name run files, the overlays its records name with their crops, and orphaned
+    RGB PNGs named like overlays; never a film, whatever its name."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    rec = {"file": "a.dcm", "status": "ok", "version": "0",
+           "overlay": "elsewhere/a-0123456789abcdef.png"}  # fmt: skip
+    (folder / "results.jsonl").write_text(json.dumps(rec) + "\n")
+    run_files = ["results.jsonl", "manifest.shard-0-of-2.json", "errors.log", "report.html",
+                 "part-00001.jsonl", ".results.jsonl.lock", ".report-thumbs"]  # fmt: skip
+    for name in run_files[1:-1]:
+        (folder / name).write_text("{}")
+    (folder / ".report-thumbs").mkdir()
+    named = ["a-0123456789abcdef.png", "a-0123456789abcdef-left.png"]
+    for name in named:
+        (folder / name).write_bytes(b"not even read")
+    _rgb_png(folder / "old-01234567.png")  # an orphaned overlay of an earlier naming
+    _w(folder / "IM-0001-0123abcd.png", b"a DICOM film named like an overlay")
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(folder / "pelvis-20240115.png")
+    films = ["IM-0001-0123abcd.png", "pelvis-20240115.png", "scan.dcm", "grades.csv"]
+    for name in films[2:]:
+        (folder / name).write_text("x")
+    names = [p.name for p in folder.iterdir()]
+    assert batch.run_outputs(folder, names) == {*run_files, *named, "old-01234567.png"}
 
 
 def test_a_folder_is_a_run_folder_by_what_it_holds(tmp_path: Path):

@@ -193,7 +193,7 @@ def _print_summary(
             f"skipped {found.skipped_non_dicom} file(s) in the folders that are neither DICOM "
             "nor PNG/JPEG/TIFF"
         )
-    _print_run_folders(console, found.skipped_run_folders)
+    _print_run_folders(console, found.run_folders)
     _print_special(console, found.skipped_special)
     failed = [r for r in records if r.get("status") != "ok"]
     if failed:
@@ -677,7 +677,7 @@ def _print_run_folders(console: Console, folders: tuple[str, ...]) -> None:
 
 def _check_csv_target(csv_file: Path, files: list[str], out: Path) -> None:
     """Refuse (exit 2) a ``--csv`` that names one of the inputs (``files``: every shard's), or
-    a file runs write in ``--out`` (:func:`brooker.batch.is_run_output`): the CSV would
+    a file runs write in ``--out`` (:func:`brooker.batch.is_run_file_name`): the CSV would
     replace it (inputs are never modified; a results file lost to a CSV makes ``--resume``
     start over)."""
     from brooker import batch
@@ -688,9 +688,8 @@ def _check_csv_target(csv_file: Path, files: list[str], out: Path) -> None:
             term(f"{csv_file} is one of the inputs: the CSV would overwrite it"),
             param_hint="--csv",
         )
-    if batch.is_run_output(os.path.basename(real)) and os.path.dirname(
-        real
-    ) == os.path.realpath(out):
+    here = os.path.dirname(real) == os.path.realpath(out)
+    if here and batch.is_run_file_name(os.path.basename(real)):
         raise typer.BadParameter(
             term(f"{csv_file} is a file this run keeps in --out: the CSV would overwrite it"),
             param_hint="--csv",
@@ -756,7 +755,7 @@ def _run(
             else ""
         )
         err_console.print(f"no radiographs found{where}{skipped}", style="yellow")
-        _print_run_folders(err_console, found.skipped_run_folders)
+        _print_run_folders(err_console, found.run_folders)
         _print_special(err_console, found.skipped_special)
         return int(ExitCode.NO_INPUTS)
 
@@ -771,7 +770,7 @@ def _run(
             "files": len(files),
             "missing": len(found.missing),
             "skipped_non_dicom": found.skipped_non_dicom,
-            "skipped_run_folders": len(found.skipped_run_folders),
+            "run_folders": len(found.run_folders),
             "skipped_not_regular": len(found.skipped_special),
             "unreadable": len(found.unreadable),
         },
