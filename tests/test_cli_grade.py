@@ -360,9 +360,10 @@ def test_csv_through_a_link_into_a_folder_that_cannot_be_made_fails_before_any_w
     assert r.stdout == ""  # nothing graded
 
 
-def test_csv_to_dev_stdout_appends_to_a_redirected_stdout(tmp_path: Path):
-    """``--csv /dev/stdout >> file``: written to the open stream, never by a rename that
-    would replace the file (and lose what it held) or a reopening that would truncate it."""
+def test_csv_to_another_descriptor_appends_to_what_it_is_open_on(tmp_path: Path):
+    """``--csv /dev/fd/3 3>>file``: written to the open descriptor, never by a rename that
+    would replace the file (and lose what it held) or a reopening that would truncate it;
+    the table stays on stdout."""
     import subprocess
     import sys
 
@@ -372,13 +373,35 @@ def test_csv_to_dev_stdout_appends_to_a_redirected_stdout(tmp_path: Path):
     with open(target, "ab") as fh:
         p = subprocess.run(
             [sys.executable, "-m", "brooker", "grade", str(film), "--out", str(tmp_path / "o"),
-             "--no-overlay", "--csv", "/dev/stdout"],
-            stdout=fh, stderr=subprocess.PIPE, timeout=300, check=False,
+             "--no-overlay", "--csv", f"/dev/fd/{fh.fileno()}"],
+            capture_output=True, timeout=300, check=False, pass_fds=(fh.fileno(),),
         )  # fmt: skip
     assert p.returncode == 0, p.stderr
-    text = target.read_text(encoding="utf-8-sig")
-    assert text.startswith("EARLIER\n")
-    assert "hip_view_right_4.dcm" in text
+    lines = target.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "EARLIER"
+    assert lines[1].lstrip("\ufeff") == ",".join(batch.CSV_COLUMNS)
+    assert len(lines) == 3  # one hip
+    assert b"hip_view_right_4" in p.stdout  # the table, not mixed into the CSV
+
+
+def _closed_fd() -> int:
+    for fd in range(900, 1000):
+        try:
+            os.fstat(fd)
+        except OSError:
+            return fd
+    pytest.skip("no closed descriptor in 900-999")
+
+
+@pytest.mark.parametrize("target", ["/dev/stdout", "/dev/fd/1", "closed"])
+def test_csv_to_stdout_or_a_closed_descriptor_is_refused(
+    fake_engine: None, good_tree: Path, tmp_path: Path, target: str
+):
+    if target == "closed":
+        target = f"/dev/fd/{_closed_fd()}"
+    r = run(good_tree, "--out", tmp_path / "o", "--csv", target)
+    assert r.exit_code == 2, r.output
+    assert not (tmp_path / "o" / "results.jsonl").exists()
 
 
 @pytest.mark.parametrize("name", ["input", "results.jsonl", "manifest.json"])

@@ -658,11 +658,42 @@ def _check_outputs(out: Path, csv_file: Path | None, results_path: Path, resume:
             os.close(os.open(results_path, os.O_WRONLY | os.O_APPEND))
         except OSError as exc:
             raise output_error(exc, str(results_path)) from None
+    if csv_file is not None:
+        _check_csv_descriptor(csv_file)
     if csv_file is not None and not is_stream(csv_file):  # a stream is written as it is
         if csv_file.is_dir():
             raise OutputError("--csv names a folder, not a file", str(csv_file))
         # the folder the file lands in: through a link, its target's
         probe(Path(os.path.realpath(csv_file)).parent, "the --csv file's folder")
+
+
+def _check_csv_descriptor(csv_file: Path) -> None:
+    """Refuse (exit 2) a ``--csv`` naming standard output (it carries the table or the JSON
+    lines: the CSV would be mixed into them) or a descriptor that is not open for writing (a
+    closed one would be reused by a file the run opens, and the CSV written into that)."""
+    from brooker.atomic import open_descriptor
+
+    fd = open_descriptor(csv_file)
+    if fd is None:
+        return
+    if fd == 1:
+        raise typer.BadParameter(
+            "standard output carries the results (the table, or --json's lines): write the "
+            "CSV to a file",
+            param_hint="--csv",
+        )
+    try:
+        import fcntl
+
+        mode = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE
+    except OSError:
+        mode = None
+    except ImportError:  # pragma: no cover - not POSIX
+        return
+    if mode not in (os.O_WRONLY, os.O_RDWR):
+        raise typer.BadParameter(
+            f"{csv_file}: descriptor {fd} is not open for writing", param_hint="--csv"
+        )
 
 
 def _print_run_folders(console: Console, folders: tuple[str, ...]) -> None:
