@@ -956,32 +956,26 @@ def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
 
 def _forget_records(results_file: str | os.PathLike[str], files: Sequence[str]) -> None:
     """Take the records of ``files`` out of ``results_file`` (rewritten atomically, only when
-    it holds any): a run without resume grades them again, and their new records must not
-    stand beside the old ones. Records of other files stay. A record with an absolute path is
-    one of ``files`` by its real path; one with a relative path was written from some working
-    folder, so it must also have the file's present content (its SHA-256), or a run from
-    another folder that graded another ``x.dcm`` would lose its record."""
+    it holds any): a run without resume grades them again (an edited film, most often), and
+    their new records must not stand beside the old ones. Records of other files stay.
+
+    A record is one of ``files`` when its path, resolved as ``--resume`` resolves it (from
+    this working folder), is one of theirs. Each record's folder is resolved once, and only a
+    record whose name is a link is resolved on its own: a big results file costs one
+    ``lstat`` per record."""
     if not os.path.exists(results_file):
         return
-    by_name: dict[str, set[str]] = {}
-    for f in files:  # by the name as spelt and as resolved: an input may be a link
-        real = os.path.realpath(f)
-        for name in {os.path.basename(f), os.path.basename(real)}:
-            by_name.setdefault(name, set()).add(real)
-    shas: dict[str, str | None] = {}
+    real_inputs = {os.path.realpath(f) for f in files}
+    folders: dict[str, str] = {}
 
     def again(rec: dict[str, Any]) -> bool:
-        name = os.path.basename(rec["file"])
-        if name not in by_name:  # most records, in a big results file: no realpath
-            return False
-        real = os.path.realpath(rec["file"])
-        if real not in by_name[name]:
-            return False
-        if os.path.isabs(rec["file"]):
+        head, name = os.path.split(rec["file"])
+        if head not in folders:
+            folders[head] = os.path.realpath(head or os.curdir)
+        path = os.path.join(folders[head], name)
+        if path in real_inputs:
             return True
-        if real not in shas:
-            shas[real] = _sha_or_none(real)
-        return shas[real] is not None and rec.get("input_sha256") == shas[real]
+        return os.path.islink(path) and os.path.realpath(path) in real_inputs
 
     recs = read_records(results_file)
     kept = [r for r in recs if not again(r)]

@@ -423,25 +423,26 @@ def test_a_run_without_resume_replaces_the_records_of_what_it_grades(tmp_path: P
     assert sorted(held) == sorted(map(str, files))
 
 
-def test_a_run_from_another_folder_keeps_the_record_of_its_own_relative_file(
+def test_a_run_without_resume_forgets_an_edited_or_linked_inputs_old_record(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    """Two runs from two folders share a results file, each grading its own "x.dcm": the
-    second must not take the first's record for its own (a relative path names a file only
-    from the folder it was written in; the content tells them apart)."""
-    shared = tmp_path / "results.jsonl"
-    for folder, payload in (("a", b"one"), ("b", b"three")):
-        (tmp_path / folder).mkdir()
-        _write(tmp_path / folder / "x.dcm", payload)
-        monkeypatch.chdir(tmp_path / folder)
-        _records(batch.grade_many(["x.dcm"], workers=0, results_file=shared, grade_fn=fake_grade))
-    shas = sorted(r["input_sha256"] for r in batch.read_records(shared))
-    assert len(shas) == 2
-    assert shas[0] != shas[1]
-    # graded again from the first folder: its record is replaced, the other's stays
-    monkeypatch.chdir(tmp_path / "a")
-    _records(batch.grade_many(["x.dcm"], workers=0, results_file=shared, grade_fn=fake_grade))
-    assert sorted(r["input_sha256"] for r in batch.read_records(shared)) == shas
+    """An edited film graded again (a relative path), and a film graded once through a link
+    and once by its own path: one record each."""
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "x.dcm", b"one")
+    (tmp_path / "store").mkdir()
+    _write(tmp_path / "store" / "123.dcm", b"three")
+    (tmp_path / "a.dcm").symlink_to(tmp_path / "store" / "123.dcm")
+    out = tmp_path / "out"
+    _records(batch.grade_many(["x.dcm", "a.dcm"], workers=0, out_dir=out, grade_fn=fake_grade))
+    _write(tmp_path / "x.dcm", b"one, edited")
+    _records(
+        batch.grade_many(
+            ["x.dcm", "store/123.dcm"], workers=0, out_dir=out, grade_fn=fake_grade
+        )
+    )
+    held = sorted(r["file"] for r in batch.read_records(out / batch.RESULTS_NAME))
+    assert held == ["store/123.dcm", "x.dcm"]
 
 
 def test_one_path_given_as_a_string_is_one_input(tmp_path: Path):
