@@ -393,7 +393,7 @@ def _closed_fd() -> int:
     pytest.skip("no closed descriptor in 900-999")
 
 
-@pytest.mark.parametrize("target", ["/dev/stdout", "/dev/fd/1", "closed"])
+@pytest.mark.parametrize("target", ["/dev/stdout", "/dev/fd/1", "-", "closed"])
 def test_csv_to_stdout_or_a_closed_descriptor_is_refused(
     fake_engine: None, good_tree: Path, tmp_path: Path, target: str
 ):

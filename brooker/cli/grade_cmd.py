@@ -673,7 +673,7 @@ def _check_csv_descriptor(csv_file: Path) -> None:
     closed one would be reused by a file the run opens, and the CSV written into that)."""
     from brooker.atomic import open_descriptor
 
-    fd = open_descriptor(csv_file)
+    fd = 1 if str(csv_file) == "-" else open_descriptor(csv_file)  # "-": as --files-from -
     if fd is None:
         return
     if fd == 1:
