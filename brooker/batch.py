@@ -208,6 +208,14 @@ class Discovery:
     run wrote there (:func:`run_outputs`) are not inputs; anything else in them is."""
 
 
+def _is_regular(entry: os.DirEntry[str]) -> bool:
+    """A regular file, not through a link (a FIFO named like a run file would block)."""
+    try:
+        return entry.is_file(follow_symlinks=False)
+    except OSError:
+        return False
+
+
 def is_run_folder(folder: str | os.PathLike[str], names: Iterable[str] | None = None) -> bool:
     """Whether ``folder`` holds the output of a brooker run: a ``manifest*.json`` that
     ``brooker grade`` wrote (its ``command``), or a ``results*.jsonl`` whose first line is a
@@ -254,25 +262,44 @@ def is_run_file_name(name: str) -> bool:
 
 
 def run_outputs(folder: str | os.PathLike[str], names: Iterable[str]) -> set[str]:
-    """The names among ``names`` (the entries of ``folder``, a run folder:
+    """The names among ``names`` (the regular files of ``folder``, a run folder:
     :func:`is_run_folder`) that a brooker run wrote there: its fixed-name files, the
     overlays its records name with their hip crops, and any PNG named like an overlay that is
-    one (8-bit RGB, as every overlay is: a film named so, DICOM or greyscale, is an input)."""
+    one (8-bit RGB, as every overlay is: a film named so, DICOM or greyscale, is an input).
+    The thumbnails' folder (``.report-thumbs``) is the caller's to leave out."""
     names = set(names)
     written = {n for n in names if _RUN_FILE.fullmatch(n)}
-    for n in sorted(written):
-        if not n.endswith(".jsonl"):
-            continue
-        for rec in read_records(os.path.join(folder, n)):
-            shown = rec.get("overlay")
-            if isinstance(shown, str):
-                base = os.path.basename(shown)
-                stem = base[: -len(".png")] if base.endswith(".png") else base
-                written |= {base, f"{stem}-left.png", f"{stem}-right.png"} & names
-    for n in names - written:
+    pngs = {n for n in names - written if n.endswith(".png")}
+    if pngs:  # the records are read only when there is an overlay they could name
+        for n in sorted(written):
+            if n.endswith(".jsonl"):
+                for base in _overlay_names(os.path.join(folder, n)):
+                    stem = base[: -len(".png")]
+                    written |= {base, f"{stem}-left.png", f"{stem}-right.png"} & pngs
+    for n in pngs - written:
         if _OVERLAY_NAME.fullmatch(n) and _is_rgb_png(os.path.join(folder, n)):
             written.add(n)
     return written
+
+
+def _overlay_names(path: str) -> set[str]:
+    """The file names of the overlays the records in ``path`` name (read line by line; only
+    the lines that have an overlay are parsed); none when it cannot be read."""
+    out: set[str] = set()
+    try:
+        with open(path, "rb") as fh:
+            for raw in fh:
+                if b'"overlay": "' not in raw:
+                    continue
+                try:
+                    shown = json.loads(raw).get("overlay")
+                except (ValueError, AttributeError):
+                    continue
+                if isinstance(shown, str) and shown.endswith(".png"):
+                    out.add(os.path.basename(shown))
+    except OSError:
+        pass
+    return out
 
 
 def _is_rgb_png(path: str) -> bool:
@@ -363,11 +390,10 @@ def discover(
             # another run's --out (beside films, or above them): what it wrote there is
             # not an input (its overlays are PNG files), everything else is
             written: set[str] = set()
-            if any(_RUN_FILE.fullmatch(e.name) for e in entries) and is_run_folder(
-                folder, [e.name for e in entries if e.is_file(follow_symlinks=False)]
-            ):
+            regular = [e.name for e in entries if _is_regular(e)]
+            if any(_RUN_FILE.fullmatch(n) for n in regular) and is_run_folder(folder, regular):
                 run_folders.append(folder)
-                written = run_outputs(folder, [e.name for e in entries])
+                written = run_outputs(folder, regular) | {".report-thumbs"}
             for entry in entries:
                 if entry.name in written:
                     continue

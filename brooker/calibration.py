@@ -549,6 +549,7 @@ def calibrate(radiograph: Radiograph, config: AnalysisConfig) -> Radiograph:
             radiograph = replace(radiograph, spacing=replace(prior, relative_uncertainty=rel))
         if (
             config.estimate_spacing
+            and not again
             and prior is not None
             and prior.source is not SpacingSource.ANATOMICAL_ESTIMATE
         ):

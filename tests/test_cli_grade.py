@@ -393,13 +393,20 @@ def _closed_fd() -> int:
     pytest.skip("no closed descriptor in 900-999")
 
 
-@pytest.mark.parametrize("target", ["/dev/stdout", "/dev/fd/1", "-", "closed"])
+@pytest.mark.parametrize("target", ["/dev/stdout", "/dev/fd/1", "-", "3>&1", "closed"])
 def test_csv_to_stdout_or_a_closed_descriptor_is_refused(
     fake_engine: None, good_tree: Path, tmp_path: Path, target: str
 ):
+    dup = os.dup(1) if target == "3>&1" else None  # another descriptor on standard output
+    if dup is not None:
+        target = f"/dev/fd/{dup}"
     if target == "closed":
         target = f"/dev/fd/{_closed_fd()}"
-    r = run(good_tree, "--out", tmp_path / "o", "--csv", target)
+    try:
+        r = run(good_tree, "--out", tmp_path / "o", "--csv", target)
+    finally:
+        if dup is not None:
+            os.close(dup)
     assert r.exit_code == 2, r.output
     assert not (tmp_path / "o" / "results.jsonl").exists()
 
@@ -484,8 +491,25 @@ def test_only_what_a_run_wrote_is_left_out_of_its_folder(tmp_path: Path):
     films = ["IM-0001-0123abcd.png", "pelvis-20240115.png", "scan.dcm", "grades.csv"]
     for name in films[2:]:
         (folder / name).write_text("x")
-    names = [p.name for p in folder.iterdir()]
-    assert batch.run_outputs(folder, names) == {*run_files, *named, "old-01234567.png"}
+    names = [p.name for p in folder.iterdir() if p.is_file()]
+    assert batch.run_outputs(folder, names) == {*run_files[:-1], *named, "old-01234567.png"}
+
+
+def test_a_run_folder_with_a_fifo_or_a_folder_named_like_a_run_file(
+    fake_engine: None, tmp_path: Path
+):
+    """Only regular files are read: a FIFO named part-x.jsonl would block the walk, a folder
+    named so raised IsADirectoryError."""
+    folder = tmp_path / "in"
+    _w(folder / "IM0001", b"one")
+    rec = {"file": "a.dcm", "status": "ok", "version": "0", "overlay": "o/a-0123456789abcdef.png"}
+    (folder / "results.jsonl").write_text(json.dumps(rec) + "\n")
+    (folder / "part-old.jsonl").mkdir()
+    os.mkfifo(folder / "part-x.jsonl")
+    _rgb_png(folder / "a-0123456789abcdef.png")
+    found = batch.discover([folder])
+    assert found.files == (str(folder / "IM0001"),)
+    assert found.run_folders == (str(folder),)
 
 
 def test_a_folder_is_a_run_folder_by_what_it_holds(tmp_path: Path):

@@ -309,6 +309,9 @@ def test_a_calibrated_radiograph_analysed_again_with_its_own_config() -> None:
     # the file never had (they were written again on every pass)
     assert again.caveats == first.caveats
     assert analyze(first, cfg).to_record()["caveats"] == analyze(film, cfg).to_record()["caveats"]
+    # ... also when the config asks for an estimate too (the head is what calibrated it)
+    both = dataclasses.replace(cfg, estimate_spacing=True)
+    assert load_calibrated(load_calibrated(film, both), both).caveats == first.caveats
     # ... and a config's own uncertainty for the source applies as on a fresh load
     wider = dataclasses.replace(cfg, spacing_uncertainty={SpacingSource.PROSTHETIC_HEAD: 0.10})
     fresh, reloaded = load_calibrated(film, wider).spacing, load_calibrated(first, wider).spacing

@@ -676,7 +676,7 @@ def _check_csv_descriptor(csv_file: Path) -> None:
     fd = 1 if str(csv_file) == "-" else open_descriptor(csv_file)  # "-": as --files-from -
     if fd is None:
         return
-    if fd == 1:
+    if fd == 1 or _same_file(fd, 1):  # 3>&1 is standard output too
         raise typer.BadParameter(
             "standard output carries the results (the table, or --json's lines): write the "
             "CSV to a file",
@@ -694,6 +694,15 @@ def _check_csv_descriptor(csv_file: Path) -> None:
         raise typer.BadParameter(
             f"{csv_file}: descriptor {fd} is not open for writing", param_hint="--csv"
         )
+
+
+def _same_file(fd: int, other: int) -> bool:
+    """Whether two open descriptors are the same file (a pipe, a terminal, a file)."""
+    try:
+        a, b = os.fstat(fd), os.fstat(other)
+    except OSError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
 def _print_run_folders(console: Console, folders: tuple[str, ...]) -> None:
