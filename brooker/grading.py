@@ -143,9 +143,9 @@ def grade_hip(
         borderline = gap.borderline_at(config.gap_threshold_mm)
         if borderline:
             caveats.append(
-                f"gap {shown_gap_mm(gap.gap_mm, 1, config.gap_threshold_mm):.1f} mm is within "
+                f"gap {shown_gap_mm(gap.gap_mm, 2, config.gap_threshold_mm):.2f} mm is within "
                 "its uncertainty "
-                f"(±{gap.uncertainty_mm:.1f} mm) "
+                f"(±{gap.uncertainty_mm:.2f} mm) "
                 f"of {config.gap_threshold_mm:g} mm: class II/III is uncertain"
             )
     if grade is BrookerGrade.ANKYLOSIS:

@@ -111,3 +111,21 @@ def test_soft_tissue_brighter_by_one_edge_does_not_move_that_edge_into_the_gap()
     g = measure_gap(masks, frags, SPACING, AnalysisConfig())
     assert g is not None
     assert g.gap_mm == pytest.approx(gap_px * SP[0], abs=0.3)
+
+
+@pytest.mark.parametrize("pitch_mm", [0.1, 0.125, 0.2, 0.25, 0.4])
+def test_a_gap_of_exactly_10_mm_is_class_ii_through_the_measurement(pitch_mm: float) -> None:
+    """Edge to edge 10.0 mm, measured on the masks and refined on the image: class II at every
+    pitch (the interpolation's float noise made it 9.99999999737 at 0.2 mm: class III)."""
+    from brooker.grading import grade_hip
+
+    hip = HipJoint(PatientSide.RIGHT, ImageSide.LEFT, (60.0, 40.0), 20.0, False)
+    n = round(10.0 / pitch_mm)
+    masks, frags = toy_gap_masks(hip, (pitch_mm, pitch_mm), n, height=50 + n + 30)
+    spacing = PixelSpacing(pitch_mm, pitch_mm, SpacingSource.USER, relative_uncertainty=0.02)
+    gap = measure_gap(masks, frags, spacing, AnalysisConfig())
+    assert gap is not None
+    assert gap.gap_mm == pytest.approx(10.0, abs=1e-6)
+    record = grade_hip(hip, frags, gap, AnalysisConfig()).to_record()
+    assert record["brooker_class"] == "II"
+    assert record["gap_mm"] == 10.0
