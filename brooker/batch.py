@@ -224,7 +224,7 @@ def is_run_folder(folder: str | os.PathLike[str], names: Iterable[str] | None = 
     if names is None:
         try:
             with os.scandir(folder) as it:
-                names = [e.name for e in it if e.is_file(follow_symlinks=False)]
+                names = [e.name for e in it if _is_regular(e)]
         except OSError:
             return False
     for name in sorted(names):
