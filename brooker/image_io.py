@@ -30,7 +30,6 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from collections.abc import Callable
 from typing import Final
 
 import numpy as np
@@ -181,8 +180,10 @@ def load_image(
             mode = img.mode
             try:
                 img.load()
-                arr, bits = _to_grey(img, where)
-                arr, notes = _as_displayed(img, arr, bits, kind)
+                shown, notes = _as_shown(img, kind)
+                arr, bits = _to_grey(shown, where)
+                arr, inverted = _bone_bright(img, arr, bits, kind)
+                notes += inverted
             except BrookerError:
                 raise
             except (OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -243,54 +244,42 @@ def load_image(
     )
 
 
-#: EXIF (0x0112) Orientation -> the pixels as a viewer shows them (Pillow's
-#: ``ImageOps.exif_transpose``: 2 mirrored, 3 turned 180 degrees, 4 upside down, 5 transposed,
-#: 6 turned 90 degrees clockwise to show, 7 transversed, 8 turned 90 degrees anticlockwise).
-_Turn = Callable[[npt.NDArray[np.generic]], npt.NDArray[np.generic]]
-_EXIF_ORIENTATION: Final[dict[int, _Turn]] = {
-    2: lambda a: a[:, ::-1],
-    3: lambda a: a[::-1, ::-1],
-    4: lambda a: a[::-1],
-    5: lambda a: a.T,
-    6: lambda a: np.rot90(a, -1),
-    7: lambda a: a[::-1, ::-1].T,
-    8: lambda a: np.rot90(a, 1),
-}
+def _as_shown(img: object, kind: str) -> tuple[object, list[str]]:
+    """The image as a viewer shows it, and a caveat when that is not as stored: a JPEG's or
+    PNG's EXIF Orientation (a photographed film from a phone: 6 or 8) is applied by Pillow's
+    ``ImageOps.exif_transpose``, so that the AP convention (the patient's right on the
+    image's left) is read on the picture as shown; Pillow applies a TIFF's own Orientation
+    tag itself."""
+    from PIL import Image, ImageOps
+
+    assert isinstance(img, Image.Image)
+    orientation = None if kind == "tiff" else img.getexif().get(0x0112)
+    if not (isinstance(orientation, int) and 2 <= orientation <= 8):
+        return img, []
+    note = f"EXIF Orientation {orientation} applied: the image as a viewer shows it"
+    return ImageOps.exif_transpose(img), [note]
 
 
-def _as_displayed(
+def _bone_bright(
     img: object, arr: npt.NDArray[np.generic], bits: int, kind: str
 ) -> tuple[npt.NDArray[np.generic], list[str]]:
-    """The pixels as a viewer shows them, bone bright, and a caveat for each change.
-
-    * A JPEG's or PNG's EXIF Orientation (a photographed film from a phone: 6 or 8) is
-      applied, so that the AP convention (the patient's right on the image's left) is read
-      on the picture as shown; Pillow applies a TIFF's own Orientation tag itself.
-    * A TIFF whose (262) Photometric Interpretation is WhiteIsZero (TIFF's MONOCHROME1) is
-      inverted; Pillow inverts 8-bit ones itself, not 16-bit ones.
-    """
+    """The pixels bone bright, and a caveat when they were inverted: a TIFF whose (262)
+    Photometric Interpretation is WhiteIsZero (TIFF's MONOCHROME1); Pillow inverts 8-bit
+    ones itself, not 16-bit or floating-point ones."""
     from PIL import Image
 
     assert isinstance(img, Image.Image)
-    notes: list[str] = []
-    if kind == "tiff":
-        tags = getattr(img, "tag_v2", {})
-        if tags.get(262) == 0 and img.mode != "L":
-            per_sample = tags.get(258, bits)
-            depth = int(per_sample[0] if isinstance(per_sample, tuple) else per_sample)
-            if np.issubdtype(arr.dtype, np.integer) and depth <= 16:
-                arr = (2**depth - 1) - arr.astype(np.int64)
-            else:  # floating point, or 32-bit integers: about the values' own range
-                wide = arr.astype(np.float64)
-                arr = (float(wide.max()) + float(wide.min())) - wide if wide.size else wide
-            notes.append("TIFF WhiteIsZero (MONOCHROME1) image inverted: bone bright")
-        return arr, notes
-    orientation = img.getexif().get(0x0112)
-    turn = _EXIF_ORIENTATION.get(orientation) if isinstance(orientation, int) else None
-    if turn is not None:
-        arr = np.ascontiguousarray(turn(arr))
-        notes.append(f"EXIF Orientation {orientation} applied: the image as a viewer shows it")
-    return arr, notes
+    tags = getattr(img, "tag_v2", {}) if kind == "tiff" else {}
+    if tags.get(262) != 0 or img.mode == "L":
+        return arr, []
+    per_sample = tags.get(258, bits)
+    depth = int(per_sample[0] if isinstance(per_sample, tuple) else per_sample)
+    if np.issubdtype(arr.dtype, np.integer) and depth <= 16:
+        arr = (2**depth - 1) - arr.astype(np.int32)
+    else:  # floating point, or 32-bit integers: about the values' own range
+        wide = arr.astype(np.float64)
+        arr = (float(wide.max()) + float(wide.min())) - wide if wide.size else wide
+    return arr, ["TIFF WhiteIsZero (MONOCHROME1) image inverted: bone bright"]
 
 
 def _bomb_size(exc: Exception) -> str:
