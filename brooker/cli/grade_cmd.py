@@ -723,7 +723,8 @@ def _check_csv_target(csv_file: Path, files: list[str], out: Path) -> None:
     from brooker import batch
 
     real = os.path.realpath(csv_file)
-    if any(os.path.realpath(f) == real for f in files):
+    # a CSV not yet written is no input (and the inputs of a big archive are not resolved)
+    if os.path.exists(real) and any(os.path.realpath(f) == real for f in files):
         raise typer.BadParameter(
             term(f"{csv_file} is one of the inputs: the CSV would overwrite it"),
             param_hint="--csv",
