@@ -43,6 +43,11 @@ DEFAULT_SPACING_UNCERTAINTY: Mapping[SpacingSource, float] = MappingProxyType(
 #: 12 % (1 SD) uncertainty (``ANATOMICAL_ESTIMATE`` above).
 NATIVE_HEAD_DIAMETER_MM = 46.0
 
+#: A magnification the user may give (detector over patient): a projection magnifies, so at
+#: least 1 (1/1.15 = 0.87 is the reciprocal typed by mistake, and would lengthen every gap by
+#: 32 %), and no clinical geometry reaches 3.
+MAGNIFICATION_RANGE: tuple[float, float] = (1.0, 3.0)
+
 
 @dataclass(frozen=True, slots=True)
 class AnalysisConfig:
@@ -202,9 +207,8 @@ class AnalysisConfig:
             if not all(v > 0 for v in ps):
                 raise ConfigError(f"pixel_spacing must be {what}, got {ps!r}")
         if self.magnification is not None:
-            # a projection magnifies (detector over patient: at least 1); 1/1.15 = 0.87 is
-            # the reciprocal typed by mistake, and would lengthen every gap by 32 %
-            _number(self, "magnification", lambda v: 1.0 <= v <= 3.0, "between 1.0 and 3.0")
+            lo, hi = MAGNIFICATION_RANGE
+            _number(self, "magnification", lambda v: lo <= v <= hi, f"between {lo} and {hi}")
         for name in ("ball_mm", "head_mm"):
             if getattr(self, name) is not None:
                 _number(self, name, lambda v: 5.0 <= v <= 80.0, "a diameter between 5 and 80 mm")

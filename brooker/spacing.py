@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Final
 
-from brooker.config import DEFAULT_SPACING_UNCERTAINTY
+from brooker.config import DEFAULT_SPACING_UNCERTAINTY, MAGNIFICATION_RANGE
 from brooker.errors import ConfigError, ImplausibleSpacingError, InvalidSpacingError
 from brooker.models import PixelSpacing, Radiograph, SpacingInputs, SpacingSource, SpacingTags
 from brooker.units import MAX_FIELD_MM, PLAUSIBLE_SPACING_MM, TYPICAL_MAGNIFICATION
@@ -253,14 +253,14 @@ def _finite(value: float) -> bool:
 
 
 def _check_user_magnification(user_mag: float | None, where: str) -> None:
-    """Refuse a user magnification that is not a finite number of at least 1 (any real
-    number type, numpy's included; not a bool): a projection magnifies, and 1/1.15 = 0.87 is
-    the reciprocal typed by mistake, which would lengthen every gap by 32 %."""
+    """Refuse a user magnification that is not a finite number of at least the lowest of
+    :data:`brooker.config.MAGNIFICATION_RANGE` (any real number type, numpy's included; not a
+    bool): a projection magnifies."""
     if user_mag is not None and not (
         isinstance(user_mag, numbers.Real)
         and not isinstance(user_mag, bool)
         and _finite(user_mag)
-        and user_mag >= 1
+        and user_mag >= MAGNIFICATION_RANGE[0]
     ):
         raise InvalidSpacingError(
             f"magnification {user_mag!r} given by the user must be a number of at least 1 "

@@ -48,9 +48,12 @@ _HINTS = {
 def _check_magnification(value: float | None) -> float | None:
     if value is None:
         return None
-    if not (math.isfinite(value) and 1.0 <= value <= 3.0):
+    from brooker.config import MAGNIFICATION_RANGE
+
+    lo, hi = MAGNIFICATION_RANGE
+    if not (math.isfinite(value) and lo <= value <= hi):
         raise typer.BadParameter(
-            f"must be between 1.0 and 3.0 (a projection magnifies), got {value!r}",
+            f"must be between {lo} and {hi} (a projection magnifies), got {value!r}",
             param_hint="--magnification",
         )
     return value
