@@ -21,8 +21,9 @@ header: no spacing, no orientation, no identifiers. This loader reads them into 
 - **Sides** follow the AP convention (the patient's right on the image's left), with a caveat,
   unless the user says the image is flipped (``flipped=True``: right on the image's right).
 - A truncated or corrupt file raises :class:`~brooker.errors.TruncatedPixelDataError` or
-  :class:`~brooker.errors.UnsupportedPixelDataError`; sizes beyond ``max_megapixels`` are
-  refused before decoding.
+  :class:`~brooker.errors.UnsupportedPixelDataError`, a JPEG whose compressed data libjpeg
+  finds damaged included (:func:`_check_jpeg_stream`; Pillow alone decodes it silently);
+  sizes beyond ``max_megapixels`` are refused before decoding.
 """
 
 from __future__ import annotations
@@ -178,6 +179,8 @@ def load_image(
             if frames > 1:
                 raise MultiFrameError(f"{_NAMES[kind]} has {frames} pages or frames", where)
             mode = img.mode
+            if kind == "jpeg":
+                _check_jpeg_stream(path, where)
             try:
                 img.load()
                 shown, notes = _as_shown(img, kind)
@@ -242,6 +245,39 @@ def load_image(
         caveats=tuple(caveats),
         spacing_inputs=spacing_inputs,
     )
+
+
+#: libjpeg's warnings that mean the entropy-coded data is damaged: the decoder went on with
+#: invented pixels (Pillow silences every libjpeg warning)
+_JPEG_CORRUPT: Final = ("corrupt jpeg data", "premature end")
+
+
+def _check_jpeg_stream(path: str | os.PathLike[str], where: str) -> None:
+    """Refuse a JPEG whose compressed data libjpeg-turbo finds damaged.
+
+    Pillow's decoder silences libjpeg's recoverable warnings ("Corrupt JPEG data: premature end
+    of data segment", "... extraneous bytes before marker"), and pads or guesses the pixels
+    it could not read; the film would then be graded on invented bone. The stream is decoded
+    once more by simplejpeg in strict mode, which raises those warnings. JPEG carries no
+    checksum: damage that leaves a valid stream (a flipped bit the Huffman decoder happens to
+    resynchronise after) is not detectable here or by any decoder. Streams simplejpeg cannot
+    decode at all (12-bit, arithmetic coding) are left to Pillow.
+    """
+    import simplejpeg
+
+    with open(path, "rb") as fh:
+        data = fh.read()
+    try:
+        simplejpeg.decode_jpeg(data, colorspace="GRAY", strict=True)
+    except ValueError as exc:
+        text = str(exc)
+        if not text.lower().startswith(_JPEG_CORRUPT):
+            return
+        if "premature end" in text.lower():
+            raise TruncatedPixelDataError(
+                f"the JPEG image is truncated or damaged ({text})", where
+            ) from None
+        raise UnsupportedPixelDataError(f"the JPEG image is damaged ({text})", where) from None
 
 
 def _as_shown(img: object, kind: str) -> tuple[object, list[str]]:

@@ -284,3 +284,44 @@ def test_a_floating_point_white_is_zero_tiff_is_inverted_about_its_range(tmp_pat
     white = _save(1.0 - values, tmp_path / "wf.tif", "TIFF", tiffinfo=info)
     rad = image_io.load_image(white, pixel_spacing=(0.2, 0.2))
     np.testing.assert_allclose(rad.pixels, values, atol=1e-6)
+
+
+def _noisy_jpeg() -> bytes:
+    rng = np.random.default_rng(0)
+    grey = np.add.outer(np.arange(300), np.arange(400)) % 256 + rng.integers(-20, 20, (300, 400))
+    buf = io.BytesIO()
+    Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8)).save(buf, format="JPEG", quality=90)
+    return buf.getvalue()
+
+
+def test_jpeg_whose_entropy_data_is_cut_short_is_refused(tmp_path: Path) -> None:
+    # the end of the scan is missing but the file still ends in EOI: Pillow decodes it without
+    # a word (libjpeg's "premature end of data segment" warning is silenced) and pads the rest
+    data = _noisy_jpeg()
+    path = tmp_path / "cut.jpg"
+    path.write_bytes(data[: int(len(data) * 0.6)] + b"\xff\xd9")
+    with Image.open(path) as img:
+        img.load()  # the premise: Pillow alone does not notice
+    with pytest.raises(TruncatedPixelDataError) as exc:
+        load_radiograph(path)
+    assert str(path) in exc.value.message
+    assert "premature end" in exc.value.message
+
+
+def test_jpeg_with_a_flipped_bit_the_decoder_notices_is_refused(tmp_path: Path) -> None:
+    data = bytearray(_noisy_jpeg())
+    data[len(data) // 2] ^= 0x10
+    path = tmp_path / "flip.jpg"
+    path.write_bytes(bytes(data))
+    with Image.open(path) as img:
+        img.load()
+    with pytest.raises(BrookerError) as exc:
+        load_radiograph(path)
+    assert exc.value.code == "unsupported_pixel_data"
+    assert "damaged" in exc.value.message
+
+
+def test_sound_jpeg_passes_the_stream_check(tmp_path: Path) -> None:
+    path = tmp_path / "sound.jpg"
+    path.write_bytes(_noisy_jpeg())
+    assert load_radiograph(path).pixels.shape == (300, 400)
