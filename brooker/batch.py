@@ -346,8 +346,9 @@ def discover(
     paths : iterable of str or Path
         Files (always attempted, whatever their content or kind: a FIFO or a device named
         here gets its own ``not_a_regular_file`` record) and folders (searched for DICOM by
-        content; recursively unless ``recursive=False``). Symbolic links to files are
-        followed; links to folders are not, so a link cycle cannot loop.
+        content; recursively unless ``recursive=False``). Symbolic links are followed, to
+        files and to folders (an archive linked in from another disk is searched); a folder
+        already searched, by any path, is not searched again, so a link cycle cannot loop.
     recursive : bool
         Search sub-folders.
     exclude : iterable of str or Path
@@ -368,6 +369,7 @@ def discover(
     unreadable: list[str] = []
     skipped: list[str] = []  # regular files in folders that are neither DICOM nor an image
     run_folders: list[str] = []  # folders holding another run's output
+    searched: set[str] = set()  # real paths of the folders searched
 
     def add(p: str) -> None:
         key = os.path.realpath(p)
@@ -380,6 +382,10 @@ def discover(
         stack = [top]
         while stack:
             folder = stack.pop()
+            real = os.path.realpath(folder)
+            if real in searched:  # reached again through a link (or a link cycle)
+                continue
+            searched.add(real)
             try:
                 with os.scandir(folder) as it:
                     entries = sorted(it, key=lambda e: e.name)
@@ -401,12 +407,12 @@ def discover(
                 # files it is given, and the CLI orders records by these strings
                 fp = _norm(os.path.join(folder, entry.name))
                 try:
-                    if entry.is_dir(follow_symlinks=False):
+                    if entry.is_dir(follow_symlinks=False) or (
+                        entry.is_symlink() and os.path.isdir(fp)
+                    ):
                         if recursive and os.path.realpath(fp) not in skip_dirs:
                             stack.append(fp)
                         continue
-                    if entry.is_symlink() and os.path.isdir(fp):
-                        continue  # links to folders are not followed
                     st_mode = os.stat(fp).st_mode
                 except FileNotFoundError:  # a dangling link, or gone since listed
                     special.append(fp)

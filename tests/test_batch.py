@@ -162,6 +162,21 @@ def test_discover_no_recursive(tree: Path):
     assert len(batch.discover([tree / "a"], recursive=False).files) == 1
 
 
+def test_a_linked_sub_folder_is_searched_once_and_a_link_cycle_ends(tmp_path: Path):
+    """An archive linked in from another disk is graded (it was skipped without a count); a
+    link back to an ancestor, and a second link to the same folder, search nothing twice."""
+    top = tmp_path / "studies"
+    _write(top / "local" / "IM1", b"one")
+    _write(tmp_path / "disk2" / "IM2", b"two")
+    (top / "archive").symlink_to(tmp_path / "disk2")
+    (top / "archive-again").symlink_to(tmp_path / "disk2")
+    (top / "local" / "up").symlink_to(top)
+    found = batch.discover([top])
+    # one record per film, named by a path as found (the first in sort order)
+    assert [os.path.relpath(f, top) for f in found.files] == ["archive-again/IM2", "local/IM1"]
+    assert batch.discover([top], recursive=False).files == ()
+
+
 def test_named_files_are_always_attempted_and_missing_listed(tree: Path):
     named = tree / "notes.txt"
     found = batch.discover([named, tree / "a", tree / "nope.dcm", tree / "a" / "IM0001"])
