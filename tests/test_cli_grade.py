@@ -1012,6 +1012,31 @@ def test_a_reader_that_goes_away_stops_the_run_without_an_internal_error(tmp_pat
     assert len(json_lines(resumed.stdout)) == 5
 
 
+def test_a_table_reader_that_goes_away_cuts_only_the_table(tmp_path: Path):
+    """`brooker grade DIR --csv x.csv | head`: every film is graded before the table is
+    printed, so the CSV is still written and the manifest says "complete" (with
+    "stdout_closed"), and the exit is 141, not 0."""
+    from brooker.phantom_dicom import DicomVariant, write_dicom
+
+    root = tmp_path / "in"
+    root.mkdir()
+    blank = np.full((400, 500), 1000, np.uint16)  # no hip: an "ungradable" row in the table
+    for i in range(3):
+        write_dicom(blank, root / f"IM{i}.dcm", DicomVariant(pixel_spacing_mm=(0.7, 0.7)))
+    out = tmp_path / "out"
+    csv_path = tmp_path / "x.csv"
+    cmd = [sys.executable, "-m", "brooker", "grade", str(root), "--out", str(out),
+           "--csv", str(csv_path), "--workers", "1", "--no-overlay"]  # fmt: skip
+    code, err = run_with_stdout_closed(cmd)
+    assert code == 141, err
+    assert "internal error" not in err
+    assert "the table was cut" in err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["state"] == "complete"
+    assert manifest["stdout_closed"] is True
+    assert len(csv_path.read_text(encoding="utf-8-sig").splitlines()) == 1 + 3
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="flock is POSIX")
 def test_a_second_run_into_the_same_out_while_one_runs_is_a_usage_error(
     fake_engine: None, good_tree: Path, tmp_path: Path

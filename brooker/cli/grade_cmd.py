@@ -922,8 +922,18 @@ def _run(
     # every record is spelt as this run gives its input (a resumed one too: load_resume_state)
     order = {f: i for i, f in enumerate(files)}
     records.sort(key=lambda rec: order.get(str(rec["file"]), len(order)))
+    table_cut = False
     if not json_out:
-        _print_table(stdout_console, records)
+        try:
+            _print_table(stdout_console, records)
+            stdout_console.file.flush()  # a closed pipe is found here, not at exit
+        except BrokenPipeError:
+            # `grade DIR | head`: every film is graded and recorded; the table is cut, and the
+            # CSV, the report and the summary still follow. The manifest says so; exit 141.
+            _drop_stdout()
+            table_cut = True
+            manifest["stdout_closed"] = True
+            batch.write_manifest(manifest_path, manifest)
     if csv_file is not None:
         batch.write_csv(csv_file, records)
     if report:
@@ -934,6 +944,13 @@ def _run(
         _print_summary(err_console, records, len(previous), found)
     if any((r.get("error") or {}).get("code") in batch.OUTPUT_ERROR_CODES for r in records):
         return int(ExitCode.OUTPUT_ERROR)
+    if table_cut:
+        err_console.print(
+            "standard output was closed by its reader: the table was cut (every film was "
+            "graded; the records and the manifest are complete)",
+            style="red",
+        )
+        return int(ExitCode.BROKEN_PIPE)
     if all(r.get("status") == "ok" for r in records):
         return int(ExitCode.OK)
     return int(ExitCode.NOT_ALL_GRADED)
