@@ -314,29 +314,34 @@ def load_radiograph(
             max_megapixels=max_megapixels,
         )
     ident: list[str] = []
+    uid: list[str] = []  # the SOP Instance UID, once the header is read
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            rad = _load(Path(path), pixel_spacing, magnification, max_megapixels, ident)
-            return rad if flipped is None else image_io.with_user_sides(rad, flipped)
+            try:
+                rad = _load(Path(path), pixel_spacing, magnification, max_megapixels, ident, uid)
+                return rad if flipped is None else image_io.with_user_sides(rad, flipped)
+            except MemoryError:
+                raise SizeMismatchError(
+                    "not enough memory to decode the pixel data", str(path)
+                ) from None
+            except RecursionError:
+                raise MalformedDicomError(
+                    "header nesting too deep to parse", str(path)
+                ) from None
+            except BaseException as exc:  # a pydicom or decoder failure we did not foresee
+                if isinstance(exc, (BrookerError, *_FATAL)):
+                    raise
+                raise MalformedDicomError(
+                    f"cannot be read as a DICOM image ({_safe_detail(exc)})", str(path)
+                ) from None
         except BrookerError as err:
             err.detail = _redact(err.detail, ident)
             if err.path is None:
                 err.path = str(path)
+            if uid and err.sop_instance_uid is None:
+                err.sop_instance_uid = uid[0]
             raise
-        except MemoryError:
-            raise SizeMismatchError(
-                "not enough memory to decode the pixel data", str(path)
-            ) from None
-        except RecursionError:
-            raise MalformedDicomError("header nesting too deep to parse", str(path)) from None
-        except BaseException as exc:  # a pydicom or decoder failure we did not foresee
-            if isinstance(exc, _FATAL):
-                raise
-            raise MalformedDicomError(
-                _redact(f"cannot be read as a DICOM image ({_safe_detail(exc)})", ident),
-                str(path),
-            ) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -349,6 +354,7 @@ def _load(
     user_mag: float | None,
     max_megapixels: float,
     ident: list[str],
+    uid: list[str],
 ) -> Radiograph:
     where = str(path)
     try:  # a FIFO or a device is refused here, before anything opens it
@@ -377,6 +383,10 @@ def _load(
     ident.extend(_identifier_values(ds))
 
     _check_not_garbage(ds, has_magic, where)
+    sop = _text(ds, 0x00080018)
+    sop_valid = sop is not None and _VALID_UID.fullmatch(sop) is not None
+    if sop is not None and sop_valid:
+        uid.append(sop)  # for the error record of a file refused from here on
     ts = _transfer_syntax(ds)
     pixel_elem = ds.get_item(_PIXEL_DATA)
     _check_is_image(ds, pixel_elem, where)
@@ -429,8 +439,7 @@ def _load(
         for v in (view_position, image_laterality, _text(ds, 0x00180015))
     )
 
-    sop = _text(ds, 0x00080018)
-    if sop is not None and not _VALID_UID.fullmatch(sop):
+    if sop is not None and not sop_valid:
         # a corrupted length runs the UID into the elements after it (the patient module)
         sop = None
         caveats.append("(0008,0018) SOP Instance UID malformed: left out of the record")

@@ -25,6 +25,9 @@ class BrookerError(Exception):
     def __init__(self, message: str, path: str | Path | None = None) -> None:
         self._path: str | None = None
         self._detail = ""
+        self.sop_instance_uid: str | None = None
+        """(0008,0018) of a DICOM file refused after its header was read (the loader sets it):
+        the error record keeps it, so a refused film can still be found in the archive."""
         super().__init__()
         self.path = None if path is None else str(path)
         self.detail = str(message)

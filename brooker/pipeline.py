@@ -91,7 +91,12 @@ def load_calibrated(source: str | Path | Radiograph, config: AnalysisConfig) -> 
             magnification=config.magnification,
             flipped=config.flipped,
         )
-    return calibrate(radiograph, config)
+    try:
+        return calibrate(radiograph, config)
+    except BrookerError as err:
+        if err.sop_instance_uid is None:
+            err.sop_instance_uid = radiograph.meta.sop_instance_uid
+        raise
 
 
 def judge_pixels(masks: HipMasks, config: AnalysisConfig) -> HipMasks:
@@ -261,6 +266,7 @@ def error_result(path: str | Path, err: BrookerError) -> GradingResult:
         file=str(path),
         status=Status.ERROR,
         version=__version__,
+        sop_instance_uid=err.sop_instance_uid,
         error=ErrorInfo(code=err.code, message=err.message),
     )
 
@@ -282,7 +288,12 @@ def grade_path(
     config = config or AnalysisConfig()
     try:
         radiograph = load_calibrated(path, config)
-        result = _analyze_loaded(radiograph, config)
+        try:
+            result = _analyze_loaded(radiograph, config)
+        except BrookerError as err:
+            if err.sop_instance_uid is None:
+                err.sop_instance_uid = radiograph.meta.sop_instance_uid
+            raise
     except BrookerError as err:
         if err.path is None:
             err.path = str(path)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pydicom
 import pytest
 from closed_stdout import run_with_stdout_closed
 from typer.testing import CliRunner
@@ -100,6 +101,8 @@ def test_error_goes_to_stderr_with_exit_3(tmp_path: Path, as_json: bool) -> None
         assert rec["file"] == str(path)
         assert rec["error"]["code"] == "not_a_radiograph"
         assert "CT" in rec["error"]["message"]
+        # the header was read: the refused film can still be found in the archive by its UID
+        assert rec["sop_instance_uid"] == str(pydicom.dcmread(path).SOPInstanceUID)
     else:
         assert result.stdout == ""
     _no_identifiers(result.stdout + result.stderr)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pydicom
 import pytest
 from conftest import ROOT
 from PIL import Image
@@ -22,7 +23,7 @@ from brooker.models import (
     SpacingSource,
 )
 from brooker.phantom_dicom import FAKE_IDENTIFIERS, DicomVariant, write_dicom
-from brooker.pipeline import analyze, load_calibrated
+from brooker.pipeline import analyze, grade_path, load_calibrated
 from brooker.spacing import (
     MAGNIFICATION_IGNORED_FOR_USER_SPACING,
     MAGNIFICATION_IGNORED_NO_IMAGER_SPACING,
@@ -345,3 +346,28 @@ def test_the_kept_spacing_inputs_carry_no_identifiers(tmp_path: Path) -> None:
     assert "[redacted]" in text
     for value in (*FAKE_IDENTIFIERS.values(), "DOE", "JANE", "SECRET"):
         assert value not in text
+
+
+@pytest.mark.parametrize(
+    ("fields", "code"),
+    [
+        ({"modality": "CT"}, "not_a_radiograph"),  # refused by the loader, after the header
+        ({}, "image_too_small"),  # refused after loading
+        ({"pixel_spacing_mm": (0.01, 0.01)}, "implausible_spacing"),
+    ],
+)
+def test_the_error_record_of_a_dicom_film_keeps_its_uid(
+    tmp_path: Path, fields: dict[str, Any], code: str
+) -> None:
+    path = _small_dicom(tmp_path, **fields)
+    rec = grade_path(path).to_record()
+    assert rec["status"] == "error"
+    assert rec["error"]["code"] == code
+    assert rec["sop_instance_uid"] == str(pydicom.dcmread(path).SOPInstanceUID)
+
+
+def test_a_malformed_uid_is_left_out_of_the_error_record(tmp_path: Path) -> None:
+    path = _small_dicom(tmp_path, modality="CT", extra=((0x00080018, "UI", "1.2.x.Doe^John"),))
+    rec = grade_path(path).to_record()
+    assert rec["error"]["code"] == "not_a_radiograph"
+    assert "sop_instance_uid" not in rec

@@ -107,11 +107,11 @@ def inspect_record(radiograph: Radiograph) -> dict[str, Any]:
 
 def error_record(path: str, err: BrookerError) -> dict[str, Any]:
     """The ``--json`` record of a file that could not be loaded."""
-    return {
-        "file": path,
-        "status": "error",
-        "error": {"code": err.code, "message": err.message},
-    }
+    rec: dict[str, Any] = {"file": path, "status": "error"}
+    if err.sop_instance_uid is not None:
+        rec["sop_instance_uid"] = err.sop_instance_uid
+    rec["error"] = {"code": err.code, "message": err.message}
+    return rec
 
 
 def _print_table(rec: dict[str, Any]) -> None:
