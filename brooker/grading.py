@@ -24,7 +24,7 @@ from brooker.models import BrookerGrade, FragmentKind, GapMeasurement, HipJoint,
 # own level, :func:`brooker.segmentation.prosthesis_metal`) is graded with a caveat: its implant
 # is read as bone. Such hips were withheld before the learned judges; graded, most come out
 # right (README, step 2).
-from brooker.segmentation import PROSTHETIC_HEAD_MIN_METAL
+from brooker.segmentation import PROSTHETIC_HEAD_MIN_METAL, joint_exclusion_radius_mm
 from brooker.units import shown_gap_mm
 
 SPUR_KINDS = frozenset({FragmentKind.PELVIC_SPUR, FragmentKind.FEMORAL_SPUR})
@@ -221,7 +221,9 @@ def _result(
         caveats=caveats,
         not_graded=not_graded,
         head_radius_mm=hip.head_radius_mm,
-        search_region=(config.sector_radius_mm, *config.sector_deg),
+        search_region=(
+            joint_exclusion_radius_mm(hip, config), config.sector_radius_mm, *config.sector_deg
+        ),
         center_uncertainty_mm=hip.center_uncertainty_mm,
         gap_threshold_mm=config.gap_threshold_mm,
     )

@@ -550,11 +550,12 @@ class HipResult:
     not_graded: str | None = None
     head_radius_mm: float | None = None
     """Radius of the femoral (or prosthetic) head the hip was placed on."""
-    search_region: tuple[float, float, float] | None = None
-    """Where heterotopic bone was sought: ``(radius_mm, from_deg, to_deg)`` around the centre,
-    angles 0 up, 90 lateral, 180 down (None when the hip was not searched: a hip whose anatomy
-    the film's intensity model does not show; a hip not graded for the spur or bridge it holds
-    keeps the region searched)."""
+    search_region: tuple[float, float, float, float] | None = None
+    """Where heterotopic bone was sought: ``(inner_radius_mm, outer_radius_mm, from_deg,
+    to_deg)`` around the centre (inside the inner radius is the joint itself,
+    :func:`brooker.segmentation.joint_exclusion_radius_mm`), angles 0 up, 90 lateral, 180 down
+    (None when the hip was not searched: a hip whose anatomy the film's intensity model does
+    not show; a hip not graded for the spur or bridge it holds keeps the region searched)."""
     gap_threshold_mm: float = BROOKER_GAP_THRESHOLD_MM
     """The class II/III boundary the hip was graded on (``AnalysisConfig.gap_threshold_mm``):
     its gap is shown rounded on the same side of it (:func:`brooker.units.shown_gap_mm`)."""

@@ -453,16 +453,17 @@ def _draw_joint(canvas: _Canvas, hip: HipResult, view: _View, spacing: PixelSpac
     draw.line([(x, y - arm), (x, y + arm)], fill=(*JOINT_RGB, 255), width=lw)
     if hip.search_region is None:
         return
-    radius_mm, lo, hi = hip.search_region
+    inner, radius_mm, lo, hi = hip.search_region
     lat = -1.0 if hip.image_side is ImageSide.LEFT else 1.0
 
     def at(phi_deg: float, r_mm: float) -> tuple[float, float]:
         t = math.radians(phi_deg)  # 0 up, 90 lateral
         return (x + lat * math.sin(t) * r_mm * kx, y - math.cos(t) * r_mm * ky)
 
-    arc = [at(float(a), radius_mm) for a in np.linspace(lo, hi, 64)]
-    inner = hip.head_radius_mm
-    outline = [at(lo, inner), *arc, at(hi, inner)]
+    # the joint (to ``inner``) is not searched: the region is a band, outlined all round
+    outer = [at(float(a), radius_mm) for a in np.linspace(lo, hi, 64)]
+    near = [at(float(a), inner) for a in np.linspace(hi, lo, 32)]
+    outline = [*outer, *near, outer[0]]
     draw.line(outline, fill=(*JOINT_RGB, 170), width=lw)
 
 

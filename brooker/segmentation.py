@@ -153,6 +153,23 @@ def _roi_bounds(
     return top, bottom, left, right
 
 
+
+def joint_radius_mm(hip: HipJoint) -> float:
+    """Radius of the joint itself: the cup's, 1.6 head radii on a prosthesis without a cup
+    measured, else the head's."""
+    if hip.prosthesis and hip.cup_radius_mm:
+        return hip.cup_radius_mm
+    return 1.6 * hip.head_radius_mm if hip.prosthesis else hip.head_radius_mm
+
+
+def joint_exclusion_radius_mm(hip: HipJoint, config: AnalysisConfig) -> float:
+    """Radius about the hip centre within which nothing is heterotopic bone: the joint's
+    (:func:`joint_radius_mm`) times ``joint_exclusion_factor``, plus
+    ``joint_exclusion_margin_mm``. The inner edge of the region searched, as the overlay
+    draws it."""
+    return config.joint_exclusion_factor * joint_radius_mm(hip) + config.joint_exclusion_margin_mm
+
+
 def segment_hip(
     radiograph: Radiograph, hip: HipJoint, config: AnalysisConfig, scene: Scene | None = None
 ) -> HipMasks:
@@ -265,10 +282,8 @@ def segment_hip(
 
     phi = np.degrees(np.arctan2(u_mm, v_mm))  # 0 up, 90 lateral, 180 down, 270 medial
     np.add(phi, 360.0, out=phi, where=phi < 0)  # = phi % 360 here, without a float modulo
-    joint_r = hip.cup_radius_mm if (hip.prosthesis and hip.cup_radius_mm) else (
-        1.6 * hip.head_radius_mm if hip.prosthesis else hip.head_radius_mm
-    )
-    r_ex = config.joint_exclusion_factor * joint_r + config.joint_exclusion_margin_mm
+    joint_r = joint_radius_mm(hip)
+    r_ex = joint_exclusion_radius_mm(hip, config)
     lo, hi = config.medial_wedge_deg
     wedge = (phi >= lo) & (phi <= hi) & (dist <= config.sector_radius_mm)
     allowed = (dist > r_ex) & ~wedge

@@ -336,6 +336,11 @@ def test_grade_hip_spur_without_gap_is_not_graded() -> None:
     assert "no opposing bone" in res.not_graded
     assert [f.kind for f in res.fragments] == [FEM, ISL]
     assert res.search_region is not None
+    # the band searched: from the edge of the joint's exclusion (past the cup) to the sector
+    assert HIP.cup_radius_mm is not None
+    inner, outer, _, _ = res.search_region
+    assert inner == 1.15 * HIP.cup_radius_mm + 3.0
+    assert outer == AnalysisConfig().sector_radius_mm
     # on a native hip whose femur is not seen, that is the cause, and the record says so
     native = dataclasses.replace(HIP, prosthesis=False, cup_radius_mm=None)
     no_femur = grade_hip(native, _frags(FEM), None, AnalysisConfig(), femur_top_mm=None)

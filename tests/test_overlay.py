@@ -845,3 +845,33 @@ def test_candidate_score_is_on_the_image_when_its_window_runs_off_it() -> None:
     # the label's glyphs (the window's outline is drawn at alpha 160 over black, darker)
     glyphs = rgb[:ROWS, :, 0] > 200
     assert glyphs.sum() > 50
+
+
+def test_the_region_searched_starts_where_the_joint_exclusion_ends() -> None:
+    """The joint itself (out to the exclusion radius, wider than the head) is never searched:
+    the outline's inner edge is drawn there, not on the head outline."""
+    rows = cols = 800
+    rad = _black_film(rows, cols, row_mm=0.2, col_mm=0.2)
+    hip = HipResult(
+        patient_side=PatientSide.LEFT,
+        image_side=ImageSide.RIGHT,
+        grade=BrookerGrade.NONE,
+        center_px=(400.0, 400.0),
+        prosthesis=False,
+        head_radius_mm=10.0,
+        search_region=(20.0, 60.0, -20.0, 170.0),
+    )
+    result = GradingResult(
+        file=rad.meta.path, status=Status.OK, version="9.8.7", hips=(hip,),
+        spacing=rad.spacing, image_shape_px=(rows, cols),
+    )
+    rgb = ov.render_overlay(rad, result)[:rows].astype(int)
+    # the joint colour at alpha 170 or more over black
+    joint = (rgb[:, :, 2] > 150) & (rgb[:, :, 1] > 130) & (rgb[:, :, 0] < 120)
+    # straight up from the centre (0 deg): the head at 10 mm, the band's inner edge at 20 mm
+    # and its outer edge at 60 mm; nothing between the head and the inner edge
+    for r_mm, drawn in ((10.0, True), (15.0, False), (20.0, True), (40.0, False), (60.0, True)):
+        assert _near(joint, 400.0, 400.0 - r_mm / 0.2) is drawn, r_mm
+    # laterally (90 deg; the image's right for a hip on the image's right): the same band
+    for r_mm, drawn in ((15.0, False), (20.0, True), (60.0, True)):
+        assert _near(joint, 400.0 + r_mm / 0.2, 400.0) is drawn, r_mm
