@@ -323,8 +323,9 @@ def _overlay_path(rec: Mapping[str, Any], out_dir: Path) -> Path | None:
     if not overlay:
         return None
     given = Path(str(overlay))
-    for cand in (given if given.is_absolute() else out_dir / given.name, out_dir / given.name,
-                 given):
+    # the run folder's own copy first: a run folder copied or moved elsewhere (its records
+    # still naming the old absolute paths) links its own overlays, not the original's
+    for cand in (out_dir / given.name, given):
         if cand.is_file():
             return cand
     return None

@@ -415,6 +415,27 @@ def test_full_size_link_is_relative_to_the_page(tmp_path: Path) -> None:
     assert 'href="../run/a-00000000.png"' in page
 
 
+def test_a_copied_run_folder_links_its_own_overlays(tmp_path: Path) -> None:
+    """The records name the overlays by absolute path; a copy of the run folder (an archive
+    unpacked elsewhere) links and shows its own copies, even while the original is there."""
+    import shutil
+
+    out = tmp_path / "run"
+    make_run(out)
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    (copy / "a-00000000.png").write_bytes((out / "b-00000001.png").read_bytes())  # tell apart
+    page = report.write_report(copy).path.read_text(encoding="utf-8")
+    assert 'href="a-00000000.png"' in page
+    assert "../run/" not in page
+    mine, theirs = (report.thumbnail_data_uri(d / "a-00000000.png") for d in (copy, out))
+    assert mine is not None
+    assert theirs is not None
+    assert mine[0] != theirs[0]
+    assert mine[0] in page  # the copy's picture
+    assert theirs[0] not in page
+
+
 def test_a_page_named_through_a_symlink_is_written_where_it_points(tmp_path: Path) -> None:
     out = tmp_path / "run"
     make_run(out)
