@@ -212,6 +212,11 @@ def test_no_inputs_exit_4(fake_engine: None, tmp_path: Path, content: str | None
         ["--pixel-spacing", "abc"],
         ["--pixel-spacing", "0.1,0.1,0.1"],
         ["--pixel-spacing", "nan,0.1"],
+        ["--pixel-spacing", "140"],  # a unit slip (140 um), not a film's spacing
+        ["--pixel-spacing", "0.14,1.5"],
+        ["--estimate-spacing", "--pixel-spacing", "0.14"],  # nothing left to estimate
+        ["--estimate-spacing", "--head-mm", "32"],
+        ["--estimate-spacing", "--ball-mm", "25"],
         ["--magnification", "9"],
         ["--magnification", "0.87"],
         ["--shard", "2/2"],

@@ -133,6 +133,8 @@ def test_not_dicom_and_missing_file(tmp_path: Path) -> None:
         ["--pixel-spacing", "abc"],
         ["--pixel-spacing", "0,0.1"],
         ["--pixel-spacing", "0.1,0.1,0.1"],
+        ["--pixel-spacing", "0.001"],  # no film's
+        ["--estimate-spacing", "--pixel-spacing", "0.14"],
         ["--magnification", "-1"],
     ],
 )

@@ -31,6 +31,14 @@ def parse_spacing(text: str | None) -> tuple[float, float] | None:
         raise typer.BadParameter(
             f"spacing must be positive finite mm, got {text!r}", param_hint="--pixel-spacing"
         )
+    from brooker.spacing import implausible_spacing_reason
+
+    # no film has it (a unit slip: 140 for 0.140): one usage error, not an error per file.
+    # Whether it makes a given film larger than any detector depends on the film, so that is
+    # still checked per file.
+    why = implausible_spacing_reason(row, col)
+    if why is not None:
+        raise typer.BadParameter(f"{row:g} x {col:g} mm {why}", param_hint="--pixel-spacing")
     return row, col
 
 
@@ -44,9 +52,30 @@ def analysis_config(
     flipped: bool,
     judges: str | None = None,
 ) -> AnalysisConfig:
-    """The analysis options given on the command line; a bad combination is a usage error."""
+    """The analysis options given on the command line; a bad combination is a usage error.
+
+    ``--estimate-spacing`` with a scale that every film gets (``--pixel-spacing``,
+    ``--ball-mm``, ``--head-mm``) would never estimate anything: a usage error here, though
+    :class:`~brooker.config.AnalysisConfig` takes both (the estimate only fills a missing
+    spacing)."""
     from brooker.config import AnalysisConfig
     from brooker.errors import ConfigError
+
+    if estimate_spacing:
+        given = [
+            name
+            for name, v in (
+                ("--pixel-spacing", spacing),
+                ("--ball-mm", ball_mm),
+                ("--head-mm", head_mm),
+            )
+            if v is not None
+        ]
+        if given:
+            raise typer.BadParameter(
+                f"nothing left to estimate: {given[0]} gives every film its scale",
+                param_hint="--estimate-spacing",
+            )
 
     try:
         return AnalysisConfig(
