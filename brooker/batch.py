@@ -7,7 +7,8 @@ safely:
   (and PNG, JPEG and TIFF images, by their signatures: :func:`brooker.image_io.image_kind`) by
   content, never by extension: the 128-byte preamble followed by ``DICM``, or, for files
   written without a preamble, a plausible first data element (group 0002 or 0008, increasing
-  tags, a valid VR or a sane length) read from the first few kilobytes. Files named explicitly
+  tags, a valid VR or a sane length) read from the first few kilobytes. A DICOMDIR (a media
+  folder's index: :func:`is_dicomdir_head`) is skipped and counted. Files named explicitly
   are always attempted, so a broken file given by name gets an ``error`` record. The order is
   deterministic (sorted by path string).
 - **Sharding** (:func:`shard_of`). ``--shard I/N`` keeps the inputs whose stable hash (SHA-256
@@ -75,6 +76,7 @@ from brooker.errors import (
 from brooker.image_io import image_kind
 from brooker.models import ErrorInfo, GradingResult, Status
 from brooker.paths import open_regular
+from brooker.units import DICOMDIR_SOP_CLASS
 
 #: Default per-file time limit, seconds (a 43 cm plate at 0.1 mm grades in a few seconds).
 DEFAULT_TIMEOUT_S: float = 300.0
@@ -167,6 +169,11 @@ def looks_like_dicom(path: str | os.PathLike[str]) -> bool:
 
 def _sniff(path: str | os.PathLike[str]) -> bool:
     """:func:`looks_like_dicom`, raising the typed error of a file that cannot be read."""
+    return _sniff_head(path)[0]
+
+
+def _sniff_head(path: str | os.PathLike[str]) -> tuple[bool, bytes]:
+    """:func:`_sniff`, and the first :data:`SNIFF_BYTES` bytes read."""
     try:
         with open_regular(path) as fh:
             head = fh.read(SNIFF_BYTES)
@@ -174,6 +181,23 @@ def _sniff(path: str | os.PathLike[str]) -> bool:
         raise UnreadableInputError(
             f"cannot be read ({exc.strerror or type(exc).__name__})", os.fsdecode(path)
         ) from None
+    return _dicom_head(head), head
+
+
+def is_dicomdir_head(head: bytes) -> bool:
+    """Do these first bytes of a Part 10 file declare a DICOMDIR (the index of a DICOM media
+    folder, (0002,0002) Media Storage SOP Class UID 1.2.840.10008.1.3.10)?"""
+    start = 132 if head[128:132] == b"DICM" else 4 if head[:4] == b"DICM" else -1
+    if start < 0:
+        return False
+    at = head.find(b"\x02\x00\x02\x00UI", start)  # file meta: explicit VR little endian
+    if at < 0:
+        return False
+    n = int.from_bytes(head[at + 6 : at + 8], "little")
+    return head[at + 8 : at + 8 + n].rstrip(b"\x00 ") == DICOMDIR_SOP_CLASS.encode()
+
+
+def _dicom_head(head: bytes) -> bool:
     if len(head) >= 132 and head[128:132] == b"DICM":
         return True
     if head[:4] == b"DICM":  # meta without the preamble
@@ -201,6 +225,10 @@ class Discovery:
     files: tuple[str, ...]
     missing: tuple[str, ...] = ()
     skipped_non_dicom: int = 0
+    skipped_dicomdir: int = 0
+    """DICOMDIR files found in folders (the index of a CD or an export, no image: the images
+    it lists are graded where they are found); a DICOMDIR named explicitly is attempted and
+    gets a ``not_an_image`` record."""
     skipped_special: tuple[str, ...] = ()
     unreadable: tuple[str, ...] = ()
     run_folders: tuple[str, ...] = ()
@@ -368,6 +396,7 @@ def discover(
     special: list[str] = []
     unreadable: list[str] = []
     skipped: list[str] = []  # regular files in folders that are neither DICOM nor an image
+    indexes: list[str] = []  # DICOMDIR files in folders
     run_folders: list[str] = []  # folders holding another run's output
     searched: set[str] = set()  # real paths of the folders searched
 
@@ -425,7 +454,7 @@ def discover(
                     special.append(fp)
                     continue
                 try:
-                    is_dicom = _sniff(fp)
+                    is_dicom, head = _sniff_head(fp)
                 except SpecialFileError:
                     special.append(fp)
                     continue
@@ -433,7 +462,9 @@ def discover(
                     unreadable.append(fp)
                     add(fp)
                     continue
-                if is_dicom or image_kind(fp) is not None:
+                if is_dicom and is_dicomdir_head(head):
+                    indexes.append(fp)  # a CD's or an export's index: its images are here
+                elif is_dicom or image_kind(fp) is not None:
                     add(fp)
                 else:
                     skipped.append(fp)
@@ -455,6 +486,7 @@ def discover(
         files=tuple(sorted(files)),
         missing=tuple(sorted(set(missing))),
         skipped_non_dicom=len({p for p in skipped if not_graded(p)}),
+        skipped_dicomdir=len({p for p in indexes if not_graded(p)}),
         skipped_special=tuple(sorted({p for p in special if not_graded(p)})),
         unreadable=tuple(sorted(set(unreadable))),
         run_folders=tuple(sorted(set(run_folders))),

@@ -65,6 +65,7 @@ with a caveat saying so.
 from __future__ import annotations
 
 import importlib
+import io
 import math
 import os
 import re
@@ -106,6 +107,7 @@ from brooker.models import (
 from brooker.paths import open_regular
 from brooker.spacing import implausible_spacing_reason, resolve_spacing
 from brooker.units import (
+    DICOMDIR_SOP_CLASS,
     MAX_MEGAPIXELS,
     MIN_FIELD_SIDE_MM,
     MIN_IMAGE_SIDE_PX,
@@ -253,6 +255,8 @@ _KEEP_UNUSED_BITS: Final[dict[str, Any]] = {"correct_unused_bits": False}
 #: ``pyo3_runtime.PanicException`` on an RLE stream whose segments overrun the frame, which
 #: derives from BaseException, not Exception: it is a bad file too, not a reason to die.
 _FATAL: Final = (KeyboardInterrupt, SystemExit, GeneratorExit)
+#: (0004,1220) Directory Record Sequence: a DICOMDIR's list of what the media hold.
+_DIRECTORY_RECORDS: Final = 0x00041220
 
 #: Files without usable file meta are re-parsed in memory only up to this size.
 _REPARSE_MAX_BYTES: Final = 256 << 20
@@ -365,11 +369,19 @@ def _load(
         raise UnreadableInputError(
             f"cannot be read ({exc.strerror or type(exc).__name__})", where
         ) from None
-    has_magic = len(head) == 132 and head[128:132] == b"DICM"
+    # "DICM" and the file meta at offset 0: written without the 128-byte preamble (pydicom
+    # would read "DICM" as data); read from memory behind a blank preamble
+    dicm_first = head[:4] == b"DICM" and file_size <= _REPARSE_MAX_BYTES
+    has_magic = (len(head) == 132 and head[128:132] == b"DICM") or dicm_first
 
     _guard_file_size(path, file_size, max_megapixels)
     try:
-        ds: Dataset = pydicom.dcmread(path, force=True, defer_size=_DEFER_SIZE)
+        if dicm_first:
+            with open_regular(path) as fh:
+                source: Any = io.BytesIO(bytes(128) + fh.read())
+            ds: Dataset = pydicom.dcmread(source, force=True)
+        else:
+            ds = pydicom.dcmread(path, force=True, defer_size=_DEFER_SIZE)
     except InvalidDicomError:
         raise NotDicomError("not a DICOM file", where) from None
     except (EOFError, OSError, ValueError, KeyError, TypeError, IndexError, OverflowError) as exc:
@@ -382,6 +394,7 @@ def _load(
         ds = _reparse_headerless(path) or ds
     ident.extend(_identifier_values(ds))
 
+    _check_not_dicomdir(ds, where)
     _check_not_garbage(ds, has_magic, where)
     sop = _text(ds, 0x00080018)
     sop_valid = sop is not None and _VALID_UID.fullmatch(sop) is not None
@@ -516,6 +529,18 @@ def _reparse_headerless(path: Path) -> Dataset | None:
             )
             best = (n, cand)
     return None if best is None else best[1]
+
+
+def _check_not_dicomdir(ds: Dataset, where: str) -> None:
+    """Refuse a DICOMDIR: the index of a DICOM media folder (a CD or an export), no image."""
+    meta = getattr(ds, "file_meta", None)
+    sop_class = None if meta is None else meta.get("MediaStorageSOPClassUID")
+    if str(sop_class or "") == DICOMDIR_SOP_CLASS or _DIRECTORY_RECORDS in ds:
+        raise NotAnImageError(
+            "a DICOMDIR (the index of a DICOM media folder), not an image: grade the folder "
+            "it indexes",
+            where,
+        )
 
 
 def _check_not_garbage(ds: Dataset, has_magic: bool, where: str) -> None:

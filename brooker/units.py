@@ -61,3 +61,7 @@ PLAUSIBLE_SPACING_MM: Final = (0.02, 1.0)
 #: spacing range above it bounds the 1 mm analysis grid at 1.5 m x 1.5 m (2.25 MP) and, with
 #: :data:`MAX_MEGAPIXELS`, every working array of one film.
 MAX_FIELD_MM: Final = 1500.0
+
+#: (0002,0002) Media Storage SOP Class UID of a DICOMDIR (Media Storage Directory Storage,
+#: PS3.4 Annex F): the index of a DICOM media folder, never an image.
+DICOMDIR_SOP_CLASS: Final = "1.2.840.10008.1.3.10"

@@ -31,3 +31,26 @@ def zoo_dir(shared_dir: Path) -> Path:
     if not d.is_dir():
         pytest.skip("../shared/dicom_zoo is absent")
     return d
+
+
+def write_media_folder(image: Path, folder: Path) -> Path:
+    """``image`` (a DICOM file) written as a CD export writes it, into ``folder``: a DICOMDIR
+    beside PT*/ST*/SE*/IM*. The DICOMDIR's path."""
+    import gc
+    import warnings
+
+    import pydicom
+    from pydicom.fileset import FileSet
+
+    ds = pydicom.dcmread(image)
+    ds.StudyDate, ds.StudyTime, ds.StudyID = "20200101", "120000", "1"
+    ds.SeriesNumber, ds.InstanceNumber = 1, 1
+    with warnings.catch_warnings():
+        # pydicom's FileSet stages in a temporary folder it leaves to the garbage collector
+        warnings.simplefilter("ignore", ResourceWarning)
+        fs = FileSet()
+        fs.add(ds)
+        fs.write(folder)
+        del fs
+        gc.collect()
+    return folder / "DICOMDIR"

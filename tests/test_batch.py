@@ -622,3 +622,32 @@ def test_numpy_integer_workers_are_still_accepted(tmp_path: Path):
     for workers in (np.int64(0), np.int32(1)):
         done = list(batch.grade_many(files, workers=workers, grade_fn=fake_grade))  # type: ignore[arg-type]
         assert sorted(Path(r.file).name for r in done) == ["f0", "f1"]
+
+
+def test_a_media_folders_dicomdir_is_skipped_and_its_images_graded(tmp_path: Path) -> None:
+    """A CD or PACS export holds a DICOMDIR (its index) beside the images: the folder's
+    images are the inputs, the index is counted as skipped (it made every such batch end
+    with an error record); named explicitly, it is attempted and refused."""
+    import numpy as np
+    from conftest import write_media_folder
+
+    from brooker.phantom_dicom import DicomVariant, write_dicom
+    from brooker.pipeline import grade_path
+
+    src = write_dicom(np.zeros((64, 64), np.uint16), tmp_path / "src.dcm", DicomVariant())
+    cd = tmp_path / "cd"
+    write_media_folder(src, cd)
+    found = batch.discover([cd])
+    assert [Path(f).name for f in found.files] == ["IM000000"]
+    assert found.skipped_dicomdir == 1
+    assert found.skipped_non_dicom == 0
+    index = str(cd / "DICOMDIR")
+    named = batch.discover([cd, index])
+    assert index in named.files
+    assert named.skipped_dicomdir == 0
+    rec = grade_path(index).to_record()
+    assert rec["error"]["code"] == "not_an_image"
+    # the sniff reads the file meta's SOP class, not the name: an image is never skipped
+    assert not batch.is_dicomdir_head(src.read_bytes()[:4096])
+    assert batch.is_dicomdir_head((cd / "DICOMDIR").read_bytes()[:4096])
+    assert batch.is_dicomdir_head((cd / "DICOMDIR").read_bytes()[128:4096])  # no preamble

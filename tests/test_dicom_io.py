@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import write_media_folder
 
 from brooker import errors
 from brooker.dicom_io import load_radiograph
@@ -424,6 +425,36 @@ def test_files_without_preamble_or_meta_load(
     variant = DicomVariant(transfer_syntax=syntax, preamble=preamble, file_meta=file_meta)
     rad = load_radiograph(_write(tmp_path, variant, src))
     np.testing.assert_array_equal(rad.pixels, src.astype(np.float32))
+
+
+@pytest.mark.parametrize("syntax", ["explicit_le", "implicit_le"])
+def test_a_file_that_starts_with_its_dicm_marker_loads(tmp_path: Path, syntax: str) -> None:
+    """"DICM" and the file meta at offset 0, the 128-byte preamble left out: the sniffer takes
+    it for DICOM, so the loader reads it too (it said "no 'DICM' marker")."""
+    src = _pixels()
+    whole = _write(tmp_path, DicomVariant(transfer_syntax=syntax), src).read_bytes()
+    path = tmp_path / "dicm_first.dcm"
+    path.write_bytes(whole[128:])
+    assert path.read_bytes()[:4] == b"DICM"
+    rad = load_radiograph(path)
+    np.testing.assert_array_equal(rad.pixels, src.astype(np.float32))
+    assert rad.meta.transfer_syntax_uid == str(TRANSFER_SYNTAXES[syntax])
+    assert rad.spacing == load_radiograph(tmp_path / "img.dcm").spacing
+
+
+def _dicomdir(tmp_path: Path) -> Path:
+    """A media folder as a CD export writes it: DICOMDIR beside PT*/ST*/SE*/IM*."""
+    src = _write(tmp_path, DicomVariant(pixel_spacing_mm=(0.2, 0.2)))
+    index = write_media_folder(src, tmp_path / "cd")
+    src.unlink()
+    return index
+
+
+def test_a_dicomdir_is_not_an_image(tmp_path: Path) -> None:
+    path = _dicomdir(tmp_path)
+    with pytest.raises(errors.NotAnImageError, match="DICOMDIR") as info:
+        load_radiograph(path)
+    assert info.value.message.startswith(f"{path}: a DICOMDIR (the index of a DICOM media")
 
 
 def test_meta_without_transfer_syntax_is_read_as_implicit(tmp_path: Path) -> None:

@@ -340,9 +340,9 @@ def test_unreadable_files_and_folders_in_a_folder_get_records(
     (d / "locked").mkdir(parents=True)
     _small_film(d / "ok.dcm")
     (d / "secret.dcm").write_bytes(b"x" * 200)
-    real_sniff, real_scandir = batch._sniff, os.scandir
+    real_sniff, real_scandir = batch._sniff_head, os.scandir
 
-    def sniff(path: object) -> bool:
+    def sniff(path: object) -> tuple[bool, bytes]:
         if str(path).endswith("secret.dcm"):
             raise errors.UnreadableInputError("cannot be read (Permission denied)", str(path))
         return real_sniff(path)  # type: ignore[arg-type]
@@ -352,7 +352,7 @@ def test_unreadable_files_and_folders_in_a_folder_get_records(
             raise PermissionError(errno.EACCES, "Permission denied", str(path))
         return real_scandir(path)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(batch, "_sniff", sniff)
+    monkeypatch.setattr(batch, "_sniff_head", sniff)
     monkeypatch.setattr(batch.os, "scandir", scandir)
     found = batch.discover([d])
     assert set(found.unreadable) == {str(d / "locked"), str(d / "secret.dcm")}

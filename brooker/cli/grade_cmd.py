@@ -193,6 +193,7 @@ def _print_summary(
             f"skipped {found.skipped_non_dicom} file(s) in the folders that are neither DICOM "
             "nor PNG/JPEG/TIFF"
         )
+    _print_dicomdirs(console, found.skipped_dicomdir)
     _print_run_folders(console, found.run_folders)
     _print_special(console, found.skipped_special)
     failed = [r for r in records if r.get("status") != "ok"]
@@ -205,6 +206,14 @@ def _print_summary(
             if why.startswith(prefix):
                 why = why[len(prefix) :]
             console.print(plain(f"  {r['file']}: {why}", style="yellow"), soft_wrap=True)
+
+
+def _print_dicomdirs(console: Console, n: int) -> None:
+    if n:
+        console.print(
+            f"skipped {n} DICOMDIR file(s): the index of a media folder, not an image (the "
+            "images it lists are graded where they were found)"
+        )
 
 
 def _print_special(console: Console, special: tuple[str, ...]) -> None:
@@ -796,6 +805,7 @@ def _run(
             else ""
         )
         err_console.print(f"no radiographs found{where}{skipped}", style="yellow")
+        _print_dicomdirs(err_console, found.skipped_dicomdir)
         _print_run_folders(err_console, found.run_folders)
         _print_special(err_console, found.skipped_special)
         return int(ExitCode.NO_INPUTS)
@@ -811,6 +821,7 @@ def _run(
             "files": len(files),
             "missing": len(found.missing),
             "skipped_non_dicom": found.skipped_non_dicom,
+            "skipped_dicomdir": found.skipped_dicomdir,
             "run_folders": len(found.run_folders),
             "skipped_not_regular": len(found.skipped_special),
             "unreadable": len(found.unreadable),
