@@ -1,8 +1,10 @@
 """Path -> :class:`~brooker.models.Radiograph`: decode, modality LUT, bone-bright, spacing, sides.
 
-The loader reads one single-frame greyscale projection radiograph and refuses everything else
-with a typed :class:`~brooker.errors.BrookerError` whose one-line message names the file, what
-is wrong and, where one is at fault, the DICOM tag or transfer syntax. It never puts patient
+The loader reads one single-frame greyscale projection radiograph (or one saved as 8-bit RGB or
+YBR whose channels are equal, read as its grey: :func:`brooker.image_io.grey_of_rgb`; a
+DICOMDIR is refused as the index it is) and refuses everything else with a typed
+:class:`~brooker.errors.BrookerError` whose one-line message names the file, what is wrong and,
+where one is at fault, the DICOM tag or transfer syntax. It never puts patient
 identifiers in a message, a caveat or the returned value: an image is identified by its path
 and (0008,0018) SOP Instance UID only.
 
@@ -255,6 +257,11 @@ _KEEP_UNUSED_BITS: Final[dict[str, Any]] = {"correct_unused_bits": False}
 #: ``pyo3_runtime.PanicException`` on an RLE stream whose segments overrun the frame, which
 #: derives from BaseException, not Exception: it is a bad file too, not a reason to die.
 _FATAL: Final = (KeyboardInterrupt, SystemExit, GeneratorExit)
+#: Colour interpretations a radiograph saved as colour comes in (3 samples; JPEG's YBR the
+#: decoder converts to RGB): read when the channels are equal, as an RGB PNG is.
+_GREY_AS_COLOUR: Final = frozenset(
+    {"RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "YBR_PARTIAL_420"}
+)
 #: (0004,1220) Directory Record Sequence: a DICOMDIR's list of what the media hold.
 _DIRECTORY_RECORDS: Final = 0x00041220
 
@@ -409,7 +416,18 @@ def _load(
     frames = _number_of_frames(ds, where, ident)
     geom = _geometry(ds, where)
     rows, cols, bits_alloc, bits_stored, pixel_rep = geom
-    _check_size(ds, pixel_elem, ts, rows, cols, bits_alloc, frames, max_megapixels, where)
+    colour = photometric not in ("MONOCHROME1", "MONOCHROME2")
+    if colour and (bits_alloc, bits_stored, pixel_rep) != (8, 8, 0):
+        raise ColourImageError(
+            f"colour image ((0028,0004) Photometric Interpretation {photometric}, "
+            f"{bits_alloc}-bit samples): radiographs are greyscale (8-bit colour with equal "
+            "channels is read, as grey)",
+            where,
+        )
+    _check_size(
+        ds, pixel_elem, ts, rows, cols, bits_alloc * (3 if colour else 1), frames,
+        max_megapixels, where,
+    )
     # spacing first: an implausible one is refused before anything is decoded
     spacing, spacing_inputs = resolve_spacing(
         _spacing_tags(ds, (rows, cols), ident), user_spacing, user_mag, where, (rows, cols)
@@ -419,17 +437,31 @@ def _load(
         _check_codestream(pixel_elem, ts, rows, cols, bits_alloc, where)
 
     raw, decoder_label = _decode(ds, ts, where)
-    if raw.shape != (rows, cols):
+    if raw.shape != ((rows, cols, 3) if colour else (rows, cols)):
         raise SizeMismatchError(
             f"decoded pixel data has shape {raw.shape} but (0028,0010) Rows x (0028,0011) "
-            f"Columns declare {rows} x {cols}",
+            f"Columns declare {rows} x {cols}" + (" x 3 samples" if colour else ""),
             where,
         )
-    _check_pixel_values(raw, bits_stored, pixel_rep == 1, where, caveats)
-    stored = _mask_to_bits_stored(raw, bits_stored, pixel_rep == 1)
-    del raw
-    pixels, k_invert = _modality_lut(ds, stored, bits_stored, pixel_rep == 1, where, ident)
-    del stored
+    if colour:
+        # grey content saved as colour (a screen capture, a digitised film as RGB or, in
+        # JPEG, YBR, which the decoder gives as RGB): the mean of equal channels, as an RGB
+        # PNG is read; colour content is refused. No Modality LUT or VOI applies to colour.
+        pixels = image_io.grey_of_rgb(
+            raw, f"colour image ((0028,0004) Photometric Interpretation {photometric}", where
+        )
+        del raw
+        k_invert = 255.0
+        caveats.append(
+            f"colour image ({photometric}) with equal channels: read as greyscale, bone "
+            "assumed bright"
+        )
+    else:
+        _check_pixel_values(raw, bits_stored, pixel_rep == 1, where, caveats)
+        stored = _mask_to_bits_stored(raw, bits_stored, pixel_rep == 1)
+        del raw
+        pixels, k_invert = _modality_lut(ds, stored, bits_stored, pixel_rep == 1, where, ident)
+        del stored
     mono1 = photometric == "MONOCHROME1"
     if mono1:
         np.subtract(np.float32(k_invert), pixels, out=pixels)
@@ -440,7 +472,7 @@ def _load(
     view_position = _text(ds, _VIEW_POSITION)
     image_laterality = _text(ds, _IMAGE_LATERALITY) or _text(ds, _LATERALITY)
     right_on, lat_source = _laterality(orientation, view_position, image_laterality, caveats)
-    display = _display_mapping(ds, mono1, k_invert)
+    display = None if colour else _display_mapping(ds, mono1, k_invert)
     # caveats and meta quote header values (an orientation, a view position): a corrupted or
     # misfilled element can hold an identifier, redacted here as in error messages (the
     # spacing caveats quote only the spacing tags, redacted as they were parsed)
@@ -636,6 +668,8 @@ def _check_photometric(ds: Dataset, where: str, ident: Sequence[str] = ()) -> st
     pi = pi.upper()
     if pi in ("MONOCHROME1", "MONOCHROME2") and samples == 1:
         return pi
+    if pi in _GREY_AS_COLOUR and samples == 3:
+        return pi  # read when its channels are equal (see _load)
     if pi.startswith(("RGB", "YBR", "PALETTE", "HSV", "ARGB", "CMYK")) or samples != 1:
         raise ColourImageError(
             f"colour image ((0028,0004) Photometric Interpretation {shown}, "

@@ -388,18 +388,43 @@ def _grey_of_colour(img: object, where: str) -> npt.NDArray[np.float32]:
         band = img.crop((0, top, cols, min(rows, top + _COLOUR_BAND_ROWS)))
         if to_rgba:
             band = band.convert("RGBA")
-        rgb = np.asarray(band.convert("RGB"))
-        spread = rgb.max(axis=2) - rgb.min(axis=2)
-        counts += np.bincount(spread.ravel(), minlength=256)
-        out[top : top + rgb.shape[0]] = rgb.astype(np.float32).mean(axis=2)
-    if out.size and _histogram_percentile(counts, 99.9) > GREY_TOLERANCE_8BIT:
+        _grey_band(np.asarray(band.convert("RGB")), out[top : top + _COLOUR_BAND_ROWS], counts)
+    _refuse_colour(counts, f"is a colour image ({mode}", where)
+    return out
+
+
+def grey_of_rgb(rgb: npt.NDArray[np.uint8], what: str, where: str) -> npt.NDArray[np.float32]:
+    """An 8-bit (rows, cols, 3) RGB array whose channels are equal, as the float32 mean of
+    its channels (in bands of rows); :class:`ColourImageError` as :func:`_grey_of_colour`
+    when they differ (``what`` opens the message: ``"is a colour image (RGB"``)."""
+    rows, cols = rgb.shape[:2]
+    out = np.empty((rows, cols), np.float32)
+    counts = np.zeros(256, np.int64)
+    for top in range(0, rows, _COLOUR_BAND_ROWS):
+        _grey_band(rgb[top : top + _COLOUR_BAND_ROWS], out[top : top + _COLOUR_BAND_ROWS], counts)
+    _refuse_colour(counts, what, where)
+    return out
+
+
+def _grey_band(
+    rgb: npt.NDArray[np.uint8], out: npt.NDArray[np.float32], counts: npt.NDArray[np.int64]
+) -> None:
+    """The mean of a band's channels into ``out``, its channel spread counted in ``counts``."""
+    spread = rgb.max(axis=2) - rgb.min(axis=2)
+    counts += np.bincount(spread.ravel(), minlength=256)
+    out[...] = rgb.astype(np.float32).mean(axis=2)
+
+
+def _refuse_colour(counts: npt.NDArray[np.int64], what: str, where: str) -> None:
+    """:class:`ColourImageError` when the channel spreads counted in ``counts`` exceed
+    :data:`GREY_TOLERANCE_8BIT` at the 99.9th percentile."""
+    if counts.sum() and _histogram_percentile(counts, 99.9) > GREY_TOLERANCE_8BIT:
         widest = int(np.flatnonzero(counts)[-1])
         raise ColourImageError(
-            f"is a colour image ({mode}: its channels differ, up to "
-            f"{widest} of 255 levels); radiographs are greyscale",
+            f"{what}: its channels differ, up to {widest} of 255 levels); radiographs are "
+            "greyscale",
             where,
         )
-    return out
 
 
 def _histogram_percentile(counts: npt.NDArray[np.int64], q: float) -> float:

@@ -265,9 +265,16 @@ def test_no_voi_gives_no_display_mapping(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ refusals
 
 
-def _rgb(tmp_path: Path) -> Path:
-    px = np.zeros((*SHAPE, 3), np.uint8)
-    return write_dicom(px, tmp_path / "rgb.dcm", DicomVariant(photometric="RGB", bits_stored=8))
+def _rgb(
+    tmp_path: Path, px: np.ndarray | None = None, photometric: str = "RGB", **fields: object
+) -> Path:
+    """An 8-bit RGB DICOM; by default a colour picture (red over green)."""
+    if px is None:
+        px = np.zeros((*SHAPE, 3), np.uint8)
+        px[: SHAPE[0] // 2, :, 0] = 200
+        px[SHAPE[0] // 2 :, :, 1] = 200
+    variant = DicomVariant(photometric=photometric, bits_stored=8, **fields)  # type: ignore[arg-type]
+    return write_dicom(px, tmp_path / "rgb.dcm", variant)
 
 
 REFUSALS = [
@@ -331,8 +338,44 @@ def test_refusals(
 
 
 def test_colour_rgb_refused(tmp_path: Path) -> None:
-    with pytest.raises(errors.ColourImageError, match="RGB"):
+    with pytest.raises(errors.ColourImageError, match=r"RGB: its channels differ, up to 200 "):
         load_radiograph(_rgb(tmp_path))
+
+
+def test_grey_saved_as_rgb_is_read_as_its_grey(tmp_path: Path) -> None:
+    """A film saved as RGB with equal channels (a screen capture, a digitised film) is read
+    as the same pixels saved as an RGB PNG are: the mean of the channels, with a caveat."""
+    from PIL import Image
+
+    grey = _pixels(bits=8).astype(np.uint8)
+    px = np.repeat(grey[:, :, None], 3, axis=2)
+    px[::7, ::5, 2] ^= 1  # a level of noise between the channels here and there
+    rad = load_radiograph(_rgb(tmp_path, px, pixel_spacing_mm=(0.2, 0.2)))
+    png = tmp_path / "same.png"
+    Image.fromarray(px, "RGB").save(png)
+    np.testing.assert_array_equal(rad.pixels, load_radiograph(png).pixels)
+    assert rad.meta.photometric == "RGB"
+    assert rad.spacing is not None
+    assert rad.display is None
+    assert any("colour image (RGB) with equal channels" in c for c in rad.caveats)
+
+
+def test_grey_saved_as_jpeg_ybr_is_read_as_grey(tmp_path: Path) -> None:
+    """In JPEG a colour film is stored as YBR; the decoder's RGB of grey content is grey
+    to within the chroma noise."""
+    grey = np.tile(np.linspace(20, 230, SHAPE[1]).astype(np.uint8), (SHAPE[0], 1))
+    px = np.repeat(grey[:, :, None], 3, axis=2)
+    path = _rgb(tmp_path, px, photometric="YBR_FULL_422", transfer_syntax="jpeg_baseline")
+    rad = load_radiograph(path)
+    assert rad.pixels.shape == SHAPE
+    assert float(np.abs(rad.pixels - grey).max()) <= 3.0
+
+
+def test_16_bit_colour_is_refused(tmp_path: Path) -> None:
+    px = np.zeros((*SHAPE, 3), np.uint16)
+    variant = DicomVariant(photometric="RGB", bits_stored=12)
+    with pytest.raises(errors.ColourImageError, match=r"16-bit samples\): radiographs are grey"):
+        load_radiograph(write_dicom(px, tmp_path / "rgb16.dcm", variant))
 
 
 def test_multi_frame_refused_with_frame_count(tmp_path: Path) -> None:
