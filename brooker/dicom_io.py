@@ -1544,8 +1544,21 @@ def _identifier_values(ds: Dataset) -> Iterator[str]:
 def _redact(text: str, ident: Sequence[str]) -> str:
     """``text`` with every identifier value in ``ident`` replaced, whatever its case: a name
     typed in mixed case comes back upper-cased from a code-string element (Patient
-    Orientation, View Position, Body Part Examined are CS)."""
+    Orientation, View Position, Body Part Examined are CS).
+
+    A value of 5 characters or more is replaced wherever it appears (a corrupted length runs
+    it into the text before or after); a shorter one (a name part such as "Who" or "Li") only
+    where no letter touches it, so that the words of the message itself ("whose") stay
+    whole."""
     for value in sorted(set(ident), key=len, reverse=True):
-        if value and value.casefold() in text.casefold():
-            text = re.sub(re.escape(value), "[redacted]", text, flags=re.IGNORECASE)
+        if not value or value.casefold() not in text.casefold():
+            continue
+        pattern = re.escape(value)
+        if len(value) < _REDACT_ANYWHERE_LEN:
+            pattern = rf"(?<![^\W\d_]){pattern}(?![^\W\d_])"  # no letter either side
+        text = re.sub(pattern, "[redacted]", text, flags=re.IGNORECASE)
     return text
+
+
+#: Identifier values at least this long are redacted inside words too (:func:`_redact`).
+_REDACT_ANYWHERE_LEN: Final = 5

@@ -673,6 +673,28 @@ def test_foreign_exception_text_is_redacted(tmp_path: Path) -> None:
     assert "DOE" not in _redact("bad value DOE^JANE^SECRET here", ["DOE^JANE^SECRET", "DOE"])
 
 
+def test_a_short_name_part_leaves_the_words_of_the_message_whole() -> None:
+    """A referring physician "WHO^DR^SECRET" turned "whose" into "[redacted]se" in the
+    loader's own message; a short part is redacted only where no letter touches it, a long
+    value (or the whole element) wherever it is."""
+    from brooker.dicom_io import _redact
+
+    ident = ["WHO^DR^SECRET", "WHO", "SECRET", "DOE"]
+    text = "8-bit colour whose channels are equal; Who; DOE1; xSECRETx; drwho^dr^secretx"
+    assert _redact(text, ident) == (
+        "8-bit colour whose channels are equal; [redacted]; [redacted]1; x[redacted]x; "
+        "dr[redacted]x"
+    )
+
+
+def test_a_colour_refusal_names_no_identifier_and_keeps_its_words(tmp_path: Path) -> None:
+    px = np.zeros((*SHAPE, 3), np.uint16)
+    with pytest.raises(errors.ColourImageError) as info:  # the fake physician is "WHO^DR^..."
+        load_radiograph(write_dicom(px, tmp_path / "c.dcm", DicomVariant(photometric="RGB")))
+    assert "with equal channels is read, as grey" in info.value.message
+    assert "[redacted]" not in info.value.message
+
+
 # ------------------------------------------------------------------ robustness
 
 
