@@ -376,6 +376,13 @@ def _load(
         raise UnreadableInputError(
             f"cannot be read ({exc.strerror or type(exc).__name__})", where
         ) from None
+    if file_size == 0:
+        raise NotDicomError("not a DICOM file: the file is empty (0 bytes)", where)
+    foreign = _foreign_kind(head)
+    if foreign is not None:
+        raise NotDicomError(
+            f"not a DICOM file but {foreign} (brooker reads DICOM, PNG, JPEG and TIFF)", where
+        )
     # "DICM" and the file meta at offset 0: written without the 128-byte preamble (pydicom
     # would read "DICM" as data); read from memory behind a blank preamble
     dicm_first = head[:4] == b"DICM" and file_size <= _REPARSE_MAX_BYTES
@@ -561,6 +568,35 @@ def _reparse_headerless(path: Path) -> Dataset | None:
             )
             best = (n, cand)
     return None if best is None else best[1]
+
+
+#: File signatures of what is often mistaken for a radiograph's file: (offset, bytes, name).
+_FOREIGN_SIGNATURES: Final = (
+    (0, b"BM", "a BMP image"),
+    (0, b"GIF87a", "a GIF image"),
+    (0, b"GIF89a", "a GIF image"),
+    (8, b"WEBP", "a WebP image"),  # after "RIFF" and a length
+    (4, b"jP  \r\n\x87\n", "a JPEG 2000 image file (JP2)"),
+    (0, b"\xff\x4f\xff\x51", "a bare JPEG 2000 codestream"),
+    (0, b"\xff\x0a", "a JPEG XL image"),
+    (4, b"JXL \r\n\x87\n", "a JPEG XL image"),
+    (0, b"%PDF", "a PDF document"),
+    (0, b"PK\x03\x04", "a ZIP archive (unpack it first)"),
+    (0, b"\x1f\x8b", "a gzip archive (unpack it first)"),
+)
+
+
+def _foreign_kind(head: bytes) -> str | None:
+    """What a file that is not DICOM is, from its first bytes (:data:`_FOREIGN_SIGNATURES`);
+    None when it has a DICOM preamble or is none of them."""
+    if head[128:132] == b"DICM" or head[:4] == b"DICM":
+        return None
+    for offset, magic, name in _FOREIGN_SIGNATURES:
+        if head[offset : offset + len(magic)] == magic:
+            if offset == 8 and head[:4] != b"RIFF":
+                continue
+            return name
+    return None
 
 
 def _check_not_dicomdir(ds: Dataset, where: str) -> None:

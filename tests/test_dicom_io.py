@@ -673,6 +673,34 @@ def test_foreign_exception_text_is_redacted(tmp_path: Path) -> None:
     assert "DOE" not in _redact("bad value DOE^JANE^SECRET here", ["DOE^JANE^SECRET", "DOE"])
 
 
+@pytest.mark.parametrize(
+    ("head", "what"),
+    [
+        (b"BM6\x00\x00\x00\x00\x00\x00\x006\x00\x00\x00", "but a BMP image"),
+        (b"GIF89a\x01\x00\x01\x00", "but a GIF image"),
+        (b"RIFF\x10\x00\x00\x00WEBPVP8 ", "but a WebP image"),
+        (b"\x00\x00\x00\x0cjP  \r\n\x87\n", "but a JPEG 2000 image file (JP2)"),
+        (b"%PDF-1.7\n", "but a PDF document"),
+        (b"PK\x03\x04\x14\x00", "but a ZIP archive (unpack it first)"),
+        (b"", ": the file is empty (0 bytes)"),
+        (b"\x13\x37" * 50, ": no 'DICM' marker and no readable DICOM data elements"),
+    ],
+    ids=["bmp", "gif", "webp", "jp2", "pdf", "zip", "empty", "noise"],
+)
+def test_a_file_that_is_not_dicom_is_named_for_what_it_is(
+    tmp_path: Path, head: bytes, what: str
+) -> None:
+    """A BMP, a GIF, an archive or an empty file was told it had "no 'DICM' marker"."""
+    path = tmp_path / "film.dcm"
+    path.write_bytes(head + (b"\x00" * 200 if head else b""))
+    with pytest.raises(errors.NotDicomError) as info:
+        load_radiograph(path)
+    sep = " " if what.startswith("but") else ""
+    assert info.value.message == f"{path}: not a DICOM file{sep}{what}" + (
+        " (brooker reads DICOM, PNG, JPEG and TIFF)" if what.startswith("but") else ""
+    )
+
+
 def test_a_short_name_part_leaves_the_words_of_the_message_whole() -> None:
     """A referring physician "WHO^DR^SECRET" turned "whose" into "[redacted]se" in the
     loader's own message; a short part is redacted only where no letter touches it, a long
