@@ -1256,9 +1256,12 @@ def check_gradable(radiograph: Radiograph) -> None:
             "the pixel data has non-finite values (NaN or infinity)", radiograph.meta.path
         )
     if min(rows, cols) < MIN_IMAGE_SIDE_PX:
+        # the DICOM tags are named for a DICOM file only (an image file has no such tags)
+        dicom = bool(radiograph.meta.transfer_syntax_uid)
+        dims = "(0028,0010) Rows x (0028,0011) Columns" if dicom else "rows x columns"
         raise ImageTooSmallError(
-            f"image of {rows} x {cols} pixels ((0028,0010) Rows x (0028,0011) Columns): "
-            f"fewer than {MIN_IMAGE_SIDE_PX} pixels on a side cannot show a hip",
+            f"image of {rows} x {cols} pixels ({dims}): fewer than {MIN_IMAGE_SIDE_PX} pixels "
+            "on a side cannot show a hip",
             radiograph.meta.path,
         )
     sp = radiograph.spacing

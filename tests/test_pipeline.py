@@ -371,3 +371,18 @@ def test_a_malformed_uid_is_left_out_of_the_error_record(tmp_path: Path) -> None
     rec = grade_path(path).to_record()
     assert rec["error"]["code"] == "not_a_radiograph"
     assert "sop_instance_uid" not in rec
+
+
+def test_a_small_image_file_is_refused_without_dicom_tags_in_the_message(
+    tmp_path: Path,
+) -> None:
+    """An image file has no (0028,0010) Rows: the message says rows x columns; a DICOM file's
+    names its tags."""
+    png = tmp_path / "tiny.png"
+    Image.fromarray(np.zeros((20, 30), np.uint8)).save(png)
+    rec = grade_path(png, AnalysisConfig(pixel_spacing=(0.2, 0.2))).to_record()
+    assert rec["error"]["code"] == "image_too_small"
+    assert "image of 20 x 30 pixels (rows x columns): fewer than" in rec["error"]["message"]
+    assert "(0028," not in rec["error"]["message"]
+    dicom = grade_path(_small_dicom(tmp_path)).to_record()
+    assert "(0028,0010) Rows x (0028,0011) Columns" in dicom["error"]["message"]
