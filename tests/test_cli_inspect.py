@@ -9,6 +9,7 @@ import numpy as np
 import pydicom
 import pytest
 from closed_stdout import run_with_stdout_closed
+from conftest import ROOT
 from typer.testing import CliRunner
 
 from brooker.cli import app
@@ -216,3 +217,21 @@ def test_stdout_closed_from_the_start_is_no_bug(tmp_path: Path) -> None:
         assert "internal_error" not in err, err
         want = 0 if args[0] == "inspect" else 3  # a film of noise: ungradable, no hip
         assert done.returncode == want, err
+
+
+def test_assumed_sides_and_a_calibrated_uncertainty_read_plainly(tmp_path: Path) -> None:
+    """An image file's sides are assumed: the table says so in words ("from assumed" read as
+    a tag); a calibrated spacing's uncertainty is rounded as the grade record rounds it."""
+    from PIL import Image
+
+    png = tmp_path / "film.png"
+    Image.fromarray(np.zeros((600, 800), np.uint8)).save(png)
+    table = runner.invoke(app, ["inspect", str(png), "--pixel-spacing", "0.2"])
+    assert table.exit_code == 0, table.output
+    assert "image left half (assumed: the AP convention)" in table.stdout
+    assert "from assumed" not in table.stdout
+    film = ROOT / "sample_images" / "pelvis_1_vs_2.dcm"
+    rec = json.loads(runner.invoke(app, ["inspect", str(film), "--head-mm", "32", "--json"]).stdout)
+    unc = rec["spacing"]["relative_uncertainty"]
+    assert unc == round(unc, 4)
+    assert 0 < unc < 0.2

@@ -69,7 +69,11 @@ def inspect_record(radiograph: Radiograph) -> dict[str, Any]:
     pixels = radiograph.pixels
     spacing_rec: dict[str, Any] | None = None
     if spacing is not None:
-        spacing_rec = {**spacing.to_record(), "relative_uncertainty": spacing.relative_uncertainty}
+        # rounded as the grade record rounds it
+        spacing_rec = {
+            **spacing.to_record(),
+            "relative_uncertainty": round(float(spacing.relative_uncertainty), 4),
+        }
     return {
         "file": meta.path,
         "status": "ok",
@@ -161,7 +165,13 @@ def _print_table(rec: dict[str, Any]) -> None:
         ("pixel spacing", spacing),
         (
             "patient's right",
-            f"image {rec['patient_right_on']} half (from {rec['laterality_source']})",
+            f"image {rec['patient_right_on']} half ("
+            + (
+                "assumed: the AP convention"
+                if rec["laterality_source"] == "assumed"
+                else f"from {rec['laterality_source']}"
+            )
+            + ")",
         ),
         ("view position", rec["view_position"] or "(none)"),
         (
