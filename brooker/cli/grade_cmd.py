@@ -661,14 +661,14 @@ def _check_outputs(out: Path, csv_file: Path | None, results_path: Path, resume:
         except OSError as exc:
             raise output_error(exc, str(folder)) from None
 
+    if csv_file is not None:  # a usage error: before --out is created
+        _check_csv_descriptor(csv_file)
     probe(out, "--out")
     if resume and results_path.exists():
         try:
             os.close(os.open(results_path, os.O_WRONLY | os.O_APPEND))
         except OSError as exc:
             raise output_error(exc, str(results_path)) from None
-    if csv_file is not None:
-        _check_csv_descriptor(csv_file)
     if csv_file is not None and not is_stream(csv_file):  # a stream is written as it is
         if csv_file.is_dir():
             raise OutputError("--csv names a folder, not a file", str(csv_file))
