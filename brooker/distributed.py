@@ -84,6 +84,11 @@ def grade_record(
     rec = result.to_record()
     if read != path:
         rec["file"] = path
+        err = rec.get("error")
+        # the message names the file as the worker read it: as the client spelt it, as a
+        # local run's message does
+        if isinstance(err, dict) and str(err.get("message", "")).startswith(f"{read}: "):
+            err["message"] = f"{path}: {err['message'][len(read) + 2 :]}"
     shown = rec.get("overlay")
     if out_spelling is not None and isinstance(shown, str):
         rec["overlay"] = str(Path(out_spelling) / os.path.basename(shown))

@@ -362,6 +362,13 @@ def test_a_worker_in_another_folder_reads_the_clients_relative_paths(
     rec = json.loads(line)
     assert rec["file"] == rel
     assert rec["status"] == "ok", rec
+    # a file refused there is named in its message as the client spelt it, as locally
+    (tmp_path / "bad.dcm").write_bytes(b"not a film at all" * 20)
+    bad = json.loads(
+        grade_record("bad.dcm", None, None, False, False, {}, base_dir=str(tmp_path))
+    )
+    assert bad["file"] == "bad.dcm"
+    assert bad["error"]["message"].startswith("bad.dcm: not a DICOM file")
     # read in the worker's own folder, the same input is not there
     lost = json.loads(grade_record(rel, None, None, False, False, {}, fake_grade))
     assert lost["status"] == "error", lost
