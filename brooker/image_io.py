@@ -181,9 +181,15 @@ def load_image(
             mode = img.mode
             if kind == "jpeg":
                 _check_jpeg_stream(path, where)
+            # a TIFF's own Orientation tag, read before Pillow's loading applies (and drops) it
+            tiff_turn = _tiff_orientation(img, where) if kind == "tiff" else None
             try:
                 img.load()
                 shown, notes = _as_shown(img, kind)
+                if tiff_turn is not None:
+                    notes.append(
+                        f"TIFF Orientation {tiff_turn} applied: the image as a viewer shows it"
+                    )
                 arr, bits = _to_grey(shown, where)
                 arr, inverted = _bone_bright(img, arr, bits, kind)
                 notes += inverted
@@ -278,6 +284,24 @@ def _check_jpeg_stream(path: str | os.PathLike[str], where: str) -> None:
                 f"the JPEG image is truncated or damaged ({text})", where
             ) from None
         raise UnsupportedPixelDataError(f"the JPEG image is damaged ({text})", where) from None
+
+
+def _tiff_orientation(img: object, where: str) -> int | None:
+    """A TIFF's (0112) Orientation when it is not the plain 1, which Pillow applies as it
+    loads; refused (``unsupported_pixel_data``) for a quarter turn (5-8) in an uncompressed
+    TIFF, which Pillow 13 decodes into pixels that are neither the stored image nor the
+    turned one (the compressed ones, which libtiff reads, come out right)."""
+    tags = getattr(img, "tag_v2", None)
+    value = None if tags is None else tags.get(0x0112)
+    if not (isinstance(value, int) and 2 <= value <= 8):
+        return None
+    if value >= 5 and tags is not None and tags.get(259, 1) == 1:  # Compression: none
+        raise UnsupportedPixelDataError(
+            f"the TIFF image is uncompressed with Orientation {value} (a quarter turn), which "
+            "the TIFF reader does not decode correctly; save it upright, or compressed",
+            where,
+        )
+    return value
 
 
 def _as_shown(img: object, kind: str) -> tuple[object, list[str]]:

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from brooker import batch, image_io
+from brooker import batch, errors, image_io
 from brooker.cli import app
 from brooker.config import AnalysisConfig
 from brooker.dicom_io import load_radiograph
@@ -362,3 +362,40 @@ def test_colour_files_read_in_bands_as_in_one_piece(
     assert bits == 8
     assert arr.dtype == np.float32
     np.testing.assert_array_equal(arr, expected)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("compression", [None, "tiff_lzw"], ids=["raw", "lzw"])
+def test_a_tiffs_orientation_is_applied_and_said(
+    tmp_path: Path, orientation: int, compression: str | None
+) -> None:
+    """A TIFF's Orientation tag: the image as a viewer shows it, with a caveat (none was
+    written); an uncompressed quarter turn, which Pillow 13 decodes into scrambled pixels, is
+    refused rather than graded."""
+    from PIL import Image
+    from PIL.Image import Transpose
+    from PIL.TiffImagePlugin import ImageFileDirectory_v2
+
+    stored = np.zeros((100, 200), np.uint8)
+    stored[:10] = 255
+    stored[:, :5] = 128
+    ifd = ImageFileDirectory_v2()
+    ifd[274] = orientation
+    path = tmp_path / "film.tif"
+    Image.fromarray(stored).save(path, tiffinfo=ifd, compression=compression)
+    if compression is None and orientation >= 5:
+        with pytest.raises(errors.UnsupportedPixelDataError, match=f"Orientation {orientation}"):
+            image_io.load_image(path)
+        return
+    rad = image_io.load_image(path)
+    turn = {
+        2: Transpose.FLIP_LEFT_RIGHT, 3: Transpose.ROTATE_180, 4: Transpose.FLIP_TOP_BOTTOM,
+        5: Transpose.TRANSPOSE, 6: Transpose.ROTATE_270, 7: Transpose.TRANSVERSE,
+        8: Transpose.ROTATE_90,
+    }.get(orientation)
+    shown = stored if turn is None else np.asarray(Image.fromarray(stored).transpose(turn))
+    np.testing.assert_array_equal(rad.pixels, shown.astype(np.float32))
+    said = [c for c in rad.caveats if c.startswith("TIFF Orientation")]
+    assert said == ([] if turn is None else [
+        f"TIFF Orientation {orientation} applied: the image as a viewer shows it"
+    ])
