@@ -183,6 +183,17 @@ def _display_mapper(
     return apply
 
 
+def _square_mm(spacing: PixelSpacing | None) -> tuple[float, float]:
+    """How many output pixels a stored row and a stored column take (before any scaling), so
+    that output pixels are square at the patient: 1 along the finer axis, more along the
+    coarser one (a film with pixels twice as tall as wide is drawn twice as tall, not
+    squashed); (1, 1) without a spacing."""
+    if spacing is None or spacing.row_mm == spacing.col_mm:
+        return 1.0, 1.0
+    fine = min(spacing.row_mm, spacing.col_mm)
+    return spacing.row_mm / fine, spacing.col_mm / fine
+
+
 def _base_image(radiograph: Radiograph, view: _View) -> npt.NDArray[np.float32]:
     """Display brightness 0..1 of ``view``'s region, resampled to its output size.
 
@@ -192,7 +203,8 @@ def _base_image(radiograph: Radiograph, view: _View) -> npt.NDArray[np.float32]:
     region = np.asarray(radiograph.pixels[view.r0 : view.r1, view.c0 : view.c1], dtype=np.float32)
     size = (view.out_w, view.out_h)
     if size != (region.shape[1], region.shape[0]):
-        upscale = view.out_w > region.shape[1]
+        # nearest when enlarged (pixels shown as pixels), box averages when any axis shrinks
+        upscale = view.out_w >= region.shape[1] and view.out_h >= region.shape[0]
         finite = region if np.isfinite(region).all() else np.nan_to_num(region, nan=0.0)
         img = Image.fromarray(finite).resize(
             size, resample=Image.Resampling.NEAREST if upscale else Image.Resampling.BOX
@@ -804,8 +816,10 @@ def _render(
     text: Sequence[TextLine] | None = None,
 ) -> tuple[npt.NDArray[np.uint8], list[str]]:
     rows, cols = radiograph.pixels.shape
-    scale = min(1.0, max_side_px / max(rows, cols))
-    out_h, out_w = max(1, round(rows * scale)), max(1, round(cols * scale))
+    stretch_r, stretch_c = _square_mm(result.spacing or radiograph.spacing)
+    tall, wide = rows * stretch_r, cols * stretch_c
+    scale = min(1.0, max_side_px / max(tall, wide))
+    out_h, out_w = max(1, round(tall * scale)), max(1, round(wide * scale))
     view = _View(0, 0, rows, cols, out_h, out_w)
     if text is None:
         text = find_text_lines(radiograph.pixels)
@@ -894,8 +908,12 @@ def render_hip_crops(
         c0, c1 = max(0, math.floor(lo_c)), min(cols, math.ceil(hi_c))
         if r1 <= r0 or c1 <= c0:
             continue
-        factor = 2 if max(r1 - r0, c1 - c0) < UPSCALE_BELOW_PX else 1
-        view = _View(r0, c0, r1, c1, (r1 - r0) * factor, (c1 - c0) * factor)
+        stretch_r, stretch_c = _square_mm(spacing)
+        tall, wide = (r1 - r0) * stretch_r, (c1 - c0) * stretch_c
+        factor = 2 if max(tall, wide) < UPSCALE_BELOW_PX else 1
+        view = _View(
+            r0, c0, r1, c1, max(1, round(tall * factor)), max(1, round(wide * factor))
+        )
         # a crop is looked at closely, at its own size: a larger share for text
         font_px = max(15, min(40, round(max(view.out_h, view.out_w) * 0.022)))
         rgb, _ = _render_view(radiograph, result, view, [hip], font_px, text_lines or ())

@@ -824,17 +824,47 @@ def _black_film(rows: int, cols: int, row_mm: float, col_mm: float) -> Radiograp
 
 
 def test_candidate_window_is_128_mm_along_both_axes_on_anisotropic_pixels() -> None:
-    """The detector's window is 128 x 128 mm at the patient: on pixels twice as tall as wide
-    it spans half as many rows as columns."""
+    """The detector's window is 128 x 128 mm at the patient. Pixels twice as tall as wide are
+    drawn twice as tall (the film is not squashed): the window is square on the overlay."""
     rows, cols = 800, 800
     rad = _black_film(rows, cols, row_mm=0.4, col_mm=0.2)
-    rgb = ov.render_overlay(rad, _no_hip_result(rad, ((400.0, 400.0),)))[:rows].astype(int)
+    full = ov.render_overlay(rad, _no_hip_result(rad, ((400.0, 400.0),)))
+    assert full.shape[1] == cols
+    rgb = full[: 2 * rows].astype(int)  # the film, 1600 px tall: 320 mm at 0.2 mm a pixel
     # the window's outline: the candidate colour at alpha 160 over black
     outline = (rgb[:, :, 0] > 120) & (rgb[:, :, 1] < 100)
     ys, xs = np.nonzero(outline)
     height, width = ys.max() - ys.min(), xs.max() - xs.min()
     assert abs(width - 128 / 0.2) <= 4
-    assert abs(height - 128 / 0.4) <= 4
+    assert abs(height - 128 / 0.2) <= 4
+
+
+def test_an_anisotropic_film_is_drawn_at_its_shape_at_the_patient() -> None:
+    """A 300 x 300 mm square drawn with pixels 0.3 mm tall and 0.15 mm wide (1000 x 2000
+    stored) is drawn square, and its crops too; isotropic films keep their stored shape."""
+    rad = _black_film(1000, 2000, row_mm=0.3, col_mm=0.15)
+    rad.pixels[400:600, 900:1100] = 1000.0  # 60 x 30 mm stored: a 60 mm tall, 30 mm wide bar
+    hip = HipResult(
+        patient_side=PatientSide.LEFT, image_side=ImageSide.RIGHT, grade=BrookerGrade.NONE,
+        center_px=(500.0, 1000.0), prosthesis=False,
+    )
+    result = GradingResult(
+        file=rad.meta.path, status=Status.OK, version="9.8.7", hips=(hip,),
+        spacing=rad.spacing, image_shape_px=(1000, 2000),
+    )
+    full = ov.render_overlay(rad, result, max_side_px=1000)
+    assert full.shape[1] == 1000
+    film = full[:1000]
+    bright = film[:, :, 0] > 200
+    ys, xs = np.nonzero(bright[:, 400:600])  # the bar, away from the panel's text
+    assert abs((ys.max() - ys.min() + 1) - 200) <= 2  # 60 mm at 0.3 mm per output pixel
+    assert abs((xs.max() - xs.min() + 1) - 100) <= 2  # 30 mm
+    ((_, crop),) = ov.render_hip_crops(rad, result, half_size_mm=45.0)
+    bar = crop[:, :, 0] > 200
+    ys, xs = np.nonzero(bar[: bar.shape[0] // 2 + 150])
+    assert abs((ys.max() - ys.min() + 1) / (xs.max() - xs.min() + 1) - 2.0) < 0.1
+    iso = _black_film(600, 800, row_mm=0.2, col_mm=0.2)
+    assert ov.render_overlay(iso, _no_hip_result(iso, ()))[:600].shape[:2] == (600, 800)
 
 
 def test_candidate_score_is_on_the_image_when_its_window_runs_off_it() -> None:
