@@ -58,7 +58,7 @@ from brooker.models import (
     PixelSpacing,
     Radiograph,
 )
-from brooker.units import BROOKER_GAP_THRESHOLD_MM, shown_gap_mm
+from brooker.units import BROOKER_GAP_THRESHOLD_MM, label_gap_mm
 
 RGB = tuple[int, int, int]
 
@@ -360,7 +360,7 @@ def _fmt_mm(v: float) -> str:
 
 
 def _fmt_gap(gap_mm: float, threshold_mm: float = BROOKER_GAP_THRESHOLD_MM) -> str:
-    return _fmt_mm(shown_gap_mm(gap_mm, 1, threshold_mm))
+    return _fmt_mm(label_gap_mm(gap_mm, threshold_mm))
 
 
 # --------------------------------------------------------------------------------------------

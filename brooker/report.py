@@ -47,7 +47,7 @@ from typing import Any
 from brooker._version import __version__
 from brooker.agreement import CLASSES, REVIEW_COLUMNS
 from brooker.atomic import atomic_write_bytes
-from brooker.units import shown_gap_mm
+from brooker.units import label_gap_mm
 
 #: Longest thumbnail width in pixels (height at most 4/3 of it).
 THUMB_MAX_PX = 360
@@ -478,7 +478,7 @@ def _hip_html(hip: Mapping[str, Any]) -> str:
     bits = []
     if gap is not None:
         unc = hip.get("gap_uncertainty_mm")
-        txt = f"gap {_fmt_mm(shown_gap_mm(float(gap), 1))}"
+        txt = f"gap {_fmt_mm(label_gap_mm(float(gap)))}"
         if unc:
             txt += f" ± {_fmt_mm(unc)}"
         bits.append(txt + " mm")

@@ -32,6 +32,14 @@ def shown_gap_mm(
     return up if gap_mm >= threshold_mm else round(up - step, decimals)
 
 
+def label_gap_mm(gap_mm: float, threshold_mm: float = BROOKER_GAP_THRESHOLD_MM) -> float:
+    """The one-decimal gap every label shows (terminal, review page, overlay): the record's
+    two-decimal ``gap_mm`` rounded again, never across the boundary. The terminal and the page
+    read the record, the overlay the exact value: rounding the exact value once would show
+    2.449 mm as 2.4 on the overlay and (via the record's 2.45) 2.5 beside it."""
+    return shown_gap_mm(shown_gap_mm(gap_mm, 2, threshold_mm), 1, threshold_mm)
+
+
 #: Largest image the loader will decode, in megapixels (a 43 cm plate at 0.1 mm is ~18 MP).
 MAX_MEGAPIXELS: Final = 120.0
 

@@ -112,6 +112,30 @@ def test_shown_gap_at_another_threshold(
     assert shown_gap_mm(gap, decimals, threshold) == shown
 
 
+@settings(deadline=None)  # the first example imports the command line
+@given(st.floats(0.0, 40.0))
+def test_every_label_shows_the_gap_the_record_gives(gap: float) -> None:
+    """The overlay labels the exact gap; the terminal and the review page read the record's
+    two decimals. All three show one number: 2.449 mm was 2.4 on the overlay and 2.5 in the
+    terminal (via 2.45)."""
+    from brooker import overlay as ov
+    from brooker.cli.grade_cmd import _fmt_gap
+    from brooker.units import label_gap_mm
+
+    rec = grade_hip(HIP, _frags(PEL), _gap(gap, 0.0), AnalysisConfig()).to_record()
+    assert ov._fmt_gap(gap) == f"{_fmt_gap(rec['gap_mm'])} mm"
+    assert (label_gap_mm(gap) < T) is (gap < T)
+    assert abs(label_gap_mm(gap) - gap) <= 0.1 + 1e-9
+
+
+def test_the_gap_at_a_rounding_tie_reads_the_same_everywhere() -> None:
+    from brooker import overlay as ov
+    from brooker.cli.grade_cmd import _fmt_gap
+
+    # 2.449 rounds to 2.4 once, but the record holds 2.45, which reads 2.5
+    assert ov._fmt_gap(2.449) == "2.5 mm" == f"{_fmt_gap(2.45)} mm"
+
+
 def test_record_of_a_hip_graded_on_another_threshold() -> None:
     """The record and the overlay's label keep the gap on the side of the boundary the hip was
     graded on: a class II gap of 10.0041 mm against 10.004 mm is written 10.01, not 10.0."""

@@ -29,7 +29,7 @@ from brooker.cli import app, note_bug
 from brooker.cli.options import analysis_config, parse_spacing
 from brooker.cli.terminal import console as make_console
 from brooker.cli.terminal import plain, term
-from brooker.units import shown_gap_mm
+from brooker.units import label_gap_mm
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -55,7 +55,7 @@ def _cpu_count() -> int:
 
 
 def _fmt_gap(gap: Any) -> str:
-    return "" if gap is None else f"{shown_gap_mm(float(gap), 1):.1f}"
+    return "" if gap is None else f"{label_gap_mm(float(gap)):.1f}"
 
 
 def _short_notes(rec: dict[str, Any], hip: dict[str, Any] | None) -> str:
