@@ -43,6 +43,7 @@ safely:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import hashlib
@@ -54,13 +55,14 @@ import platform
 import re
 import stat
 import sys
+import tempfile
 import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Final, Literal
 
 from brooker._version import __version__
 from brooker.atomic import atomic_write_bytes
@@ -735,7 +737,8 @@ def _worker_main(conn: Any, lifeline: Any, grade_fn: GradeFn | None) -> None:
         if task is None:
             return
         task_id, path, config, kwargs = task
-        result = grade_one(path, config, grade_fn=grade_fn, **kwargs)
+        with _stderr_naming(path):
+            result = grade_one(path, config, grade_fn=grade_fn, **kwargs)
         try:
             try:
                 conn.send((task_id, result))
@@ -746,6 +749,53 @@ def _worker_main(conn: Any, lifeline: Any, grade_fn: GradeFn | None) -> None:
                 conn.send((task_id, error_record(path, "internal_error", msg)))
         except OSError:  # the parent is gone
             return
+
+
+#: Lines a decoder writes about one file that are passed on (the rest are counted).
+_DECODER_LINES_SHOWN: Final = 10
+
+
+@contextlib.contextmanager
+def _stderr_naming(path: str) -> Iterator[None]:
+    """Hold what C libraries write to the worker's stderr while ``path`` is graded (libtiff's
+    and libjpeg's warnings, which name no file), then pass it on with the file's name in front
+    of each line: in a batch, "TIFFReadDirectory: Warning, ..." alone does not say which film
+    it is about."""
+    try:
+        held = tempfile.TemporaryFile()
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        os.dup2(held.fileno(), 2)
+    except (OSError, ValueError):
+        os.close(saved)
+        held.close()
+        yield
+        return
+    try:
+        yield
+    finally:
+        try:
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        os.dup2(saved, 2)
+        os.close(saved)
+        held.seek(0)
+        text = held.read(1 << 16)
+        held.close()
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        shown = lines[:_DECODER_LINES_SHOWN]
+        if len(lines) > len(shown):
+            shown.append(f"... and {len(lines) - len(shown)} more line(s)".encode())
+        try:
+            for line in shown:
+                os.write(2, os.fsencode(path) + b": " + line + b"\n")
+        except OSError:
+            pass
 
 
 def _watch_parent(lifeline: Any) -> None:

@@ -651,3 +651,28 @@ def test_a_media_folders_dicomdir_is_skipped_and_its_images_graded(tmp_path: Pat
     assert not batch.is_dicomdir_head(src.read_bytes()[:4096])
     assert batch.is_dicomdir_head((cd / "DICOMDIR").read_bytes()[:4096])
     assert batch.is_dicomdir_head((cd / "DICOMDIR").read_bytes()[128:4096])  # no preamble
+
+
+def test_what_a_decoder_writes_to_stderr_is_named_for_its_file(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """libtiff and libjpeg write warnings straight to the process's stderr, naming no file: in
+    a worker each line comes out after the file's name; a flood is cut to ten lines."""
+    with batch._stderr_naming("scans/a b.tif"):
+        os.write(2, b"TIFFReadDirectory: Warning, Unknown field with tag 50838\n")
+        os.write(2, b"\nJPEG: a second line\n")
+    with batch._stderr_naming("scans/loud.tif"):
+        for i in range(25):
+            os.write(2, f"line {i}\n".encode())
+    with batch._stderr_naming("scans/quiet.tif"):
+        pass
+    err = capfd.readouterr().err.splitlines()
+    assert err[:2] == [
+        "scans/a b.tif: TIFFReadDirectory: Warning, Unknown field with tag 50838",
+        "scans/a b.tif: JPEG: a second line",
+    ]
+    assert err[2:] == [f"scans/loud.tif: line {i}" for i in range(10)] + [
+        "scans/loud.tif: ... and 15 more line(s)"
+    ]
+    os.write(2, b"after\n")  # stderr is itself again
+    assert capfd.readouterr().err == "after\n"
