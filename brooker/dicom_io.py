@@ -347,7 +347,7 @@ def load_radiograph(
                     f"cannot be read as a DICOM image ({_safe_detail(exc)})", str(path)
                 ) from None
         except BrookerError as err:
-            err.detail = _redact(err.detail, ident)
+            err.detail = _redact(err.detail, ident, value=False)
             if err.path is None:
                 err.path = str(path)
             if uid and err.sop_instance_uid is None:
@@ -431,9 +431,11 @@ def _load(
             "channels is read, as grey)",
             where,
         )
+    # bits a pixel takes as stored: three samples of colour, but two on average in native
+    # YBR_FULL_422 (its chroma is shared by two pixels)
+    samples = 1 if not colour else 2 if photometric == "YBR_FULL_422" else 3
     _check_size(
-        ds, pixel_elem, ts, rows, cols, bits_alloc * (3 if colour else 1), frames,
-        max_megapixels, where,
+        ds, pixel_elem, ts, rows, cols, bits_alloc * samples, frames, max_megapixels, where
     )
     # spacing first: an implausible one is refused before anything is decoded
     spacing, spacing_inputs = resolve_spacing(
@@ -475,21 +477,24 @@ def _load(
     if not np.isfinite(pixels).all():
         raise MalformedDicomError("the Modality LUT produced non-finite pixel values", where)
 
-    orientation = _multi_text(ds, _PATIENT_ORIENTATION)
-    view_position = _text(ds, _VIEW_POSITION)
-    image_laterality = _text(ds, _IMAGE_LATERALITY) or _text(ds, _LATERALITY)
-    right_on, lat_source = _laterality(orientation, view_position, image_laterality, caveats)
-    display = None if colour else _display_mapping(ds, mono1, k_invert)
     # caveats and meta quote header values (an orientation, a view position): a corrupted or
-    # misfilled element can hold an identifier, redacted here as in error messages (the
-    # spacing caveats quote only the spacing tags, redacted as they were parsed)
-    caveats = [_redact(c, ident) for c in caveats]
+    # misfilled element can hold an identifier, redacted from each value as it is read, and
+    # from the caveats again as in error messages (the spacing caveats quote only the spacing
+    # tags, redacted as they were parsed)
+    orientation = _multi_text(ds, _PATIENT_ORIENTATION)
     if orientation is not None:
         orientation = tuple(_redact(v, ident) for v in orientation)
     view_position, image_laterality, body_part = (
         None if v is None else _redact(v, ident)
-        for v in (view_position, image_laterality, _text(ds, 0x00180015))
+        for v in (
+            _text(ds, _VIEW_POSITION),
+            _text(ds, _IMAGE_LATERALITY) or _text(ds, _LATERALITY),
+            _text(ds, 0x00180015),
+        )
     )
+    right_on, lat_source = _laterality(orientation, view_position, image_laterality, caveats)
+    display = None if colour else _display_mapping(ds, mono1, k_invert)
+    caveats = [_redact(c, ident, value=False) for c in caveats]
 
     if sop is not None and not sop_valid:
         # a corrupted length runs the UID into the elements after it (the patient module)
@@ -1580,21 +1585,23 @@ def _identifier_values(ds: Dataset) -> Iterator[str]:
                     yield part
 
 
-def _redact(text: str, ident: Sequence[str]) -> str:
+def _redact(text: str, ident: Sequence[str], *, value: bool = True) -> str:
     """``text`` with every identifier value in ``ident`` replaced, whatever its case: a name
     typed in mixed case comes back upper-cased from a code-string element (Patient
     Orientation, View Position, Body Part Examined are CS).
 
-    A value of 5 characters or more is replaced wherever it appears (a corrupted length runs
-    it into the text before or after); a shorter one (a name part such as "Who" or "Li") only
-    where no letter touches it, so that the words of the message itself ("whose") stay
-    whole."""
-    for value in sorted(set(ident), key=len, reverse=True):
-        if not value or value.casefold() not in text.casefold():
+    A value read from the header (``value``, the default) is redacted wherever an identifier
+    appears in it. In a message or caveat composed around such values (``value=False``; the
+    values it quotes are redacted before), an identifier of 5 characters or more is replaced
+    wherever it appears (a corrupted length runs it into the text before or after), a shorter
+    one (a name part such as "Who" or "Li") only where no Latin letter touches it, so that the
+    message's own words ("whose") stay whole."""
+    for found in sorted(set(ident), key=len, reverse=True):
+        if not found or found.casefold() not in text.casefold():
             continue
-        pattern = re.escape(value)
-        if len(value) < _REDACT_ANYWHERE_LEN:
-            pattern = rf"(?<![^\W\d_]){pattern}(?![^\W\d_])"  # no letter either side
+        pattern = re.escape(found)
+        if not value and len(found) < _REDACT_ANYWHERE_LEN:
+            pattern = rf"(?<![A-Za-z]){pattern}(?![A-Za-z])"  # not inside an English word
         text = re.sub(pattern, "[redacted]", text, flags=re.IGNORECASE)
     return text
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pydicom
 import pytest
 from conftest import write_media_folder
 
@@ -371,6 +372,29 @@ def test_grey_saved_as_jpeg_ybr_is_read_as_grey(tmp_path: Path) -> None:
     assert float(np.abs(rad.pixels - grey).max()) <= 3.0
 
 
+def test_grey_saved_as_native_ybr_full_422_is_read(tmp_path: Path) -> None:
+    """Native YBR_FULL_422 stores two bytes a pixel (Y0 Y1 Cb Cr for a pair): its size is
+    checked as such (it was refused as truncated at three)."""
+    from pydicom.pixels import convert_color_space
+
+    grey = np.tile(np.linspace(20, 230, SHAPE[1]).astype(np.uint8), (SHAPE[0], 1))
+    ybr = convert_color_space(np.repeat(grey[:, :, None], 3, axis=2), "RGB", "YBR_FULL")
+    packed = np.empty((SHAPE[0], SHAPE[1] * 2), np.uint8)
+    packed[:, 0::4], packed[:, 1::4] = ybr[:, 0::2, 0], ybr[:, 1::2, 0]
+    packed[:, 2::4], packed[:, 3::4] = ybr[:, 0::2, 1], ybr[:, 0::2, 2]
+    path = _rgb(tmp_path, np.zeros((*SHAPE, 3), np.uint8), pixel_spacing_mm=(0.2, 0.2))
+    ds = pydicom.dcmread(path)
+    ds.PhotometricInterpretation = "YBR_FULL_422"
+    ds.PixelData = packed.tobytes()
+    ds.save_as(path)
+    rad = load_radiograph(path)
+    np.testing.assert_array_equal(rad.pixels, grey.astype(np.float32))
+    ds.PixelData = packed.tobytes()[: packed.size // 2]
+    ds.save_as(path)
+    with pytest.raises(errors.TruncatedPixelDataError, match="truncated"):
+        load_radiograph(path)
+
+
 def test_16_bit_colour_is_refused(tmp_path: Path) -> None:
     px = np.zeros((*SHAPE, 3), np.uint16)
     variant = DicomVariant(photometric="RGB", bits_stored=12)
@@ -707,12 +731,17 @@ def test_a_short_name_part_leaves_the_words_of_the_message_whole() -> None:
     value (or the whole element) wherever it is."""
     from brooker.dicom_io import _redact
 
-    ident = ["WHO^DR^SECRET", "WHO", "SECRET", "DOE"]
+    ident = ["WHO^DR^SECRET", "WHO", "SECRET", "DOE", "王小"]
     text = "8-bit colour whose channels are equal; Who; DOE1; xSECRETx; drwho^dr^secretx"
-    assert _redact(text, ident) == (
+    assert _redact(text, ident, value=False) == (
         "8-bit colour whose channels are equal; [redacted]; [redacted]1; x[redacted]x; "
         "dr[redacted]x"
     )
+    # a value read from the header is redacted wherever an identifier is in it, and so is a
+    # short name glued to other script than Latin letters in a message
+    assert _redact("RGBWHO", ident) == "RGB[redacted]"
+    assert _redact("APDOE", ident) == "AP[redacted]"
+    assert _redact("view 王小明 here", ident, value=False) == "view [redacted]明 here"
 
 
 def test_a_colour_refusal_names_no_identifier_and_keeps_its_words(tmp_path: Path) -> None:
