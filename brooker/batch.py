@@ -757,45 +757,106 @@ _DECODER_LINES_SHOWN: Final = 10
 
 @contextlib.contextmanager
 def _stderr_naming(path: str) -> Iterator[None]:
-    """Hold what C libraries write to the worker's stderr while ``path`` is graded (libtiff's
-    and libjpeg's warnings, which name no file), then pass it on with the file's name in front
-    of each line: in a batch, "TIFFReadDirectory: Warning, ..." alone does not say which film
-    it is about."""
-    try:
-        held = tempfile.TemporaryFile()
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    try:
-        sys.stderr.flush()
-        os.dup2(held.fileno(), 2)
-    except (OSError, ValueError):
-        os.close(saved)
-        held.close()
-        yield
-        return
+    """Send what C libraries write to the worker's stderr while ``path`` is graded (libtiff's
+    and libjpeg's warnings, which name no file) on with the file's name in front of each line:
+    in a batch, "TIFFReadDirectory: Warning, ..." alone does not say which film it is about.
+
+    Fd 2 is pointed at a temporary file that a thread reads every 0.2 s, passing complete
+    lines on to the real stderr as they come (a worker killed at the time limit, or aborted
+    by a decoder, has already passed on what it wrote before); writing to a file never blocks
+    a decoder that holds the interpreter's lock, as a full pipe would. Nothing is held when
+    stderr is closed or cannot be redirected."""
+    namer = _StderrNamer.start(path)
     try:
         yield
     finally:
+        if namer is not None:
+            namer.stop()
+
+
+class _StderrNamer:
+    """The forwarding of :func:`_stderr_naming` (one file's)."""
+
+    def __init__(self, path: str, held: IO[bytes], saved: int) -> None:
+        import threading
+
+        self.prefix = os.fsencode(path) + b": "
+        self.held, self.saved = held, saved
+        self.read_to = 0
+        self.partial = b""
+        self.shown = self.more = 0
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="stderr-naming", daemon=True)
+
+    @classmethod
+    def start(cls, path: str) -> _StderrNamer | None:
+        if sys.stderr is None:  # closed by the caller (2>&-): nothing to name
+            return None
+        held: IO[bytes] | None = None
+        saved = -1
         try:
+            os.fstat(2)
+            held = tempfile.TemporaryFile()
+            saved = os.dup(2)
             sys.stderr.flush()
-        except (OSError, ValueError):
-            pass
-        os.dup2(saved, 2)
-        os.close(saved)
-        held.seek(0)
-        text = held.read(1 << 16)
-        held.close()
-        lines = [ln for ln in text.splitlines() if ln.strip()]
-        shown = lines[:_DECODER_LINES_SHOWN]
-        if len(lines) > len(shown):
-            shown.append(f"... and {len(lines) - len(shown)} more line(s)".encode())
+            os.dup2(held.fileno(), 2)
+        except (OSError, ValueError, AttributeError):
+            if saved >= 0:
+                os.close(saved)
+            if held is not None:
+                held.close()
+            return None
+        namer = cls(path, held, saved)
+        namer.thread.start()
+        return namer
+
+    def _run(self) -> None:
+        while not self.done.wait(0.2):
+            self._pump(final=False)
+
+    def _pump(self, *, final: bool) -> None:
+        with self.lock:
+            while chunk := os.pread(self.held.fileno(), 1 << 16, self.read_to):
+                self.read_to += len(chunk)
+                self.partial += chunk
+                *lines, self.partial = self.partial.split(b"\n")
+                if len(self.partial) > 1 << 12:  # no newline in sight: a line of its own
+                    lines.append(self.partial)
+                    self.partial = b""
+                self._forward(lines)
+            if final and self.partial:
+                self._forward([self.partial])
+                self.partial = b""
+
+    def _forward(self, lines: list[bytes]) -> None:
+        for line in lines:
+            if not line.strip():
+                continue
+            if self.shown >= _DECODER_LINES_SHOWN:
+                self.more += 1
+                continue
+            self.shown += 1
+            with contextlib.suppress(OSError):
+                os.write(self.saved, self.prefix + line + b"\n")
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            sys.stderr.flush()
         try:
-            for line in shown:
-                os.write(2, os.fsencode(path) + b": " + line + b"\n")
-        except OSError:
-            pass
+            os.dup2(self.saved, 2)
+        finally:
+            self.done.set()
+            self.thread.join(timeout=5.0)
+            try:
+                self._pump(final=True)
+                if self.more:
+                    tail = f"... and {self.more} more line(s)\n".encode()
+                    with contextlib.suppress(OSError):
+                        os.write(self.saved, self.prefix + tail)
+            finally:
+                os.close(self.saved)
+                self.held.close()
 
 
 def _watch_parent(lifeline: Any) -> None:

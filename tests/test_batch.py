@@ -6,6 +6,7 @@ the worker processes import by name; the real engine end to end is in test_cli_g
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
@@ -52,6 +53,12 @@ def fake_grade(path, config=None, **kwargs):  # type: ignore[no-untyped-def]
         )
     if b"NAP" in data:
         time.sleep(0.25)
+    if b"CHATTER" in data or b"ABORT" in data:  # a decoder's warning, straight to fd 2
+        with contextlib.suppress(OSError):  # C code writing to a closed stderr goes on
+            os.write(2, b"TIFFReadDirectory: Warning, Unknown field with tag 50838\n")
+    if b"ABORT" in data:  # ... and then a C library's abort()
+        time.sleep(0.6)
+        os.abort()
     grade = BrookerGrade(len(data) % 5)
     hips = tuple(
         HipResult(side, half, grade, (10.0, 20.0), prosthesis=side is PatientSide.LEFT)
@@ -676,3 +683,44 @@ def test_what_a_decoder_writes_to_stderr_is_named_for_its_file(
     ]
     os.write(2, b"after\n")  # stderr is itself again
     assert capfd.readouterr().err == "after\n"
+
+
+_STDERR_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    sys.path[:0] = [{tests!r}, {root!r}]
+    from brooker.batch import grade_many
+    from test_batch import fake_grade
+
+    if __name__ == "__main__":
+        recs = list(grade_many(sys.argv[1:], workers=1, grade_fn=fake_grade, timeout_s=30))
+        print(" ".join(r.status.value + ":" + (r.error.code if r.error else "-") for r in recs))
+    """
+)
+
+
+@pytest.mark.parametrize("stderr", ["open", "closed"])
+def test_a_workers_decoder_chatter_is_named_even_when_it_dies(
+    tmp_path: Path, stderr: str
+) -> None:
+    """In worker processes: a decoder's stderr line comes out after the file's path, also
+    when the worker is aborted right after (the line was passed on as it came); with the
+    caller's stderr closed (2>&-), the workers grade as before (they died of it)."""
+    chatty = str(_write(tmp_path / "in" / "chatty.dcm", b"CHATTER"))
+    dying = str(_write(tmp_path / "in" / "dying.dcm", b"ABORT"))
+    script = tmp_path / "run.py"
+    script.write_text(_STDERR_SCRIPT.format(tests=str(ROOT / "tests"), root=str(ROOT)))
+    done = subprocess.run(
+        [sys.executable, str(script), chatty, dying],
+        capture_output=True,
+        timeout=120,
+        preexec_fn=(lambda: os.close(2)) if stderr == "closed" else None,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [b"ok:-", b"error:internal_error"]
+    if stderr == "open":
+        lines = done.stderr.decode().splitlines()
+        warning = ": TIFFReadDirectory: Warning, Unknown field with tag 50838"
+        assert chatty + warning in lines
+        assert dying + warning in lines
+        assert not any(line.startswith("TIFFReadDirectory") for line in lines)
