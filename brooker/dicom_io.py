@@ -385,7 +385,14 @@ def _load(
         )
     # "DICM" and the file meta at offset 0: written without the 128-byte preamble (pydicom
     # would read "DICM" as data); read from memory behind a blank preamble
-    dicm_first = head[:4] == b"DICM" and file_size <= _REPARSE_MAX_BYTES
+    dicm_first = head[:4] == b"DICM"
+    if dicm_first and file_size > _REPARSE_MAX_BYTES:
+        raise MalformedDicomError(
+            "the file starts with DICM, its 128-byte preamble left out, and at "
+            f"{_bytes(file_size)} is too large to be read without one (the limit is "
+            f"{_bytes(_REPARSE_MAX_BYTES)}): write it with the preamble",
+            where,
+        )
     has_magic = (len(head) == 132 and head[128:132] == b"DICM") or dicm_first
 
     _guard_file_size(path, file_size, max_megapixels)

@@ -241,7 +241,7 @@ def _coverage(fragment: Fragment, view: _View) -> tuple[int, int, npt.NDArray[np
     src[ar0 - pr0 : ar1 - pr0, ac0 - pc0 : ac1 - pc0] = mask[
         ar0 - fr0 : ar1 - fr0, ac0 - fc0 : ac1 - fc0
     ]
-    upscale = view.sx > 1.0
+    upscale = view.sx >= 1.0 and view.sy >= 1.0  # as _base_image: box when any axis shrinks
     cov = Image.fromarray(src).resize(
         (j1 - j0, i1 - i0),
         resample=Image.Resampling.NEAREST if upscale else Image.Resampling.BOX,

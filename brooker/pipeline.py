@@ -66,7 +66,18 @@ def analyze(
         The file cannot be read, decoded, or measured (no physical spacing).
     """
     config = config or AnalysisConfig()
-    return _analyze_loaded(load_calibrated(source, config), config)
+    return _analyze_with_uid(load_calibrated(source, config), config)
+
+
+def _analyze_with_uid(radiograph: Radiograph, config: AnalysisConfig) -> GradingResult:
+    """:func:`_analyze_loaded`; a film refused after loading names its SOP Instance UID in the
+    error (the error record keeps it)."""
+    try:
+        return _analyze_loaded(radiograph, config)
+    except BrookerError as err:
+        if err.sop_instance_uid is None:
+            err.sop_instance_uid = radiograph.meta.sop_instance_uid
+        raise
 
 
 def load_calibrated(source: str | Path | Radiograph, config: AnalysisConfig) -> Radiograph:
@@ -288,12 +299,7 @@ def grade_path(
     config = config or AnalysisConfig()
     try:
         radiograph = load_calibrated(path, config)
-        try:
-            result = _analyze_loaded(radiograph, config)
-        except BrookerError as err:
-            if err.sop_instance_uid is None:
-                err.sop_instance_uid = radiograph.meta.sop_instance_uid
-            raise
+        result = _analyze_with_uid(radiograph, config)
     except BrookerError as err:
         if err.path is None:
             err.path = str(path)

@@ -509,6 +509,21 @@ def test_a_file_that_starts_with_its_dicm_marker_loads(tmp_path: Path, syntax: s
     assert rad.spacing == load_radiograph(tmp_path / "img.dcm").spacing
 
 
+def test_a_large_file_that_starts_with_dicm_is_refused_for_what_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read from memory behind a blank preamble only up to the re-parse limit; beyond it the
+    message says why (it said "no 'DICM' marker")."""
+    from brooker import dicom_io
+
+    whole = _write(tmp_path, DicomVariant()).read_bytes()
+    path = tmp_path / "dicm_first.dcm"
+    path.write_bytes(whole[128:])
+    monkeypatch.setattr(dicom_io, "_REPARSE_MAX_BYTES", 1000)
+    with pytest.raises(errors.MalformedDicomError, match="starts with DICM, its 128-byte"):
+        load_radiograph(path)
+
+
 def _dicomdir(tmp_path: Path) -> Path:
     """A media folder as a CD export writes it: DICOMDIR beside PT*/ST*/SE*/IM*."""
     src = _write(tmp_path, DicomVariant(pixel_spacing_mm=(0.2, 0.2)))

@@ -14,7 +14,12 @@ from PIL import Image
 
 from brooker import AnalysisConfig, load_radiograph
 from brooker.config import DEFAULT_SPACING_UNCERTAINTY
-from brooker.errors import ConfigError, ImplausibleSpacingError, InvalidSpacingError
+from brooker.errors import (
+    BrookerError,
+    ConfigError,
+    ImplausibleSpacingError,
+    InvalidSpacingError,
+)
 from brooker.models import (
     ImageSide,
     PixelSpacing,
@@ -364,6 +369,9 @@ def test_the_error_record_of_a_dicom_film_keeps_its_uid(
     assert rec["status"] == "error"
     assert rec["error"]["code"] == code
     assert rec["sop_instance_uid"] == str(pydicom.dcmread(path).SOPInstanceUID)
+    with pytest.raises(BrookerError) as info:  # the library's error carries it too
+        analyze(path)
+    assert info.value.sop_instance_uid == rec["sop_instance_uid"]
 
 
 def test_a_malformed_uid_is_left_out_of_the_error_record(tmp_path: Path) -> None:
