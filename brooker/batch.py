@@ -713,7 +713,9 @@ def grade_one(
 # --------------------------------------------------------------------------------------------
 
 
-def _worker_main(conn: Any, lifeline: Any, grade_fn: GradeFn | None) -> None:
+def _worker_main(
+    conn: Any, lifeline: Any, grade_fn: GradeFn | None, held: str | None = None
+) -> None:
     """Loop of one worker process: receive a task, send back its result, until None."""
     import signal
     import warnings
@@ -737,7 +739,7 @@ def _worker_main(conn: Any, lifeline: Any, grade_fn: GradeFn | None) -> None:
         if task is None:
             return
         task_id, path, config, kwargs = task
-        with _stderr_naming(path):
+        with _stderr_naming(path, held):
             result = grade_one(path, config, grade_fn=grade_fn, **kwargs)
         try:
             try:
@@ -756,107 +758,61 @@ _DECODER_LINES_SHOWN: Final = 10
 
 
 @contextlib.contextmanager
-def _stderr_naming(path: str) -> Iterator[None]:
-    """Send what C libraries write to the worker's stderr while ``path`` is graded (libtiff's
-    and libjpeg's warnings, which name no file) on with the file's name in front of each line:
-    in a batch, "TIFFReadDirectory: Warning, ..." alone does not say which film it is about.
-
-    Fd 2 is pointed at a temporary file that a thread reads every 0.2 s, passing complete
-    lines on to the real stderr as they come (a worker killed at the time limit, or aborted
-    by a decoder, has already passed on what it wrote before); writing to a file never blocks
-    a decoder that holds the interpreter's lock, as a full pipe would. Nothing is held when
-    stderr is closed or cannot be redirected."""
-    namer = _StderrNamer.start(path)
-    try:
-        yield
-    finally:
-        if namer is not None:
-            namer.stop()
-
-
-class _StderrNamer:
-    """The forwarding of :func:`_stderr_naming` (one file's)."""
-
-    def __init__(self, path: str, held: IO[bytes], saved: int) -> None:
-        import threading
-
-        self.prefix = os.fsencode(path) + b": "
-        self.held, self.saved = held, saved
-        self.read_to = 0
-        self.partial = b""
-        self.shown = self.more = 0
-        self.lock = threading.Lock()
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="stderr-naming", daemon=True)
-
-    @classmethod
-    def start(cls, path: str) -> _StderrNamer | None:
-        if sys.stderr is None:  # closed by the caller (2>&-): nothing to name
-            return None
-        held: IO[bytes] | None = None
-        saved = -1
+def _stderr_naming(path: str, held: str | None) -> Iterator[None]:
+    """Hold what C libraries write to the worker's stderr while ``path`` is graded (libtiff's
+    and libjpeg's warnings, which name no file) in the file ``held``, then pass it on with the
+    file's name in front of each line (:func:`_name_lines`): in a batch, "TIFFReadDirectory:
+    Warning, ..." alone does not say which film it is about. A worker killed at the time limit
+    or aborted by a decoder leaves ``held`` to the batch process, which passes it on the same
+    way (:func:`_run_pool`). Writing to a file never blocks a decoder, as a full pipe would.
+    Nothing is held without ``held``, or when stderr is closed or cannot be redirected."""
+    saved = -1
+    if held is not None and sys.stderr is not None:
         try:
             os.fstat(2)
-            held = tempfile.TemporaryFile()
-            saved = os.dup(2)
-            sys.stderr.flush()
-            os.dup2(held.fileno(), 2)
+            fd = os.open(held, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                saved = os.dup(2)
+                sys.stderr.flush()
+                os.dup2(fd, 2)
+            finally:
+                os.close(fd)
         except (OSError, ValueError, AttributeError):
             if saved >= 0:
                 os.close(saved)
-            if held is not None:
-                held.close()
-            return None
-        namer = cls(path, held, saved)
-        namer.thread.start()
-        return namer
+            saved = -1
+    try:
+        yield
+    finally:
+        if saved >= 0:
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            assert held is not None
+            _name_lines(held, path)
 
-    def _run(self) -> None:
-        while not self.done.wait(0.2):
-            self._pump(final=False)
 
-    def _pump(self, *, final: bool) -> None:
-        with self.lock:
-            while chunk := os.pread(self.held.fileno(), 1 << 16, self.read_to):
-                self.read_to += len(chunk)
-                self.partial += chunk
-                *lines, self.partial = self.partial.split(b"\n")
-                if len(self.partial) > 1 << 12:  # no newline in sight: a line of its own
-                    lines.append(self.partial)
-                    self.partial = b""
-                self._forward(lines)
-            if final and self.partial:
-                self._forward([self.partial])
-                self.partial = b""
-
-    def _forward(self, lines: list[bytes]) -> None:
-        for line in lines:
-            if not line.strip():
-                continue
-            if self.shown >= _DECODER_LINES_SHOWN:
-                self.more += 1
-                continue
-            self.shown += 1
-            with contextlib.suppress(OSError):
-                os.write(self.saved, self.prefix + line + b"\n")
-
-    def stop(self) -> None:
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            sys.stderr.flush()
-        try:
-            os.dup2(self.saved, 2)
-        finally:
-            self.done.set()
-            self.thread.join(timeout=5.0)
-            try:
-                self._pump(final=True)
-                if self.more:
-                    tail = f"... and {self.more} more line(s)\n".encode()
-                    with contextlib.suppress(OSError):
-                        os.write(self.saved, self.prefix + tail)
-            finally:
-                os.close(self.saved)
-                self.held.close()
+def _name_lines(held: str, path: str) -> None:
+    """Pass the lines in ``held`` on to stderr with ``path`` in front of each (the first
+    :data:`_DECODER_LINES_SHOWN`, then how many more), and empty it."""
+    try:
+        with open(held, "r+b") as fh:
+            text = fh.read()
+            fh.truncate(0)
+    except OSError:
+        return
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        return
+    shown = lines[:_DECODER_LINES_SHOWN]
+    if len(lines) > len(shown):
+        shown.append(f"... and {len(lines) - len(shown)} more line(s)".encode())
+    prefix = os.fsencode(path) + b": "
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        sys.stderr.flush()
+    with contextlib.suppress(OSError):
+        os.write(2, b"".join(prefix + line + b"\n" for line in shown))
 
 
 def _watch_parent(lifeline: Any) -> None:
@@ -896,19 +852,28 @@ class _Worker:
     lifeline: Any
     task: tuple[int, str] | None = None
     deadline: float = float("inf")
+    held: str | None = None
+    """The file the worker holds its stderr in while a file is graded (:func:`_stderr_naming`)."""
 
 
 def _start_worker(ctx: Any, grade_fn: GradeFn | None) -> _Worker:
+    try:
+        fd, held = tempfile.mkstemp(prefix="brooker-stderr-", suffix=".txt")
+        os.close(fd)
+    except OSError:  # no temporary folder: decoder lines go out unnamed, as they come
+        held = None
     parent, child = ctx.Pipe(duplex=True)
     life_r, life_w = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_worker_main, args=(child, life_r, grade_fn), daemon=True)
+    proc = ctx.Process(target=_worker_main, args=(child, life_r, grade_fn, held), daemon=True)
     proc.start()
     child.close()
     life_r.close()
-    return _Worker(proc=proc, conn=parent, lifeline=life_w)
+    return _Worker(proc=proc, conn=parent, lifeline=life_w, held=held)
 
 
-def _stop_worker(w: _Worker, *, kill: bool) -> None:
+def _stop_worker(w: _Worker, *, kill: bool, path: str | None = None) -> None:
+    """Stop ``w`` (killed, or asked to end); a worker lost while grading ``path`` leaves what
+    it wrote to stderr about it, passed on here (:func:`_stderr_naming`)."""
     try:
         if kill:
             w.proc.kill()
@@ -921,9 +886,14 @@ def _stop_worker(w: _Worker, *, kill: bool) -> None:
         if w.proc.is_alive():
             w.proc.kill()
             w.proc.join()
+        if path is not None and w.held is not None:
+            _name_lines(w.held, path)
     finally:
         w.conn.close()
         w.lifeline.close()
+        if w.held is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(w.held)
 
 
 def _death_message(proc: Any) -> str:
@@ -1017,7 +987,7 @@ def _run_pool(
                 w.deadline = float("inf")
                 busy -= 1
                 if replace_worker:
-                    _stop_worker(w, kill=True)
+                    _stop_worker(w, kill=True, path=path)
                     pool.remove(w)
                     if pending:
                         pool.append(_start_worker(ctx, grade_fn))

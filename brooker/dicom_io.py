@@ -425,7 +425,7 @@ def _load(
     pixel_elem = ds.get_item(_PIXEL_DATA)
     _check_is_image(ds, pixel_elem, where)
     modality = _text(ds, 0x00080060)
-    _check_modality(modality, where)
+    _check_modality(modality, where, ident)
     photometric = _check_photometric(ds, where, ident)
     frames = _number_of_frames(ds, where, ident)
     geom = _geometry(ds, where)
@@ -688,11 +688,11 @@ def _check_is_image(ds: Dataset, pixel_elem: Any, where: str) -> None:
     )
 
 
-def _check_modality(modality: str | None, where: str) -> None:
+def _check_modality(modality: str | None, where: str, ident: Sequence[str] = ()) -> None:
     if modality is None or modality.upper() in ACCEPTED_MODALITIES:
         return
     name = _MODALITY_NAMES.get(modality.upper())
-    label = f"{modality} ({name})" if name else modality
+    label = f"{modality} ({name})" if name else _redact(modality, ident)
     if not _VALID_MODALITY.fullmatch(modality):
         label = "malformed"  # a corrupted length runs it into the elements after it
     raise NotARadiographError(

@@ -66,7 +66,13 @@ def analyze(
         The file cannot be read, decoded, or measured (no physical spacing).
     """
     config = config or AnalysisConfig()
-    return _analyze_with_uid(load_calibrated(source, config), config)
+    try:
+        radiograph = load_calibrated(source, config)
+    except BrookerError as err:  # a loaded film refused by the config's options
+        if isinstance(source, Radiograph) and err.sop_instance_uid is None:
+            err.sop_instance_uid = source.meta.sop_instance_uid
+        raise
+    return _analyze_with_uid(radiograph, config)
 
 
 def _analyze_with_uid(radiograph: Radiograph, config: AnalysisConfig) -> GradingResult:

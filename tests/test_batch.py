@@ -53,12 +53,13 @@ def fake_grade(path, config=None, **kwargs):  # type: ignore[no-untyped-def]
         )
     if b"NAP" in data:
         time.sleep(0.25)
-    if b"CHATTER" in data or b"ABORT" in data:  # a decoder's warning, straight to fd 2
+    if b"CHATTER" in data or b"ABORT" in data or b"HANG" in data:  # a decoder's warning
         with contextlib.suppress(OSError):  # C code writing to a closed stderr goes on
             os.write(2, b"TIFFReadDirectory: Warning, Unknown field with tag 50838\n")
-    if b"ABORT" in data:  # ... and then a C library's abort()
-        time.sleep(0.6)
+    if b"ABORT" in data:  # ... and then a C library's abort(), at once
         os.abort()
+    if b"HANG" in data:  # ... or a decoder that never returns
+        time.sleep(60)
     grade = BrookerGrade(len(data) % 5)
     hips = tuple(
         HipResult(side, half, grade, (10.0, 20.0), prosthesis=side is PatientSide.LEFT)
@@ -661,28 +662,31 @@ def test_a_media_folders_dicomdir_is_skipped_and_its_images_graded(tmp_path: Pat
 
 
 def test_what_a_decoder_writes_to_stderr_is_named_for_its_file(
-    capfd: pytest.CaptureFixture[str],
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """libtiff and libjpeg write warnings straight to the process's stderr, naming no file: in
-    a worker each line comes out after the file's name; a flood is cut to ten lines."""
-    with batch._stderr_naming("scans/a b.tif"):
+    a worker each line comes out after the file's name; a flood is cut to ten lines; without
+    a file to hold them in, they go out as they come."""
+    held = str(tmp_path / "held.txt")
+    with batch._stderr_naming("scans/a b.tif", held):
         os.write(2, b"TIFFReadDirectory: Warning, Unknown field with tag 50838\n")
-        os.write(2, b"\nJPEG: a second line\n")
-    with batch._stderr_naming("scans/loud.tif"):
+        os.write(2, b"\nJPEG: a last line without its newline")
+    with batch._stderr_naming("scans/loud.tif", held):
         for i in range(25):
             os.write(2, f"line {i}\n".encode())
-    with batch._stderr_naming("scans/quiet.tif"):
+    with batch._stderr_naming("scans/quiet.tif", held):
         pass
     err = capfd.readouterr().err.splitlines()
     assert err[:2] == [
         "scans/a b.tif: TIFFReadDirectory: Warning, Unknown field with tag 50838",
-        "scans/a b.tif: JPEG: a second line",
+        "scans/a b.tif: JPEG: a last line without its newline",
     ]
     assert err[2:] == [f"scans/loud.tif: line {i}" for i in range(10)] + [
         "scans/loud.tif: ... and 15 more line(s)"
     ]
-    os.write(2, b"after\n")  # stderr is itself again
-    assert capfd.readouterr().err == "after\n"
+    with batch._stderr_naming("scans/unheld.tif", None):
+        os.write(2, b"as it comes\n")
+    assert capfd.readouterr().err == "as it comes\n"
 
 
 _STDERR_SCRIPT = textwrap.dedent(
@@ -693,7 +697,7 @@ _STDERR_SCRIPT = textwrap.dedent(
     from test_batch import fake_grade
 
     if __name__ == "__main__":
-        recs = list(grade_many(sys.argv[1:], workers=1, grade_fn=fake_grade, timeout_s=30))
+        recs = list(grade_many(sys.argv[1:], workers=1, grade_fn=fake_grade, timeout_s=4))
         print(" ".join(r.status.value + ":" + (r.error.code if r.error else "-") for r in recs))
     """
 )
@@ -704,23 +708,26 @@ def test_a_workers_decoder_chatter_is_named_even_when_it_dies(
     tmp_path: Path, stderr: str
 ) -> None:
     """In worker processes: a decoder's stderr line comes out after the file's path, also
-    when the worker is aborted right after (the line was passed on as it came); with the
-    caller's stderr closed (2>&-), the workers grade as before (they died of it)."""
+    when the worker is aborted right after or stopped at the time limit (the batch process
+    passes on what it left); with the caller's stderr closed (2>&-), the workers grade as
+    before (they died of it)."""
     chatty = str(_write(tmp_path / "in" / "chatty.dcm", b"CHATTER"))
     dying = str(_write(tmp_path / "in" / "dying.dcm", b"ABORT"))
+    hung = str(_write(tmp_path / "in" / "hung.dcm", b"HANG"))
     script = tmp_path / "run.py"
     script.write_text(_STDERR_SCRIPT.format(tests=str(ROOT / "tests"), root=str(ROOT)))
     done = subprocess.run(
-        [sys.executable, str(script), chatty, dying],
+        [sys.executable, str(script), chatty, dying, hung],
         capture_output=True,
         timeout=120,
         preexec_fn=(lambda: os.close(2)) if stderr == "closed" else None,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == [b"ok:-", b"error:internal_error"]
+    assert done.stdout.split() == [b"ok:-", b"error:internal_error", b"error:timeout"]
     if stderr == "open":
         lines = done.stderr.decode().splitlines()
         warning = ": TIFFReadDirectory: Warning, Unknown field with tag 50838"
         assert chatty + warning in lines
-        assert dying + warning in lines
+        assert dying + warning in lines  # written the instant before the abort
+        assert hung + warning in lines  # by a worker stopped at the time limit
         assert not any(line.startswith("TIFFReadDirectory") for line in lines)

@@ -759,6 +759,13 @@ def test_a_short_name_part_leaves_the_words_of_the_message_whole() -> None:
     assert _redact("view 王小明 here", ident, value=False) == "view [redacted]明 here"
 
 
+def test_a_modality_run_into_the_patients_name_is_quoted_redacted(tmp_path: Path) -> None:
+    with pytest.raises(errors.NotARadiographError) as info:  # the fake name is DOE^JANE^...
+        load_radiograph(_write(tmp_path, DicomVariant(modality="CRDOE")))
+    assert "(0008,0060) Modality is CR[redacted], not a projection" in info.value.message
+    assert "DOE" not in info.value.message
+
+
 def test_a_colour_refusal_names_no_identifier_and_keeps_its_words(tmp_path: Path) -> None:
     px = np.zeros((*SHAPE, 3), np.uint16)
     with pytest.raises(errors.ColourImageError) as info:  # the fake physician is "WHO^DR^..."

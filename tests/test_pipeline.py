@@ -374,6 +374,14 @@ def test_the_error_record_of_a_dicom_film_keeps_its_uid(
     assert info.value.sop_instance_uid == rec["sop_instance_uid"]
 
 
+def test_a_loaded_film_refused_by_the_configs_spacing_keeps_its_uid(tmp_path: Path) -> None:
+    path = _small_dicom(tmp_path, modality="DX")
+    rad = load_radiograph(path)
+    with pytest.raises(ImplausibleSpacingError) as info:
+        analyze(rad, AnalysisConfig(pixel_spacing=(3.0, 3.0)))
+    assert info.value.sop_instance_uid == str(pydicom.dcmread(path).SOPInstanceUID)
+
+
 def test_a_malformed_uid_is_left_out_of_the_error_record(tmp_path: Path) -> None:
     path = _small_dicom(tmp_path, modality="CT", extra=((0x00080018, "UI", "1.2.x.Doe^John"),))
     rec = grade_path(path).to_record()
