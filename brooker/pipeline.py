@@ -7,7 +7,9 @@ workers call: it never raises a BrookerError, it returns an ``error`` record ins
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from collections.abc import Iterator
 from pathlib import Path
 
 from brooker._version import __version__
@@ -66,20 +68,17 @@ def analyze(
         The file cannot be read, decoded, or measured (no physical spacing).
     """
     config = config or AnalysisConfig()
-    try:
-        radiograph = load_calibrated(source, config)
-    except BrookerError as err:  # a loaded film refused by the config's options
-        if isinstance(source, Radiograph) and err.sop_instance_uid is None:
-            err.sop_instance_uid = source.meta.sop_instance_uid
-        raise
-    return _analyze_with_uid(radiograph, config)
-
-
-def _analyze_with_uid(radiograph: Radiograph, config: AnalysisConfig) -> GradingResult:
-    """:func:`_analyze_loaded`; a film refused after loading names its SOP Instance UID in the
-    error (the error record keeps it)."""
-    try:
+    radiograph = load_calibrated(source, config)
+    with _naming_uid(radiograph):
         return _analyze_loaded(radiograph, config)
+
+
+@contextlib.contextmanager
+def _naming_uid(radiograph: Radiograph) -> Iterator[None]:
+    """A film refused once loaded names its SOP Instance UID in the error (the loader's own
+    errors already do): the error record keeps it."""
+    try:
+        yield
     except BrookerError as err:
         if err.sop_instance_uid is None:
             err.sop_instance_uid = radiograph.meta.sop_instance_uid
@@ -96,11 +95,12 @@ def load_calibrated(source: str | Path | Radiograph, config: AnalysisConfig) -> 
     (:func:`brooker.calibration.calibrate`).
     """
     if isinstance(source, Radiograph):
-        radiograph = with_spacing_options(
-            source, pixel_spacing=config.pixel_spacing, magnification=config.magnification
-        )
-        if config.flipped is not None:
-            radiograph = with_user_sides(radiograph, config.flipped)
+        with _naming_uid(source):
+            radiograph = with_spacing_options(
+                source, pixel_spacing=config.pixel_spacing, magnification=config.magnification
+            )
+            if config.flipped is not None:
+                radiograph = with_user_sides(radiograph, config.flipped)
     else:
         radiograph = load_radiograph(
             source,
@@ -108,12 +108,8 @@ def load_calibrated(source: str | Path | Radiograph, config: AnalysisConfig) -> 
             magnification=config.magnification,
             flipped=config.flipped,
         )
-    try:
+    with _naming_uid(radiograph):
         return calibrate(radiograph, config)
-    except BrookerError as err:
-        if err.sop_instance_uid is None:
-            err.sop_instance_uid = radiograph.meta.sop_instance_uid
-        raise
 
 
 def judge_pixels(masks: HipMasks, config: AnalysisConfig) -> HipMasks:
@@ -305,7 +301,8 @@ def grade_path(
     config = config or AnalysisConfig()
     try:
         radiograph = load_calibrated(path, config)
-        result = _analyze_with_uid(radiograph, config)
+        with _naming_uid(radiograph):
+            result = _analyze_loaded(radiograph, config)
     except BrookerError as err:
         if err.path is None:
             err.path = str(path)
