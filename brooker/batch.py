@@ -798,16 +798,25 @@ def _name_lines(held: str, path: str) -> None:
     :data:`_DECODER_LINES_SHOWN`, then how many more), and empty it."""
     try:
         with open(held, "r+b") as fh:
-            text = fh.read()
+            text = fh.read(1 << 16)
+            cut = text.rfind(b"\n") + 1
+            if len(text) == 1 << 16 and cut:  # a flood: the line cut here is counted after
+                text = text[:cut]
+                fh.seek(cut)
+            lines = [ln for ln in text.splitlines() if ln.strip()]
+            more = max(0, len(lines) - _DECODER_LINES_SHOWN)
+            # the rest of a flood is counted, not read into memory (blank lines too)
+            while chunk := fh.read(1 << 20):
+                more += chunk.count(b"\n")
+            fh.seek(0)
             fh.truncate(0)
     except OSError:
         return
-    lines = [ln for ln in text.splitlines() if ln.strip()]
     if not lines:
         return
     shown = lines[:_DECODER_LINES_SHOWN]
-    if len(lines) > len(shown):
-        shown.append(f"... and {len(lines) - len(shown)} more line(s)".encode())
+    if more:
+        shown.append(f"... and {more} more line(s)".encode())
     prefix = os.fsencode(path) + b": "
     with contextlib.suppress(OSError, ValueError, AttributeError):
         sys.stderr.flush()
