@@ -164,18 +164,14 @@ def looks_like_dicom(path: str | os.PathLike[str]) -> bool:
     FIFO, a device: never opened), are not DICOM.
     """
     try:
-        return _sniff(path)
+        return _sniff_head(path)[0]
     except BrookerError:
         return False
 
 
-def _sniff(path: str | os.PathLike[str]) -> bool:
-    """:func:`looks_like_dicom`, raising the typed error of a file that cannot be read."""
-    return _sniff_head(path)[0]
-
-
 def _sniff_head(path: str | os.PathLike[str]) -> tuple[bool, bytes]:
-    """:func:`_sniff`, and the first :data:`SNIFF_BYTES` bytes read."""
+    """:func:`looks_like_dicom`, raising the typed error of a file that cannot be read, and
+    the first :data:`SNIFF_BYTES` bytes read."""
     try:
         with open_regular(path) as fh:
             head = fh.read(SNIFF_BYTES)

@@ -419,8 +419,8 @@ def _load(
     _check_not_garbage(ds, has_magic, where)
     sop = _text(ds, 0x00080018)
     sop_valid = sop is not None and _VALID_UID.fullmatch(sop) is not None
-    if sop is not None and sop_valid:
-        uid.append(sop)  # for the error record of a file refused from here on
+    if sop_valid:
+        uid.append(str(sop))  # for the error record of a file refused from here on
     ts = _transfer_syntax(ds)
     pixel_elem = ds.get_item(_PIXEL_DATA)
     _check_is_image(ds, pixel_elem, where)
