@@ -710,9 +710,12 @@ def grade_one(
 
 
 def _worker_main(
-    conn: Any, lifeline: Any, grade_fn: GradeFn | None, held: str | None = None
+    conn: Any, lifeline: Any, grade_fn: GradeFn | None, held: int | None = None
 ) -> None:
-    """Loop of one worker process: receive a task, send back its result, until None."""
+    """Loop of one worker process: receive a task, send back its result, until None.
+
+    ``held`` is this process's descriptor of the file its stderr is held in while a file is
+    graded (:func:`_stderr_naming`), handed over by the batch process (:class:`_HandedFd`)."""
     import signal
     import warnings
 
@@ -727,6 +730,13 @@ def _worker_main(
     sys.stdout = sys.stderr
     warnings.simplefilter("ignore")  # library chatter about odd files: the record says it
     _watch_parent(lifeline)
+    if held is not None and held <= 2:  # it took a closed stdio slot: keep that one closed
+        try:
+            moved: int | None = _dup_above_stdio(held)
+        except OSError:
+            moved = None
+        os.close(held)
+        held = moved
     while True:
         try:
             task = conn.recv()
@@ -754,25 +764,24 @@ _DECODER_LINES_SHOWN: Final = 10
 
 
 @contextlib.contextmanager
-def _stderr_naming(path: str, held: str | None) -> Iterator[None]:
+def _stderr_naming(path: str, held: int | None) -> Iterator[None]:
     """Hold what C libraries write to the worker's stderr while ``path`` is graded (libtiff's
-    and libjpeg's warnings, which name no file) in the file ``held``, then pass it on with the
-    file's name in front of each line (:func:`_name_lines`): in a batch, "TIFFReadDirectory:
-    Warning, ..." alone does not say which film it is about. A worker killed at the time limit
-    or aborted by a decoder leaves ``held`` to the batch process, which passes it on the same
-    way (:func:`_run_pool`). Writing to a file never blocks a decoder, as a full pipe would.
-    Nothing is held without ``held``, or when stderr is closed or cannot be redirected."""
+    and libjpeg's warnings, which name no file) in the file open as descriptor ``held`` (emptied
+    first), then pass it on with the file's name in front of each line (:func:`_name_lines`):
+    in a batch, "TIFFReadDirectory: Warning, ..." alone does not say which film it is about. A
+    worker killed at the time limit or aborted by a decoder leaves what it wrote to the batch
+    process, which holds the same file open and passes it on the same way (:func:`_run_pool`).
+    Writing to a file never blocks a decoder, as a full pipe would. Nothing is held without
+    ``held``, or when stderr is closed or cannot be redirected."""
     saved = -1
     if held is not None and sys.stderr is not None:
         try:
             os.fstat(2)
-            fd = os.open(held, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                saved = os.dup(2)
-                sys.stderr.flush()
-                os.dup2(fd, 2)
-            finally:
-                os.close(fd)
+            os.ftruncate(held, 0)
+            os.lseek(held, 0, os.SEEK_SET)
+            saved = os.dup(2)
+            sys.stderr.flush()
+            os.dup2(held, 2)
         except (OSError, ValueError, AttributeError):
             if saved >= 0:
                 os.close(saved)
@@ -789,23 +798,25 @@ def _stderr_naming(path: str, held: str | None) -> Iterator[None]:
             _name_lines(held, path)
 
 
-def _name_lines(held: str, path: str) -> None:
-    """Pass the lines in ``held`` on to stderr with ``path`` in front of each (the first
-    :data:`_DECODER_LINES_SHOWN`, then how many more), and empty it."""
+def _name_lines(held: int, path: str) -> None:
+    """Pass the lines in the file open as descriptor ``held`` on to stderr with ``path`` in
+    front of each (the first :data:`_DECODER_LINES_SHOWN`, then how many more), and empty it.
+    Read from its start whatever the descriptor's offset (shared with the worker's)."""
     try:
-        with open(held, "r+b") as fh:
-            text = fh.read(1 << 16)
-            cut = text.rfind(b"\n") + 1
-            if len(text) == 1 << 16 and cut:  # a flood: the line cut here is counted after
-                text = text[:cut]
-                fh.seek(cut)
-            lines = [ln for ln in text.splitlines() if ln.strip()]
-            more = max(0, len(lines) - _DECODER_LINES_SHOWN)
-            # the rest of a flood is counted, not read into memory (blank lines too)
-            while chunk := fh.read(1 << 20):
-                more += chunk.count(b"\n")
-            fh.seek(0)
-            fh.truncate(0)
+        text = os.pread(held, 1 << 16, 0)
+        at = len(text)
+        cut = text.rfind(b"\n") + 1
+        if at == 1 << 16 and cut:  # a flood: the line cut here is counted after
+            text = text[:cut]
+            at = cut
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        more = max(0, len(lines) - _DECODER_LINES_SHOWN)
+        # the rest of a flood is counted, not read into memory (blank lines too)
+        while chunk := os.pread(held, 1 << 20, at):
+            more += chunk.count(b"\n")
+            at += len(chunk)
+        os.ftruncate(held, 0)
+        os.lseek(held, 0, os.SEEK_SET)
     except OSError:
         return
     if not lines:
@@ -857,20 +868,70 @@ class _Worker:
     lifeline: Any
     task: tuple[int, str] | None = None
     deadline: float = float("inf")
-    held: str | None = None
-    """The file the worker holds its stderr in while a file is graded (:func:`_stderr_naming`)."""
+    held: int | None = None
+    """This process's descriptor of the file the worker holds its stderr in while a file is
+    graded (:func:`_stderr_naming`, :func:`_held_file`)."""
+
+
+def _dup_above_stdio(fd: int) -> int:
+    """A copy of descriptor ``fd`` numbered above 2 (close-on-exec)."""
+    import fcntl
+
+    return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+
+
+def _held_file() -> int | None:
+    """A descriptor of a new empty file with no name, for a worker to hold its stderr in, or
+    None where it cannot be had (no temporary folder: decoder lines go out unnamed, as they
+    come; Windows, where a descriptor is not handed to a process: the same).
+
+    The file never has a name (``O_TMPFILE``) or has it only for the instant between its
+    creation and its unlinking (elsewhere: :func:`tempfile.TemporaryFile` does either), so a
+    batch process killed in any way leaves nothing in the temporary folder: the file is gone
+    when the last descriptor of it is closed, here and in the worker. Kept above 2, so that
+    with the caller's stdio closed it is never taken for one (nor passed to a child as one)."""
+    if os.name != "posix":
+        return None
+    try:
+        with tempfile.TemporaryFile(prefix="brooker-stderr-", suffix=".txt") as fh:
+            return _dup_above_stdio(fh.fileno())
+    except OSError:
+        return None
+
+
+class _HandedFd:
+    """A descriptor handed to a worker process as an argument: pickled for the child the way
+    multiprocessing hands it the worker's own ``Connection`` ends (passed to the forkserver,
+    or to the spawned child, by descriptor), and unpickled there as the child's descriptor
+    (an ``int``) of the same open file."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        from multiprocessing.reduction import DupFd
+
+        return _detach_fd, (DupFd(self.fd),)
+
+
+def _detach_fd(dup: Any) -> int:
+    return int(dup.detach())
 
 
 def _start_worker(ctx: Any, grade_fn: GradeFn | None) -> _Worker:
+    held = _held_file()
     try:
-        fd, held = tempfile.mkstemp(prefix="brooker-stderr-", suffix=".txt")
-        os.close(fd)
-    except OSError:  # no temporary folder: decoder lines go out unnamed, as they come
-        held = None
-    parent, child = ctx.Pipe(duplex=True)
-    life_r, life_w = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_worker_main, args=(child, life_r, grade_fn, held), daemon=True)
-    proc.start()
+        parent, child = ctx.Pipe(duplex=True)
+        life_r, life_w = ctx.Pipe(duplex=False)
+        handed = None if held is None else _HandedFd(held)
+        proc = ctx.Process(
+            target=_worker_main, args=(child, life_r, grade_fn, handed), daemon=True
+        )
+        proc.start()
+    except BaseException:
+        if held is not None:
+            os.close(held)
+        raise
     child.close()
     life_r.close()
     return _Worker(proc=proc, conn=parent, lifeline=life_w, held=held)
@@ -896,9 +957,9 @@ def _stop_worker(w: _Worker, *, kill: bool, path: str | None = None) -> None:
     finally:
         w.conn.close()
         w.lifeline.close()
-        if w.held is not None:
+        if w.held is not None:  # the file goes with the last descriptor of it
             with contextlib.suppress(OSError):
-                os.unlink(w.held)
+                os.close(w.held)
 
 
 def _death_message(proc: Any) -> str:

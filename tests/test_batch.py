@@ -567,6 +567,36 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path: Path):
     assert len(results.read_bytes().splitlines()) == len(files)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_a_killed_batch_leaves_no_file_in_the_temporary_folder(tmp_path: Path, sig: int):
+    """The file a worker holds its stderr in has no name in the temporary folder, so a batch
+    process killed while its workers are alive leaves nothing there: by SIGKILL, or by
+    SIGTERM, which runs no cleanup either. (It left one file per worker each time.)"""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    files = [str(_write(tmp_path / "in" / f"f{i}", b"NAP" + b"x" * i)) for i in range(8)]
+    script = tmp_path / "run.py"
+    script.write_text(_KILL_SCRIPT.replace("workers=1", "workers=2").format(
+        tests=str(ROOT / "tests"), root=str(ROOT)))  # fmt: skip
+    out = tmp_path / "out"
+    results = out / batch.RESULTS_NAME
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    proc = subprocess.Popen([sys.executable, str(script), str(out), *files], env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while not (results.exists() and results.read_bytes().count(b"\n") >= 1):
+            assert time.monotonic() < deadline, "no record appeared"
+            assert proc.poll() is None, "finished before it could be killed"
+            time.sleep(0.02)
+        os.kill(proc.pid, sig)
+    finally:
+        proc.wait(timeout=10)
+    assert proc.returncode == -sig
+    assert results.read_bytes().count(b"\n") < len(files)  # killed with work left
+    assert sorted(p.name for p in tmp.glob("brooker-stderr-*")) == []
+
+
 @pytest.mark.parametrize("workers", [-1, 1.5, "2", True])
 def test_bad_workers_is_a_config_error_before_any_work(tmp_path: Path, workers: object):
     """A bad ``workers`` is the API's usage error, as every other bad argument (the command
@@ -662,20 +692,29 @@ def test_a_media_folders_dicomdir_is_skipped_and_its_images_graded(tmp_path: Pat
 
 
 def test_what_a_decoder_writes_to_stderr_is_named_for_its_file(
-    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """libtiff and libjpeg write warnings straight to the process's stderr, naming no file: in
     a worker each line comes out after the file's name; a flood is cut to ten lines; without
-    a file to hold them in, they go out as they come."""
-    held = str(tmp_path / "held.txt")
-    with batch._stderr_naming("scans/a b.tif", held):
-        os.write(2, b"TIFFReadDirectory: Warning, Unknown field with tag 50838\n")
-        os.write(2, b"\nJPEG: a last line without its newline")
-    with batch._stderr_naming("scans/loud.tif", held):
-        for i in range(25):
-            os.write(2, f"line {i}\n".encode())
-    with batch._stderr_naming("scans/quiet.tif", held):
-        pass
+    a file to hold them in (no temporary folder), they go out as they come. The file has no
+    name in the temporary folder."""
+    with monkeypatch.context() as m:  # (pytest's capture uses the temporary folder too)
+        m.setattr("tempfile.tempdir", str(tmp_path))
+        held = batch._held_file()
+    assert held is not None
+    assert held > 2
+    try:
+        assert list(tmp_path.iterdir()) == []
+        with batch._stderr_naming("scans/a b.tif", held):
+            os.write(2, b"TIFFReadDirectory: Warning, Unknown field with tag 50838\n")
+            os.write(2, b"\nJPEG: a last line without its newline")
+        with batch._stderr_naming("scans/loud.tif", held):
+            for i in range(25):
+                os.write(2, f"line {i}\n".encode())
+        with batch._stderr_naming("scans/quiet.tif", held):
+            pass
+    finally:
+        os.close(held)
     err = capfd.readouterr().err.splitlines()
     assert err[:2] == [
         "scans/a b.tif: TIFFReadDirectory: Warning, Unknown field with tag 50838",
@@ -684,6 +723,9 @@ def test_what_a_decoder_writes_to_stderr_is_named_for_its_file(
     assert err[2:] == [f"scans/loud.tif: line {i}" for i in range(10)] + [
         "scans/loud.tif: ... and 15 more line(s)"
     ]
+    with monkeypatch.context() as m:
+        m.setattr("tempfile.tempdir", str(tmp_path / "gone"))
+        assert batch._held_file() is None
     with batch._stderr_naming("scans/unheld.tif", None):
         os.write(2, b"as it comes\n")
     assert capfd.readouterr().err == "as it comes\n"
@@ -710,18 +752,22 @@ def test_a_workers_decoder_chatter_is_named_even_when_it_dies(
     """In worker processes: a decoder's stderr line comes out after the file's path, also
     when the worker is aborted right after or stopped at the time limit (the batch process
     passes on what it left); with the caller's stderr closed (2>&-), the workers grade as
-    before (they died of it)."""
+    before (they died of it). Nothing is left in the temporary folder."""
     chatty = str(_write(tmp_path / "in" / "chatty.dcm", b"CHATTER"))
     dying = str(_write(tmp_path / "in" / "dying.dcm", b"ABORT"))
     hung = str(_write(tmp_path / "in" / "hung.dcm", b"HANG"))
     script = tmp_path / "run.py"
     script.write_text(_STDERR_SCRIPT.format(tests=str(ROOT / "tests"), root=str(ROOT)))
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
     done = subprocess.run(
         [sys.executable, str(script), chatty, dying, hung],
         capture_output=True,
         timeout=120,
         preexec_fn=(lambda: os.close(2)) if stderr == "closed" else None,
+        env={**os.environ, "TMPDIR": str(tmp)},
     )
+    assert sorted(p.name for p in tmp.glob("brooker-stderr-*")) == []
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [b"ok:-", b"error:internal_error", b"error:timeout"]
     if stderr == "open":
