@@ -103,8 +103,10 @@ def grade_hip(
     found), says the femur was not segmented up to the trochanter; with ``bodies_unparted`` it
     is not judged. On such a native hip a class II-IV is not returned: the result is not graded
     (``grade`` None, ``not_graded`` why), with the fragments seen and the search region, for a
-    spur or bridge is graded against a femur the segmentation did not see there. The defaults
-    (no segmentation) add none of these caveats.
+    spur or bridge is graded against a femur the segmentation did not see there. So it is on a
+    hip whose known anatomy the film's levels do not show as bone (``hip.anatomy_unseen``):
+    there a class 0 or I is graded with a caveat (faint heterotopic bone may be missed). The
+    defaults (no segmentation) add none of these caveats.
     """
     kinds = {f.kind for f in fragments.items}
     femur_low = femur_top_mm is None or femur_top_mm < FEMUR_TOP_MIN_RADII * hip.head_radius_mm
@@ -124,6 +126,17 @@ def grade_hip(
         if femur_low and not hip.prosthesis
         else None
     )
+    # the film's levels do not show this hip's own bone as bone (its head, roof or shaft): the
+    # bone threshold there takes soft-tissue edges for bone and misses cancellous bone, so a
+    # spur or bridge cannot be told from normal bone; nothing seen is still a finding, with
+    # faint heterotopic bone possibly missed (localization._anatomy_check)
+    unseen = hip.anatomy_unseen
+    no_anatomy = (
+        f"a spur or bridge was seen, but {unseen}: the bone threshold lies above this hip's own "
+        "bone, so heterotopic bone cannot be told from normal bone here (check the overlay)"
+        if unseen is not None
+        else None
+    )
     if needs_gap(kinds) and gap is None:
         # a spur with no opposing bone to measure to: the class between II and III is unknown,
         # so the hip is reported, with the fragments seen, not guessed (no femur seen by the
@@ -133,6 +146,7 @@ def grade_hip(
             fragments,
             config,
             not_graded=no_femur
+            or no_anatomy
             or "a spur was found but no opposing bone to measure its gap to: class II or III "
             "is not known (check the overlay)",
         )
@@ -170,7 +184,13 @@ def grade_hip(
             "them cannot be told from the normal anatomy here, so a class IV may be missed "
             "(check the overlay)"
         )
-    not_graded = no_femur if grade >= BrookerGrade.SPURS_WIDE_GAP else None
+    not_graded = (no_femur or no_anatomy) if grade >= BrookerGrade.SPURS_WIDE_GAP else None
+    if unseen is not None:
+        caveats.append(
+            f"{unseen}: the bone threshold lies above this hip's own bone, so heterotopic bone "
+            "fainter than it may be missed, and a spur or bridge would not be graded (check "
+            "the overlay)"
+        )
     if femur_low:
         caveats.append(
             f"the femur is not segmented as bone up to the greater trochanter ({where}): "

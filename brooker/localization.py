@@ -620,6 +620,7 @@ def find_hips(
         c = _place_head(pk, metal_heads, grid, model, config)
         half = ImageSide.LEFT if pk.lateral_left else ImageSide.RIGHT
         row, col = grid.to_stored(c.row, c.col)
+        outside, unseen = _anatomy_check(grid, model, c)
         hips.append(
             HipJoint(
                 patient_side=radiograph.patient_side_of(half),
@@ -629,7 +630,8 @@ def find_hips(
                 prosthesis=c.prosthesis,
                 cup_radius_mm=c.cup_radius_mm,
                 score=pk.score,
-                not_graded_reason=_anatomy_unseen(grid, model, c),
+                not_graded_reason=outside,
+                anatomy_unseen=unseen,
                 center_uncertainty_mm=c.center_uncertainty_mm,
             )
         )
@@ -811,9 +813,11 @@ def detector_center_uncertainty_mm() -> float:
     return 0.5 * hd.SCORE_STEP_PX * hd.DETECTOR_PITCH_MM
 
 
-def _anatomy_unseen(grid: AnalysisGrid, model: IntensityModel, c: _Candidate) -> str | None:
-    """Why the film's intensity model cannot be trusted to tell heterotopic from normal bone at
-    this hip, or None when it can.
+def _anatomy_check(
+    grid: AnalysisGrid, model: IntensityModel, c: _Candidate
+) -> tuple[str | None, str | None]:
+    """(why this hip cannot be graded at all, what of its known anatomy the film's intensity
+    model does not show as bone); (None, None) when the model can be trusted here.
 
     Segmentation (:mod:`brooker.segmentation`) thresholds bone between the model's local
     soft-tissue and bone levels. Before its calls on unknown bone are believed, the model must
@@ -823,9 +827,11 @@ def _anatomy_unseen(grid: AnalysisGrid, model: IntensityModel, c: _Candidate) ->
     of a band 1.2-2.2 radii above the centre, which must be on the film) and below it (the
     neck and shaft: 8 % of a band 1.5-3 radii below). On processed exports (tone curves,
     unsharp masking, equalisation) the femoral head or the pelvis often fails this, and then
-    the bone threshold also takes soft-tissue edges for bone and misses cancellous bone: such
-    hips are reported, not graded. (A prosthetic head is checked at full resolution instead:
-    it must be segmented as metal, see :mod:`brooker.pipeline`.)
+    the bone threshold also takes soft-tissue edges for bone and misses cancellous bone: a
+    spur or bridge seen there is reported, not graded, and a class 0 or I carries a caveat
+    (:func:`brooker.grading.grade_hip`). A head or roof outside the film is not graded at all.
+    (A prosthetic head is checked at full resolution instead: it must be segmented as metal,
+    see :mod:`brooker.pipeline`.)
     """
     p = grid.pitch_mm
     y, x, r = c.row, c.col, c.radius_mm / p
@@ -834,26 +840,26 @@ def _anatomy_unseen(grid: AnalysisGrid, model: IntensityModel, c: _Candidate) ->
     c0, c1 = max(0, int(x - 3.0 * r)), min(w, int(x + 3.0 * r) + 1)
     yy, xx = np.ogrid[r0:r1, c0:c1]
     if c.prosthesis:
-        return None  # metal is segmented at full resolution: checked there (segmentation)
+        return None, None  # metal is segmented at full resolution: checked there
     disk = (yy - y) ** 2 + (xx - x) ** 2 <= (0.85 * r) ** 2
     if not disk.any():
-        return "the femoral head is outside the film"
+        return "the femoral head is outside the film", None
     norm = (grid.image[r0:r1, c0:c1] - model.soft[r0:r1, c0:c1]) / model.contrast[r0:r1, c0:c1]
     inside = float(np.median(norm[disk]))
     bone_frac = float(model.bone_mask[r0:r1, c0:c1][disk].mean())
     metal_frac = float(model.metal_mask[r0:r1, c0:c1][disk].mean())
-    if inside < 0.8 or bone_frac < 0.85 or metal_frac > 0.05:
-        return "the femoral head is not segmented as bone on this film"
     if y - 2.2 * r < 0:
-        return "the acetabular roof is outside the film"
+        return "the acetabular roof is outside the film", None
+    if inside < 0.8 or bone_frac < 0.85 or metal_frac > 0.05:
+        return None, "the femoral head is not segmented as bone on this film"
     bone = model.bone_mask
     up = bone[max(0, int(y - 2.2 * r)) : max(0, int(y - 1.2 * r)), int(max(0, x - r)) : int(x + r)]
     down = bone[int(y + 1.5 * r) : int(y + 3.0 * r), int(max(0, x - 2.5 * r)) : int(x + 2.5 * r)]
     if (float(up.mean()) if up.size else 0.0) < 0.3:
-        return "the acetabular roof is not segmented as bone on this film"
+        return None, "the acetabular roof is not segmented as bone on this film"
     if (float(down.mean()) if down.size else 0.0) < 0.08:
-        return "the femoral neck and shaft are not segmented as bone on this film"
-    return None
+        return None, "the femoral neck and shaft are not segmented as bone on this film"
+    return None, None
 
 
 def _metal_head(

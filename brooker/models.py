@@ -442,8 +442,13 @@ class HipJoint:
     score: float | None = None
     """The hip-region detector's score (logit: 0 even odds, 3 about 95 %), when detected."""
     not_graded_reason: str | None = None
-    """Why this hip is found but cannot be graded (the film's grey levels do not show its known
-    anatomy as the segmentation needs), or None."""
+    """Why this hip is found but cannot be graded at all (the femoral head or the acetabular
+    roof lies outside the film), or None."""
+    anatomy_unseen: str | None = None
+    """What of this native hip's known anatomy the film's grey levels do not show as bone (the
+    femoral head, the acetabular roof, or the neck and shaft: the bone threshold lies above
+    this hip's own bone), or None. A class 0 or I is graded with a caveat; a spur or bridge is
+    not graded (:func:`brooker.grading.grade_hip`)."""
     center_uncertainty_mm: float = 0.0
     """The step, mm, about which the hip is graded again when its centre is the hip detector's
     own (no head outline was fitted): half the detector's stride, its grid's rounding

@@ -820,6 +820,57 @@ def test_a_spur_or_bridge_with_no_femur_by_the_joint_is_not_graded(
     assert not [c for c in res.caveats if "up to the greater trochanter" in c]
 
 
+UNSEEN = "the femoral head is not segmented as bone on this film"
+
+
+@pytest.mark.parametrize(
+    ("kind", "gap_mm"),
+    [
+        (FragmentKind.PELVIC_SPUR, 12.0),
+        (FragmentKind.FEMORAL_SPUR, 4.0),
+        (FragmentKind.BRIDGE, 0.0),
+        (FragmentKind.PELVIC_SPUR, None),  # nothing to measure to
+    ],
+)
+def test_a_spur_or_bridge_on_a_hip_whose_anatomy_is_unseen_is_not_graded(
+    kind: FragmentKind, gap_mm: float | None
+) -> None:
+    """Where the film's levels do not show the hip's own bone as bone (its head, roof or
+    shaft: localization._anatomy_check), the bone threshold takes soft-tissue edges for bone:
+    a spur or bridge seen there is reported with why, not graded."""
+    native = dataclasses.replace(HIP, prosthesis=False, anatomy_unseen=UNSEEN)
+    frags = _frags(kind, ISL)
+    gap = None if gap_mm is None else _gap(gap_mm, 0.5)
+    res = grade_hip(native, frags, gap, AnalysisConfig())
+    assert res.grade is None
+    assert res.not_graded is not None
+    assert res.not_graded.startswith(f"a spur or bridge was seen, but {UNSEEN}: ")
+    assert res.fragments == frags.items  # what was seen stays on the record and overlay
+    assert res.gap is None
+    assert res.caveats == ()
+    # the same hip with its anatomy seen is graded
+    seen = grade_hip(dataclasses.replace(native, anatomy_unseen=None), frags, gap, AnalysisConfig())
+    assert (seen.grade is not None) is (gap_mm is not None)
+
+
+@pytest.mark.parametrize("kinds", [(), (FragmentKind.ISLAND,)])
+def test_class_0_or_i_on_a_hip_whose_anatomy_is_unseen_is_graded_with_a_caveat(
+    kinds: tuple[FragmentKind, ...],
+) -> None:
+    """Nothing (or only islands) above a bone threshold that is high at this hip is still a
+    finding, but faint heterotopic bone may be missed there: the record says so."""
+    native = dataclasses.replace(HIP, prosthesis=False, anatomy_unseen=UNSEEN)
+    res = grade_hip(native, _frags(*kinds), None, AnalysisConfig())
+    assert res.grade is (BrookerGrade.ISLANDS if kinds else BrookerGrade.NONE)
+    assert res.not_graded is None
+    said = [c for c in res.caveats if c.startswith(UNSEEN)]
+    assert len(said) == 1
+    assert "fainter than it may be missed" in said[0]
+    plain = grade_hip(dataclasses.replace(native, anatomy_unseen=None), _frags(*kinds), None,
+                      AnalysisConfig())
+    assert plain.caveats == ()
+
+
 def test_class_iv_without_a_bridge_fragment_says_it_is_inferred() -> None:
     """Joined bodies with a spur attached are read as bridged (measure_gap); the record says
     that no bridging fragment was seen. A bridge fragment needs no such word."""
