@@ -1577,6 +1577,9 @@ def _decoder_detail(exc: BaseException) -> str:
     return text[:117] + "..." if len(text) > 120 else (text or type(exc).__name__)
 
 
+_NAME_SEPARATORS = re.compile(r"[\^=\s]+")
+
+
 def _identifier_values(ds: Dataset) -> Iterator[str]:
     for keyword in _IDENTIFYING_KEYWORDS:
         tag = tag_for_keyword(keyword)
@@ -1587,7 +1590,9 @@ def _identifier_values(ds: Dataset) -> Iterator[str]:
         except Exception:
             continue
         for s in strings or ():
-            for part in [s, *s.replace("^", " ").split()]:
+            # a name's parts: components (^) of each component group (=: alphabetic,
+            # ideographic, phonetic), and words
+            for part in [s, *_NAME_SEPARATORS.split(s)]:
                 if len(part) >= 3:
                     yield part
 

@@ -614,6 +614,18 @@ def test_an_identifier_is_redacted_whatever_its_case(tmp_path: Path) -> None:
         assert word not in text
 
 
+def test_a_name_part_next_to_a_component_group_separator_is_redacted(tmp_path: Path) -> None:
+    """A Person Name holds up to three component groups split by "=" (alphabetic, ideographic,
+    phonetic): the given name before an "=" is a name part like any other, not "Quentina=Xy"."""
+    variant = DicomVariant(
+        extra=((0x00100010, "PN", "Doe^Quentina=Xy"), (0x00180015, "CS", "HIP QUENTINA"))
+    )
+    rad = load_radiograph(_write(tmp_path, variant))
+    text = (repr(rad.meta) + " ".join(rad.caveats)).casefold()
+    assert "[redacted]" in text
+    assert "quentina" not in text
+
+
 @pytest.mark.parametrize(
     ("element", "value"),
     [
