@@ -452,7 +452,19 @@ def _load(
     if ts not in _NATIVE_SYNTAXES:
         _check_codestream(pixel_elem, ts, rows, cols, bits_alloc, where)
 
-    raw, decoder_label = _decode(ds, ts, where)
+    # the decoder reads the values checked above, not the header again: a lower-case
+    # photometric interpretation, say, is understood here and would fail there
+    pixel_options = {
+        "rows": rows,
+        "columns": cols,
+        "number_of_frames": frames,
+        "samples_per_pixel": 3 if colour else 1,
+        "photometric_interpretation": photometric,
+        "bits_allocated": bits_alloc,
+        "bits_stored": bits_stored,
+        "pixel_representation": pixel_rep,
+    }
+    raw, decoder_label = _decode(ds, ts, where, pixel_options)
     if raw.shape != ((rows, cols, 3) if colour else (rows, cols)):
         raise SizeMismatchError(
             f"decoded pixel data has shape {raw.shape} but (0028,0010) Rows x (0028,0011) "
@@ -705,6 +717,12 @@ def _check_modality(modality: str | None, where: str, ident: Sequence[str] = ())
 def _check_photometric(ds: Dataset, where: str, ident: Sequence[str] = ()) -> str:
     pi = _text(ds, 0x00280004)
     samples = _int_value(ds, 0x00280002, "(0028,0002) Samples per Pixel", where, default=1)
+    values = [v for v in _raw_strings(ds, 0x00280004) or () if v.strip()]
+    if len(values) > 1:  # MONOCHROME2\MONOCHROME1: which way round bone is, is unknown
+        raise MalformedDicomError(
+            f"(0028,0004) Photometric Interpretation holds {len(values)} values, not one",
+            where,
+        )
     if pi is None:
         if samples == 1:
             raise MalformedDicomError(
@@ -737,13 +755,24 @@ def _number_of_frames(ds: Dataset, where: str, ident: Sequence[str] = ()) -> int
     strings = _raw_strings(ds, 0x00280008)
     if not strings or strings == [""]:
         return 1
+    if len(strings) > 1:
+        raise MalformedDicomError(
+            f"(0028,0008) Number of Frames holds {len(strings)} values, not one", where
+        )
     try:
-        n = int(float(strings[0]))
+        value = float(strings[0])
     except ValueError:
         raise MalformedDicomError(
             f"(0028,0008) Number of Frames {_show(_redact(strings[0], ident))} is not a number",
             where,
         ) from None
+    if not value.is_integer():  # 1.5, inf, nan: the decoder would be asked for part frames
+        raise MalformedDicomError(
+            f"(0028,0008) Number of Frames {_show(_redact(strings[0], ident))} is not a "
+            "whole number",
+            where,
+        )
+    n = int(value)
     if n < 1:
         raise MalformedDicomError(f"(0028,0008) Number of Frames is {n}", where)
     if n > 1:
@@ -1009,8 +1038,11 @@ def _check_pixel_values(
 # decoding
 
 
-def _decode(ds: Dataset, ts: UID, where: str) -> tuple[npt.NDArray[Any], str]:
-    """Decode the single frame; return the stored values and the decoder's name."""
+def _decode(
+    ds: Dataset, ts: UID, where: str, pixel_options: dict[str, Any]
+) -> tuple[npt.NDArray[Any], str]:
+    """Decode the single frame with the checked Image Pixel values ``pixel_options`` (they
+    override the header's); return the stored values and the decoder's name."""
     # a malformed UID is not quoted: a corrupted length runs it into the elements after it
     valid = bool(_VALID_UID.fullmatch(str(ts)))
     name = _ts_name(ts) if valid else "UID malformed"
@@ -1031,7 +1063,7 @@ def _decode(ds: Dataset, ts: UID, where: str) -> tuple[npt.NDArray[Any], str]:
             "pydicom-native"
         )
         try:
-            arr, _ = decoder.as_array(ds, index=0, **_KEEP_UNUSED_BITS)
+            arr, _ = decoder.as_array(ds, index=0, **_KEEP_UNUSED_BITS, **pixel_options)
         except MemoryError:
             raise
         except BaseException as exc:
@@ -1054,7 +1086,9 @@ def _decode(ds: Dataset, ts: UID, where: str) -> tuple[npt.NDArray[Any], str]:
     failures: list[str] = []
     for plugin in plugins:
         try:
-            arr, _ = decoder.as_array(ds, index=0, decoding_plugin=plugin, **_KEEP_UNUSED_BITS)
+            arr, _ = decoder.as_array(
+                ds, index=0, decoding_plugin=plugin, **_KEEP_UNUSED_BITS, **pixel_options
+            )
         except MemoryError:
             raise
         except BaseException as exc:  # a Rust decoder's panic is not an Exception

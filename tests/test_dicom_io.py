@@ -409,6 +409,40 @@ def test_multi_frame_refused_with_frame_count(tmp_path: Path) -> None:
         load_radiograph(path)
 
 
+@pytest.mark.parametrize("value", ["1.5", "1\\1", "inf"])
+def test_a_number_of_frames_that_is_not_one_whole_number_is_named(
+    tmp_path: Path, value: str
+) -> None:
+    # it was read as int(float(...)) from the first value, and the decoder then choked on
+    # the header's own value with a message that named neither the tag nor the problem
+    path = _write(tmp_path, DicomVariant(extra=((0x00280008, "IS", "+987"),)))
+    data = path.read_bytes()
+    assert data.count(b"+987") == 1  # pydicom writes no IS "inf": patched in, padded to 4
+    path.write_bytes(data.replace(b"+987", value.encode().ljust(4)))
+    with pytest.raises(errors.MalformedDicomError, match=r"\(0028,0008\) Number of Frames"):
+        load_radiograph(path)
+
+
+def test_two_photometric_interpretations_are_malformed(tmp_path: Path) -> None:
+    path = _write(tmp_path, DicomVariant(extra=((0x00280004, "CS", "MONOCHROME2\\MONOCHROME1"),)))
+    with pytest.raises(errors.MalformedDicomError, match=r"Photometric Interpretation holds 2"):
+        load_radiograph(path)
+
+
+@pytest.mark.parametrize("syntax", ["explicit_le", "rle", "jpeg_ls"])
+def test_a_lower_case_photometric_interpretation_is_read(tmp_path: Path, syntax: str) -> None:
+    # the loader upper-cases it; the decoder was given the header's own value and refused it
+    upper = load_radiograph(_write(tmp_path, DicomVariant(transfer_syntax=syntax)))
+    path = write_dicom(
+        _pixels(),
+        tmp_path / "lower.dcm",
+        DicomVariant(transfer_syntax=syntax, extra=((0x00280004, "CS", "monochrome2"),)),
+    )
+    lower = load_radiograph(path)
+    assert lower.meta.photometric == "MONOCHROME2"
+    np.testing.assert_array_equal(lower.pixels, upper.pixels)
+
+
 def test_unsupported_transfer_syntax_is_named(tmp_path: Path) -> None:
     path = _write(tmp_path, DicomVariant(transfer_syntax="jpeg_2000"))
     data = path.read_bytes().replace(b"1.2.840.10008.1.2.4.90", b"1.2.840.10008.1.2.4.55")
