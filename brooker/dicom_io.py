@@ -846,9 +846,12 @@ def _check_size(
     if length == 0:
         raise NoPixelDataError("(7FE0,0010) Pixel Data is empty", where)
     if length < expected:
+        held, need = _bytes(length), _bytes(expected)
+        if held == need:  # "holds 1.1 MiB but ... need 1.1 MiB": the difference is the news
+            held, need = f"{length:,} bytes", f"{expected:,} bytes"
         raise TruncatedPixelDataError(
-            f"(7FE0,0010) Pixel Data holds {_bytes(length)} but {rows} x {cols} pixels at "
-            f"{bits_alloc} bits need {_bytes(expected)} ({_ts_name(ts)}): truncated or "
+            f"(7FE0,0010) Pixel Data holds {held} but {rows} x {cols} pixels at "
+            f"{bits_alloc} bits need {need} ({_ts_name(ts)}): truncated or "
             "wrong size in the header",
             where,
         )

@@ -508,6 +508,20 @@ def test_huge_declared_size_fails_before_allocating(tmp_path: Path) -> None:
     assert peak < 20 * 2**20
 
 
+def test_a_size_mismatch_smaller_than_the_rounding_shows_the_exact_sizes(tmp_path: Path) -> None:
+    # one row more in the header than in the data: both sizes round to 1.1 MiB, and the
+    # message said "holds 1.1 MiB but ... need 1.1 MiB"
+    path = write_dicom(np.zeros((700, 800), np.uint16), tmp_path / "r.dcm", DicomVariant())
+    ds = pydicom.dcmread(path)
+    ds.Rows = 701
+    ds.save_as(path)
+    with pytest.raises(errors.TruncatedPixelDataError) as info:
+        load_radiograph(path)
+    assert "holds 1,120,000 bytes but 701 x 800 pixels at 16 bits need 1,121,600 bytes" in str(
+        info.value
+    )
+
+
 def test_megapixel_cap_is_a_parameter(tmp_path: Path) -> None:
     path = _write(tmp_path, DicomVariant())
     with pytest.raises(errors.SizeMismatchError, match="MP cap"):
