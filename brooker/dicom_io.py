@@ -441,14 +441,15 @@ def _load(
     # bits a pixel takes as stored: three samples of colour, but two on average in native
     # YBR_FULL_422 (its chroma is shared by two pixels)
     samples = 1 if not colour else 2 if photometric == "YBR_FULL_422" else 3
+    caveats: list[str] = []
     _check_size(
-        ds, pixel_elem, ts, rows, cols, bits_alloc * samples, frames, max_megapixels, where
+        ds, pixel_elem, ts, rows, cols, bits_alloc * samples, frames, max_megapixels, where,
+        caveats,
     )
     # spacing first: an implausible one is refused before anything is decoded
     spacing, spacing_inputs = resolve_spacing(
         _spacing_tags(ds, (rows, cols), ident), user_spacing, user_mag, where, (rows, cols)
     )
-    caveats: list[str] = []
     if ts not in _NATIVE_SYNTAXES:
         _check_codestream(pixel_elem, ts, rows, cols, bits_alloc, where)
 
@@ -821,8 +822,10 @@ def _check_size(
     frames: int,
     max_megapixels: float,
     where: str,
+    caveats: list[str],
 ) -> None:
-    """Check the declared size against the cap and the data, before anything is allocated."""
+    """Check the declared size against the cap and the data, before anything is allocated;
+    more data than declared is a caveat in ``caveats``."""
     length = _element_length(pixel_elem)
     megapixels = rows * cols / 1e6
     if megapixels > max_megapixels:
@@ -854,6 +857,15 @@ def _check_size(
             f"{bits_alloc} bits need {need} ({_ts_name(ts)}): truncated or "
             "wrong size in the header",
             where,
+        )
+    excess = length - expected - expected % 2  # an odd length is padded with one byte
+    if excess > 0:
+        # read as declared, the rest ignored: trailing padding, or (0028,0011) Columns too
+        # small, which shears the film (each row starts a little further along the data)
+        caveats.append(
+            f"(7FE0,0010) Pixel Data holds {excess:,} bytes more than {rows} x {cols} pixels "
+            "need: the rest is ignored; if the overlay shows a slanted film, (0028,0011) "
+            "Columns is wrong"
         )
 
 

@@ -522,6 +522,23 @@ def test_a_size_mismatch_smaller_than_the_rounding_shows_the_exact_sizes(tmp_pat
     )
 
 
+@pytest.mark.parametrize(("bits_stored", "excess"), [(8, 64), (12, 126)])
+def test_more_pixel_data_than_declared_is_a_caveat(
+    tmp_path: Path, bits_stored: int, excess: int
+) -> None:
+    # one column fewer in the header than in the data: every row was read one pixel further
+    # along, a slanted film graded without a word. 63 x 79 8-bit pixels take an odd number of
+    # bytes: the pad byte that makes it even is no excess
+    px = _pixels(bits=bits_stored)[:63, :79]
+    path = write_dicom(px, tmp_path / "c.dcm", DicomVariant(bits_stored=bits_stored))
+    assert not any("Pixel Data holds" in c for c in load_radiograph(path).caveats)
+    ds = pydicom.dcmread(path)
+    ds.Columns = 78
+    ds.save_as(path)
+    caveats = load_radiograph(path).caveats
+    assert any(f"holds {excess:,} bytes more than 63 x 78 pixels" in c for c in caveats)
+
+
 def test_megapixel_cap_is_a_parameter(tmp_path: Path) -> None:
     path = _write(tmp_path, DicomVariant())
     with pytest.raises(errors.SizeMismatchError, match="MP cap"):
