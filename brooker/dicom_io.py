@@ -1194,10 +1194,7 @@ def _modality_lut(
                 f"(0028,3000) Modality LUT Sequence cannot be applied ({_safe_detail(exc)})",
                 where,
             ) from None
-        if out.size and out.min() == out.max() and stored.min() != stored.max():
-            raise MalformedDicomError(
-                "(0028,3000) Modality LUT Sequence maps every pixel to one value", where
-            )
+        _check_not_flattened(stored, out, "(0028,3000) Modality LUT Sequence", where)
         return out, float(lut_out.min()) + float(lut_out.max())
     slope = _float_value(
         ds, 0x00281053, "(0028,1053) Rescale Slope", where, default=1.0, ident=ident
@@ -1212,7 +1209,18 @@ def _modality_lut(
         out *= np.float32(slope)
     if intercept != 0.0:
         out += np.float32(intercept)
+    # a slope of 1e-300 underflows every pixel to 0, one of 1e-8 with an intercept of 1e6
+    # rounds them all to one float32: a blank film, graded as "no hip found"
+    _check_not_flattened(stored, out, f"(0028,1053) Rescale Slope {slope:g}", where)
     return out, (slope * smin + intercept) + (slope * smax + intercept)
+
+
+def _check_not_flattened(
+    stored: npt.NDArray[Any], out: npt.NDArray[np.float32], what: str, where: str
+) -> None:
+    """Refuse a Modality LUT or rescale (``what``) that makes different stored values one."""
+    if out.size and out.min() == out.max() and stored.min() != stored.max():
+        raise MalformedDicomError(f"{what} maps every pixel to one value", where)
 
 
 def _display_mapping(ds: Dataset, mono1: bool, k_invert: float) -> DisplayMapping | None:

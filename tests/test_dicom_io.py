@@ -137,6 +137,17 @@ def test_rescale_slope_zero_is_malformed(tmp_path: Path) -> None:
         load_radiograph(path)
 
 
+@pytest.mark.parametrize(("slope", "intercept"), [("1e-300", "0"), ("1e-9", "1e6")])
+def test_a_rescale_that_makes_every_pixel_one_value_is_refused(
+    tmp_path: Path, slope: str, intercept: str
+) -> None:
+    # in float32 the first underflows every pixel to 0 and the second rounds them all to
+    # 1e6: a blank film, which was graded "no hip joint found"
+    variant = DicomVariant(extra=((0x00281053, "DS", slope), (0x00281052, "DS", intercept)))
+    with pytest.raises(errors.MalformedDicomError, match=r"\(0028,1053\) .*one value"):
+        load_radiograph(_write(tmp_path, variant))
+
+
 def test_modality_lut_sequence_is_applied(tmp_path: Path) -> None:
     from pydicom.dataset import Dataset
     from pydicom.sequence import Sequence
