@@ -1218,8 +1218,14 @@ def _modality_lut(
 def _check_not_flattened(
     stored: npt.NDArray[Any], out: npt.NDArray[np.float32], what: str, where: str
 ) -> None:
-    """Refuse a Modality LUT or rescale (``what``) that makes different stored values one."""
-    if out.size and out.min() == out.max() and stored.min() != stored.max():
+    """Refuse a Modality LUT or rescale (``what``) that makes different stored values one
+    finite value (all infinite is refused as non-finite)."""
+    if (
+        out.size
+        and out.min() == out.max()
+        and np.isfinite(out.min())
+        and stored.min() != stored.max()
+    ):
         raise MalformedDicomError(f"{what} maps every pixel to one value", where)
 
 

@@ -148,6 +148,13 @@ def test_a_rescale_that_makes_every_pixel_one_value_is_refused(
         load_radiograph(_write(tmp_path, variant))
 
 
+def test_a_rescale_that_overflows_every_pixel_is_named_non_finite(tmp_path: Path) -> None:
+    # no stored 0 (0 x inf is NaN): every pixel is +inf, equal to every other
+    variant = DicomVariant(extra=((0x00281053, "DS", "1e300"),))
+    with pytest.raises(errors.MalformedDicomError, match="non-finite"):
+        load_radiograph(_write(tmp_path, variant, np.clip(_pixels(), 1, None)))
+
+
 def test_modality_lut_sequence_is_applied(tmp_path: Path) -> None:
     from pydicom.dataset import Dataset
     from pydicom.sequence import Sequence
