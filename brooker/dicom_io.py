@@ -438,6 +438,12 @@ def _load(
             "channels is read, as grey)",
             where,
         )
+    if colour and ts in _NATIVE_SYNTAXES:
+        # native colour is stored pixel by pixel (0) or plane by plane (1): without it, planes
+        # read as interleaved can still look grey and give a garbled film
+        planar = _int_value(ds, 0x00280006, "(0028,0006) Planar Configuration", where)
+        if planar not in (0, 1):
+            raise MalformedDicomError(f"(0028,0006) Planar Configuration is {planar}", where)
     # bits a pixel takes as stored: three samples of colour, but two on average in native
     # YBR_FULL_422 (its chroma is shared by two pixels)
     samples = 1 if not colour else 2 if photometric == "YBR_FULL_422" else 3

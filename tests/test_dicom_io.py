@@ -379,6 +379,26 @@ def test_grey_saved_as_rgb_is_read_as_its_grey(tmp_path: Path) -> None:
     assert any("colour image (RGB) with equal channels" in c for c in rad.caveats)
 
 
+@pytest.mark.parametrize(("planar", "match"), [(None, "is missing"), (2, "is 2")])
+def test_native_colour_needs_its_planar_configuration(
+    tmp_path: Path, planar: int | None, match: str
+) -> None:
+    """How native colour is laid out (pixel by pixel, or plane by plane) is in (0028,0006):
+    without it the film is malformed, named so (the decoder said "AttributeError: Missing
+    required element"), not guessed."""
+    grey = _pixels(bits=8).astype(np.uint8)
+    path = _rgb(tmp_path, np.repeat(grey[:, :, None], 3, axis=2), pixel_spacing_mm=(0.2, 0.2))
+    ds = pydicom.dcmread(path)
+    if planar is None:
+        del ds.PlanarConfiguration
+    else:
+        ds.PlanarConfiguration = planar
+    ds.save_as(path)
+    named = rf"\(0028,0006\) Planar Configuration {match}"
+    with pytest.raises(errors.MalformedDicomError, match=named):
+        load_radiograph(path)
+
+
 def test_grey_saved_as_jpeg_ybr_is_read_as_grey(tmp_path: Path) -> None:
     """In JPEG a colour film is stored as YBR; the decoder's RGB of grey content is grey
     to within the chroma noise."""
