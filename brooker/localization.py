@@ -829,9 +829,10 @@ def _anatomy_check(
     unsharp masking, equalisation) the femoral head or the pelvis often fails this, and then
     the bone threshold also takes soft-tissue edges for bone and misses cancellous bone: a
     spur or bridge seen there is reported, not graded, and a class 0 or I carries a caveat
-    (:func:`brooker.grading.grade_hip`). A head or roof outside the film is not graded at all.
-    (A prosthetic head is checked at full resolution instead: it must be segmented as metal,
-    see :mod:`brooker.pipeline`.)
+    (:func:`brooker.grading.grade_hip`). A head, roof or shaft outside the film is not graded
+    at all, nor is a head with metal over it (screws, a shield, an implant not found as one).
+    (A prosthetic head is checked at full resolution instead: it must be segmented as
+    metal, see :mod:`brooker.pipeline`.)
     """
     p = grid.pitch_mm
     y, x, r = c.row, c.col, c.radius_mm / p
@@ -850,7 +851,11 @@ def _anatomy_check(
     metal_frac = float(model.metal_mask[r0:r1, c0:c1][disk].mean())
     if y - 2.2 * r < 0:
         return "the acetabular roof is outside the film", None
-    if inside < 0.8 or bone_frac < 0.85 or metal_frac > 0.05:
+    if y + 1.5 * r >= h:
+        return "the femoral neck and shaft are outside the film", None
+    if metal_frac > 0.05:  # screws, a shield, an implant not found as one: not a native head
+        return "metal lies over the femoral head", None
+    if inside < 0.8 or bone_frac < 0.85:
         return None, "the femoral head is not segmented as bone on this film"
     bone = model.bone_mask
     up = bone[max(0, int(y - 2.2 * r)) : max(0, int(y - 1.2 * r)), int(max(0, x - r)) : int(x + r)]

@@ -853,6 +853,15 @@ def test_a_spur_or_bridge_on_a_hip_whose_anatomy_is_unseen_is_not_graded(
     assert (seen.grade is not None) is (gap_mm is not None)
 
 
+def test_a_prosthetic_hip_is_not_judged_by_the_native_anatomy() -> None:
+    """The native-anatomy check is not made on a prosthetic hip (its metal is checked at full
+    resolution): a flag set on one changes nothing, as the femur rule's does not."""
+    flagged = dataclasses.replace(HIP, anatomy_unseen=UNSEEN)
+    res = grade_hip(flagged, _frags(PEL), _gap(12.0, 0.5), AnalysisConfig())
+    assert res.grade is BrookerGrade.SPURS_WIDE_GAP
+    assert res.caveats == ()
+
+
 @pytest.mark.parametrize("kinds", [(), (FragmentKind.ISLAND,)])
 def test_class_0_or_i_on_a_hip_whose_anatomy_is_unseen_is_graded_with_a_caveat(
     kinds: tuple[FragmentKind, ...],
