@@ -759,8 +759,9 @@ def _number_of_frames(ds: Dataset, where: str, ident: Sequence[str] = ()) -> int
     elem = ds.get_item(0x00280008)
     if elem is None:
         return 1
-    strings = _raw_strings(ds, 0x00280008)
-    if not strings or strings == [""]:
+    # empty values dropped, as for the Photometric Interpretation: "1\" is one value
+    strings = [v for v in _raw_strings(ds, 0x00280008) or () if v.strip()]
+    if not strings:
         return 1
     if len(strings) > 1:
         raise MalformedDicomError(
@@ -869,7 +870,7 @@ def _check_size(
         # read as declared, the rest ignored: trailing padding, or (0028,0011) Columns too
         # small, which shears the film (each row starts a little further along the data)
         caveats.append(
-            f"(7FE0,0010) Pixel Data holds {excess:,} bytes more than {rows} x {cols} pixels "
+            f"(7FE0,0010) Pixel Data holds {excess} bytes more than {rows} x {cols} pixels "
             "need: the rest is ignored; if the overlay shows a slanted film, (0028,0011) "
             "Columns is wrong"
         )
@@ -1217,7 +1218,12 @@ def _modality_lut(
         out += np.float32(intercept)
     # a slope of 1e-300 underflows every pixel to 0, one of 1e-8 with an intercept of 1e6
     # rounds them all to one float32: a blank film, graded as "no hip found"
-    _check_not_flattened(stored, out, f"(0028,1053) Rescale Slope {slope:g}", where)
+    _check_not_flattened(
+        stored,
+        out,
+        f"(0028,1053) Rescale Slope {slope:g} with (0028,1052) Rescale Intercept {intercept:g}",
+        where,
+    )
     return out, (slope * smin + intercept) + (slope * smax + intercept)
 
 
@@ -1662,7 +1668,9 @@ def _identifier_values(ds: Dataset) -> Iterator[str]:
             # a name's parts: components (^) of each component group (=: alphabetic,
             # ideographic, phonetic), and words
             for part in [s, *_NAME_SEPARATORS.split(s)]:
-                if len(part) >= 3:
+                # two characters suffice outside ASCII: an ideographic family or given name
+                # is often two ("山田"), where a two-letter Latin part would be a word's
+                if len(part) >= 3 or (len(part) == 2 and not part.isascii()):
                     yield part
 
 
