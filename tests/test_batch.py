@@ -537,6 +537,19 @@ _KILL_SCRIPT = textwrap.dedent(
 )
 
 
+def _kill_after_the_first_record(proc: subprocess.Popen[bytes], results: Path, sig: int) -> None:
+    """Send ``sig`` to the batch process ``proc`` once its first record is in ``results``."""
+    try:
+        deadline = time.monotonic() + 30
+        while not (results.exists() and results.read_bytes().count(b"\n") >= 1):
+            assert time.monotonic() < deadline, "no record appeared"
+            assert proc.poll() is None, "finished before it could be killed"
+            time.sleep(0.02)
+        os.kill(proc.pid, sig)
+    finally:
+        proc.wait(timeout=10)
+
+
 @pytest.mark.slow
 def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path: Path):
     files = [str(_write(tmp_path / "in" / f"f{i}", b"NAP" + b"x" * i)) for i in range(6)]
@@ -545,15 +558,7 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path: Path):
     out = tmp_path / "out"
     results = out / batch.RESULTS_NAME
     proc = subprocess.Popen([sys.executable, str(script), str(out), *files])
-    try:
-        deadline = time.monotonic() + 30
-        while not (results.exists() and results.read_bytes().count(b"\n") >= 1):
-            assert time.monotonic() < deadline, "no record appeared"
-            assert proc.poll() is None, "finished before it could be killed"
-            time.sleep(0.02)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=10)
+    _kill_after_the_first_record(proc, results, signal.SIGKILL)
     # a kill can land mid-line: simulate the worst case on top of the real kill
     with open(results, "ab") as fh:
         fh.write(b'{"file": "' + files[-1].encode() + b'", "sta')
@@ -583,15 +588,7 @@ def test_a_killed_batch_leaves_no_file_in_the_temporary_folder(tmp_path: Path, s
     results = out / batch.RESULTS_NAME
     env = {**os.environ, "TMPDIR": str(tmp)}
     proc = subprocess.Popen([sys.executable, str(script), str(out), *files], env=env)
-    try:
-        deadline = time.monotonic() + 30
-        while not (results.exists() and results.read_bytes().count(b"\n") >= 1):
-            assert time.monotonic() < deadline, "no record appeared"
-            assert proc.poll() is None, "finished before it could be killed"
-            time.sleep(0.02)
-        os.kill(proc.pid, sig)
-    finally:
-        proc.wait(timeout=10)
+    _kill_after_the_first_record(proc, results, sig)
     assert proc.returncode == -sig
     assert results.read_bytes().count(b"\n") < len(files)  # killed with work left
     assert sorted(p.name for p in tmp.glob("brooker-stderr-*")) == []
