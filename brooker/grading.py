@@ -130,11 +130,11 @@ def grade_hip(
     # bone threshold there takes soft-tissue edges for bone and misses cancellous bone, so a
     # spur or bridge cannot be told from normal bone; nothing seen is still a finding, with
     # faint heterotopic bone possibly missed (localization._anatomy_check)
-    unseen = hip.anatomy_unseen
+    unseen = None if hip.prosthesis else hip.anatomy_unseen  # as the femur rule, native only
     no_anatomy = (
         f"a spur or bridge was seen, but {unseen}: the bone threshold lies above this hip's own "
         "bone, so heterotopic bone cannot be told from normal bone here (check the overlay)"
-        if unseen is not None and not hip.prosthesis
+        if unseen is not None
         else None
     )
     if needs_gap(kinds) and gap is None:
@@ -185,7 +185,7 @@ def grade_hip(
             "(check the overlay)"
         )
     not_graded = (no_femur or no_anatomy) if grade >= BrookerGrade.SPURS_WIDE_GAP else None
-    if unseen is not None and not hip.prosthesis:
+    if unseen is not None:
         caveats.append(
             f"{unseen}: the bone threshold lies above this hip's own bone, so heterotopic bone "
             "fainter than it may be missed, and a spur or bridge would not be graded (check "

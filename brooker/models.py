@@ -442,8 +442,8 @@ class HipJoint:
     score: float | None = None
     """The hip-region detector's score (logit: 0 even odds, 3 about 95 %), when detected."""
     not_graded_reason: str | None = None
-    """Why this hip is found but cannot be graded at all (the femoral head or the acetabular
-    roof lies outside the film), or None."""
+    """Why this hip is found but cannot be graded at all (its head, roof or shaft lies outside
+    the film, or metal lies over a native head), or None."""
     anatomy_unseen: str | None = None
     """What of this native hip's known anatomy the film's grey levels do not show as bone (the
     femoral head, the acetabular roof, or the neck and shaft: the bone threshold lies above
