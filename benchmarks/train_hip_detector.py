@@ -157,11 +157,14 @@ def held_out_scores(film: Film, weights: hd.DetectorWeights):
 
 
 def held_out_search(
-    shared: Path, film: Film, weights: hd.DetectorWeights
+    shared: Path, film: Film, weights: hd.DetectorWeights, placed_mm: dict[str, list[float]]
 ) -> tuple[int, int, list[str]]:
     """The full hip search (:func:`brooker.localization.find_hips`, with ``weights``) on a real
     film: (labelled hips found, labelled hips, what went wrong). A hip is found when a hip of
-    its side is centred within one labelled head radius of it, as ``realfilms/score.py`` scores."""
+    its side is centred within one labelled head radius of it, as ``realfilms/score.py`` scores.
+    Each found hip's distance from its labelled centre, mm, is added to ``placed_mm`` under how
+    it was placed: ``"detector"`` (no head outline fitted: ``center_uncertainty_mm`` > 0) or
+    ``"outline"`` (a native circle or a metal disk)."""
     labels = film.labels
     cfg = AnalysisConfig()
     rad = load_calibrated(str(shared / "realfilms" / "films" / film.name), cfg)
@@ -173,6 +176,8 @@ def held_out_search(
             notes.append(f"{lab['side']} hip not found")
             continue
         d = math.dist(mine[0].center_px, lab["centre_rc_px"])
+        how = "detector" if mine[0].center_uncertainty_mm > 0 else "outline"
+        placed_mm[how].append(d * rad.spacing.row_mm)
         if d <= lab["radius_px"]:
             found += 1
         else:
@@ -209,6 +214,7 @@ def main(argv=None) -> int:
         return fit(x, y)
 
     nears, fars, found, labelled = [], [], 0, 0
+    placed_mm: dict[str, list[float]] = {"detector": [], "outline": []}
     for k in range(a.folds):
         test = real[k :: a.folds]
         weights = train_on([f for f in real if f not in test] + synth, k)
@@ -216,7 +222,7 @@ def main(argv=None) -> int:
             near, far = held_out_scores(f, weights)
             nears += near
             fars.append(far)
-            n_found, n_hips, notes = held_out_search(a.shared, f, weights)
+            n_found, n_hips, notes = held_out_search(a.shared, f, weights, placed_mm)
             found += n_found
             labelled += n_hips
             scores = ", ".join(f"{v:.2f}" for v in near)
@@ -231,6 +237,13 @@ def main(argv=None) -> int:
               f"films with a non-hip peak above {np.mean(fars_a >= thr):.3f}")
     print(f"held-out real films, full hip search (find_hips with each fold's weights): "
           f"{found} of {labelled} labelled hips found")
+    # how far from its labelled centre each hip is placed: the honest error of a centre
+    for how, dists in placed_mm.items():
+        if dists:
+            d = np.array(dists)
+            print(f"  placed by {how}: {len(d)} hips, distance from the labelled centre median "
+                  f"{np.median(d):.1f} mm, 90th percentile {np.percentile(d, 90):.1f} mm, "
+                  f"max {d.max():.1f} mm")
     weights = train_on(real + synth, 99)
     if not a.no_write:
         a.out.parent.mkdir(parents=True, exist_ok=True)

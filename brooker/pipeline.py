@@ -21,7 +21,7 @@ from brooker.fragments import candidate_bone, classify_fragments
 from brooker.grading import grade_hip, not_graded_hip
 from brooker.ho_pixels import ho_probability, judges
 from brooker.image_io import with_user_sides
-from brooker.localization import Scene, analyse_scene, find_hips
+from brooker.localization import DETECTOR_CENTRE_ERROR_MM, Scene, analyse_scene, find_hips
 from brooker.measurement import measure_gap
 from brooker.models import (
     ErrorInfo,
@@ -165,7 +165,10 @@ def grade_found_hip(
     """One hip's result.
 
     A hip placed at the hip detector's centre (no head outline was fitted, as on most native
-    hips of real films; ``hip.center_uncertainty_mm`` > 0) is also graded about the four
+    hips of real films; ``hip.center_uncertainty_mm`` > 0) carries a caveat saying so, with the
+    detector's measured error (:data:`~brooker.localization.DETECTOR_CENTRE_ERROR_MM`), whatever
+    its class: the region searched and the joint cut out hang on that centre. It is also graded
+    about the four
     centres that far up, down, left and right, and the lowest class of the five is reported
     (ties: the found centre's own result; a class 0 ends the search), with a caveat when they
     differ. The sector, the joint's exclusion disk and the judges' inputs are all taken from
@@ -183,8 +186,11 @@ def grade_found_hip(
     """
     own = _grade_at(radiograph, hip, config, scene)
     d_mm = hip.center_uncertainty_mm
-    if d_mm <= 0 or own.grade == 0:
+    if d_mm <= 0:
         return own
+    placed = _placed_by_detector(hip)
+    if own.grade == 0:
+        return dataclasses.replace(own, caveats=(*own.caveats, placed))
     assert radiograph.spacing is not None
     dr, dc = d_mm / radiograph.spacing.row_mm, d_mm / radiograph.spacing.col_mm
     row, col = hip.center_px
@@ -196,23 +202,35 @@ def grade_found_hip(
         if other.grade == 0:
             break  # nothing is lower: the other centres cannot change the result
     low = min(results, key=_rank)  # the first of equals: own first
-    if low.grade is None:  # not graded about any centre
-        return own
     graded = [r for r in results if r.grade is not None]
     classes = sorted({int(r.grade or 0) for r in graded})
-    if len(classes) == 1 and len(graded) == len(results):
-        return own
+    if low.grade is None or (len(classes) == 1 and len(graded) == len(results)):
+        # not graded about any centre, or the same class about all five
+        return dataclasses.replace(own, caveats=(*own.caveats, placed))
     span = f"{classes[0]} to {classes[-1]}" if len(classes) > 1 else f"{classes[0]}"
     if len(graded) < len(results):
         span += " (about the others it is not graded)"
     # numbers only where the text varies, so that the report counts few kinds of caveat (a
     # range or one class, with or without the centres where the hip is not graded)
     caveat = (
-        f"the head's centre is only known to ±{d_mm:g} mm here (the hip detector's grid; no head "
-        f"outline was fitted), and about centres {d_mm:g} mm from it this hip grades "
-        f"{span}: the lowest is reported, with the centre it was graded about (check the overlay)"
+        f"about centres {d_mm:g} mm from the detector's (its score map's rounding) this hip "
+        f"grades {span}: the lowest is reported, with the centre it was graded about (check the "
+        "overlay)"
     )
-    return dataclasses.replace(low, caveats=(*low.caveats, caveat))
+    return dataclasses.replace(low, caveats=(*low.caveats, placed, caveat))
+
+
+def _placed_by_detector(hip: HipJoint) -> str:
+    """The caveat of a hip placed at the hip detector's centre (no head outline fitted): how
+    far such centres lie from the true one, held out on the team's real films."""
+    median_mm, p90_mm = DETECTOR_CENTRE_ERROR_MM
+    return (
+        f"no outline of this head was found: it is centred where the hip detector put it (on "
+        f"real films a median {median_mm:.0f} mm from the head's true centre, over "
+        f"{p90_mm:.0f} mm for 1 hip in 10) and drawn as a typical {2 * hip.head_radius_mm:g} mm "
+        "head; the region searched and the joint left out hang on that centre (check the "
+        "overlay)"
+    )
 
 
 def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingResult:

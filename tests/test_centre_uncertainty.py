@@ -21,7 +21,12 @@ from brooker import pipeline
 from brooker.config import AnalysisConfig
 from brooker.dicom_io import load_radiograph
 from brooker.grading import not_graded_hip
-from brooker.localization import analyse_scene, detector_center_uncertainty_mm, find_hips
+from brooker.localization import (
+    DETECTOR_CENTRE_ERROR_MM,
+    analyse_scene,
+    detector_center_uncertainty_mm,
+    find_hips,
+)
 from brooker.models import (
     BrookerGrade,
     HipJoint,
@@ -80,6 +85,14 @@ HIP = HipJoint(
     head_radius_mm=23.5,
     prosthesis=False,
     center_uncertainty_mm=2.0,
+)
+
+#: The caveat of a hip placed at the detector's centre (:data:`HIP`), with the measured error
+PLACED = (
+    "no outline of this head was found: it is centred where the hip detector put it (on real "
+    "films a median 6 mm from the head's true centre, over 13 mm for 1 hip in 10) and drawn as "
+    "a typical 47 mm head; the region searched and the joint left out hang on that centre "
+    "(check the overlay)"
 )
 
 
@@ -155,11 +168,11 @@ def test_the_lowest_class_of_the_five_is_reported_with_a_caveat(
     assert res.center_px == (HIP.center_px[0] + 4.0, HIP.center_px[1])
     assert res.caveats[0] == "from (2.0, 0.0)"
     assert res.caveats[-1] == (
-        "the head's centre is only known to ±2 mm here (the hip detector's grid; no head "
-        "outline was fitted), and about centres 2 mm from it this hip grades 2 to 4: the "
-        "lowest is reported, with the centre it was graded about (check the overlay)"
+        "about centres 2 mm from the detector's (its score map's rounding) this hip grades 2 "
+        "to 4: the lowest is reported, with the centre it was graded about (check the overlay)"
     )
-    assert len(res.caveats) == 2
+    assert res.caveats[1] == PLACED
+    assert len(res.caveats) == 3
 
 
 def test_equal_lowest_classes_keep_the_centre_own_result(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -182,7 +195,7 @@ def test_agreeing_centres_add_no_caveat(monkeypatch: pytest.MonkeyPatch) -> None
     assert len(seen) == 5
     assert res is not None
     assert res.grade is BrookerGrade.SPURS_WIDE_GAP
-    assert res.caveats == ("from (0.0, 0.0)",)
+    assert res.caveats == ("from (0.0, 0.0)", PLACED)
 
 
 def test_a_class_0_ends_the_search(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -217,6 +230,7 @@ def test_a_centre_with_nothing_to_measure_to_tries_the_others(
     res, _ = _combine(monkeypatch, ("S", "S", "S", "S", "S"))
     assert res.grade is None
     assert res.not_graded == "no opposing bone at (0.0, 0.0)"
+    assert res.caveats == (PLACED,)
 
 
 def test_not_graded_about_every_centre_stays_not_graded(
@@ -239,10 +253,9 @@ def test_a_class_about_another_centre_beats_not_graded(monkeypatch: pytest.Monke
     assert res.grade is BrookerGrade.ISLANDS
     assert res.center_px == (HIP.center_px[0] + 4.0, HIP.center_px[1])
     assert res.caveats[-1] == (
-        "the head's centre is only known to ±2 mm here (the hip detector's grid; no head "
-        "outline was fitted), and about centres 2 mm from it this hip grades 1 (about the "
-        "others it is not graded): the lowest is reported, with the centre it was graded "
-        "about (check the overlay)"
+        "about centres 2 mm from the detector's (its score map's rounding) this hip grades 1 "
+        "(about the others it is not graded): the lowest is reported, with the centre it was "
+        "graded about (check the overlay)"
     )
     res, seen = _combine(monkeypatch, ("N", 0))
     assert seen == [CENTRE, UP]
@@ -268,6 +281,7 @@ def test_a_fitted_head_is_graded_once(monkeypatch: pytest.MonkeyPatch, own: int)
     assert seen == [CENTRE]
     assert res is not None
     assert res.grade == own
+    assert res.caveats == ("from (0.0, 0.0)",)  # no word of the detector's error
 
 
 def test_a_class_0_at_the_centre_is_graded_once(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -275,6 +289,18 @@ def test_a_class_0_at_the_centre_is_graded_once(monkeypatch: pytest.MonkeyPatch)
     assert seen == [CENTRE]
     assert res is not None
     assert res.grade is BrookerGrade.NONE
+    assert res.caveats == ("from (0.0, 0.0)", PLACED)
+
+
+def test_the_placement_caveat_quotes_the_detectors_measured_error() -> None:
+    """The caveat of a hip placed by the detector gives the detector's measured error against
+    true centres, not the ±2 mm of its score map's rounding that the hip is graded over."""
+    median_mm, p90_mm = DETECTOR_CENTRE_ERROR_MM
+    assert median_mm > detector_center_uncertainty_mm()
+    assert f"a median {median_mm:.0f} mm from the head's true centre" in PLACED
+    assert f"over {p90_mm:.0f} mm for 1 hip in 10" in PLACED
+    assert "a typical 47 mm head" in PLACED
+    assert "±" not in PLACED
 
 
 def test_columns_move_by_the_column_spacing(monkeypatch: pytest.MonkeyPatch) -> None:
