@@ -95,6 +95,11 @@ OUTLINE_RGB: RGB = (0, 0, 0)
 
 #: The joint (head outline and centre) and the region searched for heterotopic bone.
 JOINT_RGB: RGB = (120, 220, 255)
+#: A head drawn where no outline of it was found (a typical head about the hip detector's
+#: centre) is dashed: arcs of this many degrees, as far apart.
+HEAD_DASH_DEG = 10
+#: The legend's entry for such a head.
+TYPICAL_HEAD_LABEL = "dashed: typical head, its outline not found"
 #: Where the hip detector looked when it found no hip.
 CANDIDATE_RGB: RGB = (255, 120, 120)
 
@@ -459,7 +464,14 @@ def _draw_joint(canvas: _Canvas, hip: HipResult, view: _View, spacing: PixelSpac
     # output pixels per mm along x and y
     kx, ky = view.sx / spacing.col_mm, view.sy / spacing.row_mm
     rx, ry = hip.head_radius_mm * kx, hip.head_radius_mm * ky
-    draw.ellipse((x - rx, y - ry, x + rx, y + ry), outline=(*JOINT_RGB, 220), width=lw)
+    box = (x - rx, y - ry, x + rx, y + ry)
+    if hip.center_uncertainty_mm > 0:
+        # no outline of this head was found: a typical head about the detector's centre,
+        # dashed, so that it is not read as the head's own outline
+        for start in range(0, 360, 2 * HEAD_DASH_DEG):
+            draw.arc(box, start, start + HEAD_DASH_DEG, fill=(*JOINT_RGB, 220), width=lw)
+    else:
+        draw.ellipse(box, outline=(*JOINT_RGB, 220), width=lw)
     arm = max(3.0, 0.25 * rx)
     draw.line([(x - arm, y), (x + arm, y)], fill=(*JOINT_RGB, 255), width=lw)
     draw.line([(x, y - arm), (x, y + arm)], fill=(*JOINT_RGB, 255), width=lw)
@@ -648,6 +660,8 @@ def _panel(
     items.append(("gap", GAP_RGB))
     if result.hips:
         items.append(("hip, region searched", JOINT_RGB))
+        if any(h.center_uncertainty_mm > 0 and h.head_radius_mm for h in result.hips):
+            items.append((TYPICAL_HEAD_LABEL, JOINT_RGB))
     elif result.hip_candidates:
         items.append(("hip detector's best guesses", CANDIDATE_RGB))
     scale_len = (SCALE_BAR_MM / spacing.col_mm) * sx if spacing is not None else 0.0
@@ -698,6 +712,10 @@ def _panel(
             draw.line([(x0, ym), (x0 + sw, ym)], fill=colour, width=lw)
             draw.line([(x0, ym - sw // 3), (x0, ym + sw // 3)], fill=colour, width=lw)
             draw.line([(x0 + sw, ym - sw // 3), (x0 + sw, ym + sw // 3)], fill=colour, width=lw)
+        elif label == TYPICAL_HEAD_LABEL:  # a dashed circle
+            for start in range(0, 360, 2 * HEAD_DASH_DEG * 3):
+                draw.arc((x0, y0, x0 + sw - 1, y0 + sw - 1), start, start + 3 * HEAD_DASH_DEG,
+                         fill=colour, width=lw)  # fmt: skip
         else:
             draw.rectangle((x0, y0, x0 + sw - 1, y0 + sw - 1), fill=colour)
         texts.append(label)

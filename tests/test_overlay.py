@@ -905,3 +905,35 @@ def test_the_region_searched_starts_where_the_joint_exclusion_ends() -> None:
     # laterally (90 deg; the image's right for a hip on the image's right): the same band
     for r_mm, drawn in ((15.0, False), (20.0, True), (60.0, True)):
         assert _near(joint, 400.0 + r_mm / 0.2, 400.0) is drawn, r_mm
+
+
+@pytest.mark.parametrize("uncertainty_mm", [0.0, 2.0])
+def test_a_head_whose_outline_was_not_found_is_drawn_dashed(uncertainty_mm: float) -> None:
+    """A hip placed at the detector's centre (``center_uncertainty_mm`` > 0) is drawn with a
+    typical head, dashed, and the legend says what the dashes mean; a head fitted by its
+    outline is drawn whole, with no such entry."""
+    rows = cols = 800
+    rad = _black_film(rows, cols, row_mm=0.2, col_mm=0.2)
+    hip = HipResult(
+        patient_side=PatientSide.LEFT,
+        image_side=ImageSide.RIGHT,
+        grade=BrookerGrade.NONE,
+        center_px=(400.0, 400.0),
+        prosthesis=False,
+        head_radius_mm=23.5,
+        center_uncertainty_mm=uncertainty_mm,
+    )
+    result = GradingResult(
+        file=rad.meta.path, status=Status.OK, version="9.8.7", hips=(hip,),
+        spacing=rad.spacing, image_shape_px=(rows, cols),
+    )  # fmt: skip
+    full, texts = ov._render(rad, result, 2048)
+    rgb = full[:rows].astype(int)
+    joint = (rgb[:, :, 2] > 150) & (rgb[:, :, 1] > 130) & (rgb[:, :, 0] < 120)
+    # the circle sampled every degree, 23.5 mm (117.5 px) from the centre
+    t = np.radians(np.arange(360))
+    on = [_near(joint, 400.0 + 117.5 * np.cos(a), 400.0 + 117.5 * np.sin(a), r=1) for a in t]
+    dashed = uncertainty_mm > 0
+    assert (sum(on) < 0.7 * 360) is dashed
+    assert sum(on) > 0.4 * 360  # drawn either way
+    assert (ov.TYPICAL_HEAD_LABEL in texts) is dashed
