@@ -167,16 +167,16 @@ def grade_found_hip(
     A hip placed at the hip detector's centre (no head outline was fitted, as on most native
     hips of real films; ``hip.center_uncertainty_mm`` > 0) carries a caveat saying so, with the
     detector's measured error (:data:`~brooker.localization.DETECTOR_CENTRE_ERROR_MM`), whatever
-    its class: the region searched and the joint cut out hang on that centre. It is also graded
-    about the four
-    centres that far up, down, left and right, and the lowest class of the five is reported
-    (ties: the found centre's own result; a class 0 ends the search), with a caveat when they
-    differ. The sector, the joint's exclusion disk and the judges' inputs are all taken from
-    the centre, so a call that a 2 mm shift undoes rests on the centre's placement, not on the
-    bone; on the team's real films most such calls were false (README, step 7). The result is
-    the lowest run's whole, its ``center_px`` included: the centre it was graded about, so that
-    its fragments, gap, search region and caveats agree with the centre the record and overlay
-    show. Hips graded 0 at their centre, or whose head outline was fitted, are graded once.
+    its class: the region searched and the joint cut out hang on that centre. Graded I-IV, it
+    is graded again about the four centres that far up, down, left and right, and the lowest
+    class of the five is reported (ties: the found centre's own result; a class 0 ends the
+    search), with a caveat when they differ. The sector, the joint's exclusion disk and the
+    judges' inputs are all taken from the centre, so a call that a 2 mm shift undoes rests on
+    the centre's placement, not on the bone; on the team's real films most such calls were
+    false (README, step 7). The result is the lowest run's whole, its ``center_px`` included:
+    the centre it was graded about, so that its fragments, gap, search region and caveats agree
+    with the centre the record and overlay show. Hips graded 0 at their centre, or whose head
+    outline was fitted, are graded once.
 
     A result not graded (a spur or bridge seen with no femur by the joint, or a spur with no
     opposing bone: :func:`brooker.grading.grade_hip`) ranks after every class: the hip is
@@ -185,12 +185,20 @@ def grade_found_hip(
     another; a class II-IV about a centre where it is seen is then reported, with the caveat.
     """
     own = _grade_at(radiograph, hip, config, scene)
-    d_mm = hip.center_uncertainty_mm
-    if d_mm <= 0:
+    if hip.center_uncertainty_mm <= 0:
         return own
-    placed = _placed_by_detector(hip)
-    if own.grade == 0:
-        return dataclasses.replace(own, caveats=(*own.caveats, placed))
+    searched = own.grade != 0  # a class 0 is the lowest there is
+    low, spread = _lowest_about(radiograph, hip, config, scene, own) if searched else (own, ())
+    return dataclasses.replace(low, caveats=(*low.caveats, _placed_by_detector(hip), *spread))
+
+
+def _lowest_about(
+    radiograph: Radiograph, hip: HipJoint, config: AnalysisConfig, scene: Scene, own: HipResult
+) -> tuple[HipResult, tuple[str, ...]]:
+    """The lowest of ``own`` (the hip graded about its centre) and the hip graded about the
+    centres ``hip.center_uncertainty_mm`` up, down, left and right (:func:`grade_found_hip`),
+    and the caveat saying how the classes differ (none when they agree)."""
+    d_mm = hip.center_uncertainty_mm
     assert radiograph.spacing is not None
     dr, dc = d_mm / radiograph.spacing.row_mm, d_mm / radiograph.spacing.col_mm
     row, col = hip.center_px
@@ -206,7 +214,7 @@ def grade_found_hip(
     classes = sorted({int(r.grade or 0) for r in graded})
     if low.grade is None or (len(classes) == 1 and len(graded) == len(results)):
         # not graded about any centre, or the same class about all five
-        return dataclasses.replace(own, caveats=(*own.caveats, placed))
+        return own, ()
     span = f"{classes[0]} to {classes[-1]}" if len(classes) > 1 else f"{classes[0]}"
     if len(graded) < len(results):
         span += " (about the others it is not graded)"
@@ -217,7 +225,7 @@ def grade_found_hip(
         f"grades {span}: the lowest is reported, with the centre it was graded about (check the "
         "overlay)"
     )
-    return dataclasses.replace(low, caveats=(*low.caveats, placed, caveat))
+    return low, (caveat,)
 
 
 def _placed_by_detector(hip: HipJoint) -> str:
