@@ -41,6 +41,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage as ndi
 
+from brooker.imaging import grey_opening_square
+
 #: Tallest glyph, as a fraction of the film's long side (burned-in annotations are 1-2 %).
 MAX_HEIGHT_FRAC = 0.03
 #: Shortest glyph, pixels: smaller text cannot be read, so it identifies no one.
@@ -178,7 +180,7 @@ def _max_height(img: npt.NDArray[np.float32]) -> int:
 def _background(img: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """The background a glyph stands on: what an opening wider than any glyph leaves."""
     size = _max_height(img) | 1
-    opened: npt.NDArray[np.float32] = ndi.grey_opening(img, size=(size, size))
+    opened: npt.NDArray[np.float32] = grey_opening_square(img, size)
     return opened
 
 
@@ -225,7 +227,7 @@ def _faint_lines(
     for h in FAINT_GLYPH_PX:
         if 2 * h > max_h:
             break
-        background = ndi.grey_opening(img, size=(2 * h + 1, 2 * h + 1))
+        background = grey_opening_square(img, 2 * h + 1)
         glyph_px = (img - background) >= contrast
         glyph_px &= background <= dark
         if not glyph_px.any():

@@ -65,6 +65,62 @@ def dilate_cross(mask: npt.ArrayLike, iterations: int = 1) -> BoolImage:
     return out
 
 
+def _extreme_along(
+    a: npt.NDArray[np.floating], size: int, op: np.ufunc, axis: int
+) -> npt.NDArray[np.floating]:
+    """``op`` (np.minimum or np.maximum) over each run of ``size`` pixels of ``a`` along
+    ``axis`` (0 or 1): element ``i`` of the result is over ``i .. i + size - 1``
+    (``a.shape[axis] - size + 1`` of them), by doubling runs (1, 2, 4, ... pixels) and one last
+    step over two overlapping runs."""
+
+    def part(x: npt.NDArray[np.floating], lo: int, hi: int | None) -> npt.NDArray[np.floating]:
+        return x[lo:hi] if axis == 0 else x[:, lo:hi]
+
+    cur, run = a, 1
+    while 2 * run <= size:
+        cur = op(part(cur, 0, -run), part(cur, run, None))
+        run *= 2
+    if run < size:
+        cur = op(part(cur, 0, run - size), part(cur, size - run, None))
+    return cur
+
+
+def _square_extreme(
+    img: npt.NDArray[np.floating], size: int, op: np.ufunc
+) -> npt.NDArray[np.floating]:
+    """``op`` over the ``size`` x ``size`` square around each pixel, beyond the edges the image
+    mirrored (scipy's ``mode="reflect"``: ``d c b a | a b c d | d c b a``)."""
+    half = size // 2
+    down = _extreme_along(np.pad(img, ((half, half), (0, 0)), mode="symmetric"), size, op, 0)
+    return _extreme_along(np.pad(down, ((0, 0), (half, half)), mode="symmetric"), size, op, 1)
+
+
+def grey_opening_square(img: npt.NDArray[np.floating], size: int) -> npt.NDArray[np.floating]:
+    """``ndi.grey_opening(img, size=(size, size))`` of a 2-D float image without NaN, for an
+    odd ``size``, bit for bit.
+
+    The opening is scipy's composition, a minimum over the square and then a maximum over the
+    square of that, each separable into a pass along the columns and one along the rows, with
+    the image beyond each pass's edges mirrored (scipy's ``mode="reflect"``, ``np.pad``'s
+    ``"symmetric"``). scipy's 1-D pass keeps a running list per pixel
+    (``min_or_max_filter1d``); here a run of ``size`` pixels is made by doubling runs with
+    whole-array ``np.minimum`` / ``np.maximum`` (log2(size) + 1 of them a pass). A minimum or
+    a maximum picks one of its inputs, so grouping them differently picks the same values: on
+    an 850 x 1075 film (the burned-text search's working image) ~14 ms an opening against
+    ~40 ms (2026-12-03). Falls back to scipy when the square is larger than the image
+    (mirrored more than once).
+    """
+    if size % 2 != 1 or size < 1:
+        raise ValueError(f"size must be odd and positive, got {size}")
+    arr = np.asarray(img)
+    if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.floating):
+        raise ValueError(f"img must be a 2-D float image, got {arr.ndim}-D {arr.dtype}")
+    if size // 2 >= min(arr.shape):
+        opened: npt.NDArray[np.floating] = ndi.grey_opening(arr, size=(size, size))
+        return opened
+    return _square_extreme(_square_extreme(arr, size, np.minimum), size, np.maximum)
+
+
 def zoom_linear(image: npt.NDArray[np.float32], zoom: tuple[float, float]) -> FloatImage:
     """``ndi.zoom(image, zoom, order=1, mode="nearest", grid_mode=True)`` of a 2-D float32 image.
 

@@ -10,6 +10,7 @@ from brooker.imaging import (
     dilate_cross,
     distance_transform_edt,
     distance_transform_edt_indices,
+    grey_opening_square,
     zoom_linear,
 )
 
@@ -127,3 +128,41 @@ def test_zoom_linear_signed_zeros_and_infinities(zoom: tuple[float, float]) -> N
             got = zoom_linear(image, zoom)
         assert got.shape == want.shape
         assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), (image, zoom)
+
+
+def test_grey_opening_square_is_scipys() -> None:
+    """Bit for bit, float32 and float64, with ties, signed zeros and infinities, transposed
+    (non-contiguous) images, squares up to and beyond the image's size (scipy's fallback)."""
+    rng = np.random.default_rng(11)
+    for trial in range(600):
+        shape = (int(rng.integers(1, 60)), int(rng.integers(1, 60)))
+        dtype = np.float32 if trial % 3 else np.float64
+        if trial % 5 == 0:
+            image = rng.integers(-3, 4, shape).astype(dtype)  # many ties
+        else:
+            image = (rng.random(shape) * 10 - 5).astype(dtype)
+        if trial % 7 == 0:
+            image[rng.random(shape) < 0.3] = -0.0
+            image[rng.random(shape) < 0.3] = 0.0
+        if trial % 11 == 0:
+            image[rng.random(shape) < 0.05] = np.inf
+            image[rng.random(shape) < 0.05] = -np.inf
+        if trial % 13 == 0:
+            image = image.T
+        size = 2 * int(rng.integers(0, 35)) + 1
+        want = ndi.grey_opening(image, size=(size, size))
+        got = grey_opening_square(image, size)
+        bits = np.uint32 if dtype == np.float32 else np.uint64
+        assert got.dtype == want.dtype
+        assert got.shape == want.shape
+        assert np.array_equal(got.view(bits), want.view(bits)), (shape, size)
+    # a film-sized image, as the burned-text search opens it
+    film = ndi.gaussian_filter(rng.random((400, 520)), 2).astype(np.float32)
+    for size in (11, 17, 25, 33, 49):
+        want = ndi.grey_opening(film, size=(size, size))
+        assert np.array_equal(grey_opening_square(film, size).view(np.uint32), want.view(np.uint32))
+
+
+def test_grey_opening_square_wants_an_odd_size() -> None:
+    with pytest.raises(ValueError, match="odd"):
+        grey_opening_square(np.zeros((9, 9), np.float32), 4)
