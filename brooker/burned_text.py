@@ -34,6 +34,7 @@ fonts.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -332,6 +333,9 @@ def _aligned_runs(boxes: list[tuple[int, int, int, int]]) -> list[TextLine]:
     would join its pieces anyway). Stricter than :func:`_group`: faint glyphs are sought where
     texture also leaves small shapes."""
     order = sorted(range(len(boxes)), key=lambda k: boxes[k][1] + boxes[k][3])
+    # twice each centre, in ``order``: the glyphs right of a centre start at a bisection, and
+    # past the first too far right all are (so the scan stops there, not at the end)
+    keys = [boxes[k][1] + boxes[k][3] for k in order]
     used: set[int] = set()
     runs: list[TextLine] = []
     for a in order:
@@ -343,10 +347,13 @@ def _aligned_runs(boxes: list[tuple[int, int, int, int]]) -> list[TextLine]:
             last = boxes[chain[-1]]
             centre = (last[1] + last[3]) / 2
             best: int | None = None
-            for j in order:
+            for at in range(bisect_right(keys, last[1] + last[3]), len(order)):
+                j = order[at]
                 b = boxes[j]
                 bc = (b[1] + b[3]) / 2
-                if j in used or j in chain or bc <= centre or bc - centre > 2.5 * (bottom - top):
+                if bc - centre > 2.5 * (bottom - top):
+                    break
+                if j in used or j in chain:
                     continue
                 t, u = min(top, b[0]), max(bottom, b[2])
                 tallest = max(bottom - top, b[2] - b[0])
