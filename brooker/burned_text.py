@@ -42,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage as ndi
 
-from brooker.imaging import grey_opening_square
+from brooker.imaging import grey_opening_square, grey_openings_square
 
 #: Tallest glyph, as a fraction of the film's long side (burned-in annotations are 1-2 %).
 MAX_HEIGHT_FRAC = 0.03
@@ -142,13 +142,15 @@ def find_text_lines(
     lo, hi = (float(v) for v in np.percentile(img[::step, ::step], [1.0, 99.9]))
     if not hi > lo:
         return ()
-    # the background of the main rules, once: an opening by a square turns with the film
-    background = _background(img)
+    # the background of the main rules, once: an opening by a square turns with the film;
+    # with the faint scales' backgrounds, whose minima it shares
+    opened = grey_openings_square(img, (_max_height(img) | 1, *_faint_sizes(img)))
+    background = opened[_max_height(img) | 1]
     pad = REDUCED_STROKE_PAD_PX if k > 1 else 0.0
     found = _lines(img, lo, hi, background, stroke_pad_px=pad)
     found += tuple(
         line
-        for line in _faint_lines(img, lo, hi, stroke_pad_px=pad)
+        for line in _faint_lines(img, lo, hi, stroke_pad_px=pad, opened=opened)
         if not any(_overlap(line, t) for t in found)
     )
     turned = np.ascontiguousarray(img.T)
@@ -176,6 +178,16 @@ def find_text_lines(
 def _max_height(img: npt.NDArray[np.float32]) -> int:
     """The tallest glyph sought on ``img`` (see :data:`MAX_HEIGHT_FRAC`), pixels."""
     return max(MIN_HEIGHT_PX + 1, int(MAX_HEIGHT_FRAC * max(img.shape)))
+
+
+def _faint_sizes(img: npt.NDArray[np.float32]) -> tuple[int, ...]:
+    """The openings' sizes of the faint scales sought on ``img`` (see :func:`_faint_lines`)."""
+    sizes = []
+    for h in FAINT_GLYPH_PX:
+        if 2 * h > _max_height(img):
+            break
+        sizes.append(2 * h + 1)
+    return tuple(sizes)
 
 
 def _background(img: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
@@ -213,12 +225,18 @@ def _lines(
 
 
 def _faint_lines(
-    img: npt.NDArray[np.float32], lo: float, hi: float, *, stroke_pad_px: float = 0.0
+    img: npt.NDArray[np.float32],
+    lo: float,
+    hi: float,
+    *,
+    stroke_pad_px: float = 0.0,
+    opened: dict[int, npt.NDArray[np.float32]] | None = None,
 ) -> tuple[TextLine, ...]:
     """Lines of faint text in the margins of ``img`` (see :data:`FAINT_MARGIN_FRAC`): glyphs
     that stand out of a background at their own scale by :data:`FAINT_CONTRAST_FRAC` of the
     range, on the darker half of it, framed by it above and below, and at least
-    :data:`FAINT_MIN_GLYPHS` of them in a line."""
+    :data:`FAINT_MIN_GLYPHS` of them in a line. ``opened``: the openings of ``img`` by size,
+    those of :func:`_faint_sizes` among them, if already made."""
     max_h = max(MIN_HEIGHT_PX + 1, int(MAX_HEIGHT_FRAC * max(img.shape)))
     span = hi - lo
     dark = lo + MAX_BACKGROUND_FRAC * span
@@ -228,7 +246,8 @@ def _faint_lines(
     for h in FAINT_GLYPH_PX:
         if 2 * h > max_h:
             break
-        background = grey_opening_square(img, 2 * h + 1)
+        size = 2 * h + 1
+        background = opened[size] if opened is not None else grey_opening_square(img, size)
         glyph_px = (img - background) >= contrast
         glyph_px &= background <= dark
         if not glyph_px.any():

@@ -11,6 +11,7 @@ from brooker.imaging import (
     distance_transform_edt,
     distance_transform_edt_indices,
     grey_opening_square,
+    grey_openings_square,
     zoom_linear,
 )
 
@@ -166,3 +167,30 @@ def test_grey_opening_square_is_scipys() -> None:
 def test_grey_opening_square_wants_an_odd_size() -> None:
     with pytest.raises(ValueError, match="odd"):
         grey_opening_square(np.zeros((9, 9), np.float32), 4)
+
+
+def test_grey_openings_square_are_scipys() -> None:
+    """Several sizes at once (the minima shared, chained or made afresh when a size is more
+    than twice the last): each opening scipy's, bit for bit."""
+    rng = np.random.default_rng(12)
+    for trial in range(300):
+        shape = (int(rng.integers(1, 70)), int(rng.integers(1, 70)))
+        image = (rng.random(shape) * 10 - 5).astype(np.float32 if trial % 2 else np.float64)
+        if trial % 4 == 0:
+            image = np.round(image)  # ties
+            image[rng.random(shape) < 0.2] = -0.0
+        sizes = tuple(2 * int(k) + 1 for k in rng.integers(0, 30, int(rng.integers(1, 6))))
+        got = grey_openings_square(image, sizes)
+        assert sorted(got) == sorted(set(sizes))
+        bits = np.uint32 if image.dtype == np.float32 else np.uint64
+        for size in sizes:
+            want = ndi.grey_opening(image, size=(size, size))
+            assert got[size].shape == want.shape
+            assert np.array_equal(got[size].view(bits), want.view(bits)), (shape, sizes, size)
+    film = ndi.gaussian_filter(rng.random((400, 520)), 2).astype(np.float32)
+    got = grey_openings_square(film, (33, 11, 17, 25))  # the burned-text search's sizes
+    for size in (11, 17, 25, 33):
+        want = ndi.grey_opening(film, size=(size, size))
+        assert np.array_equal(got[size].view(np.uint32), want.view(np.uint32))
+    with pytest.raises(ValueError, match="odd"):
+        grey_openings_square(film, (11, 12))
