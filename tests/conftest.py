@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,6 +34,19 @@ def zoo_dir(shared_dir: Path) -> Path:
     if not d.is_dir():
         pytest.skip("../shared/dicom_zoo is absent")
     return d
+
+
+@pytest.fixture
+def short_tmp_path() -> Iterator[Path]:
+    """A fresh, empty folder with a short path, for a child's ``TMPDIR``: the batch's
+    forkserver binds a Unix socket in the temporary folder, and a socket path may hold at most
+    107 bytes (``tmp_path`` under a long test name, or under pytest-xdist's ``popen-gwN``,
+    is longer: ``OSError: AF_UNIX path too long``). Removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix="brooker-t"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def write_media_folder(image: Path, folder: Path) -> Path:

@@ -574,12 +574,13 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path: Path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
-def test_a_killed_batch_leaves_no_file_in_the_temporary_folder(tmp_path: Path, sig: int):
+def test_a_killed_batch_leaves_no_file_in_the_temporary_folder(
+    tmp_path: Path, short_tmp_path: Path, sig: int
+):
     """The file a worker holds its stderr in has no name in the temporary folder, so a batch
     process killed while its workers are alive leaves nothing there: by SIGKILL, or by
     SIGTERM, which runs no cleanup either. (It left one file per worker each time.)"""
-    tmp = tmp_path / "tmp"
-    tmp.mkdir()
+    tmp = short_tmp_path
     files = [str(_write(tmp_path / "in" / f"f{i}", b"NAP" + b"x" * i)) for i in range(8)]
     script = tmp_path / "run.py"
     script.write_text(_KILL_SCRIPT.replace("workers=1", "workers=2").format(
@@ -744,7 +745,7 @@ _STDERR_SCRIPT = textwrap.dedent(
 
 @pytest.mark.parametrize("stderr", ["open", "closed"])
 def test_a_workers_decoder_chatter_is_named_even_when_it_dies(
-    tmp_path: Path, stderr: str
+    tmp_path: Path, short_tmp_path: Path, stderr: str
 ) -> None:
     """In worker processes: a decoder's stderr line comes out after the file's path, also
     when the worker is aborted right after or stopped at the time limit (the batch process
@@ -755,8 +756,7 @@ def test_a_workers_decoder_chatter_is_named_even_when_it_dies(
     hung = str(_write(tmp_path / "in" / "hung.dcm", b"HANG"))
     script = tmp_path / "run.py"
     script.write_text(_STDERR_SCRIPT.format(tests=str(ROOT / "tests"), root=str(ROOT)))
-    tmp = tmp_path / "tmp"
-    tmp.mkdir()
+    tmp = short_tmp_path
     done = subprocess.run(
         [sys.executable, str(script), chatty, dying, hung],
         capture_output=True,
