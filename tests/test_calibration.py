@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import pytest
@@ -167,9 +169,19 @@ def _gaps(result) -> dict[str, tuple[int | None, float | None]]:  # type: ignore
     }
 
 
-def test_calibrated_gaps_match_true_spacing(film: dict) -> None:
+@pytest.fixture(scope="module")
+def png16_true_spacing_gaps(film: dict) -> Mapping[str, tuple[int | None, float | None]]:
+    """:func:`_gaps` of the 16-bit PNG graded with the true spacing, read-only (graded once for
+    the two tests that compare with it)."""
+    cfg = AnalysisConfig(pixel_spacing=(SPACING_MM, SPACING_MM))
+    return MappingProxyType(_gaps(analyze(film["files"]["png16"], cfg)))
+
+
+def test_calibrated_gaps_match_true_spacing(
+    film: dict, png16_true_spacing_gaps: Mapping[str, tuple[int | None, float | None]]
+) -> None:
     png = film["files"]["png16"]
-    truth = _gaps(analyze(png, AnalysisConfig(pixel_spacing=(SPACING_MM, SPACING_MM))))
+    truth = png16_true_spacing_gaps
     assert any(gap is not None for _, gap in truth.values()), "a gap to compare is needed"
     for cfg in (AnalysisConfig(ball_mm=BALL_MM), AnalysisConfig(head_mm=HEAD_MM)):
         got = _gaps(analyze(png, cfg))
@@ -180,14 +192,16 @@ def test_calibrated_gaps_match_true_spacing(film: dict) -> None:
                 assert got[side][1] == pytest.approx(gap, abs=0.5), (cfg, side)
 
 
-def test_16bit_png_and_8bit_jpeg_grade_alike(film: dict) -> None:
+def test_16bit_png_and_8bit_jpeg_grade_alike(
+    film: dict, png16_true_spacing_gaps: Mapping[str, tuple[int | None, float | None]]
+) -> None:
     # Compared on the native hip (left: II, 16 mm), graded on both exports. The prosthetic hip
     # (right: III, a 5 mm femoral spur) is graded on both but seen differently, and wrong on
     # both: on the 16-bit PNG its metal does not segment as metal (read as bone, with a caveat)
     # and it reads 0; on the 8-bit JPEG the metal is clipped and it reads I. A perception
     # difference between exports, not a scale one.
     cfg = AnalysisConfig(pixel_spacing=(SPACING_MM, SPACING_MM))
-    a = _gaps(analyze(film["files"]["png16"], cfg))
+    a = png16_true_spacing_gaps
     b = _gaps(analyze(film["files"]["jpeg8"], cfg))
     assert a.keys() == b.keys() == {"right", "left"}
     assert a["left"][1] is not None, "the native hip's gap must be graded on the PNG"

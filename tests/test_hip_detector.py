@@ -8,6 +8,7 @@ by tests/test_scoreboard.py.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -27,10 +28,20 @@ from brooker.models import BrookerGrade, HipResult, ImageSide, PatientSide
 PLACE_TOL_MM = 12.0
 
 
+_RENDERED: dict[ph.PhantomSpec, ph.Phantom] = {}
+
+
 def _film(tmp: Path, spec: ph.PhantomSpec) -> tuple[Any, dict[str, Any]]:
-    p = ph.render(spec)
+    """The film of ``spec``, written to ``tmp`` and loaded, and its truth. A spec is rendered
+    once per module (three tests use seed 2001's film; a render is deterministic by its spec):
+    the cached pixels are read-only and each call gets its own copy of the truth."""
+    if spec not in _RENDERED:
+        p = ph.render(spec)
+        p.pixels.setflags(write=False)
+        _RENDERED[spec] = p
+    p = _RENDERED[spec]
     path = ph.write(p, tmp / f"s{spec.seed}.dcm")
-    return load_radiograph(path, pixel_spacing=p.spacing), p.truth
+    return load_radiograph(path, pixel_spacing=p.spacing), copy.deepcopy(p.truth)
 
 
 @pytest.mark.parametrize("seed", [2001, 2002, 2003])
