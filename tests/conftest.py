@@ -28,9 +28,11 @@ LONGEST_FIRST = (
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The longest files first. pytest-xdist (``--dist loadfile``, pyproject.toml) hands whole
-    files to its workers in collection order; a long file handed out last would run on its own
-    at the end while the other workers idle. Order within a file is kept."""
+    """The longest files first. pytest-xdist (``--dist loadfile --no-loadscope-reorder``,
+    pyproject.toml) hands whole files to its workers in collection order; a long file handed
+    out last (by default xdist orders files by their number of tests, and the scoreboard's 21
+    tests took 3 minutes) would run on its own at the end while the other workers idle. Order
+    within a file is kept."""
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
