@@ -9,6 +9,7 @@ import struct
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -877,27 +878,40 @@ def test_candidate_score_is_on_the_image_when_its_window_runs_off_it() -> None:
     assert glyphs.sum() > 50
 
 
-def test_the_region_searched_starts_where_the_joint_exclusion_ends() -> None:
-    """The joint itself (out to the exclusion radius, wider than the head) is never searched:
-    the outline's inner edge is drawn there, not on the head outline."""
+def _one_hip_on_black(**hip: Any) -> tuple[Radiograph, GradingResult]:
+    """An 800 x 800 black film of 0.2 mm pixels with one hip (class 0, the image's right)
+    centred at (400, 400), and ``hip``'s other fields."""
     rows = cols = 800
     rad = _black_film(rows, cols, row_mm=0.2, col_mm=0.2)
-    hip = HipResult(
+    one = HipResult(
         patient_side=PatientSide.LEFT,
         image_side=ImageSide.RIGHT,
         grade=BrookerGrade.NONE,
         center_px=(400.0, 400.0),
         prosthesis=False,
-        head_radius_mm=10.0,
-        search_region=(20.0, 60.0, -20.0, 170.0),
+        **hip,
     )
     result = GradingResult(
-        file=rad.meta.path, status=Status.OK, version="9.8.7", hips=(hip,),
+        file=rad.meta.path, status=Status.OK, version="9.8.7", hips=(one,),
         spacing=rad.spacing, image_shape_px=(rows, cols),
-    )
-    rgb = ov.render_overlay(rad, result)[:rows].astype(int)
-    # the joint colour at alpha 170 or more over black
-    joint = (rgb[:, :, 2] > 150) & (rgb[:, :, 1] > 130) & (rgb[:, :, 0] < 120)
+    )  # fmt: skip
+    return rad, result
+
+
+def _joint_colour(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
+    """Where the film (above the panel) shows the joint's colour at alpha 170 or more over
+    black."""
+    film = rgb[:800].astype(int)
+    blue, green, red = film[:, :, 2], film[:, :, 1], film[:, :, 0]
+    hit: npt.NDArray[np.bool_] = (blue > 150) & (green > 130) & (red < 120)
+    return hit
+
+
+def test_the_region_searched_starts_where_the_joint_exclusion_ends() -> None:
+    """The joint itself (out to the exclusion radius, wider than the head) is never searched:
+    the outline's inner edge is drawn there, not on the head outline."""
+    rad, result = _one_hip_on_black(head_radius_mm=10.0, search_region=(20.0, 60.0, -20.0, 170.0))
+    joint = _joint_colour(ov.render_overlay(rad, result))
     # straight up from the centre (0 deg): the head at 10 mm, the band's inner edge at 20 mm
     # and its outer edge at 60 mm; nothing between the head and the inner edge
     for r_mm, drawn in ((10.0, True), (15.0, False), (20.0, True), (40.0, False), (60.0, True)):
@@ -912,24 +926,9 @@ def test_a_head_whose_outline_was_not_found_is_drawn_dashed(uncertainty_mm: floa
     """A hip placed at the detector's centre (``center_uncertainty_mm`` > 0) is drawn with a
     typical head, dashed, and the legend says what the dashes mean; a head fitted by its
     outline is drawn whole, with no such entry."""
-    rows = cols = 800
-    rad = _black_film(rows, cols, row_mm=0.2, col_mm=0.2)
-    hip = HipResult(
-        patient_side=PatientSide.LEFT,
-        image_side=ImageSide.RIGHT,
-        grade=BrookerGrade.NONE,
-        center_px=(400.0, 400.0),
-        prosthesis=False,
-        head_radius_mm=23.5,
-        center_uncertainty_mm=uncertainty_mm,
-    )
-    result = GradingResult(
-        file=rad.meta.path, status=Status.OK, version="9.8.7", hips=(hip,),
-        spacing=rad.spacing, image_shape_px=(rows, cols),
-    )  # fmt: skip
+    rad, result = _one_hip_on_black(head_radius_mm=23.5, center_uncertainty_mm=uncertainty_mm)
     full, texts = ov._render(rad, result, 2048)
-    rgb = full[:rows].astype(int)
-    joint = (rgb[:, :, 2] > 150) & (rgb[:, :, 1] > 130) & (rgb[:, :, 0] < 120)
+    joint = _joint_colour(full)
     # the circle sampled every degree, 23.5 mm (117.5 px) from the centre
     t = np.radians(np.arange(360))
     on = [_near(joint, 400.0 + 117.5 * np.cos(a), 400.0 + 117.5 * np.sin(a), r=1) for a in t]
