@@ -42,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage as ndi
 
-from brooker.imaging import grey_opening_square, grey_openings_square
+from brooker.imaging import grey_openings_square
 
 #: Tallest glyph, as a fraction of the film's long side (burned-in annotations are 1-2 %).
 MAX_HEIGHT_FRAC = 0.03
@@ -144,13 +144,14 @@ def find_text_lines(
         return ()
     # the background of the main rules, once: an opening by a square turns with the film;
     # with the faint scales' backgrounds, whose minima it shares
-    opened = grey_openings_square(img, (_max_height(img) | 1, *_faint_sizes(img)))
-    background = opened[_max_height(img) | 1]
+    wide = _max_height(img) | 1  # wider than any glyph: what it leaves is their background
+    opened = grey_openings_square(img, (wide, *_faint_sizes(img)))
+    background = opened[wide]
     pad = REDUCED_STROKE_PAD_PX if k > 1 else 0.0
     found = _lines(img, lo, hi, background, stroke_pad_px=pad)
     found += tuple(
         line
-        for line in _faint_lines(img, lo, hi, stroke_pad_px=pad, opened=opened)
+        for line in _faint_lines(img, lo, hi, opened, stroke_pad_px=pad)
         if not any(_overlap(line, t) for t in found)
     )
     turned = np.ascontiguousarray(img.T)
@@ -190,28 +191,20 @@ def _faint_sizes(img: npt.NDArray[np.float32]) -> tuple[int, ...]:
     return tuple(sizes)
 
 
-def _background(img: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """The background a glyph stands on: what an opening wider than any glyph leaves."""
-    size = _max_height(img) | 1
-    opened: npt.NDArray[np.float32] = grey_opening_square(img, size)
-    return opened
-
-
 def _lines(
     img: npt.NDArray[np.float32],
     lo: float,
     hi: float,
-    background: npt.NDArray[np.float32] | None = None,
+    background: npt.NDArray[np.float32],
     *,
     stroke_pad_px: float = 0.0,
 ) -> tuple[TextLine, ...]:
-    """Bright text lines of ``img``, whose range is ``lo``..``hi`` (``background``: that of
-    :func:`_background`, if already taken; ``stroke_pad_px``: see :func:`_glyph_boxes`)."""
+    """Bright text lines of ``img``, whose range is ``lo``..``hi``, on ``background`` (the
+    background a glyph stands on: ``img`` opened by a square wider than any glyph;
+    ``stroke_pad_px``: see :func:`_glyph_boxes`)."""
     max_h = _max_height(img)
     span = hi - lo
     dark = lo + MAX_BACKGROUND_FRAC * span
-    if background is None:
-        background = _background(img)
     glyph_px = (img - background) >= MIN_CONTRAST_FRAC * span
     glyph_px &= background <= dark  # on the darker half of the film's range
     if not glyph_px.any():
@@ -228,26 +221,23 @@ def _faint_lines(
     img: npt.NDArray[np.float32],
     lo: float,
     hi: float,
+    opened: dict[int, npt.NDArray[np.float32]],
     *,
     stroke_pad_px: float = 0.0,
-    opened: dict[int, npt.NDArray[np.float32]] | None = None,
 ) -> tuple[TextLine, ...]:
     """Lines of faint text in the margins of ``img`` (see :data:`FAINT_MARGIN_FRAC`): glyphs
     that stand out of a background at their own scale by :data:`FAINT_CONTRAST_FRAC` of the
     range, on the darker half of it, framed by it above and below, and at least
     :data:`FAINT_MIN_GLYPHS` of them in a line. ``opened``: the openings of ``img`` by size,
-    those of :func:`_faint_sizes` among them, if already made."""
-    max_h = max(MIN_HEIGHT_PX + 1, int(MAX_HEIGHT_FRAC * max(img.shape)))
+    those of :func:`_faint_sizes` among them."""
     span = hi - lo
     dark = lo + MAX_BACKGROUND_FRAC * span
     # legible text stands clear of the film's noise (on a noisy film its tail would pass)
     contrast = max(FAINT_CONTRAST_FRAC * span, FAINT_NOISE_FACTOR * _margin_noise(img))
     found: list[TextLine] = []
-    for h in FAINT_GLYPH_PX:
-        if 2 * h > max_h:
-            break
-        size = 2 * h + 1
-        background = opened[size] if opened is not None else grey_opening_square(img, size)
+    for size in _faint_sizes(img):
+        h = size // 2
+        background = opened[size]
         glyph_px = (img - background) >= contrast
         glyph_px &= background <= dark
         if not glyph_px.any():
