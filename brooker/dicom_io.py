@@ -724,7 +724,7 @@ def _check_modality(modality: str | None, where: str, ident: Sequence[str] = ())
 def _check_photometric(ds: Dataset, where: str, ident: Sequence[str] = ()) -> str:
     pi = _text(ds, 0x00280004)
     samples = _int_value(ds, 0x00280002, "(0028,0002) Samples per Pixel", where, default=1)
-    values = [v for v in _raw_strings(ds, 0x00280004) or () if v.strip()]
+    values = _nonempty_strings(ds, 0x00280004)
     if len(values) > 1:  # MONOCHROME2\MONOCHROME1: which way round bone is, is unknown
         raise MalformedDicomError(
             f"(0028,0004) Photometric Interpretation holds {len(values)} values, not one",
@@ -759,8 +759,7 @@ def _number_of_frames(ds: Dataset, where: str, ident: Sequence[str] = ()) -> int
     elem = ds.get_item(0x00280008)
     if elem is None:
         return 1
-    # empty values dropped, as for the Photometric Interpretation: "1\" is one value
-    strings = [v for v in _raw_strings(ds, 0x00280008) or () if v.strip()]
+    strings = _nonempty_strings(ds, 0x00280008)
     if not strings:
         return 1
     if len(strings) > 1:
@@ -1508,6 +1507,12 @@ def _laterality(
 
 # --------------------------------------------------------------------------------------------
 # small readers that never raise pydicom's own errors
+
+
+def _nonempty_strings(ds: Dataset, tag: int) -> list[str]:
+    """The values of a string element (:func:`_raw_strings`) that are not empty: ``"1\\"`` is
+    one value, an absent element none."""
+    return [v for v in _raw_strings(ds, tag) or () if v.strip()]
 
 
 def _raw_strings(ds: Dataset, tag: int) -> list[str] | None:
