@@ -774,3 +774,56 @@ def test_a_workers_decoder_chatter_is_named_even_when_it_dies(
         assert dying + warning in lines  # written the instant before the abort
         assert hung + warning in lines  # by a worker stopped at the time limit
         assert not any(line.startswith("TIFFReadDirectory") for line in lines)
+
+
+_LONG_TMPDIR_SCRIPT = textwrap.dedent(
+    """
+    import sys, tempfile
+    sys.path[:0] = [{tests!r}, {root!r}]
+    from multiprocessing import util
+    from brooker import batch
+    from test_batch import fake_grade
+
+    if __name__ == "__main__":
+        if sys.argv[1] == "none":  # no short system folder to be had
+            batch._SHORT_TEMP_DIRS = (tempfile.gettempdir() + "/absent",)
+        recs = list(batch.grade_many(sys.argv[2:], workers=2, grade_fn=fake_grade, timeout_s=60))
+        print(" ".join(r.status.value for r in recs))
+        print(batch._mp_context().get_start_method())
+        print(util.get_temp_dir())
+        print(tempfile.gettempdir())
+    """
+)
+
+
+@pytest.mark.parametrize("short", ["system", "none"])
+def test_workers_run_with_a_temporary_folder_too_long_for_a_socket(
+    tmp_path: Path, short: str
+) -> None:
+    """With a ``TMPDIR`` too long for the forkserver's socket (``OSError: AF_UNIX path too
+    long`` from every batch with workers, on Python 3.11-3.13.0), the batch runs: with the
+    forkserver's folder in a short system folder, or, with none to be had, by ``spawn``. The
+    caller's temporary folder stays ``TMPDIR``, and nothing is left in either. (In a fresh
+    process: the forkserver and multiprocessing's folder are made once per process.)"""
+    long_tmp = tmp_path / ("t" * 100)
+    long_tmp.mkdir()
+    files = [str(_write(tmp_path / "in" / f"f{i}", b"x" * i)) for i in range(4)]
+    script = tmp_path / "run.py"
+    script.write_text(_LONG_TMPDIR_SCRIPT.format(tests=str(ROOT / "tests"), root=str(ROOT)))
+    done = subprocess.run(
+        [sys.executable, str(script), short, *files],
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "TMPDIR": str(long_tmp)},
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    statuses, method, mp_tmp, user_tmp = done.stdout.decode().splitlines()
+    assert statuses.split() == ["ok"] * len(files)
+    assert user_tmp == str(long_tmp)
+    if short == "system":
+        assert method == "forkserver"
+        assert os.path.dirname(mp_tmp) in batch._SHORT_TEMP_DIRS
+    else:
+        assert method == "spawn"
+    assert not os.path.exists(mp_tmp)  # removed by multiprocessing at exit
+    assert list(long_tmp.iterdir()) == []
