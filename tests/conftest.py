@@ -62,10 +62,12 @@ def zoo_dir(shared_dir: Path) -> Path:
 
 @pytest.fixture
 def short_tmp_path() -> Iterator[Path]:
-    """A fresh, empty folder with a short path, for a child's ``TMPDIR``: the batch's
-    forkserver binds a Unix socket in the temporary folder, and a socket path may hold at most
-    107 bytes (``tmp_path`` under a long test name, or under pytest-xdist's ``popen-gwN``,
-    is longer: ``OSError: AF_UNIX path too long``). Removed afterwards."""
+    """A fresh, empty folder with a short path, for a child's ``TMPDIR`` whose leftovers a
+    test checks: the batch's forkserver binds a Unix socket in the temporary folder, and a
+    socket path may hold at most 107 bytes. Under a longer one (``tmp_path`` under a long test
+    name, or under pytest-xdist's ``popen-gwN``) the batch puts multiprocessing's folder in
+    ``/tmp`` instead (``batch._forkserver_temp_dir``), out of the test's sight. Removed
+    afterwards."""
     path = Path(tempfile.mkdtemp(prefix="brooker-t"))
     try:
         yield path
