@@ -32,7 +32,9 @@ Variants (grey levels are those of the stored pixels; ``max`` is ``2**BitsStored
 * ``up2x``: upsampled 2x (bilinear), Pixel Spacing halved, labels scaled;
 * ``half``: 2 x 2 blocks averaged, Pixel Spacing doubled, labels scaled;
 * ``padded``: a border of 40 mm of the darkest grey level (0) on every side, declared as
-  (0028,0120) Pixel Padding Value, as an export padded to a fixed plate size; labels moved.
+  (0028,0120) Pixel Padding Value, as an export padded to a fixed plate size; labels moved;
+* ``crop1``, ``crop3``: the first 1 or 3 rows and columns cut off, as an export cropped a
+  pixel or three differently; nothing else changes (labels moved).
 
 Prints one markdown table (progress on stderr); ``--list`` also lists each variant's false calls;
 ``--judges DIR`` grades with retrained judges (``brooker grade --judges``).
@@ -120,8 +122,12 @@ GREY: dict[str, Transform] = {
     "sharpen1.0s6": sharpen(1.0, 6.0),
     "sharpen0.4s2": sharpen(0.4, 2.0),
 }
+#: The ``crop`` variants: rows and columns cut off the top and the left, stored pixels.
+CROP = {"crop1": 1, "crop3": 3}
 #: every variant, in the table's order (the others are handled in :func:`reexport`)
-VARIANTS = ("as_exported", *GREY, "bits12", "mono1", "mirrored", "up2x", "half", "padded")
+VARIANTS = (
+    "as_exported", *GREY, "bits12", "mono1", "mirrored", "up2x", "half", "padded", *CROP
+)
 #: The border the ``padded`` variant adds on every side, mm.
 PAD_MM = 40.0
 
@@ -198,6 +204,12 @@ def reexport(variant: str, src: Path, dst: Path, labels: Labels, seed: int) -> L
         for hip in out["hips"]:
             r, c = hip["centre_rc_px"]
             hip["centre_rc_px"] = [r + pr, c + pc]
+    elif variant in CROP:
+        k = CROP[variant]
+        px = px[k:, k:]
+        for hip in out["hips"]:
+            r, c = hip["centre_rc_px"]
+            hip["centre_rc_px"] = [r - k, c - k]
     _write(ds, px, dst, bits)
     return out
 

@@ -111,6 +111,19 @@ def test_padded_adds_a_border_and_moves_the_labels(tmp_path: Path, original: np.
         assert after["centre_rc_px"] == [r + pad, c + pad]
 
 
+@pytest.mark.parametrize(("variant", "k"), [("crop1", 1), ("crop3", 3)])
+def test_crop_cuts_the_top_left_and_moves_the_labels(
+    tmp_path: Path, original: np.ndarray, variant: str, k: int
+) -> None:
+    labels, rad, _ = _reexported(tmp_path, variant)
+    np.testing.assert_array_equal(rad.pixels, original[k:, k:])
+    assert rad.spacing == load_radiograph(FILM).spacing
+    for before, after in zip(LABELS["hips"], labels["hips"], strict=True):
+        r, c = before["centre_rc_px"]
+        assert after["centre_rc_px"] == [r - k, c - k]
+        assert after["radius_px"] == before["radius_px"]
+
+
 @pytest.mark.parametrize(
     "variant", ["noise4", "gamma0.7", "gamma1.4", "contrast60", "sharpen1.0s6", "sharpen0.4s2"]
 )
@@ -128,7 +141,7 @@ def test_grey_level_variants_keep_the_geometry_and_the_range(
 def test_every_variant_is_covered() -> None:
     assert set(VARIANTS) == {"as_exported", "noise4", "gamma0.7", "gamma1.4", "contrast60",
                              "sharpen1.0s6", "sharpen0.4s2", "bits12", "mono1", "mirrored",
-                             "up2x", "half", "padded"}  # fmt: skip
+                             "up2x", "half", "padded", "crop1", "crop3"}  # fmt: skip
 
 
 def test_sharpen_overshoots_an_edge_and_leaves_flat_grey_alone() -> None:
