@@ -374,13 +374,33 @@ def pairs_from_rows(
     return Ratings(tuple(pairs), tuple(films), skipped)
 
 
+def _delimiter(text: str) -> str:
+    """The delimiter of a CSV, ``,`` ``;`` or tab: the one that splits its header line into the
+    most cells (a tie, or a single column: ``,``).
+
+    Only the delimiter is guessed: quoting is always the grade CSV's and ``review.csv``'s
+    (``"``, doubled inside), never ``'``, which guards a cell starting with ``= + - @``.
+    """
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    best, most = ",", 1
+    for d in (",", ";", "\t"):
+        try:
+            n = len(next(csv.reader([first], delimiter=d), []))
+        except csv.Error:
+            continue
+        if n > most:
+            best, most = d, n
+    return best
+
+
 def read_ratings(
     path: str | os.PathLike[str],
     *,
     tool_column: str | None = None,
     reader_column: str | None = None,
 ) -> Ratings:
-    """The ratings of a CSV (UTF-8, with or without BOM; comma, semicolon or tab).
+    """The ratings of a CSV (UTF-8, with or without BOM; comma, semicolon or tab, as its
+    header line has them; quoted with ``"``).
 
     Columns default to the first present of :data:`TOOL_COLUMNS` and :data:`READER_COLUMNS`;
     the film of each row is its ``file`` cell when there is such a column.
@@ -393,13 +413,7 @@ def read_ratings(
         raise AgreementInputError(f"{source}: cannot read ({exc.strerror})") from None
     except UnicodeDecodeError:
         raise AgreementInputError(f"{source}: not UTF-8 text") from None
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
-            text[:4096], delimiters=",;\t"
-        )
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+    reader = csv.DictReader(io.StringIO(text), delimiter=_delimiter(text))
     header = [h.strip() for h in reader.fieldnames or []]
     if not header:
         raise AgreementInputError(f"{source}: empty file")

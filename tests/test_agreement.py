@@ -225,3 +225,31 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     assert res.exit_code == 2
     res = runner.invoke(app, ["agreement", str(tmp_path / "missing.csv")])
     assert res.exit_code == 2
+
+
+
+def test_cells_guarded_with_an_apostrophe_are_not_quoted(tmp_path: Path) -> None:
+    """The review page writes ``'`` before a cell starting with ``= + - @`` (a file name, a
+    note). Such a file was sniffed as quoted with ``'``: its rows ran together, and 2 of its
+    3 hips were silently lost (one counted, one "skipped")."""
+    text = (
+        "file,sop_instance_uid,side,tool_class,reader_class,gap_mm,note\r\n"
+        "'-a.dcm,1.2,right,III,III,7.8,'=check\r\n"
+        "b.dcm,1.3,left,II,III,12.0,'+ok\r\n"
+        "c.dcm,1.4,right,0,0,,\r\n"
+    )
+    ratings = ag.read_ratings(_write(tmp_path / "review.csv", text))
+    assert ratings.pairs == ((3, 3), (3, 2), (0, 0))
+    assert ratings.skipped == 0
+    assert ratings.films == ("'-a.dcm", "b.dcm", "c.dcm")
+
+
+@pytest.mark.parametrize(("sep", "bom"), [(",", True), (";", False), ("\t", False)])
+def test_the_delimiter_is_the_headers(tmp_path: Path, sep: str, bom: bool) -> None:
+    # notes holding the other delimiters, and a quote doubled in a quoted cell
+    text = sep.join(["file", "tool_class", "reader_class", "note"]) + "\n"
+    text += sep.join(["a.dcm", "II", "III", '"a;b\tc, ""d"""']) + "\n"
+    text += sep.join(["b.dcm", "0", "0", '"x;y,z"']) + "\n"
+    ratings = ag.read_ratings(_write(tmp_path / "r.csv", text, bom=bom))
+    assert ratings.pairs == ((3, 2), (0, 0))
+    assert ratings.films == ("a.dcm", "b.dcm")
