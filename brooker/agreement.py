@@ -359,7 +359,19 @@ def pairs_from_rows(
     pairs: list[tuple[int, int]] = []
     films: list[str] = []
     skipped = 0
-    for line, row in enumerate(rows, start=2):
+    it = iter(rows)
+    line = 1
+    while True:
+        try:
+            row = next(it)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # a cell over the csv module's size limit, a NUL...
+            line = max(getattr(rows, "line_num", 0), line + 1)
+            raise AgreementInputError(f"{source}, line {line}: {exc}") from None
+        # a csv reader says where the row ends (blank lines and cells holding a line break
+        # count); other rows are numbered as lines after a header
+        line = getattr(rows, "line_num", line + 1)
         try:
             t = parse_class(row.get(tool_column))
             r = parse_class(row.get(reader_column))
@@ -414,7 +426,10 @@ def read_ratings(
     except UnicodeDecodeError:
         raise AgreementInputError(f"{source}: not UTF-8 text") from None
     reader = csv.DictReader(io.StringIO(text), delimiter=_delimiter(text))
-    header = [h.strip() for h in reader.fieldnames or []]
+    try:
+        header = [h.strip() for h in reader.fieldnames or []]
+    except csv.Error as exc:
+        raise AgreementInputError(f"{source}, line {reader.line_num}: {exc}") from None
     if not header:
         raise AgreementInputError(f"{source}: empty file")
     reader.fieldnames = header

@@ -253,3 +253,25 @@ def test_the_delimiter_is_the_headers(tmp_path: Path, sep: str, bom: bool) -> No
     ratings = ag.read_ratings(_write(tmp_path / "r.csv", text, bom=bom))
     assert ratings.pairs == ((3, 2), (0, 0))
     assert ratings.films == ("a.dcm", "b.dcm")
+
+
+def test_a_bad_row_is_named_by_its_line_in_the_file(tmp_path: Path) -> None:
+    # a blank line and a note holding a line break come before the bad class, on line 6
+    text = (
+        'file,tool_class,reader_class,note\na.dcm,II,II,\n\nb.dcm,I,I,"two\nlines"\n'
+        "c.dcm,0,VI,\n"
+    )
+    with pytest.raises(ag.AgreementInputError, match=r"r\.csv, line 6: not a Brooker class"):
+        ag.read_ratings(_write(tmp_path / "r.csv", text))
+
+
+def test_a_row_the_csv_module_refuses_is_a_usage_error(tmp_path: Path) -> None:
+    """A cell over the csv module's 128 kB limit raised ``_csv.Error`` past the command: a
+    traceback and exit 1, the code of a bug in brooker, for a bad input file."""
+    big = "x" * 200_000
+    path = _write(tmp_path / "r.csv", f'tool_class,reader_class,note\nII,II,\nI,I,"{big}"\n')
+    with pytest.raises(ag.AgreementInputError, match=r"r\.csv, line 3: field larger"):
+        ag.read_ratings(path)
+    res = CliRunner().invoke(app, ["agreement", str(path)])
+    assert res.exit_code == 2, res.output
+    assert "field larger than field limit" in " ".join(res.stderr.split())
