@@ -688,7 +688,8 @@ def write_report(
     ``records`` default to :func:`load_records` of ``out_dir``; ``path`` to
     ``out_dir/report.html``; thumbnails are made by ``workers`` processes (default: the
     number of cores; decoding the 2048 px overlay PNGs is most of the time) and kept in
-    ``out_dir/.report-thumbs`` for the next build.
+    ``out_dir/.report-thumbs`` for the next build. A page that cannot be written raises
+    :class:`brooker.errors.OutputError`.
     """
     t0 = time.perf_counter()
     base = Path(out_dir)
@@ -705,7 +706,12 @@ def write_report(
         # links from where the page lands: through a link -o names, its target's folder
         page_dir=Path(os.path.realpath(target)).parent,
     ).encode("utf-8", "backslashreplace")  # lone surrogates are escaped by _e already
-    atomic_write_bytes(target, page, follow=path is not None)  # -o: the file the user named
+    try:
+        atomic_write_bytes(target, page, follow=path is not None)  # -o: the file the user named
+    except OSError as exc:  # the environment (permissions, a full disk), not a bug
+        from brooker.errors import output_error
+
+        raise output_error(exc, os.fsdecode(target)) from None
     return ReportInfo(
         path=target,
         films=len(recs),

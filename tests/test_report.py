@@ -485,6 +485,42 @@ def test_cli_report_rebuilds_and_exit_codes(tmp_path: Path) -> None:
     assert res.exit_code == 2
 
 
+
+def test_a_page_that_cannot_be_written_is_exit_5(tmp_path: Path) -> None:
+    """An unwritable page (here a folder in the way of ``-o``'s parent) is the environment:
+    exit 5 and one line, as for every other output. It was a traceback and exit 1, the code
+    the README keeps for bugs in brooker."""
+    from brooker.errors import OutputError
+
+    out = tmp_path / "run"
+    make_run(out)
+    before = (out / "results.jsonl").read_bytes()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(OutputError, match="cannot write"):
+        report.write_report(out, path=blocker / "report.html")
+    res = CliRunner().invoke(app, ["report", str(out), "-o", str(blocker / "report.html")])
+    assert res.exit_code == 5, res.output
+    assert "Traceback" not in res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"error: {blocker / 'report.html'}: cannot write")
+    assert lines[0].endswith("[output_not_writable]")
+    assert (out / "results.jsonl").read_bytes() == before
+    assert not list(tmp_path.glob("**/.report.html.*.tmp"))
+
+
+def test_grade_report_that_cannot_be_written_is_exit_5(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "report.html").mkdir(parents=True)  # a folder where the page goes
+    args = ["grade", str(SAMPLE), "--out", str(out), "--report", "--workers", "1", "-q"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 5, res.output
+    assert "internal error" not in res.stderr
+    assert "report.html: cannot write" in " ".join(res.stderr.split())
+    assert not (out / "errors.log").exists()
+
+
 IDENTIFIERS = {
     "PatientName": "Doe^Jane",
     "PatientID": "PID-884211",

@@ -8,7 +8,8 @@ specificity for "III/IV vs 0-II", as a table or one JSON object with ``--json``.
 
 stdout carries the results (the agreement table or JSON; ``report`` prints the page's path);
 messages go to stderr. Exit codes: 0 done; 2 usage error (a column or file that cannot be
-used); 4 nothing to report (no record in the folder, no row with both classes).
+used); 4 nothing to report (no record in the folder, no row with both classes); 5 the page
+cannot be written.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import typer
 
 from brooker.cli import app
 from brooker.cli.terminal import console as make_console
-from brooker.cli.terminal import term
+from brooker.cli.terminal import plain, term
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -73,6 +74,7 @@ def report(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No message on stderr.")] = False,
 ) -> None:
     """Write the review page (report.html) of a graded folder from its results.jsonl."""
+    from brooker.errors import OutputError
     from brooker.models import ExitCode
     from brooker.report import load_records, results_files
     from brooker.report import write_report as _write
@@ -88,7 +90,11 @@ def report(
     if not records:
         err.print(f"no records in {where}/results.jsonl", style="yellow")
         raise typer.Exit(int(ExitCode.NO_INPUTS))
-    info = _write(out_dir, records, path=output, title=title)
+    try:
+        info = _write(out_dir, records, path=output, title=title)
+    except OutputError as exc:  # the environment (permissions, a full disk), not a bug
+        err.print(plain(f"error: {exc.message} [{exc.code}]", style="red"), soft_wrap=True)
+        raise typer.Exit(int(ExitCode.OUTPUT_ERROR)) from None
     if not quiet:
         err.print(
             f"{info.films} film(s), {info.thumbnails} picture(s), {info.size_bytes / 1e6:.1f} MB, "
