@@ -425,6 +425,10 @@ def read_ratings(
         raise AgreementInputError(f"{source}: cannot read ({exc.strerror})") from None
     except UnicodeDecodeError:
         raise AgreementInputError(f"{source}: not UTF-8 text") from None
+    if text.lstrip()[:1] in ("{", "["):  # results.jsonl, truth.json: not a table
+        raise AgreementInputError(
+            f"{source}: JSON, not CSV (a header line naming the columns, then a row per hip)"
+        )
     reader = csv.DictReader(io.StringIO(text), delimiter=_delimiter(text))
     try:
         header = [h.strip() for h in reader.fieldnames or []]

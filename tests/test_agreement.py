@@ -275,3 +275,15 @@ def test_a_row_the_csv_module_refuses_is_a_usage_error(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["agreement", str(path)])
     assert res.exit_code == 2, res.output
     assert "field larger than field limit" in " ".join(res.stderr.split())
+
+
+@pytest.mark.parametrize("text", ['{"file": "a.dcm", "hips": []}\n', '{\n "a.dcm": {}\n}\n'])
+def test_json_is_named_as_such(tmp_path: Path, text: str) -> None:
+    """results.jsonl or a truth.json given in place of a CSV: the message said "no column
+    with the tool's classes" and listed the whole first record (kilobytes) as its columns."""
+    path = _write(tmp_path / "results.jsonl", text, bom=False)
+    res = CliRunner().invoke(app, ["agreement", str(path)])
+    assert res.exit_code == 2
+    message = " ".join(res.stderr.split())
+    assert "JSON, not CSV" in message
+    assert "hips" not in message
