@@ -200,6 +200,8 @@ def test_cli_table_and_json(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "4 hip(s) compared; 1 row(s) without both classes skipped" in res.stdout
     assert "quadratic weighted kappa    0.944" in res.stdout
+    # an interval reads "lo to hi": "-0.102-0.000" hid a negative bound's sign
+    assert "(3/4; 95% CI 0.301 to 0.954)" in res.stdout
     res = runner.invoke(app, ["agreement", str(path), "--json"])
     assert res.exit_code == 0
     rec = json.loads(res.stdout)

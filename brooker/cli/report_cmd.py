@@ -109,7 +109,7 @@ def _pct(p: Proportion) -> str:
         return "n/a (none)"
     ci = p.ci95
     assert ci is not None
-    return f"{p.value:.3f}  ({p.k}/{p.n}; 95% CI {ci[0]:.3f}-{ci[1]:.3f})"
+    return f"{p.value:.3f}  ({p.k}/{p.n}; 95% CI {ci[0]:.3f} to {ci[1]:.3f})"
 
 
 def _print_agreement(console: Console, source: str, a: Agreement) -> None:
@@ -144,7 +144,7 @@ def _print_agreement(console: Console, source: str, a: Agreement) -> None:
         kappa = f"{a.kappa_quadratic:.3f}"
         if a.kappa_ci95 is not None:
             kappa += (
-                f"  (95% CI {a.kappa_ci95[0]:.3f}-{a.kappa_ci95[1]:.3f}, bootstrap over "
+                f"  (95% CI {a.kappa_ci95[0]:.3f} to {a.kappa_ci95[1]:.3f}, bootstrap over "
                 f"{a.films} films)"
             )
     metrics = Table(box=None, show_header=False, pad_edge=False)
