@@ -346,14 +346,32 @@ def read_files_from(source: str | os.PathLike[str] | IO[str] | IO[bytes]) -> lis
     The list is read as bytes and each line decoded like a file name (``os.fsdecode``: UTF-8,
     any other byte kept as a surrogate escape), so a name that is not valid UTF-8 reaches the
     file it names. Blank lines are ignored; surrounding white space is stripped.
+
+    Raises
+    ------
+    ConfigError
+        A line holds a NUL byte, which no path can (a list from ``find -print0``, say): the
+        list is refused as a whole, before anything is graded.
     """
     if isinstance(source, str | os.PathLike):
         data = Path(source).read_bytes()
+        where: str | None = os.fsdecode(source)
     else:
         raw = getattr(source, "buffer", source).read()
         data = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogateescape")
-    lines = (os.fsdecode(line.strip()) for line in data.splitlines())
-    return [line for line in lines if line]
+        where = None
+    paths = []
+    for number, line in enumerate(data.splitlines(), start=1):
+        if b"\0" in line:
+            raise ConfigError(
+                f"line {number} holds a NUL byte, which no path can: the list is one path "
+                "per line (a list from find -print0 is not read; use -print)",
+                where,
+            )
+        name = os.fsdecode(line.strip())
+        if name:
+            paths.append(name)
+    return paths
 
 
 def _norm(path: str | os.PathLike[str]) -> str:

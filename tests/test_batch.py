@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import io
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ import pytest
 
 from brooker import batch
 from brooker._version import __version__
+from brooker.errors import ConfigError
 from brooker.models import (
     BrookerGrade,
     GradingResult,
@@ -214,6 +216,17 @@ def test_read_files_from(tmp_path: Path):
     lst = tmp_path / "list.txt"
     lst.write_text("a.dcm\n\n  b c.dcm  \n")
     assert batch.read_files_from(lst) == ["a.dcm", "b c.dcm"]
+
+
+def test_read_files_from_refuses_a_nul_separated_list(tmp_path: Path):
+    """A NUL byte (``find -print0``) is in no path: the list is a usage error naming the line,
+    not paths that make every later path function raise ValueError."""
+    lst = tmp_path / "list.txt"
+    lst.write_bytes(b"a.dcm\nb.dcm\0c.dcm\0\n")
+    with pytest.raises(ConfigError, match="line 2 holds a NUL byte"):
+        batch.read_files_from(lst)
+    with pytest.raises(ConfigError, match="line 1 holds a NUL byte"):
+        batch.read_files_from(io.BytesIO(b"b.dcm\0c.dcm\0"))
 
 
 # --- sharding --------------------------------------------------------------------------------

@@ -598,6 +598,20 @@ def test_files_from_file_and_stdin(fake_engine: None, good_tree: Path, tmp_path:
     assert len(json_lines(r.stdout)) == 2
 
 
+def test_files_from_a_nul_separated_list_is_a_usage_error(
+    fake_engine: None, good_tree: Path, tmp_path: Path
+):
+    """``find -print0 | brooker grade --files-from -``: a NUL byte is in no path. It was an
+    internal error (exit 1, "embedded null byte") after the old results were emptied."""
+    out = tmp_path / "o"
+    listed = f"{good_tree / 'a' / 'IM0001'}\0{good_tree / 'b' / 'IM0001'}\0"
+    r = run("--files-from", "-", "--out", out, input=listed)
+    assert r.exit_code == 2, r.output
+    assert "NUL byte" in r.output
+    assert not (out / "errors.log").exists()
+    assert not (out / batch.RESULTS_NAME).exists()
+
+
 def test_shards_cover_every_input_once(fake_engine: None, tmp_path: Path):
     root = tmp_path / "in"
     for i in range(12):

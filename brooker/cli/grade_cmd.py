@@ -787,6 +787,8 @@ def _run(
             raise typer.BadParameter(
                 f"cannot read {files_from}: {exc.strerror}", param_hint="--files-from"
             ) from None
+        except ConfigError as exc:
+            raise typer.BadParameter(term(exc.message), param_hint="--files-from") from None
     try:  # the output folder being a folder graded would feed this run's overlays to the next
         batch.check_out_dir(out, inputs)
     except ConfigError as exc:
