@@ -612,6 +612,21 @@ def test_files_from_a_nul_separated_list_is_a_usage_error(
     assert not (out / batch.RESULTS_NAME).exists()
 
 
+def test_files_from_stdin_when_it_is_closed_is_a_usage_error(tmp_path: Path):
+    """Standard input closed (``<&-``, a daemon): Python's ``sys.stdin`` is None, which was an
+    internal error (exit 1, AttributeError)."""
+    out = tmp_path / "o"
+    cmd = [sys.executable, "-m", "brooker", "grade", "--files-from", "-", "--out", str(out)]
+    proc = subprocess.run(
+        cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=120,
+        preexec_fn=lambda: os.close(0),
+    )
+    err = proc.stderr.decode()
+    assert proc.returncode == 2, err
+    assert "standard input" in err
+    assert not (out / "errors.log").exists()
+
+
 def test_shards_cover_every_input_once(fake_engine: None, tmp_path: Path):
     root = tmp_path / "in"
     for i in range(12):

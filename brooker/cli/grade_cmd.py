@@ -781,6 +781,10 @@ def _run(
         _check_resumed_options(manifest_path, results_path, options)
     inputs = list(paths)
     if files_from is not None:
+        if files_from == "-" and sys.stdin is None:  # started with standard input closed
+            raise typer.BadParameter(
+                "cannot read standard input: it is closed", param_hint="--files-from"
+            )
         try:
             inputs += batch.read_files_from(sys.stdin if files_from == "-" else files_from)
         except OSError as exc:
