@@ -1046,6 +1046,26 @@ def test_a_reader_that_goes_away_stops_the_run_without_an_internal_error(tmp_pat
     assert len(json_lines(resumed.stdout)) == 5
 
 
+def test_a_reader_that_goes_away_while_resumed_records_are_printed(tmp_path: Path):
+    """`brooker grade DIR --json --resume | head`: the records of the run resumed are printed
+    before any film is graded; a reader gone then stopped the run (exit 141) with its
+    manifest left saying "running" and no finished_at, where README says "interrupted"."""
+    root = tmp_path / "in"
+    for i in range(5):
+        _w(root / f"IM{i:04d}", b"\x02\x00")  # broken: an error record each, kept by resume
+    out = tmp_path / "out"
+    args = [root, "--json", "--out", out, "--workers", "1", "--no-overlay", "-q"]
+    assert _cli(*args).returncode == 3
+    cmd = [sys.executable, "-m", "brooker", "grade", *map(str, args), "--resume"]
+    code, err = run_with_stdout_closed(cmd)
+    assert code == 141, err
+    assert "internal error" not in err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["state"] == "interrupted"
+    assert manifest["finished_at"] is not None
+    assert len(batch.read_records(out / "results.jsonl")) == 5
+
+
 def test_a_table_reader_that_goes_away_cuts_only_the_table(tmp_path: Path):
     """`brooker grade DIR --csv x.csv | head`: every film is graded before the table is
     printed, so the CSV is still written and the manifest says "complete" (with

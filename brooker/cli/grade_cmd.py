@@ -875,13 +875,14 @@ def _run(
         if rec.get("status") == "error":
             console.print(_error_line(rec), style="red", soft_wrap=True, markup=False)
 
-    for f in files:
-        if f in previous:
-            emit(previous[f], err_console)
-
     state = "interrupted"
     failure: BrookerError | None = None
     try:
+        # in the try: a reader gone (141) or Ctrl-C (130) while the resumed records are
+        # printed leaves the manifest "interrupted", as later in the run
+        for f in files:
+            if f in previous:
+                emit(previous[f], err_console)
         if client is not None:
             _run_dask(
                 todo,
