@@ -165,6 +165,9 @@ class ExitCode(enum.IntEnum):
     BROKEN_PIPE = 141
     """Stopped because the reader of standard output went away (``| head``; 128 + SIGPIPE, as a
     shell reports a tool its pipe ended): continue with ``--resume``."""
+    TERMINATED = 143
+    """Stopped by SIGTERM (128 + SIGTERM, as a shell reports it): a cluster scheduler cancelling
+    the job, or ``kill PID``; stopped as by Ctrl-C: continue with ``--resume``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1158,3 +1158,186 @@ def test_a_record_spelt_otherwise_is_resumed_with_this_runs_spelling(
     assert third.exit_code == 0, third.stderr
     assert graded[-1] == [str(good_tree / "a" / "IM0001")]
     assert len(batch.read_records(other / "results.jsonl")) == 2
+
+
+# --- stopped by SIGTERM (a cluster scheduler cancelling the job, `kill PID`) ---------------------
+
+
+def test_sigterm_is_raised_as_an_interruption_and_the_handler_put_back(
+    fake_engine: None, good_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """In the batch process SIGTERM stops the run as Ctrl-C does (exit 143, the records so far
+    kept, the manifest "interrupted"); a second SIGTERM while it stops does not cut the
+    manifest short; the handler found before the command is put back after it."""
+    before = signal.getsignal(signal.SIGTERM)
+    write_record, write_manifest = batch.ResultsWriter.write, batch.write_manifest
+
+    def handled() -> bool:  # never raise it with no handler: that would end the test run
+        return signal.getsignal(signal.SIGTERM) is not before
+
+    def record_then_sigterm(self: batch.ResultsWriter, record: dict[str, Any]) -> None:
+        write_record(self, record)
+        if handled():
+            signal.raise_signal(signal.SIGTERM)  # after the first record
+
+    def sigterm_again(path: Path, manifest: dict[str, Any]) -> None:
+        if manifest["state"] != "running" and handled():
+            signal.raise_signal(signal.SIGTERM)  # as the run stops
+        write_manifest(path, manifest)
+
+    monkeypatch.setattr(batch.ResultsWriter, "write", record_then_sigterm)
+    monkeypatch.setattr(batch, "write_manifest", sigterm_again)
+    out = tmp_path / "o"
+    r = run(good_tree, "--out", out, "--workers", "1", "--json")
+    assert r.exit_code == 143, r.output
+    assert r.stderr.strip() == "stopped by SIGTERM"
+    assert json.loads((out / "manifest.json").read_text())["state"] == "interrupted"
+    assert len(batch.read_records(out / "results.jsonl")) == 1  # written before the signal
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def fake_grade_held(path, config=None, **kwargs):  # type: ignore[no-untyped-def]
+    """:func:`fake_grade`, held for ``$BROOKER_TEST_HOLD_S`` seconds (as the worker's
+    environment says) for a file holding ``HOLD``: busy workers, for as long as a test
+    needs."""
+    if b"HOLD" in Path(path).read_bytes():
+        time.sleep(float(os.environ.get("BROOKER_TEST_HOLD_S", "0")))
+    return fake_grade(path, config, **kwargs)
+
+
+#: ``brooker grade ARGS`` in a process of its own, with :func:`fake_grade_held` in its workers
+#: (imported by name there, from the tests folder).
+_HELD_CLI_SCRIPT = """
+import functools
+import sys
+
+sys.path[:0] = [{tests!r}, {root!r}]
+from brooker import batch
+from test_cli_grade import fake_grade_held
+
+if __name__ == "__main__":
+    batch.grade_many = functools.partial(batch.grade_many, grade_fn=fake_grade_held)
+    from brooker.cli import main
+
+    sys.argv = ["brooker", "grade", *sys.argv[1:]]
+    main()
+"""
+
+
+def _proc_stat(pid: int) -> tuple[int, str, str] | None:
+    """``(parent pid, state, start time)`` of a process, from /proc; None once it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()  # after "pid (comm) "
+    return int(fields[1]), fields[0], fields[19]
+
+
+def _descendants(pid: int) -> dict[int, tuple[int, str]]:
+    """The processes below ``pid`` (its children, theirs, ...), each with its parent and its
+    start time (to tell it from a later process given the same pid)."""
+    stats = {int(e): _proc_stat(int(e)) for e in os.listdir("/proc") if e.isdigit()}
+    found: dict[int, tuple[int, str]] = {}
+    parents = {pid}
+    while parents:
+        kids = {p: s for p, s in stats.items() if s is not None and s[0] in parents}
+        found.update({p: (s[0], s[2]) for p, s in kids.items()})
+        parents = set(kids) - {pid}
+        stats = {p: s for p, s in stats.items() if p not in kids}
+    return found
+
+
+def _alive(procs: dict[int, tuple[int, str]]) -> list[int]:
+    """The processes of ``procs`` (:func:`_descendants`) still running (zombies are not)."""
+    now = {pid: _proc_stat(pid) for pid in procs}
+    return [
+        p for p, s in now.items() if s is not None and s[2] == procs[p][1] and s[1] not in "ZX"
+    ]
+
+
+def _held_run(tmp_path: Path) -> tuple[list[str], Path]:
+    """A held run's command (2 workers: the first film at once, then both workers held on
+    the other two, with nothing left to start) and its --out."""
+    root = tmp_path / "in"
+    _w(root / "IM0000", b"one")
+    _w(root / "IM0001", b"HOLD three")
+    _w(root / "IM0002", b"HOLD seven")
+    script = tmp_path / "held_cli.py"
+    script.write_text(_HELD_CLI_SCRIPT.format(tests=str(ROOT / "tests"), root=str(ROOT)))
+    out = tmp_path / "out"
+    cmd = [sys.executable, str(script), str(root), "--json", "--out", str(out), "--workers",
+           "2", "--no-overlay", "--quiet"]  # fmt: skip
+    return cmd, out
+
+
+def _start_held(
+    cmd: list[str], out: Path
+) -> tuple[subprocess.Popen[str], dict[int, tuple[int, str]]]:
+    """Start a held run in a process group of its own; once its first record is written and
+    both workers hold a film, the run and the processes below it (the forkserver, the
+    resource tracker, the workers)."""
+    env = {**os.environ, "BROOKER_TEST_HOLD_S": "60"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env=env, start_new_session=True)  # fmt: skip
+    results = out / "results.jsonl"
+    deadline = time.monotonic() + 60
+    while True:
+        assert time.monotonic() < deadline, "no record appeared"
+        assert proc.poll() is None, "finished before it could be stopped"
+        if results.exists() and results.read_bytes().count(b"\n") >= 1:
+            below = _descendants(proc.pid)
+            # the two workers (the forkserver's children) are there and holding their films
+            if sum(1 for parent, _ in below.values() if parent != proc.pid) >= 2:
+                return proc, below
+        time.sleep(0.02)
+
+
+def _assert_stopped_cleanly(proc: subprocess.Popen[str], out: Path) -> None:
+    """What a run stopped by SIGTERM leaves: exit 143, its line on stderr and no other, the
+    manifest "interrupted", and only the record of the film graded before."""
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert err.strip() == "stopped by SIGTERM"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["state"] == "interrupted"
+    assert manifest["finished_at"] is not None
+    recs = batch.read_records(out / "results.jsonl")
+    assert [(Path(r["file"]).name, r["status"]) for r in recs] == [("IM0000", "ok")]
+    assert not (out / "errors.log").exists()
+
+
+def _assert_resumes(cmd: list[str], out: Path) -> None:
+    """--resume grades the films the stopped run did not (not held now): one record each."""
+    resumed = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert len(json_lines(resumed.stdout)) == 3
+    recs = batch.read_records(out / "results.jsonl")
+    assert sorted(Path(r["file"]).name for r in recs) == ["IM0000", "IM0001", "IM0002"]
+    assert {r["status"] for r in recs} == {"ok"}
+    assert json.loads((out / "manifest.json").read_text())["state"] == "complete"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sigterm_stops_the_run_as_ctrl_c_does(tmp_path: Path):
+    """`kill PID` (or a scheduler signalling only the main process): the run stops as on
+    Ctrl-C, with its own exit code 143, and --resume continues it. It died at once, its
+    manifest left "running" with no finished_at."""
+    cmd, out = _held_run(tmp_path)
+    proc, below = _start_held(cmd, out)
+    try:
+        os.kill(proc.pid, signal.SIGTERM)
+        _assert_stopped_cleanly(proc, out)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    workers = {p: s for p, s in below.items() if s[0] != proc.pid}  # the forkserver's
+    assert len(workers) == 2  # still held, when the batch process ended, had it not stopped them
+    assert _alive(workers) == []  # stopped by the batch process before it ended
+    deadline = time.monotonic() + 10  # the forkserver and the resource tracker follow it
+    while _alive(below):
+        assert time.monotonic() < deadline, f"left behind: {_alive(below)}"
+        time.sleep(0.05)
+    _assert_resumes(cmd, out)

@@ -9,7 +9,9 @@ Exit codes: 0 every input graded; 1 internal error (a bug); 2 usage error (inclu
 (ungradable or error, each with its record; a path that does not exist, cannot be read or is
 not a regular file counts here, with its ``error`` record, so that a list of files keeps one
 record per entry); 4 no inputs found; 5 an output cannot be written (disk full, permissions, a
-read-only file system, ``--out`` or ``--csv`` unusable: checked before any grading).
+read-only file system, ``--out`` or ``--csv`` unusable: checked before any grading); 130, 141
+and 143 stopped by Ctrl-C, by the reader of standard output going away, or by SIGTERM
+(:func:`_sigterm_interrupts`), with the records so far kept and the manifest "interrupted".
 
 Every string from outside (file names, header values, messages quoting them) is printed through
 :mod:`brooker.cli.terminal`.
@@ -17,9 +19,11 @@ Every string from outside (file names, header values, messages quoting them) is 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -32,6 +36,8 @@ from brooker.cli.terminal import plain, term
 from brooker.units import label_gap_mm
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     from rich.console import Console
 
 #: Default ``--timeout`` (kept equal to ``brooker.batch.DEFAULT_TIMEOUT_S``, which is not
@@ -229,6 +235,61 @@ def _print_special(console: Console, special: tuple[str, ...]) -> None:
         console.print(plain(f"  {p}", style="yellow"), soft_wrap=True)
     if len(special) > 20:
         console.print(f"  ... and {len(special) - 20} more", style="yellow")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM received while ``brooker grade`` runs, raised in its main thread
+    (:func:`_sigterm_interrupts`). A ``KeyboardInterrupt``, so that every step of the run
+    that Ctrl-C stops cleanly (the workers, the results file, the manifest, a Dask client)
+    stops the same way; only the message and the exit code (143) differ."""
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """While the block runs, SIGTERM stops it as Ctrl-C does: raised as :class:`Terminated`.
+
+    SIGTERM is what a cluster scheduler (SLURM, Kubernetes, systemd) sends before SIGKILL, and
+    what ``kill PID`` sends; by default it ended the process at once, leaving the manifest
+    "running" with no ``finished_at``. The design is the one of Ctrl-C, end to end, with no
+    second path to keep in step:
+
+    - here, in the batch process, the signal raises an exception in the main thread, so the
+      ``finally`` blocks that Ctrl-C runs (the workers stopped by
+      :func:`brooker.batch.grade_many`, the manifest written "interrupted") run as they are.
+      Only the first SIGTERM raises: one sent again while the run is stopping (a second
+      ``kill``) does not cut that short; SIGKILL remains the hard stop.
+    - the workers keep SIGTERM's default action (they ignore only Ctrl-C): the batch process
+      stops them itself (a busy one killed, an idle one told to end), and multiprocessing
+      stops daemonic children left at exit with SIGTERM, which they must not ignore.
+
+    Installed only here, around the command (importing the library changes no signal
+    handler), only in the main thread (the only one Python delivers signals to, and
+    ``signal.signal`` refuses any other), and not when SIGTERM is ignored (a launcher that
+    ignores it means it) or has a handler not set from Python (it could not be put back). The
+    handler found is put back afterwards."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is None or previous == signal.SIG_IGN:
+        yield
+        return
+    raised = False
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        nonlocal raised
+        if not raised:
+            raised = True
+            raise Terminated
+
+    signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _error_line(rec: dict[str, Any]) -> str:
@@ -429,26 +490,30 @@ def grade(
         "judges_sha256": _judges_sha256(config.judges),
     }
     try:
-        code = _run(
-            paths=[str(p) for p in paths or []],
-            files_from=files_from,
-            config=config,
-            options=options,
-            json_out=json_out,
-            csv_file=csv_file,
-            out=out,
-            overlay=not no_overlay,
-            overlay_crops=overlay_crops,
-            workers=workers or _cpu_count(),
-            recursive=recursive,
-            resume=resume,
-            timeout=timeout,
-            quiet=quiet,
-            shard=shard_ix,
-            dask_scheduler=dask_scheduler,
-            err_console=err_console,
-            report=report,
-        )
+        with _sigterm_interrupts():
+            code = _run(
+                paths=[str(p) for p in paths or []],
+                files_from=files_from,
+                config=config,
+                options=options,
+                json_out=json_out,
+                csv_file=csv_file,
+                out=out,
+                overlay=not no_overlay,
+                overlay_crops=overlay_crops,
+                workers=workers or _cpu_count(),
+                recursive=recursive,
+                resume=resume,
+                timeout=timeout,
+                quiet=quiet,
+                shard=shard_ix,
+                dask_scheduler=dask_scheduler,
+                err_console=err_console,
+                report=report,
+            )
+    except Terminated:
+        err_console.print("stopped by SIGTERM", style="red")
+        raise typer.Exit(int(ExitCode.TERMINATED)) from None
     except KeyboardInterrupt:
         err_console.print("interrupted", style="red")
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
