@@ -20,6 +20,10 @@ safely:
   per-file time limit by killing that one worker. A file that times out
   gets an ``error`` record with code ``timeout``; a worker that dies (segfault, out-of-memory
   kill) gives ``internal_error``; either way the worker is replaced and the batch goes on.
+  A worker lost to SIGTERM (or with the forkserver that reports its end) may be one process of
+  a job being cancelled, whose batch process gets the signal a moment later: its record waits
+  :data:`STOP_GRACE_S` for that (:func:`_maybe_stopping_too`), so a cancelled run does not end
+  with ``internal_error`` records for the files it was grading.
   ``workers=1`` still uses one subprocess, so the limit holds; ``workers=0`` grades in the
   calling process with no time limit (debugging, and what Dask workers do). An unexpected
   exception inside grading (a bug) becomes an ``internal_error`` record with a one-line message;
@@ -1048,6 +1052,43 @@ def _death_message(proc: Any) -> str:
     return f"worker process died while grading this file (exit code {code})"
 
 
+#: Seconds the batch process waits, after a worker was lost in a way that may be part of the
+#: whole job being stopped, for a signal of its own before it records the file as an
+#: ``internal_error`` (:func:`_maybe_stopping_too`).
+STOP_GRACE_S: Final = 2.0
+
+
+def _lost_to_a_stop(proc: Any) -> bool:
+    """Whether a worker's end may be part of its whole job being stopped: killed by SIGTERM,
+    or its exit status lost with the forkserver that reports it (exit code 255 from
+    multiprocessing: the forkserver, in the same process group or cgroup as the workers,
+    was stopped too)."""
+    import signal
+
+    return proc.exitcode in (-signal.SIGTERM, 255)
+
+
+def _maybe_stopping_too(proc: Any) -> bool:
+    """Wait :data:`STOP_GRACE_S` before the loss of the worker ``proc`` (found dead) is
+    recorded, when it may be part of this whole job being stopped (:func:`_lost_to_a_stop`);
+    whether it waited.
+
+    A cluster scheduler cancelling a job (SLURM's ``scancel``, systemd's stop, ``kill`` of a
+    process group) sends SIGTERM to every process of it, one after another in no set order: a
+    worker killed first would otherwise be recorded as ``internal_error`` ("killed by SIGTERM")
+    just before this process gets its own signal, and a stopped run would end with error records
+    for the files it was only grading. During the wait this process's own SIGTERM ends it (its
+    default action), or is raised by the handler of its caller (``brooker grade`` raises it as
+    an interruption, as Ctrl-C): no record is written. A worker stopped alone (an
+    administrator's ``kill``, a watchdog) is recorded as before, that much later. The workers
+    keep SIGTERM's default action (multiprocessing stops daemonic children left at exit with
+    it), so the grace is here rather than in the workers."""
+    if not _lost_to_a_stop(proc):
+        return False
+    time.sleep(STOP_GRACE_S)
+    return True
+
+
 def _failed(path: str, code: str, message: str) -> GradingResult:
     """An error result for a file whose worker was lost; hashed here for the resume key."""
     try:
@@ -1092,6 +1133,7 @@ def _run_pool(
             ready = set(wait([w.conn for w in active] + [w.proc.sentinel for w in active], wait_s))
             now = time.monotonic()
             finished: list[GradingResult] = []
+            graced = False
             for w in list(pool):
                 if w.task is None:
                     continue
@@ -1109,6 +1151,8 @@ def _run_pool(
                         result = got[1]
                     elif got is not None or not w.proc.is_alive():
                         w.proc.join(timeout=1)
+                        if not graced:  # once a round: a job's workers end together
+                            graced = _maybe_stopping_too(w.proc)
                         result = _failed(path, "internal_error", _death_message(w.proc))
                         replace_worker = True
                 elif now >= w.deadline:

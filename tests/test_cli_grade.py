@@ -7,6 +7,7 @@ in subprocesses on phantom films (``--json > file``, worker counts, a SIGKILLed 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import json
@@ -1337,6 +1338,38 @@ def test_sigterm_stops_the_run_as_ctrl_c_does(tmp_path: Path):
     assert len(workers) == 2  # still held, when the batch process ended, had it not stopped them
     assert _alive(workers) == []  # stopped by the batch process before it ended
     deadline = time.monotonic() + 10  # the forkserver and the resource tracker follow it
+    while _alive(below):
+        assert time.monotonic() < deadline, f"left behind: {_alive(below)}"
+        time.sleep(0.05)
+    _assert_resumes(cmd, out)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("order", ["killpg", "workers first"])
+def test_sigterm_to_the_whole_job_records_no_worker_as_lost(tmp_path: Path, order: str):
+    """A scheduler cancelling the job signals every process of it: with os.killpg at once,
+    or (as SLURM and systemd do, one process after another) the workers first and the batch
+    process a moment later. The workers die of SIGTERM while grading; the films they held get
+    no internal_error record (which --resume would grade again anyway, but which made a
+    cancelled run look like a crash), and the run stops as the batch process alone does."""
+    cmd, out = _held_run(tmp_path)
+    proc, below = _start_held(cmd, out)
+    try:
+        if order == "killpg":
+            os.killpg(proc.pid, signal.SIGTERM)
+        else:
+            for pid in below:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+            time.sleep(0.3)  # well within batch.STOP_GRACE_S
+            os.kill(proc.pid, signal.SIGTERM)
+        _assert_stopped_cleanly(proc, out)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    deadline = time.monotonic() + 10
     while _alive(below):
         assert time.monotonic() < deadline, f"left behind: {_alive(below)}"
         time.sleep(0.05)

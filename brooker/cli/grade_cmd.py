@@ -260,7 +260,11 @@ def _sigterm_interrupts() -> Iterator[None]:
       ``kill``) does not cut that short; SIGKILL remains the hard stop.
     - the workers keep SIGTERM's default action (they ignore only Ctrl-C): the batch process
       stops them itself (a busy one killed, an idle one told to end), and multiprocessing
-      stops daemonic children left at exit with SIGTERM, which they must not ignore.
+      stops daemonic children left at exit with SIGTERM, which they must not ignore. A
+      scheduler that signals the whole job kills them too, possibly a moment before this
+      process gets its own signal: the batch process waits a little before it records such a
+      loss (:func:`brooker.batch._maybe_stopping_too`), so the files they were grading get no
+      ``internal_error`` record and are graded by ``--resume``.
 
     Installed only here, around the command (importing the library changes no signal
     handler), only in the main thread (the only one Python delivers signals to, and
