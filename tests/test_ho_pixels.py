@@ -443,6 +443,37 @@ def test_augmented_copies_keep_their_films_fold_and_drawn_bone(tmp_path: Path) -
     assert not list((tmp_path / "aug").glob("*.part"))
 
 
+def test_a_cropped_copy_cuts_its_pixels_and_its_drawn_bone_alike(tmp_path: Path) -> None:
+    # --augment crop2: the first two rows and columns cut off the copy and its drawn-bone mask
+    import sys
+
+    import pydicom
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from train_ho_pixels import DEFAULT_AUGMENT, drawn_mask, render_augmented
+
+    assert "crop2" not in DEFAULT_AUGMENT  # measured, not shipped
+    spec = replace(ph.random_spec(2003), spacing_mm=1.0)
+    source = ph.write(ph.render(spec), tmp_path / "rai_src.dcm")
+    ds = pydicom.dcmread(source)
+    px = ds.pixel_array.astype(np.int64)
+    px[100:130, 100:140] += 60  # "drawn" bone
+    ds.PixelData = np.clip(px, 0, (1 << ds.BitsStored) - 1).astype(ds.pixel_array.dtype).tobytes()
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    hybrid = tmp_path / "hyb_rai_src_v0.dcm"
+    ds.save_as(hybrid)
+    jobs = [(str(hybrid), str(source), "rai_src")]
+    [(film, mask, group)] = render_augmented(tmp_path / "aug", jobs, ["crop2"])
+    assert (Path(film).name, group) == ("crop2__hyb_rai_src_v0.dcm", "rai_src")
+    copy = pydicom.dcmread(film)
+    assert (copy.Rows, copy.Columns) == (ds.Rows - 2, ds.Columns - 2)
+    assert np.array_equal(copy.pixel_array, pydicom.dcmread(hybrid).pixel_array[2:, 2:])
+    assert mask is not None
+    with np.load(mask) as z:
+        assert np.array_equal(z["ectopic"], drawn_mask(hybrid, source)[2:, 2:])
+        assert z["ectopic"][98:128, 98:138].sum() > 0.8 * 30 * 40  # the bone moved with it
+
+
 def test_augmented_copies_are_judged_by_networks_blind_to_their_fold() -> None:
     # the copy of a fold-j film: for the shipped judge, the pixel network trained without fold
     # j; for fold k's nested judge, the one trained without j and k (never one that saw k)
