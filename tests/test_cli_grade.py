@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -1294,6 +1295,29 @@ def _start_held(
         time.sleep(0.02)
 
 
+@contextlib.contextmanager
+def _held(
+    cmd: list[str], out: Path
+) -> Iterator[tuple[subprocess.Popen[str], dict[int, tuple[int, str]]]]:
+    """:func:`_start_held`, its process group killed afterwards if the test left it running."""
+    proc, below = _start_held(cmd, out)
+    try:
+        yield proc, below
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _wait_gone(procs: dict[int, tuple[int, str]], within_s: float = 10.0) -> None:
+    """Until none of ``procs`` is alive (the forkserver and the resource tracker follow the
+    batch process they served), failing after ``within_s``."""
+    deadline = time.monotonic() + within_s
+    while _alive(procs):
+        assert time.monotonic() < deadline, f"left behind: {_alive(procs)}"
+        time.sleep(0.05)
+
+
 def _assert_stopped_cleanly(proc: subprocess.Popen[str], out: Path) -> None:
     """What a run stopped by SIGTERM leaves: exit 143, its line on stderr and no other, the
     manifest "interrupted", and only the record of the film graded before."""
@@ -1326,21 +1350,13 @@ def test_sigterm_stops_the_run_as_ctrl_c_does(tmp_path: Path):
     Ctrl-C, with its own exit code 143, and --resume continues it. It died at once, its
     manifest left "running" with no finished_at."""
     cmd, out = _held_run(tmp_path)
-    proc, below = _start_held(cmd, out)
-    try:
+    with _held(cmd, out) as (proc, below):
         os.kill(proc.pid, signal.SIGTERM)
         _assert_stopped_cleanly(proc, out)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
     workers = {p: s for p, s in below.items() if s[0] != proc.pid}  # the forkserver's
     assert len(workers) == 2  # still held, when the batch process ended, had it not stopped them
     assert _alive(workers) == []  # stopped by the batch process before it ended
-    deadline = time.monotonic() + 10  # the forkserver and the resource tracker follow it
-    while _alive(below):
-        assert time.monotonic() < deadline, f"left behind: {_alive(below)}"
-        time.sleep(0.05)
+    _wait_gone(below)
     _assert_resumes(cmd, out)
 
 
@@ -1354,8 +1370,7 @@ def test_sigterm_to_the_whole_job_records_no_worker_as_lost(tmp_path: Path, orde
     no internal_error record (which --resume would grade again anyway, but which made a
     cancelled run look like a crash), and the run stops as the batch process alone does."""
     cmd, out = _held_run(tmp_path)
-    proc, below = _start_held(cmd, out)
-    try:
+    with _held(cmd, out) as (proc, below):
         if order == "killpg":
             os.killpg(proc.pid, signal.SIGTERM)
         else:
@@ -1365,12 +1380,5 @@ def test_sigterm_to_the_whole_job_records_no_worker_as_lost(tmp_path: Path, orde
             time.sleep(0.3)  # well within batch.STOP_GRACE_S
             os.kill(proc.pid, signal.SIGTERM)
         _assert_stopped_cleanly(proc, out)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    deadline = time.monotonic() + 10
-    while _alive(below):
-        assert time.monotonic() < deadline, f"left behind: {_alive(below)}"
-        time.sleep(0.05)
+    _wait_gone(below)
     _assert_resumes(cmd, out)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -395,15 +396,10 @@ def test_a_films_own_held_out_probabilities() -> None:
     assert _own(cv, "rai_zz.dcm") == {}
 
 
-def test_augmented_copies_keep_their_films_fold_and_drawn_bone(tmp_path: Path) -> None:
-    # benchmarks/train_ho_pixels.py --augment: a copy of each film with another tone curve, in
-    # its film's group (fold); a hybrid copy is labelled by the bone drawn into the original
-    import sys
-
+def _drawn_pair(tmp_path: Path) -> tuple[Path, Path, Any]:
+    """A synthetic "source" film and a "hybrid" copy of it with a 30 x 40 pixel block of bone
+    drawn in at (100, 100): (source, hybrid, the hybrid's dataset)."""
     import pydicom
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from train_ho_pixels import drawn_mask, render_augmented
 
     spec = replace(ph.random_spec(2003), spacing_mm=1.0)
     source = ph.write(ph.render(spec), tmp_path / "rai_src.dcm")
@@ -414,6 +410,20 @@ def test_augmented_copies_keep_their_films_fold_and_drawn_bone(tmp_path: Path) -
     ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
     hybrid = tmp_path / "hyb_rai_src_v0.dcm"
     ds.save_as(hybrid)
+    return source, hybrid, ds
+
+
+def test_augmented_copies_keep_their_films_fold_and_drawn_bone(tmp_path: Path) -> None:
+    # benchmarks/train_ho_pixels.py --augment: a copy of each film with another tone curve, in
+    # its film's group (fold); a hybrid copy is labelled by the bone drawn into the original
+    import sys
+
+    import pydicom
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from train_ho_pixels import drawn_mask, render_augmented
+
+    source, hybrid, ds = _drawn_pair(tmp_path)
     jobs = [(str(hybrid), str(source), "rai_src"), (str(source), None, "rai_src")]
     out = render_augmented(tmp_path / "aug", jobs, ["gamma1.25"])
     assert [(Path(p).name, g) for p, _, g in out] == [
@@ -453,15 +463,7 @@ def test_a_cropped_copy_cuts_its_pixels_and_its_drawn_bone_alike(tmp_path: Path)
     from train_ho_pixels import DEFAULT_AUGMENT, drawn_mask, render_augmented
 
     assert "crop2" not in DEFAULT_AUGMENT  # measured, not shipped
-    spec = replace(ph.random_spec(2003), spacing_mm=1.0)
-    source = ph.write(ph.render(spec), tmp_path / "rai_src.dcm")
-    ds = pydicom.dcmread(source)
-    px = ds.pixel_array.astype(np.int64)
-    px[100:130, 100:140] += 60  # "drawn" bone
-    ds.PixelData = np.clip(px, 0, (1 << ds.BitsStored) - 1).astype(ds.pixel_array.dtype).tobytes()
-    ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
-    hybrid = tmp_path / "hyb_rai_src_v0.dcm"
-    ds.save_as(hybrid)
+    source, hybrid, ds = _drawn_pair(tmp_path)
     jobs = [(str(hybrid), str(source), "rai_src")]
     [(film, mask, group)] = render_augmented(tmp_path / "aug", jobs, ["crop2"])
     assert (Path(film).name, group) == ("crop2__hyb_rai_src_v0.dcm", "rai_src")
