@@ -1198,6 +1198,28 @@ def test_sigterm_is_raised_as_an_interruption_and_the_handler_put_back(
     assert signal.getsignal(signal.SIGTERM) is before
 
 
+def test_stopped_while_resume_hashes_its_inputs_the_manifest_says_so(
+    fake_engine: None, good_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """--resume first reads the kept records and hashes their inputs (minutes on an archive);
+    a Ctrl-C or SIGTERM then left the new run's manifest "running", with no finished_at."""
+    out = tmp_path / "o"
+    assert run(good_tree, "--out", out, "--workers", "1").exit_code == 0
+    kept = (out / "results.jsonl").read_bytes()
+
+    def stopped(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch, "load_resume_state", stopped)
+    r = run(good_tree, "--out", out, "--workers", "1", "--resume")
+    assert r.exit_code == 130, r.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["state"] == "interrupted"
+    assert manifest["finished_at"] is not None
+    assert manifest["counts"]["files"] == 0  # this run graded nothing
+    assert (out / "results.jsonl").read_bytes() == kept  # the kept records are kept
+
+
 def fake_grade_held(path, config=None, **kwargs):  # type: ignore[no-untyped-def]
     """:func:`fake_grade`, held for ``$BROOKER_TEST_HOLD_S`` seconds (as the worker's
     environment says) for a file holding ``HOLD``: busy workers, for as long as a test

@@ -923,7 +923,16 @@ def _run(
                 raise output_error(exc, str(results_path)) from None
         batch.write_manifest(manifest_path, manifest)
         if resume:
-            previous = batch.load_resume_state(results_path, files, out)
+            try:
+                previous = batch.load_resume_state(results_path, files, out)
+            except KeyboardInterrupt:
+                # stopped (Ctrl-C, SIGTERM) while the kept records' inputs are hashed, which
+                # takes minutes on an archive: the manifest says so, as later in the run
+                manifest.update(finished_at=batch.utc_now(), state="interrupted",
+                                counts={"files": 0, "resumed": 0, **batch.counts([])})  # fmt: skip
+                with contextlib.suppress(OutputError):
+                    batch.write_manifest(manifest_path, manifest)
+                raise
     except BaseException:
         if client is not None:
             client.close()
