@@ -1058,19 +1058,11 @@ def _death_message(proc: Any) -> str:
 STOP_GRACE_S: Final = 2.0
 
 
-def _lost_to_a_stop(proc: Any) -> bool:
-    """Whether a worker's end may be part of its whole job being stopped: killed by SIGTERM,
-    or its exit status lost with the forkserver that reports it (exit code 255 from
-    multiprocessing: the forkserver, in the same process group or cgroup as the workers,
-    was stopped too)."""
-    import signal
-
-    return proc.exitcode in (-signal.SIGTERM, 255)
-
-
 def _maybe_stopping_too(proc: Any) -> bool:
     """Wait :data:`STOP_GRACE_S` before the loss of the worker ``proc`` (found dead) is
-    recorded, when it may be part of this whole job being stopped (:func:`_lost_to_a_stop`);
+    recorded, when it may be part of this whole job being stopped: killed by SIGTERM, or its
+    exit status lost with the forkserver that reports it (exit code 255 from multiprocessing:
+    the forkserver, in the same process group or cgroup as the workers, was stopped too);
     whether it waited.
 
     A cluster scheduler cancelling a job (SLURM's ``scancel``, systemd's stop, ``kill`` of a
@@ -1083,7 +1075,9 @@ def _maybe_stopping_too(proc: Any) -> bool:
     administrator's ``kill``, a watchdog) is recorded as before, that much later. The workers
     keep SIGTERM's default action (multiprocessing stops daemonic children left at exit with
     it), so the grace is here rather than in the workers."""
-    if not _lost_to_a_stop(proc):
+    import signal
+
+    if proc.exitcode not in (-signal.SIGTERM, 255):
         return False
     time.sleep(STOP_GRACE_S)
     return True

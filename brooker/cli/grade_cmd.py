@@ -911,6 +911,20 @@ def _run(
     client = None
     if dask_scheduler is not None:
         client = _dask_client(dask_scheduler, len(files), err_console, quiet)
+
+    def close_manifest(
+        state: str, records: list[dict[str, Any]], resumed: int, failure: BrookerError | None
+    ) -> None:
+        """The manifest's last word: when and how the run ended, and what it holds."""
+        manifest.update(
+            finished_at=batch.utc_now(),
+            state=state,
+            counts={"files": len(records), "resumed": resumed, **batch.counts(records)},
+        )
+        if failure is not None:
+            manifest["error"] = {"code": failure.code, "message": failure.message}
+        batch.write_manifest(manifest_path, manifest)
+
     try:
         previous: dict[str, dict[str, Any]] = {}
         if not resume:
@@ -928,10 +942,8 @@ def _run(
             except KeyboardInterrupt:
                 # stopped (Ctrl-C, SIGTERM) while the kept records' inputs are hashed, which
                 # takes minutes on an archive: the manifest says so, as later in the run
-                manifest.update(finished_at=batch.utc_now(), state="interrupted",
-                                counts={"files": 0, "resumed": 0, **batch.counts([])})  # fmt: skip
                 with contextlib.suppress(OutputError):
-                    batch.write_manifest(manifest_path, manifest)
+                    close_manifest("interrupted", [], 0, None)
                 raise
     except BaseException:
         if client is not None:
@@ -1001,16 +1013,8 @@ def _run(
         state, failure = "failed", err
         raise
     finally:
-        c = batch.counts(records)
-        manifest.update(
-            finished_at=batch.utc_now(),
-            state=state,
-            counts={"files": len(records), "resumed": len(previous), **c},
-        )
-        if failure is not None:
-            manifest["error"] = {"code": failure.code, "message": failure.message}
         try:
-            batch.write_manifest(manifest_path, manifest)
+            close_manifest(state, records, len(previous), failure)
         except OutputError:
             if failure is None:
                 raise
