@@ -97,6 +97,16 @@ def gamma(g: float) -> Transform:
     return apply
 
 
+def crop(k: int) -> Transform:
+    """The first ``k`` rows and columns cut off (the top and the left): the grey levels kept,
+    every grid anchored at the image's corner moved."""
+
+    def apply(ds: pydicom.Dataset, px: Pixels, seed: int) -> Pixels:
+        return px[k:, k:]
+
+    return apply
+
+
 def sharpen(amount: float, sigma_px: float) -> Transform:
     """Edge enhancement as CR/DX processing applies it: ``x + amount * (x - blur(x))``, the blur
     a Gaussian of ``sigma_px`` stored pixels, clipped to the range."""
@@ -206,7 +216,7 @@ def reexport(variant: str, src: Path, dst: Path, labels: Labels, seed: int) -> L
             hip["centre_rc_px"] = [r + pr, c + pc]
     elif variant in CROP:
         k = CROP[variant]
-        px = px[k:, k:]
+        px = crop(k)(ds, px, seed)
         for hip in out["hips"]:
             r, c = hip["centre_rc_px"]
             hip["centre_rc_px"] = [r - k, c - k]
