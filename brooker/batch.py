@@ -732,6 +732,19 @@ def grade_one(
 # --------------------------------------------------------------------------------------------
 
 
+def usable_cpus() -> int:
+    """The number of CPUs this process may run on: the default number of worker processes.
+
+    On Linux this is the CPU affinity mask (``os.sched_getaffinity``), which a cluster
+    scheduler (SLURM's ``--cpus-per-task``, a cgroup cpuset, ``taskset``) narrows to the CPUs
+    a job was given; ``os.cpu_count()`` counts every CPU of the machine, so a job given 4 of
+    64 would start 64 workers on its 4. Elsewhere, ``os.cpu_count()`` (1 if unknown)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 def _worker_main(
     conn: Any, lifeline: Any, grade_fn: GradeFn | None, held: int | None = None
 ) -> None:
@@ -1695,8 +1708,9 @@ def grade_many(
         Files and folders (see :func:`discover`).
     config : AnalysisConfig, optional
     workers : int, optional
-        Worker processes (default: the number of CPUs). ``0`` grades in this process, with no
-        time limit and no protection against a crash.
+        Worker processes (default: the CPUs this process may run on, :func:`usable_cpus`: a
+        cluster job's share, not every CPU of the machine). ``0`` grades in this process,
+        with no time limit and no protection against a crash.
     out_dir : str or Path, optional
         Overlays, ``results.jsonl`` and ``errors.log`` go here. Without it nothing is written
         (unless ``results_file`` is given).
@@ -1771,7 +1785,7 @@ def grade_many(
     elif results_file is not None:
         _forget_records(results_file, files)
     if workers is None:
-        workers = os.cpu_count() or 1
+        workers = usable_cpus()
     if out is not None:
         os.makedirs(out, exist_ok=True)
     common = {"out_dir": out, "overlay": overlay, "overlay_crops": overlay_crops}

@@ -298,10 +298,9 @@ def make_thumbnails(
                     continue
         todo[k] = (str(png), None if target is None else str(target))
     if workers is None:
-        try:
-            workers = len(os.sched_getaffinity(0))
-        except AttributeError:  # pragma: no cover - not Linux
-            workers = os.cpu_count() or 1
+        from brooker.batch import usable_cpus
+
+        workers = usable_cpus()
     keys = list(todo)
     if workers <= 1 or len(keys) < 16:
         out.update({k: _make_and_keep(*todo[k]) for k in keys})
@@ -687,7 +686,8 @@ def write_report(
 
     ``records`` default to :func:`load_records` of ``out_dir``; ``path`` to
     ``out_dir/report.html``; thumbnails are made by ``workers`` processes (default: the
-    number of cores; decoding the 2048 px overlay PNGs is most of the time) and kept in
+    CPUs this process may run on, :func:`brooker.batch.usable_cpus`; decoding the 2048 px
+    overlay PNGs is most of the time) and kept in
     ``out_dir/.report-thumbs`` for the next build. A page that cannot be written raises
     :class:`brooker.errors.OutputError`.
     """

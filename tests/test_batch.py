@@ -608,6 +608,29 @@ def test_a_killed_batch_leaves_no_file_in_the_temporary_folder(
     assert sorted(p.name for p in tmp.glob("brooker-stderr-*")) == []
 
 
+def test_default_workers_are_the_cpus_this_process_may_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """``workers=None`` starts one worker per CPU of the affinity mask, which a cluster job's
+    allotment narrows (2 of the machine's 64 here), as ``brooker grade`` does: it counted
+    every CPU of the machine (``os.cpu_count``), 64 workers on a job given 2."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    run_pool, started = batch._run_pool, []
+
+    def counted(tasks, config, common, workers, *rest):  # type: ignore[no-untyped-def]
+        started.append(workers)
+        return run_pool(tasks, config, common, workers, *rest)
+
+    monkeypatch.setattr(batch, "_run_pool", counted)
+    for name in "abc":
+        _write(tmp_path / "in" / name, b"one")
+    results = list(batch.grade_many([tmp_path / "in"], overlay=False, grade_fn=fake_grade))
+    assert started == [2]
+    assert [r.status for r in results] == [Status.OK] * 3
+    assert batch.usable_cpus() == 2  # the count the command line's --workers defaults to
+
+
 @pytest.mark.parametrize("workers", [-1, 1.5, "2", True])
 def test_bad_workers_is_a_config_error_before_any_work(tmp_path: Path, workers: object):
     """A bad ``workers`` is the API's usage error, as every other bad argument (the command

@@ -53,13 +53,6 @@ _CLASS_STYLE = {
 }
 
 
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))  # honours cgroup/affinity limits on clusters
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
 def _fmt_gap(gap: Any) -> str:
     return "" if gap is None else f"{label_gap_mm(float(gap)):.1f}"
 
@@ -335,7 +328,12 @@ def grade(
     ] = False,
     workers: Annotated[
         int | None,
-        typer.Option("--workers", min=1, help="Worker processes (default: the number of cores)."),
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Worker processes (default: the cores this process may use: a cluster job's "
+            "allotment, not the whole machine).",
+        ),
     ] = None,
     recursive: Annotated[
         bool,
@@ -493,6 +491,8 @@ def grade(
         "judges": config.judges,
         "judges_sha256": _judges_sha256(config.judges),
     }
+    from brooker.batch import usable_cpus
+
     try:
         with _sigterm_interrupts():
             code = _run(
@@ -505,7 +505,7 @@ def grade(
                 out=out,
                 overlay=not no_overlay,
                 overlay_crops=overlay_crops,
-                workers=workers or _cpu_count(),
+                workers=workers or usable_cpus(),
                 recursive=recursive,
                 resume=resume,
                 timeout=timeout,
