@@ -20,10 +20,11 @@ safely:
   per-file time limit by killing that one worker. A file that times out
   gets an ``error`` record with code ``timeout``; a worker that dies (segfault, out-of-memory
   kill) gives ``internal_error``; either way the worker is replaced and the batch goes on.
-  A worker lost to SIGTERM (or with the forkserver that reports its end) may be one process of
-  a job being cancelled, whose batch process gets the signal a moment later: its record waits
-  :data:`STOP_GRACE_S` for that (:func:`_maybe_stopping_too`), so a cancelled run does not end
-  with ``internal_error`` records for the files it was grading.
+  A worker lost to SIGTERM or SIGHUP (or with the forkserver that reports its end) may be one
+  process of a job being cancelled (or whose terminal closed), whose batch process gets the
+  signal a moment later: its record waits :data:`STOP_GRACE_S` for that
+  (:func:`_maybe_stopping_too`), so a cancelled run does not end with ``internal_error``
+  records for the files it was grading.
   ``workers=1`` still uses one subprocess, so the limit holds; ``workers=0`` grades in the
   calling process with no time limit (debugging, and what Dask workers do). An unexpected
   exception inside grading (a bug) becomes an ``internal_error`` record with a one-line message;
@@ -1073,16 +1074,17 @@ STOP_GRACE_S: Final = 2.0
 
 def _maybe_stopping_too(proc: Any) -> bool:
     """Wait :data:`STOP_GRACE_S` before the loss of the worker ``proc`` (found dead) is
-    recorded, when it may be part of this whole job being stopped: killed by SIGTERM, or its
-    exit status lost with the forkserver that reports it (exit code 255 from multiprocessing:
-    the forkserver, in the same process group or cgroup as the workers, was stopped too);
-    whether it waited.
+    recorded, when it may be part of this whole job being stopped: killed by SIGTERM or SIGHUP
+    (a shell passes SIGHUP on to every process of a job in the foreground when its terminal
+    closes), or its exit status lost with the forkserver that reports it (exit code 255 from
+    multiprocessing: the forkserver, in the same process group or cgroup as the workers, was
+    stopped too); whether it waited.
 
     A cluster scheduler cancelling a job (SLURM's ``scancel``, systemd's stop, ``kill`` of a
     process group) sends SIGTERM to every process of it, one after another in no set order: a
     worker killed first would otherwise be recorded as ``internal_error`` ("killed by SIGTERM")
     just before this process gets its own signal, and a stopped run would end with error records
-    for the files it was only grading. During the wait this process's own SIGTERM ends it (its
+    for the files it was only grading. During the wait this process's own signal ends it (its
     default action), or is raised by the handler of its caller (``brooker grade`` raises it as
     an interruption, as Ctrl-C): no record is written. A worker stopped alone (an
     administrator's ``kill``, a watchdog) is recorded as before, that much later. The workers
@@ -1090,7 +1092,10 @@ def _maybe_stopping_too(proc: Any) -> bool:
     it), so the grace is here rather than in the workers."""
     import signal
 
-    if proc.exitcode not in (-signal.SIGTERM, 255):
+    stopping = {-signal.SIGTERM, 255}
+    if hasattr(signal, "SIGHUP"):  # not on Windows
+        stopping.add(-signal.SIGHUP)
+    if proc.exitcode not in stopping:
         return False
     time.sleep(STOP_GRACE_S)
     return True

@@ -160,6 +160,10 @@ class ExitCode(enum.IntEnum):
     OUTPUT_ERROR = 5
     """An output could not be written (disk full, permissions, read-only file system, a file
     where a folder is expected): the environment, not a bug and not the inputs."""
+    HUNG_UP = 129
+    """Stopped by SIGHUP (128 + SIGHUP, as a shell reports it): the terminal of a run in the
+    foreground closed (a window shut, an ssh connection dropped); stopped as by Ctrl-C:
+    continue with ``--resume``. A run started with ``nohup`` (which ignores SIGHUP) goes on."""
     INTERRUPTED = 130
     """Stopped by Ctrl-C (128 + SIGINT, as a shell reports it): continue with ``--resume``."""
     BROKEN_PIPE = 141

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import functools
+import io
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -1162,40 +1166,133 @@ def test_a_record_spelt_otherwise_is_resumed_with_this_runs_spelling(
     assert len(batch.read_records(other / "results.jsonl")) == 2
 
 
-# --- stopped by SIGTERM (a cluster scheduler cancelling the job, `kill PID`) ---------------------
+# --- stopped by SIGTERM (a cluster scheduler cancelling the job, `kill PID`) or SIGHUP (the ---
+# --- terminal closed) ----------------------------------------------------------------------
 
 
-def test_sigterm_is_raised_as_an_interruption_and_the_handler_put_back(
-    fake_engine: None, good_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+#: The stop signals ``brooker grade`` handles, each with its exit code and its line on stderr.
+STOP_SIGNALS = [
+    pytest.param(signal.SIGTERM, 143, "stopped by SIGTERM", id="SIGTERM"),
+    pytest.param(signal.SIGHUP, 129, "stopped by SIGHUP", id="SIGHUP"),
+]
+
+
+@pytest.mark.parametrize(("sig", "code", "line"), STOP_SIGNALS)
+def test_stop_signal_is_raised_as_an_interruption_and_the_handler_put_back(
+    fake_engine: None,
+    good_tree: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sig: signal.Signals,
+    code: int,
+    line: str,
 ):
-    """In the batch process SIGTERM stops the run as Ctrl-C does (exit 143, the records so far
-    kept, the manifest "interrupted"); a second SIGTERM while it stops does not cut the
-    manifest short; the handler found before the command is put back after it."""
-    before = signal.getsignal(signal.SIGTERM)
+    """In the batch process SIGTERM and SIGHUP stop the run as Ctrl-C does (exit 143 and 129,
+    the records so far kept, the manifest "interrupted"); a second signal while it stops does
+    not cut the manifest short; the handler found before the command is put back after it.
+    SIGHUP ended the process at once, its manifest "running"."""
+    before = signal.getsignal(sig)
     write_record, write_manifest = batch.ResultsWriter.write, batch.write_manifest
 
     def handled() -> bool:  # never raise it with no handler: that would end the test run
-        return signal.getsignal(signal.SIGTERM) is not before
+        return signal.getsignal(sig) is not before
 
-    def record_then_sigterm(self: batch.ResultsWriter, record: dict[str, Any]) -> None:
+    def record_then_signal(self: batch.ResultsWriter, record: dict[str, Any]) -> None:
         write_record(self, record)
         if handled():
-            signal.raise_signal(signal.SIGTERM)  # after the first record
+            signal.raise_signal(sig)  # after the first record
 
-    def sigterm_again(path: Path, manifest: dict[str, Any]) -> None:
+    def signal_again(path: Path, manifest: dict[str, Any]) -> None:
         if manifest["state"] != "running" and handled():
-            signal.raise_signal(signal.SIGTERM)  # as the run stops
+            signal.raise_signal(sig)  # as the run stops
         write_manifest(path, manifest)
 
-    monkeypatch.setattr(batch.ResultsWriter, "write", record_then_sigterm)
-    monkeypatch.setattr(batch, "write_manifest", sigterm_again)
+    monkeypatch.setattr(batch.ResultsWriter, "write", record_then_signal)
+    monkeypatch.setattr(batch, "write_manifest", signal_again)
     out = tmp_path / "o"
     r = run(good_tree, "--out", out, "--workers", "1", "--json")
-    assert r.exit_code == 143, r.output
-    assert r.stderr.strip() == "stopped by SIGTERM"
+    assert r.exit_code == code, r.output
+    assert r.stderr.strip() == line
     assert json.loads((out / "manifest.json").read_text())["state"] == "interrupted"
     assert len(batch.read_records(out / "results.jsonl")) == 1  # written before the signal
-    assert signal.getsignal(signal.SIGTERM) is before
+    assert signal.getsignal(sig) is before
+
+
+def test_sighup_with_its_terminal_gone_is_no_internal_error(
+    fake_engine: None, good_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """After SIGHUP the terminal may be gone, every write to it failing (EIO): here the
+    progress bar's last drawing, as the run stops, and the closing line. The run still stops as
+    an interrupted one (exit 129, the manifest "interrupted", the record so far kept), not as
+    an internal error (exit 1, a traceback in errors.log) because a print failed."""
+    from rich.console import Console
+
+    from brooker.cli import grade_cmd
+
+    before = signal.getsignal(signal.SIGHUP)
+    hung_up = threading.Event()
+
+    class Terminal(io.StringIO):
+        """A terminal that hangs up: from then on the main thread's writes fail."""
+
+        def write(self, text: str) -> int:
+            if not hung_up.is_set():
+                return super().write(text)
+            if threading.current_thread() is threading.main_thread():
+                raise OSError(errno.EIO, os.strerror(errno.EIO))
+            return len(text)  # the progress bar's own refresh thread: lost too, unraised
+
+    terminal = Terminal()
+    make_console = grade_cmd.make_console
+
+    def console(**kwargs: Any) -> Any:
+        if kwargs.get("stderr"):
+            return Console(file=terminal, force_terminal=True, width=100, markup=False)
+        return make_console(**kwargs)
+
+    write_record = batch.ResultsWriter.write
+
+    def record_then_hang_up(self: batch.ResultsWriter, record: dict[str, Any]) -> None:
+        write_record(self, record)
+        if signal.getsignal(signal.SIGHUP) is not before:  # never unhandled: it ends pytest
+            hung_up.set()
+            signal.raise_signal(signal.SIGHUP)
+
+    monkeypatch.setattr(grade_cmd, "make_console", console)
+    monkeypatch.setattr(batch.ResultsWriter, "write", record_then_hang_up)
+    out = tmp_path / "o"
+    r = run(good_tree, "--out", out, "--workers", "1")
+    assert r.exit_code == 129, (r.output, terminal.getvalue())
+    assert "grading" in terminal.getvalue()  # the progress bar was drawn before
+    assert "stopped by SIGHUP" not in terminal.getvalue()  # it never reached the terminal
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["state"] == "interrupted"
+    assert "error" not in manifest
+    assert len(batch.read_records(out / "results.jsonl")) == 1
+    assert not (out / "errors.log").exists()
+
+
+def test_stopped_points_a_stream_that_cannot_take_what_it_holds_at_the_null_device(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """What standard output still holds for a terminal that hung up, or for a reader gone with
+    it, fails again in Python's flush at exit, which then exits 120 (not the stop's code) with
+    a message: a stopped run points such a stream at the null device before it exits."""
+    import typer
+    from rich.console import Console
+
+    from brooker.cli.grade_cmd import _stopped
+
+    read, write = os.pipe()
+    stream = os.fdopen(write, "w")
+    stream.write("held")  # buffered, not yet written
+    os.close(read)  # the reader goes away
+    monkeypatch.setattr(sys, "stdout", stream)
+    with pytest.raises(typer.Exit) as stop:
+        _stopped(Console(file=io.StringIO()), "stopped by SIGHUP", 129)
+    assert stop.value.exit_code == 129
+    assert os.path.samestat(os.fstat(write), os.stat(os.devnull))
+    stream.close()  # its flush raises nothing now
 
 
 def test_stopped_while_resume_hashes_its_inputs_the_manifest_says_so(
@@ -1340,12 +1437,21 @@ def _wait_gone(procs: dict[int, tuple[int, str]], within_s: float = 10.0) -> Non
         time.sleep(0.05)
 
 
-def _assert_stopped_cleanly(proc: subprocess.Popen[str], out: Path) -> None:
-    """What a run stopped by SIGTERM leaves: exit 143, its line on stderr and no other, the
-    manifest "interrupted", and only the record of the film graded before."""
+def _assert_stopped_cleanly(
+    proc: subprocess.Popen[str], out: Path, code: int = 143, line: str = "stopped by SIGTERM"
+) -> None:
+    """What a run stopped by SIGTERM (or another stop signal: its ``code`` and ``line``)
+    leaves: its exit code, its line on stderr and no other, the manifest "interrupted", and
+    only the record of the film graded before."""
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143, err
-    assert err.strip() == "stopped by SIGTERM"
+    assert proc.returncode == code, err
+    assert err.strip() == line
+    _assert_interrupted(out)
+
+
+def _assert_interrupted(out: Path) -> None:
+    """The manifest of a held run says "interrupted", with only the record of the film graded
+    before the stop, and no internal error logged."""
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["state"] == "interrupted"
     assert manifest["finished_at"] is not None
@@ -1367,14 +1473,17 @@ def _assert_resumes(cmd: list[str], out: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_sigterm_stops_the_run_as_ctrl_c_does(tmp_path: Path):
-    """`kill PID` (or a scheduler signalling only the main process): the run stops as on
-    Ctrl-C, with its own exit code 143, and --resume continues it. It died at once, its
-    manifest left "running" with no finished_at."""
+@pytest.mark.parametrize(("sig", "code", "line"), STOP_SIGNALS)
+def test_stop_signal_stops_the_run_as_ctrl_c_does(
+    tmp_path: Path, sig: signal.Signals, code: int, line: str
+):
+    """`kill PID` (or a scheduler signalling only the main process), `kill -HUP PID`: the run
+    stops as on Ctrl-C, with its own exit code (143, 129), and --resume continues it. It died
+    at once, its manifest left "running" with no finished_at."""
     cmd, out = _held_run(tmp_path)
     with _held(cmd, out) as (proc, below):
-        os.kill(proc.pid, signal.SIGTERM)
-        _assert_stopped_cleanly(proc, out)
+        os.kill(proc.pid, sig)
+        _assert_stopped_cleanly(proc, out, code, line)
     workers = {p: s for p, s in below.items() if s[0] != proc.pid}  # the forkserver's
     assert len(workers) == 2  # still held, when the batch process ended, had it not stopped them
     assert _alive(workers) == []  # stopped by the batch process before it ended
@@ -1384,23 +1493,96 @@ def test_sigterm_stops_the_run_as_ctrl_c_does(tmp_path: Path):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-@pytest.mark.parametrize("order", ["killpg", "workers first"])
-def test_sigterm_to_the_whole_job_records_no_worker_as_lost(tmp_path: Path, order: str):
-    """A scheduler cancelling the job signals every process of it: with os.killpg at once,
-    or (as SLURM and systemd do, one process after another) the workers first and the batch
-    process a moment later. The workers die of SIGTERM while grading; the films they held get
-    no internal_error record (which --resume would grade again anyway, but which made a
-    cancelled run look like a crash), and the run stops as the batch process alone does."""
+@pytest.mark.parametrize(
+    ("sig", "code", "line", "order"),
+    [
+        pytest.param(*stop.values, order, id=f"{stop.id}-{order}")
+        for stop in STOP_SIGNALS
+        for order in ("killpg", "workers first")
+    ]
+    # the forkserver left alive: each worker's death by SIGHUP is reported, not lost with it
+    + [pytest.param(*STOP_SIGNALS[1].values, "workers alone first", id="SIGHUP-workers alone")],
+)
+def test_stop_signal_to_the_whole_job_records_no_worker_as_lost(
+    tmp_path: Path, sig: signal.Signals, code: int, line: str, order: str
+):
+    """A scheduler cancelling the job signals every process of it, as a shell passes SIGHUP
+    on to every process of its job when the terminal closes: with os.killpg at once, or (as
+    SLURM and systemd do, one process after another) the workers first and the batch process
+    a moment later (the forkserver among the first, or not: then the workers' own deaths by
+    the signal are reported, not lost with it). The workers die of the signal while grading;
+    the films they held get no internal_error record (which --resume would grade again anyway,
+    but which made a cancelled run look like a crash), and the run stops as the batch process
+    alone does."""
     cmd, out = _held_run(tmp_path)
     with _held(cmd, out) as (proc, below):
         if order == "killpg":
-            os.killpg(proc.pid, signal.SIGTERM)
+            os.killpg(proc.pid, sig)
         else:
-            for pid in below:
+            alone = order == "workers alone first"
+            for pid, (parent, _) in below.items():
+                if alone and parent == proc.pid:  # the forkserver, the resource tracker
+                    continue
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGTERM)
+                    os.kill(pid, sig)
             time.sleep(0.3)  # well within batch.STOP_GRACE_S
-            os.kill(proc.pid, signal.SIGTERM)
-        _assert_stopped_cleanly(proc, out)
+            os.kill(proc.pid, sig)
+        _assert_stopped_cleanly(proc, out, code, line)
+    _wait_gone(below)
+    _assert_resumes(cmd, out)
+
+
+#: Run the command after it (``python -c`` this, then the command) as the controlling process
+#: of the terminal on its standard input, as a login shell's job is (it is a session leader:
+#: ``start_new_session``); the same process, so the same pid.
+_ON_TERMINAL = (
+    "import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_terminal_closed_stops_the_run_as_ctrl_c_does(tmp_path: Path):
+    """A run in the foreground of a terminal, its progress bar and records drawn there, when
+    the terminal closes (a window shut, an ssh connection dropped): the kernel hangs the
+    terminal up, every write to it fails from then on (EIO), and SIGHUP comes. The run stops
+    as on Ctrl-C (exit 129, the manifest "interrupted", the record so far kept, no internal
+    error from the writes that fail on the way out, the workers stopped) and --resume
+    continues it. It died at once, its manifest left "running"."""
+    cmd, out = _held_run(tmp_path)
+    shown = [a for a in cmd if a != "--quiet"]  # with the progress bar
+    main, term = os.openpty()
+    env = {**os.environ, "BROOKER_TEST_HOLD_S": "60", "TERM": "xterm"}
+    proc = subprocess.Popen([sys.executable, "-c", _ON_TERMINAL, *shown], stdin=term,
+                            stdout=term, stderr=term, env=env, start_new_session=True)  # fmt: skip
+    os.close(term)
+    drawn = bytearray()
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # until the first record is written and both workers hold a film
+            assert time.monotonic() < deadline, "no record appeared"
+            assert proc.poll() is None, "finished before it could be stopped"
+            if select.select([main], [], [], 0.02)[0]:
+                drawn += os.read(main, 65536)  # read what is drawn, so that no write blocks
+            results = out / "results.jsonl"
+            if results.exists() and results.read_bytes().count(b"\n") >= 1:
+                below = _descendants(proc.pid)
+                if sum(1 for parent, _ in below.values() if parent != proc.pid) >= 2:
+                    break
+        os.close(main)  # the terminal closes: hung up
+        main = -1
+        assert proc.wait(timeout=60) == 129
+    finally:
+        if main >= 0:
+            os.close(main)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert b"grading" in drawn  # the progress bar was on the terminal
+    _assert_interrupted(out)
+    workers = {p: s for p, s in below.items() if s[0] != proc.pid}
+    assert len(workers) == 2
+    assert _alive(workers) == []  # stopped by the batch process before it ended
     _wait_gone(below)
     _assert_resumes(cmd, out)

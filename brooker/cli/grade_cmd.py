@@ -9,9 +9,10 @@ Exit codes: 0 every input graded; 1 internal error (a bug); 2 usage error (inclu
 (ungradable or error, each with its record; a path that does not exist, cannot be read or is
 not a regular file counts here, with its ``error`` record, so that a list of files keeps one
 record per entry); 4 no inputs found; 5 an output cannot be written (disk full, permissions, a
-read-only file system, ``--out`` or ``--csv`` unusable: checked before any grading); 130, 141
-and 143 stopped by Ctrl-C, by the reader of standard output going away, or by SIGTERM
-(:func:`_sigterm_interrupts`), with the records so far kept and the manifest "interrupted".
+read-only file system, ``--out`` or ``--csv`` unusable: checked before any grading); 129, 130,
+141 and 143 stopped by SIGHUP (the terminal closed), by Ctrl-C, by the reader of standard output
+going away, or by SIGTERM (:func:`_signals_interrupt`), with the records so far kept and the
+manifest "interrupted".
 
 Every string from outside (file names, header values, messages quoting them) is printed through
 :mod:`brooker.cli.terminal`.
@@ -25,7 +26,7 @@ import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -232,61 +233,114 @@ def _print_special(console: Console, special: tuple[str, ...]) -> None:
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM received while ``brooker grade`` runs, raised in its main thread
-    (:func:`_sigterm_interrupts`). A ``KeyboardInterrupt``, so that every step of the run
+    (:func:`_signals_interrupt`). A ``KeyboardInterrupt``, so that every step of the run
     that Ctrl-C stops cleanly (the workers, the results file, the manifest, a Dask client)
     stops the same way; only the message and the exit code (143) differ."""
 
 
+class HungUp(KeyboardInterrupt):
+    """SIGHUP received while ``brooker grade`` runs (the terminal it runs in closed: a window
+    shut, an ssh connection dropped), raised as :class:`Terminated` is; exit code 129."""
+
+
 @contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """While the block runs, SIGTERM stops it as Ctrl-C does: raised as :class:`Terminated`.
+def _signals_interrupt() -> Iterator[None]:
+    """While the block runs, SIGTERM and SIGHUP stop it as Ctrl-C does: raised as
+    :class:`Terminated` and :class:`HungUp`.
 
     SIGTERM is what a cluster scheduler (SLURM, Kubernetes, systemd) sends before SIGKILL, and
-    what ``kill PID`` sends; by default it ended the process at once, leaving the manifest
-    "running" with no ``finished_at``. The design is the one of Ctrl-C, end to end, with no
-    second path to keep in step:
+    what ``kill PID`` sends; SIGHUP is what a run in the foreground gets when its terminal
+    closes (a window shut, an ssh connection dropped: the shell passes it on to the whole
+    job). By default either ended the process at once, leaving the manifest "running" with no
+    ``finished_at``. The design is the one of Ctrl-C, end to end, with no second path to keep
+    in step:
 
     - here, in the batch process, the signal raises an exception in the main thread, so the
       ``finally`` blocks that Ctrl-C runs (the workers stopped by
       :func:`brooker.batch.grade_many`, the manifest written "interrupted") run as they are.
-      Only the first SIGTERM raises: one sent again while the run is stopping (a second
-      ``kill``) does not cut that short; SIGKILL remains the hard stop.
-    - the workers keep SIGTERM's default action (they ignore only Ctrl-C): the batch process
+      Only the first of these signals raises: one sent again while the run is stopping (a
+      second ``kill``, the hang-up that follows) does not cut that short; SIGKILL remains the
+      hard stop.
+    - the workers keep the default action of both (they ignore only Ctrl-C): the batch process
       stops them itself (a busy one killed, an idle one told to end), and multiprocessing
       stops daemonic children left at exit with SIGTERM, which they must not ignore. A
-      scheduler that signals the whole job kills them too, possibly a moment before this
-      process gets its own signal: the batch process waits a little before it records such a
-      loss (:func:`brooker.batch._maybe_stopping_too`), so the files they were grading get no
-      ``internal_error`` record and are graded by ``--resume``.
+      scheduler (or a shell) that signals the whole job kills them too, possibly a moment
+      before this process gets its own signal: the batch process waits a little before it
+      records such a loss (:func:`brooker.batch._maybe_stopping_too`), so the files they were
+      grading get no ``internal_error`` record and are graded by ``--resume``.
+    - a terminal that hung up fails every write to it (EIO), and a reader in the same job
+      (``| tee``) is gone with it: the progress bar's last drawing as the run stops may fail.
+      An ``OSError`` that escapes the block while a stop unwinds is that stop, not a bug, and
+      is raised as it (:func:`_stop_behind`); the closing line and the flush at exit do not
+      fail either (:func:`_stopped`).
 
     Installed only here, around the command (importing the library changes no signal
     handler), only in the main thread (the only one Python delivers signals to, and
-    ``signal.signal`` refuses any other), and not when SIGTERM is ignored (a launcher that
-    ignores it means it) or has a handler not set from Python (it could not be put back). The
-    handler found is put back afterwards."""
+    ``signal.signal`` refuses any other), and not for a signal that is ignored (a launcher that
+    ignores it means it: ``nohup`` ignores SIGHUP so that the run outlives its terminal, and it
+    does) or has a handler not set from Python (it could not be put back). The handlers found
+    are put back afterwards."""
     import signal
     import threading
 
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.getsignal(signal.SIGTERM)
-    if previous is None or previous == signal.SIG_IGN:
-        yield
-        return
+    stops: dict[int, type[KeyboardInterrupt]] = {signal.SIGTERM: Terminated}
+    if hasattr(signal, "SIGHUP"):  # not on Windows
+        stops[signal.SIGHUP] = HungUp
     raised = False
 
     def handler(signum: int, frame: FrameType | None) -> None:
         nonlocal raised
         if not raised:
             raised = True
-            raise Terminated
+            raise stops[signum]
 
-    signal.signal(signal.SIGTERM, handler)
+    found: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in stops:
+            previous = signal.getsignal(signum)
+            if previous is not None and previous != signal.SIG_IGN:
+                found[signum] = previous
+                signal.signal(signum, handler)
     try:
         yield
+    except OSError as exc:
+        stop = _stop_behind(exc)
+        if stop is None:
+            raise
+        raise type(stop)() from exc
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, previous in found.items():
+            signal.signal(signum, previous)
+
+
+def _stop_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The interruption (Ctrl-C, SIGTERM, SIGHUP) that was unwinding when ``exc`` was raised,
+    if any: a write that failed as the run stopped (its terminal hung up, its reader gone)
+    replaces the interruption as the exception in flight, which stays its ``__context__``."""
+    seen: set[int] = set()
+    behind = exc.__context__
+    while behind is not None and id(behind) not in seen:
+        if isinstance(behind, KeyboardInterrupt):
+            return behind
+        seen.add(id(behind))
+        behind = behind.__context__
+    return None
+
+
+def _stopped(console: Console, message: str, code: int) -> NoReturn:
+    """End a run stopped by Ctrl-C, SIGTERM or SIGHUP: say so on ``console`` and exit with
+    ``code``. Its terminal may be gone (SIGHUP), or its reader: the line is then lost, not an
+    error, and standard output or error that cannot take what it still holds is pointed at the
+    null device, so that Python's flush at exit does not fail (it would exit 120 instead)."""
+    with contextlib.suppress(OSError):
+        console.print(message, style="red")
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):  # failed, closed (`>&-`: None)
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                _point_at_null(stream.fileno())
+    raise typer.Exit(code) from None
 
 
 def _error_line(rec: dict[str, Any]) -> str:
@@ -494,7 +548,7 @@ def grade(
     from brooker.batch import usable_cpus
 
     try:
-        with _sigterm_interrupts():
+        with _signals_interrupt():
             code = _run(
                 paths=[str(p) for p in paths or []],
                 files_from=files_from,
@@ -515,12 +569,12 @@ def grade(
                 err_console=err_console,
                 report=report,
             )
+    except HungUp:
+        _stopped(err_console, "stopped by SIGHUP", int(ExitCode.HUNG_UP))
     except Terminated:
-        err_console.print("stopped by SIGTERM", style="red")
-        raise typer.Exit(int(ExitCode.TERMINATED)) from None
+        _stopped(err_console, "stopped by SIGTERM", int(ExitCode.TERMINATED))
     except KeyboardInterrupt:
-        err_console.print("interrupted", style="red")
-        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        _stopped(err_console, "interrupted", int(ExitCode.INTERRUPTED))
     except BrokenPipeError:
         # the reader of stdout went away (`--json | head`): not a bug; the run stops as an
         # interrupted one does (its records and manifest written), and nothing more reaches it
@@ -593,6 +647,11 @@ def _drop_stdout() -> None:
         fd = sys.stdout.fileno()
     except (AttributeError, OSError, ValueError):
         return  # not a file (a test runner's capture)
+    _point_at_null(fd)
+
+
+def _point_at_null(fd: int) -> None:
+    """Make the descriptor ``fd`` the null device: what is written to it goes nowhere."""
     null = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(null, fd)
