@@ -1317,6 +1317,76 @@ def test_stopped_while_resume_hashes_its_inputs_the_manifest_says_so(
     assert (out / "results.jsonl").read_bytes() == kept  # the kept records are kept
 
 
+def test_a_bug_in_the_run_leaves_the_manifest_failed_not_interrupted(
+    fake_engine: None, good_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """An unexpected exception in the run (a bug: exit 1, its traceback in errors.log) ends
+    the run "failed", with the error, as a full disk does. It said "interrupted", with no
+    error, as if stopped by Ctrl-C."""
+    write_record = batch.ResultsWriter.write
+
+    def record_then_bug(self: batch.ResultsWriter, record: dict[str, Any]) -> None:
+        write_record(self, record)
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(batch.ResultsWriter, "write", record_then_bug)
+    out = tmp_path / "o"
+    r = run(good_tree, "--out", out, "--workers", "1")
+    assert r.exit_code == 1, r.output
+    assert "internal error: RuntimeError: boom" in r.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["state"] == "failed"
+    assert manifest["finished_at"] is not None
+    assert manifest["error"] == {
+        "code": "internal_error",
+        "message": "RuntimeError: boom second line",
+    }
+    assert manifest["counts"]["files"] == 0  # its record was written, but never reached the run
+    assert len(batch.read_records(out / "results.jsonl")) == 1  # kept for --resume
+    assert "RuntimeError: boom" in (out / "errors.log").read_text()
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "exit_code"),
+    [
+        pytest.param(RuntimeError("boom"), "internal_error", 1, id="bug"),
+        pytest.param(
+            OSError(errno.ENOSPC, "No space left on device"), "disk_full", 5, id="disk full"
+        ),
+    ],
+)
+def test_failed_while_resume_reads_its_records_the_manifest_says_so(
+    fake_engine: None,
+    good_tree: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    error: Exception,
+    code: str,
+    exit_code: int,
+):
+    """A bug or a full disk while --resume reads the kept records (and rewrites them without
+    their stale ones) ends the new run "failed" with the error, as later in the run. Its
+    manifest stayed "running", with no finished_at."""
+    out = tmp_path / "o"
+    assert run(good_tree, "--out", out, "--workers", "1").exit_code == 0
+
+    def fails(*args: Any, **kwargs: Any) -> Any:
+        if isinstance(error, OSError):
+            from brooker.errors import output_error
+
+            raise output_error(error, str(out / "results.jsonl"))
+        raise error
+
+    monkeypatch.setattr(batch, "load_resume_state", fails)
+    r = run(good_tree, "--out", out, "--workers", "1", "--resume")
+    assert r.exit_code == exit_code, r.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["state"] == "failed"
+    assert manifest["finished_at"] is not None
+    assert manifest["error"]["code"] == code
+    assert manifest["counts"]["files"] == 0
+
+
 def fake_grade_held(path, config=None, **kwargs):  # type: ignore[no-untyped-def]
     """:func:`fake_grade`, held for ``$BROOKER_TEST_HOLD_S`` seconds (as the worker's
     environment says) for a file holding ``HOLD``: busy workers, for as long as a test

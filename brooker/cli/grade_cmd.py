@@ -327,6 +327,18 @@ def _stop_behind(exc: BaseException) -> KeyboardInterrupt | None:
     return None
 
 
+def _failure(exc: Exception) -> dict[str, str]:
+    """The manifest's ``error`` of a run that ``exc`` ended: a brooker error's code and message
+    (an :class:`~brooker.errors.OutputError`: a full disk, permissions), else
+    ``internal_error`` (a bug, its traceback in ``errors.log``) with the exception's type and
+    message on one line."""
+    from brooker.errors import BrookerError
+
+    if isinstance(exc, BrookerError):
+        return {"code": exc.code, "message": exc.message}
+    return {"code": "internal_error", "message": " ".join(f"{type(exc).__name__}: {exc}".split())}
+
+
 def _stopped(console: Console, message: str, code: int) -> NoReturn:
     """End a run stopped by Ctrl-C, SIGTERM or SIGHUP: say so on ``console`` and exit with
     ``code``. Its terminal may be gone (SIGHUP), or its reader: the line is then lost, not an
@@ -897,7 +909,7 @@ def _run(
 ) -> int:
     from brooker import batch
     from brooker.atomic import atomic_write_bytes
-    from brooker.errors import BrookerError, ConfigError, OutputError, output_error
+    from brooker.errors import ConfigError, OutputError, output_error
     from brooker.models import ExitCode
 
     started = batch.utc_now()
@@ -972,16 +984,17 @@ def _run(
         client = _dask_client(dask_scheduler, len(files), err_console, quiet)
 
     def close_manifest(
-        state: str, records: list[dict[str, Any]], resumed: int, failure: BrookerError | None
+        state: str, records: list[dict[str, Any]], resumed: int, failure: dict[str, str] | None
     ) -> None:
-        """The manifest's last word: when and how the run ended, and what it holds."""
+        """The manifest's last word: when and how the run ended (``failure``: the error of a
+        failed run, :func:`_failure`), and what it holds."""
         manifest.update(
             finished_at=batch.utc_now(),
             state=state,
             counts={"files": len(records), "resumed": resumed, **batch.counts(records)},
         )
         if failure is not None:
-            manifest["error"] = {"code": failure.code, "message": failure.message}
+            manifest["error"] = failure
         batch.write_manifest(manifest_path, manifest)
 
     try:
@@ -999,10 +1012,16 @@ def _run(
             try:
                 previous = batch.load_resume_state(results_path, files, out)
             except KeyboardInterrupt:
-                # stopped (Ctrl-C, SIGTERM) while the kept records' inputs are hashed, which
-                # takes minutes on an archive: the manifest says so, as later in the run
+                # stopped (Ctrl-C, SIGTERM, SIGHUP) while the kept records' inputs are hashed,
+                # which takes minutes on an archive: the manifest says so, as later in the run
                 with contextlib.suppress(OutputError):
                     close_manifest("interrupted", [], 0, None)
+                raise
+            except Exception as exc:
+                # a full disk (exit 5) or a bug (exit 1) there: the run failed, as it says when
+                # that happens later (the manifest stayed "running")
+                with contextlib.suppress(OutputError):
+                    close_manifest("failed", [], 0, _failure(exc))
                 raise
     except BaseException:
         if client is not None:
@@ -1024,8 +1043,8 @@ def _run(
         if rec.get("status") == "error":
             console.print(_error_line(rec), style="red", soft_wrap=True, markup=False)
 
-    state = "interrupted"
-    failure: BrookerError | None = None
+    state = "interrupted"  # unless it completes or fails: Ctrl-C, SIGTERM, SIGHUP
+    failure: dict[str, str] | None = None
     try:
         # in the try: a reader gone (141) or Ctrl-C (130) while the resumed records are
         # printed leaves the manifest "interrupted", as later in the run
@@ -1068,8 +1087,13 @@ def _run(
                 for result in stream:
                     emit(result.to_record(), err_console)
         state = "complete"
-    except OutputError as err:
-        state, failure = "failed", err
+    except BrokenPipeError:
+        raise  # the reader of standard output went away (141): "interrupted", as on Ctrl-C
+    except Exception as exc:
+        # a full disk (exit 5) or a bug (exit 1): the run failed (it said "interrupted"),
+        # unless this is a write that failed as a stop unwinds (the terminal hung up)
+        if _stop_behind(exc) is None:
+            state, failure = "failed", _failure(exc)
         raise
     finally:
         try:
