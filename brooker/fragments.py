@@ -98,11 +98,13 @@ def classify_fragments(masks: HipMasks, spacing: PixelSpacing, config: AnalysisC
         # an island cut by the ROI border: not measurable, leave it out
         if kind is FragmentKind.ISLAND and _touches_border(sl, comp, masks.bone.shape):
             continue
+        probability = None
         if judge is not None:
             if body_dist is None and any_body:
                 body_dist = body_distance_mm(bodies, sampling)
             feats = fragment_features(masks, sl, comp, kind, body_dist)
-            if judge.probability(feats[None, :])[0] < config.ho_fragment_min:
+            probability = float(judge.probability(feats[None, :])[0])
+            if probability < config.ho_fragment_min:
                 continue
         rows, cols = np.nonzero(comp)
         full = np.zeros(masks.bone.shape, bool)
@@ -120,6 +122,7 @@ def classify_fragments(masks: HipMasks, spacing: PixelSpacing, config: AnalysisC
                 ),
                 bbox_px=(r0, c0, r0 + stored_mask.shape[0], c0 + stored_mask.shape[1]),
                 mask=stored_mask,
+                judge_probability=probability,
             )
         )
         rois.append(full)

@@ -491,7 +491,9 @@ class Fragment:
     """One connected piece of heterotopic bone.
 
     ``mask`` is a boolean array covering ``bbox_px = (row0, col0, row1, col1)`` (half-open) of
-    the stored image.
+    the stored image. ``judge_probability`` is the learned fragment judge's probability that it
+    is heterotopic bone (:mod:`brooker.fragments`; kept at ``ho_fragment_min`` or more), None
+    when the judges are off.
     """
 
     kind: FragmentKind
@@ -499,13 +501,16 @@ class Fragment:
     centroid_px: tuple[float, float]
     bbox_px: tuple[int, int, int, int]
     mask: npt.NDArray[np.bool_]
+    judge_probability: float | None = None
 
     def to_record(self) -> dict[str, Any]:
         """JSON-ready dict."""
+        p = self.judge_probability
         return {
             "kind": self.kind.value,
             "area_mm2": round(float(self.area_mm2), 1),
             "centroid_px": [round(float(v), 1) for v in self.centroid_px],
+            "judge_probability": None if p is None else round(float(p), 3),
         }
 
 

@@ -1004,3 +1004,56 @@ def test_parted_at_joint_reaches_the_record(monkeypatch: pytest.MonkeyPatch) -> 
     after = pipeline.grade_path(film, overlay=False).to_record()
     assert [h["grade"] for h in after["hips"]] == [4]
     assert len(joint_caveats(after)) == 1
+
+
+# --------------------------------------------------------------------------------------------
+# a class resting on a weak call of the learned judge says so
+# --------------------------------------------------------------------------------------------
+
+
+WEAK = grading.WEAK_CALL_PROBABILITY
+
+
+def _judged(*kinds_p: tuple[FragmentKind, float | None]) -> Fragments:
+    items = tuple(dataclasses.replace(_frag(k), judge_probability=p) for k, p in kinds_p)
+    return Fragments(items, tuple(np.zeros((8, 8), bool) for _ in items))
+
+
+def _weak(result: Any) -> list[str]:
+    return [c for c in result.caveats if "weak call of the learned judge" in c]
+
+
+@pytest.mark.parametrize(
+    ("frags", "gap", "weak"),
+    [
+        ([(PEL, 0.57)], 13.3, "0.57"),  # a lone weak spur: class II
+        ([(PEL, 0.57), (FEM, 0.91)], 6.0, None),  # the strongest spur decides: III, strong
+        ([(PEL, 0.9), (ISL, 0.45)], 12.0, None),  # a weak island beside a strong spur
+        ([(ISL, 0.45), (ISL, 0.62)], None, "0.62"),  # class I on weak islands only
+        ([(ISL, 0.95)], None, None),
+        ([(BRI, 0.69)], 0.0, "0.69"),  # IV
+        ([(PEL, WEAK)], 13.0, None),  # at the bound itself: not under it
+        ([(PEL, None)], 13.0, None),  # judges off: nothing to say
+    ],
+)
+def test_a_class_resting_on_a_weak_judge_call_says_so(
+    frags: list[tuple[FragmentKind, float | None]], gap: float | None, weak: str | None
+) -> None:
+    r = grade_hip(HIP, _judged(*frags), None if gap is None else _gap(gap, 0.0), AnalysisConfig())
+    assert r.grade is not None
+    assert r.grade > 0
+    said = _weak(r)
+    if weak is None:
+        assert said == []
+    else:
+        assert len(said) == 1
+        assert f"probability {weak}, under 0.7" in said[0]
+        assert "7 of 14 calls this weak were wrong" in said[0]
+
+
+def test_class_0_has_no_weak_call_caveat_and_fragments_record_their_probability() -> None:
+    assert _weak(grade_hip(HIP, _judged(), None, AnalysisConfig())) == []
+    rec = grade_hip(HIP, _judged((PEL, 0.56789), (ISL, None)), _gap(12.0, 0.0), AnalysisConfig())
+    frags = rec.to_record()["fragments"]
+    assert [f["judge_probability"] for f in frags] == [0.568, None]
+    json.dumps(frags)  # plain JSON

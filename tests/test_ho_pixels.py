@@ -232,6 +232,24 @@ def test_fragment_judge_loads_and_drops_a_fragment_the_pixels_deny(film: Radiogr
     pytest.skip("no fragment on this film")
 
 
+def test_a_kept_fragment_carries_the_judges_probability(film: Radiograph) -> None:
+    """What the fragment judge gave a fragment it kept is in its record; off, it is None."""
+    from brooker.pipeline import judge_pixels
+
+    for masks in _masks(film):
+        kept = classify_fragments(judge_pixels(masks, CFG), film.spacing, CFG)  # type: ignore[arg-type]
+        if not kept.items:
+            continue
+        for f in kept.items:
+            assert f.judge_probability is not None
+            assert CFG.ho_fragment_min <= f.judge_probability <= 1.0
+            assert f.to_record()["judge_probability"] == round(f.judge_probability, 3)
+        off = classify_fragments(masks, film.spacing, OFF)  # type: ignore[arg-type]
+        assert [f.judge_probability for f in off.items] == [None] * len(off.items)
+        return
+    pytest.skip("no fragment kept on this film")
+
+
 def test_judge_off_is_the_segmentation_alone(film: Radiograph) -> None:
     for masks in _masks(film):
         off = OFF
