@@ -16,6 +16,8 @@ islands beside spurs do not lower it.
 
 from __future__ import annotations
 
+import math
+
 from brooker.config import AnalysisConfig
 from brooker.fragments import Fragments
 from brooker.models import BrookerGrade, FragmentKind, GapMeasurement, HipJoint, HipResult
@@ -223,9 +225,11 @@ def grade_hip(
         )
     strongest = call_probability(fragments, grade)
     if strongest is not None and strongest < WEAK_CALL_PROBABILITY:
+        # shown rounded down: 0.6996 reads 0.69, never "0.70, under 0.7"
         caveats.append(
             f"the heterotopic bone this class rests on is a weak call of the learned judge "
-            f"(probability {strongest:.2f}, under {WEAK_CALL_PROBABILITY:g}): "
+            f"(probability {math.floor(strongest * 100 + 1e-9) / 100:.2f}, under "
+            f"{WEAK_CALL_PROBABILITY:g}): "
             f"{WEAK_CALL_RECORD} (check the overlay)"
         )
     if bodies_unparted and grade < BrookerGrade.ANKYLOSIS:

@@ -1032,6 +1032,7 @@ def _weak(result: Any) -> list[str]:
         ([(ISL, 0.45), (ISL, 0.62)], None, "0.62"),  # class I on weak islands only
         ([(ISL, 0.95)], None, None),
         ([(BRI, 0.69)], 0.0, "0.69"),  # IV
+        ([(PEL, 0.6996)], 12.0, "0.69"),  # shown rounded down, never "0.70, under 0.7"
         ([(PEL, WEAK)], 13.0, None),  # at the bound itself: not under it
         ([(PEL, None)], 13.0, None),  # judges off: nothing to say
     ],
