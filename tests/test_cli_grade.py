@@ -1387,6 +1387,137 @@ def test_failed_while_resume_reads_its_records_the_manifest_says_so(
     assert manifest["counts"]["files"] == 0
 
 
+def _obstruct_csv_folder(folder: Path) -> None:
+    """The --csv file's folder replaced by a regular file: the CSV cannot be written there (an
+    obstacle root cannot write through, as it could a folder made read-only)."""
+    shutil.rmtree(folder)
+    folder.write_text("in the way")
+
+
+def _obstruct_after_grading(monkeypatch: pytest.MonkeyPatch, obstruct: Any) -> None:
+    """``obstruct()`` once the last film is graded (after the outputs' checks before the run),
+    in the next run only."""
+    grade_many = batch.grade_many
+
+    def then_obstruct(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        yield from grade_many(*args, **kwargs)
+        monkeypatch.setattr(batch, "grade_many", grade_many)
+        obstruct()
+
+    monkeypatch.setattr(batch, "grade_many", then_obstruct)
+
+
+@pytest.mark.parametrize("output", ["csv", "report", "bug"])
+def test_a_csv_or_review_page_not_written_at_the_end_leaves_the_manifest_failed(
+    fake_engine: None,
+    good_tree: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    output: str,
+):
+    """Every film graded, then the --csv file (its folder gone since the check before the
+    run) or the --report page (a folder in its place) cannot be written: exit 5, and the
+    manifest said "complete", as if every output the run was asked for were there. Now it says
+    "failed" with the error, as a write that fails during the grading does, or a bug in the
+    CSV's writing (exit 1); --resume then writes the outputs without grading again."""
+    out = tmp_path / "o"
+    csv_dir = tmp_path / "csv"
+    csv_dir.mkdir()
+    csv_path = csv_dir / "res.csv"
+    args = [good_tree, "--out", out, "--workers", "1", "--csv", csv_path, "--report"]
+    write_csv = batch.write_csv
+    if output == "csv":
+        _obstruct_after_grading(monkeypatch, lambda: _obstruct_csv_folder(csv_dir))
+    elif output == "report":
+        (out / "report.html").mkdir(parents=True)
+        (out / "report.html" / "kept").write_text("a folder where the page goes")
+    else:
+
+        def bug(*args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("boom")
+
+        monkeypatch.setattr(batch, "write_csv", bug)
+    r = run(*args)
+    assert r.exit_code == (1 if output == "bug" else 5), r.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["state"] == "failed"
+    assert manifest["finished_at"] is not None
+    assert manifest["counts"]["files"] == 2
+    if output == "bug":
+        assert manifest["error"] == {"code": "internal_error", "message": "RuntimeError: boom"}
+    else:
+        assert manifest["error"]["code"] == "output_not_writable"
+        where = csv_path if output == "csv" else out / "report.html"
+        assert str(where) in manifest["error"]["message"]
+        assert f"error: {manifest['error']['message']}" in " ".join(r.stderr.split())
+    assert len(batch.read_records(out / "results.jsonl")) == 2  # kept for --resume
+    # the obstacle gone, --resume writes the outputs and grades nothing again
+    if output == "csv":
+        csv_dir.unlink()
+    elif output == "report":
+        shutil.rmtree(out / "report.html")
+    else:
+        monkeypatch.setattr(batch, "write_csv", write_csv)
+    graded = _count_grading(monkeypatch)
+    again = run(*args, "--resume")
+    assert again.exit_code == 0, again.output
+    assert graded in ([], [[]])
+    assert json.loads((out / "manifest.json").read_text())["state"] == "complete"
+    assert len(csv_path.read_text(encoding="utf-8-sig").splitlines()) == 1 + 2
+    assert (out / "report.html").is_file()
+
+
+@pytest.mark.parametrize("where", ["table", "csv", "report"])
+@pytest.mark.parametrize(("sig", "code", "line"), STOP_SIGNALS[:1])
+def test_stopped_while_the_outputs_are_written_the_manifest_says_interrupted(
+    fake_engine: None,
+    good_tree: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+    sig: signal.Signals,
+    code: int,
+    line: str,
+):
+    """A stop (here SIGTERM) once every film is graded, while the table is printed, the CSV
+    or the review page written: exit 143, and the manifest said "complete", the CSV or the
+    page missing. Now "interrupted"; --resume writes them without grading again."""
+    from brooker.cli import grade_cmd, report_cmd
+
+    before = signal.getsignal(sig)
+    steps = {"table": (grade_cmd, "_print_table"), "csv": (batch, "write_csv"),
+             "report": (report_cmd, "write_report_for")}  # fmt: skip
+    module, name = steps[where]
+    step = getattr(module, name)
+
+    def stopped(*args: Any, **kwargs: Any) -> Any:
+        if signal.getsignal(sig) is not before:  # never unhandled: it ends pytest
+            signal.raise_signal(sig)
+        return step(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, stopped)
+    out = tmp_path / "o"
+    csv_path = tmp_path / "res.csv"
+    args = [good_tree, "--out", out, "--workers", "1", "--csv", csv_path, "--report"]
+    r = run(*args)
+    assert r.exit_code == code, r.output
+    assert line in r.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["state"] == "interrupted"
+    assert "error" not in manifest
+    assert manifest["counts"]["files"] == 2
+    assert csv_path.exists() == (where == "report")  # written before the page
+    assert not (out / "report.html").exists()
+    monkeypatch.setattr(module, name, step)
+    graded = _count_grading(monkeypatch)
+    again = run(*args, "--resume")
+    assert again.exit_code == 0, again.output
+    assert graded in ([], [[]])
+    assert json.loads((out / "manifest.json").read_text())["state"] == "complete"
+    assert csv_path.is_file()
+    assert (out / "report.html").is_file()
+
+
 def fake_grade_held(path, config=None, **kwargs):  # type: ignore[no-untyped-def]
     """:func:`fake_grade`, held for ``$BROOKER_TEST_HOLD_S`` seconds (as the worker's
     environment says) for a file holding ``HOLD``: busy workers, for as long as a test

@@ -1043,6 +1043,11 @@ def _run(
         if rec.get("status") == "error":
             console.print(_error_line(rec), style="red", soft_wrap=True, markup=False)
 
+    # the manifest is closed once every output asked for is written (the table, the CSV, the
+    # review page) and the summary printed: "complete" only then. A CSV or page that cannot be
+    # written (exit 5), or a bug there (exit 1), leaves it "failed" with the error; a stop
+    # while they are written (exit 129, 130, 141, 143), "interrupted", which --resume finishes
+    # without grading anything again.
     state = "interrupted"  # unless it completes or fails: Ctrl-C, SIGTERM, SIGHUP
     failure: dict[str, str] | None = None
     try:
@@ -1086,6 +1091,20 @@ def _run(
             else:
                 for result in stream:
                     emit(result.to_record(), err_console)
+        code = _finish(
+            records,
+            files=files,
+            resumed=len(previous),
+            found=found,
+            manifest=manifest,
+            json_out=json_out,
+            stdout_console=stdout_console,
+            err_console=err_console,
+            csv_file=csv_file,
+            report_path=out / f"report{suffix}.html" if report else None,
+            out=out,
+            quiet=quiet,
+        )
         state = "complete"
     except BrokenPipeError:
         raise  # the reader of standard output went away (141): "interrupted", as on Ctrl-C
@@ -1101,6 +1120,30 @@ def _run(
         except OutputError:
             if failure is None:
                 raise
+    return code
+
+
+def _finish(
+    records: list[dict[str, Any]],
+    *,
+    files: list[str],
+    resumed: int,
+    found: Any,
+    manifest: dict[str, Any],
+    json_out: bool,
+    stdout_console: Console,
+    err_console: Console,
+    csv_file: Path | None,
+    report_path: Path | None,
+    out: Path,
+    quiet: bool,
+) -> int:
+    """Once every film is graded: the table (unless ``--json``), the CSV, the review page and
+    the summary, in that order; the exit code of the run. Called before the manifest is closed
+    (``"stdout_closed"`` set in ``manifest`` when the table's reader went away), so that a
+    failure or a stop here is the run's."""
+    from brooker import batch
+    from brooker.models import ExitCode
 
     # every record is spelt as this run gives its input (a resumed one too: load_resume_state)
     order = {f: i for i, f in enumerate(files)}
@@ -1116,15 +1159,14 @@ def _run(
             _drop_stdout()
             table_cut = True
             manifest["stdout_closed"] = True
-            batch.write_manifest(manifest_path, manifest)
     if csv_file is not None:
         batch.write_csv(csv_file, records)
-    if report:
+    if report_path is not None:
         from brooker.cli.report_cmd import write_report_for
 
-        write_report_for(out, records, err_console, path=out / f"report{suffix}.html", quiet=quiet)
+        write_report_for(out, records, err_console, path=report_path, quiet=quiet)
     if not quiet:
-        _print_summary(err_console, records, len(previous), found)
+        _print_summary(err_console, records, resumed, found)
     if any((r.get("error") or {}).get("code") in batch.OUTPUT_ERROR_CODES for r in records):
         return int(ExitCode.OUTPUT_ERROR)
     if table_cut:
