@@ -11,7 +11,10 @@ column of the tool's classes and one of a reader's, and computes:
 * sensitivity and specificity of the tool for "III/IV" (the classes usually judged clinically
   relevant) against "0-II", the reader being the reference, with Wilson 95 % intervals.
 
-Each hip is one observation. The two hips of one film are not independent: the kappa's 95 %
+Each hip is one observation, and counts once: rows naming the same ``file`` and ``side`` (two
+exports concatenated, a film reviewed twice) with the same two classes are one hip (the
+repeats counted in ``duplicates``), and with different classes a :class:`AgreementInputError`
+naming both lines. The two hips of one film are not independent: the kappa's 95 %
 interval is a percentile bootstrap that resamples whole films (the ``file`` column; each row
 on its own when there is none), 2000 times with a fixed seed, so it is reproducible. The
 Wilson intervals treat hips as independent, so they are somewhat narrow. Pure Python: no
@@ -149,6 +152,8 @@ class Agreement:
     films: int = 0
     """Number of films (resampling units) the hips come from."""
     resamples: int = 0
+    duplicates: int = 0
+    """Rows left out as repeats of a hip already counted (same file, side and classes)."""
 
     def __post_init__(self) -> None:
         if len(self.confusion) != 5 or any(len(r) != 5 for r in self.confusion):
@@ -164,6 +169,7 @@ class Agreement:
         return {
             "n": self.n,
             "skipped": self.skipped,
+            "duplicates": self.duplicates,
             "classes": list(CLASSES),
             "confusion": {
                 "rows": "reader",
@@ -264,11 +270,13 @@ def agreement(
     films: Sequence[str] | None = None,
     resamples: int = 2000,
     seed: int = 0,
+    duplicates: int = 0,
 ) -> Agreement:
     """Agreement from ``(reader, tool)`` pairs of classes (grades 0-4 or ``0``-``IV``).
 
     ``films`` names the film of each pair (same order), the unit the kappa's bootstrap
     resamples; by default every pair is its own film. ``resamples=0`` skips the bootstrap.
+    ``skipped`` and ``duplicates`` (rows left out before, :class:`Ratings`) are only reported.
 
     >>> a = agreement([("III", "III"), ("II", "III"), ("0", "0")])
     >>> a.accuracy.value, a.sensitivity_iii_iv.value, a.specificity_iii_iv.value
@@ -308,6 +316,7 @@ def agreement(
         kappa_ci95=ci,
         films=len(clusters),
         resamples=resamples if ci is not None else 0,
+        duplicates=duplicates,
     )
 
 
@@ -331,16 +340,24 @@ def _pick(header: Sequence[str], wanted: str | None, candidates: Sequence[str], 
 
 @dataclass(frozen=True, slots=True)
 class Ratings:
-    """``(reader, tool)`` grade pairs read from a CSV, the film of each, and rows skipped."""
+    """``(reader, tool)`` grade pairs read from a CSV, the film of each, rows skipped, and the
+    rows left out as repeats of a hip already read (``duplicates``: each row's line, and the
+    line of the row it repeats)."""
 
     pairs: tuple[tuple[int, int], ...]
     films: tuple[str, ...]
     skipped: int
+    duplicates: tuple[tuple[int, int], ...] = ()
 
     def agreement(self, *, resamples: int = 2000, seed: int = 0) -> Agreement:
         """:func:`agreement` of these ratings, bootstrapped over their films."""
         return agreement(
-            self.pairs, skipped=self.skipped, films=self.films, resamples=resamples, seed=seed
+            self.pairs,
+            skipped=self.skipped,
+            films=self.films,
+            resamples=resamples,
+            seed=seed,
+            duplicates=len(self.duplicates),
         )
 
 
@@ -350,15 +367,26 @@ def pairs_from_rows(
     tool_column: str,
     reader_column: str,
     film_column: str | None = "file",
+    side_column: str | None = "side",
     source: str = "<rows>",
 ) -> Ratings:
     """The ``(reader, tool)`` grade pairs of the rows where both classes are given, the film
     of each (``film_column``; the line number when absent), and how many rows were skipped
     (a class cell empty: not reviewed, or a film with no hip).
+
+    A hip counts once. A row whose film and side (``side_column``, ``right``/``left`` in any
+    case) are those of an earlier row with both classes is a repeat (two exports concatenated,
+    a film reviewed twice): with the same two classes it is left out (in
+    :attr:`Ratings.duplicates`); with others, two verdicts for one hip, it is an
+    :class:`AgreementInputError` naming both lines. Rows with no film or no side (that column
+    missing, or the cell empty) are never taken for repeats: the two hips of a film are told
+    apart only by their side.
     """
     pairs: list[tuple[int, int]] = []
     films: list[str] = []
     skipped = 0
+    seen: dict[tuple[str, str], tuple[int, int, int]] = {}  # (film, side) -> line, reader, tool
+    duplicates: list[tuple[int, int]] = []
     it = iter(rows)
     line = 1
     while True:
@@ -380,10 +408,25 @@ def pairs_from_rows(
         if t is None or r is None:
             skipped += 1
             continue
-        pairs.append((r, t))
         film = row.get(film_column) if film_column else None
+        side = str(row.get(side_column) or "").strip() if side_column else ""
+        if film and side:
+            key = (str(film), side.lower())
+            if key in seen:
+                first, r0, t0 = seen[key]
+                if (r0, t0) != (r, t):
+                    raise AgreementInputError(
+                        f"{source}, lines {first} and {line}: two verdicts for the {side} hip "
+                        f"of {film}: reader {CLASSES[r0]}, tool {CLASSES[t0]} on line {first}; "
+                        f"reader {CLASSES[r]}, tool {CLASSES[t]} on line {line} (two reviews "
+                        "or runs in one file?): keep one of the rows"
+                    )
+                duplicates.append((line, first))
+                continue
+            seen[key] = (line, r, t)
+        pairs.append((r, t))
         films.append(str(film) if film else f"line {line}")
-    return Ratings(tuple(pairs), tuple(films), skipped)
+    return Ratings(tuple(pairs), tuple(films), skipped, tuple(duplicates))
 
 
 def _delimiter(text: str) -> str:
@@ -415,7 +458,8 @@ def read_ratings(
     header line has them; quoted with ``"``).
 
     Columns default to the first present of :data:`TOOL_COLUMNS` and :data:`READER_COLUMNS`;
-    the film of each row is its ``file`` cell when there is such a column.
+    the film of each row is its ``file`` cell when there is such a column, and a hip is named
+    by its ``file`` and ``side`` cells: each counts once (:func:`pairs_from_rows`).
     """
     source = os.fspath(path)
     try:
@@ -442,8 +486,14 @@ def read_ratings(
     if tool == read:
         raise AgreementInputError(f"{source}: tool and reader columns are the same ({tool!r})")
     film = "file" if "file" in header else None
+    side = "side" if "side" in header else None
     return pairs_from_rows(
-        reader, tool_column=tool, reader_column=read, film_column=film, source=source
+        reader,
+        tool_column=tool,
+        reader_column=read,
+        film_column=film,
+        side_column=side,
+        source=source,
     )
 
 

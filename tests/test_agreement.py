@@ -289,3 +289,69 @@ def test_json_is_named_as_such(tmp_path: Path, text: str) -> None:
     message = " ".join(res.stderr.split())
     assert "JSON, not CSV" in message
     assert "hips" not in message
+
+
+def test_a_hip_repeated_with_the_same_classes_counts_once(tmp_path: Path) -> None:
+    """Two exports of one review concatenated (or a film reviewed twice, with the same
+    verdicts): each hip was counted twice, n doubled and the intervals narrowed, with no word
+    said. Now each counts once, and the repeats are named (stdout, stderr and --json)."""
+    rows = REVIEW.splitlines(keepends=True)[1:]
+    rows[0] = rows[0].replace("right", "Right")  # the side is read in any case
+    path = _write(tmp_path / "review.csv", REVIEW + "".join(rows))
+    once = ag.read_ratings(_write(tmp_path / "once.csv", REVIEW))
+    ratings = ag.read_ratings(path)
+    assert ratings.pairs == once.pairs
+    assert ratings.films == once.films
+    assert ratings.duplicates == ((7, 2), (8, 3), (9, 4), (10, 5))  # (line, line it repeats)
+    assert ratings.skipped == 2  # the row with a note only, twice: rows, not hips
+    a = ratings.agreement()
+    assert (a.n, a.duplicates) == (4, 4)
+    assert a.kappa_ci95 == once.agreement().kappa_ci95
+    res = CliRunner().invoke(app, ["agreement", str(path)])
+    assert res.exit_code == 0, res.output
+    assert "4 hip(s) compared" in res.stdout
+    assert "4 repeated row(s) of a hip counted once" in res.stdout
+    assert "quadratic weighted kappa    0.944" in res.stdout
+    note = " ".join(res.stderr.split())
+    assert "4 row(s) repeat a hip" in note
+    assert "line 7 repeats line 2, line 8 repeats line 3, line 9 repeats line 4, and 1 more" in note
+    res = CliRunner().invoke(app, ["agreement", str(path), "--json"])
+    assert res.exit_code == 0, res.output
+    rec = json.loads(res.stdout)
+    assert (rec["n"], rec["duplicates"], rec["skipped"]) == (4, 4, 2)
+    assert rec["bootstrap"]["films"] == 2
+    # without a side (no such column, or an empty cell) the two hips of a film cannot be told
+    # apart, and without a file two films cannot: such rows all count
+    no_side = _write(tmp_path / "a.csv", "file,tool_class,reader_class\nx,II,II\nx,II,II\n")
+    assert ag.read_ratings(no_side).pairs == ((2, 2), (2, 2))
+    empty = _write(tmp_path / "b.csv", "file,side,tool_class,reader_class\nx,,I,I\nx,,I,I\n")
+    assert ag.read_ratings(empty).pairs == ((1, 1), (1, 1))
+    no_file = _write(tmp_path / "c.csv", "side,tool_class,reader_class\nright,0,0\nright,0,0\n")
+    assert ag.read_ratings(no_file).pairs == ((0, 0), (0, 0))
+
+
+@pytest.mark.parametrize(
+    ("repeat", "verdicts"),
+    [
+        pytest.param("a.dcm,1.2,left,II,II,10.2,\r\n", "reader III, tool II on line 3; "
+                     "reader II, tool II on line 7", id="reader"),
+        pytest.param("a.dcm,1.2,LEFT,III,III,9.1,\r\n", "reader III, tool II on line 3; "
+                     "reader III, tool III on line 7", id="tool"),
+    ],
+)  # fmt: skip
+def test_two_verdicts_for_one_hip_are_a_usage_error(
+    tmp_path: Path, repeat: str, verdicts: str
+) -> None:
+    """The same hip given other classes further down (two readers' exports concatenated,
+    the tool's classes of two runs): which row counts is the reader's call, not the tool's.
+    Both were counted. Now an error naming both lines, exit 2 as for any unusable input."""
+    path = _write(tmp_path / "review.csv", REVIEW + repeat)
+    with pytest.raises(ag.AgreementInputError) as err:
+        ag.read_ratings(path)
+    message = str(err.value)
+    assert "review.csv, lines 3 and 7: two verdicts for the" in message
+    assert "hip of a.dcm" in message
+    assert verdicts in message
+    res = CliRunner().invoke(app, ["agreement", str(path)])
+    assert res.exit_code == 2, res.output
+    assert "lines 3 and 7" in " ".join(res.stderr.split())

@@ -8,8 +8,8 @@ specificity for "III/IV vs 0-II", as a table or one JSON object with ``--json``.
 
 stdout carries the results (the agreement table or JSON; ``report`` prints the page's path);
 messages go to stderr. Exit codes: 0 done; 2 usage error (a column or file that cannot be
-used); 4 nothing to report (no record in the folder, no row with both classes); 5 the page
-cannot be written.
+used, two verdicts for one hip); 4 nothing to report (no record in the folder, no row with both
+classes); 5 the page cannot be written.
 """
 
 from __future__ import annotations
@@ -120,6 +120,8 @@ def _print_agreement(console: Console, source: str, a: Agreement) -> None:
     from brooker.agreement import CLASSES
 
     skipped = f"; {a.skipped} row(s) without both classes skipped" if a.skipped else ""
+    if a.duplicates:
+        skipped += f"; {a.duplicates} repeated row(s) of a hip counted once"
     console.print(f"{term(source)}: {a.n} hip(s) compared{skipped}", soft_wrap=True)
     table = Table(
         title="rows: reader, columns: tool", box=box.SIMPLE_HEAD, title_justify="left",
@@ -155,6 +157,22 @@ def _print_agreement(console: Console, source: str, a: Agreement) -> None:
     metrics.add_row("III/IV vs 0-II sensitivity", _pct(a.sensitivity_iii_iv))
     metrics.add_row("III/IV vs 0-II specificity", _pct(a.specificity_iii_iv))
     console.print(metrics)
+
+
+def _note_duplicates(
+    console: Console, source: str, duplicates: tuple[tuple[int, int], ...]
+) -> None:
+    """Say on stderr which rows were left out as repeats of a hip (the first few)."""
+    shown = ", ".join(f"line {line} repeats line {first}" for line, first in duplicates[:3])
+    more = f", and {len(duplicates) - 3} more" if len(duplicates) > 3 else ""
+    console.print(
+        f"note: {term(source)}: {len(duplicates)} row(s) repeat a hip (same file and side) "
+        f"with the same classes, each hip counted once ({shown}{more})",
+        style="yellow",
+        soft_wrap=True,
+        markup=False,
+        highlight=False,
+    )
 
 
 @app.command("agreement")
@@ -200,6 +218,8 @@ def agreement_cmd(
             style="yellow",
         )
         raise typer.Exit(int(ExitCode.NO_INPUTS))
+    if ratings.duplicates:
+        _note_duplicates(err, str(csv_file), ratings.duplicates)
     result = ratings.agreement()
     if json_out:
         sys.stdout.write(
