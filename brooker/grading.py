@@ -224,7 +224,9 @@ def grade_hip(
             "like a bridge (check the overlay)"
         )
     strongest = call_probability(fragments, grade)
+    weak_call = False
     if strongest is not None and strongest < WEAK_CALL_PROBABILITY:
+        weak_call = True
         # shown rounded down: 0.6996 reads 0.69, never "0.70, under 0.7"
         caveats.append(
             f"the heterotopic bone this class rests on is a weak call of the learned judge "
@@ -267,6 +269,7 @@ def grade_hip(
         gap=gap if grade >= BrookerGrade.SPURS_WIDE_GAP else None,
         borderline=borderline,
         caveats=tuple(caveats),
+        weak_call=weak_call,
     )
 
 
@@ -280,6 +283,7 @@ def _result(
     borderline: bool = False,
     caveats: tuple[str, ...] = (),
     not_graded: str | None = None,
+    weak_call: bool = False,
 ) -> HipResult:
     """One segmented hip's :class:`HipResult`: graded (``grade``) or not (``not_graded`` says
     why), with the fragments seen and the region searched either way."""
@@ -294,6 +298,7 @@ def _result(
         fragments=fragments.items,
         caveats=caveats,
         not_graded=not_graded,
+        weak_call=weak_call,
         head_radius_mm=hip.head_radius_mm,
         search_region=(
             joint_exclusion_radius_mm(hip, config), config.sector_radius_mm, *config.sector_deg

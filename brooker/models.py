@@ -565,6 +565,9 @@ class HipResult:
     fragments: tuple[Fragment, ...] = ()
     caveats: tuple[str, ...] = ()
     not_graded: str | None = None
+    weak_call: bool = False
+    """The class rests only on fragments the learned fragment judge kept with a probability
+    under :data:`brooker.grading.WEAK_CALL_PROBABILITY` (a caveat says so)."""
     head_radius_mm: float | None = None
     """Radius of the femoral (or prosthetic) head the hip was placed on."""
     search_region: tuple[float, float, float, float] | None = None
@@ -606,6 +609,7 @@ class HipResult:
                 [round(float(v), 1) for v in gap.femoral_point_px],
             ],
             "borderline": bool(self.borderline),
+            "weak_call": bool(self.weak_call),
             "prosthesis": bool(self.prosthesis),
             "center_px": [round(float(v), 1) for v in self.center_px],
             "head_radius_mm": None

@@ -529,6 +529,8 @@ def _hip_lines(hip: HipResult) -> list[tuple[str, RGB]]:
         lines.append(
             (f"borderline ±{u:.1f} mm" if u is not None and u > 0 else "borderline", BORDERLINE_RGB)
         )
+    if hip.weak_call:
+        lines.append(("weak call", BORDERLINE_RGB))
     if hip.prosthesis:
         lines.append(("prosthesis", MUTED_RGB))
     return lines

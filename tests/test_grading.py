@@ -1050,6 +1050,8 @@ def test_a_class_resting_on_a_weak_judge_call_says_so(
         assert len(said) == 1
         assert f"probability {weak}, under 0.7" in said[0]
         assert "7 of 14 calls this weak were wrong" in said[0]
+    assert r.weak_call is (weak is not None)
+    assert r.to_record()["weak_call"] is (weak is not None)
 
 
 def test_class_0_has_no_weak_call_caveat_and_fragments_record_their_probability() -> None:

@@ -244,6 +244,20 @@ def test_legend_and_labels_are_drawn() -> None:
     assert _has_colour(rgb[:ROWS], ov.BORDERLINE_RGB).any()
 
 
+def test_a_weak_call_is_labelled_on_its_hip() -> None:
+    """A class resting on a weak call of the learned judge says so beside the class, in the
+    borderline amber; a call that is not weak does not."""
+    rad = make_radiograph()
+    res = make_result(rad)
+    _, texts = ov._render(rad, res, 2048)
+    assert "weak call" not in texts
+    left = dataclasses.replace(res.hips[1], weak_call=True)
+    weak = dataclasses.replace(res, hips=(res.hips[0], left))
+    rgb, texts = ov._render(rad, weak, 2048)
+    assert texts.count("weak call") == 1
+    assert _has_colour(rgb[:ROWS], ov.BORDERLINE_RGB).any()
+
+
 def test_why_a_hip_was_not_graded_is_in_the_panel() -> None:
     """A hip found but not graded is labelled so on the image, and the reason (with the
     fragments seen, when there are any) is in the panel below, before the hip's caveats."""
