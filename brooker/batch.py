@@ -1486,7 +1486,8 @@ def _moved_input(
 #: empty). ``grade`` is 0-4, ``brooker_class`` 0/I/II/III/IV, ``gap_mm`` edge to edge at the
 #: patient (empty for classes 0 and I, 0 for IV); ``borderline``/``prosthesis`` are
 #: true/false; ``fragment_kinds`` is ``;``-separated; ``reason`` is the ungradable reason or the
-#: error message, ``error_code`` the error's code; ``caveats`` ``;``-separated.
+#: error message, ``error_code`` the error's code; ``caveats`` ``;``-separated; ``weak_call``
+#: true/false (the class rests on a weak call of the learned judge; last, as it came last).
 CSV_COLUMNS: tuple[str, ...] = (
     "file",
     "sop_instance_uid",
@@ -1507,6 +1508,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "reason",
     "error_code",
     "caveats",
+    "weak_call",
 )
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -1557,6 +1559,7 @@ def csv_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "brooker_class": hip.get("brooker_class"),
                 "gap_mm": hip.get("gap_mm"),
                 "borderline": hip.get("borderline"),
+                "weak_call": bool(hip.get("weak_call")),  # absent in records written before it
                 "prosthesis": hip.get("prosthesis"),
                 "n_fragments": len(frags),
                 "fragment_kinds": ";".join(sorted({str(f.get("kind")) for f in frags})),

@@ -372,6 +372,12 @@ def test_csv_one_row_per_hip_and_safe(tmp_path: Path):
     assert rows[0]["fragment_kinds"] == "island;pelvic_spur"
     assert rows[0]["spacing_source"] == "pixel_spacing"
     assert rows[0]["borderline"] == "false"
+    assert rows[0]["weak_call"] == "false"
+    assert batch.CSV_COLUMNS[-1] == "weak_call"  # added last: the earlier columns keep their place
+    weak = {**ok, "hips": [{**ok["hips"][0], "weak_call": True}]}
+    old = {**ok, "hips": [{k: v for k, v in ok["hips"][0].items() if k != "weak_call"}]}
+    assert batch.csv_rows(weak)[0]["weak_call"] is True
+    assert batch.csv_rows(old)[0]["weak_call"] is False  # a record written before the field
     assert rows[1]["side"] == "left"
     assert rows[1]["prosthesis"] == "true"
     assert rows[0]["reason"] == ""  # graded
