@@ -7,10 +7,10 @@ it: to the overlay PNG the run wrote beside it (without it, the thumbnail is sho
 
 What the page holds, per film: the path as given to ``brooker grade``, the SOP Instance UID
 (the two keys of ``review.csv``), status and reason, the spacing source, the caveats, per hip
-the class, gap and its uncertainty, borderline and prosthesis, and a thumbnail made from the
-overlay PNG. Nothing else from the DICOM header: the records carry no patient name, ID, birth
-date or accession number, and the page adds none. File paths are shown as given; a folder
-named after a patient would show (as it does in the grade CSV).
+the class, gap and its uncertainty, borderline, weak call and prosthesis, and a thumbnail made
+from the overlay PNG. Nothing else from the DICOM header: the records carry no patient name,
+ID, birth date or accession number, and the page adds none. File paths are shown as given; a
+folder named after a patient would show (as it does in the grade CSV).
 
 Thumbnails are WebP (JPEG if Pillow lacks WebP), at most :data:`THUMB_MAX_PX` wide and
 :data:`THUMB_MAX_PX` * 4 / 3 high, quality 70: about 5-10 kB each, so a 500-film report is
@@ -409,7 +409,8 @@ def summary(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
     """Counts the page's summary shows: files by status, hips by class, spacing sources,
     caveats (film and hip; by :func:`caveat_kind`, numbers as ``N``), reasons for not grading
     (error codes and the reasons of films with no hip; each hip found but not graded, by the kind
-    of its reason), borderline and prosthesis hips.
+    of its reason), borderline, weak-call (``weak_call``; a record written before that field
+    existed has none and counts as not weak) and prosthesis hips.
     """
     from brooker.batch import counts
 
@@ -432,6 +433,7 @@ def summary(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
                 reasons[caveat_kind(str(hip["not_graded"]))] += 1
             caveats.update(caveat_kind(str(x)) for x in hip.get("caveats") or [])
             flags["borderline"] += bool(hip.get("borderline"))
+            flags["weak call"] += bool(hip.get("weak_call"))
             flags["prosthesis"] += bool(hip.get("prosthesis"))
     return {
         "status": c["status"],
@@ -439,7 +441,11 @@ def summary(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
         "spacing": dict(spacing.most_common()),
         "caveats": dict(caveats.most_common()),
         "not_graded": dict(reasons.most_common()),
-        "hips": {"borderline": flags["borderline"], "prosthesis": flags["prosthesis"]},
+        "hips": {
+            "borderline": flags["borderline"],
+            "weak call": flags["weak call"],
+            "prosthesis": flags["prosthesis"],
+        },
     }
 
 
@@ -484,6 +490,8 @@ def _hip_html(hip: Mapping[str, Any]) -> str:
     tags = []
     if hip.get("borderline"):
         tags.append('<span class="tag borderline">borderline</span>')
+    if hip.get("weak_call"):
+        tags.append('<span class="tag weak">weak call</span>')
     if hip.get("prosthesis"):
         tags.append('<span class="tag">prosthesis</span>')
     kinds = sorted({str(f.get("kind")) for f in hip.get("fragments") or []})
@@ -540,6 +548,7 @@ def _card_html(
         "data-max": str(max(grades)) if grades else "",
         "data-mingap": repr(min(gaps)) if gaps else "",
         "data-borderline": "1" if any(h.get("borderline") for h in hips) else "0",
+        "data-weak": "1" if any(h.get("weak_call") for h in hips) else "0",
         "data-prosthesis": "1" if any(h.get("prosthesis") for h in hips) else "0",
         "data-notgraded": "1" if not_graded else "0",
     }
@@ -642,6 +651,8 @@ export review.csv before closing the page.</p></header>
 <nav class="bar" aria-label="filters">
 <label>class <select id="f-class"><option value="">any</option>{options}</select></label>
 <label><input type="checkbox" id="f-borderline"> borderline</label>
+<label title="films with a hip whose class rests only on fragments the learned judge kept at a
+ low probability (README step 4)"><input type="checkbox" id="f-weak"> weak call</label>
 <label title="ungradable and error films, and films with a hip found but not graded"><input
  type="checkbox" id="f-notgraded"> not graded</label>
 <label><input type="checkbox" id="f-prosthesis"> prosthesis</label>

@@ -13,9 +13,10 @@ from typing import Any
 
 
 def hip(side: str, cls: str | None, gap: float | None = None, *, unc: float = 0.4,
-        borderline: bool = False, prosthesis: bool = False,
+        borderline: bool = False, weak_call: bool = False, prosthesis: bool = False,
         caveats: tuple[str, ...] = ()) -> dict[str, Any]:
-    """One hip record; ``cls`` None: found but not graded."""
+    """One hip record; ``cls`` None: found but not graded. ``weak_call``: its one fragment
+    was kept by the learned judge at under 0.7."""
     grade = None if cls is None else ("0", "I", "II", "III", "IV").index(cls)
     rec: dict[str, Any] = {
         "side": side,
@@ -26,10 +27,12 @@ def hip(side: str, cls: str | None, gap: float | None = None, *, unc: float = 0.
         "gap_uncertainty_mm": None if gap is None else unc,
         "gap_points_px": None if gap is None else [[100.0, 120.0], [130.0, 140.0]],
         "borderline": borderline,
+        "weak_call": weak_call,
         "prosthesis": prosthesis,
         "center_px": [300.0, 200.0],
         "fragments": [] if not grade else [{"kind": "pelvic_spur", "area_mm2": 80.0,
-                                             "centroid_px": [90.0, 110.0]}],
+                                             "centroid_px": [90.0, 110.0],
+                                             "judge_probability": 0.62 if weak_call else 0.93}],
         "caveats": list(caveats),
     }
     if cls is None:
@@ -65,7 +68,8 @@ def write_png(path: Path, label: int, size: tuple[int, int] = (600, 720)) -> Non
 
 
 #: The films of :func:`make_run`, in path order: (file, classes of its hips; None: found, not
-#: graded).
+#: graded). The left hip (III) of the first is a weak call; the right hip (III) of the second
+#: is borderline.
 FILMS: tuple[tuple[str, tuple[str | None, ...]], ...] = (
     ("scans/a_two_hips.dcm", ("II", "III")),
     ("scans/b_borderline.dcm", ("III", "0")),
@@ -84,7 +88,7 @@ def make_run(out: Path) -> list[dict[str, Any]]:
     for i, name in enumerate(("a", "b", "c", "d")):
         write_png(out / f"{name}-0000000{i}.png", i)
     recs.append(ok(FILMS[0][0], "1.2.3.1",
-                   [hip("right", "II", 14.25), hip("left", "III", 6.5)],
+                   [hip("right", "II", 14.25), hip("left", "III", 6.5, weak_call=True)],
                    str(out / "a-00000000.png")))
     recs.append(ok(FILMS[1][0], "1.2.3.2",
                    [hip("right", "III", 9.8, borderline=True), hip("left", "0")],

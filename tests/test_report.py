@@ -68,7 +68,7 @@ def test_summary_counts(run: tuple[Path, str]) -> None:
     s = report.summary(report.load_records(out))
     assert s["status"] == {"ok": 5, "ungradable": 1, "error": 1}
     assert s["class"] == {"0": 3, "I": 1, "II": 1, "III": 3, "IV": 1, "not graded": 1}
-    assert s["hips"] == {"borderline": 1, "prosthesis": 2}
+    assert s["hips"] == {"borderline": 1, "weak call": 1, "prosthesis": 2}
     assert s["spacing"] == {"pixel_spacing": 5, "none": 2}
     # films with no hip by reason or error code, and each hip found but not graded
     assert s["not_graded"] == {
@@ -77,6 +77,45 @@ def test_summary_counts(run: tuple[Path, str]) -> None:
         "the head is not bone-bright inside": 1,
     }
     assert s["caveats"]["laterality assumed (AP convention)"] == 1
+
+
+def test_weak_call_tag_attribute_count_and_filter(run: tuple[Path, str]) -> None:
+    """A weak call (the class rests only on fragments the learned judge kept under 0.7) is
+    shown as borderline is: a tag on the hip, ``data-weak`` on its film's card for the filter,
+    a count among the summary's hips and a checkbox in the toolbar."""
+    _, page = run
+    cards = _cards(page)
+    assert 'data-weak="1"' in cards[0]
+    assert all('data-weak="0"' in c for c in cards[1:])
+    right, left = re.findall(r'<tr class="hip".*?</tr>', cards[0], flags=re.S)
+    assert 'data-side="right"' in right
+    assert 'data-side="left"' in left
+    assert '<span class="tag weak">weak call</span>' in left
+    assert "weak call" not in right  # the strong hip of the same film
+    assert all("weak call" not in c for c in cards[1:])  # the borderline hip is not weak
+    summary = re.search(r'<section class="summary".*?</section>', page, flags=re.S)
+    assert summary is not None
+    assert '<tr><td class="n">1</td><td>weak call</td></tr>' in summary.group()
+    toolbar = re.search(r'<nav class="bar".*?</nav>', page, flags=re.S)
+    assert toolbar is not None
+    assert '<input type="checkbox" id="f-weak"> weak call</label>' in toolbar.group()
+    script = page.split("<script>", 1)[1]
+    assert '$("f-weak")' in script
+    assert "d.weak" in script
+
+
+def test_a_record_without_weak_call_is_not_weak(tmp_path: Path) -> None:
+    """Records written before ``weak_call`` existed have no such key: not a weak call."""
+    out = tmp_path / "run"
+    recs = make_run(out)
+    for rec in recs:
+        for h in rec["hips"]:
+            h.pop("weak_call", None)
+    page = report.render_report(recs, out_dir=out, thumbnails={})
+    cards = _cards(page)
+    assert all('data-weak="0"' in c for c in cards)
+    assert all("weak call" not in c for c in cards)
+    assert report.summary(recs)["hips"] == {"borderline": 1, "weak call": 0, "prosthesis": 2}
 
 
 def test_summary_counts_hips_not_graded_by_kind() -> None:

@@ -78,7 +78,12 @@ def test_filters_hide_the_right_cards(page: tuple[Chromium, Path]) -> None:
     b.click("#f-borderline")  # a real mouse click on the checkbox
     assert b.evaluate("document.getElementById('f-borderline').checked") is True
     assert _visible_files(b) == [FILMS[1][0]]
+    b.click("#f-weak")  # with borderline: no film has both
+    assert b.evaluate("document.getElementById('f-weak').checked") is True
+    assert _visible_files(b) == []
     b.click("#f-borderline")
+    assert _visible_files(b) == [FILMS[0][0]]  # class III and a weak call: its left hip
+    b.click("#f-weak")
     b.evaluate(
         "(() => { const s = document.getElementById('f-class'); s.value = '';"
         " s.dispatchEvent(new Event('change')); })()"

@@ -9,7 +9,8 @@
   var main = document.getElementById("cards");
   var cards = Array.prototype.slice.call(main.querySelectorAll("article.card"));
   var $ = function (id) { return document.getElementById(id); };
-  var fClass = $("f-class"), fBorder = $("f-borderline"), fNotGraded = $("f-notgraded");
+  var fClass = $("f-class"), fBorder = $("f-borderline"), fWeak = $("f-weak");
+  var fNotGraded = $("f-notgraded");
   var fPros = $("f-prosthesis"), fUnrev = $("f-unreviewed"), fName = $("f-name"), fSort = $("f-sort");
   var current = null, currentHip = 0;
 
@@ -99,6 +100,7 @@
       var d = card.dataset, ok = true;
       if (cls && d.classes.split(" ").indexOf(cls) < 0) { ok = false; }
       if (ok && fBorder.checked && d.borderline !== "1") { ok = false; }
+      if (ok && fWeak.checked && d.weak !== "1") { ok = false; }
       if (ok && fNotGraded.checked && d.notgraded !== "1") { ok = false; }
       if (ok && fPros.checked && d.prosthesis !== "1") { ok = false; }
       if (ok && fUnrev.checked && !hipRows(card).some(function (r) { return !reviewed(r); })) { ok = false; }
@@ -125,7 +127,7 @@
     sorted.forEach(function (c) { frag.appendChild(c); });
     main.appendChild(frag);
   }
-  [fClass, fBorder, fNotGraded, fPros, fUnrev].forEach(function (el) { el.addEventListener("change", applyFilters); });
+  [fClass, fBorder, fWeak, fNotGraded, fPros, fUnrev].forEach(function (el) { el.addEventListener("change", applyFilters); });
   fName.addEventListener("input", applyFilters);
   fSort.addEventListener("change", applySort);
 
