@@ -59,7 +59,9 @@ WEAK_CALL_RECORD = (
 
 def call_probability(fragments: Fragments, grade: BrookerGrade) -> float | None:
     """The learned judge's probability of the strongest fragment a class rests on: an island
-    for class I, a spur or bridge for II-IV; None for class 0, or when the judges were off.
+    for class I; a spur for II and III; a bridge for IV (a spur when no bridge fragment was
+    seen and the class is inferred from joined bodies). None for class 0, or when any such
+    fragment was not judged (the judges off: a hip's fragments are all judged or none are).
 
     >>> import numpy as np
     >>> from brooker.models import Fragment
@@ -70,14 +72,20 @@ def call_probability(fragments: Fragments, grade: BrookerGrade) -> float | None:
     0.5
     >>> call_probability(frags, BrookerGrade.ISLANDS)
     0.9
+    >>> bridged = Fragments((*frags.items, frag(FragmentKind.BRIDGE, 0.45)), ())
+    >>> call_probability(bridged, BrookerGrade.ANKYLOSIS)  # the bridge, not the spur
+    0.45
     """
     if grade is BrookerGrade.NONE:
         return None
-    deciding = [
-        f.judge_probability
-        for f in fragments.items
-        if (f.kind is FragmentKind.ISLAND) == (grade is BrookerGrade.ISLANDS)
-    ]
+    kinds = {f.kind for f in fragments.items}
+    if grade is BrookerGrade.ISLANDS:
+        wanted = {FragmentKind.ISLAND}
+    elif grade is BrookerGrade.ANKYLOSIS and FragmentKind.BRIDGE in kinds:
+        wanted = {FragmentKind.BRIDGE}
+    else:
+        wanted = set(SPUR_KINDS) | {FragmentKind.BRIDGE}
+    deciding = [f.judge_probability for f in fragments.items if f.kind in wanted]
     if not deciding or any(p is None for p in deciding):
         return None
     return max(p for p in deciding if p is not None)

@@ -510,7 +510,8 @@ class Fragment:
             "kind": self.kind.value,
             "area_mm2": round(float(self.area_mm2), 1),
             "centroid_px": [round(float(v), 1) for v in self.centroid_px],
-            "judge_probability": None if p is None else round(float(p), 3),
+            # rounded down, so a weak call's 0.6996 never reads 0.7 (the bound it is under)
+            "judge_probability": None if p is None else math.floor(float(p) * 1000 + 1e-9) / 1000,
         }
 
 

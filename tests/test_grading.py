@@ -1032,6 +1032,9 @@ def _weak(result: Any) -> list[str]:
         ([(ISL, 0.45), (ISL, 0.62)], None, "0.62"),  # class I on weak islands only
         ([(ISL, 0.95)], None, None),
         ([(BRI, 0.69)], 0.0, "0.69"),  # IV
+        ([(BRI, 0.45), (PEL, 0.95)], 0.0, "0.45"),  # IV rests on its bridge, not on a spur
+        ([(BRI, 0.92), (PEL, 0.45)], 0.0, None),
+        ([(PEL, 0.5), (FEM, 0.6)], 0.0, "0.60"),  # IV inferred from joined bodies: its spurs
         ([(PEL, 0.6996)], 12.0, "0.69"),  # shown rounded down, never "0.70, under 0.7"
         ([(PEL, WEAK)], 13.0, None),  # at the bound itself: not under it
         ([(PEL, None)], 13.0, None),  # judges off: nothing to say
@@ -1058,5 +1061,8 @@ def test_class_0_has_no_weak_call_caveat_and_fragments_record_their_probability(
     assert _weak(grade_hip(HIP, _judged(), None, AnalysisConfig())) == []
     rec = grade_hip(HIP, _judged((PEL, 0.56789), (ISL, None)), _gap(12.0, 0.0), AnalysisConfig())
     frags = rec.to_record()["fragments"]
-    assert [f["judge_probability"] for f in frags] == [0.568, None]
+    assert [f["judge_probability"] for f in frags] == [0.567, None]  # rounded down:
+    weak = grade_hip(HIP, _judged((PEL, 0.6996)), _gap(12.0, 0.0), AnalysisConfig()).to_record()
+    assert weak["weak_call"] is True
+    assert weak["fragments"][0]["judge_probability"] == 0.699  # never 0.7 beside a weak call
     json.dumps(frags)  # plain JSON

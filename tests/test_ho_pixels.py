@@ -243,7 +243,8 @@ def test_a_kept_fragment_carries_the_judges_probability(film: Radiograph) -> Non
         for f in kept.items:
             assert f.judge_probability is not None
             assert CFG.ho_fragment_min <= f.judge_probability <= 1.0
-            assert f.to_record()["judge_probability"] == round(f.judge_probability, 3)
+            shown = f.to_record()["judge_probability"]
+            assert f.judge_probability - 0.001 < shown <= f.judge_probability  # rounded down
         off = classify_fragments(masks, film.spacing, OFF)  # type: ignore[arg-type]
         assert [f.judge_probability for f in off.items] == [None] * len(off.items)
         return
