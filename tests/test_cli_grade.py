@@ -65,11 +65,11 @@ def fake_grade(path, config=None, **kwargs):  # type: ignore[no-untyped-def]
 
 def fake_grade_just_under_1cm(path, config=None, **kwargs):  # type: ignore[no-untyped-def]
     """A class III hip whose gap, 9.996 mm, would round to 10.0 (class II) at one or two
-    decimals."""
+    decimals; a weak call of the judge too."""
     gap = GapMeasurement(9.996, (1.0, 2.0), (3.0, 4.0), 0.5)
     hip = HipResult(
         PatientSide.RIGHT, ImageSide.LEFT, BrookerGrade.SPURS_NARROW_GAP, (1.0, 2.0), False,
-        gap=gap, borderline=True,
+        gap=gap, borderline=True, weak_call=True,
     )
     return GradingResult(file="x", status=Status.OK, version=__version__, hips=(hip,))
 
@@ -162,6 +162,7 @@ def test_a_class_III_gap_is_never_shown_as_10_mm(
     assert "Brooker III" in r.stdout
     assert "9.9 mm" in r.stdout
     assert "10.0" not in r.stdout
+    assert "borderline, weak call" in r.stdout  # beside the class, as borderline is
     rec = json_lines((tmp_path / "o" / "results.jsonl").read_text())[0]
     assert rec["hips"][0]["grade"] == 3
     assert rec["hips"][0]["gap_mm"] == 9.99

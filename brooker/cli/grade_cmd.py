@@ -147,6 +147,8 @@ def _print_single(console: Console, rec: dict[str, Any]) -> None:
             extras.append(f"gap {_fmt_gap(hip['gap_mm'])} mm")
         if hip.get("borderline"):
             extras.append("borderline")
+        if hip.get("weak_call"):
+            extras.append("weak call")
         if hip.get("prosthesis"):
             extras.append("prosthesis")
         line.append(", ".join(extras))
