@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 from collections import defaultdict
 from multiprocessing import Pool
@@ -45,6 +44,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from train_ho_pixels import drawn_mask, roi_truth  # noqa: E402
 from validate import grade_cli, note  # noqa: E402
 
+from brooker.batch import usable_cpus  # noqa: E402
 from brooker.config import AnalysisConfig  # noqa: E402
 from brooker.fragments import candidate_bone, classify_fragments  # noqa: E402
 from brooker.localization import analyse_scene, find_hips  # noqa: E402
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="the hybrid set's records (validate.py's CACHE/records/hybrid.jsonl); "
                     "without it the films are graded first")  # fmt: skip
     ap.add_argument("--judges", type=Path, help="judges to grade and judge with (--judges)")
-    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--workers", type=int, default=usable_cpus())
     ap.add_argument("--per-hip", action="store_true", help="also one row per hip")
     a = ap.parse_args(argv)
     films = a.shared / "hybrid" / "films"

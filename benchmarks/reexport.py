@@ -47,7 +47,6 @@ import argparse
 import copy
 import json
 import math
-import os
 import shutil
 import sys
 import tempfile
@@ -63,7 +62,7 @@ from scipy import ndimage as ndi
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from validate import grade_cli, match_hips, note, score  # noqa: E402
+from validate import grade_cli, match_hips, note, score, usable_cpus  # noqa: E402
 
 Pixels = np.ndarray
 Labels = dict[str, Any]
@@ -241,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     ap.add_argument("--out", type=Path, help="folder for the re-exports (default: a temporary one)")
     ap.add_argument("--keep", action="store_true", help="keep the re-exports (with --out)")
-    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--workers", type=int, default=usable_cpus())
     ap.add_argument("--list", action="store_true", help="list each variant's false calls")
     ap.add_argument(
         "--judges",

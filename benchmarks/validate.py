@@ -59,7 +59,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import subprocess
 import sys
 import tempfile
@@ -71,6 +70,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # this tree's brooker, not whichever one is installed or in the caller's directory: the films
 # are graded in a subprocess run from ROOT, and the phantoms rendered in-process from it
 sys.path.insert(0, str(ROOT))
+from brooker.batch import usable_cpus  # noqa: E402
+
 SET_NAMES = ("devset", "real", "hybrid", "samples", "phantom")
 PHANTOM_FILMS = 12
 PHANTOM_SEED = 7
@@ -338,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sets", default=",".join(SET_NAMES),
                     help=f"comma-separated, of {','.join(SET_NAMES)} (default: all)")
     ap.add_argument("--json", action="store_true", help="print the table as JSON")
-    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--workers", type=int, default=usable_cpus())
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "brooker-validate",
                     help="phantom films and each set's records (default: %(default)s)")

@@ -733,6 +733,16 @@ def grade_one(
 # --------------------------------------------------------------------------------------------
 
 
+def stop_signals() -> tuple[int, ...]:
+    """The signals that stop a whole run as Ctrl-C does (``brooker grade``): SIGTERM (a
+    scheduler cancelling the job, ``kill``) and, where there is one (not on Windows), SIGHUP
+    (the terminal closed)."""
+    import signal
+
+    hup = getattr(signal, "SIGHUP", None)
+    return (signal.SIGTERM,) if hup is None else (signal.SIGTERM, hup)
+
+
 def usable_cpus() -> int:
     """The number of CPUs this process may run on: the default number of worker processes.
 
@@ -1090,11 +1100,7 @@ def _maybe_stopping_too(proc: Any) -> bool:
     administrator's ``kill``, a watchdog) is recorded as before, that much later. The workers
     keep SIGTERM's default action (multiprocessing stops daemonic children left at exit with
     it), so the grace is here rather than in the workers."""
-    import signal
-
-    stopping = {-signal.SIGTERM, 255}
-    if hasattr(signal, "SIGHUP"):  # not on Windows
-        stopping.add(-signal.SIGHUP)
+    stopping = {-s for s in stop_signals()} | {255}
     if proc.exitcode not in stopping:
         return False
     time.sleep(STOP_GRACE_S)

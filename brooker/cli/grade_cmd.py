@@ -285,9 +285,11 @@ def _signals_interrupt() -> Iterator[None]:
     import signal
     import threading
 
-    stops: dict[int, type[KeyboardInterrupt]] = {signal.SIGTERM: Terminated}
-    if hasattr(signal, "SIGHUP"):  # not on Windows
-        stops[signal.SIGHUP] = HungUp
+    from brooker.batch import stop_signals
+
+    stops: dict[int, type[KeyboardInterrupt]] = {
+        s: Terminated if s == signal.SIGTERM else HungUp for s in stop_signals()
+    }
     raised = False
 
     def handler(signum: int, frame: FrameType | None) -> None:
@@ -297,13 +299,15 @@ def _signals_interrupt() -> Iterator[None]:
             raise stops[signum]
 
     found: dict[int, Any] = {}
-    if threading.current_thread() is threading.main_thread():
-        for signum in stops:
-            previous = signal.getsignal(signum)
-            if previous is not None and previous != signal.SIG_IGN:
-                found[signum] = previous
-                signal.signal(signum, handler)
     try:
+        # installed inside the try: a signal between two installs is raised here, and the
+        # handlers already installed are put back
+        if threading.current_thread() is threading.main_thread():
+            for signum in stops:
+                previous = signal.getsignal(signum)
+                if previous is not None and previous != signal.SIG_IGN:
+                    found[signum] = previous
+                    signal.signal(signum, handler)
         yield
     except OSError as exc:
         stop = _stop_behind(exc)
@@ -311,6 +315,9 @@ def _signals_interrupt() -> Iterator[None]:
             raise
         raise type(stop)() from exc
     finally:
+        # the block is over: a signal now, before every handler is put back, raises nothing
+        # (it would escape this finally and leave a handler that swallows later signals)
+        raised = True
         for signum, previous in found.items():
             signal.signal(signum, previous)
 
@@ -345,7 +352,10 @@ def _stopped(console: Console, message: str, code: int) -> NoReturn:
     """End a run stopped by Ctrl-C, SIGTERM or SIGHUP: say so on ``console`` and exit with
     ``code``. Its terminal may be gone (SIGHUP), or its reader: the line is then lost, not an
     error, and standard output or error that cannot take what it still holds is pointed at the
-    null device, so that Python's flush at exit does not fail (it would exit 120 instead)."""
+    null device, so that Python's flush at exit does not fail (it would exit 120 instead).
+    That redirection is of the process's own descriptors 1 and 2, for good: meant for the
+    command line's own process (under typer's test runner, or any stream without a
+    descriptor, nothing is redirected)."""
     with contextlib.suppress(OSError):
         console.print(message, style="red")
     for stream in (sys.stdout, sys.stderr):
@@ -1112,8 +1122,12 @@ def _run(
         raise  # the reader of standard output went away (141): "interrupted", as on Ctrl-C
     except Exception as exc:
         # a full disk (exit 5) or a bug (exit 1): the run failed (it said "interrupted"),
-        # unless this is a write that failed as a stop unwinds (the terminal hung up)
-        if _stop_behind(exc) is None:
+        # unless this is a write that failed as a stop unwinds (the terminal hung up), which
+        # _signals_interrupt turns into that stop (and only an OSError that is not brooker's)
+        from brooker.errors import BrookerError
+
+        as_stop = isinstance(exc, OSError) and not isinstance(exc, BrookerError)
+        if not (as_stop and _stop_behind(exc) is not None):
             state, failure = "failed", _failure(exc)
         raise
     finally:
@@ -1168,7 +1182,10 @@ def _finish(
 
         write_report_for(out, records, err_console, path=report_path, quiet=quiet)
     if not quiet:
-        _print_summary(err_console, records, resumed, found)
+        # every output is written: a summary that cannot be shown (standard error's reader
+        # gone, its terminal hung up) is lost, and the run stays complete
+        with contextlib.suppress(OSError):
+            _print_summary(err_console, records, resumed, found)
     if any((r.get("error") or {}).get("code") in batch.OUTPUT_ERROR_CODES for r in records):
         return int(ExitCode.OUTPUT_ERROR)
     if table_cut:
