@@ -88,6 +88,9 @@ from brooker.units import DICOMDIR_SOP_CLASS
 
 #: Default per-file time limit, seconds (a 43 cm plate at 0.1 mm grades in a few seconds).
 DEFAULT_TIMEOUT_S: float = 300.0
+#: The longest single wait of the worker pool for a result, s: a time limit further off than
+#: this is reached in several waits (a day's worth of milliseconds fits every selector).
+_MAX_WAIT_S: Final = 86400.0
 
 #: Name of the results file in the output folder.
 RESULTS_NAME = "results.jsonl"
@@ -1147,7 +1150,14 @@ def _run_pool(
                         w.deadline = time.monotonic()
             active = [w for w in pool if w.task is not None]
             nearest = min(w.deadline for w in active)
-            wait_s = None if nearest == float("inf") else max(0.0, nearest - time.monotonic())
+            # a far deadline (``--timeout 1e10``: "no limit, really") is waited for in steps:
+            # the selector under ``wait`` turns its timeout into an integer of milliseconds,
+            # which overflows long before a float does
+            wait_s = (
+                None
+                if nearest == float("inf")
+                else min(_MAX_WAIT_S, max(0.0, nearest - time.monotonic()))
+            )
             ready = set(wait([w.conn for w in active] + [w.proc.sentinel for w in active], wait_s))
             now = time.monotonic()
             finished: list[GradingResult] = []

@@ -108,6 +108,17 @@ def json_lines(text: str) -> list[dict]:  # type: ignore[type-arg]
 # --- in process, stand-in engine -------------------------------------------------------------
 
 
+@pytest.mark.parametrize("limit", ["1e10", "1e308"])
+def test_a_far_off_timeout_is_no_limit_not_a_crash(
+    fake_engine: None, good_tree: Path, tmp_path: Path, limit: str
+):
+    """``--timeout 1e10`` (no limit, in practice) graded nothing and exited 1: the worker
+    pool's wait overflowed the selector's integer milliseconds (OverflowError)."""
+    r = run(good_tree, "--out", tmp_path / "out", "--workers", "1", "--timeout", limit, "--json")
+    assert r.exit_code == 0, r.stderr
+    assert sorted(rec["status"] for rec in json_lines(r.stdout)) == ["ok", "ok"]
+
+
 def test_table_into_a_pipe_has_no_trailing_blanks(
     fake_engine: None, good_tree: Path, tmp_path: Path
 ):
