@@ -108,6 +108,23 @@ def json_lines(text: str) -> list[dict]:  # type: ignore[type-arg]
 # --- in process, stand-in engine -------------------------------------------------------------
 
 
+def test_dask_scheduler_without_dask_installed_is_a_usage_error(
+    good_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Dask is an optional extra: ``--dask-scheduler`` without it installed is the environment,
+    not a bug in brooker. It was an internal error (exit 1, ModuleNotFoundError, a traceback
+    in errors.log); now exit 2 with one line naming the extra to install."""
+    for name in ("dask", "dask.distributed", "distributed"):
+        monkeypatch.setitem(sys.modules, name, None)  # import raises ModuleNotFoundError
+    out = tmp_path / "out"
+    r = run(good_tree, "--out", out, "--dask-scheduler", "tcp://127.0.0.1:8786")
+    assert r.exit_code == 2, r.output
+    assert "brooker[dask]" in r.stderr
+    assert "internal error" not in r.stderr
+    assert not (out / "errors.log").exists()
+    assert not (out / "results.jsonl").exists()
+
+
 @pytest.mark.parametrize("limit", ["1e10", "1e308"])
 def test_a_far_off_timeout_is_no_limit_not_a_crash(
     fake_engine: None, good_tree: Path, tmp_path: Path, limit: str

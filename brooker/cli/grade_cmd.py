@@ -1234,8 +1234,15 @@ def _progress(console: Console) -> Any:
 
 def _dask_client(address: str, n_files: int, err_console: Console, quiet: bool) -> Any:
     """A ``distributed.Client`` connected to the scheduler at ``address``; a usage error when
-    it cannot be reached (or is not an address)."""
-    from dask.distributed import Client
+    it cannot be reached (or is not an address), or when Dask is not installed (an optional
+    extra: the environment, not a bug in brooker)."""
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise typer.BadParameter(
+            "needs Dask, which is not installed: pip install 'brooker[dask]'",
+            param_hint="--dask-scheduler",
+        ) from None
 
     if not quiet:
         err_console.print(plain(f"grading {n_files} file(s) on the Dask cluster at {address}"))
