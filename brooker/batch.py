@@ -1775,7 +1775,8 @@ def grade_many(
     Raises
     ------
     ConfigError
-        ``workers`` is not an integer >= 0, ``out_dir`` is itself one of the folders in
+        ``workers`` is not an integer >= 0, ``timeout_s`` not a number >= 0 (nor None),
+        ``out_dir`` is itself one of the folders in
         ``paths`` (see :func:`check_out_dir`), or ``resume`` meets records of another brooker
         version: raised before any file is written, when iteration starts.
         (``ConfigError`` is also a ``ValueError``, which a negative ``workers`` raised
@@ -1792,6 +1793,12 @@ def grade_many(
         if isinstance(workers, bool) or not isinstance(workers, numbers.Integral) or workers < 0:
             raise ConfigError(f"workers must be an integer >= 0, got {workers!r}")
         workers = int(workers)
+    if timeout_s is not None and not (
+        isinstance(timeout_s, numbers.Real)
+        and not isinstance(timeout_s, bool)
+        and timeout_s >= 0  # NaN too: never reached, while the pool polled without pause
+    ):
+        raise ConfigError(f"timeout_s must be a number of seconds >= 0 or None, got {timeout_s!r}")
     out = None if out_dir is None else os.fspath(out_dir)
     # one path is one input, not its characters
     paths = [paths] if isinstance(paths, str | os.PathLike) else list(paths)

@@ -661,6 +661,31 @@ def test_bad_workers_is_a_config_error_before_any_work(tmp_path: Path, workers: 
     assert sorted(p.name for p in out.iterdir()) == [batch.RESULTS_NAME]
 
 
+@pytest.mark.parametrize("timeout_s", [-5.0, float("nan"), "60", True])
+def test_bad_timeout_is_a_config_error_before_any_work(tmp_path: Path, timeout_s: object):
+    """A negative ``timeout_s`` gave every file a ``timeout`` error record ("took longer than
+    the -5 s limit") and NaN a limit never reached, the pool polling without pause: both are
+    the API's usage error now, as a bad ``workers`` is, before anything is written."""
+    _write(tmp_path / "in" / "a", b"one")
+    out = tmp_path / "out"
+    stream = batch.grade_many(
+        [tmp_path / "in"], out_dir=out, workers=1, timeout_s=timeout_s,  # type: ignore[arg-type]
+        grade_fn=fake_grade,
+    )
+    with pytest.raises(ConfigError, match=r"timeout_s must be a number of seconds >= 0"):
+        next(stream)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("timeout_s", [None, 0, 0.0, float("inf"), 1e308])
+def test_no_limit_and_a_far_limit_grade(tmp_path: Path, timeout_s: float | None):
+    (rec,) = _records(
+        batch.grade_many([_write(tmp_path / "a", b"one")], workers=1, timeout_s=timeout_s,
+                         grade_fn=fake_grade)
+    )
+    assert rec["status"] == "ok"
+
+
 def test_resume_of_records_by_another_version_is_refused(tmp_path: Path):
     """``grade_many(resume=True)`` on a results file holding a record of another brooker
     version is the API's usage error naming the file (as ``brooker grade --resume``), before
