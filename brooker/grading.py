@@ -16,8 +16,6 @@ islands beside spurs do not lower it.
 
 from __future__ import annotations
 
-import math
-
 from brooker.config import AnalysisConfig
 from brooker.fragments import Fragments
 from brooker.models import BrookerGrade, FragmentKind, GapMeasurement, HipJoint, HipResult
@@ -27,7 +25,7 @@ from brooker.models import BrookerGrade, FragmentKind, GapMeasurement, HipJoint,
 # is read as bone. Such hips were withheld before the learned judges; graded, most come out
 # right (README, step 2).
 from brooker.segmentation import PROSTHETIC_HEAD_MIN_METAL, joint_exclusion_radius_mm
-from brooker.units import shown_gap_mm
+from brooker.units import WEAK_CALL_PROBABILITY, rounded_on_its_side, shown_gap_mm
 
 SPUR_KINDS = frozenset({FragmentKind.PELVIC_SPUR, FragmentKind.FEMORAL_SPUR})
 
@@ -41,19 +39,18 @@ FEMUR_TOP_MIN_RADII = -1.5
 
 
 #: A class I-IV whose strongest deciding fragment (:func:`call_probability`) the learned fragment
-#: judge keeps with a probability under this (it keeps a candidate at ``ho_fragment_min``, 0.4)
-#: is graded with a caveat: such calls are often wrong. Measured held out (judges trained
+#: judge keeps with a probability under :data:`brooker.units.WEAK_CALL_PROBABILITY`, 0.7 (it
+#: keeps a candidate at ``ho_fragment_min``, 0.4), is graded with a caveat: such calls are often
+#: wrong. Measured held out (judges trained
 #: without the films graded: ``benchmarks/validate.py --held-out``, the 5 folds of
 #: 2026-12-03) on the team's development, real and hybrid films: of 122 hips graded I-IV, the
 #: 14 calls under 0.7 were wrong 7 times, 3 of them on hips with no heterotopic bone; the 108
 #: stronger ones 27 times, 2 on such hips. Under 0.6: 4 of 8 wrong (2 with none); under 0.8:
 #: 14 of 32 (3). The class is not changed: a cut at 0.5 instead of 0.4 lost more right calls
-#: than wrong ones (engineering notes).
-WEAK_CALL_PROBABILITY = 0.7
-#: What the caveat of a weak call says of such calls (the figures above).
+#: than wrong ones (engineering notes). What the caveat of a weak call says of such calls:
 WEAK_CALL_RECORD = (
-    "held out on the team's films, 7 of 14 calls this weak were wrong (27 of 108 stronger "
-    "ones), 3 of them on hips with no heterotopic bone"
+    "held out on the team's films, 7 of 14 calls this weak were wrong, 3 of them on hips with "
+    "no heterotopic bone (27 of 108 stronger calls were wrong)"
 )
 
 
@@ -235,11 +232,11 @@ def grade_hip(
     weak_call = False
     if strongest is not None and strongest < WEAK_CALL_PROBABILITY:
         weak_call = True
-        # shown rounded down: 0.6996 reads 0.69, never "0.70, under 0.7"
+        # never shown rounded up to the bound: 0.6996 reads 0.69, not "0.70, under 0.7"
+        shown = rounded_on_its_side(strongest, 2, WEAK_CALL_PROBABILITY)
         caveats.append(
             f"the heterotopic bone this class rests on is a weak call of the learned judge "
-            f"(probability {math.floor(strongest * 100 + 1e-9) / 100:.2f}, under "
-            f"{WEAK_CALL_PROBABILITY:g}): "
+            f"(probability {shown:.2f}, under {WEAK_CALL_PROBABILITY:g}): "
             f"{WEAK_CALL_RECORD} (check the overlay)"
         )
     if bodies_unparted and grade < BrookerGrade.ANKYLOSIS:

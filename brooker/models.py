@@ -16,7 +16,12 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from brooker.units import BROOKER_GAP_THRESHOLD_MM, shown_gap_mm
+from brooker.units import (
+    BROOKER_GAP_THRESHOLD_MM,
+    WEAK_CALL_PROBABILITY,
+    rounded_on_its_side,
+    shown_gap_mm,
+)
 
 _K = TypeVar("_K")
 _V = TypeVar("_V")
@@ -510,8 +515,10 @@ class Fragment:
             "kind": self.kind.value,
             "area_mm2": round(float(self.area_mm2), 1),
             "centroid_px": [round(float(v), 1) for v in self.centroid_px],
-            # rounded down, so a weak call's 0.6996 never reads 0.7 (the bound it is under)
-            "judge_probability": None if p is None else math.floor(float(p) * 1000 + 1e-9) / 1000,
+            # a weak call's 0.6996 never reads 0.7, the bound it is under
+            "judge_probability": None
+            if p is None
+            else rounded_on_its_side(float(p), 3, WEAK_CALL_PROBABILITY),
         }
 
 
@@ -568,7 +575,7 @@ class HipResult:
     not_graded: str | None = None
     weak_call: bool = False
     """The class rests only on fragments the learned fragment judge kept with a probability
-    under :data:`brooker.grading.WEAK_CALL_PROBABILITY` (a caveat says so)."""
+    under :data:`brooker.units.WEAK_CALL_PROBABILITY` (a caveat says so)."""
     head_radius_mm: float | None = None
     """Radius of the femoral (or prosthetic) head the hip was placed on."""
     search_region: tuple[float, float, float, float] | None = None

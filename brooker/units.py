@@ -1,5 +1,7 @@
-"""Physical constants of the Brooker classification and of the input images, and the one rule
-that ties a shown gap to its class (:func:`shown_gap_mm`). No other logic here."""
+"""Physical constants of the Brooker classification and of the input images, the bound of a
+weak call, and the one rule that keeps a shown number on its side of such a bound
+(:func:`rounded_on_its_side`: a gap and its class, a probability and its weak call). No other
+logic here."""
 
 import math
 from typing import Final
@@ -7,6 +9,11 @@ from typing import Final
 #: Brooker 1973: class II leaves "at least 1 cm" between opposing bone surfaces; class III
 #: "less than 1 cm". Exactly 10.0 mm is class II.
 BROOKER_GAP_THRESHOLD_MM: Final = 10.0
+
+#: A class I-IV whose strongest deciding fragment the learned fragment judge keeps with a
+#: probability under this is a weak call (:func:`brooker.grading.call_probability`, where the
+#: held-out figures behind it are).
+WEAK_CALL_PROBABILITY: Final = 0.7
 
 
 def shown_gap_mm(
@@ -18,18 +25,26 @@ def shown_gap_mm(
     class II beside "Brooker III". A gap at or above the boundary is shown at or above it (with
     10 mm, ordinary rounding already does; a boundary of 10.04 mm would round 10.041 down to
     10.0 at one decimal, and it is shown as 10.1)."""
-    shown = round(gap_mm, decimals)
-    if (gap_mm < threshold_mm) is (shown < threshold_mm):
+    return rounded_on_its_side(gap_mm, decimals, threshold_mm)
+
+
+def rounded_on_its_side(value: float, decimals: int, bound: float) -> float:
+    """``value`` rounded to ``decimals``, but never across ``bound``: what is under it is shown
+    under it, what is at or above it at or above it (:func:`shown_gap_mm`; a judge's
+    probability of 0.6996 beside a weak call, under 0.7, is 0.699 at three decimals and 0.69 at
+    two, not 0.7)."""
+    shown = round(value, decimals)
+    if (value < bound) is (shown < bound):
         return shown
     # the smallest value at this precision at or above the boundary (the division may land a
     # step either side of it in binary)
     step = 10.0**-decimals
-    up = round(math.ceil(threshold_mm / step) * step, decimals)
-    while up < threshold_mm:
+    up = round(math.ceil(bound / step) * step, decimals)
+    while up < bound:
         up = round(up + step, decimals)
-    while round(up - step, decimals) >= threshold_mm:
+    while round(up - step, decimals) >= bound:
         up = round(up - step, decimals)
-    return up if gap_mm >= threshold_mm else round(up - step, decimals)
+    return up if value >= bound else round(up - step, decimals)
 
 
 def label_gap_mm(gap_mm: float, threshold_mm: float = BROOKER_GAP_THRESHOLD_MM) -> float:

@@ -73,6 +73,24 @@ def test_shown_gap_never_rounds_up_to_the_boundary(
     assert shown_gap_mm(gap, decimals) == shown
 
 
+def test_a_probability_is_never_shown_across_the_weak_call_bound() -> None:
+    from brooker.units import rounded_on_its_side
+
+    assert rounded_on_its_side(0.6996, 3, 0.7) == 0.699
+    assert rounded_on_its_side(0.6996, 2, 0.7) == 0.69
+    assert rounded_on_its_side(0.56789, 3, 0.7) == 0.568  # elsewhere, ordinary rounding
+    assert rounded_on_its_side(0.7, 2, 0.7) == 0.7
+
+
+@given(st.floats(0.0, 1.0), st.sampled_from([1, 2, 3]))
+def test_a_probability_stays_on_its_side_of_the_bound(p: float, decimals: int) -> None:
+    from brooker.units import rounded_on_its_side
+
+    shown = rounded_on_its_side(p, decimals, grading.WEAK_CALL_PROBABILITY)
+    assert (shown < 0.7) is (p < 0.7)
+    assert abs(shown - p) <= 10.0**-decimals + 1e-9
+
+
 @given(st.floats(0.0, 40.0), st.sampled_from([0, 1, 2, 3]))
 def test_shown_gap_stays_on_its_side_of_10_mm(gap: float, decimals: int) -> None:
     shown = shown_gap_mm(gap, decimals)
@@ -1061,7 +1079,7 @@ def test_class_0_has_no_weak_call_caveat_and_fragments_record_their_probability(
     assert _weak(grade_hip(HIP, _judged(), None, AnalysisConfig())) == []
     rec = grade_hip(HIP, _judged((PEL, 0.56789), (ISL, None)), _gap(12.0, 0.0), AnalysisConfig())
     frags = rec.to_record()["fragments"]
-    assert [f["judge_probability"] for f in frags] == [0.567, None]  # rounded down:
+    assert [f["judge_probability"] for f in frags] == [0.568, None]  # rounded, but
     weak = grade_hip(HIP, _judged((PEL, 0.6996)), _gap(12.0, 0.0), AnalysisConfig()).to_record()
     assert weak["weak_call"] is True
     assert weak["fragments"][0]["judge_probability"] == 0.699  # never 0.7 beside a weak call
