@@ -80,8 +80,8 @@ def call_probability(fragments: Fragments, grade: BrookerGrade) -> float | None:
         wanted = {FragmentKind.ISLAND}
     elif grade is BrookerGrade.ANKYLOSIS and FragmentKind.BRIDGE in kinds:
         wanted = {FragmentKind.BRIDGE}
-    else:
-        wanted = set(SPUR_KINDS) | {FragmentKind.BRIDGE}
+    else:  # II, III, or IV inferred from joined bodies: no bridge fragment
+        wanted = set(SPUR_KINDS)
     deciding = [f.judge_probability for f in fragments.items if f.kind in wanted]
     if not deciding or any(p is None for p in deciding):
         return None
