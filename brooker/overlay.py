@@ -108,6 +108,10 @@ TINT_ALPHA = 0.28
 BOX_ALPHA = 170  # of 255, for label backgrounds over the image
 UPSCALE_BELOW_PX = 600  # crops smaller than this (long side) are drawn at x2
 CROP_MARGIN_MM = 8.0  # around the gap and fragments in a hip crop
+#: How far from the hip's centre a crop takes in the region searched for heterotopic bone:
+#: the lateral ilium above the joint and the greater trochanter below it (whose tip lies some
+#: 50-60 mm lateral to an adult head's centre), where a missed spur or bridge would be.
+CROP_REACH_MM = 70.0
 
 _NAME_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -888,13 +892,16 @@ def render_hip_crops(
     result: GradingResult,
     *,
     half_size_mm: float = 40.0,
+    reach_mm: float = CROP_REACH_MM,
     text_lines: Sequence[TextLine] | None = None,
 ) -> list[tuple[str, npt.NDArray[np.uint8]]]:
     """Full-resolution crops around each hip, annotated like the overview.
 
     Each crop spans at least ``half_size_mm`` either side of the hip centre, and is widened
-    to hold the hip's measured gap and its fragments with a margin (heterotopic bone lies
-    lateral and superior to the joint, often beyond 40 mm of the head's centre). It is drawn
+    to hold the hip's measured gap and its fragments with a margin, and the region searched
+    for heterotopic bone as far as ``reach_mm`` from the centre (heterotopic bone lies lateral
+    and superior to the joint, often beyond 40 mm of the head's centre: a reader checking a
+    class 0 looks there for what was missed). It is drawn
     at 1:1 (x2, nearest neighbour, when under 600 px) so the gap can be checked pixel by pixel.
     ``text_lines`` as for :func:`render_overlay`.
 
@@ -905,6 +912,8 @@ def render_hip_crops(
     """
     if not (math.isfinite(half_size_mm) and half_size_mm > 0):
         raise ValueError(f"half_size_mm must be positive, got {half_size_mm!r}")
+    if not (math.isfinite(reach_mm) and reach_mm >= 0):
+        raise ValueError(f"reach_mm must be zero or more, got {reach_mm!r}")
     rows, cols = radiograph.pixels.shape
     spacing = result.spacing or radiograph.spacing
     row_mm, col_mm = spacing.sampling_mm if spacing is not None else (1.0, 1.0)
@@ -917,6 +926,9 @@ def render_hip_crops(
         hr, hc = half_size_mm / row_mm, half_size_mm / col_mm
         lo_r, hi_r, lo_c, hi_c = cr - hr, cr + hr + 1, cc - hc, cc + hc + 1
         points = [] if hip.gap is None else [hip.gap.pelvic_point_px, hip.gap.femoral_point_px]
+        for pr, pc in _search_reach(hip, reach_mm, row_mm, col_mm):
+            lo_r, hi_r = min(lo_r, pr), max(hi_r, pr + 1)
+            lo_c, hi_c = min(lo_c, pc), max(hi_c, pc + 1)
         for pr, pc in points:
             lo_r, hi_r = min(lo_r, pr - margin_r), max(hi_r, pr + margin_r + 1)
             lo_c, hi_c = min(lo_c, pc - margin_c), max(hi_c, pc + margin_c + 1)
@@ -939,6 +951,24 @@ def render_hip_crops(
         rgb, _ = _render_view(radiograph, result, view, [hip], font_px, text_lines or ())
         crops.append((hip.patient_side.value, rgb))
     return crops
+
+
+def _search_reach(
+    hip: HipResult, reach_mm: float, row_mm: float, col_mm: float
+) -> list[tuple[float, float]]:
+    """Points ``(row, col)`` on the outer edge of the region searched about ``hip``, no
+    further than ``reach_mm`` from its centre (none when the hip was not searched)."""
+    if hip.search_region is None or reach_mm <= 0:
+        return []
+    _, radius_mm, lo_deg, hi_deg = hip.search_region
+    reach = min(radius_mm, reach_mm)
+    lat = -1.0 if hip.image_side is ImageSide.LEFT else 1.0
+    cr, cc = hip.center_px
+    out = []
+    for phi in np.linspace(lo_deg, hi_deg, 39):
+        t = math.radians(float(phi))  # 0 up, 90 lateral, as in _draw_joint
+        out.append((cr - math.cos(t) * reach / row_mm, cc + lat * math.sin(t) * reach / col_mm))
+    return out
 
 
 def overlay_name_for(path: str | os.PathLike[str]) -> str:

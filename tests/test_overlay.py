@@ -950,3 +950,35 @@ def test_a_head_whose_outline_was_not_found_is_drawn_dashed(uncertainty_mm: floa
     assert (sum(on) < 0.7 * 360) is dashed
     assert sum(on) > 0.4 * 360  # drawn either way
     assert (ov.TYPICAL_HEAD_LABEL in texts) is dashed
+
+
+def test_a_crop_holds_the_region_searched_to_its_reach() -> None:
+    """A class 0 hip has no fragment to widen its crop; the crop still reaches 70 mm into the
+    region searched (up, lateral, down), where a missed spur or bridge would be, and keeps
+    ``half_size_mm`` on the medial side, which is not searched that far."""
+    rad = _black_film(1200, 1200, row_mm=0.2, col_mm=0.2)
+    # the image's left half: lateral is to the left (smaller columns)
+    hip = HipResult(
+        patient_side=PatientSide.RIGHT, image_side=ImageSide.LEFT, grade=BrookerGrade.NONE,
+        center_px=(600.0, 600.0), prosthesis=False,
+        search_region=(30.0, 100.0, -20.0, 170.0),
+    )
+    result = GradingResult(
+        file=rad.meta.path, status=Status.OK, version="9.8.7", hips=(hip,),
+        spacing=rad.spacing, image_shape_px=(1200, 1200),
+    )
+    ((_, crop),) = ov.render_hip_crops(rad, result, half_size_mm=40.0)
+    # columns: 70 mm lateral (350 px) to 40 mm medial (200 px); rows: 70 mm up, and down to
+    # 70 mm * cos(10 deg) below the centre (the sector ends 10 degrees short of straight down)
+    width = (600 + 200 + 1) - (600 - 350)
+    assert crop.shape[1] == width
+    height = round(600 + 70 / 0.2 * np.cos(np.radians(10.0)) + 1) - (600 - 350)
+    assert crop.shape[0] > height  # plus the legend panel
+    ((_, bare),) = ov.render_hip_crops(rad, result, half_size_mm=40.0, reach_mm=0.0)
+    assert bare.shape[1] == 2 * 401  # 40 mm either side only (small: drawn at x2)
+    unsearched = dataclasses.replace(hip, search_region=None)
+    result_unsearched = dataclasses.replace(result, hips=(unsearched,))
+    ((_, plain),) = ov.render_hip_crops(rad, result_unsearched, half_size_mm=40.0)
+    assert plain.shape[1] == 2 * 401
+    with pytest.raises(ValueError, match="reach_mm"):
+        ov.render_hip_crops(rad, result, reach_mm=-1.0)
