@@ -413,3 +413,32 @@ def test_cli_an_input_the_workers_wrote_no_record_of_is_an_error_record(
     assert "no record" in rec["error"]["message"]
     held = (out / "results.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["file"] for line in held] == [str(tree / "f2")]
+
+
+def test_a_scheduler_with_no_workers_is_said_not_waited_on_silently(client):  # type: ignore[no-untyped-def]
+    """``--dask-scheduler`` of a cluster with no workers (yet): the run waits for one, as Dask
+    does (an adaptive cluster's join later), and says so rather than looking hung; a cluster
+    with workers gets no such warning."""
+    import io
+
+    from distributed import LocalCluster
+    from rich.console import Console
+
+    from brooker.cli import grade_cmd
+
+    def connect(address: str) -> str:
+        buf = io.StringIO()
+        c = grade_cmd._dask_client(address, 1, Console(file=buf, width=200), quiet=True)
+        c.close()
+        return buf.getvalue()
+
+    empty = LocalCluster(
+        n_workers=0, processes=False, protocol="tcp", host="127.0.0.1", dashboard_address=":0"
+    )
+    try:
+        said = connect(empty.scheduler_address)
+    finally:
+        empty.close()
+    assert "has no workers yet" in said
+    assert empty.scheduler_address in said
+    assert "no workers" not in connect(client.scheduler.address)

@@ -1247,13 +1247,32 @@ def _dask_client(address: str, n_files: int, err_console: Console, quiet: bool) 
     if not quiet:
         err_console.print(plain(f"grading {n_files} file(s) on the Dask cluster at {address}"))
     try:
-        return Client(address)  # type: ignore[no-untyped-call]
+        client = Client(address)  # type: ignore[no-untyped-call]
     except (OSError, ValueError, TypeError) as exc:  # unreachable, or not an address
         # the environment or a wrong option, not a bug in brooker (exit 2, not 1)
         raise typer.BadParameter(
             term(f"cannot connect to the Dask scheduler at {address}: {exc}"),
             param_hint="--dask-scheduler",
         ) from None
+    if _dask_workers(client) == 0:
+        # a scheduler with no workers holds the tasks until one joins (an adaptive cluster's
+        # come later): waiting is right, waiting without a word looks like a hang
+        err_console.print(
+            plain(
+                f"warning: the Dask scheduler at {address} has no workers yet: the files wait "
+                "for one to join (Ctrl-C stops the run)"
+            )
+        )
+    return client
+
+
+def _dask_workers(client: Any) -> int | None:
+    """How many workers the scheduler of ``client`` has now; None when it cannot say (the
+    count is for a warning only: the run itself says what goes wrong)."""
+    try:
+        return len(client.scheduler_info().get("workers", {}))
+    except Exception:
+        return None
 
 
 def _run_dask(
