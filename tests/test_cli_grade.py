@@ -1899,3 +1899,22 @@ def test_terminal_closed_stops_the_run_as_ctrl_c_does(tmp_path: Path):
     assert _alive(workers) == []  # stopped by the batch process before it ended
     _wait_gone(below)
     _assert_resumes(cmd, out)
+
+
+def test_the_batch_table_says_a_weak_call(
+    monkeypatch: pytest.MonkeyPatch, good_tree: Path, tmp_path: Path
+):
+    """In the table of a batch, a weak call is marked in its own column beside borderline, as
+    the one-film view says it beside the class."""
+    monkeypatch.setattr(
+        batch, "grade_many", functools.partial(batch.grade_many, grade_fn=fake_grade_just_under_1cm)
+    )
+    r = run(good_tree, "--out", tmp_path / "o", "--no-overlay")
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    header = next(line for line in lines if "borderline" in line)
+    assert "weak call" in header
+    col = header.index("weak call")
+    rows = [line for line in lines if "III" in line]
+    assert len(rows) == 2
+    assert all(row[col : col + len("weak call")].strip() == "yes" for row in rows)

@@ -87,6 +87,7 @@ def _print_table(console: Console, records: list[dict[str, Any]]) -> None:
     table.add_column("class", justify="center")
     table.add_column("gap mm", justify="right")
     table.add_column("borderline", justify="center")
+    table.add_column("weak call", justify="center")
     table.add_column("prosthesis", justify="center")
     table.add_column("notes", overflow="fold")
     for rec in shown:
@@ -96,6 +97,7 @@ def _print_table(console: Console, records: list[dict[str, Any]]) -> None:
                 plain(rec["file"]),
                 "",
                 Text("-", style="dim"),
+                "",
                 "",
                 "",
                 "",
@@ -110,6 +112,7 @@ def _print_table(console: Console, records: list[dict[str, Any]]) -> None:
                 Text(cls, style=_CLASS_STYLE.get(cls, "")),
                 _fmt_gap(hip.get("gap_mm")),
                 Text("yes", style="bold yellow") if hip.get("borderline") else "",
+                Text("yes", style="bold yellow") if hip.get("weak_call") else "",
                 "yes" if hip.get("prosthesis") else "",
                 plain(_short_notes(rec, hip), style="dim"),
             )
