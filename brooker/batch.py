@@ -1784,9 +1784,12 @@ def grade_many(
 
     Examples
     --------
-    >>> from brooker.batch import grade_many                       # doctest: +SKIP
-    >>> for result in grade_many(["scans/"], out_dir="out", workers=4):
-    ...     print(result.file, result.status, [h.to_record()["brooker_class"] for h in result.hips])
+    Grading a folder writes into ``out`` (an example, not run by ``--doctest-modules``)::
+
+        from brooker.batch import grade_many
+
+        for result in grade_many(["scans/"], out_dir="out", workers=4):
+            print(result.file, result.status, [h.to_record()["brooker_class"] for h in result.hips])
     """
     if workers is not None:  # before anything is read or written (a resume rewrites results)
         # any integer type (numpy's too, as before), but not a bool, a float or a string
