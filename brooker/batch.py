@@ -495,6 +495,11 @@ def discover(
                     skipped.append(fp)
 
     for raw in paths:
+        if not os.fspath(raw):
+            # an empty path names no file (normalised it would be ".": `grade "$DIR"` with
+            # DIR unset would grade the working folder): a `not_found` record of its own
+            missing.append("")
+            continue
         p = _norm(raw)
         if os.path.isdir(p):
             walk(p)
@@ -650,11 +655,12 @@ def _input_error(path: str) -> BrookerError | None:
 def error_record(path: str, code: str, message: str, **extra: Any) -> GradingResult:
     """An ``error`` result for ``path`` (``message`` is made one line and names the file)."""
     one_line = " ".join(str(message).split())
+    named = path or '""'  # an empty path (`grade "$DIR"`, DIR unset) is named as typed
     return GradingResult(
         file=path,
         status=Status.ERROR,
         version=__version__,
-        error=ErrorInfo(code=code, message=f"{path}: {one_line}"),
+        error=ErrorInfo(code=code, message=f"{named}: {one_line}"),
         extra=dict(extra),
     )
 

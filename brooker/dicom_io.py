@@ -87,6 +87,7 @@ from brooker.errors import (
     ImageTooSmallError,
     ImplausiblePixelValuesError,
     ImplausibleSpacingError,
+    InputNotFoundError,
     MalformedDicomError,
     MultiFrameError,
     NoPixelDataError,
@@ -316,6 +317,9 @@ def load_radiograph(
         :class:`ImplausibleSpacingError` (a spacing the tags or the user give that no hip film
         has). No other exception escapes for a bad file.
     """
+    if not os.fspath(path):
+        # not the working folder, which Path("") is: `brooker grade "$DIR"` with DIR unset
+        raise InputNotFoundError("an empty path names no file")
     if image_io.image_kind(path) is not None:
         return image_io.load_image(
             path,

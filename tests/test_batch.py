@@ -894,3 +894,13 @@ def test_workers_run_with_a_temporary_folder_too_long_for_a_socket(
         assert method == "spawn"
     assert not os.path.exists(mp_tmp)  # removed by multiprocessing at exit
     assert list(long_tmp.iterdir()) == []
+
+
+def test_an_empty_path_is_discovered_as_missing_not_as_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "IM0001").write_bytes(b"\0" * 128 + b"DICM")
+    found = batch.discover([""])
+    assert found.files == ("",)
+    assert found.missing == ("",)

@@ -1918,3 +1918,22 @@ def test_the_batch_table_says_a_weak_call(
     rows = [line for line in lines if "III" in line]
     assert len(rows) == 2
     assert all(row[col : col + len("weak call")].strip() == "yes" for row in rows)
+
+
+def test_an_empty_path_is_not_the_working_folder(
+    fake_engine: None, good_tree: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    """``brooker grade "$DIR"`` with DIR unset passes an empty argument: it names no file (a
+    ``not_found`` record, exit 3, the rest of the batch goes on), and never the working folder
+    (``Path("")`` is ``.``: the whole tree under it would be graded)."""
+    monkeypatch.chdir(good_tree)  # two films here that must not be graded
+    film = tmp_path / "film"
+    _w(film, b"one")
+    r = run("", film, "--json", "--out", tmp_path / "o", "--no-overlay")
+    assert r.exit_code == 3, r.output
+    recs = {x["file"]: x for x in json_lines(r.stdout)}
+    assert set(recs) == {"", str(film)}
+    assert recs[""]["error"]["code"] == "not_found"
+    assert recs[""]["error"]["message"] == '"": an empty path names no file'
+    assert recs[str(film)]["status"] == "ok"
+    assert 'error: "": an empty path names no file [not_found]' in r.stderr

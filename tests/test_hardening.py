@@ -500,3 +500,17 @@ def test_rle_decoder_panic_is_a_bad_file_not_a_dead_worker(tmp_path: Path) -> No
         load_radiograph(path)
     except errors.BrookerError:
         pass
+
+
+def test_an_empty_path_names_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """``analyze("")`` is not the working folder (``Path("")`` is ``.``): a ``not_found``
+    error saying the path is empty."""
+    import brooker
+    from brooker.paths import check_regular_file
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(errors.InputNotFoundError, match="an empty path names no file"):
+        brooker.analyze("")
+    for empty in ("", b""):
+        with pytest.raises(errors.InputNotFoundError, match="an empty path names no file"):
+            check_regular_file(empty)

@@ -207,10 +207,10 @@ def _print_summary(
         for r in failed:
             why = r.get("reason") or (r.get("error") or {}).get("message") or r.get("status")
             why = str(why)
-            prefix = f"{r['file']}: "
+            prefix = f"{_named(r['file'])}: "
             if why.startswith(prefix):
                 why = why[len(prefix) :]
-            console.print(plain(f"  {r['file']}: {why}", style="yellow"), soft_wrap=True)
+            console.print(plain(f"  {prefix}{why}", style="yellow"), soft_wrap=True)
 
 
 def _print_dicomdirs(console: Console, n: int) -> None:
@@ -370,11 +370,16 @@ def _stopped(console: Console, message: str, code: int) -> NoReturn:
     raise typer.Exit(code) from None
 
 
+def _named(file: Any) -> str:
+    """An input as a message names it: an empty path (`grade "$DIR"`, DIR unset) as typed."""
+    return str(file) or '""'
+
+
 def _error_line(rec: dict[str, Any]) -> str:
     err = rec.get("error") or {}
     msg = str(err.get("message") or "")
-    if not msg.startswith(str(rec["file"])):
-        msg = f"{rec['file']}: {msg}"
+    if not msg.startswith(_named(rec["file"])):
+        msg = f"{_named(rec['file'])}: {msg}"
     code = err.get("code")
     return term(f"error: {msg}" + (f" [{code}]" if code else ""))
 
@@ -382,12 +387,13 @@ def _error_line(rec: dict[str, Any]) -> str:
 @app.command("grade")
 def grade(
     paths: Annotated[
-        list[Path] | None,
+        # strings, not Path: Path("") is the working folder, and an empty argument (`grade
+        # "$DIR"` with DIR unset) must get its own `not_found` record, not grade the folder.
+        # An unreadable file gets its own `unreadable` record, not a usage error for all.
+        list[str] | None,
         typer.Argument(
             help="DICOM, PNG, JPEG or TIFF files and folders (searched by content).",
             show_default=False,
-            # an unreadable file gets its own `unreadable` record, not a usage error for all
-            readable=False,
         ),
     ] = None,
     json_out: Annotated[
