@@ -253,6 +253,13 @@ class Chromium:
                 "Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1
             )
 
+    def set_files(self, selector: str, paths: list[Path]) -> None:
+        """Choose ``paths`` in the file input matching ``selector``, as a user picking them in
+        the file dialog does (its ``change`` event fires)."""
+        root = self.page.send("DOM.getDocument")["root"]["nodeId"]
+        node = self.page.send("DOM.querySelector", nodeId=root, selector=selector)["nodeId"]
+        self.page.send("DOM.setFileInputFiles", nodeId=node, files=[str(p) for p in paths])
+
     def allow_downloads(self, folder: Path) -> None:
         """Save downloads into ``folder`` without asking."""
         folder.mkdir(parents=True, exist_ok=True)

@@ -237,3 +237,36 @@ def test_no_network_request(page: tuple[Chromium, Path]) -> None:
     ]
     assert urls, "the page load was not observed"
     assert all(u.split(":", 1)[0] in {"file", "data", "blob"} for u in urls), json.dumps(urls)
+
+
+def test_import_reads_a_review_csv_a_spreadsheet_saved_with_semicolons(
+    page: tuple[Chromium, Path],
+) -> None:
+    """A review.csv opened and saved again in a spreadsheet whose locale writes decimal commas
+    has semicolons between its cells: the page imports it as ``brooker agreement`` reads it,
+    and says so when a file has no file and side columns or names no hip of the report."""
+    b, root = page
+    film = FILMS[2][0]
+    sha = hashlib.sha256(film.encode()).hexdigest()
+    csv_path = root / "review-semicolons.csv"
+    lines = [";".join(REVIEW_COLUMNS), f'{film};1.2.3.3;right;;"IV";"12,5";"spur; faint"']
+    csv_path.write_bytes(("\ufeff" + "\r\n".join(lines) + "\r\n").encode("utf-8"))
+    b.set_files("#import", [csv_path])
+    status = "document.getElementById('import-status').textContent"
+    assert b.wait_for(f"{status}.startsWith('imported')")
+    assert b.evaluate(status) == "imported 1 verdict(s)"
+    verdict = b.evaluate("window.brookerReview.verdicts()")[f"{film}|{sha}|right"]
+    assert verdict["reader"] == "IV"
+    assert verdict["note"] == "spur; faint"
+
+    other = root / "not-a-review.csv"
+    other.write_text("a,b\n1,2\n", encoding="utf-8")
+    b.evaluate("document.getElementById('import-status').textContent = ''")
+    b.set_files("#import", [other])
+    assert b.wait_for(f"{status}.startsWith('not a review.csv')")
+
+    stranger = root / "another-run.csv"
+    stranger.write_text(",".join(REVIEW_COLUMNS) + "\nelsewhere.dcm,,right,,II,,\n", "utf-8")
+    b.set_files("#import", [stranger])
+    assert b.wait_for(f"{status}.startsWith('imported 0')")
+    assert b.evaluate(status) == "imported 0 verdict(s): no row names a hip of this report"

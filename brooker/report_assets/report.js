@@ -286,7 +286,21 @@
     a.click();
     setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 2000);
   });
-  function parseCsv(text) {
+  // ',' ';' or tab: the one that splits the header line into the most cells (a tie: ','), as
+  // `brooker agreement` reads it. A review.csv saved again by a spreadsheet in a locale whose
+  // decimal mark is a comma has semicolons.
+  function delimiterOf(text) {
+    var first = text.replace(/^\ufeff/, "").split(/\r\n|\n|\r/).filter(function (l) {
+      return l.trim() !== "";
+    })[0] || "";
+    var best = ",", most = 1;
+    [",", ";", "\t"].forEach(function (d) {
+      var n = (parseCsv(first, d)[0] || []).length;
+      if (n > most) { best = d; most = n; }
+    });
+    return best;
+  }
+  function parseCsv(text, delim) {
     var rows = [], row = [], f = "", q = false, i = 0;
     text = text.replace(/^\ufeff/, "");
     for (; i < text.length; i++) {
@@ -295,7 +309,7 @@
         if (ch === '"') { if (text[i + 1] === '"') { f += '"'; i++; } else { q = false; } }
         else { f += ch; }
       } else if (ch === '"') { q = true; }
-      else if (ch === ",") { row.push(f); f = ""; }
+      else if (ch === delim) { row.push(f); f = ""; }
       else if (ch === "\n" || ch === "\r") {
         if (ch === "\r" && text[i + 1] === "\n") { i++; }
         row.push(f); rows.push(row); row = []; f = "";
@@ -309,8 +323,13 @@
     var file = ev.target.files[0];
     if (!file) { return; }
     file.text().then(function (text) {
-      var rows = parseCsv(text), head = rows.shift() || [], col = {};
+      var rows = parseCsv(text, delimiterOf(text)), head = rows.shift() || [], col = {};
       head.forEach(function (h, i) { col[h.trim()] = i; });
+      if (col.file === undefined || col.side === undefined) {
+        $("import-status").textContent = "not a review.csv: it has no file and side columns";
+        ev.target.value = "";
+        return;
+      }
       var index = {};
       cards.forEach(function (card) {
         hipRows(card).forEach(function (row) { index[card.dataset.file + "|" + row.dataset.side] = row; });
@@ -327,7 +346,8 @@
         render(row); n++;
       });
       save(); progress(); applyFilters();
-      $("import-status").textContent = "imported " + n + " verdict(s)";
+      $("import-status").textContent = "imported " + n + " verdict(s)" +
+        (n === 0 && rows.length ? ": no row names a hip of this report" : "");
       ev.target.value = "";
     });
   });
