@@ -59,7 +59,7 @@ def client():  # type: ignore[no-untyped-def]
         processes=False,
         protocol="tcp",
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address=":0",  # any free port: 8787 may be taken (another cluster)
     )
     c = Client(cluster)
     try:
