@@ -963,7 +963,18 @@ def _run(
     if csv_file is not None:  # every input, another shard's too
         _check_csv_target(csv_file, files, out)
     if shard is not None:
+        everyone = len(files)
         files = batch.select_shard(files, *shard)
+        if everyone and not files:
+            # more shards than inputs (a job array sized for a bigger archive): this shard's
+            # share is empty and every input of it is graded, which is not "no inputs found"
+            # (exit 4 would count the array's job as failed)
+            err_console.print(
+                f"shard {shard[0]}/{shard[1]}: none of the {everyone} input(s) falls in this "
+                "shard; nothing to grade",
+                style="yellow",
+            )
+            return int(ExitCode.OK)
     if not files:
         where = f" (shard {shard[0]}/{shard[1]})" if shard else ""
         skipped = (
