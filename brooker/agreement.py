@@ -516,5 +516,13 @@ def agreement_from_csv(
     reader_column: str | None = None,
 ) -> Agreement:
     """:func:`agreement` of the rows of a CSV with both classes (``review.csv`` or any),
-    the kappa's interval bootstrapped over its films."""
+    the kappa's interval bootstrapped over its films.
+
+    Raises
+    ------
+    AgreementInputError
+        (a ``ValueError``) The file cannot be opened, or read as tool and reader classes: no
+        such column, two different verdicts on one hip, not UTF-8, JSON (the message says
+        which file and why).
+    """
     return read_ratings(path, tool_column=tool_column, reader_column=reader_column).agreement()

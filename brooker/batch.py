@@ -1790,12 +1790,16 @@ def grade_many(
 
     Examples
     --------
-    Grading a folder writes into ``out`` (an example, not run by ``--doctest-modules``)::
+    Grading a folder writes into ``out`` (an example, not run by ``--doctest-modules``). The
+    workers are processes: a script that starts them needs the ``__main__`` guard, or each
+    worker would run the script again::
 
         from brooker.batch import grade_many
 
-        for result in grade_many(["scans/"], out_dir="out", workers=4):
-            print(result.file, result.status, [h.to_record()["brooker_class"] for h in result.hips])
+        if __name__ == "__main__":
+            for result in grade_many(["scans/"], out_dir="out", workers=4):
+                print(result.file, result.status,
+                      [h.to_record()["brooker_class"] for h in result.hips])
     """
     if workers is not None:  # before anything is read or written (a resume rewrites results)
         # any integer type (numpy's too, as before), but not a bool, a float or a string

@@ -315,7 +315,9 @@ def load_radiograph(
         :class:`UnsupportedPixelDataError` (and :class:`TruncatedPixelDataError`),
         :class:`SizeMismatchError`, :class:`InvalidSpacingError`,
         :class:`ImplausibleSpacingError` (a spacing the tags or the user give that no hip film
-        has). No other exception escapes for a bad file.
+        has); :class:`InputNotFoundError` (nothing there, or an empty path),
+        :class:`UnreadableInputError` and :class:`SpecialFileError` (a folder, FIFO, device or
+        socket). No other exception escapes for a bad file.
     """
     if not os.fspath(path):
         # not the working folder, which Path("") is: `brooker grade "$DIR"` with DIR unset

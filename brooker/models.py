@@ -404,7 +404,8 @@ class Radiograph:
     patient_right_on : ImageSide
         Which half of the stored image shows the patient's right hip.
     laterality_source : str
-        ``"patient_orientation"``, ``"view_position"``, ``"image_laterality"`` or ``"assumed"``.
+        ``"patient_orientation"``, ``"view_position"``, ``"image_laterality"``, ``"user"``
+        (``flipped`` given) or ``"assumed"``.
     meta : RadiographMeta
     display : DisplayMapping or None
         VOI from the file for rendering; None to use a percentile window.
@@ -598,8 +599,9 @@ class HipResult:
             raise ValueError("a hip has either a grade or a reason it was not graded")
 
     def to_record(self) -> dict[str, Any]:
-        """JSON-ready dict in the shape of design.md (``grade`` and ``brooker_class`` null, and
-        ``not_graded`` the reason, for a hip found but not graded)."""
+        """JSON-ready dict, as the README's *JSON record* describes a hip (``grade`` and
+        ``brooker_class`` null, and ``not_graded`` the reason, for a hip found but not
+        graded)."""
         gap = self.gap
         rec: dict[str, Any] = {
             "side": self.patient_side.value,
@@ -673,7 +675,8 @@ class GradingResult:
             object.__setattr__(self, "extra", FrozenMapping(self.extra))
 
     def to_record(self) -> dict[str, Any]:
-        """One JSON-lines record, as in design.md (failures included)."""
+        """One JSON-lines record, as the README's *JSON record* describes it (failures
+        included)."""
         rec: dict[str, Any] = {"file": self.file, "status": self.status.value}
         if self.sop_instance_uid is not None:
             rec["sop_instance_uid"] = self.sop_instance_uid

@@ -59,8 +59,9 @@ def analyze(
     Returns
     -------
     GradingResult
-        ``status`` ``ok`` with one :class:`HipResult` per hip in the field of view, or
-        ``ungradable`` with a ``reason`` when no hip is found.
+        ``status`` ``ok`` with one :class:`HipResult` per hip in the field of view (at least
+        one of them graded), or ``ungradable`` with a ``reason``: no hip found, or hips found
+        and none graded (``hips`` then holds them, each with its ``not_graded``).
 
     Raises
     ------
