@@ -84,6 +84,7 @@ from brooker.errors import (
 from brooker.image_io import image_kind
 from brooker.models import ErrorInfo, GradingResult, Status
 from brooker.paths import open_regular
+from brooker.safe_text import term
 from brooker.units import DICOMDIR_SOP_CLASS
 
 #: Default per-file time limit, seconds (a 43 cm plate at 0.1 mm grades in a few seconds).
@@ -880,11 +881,17 @@ def _name_lines(held: int, path: str) -> None:
     shown = lines[:_DECODER_LINES_SHOWN]
     if more:
         shown.append(f"... and {more} more line(s)".encode())
-    prefix = os.fsencode(path) + b": "
+    # the file's name and the decoder's text are untrusted: escaped as every name the command
+    # line shows is (an escape sequence in a name could clear the terminal, a newline forge a
+    # line of its own)
+    prefix = term(path) + ": "
+    text_out = "".join(
+        prefix + term(line.decode("utf-8", "surrogateescape")) + "\n" for line in shown
+    )
     with contextlib.suppress(OSError, ValueError, AttributeError):
         sys.stderr.flush()
     with contextlib.suppress(OSError):
-        os.write(2, b"".join(prefix + line + b"\n" for line in shown))
+        os.write(2, text_out.encode("utf-8", "backslashreplace"))
 
 
 def _watch_parent(lifeline: Any) -> None:

@@ -788,6 +788,22 @@ def test_what_a_decoder_writes_to_stderr_is_named_for_its_file(
     assert err[2:] == [f"scans/loud.tif: line {i}" for i in range(10)] + [
         "scans/loud.tif: ... and 15 more line(s)"
     ]
+    # a name (or a decoder line) with an escape sequence or a newline is shown escaped, as
+    # every name the command line prints: it cannot clear the terminal or forge a line
+    with monkeypatch.context() as m:
+        m.setattr("tempfile.tempdir", str(tmp_path))
+        held = batch._held_file()
+    assert held is not None
+    try:
+        evil = "x\x1b]0;PWNED\x07\x1b[2Jy\udcff\nFAKE: all films graded OK.dcm"
+        with batch._stderr_naming(evil, held):
+            os.write(2, b"Stream too short\x1b[2J\n")
+    finally:
+        os.close(held)
+    assert capfd.readouterr().err.splitlines() == [
+        "x\\x1b]0;PWNED\\x07\\x1b[2Jy\\xff\\x0aFAKE: all films graded OK.dcm: "
+        "Stream too short\\x1b[2J"
+    ]
     with monkeypatch.context() as m:
         m.setattr("tempfile.tempdir", str(tmp_path / "gone"))
         assert batch._held_file() is None

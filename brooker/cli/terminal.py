@@ -19,44 +19,13 @@ terminal through :func:`term` (plain ``str``, for ``typer.echo``) or :func:`plai
 
 from __future__ import annotations
 
-import unicodedata
 from typing import TYPE_CHECKING, Any
+
+from brooker.safe_text import term as term  # re-exported: the command line's one import
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
-
-#: Unicode categories shown escaped: controls, format characters (bidi overrides, zero-width),
-#: surrogates (undecodable bytes of a file name), line and paragraph separators.
-_ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
-
-
-def _escape(ch: str) -> str:
-    code = ord(ch)
-    if 0xDC80 <= code <= 0xDCFF:  # a byte of a file name that is not UTF-8 (os.fsdecode)
-        return f"\\x{code - 0xDC00:02x}"
-    if code <= 0xFF:
-        return f"\\x{code:02x}"
-    if code <= 0xFFFF:
-        return f"\\u{code:04x}"
-    return f"\\U{code:08x}"
-
-
-def term(value: Any) -> str:
-    """``value`` as one line of plain text that the terminal shows as it is.
-
-    Control characters (including newline, tab and ESC), format characters (bidirectional
-    overrides, zero-width joiners), separators and surrogate escapes are shown as
-    Python-style escapes (``\\x1b``, ``\\u202e``; an undecodable file-name byte ``0xff`` as
-    ``\\xff``). Rich markup is left as text: print the result with markup off, or through
-    :func:`plain`.
-    """
-    text = str(value)
-    if text.isprintable() and text.isascii():
-        return text
-    return "".join(
-        _escape(ch) if unicodedata.category(ch) in _ESCAPED_CATEGORIES else ch for ch in text
-    )
 
 
 def plain(value: Any, style: str = "") -> Text:
