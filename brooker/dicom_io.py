@@ -321,7 +321,7 @@ def load_radiograph(
     """
     if not os.fspath(path):
         # not the working folder, which Path("") is: `brooker grade "$DIR"` with DIR unset
-        raise InputNotFoundError("an empty path names no file")
+        raise InputNotFoundError("an empty path names no file", "")
     if image_io.image_kind(path) is not None:
         return image_io.load_image(
             path,

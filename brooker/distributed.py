@@ -71,7 +71,8 @@ def grade_record(
     client's), and ``out_dir`` is given absolute. The record keeps the client's spelling of
     the file, and of its overlay in ``out_spelling`` (the ``out_dir`` the caller gave), as a
     local run's records do."""
-    read = path if base_dir is None else os.path.join(base_dir, path)
+    # an empty path names no file (joined, it would be the client's folder)
+    read = path if base_dir is None or not path else os.path.join(base_dir, path)
     result = grade_one(
         read,
         config,

@@ -61,8 +61,11 @@ class BrookerError(Exception):
 
     @property
     def message(self) -> str:
-        """The one-line message, naming the file."""
-        return f"{self.path}: {self.detail}" if self.path else self.detail
+        """The one-line message, naming the file (an empty path as ``""``)."""
+        if self.path is None:
+            return self.detail
+        name = self.path or '""'
+        return f"{name}: {self.detail}"
 
 
 class NotDicomError(BrookerError):

@@ -63,7 +63,7 @@ def check_regular_file(path: str | os.PathLike[str]) -> os.stat_result:
     """
     where = os.fsdecode(path)
     if not where:  # os.stat("") fails as "no such file"; say why
-        raise InputNotFoundError("an empty path names no file")
+        raise InputNotFoundError("an empty path names no file", "")
     try:
         st = os.stat(path)
     except FileNotFoundError:

@@ -574,8 +574,9 @@ def _card_html(
     table = f'<table class="hips">{rows}</table>' if rows else ""
     cav = "".join(f"<li>{_e(c)}</li>" for c in rec.get("caveats") or [])
     caveats = f'<ul class="caveats">{cav}</ul>' if cav else ""
+    name = rec.get("file") or '""'  # an empty path (a record of `grade ""`) named as typed
     return (
-        f'{head}{picture}<div class="cbody"><h2 class="fname">{_e(rec.get("file"))}</h2>'
+        f'{head}{picture}<div class="cbody"><h2 class="fname">{_e(name)}</h2>'
         f"{status_line}{table}{caveats}{spacing}</div></article>"
     )
 

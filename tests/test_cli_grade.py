@@ -1948,10 +1948,20 @@ def test_a_shard_none_of_the_inputs_falls_in_is_done_not_missing_inputs(
     film = _w(tmp_path / "in" / "IM0001", b"one")
     mine = batch.shard_of(str(film), 2)
     out = tmp_path / "o"
-    r = run(film, "--out", out, "--json", "--shard", f"{1 - mine}/2")
+    other = f"shard-{1 - mine}-of-2"
+    (out / f"results.{other}.jsonl").parent.mkdir(parents=True)
+    (out / f"results.{other}.jsonl").write_text('{"file": "gone.dcm"}\n')  # an earlier run's
+    r = run(film, "--out", out, "--json", "--shard", f"{1 - mine}/2", "--csv", out / "e.csv")
     assert r.exit_code == 0, r.output
     assert r.stdout == ""
     assert f"shard {1 - mine}/2: none of the 1 input(s) falls in this shard" in r.stderr
+    # a run as any other, with no file: its results file emptied (the earlier run's records
+    # are not shown as this one's), its manifest and CSV written
+    assert (out / f"results.{other}.jsonl").read_text() == ""
+    manifest = json.loads((out / f"manifest.{other}.json").read_text())
+    assert manifest["state"] == "complete"
+    assert manifest["inputs"]["files"] == 0
+    assert (out / "e.csv").read_text(encoding="utf-8-sig").startswith("file,")
     r = run(film, "--out", out, "--json", "--shard", f"{mine}/2")
     assert r.exit_code == 0, r.output
     assert [x["file"] for x in json_lines(r.stdout)] == [str(film)]
@@ -1960,3 +1970,30 @@ def test_a_shard_none_of_the_inputs_falls_in_is_done_not_missing_inputs(
     r = run(empty, "--out", tmp_path / "o2", "--shard", "0/2")
     assert r.exit_code == 4
     assert "no radiographs found (shard 0/2)" in r.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["grade", "IN", "--out", ""],
+        ["grade", "IN", "--csv", ""],
+        ["grade", "IN", "--files-from", ""],
+        ["grade", "IN", "--judges", ""],
+        ["report", ""],
+        ["report", "IN", "--output", ""],
+        ["agreement", ""],
+        ["inspect", ""],
+    ],
+    ids=lambda a: " ".join(x or '""' for x in a),
+)
+def test_an_empty_path_option_is_a_usage_error(
+    args: list[str], good_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """``--out "$OUT"`` with OUT unset: ``Path("")`` is the working folder, where the run
+    would write (or ``report`` read); a usage error instead, before anything is written."""
+    monkeypatch.chdir(tmp_path)
+    argv = [str(good_tree) if a == "IN" else a for a in args]
+    r = CliRunner().invoke(app, argv)
+    assert r.exit_code == 2, r.output
+    assert "an empty path names no file or folder" in r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]  # nothing written here

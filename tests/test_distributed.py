@@ -442,3 +442,43 @@ def test_a_scheduler_with_no_workers_is_said_not_waited_on_silently(client):  # 
     assert "has no workers yet" in said
     assert empty.scheduler_address in said
     assert "no workers" not in connect(client.scheduler.address)
+
+
+def test_an_empty_path_on_dask_names_no_file_as_a_local_run_says(
+    client, tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):  # type: ignore[no-untyped-def]
+    """On a worker an empty path is not the client's working folder joined to nothing: its
+    record is the local run's (``not_found``, '"": an empty path names no file')."""
+    monkeypatch.chdir(tree)
+    parts = grade_bag(["", "f2"], out_dir=tmp_path / "o", client=client, grade_fn=fake_grade)
+    recs = {r["file"]: r for r in _lines(parts)}
+    assert set(recs) == {"", "f2"}
+    assert recs[""]["error"] == {
+        "code": "not_found", "message": '"": an empty path names no file'
+    }
+    assert recs["f2"]["status"] == "ok"
+
+
+def test_a_dask_shard_none_of_the_inputs_falls_in_removes_its_earlier_parts(
+    client, tree: Path, tmp_path: Path
+):  # type: ignore[no-untyped-def]
+    """``grade --shard I/N --dask-scheduler`` whose share is empty: exit 0, and this shard's
+    parts of an earlier run are removed (its records would pass for this run's)."""
+    from typer.testing import CliRunner
+
+    from brooker.cli import app
+
+    film = str(tree / "f2")
+    empty = 1 - batch.shard_of(film, 2)
+    out = tmp_path / "o"
+    out.mkdir()
+    stale = out / f"part-shard-{empty}-of-2-00000.jsonl"
+    stale.write_text('{"file": "gone.dcm"}\n')
+    r = CliRunner().invoke(
+        app,
+        ["grade", film, "--json", "--quiet", "--out", str(out), "--shard", f"{empty}/2",
+         "--dask-scheduler", client.scheduler.address],
+    )
+    assert r.exit_code == 0, r.output
+    assert not stale.exists()
+    assert (out / f"results.shard-{empty}-of-2.jsonl").read_text() == ""

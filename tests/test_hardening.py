@@ -514,3 +514,8 @@ def test_an_empty_path_names_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyP
     for empty in ("", b""):
         with pytest.raises(errors.InputNotFoundError, match="an empty path names no file"):
             check_regular_file(empty)
+    from brooker.pipeline import grade_path
+
+    failed = grade_path("")  # named as typed, as a batch's record names it
+    assert failed.error is not None
+    assert failed.error.message == '"": an empty path names no file'

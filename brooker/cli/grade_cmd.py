@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from brooker.cli import app, note_bug
-from brooker.cli.options import analysis_config, parse_spacing
+from brooker.cli.options import EMPTY_PATH, analysis_config, parse_spacing, path_parser
 from brooker.cli.terminal import console as make_console
 from brooker.cli.terminal import plain, term
 from brooker.units import label_gap_mm
@@ -177,7 +177,8 @@ def _print_summary(
     line = Text(f"{len(records)} file(s)", style="bold")
     if resumed:
         line.append(f" ({resumed} from an earlier run)")
-    line.append(": ")
+    if c["status"]:
+        line.append(": ")
     status_style = {"ok": "green", "ungradable": "yellow", "error": "red"}
     line.append_text(
         Text(", ").join(
@@ -401,11 +402,21 @@ def grade(
     ] = False,
     csv_file: Annotated[
         Path | None,
-        typer.Option("--csv", help="Also write one row per hip to this CSV file.", dir_okay=False),
+        typer.Option(
+            "--csv",
+            metavar="FILE",
+            help="Also write one row per hip to this CSV file.",
+            parser=path_parser(dir_okay=False),
+        ),
     ] = None,
     out: Annotated[
         Path,
-        typer.Option("--out", help="Folder for overlays, results.jsonl and manifest.json."),
+        typer.Option(
+            "--out",
+            metavar="DIR",
+            help="Folder for overlays, results.jsonl and manifest.json.",
+            parser=path_parser(),
+        ),
     ] = Path("brooker-out"),
     no_overlay: Annotated[
         bool, typer.Option("--no-overlay", help="Do not write overlay PNGs.")
@@ -519,7 +530,7 @@ def grade(
         typer.Option(
             "--judges",
             metavar="DIR",
-            file_okay=False,
+            parser=path_parser(file_okay=False),
             help="Learned judges to use instead of the shipped ones: a folder with "
             "ho_pixels.npz and ho_fragments.npz (benchmarks/train_ho_pixels.py).",
         ),
@@ -533,6 +544,8 @@ def grade(
     err_console = make_console(stderr=True)
     if not paths and files_from is None:
         raise typer.BadParameter("give at least one PATH or --files-from", param_hint="PATH")
+    if files_from == "":
+        raise typer.BadParameter(EMPTY_PATH, param_hint="--files-from")
     spacing = parse_spacing(pixel_spacing)
     shard_ix: tuple[int, int] | None = None
     if shard is not None:
@@ -962,20 +975,22 @@ def _run(
     files = list(found.files)
     if csv_file is not None:  # every input, another shard's too
         _check_csv_target(csv_file, files, out)
+    empty_shard = False
     if shard is not None:
         everyone = len(files)
         files = batch.select_shard(files, *shard)
         if everyone and not files:
             # more shards than inputs (a job array sized for a bigger archive): this shard's
             # share is empty and every input of it is graded, which is not "no inputs found"
-            # (exit 4 would count the array's job as failed)
+            # (exit 4 would count the array's job as failed). The run goes on with no file, as
+            # any run: its results file emptied, its manifest, CSV and page written.
+            empty_shard = True
             err_console.print(
                 f"shard {shard[0]}/{shard[1]}: none of the {everyone} input(s) falls in this "
                 "shard; nothing to grade",
                 style="yellow",
             )
-            return int(ExitCode.OK)
-    if not files:
+    if not files and not empty_shard:
         where = f" (shard {shard[0]}/{shard[1]})" if shard else ""
         skipped = (
             f"; {found.skipped_non_dicom} file(s) neither DICOM nor PNG/JPEG/TIFF skipped"
@@ -1314,8 +1329,7 @@ def _run_dask(
     from brooker.errors import output_error
 
     with client:
-        if not files:
-            return
+        # no file too (a shard none of the inputs falls in): this shard's earlier parts go
         parts = distributed.grade_bag(
             files,
             config,

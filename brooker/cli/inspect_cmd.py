@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from brooker.cli import app, note_bug
-from brooker.cli.options import analysis_config, parse_spacing
+from brooker.cli.options import analysis_config, parse_spacing, path_parser
 from brooker.cli.terminal import console as make_console
 from brooker.cli.terminal import plain, term
 
@@ -215,9 +215,10 @@ def inspect_command(
         Path,
         typer.Argument(
             help="A DICOM, PNG, JPEG or TIFF file.",
-            dir_okay=False,
+            # an unreadable file is an `unreadable` error, not usage; an empty path is usage
+            metavar="FILE",
+            parser=path_parser(dir_okay=False),
             show_default=False,
-            readable=False,  # an unreadable file is an `unreadable` error record, not usage
         ),
     ],
     as_json: Annotated[

@@ -3,12 +3,39 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
+from brooker.safe_text import term
+
 if TYPE_CHECKING:
     from brooker.config import AnalysisConfig
+
+
+#: Said of an empty path argument or option (`--out "$OUT"` with OUT unset).
+EMPTY_PATH = "an empty path names no file or folder"
+
+
+def path_parser(*, dir_okay: bool = True, file_okay: bool = True) -> Callable[[str], Path]:
+    """The parser of a path argument or option: an empty one is a usage error (``Path("")`` is
+    the working folder: ``--out "$OUT"`` with OUT unset would write the run there, ``report
+    "$RUN"`` read it), and, like click's ``Path`` type, a folder where a file is asked for
+    (``dir_okay=False``) or a file where a folder is (``file_okay=False``)."""
+
+    def parse(value: str) -> Path:
+        if value == "":
+            raise typer.BadParameter(EMPTY_PATH)
+        path = Path(value)
+        if not dir_okay and path.is_dir():
+            raise typer.BadParameter(f"file '{term(value)}' is a directory.")
+        if not file_okay and path.exists() and not path.is_dir():
+            raise typer.BadParameter(f"dir '{term(value)}' is a file.")
+        return path
+
+    return parse
 
 
 def parse_spacing(text: str | None) -> tuple[float, float] | None:

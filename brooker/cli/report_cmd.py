@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from brooker.cli import app
+from brooker.cli.options import path_parser
 from brooker.cli.terminal import console as make_console
 from brooker.cli.terminal import plain, term
 
@@ -55,7 +56,8 @@ def report(
         Path,
         typer.Argument(
             help="A run folder (brooker grade --out DIR) holding results.jsonl.",
-            file_okay=False,
+            metavar="OUT_DIR",
+            parser=path_parser(file_okay=False),
             show_default=False,
         ),
     ],
@@ -64,7 +66,8 @@ def report(
         typer.Option(
             "--output",
             "-o",
-            dir_okay=False,
+            metavar="FILE",
+            parser=path_parser(dir_okay=False),
             help="Write the page here (default: OUT_DIR/report.html).",
         ),
     ] = None,
@@ -181,7 +184,8 @@ def agreement_cmd(
         Path,
         typer.Argument(
             help="review.csv exported by the review page, or any CSV with both classes.",
-            dir_okay=False,
+            metavar="CSV_FILE",
+            parser=path_parser(dir_okay=False),
             show_default=False,
         ),
     ],
