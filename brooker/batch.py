@@ -354,7 +354,9 @@ def read_files_from(source: str | os.PathLike[str] | IO[str] | IO[bytes]) -> lis
 
     The list is read as bytes and each line decoded like a file name (``os.fsdecode``: UTF-8,
     any other byte kept as a surrogate escape), so a name that is not valid UTF-8 reaches the
-    file it names. Blank lines are ignored; surrounding white space is stripped.
+    file it names. Blank lines are ignored; surrounding white space is stripped; a UTF-8
+    byte-order mark at the start (a list saved by Notepad or a spreadsheet "with BOM") is not
+    part of the first path.
 
     Raises
     ------
@@ -369,6 +371,7 @@ def read_files_from(source: str | os.PathLike[str] | IO[str] | IO[bytes]) -> lis
         raw = getattr(source, "buffer", source).read()
         data = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogateescape")
         where = None
+    data = data.removeprefix(b"\xef\xbb\xbf")
     paths = []
     for number, line in enumerate(data.splitlines(), start=1):
         if b"\0" in line:

@@ -218,6 +218,18 @@ def test_read_files_from(tmp_path: Path):
     assert batch.read_files_from(lst) == ["a.dcm", "b c.dcm"]
 
 
+def test_read_files_from_a_list_saved_with_a_byte_order_mark(tmp_path: Path):
+    """Notepad's or a spreadsheet's "UTF-8 with BOM" (and CRLF): the mark is not part of the
+    first path, which would otherwise be not_found; a BOM-like start elsewhere is kept."""
+    lst = tmp_path / "list.txt"
+    lst.write_bytes(b"\xef\xbb\xbfin/f1.dcm\r\nin/f2.dcm\r\n")
+    assert batch.read_files_from(lst) == ["in/f1.dcm", "in/f2.dcm"]
+    assert batch.read_files_from(io.BytesIO(b"\xef\xbb\xbfa.dcm\n")) == ["a.dcm"]
+    assert batch.read_files_from(io.BytesIO(b"a.dcm\n\xef\xbb\xbfb.dcm\n")) == [
+        "a.dcm", "\ufeffb.dcm"
+    ]
+
+
 def test_read_files_from_refuses_a_nul_separated_list(tmp_path: Path):
     """A NUL byte (``find -print0``) is in no path: the list is a usage error naming the line,
     not paths that make every later path function raise ValueError."""
