@@ -1308,17 +1308,40 @@ class ResultsWriter:
         self.close()
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def record_of(raw: bytes | str) -> dict[str, Any] | None:
+    """One line of a results file as a record; None for a line that is not one brooker could
+    have written: torn or not JSON, not an object with a string ``file``, a ``file`` no path
+    can be (a NUL, a lone surrogate that is no file-name byte), or a value JSON has not
+    (``NaN``, ``Infinity``: Python's ``json.dump`` writes them by default, so a script's edit
+    can). Such a line is dropped like a torn one, never a crash when the file is read again."""
+    try:
+        rec = json.loads(raw, parse_constant=_refuse_constant)
+    except ValueError:  # UnicodeDecodeError too
+        return None
+    if not isinstance(rec, dict) or not isinstance(rec.get("file"), str):
+        return None
+    try:
+        if b"\0" in os.fsencode(rec["file"]):
+            return None
+        record_line(rec)  # the line this record is written back as
+    except (ValueError, UnicodeError):
+        return None
+    return rec
+
+
 def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """The records of a JSON-lines file; lines that are not a JSON object are skipped."""
+    """The records of a JSON-lines file; lines that are not a record (:func:`record_of`) are
+    skipped."""
     out = []
     try:
         with open(path, "rb") as fh:
             for raw in fh:
-                try:
-                    rec = json.loads(raw)
-                except ValueError:
-                    continue
-                if isinstance(rec, dict) and isinstance(rec.get("file"), str):
+                rec = record_of(raw)
+                if rec is not None:
                     out.append(rec)
     except FileNotFoundError:
         pass
@@ -1435,12 +1458,8 @@ def load_resume_state(
     else:
         dirty = True  # torn last line (or empty file)
     for raw in raw_lines:
-        try:
-            rec = json.loads(raw)
-        except ValueError:
-            dirty = True
-            continue
-        if not isinstance(rec, dict) or not isinstance(rec.get("file"), str):
+        rec = record_of(raw)
+        if rec is None:  # torn, unparsable, or not a record brooker can write again
             dirty = True
             continue
         inp = by_real.get(os.path.realpath(rec["file"]))

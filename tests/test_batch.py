@@ -466,6 +466,31 @@ def test_resume_repairs_and_skips(tmp_path: Path):
     assert len(results.read_bytes().splitlines()) == 4
 
 
+@pytest.mark.parametrize("resume", [True, False])
+def test_a_hand_edited_results_file_is_repaired_not_a_crash(tmp_path: Path, resume: bool):
+    """Lines a script wrote into results.jsonl that brooker cannot write back (NaN, which
+    Python's json.dump writes by default; a file name with a NUL or a lone surrogate) are
+    dropped like a torn line, with or without resume: the run goes on (it raised ValueError or
+    UnicodeEncodeError, an internal error)."""
+    files = [_write(tmp_path / "in" / f"f{i}", b"x" * i) for i in range(2)]
+    out = tmp_path / "out"
+    full = _records(batch.grade_many(files, workers=0, out_dir=out, grade_fn=fake_grade))
+    results = out / batch.RESULTS_NAME
+    first, second = results.read_bytes().splitlines(keepends=True)
+    nan = first.replace(b'"version"', b'"gap_mm": NaN, "version"')
+    assert nan != first
+    results.write_bytes(
+        nan + second + b'{"file": "a\\u0000b"}\n' + b'{"file": "\\ud800.dcm"}\n'
+    )
+    assert batch.record_of(nan) is None
+    again = _records(
+        batch.grade_many(files, workers=0, out_dir=out, grade_fn=fake_grade, resume=resume)
+    )
+    assert {r["file"] for r in again} == ({str(files[0])} if resume else set(map(str, files)))
+    assert _records(batch.read_records(results)) == full
+    assert b"NaN" not in results.read_bytes()
+
+
 def test_a_run_without_resume_replaces_the_records_of_what_it_grades(tmp_path: Path):
     """``grade_many`` twice into one ``out_dir`` without ``resume``: one record per input (the
     latest), as the command line's results file; another file's record stays."""
