@@ -1997,3 +1997,26 @@ def test_an_empty_path_option_is_a_usage_error(
     assert r.exit_code == 2, r.output
     assert "an empty path names no file or folder" in r.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]  # nothing written here
+
+
+def test_a_csv_that_is_the_file_stdout_writes_is_refused(tmp_path: Path):
+    """``--csv all.jsonl > all.jsonl`` (the shell opened the file first), or a link to
+    /dev/stdout: the CSV would replace the JSON lines or mix into them. A usage error, before
+    anything is graded or written; another file for each is fine."""
+    film = ROOT / "sample_images" / "knee_negative.dcm"
+    out = tmp_path / "o"
+    same = tmp_path / "all.jsonl"
+    link = tmp_path / "so.csv"
+    link.symlink_to("/dev/stdout")
+    for csv_target, stdout_file in ((same, same), (link, tmp_path / "other.jsonl")):
+        with open(stdout_file, "wb") as fh:
+            done = subprocess.run(
+                [sys.executable, "-m", "brooker", "grade", str(film), "--out", str(out),
+                 "--no-overlay", "--json", "--csv", str(csv_target)],
+                stdout=fh, stderr=subprocess.PIPE, timeout=120,
+            )
+        assert done.returncode == 2, done.stderr
+        said = " ".join(done.stderr.decode().replace("│", " ").split())  # the box unwrapped
+        assert "is the file standard output writes to" in said
+        assert stdout_file.read_bytes() == b""
+        assert not out.exists()

@@ -858,6 +858,18 @@ def _check_csv_descriptor(csv_file: Path) -> None:
 
     fd = 1 if str(csv_file) == "-" else open_descriptor(csv_file)  # "-": as --files-from -
     if fd is None:
+        # a path that is the file standard output already writes (`--csv all.jsonl >
+        # all.jsonl`: the CSV would replace the JSON lines), or a link to the descriptor
+        # (`so.csv -> /dev/stdout`: mixed into them)
+        if _path_is_stdout(csv_file):
+            raise typer.BadParameter(
+                term(
+                    f"{csv_file} is the file standard output writes to (the table, or "
+                    "--json's lines): the CSV would replace or mix into them; write it "
+                    "to another file"
+                ),
+                param_hint="--csv",
+            )
         return
     if fd == 1 or _same_file(fd, 1):  # 3>&1 is standard output too
         raise typer.BadParameter(
@@ -877,6 +889,18 @@ def _check_csv_descriptor(csv_file: Path) -> None:
         raise typer.BadParameter(
             f"{csv_file}: descriptor {fd} is not open for writing", param_hint="--csv"
         )
+
+
+def _path_is_stdout(path: Path) -> bool:
+    """Whether ``path`` (links followed) is the file open as standard output; /dev/null never
+    counts (nothing is mixed there)."""
+    try:
+        st, out = os.stat(path), os.fstat(1)
+    except (OSError, ValueError):
+        return False
+    if os.path.realpath(path) == os.devnull:
+        return False
+    return (st.st_dev, st.st_ino) == (out.st_dev, out.st_ino)
 
 
 def _same_file(fd: int, other: int) -> bool:
