@@ -8,13 +8,8 @@ clear it), other control or bidirectional-override characters, and bytes that ar
 terminal through :func:`term` (plain ``str``, for ``typer.echo``) or :func:`plain` (a rich
 ``Text``, never parsed as markup). The consoles of the command line are also made with
 ``markup=False`` (:func:`console`), so a string that slipped past is still not markup.
-
->>> term("a\\x1b]0;pwned\\x07b.dcm")
-'a\\\\x1b]0;pwned\\\\x07b.dcm'
->>> term("x[/b].dcm")
-'x[/b].dcm'
->>> term("a_\\udcff.dcm")
-'a_\\\\xff.dcm'
+:func:`term` itself lives in :mod:`brooker.safe_text` (examples there), below the command line,
+so that the batch passes a decoder's lines on through it too.
 """
 
 from __future__ import annotations
