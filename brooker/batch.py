@@ -80,6 +80,7 @@ from brooker.errors import (
     UnreadableInputError,
     is_environment_oserror,
     output_error,
+    path_named,
 )
 from brooker.image_io import image_kind
 from brooker.models import ErrorInfo, GradingResult, Status
@@ -659,12 +660,11 @@ def _input_error(path: str) -> BrookerError | None:
 def error_record(path: str, code: str, message: str, **extra: Any) -> GradingResult:
     """An ``error`` result for ``path`` (``message`` is made one line and names the file)."""
     one_line = " ".join(str(message).split())
-    named = path or '""'  # an empty path (`grade "$DIR"`, DIR unset) is named as typed
     return GradingResult(
         file=path,
         status=Status.ERROR,
         version=__version__,
-        error=ErrorInfo(code=code, message=f"{named}: {one_line}"),
+        error=ErrorInfo(code=code, message=f"{path_named(path)}: {one_line}"),
         extra=dict(extra),
     )
 

@@ -9,6 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def path_named(path: str) -> str:
+    """``path`` as a message names it: an empty path (``grade "$DIR"`` with DIR unset) as
+    typed, ``""``."""
+    return path or '""'
+
+
 class BrookerError(Exception):
     """Base class of every error brooker raises on purpose.
 
@@ -64,8 +70,7 @@ class BrookerError(Exception):
         """The one-line message, naming the file (an empty path as ``""``)."""
         if self.path is None:
             return self.detail
-        name = self.path or '""'
-        return f"{name}: {self.detail}"
+        return f"{path_named(self.path)}: {self.detail}"
 
 
 class NotDicomError(BrookerError):

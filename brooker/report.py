@@ -47,6 +47,7 @@ from typing import Any
 from brooker._version import __version__
 from brooker.agreement import CLASSES, REVIEW_COLUMNS
 from brooker.atomic import atomic_write_bytes
+from brooker.errors import path_named
 from brooker.units import label_gap_mm
 
 #: Longest thumbnail width in pixels (height at most 4/3 of it).
@@ -574,7 +575,7 @@ def _card_html(
     table = f'<table class="hips">{rows}</table>' if rows else ""
     cav = "".join(f"<li>{_e(c)}</li>" for c in rec.get("caveats") or [])
     caveats = f'<ul class="caveats">{cav}</ul>' if cav else ""
-    name = rec.get("file") or '""'  # an empty path (a record of `grade ""`) named as typed
+    name = path_named(str(rec.get("file") or ""))
     return (
         f'{head}{picture}<div class="cbody"><h2 class="fname">{_e(name)}</h2>'
         f"{status_line}{table}{caveats}{spacing}</div></article>"

@@ -34,6 +34,7 @@ from brooker.cli import app, note_bug
 from brooker.cli.options import EMPTY_PATH, analysis_config, parse_spacing, path_parser
 from brooker.cli.terminal import console as make_console
 from brooker.cli.terminal import plain, term
+from brooker.errors import path_named
 from brooker.units import label_gap_mm
 
 if TYPE_CHECKING:
@@ -208,7 +209,7 @@ def _print_summary(
         for r in failed:
             why = r.get("reason") or (r.get("error") or {}).get("message") or r.get("status")
             why = str(why)
-            prefix = f"{_named(r['file'])}: "
+            prefix = f"{path_named(r['file'])}: "
             if why.startswith(prefix):
                 why = why[len(prefix) :]
             console.print(plain(f"  {prefix}{why}", style="yellow"), soft_wrap=True)
@@ -371,16 +372,11 @@ def _stopped(console: Console, message: str, code: int) -> NoReturn:
     raise typer.Exit(code) from None
 
 
-def _named(file: Any) -> str:
-    """An input as a message names it: an empty path (`grade "$DIR"`, DIR unset) as typed."""
-    return str(file) or '""'
-
-
 def _error_line(rec: dict[str, Any]) -> str:
     err = rec.get("error") or {}
     msg = str(err.get("message") or "")
-    if not msg.startswith(_named(rec["file"])):
-        msg = f"{_named(rec['file'])}: {msg}"
+    if not msg.startswith(path_named(rec["file"])):
+        msg = f"{path_named(rec['file'])}: {msg}"
     code = err.get("code")
     return term(f"error: {msg}" + (f" [{code}]" if code else ""))
 
