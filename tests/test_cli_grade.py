@@ -1920,6 +1920,43 @@ def test_the_batch_table_says_a_weak_call(
     assert all(row[col : col + len("weak call")].strip() == "yes" for row in rows)
 
 
+def fake_grade_with_caveats(path, config=None, **kwargs):  # type: ignore[no-untyped-def]
+    """Two hips sharing one caveat, the left one with a second of its own."""
+    shared, own = "this head was centred by the detector", "the femur begins low"
+    hips = (
+        HipResult(PatientSide.RIGHT, ImageSide.LEFT, BrookerGrade(0), (1.0, 2.0), False,
+                  caveats=(shared,)),
+        HipResult(PatientSide.LEFT, ImageSide.RIGHT, BrookerGrade(0), (1.0, 9.0), False,
+                  caveats=(shared, own)),
+    )
+    return GradingResult(file="x", status=Status.OK, version=__version__, hips=hips)
+
+
+def test_the_batch_table_writes_each_note_once(
+    monkeypatch: pytest.MonkeyPatch, good_tree: Path, tmp_path: Path
+):
+    """A caveat most hips of a folder share (a head centred by the hip detector) was written
+    out in full on every row, burying the classes: a row gives its notes' numbers, and each
+    note is written once under the table."""
+    monkeypatch.setattr(
+        batch, "grade_many", functools.partial(batch.grade_many, grade_fn=fake_grade_with_caveats)
+    )
+    r = run(good_tree, "--out", tmp_path / "o", "--no-overlay")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.count("this head was centred by the detector") == 1
+    assert r.stdout.count("the femur begins low") == 1
+    lines = r.stdout.splitlines()
+    assert lines[-2:] == ["[1] this head was centred by the detector", "[2] the femur begins low"]
+    rows = [line.split() for line in lines[:-2] if line.rstrip().endswith("]")]
+    # each film: its right hip's row gives the shared note, its left hip's both
+    assert [row[-3:] for row in rows] == [
+        ["R", "0", "[1]"],
+        ["0", "[1]", "[2]"],
+        ["R", "0", "[1]"],
+        ["0", "[1]", "[2]"],
+    ]
+
+
 def test_an_empty_path_is_not_the_working_folder(
     fake_engine: None, good_tree: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ):

@@ -59,7 +59,9 @@ def _fmt_gap(gap: Any) -> str:
     return "" if gap is None else f"{label_gap_mm(float(gap)):.1f}"
 
 
-def _short_notes(rec: dict[str, Any], hip: dict[str, Any] | None) -> str:
+def _notes(rec: dict[str, Any], hip: dict[str, Any] | None) -> list[str]:
+    """What the table says of a hip (or of a file with no hip): why it was not graded, then
+    the film's caveats and the hip's."""
     notes: list[str] = []
     if hip is not None and hip.get("not_graded"):
         notes.append(str(hip["not_graded"]))
@@ -68,7 +70,29 @@ def _short_notes(rec: dict[str, Any], hip: dict[str, Any] | None) -> str:
     notes.extend(rec.get("caveats") or [])
     if hip is not None:
         notes.extend(hip.get("caveats") or [])
-    return "; ".join(n for n in notes if n)
+    return [str(n) for n in notes if n]
+
+
+def _short_notes(rec: dict[str, Any], hip: dict[str, Any] | None) -> str:
+    return "; ".join(_notes(rec, hip))
+
+
+class _NoteNumbers:
+    """Numbers for the notes of a batch table: each distinct note is written once, under the
+    table, and a row gives its notes' numbers. (Most hips of a folder share a few caveats, such
+    as a head centred by the hip detector; written out on every row they buried the classes.)"""
+
+    def __init__(self) -> None:
+        self.numbers: dict[str, int] = {}
+
+    def refs(self, notes: list[str]) -> str:
+        out = []
+        for note in notes:
+            number = self.numbers.setdefault(note, len(self.numbers) + 1)
+            ref = f"[{number}]"
+            if ref not in out:  # a note given twice for one hip is one reference
+                out.append(ref)
+        return " ".join(out)
 
 
 def _print_table(console: Console, records: list[dict[str, Any]]) -> None:
@@ -91,6 +115,7 @@ def _print_table(console: Console, records: list[dict[str, Any]]) -> None:
     table.add_column("weak call", justify="center")
     table.add_column("prosthesis", justify="center")
     table.add_column("notes", overflow="fold")
+    numbers = _NoteNumbers()
     for rec in shown:
         hips = rec.get("hips") or []
         if not hips:
@@ -102,7 +127,7 @@ def _print_table(console: Console, records: list[dict[str, Any]]) -> None:
                 "",
                 "",
                 "",
-                plain(_short_notes(rec, None), style="yellow"),
+                plain(numbers.refs(_notes(rec, None)), style="yellow"),
             )
             continue
         for k, hip in enumerate(hips):
@@ -115,15 +140,20 @@ def _print_table(console: Console, records: list[dict[str, Any]]) -> None:
                 Text("yes", style="bold yellow") if hip.get("borderline") else "",
                 Text("yes", style="bold yellow") if hip.get("weak_call") else "",
                 "yes" if hip.get("prosthesis") else "",
-                plain(_short_notes(rec, hip), style="dim"),
+                plain(numbers.refs(_notes(rec, hip)), style="dim"),
             )
+    legend = [plain(f"[{n}] {note}", style="dim") for note, n in numbers.numbers.items()]
     if console.is_terminal:
         console.print(table)
+        for line in legend:
+            console.print(line)
         return
-    # into a file or a pipe the table is as wide as its longest note (the console is 10,000
+    # into a file or a pipe the table is as wide as its widest cell (the console is 10,000
     # columns there, so that no line is cut): every row would be padded out to it
     with console.capture() as captured:
         console.print(table)
+        for line in legend:
+            console.print(line)
     console.file.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
 
 
