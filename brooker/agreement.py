@@ -380,7 +380,8 @@ def pairs_from_rows(
     :attr:`Ratings.duplicates`); with others, two verdicts for one hip, it is an
     :class:`AgreementInputError` naming both lines. Rows with no film or no side (that column
     missing, or the cell empty) are never taken for repeats: the two hips of a film are told
-    apart only by their side.
+    apart only by their side. A row whose two class cells hold the two columns' names is the
+    header line repeated (``cat review1.csv review2.csv``) and is left out, not counted.
     """
     pairs: list[tuple[int, int]] = []
     films: list[str] = []
@@ -400,6 +401,9 @@ def pairs_from_rows(
         # a csv reader says where the row ends (blank lines and cells holding a line break
         # count); other rows are numbered as lines after a header
         line = getattr(rows, "line_num", line + 1)
+        if (str(row.get(tool_column) or "").strip() == tool_column
+                and str(row.get(reader_column) or "").strip() == reader_column):
+            continue  # the header again: two files joined with cat (each with its header)
         try:
             t = parse_class(row.get(tool_column))
             r = parse_class(row.get(reader_column))

@@ -355,3 +355,20 @@ def test_two_verdicts_for_one_hip_are_a_usage_error(
     res = CliRunner().invoke(app, ["agreement", str(path)])
     assert res.exit_code == 2, res.output
     assert "lines 3 and 7" in " ".join(res.stderr.split())
+
+
+def test_two_exports_concatenated_with_cat_repeat_the_header(tmp_path: Path) -> None:
+    """``cat review1.csv review2.csv``, the plain way to put two exports together, repeats
+    the header line (with its byte-order mark) in the middle. That line was read as a hip
+    and refused as "not a Brooker class: 'tool_class'" (exit 2), although concatenated
+    exports are what the repeats rule is for."""
+    path = tmp_path / "all.csv"
+    path.write_bytes(("\ufeff" + REVIEW).encode() * 2)
+    once = ag.read_ratings(_write(tmp_path / "once.csv", REVIEW))
+    ratings = ag.read_ratings(path)
+    assert ratings.pairs == once.pairs
+    assert ratings.duplicates == ((8, 2), (9, 3), (10, 4), (11, 5))
+    assert ratings.skipped == 2  # the note-only row of each export, not the header line
+    res = CliRunner().invoke(app, ["agreement", str(path), "--json"])
+    assert res.exit_code == 0, res.output
+    assert (json.loads(res.stdout)["n"], json.loads(res.stdout)["duplicates"]) == (4, 4)
