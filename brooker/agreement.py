@@ -459,7 +459,7 @@ def read_ratings(
     reader_column: str | None = None,
 ) -> Ratings:
     """The ratings of a CSV (UTF-8, with or without BOM; comma, semicolon or tab, as its
-    header line has them; quoted with ``"``).
+    header line has them; quoted with ``"``; lines ending in CRLF, LF or CR).
 
     Columns default to the first present of :data:`TOOL_COLUMNS` and :data:`READER_COLUMNS`;
     the film of each row is its ``file`` cell when there is such a column, and a hip is named
@@ -477,7 +477,8 @@ def read_ratings(
         raise AgreementInputError(
             f"{source}: JSON, not CSV (a header line naming the columns, then a row per hip)"
         )
-    reader = csv.DictReader(io.StringIO(text), delimiter=_delimiter(text))
+    # newline="": rows end at CR, LF or CRLF (a spreadsheet on a Mac writes CR alone)
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     try:
         header = [h.strip() for h in reader.fieldnames or []]
     except csv.Error as exc:

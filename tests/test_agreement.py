@@ -372,3 +372,21 @@ def test_two_exports_concatenated_with_cat_repeat_the_header(tmp_path: Path) -> 
     res = CliRunner().invoke(app, ["agreement", str(path), "--json"])
     assert res.exit_code == 0, res.output
     assert (json.loads(res.stdout)["n"], json.loads(res.stdout)["duplicates"]) == (4, 4)
+
+
+def test_lines_ended_by_cr_alone(tmp_path: Path) -> None:
+    """A CSV saved with CR line endings (Excel for Mac's "CSV (Macintosh)"; the review
+    page's Import reads it) was refused, exit 2, as "line 0: new-line character seen in
+    unquoted field - do you need to open the file in universal-newline mode?"."""
+    path = _write(tmp_path / "review.csv", REVIEW.replace("\r\n", "\r"))
+    once = ag.read_ratings(_write(tmp_path / "once.csv", REVIEW))
+    ratings = ag.read_ratings(path)
+    assert (ratings.pairs, ratings.films, ratings.skipped) == (
+        once.pairs, once.films, once.skipped
+    )
+    bad = _write(tmp_path / "bad.csv", "tool_class,reader_class\rII,II\r\rI,VI\r")
+    with pytest.raises(ag.AgreementInputError, match=r"bad\.csv, line 4: not a Brooker class"):
+        ag.read_ratings(bad)
+    res = CliRunner().invoke(app, ["agreement", str(path)])
+    assert res.exit_code == 0, res.output
+    assert "4 hip(s) compared" in res.stdout
