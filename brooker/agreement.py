@@ -480,7 +480,10 @@ def read_ratings(
     # newline="": rows end at CR, LF or CRLF (a spreadsheet on a Mac writes CR alone)
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     try:
-        header = [h.strip() for h in reader.fieldnames or []]
+        fields = reader.fieldnames
+        while fields is not None and not "".join(fields).strip():  # blank lines above it
+            fields = next(reader.reader, None)
+        header = [h.strip() for h in fields or []]
     except csv.Error as exc:
         raise AgreementInputError(f"{source}, line {reader.line_num}: {exc}") from None
     if not header:

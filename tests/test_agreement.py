@@ -390,3 +390,19 @@ def test_lines_ended_by_cr_alone(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["agreement", str(path)])
     assert res.exit_code == 0, res.output
     assert "4 hip(s) compared" in res.stdout
+
+
+def test_blank_lines_before_the_header(tmp_path: Path) -> None:
+    """Blank lines above the header (the delimiter is already taken from the first line
+    that is not blank) made a CSV full of rows an "empty file", and a line of spaces made
+    the header one nameless column."""
+    for lead in ("\r\n", "\r\n\r\n", "  \r\n"):
+        path = _write(tmp_path / "review.csv", lead + REVIEW)
+        ratings = ag.read_ratings(path)
+        assert ratings.pairs == ((3, 3), (3, 2), (0, 0), (4, 4)), repr(lead)
+        assert ratings.skipped == 1
+    with pytest.raises(ag.AgreementInputError, match=r"review\.csv, line 4: not a Brooker"):
+        ag.read_ratings(_write(tmp_path / "review.csv", "\n\nfile,tool_class,reader_class\n"
+                                                        "a,II,VI\n"))
+    with pytest.raises(ag.AgreementInputError, match="empty file"):
+        ag.read_ratings(_write(tmp_path / "blank.csv", "\r\n \r\n"))
