@@ -1312,17 +1312,80 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+#: JSON types of a record's values, by key, as :meth:`GradingResult.to_record` writes them
+#: (``_NUMBER``: an int or float, not a bool; ``_LIST_OF_*``: a list of such).
+_NUMBER: Final = "number"
+_LIST_OF_STR: Final = "list of strings"
+_LIST_OF_OBJECTS: Final = "list of objects"
+_RECORD_TYPES: Final[Mapping[str, tuple[Any, ...]]] = {
+    "status": (str,),
+    "sop_instance_uid": (str,),
+    "spacing": (dict,),
+    "hips": (_LIST_OF_OBJECTS,),
+    "hip_candidates": (_LIST_OF_OBJECTS,),
+    "reason": (str, type(None)),
+    "error": (dict, type(None)),
+    "laterality_source": (str, type(None)),
+    "overlay": (str, type(None)),
+    "caveats": (_LIST_OF_STR,),
+    "input_sha256": (str,),
+    "version": (str,),
+}
+_HIP_TYPES: Final[Mapping[str, tuple[Any, ...]]] = {
+    "side": (str,),
+    "image_side": (str,),
+    "grade": (int, type(None)),
+    "brooker_class": (str, type(None)),
+    "gap_mm": (_NUMBER, type(None)),
+    "gap_uncertainty_mm": (_NUMBER, type(None)),
+    "gap_points_px": (list, type(None)),
+    "borderline": (bool,),
+    "weak_call": (bool,),
+    "prosthesis": (bool,),
+    "center_px": (list,),
+    "head_radius_mm": (_NUMBER, type(None)),
+    "center_uncertainty_mm": (_NUMBER, type(None)),
+    "fragments": (_LIST_OF_OBJECTS,),
+    "caveats": (_LIST_OF_STR,),
+    "not_graded": (str, type(None)),
+}
+
+
+def _is(value: Any, kind: Any) -> bool:
+    if kind == _NUMBER:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == _LIST_OF_STR:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if kind == _LIST_OF_OBJECTS:
+        return isinstance(value, list) and all(isinstance(v, dict) for v in value)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def _typed(obj: dict[str, Any], types: Mapping[str, tuple[Any, ...]]) -> bool:
+    """Every key of ``types`` that ``obj`` has holds a value of one of its types."""
+    return all(any(_is(obj[k], t) for t in kinds) for k, kinds in types.items() if k in obj)
+
+
 def record_of(raw: bytes | str) -> dict[str, Any] | None:
     """One line of a results file as a record; None for a line that is not one brooker could
     have written: torn or not JSON, not an object with a string ``file``, a ``file`` no path
-    can be (a NUL, a lone surrogate that is no file-name byte), or a value JSON has not
+    can be (a NUL, a lone surrogate that is no file-name byte), a value JSON has not
     (``NaN``, ``Infinity``: Python's ``json.dump`` writes them by default, so a script's edit
-    can). Such a line is dropped like a torn one, never a crash when the file is read again."""
+    can), or a value of another type than brooker writes under its key (``"hips": "none"``,
+    a hip's ``"caveats": 5``: what reads the record, the review page, the CSV, the table, would
+    fail on it). Such a line is dropped like a torn one, never a crash when the file is read
+    again (with ``--resume`` its film is graded again)."""
     try:
         rec = json.loads(raw, parse_constant=_refuse_constant)
     except ValueError:  # UnicodeDecodeError too
         return None
     if not isinstance(rec, dict) or not isinstance(rec.get("file"), str):
+        return None
+    if not _typed(rec, _RECORD_TYPES):
+        return None
+    if not all(_typed(hip, _HIP_TYPES) for hip in rec.get("hips") or ()):
         return None
     try:
         if b"\0" in os.fsencode(rec["file"]):

@@ -18,10 +18,11 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from brooker import batch
+from brooker import batch, report
 from brooker._version import __version__
 from brooker.errors import ConfigError
 from brooker.models import (
@@ -464,6 +465,40 @@ def test_resume_repairs_and_skips(tmp_path: Path):
     assert {r["file"] for r in again} == {str(files[2]), str(files[3])}
     assert _records(batch.read_records(results)) == full
     assert len(results.read_bytes().splitlines()) == 4
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"hips": "none"},
+        {"hips": [1, 2]},
+        {"error": "unreadable"},
+        {"caveats": 5},
+        {"caveats": [5]},
+        {"status": None},
+        {"hips": [{"side": "right", "grade": "III"}]},
+        {"hips": [{"side": "right", "grade": True}]},
+        {"hips": [{"side": "right", "gap_mm": "9.5"}]},
+        {"hips": [{"side": "right", "caveats": "one"}]},
+        {"hips": [{"side": "right", "fragments": ["island"]}]},
+    ],
+)
+def test_a_record_with_a_value_of_another_type_is_dropped(
+    tmp_path: Path, edit: dict[str, Any]
+) -> None:
+    """A line whose values are not of the types brooker writes (a script's edit) crashed what
+    read it: `brooker report` (AttributeError on "hips": "str", TypeError on "caveats": 5),
+    exit 1. It is dropped like a torn line; the line brooker wrote is kept."""
+    films = [_write(tmp_path / "in" / "f1", b"x")]
+    out = tmp_path / "out"
+    list(batch.grade_many(films, workers=0, out_dir=out, grade_fn=fake_grade))
+    line = (out / batch.RESULTS_NAME).read_bytes().splitlines()[0]
+    assert batch.record_of(line) is not None
+    bad = json.dumps({**json.loads(line), **edit})
+    assert batch.record_of(bad) is None
+    (out / batch.RESULTS_NAME).write_text(bad + "\n" + line.decode() + "\n")
+    assert [r["file"] for r in batch.read_records(out / batch.RESULTS_NAME)] == [str(films[0])]
+    assert report.write_report(out).films == 1  # the review page reads the file's records
 
 
 @pytest.mark.parametrize("resume", [True, False])
