@@ -31,6 +31,8 @@ import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from brooker.errors import path_named
+
 #: Columns of ``review.csv``, in order (the grade CSV's conventions: snake_case names, classes
 #: written ``0 I II III IV`` like its ``brooker_class``, ``side`` the patient's side
 #: ``right``/``left``, ``gap_mm`` empty when there is no gap, UTF-8 with BOM, CRLF).
@@ -465,7 +467,7 @@ def read_ratings(
     the film of each row is its ``file`` cell when there is such a column, and a hip is named
     by its ``file`` and ``side`` cells: each counts once (:func:`pairs_from_rows`).
     """
-    source = os.fspath(path)
+    source = path_named(os.fspath(path))  # an empty path named as typed, "": not ": cannot read"
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
             text = fh.read()

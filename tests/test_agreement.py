@@ -406,3 +406,10 @@ def test_blank_lines_before_the_header(tmp_path: Path) -> None:
                                                         "a,II,VI\n"))
     with pytest.raises(ag.AgreementInputError, match="empty file"):
         ag.read_ratings(_write(tmp_path / "blank.csv", "\r\n \r\n"))
+
+
+def test_an_empty_path_is_named_as_typed() -> None:
+    """``agreement_from_csv("")`` said ": cannot read (...)", naming no file; an empty path is
+    named as typed, as everywhere else (``errors.path_named``)."""
+    with pytest.raises(ag.AgreementInputError, match=r'^"": cannot read'):
+        ag.read_ratings("")
