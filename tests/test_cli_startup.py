@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -76,3 +77,30 @@ def test_only_the_cli_package_imports_typer_or_rich() -> None:
         and (bad := _imported_top_modules(path) & {"typer", "rich"})
     )
     assert offenders == []
+
+
+@pytest.mark.parametrize("given", [None, "3"])
+def test_the_command_line_runs_one_blas_thread_unless_told(given: str | None) -> None:
+    """Each process of a batch ran a BLAS thread per core, and on a 2-core machine those
+    threads and the other worker's contended (README, *Performance*): the command line sets one
+    before numpy is imported (its workers inherit it), and keeps a value the user gave."""
+    code = (
+        "import os, sys\n"
+        "sys.argv = ['brooker', '--version']\n"
+        "from brooker.cli import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print([os.environ.get(v) for v in "
+        "('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS')])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    if given is not None:
+        env["OPENBLAS_NUM_THREADS"] = given
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == str([given or "1", "1", "1"])

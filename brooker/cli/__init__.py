@@ -83,6 +83,24 @@ def _stopped_by_closed_stdout(before: tuple[int, int] | None) -> bool:
     return now == (null.st_dev, null.st_ino)
 
 
+#: The thread-count variables of the BLAS libraries numpy and scipy are built with (OpenBLAS,
+#: and OpenMP or MKL builds).
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def one_blas_thread() -> None:
+    """One BLAS thread per process, unless the environment says otherwise; called before numpy
+    is imported (the variables are read when it is), and inherited by the batch's workers.
+
+    The engine's matrix products (the hip detector's and the judges') are small; the batch
+    runs its films in parallel with ``--workers``. Left to OpenBLAS, every process starts a
+    thread per core, and on a 2-core machine those threads and the other worker's contend:
+    measured with 20 films at 0.2 mm (``benchmarks/bench.py``), see the README,
+    *Performance*."""
+    for name in BLAS_THREAD_VARIABLES:
+        os.environ.setdefault(name, "1")
+
+
 def main() -> None:
     """Console-script entry point.
 
@@ -94,6 +112,7 @@ def main() -> None:
     """
     if sys.stdout is None:
         sys.stdout = open(os.devnull, "w")  # for the whole process
+    one_blas_thread()
     before = _stdout_identity()
     try:
         app()
