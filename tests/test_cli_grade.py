@@ -1957,6 +1957,25 @@ def test_the_batch_table_writes_each_note_once(
     ]
 
 
+def test_the_one_film_view_says_a_caveat_of_both_hips_once(
+    monkeypatch: pytest.MonkeyPatch, good_tree: Path, tmp_path: Path
+):
+    """The one-film answer wrote a caveat both hips carry (a head centred by the hip detector,
+    on most native hips) under each hip: it is said once, for both; a hip's own caveat stays
+    under it, and no line ends in blanks."""
+    monkeypatch.setattr(
+        batch, "grade_many", functools.partial(batch.grade_many, grade_fn=fake_grade_with_caveats)
+    )
+    r = run(good_tree / "a" / "IM0001", "--out", tmp_path / "o", "--no-overlay")
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert r.stdout.count("this head was centred by the detector") == 1
+    assert "  note (both hips): this head was centred by the detector" in lines
+    left = next(i for i, line in enumerate(lines) if line.startswith("  left hip"))
+    assert lines[left + 1] == "    note: the femur begins low"
+    assert [line for line in lines if line != line.rstrip()] == []
+
+
 def test_an_empty_path_is_not_the_working_folder(
     fake_engine: None, good_tree: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ):

@@ -170,12 +170,18 @@ def _print_single(console: Console, rec: dict[str, Any]) -> None:
     if not hips:
         console.print(plain(f"  not graded: {_short_notes(rec, None)}", style="yellow"))
         return
-    for hip in hips:
+    own = [
+        ([hip["not_graded"]] if hip.get("not_graded") else []) + list(hip.get("caveats") or [])
+        for hip in hips
+    ]
+    # a caveat every hip carries (a head centred by the hip detector, on most native hips)
+    # is said once, for both hips, not under each
+    shared = [n for n in own[0] if len(hips) > 1 and all(n in notes for notes in own[1:])]
+    for hip, notes in zip(hips, own, strict=True):
         cls = _class_text(hip)
         line = Text("  ")
         line.append(f"{'right' if hip.get('side') == 'right' else 'left'} hip".ljust(10))
         label = f"Brooker {cls}" if hip.get("grade") is not None else cls
-        line.append(label.ljust(12), style=_CLASS_STYLE.get(cls, "yellow"))
         extras = []
         if hip.get("gap_mm") is not None:
             extras.append(f"gap {_fmt_gap(hip['gap_mm'])} mm")
@@ -185,12 +191,15 @@ def _print_single(console: Console, rec: dict[str, Any]) -> None:
             extras.append("weak call")
         if hip.get("prosthesis"):
             extras.append("prosthesis")
+        # the class padded only when something follows it: no blanks at the line's end
+        line.append(label.ljust(12) if extras else label, style=_CLASS_STYLE.get(cls, "yellow"))
         line.append(", ".join(extras))
         console.print(line)
-        for note in ([hip["not_graded"]] if hip.get("not_graded") else []) + list(
-            hip.get("caveats") or []
-        ):
-            console.print(plain(f"    note: {note}", style="dim"))
+        for note in notes:
+            if note not in shared:
+                console.print(plain(f"    note: {note}", style="dim"))
+    for note in shared:
+        console.print(plain(f"  note (both hips): {note}", style="dim"))
     for note in rec.get("caveats") or []:
         console.print(plain(f"  note: {note}", style="dim"))
     if rec.get("overlay"):
