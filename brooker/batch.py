@@ -1328,7 +1328,7 @@ _RECORD_TYPES: Final[Mapping[str, tuple[Any, ...]]] = {
     "laterality_source": (str, type(None)),
     "overlay": (str, type(None)),
     "caveats": (_LIST_OF_STR,),
-    "input_sha256": (str,),
+    "input_sha256": (str, type(None)),  # null: a file that could not be read (not_found)
     "version": (str,),
 }
 _HIP_TYPES: Final[Mapping[str, tuple[Any, ...]]] = {

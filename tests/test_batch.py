@@ -467,6 +467,25 @@ def test_resume_repairs_and_skips(tmp_path: Path):
     assert len(results.read_bytes().splitlines()) == 4
 
 
+def test_every_record_brooker_writes_is_read_back(tmp_path: Path) -> None:
+    """The type check of a record read back (:func:`batch.record_of`) dropped records brooker
+    writes itself: a file that could not be hashed (missing, a folder) has "input_sha256":
+    null. Every kind of record a batch writes, graded or failed, reads back whole, as
+    ``--resume`` and ``brooker report`` read it."""
+    film = _write(tmp_path / "in" / "f1", b"x")
+    fifo = tmp_path / "in" / "fifo"
+    os.mkfifo(fifo)  # not_a_regular_file: never opened
+    inputs = [str(film), str(tmp_path / "in" / "missing"), str(fifo)]
+    out = tmp_path / "out"
+    written = _records(batch.grade_many(inputs, workers=0, out_dir=out, grade_fn=fake_grade))
+    assert {r["status"] for r in written} == {"ok", "error"}
+    assert any(r.get("input_sha256") is None for r in written)
+    lines = (out / batch.RESULTS_NAME).read_bytes().splitlines()
+    assert len(lines) == 3
+    assert all(batch.record_of(line) is not None for line in lines)
+    assert _records(batch.read_records(out / batch.RESULTS_NAME)) == written
+
+
 @pytest.mark.parametrize(
     "edit",
     [
