@@ -403,8 +403,10 @@ def pairs_from_rows(
         # a csv reader says where the row ends (blank lines and cells holding a line break
         # count); other rows are numbered as lines after a header
         line = getattr(rows, "line_num", line + 1)
-        if (str(row.get(tool_column) or "").strip() == tool_column
-                and str(row.get(reader_column) or "").strip() == reader_column):
+        # (the second file's byte-order mark begins its first cell: not a blank to strip)
+        if (str(row.get(tool_column) or "").replace("\ufeff", "").strip() == tool_column
+                and str(row.get(reader_column) or "").replace("\ufeff", "").strip()
+                == reader_column):
             continue  # the header again: two files joined with cat (each with its header)
         try:
             t = parse_class(row.get(tool_column))

@@ -374,6 +374,17 @@ def test_two_exports_concatenated_with_cat_repeat_the_header(tmp_path: Path) -> 
     assert (json.loads(res.stdout)["n"], json.loads(res.stdout)["duplicates"]) == (4, 4)
 
 
+def test_concatenated_files_whose_first_column_holds_a_class(tmp_path: Path) -> None:
+    """The repeated header was told by its class cells, stripped of blanks but not of the
+    second file's byte-order mark: with the tool's column first (a spreadsheet's own CSV, not
+    the review page's, which begins with ``file``) it was still refused, "not a Brooker
+    class: '\\ufefftool_class'"."""
+    path = tmp_path / "all.csv"
+    path.write_bytes("\ufefftool_class,reader_class\r\nII,II\r\nIV,III\r\n".encode() * 2)
+    ratings = ag.read_ratings(path)
+    assert ratings.pairs == ((2, 2), (3, 4), (2, 2), (3, 4))  # (reader, tool)
+
+
 def test_lines_ended_by_cr_alone(tmp_path: Path) -> None:
     """A CSV saved with CR line endings (Excel for Mac's "CSV (Macintosh)"; the review
     page's Import reads it) was refused, exit 2, as "line 0: new-line character seen in
