@@ -176,7 +176,9 @@ def _print_single(console: Console, rec: dict[str, Any]) -> None:
     ]
     # a caveat every hip carries (a head centred by the hip detector, on most native hips)
     # is said once, for both hips, not under each
-    shared = [n for n in own[0] if len(hips) > 1 and all(n in notes for notes in own[1:])]
+    shared = list(
+        dict.fromkeys(n for n in own[0] if len(hips) > 1 and all(n in ns for ns in own[1:]))
+    )
     for hip, notes in zip(hips, own, strict=True):
         cls = _class_text(hip)
         line = Text("  ")
