@@ -183,6 +183,8 @@ def load_image(
                 _check_jpeg_stream(path, where)
             # a TIFF's own Orientation tag, read before Pillow's loading applies (and drops) it
             tiff_turn = _tiff_orientation(img, where) if kind == "tiff" else None
+            if kind == "tiff":
+                _refuse_planar_wide(img, where)
             try:
                 img.load()
                 shown, notes = _as_shown(img, kind)
@@ -302,6 +304,26 @@ def _tiff_orientation(img: object, where: str) -> int | None:
             where,
         )
     return value
+
+
+def _refuse_planar_wide(img: object, where: str) -> None:
+    """Refuse (``unsupported_pixel_data``) an uncompressed TIFF of several samples wider than
+    8 bits stored plane by plane (PlanarConfiguration 2): Pillow 13 reads each 16-bit plane as
+    8-bit samples (half the rows, bytes out of order), and the three equal channels of grey
+    content then pass as a grey film (the compressed ones, which libtiff reads, come out
+    right)."""
+    tags = getattr(img, "tag_v2", None)
+    if tags is None or tags.get(284) != 2 or tags.get(259, 1) != 1:
+        return
+    per_sample = tags.get(258, 8)
+    widths = per_sample if isinstance(per_sample, tuple) else (per_sample,)
+    if int(tags.get(277, 1)) > 1 and max(int(w) for w in widths) > 8:
+        raise UnsupportedPixelDataError(
+            "the TIFF image is uncompressed with samples wider than 8 bits stored plane by "
+            "plane (PlanarConfiguration 2), which the TIFF reader does not decode correctly; "
+            "save it greyscale, or compressed",
+            where,
+        )
 
 
 def _as_shown(img: object, kind: str) -> tuple[object, list[str]]:

@@ -399,3 +399,44 @@ def test_a_tiffs_orientation_is_applied_and_said(
     assert said == ([] if turn is None else [
         f"TIFF Orientation {orientation} applied: the image as a viewer shows it"
     ])
+
+
+def _planar_rgb16_tiff(grey: np.ndarray) -> bytes:
+    """An uncompressed 16-bit RGB TIFF stored plane by plane (PlanarConfiguration 2), the three
+    planes ``grey``: grey content, as some exporters save it."""
+    import struct
+
+    rows, cols = grey.shape
+    plane = grey.astype("<u2").tobytes()
+    entries = [  # tag, type (3 SHORT, 4 LONG), count, value or offset
+        (256, 3, 1, cols), (257, 3, 1, rows), (258, 3, 3, 0), (259, 3, 1, 1),
+        (262, 3, 1, 2), (273, 4, 3, 0), (277, 3, 1, 3), (278, 3, 1, rows),
+        (279, 4, 3, 0), (284, 3, 1, 2),
+    ]  # fmt: skip
+    ifd_size = 2 + 12 * len(entries) + 4
+    bits_at = 8 + ifd_size
+    offsets_at, counts_at = bits_at + 6, bits_at + 18
+    data_at = bits_at + 30
+    values = {258: bits_at, 273: offsets_at, 279: counts_at}
+    out = b"II*\x00" + struct.pack("<I", 8) + struct.pack("<H", len(entries))
+    for tag, kind, count, value in entries:
+        value = values.get(tag, value)
+        long = kind == 4 or count > 1  # a LONG, or the offset of the values
+        packed = struct.pack("<I", value) if long else struct.pack("<HH", value, 0)
+        out += struct.pack("<HHI", tag, kind, count) + packed
+    out += struct.pack("<I", 0)
+    out += struct.pack("<3H", 16, 16, 16)
+    out += struct.pack("<3I", *(data_at + i * len(plane) for i in range(3)))
+    out += struct.pack("<3I", *([len(plane)] * 3))
+    return out + plane * 3
+
+
+def test_an_uncompressed_16_bit_planar_rgb_tiff_is_not_graded_scrambled(tmp_path: Path) -> None:
+    """Pillow 13 reads each 16-bit plane of an uncompressed planar RGB TIFF as 8-bit samples:
+    half the film's rows, bytes out of order, the three channels still equal, so it passed as
+    grey content and was graded. Refused, as the quarter-turned uncompressed TIFF is."""
+    path = tmp_path / "planar.tif"
+    path.write_bytes(_planar_rgb16_tiff(RAMP))
+    with pytest.raises(errors.UnsupportedPixelDataError, match="plane by plane") as exc:
+        image_io.load_image(path)
+    assert str(path) in exc.value.message
