@@ -112,6 +112,7 @@ from brooker.spacing import implausible_spacing_reason, resolve_spacing
 from brooker.units import (
     DICOMDIR_SOP_CLASS,
     MAX_MEGAPIXELS,
+    MAX_PIXEL_MAGNITUDE,
     MIN_FIELD_SIDE_MM,
     MIN_IMAGE_SIDE_PX,
 )
@@ -508,6 +509,13 @@ def _load(
         np.subtract(np.float32(k_invert), pixels, out=pixels)
     if not np.isfinite(pixels).all():
         raise MalformedDicomError("the Modality LUT produced non-finite pixel values", where)
+    peak = max(float(pixels.max()), -float(pixels.min())) if pixels.size else 0.0
+    if peak > MAX_PIXEL_MAGNITUDE:
+        raise MalformedDicomError(
+            f"the Modality LUT produced pixel values as large as {peak:.3g}, beyond the "
+            f"{MAX_PIXEL_MAGNITUDE:g} the analysis can carry without overflow",
+            where,
+        )
 
     # caveats and meta quote header values (an orientation, a view position): a corrupted or
     # misfilled element can hold an identifier, redacted from each value as it is read, and

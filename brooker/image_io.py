@@ -47,7 +47,7 @@ from brooker.errors import (
 )
 from brooker.models import ImageSide, Radiograph, RadiographMeta
 from brooker.spacing import resolve_spacing
-from brooker.units import MAX_MEGAPIXELS
+from brooker.units import MAX_MEGAPIXELS, MAX_PIXEL_MAGNITUDE
 
 _MAGIC: Final = (
     (b"\x89PNG\r\n\x1a\n", "png"),
@@ -218,6 +218,13 @@ def load_image(
     pixels = arr.astype(np.float32, copy=False)
     if not np.isfinite(pixels).all():
         raise UnsupportedPixelDataError(f"the {_NAMES[kind]} has non-finite values", where)
+    peak = max(float(pixels.max()), -float(pixels.min())) if bits == 32 and pixels.size else 0.0
+    if peak > MAX_PIXEL_MAGNITUDE:
+        raise UnsupportedPixelDataError(
+            f"the {_NAMES[kind]} has values as large as {peak:.3g}, beyond the "
+            f"{MAX_PIXEL_MAGNITUDE:g} the analysis can carry without overflow",
+            where,
+        )
     rows, cols = pixels.shape  # as displayed: an EXIF rotation swaps them
     spacing, spacing_inputs = resolve_spacing(
         None, pixel_spacing, magnification, where, (rows, cols), image_kind=_NAMES[kind]

@@ -58,6 +58,12 @@ def label_gap_mm(gap_mm: float, threshold_mm: float = BROOKER_GAP_THRESHOLD_MM) 
 #: Largest image the loader will decode, in megapixels (a 43 cm plate at 0.1 mm is ~18 MP).
 MAX_MEGAPIXELS: Final = 120.0
 
+#: Largest pixel magnitude the loaders accept: finite values near float32's limit (3.4e38, a
+#: float TIFF or a huge Rescale Slope) overflow to infinity when a few are summed, and the
+#: analysis then fails on NaN; below this bound a sum over every pixel of a film of
+#: :data:`MAX_MEGAPIXELS` stays finite. No radiograph's values come near it.
+MAX_PIXEL_MAGNITUDE: Final = 1e30
+
 #: Typical femoral head diameters (native 40-55 mm; prosthetic 22-36 mm).
 NATIVE_HEAD_DIAMETER_MM: Final = (38.0, 58.0)
 PROSTHETIC_HEAD_DIAMETER_MM: Final = (22.0, 40.0)

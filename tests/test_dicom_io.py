@@ -157,6 +157,15 @@ def test_a_rescale_that_overflows_every_pixel_is_named_non_finite(tmp_path: Path
         load_radiograph(_write(tmp_path, variant, np.clip(_pixels(), 1, None)))
 
 
+def test_a_rescale_to_finite_but_huge_values_is_refused(tmp_path: Path) -> None:
+    # finite in float32, but a sum of a few of them is not: the hip detector then failed on
+    # NaN (internal_error, exit 1)
+    variant = DicomVariant(extra=((0x00281053, "DS", "1e34"),))
+    with pytest.raises(errors.MalformedDicomError, match="beyond") as exc:
+        load_radiograph(_write(tmp_path, variant))
+    assert "overflow" in exc.value.message
+
+
 def test_modality_lut_sequence_is_applied(tmp_path: Path) -> None:
     from pydicom.dataset import Dataset
     from pydicom.sequence import Sequence

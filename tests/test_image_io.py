@@ -440,3 +440,15 @@ def test_an_uncompressed_16_bit_planar_rgb_tiff_is_not_graded_scrambled(tmp_path
     with pytest.raises(errors.UnsupportedPixelDataError, match="plane by plane") as exc:
         image_io.load_image(path)
     assert str(path) in exc.value.message
+
+
+@pytest.mark.parametrize("scale", [1e38, -1e38])
+def test_a_float_tiff_of_finite_but_huge_values_is_refused_not_an_internal_error(
+    tmp_path: Path, scale: float
+) -> None:
+    """Values near float32's limit are finite, but sums of a few of them overflow to inf and
+    the hip detector failed on the NaN that followed (``internal_error``, exit 1)."""
+    path = _save((RAMP / 4095.0).astype(np.float32) * np.float32(scale), tmp_path / "f.tif", "TIFF")
+    with pytest.raises(errors.UnsupportedPixelDataError, match="beyond") as exc:
+        analyze(path, AnalysisConfig(pixel_spacing=(0.2, 0.2)))
+    assert str(path) in exc.value.message
