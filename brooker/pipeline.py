@@ -348,7 +348,14 @@ def grade_path(
         ov.remove_overlays(out_dir, name, crops=overlay_crops)
         return result
     # every film read gets its overlay, ungradable ones too: what was found or looked for
-    written = ov.write_overlays(Path(out_dir), name, radiograph, result, crops=overlay_crops)
+    try:
+        written = ov.write_overlays(Path(out_dir), name, radiograph, result, crops=overlay_crops)
+    except OSError:
+        # a full disk at a crop, the overview written: the film's record is an error (batch),
+        # and no picture of it may stay to contradict the record
+        with contextlib.suppress(OSError):
+            ov.remove_overlays(out_dir, name, crops=overlay_crops)
+        raise
     return _with_overlay(result, str(written))
 
 

@@ -603,6 +603,37 @@ def test_a_file_that_now_fails_loses_its_old_overlay(tmp_path: Path) -> None:
     assert list(out.iterdir()) == []
 
 
+def test_an_overlay_that_cannot_be_written_whole_leaves_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk fills up after the overview is written, at a hip's crop: the film gets an
+    ``error`` record (``disk_full``), and no overview of it stays to contradict the record."""
+    import errno
+
+    from brooker import batch
+    from brooker.pipeline import grade_path
+
+    film = Path(__file__).parent.parent / "sample_images" / "pelvis_0_vs_3.dcm"
+    real = ov.write_png
+
+    def full_at_crops(path: str | os.PathLike[str], rgb: npt.NDArray[np.uint8]) -> Path:
+        if Path(path).stem.endswith(("-left", "-right")):
+            raise OSError(errno.ENOSPC, "No space left on device", os.fspath(path))
+        return real(path, rgb)
+
+    monkeypatch.setattr(ov, "write_png", full_at_crops)
+    out = tmp_path / "out"
+    with pytest.raises(OSError, match="No space"):
+        grade_path(film, out_dir=out, overlay_crops=True)
+    assert list(out.glob("*.png")) == []
+    record = batch.grade_one(str(film), None, out_dir=str(out), overlay_crops=True)
+    assert record.status.value == "error"
+    assert record.error is not None
+    assert record.error.code == "disk_full"
+    assert record.overlay is None
+    assert list(out.glob("*.png")) == []
+
+
 def test_an_error_touches_crops_only_when_crops_are_drawn(tmp_path: Path) -> None:
     """With names given by the caller, ``scan-left`` may be another file's overlay: an error
     of ``scan`` without --overlay-crops leaves it; a symlink loop (no name can be made for
