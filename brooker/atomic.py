@@ -61,8 +61,11 @@ def atomic_write_bytes(
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename == os.fspath(tmp):
+            # name the file being written, not the temporary one just removed
+            exc.filename, exc.filename2 = os.fspath(named), None
         raise
     _fsync_dir(folder)
     return named

@@ -544,6 +544,17 @@ def test_write_png_failure_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Mo
     assert list(tmp_path.iterdir()) == []
 
 
+def test_write_png_failure_names_the_overlay_not_its_temporary_file(tmp_path: Path) -> None:
+    """A folder where the overlay goes: the error (and the record's message) names the overlay,
+    not the temporary file, which is gone by then."""
+    (tmp_path / "a.png").mkdir()
+    with pytest.raises(IsADirectoryError) as exc:
+        ov.write_png(tmp_path / "a.png", np.zeros((4, 4, 3), dtype=np.uint8))
+    assert exc.value.filename == str(tmp_path / "a.png")
+    assert ".tmp" not in str(exc.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
 def test_write_png_rejects_non_rgb(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="uint8"):
         ov.write_png(tmp_path / "a.png", np.zeros((4, 4), dtype=np.uint8))
