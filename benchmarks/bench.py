@@ -8,6 +8,8 @@ A script, not a test: wall-clock times depend on the machine and its load.
     python benchmarks/bench.py --throughput    # also --workers 1 vs 2 on 20 films, with and
                                                # without overlays
     python benchmarks/bench.py --profile       # also cProfile of one end-to-end run (largest film)
+    python benchmarks/bench.py --blas-threads 2  # BLAS threads per process (default 1, as the
+                                                 # command line sets it)
 
 Films are made with the project's own generator (``brooker.phantom``) and cached under
 ``--out`` (default ``$TMPDIR/brooker-bench``), so reruns skip the rendering. For each film the
@@ -306,7 +308,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", action="store_true",
                     help="also cProfile one end-to-end run on the largest film")
     ap.add_argument("--top", type=int, default=25, help="rows of the profile")
+    ap.add_argument("--blas-threads", type=int, default=None,
+                    help="BLAS threads per process, for every stage and `brooker grade` run "
+                         "(default: 1, as the command line sets it, or the environment's)")
     args = ap.parse_args(argv)
+    # before numpy is imported (here, in the films' children and in `brooker grade`): what the
+    # command line runs (brooker.cli.one_blas_thread), or the count asked for
+    from brooker.cli import BLAS_THREAD_VARIABLES, one_blas_thread
+
+    if args.blas_threads is not None:
+        os.environ.update({v: str(args.blas_threads) for v in BLAS_THREAD_VARIABLES})
+    one_blas_thread()
     runs = args.runs or (1 if args.quick else 3)
     spacings = [0.2] if args.quick else [0.2, 0.1]
     out: Path = args.out
@@ -326,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     startup = startup_times()
 
     print(f"\nbrooker benchmark: {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}, "
-          f"numpy {numpy.__version__}, pydicom {pydicom.__version__}; median of {runs} run(s); "
+          f"numpy {numpy.__version__}, pydicom {pydicom.__version__}, BLAS threads "
+          f"{os.environ['OPENBLAS_NUM_THREADS']}; median of {runs} run(s); "
           f"load average {', '.join(f'{x:.2f}' for x in os.getloadavg())} at the end.\n")
     print("| film | syntax | decode | localisation | segmentation | judges | frag+meas+grade "
           "| overlay | **end-to-end** | target | met | e2e / pydicom decode | cold e2e "
