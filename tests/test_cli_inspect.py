@@ -117,6 +117,22 @@ def test_invalid_spacing_error_has_a_hint(tmp_path: Path) -> None:
     assert "hint: pass --pixel-spacing ROW,COL" in result.stderr
 
 
+def test_an_image_file_with_pixels_it_cannot_take_gets_an_image_hint(tmp_path: Path) -> None:
+    """A float TIFF with a NaN was told to "decompress the file with another tool (e.g.
+    gdcmconv --raw)", a DICOM tool: an image file is told to convert the image."""
+    from PIL import Image
+
+    pixels = np.full((300, 300), 100.0, np.float32)
+    pixels[5, 5] = np.nan
+    path = tmp_path / "nan.tif"
+    Image.fromarray(pixels, mode="F").save(path)
+    result = runner.invoke(app, ["inspect", str(path), "--pixel-spacing", "0.5,0.5"])
+    assert result.exit_code == 3
+    assert "[unsupported_pixel_data]" in result.stderr
+    assert "hint: convert the image" in result.stderr
+    assert "gdcmconv" not in result.stderr
+
+
 def test_not_dicom_and_missing_file(tmp_path: Path) -> None:
     junk = tmp_path / "junk.dcm"
     junk.write_bytes(b"\x00" * 10)

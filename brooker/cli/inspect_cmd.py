@@ -43,6 +43,26 @@ _HINTS = {
     "from the archive",
     "not_a_regular_file": "give a regular file (FIFOs and devices are never read)",
 }
+#: Hints for an image file (PNG, JPEG, TIFF) where the DICOM one does not apply, by error code.
+_IMAGE_HINTS = {
+    "unsupported_pixel_data": "convert the image with another tool to a greyscale PNG or TIFF "
+    "of 8 or 16 bits and try again",
+}
+
+
+def _hint(code: str, path: str) -> str | None:
+    """The hint for an error of ``code`` on ``path``: a TIFF's unusual pixels are not mended by
+    a DICOM tool."""
+    if code in _IMAGE_HINTS:
+        from brooker.errors import BrookerError
+        from brooker.image_io import image_kind
+
+        try:
+            if image_kind(path) is not None:
+                return _IMAGE_HINTS[code]
+        except (BrookerError, OSError):
+            pass
+    return _HINTS.get(code)
 
 
 def _check_magnification(value: float | None) -> float | None:
@@ -287,7 +307,7 @@ def inspect_command(
     except BrookerError as err:
         if err.path is None:
             err.path = path
-        hint = _HINTS.get(err.code)
+        hint = _hint(err.code, path)
         typer.echo(term(f"error: {err.message} [{err.code}]"), err=True)
         if hint:
             typer.echo(f"hint: {hint}", err=True)
