@@ -193,6 +193,7 @@ def load_image(
                         f"TIFF Orientation {tiff_turn} applied: the image as a viewer shows it"
                     )
                 arr, bits = _to_grey(shown, where)
+                notes += _read_at_8_bits(img, kind, bits, path)
                 arr, inverted = _bone_bright(img, arr, bits, kind)
                 notes += inverted
             except BrookerError:
@@ -415,6 +416,37 @@ def _to_grey(img: object, where: str) -> tuple[npt.NDArray[np.generic], int]:
     if mode in ("P", "RGB", "RGBA", "RGBa", "RGBX", "YCbCr", "CMYK", "LAB", "HSV"):
         return _grey_of_colour(img, where), 8
     raise UnsupportedPixelDataError(f"image mode {mode} is not supported", where)
+
+
+def _read_at_8_bits(
+    img: object, kind: str, bits: int, path: str | os.PathLike[str]
+) -> list[str]:
+    """A caveat when a file stores more than 8 bits per channel but was read at 8: Pillow
+    reads 16-bit colour (or grey with alpha) at 8 bits, keeping each value's high byte."""
+    from PIL import Image
+
+    assert isinstance(img, Image.Image)
+    if bits != 8 or kind == "jpeg":
+        return []
+    stored = 0
+    if kind == "png":
+        with open(path, "rb") as fh:
+            head = fh.read(26)
+        if head[12:16] == b"IHDR":
+            stored = head[24]  # the IHDR's bit depth (PNG spec 11.2.2)
+    elif kind == "tiff":
+        per_sample = getattr(img, "tag_v2", {}).get(258)  # BitsPerSample
+        if isinstance(per_sample, tuple) and per_sample:
+            stored = max(int(b) for b in per_sample)
+        elif isinstance(per_sample, int):
+            stored = per_sample
+    if stored <= 8:
+        return []
+    return [
+        f"the {_NAMES[kind]} stores {stored} bits per channel in colour or with an alpha "
+        "channel, which are read at 8 (the high byte of each value): save the film as a grey "
+        "image to keep the rest"
+    ]
 
 
 #: rows converted at a time: a 110-megapixel RGB file is read in bands of a few MB instead of

@@ -452,3 +452,46 @@ def test_a_float_tiff_of_finite_but_huge_values_is_refused_not_an_internal_error
     with pytest.raises(errors.UnsupportedPixelDataError, match="beyond") as exc:
         analyze(path, AnalysisConfig(pixel_spacing=(0.2, 0.2)))
     assert str(path) in exc.value.message
+
+
+def _png(pixels: np.ndarray, colour_type: int) -> bytes:
+    """A PNG of big-endian 16-bit ``pixels`` (rows, cols, channels), written by hand (Pillow
+    writes no 16-bit colour)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        return struct.pack(">I", len(body)) + kind + body + crc
+
+    rows, cols = pixels.shape[:2]
+    data = pixels.astype(">u2")
+    raw = b"".join(b"\0" + data[r].tobytes() for r in range(rows))
+    ihdr = struct.pack(">IIBBBBB", cols, rows, 16, colour_type, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize(("colour_type", "channels"), [(2, 3), (4, 2), (6, 4)])
+def test_a_16_bit_colour_png_read_at_8_bits_says_so(
+    tmp_path: Path, colour_type: int, channels: int
+) -> None:
+    """A 16-bit RGB, grey-with-alpha or RGBA PNG is read at 8 bits per channel (Pillow keeps
+    each value's high byte), which the record did not say: a caveat says so and how to keep
+    the rest. Its high bytes are the image, not scrambled."""
+    ramp = np.linspace(0, 65535, 300).astype(np.uint16)
+    grey = np.broadcast_to(ramp[None, :], (200, 300))
+    pixels = np.stack([grey] * channels, axis=-1)
+    if channels in (2, 4):
+        pixels[..., -1] = 65535  # opaque alpha
+    path = tmp_path / "film.png"
+    path.write_bytes(_png(pixels, colour_type))
+    rad = image_io.load_image(path, pixel_spacing=(0.2, 0.2))
+    assert np.array_equal(rad.pixels[0], (ramp >> 8).astype(np.float32))
+    assert any("stores 16 bits per channel" in c for c in rad.caveats)
+    eight = _save(np.broadcast_to((ramp >> 8).astype(np.uint8)[None, :, None], (200, 300, 3)),
+                  tmp_path / "eight.png", "PNG")
+    rad8 = image_io.load_image(eight, pixel_spacing=(0.2, 0.2))
+    assert not any("bits per channel" in c for c in rad8.caveats)
