@@ -615,15 +615,21 @@ def _hip_caveats(result: GradingResult, hips: Sequence[HipResult]) -> list[str]:
     for c in result.caveats:
         if c not in out:
             out.append(c)
+    # a note both hips carry (a head centred by the hip detector, on most native hips of real
+    # films) is written once, "R, L: ...", where its first hip's notes are
+    sides: dict[str, list[str]] = {}
     for hip in hips:
         # why a hip found was not graded comes first: its label says only that it was not (a
         # film with no hip graded says it in its status line already)
         why = [f"not graded: {hip.not_graded}"] if hip.not_graded and not result.reason else []
-        notes = why + list(hip.caveats)
-        for c in notes:
-            t = f"{hip.patient_side.letter}: {c}"
-            if t not in out:
-                out.append(t)
+        for c in why + list(hip.caveats):
+            letters = sides.setdefault(c, [])
+            if hip.patient_side.letter not in letters:
+                letters.append(hip.patient_side.letter)
+    for c, letters in sides.items():
+        t = f"{', '.join(letters)}: {c}"
+        if t not in out:
+            out.append(t)
     return out
 
 

@@ -292,6 +292,24 @@ def test_why_a_hip_was_not_graded_is_in_the_panel() -> None:
     assert "L: not graded:" not in panel
 
 
+def test_a_caveat_of_both_hips_is_written_once_in_the_panel() -> None:
+    """A caveat both hips carry (a head centred by the hip detector, on most native hips of
+    real films) took two wrapped paragraphs of the panel, one per hip: it is written once,
+    "R, L: ...", and a hip's own caveat stays under its letter."""
+    rad = make_radiograph()
+    res = make_result(rad)
+    shared = "this head was centred by the detector"
+    hips = (
+        dataclasses.replace(res.hips[0], caveats=(shared,)),
+        dataclasses.replace(res.hips[1], caveats=("a caveat of its own", shared)),
+    )
+    _, texts = ov._render(rad, dataclasses.replace(res, hips=hips), 2048)
+    panel = " ".join(texts)  # the panel wraps its lines at spaces
+    assert panel.count(shared) == 1
+    assert f"R, L: {shared}" in panel
+    assert "L: a caveat of its own" in panel
+
+
 def test_no_borderline_mark_when_not_borderline() -> None:
     rad = make_radiograph()
     _, texts = ov._render(rad, make_result(rad, borderline=False), 2048)
