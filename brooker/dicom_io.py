@@ -79,6 +79,7 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+from rle.rle import decode_segment
 
 from brooker import image_io
 from brooker.errors import (
@@ -150,6 +151,7 @@ import pydicom  # noqa: E402
 from pydicom.datadict import dictionary_has_tag, tag_for_keyword  # noqa: E402
 from pydicom.dataelem import DataElement, RawDataElement  # noqa: E402
 from pydicom.dataset import Dataset, FileMetaDataset  # noqa: E402
+from pydicom.encaps import generate_frames  # noqa: E402
 from pydicom.errors import InvalidDicomError  # noqa: E402
 from pydicom.filereader import read_dataset  # noqa: E402
 from pydicom.pixels.decoders.base import get_decoder  # noqa: E402
@@ -163,6 +165,7 @@ from pydicom.uid import (  # noqa: E402
     JPEG2000TransferSyntaxes,
     JPEGLSTransferSyntaxes,
     JPEGTransferSyntaxes,
+    RLELossless,
 )
 
 __all__ = [
@@ -465,6 +468,8 @@ def _load(
     )
     if ts not in _NATIVE_SYNTAXES:
         _check_codestream(pixel_elem, ts, rows, cols, bits_alloc, where)
+    if ts == RLELossless:
+        _check_rle_segment(pixel_elem, rows, cols, where)
 
     # the decoder reads the values checked above, not the header again: a lower-case
     # photometric interpretation, say, is understood here and would fail there
@@ -985,6 +990,37 @@ def _check_codestream(
         raise SizeMismatchError(
             f"the {kind} stream holds {precision}-bit samples but (0028,0100) Bits Allocated "
             f"is {bits_alloc}",
+            where,
+        )
+
+
+def _check_rle_segment(pixel_elem: Any, rows: int, cols: int, where: str) -> None:
+    """Refuse an RLE frame whose first segment decodes to more than (0028,0010) Rows x
+    (0028,0011) Columns values (one byte of padding aside), before the decoders see it.
+
+    RLE carries no size, but each segment holds one byte of every pixel. The decoders cut a
+    longer segment to the declared size (pydicom with a warning, pylibjpeg-rle silently or by
+    a panic), so a Columns one too small read every row one pixel further along (a slanted
+    film) and a Rows too small dropped rows. A shorter segment the decoders refuse themselves.
+    """
+    value = getattr(pixel_elem, "value", None)
+    if not isinstance(value, bytes | bytearray):
+        return
+    try:
+        frame = next(generate_frames(bytes(value), number_of_frames=1))
+        n_segments = int.from_bytes(frame[:4], "little")
+        offsets = [int.from_bytes(frame[4 * i : 4 * i + 4], "little") for i in range(1, 3)]
+        end = offsets[1] if n_segments > 1 else len(frame)
+        held = len(decode_segment(frame[offsets[0] : end]))
+    except BaseException as exc:  # a corrupt stream: the decoders say what is wrong with it
+        if isinstance(exc, _FATAL):
+            raise
+        return
+    need = rows * cols
+    if held - need > 1:
+        raise SizeMismatchError(
+            f"(0028,0010) Rows x (0028,0011) Columns declare {rows} x {cols} but each segment "
+            f"of the RLE stream in (7FE0,0010) Pixel Data holds {held:,} values, not {need:,}",
             where,
         )
 

@@ -537,6 +537,22 @@ def test_rle_bytes_that_look_like_a_codestream_header_are_not_one(
     np.testing.assert_array_equal(rad.pixels, src.astype(np.float32))
 
 
+@pytest.mark.parametrize(("rows", "cols"), [(63, 80), (64, 79)], ids=["rows", "columns"])
+def test_an_rle_stream_larger_than_rows_x_columns_is_a_size_mismatch(
+    tmp_path: Path, rows: int, cols: int
+) -> None:
+    """RLE carries no frame size of its own, but each decoded segment holds the frame's pixels:
+    with one column fewer in the header than in the stream, pydicom's RLE decoder read every
+    row one pixel further along (a slanted film, graded without a word; its warning was
+    silenced), with one row fewer it dropped the last row."""
+    path = _write(tmp_path, DicomVariant(transfer_syntax="rle"))
+    ds = pydicom.dcmread(path)
+    ds.Rows, ds.Columns = rows, cols
+    ds.save_as(path)
+    with pytest.raises(errors.SizeMismatchError, match=rf"declare {rows} x {cols}"):
+        load_radiograph(path)
+
+
 def test_not_dicom(tmp_path: Path) -> None:
     path = tmp_path / "notes.txt"
     path.write_text("hello, this is not a radiograph\n" * 20)
