@@ -73,6 +73,7 @@ import os
 import re
 import sys
 import warnings
+import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -153,7 +154,11 @@ from pydicom.dataelem import DataElement, RawDataElement  # noqa: E402
 from pydicom.dataset import Dataset, FileMetaDataset  # noqa: E402
 from pydicom.encaps import generate_frames  # noqa: E402
 from pydicom.errors import InvalidDicomError  # noqa: E402
-from pydicom.filereader import read_dataset  # noqa: E402
+from pydicom.filereader import (  # noqa: E402
+    _read_file_meta_info,
+    read_dataset,
+    read_preamble,
+)
 from pydicom.pixels.decoders.base import get_decoder  # noqa: E402
 from pydicom.pixels.processing import apply_modality_lut, apply_voi  # noqa: E402
 from pydicom.uid import (  # noqa: E402
@@ -410,8 +415,11 @@ def _load(
         if dicm_first:
             with open_regular(path) as fh:
                 source: Any = io.BytesIO(bytes(128) + fh.read())
+            _guard_inflated_size(source, max_megapixels, where)
             ds: Dataset = pydicom.dcmread(source, force=True)
         else:
+            with open_regular(path) as fh:
+                _guard_inflated_size(fh, max_megapixels, where)
             ds = pydicom.dcmread(path, force=True, defer_size=_DEFER_SIZE)
     except InvalidDicomError:
         raise NotDicomError("not a DICOM file", where) from None
@@ -575,13 +583,56 @@ def _load(
     )
 
 
+def _data_limit(max_megapixels: float) -> int:
+    """Bytes of data set more than any single frame within the cap needs (32-bit pixels)."""
+    return int(max_megapixels * 1e6 * 4 * 1.1) + (64 << 20)
+
+
+def _guard_inflated_size(fp: Any, max_megapixels: float, where: str) -> None:
+    """Refuse a deflated data set that inflates beyond :func:`_data_limit`, before pydicom
+    inflates it whole in memory (a few MB of deflated zeros can declare and hold gigabytes).
+
+    Inflates in chunks and keeps nothing; ``fp`` is read from where it is and rewound. A file
+    whose file meta cannot be read, or that is not deflated, is left to the reader.
+    """
+    start = fp.tell()
+    try:
+        try:
+            read_preamble(fp, force=True)
+            meta = _read_file_meta_info(fp)
+        except Exception:
+            return
+        ts = str(meta.get("TransferSyntaxUID") or "").strip(" \x00")
+        if ts != DeflatedExplicitVRLittleEndian:
+            return
+        limit = _data_limit(max_megapixels)
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        total = 0
+        while not inflater.eof and (chunk := fp.read(1 << 20)):
+            while chunk:
+                try:
+                    total += len(inflater.decompress(chunk, 16 << 20))
+                except zlib.error:
+                    return  # corrupt: pydicom says so
+                if total > limit:
+                    raise SizeMismatchError(
+                        f"the deflated data set inflates to more than {_bytes(limit)}, more "
+                        f"than any single image within the {max_megapixels:g} MP cap needs",
+                        where,
+                    )
+                chunk = inflater.unconsumed_tail
+    finally:
+        fp.seek(start)
+
+
 def _guard_file_size(path: Path, file_size: int, max_megapixels: float) -> None:
     """Refuse a file far larger than any single frame within the cap, before reading it.
 
     Native Pixel Data is never read before its length is checked (it is deferred), so only an
-    encapsulated (compressed) stream, which pydicom reads whole, needs this guard.
+    encapsulated (compressed) stream, which pydicom reads whole, needs this guard (and a
+    deflated data set, which it inflates whole: :func:`_guard_inflated_size`).
     """
-    limit = int(max_megapixels * 1e6 * 4 * 1.1) + (64 << 20)
+    limit = _data_limit(max_megapixels)
     if file_size <= limit:
         return
     head = pydicom.dcmread(path, force=True, stop_before_pixels=True, defer_size=_DEFER_SIZE)

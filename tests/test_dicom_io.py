@@ -580,6 +580,29 @@ def test_huge_declared_size_fails_before_allocating(tmp_path: Path) -> None:
     assert peak < 20 * 2**20
 
 
+def test_a_deflated_file_is_refused_before_it_inflates_beyond_the_cap(tmp_path: Path) -> None:
+    """A deflated data set is inflated whole by pydicom before any header is checked: a file
+    of a few hundred kB declaring a film beyond the cap (46341 x 46341 in a 4 MB file) took
+    twice its inflated size in memory, far past the 2 GB a worker is promised to stay under.
+    Here 6000 x 6000 zeros (72 MB inflated, 70 kB on disk) with a 1 MP cap (68 MiB limit)."""
+    import tracemalloc
+
+    path = write_dicom(
+        np.zeros((6000, 6000), np.uint16),
+        tmp_path / "bomb.dcm",
+        DicomVariant(transfer_syntax="deflated", pixel_spacing_mm=(0.1, 0.1)),
+    )
+    assert path.stat().st_size < 1 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(errors.SizeMismatchError, match="inflates to more than"):
+            load_radiograph(path, max_megapixels=1)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 40 * 2**20
+
+
 def test_a_size_mismatch_smaller_than_the_rounding_shows_the_exact_sizes(tmp_path: Path) -> None:
     # one row more in the header than in the data: both sizes round to 1.1 MiB, and the
     # message said "holds 1.1 MiB but ... need 1.1 MiB"
