@@ -313,8 +313,8 @@ def main(argv: list[str] | None = None) -> int:
                          "(default: 1, as the command line sets it, or the environment's)")
     args = ap.parse_args(argv)
     # before numpy is imported (here, in the films' children and in `brooker grade`): what the
-    # command line runs (brooker.cli.one_blas_thread), or the count asked for
-    from brooker.cli import BLAS_THREAD_VARIABLES, one_blas_thread
+    # command line runs (brooker.threads.one_blas_thread), or the count asked for
+    from brooker.threads import BLAS_THREAD_VARIABLES, one_blas_thread
 
     if args.blas_threads is not None:
         os.environ.update({v: str(args.blas_threads) for v in BLAS_THREAD_VARIABLES})

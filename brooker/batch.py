@@ -70,6 +70,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final, Literal
 
+from brooker import threads
 from brooker._version import __version__
 from brooker.atomic import atomic_write_bytes
 from brooker.config import AnalysisConfig
@@ -1046,7 +1047,10 @@ def _start_worker(ctx: Any, grade_fn: GradeFn | None) -> _Worker:
         proc = ctx.Process(
             target=_worker_main, args=(child, life_r, grade_fn, handed), daemon=True
         )
-        proc.start()
+        # one BLAS thread in the worker (and in the forkserver, started with the first worker
+        # and importing numpy for them), as the command line runs: brooker.threads
+        with threads.for_workers():
+            proc.start()
     except BaseException:
         if held is not None:
             os.close(held)

@@ -1011,3 +1011,52 @@ def test_an_empty_path_is_discovered_as_missing_not_as_the_working_folder(
     found = batch.discover([""])
     assert found.files == ("",)
     assert found.missing == ("",)
+
+
+_ENV_GRADE = '''
+import os
+from brooker._version import __version__
+from brooker.models import GradingResult, Status
+VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+def grade(path, config=None, **kwargs):
+    seen = ",".join(os.environ.get(v, "-") for v in VARS)
+    return GradingResult(file=str(path), status=Status.UNGRADABLE, version=__version__,
+                         reason=seen)
+'''
+
+_ENV_DRIVER = '''
+import json, os, sys
+import env_grade
+from brooker import batch
+if __name__ == "__main__":
+    recs = list(batch.grade_many([sys.argv[1]], workers=1, out_dir=sys.argv[2],
+                                 overlay=False, grade_fn=env_grade.grade))
+    print(json.dumps([recs[0].reason, [os.environ.get(v) for v in env_grade.VARS]]))
+'''
+
+
+@pytest.mark.parametrize("given", [None, "3"])
+def test_workers_run_one_blas_thread_and_the_caller_keeps_its_environment(
+    tmp_path: Path, given: str | None
+) -> None:
+    """``grade_many(workers=N)`` from Python ran each worker with a BLAS thread per core (the
+    command line sets one for its whole process; README, *Performance*): the workers now get
+    one, the caller's own environment is left as it was, and a value the caller set is kept.
+    In a fresh interpreter: the forkserver, started with the first worker, keeps its
+    environment for the rest of the process."""
+    (tmp_path / "env_grade.py").write_text(_ENV_GRADE)
+    driver = tmp_path / "driver.py"
+    driver.write_text(_ENV_DRIVER)
+    film = _write(tmp_path / "in" / "f1", b"x")
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env.get("PYTHONPATH", "")])
+    if given is not None:
+        env["OMP_NUM_THREADS"] = given
+    proc = subprocess.run(
+        [sys.executable, str(driver), str(film), str(tmp_path / "out")],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    seen, caller = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert seen == ",".join(["1", given or "1", "1"])
+    assert caller == [None, given, None]

@@ -17,6 +17,7 @@ import sys
 import typer
 
 from brooker._version import __version__
+from brooker.threads import one_blas_thread
 
 app = typer.Typer(
     name="brooker",
@@ -83,24 +84,6 @@ def _stopped_by_closed_stdout(before: tuple[int, int] | None) -> bool:
     return now == (null.st_dev, null.st_ino)
 
 
-#: The thread-count variables of the BLAS libraries numpy and scipy are built with (OpenBLAS,
-#: and OpenMP or MKL builds).
-BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-def one_blas_thread() -> None:
-    """One BLAS thread per process, unless the environment says otherwise; called before numpy
-    is imported (the variables are read when it is), and inherited by the batch's workers.
-
-    The engine's matrix products (the hip detector's and the judges') are small; the batch
-    runs its films in parallel with ``--workers``. Left to OpenBLAS, every process starts a
-    thread per core, and on a 2-core machine those threads and the other worker's contend:
-    measured with 20 films at 0.2 mm (``benchmarks/bench.py``), see the README,
-    *Performance* (one BLAS thread: two workers 1.77-1.80x one, 1.30-1.53x without it)."""
-    for name in BLAS_THREAD_VARIABLES:
-        os.environ.setdefault(name, "1")
-
-
 def main() -> None:
     """Console-script entry point.
 
@@ -112,7 +95,7 @@ def main() -> None:
     """
     if sys.stdout is None:
         sys.stdout = open(os.devnull, "w")  # for the whole process
-    one_blas_thread()
+    one_blas_thread()  # before numpy is imported (brooker.threads)
     before = _stdout_identity()
     try:
         app()
