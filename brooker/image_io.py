@@ -426,7 +426,9 @@ def _read_at_8_bits(
     from PIL import Image
 
     assert isinstance(img, Image.Image)
-    if bits != 8 or kind == "jpeg":
+    # an 8-bit grey or palette mode is what the file stores (Pillow opens 16-bit grey as I;16):
+    # only colour and alpha modes can hide a 16-bit file, and only they are looked at again
+    if bits != 8 or kind == "jpeg" or img.mode in ("L", "P", "1"):
         return []
     stored = 0
     if kind == "png":

@@ -144,16 +144,12 @@ def _print_table(console: Console, records: list[dict[str, Any]]) -> None:
             )
     legend = [plain(f"[{n}] {note}", style="dim") for note, n in numbers.numbers.items()]
     if console.is_terminal:
-        console.print(table)
-        for line in legend:
-            console.print(line)
+        console.print(table, *legend, sep="\n")
         return
     # into a file or a pipe the table is as wide as its widest cell (the console is 10,000
     # columns there, so that no line is cut): every row would be padded out to it
     with console.capture() as captured:
-        console.print(table)
-        for line in legend:
-            console.print(line)
+        console.print(table, *legend, sep="\n")
     console.file.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
 
 
