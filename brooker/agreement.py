@@ -28,6 +28,7 @@ import io
 import math
 import os
 import random
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -456,6 +457,37 @@ def _delimiter(text: str) -> str:
     return best
 
 
+def _runaway_quote(text: str, delimiter: str) -> tuple[int, int | None] | None:
+    r"""Where a quoted cell missing its closing ``"`` opens, and the line its run ends on
+    (``None``: the end of the file); ``None`` when every quoted cell is well formed.
+
+    Python's csv module (not strict) reads everything from such a quote to the next ``"``, or
+    the end of the file, into one cell, so the rows in between vanish without a word. A quoted
+    cell that spans a line break (a note on two lines is fine) and whose closing ``"`` is
+    followed by more text, not the delimiter or the line's end, is taken for one such run
+    closed by another cell's opening quote. A ``"`` opens a quoted cell only at the start of a
+    cell (``5" gap`` holds a character); ``""`` inside one is a quote.
+
+    >>> _runaway_quote('a,b\r\n1,"x\r\n2,y\r\n', ",")
+    (2, None)
+    >>> _runaway_quote('a,b\n1,"x\n2,"y"\n3,z\n', ",")
+    (2, 3)
+    >>> _runaway_quote('a,b\n1,5" gap\n2,"y ""z"" w"\n3,"two\nlines"\n', ",") is None
+    True
+    """
+    d = re.escape(delimiter)
+    pattern = rf'(?:^|(?<=[{d}\r\n]))"((?:[^"]|"")*+)("?)(?=(.?))'
+    for m in re.finditer(pattern, text, flags=re.DOTALL):
+        content, closed, after = m.groups()
+        if closed and (after in ("", "\r", "\n", delimiter) or not re.search("[\r\n]", content)):
+            continue
+        line = 1 + len(re.findall(r"\r\n?|\n", text[: m.start()]))
+        if not closed:
+            return line, None
+        return line, line + len(re.findall(r"\r\n?|\n", content))
+    return None
+
+
 def read_ratings(
     path: str | os.PathLike[str],
     *,
@@ -463,7 +495,9 @@ def read_ratings(
     reader_column: str | None = None,
 ) -> Ratings:
     """The ratings of a CSV (UTF-8, with or without BOM; comma, semicolon or tab, as its
-    header line has them; quoted with ``"``; lines ending in CRLF, LF or CR).
+    header line has them; quoted with ``"``; lines ending in CRLF, LF or CR). A quoted cell
+    missing its closing ``"`` (or a file cut short in one) is refused, naming the line where it
+    opens: the rows after it would be read into that cell and lost (:func:`_runaway_quote`).
 
     Columns default to the first present of :data:`TOOL_COLUMNS` and :data:`READER_COLUMNS`;
     the film of each row is its ``file`` cell when there is such a column, and a hip is named
@@ -481,8 +515,17 @@ def read_ratings(
         raise AgreementInputError(
             f"{source}: JSON, not CSV (a header line naming the columns, then a row per hip)"
         )
+    delimiter = _delimiter(text)
+    runaway = _runaway_quote(text, delimiter)
+    if runaway is not None:
+        start, end = runaway
+        until = "the end of the file" if end is None else f"line {end}"
+        raise AgreementInputError(
+            f'{source}, line {start}: a quoted cell opens here and runs to {until} (a closing " '
+            "missing?): the rows up to there would be read as that one cell"
+        )
     # newline="": rows end at CR, LF or CRLF (a spreadsheet on a Mac writes CR alone)
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         fields = reader.fieldnames
         while fields is not None and not "".join(fields).strip():  # blank lines above it

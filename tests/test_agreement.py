@@ -424,3 +424,28 @@ def test_an_empty_path_is_named_as_typed() -> None:
     named as typed, as everywhere else (``errors.path_named``)."""
     with pytest.raises(ag.AgreementInputError, match=r'^"": cannot read'):
         ag.read_ratings("")
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        pytest.param(REVIEW + 'd.dcm,1.5,left,II,II,,"re-measure\r\n', "line 7: a quoted cell "
+                     "opens here and runs to the end of the file", id="last-row"),
+        pytest.param(REVIEW.replace("7.8,\r\n", '7.8,"re-measure\r\n'), "line 2: a quoted cell "
+                     'opens here and runs to line 3 (a closing " missing?)', id="closed-later"),
+        pytest.param(REVIEW.replace("IV,0.0,", 'IV,0.0,"x'), "line 5: a quoted cell opens "
+                     "here and runs to the end of the file", id="to-the-end"),
+    ],
+)  # fmt: skip
+def test_a_quote_never_closed_is_a_usage_error(tmp_path: Path, text: str, where: str) -> None:
+    """The csv module reads from a quote nobody closes to the next ``"`` or the end of the
+    file as one cell: the rows in it were lost without a word (two of four hips, read as a
+    note), or, on the last row, the cell took the line break. Now the file is refused,
+    naming the line where the quote opens."""
+    path = _write(tmp_path / "review.csv", text)
+    with pytest.raises(ag.AgreementInputError) as err:
+        ag.read_ratings(path)
+    assert str(err.value).startswith(f"{path}, {where}")
+    res = CliRunner().invoke(app, ["agreement", str(path)])
+    assert res.exit_code == 2, res.output
+    assert where in " ".join(res.stderr.split())
