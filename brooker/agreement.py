@@ -326,6 +326,7 @@ def agreement(
 def _pick(header: Sequence[str], wanted: str | None, candidates: Sequence[str], what: str,
           source: str) -> str:
     if wanted is not None:
+        wanted = wanted.strip()  # as the header's names are: " grade" names "grade"
         if wanted not in header:
             raise AgreementInputError(
                 f"{source}: no column {wanted!r} for the {what} classes (columns: "
@@ -500,8 +501,10 @@ def read_ratings(
     opens: the rows after it would be read into that cell and lost (:func:`_runaway_quote`).
 
     Columns default to the first present of :data:`TOOL_COLUMNS` and :data:`READER_COLUMNS`;
-    the film of each row is its ``file`` cell when there is such a column, and a hip is named
-    by its ``file`` and ``side`` cells: each counts once (:func:`pairs_from_rows`).
+    column names, the header's and those given, match with the blanks around them stripped
+    (blanks inside count: ``" my grade"`` names ``my grade``). The film of each row is its
+    ``file`` cell when there is such a column, and a hip is named by its ``file`` and ``side``
+    cells: each counts once (:func:`pairs_from_rows`).
     """
     source = path_named(os.fspath(path))  # an empty path named as typed, "": not ": cannot read"
     try:

@@ -449,3 +449,23 @@ def test_a_quote_never_closed_is_a_usage_error(tmp_path: Path, text: str, where:
     res = CliRunner().invoke(app, ["agreement", str(path)])
     assert res.exit_code == 2, res.output
     assert where in " ".join(res.stderr.split())
+
+
+def test_column_names_given_match_with_blanks_around_them_stripped(tmp_path: Path) -> None:
+    """The header's names are matched stripped (``" my grade "`` is ``my grade``), but a
+    name given with ``--tool-column``/``--reader-column`` was not: ``" their grade"`` (as
+    the header line spells it) was "no column", exit 2. Both are stripped now; blanks inside
+    a name still count."""
+    path = _write(tmp_path / "r.csv", "id, my grade ,their grade\n1,III,IV\n")
+    ratings = ag.read_ratings(path, tool_column=" my grade ", reader_column=" their grade")
+    assert ratings.pairs == ((4, 3),)
+    res = CliRunner().invoke(
+        app, ["agreement", str(path), "--json", "--tool-column", "my grade ",
+              "--reader-column", "\ttheir grade"]
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["confusion"]["counts"][4][3] == 1
+    with pytest.raises(ag.AgreementInputError, match="no column 'mygrade'"):
+        ag.read_ratings(path, tool_column="mygrade", reader_column="their grade")
+    with pytest.raises(ag.AgreementInputError, match="columns are the same"):
+        ag.read_ratings(path, tool_column="my grade", reader_column=" my grade")
