@@ -379,8 +379,9 @@ def pairs_from_rows(
     (a class cell empty: not reviewed, or a film with no hip).
 
     A hip counts once. A row whose film and side (``side_column``, ``right``/``left`` in any
-    case) are those of an earlier row with both classes is a repeat (two exports concatenated,
-    a film reviewed twice): with the same two classes it is left out (in
+    case; both cells read with the blanks around them stripped) are those of an earlier row
+    with both classes is a repeat (two exports concatenated, a film reviewed twice): with the
+    same two classes it is left out (in
     :attr:`Ratings.duplicates`); with others, two verdicts for one hip, it is an
     :class:`AgreementInputError` naming both lines. Rows with no film or no side (that column
     missing, or the cell empty) are never taken for repeats: the two hips of a film are told
@@ -418,10 +419,12 @@ def pairs_from_rows(
         if t is None or r is None:
             skipped += 1
             continue
-        film = row.get(film_column) if film_column else None
+        # blanks around a name are a spreadsheet's or an editor's, not the file's: " a.dcm" is
+        # the film of "a.dcm" (blanks inside are kept)
+        film = str(row.get(film_column) or "").strip() if film_column else ""
         side = str(row.get(side_column) or "").strip() if side_column else ""
         if film and side:
-            key = (str(film), side.lower())
+            key = (film, side.lower())
             if key in seen:
                 first, r0, t0 = seen[key]
                 if (r0, t0) != (r, t):
@@ -435,7 +438,7 @@ def pairs_from_rows(
                 continue
             seen[key] = (line, r, t)
         pairs.append((r, t))
-        films.append(str(film) if film else f"line {line}")
+        films.append(film or f"line {line}")
     return Ratings(tuple(pairs), tuple(films), skipped, tuple(duplicates))
 
 

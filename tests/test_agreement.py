@@ -469,3 +469,21 @@ def test_column_names_given_match_with_blanks_around_them_stripped(tmp_path: Pat
         ag.read_ratings(path, tool_column="mygrade", reader_column="their grade")
     with pytest.raises(ag.AgreementInputError, match="columns are the same"):
         ag.read_ratings(path, tool_column="my grade", reader_column=" my grade")
+
+
+def test_blanks_around_a_file_name_do_not_make_another_film(tmp_path: Path) -> None:
+    """The ``side`` cell was read stripped but the ``file`` cell was not: ``" a.dcm"`` and
+    ``"a.dcm"`` were two films, so a hip repeated with a blank was counted twice (and two
+    verdicts for one hip were not caught), and the bootstrap took one film for two."""
+    text = (
+        "file,side,tool_class,reader_class\n"
+        "a.dcm,right,III,III\n a.dcm ,left,II,III\n"
+        "a.dcm  ,right,III,III\nb c.dcm,right,0,0\nb  c.dcm,left,0,0\n"
+    )
+    ratings = ag.read_ratings(_write(tmp_path / "r.csv", text))
+    assert ratings.films == ("a.dcm", "a.dcm", "b c.dcm", "b  c.dcm")  # blanks inside kept
+    assert ratings.duplicates == ((4, 2),)
+    assert ratings.agreement().films == 3
+    twice = _write(tmp_path / "twice.csv", text + "\ta.dcm,left,II,II\n")
+    with pytest.raises(ag.AgreementInputError, match=r"lines 3 and 7: .* hip of a\.dcm:"):
+        ag.read_ratings(twice)
