@@ -859,6 +859,21 @@ def _stderr_naming(path: str, held: int | None) -> Iterator[None]:
             _name_lines(held, path)
 
 
+@contextlib.contextmanager
+def decoder_lines_named(path: str) -> Iterator[None]:
+    """While ``path`` is read in this process (``brooker inspect``), what C libraries write
+    to stderr about it (libtiff's "ZIPDecode: Decoding error at scanline 0", which names no
+    file) comes out after its name, as in a batch's workers (:func:`_stderr_naming`, with a
+    file of its own to hold the lines in; as they come where none can be had)."""
+    held = _held_file()
+    try:
+        with _stderr_naming(path, held):
+            yield
+    finally:
+        if held is not None:
+            os.close(held)
+
+
 def _name_lines(held: int, path: str) -> None:
     """Pass the lines in the file open as descriptor ``held`` on to stderr with ``path`` in
     front of each (the first :data:`_DECODER_LINES_SHOWN`, then how many more), and empty it.
