@@ -874,6 +874,21 @@ def decoder_lines_named(path: str) -> Iterator[None]:
             os.close(held)
 
 
+#: The name Pillow opens every TIFF it hands to libtiff under (``ImagingLibTiffDecode``),
+#: which libtiff puts before some of its lines.
+_PILLOWS_TIFF_NAME: Final = b"tempfile.tif: "
+
+
+def _without_pillows_name(line: bytes) -> bytes:
+    """``line`` without the name Pillow gives libtiff for every TIFF: "x.tif: tempfile.tif:
+    Using code not yet in table." read as if about a temporary file.
+
+    >>> _without_pillows_name(b"tempfile.tif: Using code not yet in table.")
+    b'Using code not yet in table.'
+    """
+    return line.removeprefix(_PILLOWS_TIFF_NAME)
+
+
 def _name_lines(held: int, path: str) -> None:
     """Pass the lines in the file open as descriptor ``held`` on to stderr with ``path`` in
     front of each (the first :data:`_DECODER_LINES_SHOWN`, then how many more), and empty it.
@@ -905,7 +920,8 @@ def _name_lines(held: int, path: str) -> None:
     # line of its own)
     prefix = term(path) + ": "
     text_out = "".join(
-        prefix + term(line.decode("utf-8", "surrogateescape")) + "\n" for line in shown
+        prefix + term(_without_pillows_name(line).decode("utf-8", "surrogateescape")) + "\n"
+        for line in shown
     )
     with contextlib.suppress(OSError, ValueError, AttributeError):
         sys.stderr.flush()
