@@ -28,6 +28,7 @@ import io
 import math
 import os
 import random
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -325,6 +326,7 @@ def agreement(
 def _pick(header: Sequence[str], wanted: str | None, candidates: Sequence[str], what: str,
           source: str) -> str:
     if wanted is not None:
+        wanted = wanted.strip()  # as the header's names are: " grade" names "grade"
         if wanted not in header:
             raise AgreementInputError(
                 f"{source}: no column {wanted!r} for the {what} classes (columns: "
@@ -377,8 +379,9 @@ def pairs_from_rows(
     (a class cell empty: not reviewed, or a film with no hip).
 
     A hip counts once. A row whose film and side (``side_column``, ``right``/``left`` in any
-    case) are those of an earlier row with both classes is a repeat (two exports concatenated,
-    a film reviewed twice): with the same two classes it is left out (in
+    case; both cells read with the blanks around them stripped) are those of an earlier row
+    with both classes is a repeat (two exports concatenated, a film reviewed twice): with the
+    same two classes it is left out (in
     :attr:`Ratings.duplicates`); with others, two verdicts for one hip, it is an
     :class:`AgreementInputError` naming both lines. Rows with no film or no side (that column
     missing, or the cell empty) are never taken for repeats: the two hips of a film are told
@@ -416,10 +419,12 @@ def pairs_from_rows(
         if t is None or r is None:
             skipped += 1
             continue
-        film = row.get(film_column) if film_column else None
+        # blanks around a name are a spreadsheet's or an editor's, not the file's: " a.dcm" is
+        # the film of "a.dcm" (blanks inside are kept)
+        film = str(row.get(film_column) or "").strip() if film_column else ""
         side = str(row.get(side_column) or "").strip() if side_column else ""
         if film and side:
-            key = (str(film), side.lower())
+            key = (film, side.lower())
             if key in seen:
                 first, r0, t0 = seen[key]
                 if (r0, t0) != (r, t):
@@ -433,7 +438,7 @@ def pairs_from_rows(
                 continue
             seen[key] = (line, r, t)
         pairs.append((r, t))
-        films.append(str(film) if film else f"line {line}")
+        films.append(film or f"line {line}")
     return Ratings(tuple(pairs), tuple(films), skipped, tuple(duplicates))
 
 
@@ -456,6 +461,37 @@ def _delimiter(text: str) -> str:
     return best
 
 
+def _runaway_quote(text: str, delimiter: str) -> tuple[int, int | None] | None:
+    r"""Where a quoted cell missing its closing ``"`` opens, and the line its run ends on
+    (``None``: the end of the file); ``None`` when every quoted cell is well formed.
+
+    Python's csv module (not strict) reads everything from such a quote to the next ``"``, or
+    the end of the file, into one cell, so the rows in between vanish without a word. A quoted
+    cell that spans a line break (a note on two lines is fine) and whose closing ``"`` is
+    followed by more text, not the delimiter or the line's end, is taken for one such run
+    closed by another cell's opening quote. A ``"`` opens a quoted cell only at the start of a
+    cell (``5" gap`` holds a character); ``""`` inside one is a quote.
+
+    >>> _runaway_quote('a,b\r\n1,"x\r\n2,y\r\n', ",")
+    (2, None)
+    >>> _runaway_quote('a,b\n1,"x\n2,"y"\n3,z\n', ",")
+    (2, 3)
+    >>> _runaway_quote('a,b\n1,5" gap\n2,"y ""z"" w"\n3,"two\nlines"\n', ",") is None
+    True
+    """
+    d = re.escape(delimiter)
+    pattern = rf'(?:^|(?<=[{d}\r\n]))"((?:[^"]|"")*+)("?)(?=(.?))'
+    for m in re.finditer(pattern, text, flags=re.DOTALL):
+        content, closed, after = m.groups()
+        if closed and (after in ("", "\r", "\n", delimiter) or not re.search("[\r\n]", content)):
+            continue
+        line = 1 + len(re.findall(r"\r\n?|\n", text[: m.start()]))
+        if not closed:
+            return line, None
+        return line, line + len(re.findall(r"\r\n?|\n", content))
+    return None
+
+
 def read_ratings(
     path: str | os.PathLike[str],
     *,
@@ -463,11 +499,15 @@ def read_ratings(
     reader_column: str | None = None,
 ) -> Ratings:
     """The ratings of a CSV (UTF-8, with or without BOM; comma, semicolon or tab, as its
-    header line has them; quoted with ``"``; lines ending in CRLF, LF or CR).
+    header line has them; quoted with ``"``; lines ending in CRLF, LF or CR). A quoted cell
+    missing its closing ``"`` (or a file cut short in one) is refused, naming the line where it
+    opens: the rows after it would be read into that cell and lost (:func:`_runaway_quote`).
 
     Columns default to the first present of :data:`TOOL_COLUMNS` and :data:`READER_COLUMNS`;
-    the film of each row is its ``file`` cell when there is such a column, and a hip is named
-    by its ``file`` and ``side`` cells: each counts once (:func:`pairs_from_rows`).
+    column names, the header's and those given, match with the blanks around them stripped
+    (blanks inside count: ``" my grade"`` names ``my grade``). The film of each row is its
+    ``file`` cell when there is such a column, and a hip is named by its ``file`` and ``side``
+    cells: each counts once (:func:`pairs_from_rows`).
     """
     source = path_named(os.fspath(path))  # an empty path named as typed, "": not ": cannot read"
     try:
@@ -481,8 +521,17 @@ def read_ratings(
         raise AgreementInputError(
             f"{source}: JSON, not CSV (a header line naming the columns, then a row per hip)"
         )
+    delimiter = _delimiter(text)
+    runaway = _runaway_quote(text, delimiter)
+    if runaway is not None:
+        start, end = runaway
+        until = "the end of the file" if end is None else f"line {end}"
+        raise AgreementInputError(
+            f'{source}, line {start}: a quoted cell opens here and runs to {until} (a closing " '
+            "missing?): the rows up to there would be read as that one cell"
+        )
     # newline="": rows end at CR, LF or CRLF (a spreadsheet on a Mac writes CR alone)
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         fields = reader.fieldnames
         while fields is not None and not "".join(fields).strip():  # blank lines above it

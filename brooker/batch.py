@@ -859,6 +859,36 @@ def _stderr_naming(path: str, held: int | None) -> Iterator[None]:
             _name_lines(held, path)
 
 
+@contextlib.contextmanager
+def decoder_lines_named(path: str) -> Iterator[None]:
+    """While ``path`` is read in this process (``brooker inspect``), what C libraries write
+    to stderr about it (libtiff's "ZIPDecode: Decoding error at scanline 0", which names no
+    file) comes out after its name, as in a batch's workers (:func:`_stderr_naming`, with a
+    file of its own to hold the lines in; as they come where none can be had)."""
+    held = _held_file()
+    try:
+        with _stderr_naming(path, held):
+            yield
+    finally:
+        if held is not None:
+            os.close(held)
+
+
+#: The name Pillow opens every TIFF it hands to libtiff under (``ImagingLibTiffDecode``),
+#: which libtiff puts before some of its lines.
+_PILLOWS_TIFF_NAME: Final = b"tempfile.tif: "
+
+
+def _without_pillows_name(line: bytes) -> bytes:
+    """``line`` without the name Pillow gives libtiff for every TIFF: "x.tif: tempfile.tif:
+    Using code not yet in table." read as if about a temporary file.
+
+    >>> _without_pillows_name(b"tempfile.tif: Using code not yet in table.")
+    b'Using code not yet in table.'
+    """
+    return line.removeprefix(_PILLOWS_TIFF_NAME)
+
+
 def _name_lines(held: int, path: str) -> None:
     """Pass the lines in the file open as descriptor ``held`` on to stderr with ``path`` in
     front of each (the first :data:`_DECODER_LINES_SHOWN`, then how many more), and empty it.
@@ -890,7 +920,8 @@ def _name_lines(held: int, path: str) -> None:
     # line of its own)
     prefix = term(path) + ": "
     text_out = "".join(
-        prefix + term(line.decode("utf-8", "surrogateescape")) + "\n" for line in shown
+        prefix + term(_without_pillows_name(line).decode("utf-8", "surrogateescape")) + "\n"
+        for line in shown
     )
     with contextlib.suppress(OSError, ValueError, AttributeError):
         sys.stderr.flush()

@@ -109,7 +109,7 @@ from brooker.models import (
     RadiographMeta,
     SpacingTags,
 )
-from brooker.paths import open_regular
+from brooker.paths import open_regular, require_text_path
 from brooker.spacing import implausible_spacing_reason, resolve_spacing
 from brooker.units import (
     DICOMDIR_SOP_CLASS,
@@ -327,7 +327,11 @@ def load_radiograph(
         has); :class:`InputNotFoundError` (nothing there, or an empty path),
         :class:`UnreadableInputError` and :class:`SpecialFileError` (a folder, FIFO, device or
         socket). No other exception escapes for a bad file.
+    TypeError
+        ``path`` is not a path as text (``str`` or ``os.PathLike``): the file's bytes, an open
+        file (brooker reads films from files: write them to one and pass its path).
     """
+    require_text_path(path, "load_radiograph() takes a file's path (str or os.PathLike)")
     if not os.fspath(path):
         # not the working folder, which Path("") is: `brooker grade "$DIR"` with DIR unset
         raise InputNotFoundError("an empty path names no file", "")

@@ -104,6 +104,13 @@ TYPICAL_HEAD_LABEL = "dashed: typical head, its outline not found"
 CANDIDATE_RGB: RGB = (255, 120, 120)
 
 SCALE_BAR_MM = 10.0
+#: The panel below the film is at least this many font sizes wide (but no wider than the
+#: film's long side, so the image stays within ``max_side_px``): the widest legend entry
+#: (about 21.5) with its margins, and some 65 characters of the panel's smaller text a line.
+#: Below a tall, narrow film (2000 x 150 px) it took the film's width, so it cut the legend's
+#: labels and wrapped its text a word to a line; such a film is drawn at the left, the rest of
+#: its band filled with the panel's colour.
+PANEL_MIN_WIDTH_EM = 24
 TINT_ALPHA = 0.28
 BOX_ALPHA = 170  # of 255, for label backgrounds over the image
 UPSCALE_BELOW_PX = 600  # crops smaller than this (long side) are drawn at x2
@@ -798,8 +805,9 @@ def _render_view(
         _draw_gap(canvas, hip, view)
     for hip in hips_labelled:
         _draw_hip_label(canvas, hip, view)
+    width = max(canvas.w, min(PANEL_MIN_WIDTH_EM * font_px, canvas.h))
     panel = _panel(
-        canvas.w,
+        width,
         font_px,
         spacing,
         view.sx,
@@ -808,7 +816,12 @@ def _render_view(
         _hip_caveats(result, hips_labelled) + _blank_note(blanked),
         canvas.texts,
     )
-    return np.concatenate([canvas.array(), panel], axis=0), canvas.texts
+    film = canvas.array()
+    if width > canvas.w:  # too narrow for the panel: the film at the left, drawn as it is
+        filler = np.empty((film.shape[0], width - canvas.w, 3), dtype=np.uint8)
+        filler[:] = PANEL_RGB
+        film = np.concatenate([film, filler], axis=1)
+    return np.concatenate([film, panel], axis=0), canvas.texts
 
 
 def _blank_text(
@@ -886,7 +899,9 @@ def render_overlay(
     Returns
     -------
     ndarray of uint8, shape (out_rows + panel_rows, out_cols, 3)
-        RGB image.
+        RGB image. A tall film narrower than the panel's minimum (:data:`PANEL_MIN_WIDTH_EM`
+        font sizes, at most ``out_rows``) is drawn at the left of a band that wide, the rest
+        filled with the panel's colour: the image is then wider than ``out_cols``.
     """
     if max_side_px < 16:
         raise ValueError(f"max_side_px must be at least 16, got {max_side_px}")

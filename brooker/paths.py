@@ -25,7 +25,7 @@ from typing import BinaryIO
 
 from brooker.errors import InputNotFoundError, SpecialFileError, UnreadableInputError
 
-__all__ = ["check_regular_file", "file_kind", "open_regular", "safe_stem"]
+__all__ = ["check_regular_file", "file_kind", "open_regular", "require_text_path", "safe_stem"]
 
 
 def file_kind(mode: int) -> str:
@@ -111,6 +111,39 @@ def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
     except BaseException:
         os.close(fd)
         raise
+
+
+def require_text_path(value: object, takes: str) -> None:
+    """Refuse, with a ``TypeError`` naming what was given, a ``value`` that is not a path as
+    text: ``str``, or an ``os.PathLike`` giving ``str`` (the module docstring: paths are text).
+
+    ``takes`` is what the caller takes (``"analyze() takes a file's path ..."``). A film's
+    content in memory (``bytes``, an open file) was taken for a path and refused as
+    ``malformed_dicom`` or "embedded null character", as if the film were at fault; brooker
+    reads films from files only.
+
+    >>> require_text_path(b"\\x00\\x00DICM", "f() takes a path")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+      ...
+    TypeError: f() takes a path, not bytes: to grade a film held in memory, write it to a file...
+    """
+    if isinstance(value, str):
+        return
+    if isinstance(value, os.PathLike):
+        text = os.fspath(value)
+        if isinstance(text, str):
+            return
+        given = f"{type(value).__name__} giving {type(text).__name__}"
+    else:
+        given = type(value).__name__
+    hint = ""
+    if isinstance(value, bytes | bytearray | memoryview) or hasattr(value, "read"):
+        hint = (
+            ": to grade a film held in memory, write it to a file and pass that file's path"
+        )
+        if isinstance(value, bytes):
+            hint += " (a path held as bytes: os.fsdecode() it)"
+    raise TypeError(f"{takes}, not {given}{hint}")
 
 
 def safe_stem(name: str, default: str = "image") -> str:

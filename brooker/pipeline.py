@@ -32,7 +32,7 @@ from brooker.models import (
     Radiograph,
     Status,
 )
-from brooker.paths import safe_stem
+from brooker.paths import require_text_path, safe_stem
 from brooker.segmentation import HipMasks, segment_hip
 from brooker.spacing import with_spacing_options
 
@@ -67,7 +67,13 @@ def analyze(
     ------
     BrookerError
         The file cannot be read, decoded, or measured (no physical spacing).
+    TypeError
+        ``source`` is neither a path as text nor a Radiograph: the film's bytes, an open file
+        (write them to a file and pass its path).
     """
+    if not isinstance(source, Radiograph):
+        require_text_path(source, "analyze() takes a file's path (str or os.PathLike) or a "
+                                  "Radiograph")
     config = config or AnalysisConfig()
     radiograph = load_calibrated(source, config)
     with _naming_uid(radiograph):
@@ -323,8 +329,11 @@ def grade_path(
     """Grade one file and, when ``out_dir`` is given, write its overlay PNG there.
 
     Never raises :class:`BrookerError`: an unreadable input gives an ``error`` result. The
-    overlay file name defaults to :func:`brooker.overlay.overlay_name_for` of the path.
+    overlay file name defaults to :func:`brooker.overlay.overlay_name_for` of the path. A
+    ``path`` that is not one (``bytes``, an open file) is a ``TypeError``, as for
+    :func:`analyze`.
     """
+    require_text_path(path, "grade_path() takes a file's path (str or os.PathLike)")
     config = config or AnalysisConfig()
     try:
         radiograph = load_calibrated(path, config)

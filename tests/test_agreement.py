@@ -424,3 +424,66 @@ def test_an_empty_path_is_named_as_typed() -> None:
     named as typed, as everywhere else (``errors.path_named``)."""
     with pytest.raises(ag.AgreementInputError, match=r'^"": cannot read'):
         ag.read_ratings("")
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        pytest.param(REVIEW + 'd.dcm,1.5,left,II,II,,"re-measure\r\n', "line 7: a quoted cell "
+                     "opens here and runs to the end of the file", id="last-row"),
+        pytest.param(REVIEW.replace("7.8,\r\n", '7.8,"re-measure\r\n'), "line 2: a quoted cell "
+                     'opens here and runs to line 3 (a closing " missing?)', id="closed-later"),
+        pytest.param(REVIEW.replace("IV,0.0,", 'IV,0.0,"x'), "line 5: a quoted cell opens "
+                     "here and runs to the end of the file", id="to-the-end"),
+    ],
+)  # fmt: skip
+def test_a_quote_never_closed_is_a_usage_error(tmp_path: Path, text: str, where: str) -> None:
+    """The csv module reads from a quote nobody closes to the next ``"`` or the end of the
+    file as one cell: the rows in it were lost without a word (two of four hips, read as a
+    note), or, on the last row, the cell took the line break. Now the file is refused,
+    naming the line where the quote opens."""
+    path = _write(tmp_path / "review.csv", text)
+    with pytest.raises(ag.AgreementInputError) as err:
+        ag.read_ratings(path)
+    assert str(err.value).startswith(f"{path}, {where}")
+    res = CliRunner().invoke(app, ["agreement", str(path)])
+    assert res.exit_code == 2, res.output
+    assert where in " ".join(res.stderr.split())
+
+
+def test_column_names_given_match_with_blanks_around_them_stripped(tmp_path: Path) -> None:
+    """The header's names are matched stripped (``" my grade "`` is ``my grade``), but a
+    name given with ``--tool-column``/``--reader-column`` was not: ``" their grade"`` (as
+    the header line spells it) was "no column", exit 2. Both are stripped now; blanks inside
+    a name still count."""
+    path = _write(tmp_path / "r.csv", "id, my grade ,their grade\n1,III,IV\n")
+    ratings = ag.read_ratings(path, tool_column=" my grade ", reader_column=" their grade")
+    assert ratings.pairs == ((4, 3),)
+    res = CliRunner().invoke(
+        app, ["agreement", str(path), "--json", "--tool-column", "my grade ",
+              "--reader-column", "\ttheir grade"]
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["confusion"]["counts"][4][3] == 1
+    with pytest.raises(ag.AgreementInputError, match="no column 'mygrade'"):
+        ag.read_ratings(path, tool_column="mygrade", reader_column="their grade")
+    with pytest.raises(ag.AgreementInputError, match="columns are the same"):
+        ag.read_ratings(path, tool_column="my grade", reader_column=" my grade")
+
+
+def test_blanks_around_a_file_name_do_not_make_another_film(tmp_path: Path) -> None:
+    """The ``side`` cell was read stripped but the ``file`` cell was not: ``" a.dcm"`` and
+    ``"a.dcm"`` were two films, so a hip repeated with a blank was counted twice (and two
+    verdicts for one hip were not caught), and the bootstrap took one film for two."""
+    text = (
+        "file,side,tool_class,reader_class\n"
+        "a.dcm,right,III,III\n a.dcm ,left,II,III\n"
+        "a.dcm  ,right,III,III\nb c.dcm,right,0,0\nb  c.dcm,left,0,0\n"
+    )
+    ratings = ag.read_ratings(_write(tmp_path / "r.csv", text))
+    assert ratings.films == ("a.dcm", "a.dcm", "b c.dcm", "b  c.dcm")  # blanks inside kept
+    assert ratings.duplicates == ((4, 2),)
+    assert ratings.agreement().films == 3
+    twice = _write(tmp_path / "twice.csv", text + "\ta.dcm,left,II,II\n")
+    with pytest.raises(ag.AgreementInputError, match=r"lines 3 and 7: .* hip of a\.dcm:"):
+        ag.read_ratings(twice)

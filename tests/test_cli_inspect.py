@@ -251,3 +251,47 @@ def test_assumed_sides_and_a_calibrated_uncertainty_read_plainly(tmp_path: Path)
     unc = rec["spacing"]["relative_uncertainty"]
     assert unc == round(unc, 4)
     assert 0 < unc < 0.2
+
+
+def _corrupt_tiff(path: Path, compression: str) -> Path:
+    """A 16-bit TIFF whose compressed strip is damaged after its first bytes: libtiff (which
+    Pillow hands compressed TIFFs to) writes about it to stderr, naming no file."""
+    from PIL import Image
+
+    px = np.tile(np.linspace(0, 60000, 300).astype(np.uint16), (400, 1))
+    Image.fromarray(px).save(path, compression=compression)
+    with Image.open(path) as img:
+        start = int(img.tag_v2[273][0])  # StripOffsets
+    data = bytearray(path.read_bytes())
+    for i in range(start + 4, min(len(data), start + 400), 7):
+        data[i] ^= 0x5A
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("compression", ["tiff_adobe_deflate", "tiff_lzw"])
+def test_a_decoders_lines_about_a_corrupt_tiff_name_the_file(
+    tmp_path: Path, compression: str
+) -> None:
+    """libtiff's lines about a corrupt TIFF ("ZIPDecode: Decoding error at scanline 0, ...")
+    came out bare: run over many files (``for f in *.tif; do brooker inspect "$f"; done``)
+    they did not say which file they were about. They come out after its name, as in a
+    batch's workers, and before the error line."""
+    import subprocess
+    import sys
+
+    path = _corrupt_tiff(tmp_path / f"bad {compression}.tif", compression)
+    done = subprocess.run(
+        [sys.executable, "-m", "brooker", "inspect", str(path)], capture_output=True, timeout=60
+    )
+    assert done.returncode == 3, done.stderr
+    lines = done.stderr.decode().splitlines()
+    error = next(i for i, line in enumerate(lines) if line.startswith("error: "))
+    assert "[unsupported_pixel_data]" in lines[error]
+    decoder = lines[:error]
+    assert decoder, lines  # libtiff said something
+    assert all(line.startswith(f"{path}: ") for line in decoder), decoder
+    # the name Pillow gives libtiff for every TIFF ("tempfile.tif: Using code not yet in
+    # table.", LZW) is not passed on as if the lines were about a temporary file
+    assert "tempfile.tif" not in done.stderr.decode()
+    assert all(line.startswith(("error: ", "hint: ")) for line in lines[error:]), lines

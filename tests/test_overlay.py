@@ -1042,3 +1042,33 @@ def test_a_crop_holds_the_region_searched_to_its_reach() -> None:
     assert plain.shape[1] == 2 * 401
     with pytest.raises(ValueError, match="reach_mm"):
         ov.render_hip_crops(rad, result, reach_mm=-1.0)
+
+
+def test_the_panel_below_a_tall_narrow_film_keeps_a_readable_width() -> None:
+    """Below a 2000 x 150 px film the panel took the film's 150 px: the legend's labels were
+    cut at its edge ("pelvic sp") and its text wrapped a word to a line ("spacing:",
+    "pixel_spacing", "0.200 x 0.200", ...). The panel is now at least PANEL_MIN_WIDTH_EM font
+    sizes wide, the film drawn as it is at the left of its band."""
+    rows, cols = 2000, 150
+    rad = _black_film(rows, cols, SPACING_MM, SPACING_MM)
+    rad.pixels[:, 40:110] = 1000.0  # a bright strip, to see the film is drawn unchanged
+    res = _no_hip_result(rad, ((1000.0, 75.0),))
+    rgb, texts = ov._render(rad, res, 2048)
+    font_px = ov._font_px_for(rows)
+    width = ov.PANEL_MIN_WIDTH_EM * font_px
+    assert rgb.shape[1] == width > cols
+    assert "spacing: pixel_spacing 0.200 x 0.200 mm · sides: assumed · brooker 1" in texts
+    assert "ungradable: no hip joint found" in texts
+    panel = rgb[rows:]
+    assert panel.shape[0] < 12 * font_px  # a few lines, not a word to a line
+    # nothing is cut at the right edge: the last columns are the panel's colour only
+    assert np.all(panel[:, -3:] == np.asarray(ov.PANEL_RGB, np.uint8))
+    # the film at the left as drawn alone, the rest of its band the panel's colour
+    assert np.all(rgb[:rows, cols:] == np.asarray(ov.PANEL_RGB, np.uint8))
+    assert (rgb[:rows, 50:100, 0] > 200).mean() > 0.9
+    # the crops of such a film keep a readable panel too
+    hip = HipResult(PatientSide.RIGHT, ImageSide.LEFT, BrookerGrade.NONE, (1000.0, 75.0), False)
+    one = dataclasses.replace(res, status=Status.OK, hips=(hip,), hip_candidates=())
+    ((_, crop),) = ov.render_hip_crops(rad, one)
+    assert crop.shape[1] > 2 * cols
+    assert np.all(crop[-20:, -3:] == np.asarray(ov.PANEL_RGB, np.uint8))

@@ -402,3 +402,42 @@ def test_a_small_image_file_is_refused_without_dicom_tags_in_the_message(
     assert "(0028," not in rec["error"]["message"]
     dicom = grade_path(_small_dicom(tmp_path)).to_record()
     assert "(0028,0010) Rows x (0028,0011) Columns" in dicom["error"]["message"]
+
+
+class _PathGivingBytes:
+    def __fspath__(self) -> bytes:
+        return bytes(FILM)
+
+
+@pytest.mark.parametrize(
+    ("make", "given", "hint"),
+    [
+        pytest.param(lambda: FILM.read_bytes(), "not bytes", True, id="film-bytes"),
+        pytest.param(lambda: b"\x89PNG\r\n\x1a\n" + bytes(50), "not bytes", True, id="png-bytes"),
+        pytest.param(lambda: bytes(FILM), "not bytes", True, id="path-as-bytes"),
+        pytest.param(lambda: bytearray(FILM.read_bytes()), "not bytearray", True, id="bytearray"),
+        pytest.param(lambda: __import__("io").BytesIO(FILM.read_bytes()), "not BytesIO", True,
+                     id="bytesio"),
+        pytest.param(lambda: 5, "not int", False, id="int"),
+        pytest.param(lambda: None, "not NoneType", False, id="none"),
+        pytest.param(_PathGivingBytes, "not _PathGivingBytes giving bytes", False,
+                     id="pathlike-bytes"),
+    ],
+)  # fmt: skip
+def test_a_film_in_memory_is_a_type_error_not_a_bad_film(
+    make: Any, given: str, hint: bool
+) -> None:
+    """``analyze(data)`` with the film's bytes raised "stat: embedded null character in path"
+    (a ValueError) or ``malformed_dicom``, as if the film were at fault; ``grade_path`` gave
+    an error record. The API takes a path (or a Radiograph): a TypeError saying so."""
+    calls = [
+        ("analyze() takes a file's path (str or os.PathLike) or a Radiograph", analyze),
+        ("grade_path() takes a file's path (str or os.PathLike)", grade_path),
+        ("load_radiograph() takes a file's path (str or os.PathLike)", load_radiograph),
+    ]
+    for takes, fn in calls:
+        with pytest.raises(TypeError) as info:
+            fn(make())
+        message = str(info.value)
+        assert message.startswith(f"{takes}, {given}")
+        assert ("write it to a file and pass that file's path" in message) is hint
