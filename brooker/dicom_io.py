@@ -230,6 +230,11 @@ _PATIENT_ORIENTATION: Final = 0x00200020
 _VIEW_POSITION: Final = 0x00185101
 _IMAGE_LATERALITY: Final = 0x00200062
 _LATERALITY: Final = 0x00200060
+_PRESENTATION_LUT_SHAPE: Final = 0x20500020
+
+#: The (2050,0020) Presentation LUT Shape each greyscale interpretation goes with in the DX
+#: family of images (DX, MG, IO): minimum value black is IDENTITY, minimum value white INVERSE.
+_LUT_SHAPE_OF: Final = {"MONOCHROME2": "IDENTITY", "MONOCHROME1": "INVERSE"}
 
 #: Elements whose values identify a person; redacted from any message built from foreign text.
 _IDENTIFYING_KEYWORDS: Final = (
@@ -313,7 +318,9 @@ def load_radiograph(
     -------
     Radiograph
         ``pixels`` float32 (rows, cols): Modality LUT output, MONOCHROME1 inverted so that bone
-        is bright; ``spacing`` None when no source exists (see the module docstring).
+        is bright ((0028,0004) Photometric Interpretation decides which way is bright; a
+        (2050,0020) Presentation LUT Shape that contradicts it is a caveat); ``spacing`` None
+        when no source exists (see the module docstring).
 
     Raises
     ------
@@ -518,6 +525,7 @@ def _load(
         pixels, k_invert = _modality_lut(ds, stored, bits_stored, pixel_rep == 1, where, ident)
         del stored
     mono1 = photometric == "MONOCHROME1"
+    _check_presentation_lut_shape(ds, photometric, caveats)
     if mono1:
         np.subtract(np.float32(k_invert), pixels, out=pixels)
     # one pass each for the extremes, which carry a NaN or an infinity through: the
@@ -826,6 +834,27 @@ def _check_photometric(ds: Dataset, where: str, ident: Sequence[str] = ()) -> st
     raise MalformedDicomError(
         f"(0028,0004) Photometric Interpretation '{shown}' is not a valid greyscale value",
         where,
+    )
+
+
+def _check_presentation_lut_shape(ds: Dataset, photometric: str, caveats: list[str]) -> None:
+    """A caveat in ``caveats`` when (2050,0020) Presentation LUT Shape contradicts (0028,0004)
+    Photometric Interpretation about which way is bright.
+
+    In the DX family of images IDENTITY goes with MONOCHROME2 and INVERSE with MONOCHROME1;
+    MONOCHROME2 with INVERSE (or MONOCHROME1 with IDENTITY) says both that the lowest value is
+    black and that it is white. Photometric Interpretation, the type 1 attribute that defines
+    what the pixel values mean, is followed (some writers are known to set the shape wrongly);
+    any other shape, or none, says nothing here.
+    """
+    expected = _LUT_SHAPE_OF.get(photometric)
+    shape = (_text(ds, _PRESENTATION_LUT_SHAPE) or "").upper()
+    if expected is None or shape not in _LUT_SHAPE_OF.values() or shape == expected:
+        return
+    caveats.append(
+        f"(0028,0004) Photometric Interpretation {photometric} and (2050,0020) Presentation LUT "
+        f"Shape {shape} disagree about which way is bright; the photometric interpretation is "
+        "followed: if bone is dark on the overlay, the film was read inverted"
     )
 
 
