@@ -62,6 +62,11 @@ right on the image's left, ``R`` on the image's right), else (0018,5101) View Po
 -> image left, ``PA`` -> image right), else (0020,0062) Image Laterality (``R``/``L``: a
 single-hip view; recorded, image half assumed from the AP convention), else the AP convention,
 with a caveat saying so.
+
+A second value of (0020,0020) towards the head (``L\\H``, ``R\\H``: the column direction, that
+of increasing row index) means the film is stored upside down: the radiograph keeps the stored
+pixels and says so (``upside_down``, with a caveat); the analysis reads it turned upright and
+gives its positions on the stored pixels (:mod:`brooker.upright`).
 """
 
 from __future__ import annotations
@@ -558,6 +563,7 @@ def _load(
         )
     )
     right_on, lat_source = _laterality(orientation, view_position, image_laterality, caveats)
+    upside_down = _upside_down(orientation, caveats)
     display = None if colour else _display_mapping(ds, mono1, k_invert)
     caveats = [_redact(c, ident, value=False) for c in caveats]
 
@@ -592,6 +598,7 @@ def _load(
         display=display,
         caveats=spacing_inputs.caveats + tuple(caveats),
         spacing_inputs=spacing_inputs,
+        upside_down=upside_down,
     )
 
 
@@ -1637,6 +1644,23 @@ def _laterality(
         "(0020,0020) Patient Orientation or (0018,5101) View Position says otherwise"
     )
     return ImageSide.LEFT, "assumed"
+
+
+def _upside_down(orientation: tuple[str, ...] | None, caveats: list[str]) -> bool:
+    """Whether (0020,0020) Patient Orientation says the film is stored upside down: its second
+    value, the direction of increasing row index, is towards the head (H, not F). The film is
+    then analysed turned upright (:mod:`brooker.upright`), with a caveat saying so."""
+    if orientation is None or len(orientation) < 2:
+        return False
+    col_dir = orientation[1].upper()
+    if not (_ORIENTATION_LETTERS.fullmatch(col_dir) and "H" in col_dir and "F" not in col_dir):
+        return False
+    caveats.append(
+        f"(0020,0020) Patient Orientation {chr(92).join(orientation)[:20]}: the film is stored "
+        "upside down (the patient's head towards its last row); it is analysed turned upright, "
+        "and every position is given on the film as stored"
+    )
+    return True
 
 
 # --------------------------------------------------------------------------------------------
