@@ -940,8 +940,13 @@ def _check_size(
     where: str,
     caveats: list[str],
 ) -> None:
-    """Check the declared size against the cap and the data, before anything is allocated;
-    more data than declared is a caveat in ``caveats``."""
+    """Check the declared size against the cap and the data, before anything is allocated.
+
+    Less native data than declared is refused (:class:`TruncatedPixelDataError`); more, beyond
+    the byte that pads an odd length, is read as declared with a caveat in ``caveats``, not
+    refused: PS3.5 8.1.1 asks readers to accept the excess padding older writers add, and the
+    harmful cause, a (0028,0011) Columns too small, shears the film so that no hip is found
+    (a Rows too small drops rows at the bottom; an extra frame is left unread)."""
     length = _element_length(pixel_elem)
     megapixels = rows * cols / 1e6
     if megapixels > max_megapixels:

@@ -666,6 +666,23 @@ def test_more_pixel_data_than_declared_is_a_caveat(
     assert any(f"holds {excess} bytes more than 63 x {cols} pixels" in c for c in caveats)
 
 
+def test_a_whole_extra_frame_of_native_pixel_data_is_read_as_declared_with_a_caveat(
+    tmp_path: Path,
+) -> None:
+    """A second frame's worth of data (Number of Frames left out) is not refused as a size
+    mismatch (README, error codes): the declared frame is read, and the caveat says the rest
+    was ignored. PS3.5 8.1.1 asks readers to accept excess padding."""
+    first, second = _pixels(seed=1), _pixels(seed=2)
+    path = write_dicom(first, tmp_path / "f.dcm", DicomVariant())
+    ds = pydicom.dcmread(path)
+    ds.PixelData = first.tobytes() + second.tobytes()
+    ds.save_as(path)
+    rad = load_radiograph(path)
+    np.testing.assert_array_equal(rad.pixels, first.astype(np.float32))
+    need = first.size * 2
+    assert any(f"holds {need} bytes more than 64 x 80 pixels need" in c for c in rad.caveats)
+
+
 def test_megapixel_cap_is_a_parameter(tmp_path: Path) -> None:
     path = _write(tmp_path, DicomVariant())
     with pytest.raises(errors.SizeMismatchError, match="MP cap"):
