@@ -35,7 +35,10 @@ In order (the team's ``../shared/docs/domain.md``, beside the repository):
    ``magnification`` is ignored here too (with a caveat): whether this spacing is at the
    detector is unknown; ``pixel_spacing`` is the way to override it;
 6. nothing: ``spacing`` is None, the radiograph still loads (``inspect`` works) and grading
-   refuses with :class:`~brooker.errors.MissingSpacingError`.
+   refuses with :class:`~brooker.errors.MissingSpacingError`. A (0018,2010) Nominal Scanned
+   Pixel Spacing (a digitised film's) is named in its caveat and error, and not used: it is the
+   scanner's pitch on the film, whose scale to the patient (the radiographic magnification, a
+   printed copy's reduction) is unknown.
 
 Pixel Spacing equal to Imager Pixel Spacing with no calibration type is a copy of the detector
 spacing and is treated as step 3/4. Row and column spacing are kept apart (DICOM order is
@@ -229,6 +232,7 @@ _FLOAT_PIXEL_DATA: Final = 0x7FE00008
 _DOUBLE_PIXEL_DATA: Final = 0x7FE00009
 _PIXEL_SPACING: Final = 0x00280030
 _IMAGER_PIXEL_SPACING: Final = 0x00181164
+_NOMINAL_SCANNED_PIXEL_SPACING: Final = 0x00182010
 _MAGNIFICATION: Final = 0x00181114
 _CALIBRATION_TYPE: Final = 0x00280A02
 _PATIENT_ORIENTATION: Final = 0x00200020
@@ -1527,6 +1531,9 @@ def _spacing_tags(ds: Dataset, shape: tuple[int, int], ident: Sequence[str]) -> 
     )
     mag = _parse_mag(ds, ident)
     cal_type = _text(ds, _CALIBRATION_TYPE)
+    nominal = _parse_pair(
+        ds, _NOMINAL_SCANNED_PIXEL_SPACING, "(0018,2010) Nominal Scanned Pixel Spacing", shape
+    )
     return SpacingTags(
         pixel_spacing_mm=ps if isinstance(ps, tuple) else None,
         imager_pixel_spacing_mm=ips if isinstance(ips, tuple) else None,
@@ -1534,6 +1541,8 @@ def _spacing_tags(ds: Dataset, shape: tuple[int, int], ident: Sequence[str]) -> 
         # redacted whole, then cut: an identifier cut short would no longer match
         calibration_type=None if cal_type is None else _printable(_redact(cal_type, ident)),
         invalid=tuple(v for v in (ps, ips, mag) if isinstance(v, InvalidSpacingTag)),
+        # named when nothing else gives a spacing, never used; a malformed one is not named
+        nominal_scanned_pixel_spacing_mm=nominal if isinstance(nominal, tuple) else None,
     )
 
 

@@ -339,6 +339,10 @@ class SpacingTags:
     invalid: tuple[InvalidSpacingTag, ...] = ()
     """The attributes present but unusable, in the order Pixel Spacing, Imager Pixel Spacing,
     magnification factor."""
+    nominal_scanned_pixel_spacing_mm: tuple[float, float] | None = None
+    """(0018,2010) Nominal Scanned Pixel Spacing ``(row, column)`` of a digitised film, when
+    present and valid. Never a spacing source (the scanner's pitch on the film, whose scale to
+    the patient is unknown): named in the caveat and error of a film with no spacing."""
 
 
 @dataclass(frozen=True, slots=True)
