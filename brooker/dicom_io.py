@@ -108,6 +108,7 @@ from brooker.errors import (
     TruncatedPixelDataError,
     UnreadableInputError,
     UnsupportedPixelDataError,
+    UnsupportedPixelFormatError,
 )
 from brooker.models import (
     DisplayMapping,
@@ -780,7 +781,7 @@ def _check_is_image(ds: Dataset, pixel_elem: Any, where: str) -> None:
     if pixel_elem is not None:
         return
     if ds.get_item(_FLOAT_PIXEL_DATA) is not None or ds.get_item(_DOUBLE_PIXEL_DATA) is not None:
-        raise UnsupportedPixelDataError(
+        raise UnsupportedPixelFormatError(
             "(7FE0,0008/0009) Float Pixel Data is not a radiograph's integer pixel data", where
         )
     image_tags = (0x00280010, 0x00280011, 0x00280004)
@@ -916,7 +917,7 @@ def _geometry(ds: Dataset, where: str) -> tuple[int, int, int, int, int]:
     if rows < 1 or cols < 1:
         raise MalformedDicomError(f"image size {rows} x {cols} is empty", where)
     if bits_alloc == 1:
-        raise UnsupportedPixelDataError(
+        raise UnsupportedPixelFormatError(
             "1-bit (0028,0100) Bits Allocated: a bitmap, not a radiograph", where
         )
     if bits_alloc not in (8, 16, 32):
