@@ -35,7 +35,10 @@ In order (the team's ``../shared/docs/domain.md``, beside the repository):
    ``magnification`` is ignored here too (with a caveat): whether this spacing is at the
    detector is unknown; ``pixel_spacing`` is the way to override it;
 6. nothing: ``spacing`` is None, the radiograph still loads (``inspect`` works) and grading
-   refuses with :class:`~brooker.errors.MissingSpacingError`.
+   refuses with :class:`~brooker.errors.MissingSpacingError`. A (0018,2010) Nominal Scanned
+   Pixel Spacing (a digitised film's) is named in its caveat and error, and not used: it is the
+   scanner's pitch on the film, whose scale to the patient (the radiographic magnification, a
+   printed copy's reduction) is unknown.
 
 Pixel Spacing equal to Imager Pixel Spacing with no calibration type is a copy of the detector
 spacing and is treated as step 3/4. Row and column spacing are kept apart (DICOM order is
@@ -62,6 +65,11 @@ right on the image's left, ``R`` on the image's right), else (0018,5101) View Po
 -> image left, ``PA`` -> image right), else (0020,0062) Image Laterality (``R``/``L``: a
 single-hip view; recorded, image half assumed from the AP convention), else the AP convention,
 with a caveat saying so.
+
+A second value of (0020,0020) towards the head (``L\\H``, ``R\\H``: the column direction, that
+of increasing row index) means the film is stored upside down: the radiograph keeps the stored
+pixels and says so (``upside_down``, with a caveat); the analysis reads it turned upright and
+gives its positions on the stored pixels (:mod:`brooker.upright`).
 """
 
 from __future__ import annotations
@@ -100,6 +108,7 @@ from brooker.errors import (
     TruncatedPixelDataError,
     UnreadableInputError,
     UnsupportedPixelDataError,
+    UnsupportedPixelFormatError,
 )
 from brooker.models import (
     DisplayMapping,
@@ -224,12 +233,18 @@ _FLOAT_PIXEL_DATA: Final = 0x7FE00008
 _DOUBLE_PIXEL_DATA: Final = 0x7FE00009
 _PIXEL_SPACING: Final = 0x00280030
 _IMAGER_PIXEL_SPACING: Final = 0x00181164
+_NOMINAL_SCANNED_PIXEL_SPACING: Final = 0x00182010
 _MAGNIFICATION: Final = 0x00181114
 _CALIBRATION_TYPE: Final = 0x00280A02
 _PATIENT_ORIENTATION: Final = 0x00200020
 _VIEW_POSITION: Final = 0x00185101
 _IMAGE_LATERALITY: Final = 0x00200062
 _LATERALITY: Final = 0x00200060
+_PRESENTATION_LUT_SHAPE: Final = 0x20500020
+
+#: The (2050,0020) Presentation LUT Shape each greyscale interpretation goes with in the DX
+#: family of images (DX, MG, IO): minimum value black is IDENTITY, minimum value white INVERSE.
+_LUT_SHAPE_OF: Final = {"MONOCHROME2": "IDENTITY", "MONOCHROME1": "INVERSE"}
 
 #: Elements whose values identify a person; redacted from any message built from foreign text.
 _IDENTIFYING_KEYWORDS: Final = (
@@ -313,7 +328,9 @@ def load_radiograph(
     -------
     Radiograph
         ``pixels`` float32 (rows, cols): Modality LUT output, MONOCHROME1 inverted so that bone
-        is bright; ``spacing`` None when no source exists (see the module docstring).
+        is bright ((0028,0004) Photometric Interpretation decides which way is bright; a
+        (2050,0020) Presentation LUT Shape that contradicts it is a caveat); ``spacing`` None
+        when no source exists (see the module docstring).
 
     Raises
     ------
@@ -522,6 +539,7 @@ def _load(
         pixels, k_invert = _modality_lut(ds, stored, bits_stored, pixel_rep == 1, where, ident)
         del stored
     mono1 = photometric == "MONOCHROME1"
+    _check_presentation_lut_shape(ds, photometric, caveats)
     if mono1:
         np.subtract(np.float32(k_invert), pixels, out=pixels)
     # one pass each for the extremes, which carry a NaN or an infinity through: the
@@ -554,6 +572,7 @@ def _load(
         )
     )
     right_on, lat_source = _laterality(orientation, view_position, image_laterality, caveats)
+    upside_down = _upside_down(orientation, caveats)
     display = None if colour else _display_mapping(ds, mono1, k_invert)
     caveats = [_redact(c, ident, value=False) for c in caveats]
 
@@ -588,6 +607,7 @@ def _load(
         display=display,
         caveats=spacing_inputs.caveats + tuple(caveats),
         spacing_inputs=spacing_inputs,
+        upside_down=upside_down,
     )
 
 
@@ -765,7 +785,7 @@ def _check_is_image(ds: Dataset, pixel_elem: Any, where: str) -> None:
     if pixel_elem is not None:
         return
     if ds.get_item(_FLOAT_PIXEL_DATA) is not None or ds.get_item(_DOUBLE_PIXEL_DATA) is not None:
-        raise UnsupportedPixelDataError(
+        raise UnsupportedPixelFormatError(
             "(7FE0,0008/0009) Float Pixel Data is not a radiograph's integer pixel data", where
         )
     image_tags = (0x00280010, 0x00280011, 0x00280004)
@@ -833,6 +853,27 @@ def _check_photometric(ds: Dataset, where: str, ident: Sequence[str] = ()) -> st
     )
 
 
+def _check_presentation_lut_shape(ds: Dataset, photometric: str, caveats: list[str]) -> None:
+    """A caveat in ``caveats`` when (2050,0020) Presentation LUT Shape contradicts (0028,0004)
+    Photometric Interpretation about which way is bright.
+
+    In the DX family of images IDENTITY goes with MONOCHROME2 and INVERSE with MONOCHROME1;
+    MONOCHROME2 with INVERSE (or MONOCHROME1 with IDENTITY) says both that the lowest value is
+    black and that it is white. Photometric Interpretation, the type 1 attribute that defines
+    what the pixel values mean, is followed (some writers are known to set the shape wrongly);
+    any other shape, or none, says nothing here.
+    """
+    expected = _LUT_SHAPE_OF.get(photometric)
+    shape = (_text(ds, _PRESENTATION_LUT_SHAPE) or "").upper()
+    if expected is None or shape not in _LUT_SHAPE_OF.values() or shape == expected:
+        return
+    caveats.append(
+        f"(0028,0004) Photometric Interpretation {photometric} and (2050,0020) Presentation LUT "
+        f"Shape {shape} disagree about which way is bright; the photometric interpretation is "
+        "followed: if bone is dark on the overlay, the film was read inverted"
+    )
+
+
 def _number_of_frames(ds: Dataset, where: str, ident: Sequence[str] = ()) -> int:
     elem = ds.get_item(0x00280008)
     if elem is None:
@@ -880,7 +921,7 @@ def _geometry(ds: Dataset, where: str) -> tuple[int, int, int, int, int]:
     if rows < 1 or cols < 1:
         raise MalformedDicomError(f"image size {rows} x {cols} is empty", where)
     if bits_alloc == 1:
-        raise UnsupportedPixelDataError(
+        raise UnsupportedPixelFormatError(
             "1-bit (0028,0100) Bits Allocated: a bitmap, not a radiograph", where
         )
     if bits_alloc not in (8, 16, 32):
@@ -908,8 +949,13 @@ def _check_size(
     where: str,
     caveats: list[str],
 ) -> None:
-    """Check the declared size against the cap and the data, before anything is allocated;
-    more data than declared is a caveat in ``caveats``."""
+    """Check the declared size against the cap and the data, before anything is allocated.
+
+    Less native data than declared is refused (:class:`TruncatedPixelDataError`); more, beyond
+    the byte that pads an odd length, is read as declared with a caveat in ``caveats``, not
+    refused: PS3.5 8.1.1 asks readers to accept the excess padding older writers add, and the
+    harmful cause, a (0028,0011) Columns too small, shears the film so that no hip is found
+    (a Rows too small drops rows at the bottom; an extra frame is left unread)."""
     length = _element_length(pixel_elem)
     megapixels = rows * cols / 1e6
     if megapixels > max_megapixels:
@@ -1490,6 +1536,9 @@ def _spacing_tags(ds: Dataset, shape: tuple[int, int], ident: Sequence[str]) -> 
     )
     mag = _parse_mag(ds, ident)
     cal_type = _text(ds, _CALIBRATION_TYPE)
+    nominal = _parse_pair(
+        ds, _NOMINAL_SCANNED_PIXEL_SPACING, "(0018,2010) Nominal Scanned Pixel Spacing", shape
+    )
     return SpacingTags(
         pixel_spacing_mm=ps if isinstance(ps, tuple) else None,
         imager_pixel_spacing_mm=ips if isinstance(ips, tuple) else None,
@@ -1497,6 +1546,8 @@ def _spacing_tags(ds: Dataset, shape: tuple[int, int], ident: Sequence[str]) -> 
         # redacted whole, then cut: an identifier cut short would no longer match
         calibration_type=None if cal_type is None else _printable(_redact(cal_type, ident)),
         invalid=tuple(v for v in (ps, ips, mag) if isinstance(v, InvalidSpacingTag)),
+        # named when nothing else gives a spacing, never used; a malformed one is not named
+        nominal_scanned_pixel_spacing_mm=nominal if isinstance(nominal, tuple) else None,
     )
 
 
@@ -1612,6 +1663,23 @@ def _laterality(
         "(0020,0020) Patient Orientation or (0018,5101) View Position says otherwise"
     )
     return ImageSide.LEFT, "assumed"
+
+
+def _upside_down(orientation: tuple[str, ...] | None, caveats: list[str]) -> bool:
+    """Whether (0020,0020) Patient Orientation says the film is stored upside down: its second
+    value, the direction of increasing row index, is towards the head (H, not F). The film is
+    then analysed turned upright (:mod:`brooker.upright`), with a caveat saying so."""
+    if orientation is None or len(orientation) < 2:
+        return False
+    col_dir = orientation[1].upper()
+    if not (_ORIENTATION_LETTERS.fullmatch(col_dir) and "H" in col_dir and "F" not in col_dir):
+        return False
+    caveats.append(
+        f"(0020,0020) Patient Orientation {chr(92).join(orientation)[:20]}: the film is stored "
+        "upside down (the patient's head towards its last row); it is analysed turned upright, "
+        "and every position is given on the film as stored"
+    )
+    return True
 
 
 # --------------------------------------------------------------------------------------------

@@ -121,6 +121,12 @@ class UnsupportedPixelDataError(BrookerError):
     code = "unsupported_pixel_data"
 
 
+class UnsupportedPixelFormatError(UnsupportedPixelDataError):
+    """Pixel data in a form no radiograph is stored in (a 1-bit bitmap, floating-point
+    values): its ``code`` is ``unsupported_pixel_data``, but unlike an undecodable transfer
+    syntax, no decompression or conversion (gdcmconv) makes it gradable."""
+
+
 class TruncatedPixelDataError(UnsupportedPixelDataError):
     """Pixel data shorter than the header declares."""
 

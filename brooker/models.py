@@ -339,6 +339,10 @@ class SpacingTags:
     invalid: tuple[InvalidSpacingTag, ...] = ()
     """The attributes present but unusable, in the order Pixel Spacing, Imager Pixel Spacing,
     magnification factor."""
+    nominal_scanned_pixel_spacing_mm: tuple[float, float] | None = None
+    """(0018,2010) Nominal Scanned Pixel Spacing ``(row, column)`` of a digitised film, when
+    present and valid. Never a spacing source (the scanner's pitch on the film, whose scale to
+    the patient is unknown): named in the caveat and error of a film with no spacing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,6 +419,11 @@ class Radiograph:
         What the loader decided ``spacing`` from (the file's spacing tags, the user's options)
         and the caveats it wrote about it, so that other spacing options can be applied later
         (:func:`brooker.spacing.with_spacing_options`); None for a radiograph built in memory.
+    upside_down : bool
+        The pixels show the patient's head towards the last row ((0020,0020) Patient
+        Orientation's column direction, its second value, is H). The analysis reads such a
+        film with its rows reversed and reports its positions on the pixels as they are
+        (:mod:`brooker.upright`).
     """
 
     pixels: npt.NDArray[np.float32]
@@ -425,6 +434,7 @@ class Radiograph:
     display: DisplayMapping | None = None
     caveats: tuple[str, ...] = ()
     spacing_inputs: SpacingInputs | None = None
+    upside_down: bool = False
 
     def __post_init__(self) -> None:
         if self.pixels.ndim != 2:
@@ -582,9 +592,11 @@ class HipResult:
     search_region: tuple[float, float, float, float] | None = None
     """Where heterotopic bone was sought: ``(inner_radius_mm, outer_radius_mm, from_deg,
     to_deg)`` around the centre (inside the inner radius is the joint itself,
-    :func:`brooker.segmentation.joint_exclusion_radius_mm`), angles 0 up, 90 lateral, 180 down
-    (None when the hip was not searched: a hip whose anatomy the film's intensity model does
-    not show; a hip not graded for the spur or bridge it holds keeps the region searched)."""
+    :func:`brooker.segmentation.joint_exclusion_radius_mm`), angles on the image, 0 up (towards
+    row 0), 90 lateral, 180 down: on a film stored upside down (:mod:`brooker.upright`) the
+    region turns over with the film (None when the hip was not searched: a hip whose anatomy
+    the film's intensity model does not show; a hip not graded for the spur or bridge it
+    holds keeps the region searched)."""
     gap_threshold_mm: float = BROOKER_GAP_THRESHOLD_MM
     """The class II/III boundary the hip was graded on (``AnalysisConfig.gap_threshold_mm``):
     its gap is shown rounded on the same side of it (:func:`brooker.units.shown_gap_mm`)."""

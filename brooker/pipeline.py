@@ -34,7 +34,8 @@ from brooker.models import (
 )
 from brooker.paths import require_text_path, safe_stem
 from brooker.segmentation import HipMasks, segment_hip
-from brooker.spacing import with_spacing_options
+from brooker.spacing import no_spacing_tags, with_spacing_options
+from brooker.upright import result_rows_reversed, rows_reversed
 
 
 def analyze(
@@ -249,14 +250,23 @@ def _placed_by_detector(hip: HipJoint) -> str:
 
 
 def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingResult:
+    """Grade a loaded, calibrated radiograph; a film stored upside down is analysed with its
+    rows reversed and its result given on the stored rows (:mod:`brooker.upright`)."""
+    if radiograph.upside_down:
+        rows = radiograph.pixels.shape[0]
+        return result_rows_reversed(_analyze_upright(rows_reversed(radiograph), config), rows)
+    return _analyze_upright(radiograph, config)
+
+
+def _analyze_upright(radiograph: Radiograph, config: AnalysisConfig) -> GradingResult:
     meta = radiograph.meta
     check_gradable(radiograph)  # size and spacing that no perception step can misuse
     if radiograph.spacing is None:
+        inputs = radiograph.spacing_inputs
         what = (
             "the image file carries none"
             if radiograph.meta.transfer_syntax_uid == ""
-            else "none of (0028,0030) Pixel Spacing or (0018,1164) Imager Pixel Spacing is "
-            "present"
+            else no_spacing_tags(None if inputs is None else inputs.tags)
         )
         raise MissingSpacingError(
             f"no physical pixel spacing: {what}, so no gap can be measured; give the spacing "

@@ -28,6 +28,7 @@ from brooker.units import MAX_FIELD_MM, PLAUSIBLE_SPACING_MM, TYPICAL_MAGNIFICAT
 
 __all__ = [
     "implausible_spacing_reason",
+    "no_spacing_tags",
     "resolve_spacing",
     "with_spacing_options",
 ]
@@ -421,11 +422,23 @@ def _from_tags(
         )
     if user_mag is not None:
         caveats.append(MAGNIFICATION_IGNORED_NO_IMAGER_SPACING)
-    caveats.append(
-        "no physical pixel spacing: none of (0028,0030) Pixel Spacing or (0018,1164) Imager "
-        "Pixel Spacing is present"
-    )
+    caveats.append(f"no physical pixel spacing: {no_spacing_tags(tags)}")
     return None
+
+
+def no_spacing_tags(tags: SpacingTags | None) -> str:
+    """What a DICOM header with no spacing source holds, for the caveat and the error: the
+    attributes that are absent, and a (0018,2010) Nominal Scanned Pixel Spacing found and not
+    used (see :mod:`brooker.dicom_io`, step 6)."""
+    text = "none of (0028,0030) Pixel Spacing or (0018,1164) Imager Pixel Spacing is present"
+    nominal = None if tags is None else tags.nominal_scanned_pixel_spacing_mm
+    if nominal is None:
+        return text
+    return (
+        f"{text}; (0018,2010) Nominal Scanned Pixel Spacing {nominal[0]:g} x {nominal[1]:g} mm "
+        "was found but not used: it is the scanner's pitch on the digitised film, whose scale "
+        "to the patient (magnification, a printed copy's reduction) is unknown"
+    )
 
 
 def _close(a: tuple[float, float], b: tuple[float, float]) -> bool:

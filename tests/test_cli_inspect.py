@@ -10,6 +10,7 @@ import pydicom
 import pytest
 from closed_stdout import run_with_stdout_closed
 from conftest import ROOT
+from pydicom.encaps import encapsulate
 from typer.testing import CliRunner
 
 from brooker.cli import app
@@ -131,6 +132,44 @@ def test_an_image_file_with_pixels_it_cannot_take_gets_an_image_hint(tmp_path: P
     assert "[unsupported_pixel_data]" in result.stderr
     assert "hint: convert the image" in result.stderr
     assert "gdcmconv" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("fields", "said"),
+    [
+        ({"extra": ((0x00280100, "US", 1),)}, "1-bit (0028,0100) Bits Allocated"),
+        (
+            {"drop": (0x7FE00010,), "extra": ((0x7FE00008, "OF", bytes(48 * 40 * 4)),)},
+            "Float Pixel Data",
+        ),
+    ],
+    ids=["1-bit", "float"],
+)
+def test_a_bitmap_or_float_pixels_are_not_told_to_decompress(
+    tmp_path: Path, fields: dict[str, object], said: str
+) -> None:
+    """A 1-bit bitmap and Float Pixel Data were told to "decompress the file with another tool
+    (e.g. gdcmconv --raw)", which makes neither a radiograph."""
+    result = runner.invoke(app, ["inspect", str(_file(tmp_path, **fields))])
+    assert result.exit_code == 3
+    assert said in result.stderr
+    assert "[unsupported_pixel_data]" in result.stderr  # the code, as the records keep it
+    assert "hint: no converter (gdcmconv included) turns a bitmap or floating-point" in (
+        result.stderr
+    )
+    assert "decompress" not in result.stderr
+
+
+def test_an_undecodable_transfer_syntax_is_still_told_to_decompress(tmp_path: Path) -> None:
+    path = _file(tmp_path)
+    ds = pydicom.dcmread(path)
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.100"  # MPEG2: no decoder here
+    ds.PixelData = encapsulate([bytes(100)])
+    ds.save_as(path)
+    result = runner.invoke(app, ["inspect", str(path)])
+    assert result.exit_code == 3
+    assert "[unsupported_pixel_data]" in result.stderr
+    assert "hint: decompress the file with another tool (e.g. gdcmconv --raw)" in result.stderr
 
 
 def test_not_dicom_and_missing_file(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from brooker.phantom_dicom import (
     DicomVariant,
     write_dicom,
 )
+from brooker.pipeline import grade_path
 
 SHAPE = (64, 80)
 
@@ -120,6 +121,35 @@ def test_monochrome1_loads_bone_bright_like_monochrome2(tmp_path: Path) -> None:
     m1 = load_radiograph(write_dicom(src, tmp_path / "m1.dcm", DicomVariant(monochrome1=True)))
     np.testing.assert_array_equal(m1.pixels, m2.pixels)
     assert m1.pixels[15, 10] == m1.pixels.max()  # the bone bar is brightest
+
+
+@pytest.mark.parametrize(
+    ("mono1", "shape", "contradicts"),
+    [(False, "INVERSE", True), (True, "IDENTITY", True), (False, "IDENTITY", False),
+     (True, "INVERSE", False), (False, "LIN OD", False)],
+)
+def test_a_presentation_lut_shape_that_contradicts_the_photometric_is_a_caveat(
+    tmp_path: Path, mono1: bool, shape: str, contradicts: bool
+) -> None:
+    """MONOCHROME2 with INVERSE (or MONOCHROME1 with IDENTITY) says both that the lowest value
+    is black and that it is white: the photometric interpretation is followed, and the film's
+    record says the two disagree; the pairings the DX image allows say nothing."""
+    src = _pixels()
+    variant = DicomVariant(
+        monochrome1=mono1, pixel_spacing_mm=(0.5, 0.5), extra=((0x20500020, "CS", shape),)
+    )
+    path = write_dicom(src, tmp_path / "p.dcm", variant)
+    rad = load_radiograph(path)
+    np.testing.assert_array_equal(rad.pixels, src.astype(np.float32))  # bone bright as ever
+    note = [c for c in rad.caveats if "(2050,0020) Presentation LUT Shape" in c]
+    assert len(note) == int(contradicts)
+    if contradicts:
+        pi = "MONOCHROME1" if mono1 else "MONOCHROME2"
+        assert f"Photometric Interpretation {pi} and (2050,0020) Presentation LUT Shape {shape} " \
+            "disagree" in note[0]
+        assert "the photometric interpretation is followed" in note[0]
+        # and it reaches the film's record
+        assert note[0] in grade_path(path).to_record()["caveats"]
 
 
 @pytest.mark.parametrize("mono1", [False, True])
@@ -634,6 +664,23 @@ def test_more_pixel_data_than_declared_is_a_caveat(
     caveats = load_radiograph(path).caveats
     # no thousands separator: the report counts kinds of caveat with numbers taken out
     assert any(f"holds {excess} bytes more than 63 x {cols} pixels" in c for c in caveats)
+
+
+def test_a_whole_extra_frame_of_native_pixel_data_is_read_as_declared_with_a_caveat(
+    tmp_path: Path,
+) -> None:
+    """A second frame's worth of data (Number of Frames left out) is not refused as a size
+    mismatch (README, error codes): the declared frame is read, and the caveat says the rest
+    was ignored. PS3.5 8.1.1 asks readers to accept excess padding."""
+    first, second = _pixels(seed=1), _pixels(seed=2)
+    path = write_dicom(first, tmp_path / "f.dcm", DicomVariant())
+    ds = pydicom.dcmread(path)
+    ds.PixelData = first.tobytes() + second.tobytes()
+    ds.save_as(path)
+    rad = load_radiograph(path)
+    np.testing.assert_array_equal(rad.pixels, first.astype(np.float32))
+    need = first.size * 2
+    assert any(f"holds {need} bytes more than 64 x 80 pixels need" in c for c in rad.caveats)
 
 
 def test_megapixel_cap_is_a_parameter(tmp_path: Path) -> None:

@@ -27,3 +27,14 @@ def test_ci_runs_the_readme_test_command() -> None:
     test_command = blocks[1].strip()
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert test_command in ci.splitlines()
+
+
+def test_the_error_codes_say_longer_native_pixel_data_is_a_caveat() -> None:
+    """The loader reads uncompressed pixel data longer than Rows x Columns need as declared,
+    with a caveat (tests/test_dicom_io.py); the README's size_mismatch row said such data was
+    refused."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in text.splitlines() if line.startswith("| `size_mismatch` |"))
+    assert "Uncompressed pixel data longer than Rows x Columns need" in row
+    assert "not refused but read as declared, with a caveat" in row
+    assert "not what the data" not in row

@@ -13,7 +13,7 @@ from brooker.config import DEFAULT_SPACING_UNCERTAINTY, AnalysisConfig
 from brooker.dicom_io import load_radiograph
 from brooker.models import SpacingSource
 from brooker.phantom_dicom import DicomVariant, write_dicom
-from brooker.pipeline import load_calibrated
+from brooker.pipeline import analyze, load_calibrated
 
 S = SpacingSource
 PS, IPS, MAG = 0x00280030, 0x00181164, 0x00181114
@@ -321,6 +321,34 @@ def test_missing_spacing_still_loads_for_inspect(tmp_path: Path) -> None:
     rad = _load(tmp_path, {})
     assert rad.spacing is None
     assert rad.pixels.shape == (8, 10)
+
+
+NOMINAL_SCANNED = 0x00182010
+
+
+@pytest.mark.parametrize("also", [{}, {"pixel_spacing_mm": (0.15, 0.15)}], ids=["alone", "beside"])
+def test_nominal_scanned_pixel_spacing_is_named_and_not_used(
+    tmp_path: Path, also: dict[str, Any]
+) -> None:
+    """A digitised film's (0018,2010) Nominal Scanned Pixel Spacing is the scanner's pitch on
+    the film, not a spacing at the patient: alone, the film still has no spacing, and its caveat
+    and grading error name the tag and say it was not used (they named only the two tags it
+    lacks); beside a spacing source it changes nothing."""
+    fields = {**also, "extra": ((NOMINAL_SCANNED, "DS", ["0.08", "0.1"]),)}
+    path = write_dicom(np.zeros((64, 80), np.uint16), tmp_path / "n.dcm", DicomVariant(**fields))
+    rad = load_radiograph(path)
+    said = "(0018,2010) Nominal Scanned Pixel Spacing 0.08 x 0.1 mm was found but not used"
+    if also:
+        assert rad.spacing is not None
+        assert rad.spacing.source is S.PIXEL_SPACING_UNCALIBRATED
+        assert not any("2010" in c for c in rad.caveats)
+        return
+    assert rad.spacing is None
+    assert any(c.startswith("no physical pixel spacing") and said in c for c in rad.caveats)
+    with pytest.raises(errors.MissingSpacingError) as info:
+        analyze(path)
+    assert said in info.value.message
+    assert "scale to the patient" in info.value.message
 
 
 # ------------------------------------------------------------------ a radiograph loaded beforehand

@@ -45,6 +45,13 @@ _HINTS = {
     "from the archive",
     "not_a_regular_file": "give a regular file (FIFOs and devices are never read)",
 }
+#: The hint for pixels stored in a form no radiograph takes (a 1-bit bitmap, floating-point
+#: values: :class:`~brooker.errors.UnsupportedPixelFormatError`), which the DICOM hint of
+#: ``unsupported_pixel_data``, a decompression, does not mend.
+_PIXEL_FORMAT_HINT = (
+    "no converter (gdcmconv included) turns a bitmap or floating-point pixels into a "
+    "radiograph: export the original film (integer greyscale) from the archive"
+)
 #: Hints for an image file (PNG, JPEG, TIFF) where the DICOM one does not apply, by error code.
 _IMAGE_HINTS = {
     "unsupported_pixel_data": "convert the image with another tool to a greyscale PNG or TIFF "
@@ -52,11 +59,15 @@ _IMAGE_HINTS = {
 }
 
 
-def _hint(code: str, path: str) -> str | None:
-    """The hint for an error of ``code`` on ``path``: a TIFF's unusual pixels are not mended by
-    a DICOM tool."""
+def _hint(err: BrookerError, path: str) -> str | None:
+    """The hint for ``err`` on ``path``: a TIFF's unusual pixels are not mended by a DICOM
+    tool, nor is a DICOM file's bitmap or floating-point pixels by decompressing them."""
+    from brooker.errors import BrookerError, UnsupportedPixelFormatError
+
+    if isinstance(err, UnsupportedPixelFormatError):
+        return _PIXEL_FORMAT_HINT
+    code = err.code
     if code in _IMAGE_HINTS:
-        from brooker.errors import BrookerError
         from brooker.image_io import image_kind
 
         try:
@@ -313,7 +324,7 @@ def inspect_command(
     except BrookerError as err:
         if err.path is None:
             err.path = path
-        hint = _hint(err.code, path)
+        hint = _hint(err, path)
         typer.echo(term(f"error: {err.message} [{err.code}]"), err=True)
         if hint:
             typer.echo(f"hint: {hint}", err=True)

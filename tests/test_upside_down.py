@@ -1,0 +1,190 @@
+"""A film stored upside down ((0020,0020) Patient Orientation L\\H, R\\H) is graded as the same
+film stored upright, its positions given on the stored pixels (brooker.upright)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pydicom
+import pytest
+from conftest import ROOT
+from pydicom.uid import ExplicitVRLittleEndian
+
+from brooker import overlay as ov
+from brooker.dicom_io import load_radiograph
+from brooker.models import GradingResult, HipResult, ImageSide
+from brooker.phantom_dicom import DicomVariant, write_dicom
+from brooker.pipeline import analyze, grade_path
+from brooker.upright import result_rows_reversed, rows_reversed
+
+#: A phantom pelvis (bundled sample) whose hips both grade with a gap and fragments.
+FILM = ROOT / "sample_images" / "pelvis_1_vs_2.dcm"
+
+
+def _stored_upside_down(src: Path, dst: Path, orientation: tuple[str, str] = ("L", "H")) -> Path:
+    """``src`` with its rows reversed and Patient Orientation saying so, as native pixels."""
+    ds = pydicom.dcmread(src)
+    ds.PixelData = np.ascontiguousarray(ds.pixel_array[::-1]).tobytes()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.PatientOrientation = list(orientation)
+    ds.save_as(dst)
+    return dst
+
+
+def _row(r: float, rows: int) -> float:
+    return round(rows - 1 - r, 1)
+
+
+@pytest.mark.parametrize(
+    ("orientation", "upside_down", "right_on"),
+    [
+        (("L", "H"), True, ImageSide.LEFT),
+        (("R", "H"), True, ImageSide.RIGHT),
+        (("L", "F"), False, ImageSide.LEFT),
+        (("R", "F"), False, ImageSide.RIGHT),
+        (("L", "FH"), False, ImageSide.LEFT),  # says both: not turned
+        (("L", "HR"), True, ImageSide.LEFT),  # oblique, towards the head
+        (("L", "SHOE"), False, ImageSide.LEFT),  # not spelt in A P R L H F
+    ],
+)
+def test_the_loader_marks_a_film_stored_upside_down(
+    tmp_path: Path, orientation: tuple[str, str], upside_down: bool, right_on: ImageSide
+) -> None:
+    src = np.arange(64 * 80, dtype=np.uint16).reshape(64, 80) % 4096
+    variant = DicomVariant(patient_orientation=orientation, view_position=None)
+    rad = load_radiograph(write_dicom(src, tmp_path / "o.dcm", variant))
+    assert rad.upside_down is upside_down
+    assert rad.patient_right_on is right_on  # the sides come from the columns, as before
+    np.testing.assert_array_equal(rad.pixels, src)  # kept as stored
+    note = [c for c in rad.caveats if "stored upside down" in c]
+    assert len(note) == int(upside_down)
+    if upside_down:
+        assert note[0].startswith(f"(0020,0020) Patient Orientation {orientation[0]}\\")
+        assert "analysed turned upright" in note[0]
+        assert "position is given on the film as stored" in note[0]
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The sample film and its upside-down copy, each loaded and graded (with overlays)."""
+    tmp = tmp_path_factory.mktemp("upside_down")
+    down = _stored_upside_down(FILM, tmp / "down.dcm")
+    return {
+        "up": (load_radiograph(FILM), grade_path(FILM, out_dir=tmp, overlay_name="up")),
+        "down": (load_radiograph(down), grade_path(down, out_dir=tmp, overlay_name="down")),
+    }
+
+
+def test_an_upside_down_film_grades_as_the_upright_one_on_its_stored_rows(
+    graded: dict[str, Any],
+) -> None:
+    """Before, such a film was analysed upside down: 'no hip joint found'."""
+    (rad_up, up), (_, down) = graded["up"], graded["down"]
+    rows = rad_up.pixels.shape[0]
+    assert up.status.value == "ok"
+    assert len(up.hips) == 2
+    assert all(h.gap is not None and h.fragments for h in up.hips)  # a test of every position
+    rec_up, rec_down = up.to_record(), down.to_record()
+    assert rec_down["status"] == rec_up["status"]
+    assert [c for c in rec_down["caveats"] if "upside down" not in c] == rec_up["caveats"]
+    assert len(rec_down["hips"]) == len(rec_up["hips"])
+    for a, b in zip(rec_up["hips"], rec_down["hips"], strict=True):
+        for key in ("side", "image_side", "grade", "gap_mm", "prosthesis", "caveats"):
+            assert b[key] == a[key], key
+        assert b["center_px"] == [_row(a["center_px"][0], rows), a["center_px"][1]]
+        assert b["gap_points_px"] == [[_row(r, rows), c] for r, c in a["gap_points_px"]]
+        assert [f["centroid_px"] for f in b["fragments"]] == [
+            [_row(r, rows), c] for r, c in (f["centroid_px"] for f in a["fragments"])
+        ]
+    for hu, hd in zip(up.hips, down.hips, strict=True):
+        for fu, fd in zip(hu.fragments, hd.fragments, strict=True):
+            r0, c0, r1, c1 = fu.bbox_px
+            assert fd.bbox_px == (rows - r1, c0, rows - r0, c1)
+            np.testing.assert_array_equal(fd.mask, fu.mask[::-1])
+    # the calibrated spacing (no objects here) and the sides are the file's either way
+    assert rec_down["spacing"] == rec_up["spacing"]
+    assert rec_down["laterality_source"] == rec_up["laterality_source"]
+
+
+def test_the_overlay_draws_on_the_stored_film(graded: dict[str, Any]) -> None:
+    """The overlay shows the film as stored, each mark where the record puts it."""
+    rad, result = graded["down"]
+    assert result.overlay
+    assert Path(result.overlay).is_file()
+    assert len(result.hips) == 2
+    rgb, _ = ov._render(rad, result, 4096)  # 1:1, no downscaling
+    for hip in result.hips:
+        r, c = (round(v) for v in hip.center_px)
+        around = rgb[r - 2 : r + 3, c - 2 : c + 3].reshape(-1, 3)
+        assert (around == ov.JOINT_RGB).all(axis=1).sum() >= 5  # the centre's cross
+        assert hip.gap is not None
+        (r0, c0), (r1, c1) = hip.gap.pelvic_point_px, hip.gap.femoral_point_px
+        mid = rgb[round((r0 + r1) / 2), round((c0 + c1) / 2)]
+        assert np.abs(mid.astype(int) - ov.GAP_RGB).max() < 40  # on the gap's line
+
+
+def test_the_region_searched_turns_over_with_the_film(graded: dict[str, Any]) -> None:
+    (rad_up, up), (_, down) = graded["up"], graded["down"]
+    rows = rad_up.pixels.shape[0]
+    sp = up.spacing
+    assert sp is not None
+    for hu, hd in zip(up.hips, down.hips, strict=True):
+        reach_up = ov._search_reach(hu, 60.0, sp.row_mm, sp.col_mm)
+        reach_down = ov._search_reach(hd, 60.0, sp.row_mm, sp.col_mm)
+        assert reach_up
+        mapped = [(rows - 1 - r, c) for r, c in reach_up][::-1]
+        np.testing.assert_allclose(reach_down, mapped, atol=1e-6)
+
+
+def test_a_radiograph_loaded_beforehand_is_analysed_upright_too(
+    graded: dict[str, Any],
+) -> None:
+    rad_down, down = graded["down"]
+    again = analyze(rad_down)
+    assert len(again.hips) == 2
+    assert [h.to_record() for h in again.hips] == [h.to_record() for h in down.hips]
+
+
+def test_estimate_spacing_finds_the_heads_of_an_upside_down_film(tmp_path: Path) -> None:
+    """--estimate-spacing seeks the native heads with the hip search, which needs the head at
+    the top; the heads it fits are on the stored rows."""
+    film = ROOT / "sample_images" / "pelvis_0_vs_3.dcm"  # two native hips
+    ds = pydicom.dcmread(film)
+    for keyword in ("PixelSpacing", "ImagerPixelSpacing", "PixelSpacingCalibrationType"):
+        if keyword in ds:
+            delattr(ds, keyword)
+    up = tmp_path / "up.dcm"
+    ds.save_as(up)
+    down = _stored_upside_down(up, tmp_path / "down.dcm", ("R", "H"))
+    from brooker import AnalysisConfig
+    from brooker.pipeline import load_calibrated
+
+    cfg = AnalysisConfig(estimate_spacing=True)
+    sp_up, sp_down = (load_calibrated(str(p), cfg).spacing for p in (up, down))
+    assert sp_up is not None
+    assert sp_down is not None
+    assert sp_up.calibration
+    rows = int(ds.Rows)
+    # the heads are fitted on the stored pixels: rays and RANSAC fall a little differently
+    assert sp_down.row_mm == pytest.approx(sp_up.row_mm, rel=1e-3)
+    assert len(sp_down.calibration) == len(sp_up.calibration)
+    for a, b in zip(sp_up.calibration, sp_down.calibration, strict=True):
+        assert b.center_px == pytest.approx((rows - 1 - a.center_px[0], a.center_px[1]), abs=0.5)
+
+
+def test_reversing_the_rows_twice_gives_the_same_film_and_result(
+    graded: dict[str, Any],
+) -> None:
+    rad, result = graded["down"]
+    rows = rad.pixels.shape[0]
+    twice = rows_reversed(rows_reversed(rad))
+    assert twice.upside_down is rad.upside_down
+    np.testing.assert_array_equal(twice.pixels, rad.pixels)
+    back: GradingResult = result_rows_reversed(result_rows_reversed(result, rows), rows)
+    hips: tuple[HipResult, ...] = back.hips
+    assert [h.to_record() for h in hips] == [h.to_record() for h in result.hips]
+    assert [h.search_region for h in hips] == [h.search_region for h in result.hips]
+    assert back.spacing == result.spacing
+    assert back.hip_candidates == result.hip_candidates
