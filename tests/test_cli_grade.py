@@ -451,7 +451,9 @@ def test_csv_to_stdout_or_a_closed_descriptor_is_refused(
     assert not (tmp_path / "o").exists()  # a usage error leaves no empty --out behind
 
 
-@pytest.mark.parametrize("name", ["input", "results.jsonl", "manifest.json"])
+@pytest.mark.parametrize(
+    "name", ["input", "results.jsonl", "manifest.json", "report.html", "report.shard-0-of-2.html"]
+)
 def test_csv_that_would_overwrite_an_input_or_a_run_file_is_refused(
     fake_engine: None, good_tree: Path, tmp_path: Path, name: str
 ):
