@@ -313,6 +313,20 @@ def test_judges_folder_reaches_the_config(
     assert set(manifest["options"]["judges_sha256"]) == {"ho_pixels.npz", "ho_fragments.npz"}
 
 
+def test_estimate_spacing_help_gives_the_uncertainty_the_record_carries():
+    """``grade --help`` gives the estimate's uncertainty as the records and the README do
+    (20 %: the heads' sizes and the fit's error), not the 12 % of the heads' sizes alone."""
+    import typer
+
+    from brooker.config import DEFAULT_SPACING_UNCERTAINTY, NATIVE_HEAD_DIAMETER_MM
+    from brooker.models import SpacingSource
+
+    grade = typer.main.get_command(app).commands["grade"]
+    (option,) = [p for p in grade.params if "--estimate-spacing" in p.opts]
+    share = DEFAULT_SPACING_UNCERTAINTY[SpacingSource.ANATOMICAL_ESTIMATE]
+    assert f"{NATIVE_HEAD_DIAMETER_MM:g} mm assumed, ±{100 * share:.0f} %" in option.help
+
+
 def test_a_corrupt_judges_folder_is_a_usage_error(good_tree: Path, tmp_path: Path):
     folder = tmp_path / "judges"
     folder.mkdir()

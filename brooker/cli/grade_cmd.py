@@ -518,8 +518,10 @@ def grade(
         bool,
         typer.Option(
             "--estimate-spacing",
+            # ±: the source's uncertainty (config.DEFAULT_SPACING_UNCERTAINTY, not imported
+            # here so that --help stays light), not the 12 % of the heads' sizes alone
             help="Films with no spacing: estimate it from the native femoral heads "
-            "(46 mm assumed, ±12 %).",
+            "(46 mm assumed, ±20 %).",
         ),
     ] = False,
     flipped: Annotated[
