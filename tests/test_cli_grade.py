@@ -1051,6 +1051,39 @@ def test_resume_refusals_show_the_out_path_escaped(
     assert "run\\x1b]0;pwned\\x07\\u202e\\xff" in res.stderr
 
 
+@pytest.mark.parametrize("refusal", ["files_from", "locked_out"])
+def test_usage_errors_naming_a_path_show_it_escaped(
+    fake_engine: None, good_tree: Path, tmp_path: Path, refusal: str
+):
+    """A --files-from list that cannot be read, and an --out another run is writing, are named
+    in their usage error escaped, as every path the command line shows: an escape sequence, a
+    bidirectional override or a byte that is not UTF-8 in the name never reaches the terminal
+    raw."""
+    import fcntl
+
+    weird = "run\x1b]0;pwned\x07\u202e\udcff"
+    out = tmp_path / weird
+    fd = None
+    if refusal == "files_from":
+        args = ["--files-from", str(tmp_path / weird / "list.txt"), "--out", str(tmp_path / "o")]
+    else:
+        assert run(good_tree, "--out", out).exit_code == 0
+        fd = os.open(out / ".results.jsonl.lock", os.O_RDWR)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as if that run were still going
+        args = [str(good_tree), "--out", str(out)]
+    try:
+        res = CliRunner().invoke(  # wide: the message stays on one line of the error panel
+            app, ["grade", *args], env={"COLUMNS": "400"}, terminal_width=400
+        )
+    finally:
+        if fd is not None:
+            os.close(fd)
+    assert res.exit_code == 2, res.output
+    for raw in ("\x1b", "\x07", "\u202e", "\udcff"):
+        assert raw not in res.stderr
+    assert "run\\x1b]0;pwned\\x07\\u202e\\xff" in res.stderr
+
+
 def test_a_run_killed_once_its_manifest_is_written_never_resumes_the_old_records(
     fake_engine: None, good_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
