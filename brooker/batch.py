@@ -284,10 +284,11 @@ def is_run_folder(folder: str | os.PathLike[str], names: Iterable[str] | None = 
 
 
 #: The files a run writes in its --out under fixed names: records, manifests, the error
-#: log, the review page, Dask parts, the lock (and the thumbnails' folder, .report-thumbs).
+#: log, the review page (a shard's too, ``report.shard-I-of-N.html``), Dask parts, the lock
+#: (and the thumbnails' folder, .report-thumbs).
 _RUN_FILE = re.compile(
-    r"(?:results.*\.jsonl|manifest.*\.json|errors\.log|report\.html|part-.*\.jsonl"
-    r"|\..*\.lock|\.report-thumbs)"
+    r"(?:results.*\.jsonl|manifest.*\.json|errors\.log|report(?:\.shard-\d+-of-\d+)?\.html"
+    r"|part-.*\.jsonl|\..*\.lock|\.report-thumbs)"
 )
 #: An overlay's name, ``<stem>-<16 hex>.png`` (8 before 505b8f6), or a hip crop's.
 _OVERLAY_NAME = re.compile(r".+-[0-9a-f]{8}(?:[0-9a-f]{8})?(?:-(?:left|right))?\.png")

@@ -313,6 +313,20 @@ def test_judges_folder_reaches_the_config(
     assert set(manifest["options"]["judges_sha256"]) == {"ho_pixels.npz", "ho_fragments.npz"}
 
 
+def test_estimate_spacing_help_gives_the_uncertainty_the_record_carries():
+    """``grade --help`` gives the estimate's uncertainty as the records and the README do
+    (20 %: the heads' sizes and the fit's error), not the 12 % of the heads' sizes alone."""
+    import typer
+
+    from brooker.config import DEFAULT_SPACING_UNCERTAINTY, NATIVE_HEAD_DIAMETER_MM
+    from brooker.models import SpacingSource
+
+    grade = typer.main.get_command(app).commands["grade"]
+    (option,) = [p for p in grade.params if "--estimate-spacing" in p.opts]
+    share = DEFAULT_SPACING_UNCERTAINTY[SpacingSource.ANATOMICAL_ESTIMATE]
+    assert f"{NATIVE_HEAD_DIAMETER_MM:g} mm assumed, ±{100 * share:.0f} %" in option.help
+
+
 def test_a_corrupt_judges_folder_is_a_usage_error(good_tree: Path, tmp_path: Path):
     folder = tmp_path / "judges"
     folder.mkdir()
@@ -451,7 +465,9 @@ def test_csv_to_stdout_or_a_closed_descriptor_is_refused(
     assert not (tmp_path / "o").exists()  # a usage error leaves no empty --out behind
 
 
-@pytest.mark.parametrize("name", ["input", "results.jsonl", "manifest.json"])
+@pytest.mark.parametrize(
+    "name", ["input", "results.jsonl", "manifest.json", "report.html", "report.shard-0-of-2.html"]
+)
 def test_csv_that_would_overwrite_an_input_or_a_run_file_is_refused(
     fake_engine: None, good_tree: Path, tmp_path: Path, name: str
 ):
@@ -460,7 +476,7 @@ def test_csv_that_would_overwrite_an_input_or_a_run_file_is_refused(
     before = csv_file.read_bytes() if csv_file.exists() else None
     r = run(good_tree, "--out", out, "--csv", csv_file)
     assert r.exit_code == 2, r.output
-    assert "would overwrite" in r.output
+    assert "would overwrite" in " ".join(r.output.replace("\u2502", " ").split())  # unboxed
     after = csv_file.read_bytes() if csv_file.exists() else None
     assert after == before
 
@@ -1030,6 +1046,39 @@ def test_resume_refusals_show_the_out_path_escaped(
     )
     assert res.exit_code == 2, res.output
     assert "--resume" in res.stderr
+    for raw in ("\x1b", "\x07", "\u202e", "\udcff"):
+        assert raw not in res.stderr
+    assert "run\\x1b]0;pwned\\x07\\u202e\\xff" in res.stderr
+
+
+@pytest.mark.parametrize("refusal", ["files_from", "locked_out"])
+def test_usage_errors_naming_a_path_show_it_escaped(
+    fake_engine: None, good_tree: Path, tmp_path: Path, refusal: str
+):
+    """A --files-from list that cannot be read, and an --out another run is writing, are named
+    in their usage error escaped, as every path the command line shows: an escape sequence, a
+    bidirectional override or a byte that is not UTF-8 in the name never reaches the terminal
+    raw."""
+    import fcntl
+
+    weird = "run\x1b]0;pwned\x07\u202e\udcff"
+    out = tmp_path / weird
+    fd = None
+    if refusal == "files_from":
+        args = ["--files-from", str(tmp_path / weird / "list.txt"), "--out", str(tmp_path / "o")]
+    else:
+        assert run(good_tree, "--out", out).exit_code == 0
+        fd = os.open(out / ".results.jsonl.lock", os.O_RDWR)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as if that run were still going
+        args = [str(good_tree), "--out", str(out)]
+    try:
+        res = CliRunner().invoke(  # wide: the message stays on one line of the error panel
+            app, ["grade", *args], env={"COLUMNS": "400"}, terminal_width=400
+        )
+    finally:
+        if fd is not None:
+            os.close(fd)
+    assert res.exit_code == 2, res.output
     for raw in ("\x1b", "\x07", "\u202e", "\udcff"):
         assert raw not in res.stderr
     assert "run\\x1b]0;pwned\\x07\\u202e\\xff" in res.stderr

@@ -518,8 +518,10 @@ def grade(
         bool,
         typer.Option(
             "--estimate-spacing",
+            # ±: the source's uncertainty (config.DEFAULT_SPACING_UNCERTAINTY, not imported
+            # here so that --help stays light), not the 12 % of the heads' sizes alone
             help="Films with no spacing: estimate it from the native femoral heads "
-            "(46 mm assumed, ±12 %).",
+            "(46 mm assumed, ±20 %).",
         ),
     ] = False,
     flipped: Annotated[
@@ -706,8 +708,10 @@ def _lock_out(out: Path, results_path: Path) -> None:
     except OSError:
         os.close(fd)
         raise typer.BadParameter(
-            f"another brooker run is writing {results_path} now; wait for it to end, or grade "
-            "into another --out",
+            term(
+                f"another brooker run is writing {results_path} now; wait for it to end, or "
+                "grade into another --out"
+            ),
             param_hint="--out",
         ) from None
     _OUT_LOCKS.append(fd)
@@ -1020,7 +1024,7 @@ def _run(
             inputs += batch.read_files_from(sys.stdin if files_from == "-" else files_from)
         except OSError as exc:
             raise typer.BadParameter(
-                f"cannot read {files_from}: {exc.strerror}", param_hint="--files-from"
+                term(f"cannot read {files_from}: {exc.strerror}"), param_hint="--files-from"
             ) from None
         except ConfigError as exc:
             raise typer.BadParameter(term(exc.message), param_hint="--files-from") from None
