@@ -1638,10 +1638,7 @@ def _laterality(
                     "is followed"
                 )
             return side, "patient_orientation"
-        caveats.append(
-            f"(0020,0020) Patient Orientation {chr(92).join(orientation)[:20]} does not run "
-            "left-right along the rows; not used for the sides"
-        )
+        caveats.append(_not_left_right(orientation))
     if vp == "AP":
         return ImageSide.LEFT, "view_position"
     if vp == "PA":
@@ -1663,6 +1660,42 @@ def _laterality(
         "(0020,0020) Patient Orientation or (0018,5101) View Position says otherwise"
     )
     return ImageSide.LEFT, "assumed"
+
+
+def _not_left_right(orientation: tuple[str, ...]) -> str:
+    """The caveat of a Patient Orientation whose rows do not run left-right: not used for the
+    sides, and, when they run head-feet with the columns left-right (``H\\R``, ``F\\L``), the
+    film is stored turned a quarter. Nothing turns it: hips are sought upright (the head at the
+    top), so such a film is likely to come out with no hip found, and the caveat, which the
+    record of an ungradable film keeps, says what to do.
+
+    >>> _not_left_right(("H", "R"))  # doctest: +ELLIPSIS
+    '(0020,0020) Patient Orientation H\\\\R: the film is stored turned a quarter (the patient's head towards its last column)...'
+    >>> _not_left_right(("A", "F"))
+    '(0020,0020) Patient Orientation A\\\\F does not run left-right along the rows; not used for the sides'
+    """  # noqa: E501
+    shown = chr(92).join(orientation)[:20]
+    row_dir = orientation[0].upper()
+    col_dir = orientation[1].upper() if len(orientation) > 1 else ""
+    head_feet = ("H" in row_dir) != ("F" in row_dir) and not {"L", "R"} & set(row_dir)
+    left_right = ("L" in col_dir) != ("R" in col_dir)
+    if (
+        head_feet
+        and left_right
+        and _ORIENTATION_LETTERS.fullmatch(row_dir)
+        and _ORIENTATION_LETTERS.fullmatch(col_dir)
+    ):
+        end = "last" if "H" in row_dir else "first"
+        return (
+            f"(0020,0020) Patient Orientation {shown}: the film is stored turned a quarter (the "
+            f"patient's head towards its {end} column); it is read as stored, where hips are "
+            "sought with the head at the top, so none may be found: turn the film upright and "
+            "grade it again; the orientation is not used for the sides"
+        )
+    return (
+        f"(0020,0020) Patient Orientation {shown} does not run left-right along the rows; not "
+        "used for the sides"
+    )
 
 
 def _upside_down(orientation: tuple[str, ...] | None, caveats: list[str]) -> bool:

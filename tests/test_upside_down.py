@@ -188,3 +188,30 @@ def test_reversing_the_rows_twice_gives_the_same_film_and_result(
     assert [h.search_region for h in hips] == [h.search_region for h in result.hips]
     assert back.spacing == result.spacing
     assert back.hip_candidates == result.hip_candidates
+
+
+@pytest.mark.parametrize(
+    ("orientation", "end"), [(("H", "R"), "last"), (("F", "L"), "first"), (("HA", "L"), "last")]
+)
+def test_a_film_stored_turned_a_quarter_is_said_to_be(
+    tmp_path: Path, orientation: tuple[str, str], end: str
+) -> None:
+    """Rows running head-feet and columns left-right: the film is stored turned a quarter.
+    Nothing turns it (hips are sought with the head at the top), so its record says so and
+    what to do, instead of only that the rows do not run left-right (and, as is likely, "no
+    hip joint found" with no reason why)."""
+    ds = pydicom.dcmread(FILM)
+    ds.PixelData = np.ascontiguousarray(ds.pixel_array.T[::-1]).tobytes()  # head to the left
+    ds.Rows, ds.Columns = ds.Columns, ds.Rows
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.PatientOrientation = list(orientation)
+    path = tmp_path / "quarter.dcm"
+    ds.save_as(path)
+    rad = load_radiograph(path)
+    assert not rad.upside_down
+    said = [c for c in rad.caveats if "Patient Orientation" in c]
+    assert len(said) == 1
+    assert f"stored turned a quarter (the patient's head towards its {end} column)" in said[0]
+    assert "turn the film upright and grade it again" in said[0]
+    record = grade_path(path).to_record()
+    assert said[0] in record["caveats"]  # kept in the record, graded or not
