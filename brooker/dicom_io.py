@@ -1669,11 +1669,11 @@ def _not_left_right(orientation: tuple[str, ...]) -> str:
     top), so such a film is likely to come out with no hip found, and the caveat, which the
     record of an ungradable film keeps, says what to do.
 
-    >>> _not_left_right(("H", "R"))  # doctest: +ELLIPSIS
-    '(0020,0020) Patient Orientation H\\\\R: the film is stored turned a quarter (the patient's head towards its last column)...'
-    >>> _not_left_right(("A", "F"))
-    '(0020,0020) Patient Orientation A\\\\F does not run left-right along the rows; not used for the sides'
-    """  # noqa: E501
+    >>> print(_not_left_right(("H", "R")))  # doctest: +ELLIPSIS
+    (0020,0020) Patient Orientation H\\R: the film is stored turned a quarter (the patient's ...
+    >>> print(_not_left_right(("A", "F")))  # doctest: +ELLIPSIS
+    (0020,0020) Patient Orientation A\\F does not run left-right along the rows; not used ...
+    """
     shown = chr(92).join(orientation)[:20]
     row_dir = orientation[0].upper()
     col_dir = orientation[1].upper() if len(orientation) > 1 else ""
