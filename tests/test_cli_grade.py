@@ -267,6 +267,26 @@ def test_usage_errors_exit_2(fake_engine: None, good_tree: Path, tmp_path: Path,
     assert r.stdout == ""
 
 
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["--ball-mm", "-3"], "--ball-mm"),
+        (["--head-mm", "100"], "--head-mm"),
+        (["--magnification", "9"], "--magnification"),
+    ],
+)
+def test_a_bad_option_value_is_told_of_the_option_typed(
+    fake_engine: None, good_tree: Path, tmp_path: Path, args: list[str], option: str
+) -> None:
+    """The range checks are the config's: their messages named its fields ("ball_mm must be
+    a diameter between 5 and 80 mm"), names a command-line user never typed."""
+    r = run(good_tree, "--out", tmp_path / "o", *args)
+    assert r.exit_code == 2, r.output
+    said = " ".join(r.stderr.replace("\u2502", " ").split())  # out of the error box
+    assert f"Invalid value for {option}: must be" in said
+    assert f"{option.strip('-').replace('-', '_')} must be" not in said  # the field's name
+
+
 def test_no_paths_is_usage_error() -> None:
     assert run().exit_code == 2
 

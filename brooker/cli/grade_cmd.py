@@ -527,7 +527,9 @@ def grade(
     flipped: Annotated[
         bool,
         typer.Option(
-            "--flipped", help="The patient's right is on the image's right (image files)."
+            "--flipped",
+            help="The patient's right is on the image's right (for image files, which carry "
+            "no orientation; on a DICOM it overrides the file's tags, with a caveat).",
         ),
     ] = False,
     timeout: Annotated[

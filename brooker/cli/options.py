@@ -115,4 +115,31 @@ def analysis_config(
             judges=judges,
         )
     except ConfigError as exc:
-        raise typer.BadParameter(exc.message) from None
+        message, option = _as_option(exc.message)
+        raise typer.BadParameter(message, param_hint=option) from None
+
+
+#: The :class:`~brooker.config.AnalysisConfig` fields the command line sets, by their options.
+_OPTION_OF_FIELD = {
+    "pixel_spacing": "--pixel-spacing",
+    "magnification": "--magnification",
+    "ball_mm": "--ball-mm",
+    "head_mm": "--head-mm",
+}
+
+
+def _as_option(message: str) -> tuple[str, str | None]:
+    """A config error about one field, told of the option the user typed: "ball_mm must be a
+    diameter between 5 and 80 mm, got -3.0" was the message of ``--ball-mm -3`` (the field's
+    name is the Python API's; on the command line it read as a name never given).
+
+    >>> _as_option("ball_mm must be a diameter between 5 and 80 mm, got -3.0")
+    ('must be a diameter between 5 and 80 mm, got -3.0', '--ball-mm')
+    >>> _as_option("give one scale source, not ball diameter and head diameter")
+    ('give one scale source, not ball diameter and head diameter', None)
+    """
+    field, _, rest = message.partition(" ")
+    option = _OPTION_OF_FIELD.get(field)
+    if option is None:
+        return message, None
+    return rest, option  # typer writes "Invalid value for '--ball-mm': must be ..."
