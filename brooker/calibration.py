@@ -52,7 +52,7 @@ from brooker.models import (
     SpacingSource,
 )
 from brooker.units import MIN_IMAGE_SIDE_PX
-from brooker.upright import point_rows_reversed, rows_reversed
+from brooker.upright import rows_reversed
 
 FloatImage = npt.NDArray[np.float32]
 
@@ -389,10 +389,7 @@ def find_native_heads(
     """
     from brooker.localization import find_hips
 
-    rows, cols = radiograph.pixels.shape
-    # hip localisation needs the head at the top: a film stored upside down is searched with
-    # its rows reversed, and the heads found there are fitted on the stored rows
-    upright = rows_reversed(radiograph) if radiograph.upside_down else radiograph
+    cols = radiograph.pixels.shape[1]
     # a head whose outline the hip search fitted has its radius in pixels whatever the trial
     # width; one placed at the detector's centre has a typical head's radius at that width,
     # and the search band built on it can miss the head (a narrow film's 131 px head sought
@@ -401,14 +398,10 @@ def find_native_heads(
     for width_mm in (380.0, 300.0, 450.0, 240.0):
         row_mm = width_mm / (cols * aspect)
         probe = replace(
-            upright,
+            radiograph,
             spacing=PixelSpacing(row_mm, row_mm * aspect, SpacingSource.ANATOMICAL_ESTIMATE),
         )
         natives = [h for h in find_hips(probe, config).hips if not h.prosthesis]
-        if radiograph.upside_down:
-            natives = [
-                replace(h, center_px=point_rows_reversed(h.center_px, rows)) for h in natives
-            ]
         outlined = [h.head_radius_mm / row_mm for h in natives if h.center_uncertainty_mm == 0]
         if outlined:
             # every native head at this width, sought at the outlined heads' size in pixels
@@ -470,6 +463,11 @@ def calibrate(radiograph: Radiograph, config: AnalysisConfig) -> Radiograph:
         The object asked for is not on the film, or a ball is not unique, or the spacing it
         gives is implausible.
     """
+    if radiograph.upside_down:
+        # the ball, head and hip searches read a film with the patient's head at the top: one
+        # stored upside down is calibrated turned upright, and its objects given on the stored
+        # rows (brooker.upright), so that it calibrates as the same film stored upright
+        return rows_reversed(calibrate(rows_reversed(radiograph), config))
     where = radiograph.meta.path
     prior = radiograph.spacing
     asked = (

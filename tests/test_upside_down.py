@@ -13,10 +13,11 @@ from conftest import ROOT
 from pydicom.uid import ExplicitVRLittleEndian
 
 from brooker import overlay as ov
+from brooker.config import AnalysisConfig
 from brooker.dicom_io import load_radiograph
 from brooker.models import GradingResult, HipResult, ImageSide
 from brooker.phantom_dicom import DicomVariant, write_dicom
-from brooker.pipeline import analyze, grade_path
+from brooker.pipeline import analyze, grade_path, load_calibrated
 from brooker.upright import result_rows_reversed, rows_reversed
 
 #: A phantom pelvis (bundled sample) whose hips both grade with a gap and fragments.
@@ -167,11 +168,11 @@ def test_estimate_spacing_finds_the_heads_of_an_upside_down_film(tmp_path: Path)
     assert sp_down is not None
     assert sp_up.calibration
     rows = int(ds.Rows)
-    # the heads are fitted on the stored pixels: rays and RANSAC fall a little differently
-    assert sp_down.row_mm == pytest.approx(sp_up.row_mm, rel=1e-3)
+    # the heads are fitted on the film turned upright: the same fit, given on the stored rows
+    assert sp_down.row_mm == sp_up.row_mm
     assert len(sp_down.calibration) == len(sp_up.calibration)
     for a, b in zip(sp_up.calibration, sp_down.calibration, strict=True):
-        assert b.center_px == pytest.approx((rows - 1 - a.center_px[0], a.center_px[1]), abs=0.5)
+        assert b.center_px == pytest.approx((rows - 1 - a.center_px[0], a.center_px[1]), abs=1e-9)
 
 
 def test_reversing_the_rows_twice_gives_the_same_film_and_result(
@@ -215,3 +216,25 @@ def test_a_film_stored_turned_a_quarter_is_said_to_be(
     assert "turn the film upright and grade it again" in said[0]
     record = grade_path(path).to_record()
     assert said[0] in record["caveats"]  # kept in the record, graded or not
+
+
+def test_a_film_stored_upside_down_calibrates_as_the_upright_one(tmp_path: Path) -> None:
+    """``--head-mm`` (the prosthetic heads' search, like the hip search, reads a film with the
+    patient's head at the top): the upside-down copy was calibrated on its stored rows and
+    came out 0.02 % off the upright film's spacing, from heads fitted a pixel apart. It is
+    calibrated turned upright now, its heads given on the stored rows."""
+    down = _stored_upside_down(FILM, tmp_path / "down.dcm")
+    config = AnalysisConfig(head_mm=28.0)
+    up_rad, down_rad = load_calibrated(FILM, config), load_calibrated(down, config)
+    assert up_rad.spacing is not None
+    assert down_rad.spacing is not None
+    assert down_rad.upside_down
+    assert down_rad.pixels.shape == up_rad.pixels.shape
+    assert down_rad.spacing.row_mm == up_rad.spacing.row_mm
+    rows = up_rad.pixels.shape[0]
+    up_heads = [o.center_px for o in up_rad.spacing.calibration]
+    down_heads = [o.center_px for o in down_rad.spacing.calibration]
+    assert len(up_heads) == len(down_heads) == 2
+    for (r_up, c_up), (r_down, c_down) in zip(up_heads, down_heads, strict=True):
+        assert r_down == pytest.approx(rows - 1 - r_up, abs=1e-9)
+        assert c_down == pytest.approx(c_up, abs=1e-9)
