@@ -571,8 +571,10 @@ def _load(
             _text(ds, 0x00180015),
         )
     )
-    right_on, lat_source = _laterality(orientation, view_position, image_laterality, caveats)
     upside_down = _upside_down(orientation, caveats)
+    right_on, lat_source = _laterality(
+        orientation, view_position, image_laterality, caveats, upside_down=upside_down
+    )
     display = None if colour else _display_mapping(ds, mono1, k_invert)
     caveats = [_redact(c, ident, value=False) for c in caveats]
 
@@ -1620,8 +1622,14 @@ def _laterality(
     view_position: str | None,
     image_laterality: str | None,
     caveats: list[str],
+    *,
+    upside_down: bool = False,
 ) -> tuple[ImageSide, str]:
-    """Which image half shows the patient's right, and from which attribute."""
+    """Which image half shows the patient's right, and from which attribute.
+
+    An AP film shows the patient's right on the image's left, a PA film on its right; turned
+    a half (``upside_down``: stored with the head towards the last row, ``R\\H`` for an AP
+    film) it is the other way round, and that is what the orientation is checked against."""
     vp = (view_position or "").upper()
     if orientation:
         row_dir = orientation[0].upper()
@@ -1631,6 +1639,8 @@ def _laterality(
         if has_l != has_r and _ORIENTATION_LETTERS.fullmatch(row_dir):
             side = ImageSide.LEFT if has_l else ImageSide.RIGHT
             expected = {"AP": ImageSide.LEFT, "PA": ImageSide.RIGHT}.get(vp)
+            if expected is not None and upside_down:  # turned a half: the sides swap too
+                expected = ImageSide.RIGHT if expected is ImageSide.LEFT else ImageSide.LEFT
             if expected is not None and expected is not side:
                 caveats.append(
                     f"(0020,0020) Patient Orientation {chr(92).join(orientation)} and "

@@ -30,6 +30,10 @@ def _stored_upside_down(src: Path, dst: Path, orientation: tuple[str, str] = ("L
     ds.PixelData = np.ascontiguousarray(ds.pixel_array[::-1]).tobytes()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.PatientOrientation = list(orientation)
+    if ds.get("ViewPosition") == "AP" and orientation[0] == "L":
+        # an AP film's rows reversed, the columns kept, is a PA film turned a half (an AP film
+        # turned a half is R\H): so its View Position agrees with the sides
+        ds.ViewPosition = "PA"
     ds.save_as(dst)
     return dst
 
@@ -238,3 +242,29 @@ def test_a_film_stored_upside_down_calibrates_as_the_upright_one(tmp_path: Path)
     for (r_up, c_up), (r_down, c_down) in zip(up_heads, down_heads, strict=True):
         assert r_down == pytest.approx(rows - 1 - r_up, abs=1e-9)
         assert c_down == pytest.approx(c_up, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("orientation", "view", "disagree"),
+    [
+        (("L", "F"), "AP", False),
+        (("R", "F"), "AP", True),
+        (("R", "H"), "AP", False),  # an AP film turned a half: its rows run to the right
+        (("L", "H"), "AP", True),  # turned over top to bottom: a mirror image
+        (("R", "F"), "PA", False),
+        (("L", "H"), "PA", False),
+        (("R", "H"), "PA", True),
+    ],
+)
+def test_the_sides_are_checked_against_the_view_as_the_film_is_turned(
+    tmp_path: Path, orientation: tuple[str, str], view: str, disagree: bool
+) -> None:
+    """An AP film turned a half is stored ``R\\H``: it got "Patient Orientation R\\H and View
+    Position AP disagree about the sides", while ``L\\H`` with AP (a mirror image, as a PA
+    film turned a half) got no word."""
+    src = np.arange(64 * 80, dtype=np.uint16).reshape(64, 80) % 4096
+    variant = DicomVariant(patient_orientation=orientation, view_position=view)
+    rad = load_radiograph(write_dicom(src, tmp_path / "o.dcm", variant))
+    said = [c for c in rad.caveats if "disagree about the sides" in c]
+    assert len(said) == int(disagree)
+    assert rad.patient_right_on is (ImageSide.LEFT if orientation[0] == "L" else ImageSide.RIGHT)
