@@ -860,21 +860,6 @@ def _stderr_naming(path: str, held: int | None) -> Iterator[None]:
             _name_lines(held, path)
 
 
-@contextlib.contextmanager
-def decoder_lines_named(path: str) -> Iterator[None]:
-    """While ``path`` is read in this process (``brooker inspect``), what C libraries write
-    to stderr about it (libtiff's "ZIPDecode: Decoding error at scanline 0", which names no
-    file) comes out after its name, as in a batch's workers (:func:`_stderr_naming`, with a
-    file of its own to hold the lines in; as they come where none can be had)."""
-    held = _held_file()
-    try:
-        with _stderr_naming(path, held):
-            yield
-    finally:
-        if held is not None:
-            os.close(held)
-
-
 #: The name Pillow opens every TIFF it hands to libtiff under (``ImagingLibTiffDecode``),
 #: which libtiff puts before some of its lines.
 _PILLOWS_TIFF_NAME: Final = b"tempfile.tif: "

@@ -2,8 +2,9 @@
 
 stdout carries the result (a table, or one JSON object with ``--json``); an error is one line
 ``error: <message>`` on stderr with a hint, and, with ``--json``, also an error record on
-stdout. What a decoder writes to stderr meanwhile (libtiff about a corrupt TIFF) comes first,
-each line after the file's name. Exit codes: 0 loaded; 2 usage error (bad option value); 3
+stdout. What a decoder writes to stderr meanwhile (libtiff about a corrupt TIFF) goes straight
+through, before the error line: held back to be named, as a batch's workers do, it was lost
+when a decoder crashed the process. Exit codes: 0 loaded; 2 usage error (bad option value); 3
 the file cannot be loaded; 1 internal error. numpy and pydicom are imported inside the
 command.
 """
@@ -301,7 +302,6 @@ def inspect_command(
     spacing = parse_spacing(pixel_spacing)
     mag = _check_magnification(magnification)
 
-    from brooker.batch import decoder_lines_named
     from brooker.errors import BrookerError
     from brooker.models import ExitCode
     from brooker.pipeline import load_calibrated
@@ -316,11 +316,8 @@ def inspect_command(
     )
     path = str(file)
     try:
-        # a decoder's lines on stderr (libtiff's about a corrupt TIFF) name no file: they come
-        # out after its name, as in a batch, before the error line
-        with decoder_lines_named(path):
-            radiograph = load_calibrated(path, config)
-            rec = inspect_record(radiograph)
+        radiograph = load_calibrated(path, config)
+        rec = inspect_record(radiograph)
     except BrookerError as err:
         if err.path is None:
             err.path = path
