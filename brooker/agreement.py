@@ -461,35 +461,62 @@ def _delimiter(text: str) -> str:
     return best
 
 
+#: A line break inside a cell, as the csv module keeps it (CRLF, LF or CR alone).
+_LINE_BREAK = re.compile(r"\r\n?|\n")
+
+
 def _runaway_quote(text: str, delimiter: str) -> tuple[int, int | None] | None:
     r"""Where a quoted cell missing its closing ``"`` opens, and the line its run ends on
-    (``None``: the end of the file); ``None`` when every quoted cell is well formed.
+    (``None``: the end of the file); ``None`` when no row was swallowed by one.
 
     Python's csv module (not strict) reads everything from such a quote to the next ``"``, or
-    the end of the file, into one cell, so the rows in between vanish without a word. A quoted
-    cell that spans a line break (a note on two lines is fine) and whose closing ``"`` is
-    followed by more text, not the delimiter or the line's end, is taken for one such run
-    closed by another cell's opening quote. A ``"`` opens a quoted cell only at the start of a
-    cell (``5" gap`` holds a character); ``""`` inside one is a quote.
+    the end of the file, into one cell, so the rows in between vanish without a word. Read
+    with the csv module itself, such a cell spans line breaks and has swallowed rows when a
+    line after its first holds as many delimiters as a whole row (the rows it took), or its
+    row has another number of cells than the header (the quote that closed it opened a later
+    cell, whose rest then made cells of its own). A note on several lines, quoted and
+    closed, is neither; a quote never closed on the last row swallows nothing (the cell only
+    takes the line break) and is read.
 
-    >>> _runaway_quote('a,b\r\n1,"x\r\n2,y\r\n', ",")
+    >>> _runaway_quote('a,b,c\r\n1,2,"x\r\n3,4,y\r\n', ",")
     (2, None)
-    >>> _runaway_quote('a,b\n1,"x\n2,"y"\n3,z\n', ",")
+    >>> _runaway_quote('a,b,c\n1,2,"x\n3,4,"y, z"\n5,6,w\n', ",")
     (2, 3)
-    >>> _runaway_quote('a,b\n1,5" gap\n2,"y ""z"" w"\n3,"two\nlines"\n', ",") is None
-    True
+    >>> _runaway_quote('a,b,c\n1,2,5" gap\n3,4,"y ""z"" w"\n5,6,"two\nlines" \n7,8,"x\n', ",")
     """
-    d = re.escape(delimiter)
-    pattern = rf'(?:^|(?<=[{d}\r\n]))"((?:[^"]|"")*+)("?)(?=(.?))'
-    for m in re.finditer(pattern, text, flags=re.DOTALL):
-        content, closed, after = m.groups()
-        if closed and (after in ("", "\r", "\n", delimiter) or not re.search("[\r\n]", content)):
-            continue
-        line = 1 + len(re.findall(r"\r\n?|\n", text[: m.start()]))
-        if not closed:
-            return line, None
-        return line, line + len(re.findall(r"\r\n?|\n", content))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    width = None
+    last = 0  # the line the row before ended on
+    try:
+        for row in reader:
+            start, last = last + 1, reader.line_num
+            if width is None:
+                if "".join(row).strip():
+                    width = len(row)  # the header
+                continue
+            if start == last:
+                continue  # on one line
+            later_lines = [ln for cell in row for ln in _LINE_BREAK.split(cell)[1:]]
+            if len(row) == width and not any(
+                ln.count(delimiter) >= width - 1 for ln in later_lines
+            ):
+                continue  # a note on several lines
+            return start, None if _open_to_the_end(text, start, delimiter) else last
+    except csv.Error:
+        return None  # the file's own fault, reported as the rows are read (read_ratings)
     return None
+
+
+def _open_to_the_end(text: str, start: int, delimiter: str) -> bool:
+    """Whether the rows from line ``start`` to the end of ``text`` end inside a quoted cell
+    (the csv module, strict, says "unexpected end of data")."""
+    rest = "".join(text.splitlines(keepends=True)[start - 1 :])
+    try:
+        for _ in csv.reader(io.StringIO(rest, newline=""), delimiter=delimiter, strict=True):
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
 
 
 def read_ratings(

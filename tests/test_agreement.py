@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import doctest
 import json
 import math
@@ -429,8 +430,9 @@ def test_an_empty_path_is_named_as_typed() -> None:
 @pytest.mark.parametrize(
     ("text", "where"),
     [
-        pytest.param(REVIEW + 'd.dcm,1.5,left,II,II,,"re-measure\r\n', "line 7: a quoted cell "
-                     "opens here and runs to the end of the file", id="last-row"),
+        pytest.param("file,side,tool_class,reader_class,note\na,right,1,1,\"oops\nb,left,2,2,ok\n"
+                     'c,right,3,3,", see above"\nd,left,4,4,x\n', "line 2: a quoted cell opens "
+                     'here and runs to line 4 (a closing " missing?)', id="closed-by-a-cell"),
         pytest.param(REVIEW.replace("7.8,\r\n", '7.8,"re-measure\r\n'), "line 2: a quoted cell "
                      'opens here and runs to line 3 (a closing " missing?)', id="closed-later"),
         pytest.param(REVIEW.replace("IV,0.0,", 'IV,0.0,"x'), "line 5: a quoted cell opens "
@@ -440,8 +442,8 @@ def test_an_empty_path_is_named_as_typed() -> None:
 def test_a_quote_never_closed_is_a_usage_error(tmp_path: Path, text: str, where: str) -> None:
     """The csv module reads from a quote nobody closes to the next ``"`` or the end of the
     file as one cell: the rows in it were lost without a word (two of four hips, read as a
-    note), or, on the last row, the cell took the line break. Now the file is refused,
-    naming the line where the quote opens."""
+    note), also when the quote that closed it opened a later note (", see above"). Now the
+    file is refused, naming the line where the quote opens."""
     path = _write(tmp_path / "review.csv", text)
     with pytest.raises(ag.AgreementInputError) as err:
         ag.read_ratings(path)
@@ -449,6 +451,28 @@ def test_a_quote_never_closed_is_a_usage_error(tmp_path: Path, text: str, where:
     res = CliRunner().invoke(app, ["agreement", str(path)])
     assert res.exit_code == 2, res.output
     assert where in " ".join(res.stderr.replace("\u2502", " ").split())  # out of the error box
+
+
+@pytest.mark.parametrize(
+    ("text", "note"),
+    [
+        pytest.param(REVIEW + 'd.dcm,1.5,left,II,II,,"re-measure\r\n', "re-measure\r\n",
+                     id="never-closed-on-the-last-row"),
+        pytest.param(REVIEW + 'd.dcm,1.5,left,II,II,,"two\r\nlines" \r\n', "two\r\nlines ",
+                     id="closed-then-a-blank"),
+        pytest.param(REVIEW + 'd.dcm,1.5,left,II,II,,"a, b\r\nc, d, e"\r\n', "a, b\r\nc, d, e",
+                     id="commas-on-its-lines"),
+    ],
+)  # fmt: skip
+def test_a_note_on_several_lines_is_read(tmp_path: Path, text: str, note: str) -> None:
+    """A quoted note spanning lines swallows no row: read as the csv module reads it, also
+    when a blank follows its closing quote (it was refused as "a closing \" missing"), and
+    when its quote is never closed on the last row (the cell only takes the line break)."""
+    path = _write(tmp_path / "review.csv", text)
+    ratings = ag.read_ratings(path)
+    assert ratings.pairs == ((3, 3), (3, 2), (0, 0), (4, 4), (2, 2))
+    with path.open(newline="", encoding="utf-8") as f:
+        assert list(csv.DictReader(f))[-1]["note"] == note
 
 
 def test_column_names_given_match_with_blanks_around_them_stripped(tmp_path: Path) -> None:
