@@ -470,53 +470,46 @@ def _runaway_quote(text: str, delimiter: str) -> tuple[int, int | None] | None:
     (``None``: the end of the file); ``None`` when no row was swallowed by one.
 
     Python's csv module (not strict) reads everything from such a quote to the next ``"``, or
-    the end of the file, into one cell, so the rows in between vanish without a word. Read
-    with the csv module itself, such a cell spans line breaks and has swallowed rows when a
-    line after its first holds as many delimiters as a whole row (the rows it took), or its
-    row has another number of cells than the header (the quote that closed it opened a later
-    cell, whose rest then made cells of its own). A note on several lines, quoted and
-    closed, is neither; a quote never closed on the last row swallows nothing (the cell only
-    takes the line break) and is read.
+    the end of the file, into one cell, so the rows in between vanish without a word. The
+    quoted cells are followed here as the csv module reads them (a ``"`` opens one only at
+    the start of a cell; ``""`` inside one is a quote). One that spans lines ran away when
+    what follows its closing ``"`` is more text, not the delimiter or the line's end (blanks
+    aside: that ``"`` opened a later cell), or when the text before that ``"`` ends in the
+    delimiter (it opened a cell such as ``", see above"``); one left open at the end of the
+    file ran away when a line after its first holds anything. A note on several lines,
+    quoted and closed, is neither, whatever it holds; so is a quote left open on the last row
+    (the cell only takes the line break).
 
     >>> _runaway_quote('a,b,c\r\n1,2,"x\r\n3,4,y\r\n', ",")
     (2, None)
-    >>> _runaway_quote('a,b,c\n1,2,"x\n3,4,"y, z"\n5,6,w\n', ",")
+    >>> _runaway_quote('a,b,c\n1,"x,2\n3,"y",4\n5,6,w\n', ",")
     (2, 3)
-    >>> _runaway_quote('a,b,c\n1,2,5" gap\n3,4,"y ""z"" w"\n5,6,"two\nlines" \n7,8,"x\n', ",")
+    >>> _runaway_quote('a,b,c\n1,2,"x\n3,4,", see above"\n', ",")
+    (2, 3)
+    >>> _runaway_quote('a,b,c\n1,2,5" gap\n3,4,"y ""z"" w"\n5,6,"two, three\nlines" \n7,8,"x\n',
+    ...                ",")
     """
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    width = None
-    last = 0  # the line the row before ended on
-    try:
-        for row in reader:
-            start, last = last + 1, reader.line_num
-            if width is None:
-                if "".join(row).strip():
-                    width = len(row)  # the header
-                continue
-            if start == last:
-                continue  # on one line
-            later_lines = [ln for cell in row for ln in _LINE_BREAK.split(cell)[1:]]
-            if len(row) == width and not any(
-                ln.count(delimiter) >= width - 1 for ln in later_lines
-            ):
-                continue  # a note on several lines
-            return start, None if _open_to_the_end(text, start, delimiter) else last
-    except csv.Error:
-        return None  # the file's own fault, reported as the rows are read (read_ratings)
+    pos = 0
+    while (p := text.find('"', pos)) >= 0:
+        if p > 0 and text[p - 1] not in (delimiter, "\r", "\n"):
+            pos = p + 1  # inside a cell not quoted: a character of it
+            continue
+        k = p + 1  # the cell's closing quote: the next lone one
+        while (k := text.find('"', k)) >= 0 and text.startswith('""', k):
+            k += 2
+        content = text[p + 1 :] if k < 0 else text[p + 1 : k]
+        if _LINE_BREAK.search(content):
+            opens = 1 + len(_LINE_BREAK.findall(text, 0, p))
+            if k < 0:
+                later = _LINE_BREAK.split(content)[1:]
+                return (opens, None) if any(line.strip() for line in later) else None
+            after = text[k + 1 : k + 1 + 64].lstrip(" \t")[:1]
+            if after not in ("", "\r", "\n", delimiter) or content.endswith(delimiter):
+                return opens, opens + len(_LINE_BREAK.findall(content))
+        if k < 0:
+            return None
+        pos = k + 1
     return None
-
-
-def _open_to_the_end(text: str, start: int, delimiter: str) -> bool:
-    """Whether the rows from line ``start`` to the end of ``text`` end inside a quoted cell
-    (the csv module, strict, says "unexpected end of data")."""
-    rest = "".join(text.splitlines(keepends=True)[start - 1 :])
-    try:
-        for _ in csv.reader(io.StringIO(rest, newline=""), delimiter=delimiter, strict=True):
-            pass
-    except csv.Error as exc:
-        return "unexpected end of data" in str(exc)
-    return False
 
 
 def read_ratings(

@@ -433,6 +433,13 @@ def test_an_empty_path_is_named_as_typed() -> None:
         pytest.param("file,side,tool_class,reader_class,note\na,right,1,1,\"oops\nb,left,2,2,ok\n"
                      'c,right,3,3,", see above"\nd,left,4,4,x\n', "line 2: a quoted cell opens "
                      'here and runs to line 4 (a closing " missing?)', id="closed-by-a-cell"),
+        pytest.param("file,note,tool_class,reader_class\na,\"oops,1,1\nb,\"fine\",2,2\nc,ok,3,3\n",
+                     'line 2: a quoted cell opens here and runs to line 3 (a closing " missing?)',
+                     id="closed-in-the-same-column"),
+        pytest.param("file,tool_class,reader_class,note\na,1,1,\"oops\n"
+                     + "".join(f"f{i},2,2,note {i}\n" for i in range(6000)),
+                     "line 2: a quoted cell opens here and runs to the end of the file",
+                     id="past-the-field-size-limit"),
         pytest.param(REVIEW.replace("7.8,\r\n", '7.8,"re-measure\r\n'), "line 2: a quoted cell "
                      'opens here and runs to line 3 (a closing " missing?)', id="closed-later"),
         pytest.param(REVIEW.replace("IV,0.0,", 'IV,0.0,"x'), "line 5: a quoted cell opens "
@@ -460,8 +467,10 @@ def test_a_quote_never_closed_is_a_usage_error(tmp_path: Path, text: str, where:
                      id="never-closed-on-the-last-row"),
         pytest.param(REVIEW + 'd.dcm,1.5,left,II,II,,"two\r\nlines" \r\n', "two\r\nlines ",
                      id="closed-then-a-blank"),
-        pytest.param(REVIEW + 'd.dcm,1.5,left,II,II,,"a, b\r\nc, d, e"\r\n', "a, b\r\nc, d, e",
-                     id="commas-on-its-lines"),
+        pytest.param(REVIEW + 'd.dcm,1.5,left,II,II,,"a, b\r\nc, d, e, f, g, h, i"\r\n',
+                     "a, b\r\nc, d, e, f, g, h, i", id="a-rows-worth-of-commas-on-its-lines"),
+        pytest.param(REVIEW + 'd.dcm,1.5,left,II,II,,"two\r\nlines",\r\n', "two\r\nlines",
+                     id="a-cell-more-than-the-header"),
     ],
 )  # fmt: skip
 def test_a_note_on_several_lines_is_read(tmp_path: Path, text: str, note: str) -> None:
