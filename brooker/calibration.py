@@ -27,7 +27,7 @@ can differ from the hip's).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -52,7 +52,7 @@ from brooker.models import (
     SpacingSource,
 )
 from brooker.units import MIN_IMAGE_SIDE_PX
-from brooker.upright import rows_reversed
+from brooker.upright import point_rows_reversed, rows_reversed
 
 FloatImage = npt.NDArray[np.float32]
 
@@ -465,9 +465,25 @@ def calibrate(radiograph: Radiograph, config: AnalysisConfig) -> Radiograph:
     """
     if radiograph.upside_down:
         # the ball, head and hip searches read a film with the patient's head at the top: one
-        # stored upside down is calibrated turned upright, and its objects given on the stored
-        # rows (brooker.upright), so that it calibrates as the same film stored upright
-        return rows_reversed(calibrate(rows_reversed(radiograph), config))
+        # stored upside down is calibrated turned upright, and its objects (and the positions
+        # its messages quote) given on the stored rows (brooker.upright), so that it
+        # calibrates as the same film stored upright
+        rows = radiograph.pixels.shape[0]
+        upright = rows_reversed(radiograph)
+        return rows_reversed(
+            _calibrate(upright, config, shown=lambda p: point_rows_reversed(p, rows))
+        )
+    return _calibrate(radiograph, config, shown=lambda p: p)
+
+
+def _calibrate(
+    radiograph: Radiograph,
+    config: AnalysisConfig,
+    *,
+    shown: Callable[[tuple[float, float]], tuple[float, float]],
+) -> Radiograph:
+    """:func:`calibrate` of a film the right way up; ``shown`` gives a position as a message
+    quotes it (on the film as stored)."""
     where = radiograph.meta.path
     prior = radiograph.spacing
     asked = (
@@ -501,7 +517,9 @@ def calibrate(radiograph: Radiograph, config: AnalysisConfig) -> Radiograph:
                 where,
             )
         if len(balls) > 1:
-            at = ", ".join(f"({b.center_px[0]:.0f}, {b.center_px[1]:.0f})" for b in balls[:4])
+            at = ", ".join(
+                "({:.0f}, {:.0f})".format(*shown(b.center_px)) for b in balls[:4]
+            )
             raise AmbiguousCalibrationError(
                 f"{len(balls)} candidate calibration balls found at row, col {at}: the ball "
                 "cannot be told apart",

@@ -290,6 +290,32 @@ def test_two_balls_refused(native_film: dict) -> None:
     assert "2 candidate calibration balls" in exc.value.message
 
 
+def test_two_balls_on_a_film_stored_upside_down_are_named_on_its_stored_rows(
+    native_film: dict, tmp_path: Path
+) -> None:
+    """A film stored upside down is calibrated turned upright: the refusal quoted the balls'
+    positions on the turned rows, where everything else (records, inspect) gives the stored
+    ones."""
+    import re
+
+    from brooker.phantom_dicom import DicomVariant, write_dicom
+
+    pixels = np.asarray(native_film["phantom"].pixels)
+    variant = DicomVariant(patient_orientation=("L", "H"), view_position=None,
+                           pixel_spacing_mm=(0.25, 0.25))  # fmt: skip
+    down = write_dicom(np.ascontiguousarray(pixels[::-1]), tmp_path / "down.dcm", variant)
+
+    def quoted(path: Path) -> list[tuple[int, int]]:
+        with pytest.raises(AmbiguousCalibrationError) as exc:
+            load_calibrated(path, AnalysisConfig(ball_mm=BALL_MM))
+        return [(int(r), int(c)) for r, c in re.findall(r"\((\d+), (\d+)\)", exc.value.message)]
+
+    up_at, down_at = quoted(native_film["path"]), quoted(down)
+    assert len(up_at) == 2
+    rows = pixels.shape[0]
+    assert sorted(down_at) == sorted((rows - 1 - r, c) for r, c in up_at)
+
+
 def test_no_ball_refused(film: dict) -> None:
     rad = load_radiograph(film["files"]["png16"])
     ball_col = film["phantom"].truth["items"][0]["center_px"][1]
