@@ -1688,7 +1688,8 @@ def _not_left_right(orientation: tuple[str, ...]) -> str:
     row_dir = orientation[0].upper()
     col_dir = orientation[1].upper() if len(orientation) > 1 else ""
     head_feet = ("H" in row_dir) != ("F" in row_dir) and not {"L", "R"} & set(row_dir)
-    left_right = ("L" in col_dir) != ("R" in col_dir)
+    # (a column direction with H or F in it is upside down or upright, not a quarter turn)
+    left_right = ("L" in col_dir) != ("R" in col_dir) and not {"H", "F"} & set(col_dir)
     if (
         head_feet
         and left_right

@@ -268,3 +268,14 @@ def test_the_sides_are_checked_against_the_view_as_the_film_is_turned(
     said = [c for c in rad.caveats if "disagree about the sides" in c]
     assert len(said) == int(disagree)
     assert rad.patient_right_on is (ImageSide.LEFT if orientation[0] == "L" else ImageSide.RIGHT)
+
+
+def test_an_orientation_both_quarter_turned_and_upside_down_is_not_called_both() -> None:
+    """``H\\LH`` (rows towards the head, columns towards the left and the head: no film's)
+    got both "stored upside down" and "stored turned a quarter"."""
+    from brooker.dicom_io import _not_left_right, _upside_down
+
+    caveats: list[str] = []
+    assert _upside_down(("H", "LH"), caveats)
+    assert "turned a quarter" not in _not_left_right(("H", "LH"))
+    assert "turned a quarter" in _not_left_right(("H", "L"))
