@@ -142,4 +142,4 @@ def _as_option(message: str) -> tuple[str, str | None]:
     option = _OPTION_OF_FIELD.get(field)
     if option is None:
         return message, None
-    return rest, option  # typer writes "Invalid value for '--ball-mm': must be ..."
+    return rest, option  # typer writes "Invalid value for --ball-mm: must be ..."
