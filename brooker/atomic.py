@@ -7,9 +7,14 @@ through :func:`atomic_write_bytes`, so an interrupted run leaves no half-written
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import stat
 from pathlib import Path
+
+#: The temporary file :func:`atomic_write_bytes` writes ``<name>`` through, in its folder:
+#: ``.<name>.<12 hex digits>.tmp``.
+_TEMPORARY = re.compile(r"\.(.+)\.[0-9a-f]{12}\.tmp", re.DOTALL)
 
 
 def atomic_write_bytes(
@@ -49,7 +54,7 @@ def atomic_write_bytes(
     for name in ("O_CLOEXEC", "O_BINARY", "O_NOINHERIT"):
         flags |= getattr(os, name, 0)
     while True:
-        tmp = folder / f".{target.name}.{secrets.token_hex(6)}.tmp"
+        tmp = folder / f".{target.name}.{secrets.token_hex(6)}.tmp"  # as _TEMPORARY
         try:
             fd = os.open(tmp, flags, mode)  # the umask applies, as for any new file
             break
@@ -69,6 +74,25 @@ def atomic_write_bytes(
         raise
     _fsync_dir(folder)
     return named
+
+
+def leftover_temporaries(folder: str | os.PathLike[str]) -> dict[str, list[Path]]:
+    """The temporary files of :func:`atomic_write_bytes` in ``folder``, by the name of the
+    file each was to become (none when the folder cannot be listed).
+
+    A writer killed between creating its temporary file and renaming it (SIGKILL, a worker
+    killed at its time limit: no cleanup runs) leaves it behind; only the caller can tell
+    such a file from one that another process is writing now."""
+    found: dict[str, list[Path]] = {}
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                m = _TEMPORARY.fullmatch(entry.name)
+                if m is not None:
+                    found.setdefault(m.group(1), []).append(Path(entry.path))
+    except OSError:
+        pass
+    return found
 
 
 def _fsync_dir(folder: Path) -> None:
