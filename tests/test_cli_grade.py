@@ -1247,6 +1247,40 @@ def test_stop_signal_is_raised_as_an_interruption_and_the_handler_put_back(
     assert signal.getsignal(sig) is before
 
 
+@pytest.mark.parametrize(("sig", "code", "line"), STOP_SIGNALS)
+def test_a_stop_while_the_manifest_is_closed_leaves_it_interrupted(
+    fake_engine: None,
+    good_tree: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sig: signal.Signals,
+    code: int,
+    line: str,
+):
+    """A stop that lands as the run ends, while its manifest is being closed (every film
+    graded, the CSV written), cut that write: the run exited 143 (129) with its manifest
+    saying "running" for good. It says "interrupted", as the exit code does."""
+    before = signal.getsignal(sig)
+    write_manifest = batch.write_manifest
+
+    def signal_as_closed(path: Path, manifest: dict[str, Any]) -> None:
+        if manifest["state"] != "running" and signal.getsignal(sig) is not before:
+            signal.raise_signal(sig)  # the first signal: raised here, the write not done
+        write_manifest(path, manifest)
+
+    monkeypatch.setattr(batch, "write_manifest", signal_as_closed)
+    out = tmp_path / "o"
+    r = run(good_tree, "--out", out, "--workers", "1", "--csv", tmp_path / "all.csv")
+    assert r.exit_code == code, r.output
+    assert line in r.stderr
+    assert (tmp_path / "all.csv").exists()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["state"] == "interrupted"
+    assert manifest["finished_at"] is not None
+    assert manifest["counts"]["files"] == len(batch.read_records(out / "results.jsonl")) == 2
+    assert signal.getsignal(sig) is before
+
+
 def test_sighup_with_its_terminal_gone_is_no_internal_error(
     fake_engine: None, good_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):

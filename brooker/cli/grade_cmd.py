@@ -1225,6 +1225,15 @@ def _run(
     finally:
         try:
             close_manifest(state, records, len(previous), failure)
+        except KeyboardInterrupt:
+            # stopped (Ctrl-C, SIGTERM, SIGHUP) while the manifest was being closed: that
+            # write was cut, and the manifest still said "running" (its every film graded and
+            # every output written, often: the stop comes as the run ends); it says the run
+            # was stopped, as the exit code does. Only the first SIGTERM or SIGHUP raises, so
+            # one sent again does not cut this write too.
+            with contextlib.suppress(OutputError):
+                close_manifest("interrupted", records, len(previous), failure)
+            raise
         except OutputError:
             if failure is None:
                 raise
