@@ -53,14 +53,16 @@ def atomic_write_bytes(
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
     for name in ("O_CLOEXEC", "O_BINARY", "O_NOINHERIT"):
         flags |= getattr(os, name, 0)
-    while True:
-        tmp = folder / f".{target.name}.{secrets.token_hex(6)}.tmp"  # as _TEMPORARY
-        try:
-            fd = os.open(tmp, flags, mode)  # the umask applies, as for any new file
-            break
-        except FileExistsError:  # pragma: no cover - 48 random bits
-            continue
+    tmp = _temporary_name(folder, target.name)
+    # opened inside the try: a stop (KeyboardInterrupt, which brooker grade raises for SIGTERM
+    # and SIGHUP too) raised the instant os.open returns removes it as well
     try:
+        while True:
+            try:
+                fd = os.open(tmp, flags, mode)  # the umask applies, as for any new file
+                break
+            except FileExistsError:  # pragma: no cover - 48 random bits
+                tmp = _temporary_name(folder, target.name)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -74,6 +76,11 @@ def atomic_write_bytes(
         raise
     _fsync_dir(folder)
     return named
+
+
+def _temporary_name(folder: Path, name: str) -> Path:
+    """A new name for the temporary file ``name`` is written through (:data:`_TEMPORARY`)."""
+    return folder / f".{name}.{secrets.token_hex(6)}.tmp"
 
 
 def leftover_temporaries(folder: str | os.PathLike[str]) -> dict[str, list[Path]]:

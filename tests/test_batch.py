@@ -482,6 +482,30 @@ def test_manifest_and_counts(tmp_path: Path):
     assert back["dependencies"]["pydicom"]
 
 
+def test_a_stop_as_the_manifest_is_opened_leaves_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A stop (brooker grade raises SIGTERM and SIGHUP as Ctrl-C's KeyboardInterrupt) landing
+    the instant the temporary file was made, before the write was under way, left
+    .manifest.json.<hex>.tmp in --out."""
+    from brooker import atomic
+
+    real_open = os.open
+
+    def open_then_stopped(path: Any, flags: int, mode: int = 0o777, **kw: Any) -> int:
+        fd = real_open(path, flags, mode, **kw)
+        if not str(path).endswith(".tmp"):
+            return fd
+        os.close(fd)
+        raise KeyboardInterrupt  # the signal's handler, run as os.open returns
+
+    monkeypatch.setattr(atomic.os, "open", open_then_stopped)
+    with pytest.raises(KeyboardInterrupt):
+        batch.write_manifest(tmp_path / "manifest.json", {"tool": "brooker"})
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_outputs_honour_the_umask(tmp_path: Path):
     """A site whose umask keeps new files private (077) gets private outputs: the CSV, the
     manifest and a repaired results.jsonl hold file paths (which may name patients)."""
