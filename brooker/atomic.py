@@ -102,6 +102,17 @@ def leftover_temporaries(folder: str | os.PathLike[str]) -> dict[str, list[Path]
     return found
 
 
+def remove_temporaries(path: str | os.PathLike[str]) -> None:
+    """Remove the temporary files that writes of ``path`` left in its folder
+    (:func:`leftover_temporaries`): for a file no other process is writing now."""
+    named = Path(path)
+    for tmp in leftover_temporaries(named.parent).get(named.name, ()):
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+
+
 def _fsync_dir(folder: Path) -> None:
     try:
         dfd = os.open(folder, os.O_RDONLY)

@@ -1059,6 +1059,27 @@ def test_a_run_killed_once_its_manifest_is_written_never_resumes_the_old_records
     assert manifest["options"]["pixel_spacing"] == [0.15, 0.15]
 
 
+def test_a_run_takes_away_what_a_killed_run_left_of_its_outputs(
+    fake_engine: None, good_tree: Path, tmp_path: Path
+):
+    """A run killed (SIGKILL) while it rewrote its results file (--resume), or wrote its
+    manifest or CSV, left their temporary files: a results file's worth for a big archive,
+    there for good. The next run of these outputs takes them away; another shard's, in the
+    same folder, stay."""
+    out, tables = tmp_path / "o", tmp_path / "tables"
+    assert run(good_tree, "--out", out).exit_code == 0
+    tables.mkdir()
+    left = [out / f".{name}.0123456789ab.tmp" for name in ("results.jsonl", "manifest.json")]
+    left.append(tables / ".all.csv.0123456789ab.tmp")
+    other = out / ".results.shard-0-of-2.jsonl.0123456789ab.tmp"
+    for tmp in (*left, other):
+        tmp.write_bytes(b"half a file")
+    resumed = run(good_tree, "--out", out, "--resume", "--csv", tables / "all.csv")
+    assert resumed.exit_code == 0, resumed.output
+    assert sorted(p.name for p in tables.iterdir()) == ["all.csv"]
+    assert sorted(p.name for p in out.iterdir() if p.name.endswith(".tmp")) == [other.name]
+
+
 def test_a_reader_that_goes_away_stops_the_run_without_an_internal_error(tmp_path: Path):
     """`brooker grade DIR --json | head`: the reader closing stdout stops the run as an
     interruption does (exit 141, manifest "interrupted", resumable), not as a bug (exit 1 and

@@ -1101,6 +1101,7 @@ def _run(
             manifest["error"] = failure
         batch.write_manifest(manifest_path, manifest)
 
+    _remove_temporaries(out, suffix, csv_file)
     try:
         previous: dict[str, dict[str, Any]] = {}
         if not resume:
@@ -1238,6 +1239,22 @@ def _run(
             if failure is None:
                 raise
     return code
+
+
+def _remove_temporaries(out: Path, suffix: str, csv_file: Path | None) -> None:
+    """Remove what a run of these outputs killed while it wrote one (SIGKILL: no cleanup
+    runs) left: the temporary files of its results file (rewritten by ``--resume``), its
+    manifest, its review page and the CSV (:func:`brooker.atomic.atomic_write_bytes`), a
+    results file's worth for a big archive, which stayed for good. This run holds the lock of
+    these outputs (:func:`_lock_out`), so no other run is writing them; another shard's, in
+    the same folder, are left alone. (The overlays' are the batch's:
+    :func:`brooker.batch.grade_many`.)"""
+    from brooker.atomic import is_stream, remove_temporaries
+
+    for name in (f"results{suffix}.jsonl", f"manifest{suffix}.json", f"report{suffix}.html"):
+        remove_temporaries(out / name)
+    if csv_file is not None and not is_stream(csv_file):  # written where its link points
+        remove_temporaries(os.path.realpath(csv_file))
 
 
 def _finish(
