@@ -83,6 +83,13 @@ def _temporary_name(folder: Path, name: str) -> Path:
     return folder / f".{name}.{secrets.token_hex(6)}.tmp"
 
 
+def temporary_of(name: str) -> str | None:
+    """The name of the file that ``name``, a temporary file of :func:`atomic_write_bytes`,
+    was to become; None when ``name`` is not one."""
+    m = _TEMPORARY.fullmatch(name)
+    return None if m is None else m.group(1)
+
+
 def leftover_temporaries(folder: str | os.PathLike[str]) -> dict[str, list[Path]]:
     """The temporary files of :func:`atomic_write_bytes` in ``folder``, by the name of the
     file each was to become (none when the folder cannot be listed).
@@ -94,9 +101,9 @@ def leftover_temporaries(folder: str | os.PathLike[str]) -> dict[str, list[Path]
     try:
         with os.scandir(folder) as entries:
             for entry in entries:
-                m = _TEMPORARY.fullmatch(entry.name)
-                if m is not None:
-                    found.setdefault(m.group(1), []).append(Path(entry.path))
+                made = temporary_of(entry.name)
+                if made is not None:
+                    found.setdefault(made, []).append(Path(entry.path))
     except OSError:
         pass
     return found
