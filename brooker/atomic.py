@@ -7,9 +7,14 @@ through :func:`atomic_write_bytes`, so an interrupted run leaves no half-written
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import stat
 from pathlib import Path
+
+#: The temporary file :func:`atomic_write_bytes` writes ``<name>`` through, in its folder:
+#: ``.<name>.<12 hex digits>.tmp``.
+_TEMPORARY = re.compile(r"\.(.+)\.[0-9a-f]{12}\.tmp", re.DOTALL)
 
 
 def atomic_write_bytes(
@@ -48,14 +53,16 @@ def atomic_write_bytes(
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
     for name in ("O_CLOEXEC", "O_BINARY", "O_NOINHERIT"):
         flags |= getattr(os, name, 0)
-    while True:
-        tmp = folder / f".{target.name}.{secrets.token_hex(6)}.tmp"
-        try:
-            fd = os.open(tmp, flags, mode)  # the umask applies, as for any new file
-            break
-        except FileExistsError:  # pragma: no cover - 48 random bits
-            continue
+    tmp = _temporary_name(folder, target.name)
+    # opened inside the try: a stop (KeyboardInterrupt, which brooker grade raises for SIGTERM
+    # and SIGHUP too) raised the instant os.open returns removes it as well
     try:
+        while True:
+            try:
+                fd = os.open(tmp, flags, mode)  # the umask applies, as for any new file
+                break
+            except FileExistsError:  # pragma: no cover - 48 random bits
+                tmp = _temporary_name(folder, target.name)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -69,6 +76,48 @@ def atomic_write_bytes(
         raise
     _fsync_dir(folder)
     return named
+
+
+def _temporary_name(folder: Path, name: str) -> Path:
+    """A new name for the temporary file ``name`` is written through (:data:`_TEMPORARY`)."""
+    return folder / f".{name}.{secrets.token_hex(6)}.tmp"
+
+
+def temporary_of(name: str) -> str | None:
+    """The name of the file that ``name``, a temporary file of :func:`atomic_write_bytes`,
+    was to become; None when ``name`` is not one."""
+    m = _TEMPORARY.fullmatch(name)
+    return None if m is None else m.group(1)
+
+
+def leftover_temporaries(folder: str | os.PathLike[str]) -> dict[str, list[Path]]:
+    """The temporary files of :func:`atomic_write_bytes` in ``folder``, by the name of the
+    file each was to become (none when the folder cannot be listed).
+
+    A writer killed between creating its temporary file and renaming it (SIGKILL, a worker
+    killed at its time limit: no cleanup runs) leaves it behind; only the caller can tell
+    such a file from one that another process is writing now."""
+    found: dict[str, list[Path]] = {}
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                made = temporary_of(entry.name)
+                if made is not None:
+                    found.setdefault(made, []).append(Path(entry.path))
+    except OSError:
+        pass
+    return found
+
+
+def remove_temporaries(path: str | os.PathLike[str]) -> None:
+    """Remove the temporary files that writes of ``path`` left in its folder
+    (:func:`leftover_temporaries`): for a file no other process is writing now."""
+    named = Path(path)
+    for tmp in leftover_temporaries(named.parent).get(named.name, ()):
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -72,7 +72,7 @@ from typing import IO, Any, Final, Literal
 
 from brooker import threads
 from brooker._version import __version__
-from brooker.atomic import atomic_write_bytes
+from brooker.atomic import atomic_write_bytes, leftover_temporaries
 from brooker.config import AnalysisConfig
 from brooker.errors import (
     BrookerError,
@@ -1147,6 +1147,44 @@ def _maybe_stopping_too(proc: Any) -> bool:
     return True
 
 
+def _overlay_files(path: str, name: str | None) -> tuple[str, ...]:
+    """The names :func:`brooker.pipeline.grade_path` gives the overlay of ``path`` and its hip
+    crops in the output folder (``name``: its ``overlay_name``)."""
+    from brooker.overlay import overlay_name_for
+    from brooker.paths import safe_stem
+
+    stem = safe_stem(name or overlay_name_for(path))
+    return (f"{stem}.png", f"{stem}-right.png", f"{stem}-left.png")
+
+
+def _remove_temporaries(out_dir: str | None, tasks: Iterable[tuple[str, str | None]]) -> None:
+    """Remove from ``out_dir`` the temporary files that writes of the overlays of ``tasks``
+    (``(path, overlay name)``) left there.
+
+    A worker killed while it writes an overlay (at the time limit, by a run being stopped,
+    which kills its busy workers, or with the whole job) runs no cleanup, and its temporary
+    file (:func:`brooker.atomic.atomic_write_bytes`), megabytes, stayed for good: neither a
+    later run nor ``--resume`` took it away. Called for files no other process is grading now
+    (those of workers this run killed; those a run is about to grade: one run at a time
+    writes a results file), so none of these is being written; the temporary files of other
+    films, another shard's grading into the same folder, are left alone. The folder is listed
+    once, and the names are worked out only when it holds a temporary file."""
+    if out_dir is None:
+        return
+    found = leftover_temporaries(out_dir)
+    if not found:
+        return
+    for path, name in tasks:
+        try:
+            files = _overlay_files(path, name)
+        except (OSError, RuntimeError):  # a symlink loop: grade_path draws no overlay of it
+            continue
+        for file in files:
+            for tmp in found.get(file, ()):
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+
+
 def _failed(path: str, code: str, message: str) -> GradingResult:
     """An error result for a file whose worker was lost; hashed here for the resume key."""
     try:
@@ -1235,14 +1273,19 @@ def _run_pool(
                 busy -= 1
                 if replace_worker:
                     _stop_worker(w, kill=True, path=path)
+                    if common.get("overlay"):  # killed, or died, maybe while writing one
+                        _remove_temporaries(common.get("out_dir"), [tasks[task_id]])
                     pool.remove(w)
                     if pending:
                         pool.append(_start_worker(ctx, grade_fn))
                 finished.append(result)
             yield from finished
     finally:
+        lost = [tasks[w.task[0]] for w in pool if w.task is not None]
         for w in pool:
             _stop_worker(w, kill=w.task is not None or not w.proc.is_alive())
+        if lost and common.get("overlay"):  # the workers killed while grading them
+            _remove_temporaries(common.get("out_dir"), lost)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1945,6 +1988,8 @@ def grade_many(
         workers = usable_cpus()
     if out is not None:
         os.makedirs(out, exist_ok=True)
+        if overlay and files:  # what a run killed while writing their overlays left
+            _remove_temporaries(out, [(f, names.get(f)) for f in files])
     common = {"out_dir": out, "overlay": overlay, "overlay_crops": overlay_crops}
     writer = ResultsWriter(results_file) if results_file is not None and files else None
     try:

@@ -46,7 +46,7 @@ from typing import Any
 
 from brooker._version import __version__
 from brooker.agreement import CLASSES, REVIEW_COLUMNS
-from brooker.atomic import atomic_write_bytes
+from brooker.atomic import atomic_write_bytes, temporary_of
 from brooker.errors import path_named
 from brooker.units import label_gap_mm
 
@@ -263,9 +263,17 @@ def _make_and_keep(png: str, target: str | None) -> tuple[str, int, int] | None:
         try:
             atomic_write_bytes(keep, data)
             stem = Path(png).stem
-            for old in keep.parent.glob(f"{glob.escape(stem)}.*"):
-                rest = old.name[len(stem) + 1 :]
-                if old != keep and re.fullmatch(r"[0-9a-f]{16}\.(webp|jpg)", rest):
+            pattern = glob.escape(stem)
+            # the older thumbnails of this overlay, and the temporary file of one that a
+            # build killed as it kept it left (SIGKILL: no cleanup runs)
+            for old in [*keep.parent.glob(f"{pattern}.*"), *keep.parent.glob(f".{pattern}.*")]:
+                name = temporary_of(old.name) or old.name
+                rest = name[len(stem) + 1 :]
+                if (
+                    old != keep
+                    and name.startswith(f"{stem}.")
+                    and re.fullmatch(r"[0-9a-f]{16}\.(webp|jpg)", rest)
+                ):
                     old.unlink(missing_ok=True)
         except OSError:  # a read-only run folder: no cache, same page
             pass

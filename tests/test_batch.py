@@ -322,6 +322,68 @@ def test_timeout_and_crash_do_not_stop_the_batch(tmp_path: Path):
     assert by["slow"]["input_sha256"] == batch.file_sha256(tmp_path / "slow")
 
 
+def _stuck_writing_grade(path, config=None, *, out_dir=None, **kwargs):  # type: ignore[no-untyped-def]
+    """fake_grade, but for a file holding ``STUCK`` the write of its overlay (where grade_path
+    writes it) hangs in its fsync (a slow disk, a hung NFS server): its temporary file is
+    made, which a worker killed then leaves behind."""
+    if b"STUCK" in Path(path).read_bytes():
+        from brooker.atomic import atomic_write_bytes
+        from brooker.overlay import overlay_name_for
+
+        os.fsync = lambda fd: time.sleep(60)  # in this worker process only
+        atomic_write_bytes(Path(out_dir) / f"{overlay_name_for(path)}.png", b"an overlay")
+    return fake_grade(path)
+
+
+def _temporaries(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
+def test_a_worker_killed_at_the_time_limit_leaves_no_temporary_file(tmp_path: Path):
+    """A worker killed while it wrote an overlay left the overlay's temporary file (megabytes)
+    in --out for good."""
+    out = tmp_path / "out"
+    f = _write(tmp_path / "in" / "stuck", b"STUCK")
+    (rec,) = _records(batch.grade_many([f], workers=1, out_dir=out, timeout_s=1.0,
+                                       grade_fn=_stuck_writing_grade))  # fmt: skip
+    assert rec["error"]["code"] == "timeout"
+    assert _temporaries(out) == []
+
+
+def test_a_stopped_batch_leaves_no_temporary_file(tmp_path: Path):
+    """Stopped (Ctrl-C, SIGTERM: the generator closed) while a worker writes an overlay, the
+    batch kills that worker, and takes away the temporary file it was writing."""
+    out = tmp_path / "out"
+    files = [_write(tmp_path / "in" / "a", b"one"), _write(tmp_path / "in" / "b", b"STUCK")]
+    gen = batch.grade_many(files, workers=2, out_dir=out, timeout_s=None,
+                           grade_fn=_stuck_writing_grade)  # fmt: skip
+    assert Path(next(gen).file).name == "a"
+    deadline = time.monotonic() + 30
+    while not _temporaries(out):  # the stuck worker is in its write
+        assert time.monotonic() < deadline, "the overlay's write never started"
+        time.sleep(0.02)
+    gen.close()
+    assert _temporaries(out) == []
+
+
+def test_a_run_takes_away_the_temporary_files_of_the_films_it_grades(tmp_path: Path):
+    """Those a run killed with its workers (SIGKILL: no cleanup runs) left, for the films a
+    resumed run grades; another film's (another shard's, grading into the same folder now)
+    stay."""
+    from brooker.overlay import overlay_name_for
+
+    out = tmp_path / "out"
+    out.mkdir()
+    f = _write(tmp_path / "in" / "f", b"one")
+    left = out / f".{overlay_name_for(f)}.png.0123456789ab.tmp"
+    crop = out / f".{overlay_name_for(f)}-left.png.0123456789ab.tmp"
+    other = out / ".other-0123456789abcdef.png.0123456789ab.tmp"
+    for tmp in (left, crop, other):
+        tmp.write_bytes(b"half an overlay")
+    list(batch.grade_many([f], workers=0, out_dir=out, grade_fn=fake_grade, resume=True))
+    assert _temporaries(out) == [other.name]
+
+
 def test_missing_file_gets_a_record(tmp_path: Path):
     (rec,) = _records(batch.grade_many([tmp_path / "gone.dcm"], workers=1, grade_fn=fake_grade))
     assert rec["status"] == "error"
@@ -418,6 +480,30 @@ def test_manifest_and_counts(tmp_path: Path):
     back = json.loads((tmp_path / "manifest.json").read_text())
     assert back["tool"] == "brooker"
     assert back["dependencies"]["pydicom"]
+
+
+def test_a_stop_as_the_manifest_is_opened_leaves_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A stop (brooker grade raises SIGTERM and SIGHUP as Ctrl-C's KeyboardInterrupt) landing
+    the instant the temporary file was made, before the write was under way, left
+    .manifest.json.<hex>.tmp in --out."""
+    from brooker import atomic
+
+    real_open = os.open
+
+    def open_then_stopped(path: Any, flags: int, mode: int = 0o777, **kw: Any) -> int:
+        fd = real_open(path, flags, mode, **kw)
+        if not str(path).endswith(".tmp"):
+            return fd
+        os.close(fd)
+        raise KeyboardInterrupt  # the signal's handler, run as os.open returns
+
+    monkeypatch.setattr(atomic.os, "open", open_then_stopped)
+    with pytest.raises(KeyboardInterrupt):
+        batch.write_manifest(tmp_path / "manifest.json", {"tool": "brooker"})
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_outputs_honour_the_umask(tmp_path: Path):

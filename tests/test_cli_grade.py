@@ -1128,6 +1128,27 @@ def test_a_run_killed_once_its_manifest_is_written_never_resumes_the_old_records
     assert manifest["options"]["pixel_spacing"] == [0.15, 0.15]
 
 
+def test_a_run_takes_away_what_a_killed_run_left_of_its_outputs(
+    fake_engine: None, good_tree: Path, tmp_path: Path
+):
+    """A run killed (SIGKILL) while it rewrote its results file (--resume), or wrote its
+    manifest or CSV, left their temporary files: a results file's worth for a big archive,
+    there for good. The next run of these outputs takes them away; another shard's, in the
+    same folder, stay."""
+    out, tables = tmp_path / "o", tmp_path / "tables"
+    assert run(good_tree, "--out", out).exit_code == 0
+    tables.mkdir()
+    left = [out / f".{name}.0123456789ab.tmp" for name in ("results.jsonl", "manifest.json")]
+    left.append(tables / ".all.csv.0123456789ab.tmp")
+    other = out / ".results.shard-0-of-2.jsonl.0123456789ab.tmp"
+    for tmp in (*left, other):
+        tmp.write_bytes(b"half a file")
+    resumed = run(good_tree, "--out", out, "--resume", "--csv", tables / "all.csv")
+    assert resumed.exit_code == 0, resumed.output
+    assert sorted(p.name for p in tables.iterdir()) == ["all.csv"]
+    assert sorted(p.name for p in out.iterdir() if p.name.endswith(".tmp")) == [other.name]
+
+
 def test_a_reader_that_goes_away_stops_the_run_without_an_internal_error(tmp_path: Path):
     """`brooker grade DIR --json | head`: the reader closing stdout stops the run as an
     interruption does (exit 141, manifest "interrupted", resumable), not as a bug (exit 1 and
@@ -1313,6 +1334,40 @@ def test_stop_signal_is_raised_as_an_interruption_and_the_handler_put_back(
     assert r.stderr.strip() == line
     assert json.loads((out / "manifest.json").read_text())["state"] == "interrupted"
     assert len(batch.read_records(out / "results.jsonl")) == 1  # written before the signal
+    assert signal.getsignal(sig) is before
+
+
+@pytest.mark.parametrize(("sig", "code", "line"), STOP_SIGNALS)
+def test_a_stop_while_the_manifest_is_closed_leaves_it_interrupted(
+    fake_engine: None,
+    good_tree: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sig: signal.Signals,
+    code: int,
+    line: str,
+):
+    """A stop that lands as the run ends, while its manifest is being closed (every film
+    graded, the CSV written), cut that write: the run exited 143 (129) with its manifest
+    saying "running" for good. It says "interrupted", as the exit code does."""
+    before = signal.getsignal(sig)
+    write_manifest = batch.write_manifest
+
+    def signal_as_closed(path: Path, manifest: dict[str, Any]) -> None:
+        if manifest["state"] != "running" and signal.getsignal(sig) is not before:
+            signal.raise_signal(sig)  # the first signal: raised here, the write not done
+        write_manifest(path, manifest)
+
+    monkeypatch.setattr(batch, "write_manifest", signal_as_closed)
+    out = tmp_path / "o"
+    r = run(good_tree, "--out", out, "--workers", "1", "--csv", tmp_path / "all.csv")
+    assert r.exit_code == code, r.output
+    assert line in r.stderr
+    assert (tmp_path / "all.csv").exists()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["state"] == "interrupted"
+    assert manifest["finished_at"] is not None
+    assert manifest["counts"]["files"] == len(batch.read_records(out / "results.jsonl")) == 2
     assert signal.getsignal(sig) is before
 
 

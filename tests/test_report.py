@@ -237,6 +237,25 @@ def test_thumbnails_are_kept_for_the_next_build(
     assert report.cache_file(png, cache).name in entries
 
 
+def test_a_thumbnail_made_again_takes_away_what_a_killed_build_left(tmp_path: Path) -> None:
+    """A build killed (SIGKILL) while it kept a thumbnail left its temporary file in the
+    cache for good: the next build, making that thumbnail again, takes it away; another
+    overlay's stays."""
+    out = tmp_path / "run"
+    make_run(out)
+    cache = out / report.THUMB_CACHE
+    png = out / "a-00000000.png"
+    left = cache / f".{report.cache_file(png, cache).name}.0123456789ab.tmp"
+    older = cache / ".a-00000000.0123456789abcdef.webp.0123456789ab.tmp"
+    other = cache / ".z-00000009.0123456789abcdef.webp.0123456789ab.tmp"
+    cache.mkdir()
+    for tmp in (left, older, other):
+        tmp.write_bytes(b"half a thumbnail")
+    report.write_report(out)
+    assert sorted(p.name for p in cache.iterdir() if p.name.endswith(".tmp")) == [other.name]
+    assert report.cache_file(png, cache).is_file()
+
+
 def test_hostile_names_are_escaped(tmp_path: Path) -> None:
     out = tmp_path / "run"
     recs = make_run(out)

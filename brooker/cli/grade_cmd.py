@@ -1107,6 +1107,7 @@ def _run(
             manifest["error"] = failure
         batch.write_manifest(manifest_path, manifest)
 
+    _remove_temporaries(out, suffix, csv_file)
     try:
         previous: dict[str, dict[str, Any]] = {}
         if not resume:
@@ -1231,10 +1232,35 @@ def _run(
     finally:
         try:
             close_manifest(state, records, len(previous), failure)
+        except KeyboardInterrupt:
+            # stopped (Ctrl-C, SIGTERM, SIGHUP) while the manifest was being closed: that
+            # write was cut, and the manifest still said "running" (its every film graded and
+            # every output written, often: the stop comes as the run ends); it says the run
+            # was stopped, as the exit code does. Only the first SIGTERM or SIGHUP raises, so
+            # one sent again does not cut this write too.
+            with contextlib.suppress(OutputError):
+                close_manifest("interrupted", records, len(previous), failure)
+            raise
         except OutputError:
             if failure is None:
                 raise
     return code
+
+
+def _remove_temporaries(out: Path, suffix: str, csv_file: Path | None) -> None:
+    """Remove what a run of these outputs killed while it wrote one (SIGKILL: no cleanup
+    runs) left: the temporary files of its results file (rewritten by ``--resume``), its
+    manifest, its review page and the CSV (:func:`brooker.atomic.atomic_write_bytes`), a
+    results file's worth for a big archive, which stayed for good. This run holds the lock of
+    these outputs (:func:`_lock_out`), so no other run is writing them; another shard's, in
+    the same folder, are left alone. (The overlays' are the batch's:
+    :func:`brooker.batch.grade_many`.)"""
+    from brooker.atomic import is_stream, remove_temporaries
+
+    for name in (f"results{suffix}.jsonl", f"manifest{suffix}.json", f"report{suffix}.html"):
+        remove_temporaries(out / name)
+    if csv_file is not None and not is_stream(csv_file):  # written where its link points
+        remove_temporaries(os.path.realpath(csv_file))
 
 
 def _finish(
