@@ -533,6 +533,9 @@ def _load(
             "assumed bright"
         )
     else:
+        shift = _high_bit_shift(ds, ts, raw, bits_alloc, bits_stored, pixel_rep == 1, caveats)
+        if shift:
+            raw = np.right_shift(raw, shift)  # arithmetic on signed samples: the sign is kept
         _check_pixel_values(raw, bits_stored, pixel_rep == 1, where, caveats)
         stored = _mask_to_bits_stored(raw, bits_stored, pixel_rep == 1)
         del raw
@@ -1142,6 +1145,49 @@ def _roughness(values: npt.NDArray[np.signedinteger[Any]]) -> float:
     if hi <= lo:
         return 0.0
     return float(np.abs(np.diff(values, axis=1)).mean() / (hi - lo))
+
+
+def _high_bit_shift(
+    ds: Dataset,
+    ts: UID,
+    raw: npt.NDArray[Any],
+    bits_alloc: int,
+    bits_stored: int,
+    signed: bool,
+    caveats: list[str],
+) -> int:
+    """How far the stored values stand above the sample's lowest bit: (0028,0102) High Bit
+    less (0028,0101) Bits Stored - 1, for native pixel data whose High Bit says so and whose
+    values bear it out (0 when High Bit is the usual Bits Stored - 1, missing, unreadable or
+    impossible, or the values sit at the bottom all the same).
+
+    PS3.5 8.1.1 lets the stored bits sit anywhere in the sample, High Bit naming the top one;
+    most IODs (DX among them) ask for them at the bottom, but a film written otherwise (High
+    Bit 15, Bits Stored 12) was refused as noise, "corrupt header", though its header says
+    where the values are. They are shifted down to be read, with a caveat, when they need
+    bits above Bits Stored and leave the bits below the shift clear; a High Bit set too high
+    over values at the bottom (a writer's slip) is left alone."""
+    if ts not in _NATIVE_SYNTAXES or raw.dtype.kind not in "iu":
+        return 0  # a decoder gives the values of a compressed stream at the bottom
+    try:
+        high = _int_value(ds, 0x00280102, "(0028,0102) High Bit", "", default=bits_stored - 1)
+    except MalformedDicomError:
+        return 0
+    if not bits_stored - 1 < high < bits_alloc:
+        return 0
+    shift = high - (bits_stored - 1)
+    sample = raw.ravel()[:: max(1, raw.size // _VALUE_SAMPLE)].astype(np.int64)
+    lo, hi = (-(1 << (bits_stored - 1)), (1 << (bits_stored - 1)) - 1) if signed else (
+        0, (1 << bits_stored) - 1)  # fmt: skip
+    at_the_bottom = bool(((sample >= lo) & (sample <= hi)).all())
+    if at_the_bottom or bool((sample & ((1 << shift) - 1)).any()):
+        return 0
+    caveats.append(
+        f"(0028,0102) High Bit {high} with (0028,0101) Bits Stored {bits_stored}: the values "
+        f"stand in bits {shift}-{high} of each {bits_alloc}-bit sample (not at the bottom, as "
+        "most IODs ask) and were read shifted down"
+    )
+    return shift
 
 
 def _check_pixel_values(

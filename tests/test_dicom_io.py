@@ -1036,3 +1036,30 @@ def test_loaded_radiograph_defaults(tmp_path: Path) -> None:
     assert rad.meta.cols == SHAPE[1]
     assert rad.meta.bits_stored == 12
     assert rad.meta.modality == "DX"
+
+
+@pytest.mark.parametrize("at_the_top", [True, False])
+def test_high_bit_says_where_the_stored_bits_stand(tmp_path: Path, at_the_top: bool) -> None:
+    """(0028,0102) High Bit 15 with Bits Stored 12: the values in bits 4-15 of each sample (as
+    PS3.5 8.1.1 allows) were refused as noise ("corrupt header"); they are read shifted down,
+    with a caveat. The same High Bit over values at the bottom (a writer's slip) reads them
+    as they are."""
+    from conftest import ROOT
+    from pydicom.uid import ExplicitVRLittleEndian
+
+    src = ROOT / "sample_images" / "pelvis_1_vs_2.dcm"
+    ds = pydicom.dcmread(src)
+    assert (int(ds.BitsAllocated), int(ds.BitsStored), int(ds.HighBit)) == (16, 12, 11)
+    values = ds.pixel_array.astype(np.uint16)
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.HighBit = 15
+    ds.PixelData = (values << 4 if at_the_top else values).tobytes()
+    path = tmp_path / "high_bit.dcm"
+    ds.save_as(path)
+    original, moved = load_radiograph(src), load_radiograph(path)
+    np.testing.assert_array_equal(moved.pixels, original.pixels)
+    said = [c for c in moved.caveats if "(0028,0102) High Bit 15" in c]
+    assert len(said) == int(at_the_top)
+    if at_the_top:
+        assert "bits 4-15 of each 16-bit sample" in said[0]
+        assert grade_path(path).to_record()["status"] == "ok"
