@@ -467,18 +467,19 @@ _LINE_BREAK = re.compile(r"\r\n?|\n")
 
 def _runaway_quote(text: str, delimiter: str) -> tuple[int, int | None] | None:
     r"""Where a quoted cell missing its closing ``"`` opens, and the line its run ends on
-    (``None``: the end of the file); ``None`` when no row was swallowed by one.
+    (``None``: the end of the file); ``None`` when no row was seen swallowed by one.
 
     Python's csv module (not strict) reads everything from such a quote to the next ``"``, or
     the end of the file, into one cell, so the rows in between vanish without a word. The
     quoted cells are followed here as the csv module reads them (a ``"`` opens one only at
     the start of a cell; ``""`` inside one is a quote). One that spans lines ran away when
-    what follows its closing ``"`` is more text, not the delimiter or the line's end (blanks
-    aside: that ``"`` opened a later cell), or when the text before that ``"`` ends in the
-    delimiter (it opened a cell such as ``", see above"``); one left open at the end of the
-    file ran away when a line after its first holds anything. A note on several lines,
-    quoted and closed, is neither, whatever it holds; so is a quote left open on the last row
-    (the cell only takes the line break).
+    the ``"`` that closes it opened a later cell: text other than blanks follows it on its
+    line before the delimiter (``"fine"``), or another ``"`` stands inside a cell after it on
+    that line (``", see above"``). One left open at the end of the file ran away when a line
+    after its first holds anything. A note on several lines, quoted and closed, is neither,
+    whatever it holds; so is a quote left open on the last row (the cell only takes the line
+    break). Not caught: a run closed by a ``"`` that ends a later line (``gap 5"``), which
+    looks like a closed note.
 
     >>> _runaway_quote('a,b,c\r\n1,2,"x\r\n3,4,y\r\n', ",")
     (2, None)
@@ -486,9 +487,11 @@ def _runaway_quote(text: str, delimiter: str) -> tuple[int, int | None] | None:
     (2, 3)
     >>> _runaway_quote('a,b,c\n1,2,"x\n3,4,", see above"\n', ",")
     (2, 3)
-    >>> _runaway_quote('a,b,c\n1,2,5" gap\n3,4,"y ""z"" w"\n5,6,"two, three\nlines" \n7,8,"x\n',
-    ...                ",")
+    >>> _runaway_quote('a;b;c\n1;"hip;\nknee;";2\n3;4;"x ""y"" z"\n5;6;"two\nlines" \n7;8;"x\n',
+    ...                ";")
     """
+    blank_chars = " \t".replace(delimiter, "")  # a tab is the delimiter of a TSV
+    blanks = re.compile("[" + re.escape(blank_chars) + "]*")
     pos = 0
     while (p := text.find('"', pos)) >= 0:
         if p > 0 and text[p - 1] not in (delimiter, "\r", "\n"):
@@ -499,17 +502,29 @@ def _runaway_quote(text: str, delimiter: str) -> tuple[int, int | None] | None:
             k += 2
         content = text[p + 1 :] if k < 0 else text[p + 1 : k]
         if _LINE_BREAK.search(content):
-            opens = 1 + len(_LINE_BREAK.findall(text, 0, p))
             if k < 0:
                 later = _LINE_BREAK.split(content)[1:]
-                return (opens, None) if any(line.strip() for line in later) else None
-            after = text[k + 1 : k + 1 + 64].lstrip(" \t")[:1]
-            if after not in ("", "\r", "\n", delimiter) or content.endswith(delimiter):
+                if any(line.strip() for line in later):
+                    return _line_of(text, p), None
+                return None
+            eol = _LINE_BREAK.search(text, k + 1)
+            rest = text[k + 1 : len(text) if eol is None else eol.start()]
+            lead = blanks.match(rest)
+            after = rest[0 if lead is None else lead.end() :][:1]
+            inner = re.search(rf'[^{re.escape(delimiter)}]"', rest)
+            if after not in ("", delimiter) or inner is not None:
+                opens = _line_of(text, p)
                 return opens, opens + len(_LINE_BREAK.findall(content))
         if k < 0:
             return None
         pos = k + 1
     return None
+
+
+def _line_of(text: str, index: int) -> int:
+    """The line (from 1) ``text[index]`` stands on, counting CR, LF and CRLF as the csv
+    module does."""
+    return 1 + len(_LINE_BREAK.findall(text, 0, index))
 
 
 def read_ratings(

@@ -440,6 +440,9 @@ def test_an_empty_path_is_named_as_typed() -> None:
                      + "".join(f"f{i},2,2,note {i}\n" for i in range(6000)),
                      "line 2: a quoted cell opens here and runs to the end of the file",
                      id="past-the-field-size-limit"),
+        pytest.param("file,note,tool_class,reader_class\na,\"oops,1,1\nb,14\"" + " " * 70
+                     + "x,2,2\nc,ok,3,3\n", 'line 2: a quoted cell opens here and runs to line 3',
+                     id="text-far-after-the-quote"),
         pytest.param(REVIEW.replace("7.8,\r\n", '7.8,"re-measure\r\n'), "line 2: a quoted cell "
                      'opens here and runs to line 3 (a closing " missing?)', id="closed-later"),
         pytest.param(REVIEW.replace("IV,0.0,", 'IV,0.0,"x'), "line 5: a quoted cell opens "
@@ -471,6 +474,8 @@ def test_a_quote_never_closed_is_a_usage_error(tmp_path: Path, text: str, where:
                      "a, b\r\nc, d, e, f, g, h, i", id="a-rows-worth-of-commas-on-its-lines"),
         pytest.param(REVIEW + 'd.dcm,1.5,left,II,II,,"two\r\nlines",\r\n', "two\r\nlines",
                      id="a-cell-more-than-the-header"),
+        pytest.param(REVIEW + 'd.dcm,1.5,left,II,II,,"left,\r\nright,"\r\n', "left,\r\nright,",
+                     id="ending-in-the-delimiter"),
     ],
 )  # fmt: skip
 def test_a_note_on_several_lines_is_read(tmp_path: Path, text: str, note: str) -> None:
@@ -482,6 +487,22 @@ def test_a_note_on_several_lines_is_read(tmp_path: Path, text: str, note: str) -
     assert ratings.pairs == ((3, 3), (3, 2), (0, 0), (4, 4), (2, 2))
     with path.open(newline="", encoding="utf-8") as f:
         assert list(csv.DictReader(f))[-1]["note"] == note
+
+
+def test_a_tab_separated_note_on_two_lines_is_read(tmp_path: Path) -> None:
+    """The blanks allowed after a note's closing quote took the tab that follows it, the
+    delimiter, for a blank, and the next cell for text after the quote: refused."""
+    path = _write(tmp_path / "review.tsv", "file\tnote\ttool_class\treader_class\n"
+                                           'a\t"two\nlines"\t1\t1\nb\tok\t2\t2\n')  # fmt: skip
+    assert ag.read_ratings(path).pairs == ((1, 1), (2, 2))
+
+
+def test_a_run_closed_at_the_end_of_a_later_line_is_not_caught(tmp_path: Path) -> None:
+    """The known limit of the check: a quote closing a later line (an inch mark) makes the run
+    look like a note on two lines, as the csv module reads it, and that row is lost."""
+    path = _write(tmp_path / "r.csv", 'file,tool_class,reader_class,note\na,1,1,"oops\n'
+                                      'b,2,2,gap 5"\nc,3,3,ok\n')  # fmt: skip
+    assert ag.read_ratings(path).pairs == ((1, 1), (3, 3))
 
 
 def test_column_names_given_match_with_blanks_around_them_stripped(tmp_path: Path) -> None:
