@@ -6,10 +6,12 @@ through :func:`atomic_write_bytes`, so an interrupted run leaves no half-written
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
 import stat
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 #: The temporary file :func:`atomic_write_bytes` writes ``<name>`` through, in its folder:
@@ -109,15 +111,19 @@ def leftover_temporaries(folder: str | os.PathLike[str]) -> dict[str, list[Path]
     return found
 
 
-def remove_temporaries(path: str | os.PathLike[str]) -> None:
-    """Remove the temporary files that writes of ``path`` left in its folder
-    (:func:`leftover_temporaries`): for a file no other process is writing now."""
-    named = Path(path)
-    for tmp in leftover_temporaries(named.parent).get(named.name, ()):
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
+def remove_temporaries(
+    folder: str | os.PathLike[str],
+    names: Iterable[str],
+    found: Mapping[str, list[Path]] | None = None,
+) -> None:
+    """Remove the temporary files that writes of the files ``names`` left in ``folder``
+    (:func:`leftover_temporaries`, listed once; ``found``: that listing, already made): for
+    files no other process is writing now."""
+    found = leftover_temporaries(folder) if found is None else found
+    for name in names:
+        for tmp in found.get(name, ()):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -72,7 +72,7 @@ from typing import IO, Any, Final, Literal
 
 from brooker import threads
 from brooker._version import __version__
-from brooker.atomic import atomic_write_bytes, leftover_temporaries
+from brooker.atomic import atomic_write_bytes, leftover_temporaries, remove_temporaries
 from brooker.config import AnalysisConfig
 from brooker.errors import (
     BrookerError,
@@ -1174,15 +1174,13 @@ def _remove_temporaries(out_dir: str | None, tasks: Iterable[tuple[str, str | No
     found = leftover_temporaries(out_dir)
     if not found:
         return
+    files: list[str] = []
     for path, name in tasks:
         try:
-            files = _overlay_files(path, name)
+            files += _overlay_files(path, name)
         except (OSError, RuntimeError):  # a symlink loop: grade_path draws no overlay of it
             continue
-        for file in files:
-            for tmp in found.get(file, ()):
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
+    remove_temporaries(out_dir, files, found)
 
 
 def _failed(path: str, code: str, message: str) -> GradingResult:

@@ -1257,10 +1257,13 @@ def _remove_temporaries(out: Path, suffix: str, csv_file: Path | None) -> None:
     :func:`brooker.batch.grade_many`.)"""
     from brooker.atomic import is_stream, remove_temporaries
 
-    for name in (f"results{suffix}.jsonl", f"manifest{suffix}.json", f"report{suffix}.html"):
-        remove_temporaries(out / name)
+    # the folder listed once: it holds every film's overlay
+    remove_temporaries(
+        out, (f"results{suffix}.jsonl", f"manifest{suffix}.json", f"report{suffix}.html")
+    )
     if csv_file is not None and not is_stream(csv_file):  # written where its link points
-        remove_temporaries(os.path.realpath(csv_file))
+        real = os.path.realpath(csv_file)
+        remove_temporaries(os.path.dirname(real), [os.path.basename(real)])
 
 
 def _finish(
