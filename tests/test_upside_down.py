@@ -279,3 +279,22 @@ def test_an_orientation_both_quarter_turned_and_upside_down_is_not_called_both()
     assert _upside_down(("H", "LH"), caveats)
     assert "turned a quarter" not in _not_left_right(("H", "LH"))
     assert "turned a quarter" in _not_left_right(("H", "L"))
+
+
+def test_inspect_says_whether_the_film_is_stored_upside_down(tmp_path: Path) -> None:
+    """``inspect --json`` had no such field: only the caveat's text said it."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from brooker.cli import app
+
+    runner = CliRunner()
+    down = _stored_upside_down(FILM, tmp_path / "down.dcm")
+    for path, expected in ((FILM, False), (down, True)):
+        res = runner.invoke(app, ["inspect", str(path), "--json"])
+        assert res.exit_code == 0, res.output
+        assert json.loads(res.stdout)["upside_down"] is expected
+        table = runner.invoke(app, ["inspect", str(path)], env={"COLUMNS": "200"})
+        assert table.exit_code == 0, table.output
+        assert ("graded turned upright" in table.stdout) is expected

@@ -131,6 +131,8 @@ def inspect_record(radiograph: Radiograph) -> dict[str, Any]:
         if meta.patient_orientation is None
         else list(meta.patient_orientation),
         "image_laterality": meta.image_laterality,
+        # Patient Orientation's column direction runs towards the head: analysed turned upright
+        "upside_down": radiograph.upside_down,
         "body_part": meta.body_part,
         "display": None
         if display is None
@@ -227,6 +229,14 @@ def _print_table(rec: dict[str, Any]) -> None:
             else f"{rec['pixel_range'][0]:g} .. {rec['pixel_range'][1]:g} (bone bright)",
         ),
     ]
+    if rec["upside_down"]:
+        rows.append(
+            (
+                "stored",
+                "upside down (the head towards the last row): graded turned upright, "
+                "positions given on the stored rows",
+            )
+        )
     for obj in (sp or {}).get("calibration") or []:
         rows.append(
             (
