@@ -93,8 +93,18 @@ MUTED_RGB: RGB = (200, 200, 200)
 PANEL_RGB: RGB = (24, 24, 24)
 OUTLINE_RGB: RGB = (0, 0, 0)
 
-#: The joint (head outline and centre) and the region searched for heterotopic bone.
-JOINT_RGB: RGB = (120, 220, 255)
+#: The joint (head outline and centre) and the region searched for heterotopic bone: white,
+#: the geometry the tool worked in, apart from the coloured findings (a light blue here read as
+#: the islands' sky blue). Drawn over a dark halo (:data:`HALO_ALPHA`) so that it shows on
+#: bright bone as on dark soft tissue.
+JOINT_RGB: RGB = (255, 255, 255)
+#: The legend's entries for the head (outline and centre) and for the region searched.
+HIP_LABEL = "hip: head outline, centre"
+REGION_LABEL = "region searched (joint left out)"
+#: Lines over the film (fragment outlines, the joint, the region searched) are drawn over a
+#: black halo of this opacity (of 255), one output pixel wider on each side: a thin pale line
+#: alone vanishes where it crosses bright bone.
+HALO_ALPHA = 150
 #: A head drawn where no outline of it was found (a typical head about the hip detector's
 #: centre) is dashed: arcs of this many degrees, as far apart.
 HEAD_DASH_DEG = 10
@@ -402,6 +412,7 @@ def _draw_fragments(canvas: _Canvas, fragments: Sequence[Fragment], view: _View)
     for frag in fragments:
         width = canvas.line_px * (2 if frag.kind is FragmentKind.BRIDGE else 1)
         for pts in _contours(frag, view):
+            draw.line(pts, fill=(*OUTLINE_RGB, HALO_ALPHA), width=width + 2, joint="curve")
             draw.line(pts, fill=KIND_RGB[frag.kind], width=width, joint="curve")
 
 
@@ -476,16 +487,23 @@ def _draw_joint(canvas: _Canvas, hip: HipResult, view: _View, spacing: PixelSpac
     kx, ky = view.sx / spacing.col_mm, view.sy / spacing.row_mm
     rx, ry = hip.head_radius_mm * kx, hip.head_radius_mm * ky
     box = (x - rx, y - ry, x + rx, y + ry)
-    if hip.center_uncertainty_mm > 0:
-        # no outline of this head was found: a typical head about the detector's centre,
-        # dashed, so that it is not read as the head's own outline
-        for start in range(0, 360, 2 * HEAD_DASH_DEG):
-            draw.arc(box, start, start + HEAD_DASH_DEG, fill=(*JOINT_RGB, 220), width=lw)
-    else:
-        draw.ellipse(box, outline=(*JOINT_RGB, 220), width=lw)
+    halo_box = (box[0] - 1, box[1] - 1, box[2] + 1, box[3] + 1)
     arm = max(3.0, 0.25 * rx)
-    draw.line([(x - arm, y), (x + arm, y)], fill=(*JOINT_RGB, 255), width=lw)
-    draw.line([(x, y - arm), (x, y + arm)], fill=(*JOINT_RGB, 255), width=lw)
+    cross = ([(x - arm, y), (x + arm, y)], [(x, y - arm), (x, y + arm)])
+    for colour, width, ring in (
+        ((*OUTLINE_RGB, HALO_ALPHA), lw + 2, halo_box),
+        ((*JOINT_RGB, 230), lw, box),
+    ):
+        if hip.center_uncertainty_mm > 0:
+            # no outline of this head was found: a typical head about the detector's centre,
+            # dashed, so that it is not read as the head's own outline
+            for start in range(0, 360, 2 * HEAD_DASH_DEG):
+                draw.arc(ring, start, start + HEAD_DASH_DEG, fill=colour, width=width)
+        else:
+            draw.ellipse(ring, outline=colour, width=width)
+    for colour, width in (((*OUTLINE_RGB, HALO_ALPHA), lw + 2), ((*JOINT_RGB, 255), lw)):
+        for seg in cross:
+            draw.line(seg, fill=colour, width=width)
     if hip.search_region is None:
         return
     inner, radius_mm, lo, hi = hip.search_region
@@ -499,6 +517,7 @@ def _draw_joint(canvas: _Canvas, hip: HipResult, view: _View, spacing: PixelSpac
     outer = [at(float(a), radius_mm) for a in np.linspace(lo, hi, 64)]
     near = [at(float(a), inner) for a in np.linspace(hi, lo, 32)]
     outline = [*outer, *near, outer[0]]
+    draw.line(outline, fill=(*OUTLINE_RGB, HALO_ALPHA), width=lw + 2)
     draw.line(outline, fill=(*JOINT_RGB, 170), width=lw)
 
 
@@ -640,6 +659,15 @@ def _hip_caveats(result: GradingResult, hips: Sequence[HipResult]) -> list[str]:
     return out
 
 
+_CHECK_THE_OVERLAY = re.compile(r"\s*\(check the overlay\)|;\s*check the overlay(?=\))")
+
+
+def _on_overlay(text: str) -> str:
+    """A caveat or reason as the overlay's panel shows it: without "(check the overlay)",
+    which the records and the terminal carry to send a reader here."""
+    return _CHECK_THE_OVERLAY.sub("", text)
+
+
 def _wrap(text: str, size: int, width: int) -> list[str]:
     words = text.split()
     lines: list[str] = []
@@ -678,7 +706,9 @@ def _panel(
     items: list[tuple[str, RGB]] = [(KIND_LABEL[k], KIND_RGB[k]) for k in FragmentKind]
     items.append(("gap", GAP_RGB))
     if result.hips:
-        items.append(("hip, region searched", JOINT_RGB))
+        items.append((HIP_LABEL, JOINT_RGB))
+        if any(h.search_region is not None for h in result.hips):
+            items.append((REGION_LABEL, JOINT_RGB))
         if any(h.center_uncertainty_mm > 0 and h.head_radius_mm for h in result.hips):
             items.append((TYPICAL_HEAD_LABEL, JOINT_RGB))
     elif result.hip_candidates:
@@ -714,10 +744,11 @@ def _panel(
     ]
     info_lines = _wrap("   ·   ".join(info), small, inner)
     if result.status.value != "ok":
-        info_lines += _wrap(f"{result.status.value}: {result.reason or ''}".strip(), small, inner)
+        status = f"{result.status.value}: {_on_overlay(result.reason or '')}".strip()
+        info_lines += _wrap(status, small, inner)
     cav_lines: list[str] = []
     for c in caveats:
-        cav_lines += _wrap(f"caveat: {c}", small, inner)
+        cav_lines += _wrap(f"caveat: {_on_overlay(c)}", small, inner)
     small_h = round(small * 1.3)
     height = pad + legend_rows * row_h + (len(info_lines) + len(cav_lines)) * small_h + pad
 
@@ -735,6 +766,17 @@ def _panel(
             for start in range(0, 360, 2 * HEAD_DASH_DEG * 3):
                 draw.arc((x0, y0, x0 + sw - 1, y0 + sw - 1), start, start + 3 * HEAD_DASH_DEG,
                          fill=colour, width=lw)  # fmt: skip
+        elif label == HIP_LABEL:  # a circle about a cross, as drawn on the film
+            draw.ellipse((x0, y0, x0 + sw - 1, y0 + sw - 1), outline=colour, width=lw)
+            xc, yc, arm = x0 + (sw - 1) / 2.0, y0 + (sw - 1) / 2.0, sw / 4.0
+            draw.line([(xc - arm, yc), (xc + arm, yc)], fill=colour, width=lw)
+            draw.line([(xc, yc - arm), (xc, yc + arm)], fill=colour, width=lw)
+        elif label == REGION_LABEL:  # a quarter band about a left-out joint, as on the film
+            cx, cy, r_out, r_in = x0, y0 + sw - 1, sw - 1, 0.45 * sw
+            for r in (r_out, r_in):
+                draw.arc((cx - r, cy - r, cx + r, cy + r), 270, 360, fill=colour, width=lw)
+            draw.line([(cx, cy - r_in), (cx, cy - r_out)], fill=colour, width=lw)
+            draw.line([(cx + r_in, cy), (cx + r_out, cy)], fill=colour, width=lw)
         else:
             draw.rectangle((x0, y0, x0 + sw - 1, y0 + sw - 1), fill=colour)
         texts.append(label)

@@ -229,9 +229,9 @@ def _lowest_about(
     # numbers only where the text varies, so that the report counts few kinds of caveat (a
     # range or one class, with or without the centres where the hip is not graded)
     caveat = (
-        f"about centres {d_mm:g} mm from the detector's (its score map's rounding) this hip "
-        f"grades {span}: the lowest is reported, with the centre it was graded about (check the "
-        "overlay)"
+        f"graded again about centres {d_mm:g} mm up, down, left and right of the hip "
+        f"detector's (the rounding of its score map), this hip grades {span}: the lowest class "
+        "is reported, with the centre it was graded about (check the overlay)"
     )
     return low, (caveat,)
 

@@ -168,8 +168,9 @@ def test_the_lowest_class_of_the_five_is_reported_with_a_caveat(
     assert res.center_px == (HIP.center_px[0] + 4.0, HIP.center_px[1])
     assert res.caveats[0] == "from (2.0, 0.0)"
     assert res.caveats[-1] == (
-        "about centres 2 mm from the detector's (its score map's rounding) this hip grades 2 "
-        "to 4: the lowest is reported, with the centre it was graded about (check the overlay)"
+        "graded again about centres 2 mm up, down, left and right of the hip detector's (the "
+        "rounding of its score map), this hip grades 2 to 4: the lowest class is reported, "
+        "with the centre it was graded about (check the overlay)"
     )
     assert res.caveats[1] == PLACED
     assert len(res.caveats) == 3
@@ -253,9 +254,9 @@ def test_a_class_about_another_centre_beats_not_graded(monkeypatch: pytest.Monke
     assert res.grade is BrookerGrade.ISLANDS
     assert res.center_px == (HIP.center_px[0] + 4.0, HIP.center_px[1])
     assert res.caveats[-1] == (
-        "about centres 2 mm from the detector's (its score map's rounding) this hip grades 1 "
-        "(about the others it is not graded): the lowest is reported, with the centre it was "
-        "graded about (check the overlay)"
+        "graded again about centres 2 mm up, down, left and right of the hip detector's (the "
+        "rounding of its score map), this hip grades 1 (about the others it is not graded): "
+        "the lowest class is reported, with the centre it was graded about (check the overlay)"
     )
     res, seen = _combine(monkeypatch, ("N", 0))
     assert seen == [CENTRE, UP]

@@ -973,11 +973,10 @@ def _one_hip_on_black(**hip: Any) -> tuple[Radiograph, GradingResult]:
 
 
 def _joint_colour(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
-    """Where the film (above the panel) shows the joint's colour at alpha 170 or more over
-    black."""
+    """Where the film (above the panel) shows the joint's colour (white) at alpha 170 or more
+    over black."""
     film = rgb[:800].astype(int)
-    blue, green, red = film[:, :, 2], film[:, :, 1], film[:, :, 0]
-    hit: npt.NDArray[np.bool_] = (blue > 150) & (green > 130) & (red < 120)
+    hit: npt.NDArray[np.bool_] = np.all(film >= 150, axis=2) & (np.ptp(film, axis=2) <= 10)
     return hit
 
 
@@ -1072,3 +1071,56 @@ def test_the_panel_below_a_tall_narrow_film_keeps_a_readable_width() -> None:
     ((_, crop),) = ov.render_hip_crops(rad, one)
     assert crop.shape[1] > 2 * cols
     assert np.all(crop[-20:, -3:] == np.asarray(ov.PANEL_RGB, np.uint8))
+
+
+def _distance(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
+    return float(np.linalg.norm(np.subtract(a, b, dtype=float)))
+
+
+def test_the_joint_is_drawn_apart_from_every_finding_colour() -> None:
+    """The head, its centre and the region searched are the tool's geometry, not a finding: a
+    reader must not take the region's outline for an island's (both were light blue)."""
+    findings = [*ov.KIND_RGB.values(), ov.GAP_RGB, ov.CANDIDATE_RGB, ov.CALIBRATION_RGB]
+    assert min(_distance(ov.JOINT_RGB, c) for c in findings) >= 100.0
+
+
+def test_the_joint_and_the_region_searched_show_on_bright_bone() -> None:
+    """On a film white all over (bright bone), the head's outline and the region's outline are
+    still seen: each is drawn over a dark halo."""
+    rad, result = _one_hip_on_black(
+        head_radius_mm=23.5, search_region=(30.0, 60.0, -20.0, 170.0)
+    )
+    pixels = np.full_like(rad.pixels, 1000.0)
+    pixels[740:] = 0.0  # soft tissue below, so that the display window shows bone white
+    rad = dataclasses.replace(rad, pixels=pixels)
+    full, texts = ov._render(rad, result, 2048)
+    film = full[:800].astype(int)
+    assert film[:700].mean() > 200  # the film is white where the lines are drawn
+    dark = film.max(axis=2) < 128
+    for r_px in (117.5, 300.0):  # the head (23.5 mm) and the region's outer edge (60 mm)
+        t = np.radians(np.arange(-15, 165, 5))  # where the region is drawn: up, lateral
+        # 0 deg up, 90 deg lateral (the image's right for this hip)
+        on = [_near(dark, 400.0 + r_px * np.sin(a), 400.0 - r_px * np.cos(a), r=2) for a in t]
+        assert sum(on) >= 0.9 * len(on), r_px
+    assert ov.HIP_LABEL in texts
+    assert ov.REGION_LABEL in texts
+
+
+def test_the_overlay_does_not_tell_its_reader_to_check_the_overlay() -> None:
+    """Records and the terminal end caveats with "(check the overlay)" to send a reader to the
+    image; on the image itself the words are dropped, the caveat kept."""
+    rad = make_radiograph()
+    res = make_result(rad)
+    left = dataclasses.replace(
+        res.hips[1],
+        caveats=(
+            "the femur is not segmented as bone (check the overlay)",
+            "such joins are often normal anatomy or soft tissue; check the overlay)",
+        ),
+    )
+    res = dataclasses.replace(res, hips=(res.hips[0], left))
+    _, texts = ov._render(rad, res, 2048)
+    panel = " ".join(texts)
+    assert "check the overlay" not in panel
+    assert "the femur is not segmented as bone" in panel
+    assert "soft tissue)" in panel
