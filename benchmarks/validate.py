@@ -39,6 +39,9 @@ Figures:
   weighted kappa over the 5 classes (a hip not graded counts as class 0), gap MAE in mm (hips
   whose truth class is II or III with a measured gap), false spur/bridge calls (class II-IV on
   an HO-free hip: truth class 0, or label ``ho: none``), false island calls (class I there),
+  HO-free hips found but not graded (``ngFree``: on real films nearly always a spur or bridge
+  seen where there is none, withheld for want of a femur or of the hip's own bone; the false
+  II-IV count does not see these, so they are counted apart),
   phantom hips (reported hips, graded or not, matched to no labelled hip), prosthesis flag
   right (fraction of hips found), and the wall time of grading the set.
 
@@ -145,7 +148,7 @@ def score(truth: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any
     """
     by_name = {Path(str(r.get("file", ""))).name: r for r in records}
     hips = found = graded = correct = prosthesis_right = phantom = 0
-    false_spur = false_island = 0
+    false_spur = false_island = withheld_free = 0
     pairs: list[tuple[int, int]] = []
     gap_errors: list[float] = []
     has_class = True
@@ -165,11 +168,12 @@ def score(truth: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any
                 continue
             found += 1
             prosthesis_right += bool(g.get("prosthesis")) == bool(lab["prosthesis"])
+            ho_free = lab["ho"] == "none" if "ho" in lab else t == 0
             if grade is None:
+                withheld_free += ho_free
                 continue
             graded += 1
             correct += grade == t
-            ho_free = lab["ho"] == "none" if "ho" in lab else t == 0
             false_spur += ho_free and grade >= 2
             false_island += ho_free and grade == 1
             gap = g.get("gap_mm")
@@ -189,6 +193,7 @@ def score(truth: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any
         "gap_n": len(gap_errors),
         "false_spur": false_spur,
         "false_island": false_island,
+        "withheld_free": withheld_free,
         "phantom": phantom,
         "prosthesis_frac": prosthesis_right / found if found else math.nan,
     }
@@ -308,6 +313,7 @@ COLUMNS = (
     ("gap_n", "gap_n", "{}"),
     ("false_spur", "falseII-IV", "{}"),
     ("false_island", "falseI", "{}"),
+    ("withheld_free", "ngFree", "{}"),
     ("phantom", "phantom", "{}"),
     ("prosthesis_frac", "prosth", "{:.2f}"),
     ("seconds", "time_s", "{:.1f}"),

@@ -90,6 +90,10 @@ PHANTOM_MAX = 0  # hips reported where no hip is labelled (measured 0)
 PROSTHESIS_MIN = 1.00  # prosthesis flag right / hips found (measured 59/59)
 FALSE_SPUR_MAX = 0  # class II-IV calls on HO-free hips (measured 0; 33 before; 1 held out)
 REAL_GRADED_MIN = 54  # hips graded (measured 54/59; 40 while heads not read as metal were withheld)
+# HO-free hips found but not graded (measured 5, 2026-12-05: each for a pelvic spur seen where
+# the film shows none, withheld for want of a femur or of the hip's own bone; invisible to
+# FALSE_SPUR_MAX, so pinned apart: a change that turns false calls into withheld grades shows)
+WITHHELD_FREE_MAX = 5
 # Hybrid films (75 films, 150 hips):
 HYBRID_GRADED_MIN = 141  # hips graded (measured 141/150)
 HYBRID_PROSTHESIS_MIN = 1.00  # prosthesis flag right / hips found (measured 150/150)
@@ -142,6 +146,11 @@ def test_real_films_prosthesis_flag(real_board: dict[str, Any]) -> None:
 @pytest.mark.shared
 def test_real_films_false_spur_calls(real_board: dict[str, Any]) -> None:
     assert real_board["false_spur"] <= FALSE_SPUR_MAX
+
+
+@pytest.mark.shared
+def test_real_films_ho_free_hips_withheld(real_board: dict[str, Any]) -> None:
+    assert real_board["withheld_free"] <= WITHHELD_FREE_MAX
 
 
 @pytest.mark.shared
@@ -243,6 +252,33 @@ def test_score_counts() -> None:
     assert (board["gap_mae_mm"], board["gap_n"]) == (pytest.approx(1.5), 1)
     assert (board["false_spur"], board["false_island"], board["phantom"]) == (1, 1, 1)
     assert board["prosthesis_frac"] == pytest.approx(2 / 3)
+
+
+def test_score_counts_ho_free_hips_found_but_not_graded() -> None:
+    """An HO-free hip found and withheld (a spur seen where there is none, with no femur to
+    grade it against) is not a false II-IV call, nor may it pass unseen: it is counted apart.
+    A withheld hip that has heterotopic bone, or an HO-free hip not found, is not."""
+    truth = {"a.dcm": {"hips": [
+        {"side": "right", "grade": 0, "gap_mm": None, "prosthesis": False},
+        {"side": "left", "grade": 3, "gap_mm": 6.0, "prosthesis": False},
+    ]}, "b.dcm": {"hips": [
+        {"side": "right", "grade": 0, "gap_mm": None, "prosthesis": False},
+    ]}}
+    withheld = {"grade": None, "gap_mm": None, "prosthesis": False}
+    records = [{"file": "a.dcm", "hips": [
+        {"side": "right", **withheld}, {"side": "left", **withheld},
+    ]}, {"file": "b.dcm", "hips": []}]
+    board = score(truth, records)
+    assert (board["found"], board["graded"]) == (2, 0)
+    assert (board["false_spur"], board["false_island"], board["withheld_free"]) == (0, 0, 1)
+    labels = {"r.dcm": {"hips": [
+        {"side": "right", "image_half": "left", "centre_rc_px": [50.0, 50.0],
+         "radius_px": 10.0, "prosthesis": False, "ho": "none"},
+    ]}}
+    got = [{"file": "r.dcm", "hips": [
+        {"side": "right", "image_side": "left", "center_px": [50.0, 50.0], **withheld},
+    ]}]
+    assert score(labels, got)["withheld_free"] == 1
 
 
 def test_score_labels_have_no_class_figures() -> None:
