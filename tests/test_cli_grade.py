@@ -237,7 +237,26 @@ def test_no_inputs_exit_4(fake_engine: None, tmp_path: Path, content: str | None
     r = run(d, "--out", tmp_path / "o")
     assert r.exit_code == 4
     assert r.stdout == ""
-    assert "no radiographs found" in r.stderr
+    # where it looked: a mistyped folder shows in the message
+    assert _squeezed(f"no radiographs found in {d}") in _squeezed(r.stderr)
+
+
+def _squeezed(text: str) -> str:
+    """``text`` without whitespace: the terminal wraps a long path anywhere, even in a word."""
+    return "".join(text.split())
+
+
+def test_no_inputs_names_at_most_three_places(fake_engine: None, tmp_path: Path) -> None:
+    """Of many inputs where nothing was found, the message names three and counts the rest."""
+    dirs = []
+    for k in range(5):
+        d = tmp_path / f"e{k}"
+        d.mkdir()
+        dirs.append(d)
+    r = run(*dirs, "--out", tmp_path / "o")
+    assert r.exit_code == 4
+    expected = f"no radiographs found in {dirs[0]}, {dirs[1]}, {dirs[2]} and 2 more"
+    assert _squeezed(expected) in _squeezed(r.stderr)
 
 
 @pytest.mark.parametrize(
@@ -2149,7 +2168,7 @@ def test_a_shard_none_of_the_inputs_falls_in_is_done_not_missing_inputs(
     empty.mkdir()
     r = run(empty, "--out", tmp_path / "o2", "--shard", "0/2")
     assert r.exit_code == 4
-    assert "no radiographs found (shard 0/2)" in r.stderr
+    assert _squeezed(f"no radiographs found in {empty} (shard 0/2)") in _squeezed(r.stderr)
 
 
 @pytest.mark.parametrize(

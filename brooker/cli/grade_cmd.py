@@ -983,6 +983,18 @@ def _check_csv_target(csv_file: Path, files: list[str], out: Path) -> None:
         )
 
 
+def _looked_in(inputs: list[str], shown: int = 3) -> str:
+    """" in A, B and C" (the paths given, the first ``shown`` of them, terminal-safe): where a
+    run that found nothing looked, so that a mistyped folder shows in the message."""
+    if not inputs:
+        return ""
+    names = [term(os.fspath(p)) for p in inputs[:shown]]
+    more = len(inputs) - len(names)
+    if more:
+        return f" in {', '.join(names)} and {more} more"
+    return " in " + (names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}")
+
+
 def _run(
     *,
     paths: list[str],
@@ -1060,7 +1072,9 @@ def _run(
             if found.skipped_non_dicom
             else ""
         )
-        err_console.print(f"no radiographs found{where}{skipped}", style="yellow")
+        err_console.print(
+            f"no radiographs found{_looked_in(inputs)}{where}{skipped}", style="yellow"
+        )
         _print_dicomdirs(err_console, found.skipped_dicomdir)
         _print_run_folders(err_console, found.run_folders)
         _print_special(err_console, found.skipped_special)
