@@ -42,7 +42,10 @@ Figures:
   HO-free hips found but not graded (``ngFree``: on real films nearly always a spur or bridge
   seen where there is none, withheld for want of a femur or of the hip's own bone; the false
   II-IV count does not see these, so they are counted apart),
-  phantom hips (reported hips, graded or not, matched to no labelled hip), prosthesis flag
+  phantom hips (reported hips, graded or not, matched to no labelled hip), the median
+  distance in mm from a found hip's centre to its labelled centre (``ctr_mm``; labels sets,
+  at the labels' ``spacing_mm``: how well the head is placed, which the found count, within
+  one radius, does not show), prosthesis flag
   right (fraction of hips found), and the wall time of grading the set.
 
 Checked on two runs (2026-11-29, on d2d4d9b and on 0dd8301, records of every set in
@@ -62,6 +65,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -151,6 +155,7 @@ def score(truth: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any
     false_spur = false_island = withheld_free = 0
     pairs: list[tuple[int, int]] = []
     gap_errors: list[float] = []
+    centre_errors: list[float] = []
     has_class = True
     for name, entry in truth.items():
         got = [h for h in (by_name.get(name) or {}).get("hips") or [] if isinstance(h, dict)]
@@ -168,6 +173,10 @@ def score(truth: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any
                 continue
             found += 1
             prosthesis_right += bool(g.get("prosthesis")) == bool(lab["prosthesis"])
+            centre = g.get("center_px")
+            if "centre_rc_px" in lab and entry.get("spacing_mm") and centre:
+                px = math.dist(centre, lab["centre_rc_px"])
+                centre_errors.append(px * float(entry["spacing_mm"]))
             ho_free = lab["ho"] == "none" if "ho" in lab else t == 0
             if grade is None:
                 withheld_free += ho_free
@@ -196,6 +205,7 @@ def score(truth: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any
         "withheld_free": withheld_free,
         "phantom": phantom,
         "prosthesis_frac": prosthesis_right / found if found else math.nan,
+        "centre_mm": statistics.median(centre_errors) if centre_errors else None,
     }
 
 
@@ -316,6 +326,7 @@ COLUMNS = (
     ("withheld_free", "ngFree", "{}"),
     ("phantom", "phantom", "{}"),
     ("prosthesis_frac", "prosth", "{:.2f}"),
+    ("centre_mm", "ctr_mm", "{:.1f}"),
     ("seconds", "time_s", "{:.1f}"),
 )
 
