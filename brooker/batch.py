@@ -1551,13 +1551,16 @@ def load_resume_state(
     """Repair ``results_file`` and return the records of the inputs that are already done.
 
     An input is done when a record has its real path and its current SHA-256 (and is not a
-    transient error). A record whose relative path names no input from this working folder was
+    transient error). A record whose relative path names no file from this working folder was
     written by a run started in another one: it is the input's whose real path that path, less
     any leading ``..``, ends (of several, the one with its SHA-256; resumed from another
-    folder, a run once graded every film again beside its old records). A record kept for an
-    input takes the input's spelling in ``file``, as the records this run writes do, and its
-    ``overlay`` this run's spelling of ``out_dir`` (where every overlay is written; given, so
-    that a run resumed from another working folder names overlays that are there). The file
+    folder, a run once graded every film again beside its old records). A relative path that
+    names a file here is that file's record, an input or not (graded ``a/f`` and ``b/a/f``,
+    resumed with ``b/a/f`` alone, the record of ``a/f`` was taken for ``b/a/f``'s and lost).
+    A record kept for an input takes the input's spelling in ``file``, as the records this run
+    writes do, and its ``overlay`` this run's spelling of ``out_dir`` (where every overlay is
+    written; given, so that a run resumed from another working folder names overlays that are
+    there). The file
     is rewritten (atomically) without: a torn or unparsable line, records of these inputs
     whose content has changed since, their transient errors, and duplicates. Records of files
     not among ``inputs`` are kept as they are.
@@ -1588,7 +1591,8 @@ def load_resume_state(
             dirty = True
             continue
         inp = by_real.get(os.path.realpath(rec["file"]))
-        if inp is None and not os.path.isabs(rec["file"]):
+        if inp is None and not os.path.isabs(rec["file"]) and not os.path.lexists(rec["file"]):
+            # a relative path naming no file from here: written from another working folder
             if by_name is None:
                 by_name = {}
                 for real, f in by_real.items():

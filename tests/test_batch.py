@@ -718,6 +718,26 @@ def test_a_resumed_record_names_its_overlay_as_this_run_names_out(
     assert os.path.isfile(rec["overlay"])
 
 
+def test_a_record_of_a_file_here_is_not_taken_for_a_moved_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A relative record whose path names a file from this working folder is that file's,
+    even when an input's real path ends with it: graded a/f and b/a/f, resumed with b/a/f
+    alone, the record of a/f is kept (it was taken for b/a/f's, graded from another folder,
+    and dropped)."""
+    _write(tmp_path / "a" / "f", b"one")
+    _write(tmp_path / "b" / "a" / "f", b"two")
+    monkeypatch.chdir(tmp_path)
+    first = _records(batch.grade_many(["a/f", "b/a/f"], workers=0, out_dir="out",
+                                      grade_fn=fake_grade))  # fmt: skip
+    assert sorted(r["file"] for r in first) == ["a/f", "b/a/f"]
+    again = batch.grade_many(["b/a/f"], workers=0, out_dir="out", grade_fn=fake_grade,
+                             resume=True)  # fmt: skip
+    assert list(again) == []
+    kept = batch.read_records(tmp_path / "out" / batch.RESULTS_NAME)
+    assert sorted(r["file"] for r in kept) == ["a/f", "b/a/f"]
+
+
 _KILL_SCRIPT = textwrap.dedent(
     """
     import sys
