@@ -1291,16 +1291,26 @@ def _run_pool(
 # --------------------------------------------------------------------------------------------
 
 
+#: A lone surrogate (U+D800-U+DFFF): in a ``str``, always lone (Python never pairs them).
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def _surrogate_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
 def _escape_surrogates(text: str) -> str:
     """JSON text with every lone surrogate written as its ``\\uXXXX`` escape.
 
     A file name that is not valid UTF-8 is ``str`` with surrogate escapes (``os.fsdecode``);
     ``json.dumps(ensure_ascii=False)`` leaves them raw, and raw surrogates cannot be encoded as
     UTF-8. Surrogates only occur inside JSON strings, where the escape means the same.
+
+    One compiled pattern, not a test of each character in Python: every record read back by
+    ``--resume`` or ``brooker report`` passes through here (:func:`record_of`), and a
+    character-by-character scan was most of the time of reading a big results file.
     """
-    if not any("\ud800" <= ch <= "\udfff" for ch in text):
-        return text
-    return "".join(f"\\u{ord(ch):04x}" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+    return _SURROGATE.sub(_surrogate_escape, text)
 
 
 def record_line(record: Mapping[str, Any]) -> str:
@@ -1311,9 +1321,12 @@ def record_line(record: Mapping[str, Any]) -> str:
     ``os.fsencode(json.loads(line)["file"])`` gives the name's exact bytes back, and
     ``--resume`` finds the file again.
     """
-    return _escape_surrogates(
-        json.dumps(record, ensure_ascii=False, separators=(", ", ": "), allow_nan=False)
-    )
+    return _escape_surrogates(_record_json(record))
+
+
+def _record_json(record: Mapping[str, Any]) -> str:
+    """:func:`record_line` before its lone surrogates are escaped."""
+    return json.dumps(record, ensure_ascii=False, separators=(", ", ": "), allow_nan=False)
 
 
 class ResultsWriter:
@@ -1425,9 +1438,48 @@ def _is(value: Any, kind: Any) -> bool:
     return isinstance(value, kind)
 
 
-def _typed(obj: dict[str, Any], types: Mapping[str, tuple[Any, ...]]) -> bool:
-    """Every key of ``types`` that ``obj`` has holds a value of one of its types."""
-    return all(any(_is(obj[k], t) for t in kinds) for k, kinds in types.items() if k in obj)
+def _checks(
+    types: Mapping[str, tuple[Any, ...]],
+) -> tuple[tuple[str, tuple[type, ...], tuple[Any, ...]], ...]:
+    """``types`` as (key, the kinds ``isinstance`` checks alone, the other kinds) per key, so
+    that a value of a plain kind (the most of them) costs one ``isinstance``."""
+    out = []
+    for key, kinds in types.items():
+        plain = tuple(k for k in kinds if isinstance(k, type) and k is not int)
+        out.append((key, plain, tuple(k for k in kinds if k not in plain)))
+    return tuple(out)
+
+
+_RECORD_CHECKS: Final = _checks(_RECORD_TYPES)
+_HIP_CHECKS: Final = _checks(_HIP_TYPES)
+
+
+def _typed(
+    obj: dict[str, Any], checks: tuple[tuple[str, tuple[type, ...], tuple[Any, ...]], ...]
+) -> bool:
+    """Every key of ``checks`` (:func:`_checks`) that ``obj`` has holds a value of one of its
+    types."""
+    for key, plain, other in checks:
+        if key in obj:
+            value = obj[key]
+            if not isinstance(value, plain) and not any(_is(value, k) for k in other):
+                return False
+    return True
+
+
+#: The JSON of a record: one decoder for every line (``json.loads`` with ``parse_constant``
+#: builds a new one on each call).
+_RECORD_DECODER: Final = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
+def _loads(raw: bytes | str) -> Any:
+    """``json.loads(raw, parse_constant=_refuse_constant)``, bytes decoded the same way (the
+    encoding guessed from the first bytes, :func:`json.detect_encoding`)."""
+    if isinstance(raw, str):
+        if raw.startswith("\ufeff"):  # as json.loads says of it
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", raw, 0)
+        return _RECORD_DECODER.decode(raw)
+    return _RECORD_DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
 
 
 def record_of(raw: bytes | str) -> dict[str, Any] | None:
@@ -1440,19 +1492,21 @@ def record_of(raw: bytes | str) -> dict[str, Any] | None:
     fail on it). Such a line is dropped like a torn one, never a crash when the file is read
     again (with ``--resume`` its film is graded again)."""
     try:
-        rec = json.loads(raw, parse_constant=_refuse_constant)
+        rec = _loads(raw)
     except ValueError:  # UnicodeDecodeError too
         return None
     if not isinstance(rec, dict) or not isinstance(rec.get("file"), str):
         return None
-    if not _typed(rec, _RECORD_TYPES):
+    if not _typed(rec, _RECORD_CHECKS):
         return None
-    if not all(_typed(hip, _HIP_TYPES) for hip in rec.get("hips") or ()):
+    if not all(_typed(hip, _HIP_CHECKS) for hip in rec.get("hips") or ()):
         return None
     try:
         if b"\0" in os.fsencode(rec["file"]):
             return None
-        record_line(rec)  # the line this record is written back as
+        # the line this record is written back as, less its surrogates' escapes (which
+        # cannot fail): a float out of range (1e999 reads as inf) cannot be written
+        _record_json(rec)
     except (ValueError, UnicodeError):
         return None
     return rec

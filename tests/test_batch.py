@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from brooker import batch, report
 from brooker._version import __version__
@@ -629,6 +631,33 @@ def test_a_hand_edited_results_file_is_repaired_not_a_crash(tmp_path: Path, resu
     assert {r["file"] for r in again} == ({str(files[0])} if resume else set(map(str, files)))
     assert _records(batch.read_records(results)) == full
     assert b"NaN" not in results.read_bytes()
+
+
+def _escape_surrogates_per_character(text: str) -> str:
+    """``batch._escape_surrogates`` as it was until 2026-12-05: a test of each character."""
+    if not any("\ud800" <= ch <= "\udfff" for ch in text):
+        return text
+    return "".join(f"\\u{ord(ch):04x}" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+
+
+#: Any text, lone surrogates often (file names that are not UTF-8 hold them).
+_TEXT_WITH_SURROGATES = st.text(
+    st.characters(exclude_categories=()) | st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
+)
+
+
+@settings(max_examples=300)
+@given(text=_TEXT_WITH_SURROGATES, name=_TEXT_WITH_SURROGATES)
+def test_record_line_escapes_lone_surrogates_as_it_did_character_by_character(
+    text: str, name: str
+) -> None:
+    """``record_line`` finds lone surrogates with one pattern, not a loop over the characters
+    (most of the time of reading a big results file back): the same line, character for
+    character, for any text, in a record's values and keys."""
+    assert batch._escape_surrogates(text) == _escape_surrogates_per_character(text)
+    record = {"file": name, "caveats": [text], text: None}
+    dumped = json.dumps(record, ensure_ascii=False, separators=(", ", ": "), allow_nan=False)
+    assert batch.record_line(record) == _escape_surrogates_per_character(dumped)
 
 
 def test_a_run_without_resume_replaces_the_records_of_what_it_grades(tmp_path: Path):
