@@ -1490,10 +1490,12 @@ def record_of(raw: bytes | str) -> dict[str, Any] | None:
     can), or a value of another type than brooker writes under its key (``"hips": "none"``,
     a hip's ``"caveats": 5``: what reads the record, the review page, the CSV, the table, would
     fail on it). Such a line is dropped like a torn one, never a crash when the file is read
-    again (with ``--resume`` its film is graded again)."""
+    again (with ``--resume`` its film is graded again): so is a line nested deeper than
+    Python's recursion limit lets the JSON decoder go (``[[[...``, 100,000 deep), which
+    raised RecursionError out of ``--resume`` and ``brooker report``."""
     try:
         rec = _loads(raw)
-    except ValueError:  # UnicodeDecodeError too
+    except (ValueError, RecursionError):  # UnicodeDecodeError too
         return None
     if not isinstance(rec, dict) or not isinstance(rec.get("file"), str):
         return None
@@ -1507,7 +1509,7 @@ def record_of(raw: bytes | str) -> dict[str, Any] | None:
         # the line this record is written back as, less its surrogates' escapes (which
         # cannot fail): a float out of range (1e999 reads as inf) cannot be written
         _record_json(rec)
-    except (ValueError, UnicodeError):
+    except (ValueError, UnicodeError, RecursionError):
         return None
     return rec
 

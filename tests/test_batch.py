@@ -633,6 +633,31 @@ def test_a_hand_edited_results_file_is_repaired_not_a_crash(tmp_path: Path, resu
     assert b"NaN" not in results.read_bytes()
 
 
+@pytest.mark.parametrize(
+    "deep",
+    [b"[" * 100_000, b'{"file": "a", "hips": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"],
+    ids=["torn", "whole"],
+)
+def test_a_line_nested_too_deep_to_decode_is_dropped_not_a_crash(tmp_path: Path, deep: bytes):
+    """A line nested 100,000 levels deep (``[[[...``, closed or not) raised RecursionError out
+    of ``record_of``: ``--resume`` and ``brooker report`` ended with an internal error. It is
+    dropped like any line that is not a record, and the film whose record it replaced is
+    graded again."""
+    files = [_write(tmp_path / "in" / f"f{i}", b"x" * i) for i in range(2)]
+    out = tmp_path / "out"
+    full = _records(batch.grade_many(files, workers=0, out_dir=out, grade_fn=fake_grade))
+    results = out / batch.RESULTS_NAME
+    second = results.read_bytes().splitlines(keepends=True)[1]
+    assert batch.record_of(deep) is None
+    assert batch.record_of(deep.decode()) is None
+    results.write_bytes(deep + b"\n" + second)
+    assert [r["file"] for r in batch.read_records(results)] == [str(files[1])]
+    assert report.write_report(out).films == 1
+    again = batch.grade_many(files, workers=0, out_dir=out, grade_fn=fake_grade, resume=True)
+    assert [r.file for r in again] == [str(files[0])]
+    assert _records(batch.read_records(results)) == full
+
+
 def _escape_surrogates_per_character(text: str) -> str:
     """``batch._escape_surrogates`` as it was until 2026-12-05: a test of each character."""
     if not any("\ud800" <= ch <= "\udfff" for ch in text):
