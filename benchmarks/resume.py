@@ -32,8 +32,8 @@ the child, from ``wait4``; on Linux that counts the RSS of this script when it s
 child too, which is printed: it is far below the child's). It checks that the run graded
 nothing and left the results file as it was. ``--json``, because without it the run ends
 with the table of every film, which for 60,000 films is most of the run (rich lays out and
-wraps every row: about 100 s of a 140 s run here, and 180 MB of its peak RSS) and is not
-what this measures; ``--table`` times the command without ``--json``, table included.
+wraps every row: about 70 s and 0.5 GB of peak RSS here) and is not what this measures;
+``--table`` times the command without ``--json``, table included.
 
 The ``brooker`` run is the one this Python imports: ``PYTHONPATH=SRC python
 benchmarks/resume.py`` times the package in the folder ``SRC`` (another checkout's code, e.g.
