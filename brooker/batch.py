@@ -1291,16 +1291,26 @@ def _run_pool(
 # --------------------------------------------------------------------------------------------
 
 
+#: A lone surrogate (U+D800-U+DFFF): in a ``str``, always lone (Python never pairs them).
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def _surrogate_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
 def _escape_surrogates(text: str) -> str:
     """JSON text with every lone surrogate written as its ``\\uXXXX`` escape.
 
     A file name that is not valid UTF-8 is ``str`` with surrogate escapes (``os.fsdecode``);
     ``json.dumps(ensure_ascii=False)`` leaves them raw, and raw surrogates cannot be encoded as
     UTF-8. Surrogates only occur inside JSON strings, where the escape means the same.
+
+    One compiled pattern, not a test of each character in Python: every record read back by
+    ``--resume`` or ``brooker report`` passes through here (:func:`record_of`), and a
+    character-by-character scan was most of the time of reading a big results file.
     """
-    if not any("\ud800" <= ch <= "\udfff" for ch in text):
-        return text
-    return "".join(f"\\u{ord(ch):04x}" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+    return _SURROGATE.sub(_surrogate_escape, text)
 
 
 def record_line(record: Mapping[str, Any]) -> str:
@@ -1311,9 +1321,12 @@ def record_line(record: Mapping[str, Any]) -> str:
     ``os.fsencode(json.loads(line)["file"])`` gives the name's exact bytes back, and
     ``--resume`` finds the file again.
     """
-    return _escape_surrogates(
-        json.dumps(record, ensure_ascii=False, separators=(", ", ": "), allow_nan=False)
-    )
+    return _escape_surrogates(_record_json(record))
+
+
+def _record_json(record: Mapping[str, Any]) -> str:
+    """:func:`record_line` before its lone surrogates are escaped."""
+    return json.dumps(record, ensure_ascii=False, separators=(", ", ": "), allow_nan=False)
 
 
 class ResultsWriter:
@@ -1425,9 +1438,48 @@ def _is(value: Any, kind: Any) -> bool:
     return isinstance(value, kind)
 
 
-def _typed(obj: dict[str, Any], types: Mapping[str, tuple[Any, ...]]) -> bool:
-    """Every key of ``types`` that ``obj`` has holds a value of one of its types."""
-    return all(any(_is(obj[k], t) for t in kinds) for k, kinds in types.items() if k in obj)
+def _checks(
+    types: Mapping[str, tuple[Any, ...]],
+) -> tuple[tuple[str, tuple[type, ...], tuple[Any, ...]], ...]:
+    """``types`` as (key, the kinds ``isinstance`` checks alone, the other kinds) per key, so
+    that a value of a plain kind (the most of them) costs one ``isinstance``."""
+    out = []
+    for key, kinds in types.items():
+        plain = tuple(k for k in kinds if isinstance(k, type) and k is not int)
+        out.append((key, plain, tuple(k for k in kinds if k not in plain)))
+    return tuple(out)
+
+
+_RECORD_CHECKS: Final = _checks(_RECORD_TYPES)
+_HIP_CHECKS: Final = _checks(_HIP_TYPES)
+
+
+def _typed(
+    obj: dict[str, Any], checks: tuple[tuple[str, tuple[type, ...], tuple[Any, ...]], ...]
+) -> bool:
+    """Every key of ``checks`` (:func:`_checks`) that ``obj`` has holds a value of one of its
+    types."""
+    for key, plain, other in checks:
+        if key in obj:
+            value = obj[key]
+            if not isinstance(value, plain) and not any(_is(value, k) for k in other):
+                return False
+    return True
+
+
+#: The JSON of a record: one decoder for every line (``json.loads`` with ``parse_constant``
+#: builds a new one on each call).
+_RECORD_DECODER: Final = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
+def _loads(raw: bytes | str) -> Any:
+    """``json.loads(raw, parse_constant=_refuse_constant)``, bytes decoded the same way (the
+    encoding guessed from the first bytes, :func:`json.detect_encoding`)."""
+    if isinstance(raw, str):
+        if raw.startswith("\ufeff"):  # as json.loads says of it
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", raw, 0)
+        return _RECORD_DECODER.decode(raw)
+    return _RECORD_DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
 
 
 def record_of(raw: bytes | str) -> dict[str, Any] | None:
@@ -1438,22 +1490,26 @@ def record_of(raw: bytes | str) -> dict[str, Any] | None:
     can), or a value of another type than brooker writes under its key (``"hips": "none"``,
     a hip's ``"caveats": 5``: what reads the record, the review page, the CSV, the table, would
     fail on it). Such a line is dropped like a torn one, never a crash when the file is read
-    again (with ``--resume`` its film is graded again)."""
+    again (with ``--resume`` its film is graded again): so is a line nested deeper than
+    Python's recursion limit lets the JSON decoder go (``[[[...``, 100,000 deep), which
+    raised RecursionError out of ``--resume`` and ``brooker report``."""
     try:
-        rec = json.loads(raw, parse_constant=_refuse_constant)
-    except ValueError:  # UnicodeDecodeError too
+        rec = _loads(raw)
+    except (ValueError, RecursionError):  # UnicodeDecodeError too
         return None
     if not isinstance(rec, dict) or not isinstance(rec.get("file"), str):
         return None
-    if not _typed(rec, _RECORD_TYPES):
+    if not _typed(rec, _RECORD_CHECKS):
         return None
-    if not all(_typed(hip, _HIP_TYPES) for hip in rec.get("hips") or ()):
+    if not all(_typed(hip, _HIP_CHECKS) for hip in rec.get("hips") or ()):
         return None
     try:
         if b"\0" in os.fsencode(rec["file"]):
             return None
-        record_line(rec)  # the line this record is written back as
-    except (ValueError, UnicodeError):
+        # the line this record is written back as, less its surrogates' escapes (which
+        # cannot fail): a float out of range (1e999 reads as inf) cannot be written
+        _record_json(rec)
+    except (ValueError, UnicodeError, RecursionError):
         return None
     return rec
 
@@ -1503,9 +1559,98 @@ def _forget_records(results_file: str | os.PathLike[str], files: Sequence[str]) 
         atomic_write_bytes(results_file, data)
 
 
+#: The start of a line that :func:`json.loads` may not read as UTF-8 (a NUL in its first two
+#: bytes, or a UTF-16 or UTF-32 byte-order mark): it guesses UTF-16 or UTF-32 from them and
+#: from the line's length, so such a line can read otherwise with its newline than without.
+_NOT_UTF8_START: Final = re.compile(rb"\0|.\0|\xff\xfe|\xfe\xff", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class ResultsSnapshot:
+    """A results file as :func:`check_resume_version` read it, for :func:`load_resume_state`
+    to use instead of reading it again while it is the same file, unchanged: reading and
+    checking each line of an archive's results (60,000 records, 80 MB) takes seconds, and
+    ``--resume`` did it twice in a row.
+
+    ``records``: each line's record (:func:`record_of` of the line without its newline, as
+    :func:`load_resume_state` reads it) or None; ``torn``: the last line has no newline.
+    ``key``: (``st_dev``, ``st_ino``, ``st_size``, ``st_mtime_ns``, ``st_ctime_ns``) of the
+    file read, the same before and after the reading. A file appended to or replaced since has
+    another size or inode; one rewritten in place to the same size has other times, unless
+    the rewrite falls in the same tick of the file system's clock as the write before the
+    reading (a few milliseconds, or the granularity of its timestamps), which no brooker run
+    does (it appends, or replaces the file).
+    """
+
+    key: tuple[int, int, int, int, int]
+    records: tuple[dict[str, Any] | None, ...]
+    torn: bool
+
+    def is_current(self, path: str | os.PathLike[str]) -> bool:
+        """``path`` is still the file read, unchanged (False when it cannot be looked at)."""
+        try:
+            return _stat_key(os.stat(path)) == self.key
+        except OSError:
+            return False
+
+
+def _stat_key(st: os.stat_result) -> tuple[int, int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _read_results(
+    path: str | os.PathLike[str],
+) -> tuple[list[dict[str, Any] | None], ResultsSnapshot | None]:
+    """Read a results file once, line by line: its records as :func:`read_records` reads them
+    (each line with its newline; None for a line that is not a record), and the snapshot
+    :func:`load_resume_state` can use (None when the file changed while it was read).
+
+    The two readings agree on every line but one that :func:`json.loads` could decode as
+    UTF-16 or UTF-32 (:data:`_NOT_UTF8_START`), where the newline can change the verdict: such
+    a line is read both ways, as each reader read it before they shared this one reading.
+
+    Raises
+    ------
+    OSError
+        ``path`` cannot be read (FileNotFoundError when there is none).
+    """
+    as_read: list[dict[str, Any] | None] = []
+    as_loaded: list[dict[str, Any] | None] = []
+    torn = False
+    with open(path, "rb") as fh:
+        before = _stat_key(os.fstat(fh.fileno()))
+        for raw in fh:
+            rec = record_of(raw)
+            as_read.append(rec)
+            if raw[-1:] != b"\n":
+                torn = True  # the last line, torn: the same bytes either way
+            elif _NOT_UTF8_START.match(raw) is not None:
+                rec = record_of(raw[:-1])
+            as_loaded.append(rec)
+        after = _stat_key(os.fstat(fh.fileno()))
+    snapshot = None if after != before else ResultsSnapshot(after, tuple(as_loaded), torn)
+    return as_read, snapshot
+
+
+def _read_lines(path: str | os.PathLike[str]) -> tuple[list[dict[str, Any] | None], bool]:
+    """Each line of a results file as :func:`load_resume_state` reads it (:func:`record_of`
+    of the line without its newline, None for a line that is not a record), and whether the
+    last line is torn (no newline)."""
+    out: list[dict[str, Any] | None] = []
+    torn = False
+    with open(path, "rb") as fh:
+        for raw in fh:
+            if raw[-1:] == b"\n":
+                raw = raw[:-1]
+            else:
+                torn = True
+            out.append(record_of(raw))
+    return out, torn
+
+
 def check_resume_version(
     results_file: str | os.PathLike[str], *, hint: str = "write to another results file"
-) -> None:
+) -> ResultsSnapshot | None:
     """Refuse to resume ``results_file`` when it holds records graded by another brooker
     version (each record's ``version``), so that one results file never mixes two analyses.
 
@@ -1517,13 +1662,24 @@ def check_resume_version(
         What to do instead, after "resume it with that version, or" (the command line names
         ``--out``).
 
+    Returns
+    -------
+    ResultsSnapshot or None
+        The file as read here, for ``load_resume_state(..., snapshot=)``, which then need not
+        read it again while it is unchanged; None when there is no file, or it changed while
+        it was read.
+
     Raises
     ------
     ConfigError
         Naming ``results_file`` and the other version.
     """
+    try:
+        records, snapshot = _read_results(results_file)
+    except FileNotFoundError:
+        return None
     others = sorted(
-        {str(r["version"]) for r in read_records(results_file) if r.get("version") is not None}
+        {str(r["version"]) for r in records if r is not None and r.get("version") is not None}
         - {__version__}
     )
     if others:
@@ -1532,6 +1688,7 @@ def check_resume_version(
             f"it with that version, or {hint}",
             os.fsdecode(results_file),
         )
+    return snapshot
 
 
 def _is_transient(rec: Mapping[str, Any]) -> bool:
@@ -1547,6 +1704,8 @@ def load_resume_state(
     results_file: str | os.PathLike[str],
     inputs: Sequence[str],
     out_dir: str | os.PathLike[str] | None = None,
+    *,
+    snapshot: ResultsSnapshot | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Repair ``results_file`` and return the records of the inputs that are already done.
 
@@ -1565,6 +1724,11 @@ def load_resume_state(
     whose content has changed since, their transient errors, and duplicates. Records of files
     not among ``inputs`` are kept as they are.
 
+    ``snapshot``, what :func:`check_resume_version` read of ``results_file``, is used instead
+    of reading the file again only while the file is the one it read, unchanged
+    (:meth:`ResultsSnapshot.is_current`); else the file is read again, so that a record
+    written since is never missed.
+
     Returns
     -------
     dict
@@ -1578,15 +1742,13 @@ def load_resume_state(
     done: dict[str, dict[str, Any]] = {}
     sha_cache: dict[str, str | None] = {}
     by_name: dict[str, list[tuple[str, str]]] | None = None  # built when first needed
-    dirty = False
-    with open(results_file, "rb") as fh:
-        raw_lines = fh.read().split(b"\n")
-    if raw_lines and raw_lines[-1] == b"":
-        raw_lines.pop()
+    if snapshot is not None and snapshot.is_current(results_file):
+        lines: Sequence[dict[str, Any] | None] = snapshot.records
+        torn = snapshot.torn
     else:
-        dirty = True  # torn last line (or empty file)
-    for raw in raw_lines:
-        rec = record_of(raw)
+        lines, torn = _read_lines(results_file)
+    dirty = torn
+    for rec in lines:
         if rec is None:  # torn, unparsable, or not a record brooker can write again
             dirty = True
             continue
@@ -1887,6 +2049,7 @@ def grade_many(
     recursive: bool = True,
     names: Mapping[str, str] | None = None,
     grade_fn: GradeFn | None = None,
+    forget: bool = True,
 ) -> Iterator[GradingResult]:
     """Grade many inputs in worker processes; yield each result as it finishes.
 
@@ -1930,6 +2093,12 @@ def grade_many(
     grade_fn : callable, optional
         Replaces :func:`brooker.pipeline.grade_path` (a module-level function, so workers can
         import it); for tests of the machinery.
+    forget : bool
+        Without ``resume``, take the records of the inputs graded now out of the results
+        file first (above). False when the caller has done so already: ``brooker grade
+        --resume`` grades what :func:`load_resume_state` did not return as done, and that
+        took every record of those inputs out; reading a big results file once more to find
+        none takes seconds. Ignored with ``resume``.
 
     Yields
     ------
@@ -1977,14 +2146,17 @@ def grade_many(
         check_out_dir(out, paths)
     if results_file is None and out is not None:
         results_file = os.path.join(out, RESULTS_NAME)
+    snapshot = None
     if resume and results_file is not None:
-        check_resume_version(results_file)
+        snapshot = check_resume_version(results_file)
     files = list(discover(paths, recursive=recursive, exclude=[] if out is None else [out]).files)
     names = names or {}
     if resume and results_file is not None:
-        done = load_resume_state(results_file, files, out)
+        # what the version check read, unless the file has changed since
+        done = load_resume_state(results_file, files, out, snapshot=snapshot)
+        snapshot = None  # the records it dropped are freed
         files = [f for f in files if f not in done]
-    elif results_file is not None:
+    elif results_file is not None and forget:
         _forget_records(results_file, files)
     if workers is None:
         workers = usable_cpus()

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from brooker import batch, report
 from brooker._version import __version__
@@ -629,6 +631,189 @@ def test_a_hand_edited_results_file_is_repaired_not_a_crash(tmp_path: Path, resu
     assert {r["file"] for r in again} == ({str(files[0])} if resume else set(map(str, files)))
     assert _records(batch.read_records(results)) == full
     assert b"NaN" not in results.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "deep",
+    [b"[" * 100_000, b'{"file": "a", "hips": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"],
+    ids=["torn", "whole"],
+)
+def test_a_line_nested_too_deep_to_decode_is_dropped_not_a_crash(tmp_path: Path, deep: bytes):
+    """A line nested 100,000 levels deep (``[[[...``, closed or not) raised RecursionError out
+    of ``record_of``: ``--resume`` and ``brooker report`` ended with an internal error. It is
+    dropped like any line that is not a record, and the film whose record it replaced is
+    graded again."""
+    files = [_write(tmp_path / "in" / f"f{i}", b"x" * i) for i in range(2)]
+    out = tmp_path / "out"
+    full = _records(batch.grade_many(files, workers=0, out_dir=out, grade_fn=fake_grade))
+    results = out / batch.RESULTS_NAME
+    second = results.read_bytes().splitlines(keepends=True)[1]
+    assert batch.record_of(deep) is None
+    assert batch.record_of(deep.decode()) is None
+    results.write_bytes(deep + b"\n" + second)
+    assert [r["file"] for r in batch.read_records(results)] == [str(files[1])]
+    assert report.write_report(out).films == 1
+    again = batch.grade_many(files, workers=0, out_dir=out, grade_fn=fake_grade, resume=True)
+    assert [r.file for r in again] == [str(files[0])]
+    assert _records(batch.read_records(results)) == full
+
+
+def _escape_surrogates_per_character(text: str) -> str:
+    """``batch._escape_surrogates`` as it was until 2026-12-05: a test of each character."""
+    if not any("\ud800" <= ch <= "\udfff" for ch in text):
+        return text
+    return "".join(f"\\u{ord(ch):04x}" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+
+
+#: Any text, lone surrogates often (file names that are not UTF-8 hold them).
+_TEXT_WITH_SURROGATES = st.text(
+    st.characters(exclude_categories=()) | st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
+)
+
+
+@settings(max_examples=300)
+@given(text=_TEXT_WITH_SURROGATES, name=_TEXT_WITH_SURROGATES)
+def test_record_line_escapes_lone_surrogates_as_it_did_character_by_character(
+    text: str, name: str
+) -> None:
+    """``record_line`` finds lone surrogates with one pattern, not a loop over the characters
+    (most of the time of reading a big results file back): the same line, character for
+    character, for any text, in a record's values and keys."""
+    assert batch._escape_surrogates(text) == _escape_surrogates_per_character(text)
+    record = {"file": name, "caveats": [text], text: None}
+    dumped = json.dumps(record, ensure_ascii=False, separators=(", ", ": "), allow_nan=False)
+    assert batch.record_line(record) == _escape_surrogates_per_character(dumped)
+
+
+def _resumable_run(tmp_path: Path) -> tuple[list[Path], Path]:
+    """Four films graded into ``out``, then a results file as a killed run and a script's
+    edits leave it: a duplicate, a transient error, a line that is no record, a torn end,
+    the record of a film not among the inputs; one film edited since and one new."""
+    files = [_write(tmp_path / "in" / f"f{i}", b"x" * i) for i in range(4)]
+    out = tmp_path / "out"
+    list(batch.grade_many(files, workers=0, out_dir=out, grade_fn=fake_grade))
+    results = out / batch.RESULTS_NAME
+    lines = results.read_bytes().splitlines(keepends=True)
+    f2 = str(files[2])
+    timeout = batch.error_record(f2, "timeout", "slow", input_sha256=batch.file_sha256(f2))
+    elsewhere = json.loads(lines[0]) | {"file": str(tmp_path / "elsewhere" / "IM1")}
+    results.write_bytes(
+        lines[0] + lines[1] + lines[0] + (batch.record_line(timeout.to_record()) + "\n").encode()
+        + b"[\n" + (batch.record_line(elsewhere) + "\n").encode() + lines[3] + lines[3][:25]
+    )  # fmt: skip
+    _write(files[1], b"edited")
+    files.append(_write(tmp_path / "in" / "f4", b"new"))
+    return files, results
+
+
+def test_resume_reads_an_unchanged_results_file_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the version check read (``check_resume_version``'s snapshot) is what
+    ``load_resume_state`` works on while the file is unchanged: each line is read once, not
+    twice (seconds, for an archive's results), with the same outcome, done records and
+    repaired file, as reading it again."""
+    files, results = _resumable_run(tmp_path)
+    inputs = list(map(str, files))
+    reread = tmp_path / "reread.jsonl"
+    reread.write_bytes(results.read_bytes())
+    expected = batch.load_resume_state(reread, inputs, results.parent)
+    assert sorted(expected) == [str(files[0]), str(files[3])]
+    read: list[bytes | str] = []
+    record_of = batch.record_of
+    monkeypatch.setattr(batch, "record_of", lambda raw: read.append(raw) or record_of(raw))
+    snapshot = batch.check_resume_version(results)
+    assert snapshot is not None
+    lines = len(results.read_bytes().splitlines())
+    assert len(read) == lines
+    done = batch.load_resume_state(results, inputs, results.parent, snapshot=snapshot)
+    assert len(read) == lines  # not read again
+    assert done == expected
+    assert results.read_bytes() == reread.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "encoding", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be", "utf-16", "utf-32"]
+)
+def test_a_utf16_or_utf32_line_resumes_from_the_version_checks_reading_as_read_again(
+    tmp_path: Path, encoding: str
+) -> None:
+    """``json.loads`` takes a line that starts with a NUL byte or a byte-order mark for UTF-16
+    or UTF-32, and there the newline can change its verdict: the version check read each
+    line with its newline, the resume without (such a record reads whole only without it).
+    The shared reading reads such a line both ways: resumed from it, the films done and the
+    file repaired are those of reading the file again."""
+    films = [_write(tmp_path / "in" / f"f{i}", b"x" * i) for i in range(2)]
+    out = tmp_path / "out"
+    list(batch.grade_many(films, workers=0, out_dir=out, grade_fn=fake_grade))
+    results = out / batch.RESULTS_NAME
+    first, second = results.read_bytes().splitlines(keepends=True)
+    results.write_bytes(first.rstrip(b"\n").decode().encode(encoding) + b"\n" + second)
+    reread = tmp_path / "reread.jsonl"
+    reread.write_bytes(results.read_bytes())
+    inputs = list(map(str, films))
+    expected = batch.load_resume_state(reread, inputs, out)
+    assert sorted(expected) == inputs  # the line reads whole without its newline
+    snapshot = batch.check_resume_version(results)
+    assert snapshot is not None
+    assert batch.load_resume_state(results, inputs, out, snapshot=snapshot) == expected
+    assert results.read_bytes() == reread.read_bytes()
+
+
+@pytest.mark.parametrize("change", ["appended", "replaced by one of the same size"])
+def test_a_results_file_changed_after_the_version_check_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    """``grade_many(resume=True)`` checks the records' versions, searches the folders, then
+    loads the records: a record written in between (another run's, appended; a line mended
+    by a script that replaces the file) is honoured, its film not graded again. The reading
+    of the version check is used only for the very file it read, unchanged."""
+    a = _write(tmp_path / "in" / "a", b"one")
+    b = _write(tmp_path / "in" / "b", b"three")
+    out = tmp_path / "out"
+    list(batch.grade_many([a, b], workers=0, out_dir=out, grade_fn=fake_grade))
+    results = out / batch.RESULTS_NAME
+    line_a, line_b = results.read_bytes().splitlines(keepends=True)
+    if change == "appended":
+        results.write_bytes(line_a)
+        after = line_a + line_b
+    else:
+        results.write_bytes(line_a + b"[" + line_b[1:])  # b's record is no record
+        after = line_a + line_b
+    check_resume_version = batch.check_resume_version
+
+    def check_then_change(results_file: Any, **kwargs: Any) -> Any:
+        snapshot = check_resume_version(results_file, **kwargs)
+        assert snapshot is not None
+        if change == "appended":
+            with open(results_file, "ab") as fh:
+                fh.write(line_b)
+        else:
+            mended = tmp_path / "mended.jsonl"
+            mended.write_bytes(after)
+            assert mended.stat().st_size == results.stat().st_size
+            os.replace(mended, results_file)
+        return snapshot
+
+    monkeypatch.setattr(batch, "check_resume_version", check_then_change)
+    again = batch.grade_many([a, b], workers=0, out_dir=out, grade_fn=fake_grade, resume=True)
+    assert list(again) == []
+    assert results.read_bytes() == after
+
+
+def test_a_run_without_resume_can_leave_the_forgetting_to_its_caller(tmp_path: Path) -> None:
+    """``forget=False`` (the command line, resumed: ``load_resume_state`` has taken the
+    records of the films left to grade out already) does not read the results file to take
+    them out again; the default does, as before."""
+    files = [_write(tmp_path / "in" / f"f{i}", b"x" * i) for i in range(2)]
+    out = tmp_path / "out"
+    list(batch.grade_many(files, workers=0, out_dir=out, grade_fn=fake_grade))
+    list(batch.grade_many(files[1:], workers=0, out_dir=out, grade_fn=fake_grade, forget=False))
+    held = [r["file"] for r in batch.read_records(out / batch.RESULTS_NAME)]
+    assert sorted(held) == sorted(map(str, [*files, files[1]]))
+    list(batch.grade_many(files[1:], workers=0, out_dir=out, grade_fn=fake_grade))
+    held = [r["file"] for r in batch.read_records(out / batch.RESULTS_NAME)]
+    assert sorted(held) == sorted(map(str, files))
 
 
 def test_a_run_without_resume_replaces_the_records_of_what_it_grades(tmp_path: Path):

@@ -766,6 +766,78 @@ def test_resume_prints_everything_and_grades_only_new(
     assert len(batch.read_records(out / "results.jsonl")) == 3
 
 
+def _killed_and_edited(tmp_path: Path) -> tuple[Path, Path]:
+    """A run over four films whose results file a killed run and a script's edits have left
+    with every kind of line a resume meets (a duplicate, a record spelt another way, a
+    transient error, a line that is no record, another folder's film's record, a torn end),
+    and since which one film has been edited and one added: (the films' folder, --out)."""
+    root = tmp_path / "in"
+    for name, content in [("a", b"one"), ("b", b"three"), ("c", b"NOHIP"), ("d", b"BUG")]:
+        _w(root / name / "IM0001", content)
+    out = tmp_path / "o"
+    assert run(root, "--out", out, "--workers", "1").exit_code == 3
+    results = out / "results.jsonl"
+    a, b, c, d = results.read_bytes().splitlines(keepends=True)  # path order: one worker
+    assert json.loads(d)["error"]["code"] == "internal_error"
+    respelt = json.loads(c) | {"file": str(root / "x" / ".." / "c" / "IM0001")}
+    elsewhere = json.loads(a) | {"file": str(tmp_path / "elsewhere" / "IM0001")}
+    results.write_bytes(
+        a + b + a + (batch.record_line(respelt) + "\n").encode() + d + b"[\n"
+        + (batch.record_line(elsewhere) + "\n").encode() + a[:30]
+    )  # fmt: skip
+    _w(root / "b" / "IM0001", b"edited")
+    _w(root / "e" / "IM0001", b"new")
+    return root, out
+
+
+def test_resume_reads_its_results_once_and_does_what_three_readings_did(
+    fake_engine: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    """``--resume`` read results.jsonl three times: to check the records' versions, to find
+    the films done (repairing the file), and once more in the batch, to take out the records
+    of the films left to grade, which the second reading had taken out already (seconds a
+    reading, for an archive). It reads it once: the same results file, --json records, exit
+    code and films graded again as with the three readings, on a file with every kind of
+    line a resume meets."""
+    root, out = _killed_and_edited(tmp_path)
+    as_before = tmp_path / "as-before"
+    shutil.copytree(out, as_before)
+    lines = len((out / "results.jsonl").read_bytes().splitlines())
+    read: list[bytes | str] = []
+    record_of = batch.record_of
+    monkeypatch.setattr(batch, "record_of", lambda raw: read.append(raw) or record_of(raw))
+    graded = _count_grading(monkeypatch)
+    now = run(root, "--out", out, "--workers", "1", "--resume", "--json")
+    assert now.exit_code == 3, now.stderr
+    assert len(read) == lines  # once
+    expected = [str(root / name / "IM0001") for name in ("b", "d", "e")]
+    assert graded == [expected]
+    # as before: the version check's reading not used, the records taken out once more
+    load_resume_state, grade_many = batch.load_resume_state, batch.grade_many
+
+    def load_again(*args: Any, snapshot: Any = None, **kwargs: Any) -> Any:
+        return load_resume_state(*args, **kwargs)
+
+    def forget_again(*args: Any, **kwargs: Any) -> Any:
+        return grade_many(*args, **{**kwargs, "forget": True})
+
+    monkeypatch.setattr(batch, "load_resume_state", load_again)
+    monkeypatch.setattr(batch, "grade_many", forget_again)
+    del read[:]
+    before = run(root, "--out", as_before, "--workers", "1", "--resume", "--json")
+    assert len(read) > 2 * lines  # read three times
+    assert graded == [expected, expected]
+    assert (before.exit_code, before.stdout) == (now.exit_code, now.stdout)
+    results = (out / "results.jsonl").read_bytes()
+    assert results == (as_before / "results.jsonl").read_bytes()
+    assert [r["file"] for r in batch.read_records(out / "results.jsonl")] == [
+        str(root / "a" / "IM0001"),
+        str(root / "c" / "IM0001"),
+        str(tmp_path / "elsewhere" / "IM0001"),
+        *expected,
+    ]
+
+
 def test_out_folder_inside_an_input_folder_is_not_graded(
     fake_engine: None, good_tree: Path, monkeypatch: pytest.MonkeyPatch
 ):

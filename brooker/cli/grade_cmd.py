@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
+    from brooker.batch import ResultsSnapshot
+
 #: Default ``--timeout`` (kept equal to ``brooker.batch.DEFAULT_TIMEOUT_S``, which is not
 #: imported here so that ``brooker --help`` stays light).
 DEFAULT_TIMEOUT_S = 300.0
@@ -764,12 +766,16 @@ OVERLAY_OPTIONS = {"overlay": ("--no-overlay", False), "overlay_crops": ("--over
 
 def _check_resumed_options(
     manifest_path: Path, results_path: Path, options: dict[str, Any]
-) -> None:
+) -> ResultsSnapshot | None:
     """``--resume`` keeps the records of the run it continues: refuse (a usage error) when
     that run was graded by another brooker version (its manifest or any of its records says
     so) or, as its manifest says, with other :data:`GRADING_OPTIONS` or
     :data:`OVERLAY_OPTIONS`, so that one results file never mixes two analyses, nor records
-    with and without overlays. Options are not checked without a readable manifest."""
+    with and without overlays. Options are not checked without a readable manifest.
+
+    Returns the results file as read for its versions
+    (:func:`brooker.batch.check_resume_version`), for ``load_resume_state`` to use while the
+    file is unchanged rather than read it again."""
     import json
 
     from brooker._version import __version__
@@ -777,7 +783,7 @@ def _check_resumed_options(
     from brooker.errors import ConfigError
 
     try:
-        check_resume_version(results_path, hint="grade into another --out")
+        snapshot = check_resume_version(results_path, hint="grade into another --out")
     except ConfigError as exc:
         raise typer.BadParameter(term(exc.message), param_hint="--resume") from None
     try:
@@ -785,7 +791,7 @@ def _check_resumed_options(
         earlier = manifest.get("options") or {}
         version = manifest.get("version")
     except (OSError, ValueError, AttributeError):
-        return
+        return snapshot
     if version is not None and version != __version__:
         raise typer.BadParameter(
             term(
@@ -795,7 +801,7 @@ def _check_resumed_options(
             param_hint="--resume",
         )
     if not isinstance(earlier, dict):
-        return
+        return snapshot
     for key in GRADING_OPTIONS:
         before, now = earlier.get(key), options.get(key)
         if before != now:
@@ -818,6 +824,7 @@ def _check_resumed_options(
                 ),
                 param_hint="--resume",
             )
+    return snapshot
 
 
 def _judges_sha256(folder: str | None) -> dict[str, str]:
@@ -1026,8 +1033,9 @@ def _run(
     results_path = out / f"results{suffix}.jsonl"
     manifest_path = out / f"manifest{suffix}.json"
     _check_outputs(out, csv_file, results_path, resume)
+    snapshot = None
     if resume:
-        _check_resumed_options(manifest_path, results_path, options)
+        snapshot = _check_resumed_options(manifest_path, results_path, options)
     inputs = list(paths)
     if files_from is not None:
         if files_from == "-" and sys.stdin is None:  # started with standard input closed
@@ -1135,7 +1143,9 @@ def _run(
         batch.write_manifest(manifest_path, manifest)
         if resume:
             try:
-                previous = batch.load_resume_state(results_path, files, out)
+                # what the version check read, unless the file has changed since
+                previous = batch.load_resume_state(results_path, files, out, snapshot=snapshot)
+                snapshot = None  # the records it dropped are freed
             except KeyboardInterrupt:
                 # stopped (Ctrl-C, SIGTERM, SIGHUP) while the kept records' inputs are hashed,
                 # which takes minutes on an archive: the manifest says so, as later in the run
@@ -1205,6 +1215,10 @@ def _run(
                 overlay_crops=overlay_crops,
                 timeout_s=timeout or None,
                 results_file=results_path,
+                # resumed, the results file holds no record of the films left to grade any
+                # more (load_resume_state took out every record of an input that it does not
+                # return as done): reading it once more to take them out finds none
+                forget=not resume,
             )
             if show_progress:
                 progress = _progress(err_console)
