@@ -1467,21 +1467,6 @@ def _typed(
     return True
 
 
-#: The JSON of a record: one decoder for every line (``json.loads`` with ``parse_constant``
-#: builds a new one on each call).
-_RECORD_DECODER: Final = json.JSONDecoder(parse_constant=_refuse_constant)
-
-
-def _loads(raw: bytes | str) -> Any:
-    """``json.loads(raw, parse_constant=_refuse_constant)``, bytes decoded the same way (the
-    encoding guessed from the first bytes, :func:`json.detect_encoding`)."""
-    if isinstance(raw, str):
-        if raw.startswith("\ufeff"):  # as json.loads says of it
-            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", raw, 0)
-        return _RECORD_DECODER.decode(raw)
-    return _RECORD_DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
-
-
 def record_of(raw: bytes | str) -> dict[str, Any] | None:
     """One line of a results file as a record; None for a line that is not one brooker could
     have written: torn or not JSON, not an object with a string ``file``, a ``file`` no path
@@ -1494,7 +1479,7 @@ def record_of(raw: bytes | str) -> dict[str, Any] | None:
     Python's recursion limit lets the JSON decoder go (``[[[...``, 100,000 deep), which
     raised RecursionError out of ``--resume`` and ``brooker report``."""
     try:
-        rec = _loads(raw)
+        rec = json.loads(raw, parse_constant=_refuse_constant)
     except (ValueError, RecursionError):  # UnicodeDecodeError too
         return None
     if not isinstance(rec, dict) or not isinstance(rec.get("file"), str):
@@ -1517,16 +1502,11 @@ def record_of(raw: bytes | str) -> dict[str, Any] | None:
 def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The records of a JSON-lines file; lines that are not a record (:func:`record_of`) are
     skipped."""
-    out = []
     try:
-        with open(path, "rb") as fh:
-            for raw in fh:
-                rec = record_of(raw)
-                if rec is not None:
-                    out.append(rec)
+        as_read, _ = _read_results(path)
     except FileNotFoundError:
-        pass
-    return out
+        return []
+    return [rec for rec in as_read if rec is not None]
 
 
 def _forget_records(results_file: str | os.PathLike[str], files: Sequence[str]) -> None:
@@ -1575,21 +1555,22 @@ class ResultsSnapshot:
     ``records``: each line's record (:func:`record_of` of the line without its newline, as
     :func:`load_resume_state` reads it) or None; ``torn``: the last line has no newline.
     ``key``: (``st_dev``, ``st_ino``, ``st_size``, ``st_mtime_ns``, ``st_ctime_ns``) of the
-    file read, the same before and after the reading. A file appended to or replaced since has
+    file read, the same before and after the reading (None when they differ: the file changed
+    while it was read, and the snapshot is never current). A file appended to or replaced since has
     another size or inode; one rewritten in place to the same size has other times, unless
     the rewrite falls in the same tick of the file system's clock as the write before the
     reading (a few milliseconds, or the granularity of its timestamps), which no brooker run
     does (it appends, or replaces the file).
     """
 
-    key: tuple[int, int, int, int, int]
+    key: tuple[int, int, int, int, int] | None
     records: tuple[dict[str, Any] | None, ...]
     torn: bool
 
     def is_current(self, path: str | os.PathLike[str]) -> bool:
         """``path`` is still the file read, unchanged (False when it cannot be looked at)."""
         try:
-            return _stat_key(os.stat(path)) == self.key
+            return self.key is not None and _stat_key(os.stat(path)) == self.key
         except OSError:
             return False
 
@@ -1600,10 +1581,10 @@ def _stat_key(st: os.stat_result) -> tuple[int, int, int, int, int]:
 
 def _read_results(
     path: str | os.PathLike[str],
-) -> tuple[list[dict[str, Any] | None], ResultsSnapshot | None]:
+) -> tuple[list[dict[str, Any] | None], ResultsSnapshot]:
     """Read a results file once, line by line: its records as :func:`read_records` reads them
-    (each line with its newline; None for a line that is not a record), and the snapshot
-    :func:`load_resume_state` can use (None when the file changed while it was read).
+    (each line with its newline; None for a line that is not a record), and as
+    :func:`load_resume_state` reads them, in a snapshot (current while the file is unchanged).
 
     The two readings agree on every line but one that :func:`json.loads` could decode as
     UTF-16 or UTF-32 (:data:`_NOT_UTF8_START`), where the newline can change the verdict: such
@@ -1628,24 +1609,8 @@ def _read_results(
                 rec = record_of(raw[:-1])
             as_loaded.append(rec)
         after = _stat_key(os.fstat(fh.fileno()))
-    snapshot = None if after != before else ResultsSnapshot(after, tuple(as_loaded), torn)
-    return as_read, snapshot
-
-
-def _read_lines(path: str | os.PathLike[str]) -> tuple[list[dict[str, Any] | None], bool]:
-    """Each line of a results file as :func:`load_resume_state` reads it (:func:`record_of`
-    of the line without its newline, None for a line that is not a record), and whether the
-    last line is torn (no newline)."""
-    out: list[dict[str, Any] | None] = []
-    torn = False
-    with open(path, "rb") as fh:
-        for raw in fh:
-            if raw[-1:] == b"\n":
-                raw = raw[:-1]
-            else:
-                torn = True
-            out.append(record_of(raw))
-    return out, torn
+    key = after if after == before else None
+    return as_read, ResultsSnapshot(key, tuple(as_loaded), torn)
 
 
 def check_resume_version(
@@ -1666,8 +1631,8 @@ def check_resume_version(
     -------
     ResultsSnapshot or None
         The file as read here, for ``load_resume_state(..., snapshot=)``, which then need not
-        read it again while it is unchanged; None when there is no file, or it changed while
-        it was read.
+        read it again while it is unchanged (never, when it changed while it was read); None
+        when there is no file.
 
     Raises
     ------
@@ -1742,13 +1707,10 @@ def load_resume_state(
     done: dict[str, dict[str, Any]] = {}
     sha_cache: dict[str, str | None] = {}
     by_name: dict[str, list[tuple[str, str]]] | None = None  # built when first needed
-    if snapshot is not None and snapshot.is_current(results_file):
-        lines: Sequence[dict[str, Any] | None] = snapshot.records
-        torn = snapshot.torn
-    else:
-        lines, torn = _read_lines(results_file)
-    dirty = torn
-    for rec in lines:
+    if snapshot is None or not snapshot.is_current(results_file):
+        _, snapshot = _read_results(results_file)
+    dirty = snapshot.torn
+    for rec in snapshot.records:
         if rec is None:  # torn, unparsable, or not a record brooker can write again
             dirty = True
             continue

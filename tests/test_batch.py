@@ -760,14 +760,17 @@ def test_a_utf16_or_utf32_line_resumes_from_the_version_checks_reading_as_read_a
     assert results.read_bytes() == reread.read_bytes()
 
 
-@pytest.mark.parametrize("change", ["appended", "replaced by one of the same size"])
+@pytest.mark.parametrize(
+    "change", ["appended", "replaced by one of the same size", "rewritten in place"]
+)
 def test_a_results_file_changed_after_the_version_check_is_read_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str
 ) -> None:
     """``grade_many(resume=True)`` checks the records' versions, searches the folders, then
     loads the records: a record written in between (another run's, appended; a line mended
     by a script that replaces the file) is honoured, its film not graded again. The reading
-    of the version check is used only for the very file it read, unchanged."""
+    of the version check is used only for the very file it read, unchanged: a rewrite in
+    place to the same size (same inode) is told by its times."""
     a = _write(tmp_path / "in" / "a", b"one")
     b = _write(tmp_path / "in" / "b", b"three")
     out = tmp_path / "out"
@@ -788,6 +791,15 @@ def test_a_results_file_changed_after_the_version_check_is_read_again(
         if change == "appended":
             with open(results_file, "ab") as fh:
                 fh.write(line_b)
+        elif change == "rewritten in place":
+            before = os.stat(results_file)
+            with open(results_file, "r+b") as fh:
+                fh.write(after)
+            # the times a rewrite leaves, later than the reading's by more than one tick of
+            # the file system's clock (within one tick they may be equal: ResultsSnapshot)
+            os.utime(results_file, ns=(before.st_atime_ns, before.st_mtime_ns + 10**9))
+            now = os.stat(results_file)
+            assert (now.st_ino, now.st_size) == (before.st_ino, before.st_size)
         else:
             mended = tmp_path / "mended.jsonl"
             mended.write_bytes(after)
