@@ -1556,11 +1556,11 @@ class ResultsSnapshot:
     :func:`load_resume_state` reads it) or None; ``torn``: the last line has no newline.
     ``key``: (``st_dev``, ``st_ino``, ``st_size``, ``st_mtime_ns``, ``st_ctime_ns``) of the
     file read, the same before and after the reading (None when they differ: the file changed
-    while it was read, and the snapshot is never current). A file appended to or replaced since has
-    another size or inode; one rewritten in place to the same size has other times, unless
-    the rewrite falls in the same tick of the file system's clock as the write before the
-    reading (a few milliseconds, or the granularity of its timestamps), which no brooker run
-    does (it appends, or replaces the file).
+    while it was read, and the snapshot is never current). A file appended to or replaced
+    since has another size or inode; one rewritten in place to the same size has other times,
+    unless the rewrite falls in the same tick of the file system's clock as the write before
+    the reading (a few milliseconds, or the granularity of its timestamps), which no brooker
+    run does (it appends, or replaces the file).
     """
 
     key: tuple[int, int, int, int, int] | None
@@ -1684,10 +1684,9 @@ def load_resume_state(
     A record kept for an input takes the input's spelling in ``file``, as the records this run
     writes do, and its ``overlay`` this run's spelling of ``out_dir`` (where every overlay is
     written; given, so that a run resumed from another working folder names overlays that are
-    there). The file
-    is rewritten (atomically) without: a torn or unparsable line, records of these inputs
-    whose content has changed since, their transient errors, and duplicates. Records of files
-    not among ``inputs`` are kept as they are.
+    there). The file is rewritten (atomically) without: a torn or unparsable line, records of
+    these inputs whose content has changed since, their transient errors, and duplicates.
+    Records of files not among ``inputs`` are kept as they are.
 
     ``snapshot``, what :func:`check_resume_version` read of ``results_file``, is used instead
     of reading the file again only while the file is the one it read, unchanged
