@@ -104,3 +104,15 @@ def test_the_command_line_runs_one_blas_thread_unless_told(given: str | None) ->
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == str([given or "1", "1", "1"])
+
+
+def test_each_commands_summary_is_one_line_of_its_docstring() -> None:
+    """typer keeps a line break inside a command's first docstring paragraph: `brooker --help`
+    listed grade's summary as "... (files, folders, or a list of" and "paths)." on a line of
+    its own. Each summary is one line of source."""
+    from brooker.cli import app
+
+    for info in app.registered_commands:
+        assert info.callback is not None
+        first = (info.callback.__doc__ or "").strip().split("\n\n")[0]
+        assert "\n" not in first, (info.name, first)

@@ -575,8 +575,7 @@ def grade(
         ),
     ] = None,
 ) -> None:
-    """Grade every hip on radiographs: DICOM, PNG, JPEG or TIFF (files, folders, or a list of
-    paths)."""
+    """Grade every hip on DICOM, PNG, JPEG or TIFF radiographs: files, folders, a list of paths."""
     from brooker.errors import OutputError
     from brooker.models import ExitCode
 
