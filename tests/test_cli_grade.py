@@ -228,6 +228,64 @@ def test_summary_lists_failures(fake_engine: None, good_tree: Path, tmp_path: Pa
     assert "not graded" in r.stderr
 
 
+def test_summary_of_many_failures_lists_some_and_counts_the_rest(
+    fake_engine: None, tmp_path: Path
+):
+    """An archive's hundreds of non-hip films would bury the summary in a line each: over 50
+    films not graded it lists 20, the errors first, and counts the rest by status and error
+    code, pointing at results.jsonl (which has every one). 50 are still all listed."""
+    root = tmp_path / "in"
+    for i in range(58):
+        _w(root / f"nohip{i:02d}", b"NOHIP")
+    for i in range(3):
+        _w(root / f"zbug{i}", b"BUG")
+    _w(root / "good", b"one")
+    (root / "zgone").symlink_to(tmp_path / "nowhere")  # dangling: a not_found error
+    out = tmp_path / "o"
+    r = run(root / "good", *sorted(root.glob("[nz]*")), "--out", out)
+    assert r.exit_code == 3, r.output
+    err = r.stderr
+    assert "62 file(s) not graded:" in err
+    listed = [line for line in err.splitlines() if line.startswith(f"  {root}")]
+    assert len(listed) == 20
+    # the four errors first, in input order, then the ungradable ones in input order
+    assert [Path(line[2:].split(":")[0]).name for line in listed[:4]] == [
+        "zbug0", "zbug1", "zbug2", "zgone"
+    ]
+    assert [Path(line[2:].split(":")[0]).name for line in listed[4:]] == [
+        f"nohip{i:02d}" for i in range(16)
+    ]
+    tail = " ".join(err.split())
+    assert (
+        f"and 42 more: 42 ungradable; every file's reason is in {out / 'results.jsonl'}" in tail
+    )
+    assert len(json_lines((out / "results.jsonl").read_text())) == 63
+
+    # 50 not graded: each on its own line, as before
+    few = tmp_path / "few"
+    for i in range(50):
+        _w(few / f"nohip{i:02d}", b"NOHIP")
+    r = run(few, "--out", tmp_path / "o2")
+    assert "50 file(s) not graded:" in r.stderr
+    assert sum(line.startswith(f"  {few}") for line in r.stderr.splitlines()) == 50
+    assert "more:" not in r.stderr
+
+
+def test_not_listed_counts_errors_by_code():
+    from brooker.cli.grade_cmd import _not_listed
+
+    recs = [
+        {"status": "ungradable"},
+        {"status": "error", "error": {"code": "unreadable"}},
+        {"status": "error", "error": {"code": "not_found"}},
+        {"status": "error", "error": {"code": "unreadable"}},
+    ]
+    assert _not_listed(recs, recs[:1]) == "3 more: 3 errors (unreadable 2, not_found 1)"
+    assert _not_listed(recs, recs[1:3]) == (
+        "2 more: 1 ungradable, 1 error (unreadable 1)"
+    )
+
+
 @pytest.mark.parametrize("content", [None, "text"])
 def test_no_inputs_exit_4(fake_engine: None, tmp_path: Path, content: str | None):
     d = tmp_path / "empty"

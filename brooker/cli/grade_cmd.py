@@ -24,6 +24,7 @@ import contextlib
 import os
 import sys
 import traceback
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -207,7 +208,7 @@ def _print_single(console: Console, rec: dict[str, Any]) -> None:
 
 
 def _print_summary(
-    console: Console, records: list[dict[str, Any]], resumed: int, found: Any
+    console: Console, records: list[dict[str, Any]], resumed: int, found: Any, results: Path
 ) -> None:
     from rich.text import Text
 
@@ -243,15 +244,48 @@ def _print_summary(
     _print_run_folders(console, found.run_folders)
     _print_special(console, found.skipped_special)
     failed = [r for r in records if r.get("status") != "ok"]
-    if failed:
-        console.print(Text(f"{len(failed)} file(s) not graded:", style="bold"))
-        for r in failed:
-            why = r.get("reason") or (r.get("error") or {}).get("message") or r.get("status")
-            why = str(why)
-            prefix = f"{path_named(r['file'])}: "
-            if why.startswith(prefix):
-                why = why[len(prefix) :]
-            console.print(plain(f"  {prefix}{why}", style="yellow"), soft_wrap=True)
+    if not failed:
+        return
+    console.print(Text(f"{len(failed)} file(s) not graded:", style="bold"))
+    shown = failed
+    if len(failed) > NOT_GRADED_LISTED_MAX:
+        # an archive's thousands of non-hip films would bury the summary: the errors first
+        # (a broken file is what a reader can act on), then the ungradable, in input order
+        shown = sorted(failed, key=lambda r: r.get("status") != "error")[:NOT_GRADED_LISTED]
+    for r in shown:
+        why = r.get("reason") or (r.get("error") or {}).get("message") or r.get("status")
+        why = str(why)
+        prefix = f"{path_named(r['file'])}: "
+        if why.startswith(prefix):
+            why = why[len(prefix) :]
+        console.print(plain(f"  {prefix}{why}", style="yellow"), soft_wrap=True)
+    if len(shown) < len(failed):
+        rest = _not_listed(failed, shown)
+        tail = f"  and {rest}; every file's reason is in {results}"
+        console.print(plain(tail, style="yellow"), soft_wrap=True)
+
+
+#: Files not graded that the summary lists one by one; over this many it lists
+#: ``NOT_GRADED_LISTED`` of them and counts the rest.
+NOT_GRADED_LISTED_MAX = 50
+NOT_GRADED_LISTED = 20
+
+
+def _not_listed(failed: list[dict[str, Any]], shown: list[dict[str, Any]]) -> str:
+    """"813 more: 800 ungradable, 13 errors (unreadable 10, not_found 3)" for the records of
+    ``failed`` not in ``shown``."""
+    listed = {id(r) for r in shown}
+    rest = [r for r in failed if id(r) not in listed]
+    ungradable = sum(r.get("status") != "error" for r in rest)
+    codes = Counter(
+        str((r.get("error") or {}).get("code")) for r in rest if r.get("status") == "error"
+    )
+    parts = [f"{ungradable} ungradable"] if ungradable else []
+    if codes:
+        n = sum(codes.values())
+        each = ", ".join(f"{code} {k}" for code, k in codes.most_common())
+        parts.append(f"{n} error{'s' if n != 1 else ''} ({each})")
+    return f"{len(rest)} more: {', '.join(parts)}"
 
 
 def _print_dicomdirs(console: Console, n: int) -> None:
@@ -1339,7 +1373,7 @@ def _finish(
         # every output is written: a summary that cannot be shown (standard error's reader
         # gone, its terminal hung up) is lost, and the run stays complete
         with contextlib.suppress(OSError):
-            _print_summary(err_console, records, resumed, found)
+            _print_summary(err_console, records, resumed, found, out / batch.RESULTS_NAME)
     if any((r.get("error") or {}).get("code") in batch.OUTPUT_ERROR_CODES for r in records):
         return int(ExitCode.OUTPUT_ERROR)
     if table_cut:
