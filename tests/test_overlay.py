@@ -14,6 +14,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from brooker import overlay as ov
 from brooker.models import (
@@ -1124,3 +1127,47 @@ def test_the_overlay_does_not_tell_its_reader_to_check_the_overlay() -> None:
     assert "check the overlay" not in panel
     assert "the femur is not segmented as bone" in panel
     assert "soft tissue)" in panel
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    arrays(np.float64, st.tuples(st.integers(1, 30), st.just(2)), elements=st.floats(-50, 50)),
+    st.floats(0.0, 5.0),
+)
+def test_outlines_simplified_as_scikit_image_did(points: Any, tolerance: float) -> None:
+    """The overlay simplifies fragment outlines itself: scikit-image's approximate_polygon
+    lives in a module that imports scipy.signal and scipy.stats, 0.6 s at the start of each
+    worker. The vertices kept are the same, ties included (random chains, and below, the
+    outlines of random masks as the overlay traces them)."""
+    from skimage.measure import approximate_polygon
+
+    kept = ov.simplified_polyline(points, tolerance)
+    assert np.array_equal(kept, approximate_polygon(points, tolerance))
+
+
+def test_fragment_outlines_simplified_as_scikit_image_did() -> None:
+    from skimage.measure import approximate_polygon, find_contours
+
+    rng = np.random.default_rng(7)
+    n = 0
+    for _ in range(60):
+        mask = np.pad((rng.random((24, 24)) > 0.55).astype(np.float32), 1)
+        for contour in find_contours(mask, 0.5):
+            for tol in (0.3, 0.4, 1.0):
+                a, b = ov.simplified_polyline(contour, tol), approximate_polygon(contour, tol)
+                assert np.array_equal(a, b)
+                n += int(len(b) < len(contour))
+    assert n > 100  # the outlines were simplified, not passed through
+
+
+def test_the_overlay_does_not_import_scipy_signal_or_stats() -> None:
+    code = (
+        "import json, sys\n"
+        "import brooker.overlay\n"
+        "print(json.dumps([m for m in ('scipy.signal', 'scipy.stats') if m in sys.modules]))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
