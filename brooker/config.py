@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
@@ -13,6 +16,20 @@ import numpy as np
 from brooker.errors import ConfigError
 from brooker.models import FrozenMapping, SpacingSource
 from brooker.units import BROOKER_GAP_THRESHOLD_MM, MAX_MEGAPIXELS
+
+#: The files of a folder of judges (``AnalysisConfig.judges``, :mod:`brooker.ho_pixels`), as
+#: ``benchmarks/train_ho_pixels.py`` writes them; the shipped ones are in the package's
+#: ``data`` folder. Here, not in :mod:`brooker.ho_pixels`, so that the command line can hash
+#: them without importing the analysis (scipy.ndimage: a quarter of a second).
+JUDGE_FILES = ("ho_pixels.npz", "ho_fragments.npz")
+
+
+@contextlib.contextmanager
+def shipped_file(name: str) -> Iterator[Path]:
+    """The path of a weights file shipped in the package's ``data`` folder."""
+    with resources.as_file(resources.files("brooker").joinpath("data", name)) as path:
+        yield path
+
 
 #: Relative uncertainty of the spacing at the hip, by source. Calibrated spacing still carries
 #: the error of the calibration (ball markers err by 5-20 %, geometric correction a few %);

@@ -36,18 +36,15 @@ figures: README, *What it cannot see*). :func:`judges` gives other judges in the
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 from scipy import ndimage as ndi
 
-from brooker.config import NATIVE_HEAD_DIAMETER_MM
+from brooker.config import JUDGE_FILES, NATIVE_HEAD_DIAMETER_MM, shipped_file
 from brooker.imaging import zoom_linear
 from brooker.models import HipJoint, ImageSide
 from brooker.segmentation import HipMasks
@@ -139,13 +136,6 @@ def load_weights(path: str | Path) -> dict[str, npt.NDArray[np.float32]]:
     return arrays
 
 
-@contextlib.contextmanager
-def shipped_file(name: str) -> Iterator[Path]:
-    """The path of a weights file shipped in the package's ``data`` folder."""
-    with resources.as_file(resources.files("brooker").joinpath("data", name)) as path:
-        yield path
-
-
 def _shipped(name: str) -> dict[str, npt.NDArray[np.float32]]:
     """The arrays of a weights file shipped in the package's ``data`` folder."""
     with shipped_file(name) as path:
@@ -204,10 +194,6 @@ class FragmentJudge:
 def bundled_judge() -> FragmentJudge:
     """The fragment judge shipped in the package (``brooker/data/ho_fragments.npz``)."""
     return FragmentJudge.from_arrays(_shipped("ho_fragments.npz"))
-
-
-#: The files of a folder of judges, as ``benchmarks/train_ho_pixels.py`` writes them.
-JUDGE_FILES = ("ho_pixels.npz", "ho_fragments.npz")
 
 
 def judges_from(folder: str) -> tuple[PixelNet, FragmentJudge]:

@@ -864,7 +864,7 @@ def _judges_sha256(folder: str | None) -> dict[str, str]:
     """SHA-256 of each file of the judges that grade: a ``--judges`` folder's, else the shipped
     ones (so that ``--resume`` also tells shipped weights of another build apart)."""
     from brooker.batch import file_sha256
-    from brooker.ho_pixels import JUDGE_FILES, shipped_file
+    from brooker.config import JUDGE_FILES, shipped_file
 
     if folder is not None:
         return {name: file_sha256(Path(folder) / name) for name in JUDGE_FILES}
