@@ -1055,6 +1055,24 @@ def _detach_fd(dup: Any) -> int:
     return int(dup.detach())
 
 
+def start_worker_server() -> None:
+    """Start the forkserver the workers of :func:`grade_many` fork from, if it is not running
+    (a no-op where workers are spawned: :func:`_mp_context`).
+
+    The server imports numpy, scipy and the pipeline (about half a second) before it forks
+    the first worker. Started as a run begins, it does so while the command line still looks
+    for the inputs, reads the options and hashes the judges, instead of after: on a single
+    film that is most of the wait for its answer. As when the first worker starts it, with one
+    BLAS thread (:mod:`brooker.threads`)."""
+    ctx = _mp_context()
+    if ctx.get_start_method() != "forkserver":
+        return
+    from multiprocessing import forkserver
+
+    with threads.for_workers():
+        forkserver.ensure_running()
+
+
 def _start_worker(ctx: Any, grade_fn: GradeFn | None) -> _Worker:
     held = _held_file()
     try:

@@ -116,3 +116,38 @@ def test_each_commands_summary_is_one_line_of_its_docstring() -> None:
         assert info.callback is not None
         first = (info.callback.__doc__ or "").strip().split("\n\n")[0]
         assert "\n" not in first, (info.name, first)
+
+
+def test_hashing_the_judges_imports_no_analysis_module() -> None:
+    """The command line hashes the judges' files for the manifest before any film is graded;
+    their names came from brooker.ho_pixels, whose import (scipy.ndimage) cost a quarter of a
+    second on every run."""
+    assert "scipy" not in _loaded_heavy(
+        "from brooker.cli.grade_cmd import _judges_sha256\n"
+        "assert len(_judges_sha256(None)) == 2"
+    )
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a forkserver and /proc")
+def test_the_worker_server_starts_with_one_blas_thread() -> None:
+    """The command line starts the forkserver its workers fork from as a run begins (its
+    imports then overlap the run's setup); started that way, it still runs one BLAS thread,
+    and the caller's own environment is left as it was."""
+    code = (
+        "import json, os\n"
+        "from multiprocessing import forkserver\n"
+        "from brooker import batch\n"
+        "batch.start_worker_server()\n"
+        "batch.start_worker_server()  # running already: nothing more\n"
+        "pid = forkserver._forkserver._forkserver_pid\n"
+        "env = open(f'/proc/{pid}/environ', 'rb').read().split(b'\\0')\n"
+        "print(json.dumps([b'OPENBLAS_NUM_THREADS=1' in env,\n"
+        "                  'OPENBLAS_NUM_THREADS' in os.environ]))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS",)}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == [True, False]

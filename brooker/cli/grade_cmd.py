@@ -629,6 +629,10 @@ def grade(
             raise typer.BadParameter(str(exc), param_hint="--shard") from None
     if dask_scheduler is not None and resume:
         raise typer.BadParameter("not supported with --dask-scheduler", param_hint="--resume")
+    if dask_scheduler is None:
+        from brooker.batch import start_worker_server
+
+        start_worker_server()  # its imports overlap the setup below
     config = analysis_config(
         spacing=spacing,
         magnification=magnification,
