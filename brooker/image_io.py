@@ -355,13 +355,15 @@ def _bone_bright(
 ) -> tuple[npt.NDArray[np.generic], list[str]]:
     """The pixels bone bright, and a caveat when they were inverted: a TIFF whose (262)
     Photometric Interpretation is WhiteIsZero (TIFF's MONOCHROME1); Pillow inverts 8-bit
-    ones itself, not 16-bit or floating-point ones."""
+    ones itself (said all the same), not 16-bit or floating-point ones."""
     from PIL import Image
 
     assert isinstance(img, Image.Image)
     tags = getattr(img, "tag_v2", {}) if kind == "tiff" else {}
-    if tags.get(262) != 0 or img.mode == "L":
+    if tags.get(262) != 0:
         return arr, []
+    if img.mode == "L":
+        return arr, [WHITE_IS_ZERO_NOTE]
     per_sample = tags.get(258, bits)
     depth = int(per_sample[0] if isinstance(per_sample, tuple) else per_sample)
     if np.issubdtype(arr.dtype, np.integer) and depth <= 16:
@@ -369,7 +371,11 @@ def _bone_bright(
     else:  # floating point, or 32-bit integers: about the values' own range
         wide = arr.astype(np.float64)
         arr = (float(wide.max()) + float(wide.min())) - wide if wide.size else wide
-    return arr, ["TIFF WhiteIsZero (MONOCHROME1) image inverted: bone bright"]
+    return arr, [WHITE_IS_ZERO_NOTE]
+
+
+#: The caveat of a TIFF whose (262) Photometric Interpretation is WhiteIsZero.
+WHITE_IS_ZERO_NOTE: Final = "TIFF WhiteIsZero (MONOCHROME1) image inverted: bone bright"
 
 
 def _bomb_size(exc: Exception) -> str:

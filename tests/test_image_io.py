@@ -275,6 +275,25 @@ def test_a_16_bit_white_is_zero_tiff_is_inverted(tmp_path: Path) -> None:
     assert not any("WhiteIsZero" in c for c in rad_b.caveats)
 
 
+def test_an_8_bit_white_is_zero_tiff_is_read_as_shown_and_says_so(tmp_path: Path) -> None:
+    """Pillow inverts an 8-bit WhiteIsZero TIFF as it reads it: the pixels are as a viewer
+    shows them, and the record says the image was inverted, as for 16 bits (it said nothing)."""
+    from PIL import TiffImagePlugin
+
+    shown = (RAMP // 16).astype(np.uint8)
+    info = TiffImagePlugin.ImageFileDirectory_v2()
+    info[262] = 0  # WhiteIsZero: Pillow stores the values inverted, and inverts them back
+    white = _save(shown, tmp_path / "w8.tif", "TIFF", tiffinfo=info)
+    with Image.open(white) as im:
+        assert im.tag_v2.get(262) == 0
+    rad = image_io.load_image(white, pixel_spacing=(0.2, 0.2))
+    np.testing.assert_array_equal(rad.pixels, shown.astype(np.float32))
+    assert image_io.WHITE_IS_ZERO_NOTE in rad.caveats
+    black = _save(shown, tmp_path / "b8.tif", "TIFF")
+    plain = image_io.load_image(black, pixel_spacing=(0.2, 0.2))
+    assert image_io.WHITE_IS_ZERO_NOTE not in plain.caveats
+
+
 def test_a_floating_point_white_is_zero_tiff_is_inverted_about_its_range(tmp_path: Path) -> None:
     from PIL import TiffImagePlugin
 
