@@ -795,6 +795,24 @@ GRADING_OPTIONS = (
     "judges_sha256",
 )
 
+def _as_given(key: str, value: Any) -> str:
+    """A grading option of a manifest as it is given on the command line: ``--pixel-spacing
+    0.2,0.2``, ``--flipped``, ``no --ball-mm``. ``repr`` for what no option could give (a
+    manifest edited by hand)."""
+    flag = "--" + key.replace("_", "-")
+    if value is None or value is False:
+        return f"no {flag}"
+    if value is True:
+        return flag
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{flag} {value:g}"
+    if isinstance(value, list) and all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in value
+    ):
+        return f"{flag} {','.join(f'{v:g}' for v in value)}"
+    return f"{flag} {value!r}"
+
+
 #: The options that decide which pictures a record points to, with the flag that sets each and
 #: the value the flag gives: a resumed run must give them as the run it continues did, or some
 #: records would have an overlay (or hip crops) and others not.
@@ -842,10 +860,16 @@ def _check_resumed_options(
     for key in GRADING_OPTIONS:
         before, now = earlier.get(key), options.get(key)
         if before != now:
+            what = (
+                "other judges (their files' SHA-256 differ: another --judges folder, or the "
+                "shipped judges of another build)"
+                if key == "judges_sha256"
+                else f"{_as_given(key, before)}, this one with {_as_given(key, now)}"
+            )
             raise typer.BadParameter(
                 term(
-                    f"{manifest_path} says its run graded with {key} {before!r}, this one "
-                    f"with {now!r}: give the same options to resume it, or another --out"
+                    f"{manifest_path} says its run was graded with {what}: give the same "
+                    "options to resume it, or another --out"
                 ),
                 param_hint="--resume",
             )
