@@ -41,6 +41,8 @@ from brooker.models import (
     HipResult,
     ImageSide,
     PatientSide,
+    PixelSpacing,
+    SpacingSource,
     Status,
 )
 
@@ -176,6 +178,28 @@ def test_single_file_compact_answer(fake_engine: None, good_tree: Path, tmp_path
     assert r.exit_code == 0
     assert "right hip" in r.stdout
     assert "Brooker" in r.stdout
+
+
+def fake_grade_with_spacing(path, config=None, **kwargs):  # type: ignore[no-untyped-def]
+    """A class 0 hip on a film whose spacing came from Imager Pixel Spacing alone."""
+    hip = HipResult(PatientSide.RIGHT, ImageSide.LEFT, BrookerGrade.NONE, (1.0, 2.0), False)
+    spacing = PixelSpacing(0.143, 0.1436, SpacingSource.IMAGER_PIXEL_SPACING)
+    return GradingResult(
+        file="x", status=Status.OK, version=__version__, hips=(hip,), spacing=spacing
+    )
+
+
+def test_a_single_films_answer_names_its_spacing(
+    monkeypatch: pytest.MonkeyPatch, good_tree: Path, tmp_path: Path
+):
+    """Every gap rests on the spacing: the single-film answer names it and its source, as the
+    record and the overlay's panel do (the README says every output does)."""
+    monkeypatch.setattr(
+        batch, "grade_many", functools.partial(batch.grade_many, grade_fn=fake_grade_with_spacing)
+    )
+    r = run(good_tree / "a" / "IM0001", "--out", tmp_path / "o", "--no-overlay")
+    assert r.exit_code == 0, r.output
+    assert "  spacing: imager_pixel_spacing 0.143 x 0.144 mm" in r.stdout  # rows x columns
 
 
 def test_a_class_III_gap_is_never_shown_as_10_mm(

@@ -203,6 +203,13 @@ def _print_single(console: Console, rec: dict[str, Any]) -> None:
         console.print(plain(f"  note (both hips): {note}", style="dim"))
     for note in rec.get("caveats") or []:
         console.print(plain(f"  note: {note}", style="dim"))
+    spacing = rec.get("spacing")
+    if isinstance(spacing, dict):
+        row, col = spacing.get("row_mm"), spacing.get("col_mm")
+        if isinstance(row, float | int) and isinstance(col, float | int):
+            # every gap rests on it: its source named as in the record and under the overlay
+            said = f"  spacing: {spacing.get('source')} {row:.3f} x {col:.3f} mm"
+            console.print(plain(said, style="dim"))
     if rec.get("overlay"):
         console.print(plain(f"  overlay: {rec['overlay']}", style="dim"))
 
