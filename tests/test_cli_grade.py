@@ -2381,3 +2381,29 @@ def test_a_csv_that_is_the_file_stdout_writes_is_refused(tmp_path: Path):
         assert "is the file standard output writes to" in said
         assert stdout_file.read_bytes() == b""
         assert not out.exists()
+
+
+def test_the_summary_of_a_shard_points_at_its_own_results_file(
+    fake_engine: None, tmp_path: Path
+):
+    """A shard writes results.shard-I-of-N.jsonl: the summary's tail names that file, not the
+    results.jsonl another run may own in a shared --out."""
+    root = tmp_path / "in"
+    for i in range(51):
+        _w(root / f"nohip{i:02d}", b"NOHIP")
+    out = tmp_path / "o"
+    r = run(root, "--out", out, "--shard", "0/1")
+    tail = " ".join(r.stderr.split())
+    assert f"every file's reason is in {out / 'results.shard-0-of-1.jsonl'}" in tail
+    assert (out / "results.shard-0-of-1.jsonl").exists()
+
+
+def test_a_resumed_runs_differing_option_is_shown_with_every_digit():
+    from brooker.cli.grade_cmd import _as_given
+
+    assert _as_given("pixel_spacing", [0.1400001, 0.14]) == "--pixel-spacing 0.1400001,0.14"
+    assert _as_given("head_mm", 1234567.0) == "--head-mm 1234567.0"
+    assert _as_given("ball_mm", None) == "no --ball-mm"
+    assert _as_given("flipped", False) == "no --flipped"
+    assert _as_given("flipped", None) == "--flipped not recorded"  # not the same as False
+    assert _as_given("pixel_spacing", []) == "--pixel-spacing []"

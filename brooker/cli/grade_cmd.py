@@ -636,10 +636,6 @@ def grade(
             raise typer.BadParameter(str(exc), param_hint="--shard") from None
     if dask_scheduler is not None and resume:
         raise typer.BadParameter("not supported with --dask-scheduler", param_hint="--resume")
-    if dask_scheduler is None:
-        from brooker.batch import start_worker_server
-
-        start_worker_server()  # its imports overlap the setup below
     config = analysis_config(
         spacing=spacing,
         magnification=magnification,
@@ -807,16 +803,20 @@ def _as_given(key: str, value: Any) -> str:
     0.2,0.2``, ``--flipped``, ``no --ball-mm``. ``repr`` for what no option could give (a
     manifest edited by hand)."""
     flag = "--" + key.replace("_", "-")
-    if value is None or value is False:
+    if value is None:
+        return f"{flag} not recorded" if key in ("estimate_spacing", "flipped") else f"no {flag}"
+    if value is False:
         return f"no {flag}"
     if value is True:
         return flag
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return f"{flag} {value:g}"
-    if isinstance(value, list) and all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in value
+    if isinstance(value, int | float):
+        return f"{flag} {value!r}"  # every digit: two values never print alike
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
     ):
-        return f"{flag} {','.join(f'{v:g}' for v in value)}"
+        return f"{flag} {','.join(repr(v) for v in value)}"
     return f"{flag} {value!r}"
 
 
@@ -1104,6 +1104,10 @@ def _run(
     snapshot = None
     if resume:
         snapshot = _check_resumed_options(manifest_path, results_path, options)
+    if dask_scheduler is None:
+        # once the options and outputs are checked (a usage error does not wait for it):
+        # its imports overlap the search for the inputs and the rest of the setup below
+        batch.start_worker_server()
     inputs = list(paths)
     if files_from is not None:
         if files_from == "-" and sys.stdin is None:  # started with standard input closed
@@ -1310,6 +1314,7 @@ def _run(
             csv_file=csv_file,
             report_path=out / f"report{suffix}.html" if report else None,
             out=out,
+            results_path=results_path,
             quiet=quiet,
         )
         state = "complete"
@@ -1375,6 +1380,7 @@ def _finish(
     csv_file: Path | None,
     report_path: Path | None,
     out: Path,
+    results_path: Path,
     quiet: bool,
 ) -> int:
     """Once every film is graded: the table (unless ``--json``), the CSV, the review page and
@@ -1408,7 +1414,7 @@ def _finish(
         # every output is written: a summary that cannot be shown (standard error's reader
         # gone, its terminal hung up) is lost, and the run stays complete
         with contextlib.suppress(OSError):
-            _print_summary(err_console, records, resumed, found, out / batch.RESULTS_NAME)
+            _print_summary(err_console, records, resumed, found, results_path)
     if any((r.get("error") or {}).get("code") in batch.OUTPUT_ERROR_CODES for r in records):
         return int(ExitCode.OUTPUT_ERROR)
     if table_cut:

@@ -31,8 +31,8 @@ if TYPE_CHECKING:
 _HINTS = {
     "missing_spacing": "pass --pixel-spacing ROW,COL (mm at the patient), or calibrate with "
     "--ball-mm D or --head-mm D, or --estimate-spacing (rough)",
-    "calibration_object_not_found": "check the film: is the object wholly on it? (brooker grade "
-    "draws where it looked on the overlay) or pass --pixel-spacing ROW,COL",
+    "calibration_object_not_found": "check the film: is the object wholly on it? or pass "
+    "--pixel-spacing ROW,COL",
     "calibration_ambiguous": "pass --pixel-spacing ROW,COL, or crop the film to one ball",
     "invalid_spacing": "pass --pixel-spacing ROW,COL (mm at the patient) to override it",
     "unsupported_pixel_data": "decompress the file with another tool (e.g. gdcmconv --raw) "
