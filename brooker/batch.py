@@ -1060,9 +1060,9 @@ def start_worker_server() -> None:
     (a no-op where workers are spawned: :func:`_mp_context`).
 
     The server imports numpy, scipy and the pipeline (about half a second) before it forks
-    the first worker. Started as a run begins, it does so while the command line still looks
-    for the inputs, reads the options and hashes the judges, instead of after: on a single
-    film that is most of the wait for its answer. As when the first worker starts it, with one
+    the first worker. Started once a run's options are checked, it does so while the command
+    line still looks for the inputs and sets up the run, instead of after: on a single film
+    that is much of the wait for its answer. As when the first worker starts it, with one
     BLAS thread (:mod:`brooker.threads`)."""
     ctx = _mp_context()
     if ctx.get_start_method() != "forkserver":
