@@ -304,10 +304,8 @@ def test_not_listed_counts_errors_by_code():
         {"status": "error", "error": {"code": "not_found"}},
         {"status": "error", "error": {"code": "unreadable"}},
     ]
-    assert _not_listed(recs, recs[:1]) == "3 more: 3 errors (unreadable 2, not_found 1)"
-    assert _not_listed(recs, recs[1:3]) == (
-        "2 more: 1 ungradable, 1 error (unreadable 1)"
-    )
+    assert _not_listed(recs[1:]) == "3 more: 3 errors (unreadable 2, not_found 1)"
+    assert _not_listed([recs[0], recs[3]]) == "2 more: 1 ungradable, 1 error (unreadable 1)"
 
 
 @pytest.mark.parametrize("content", [None, "text"])

@@ -254,11 +254,12 @@ def _print_summary(
     if not failed:
         return
     console.print(Text(f"{len(failed)} file(s) not graded:", style="bold"))
-    shown = failed
+    shown, rest = failed, []
     if len(failed) > NOT_GRADED_LISTED_MAX:
         # an archive's thousands of non-hip films would bury the summary: the errors first
         # (a broken file is what a reader can act on), then the ungradable, in input order
-        shown = sorted(failed, key=lambda r: r.get("status") != "error")[:NOT_GRADED_LISTED]
+        ordered = sorted(failed, key=lambda r: r.get("status") != "error")
+        shown, rest = ordered[:NOT_GRADED_LISTED], ordered[NOT_GRADED_LISTED:]
     for r in shown:
         why = r.get("reason") or (r.get("error") or {}).get("message") or r.get("status")
         why = str(why)
@@ -266,9 +267,8 @@ def _print_summary(
         if why.startswith(prefix):
             why = why[len(prefix) :]
         console.print(plain(f"  {prefix}{why}", style="yellow"), soft_wrap=True)
-    if len(shown) < len(failed):
-        rest = _not_listed(failed, shown)
-        tail = f"  and {rest}; every file's reason is in {results}"
+    if rest:
+        tail = f"  and {_not_listed(rest)}; every file's reason is in {results}"
         console.print(plain(tail, style="yellow"), soft_wrap=True)
 
 
@@ -278,11 +278,9 @@ NOT_GRADED_LISTED_MAX = 50
 NOT_GRADED_LISTED = 20
 
 
-def _not_listed(failed: list[dict[str, Any]], shown: list[dict[str, Any]]) -> str:
+def _not_listed(rest: list[dict[str, Any]]) -> str:
     """"813 more: 800 ungradable, 13 errors (unreadable 10, not_found 3)" for the records of
-    ``failed`` not in ``shown``."""
-    listed = {id(r) for r in shown}
-    rest = [r for r in failed if id(r) not in listed]
+    films not graded that the summary does not list."""
     ungradable = sum(r.get("status") != "error" for r in rest)
     codes = Counter(
         str((r.get("error") or {}).get("code")) for r in rest if r.get("status") == "error"
