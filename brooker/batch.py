@@ -16,8 +16,8 @@ safely:
   as ``SLURM_ARRAY_TASK_ID`` does for ``--array=0-3``.
 - **Workers** (:func:`grade_many`). Each file is graded in a worker process (``forkserver`` on
   Linux, else ``spawn``: safe with numpy's threads; a ``TMPDIR`` too long for the forkserver's
-  socket: :func:`_mp_context`) that handles one file at a time, so the parent can enforce a
-  per-file time limit by killing that one worker. A file that times out
+  socket: :mod:`brooker.worker_server`) that handles one file at a time, so the parent can
+  enforce a per-file time limit by killing that one worker. A file that times out
   gets an ``error`` record with code ``timeout``; a worker that dies (segfault, out-of-memory
   kill) gives ``internal_error``; either way the worker is replaced and the batch goes on.
   A worker lost to SIGTERM or SIGHUP (or with the forkserver that reports its end) may be one
@@ -70,7 +70,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final, Literal
 
-from brooker import threads
+from brooker import threads, worker_server
 from brooker._version import __version__
 from brooker.atomic import atomic_write_bytes, leftover_temporaries, remove_temporaries
 from brooker.config import AnalysisConfig
@@ -934,70 +934,6 @@ def _watch_parent(lifeline: Any) -> None:
     threading.Thread(target=watch, name="brooker-lifeline", daemon=True).start()
 
 
-#: Bytes a Unix socket's path may hold on Linux (``sun_path``, 108, less its closing NUL).
-_SOCKET_PATH_MAX: Final = 107
-#: Room kept after multiprocessing's temporary folder for the forkserver's socket file
-#: (``/listener-XXXXXXXX``, 18 bytes, in Python 3.11-3.13.0; later releases name it otherwise).
-_SOCKET_NAME_ROOM: Final = 24
-#: Short system folders tried, in this order, when the temporary folder is too long (those
-#: of multiprocessing's own fallback in later Pythons, CPython gh-132124).
-_SHORT_TEMP_DIRS: Final = ("/tmp", "/var/tmp", "/usr/tmp")
-
-
-def _socket_fits(folder: str) -> bool:
-    return len(os.fsencode(folder)) + _SOCKET_NAME_ROOM <= _SOCKET_PATH_MAX
-
-
-def _forkserver_temp_dir() -> str | None:
-    """multiprocessing's temporary folder, where the forkserver binds its socket, made short
-    enough for it; None if it cannot be (nor made at all: a full or read-only temporary folder).
-
-    Python 3.11, 3.12 and 3.13.0 make that folder (``pymp-XXXXXXXX``) in
-    :func:`tempfile.gettempdir`, so a ``TMPDIR`` longer than about 75 bytes failed every
-    batch with ``OSError: AF_UNIX path too long``. Then, as later Pythons do themselves, it is
-    made in the first short system folder that takes it (private, mode 0700, removed by
-    multiprocessing when this process exits): ``tempfile.tempdir`` points there only for the
-    instant multiprocessing creates it, so the caller's other temporary files stay in
-    ``TMPDIR``. Decided by the folder's length, not the Python version, so where Python falls
-    back by itself this changes nothing. A folder made earlier by another use of
-    multiprocessing in this process is kept as it is (and judged as it is)."""
-    from multiprocessing import util
-
-    if not _socket_fits(os.path.join(tempfile.gettempdir(), "pymp-XXXXXXXX")):
-        saved = tempfile.tempdir
-        for base in _SHORT_TEMP_DIRS:
-            tempfile.tempdir = base
-            try:
-                util.get_temp_dir()  # made once per process; later calls return it
-                break
-            except OSError:  # absent, read-only or full: the next one
-                continue
-            finally:
-                tempfile.tempdir = saved
-    try:
-        folder = util.get_temp_dir()
-    except OSError:
-        return None
-    return folder if _socket_fits(folder) else None
-
-
-def _mp_context() -> Any:
-    """``forkserver`` on Linux, else ``spawn``.
-
-    Where no folder short enough for the forkserver's socket can be had (a long ``TMPDIR``
-    and no writable ``/tmp``, ``/var/tmp`` or ``/usr/tmp``: :func:`_forkserver_temp_dir`),
-    ``spawn``, which needs no socket: the batch runs as on other systems, each worker
-    importing numpy & co. itself (slower to start), rather than failing."""
-    import multiprocessing as mp
-
-    if sys.platform.startswith("linux") and _forkserver_temp_dir() is not None:
-        ctx = mp.get_context("forkserver")
-        # Children fork from a server that has numpy & co. imported already: cheap restarts.
-        ctx.set_forkserver_preload(["brooker.batch", "brooker.pipeline"])
-        return ctx
-    return mp.get_context("spawn")
-
-
 @dataclass
 class _Worker:
     proc: Any
@@ -1053,24 +989,6 @@ class _HandedFd:
 
 def _detach_fd(dup: Any) -> int:
     return int(dup.detach())
-
-
-def start_worker_server() -> None:
-    """Start the forkserver the workers of :func:`grade_many` fork from, if it is not running
-    (a no-op where workers are spawned: :func:`_mp_context`).
-
-    The server imports numpy, scipy and the pipeline (about half a second) before it forks
-    the first worker. Started once a run's options are checked, it does so while the command
-    line still looks for the inputs and sets up the run, instead of after: on a single film
-    that is much of the wait for its answer. As when the first worker starts it, with one
-    BLAS thread (:mod:`brooker.threads`)."""
-    ctx = _mp_context()
-    if ctx.get_start_method() != "forkserver":
-        return
-    from multiprocessing import forkserver
-
-    with threads.for_workers():
-        forkserver.ensure_running()
 
 
 def _start_worker(ctx: Any, grade_fn: GradeFn | None) -> _Worker:
@@ -1221,7 +1139,7 @@ def _run_pool(
     """Grade ``(path, overlay_name)`` tasks in ``workers`` processes; yield as they finish."""
     from multiprocessing.connection import wait
 
-    ctx = _mp_context()
+    ctx = worker_server.mp_context()
     pending = deque(enumerate(tasks))
     pool: list[_Worker] = []
     try:

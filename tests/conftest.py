@@ -66,7 +66,7 @@ def short_tmp_path() -> Iterator[Path]:
     test checks: the batch's forkserver binds a Unix socket in the temporary folder, and a
     socket path may hold at most 107 bytes. Under a longer one (``tmp_path`` under a long test
     name, or under pytest-xdist's ``popen-gwN``) the batch puts multiprocessing's folder in
-    ``/tmp`` instead (``batch._forkserver_temp_dir``), out of the test's sight. Removed
+    ``/tmp`` instead (``worker_server._forkserver_temp_dir``), out of the test's sight. Removed
     afterwards."""
     path = Path(tempfile.mkdtemp(prefix="brooker-t"))
     try:

@@ -24,7 +24,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from brooker import batch, report
+from brooker import batch, report, worker_server
 from brooker._version import __version__
 from brooker.errors import ConfigError
 from brooker.models import (
@@ -1261,15 +1261,15 @@ _LONG_TMPDIR_SCRIPT = textwrap.dedent(
     import sys, tempfile
     sys.path[:0] = [{tests!r}, {root!r}]
     from multiprocessing import util
-    from brooker import batch
+    from brooker import batch, worker_server
     from test_batch import fake_grade
 
     if __name__ == "__main__":
         if sys.argv[1] == "none":  # no short system folder to be had
-            batch._SHORT_TEMP_DIRS = (tempfile.gettempdir() + "/absent",)
+            worker_server.SHORT_TEMP_DIRS = (tempfile.gettempdir() + "/absent",)
         recs = list(batch.grade_many(sys.argv[2:], workers=2, grade_fn=fake_grade, timeout_s=60))
         print(" ".join(r.status.value for r in recs))
-        print(batch._mp_context().get_start_method())
+        print(worker_server.mp_context().get_start_method())
         print(util.get_temp_dir())
         print(tempfile.gettempdir())
     """
@@ -1302,7 +1302,7 @@ def test_workers_run_with_a_temporary_folder_too_long_for_a_socket(
     assert user_tmp == str(long_tmp)
     if short == "system":
         assert method == "forkserver"
-        assert os.path.dirname(mp_tmp) in batch._SHORT_TEMP_DIRS
+        assert os.path.dirname(mp_tmp) in worker_server.SHORT_TEMP_DIRS
     else:
         assert method == "spawn"
     assert not os.path.exists(mp_tmp)  # removed by multiprocessing at exit

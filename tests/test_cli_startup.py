@@ -136,10 +136,15 @@ def test_the_worker_server_starts_with_one_blas_thread() -> None:
     code = (
         "import json, os\n"
         "from multiprocessing import forkserver\n"
-        "from brooker import batch\n"
-        "batch.start_worker_server()\n"
-        "batch.start_worker_server()  # running already: nothing more\n"
+        "from brooker import worker_server\n"
+        "worker_server.start_server()\n"
+        "worker_server.start_server()  # running already: nothing more\n"
+        "import time\n"
         "pid = forkserver._forkserver._forkserver_pid\n"
+        "# /proc shows the server's own environment once it has exec'd, the parent's before\n"
+        "for _ in range(400):\n"
+        "    if b'forkserver' in open(f'/proc/{pid}/cmdline', 'rb').read(): break\n"
+        "    time.sleep(0.025)\n"
         "env = open(f'/proc/{pid}/environ', 'rb').read().split(b'\\0')\n"
         "print(json.dumps([b'OPENBLAS_NUM_THREADS=1' in env,\n"
         "                  'OPENBLAS_NUM_THREADS' in os.environ]))\n"
@@ -151,3 +156,76 @@ def test_the_worker_server_starts_with_one_blas_thread() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == [True, False]
+
+
+_SERVER_PROBE = (
+    "import json, sys\n"
+    "from multiprocessing import forkserver\n"
+    "from brooker.worker_server import start_for_command\n"
+    "start_for_command(json.loads(sys.argv[1]))\n"
+    "print(json.dumps(forkserver._forkserver._forkserver_pid is not None))\n"
+)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a forkserver")
+@pytest.mark.parametrize(
+    ("argv", "started"),
+    [
+        (["grade", "film.dcm"], True),
+        (["grade", "--json", "--workers", "2", "a", "b"], True),
+        (["grade", "--", "--help"], True),  # a file named --help
+        (["grade", "--help"], False),
+        (["grade", "x.dcm", "--dask-scheduler", "tcp://h:8786"], False),
+        (["grade", "--dask-scheduler=tcp://h:8786", "x.dcm"], False),
+        (["inspect", "x.dcm"], False),
+        (["report", "out"], False),
+        (["--version"], False),
+        ([], False),
+    ],
+)
+def test_the_worker_server_is_begun_for_a_local_grade_only(argv: list[str], started: bool) -> None:
+    """The command line begins the workers' server before it parses anything, on the words
+    as typed: for a grade that forks local workers, not for help, a Dask run or another
+    command (which would pay for its imports on a busy machine for nothing)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _SERVER_PROBE, json.dumps(argv)],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) is started
+
+
+_SCRIPT_PROBE = (
+    "import json, sys\n"
+    "from multiprocessing import spawn\n"
+    "import brooker.cli\n"
+    "from brooker.cli import _workers_skip_the_script\n"
+    "{setup}\n"
+    "_workers_skip_the_script()\n"
+    "data = spawn.get_preparation_data('worker')\n"
+    "print(json.dumps([data.get('init_main_from_name'), 'init_main_from_path' in data]))\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("setup", "name", "by_path"),
+    [
+        ("from brooker.cli import main", "brooker.__main__", False),  # pip's brooker script
+        ("def main(): pass", None, True),  # a script of the user's own: left alone
+        ("", None, True),
+    ],
+)
+def test_workers_do_not_run_the_console_script_again(
+    tmp_path: Path, setup: str, name: str | None, by_path: bool
+) -> None:
+    """multiprocessing runs the parent's main script again in every worker (by path), which
+    for pip's ``brooker`` script imports typer, rich and the commands, 50 ms on the way to a
+    single film's answer. That script, and only it, is presented as ``brooker.__main__``, as
+    under ``python -m brooker``, which multiprocessing leaves out."""
+    script = tmp_path / "brooker-script"
+    script.write_text(_SCRIPT_PROBE.format(setup=setup))
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == [name, by_path]

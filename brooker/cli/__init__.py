@@ -18,6 +18,7 @@ import typer
 
 from brooker._version import __version__
 from brooker.threads import one_blas_thread
+from brooker.worker_server import start_for_command
 
 app = typer.Typer(
     name="brooker",
@@ -84,6 +85,27 @@ def _stopped_by_closed_stdout(before: tuple[int, int] | None) -> bool:
     return now == (null.st_dev, null.st_ino)
 
 
+def _workers_skip_the_script() -> None:
+    """Have the workers that a ``grade`` forks leave the console script alone, as they do
+    under ``python -m brooker``.
+
+    multiprocessing runs the parent's ``__main__`` again in every worker it starts, by path
+    (so that what the main script defines can be unpickled there), unless ``__main__`` is
+    a package's ``__main__`` module, run by name. pip's ``brooker`` script defines nothing and
+    only imports this package (typer, rich and the commands: 50 ms), in each worker, on the
+    way to a single film's answer. Marked as ``brooker.__main__``, which it stands for, it is
+    skipped there. Only for that script: a ``__main__`` that is not just a wrapper of
+    :func:`main` (one with a spec already, or without this ``main``) is left as it is."""
+    script = sys.modules.get("__main__")
+    if script is None or getattr(script, "__spec__", None) is not None:
+        return
+    if getattr(script, "main", None) is not main:
+        return
+    import importlib.util
+
+    script.__spec__ = importlib.util.find_spec("brooker.__main__")
+
+
 def main() -> None:
     """Console-script entry point.
 
@@ -96,6 +118,10 @@ def main() -> None:
     if sys.stdout is None:
         sys.stdout = open(os.devnull, "w")  # for the whole process
     one_blas_thread()  # before numpy is imported (brooker.threads)
+    # a grade's workers fork from a server that imports numpy, scipy and the pipeline: begun
+    # first, those imports overlap the parsing and setting up (brooker.worker_server)
+    _workers_skip_the_script()
+    start_for_command(sys.argv[1:])
     before = _stdout_identity()
     try:
         app()

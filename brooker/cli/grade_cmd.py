@@ -1103,9 +1103,12 @@ def _run(
     if resume:
         snapshot = _check_resumed_options(manifest_path, results_path, options)
     if dask_scheduler is None:
-        # once the options and outputs are checked (a usage error does not wait for it):
-        # its imports overlap the search for the inputs and the rest of the setup below
-        batch.start_worker_server()
+        # started already as the command line began (brooker.cli.main); here, once the
+        # options and outputs are checked, again where that could not be (the Python API's
+        # callers of the command), and with an error reported as the run's
+        from brooker import worker_server
+
+        worker_server.start_server()
     inputs = list(paths)
     if files_from is not None:
         if files_from == "-" and sys.stdin is None:  # started with standard input closed

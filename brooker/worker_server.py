@@ -1,0 +1,125 @@
+"""The forkserver the batch's workers fork from (:func:`brooker.batch.grade_many`).
+
+Its own module, with the standard library only, so that the command line can start it as the
+very first thing a ``grade`` does (:func:`start_for_command`), before it imports typer, numpy
+and the batch: the server's imports (numpy, scipy, the pipeline: about half a second) then
+overlap the command line's own start instead of following it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from typing import Any, Final
+
+from brooker import threads
+
+#: Bytes a Unix socket's path may hold on Linux (``sun_path``, 108, less its closing NUL).
+_SOCKET_PATH_MAX: Final = 107
+#: Room kept after multiprocessing's temporary folder for the forkserver's socket file
+#: (``/listener-XXXXXXXX``, 18 bytes, in Python 3.11-3.13.0; later releases name it otherwise).
+_SOCKET_NAME_ROOM: Final = 24
+#: Short system folders tried, in this order, when the temporary folder is too long (those
+#: of multiprocessing's own fallback in later Pythons, CPython gh-132124).
+SHORT_TEMP_DIRS: Final = ("/tmp", "/var/tmp", "/usr/tmp")
+
+
+def _socket_fits(folder: str) -> bool:
+    return len(os.fsencode(folder)) + _SOCKET_NAME_ROOM <= _SOCKET_PATH_MAX
+
+
+def _forkserver_temp_dir() -> str | None:
+    """multiprocessing's temporary folder, where the forkserver binds its socket, made short
+    enough for it; None if it cannot be (nor made at all: a full or read-only temporary folder).
+
+    Python 3.11, 3.12 and 3.13.0 make that folder (``pymp-XXXXXXXX``) in
+    :func:`tempfile.gettempdir`, so a ``TMPDIR`` longer than about 75 bytes failed every
+    batch with ``OSError: AF_UNIX path too long``. Then, as later Pythons do themselves, it is
+    made in the first short system folder that takes it (private, mode 0700, removed by
+    multiprocessing when this process exits): ``tempfile.tempdir`` points there only for the
+    instant multiprocessing creates it, so the caller's other temporary files stay in
+    ``TMPDIR``. Decided by the folder's length, not the Python version, so where Python falls
+    back by itself this changes nothing. A folder made earlier by another use of
+    multiprocessing in this process is kept as it is (and judged as it is)."""
+    from multiprocessing import util
+
+    if not _socket_fits(os.path.join(tempfile.gettempdir(), "pymp-XXXXXXXX")):
+        saved = tempfile.tempdir
+        for base in SHORT_TEMP_DIRS:
+            tempfile.tempdir = base
+            try:
+                util.get_temp_dir()  # made once per process; later calls return it
+                break
+            except OSError:  # absent, read-only or full: the next one
+                continue
+            finally:
+                tempfile.tempdir = saved
+    try:
+        folder = util.get_temp_dir()
+    except OSError:
+        return None
+    return folder if _socket_fits(folder) else None
+
+
+def mp_context() -> Any:
+    """``forkserver`` on Linux, else ``spawn``.
+
+    Where no folder short enough for the forkserver's socket can be had (a long ``TMPDIR``
+    and no writable ``/tmp``, ``/var/tmp`` or ``/usr/tmp``: :func:`_forkserver_temp_dir`),
+    ``spawn``, which needs no socket: the batch runs as on other systems, each worker
+    importing numpy & co. itself (slower to start), rather than failing."""
+    import multiprocessing as mp
+
+    if sys.platform.startswith("linux") and _forkserver_temp_dir() is not None:
+        ctx = mp.get_context("forkserver")
+        # Children fork from a server that has numpy & co. imported already: cheap restarts.
+        ctx.set_forkserver_preload(["brooker.batch", "brooker.pipeline"])
+        return ctx
+    return mp.get_context("spawn")
+
+
+def start_server() -> None:
+    """Start the forkserver the workers of :func:`brooker.batch.grade_many` fork from, if it
+    is not running (a no-op where workers are spawned: :func:`mp_context`).
+
+    The server imports numpy, scipy and the pipeline (about half a second) before it forks
+    the first worker. Started as a run begins, it does so while the command line parses its
+    options, looks for the inputs and sets up the run, instead of after: on a single film that
+    is much of the wait for its answer. As when the first worker starts it, with one BLAS
+    thread (:mod:`brooker.threads`)."""
+    ctx = mp_context()
+    if ctx.get_start_method() != "forkserver":
+        return
+    from multiprocessing import forkserver
+
+    with threads.for_workers():
+        forkserver.ensure_running()
+
+
+#: Options of ``grade`` after which no local worker is started: help, or a Dask cluster's
+#: workers grading instead (``--dask-scheduler``).
+_NO_LOCAL_WORKERS: Final = ("--help", "--dask-scheduler")
+
+
+def start_for_command(argv: Sequence[str]) -> None:
+    """Start the server as a command line ``argv`` (without the program's name) begins, if it
+    is a ``grade`` that will fork local workers.
+
+    Called before anything else is imported or parsed, on the words as typed: a ``grade``
+    whose options turn out wrong leaves a server that was not needed, which ends by itself
+    when this process does (the server exits when its parent's end of the pipe closes). Any
+    error is left for the run's own start of the server (:func:`start_server`, again, once the
+    options are checked), which reports it with the run's error handling."""
+    if not argv or argv[0] != "grade":
+        return
+    for word in argv[1:]:
+        if word == "--":
+            break
+        if word.split("=", 1)[0] in _NO_LOCAL_WORKERS:
+            return
+    try:
+        start_server()
+    except Exception:  # repeated, and reported, by the run itself
+        return
