@@ -42,7 +42,7 @@ from brooker.errors import (
     ImageTooSmallError,
     NoCalibrationObjectError,
 )
-from brooker.imaging import block_mean
+from brooker.imaging import block_mean, peak_local_max
 from brooker.models import (
     CalibrationObject,
     HipJoint,
@@ -249,8 +249,6 @@ def find_prosthetic_heads(
             continue
         if float(comp.sum()) < 1.25 * math.pi * r_in * r_in / aspect:
             continue  # a lone disk (a ball), not a head on a stem or in a cup
-        from skimage.feature import peak_local_max
-
         seeds = peak_local_max(
             dist, min_distance=max(2, int(0.5 * r_in)), threshold_abs=0.5 * r_in, num_peaks=4
         )

@@ -364,6 +364,24 @@ def _edge_band(edges: BoolImage, band_px: float = 1.5) -> BoolImage:
     return np.asarray(ndi.binary_dilation(edges, iterations=max(1, round(band_px))), dtype=np.bool_)
 
 
+def hough_circle(edges: BoolImage, radii: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """``skimage.transform.hough_circle(edges, radii)``: the accumulator, normalised, one plane
+    per radius (truncated to whole pixels).
+
+    That function only truncates the radii and calls the Cython routine of its package; its
+    module also imports scipy.spatial (and so scipy.sparse and scipy.linalg) for its other
+    functions, 60 ms at the start of every worker. The routine is called here directly, as
+    scikit-image calls it; a release that moves it gets the public function instead."""
+    try:
+        from skimage.transform._hough_transform import _hough_circle
+    except ImportError:  # pragma: no cover - another scikit-image layout
+        from skimage.transform import hough_circle as public
+
+        return np.asarray(public(edges, radii), dtype=np.float64)
+    whole = np.atleast_1d(np.asarray(radii)).astype(np.intp)
+    return np.asarray(_hough_circle(edges, whole, normalize=True, full_output=False))
+
+
 def _hough_circles(
     edges: BoolImage,
     radius_mm: tuple[float, float],
@@ -372,8 +390,6 @@ def _hough_circles(
     min_distance_mm: float,
 ) -> list[tuple[float, float, float]]:
     """The strongest circles ``(row, col, radius_px)`` with radii in ``radius_mm``."""
-    from skimage.transform import hough_circle
-
     radii = np.arange(radius_mm[0] / pitch_mm, radius_mm[1] / pitch_mm + 1e-6, 1.0)
     hs = hough_circle(edges, radii)
     d = int(min_distance_mm / pitch_mm)

@@ -128,6 +128,31 @@ def test_hashing_the_judges_imports_no_analysis_module() -> None:
     )
 
 
+def test_grading_a_film_imports_no_scipy_spatial(tmp_path: Path) -> None:
+    """scikit-image's peak_local_max and hough_circle live in modules that import
+    scipy.spatial, and with it scipy.sparse and scipy.linalg: 0.16 s at the start of every
+    worker, a sixth of a single film's answer. The pipeline uses neither module: a film graded
+    (a native head searched for with the circle transform) and a film's prosthetic heads
+    found by their metal's local maxima (the spacing check's step)."""
+    code = (
+        "import sys\n"
+        "from brooker.calibration import find_prosthetic_heads\n"
+        "from brooker.dicom_io import load_radiograph\n"
+        "from brooker.pipeline import grade_path\n"
+        f"r = grade_path('sample_images/hip_view_right_4.dcm', out_dir={str(tmp_path)!r})\n"
+        "assert len(r.hips) == 1 and r.overlay\n"
+        "film = load_radiograph('sample_images/pelvis_1_vs_2.dcm')\n"
+        "assert len(find_prosthetic_heads(film.pixels)) == 2\n"
+        "print(sorted(m for m in ('scipy.spatial', 'scipy.sparse', 'scipy.linalg')"
+        " if m in sys.modules))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a forkserver and /proc")
 def test_the_worker_server_starts_with_one_blas_thread() -> None:
     """The command line starts the forkserver its workers fork from as a run begins (its

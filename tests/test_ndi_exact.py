@@ -194,3 +194,51 @@ def test_grey_openings_square_are_scipys() -> None:
         assert np.array_equal(got[size].view(np.uint32), want.view(np.uint32))
     with pytest.raises(ValueError, match="odd"):
         grey_openings_square(film, (11, 12))
+
+
+def _peak_images(seed: int) -> list[np.ndarray]:
+    """Images whose local maxima are as the calibration meets them (distance maps of metal
+    blobs: plateaus and ridges, many ties) and as noise gives them, flat ones included."""
+    rng = np.random.default_rng(seed)
+    out = [np.zeros((1, 1)), np.ones((1, 1)), np.zeros((9, 7)), np.full((12, 12), 3.0)]
+    for _ in range(120):
+        shape = (int(rng.integers(1, 60)), int(rng.integers(1, 60)))
+        kind = rng.integers(3)
+        if kind == 0:
+            out.append(rng.random(shape))
+        elif kind == 1:
+            out.append(rng.integers(0, 4, shape).astype(float))  # ties everywhere
+        else:
+            blob = ndi.gaussian_filter(rng.random(shape), 2) > 0.5
+            out.append(ndi.distance_transform_edt(blob, sampling=(1.0, rng.uniform(0.5, 2))))
+    return out
+
+
+@pytest.mark.parametrize("min_distance", [1, 2, 3, 7])
+def test_peak_local_max_is_scikit_images(min_distance: int) -> None:
+    """brooker.imaging.peak_local_max against scikit-image's, whose module imports
+    scipy.spatial: the same peaks in the same order, thresholds and peak counts varied."""
+    from skimage.feature import peak_local_max as skimage_peaks
+
+    from brooker.imaging import peak_local_max
+
+    rng = np.random.default_rng(min_distance)
+    compared = kept_apart = 0
+    for image in _peak_images(min_distance):
+        top = float(image.max())
+        for threshold in (0.0, 0.5 * top, float(rng.uniform(-1, top + 0.1))):
+            for num_peaks in (1, 4, 50):
+                want = skimage_peaks(
+                    image, min_distance=min_distance, threshold_abs=threshold,
+                    num_peaks=num_peaks,
+                )
+                got = peak_local_max(
+                    image, min_distance=min_distance, threshold_abs=threshold,
+                    num_peaks=num_peaks,
+                )
+                assert got.shape == want.shape
+                assert np.array_equal(got, want)
+                compared += 1
+                kept_apart += int(len(want) > 1)
+    assert compared > 1000
+    assert kept_apart > 100  # peaks were found and spaced, not just none

@@ -89,6 +89,32 @@ def test_hough_peaks_match_scikit_image(
         np.testing.assert_array_equal(a, b)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    rows=st.integers(1, 90),
+    cols=st.integers(1, 90),
+    n_circles=st.integers(0, 6),
+    low=st.floats(1.0, 12.0),
+)
+def test_hough_circle_is_scikit_images(
+    seed: int, rows: int, cols: int, n_circles: int, low: float
+) -> None:
+    """localization.hough_circle calls scikit-image's routine itself (its module's import of
+    scipy.spatial cost 60 ms per worker): the accumulators are the same, bit for bit, with
+    fractional radii truncated as scikit-image does."""
+    from skimage.transform import hough_circle as skimage_hough
+
+    from brooker.localization import hough_circle
+
+    edges = _random_edges(seed, (max(rows, 52), max(cols, 52)), n_circles)[:rows, :cols]
+    radii = np.arange(low, low + 9.0, 1.0)
+    got = hough_circle(edges, radii)
+    want = skimage_hough(edges, radii)
+    assert got.dtype == want.dtype == np.float64
+    assert np.array_equal(got, want)
+
+
 def test_hough_peaks_of_an_empty_accumulator() -> None:
     hs = np.zeros((3, 30, 30))
     accum, cx, cy, rad = hough_peaks(hs, np.array([5.0, 6.0, 7.0]), 10, 5)
