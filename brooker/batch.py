@@ -256,9 +256,10 @@ def _is_regular(entry: os.DirEntry[str]) -> bool:
 
 def is_run_folder(folder: str | os.PathLike[str], names: Iterable[str] | None = None) -> bool:
     """Whether ``folder`` holds the output of a brooker run: a ``manifest*.json`` that
-    ``brooker grade`` wrote (its ``command``), or a ``results*.jsonl`` whose first line is a
-    brooker record (``grade_many`` writes no manifest). ``names``: the folder's file names,
-    when the caller has listed it already."""
+    ``brooker grade`` wrote (its ``command``), or a ``results*.jsonl`` or Dask part
+    (``part-NNNNN.jsonl``, :func:`brooker.distributed.grade_bag`) whose first line is a brooker
+    record (neither ``grade_many`` nor ``grade_bag`` writes a manifest). ``names``: the
+    folder's file names, when the caller has listed it already."""
     if names is None:
         try:
             with os.scandir(folder) as it:
@@ -267,13 +268,14 @@ def is_run_folder(folder: str | os.PathLike[str], names: Iterable[str] | None = 
             return False
     for name in sorted(names):
         path = os.path.join(folder, name)
+        records = name.startswith("results") and name.endswith(".jsonl")
         try:
             if name.startswith("manifest") and name.endswith(".json"):
                 with open(path, "rb") as fh:
                     head = json.loads(fh.read(1 << 20))
                 if isinstance(head, dict) and head.get("command") == "grade":
                     return True
-            elif name.startswith("results") and name.endswith(".jsonl"):
+            elif records or _PART_NAME.fullmatch(name):
                 with open(path, "rb") as fh:
                     first = json.loads(fh.readline(1 << 20))
                 if isinstance(first, dict) and {"file", "status", "version"} <= set(first):

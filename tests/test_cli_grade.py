@@ -701,6 +701,17 @@ def test_a_folder_is_a_run_folder_by_what_it_holds(tmp_path: Path):
     cli.mkdir()
     (cli / "manifest.shard-0-of-2.json").write_text('{"command": "grade"}')
     assert batch.is_run_folder(cli)
+    # Dask's grade_bag writes part files and overlays, no manifest and no results.jsonl
+    for part in ("part-00000.jsonl", "part-shard-1-of-4-00003.jsonl"):
+        bag = tmp_path / part
+        bag.mkdir()
+        (bag / part).write_text('{"file": "a", "status": "ok", "version": "0"}\n')
+        assert batch.is_run_folder(bag)
+    not_ours = tmp_path / "not-ours"
+    not_ours.mkdir()
+    (not_ours / "part-00000.jsonl").write_text('{"file": "a"}\n')
+    (not_ours / "part-notes.jsonl").write_text('{"file": "a", "status": "ok", "version": "0"}\n')
+    assert not batch.is_run_folder(not_ours)
 
 
 def fake_grade_nap(path, config=None, **kwargs):  # type: ignore[no-untyped-def]
