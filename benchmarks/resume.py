@@ -31,9 +31,10 @@ and reports the median over ``--runs`` of the wall time and of the peak RSS (``r
 the child, from ``wait4``; on Linux that counts the RSS of this script when it started the
 child too, which is printed: it is far below the child's). It checks that the run graded
 nothing and left the results file as it was. ``--json``, because without it the run ends
-with the table of every film, which for 60,000 films is most of the run (rich lays out and
-wraps every row: about 70 s and 0.5 GB of peak RSS here) and is not what this measures;
-``--table`` times the command without ``--json``, table included.
+with the table of every film, which is not what this measures (it was most of the run while
+rich laid out every row, about 70 s and 0.5 GB of peak RSS for 60,000 films; a table over
+``grade_cmd.TABLE_RICH_MAX_ROWS`` rows is laid out in one pass since 2026-12-05); ``--table``
+times the command without ``--json``, table included.
 
 The ``brooker`` run is the one this Python imports: ``PYTHONPATH=SRC python
 benchmarks/resume.py`` times the package in the folder ``SRC`` (another checkout's code, e.g.

@@ -14,6 +14,7 @@ import functools
 import io
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -33,7 +34,7 @@ from typer.testing import CliRunner
 
 from brooker import batch
 from brooker._version import __version__
-from brooker.cli import app
+from brooker.cli import app, grade_cmd
 from brooker.models import (
     BrookerGrade,
     GapMeasurement,
@@ -2416,3 +2417,69 @@ def test_a_resumed_runs_differing_option_is_shown_with_every_digit():
     assert _as_given("flipped", False) == "no --flipped"
     assert _as_given("flipped", None) == "--flipped not recorded"  # not the same as False
     assert _as_given("pixel_spacing", []) == "--pixel-spacing []"
+
+
+def _table_records(n: int) -> list[dict[str, Any]]:
+    """Records as a batch table meets them: hips of every class, gaps, flags, notes shared and
+    own, films with no hip, wide characters in names."""
+    recs: list[dict[str, Any]] = []
+    classes = ["0", "I", "II", "III", "IV"]
+    for i in range(n):
+        wide = "\u6f22\u5b57" if i % 17 == 0 else ""  # two characters two cells wide each
+        name = f"/archive/st\u00fcdy{i:05d}/IM{i:04d}{wide}.dcm"
+        if i % 13 == 0:
+            recs.append({"file": name, "status": "ungradable", "reason": "no hip joint found",
+                         "caveats": [], "hips": []})  # fmt: skip
+            continue
+        right = {"side": "right", "grade": i % 5, "brooker_class": classes[i % 5],
+                 "gap_mm": {2: 12.34, 3: 3.0}.get(i % 5), "borderline": i % 9 == 2,
+                 "weak_call": i % 7 == 0, "prosthesis": i % 3 == 0,
+                 "caveats": [f"note {i % 4}"] if i % 2 == 0 else []}  # fmt: skip
+        left = {"side": "left", "grade": None if i % 29 == 0 else 0, "brooker_class": "0",
+                "not_graded": "no outline" if i % 29 == 0 else None, "gap_mm": None,
+                "borderline": False, "weak_call": False, "prosthesis": False,
+                "caveats": []}  # fmt: skip
+        recs.append({"file": name, "status": "ok", "caveats": [], "hips": [right, left]})
+    recs.append({"file": "/archive/broken.dcm", "status": "error", "hips": []})
+    return recs
+
+
+def _table_text(records: list[dict[str, Any]], terminal: bool = False) -> str:
+    from brooker.cli.terminal import console
+
+    buf = io.StringIO()
+    out = console(file=buf, force_terminal=terminal, width=10_000,
+                  color_system="standard" if terminal else None)  # fmt: skip
+    grade_cmd._print_table(out, records)
+    return buf.getvalue()
+
+
+def test_a_big_batch_table_is_laid_out_as_rich_lays_it_out(monkeypatch: pytest.MonkeyPatch):
+    """Above TABLE_RICH_MAX_ROWS rows the table is laid out in one pass (rich measured every
+    cell: 70 s for an archive of 60,000 films). Into a file or a pipe it is the same text,
+    character for character; on a terminal the same text once the colours are taken out, with
+    the classes still coloured."""
+    records = _table_records(300)
+    rich_pipe, rich_tty = _table_text(records), _table_text(records, terminal=True)
+    monkeypatch.setattr(grade_cmd, "TABLE_RICH_MAX_ROWS", 10)
+    plain_pipe, plain_tty = _table_text(records), _table_text(records, terminal=True)
+    assert plain_pipe == rich_pipe
+    assert "\x1b[" not in plain_pipe
+    ansi = re.compile(r"\x1b\[[0-9;]*m")
+    assert [line.rstrip() for line in ansi.sub("", plain_tty).splitlines()] == [
+        line.rstrip() for line in ansi.sub("", rich_tty).splitlines()
+    ]
+    assert "\x1b[1;31mIV\x1b[0m" in plain_tty  # bold red, as the small table has it
+    # a blank line, the header, its rule; 24 films with no hip, 276 with two; the legend
+    assert len(plain_pipe.splitlines()) == 3 + 24 + 2 * 276 + 1 + 4
+
+
+def test_the_rich_table_is_kept_for_a_batch_a_reader_reads(monkeypatch: pytest.MonkeyPatch):
+    """Up to TABLE_RICH_MAX_ROWS rows, rich lays the table out (long names fold within their
+    column on a terminal); the one-pass layout is never called."""
+
+    def not_called(*args: Any) -> None:
+        raise AssertionError("one-pass layout used for a small table")
+
+    monkeypatch.setattr(grade_cmd, "_print_plain_table", not_called)
+    assert "IM0001.dcm" in _table_text(_table_records(grade_cmd.TABLE_RICH_MAX_ROWS // 2))

@@ -27,7 +27,7 @@ import traceback
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 import typer
 
@@ -98,6 +98,47 @@ class _NoteNumbers:
         return " ".join(out)
 
 
+#: The batch table's columns: name and justification (each cell one side of a hip).
+_TABLE_COLUMNS: tuple[tuple[str, Literal["left", "center", "right"]], ...] = (
+    ("file", "left"), ("side", "center"), ("class", "center"), ("gap mm", "right"),
+    ("borderline", "center"), ("weak call", "center"), ("prosthesis", "center"),
+    ("notes", "left"),
+)  # fmt: skip
+#: Rows (hips, and films with none) above which the batch table is laid out by
+#: :func:`_print_plain_table` instead of by rich, which measures every cell: a table of an
+#: archive of 60,000 films took rich about 70 s; rows longer than the terminal then wrap
+#: where the terminal wraps them instead of folding within their column.
+TABLE_RICH_MAX_ROWS = 2000
+
+_Cell = tuple[str, str]  # text (through term()), rich style
+
+
+def _table_rows(shown: list[dict[str, Any]], numbers: _NoteNumbers) -> list[list[_Cell]]:
+    """The batch table's rows: one per hip, one for a film with no hip."""
+    rows: list[list[_Cell]] = []
+    for rec in shown:
+        hips = rec.get("hips") or []
+        if not hips:
+            notes = (term(numbers.refs(_notes(rec, None))), "yellow")
+            rows.append([(term(rec["file"]), ""), ("", ""), ("-", "dim"), *[("", "")] * 4, notes])
+            continue
+        for k, hip in enumerate(hips):
+            cls = _class_text(hip)
+            rows.append(
+                [
+                    (term(rec["file"]) if k == 0 else "", ""),
+                    ("R" if hip.get("side") == "right" else "L", ""),
+                    (cls, _CLASS_STYLE.get(cls, "")),
+                    (_fmt_gap(hip.get("gap_mm")), ""),
+                    ("yes", "bold yellow") if hip.get("borderline") else ("", ""),
+                    ("yes", "bold yellow") if hip.get("weak_call") else ("", ""),
+                    ("yes" if hip.get("prosthesis") else "", ""),
+                    (term(numbers.refs(_notes(rec, hip))), "dim"),
+                ]
+            )
+    return rows
+
+
 def _print_table(console: Console, records: list[dict[str, Any]]) -> None:
     from rich import box
     from rich.table import Table
@@ -109,51 +150,66 @@ def _print_table(console: Console, records: list[dict[str, Any]]) -> None:
     if len(records) == 1 and shown:
         _print_single(console, shown[0])
         return
-    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
-    table.add_column("file", overflow="fold")
-    table.add_column("side", justify="center")
-    table.add_column("class", justify="center")
-    table.add_column("gap mm", justify="right")
-    table.add_column("borderline", justify="center")
-    table.add_column("weak call", justify="center")
-    table.add_column("prosthesis", justify="center")
-    table.add_column("notes", overflow="fold")
     numbers = _NoteNumbers()
-    for rec in shown:
-        hips = rec.get("hips") or []
-        if not hips:
-            table.add_row(
-                plain(rec["file"]),
-                "",
-                Text("-", style="dim"),
-                "",
-                "",
-                "",
-                "",
-                plain(numbers.refs(_notes(rec, None)), style="yellow"),
-            )
-            continue
-        for k, hip in enumerate(hips):
-            cls = _class_text(hip)
-            table.add_row(
-                plain(rec["file"]) if k == 0 else "",
-                "R" if hip.get("side") == "right" else "L",
-                Text(cls, style=_CLASS_STYLE.get(cls, "")),
-                _fmt_gap(hip.get("gap_mm")),
-                Text("yes", style="bold yellow") if hip.get("borderline") else "",
-                Text("yes", style="bold yellow") if hip.get("weak_call") else "",
-                "yes" if hip.get("prosthesis") else "",
-                plain(numbers.refs(_notes(rec, hip)), style="dim"),
-            )
-    legend = [plain(f"[{n}] {note}", style="dim") for note, n in numbers.numbers.items()]
+    rows = _table_rows(shown, numbers)
+    legend = [(term(f"[{n}] {note}"), "dim") for note, n in numbers.numbers.items()]
+    if len(rows) > TABLE_RICH_MAX_ROWS:
+        _print_plain_table(console, rows, legend)
+        return
+    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
+    for name, justify in _TABLE_COLUMNS:
+        fold = name in ("file", "notes")
+        table.add_column(name, justify=justify, overflow="fold" if fold else "ellipsis")
+    for row in rows:
+        table.add_row(*(Text(text, style=style) for text, style in row))
+    notes = [Text(text, style=style) for text, style in legend]
     if console.is_terminal:
-        console.print(table, *legend, sep="\n")
+        console.print(table, *notes, sep="\n")
         return
     # into a file or a pipe the table is as wide as its widest cell (the console is 10,000
     # columns there, so that no line is cut): every row would be padded out to it
     with console.capture() as captured:
-        console.print(table, *legend, sep="\n")
+        console.print(table, *notes, sep="\n")
     console.file.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+
+
+def _print_plain_table(console: Console, rows: list[list[_Cell]], legend: list[_Cell]) -> None:
+    """The batch table as rich draws it (a blank line, the header in bold over a rule,
+    columns three spaces apart, the notes' legend after a blank line), laid out in one pass:
+    each row on one line, however wide, trailing blanks cut. Styled only on a terminal that
+    takes colour."""
+    from rich.cells import cell_len
+    from rich.console import COLOR_SYSTEMS
+    from rich.style import Style
+
+    system = console.color_system if console.is_terminal and not console.no_color else None
+    colour = COLOR_SYSTEMS.get(system) if system else None
+    styles: dict[str, Style] = {}
+
+    def styled(text: str, style: str) -> str:
+        if colour is None or not (style and text):
+            return text
+        if style not in styles:
+            styles[style] = Style.parse(style)
+        return styles[style].render(text, color_system=colour)
+
+    header = [(name, "bold") for name, _ in _TABLE_COLUMNS]
+    widths = [max(cell_len(row[i][0]) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(row: list[_Cell]) -> str:
+        cells = []
+        for (text, style), width, (_, justify) in zip(row, widths, _TABLE_COLUMNS, strict=True):
+            room = width - cell_len(text)
+            left = 0 if justify == "left" else room if justify == "right" else room // 2
+            cells.append(" " * left + styled(text, style) + " " * (room - left))
+        return (" " + "   ".join(cells)).rstrip() + "\n"
+
+    out = ["\n", line(header), " " + "\u2500" * (sum(widths) + 3 * (len(widths) - 1)) + "\n"]
+    out += (line(row) for row in rows)
+    if legend:
+        out.append("\n")
+        out += (styled(text, style) + "\n" for text, style in legend)
+    console.file.write("".join(out))
 
 
 def _class_text(hip: dict[str, Any]) -> str:
