@@ -8,10 +8,13 @@ overlap the command line's own start instead of following it.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 import tempfile
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
 from brooker import threads
@@ -88,14 +91,41 @@ def start_server() -> None:
     the first worker. Started as a run begins, it does so while the command line parses its
     options, looks for the inputs and sets up the run, instead of after: on a single film that
     is much of the wait for its answer. As when the first worker starts it, with one BLAS
-    thread (:mod:`brooker.threads`)."""
+    thread (:mod:`brooker.threads`).
+
+    Started with Ctrl-C (SIGINT) ignored, which it keeps: multiprocessing's server ignores
+    SIGINT only once its imports are done, and a Ctrl-C at the terminal reaches every
+    process of the group, so one in that first half second printed the server's
+    KeyboardInterrupt traceback under the run's own "interrupted". The run handles Ctrl-C
+    and stops its workers (which ignore it too: :func:`brooker.batch._worker_main`)."""
     ctx = mp_context()
     if ctx.get_start_method() != "forkserver":
         return
     from multiprocessing import forkserver
 
-    with threads.for_workers():
+    with threads.for_workers(), _sigint_ignored():
         forkserver.ensure_running()
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored by the processes started within, which inherit that through exec (and
+    Python leaves an inherited SIGINT ignored). This process only holds a Ctrl-C back
+    meanwhile: SIGINT is blocked too (Linux keeps a blocked signal pending even while its
+    action is to ignore it), and arrives once its handler is back. Only in the main thread,
+    where Python handles signals; as it was elsewhere."""
+    handler = signal.getsignal(signal.SIGINT)
+    usable = hasattr(signal, "pthread_sigmask") and handler is not None
+    if not usable or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 #: Options of ``grade`` after which no local worker is started: help, or a Dask cluster's

@@ -254,3 +254,33 @@ def test_workers_do_not_run_the_console_script_again(
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == [name, by_path]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a forkserver and /proc")
+def test_the_worker_server_ignores_ctrl_c_from_its_start() -> None:
+    """A Ctrl-C at the terminal reaches every process of the group. multiprocessing's server
+    ignores it only once its half second of imports is done, so one in that time printed
+    the server's KeyboardInterrupt traceback under the run's "interrupted": it now starts
+    with SIGINT ignored. The caller's own Ctrl-C handling is as it was."""
+    code = (
+        "import json, signal, time\n"
+        "from multiprocessing import forkserver\n"
+        "from brooker import worker_server\n"
+        "worker_server.start_server()\n"
+        "pid = forkserver._forkserver._forkserver_pid\n"
+        "for _ in range(400):  # once it has exec'd (before, /proc shows this process)\n"
+        "    if b'forkserver' in open(f'/proc/{pid}/cmdline', 'rb').read(): break\n"
+        "    time.sleep(0.025)\n"
+        "status = open(f'/proc/{pid}/status').read()\n"
+        "ignored = int(status.split('SigIgn:')[1].split()[0], 16)\n"
+        "blocked = int(status.split('SigBlk:')[1].split()[0], 16)\n"
+        "bit = 1 << (signal.SIGINT - 1)\n"
+        "print(json.dumps([bool(ignored & bit), bool(blocked & bit),\n"
+        "    signal.getsignal(signal.SIGINT) is signal.default_int_handler,\n"
+        "    signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, set())]))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == [True, False, True, False]
