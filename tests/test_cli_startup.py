@@ -16,6 +16,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _last_line(*argv: str, env: dict[str, str] | None = None) -> str:
+    """The last line a fresh Python prints, run from the repository with ``argv`` (``-c``
+    code, or a script, and its arguments); it must exit 0."""
+    proc = subprocess.run(
+        [sys.executable, *argv], capture_output=True, text=True, cwd=ROOT, env=env, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip().splitlines()[-1]
+
+
 PACKAGE = ROOT / "brooker"
 HEAVY = ("numpy", "scipy", "skimage", "pydicom", "PIL")
 
@@ -26,11 +38,7 @@ def _loaded_heavy(code: str) -> list[str]:
         f"{code}\n"
         f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=False
-    )
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return json.loads(_last_line("-c", probe))
 
 
 def test_importing_the_cli_loads_no_heavy_module() -> None:
@@ -50,11 +58,7 @@ def test_help_and_version_load_no_heavy_module(args: list[str]) -> None:
         "except SystemExit:\n"
         "    pass\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
+    assert json.loads(_last_line("-c", code)) == []
 
 
 def _imported_top_modules(path: Path) -> set[str]:
@@ -98,12 +102,7 @@ def test_the_command_line_runs_one_blas_thread_unless_told(given: str | None) ->
     env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
     if given is not None:
         env["OPENBLAS_NUM_THREADS"] = given
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False,
-        env=env,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip().splitlines()[-1] == str([given or "1", "1", "1"])
+    assert _last_line("-c", code, env=env) == str([given or "1", "1", "1"])
 
 
 def test_each_commands_summary_is_one_line_of_its_docstring() -> None:
@@ -146,11 +145,7 @@ def test_grading_a_film_imports_no_scipy_spatial(tmp_path: Path) -> None:
         "print(sorted(m for m in ('scipy.spatial', 'scipy.sparse', 'scipy.linalg')"
         " if m in sys.modules))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip().splitlines()[-1] == "[]"
+    assert _last_line("-c", code) == "[]"
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a forkserver and /proc")
@@ -175,12 +170,7 @@ def test_the_worker_server_starts_with_one_blas_thread() -> None:
         "                  'OPENBLAS_NUM_THREADS' in os.environ]))\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS",)}
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout.strip().splitlines()[-1]) == [True, False]
+    assert json.loads(_last_line("-c", code, env=env)) == [True, False]
 
 
 _SERVER_PROBE = (
@@ -212,12 +202,7 @@ def test_the_worker_server_is_begun_for_a_local_grade_only(argv: list[str], star
     """The command line begins the workers' server before it parses anything, on the words
     as typed: for a grade that forks local workers, not for help, a Dask run or another
     command (which would pay for its imports on a busy machine for nothing)."""
-    proc = subprocess.run(
-        [sys.executable, "-c", _SERVER_PROBE, json.dumps(argv)],
-        capture_output=True, text=True, cwd=ROOT, check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout.strip().splitlines()[-1]) is started
+    assert json.loads(_last_line("-c", _SERVER_PROBE, json.dumps(argv))) is started
 
 
 _SCRIPT_PROBE = (
@@ -249,11 +234,7 @@ def test_workers_do_not_run_the_console_script_again(
     under ``python -m brooker``, which multiprocessing leaves out."""
     script = tmp_path / "brooker-script"
     script.write_text(_SCRIPT_PROBE.format(setup=setup))
-    proc = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, cwd=ROOT, check=False
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout.strip().splitlines()[-1]) == [name, by_path]
+    assert json.loads(_last_line(str(script))) == [name, by_path]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a forkserver and /proc")
@@ -279,8 +260,4 @@ def test_the_worker_server_ignores_ctrl_c_from_its_start() -> None:
         "    signal.getsignal(signal.SIGINT) is signal.default_int_handler,\n"
         "    signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, set())]))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout.strip().splitlines()[-1]) == [True, False, True, False]
+    assert json.loads(_last_line("-c", code)) == [True, False, True, False]
