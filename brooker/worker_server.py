@@ -1,9 +1,11 @@
 """The forkserver the batch's workers fork from (:func:`brooker.batch.grade_many`).
 
 Its own module, with the standard library only, so that the command line can start it as the
-very first thing a ``grade`` does (:func:`start_for_command`), before it imports typer, numpy
-and the batch: the server's imports (numpy, scipy, the pipeline: about half a second) then
-overlap the command line's own start instead of following it.
+first thing a ``grade`` does (:func:`start_for_command`, from :func:`brooker.cli.main`, before
+typer parses the options and before numpy, rich and the batch are imported): the server's
+imports (numpy, scipy, the pipeline: about half a second) then overlap the command line's own
+start instead of following it. A server so begun that no worker came to use (a usage error,
+no inputs) is stopped as the command ends (:func:`stop_unused`).
 """
 
 from __future__ import annotations
@@ -137,11 +139,13 @@ def start_for_command(argv: Sequence[str]) -> None:
     """Start the server as a command line ``argv`` (without the program's name) begins, if it
     is a ``grade`` that will fork local workers.
 
-    Called before anything else is imported or parsed, on the words as typed: a ``grade``
-    whose options turn out wrong leaves a server that was not needed, which ends by itself
-    when this process does (the server exits when its parent's end of the pipe closes). Any
-    error is left for the run's own start of the server (:func:`start_server`, again, once the
-    options are checked), which reports it with the run's error handling."""
+    Called before the options are parsed, on the words as typed, so a guess: a ``grade``
+    whose options turn out wrong (or an option's value spelt ``--``, ``--help`` or
+    ``--dask-scheduler``: a start made or missed for nothing, which costs only time) leaves a
+    server no worker uses, which :func:`stop_unused` stops as the command ends. Any error is
+    left for the run's own start of the server (:func:`start_server`, again, once the options
+    are checked), which reports it with the run's error handling."""
+    global _begun_early
     if not argv or argv[0] != "grade":
         return
     for word in argv[1:]:
@@ -153,3 +157,35 @@ def start_for_command(argv: Sequence[str]) -> None:
         start_server()
     except Exception:  # repeated, and reported, by the run itself
         return
+    _begun_early = True
+
+
+#: Whether :func:`start_for_command` began the server, and whether a worker was then forked
+#: from it (:func:`note_used`).
+_begun_early = False
+_used = False
+
+
+def note_used() -> None:
+    """Say that a worker is being started (from the server, where it runs): the command's
+    server is not stopped as unused (:func:`stop_unused`)."""
+    global _used
+    _used = True
+
+
+def stop_unused() -> None:
+    """Stop the server :func:`start_for_command` began if no worker was forked from it.
+
+    It would end by itself once its imports are done and it sees this process gone, but until
+    then (about half a second) it holds this process's standard output and error: a caller
+    reading them to the end (``$(brooker grade ...)``, a pipe, a CI log) waited for a usage
+    error's message that long. SIGTERM ends it at once (it ignores only SIGINT)."""
+    if not _begun_early or _used:
+        return
+    from multiprocessing import forkserver
+
+    pid = getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None)
+    if not isinstance(pid, int):  # another multiprocessing: it ends by itself, as before
+        return
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGTERM)

@@ -205,36 +205,81 @@ def test_the_worker_server_is_begun_for_a_local_grade_only(argv: list[str], star
     assert json.loads(_last_line("-c", _SERVER_PROBE, json.dumps(argv))) is started
 
 
+#: pip's console script (``{extra}``: what a site's own wrapper adds), run with --version;
+#: then what multiprocessing would tell a worker about the main script.
 _SCRIPT_PROBE = (
-    "import json, sys\n"
-    "from multiprocessing import spawn\n"
-    "import brooker.cli\n"
-    "from brooker.cli import _workers_skip_the_script\n"
-    "{setup}\n"
-    "_workers_skip_the_script()\n"
-    "data = spawn.get_preparation_data('worker')\n"
-    "print(json.dumps([data.get('init_main_from_name'), 'init_main_from_path' in data]))\n"
+    "import re\n"
+    "import sys\n"
+    "{imports}\n"
+    "{extra}\n"
+    "if __name__ == '__main__':\n"
+    "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n"
+    "    sys.argv[1:] = ['--version']\n"
+    "    try:\n"
+    "        sys.exit(main())\n"
+    "    except SystemExit:\n"
+    "        pass\n"
+    "    import json\n"
+    "    from multiprocessing import spawn\n"
+    "    data = spawn.get_preparation_data('worker')\n"
+    "    print(json.dumps([data.get('init_main_from_name'), 'init_main_from_path' in data]))\n"
 )
 
 
 @pytest.mark.parametrize(
-    ("setup", "name", "by_path"),
+    ("imports", "extra", "name", "by_path"),
     [
-        ("from brooker.cli import main", "brooker.__main__", False),  # pip's brooker script
-        ("def main(): pass", None, True),  # a script of the user's own: left alone
-        ("", None, True),
+        ("from brooker.cli import main", "", "brooker.__main__", False),  # pip's script
+        # a site's wrapper that sets something up first (the workers may need it): left alone
+        ("from brooker.cli import main", "SITE_DECODERS = 1", None, True),
+        ("from brooker.cli import main as entry\nmain = entry", "import os", None, True),
     ],
 )
 def test_workers_do_not_run_the_console_script_again(
-    tmp_path: Path, setup: str, name: str | None, by_path: bool
+    tmp_path: Path, imports: str, extra: str, name: str | None, by_path: bool
 ) -> None:
     """multiprocessing runs the parent's main script again in every worker (by path), which
-    for pip's ``brooker`` script imports typer, rich and the commands, 50 ms on the way to a
-    single film's answer. That script, and only it, is presented as ``brooker.__main__``, as
-    under ``python -m brooker``, which multiprocessing leaves out."""
+    for pip's ``brooker`` script imports typer and the commands, 50 ms on the way to a single
+    film's answer. brooker.cli.main presents that script, and only it, as
+    ``brooker.__main__``, as under ``python -m brooker``, which multiprocessing leaves out."""
     script = tmp_path / "brooker-script"
-    script.write_text(_SCRIPT_PROBE.format(setup=setup))
+    script.write_text(_SCRIPT_PROBE.format(imports=imports, extra=extra))
     assert json.loads(_last_line(str(script))) == [name, by_path]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a forkserver")
+@pytest.mark.parametrize(
+    ("args", "code", "stopped"),
+    [
+        (["grade"], 2, True),  # no path: a usage error
+        (["grade", "{tmp}", "--out", "{tmp}/o"], 4, True),  # an empty folder: no inputs
+        (["grade", "sample_images/knee_negative.dcm", "--out", "{tmp}/o"], 3, False),
+    ],
+)
+def test_a_worker_server_no_worker_used_is_stopped_as_the_command_ends(
+    tmp_path: Path, args: list[str], code: int, stopped: bool
+) -> None:
+    """brooker.cli.main begins the workers' server before it parses the options. A grade
+    that forks no worker stops it as it ends: it would hold the command's standard output
+    and error for the half second of its imports, and a caller reading them to the end
+    waited that long for a usage error. A server a worker used is left to end by itself."""
+    argv = [a.format(tmp=tmp_path) for a in args]
+    probe = (
+        "import json, os, signal, sys\n"
+        "from multiprocessing import forkserver\n"
+        f"sys.argv = ['brooker', *{argv!r}]\n"
+        "from brooker.cli import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as stop:\n"
+        "    code = stop.code\n"
+        "pid = forkserver._forkserver._forkserver_pid\n"
+        "os.close(forkserver._forkserver._forkserver_alive_fd)  # as this process's end would\n"
+        "_, status = os.waitpid(pid, 0)\n"
+        "killed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM\n"
+        "print(json.dumps([code, killed]))\n"
+    )
+    assert json.loads(_last_line("-c", probe)) == [code, stopped]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a forkserver and /proc")

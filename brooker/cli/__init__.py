@@ -18,7 +18,7 @@ import typer
 
 from brooker._version import __version__
 from brooker.threads import one_blas_thread
-from brooker.worker_server import start_for_command
+from brooker.worker_server import start_for_command, stop_unused
 
 app = typer.Typer(
     name="brooker",
@@ -85,21 +85,30 @@ def _stopped_by_closed_stdout(before: tuple[int, int] | None) -> bool:
     return now == (null.st_dev, null.st_ino)
 
 
+#: The names of the console script pip and uv write (``import re, sys``; ``from brooker.cli
+#: import main``).
+_WRAPPER_NAMES = frozenset({"main", "re", "sys"})
+
+
 def _workers_skip_the_script() -> None:
     """Have the workers that a ``grade`` forks leave the console script alone, as they do
     under ``python -m brooker``.
 
     multiprocessing runs the parent's ``__main__`` again in every worker it starts, by path
     (so that what the main script defines can be unpickled there), unless ``__main__`` is
-    a package's ``__main__`` module, run by name. pip's ``brooker`` script defines nothing and
-    only imports this package (typer, rich and the commands: 50 ms), in each worker, on the
-    way to a single film's answer. Marked as ``brooker.__main__``, which it stands for, it is
-    skipped there. Only for that script: a ``__main__`` that is not just a wrapper of
-    :func:`main` (one with a spec already, or without this ``main``) is left as it is."""
+    a package's ``__main__`` module, run by name. The ``brooker`` script pip (or uv) writes
+    defines nothing and only imports this package (typer and the commands: 50 ms), in each
+    worker, on the way to a single film's answer. Marked as ``brooker.__main__``, which it
+    stands for, it is skipped there. Only for such a script: one whose names are this
+    :func:`main` and at most ``sys`` and ``re``. A ``__main__`` with a spec already, or with
+    anything of its own (a site's wrapper that sets something up before calling
+    :func:`main`, which the workers may need), is left as it is."""
     script = sys.modules.get("__main__")
     if script is None or getattr(script, "__spec__", None) is not None:
         return
     if getattr(script, "main", None) is not main:
+        return
+    if {n for n in vars(script) if not n.startswith("__")} - _WRAPPER_NAMES:
         return
     import importlib.util
 
@@ -131,3 +140,5 @@ def main() -> None:
 
             raise SystemExit(int(ExitCode.BROKEN_PIPE)) from None
         raise
+    finally:
+        stop_unused()  # begun for a grade that forked no worker (a usage error, no inputs)
