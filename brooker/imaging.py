@@ -451,6 +451,8 @@ def peak_local_max(
     peak kept before it is nearer than ``min_distance`` in both rows and columns."""
     if min_distance < 1:
         raise ValueError(f"min_distance must be at least 1, not {min_distance}")
+    if num_peaks < 1:
+        return np.empty((0, 2), dtype=np.intp)
     size = 2 * min_distance + 1
     if image.size == 1:
         peak = image > threshold_abs

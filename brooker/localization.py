@@ -371,15 +371,17 @@ def hough_circle(edges: BoolImage, radii: npt.NDArray[np.float64]) -> npt.NDArra
     That function only truncates the radii and calls the Cython routine of its package; its
     module also imports scipy.spatial (and so scipy.sparse and scipy.linalg) for its other
     functions, 60 ms at the start of every worker. The routine is called here directly, as
-    scikit-image calls it; a release that moves it gets the public function instead."""
+    scikit-image calls it; a release that moves it or changes its arguments gets the public
+    function instead."""
+    whole = np.atleast_1d(np.asarray(radii)).astype(np.intp)
     try:
         from skimage.transform._hough_transform import _hough_circle
-    except ImportError:  # pragma: no cover - another scikit-image layout
+
+        return np.asarray(_hough_circle(edges, whole, normalize=True, full_output=False))
+    except (ImportError, TypeError):  # pragma: no cover - another scikit-image's routine
         from skimage.transform import hough_circle as public
 
         return np.asarray(public(edges, radii), dtype=np.float64)
-    whole = np.atleast_1d(np.asarray(radii)).astype(np.intp)
-    return np.asarray(_hough_circle(edges, whole, normalize=True, full_output=False))
 
 
 def _hough_circles(

@@ -2474,6 +2474,40 @@ def test_a_big_batch_table_is_laid_out_as_rich_lays_it_out(monkeypatch: pytest.M
     assert len(plain_pipe.splitlines()) == 3 + 24 + 2 * 276 + 1 + 4
 
 
+@pytest.mark.parametrize("notes", ["none", "blank-ended"])
+def test_the_one_pass_table_ends_as_rich_ends_it(
+    monkeypatch: pytest.MonkeyPatch, notes: str
+) -> None:
+    """With no note (rich closes the table with a blank line of its own), and with a note
+    ending in blanks (rich cuts every line's trailing blanks): the same text."""
+    records = [rec for rec in _table_records(40) if rec["hips"]]
+    for rec in records:
+        for hip in rec["hips"]:
+            hip.update(grade=0, brooker_class="0", not_graded=None)
+            hip["caveats"] = [] if notes == "none" else ["ends in blanks   "]
+    want = _table_text(records)
+    assert ("[1]" in want) is (notes != "none")
+    monkeypatch.setattr(grade_cmd, "TABLE_RICH_MAX_ROWS", 10)
+    assert _table_text(records) == want
+
+
+def test_the_one_pass_table_under_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NO_COLOR takes the colours out, not the bold of the header and of class IV, as rich
+    does."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    records = _table_records(30)
+    want = _table_text(records, terminal=True)
+    monkeypatch.setattr(grade_cmd, "TABLE_RICH_MAX_ROWS", 10)
+    got = _table_text(records, terminal=True)
+    assert "\x1b[1m" in got  # bold kept
+    assert "\x1b[31m" not in got
+    assert "\x1b[1;31m" not in got
+    ansi = re.compile(r"\x1b\[[0-9;]*m")
+    assert ansi.sub("", got) == "".join(
+        line.rstrip() + "\n" for line in ansi.sub("", want).splitlines()
+    )
+
+
 def test_the_rich_table_is_kept_for_a_batch_a_reader_reads(monkeypatch: pytest.MonkeyPatch):
     """Up to TABLE_RICH_MAX_ROWS rows, rich lays the table out (long names fold within their
     column on a terminal); the one-pass layout is never called."""

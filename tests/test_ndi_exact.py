@@ -227,7 +227,7 @@ def test_peak_local_max_is_scikit_images(min_distance: int) -> None:
     for image in _peak_images(min_distance):
         top = float(image.max())
         for threshold in (0.0, 0.5 * top, float(rng.uniform(-1, top + 0.1))):
-            for num_peaks in (1, 4, 50):
+            for num_peaks in (0, 1, 4, 50):
                 want = skimage_peaks(
                     image, min_distance=min_distance, threshold_abs=threshold,
                     num_peaks=num_peaks,

@@ -175,14 +175,15 @@ def _print_table(console: Console, records: list[dict[str, Any]]) -> None:
 
 def _print_plain_table(console: Console, rows: list[list[_Cell]], legend: list[_Cell]) -> None:
     """The batch table as rich draws it (a blank line, the header in bold over a rule,
-    columns three spaces apart, the notes' legend after a blank line), laid out in one pass:
-    each row on one line, however wide, trailing blanks cut. Styled only on a terminal that
-    takes colour."""
+    columns three spaces apart, a blank line, the notes' legend), laid out in one pass: each
+    row on one line, however wide, trailing blanks cut."""
     from rich.cells import cell_len
     from rich.console import COLOR_SYSTEMS
     from rich.style import Style
 
-    system = console.color_system if console.is_terminal and not console.no_color else None
+    # as rich would: styled on a terminal that takes styles, without colours under NO_COLOR;
+    # a legacy Windows console (rich's own calls there) and a dumb terminal get plain text
+    system = None if not console.is_terminal or console.legacy_windows else console.color_system
     colour = COLOR_SYSTEMS.get(system) if system else None
     styles: dict[str, Style] = {}
 
@@ -190,7 +191,8 @@ def _print_plain_table(console: Console, rows: list[list[_Cell]], legend: list[_
         if colour is None or not (style and text):
             return text
         if style not in styles:
-            styles[style] = Style.parse(style)
+            parsed = Style.parse(style)
+            styles[style] = parsed.without_color if console.no_color else parsed
         return styles[style].render(text, color_system=colour)
 
     header = [(name, "bold") for name, _ in _TABLE_COLUMNS]
@@ -206,9 +208,8 @@ def _print_plain_table(console: Console, rows: list[list[_Cell]], legend: list[_
 
     out = ["\n", line(header), " " + "\u2500" * (sum(widths) + 3 * (len(widths) - 1)) + "\n"]
     out += (line(row) for row in rows)
-    if legend:
-        out.append("\n")
-        out += (styled(text, style) + "\n" for text, style in legend)
+    out.append("\n")  # rich ends the table with a blank line, the legend's or its own
+    out += (styled(text.rstrip(), style) + "\n" for text, style in legend)
     console.file.write("".join(out))
 
 
