@@ -147,12 +147,18 @@ def require_text_path(value: object, takes: str) -> None:
 
 
 def safe_stem(name: str, default: str = "image") -> str:
-    """``name`` fit to start an output file name: no leading ``-`` (read as an option by
+    """``name`` fit to start an output file name: one name in the output folder (a path
+    separator or NUL becomes ``_``, so a caller's ``overlay_name`` such as ``../x`` or ``/x``
+    can neither write nor remove a file outside it), no leading ``-`` (read as an option by
     shell tools) or ``.`` (hidden), never empty.
 
     >>> safe_stem("--rf-0a1b2c3d")
     'rf-0a1b2c3d'
     >>> safe_stem("-")
     'image'
+    >>> safe_stem("../../x")
+    '_.._x'
     """
+    for sep in ("/", os.sep, os.altsep or "/", "\0"):
+        name = name.replace(sep, "_")
     return name.lstrip("-.") or default

@@ -465,6 +465,30 @@ def test_overlay_names_never_start_with_a_dash(tmp_path: Path) -> None:
     assert not Path(result.overlay).name.startswith("-")
 
 
+def test_an_overlay_name_cannot_leave_the_output_folder(tmp_path: Path) -> None:
+    """``overlay_name`` (and ``grade_many``'s ``names``) is a base name: ``../x`` or ``/x``
+    wrote the overlay outside ``out_dir`` (``/x.png`` for ``../../x``), and an error record's
+    cleanup removed ``<name>.png`` there."""
+    assert "/" not in safe_stem("../../x")
+    assert safe_stem("a\0b") == "a_b"
+    out = tmp_path / "deep" / "out"
+    out.mkdir(parents=True)
+    (out / "sub").mkdir()
+    victim = tmp_path / "deep" / "precious.png"
+    victim.write_bytes(b"someone else's file")
+    bad = tmp_path / "bad.dcm"
+    bad.write_bytes(b"not a radiograph")
+    res = grade_path(bad, out_dir=out, overlay_name="sub/../../precious")
+    assert res.status.value == "error"
+    assert victim.read_bytes() == b"someone else's file"
+    film = tmp_path / "film.dcm"
+    shutil.copy(SAMPLES / "pelvis_1_vs_2.dcm", film)
+    result = grade_path(film, out_dir=out, overlay_name="../escaped")
+    assert result.overlay is not None
+    assert Path(result.overlay).resolve().parent == out.resolve()
+    assert not (tmp_path / "deep" / "escaped.png").exists()
+
+
 def test_help_shows_the_dask_extra() -> None:
     res = CliRunner().invoke(app, ["grade", "--help"], env={"COLUMNS": "200"}, terminal_width=200)
     assert "brooker[dask]" in res.output
