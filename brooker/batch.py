@@ -85,7 +85,7 @@ from brooker.errors import (
 )
 from brooker.image_io import image_kind
 from brooker.models import ErrorInfo, GradingResult, Status
-from brooker.paths import open_regular
+from brooker.paths import open_regular, require_text_path
 from brooker.safe_text import term
 from brooker.units import DICOMDIR_SOP_CLASS
 
@@ -2041,7 +2041,11 @@ def grade_many(
         raise ConfigError(f"timeout_s must be a number of seconds >= 0 or None, got {timeout_s!r}")
     out = None if out_dir is None else os.fspath(out_dir)
     # one path is one input, not its characters
+    if isinstance(paths, bytes | bytearray):  # not split into its bytes, as ints
+        require_text_path(paths, "grade_many() takes paths (str or os.PathLike)")
     paths = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+    for path in paths:  # a bytes path, None or an int: a TypeError that says which
+        require_text_path(path, "grade_many() takes paths (str or os.PathLike)")
     if out is not None:
         check_out_dir(out, paths)
     if results_file is None and out is not None:

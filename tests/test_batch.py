@@ -411,6 +411,23 @@ def test_out_dir_that_is_a_folder_being_graded_is_refused(
     assert [r.status for r in done] == [Status.OK]
 
 
+@pytest.mark.parametrize(
+    ("paths", "given"),
+    [(b"a", "not bytes"), ([b"a"], "not bytes"), ([None], "not NoneType"), ([3], "not int")],
+)
+def test_grade_many_names_a_path_that_is_not_text(
+    tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, paths: Any, given: str
+):
+    """A bytes path (or None, or an int) is refused as ``analyze`` refuses it, naming what was
+    given, before anything is written: ``b"scans/"`` was split into ints, and ``[b"scans/"]``
+    failed deep in discovery with "cannot use a string pattern on a bytes-like object"."""
+    monkeypatch.chdir(tree)
+    out = tmp_path / "out"
+    with pytest.raises(TypeError, match=f"grade_many\\(\\) takes paths .*, {given}"):
+        list(batch.grade_many(paths, out_dir=out, workers=0, grade_fn=fake_grade))
+    assert not out.exists()
+
+
 def test_stopping_early_stops_the_workers(tmp_path: Path):
     files = [_write(tmp_path / f"f{i}", b"NAP" + b"x" * i) for i in range(6)]
     gen = batch.grade_many(files, workers=2, grade_fn=fake_grade)
