@@ -532,6 +532,24 @@ def discover(
     )
 
 
+def input_paths(
+    paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str], caller: str
+) -> list[str | os.PathLike[str]]:
+    """``paths`` as given to ``grade_many`` or ``grade_bag``, as a list: one path (``str`` or
+    ``os.PathLike``) is one input, not its characters; a path that is not text (``bytes``,
+    ``None``, an int) is a ``TypeError`` naming what was given
+    (:func:`brooker.paths.require_text_path`). ``b"scans/"`` was split into its bytes as ints,
+    and ``[b"scans/"]`` failed deep in discovery ("cannot use a string pattern on a
+    bytes-like object"), saying nothing of which argument was wrong."""
+    takes = f"{caller} takes paths (str or os.PathLike)"
+    if isinstance(paths, bytes | bytearray | memoryview):
+        require_text_path(paths, takes)
+    items = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+    for path in items:
+        require_text_path(path, takes)
+    return items
+
+
 def check_out_dir(
     out_dir: str | os.PathLike[str], paths: Iterable[str | os.PathLike[str]]
 ) -> None:
@@ -2041,11 +2059,7 @@ def grade_many(
         raise ConfigError(f"timeout_s must be a number of seconds >= 0 or None, got {timeout_s!r}")
     out = None if out_dir is None else os.fspath(out_dir)
     # one path is one input, not its characters
-    if isinstance(paths, bytes | bytearray):  # not split into its bytes, as ints
-        require_text_path(paths, "grade_many() takes paths (str or os.PathLike)")
-    paths = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
-    for path in paths:  # a bytes path, None or an int: a TypeError that says which
-        require_text_path(path, "grade_many() takes paths (str or os.PathLike)")
+    paths = input_paths(paths, "grade_many()")
     if out is not None:
         check_out_dir(out, paths)
     if results_file is None and out is not None:

@@ -42,6 +42,7 @@ from brooker.batch import (
     check_out_dir,
     discover,
     grade_one,
+    input_paths,
     part_prefix,
     part_run_suffix,
     record_line,
@@ -149,7 +150,7 @@ def grade_bag(
     _check_shard(shard)
     out = os.fspath(out_dir)
     # read twice below (an iterator would be used up by the first); one path is one input
-    paths = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+    paths = input_paths(paths, "grade_bag()")
     check_out_dir(out, paths)
     files = list(discover(paths, recursive=recursive, exclude=[out]).files)
     if shard is not None:

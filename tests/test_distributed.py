@@ -187,6 +187,18 @@ def test_out_dir_that_is_a_folder_being_graded_is_refused(tree: Path):
     assert [r["file"] for r in _lines(parts)] == [str(tree / "d0" / "IM0001")]
 
 
+@pytest.mark.parametrize(("paths", "given"), [([b"d0"], "not bytes"), ([None], "not NoneType")])
+def test_a_path_that_is_not_text_is_named(
+    tree: Path, tmp_path: Path, paths: list[object], given: str
+):
+    """As grade_many: a bytes path failed deep in discovery ("cannot use a string pattern on
+    a bytes-like object"), None in ``os.stat``; now a TypeError names what was given."""
+    out = tmp_path / "o"
+    with pytest.raises(TypeError, match=f"grade_bag\\(\\) takes paths .*, {given}"):
+        grade_bag(paths, out_dir=out, grade_fn=fake_grade)  # type: ignore[arg-type]
+    assert not out.exists()
+
+
 def test_no_inputs_writes_nothing(tmp_path: Path):
     (tmp_path / "empty").mkdir()
     assert grade_bag([tmp_path / "empty"], out_dir=tmp_path / "o") == []
