@@ -94,6 +94,7 @@ from brooker import image_io
 from brooker.errors import (
     BrookerError,
     ColourImageError,
+    ConfigError,
     ImageTooSmallError,
     ImplausiblePixelValuesError,
     ImplausibleSpacingError,
@@ -347,8 +348,22 @@ def load_radiograph(
     TypeError
         ``path`` is not a path as text (``str`` or ``os.PathLike``): the file's bytes, an open
         file (brooker reads films from files: write them to one and pass its path).
+    ConfigError
+        ``max_megapixels`` is not a positive finite number (as
+        :class:`~brooker.config.AnalysisConfig` refuses it), before the file is opened.
     """
     require_text_path(path, "load_radiograph() takes a file's path (str or os.PathLike)")
+    if not (
+        isinstance(max_megapixels, int | float | np.integer | np.floating)
+        and not isinstance(max_megapixels, bool)
+        and math.isfinite(max_megapixels)
+        and max_megapixels > 0
+    ):
+        # as AnalysisConfig refuses it: a cap of 0 or -1 refused every film as size_mismatch
+        # "beyond the -1 MP cap", and NaN every film as malformed_dicom, blaming the file
+        raise ConfigError(
+            f"max_megapixels must be a positive finite number, got {max_megapixels!r}"
+        )
     if not os.fspath(path):
         # not the working folder, which Path("") is: `brooker grade "$DIR"` with DIR unset
         raise InputNotFoundError("an empty path names no file", "")

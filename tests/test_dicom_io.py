@@ -689,6 +689,15 @@ def test_megapixel_cap_is_a_parameter(tmp_path: Path) -> None:
         load_radiograph(path, max_megapixels=0.001)
 
 
+@pytest.mark.parametrize("cap", [0, -1, float("nan"), float("inf"), True, "120"])
+def test_a_megapixel_cap_that_is_no_cap_is_the_callers_error(tmp_path: Path, cap: object) -> None:
+    """A cap of 0 or -1 refused every film as size_mismatch ("beyond the -1 MP cap") and NaN
+    as malformed_dicom, blaming the file: now a ConfigError, as AnalysisConfig raises."""
+    path = _write(tmp_path, DicomVariant())
+    with pytest.raises(errors.ConfigError, match="max_megapixels must be a positive finite"):
+        load_radiograph(path, max_megapixels=cap)  # type: ignore[arg-type]
+
+
 # ------------------------------------------------------------------ headers and encodings
 
 
