@@ -278,6 +278,12 @@ def _user_spacing(
         row, col = _pair(user_spacing)
         if len(user_spacing) != 2 or not all(math.isfinite(v) and v > 0 for v in (row, col)):
             raise ValueError
+        # numbers, as for the magnification (and AnalysisConfig): (True, True) was taken as
+        # 1 mm and ("0.1", "0.1") parsed, where the config refuses both
+        if not all(
+            isinstance(v, numbers.Real) and not isinstance(v, bool) for v in user_spacing
+        ):
+            raise TypeError
     except (TypeError, ValueError, IndexError, OverflowError):
         raise InvalidSpacingError(
             f"pixel spacing {user_spacing!r} given by the user must be two positive mm "

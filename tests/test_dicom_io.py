@@ -698,6 +698,16 @@ def test_a_megapixel_cap_that_is_no_cap_is_the_callers_error(tmp_path: Path, cap
         load_radiograph(path, max_megapixels=cap)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("spacing", [(True, True), ("0.1", "0.1")])
+def test_a_user_spacing_that_is_not_numbers_is_refused(tmp_path: Path, spacing: object) -> None:
+    """As AnalysisConfig and the magnification refuse them: (True, True) was graded at 1 mm
+    a pixel and strings parsed, so the API took what the config calls an error."""
+    path = _write(tmp_path, DicomVariant())
+    with pytest.raises(errors.InvalidSpacingError, match="given by the user must be two"):
+        load_radiograph(path, pixel_spacing=spacing)  # type: ignore[arg-type]
+    assert load_radiograph(path, pixel_spacing=(np.float32(0.2), 1)).spacing is not None
+
+
 # ------------------------------------------------------------------ headers and encodings
 
 
