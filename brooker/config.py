@@ -208,7 +208,7 @@ class AnalysisConfig:
             _number(self, name, lambda v: 0 <= v <= 1, "within [0, 1]")
         for name in _SCORES:
             v = getattr(self, name)
-            if not (_is_number(v) and not math.isnan(v) and v < math.inf):
+            if not (is_real_number(v) and not math.isnan(v) and v < math.inf):
                 raise ConfigError(f"{name} must be a number under +inf (a logit), got {v!r}")
         for name in _RANGES:
             lo_hi = _numbers(self, name, 2, "two positive finite numbers (lo, hi)")
@@ -316,7 +316,7 @@ _RANGES = ("prosthetic_head_radius_mm", "native_head_radius_mm", "hip_separation
 _ANGLES = ("medial_wedge_deg", "sector_deg")
 
 
-def _is_number(v: object) -> bool:
+def is_real_number(v: object) -> bool:
     """A real number (numpy's too), not a bool (``True`` is an ``int``) nor a string."""
     return isinstance(v, numbers.Real) and not isinstance(v, bool | np.bool_)
 
@@ -324,7 +324,7 @@ def _is_number(v: object) -> bool:
 def _number(cfg: AnalysisConfig, name: str, ok: Callable[[float], bool], what: str) -> None:
     """Refuse option ``name`` of ``cfg`` unless it is a finite number for which ``ok`` holds."""
     v = getattr(cfg, name)
-    if not (_is_number(v) and math.isfinite(v) and ok(v)):
+    if not (is_real_number(v) and math.isfinite(v) and ok(v)):
         raise ConfigError(f"{name} must be {what}, got {v!r}")
 
 
@@ -338,7 +338,7 @@ def _numbers(cfg: AnalysisConfig, name: str, n: int | None, what: str) -> tuple[
         isinstance(v, Sequence)
         and not isinstance(v, str | bytes)
         and (n is None or len(v) == n)
-        and all(_is_number(x) and math.isfinite(x) for x in v)
+        and all(is_real_number(x) and math.isfinite(x) for x in v)
     ):
         raise ConfigError(f"{name} must be {what}, got {getattr(cfg, name)!r}")
     out = tuple(float(x) for x in v)
@@ -361,7 +361,7 @@ def _uncertainties(given: object) -> FrozenMapping[SpacingSource, float]:
                 f"spacing_uncertainty: {key!r} is not a spacing source (one of "
                 f"{', '.join(s.value for s in SpacingSource)})"
             ) from None
-        if not (_is_number(value) and math.isfinite(value) and value >= 0):
+        if not (is_real_number(value) and math.isfinite(value) and value >= 0):
             raise ConfigError(
                 f"spacing_uncertainty[{source.value!r}] must be a finite fraction >= 0, "
                 f"got {value!r}"

@@ -91,6 +91,7 @@ import numpy.typing as npt
 from rle.rle import decode_segment
 
 from brooker import image_io
+from brooker.config import is_real_number
 from brooker.errors import (
     BrookerError,
     ColourImageError,
@@ -353,12 +354,8 @@ def load_radiograph(
         :class:`~brooker.config.AnalysisConfig` refuses it), before the file is opened.
     """
     require_text_path(path, "load_radiograph() takes a file's path (str or os.PathLike)")
-    if not (
-        isinstance(max_megapixels, int | float | np.integer | np.floating)
-        and not isinstance(max_megapixels, bool)
-        and math.isfinite(max_megapixels)
-        and max_megapixels > 0
-    ):
+    mp = max_megapixels
+    if not (is_real_number(mp) and math.isfinite(mp) and mp > 0):
         # as AnalysisConfig refuses it: a cap of 0 or -1 refused every film as size_mismatch
         # "beyond the -1 MP cap", and NaN every film as malformed_dicom, blaming the file
         raise ConfigError(

@@ -16,12 +16,11 @@ pixel_spacing=(0.3, 0.3)))`` grades as ``analyze(p, AnalysisConfig(pixel_spacing
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Final
 
-from brooker.config import DEFAULT_SPACING_UNCERTAINTY, MAGNIFICATION_RANGE
+from brooker.config import DEFAULT_SPACING_UNCERTAINTY, MAGNIFICATION_RANGE, is_real_number
 from brooker.errors import ConfigError, ImplausibleSpacingError, InvalidSpacingError
 from brooker.models import PixelSpacing, Radiograph, SpacingInputs, SpacingSource, SpacingTags
 from brooker.units import MAX_FIELD_MM, PLAUSIBLE_SPACING_MM, TYPICAL_MAGNIFICATION
@@ -258,8 +257,7 @@ def _check_user_magnification(user_mag: float | None, where: str) -> None:
     :data:`brooker.config.MAGNIFICATION_RANGE` (any real number type, numpy's included; not a
     bool): a projection magnifies."""
     if user_mag is not None and not (
-        isinstance(user_mag, numbers.Real)
-        and not isinstance(user_mag, bool)
+        is_real_number(user_mag)
         and _finite(user_mag)
         and user_mag >= MAGNIFICATION_RANGE[0]
     ):
@@ -280,9 +278,7 @@ def _user_spacing(
             raise ValueError
         # numbers, as for the magnification (and AnalysisConfig): (True, True) was taken as
         # 1 mm and ("0.1", "0.1") parsed, where the config refuses both
-        if not all(
-            isinstance(v, numbers.Real) and not isinstance(v, bool) for v in user_spacing
-        ):
+        if not all(is_real_number(v) for v in user_spacing):
             raise TypeError
     except (TypeError, ValueError, IndexError, OverflowError):
         raise InvalidSpacingError(
