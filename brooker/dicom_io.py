@@ -243,6 +243,8 @@ _VIEW_POSITION: Final = 0x00185101
 _IMAGE_LATERALITY: Final = 0x00200062
 _LATERALITY: Final = 0x00200060
 _PRESENTATION_LUT_SHAPE: Final = 0x20500020
+_PRESENTATION_INTENT_TYPE: Final = 0x00080068
+_PIXEL_INTENSITY_RELATIONSHIP: Final = 0x00281040
 
 #: The (2050,0020) Presentation LUT Shape each greyscale interpretation goes with in the DX
 #: family of images (DX, MG, IO): minimum value black is IDENTITY, minimum value white INVERSE.
@@ -555,6 +557,7 @@ def _load(
         del stored
     mono1 = photometric == "MONOCHROME1"
     _check_presentation_lut_shape(ds, photometric, caveats)
+    _check_presentation_intent(ds, caveats)
     if mono1:
         np.subtract(np.float32(k_invert), pixels, out=pixels)
     # one pass each for the extremes, which carry a NaN or an infinity through: the
@@ -888,6 +891,23 @@ def _check_presentation_lut_shape(ds: Dataset, photometric: str, caveats: list[s
         f"(0028,0004) Photometric Interpretation {photometric} and (2050,0020) Presentation LUT "
         f"Shape {shape} disagree about which way is bright; the photometric interpretation is "
         "followed: if bone is dark on the overlay, the film was read inverted"
+    )
+
+
+def _check_presentation_intent(ds: Dataset, caveats: list[str]) -> None:
+    """A caveat in ``caveats`` when (0008,0068) Presentation Intent Type says FOR PROCESSING:
+    the detector's raw image, before the console's tone curve and edge enhancement (with a
+    (0028,1040) Pixel Intensity Relationship LIN, proportional to the exposure, not to its
+    logarithm). Its levels are read as any film's, but the analysis was built and measured on
+    films for presentation only; it is graded, and the record says so."""
+    if (_text(ds, _PRESENTATION_INTENT_TYPE) or "").upper() != "FOR PROCESSING":
+        return
+    linear = (_text(ds, _PIXEL_INTENSITY_RELATIONSHIP) or "").upper() == "LIN"
+    caveats.append(
+        "(0008,0068) Presentation Intent Type FOR PROCESSING: an unprocessed image"
+        + (" whose values follow the exposure linearly ((0028,1040) LIN)" if linear else "")
+        + "; brooker was built and measured on images for presentation, so bone may be "
+        "segmented differently here (grade the film as it is presented, or check the overlay)"
     )
 
 

@@ -152,6 +152,37 @@ def test_a_presentation_lut_shape_that_contradicts_the_photometric_is_a_caveat(
         assert note[0] in grade_path(path).to_record()["caveats"]
 
 
+@pytest.mark.parametrize(
+    ("intent", "relationship", "caveat"),
+    [("FOR PROCESSING", "LIN", "linear"), ("for processing", "LOG", "plain"),
+     ("FOR PRESENTATION", "LIN", None), (None, "LIN", None)],
+)
+def test_an_image_for_processing_is_read_with_a_caveat(
+    tmp_path: Path, intent: str | None, relationship: str, caveat: str | None
+) -> None:
+    """A raw detector image (Presentation Intent Type FOR PROCESSING) is graded as any film,
+    and its record says the analysis was built on images for presentation (naming a linear
+    Pixel Intensity Relationship); an image for presentation, or one that does not say, reads
+    as before."""
+    src = _pixels()
+    extra = ((0x00281040, "CS", relationship),)
+    if intent is not None:
+        extra += ((0x00080068, "CS", intent),)
+    variant = DicomVariant(pixel_spacing_mm=(0.5, 0.5), extra=extra)
+    path = write_dicom(src, tmp_path / "p.dcm", variant)
+    rad = load_radiograph(path)
+    np.testing.assert_array_equal(rad.pixels, src.astype(np.float32))
+    note = [c for c in rad.caveats if "Presentation Intent Type" in c]
+    assert len(note) == (caveat is not None)
+    if caveat is not None:
+        assert note[0].startswith(
+            "(0008,0068) Presentation Intent Type FOR PROCESSING: an unprocessed image"
+        )
+        assert ("(0028,1040) LIN" in note[0]) == (caveat == "linear")
+        assert "built and measured on images for presentation" in note[0]
+        assert note[0] in grade_path(path).to_record()["caveats"]
+
+
 @pytest.mark.parametrize("mono1", [False, True])
 def test_rescale_is_applied(tmp_path: Path, mono1: bool) -> None:
     src = _pixels()
