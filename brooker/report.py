@@ -400,7 +400,11 @@ def _count_table(counter: Mapping[str, int], *, limit: int | None = None) -> str
 
 #: A number in a caveat's text (a gap, a percentage, a depth): counted as one kind of caveat;
 #: a DICOM tag such as (0020,0020), matched first, names the attribute and is kept.
-_NUMBER = re.compile(r"(\([0-9A-Fa-f]{4},[0-9A-Fa-f]{4}\))|\d+(?:\.\d+)?")
+# A minus belongs to its number ("score -1.6" and "score 2.0" are one kind of caveat) unless a
+# letter or digit comes before it ("T-1", "0.5-1.0" keep theirs).
+_NUMBER = re.compile(
+    r"(\([0-9A-Fa-f]{4},[0-9A-Fa-f]{4}\))|(?:(?<![A-Za-z0-9])-)?\d+(?:\.\d+)?"
+)
 
 
 def caveat_kind(text: str) -> str:
@@ -410,6 +414,10 @@ def caveat_kind(text: str) -> str:
     'gap N mm is within its uncertainty (±N mm) of N mm'
     >>> caveat_kind("(0018,5101) View Position PA, 2 hips")
     '(0018,5101) View Position PA, N hips'
+    >>> caveat_kind("judge score -1.6 near its cut") == caveat_kind("judge score 2.0 near its cut")
+    True
+    >>> caveat_kind("range 0.5-1.0 mm")
+    'range N-N mm'
     """
     return _NUMBER.sub(lambda m: m.group(1) or "N", text)
 

@@ -164,6 +164,20 @@ def test_caveat_kinds_keep_dicom_tags() -> None:
     assert report.caveat_kind("(12,34) at 1.5") == "(N,N) at N"  # not a tag: four hex digits
 
 
+def test_caveat_kinds_take_a_minus_sign_with_its_number() -> None:
+    """The summary counts kinds of reason: a negative score is the same kind as a positive one
+    (the minus was left behind as "-N", a second kind); a hyphen after a letter or digit is not
+    a sign."""
+    neg = "no hip joint found (best hip-region score -1.6, needs 0.5)"
+    pos = "no hip joint found (best hip-region score 2.0, needs 0.5)"
+    assert report.caveat_kind(neg) == report.caveat_kind(pos)
+    assert report.caveat_kind(neg) == "no hip joint found (best hip-region score N, needs N)"
+    assert report.caveat_kind("T-1 at 0.5-1.0 mm") == "T-N at N-N mm"
+    recs = [{"file": f, "status": "ungradable", "reason": r} for f, r in (("a", neg), ("b", pos))]
+    s = report.summary(recs)
+    assert s["not_graded"] == {"no hip joint found (best hip-region score N, needs N)": 2}
+
+
 def test_self_contained_no_network(run: tuple[Path, str]) -> None:
     _, page = run
     assert "<link" not in page
