@@ -597,7 +597,9 @@ def _hip_lines(hip: HipResult) -> list[tuple[str, RGB]]:
     if hip.gap is not None and hip.grade is not BrookerGrade.ANKYLOSIS:
         lines.append((f"gap {_fmt_gap(hip.gap.gap_mm, hip.gap_threshold_mm)}", GAP_RGB))
     if hip.borderline:
-        u = hip.gap.uncertainty_mm if hip.gap is not None else None
+        # The record's value (2 decimals) rounded again, as the review page shows it:
+        # rounding the exact 0.449 gives 0.4 here but 0.45 -> 0.5 on the page.
+        u = round(float(hip.gap.uncertainty_mm), 2) if hip.gap is not None else None
         lines.append(
             (f"borderline ±{u:.1f} mm" if u is not None and u > 0 else "borderline", BORDERLINE_RGB)
         )

@@ -1171,3 +1171,23 @@ def test_the_overlay_does_not_import_scipy_signal_or_stats() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_borderline_label_shows_the_uncertainty_the_review_page_shows() -> None:
+    """The overlay's "borderline ±u mm" rounds the record's value (2 decimals) as the review
+    page does, so the two never disagree: an exact 0.449 is 0.45 in the record and 0.5 on both
+    (rounding 0.449 straight to one decimal would show 0.4 on the overlay only)."""
+    from brooker import report
+
+    rad = make_radiograph()
+    res = make_result(rad, borderline=True)
+    left = res.hips[1]
+    assert left.gap is not None
+    hip = dataclasses.replace(
+        left, gap=dataclasses.replace(left.gap, uncertainty_mm=0.449), borderline=True
+    )
+    _, texts = ov._render(rad, dataclasses.replace(res, hips=(res.hips[0], hip)), 2048)
+    rec = hip.to_record()
+    assert rec["gap_uncertainty_mm"] == 0.45
+    assert "± 0.5 mm" in report._hip_html(rec)
+    assert "borderline ±0.5 mm" in texts
