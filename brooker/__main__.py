@@ -1,5 +1,5 @@
 """``python -m brooker``."""
 
-from brooker.cli import main
+from brooker.launch import main
 
 main()

@@ -144,8 +144,11 @@ def start_for_command(argv: Sequence[str]) -> None:
     ``--dask-scheduler``: a start made or missed for nothing, which costs only time) leaves a
     server no worker uses, which :func:`stop_unused` stops as the command ends. Any error is
     left for the run's own start of the server (:func:`start_server`, again, once the options
-    are checked), which reports it with the run's error handling."""
+    are checked), which reports it with the run's error handling. Once begun, a second call
+    does nothing."""
     global _begun_early
+    if _begun_early:  # by the console script (brooker.launch), before brooker.cli.main
+        return
     if not argv or argv[0] != "grade":
         return
     for word in argv[1:]:

@@ -205,6 +205,48 @@ def test_the_worker_server_is_begun_for_a_local_grade_only(argv: list[str], star
     assert json.loads(_last_line("-c", _SERVER_PROBE, json.dumps(argv))) is started
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a forkserver")
+def test_the_console_script_begins_the_server_before_importing_the_command_line() -> None:
+    """The script's entry point (brooker.launch.main) begins the workers' server before typer
+    and the commands are imported (0.1 s that the server's imports now overlap, on the way to
+    a single film's answer), once (brooker.cli.main's own early start is then a no-op);
+    ``--version`` begins none."""
+    probe = (
+        "import json, sys\n"
+        "from brooker import worker_server\n"
+        "seen = []\n"
+        "def start():\n"
+        "    seen.append([sys._getframe(1).f_code.co_name, 'typer' in sys.modules])\n"
+        "worker_server.start_server = start\n"
+        "from brooker.launch import main\n"
+        "for argv in (['grade', 'no-such-film.dcm'], ['--version']):\n"
+        "    sys.argv = ['brooker', *argv]\n"
+        "    worker_server._begun_early = False\n"
+        "    try:\n"
+        "        main()\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "    seen.append('end')\n"
+        "print(json.dumps(seen))\n"
+    )
+    seen = json.loads(_last_line("-c", probe))
+    early = [typer for caller, typer in seen[: seen.index("end")] if caller == "start_for_command"]
+    assert early == [False]  # once, before typer; the run's own start (a no-op) comes later
+    assert seen[-2:] == ["end", "end"]  # --version: none
+
+
+def test_the_version_is_written_once() -> None:
+    """The version the installed distribution reports is brooker.__version__, a literal in
+    brooker/_version.py (pyproject reads it from there; the module reads no metadata)."""
+    import importlib.metadata
+
+    import brooker
+
+    assert importlib.metadata.version("brooker") == brooker.__version__
+    tree = ast.parse((PACKAGE / "_version.py").read_text())
+    assert not [n for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom)]
+
+
 #: pip's console script (``{extra}``: what a site's own wrapper adds), run with --version;
 #: then what multiprocessing would tell a worker about the main script.
 _SCRIPT_PROBE = (
@@ -229,9 +271,10 @@ _SCRIPT_PROBE = (
 @pytest.mark.parametrize(
     ("imports", "extra", "name", "by_path"),
     [
-        ("from brooker.cli import main", "", "brooker.__main__", False),  # pip's script
+        ("from brooker.launch import main", "", "brooker.__main__", False),  # pip's script
+        ("from brooker.cli import main", "", "brooker.__main__", False),  # an earlier install's
         # a site's wrapper that sets something up first (the workers may need it): left alone
-        ("from brooker.cli import main", "SITE_DECODERS = 1", None, True),
+        ("from brooker.launch import main", "SITE_DECODERS = 1", None, True),
         ("from brooker.cli import main as entry\nmain = entry", "import os", None, True),
     ],
 )

@@ -85,8 +85,8 @@ def _stopped_by_closed_stdout(before: tuple[int, int] | None) -> bool:
     return now == (null.st_dev, null.st_ino)
 
 
-#: The names of the console script pip and uv write (``import re, sys``; ``from brooker.cli
-#: import main``).
+#: The names of the console script pip and uv write (``import re, sys``; ``from brooker.launch
+#: import main``, or ``from brooker.cli import main`` in a script an earlier install wrote).
 _WRAPPER_NAMES = frozenset({"main", "re", "sys"})
 
 
@@ -97,16 +97,19 @@ def _workers_skip_the_script() -> None:
     multiprocessing runs the parent's ``__main__`` again in every worker it starts, by path
     (so that what the main script defines can be unpickled there), unless ``__main__`` is
     a package's ``__main__`` module, run by name. The ``brooker`` script pip (or uv) writes
-    defines nothing and only imports this package (typer and the commands: 50 ms), in each
-    worker, on the way to a single film's answer. Marked as ``brooker.__main__``, which it
-    stands for, it is skipped there. Only for such a script: one whose names are this
-    :func:`main` and at most ``sys`` and ``re``. A ``__main__`` with a spec already, or with
+    defines nothing and only imports the entry point (:func:`brooker.launch.main`, which then
+    imports this package: typer and the commands, 50 ms), in each worker, on the way to a
+    single film's answer. Marked as ``brooker.__main__``, which it stands for, it is skipped
+    there. Only for such a script: one whose names are that entry point (or this :func:`main`)
+    and at most ``sys`` and ``re``. A ``__main__`` with a spec already, or with
     anything of its own (a site's wrapper that sets something up before calling
     :func:`main`, which the workers may need), is left as it is."""
+    from brooker.launch import main as launch_main
+
     script = sys.modules.get("__main__")
     if script is None or getattr(script, "__spec__", None) is not None:
         return
-    if getattr(script, "main", None) is not main:
+    if getattr(script, "main", None) not in (main, launch_main):
         return
     if {n for n in vars(script) if not n.startswith("__")} - _WRAPPER_NAMES:
         return
