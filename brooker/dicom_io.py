@@ -171,7 +171,6 @@ from pydicom.filereader import (  # noqa: E402
     read_preamble,
 )
 from pydicom.pixels.decoders.base import get_decoder  # noqa: E402
-from pydicom.pixels.processing import apply_modality_lut, apply_voi  # noqa: E402
 from pydicom.uid import (  # noqa: E402
     UID,
     DeflatedExplicitVRLittleEndian,
@@ -1414,29 +1413,29 @@ def _modality_lut(
     seq = ds.get("ModalityLUTSequence") if ds.get_item(0x00283000) is not None else None
     if seq:
         try:
-            item = seq[0]
-            desc = [int(v) for v in item.LUTDescriptor]
-            n = desc[0] or 65536
-            first = desc[1]
-            lut_out = np.asarray(
-                apply_modality_lut(np.arange(first, first + n, dtype=np.int64), ds)
-            )
+            table, first, _ = _lut_table(seq[0], ds, _MODALITY_LUT, _MODALITY_LUT_BITS, where)
             # the descriptor's first value is signed when the pixels are (PS3.3 C.11.1.1),
             # whatever VR it was written with: a US 63488 is -2048, and read as 63488 every
             # signed pixel fell under it onto the table's first entry
-            shift = 1 << 16 if signed and first >= 1 << 15 else 0
-            # int32: the table's index (pixel - first) overflows a signed 8-bit pixel's type
-            looked_up = stored.astype(np.int32)
-            if shift:
-                looked_up += shift
-            out = np.asarray(apply_modality_lut(looked_up, ds)).astype(np.float32)
+            if signed and first >= 1 << 15:
+                first -= 1 << 16
+            # int32 (int64 for 32-bit pixels): the index (pixel - first) overflows a signed
+            # 8-bit pixel's type; a value under the first mapped one takes the first entry,
+            # one past the table's end the last (PS3.3 C.11.1.1.1)
+            work = np.int64 if stored.dtype.itemsize > 2 else np.int32
+            index: npt.NDArray[np.signedinteger[Any]] = stored.astype(work)
+            index -= first
+            np.clip(index, 0, len(table) - 1, out=index)
+            out = table.astype(np.float32)[index]
+            del index
+        except MalformedDicomError:
+            raise
         except Exception as exc:
             raise MalformedDicomError(
-                f"(0028,3000) Modality LUT Sequence cannot be applied ({_safe_detail(exc)})",
-                where,
+                f"{_MODALITY_LUT} cannot be applied ({_safe_detail(exc)})", where
             ) from None
-        _check_not_flattened(stored, out, "(0028,3000) Modality LUT Sequence", where)
-        return out, float(lut_out.min()) + float(lut_out.max())
+        _check_not_flattened(stored, out, _MODALITY_LUT, where)
+        return out, float(table.min()) + float(table.max())
     slope = _float_value(
         ds, 0x00281053, "(0028,1053) Rescale Slope", where, default=1.0, ident=ident
     )
@@ -1459,6 +1458,94 @@ def _modality_lut(
         where,
     )
     return out, (slope * smin + intercept) + (slope * smax + intercept)
+
+
+_MODALITY_LUT: Final = "(0028,3000) Modality LUT Sequence"
+#: Bits per LUT entry, the (0028,3002) LUT Descriptor's third value: 8 or 16 for a Modality
+#: LUT (PS3.3 C.11.1.1.1); a VOI LUT may also say 10 to 15 (PS3.3 C.8.11.3.1.5), its entries
+#: then held one a 16-bit word like 16-bit ones
+_MODALITY_LUT_BITS: Final = (8, 16)
+_VOI_LUT_BITS: Final = (8, *range(10, 17))
+
+
+def _lut_table(
+    item: Dataset, ds: Dataset, what: str, depths: Sequence[int], where: str | None
+) -> tuple[npt.NDArray[np.uint16], int, int]:
+    """The table of a Modality or VOI LUT item of the sequence ``what``, the first value it
+    maps as the descriptor holds it (unsigned when written US), and its bits per entry.
+
+    (0028,3002) LUT Descriptor gives the number of entries (0 means 65536), the first value
+    mapped and the bits per entry (one of ``depths``). An 8-bit table's (0028,3006) LUT Data
+    packs two entries a 16-bit word, low byte first (PS3.3 C.11.1.1.1, C.11.2.1.1.1); some
+    writers put one a word, in its low byte. The data's length tells which: n bytes (padded
+    to whole words) or 2n; any other length is refused rather than guessed. Wider entries
+    take one word each, of which there must be n (any more are ignored). The data is OW
+    bytes, in the byte order the item was read with, or US values.
+    """
+    desc = [int(v) for v in item.LUTDescriptor]
+    if len(desc) < 3 or not 0 <= desc[0] < 1 << 16:
+        raise MalformedDicomError(
+            f"{what}: (0028,3002) LUT Descriptor {desc} is not a number of entries, a first "
+            "value mapped and the bits per entry",
+            where,
+        )
+    n, first, bits = desc[0] or 1 << 16, desc[1], desc[2]
+    if bits not in depths:
+        raise MalformedDicomError(
+            f"{what}: (0028,3002) LUT Descriptor gives {bits} bits per entry, not "
+            + " or ".join(map(str, depths)),
+            where,
+        )
+    data = item.get_item(0x00283006)
+    value = None if data is None else item.LUTData
+    if isinstance(value, bytes | bytearray):
+        raw = bytes(value)
+        if not _little_endian(item, ds):
+            if len(raw) % 2:
+                raise MalformedDicomError(
+                    f"{what}: (0028,3006) LUT Data has an odd number of bytes ({len(raw)}) "
+                    "in big endian 16-bit words",
+                    where,
+                )
+            raw = np.frombuffer(raw, ">u2").astype("<u2").tobytes()
+    else:
+        # US values (implicit VR gives a one-entry table's as a single number)
+        words = [value] if isinstance(value, int | np.integer) else list(value or [])
+        if not words or not all(
+            isinstance(w, int | np.integer) and 0 <= w < 1 << 16 for w in words
+        ):
+            raise MalformedDicomError(
+                f"{what}: (0028,3006) LUT Data is absent or not 16-bit words", where
+            )
+        raw = np.asarray([int(w) for w in words], "<u2").tobytes()
+    if bits == 8:
+        if len(raw) in (n, n + n % 2):  # two entries a word
+            return np.frombuffer(raw, np.uint8, n).astype(np.uint16), first, bits
+        if len(raw) == 2 * n:  # one entry a word
+            return np.frombuffer(raw, np.uint8)[0::2].astype(np.uint16), first, bits
+        raise MalformedDicomError(
+            f"{what}: (0028,3006) LUT Data has {len(raw)} bytes; an 8-bit table of {n} "
+            f"entries has {n + n % 2} (two entries a word) or {2 * n} (one a word)",
+            where,
+        )
+    if len(raw) < 2 * n:
+        raise MalformedDicomError(
+            f"{what}: (0028,3006) LUT Data has {len(raw)} bytes; a table of {n} entries of "
+            f"{bits} bits has {2 * n}",
+            where,
+        )
+    return np.frombuffer(raw, "<u2", n).astype(np.uint16), first, bits
+
+
+def _little_endian(item: Dataset, ds: Dataset) -> bool:
+    """Whether the OW bytes of ``item`` (an item of ``ds``) are little endian: the encoding
+    pydicom read them with, else the transfer syntax's."""
+    for encoding in (item.original_encoding, ds.original_encoding):
+        if encoding and encoding[1] is not None:
+            return bool(encoding[1])
+    meta = getattr(ds, "file_meta", None)
+    syntax = None if meta is None else meta.get("TransferSyntaxUID")
+    return syntax is None or UID(str(syntax)) != ExplicitVRBigEndian
 
 
 def _check_not_flattened(
@@ -1504,15 +1591,14 @@ def _voi_lut(
     seq = ds.VOILUTSequence
     if not seq:
         return None
-    item = seq[0]
-    desc = [int(v) for v in item.LUTDescriptor]
-    n = desc[0] or 65536
-    first = desc[1]
-    bits = desc[2] if len(desc) > 2 and desc[2] > 0 else 16
-    x = np.arange(first, first + n, dtype=np.float64)
-    y = np.asarray(apply_voi(np.arange(first, first + n, dtype=np.int64), ds, index=0)).astype(
-        np.float64
+    table, first, bits = _lut_table(
+        seq[0], ds, "(0028,3010) VOI LUT Sequence", _VOI_LUT_BITS, None
     )
+    n = len(table)
+    if n < 2:  # one entry shows every pixel as one grey: no window at all
+        return None
+    x = np.arange(first, first + n, dtype=np.float64)
+    y = table.astype(np.float64)
     top = max(float((1 << bits) - 1), float(y.max()), 1.0)
     y = np.clip(y / top, 0.0, 1.0)
     if n > 4096:  # keep the map small; it only renders the overlay

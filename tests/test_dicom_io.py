@@ -267,6 +267,49 @@ def test_modality_lut_of_signed_pixels_whatever_vr_its_descriptor_has(
     np.testing.assert_array_equal(rad.pixels, 3.0 * (src + 128) + 7.0)
 
 
+
+def _lut_data_8_bit(table: np.ndarray, packed: bool, big_endian: bool) -> bytes:
+    """An 8-bit LUT's (0028,3006) LUT Data as OW bytes: two entries a 16-bit word, low byte
+    first (padded to whole words), or one entry a word; words in the file's byte order."""
+    if packed:
+        entries = np.append(table, np.zeros(len(table) % 2, table.dtype)).astype(np.uint16)
+        words = entries[0::2] | (entries[1::2] << 8)
+    else:
+        words = table.astype(np.uint16)
+    return words.astype(">u2" if big_endian else "<u2").tobytes()
+
+
+@pytest.mark.parametrize("syntax", ["explicit_le", "implicit_le", "explicit_be"])
+def test_an_8_bit_modality_lut_is_read_packed_or_one_entry_a_word(
+    tmp_path: Path, syntax: str
+) -> None:
+    """PS3.3 C.11.1.1.1: an 8-bit table's OW LUT Data packs two entries a word; some writers
+    put one a word. Both give the lookup, stored values beyond the table's ends taking its
+    first and last entries (packed, pydicom refused it: "unpack requires a buffer")."""
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    src = _pixels(12)
+    n, first = 3001, 500  # an odd count: the packed data ends on a padded word
+    table = ((np.arange(n) * 7) // 100 % 256).astype(np.uint8)
+    expected = table[np.clip(src.astype(np.int64) - first, 0, n - 1)].astype(np.float32)
+    assert (src < first).any()
+    assert (src >= first + n).any()
+    loaded = []
+    for packed in (True, False):
+        item = Dataset()
+        item.LUTDescriptor = [n, first, 8]
+        item.ModalityLUTType = "US"
+        item.add_new(0x00283006, "OW", _lut_data_8_bit(table, packed, syntax == "explicit_be"))
+        variant = DicomVariant(
+            transfer_syntax=syntax, extra=((0x00283000, "SQ", Sequence([item])),)
+        )
+        path = write_dicom(src, tmp_path / f"{'packed' if packed else 'words'}.dcm", variant)
+        loaded.append(load_radiograph(path).pixels)
+    np.testing.assert_array_equal(loaded[0], expected)
+    np.testing.assert_array_equal(loaded[1], expected)
+
+
 def test_a_modality_lut_that_makes_every_pixel_one_value_is_refused(tmp_path: Path) -> None:
     from pydicom.dataset import Dataset
     from pydicom.sequence import Sequence
@@ -347,6 +390,26 @@ def test_voi_lut_sequence_is_used(tmp_path: Path) -> None:
     assert rad.display is not None
     assert rad.display.source == "voi_lut"
     assert rad.display.apply(np.array([4095.0]))[0] == pytest.approx(1.0)
+
+
+
+def test_an_8_bit_voi_lut_packed_two_entries_a_word_is_used(tmp_path: Path) -> None:
+    """An 8-bit VOI LUT packed two entries a 16-bit word (PS3.3 C.11.2.1.1.1) is the display
+    mapping (pydicom could not read it, and the file's VOI was dropped)."""
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    table = ((np.arange(256) ** 2) // 256).astype(np.uint8)
+    item = Dataset()
+    item.LUTDescriptor = [256, 1000, 8]
+    item.add_new(0x00283006, "OW", _lut_data_8_bit(table, packed=True, big_endian=False))
+    rad = load_radiograph(
+        _write(tmp_path, DicomVariant(extra=((0x00283010, "SQ", Sequence([item])),)))
+    )
+    assert rad.display is not None
+    assert rad.display.source == "voi_lut"
+    np.testing.assert_array_equal(rad.display.input_values, np.arange(1000.0, 1256.0))
+    np.testing.assert_allclose(rad.display.output_fraction, table / 255.0)
 
 
 def test_no_voi_gives_no_display_mapping(tmp_path: Path) -> None:
