@@ -47,6 +47,7 @@ from PIL import Image, ImageDraw, ImageFont
 from skimage.measure import find_contours
 
 from brooker.atomic import atomic_write_bytes
+from brooker.background import beside
 from brooker.burned_text import TextLine, blank_boxes, find_text_lines
 from brooker.models import (
     BrookerGrade,
@@ -1128,10 +1129,39 @@ def encode_png(rgb: npt.NDArray[np.uint8]) -> bytes:
         (
             b"\x89PNG\r\n\x1a\n",
             chunk(b"IHDR", header),
-            chunk(b"IDAT", zlib.compress(scan.tobytes(), 1)),
+            chunk(b"IDAT", deflate(scan.tobytes(), 1)),
             chunk(b"IEND", b""),
         )
     )
+
+
+#: Data at least this long is deflated in two halves at once (:func:`deflate`).
+DEFLATE_SPLIT_BYTES = 1 << 20
+
+
+def deflate(data: bytes, level: int) -> bytes:
+    """A zlib stream (RFC 1950) of ``data``, as ``zlib.compress(data, level)`` makes it for
+    short data; from :data:`DEFLATE_SPLIT_BYTES` on, the halves are deflated at once, the
+    second in a thread (:func:`brooker.background.beside`; zlib releases the GIL), each a raw
+    deflate stream, the first ended by a sync flush (an empty stored block, on a byte
+    boundary, not final) so that the two join into one stream, as pigz does. The second half
+    does not refer back into the first: a few hundred bytes more on a 2048 px overlay, and
+    half the time (0.066 -> 0.035 s) where a core is idle."""
+    if len(data) < DEFLATE_SPLIT_BYTES:
+        return zlib.compress(data, level)
+    view = memoryview(data)
+    half = len(view) // 2
+
+    def raw(part: memoryview, mode: int) -> bytes:
+        packer = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
+        return packer.compress(part) + packer.flush(mode)
+
+    second = beside(lambda part: raw(part, zlib.Z_FINISH), view[half:])
+    first = raw(view[:half], zlib.Z_SYNC_FLUSH)
+    check = struct.pack(">I", zlib.adler32(view) & 0xFFFFFFFF)
+    # the header zlib.compress writes at this level: deflate, 32 KiB window, its level flag
+    header = zlib.compress(b"", level)[:2]
+    return b"".join((header, first, second.result(), check))
 
 
 def write_png(path: str | os.PathLike[str], rgb: npt.NDArray[np.uint8]) -> Path:
@@ -1146,14 +1176,18 @@ def write_overlays(
     result: GradingResult,
     *,
     crops: bool = False,
+    text_lines: Sequence[TextLine] | None = None,
 ) -> Path:
     """Write ``<name>.png`` (and ``<name>-right.png`` / ``<name>-left.png``) into ``out_dir``.
 
-    Returns the path of the main overlay.
+    ``text_lines``: the film's burned-in text (:func:`brooker.burned_text.find_text_lines` of
+    its pixels), when the caller has it; None: searched here. Returns the path of the main
+    overlay.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    text = find_text_lines(radiograph.pixels)  # once for the overview and the crops
+    # once for the overview and the crops
+    text = find_text_lines(radiograph.pixels) if text_lines is None else text_lines
     main = write_png(out / f"{name}.png", render_overlay(radiograph, result, text_lines=text))
     if crops:
         written = set()

@@ -837,7 +837,7 @@ def test_overlay_imports_no_cli_libraries() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (9, 1), (37, 53), (256, 300)])
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (9, 1), (37, 53), (256, 300), (700, 501)])
 def test_encode_png_round_trips_through_pillow(shape: tuple[int, int]) -> None:
     from io import BytesIO
 
@@ -853,6 +853,30 @@ def test_encode_png_round_trips_through_pillow(shape: tuple[int, int]) -> None:
     assert img.size == (shape[1], shape[0])
     np.testing.assert_array_equal(np.asarray(img), rgb)
     assert _png_chunk_types(data) == [b"IHDR", b"IDAT", b"IEND"]
+
+
+@pytest.mark.parametrize("extra", [-1, 0, 1, 12_345])
+def test_deflate_in_two_halves_is_one_zlib_stream(extra: int) -> None:
+    """From DEFLATE_SPLIT_BYTES on, the halves are deflated at once and joined: one valid zlib
+    stream (header, the halves, the whole data's Adler-32) that any inflater reads back whole,
+    and no larger than one deflate by more than a few hundred bytes; shorter data is what
+    zlib.compress makes."""
+    import zlib
+
+    rng = np.random.default_rng(extra + 2)
+    data = rng.integers(0, 6, ov.DEFLATE_SPLIT_BYTES + extra, dtype=np.uint8).tobytes()
+    packed = ov.deflate(data, 1)
+    assert zlib.decompress(packed) == data
+    whole = zlib.compress(data, 1)
+    assert packed[:2] == whole[:2]
+    if len(data) < ov.DEFLATE_SPLIT_BYTES:
+        assert packed == whole
+    else:
+        assert len(packed) <= len(whole) + 1024
+        inflater = zlib.decompressobj()  # the stream ends where it says: nothing after it
+        assert inflater.decompress(packed) == data
+        assert inflater.eof
+        assert inflater.unused_data == b""
 
 
 def test_encode_png_reads_views_not_just_contiguous_arrays() -> None:

@@ -441,3 +441,71 @@ def test_a_film_in_memory_is_a_type_error_not_a_bad_film(
         message = str(info.value)
         assert message.startswith(f"{takes}, {given}")
         assert ("write it to a file and pass that file's path" in message) is hint
+
+
+def test_work_begun_beside_the_grading_gives_its_result_or_raises_its_error() -> None:
+    """background.beside runs a call in a thread of its own (the overlay's text search while
+    the film is graded, the second hip while the first is): its future gives the call's
+    result, or raises the call's own exception, as calling it here would."""
+    from brooker.background import beside
+
+    assert beside(lambda x: x * 2, 21).result(timeout=10) == 42
+
+    def fail(_: object) -> None:
+        raise MemoryError("no room")
+
+    with pytest.raises(MemoryError, match="no room"):
+        beside(fail, None).result(timeout=10)
+
+
+def test_hips_graded_side_by_side_are_what_one_at_a_time_gives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Both hips of a film are graded at once (a thread each): the result is the one graded a
+    hip after the other, hip for hip, in order."""
+    from brooker import pipeline
+
+    film = load_radiograph(ROOT / "sample_images" / "pelvis_1_vs_2.dcm")
+    together = analyze(film)
+    assert [h.grade for h in together.hips] == [2, 2]  # two hips with bone to grade
+
+    def in_turn(rad: Any, found: Any, config: Any, scene: Any) -> list[Any]:
+        return [
+            pipeline.not_graded_hip(h, h.not_graded_reason)
+            if h.not_graded_reason is not None
+            else pipeline.grade_found_hip(rad, h, config, scene)
+            for h in found
+        ]
+
+    monkeypatch.setattr(pipeline, "_grade_hips", in_turn)
+    assert analyze(film).to_record() == together.to_record()
+
+
+def test_the_overlays_text_search_runs_once_beside_the_grading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """grade_path searches the film for burned-in text once, begun beside the grading, and
+    hands the lines to the overlay, which does not search again; without an overlay there is
+    no search."""
+    from brooker import overlay, pipeline
+
+    calls: list[int] = []
+    real = pipeline.find_text_lines
+
+    def counted(pixels: Any) -> Any:
+        calls.append(1)
+        return real(pixels)
+
+    def forbidden(pixels: Any) -> Any:
+        raise AssertionError("the overlay searched the film again")
+
+    monkeypatch.setattr(pipeline, "find_text_lines", counted)
+    monkeypatch.setattr(overlay, "find_text_lines", forbidden)
+    film = ROOT / "sample_images" / "pelvis_1_vs_2.dcm"
+    result = grade_path(film, out_dir=tmp_path)
+    assert result.overlay is not None
+    assert Path(result.overlay).is_file()
+    assert calls == [1]
+    grade_path(film)
+    grade_path(film, out_dir=tmp_path, overlay=False)
+    assert calls == [1]

@@ -1,0 +1,34 @@
+"""Work begun beside the caller's, in a thread of its own, for a core a single film leaves idle.
+
+One film is graded on one core, in numpy, scipy and zlib calls that release the GIL for most of
+their time; the command line's single-film check waits for it while the machine's other cores
+idle. Independent parts of a film's work (the overlay's text search and the grading, the two
+hips, the halves of the overlay's compression) are run side by side with :func:`beside`. A
+batch's workers keep every core busy already; there a thread costs what its work cost in turn.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import TypeVar
+
+_A = TypeVar("_A")
+_R = TypeVar("_R")
+
+
+def beside(fn: Callable[[_A], _R], arg: _A) -> Future[_R]:
+    """``fn(arg)`` in a thread of its own, begun now; its result (or its exception, raised
+    again) from the future's ``result()``. A daemon thread: a caller that ends up not needing
+    the result does not wait for it."""
+    future: Future[_R] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(fn(arg))
+        except BaseException as exc:  # raised by result(), as the call itself would raise it
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="brooker-beside", daemon=True).start()
+    return future
