@@ -1020,7 +1020,6 @@ def _start_worker(ctx: Any, grade_fn: GradeFn | None) -> _Worker:
         proc = ctx.Process(
             target=_worker_main, args=(child, life_r, grade_fn, handed), daemon=True
         )
-        worker_server.note_used()
         # one BLAS thread in the worker (and in the forkserver, started with the first worker
         # and importing numpy for them), as the command line runs: brooker.threads
         with threads.for_workers():

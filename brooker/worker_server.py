@@ -1,11 +1,13 @@
 """The forkserver the batch's workers fork from (:func:`brooker.batch.grade_many`).
 
 Its own module, with the standard library only, so that the command line can start it as the
-first thing a ``grade`` does (:func:`start_for_command`, from :func:`brooker.cli.main`, before
-typer parses the options and before numpy, rich and the batch are imported): the server's
+first thing a ``grade`` does (:func:`start_for_command`, from the console script's
+:func:`brooker.launch.main`, before typer and the commands are imported, and again, a no-op
+then, from :func:`brooker.cli.main`, before numpy, rich and the batch are): the server's
 imports (numpy, scipy, the pipeline: about half a second) then overlap the command line's own
 start instead of following it. A server so begun that no worker came to use (a usage error,
-no inputs) is stopped as the command ends (:func:`stop_unused`).
+no inputs) or that the workers are done with is stopped as the command ends
+(:func:`stop_begun`).
 """
 
 from __future__ import annotations
@@ -142,7 +144,7 @@ def start_for_command(argv: Sequence[str]) -> None:
     Called before the options are parsed, on the words as typed, so a guess: a ``grade``
     whose options turn out wrong (or an option's value spelt ``--``, ``--help`` or
     ``--dask-scheduler``: a start made or missed for nothing, which costs only time) leaves a
-    server no worker uses, which :func:`stop_unused` stops as the command ends. Any error is
+    server no worker uses, which :func:`stop_begun` stops as the command ends. Any error is
     left for the run's own start of the server (:func:`start_server`, again, once the options
     are checked), which reports it with the run's error handling. Once begun, a second call
     does nothing."""
@@ -163,27 +165,21 @@ def start_for_command(argv: Sequence[str]) -> None:
     _begun_early = True
 
 
-#: Whether :func:`start_for_command` began the server, and whether a worker was then forked
-#: from it (:func:`note_used`).
+#: Whether :func:`start_for_command` began the server (:func:`stop_begun` stops it).
 _begun_early = False
-_used = False
 
 
-def note_used() -> None:
-    """Say that a worker is being started (from the server, where it runs): the command's
-    server is not stopped as unused (:func:`stop_unused`)."""
-    global _used
-    _used = True
+def stop_begun() -> None:
+    """Stop the server :func:`start_for_command` began, as the command ends: its workers are
+    done (a run stops them before it returns, finished or not).
 
-
-def stop_unused() -> None:
-    """Stop the server :func:`start_for_command` began if no worker was forked from it.
-
-    It would end by itself once its imports are done and it sees this process gone, but until
-    then (about half a second) it holds this process's standard output and error: a caller
-    reading them to the end (``$(brooker grade ...)``, a pipe, a CI log) waited for a usage
-    error's message that long. SIGTERM ends it at once (it ignores only SIGINT)."""
-    if not _begun_early or _used:
+    It would end by itself once it sees this process gone, but only after its imports are
+    done (about half a second when no worker came to use it: a usage error, no inputs) or
+    after the interpreter's own teardown (about 0.07 s), and until then it holds this
+    process's standard output and error: a caller reading them to the end (``$(brooker grade
+    ...)``, a pipe, a CI log) waited that long for the run's last line. SIGTERM ends it at
+    once (it ignores only SIGINT)."""
+    if not _begun_early:
         return
     from multiprocessing import forkserver
 

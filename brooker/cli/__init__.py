@@ -18,7 +18,7 @@ import typer
 
 from brooker._version import __version__
 from brooker.threads import one_blas_thread
-from brooker.worker_server import start_for_command, stop_unused
+from brooker.worker_server import start_for_command, stop_begun
 
 app = typer.Typer(
     name="brooker",
@@ -144,4 +144,4 @@ def main() -> None:
             raise SystemExit(int(ExitCode.BROKEN_PIPE)) from None
         raise
     finally:
-        stop_unused()  # begun for a grade that forked no worker (a usage error, no inputs)
+        stop_begun()  # its workers are done, or it had none (a usage error, no inputs)
