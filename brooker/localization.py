@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,7 @@ import numpy.typing as npt
 from scipy import ndimage as ndi
 
 from brooker import hip_detector as hd
+from brooker.background import beside
 from brooker.config import AnalysisConfig
 from brooker.imaging import block_mean, fill_small_holes, fine_texture, normalized_smooth
 from brooker.models import (
@@ -560,15 +562,43 @@ class Scene:
     model: IntensityModel
     stored_max: float
     """The film's largest stored value (what counts as clipped in each hip's ROI)."""
+    detected: Future[_Detected] | None = None
+    """The shipped hip detector's look at ``grid`` (:func:`_detect`), begun beside the
+    intensity model, which it does not need; None: :func:`find_hips` looks itself."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Detected:
+    """What the hip detector found on an analysis grid: its image's shape, every local
+    maximum (best first), and the peaks' minimum distance it was asked for, mm."""
+
+    shape: tuple[int, int]
+    peaks: list[hd.HipPeak]
+    min_distance_mm: float
+
+
+def _detect(
+    grid: AnalysisGrid, min_distance_mm: float, detector: hd.DetectorWeights | None = None
+) -> _Detected:
+    """The hip detector on ``grid``: every local maximum, weak ones too (the best of them are
+    reported as what was looked at)."""
+    det = hd.detector_image(grid.image, grid.pitch_mm)
+    found = hd.peaks(
+        det, detector, min_score=-math.inf, min_distance_px=min_distance_mm / hd.DETECTOR_PITCH_MM
+    )
+    return _Detected((det.shape[0], det.shape[1]), found, min_distance_mm)
 
 
 def analyse_scene(radiograph: Radiograph, config: AnalysisConfig) -> Scene:
-    """Resample to the analysis grid and model its intensities (done once per film)."""
+    """Resample to the analysis grid and model its intensities (done once per film); the hip
+    detector looks at the grid meanwhile, in a thread (:func:`brooker.background.beside`)."""
     grid = analysis_grid(radiograph, config.analysis_pitch_mm)
+    detected = beside(lambda g: _detect(g, config.hip_min_distance_mm), grid)
     return Scene(
         grid=grid,
         model=intensity_model(grid.image, grid.pitch_mm, config),
         stored_max=float(radiograph.pixels.max()),
+        detected=detected,
     )
 
 
@@ -605,17 +635,13 @@ def find_hips(
             hips=(),
             reason=f"field of view {w_mm:.0f} x {h_mm:.0f} mm is too small to show a hip joint",
         )
-    det = hd.detector_image(grid.image, p)
+    looked = scene.detected.result() if detector is None and scene.detected else None
+    if looked is None or looked.min_distance_mm != config.hip_min_distance_mm:
+        looked = _detect(grid, config.hip_min_distance_mm, detector)
     # detector px -> analysis-grid px
-    k_r = grid.image.shape[0] / det.shape[0]
-    k_c = grid.image.shape[1] / det.shape[1]
-    # every local maximum, weak ones too: the best of them are reported as what was looked at
-    found = hd.peaks(
-        det,
-        detector,
-        min_score=-math.inf,
-        min_distance_px=config.hip_min_distance_mm / hd.DETECTOR_PITCH_MM,
-    )
+    k_r = grid.image.shape[0] / looked.shape[0]
+    k_c = grid.image.shape[1] / looked.shape[1]
+    found = looked.peaks
     peaks = [
         _Peak(
             (pk.row_px + 0.5) * k_r - 0.5, (pk.col_px + 0.5) * k_c - 0.5, pk.score, pk.lateral_left

@@ -509,3 +509,21 @@ def test_the_overlays_text_search_runs_once_beside_the_grading(
     grade_path(film)
     grade_path(film, out_dir=tmp_path, overlay=False)
     assert calls == [1]
+
+
+def test_the_hip_detector_begun_beside_the_intensity_model_finds_what_it_finds_alone() -> None:
+    """analyse_scene begins the hip detector on the grid in a thread while it models the
+    intensities; find_hips then finds what it finds looking itself, with another minimum
+    distance between hips too (the detector looks again)."""
+    from brooker import localization as loc
+
+    film = load_radiograph(ROOT / "sample_images" / "pelvis_1_vs_2.dcm")
+    config = AnalysisConfig()
+    scene = loc.analyse_scene(film, config)
+    assert scene.detected is not None
+    alone = dataclasses.replace(scene, detected=None)
+    found = loc.find_hips(film, config, scene)
+    assert len(found.hips) == 2
+    assert repr(found) == repr(loc.find_hips(film, config, alone))
+    wider = dataclasses.replace(config, hip_min_distance_mm=config.hip_min_distance_mm + 40)
+    assert repr(loc.find_hips(film, wider, scene)) == repr(loc.find_hips(film, wider, alone))
