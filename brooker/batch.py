@@ -732,6 +732,8 @@ def grade_one(
             raise _input_error(path) or SpecialFileError("is a folder", path)
         sha = file_sha256(path)
     except BrookerError as err:
+        if overlay:
+            _remove_overlays(out_dir, path, overlay_name, overlay_crops)
         return error_record(path, err.code, err.detail, input_sha256=None)
     try:
         if grade_fn is None:
@@ -1113,6 +1115,21 @@ def _overlay_files(path: str, name: str | None) -> tuple[str, ...]:
     return (f"{stem}.png", f"{stem}-right.png", f"{stem}-left.png")
 
 
+def _remove_overlays(out_dir: str | None, path: str, name: str | None, crops: bool) -> None:
+    """Remove from ``out_dir`` the overlay (and, with ``crops``, the hip crops) an earlier run
+    drew of ``path``, whose record is now an error that never reached
+    :func:`brooker.pipeline.grade_path` (the file gone or unreadable, over the time limit, its
+    worker dead), which removes them for a file that fails there: no picture may stay to
+    contradict the record."""
+    if out_dir is None:
+        return
+    from brooker.overlay import overlay_name_for, remove_overlays
+    from brooker.paths import safe_stem
+
+    with contextlib.suppress(OSError, RuntimeError):  # a symlink loop: no overlay was drawn
+        remove_overlays(out_dir, safe_stem(name or overlay_name_for(path)), crops=crops)
+
+
 def _remove_temporaries(out_dir: str | None, tasks: Iterable[tuple[str, str | None]]) -> None:
     """Remove from ``out_dir`` the temporary files that writes of the overlays of ``tasks``
     (``(path, overlay name)``) left there.
@@ -1229,6 +1246,12 @@ def _run_pool(
                     _stop_worker(w, kill=True, path=path)
                     if common.get("overlay"):  # killed, or died, maybe while writing one
                         _remove_temporaries(common.get("out_dir"), [tasks[task_id]])
+                        _remove_overlays(
+                            common.get("out_dir"),
+                            path,
+                            tasks[task_id][1],
+                            bool(common.get("overlay_crops")),
+                        )
                     pool.remove(w)
                     if pending:
                         pool.append(_start_worker(ctx, grade_fn))

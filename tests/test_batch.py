@@ -392,6 +392,28 @@ def test_missing_file_gets_a_record(tmp_path: Path):
     assert rec["error"]["code"] == "not_found"
 
 
+def test_a_film_that_fails_before_it_is_graded_keeps_no_earlier_overlay(tmp_path: Path):
+    """An overlay an earlier run drew of a film contradicted its new error record when the
+    film was gone (``--files-from``), unreadable, over the time limit or crashed its worker:
+    grade_path takes it away for a film that fails to load, these never reached grade_path."""
+    from brooker.overlay import overlay_name_for
+
+    out = tmp_path / "out"
+    out.mkdir()
+    gone = tmp_path / "in" / "gone.dcm"
+    slow = _write(tmp_path / "in" / "slow", b"SLOW")
+    crash = _write(tmp_path / "in" / "crash", b"CRASH")
+    for f in (gone, slow, crash):  # drawn by an earlier run, with its hip crops
+        for suffix in ("", "-right", "-left"):
+            (out / f"{overlay_name_for(f)}{suffix}.png").write_bytes(b"an old overlay")
+    recs = _records(batch.grade_many([gone, slow, crash], workers=2, out_dir=out,
+                                     overlay_crops=True, timeout_s=1.0,
+                                     grade_fn=fake_grade))  # fmt: skip
+    assert [r["error"]["code"] for r in recs] == ["internal_error", "not_found", "timeout"]
+    assert all(r["overlay"] is None for r in recs)
+    assert sorted(p.name for p in out.glob("*.png")) == []
+
+
 def test_out_dir_that_is_a_folder_being_graded_is_refused(
     tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
