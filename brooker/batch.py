@@ -794,14 +794,25 @@ def usable_cpus() -> int:
 
 
 def _worker_main(
-    conn: Any, lifeline: Any, grade_fn: GradeFn | None, held: int | None = None
+    conn: Any,
+    lifeline: Any,
+    grade_fn: GradeFn | None,
+    held: int | None = None,
+    threads_beside: bool = True,
 ) -> None:
     """Loop of one worker process: receive a task, send back its result, until None.
 
     ``held`` is this process's descriptor of the file its stderr is held in while a file is
-    graded (:func:`_stderr_naming`), handed over by the batch process (:class:`_HandedFd`)."""
+    graded (:func:`_stderr_naming`), handed over by the batch process (:class:`_HandedFd`).
+    ``threads_beside``: a film's independent parts run side by side in threads
+    (:mod:`brooker.background`); False when the batch has a worker for every usable CPU."""
     import signal
     import warnings
+
+    if not threads_beside:
+        from brooker.background import in_turn
+
+        in_turn()
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     # stdout carries results only: anything the grading code prints goes to stderr.
@@ -1013,14 +1024,16 @@ def _detach_fd(dup: Any) -> int:
     return int(dup.detach())
 
 
-def _start_worker(ctx: Any, grade_fn: GradeFn | None) -> _Worker:
+def _start_worker(ctx: Any, grade_fn: GradeFn | None, threads_beside: bool = True) -> _Worker:
     held = _held_file()
     try:
         parent, child = ctx.Pipe(duplex=True)
         life_r, life_w = ctx.Pipe(duplex=False)
         handed = None if held is None else _HandedFd(held)
         proc = ctx.Process(
-            target=_worker_main, args=(child, life_r, grade_fn, handed), daemon=True
+            target=_worker_main,
+            args=(child, life_r, grade_fn, handed, threads_beside),
+            daemon=True,
         )
         # one BLAS thread in the worker (and in the forkserver, started with the first worker
         # and importing numpy for them), as the command line runs: brooker.threads
@@ -1179,9 +1192,11 @@ def _run_pool(
     ctx = worker_server.mp_context()
     pending = deque(enumerate(tasks))
     pool: list[_Worker] = []
+    # with fewer workers than CPUs, a film's parts run side by side on the idle ones
+    beside = min(workers, len(tasks)) < usable_cpus()
     try:
         for _ in range(min(workers, len(tasks))):
-            pool.append(_start_worker(ctx, grade_fn))
+            pool.append(_start_worker(ctx, grade_fn, beside))
         busy = 0
         while pending or busy:
             for w in pool:
@@ -1254,7 +1269,7 @@ def _run_pool(
                         )
                     pool.remove(w)
                     if pending:
-                        pool.append(_start_worker(ctx, grade_fn))
+                        pool.append(_start_worker(ctx, grade_fn, beside))
                 finished.append(result)
             yield from finished
     finally:

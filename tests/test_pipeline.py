@@ -527,3 +527,21 @@ def test_the_hip_detector_begun_beside_the_intensity_model_finds_what_it_finds_a
     assert repr(found) == repr(loc.find_hips(film, config, alone))
     wider = dataclasses.replace(config, hip_min_distance_mm=config.hip_min_distance_mm + 40)
     assert repr(loc.find_hips(film, wider, scene)) == repr(loc.find_hips(film, wider, alone))
+
+
+def test_work_begun_beside_runs_in_turn_once_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After background.in_turn (a batch's worker with a worker on every CPU), beside calls
+    in the caller's thread, at once, and its future gives the result or the error alike."""
+    import threading
+
+    from brooker import background
+
+    monkeypatch.setattr(background, "_THREADS", [True])
+    caller = threading.get_ident()
+    assert background.beside(lambda _: threading.get_ident(), None).result() != caller
+    background.in_turn()
+    future = background.beside(lambda _: threading.get_ident(), None)
+    assert future.done()
+    assert future.result() == caller
+    with pytest.raises(ZeroDivisionError):
+        background.beside(lambda x: 1 / x, 0).result()
