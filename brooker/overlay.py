@@ -870,8 +870,11 @@ def _render_view(
     hips_labelled: Sequence[HipResult],
     font_px: int,
     text: Sequence[TextLine] = (),
+    base: npt.NDArray[np.float32] | None = None,
 ) -> tuple[npt.NDArray[np.uint8], list[str]]:
-    base = _base_image(radiograph, view)
+    """``base``: :func:`_base_image` of ``view``, made already (it is drawn on)."""
+    if base is None:
+        base = _base_image(radiograph, view)
     blanked = _blank_text(base, view, text, radiograph.pixels.shape)
     canvas = _Canvas(base, font_px)
     spacing = result.spacing or radiograph.spacing
@@ -939,22 +942,51 @@ def _blank_note(blanked: int) -> list[str]:
     return [f"{blanked} {lines} of text burned into the film blanked (black boxes)"]
 
 
+def _overview(
+    radiograph: Radiograph, spacing: PixelSpacing | None, max_side_px: int
+) -> _View:
+    """The whole film, drawn with square pixels at the patient (``spacing``), its long side at
+    most ``max_side_px``."""
+    rows, cols = radiograph.pixels.shape
+    stretch_r, stretch_c = _square_mm(spacing)
+    tall, wide = rows * stretch_r, cols * stretch_c
+    scale = min(1.0, max_side_px / max(tall, wide))
+    out_h, out_w = max(1, round(tall * scale)), max(1, round(wide * scale))
+    return _View(0, 0, rows, cols, out_h, out_w)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Prepared:
+    """What the overlay of a film needs before the film is graded (:func:`prepare`): its
+    burned-in text and its overview's brightness at the film's own spacing."""
+
+    text_lines: tuple[TextLine, ...]
+    view: _View
+    base: npt.NDArray[np.float32]
+
+
+def prepare(radiograph: Radiograph, max_side_px: int = 2048) -> Prepared:
+    """The film's burned-in text (:func:`brooker.burned_text.find_text_lines`) and its
+    overview's display brightness, for :func:`write_overlays`: they need the film only, so
+    :func:`brooker.pipeline.grade_path` has them made while the film is graded
+    (:func:`brooker.background.beside`)."""
+    view = _overview(radiograph, radiograph.spacing, max_side_px)
+    return Prepared(find_text_lines(radiograph.pixels), view, _base_image(radiograph, view))
+
+
 def _render(
     radiograph: Radiograph,
     result: GradingResult,
     max_side_px: int,
     text: Sequence[TextLine] | None = None,
+    prepared: Prepared | None = None,
 ) -> tuple[npt.NDArray[np.uint8], list[str]]:
-    rows, cols = radiograph.pixels.shape
-    stretch_r, stretch_c = _square_mm(result.spacing or radiograph.spacing)
-    tall, wide = rows * stretch_r, cols * stretch_c
-    scale = min(1.0, max_side_px / max(tall, wide))
-    out_h, out_w = max(1, round(tall * scale)), max(1, round(wide * scale))
-    view = _View(0, 0, rows, cols, out_h, out_w)
+    view = _overview(radiograph, result.spacing or radiograph.spacing, max_side_px)
     if text is None:
         text = find_text_lines(radiograph.pixels)
-    font_px = _font_px_for(max(out_h, out_w))
-    return _render_view(radiograph, result, view, result.hips, font_px, text)
+    font_px = _font_px_for(max(view.out_h, view.out_w))
+    base = prepared.base if prepared is not None and prepared.view == view else None
+    return _render_view(radiograph, result, view, result.hips, font_px, text, base)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1176,19 +1208,19 @@ def write_overlays(
     result: GradingResult,
     *,
     crops: bool = False,
-    text_lines: Sequence[TextLine] | None = None,
+    prepared: Prepared | None = None,
 ) -> Path:
     """Write ``<name>.png`` (and ``<name>-right.png`` / ``<name>-left.png``) into ``out_dir``.
 
-    ``text_lines``: the film's burned-in text (:func:`brooker.burned_text.find_text_lines` of
-    its pixels), when the caller has it; None: searched here. Returns the path of the main
-    overlay.
+    ``prepared``: :func:`prepare` of the radiograph, when the caller has it made; None: made
+    here. Returns the path of the main overlay.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    # once for the overview and the crops
-    text = find_text_lines(radiograph.pixels) if text_lines is None else text_lines
-    main = write_png(out / f"{name}.png", render_overlay(radiograph, result, text_lines=text))
+    # the text once for the overview and the crops
+    text = find_text_lines(radiograph.pixels) if prepared is None else prepared.text_lines
+    rgb, _ = _render(radiograph, result, 2048, text, prepared)
+    main = write_png(out / f"{name}.png", rgb)
     if crops:
         written = set()
         for side, rgb in render_hip_crops(radiograph, result, text_lines=text):

@@ -481,34 +481,39 @@ def test_hips_graded_side_by_side_are_what_one_at_a_time_gives(
     assert analyze(film).to_record() == together.to_record()
 
 
-def test_the_overlays_text_search_runs_once_beside_the_grading(
+def test_the_overlays_text_and_base_are_made_once_beside_the_grading(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """grade_path searches the film for burned-in text once, begun beside the grading, and
-    hands the lines to the overlay, which does not search again; without an overlay there is
-    no search."""
-    from brooker import overlay, pipeline
+    """grade_path has the overlay's text search and overview brightness made once, begun
+    beside the grading (overlay.prepare), and the overlay uses them without making them
+    again; without an overlay neither is made. The overlay is what it was without them."""
+    from brooker import overlay
 
-    calls: list[int] = []
-    real = pipeline.find_text_lines
-
-    def counted(pixels: Any) -> Any:
-        calls.append(1)
-        return real(pixels)
-
-    def forbidden(pixels: Any) -> Any:
-        raise AssertionError("the overlay searched the film again")
-
-    monkeypatch.setattr(pipeline, "find_text_lines", counted)
-    monkeypatch.setattr(overlay, "find_text_lines", forbidden)
     film = ROOT / "sample_images" / "pelvis_1_vs_2.dcm"
+    rad = load_radiograph(film)
+    unprepared = overlay._render(rad, analyze(rad), 2048)[0]
+    calls: list[str] = []
+
+    def counted(name: str) -> Any:
+        real = getattr(overlay, name)
+
+        def call(*args: Any) -> Any:
+            calls.append(name)
+            return real(*args)
+
+        return call
+
+    for name in ("find_text_lines", "_base_image"):
+        monkeypatch.setattr(overlay, name, counted(name))
     result = grade_path(film, out_dir=tmp_path)
     assert result.overlay is not None
-    assert Path(result.overlay).is_file()
-    assert calls == [1]
+    assert sorted(calls) == ["_base_image", "find_text_lines"]
+    written = np.asarray(Image.open(result.overlay).convert("RGB"))
+    np.testing.assert_array_equal(written, unprepared)
+    calls.clear()
     grade_path(film)
     grade_path(film, out_dir=tmp_path, overlay=False)
-    assert calls == [1]
+    assert calls == []
 
 
 def test_the_hip_detector_begun_beside_the_intensity_model_finds_what_it_finds_alone() -> None:
