@@ -20,7 +20,7 @@ _R = TypeVar("_R")
 
 #: False in a batch's worker when the batch has a worker for every usable CPU
 #: (:func:`in_turn`): the other workers keep the cores busy, and threads only contend with
-#: them (20 films, two workers on two cores: 2 % slower with them).
+#: them (30 real films, two workers on two cores: 2 % slower with them).
 _THREADS = [True]
 
 

@@ -955,6 +955,10 @@ def _overview(
     return _View(0, 0, rows, cols, out_h, out_w)
 
 
+#: The overlay's long side at most, pixels (the film is area-averaged down to it).
+OVERVIEW_MAX_SIDE_PX = 2048
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Prepared:
     """What the overlay of a film needs before the film is graded (:func:`prepare`): its
@@ -965,7 +969,7 @@ class Prepared:
     base: npt.NDArray[np.float32]
 
 
-def prepare(radiograph: Radiograph, max_side_px: int = 2048) -> Prepared:
+def prepare(radiograph: Radiograph, max_side_px: int = OVERVIEW_MAX_SIDE_PX) -> Prepared:
     """The film's burned-in text (:func:`brooker.burned_text.find_text_lines`) and its
     overview's display brightness, for :func:`write_overlays`: they need the film only, so
     :func:`brooker.pipeline.grade_path` has them made while the film is graded
@@ -997,7 +1001,7 @@ def render_overlay(
     radiograph: Radiograph,
     result: GradingResult,
     *,
-    max_side_px: int = 2048,
+    max_side_px: int = OVERVIEW_MAX_SIDE_PX,
     text_lines: Sequence[TextLine] | None = None,
 ) -> npt.NDArray[np.uint8]:
     """Draw what was found and measured on the radiograph.
@@ -1219,7 +1223,7 @@ def write_overlays(
     out.mkdir(parents=True, exist_ok=True)
     # the text once for the overview and the crops
     text = find_text_lines(radiograph.pixels) if prepared is None else prepared.text_lines
-    rgb, _ = _render(radiograph, result, 2048, text, prepared)
+    rgb, _ = _render(radiograph, result, OVERVIEW_MAX_SIDE_PX, text, prepared)
     main = write_png(out / f"{name}.png", rgb)
     if crops:
         written = set()
