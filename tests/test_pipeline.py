@@ -550,3 +550,25 @@ def test_work_begun_beside_runs_in_turn_once_told(monkeypatch: pytest.MonkeyPatc
     assert future.result() == caller
     with pytest.raises(ZeroDivisionError):
         background.beside(lambda x: 1 / x, 0).result()
+
+
+def test_a_film_refused_for_its_spacing_does_not_prepare_an_overlay(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The overlay's text search and base image (overlay.prepare, begun beside the grading)
+    are thrown away for a film whose record is an error: a film with no spacing is refused
+    before any grading, and must not pay for them (in a batch with a worker on every CPU,
+    prepare runs in turn, before the refusal: 3x the time of the refusal itself)."""
+    from brooker import overlay
+
+    calls: list[object] = []
+    real = overlay.prepare
+
+    def counting(radiograph: Radiograph, *args: Any, **kwargs: Any) -> overlay.Prepared:
+        calls.append(radiograph)
+        return real(radiograph, *args, **kwargs)
+
+    monkeypatch.setattr(overlay, "prepare", counting)
+    result = grade_path(_png(tmp_path), out_dir=tmp_path / "out")
+    assert result.error is not None and result.error.code == "missing_spacing"
+    assert calls == []
