@@ -188,3 +188,6 @@ def stop_begun() -> None:
         return
     with contextlib.suppress(OSError):
         os.kill(pid, signal.SIGTERM)
+        # dead before this returns, and left for multiprocessing to reap: a server started
+        # again in this process (grade_many, another command) sees it gone, not a dying one
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)

@@ -350,3 +350,29 @@ def test_the_worker_server_ignores_ctrl_c_from_its_start() -> None:
         "    signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, set())]))\n"
     )
     assert json.loads(_last_line("-c", code)) == [True, False, True, False]
+
+
+_AFTER_STOP = """
+import sys
+from brooker import batch, worker_server
+
+if __name__ == "__main__":
+    worker_server.start_for_command(["grade"])
+    worker_server.stop_begun()  # as a command ends (brooker.cli.main)
+    # the same process grades again at once: the server stopped is seen gone, another begun
+    result = list(batch.grade_many([sys.argv[1]], workers=1))[0]
+    print(result.status.value)
+"""
+
+
+def test_a_batch_right_after_a_command_stopped_its_server_starts_another(tmp_path: Path) -> None:
+    """stop_begun SIGTERMs the forkserver as every command ends; a batch begun in the same
+    process right after (brooker.cli.main called from a script, then grade_many) found it
+    still dying, alive to multiprocessing's check, and failed (EOFError or
+    ConnectionRefusedError out of grade_many) instead of starting a new one."""
+    script = tmp_path / "after_stop.py"
+    script.write_text(_AFTER_STOP, encoding="utf-8")
+    film = ROOT / "sample_images" / "knee_negative.dcm"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for _ in range(3):  # a race: lost most times, not every time
+        assert _last_line(str(script), str(film), env=env) == "ungradable"
