@@ -570,5 +570,6 @@ def test_a_film_refused_for_its_spacing_does_not_prepare_an_overlay(
 
     monkeypatch.setattr(overlay, "prepare", counting)
     result = grade_path(_png(tmp_path), out_dir=tmp_path / "out")
-    assert result.error is not None and result.error.code == "missing_spacing"
+    assert result.error is not None
+    assert result.error.code == "missing_spacing"
     assert calls == []
