@@ -9,8 +9,9 @@ batch's workers keep every core busy already; there a thread costs what its work
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from typing import TypeVar
 
@@ -24,18 +25,34 @@ _R = TypeVar("_R")
 _THREADS = [True]
 
 
+_HERE = threading.local()
+
+
 def in_turn() -> None:
     """From now on, :func:`beside` runs its call in the caller's thread, at once."""
     _THREADS[0] = False
+
+
+@contextlib.contextmanager
+def in_turn_here() -> Iterator[None]:
+    """Within, :func:`beside` called from this thread runs its call in it, at once (a task on
+    a Dask worker, whose other threads keep the cores busy); other threads are not affected."""
+    before = getattr(_HERE, "in_turn", False)
+    _HERE.in_turn = True
+    try:
+        yield
+    finally:
+        _HERE.in_turn = before
 
 
 def beside(fn: Callable[[_A], _R], arg: _A) -> Future[_R]:
     """``fn(arg)`` in a thread of its own, begun now; its result (or its exception, raised
     again) from the future's ``result()``. A daemon thread: a caller that ends up not needing
     the result does not wait for it. After :func:`in_turn`, ``fn(arg)`` is called here, before
-    this returns, its result or exception held by the future alike."""
+    this returns (or within :func:`in_turn_here`), its result or exception held by the future
+    alike."""
     future: Future[_R] = Future()
-    if not _THREADS[0]:
+    if not _THREADS[0] or getattr(_HERE, "in_turn", False):
         try:
             future.set_result(fn(arg))
         except Exception as exc:  # raised by result(), as in a thread
@@ -48,5 +65,8 @@ def beside(fn: Callable[[_A], _R], arg: _A) -> Future[_R]:
         except BaseException as exc:  # raised by result(), as the call itself would raise it
             future.set_exception(exc)
 
-    threading.Thread(target=run, name="brooker-beside", daemon=True).start()
+    try:
+        threading.Thread(target=run, name="brooker-beside", daemon=True).start()
+    except RuntimeError:  # no thread to be had (a limit on threads, the interpreter ending)
+        run()
     return future

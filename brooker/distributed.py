@@ -37,6 +37,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from brooker.atomic import atomic_write_bytes
+from brooker.background import in_turn_here
 from brooker.batch import (
     GradeFn,
     check_out_dir,
@@ -74,15 +75,18 @@ def grade_record(
     local run's records do."""
     # an empty path names no file (joined, it would be the client's folder)
     read = path if base_dir is None or not path else os.path.join(base_dir, path)
-    result = grade_one(
-        read,
-        config,
-        out_dir=out_dir,
-        overlay=overlay,
-        overlay_crops=overlay_crops,
-        overlay_name=names.get(path),
-        grade_fn=grade_fn,
-    )
+    # Dask's threads keep the worker's cores busy: the film's parts in turn, not in threads of
+    # their own beside them (brooker.background)
+    with in_turn_here():
+        result = grade_one(
+            read,
+            config,
+            out_dir=out_dir,
+            overlay=overlay,
+            overlay_crops=overlay_crops,
+            overlay_name=names.get(path),
+            grade_fn=grade_fn,
+        )
     rec = result.to_record()
     if read != path:
         rec["file"] = path

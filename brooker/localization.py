@@ -589,11 +589,14 @@ def _detect(
     return _Detected((det.shape[0], det.shape[1]), found, min_distance_mm)
 
 
-def analyse_scene(radiograph: Radiograph, config: AnalysisConfig) -> Scene:
+def analyse_scene(
+    radiograph: Radiograph, config: AnalysisConfig, *, detect: bool = True
+) -> Scene:
     """Resample to the analysis grid and model its intensities (done once per film); the hip
-    detector looks at the grid meanwhile, in a thread (:func:`brooker.background.beside`)."""
+    detector looks at the grid meanwhile, in a thread (:func:`brooker.background.beside`),
+    unless ``detect`` is False (a scene for segmenting a hip already found)."""
     grid = analysis_grid(radiograph, config.analysis_pitch_mm)
-    detected = beside(lambda g: _detect(g, config.hip_min_distance_mm), grid)
+    detected = beside(lambda g: _detect(g, config.hip_min_distance_mm), grid) if detect else None
     return Scene(
         grid=grid,
         model=intensity_model(grid.image, grid.pitch_mm, config),

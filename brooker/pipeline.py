@@ -372,8 +372,12 @@ def grade_path(
         if out_dir is not None and overlay and radiograph.spacing is not None:
             # (a film with no spacing is refused before it is graded: no overlay)
             # the overlay's text search and base image need the film only: beside the
-            # grading (about 0.15 s on a 0.2 mm film, on a core a single film leaves idle)
-            prepared = beside(_prepare_overlay, radiograph)
+            # grading (about 0.15 s on a 0.2 mm film, on a core a single film leaves idle);
+            # its module imported here, not in the thread, where it could meet this thread's
+            # own lazy imports (scikit-image's) half done
+            from brooker.overlay import prepare
+
+            prepared = beside(prepare, radiograph)
         with _naming_uid(radiograph):
             result = _analyze_loaded(radiograph, config)
     except BrookerError as err:
@@ -410,13 +414,6 @@ def grade_path(
             ov.remove_overlays(out_dir, name, crops=overlay_crops)
         raise
     return _with_overlay(result, str(written))
-
-
-def _prepare_overlay(radiograph: Radiograph) -> Prepared:
-    """:func:`brooker.overlay.prepare`, its module imported here (in the thread it runs in)."""
-    from brooker.overlay import prepare
-
-    return prepare(radiograph)
 
 
 def _with_overlay(result: GradingResult, overlay_path: str) -> GradingResult:

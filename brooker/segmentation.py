@@ -174,7 +174,7 @@ def segment_hip(
     radiograph: Radiograph, hip: HipJoint, config: AnalysisConfig, scene: Scene | None = None
 ) -> HipMasks:
     """Segment bone, metal, and the pelvis and femur bodies around one hip."""
-    scene = scene or analyse_scene(radiograph, config)
+    scene = scene or analyse_scene(radiograph, config, detect=False)
     assert radiograph.spacing is not None
     stored_mm = radiograph.spacing.sampling_mm
     top, bottom, left, right = _roi_bounds(hip, radiograph.pixels.shape, stored_mm, config)

@@ -82,7 +82,9 @@ def mp_context() -> Any:
     if sys.platform.startswith("linux") and _forkserver_temp_dir() is not None:
         ctx = mp.get_context("forkserver")
         # Children fork from a server that has numpy & co. imported already: cheap restarts.
-        ctx.set_forkserver_preload(["brooker.batch", "brooker.pipeline"])
+        # (the overlay's module too: a worker's first film imports it on its way to the
+        # overlay's preparation, brooker.pipeline.grade_path)
+        ctx.set_forkserver_preload(["brooker.batch", "brooker.pipeline", "brooker.overlay"])
         return ctx
     return mp.get_context("spawn")
 

@@ -38,6 +38,15 @@ def fake_grade(path, config=None, **kwargs):  # type: ignore[no-untyped-def]
     return GradingResult(file="x", status=Status.OK, version=__version__, hips=(hip,))
 
 
+def threads_grade(path, config=None, **kwargs):  # type: ignore[no-untyped-def]
+    """Ungradable, its reason whether a film's parts would run in threads here."""
+    from brooker import background
+
+    threads = background._THREADS[0] and not getattr(background._HERE, "in_turn", False)
+    return GradingResult(file="x", status=Status.UNGRADABLE, version=__version__,
+                         reason="beside" if threads else "in turn")  # fmt: skip
+
+
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
     root = tmp_path / "in"
@@ -494,3 +503,15 @@ def test_a_dask_shard_none_of_the_inputs_falls_in_removes_its_earlier_parts(
     assert r.exit_code == 0, r.output
     assert not stale.exists()
     assert (out / f"results.shard-{empty}-of-2.jsonl").read_text() == ""
+
+
+def test_a_film_on_a_dask_worker_runs_its_parts_in_turn(tree: Path, tmp_path: Path) -> None:
+    """Dask's threads keep its workers' cores busy: a film graded there runs its parts in
+    turn (brooker.background.in_turn_here), and the process is left as it was after."""
+    from brooker import background
+
+    parts = grade_bag([tree], out_dir=tmp_path / "o", npartitions=2, grade_fn=threads_grade)
+    lines = [line for p in parts for line in Path(p).read_text().splitlines()]
+    reasons = {json.loads(line)["reason"] for line in lines}
+    assert reasons == {"in turn"}
+    assert not getattr(background._HERE, "in_turn", False)

@@ -573,3 +573,53 @@ def test_a_film_refused_for_its_spacing_does_not_prepare_an_overlay(
     assert result.error is not None
     assert result.error.code == "missing_spacing"
     assert calls == []
+
+
+def test_in_turn_here_holds_for_its_thread_and_block_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """background.in_turn_here makes beside run in turn for the calling thread within the
+    block (a Dask task), not for other threads, and not after it."""
+    import threading
+
+    from brooker import background
+
+    monkeypatch.setattr(background, "_THREADS", [True])
+    caller = threading.get_ident()
+    other: list[bool] = []
+    with background.in_turn_here():
+        assert background.beside(lambda _: threading.get_ident(), None).result() == caller
+        probe = threading.Thread(
+            target=lambda: other.append(
+                background.beside(lambda _: threading.get_ident(), None).result()
+                != threading.get_ident()
+            )
+        )
+        probe.start()
+        probe.join()
+    assert other == [True]
+    assert background.beside(lambda _: threading.get_ident(), None).result() != caller
+
+
+def test_work_begun_beside_runs_here_when_no_thread_can_be_had(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A thread that cannot be started (a limit on threads, the interpreter ending) is no
+    error of the film's: the call runs in the caller's thread instead."""
+    import threading
+
+    from brooker import background
+
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(background, "_THREADS", [True])
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    assert background.beside(lambda x: x + 1, 41).result() == 42
+
+
+def test_a_scene_for_segmenting_a_found_hip_sets_no_detector_going() -> None:
+    """analyse_scene(detect=False), the scene segment_hip makes when given none: the hip
+    detector is not set going for nothing."""
+    from brooker import localization as loc
+
+    film = load_radiograph(ROOT / "sample_images" / "pelvis_1_vs_2.dcm")
+    assert loc.analyse_scene(film, AnalysisConfig(), detect=False).detected is None
