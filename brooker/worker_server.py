@@ -180,9 +180,11 @@ def stop_begun() -> None:
     after the interpreter's own teardown (about 0.07 s), and until then it holds this
     process's standard output and error: a caller reading them to the end (``$(brooker grade
     ...)``, a pipe, a CI log) waited that long for the run's last line. SIGTERM ends it at
-    once (it ignores only SIGINT)."""
+    once (it ignores only SIGINT). A later command in this process begins its own."""
+    global _begun_early
     if not _begun_early:
         return
+    _begun_early = False
     from multiprocessing import forkserver
 
     pid = getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None)
