@@ -3,8 +3,9 @@
 One film is graded on one core, in numpy, scipy and zlib calls that release the GIL for most of
 their time; the command line's single-film check waits for it while the machine's other cores
 idle. Independent parts of a film's work (the overlay's text search and the grading, the two
-hips, the halves of the overlay's compression) are run side by side with :func:`beside`. A
-batch's workers keep every core busy already; there a thread costs what its work cost in turn.
+hips, the halves of the overlay's compression) are run side by side with :func:`beside`.
+Where other workers keep every core busy already (a batch with a worker on every usable CPU:
+:func:`in_turn`; a task on a Dask worker: :func:`in_turn_here`) they run in turn instead.
 """
 
 from __future__ import annotations

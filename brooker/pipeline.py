@@ -329,8 +329,7 @@ def _grade_hips(
             return not_graded_hip(hip, hip.not_graded_reason)
         return grade_found_hip(radiograph, hip, config, scene)
 
-    todo = [hip for hip in found if hip.not_graded_reason is None]
-    if len(todo) < 2:
+    if sum(hip.not_graded_reason is None for hip in found) < 2:
         return [one(hip) for hip in found]
     futures = [beside(one, hip) for hip in found[1:]]
     first = one(found[0])
