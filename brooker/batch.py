@@ -77,6 +77,7 @@ from brooker.config import AnalysisConfig
 from brooker.errors import (
     BrookerError,
     ConfigError,
+    OutputError,
     SpecialFileError,
     UnreadableInputError,
     is_environment_oserror,
@@ -1141,6 +1142,103 @@ def _remove_overlays(out_dir: str | None, path: str, name: str | None, crops: bo
 
     with contextlib.suppress(OSError, RuntimeError):  # a symlink loop: no overlay was drawn
         remove_overlays(out_dir, safe_stem(name or overlay_name_for(path)), crops=crops)
+
+
+def _is_drawn_overlay(path: str) -> bool:
+    """A regular file (not a link: what a run writes is renamed into place) that is an 8-bit
+    RGB PNG, as every overlay and hip crop is; a film kept under such a name is neither."""
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return False
+    except OSError:
+        return False
+    return _is_rgb_png(path)
+
+
+def earlier_overlays(out_dir: str | os.PathLike[str], suffix: str = "") -> list[str]:
+    """The names of the overlays an earlier run of these outputs (``results{suffix}.jsonl``,
+    :func:`shard_suffix`) drew in ``out_dir``, for a new run without ``--resume``, which
+    empties that results file, to remove first (:func:`remove_earlier_overlays`).
+
+    An overlay is the earlier run's when its own records name it (``overlay``, by its file
+    name in ``out_dir``, as ``--resume`` finds it): those of ``results{suffix}.jsonl`` and of
+    its Dask parts (a Dask run stopped before it gathered them holds its records only there).
+    Its hip crops (``<stem>-right.png``, ``<stem>-left.png``) too, when its manifest
+    (``manifest{suffix}.json``) says it drew them (``overlay_crops``): records do not name
+    crops. Only a file named like an overlay that is one (:func:`_is_drawn_overlay`) is
+    listed: nothing else the user keeps in the folder, nothing outside it.
+
+    An overlay that any other records file of the folder names too (another shard's, a run
+    with no shard's, their Dask parts, a copy of a results file kept beside them) is left out:
+    the shards of a job array share one ``--out``, and a film graded by two of them has one
+    overlay. Those files are read only when there is something to remove."""
+    out = os.fspath(out_dir)
+    try:
+        with os.scandir(out) as it:
+            names = {e.name for e in it if _is_regular(e)}
+    except OSError:
+        return []
+    own = {
+        n
+        for n in names
+        if n == f"results{suffix}.jsonl"
+        or (_PART_NAME.fullmatch(n) is not None and part_run_suffix(n) == suffix)
+    }
+    drawn: set[str] = set()
+    for n in sorted(own):
+        drawn |= {b for b in _overlay_names(os.path.join(out, n)) if _OVERLAY_NAME.fullmatch(b)}
+    if not drawn:
+        return []
+    crops = False
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        with open(os.path.join(out, f"manifest{suffix}.json"), "rb") as fh:
+            crops = json.loads(fh.read(1 << 20)).get("options", {}).get("overlay_crops") is True
+    others = [
+        n
+        for n in names - own
+        if (n.startswith("results") and n.endswith(".jsonl")) or _PART_NAME.fullmatch(n)
+    ]
+    for n in sorted(others):
+        drawn -= _overlay_names(os.path.join(out, n))
+    found: list[str] = []
+    for base in sorted(drawn):
+        stem = base[: -len(".png")]
+        candidates = [base, f"{stem}-right.png", f"{stem}-left.png"] if crops else [base]
+        found += [c for c in candidates if c in names and _is_drawn_overlay(os.path.join(out, c))]
+    return found
+
+
+def remove_earlier_overlays(out_dir: str | os.PathLike[str], suffix: str = "") -> int:
+    """Remove from ``out_dir`` the overlays of the earlier run of ``results{suffix}.jsonl``
+    (:func:`earlier_overlays`); returns how many were removed.
+
+    Called by a run without ``--resume`` before it empties that results file: a new run's
+    folder holds only the pictures its own records name. Every one of them goes, those of
+    films the new run grades again too: until it has, their pictures would be of an analysis
+    no record holds any more (and a run stopped half way would leave them so). Done before
+    the results file is emptied, while its records still name them, so a run stopped during
+    the removal (the new run has written nothing yet) leaves the rest named there, and
+    running it again removes them; removed after, a stop in between would leave them named by
+    no record, for good.
+
+    Raises
+    ------
+    OutputError
+        An overlay that cannot be removed (``output_not_writable``): the results file is then
+        left as it was.
+    """
+    out = os.fspath(out_dir)
+    names = earlier_overlays(out, suffix)
+    for name in names:
+        path = os.path.join(out, name)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise OutputError(f"cannot remove an earlier run's overlay: {reason}", path) from None
+    return len(names)
 
 
 def _remove_temporaries(out_dir: str | None, tasks: Iterable[tuple[str, str | None]]) -> None:

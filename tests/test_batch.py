@@ -20,9 +20,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from brooker import batch, report, worker_server
 from brooker._version import __version__
@@ -421,6 +423,53 @@ def test_a_film_that_fails_before_it_is_graded_keeps_no_earlier_overlay(tmp_path
     assert [r["error"]["code"] for r in recs] == ["internal_error", "not_found", "timeout"]
     assert all(r["overlay"] is None for r in recs)
     assert sorted(p.name for p in out.glob("*.png")) == []
+
+
+def test_earlier_overlays_are_only_files_the_earlier_run_drew_and_named(tmp_path: Path):
+    """What a run without --resume removes of the earlier run: the overlays its records name,
+    by their names in the folder, and only regular 8-bit RGB PNGs named like an overlay: not a
+    record's other file name, a link, a greyscale film, a file outside the folder, nor an
+    overlay another shard's records name too."""
+    from brooker.overlay import encode_png
+
+    out = tmp_path / "out"
+    out.mkdir()
+    rgb = encode_png(np.zeros((2, 2, 3), np.uint8))
+    grey = io.BytesIO()
+    Image.fromarray(np.zeros((2, 2), np.uint8)).save(grey, "PNG")
+    mine = "f-0123456789abcdef.png"
+    (out / mine).write_bytes(rgb)
+    (out / "f-0123456789abcdef-right.png").write_bytes(rgb)  # a crop: no manifest says so
+    (out / "notes.png").write_bytes(rgb)  # named by a record, but not an overlay's name
+    (out / "g-0123456789abcdef.png").write_bytes(grey.getvalue())  # a film named like one
+    target = tmp_path / "kept-0123456789abcdef.png"
+    target.write_bytes(rgb)
+    (out / "l-0123456789abcdef.png").symlink_to(target)
+    (out / "s-0123456789abcdef.png").write_bytes(rgb)  # shard 1/2 names it too
+    named = [mine, "notes.png", "g-0123456789abcdef.png", "l-0123456789abcdef.png",
+             "s-0123456789abcdef.png", "missing-0123456789abcdef.png"]  # fmt: skip
+    lines = [{"file": f"in/{i}", "status": "ok", "version": __version__, "hips": [],
+              "overlay": str(tmp_path / "elsewhere" / n)} for i, n in enumerate(named)]  # fmt: skip
+    (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    (out / "results.shard-1-of-2.jsonl").write_text(json.dumps(lines[4]) + "\n")
+    assert batch.earlier_overlays(out) == [mine]
+    # a Dask run stopped before it gathered its parts: its records are there; another
+    # shard's parts name their own
+    (out / "p-0123456789abcdef.png").write_bytes(rgb)
+    part = {**lines[0], "overlay": "p-0123456789abcdef.png"}
+    (out / "part-00000.jsonl").write_text(json.dumps(part) + "\n")
+    assert batch.earlier_overlays(out) == [mine, "p-0123456789abcdef.png"]
+    (out / "part-shard-0-of-2-00000.jsonl").write_text(json.dumps(part) + "\n")
+    assert batch.earlier_overlays(out) == [mine]
+    (out / "part-00000.jsonl").unlink()
+    assert batch.earlier_overlays(out, ".shard-1-of-2") == []  # named by results.jsonl too
+    (out / "manifest.json").write_text(json.dumps({"options": {"overlay_crops": True}}))
+    assert batch.earlier_overlays(out) == [mine, "f-0123456789abcdef-right.png"]
+    assert batch.remove_earlier_overlays(out) == 2
+    assert sorted(p.name for p in out.glob("*.png")) == sorted(
+        {*named[1:5], "p-0123456789abcdef.png"}
+    )
+    assert target.exists()
 
 
 def test_out_dir_that_is_a_folder_being_graded_is_refused(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import errno
 import functools
 import io
@@ -46,6 +47,7 @@ from brooker.models import (
     SpacingSource,
     Status,
 )
+from brooker.overlay import encode_png
 
 ROOT = Path(__file__).resolve().parents[1]
 PREAMBLE = b"\0" * 128 + b"DICM"
@@ -823,6 +825,167 @@ def test_shards_cover_every_input_once(fake_engine: None, tmp_path: Path):
         assert (out / f"results.shard-{i}-of-3.jsonl").exists() == has_files
         assert (out / f"manifest.shard-{i}-of-3.json").exists() == has_files
     assert sorted(seen) == sorted(batch.discover([root]).files)
+
+
+def fake_grade_drawn(path, config=None, *, out_dir=None, overlay=True,  # type: ignore[no-untyped-def]
+                     overlay_crops=False, overlay_name=None):
+    """:func:`fake_grade` drawing its overlay (and with crops its right hip's) as
+    ``grade_path`` does: an 8-bit RGB PNG named ``overlay_name_for`` the film, in ``out_dir``."""
+    from brooker.overlay import overlay_name_for, write_png
+
+    result = fake_grade(path, config)
+    if out_dir is None or not overlay:
+        return result
+    name = overlay_name or overlay_name_for(path)
+    rgb = np.zeros((4, 4, 3), np.uint8)
+    write_png(Path(out_dir) / f"{name}.png", rgb)
+    if overlay_crops:
+        write_png(Path(out_dir) / f"{name}-right.png", rgb)
+    return dataclasses.replace(result, overlay=str(Path(out_dir) / f"{name}.png"))
+
+
+@pytest.fixture
+def drawing_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``brooker grade`` use :func:`fake_grade_drawn` in its workers."""
+    monkeypatch.setattr(
+        batch, "grade_many", functools.partial(batch.grade_many, grade_fn=fake_grade_drawn)
+    )
+
+
+def _pngs(out: Path) -> set[str]:
+    return {p.name for p in out.glob("*.png")}
+
+
+def _named_overlays(results: Path) -> set[str]:
+    """The overlays the records of ``results`` name, by file name."""
+    return {Path(r["overlay"]).name for r in batch.read_records(results) if r.get("overlay")}
+
+
+def _keepsakes(out: Path) -> dict[str, bytes]:
+    """Files a user keeps in a run's folder: a PNG named like an overlay that no record names,
+    a greyscale film named like one, and a picture of their own; written, and returned."""
+    out.mkdir(parents=True, exist_ok=True)
+    kept = {
+        "mine-0123456789abcdef.png": encode_png(np.full((2, 2, 3), 7, np.uint8)),
+        "notes.png": encode_png(np.full((2, 2, 3), 9, np.uint8)),
+    }
+    grey = io.BytesIO()
+    Image.fromarray(np.zeros((2, 2), np.uint8)).save(grey, "PNG")
+    kept["film-fedcba9876543210.png"] = grey.getvalue()
+    for name, data in kept.items():
+        (out / name).write_bytes(data)
+    return kept
+
+
+def test_a_fresh_run_removes_the_earlier_runs_overlays_its_records_do_not_name(
+    drawing_engine: None, good_tree: Path, tmp_path: Path
+):
+    """A run without --resume empties results.jsonl; the earlier run's overlays stayed, so the
+    folder held pictures of films no record names (a film no longer among the inputs, or all
+    of them with --no-overlay). Now they go, and only they: files the user keeps there (named
+    like an overlay or not, a film), the earlier run's files outside the folder, and the inputs
+    stay."""
+    out = tmp_path / "o"
+    a, b = good_tree / "a" / "IM0001", good_tree / "b" / "IM0001"
+    inputs = {p: p.read_bytes() for p in (a, b)}
+    assert run(good_tree, "--out", out).exit_code == 0
+    both = _named_overlays(out / "results.jsonl")
+    assert len(both) == 2
+    assert both <= _pngs(out)
+    kept = _keepsakes(out)
+    # a record naming an overlay outside the folder: only names inside it are ever removed
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    far = elsewhere / "far-0123456789abcdef.png"
+    far.write_bytes(kept["notes.png"])
+    with open(out / "results.jsonl", "a", encoding="utf-8") as fh:
+        rec = {"file": str(tmp_path / "gone.dcm"), "status": "ok", "version": __version__,
+               "hips": [], "overlay": str(far)}  # fmt: skip
+        fh.write(json.dumps(rec) + "\n")
+
+    r = run(a, "--out", out)  # b is no longer an input
+    assert r.exit_code == 0, r.output
+    assert _pngs(out) == _named_overlays(out / "results.jsonl") | set(kept)
+    assert len(_named_overlays(out / "results.jsonl")) == 1
+
+    r = run(a, "--out", out, "--no-overlay")
+    assert r.exit_code == 0, r.output
+    assert _pngs(out) == set(kept)  # no record names an overlay: none is left
+    assert {n: (out / n).read_bytes() for n in kept} == kept
+    assert far.exists()
+    assert {p: p.read_bytes() for p in inputs} == inputs
+
+
+def test_a_fresh_run_removes_the_hip_crops_of_an_earlier_run_that_drew_them(
+    drawing_engine: None, good_tree: Path, tmp_path: Path
+):
+    """Records do not name hip crops; the manifest of the run that drew them says it did. A
+    new run without --overlay-crops leaves none beside overlays of an analysis drawn
+    without them."""
+    out = tmp_path / "o"
+    assert run(good_tree, "--out", out, "--overlay-crops").exit_code == 0
+    assert len({n for n in _pngs(out) if n.endswith("-right.png")}) == 2
+    assert run(good_tree, "--out", out).exit_code == 0
+    assert _pngs(out) == _named_overlays(out / "results.jsonl")
+
+
+def test_a_fresh_run_of_a_shard_leaves_the_other_shards_overlays(
+    drawing_engine: None, tmp_path: Path
+):
+    """The shards of a job array share --out, each with its own results file: a shard run
+    again without --resume removes the overlays its own earlier run drew, never another
+    shard's, nor one that another run's records in the folder name too (a run with no
+    shard that graded the same film)."""
+    root = tmp_path / "in"
+    films = [_w(root / f"d{i}" / "IM0001", b"x" * i) for i in range(6)]
+    out = tmp_path / "o"
+    for i in range(2):
+        assert run(root, "--out", out, "--shard", f"{i}/2").exit_code == 0
+    results = [out / f"results.shard-{i}-of-2.jsonl" for i in range(2)]
+    drawn = [_named_overlays(f) for f in results]
+    assert all(drawn)
+    assert sum(map(len, drawn)) == len(films)
+    # a run with no shard of one of shard 0's films: its overlay is that run's too
+    shared = next(f for f in films if batch.shard_of(str(f), 2) == 0)
+    assert run(shared, "--out", out).exit_code == 0
+    assert len(_named_overlays(out / "results.jsonl")) == 1
+
+    r = run(root, "--out", out, "--shard", "0/2", "--no-overlay")
+    assert r.exit_code == 0, r.output
+    assert _pngs(out) == drawn[1] | _named_overlays(out / "results.jsonl")
+    assert not _named_overlays(results[0])
+
+
+def test_a_fresh_run_stopped_while_it_removes_the_earlier_overlays_can_finish(
+    drawing_engine: None, good_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The earlier run's overlays are removed before its results file is emptied: a run
+    stopped half way through the removal has graded nothing and leaves the earlier records,
+    which still name the overlays not yet removed, so running it again removes those too
+    (emptied first, they would be named by no record, for good)."""
+    out = tmp_path / "o"
+    assert run(good_tree, "--out", out).exit_code == 0
+    before = (out / "results.jsonl").read_bytes()
+    real_unlink = os.unlink
+    removed: list[str] = []
+
+    def unlink_once(path, *a, **kw):  # type: ignore[no-untyped-def]
+        if str(path).endswith(".png"):
+            if removed:
+                raise KeyboardInterrupt  # Ctrl-C after the first overlay
+            removed.append(str(path))
+        real_unlink(path, *a, **kw)
+
+    monkeypatch.setattr(os, "unlink", unlink_once)
+    r = run(good_tree, "--out", out, "--no-overlay")
+    assert r.exit_code == 130, r.output
+    monkeypatch.setattr(os, "unlink", real_unlink)
+    assert len(removed) == 1
+    assert (out / "results.jsonl").read_bytes() == before  # nothing graded, nothing emptied
+    assert len(_pngs(out)) == 1
+    assert _pngs(out) < _named_overlays(out / "results.jsonl")
+    assert run(good_tree, "--out", out, "--no-overlay").exit_code == 0
+    assert _pngs(out) == set()
 
 
 def _count_grading(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:

@@ -1263,6 +1263,11 @@ def _run(
     try:
         previous: dict[str, dict[str, Any]] = {}
         if not resume:
+            # the earlier run's overlays go first, while its records still name them: a stop
+            # during the removal leaves the rest named (running again removes them), never a
+            # picture named by no record (batch.remove_earlier_overlays). This run has drawn
+            # nothing yet, so none of its own can be lost; another shard's are not touched.
+            batch.remove_earlier_overlays(out, suffix)
             # a new run starts a new results file (--resume continues the old one), emptied
             # before its manifest is written: killed between the two, the old manifest is left
             # over no records, never this run's options over the old run's records
