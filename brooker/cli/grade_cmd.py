@@ -1270,7 +1270,12 @@ def _run(
             batch.remove_earlier_overlays(out, suffix)
             # a new run starts a new results file (--resume continues the old one), emptied
             # before its manifest is written: killed between the two, the old manifest is left
-            # over no records, never this run's options over the old run's records
+            # over no records, never this run's options over the old run's records. The two
+            # files are each replaced atomically, but no write replaces both at once, and
+            # writing the manifest first would open the worse window, so this one (the time
+            # of one rename) stays, documented (README, *A new run in an old folder*):
+            # --resume there grades every film again under the old run's options, which the
+            # old manifest names, and a run without --resume starts clean.
             try:
                 atomic_write_bytes(results_path, b"")
             except OSError as exc:
