@@ -584,7 +584,15 @@ def check_out_dir(
 
 
 def parse_shard(text: str) -> tuple[int, int]:
-    """``"I/N"`` -> ``(I, N)`` with ``0 <= I < N``; raises ValueError otherwise."""
+    """``"I/N"`` -> ``(I, N)`` with ``0 <= I < N``; raises ValueError otherwise.
+
+    I and N are read as the command line reads every whole number (``--workers``: click's
+    ``int``), so spaces around them are dropped, as from ``--shard "$(wc -l < f)/4"`` where
+    BSD ``wc`` pads its count; the command line records the shard as ``"I/N"``.
+
+    >>> parse_shard(" 1 / 3 ")
+    (1, 3)
+    """
     try:
         i_s, n_s = text.split("/")
         i, n = int(i_s), int(n_s)

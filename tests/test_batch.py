@@ -264,6 +264,12 @@ def test_parse_shard(text: str):
     assert f"{i}/{n}" == text
 
 
+@pytest.mark.parametrize("text", [" 2/3", "2/3 ", " 2 / 3 "])
+def test_parse_shard_drops_spaces_around_its_numbers(text: str):
+    """As click's ``int`` does for ``--workers " 2"``: one reading for every whole number."""
+    assert batch.parse_shard(text) == (2, 3)
+
+
 @pytest.mark.parametrize("text", ["3/3", "-1/3", "1/0", "1", "a/b", "1/2/3"])
 def test_parse_shard_rejects(text: str):
     with pytest.raises(ValueError, match="shard"):

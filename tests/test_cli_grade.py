@@ -988,6 +988,22 @@ def test_a_fresh_run_stopped_while_it_removes_the_earlier_overlays_can_finish(
     assert _pngs(out) == set()
 
 
+def test_spaces_around_the_numbers_of_shard_and_workers_are_dropped(
+    fake_engine: None, good_tree: Path, tmp_path: Path
+):
+    """Every whole number of the command line is read as click reads ``--workers`` (Python's
+    ``int``), which drops spaces around it (BSD ``wc -l`` pads its count): ``--shard`` reads
+    I and N so too, and its manifest records the shard as ``I/N``, not as typed, so that
+    every shard of a job array spells its own alike."""
+    out = tmp_path / "o"
+    r = run(good_tree, "--out", out, "--shard", " 0 / 1 ", "--workers", " 2 ")
+    assert r.exit_code == 0, r.output
+    options = json.loads((out / "manifest.shard-0-of-1.json").read_text())["options"]
+    assert options["shard"] == "0/1"
+    assert options["workers"] == 2
+    assert len(batch.read_records(out / "results.shard-0-of-1.jsonl")) == 2
+
+
 def _count_grading(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """From now on, the inputs of each call of ``batch.grade_many`` (the films graded), in the
     list returned."""

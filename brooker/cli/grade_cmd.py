@@ -719,7 +719,9 @@ def grade(
         "estimate_spacing": estimate_spacing,
         "flipped": flipped,
         "timeout_s": timeout,
-        "shard": shard,
+        # as parsed ("1/3" for " 1/3"): spaces around a number are dropped, as click drops
+        # them from --workers " 2", and each shard's manifest spells its shard alike
+        "shard": None if shard_ix is None else f"{shard_ix[0]}/{shard_ix[1]}",
         "dask_scheduler": dask_scheduler,
         "report": report,
         "judges": config.judges,
