@@ -1413,7 +1413,7 @@ def _modality_lut(
     seq = ds.get("ModalityLUTSequence") if ds.get_item(0x00283000) is not None else None
     if seq:
         try:
-            table, first, _ = _lut_table(seq[0], ds, _MODALITY_LUT, _MODALITY_LUT_BITS, where)
+            table, first, _ = _lut_table(seq[0], ds, _MODALITY_LUT, where)
             # the descriptor's first value is signed when the pixels are (PS3.3 C.11.1.1),
             # whatever VR it was written with: a US 63488 is -2048, and read as 63488 every
             # signed pixel fell under it onto the table's first entry
@@ -1461,28 +1461,40 @@ def _modality_lut(
 
 
 _MODALITY_LUT: Final = "(0028,3000) Modality LUT Sequence"
-#: Bits per LUT entry, the (0028,3002) LUT Descriptor's third value: 8 or 16 for a Modality
-#: LUT (PS3.3 C.11.1.1.1); a VOI LUT may also say 10 to 15 (PS3.3 C.8.11.3.1.5), its entries
-#: then held one a 16-bit word like 16-bit ones
-_MODALITY_LUT_BITS: Final = (8, 16)
-_VOI_LUT_BITS: Final = (8, *range(10, 17))
+_VOI_LUT: Final = "(0028,3010) VOI LUT Sequence"
+#: Bits per LUT entry, the (0028,3002) LUT Descriptor's third value, for a Modality LUT and a
+#: VOI LUT alike: 8, or 10 to 16, an entry of 10 to 16 bits held one a 16-bit word.
+#:
+#: The choice for a Modality LUT: PS3.3 C.11.1.1.1 says 8 or 16, but a VOI LUT may say 10 to
+#: 15 (C.8.11.3.1.5) and real Modality LUTs do too (a 12-bit table of a 12-bit detector). Such
+#: a table is not ambiguous: its data can only be one entry a 16-bit word, n words, checked as
+#: a 16-bit table's are; and its entries are the modality's values, used as they are (a
+#: Modality LUT's output is not scaled by its depth, as a VOI LUT's is, so an entry above the
+#: depth squeezes nothing: see :func:`_voi_lut`). A radiologist expects the film read as its
+#: table says; refusing it for a depth its data do not need would lose a readable film. 9
+#: bits, or under 8, is still refused: no image IOD allows them.
+_LUT_BITS: Final = (8, *range(10, 17))
 
 
 def _lut_table(
-    item: Dataset, ds: Dataset, what: str, depths: Sequence[int], where: str | None
+    item: Dataset, ds: Dataset, what: str, where: str | None
 ) -> tuple[npt.NDArray[np.uint16], int, int]:
     """The table of a Modality or VOI LUT item of the sequence ``what``, the first value it
     maps as the descriptor holds it (unsigned when written US), and its bits per entry.
 
     (0028,3002) LUT Descriptor gives the number of entries (0 means 65536), the first value
-    mapped and the bits per entry (one of ``depths``). An 8-bit table's (0028,3006) LUT Data
-    packs two entries a 16-bit word, low byte first (PS3.3 C.11.1.1.1, C.11.2.1.1.1); some
-    writers put one a word, in its low byte. The data's length tells which: n bytes (padded
-    to whole words) or 2n; any other length is refused rather than guessed. Wider entries
-    take one word each, of which there must be n (any more are ignored). The data is OW
-    bytes, in the byte order the item was read with, or US values.
+    mapped and the bits per entry (one of :data:`_LUT_BITS`). An 8-bit table's (0028,3006)
+    LUT Data packs two entries a 16-bit word, low byte first (PS3.3 C.11.1.1.1,
+    C.11.2.1.1.1); some writers put one a word, in its low byte. The data's length tells
+    which: n bytes (padded to whole words) or 2n; any other length is refused rather than
+    guessed. Wider entries take one word each, of which there must be n (any more are
+    ignored). The data is OW bytes, in the byte order the item was read with, or US values.
     """
-    desc = [int(v) for v in item.LUTDescriptor]
+    if item.get_item(0x00283002) is None:
+        raise MalformedDicomError(f"{what}: (0028,3002) LUT Descriptor is absent", where)
+    given = item.LUTDescriptor
+    # one value (a descriptor cut short) comes as a bare number
+    desc = [int(v) for v in ([given] if isinstance(given, int | np.integer) else given)]
     if len(desc) < 3 or not 0 <= desc[0] < 1 << 16:
         raise MalformedDicomError(
             f"{what}: (0028,3002) LUT Descriptor {desc} is not a number of entries, a first "
@@ -1490,10 +1502,9 @@ def _lut_table(
             where,
         )
     n, first, bits = desc[0] or 1 << 16, desc[1], desc[2]
-    if bits not in depths:
+    if bits not in _LUT_BITS:
         raise MalformedDicomError(
-            f"{what}: (0028,3002) LUT Descriptor gives {bits} bits per entry, not "
-            + " or ".join(map(str, depths)),
+            f"{what}: (0028,3002) LUT Descriptor gives {bits} bits per entry, not 8 or 10 to 16",
             where,
         )
     data = item.get_item(0x00283006)
@@ -1591,9 +1602,7 @@ def _voi_lut(
     seq = ds.VOILUTSequence
     if not seq:
         return None
-    table, first, bits = _lut_table(
-        seq[0], ds, "(0028,3010) VOI LUT Sequence", _VOI_LUT_BITS, None
-    )
+    table, first, bits = _lut_table(seq[0], ds, _VOI_LUT, None)
     n = len(table)
     if n < 2:  # one entry shows every pixel as one grey: no window at all
         return None

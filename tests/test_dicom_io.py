@@ -324,6 +324,39 @@ def test_a_modality_lut_that_makes_every_pixel_one_value_is_refused(tmp_path: Pa
         load_radiograph(_write(tmp_path, variant, src))
 
 
+@pytest.mark.parametrize("bits", [10, 12, 15])
+def test_a_modality_lut_of_10_to_15_bits_an_entry_is_applied(tmp_path: Path, bits: int) -> None:
+    """A Modality LUT whose descriptor says 10-15 bits an entry (PS3.3 C.11.1.1.1 says 8 or
+    16; real 12-bit tables say 12) is read as a VOI LUT of that depth is, one entry a word:
+    the film was refused ("12 bits per entry, not 8 or 16")."""
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    src = (_pixels(8) % 256).astype(np.uint16)
+    table = [(v * ((1 << bits) - 1)) // 255 for v in range(256)]
+    item = Dataset()
+    item.LUTDescriptor = [256, 0, bits]
+    item.ModalityLUTType = "US"
+    item.add_new(0x00283006, "US", table)  # LUT Data
+    variant = DicomVariant(bits_stored=8, extra=((0x00283000, "SQ", Sequence([item])),))
+    rad = load_radiograph(_write(tmp_path, variant, src))
+    np.testing.assert_array_equal(rad.pixels, np.asarray(table, np.float32)[src])
+
+
+def test_a_modality_lut_of_9_bits_an_entry_is_refused(tmp_path: Path) -> None:
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    item = Dataset()
+    item.LUTDescriptor = [256, 0, 9]
+    item.ModalityLUTType = "US"
+    item.add_new(0x00283006, "US", list(range(256)))  # LUT Data
+    variant = DicomVariant(bits_stored=8, extra=((0x00283000, "SQ", Sequence([item])),))
+    src = (_pixels(8) % 256).astype(np.uint16)
+    with pytest.raises(errors.MalformedDicomError, match="9 bits per entry"):
+        load_radiograph(_write(tmp_path, variant, src))
+
+
 def test_bits_above_bits_stored_are_masked(tmp_path: Path) -> None:
     src = _pixels(12)
     dirty = src | np.uint16(0xA000)  # garbage (e.g. an overlay) in bits 13-16
