@@ -445,6 +445,71 @@ def test_an_8_bit_voi_lut_packed_two_entries_a_word_is_used(tmp_path: Path) -> N
     np.testing.assert_allclose(rad.display.output_fraction, table / 255.0)
 
 
+def _voi_lut_item(descriptor: list[int], data: list[int], vr: str = "US") -> object:
+    """A (0028,3010) VOI LUT Sequence of one item, its descriptor written with ``vr``."""
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    item = Dataset()
+    item.add_new(0x00283002, vr, descriptor)  # LUT Descriptor
+    item.add_new(0x00283006, "US", data)  # LUT Data
+    return Sequence([item])
+
+
+@pytest.mark.parametrize("vr", ["SS", "US"])
+def test_voi_lut_of_signed_pixels_maps_from_a_signed_first_value(
+    tmp_path: Path, vr: str
+) -> None:
+    """PS3.3 C.11.2.1.1: with no Modality LUT or rescale, the VOI LUT's first mapped value is
+    signed when the pixels are; a US 63488 is -2048 (read as 63488, every pixel fell under it
+    onto the table's first entry: a black overlay)."""
+    values = _pixels(12).astype(np.int32) - 2048
+    raw = (values & 0x0FFF).astype("<u2")  # 12-bit two's complement
+    first = -2048 if vr == "SS" else 65536 - 2048
+    seq = _voi_lut_item([4096, first, 16], [16 * v + 15 for v in range(4096)], vr)
+    variant = DicomVariant(
+        bits_stored=12,
+        extra=(
+            (0x00280103, "US", 1),  # Pixel Representation: signed
+            (0x7FE00010, "OW", raw.tobytes()),
+            (0x00283010, "SQ", seq),
+        ),
+    )
+    rad = load_radiograph(_write(tmp_path, variant))
+    np.testing.assert_array_equal(rad.pixels, values.astype(np.float32))
+    assert rad.display is not None
+    assert rad.display.source == "voi_lut"
+    assert rad.display.input_values[0] == -2048
+    shown = rad.display.apply(np.array([-2048.0, 0.0, 2047.0], np.float32))
+    np.testing.assert_allclose(shown, [15 / 65535, (16 * 2048 + 15) / 65535, 1.0], atol=1e-6)
+
+
+def test_voi_lut_after_a_rescale_to_negative_values_maps_from_a_signed_first_value(
+    tmp_path: Path,
+) -> None:
+    """PS3.3 C.11.2.1.1: the first mapped value is SS when the rescale's output can be
+    negative, whatever the pixels' (0028,0103) Pixel Representation: unsigned 12-bit pixels,
+    intercept -2048, a VOI LUT from -2048 written US 63488."""
+    seq = _voi_lut_item([4096, 65536 - 2048, 16], [16 * v + 15 for v in range(4096)])
+    variant = DicomVariant(rescale=(1.0, -2048.0), extra=((0x00283010, "SQ", seq),))
+    rad = load_radiograph(_write(tmp_path, variant))
+    assert rad.display is not None
+    assert rad.display.source == "voi_lut"
+    assert rad.display.input_values[0] == -2048
+    assert rad.display.apply(np.array([2047.0], np.float32))[0] == pytest.approx(1.0)
+
+
+def test_voi_lut_of_unsigned_output_keeps_a_large_first_value(tmp_path: Path) -> None:
+    """Unsigned pixels and no rescale: a first mapped value of 40000 is 40000 (US)."""
+    src = _pixels(16)
+    seq = _voi_lut_item([4096, 40000, 16], [16 * v + 15 for v in range(4096)])
+    rad = load_radiograph(
+        _write(tmp_path, DicomVariant(bits_stored=16, extra=((0x00283010, "SQ", seq),)), src)
+    )
+    assert rad.display is not None
+    assert rad.display.input_values[0] == 40000
+
+
 def test_no_voi_gives_no_display_mapping(tmp_path: Path) -> None:
     assert load_radiograph(_write(tmp_path, DicomVariant())).display is None
 
