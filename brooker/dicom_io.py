@@ -599,7 +599,7 @@ def _load(
     right_on, lat_source = _laterality(
         orientation, view_position, image_laterality, caveats, upside_down=upside_down
     )
-    display = None if colour else _display_mapping(ds, mono1, k_invert, voi_signed)
+    display = None if colour else _display_mapping(ds, mono1, k_invert, voi_signed, caveats)
     caveats = [_redact(c, ident, value=False) for c in caveats]
 
     if sop is not None and not sop_valid:
@@ -1598,7 +1598,7 @@ def _check_not_flattened(
 
 
 def _display_mapping(
-    ds: Dataset, mono1: bool, k_invert: float, signed: bool
+    ds: Dataset, mono1: bool, k_invert: float, signed: bool, caveats: list[str]
 ) -> DisplayMapping | None:
     """The file's first VOI LUT or VOI window as a bone-white piecewise-linear map.
 
@@ -1606,12 +1606,35 @@ def _display_mapping(
     MONOCHROME1. With bone-bright pixels ``p' = K - p`` (MONOCHROME1), the map becomes
     ``x' = K - x`` (reversed) and ``y' = 1 - y``. ``signed``: the Modality LUT's output can
     be negative (the VOI LUT's first mapped value is then signed).
+
+    A VOI LUT that cannot be applied costs only the overlay's rendering (the analysis reads
+    the Modality LUT's output): the file's window, else a percentile window, is used instead,
+    with a caveat in ``caveats`` saying what was wrong and what was used.
     """
     mapped: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], str] | None = None
+    broken: str | None = None
     try:
-        mapped = _voi_lut(ds, signed) or _voi_window(ds)
-    except Exception:  # a broken VOI only costs the file's window; a percentile is used
-        mapped = None
+        mapped = _voi_lut(ds, signed)
+    except Exception as exc:
+        if isinstance(exc, BrookerError):
+            broken = exc.detail.removeprefix(f"{_VOI_LUT}: ")
+        else:
+            broken = _safe_detail(exc)
+    if mapped is None:
+        try:
+            mapped = _voi_window(ds)
+        except Exception:  # a window that cannot be read: a percentile is used
+            mapped = None
+    if broken is not None:
+        instead = (
+            "the file's (0028,1050) Window Center and (0028,1051) Window Width"
+            if mapped is not None
+            else "a 0.5-99.5 % percentile window"
+        )
+        caveats.append(
+            f"{_VOI_LUT} cannot be applied ({broken}): the overlay is shown through {instead} "
+            "instead (display only; grading does not use it)"
+        )
     if mapped is None:
         return None
     x, y, source = mapped
@@ -1625,7 +1648,8 @@ def _voi_lut(
     ds: Dataset, signed: bool
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], str] | None:
     """The first VOI LUT as ``(input values, output fraction 0..1, "voi_lut")``, or None
-    when there is none or it has one entry.
+    when there is none; :class:`MalformedDicomError` when it cannot be applied (a table that
+    shows every input as one grey is no window at all).
 
     ``signed``: the Modality LUT's output can be negative, so the descriptor's first mapped
     value is signed (PS3.3 C.11.2.1.1; :func:`_first_mapped`).
@@ -1638,9 +1662,14 @@ def _voi_lut(
     table, first, bits = _lut_table(seq[0], ds, _VOI_LUT, None)
     first = _first_mapped(first, signed)
     n = len(table)
-    if n < 2:  # one entry shows every pixel as one grey: no window at all
-        return None
     y = table.astype(np.float64)
+    if n < 2 or y.min() == y.max():
+        raise MalformedDicomError(
+            f"{_VOI_LUT}: its table of {n} "
+            + ("entry" if n == 1 else "entries")
+            + " shows every value as one grey",
+            None,
+        )
     top = max(float((1 << bits) - 1), float(y.max()), 1.0)
     y = np.clip(y / top, 0.0, 1.0)
     x = np.arange(first, first + n, dtype=np.float64)

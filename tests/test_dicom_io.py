@@ -510,6 +510,51 @@ def test_voi_lut_of_unsigned_output_keeps_a_large_first_value(tmp_path: Path) ->
     assert rad.display.input_values[0] == 40000
 
 
+@pytest.mark.parametrize(
+    ("descriptor", "data", "window", "said"),
+    [
+        ([4096, 0, 9], list(range(4096)), True, "9 bits per entry"),
+        ([4096, 0, 16], list(range(100)), False, "LUT Data has 200 bytes"),
+        ([1, 0, 16], [500], True, "1 entry shows every value as one grey"),
+        ([4096, 0, 16], [700] * 4096, False, "every value as one grey"),
+    ],
+    ids=["bits", "short", "one-entry", "flat"],
+)
+def test_a_voi_lut_that_cannot_be_applied_is_a_caveat(
+    tmp_path: Path, descriptor: list[int], data: list[int], window: bool, said: str
+) -> None:
+    """A VOI LUT that cannot be applied falls back to the file's window, else a percentile
+    window, as before, but says so (it fell back silently): what was wrong, what is used."""
+    variant = DicomVariant(
+        window=(2048.0, 1000.0) if window else None,
+        extra=((0x00283010, "SQ", _voi_lut_item(descriptor, data)),),
+    )
+    rad = load_radiograph(_write(tmp_path, variant))
+    notes = [c for c in rad.caveats if "VOI LUT" in c]
+    assert len(notes) == 1, rad.caveats
+    assert said in notes[0]
+    if window:
+        assert rad.display is not None
+        assert rad.display.source == "voi_window"
+        assert "Window Center" in notes[0]
+    else:
+        assert rad.display is None
+        assert "percentile" in notes[0]
+    assert "SECRET" not in notes[0]
+    for value in FAKE_IDENTIFIERS.values():
+        assert value not in notes[0]
+
+
+def test_a_usable_voi_lut_or_window_gives_no_caveat(tmp_path: Path) -> None:
+    seq = _voi_lut_item([4096, 0, 12], list(range(4096)))
+    for variant in (
+        DicomVariant(extra=((0x00283010, "SQ", seq),)),
+        DicomVariant(window=(2048.0, 1000.0)),
+    ):
+        rad = load_radiograph(_write(tmp_path, variant))
+        assert not [c for c in rad.caveats if "VOI" in c or "Window" in c]
+
+
 def test_no_voi_gives_no_display_mapping(tmp_path: Path) -> None:
     assert load_radiograph(_write(tmp_path, DicomVariant())).display is None
 
