@@ -1614,7 +1614,7 @@ def _display_mapping(
     mapped: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], str] | None = None
     broken: str | None = None
     try:
-        mapped = _voi_lut(ds, signed)
+        mapped = _voi_lut(ds, signed, caveats)
     except Exception as exc:
         if isinstance(exc, BrookerError):
             broken = exc.detail.removeprefix(f"{_VOI_LUT}: ")
@@ -1645,7 +1645,7 @@ def _display_mapping(
 
 
 def _voi_lut(
-    ds: Dataset, signed: bool
+    ds: Dataset, signed: bool, caveats: list[str]
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], str] | None:
     """The first VOI LUT as ``(input values, output fraction 0..1, "voi_lut")``, or None
     when there is none; :class:`MalformedDicomError` when it cannot be applied (a table that
@@ -1653,6 +1653,14 @@ def _voi_lut(
 
     ``signed``: the Modality LUT's output can be negative, so the descriptor's first mapped
     value is signed (PS3.3 C.11.2.1.1; :func:`_first_mapped`).
+
+    The output range is 0 to 2**bits - 1, bits the descriptor's third value (PS3.3
+    C.11.2.1.1): entries are scaled by it, not by the table's largest entry. An entry above it
+    (the descriptor, or the entry, is wrong) is clipped to the top of that range, with a
+    caveat in ``caveats``: scaling by the largest entry instead let one stray word squeeze
+    every other entry into the dark end of the overlay, silently. Clipping keeps each entry
+    in range where the file put it and is monotone (DCMTK masks such entries to the declared
+    bits, which can turn an over-range entry black).
     """
     if ds.get_item(0x00283010) is None:
         return None
@@ -1670,8 +1678,22 @@ def _voi_lut(
             + " shows every value as one grey",
             None,
         )
-    top = max(float((1 << bits) - 1), float(y.max()), 1.0)
-    y = np.clip(y / top, 0.0, 1.0)
+    top = float((1 << bits) - 1)
+    over = int(np.count_nonzero(y > top))
+    if over and float(y.min()) >= top:  # clipped, every entry would be one grey
+        raise MalformedDicomError(
+            f"{_VOI_LUT}: every entry is at or above the top of the {bits}-bit range its "
+            "(0028,3002) LUT Descriptor declares",
+            None,
+        )
+    if over:
+        caveats.append(
+            f"{_VOI_LUT}: {over} of {n} entries above the {bits}-bit range its (0028,3002) "
+            f"LUT Descriptor declares (up to {int(y.max())}): clipped to its top on the overlay "
+            "(display only; grading does not use it)"
+        )
+        np.minimum(y, top, out=y)
+    y /= top
     x = np.arange(first, first + n, dtype=np.float64)
     if n > 4096:  # keep the map small; it only renders the overlay
         idx = np.unique(np.linspace(0, n - 1, 4096).round().astype(np.int64))

@@ -517,8 +517,10 @@ def test_voi_lut_of_unsigned_output_keeps_a_large_first_value(tmp_path: Path) ->
         ([4096, 0, 16], list(range(100)), False, "LUT Data has 200 bytes"),
         ([1, 0, 16], [500], True, "1 entry shows every value as one grey"),
         ([4096, 0, 16], [700] * 4096, False, "every value as one grey"),
+        # clipped to the declared range (see the next test), every entry would be one grey
+        ([4096, 0, 12], [4095 + v % 3 for v in range(4096)], True, "at or above the top"),
     ],
-    ids=["bits", "short", "one-entry", "flat"],
+    ids=["bits", "short", "one-entry", "flat", "all-over-the-top"],
 )
 def test_a_voi_lut_that_cannot_be_applied_is_a_caveat(
     tmp_path: Path, descriptor: list[int], data: list[int], window: bool, said: str
@@ -553,6 +555,28 @@ def test_a_usable_voi_lut_or_window_gives_no_caveat(tmp_path: Path) -> None:
     ):
         rad = load_radiograph(_write(tmp_path, variant))
         assert not [c for c in rad.caveats if "VOI" in c or "Window" in c]
+
+
+def test_voi_lut_entries_above_the_declared_bits_are_clipped_with_a_caveat(
+    tmp_path: Path,
+) -> None:
+    """A 12-bit VOI LUT (PS3.3 C.11.2.1.1: output 0 to 4095) with one stray entry 65535: it
+    is shown at the top of the range and named in a caveat; the others keep their place
+    (scaled by the largest entry, every other one was squeezed under 1/16 of the display,
+    silently)."""
+    data = list(range(4096))
+    data[4000] = 65535
+    seq = _voi_lut_item([4096, 0, 12], data)
+    rad = load_radiograph(_write(tmp_path, DicomVariant(extra=((0x00283010, "SQ", seq),))))
+    assert rad.display is not None
+    assert rad.display.source == "voi_lut"
+    expected = np.arange(4096) / 4095.0
+    expected[4000] = 1.0
+    np.testing.assert_allclose(rad.display.output_fraction, expected)
+    notes = [c for c in rad.caveats if "VOI LUT" in c]
+    assert len(notes) == 1, rad.caveats
+    assert "1 of 4096 entries above the 12-bit range" in notes[0]
+    assert "65535" in notes[0]
 
 
 def test_no_voi_gives_no_display_mapping(tmp_path: Path) -> None:
