@@ -541,6 +541,7 @@ def _load(
         )
         del raw
         k_invert = 255.0
+        voi_signed = False
         caveats.append(
             f"colour image ({photometric}) with equal channels: read as greyscale, bone "
             "assumed bright"
@@ -552,8 +553,14 @@ def _load(
         _check_pixel_values(raw, bits_stored, pixel_rep == 1, where, caveats)
         stored = _mask_to_bits_stored(raw, bits_stored, pixel_rep == 1)
         del raw
-        pixels, k_invert = _modality_lut(ds, stored, bits_stored, pixel_rep == 1, where, ident)
+        pixels, (out_lo, out_hi) = _modality_lut(
+            ds, stored, bits_stored, pixel_rep == 1, where, ident
+        )
         del stored
+        k_invert = out_lo + out_hi
+        # the VOI LUT's first mapped value is signed when the Modality LUT's output can be
+        # negative (PS3.3 C.11.2.1.1)
+        voi_signed = out_lo < 0
     mono1 = photometric == "MONOCHROME1"
     _check_presentation_lut_shape(ds, photometric, caveats)
     _check_presentation_intent(ds, caveats)
@@ -592,7 +599,7 @@ def _load(
     right_on, lat_source = _laterality(
         orientation, view_position, image_laterality, caveats, upside_down=upside_down
     )
-    display = None if colour else _display_mapping(ds, mono1, k_invert)
+    display = None if colour else _display_mapping(ds, mono1, k_invert, voi_signed, caveats)
     caveats = [_redact(c, ident, value=False) for c in caveats]
 
     if sop is not None and not sop_valid:
@@ -1400,11 +1407,12 @@ def _modality_lut(
     signed: bool,
     where: str,
     ident: Sequence[str] = (),
-) -> tuple[npt.NDArray[np.float32], float]:
-    """Apply the Modality LUT; also return ``lo + hi`` of its output range (for MONOCHROME1).
+) -> tuple[npt.NDArray[np.float32], tuple[float, float]]:
+    """Apply the Modality LUT; also return ``(lo, hi)``, the range of its output.
 
     MONOCHROME1 is inverted as ``(lo + hi) - value`` over the range the Modality LUT can
-    produce, so the inversion does not depend on the image content and keeps the range.
+    produce, so the inversion does not depend on the image content and keeps the range; a
+    ``lo`` under 0 makes a VOI LUT's first mapped value signed (PS3.3 C.11.2.1.1).
     """
     smin, smax = (-(1 << (bits_stored - 1)), (1 << (bits_stored - 1)) - 1) if signed else (
         0,
@@ -1413,12 +1421,9 @@ def _modality_lut(
     seq = ds.get("ModalityLUTSequence") if ds.get_item(0x00283000) is not None else None
     if seq:
         try:
-            table, first, _ = _lut_table(seq[0], ds, _MODALITY_LUT, _MODALITY_LUT_BITS, where)
-            # the descriptor's first value is signed when the pixels are (PS3.3 C.11.1.1),
-            # whatever VR it was written with: a US 63488 is -2048, and read as 63488 every
-            # signed pixel fell under it onto the table's first entry
-            if signed and first >= 1 << 15:
-                first -= 1 << 16
+            table, first, _ = _lut_table(seq[0], ds, _MODALITY_LUT, where)
+            # the descriptor's first value is signed when the pixels are (PS3.3 C.11.1.1.1)
+            first = _first_mapped(first, signed)
             # int32 (int64 for 32-bit pixels): the index (pixel - first) overflows a signed
             # 8-bit pixel's type; a value under the first mapped one takes the first entry,
             # one past the table's end the last (PS3.3 C.11.1.1.1)
@@ -1435,7 +1440,7 @@ def _modality_lut(
                 f"{_MODALITY_LUT} cannot be applied ({_safe_detail(exc)})", where
             ) from None
         _check_not_flattened(stored, out, _MODALITY_LUT, where)
-        return out, float(table.min()) + float(table.max())
+        return out, (float(table.min()), float(table.max()))
     slope = _float_value(
         ds, 0x00281053, "(0028,1053) Rescale Slope", where, default=1.0, ident=ident
     )
@@ -1457,32 +1462,63 @@ def _modality_lut(
         f"(0028,1053) Rescale Slope {slope:g} with (0028,1052) Rescale Intercept {intercept:g}",
         where,
     )
-    return out, (slope * smin + intercept) + (slope * smax + intercept)
+    ends = (slope * smin + intercept, slope * smax + intercept)
+    return out, (min(ends), max(ends))
 
 
 _MODALITY_LUT: Final = "(0028,3000) Modality LUT Sequence"
-#: Bits per LUT entry, the (0028,3002) LUT Descriptor's third value: 8 or 16 for a Modality
-#: LUT (PS3.3 C.11.1.1.1); a VOI LUT may also say 10 to 15 (PS3.3 C.8.11.3.1.5), its entries
-#: then held one a 16-bit word like 16-bit ones
-_MODALITY_LUT_BITS: Final = (8, 16)
-_VOI_LUT_BITS: Final = (8, *range(10, 17))
+_VOI_LUT: Final = "(0028,3010) VOI LUT Sequence"
+#: Bits per LUT entry, the (0028,3002) LUT Descriptor's third value, for a Modality LUT and a
+#: VOI LUT alike: 8, or 10 to 16, an entry of 10 to 16 bits held one a 16-bit word.
+#:
+#: The choice for a Modality LUT: PS3.3 C.11.1.1.1 says 8 or 16, but a VOI LUT may say 10 to
+#: 15 (C.8.11.3.1.5) and real Modality LUTs do too (a 12-bit table of a 12-bit detector). Such
+#: a table is not ambiguous: its data can only be one entry a 16-bit word, n words, checked as
+#: a 16-bit table's are; and its entries are the modality's values, used as they are (a
+#: Modality LUT's output is not scaled by its depth, as a VOI LUT's is, so an entry above the
+#: depth squeezes nothing: see :func:`_voi_lut`). A radiologist expects the film read as its
+#: table says; refusing it for a depth its data do not need would lose a readable film. 9
+#: bits, or under 8, is still refused: no image IOD allows them.
+_LUT_BITS: Final = (8, *range(10, 17))
+
+
+def _first_mapped(first: int, signed: bool) -> int:
+    """The (0028,3002) LUT Descriptor's second value, the first input value mapped, read as
+    the input it maps: signed when that input can be negative (PS3.3 C.11.1.1.1 for a
+    Modality LUT, whose input is the stored pixels; C.11.2.1.1 for a VOI LUT, whose input is
+    the Modality LUT's output), whatever VR the descriptor was written or read with.
+
+    The descriptor is "US or SS": written US (or read so, as pydicom reads an implicit VR
+    one by (0028,0103) Pixel Representation alone), 0xF830 is 63536, and every input, all
+    under it, fell onto the table's first entry; it means -2000. pydicom's own
+    ``apply_modality_lut`` and ``apply_voi`` take the value as read. An unsigned input keeps
+    the value as read: a negative one was written SS, and is taken at its word.
+    """
+    if signed and first >= 1 << 15:
+        return first - (1 << 16)
+    return first
 
 
 def _lut_table(
-    item: Dataset, ds: Dataset, what: str, depths: Sequence[int], where: str | None
+    item: Dataset, ds: Dataset, what: str, where: str | None
 ) -> tuple[npt.NDArray[np.uint16], int, int]:
     """The table of a Modality or VOI LUT item of the sequence ``what``, the first value it
-    maps as the descriptor holds it (unsigned when written US), and its bits per entry.
+    maps as the descriptor holds it (unsigned when written US: see :func:`_first_mapped`),
+    and its bits per entry.
 
     (0028,3002) LUT Descriptor gives the number of entries (0 means 65536), the first value
-    mapped and the bits per entry (one of ``depths``). An 8-bit table's (0028,3006) LUT Data
-    packs two entries a 16-bit word, low byte first (PS3.3 C.11.1.1.1, C.11.2.1.1.1); some
-    writers put one a word, in its low byte. The data's length tells which: n bytes (padded
-    to whole words) or 2n; any other length is refused rather than guessed. Wider entries
-    take one word each, of which there must be n (any more are ignored). The data is OW
-    bytes, in the byte order the item was read with, or US values.
+    mapped and the bits per entry (one of :data:`_LUT_BITS`). An 8-bit table's (0028,3006)
+    LUT Data packs two entries a 16-bit word, low byte first (PS3.3 C.11.1.1.1,
+    C.11.2.1.1.1); some writers put one a word, in its low byte. The data's length tells
+    which: n bytes (padded to whole words) or 2n; any other length is refused rather than
+    guessed. Wider entries take one word each, of which there must be n (any more are
+    ignored). The data is OW bytes, in the byte order the item was read with, or US values.
     """
-    desc = [int(v) for v in item.LUTDescriptor]
+    if item.get_item(0x00283002) is None:
+        raise MalformedDicomError(f"{what}: (0028,3002) LUT Descriptor is absent", where)
+    given = item.LUTDescriptor
+    # one value (a descriptor cut short) comes as a bare number
+    desc = [int(v) for v in ([given] if isinstance(given, int | np.integer) else given)]
     if len(desc) < 3 or not 0 <= desc[0] < 1 << 16:
         raise MalformedDicomError(
             f"{what}: (0028,3002) LUT Descriptor {desc} is not a number of entries, a first "
@@ -1490,10 +1526,9 @@ def _lut_table(
             where,
         )
     n, first, bits = desc[0] or 1 << 16, desc[1], desc[2]
-    if bits not in depths:
+    if bits not in _LUT_BITS:
         raise MalformedDicomError(
-            f"{what}: (0028,3002) LUT Descriptor gives {bits} bits per entry, not "
-            + " or ".join(map(str, depths)),
+            f"{what}: (0028,3002) LUT Descriptor gives {bits} bits per entry, not 8 or 10 to 16",
             where,
         )
     data = item.get_item(0x00283006)
@@ -1562,18 +1597,44 @@ def _check_not_flattened(
         raise MalformedDicomError(f"{what} maps every pixel to one value", where)
 
 
-def _display_mapping(ds: Dataset, mono1: bool, k_invert: float) -> DisplayMapping | None:
+def _display_mapping(
+    ds: Dataset, mono1: bool, k_invert: float, signed: bool, caveats: list[str]
+) -> DisplayMapping | None:
     """The file's first VOI LUT or VOI window as a bone-white piecewise-linear map.
 
     Both are defined on Modality LUT output with low = black in MONOCHROME2 and low = white in
     MONOCHROME1. With bone-bright pixels ``p' = K - p`` (MONOCHROME1), the map becomes
-    ``x' = K - x`` (reversed) and ``y' = 1 - y``.
+    ``x' = K - x`` (reversed) and ``y' = 1 - y``. ``signed``: the Modality LUT's output can
+    be negative (the VOI LUT's first mapped value is then signed).
+
+    A VOI LUT that cannot be applied costs only the overlay's rendering (the analysis reads
+    the Modality LUT's output): the file's window, else a percentile window, is used instead,
+    with a caveat in ``caveats`` saying what was wrong and what was used.
     """
     mapped: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], str] | None = None
+    broken: str | None = None
     try:
-        mapped = _voi_lut(ds) or _voi_window(ds)
-    except Exception:  # a broken VOI only costs the file's window; a percentile is used
-        mapped = None
+        mapped = _voi_lut(ds, signed, caveats)
+    except Exception as exc:
+        if isinstance(exc, BrookerError):
+            broken = exc.detail.removeprefix(f"{_VOI_LUT}: ")
+        else:
+            broken = _safe_detail(exc)
+    if mapped is None:
+        try:
+            mapped = _voi_window(ds)
+        except Exception:  # a window that cannot be read: a percentile is used
+            mapped = None
+    if broken is not None:
+        instead = (
+            "the file's (0028,1050) Window Center and (0028,1051) Window Width"
+            if mapped is not None
+            else "a 0.5-99.5 % percentile window"
+        )
+        caveats.append(
+            f"{_VOI_LUT} cannot be applied ({broken}): the overlay is shown through {instead} "
+            "instead (display only; grading does not use it)"
+        )
     if mapped is None:
         return None
     x, y, source = mapped
@@ -1584,23 +1645,56 @@ def _display_mapping(ds: Dataset, mono1: bool, k_invert: float) -> DisplayMappin
 
 
 def _voi_lut(
-    ds: Dataset,
+    ds: Dataset, signed: bool, caveats: list[str]
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], str] | None:
+    """The first VOI LUT as ``(input values, output fraction 0..1, "voi_lut")``, or None
+    when there is none; :class:`MalformedDicomError` when it cannot be applied (a table that
+    shows every input as one grey is no window at all).
+
+    ``signed``: the Modality LUT's output can be negative, so the descriptor's first mapped
+    value is signed (PS3.3 C.11.2.1.1; :func:`_first_mapped`).
+
+    The output range is 0 to 2**bits - 1, bits the descriptor's third value (PS3.3
+    C.11.2.1.1): entries are scaled by it, not by the table's largest entry. An entry above it
+    (the descriptor, or the entry, is wrong) is clipped to the top of that range, with a
+    caveat in ``caveats``: scaling by the largest entry instead let one stray word squeeze
+    every other entry into the dark end of the overlay, silently. Clipping keeps each entry
+    in range where the file put it and is monotone (DCMTK masks such entries to the declared
+    bits, which can turn an over-range entry black).
+    """
     if ds.get_item(0x00283010) is None:
         return None
     seq = ds.VOILUTSequence
     if not seq:
         return None
-    table, first, bits = _lut_table(
-        seq[0], ds, "(0028,3010) VOI LUT Sequence", _VOI_LUT_BITS, None
-    )
+    table, first, bits = _lut_table(seq[0], ds, _VOI_LUT, None)
+    first = _first_mapped(first, signed)
     n = len(table)
-    if n < 2:  # one entry shows every pixel as one grey: no window at all
-        return None
-    x = np.arange(first, first + n, dtype=np.float64)
     y = table.astype(np.float64)
-    top = max(float((1 << bits) - 1), float(y.max()), 1.0)
-    y = np.clip(y / top, 0.0, 1.0)
+    if n < 2 or y.min() == y.max():
+        raise MalformedDicomError(
+            f"{_VOI_LUT}: its table of {n} "
+            + ("entry" if n == 1 else "entries")
+            + " shows every value as one grey",
+            None,
+        )
+    top = float((1 << bits) - 1)
+    over = int(np.count_nonzero(y > top))
+    if over and float(y.min()) >= top:  # clipped, every entry would be one grey
+        raise MalformedDicomError(
+            f"{_VOI_LUT}: every entry is at or above the top of the {bits}-bit range its "
+            "(0028,3002) LUT Descriptor declares",
+            None,
+        )
+    if over:
+        caveats.append(
+            f"{_VOI_LUT}: {over} of {n} entries above the {bits}-bit range its (0028,3002) "
+            f"LUT Descriptor declares (up to {int(y.max())}): clipped to its top on the overlay "
+            "(display only; grading does not use it)"
+        )
+        np.minimum(y, top, out=y)
+    y /= top
+    x = np.arange(first, first + n, dtype=np.float64)
     if n > 4096:  # keep the map small; it only renders the overlay
         idx = np.unique(np.linspace(0, n - 1, 4096).round().astype(np.int64))
         x, y = x[idx], y[idx]

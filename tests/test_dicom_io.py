@@ -324,6 +324,39 @@ def test_a_modality_lut_that_makes_every_pixel_one_value_is_refused(tmp_path: Pa
         load_radiograph(_write(tmp_path, variant, src))
 
 
+@pytest.mark.parametrize("bits", [10, 12, 15])
+def test_a_modality_lut_of_10_to_15_bits_an_entry_is_applied(tmp_path: Path, bits: int) -> None:
+    """A Modality LUT whose descriptor says 10-15 bits an entry (PS3.3 C.11.1.1.1 says 8 or
+    16; real 12-bit tables say 12) is read as a VOI LUT of that depth is, one entry a word:
+    the film was refused ("12 bits per entry, not 8 or 16")."""
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    src = (_pixels(8) % 256).astype(np.uint16)
+    table = [(v * ((1 << bits) - 1)) // 255 for v in range(256)]
+    item = Dataset()
+    item.LUTDescriptor = [256, 0, bits]
+    item.ModalityLUTType = "US"
+    item.add_new(0x00283006, "US", table)  # LUT Data
+    variant = DicomVariant(bits_stored=8, extra=((0x00283000, "SQ", Sequence([item])),))
+    rad = load_radiograph(_write(tmp_path, variant, src))
+    np.testing.assert_array_equal(rad.pixels, np.asarray(table, np.float32)[src])
+
+
+def test_a_modality_lut_of_9_bits_an_entry_is_refused(tmp_path: Path) -> None:
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    item = Dataset()
+    item.LUTDescriptor = [256, 0, 9]
+    item.ModalityLUTType = "US"
+    item.add_new(0x00283006, "US", list(range(256)))  # LUT Data
+    variant = DicomVariant(bits_stored=8, extra=((0x00283000, "SQ", Sequence([item])),))
+    src = (_pixels(8) % 256).astype(np.uint16)
+    with pytest.raises(errors.MalformedDicomError, match="9 bits per entry"):
+        load_radiograph(_write(tmp_path, variant, src))
+
+
 def test_bits_above_bits_stored_are_masked(tmp_path: Path) -> None:
     src = _pixels(12)
     dirty = src | np.uint16(0xA000)  # garbage (e.g. an overlay) in bits 13-16
@@ -410,6 +443,140 @@ def test_an_8_bit_voi_lut_packed_two_entries_a_word_is_used(tmp_path: Path) -> N
     assert rad.display.source == "voi_lut"
     np.testing.assert_array_equal(rad.display.input_values, np.arange(1000.0, 1256.0))
     np.testing.assert_allclose(rad.display.output_fraction, table / 255.0)
+
+
+def _voi_lut_item(descriptor: list[int], data: list[int], vr: str = "US") -> object:
+    """A (0028,3010) VOI LUT Sequence of one item, its descriptor written with ``vr``."""
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    item = Dataset()
+    item.add_new(0x00283002, vr, descriptor)  # LUT Descriptor
+    item.add_new(0x00283006, "US", data)  # LUT Data
+    return Sequence([item])
+
+
+@pytest.mark.parametrize("vr", ["SS", "US"])
+def test_voi_lut_of_signed_pixels_maps_from_a_signed_first_value(
+    tmp_path: Path, vr: str
+) -> None:
+    """PS3.3 C.11.2.1.1: with no Modality LUT or rescale, the VOI LUT's first mapped value is
+    signed when the pixels are; a US 63488 is -2048 (read as 63488, every pixel fell under it
+    onto the table's first entry: a black overlay)."""
+    values = _pixels(12).astype(np.int32) - 2048
+    raw = (values & 0x0FFF).astype("<u2")  # 12-bit two's complement
+    first = -2048 if vr == "SS" else 65536 - 2048
+    seq = _voi_lut_item([4096, first, 16], [16 * v + 15 for v in range(4096)], vr)
+    variant = DicomVariant(
+        bits_stored=12,
+        extra=(
+            (0x00280103, "US", 1),  # Pixel Representation: signed
+            (0x7FE00010, "OW", raw.tobytes()),
+            (0x00283010, "SQ", seq),
+        ),
+    )
+    rad = load_radiograph(_write(tmp_path, variant))
+    np.testing.assert_array_equal(rad.pixels, values.astype(np.float32))
+    assert rad.display is not None
+    assert rad.display.source == "voi_lut"
+    assert rad.display.input_values[0] == -2048
+    shown = rad.display.apply(np.array([-2048.0, 0.0, 2047.0], np.float32))
+    np.testing.assert_allclose(shown, [15 / 65535, (16 * 2048 + 15) / 65535, 1.0], atol=1e-6)
+
+
+def test_voi_lut_after_a_rescale_to_negative_values_maps_from_a_signed_first_value(
+    tmp_path: Path,
+) -> None:
+    """PS3.3 C.11.2.1.1: the first mapped value is SS when the rescale's output can be
+    negative, whatever the pixels' (0028,0103) Pixel Representation: unsigned 12-bit pixels,
+    intercept -2048, a VOI LUT from -2048 written US 63488."""
+    seq = _voi_lut_item([4096, 65536 - 2048, 16], [16 * v + 15 for v in range(4096)])
+    variant = DicomVariant(rescale=(1.0, -2048.0), extra=((0x00283010, "SQ", seq),))
+    rad = load_radiograph(_write(tmp_path, variant))
+    assert rad.display is not None
+    assert rad.display.source == "voi_lut"
+    assert rad.display.input_values[0] == -2048
+    assert rad.display.apply(np.array([2047.0], np.float32))[0] == pytest.approx(1.0)
+
+
+def test_voi_lut_of_unsigned_output_keeps_a_large_first_value(tmp_path: Path) -> None:
+    """Unsigned pixels and no rescale: a first mapped value of 40000 is 40000 (US)."""
+    src = _pixels(16)
+    seq = _voi_lut_item([4096, 40000, 16], [16 * v + 15 for v in range(4096)])
+    rad = load_radiograph(
+        _write(tmp_path, DicomVariant(bits_stored=16, extra=((0x00283010, "SQ", seq),)), src)
+    )
+    assert rad.display is not None
+    assert rad.display.input_values[0] == 40000
+
+
+@pytest.mark.parametrize(
+    ("descriptor", "data", "window", "said"),
+    [
+        ([4096, 0, 9], list(range(4096)), True, "9 bits per entry"),
+        ([4096, 0, 16], list(range(100)), False, "LUT Data has 200 bytes"),
+        ([1, 0, 16], [500], True, "1 entry shows every value as one grey"),
+        ([4096, 0, 16], [700] * 4096, False, "every value as one grey"),
+        # clipped to the declared range (see the next test), every entry would be one grey
+        ([4096, 0, 12], [4095 + v % 3 for v in range(4096)], True, "at or above the top"),
+    ],
+    ids=["bits", "short", "one-entry", "flat", "all-over-the-top"],
+)
+def test_a_voi_lut_that_cannot_be_applied_is_a_caveat(
+    tmp_path: Path, descriptor: list[int], data: list[int], window: bool, said: str
+) -> None:
+    """A VOI LUT that cannot be applied falls back to the file's window, else a percentile
+    window, as before, but says so (it fell back silently): what was wrong, what is used."""
+    variant = DicomVariant(
+        window=(2048.0, 1000.0) if window else None,
+        extra=((0x00283010, "SQ", _voi_lut_item(descriptor, data)),),
+    )
+    rad = load_radiograph(_write(tmp_path, variant))
+    notes = [c for c in rad.caveats if "VOI LUT" in c]
+    assert len(notes) == 1, rad.caveats
+    assert said in notes[0]
+    if window:
+        assert rad.display is not None
+        assert rad.display.source == "voi_window"
+        assert "Window Center" in notes[0]
+    else:
+        assert rad.display is None
+        assert "percentile" in notes[0]
+    assert "SECRET" not in notes[0]
+    for value in FAKE_IDENTIFIERS.values():
+        assert value not in notes[0]
+
+
+def test_a_usable_voi_lut_or_window_gives_no_caveat(tmp_path: Path) -> None:
+    seq = _voi_lut_item([4096, 0, 12], list(range(4096)))
+    for variant in (
+        DicomVariant(extra=((0x00283010, "SQ", seq),)),
+        DicomVariant(window=(2048.0, 1000.0)),
+    ):
+        rad = load_radiograph(_write(tmp_path, variant))
+        assert not [c for c in rad.caveats if "VOI" in c or "Window" in c]
+
+
+def test_voi_lut_entries_above_the_declared_bits_are_clipped_with_a_caveat(
+    tmp_path: Path,
+) -> None:
+    """A 12-bit VOI LUT (PS3.3 C.11.2.1.1: output 0 to 4095) with one stray entry 65535: it
+    is shown at the top of the range and named in a caveat; the others keep their place
+    (scaled by the largest entry, every other one was squeezed under 1/16 of the display,
+    silently)."""
+    data = list(range(4096))
+    data[4000] = 65535
+    seq = _voi_lut_item([4096, 0, 12], data)
+    rad = load_radiograph(_write(tmp_path, DicomVariant(extra=((0x00283010, "SQ", seq),))))
+    assert rad.display is not None
+    assert rad.display.source == "voi_lut"
+    expected = np.arange(4096) / 4095.0
+    expected[4000] = 1.0
+    np.testing.assert_allclose(rad.display.output_fraction, expected)
+    notes = [c for c in rad.caveats if "VOI LUT" in c]
+    assert len(notes) == 1, rad.caveats
+    assert "1 of 4096 entries above the 12-bit range" in notes[0]
+    assert "65535" in notes[0]
 
 
 def test_no_voi_gives_no_display_mapping(tmp_path: Path) -> None:
