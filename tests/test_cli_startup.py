@@ -235,6 +235,40 @@ def test_the_console_script_begins_the_server_before_importing_the_command_line(
     assert seen[-2:] == ["end", "end"]  # --version: none
 
 
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a forkserver")
+def test_ctrl_c_while_the_command_line_is_imported_exits_130_without_a_traceback() -> None:
+    """A Ctrl-C in a command's first tenth of a second, while the console script's entry point
+    imports typer and the commands, printed a KeyboardInterrupt traceback and ended the
+    process by the signal; it now ends as a later Ctrl-C does (exit 130, quietly), and the
+    workers' server begun before it is stopped."""
+    probe = (
+        "import json, os, sys\n"
+        "from multiprocessing import forkserver\n"
+        "from brooker import worker_server\n"
+        "class CtrlC:  # the interrupt arrives while typer is being imported\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'typer':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, CtrlC())\n"
+        "sys.modules.pop('typer', None)\n"
+        "from brooker.launch import main\n"
+        "sys.argv = ['brooker', 'grade', 'no-such-film.dcm']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as stop:\n"
+        "    code = stop.code\n"
+        "pid = forkserver._forkserver._forkserver_pid\n"
+        "gone = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG) is not None\n"
+        "print(json.dumps([code, worker_server._begun_early, gone]))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == [130, False, True]
+
 def test_the_version_is_written_once() -> None:
     """The version the installed distribution reports is brooker.__version__, a literal in
     brooker/_version.py (pyproject reads it from there; the module reads no metadata)."""
