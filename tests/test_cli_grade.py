@@ -2589,3 +2589,23 @@ def test_the_batch_tables_note_numbers_ascend_and_near_copies_are_one_note() -> 
         "[3] the femur is not segmented (its body begins a: 92, b: 36 mm below the head's "
         "centre)",
     ]
+
+
+@pytest.mark.parametrize("command", ["grade", "inspect", "report", "agreement"])
+def test_help_at_80_columns_cuts_nothing(command: str) -> None:
+    """At 80 columns typer's help showed a type for every flag (``<bool>``) and option
+    (``<float>``, ``<int range>``), squeezed the descriptions to ~18 characters and cut words
+    (``--estimate-spaci…``, ``(benchmarks/trai…``): flags have no metavar, options short ones
+    (the same in every command: ``--magnification F``), and no word is cut."""
+    res = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "80"}, terminal_width=80)
+    assert res.exit_code == 0, res.output
+    lines = [line for line in res.output.splitlines() if "--help" not in line]
+    text = "\n".join(lines)
+    assert "…" not in text
+    for typed in ("<bool>", "<float>", "<int", "<str>", "[paths]"):
+        assert typed not in text
+    if command in ("grade", "inspect"):
+        assert re.search(r"--magnification +F +Magnification", text)
+    if command == "inspect":  # its second paragraph is one paragraph, not broken mid-sentence
+        assert re.search(r"With --ball-mm, --head-mm or --estimate-spacing, also what was "
+                         r"fitted and its\s+spacing\.", text)  # fmt: skip

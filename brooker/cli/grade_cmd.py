@@ -683,11 +683,16 @@ def grade(
         list[str] | None,
         typer.Argument(
             help="DICOM, PNG, JPEG or TIFF files and folders (searched by content).",
+            # the name the usage line and "give at least one PATH" use (typer wrote "paths")
+            metavar="PATH",
             show_default=False,
         ),
     ] = None,
     json_out: Annotated[
-        bool, typer.Option("--json", help="Print one JSON record per input per line on stdout.")
+        bool,
+        typer.Option(
+            "--json", metavar="", help="Print one JSON record per input per line on stdout."
+        ),
     ] = False,
     csv_file: Annotated[
         Path | None,
@@ -708,15 +713,17 @@ def grade(
         ),
     ] = Path("brooker-out"),
     no_overlay: Annotated[
-        bool, typer.Option("--no-overlay", help="Do not write overlay PNGs.")
+        bool, typer.Option("--no-overlay", metavar="", help="Do not write overlay PNGs.")
     ] = False,
     overlay_crops: Annotated[
-        bool, typer.Option("--overlay-crops", help="Also write a zoomed crop of each hip.")
+        bool,
+        typer.Option("--overlay-crops", metavar="", help="Also write a zoomed crop of each hip."),
     ] = False,
     workers: Annotated[
         int | None,
         typer.Option(
             "--workers",
+            metavar="N",
             min=1,
             help="Worker processes (default: the cores this process may use: a cluster job's "
             "allotment, not the whole machine).",
@@ -724,12 +731,18 @@ def grade(
     ] = None,
     recursive: Annotated[
         bool,
-        typer.Option("--recursive/--no-recursive", help="Search sub-folders of folder arguments."),
+        typer.Option(
+            "--recursive/--no-recursive",
+            metavar="",
+            help="Search sub-folders of folder arguments.",
+        ),
     ] = True,
     resume: Annotated[
         bool,
         typer.Option(
-            "--resume", help="Skip inputs already in OUT/results.jsonl with the same content."
+            "--resume",
+            metavar="",
+            help="Skip inputs already in OUT/results.jsonl with the same content.",
         ),
     ] = False,
     files_from: Annotated[
@@ -751,6 +764,7 @@ def grade(
         float | None,
         typer.Option(
             "--magnification",
+            metavar="F",
             help="Magnification factor dividing (0018,1164) Imager Pixel Spacing.",
         ),
     ] = None,
@@ -774,6 +788,7 @@ def grade(
         bool,
         typer.Option(
             "--estimate-spacing",
+            metavar="",
             # ±: the source's uncertainty (config.DEFAULT_SPACING_UNCERTAINTY, not imported
             # here so that --help stays light), not the 12 % of the heads' sizes alone
             help="Films with no spacing: estimate it from the native femoral heads "
@@ -784,6 +799,7 @@ def grade(
         bool,
         typer.Option(
             "--flipped",
+            metavar="",
             help="The patient's right is on the image's right (for image files, which carry "
             "no orientation; on a DICOM it overrides the file's tags, with a caveat).",
         ),
@@ -793,7 +809,7 @@ def grade(
         typer.Option("--timeout", min=0, metavar="SECONDS", help="Time limit per file; 0: none."),
     ] = DEFAULT_TIMEOUT_S,
     quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")
+        bool, typer.Option("--quiet", "-q", metavar="", help="No progress bar and no summary.")
     ] = False,
     shard: Annotated[
         str | None,
@@ -815,7 +831,9 @@ def grade(
     report: Annotated[
         bool,
         typer.Option(
-            "--report", help="Also write OUT/report.html, a review page of the run's films."
+            "--report",
+            metavar="",
+            help="Also write OUT/report.html, a review page of the run's films.",
         ),
     ] = False,
     judges: Annotated[
@@ -824,8 +842,9 @@ def grade(
             "--judges",
             metavar="DIR",
             parser=path_parser(file_okay=False),
+            # no word longer than the help column of an 80-column terminal, or it is cut
             help="Learned judges to use instead of the shipped ones: a folder with "
-            "ho_pixels.npz and ho_fragments.npz (benchmarks/train_ho_pixels.py).",
+            "ho_pixels.npz and ho_fragments.npz, as benchmarks' train_ho_pixels.py writes.",
         ),
     ] = None,
 ) -> None:
