@@ -31,13 +31,14 @@ import glob
 import hashlib
 import html
 import io
+import itertools
 import json
 import os
 import re
 import time
 import urllib.parse
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -420,6 +421,26 @@ def caveat_kind(text: str) -> str:
     'range N-N mm'
     """
     return _NUMBER.sub(lambda m: m.group(1) or "N", text)
+
+
+def caveat_figures(text: str) -> list[str]:
+    """The numbers :func:`caveat_kind` writes as ``N``, in order, as the caveat spells them:
+    two caveats of one kind differ only there.
+
+    >>> caveat_figures("(0018,5101) gap 10.4 mm, score -1.6, range 0.5-1.0 mm")
+    ['10.4', '-1.6', '0.5', '1.0']
+    """
+    return [m.group() for m in _NUMBER.finditer(text) if m.group(1) is None]
+
+
+def with_figures(text: str, figure: Callable[[int], str]) -> str:
+    """``text`` with its ``i``-th figure (:func:`caveat_figures`) written as ``figure(i)``.
+
+    >>> with_figures("(0018,5101) gap 10.4 mm of 10 mm", lambda i: f"<{i}>")
+    '(0018,5101) gap <0> mm of <1> mm'
+    """
+    count = itertools.count()
+    return _NUMBER.sub(lambda m: m.group(1) or figure(next(count)), text)
 
 
 def summary(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, int]]:

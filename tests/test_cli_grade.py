@@ -2650,7 +2650,8 @@ def test_a_big_batch_table_is_laid_out_as_rich_lays_it_out(monkeypatch: pytest.M
     ]
     assert "\x1b[1;31mIV\x1b[0m" in plain_tty  # bold red, as the small table has it
     # a blank line, the header, its rule; 24 films with no hip, 276 with two; the legend
-    assert len(plain_pipe.splitlines()) == 3 + 24 + 2 * 276 + 1 + 4
+    # ("note 0" and "note 2" are one note, two variants)
+    assert len(plain_pipe.splitlines()) == 3 + 24 + 2 * 276 + 1 + 3
 
 
 @pytest.mark.parametrize("notes", ["none", "blank-ended"])
@@ -2696,3 +2697,94 @@ def test_the_rich_table_is_kept_for_a_batch_a_reader_reads(monkeypatch: pytest.M
 
     monkeypatch.setattr(grade_cmd, "_print_plain_table", not_called)
     assert "IM0001.dcm" in _table_text(_table_records(grade_cmd.TABLE_RICH_MAX_ROWS // 2))
+
+
+def _terminal_table(records: list[dict[str, Any]], width: int) -> str:
+    """The batch table as a terminal ``width`` columns wide shows it (no colours)."""
+    from brooker.cli.terminal import console
+
+    buf = io.StringIO()
+    grade_cmd._print_table(
+        console(file=buf, force_terminal=True, width=width, color_system=None), records
+    )
+    return buf.getvalue()
+
+
+def _films_in(folder: str, n: int) -> list[dict[str, Any]]:
+    hip = {"side": "right", "grade": 0, "brooker_class": "0", "gap_mm": None, "caveats": [],
+           "borderline": False, "weak_call": False, "prosthesis": False}  # fmt: skip
+    return [
+        {"file": f"{folder}/rai_{i:08x}.dcm", "status": "ok", "caveats": [],
+         "hips": [dict(hip), {**hip, "side": "left", "caveats": ["centred by the detector"]}]}
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def test_the_batch_table_at_80_columns_keeps_names_and_headers_whole() -> None:
+    """At 80 columns rich folded a long path 8 characters a line and cut the headers to
+    "border…" and "prosth…": the films are named from the folder they share (said above the
+    table), each on one line, and no header is cut. A wide terminal, and a file or a pipe,
+    still show the full paths and the headers on one line."""
+    folder = "/work/shared/realfilms/films"
+    records = _films_in(folder, 4)
+    records[1]["hips"][0].update(borderline=True, prosthesis=True, gap_mm=9.4)
+    text = _terminal_table(records, 80)
+    lines = text.splitlines()
+    assert lines[0] == f"files in {folder}/"
+    for i in range(4):
+        assert sum(f"rai_{i:08x}.dcm" in line for line in lines) == 1
+    assert folder + "/rai" not in text
+    assert "…" not in text
+    assert all(len(line) <= 80 for line in lines)
+    row = next(line for line in lines if "rai_00000001.dcm" in line)
+    assert row.split() == ["rai_00000001.dcm", "R", "0", "9.4", "yes", "yes"]
+    wide = _terminal_table(records, 200)
+    assert f"{folder}/rai_00000000.dcm" in wide
+    assert "files in" not in wide
+    header = next(line for line in wide.splitlines() if "file" in line)
+    assert header.split() == ["file", "side", "class", "gap", "mm", "borderline", "weak", "call",
+                              "prosthesis", "notes"]  # fmt: skip
+    assert f"{folder}/rai_00000000.dcm" in _table_text(records)  # into a file or a pipe
+
+
+def test_the_batch_tables_note_numbers_ascend_and_near_copies_are_one_note() -> None:
+    """A row's notes came out as met, "[8] [9] [5]"; they ascend. Notes that differ only in a
+    figure ("its body begins 92 mm below" and "... 36 mm ...") were a note each: they are one
+    note, each hip's variant a letter, and the legend keeps every hip's figure."""
+    records = _films_in("/films", 3)
+    low = "the femur is not segmented (its body begins {} mm below the head's centre)"
+    records[0]["hips"][0]["caveats"] = ["the head is faint"]
+    records[1]["hips"][0]["caveats"] = [low.format(92), "the head is faint"]
+    records[2]["hips"][1]["caveats"] = ["centred by the detector", low.format(36)]
+    text = _table_text(records)
+    rows = {line.split()[0]: line for line in text.splitlines() if "/films/rai_" in line}
+    assert rows["/films/rai_00000001.dcm"].split()[-3:] == ["0", "[1]", "[3a]"]
+    lines = text.splitlines()
+    right_of_third = lines.index(rows["/films/rai_00000002.dcm"]) + 1
+    assert lines[right_of_third].split()[-2:] == ["[2]", "[3b]"]
+    assert lines[-3:] == [
+        "[1] the head is faint",
+        "[2] centred by the detector",
+        "[3] the femur is not segmented (its body begins a: 92, b: 36 mm below the head's "
+        "centre)",
+    ]
+
+
+@pytest.mark.parametrize("command", ["grade", "inspect", "report", "agreement"])
+def test_help_at_80_columns_cuts_nothing(command: str) -> None:
+    """At 80 columns typer's help showed a type for every flag (``<bool>``) and option
+    (``<float>``, ``<int range>``), squeezed the descriptions to ~18 characters and cut words
+    (``--estimate-spaci…``, ``(benchmarks/trai…``): flags have no metavar, options short ones
+    (the same in every command: ``--magnification F``), and no word is cut."""
+    res = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "80"}, terminal_width=80)
+    assert res.exit_code == 0, res.output
+    lines = [line for line in res.output.splitlines() if "--help" not in line]
+    text = "\n".join(lines)
+    assert "…" not in text
+    for typed in ("<bool>", "<float>", "<int", "<str>", "[paths]"):
+        assert typed not in text
+    if command in ("grade", "inspect"):
+        assert re.search(r"--magnification +F +Magnification", text)
+    if command == "inspect":  # its second paragraph is one paragraph, not broken mid-sentence
+        assert re.search(r"With --ball-mm, --head-mm or --estimate-spacing, also what was "
+                         r"fitted and its\s+spacing\.", text)  # fmt: skip

@@ -82,20 +82,78 @@ def _short_notes(rec: dict[str, Any], hip: dict[str, Any] | None) -> str:
 
 class _NoteNumbers:
     """Numbers for the notes of a batch table: each distinct note is written once, under the
-    table, and a row gives its notes' numbers. (Most hips of a folder share a few caveats, such
-    as a head centred by the hip detector; written out on every row they buried the classes.)"""
+    table, and a row gives its notes' numbers, in ascending order. (Most hips of a folder share
+    a few caveats, such as a head centred by the hip detector; written out on every row they
+    buried the classes.)
+
+    Notes that differ only in their figures (:func:`brooker.report.caveat_kind`: "its body
+    begins 92 mm below the head's centre" and "... 36 mm ...") are one note, numbered once, and
+    each variant gets a letter: the row says ``[4b]``, the legend writes the note once with the
+    figures that differ listed by letter ("begins a: 92, b: 36 mm below"). A radiologist
+    scanning a folder reads each kind of doubt once instead of a near copy per hip, and each
+    hip's own figure is still there, one letter away. Every note is registered
+    (:meth:`add`) before any row asks for its references (:meth:`refs`): a note with one
+    variant has no letter."""
 
     def __init__(self) -> None:
-        self.numbers: dict[str, int] = {}
+        #: each kind of note, by its number's order: its variants (texts) in order of first use
+        self.kinds: dict[str, list[str]] = {}
+
+    def add(self, notes: list[str]) -> None:
+        from brooker.report import caveat_kind
+
+        for note in notes:
+            variants = self.kinds.setdefault(caveat_kind(note), [])
+            if note not in variants:
+                variants.append(note)
+
+    def _ref(self, note: str) -> tuple[int, int, str]:
+        from brooker.report import caveat_kind
+
+        kind = caveat_kind(note)
+        number = list(self.kinds).index(kind) + 1
+        variants = self.kinds[kind]
+        if len(variants) == 1:
+            return number, 0, f"[{number}]"
+        k = variants.index(note)
+        return number, k, f"[{number}{_letters(k)}]"
 
     def refs(self, notes: list[str]) -> str:
-        out = []
-        for note in notes:
-            number = self.numbers.setdefault(note, len(self.numbers) + 1)
-            ref = f"[{number}]"
-            if ref not in out:  # a note given twice for one hip is one reference
-                out.append(ref)
-        return " ".join(out)
+        """The references of a row's notes, in ascending order; a note given twice for one
+        hip is one reference."""
+        return " ".join(ref for *_, ref in sorted({self._ref(note) for note in notes}))
+
+    def legend(self) -> list[str]:
+        """Each note once, by number: a note with variants as their shared text, each figure
+        that differs as the variants' figures by letter."""
+        from brooker.report import caveat_figures, with_figures
+
+        lines = []
+        for number, variants in enumerate(self.kinds.values(), start=1):
+            figures = list(zip(*(caveat_figures(v) for v in variants), strict=True))
+
+            def figure(i: int, figures: list[tuple[str, ...]] = figures) -> str:
+                if len(set(figures[i])) == 1:
+                    return figures[i][0]
+                return ", ".join(f"{_letters(k)}: {v}" for k, v in enumerate(figures[i]))
+
+            lines.append(f"[{number}] " + with_figures(variants[0], figure))
+        return lines
+
+
+def _letters(k: int) -> str:
+    """The letter of a note's ``k``-th variant: a to z, then aa, ab, ... (as spreadsheet
+    columns), so that an archive's hundreds of variants never run out.
+
+    >>> [_letters(k) for k in (0, 1, 25, 26, 27, 701, 702)]
+    ['a', 'b', 'z', 'aa', 'ab', 'zz', 'aaa']
+    """
+    out = ""
+    k += 1
+    while k:
+        k, r = divmod(k - 1, 26)
+        out = chr(ord("a") + r) + out
+    return out
 
 
 #: The batch table's columns: name and justification (each cell one side of a hip).
@@ -104,6 +162,9 @@ _TABLE_COLUMNS: tuple[tuple[str, Literal["left", "center", "right"]], ...] = (
     ("borderline", "center"), ("weak call", "center"), ("prosthesis", "center"),
     ("notes", "left"),
 )  # fmt: skip
+#: The headers of a table too wide for its terminal, on two lines: a header of one long word
+#: was cut to "border…", which named nothing, and held its column of "yes" and blanks as wide.
+_NARROW_HEADERS = {"gap mm": "gap\nmm", "borderline": "border\nline", "prosthesis": "pros-\nthesis"}
 #: Rows (hips, and films with none) above which the batch table is laid out by
 #: :func:`_print_plain_table` instead of by rich, which measures every cell: a table of an
 #: archive of 60,000 films took rich about 70 s; rows longer than the terminal then wrap
@@ -113,20 +174,24 @@ TABLE_RICH_MAX_ROWS = 2000
 _Cell = tuple[str, str]  # text (through term()), rich style
 
 
-def _table_rows(shown: list[dict[str, Any]], numbers: _NoteNumbers) -> list[list[_Cell]]:
-    """The batch table's rows: one per hip, one for a film with no hip."""
+def _table_rows(
+    shown: list[dict[str, Any]], numbers: _NoteNumbers, names: dict[str, str] | None = None
+) -> list[list[_Cell]]:
+    """The batch table's rows: one per hip, one for a film with no hip; a film named as
+    ``names`` gives it (:func:`_names_in_folder`), else as given."""
     rows: list[list[_Cell]] = []
     for rec in shown:
+        name = term(rec["file"] if names is None else names[rec["file"]])
         hips = rec.get("hips") or []
         if not hips:
             notes = (term(numbers.refs(_notes(rec, None))), "yellow")
-            rows.append([(term(rec["file"]), ""), ("", ""), ("-", "dim"), *[("", "")] * 4, notes])
+            rows.append([(name, ""), ("", ""), ("-", "dim"), *[("", "")] * 4, notes])
             continue
         for k, hip in enumerate(hips):
             cls = _class_text(hip)
             rows.append(
                 [
-                    (term(rec["file"]) if k == 0 else "", ""),
+                    (name if k == 0 else "", ""),
                     ("R" if hip.get("side") == "right" else "L", ""),
                     (cls, _CLASS_STYLE.get(cls, "")),
                     (_fmt_gap(hip.get("gap_mm")), ""),
@@ -139,7 +204,80 @@ def _table_rows(shown: list[dict[str, Any]], numbers: _NoteNumbers) -> list[list
     return rows
 
 
+def _natural_width(rows: list[list[_Cell]]) -> int:
+    """How wide the table is with no cell folded: as rich lays it out (an edge of one blank
+    each side, columns three apart), and as :func:`_print_plain_table` does."""
+    from rich.cells import cell_len
+
+    header = [(name, "") for name, _ in _TABLE_COLUMNS]
+    widths = [max(cell_len(row[i][0]) for row in [header, *rows]) for i in range(len(header))]
+    return sum(widths) + 3 * (len(widths) - 1) + 2
+
+
+def _names_in_folder(files: list[str]) -> tuple[str, dict[str, str]]:
+    """The folder every one of ``files`` is in (as they spell it: a common prefix of whole
+    path components, never resolved), and each file's name from it on; ``("", {})`` when
+    they share no folder but the root or the working folder.
+
+    >>> _names_in_folder(["/a/b/c/x.dcm", "/a/b/d/y.dcm"])
+    ('/a/b', {'/a/b/c/x.dcm': 'c/x.dcm', '/a/b/d/y.dcm': 'd/y.dcm'})
+    >>> _names_in_folder(["/a/x.dcm", "/b/y.dcm"])
+    ('', {})
+    """
+    parts = [f.split(os.sep) for f in files]
+    common = 0
+    folders = [p[:-1] for p in parts]  # a file's own name is never the folder
+    while all(len(f) > common and f[common] == folders[0][common] for f in folders):
+        common += 1
+    folder = os.sep.join(parts[0][:common])
+    if not folder.strip(os.sep):  # "", "/": nothing to take away
+        return "", {}
+    return folder, {f: os.sep.join(p[common:]) for f, p in zip(files, parts, strict=True)}
+
+
+def _narrow_widths(rows: list[list[_Cell]], headers: list[str], width: int) -> list[int] | None:
+    """The widths of the columns of a table too wide for a terminal ``width`` columns wide:
+    each column as narrow as its longest word (a cell folds only between words), then what is
+    left given to the file column up to its longest name (folded only when the names are
+    wider than what the other columns leave), then to the notes, then to the other columns;
+    None when the terminal is too narrow even for that (rich's own layout then, which cuts).
+
+    rich's own layout of a table too wide shrinks the widest columns first, then every column
+    evenly: at 80 columns it folded a path 8 characters a line and cut the headers
+    ("border…") while the columns of "yes" and blanks kept their width."""
+    from rich.cells import cell_len
+
+    def longest_word(text: str) -> int:
+        return max((cell_len(word) for word in text.split()), default=0)
+
+    columns = [[header, *(row[i][0] for row in rows)] for i, header in enumerate(headers)]
+    least = [max(1, *(longest_word(text) for text in column)) for column in columns]
+    most = [max(cell_len(line) for text in col for line in text.split("\n")) for col in columns]
+    room = width - 2 - 3 * (len(headers) - 1)
+    file, notes = 0, len(headers) - 1
+    # a name folds only where the rest leaves it no room (10 columns at least)
+    least[file] = min(most[file], max(10, room - sum(least[1:])))
+    left = room - sum(least)
+    if left < 0:
+        return None
+    widths = list(least)
+    for i in (file, notes, *range(1, notes)):
+        more = min(left, most[i] - widths[i])
+        widths[i] += more
+        left -= more
+    return widths
+
+
 def _print_table(console: Console, records: list[dict[str, Any]]) -> None:
+    """The batch table: a row per hip, each note written once under it (:class:`_NoteNumbers`).
+
+    On a terminal too narrow for it (80 columns: a long path was folded 8 characters a line
+    and the headers cut), the file column comes first: the files are named from the folder
+    they share, said above the table (a flat folder's films by their own names), and the file
+    column is never folded unless it alone is wider than the terminal; the headers of single
+    long words are split on two lines; the notes' numbers fold instead. A terminal wide enough
+    shows the table as it is, full paths and all; so does a file or a pipe (its console is
+    10,000 columns wide, see below), which a script may read."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -151,20 +289,40 @@ def _print_table(console: Console, records: list[dict[str, Any]]) -> None:
         _print_single(console, shown[0])
         return
     numbers = _NoteNumbers()
+    for rec in shown:
+        for hip in rec.get("hips") or [None]:
+            numbers.add(_notes(rec, hip))
     rows = _table_rows(shown, numbers)
-    legend = [(term(f"[{n}] {note}"), "dim") for note, n in numbers.numbers.items()]
+    narrow = console.is_terminal and _natural_width(rows) > console.width
+    folder = ""
+    if narrow:
+        folder, names = _names_in_folder([rec["file"] for rec in shown])
+        if folder:
+            rows = _table_rows(shown, numbers, names)
+            narrow = _natural_width(rows) > console.width
+    head = [plain(f"files in {folder}{os.sep}", style="dim")] if folder else []
+    legend = [(term(line), "dim") for line in numbers.legend()]
     if len(rows) > TABLE_RICH_MAX_ROWS:
+        if head:
+            console.print(*head)
         _print_plain_table(console, rows, legend)
         return
     table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
-    for name, justify in _TABLE_COLUMNS:
+    headers = [_NARROW_HEADERS.get(name, name) if narrow else name for name, _ in _TABLE_COLUMNS]
+    widths = _narrow_widths(rows, headers, console.width) if narrow else None
+    for i, (header, (name, justify)) in enumerate(zip(headers, _TABLE_COLUMNS, strict=True)):
         fold = name in ("file", "notes")
-        table.add_column(name, justify=justify, overflow="fold" if fold else "ellipsis")
+        table.add_column(
+            header,
+            justify=justify,
+            overflow="fold" if fold else "ellipsis",
+            width=None if widths is None else widths[i],
+        )
     for row in rows:
         table.add_row(*(Text(text, style=style) for text, style in row))
     notes = [Text(text, style=style) for text, style in legend]
     if console.is_terminal:
-        console.print(table, *notes, sep="\n")
+        console.print(*head, table, *notes, sep="\n")
         return
     # into a file or a pipe the table is as wide as its widest cell (the console is 10,000
     # columns there, so that no line is cut): every row would be padded out to it
@@ -525,11 +683,16 @@ def grade(
         list[str] | None,
         typer.Argument(
             help="DICOM, PNG, JPEG or TIFF files and folders (searched by content).",
+            # the name the usage line and "give at least one PATH" use (typer wrote "paths")
+            metavar="PATH",
             show_default=False,
         ),
     ] = None,
     json_out: Annotated[
-        bool, typer.Option("--json", help="Print one JSON record per input per line on stdout.")
+        bool,
+        typer.Option(
+            "--json", metavar="", help="Print one JSON record per input per line on stdout."
+        ),
     ] = False,
     csv_file: Annotated[
         Path | None,
@@ -550,15 +713,17 @@ def grade(
         ),
     ] = Path("brooker-out"),
     no_overlay: Annotated[
-        bool, typer.Option("--no-overlay", help="Do not write overlay PNGs.")
+        bool, typer.Option("--no-overlay", metavar="", help="Do not write overlay PNGs.")
     ] = False,
     overlay_crops: Annotated[
-        bool, typer.Option("--overlay-crops", help="Also write a zoomed crop of each hip.")
+        bool,
+        typer.Option("--overlay-crops", metavar="", help="Also write a zoomed crop of each hip."),
     ] = False,
     workers: Annotated[
         int | None,
         typer.Option(
             "--workers",
+            metavar="N",
             min=1,
             help="Worker processes (default: the cores this process may use: a cluster job's "
             "allotment, not the whole machine).",
@@ -566,12 +731,18 @@ def grade(
     ] = None,
     recursive: Annotated[
         bool,
-        typer.Option("--recursive/--no-recursive", help="Search sub-folders of folder arguments."),
+        typer.Option(
+            "--recursive/--no-recursive",
+            metavar="",
+            help="Search sub-folders of folder arguments.",
+        ),
     ] = True,
     resume: Annotated[
         bool,
         typer.Option(
-            "--resume", help="Skip inputs already in OUT/results.jsonl with the same content."
+            "--resume",
+            metavar="",
+            help="Skip inputs already in OUT/results.jsonl with the same content.",
         ),
     ] = False,
     files_from: Annotated[
@@ -593,6 +764,7 @@ def grade(
         float | None,
         typer.Option(
             "--magnification",
+            metavar="F",
             help="Magnification factor dividing (0018,1164) Imager Pixel Spacing.",
         ),
     ] = None,
@@ -616,6 +788,7 @@ def grade(
         bool,
         typer.Option(
             "--estimate-spacing",
+            metavar="",
             # ±: the source's uncertainty (config.DEFAULT_SPACING_UNCERTAINTY, not imported
             # here so that --help stays light), not the 12 % of the heads' sizes alone
             help="Films with no spacing: estimate it from the native femoral heads "
@@ -626,6 +799,7 @@ def grade(
         bool,
         typer.Option(
             "--flipped",
+            metavar="",
             help="The patient's right is on the image's right (for image files, which carry "
             "no orientation; on a DICOM it overrides the file's tags, with a caveat).",
         ),
@@ -635,7 +809,7 @@ def grade(
         typer.Option("--timeout", min=0, metavar="SECONDS", help="Time limit per file; 0: none."),
     ] = DEFAULT_TIMEOUT_S,
     quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")
+        bool, typer.Option("--quiet", "-q", metavar="", help="No progress bar and no summary.")
     ] = False,
     shard: Annotated[
         str | None,
@@ -657,7 +831,9 @@ def grade(
     report: Annotated[
         bool,
         typer.Option(
-            "--report", help="Also write OUT/report.html, a review page of the run's films."
+            "--report",
+            metavar="",
+            help="Also write OUT/report.html, a review page of the run's films.",
         ),
     ] = False,
     judges: Annotated[
@@ -666,8 +842,9 @@ def grade(
             "--judges",
             metavar="DIR",
             parser=path_parser(file_okay=False),
+            # no word longer than the help column of an 80-column terminal, or it is cut
             help="Learned judges to use instead of the shipped ones: a folder with "
-            "ho_pixels.npz and ho_fragments.npz (benchmarks/train_ho_pixels.py).",
+            "ho_pixels.npz and ho_fragments.npz, as benchmarks' train_ho_pixels.py writes.",
         ),
     ] = None,
 ) -> None:

@@ -267,7 +267,7 @@ def inspect_command(
         ),
     ],
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object instead of a table.")
+        bool, typer.Option("--json", metavar="", help="Print one JSON object instead of a table.")
     ] = False,
     pixel_spacing: Annotated[
         str | None,
@@ -297,19 +297,21 @@ def inspect_command(
     estimate_spacing: Annotated[
         bool,
         typer.Option(
-            "--estimate-spacing", help="No spacing: estimate it from the native femoral heads."
+            "--estimate-spacing",
+            metavar="",
+            help="No spacing: estimate it from the native femoral heads.",
         ),
     ] = False,
     flipped: Annotated[
         bool,
-        typer.Option("--flipped", help="The patient's right is on the image's right."),
+        typer.Option("--flipped", metavar="", help="The patient's right is on the image's right."),
     ] = False,
 ) -> None:
     """Show what the loader sees in FILE: size, spacing and its source, sides, decoder.
 
-    FILE is DICOM, PNG, JPEG or TIFF; with --ball-mm, --head-mm or --estimate-spacing, also
-    what was fitted and the spacing it gives.
+    With --ball-mm, --head-mm or --estimate-spacing, also what was fitted and its spacing.
     """
+    # (typer's help keeps the line breaks of every paragraph but the first: one line each)
     spacing = parse_spacing(pixel_spacing)
     mag = _check_magnification(magnification)
 

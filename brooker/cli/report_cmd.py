@@ -72,9 +72,12 @@ def report(
         ),
     ] = None,
     title: Annotated[
-        str | None, typer.Option("--title", help="Page title (default: the folder's name).")
+        str | None,
+        typer.Option("--title", metavar="TEXT", help="Page title (default: the folder's name)."),
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No message on stderr.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", metavar="", help="No message on stderr.")
+    ] = False,
 ) -> None:
     """Write the review page (report.html) of a graded folder from its results.jsonl."""
     from brooker.errors import OutputError
@@ -190,19 +193,23 @@ def agreement_cmd(
         ),
     ],
     json_out: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object instead of the table.")
+        bool,
+        typer.Option("--json", metavar="", help="Print one JSON object instead of the table."),
     ] = False,
     tool_column: Annotated[
         str | None,
         typer.Option(
-            "--tool-column", help="Column of the tool's classes (default: tool_class, "
-            "brooker_class, grade, ...)."
+            "--tool-column",
+            metavar="NAME",
+            help="Column of the tool's classes (default: tool_class, brooker_class, grade, ...).",
         ),
     ] = None,
     reader_column: Annotated[
         str | None,
         typer.Option(
-            "--reader-column", help="Column of the reader's classes (default: reader_class, ...)."
+            "--reader-column",
+            metavar="NAME",
+            help="Column of the reader's classes (default: reader_class, ...).",
         ),
     ] = None,
 ) -> None:
