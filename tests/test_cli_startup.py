@@ -235,6 +235,17 @@ def test_the_console_script_begins_the_server_before_importing_the_command_line(
     assert seen[-2:] == ["end", "end"]  # --version: none
 
 
+def test_dir_of_the_package_lists_its_public_names_without_importing_them() -> None:
+    """The public names are lazy: ``dir(brooker)`` listed ``Any, TYPE_CHECKING, annotations,
+    importlib`` and none of them. It lists ``__all__``, still importing nothing heavy."""
+    assert _loaded_heavy("import brooker\ndir(brooker)") == []
+    import brooker
+
+    assert dir(brooker) == sorted(brooker.__all__)
+    assert "importlib" not in dir(brooker)
+    assert all(hasattr(brooker, name) for name in dir(brooker))
+
+
 def test_the_version_is_written_once() -> None:
     """The version the installed distribution reports is brooker.__version__, a literal in
     brooker/_version.py (pyproject reads it from there; the module reads no metadata)."""
