@@ -99,3 +99,9 @@ def __getattr__(name: str) -> Any:
     value = mod if name == "errors" else getattr(mod, name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    # The public names are lazy (``__getattr__``): without this, ``dir(brooker)`` and a
+    # shell's completion showed the module's own imports (``Any``, ``importlib``) instead.
+    return sorted(__all__)

@@ -63,10 +63,12 @@ _NAMES: Final = {"png": "PNG image", "jpeg": "JPEG image", "tiff": "TIFF image"}
 #: 255) on 99.9 % of the pixels (JPEG's chroma subsampling adds a few levels of noise).
 GREY_TOLERANCE_8BIT: Final = 6.0
 
+#: Read on the command line and from Python alike: it names the option both ways, the flag
+#: first (as the project's messages name flags), then the ``AnalysisConfig`` field.
 ASSUMED_SIDES_CAVEAT: Final = (
     "image file: sides assumed from the AP convention (patient's right on the image's left); "
-    "nothing in the file says so (flipped=True / --flipped if the patient's right is on the "
-    "image's right)"
+    "nothing in the file says so (if the patient's right is on the image's right, say so: "
+    "--flipped on the command line, AnalysisConfig(flipped=True) in Python)"
 )
 
 

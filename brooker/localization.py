@@ -605,6 +605,15 @@ def analyse_scene(
     )
 
 
+#: The film's caveat when one hip is found (a hip view, or the other hip outside the film or
+#: not recognised): the record holds that hip alone, so the caveat says the other is missing
+#: rather than "not graded", which reads as a hip found on the film and left ungraded.
+ONE_HIP_CAVEAT = (
+    "only one hip was found on this film: the other hip is outside the film or was not "
+    "recognised, and nothing is graded for it"
+)
+
+
 def find_hips(
     radiograph: Radiograph,
     config: AnalysisConfig,
@@ -684,7 +693,8 @@ def find_hips(
         )
     caveats: tuple[str, ...] = ()
     if len(hips) == 1:
-        caveats = ("one hip in the field of view; the other is not graded",)
+        # the record then holds this hip alone: nothing stands for the other side
+        caveats = (ONE_HIP_CAVEAT,)
     search = HipSearch(hips=tuple(hips), caveats=caveats, candidates=searched)
     return sides_from_image_laterality(radiograph, search)
 

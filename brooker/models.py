@@ -610,6 +610,36 @@ class HipResult:
         if (self.grade is None) != (self.not_graded is not None):
             raise ValueError("a hip has either a grade or a reason it was not graded")
 
+    # The record's hip keys that are not fields here, read-only (``to_record`` writes the
+    # record from the fields, so none of these is written twice). ``side`` is
+    # ``patient_side``, under its own name.
+
+    @property
+    def brooker_class(self) -> str | None:
+        """``"0"``, ``"I"`` ... ``"IV"`` (``grade.roman``), or None for a hip not graded."""
+        return None if self.grade is None else self.grade.roman
+
+    @property
+    def gap_mm(self) -> float | None:
+        """The gap edge to edge, mm at the patient (``gap.gap_mm``): None when no gap was
+        measured (classes 0 and I, a hip not graded), 0 for class IV. Not rounded: the record
+        shows it to 0.01 mm and never across the II/III boundary
+        (:func:`brooker.units.shown_gap_mm`)."""
+        return None if self.gap is None else self.gap.gap_mm
+
+    @property
+    def gap_uncertainty_mm(self) -> float | None:
+        """The gap's measurement uncertainty, mm (``gap.uncertainty_mm``, the band
+        ``borderline`` is judged on); None when no gap was measured."""
+        return None if self.gap is None else self.gap.uncertainty_mm
+
+    @property
+    def gap_points_px(self) -> tuple[tuple[float, float], tuple[float, float]] | None:
+        """The gap's ends ``(pelvic (row, col), femoral (row, col))`` on the stored image;
+        None when no gap was measured."""
+        gap = self.gap
+        return None if gap is None else (gap.pelvic_point_px, gap.femoral_point_px)
+
     def to_record(self) -> dict[str, Any]:
         """JSON-ready dict, as the README's *JSON record* describes a hip (``grade`` and
         ``brooker_class`` null, and ``not_graded`` the reason, for a hip found but not

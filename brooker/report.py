@@ -409,7 +409,8 @@ _NUMBER = re.compile(
 
 
 def caveat_kind(text: str) -> str:
-    """A caveat's text with its numbers as ``N``, so that the summary counts kinds of caveat.
+    """A caveat's text with its numbers as ``N``: the key by which the summary counts kinds
+    of caveat (the page names each kind with :func:`kind_name`, not with this key).
 
     >>> caveat_kind("gap 10.4 mm is within its uncertainty (±0.8 mm) of 10 mm")
     'gap N mm is within its uncertainty (±N mm) of N mm'
@@ -443,33 +444,102 @@ def with_figures(text: str, figure: Callable[[int], str]) -> str:
     return _NUMBER.sub(lambda m: m.group(1) or figure(next(count)), text)
 
 
+class _Kinds:
+    """Texts counted by kind (:func:`caveat_kind`, or a key given), each kind remembered as
+    its first text and, per number in it, the smallest and largest value its texts hold: what
+    :meth:`named` names it by. Held per kind, not per text, for a run of any size."""
+
+    def __init__(self) -> None:
+        self._count: Counter[str] = Counter()
+        # kind -> (its first text, per number the (smallest, largest) as written); None in
+        # place of the numbers when its texts hold different counts of them (a literal "N")
+        self._seen: dict[str, tuple[str, list[tuple[str, str]] | None]] = {}
+
+    def add(self, text: str, kind: str | None = None) -> None:
+        key = caveat_kind(text) if kind is None else kind
+        self._count[key] += 1
+        numbers = [m.group() for m in _NUMBER.finditer(text) if m.group(1) is None]
+        seen = self._seen.get(key)
+        if seen is None:
+            self._seen[key] = (text, [(n, n) for n in numbers])
+            return
+        first, spans = seen
+        if spans is None:
+            return
+        if len(spans) != len(numbers):
+            self._seen[key] = (first, None)
+            return
+        for i, (n, (lo, hi)) in enumerate(zip(numbers, spans, strict=True)):
+            spans[i] = (min(lo, n, key=float), max(hi, n, key=float))
+
+    def _name(self, key: str) -> str:
+        first, spans = self._seen[key]
+        if spans is None:
+            return key
+        shown = iter(lo if float(lo) == float(hi) else f"{lo} to {hi}" for lo, hi in spans)
+        return _NUMBER.sub(lambda m: m.group(1) or next(shown), first)
+
+    def named(self) -> dict[str, int]:
+        """Count per kind, commonest first, each kind named by its texts: a number they all
+        share as it is, one that differs as ``"LOW to HIGH"``."""
+        names: Counter[str] = Counter()
+        for key, n in self._count.most_common():
+            names[self._name(key)] += n
+        return dict(names.most_common())
+
+
+def kind_name(texts: Iterable[str]) -> str:
+    """The name the summary gives the kind of caveat ``texts`` are (one :func:`caveat_kind`):
+    the caveat as written, but for its numbers that differ between the texts, each shown as
+    the range of its values (a per-hip figure); the tool's own constants stay as they are.
+
+    >>> kind_name(["its body begins 46 mm below", "its body begins 109 mm below"])
+    'its body begins 46 to 109 mm below'
+    >>> kind_name(["weak call (probability 0.55, under 0.7): 7 of 14 such calls were wrong",
+    ...            "weak call (probability 0.68, under 0.7): 7 of 14 such calls were wrong"])
+    'weak call (probability 0.55 to 0.68, under 0.7): 7 of 14 such calls were wrong'
+    >>> kind_name(["score -1.6, needs 3.0", "score 2.0, needs 3.0"])
+    'score -1.6 to 2.0, needs 3.0'
+    """
+    kinds = _Kinds()
+    for text in texts:
+        kinds.add(text)
+    (name,) = kinds.named()
+    return name
+
+
 def summary(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
     """Counts the page's summary shows: files by status, hips by class, spacing sources,
-    caveats (film and hip; by :func:`caveat_kind`, numbers as ``N``), reasons for not grading
-    (error codes and the reasons of films with no hip; each hip found but not graded, by the kind
-    of its reason), borderline, weak-call (``weak_call``; a record written before that field
-    existed has none and counts as not weak) and prosthesis hips.
+    caveats (film and hip; by :func:`caveat_kind`, each kind named by :func:`kind_name`),
+    reasons for not grading (error codes and the reasons of films with no hip; each hip found
+    but not graded, by the kind of its reason, named in the same way), borderline, weak-call
+    (``weak_call``; a record written before that field existed has none and counts as not
+    weak) and prosthesis hips.
     """
     from brooker.batch import counts
 
     c = counts(records)
     spacing: Counter[str] = Counter()
-    caveats: Counter[str] = Counter()
-    reasons: Counter[str] = Counter()
+    caveats = _Kinds()
+    reasons = _Kinds()
     flags: Counter[str] = Counter()
     for rec in records:
         src = (rec.get("spacing") or {}).get("source")
         spacing[str(src) if src else "none"] += 1
-        caveats.update(caveat_kind(str(x)) for x in rec.get("caveats") or [])
+        for x in rec.get("caveats") or []:
+            caveats.add(str(x))
         hips = rec.get("hips") or []
         if rec.get("status") != "ok" and not hips:
-            err = rec.get("error") or {}
-            why = caveat_kind(str(rec.get("reason") or rec.get("status")))
-            reasons[str(err.get("code") or why)] += 1
+            code = (rec.get("error") or {}).get("code")
+            if code:
+                reasons.add(str(code), kind=str(code))  # a code is its own kind
+            else:
+                reasons.add(str(rec.get("reason") or rec.get("status")))
         for hip in hips:
             if hip.get("not_graded"):  # each hip found but not graded, by kind of reason
-                reasons[caveat_kind(str(hip["not_graded"]))] += 1
-            caveats.update(caveat_kind(str(x)) for x in hip.get("caveats") or [])
+                reasons.add(str(hip["not_graded"]))
+            for x in hip.get("caveats") or []:
+                caveats.add(str(x))
             flags["borderline"] += bool(hip.get("borderline"))
             flags["weak call"] += bool(hip.get("weak_call"))
             flags["prosthesis"] += bool(hip.get("prosthesis"))
@@ -477,8 +547,8 @@ def summary(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
         "status": c["status"],
         "class": c["class"],
         "spacing": dict(spacing.most_common()),
-        "caveats": dict(caveats.most_common()),
-        "not_graded": dict(reasons.most_common()),
+        "caveats": caveats.named(),
+        "not_graded": reasons.named(),
         "hips": {
             "borderline": flags["borderline"],
             "weak call": flags["weak call"],

@@ -292,6 +292,24 @@ def test_assumed_sides_and_a_calibrated_uncertainty_read_plainly(tmp_path: Path)
     assert 0 < unc < 0.2
 
 
+def test_each_caveat_of_the_table_starts_a_row_of_its_own(tmp_path: Path) -> None:
+    """A PNG with no spacing has two caveats; the second was printed on a row with no name
+    under the first, so it read as the first one's wrapped tail. Each row is named."""
+    from PIL import Image
+
+    png = tmp_path / "film.png"
+    Image.fromarray(np.zeros((600, 800), np.uint8)).save(png)
+    caveats = json.loads(runner.invoke(app, ["inspect", str(png), "--json"]).stdout)["caveats"]
+    assert len(caveats) == 2
+    table = runner.invoke(app, ["inspect", str(png)])
+    assert table.exit_code == 0, table.output
+    named = [line.split(None, 1)[1] for line in table.stdout.splitlines()
+             if line.split(None, 1)[:1] == ["caveat"]]  # fmt: skip
+    assert len(named) == len(caveats)
+    for row, caveat in zip(named, caveats, strict=True):
+        assert caveat.startswith(row.strip())  # each row begins a caveat
+
+
 def _corrupt_tiff(path: Path, compression: str) -> Path:
     """A 16-bit TIFF whose compressed strip is damaged after its first bytes: libtiff (which
     Pillow hands compressed TIFFs to) writes about it to stderr, naming no file."""

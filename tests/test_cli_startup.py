@@ -235,7 +235,6 @@ def test_the_console_script_begins_the_server_before_importing_the_command_line(
     assert seen[-2:] == ["end", "end"]  # --version: none
 
 
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a forkserver")
 def test_ctrl_c_while_the_command_line_is_imported_exits_130_without_a_traceback() -> None:
     """A Ctrl-C in a command's first tenth of a second, while the console script's entry point
@@ -268,6 +267,18 @@ def test_ctrl_c_while_the_command_line_is_imported_exits_130_without_a_traceback
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == [130, False, True]
+
+
+def test_dir_of_the_package_lists_its_public_names_without_importing_them() -> None:
+    """The public names are lazy: ``dir(brooker)`` listed ``Any, TYPE_CHECKING, annotations,
+    importlib`` and none of them. It lists ``__all__``, still importing nothing heavy."""
+    assert _loaded_heavy("import brooker\ndir(brooker)") == []
+    import brooker
+
+    assert dir(brooker) == sorted(brooker.__all__)
+    assert "importlib" not in dir(brooker)
+    assert all(hasattr(brooker, name) for name in dir(brooker))
+
 
 def test_the_version_is_written_once() -> None:
     """The version the installed distribution reports is brooker.__version__, a literal in

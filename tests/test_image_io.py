@@ -77,6 +77,17 @@ def test_greyscale_files_load_like_dicom(files: dict[str, Path], key: str, bits:
         np.testing.assert_array_equal(rad.pixels, RAMP.astype(np.float32))
 
 
+def test_the_assumed_sides_caveat_names_the_option_for_the_command_line_and_python(
+    files: dict[str, Path],
+) -> None:
+    """The caveat is read by command-line users and Python users alike: it said
+    "flipped=True / --flipped", Python syntax first, to users of the command line."""
+    (note,) = [c for c in load_radiograph(files["png8"]).caveats if "AP convention" in c]
+    assert "--flipped on the command line" in note
+    assert "AnalysisConfig(flipped=True) in Python" in note
+    assert "flipped=True /" not in note
+
+
 def test_flipped_and_user_spacing(files: dict[str, Path]) -> None:
     rad = load_radiograph(files["png16"], pixel_spacing=(0.15, 0.16), flipped=True)
     assert rad.patient_right_on is ImageSide.RIGHT

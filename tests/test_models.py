@@ -22,3 +22,36 @@ def test_a_grading_result_is_frozen_hashable_and_pickles() -> None:
     assert back.to_record()["input_sha256"] == "ab"
     added = dataclasses.replace(res, extra={**res.extra, "peak_rss_mb": 1.0})
     assert added.to_record()["peak_rss_mb"] == 1.0
+
+
+def test_a_hips_record_fields_are_read_as_attributes_and_written_once() -> None:
+    """The README's hip table names ``gap_mm`` (and ``brooker_class``, ``gap_uncertainty_mm``,
+    ``gap_points_px``); a ``HipResult`` had none of them as attributes (the gap was only
+    ``hip.gap.gap_mm``, and ``hip.gap`` is None for classes 0 and I). They read as the record
+    does, unrounded; the record keeps its keys, none written twice."""
+    from brooker.models import BrookerGrade, GapMeasurement, HipResult, ImageSide, PatientSide
+
+    gap = GapMeasurement(9.996, (10.0, 20.0), (30.0, 40.0), uncertainty_mm=0.84)
+    hip = HipResult(PatientSide.RIGHT, ImageSide.LEFT, BrookerGrade.SPURS_NARROW_GAP,
+                    (1.0, 2.0), prosthesis=False, gap=gap)  # fmt: skip
+    assert hip.gap_mm == 9.996  # the record shows 9.99: never rounded across 10
+    assert hip.gap_uncertainty_mm == 0.84
+    assert hip.gap_points_px == ((10.0, 20.0), (30.0, 40.0))
+    assert hip.brooker_class == "III"
+    rec = hip.to_record()
+    assert rec["brooker_class"] == hip.brooker_class
+    assert rec["gap_points_px"] == [list(p) for p in hip.gap_points_px]
+    assert list(rec) == [
+        "side", "image_side", "grade", "brooker_class", "gap_mm", "gap_uncertainty_mm",
+        "gap_points_px", "borderline", "weak_call", "prosthesis", "center_px",
+        "head_radius_mm", "center_uncertainty_mm", "fragments", "caveats",
+    ]  # fmt: skip
+    none = HipResult(PatientSide.LEFT, ImageSide.RIGHT, None, (1.0, 2.0), prosthesis=False,
+                     not_graded="why")  # fmt: skip
+    assert (none.gap_mm, none.gap_uncertainty_mm, none.gap_points_px) == (None, None, None)
+    assert none.brooker_class is None
+    # read-only (Python 3.11's frozen dataclass with slots says so with a TypeError)
+    with pytest.raises((AttributeError, TypeError)):
+        hip.gap_mm = 1.0  # type: ignore[misc]
+    assert "gap_mm" not in {f.name for f in dataclasses.fields(hip)}
+    assert pickle.loads(pickle.dumps(hip)) == hip

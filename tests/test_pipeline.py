@@ -623,3 +623,36 @@ def test_a_scene_for_segmenting_a_found_hip_sets_no_detector_going() -> None:
 
     film = load_radiograph(ROOT / "sample_images" / "pelvis_1_vs_2.dcm")
     assert loc.analyse_scene(film, AnalysisConfig(), detect=False).detected is None
+
+
+def test_no_spacing_says_how_to_give_one_on_the_command_line_and_from_python(
+    tmp_path: Path,
+) -> None:
+    """``analyze`` refused a film with no spacing telling its Python caller to pass
+    ``--pixel-spacing`` or ``--ball-mm``; the message names the flags and the
+    ``AnalysisConfig`` fields that ``analyze`` takes."""
+    from brooker.errors import MissingSpacingError
+
+    with pytest.raises(MissingSpacingError) as caught:
+        analyze(_png(tmp_path))
+    message = caught.value.message
+    for flag in ("--pixel-spacing ROW,COL", "--ball-mm D", "--head-mm D", "--estimate-spacing"):
+        assert flag in message
+    assert "AnalysisConfig" in message
+    named = ("pixel_spacing=(ROW, COL)", "ball_mm=D", "head_mm=D", "estimate_spacing=True")
+    fields = {f.name for f in dataclasses.fields(AnalysisConfig)}
+    for field in named:
+        assert field in message
+        assert field.split("=")[0] in fields  # what the API takes, spelt as it takes it
+
+
+def test_a_one_hip_film_says_the_other_hip_is_missing_not_ungraded() -> None:
+    """A hip view holds one hip; its record has that hip alone. The caveat said "one hip in
+    the field of view; the other is not graded", as if a second hip were on the film and left
+    ungraded: it says the other hip was not found, and that nothing is graded for it."""
+    rec = grade_path(ROOT / "sample_images" / "hip_view_right_4.dcm", overlay=False).to_record()
+    assert [h["side"] for h in rec["hips"]] == ["right"]  # nothing stands for the left
+    (one,) = [c for c in rec["caveats"] if "one hip" in c]
+    assert "other hip is outside the film or was not recognised" in one
+    assert "nothing is graded for it" in one
+    assert "field of view" not in one

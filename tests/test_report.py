@@ -119,8 +119,9 @@ def test_a_record_without_weak_call_is_not_weak(tmp_path: Path) -> None:
 
 
 def test_summary_counts_hips_not_graded_by_kind() -> None:
-    """Hips not graded for reasons that differ only in their numbers are one kind; a film
-    whose hips were all found but not graded counts its hips, not its own reason again."""
+    """Hips not graded for reasons that differ only in their numbers are one kind (named with
+    the range of the number that differs); a film whose hips were all found but not graded
+    counts its hips, not its own reason again."""
     why = (
         "a spur or bridge was seen, but the femur is not segmented as bone up to the greater "
         "trochanter (its body begins {} mm below the head's centre)"
@@ -132,11 +133,12 @@ def test_summary_counts_hips_not_graded_by_kind() -> None:
         {"status": "ungradable", "reason": "right hip found, not graded: " + why.format(90),
          "hips": [{"grade": None, "not_graded": why.format(90)}]}
     ]  # fmt: skip
-    assert report.summary(recs)["not_graded"] == {why.format("N"): 3}
+    assert report.summary(recs)["not_graded"] == {why.format("41 to 94"): 3}
 
 
 def test_summary_counts_caveats_by_kind() -> None:
-    """Caveats that differ only in their numbers are one kind, counted together."""
+    """Caveats that differ only in their numbers are one kind, counted together, and named
+    with the range of the number that differs."""
     recs = [
         {"status": "ok", "hips": [{"grade": 0, "caveats": [
             "the femur is not segmented as bone up to the greater trochanter (its body begins "
@@ -146,7 +148,8 @@ def test_summary_counts_caveats_by_kind() -> None:
     ]  # fmt: skip
     s = report.summary(recs)
     assert s["caveats"] == {
-        "the femur is not segmented as bone up to the greater trochanter (its body begins N mm "
+        "the femur is not segmented as bone up to the greater trochanter (its body begins 46 to "
+        "109 mm "
         "below the head's centre): pieces of the trochanter may be read as femoral spurs or "
         "islands, and a gap measured to the wrong bone (check the overlay)": 3
     }
@@ -175,7 +178,37 @@ def test_caveat_kinds_take_a_minus_sign_with_its_number() -> None:
     assert report.caveat_kind("T-1 at 0.5-1.0 mm") == "T-N at N-N mm"
     recs = [{"file": f, "status": "ungradable", "reason": r} for f, r in (("a", neg), ("b", pos))]
     s = report.summary(recs)
-    assert s["not_graded"] == {"no hip joint found (best hip-region score N, needs N)": 2}
+    assert s["not_graded"] == {
+        "no hip joint found (best hip-region score -1.6 to 2.0, needs 0.5)": 2
+    }
+
+
+def test_the_summary_names_a_kind_of_caveat_by_its_own_words(tmp_path: Path) -> None:
+    """A kind of caveat was shown with every number as "N", the tool's own constants too
+    ("weak call (probability N, under N) ... N of N calls"): it is shown as written, the
+    numbers its caveats share kept, a per-hip figure that differs as its range; a kind of one
+    caveat is that caveat."""
+    weak = ("the class rests on a weak call (probability {}, under 0.7): held out on the team's "
+            "films, 7 of 14 calls this weak were wrong")  # fmt: skip
+    placed = ("centred where the hip detector put it (on real films a median 6 mm from the "
+              "head's true centre, over 13 mm for 1 hip in 10) and drawn as a typical 47 mm "
+              "head")  # fmt: skip
+    recs = [
+        {"file": f"{p}.dcm", "status": "ok", "caveats": ["(0018,5101) View Position PA"],
+         "hips": [{"side": "right", "grade": 2, "brooker_class": "II",
+                   "caveats": [weak.format(p), placed]}]}
+        for p in (0.62, 0.55, 0.68)
+    ]  # fmt: skip
+    assert report.summary(recs)["caveats"] == {
+        weak.format("0.55 to 0.68"): 3,
+        placed: 3,
+        "(0018,5101) View Position PA": 3,
+    }
+    page = report.render_report(recs, out_dir=tmp_path, thumbnails={})
+    summary = re.search(r'<section class="summary".*?</section>', page, flags=re.S)
+    assert summary is not None
+    assert "7 of 14 calls" in summary.group()
+    assert " N " not in summary.group()
 
 
 def test_self_contained_no_network(run: tuple[Path, str]) -> None:

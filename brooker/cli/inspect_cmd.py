@@ -249,8 +249,10 @@ def _print_table(rec: dict[str, Any]) -> None:
         )
     for name, value in rows:  # values quote header text: never markup, no control characters
         table.add_row(name, plain(value) if isinstance(value, str) else value)
-    for k, note in enumerate(rec["caveats"]):
-        table.add_row("caveat" if k == 0 else "", plain(note, style="yellow"))
+    # each caveat on a row of its own named "caveat" (as grade gives each its own "note:"):
+    # a row with no name reads as the wrapped tail of the caveat above it
+    for note in rec["caveats"]:
+        table.add_row("caveat", plain(note, style="yellow"))
     console.print(table)
 
 
