@@ -1609,10 +1609,19 @@ def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return [rec for rec in as_read if rec is not None]
 
 
-def _forget_records(results_file: str | os.PathLike[str], files: Sequence[str]) -> None:
+def _forget_records(
+    results_file: str | os.PathLike[str], files: Sequence[str], out_dir: str | None = None
+) -> None:
     """Take the records of ``files`` out of ``results_file`` (rewritten atomically, only when
     it holds any): a run without resume grades them again (an edited film, most often), and
     their new records must not stand beside the old ones. Records of other files stay.
+
+    With ``out_dir``, the overlays (and hip crops) those records name in ``out_dir`` go first
+    (:func:`_remove_forgotten_overlays`), as ``brooker grade`` removes an earlier run's
+    before it starts afresh: a film graded again with ``overlay=False``, or under another
+    ``names``, kept the old picture, named by no record. Removed before the records, while
+    they still name them: a stop in between leaves records whose pictures are gone, which
+    grading them again redraws, never a picture no record names.
 
     A record is one of ``files`` when its path, resolved as ``--resume`` resolves it (from
     this working folder), is one of theirs. Each record's folder is resolved once, and only a
@@ -1635,8 +1644,50 @@ def _forget_records(results_file: str | os.PathLike[str], files: Sequence[str]) 
     recs = read_records(results_file)
     kept = [r for r in recs if not again(r)]
     if len(kept) < len(recs):
+        if out_dir is not None:
+            forgotten = [r for r in recs if again(r)]
+            _remove_forgotten_overlays(out_dir, forgotten, kept)
         data = "".join(record_line(r) + "\n" for r in kept).encode("utf-8")
         atomic_write_bytes(results_file, data)
+
+
+def _remove_forgotten_overlays(
+    out_dir: str, forgotten: Sequence[Mapping[str, Any]], kept: Sequence[Mapping[str, Any]]
+) -> None:
+    """Remove the overlays the ``forgotten`` records name, with their hip crops, from
+    ``out_dir``: only a picture that lies in ``out_dir`` (the record's ``overlay`` resolved
+    there), is a drawn overlay (:func:`_is_drawn_overlay`: a regular 8-bit RGB PNG, not a
+    link) and that no ``kept`` record names; never anything else.
+
+    Raises
+    ------
+    OutputError
+        A picture that cannot be removed (``output_not_writable``), before the records are
+        touched."""
+    here = os.path.realpath(out_dir)
+    named = {
+        os.path.basename(str(r["overlay"])) for r in kept if isinstance(r.get("overlay"), str)
+    }
+    doomed: list[str] = []
+    for rec in forgotten:
+        shown = rec.get("overlay")
+        if not isinstance(shown, str) or not shown.endswith(".png"):
+            continue
+        if os.path.realpath(os.path.dirname(shown) or os.curdir) != here:
+            continue  # drawn into another folder: not this run's to remove
+        stem = os.path.basename(shown)[: -len(".png")]
+        for name in (f"{stem}.png", f"{stem}-right.png", f"{stem}-left.png"):
+            path = os.path.join(out_dir, name)
+            if name not in named and _is_drawn_overlay(path):
+                doomed.append(path)
+    for path in doomed:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise OutputError(f"cannot remove an earlier run's overlay: {reason}", path) from None
 
 
 #: The start of a line that :func:`json.loads` may not read as UTF-8 (a NUL in its first two
@@ -2144,7 +2195,12 @@ def grade_many(
     results_file : str or Path, optional
         Defaults to ``out_dir/results.jsonl``; each result is appended and fsynced before it
         is yielded. Without ``resume`` the records it already holds of the inputs graded now
-        are taken out first (one record per input, the latest); other files' records stay.
+        are taken out first (one record per input, the latest), and the overlays (and hip
+        crops) they name in ``out_dir`` are removed before them, whatever ``overlay``: a film
+        graded again never keeps a picture of its earlier analysis that no record names.
+        Other files' records stay, and their overlays: unlike ``brooker grade``, which
+        starts its results file afresh and so removes every overlay of the earlier run, this
+        function adds to the file it is given.
     recursive : bool
         Search sub-folders of folder arguments.
     names : mapping, optional
@@ -2175,6 +2231,9 @@ def grade_many(
         version: raised before any file is written, when iteration starts.
         (``ConfigError`` is also a ``ValueError``, which a negative ``workers`` raised
         before.)
+    OutputError
+        An earlier overlay of an input graded again cannot be removed (see ``results_file``):
+        raised when iteration starts, before any record is touched.
 
     Examples
     --------
@@ -2218,7 +2277,11 @@ def grade_many(
         snapshot = None  # the records it dropped are freed
         files = [f for f in files if f not in done]
     elif results_file is not None and forget:
-        _forget_records(results_file, files)
+        # the records of the films graded again go, and the pictures they name in out_dir
+        # with them (as `brooker grade` removes an earlier run's): overlay=False, or other
+        # names, left the old picture beside a record that names none. Only those films':
+        # grade_many keeps the other records of the file, so it owns no more of the folder
+        _forget_records(results_file, files, out)
     if workers is None:
         workers = usable_cpus()
     if out is not None:

@@ -403,6 +403,48 @@ def test_a_run_takes_away_the_temporary_files_of_the_films_it_grades(tmp_path: P
     assert _temporaries(out) == [other.name]
 
 
+def drawing_grade(path, config=None, *, out_dir=None, overlay=True,  # type: ignore[no-untyped-def]
+                  overlay_crops=False, overlay_name=None, **kwargs):  # fmt: skip
+    """:func:`fake_grade`, drawing an overlay (an 8-bit RGB PNG, and hip crops) as
+    grade_path does."""
+    from brooker.overlay import encode_png, overlay_name_for
+
+    result = fake_grade(path)
+    if not (overlay and out_dir):
+        return result
+    stem = Path(out_dir) / (overlay_name or overlay_name_for(path))
+    rgb = encode_png(np.zeros((2, 2, 3), np.uint8))
+    for suffix in ("", "-right", "-left") if overlay_crops else ("",):
+        Path(f"{stem}{suffix}.png").write_bytes(rgb)
+    return dataclasses.replace(result, overlay=f"{stem}.png")
+
+
+def test_grading_a_film_again_without_an_overlay_takes_its_old_one_away(tmp_path: Path):
+    """grade_many without resume takes the records of the films it grades again out of the
+    results file, but their pictures stayed: graded again with overlay=False (or under other
+    names), a film kept an overlay of its earlier analysis that no record named. They go now,
+    crops too; another film's record and overlay stay (the function adds to the file)."""
+    film = _write(tmp_path / "in" / "IM1", b"one")
+    other = _write(tmp_path / "in" / "IM2", b"two")
+    out = tmp_path / "out"
+    first = {Path(r["file"]).name: r for r in _records(batch.grade_many(
+        [film, other], workers=0, out_dir=out, overlay_crops=True, grade_fn=drawing_grade))}
+    assert len(list(out.glob("*.png"))) == 6
+    kept = Path(first["IM2"]["overlay"])
+    keep_too = out / "IM1-0123456789abcdef-notes.png"  # the user's, beside them: never touched
+    keep_too.write_bytes(kept.read_bytes())
+    (again,) = _records(
+        batch.grade_many([film], workers=0, out_dir=out, overlay=False, grade_fn=drawing_grade)
+    )
+    assert again["overlay"] is None
+    assert sorted(p.name for p in out.glob("*.png")) == sorted(
+        [kept.name, f"{kept.stem}-right.png", f"{kept.stem}-left.png", keep_too.name]
+    )
+    recs = {Path(r["file"]).name: r for r in batch.read_records(out / batch.RESULTS_NAME)}
+    assert recs["IM1"]["overlay"] is None
+    assert recs["IM2"]["overlay"] == str(kept)
+
+
 def test_missing_file_gets_a_record(tmp_path: Path):
     (rec,) = _records(batch.grade_many([tmp_path / "gone.dcm"], workers=1, grade_fn=fake_grade))
     assert rec["status"] == "error"
