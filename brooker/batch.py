@@ -7,10 +7,14 @@ safely:
   (and PNG, JPEG and TIFF images, by their signatures: :func:`brooker.image_io.image_kind`) by
   content, never by extension: the 128-byte preamble followed by ``DICM``, or, for files
   written without a preamble, a plausible first data element (group 0002 or 0008, increasing
-  tags, a valid VR or a sane length) read from the first few kilobytes. A DICOMDIR (a media
-  folder's index: :func:`is_dicomdir_head`) is skipped and counted. Files named explicitly
-  are always attempted, so a broken file given by name gets an ``error`` record. The order is
-  deterministic (sorted by path string).
+  tags, a valid VR or a sane length) read from the first few kilobytes. A file whose content
+  is not recognised is skipped and named (:attr:`Discovery.skipped_files`), unless its *name*
+  says it is a film (:data:`IMAGE_SUFFIXES`): that one is an input and gets its ``error``
+  record, as it would named on the command line, so a damaged film in an archive is never
+  silently missing. A DICOMDIR (a media folder's index: :func:`is_dicomdir_head`) and a
+  macOS resource fork (``._IM0001.dcm``: :func:`is_apple_double`) are skipped and counted.
+  Files named explicitly are always attempted, so a broken file given by name gets an
+  ``error`` record. The order is deterministic (sorted by path string).
 - **Sharding** (:func:`shard_of`). ``--shard I/N`` keeps the inputs whose stable hash (SHA-256
   of the normalised path string) is ``I`` modulo ``N``; ``I`` counts from 0 (``0/4`` ... ``3/4``),
   as ``SLURM_ARRAY_TASK_ID`` does for ``--array=0-3``.
@@ -220,6 +224,35 @@ def _dicom_head(head: bytes) -> bool:
     )
 
 
+#: File-name endings (compared without case) that say a file is a film: one of these found in a
+#: folder whose content is neither DICOM nor PNG/JPEG/TIFF is an input all the same, and gets
+#: the ``error`` record it gets when named on the command line (``not_dicom``: an empty file,
+#: a text file, a film whose ``DICM`` marker was overwritten), not a silent skip. Folders are
+#: still searched by content (archives hold DICOM files with no extension, and readme files,
+#: indexes, reports beside them): the name only keeps a damaged film from disappearing.
+IMAGE_SUFFIXES: Final = (".dcm", ".dicom", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
+
+#: The first bytes of an AppleDouble file (``._NAME``: the resource fork and attributes that
+#: macOS writes beside every file it copies to a FAT, exFAT or network volume).
+_APPLE_DOUBLE_MAGIC: Final = b"\x00\x05\x16\x07"
+
+
+def named_like_a_film(name: str) -> bool:
+    """Whether a file's name ends in one of :data:`IMAGE_SUFFIXES` (any case).
+
+    >>> named_like_a_film("IM0001.DCM"), named_like_a_film("readme.txt")
+    (True, False)
+    """
+    return name.lower().endswith(IMAGE_SUFFIXES)
+
+
+def is_apple_double(name: str, head: bytes) -> bool:
+    """Whether a file is macOS's AppleDouble companion of another (``._IM0001.dcm`` beside
+    ``IM0001.dcm`` on a USB stick that a Mac wrote): named like a film, it is none, and every
+    film of such an archive has one."""
+    return name.startswith("._") and head[:4] == _APPLE_DOUBLE_MAGIC
+
+
 @dataclass(frozen=True, slots=True)
 class Discovery:
     """What :func:`discover` found.
@@ -227,7 +260,9 @@ class Discovery:
     ``files`` are the inputs to grade, sorted by path string, without duplicates (a file named
     twice, or found by two arguments, is graded once). ``missing`` lists named paths that do not
     exist (also in ``files``: they get a ``not_found`` record). ``skipped_non_dicom`` counts
-    regular files found in folders that are not DICOM. ``skipped_special`` lists what was found
+    regular files found in folders that are neither DICOM nor an image, by content, and not
+    named like one (:data:`IMAGE_SUFFIXES`: those are in ``files``, and get an ``error``
+    record); ``skipped_files`` names them. ``skipped_special`` lists what was found
     in folders but is not a regular file (FIFOs, devices, sockets, dangling links): never
     opened, counted and reported. Files and sub-folders that cannot be read are in ``files``
     (they get an ``unreadable`` record) and listed in ``unreadable``.
@@ -245,6 +280,13 @@ class Discovery:
     run_folders: tuple[str, ...] = ()
     """Folders holding another brooker run's output (:func:`is_run_folder`): the files that
     run wrote there (:func:`run_outputs`) are not inputs; anything else in them is."""
+    skipped_files: tuple[str, ...] = ()
+    """The files ``skipped_non_dicom`` counts, sorted: a readme, a report, a DICOMDIR-less
+    index, an extensionless file that is not DICOM; never one named like a film. macOS
+    resource forks (:func:`is_apple_double`) are among them."""
+    empty_folders: tuple[str, ...] = ()
+    """Folder arguments (as given, normalised) in which nothing to grade was found: with other
+    inputs beside them the run goes on, and says so (a mistyped or unmounted folder)."""
 
 
 def _is_regular(entry: os.DirEntry[str]) -> bool:
@@ -434,6 +476,7 @@ def discover(
     indexes: list[str] = []  # DICOMDIR files in folders
     run_folders: list[str] = []  # folders holding another run's output
     searched: set[str] = set()  # real paths of the folders searched
+    empty: list[str] = []  # folder arguments in which nothing to grade was found
 
     def add(p: str) -> None:
         key = os.path.realpath(p)
@@ -501,6 +544,11 @@ def discover(
                     indexes.append(fp)  # a CD's or an export's index: its images are here
                 elif is_dicom or image_kind(fp) is not None:
                     add(fp)
+                elif named_like_a_film(entry.name) and not is_apple_double(entry.name, head):
+                    # its name says it is a film and its content is not one (its DICM marker
+                    # overwritten, emptied, truncated to text): graded, it gets the error
+                    # record it gets when named, instead of vanishing among the skipped
+                    add(fp)
                 else:
                     skipped.append(fp)
 
@@ -512,7 +560,10 @@ def discover(
             continue
         p = _norm(raw)
         if os.path.isdir(p):
+            before = len(found), len(unreadable)
             walk(p)
+            if (len(found), len(unreadable)) == before and not _found_under(p, found):
+                empty.append(p)  # nothing to grade in it (and none found there before)
         elif os.path.lexists(p) or os.path.exists(p):
             add(p)  # any kind: named files are always attempted (and refused if special)
         else:
@@ -522,15 +573,26 @@ def discover(
     def not_graded(p: str) -> bool:  # a file named as well gets its record: not skipped
         return p not in files and os.path.realpath(p) not in found
 
+    skipped_files = tuple(sorted({p for p in skipped if not_graded(p)}))
     return Discovery(
         files=tuple(sorted(files)),
         missing=tuple(sorted(set(missing))),
-        skipped_non_dicom=len({p for p in skipped if not_graded(p)}),
+        skipped_non_dicom=len(skipped_files),
+        skipped_files=skipped_files,
+        empty_folders=tuple(dict.fromkeys(empty)),
         skipped_dicomdir=len({p for p in indexes if not_graded(p)}),
         skipped_special=tuple(sorted({p for p in special if not_graded(p)})),
         unreadable=tuple(sorted(set(unreadable))),
         run_folders=tuple(sorted(set(run_folders))),
     )
+
+
+def _found_under(folder: str, found: Mapping[str, str]) -> bool:
+    """Whether a file already found (``found``: real path -> path) lies in ``folder``: a
+    folder named twice, or inside another folder argument, is searched once and is not
+    empty for it."""
+    real = os.path.join(os.path.realpath(folder), "")
+    return any(key.startswith(real) for key in found)
 
 
 def input_paths(
@@ -1200,7 +1262,8 @@ def earlier_overlays(out_dir: str | os.PathLike[str], suffix: str = "") -> list[
     crops = False
     with contextlib.suppress(OSError, ValueError, AttributeError):
         with open(os.path.join(out, f"manifest{suffix}.json"), "rb") as fh:
-            crops = json.loads(fh.read(1 << 20)).get("options", {}).get("overlay_crops") is True
+            # read whole: a manifest naming many skipped files is over a megabyte
+            crops = json.loads(fh.read()).get("options", {}).get("overlay_crops") is True
     others = [
         n
         for n in names - own

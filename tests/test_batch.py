@@ -163,12 +163,12 @@ def test_part10_file_is_dicom(tmp_path: Path):
 @pytest.mark.shared
 def test_every_zoo_file_is_found(zoo_dir: Path):
     found = batch.discover([zoo_dir])
-    # This one starts with a stray byte before (0008,0005): not DICOM from its first byte
-    # (pydicom reads it as one bogus element), so a folder search skips it; named, it is tried.
-    junk = "pydicom_no_meta_no_preamble.dcm"
-    dcm = sorted(str(p) for p in zoo_dir.glob("*.dcm") if p.name != junk)
+    # pydicom_no_meta_no_preamble.dcm starts with a stray byte before (0008,0005): not DICOM
+    # from its first byte (pydicom reads it as one bogus element), but named like a film, so
+    # it is tried (and gets its record), as when it is named
+    dcm = sorted(str(p) for p in zoo_dir.glob("*.dcm"))
     assert [f for f in found.files if f.endswith(".dcm")] == dcm
-    assert found.skipped_non_dicom == 1 + sum(
+    assert found.skipped_non_dicom == sum(
         1 for p in zoo_dir.iterdir() if p.is_file() and not p.name.endswith(".dcm")
     )
 
@@ -176,8 +176,10 @@ def test_every_zoo_file_is_found(zoo_dir: Path):
 def test_discover_nested_tree(tree: Path):
     found = batch.discover([tree])
     rel = [os.path.relpath(f, tree) for f in found.files]
-    assert rel == ["a/IM0001", "b/IM0001", "b/deep/scan.dcm", "c/x", "c/y"]
-    assert found.skipped_non_dicom == 3
+    # b/image.png is no image, but named like one: an input, which gets its error record
+    assert rel == ["a/IM0001", "b/IM0001", "b/deep/scan.dcm", "b/image.png", "c/x", "c/y"]
+    assert found.skipped_non_dicom == 2
+    assert found.skipped_files == (str(tree / "empty"), str(tree / "notes.txt"))
     assert found.missing == ()
 
 
@@ -219,11 +221,54 @@ def test_a_named_file_is_not_also_counted_as_skipped(tree: Path):
     found = batch.discover([tree, tree / "notes.txt", fifo])
     assert str(tree / "notes.txt") in found.files
     assert str(fifo) in found.files
-    assert found.skipped_non_dicom == 2  # b/image.png and empty, not notes.txt
+    assert found.skipped_non_dicom == 1  # empty, not notes.txt
+    assert found.skipped_files == (str(tree / "empty"),)
     assert found.skipped_special == ()
     alone = batch.discover([tree])
-    assert alone.skipped_non_dicom == 3
+    assert alone.skipped_non_dicom == 2
     assert alone.skipped_special == (str(fifo),)
+
+
+def test_a_damaged_film_in_a_folder_gets_a_record_and_the_skipped_are_named(tmp_path: Path):
+    """A film whose DICM marker was overwritten, an emptied one, a text file named .dcm: found
+    in a folder they were skipped and only counted (no record, named nowhere), while named on
+    the command line each got its not_dicom record. A name that says film makes them inputs;
+    what is still skipped (a readme, an extensionless file that is no DICOM, the resource
+    fork a Mac writes beside every film it copies) is named."""
+    d = tmp_path / "archive"
+    _write(d / "IM0001.dcm", b"good")
+    (d / "IM0002.dcm").write_bytes(b"\0" * 128 + b"XXXX" + b"\x02\x00\x01\x00OB\0\0")
+    (d / "empty.DCM").write_bytes(b"")
+    (d / "notes.dicom").write_text("not a film\n")
+    (d / "scan.TIFF").write_bytes(b"%PDF-1.7\n" + b"\0" * 200)
+    (d / "readme.txt").write_text("an archive's readme\n")
+    (d / "VERSION").write_text("3\n")
+    (d / "._IM0001.dcm").write_bytes(b"\x00\x05\x16\x07" + b"\0" * 60)  # AppleDouble
+    found = batch.discover([d])
+    assert [Path(f).name for f in found.files] == [
+        "IM0001.dcm", "IM0002.dcm", "empty.DCM", "notes.dicom", "scan.TIFF"
+    ]  # fmt: skip
+    assert found.skipped_files == tuple(str(d / n) for n in ("._IM0001.dcm", "VERSION",
+                                                            "readme.txt"))  # fmt: skip
+    assert found.skipped_non_dicom == 3
+    damaged = batch.grade_one(str(d / "IM0002.dcm"), overlay=False).to_record()
+    assert damaged["error"]["code"] == "not_dicom"  # as when it is named
+
+
+def test_folder_arguments_with_nothing_to_grade_are_named(tmp_path: Path):
+    """An empty folder among other inputs was dropped without a word; a folder searched
+    already (named twice, or inside another argument) is not empty for it."""
+    films = tmp_path / "films"
+    _write(films / "IM1", b"one")
+    _write(films / "sub" / "IM2", b"two")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    text = tmp_path / "text"
+    text.mkdir()
+    (text / "readme.txt").write_text("no film here")
+    found = batch.discover([films, empty, text, films / ".", films / "sub"])
+    assert found.empty_folders == (str(empty), str(text))
+    assert batch.discover([films]).empty_folders == ()
 
 
 def test_read_files_from(tmp_path: Path):
@@ -302,7 +347,7 @@ def test_records_identical_for_any_worker_count(tree: Path, tmp_path: Path):
     recs = runs[1]
     assert [r["file"] for r in recs] == list(batch.discover([tree]).files)
     # repeated names stay apart; each record has its content key
-    assert len({r["file"] for r in recs}) == 5
+    assert len({r["file"] for r in recs}) == 6
     assert all(len(r["input_sha256"]) == 64 for r in recs)
     by_name = {os.path.relpath(r["file"], tree): r for r in recs}
     assert by_name["c/x"]["status"] == "ungradable"
