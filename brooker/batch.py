@@ -7,10 +7,14 @@ safely:
   (and PNG, JPEG and TIFF images, by their signatures: :func:`brooker.image_io.image_kind`) by
   content, never by extension: the 128-byte preamble followed by ``DICM``, or, for files
   written without a preamble, a plausible first data element (group 0002 or 0008, increasing
-  tags, a valid VR or a sane length) read from the first few kilobytes. A DICOMDIR (a media
-  folder's index: :func:`is_dicomdir_head`) is skipped and counted. Files named explicitly
-  are always attempted, so a broken file given by name gets an ``error`` record. The order is
-  deterministic (sorted by path string).
+  tags, a valid VR or a sane length) read from the first few kilobytes. A file whose content
+  is not recognised is skipped and named (:attr:`Discovery.skipped_files`), unless its *name*
+  says it is a film (:data:`IMAGE_SUFFIXES`): that one is an input and gets its ``error``
+  record, as it would named on the command line, so a damaged film in an archive is never
+  silently missing. A DICOMDIR (a media folder's index: :func:`is_dicomdir_head`) and a
+  macOS resource fork (``._IM0001.dcm``: :func:`is_apple_double`) are skipped and counted.
+  Files named explicitly are always attempted, so a broken file given by name gets an
+  ``error`` record. The order is deterministic (sorted by path string).
 - **Sharding** (:func:`shard_of`). ``--shard I/N`` keeps the inputs whose stable hash (SHA-256
   of the normalised path string) is ``I`` modulo ``N``; ``I`` counts from 0 (``0/4`` ... ``3/4``),
   as ``SLURM_ARRAY_TASK_ID`` does for ``--array=0-3``.
@@ -220,6 +224,35 @@ def _dicom_head(head: bytes) -> bool:
     )
 
 
+#: File-name endings (compared without case) that say a file is a film: one of these found in a
+#: folder whose content is neither DICOM nor PNG/JPEG/TIFF is an input all the same, and gets
+#: the ``error`` record it gets when named on the command line (``not_dicom``: an empty file,
+#: a text file, a film whose ``DICM`` marker was overwritten), not a silent skip. Folders are
+#: still searched by content (archives hold DICOM files with no extension, and readme files,
+#: indexes, reports beside them): the name only keeps a damaged film from disappearing.
+IMAGE_SUFFIXES: Final = (".dcm", ".dicom", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
+
+#: The first bytes of an AppleDouble file (``._NAME``: the resource fork and attributes that
+#: macOS writes beside every file it copies to a FAT, exFAT or network volume).
+_APPLE_DOUBLE_MAGIC: Final = b"\x00\x05\x16\x07"
+
+
+def named_like_a_film(name: str) -> bool:
+    """Whether a file's name ends in one of :data:`IMAGE_SUFFIXES` (any case).
+
+    >>> named_like_a_film("IM0001.DCM"), named_like_a_film("readme.txt")
+    (True, False)
+    """
+    return name.lower().endswith(IMAGE_SUFFIXES)
+
+
+def is_apple_double(name: str, head: bytes) -> bool:
+    """Whether a file is macOS's AppleDouble companion of another (``._IM0001.dcm`` beside
+    ``IM0001.dcm`` on a USB stick that a Mac wrote): named like a film, it is none, and every
+    film of such an archive has one."""
+    return name.startswith("._") and head[:4] == _APPLE_DOUBLE_MAGIC
+
+
 @dataclass(frozen=True, slots=True)
 class Discovery:
     """What :func:`discover` found.
@@ -227,7 +260,9 @@ class Discovery:
     ``files`` are the inputs to grade, sorted by path string, without duplicates (a file named
     twice, or found by two arguments, is graded once). ``missing`` lists named paths that do not
     exist (also in ``files``: they get a ``not_found`` record). ``skipped_non_dicom`` counts
-    regular files found in folders that are not DICOM. ``skipped_special`` lists what was found
+    regular files found in folders that are neither DICOM nor an image, by content, and not
+    named like one (:data:`IMAGE_SUFFIXES`: those are in ``files``, and get an ``error``
+    record); ``skipped_files`` names them. ``skipped_special`` lists what was found
     in folders but is not a regular file (FIFOs, devices, sockets, dangling links): never
     opened, counted and reported. Files and sub-folders that cannot be read are in ``files``
     (they get an ``unreadable`` record) and listed in ``unreadable``.
@@ -245,6 +280,13 @@ class Discovery:
     run_folders: tuple[str, ...] = ()
     """Folders holding another brooker run's output (:func:`is_run_folder`): the files that
     run wrote there (:func:`run_outputs`) are not inputs; anything else in them is."""
+    skipped_files: tuple[str, ...] = ()
+    """The files ``skipped_non_dicom`` counts, sorted: a readme, a report, a DICOMDIR-less
+    index, an extensionless file that is not DICOM; never one named like a film. macOS
+    resource forks (:func:`is_apple_double`) are among them."""
+    empty_folders: tuple[str, ...] = ()
+    """Folder arguments (as given, normalised) in which nothing to grade was found: with other
+    inputs beside them the run goes on, and says so (a mistyped or unmounted folder)."""
 
 
 def _is_regular(entry: os.DirEntry[str]) -> bool:
@@ -434,6 +476,7 @@ def discover(
     indexes: list[str] = []  # DICOMDIR files in folders
     run_folders: list[str] = []  # folders holding another run's output
     searched: set[str] = set()  # real paths of the folders searched
+    empty: list[str] = []  # folder arguments in which nothing to grade was found
 
     def add(p: str) -> None:
         key = os.path.realpath(p)
@@ -501,6 +544,11 @@ def discover(
                     indexes.append(fp)  # a CD's or an export's index: its images are here
                 elif is_dicom or image_kind(fp) is not None:
                     add(fp)
+                elif named_like_a_film(entry.name) and not is_apple_double(entry.name, head):
+                    # its name says it is a film and its content is not one (its DICM marker
+                    # overwritten, emptied, truncated to text): graded, it gets the error
+                    # record it gets when named, instead of vanishing among the skipped
+                    add(fp)
                 else:
                     skipped.append(fp)
 
@@ -512,7 +560,10 @@ def discover(
             continue
         p = _norm(raw)
         if os.path.isdir(p):
+            before = len(found), len(unreadable)
             walk(p)
+            if (len(found), len(unreadable)) == before and not _found_under(p, found):
+                empty.append(p)  # nothing to grade in it (and none found there before)
         elif os.path.lexists(p) or os.path.exists(p):
             add(p)  # any kind: named files are always attempted (and refused if special)
         else:
@@ -522,15 +573,26 @@ def discover(
     def not_graded(p: str) -> bool:  # a file named as well gets its record: not skipped
         return p not in files and os.path.realpath(p) not in found
 
+    skipped_files = tuple(sorted({p for p in skipped if not_graded(p)}))
     return Discovery(
         files=tuple(sorted(files)),
         missing=tuple(sorted(set(missing))),
-        skipped_non_dicom=len({p for p in skipped if not_graded(p)}),
+        skipped_non_dicom=len(skipped_files),
+        skipped_files=skipped_files,
+        empty_folders=tuple(dict.fromkeys(empty)),
         skipped_dicomdir=len({p for p in indexes if not_graded(p)}),
         skipped_special=tuple(sorted({p for p in special if not_graded(p)})),
         unreadable=tuple(sorted(set(unreadable))),
         run_folders=tuple(sorted(set(run_folders))),
     )
+
+
+def _found_under(folder: str, found: Mapping[str, str]) -> bool:
+    """Whether a file already found (``found``: real path -> path) lies in ``folder``: a
+    folder named twice, or inside another folder argument, is searched once and is not
+    empty for it."""
+    real = os.path.join(os.path.realpath(folder), "")
+    return any(key.startswith(real) for key in found)
 
 
 def input_paths(
@@ -1200,7 +1262,8 @@ def earlier_overlays(out_dir: str | os.PathLike[str], suffix: str = "") -> list[
     crops = False
     with contextlib.suppress(OSError, ValueError, AttributeError):
         with open(os.path.join(out, f"manifest{suffix}.json"), "rb") as fh:
-            crops = json.loads(fh.read(1 << 20)).get("options", {}).get("overlay_crops") is True
+            # read whole: a manifest naming many skipped files is over a megabyte
+            crops = json.loads(fh.read()).get("options", {}).get("overlay_crops") is True
     others = [
         n
         for n in names - own
@@ -1609,10 +1672,19 @@ def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return [rec for rec in as_read if rec is not None]
 
 
-def _forget_records(results_file: str | os.PathLike[str], files: Sequence[str]) -> None:
+def _forget_records(
+    results_file: str | os.PathLike[str], files: Sequence[str], out_dir: str | None = None
+) -> None:
     """Take the records of ``files`` out of ``results_file`` (rewritten atomically, only when
     it holds any): a run without resume grades them again (an edited film, most often), and
     their new records must not stand beside the old ones. Records of other files stay.
+
+    With ``out_dir``, the overlays (and hip crops) those records name in ``out_dir`` go first
+    (:func:`_remove_forgotten_overlays`), as ``brooker grade`` removes an earlier run's
+    before it starts afresh: a film graded again with ``overlay=False``, or under another
+    ``names``, kept the old picture, named by no record. Removed before the records, while
+    they still name them: a stop in between leaves records whose pictures are gone, which
+    grading them again redraws, never a picture no record names.
 
     A record is one of ``files`` when its path, resolved as ``--resume`` resolves it (from
     this working folder), is one of theirs. Each record's folder is resolved once, and only a
@@ -1635,8 +1707,50 @@ def _forget_records(results_file: str | os.PathLike[str], files: Sequence[str]) 
     recs = read_records(results_file)
     kept = [r for r in recs if not again(r)]
     if len(kept) < len(recs):
+        if out_dir is not None:
+            forgotten = [r for r in recs if again(r)]
+            _remove_forgotten_overlays(out_dir, forgotten, kept)
         data = "".join(record_line(r) + "\n" for r in kept).encode("utf-8")
         atomic_write_bytes(results_file, data)
+
+
+def _remove_forgotten_overlays(
+    out_dir: str, forgotten: Sequence[Mapping[str, Any]], kept: Sequence[Mapping[str, Any]]
+) -> None:
+    """Remove the overlays the ``forgotten`` records name, with their hip crops, from
+    ``out_dir``: only a picture that lies in ``out_dir`` (the record's ``overlay`` resolved
+    there), is a drawn overlay (:func:`_is_drawn_overlay`: a regular 8-bit RGB PNG, not a
+    link) and that no ``kept`` record names; never anything else.
+
+    Raises
+    ------
+    OutputError
+        A picture that cannot be removed (``output_not_writable``), before the records are
+        touched."""
+    here = os.path.realpath(out_dir)
+    named = {
+        os.path.basename(str(r["overlay"])) for r in kept if isinstance(r.get("overlay"), str)
+    }
+    doomed: list[str] = []
+    for rec in forgotten:
+        shown = rec.get("overlay")
+        if not isinstance(shown, str) or not shown.endswith(".png"):
+            continue
+        if os.path.realpath(os.path.dirname(shown) or os.curdir) != here:
+            continue  # drawn into another folder: not this run's to remove
+        stem = os.path.basename(shown)[: -len(".png")]
+        for name in (f"{stem}.png", f"{stem}-right.png", f"{stem}-left.png"):
+            path = os.path.join(out_dir, name)
+            if name not in named and _is_drawn_overlay(path):
+                doomed.append(path)
+    for path in doomed:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise OutputError(f"cannot remove an earlier run's overlay: {reason}", path) from None
 
 
 #: The start of a line that :func:`json.loads` may not read as UTF-8 (a NUL in its first two
@@ -2144,7 +2258,12 @@ def grade_many(
     results_file : str or Path, optional
         Defaults to ``out_dir/results.jsonl``; each result is appended and fsynced before it
         is yielded. Without ``resume`` the records it already holds of the inputs graded now
-        are taken out first (one record per input, the latest); other files' records stay.
+        are taken out first (one record per input, the latest), and the overlays (and hip
+        crops) they name in ``out_dir`` are removed before them, whatever ``overlay``: a film
+        graded again never keeps a picture of its earlier analysis that no record names.
+        Other files' records stay, and their overlays: unlike ``brooker grade``, which
+        starts its results file afresh and so removes every overlay of the earlier run, this
+        function adds to the file it is given.
     recursive : bool
         Search sub-folders of folder arguments.
     names : mapping, optional
@@ -2175,6 +2294,9 @@ def grade_many(
         version: raised before any file is written, when iteration starts.
         (``ConfigError`` is also a ``ValueError``, which a negative ``workers`` raised
         before.)
+    OutputError
+        An earlier overlay of an input graded again cannot be removed (see ``results_file``):
+        raised when iteration starts, before any record is touched.
 
     Examples
     --------
@@ -2218,7 +2340,11 @@ def grade_many(
         snapshot = None  # the records it dropped are freed
         files = [f for f in files if f not in done]
     elif results_file is not None and forget:
-        _forget_records(results_file, files)
+        # the records of the films graded again go, and the pictures they name in out_dir
+        # with them (as `brooker grade` removes an earlier run's): overlay=False, or other
+        # names, left the old picture beside a record that names none. Only those films':
+        # grade_many keeps the other records of the file, so it owns no more of the folder
+        _forget_records(results_file, files, out)
     if workers is None:
         workers = usable_cpus()
     if out is not None:

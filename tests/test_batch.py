@@ -163,12 +163,12 @@ def test_part10_file_is_dicom(tmp_path: Path):
 @pytest.mark.shared
 def test_every_zoo_file_is_found(zoo_dir: Path):
     found = batch.discover([zoo_dir])
-    # This one starts with a stray byte before (0008,0005): not DICOM from its first byte
-    # (pydicom reads it as one bogus element), so a folder search skips it; named, it is tried.
-    junk = "pydicom_no_meta_no_preamble.dcm"
-    dcm = sorted(str(p) for p in zoo_dir.glob("*.dcm") if p.name != junk)
+    # pydicom_no_meta_no_preamble.dcm starts with a stray byte before (0008,0005): not DICOM
+    # from its first byte (pydicom reads it as one bogus element), but named like a film, so
+    # it is tried (and gets its record), as when it is named
+    dcm = sorted(str(p) for p in zoo_dir.glob("*.dcm"))
     assert [f for f in found.files if f.endswith(".dcm")] == dcm
-    assert found.skipped_non_dicom == 1 + sum(
+    assert found.skipped_non_dicom == sum(
         1 for p in zoo_dir.iterdir() if p.is_file() and not p.name.endswith(".dcm")
     )
 
@@ -176,8 +176,10 @@ def test_every_zoo_file_is_found(zoo_dir: Path):
 def test_discover_nested_tree(tree: Path):
     found = batch.discover([tree])
     rel = [os.path.relpath(f, tree) for f in found.files]
-    assert rel == ["a/IM0001", "b/IM0001", "b/deep/scan.dcm", "c/x", "c/y"]
-    assert found.skipped_non_dicom == 3
+    # b/image.png is no image, but named like one: an input, which gets its error record
+    assert rel == ["a/IM0001", "b/IM0001", "b/deep/scan.dcm", "b/image.png", "c/x", "c/y"]
+    assert found.skipped_non_dicom == 2
+    assert found.skipped_files == (str(tree / "empty"), str(tree / "notes.txt"))
     assert found.missing == ()
 
 
@@ -219,11 +221,54 @@ def test_a_named_file_is_not_also_counted_as_skipped(tree: Path):
     found = batch.discover([tree, tree / "notes.txt", fifo])
     assert str(tree / "notes.txt") in found.files
     assert str(fifo) in found.files
-    assert found.skipped_non_dicom == 2  # b/image.png and empty, not notes.txt
+    assert found.skipped_non_dicom == 1  # empty, not notes.txt
+    assert found.skipped_files == (str(tree / "empty"),)
     assert found.skipped_special == ()
     alone = batch.discover([tree])
-    assert alone.skipped_non_dicom == 3
+    assert alone.skipped_non_dicom == 2
     assert alone.skipped_special == (str(fifo),)
+
+
+def test_a_damaged_film_in_a_folder_gets_a_record_and_the_skipped_are_named(tmp_path: Path):
+    """A film whose DICM marker was overwritten, an emptied one, a text file named .dcm: found
+    in a folder they were skipped and only counted (no record, named nowhere), while named on
+    the command line each got its not_dicom record. A name that says film makes them inputs;
+    what is still skipped (a readme, an extensionless file that is no DICOM, the resource
+    fork a Mac writes beside every film it copies) is named."""
+    d = tmp_path / "archive"
+    _write(d / "IM0001.dcm", b"good")
+    (d / "IM0002.dcm").write_bytes(b"\0" * 128 + b"XXXX" + b"\x02\x00\x01\x00OB\0\0")
+    (d / "empty.DCM").write_bytes(b"")
+    (d / "notes.dicom").write_text("not a film\n")
+    (d / "scan.TIFF").write_bytes(b"%PDF-1.7\n" + b"\0" * 200)
+    (d / "readme.txt").write_text("an archive's readme\n")
+    (d / "VERSION").write_text("3\n")
+    (d / "._IM0001.dcm").write_bytes(b"\x00\x05\x16\x07" + b"\0" * 60)  # AppleDouble
+    found = batch.discover([d])
+    assert [Path(f).name for f in found.files] == [
+        "IM0001.dcm", "IM0002.dcm", "empty.DCM", "notes.dicom", "scan.TIFF"
+    ]  # fmt: skip
+    assert found.skipped_files == tuple(str(d / n) for n in ("._IM0001.dcm", "VERSION",
+                                                            "readme.txt"))  # fmt: skip
+    assert found.skipped_non_dicom == 3
+    damaged = batch.grade_one(str(d / "IM0002.dcm"), overlay=False).to_record()
+    assert damaged["error"]["code"] == "not_dicom"  # as when it is named
+
+
+def test_folder_arguments_with_nothing_to_grade_are_named(tmp_path: Path):
+    """An empty folder among other inputs was dropped without a word; a folder searched
+    already (named twice, or inside another argument) is not empty for it."""
+    films = tmp_path / "films"
+    _write(films / "IM1", b"one")
+    _write(films / "sub" / "IM2", b"two")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    text = tmp_path / "text"
+    text.mkdir()
+    (text / "readme.txt").write_text("no film here")
+    found = batch.discover([films, empty, text, films / ".", films / "sub"])
+    assert found.empty_folders == (str(empty), str(text))
+    assert batch.discover([films]).empty_folders == ()
 
 
 def test_read_files_from(tmp_path: Path):
@@ -302,7 +347,7 @@ def test_records_identical_for_any_worker_count(tree: Path, tmp_path: Path):
     recs = runs[1]
     assert [r["file"] for r in recs] == list(batch.discover([tree]).files)
     # repeated names stay apart; each record has its content key
-    assert len({r["file"] for r in recs}) == 5
+    assert len({r["file"] for r in recs}) == 6
     assert all(len(r["input_sha256"]) == 64 for r in recs)
     by_name = {os.path.relpath(r["file"], tree): r for r in recs}
     assert by_name["c/x"]["status"] == "ungradable"
@@ -401,6 +446,48 @@ def test_a_run_takes_away_the_temporary_files_of_the_films_it_grades(tmp_path: P
         tmp.write_bytes(b"half an overlay")
     list(batch.grade_many([f], workers=0, out_dir=out, grade_fn=fake_grade, resume=True))
     assert _temporaries(out) == [other.name]
+
+
+def drawing_grade(path, config=None, *, out_dir=None, overlay=True,  # type: ignore[no-untyped-def]
+                  overlay_crops=False, overlay_name=None, **kwargs):  # fmt: skip
+    """:func:`fake_grade`, drawing an overlay (an 8-bit RGB PNG, and hip crops) as
+    grade_path does."""
+    from brooker.overlay import encode_png, overlay_name_for
+
+    result = fake_grade(path)
+    if not (overlay and out_dir):
+        return result
+    stem = Path(out_dir) / (overlay_name or overlay_name_for(path))
+    rgb = encode_png(np.zeros((2, 2, 3), np.uint8))
+    for suffix in ("", "-right", "-left") if overlay_crops else ("",):
+        Path(f"{stem}{suffix}.png").write_bytes(rgb)
+    return dataclasses.replace(result, overlay=f"{stem}.png")
+
+
+def test_grading_a_film_again_without_an_overlay_takes_its_old_one_away(tmp_path: Path):
+    """grade_many without resume takes the records of the films it grades again out of the
+    results file, but their pictures stayed: graded again with overlay=False (or under other
+    names), a film kept an overlay of its earlier analysis that no record named. They go now,
+    crops too; another film's record and overlay stay (the function adds to the file)."""
+    film = _write(tmp_path / "in" / "IM1", b"one")
+    other = _write(tmp_path / "in" / "IM2", b"two")
+    out = tmp_path / "out"
+    first = {Path(r["file"]).name: r for r in _records(batch.grade_many(
+        [film, other], workers=0, out_dir=out, overlay_crops=True, grade_fn=drawing_grade))}
+    assert len(list(out.glob("*.png"))) == 6
+    kept = Path(first["IM2"]["overlay"])
+    keep_too = out / "IM1-0123456789abcdef-notes.png"  # the user's, beside them: never touched
+    keep_too.write_bytes(kept.read_bytes())
+    (again,) = _records(
+        batch.grade_many([film], workers=0, out_dir=out, overlay=False, grade_fn=drawing_grade)
+    )
+    assert again["overlay"] is None
+    assert sorted(p.name for p in out.glob("*.png")) == sorted(
+        [kept.name, f"{kept.stem}-right.png", f"{kept.stem}-left.png", keep_too.name]
+    )
+    recs = {Path(r["file"]).name: r for r in batch.read_records(out / batch.RESULTS_NAME)}
+    assert recs["IM1"]["overlay"] is None
+    assert recs["IM2"]["overlay"] == str(kept)
 
 
 def test_missing_file_gets_a_record(tmp_path: Path):

@@ -342,6 +342,121 @@ def test_no_inputs_names_at_most_three_places(fake_engine: None, tmp_path: Path)
     assert _squeezed(expected) in _squeezed(r.stderr)
 
 
+def test_a_damaged_film_in_a_folder_is_recorded_and_the_skipped_are_named(
+    good_tree: Path, tmp_path: Path
+) -> None:
+    """A copy of a film whose bytes 128-131 (DICM) were overwritten, and an empty file named
+    .dcm, in a folder beside a good film: the run said only "skipped 2 file(s) ...": no
+    record, no CSV row, named neither on screen nor in the manifest. Named like films, they
+    get their not_dicom records; the files still skipped are named (the first five, then a
+    count) and all listed in the manifest."""
+    (good_tree / "IM0002.dcm").write_bytes(b"\0" * 128 + b"XXXX" + b"\x02\x00\x01\x00OB\0\0")
+    (good_tree / "empty.dcm").write_bytes(b"")
+    for k in range(6):
+        (good_tree / f"note{k}").write_text("not a film")
+    out = tmp_path / "out"
+    r = run(good_tree, "--out", out, "--workers", "1", "--json", "--csv", out / "g.csv")
+    assert r.exit_code == 3, r.output
+    by = {Path(rec["file"]).name: rec for rec in json_lines(r.stdout)}
+    assert by["IM0002.dcm"]["error"]["code"] == "not_dicom"
+    assert by["empty.dcm"]["error"]["code"] == "not_dicom"
+    csv_text = (out / "g.csv").read_text(encoding="utf-8-sig")
+    assert "IM0002.dcm" in csv_text
+    assert "empty.dcm" in csv_text
+    skipped = [str(good_tree / f"note{k}") for k in range(6)] + [str(good_tree / "readme.txt")]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["inputs"]["skipped_non_dicom"] == 7
+    assert manifest["inputs"]["skipped_non_dicom_files"] == skipped
+    err = _squeezed(r.stderr)
+    assert _squeezed("skipped 7 file(s) in the folders that are neither DICOM") in err
+    assert all(_squeezed(p) in err for p in skipped[:5])
+    assert _squeezed(skipped[5]) not in err
+    where = f"and 2 more (every one in {out / 'manifest.json'} (inputs.skipped_non_dicom_files))"
+    assert _squeezed(where) in err
+
+
+def test_an_empty_folder_among_inputs_is_named(
+    fake_engine: None, good_tree: Path, tmp_path: Path
+) -> None:
+    """``brooker grade a.dcm emptydir``: the empty folder was dropped without a word (alone it
+    is "no radiographs found", exit 4). A warning on stderr names it; the run's exit code and
+    its JSON lines are as without it."""
+    empty = tmp_path / "emptydir"
+    empty.mkdir()
+    out = tmp_path / "o"
+    r = run(good_tree / "a" / "IM0001", empty, "--json", "--out", out)
+    assert r.exit_code == 0, r.output
+    assert _squeezed(f"warning: no radiographs found in {empty}") in _squeezed(r.stderr)
+    assert [Path(rec["file"]).name for rec in json_lines(r.stdout)] == ["IM0001"]
+    assert json.loads((out / "manifest.json").read_text())["inputs"]["empty_folders"] == [
+        str(empty)
+    ]
+    quiet = run(good_tree / "a" / "IM0001", empty, "--json", "--out", out, "--quiet")
+    assert "warning: no radiographs found" in quiet.stderr  # a warning, not the summary
+    alone = run(good_tree / "a" / "IM0001", "--json", "--out", out)
+    assert "no radiographs found" not in alone.stderr
+
+
+def test_a_fresh_run_says_it_replaced_an_earlier_run(
+    fake_engine: None, good_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Single films graded one after another into the default --out replaced each other's
+    results without a word. A notice on stderr says so (not when the folder is new or its
+    results empty, not with --resume, which adds, nor with --quiet); stdout stays records."""
+    monkeypatch.chdir(tmp_path)
+    notice = "brooker-out held an earlier run of 1 file(s): replaced (--resume adds to it instead)"
+    first = run(good_tree / "a" / "IM0001", "--json")
+    assert first.exit_code == 0, first.output
+    assert "earlier run" not in first.stderr
+    second = run(good_tree / "b" / "IM0001", "--json")
+    assert second.exit_code == 0, second.output
+    assert _squeezed(notice) in _squeezed(second.stderr)
+    assert len(json_lines(second.stdout)) == 1  # every line a record
+    resumed = run(good_tree / "a" / "IM0001", "--json", "--resume")
+    assert "earlier run" not in resumed.stderr
+    assert len(batch.read_records(Path("brooker-out") / "results.jsonl")) == 2
+    quiet = run(good_tree / "a" / "IM0001", "--json", "--quiet")
+    assert "earlier run" not in quiet.stderr
+    (Path("brooker-out") / "results.jsonl").write_bytes(b"")
+    emptied = run(good_tree / "a" / "IM0001", "--json")
+    assert "earlier run" not in emptied.stderr
+
+
+def test_ctrl_c_says_how_far_the_run_got_and_how_to_go_on(
+    fake_engine: None, good_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C printed only "interrupted": nothing of what was kept, nor what to type next.
+    The line counts the films graded and names --resume (the command line itself is not
+    repeated: long, and a path may hold a patient's name)."""
+    write_record = batch.ResultsWriter.write
+
+    def record_then_stop(self: batch.ResultsWriter, record: dict[str, Any]) -> None:
+        write_record(self, record)
+        raise KeyboardInterrupt  # after each record
+
+    monkeypatch.setattr(batch.ResultsWriter, "write", record_then_stop)
+    out = tmp_path / "o"
+    r = run(good_tree, "--out", out, "--workers", "1", "--json")
+    assert r.exit_code == 130, r.output
+    assert r.stderr.strip() == _stop_line("interrupted", 1, 2)
+    resumed = run(good_tree, "--out", out, "--workers", "1", "--json", "--resume")
+    assert resumed.exit_code == 130, resumed.output
+    assert resumed.stderr.strip() == (
+        "interrupted: 2 of 2 file(s) graded; to go on, run the same command again"
+    )
+
+    def stop(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt  # while the inputs are being found
+
+    monkeypatch.setattr(batch, "discover", stop)
+    early = run(good_tree, "--out", out, "--workers", "1", "--json")
+    assert early.exit_code == 130, early.output
+    assert early.stderr.strip() == (
+        "interrupted before any file was graded; to go on, run the same command again"
+    )
+    assert len(batch.read_records(out / "results.jsonl")) == 2  # the earlier run's, untouched
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -1659,7 +1774,8 @@ def test_a_record_spelt_otherwise_is_resumed_with_this_runs_spelling(
 # --- terminal closed) ----------------------------------------------------------------------
 
 
-#: The stop signals ``brooker grade`` handles, each with its exit code and its line on stderr.
+#: The stop signals ``brooker grade`` handles, each with its exit code and the start of its
+#: line on stderr (then how far the run got and how to go on: :func:`_stop_line`).
 STOP_SIGNALS = [
     pytest.param(signal.SIGTERM, 143, "stopped by SIGTERM", id="SIGTERM"),
     pytest.param(signal.SIGHUP, 129, "stopped by SIGHUP", id="SIGHUP"),
@@ -1701,7 +1817,7 @@ def test_stop_signal_is_raised_as_an_interruption_and_the_handler_put_back(
     out = tmp_path / "o"
     r = run(good_tree, "--out", out, "--workers", "1", "--json")
     assert r.exit_code == code, r.output
-    assert r.stderr.strip() == line
+    assert r.stderr.strip() == _stop_line(line, 1, 2)
     assert json.loads((out / "manifest.json").read_text())["state"] == "interrupted"
     assert len(batch.read_records(out / "results.jsonl")) == 1  # written before the signal
     assert signal.getsignal(sig) is before
@@ -2240,8 +2356,14 @@ def _assert_stopped_cleanly(
     only the record of the film graded before."""
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
-    assert err.strip() == line
+    assert err.strip() == _stop_line(line, 1, 3)
     _assert_interrupted(out)
+
+
+def _stop_line(head: str, done: int, total: int) -> str:
+    """The last line of a run stopped after ``done`` of ``total`` films, without --resume."""
+    how = "to go on, run the same command with --resume"
+    return f"{head}: {done} of {total} file(s) graded; {how}"
 
 
 def _assert_interrupted(out: Path) -> None:

@@ -457,11 +457,10 @@ def _print_summary(
             )
         )
         console.print(cls)
-    if found.skipped_non_dicom:
-        console.print(
-            f"skipped {found.skipped_non_dicom} file(s) in the folders that are neither DICOM "
-            "nor PNG/JPEG/TIFF"
-        )
+    # results{suffix}.jsonl is beside manifest{suffix}.json
+    suffix = results.name[len("results") : -len(".jsonl")]
+    manifest = results.with_name(f"manifest{suffix}.json")
+    _print_skipped(console, found.skipped_files, manifest=f"{manifest} (inputs.{SKIPPED_KEY})")
     _print_dicomdirs(console, found.skipped_dicomdir)
     _print_run_folders(console, found.run_folders)
     _print_special(console, found.skipped_special)
@@ -506,6 +505,32 @@ def _not_listed(rest: list[dict[str, Any]]) -> str:
         each = ", ".join(f"{code} {k}" for code, k in codes.most_common())
         parts.append(f"{n} error{'s' if n != 1 else ''} ({each})")
     return f"{len(rest)} more: {', '.join(parts)}"
+
+
+#: Skipped files the summary names; the rest are counted (every one is in the manifest).
+SKIPPED_LISTED = 5
+#: The manifest's list of every skipped file, under ``inputs``.
+SKIPPED_KEY = "skipped_non_dicom_files"
+
+
+def _print_skipped(console: Console, skipped: tuple[str, ...], manifest: str | None) -> None:
+    """Name the files found in folders and skipped (neither DICOM nor an image by content,
+    nor named like a film: :func:`brooker.batch.discover`), the first
+    :data:`SKIPPED_LISTED`, then how many more and where every one is named (``manifest``;
+    None when no manifest is written). A count alone hid which files they were: a film that
+    was not one could not be told from a readme."""
+    if not skipped:
+        return
+    console.print(
+        f"skipped {len(skipped)} file(s) in the folders that are neither DICOM nor "
+        "PNG/JPEG/TIFF:"
+    )
+    for p in skipped[:SKIPPED_LISTED]:
+        console.print(plain(f"  {p}"), soft_wrap=True)
+    more = len(skipped) - SKIPPED_LISTED
+    if more > 0:
+        where = f" (every one in {manifest})" if manifest else ""
+        console.print(plain(f"  ... and {more} more{where}"), soft_wrap=True)
 
 
 def _print_dicomdirs(console: Console, n: int) -> None:
@@ -655,7 +680,8 @@ def _stopped(console: Console, message: str, code: int) -> NoReturn:
     command line's own process (under typer's test runner, or any stream without a
     descriptor, nothing is redirected)."""
     with contextlib.suppress(OSError):
-        console.print(message, style="red")
+        # one line, however long (it names how far the run got): the terminal wraps it
+        console.print(message, style="red", soft_wrap=True)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -663,6 +689,52 @@ def _stopped(console: Console, message: str, code: int) -> NoReturn:
             with contextlib.suppress(OSError, ValueError, AttributeError):
                 _point_at_null(stream.fileno())
     raise typer.Exit(code) from None
+
+
+class _RunState:
+    """What a stopped run's last line says (:func:`_stop_line`), filled in by :func:`_run` as
+    it goes: how many inputs it has (``total``, once found), the results file once it counts
+    this run's films (``results``: emptied, or its done records kept by ``--resume``), and
+    whether ``--resume`` continues it (not on a Dask cluster, which does not resume)."""
+
+    def __init__(self) -> None:
+        self.total: int | None = None
+        self.results: Path | None = None
+        self.resume = False
+        self.dask = False
+
+
+def _graded_so_far(results: Path) -> int:
+    """The records in ``results``: its whole lines (a line cut by the stop is no record, and
+    ``--resume`` drops it). Counted, not parsed: 60,000 records take a few tens of ms."""
+    n = 0
+    try:
+        with open(results, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                n += chunk.count(b"\n")
+    except OSError:
+        return -1
+    return n
+
+
+def _stop_line(head: str, state: _RunState) -> str:
+    """The last line of a stopped run: ``head`` ("interrupted", "stopped by SIGTERM"), how far
+    it got and how to go on. "interrupted" alone left the reader of a long run guessing
+    whether anything was kept and what to type next. The command line is not repeated (it
+    can be long, and hold a path with a patient's name in it): "the same command" is."""
+    if state.dask:
+        # no --resume on a cluster: the films are graded again
+        return f"{head}; to grade the files, run the same command again"
+    if state.results is None or state.total is None:
+        # stopped before this run counted any film (inputs being found, an earlier run's
+        # overlays being removed, a resumed run's films being hashed): the same command
+        # again takes up where it was, with or without --resume
+        return f"{head} before any file was graded; to go on, run the same command again"
+    done = _graded_so_far(state.results)
+    so_far = f"{done} of {state.total} file(s) graded" if done >= 0 else "the records so far kept"
+    if state.resume:
+        return f"{head}: {so_far}; to go on, run the same command again"
+    return f"{head}: {so_far}; to go on, run the same command with --resume"
 
 
 def _error_line(rec: dict[str, Any]) -> str:
@@ -906,6 +978,7 @@ def grade(
     }
     from brooker.batch import usable_cpus
 
+    run_state = _RunState()
     try:
         with _signals_interrupt():
             code = _run(
@@ -927,13 +1000,15 @@ def grade(
                 dask_scheduler=dask_scheduler,
                 err_console=err_console,
                 report=report,
+                run_state=run_state,
             )
     except HungUp:
-        _stopped(err_console, "stopped by SIGHUP", int(ExitCode.HUNG_UP))
+        _stopped(err_console, _stop_line("stopped by SIGHUP", run_state), int(ExitCode.HUNG_UP))
     except Terminated:
-        _stopped(err_console, "stopped by SIGTERM", int(ExitCode.TERMINATED))
+        line = _stop_line("stopped by SIGTERM", run_state)
+        _stopped(err_console, line, int(ExitCode.TERMINATED))
     except KeyboardInterrupt:
-        _stopped(err_console, "interrupted", int(ExitCode.INTERRUPTED))
+        _stopped(err_console, _stop_line("interrupted", run_state), int(ExitCode.INTERRUPTED))
     except BrokenPipeError:
         # the reader of stdout went away (`--json | head`): not a bug; the run stops as an
         # interrupted one does (its records and manifest written), and nothing more reaches it
@@ -1324,6 +1399,7 @@ def _run(
     dask_scheduler: str | None,
     err_console: Console,
     report: bool = False,
+    run_state: _RunState | None = None,
 ) -> int:
     from brooker import batch
     from brooker.atomic import atomic_write_bytes
@@ -1331,6 +1407,8 @@ def _run(
     from brooker.models import ExitCode
 
     started = batch.utc_now()
+    run_state = run_state or _RunState()
+    run_state.resume, run_state.dask = resume, dask_scheduler is not None
     suffix = batch.shard_suffix(shard)
     results_path = out / f"results{suffix}.jsonl"
     manifest_path = out / f"manifest{suffix}.json"
@@ -1365,6 +1443,16 @@ def _run(
         raise typer.BadParameter(term(exc.message), param_hint="--out") from None
     found = batch.discover(inputs, recursive=recursive, exclude=[out])
     files = list(found.files)
+    if files and found.empty_folders:
+        # a folder among other inputs with nothing to grade in it (mistyped, not mounted, a
+        # copy not finished) went unmentioned; alone it is "no radiographs found" (exit 4).
+        # A warning, even with --quiet, and the exit code is the run's: the other inputs
+        # were graded (the manifest names the folders: inputs.empty_folders)
+        err_console.print(
+            f"warning: no radiographs found{_looked_in(list(found.empty_folders))}",
+            style="yellow",
+            soft_wrap=True,
+        )
     if csv_file is not None:  # every input, another shard's too
         _check_csv_target(csv_file, files, out)
     empty_shard = False
@@ -1392,11 +1480,13 @@ def _run(
         err_console.print(
             f"no radiographs found{_looked_in(inputs)}{where}{skipped}", style="yellow"
         )
+        _print_skipped(err_console, found.skipped_files, manifest=None)
         _print_dicomdirs(err_console, found.skipped_dicomdir)
         _print_run_folders(err_console, found.run_folders)
         _print_special(err_console, found.skipped_special)
         return int(ExitCode.NO_INPUTS)
 
+    run_state.total = len(files)
     manifest: dict[str, Any] = {
         **batch.environment(),
         "command": "grade",
@@ -1408,6 +1498,9 @@ def _run(
             "files": len(files),
             "missing": len(found.missing),
             "skipped_non_dicom": found.skipped_non_dicom,
+            # named, not only counted: which files were left out is part of the run's record
+            SKIPPED_KEY: list(found.skipped_files),
+            "empty_folders": list(found.empty_folders),
             "skipped_dicomdir": found.skipped_dicomdir,
             "run_folders": len(found.run_folders),
             "skipped_not_regular": len(found.skipped_special),
@@ -1446,6 +1539,20 @@ def _run(
             # during the removal leaves the rest named (running again removes them), never a
             # picture named by no record (batch.remove_earlier_overlays). This run has drawn
             # nothing yet, so none of its own can be lost; another shard's are not touched.
+            earlier = _graded_so_far(results_path) if results_path.exists() else 0
+            if earlier > 0 and not quiet:
+                # documented, and still a surprise to a reader grading one film after another
+                # into the default --out: each run replaced the one before without a word. A
+                # notice on stderr (--json's stdout stays records only), not when the folder
+                # is new or its results empty; --quiet silences it, as it does the summary
+                of = "" if shard is None else f" of shard {shard[0]}/{shard[1]}"
+                err_console.print(
+                    plain(
+                        f"{out} held an earlier run{of} of {earlier} file(s): replaced "
+                        "(--resume adds to it instead)"
+                    ),
+                    soft_wrap=True,
+                )
             batch.remove_earlier_overlays(out, suffix)
             # a new run starts a new results file (--resume continues the old one), emptied
             # before its manifest is written: killed between the two, the old manifest is left
@@ -1481,6 +1588,7 @@ def _run(
         if client is not None:
             client.close()
         raise
+    run_state.results = results_path  # it holds this run's records (and the resumed) from here
     todo = [f for f in files if f not in previous]
 
     stdout_console = make_console(
