@@ -7,6 +7,7 @@
     python benchmarks/validate.py --workers 2 --shared ../shared --cache /tmp/brooker-validate
     python benchmarks/validate.py --held-out DIR       # judges held out from each film
     python benchmarks/validate.py --judges DIR         # other judges for every set
+    python benchmarks/validate.py --scales 0.95,1.05   # also with every spacing scaled
 
 Sets (each skipped with a note on stderr when absent):
 
@@ -56,6 +57,14 @@ hips). The phantom and sample sets use the devset scorer's definitions. One diff
 design: of two hips reported on one patient side, the devset scorer keeps the last,
 :func:`match_hips` the first and counts the other as a phantom hip (brooker reports each side
 once, so it has not arisen).
+
+``--scales 0.95,1.05`` adds a row per set and factor: every film of the set graded again with
+its spacing multiplied by the factor (in-process, :func:`grade_scaled`; the pixels, the labels and
+the hips' positions as they were), scored alike, with one more figure, ``moved``: the hips whose
+result (class, or not graded) differs from the set's own row (:func:`moved_hips`). A spacing is
+rarely known to better than a few per cent (a detector-plane spacing, an uncalibrated one, a
+magnification guessed: the README's *Which source wins*), so a class that a 5 % change of scale
+moves rests on the scale, not on the bone. Each factor costs about one more grading of the set.
 
 Exits 0 (the figures are for reading; ``tests/test_scoreboard.py`` pins floors).
 """
@@ -271,6 +280,66 @@ def grade_cli(
     return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
 
 
+def _scaled_record(job: tuple[str, float]) -> dict[str, Any]:
+    """The record of one film graded with its spacing multiplied by a factor (a worker's
+    task: :func:`grade_scaled`)."""
+    from dataclasses import replace
+
+    from brooker import load_radiograph
+    from brooker.background import in_turn
+    from brooker.pipeline import analyze
+
+    path, factor = job
+    in_turn()  # a worker per core: each film's parts one after another, as a batch runs them
+    try:
+        film = load_radiograph(path)
+        sp = film.spacing
+        if sp is None:
+            return {"file": path, "status": "error", "hips": []}
+        film = replace(film, spacing=replace(sp, row_mm=sp.row_mm * factor,
+                                             col_mm=sp.col_mm * factor))
+        rec = analyze(film).to_record()
+    except Exception as exc:  # a film the CLI refuses is an error record there too
+        return {"file": path, "status": "error", "hips": [], "error": {"message": repr(exc)}}
+    rec["file"] = path
+    return rec
+
+
+def grade_scaled(films: list[Path], factor: float, workers: int) -> list[dict[str, Any]]:
+    """Records of ``films`` graded with every film's spacing (whatever its source) multiplied by
+    ``factor``: the pixels, and so the hips' positions and the labels, as they were."""
+    from multiprocessing import get_context
+
+    jobs = [(str(f.resolve()), factor) for f in films]
+    with get_context("forkserver").Pool(max(1, workers)) as pool:
+        return list(pool.imap(_scaled_record, jobs))
+
+
+def moved_hips(base: list[dict[str, Any]], other: list[dict[str, Any]]) -> int:
+    """How many hips of ``base`` (records) have another result in ``other`` (the same films
+    graded otherwise): another class, graded in one and not in the other, or found in one
+    only. Hips are matched by file name and patient side.
+
+    >>> a = [{"file": "/x/f.dcm", "hips": [{"side": "right", "grade": 0},
+    ...                                    {"side": "left", "grade": 2}]}]
+    >>> b = [{"file": "/y/f.dcm", "hips": [{"side": "right", "grade": None},
+    ...                                    {"side": "left", "grade": 2}]}]
+    >>> moved_hips(a, b), moved_hips(a, a), moved_hips(a, [{"file": "f.dcm", "hips": []}])
+    (1, 0, 2)
+    """
+    def grades(records: list[dict[str, Any]]) -> dict[tuple[str, str], Any]:
+        return {
+            (Path(str(r.get("file", ""))).name, str(h.get("side"))): h.get("grade")
+            for r in records
+            for h in r.get("hips") or []
+            if isinstance(h, dict)
+        }
+
+    mine, theirs = grades(base), grades(other)
+    missing = object()
+    return sum(theirs.get(key, missing) != g for key, g in mine.items())
+
+
 #: The sets whose films train the judges (benchmarks/train_ho_pixels.py): ``--held-out`` grades
 #: each of their films with the judges of its own fold.
 HELD_OUT_SETS = ("devset", "real", "hybrid")
@@ -327,6 +396,7 @@ COLUMNS = (
     ("phantom", "phantom", "{}"),
     ("prosthesis_frac", "prosth", "{:.2f}"),
     ("centre_mm", "ctr_mm", "{:.1f}"),
+    ("moved", "moved", "{}"),
     ("seconds", "time_s", "{:.1f}"),
 )
 
@@ -340,7 +410,7 @@ def table(rows: list[dict[str, Any]]) -> str:
     cells = [[head for _, head, _ in COLUMNS]]
     for row in rows:
         cells.append([
-            "-" if _missing(row[k]) else fmt.format(row[k]) for k, _, fmt in COLUMNS
+            "-" if _missing(row.get(k)) else fmt.format(row[k]) for k, _, fmt in COLUMNS
         ])
     widths = [max(len(r[i]) for r in cells) for i in range(len(COLUMNS))]
     lines = []
@@ -367,7 +437,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--judges", type=Path, metavar="DIR",
                     help="grade with these judges instead of the shipped ones (brooker grade "
                     "--judges)")  # fmt: skip
+    ap.add_argument("--scales", default="", metavar="F,F",
+                    help="also grade every set with each film's spacing multiplied by each "
+                    "factor (e.g. 0.95,1.05): a row per factor, with the hips whose result "
+                    "moved")  # fmt: skip
     a = ap.parse_args(argv)
+    try:
+        factors = [float(f) for f in a.scales.split(",") if f.strip()]
+    except ValueError:
+        ap.error(f"--scales: {a.scales!r} is not a comma-separated list of numbers")
+    if any(not (0.5 <= f <= 2.0) for f in factors):
+        ap.error("--scales: each factor must lie between 0.5 and 2")
     if a.held_out and not (a.held_out / "folds.json").is_file():
         ap.error(f"--held-out: {a.held_out / 'folds.json'} is absent")
     if a.held_out and a.judges:
@@ -399,15 +479,27 @@ def main(argv: list[str] | None = None) -> int:
         (a.cache / "records" / f"{stem}.jsonl").write_text(
             "".join(json.dumps(r) + "\n" for r in records)
         )
-        rows.append({"set": label, **score(json.loads(truth_file.read_text()), records),
-                     "seconds": seconds})
+        truth = json.loads(truth_file.read_text())
+        rows.append({"set": label, **score(truth, records), "seconds": seconds})
+        for factor in factors:
+            note(f"{name}: grading with every spacing x{factor:g} ...")
+            t0 = time.perf_counter()
+            scaled = grade_scaled(sorted(films / n for n in truth), factor, a.workers)
+            (a.cache / "records" / f"{stem}-x{factor:g}.jsonl").write_text(
+                "".join(json.dumps(r) + "\n" for r in scaled)
+            )
+            rows.append({"set": f"{label} x{factor:g}", **score(truth, scaled),
+                         "moved": moved_hips(records, scaled),
+                         "seconds": time.perf_counter() - t0})
     if a.json:
         clean = [{k: None if _missing(v) else v for k, v in row.items()} for row in rows]
         print(json.dumps({"workers": a.workers, "sets": clean}, indent=1))
     else:
         print(table(rows))
         print(f"(workers {a.workers}; records in {a.cache / 'records'}; found% and prosth are "
-              "fractions; gapMAE in mm over gap_n II/III hips)")
+              "fractions; gapMAE in mm over gap_n II/III hips"
+              + ("; xF rows: every spacing times F, moved = hips whose result differs from "
+                 "the set's own row)" if factors else ")"))
     return 0
 
 

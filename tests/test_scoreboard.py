@@ -20,7 +20,7 @@ from brooker.pipeline import grade_path
 
 # benchmarks/ is not a package; its validate.py holds the one scoring function
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from validate import match_hips, qwk, score
+from validate import match_hips, moved_hips, qwk, score
 
 # Floors measured with the learned judges of heterotopic bone (brooker.ho_pixels: pixels 0.3,
 # fragments 0.4), to be raised as grading improves: a change that loses hips or adds false
@@ -366,3 +366,24 @@ def test_held_out_grades_each_film_with_its_own_folds_judges(
     (films / "d.dcm").write_bytes(dicom)
     with pytest.raises(SystemExit, match="in no fold"):
         validate.grade_held_out(films, held, "hybrid", 2, tmp_path / "out")
+
+
+def test_moved_hips_counts_every_way_a_hips_result_can_differ() -> None:
+    """``validate.py --scales``: a hip moved is one whose class differs, one graded in one run
+    and not in the other, or one found in one run only; films are matched by file name (the
+    two runs may read them from other folders) and hips by patient side."""
+    base = [
+        {"file": "/a/f.dcm", "hips": [{"side": "right", "grade": 0}, {"side": "left", "grade": 2}]},
+        {"file": "/a/g.dcm", "hips": [{"side": "right", "grade": None}]},
+    ]
+    same = [
+        {"file": "/b/f.dcm", "hips": [{"side": "left", "grade": 2}, {"side": "right", "grade": 0}]},
+        {"file": "/b/g.dcm", "hips": [{"side": "right", "grade": None}]},
+    ]
+    assert moved_hips(base, same) == 0
+    other = [
+        {"file": "/b/f.dcm", "hips": [{"side": "right", "grade": 4}]},  # left lost, right IV
+        {"file": "/b/g.dcm", "hips": [{"side": "right", "grade": 0}]},  # graded now
+    ]
+    assert moved_hips(base, other) == 3
+    assert moved_hips(base, [{"file": "f.dcm", "status": "error", "hips": []}]) == 3
