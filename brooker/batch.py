@@ -373,7 +373,9 @@ def _overlay_names(path: str) -> set[str]:
     try:
         with open(path, "rb") as fh:
             for raw in fh:
-                if b'"overlay": "' not in raw:
+                # any spacing: a copy written by another tool (`jq -c`) is compact, and the
+                # overlays it names must count as named (never removed as no one's)
+                if b'"overlay"' not in raw:
                     continue
                 try:
                     shown = json.loads(raw).get("overlay")
@@ -1225,7 +1227,11 @@ def _is_drawn_overlay(path: str) -> bool:
     return _is_rgb_png(path)
 
 
-def earlier_overlays(out_dir: str | os.PathLike[str], suffix: str = "") -> list[str]:
+def earlier_overlays(
+    out_dir: str | os.PathLike[str],
+    suffix: str = "",
+    inputs: Iterable[str | os.PathLike[str]] = (),
+) -> list[str]:
     """The names of the overlays an earlier run of these outputs (``results{suffix}.jsonl``,
     :func:`shard_suffix`) drew in ``out_dir``, for a new run without ``--resume``, which
     empties that results file, to remove first (:func:`remove_earlier_overlays`).
@@ -1241,7 +1247,12 @@ def earlier_overlays(out_dir: str | os.PathLike[str], suffix: str = "") -> list[
     An overlay that any other records file of the folder names too (another shard's, a run
     with no shard's, their Dask parts, a copy of a results file kept beside them) is left out:
     the shards of a job array share one ``--out``, and a film graded by two of them has one
-    overlay. Those files are read only when there is something to remove."""
+    overlay. Those files are read only when there is something to remove.
+
+    Nor is any of ``inputs`` (the files the new run grades, by real path): a file named on
+    the command line inside ``--out`` (an earlier overlay given as a film, a ``find`` over a
+    tree that holds ``--out``, a link to a file there) is an input, and removed first it got
+    a ``not_found`` record."""
     out = os.fspath(out_dir)
     try:
         with os.scandir(out) as it:
@@ -1271,15 +1282,26 @@ def earlier_overlays(out_dir: str | os.PathLike[str], suffix: str = "") -> list[
     ]
     for n in sorted(others):
         drawn -= _overlay_names(os.path.join(out, n))
+    graded = {os.path.realpath(os.fspath(p)) for p in inputs}
     found: list[str] = []
     for base in sorted(drawn):
         stem = base[: -len(".png")]
         candidates = [base, f"{stem}-right.png", f"{stem}-left.png"] if crops else [base]
-        found += [c for c in candidates if c in names and _is_drawn_overlay(os.path.join(out, c))]
+        found += [
+            c
+            for c in candidates
+            if c in names
+            and _is_drawn_overlay(os.path.join(out, c))
+            and os.path.realpath(os.path.join(out, c)) not in graded
+        ]
     return found
 
 
-def remove_earlier_overlays(out_dir: str | os.PathLike[str], suffix: str = "") -> int:
+def remove_earlier_overlays(
+    out_dir: str | os.PathLike[str],
+    suffix: str = "",
+    inputs: Iterable[str | os.PathLike[str]] = (),
+) -> int:
     """Remove from ``out_dir`` the overlays of the earlier run of ``results{suffix}.jsonl``
     (:func:`earlier_overlays`); returns how many were removed.
 
@@ -1299,9 +1321,20 @@ def remove_earlier_overlays(out_dir: str | os.PathLike[str], suffix: str = "") -
         left as it was.
     """
     out = os.fspath(out_dir)
-    names = earlier_overlays(out, suffix)
-    for name in names:
-        path = os.path.join(out, name)
+    names = earlier_overlays(out, suffix, inputs)
+    _unlink_overlays([os.path.join(out, name) for name in names])
+    return len(names)
+
+
+def _unlink_overlays(paths: Iterable[str]) -> None:
+    """Remove ``paths`` (an earlier run's overlays, chosen by the caller); one gone already
+    is no error.
+
+    Raises
+    ------
+    OutputError
+        One that cannot be removed (``output_not_writable``); the rest are left."""
+    for path in paths:
         try:
             os.unlink(path)
         except FileNotFoundError:
@@ -1309,7 +1342,6 @@ def remove_earlier_overlays(out_dir: str | os.PathLike[str], suffix: str = "") -
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             raise OutputError(f"cannot remove an earlier run's overlay: {reason}", path) from None
-    return len(names)
 
 
 def _remove_temporaries(out_dir: str | None, tasks: Iterable[tuple[str, str | None]]) -> None:
@@ -1743,14 +1775,7 @@ def _remove_forgotten_overlays(
             path = os.path.join(out_dir, name)
             if name not in named and _is_drawn_overlay(path):
                 doomed.append(path)
-    for path in doomed:
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            continue
-        except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
-            raise OutputError(f"cannot remove an earlier run's overlay: {reason}", path) from None
+    _unlink_overlays(doomed)
 
 
 #: The start of a line that :func:`json.loads` may not read as UTF-8 (a NUL in its first two

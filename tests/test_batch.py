@@ -1575,3 +1575,31 @@ def test_a_film_runs_its_parts_side_by_side_only_where_a_cpu_is_idle(
     paths = [_write(tmp_path / f"f{i}", b"x") for i in range(files)]
     recs = _records(batch.grade_many(paths, workers=workers, grade_fn=threads_grade))
     assert {r["reason"] for r in recs} == {expected}
+
+
+def test_earlier_overlays_spare_the_new_runs_inputs_and_what_a_compact_copy_names(
+    tmp_path: Path,
+):
+    """Review: an earlier overlay named as an input of the new run (given by name, from a
+    ``find`` over a tree holding --out, through a link) was removed before it was graded and
+    got a not_found record; and a copy of the results written compactly (``jq -c``) did not
+    keep the overlays it names, as a copy written by brooker does."""
+    from brooker.overlay import encode_png
+
+    out = tmp_path / "out"
+    out.mkdir()
+    rgb = encode_png(np.zeros((2, 2, 3), np.uint8))
+    a, b = "a-0123456789abcdef.png", "b-0123456789abcdef.png"
+    for n in (a, b):
+        (out / n).write_bytes(rgb)
+    recs = [{"file": f"in/{n}", "status": "ok", "version": __version__, "hips": [],
+             "overlay": str(out / n)} for n in (a, b)]  # fmt: skip
+    (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    assert batch.earlier_overlays(out) == [a, b]
+    link = tmp_path / "film.png"
+    link.symlink_to(out / a)
+    assert batch.earlier_overlays(out, inputs=[str(link)]) == [b]
+    (out / "results-kept.jsonl").write_text(json.dumps(recs[1], separators=(",", ":")) + "\n")
+    assert batch.earlier_overlays(out) == [a]
+    assert batch.remove_earlier_overlays(out, inputs=[str(out / a)]) == 0
+    assert sorted(p.name for p in out.glob("*.png")) == [a, b]

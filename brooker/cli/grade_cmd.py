@@ -1553,7 +1553,7 @@ def _run(
                     ),
                     soft_wrap=True,
                 )
-            batch.remove_earlier_overlays(out, suffix)
+            batch.remove_earlier_overlays(out, suffix, inputs=found.files)  # never an input
             # a new run starts a new results file (--resume continues the old one), emptied
             # before its manifest is written: killed between the two, the old manifest is left
             # over no records, never this run's options over the old run's records. The two
