@@ -448,6 +448,7 @@ def test_ctrl_c_says_how_far_the_run_got_and_how_to_go_on(
     def stop(*args: Any, **kwargs: Any) -> None:
         raise KeyboardInterrupt  # while the inputs are being found
 
+    discover = batch.discover
     monkeypatch.setattr(batch, "discover", stop)
     early = run(good_tree, "--out", out, "--workers", "1", "--json")
     assert early.exit_code == 130, early.output
@@ -455,6 +456,15 @@ def test_ctrl_c_says_how_far_the_run_got_and_how_to_go_on(
         "interrupted before any file was graded; to go on, run the same command again"
     )
     assert len(batch.read_records(out / "results.jsonl")) == 2  # the earlier run's, untouched
+    monkeypatch.setattr(batch, "discover", discover)
+    # review: resumed with fewer inputs, the records --resume keeps of the others were
+    # counted as this run's ("2 of 1 file(s) graded")
+    _w(good_tree / "a" / "IM0002", b"two")  # new: a/ has 1 of 2 graded, b/ 1 not an input
+    fewer = run(good_tree / "a", "--out", out, "--workers", "1", "--json", "--resume")
+    assert fewer.exit_code == 130, fewer.output
+    assert fewer.stderr.strip() == (
+        "interrupted: 2 of 2 file(s) graded; to go on, run the same command again"
+    )
 
 
 @pytest.mark.parametrize(

@@ -702,6 +702,9 @@ class _RunState:
         self.results: Path | None = None
         self.resume = False
         self.dask = False
+        #: records in ``results`` of files not among this run's inputs (``--resume`` keeps
+        #: them): not counted as this run's films graded
+        self.others = 0
 
 
 def _graded_so_far(results: Path) -> int:
@@ -731,6 +734,7 @@ def _stop_line(head: str, state: _RunState) -> str:
         # again takes up where it was, with or without --resume
         return f"{head} before any file was graded; to go on, run the same command again"
     done = _graded_so_far(state.results)
+    done = done - state.others if done >= 0 else done
     so_far = f"{done} of {state.total} file(s) graded" if done >= 0 else "the records so far kept"
     if state.resume:
         return f"{head}: {so_far}; to go on, run the same command again"
@@ -1588,6 +1592,8 @@ def _run(
         if client is not None:
             client.close()
         raise
+    # the records of files not among this run's inputs (kept by --resume) are not its films
+    run_state.others = max(0, _graded_so_far(results_path) - len(previous)) if resume else 0
     run_state.results = results_path  # it holds this run's records (and the resumed) from here
     todo = [f for f in files if f not in previous]
 
