@@ -2920,3 +2920,18 @@ def test_help_at_80_columns_cuts_nothing(command: str) -> None:
     if command == "inspect":  # its second paragraph is one paragraph, not broken mid-sentence
         assert re.search(r"With --ball-mm, --head-mm or --estimate-spacing, also what was "
                          r"fitted and its\s+spacing\.", text)  # fmt: skip
+
+
+def test_notes_of_one_kind_with_a_literal_n_are_numbered_apart() -> None:
+    """Review: a note quoting a header value "N" has the kind of one with a number there
+    (caveat_kind) and one figure fewer: the legend's zip(strict=True) raised ValueError while
+    the batch table was printed, after every film was graded."""
+    from brooker.cli.grade_cmd import _NoteNumbers
+
+    numbers = _NoteNumbers()
+    numbers.add(["View Position N is unknown", "gap 3 mm"])
+    numbers.add(["View Position 5 is unknown", "gap 4 mm"])
+    assert numbers.legend() == [
+        "[1] View Position N is unknown", "[2] gap a: 3, b: 4 mm", "[3] View Position 5 is unknown"
+    ]  # fmt: skip
+    assert numbers.refs(["View Position 5 is unknown", "gap 4 mm"]) == "[2b] [3]"

@@ -99,18 +99,23 @@ class _NoteNumbers:
         #: each kind of note, by its number's order: its variants (texts) in order of first use
         self.kinds: dict[str, list[str]] = {}
 
-    def add(self, notes: list[str]) -> None:
-        from brooker.report import caveat_kind
+    @staticmethod
+    def _kind(note: str) -> str:
+        """A note's kind, and how many figures it has: a note that holds a literal ``N`` (a
+        header value quoted) has the kind of one with a number there and one figure fewer,
+        and the legend cannot letter them figure by figure."""
+        from brooker.report import caveat_figures, caveat_kind
 
+        return f"{len(caveat_figures(note))}:{caveat_kind(note)}"
+
+    def add(self, notes: list[str]) -> None:
         for note in notes:
-            variants = self.kinds.setdefault(caveat_kind(note), [])
+            variants = self.kinds.setdefault(self._kind(note), [])
             if note not in variants:
                 variants.append(note)
 
     def _ref(self, note: str) -> tuple[int, int, str]:
-        from brooker.report import caveat_kind
-
-        kind = caveat_kind(note)
+        kind = self._kind(note)
         number = list(self.kinds).index(kind) + 1
         variants = self.kinds[kind]
         if len(variants) == 1:
