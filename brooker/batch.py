@@ -1979,6 +1979,7 @@ def load_resume_state(
             or sha_cache[inp] is None
             or rec.get("input_sha256") != sha_cache[inp]
             or _is_transient(rec)
+            or _overlay_gone(rec, out_dir)
         ):
             dirty = True
             continue
@@ -1991,6 +1992,19 @@ def load_resume_state(
         except OSError as exc:
             raise output_error(exc, results_file) from None
     return done
+
+
+def _overlay_gone(rec: Mapping[str, Any], out_dir: str | os.PathLike[str] | None) -> bool:
+    """Whether ``rec`` names an overlay in ``out_dir`` that is no longer there: its film is
+    graded again, so that the folder's records never name a picture it does not hold. A run
+    stopped while it removed an earlier run's overlays (:func:`remove_earlier_overlays`, before
+    it empties the results file), an exit 5 from an overlay that could not be removed, or a
+    reader who deleted one leaves such records; kept as done, ``--resume`` reported them
+    ``ok`` with their overlay's path and drew nothing."""
+    shown = rec.get("overlay")
+    if out_dir is None or not isinstance(shown, str):
+        return False
+    return not os.path.lexists(os.path.join(os.fspath(out_dir), os.path.basename(shown)))
 
 
 def _sha_or_none(path: str) -> str | None:

@@ -1105,6 +1105,29 @@ def test_a_resumed_record_names_its_overlay_as_this_run_names_out(
     assert os.path.isfile(rec["overlay"])
 
 
+
+def test_a_record_whose_overlay_is_gone_is_graded_again_on_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A fresh run stopped while it removed the earlier run's overlays (before it emptied the
+    results file), an exit 5 from one it could not remove, or a reader who deleted one leave
+    records naming an overlay that is not in out/: --resume kept them as done and reported
+    the film ok with a picture that was not there. The film is graded again (its overlay
+    drawn again); a record with its overlay in place is kept as it was."""
+    f = _write(tmp_path / "in" / "f", b"one")
+    g = _write(tmp_path / "in" / "g", b"two")
+    monkeypatch.chdir(tmp_path)
+    first = _records(batch.grade_many([str(f), str(g)], workers=0, out_dir="out",
+                                      grade_fn=_drawing_grade))  # fmt: skip
+    gone = next(r for r in first if r["file"] == str(f))["overlay"]
+    os.unlink(gone)
+    again = _records(batch.grade_many([str(f), str(g)], workers=0, out_dir="out",
+                                      grade_fn=_drawing_grade, resume=True))  # fmt: skip
+    assert [r["file"] for r in again] == [str(f)]
+    assert os.path.isfile(gone)
+    kept = batch.read_records(tmp_path / "out" / batch.RESULTS_NAME)
+    assert sorted(r["file"] for r in kept) == sorted([str(f), str(g)])
+
 def test_a_record_of_a_file_here_is_not_taken_for_a_moved_input(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
