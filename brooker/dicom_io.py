@@ -541,7 +541,7 @@ def _load(
         )
         del raw
         k_invert = 255.0
-        voi_signed = False
+        voi_lowest: float | None = None
         caveats.append(
             f"colour image ({photometric}) with equal channels: read as greyscale, bone "
             "assumed bright"
@@ -560,7 +560,7 @@ def _load(
         k_invert = out_lo + out_hi
         # the VOI LUT's first mapped value is signed when the Modality LUT's output can be
         # negative (PS3.3 C.11.2.1.1)
-        voi_signed = out_lo < 0
+        voi_lowest = out_lo if out_lo < 0 else None
     mono1 = photometric == "MONOCHROME1"
     _check_presentation_lut_shape(ds, photometric, caveats)
     _check_presentation_intent(ds, caveats)
@@ -599,7 +599,7 @@ def _load(
     right_on, lat_source = _laterality(
         orientation, view_position, image_laterality, caveats, upside_down=upside_down
     )
-    display = None if colour else _display_mapping(ds, mono1, k_invert, voi_signed, caveats)
+    display = None if colour else _display_mapping(ds, mono1, k_invert, voi_lowest, caveats)
     caveats = [_redact(c, ident, value=False) for c in caveats]
 
     if sop is not None and not sop_valid:
@@ -1482,7 +1482,7 @@ _VOI_LUT: Final = "(0028,3010) VOI LUT Sequence"
 _LUT_BITS: Final = (8, *range(10, 17))
 
 
-def _first_mapped(first: int, signed: bool) -> int:
+def _first_mapped(first: int, signed: bool, lowest: float | None = None) -> int:
     """The (0028,3002) LUT Descriptor's second value, the first input value mapped, read as
     the input it maps: signed when that input can be negative (PS3.3 C.11.1.1.1 for a
     Modality LUT, whose input is the stored pixels; C.11.2.1.1 for a VOI LUT, whose input is
@@ -1493,9 +1493,21 @@ def _first_mapped(first: int, signed: bool) -> int:
     under it, fell onto the table's first entry; it means -2000. pydicom's own
     ``apply_modality_lut`` and ``apply_voi`` take the value as read. An unsigned input keeps
     the value as read: a negative one was written SS, and is taken at its word.
+
+    ``lowest``, the least value the input can take (a VOI LUT's: the Modality LUT's lowest
+    output), keeps a value as read when read signed it would lie under it: unsigned 16-bit
+    pixels rescaled by a negative intercept reach both under 0 and over 32767, and there a US
+    40000 is 40000 (-25536 is no input at all).
+
+    >>> _first_mapped(63536, True), _first_mapped(63536, False)
+    (-2000, 63536)
+    >>> _first_mapped(40000, True, lowest=-1024.0), _first_mapped(64512, True, lowest=-1024.0)
+    (40000, -1024)
     """
     if signed and first >= 1 << 15:
-        return first - (1 << 16)
+        negative = first - (1 << 16)
+        if lowest is None or negative >= lowest:
+            return negative
     return first
 
 
@@ -1598,14 +1610,14 @@ def _check_not_flattened(
 
 
 def _display_mapping(
-    ds: Dataset, mono1: bool, k_invert: float, signed: bool, caveats: list[str]
+    ds: Dataset, mono1: bool, k_invert: float, lowest: float | None, caveats: list[str]
 ) -> DisplayMapping | None:
     """The file's first VOI LUT or VOI window as a bone-white piecewise-linear map.
 
     Both are defined on Modality LUT output with low = black in MONOCHROME2 and low = white in
     MONOCHROME1. With bone-bright pixels ``p' = K - p`` (MONOCHROME1), the map becomes
-    ``x' = K - x`` (reversed) and ``y' = 1 - y``. ``signed``: the Modality LUT's output can
-    be negative (the VOI LUT's first mapped value is then signed).
+    ``x' = K - x`` (reversed) and ``y' = 1 - y``. ``lowest``: the Modality LUT's lowest
+    output when it is negative (the VOI LUT's first mapped value is then signed), else None.
 
     A VOI LUT that cannot be applied costs only the overlay's rendering (the analysis reads
     the Modality LUT's output): the file's window, else a percentile window, is used instead,
@@ -1614,7 +1626,7 @@ def _display_mapping(
     mapped: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], str] | None = None
     broken: str | None = None
     try:
-        mapped = _voi_lut(ds, signed, caveats)
+        mapped = _voi_lut(ds, lowest, caveats)
     except Exception as exc:
         if isinstance(exc, BrookerError):
             broken = exc.detail.removeprefix(f"{_VOI_LUT}: ")
@@ -1645,14 +1657,14 @@ def _display_mapping(
 
 
 def _voi_lut(
-    ds: Dataset, signed: bool, caveats: list[str]
+    ds: Dataset, lowest: float | None, caveats: list[str]
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], str] | None:
     """The first VOI LUT as ``(input values, output fraction 0..1, "voi_lut")``, or None
     when there is none; :class:`MalformedDicomError` when it cannot be applied (a table that
     shows every input as one grey is no window at all).
 
-    ``signed``: the Modality LUT's output can be negative, so the descriptor's first mapped
-    value is signed (PS3.3 C.11.2.1.1; :func:`_first_mapped`).
+    ``lowest``: the Modality LUT's lowest output when it is negative, so that the descriptor's
+    first mapped value is signed (PS3.3 C.11.2.1.1; :func:`_first_mapped`), else None.
 
     The output range is 0 to 2**bits - 1, bits the descriptor's third value (PS3.3
     C.11.2.1.1): entries are scaled by it, not by the table's largest entry. An entry above it
@@ -1668,7 +1680,7 @@ def _voi_lut(
     if not seq:
         return None
     table, first, bits = _lut_table(seq[0], ds, _VOI_LUT, None)
-    first = _first_mapped(first, signed)
+    first = _first_mapped(first, lowest is not None, lowest)
     n = len(table)
     y = table.astype(np.float64)
     if n < 2 or y.min() == y.max():

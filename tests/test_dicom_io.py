@@ -510,6 +510,21 @@ def test_voi_lut_of_unsigned_output_keeps_a_large_first_value(tmp_path: Path) ->
     assert rad.display.input_values[0] == 40000
 
 
+
+def test_voi_lut_after_a_rescale_over_both_signs_keeps_a_first_value_only_unsigned_can_be(
+    tmp_path: Path,
+) -> None:
+    """Unsigned 16-bit pixels rescaled by intercept -1024 reach -1024 to 64511: a first mapped
+    value of 40000 (US) is 40000, since read signed (-25536) it would lie under every input
+    (helper-109's review: it was read as -25536 once the output could be negative)."""
+    src = _pixels(16)
+    seq = _voi_lut_item([4096, 40000, 16], [16 * v + 15 for v in range(4096)])
+    variant = DicomVariant(bits_stored=16, rescale=(1.0, -1024.0),
+                           extra=((0x00283010, "SQ", seq),))  # fmt: skip
+    rad = load_radiograph(_write(tmp_path, variant, src))
+    assert rad.display is not None
+    assert rad.display.input_values[0] == 40000
+
 @pytest.mark.parametrize(
     ("descriptor", "data", "window", "said"),
     [
