@@ -1632,11 +1632,14 @@ def _display_mapping(
             broken = exc.detail.removeprefix(f"{_VOI_LUT}: ")
         else:
             broken = _safe_detail(exc)
+    window_broken: str | None = None
     if mapped is None:
         try:
             mapped = _voi_window(ds)
-        except Exception:  # a window that cannot be read: a percentile is used
-            mapped = None
+        except ValueError as exc:  # a window that cannot be used: a percentile is used
+            window_broken = str(exc)
+        except Exception:
+            window_broken = "it cannot be read"
     if broken is not None:
         instead = (
             "the file's (0028,1050) Window Center and (0028,1051) Window Width"
@@ -1645,6 +1648,12 @@ def _display_mapping(
         )
         caveats.append(
             f"{_VOI_LUT} cannot be applied ({broken}): the overlay is shown through {instead} "
+            "instead (display only; grading does not use it)"
+        )
+    elif window_broken is not None:
+        caveats.append(
+            f"the file's (0028,1050) Window Center and (0028,1051) Window Width cannot be used "
+            f"({window_broken}): the overlay is shown through a 0.5-99.5 % percentile window "
             "instead (display only; grading does not use it)"
         )
     if mapped is None:
@@ -1716,13 +1725,27 @@ def _voi_lut(
 def _voi_window(
     ds: Dataset,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], str] | None:
+    """The file's first VOI window as a map, None when it has none.
+
+    Raises
+    ------
+    ValueError
+        A window that is there but cannot be used (not a number, not finite, a width under
+        1 for LINEAR, PS3.3 C.11.2.1.2.1, or not over 0), saying why in words that quote no
+        value of the file's (a DS string can hold any text).
+    """
     centres = _raw_strings(ds, 0x00281050)
     widths = _raw_strings(ds, 0x00281051)
     if not centres or not widths:
         return None
-    c, w = float(centres[0]), float(widths[0])
-    if not (math.isfinite(c) and math.isfinite(w)) or w <= 0:
-        return None
+    try:
+        c, w = float(centres[0]), float(widths[0])
+    except ValueError:
+        raise ValueError("a value is not a number") from None
+    if not (math.isfinite(c) and math.isfinite(w)):
+        raise ValueError("a value is not finite")
+    if w <= 0:
+        raise ValueError("its width is not over 0")
     func = (_raw_strings(ds, 0x00281056) or ["LINEAR"])[0].upper() or "LINEAR"
     if func == "SIGMOID":
         x = np.linspace(c - 4 * w, c + 4 * w, 65)
@@ -1733,7 +1756,7 @@ def _voi_window(
         y = np.array([0.0, 1.0])
     else:  # LINEAR (PS3.3 C.11.2.1.2.1)
         if w < 1:
-            return None
+            raise ValueError("its width is under 1, which LINEAR does not allow")
         lo = c - 0.5 - (w - 1) / 2
         hi = max(c - 0.5 + (w - 1) / 2, lo + 1e-6)
         x = np.array([lo, hi])

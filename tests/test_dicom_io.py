@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -571,6 +572,37 @@ def test_a_usable_voi_lut_or_window_gives_no_caveat(tmp_path: Path) -> None:
         rad = load_radiograph(_write(tmp_path, variant))
         assert not [c for c in rad.caveats if "VOI" in c or "Window" in c]
 
+
+
+@pytest.mark.parametrize(
+    ("centre", "width", "said"),
+    [
+        ("2048", "0", "width is not over 0"),
+        ("2048", "0.5", "width is under 1"),
+        ("2048", "NaN", "not finite"),
+        ("SECRET", "1000", "not a number"),
+    ],
+    ids=["zero", "under-one", "nan", "text"],
+)
+def test_a_window_that_cannot_be_used_is_a_caveat(
+    tmp_path: Path, centre: str, width: str, said: str
+) -> None:
+    """A VOI window that is there but cannot be used fell back to a percentile window
+    silently, as a VOI LUT did until 2026-12-06: it says so now, quoting no value of the
+    file's (a DS string can hold any text)."""
+    # a text centre is written as LO: pydicom will not write it as DS, but files carry such
+    vr = "DS" if centre != "SECRET" else "LO"
+    variant = DicomVariant(extra=((0x00281050, vr, centre), (0x00281051, "DS", width)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom warns of the invalid DS it writes
+        path = _write(tmp_path, variant)
+    rad = load_radiograph(path)
+    notes = [c for c in rad.caveats if "Window" in c]
+    assert len(notes) == 1, rad.caveats
+    assert said in notes[0]
+    assert "percentile" in notes[0]
+    assert rad.display is None
+    assert "SECRET" not in notes[0]
 
 def test_voi_lut_entries_above_the_declared_bits_are_clipped_with_a_caveat(
     tmp_path: Path,

@@ -218,7 +218,7 @@ def _print_table(rec: dict[str, Any]) -> None:
         ("image laterality", rec["image_laterality"] or "(none)"),
         (
             "display window",
-            "none in file (percentile window)"
+            "none usable in file (percentile window)"
             if disp is None
             else f"{disp['source']}, {disp['input_range'][0]:g} .. {disp['input_range'][1]:g} "
             "(bone-bright values)",
