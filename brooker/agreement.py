@@ -65,7 +65,15 @@ _ALIASES = {c: i for i, c in enumerate(CLASSES)} | {str(i): i for i in range(5)}
 
 
 class AgreementInputError(ValueError):
-    """The CSV cannot be read as tool and reader classes (message says which file and why)."""
+    """The CSV cannot be read as tool and reader classes (message says which file and why).
+
+    ``column_named``: ``"tool"`` or ``"reader"`` when the column the caller named for those
+    classes is not in the file (the command line then names its option), else None.
+    """
+
+    def __init__(self, message: str, column_named: str | None = None) -> None:
+        super().__init__(message)
+        self.column_named = column_named
 
 
 def parse_class(text: str | int | None) -> int | None:
@@ -330,7 +338,8 @@ def _pick(header: Sequence[str], wanted: str | None, candidates: Sequence[str], 
         if wanted not in header:
             raise AgreementInputError(
                 f"{source}: no column {wanted!r} for the {what} classes (columns: "
-                f"{', '.join(header)})"
+                f"{', '.join(header)})",
+                column_named=what.removesuffix("'s"),
             )
         return wanted
     for c in candidates:

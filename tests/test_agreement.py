@@ -541,3 +541,20 @@ def test_blanks_around_a_file_name_do_not_make_another_film(tmp_path: Path) -> N
     twice = _write(tmp_path / "twice.csv", text + "\ta.dcm,left,II,II\n")
     with pytest.raises(ag.AgreementInputError, match=r"lines 3 and 7: .* hip of a\.dcm:"):
         ag.read_ratings(twice)
+
+
+@pytest.mark.parametrize("option", ["--tool-column", "--reader-column"])
+def test_a_column_an_option_names_that_the_file_lacks_is_that_options_error(
+    tmp_path: Path, option: str
+) -> None:
+    """``agreement r.csv --tool-column nope`` said "Invalid value for CSV_FILE" (a new user's
+    audit): the file is fine, the option names a column it lacks. The usage error names the
+    option; a file with none of the default columns is still the file's."""
+    path = _write(tmp_path / "r.csv", "file,tool_class,reader_class\na,1,1\n")
+    res = CliRunner().invoke(app, ["agreement", str(path), option, "nope"])
+    assert res.exit_code == 2
+    assert f"Invalid value for {option}" in " ".join(res.output.split())
+    bare = _write(tmp_path / "b.csv", "file,x,y\na,1,1\n")
+    res = CliRunner().invoke(app, ["agreement", str(bare)])
+    assert res.exit_code == 2
+    assert "Invalid value for CSV_FILE" in " ".join(res.output.split())

@@ -221,7 +221,11 @@ def agreement_cmd(
     try:
         ratings = read_ratings(csv_file, tool_column=tool_column, reader_column=reader_column)
     except AgreementInputError as exc:
-        raise typer.BadParameter(term(exc), param_hint="CSV_FILE") from None
+        # a column named by an option that the file lacks is that option's error
+        hint = {"tool": "--tool-column", "reader": "--reader-column"}.get(
+            exc.column_named or "", "CSV_FILE"
+        )
+        raise typer.BadParameter(term(exc), param_hint=hint) from None
     if not ratings.pairs:
         err.print(
             f"{term(csv_file)}: no row with both a tool and a reader class "
