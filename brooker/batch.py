@@ -1231,6 +1231,8 @@ def earlier_overlays(
     out_dir: str | os.PathLike[str],
     suffix: str = "",
     inputs: Iterable[str | os.PathLike[str]] = (),
+    *,
+    parts_only: bool = False,
 ) -> list[str]:
     """The names of the overlays an earlier run of these outputs (``results{suffix}.jsonl``,
     :func:`shard_suffix`) drew in ``out_dir``, for a new run without ``--resume``, which
@@ -1252,7 +1254,11 @@ def earlier_overlays(
     Nor is any of ``inputs`` (the files the new run grades, by real path): a file named on
     the command line inside ``--out`` (an earlier overlay given as a film, a ``find`` over a
     tree that holds ``--out``, a link to a file there) is an input, and removed first it got
-    a ``not_found`` record."""
+    a ``not_found`` record.
+
+    ``parts_only``: the earlier run is the Dask parts of ``suffix`` alone (what
+    :func:`brooker.distributed.grade_bag` replaces; ``results{suffix}.jsonl`` is then another
+    records file, whose overlays stay)."""
     out = os.fspath(out_dir)
     try:
         with os.scandir(out) as it:
@@ -1262,7 +1268,7 @@ def earlier_overlays(
     own = {
         n
         for n in names
-        if n == f"results{suffix}.jsonl"
+        if (n == f"results{suffix}.jsonl" and not parts_only)
         or (_PART_NAME.fullmatch(n) is not None and part_run_suffix(n) == suffix)
     }
     drawn: set[str] = set()
@@ -1301,6 +1307,8 @@ def remove_earlier_overlays(
     out_dir: str | os.PathLike[str],
     suffix: str = "",
     inputs: Iterable[str | os.PathLike[str]] = (),
+    *,
+    parts_only: bool = False,
 ) -> int:
     """Remove from ``out_dir`` the overlays of the earlier run of ``results{suffix}.jsonl``
     (:func:`earlier_overlays`); returns how many were removed.
@@ -1321,7 +1329,7 @@ def remove_earlier_overlays(
         left as it was.
     """
     out = os.fspath(out_dir)
-    names = earlier_overlays(out, suffix, inputs)
+    names = earlier_overlays(out, suffix, inputs, parts_only=parts_only)
     _unlink_overlays([os.path.join(out, name) for name in names])
     return len(names)
 

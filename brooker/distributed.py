@@ -47,6 +47,7 @@ from brooker.batch import (
     part_prefix,
     part_run_suffix,
     record_line,
+    remove_earlier_overlays,
     select_shard,
     shard_suffix,
 )
@@ -126,8 +127,10 @@ def grade_bag(
     out_dir : str or Path
         Where the JSON-lines partitions and the overlays go. The partitions an earlier run of
         the same shard wrote there (``part-NNNNN.jsonl`` with no shard) are removed first, so
-        they hold exactly this run's records; other shards' partitions are left alone, so
-        the shards of a job array can share ``out_dir`` and run at the same time.
+        they hold exactly this run's records, and with them the overlays they name that no
+        other records file there names (nor any of this run's inputs); other shards'
+        partitions are left alone, so the shards of a job array can share ``out_dir`` and run
+        at the same time.
     npartitions : int, optional
         Default: about 4 files per partition, at most 1000 partitions.
     client : distributed.Client, optional
@@ -150,6 +153,9 @@ def grade_bag(
         ``out_dir`` is itself one of the folders in ``paths``
         (:func:`brooker.batch.check_out_dir`), or ``shard`` is not ``(I, N)`` with
         ``0 <= I < N``: before any file is read or written.
+    OutputError
+        An overlay of the replaced partitions cannot be removed
+        (:func:`brooker.batch.remove_earlier_overlays`): nothing else is written.
     """
     _check_shard(shard)
     out = os.fspath(out_dir)
@@ -161,6 +167,10 @@ def grade_bag(
         files = select_shard(files, *shard)
     names = {f: names[f] for f in files if f in names} if names else {}
     os.makedirs(out, exist_ok=True)
+    # the overlays the replaced parts name go with them, while those parts still name them
+    # (as a command-line run without --resume removes its earlier run's): a film left out
+    # of this run, or graded without an overlay, kept a picture no record named
+    remove_earlier_overlays(out, shard_suffix(shard), files, parts_only=True)
     for old in _parts(out, shard):
         os.remove(old)
     if not files:

@@ -515,3 +515,24 @@ def test_a_film_on_a_dask_worker_runs_its_parts_in_turn(tree: Path, tmp_path: Pa
     reasons = {json.loads(line)["reason"] for line in lines}
     assert reasons == {"in turn"}
     assert not getattr(background._HERE, "in_turn", False)
+
+
+def test_the_overlays_of_the_replaced_parts_go_with_them(tree: Path, tmp_path: Path):
+    """grade_bag removes its earlier partitions, but their overlays stayed: a film graded
+    again without an overlay (or left out) kept a picture no record named. They go with the
+    parts now; an overlay that the folder's results.jsonl names stays (grade_bag does not
+    own it), and so does anything else there."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from test_batch import drawing_grade
+
+    out = tmp_path / "o"
+    films = [tree / "f2", tree / "f3"]
+    grade_bag(films, out_dir=out, npartitions=1, grade_fn=drawing_grade)
+    drawn = sorted(p.name for p in out.glob("*.png"))
+    assert len(drawn) == 2
+    kept = out / drawn[0]
+    (out / "results.jsonl").write_text(json.dumps({"file": "x", "overlay": str(kept)}) + "\n")
+    mine = out / "f2-notes.png"  # the user's, named like nothing brooker writes
+    mine.write_bytes(kept.read_bytes())
+    grade_bag(films, out_dir=out, npartitions=1, grade_fn=drawing_grade, overlay=False)
+    assert sorted(p.name for p in out.glob("*.png")) == sorted([kept.name, mine.name])
