@@ -1482,7 +1482,9 @@ _VOI_LUT: Final = "(0028,3010) VOI LUT Sequence"
 _LUT_BITS: Final = (8, *range(10, 17))
 
 
-def _first_mapped(first: int, signed: bool, lowest: float | None = None) -> int:
+def _first_mapped(
+    first: int, signed: bool, lowest: float | None = None, entries: int = 1
+) -> int:
     """The (0028,3002) LUT Descriptor's second value, the first input value mapped, read as
     the input it maps: signed when that input can be negative (PS3.3 C.11.1.1.1 for a
     Modality LUT, whose input is the stored pixels; C.11.2.1.1 for a VOI LUT, whose input is
@@ -1495,18 +1497,22 @@ def _first_mapped(first: int, signed: bool, lowest: float | None = None) -> int:
     the value as read: a negative one was written SS, and is taken at its word.
 
     ``lowest``, the least value the input can take (a VOI LUT's: the Modality LUT's lowest
-    output), keeps a value as read when read signed it would lie under it: unsigned 16-bit
-    pixels rescaled by a negative intercept reach both under 0 and over 32767, and there a US
-    40000 is 40000 (-25536 is no input at all).
+    output), keeps a value as read when read signed the whole table (``entries`` values from
+    it) would lie under it: unsigned 16-bit pixels rescaled by a negative intercept reach both
+    under 0 and over 32767, and there a US 40000 is 40000 (a table from -25536 maps no input
+    at all). A table that starts under ``lowest`` and reaches it is signed: a VOI LUT from
+    -1024 over pixels rescaled by -1000 begins under the least input, as tables often do.
 
     >>> _first_mapped(63536, True), _first_mapped(63536, False)
     (-2000, 63536)
-    >>> _first_mapped(40000, True, lowest=-1024.0), _first_mapped(64512, True, lowest=-1024.0)
+    >>> _first_mapped(40000, True, -1024.0, 4096), _first_mapped(64512, True, -1024.0, 4096)
     (40000, -1024)
+    >>> _first_mapped(64512, True, -1000.0, 4096)
+    -1024
     """
     if signed and first >= 1 << 15:
         negative = first - (1 << 16)
-        if lowest is None or negative >= lowest:
+        if lowest is None or negative + entries - 1 >= lowest:
             return negative
     return first
 
@@ -1689,8 +1695,8 @@ def _voi_lut(
     if not seq:
         return None
     table, first, bits = _lut_table(seq[0], ds, _VOI_LUT, None)
-    first = _first_mapped(first, lowest is not None, lowest)
     n = len(table)
+    first = _first_mapped(first, lowest is not None, lowest, n)
     y = table.astype(np.float64)
     if n < 2 or y.min() == y.max():
         raise MalformedDicomError(
@@ -1736,7 +1742,8 @@ def _voi_window(
     """
     centres = _raw_strings(ds, 0x00281050)
     widths = _raw_strings(ds, 0x00281051)
-    if not centres or not widths:
+    # a value of spaces is an empty value (PS3.5 6.2, DS): no window, as a zero-length one is
+    if not centres or not widths or not centres[0] or not widths[0]:
         return None
     try:
         c, w = float(centres[0]), float(widths[0])

@@ -163,6 +163,7 @@ def grade_bag(
     paths = input_paths(paths, "grade_bag()")
     check_out_dir(out, paths)
     files = list(discover(paths, recursive=recursive, exclude=[out]).files)
+    every = files  # never an input, another shard's neither (as the command line's removal)
     if shard is not None:
         files = select_shard(files, *shard)
     names = {f: names[f] for f in files if f in names} if names else {}
@@ -170,7 +171,7 @@ def grade_bag(
     # the overlays the replaced parts name go with them, while those parts still name them
     # (as a command-line run without --resume removes its earlier run's): a film left out
     # of this run, or graded without an overlay, kept a picture no record named
-    remove_earlier_overlays(out, shard_suffix(shard), files, parts_only=True)
+    remove_earlier_overlays(out, shard_suffix(shard), every, parts_only=True)
     for old in _parts(out, shard):
         os.remove(old)
     if not files:

@@ -526,6 +526,19 @@ def test_voi_lut_after_a_rescale_over_both_signs_keeps_a_first_value_only_unsign
     assert rad.display is not None
     assert rad.display.input_values[0] == 40000
 
+
+def test_voi_lut_starting_under_the_least_input_is_still_signed(tmp_path: Path) -> None:
+    """A VOI LUT from -1024 (US 64512) over 12-bit pixels rescaled by -1000 (inputs -1000 to
+    3095) starts under the least input and covers the rest: it is -1024. Read as 64512 (its
+    first value under the least input), every pixel fell under the table: one grey."""
+    src = _pixels(12)
+    seq = _voi_lut_item([4096, 64512, 16], [16 * v + 15 for v in range(4096)])
+    variant = DicomVariant(bits_stored=12, rescale=(1.0, -1000.0),
+                           extra=((0x00283010, "SQ", seq),))  # fmt: skip
+    rad = load_radiograph(_write(tmp_path, variant, src))
+    assert rad.display is not None
+    assert rad.display.input_values[0] == -1024
+
 @pytest.mark.parametrize(
     ("descriptor", "data", "window", "said"),
     [
@@ -572,6 +585,18 @@ def test_a_usable_voi_lut_or_window_gives_no_caveat(tmp_path: Path) -> None:
         rad = load_radiograph(_write(tmp_path, variant))
         assert not [c for c in rad.caveats if "VOI" in c or "Window" in c]
 
+
+
+def test_a_window_of_spaces_is_no_window(tmp_path: Path) -> None:
+    """Window Center and Width padded to even length with spaces only ("  ") are empty values
+    (PS3.5 6.2): no window, and no caveat, as zero-length ones give (it said "a value is not
+    a number")."""
+    variant = DicomVariant(extra=((0x00281050, "DS", "  "), (0x00281051, "DS", "  ")))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rad = load_radiograph(_write(tmp_path, variant))
+    assert rad.display is None
+    assert not [c for c in rad.caveats if "Window" in c], rad.caveats
 
 
 @pytest.mark.parametrize(
