@@ -1918,6 +1918,7 @@ def load_resume_state(
     out_dir: str | os.PathLike[str] | None = None,
     *,
     snapshot: ResultsSnapshot | None = None,
+    overlays_gone: list[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Repair ``results_file`` and return the records of the inputs that are already done.
 
@@ -1939,6 +1940,10 @@ def load_resume_state(
     of reading the file again only while the file is the one it read, unchanged
     (:meth:`ResultsSnapshot.is_current`); else the file is read again, so that a record
     written since is never missed.
+
+    A record naming an overlay no longer in ``out_dir`` is not done (:func:`_overlay_gone`):
+    its input is appended to ``overlays_gone``, when given, so that the caller can say why
+    it is graded again.
 
     Returns
     -------
@@ -1987,8 +1992,12 @@ def load_resume_state(
             or sha_cache[inp] is None
             or rec.get("input_sha256") != sha_cache[inp]
             or _is_transient(rec)
-            or _overlay_gone(rec, out_dir)
         ):
+            dirty = True
+            continue
+        if _overlay_gone(rec, out_dir):
+            if overlays_gone is not None:
+                overlays_gone.append(inp)
             dirty = True
             continue
         done[inp] = rec

@@ -1162,6 +1162,34 @@ def test_resume_prints_everything_and_grades_only_new(
     assert len(batch.read_records(out / "results.jsonl")) == 3
 
 
+
+def test_resume_says_which_films_it_grades_again_for_their_overlays(
+    monkeypatch: pytest.MonkeyPatch, good_tree: Path, tmp_path: Path
+):
+    """A film whose record names an overlay no longer in --out is graded again on --resume
+    (its picture drawn again), and the run says so on stderr: a reader who deleted the PNGs
+    to save room saw an archive graded again without a word."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from test_batch import drawing_grade
+
+    out = tmp_path / "o"
+    monkeypatch.setattr(
+        batch, "grade_many", functools.partial(batch.grade_many, grade_fn=drawing_grade)
+    )
+    assert run(good_tree, "--out", out).exit_code == 0
+    pictures = sorted(out.glob("*.png"))
+    pictures[0].unlink()
+    graded = _count_grading(monkeypatch)
+    again = run(good_tree, "--out", out, "--resume")
+    assert again.exit_code == 0
+    assert len(graded) == 1
+    assert len(graded[0]) == 1
+    said = " ".join(again.stderr.split())
+    assert f"1 file(s) graded again: the overlays their records name are no longer in {out}" in said
+    assert pictures[0].exists()
+    quiet = run(good_tree, "--out", out, "--resume", "--quiet")
+    assert "graded again" not in quiet.stderr
+
 def _killed_and_edited(tmp_path: Path) -> tuple[Path, Path]:
     """A run over four films whose results file a killed run and a script's edits have left
     with every kind of line a resume meets (a duplicate, a record spelt another way, a

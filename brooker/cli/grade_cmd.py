@@ -1579,8 +1579,21 @@ def _run(
         if resume:
             try:
                 # what the version check read, unless the file has changed since
-                previous = batch.load_resume_state(results_path, files, out, snapshot=snapshot)
+                gone: list[str] = []
+                previous = batch.load_resume_state(
+                    results_path, files, out, snapshot=snapshot, overlays_gone=gone
+                )
                 snapshot = None  # the records it dropped are freed
+                if gone and not quiet:
+                    # graded again for want of their pictures: said, or a reader who deleted
+                    # the PNGs to save room sees an archive graded again without a word
+                    err_console.print(
+                        plain(
+                            f"{len(gone)} file(s) graded again: the overlays their records "
+                            f"name are no longer in {out}"
+                        ),
+                        soft_wrap=True,
+                    )
             except KeyboardInterrupt:
                 # stopped (Ctrl-C, SIGTERM, SIGHUP) while the kept records' inputs are hashed,
                 # which takes minutes on an archive: the manifest says so, as later in the run
