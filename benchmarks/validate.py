@@ -60,7 +60,8 @@ once, so it has not arisen).
 
 ``--scales 0.95,1.05`` adds a row per set and factor: every film of the set graded again with
 its spacing multiplied by the factor (in-process, :func:`grade_scaled`; the pixels, the labels and
-the hips' positions as they were), scored alike, with one more figure, ``moved``: the hips whose
+the hips' positions as they were; with ``--held-out`` or ``--judges``, the same judges as the
+set's own row), scored alike, with one more figure, ``moved``: the hips whose
 result (class, or not graded) differs from the set's own row (:func:`moved_hips`). A spacing is
 rarely known to better than a few per cent (a detector-plane spacing, an uncalibrated one, a
 magnification guessed: the README's *Which source wins*), so a class that a 5 % change of scale
@@ -280,16 +281,17 @@ def grade_cli(
     return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
 
 
-def _scaled_record(job: tuple[str, float]) -> dict[str, Any]:
-    """The record of one film graded with its spacing multiplied by a factor (a worker's
-    task: :func:`grade_scaled`)."""
+def _scaled_record(job: tuple[str, float, str | None]) -> dict[str, Any]:
+    """The record of one film graded with its spacing multiplied by a factor, with the judges
+    of a folder or the shipped ones (a worker's task: :func:`grade_scaled`)."""
     from dataclasses import replace
 
     from brooker import load_radiograph
     from brooker.background import in_turn
+    from brooker.config import AnalysisConfig
     from brooker.pipeline import analyze
 
-    path, factor = job
+    path, factor, judges = job
     in_turn()  # a worker per core: each film's parts one after another, as a batch runs them
     try:
         film = load_radiograph(path)
@@ -298,21 +300,39 @@ def _scaled_record(job: tuple[str, float]) -> dict[str, Any]:
             return {"file": path, "status": "error", "hips": []}
         film = replace(film, spacing=replace(sp, row_mm=sp.row_mm * factor,
                                              col_mm=sp.col_mm * factor))
-        rec = analyze(film).to_record()
+        rec = analyze(film, AnalysisConfig(judges=judges)).to_record()
     except Exception as exc:  # a film the CLI refuses is an error record there too
         return {"file": path, "status": "error", "hips": [], "error": {"message": repr(exc)}}
     rec["file"] = path
     return rec
 
 
-def grade_scaled(films: list[Path], factor: float, workers: int) -> list[dict[str, Any]]:
+def grade_scaled(
+    films: list[Path], factor: float, workers: int, judges: dict[Path, Path | None] | None = None
+) -> list[dict[str, Any]]:
     """Records of ``films`` graded with every film's spacing (whatever its source) multiplied by
-    ``factor``: the pixels, and so the hips' positions and the labels, as they were."""
+    ``factor``: the pixels, and so the hips' positions and the labels, as they were; each with
+    the judges ``judges`` gives it (a folder, as ``--judges``), else the shipped ones."""
     from multiprocessing import get_context
 
-    jobs = [(str(f.resolve()), factor) for f in films]
+    judges = judges or {}
+    jobs = [
+        (str(f.resolve()), factor, None if judges.get(f) is None else str(judges[f]))
+        for f in films
+    ]
     with get_context("forkserver").Pool(max(1, workers)) as pool:
         return list(pool.imap(_scaled_record, jobs))
+
+
+def _judges_of(films: list[Path], name: str, a: argparse.Namespace) -> dict[Path, Path | None]:
+    """The judges each film of set ``name`` is graded with in its rows: its fold's with
+    ``--held-out`` (a film in no fold keeps the shipped ones, as it is not graded held out),
+    ``--judges``' for every film, else the shipped ones (None)."""
+    if a.held_out and name in HELD_OUT_SETS:
+        folds: dict[str, int] = json.loads((a.held_out / "folds.json").read_text()).get(name, {})
+        return {f: a.held_out / f"fold{folds[f.name]}" if f.name in folds else None
+                for f in films}  # fmt: skip
+    return {f: a.judges for f in films}
 
 
 def moved_hips(base: list[dict[str, Any]], other: list[dict[str, Any]]) -> int:
@@ -484,7 +504,8 @@ def main(argv: list[str] | None = None) -> int:
         for factor in factors:
             note(f"{name}: grading with every spacing x{factor:g} ...")
             t0 = time.perf_counter()
-            scaled = grade_scaled(sorted(films / n for n in truth), factor, a.workers)
+            listed = sorted(films / n for n in truth)
+            scaled = grade_scaled(listed, factor, a.workers, _judges_of(listed, name, a))
             (a.cache / "records" / f"{stem}-x{factor:g}.jsonl").write_text(
                 "".join(json.dumps(r) + "\n" for r in scaled)
             )
