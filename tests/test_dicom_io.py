@@ -500,44 +500,39 @@ def test_voi_lut_after_a_rescale_to_negative_values_maps_from_a_signed_first_val
     assert rad.display.apply(np.array([2047.0], np.float32))[0] == pytest.approx(1.0)
 
 
-def test_voi_lut_of_unsigned_output_keeps_a_large_first_value(tmp_path: Path) -> None:
-    """Unsigned pixels and no rescale: a first mapped value of 40000 is 40000 (US)."""
-    src = _pixels(16)
-    seq = _voi_lut_item([4096, 40000, 16], [16 * v + 15 for v in range(4096)])
-    rad = load_radiograph(
-        _write(tmp_path, DicomVariant(bits_stored=16, extra=((0x00283010, "SQ", seq),)), src)
-    )
-    assert rad.display is not None
-    assert rad.display.input_values[0] == 40000
-
-
-
-def test_voi_lut_after_a_rescale_over_both_signs_keeps_a_first_value_only_unsigned_can_be(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    ("bits", "first", "intercept", "expected"),
+    [
+        # unsigned pixels, no rescale: the input is never negative, 40000 is 40000 (US)
+        (16, 40000, None, 40000),
+        # unsigned 16-bit pixels rescaled by -1024 reach -1024 to 64511: read signed,
+        # 40000 (-25536) would lie under every input (it was so read once the output could
+        # be negative: helper-109's review)
+        (16, 40000, -1024.0, 40000),
+        # 12-bit pixels rescaled by -1000 (inputs -1000 to 3095): a table from -1024 (US
+        # 64512) starts under the least input and covers the rest; read as 64512 every pixel
+        # fell under it, one grey (helper-110's review)
+        (12, 64512, -1000.0, -1024),
+    ],
+    ids=["unsigned", "both-signs-large-first", "starts-under-the-least-input"],
+)
+def test_voi_lut_first_value_is_signed_only_where_the_input_can_take_it(
+    tmp_path: Path, bits: int, first: int, intercept: float | None, expected: int
 ) -> None:
-    """Unsigned 16-bit pixels rescaled by intercept -1024 reach -1024 to 64511: a first mapped
-    value of 40000 (US) is 40000, since read signed (-25536) it would lie under every input
-    (helper-109's review: it was read as -25536 once the output could be negative)."""
-    src = _pixels(16)
-    seq = _voi_lut_item([4096, 40000, 16], [16 * v + 15 for v in range(4096)])
-    variant = DicomVariant(bits_stored=16, rescale=(1.0, -1024.0),
-                           extra=((0x00283010, "SQ", seq),))  # fmt: skip
+    """PS3.3 C.11.2.1.1: the first mapped value is SS when the Modality LUT's output can be
+    negative, but a value that read signed would put the whole table under every input is
+    taken as written (US)."""
+    src = _pixels(bits)
+    seq = _voi_lut_item([4096, first, 16], [16 * v + 15 for v in range(4096)])
+    variant = DicomVariant(
+        bits_stored=bits,
+        rescale=None if intercept is None else (1.0, intercept),
+        extra=((0x00283010, "SQ", seq),),
+    )
     rad = load_radiograph(_write(tmp_path, variant, src))
     assert rad.display is not None
-    assert rad.display.input_values[0] == 40000
+    assert rad.display.input_values[0] == expected
 
-
-def test_voi_lut_starting_under_the_least_input_is_still_signed(tmp_path: Path) -> None:
-    """A VOI LUT from -1024 (US 64512) over 12-bit pixels rescaled by -1000 (inputs -1000 to
-    3095) starts under the least input and covers the rest: it is -1024. Read as 64512 (its
-    first value under the least input), every pixel fell under the table: one grey."""
-    src = _pixels(12)
-    seq = _voi_lut_item([4096, 64512, 16], [16 * v + 15 for v in range(4096)])
-    variant = DicomVariant(bits_stored=12, rescale=(1.0, -1000.0),
-                           extra=((0x00283010, "SQ", seq),))  # fmt: skip
-    rad = load_radiograph(_write(tmp_path, variant, src))
-    assert rad.display is not None
-    assert rad.display.input_values[0] == -1024
 
 @pytest.mark.parametrize(
     ("descriptor", "data", "window", "said"),
