@@ -98,6 +98,10 @@ class _NoteNumbers:
     def __init__(self) -> None:
         #: each kind of note, by its number's order: its variants (texts) in order of first use
         self.kinds: dict[str, list[str]] = {}
+        #: each kind's number, and each note's kind and variant: found once, when the note is
+        #: added, not again for every row that refers to it
+        self._number: dict[str, int] = {}
+        self._place: dict[str, tuple[str, int]] = {}
 
     @staticmethod
     def _kind(note: str) -> str:
@@ -110,17 +114,19 @@ class _NoteNumbers:
 
     def add(self, notes: list[str]) -> None:
         for note in notes:
-            variants = self.kinds.setdefault(self._kind(note), [])
-            if note not in variants:
-                variants.append(note)
+            if note in self._place:
+                continue
+            kind = self._kind(note)
+            variants = self.kinds.setdefault(kind, [])
+            self._number.setdefault(kind, len(self._number) + 1)
+            self._place[note] = (kind, len(variants))
+            variants.append(note)
 
     def _ref(self, note: str) -> tuple[int, int, str]:
-        kind = self._kind(note)
-        number = list(self.kinds).index(kind) + 1
-        variants = self.kinds[kind]
-        if len(variants) == 1:
+        kind, k = self._place[note]
+        number = self._number[kind]
+        if len(self.kinds[kind]) == 1:
             return number, 0, f"[{number}]"
-        k = variants.index(note)
         return number, k, f"[{number}{_letters(k)}]"
 
     def refs(self, notes: list[str]) -> str:
