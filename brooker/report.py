@@ -458,7 +458,7 @@ class _Kinds:
     def add(self, text: str, kind: str | None = None) -> None:
         key = caveat_kind(text) if kind is None else kind
         self._count[key] += 1
-        numbers = [m.group() for m in _NUMBER.finditer(text) if m.group(1) is None]
+        numbers = caveat_figures(text)
         seen = self._seen.get(key)
         if seen is None:
             self._seen[key] = (text, [(n, n) for n in numbers])
@@ -476,8 +476,8 @@ class _Kinds:
         first, spans = self._seen[key]
         if spans is None:
             return key
-        shown = iter(lo if float(lo) == float(hi) else f"{lo} to {hi}" for lo, hi in spans)
-        return _NUMBER.sub(lambda m: m.group(1) or next(shown), first)
+        shown = [lo if float(lo) == float(hi) else f"{lo} to {hi}" for lo, hi in spans]
+        return with_figures(first, shown.__getitem__)
 
     def named(self) -> dict[str, int]:
         """Count per kind, commonest first, each kind named by its texts: a number they all
