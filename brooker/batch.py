@@ -1334,6 +1334,57 @@ def remove_earlier_overlays(
     return len(names)
 
 
+#: How every review page :func:`brooker.report.write_report` writes begins (its document type,
+#: character set and content security policy): the mark by which a new run knows an earlier
+#: run's page (:func:`remove_earlier_report`) from any other file of that name.
+REPORT_HEAD = (
+    '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">\n'
+    '<meta http-equiv="Content-Security-Policy" content="default-src \'none\';'
+)
+
+
+def remove_earlier_report(
+    out_dir: str | os.PathLike[str],
+    suffix: str = "",
+    inputs: Iterable[str | os.PathLike[str]] = (),
+) -> bool:
+    """Remove the review page of the earlier run of ``results{suffix}.jsonl``
+    (``report{suffix}.html`` in ``out_dir``); returns whether there was one.
+
+    Called with :func:`remove_earlier_overlays` by a run without ``--resume``: a page left from
+    the earlier run showed its films and classes (their overlays inside it) beside the new
+    run's records, until a ``--report`` rewrote it, and for good without one. Only a page this
+    tool wrote goes (a regular file, not a link, that begins as every page does:
+    :data:`REPORT_HEAD`), never an input; the thumbnails' cache (``.report-thumbs``), shared by
+    the shards and keyed by overlay, stays.
+
+    Raises
+    ------
+    OutputError
+        A page that cannot be removed (``output_not_writable``): nothing else was touched.
+    """
+    path = os.path.join(os.fspath(out_dir), f"report{suffix}.html")
+    if os.path.realpath(path) in {os.path.realpath(os.fspath(p)) for p in inputs}:
+        return False
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return False
+        with open(path, "rb") as fh:
+            head = fh.read(len(REPORT_HEAD.encode()))
+    except OSError:
+        return False  # none there, or not one to read: nothing of this tool's to remove
+    if head != REPORT_HEAD.encode():
+        return False
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise OutputError(f"cannot remove an earlier run's review page: {reason}", path) from None
+    return True
+
+
 def _unlink_overlays(paths: Iterable[str]) -> None:
     """Remove ``paths`` (an earlier run's overlays, chosen by the caller); one gone already
     is no error.

@@ -1626,3 +1626,29 @@ def test_earlier_overlays_spare_the_new_runs_inputs_and_what_a_compact_copy_name
     assert batch.earlier_overlays(out) == [a]
     assert batch.remove_earlier_overlays(out, inputs=[str(out / a)]) == 0
     assert sorted(p.name for p in out.glob("*.png")) == [a, b]
+
+
+def test_remove_earlier_report_takes_only_a_page_this_tool_wrote(tmp_path: Path) -> None:
+    """A fresh run removes the earlier run's review page: one write_report made, not a link to
+    it, not another file of that name, not an input, not another shard's page."""
+    from brooker.report import write_report
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.jsonl").write_text(
+        json.dumps({"file": "in/a.dcm", "status": "error", "hips": []}) + "\n"
+    )
+    page = write_report(out).path
+    assert page.read_bytes().startswith(batch.REPORT_HEAD.encode())
+    assert not batch.remove_earlier_report(out, inputs=[str(page)])
+    link = out / "report-1of2.html"
+    link.symlink_to(page)
+    assert not batch.remove_earlier_report(out, "-1of2")
+    assert link.is_symlink()
+    assert page.is_file()
+    assert batch.remove_earlier_report(out)
+    assert not page.exists()
+    assert not batch.remove_earlier_report(out)
+    page.write_text("<!doctype html><title>notes</title>")
+    assert not batch.remove_earlier_report(out)
+    assert page.is_file()

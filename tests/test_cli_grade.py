@@ -422,6 +422,30 @@ def test_a_fresh_run_says_it_replaced_an_earlier_run(
     assert "earlier run" not in emptied.stderr
 
 
+def test_a_fresh_run_removes_the_earlier_runs_review_page(
+    fake_engine: None, good_tree: Path, tmp_path: Path
+) -> None:
+    """A run with --report, then a fresh one without it into the same --out: the earlier run's
+    report.html stayed, showing films and classes that no record there holds any more. It is
+    removed with the earlier run's overlays; --resume (which adds to the run) keeps it, and a
+    file of that name the tool did not write, or one that is an input, is never removed."""
+    out = tmp_path / "o"
+    first = run(good_tree / "a" / "IM0001", "--out", out, "--report", "--json")
+    assert first.exit_code == 0, first.output
+    page = out / "report.html"
+    assert page.is_file()
+    resumed = run(good_tree / "b" / "IM0001", "--out", out, "--resume", "--json")
+    assert resumed.exit_code == 0, resumed.output
+    assert page.is_file()  # the run it belongs to goes on
+    fresh = run(good_tree / "b" / "IM0001", "--out", out, "--json")
+    assert fresh.exit_code == 0, fresh.output
+    assert not page.exists()
+    page.write_text("<html>a reader's own page</html>")
+    again = run(good_tree / "b" / "IM0001", "--out", out, "--json")
+    assert again.exit_code == 0, again.output
+    assert page.read_text() == "<html>a reader's own page</html>"
+
+
 def test_ctrl_c_says_how_far_the_run_got_and_how_to_go_on(
     fake_engine: None, good_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

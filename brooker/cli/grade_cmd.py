@@ -1569,6 +1569,8 @@ def _run(
                     soft_wrap=True,
                 )
             batch.remove_earlier_overlays(out, suffix, inputs=found.files)  # never an input
+            # and its review page, which showed the earlier films until a --report rewrote it
+            batch.remove_earlier_report(out, suffix, inputs=found.files)
             # a new run starts a new results file (--resume continues the old one), emptied
             # before its manifest is written: killed between the two, the old manifest is left
             # over no records, never this run's options over the old run's records. The two
