@@ -673,6 +673,11 @@ class HipResult:
         }
         if self.not_graded is not None:
             rec["not_graded"] = self.not_graded
+        if self.gap_threshold_mm != BROOKER_GAP_THRESHOLD_MM:
+            # graded on another class II/III boundary (the Python API's AnalysisConfig): said,
+            # or a reader of the record sees a class III on a gap of 9 mm graded at 8 mm as
+            # the 10 mm rule's mistake, and its borderline flag as wrong
+            rec["gap_threshold_mm"] = float(self.gap_threshold_mm)
         return rec
 
 

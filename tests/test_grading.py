@@ -163,6 +163,10 @@ def test_record_of_a_hip_graded_on_another_threshold() -> None:
     rec = res.to_record()
     assert rec["grade"] == 2
     assert rec["gap_mm"] == 10.01
+    assert rec["gap_threshold_mm"] == 10.004  # said: a reader would judge it against 10 mm
+    assert "gap_threshold_mm" not in grade_hip(
+        HIP, _frags(PEL), _gap(10.0041, 0.0), AnalysisConfig()
+    ).to_record()  # the standard boundary, as every record so far
     res = grade_hip(HIP, _frags(PEL), _gap(10.0039, 0.0), config)
     assert res.to_record()["grade"] == 3
     assert res.to_record()["gap_mm"] == 10.0
