@@ -2987,3 +2987,25 @@ def test_notes_of_one_kind_with_a_literal_n_are_numbered_apart() -> None:
         "[1] View Position N is unknown", "[2] gap a: 3, b: 4 mm", "[3] View Position 5 is unknown"
     ]  # fmt: skip
     assert numbers.refs(["View Position 5 is unknown", "gap 4 mm"]) == "[2b] [3]"
+
+
+def test_a_bridged_hip_reads_bridged_not_a_gap_of_0_0() -> None:
+    """A class IV hip (gap 0 in its record) read "0.0" in the table and "gap 0.0 mm" on its
+    line, as if two spurs touched; the overlay says "0 mm (bridged)". The terminal says so too;
+    a class III gap that rounds to 0.0 stays a number, and the record keeps 0."""
+    from brooker.cli.terminal import console
+
+    bridged = {"side": "right", "grade": 4, "brooker_class": "IV", "gap_mm": 0.0,
+               "borderline": False, "weak_call": False, "prosthesis": False,
+               "caveats": []}  # fmt: skip
+    touching = {**bridged, "side": "left", "grade": 3, "brooker_class": "III", "gap_mm": 0.01}
+    rec = {"file": "a.dcm", "status": "ok", "caveats": [], "hips": [bridged, touching]}
+    table = _table_text([rec, {**rec, "file": "b.dcm"}])
+    assert table.count("0 (bridged)") == 2
+    assert table.count("0.0") == 2  # the class III hips'
+    assert "0 mm (bridged)" not in table  # the column says mm
+    buf = io.StringIO()
+    grade_cmd._print_single(console(file=buf, width=200, color_system=None), rec)
+    single = buf.getvalue()
+    assert "gap 0 mm (bridged)" in single
+    assert "gap 0.0 mm" in single  # the class III hip's

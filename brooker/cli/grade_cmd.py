@@ -25,7 +25,7 @@ import os
 import sys
 import traceback
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
@@ -60,6 +60,19 @@ _CLASS_STYLE = {
 
 def _fmt_gap(gap: Any) -> str:
     return "" if gap is None else f"{label_gap_mm(float(gap)):.1f}"
+
+
+#: How a class IV hip's gap (0 in the record) reads in the table and the hip's line, as the
+#: overlay's label words it: "0.0" read as a spur measured to touch, not as a bridge.
+BRIDGED = "0 (bridged)"
+
+
+def _hip_gap(hip: Mapping[str, Any]) -> str:
+    """A hip's gap as the table and the hip's line show it (mm, no unit): :func:`_fmt_gap`, or
+    :data:`BRIDGED` for a class IV hip."""
+    if hip.get("grade") == 4 and hip.get("gap_mm") is not None:
+        return BRIDGED
+    return _fmt_gap(hip.get("gap_mm"))
 
 
 def _notes(rec: dict[str, Any], hip: dict[str, Any] | None) -> list[str]:
@@ -205,7 +218,7 @@ def _table_rows(
                     (name if k == 0 else "", ""),
                     ("R" if hip.get("side") == "right" else "L", ""),
                     (cls, _CLASS_STYLE.get(cls, "")),
-                    (_fmt_gap(hip.get("gap_mm")), ""),
+                    (_hip_gap(hip), ""),
                     ("yes", "bold yellow") if hip.get("borderline") else ("", ""),
                     ("yes", "bold yellow") if hip.get("weak_call") else ("", ""),
                     ("yes" if hip.get("prosthesis") else "", ""),
@@ -411,7 +424,8 @@ def _print_single(console: Console, rec: dict[str, Any]) -> None:
         label = f"Brooker {cls}" if hip.get("grade") is not None else cls
         extras = []
         if hip.get("gap_mm") is not None:
-            extras.append(f"gap {_fmt_gap(hip['gap_mm'])} mm")
+            gap = _hip_gap(hip)
+            extras.append("gap 0 mm (bridged)" if gap == BRIDGED else f"gap {gap} mm")
         if hip.get("borderline"):
             extras.append("borderline")
         if hip.get("weak_call"):
