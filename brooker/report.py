@@ -589,7 +589,9 @@ def _hip_html(hip: Mapping[str, Any]) -> str:
     side = "right" if hip.get("side") == "right" else "left"
     gap = hip.get("gap_mm")
     bits = []
-    if gap is not None:
+    if gap is not None and hip.get("grade") == 4:
+        bits.append("gap 0 mm (bridged)")  # as the overlay and the terminal word it
+    elif gap is not None:
         unc = hip.get("gap_uncertainty_mm")
         txt = f"gap {_fmt_mm(label_gap_mm(float(gap)))}"
         if unc:

@@ -675,3 +675,12 @@ def test_the_page_ships_with_the_package() -> None:
     assert (assets / "report.css").is_file()
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert "report_assets/*.js" in text
+
+
+def test_a_bridged_hip_reads_bridged_on_the_page() -> None:
+    """A class IV hip's gap (0 in its record) read "gap 0.0 ± 0.4 mm", as if two spurs
+    touched; the overlay and the terminal say "0 mm (bridged)", and so does the page."""
+    from report_run import hip
+
+    assert "gap 0 mm (bridged)" in report._hip_html(hip("right", "IV", 0.0))
+    assert "gap 0.0 ± 0.4 mm" in report._hip_html(hip("right", "III", 0.01))
