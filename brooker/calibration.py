@@ -52,7 +52,7 @@ from brooker.models import (
     SpacingSource,
 )
 from brooker.units import MIN_IMAGE_SIDE_PX
-from brooker.upright import point_rows_reversed, rows_reversed
+from brooker.upright import turned, upright_view
 
 FloatImage = npt.NDArray[np.float32]
 
@@ -461,16 +461,17 @@ def calibrate(radiograph: Radiograph, config: AnalysisConfig) -> Radiograph:
         The object asked for is not on the film, or a ball is not unique, or the spacing it
         gives is implausible.
     """
-    if radiograph.upside_down:
+    turn = radiograph.to_upright
+    if not turn.is_identity:
         # the ball, head and hip searches read a film with the patient's head at the top: one
-        # stored upside down is calibrated turned upright, and its objects (and the positions
-        # its messages quote) given on the stored rows (brooker.upright), so that it
-        # calibrates as the same film stored upright
-        rows = radiograph.pixels.shape[0]
-        upright = rows_reversed(radiograph)
-        return rows_reversed(
-            _calibrate(upright, config, shown=lambda p: point_rows_reversed(p, rows))
-        )
+        # stored upside down or turned a quarter is calibrated turned upright, and its objects
+        # (and the positions its messages quote) given on the stored pixels (brooker.upright),
+        # so that it calibrates as the same film stored upright
+        upright = upright_view(radiograph)
+        back, shape = turn.inverse, upright.pixels.shape
+        calibrated = _calibrate(upright, config, shown=lambda p: back.point(p, shape))
+        # (the stored pixels themselves, not a view of a view of them)
+        return replace(turned(calibrated, back), pixels=radiograph.pixels)
     return _calibrate(radiograph, config, shown=lambda p: p)
 
 

@@ -69,7 +69,10 @@ with a caveat saying so.
 A second value of (0020,0020) towards the head (``L\\H``, ``R\\H``: the column direction, that
 of increasing row index) means the film is stored upside down: the radiograph keeps the stored
 pixels and says so (``upside_down``, with a caveat); the analysis reads it turned upright and
-gives its positions on the stored pixels (:mod:`brooker.upright`).
+gives its positions on the stored pixels (:mod:`brooker.upright`). Rows running head-feet and
+columns left-right (``H\\R``, ``H\\L``, ``F\\R``, ``F\\L``) mean the film is stored turned a
+quarter: it is read turned back a quarter in the same way (``to_upright``, with a caveat), and
+its sides, and image halves, are those of the film turned upright.
 """
 
 from __future__ import annotations
@@ -111,6 +114,13 @@ from brooker.errors import (
     UnreadableInputError,
     UnsupportedPixelDataError,
     UnsupportedPixelFormatError,
+)
+from brooker.grid import (
+    IDENTITY,
+    QUARTER_ANTICLOCKWISE,
+    QUARTER_CLOCKWISE,
+    ROWS_REVERSED,
+    GridTransform,
 )
 from brooker.models import (
     DisplayMapping,
@@ -595,9 +605,9 @@ def _load(
             _text(ds, 0x00180015),
         )
     )
-    upside_down = _upside_down(orientation, caveats)
+    to_upright = _to_upright(orientation, caveats)
     right_on, lat_source = _laterality(
-        orientation, view_position, image_laterality, caveats, upside_down=upside_down
+        orientation, view_position, image_laterality, caveats, turn=to_upright
     )
     display = None if colour else _display_mapping(ds, mono1, k_invert, voi_lowest, caveats)
     caveats = [_redact(c, ident, value=False) for c in caveats]
@@ -633,7 +643,7 @@ def _load(
         display=display,
         caveats=spacing_inputs.caveats + tuple(caveats),
         spacing_inputs=spacing_inputs,
-        upside_down=upside_down,
+        to_upright=to_upright,
     )
 
 
@@ -1923,23 +1933,33 @@ def _laterality(
     image_laterality: str | None,
     caveats: list[str],
     *,
-    upside_down: bool = False,
+    turn: GridTransform = IDENTITY,
 ) -> tuple[ImageSide, str]:
-    """Which image half shows the patient's right, and from which attribute.
+    """Which image half shows the patient's right, and from which attribute: of the film
+    turned upright by ``turn`` (:func:`_to_upright`), whose rows are the stored columns when it
+    is stored turned a quarter.
 
-    An AP film shows the patient's right on the image's left, a PA film on its right; turned
-    a half (``upside_down``: stored with the head towards the last row, ``R\\H`` for an AP
-    film) it is the other way round, and that is what the orientation is checked against."""
+    An AP film shows the patient's right on the image's left, a PA film on its right; stored
+    mirrored (``turn`` a reflection: upside down, ``R\\H`` for an AP film turned a half, read
+    with its rows reversed) it is the other way round, and that is what the orientation is
+    checked against. An AP film turned a quarter (``H\\L``, ``F\\R``) is turned back a quarter,
+    no mirror: its sides are those of an AP film stored upright.
+
+    >>> _laterality(("H", "R"), "PA", None, [], turn=QUARTER_ANTICLOCKWISE)
+    (<ImageSide.RIGHT: 'right'>, 'patient_orientation')
+    """
     vp = (view_position or "").upper()
     if orientation:
         row_dir = orientation[0].upper()
+        if len(orientation) > 1 and not turn.is_identity:
+            row_dir = _turned_directions(orientation[0].upper(), orientation[1].upper(), turn)[0]
         has_l, has_r = "L" in row_dir, "R" in row_dir
         # a direction is spelt with the letters A P R L H F only (PS3.3 C.7.6.1.1.1): a value
         # such as SECRET or DR holds an R but says nothing about the patient's sides
         if has_l != has_r and _ORIENTATION_LETTERS.fullmatch(row_dir):
             side = ImageSide.LEFT if has_l else ImageSide.RIGHT
             expected = {"AP": ImageSide.LEFT, "PA": ImageSide.RIGHT}.get(vp)
-            if expected is not None and upside_down:  # turned a half: the sides swap too
+            if expected is not None and turn.mirrors:  # stored mirrored: the sides swap too
                 expected = ImageSide.RIGHT if expected is ImageSide.LEFT else ImageSide.LEFT
             if expected is not None and expected is not side:
                 caveats.append(
@@ -1972,41 +1992,50 @@ def _laterality(
     return ImageSide.LEFT, "assumed"
 
 
-def _not_left_right(orientation: tuple[str, ...]) -> str:
-    """The caveat of a Patient Orientation whose rows do not run left-right: not used for the
-    sides, and, when they run head-feet with the columns left-right (``H\\R``, ``F\\L``), the
-    film is stored turned a quarter. Nothing turns it: hips are sought upright (the head at the
-    top), so such a film is likely to come out with no hip found, and the caveat, which the
-    record of an ungradable film keeps, says what to do.
+_OPPOSITE_DIRECTION = str.maketrans("LRAPHF", "RLPAFH")
 
-    >>> print(_not_left_right(("H", "R")))  # doctest: +ELLIPSIS
-    (0020,0020) Patient Orientation H\\R: the film is stored turned a quarter (the patient's ...
+
+def _turned_directions(row_dir: str, col_dir: str, turn: GridTransform) -> tuple[str, str]:
+    """A Patient Orientation's two directions (of increasing column, of increasing row) on the
+    grid transformed by ``turn``: a transpose swaps them, a reversal turns one the other way.
+
+    >>> _turned_directions("H", "R", QUARTER_ANTICLOCKWISE)
+    ('R', 'F')
+    >>> _turned_directions("F", "R", QUARTER_CLOCKWISE)
+    ('L', 'F')
+    """
+    if turn.transpose:
+        row_dir, col_dir = col_dir, row_dir
+    if turn.flip_rows:
+        col_dir = col_dir.translate(_OPPOSITE_DIRECTION)
+    if turn.flip_cols:
+        row_dir = row_dir.translate(_OPPOSITE_DIRECTION)
+    return row_dir, col_dir
+
+
+def _not_left_right(orientation: tuple[str, ...]) -> str:
+    """The caveat of a Patient Orientation whose rows do not run left-right, on the film
+    turned upright (a film stored turned a quarter, ``H\\R``, is read turned back a quarter,
+    where they do): not used for the sides.
+
     >>> print(_not_left_right(("A", "F")))  # doctest: +ELLIPSIS
     (0020,0020) Patient Orientation A\\F does not run left-right along the rows; not used ...
     """
     shown = chr(92).join(orientation)[:20]
-    row_dir = orientation[0].upper()
-    col_dir = orientation[1].upper() if len(orientation) > 1 else ""
-    head_feet = ("H" in row_dir) != ("F" in row_dir) and not {"L", "R"} & set(row_dir)
-    # (a column direction with H or F in it is upside down or upright, not a quarter turn)
-    left_right = ("L" in col_dir) != ("R" in col_dir) and not {"H", "F"} & set(col_dir)
-    if (
-        head_feet
-        and left_right
-        and _ORIENTATION_LETTERS.fullmatch(row_dir)
-        and _ORIENTATION_LETTERS.fullmatch(col_dir)
-    ):
-        end = "last" if "H" in row_dir else "first"
-        return (
-            f"(0020,0020) Patient Orientation {shown}: the film is stored turned a quarter (the "
-            f"patient's head towards its {end} column); it is read as stored, where hips are "
-            "sought with the head at the top, so none may be found: turn the film upright and "
-            "grade it again; the orientation is not used for the sides"
-        )
     return (
         f"(0020,0020) Patient Orientation {shown} does not run left-right along the rows; not "
         "used for the sides"
     )
+
+
+def _to_upright(orientation: tuple[str, ...] | None, caveats: list[str]) -> GridTransform:
+    """How the stored pixels are turned for the analysis, which reads a film with the
+    patient's head at the top (:mod:`brooker.upright`): rows reversed for a film stored upside
+    down (:func:`_upside_down`), a quarter turn for one stored turned a quarter
+    (:func:`_quarter_turn`), else as they are. A caveat says which."""
+    if _upside_down(orientation, caveats):
+        return ROWS_REVERSED
+    return _quarter_turn(orientation, caveats) or IDENTITY
 
 
 def _upside_down(orientation: tuple[str, ...] | None, caveats: list[str]) -> bool:
@@ -2024,6 +2053,43 @@ def _upside_down(orientation: tuple[str, ...] | None, caveats: list[str]) -> boo
         "and every position is given on the film as stored"
     )
     return True
+
+
+def _quarter_turn(
+    orientation: tuple[str, ...] | None, caveats: list[str]
+) -> GridTransform | None:
+    """The quarter turn that turns a film stored turned a quarter upright, or None: its rows
+    run head-feet (the first value, the direction of increasing column index, H or F, with no
+    L or R) and its columns left-right (the second, L or R with no H or F). A film with its
+    head towards the last column is turned anticlockwise, towards the first, clockwise (a
+    rotation: its sides stay those of the film, :func:`_laterality`), with a caveat saying so.
+
+    >>> _quarter_turn(("H", "R"), []) == QUARTER_ANTICLOCKWISE
+    True
+    >>> _quarter_turn(("H", "LH"), []) is None  # towards the head down the image: upside down
+    True
+    """
+    if orientation is None or len(orientation) < 2:
+        return None
+    row_dir, col_dir = orientation[0].upper(), orientation[1].upper()
+    head_feet = ("H" in row_dir) != ("F" in row_dir) and not {"L", "R"} & set(row_dir)
+    # (a column direction with H or F in it is upside down or upright, not a quarter turn)
+    left_right = ("L" in col_dir) != ("R" in col_dir) and not {"H", "F"} & set(col_dir)
+    if not (
+        head_feet
+        and left_right
+        and _ORIENTATION_LETTERS.fullmatch(row_dir)
+        and _ORIENTATION_LETTERS.fullmatch(col_dir)
+    ):
+        return None
+    end = "last" if "H" in row_dir else "first"
+    caveats.append(
+        f"(0020,0020) Patient Orientation {chr(92).join(orientation)[:20]}: the film is stored "
+        f"turned a quarter (the patient's head towards its {end} column); it is analysed turned "
+        "upright, and every position is given on the film as stored; its image halves are "
+        "those of the film turned upright"
+    )
+    return QUARTER_ANTICLOCKWISE if "H" in row_dir else QUARTER_CLOCKWISE
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from brooker.grid import IDENTITY, ROWS_REVERSED, GridTransform
 from brooker.units import (
     BROOKER_GAP_THRESHOLD_MM,
     WEAK_CALL_PROBABILITY,
@@ -88,7 +89,9 @@ class SpacingSource(enum.StrEnum):
 
 
 class ImageSide(enum.StrEnum):
-    """A half of the stored image, as displayed with row 0 at the top and column 0 left."""
+    """A half of the stored image, as displayed with row 0 at the top and column 0 left; of a
+    film stored turned a quarter, a half of the film turned upright, as it is analysed
+    (:attr:`Radiograph.to_upright`, :mod:`brooker.upright`)."""
 
     LEFT = "left"
     RIGHT = "right"
@@ -406,7 +409,9 @@ class Radiograph:
     spacing : PixelSpacing or None
         Physical spacing; None when the file has none and the user gave none (grading refuses).
     patient_right_on : ImageSide
-        Which half of the stored image shows the patient's right hip.
+        Which half of the stored image shows the patient's right hip (of the film turned
+        upright, :attr:`to_upright`, which for a film stored turned a quarter is not a half of
+        the stored image).
     laterality_source : str
         ``"patient_orientation"``, ``"view_position"``, ``"image_laterality"``, ``"user"``
         (``flipped`` given) or ``"assumed"``.
@@ -419,11 +424,12 @@ class Radiograph:
         What the loader decided ``spacing`` from (the file's spacing tags, the user's options)
         and the caveats it wrote about it, so that other spacing options can be applied later
         (:func:`brooker.spacing.with_spacing_options`); None for a radiograph built in memory.
-    upside_down : bool
-        The pixels show the patient's head towards the last row ((0020,0020) Patient
-        Orientation's column direction, its second value, is H). The analysis reads such a
-        film with its rows reversed and reports its positions on the pixels as they are
-        (:mod:`brooker.upright`).
+    to_upright : GridTransform
+        How the stored pixels are turned for the analysis, which reads the film with the
+        patient's head at the top (:mod:`brooker.upright`): as they are, or, as (0020,0020)
+        Patient Orientation says, rows reversed (stored upside down, :attr:`upside_down`) or a
+        quarter turn (stored turned a quarter). The pixels are kept as stored, and every
+        position the analysis reports is on them.
     """
 
     pixels: npt.NDArray[np.float32]
@@ -434,11 +440,26 @@ class Radiograph:
     display: DisplayMapping | None = None
     caveats: tuple[str, ...] = ()
     spacing_inputs: SpacingInputs | None = None
-    upside_down: bool = False
+    to_upright: GridTransform = IDENTITY
 
     def __post_init__(self) -> None:
         if self.pixels.ndim != 2:
             raise ValueError(f"pixels must be 2-D, got shape {self.pixels.shape}")
+
+    @property
+    def upside_down(self) -> bool:
+        """The pixels show the patient's head towards the last row ((0020,0020) Patient
+        Orientation's column direction, its second value, is H): :attr:`to_upright` reverses
+        the rows. The analysis reads such a film with its rows reversed and reports its
+        positions on the pixels as they are (:mod:`brooker.upright`)."""
+        return self.to_upright == ROWS_REVERSED
+
+    @property
+    def quarter_turned(self) -> bool:
+        """The film is stored turned a quarter (its rows run head-feet): :attr:`to_upright`
+        is a quarter turn, and the image halves (:attr:`patient_right_on`) are those of the
+        film turned upright."""
+        return self.to_upright.transpose
 
     def image_side_of(self, side: PatientSide) -> ImageSide:
         """The image half showing the patient's ``side``."""

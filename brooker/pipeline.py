@@ -38,7 +38,7 @@ from brooker.models import (
 from brooker.paths import require_text_path, safe_stem
 from brooker.segmentation import HipMasks, segment_hip
 from brooker.spacing import no_spacing_tags, with_spacing_options
-from brooker.upright import result_rows_reversed, rows_reversed
+from brooker.upright import result_turned, upright_view
 
 if TYPE_CHECKING:
     from brooker.overlay import Prepared
@@ -256,12 +256,13 @@ def _placed_by_detector(hip: HipJoint) -> str:
 
 
 def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingResult:
-    """Grade a loaded, calibrated radiograph; a film stored upside down is analysed with its
-    rows reversed and its result given on the stored rows (:mod:`brooker.upright`)."""
-    if radiograph.upside_down:
-        rows = radiograph.pixels.shape[0]
-        return result_rows_reversed(_analyze_upright(rows_reversed(radiograph), config), rows)
-    return _analyze_upright(radiograph, config)
+    """Grade a loaded, calibrated radiograph; a film stored upside down or turned a quarter is
+    analysed turned upright and its result given on the stored pixels (:mod:`brooker.upright`)."""
+    turn = radiograph.to_upright
+    if turn.is_identity:
+        return _analyze_upright(radiograph, config)
+    view = upright_view(radiograph)
+    return result_turned(_analyze_upright(view, config), turn.inverse, view.pixels.shape)
 
 
 def _analyze_upright(radiograph: Radiograph, config: AnalysisConfig) -> GradingResult:

@@ -195,33 +195,6 @@ def test_reversing_the_rows_twice_gives_the_same_film_and_result(
     assert back.hip_candidates == result.hip_candidates
 
 
-@pytest.mark.parametrize(
-    ("orientation", "end"), [(("H", "R"), "last"), (("F", "L"), "first"), (("HA", "L"), "last")]
-)
-def test_a_film_stored_turned_a_quarter_is_said_to_be(
-    tmp_path: Path, orientation: tuple[str, str], end: str
-) -> None:
-    """Rows running head-feet and columns left-right: the film is stored turned a quarter.
-    Nothing turns it (hips are sought with the head at the top), so its record says so and
-    what to do, instead of only that the rows do not run left-right (and, as is likely, "no
-    hip joint found" with no reason why)."""
-    ds = pydicom.dcmread(FILM)
-    ds.PixelData = np.ascontiguousarray(ds.pixel_array.T[::-1]).tobytes()  # head to the left
-    ds.Rows, ds.Columns = ds.Columns, ds.Rows
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.PatientOrientation = list(orientation)
-    path = tmp_path / "quarter.dcm"
-    ds.save_as(path)
-    rad = load_radiograph(path)
-    assert not rad.upside_down
-    said = [c for c in rad.caveats if "Patient Orientation" in c]
-    assert len(said) == 1
-    assert f"stored turned a quarter (the patient's head towards its {end} column)" in said[0]
-    assert "turn the film upright and grade it again" in said[0]
-    record = grade_path(path).to_record()
-    assert said[0] in record["caveats"]  # kept in the record, graded or not
-
-
 def test_a_film_stored_upside_down_calibrates_as_the_upright_one(tmp_path: Path) -> None:
     """``--head-mm`` (the prosthetic heads' search, like the hip search, reads a film with the
     patient's head at the top): the upside-down copy was calibrated on its stored rows and
@@ -273,12 +246,15 @@ def test_the_sides_are_checked_against_the_view_as_the_film_is_turned(
 def test_an_orientation_both_quarter_turned_and_upside_down_is_not_called_both() -> None:
     """``H\\LH`` (rows towards the head, columns towards the left and the head: no film's)
     got both "stored upside down" and "stored turned a quarter"."""
-    from brooker.dicom_io import _not_left_right, _upside_down
+    from brooker.dicom_io import _quarter_turn, _to_upright, _upside_down
+    from brooker.grid import ROWS_REVERSED
 
     caveats: list[str] = []
     assert _upside_down(("H", "LH"), caveats)
-    assert "turned a quarter" not in _not_left_right(("H", "LH"))
-    assert "turned a quarter" in _not_left_right(("H", "L"))
+    assert _quarter_turn(("H", "LH"), caveats) is None
+    assert _to_upright(("H", "LH"), []) == ROWS_REVERSED
+    assert _quarter_turn(("H", "L"), caveats) is not None
+    assert sum("turned a quarter" in c for c in caveats) == 1
 
 
 def test_inspect_says_whether_the_film_is_stored_upside_down(tmp_path: Path) -> None:
