@@ -49,6 +49,7 @@ from skimage.measure import find_contours
 from brooker.atomic import atomic_write_bytes
 from brooker.background import beside
 from brooker.burned_text import TextLine, blank_boxes, find_text_lines
+from brooker.grid import IDENTITY, GridTransform
 from brooker.models import (
     BrookerGrade,
     Fragment,
@@ -611,8 +612,13 @@ def _hip_lines(hip: HipResult) -> list[tuple[str, RGB]]:
     return lines
 
 
-def _draw_hip_label(canvas: _Canvas, hip: HipResult, view: _View) -> None:
-    """Side letter, class and notes in a block on the hip's own half of the image."""
+def _draw_hip_label(
+    canvas: _Canvas, hip: HipResult, view: _View, turn: GridTransform = IDENTITY
+) -> None:
+    """Side letter, class and notes in a block on the hip's own half of the image: the half
+    its lateral side is towards, on the film as stored (``turn``, the film's
+    :attr:`~brooker.models.Radiograph.to_upright`: the top or bottom half of a film stored
+    turned a quarter, whose ``image_side`` is a half of the film turned upright)."""
     size = canvas.font_px
     big = round(size * 1.8)
     lines = _hip_lines(hip)
@@ -626,6 +632,10 @@ def _draw_hip_label(canvas: _Canvas, hip: HipResult, view: _View) -> None:
     bh = pad + max(lh_, line_h * len(lines)) + pad
     hx, hy = view.to_xy(hip.center_px)
     margin = max(6.0, size * 0.5)
+    if turn.transpose:
+        x, y = _quarter_label_corner(canvas, hip, (hx, hy), (bw, bh), margin, turn)
+        _write_hip_label(canvas, (x, y, bw, bh), letter, lines, (pad, gap_x, line_h, lw_, lh_))
+        return
     outer_left = hip.image_side is ImageSide.LEFT
     x_out = margin if outer_left else canvas.w - margin - bw
     # towards the middle from the hip centre, still on the hip's half
@@ -640,6 +650,48 @@ def _draw_hip_label(canvas: _Canvas, hip: HipResult, view: _View) -> None:
     ys = [top, bottom] if hy >= canvas.h / 2.0 else [bottom, top]
     cands = [(x_out, ys[0]), (x_out, ys[1]), (x_in, ys[0]), (x_in, ys[1])]
     x, y = _place(canvas, (bw, bh), cands)
+    _write_hip_label(canvas, (x, y, bw, bh), letter, lines, (pad, gap_x, line_h, lw_, lh_))
+
+
+def _quarter_label_corner(
+    canvas: _Canvas,
+    hip: HipResult,
+    at: tuple[float, float],
+    size: tuple[int, int],
+    margin: float,
+    turn: GridTransform,
+) -> tuple[float, float]:
+    """Where a hip's label goes on a film stored turned a quarter: as on an upright film,
+    turned with it. The hip's half is the top or the bottom one (its lateral side on the
+    stored film); along it, the far end from the joint first."""
+    hx, hy = at
+    bw, bh = size
+    lateral = -1.0 if hip.image_side is ImageSide.LEFT else 1.0
+    # the lateral direction (0, lateral) of the film turned upright, on the stored film
+    outer_top = turn.inverse.direction((0.0, lateral))[0] < 0
+    y_out = margin if outer_top else canvas.h - margin - bh
+    # towards the middle from the hip centre, still on the hip's half
+    y_in = (hy + 4 * margin) if outer_top else (hy - bh - 4 * margin)
+    y_in = min(max(y_in, 0.0), canvas.h - bh)
+    y_in = min(y_in, canvas.h / 2.0 - bh) if outer_top else max(y_in, canvas.h / 2.0)
+    left, right = margin, canvas.w - margin - bw
+    xs = [left, right] if hx >= canvas.w / 2.0 else [right, left]
+    cands = [(xs[0], y_out), (xs[1], y_out), (xs[0], y_in), (xs[1], y_in)]
+    return _place(canvas, (bw, bh), cands)
+
+
+def _write_hip_label(
+    canvas: _Canvas,
+    box: tuple[float, float, float, float],
+    letter: str,
+    lines: list[tuple[str, RGB]],
+    metrics: tuple[int, int, int, int, int],
+) -> None:
+    """The label's box at ``box`` (x, y, width, height): the side letter, then the lines."""
+    x, y, bw, bh = box
+    pad, gap_x, line_h, lw_, lh_ = metrics
+    size = canvas.font_px
+    big = round(size * 1.8)
     canvas.box((x, y, x + bw, y + bh))
     inner_h = bh - 2 * pad
     canvas.text((x + pad, y + pad + (inner_h - lh_) / 2.0), letter, big, TEXT_RGB)
@@ -894,7 +946,7 @@ def _render_view(
     for hip in hips_labelled:
         _draw_gap(canvas, hip, view)
     for hip in hips_labelled:
-        _draw_hip_label(canvas, hip, view)
+        _draw_hip_label(canvas, hip, view, radiograph.to_upright)
     width = max(canvas.w, min(PANEL_MIN_WIDTH_EM * font_px, canvas.h))
     panel = _panel(
         width,

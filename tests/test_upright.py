@@ -235,6 +235,32 @@ def test_the_overlay_of_a_quarter_turned_film_draws_on_the_stored_film(
     assert (right.center_px[0] < rows / 2) is (name == "clockwise")
 
 
+@pytest.mark.parametrize("name", list(TURNS))
+def test_the_labels_of_a_quarter_turned_film_are_on_the_hips_halves(
+    graded: dict[str, Any], name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each hip's label (its side's letter, then its class) on the hip's own half: on the
+    film as stored, the top or the bottom one. Placed by ``image_side`` (a half of the film
+    turned upright) on the stored film's left or right and away from the joint, each label
+    was drawn beside the other hip."""
+    rad, result = graded[name]
+    letters: list[tuple[str, float]] = []
+    real = ov._Canvas.text
+
+    def spy(canvas: Any, xy: tuple[float, float], text: str, *args: Any, **kw: Any) -> None:
+        if text in ("R", "L"):
+            letters.append((text, xy[1]))
+        real(canvas, xy, text, *args, **kw)
+
+    monkeypatch.setattr(ov._Canvas, "text", spy)
+    ov._render(rad, result, 4096)  # 1:1
+    rows = rad.pixels.shape[0]
+    assert sorted(t for t, _ in letters) == ["L", "R"]
+    for hip in result.hips:
+        (y,) = [y for t, y in letters if t == hip.patient_side.letter]
+        assert (y < rows / 2) is (hip.center_px[0] < rows / 2), hip.patient_side
+
+
 def test_a_quarter_turned_radiograph_loaded_beforehand_is_analysed_upright_too(
     graded: dict[str, Any],
 ) -> None:
