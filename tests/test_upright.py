@@ -4,6 +4,7 @@ graded as the same film stored upright, its positions given on the stored pixels
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -416,3 +417,25 @@ def test_a_transposed_film_grades_the_same_classes_and_sides(tmp_path: Path) -> 
         assert b.grade is a.grade
         assert b.image_side is a.image_side.opposite  # read as a mirror image
         assert math.dist(b.center_px, t.point(a.center_px, shape)) < 3.0
+
+
+def test_inspect_says_how_the_film_is_stored(tmp_path: Path) -> None:
+    """``inspect --json`` said only ``upside_down``; a quarter-turned film's caveat asked for
+    it turned upright."""
+    from typer.testing import CliRunner
+
+    from brooker.cli import app
+
+    runner = CliRunner()
+    t, orientation = TURNS["clockwise"]
+    quarter = _stored_turned(FILM, tmp_path / "quarter.dcm", t, orientation)
+    for path, stored in ((FILM, "upright"), (quarter, "quarter_turned_clockwise")):
+        res = runner.invoke(app, ["inspect", str(path), "--json"])
+        assert res.exit_code == 0, res.output
+        rec = json.loads(res.stdout)
+        assert rec["stored"] == stored
+        assert rec["upside_down"] is False
+        table = runner.invoke(app, ["inspect", str(path)], env={"COLUMNS": "300"})
+        assert table.exit_code == 0, table.output
+        assert ("turned a quarter clockwise" in table.stdout) is (stored != "upright")
+        assert ("left half of the film turned upright" in table.stdout) is (stored != "upright")

@@ -22,6 +22,7 @@ from brooker.cli import app, note_bug
 from brooker.cli.options import analysis_config, parse_spacing, path_parser
 from brooker.cli.terminal import console as make_console
 from brooker.cli.terminal import plain, term
+from brooker.upright import stored_as
 
 if TYPE_CHECKING:
     from brooker.errors import BrookerError
@@ -134,6 +135,8 @@ def inspect_record(radiograph: Radiograph) -> dict[str, Any]:
         "image_laterality": meta.image_laterality,
         # Patient Orientation's column direction runs towards the head: analysed turned upright
         "upside_down": radiograph.upside_down,
+        # and in general (its rows running head-feet: turned a quarter), brooker.upright
+        "stored": stored_as(radiograph),
         "body_part": meta.body_part,
         "display": None
         if display is None
@@ -153,6 +156,19 @@ def error_record(path: str, err: BrookerError) -> dict[str, Any]:
         rec["sop_instance_uid"] = err.sop_instance_uid
     rec["error"] = {"code": err.code, "message": err.message}
     return rec
+
+
+#: The table's "stored" row, by the record's ``stored`` (none for a film stored upright).
+_STORED_SAID = {
+    "upside_down": "upside down (the head towards the last row): graded turned upright, "
+    "positions given on the stored rows",
+    "quarter_turned_clockwise": "turned a quarter clockwise (the head towards the last column): "
+    "graded turned upright, positions given on the stored pixels, image halves those of the "
+    "film turned upright",
+    "quarter_turned_anticlockwise": "turned a quarter anticlockwise (the head towards the first "
+    "column): graded turned upright, positions given on the stored pixels, image halves those "
+    "of the film turned upright",
+}
 
 
 def _print_table(rec: dict[str, Any]) -> None:
@@ -202,7 +218,10 @@ def _print_table(rec: dict[str, Any]) -> None:
         ("pixel spacing", spacing),
         (
             "patient's right",
-            f"image {rec['patient_right_on']} half ("
+            f"image {rec['patient_right_on']} half"
+            # a film stored turned a quarter: its halves are the film's turned upright
+            + (" of the film turned upright" if rec["stored"].startswith("quarter") else "")
+            + " ("
             + (
                 "assumed: the AP convention"
                 if rec["laterality_source"] == "assumed"
@@ -230,14 +249,9 @@ def _print_table(rec: dict[str, Any]) -> None:
             else f"{rec['pixel_range'][0]:g} .. {rec['pixel_range'][1]:g} (bone bright)",
         ),
     ]
-    if rec["upside_down"]:
-        rows.append(
-            (
-                "stored",
-                "upside down (the head towards the last row): graded turned upright, "
-                "positions given on the stored rows",
-            )
-        )
+    stored = _STORED_SAID.get(rec["stored"])
+    if stored is not None:
+        rows.append(("stored", stored))
     for obj in (sp or {}).get("calibration") or []:
         rows.append(
             (
