@@ -22,7 +22,6 @@ from brooker.cli import app, note_bug
 from brooker.cli.options import analysis_config, parse_spacing, path_parser
 from brooker.cli.terminal import console as make_console
 from brooker.cli.terminal import plain, term
-from brooker.upright import stored_as
 
 if TYPE_CHECKING:
     from brooker.errors import BrookerError
@@ -98,6 +97,7 @@ def _check_magnification(value: float | None) -> float | None:
 def inspect_record(radiograph: Radiograph) -> dict[str, Any]:
     """JSON-ready description of a loaded radiograph (no patient identifiers)."""
     from brooker._version import __version__
+    from brooker.upright import stored_as
 
     meta = radiograph.meta
     spacing = radiograph.spacing
