@@ -106,6 +106,17 @@ def crop(k: int) -> Transform:
     return apply
 
 
+def spacing(factor: float) -> Transform:
+    """The pixels kept and the film's Pixel Spacing and Imager Pixel Spacing multiplied by
+    ``factor`` (written into ``ds``): the same film, read as if its scale were that much off."""
+
+    def apply(ds: pydicom.Dataset, px: Pixels, seed: int) -> Pixels:
+        _scale_spacing(ds, factor)
+        return px
+
+    return apply
+
+
 def sharpen(amount: float, sigma_px: float) -> Transform:
     """Edge enhancement as CR/DX processing applies it: ``x + amount * (x - blur(x))``, the blur
     a Gaussian of ``sigma_px`` stored pixels, clipped to the range."""

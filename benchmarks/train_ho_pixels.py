@@ -204,13 +204,17 @@ AUGMENT_CROP = {"crop1": 1, "crop2": 2}
 #: How the fragment judge's extra training copies of the real and hybrid films are re-exported
 #: (``--augment``), by ``benchmarks/reexport.py``'s transforms: ``gamma*`` a tone curve
 #: ``max * (x / max) ** gamma``, ``noise*`` Gaussian noise of that many grey levels (seeded by
-#: the film's name), ``crop*`` (:data:`AUGMENT_CROP`). Milder than the gamma 0.7 and 1.4 and
-#: the noise of 4 of its variants.
+#: the film's name), ``crop*`` (:data:`AUGMENT_CROP`), ``spacing*`` the pixels kept and the
+#: spacing multiplied (:func:`reexport.spacing`: the film read 5 % off its scale; opt-in,
+#: measured in-sample on 2026-12-06, engineering notes, *How the scale moves the grades*).
+#: Milder than the gamma 0.7 and 1.4 and the noise of 4 of its variants.
 AUGMENT_VARIANTS: dict[str, reexport.Transform] = {
     "gamma0.8": reexport.gamma(0.8),
     "gamma1.25": reexport.gamma(1.25),
     "noise3": reexport.noise(3.0),
     **{name: reexport.crop(k) for name, k in AUGMENT_CROP.items()},
+    "spacing0.95": reexport.spacing(0.95),
+    "spacing1.05": reexport.spacing(1.05),
 }
 #: ``--augment``'s default, as shipped.
 DEFAULT_AUGMENT = ("gamma0.8", "gamma1.25", "noise3")

@@ -157,3 +157,17 @@ def test_sharpen_overshoots_an_edge_and_leaves_flat_grey_alone() -> None:
     assert out[0, 33] > 2100.0  # the edge, overshot either side
     assert out[0, 30] < 900.0
     assert sharpen(1.0, 6.0)(ds, px * 2.5, 0).max() == 4095  # clipped to the 12-bit range
+
+
+def test_spacing_keeps_the_pixels_and_scales_the_spacing_tags(original: np.ndarray) -> None:
+    """``spacing(f)`` (the fragment judge's ``spacing*`` copies): the same pixels, the film's
+    Pixel Spacing and Imager Pixel Spacing times ``f``, as if its scale were that much off."""
+    from reexport import spacing
+
+    ds = pydicom.dcmread(FILM)
+    ds.ImagerPixelSpacing = ["0.2", "0.25"]
+    before = [float(v) for v in ds.PixelSpacing]
+    px = spacing(1.05)(ds, original.astype(np.float64), 0)
+    np.testing.assert_array_equal(px, original)
+    assert [float(v) for v in ds.PixelSpacing] == pytest.approx([v * 1.05 for v in before])
+    assert [float(v) for v in ds.ImagerPixelSpacing] == pytest.approx([0.21, 0.2625])
