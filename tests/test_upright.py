@@ -23,6 +23,7 @@ from brooker.grid import (
     IDENTITY,
     QUARTER_ANTICLOCKWISE,
     QUARTER_CLOCKWISE,
+    ROWS_REVERSED,
     GridTransform,
 )
 from brooker.models import (
@@ -356,9 +357,11 @@ def test_turning_moves_the_calibration_and_swaps_the_pitches(t: GridTransform) -
     assert twice.spacing.calibration[0].center_px == ball.center_px
 
 
-def test_estimate_spacing_finds_the_heads_of_a_quarter_turned_film(tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", ["clockwise", "anticlockwise", "upside down"])
+def test_estimate_spacing_finds_the_heads_of_a_turned_film(tmp_path: Path, how: str) -> None:
     """--estimate-spacing seeks the native heads with the hip search, which needs the head at
-    the top; the heads it fits are on the stored pixels."""
+    the top; the heads it fits on a film stored turned (a quarter, or upside down: ``R\\H``)
+    are the upright film's, given on the stored pixels."""
     film = ROOT / "sample_images" / "pelvis_0_vs_3.dcm"  # two native hips
     ds = pydicom.dcmread(film)
     for keyword in ("PixelSpacing", "ImagerPixelSpacing", "PixelSpacingCalibrationType"):
@@ -366,19 +369,19 @@ def test_estimate_spacing_finds_the_heads_of_a_quarter_turned_film(tmp_path: Pat
             delattr(ds, keyword)
     up = tmp_path / "up.dcm"
     ds.save_as(up)
-    t, orientation = TURNS["clockwise"]
-    quarter = _stored_turned(up, tmp_path / "quarter.dcm", t, orientation)
+    t, orientation = TURNS[how] if how in TURNS else (ROWS_REVERSED, ("R", "H"))
+    stored = _stored_turned(up, tmp_path / "stored.dcm", t, orientation)
     cfg = AnalysisConfig(estimate_spacing=True)
-    sp_up, sp_q = (load_calibrated(str(p), cfg).spacing for p in (up, quarter))
+    sp_up, sp_s = (load_calibrated(str(p), cfg).spacing for p in (up, stored))
     assert sp_up is not None
-    assert sp_q is not None
+    assert sp_s is not None
     assert sp_up.calibration
     # fitted on the film turned upright: the same fit, given on the stored pixels
-    assert sp_q.row_mm == sp_up.col_mm
-    assert sp_q.col_mm == sp_up.row_mm
-    assert len(sp_q.calibration) == len(sp_up.calibration)
+    pitches = (sp_up.col_mm, sp_up.row_mm) if t.transpose else (sp_up.row_mm, sp_up.col_mm)
+    assert (sp_s.row_mm, sp_s.col_mm) == pitches
+    assert len(sp_s.calibration) == len(sp_up.calibration)
     shape = (int(ds.Rows), int(ds.Columns))
-    for a, b in zip(sp_up.calibration, sp_q.calibration, strict=True):
+    for a, b in zip(sp_up.calibration, sp_s.calibration, strict=True):
         assert b.center_px == pytest.approx(t.point(a.center_px, shape), abs=1e-9)
 
 

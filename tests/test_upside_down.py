@@ -152,33 +152,6 @@ def test_a_radiograph_loaded_beforehand_is_analysed_upright_too(
     assert [h.to_record() for h in again.hips] == [h.to_record() for h in down.hips]
 
 
-def test_estimate_spacing_finds_the_heads_of_an_upside_down_film(tmp_path: Path) -> None:
-    """--estimate-spacing seeks the native heads with the hip search, which needs the head at
-    the top; the heads it fits are on the stored rows."""
-    film = ROOT / "sample_images" / "pelvis_0_vs_3.dcm"  # two native hips
-    ds = pydicom.dcmread(film)
-    for keyword in ("PixelSpacing", "ImagerPixelSpacing", "PixelSpacingCalibrationType"):
-        if keyword in ds:
-            delattr(ds, keyword)
-    up = tmp_path / "up.dcm"
-    ds.save_as(up)
-    down = _stored_upside_down(up, tmp_path / "down.dcm", ("R", "H"))
-    from brooker import AnalysisConfig
-    from brooker.pipeline import load_calibrated
-
-    cfg = AnalysisConfig(estimate_spacing=True)
-    sp_up, sp_down = (load_calibrated(str(p), cfg).spacing for p in (up, down))
-    assert sp_up is not None
-    assert sp_down is not None
-    assert sp_up.calibration
-    rows = int(ds.Rows)
-    # the heads are fitted on the film turned upright: the same fit, given on the stored rows
-    assert sp_down.row_mm == sp_up.row_mm
-    assert len(sp_down.calibration) == len(sp_up.calibration)
-    for a, b in zip(sp_up.calibration, sp_down.calibration, strict=True):
-        assert b.center_px == pytest.approx((rows - 1 - a.center_px[0], a.center_px[1]), abs=1e-9)
-
-
 def test_reversing_the_rows_twice_gives_the_same_film_and_result(
     graded: dict[str, Any],
 ) -> None:
