@@ -6,6 +6,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,3 +97,33 @@ def write_media_folder(image: Path, folder: Path) -> Path:
         del fs
         gc.collect()
     return folder / "DICOMDIR"
+
+
+def assert_overlay_marks_where_the_record_says(rad: Any, result: Any) -> None:
+    """The overlay of ``result`` (graded from ``rad``), rendered 1:1: each hip's centre cross
+    on its ``center_px`` and its gap line through the middle of ``gap``, on the stored film."""
+    import numpy as np
+
+    from brooker import overlay as ov
+
+    assert result.overlay
+    assert Path(result.overlay).is_file()
+    assert len(result.hips) == 2
+    rgb, _ = ov._render(rad, result, 4096)  # 1:1, no downscaling
+    for hip in result.hips:
+        r, c = (round(v) for v in hip.center_px)
+        around = rgb[r - 2 : r + 3, c - 2 : c + 3].reshape(-1, 3)
+        assert (around == ov.JOINT_RGB).all(axis=1).sum() >= 5  # the centre's cross
+        assert hip.gap is not None
+        (r0, c0), (r1, c1) = hip.gap.pelvic_point_px, hip.gap.femoral_point_px
+        mid = rgb[round((r0 + r1) / 2), round((c0 + c1) / 2)]
+        assert np.abs(mid.astype(int) - ov.GAP_RGB).max() < 40  # on the gap's line
+
+
+def assert_analysed_again_alike(rad: Any, result: Any) -> None:
+    """``rad`` (a Radiograph loaded beforehand) analysed again gives ``result``'s hips."""
+    from brooker.pipeline import analyze
+
+    again = analyze(rad)
+    assert len(again.hips) == 2
+    assert [h.to_record() for h in again.hips] == [h.to_record() for h in result.hips]

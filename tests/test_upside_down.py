@@ -9,7 +9,11 @@ from typing import Any
 import numpy as np
 import pydicom
 import pytest
-from conftest import ROOT
+from conftest import (
+    ROOT,
+    assert_analysed_again_alike,
+    assert_overlay_marks_where_the_record_says,
+)
 from pydicom.uid import ExplicitVRLittleEndian
 
 from brooker import overlay as ov
@@ -17,7 +21,7 @@ from brooker.config import AnalysisConfig
 from brooker.dicom_io import load_radiograph
 from brooker.models import GradingResult, HipResult, ImageSide
 from brooker.phantom_dicom import DicomVariant, write_dicom
-from brooker.pipeline import analyze, grade_path, load_calibrated
+from brooker.pipeline import grade_path, load_calibrated
 from brooker.upright import result_rows_reversed, rows_reversed
 
 #: A phantom pelvis (bundled sample) whose hips both grade with a gap and fragments.
@@ -115,19 +119,7 @@ def test_an_upside_down_film_grades_as_the_upright_one_on_its_stored_rows(
 
 def test_the_overlay_draws_on_the_stored_film(graded: dict[str, Any]) -> None:
     """The overlay shows the film as stored, each mark where the record puts it."""
-    rad, result = graded["down"]
-    assert result.overlay
-    assert Path(result.overlay).is_file()
-    assert len(result.hips) == 2
-    rgb, _ = ov._render(rad, result, 4096)  # 1:1, no downscaling
-    for hip in result.hips:
-        r, c = (round(v) for v in hip.center_px)
-        around = rgb[r - 2 : r + 3, c - 2 : c + 3].reshape(-1, 3)
-        assert (around == ov.JOINT_RGB).all(axis=1).sum() >= 5  # the centre's cross
-        assert hip.gap is not None
-        (r0, c0), (r1, c1) = hip.gap.pelvic_point_px, hip.gap.femoral_point_px
-        mid = rgb[round((r0 + r1) / 2), round((c0 + c1) / 2)]
-        assert np.abs(mid.astype(int) - ov.GAP_RGB).max() < 40  # on the gap's line
+    assert_overlay_marks_where_the_record_says(*graded["down"])
 
 
 def test_the_region_searched_turns_over_with_the_film(graded: dict[str, Any]) -> None:
@@ -146,10 +138,7 @@ def test_the_region_searched_turns_over_with_the_film(graded: dict[str, Any]) ->
 def test_a_radiograph_loaded_beforehand_is_analysed_upright_too(
     graded: dict[str, Any],
 ) -> None:
-    rad_down, down = graded["down"]
-    again = analyze(rad_down)
-    assert len(again.hips) == 2
-    assert [h.to_record() for h in again.hips] == [h.to_record() for h in down.hips]
+    assert_analysed_again_alike(*graded["down"])
 
 
 def test_reversing_the_rows_twice_gives_the_same_film_and_result(
