@@ -375,7 +375,9 @@ def test_timeout_and_crash_do_not_stop_the_batch(tmp_path: Path):
         *(_write(tmp_path / f"ok{i}", b"x" * i) for i in range(4)),
     ]
     t0 = time.monotonic()
-    recs = _records(batch.grade_many(files, workers=2, grade_fn=fake_grade, timeout_s=2.0))
+    # the limit counts a new worker's start-up too (it imports this module: 0.2-0.6 s on two
+    # busy cores), so it is well above that; "slow" sleeps 60 s
+    recs = _records(batch.grade_many(files, workers=2, grade_fn=fake_grade, timeout_s=6.0))
     elapsed = time.monotonic() - t0
     assert elapsed < 20
     by = {Path(r["file"]).name: r for r in recs}
@@ -510,8 +512,10 @@ def test_a_film_that_fails_before_it_is_graded_keeps_no_earlier_overlay(tmp_path
     for f in (gone, slow, crash):  # drawn by an earlier run, with its hip crops
         for suffix in ("", "-right", "-left"):
             (out / f"{overlay_name_for(f)}{suffix}.png").write_bytes(b"an old overlay")
+    # the limit counts a new worker's start-up too (0.2-0.6 s on two busy cores): the "gone"
+    # film must get its record from a fresh worker within it; "slow" sleeps 60 s
     recs = _records(batch.grade_many([gone, slow, crash], workers=2, out_dir=out,
-                                     overlay_crops=True, timeout_s=1.0,
+                                     overlay_crops=True, timeout_s=5.0,
                                      grade_fn=fake_grade))  # fmt: skip
     assert [r["error"]["code"] for r in recs] == ["internal_error", "not_found", "timeout"]
     assert all(r["overlay"] is None for r in recs)

@@ -1326,8 +1326,10 @@ def test_out_folder_that_is_an_input_folder_is_a_usage_error(
     for args in ([".", "--out", "."], ["a", "--out", str(good_tree / "a")]):
         res = run(*args)
         assert res.exit_code == 2, res.stderr
-        assert "--out" in res.stderr
-        assert "folder being graded" in res.stderr
+        # the error box wraps at the terminal's width, where the path's length puts the words
+        said = " ".join(res.stderr.replace("│", " ").split())
+        assert "--out" in said
+        assert "folder being graded" in said
     assert sorted(p.name for p in Path(".").iterdir()) == before  # nothing written
     ok = run(".", "--out", "sub")  # a sub-folder stays fine (never searched)
     assert ok.exit_code == 0, ok.stderr
