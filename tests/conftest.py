@@ -38,6 +38,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
+@pytest.fixture(autouse=True)
+def _plain_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The terminal every test's output is read in: 80 columns, colour as the output decides.
+    The shell's own ``COLUMNS`` or ``FORCE_COLOR`` otherwise reached rich through typer's
+    CliRunner and the command lines the tests start (with ``FORCE_COLOR=1`` 47 command-line
+    tests failed, with ``COLUMNS=50`` 21: 2026-12-06); a test that wants another width or
+    colour sets its own."""
+    monkeypatch.setenv("COLUMNS", "80")
+    for name in ("FORCE_COLOR", "NO_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """``../shared`` beside the project; skips the test when it is absent."""

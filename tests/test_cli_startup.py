@@ -212,14 +212,17 @@ def test_the_console_script_begins_the_server_before_importing_the_command_line(
     a single film's answer), once (brooker.cli.main's own early start is then a no-op);
     ``--version`` begins none."""
     probe = (
-        "import json, sys\n"
+        "import json, sys, tempfile\n"
         "from brooker import worker_server\n"
         "seen = []\n"
         "def start():\n"
         "    seen.append([sys._getframe(1).f_code.co_name, 'typer' in sys.modules])\n"
         "worker_server.start_server = start\n"
         "from brooker.launch import main\n"
-        "for argv in (['grade', 'no-such-film.dcm'], ['--version']):\n"
+        # --out in a temporary folder: the probe runs from the repository, where a grade
+        # left brooker-out/ behind
+        "out = tempfile.mkdtemp()\n"
+        "for argv in (['grade', 'no-such-film.dcm', '--out', out], ['--version']):\n"
         "    sys.argv = ['brooker', *argv]\n"
         "    worker_server._begun_early = False\n"
         "    try:\n"
@@ -227,6 +230,7 @@ def test_the_console_script_begins_the_server_before_importing_the_command_line(
         "    except SystemExit:\n"
         "        pass\n"
         "    seen.append('end')\n"
+        "import shutil; shutil.rmtree(out, ignore_errors=True)\n"
         "print(json.dumps(seen))\n"
     )
     seen = json.loads(_last_line("-c", probe))
