@@ -9,8 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# No per-example deadline for the property tests: their examples take under a millisecond, and
+# Hypothesis's default 200 ms deadline turned a stall of the busy test machine (two cores, two
+# pytest workers, command lines started by the tests) into a "flaky" failure; the inputs are
+# still drawn anew on every run.
+settings.register_profile("brooker", deadline=None)
+settings.load_profile("brooker")
 SHARED = ROOT.parent / "shared"
 
 
