@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import pytest
 from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
 
 # No per-example deadline for the property tests: their examples take under a millisecond, and
 # Hypothesis's default 200 ms deadline turned a stall of the busy test machine (two cores, two
@@ -19,7 +20,6 @@ ROOT = Path(__file__).resolve().parents[1]
 # still drawn anew on every run.
 settings.register_profile("brooker", deadline=None)
 settings.load_profile("brooker")
-SHARED = ROOT.parent / "shared"
 
 
 #: Test files that take longest, longest first (serial seconds on 2 cores, 2026-12-03:
@@ -56,6 +56,21 @@ def _plain_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "80")
     for name in ("FORCE_COLOR", "NO_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
         monkeypatch.delenv(name, raising=False)
+
+
+def fill_every_shard(paths: list[str], add: Callable[[int], str], count: int = 2) -> list[str]:
+    """``paths``, with the paths ``add(0)``, ``add(1)``, ... (each makes its file) appended until
+    each of ``count`` shards (``brooker.batch.select_shard``) holds one of them. A path's shard is
+    its hash, and tmp_path differs from run to run: a few inputs all fall in one shard now and
+    then (6 over 2 shards about 1 run in 32), and a test that needs every shard at work failed."""
+    from brooker.batch import select_shard
+
+    for k in range(64):
+        if all(select_shard(paths, i, count) for i in range(count)):
+            break
+        paths.append(add(k))
+    assert all(select_shard(paths, i, count) for i in range(count))
+    return paths
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pytest
 from closed_stdout import run_with_stdout_closed
+from conftest import fill_every_shard
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -322,6 +323,11 @@ def test_no_inputs_exit_4(fake_engine: None, tmp_path: Path, content: str | None
     assert r.stdout == ""
     # where it looked: a mistyped folder shows in the message
     assert _squeezed(f"no radiographs found in {d}") in _squeezed(r.stderr)
+
+
+def _unboxed(text: str) -> str:
+    """``text`` with an error box's borders and its wrapping undone: words one space apart."""
+    return " ".join(text.replace("│", " ").split())
 
 
 def _squeezed(text: str) -> str:
@@ -1090,13 +1096,8 @@ def test_a_fresh_run_of_a_shard_leaves_the_other_shards_overlays(
     shard's, nor one that another run's records in the folder name too (a run with no
     shard that graded the same film)."""
     root = tmp_path / "in"
-    films = [_w(root / f"d{i}" / "IM0001", b"x" * i) for i in range(6)]
-    # the shard of a path is its hash, and tmp_path differs from run to run: add films until
-    # neither shard is empty (the 6 films alone all fall in one shard about 1 run in 32)
-    for k in range(6, 70):
-        if all(batch.select_shard([str(f) for f in films], i, 2) for i in (0, 1)):
-            break
-        films.append(_w(root / f"d{k}" / "IM0001", b"x" * k))
+    films = [str(_w(root / f"d{i}" / "IM0001", b"x" * i)) for i in range(6)]
+    fill_every_shard(films, lambda k: str(_w(root / f"e{k}" / "IM0001", b"y" * k)))
     out = tmp_path / "o"
     for i in range(2):
         assert run(root, "--out", out, "--shard", f"{i}/2").exit_code == 0
@@ -1326,8 +1327,7 @@ def test_out_folder_that_is_an_input_folder_is_a_usage_error(
     for args in ([".", "--out", "."], ["a", "--out", str(good_tree / "a")]):
         res = run(*args)
         assert res.exit_code == 2, res.stderr
-        # the error box wraps at the terminal's width, where the path's length puts the words
-        said = " ".join(res.stderr.replace("│", " ").split())
+        said = _unboxed(res.stderr)  # the box wraps where the path's length puts the words
         assert "--out" in said
         assert "folder being graded" in said
     assert sorted(p.name for p in Path(".").iterdir()) == before  # nothing written
@@ -2762,7 +2762,7 @@ def test_a_csv_that_is_the_file_stdout_writes_is_refused(tmp_path: Path):
                 stdout=fh, stderr=subprocess.PIPE, timeout=120,
             )
         assert done.returncode == 2, done.stderr
-        said = " ".join(done.stderr.decode().replace("│", " ").split())  # the box unwrapped
+        said = _unboxed(done.stderr.decode())
         assert "is the file standard output writes to" in said
         assert stdout_file.read_bytes() == b""
         assert not out.exists()

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import fill_every_shard
 
 pytest.importorskip("dask.bag")
 pytest.importorskip("distributed")
@@ -140,15 +141,12 @@ def test_shards_share_out_dir_each_with_its_own_parts(tree: Path, tmp_path: Path
     others = {"part-shard-1-of-2-00099.jsonl": "shard 1, running\n", "part-00099.jsonl": "x\n"}
     for name, text in others.items():
         (out / name).write_text(text)
-    everything = list(batch.discover([tree]).files)
-    # the shard of a path is its hash, and tmp_path differs from run to run: add files until
-    # neither shard is empty (the 8 files alone all fall in one shard about 1 run in 128)
-    for k in range(64):
-        if all(batch.select_shard(everything, i, 2) for i in (0, 1)):
-            break
+    def film(k: int) -> str:
         (tree / f"x{k}").write_bytes(PREAMBLE + b"x")
-        everything = list(batch.discover([tree]).files)
-    assert all(batch.select_shard(everything, i, 2) for i in (0, 1))
+        return str(tree / f"x{k}")
+
+    fill_every_shard(list(batch.discover([tree]).files), film)  # 8 alone: 1 run in 128
+    everything = list(batch.discover([tree]).files)  # in discovery's order
     graded: list[str] = []
     for i in (0, 1):
         parts = grade_bag([tree], out_dir=out, npartitions=2, grade_fn=fake_grade, shard=(i, 2))
@@ -273,16 +271,14 @@ def test_cli_shards_on_dask_share_one_out(client, tree: Path, tmp_path: Path):  
     from brooker.report import load_records
 
     inputs = [str(tree / f"f{i}") for i in range(2, 6)]
-    # the shard of a path is its hash, and tmp_path differs from run to run: add files until
-    # neither shard is empty (1 run in 8 had one empty with the four alone)
     extra = tmp_path / "extra"
     extra.mkdir()
-    for k in range(64):
-        if all(batch.select_shard(inputs, i, 2) for i in (0, 1)):
-            break
+
+    def junk(k: int) -> str:
         (extra / f"x{k}").write_bytes(b"not a radiograph")
-        inputs.append(str(extra / f"x{k}"))
-    assert all(batch.select_shard(inputs, i, 2) for i in (0, 1))
+        return str(extra / f"x{k}")
+
+    fill_every_shard(inputs, junk)  # the four alone: one shard empty 1 run in 8
     out = tmp_path / "o"
     for i in (0, 1):
         r = CliRunner().invoke(
