@@ -2047,7 +2047,9 @@ def load_resume_state(
             dirty = True
             continue
         if _overlay_gone(rec, out_dir):
-            if overlays_gone is not None:
+            # once per input: a duplicate record of it (another spelling of its path) is not
+            # a second film graded again
+            if overlays_gone is not None and inp not in overlays_gone:
                 overlays_gone.append(inp)
             dirty = True
             continue

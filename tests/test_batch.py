@@ -1132,6 +1132,26 @@ def test_a_record_whose_overlay_is_gone_is_graded_again_on_resume(
     kept = batch.read_records(tmp_path / "out" / batch.RESULTS_NAME)
     assert sorted(r["file"] for r in kept) == sorted([str(f), str(g)])
 
+def test_a_film_whose_overlay_is_gone_is_counted_once_with_duplicate_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Two records of one input (a line written twice, or its path spelt two ways) whose
+    overlay is gone are one film graded again: the command line says how many films are
+    graded again from ``overlays_gone``, and it said 2 for the one film graded."""
+    f = _write(tmp_path / "in" / "f", b"one")
+    monkeypatch.chdir(tmp_path)
+    first = _records(batch.grade_many([str(f)], workers=0, out_dir="out",
+                                      grade_fn=_drawing_grade))  # fmt: skip
+    results = tmp_path / "out" / batch.RESULTS_NAME
+    line = results.read_text()
+    results.write_text(line + line.replace(str(f), str(tmp_path / "in" / "." / "f")))
+    os.unlink(first[0]["overlay"])
+    gone: list[str] = []
+    done = batch.load_resume_state(results, [str(f)], "out", overlays_gone=gone)
+    assert done == {}
+    assert gone == [str(f)]
+
+
 def test_a_record_of_a_file_here_is_not_taken_for_a_moved_input(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
