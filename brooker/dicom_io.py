@@ -1963,7 +1963,7 @@ def _laterality(
                 expected = ImageSide.RIGHT if expected is ImageSide.LEFT else ImageSide.LEFT
             if expected is not None and expected is not side:
                 caveats.append(
-                    f"(0020,0020) Patient Orientation {chr(92).join(orientation)} and "
+                    f"(0020,0020) Patient Orientation {_orientation_shown(orientation)} and "
                     f"(0018,5101) View Position {vp} disagree about the sides; the orientation "
                     "is followed"
                 )
@@ -2013,6 +2013,19 @@ def _turned_directions(row_dir: str, col_dir: str, turn: GridTransform) -> tuple
     return row_dir, col_dir
 
 
+def _orientation_shown(orientation: tuple[str, ...]) -> str:
+    """(0020,0020) Patient Orientation as a caveat quotes it: its first three values, each
+    cut to 12 characters after it was redacted (the join cut to 20 characters had cut
+    ``[redacted]\\[redacted]`` to ``[redacted]\\[redacted``).
+
+    >>> print(_orientation_shown(("[redacted]", "[redacted]")))
+    [redacted]\\[redacted]
+    >>> print(_orientation_shown(("LEFTRIGHTLEFTRIGHT", "F", "H", "A")))
+    LEFTRIGHTLEF\\F\\H
+    """
+    return chr(92).join(v[:12] for v in orientation[:3])
+
+
 def _not_left_right(orientation: tuple[str, ...]) -> str:
     """The caveat of a Patient Orientation whose rows do not run left-right, on the film
     turned upright (a film stored turned a quarter, ``H\\R``, is read turned back a quarter,
@@ -2021,7 +2034,7 @@ def _not_left_right(orientation: tuple[str, ...]) -> str:
     >>> print(_not_left_right(("A", "F")))  # doctest: +ELLIPSIS
     (0020,0020) Patient Orientation A\\F does not run left-right along the rows; not used ...
     """
-    shown = chr(92).join(orientation)[:20]
+    shown = _orientation_shown(orientation)
     return (
         f"(0020,0020) Patient Orientation {shown} does not run left-right along the rows; not "
         "used for the sides"
@@ -2048,7 +2061,7 @@ def _upside_down(orientation: tuple[str, ...] | None, caveats: list[str]) -> boo
     if not (_ORIENTATION_LETTERS.fullmatch(col_dir) and "H" in col_dir and "F" not in col_dir):
         return False
     caveats.append(
-        f"(0020,0020) Patient Orientation {chr(92).join(orientation)[:20]}: the film is stored "
+        f"(0020,0020) Patient Orientation {_orientation_shown(orientation)}: the film is stored "
         "upside down (the patient's head towards its last row); it is analysed turned upright, "
         "and every position is given on the film as stored"
     )
@@ -2084,7 +2097,7 @@ def _quarter_turn(
         return None
     end = "last" if "H" in row_dir else "first"
     caveats.append(
-        f"(0020,0020) Patient Orientation {chr(92).join(orientation)[:20]}: the film is stored "
+        f"(0020,0020) Patient Orientation {_orientation_shown(orientation)}: the film is stored "
         f"turned a quarter (the patient's head towards its {end} column); it is analysed turned "
         "upright, and every position is given on the film as stored; its image halves are "
         "those of the film turned upright"

@@ -1170,6 +1170,19 @@ def test_an_identifier_is_redacted_whatever_its_case(tmp_path: Path) -> None:
         assert word not in text
 
 
+def test_a_redacted_patient_orientation_is_quoted_whole(tmp_path: Path) -> None:
+    """Both values of a Patient Orientation holding identifiers are quoted as
+    ``[redacted]\\[redacted]``: the quote was the joined text cut to 20 characters, which cut
+    the second marker's closing bracket off."""
+    variant = DicomVariant(
+        patient_orientation=("PIDQQ98765", "ZYXWVUT"),
+        extra=((0x00100010, "PN", "Zyxwvut^Quentin"), (0x00100020, "LO", "PIDQQ98765")),
+    )
+    rad = load_radiograph(_write(tmp_path, variant))
+    (caveat,) = [c for c in rad.caveats if "(0020,0020)" in c]
+    assert "Patient Orientation [redacted]\\[redacted] does not run left-right" in caveat
+
+
 def test_a_name_part_next_to_a_component_group_separator_is_redacted(tmp_path: Path) -> None:
     """A Person Name holds up to three component groups split by "=" (alphabetic, ideographic,
     phonetic): the given name before an "=" is a name part like any other, not "Quentina=Xy"."""
