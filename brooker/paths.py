@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import BinaryIO
+from typing import BinaryIO, Final
 
 from brooker.errors import InputNotFoundError, SpecialFileError, UnreadableInputError
 
@@ -49,6 +49,14 @@ def _refuse(path: str, mode: int) -> SpecialFileError:
     return SpecialFileError(f"is {file_kind(mode)}, not a regular file; not opened", path)
 
 
+#: What "no such file" says of a path that a reader may have meant as something else: ``-``
+#: (``cat film.dcm | brooker grade -``) is a file's name to ``grade``, as to ``cp``.
+_NO_SUCH_FILE: Final = {
+    "-": "no such file (films are read from files, not from standard input; "
+    "`brooker grade --files-from -` reads a list of their paths from it)",
+}
+
+
 def check_regular_file(path: str | os.PathLike[str]) -> os.stat_result:
     """``os.stat`` of ``path`` (links followed) when it is a regular file; never opens it.
 
@@ -67,7 +75,7 @@ def check_regular_file(path: str | os.PathLike[str]) -> os.stat_result:
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise InputNotFoundError("no such file", where) from None
+        raise InputNotFoundError(_NO_SUCH_FILE.get(where, "no such file"), where) from None
     except OSError as exc:
         raise UnreadableInputError(
             f"cannot be read ({exc.strerror or type(exc).__name__})", where

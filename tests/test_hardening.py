@@ -184,6 +184,22 @@ def test_open_regular_refuses_special_files(tmp_path: Path) -> None:
         load_radiograph("/dev/zero")
 
 
+def test_a_dash_is_a_missing_file_that_says_films_are_not_read_from_stdin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``cat film.dcm | brooker grade -`` reads no film from standard input: "-" is a file's
+    name there, and missing; its error says so, and where a list of paths can come from."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["grade", "-", "--out", "out", "--json"], input=b"DICM")
+    assert result.exit_code == 3
+    (rec,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert rec["error"]["code"] == "not_found"
+    assert "not from standard input" in rec["error"]["message"]
+    assert "--files-from -" in rec["error"]["message"]
+    with pytest.raises(errors.InputNotFoundError, match=r"absent: no such file$"):
+        open_regular(tmp_path / "absent")
+
+
 # --------------------------------------------------------------------------------------------
 # 4. spacing; 5. tiny images
 
