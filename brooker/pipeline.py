@@ -31,6 +31,7 @@ from brooker.models import (
     GradingResult,
     HipJoint,
     HipResult,
+    PatientSide,
     PixelSpacing,
     Radiograph,
     Status,
@@ -303,7 +304,12 @@ def _analyze_upright(radiograph: Radiograph, config: AnalysisConfig) -> GradingR
             hip_candidates=found.candidates[:3],
             **common,  # type: ignore[arg-type]
         )
-    hips = _grade_hips(radiograph, found.hips, config, scene)
+    # the patient's right hip first, as a reader lists them, whichever image half it is on (a
+    # film stored flipped listed its left hip first)
+    hips = sorted(
+        _grade_hips(radiograph, found.hips, config, scene),
+        key=lambda h: h.patient_side is not PatientSide.RIGHT,
+    )
     if not any(h.grade is not None for h in hips):
         unseen = [f"{h.patient_side.value} hip found, not graded: {h.not_graded}" for h in hips]
         return GradingResult(

@@ -137,3 +137,17 @@ def test_image_laterality_of_one_hip_on_a_film_with_two(tmp_path: Path) -> None:
     found = sides_from_image_laterality(rad, two)
     assert [h.patient_side for h in found.hips] == [PatientSide.RIGHT, PatientSide.LEFT]
     assert any("two hips were found" in c for c in found.caveats), found.caveats
+
+
+def test_the_right_hip_is_listed_first_on_a_film_stored_flipped() -> None:
+    """A reader lists the right hip first, and so do the records, the table and the JSON,
+    whichever image half it is on: the bundled flipped film (R\\F, the patient's right on the
+    image's right) listed its left hip first, the image's left half being read first."""
+    from brooker.config import AnalysisConfig
+    from brooker.pipeline import analyze
+
+    film = Path(__file__).resolve().parents[1] / "sample_images" / "pelvis_4_vs_0_flipped.dcm"
+    result = analyze(film, AnalysisConfig())
+    assert [h.patient_side for h in result.hips] == [PatientSide.RIGHT, PatientSide.LEFT]
+    assert [h.image_side for h in result.hips] == [R, L]
+    assert [h["side"] for h in result.to_record()["hips"]] == ["right", "left"]
