@@ -89,6 +89,11 @@ hybrid films is smoother inside (fine texture about 0.20 of its step, median, ag
 the real films' normal candidates) and softer-edged than the real films' bone, so such inputs
 learn the drawing, not heterotopic bone.
 
+``--drawn DIR`` (opt-in) also trains both judges on the films ``benchmarks/draw_hybrids.py``
+drew into the real films (heterotopic bone of the project's own drawing, labelled by its
+masks), each in its source film's fold: measured on 2026-12-07 and not shipped (engineering
+notes, *The judges trained on bone of the project's own drawing too*).
+
 ``--cv-in`` reuses saved held-out pixel probabilities and trains only this stage (with
 ``--augment ''``: the copies need the pixel networks); ``--cv-out``
 also saves the per-fold fragment judges and the folds (for grading the sets with held-out
@@ -388,6 +393,7 @@ def film_fragments(
                 "devset"
                 if grades is not None
                 else "phantom" if group.startswith(PHANTOM_PREFIX)
+                else "drawn" if source and source.endswith(".npz")
                 else "hybrid" if source else "real"
             ) + (AUGMENTED if is_augmented(path) else "")  # fmt: skip
             out.append({"group": group, "x": x, "y": label, "set": kind})
@@ -552,6 +558,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="where those copies are rendered (once; never into the repository: "
                     "they are the real films, re-exported; delete it when ../shared or "
                     "drawn_mask changes)")  # fmt: skip
+    ap.add_argument("--drawn", type=Path,
+                    help="also learn from the films benchmarks/draw_hybrids.py drew into the real "
+                    "films (DIR with its truth.json), each in its source film's fold")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--hidden", type=int, default=32)
     ap.add_argument("--l2", type=float, default=1e-3)
@@ -576,6 +585,14 @@ def main(argv: list[str] | None = None) -> int:
         jobs.append((str(hybrid / name), str(real / f"{src}.dcm"), src))
     for name in sorted(json.loads((real / "labels.json").read_text())):
         jobs.append((str(real / name), None, Path(name).stem))
+    # the project's own drawings (benchmarks/draw_hybrids.py): labelled by their masks, in
+    # their source film's group; not re-exported (--augment) and not in folds.json
+    drawn: list[tuple[str, str | None, str]] = []
+    if args.drawn:
+        for name, spec in json.loads((args.drawn / "truth.json").read_text()).items():
+            src = Path(spec["hips"][0]["source"]).stem
+            mask = args.drawn / f"{Path(name).stem}_drawn.npz"
+            drawn.append((str(args.drawn / name), str(mask), src))
     groups = sorted({src for _, _, src in jobs})
     order = np.random.default_rng(SEED).permutation(len(groups))
     fold_of = {groups[i]: k % args.folds for k, i in enumerate(order)}
@@ -590,7 +607,7 @@ def main(argv: list[str] | None = None) -> int:
             cv = {k: z[k] for k in z.files}
     else:
         with Pool(args.workers) as pool:
-            samples = [s for film in pool.map(film_samples, jobs) for s in film]
+            samples = [s for film in pool.map(film_samples, jobs + drawn) for s in film]
         X = np.concatenate([s["X"] for s in samples]).astype(np.float32)
         assert X.shape[1] == N_FEATURES
         mean, scale = X.mean(0), X.std(0) + 1e-6
@@ -644,7 +661,7 @@ def main(argv: list[str] | None = None) -> int:
     jobs2: list[
         tuple[str, str | None, str, dict[str, np.ndarray], dict[str, int] | None, PixelNet]
     ]
-    jobs2 = [(*j, cv, None, final_net) for j in jobs]
+    jobs2 = [(*j, cv, None, final_net) for j in jobs + drawn]
     # the project's own phantoms, labelled by their heterotopic-bone masks as the hybrids are
     # (folds of their own; like the development films, the network has not seen them)
     for i, (film, mask) in enumerate(render_phantoms(args.phantom_dir, args.phantoms)):
@@ -700,7 +717,7 @@ def main(argv: list[str] | None = None) -> int:
     for t in (0.3, 0.4, 0.5):
         keep = held_p >= t
         parts = []
-        for name in ("hybrid", "real", "devset", "phantom"):
+        for name in ("hybrid", "real", "devset", "phantom", "drawn"):
             ho, normal = (y > 0) & (sets == name), (y == 0) & (sets == name)
             parts.append(
                 f"{name}: heterotopic kept {int((keep & ho).sum())}/{int(ho.sum())}, "
