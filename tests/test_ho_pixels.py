@@ -533,6 +533,14 @@ def test_an_augmented_copys_candidates_are_kept_apart(tmp_path: Path) -> None:
     plain = film_fragments((str(film), None, "rai_x", {}, None, net))
     assert {f["set"] for f in plain} == {"real" + AUGMENTED}
     assert not any(f["y"] for f in plain)
+    # a film of benchmarks/draw_hybrids.py (its mask beside it) is in a set of its own; a
+    # hybrid copy's mask (<copy>.drawn.npz, as render_augmented writes it) is not one
+    drawn_mask = mask.rename(tmp_path / "drw_rai_x_v0_drawn.npz")
+    drawn = film_fragments((str(film), str(drawn_mask), "rai_x", {}, None, net))
+    assert {f["set"] for f in drawn} == {"drawn" + AUGMENTED}
+    copy_mask = drawn_mask.rename(tmp_path / f"{film.name}.drawn.npz")
+    copied = film_fragments((str(film), str(copy_mask), "rai_x", {}, None, net))
+    assert {f["set"] for f in copied} == {"hybrid" + AUGMENTED}
     # a film merely named with the separator is not a copy: its candidates keep their set
     named = film.rename(tmp_path / f"ward{AUGMENT_SEP}rai_x.dcm")
     assert {f["set"] for f in film_fragments((str(named), None, "rai_x", {}, None, net))} == {
