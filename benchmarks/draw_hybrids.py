@@ -60,6 +60,9 @@ CLASS_CHANCE = {0: 0.15, 1: 0.3, 2: 0.3, 4: 0.25}
 NATIVE_RADIUS_MM = 23.5
 #: Where the film's own bone begins on a walk from the soft tissue (soft 0, bone 1).
 BONE_NORM = 0.55
+#: A drawn film's mask is written beside it, named ``<film stem>`` + this
+#: (``train_ho_pixels.py --drawn`` finds it so).
+MASK_SUFFIX = "_drawn.npz"
 
 
 def _levels(rg: Any, cfg: AnalysisConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -201,11 +204,9 @@ def draw_hip(
             start, pel, fem = s, p, f
         if pel is not None and fem is not None:
             break
-    if start is None:
+    if start is None or (grade != 1 and (pel is None or fem is None)):
         return none, 0
-    if grade == 1 or pel is None or fem is None:
-        if grade != 1 and (pel is None or fem is None):
-            return none, 0
+    if grade == 1:
         m = none.copy()
         for _ in range(int(rng.integers(1, 4))):
             for _try in range(20):
@@ -312,7 +313,7 @@ def draw_film(src: Path, labels: dict[str, Any], dst: Path, seed: int) -> dict[s
     if bits <= 8 and truth.any():
         new = _jpeg_box(rng, new, total > 0.5)
     reexport._write(copy.deepcopy(ds), new, dst)
-    np.savez_compressed(dst.with_name(dst.stem + "_drawn.npz"), ectopic=truth)
+    np.savez_compressed(dst.with_name(dst.stem + MASK_SUFFIX), ectopic=truth)
     return {"hips": hips}
 
 

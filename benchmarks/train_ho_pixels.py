@@ -152,6 +152,7 @@ from brooker.segmentation import HipMasks, segment_hip
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
+import draw_hybrids  # noqa: E402  (its drawn films' mask names, for --drawn)
 import reexport  # noqa: E402  (the re-exports' grey-level transforms)
 
 SEED = 20261129
@@ -393,16 +394,12 @@ def film_fragments(
                 "devset"
                 if grades is not None
                 else "phantom" if group.startswith(PHANTOM_PREFIX)
-                else "drawn" if source and source.endswith(DRAWN_MASK_SUFFIX)
+                # (an augmented hybrid copy's mask, <copy>.drawn.npz, is not a drawn film's)
+                else "drawn" if source and source.endswith(draw_hybrids.MASK_SUFFIX)
                 else "hybrid" if source else "real"
             ) + (AUGMENTED if is_augmented(path) else "")  # fmt: skip
             out.append({"group": group, "x": x, "y": label, "set": kind})
     return out
-
-
-#: The mask beside each film of ``benchmarks/draw_hybrids.py`` (``--drawn``); an augmented
-#: hybrid copy's mask is ``<copy>.drawn.npz``, which is not one.
-DRAWN_MASK_SUFFIX = "_drawn.npz"
 
 
 #: The fragment judge: this many small networks (different initial weights), averaged ...
@@ -596,7 +593,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.drawn:
         for name, spec in json.loads((args.drawn / "truth.json").read_text()).items():
             src = Path(spec["hips"][0]["source"]).stem
-            mask = args.drawn / f"{Path(name).stem}{DRAWN_MASK_SUFFIX}"
+            mask = args.drawn / f"{Path(name).stem}{draw_hybrids.MASK_SUFFIX}"
             drawn.append((str(args.drawn / name), str(mask), src))
     groups = sorted({src for _, _, src in jobs})
     order = np.random.default_rng(SEED).permutation(len(groups))

@@ -49,12 +49,12 @@ def _refuse(path: str, mode: int) -> SpecialFileError:
     return SpecialFileError(f"is {file_kind(mode)}, not a regular file; not opened", path)
 
 
-#: What "no such file" says of a path that a reader may have meant as something else: ``-``
-#: (``cat film.dcm | brooker grade -``) is a file's name to ``grade``, as to ``cp``.
-_NO_SUCH_FILE: Final = {
-    "-": "no such file (films are read from files, not from standard input; "
-    "`brooker grade --files-from -` reads a list of their paths from it)",
-}
+#: What "no such file" says of ``-``: ``cat film.dcm | brooker grade -`` names a file ``-`` (as
+#: to ``cp``), which a reader may have meant as standard input.
+_NO_SUCH_DASH: Final = (
+    "no such file (films are read from files, not from standard input; "
+    "`brooker grade --files-from -` reads a list of their paths from it)"
+)
 
 
 def check_regular_file(path: str | os.PathLike[str]) -> os.stat_result:
@@ -75,7 +75,9 @@ def check_regular_file(path: str | os.PathLike[str]) -> os.stat_result:
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise InputNotFoundError(_NO_SUCH_FILE.get(where, "no such file"), where) from None
+        raise InputNotFoundError(
+            _NO_SUCH_DASH if where == "-" else "no such file", where
+        ) from None
     except OSError as exc:
         raise UnreadableInputError(
             f"cannot be read ({exc.strerror or type(exc).__name__})", where

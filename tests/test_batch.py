@@ -1132,6 +1132,7 @@ def test_a_record_whose_overlay_is_gone_is_graded_again_on_resume(
     kept = batch.read_records(tmp_path / "out" / batch.RESULTS_NAME)
     assert sorted(r["file"] for r in kept) == sorted([str(f), str(g)])
 
+
 def test_a_film_whose_overlay_is_gone_is_counted_once_with_duplicate_records(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
