@@ -130,6 +130,7 @@ from brooker.models import (
     RadiographMeta,
     SpacingTags,
 )
+from brooker.padding import padding_mask, unpadded_box
 from brooker.paths import open_regular, require_text_path
 from brooker.spacing import implausible_spacing_reason, resolve_spacing
 from brooker.units import (
@@ -249,6 +250,8 @@ _MAGNIFICATION: Final = 0x00181114
 _CALIBRATION_TYPE: Final = 0x00280A02
 _PATIENT_ORIENTATION: Final = 0x00200020
 _VIEW_POSITION: Final = 0x00185101
+_PIXEL_PADDING_VALUE: Final = 0x00280120
+_PIXEL_PADDING_RANGE_LIMIT: Final = 0x00280121
 _IMAGE_LATERALITY: Final = 0x00200062
 _LATERALITY: Final = 0x00200060
 _PRESENTATION_LUT_SHAPE: Final = 0x20500020
@@ -552,6 +555,7 @@ def _load(
         del raw
         k_invert = 255.0
         voi_lowest: float | None = None
+        unpadded = None  # no Pixel Padding Value applies to colour
         caveats.append(
             f"colour image ({photometric}) with equal channels: read as greyscale, bone "
             "assumed bright"
@@ -563,6 +567,7 @@ def _load(
         _check_pixel_values(raw, bits_stored, pixel_rep == 1, where, caveats)
         stored = _mask_to_bits_stored(raw, bits_stored, pixel_rep == 1)
         del raw
+        unpadded = _unpadded_box(ds, stored, pixel_rep == 1, caveats)
         pixels, (out_lo, out_hi) = _modality_lut(
             ds, stored, bits_stored, pixel_rep == 1, where, ident
         )
@@ -644,7 +649,44 @@ def _load(
         caveats=spacing_inputs.caveats + tuple(caveats),
         spacing_inputs=spacing_inputs,
         to_upright=to_upright,
+        unpadded_px=unpadded,
     )
+
+
+def _unpadded_box(
+    ds: Dataset, stored: npt.NDArray[Any], signed: bool, caveats: list[str]
+) -> tuple[int, int, int, int] | None:
+    """The box inside the border of padding that (0028,0120) Pixel Padding Value (and
+    (0028,0121) Pixel Padding Range Limit) declares, on the stored values (:mod:`brooker.padding`).
+
+    None without the element, or without such a border. An unreadable value is not a reason to
+    refuse the film: it is read as stored, border and all, with a caveat saying so."""
+    if ds.get_item(_PIXEL_PADDING_VALUE) is None:
+        return None
+    try:
+        value = _padding_value(ds, _PIXEL_PADDING_VALUE, "(0028,0120) Pixel Padding Value", signed)
+        limit = (
+            None
+            if ds.get_item(_PIXEL_PADDING_RANGE_LIMIT) is None
+            else _padding_value(
+                ds, _PIXEL_PADDING_RANGE_LIMIT, "(0028,0121) Pixel Padding Range Limit", signed
+            )
+        )
+    except MalformedDicomError as err:
+        caveats.append(
+            f"{err.detail}: ignored, so any border of padding is read as part of the film"
+        )
+        return None
+    return unpadded_box(padding_mask(stored, value, limit))
+
+
+def _padding_value(ds: Dataset, tag: int, label: str, signed: bool) -> int:
+    """A padding value in stored units. Both elements are US or SS, as the pixels are; one
+    written US for signed pixels is its 16 bits read as signed."""
+    value = _int_value(ds, tag, label, "")
+    if signed and 1 << 15 <= value < 1 << 16:
+        value -= 1 << 16
+    return value
 
 
 def _data_limit(max_megapixels: float) -> int:

@@ -430,6 +430,13 @@ class Radiograph:
         Patient Orientation says, rows reversed (stored upside down, :attr:`upside_down`) or a
         quarter turn (stored turned a quarter). The pixels are kept as stored, and every
         position the analysis reports is on them.
+    unpadded_px : (int, int, int, int) or None
+        The half-open box ``(row0, col0, row1, col1)`` of the stored pixels inside a border of
+        padding: the whole rows and columns at the film's edges that hold only (0028,0120)
+        Pixel Padding Value (or the range to (0028,0121) Pixel Padding Range Limit), as an
+        export padded to a fixed plate size has. The analysis reads this box alone
+        (:mod:`brooker.padding`) and reports its positions on the stored pixels. None when no
+        such border is declared or found.
     """
 
     pixels: npt.NDArray[np.float32]
@@ -441,10 +448,17 @@ class Radiograph:
     caveats: tuple[str, ...] = ()
     spacing_inputs: SpacingInputs | None = None
     to_upright: GridTransform = IDENTITY
+    unpadded_px: tuple[int, int, int, int] | None = None
 
     def __post_init__(self) -> None:
         if self.pixels.ndim != 2:
             raise ValueError(f"pixels must be 2-D, got shape {self.pixels.shape}")
+        box = self.unpadded_px
+        if box is not None:
+            r0, c0, r1, c1 = box
+            rows, cols = self.pixels.shape
+            if not (0 <= r0 < r1 <= rows and 0 <= c0 < c1 <= cols):
+                raise ValueError(f"unpadded_px {box} is not a non-empty box of {rows} x {cols}")
 
     @property
     def upside_down(self) -> bool:

@@ -6,8 +6,8 @@
 What is drawn
 -------------
 - the radiograph, bone white, through the file's VOI (``Radiograph.display``) or a robust
-  0.5-99.5 % percentile window, downscaled by area-averaging so the long side is about
-  ``max_side_px``;
+  0.5-99.5 % percentile window (read inside a padding border: :mod:`brooker.padding`),
+  downscaled by area-averaging so the long side is about ``max_side_px``;
 - every heterotopic fragment outlined and lightly tinted by kind (Okabe-Ito colours, safe for
   colour-blind readers), with a legend;
 - per hip: the gap as a line with end ticks between its two end points and its length
@@ -36,7 +36,7 @@ import re
 import struct
 import zlib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -184,10 +184,15 @@ def _text_size(text: str, size: int) -> tuple[int, int]:
 def _display_mapper(
     radiograph: Radiograph,
 ) -> Callable[[npt.NDArray[np.floating[Any]]], npt.NDArray[np.float32]]:
-    """A function pixels -> 0..1 brightness, bone white."""
+    """A function pixels -> 0..1 brightness, bone white. The percentile window is read
+    inside a padding border (:mod:`brooker.padding`): a border of 0 padding a MONOCHROME1
+    film is its brightest grey once inverted, and would darken the whole film."""
     if radiograph.display is not None:
         return radiograph.display.apply
     px = radiograph.pixels
+    if radiograph.unpadded_px is not None:
+        r0, c0, r1, c1 = radiograph.unpadded_px
+        px = px[r0:r1, c0:c1]
     step = max(1, int(math.sqrt(px.size / 1_000_000)))
     sample = px[::step, ::step]
     sample = sample[np.isfinite(sample)]  # a copy: percentile may partition it in place
@@ -1021,13 +1026,38 @@ class Prepared:
     base: npt.NDArray[np.float32]
 
 
+def film_text(radiograph: Radiograph) -> tuple[TextLine, ...]:
+    """The lines of text burned into the film (:func:`brooker.burned_text.find_text_lines`):
+    on a film padded to a plate size (:mod:`brooker.padding`) those of the image inside its
+    border too. The faint text of a label is sought in the margins only, the margins of the
+    image as it was exposed, which a border moves away from the film's edges: unpadded, a
+    faint ID at the bottom of the field is found and blanked; padded 60 pixels, it was not.
+    Text written on the border itself is found by the search of the whole film."""
+    lines = find_text_lines(radiograph.pixels)
+    box = radiograph.unpadded_px
+    if box is None:
+        return lines
+    r0, c0, r1, c1 = box
+    more: list[TextLine] = []
+    for line in find_text_lines(radiograph.pixels[r0:r1, c0:c1]):
+        a0, b0, a1, b1 = line.bbox_px
+        moved = (a0 + r0, b0 + c0, a1 + r0, b1 + c0)
+        # a line both searches found is blanked, and counted, once
+        if not any(
+            moved[0] < t1 and t0 < moved[2] and moved[1] < u1 and u0 < moved[3]
+            for t0, u0, t1, u1 in (t.bbox_px for t in lines)
+        ):
+            more.append(replace(line, bbox_px=moved))
+    return lines + tuple(more)
+
+
 def prepare(radiograph: Radiograph, max_side_px: int = OVERVIEW_MAX_SIDE_PX) -> Prepared:
     """The film's burned-in text (:func:`brooker.burned_text.find_text_lines`) and its
     overview's display brightness, for :func:`write_overlays`: they need the film only, so
     :func:`brooker.pipeline.grade_path` has them made while the film is graded
     (:func:`brooker.background.beside`)."""
     view = _overview(radiograph, radiograph.spacing, max_side_px)
-    return Prepared(find_text_lines(radiograph.pixels), view, _base_image(radiograph, view))
+    return Prepared(film_text(radiograph), view, _base_image(radiograph, view))
 
 
 def _render(
@@ -1039,7 +1069,7 @@ def _render(
 ) -> tuple[npt.NDArray[np.uint8], list[str]]:
     view = _overview(radiograph, result.spacing or radiograph.spacing, max_side_px)
     if text is None:
-        text = find_text_lines(radiograph.pixels)
+        text = film_text(radiograph)
     font_px = _font_px_for(max(view.out_h, view.out_w))
     base = prepared.base if prepared is not None and prepared.view == view else None
     return _render_view(radiograph, result, view, result.hips, font_px, text, base)
@@ -1069,7 +1099,7 @@ def render_overlay(
         most this many pixels. A legend panel is added below it.
     text_lines : sequence of TextLine, optional
         Text burned into the film, blanked in black (the panel says how many lines); None: the
-        film is searched with :func:`brooker.burned_text.find_text_lines`.
+        film is searched with :func:`film_text`.
 
     Returns
     -------
@@ -1116,7 +1146,7 @@ def render_hip_crops(
     margin_r, margin_c = CROP_MARGIN_MM / row_mm, CROP_MARGIN_MM / col_mm
     crops: list[tuple[str, npt.NDArray[np.uint8]]] = []
     if text_lines is None and result.hips:
-        text_lines = find_text_lines(radiograph.pixels)
+        text_lines = film_text(radiograph)
     for hip in result.hips:
         cr, cc = hip.center_px
         hr, hc = half_size_mm / row_mm, half_size_mm / col_mm
@@ -1274,7 +1304,7 @@ def write_overlays(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     # the text once for the overview and the crops
-    text = find_text_lines(radiograph.pixels) if prepared is None else prepared.text_lines
+    text = film_text(radiograph) if prepared is None else prepared.text_lines
     rgb, _ = _render(radiograph, result, OVERVIEW_MAX_SIDE_PX, text, prepared)
     main = write_png(out / f"{name}.png", rgb)
     if crops:

@@ -36,6 +36,7 @@ from brooker.models import (
     Radiograph,
     Status,
 )
+from brooker.padding import cropped, result_shifted
 from brooker.paths import require_text_path, safe_stem
 from brooker.segmentation import HipMasks, segment_hip
 from brooker.spacing import no_spacing_tags, with_spacing_options
@@ -257,8 +258,12 @@ def _placed_by_detector(hip: HipJoint) -> str:
 
 
 def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingResult:
-    """Grade a loaded, calibrated radiograph; a film stored upside down or turned a quarter is
-    analysed turned upright and its result given on the stored pixels (:mod:`brooker.upright`)."""
+    """Grade a loaded, calibrated radiograph; a film padded to a plate size is analysed inside
+    its padding border (:mod:`brooker.padding`), one stored upside down or turned a quarter
+    turned upright (:mod:`brooker.upright`), and the result given on the stored pixels."""
+    box = radiograph.unpadded_px
+    if box is not None:
+        return result_shifted(_analyze_loaded(cropped(radiograph), config), (box[0], box[1]))
     turn = radiograph.to_upright
     if turn.is_identity:
         return _analyze_upright(radiograph, config)

@@ -131,6 +131,7 @@ def spacing_turned(
 def turned(radiograph: Radiograph, t: GridTransform) -> Radiograph:
     """``radiograph`` transformed by ``t``: the pixels a view (not a copy), the spacing and
     the calibration objects on the new grid, :attr:`~Radiograph.to_upright` from the new grid.
+    The box inside a padding border (:attr:`~Radiograph.unpadded_px`) moves with the pixels.
     The image halves (:attr:`~Radiograph.patient_right_on`), which are those of the film turned
     upright, and the header (:attr:`~Radiograph.meta`: the stored rows and columns) stay."""
     if t.is_identity:
@@ -141,6 +142,9 @@ def turned(radiograph: Radiograph, t: GridTransform) -> Radiograph:
         pixels=t.apply(radiograph.pixels),
         spacing=spacing_turned(radiograph.spacing, t, shape),
         to_upright=t.inverse.then(radiograph.to_upright),
+        unpadded_px=None
+        if radiograph.unpadded_px is None
+        else t.box(radiograph.unpadded_px, shape),
     )
 
 

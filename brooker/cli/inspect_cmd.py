@@ -137,6 +137,8 @@ def inspect_record(radiograph: Radiograph) -> dict[str, Any]:
         "upside_down": radiograph.upside_down,
         # and in general (its rows running head-feet: turned a quarter), brooker.upright
         "stored": stored_as(radiograph),
+        # the box inside a border of Pixel Padding Value, which the analysis reads alone
+        "unpadded_px": None if radiograph.unpadded_px is None else list(radiograph.unpadded_px),
         "body_part": meta.body_part,
         "display": None
         if display is None
@@ -252,6 +254,15 @@ def _print_table(rec: dict[str, Any]) -> None:
     stored = _STORED_SAID.get(rec["stored"])
     if stored is not None:
         rows.append(("stored", stored))
+    if rec["unpadded_px"] is not None:
+        r0, c0, r1, c1 = rec["unpadded_px"]
+        rows.append(
+            (
+                "padding",
+                f"a border of (0028,0120) Pixel Padding Value: rows {r0}-{r1 - 1}, columns "
+                f"{c0}-{c1 - 1} inside it are analysed",
+            )
+        )
     for obj in (sp or {}).get("calibration") or []:
         rows.append(
             (

@@ -1,0 +1,270 @@
+"""A film padded to a fixed plate size ((0028,0120) Pixel Padding Value) grades as the same film
+exported without its border, its positions given on the stored pixels (brooker.padding)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pydicom
+import pytest
+from conftest import ROOT, assert_analysed_again_alike, assert_overlay_marks_where_the_record_says
+from pydicom.uid import ExplicitVRLittleEndian
+from typer.testing import CliRunner
+
+from brooker import overlay as ov
+from brooker.burned_text import find_text_lines
+from brooker.cli import app
+from brooker.dicom_io import load_radiograph
+from brooker.grid import ROWS_REVERSED
+from brooker.models import GradingResult, Radiograph
+from brooker.padding import padding_mask, unpadded_box
+from brooker.pipeline import grade_path
+
+#: Bundled AP pelvis films whose hips both grade with a gap and fragments.
+FILM = ROOT / "sample_images" / "pelvis_1_vs_2.dcm"
+MONO1 = ROOT / "sample_images" / "pelvis_3_vs_2_mono1.dcm"
+
+#: A border of another width on each side (top, bottom, left, right), stored pixels: a film
+#: and its border do not share the analysis grid's blocks unless the border is cut off.
+BORDER = ((101, 37), (170, 59))
+
+
+def _padded(
+    src: Path,
+    dst: Path,
+    *,
+    value: int = 0,
+    border: tuple[tuple[int, int], tuple[int, int]] = BORDER,
+    declare: tuple[tuple[int, str, Any], ...] | None = None,
+    orientation: tuple[str, str] | None = None,
+    signed: bool = False,
+) -> Path:
+    """``src`` with a border of the stored ``value``, declared as Pixel Padding Value (or as
+    ``declare`` says), as native pixels; its rows reversed with ``orientation`` ``L\\H``."""
+    ds = pydicom.dcmread(src)
+    pixels = ds.pixel_array.astype(np.int32)
+    if signed:
+        pixels -= 2048
+    if orientation is not None:
+        pixels = pixels[::-1]
+        ds.PatientOrientation = list(orientation)
+    pixels = np.pad(pixels, border, constant_values=value)
+    ds.PixelRepresentation = int(signed)
+    ds.PixelData = pixels.astype(np.int16 if signed else np.uint16).tobytes()
+    ds.Rows, ds.Columns = pixels.shape
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    for tag, vr, v in declare if declare is not None else ((0x00280120, "US", value),):
+        ds.add_new(tag, vr, v)
+    ds.save_as(dst)
+    return dst
+
+
+def _inside(rows: int, cols: int) -> tuple[int, int, int, int]:
+    """The box of a ``rows`` x ``cols`` film inside :data:`BORDER`."""
+    (top, _), (left, _) = BORDER
+    return (top, left, top + rows, left + cols)
+
+
+def _shifted(a: tuple[float, float], b: tuple[float, float], offset: tuple[int, int]) -> bool:
+    return b == pytest.approx((a[0] + offset[0], a[1] + offset[1]), abs=1e-6)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The sample films, and copies of them padded, each loaded and graded (with overlays)."""
+    tmp = tmp_path_factory.mktemp("padded")
+    out: dict[str, Any] = {}
+
+    def grade(name: str, path: Path) -> None:
+        out[name] = (load_radiograph(path), grade_path(path, out_dir=tmp, overlay_name=name))
+
+    grade("film", FILM)
+    grade("padded", _padded(FILM, tmp / "padded.dcm"))
+    grade("mono1", MONO1)
+    # MONOCHROME1 padded with its stored 0: once inverted, the brightest grey of the film
+    grade("mono1_padded", _padded(MONO1, tmp / "mono1_padded.dcm", value=0))
+    return out
+
+
+def _assert_same_hips(a: GradingResult, b: GradingResult, offset: tuple[int, int]) -> None:
+    """``b`` grades every hip as ``a``, each position moved by ``offset``."""
+    assert b.status is a.status
+    assert b.caveats == a.caveats
+    assert len(a.hips) == len(b.hips) == 2
+    for ha, hb in zip(a.hips, b.hips, strict=True):
+        rec_a, rec_b = ha.to_record(), hb.to_record()
+        for key in ("side", "image_side", "grade", "gap_mm", "prosthesis", "caveats"):
+            assert rec_b[key] == rec_a[key], key
+        assert _shifted(ha.center_px, hb.center_px, offset)
+        assert (hb.gap is None) is (ha.gap is None)
+        if ha.gap is not None and hb.gap is not None:
+            assert _shifted(ha.gap.pelvic_point_px, hb.gap.pelvic_point_px, offset)
+            assert _shifted(ha.gap.femoral_point_px, hb.gap.femoral_point_px, offset)
+        assert len(hb.fragments) == len(ha.fragments)
+        for fa, fb in zip(ha.fragments, hb.fragments, strict=True):
+            assert _shifted(fa.centroid_px, fb.centroid_px, offset)
+            r0, c0, r1, c1 = fa.bbox_px
+            dr, dc = offset
+            assert fb.bbox_px == (r0 + dr, c0 + dc, r1 + dr, c1 + dc)
+            np.testing.assert_array_equal(fb.mask, fa.mask)
+        assert hb.search_region == ha.search_region
+
+
+@pytest.mark.parametrize(("name", "plain"), [("padded", "film"), ("mono1_padded", "mono1")])
+def test_a_padded_film_grades_as_the_film_without_its_border(
+    graded: dict[str, Any], name: str, plain: str
+) -> None:
+    """Before, the border was read as part of the film: the hips were sought on other pixels
+    of the analysis grid (a 50 mm border read this sample's left hip I instead of II), and a
+    MONOCHROME1 film's border, its brightest grey once inverted, was taken for the film's
+    brightest metal level."""
+    (rad_a, a), (rad_b, b) = graded[plain], graded[name]
+    rows, cols = rad_a.pixels.shape
+    assert rad_b.unpadded_px == _inside(rows, cols)
+    assert rad_b.pixels.shape == (rows + sum(BORDER[0]), cols + sum(BORDER[1]))
+    assert a.status.value == "ok"
+    # a test of every kind of position (the MONOCHROME1 sample's hips read 0 and I)
+    assert any(h.gap is not None for h in a.hips) is (plain == "film")
+    assert any(h.fragments for h in a.hips)
+    _assert_same_hips(a, b, (BORDER[0][0], BORDER[1][0]))
+    # the record's image size is the stored film's, border and all
+    assert b.image_shape_px == rad_b.pixels.shape
+
+
+def test_the_overlay_of_a_padded_film_draws_on_the_stored_film(graded: dict[str, Any]) -> None:
+    rad, result = graded["padded"]
+    assert_overlay_marks_where_the_record_says(rad, result)
+
+
+def test_a_padded_radiograph_loaded_beforehand_is_analysed_inside_its_border_too(
+    graded: dict[str, Any],
+) -> None:
+    assert_analysed_again_alike(*graded["padded"])
+
+
+def test_a_padded_film_stored_upside_down_grades_as_the_upright_film(
+    graded: dict[str, Any], tmp_path: Path
+) -> None:
+    """The border is cut off the stored pixels first, then the film turned upright: a border
+    wider at the top than at the bottom is wider at the bottom once turned."""
+    (rad_a, a) = graded["film"]
+    path = _padded(FILM, tmp_path / "down.dcm", orientation=("L", "H"))
+    rad = load_radiograph(path)
+    assert rad.upside_down
+    res = grade_path(path)
+    rows, cols = rad_a.pixels.shape
+    assert rad.unpadded_px == _inside(rows, cols)
+    (top, _), (left, _) = BORDER
+    assert len(res.hips) == len(a.hips) == 2
+    for ha, hb in zip(a.hips, res.hips, strict=True):
+        for key in ("side", "grade", "gap_mm", "prosthesis"):
+            assert hb.to_record()[key] == ha.to_record()[key], key
+        on_film = ROWS_REVERSED.point(ha.center_px, (rows, cols))
+        assert _shifted(on_film, hb.center_px, (top, left))
+
+
+@pytest.mark.parametrize(
+    ("declare", "signed", "value", "expect"),
+    [
+        # a range: every stored value from 0 to 9 is padding, and the border holds 5
+        (((0x00280120, "US", 0), (0x00280121, "US", 9)), False, 5, "inside"),
+        # written the other way round
+        (((0x00280120, "US", 9), (0x00280121, "US", 0)), False, 5, "inside"),
+        # signed pixels, the value written US: its 16 bits read as signed (-2000)
+        (((0x00280120, "US", 65536 - 2000),), True, -2000, "inside"),
+        (((0x00280120, "SS", -2000),), True, -2000, "inside"),
+        # a value the border does not hold: no border
+        (((0x00280120, "US", 4095),), False, 0, None),
+    ],
+)
+def test_the_loader_finds_the_border_the_header_declares(
+    tmp_path: Path, declare: Any, signed: bool, value: int, expect: str | None
+) -> None:
+    path = _padded(FILM, tmp_path / "f.dcm", value=value, declare=declare, signed=signed)
+    rad = load_radiograph(path)
+    plain = load_radiograph(FILM)
+    want = None if expect is None else _inside(*plain.pixels.shape)
+    assert rad.unpadded_px == want
+    assert not any("Padding" in c for c in rad.caveats)
+
+
+def test_a_border_no_element_declares_is_read_as_part_of_the_film(tmp_path: Path) -> None:
+    assert load_radiograph(_padded(FILM, tmp_path / "f.dcm", declare=())).unpadded_px is None
+
+
+def test_an_unreadable_padding_value_is_ignored_with_a_caveat(tmp_path: Path) -> None:
+    """Not a reason to refuse the film: it is read as stored, border and all."""
+    path = _padded(FILM, tmp_path / "f.dcm", declare=((0x00280120, "US", [0, 1]),))
+    rad = load_radiograph(path)
+    assert rad.unpadded_px is None
+    (said,) = [c for c in rad.caveats if "Pixel Padding Value" in c]
+    assert "2 values" in said
+    assert "ignored" in said
+
+
+def test_inspect_says_where_the_border_is(tmp_path: Path) -> None:
+    path = _padded(FILM, tmp_path / "f.dcm")
+    rows, cols = load_radiograph(FILM).pixels.shape
+    r0, c0, r1, c1 = _inside(rows, cols)
+    runner = CliRunner()
+    got = runner.invoke(app, ["inspect", str(path), "--json"])
+    assert got.exit_code == 0, got.output
+    assert json.loads(got.output)["unpadded_px"] == [r0, c0, r1, c1]
+    table = runner.invoke(app, ["inspect", str(path)])
+    assert f"rows {r0}-{r1 - 1}, columns {c0}-{c1 - 1}" in " ".join(table.output.split())
+    plain = runner.invoke(app, ["inspect", str(FILM), "--json"])
+    assert json.loads(plain.output)["unpadded_px"] is None
+
+
+def test_the_box_inside_the_border() -> None:
+    pad = np.ones((5, 7), bool)
+    assert unpadded_box(pad) is None  # nothing but padding: read as stored
+    assert unpadded_box(~pad) is None  # no padding
+    pad[2, 3] = False
+    assert unpadded_box(pad) == (2, 3, 3, 4)
+    # padding inside the field, or a side without a border, stays
+    pad = np.zeros((5, 7), bool)
+    pad[:, :2] = True
+    pad[2, 4] = True
+    assert unpadded_box(pad) == (0, 2, 5, 7)
+    values = np.array([[0, 3, 9, 10]])
+    np.testing.assert_array_equal(padding_mask(values, 0), [[True, False, False, False]])
+    np.testing.assert_array_equal(padding_mask(values, 9, 0), [[True, True, True, False]])
+
+
+def _faint_label_film() -> np.ndarray:
+    """A film of 8-bit range (air at the left, soft tissue, a bone) with a faint ID printed
+    in its bottom margin, a fifth of the range over its background: found in the margin only
+    (tests/test_burned_text.py)."""
+    from test_burned_text import _faint_film, _glyph_row
+
+    img = _faint_film()
+    _glyph_row(img, "W08541301", 660, 120, 10, 150.0)
+    return img
+
+
+def test_faint_text_in_the_margin_of_a_padded_film_is_blanked() -> None:
+    """A border moves the field's margins away from the film's edges, where the faint text of
+    a label is sought: the film inside the border is searched too. Before, the ID stayed
+    readable on the overlay of the padded film."""
+    img = _faint_label_film()
+    (line,) = find_text_lines(img)
+    border = ((60, 40), (150, 20))
+    padded = np.pad(img, border, constant_values=0.0)
+    assert find_text_lines(padded) == ()  # the whole film's search alone misses it
+    plain = load_radiograph(FILM)
+    rows, cols = img.shape
+    rad = Radiograph(
+        pixels=padded,
+        spacing=plain.spacing,
+        patient_right_on=plain.patient_right_on,
+        laterality_source="assumed",
+        meta=plain.meta,
+        unpadded_px=(60, 150, 60 + rows, 150 + cols),
+    )
+    (found,) = ov.film_text(rad)
+    r0, c0, r1, c1 = line.bbox_px
+    assert found.bbox_px == (r0 + 60, c0 + 150, r1 + 60, c1 + 150)
