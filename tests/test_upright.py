@@ -195,6 +195,27 @@ def test_a_quarter_turned_film_grades_as_the_upright_one_on_its_stored_pixels(
 
 
 @pytest.mark.parametrize("name", list(TURNS))
+def test_flipped_on_a_quarter_turned_film_names_the_halves_of_the_film_turned_upright(
+    graded: dict[str, Any], name: str
+) -> None:
+    """``--flipped`` says the patient's right is on the image's right: on a film stored
+    turned a quarter, the right of the film turned upright (its halves are those: the
+    README's *How grading works*), so it swaps the sides as on the upright film."""
+    (_, up), (rad, res) = graded["up"], graded[name]
+    path = Path(rad.meta.path)
+    flipped = pipeline.analyze(path, AnalysisConfig(flipped=True))
+    up_flipped = pipeline.analyze(FILM, AnalysisConfig(flipped=True))
+    assert flipped.laterality_source == "user"
+    side = {h.image_side: h.patient_side.value for h in res.hips}
+    side_flipped = {h.image_side: h.patient_side.value for h in flipped.hips}
+    assert side_flipped == {half: ("left" if s == "right" else "right") for half, s in side.items()}
+    assert side_flipped == {h.image_side: h.patient_side.value for h in up_flipped.hips}
+    # the same hips, the classes following them
+    assert {h.center_px: h.grade for h in flipped.hips} == {h.center_px: h.grade for h in res.hips}
+    assert sorted(h.grade for h in up.hips) == sorted(h.grade for h in flipped.hips)
+
+
+@pytest.mark.parametrize("name", list(TURNS))
 def test_the_region_searched_turns_with_the_film(graded: dict[str, Any], name: str) -> None:
     """The region's angles (0 up, 90 lateral on the image) are turned with the film: its edge
     drawn on the stored film is the upright film's edge turned."""

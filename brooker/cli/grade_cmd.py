@@ -902,7 +902,8 @@ def grade(
             "--flipped",
             metavar="",
             help="The patient's right is on the image's right (for image files, which carry "
-            "no orientation; on a DICOM it overrides the file's tags, with a caveat).",
+            "no orientation; on a DICOM it overrides the file's tags, with a caveat; on a film "
+            "stored turned a quarter, the right of the film turned upright).",
         ),
     ] = False,
     timeout: Annotated[
