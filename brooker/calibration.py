@@ -34,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage as ndi
 
+from brooker import padding
 from brooker.circles import CircleFit, fit_circle, ransac_circles, ray_edges, ray_steps
 from brooker.config import ANATOMICAL_FIT_BIAS, NATIVE_HEAD_DIAMETER_MM, AnalysisConfig
 from brooker.errors import (
@@ -461,6 +462,31 @@ def calibrate(radiograph: Radiograph, config: AnalysisConfig) -> Radiograph:
         The object asked for is not on the film, or a ball is not unique, or the spacing it
         gives is implausible.
     """
+    box = radiograph.unpadded_px
+    if box is None:
+        return _calibrate_stored(radiograph, config, (0, 0))
+    # a film padded to a plate size is searched inside its border (brooker.padding), as the
+    # analysis reads it: the border moved the native heads' estimate by a quarter, and a
+    # head's side was judged against the padded film's middle
+    offset = (box[0], box[1])
+    inner = _calibrate_stored(padding.cropped(radiograph), config, offset)
+    return replace(
+        inner,
+        pixels=radiograph.pixels,
+        unpadded_px=box,
+        spacing=padding.spacing_shifted(inner.spacing, offset),
+    )
+
+
+def _calibrate_stored(
+    radiograph: Radiograph, config: AnalysisConfig, offset: tuple[int, int]
+) -> Radiograph:
+    """:func:`calibrate` of a film with no padding border (or inside it: ``offset`` is where
+    its first pixel lies on the stored film, for the positions messages quote)."""
+
+    def on_film(p: tuple[float, float]) -> tuple[float, float]:
+        return (p[0] + offset[0], p[1] + offset[1])
+
     turn = radiograph.to_upright
     if not turn.is_identity:
         # the ball, head and hip searches read a film with the patient's head at the top: one
@@ -469,10 +495,10 @@ def calibrate(radiograph: Radiograph, config: AnalysisConfig) -> Radiograph:
         # so that it calibrates as the same film stored upright
         upright = upright_view(radiograph)
         back, shape = turn.inverse, upright.pixels.shape
-        calibrated = _calibrate(upright, config, shown=lambda p: back.point(p, shape))
+        calibrated = _calibrate(upright, config, shown=lambda p: on_film(back.point(p, shape)))
         # (the stored pixels themselves, not a view of a view of them)
         return replace(turned(calibrated, back), pixels=radiograph.pixels)
-    return _calibrate(radiograph, config, shown=lambda p: p)
+    return _calibrate(radiograph, config, shown=on_film)
 
 
 def _calibrate(

@@ -684,6 +684,10 @@ def _padding_value(ds: Dataset, tag: int, label: str, signed: bool) -> int:
     """A padding value in stored units. Both elements are US or SS, as the pixels are; one
     written US for signed pixels is its 16 bits read as signed."""
     value = _int_value(ds, tag, label, "")
+    # (read once more: _int_value has read it) a DS or FD of 0.5 is no stored level
+    raw = ds[tag].value
+    if isinstance(raw, float) and not raw.is_integer():
+        raise MalformedDicomError(f"{label} is not an integer", "")
     if signed and 1 << 15 <= value < 1 << 16:
         value -= 1 << 16
     return value
@@ -2220,7 +2224,7 @@ def _int_value(
         raise MalformedDicomError(f"{label} has {len(value)} values, expected one", where)
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # an infinite float overflows
         raise MalformedDicomError(f"{label} is not an integer", where) from None
 
 

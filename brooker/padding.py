@@ -20,8 +20,9 @@ hips and grades) and gives every position it reports on the stored pixels
 ``inspect`` and the overlay, which shows the film as stored, border and all, name the file's
 own pixels. Padding inside the box (a field that is not a rectangle, the corners of a rotated
 one) is left as it is: it reads as the darkest grey, as a collimator's shadow does. The
-calibration options (``--ball-mm``, ``--head-mm``, ``--estimate-spacing``) search the whole
-film, border included.
+calibration options (``--ball-mm``, ``--head-mm``, ``--estimate-spacing``) search the box too
+(:func:`brooker.calibration.calibrate`). The box holds every pixel that is not padding, so a
+film whose own first or last rows or columns hold the padding value loses them with the border.
 
 >>> import numpy as np
 >>> pad = np.ones((6, 8), bool)
@@ -39,6 +40,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from brooker.errors import ImageTooSmallError
 from brooker.models import (
     Fragment,
     GapMeasurement,
@@ -48,8 +50,16 @@ from brooker.models import (
     PixelSpacing,
     Radiograph,
 )
+from brooker.units import MIN_FIELD_SIDE_MM, MIN_IMAGE_SIDE_PX
 
-__all__ = ["cropped", "padding_mask", "result_shifted", "spacing_shifted", "unpadded_box"]
+__all__ = [
+    "check_box",
+    "cropped",
+    "padding_mask",
+    "result_shifted",
+    "spacing_shifted",
+    "unpadded_box",
+]
 
 Box = tuple[int, int, int, int]
 Offset = tuple[int, int]
@@ -105,6 +115,39 @@ def cropped(radiograph: Radiograph) -> Radiograph:
         spacing=spacing_shifted(radiograph.spacing, (-r0, -c0)),
         unpadded_px=None,
     )
+
+
+def check_box(radiograph: Radiograph) -> None:
+    """Refuse a film whose image inside its padding border is too small to show a hip, as
+    :func:`brooker.dicom_io.check_gradable` refuses a small film, saying it is the box.
+
+    Raises
+    ------
+    ImageTooSmallError
+        Fewer than :data:`~brooker.units.MIN_IMAGE_SIDE_PX` pixels, or less than
+        :data:`~brooker.units.MIN_FIELD_SIDE_MM`, on a side of the box.
+    """
+    box = radiograph.unpadded_px
+    if box is None:
+        return
+    r0, c0, r1, c1 = box
+    rows, cols = r1 - r0, c1 - c0
+    where = (
+        f"the image inside its border of (0028,0120) Pixel Padding Value (rows {r0}-{r1 - 1}, "
+        f"columns {c0}-{c1 - 1}) is {rows} x {cols} pixels"
+    )
+    if min(rows, cols) < MIN_IMAGE_SIDE_PX:
+        raise ImageTooSmallError(
+            f"{where}: fewer than {MIN_IMAGE_SIDE_PX} pixels on a side cannot show a hip",
+            radiograph.meta.path,
+        )
+    sp = radiograph.spacing
+    if sp is not None and min(rows * sp.row_mm, cols * sp.col_mm) < MIN_FIELD_SIDE_MM:
+        raise ImageTooSmallError(
+            f"{where}, {rows * sp.row_mm:.1f} x {cols * sp.col_mm:.1f} mm: less than "
+            f"{MIN_FIELD_SIDE_MM:g} mm on a side cannot show a hip",
+            radiograph.meta.path,
+        )
 
 
 def _fragment(frag: Fragment, offset: Offset) -> Fragment:

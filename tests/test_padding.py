@@ -17,15 +17,20 @@ from typer.testing import CliRunner
 from brooker import overlay as ov
 from brooker.burned_text import find_text_lines
 from brooker.cli import app
+from brooker.config import AnalysisConfig
 from brooker.dicom_io import load_radiograph
-from brooker.grid import ROWS_REVERSED
-from brooker.models import GradingResult, Radiograph
+from brooker.grid import QUARTER_CLOCKWISE, ROWS_REVERSED, GridTransform
+from brooker.models import GradingResult, Radiograph, SpacingSource
 from brooker.padding import padding_mask, unpadded_box
-from brooker.pipeline import grade_path
+from brooker.pipeline import grade_path, load_calibrated
 
 #: Bundled AP pelvis films whose hips both grade with a gap and fragments.
 FILM = ROOT / "sample_images" / "pelvis_1_vs_2.dcm"
 MONO1 = ROOT / "sample_images" / "pelvis_3_vs_2_mono1.dcm"
+KNEE = ROOT / "sample_images" / "knee_negative.dcm"
+#: Two native heads, to estimate the spacing from.
+NATIVE = ROOT / "sample_images" / "pelvis_0_vs_3.dcm"
+PPV = "(0028,0120) Pixel Padding Value"
 
 #: A border of another width on each side (top, bottom, left, right), stored pixels: a film
 #: and its border do not share the analysis grid's blocks unless the border is cut off.
@@ -39,18 +44,26 @@ def _padded(
     value: int = 0,
     border: tuple[tuple[int, int], tuple[int, int]] = BORDER,
     declare: tuple[tuple[int, str, Any], ...] | None = None,
-    orientation: tuple[str, str] | None = None,
+    turn: tuple[GridTransform, tuple[str, str]] | None = None,
     signed: bool = False,
+    drop: tuple[str, ...] = (),
 ) -> Path:
     """``src`` with a border of the stored ``value``, declared as Pixel Padding Value (or as
-    ``declare`` says), as native pixels; its rows reversed with ``orientation`` ``L\\H``."""
+    ``declare`` says), as native pixels; stored turned by ``turn``'s transform, its Patient
+    Orientation saying so, before the border is added; without the elements ``drop`` names."""
     ds = pydicom.dcmread(src)
     pixels = ds.pixel_array.astype(np.int32)
     if signed:
         pixels -= 2048
-    if orientation is not None:
-        pixels = pixels[::-1]
+    if turn is not None:
+        t, orientation = turn
+        pixels = t.apply(pixels)
+        if t.transpose and "PixelSpacing" in ds:
+            ds.PixelSpacing = list(ds.PixelSpacing)[::-1]
         ds.PatientOrientation = list(orientation)
+    for keyword in drop:
+        if keyword in ds:
+            delattr(ds, keyword)
     pixels = np.pad(pixels, border, constant_values=value)
     ds.PixelRepresentation = int(signed)
     ds.PixelData = pixels.astype(np.int16 if signed else np.uint16).tobytes()
@@ -145,25 +158,91 @@ def test_a_padded_radiograph_loaded_beforehand_is_analysed_inside_its_border_too
     assert_analysed_again_alike(*graded["padded"])
 
 
-def test_a_padded_film_stored_upside_down_grades_as_the_upright_film(
-    graded: dict[str, Any], tmp_path: Path
+#: How the sample is stored turned (tests/test_upright.py): the pixels' transform, the
+#: orientation that says so.
+TURNS = {
+    "upside_down": (ROWS_REVERSED, ("L", "H")),
+    "clockwise": (QUARTER_CLOCKWISE, ("H", "L")),
+}
+
+
+@pytest.mark.parametrize("name", list(TURNS))
+def test_a_padded_film_stored_turned_grades_as_the_upright_film(
+    graded: dict[str, Any], tmp_path: Path, name: str
 ) -> None:
     """The border is cut off the stored pixels first, then the film turned upright: a border
     wider at the top than at the bottom is wider at the bottom once turned."""
     (rad_a, a) = graded["film"]
-    path = _padded(FILM, tmp_path / "down.dcm", orientation=("L", "H"))
+    t = TURNS[name][0]
+    path = _padded(FILM, tmp_path / "turned.dcm", turn=TURNS[name])
     rad = load_radiograph(path)
-    assert rad.upside_down
+    assert rad.to_upright == t.inverse
     res = grade_path(path)
-    rows, cols = rad_a.pixels.shape
-    assert rad.unpadded_px == _inside(rows, cols)
+    shape = rad_a.pixels.shape
+    assert rad.unpadded_px == _inside(*t.shape(shape))
     (top, _), (left, _) = BORDER
     assert len(res.hips) == len(a.hips) == 2
     for ha, hb in zip(a.hips, res.hips, strict=True):
         for key in ("side", "grade", "gap_mm", "prosthesis"):
             assert hb.to_record()[key] == ha.to_record()[key], key
-        on_film = ROWS_REVERSED.point(ha.center_px, (rows, cols))
-        assert _shifted(on_film, hb.center_px, (top, left))
+        assert _shifted(t.point(ha.center_px, shape), hb.center_px, (top, left))
+        assert ha.gap is not None
+        assert hb.gap is not None
+        assert _shifted(t.point(ha.gap.pelvic_point_px, shape), hb.gap.pelvic_point_px, (top, left))
+        for fa, fb in zip(ha.fragments, hb.fragments, strict=True):
+            r0, c0, r1, c1 = t.box(fa.bbox_px, shape)
+            assert fb.bbox_px == (r0 + top, c0 + left, r1 + top, c1 + left)
+
+
+def test_the_hip_candidates_of_an_ungradable_padded_film_are_on_the_stored_pixels(
+    tmp_path: Path,
+) -> None:
+    """A film with no hip gives the detector's best guesses: on the stored pixels too."""
+    plain = grade_path(KNEE)
+    padded = grade_path(_padded(KNEE, tmp_path / "knee.dcm"))
+    assert plain.status.value == padded.status.value == "ungradable"
+    assert plain.hip_candidates
+    assert len(padded.hip_candidates) == len(plain.hip_candidates)
+    for ca, cb in zip(plain.hip_candidates, padded.hip_candidates, strict=True):
+        assert cb.score == ca.score
+        assert _shifted(ca.center_px, cb.center_px, (BORDER[0][0], BORDER[1][0]))
+
+
+def test_the_calibration_searches_a_padded_film_inside_its_border(tmp_path: Path) -> None:
+    """The native heads' estimate of the spacing read the border too: 25 % off."""
+    config = AnalysisConfig(estimate_spacing=True)
+    tags = ("PixelSpacing", "ImagerPixelSpacing", "EstimatedRadiographicMagnificationFactor")
+    plain = _padded(NATIVE, tmp_path / "plain.dcm", declare=(), border=((0, 0), (0, 0)), drop=tags)
+    padded = _padded(NATIVE, tmp_path / "padded.dcm", drop=tags)
+    a, b = load_calibrated(plain, config), load_calibrated(padded, config)
+    assert a.spacing is not None
+    assert b.spacing is not None
+    assert a.spacing.source is b.spacing.source is SpacingSource.ANATOMICAL_ESTIMATE
+    assert b.spacing.row_mm == pytest.approx(a.spacing.row_mm, rel=1e-9)
+    assert b.unpadded_px is not None
+    rows, cols = a.pixels.shape
+    assert b.pixels.shape == (rows + sum(BORDER[0]), cols + sum(BORDER[1]))
+    assert len(b.spacing.calibration) == len(a.spacing.calibration) > 0
+    for oa, ob in zip(a.spacing.calibration, b.spacing.calibration, strict=True):
+        assert _shifted(oa.center_px, ob.center_px, (BORDER[0][0], BORDER[1][0]))
+
+
+def test_an_image_too_small_inside_its_border_is_refused_saying_so(tmp_path: Path) -> None:
+    path = _padded(FILM, tmp_path / "f.dcm")
+    ds = pydicom.dcmread(path)
+    pixels = ds.pixel_array.copy()
+    pixels[:] = 0
+    pixels[500:520, 600:700] = 1000  # 20 rows of 0.25 mm left inside the border
+    ds.PixelData = pixels.tobytes()
+    ds.save_as(path)
+    res = grade_path(path)
+    assert res.status.value == "error"
+    assert res.error is not None
+    assert res.error.code == "image_too_small"
+    assert "inside its border of (0028,0120) Pixel Padding Value (rows 500-519, columns " in (
+        res.error.message
+    )
+    assert "is 20 x 100 pixels" in res.error.message
 
 
 @pytest.mark.parametrize(
@@ -195,14 +274,31 @@ def test_a_border_no_element_declares_is_read_as_part_of_the_film(tmp_path: Path
     assert load_radiograph(_padded(FILM, tmp_path / "f.dcm", declare=())).unpadded_px is None
 
 
-def test_an_unreadable_padding_value_is_ignored_with_a_caveat(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("declare", "label", "why"),
+    [
+        (((0x00280120, "US", [0, 1]),), PPV, "has 2 values, expected one"),
+        # an infinite DS or FD overflowed an int: the film was refused (internal error)
+        (((0x00280120, "DS", "inf"),), PPV, "is not an integer"),
+        (((0x00280120, "FD", float("inf")),), PPV, "is not an integer"),
+        # half a grey level is no stored level: it was read as 0
+        (((0x00280120, "DS", "0.5"),), PPV, "is not an integer"),
+        (
+            ((0x00280120, "US", 0), (0x00280121, "US", [1, 2])),
+            "(0028,0121) Pixel Padding Range Limit",
+            "has 2 values, expected one",
+        ),
+    ],
+)
+def test_an_unreadable_padding_value_is_ignored_with_a_caveat(
+    tmp_path: Path, declare: Any, label: str, why: str
+) -> None:
     """Not a reason to refuse the film: it is read as stored, border and all."""
-    path = _padded(FILM, tmp_path / "f.dcm", declare=((0x00280120, "US", [0, 1]),))
+    path = _padded(FILM, tmp_path / "f.dcm", declare=declare)
     rad = load_radiograph(path)
     assert rad.unpadded_px is None
-    (said,) = [c for c in rad.caveats if "Pixel Padding Value" in c]
-    assert "2 values" in said
-    assert "ignored" in said
+    (said,) = [c for c in rad.caveats if "Padding" in c]
+    assert said.startswith(f"{label} {why}: ignored")
 
 
 def test_inspect_says_where_the_border_is(tmp_path: Path) -> None:
@@ -233,6 +329,20 @@ def test_the_box_inside_the_border() -> None:
     values = np.array([[0, 3, 9, 10]])
     np.testing.assert_array_equal(padding_mask(values, 0), [[True, False, False, False]])
     np.testing.assert_array_equal(padding_mask(values, 9, 0), [[True, True, True, False]])
+
+
+def test_the_overlay_window_of_a_padded_film_is_read_inside_its_border(
+    graded: dict[str, Any],
+) -> None:
+    """A MONOCHROME1 film padded with its stored 0 has the border as its brightest grey once
+    inverted: the percentile window read over the border darkened the whole film."""
+    (rad_a, _), (rad_b, _) = graded["mono1"], graded["mono1_padded"]
+    assert rad_a.display is None  # the percentile window, not the file's
+    r0, c0, r1, c1 = rad_b.unpadded_px
+    inside = rad_b.pixels[r0:r1, c0:c1]
+    np.testing.assert_array_equal(
+        ov._display_mapper(rad_b)(inside), ov._display_mapper(rad_a)(rad_a.pixels)
+    )
 
 
 def _faint_label_film() -> np.ndarray:
