@@ -23,6 +23,7 @@ from brooker.grid import QUARTER_CLOCKWISE, ROWS_REVERSED, GridTransform
 from brooker.models import GradingResult, Radiograph, SpacingSource
 from brooker.padding import padding_mask, unpadded_box
 from brooker.pipeline import grade_path, load_calibrated
+from brooker.upright import turned
 
 #: Bundled AP pelvis films whose hips both grade with a gap and fragments.
 FILM = ROOT / "sample_images" / "pelvis_1_vs_2.dcm"
@@ -378,3 +379,18 @@ def test_faint_text_in_the_margin_of_a_padded_film_is_blanked() -> None:
     (found,) = ov.film_text(rad)
     r0, c0, r1, c1 = line.bbox_px
     assert found.bbox_px == (r0 + 60, c0 + 150, r1 + 60, c1 + 150)
+
+
+@pytest.mark.parametrize("name", list(TURNS))
+def test_turning_a_padded_radiograph_turns_its_box(tmp_path: Path, name: str) -> None:
+    """The pipeline cuts the border off before it turns a film upright; a padded radiograph
+    turned by hand (brooker.upright.turned) keeps its box on its own pixels all the same."""
+    rad = load_radiograph(_padded(FILM, tmp_path / "f.dcm"))
+    t = TURNS[name][0]
+    assert rad.unpadded_px is not None
+    box = turned(rad, t).unpadded_px
+    assert box == t.box(rad.unpadded_px, rad.pixels.shape)
+    r0, c0, r1, c1 = box
+    inside = t.apply(rad.pixels)[r0:r1, c0:c1]
+    plain = load_radiograph(FILM).pixels
+    np.testing.assert_array_equal(inside, t.apply(plain))
