@@ -6,6 +6,7 @@ cross-validated figures.
                                          [--cv-out /tmp/ho_cv.npz] [--hidden 32] [--workers 2]
                                          [--held-out-dir /tmp/ho_folds] [--phantoms 40]
                                          [--augment gamma0.8,gamma1.25,noise3]
+                                         [--init-seed 0]
 
 Data (never copied into the repository; the weights are all that is kept):
 
@@ -417,17 +418,17 @@ def _own(cv: dict[str, np.ndarray], path: str) -> dict[str, np.ndarray]:
     return {key: p for key, p in cv.items() if key.split("|")[0] == name}
 
 
-def fit_judge(X: np.ndarray, y: np.ndarray) -> FragmentJudge:
+def fit_judge(X: np.ndarray, y: np.ndarray, first_seed: int = 0) -> FragmentJudge:
     """The fragment judge for candidates ``X`` (n, features) labelled ``y`` (1 heterotopic):
     ``JUDGE_NETWORKS`` networks of ``JUDGE_HIDDEN`` tanh units (:func:`fit`, every candidate of
-    equal weight), each from its own seeded initial weights, on the features standardised
-    once."""
+    equal weight), each from its own seeded initial weights (seeds ``first_seed`` on), on the
+    features standardised once."""
     mean, scale = X.mean(0), X.std(0) + 1e-6
     Xs = (X - mean) / scale
     equal = np.ones(y.size)
     nets = [
         fit(Xs, y, equal, JUDGE_HIDDEN, JUDGE_L2, 500, seed=seed, init_sd=0.3)
-        for seed in range(JUDGE_NETWORKS)
+        for seed in range(first_seed, first_seed + JUDGE_NETWORKS)
     ]
     f32 = np.float32
     return FragmentJudge(
@@ -498,7 +499,7 @@ def fit(
 def train(
     samples: list[dict[str, Any]], mean: np.ndarray, scale: np.ndarray, args: argparse.Namespace
 ) -> PixelNet:
-    rng = np.random.default_rng(SEED)
+    rng = np.random.default_rng(SEED + args.init_seed)
     X = np.concatenate([s["X"] for s in samples]).astype(np.float32)
     y = np.concatenate([s["y"] for s in samples])
     pos = np.flatnonzero(y)
@@ -518,7 +519,9 @@ def train(
     Xs = (X[idx] - mean) / scale
     ys = y[idx].astype(np.float64)
     wt = np.where(ys > 0, 0.5 / max(pos.size, 1), 0.5 / max(neg.size, 1))
-    w1, b1, w2, b2 = fit(Xs, ys, wt, args.hidden, args.l2, args.iterations)
+    w1, b1, w2, b2 = fit(
+        Xs, ys, wt, args.hidden, args.l2, args.iterations, seed=SEED + args.init_seed
+    )
     return PixelNet(mean.astype(np.float32), scale.astype(np.float32), w1.astype(np.float32),
                     b1.astype(np.float32), w2.astype(np.float32), float(b2[0]))  # fmt: skip
 
@@ -569,7 +572,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--iterations", type=int, default=300)
     ap.add_argument("--negatives", type=int, default=80000)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--init-seed", type=int, default=0,
+                    help="another draw of every network's initial weights and of the pixel "
+                    "network's sampled negatives (the folds stay as they are): two trainings "
+                    "that differ only in this show how far a retraining alone moves the "
+                    "figures")  # fmt: skip
     args = ap.parse_args(argv)
+    first_seed = args.init_seed * JUDGE_NETWORKS
     augment = [v.strip() for v in args.augment.split(",") if v.strip()]
     unknown = sorted(set(augment) - set(AUGMENT_VARIANTS))
     if unknown:
@@ -709,10 +718,11 @@ def main(argv: list[str] | None = None) -> int:
             judge = fit_judge(
                 np.stack([f["x"] for f in fk]).astype(np.float64),
                 np.array([f["y"] for f in fk], dtype=np.float64),
+                first_seed,
             )
             print(f"fragment judge of fold {k}: {len(fk)} candidates (nested)", flush=True)
         else:
-            judge = fit_judge(X[fgroups != k], y[fgroups != k])
+            judge = fit_judge(X[fgroups != k], y[fgroups != k], first_seed)
         held_p[fgroups == k] = judge.probability(X[fgroups == k].astype(np.float32))
         fold_judges.update({f"{k}_{n}": getattr(judge, n) for n in JUDGE_ARRAYS})
     sets = np.array([f["set"] for f in frags])
@@ -741,7 +751,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cv_out:
         np.savez_compressed(args.cv_out.with_name(args.cv_out.stem + "_judges.npz"), **fold_judges)
         args.cv_out.with_name(args.cv_out.stem + "_folds.json").write_text(json.dumps(fold_of))
-    judge = fit_judge(X, y)
+    judge = fit_judge(X, y, first_seed)
     out2 = args.out.with_name("ho_fragments.npz")
     judge.save(str(out2))
     n_weights = sum(getattr(judge, n).size for n in JUDGE_ARRAYS[2:])

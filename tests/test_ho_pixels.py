@@ -577,3 +577,23 @@ def test_a_films_truth_is_averaged_onto_the_roi_grid_along_both_axes() -> None:
     past = SimpleNamespace(origin_px=(180, 40), block_px=(2, 2), image=np.zeros((60, 70)))
     with pytest.raises(ValueError, match="reaches past"):
         roi_truth(truth, past)  # type: ignore[arg-type]
+
+
+def test_the_init_seed_draws_other_judges_and_zero_is_the_default() -> None:
+    """benchmarks/train_ho_pixels.py --init-seed: another draw of the initial weights, for how
+    far a retraining alone moves the figures; 0 trains what the script trained before."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from train_ho_pixels import fit_judge
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4))
+    y = (X[:, 0] + 0.3 * rng.normal(size=60) > 0).astype(np.float64)
+    default, zero, other = fit_judge(X, y), fit_judge(X, y, 0), fit_judge(X, y, 3)
+    np.testing.assert_array_equal(default.w1, zero.w1)
+    assert not np.array_equal(default.w1, other.w1)
+    # both learn the same rule
+    p0, p3 = default.probability(X.astype(np.float32)), other.probability(X.astype(np.float32))
+    assert ((p0 >= 0.5) == (y > 0)).mean() > 0.9
+    assert ((p3 >= 0.5) == (y > 0)).mean() > 0.9
