@@ -6,7 +6,7 @@ cross-validated figures.
                                          [--cv-out /tmp/ho_cv.npz] [--hidden 32] [--workers 2]
                                          [--held-out-dir /tmp/ho_folds] [--phantoms 40]
                                          [--augment gamma0.8,gamma1.25,noise3]
-                                         [--init-seed 0]
+                                         [--init-seed 0] [--drawn DIR [--drawn-pixels-only]]
 
 Data (never copied into the repository; the weights are all that is kept):
 
@@ -93,7 +93,12 @@ learn the drawing, not heterotopic bone.
 ``--drawn DIR`` (opt-in) also trains both judges on the films ``benchmarks/draw_hybrids.py``
 drew into the real films (heterotopic bone of the project's own drawing, labelled by its
 masks), each in its source film's fold: measured on 2026-12-07 and not shipped (engineering
-notes, *The judges trained on bone of the project's own drawing too*).
+notes, *The judges trained on bone of the project's own drawing too*); with
+``--drawn-pixels-only`` they train the pixel network alone, as that measurement's last column.
+
+``--init-seed K`` draws every network's initial weights and the pixel network's sampled
+negatives anew (the folds stay): the same training with another K shows how far a retraining
+alone moves the figures (engineering notes, the same section).
 
 ``--cv-in`` reuses saved held-out pixel probabilities and trains only this stage (with
 ``--augment ''``: the copies need the pixel networks); ``--cv-out``
@@ -566,6 +571,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--drawn", type=Path,
                     help="also learn from the films benchmarks/draw_hybrids.py drew into the real "
                     "films (DIR with its truth.json), each in its source film's fold")
+    ap.add_argument("--drawn-pixels-only", action="store_true",
+                    help="with --drawn, the drawn films train the pixel network only, not the "
+                    "fragment judge")  # fmt: skip
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--hidden", type=int, default=32)
     ap.add_argument("--l2", type=float, default=1e-3)
@@ -672,7 +680,8 @@ def main(argv: list[str] | None = None) -> int:
     jobs2: list[
         tuple[str, str | None, str, dict[str, np.ndarray], dict[str, int] | None, PixelNet]
     ]
-    jobs2 = [(*j, cv, None, final_net) for j in jobs + drawn]
+    # the fragment judge learns from the drawn films too, unless --drawn-pixels-only
+    jobs2 = [(*j, cv, None, final_net) for j in jobs + ([] if args.drawn_pixels_only else drawn)]
     # the project's own phantoms, labelled by their heterotopic-bone masks as the hybrids are
     # (folds of their own; like the development films, the network has not seen them)
     for i, (film, mask) in enumerate(render_phantoms(args.phantom_dir, args.phantoms)):
