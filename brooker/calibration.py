@@ -474,7 +474,7 @@ def calibrate(radiograph: Radiograph, config: AnalysisConfig) -> Radiograph:
         inner,
         pixels=radiograph.pixels,
         unpadded_px=box,
-        spacing=padding.spacing_shifted(inner.spacing, offset),
+        spacing=padding.Shifted(offset).spacing(inner.spacing),
     )
 
 

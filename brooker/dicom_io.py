@@ -683,11 +683,7 @@ def _unpadded_box(
 def _padding_value(ds: Dataset, tag: int, label: str, signed: bool) -> int:
     """A padding value in stored units. Both elements are US or SS, as the pixels are; one
     written US for signed pixels is its 16 bits read as signed."""
-    value = _int_value(ds, tag, label, "")
-    # (read once more: _int_value has read it) a DS or FD of 0.5 is no stored level
-    raw = ds[tag].value
-    if isinstance(raw, float) and not raw.is_integer():
-        raise MalformedDicomError(f"{label} is not an integer", "")
+    value = _int_value(ds, tag, label, "", whole=True)
     if signed and 1 << 15 <= value < 1 << 16:
         value -= 1 << 16
     return value
@@ -1854,13 +1850,39 @@ def check_gradable(radiograph: Radiograph) -> None:
         raise UnsupportedPixelDataError(
             "the pixel data has non-finite values (NaN or infinity)", radiograph.meta.path
         )
+    # the DICOM tags are named for a DICOM file only (an image file has no such tags)
+    dicom = bool(radiograph.meta.transfer_syntax_uid)
+    dims = "(0028,0010) Rows x (0028,0011) Columns" if dicom else "rows x columns"
+    _check_film_size(radiograph, rows, cols, f"image of {rows} x {cols} pixels", f" ({dims})")
+    if radiograph.unpadded_px is not None:  # and the image the analysis reads (brooker.padding)
+        r0, c0, r1, c1 = radiograph.unpadded_px
+        _check_film_size(
+            radiograph,
+            r1 - r0,
+            c1 - c0,
+            f"the image inside its border of (0028,0120) Pixel Padding Value (rows {r0}-{r1 - 1}, "
+            f"columns {c0}-{c1 - 1}) is {r1 - r0} x {c1 - c0} pixels",
+            "",
+        )
+    sp = radiograph.spacing
+    if sp is None:
+        return
+    why = implausible_spacing_reason(sp.row_mm, sp.col_mm, radiograph.pixels.shape[:2])
+    if why is not None:
+        raise ImplausibleSpacingError(
+            f"pixel spacing {sp.row_mm:g} x {sp.col_mm:g} mm ({sp.source.value}) {why}",
+            radiograph.meta.path,
+        )
+
+
+def _check_film_size(
+    radiograph: Radiograph, rows: int, cols: int, what: str, dims: str
+) -> None:
+    """:func:`check_gradable`'s size rules for ``rows`` x ``cols`` pixels of ``radiograph``,
+    named ``what`` in the message (``dims``: what the pixel counts are, after it)."""
     if min(rows, cols) < MIN_IMAGE_SIDE_PX:
-        # the DICOM tags are named for a DICOM file only (an image file has no such tags)
-        dicom = bool(radiograph.meta.transfer_syntax_uid)
-        dims = "(0028,0010) Rows x (0028,0011) Columns" if dicom else "rows x columns"
         raise ImageTooSmallError(
-            f"image of {rows} x {cols} pixels ({dims}): fewer than {MIN_IMAGE_SIDE_PX} pixels "
-            "on a side cannot show a hip",
+            f"{what}{dims}: fewer than {MIN_IMAGE_SIDE_PX} pixels on a side cannot show a hip",
             radiograph.meta.path,
         )
     sp = radiograph.spacing
@@ -1869,15 +1891,8 @@ def check_gradable(radiograph: Radiograph) -> None:
     h_mm, w_mm = rows * sp.row_mm, cols * sp.col_mm
     if min(h_mm, w_mm) < MIN_FIELD_SIDE_MM:
         raise ImageTooSmallError(
-            f"image of {rows} x {cols} pixels at {sp.row_mm:g} x {sp.col_mm:g} mm covers "
-            f"{h_mm:.1f} x {w_mm:.1f} mm: less than {MIN_FIELD_SIDE_MM:g} mm on a side cannot "
-            "show a hip",
-            radiograph.meta.path,
-        )
-    why = implausible_spacing_reason(sp.row_mm, sp.col_mm, radiograph.pixels.shape[:2])
-    if why is not None:
-        raise ImplausibleSpacingError(
-            f"pixel spacing {sp.row_mm:g} x {sp.col_mm:g} mm ({sp.source.value}) {why}",
+            f"{what} at {sp.row_mm:g} x {sp.col_mm:g} mm covers {h_mm:.1f} x {w_mm:.1f} mm: "
+            f"less than {MIN_FIELD_SIDE_MM:g} mm on a side cannot show a hip",
             radiograph.meta.path,
         )
 
@@ -2203,7 +2218,13 @@ def _multi_text(ds: Dataset, tag: int) -> tuple[str, ...] | None:
 
 
 def _int_value(
-    ds: Dataset, tag: int, label: str, where: str, *, default: int | None = None
+    ds: Dataset,
+    tag: int,
+    label: str,
+    where: str,
+    *,
+    default: int | None = None,
+    whole: bool = False,
 ) -> int:
     elem = ds.get_item(tag)
     if elem is None:
@@ -2222,6 +2243,9 @@ def _int_value(
         raise MalformedDicomError(f"{label} has an unreadable value", where)
     if isinstance(value, Sequence) and not isinstance(value, str):
         raise MalformedDicomError(f"{label} has {len(value)} values, expected one", where)
+    if whole and isinstance(value, float) and not value.is_integer():
+        # a DS or FD of 0.5, read as 0 otherwise (``whole``: a level, not a count)
+        raise MalformedDicomError(f"{label} is not an integer", where)
     try:
         return int(value)
     except (TypeError, ValueError, OverflowError):  # an infinite float overflows

@@ -48,7 +48,7 @@ from skimage.measure import find_contours
 
 from brooker.atomic import atomic_write_bytes
 from brooker.background import beside
-from brooker.burned_text import TextLine, blank_boxes, find_text_lines
+from brooker.burned_text import TextLine, blank_boxes, find_text_lines, lines_overlap
 from brooker.grid import IDENTITY, GridTransform
 from brooker.models import (
     BrookerGrade,
@@ -60,6 +60,7 @@ from brooker.models import (
     PixelSpacing,
     Radiograph,
 )
+from brooker.padding import Shifted, unpadded_view
 from brooker.units import BROOKER_GAP_THRESHOLD_MM, label_gap_mm
 
 RGB = tuple[int, int, int]
@@ -189,10 +190,7 @@ def _display_mapper(
     film is its brightest grey once inverted, and would darken the whole film."""
     if radiograph.display is not None:
         return radiograph.display.apply
-    px = radiograph.pixels
-    if radiograph.unpadded_px is not None:
-        r0, c0, r1, c1 = radiograph.unpadded_px
-        px = px[r0:r1, c0:c1]
+    px = unpadded_view(radiograph)
     step = max(1, int(math.sqrt(px.size / 1_000_000)))
     sample = px[::step, ::step]
     sample = sample[np.isfinite(sample)]  # a copy: percentile may partition it in place
@@ -1037,18 +1035,13 @@ def film_text(radiograph: Radiograph) -> tuple[TextLine, ...]:
     box = radiograph.unpadded_px
     if box is None:
         return lines
-    r0, c0, r1, c1 = box
-    more: list[TextLine] = []
-    for line in find_text_lines(radiograph.pixels[r0:r1, c0:c1]):
-        a0, b0, a1, b1 = line.bbox_px
-        moved = (a0 + r0, b0 + c0, a1 + r0, b1 + c0)
-        # a line both searches found is blanked, and counted, once
-        if not any(
-            moved[0] < t1 and t0 < moved[2] and moved[1] < u1 and u0 < moved[3]
-            for t0, u0, t1, u1 in (t.bbox_px for t in lines)
-        ):
-            more.append(replace(line, bbox_px=moved))
-    return lines + tuple(more)
+    on_film = Shifted((box[0], box[1]))
+    inside = (
+        replace(line, bbox_px=on_film.box(line.bbox_px))
+        for line in find_text_lines(unpadded_view(radiograph))
+    )
+    # a line both searches found is blanked, and counted, once
+    return lines + tuple(t for t in inside if not any(lines_overlap(t, u) for u in lines))
 
 
 def prepare(radiograph: Radiograph, max_side_px: int = OVERVIEW_MAX_SIDE_PX) -> Prepared:

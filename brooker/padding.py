@@ -34,31 +34,22 @@ film whose own first or last rows or columns hold the padding value loses them w
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from brooker.errors import ImageTooSmallError
-from brooker.models import (
-    Fragment,
-    GapMeasurement,
-    GradingResult,
-    HipCandidate,
-    HipResult,
-    PixelSpacing,
-    Radiograph,
-)
-from brooker.units import MIN_FIELD_SIDE_MM, MIN_IMAGE_SIDE_PX
+from brooker.models import GradingResult, PixelSpacing, Radiograph
+from brooker.upright import result_mapped
 
 __all__ = [
-    "check_box",
+    "Shifted",
     "cropped",
     "padding_mask",
     "result_shifted",
-    "spacing_shifted",
     "unpadded_box",
+    "unpadded_view",
 ]
 
 Box = tuple[int, int, int, int]
@@ -89,16 +80,40 @@ def unpadded_box(is_padding: npt.NDArray[np.bool_]) -> Box | None:
     return None if box == (0, 0, *is_padding.shape) else box
 
 
-def _moved(point: tuple[float, float], offset: Offset) -> tuple[float, float]:
-    return (point[0] + offset[0], point[1] + offset[1])
+def unpadded_view(radiograph: Radiograph) -> npt.NDArray[np.float32]:
+    """The pixels inside the padding border (a view, no copy); all of them without one."""
+    if radiograph.unpadded_px is None:
+        return radiograph.pixels
+    r0, c0, r1, c1 = radiograph.unpadded_px
+    return radiograph.pixels[r0:r1, c0:c1]
 
 
-def spacing_shifted(spacing: PixelSpacing | None, offset: Offset) -> PixelSpacing | None:
-    """``spacing`` with its calibration objects' centres moved by ``offset`` (rows, cols)."""
-    if spacing is None or not spacing.calibration:
-        return spacing
-    objs = tuple(replace(o, center_px=_moved(o.center_px, offset)) for o in spacing.calibration)
-    return replace(spacing, calibration=objs)
+@dataclass(frozen=True, slots=True)
+class Shifted:
+    """The positions on a box of a film, on the film: moved by ``offset`` (rows, cols), the
+    box's first pixel. A fragment's mask covers its box and moves with it; angles stay."""
+
+    offset: Offset
+
+    def point(self, p: tuple[float, float]) -> tuple[float, float]:
+        return (p[0] + self.offset[0], p[1] + self.offset[1])
+
+    def box(self, b: Box) -> Box:
+        dr, dc = self.offset
+        return (b[0] + dr, b[1] + dc, b[2] + dr, b[3] + dc)
+
+    def mask(self, m: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+        return m
+
+    def span_deg(self, lo: float, hi: float, lateral: float) -> tuple[float, float]:
+        return (lo, hi)
+
+    def spacing(self, spacing: PixelSpacing | None) -> PixelSpacing | None:
+        """``spacing`` with its calibration objects' centres moved."""
+        if spacing is None or not spacing.calibration:
+            return spacing
+        objs = tuple(replace(o, center_px=self.point(o.center_px)) for o in spacing.calibration)
+        return replace(spacing, calibration=objs)
 
 
 def cropped(radiograph: Radiograph) -> Radiograph:
@@ -108,91 +123,18 @@ def cropped(radiograph: Radiograph) -> Radiograph:
     box = radiograph.unpadded_px
     if box is None:
         return radiograph
-    r0, c0, r1, c1 = box
     return replace(
         radiograph,
-        pixels=np.ascontiguousarray(radiograph.pixels[r0:r1, c0:c1]),
-        spacing=spacing_shifted(radiograph.spacing, (-r0, -c0)),
+        pixels=np.ascontiguousarray(unpadded_view(radiograph)),
+        spacing=Shifted((-box[0], -box[1])).spacing(radiograph.spacing),
         unpadded_px=None,
     )
 
 
-def check_box(radiograph: Radiograph) -> None:
-    """Refuse a film whose image inside its padding border is too small to show a hip, as
-    :func:`brooker.dicom_io.check_gradable` refuses a small film, saying it is the box.
-
-    Raises
-    ------
-    ImageTooSmallError
-        Fewer than :data:`~brooker.units.MIN_IMAGE_SIDE_PX` pixels, or less than
-        :data:`~brooker.units.MIN_FIELD_SIDE_MM`, on a side of the box.
-    """
-    box = radiograph.unpadded_px
-    if box is None:
-        return
-    r0, c0, r1, c1 = box
-    rows, cols = r1 - r0, c1 - c0
-    where = (
-        f"the image inside its border of (0028,0120) Pixel Padding Value (rows {r0}-{r1 - 1}, "
-        f"columns {c0}-{c1 - 1}) is {rows} x {cols} pixels"
-    )
-    if min(rows, cols) < MIN_IMAGE_SIDE_PX:
-        raise ImageTooSmallError(
-            f"{where}: fewer than {MIN_IMAGE_SIDE_PX} pixels on a side cannot show a hip",
-            radiograph.meta.path,
-        )
-    sp = radiograph.spacing
-    if sp is not None and min(rows * sp.row_mm, cols * sp.col_mm) < MIN_FIELD_SIDE_MM:
-        raise ImageTooSmallError(
-            f"{where}, {rows * sp.row_mm:.1f} x {cols * sp.col_mm:.1f} mm: less than "
-            f"{MIN_FIELD_SIDE_MM:g} mm on a side cannot show a hip",
-            radiograph.meta.path,
-        )
-
-
-def _fragment(frag: Fragment, offset: Offset) -> Fragment:
-    r0, c0, r1, c1 = frag.bbox_px
-    dr, dc = offset
-    return replace(
-        frag,
-        centroid_px=_moved(frag.centroid_px, offset),
-        bbox_px=(r0 + dr, c0 + dc, r1 + dr, c1 + dc),
-    )
-
-
-def _gap(gap: GapMeasurement | None, offset: Offset) -> GapMeasurement | None:
-    if gap is None:
-        return None
-    return replace(
-        gap,
-        pelvic_point_px=_moved(gap.pelvic_point_px, offset),
-        femoral_point_px=_moved(gap.femoral_point_px, offset),
-    )
-
-
-def _hip(hip: HipResult, offset: Offset) -> HipResult:
-    return replace(
-        hip,
-        center_px=_moved(hip.center_px, offset),
-        gap=_gap(hip.gap, offset),
-        fragments=tuple(_fragment(f, offset) for f in hip.fragments),
-    )
-
-
-def _candidate(cand: HipCandidate, offset: Offset) -> HipCandidate:
-    return replace(cand, center_px=_moved(cand.center_px, offset))
-
-
 def result_shifted(result: GradingResult, offset: Offset) -> GradingResult:
     """``result``, found on a box of the film whose first pixel is ``offset`` (row, col) of
-    the stored film, with every position on the stored film: the hips' centres, gap ends and
-    fragments (their masks cover their boxes, which move with them), the hip detector's
-    candidates and the calibration objects. Angles (the regions searched) do not change."""
+    the stored film, with every position on the stored film
+    (:func:`brooker.upright.result_mapped`)."""
     if offset == (0, 0):
         return result
-    return replace(
-        result,
-        hips=tuple(_hip(h, offset) for h in result.hips),
-        hip_candidates=tuple(_candidate(c, offset) for c in result.hip_candidates),
-        spacing=spacing_shifted(result.spacing, offset),
-    )
+    return result_mapped(result, Shifted(offset))

@@ -36,7 +36,7 @@ from brooker.models import (
     Radiograph,
     Status,
 )
-from brooker.padding import check_box, cropped, result_shifted
+from brooker.padding import cropped, result_shifted
 from brooker.paths import require_text_path, safe_stem
 from brooker.segmentation import HipMasks, segment_hip
 from brooker.spacing import no_spacing_tags, with_spacing_options
@@ -263,8 +263,7 @@ def _analyze_loaded(radiograph: Radiograph, config: AnalysisConfig) -> GradingRe
     turned upright (:mod:`brooker.upright`), and the result given on the stored pixels."""
     box = radiograph.unpadded_px
     if box is not None:
-        check_gradable(radiograph)  # the film as stored, as any film
-        check_box(radiograph)  # and the image inside its border
+        check_gradable(radiograph)  # the film as stored, and the image inside its border
         return result_shifted(_analyze_loaded(cropped(radiograph), config), (box[0], box[1]))
     turn = radiograph.to_upright
     if turn.is_identity:

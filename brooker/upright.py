@@ -38,7 +38,11 @@ was searched. A hip candidate's ``lateral_left`` is of the film turned upright.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
 
 from brooker.grid import (
     IDENTITY,
@@ -52,7 +56,6 @@ from brooker.models import (
     Fragment,
     GapMeasurement,
     GradingResult,
-    HipCandidate,
     HipResult,
     ImageSide,
     PixelSpacing,
@@ -60,7 +63,9 @@ from brooker.models import (
 )
 
 __all__ = [
+    "PositionMap",
     "point_rows_reversed",
+    "result_mapped",
     "result_rows_reversed",
     "result_turned",
     "rows_reversed",
@@ -160,42 +165,91 @@ def rows_reversed(radiograph: Radiograph) -> Radiograph:
     return turned(radiograph, ROWS_REVERSED)
 
 
-def _fragment(frag: Fragment, t: GridTransform, shape: Shape) -> Fragment:
+class PositionMap(Protocol):
+    """How positions on one pixel grid map onto another (:func:`result_mapped`): a turn
+    (:class:`_Turned`) or a move (:class:`brooker.padding.Shifted`)."""
+
+    def point(self, p: tuple[float, float]) -> tuple[float, float]: ...
+
+    def box(self, b: tuple[int, int, int, int]) -> tuple[int, int, int, int]: ...
+
+    def mask(self, m: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]: ...
+
+    def span_deg(self, lo: float, hi: float, lateral: float) -> tuple[float, float]: ...
+
+    def spacing(self, spacing: PixelSpacing | None) -> PixelSpacing | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Turned:
+    """The positions of a film of ``shape`` on the film transformed by ``t``."""
+
+    t: GridTransform
+    shape: Shape
+
+    def point(self, p: tuple[float, float]) -> tuple[float, float]:
+        return self.t.point(p, self.shape)
+
+    def box(self, b: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        return self.t.box(b, self.shape)
+
+    def mask(self, m: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+        return self.t.apply(m).copy()
+
+    def span_deg(self, lo: float, hi: float, lateral: float) -> tuple[float, float]:
+        return self.t.span_deg(lo, hi, lateral)
+
+    def spacing(self, spacing: PixelSpacing | None) -> PixelSpacing | None:
+        return spacing_turned(spacing, self.t, self.shape)
+
+
+def _fragment(frag: Fragment, m: PositionMap) -> Fragment:
     return replace(
         frag,
-        centroid_px=t.point(frag.centroid_px, shape),
-        bbox_px=t.box(frag.bbox_px, shape),
-        mask=t.apply(frag.mask).copy(),
+        centroid_px=m.point(frag.centroid_px),
+        bbox_px=m.box(frag.bbox_px),
+        mask=m.mask(frag.mask),
     )
 
 
-def _gap(gap: GapMeasurement | None, t: GridTransform, shape: Shape) -> GapMeasurement | None:
+def _gap(gap: GapMeasurement | None, m: PositionMap) -> GapMeasurement | None:
     if gap is None:
         return None
     return replace(
         gap,
-        pelvic_point_px=t.point(gap.pelvic_point_px, shape),
-        femoral_point_px=t.point(gap.femoral_point_px, shape),
+        pelvic_point_px=m.point(gap.pelvic_point_px),
+        femoral_point_px=m.point(gap.femoral_point_px),
     )
 
 
-def _hip(hip: HipResult, t: GridTransform, shape: Shape) -> HipResult:
+def _hip(hip: HipResult, m: PositionMap) -> HipResult:
     region = hip.search_region
     if region is not None:
         inner_mm, outer_mm, lo_deg, hi_deg = region
         lateral = -1.0 if hip.image_side is ImageSide.LEFT else 1.0
-        region = (inner_mm, outer_mm, *t.span_deg(lo_deg, hi_deg, lateral))
+        region = (inner_mm, outer_mm, *m.span_deg(lo_deg, hi_deg, lateral))
     return replace(
         hip,
-        center_px=t.point(hip.center_px, shape),
-        gap=_gap(hip.gap, t, shape),
-        fragments=tuple(_fragment(f, t, shape) for f in hip.fragments),
+        center_px=m.point(hip.center_px),
+        gap=_gap(hip.gap, m),
+        fragments=tuple(_fragment(f, m) for f in hip.fragments),
         search_region=region,
     )
 
 
-def _candidate(cand: HipCandidate, t: GridTransform, shape: Shape) -> HipCandidate:
-    return replace(cand, center_px=t.point(cand.center_px, shape))
+def result_mapped(result: GradingResult, m: PositionMap) -> GradingResult:
+    """``result`` with every position it holds mapped by ``m``: the hips' centres, gap ends,
+    fragments and regions searched, the hip detector's candidates and the calibration objects
+    (the one list of them, for :func:`result_turned` and
+    :func:`brooker.padding.result_shifted`). ``image_side`` stays."""
+    return replace(
+        result,
+        hips=tuple(_hip(h, m) for h in result.hips),
+        hip_candidates=tuple(
+            replace(c, center_px=m.point(c.center_px)) for c in result.hip_candidates
+        ),
+        spacing=m.spacing(result.spacing),
+    )
 
 
 def result_turned(result: GradingResult, t: GridTransform, shape: Shape) -> GradingResult:
@@ -205,12 +259,7 @@ def result_turned(result: GradingResult, t: GridTransform, shape: Shape) -> Grad
     transpose). ``image_side`` stays: it names a half of the film turned upright."""
     if t.is_identity:
         return result
-    return replace(
-        result,
-        hips=tuple(_hip(h, t, shape) for h in result.hips),
-        hip_candidates=tuple(_candidate(c, t, shape) for c in result.hip_candidates),
-        spacing=spacing_turned(result.spacing, t, shape),
-    )
+    return result_mapped(result, _Turned(t, shape))
 
 
 def result_rows_reversed(result: GradingResult, rows: int) -> GradingResult:
