@@ -33,6 +33,8 @@ Variants (grey levels are those of the stored pixels; ``max`` is ``2**BitsStored
 * ``half``: 2 x 2 blocks averaged, Pixel Spacing doubled, labels scaled;
 * ``padded``: a border of 40 mm of the darkest grey level (0) on every side, declared as
   (0028,0120) Pixel Padding Value, as an export padded to a fixed plate size; labels moved;
+* ``padded_undeclared``: the same border, declared by no element (an export that pads
+  without saying so, or a film letterboxed before it was written as DICOM);
 * ``crop1``, ``crop3``: the first 1 or 3 rows and columns cut off, as an export cropped a
   pixel or three differently; nothing else changes (labels moved).
 
@@ -146,7 +148,8 @@ GREY: dict[str, Transform] = {
 CROP = {"crop1": 1, "crop3": 3}
 #: every variant, in the table's order (the others are handled in :func:`reexport`)
 VARIANTS = (
-    "as_exported", *GREY, "bits12", "mono1", "mirrored", "up2x", "half", "padded", *CROP
+    "as_exported", *GREY, "bits12", "mono1", "mirrored", "up2x", "half", "padded",
+    "padded_undeclared", *CROP,
 )
 #: The border the ``padded`` variant adds on every side, mm.
 PAD_MM = 40.0
@@ -215,12 +218,13 @@ def reexport(variant: str, src: Path, dst: Path, labels: Labels, seed: int) -> L
             r, c = hip["centre_rc_px"]
             hip["centre_rc_px"] = [(r - 0.5) / 2, (c - 0.5) / 2]
             hip["radius_px"] = hip["radius_px"] / 2
-    elif variant == "padded":
+    elif variant in ("padded", "padded_undeclared"):
         spacing = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing")
         row_mm, col_mm = (float(v) for v in spacing)
         pr, pc = round(PAD_MM / row_mm), round(PAD_MM / col_mm)
         px = np.pad(px, ((pr, pr), (pc, pc)), constant_values=0.0)
-        ds.add_new(0x00280120, "US", 0)  # Pixel Padding Value
+        if variant == "padded":
+            ds.add_new(0x00280120, "US", 0)  # Pixel Padding Value
         for hip in out["hips"]:
             r, c = hip["centre_rc_px"]
             hip["centre_rc_px"] = [r + pr, c + pc]

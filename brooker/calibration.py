@@ -474,6 +474,7 @@ def calibrate(radiograph: Radiograph, config: AnalysisConfig) -> Radiograph:
         inner,
         pixels=radiograph.pixels,
         unpadded_px=box,
+        padding_declared=radiograph.padding_declared,
         spacing=padding.Shifted(offset).spacing(inner.spacing),
     )
 

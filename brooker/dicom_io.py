@@ -130,7 +130,7 @@ from brooker.models import (
     RadiographMeta,
     SpacingTags,
 )
-from brooker.padding import padding_mask, unpadded_box
+from brooker.padding import border_said, padding_mask, uniform_border_box, unpadded_box
 from brooker.paths import open_regular, require_text_path
 from brooker.spacing import implausible_spacing_reason, resolve_spacing
 from brooker.units import (
@@ -555,7 +555,8 @@ def _load(
         del raw
         k_invert = 255.0
         voi_lowest: float | None = None
-        unpadded = None  # no Pixel Padding Value applies to colour
+        # no Pixel Padding Value applies to colour; a border of one grey level is cut still
+        unpadded, padding_declared = uniform_border_box(pixels), False
         caveats.append(
             f"colour image ({photometric}) with equal channels: read as greyscale, bone "
             "assumed bright"
@@ -567,7 +568,7 @@ def _load(
         _check_pixel_values(raw, bits_stored, pixel_rep == 1, where, caveats)
         stored = _mask_to_bits_stored(raw, bits_stored, pixel_rep == 1)
         del raw
-        unpadded = _unpadded_box(ds, stored, pixel_rep == 1, caveats)
+        unpadded, padding_declared = _unpadded_box(ds, stored, pixel_rep == 1, caveats)
         pixels, (out_lo, out_hi) = _modality_lut(
             ds, stored, bits_stored, pixel_rep == 1, where, ident
         )
@@ -650,34 +651,42 @@ def _load(
         spacing_inputs=spacing_inputs,
         to_upright=to_upright,
         unpadded_px=unpadded,
+        padding_declared=padding_declared,
     )
 
 
 def _unpadded_box(
     ds: Dataset, stored: npt.NDArray[Any], signed: bool, caveats: list[str]
-) -> tuple[int, int, int, int] | None:
+) -> tuple[tuple[int, int, int, int] | None, bool]:
     """The box inside the border of padding that (0028,0120) Pixel Padding Value (and
-    (0028,0121) Pixel Padding Range Limit) declares, on the stored values (:mod:`brooker.padding`).
+    (0028,0121) Pixel Padding Range Limit) declares, on the stored values, and True; without
+    the element, or when it finds no border, the box inside a border of one value no element
+    declares (:func:`brooker.padding.uniform_border_box`), and False.
 
-    None without the element, or without such a border. An unreadable value is not a reason to
-    refuse the film: it is read as stored, border and all, with a caveat saying so."""
-    if ds.get_item(_PIXEL_PADDING_VALUE) is None:
-        return None
-    try:
-        value = _padding_value(ds, _PIXEL_PADDING_VALUE, "(0028,0120) Pixel Padding Value", signed)
-        limit = (
-            None
-            if ds.get_item(_PIXEL_PADDING_RANGE_LIMIT) is None
-            else _padding_value(
-                ds, _PIXEL_PADDING_RANGE_LIMIT, "(0028,0121) Pixel Padding Range Limit", signed
+    An unreadable value is not a reason to refuse the film: a caveat says so, and the border
+    is found as for a film that declares none."""
+    if ds.get_item(_PIXEL_PADDING_VALUE) is not None:
+        try:
+            value = _padding_value(
+                ds, _PIXEL_PADDING_VALUE, "(0028,0120) Pixel Padding Value", signed
             )
-        )
-    except MalformedDicomError as err:
-        caveats.append(
-            f"{err.detail}: ignored, so any border of padding is read as part of the film"
-        )
-        return None
-    return unpadded_box(padding_mask(stored, value, limit))
+            limit = (
+                None
+                if ds.get_item(_PIXEL_PADDING_RANGE_LIMIT) is None
+                else _padding_value(
+                    ds, _PIXEL_PADDING_RANGE_LIMIT, "(0028,0121) Pixel Padding Range Limit", signed
+                )
+            )
+        except MalformedDicomError as err:
+            caveats.append(
+                f"{err.detail}: ignored, so a border of padding is cut off only where its rows "
+                "and columns hold one value"
+            )
+        else:
+            box = unpadded_box(padding_mask(stored, value, limit))
+            if box is not None:
+                return box, True
+    return uniform_border_box(stored), False
 
 
 def _padding_value(ds: Dataset, tag: int, label: str, signed: bool) -> int:
@@ -1860,8 +1869,8 @@ def check_gradable(radiograph: Radiograph) -> None:
             radiograph,
             r1 - r0,
             c1 - c0,
-            f"the image inside its border of (0028,0120) Pixel Padding Value (rows {r0}-{r1 - 1}, "
-            f"columns {c0}-{c1 - 1}) is {r1 - r0} x {c1 - c0} pixels",
+            f"the image inside its border of {border_said(radiograph.padding_declared)} "
+            f"(rows {r0}-{r1 - 1}, columns {c0}-{c1 - 1}) is {r1 - r0} x {c1 - c0} pixels",
             "",
         )
     sp = radiograph.spacing

@@ -46,6 +46,7 @@ from brooker.errors import (
     UnsupportedPixelDataError,
 )
 from brooker.models import ImageSide, Radiograph, RadiographMeta
+from brooker.padding import uniform_border_box
 from brooker.spacing import resolve_spacing
 from brooker.units import MAX_MEGAPIXELS, MAX_PIXEL_MAGNITUDE
 
@@ -262,6 +263,8 @@ def load_image(
         display=None,
         caveats=tuple(caveats),
         spacing_inputs=spacing_inputs,
+        # an image file declares no padding: a border of one grey level (a letterbox) is cut
+        unpadded_px=uniform_border_box(pixels),
     )
 
 

@@ -435,8 +435,13 @@ class Radiograph:
         padding: the whole rows and columns at the film's edges that hold only (0028,0120)
         Pixel Padding Value (or the range to (0028,0121) Pixel Padding Range Limit), as an
         export padded to a fixed plate size has. The analysis reads this box alone
-        (:mod:`brooker.padding`) and reports its positions on the stored pixels. None when no
-        such border is declared or found.
+        (:mod:`brooker.padding`) and reports its positions on the stored pixels. Without the
+        element (or when it cannot be read, or finds no border), the whole edge rows and
+        columns that hold one value only, the same along each side
+        (:func:`brooker.padding.uniform_border_box`). None when there is no such border.
+    padding_declared : bool
+        ``unpadded_px`` is inside a border (0028,0120) declares; False for a border of one
+        value no element declares, and without a border.
     """
 
     pixels: npt.NDArray[np.float32]
@@ -449,6 +454,7 @@ class Radiograph:
     spacing_inputs: SpacingInputs | None = None
     to_upright: GridTransform = IDENTITY
     unpadded_px: tuple[int, int, int, int] | None = None
+    padding_declared: bool = False
 
     def __post_init__(self) -> None:
         if self.pixels.ndim != 2:
@@ -459,6 +465,8 @@ class Radiograph:
             rows, cols = self.pixels.shape
             if not (0 <= r0 < r1 <= rows and 0 <= c0 < c1 <= cols):
                 raise ValueError(f"unpadded_px {box} is not a non-empty box of {rows} x {cols}")
+        elif self.padding_declared:
+            raise ValueError("padding_declared without unpadded_px")
 
     @property
     def upside_down(self) -> bool:

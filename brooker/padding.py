@@ -24,6 +24,14 @@ calibration options (``--ball-mm``, ``--head-mm``, ``--estimate-spacing``) searc
 (:func:`brooker.calibration.calibrate`). The box holds every pixel that is not padding, so a
 film whose own first or last rows or columns hold the padding value loses them with the border.
 
+A border no element declares is as common: an export that pads without writing (0028,0120), a
+PNG letterboxed to a square, a strip of unexposed detector written as one level (six of the
+team's 30 real films have one, 4 to 48 columns wide). Without the element, or when it cannot
+be read or finds no border, the loader takes off the whole edge rows and columns that hold one
+value each side (:func:`uniform_border_box`; :attr:`~brooker.models.Radiograph.padding_declared`
+is then False). A line of one value shows nothing of the patient whatever its value; a border
+that noise or lossy compression leaves uneven is not found, and is read as film.
+
 >>> import numpy as np
 >>> pad = np.ones((6, 8), bool)
 >>> pad[1:5, 2:7] = False  # the exposed image; a padding pixel inside it stays
@@ -45,9 +53,11 @@ from brooker.upright import result_mapped
 
 __all__ = [
     "Shifted",
+    "border_said",
     "cropped",
     "padding_mask",
     "result_shifted",
+    "uniform_border_box",
     "unpadded_box",
     "unpadded_view",
 ]
@@ -78,6 +88,64 @@ def unpadded_box(is_padding: npt.NDArray[np.bool_]) -> Box | None:
     cols = np.flatnonzero(~is_padding.all(axis=0))
     box = (int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1)
     return None if box == (0, 0, *is_padding.shape) else box
+
+
+def uniform_border_box(values: npt.NDArray[Any]) -> Box | None:
+    """The box inside a border that no element declares: the whole rows and columns at the
+    edges that hold one value only, the same value along each side (an export padded to a
+    plate size or a square without (0028,0120), a PNG letterboxed, a film's own strip of
+    unexposed detector written as one level). None when there is no such border, or when the
+    film holds one value throughout.
+
+    A line of one value carries nothing of the patient, whatever the value. The sides are
+    taken in turn until none changes, so a border of one value on the top and another on the
+    sides is found whole (each side's lines share one value).
+
+    >>> import numpy as np
+    >>> film = np.arange(30).reshape(5, 6)
+    >>> film[0], film[:, 5] = 0, 255  # a top row of 0, a right column of 255
+    >>> uniform_border_box(film)
+    (1, 0, 5, 5)
+    """
+    rows, cols = values.shape
+    r0, c0, r1, c1 = 0, 0, rows, cols
+    level: list[Any] = [None] * 4  # each side's value, once a line of it is taken
+    changed = True
+    while changed:
+        changed = False
+        for side in range(4):
+            while r0 < r1 and c0 < c1:
+                line = (
+                    values[r0, c0:c1],
+                    values[r1 - 1, c0:c1],
+                    values[r0:r1, c0],
+                    values[r0:r1, c1 - 1],
+                )[side]
+                value = line[0] if level[side] is None else level[side]
+                if not bool((line == value).all()):
+                    break
+                level[side] = value
+                changed = True
+                if side == 0:
+                    r0 += 1
+                elif side == 1:
+                    r1 -= 1
+                elif side == 2:
+                    c0 += 1
+                else:
+                    c1 -= 1
+    if r0 >= r1 or c0 >= c1:
+        return None
+    box = (r0, c0, r1, c1)
+    return None if box == (0, 0, rows, cols) else box
+
+
+def border_said(declared: bool) -> str:
+    """What a border around :attr:`~brooker.models.Radiograph.unpadded_px` is, in words
+    (:attr:`~brooker.models.Radiograph.padding_declared`)."""
+    if declared:
+        return "(0028,0120) Pixel Padding Value"
+    return "one value (no Pixel Padding Value declares it)"
 
 
 def unpadded_view(radiograph: Radiograph) -> npt.NDArray[np.float32]:
@@ -128,6 +196,7 @@ def cropped(radiograph: Radiograph) -> Radiograph:
         pixels=np.ascontiguousarray(unpadded_view(radiograph)),
         spacing=Shifted((-box[0], -box[1])).spacing(radiograph.spacing),
         unpadded_px=None,
+        padding_declared=False,
     )
 
 

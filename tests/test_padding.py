@@ -11,6 +11,7 @@ import numpy as np
 import pydicom
 import pytest
 from conftest import ROOT, assert_analysed_again_alike, assert_overlay_marks_where_the_record_says
+from PIL import Image
 from pydicom.uid import ExplicitVRLittleEndian
 from typer.testing import CliRunner
 
@@ -20,8 +21,9 @@ from brooker.cli import app
 from brooker.config import AnalysisConfig
 from brooker.dicom_io import load_radiograph
 from brooker.grid import QUARTER_CLOCKWISE, ROWS_REVERSED, GridTransform
+from brooker.image_io import load_image
 from brooker.models import GradingResult, Radiograph, SpacingSource
-from brooker.padding import padding_mask, unpadded_box
+from brooker.padding import padding_mask, uniform_border_box, unpadded_box
 from brooker.pipeline import grade_path, load_calibrated
 from brooker.upright import turned
 
@@ -100,6 +102,8 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     grade("mono1", MONO1)
     # MONOCHROME1 padded with its stored 0: once inverted, the brightest grey of the film
     grade("mono1_padded", _padded(MONO1, tmp / "mono1_padded.dcm", value=0))
+    # the same border that no element declares (an export padded without saying so)
+    grade("bare", _padded(FILM, tmp / "bare.dcm", declare=()))
     return out
 
 
@@ -127,17 +131,21 @@ def _assert_same_hips(a: GradingResult, b: GradingResult, offset: tuple[int, int
         assert hb.search_region == ha.search_region
 
 
-@pytest.mark.parametrize(("name", "plain"), [("padded", "film"), ("mono1_padded", "mono1")])
+@pytest.mark.parametrize(
+    ("name", "plain"), [("padded", "film"), ("mono1_padded", "mono1"), ("bare", "film")]
+)
 def test_a_padded_film_grades_as_the_film_without_its_border(
     graded: dict[str, Any], name: str, plain: str
 ) -> None:
     """Before, the border was read as part of the film: the hips were sought on other pixels
     of the analysis grid (a 50 mm border read this sample's left hip I instead of II), and a
     MONOCHROME1 film's border, its brightest grey once inverted, was taken for the film's
-    brightest metal level."""
+    brightest metal level. A border no element declares was read as part of the film (the
+    real films padded so, undeclared: a class IV on a total hip, two more false islands)."""
     (rad_a, a), (rad_b, b) = graded[plain], graded[name]
     rows, cols = rad_a.pixels.shape
     assert rad_b.unpadded_px == _inside(rows, cols)
+    assert rad_b.padding_declared is (name != "bare")
     assert rad_b.pixels.shape == (rows + sum(BORDER[0]), cols + sum(BORDER[1]))
     assert a.status.value == "ok"
     # a test of every kind of position (the MONOCHROME1 sample's hips read 0 and I)
@@ -244,6 +252,17 @@ def test_an_image_too_small_inside_its_border_is_refused_saying_so(tmp_path: Pat
         res.error.message
     )
     assert "is 20 x 100 pixels" in res.error.message
+    # and a border no element declares
+    ds.PixelData = pixels.tobytes()
+    del ds[0x00280120]
+    ds.save_as(path)
+    res = grade_path(path)
+    assert res.error is not None
+    assert res.error.code == "image_too_small"
+    assert (
+        "inside its border of one value (no Pixel Padding Value declares it) (rows 500-519, "
+        in res.error.message
+    )
 
 
 @pytest.mark.parametrize(
@@ -256,23 +275,22 @@ def test_an_image_too_small_inside_its_border_is_refused_saying_so(tmp_path: Pat
         # signed pixels, the value written US: its 16 bits read as signed (-2000)
         (((0x00280120, "US", 65536 - 2000),), True, -2000, "inside"),
         (((0x00280120, "SS", -2000),), True, -2000, "inside"),
-        # a value the border does not hold: no border
-        (((0x00280120, "US", 4095),), False, 0, None),
+        # a value the border does not hold: found as a border of one value, undeclared
+        (((0x00280120, "US", 4095),), False, 0, "undeclared"),
+        # no element at all
+        ((), False, 0, "undeclared"),
+        ((), True, -2000, "undeclared"),
     ],
 )
 def test_the_loader_finds_the_border_the_header_declares(
-    tmp_path: Path, declare: Any, signed: bool, value: int, expect: str | None
+    tmp_path: Path, declare: Any, signed: bool, value: int, expect: str
 ) -> None:
     path = _padded(FILM, tmp_path / "f.dcm", value=value, declare=declare, signed=signed)
     rad = load_radiograph(path)
     plain = load_radiograph(FILM)
-    want = None if expect is None else _inside(*plain.pixels.shape)
-    assert rad.unpadded_px == want
+    assert rad.unpadded_px == _inside(*plain.pixels.shape)
+    assert rad.padding_declared is (expect == "inside")
     assert not any("Padding" in c for c in rad.caveats)
-
-
-def test_a_border_no_element_declares_is_read_as_part_of_the_film(tmp_path: Path) -> None:
-    assert load_radiograph(_padded(FILM, tmp_path / "f.dcm", declare=())).unpadded_px is None
 
 
 @pytest.mark.parametrize(
@@ -294,26 +312,70 @@ def test_a_border_no_element_declares_is_read_as_part_of_the_film(tmp_path: Path
 def test_an_unreadable_padding_value_is_ignored_with_a_caveat(
     tmp_path: Path, declare: Any, label: str, why: str
 ) -> None:
-    """Not a reason to refuse the film: it is read as stored, border and all."""
+    """Not a reason to refuse the film: its border is found as a border no element declares
+    (whole rows and columns of one value)."""
     path = _padded(FILM, tmp_path / "f.dcm", declare=declare)
     rad = load_radiograph(path)
-    assert rad.unpadded_px is None
+    assert rad.unpadded_px == _inside(*load_radiograph(FILM).pixels.shape)
+    assert not rad.padding_declared
     (said,) = [c for c in rad.caveats if "Padding" in c]
     assert said.startswith(f"{label} {why}: ignored")
 
 
-def test_inspect_says_where_the_border_is(tmp_path: Path) -> None:
-    path = _padded(FILM, tmp_path / "f.dcm")
+@pytest.mark.parametrize(
+    ("declare", "said"),
+    [(None, PPV), ((), "one value (no Pixel Padding Value declares it)")],
+)
+def test_inspect_says_where_the_border_is(tmp_path: Path, declare: Any, said: str) -> None:
+    path = _padded(FILM, tmp_path / "f.dcm", declare=declare)
     rows, cols = load_radiograph(FILM).pixels.shape
     r0, c0, r1, c1 = _inside(rows, cols)
     runner = CliRunner()
     got = runner.invoke(app, ["inspect", str(path), "--json"])
     assert got.exit_code == 0, got.output
-    assert json.loads(got.output)["unpadded_px"] == [r0, c0, r1, c1]
+    rec = json.loads(got.output)
+    assert rec["unpadded_px"] == [r0, c0, r1, c1]
+    assert rec["padding_declared"] is (declare is None)
     table = runner.invoke(app, ["inspect", str(path)])
-    assert f"rows {r0}-{r1 - 1}, columns {c0}-{c1 - 1}" in " ".join(table.output.split())
-    plain = runner.invoke(app, ["inspect", str(FILM), "--json"])
-    assert json.loads(plain.output)["unpadded_px"] is None
+    assert (
+        f"a border of {said}: rows {r0}-{r1 - 1}, columns {c0}-{c1 - 1} inside it are analysed"
+        in " ".join(table.output.split())
+    )
+    plain = json.loads(runner.invoke(app, ["inspect", str(FILM), "--json"]).output)
+    assert plain["unpadded_px"] is plain["padding_declared"] is None
+
+
+def test_the_box_inside_a_border_of_one_value() -> None:
+    film = np.arange(1, 121, dtype=np.int32).reshape(10, 12)
+    assert uniform_border_box(film) is None  # no border
+    assert uniform_border_box(np.full((4, 5), 7)) is None  # one value throughout: as stored
+    # a border of 0 on the top and of 255 on the sides, as two exports padded it in turn:
+    # the top rows are not one value until the sides are taken
+    padded = np.pad(np.pad(film, ((2, 0), (0, 0))), ((0, 0), (3, 1)), constant_values=255)
+    assert uniform_border_box(padded) == (2, 3, 12, 15)
+    # a side's lines share one value: a row of 5 below a row of 0 is the film's own
+    film[0] = 5
+    assert uniform_border_box(np.pad(film, ((1, 0), (0, 0)))) == (1, 0, 11, 12)
+    # and a film's own edge line of one value goes with it
+    fives = np.pad(film, ((1, 0), (0, 0)), constant_values=5)
+    assert uniform_border_box(fives) == (2, 0, 11, 12)
+
+
+@pytest.mark.parametrize("mode", ["L", "I;16", "RGB"])
+def test_an_image_file_letterboxed_is_analysed_inside_its_box(tmp_path: Path, mode: str) -> None:
+    """A PNG declares no padding: a letterbox of one grey level is found as a border of one
+    value, grey or colour."""
+    rng = np.random.default_rng(3)
+    film = rng.integers(1, 200, size=(60, 80)).astype(np.uint8)
+    boxed = np.pad(film, ((0, 0), (25, 25)))  # black bars left and right
+    path = tmp_path / "f.png"
+    if mode == "RGB":
+        Image.fromarray(np.stack([boxed] * 3, axis=-1), mode="RGB").save(path)
+    else:
+        Image.fromarray(boxed.astype(np.uint16) * 257 if mode == "I;16" else boxed).save(path)
+    rad = load_image(path, pixel_spacing=(0.5, 0.5))
+    assert rad.unpadded_px == (0, 25, 60, 105)
+    assert not rad.padding_declared
 
 
 def test_the_box_inside_the_border() -> None:

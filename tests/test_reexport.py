@@ -97,15 +97,19 @@ def test_half_doubles_the_spacing_and_scales_the_labels(
     assert rad.pixels[round(r), round(c)] == pytest.approx(float(block.mean()), abs=0.5)
 
 
-def test_padded_adds_a_border_and_moves_the_labels(tmp_path: Path, original: np.ndarray) -> None:
+@pytest.mark.parametrize("variant", ["padded", "padded_undeclared"])
+def test_padded_adds_a_border_and_moves_the_labels(
+    tmp_path: Path, original: np.ndarray, variant: str
+) -> None:
     from reexport import PAD_MM
 
-    labels, rad, out = _reexported(tmp_path, "padded")
+    labels, rad, out = _reexported(tmp_path, variant)
     pad = round(PAD_MM / 0.25)  # the film's 0.25 mm pixels
     assert rad.pixels.shape == (original.shape[0] + 2 * pad, original.shape[1] + 2 * pad)
     np.testing.assert_array_equal(rad.pixels[pad:-pad, pad:-pad], original)
     assert not rad.pixels[:pad].any()
-    assert pydicom.dcmread(out)[0x00280120].value == 0  # Pixel Padding Value
+    declared = pydicom.dcmread(out).get(0x00280120)  # Pixel Padding Value
+    assert (declared is not None and declared.value == 0) is (variant == "padded")
     for before, after in zip(LABELS["hips"], labels["hips"], strict=True):
         r, c = before["centre_rc_px"]
         assert after["centre_rc_px"] == [r + pad, c + pad]
@@ -141,7 +145,8 @@ def test_grey_level_variants_keep_the_geometry_and_the_range(
 def test_every_variant_is_covered() -> None:
     assert set(VARIANTS) == {"as_exported", "noise4", "gamma0.7", "gamma1.4", "contrast60",
                              "sharpen1.0s6", "sharpen0.4s2", "bits12", "mono1", "mirrored",
-                             "up2x", "half", "padded", "crop1", "crop3"}  # fmt: skip
+                             "up2x", "half", "padded", "padded_undeclared", "crop1",
+                             "crop3"}  # fmt: skip
 
 
 def test_sharpen_overshoots_an_edge_and_leaves_flat_grey_alone() -> None:

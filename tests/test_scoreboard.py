@@ -84,6 +84,12 @@ from validate import match_hips, moved_hips, qwk, score
 # graded 48 -> 54 (all six read 0, no false call), the hybrid films 97 -> 100 right (two class 0
 # and one class I hip; five hips with drawn bone read 0 or I), kappa 0.447 -> 0.463, hips
 # graded 133 -> 141; the other sets unchanged.
+# A border of one value no element declares is cut off as a declared one is (padding.
+# uniform_border_box, 2026-12-07): six real films (and their hybrid copies) have one of their
+# own, 4-48 columns wide, so their hips are sought on other pixels of the analysis grid: real
+# calls unchanged, centre error 5.9 -> 6.2 mm; hybrid 100 -> 99 right, kappa 0.463 -> 0.451,
+# gap 3.01 -> 3.11 mm on 35; phantom kappa 0.834 -> 0.839. A crop of 1 or 3 pixels off the
+# hybrid films' top left moves them more (0.633 and 0.627 right, kappa 0.435 and 0.458).
 # Real films (30 films, 59 labelled hips, 56 of them HO-free):
 FOUND_MIN = 1.00  # hips found / hips labelled (measured 59/59)
 PHANTOM_MAX = 0  # hips reported where no hip is labelled (measured 0)
@@ -94,15 +100,15 @@ REAL_GRADED_MIN = 54  # hips graded (measured 54/59; 40 while heads not read as 
 # the film shows none, withheld for want of a femur or of the hip's own bone; invisible to
 # FALSE_SPUR_MAX, so pinned apart: a change that turns false calls into withheld grades shows)
 WITHHELD_FREE_MAX = 5
-# median distance of a found hip's centre from its labelled centre, mm (measured 5.9 on
-# 2026-12-05; 47 of the 59 hips are placed at the hip detector's centre, no head outline fitted)
-CENTRE_MM_MAX = 6.0
+# median distance of a found hip's centre from its labelled centre, mm (measured 6.2 on
+# 2026-12-07; 47 of the 59 hips are placed at the hip detector's centre, no head outline fitted)
+CENTRE_MM_MAX = 6.3
 # Hybrid films (75 films, 150 hips):
 HYBRID_GRADED_MIN = 141  # hips graded (measured 141/150)
 HYBRID_PROSTHESIS_MIN = 1.00  # prosthesis flag right / hips found (measured 150/150)
-HYBRID_ACCURACY_MIN = 0.665  # right class / all 150 hips (measured 100/150 = 0.667)
-HYBRID_KAPPA_MIN = 0.46  # quadratic weighted kappa, ungraded as 0 (measured 0.463)
-HYBRID_GAP_MAE_MAX = 3.3  # mm, over the class II/III hips given a gap (measured 3.01 on 36)
+HYBRID_ACCURACY_MIN = 0.655  # right class / all 150 hips (measured 99/150 = 0.660)
+HYBRID_KAPPA_MIN = 0.445  # quadratic weighted kappa, ungraded as 0 (measured 0.451)
+HYBRID_GAP_MAE_MAX = 3.3  # mm, over the class II/III hips given a gap (measured 3.11 on 35)
 
 
 def _board(films: Path, truth: dict[str, Any]) -> dict[str, Any]:

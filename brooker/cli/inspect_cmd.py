@@ -137,8 +137,12 @@ def inspect_record(radiograph: Radiograph) -> dict[str, Any]:
         "upside_down": radiograph.upside_down,
         # and in general (its rows running head-feet: turned a quarter), brooker.upright
         "stored": stored_as(radiograph),
-        # the box inside a border of Pixel Padding Value, which the analysis reads alone
+        # the box inside a border of Pixel Padding Value (or of one value, undeclared), which
+        # the analysis reads alone
         "unpadded_px": None if radiograph.unpadded_px is None else list(radiograph.unpadded_px),
+        "padding_declared": None
+        if radiograph.unpadded_px is None
+        else radiograph.padding_declared,
         "body_part": meta.body_part,
         "display": None
         if display is None
@@ -255,11 +259,13 @@ def _print_table(rec: dict[str, Any]) -> None:
     if stored is not None:
         rows.append(("stored", stored))
     if rec["unpadded_px"] is not None:
+        from brooker.padding import border_said
+
         r0, c0, r1, c1 = rec["unpadded_px"]
         rows.append(
             (
                 "padding",
-                f"a border of (0028,0120) Pixel Padding Value: rows {r0}-{r1 - 1}, columns "
+                f"a border of {border_said(rec['padding_declared'])}: rows {r0}-{r1 - 1}, columns "
                 f"{c0}-{c1 - 1} inside it are analysed",
             )
         )
