@@ -48,6 +48,7 @@ from brooker.batch import usable_cpus  # noqa: E402
 from brooker.config import AnalysisConfig  # noqa: E402
 from brooker.fragments import candidate_bone, classify_fragments  # noqa: E402
 from brooker.localization import analyse_scene, find_hips  # noqa: E402
+from brooker.padding import inside_border  # noqa: E402
 from brooker.pipeline import judge_pixels, load_calibrated  # noqa: E402
 from brooker.segmentation import HipMasks, segment_hip  # noqa: E402
 
@@ -89,8 +90,9 @@ def film_budget(job: tuple[str, str, dict[str, Any], str | None]) -> list[dict[s
     film = Path(path)
     truth = {h["side"]: h for h in record["truth"]["hips"]}
     cfg = AnalysisConfig(judges=judges)
-    drawn = drawn_mask(film, Path(source))
-    rad = load_calibrated(film, cfg)
+    # the film grading reads (inside a border of padding) and the drawn bone on it
+    rad, (r0, c0) = inside_border(load_calibrated(film, cfg))
+    drawn = drawn_mask(film, Path(source))[r0 : r0 + rad.pixels.shape[0], c0 : c0 + rad.pixels.shape[1]]
     scene = analyse_scene(rad, cfg)
     found = {h.patient_side.value: h for h in find_hips(rad, cfg, scene).hips}
     rows = []
@@ -101,7 +103,8 @@ def film_budget(job: tuple[str, str, dict[str, Any], str | None]) -> list[dict[s
             continue
         if hip_rec.get("grade") is None and not hip_rec.get("fragments"):
             continue  # not graded before any segmentation (the anatomy check)
-        hip = dataclasses.replace(found[side], center_px=tuple(hip_rec["center_px"]))
+        r, c = hip_rec["center_px"]  # on the stored film
+        hip = dataclasses.replace(found[side], center_px=(r - r0, c - c0))
         masks = judge_pixels(segment_hip(rad, hip, cfg, scene), cfg)
         assert rad.spacing is not None
         frags = classify_fragments(masks, rad.spacing, cfg)

@@ -41,6 +41,7 @@ from brooker import phantom as ph
 from brooker.config import AnalysisConfig
 from brooker.dicom_io import load_radiograph
 from brooker.localization import analysis_grid, find_hips
+from brooker.padding import inside_border
 from brooker.pipeline import load_calibrated
 
 ANALYSIS_PITCH_MM = 1.0  # as AnalysisConfig.analysis_pitch_mm: the detector grid is made from it
@@ -68,11 +69,12 @@ def real_films(shared: Path) -> list[Film]:
     labels = json.loads((root / "labels.json").read_text())
     out = []
     for name in sorted(labels):
-        rad = load_radiograph(root / name)
+        # the film grading reads: inside a border of padding, the labels moved onto it
+        rad, (r0, c0) = inside_border(load_radiograph(root / name))
         img, sr, sc = _detector_grid(rad)
         hips = []
         for h in labels[name]["hips"]:
-            r, c = h["centre_rc_px"]
+            r, c = h["centre_rc_px"][0] - r0, h["centre_rc_px"][1] - c0
             hips.append(((r + 0.5) / sr - 0.5, (c + 0.5) / sc - 0.5, h["radius_px"] / sr,
                          h["image_half"] == "left"))
         out.append(Film(name, img, hips, True, tuple(labels[name]["hips"])))
@@ -167,7 +169,9 @@ def held_out_search(
     ``"outline"`` (a native circle or a metal disk)."""
     labels = film.labels
     cfg = AnalysisConfig()
-    rad = load_calibrated(str(shared / "realfilms" / "films" / film.name), cfg)
+    rad, offset = inside_border(
+        load_calibrated(str(shared / "realfilms" / "films" / film.name), cfg)
+    )
     hips = find_hips(rad, cfg, detector=weights).hips
     found, notes = 0, []
     for lab in labels:
@@ -175,7 +179,8 @@ def held_out_search(
         if not mine:
             notes.append(f"{lab['side']} hip not found")
             continue
-        d = math.dist(mine[0].center_px, lab["centre_rc_px"])
+        r, c = mine[0].center_px
+        d = math.dist((r + offset[0], c + offset[1]), lab["centre_rc_px"])
         how = "detector" if mine[0].center_uncertainty_mm > 0 else "outline"
         placed_mm[how].append(d * rad.spacing.row_mm)
         if d <= lab["radius_px"]:

@@ -154,6 +154,8 @@ from brooker.ho_pixels import (
 )
 from brooker.imaging import block_mean
 from brooker.localization import analyse_scene, find_hips
+from brooker.models import Radiograph
+from brooker.padding import inside_border
 from brooker.segmentation import HipMasks, segment_hip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -322,13 +324,23 @@ def roi_truth(truth: np.ndarray, masks: HipMasks) -> np.ndarray:
     return block_mean(block, kr, kc)
 
 
+def _analysed(path: str, source: str | None) -> tuple[Radiograph, np.ndarray | None]:
+    """The film as grading reads it (inside a border of padding: :func:`brooker.padding.
+    inside_border`) and its heterotopic-bone mask on those pixels."""
+    rg, (r0, c0) = inside_border(brooker.load_radiograph(path))
+    truth = heterotopic_mask(path, source)
+    if truth is not None:
+        rows, cols = rg.pixels.shape
+        truth = truth[r0 : r0 + rows, c0 : c0 + cols]
+    return rg, truth
+
+
 def film_samples(job: tuple[str, str | None, str]) -> list[dict[str, Any]]:
     """One film -> per found hip: features (n, N_FEATURES) float16, labels (n,), the grid."""
     path, source, group = job
     cfg = AnalysisConfig()
-    rg = brooker.load_radiograph(path)
+    rg, truth = _analysed(path, source)
     scene = analyse_scene(rg, cfg)
-    truth = heterotopic_mask(path, source)
     out = []
     for hip in find_hips(rg, cfg, scene).hips:
         masks = segment_hip(rg, hip, cfg, scene)
@@ -366,9 +378,8 @@ def film_fragments(
     of each hip (``file|side``); without one ``net`` judges the pixels."""
     path, source, group, cv, grades, net = job
     cfg = AnalysisConfig(ho_fragment_min=0.0)
-    rg = brooker.load_radiograph(path)
+    rg, truth = _analysed(path, source)
     scene = analyse_scene(rg, cfg)
-    truth = heterotopic_mask(path, source)
     out = []
     for hip in find_hips(rg, cfg, scene).hips:
         if hip.not_graded_reason is not None:

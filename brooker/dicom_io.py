@@ -1869,7 +1869,7 @@ def check_gradable(radiograph: Radiograph) -> None:
             radiograph,
             r1 - r0,
             c1 - c0,
-            f"the image inside its border of {border_said(radiograph.padding_declared)} "
+            f"the image inside its border of {border_said(radiograph.padding_declared, dicom)} "
             f"(rows {r0}-{r1 - 1}, columns {c0}-{c1 - 1}) is {r1 - r0} x {c1 - c0} pixels",
             "",
         )

@@ -436,8 +436,8 @@ class Radiograph:
         Pixel Padding Value (or the range to (0028,0121) Pixel Padding Range Limit), as an
         export padded to a fixed plate size has. The analysis reads this box alone
         (:mod:`brooker.padding`) and reports its positions on the stored pixels. Without the
-        element (or when it cannot be read, or finds no border), the whole edge rows and
-        columns that hold one value only, the same along each side
+        element (or when it cannot be read, or finds no border), the box inside the whole
+        edge rows and columns each holding one value
         (:func:`brooker.padding.uniform_border_box`). None when there is no such border.
     padding_declared : bool
         ``unpadded_px`` is inside a border (0028,0120) declares; False for a border of one

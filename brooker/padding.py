@@ -27,10 +27,11 @@ film whose own first or last rows or columns hold the padding value loses them w
 A border no element declares is as common: an export that pads without writing (0028,0120), a
 PNG letterboxed to a square, a strip of unexposed detector written as one level (six of the
 team's 30 real films have one, 4 to 48 columns wide). Without the element, or when it cannot
-be read or finds no border, the loader takes off the whole edge rows and columns that hold one
-value each side (:func:`uniform_border_box`; :attr:`~brooker.models.Radiograph.padding_declared`
-is then False). A line of one value shows nothing of the patient whatever its value; a border
-that noise or lossy compression leaves uneven is not found, and is read as film.
+be read or finds no border, the loader takes off the whole edge rows and columns each holding
+one value (:func:`uniform_border_box`; :attr:`~brooker.models.Radiograph.padding_declared` is
+then False). A line of one value shows nothing of the patient whatever its value; where noise
+or lossy compression leaves a line of a border uneven (JPEG's ringing next to the film), the
+cut stops there and the rest is read as film.
 
 >>> import numpy as np
 >>> pad = np.ones((6, 8), bool)
@@ -55,6 +56,7 @@ __all__ = [
     "Shifted",
     "border_said",
     "cropped",
+    "inside_border",
     "padding_mask",
     "result_shifted",
     "uniform_border_box",
@@ -92,14 +94,14 @@ def unpadded_box(is_padding: npt.NDArray[np.bool_]) -> Box | None:
 
 def uniform_border_box(values: npt.NDArray[Any]) -> Box | None:
     """The box inside a border that no element declares: the whole rows and columns at the
-    edges that hold one value only, the same value along each side (an export padded to a
-    plate size or a square without (0028,0120), a PNG letterboxed, a film's own strip of
-    unexposed detector written as one level). None when there is no such border, or when the
-    film holds one value throughout.
+    edges each of which holds one value only (an export padded to a plate size or a square
+    without (0028,0120), a PNG letterboxed, a film's own strip of unexposed detector written
+    as one level, one such border inside another). None when there is no such border, or when
+    no row or no column is left (the film is one value throughout, or each of its rows is).
 
-    A line of one value carries nothing of the patient, whatever the value. The sides are
-    taken in turn until none changes, so a border of one value on the top and another on the
-    sides is found whole (each side's lines share one value).
+    A line of one value shows nothing of the patient, whatever its value. The sides are taken
+    in turn until none changes, so a border of one value on the top and another on the sides
+    is found whole. A line of a single pixel is not taken (it would always be one value).
 
     >>> import numpy as np
     >>> film = np.arange(30).reshape(5, 6)
@@ -109,43 +111,34 @@ def uniform_border_box(values: npt.NDArray[Any]) -> Box | None:
     """
     rows, cols = values.shape
     r0, c0, r1, c1 = 0, 0, rows, cols
-    level: list[Any] = [None] * 4  # each side's value, once a line of it is taken
+
+    def blank(line: npt.NDArray[Any]) -> bool:
+        return line.size >= 2 and bool((line == line[0]).all())
+
     changed = True
     while changed:
         changed = False
-        for side in range(4):
-            while r0 < r1 and c0 < c1:
-                line = (
-                    values[r0, c0:c1],
-                    values[r1 - 1, c0:c1],
-                    values[r0:r1, c0],
-                    values[r0:r1, c1 - 1],
-                )[side]
-                value = line[0] if level[side] is None else level[side]
-                if not bool((line == value).all()):
-                    break
-                level[side] = value
-                changed = True
-                if side == 0:
-                    r0 += 1
-                elif side == 1:
-                    r1 -= 1
-                elif side == 2:
-                    c0 += 1
-                else:
-                    c1 -= 1
+        while r0 < r1 and blank(values[r0, c0:c1]):
+            r0, changed = r0 + 1, True
+        while r0 < r1 and blank(values[r1 - 1, c0:c1]):
+            r1, changed = r1 - 1, True
+        while c0 < c1 and r0 < r1 and blank(values[r0:r1, c0]):
+            c0, changed = c0 + 1, True
+        while c0 < c1 and r0 < r1 and blank(values[r0:r1, c1 - 1]):
+            c1, changed = c1 - 1, True
     if r0 >= r1 or c0 >= c1:
         return None
     box = (r0, c0, r1, c1)
     return None if box == (0, 0, rows, cols) else box
 
 
-def border_said(declared: bool) -> str:
+def border_said(declared: bool, dicom: bool = True) -> str:
     """What a border around :attr:`~brooker.models.Radiograph.unpadded_px` is, in words
-    (:attr:`~brooker.models.Radiograph.padding_declared`)."""
+    (:attr:`~brooker.models.Radiograph.padding_declared`); an image file has no DICOM tags
+    to name."""
     if declared:
         return "(0028,0120) Pixel Padding Value"
-    return "one value (no Pixel Padding Value declares it)"
+    return "one value (no Pixel Padding Value declares it)" if dicom else "one value"
 
 
 def unpadded_view(radiograph: Radiograph) -> npt.NDArray[np.float32]:
@@ -198,6 +191,15 @@ def cropped(radiograph: Radiograph) -> Radiograph:
         unpadded_px=None,
         padding_declared=False,
     )
+
+
+def inside_border(radiograph: Radiograph) -> tuple[Radiograph, Offset]:
+    """The film the analysis reads (:func:`cropped`) and where its first pixel lies on the
+    stored film, ``(0, 0)`` without a border: a stored position is the analysed one plus it.
+    For scripts that run the analysis' steps on a loaded film (the training scripts), so
+    that they read the pixels grading reads."""
+    box = radiograph.unpadded_px
+    return cropped(radiograph), (0, 0) if box is None else (box[0], box[1])
 
 
 def result_shifted(result: GradingResult, offset: Offset) -> GradingResult:

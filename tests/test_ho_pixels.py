@@ -26,6 +26,7 @@ from brooker.dicom_io import load_radiograph
 from brooker.fragments import classify_fragments
 from brooker.localization import analyse_scene, find_hips
 from brooker.models import HipJoint, ImageSide, PatientSide, Radiograph
+from brooker.padding import inside_border
 from brooker.segmentation import HipMasks, segment_hip
 
 CFG = AnalysisConfig()
@@ -546,6 +547,49 @@ def test_an_augmented_copys_candidates_are_kept_apart(tmp_path: Path) -> None:
     assert {f["set"] for f in film_fragments((str(named), None, "rai_x", {}, None, net))} == {
         "real"
     }
+
+
+def test_training_reads_a_padded_film_inside_its_border_as_grading_does(tmp_path: Path) -> None:
+    # six of the real films (and their hybrid copies) have a border of one value, which grading
+    # cuts off (brooker.padding): training reads the same pixels, its mask cut alike, and
+    # finds the same candidates as on the film without the border
+    import sys
+
+    import pydicom
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from train_ho_pixels import _analysed, film_fragments
+
+    spec = replace(ph.random_spec(2003), spacing_mm=0.5)
+    p = ph.render(spec, masks=True)
+    plain = ph.write(p, tmp_path / "plain.dcm")
+    ds = pydicom.dcmread(plain)
+    border = ((30, 11), (7, 40))
+    stored = np.pad(ds.pixel_array, border)
+    ds.PixelData, (ds.Rows, ds.Columns) = stored.tobytes(), stored.shape
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    padded = tmp_path / "padded.dcm"
+    ds.save_as(padded)
+    mask = tmp_path / "mask.npz"
+    np.savez_compressed(mask, ectopic=np.pad(p.masks["ectopic"], border))
+    rg, truth = _analysed(str(padded), str(mask))
+    # the phantom's own border of white goes too: the film grading reads, either way
+    want, (r0, c0) = inside_border(load_radiograph(plain))
+    assert (r0, c0) != (0, 0)
+    np.testing.assert_array_equal(rg.pixels, want.pixels)
+    assert truth is not None
+    rows, cols = want.pixels.shape
+    np.testing.assert_array_equal(truth, p.masks["ectopic"][r0 : r0 + rows, c0 : c0 + cols])
+    plain_mask = tmp_path / "plain_mask.npz"
+    np.savez_compressed(plain_mask, ectopic=p.masks["ectopic"])
+    net = hp.bundled_net()
+    got, want = (
+        film_fragments((str(f), str(m), "x", {}, None, net))
+        for f, m in ((padded, mask), (plain, plain_mask))
+    )
+    assert got
+    assert any(f["y"] for f in got)
+    assert [(f["y"], f["x"].tolist()) for f in got] == [(f["y"], f["x"].tolist()) for f in want]
 
 
 def test_a_films_truth_is_averaged_onto_the_roi_grid_along_both_axes() -> None:

@@ -4,6 +4,7 @@ exported without its border, its positions given on the stored pixels (brooker.p
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -241,7 +242,8 @@ def test_an_image_too_small_inside_its_border_is_refused_saying_so(tmp_path: Pat
     ds = pydicom.dcmread(path)
     pixels = ds.pixel_array.copy()
     pixels[:] = 0
-    pixels[500:520, 600:700] = 1000  # 20 rows of 0.25 mm left inside the border
+    # 20 rows of 0.25 mm left inside the border (not one value along any line)
+    pixels[500:520, 600:700] = np.random.default_rng(0).integers(900, 1100, (20, 100))
     ds.PixelData = pixels.tobytes()
     ds.save_as(path)
     res = grade_path(path)
@@ -353,12 +355,44 @@ def test_the_box_inside_a_border_of_one_value() -> None:
     # the top rows are not one value until the sides are taken
     padded = np.pad(np.pad(film, ((2, 0), (0, 0))), ((0, 0), (3, 1)), constant_values=255)
     assert uniform_border_box(padded) == (2, 3, 12, 15)
-    # a side's lines share one value: a row of 5 below a row of 0 is the film's own
+    # one border inside another on the same sides (a film's own white strip, padded black)
+    nested = np.pad(np.pad(film, 2, constant_values=4095), 3)
+    assert uniform_border_box(nested) == (5, 5, 15, 17)
+    # each line is one value, whatever the value: a film's own edge row of 5 goes too
     film[0] = 5
-    assert uniform_border_box(np.pad(film, ((1, 0), (0, 0)))) == (1, 0, 11, 12)
-    # and a film's own edge line of one value goes with it
-    fives = np.pad(film, ((1, 0), (0, 0)), constant_values=5)
-    assert uniform_border_box(fives) == (2, 0, 11, 12)
+    assert uniform_border_box(film) == (1, 0, 10, 12)
+    # a line of one pixel is always one value: not taken
+    assert uniform_border_box(np.array([[10, 20, 30, 40, 50]])) is None
+    assert uniform_border_box(np.array([[1], [2], [3]])) is None
+
+
+def test_a_padding_flag_needs_a_box() -> None:
+    with pytest.raises(ValueError, match="padding_declared without unpadded_px"):
+        replace(load_radiograph(FILM), padding_declared=True)
+
+
+def test_a_colour_dicom_film_with_a_border_is_analysed_inside_it(tmp_path: Path) -> None:
+    """Grey content saved as RGB has no Pixel Padding Value: a border of one grey is cut."""
+    ds = pydicom.dcmread(FILM)
+    grey = ds.pixel_array.astype(np.float64)
+    grey = np.rint(255 * (grey - grey.min()) / np.ptp(grey)).astype(np.uint8)
+    boxed = np.pad(grey, ((12, 0), (0, 30)))
+    ds.PhotometricInterpretation = "RGB"
+    ds.SamplesPerPixel, ds.PlanarConfiguration = 3, 0
+    ds.BitsAllocated = ds.BitsStored = 8
+    ds.HighBit = 7
+    ds.PixelRepresentation = 0
+    ds.PixelData = np.ascontiguousarray(np.stack([boxed] * 3, axis=-1)).tobytes()
+    ds.Rows, ds.Columns = boxed.shape
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    for keyword in ("WindowCenter", "WindowWidth", "RescaleSlope", "RescaleIntercept"):
+        if keyword in ds:
+            delattr(ds, keyword)
+    path = tmp_path / "rgb.dcm"
+    ds.save_as(path)
+    rad = load_radiograph(path)
+    assert rad.unpadded_px == (12, 0, 12 + grey.shape[0], grey.shape[1])
+    assert not rad.padding_declared
 
 
 @pytest.mark.parametrize("mode", ["L", "I;16", "RGB"])
@@ -376,6 +410,22 @@ def test_an_image_file_letterboxed_is_analysed_inside_its_box(tmp_path: Path, mo
     rad = load_image(path, pixel_spacing=(0.5, 0.5))
     assert rad.unpadded_px == (0, 25, 60, 105)
     assert not rad.padding_declared
+    if mode == "L":  # an image file has no DICOM tags to name
+        table = CliRunner().invoke(app, ["inspect", str(path), "--pixel-spacing", "0.5,0.5"])
+        assert "a border of one value: rows 0-59, columns 25-104" in " ".join(
+            table.output.split()
+        )
+
+
+def test_a_letterbox_saved_as_jpeg_is_cut_up_to_its_ringing(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    film = rng.integers(60, 200, size=(64, 80)).astype(np.uint8)
+    path = tmp_path / "f.jpg"
+    Image.fromarray(np.pad(film, ((0, 0), (40, 40)))).save(path, quality=90)
+    box = load_image(path, pixel_spacing=(0.5, 0.5)).unpadded_px
+    assert box is not None
+    assert 32 <= box[1] <= 40
+    assert 120 <= box[3] <= 128
 
 
 def test_the_box_inside_the_border() -> None:

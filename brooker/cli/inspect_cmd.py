@@ -262,11 +262,12 @@ def _print_table(rec: dict[str, Any]) -> None:
         from brooker.padding import border_said
 
         r0, c0, r1, c1 = rec["unpadded_px"]
+        said = border_said(rec["padding_declared"], bool(rec["transfer_syntax"]["uid"]))
         rows.append(
             (
                 "padding",
-                f"a border of {border_said(rec['padding_declared'])}: rows {r0}-{r1 - 1}, columns "
-                f"{c0}-{c1 - 1} inside it are analysed",
+                f"a border of {said}: rows {r0}-{r1 - 1}, columns {c0}-{c1 - 1} inside it are "
+                "analysed",
             )
         )
     for obj in (sp or {}).get("calibration") or []:
