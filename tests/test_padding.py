@@ -21,6 +21,7 @@ from brooker.burned_text import find_text_lines
 from brooker.cli import app
 from brooker.config import AnalysisConfig
 from brooker.dicom_io import load_radiograph
+from brooker.errors import ImageTooSmallError
 from brooker.grid import QUARTER_CLOCKWISE, ROWS_REVERSED, GridTransform
 from brooker.image_io import load_image
 from brooker.models import GradingResult, Radiograph, SpacingSource
@@ -254,6 +255,10 @@ def test_an_image_too_small_inside_its_border_is_refused_saying_so(tmp_path: Pat
         res.error.message
     )
     assert "is 20 x 100 pixels" in res.error.message
+    # and so does a calibration's search, which runs first
+    for option in ({"ball_mm": 25.0}, {"head_mm": 28.0}):
+        with pytest.raises(ImageTooSmallError, match=r"border of \(0028,0120\) .* 20 x 100 pix"):
+            load_calibrated(path, AnalysisConfig(**option))
     # and a border no element declares
     ds.PixelData = pixels.tobytes()
     del ds[0x00280120]
