@@ -659,7 +659,8 @@ def _unpadded_box(
     ds: Dataset, stored: npt.NDArray[Any], signed: bool, caveats: list[str]
 ) -> tuple[tuple[int, int, int, int] | None, bool]:
     """The box inside the border of padding that (0028,0120) Pixel Padding Value (and
-    (0028,0121) Pixel Padding Range Limit) declares, on the stored values, and True; without
+    (0028,0121) Pixel Padding Range Limit) declares, on the stored values (and inside it, a
+    border of one value of the film's own), and True; without
     the element, or when it finds no border, the box inside a border of one value no element
     declares (:func:`brooker.padding.uniform_border_box`), and False.
 
@@ -685,6 +686,12 @@ def _unpadded_box(
         else:
             box = unpadded_box(padding_mask(stored, value, limit))
             if box is not None:
+                # and a border of the film's own inside it (a strip of unexposed detector
+                # written as one level), as on the film exported without the padding
+                r0, c0, r1, c1 = box
+                inner = uniform_border_box(stored[r0:r1, c0:c1])
+                if inner is not None:
+                    box = (r0 + inner[0], c0 + inner[1], r0 + inner[2], c0 + inner[3])
                 return box, True
     return uniform_border_box(stored), False
 

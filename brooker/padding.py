@@ -22,16 +22,18 @@ own pixels. Padding inside the box (a field that is not a rectangle, the corners
 one) is left as it is: it reads as the darkest grey, as a collimator's shadow does. The
 calibration options (``--ball-mm``, ``--head-mm``, ``--estimate-spacing``) search the box too
 (:func:`brooker.calibration.calibrate`). The box holds every pixel that is not padding, so a
-film whose own first or last rows or columns hold the padding value loses them with the border.
+film whose own first or last rows or columns hold the padding value loses them with the border
+(as it would exported without it: a line of one value goes, below).
 
 A border no element declares is as common: an export that pads without writing (0028,0120), a
 PNG letterboxed to a square, a strip of unexposed detector written as one level (six of the
 team's 30 real films have one, 4 to 48 columns wide). Without the element, or when it cannot
 be read or finds no border, the loader takes off the whole edge rows and columns each holding
 one value (:func:`uniform_border_box`; :attr:`~brooker.models.Radiograph.padding_declared` is
-then False). A line of one value shows nothing of the patient whatever its value; where noise
-or lossy compression leaves a line of a border uneven (JPEG's ringing next to the film), the
-cut stops there and the rest is read as film.
+then False), and inside a declared border it takes off such lines too. A line of one value
+shows nothing of the patient whatever its value; where noise or lossy compression leaves a
+line of a border uneven (JPEG's ringing next to the film), the cut stops there and the rest is
+read as film.
 
 >>> import numpy as np
 >>> pad = np.ones((6, 8), bool)

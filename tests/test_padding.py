@@ -272,6 +272,26 @@ def test_an_image_too_small_inside_its_border_is_refused_saying_so(tmp_path: Pat
     )
 
 
+def test_a_declared_border_around_a_films_own_border_goes_with_it(tmp_path: Path) -> None:
+    """A film with its own strip of one level (a real export's 4 columns of 17), padded with a
+    declared 0: cut down to where the film exported without the padding is, so both grade
+    alike (the real films re-exported so read one more false class IV while the strip stayed)."""
+    ds = pydicom.dcmread(FILM)
+    own = ds.pixel_array.copy()
+    own[:, :6] = 17
+    ds.PixelData = own.tobytes()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    plain = tmp_path / "own.dcm"
+    ds.save_as(plain)
+    unpadded = load_radiograph(plain)
+    rows, cols = unpadded.pixels.shape
+    assert unpadded.unpadded_px == (0, 6, rows, cols)
+    rad = load_radiograph(_padded(plain, tmp_path / "padded.dcm"))
+    top, left = BORDER[0][0], BORDER[1][0]
+    assert rad.unpadded_px == (top, left + 6, top + rows, left + cols)
+    assert rad.padding_declared
+
+
 @pytest.mark.parametrize(
     ("declare", "signed", "value", "expect"),
     [
