@@ -90,11 +90,19 @@ hybrid films is smoother inside (fine texture about 0.20 of its step, median, ag
 the real films' normal candidates) and softer-edged than the real films' bone, so such inputs
 learn the drawing, not heterotopic bone.
 
-``--drawn DIR`` (opt-in) also trains both judges on the films ``benchmarks/draw_hybrids.py``
-drew into the real films (heterotopic bone of the project's own drawing, labelled by its
-masks), each in its source film's fold: measured on 2026-12-07 and not shipped (engineering
-notes, *The judges trained on bone of the project's own drawing too*); with
-``--drawn-pixels-only`` they train the pixel network alone, as that measurement's last column.
+``--drawn DIR`` also trains both judges on the films ``benchmarks/draw_hybrids.py`` drew into
+the real films (heterotopic bone of the project's own drawing, labelled by its masks), each in
+its source film's fold; with ``--drawn-pixels-only`` they train the pixel network alone. **The
+shipped judges since 2026-12-07** (engineering notes, *The judges trained on bone of the
+project's own drawing too*, and the third draw after it) are::
+
+    python benchmarks/draw_hybrids.py --out DRAWN            # its defaults: 2 per film, seed 2026
+    python benchmarks/train_ho_pixels.py --drawn DRAWN --drawn-pixels-only --init-seed 1 \
+        --phantoms 40 --held-out-dir DIR --out DIR/all/ho_pixels.npz
+
+(about 30 minutes on 2 cores; then copy ``DIR/all/*.npz`` into ``brooker/data``). Of the
+three seeds tried, whose held-out figures are alike, seed 1 alone reads no false class II-IV
+on the real films in-sample.
 
 ``--init-seed K`` draws every network's initial weights and the pixel network's sampled
 negatives anew (the folds stay): the same training with another K shows how far a retraining

@@ -90,25 +90,33 @@ from validate import match_hips, moved_hips, qwk, score
 # calls unchanged, centre error 5.9 -> 6.2 mm; hybrid 100 -> 99 right, kappa 0.463 -> 0.451,
 # gap 3.01 -> 3.11 mm on 35; phantom kappa 0.834 -> 0.839. A crop of 1 or 3 pixels off the
 # hybrid films' top left moves them more (0.633 and 0.627 right, kappa 0.435 and 0.458).
+# The pixel network also trained on bone of the project's own drawing (draw_hybrids.py;
+# train_ho_pixels.py --drawn --drawn-pixels-only --init-seed 1, 2026-12-07), both judges
+# retrained: real hips graded 54 -> 55 (an HO-free hip read 0 that was withheld), false calls
+# as before; hybrid 99 -> 100 right, kappa 0.451 -> 0.511, gap 3.11 -> 3.01 mm, graded 141 ->
+# 142; phantoms 15 -> 16 of 23; devset and samples as before. Held out (its own folds): real
+# false II-IV 3 -> 2 (false I 2 -> 3), hybrid 0.593 -> 0.620 right (four draws: 0.613-0.633
+# against 0.593 for two draws of the old training).
 # Real films (30 films, 59 labelled hips, 56 of them HO-free):
 FOUND_MIN = 1.00  # hips found / hips labelled (measured 59/59)
 PHANTOM_MAX = 0  # hips reported where no hip is labelled (measured 0)
 PROSTHESIS_MIN = 1.00  # prosthesis flag right / hips found (measured 59/59)
 FALSE_SPUR_MAX = 0  # class II-IV calls on HO-free hips (measured 0; 33 before; 1 held out)
-REAL_GRADED_MIN = 54  # hips graded (measured 54/59; 40 while heads not read as metal were withheld)
-# HO-free hips found but not graded (measured 5, 2026-12-05: each for a pelvic spur seen where
-# the film shows none, withheld for want of a femur or of the hip's own bone; invisible to
-# FALSE_SPUR_MAX, so pinned apart: a change that turns false calls into withheld grades shows)
-WITHHELD_FREE_MAX = 5
+REAL_GRADED_MIN = 55  # hips graded (measured 55/59; 40 while heads not read as metal were withheld)
+# HO-free hips found but not graded (measured 4, 2026-12-07; 5 on 2026-12-05: each for a spur
+# seen where the film shows none, withheld for want of a femur or of the hip's own bone;
+# invisible to FALSE_SPUR_MAX, so pinned apart: a change that turns false calls into withheld
+# grades shows)
+WITHHELD_FREE_MAX = 4
 # median distance of a found hip's centre from its labelled centre, mm (measured 6.2 on
 # 2026-12-07; 47 of the 59 hips are placed at the hip detector's centre, no head outline fitted)
 CENTRE_MM_MAX = 6.3
 # Hybrid films (75 films, 150 hips):
-HYBRID_GRADED_MIN = 141  # hips graded (measured 141/150)
+HYBRID_GRADED_MIN = 142  # hips graded (measured 142/150)
 HYBRID_PROSTHESIS_MIN = 1.00  # prosthesis flag right / hips found (measured 150/150)
-HYBRID_ACCURACY_MIN = 0.655  # right class / all 150 hips (measured 99/150 = 0.660)
-HYBRID_KAPPA_MIN = 0.445  # quadratic weighted kappa, ungraded as 0 (measured 0.451)
-HYBRID_GAP_MAE_MAX = 3.3  # mm, over the class II/III hips given a gap (measured 3.11 on 35)
+HYBRID_ACCURACY_MIN = 0.665  # right class / all 150 hips (measured 100/150 = 0.667)
+HYBRID_KAPPA_MIN = 0.50  # quadratic weighted kappa, ungraded as 0 (measured 0.511)
+HYBRID_GAP_MAE_MAX = 3.3  # mm, over the class II/III hips given a gap (measured 3.01 on 35)
 
 
 def _board(films: Path, truth: dict[str, Any]) -> dict[str, Any]:
