@@ -55,8 +55,8 @@ out on every set, the development films 38 -> 39 -> 39 of 40 right, the real fil
 1 false class II-IV calls, the hybrid films 58 % right throughout (kappa 0.420 -> 0.407 ->
 0.414). Re-exported with ``benchmarks/reexport.py`` (the same films, so not held out), the
 real films' false class II-IV calls per variant were 1-4 without copies and are 0-2 with
-them, except a gamma of 0.7 (4 -> 5). The shipped weights were written by the code of 0069d8c
-(2026-11-30), before the fragment labels were fixed (2026-12-01, :func:`roi_truth`: on a
+them, except a gamma of 0.7 (4 -> 5). Until 2026-12-07 (``--drawn``, below) the shipped
+weights were written by the code of 0069d8c (2026-11-30), before the fragment labels were fixed (2026-12-01, :func:`roi_truth`: on a
 block-averaged film they took consecutive columns but every second row); the pixel network
 is reproduced by the defaults, the fragment judge is not (its labels changed). Both labellings
 retrained on one machine on 2026-12-02 (about 30 minutes each on 2 cores), the rest of the

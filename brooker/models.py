@@ -434,7 +434,8 @@ class Radiograph:
         The half-open box ``(row0, col0, row1, col1)`` of the stored pixels inside a border of
         padding: the whole rows and columns at the film's edges that hold only (0028,0120)
         Pixel Padding Value (or the range to (0028,0121) Pixel Padding Range Limit), as an
-        export padded to a fixed plate size has. The analysis reads this box alone
+        export padded to a fixed plate size has, less any edge rows and columns of one value
+        inside it. The analysis reads this box alone
         (:mod:`brooker.padding`) and reports its positions on the stored pixels. Without the
         element (or when it cannot be read, or finds no border), the box inside the whole
         edge rows and columns each holding one value

@@ -21,9 +21,10 @@ hips and grades) and gives every position it reports on the stored pixels
 own pixels. Padding inside the box (a field that is not a rectangle, the corners of a rotated
 one) is left as it is: it reads as the darkest grey, as a collimator's shadow does. The
 calibration options (``--ball-mm``, ``--head-mm``, ``--estimate-spacing``) search the box too
-(:func:`brooker.calibration.calibrate`). The box holds every pixel that is not padding, so a
-film whose own first or last rows or columns hold the padding value loses them with the border
-(as it would exported without it: a line of one value goes, below).
+(:func:`brooker.calibration.calibrate`). The declared border's box holds every pixel that is
+not padding, so a film whose own first or last rows or columns hold the padding value loses
+them with the border (as it would exported without it: a line of one value goes, below); a
+border of the film's own inside it, of another value, goes too (below).
 
 A border no element declares is as common: an export that pads without writing (0028,0120), a
 PNG letterboxed to a square, a strip of unexposed detector written as one level (six of the

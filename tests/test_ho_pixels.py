@@ -28,7 +28,7 @@ from brooker.localization import analyse_scene, find_hips
 from brooker.models import HipJoint, ImageSide, PatientSide, Radiograph
 from brooker.padding import inside_border
 from brooker.segmentation import HipMasks, segment_hip
-from brooker.units import WEAK_CALL_PROBABILITY
+from brooker.units import WEAK_CALL_PROBABILITY, rounded_on_its_side
 
 CFG = AnalysisConfig()
 
@@ -248,8 +248,8 @@ def test_a_kept_fragment_carries_the_judges_probability(film: Radiograph) -> Non
             shown = f.to_record()["judge_probability"]
             # to three decimals, never across the weak call's bound (units.rounded_on_its_side;
             # this said "rounded down", which the earlier weights' probabilities happened to be)
-            assert abs(shown - f.judge_probability) <= 0.0005 + 1e-9
-            assert (shown < WEAK_CALL_PROBABILITY) is (f.judge_probability < WEAK_CALL_PROBABILITY)
+            assert shown == rounded_on_its_side(f.judge_probability, 3, WEAK_CALL_PROBABILITY)
+            assert abs(shown - f.judge_probability) <= 0.001
         off = classify_fragments(masks, film.spacing, OFF)  # type: ignore[arg-type]
         assert [f.judge_probability for f in off.items] == [None] * len(off.items)
         return

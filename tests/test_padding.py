@@ -278,6 +278,8 @@ def test_a_declared_border_around_a_films_own_border_goes_with_it(tmp_path: Path
     alike (the real films re-exported so read one more false class IV while the strip stayed)."""
     ds = pydicom.dcmread(FILM)
     own = ds.pixel_array.copy()
+    own[-4:, :] = 17  # on three sides, each its own width
+    own[:, -3:] = 17
     own[:, :6] = 17
     ds.PixelData = own.tobytes()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
@@ -285,10 +287,10 @@ def test_a_declared_border_around_a_films_own_border_goes_with_it(tmp_path: Path
     ds.save_as(plain)
     unpadded = load_radiograph(plain)
     rows, cols = unpadded.pixels.shape
-    assert unpadded.unpadded_px == (0, 6, rows, cols)
+    assert unpadded.unpadded_px == (0, 6, rows - 4, cols - 3)
     rad = load_radiograph(_padded(plain, tmp_path / "padded.dcm"))
     top, left = BORDER[0][0], BORDER[1][0]
-    assert rad.unpadded_px == (top, left + 6, top + rows, left + cols)
+    assert rad.unpadded_px == (top, left + 6, top + rows - 4, left + cols - 3)
     assert rad.padding_declared
 
 

@@ -27,7 +27,8 @@ from validate import match_hips, moved_hips, qwk, score
 # calls fails here. The judges were trained on these films, so these are in-sample figures.
 # Held out (each film graded by judges trained without its source film: benchmarks/
 # train_ho_pixels.py --held-out-dir, its fragment judge nested; benchmarks/validate.py
-# --held-out) the same sets give real false II-IV 6 and hybrid accuracy 0.513, kappa 0.399.
+# --held-out) the same sets gave real false II-IV 6 and hybrid accuracy 0.513, kappa 0.399 at
+# first (2026-11-29); with the judges shipped on 2026-12-07, 2 and 0.620, kappa 0.425.
 # History: the fragment judge as three small networks instead of one logistic regression
 # (2026-11-29) took real false II-IV 12 -> 8. Parting the bodies again with the joint cut out
 # (segmentation.part_hip), and no longer taking a disk that wipes out the femoral shaft for a
@@ -95,13 +96,13 @@ from validate import match_hips, moved_hips, qwk, score
 # retrained: real hips graded 54 -> 55 (an HO-free hip read 0 that was withheld), false calls
 # as before; hybrid 99 -> 100 right, kappa 0.451 -> 0.511, gap 3.11 -> 3.01 mm, graded 141 ->
 # 142; phantoms 15 -> 16 of 23; devset and samples as before. Held out (its own folds): real
-# false II-IV 3 -> 2 (false I 2 -> 3), hybrid 0.593 -> 0.620 right (four draws: 0.613-0.633
-# against 0.593 for two draws of the old training).
+# false II-IV 3 -> 2 (false I 2 -> 3), hybrid 0.593 -> 0.620 right (three draws and the shipped
+# retraining: 0.613-0.633, against 0.593 for two draws of the old training).
 # Real films (30 films, 59 labelled hips, 56 of them HO-free):
 FOUND_MIN = 1.00  # hips found / hips labelled (measured 59/59)
 PHANTOM_MAX = 0  # hips reported where no hip is labelled (measured 0)
 PROSTHESIS_MIN = 1.00  # prosthesis flag right / hips found (measured 59/59)
-FALSE_SPUR_MAX = 0  # class II-IV calls on HO-free hips (measured 0; 33 before; 1 held out)
+FALSE_SPUR_MAX = 0  # class II-IV calls on HO-free hips (measured 0; 33 before; 2 held out)
 REAL_GRADED_MIN = 55  # hips graded (measured 55/59; 40 while heads not read as metal were withheld)
 # HO-free hips found but not graded (measured 4, 2026-12-07; 5 on 2026-12-05: each for a spur
 # seen where the film shows none, withheld for want of a femur or of the hip's own bone;
@@ -116,7 +117,7 @@ HYBRID_GRADED_MIN = 142  # hips graded (measured 142/150)
 HYBRID_PROSTHESIS_MIN = 1.00  # prosthesis flag right / hips found (measured 150/150)
 HYBRID_ACCURACY_MIN = 0.665  # right class / all 150 hips (measured 100/150 = 0.667)
 HYBRID_KAPPA_MIN = 0.50  # quadratic weighted kappa, ungraded as 0 (measured 0.511)
-HYBRID_GAP_MAE_MAX = 3.3  # mm, over the class II/III hips given a gap (measured 3.01 on 35)
+HYBRID_GAP_MAE_MAX = 3.2  # mm, over the class II/III hips given a gap (measured 3.01 on 35)
 
 
 def _board(films: Path, truth: dict[str, Any]) -> dict[str, Any]:
