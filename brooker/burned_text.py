@@ -152,7 +152,7 @@ def find_text_lines(
     found += tuple(
         line
         for line in _faint_lines(img, lo, hi, opened, stroke_pad_px=pad)
-        if not any(lines_overlap(line, t) for t in found)
+        if not any(_overlap(line, t) for t in found)
     )
     turned = np.ascontiguousarray(img.T)
     # a line read on the turned film, in the film's coordinates: dropped when it is a line
@@ -167,7 +167,7 @@ def find_text_lines(
     found += tuple(
         TextLine(_label_box(img, line.bbox_px, line.height_px), line.height_px, line.glyphs, True)
         for line in along_side
-        if not any(lines_overlap(line, t) for t in found)
+        if not any(_overlap(line, t) for t in found)
     )
     return tuple(
         TextLine((r0 * k, c0 * k, r1 * k, c1 * k), line.height_px * k, line.glyphs, line.sideways)
@@ -410,7 +410,7 @@ def _outside(
     return [b for b in boxes if not _inside(b, lines)] if lines else boxes
 
 
-def lines_overlap(a: TextLine, b: TextLine) -> bool:
+def _overlap(a: TextLine, b: TextLine) -> bool:
     """The boxes of two lines overlap."""
     r0, c0, r1, c1 = a.bbox_px
     s0, d0, s1, d1 = b.bbox_px
@@ -570,4 +570,4 @@ def blank_boxes(
     return out
 
 
-__all__ = ["TextLine", "blank_boxes", "find_text_lines", "lines_overlap"]
+__all__ = ["TextLine", "blank_boxes", "find_text_lines"]

@@ -48,7 +48,7 @@ from skimage.measure import find_contours
 
 from brooker.atomic import atomic_write_bytes
 from brooker.background import beside
-from brooker.burned_text import TextLine, blank_boxes, find_text_lines, lines_overlap
+from brooker.burned_text import TextLine, blank_boxes, find_text_lines
 from brooker.grid import IDENTITY, GridTransform
 from brooker.models import (
     BrookerGrade,
@@ -1025,23 +1025,21 @@ class Prepared:
 
 
 def film_text(radiograph: Radiograph) -> tuple[TextLine, ...]:
-    """The lines of text burned into the film (:func:`brooker.burned_text.find_text_lines`):
-    on a film padded to a plate size (:mod:`brooker.padding`) those of the image inside its
-    border too. The faint text of a label is sought in the margins only, the margins of the
-    image as it was exposed, which a border moves away from the film's edges: unpadded, a
-    faint ID at the bottom of the field is found and blanked; padded 60 pixels, it was not.
-    Text written on the border itself is found by the search of the whole film."""
-    lines = find_text_lines(radiograph.pixels)
+    """The lines of text burned into the film (:func:`brooker.burned_text.find_text_lines`),
+    sought in the image inside its border on a film with one (:mod:`brooker.padding`), and
+    given on the stored pixels. The faint text of a label is sought in the margins only, the
+    margins of the image as it was exposed, which a border moves away from the film's edges:
+    unpadded, a faint ID at the bottom of the field is found and blanked; padded 60 pixels, it
+    was not. Text written on the border is inside the box: a border's every line is padding
+    (or one value), so a line of text on it is not. The whole film is not searched again
+    (until 2026-12-07 it was: on 73 films with a border, the team's own or added, that search
+    found no line the box's missed, and it cost up to 0.07 s a film)."""
     box = radiograph.unpadded_px
+    lines = find_text_lines(unpadded_view(radiograph))
     if box is None:
         return lines
     on_film = Shifted((box[0], box[1]))
-    inside = (
-        replace(line, bbox_px=on_film.box(line.bbox_px))
-        for line in find_text_lines(unpadded_view(radiograph))
-    )
-    # a line both searches found is blanked, and counted, once
-    return lines + tuple(t for t in inside if not any(lines_overlap(t, u) for u in lines))
+    return tuple(replace(line, bbox_px=on_film.box(line.bbox_px)) for line in lines)
 
 
 def prepare(radiograph: Radiograph, max_side_px: int = OVERVIEW_MAX_SIDE_PX) -> Prepared:

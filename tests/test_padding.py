@@ -520,6 +520,20 @@ def test_faint_text_in_the_margin_of_a_padded_film_is_blanked() -> None:
     assert found.bbox_px == (r0 + 60, c0 + 150, r1 + 60, c1 + 150)
 
 
+@pytest.mark.parametrize("declare", [None, ()])
+def test_the_text_of_a_padded_film_is_the_text_of_the_film(tmp_path: Path, declare: Any) -> None:
+    """The lines of text burned into a sample (its side markers and labels) are found on it
+    padded, declared or not, each moved by the border, and nothing more (text on the border
+    would be inside the box: the image inside the border is the only search)."""
+    plain = ov.film_text(load_radiograph(MONO1))
+    assert plain
+    rad = load_radiograph(_padded(MONO1, tmp_path / "f.dcm", value=0, declare=declare))
+    top, left = BORDER[0][0], BORDER[1][0]
+    assert [t.bbox_px for t in ov.film_text(rad)] == [
+        (r0 + top, c0 + left, r1 + top, c1 + left) for r0, c0, r1, c1 in (t.bbox_px for t in plain)
+    ]
+
+
 @pytest.mark.parametrize("name", list(TURNS))
 def test_turning_a_padded_radiograph_turns_its_box(tmp_path: Path, name: str) -> None:
     """The pipeline cuts the border off before it turns a film upright; a padded radiograph
