@@ -472,13 +472,8 @@ def calibrate(radiograph: Radiograph, config: AnalysisConfig) -> Radiograph:
     try:
         inner = _calibrate_stored(padding.cropped(radiograph), config, offset)
     except ImageTooSmallError:  # _check_searchable on the box: name it, as grading does
-        r0, c0, r1, c1 = box
-        said = padding.border_said(
-            radiograph.padding_declared, bool(radiograph.meta.transfer_syntax_uid)
-        )
         raise ImageTooSmallError(
-            f"the image inside its border of {said} (rows {r0}-{r1 - 1}, columns {c0}-{c1 - 1}) "
-            f"is {r1 - r0} x {c1 - c0} pixels: fewer than {MIN_IMAGE_SIDE_PX} pixels on a side "
+            f"{padding.box_said(radiograph)}: fewer than {MIN_IMAGE_SIDE_PX} pixels on a side "
             "cannot show a calibration object or a hip",
             radiograph.meta.path,
         ) from None

@@ -130,7 +130,7 @@ from brooker.models import (
     RadiographMeta,
     SpacingTags,
 )
-from brooker.padding import border_said, padding_mask, uniform_border_box, unpadded_box
+from brooker.padding import box_said, padding_mask, uniform_border_box, unpadded_box
 from brooker.paths import open_regular, require_text_path
 from brooker.spacing import implausible_spacing_reason, resolve_spacing
 from brooker.units import (
@@ -1872,14 +1872,7 @@ def check_gradable(radiograph: Radiograph) -> None:
     _check_film_size(radiograph, rows, cols, f"image of {rows} x {cols} pixels", f" ({dims})")
     if radiograph.unpadded_px is not None:  # and the image the analysis reads (brooker.padding)
         r0, c0, r1, c1 = radiograph.unpadded_px
-        _check_film_size(
-            radiograph,
-            r1 - r0,
-            c1 - c0,
-            f"the image inside its border of {border_said(radiograph.padding_declared, dicom)} "
-            f"(rows {r0}-{r1 - 1}, columns {c0}-{c1 - 1}) is {r1 - r0} x {c1 - c0} pixels",
-            "",
-        )
+        _check_film_size(radiograph, r1 - r0, c1 - c0, box_said(radiograph), "")
     sp = radiograph.spacing
     if sp is None:
         return

@@ -58,6 +58,7 @@ from brooker.upright import result_mapped
 __all__ = [
     "Shifted",
     "border_said",
+    "box_said",
     "cropped",
     "inside_border",
     "padding_mask",
@@ -142,6 +143,19 @@ def border_said(declared: bool, dicom: bool = True) -> str:
     if declared:
         return "(0028,0120) Pixel Padding Value"
     return "one value (no Pixel Padding Value declares it)" if dicom else "one value"
+
+
+def box_said(radiograph: Radiograph) -> str:
+    """The image inside a film's border, in words, for a message that refuses it: what the
+    border is, where the box is and its size (:attr:`~brooker.models.Radiograph.unpadded_px`,
+    which is not None)."""
+    assert radiograph.unpadded_px is not None
+    r0, c0, r1, c1 = radiograph.unpadded_px
+    said = border_said(radiograph.padding_declared, bool(radiograph.meta.transfer_syntax_uid))
+    return (
+        f"the image inside its border of {said} (rows {r0}-{r1 - 1}, columns {c0}-{c1 - 1}) "
+        f"is {r1 - r0} x {c1 - c0} pixels"
+    )
 
 
 def unpadded_view(radiograph: Radiograph) -> npt.NDArray[np.float32]:
