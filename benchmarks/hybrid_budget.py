@@ -48,7 +48,7 @@ from brooker.batch import usable_cpus  # noqa: E402
 from brooker.config import AnalysisConfig  # noqa: E402
 from brooker.fragments import candidate_bone, classify_fragments  # noqa: E402
 from brooker.localization import analyse_scene, find_hips  # noqa: E402
-from brooker.padding import inside_border  # noqa: E402
+from brooker.padding import inside_border, unpadded_view  # noqa: E402
 from brooker.pipeline import judge_pixels, load_calibrated  # noqa: E402
 from brooker.segmentation import HipMasks, segment_hip  # noqa: E402
 
@@ -91,8 +91,9 @@ def film_budget(job: tuple[str, str, dict[str, Any], str | None]) -> list[dict[s
     truth = {h["side"]: h for h in record["truth"]["hips"]}
     cfg = AnalysisConfig(judges=judges)
     # the film grading reads (inside a border of padding) and the drawn bone on it
-    rad, (r0, c0) = inside_border(load_calibrated(film, cfg))
-    drawn = drawn_mask(film, Path(source))[r0 : r0 + rad.pixels.shape[0], c0 : c0 + rad.pixels.shape[1]]
+    stored = load_calibrated(film, cfg)
+    rad, (r0, c0) = inside_border(stored)
+    drawn = unpadded_view(stored, drawn_mask(film, Path(source)))
     scene = analyse_scene(rad, cfg)
     found = {h.patient_side.value: h for h in find_hips(rad, cfg, scene).hips}
     rows = []

@@ -163,7 +163,7 @@ from brooker.ho_pixels import (
 from brooker.imaging import block_mean
 from brooker.localization import analyse_scene, find_hips
 from brooker.models import Radiograph
-from brooker.padding import inside_border
+from brooker.padding import cropped, unpadded_view
 from brooker.segmentation import HipMasks, segment_hip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -335,12 +335,9 @@ def roi_truth(truth: np.ndarray, masks: HipMasks) -> np.ndarray:
 def _analysed(path: str, source: str | None) -> tuple[Radiograph, np.ndarray | None]:
     """The film as grading reads it (inside a border of padding: :func:`brooker.padding.
     inside_border`) and its heterotopic-bone mask on those pixels."""
-    rg, (r0, c0) = inside_border(brooker.load_radiograph(path))
+    film = brooker.load_radiograph(path)
     truth = heterotopic_mask(path, source)
-    if truth is not None:
-        rows, cols = rg.pixels.shape
-        truth = truth[r0 : r0 + rows, c0 : c0 + cols]
-    return rg, truth
+    return cropped(film), None if truth is None else unpadded_view(film, truth)
 
 
 def film_samples(job: tuple[str, str | None, str]) -> list[dict[str, Any]]:

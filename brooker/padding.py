@@ -158,12 +158,16 @@ def box_said(radiograph: Radiograph) -> str:
     )
 
 
-def unpadded_view(radiograph: Radiograph) -> npt.NDArray[np.float32]:
-    """The pixels inside the padding border (a view, no copy); all of them without one."""
+def unpadded_view(
+    radiograph: Radiograph, values: npt.NDArray[Any] | None = None
+) -> npt.NDArray[Any]:
+    """The pixels inside the padding border (a view, no copy); all of them without one.
+    ``values``: another array on the stored pixels' grid (a mask of the film), cut alike."""
+    of = radiograph.pixels if values is None else values
     if radiograph.unpadded_px is None:
-        return radiograph.pixels
+        return of
     r0, c0, r1, c1 = radiograph.unpadded_px
-    return radiograph.pixels[r0:r1, c0:c1]
+    return of[r0:r1, c0:c1]
 
 
 @dataclass(frozen=True, slots=True)
