@@ -482,6 +482,7 @@ def calibrate(radiograph: Radiograph, config: AnalysisConfig) -> Radiograph:
         pixels=radiograph.pixels,
         unpadded_px=box,
         padding_declared=radiograph.padding_declared,
+        border_by=radiograph.border_by,
         spacing=padding.Shifted(offset).spacing(inner.spacing),
     )
 

@@ -556,7 +556,7 @@ def _load(
         k_invert = 255.0
         voi_lowest: float | None = None
         # no Pixel Padding Value applies to colour; a border of one grey level is cut still
-        unpadded, padding_declared = uniform_border_box(pixels), False
+        unpadded, border_by = _one_value_box(pixels)
         caveats.append(
             f"colour image ({photometric}) with equal channels: read as greyscale, bone "
             "assumed bright"
@@ -568,7 +568,7 @@ def _load(
         _check_pixel_values(raw, bits_stored, pixel_rep == 1, where, caveats)
         stored = _mask_to_bits_stored(raw, bits_stored, pixel_rep == 1)
         del raw
-        unpadded, padding_declared = _unpadded_box(ds, stored, pixel_rep == 1, caveats)
+        unpadded, border_by = _unpadded_box(ds, stored, pixel_rep == 1, caveats)
         pixels, (out_lo, out_hi) = _modality_lut(
             ds, stored, bits_stored, pixel_rep == 1, where, ident
         )
@@ -651,18 +651,21 @@ def _load(
         spacing_inputs=spacing_inputs,
         to_upright=to_upright,
         unpadded_px=unpadded,
-        padding_declared=padding_declared,
+        padding_declared=border_by[:1] == ("padding",),
+        border_by=border_by,
     )
 
 
 def _unpadded_box(
     ds: Dataset, stored: npt.NDArray[Any], signed: bool, caveats: list[str]
-) -> tuple[tuple[int, int, int, int] | None, bool]:
+) -> tuple[tuple[int, int, int, int] | None, tuple[str, ...]]:
     """The box inside the border of padding that (0028,0120) Pixel Padding Value (and
     (0028,0121) Pixel Padding Range Limit) declares, on the stored values (and inside it, a
-    border of one value of the film's own), and True; without
-    the element, or when it finds no border, the box inside a border of one value no element
-    declares (:func:`brooker.padding.uniform_border_box`), and False.
+    border of one value of the film's own), and what the border is
+    (:attr:`~brooker.models.Radiograph.border_by`: ``("padding",)`` or ``("padding", "one
+    value")``); without the element, or when it finds no border, the box inside a border of
+    one value no element declares (:func:`brooker.padding.uniform_border_box`) and
+    ``("one value",)``, or None and ``()`` when there is no border.
 
     An unreadable value is not a reason to refuse the film: a caveat says so, and the border
     is found as for a film that declares none."""
@@ -690,10 +693,19 @@ def _unpadded_box(
                 # written as one level), as on the film exported without the padding
                 r0, c0, r1, c1 = box
                 inner = uniform_border_box(stored[r0:r1, c0:c1])
-                if inner is not None:
-                    box = (r0 + inner[0], c0 + inner[1], r0 + inner[2], c0 + inner[3])
-                return box, True
-    return uniform_border_box(stored), False
+                if inner is None:
+                    return box, ("padding",)
+                box = (r0 + inner[0], c0 + inner[1], r0 + inner[2], c0 + inner[3])
+                return box, ("padding", "one value")
+    return _one_value_box(stored)
+
+
+def _one_value_box(
+    values: npt.NDArray[Any],
+) -> tuple[tuple[int, int, int, int] | None, tuple[str, ...]]:
+    """The box inside a border of one value no element declares, and what the border is."""
+    box = uniform_border_box(values)
+    return box, () if box is None else ("one value",)
 
 
 def _padding_value(ds: Dataset, tag: int, label: str, signed: bool) -> int:

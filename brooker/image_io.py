@@ -254,6 +254,8 @@ def load_image(
         bits_stored=bits,
         pixel_representation=0,
     )
+    # an image file declares no padding: a border of one grey level (a letterbox) is cut
+    box = uniform_border_box(pixels)
     return Radiograph(
         pixels=pixels,
         spacing=spacing,
@@ -263,8 +265,8 @@ def load_image(
         display=None,
         caveats=tuple(caveats),
         spacing_inputs=spacing_inputs,
-        # an image file declares no padding: a border of one grey level (a letterbox) is cut
-        unpadded_px=uniform_border_box(pixels),
+        unpadded_px=box,
+        border_by=() if box is None else ("one value",),
     )
 
 

@@ -443,6 +443,12 @@ class Radiograph:
     padding_declared : bool
         ``unpadded_px`` is inside a border (0028,0120) declares; False for a border of one
         value no element declares, and without a border.
+    border_by : tuple of str
+        What the border around ``unpadded_px`` is, outermost first: ``"padding"`` (the
+        border (0028,0120) declares), ``"one value"`` (whole edge lines each of one value:
+        the border itself without the element, or one of the film's own inside the declared
+        one); empty without a border, and for a radiograph built in memory that does not say
+        (:func:`brooker.padding.border_said` then reads ``padding_declared``).
     """
 
     pixels: npt.NDArray[np.float32]
@@ -456,6 +462,7 @@ class Radiograph:
     to_upright: GridTransform = IDENTITY
     unpadded_px: tuple[int, int, int, int] | None = None
     padding_declared: bool = False
+    border_by: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.pixels.ndim != 2:
@@ -466,8 +473,16 @@ class Radiograph:
             rows, cols = self.pixels.shape
             if not (0 <= r0 < r1 <= rows and 0 <= c0 < c1 <= cols):
                 raise ValueError(f"unpadded_px {box} is not a non-empty box of {rows} x {cols}")
-        elif self.padding_declared:
-            raise ValueError("padding_declared without unpadded_px")
+        elif self.padding_declared or self.border_by:
+            raise ValueError("padding_declared or border_by without unpadded_px")
+        if self.border_by and (
+            self.border_by not in (("padding",), ("one value",), ("padding", "one value"))
+            or self.padding_declared != (self.border_by[0] == "padding")
+        ):
+            raise ValueError(
+                f"border_by {self.border_by} is not a border the loader reads, or contradicts "
+                f"padding_declared={self.padding_declared}"
+            )
 
     @property
     def upside_down(self) -> bool:

@@ -57,6 +57,7 @@ from brooker.upright import result_mapped
 
 __all__ = [
     "Shifted",
+    "border_of",
     "border_said",
     "box_said",
     "cropped",
@@ -136,22 +137,42 @@ def uniform_border_box(values: npt.NDArray[Any]) -> Box | None:
     return None if box == (0, 0, rows, cols) else box
 
 
-def border_said(declared: bool, dicom: bool = True) -> str:
-    """What a border around :attr:`~brooker.models.Radiograph.unpadded_px` is, in words
-    (:attr:`~brooker.models.Radiograph.padding_declared`); an image file has no DICOM tags
-    to name."""
-    if declared:
-        return "(0028,0120) Pixel Padding Value"
+def border_of(radiograph: Radiograph) -> tuple[str, ...]:
+    """What the border around :attr:`~brooker.models.Radiograph.unpadded_px` is
+    (:attr:`~brooker.models.Radiograph.border_by`; for a radiograph built in memory that does
+    not say, what :attr:`~brooker.models.Radiograph.padding_declared` says), ``()`` without
+    one."""
+    if radiograph.unpadded_px is None:
+        return ()
+    if radiograph.border_by:
+        return radiograph.border_by
+    return ("padding",) if radiograph.padding_declared else ("one value",)
+
+
+def border_said(by: tuple[str, ...], dicom: bool = True) -> str:
+    """What a border around :attr:`~brooker.models.Radiograph.unpadded_px` is, in words:
+    ``by`` is :func:`border_of` the film; an image file has no DICOM tags to name.
+
+    >>> border_said(("padding", "one value"))
+    '(0028,0120) Pixel Padding Value and, inside it, one value'
+    >>> border_said(("one value",), dicom=False)
+    'one value'
+    """
+    if by[:1] == ("padding",):
+        said = "(0028,0120) Pixel Padding Value"
+        return said + " and, inside it, one value" if len(by) > 1 else said
     return "one value (no Pixel Padding Value declares it)" if dicom else "one value"
 
 
 def box_said(radiograph: Radiograph) -> str:
     """The image inside a film's border, in words, for a message that refuses it: what the
-    border is, where the box is and its size (:attr:`~brooker.models.Radiograph.unpadded_px`,
-    which is not None)."""
-    assert radiograph.unpadded_px is not None
+    border is, where the box is and its size (:attr:`~brooker.models.Radiograph.unpadded_px`;
+    the whole film, without one)."""
+    if radiograph.unpadded_px is None:
+        rows, cols = radiograph.pixels.shape
+        return f"the image is {rows} x {cols} pixels"
     r0, c0, r1, c1 = radiograph.unpadded_px
-    said = border_said(radiograph.padding_declared, bool(radiograph.meta.transfer_syntax_uid))
+    said = border_said(border_of(radiograph), bool(radiograph.meta.transfer_syntax_uid))
     return (
         f"the image inside its border of {said} (rows {r0}-{r1 - 1}, columns {c0}-{c1 - 1}) "
         f"is {r1 - r0} x {c1 - c0} pixels"
@@ -211,6 +232,7 @@ def cropped(radiograph: Radiograph) -> Radiograph:
         spacing=Shifted((-box[0], -box[1])).spacing(radiograph.spacing),
         unpadded_px=None,
         padding_declared=False,
+        border_by=(),
     )
 
 

@@ -292,6 +292,34 @@ def test_a_declared_border_around_a_films_own_border_goes_with_it(tmp_path: Path
     top, left = BORDER[0][0], BORDER[1][0]
     assert rad.unpadded_px == (top, left + 6, top + rows - 4, left + cols - 3)
     assert rad.padding_declared
+    assert rad.border_by == ("padding", "one value")
+    assert unpadded.border_by == ("one value",)
+    # and says so: both borders are named, where it said the declared one alone
+    got = CliRunner().invoke(app, ["inspect", str(tmp_path / "padded.dcm"), "--json"])
+    assert json.loads(got.output)["border_by"] == ["padding", "one value"]
+    table = CliRunner().invoke(app, ["inspect", str(tmp_path / "padded.dcm")])
+    assert f"a border of {PPV} and, inside it, one value: rows {top}-" in " ".join(
+        table.output.split()
+    )
+
+
+def test_a_too_small_image_inside_both_borders_names_both(tmp_path: Path) -> None:
+    ds = pydicom.dcmread(FILM)
+    film = np.full((60, 200), 17, np.uint16)  # the film's own strip of 17 all round
+    film[20:40, 50:150] = np.arange(2000).reshape(20, 100) + 100
+    ds.PixelData = film.tobytes()
+    ds.Rows, ds.Columns = film.shape
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.save_as(tmp_path / "own.dcm")
+    path = _padded(tmp_path / "own.dcm", tmp_path / "padded.dcm")
+    res = grade_path(path)
+    assert res.error is not None
+    assert res.error.code == "image_too_small"
+    top, left = BORDER[0][0], BORDER[1][0]
+    assert (
+        f"the image inside its border of {PPV} and, inside it, one value (rows {top + 20}-"
+        f"{top + 39}, columns {left + 50}-{left + 149}) is 20 x 100 pixels"
+    ) in res.error.message
 
 
 @pytest.mark.parametrize(
@@ -365,13 +393,14 @@ def test_inspect_says_where_the_border_is(tmp_path: Path, declare: Any, said: st
     rec = json.loads(got.output)
     assert rec["unpadded_px"] == [r0, c0, r1, c1]
     assert rec["padding_declared"] is (declare is None)
+    assert rec["border_by"] == (["padding"] if declare is None else ["one value"])
     table = runner.invoke(app, ["inspect", str(path)])
     assert (
         f"a border of {said}: rows {r0}-{r1 - 1}, columns {c0}-{c1 - 1} inside it are analysed"
         in " ".join(table.output.split())
     )
     plain = json.loads(runner.invoke(app, ["inspect", str(FILM), "--json"]).output)
-    assert plain["unpadded_px"] is plain["padding_declared"] is None
+    assert plain["unpadded_px"] is plain["padding_declared"] is plain["border_by"] is None
 
 
 def test_the_box_inside_a_border_of_one_value() -> None:
@@ -394,8 +423,20 @@ def test_the_box_inside_a_border_of_one_value() -> None:
 
 
 def test_a_padding_flag_needs_a_box() -> None:
-    with pytest.raises(ValueError, match="padding_declared without unpadded_px"):
+    with pytest.raises(ValueError, match="padding_declared or border_by without unpadded_px"):
         replace(load_radiograph(FILM), padding_declared=True)
+    with pytest.raises(ValueError, match="padding_declared or border_by without unpadded_px"):
+        replace(load_radiograph(FILM), border_by=("one value",))
+    boxed = replace(load_radiograph(FILM), unpadded_px=(1, 1, 50, 50))
+    for by, declared in [(("padding",), False), (("one value",), True), (("shutter",), False)]:
+        with pytest.raises(ValueError, match="is not a border the loader reads, or contradicts"):
+            replace(boxed, border_by=by, padding_declared=declared)
+    # a radiograph built in memory that does not say: padding_declared says
+    from brooker.padding import border_of
+
+    assert border_of(boxed) == ("one value",)
+    assert border_of(replace(boxed, padding_declared=True)) == ("padding",)
+    assert border_of(load_radiograph(FILM)) == ()
 
 
 def test_a_colour_dicom_film_with_a_border_is_analysed_inside_it(tmp_path: Path) -> None:

@@ -97,6 +97,7 @@ def _check_magnification(value: float | None) -> float | None:
 def inspect_record(radiograph: Radiograph) -> dict[str, Any]:
     """JSON-ready description of a loaded radiograph (no patient identifiers)."""
     from brooker._version import __version__
+    from brooker.padding import border_of
     from brooker.upright import stored_as
 
     meta = radiograph.meta
@@ -143,6 +144,8 @@ def inspect_record(radiograph: Radiograph) -> dict[str, Any]:
         "padding_declared": None
         if radiograph.unpadded_px is None
         else radiograph.padding_declared,
+        # what that border is, outermost first: "padding" (the declared one), "one value"
+        "border_by": None if radiograph.unpadded_px is None else list(border_of(radiograph)),
         "body_part": meta.body_part,
         "display": None
         if display is None
@@ -262,7 +265,7 @@ def _print_table(rec: dict[str, Any]) -> None:
         from brooker.padding import border_said
 
         r0, c0, r1, c1 = rec["unpadded_px"]
-        said = border_said(rec["padding_declared"], bool(rec["transfer_syntax"]["uid"]))
+        said = border_said(tuple(rec["border_by"]), bool(rec["transfer_syntax"]["uid"]))
         rows.append(
             (
                 "padding",
