@@ -1385,6 +1385,72 @@ def remove_earlier_report(
     return True
 
 
+#: How the files a run replaces in its output folder read when this tool wrote them: the
+#: results (a line that begins with a record's first key), the manifest (its first key,
+#: :func:`environment`'s) and the review page (:data:`REPORT_HEAD`).
+_OWN_HEADS: Final = (
+    (
+        re.compile(r"results(?:\.shard-\d+-of-\d+)?\.jsonl"),
+        "results",
+        # a record's first key, at the start of any line (the first may be torn or damaged)
+        re.compile(rb'^\{"file": ', re.MULTILINE),
+    ),
+    (
+        re.compile(r"manifest(?:\.shard-\d+-of-\d+)?\.json"),
+        "run manifest",
+        re.compile(rb'\A\s*\{\s*"tool"\s*:\s*"brooker"'),
+    ),
+    (
+        re.compile(r"report(?:\.shard-\d+-of-\d+)?\.html"),
+        "review page",
+        re.compile(rb"\A" + re.escape(REPORT_HEAD.encode())),
+    ),
+)
+
+
+def not_written_here(path: str | os.PathLike[str], results: bool = False) -> str | None:
+    """Why ``path``, a file a run (or ``brooker report``) replaces in its output folder, was
+    not written by this tool: its results, its manifest or its review page read as this
+    tool writes them (told by the file's name; with ``results``, a results file of any name,
+    as :func:`grade_many`'s ``results_file``). None when it was, or when there is nothing to
+    lose (no such file, an empty one, or not a regular file: a link is replaced, never what
+    it points to, and a folder fails to be written over, as an output error).
+
+    A folder pointed to by ``--out`` may hold files of the same names that are someone's
+    own (a dataset's ``manifest.json``, a ``results.jsonl`` of another tool): a run replaced
+    them without a word. The caller refuses instead (a usage error), and nothing is written.
+
+    >>> import os, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> with open(os.path.join(d, "manifest.json"), "w") as fh:
+    ...     _ = fh.write('{"cases": 20}')
+    >>> not_written_here(os.path.join(d, "manifest.json"))
+    'it is not a brooker run manifest'
+    >>> not_written_here(os.path.join(d, "results.jsonl")) is None  # none there
+    True
+    """
+    name = "results.jsonl" if results else os.path.basename(os.fspath(path))
+    kinds = [(what, head) for pattern, what, head in _OWN_HEADS if pattern.fullmatch(name)]
+    if not kinds:
+        return None
+    what, head = kinds[0]
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return None
+        with open(path, "rb") as fh:
+            start = fh.read(1 << 16)
+            if what == "results" and not head.search(start):
+                # as far as a whole record (the first lines may be damaged), within reason
+                start += fh.read((1 << 24) - len(start))
+    except OSError:
+        return None  # none there, or not one to read: writing it says what is wrong
+    if not start.strip() or head.search(start):
+        return None
+    if what == "results":
+        return "its lines are not brooker records"
+    return f"it is not a brooker {what}"
+
+
 def _unlink_overlays(paths: Iterable[str]) -> None:
     """Remove ``paths`` (an earlier run's overlays, chosen by the caller); one gone already
     is no error.
@@ -2399,7 +2465,9 @@ def grade_many(
     ConfigError
         ``workers`` is not an integer >= 0, ``timeout_s`` not a number >= 0 (nor None),
         ``out_dir`` is itself one of the folders in
-        ``paths`` (see :func:`check_out_dir`), or ``resume`` meets records of another brooker
+        ``paths`` (see :func:`check_out_dir`), the results file holds lines that are not
+        brooker records (:func:`not_written_here`: someone's own ``results.jsonl``), or
+        ``resume`` meets records of another brooker
         version: raised before any file is written, when iteration starts.
         (``ConfigError`` is also a ``ValueError``, which a negative ``workers`` raised
         before.)
@@ -2438,6 +2506,12 @@ def grade_many(
         check_out_dir(out, paths)
     if results_file is None and out is not None:
         results_file = os.path.join(out, RESULTS_NAME)
+    if results_file is not None and (why := not_written_here(results_file, results=True)):
+        # someone's own file: its lines were dropped (or records appended to it)
+        raise ConfigError(
+            f"{os.fspath(results_file)} was not written by brooker ({why}): grading would "
+            "rewrite it; give another results_file or out_dir"
+        )
     snapshot = None
     if resume and results_file is not None:
         snapshot = check_resume_version(results_file)

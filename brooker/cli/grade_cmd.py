@@ -1443,6 +1443,19 @@ def _run(
     results_path = out / f"results{suffix}.jsonl"
     manifest_path = out / f"manifest{suffix}.json"
     _check_outputs(out, csv_file, results_path, resume)
+    # a folder holding someone's own manifest.json or results.jsonl (a dataset's): the run
+    # replaced them without a word. Refused before anything is written (exit 2)
+    own = [results_path, manifest_path] + ([out / f"report{suffix}.html"] if report else [])
+    for path in own:
+        why = batch.not_written_here(path)
+        if why is not None:
+            raise typer.BadParameter(
+                term(
+                    f"{path} was not written by brooker ({why}): this run would replace it; "
+                    "choose another --out, or move the file"
+                ),
+                param_hint="--out",
+            )
     snapshot = None
     if resume:
         snapshot = _check_resumed_options(manifest_path, results_path, options)

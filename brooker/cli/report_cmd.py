@@ -92,6 +92,19 @@ def report(
     if not results_files(out_dir):
         err.print(f"no results.jsonl in {where}: grade with --out {where} first", style="yellow")
         raise typer.Exit(int(ExitCode.NO_INPUTS))
+    from brooker.batch import not_written_here
+    from brooker.report import REPORT_NAME
+
+    target = output if output is not None else out_dir / REPORT_NAME
+    why = None if output is not None else not_written_here(target)
+    if why is not None:  # the page the user named with -o is written whatever it holds
+        raise typer.BadParameter(
+            term(
+                f"{target} was not written by brooker ({why}): the page would replace it; "
+                "name another with -o, or move the file"
+            ),
+            param_hint="OUT_DIR",
+        )
     records = load_records(out_dir)
     if not records:
         err.print(f"no records in {where}/results.jsonl", style="yellow")
