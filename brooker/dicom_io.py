@@ -616,6 +616,13 @@ def _load(
         orientation, view_position, image_laterality, caveats, turn=to_upright
     )
     display = None if colour else _display_mapping(ds, mono1, k_invert, voi_lowest, caveats)
+    if display is not None and not _display_shows(display, pixels, unpadded):
+        caveats.append(
+            f"{_DISPLAY_SAID[display.source]} show the whole image as one grey (its pixels "
+            "lie outside them): the overlay is shown through a 0.5-99.5 % percentile window "
+            "instead (display only; grading does not use it)"
+        )
+        display = None
     caveats = [_redact(c, ident, value=False) for c in caveats]
 
     if sop is not None and not sop_valid:
@@ -1749,6 +1756,29 @@ def _display_mapping(
         x = (k_invert - x)[::-1].copy()
         y = (1.0 - y)[::-1].copy()
     return DisplayMapping(input_values=x, output_fraction=y, source=source)
+
+
+#: The file's display mapping, named in a caveat (:func:`_display_shows`).
+_DISPLAY_SAID: Final = {
+    "voi_window": "the file's (0028,1050) Window Center and (0028,1051) Window Width",
+    "voi_lut": f"the file's {_VOI_LUT}",
+}
+
+
+def _display_shows(
+    display: DisplayMapping,
+    pixels: npt.NDArray[Any],
+    box: tuple[int, int, int, int] | None,
+) -> bool:
+    """Whether the file's display mapping shows the film (inside its border, ``box``) with
+    any contrast: at least 1 % of its pixels, sampled, fall on the mapping's ramp rather than
+    at its black or white end. A window that the pixels all lie outside of (a header written
+    for other pixel values) drew the overlay all white or all black, with no caveat."""
+    px = pixels if box is None else pixels[box[0] : box[2], box[1] : box[3]]
+    step = max(1, int(math.sqrt(px.size / 250_000)))
+    shown = display.apply(px[::step, ::step])
+    on_ramp = np.count_nonzero((shown > 0.01) & (shown < 0.99))
+    return bool(on_ramp >= 0.01 * shown.size)
 
 
 def _voi_lut(

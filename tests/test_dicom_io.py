@@ -624,6 +624,45 @@ def test_a_window_that_cannot_be_used_is_a_caveat(
     assert rad.display is None
     assert "SECRET" not in notes[0]
 
+@pytest.mark.parametrize(
+    ("centre", "width", "mono1", "kept"),
+    [
+        ("2048", "4096", False, True),  # the whole range
+        ("3000", "200", False, True),  # a narrow window: most pixels at its ends, some on it
+        ("100000", "1000", False, False),  # every pixel below it: all black
+        ("-5000", "1000", False, False),  # every pixel above it: all white
+        ("-5000", "1000", True, False),
+    ],
+)
+def test_a_window_the_pixels_all_lie_outside_is_not_used(
+    tmp_path: Path, centre: str, width: str, mono1: bool, kept: bool
+) -> None:
+    """A header's window written for other pixel values (a zoo DX film: its window 70-5379,
+    its pixels 32744-65535) drew the overlay all white, with no caveat: it is a percentile
+    window now, and the caveat says why."""
+    variant = DicomVariant(
+        monochrome1=mono1, extra=((0x00281050, "DS", centre), (0x00281051, "DS", width))
+    )
+    rad = load_radiograph(_write(tmp_path, variant))
+    notes = [c for c in rad.caveats if "show the whole image as one grey" in c]
+    assert (rad.display is not None) is kept
+    if kept:
+        assert rad.display is not None
+        assert rad.display.source == "voi_window"
+        assert not notes
+    else:
+        (said,) = notes
+        assert said.startswith("the file's (0028,1050) Window Center and (0028,1051) Window")
+        assert "percentile window instead" in said
+
+
+def test_a_voi_lut_the_pixels_all_lie_outside_is_not_used(tmp_path: Path) -> None:
+    seq = _voi_lut_item([256, 60000, 16], list(range(0, 65536, 256)))  # from 60000 up
+    rad = load_radiograph(_write(tmp_path, DicomVariant(extra=((0x00283010, "SQ", seq),))))
+    assert rad.display is None
+    assert [c for c in rad.caveats if c.startswith("the file's (0028,3010) VOI LUT Sequence")]
+
+
 def test_voi_lut_entries_above_the_declared_bits_are_clipped_with_a_caveat(
     tmp_path: Path,
 ) -> None:
