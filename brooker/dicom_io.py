@@ -2371,10 +2371,27 @@ _PLUGIN_PREFIX = re.compile(
 )
 
 
+#: What Python says of a bug in a plugin's own code (its glue met data it did not expect),
+#: which tells a reader nothing about the file: "'NoneType' object has no attribute 'encode'"
+#: (python-gdcm on a corrupt JPEG 2000 stream of the DICOM zoo).
+_PLUGIN_BUG = re.compile(
+    r"object has no attribute|object is not (?:subscriptable|callable|iterable)|"
+    r"unexpected keyword argument|positional arguments? but|NoneType"
+)
+
+
 def _decoder_detail(exc: BaseException) -> str:
-    """What one decoder plugin said, without pydicom's wrapper text."""
+    """What one decoder plugin said, without pydicom's wrapper text; a Python error inside the
+    plugin's own code (:data:`_PLUGIN_BUG`) is said as such, not quoted.
+
+    >>> _decoder_detail(RuntimeError("Unable to decode as exceptions were raised by all "
+    ...     "available plugins:\\n  gdcm: 'NoneType' object has no attribute 'encode'"))
+    'failed inside the plugin, saying nothing of the data'
+    """
     text = " ".join(str(exc).split())
     text = _PLUGIN_PREFIX.sub("", text)  # identifiers are redacted from the whole message
+    if isinstance(exc, AttributeError | TypeError | NameError) or _PLUGIN_BUG.search(text):
+        return "failed inside the plugin, saying nothing of the data"
     return text[:117] + "..." if len(text) > 120 else (text or type(exc).__name__)
 
 
