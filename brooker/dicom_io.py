@@ -853,10 +853,27 @@ def _check_not_dicomdir(ds: Dataset, where: str) -> None:
         )
 
 
+#: Image files' names, for the message of a file so named that is not one.
+_IMAGE_SUFFIXES: Final = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+}
+
+
 def _check_not_garbage(ds: Dataset, has_magic: bool, where: str) -> None:
     if _known_tags(ds):
         return
     if not has_magic:
+        named = _IMAGE_SUFFIXES.get(os.path.splitext(where)[1].lower())
+        if named is not None:  # "not a DICOM file" left a reader of x.png puzzled
+            raise NotDicomError(
+                f"neither a {named} image (as its name says: it does not begin as one does) "
+                "nor a DICOM file (no 'DICM' marker, no readable DICOM data elements)",
+                where,
+            )
         raise NotDicomError(
             "not a DICOM file: no 'DICM' marker and no readable DICOM data elements", where
         )

@@ -1376,6 +1376,26 @@ def test_a_file_that_is_not_dicom_is_named_for_what_it_is(
     )
 
 
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [("film.png", "PNG"), ("film.JPG", "JPEG"), ("film.jpeg", "JPEG"), ("film.tif", "TIFF")],
+)
+def test_a_file_named_as_an_image_that_is_none_says_so(
+    tmp_path: Path, name: str, kind: str
+) -> None:
+    """A text file named x.png was told "not a DICOM file": its reader had not thought it
+    was one (the audit of 2026-12-07)."""
+    path = tmp_path / name
+    path.write_text("case,grade\ncase_0001,3\n" * 20)
+    with pytest.raises(errors.NotDicomError) as info:
+        load_radiograph(path)
+    assert info.value.message == (
+        f"{path}: neither a {kind} image (as its name says: it does not begin as one does) "
+        "nor a DICOM file (no 'DICM' marker, no readable DICOM data elements)"
+    )
+    assert info.value.code == "not_dicom"
+
+
 def test_a_short_name_part_leaves_the_words_of_the_message_whole() -> None:
     """A referring physician "WHO^DR^SECRET" turned "whose" into "[redacted]se" in the
     loader's own message; a short part is redacted only where no letter touches it, a long
