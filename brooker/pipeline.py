@@ -27,6 +27,7 @@ from brooker.image_io import with_user_sides
 from brooker.localization import DETECTOR_CENTRE_ERROR_MM, Scene, analyse_scene, find_hips
 from brooker.measurement import measure_gap
 from brooker.models import (
+    BrookerGrade,
     ErrorInfo,
     GradingResult,
     HipJoint,
@@ -231,7 +232,9 @@ def _lowest_about(
     if low.grade is None or (len(classes) == 1 and len(graded) == len(results)):
         # not graded about any centre, or the same class about all five
         return own, ()
-    span = f"{classes[0]} to {classes[-1]}" if len(classes) > 1 else f"{classes[0]}"
+    # in the numerals every other place names a class in (it read "0 to 4")
+    lo, hi = (BrookerGrade(classes[0]).roman, BrookerGrade(classes[-1]).roman)
+    span = f"{lo} to {hi}" if len(classes) > 1 else lo
     if len(graded) < len(results):
         span += " (about the others it is not graded)"
     # numbers only where the text varies, so that the report counts few kinds of caveat (a

@@ -169,7 +169,7 @@ def test_the_lowest_class_of_the_five_is_reported_with_a_caveat(
     assert res.caveats[0] == "from (2.0, 0.0)"
     assert res.caveats[-1] == (
         "graded again about centres 2 mm up, down, left and right of the hip detector's (the "
-        "rounding of its score map), this hip grades 2 to 4: the lowest class is reported, "
+        "rounding of its score map), this hip grades II to IV: the lowest class is reported, "
         "with the centre it was graded about (check the overlay)"
     )
     assert res.caveats[1] == PLACED
@@ -182,7 +182,7 @@ def test_equal_lowest_classes_keep_the_centre_own_result(monkeypatch: pytest.Mon
     assert res.grade is BrookerGrade.SPURS_NARROW_GAP
     assert res.caveats[0] == "from (0.0, 0.0)"
     assert res.center_px == HIP.center_px
-    assert "grades 3 to 4" in res.caveats[-1]
+    assert "grades III to IV" in res.caveats[-1]
 
 
 def test_equal_lowest_moved_centres_keep_the_first_tried(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -204,7 +204,7 @@ def test_a_class_0_ends_the_search(monkeypatch: pytest.MonkeyPatch) -> None:
     assert seen == [CENTRE, UP, DOWN]
     assert res is not None
     assert res.grade is BrookerGrade.NONE
-    assert "this hip grades 0 to 4" in res.caveats[-1]
+    assert "this hip grades 0 to IV" in res.caveats[-1]
     assert res.center_px == (HIP.center_px[0] + 4.0, HIP.center_px[1])
 
 
@@ -217,7 +217,7 @@ def test_an_offset_with_nothing_to_measure_to_is_not_graded_there(
     assert len(seen) == 5
     assert res.grade is BrookerGrade.SPURS_NARROW_GAP
     assert res.caveats[0] == "from (0.0, 0.0)"
-    assert "this hip grades 3 (about the others it is not graded)" in res.caveats[-1]
+    assert "this hip grades III (about the others it is not graded)" in res.caveats[-1]
 
 
 def test_a_centre_with_nothing_to_measure_to_tries_the_others(
@@ -255,7 +255,7 @@ def test_a_class_about_another_centre_beats_not_graded(monkeypatch: pytest.Monke
     assert res.center_px == (HIP.center_px[0] + 4.0, HIP.center_px[1])
     assert res.caveats[-1] == (
         "graded again about centres 2 mm up, down, left and right of the hip detector's (the "
-        "rounding of its score map), this hip grades 1 (about the others it is not graded): "
+        "rounding of its score map), this hip grades I (about the others it is not graded): "
         "the lowest class is reported, with the centre it was graded about (check the overlay)"
     )
     res, seen = _combine(monkeypatch, ("N", 0))
@@ -267,12 +267,12 @@ def test_a_class_about_another_centre_beats_not_graded(monkeypatch: pytest.Monke
     assert res is not None
     assert res.grade is BrookerGrade.SPURS_NARROW_GAP
     assert res.caveats[0] == "from (-2.0, 0.0)"
-    assert "this hip grades 3 (about the others it is not graded" in res.caveats[-1]
+    assert "this hip grades III (about the others it is not graded" in res.caveats[-1]
     res, _ = _combine(monkeypatch, (3, "N", 3, 3, 3))
     assert res is not None
     assert res.grade is BrookerGrade.SPURS_NARROW_GAP
     assert res.caveats[0] == "from (0.0, 0.0)"
-    assert "this hip grades 3 (about the others it is not graded" in res.caveats[-1]
+    assert "this hip grades III (about the others it is not graded" in res.caveats[-1]
 
 
 @pytest.mark.parametrize("own", [0, 1, 2, 3, 4])
