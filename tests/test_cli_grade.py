@@ -1721,7 +1721,11 @@ def test_a_reader_that_goes_away_stops_the_run_without_an_internal_error(tmp_pat
     code, err = run_with_stdout_closed(cmd)  # the reader is gone before the first record
     assert code == 141, err
     assert "internal error" not in err
-    assert "standard output was closed" in err
+    # how far it got and how to go on, as an interrupted run says (it said "stopped" alone)
+    assert err.splitlines()[-1].startswith(
+        "stopped: standard output was closed by its reader: "
+    ), err
+    assert "file(s) graded; to go on, run the same command with --resume" in err
     assert not (out / "errors.log").exists()
     assert json.loads((out / "manifest.json").read_text())["state"] == "interrupted"
     resumed = _cli(root, "--json", "--out", out, "--workers", "1", "--no-overlay", "-q",

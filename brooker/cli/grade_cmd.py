@@ -1043,7 +1043,9 @@ def grade(
         # the reader of stdout went away (`--json | head`): not a bug; the run stops as an
         # interrupted one does (its records and manifest written), and nothing more reaches it
         _drop_stdout()
-        err_console.print("stopped: standard output was closed by its reader", style="red")
+        # how far it got and how to go on, as any stopped run says (it said "stopped" alone)
+        line = _stop_line("stopped: standard output was closed by its reader", run_state)
+        err_console.print(plain(line, style="red"), soft_wrap=True)
         raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
     except (typer.Exit, typer.BadParameter):
         raise
