@@ -126,6 +126,12 @@ SCALE_BAR_MM = 10.0
 PANEL_MIN_WIDTH_EM = 24
 TINT_ALPHA = 0.28
 BOX_ALPHA = 170  # of 255, for label backgrounds over the image
+#: A step of the film's shown grey (0-1) between neighbouring overlay pixels that a hip's label
+#: should not hide: a marker's or a letter's edge, not the noise of an empty corner.
+LABEL_EDGE_STEP = 0.12
+#: The shown grey (0-1) under which a label's box lies on air or an unexposed border, where
+#: what has edges is written on the film (:meth:`_Canvas.hidden`).
+LABEL_DARK = 0.35
 UPSCALE_BELOW_PX = 600  # crops smaller than this (long side) are drawn at x2
 CROP_MARGIN_MM = 8.0  # around the gap and fragments in a hip crop
 #: How far from the hip's centre a crop takes in the region searched for heterotopic bone:
@@ -347,6 +353,7 @@ class _Canvas:
     def __init__(self, gray: npt.NDArray[np.float32], font_px: int) -> None:
         rgb = np.repeat((gray * 255.0 + 0.5).astype(np.uint8)[:, :, None], 3, axis=2)
         self.h, self.w = gray.shape
+        self.gray = gray  # the film as shown, before anything is drawn on it
         self.rgb = rgb
         self.font_px = font_px
         self.line_px = max(2, round(font_px / 9))
@@ -390,6 +397,25 @@ class _Canvas:
         overlap = float(self.occupied[yi0:yi1, xi0:xi1].sum()) if xi1 > xi0 and yi1 > yi0 else 0.0
         return overlap / area + (0.0 if inside else 10.0)
 
+    def hidden(self, box: tuple[float, float, float, float]) -> float:
+        """How much of the film a label at ``box`` would hide of what is written on it: where
+        the box lies mostly on the dark of air or an unexposed border (its median grey as
+        shown under :data:`LABEL_DARK`), four times the share of its pixels on a sharp edge
+        (a lead side marker, burned-in text), so that a label moves off a few such pixels
+        before it lies over a guide line; 0 over the body, where the corner is the place a
+        reader looks for it. A hip's label in the film's corner covered the film's own "R"
+        marker, by which a reader checks the side."""
+        x0, y0, x1, y1 = box
+        xi0, yi0 = max(0, round(x0)), max(0, round(y0))
+        xi1, yi1 = min(self.w, round(x1)), min(self.h, round(y1))
+        g = self.gray[yi0:yi1, xi0:xi1]
+        if g.shape[0] < 2 or g.shape[1] < 2:
+            return 0.0
+        edge = np.abs(np.diff(g, axis=0))[:, :-1] + np.abs(np.diff(g, axis=1))[:-1, :]
+        if float(np.median(g)) >= LABEL_DARK:
+            return 0.0
+        return 4.0 * float(np.count_nonzero(edge > LABEL_EDGE_STEP)) / edge.size
+
     # primitives ----------------------------------------------------------------------------
     def text(
         self, xy: tuple[float, float], text: str, size: int, fill: RGB, *, stroke: bool = False
@@ -413,13 +439,17 @@ def _place(
     canvas: _Canvas,
     size: tuple[int, int],
     candidates: Iterable[tuple[float, float]],
+    *,
+    film: bool = False,
 ) -> tuple[float, float]:
-    """The candidate top-left corner whose box overlaps least (first wins ties), clamped."""
+    """The candidate top-left corner whose box overlaps least (first wins ties), clamped;
+    with ``film``, also hiding least of the film (:meth:`_Canvas.hidden`)."""
     w, h = size
     best: tuple[float, float] | None = None
     best_cost = math.inf
     for x, y in candidates:
-        c = canvas.cost((x, y, x + w, y + h))
+        box = (x, y, x + w, y + h)
+        c = canvas.cost(box) + (canvas.hidden(box) if film else 0.0)
         if c < best_cost - 1e-9:
             best, best_cost = (x, y), c
     assert best is not None
@@ -652,7 +682,13 @@ def _draw_hip_label(
     # the hip's side is decided by image_side; vertically prefer the far end from the joint
     ys = [top, bottom] if hy >= canvas.h / 2.0 else [bottom, top]
     cands = [(x_out, ys[0]), (x_out, ys[1]), (x_in, ys[0]), (x_in, ys[1])]
-    x, y = _place(canvas, (bw, bh), cands)
+    # then along the edges from the corner, towards the middle, by a third of the label: off
+    # a side marker or a line of text that lies in the corner
+    step = (1.0 if outer_left else -1.0) * bw / 3.0
+    slid = [x_out + k * step for k in range(1, 4)]
+    slid = [x for x in slid if (x + bw <= canvas.w / 2.0 if outer_left else x >= canvas.w / 2.0)]
+    cands += [(x, y) for x in slid for y in ys]
+    x, y = _place(canvas, (bw, bh), cands, film=True)
     _write_hip_label(canvas, (x, y, bw, bh), letter, lines, (pad, gap_x, line_h, lw_, lh_))
 
 
@@ -680,7 +716,9 @@ def _quarter_label_corner(
     left, right = margin, canvas.w - margin - bw
     xs = [left, right] if hx >= canvas.w / 2.0 else [right, left]
     cands = [(xs[0], y_out), (xs[1], y_out), (xs[0], y_in), (xs[1], y_in)]
-    return _place(canvas, (bw, bh), cands)
+    step = (1.0 if outer_top else -1.0) * bh  # along the edges, towards the middle
+    cands += [(x, y_out + k * step) for k in range(1, 4) for x in xs]
+    return _place(canvas, (bw, bh), cands, film=True)
 
 
 def _write_hip_label(

@@ -1215,3 +1215,35 @@ def test_borderline_label_shows_the_uncertainty_the_review_page_shows() -> None:
     assert rec["gap_uncertainty_mm"] == 0.45
     assert "± 0.5 mm" in report._hip_html(rec)
     assert "borderline ±0.5 mm" in texts
+
+
+def _label_film(marker: bool) -> npt.NDArray[np.float32]:
+    """A film as shown: air (dark) at the edges, the body in the middle, and, with
+    ``marker``, a lead "R" marker (a bright block with a hole) in the top-left corner."""
+    gray = np.full((ROWS, COLS), 0.08, np.float32)
+    gray[120:560, 150:650] = 0.6
+    if marker:
+        gray[14:54, 14:44] = 0.95
+        gray[24:44, 24:34] = 0.08
+    return gray
+
+
+@pytest.mark.parametrize("marker", [False, True])
+def test_a_hips_label_leaves_the_films_own_side_marker_visible(marker: bool) -> None:
+    """The right hip's label went into the film's top-left corner whatever lay there: on a
+    real film it hid the lead "R" marker a reader checks the side by (audit of 2026-12-07).
+    It goes to the next place along the edges instead; with nothing there, to the corner."""
+    hip = HipResult(PatientSide.RIGHT, ImageSide.LEFT, BrookerGrade.NONE, (340.0, 250.0), False)
+    gray = _label_film(marker)
+    canvas = ov._Canvas(gray, 16)
+    ov._draw_hip_label(canvas, hip, ov._View(0, 0, ROWS, COLS, ROWS, COLS))
+    rgb = canvas.array()
+    corner = rgb[14:54, 14:44]
+    if marker:  # the marker as it was: no box, no text over it
+        shown = (gray[14:54, 14:44] * 255 + 0.5).astype(np.uint8)
+        np.testing.assert_array_equal(corner[:, :, 0], shown)
+        assert canvas.texts  # and the label is drawn elsewhere, on the hip's half
+        assert canvas.occupied[:, : COLS // 2].any()
+        assert not canvas.occupied[:, COLS // 2 :].any()
+    else:  # the corner, as before
+        assert canvas.occupied[10:20, 10:20].all()
