@@ -323,6 +323,11 @@ def test_no_inputs_exit_4(fake_engine: None, tmp_path: Path, content: str | None
     assert r.stdout == ""
     # where it looked: a mistyped folder shows in the message
     assert _squeezed(f"no radiographs found in {d}") in _squeezed(r.stderr)
+    # the --out it made is not left behind, empty (audit of 2026-12-07); one there stays
+    assert not (tmp_path / "o").exists()
+    (tmp_path / "mine").mkdir()
+    assert run(d, "--out", tmp_path / "mine").exit_code == 4
+    assert (tmp_path / "mine").is_dir()
 
 
 def _unboxed(text: str) -> str:

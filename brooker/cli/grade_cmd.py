@@ -1444,6 +1444,7 @@ def _run(
     suffix = batch.shard_suffix(shard)
     results_path = out / f"results{suffix}.jsonl"
     manifest_path = out / f"manifest{suffix}.json"
+    made_out = not out.exists()  # made here: taken away again if nothing is found to grade
     _check_outputs(out, csv_file, results_path, resume)
     # a folder holding someone's own manifest.json or results.jsonl (a dataset's): the run
     # replaced them without a word. Refused before anything is written (exit 2)
@@ -1529,6 +1530,9 @@ def _run(
         _print_dicomdirs(err_console, found.skipped_dicomdir)
         _print_run_folders(err_console, found.run_folders)
         _print_special(err_console, found.skipped_special)
+        if made_out:  # an empty --out left behind by a run that graded nothing (exit 4)
+            with contextlib.suppress(OSError):
+                out.rmdir()
         return int(ExitCode.NO_INPUTS)
 
     run_state.total = len(files)
