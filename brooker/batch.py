@@ -88,7 +88,7 @@ from brooker.errors import (
     output_error,
     path_named,
 )
-from brooker.image_io import image_kind
+from brooker.image_io import SUFFIX_KINDS, image_kind
 from brooker.models import ErrorInfo, GradingResult, Status
 from brooker.paths import open_regular, require_text_path
 from brooker.safe_text import term
@@ -230,7 +230,7 @@ def _dicom_head(head: bytes) -> bool:
 #: a text file, a film whose ``DICM`` marker was overwritten), not a silent skip. Folders are
 #: still searched by content (archives hold DICOM files with no extension, and readme files,
 #: indexes, reports beside them): the name only keeps a damaged film from disappearing.
-IMAGE_SUFFIXES: Final = (".dcm", ".dicom", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
+IMAGE_SUFFIXES: Final = (".dcm", ".dicom", *SUFFIX_KINDS)
 
 #: The first bytes of an AppleDouble file (``._NAME``: the resource fork and attributes that
 #: macOS writes beside every file it copies to a FAT, exFAT or network volume).
@@ -1412,9 +1412,10 @@ def not_written_here(path: str | os.PathLike[str], results: bool = False) -> str
     """Why ``path``, a file a run (or ``brooker report``) replaces in its output folder, was
     not written by this tool: its results, its manifest or its review page read as this
     tool writes them (told by the file's name; with ``results``, a results file of any name,
-    as :func:`grade_many`'s ``results_file``). None when it was, or when there is nothing to
-    lose (no such file, an empty one, or not a regular file: a link is replaced, never what
-    it points to, and a folder fails to be written over, as an output error).
+    as :func:`grade_many`'s ``results_file``). A link is judged by the file it points to
+    (:func:`grade_many` appends through it). None when it was, or when there is nothing to
+    lose (no such file, an empty one, or not a regular file: a folder fails to be written
+    over, as an output error).
 
     A folder pointed to by ``--out`` may hold files of the same names that are someone's
     own (a dataset's ``manifest.json``, a ``results.jsonl`` of another tool): a run replaced
@@ -1435,7 +1436,7 @@ def not_written_here(path: str | os.PathLike[str], results: bool = False) -> str
         return None
     what, head = kinds[0]
     try:
-        if not stat.S_ISREG(os.lstat(path).st_mode):
+        if not stat.S_ISREG(os.stat(path).st_mode):  # through a link: its file's content
             return None
         with open(path, "rb") as fh:
             start = fh.read(1 << 16)

@@ -618,8 +618,8 @@ def _load(
     display = None if colour else _display_mapping(ds, mono1, k_invert, voi_lowest, caveats)
     if display is not None and not _display_shows(display, pixels, unpadded):
         caveats.append(
-            f"{_DISPLAY_SAID[display.source]} show the whole image as one grey (its pixels "
-            "lie outside them): the overlay is shown through a 0.5-99.5 % percentile window "
+            f"{_DISPLAY_SAID[display.source]} the whole image as one grey (its pixels lie "
+            "outside it): the overlay is shown through a 0.5-99.5 % percentile window "
             "instead (display only; grading does not use it)"
         )
         display = None
@@ -853,21 +853,11 @@ def _check_not_dicomdir(ds: Dataset, where: str) -> None:
         )
 
 
-#: Image files' names, for the message of a file so named that is not one.
-_IMAGE_SUFFIXES: Final = {
-    ".png": "PNG",
-    ".jpg": "JPEG",
-    ".jpeg": "JPEG",
-    ".tif": "TIFF",
-    ".tiff": "TIFF",
-}
-
-
 def _check_not_garbage(ds: Dataset, has_magic: bool, where: str) -> None:
     if _known_tags(ds):
         return
     if not has_magic:
-        named = _IMAGE_SUFFIXES.get(os.path.splitext(where)[1].lower())
+        named = image_io.SUFFIX_KINDS.get(os.path.splitext(where)[1].lower())
         if named is not None:  # "not a DICOM file" left a reader of x.png puzzled
             raise NotDicomError(
                 f"neither a {named} image (as its name says: it does not begin as one does) "
@@ -1777,8 +1767,9 @@ def _display_mapping(
 
 #: The file's display mapping, named in a caveat (:func:`_display_shows`).
 _DISPLAY_SAID: Final = {
-    "voi_window": "the file's (0028,1050) Window Center and (0028,1051) Window Width",
-    "voi_lut": f"the file's {_VOI_LUT}",
+    "voi_window": "the file's window ((0028,1050) Window Center, (0028,1051) Window Width) "
+    "shows",
+    "voi_lut": f"the file's {_VOI_LUT} shows",
 }
 
 
@@ -1793,7 +1784,10 @@ def _display_shows(
     for other pixel values) drew the overlay all white or all black, with no caveat."""
     px = pixels if box is None else pixels[box[0] : box[2], box[1] : box[3]]
     step = max(1, int(math.sqrt(px.size / 250_000)))
-    shown = display.apply(px[::step, ::step])
+    sample = px[::step, ::step]
+    if sample.size == 0 or float(sample.min()) == float(sample.max()):
+        return True  # one grey whatever the window: not the header's fault
+    shown = display.apply(sample)
     on_ramp = np.count_nonzero((shown > 0.01) & (shown < 0.99))
     return bool(on_ramp >= 0.01 * shown.size)
 
@@ -2407,7 +2401,7 @@ def _decoder_detail(exc: BaseException) -> str:
     """
     text = " ".join(str(exc).split())
     text = _PLUGIN_PREFIX.sub("", text)  # identifiers are redacted from the whole message
-    if isinstance(exc, AttributeError | TypeError | NameError) or _PLUGIN_BUG.search(text):
+    if isinstance(exc, AttributeError | NameError) or _PLUGIN_BUG.search(text):
         return "failed inside the plugin, saying nothing of the data"
     return text[:117] + "..." if len(text) > 120 else (text or type(exc).__name__)
 

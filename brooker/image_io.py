@@ -73,6 +73,17 @@ ASSUMED_SIDES_CAVEAT: Final = (
 )
 
 
+#: The image files' names, by kind: a file so named that is none of them is told so
+#: (:mod:`brooker.dicom_io`), and a folder's file so named is an input (:mod:`brooker.batch`).
+SUFFIX_KINDS: Final = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+}
+
+
 def image_kind(path: str | os.PathLike[str]) -> str | None:
     """``"png"``, ``"jpeg"`` or ``"tiff"`` from the file's first bytes; None otherwise.
 

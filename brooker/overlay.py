@@ -400,21 +400,23 @@ class _Canvas:
     def hidden(self, box: tuple[float, float, float, float]) -> float:
         """How much of the film a label at ``box`` would hide of what is written on it: where
         the box lies mostly on the dark of air or an unexposed border (its median grey as
-        shown under :data:`LABEL_DARK`), four times the share of its pixels on a sharp edge
-        (a lead side marker, burned-in text), so that a label moves off a few such pixels
-        before it lies over a guide line; 0 over the body, where the corner is the place a
-        reader looks for it. A hip's label in the film's corner covered the film's own "R"
-        marker, by which a reader checks the side."""
+        shown under :data:`LABEL_DARK`), eight times the share of its pixels on sharp edges
+        running both ways, the fewer of the two (a lead side marker, burned-in text; not a
+        straight edge across the corner), so that a label moves off a few such pixels before
+        it lies over a guide line; 0 over the body, where the corner is the place a reader
+        looks for it. A hip's label in the film's corner covered the film's own "R" marker,
+        by which a reader checks the side."""
         x0, y0, x1, y1 = box
         xi0, yi0 = max(0, round(x0)), max(0, round(y0))
         xi1, yi1 = min(self.w, round(x1)), min(self.h, round(y1))
         g = self.gray[yi0:yi1, xi0:xi1]
-        if g.shape[0] < 2 or g.shape[1] < 2:
+        if g.shape[0] < 2 or g.shape[1] < 2 or float(np.median(g)) >= LABEL_DARK:
             return 0.0
-        edge = np.abs(np.diff(g, axis=0))[:, :-1] + np.abs(np.diff(g, axis=1))[:-1, :]
-        if float(np.median(g)) >= LABEL_DARK:
-            return 0.0
-        return 4.0 * float(np.count_nonzero(edge > LABEL_EDGE_STEP)) / edge.size
+        # a letter has edges both ways; a straight skin line or a collimator's edge across
+        # the corner runs one way only, and is no reason to move off the corner
+        across = np.count_nonzero(np.abs(np.diff(g, axis=1)) > LABEL_EDGE_STEP)
+        down = np.count_nonzero(np.abs(np.diff(g, axis=0)) > LABEL_EDGE_STEP)
+        return 8.0 * min(across, down) / g.size
 
     # primitives ----------------------------------------------------------------------------
     def text(
@@ -681,13 +683,14 @@ def _draw_hip_label(
     top, bottom = margin, canvas.h - margin - bh
     # the hip's side is decided by image_side; vertically prefer the far end from the joint
     ys = [top, bottom] if hy >= canvas.h / 2.0 else [bottom, top]
-    cands = [(x_out, ys[0]), (x_out, ys[1]), (x_in, ys[0]), (x_in, ys[1])]
+    cands = [(x_out, ys[0]), (x_out, ys[1])]
     # then along the edges from the corner, towards the middle, by a third of the label: off
-    # a side marker or a line of text that lies in the corner
+    # a side marker or a line of text that lies in the corner; then nearer the hip
     step = (1.0 if outer_left else -1.0) * bw / 3.0
     slid = [x_out + k * step for k in range(1, 4)]
     slid = [x for x in slid if (x + bw <= canvas.w / 2.0 if outer_left else x >= canvas.w / 2.0)]
     cands += [(x, y) for x in slid for y in ys]
+    cands += [(x_in, ys[0]), (x_in, ys[1])]
     x, y = _place(canvas, (bw, bh), cands, film=True)
     _write_hip_label(canvas, (x, y, bw, bh), letter, lines, (pad, gap_x, line_h, lw_, lh_))
 
@@ -715,9 +718,12 @@ def _quarter_label_corner(
     y_in = min(y_in, canvas.h / 2.0 - bh) if outer_top else max(y_in, canvas.h / 2.0)
     left, right = margin, canvas.w - margin - bw
     xs = [left, right] if hx >= canvas.w / 2.0 else [right, left]
-    cands = [(xs[0], y_out), (xs[1], y_out), (xs[0], y_in), (xs[1], y_in)]
+    cands = [(xs[0], y_out), (xs[1], y_out)]
     step = (1.0 if outer_top else -1.0) * bh  # along the edges, towards the middle
-    cands += [(x, y_out + k * step) for k in range(1, 4) for x in xs]
+    slid = [y_out + k * step for k in range(1, 4)]
+    slid = [y for y in slid if (y + bh <= canvas.h / 2.0 if outer_top else y >= canvas.h / 2.0)]
+    cands += [(x, y) for y in slid for x in xs]
+    cands += [(xs[0], y_in), (xs[1], y_in)]
     return _place(canvas, (bw, bh), cands, film=True)
 
 

@@ -403,9 +403,24 @@ def _count_table(counter: Mapping[str, int], *, limit: int | None = None) -> str
 #: a DICOM tag such as (0020,0020), matched first, names the attribute and is kept.
 # A minus belongs to its number ("score -1.6" and "score 2.0" are one kind of caveat) unless a
 # letter or digit comes before it ("T-1", "0.5-1.0" keep theirs).
+# A Brooker class in Roman numerals after "grades" (a hip graded about five centres: "this
+# hip grades 0 to IV") is a figure too, as its Arabic digit was.
 _NUMBER = re.compile(
     r"(\([0-9A-Fa-f]{4},[0-9A-Fa-f]{4}\))|(?:(?<![A-Za-z0-9])-)?\d+(?:\.\d+)?"
+    r"|(?:(?<=grades )|(?<=grades 0 to )|(?<=grades I to )|(?<=grades II to )"
+    r"|(?<=grades III to ))(?:IV|III|II|I)\b"
 )
+#: The value of a Brooker class written in Roman numerals, as a figure.
+_ROMAN = {"I": 1.0, "II": 2.0, "III": 3.0, "IV": 4.0}
+
+
+def _value(figure: str) -> float:
+    """A figure of a caveat (:func:`caveat_figures`) as a number, to order its values by.
+
+    >>> [_value(f) for f in ("0", "II", "-1.6")]
+    [0.0, 2.0, -1.6]
+    """
+    return _ROMAN.get(figure) or float(figure)
 
 
 def caveat_kind(text: str) -> str:
@@ -420,6 +435,9 @@ def caveat_kind(text: str) -> str:
     True
     >>> caveat_kind("range 0.5-1.0 mm")
     'range N-N mm'
+    >>> caveat_kind("this hip grades 0 to IV: the lowest") == caveat_kind("this hip grades II "
+    ...     "to III: the lowest")
+    True
     """
     return _NUMBER.sub(lambda m: m.group(1) or "N", text)
 
@@ -470,13 +488,13 @@ class _Kinds:
             self._seen[key] = (first, None)
             return
         for i, (n, (lo, hi)) in enumerate(zip(numbers, spans, strict=True)):
-            spans[i] = (min(lo, n, key=float), max(hi, n, key=float))
+            spans[i] = (min(lo, n, key=_value), max(hi, n, key=_value))
 
     def _name(self, key: str) -> str:
         first, spans = self._seen[key]
         if spans is None:
             return key
-        shown = [lo if float(lo) == float(hi) else f"{lo} to {hi}" for lo, hi in spans]
+        shown = [lo if _value(lo) == _value(hi) else f"{lo} to {hi}" for lo, hi in spans]
         return with_figures(first, shown.__getitem__)
 
     def named(self) -> dict[str, int]:

@@ -644,7 +644,7 @@ def test_a_window_the_pixels_all_lie_outside_is_not_used(
         monochrome1=mono1, extra=((0x00281050, "DS", centre), (0x00281051, "DS", width))
     )
     rad = load_radiograph(_write(tmp_path, variant))
-    notes = [c for c in rad.caveats if "show the whole image as one grey" in c]
+    notes = [c for c in rad.caveats if "the whole image as one grey" in c]
     assert (rad.display is not None) is kept
     if kept:
         assert rad.display is not None
@@ -652,15 +652,52 @@ def test_a_window_the_pixels_all_lie_outside_is_not_used(
         assert not notes
     else:
         (said,) = notes
-        assert said.startswith("the file's (0028,1050) Window Center and (0028,1051) Window")
+        assert said.startswith(
+            "the file's window ((0028,1050) Window Center, (0028,1051) Window Width) shows the "
+            "whole image as one grey (its pixels lie outside it)"
+        )
         assert "percentile window instead" in said
+
+
+def test_a_film_of_one_grey_keeps_its_window() -> None:
+    """One grey whatever the window: no caveat blaming the header (a review found a constant
+    film inside its window told that its pixels lie outside it)."""
+    from brooker.dicom_io import _display_shows
+    from brooker.models import DisplayMapping
+
+    window = DisplayMapping(np.array([1000.0, 2000.0]), np.array([0.0, 1.0]), "voi_window")
+    assert _display_shows(window, np.full((50, 60), 1995.0, np.float32), None)
+    assert _display_shows(window, np.zeros((0, 0), np.float32), None)
+    assert not _display_shows(window, np.arange(3000.0, 6000.0).reshape(50, 60), None)
+    assert _display_shows(window, np.arange(0.0, 3000.0).reshape(50, 60), None)
+
+
+@pytest.mark.parametrize(
+    ("said", "shown"),
+    [
+        ("gdcm: 'NoneType' object has no attribute 'encode'", "failed inside the plugin"),
+        ("pylibjpeg: decode() got an unexpected keyword argument 'x'", "failed inside the plugin"),
+        ("pylibjpeg: Error decoding the J2K data: failed to decode image", "Error decoding the"),
+        ("pillow: broken data stream when reading image file", "broken data stream"),
+    ],
+)
+def test_a_decoder_plugins_own_python_error_is_not_quoted(said: str, shown: str) -> None:
+    """A Python error in a plugin's code says nothing of the file; a decoder's own complaint
+    about the data is quoted as it was."""
+    from brooker.dicom_io import _decoder_detail
+
+    wrapped = RuntimeError(
+        f"Unable to decode as exceptions were raised by all available plugins:\n  {said}"
+    )
+    assert _decoder_detail(wrapped).startswith(shown)
+    assert _decoder_detail(TypeError("unsupported bits")) == "unsupported bits"
 
 
 def test_a_voi_lut_the_pixels_all_lie_outside_is_not_used(tmp_path: Path) -> None:
     seq = _voi_lut_item([256, 60000, 16], list(range(0, 65536, 256)))  # from 60000 up
     rad = load_radiograph(_write(tmp_path, DicomVariant(extra=((0x00283010, "SQ", seq),))))
     assert rad.display is None
-    assert [c for c in rad.caveats if c.startswith("the file's (0028,3010) VOI LUT Sequence")]
+    assert [c for c in rad.caveats if c.startswith("the file's (0028,3010) VOI LUT Sequence shows")]
 
 
 def test_voi_lut_entries_above_the_declared_bits_are_clipped_with_a_caveat(

@@ -144,10 +144,28 @@ def test_what_tells_a_file_brooker_wrote(tmp_path: Path) -> None:
     for name, (text, why) in cases.items():
         (tmp_path / name).write_text(text)
         assert batch.not_written_here(tmp_path / name) == why, name
-    # a link is replaced, never what it points to; a folder fails as an output error
+    # a link is judged by its file (grade_many appended through it to someone's CSV); a
+    # folder fails as an output error
     (tmp_path / "elsewhere.json").write_text("{}")
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "manifest.json").symlink_to(tmp_path / "elsewhere.json")
-    assert batch.not_written_here(tmp_path / "d" / "manifest.json") is None
-    (tmp_path / "d" / "results.jsonl").mkdir()
+    assert batch.not_written_here(tmp_path / "d" / "manifest.json") == (
+        "it is not a brooker run manifest"
+    )
+    (tmp_path / "d" / "results.jsonl").symlink_to(tmp_path / "results.shard-1-of-2.jsonl")
     assert batch.not_written_here(tmp_path / "d" / "results.jsonl") is None
+    (tmp_path / "e").mkdir()
+    (tmp_path / "e" / "results.jsonl").mkdir()
+    assert batch.not_written_here(tmp_path / "e" / "results.jsonl") is None
+
+
+def test_grade_many_never_appends_through_a_link_to_someone_elses_file(
+    tmp_path: Path, film: Path
+) -> None:
+    theirs = tmp_path / "theirs.csv"
+    theirs.write_text(FOREIGN["results.jsonl"])
+    link = tmp_path / "results.jsonl"
+    link.symlink_to(theirs)
+    with pytest.raises(ConfigError, match="its lines are not brooker records"):
+        list(batch.grade_many([film], workers=0, results_file=link, grade_fn=fake_grade))
+    assert theirs.read_text() == FOREIGN["results.jsonl"]

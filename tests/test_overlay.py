@@ -1217,15 +1217,27 @@ def test_borderline_label_shows_the_uncertainty_the_review_page_shows() -> None:
     assert "borderline ±0.5 mm" in texts
 
 
-def _label_film(marker: bool) -> npt.NDArray[np.float32]:
-    """A film as shown: air (dark) at the edges, the body in the middle, and, with
-    ``marker``, a lead "R" marker (a bright block with a hole) in the top-left corner."""
+def _label_film(marker: bool, body_from: int = 150) -> npt.NDArray[np.float32]:
+    """A film as shown: air (dark) at the edges, the body in the middle from column
+    ``body_from``, and, with ``marker``, a lead "R" marker (a bright block with a hole) in
+    the top-left corner."""
     gray = np.full((ROWS, COLS), 0.08, np.float32)
-    gray[120:560, 150:650] = 0.6
+    gray[120:560, body_from:650] = 0.6
+    if body_from < 150:  # the body's straight edge runs across the corner, top to bottom
+        gray[:, body_from:650] = 0.6
     if marker:
         gray[14:54, 14:44] = 0.95
         gray[24:44, 24:34] = 0.08
     return gray
+
+
+def test_a_straight_edge_across_the_corner_does_not_move_a_hips_label() -> None:
+    """A skin line or a collimator's edge runs one way: no marker, the corner is kept (a
+    review found the label moved over the body above the hip for one such edge)."""
+    hip = HipResult(PatientSide.RIGHT, ImageSide.LEFT, BrookerGrade.NONE, (340.0, 250.0), False)
+    canvas = ov._Canvas(_label_film(False, body_from=90), 16)
+    ov._draw_hip_label(canvas, hip, ov._View(0, 0, ROWS, COLS, ROWS, COLS))
+    assert canvas.occupied[10:20, 10:20].all()
 
 
 @pytest.mark.parametrize("marker", [False, True])
