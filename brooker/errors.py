@@ -140,7 +140,11 @@ class SizeMismatchError(BrookerError):
 
 
 class MissingSpacingError(BrookerError):
-    """No physical pixel spacing in the file and none given by the user."""
+    """No physical pixel spacing in the file and none given by the user: give it
+    (``AnalysisConfig(pixel_spacing=(row_mm, col_mm))``), calibrate it from an object of known
+    size on the film (``ball_mm``, ``head_mm``) or estimate it from the native femoral heads
+    (``estimate_spacing=True``, a wide uncertainty); on the command line the options of the
+    same names."""
 
     code = "missing_spacing"
 

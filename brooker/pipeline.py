@@ -285,15 +285,10 @@ def _analyze_upright(radiograph: Radiograph, config: AnalysisConfig) -> GradingR
             if radiograph.meta.transfer_syntax_uid == ""
             else no_spacing_tags(None if inputs is None else inputs.tags)
         )
-        # read on the command line and from Python: the flags, then the AnalysisConfig fields
+        # what is wrong only: the command line adds how to mend it with its options
+        # (brooker.cli.hints), the error's docstring and the README the AnalysisConfig fields
         raise MissingSpacingError(
-            f"no physical pixel spacing: {what}, so no gap can be measured; give the spacing "
-            "(--pixel-spacing ROW,COL), calibrate it from an object of known size on the film "
-            "(--ball-mm D for a calibration ball, --head-mm D for prosthetic heads), or "
-            "estimate it from the native femoral heads (--estimate-spacing, wide uncertainty); "
-            "from Python, the AnalysisConfig fields of the same names: "
-            "pixel_spacing=(ROW, COL), ball_mm=D, head_mm=D or estimate_spacing=True",
-            meta.path,
+            f"no physical pixel spacing: {what}, so no gap can be measured", meta.path
         )
     common = {
         "file": meta.path,

@@ -328,6 +328,11 @@ def test_no_inputs_exit_4(fake_engine: None, tmp_path: Path, content: str | None
     (tmp_path / "mine").mkdir()
     assert run(d, "--out", tmp_path / "mine").exit_code == 4
     assert (tmp_path / "mine").is_dir()
+    # nor the folders made above it, nor the --csv file's (a review found them left)
+    deep, table = tmp_path / "a" / "b" / "c", tmp_path / "mine" / "t" / "u" / "x.csv"
+    assert run(d, "--out", deep, "--csv", table).exit_code == 4
+    assert not (tmp_path / "a").exists()
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == []
 
 
 def _unboxed(text: str) -> str:
@@ -674,15 +679,40 @@ def test_csv_into_a_fifo_is_written_through_not_replaced(
     assert got[0].decode("utf-8-sig").startswith(",".join(batch.CSV_COLUMNS))
 
 
-def test_csv_that_is_another_shards_input_is_refused(
+def test_csv_that_is_another_shards_input_is_never_written(
     fake_engine: None, good_tree: Path, tmp_path: Path
 ):
+    """Refused while a shard wrote its CSV to the name given; now the shard's own name (the
+    next test): the input is not touched either way."""
     other = str(sorted(good_tree.rglob("IM0001"))[0])
     this_shard = 1 - batch.shard_of(other, 2)  # the run is the other shard's
     before = Path(other).read_bytes()
     r = run(good_tree, "--out", tmp_path / "o", "--shard", f"{this_shard}/2", "--csv", other)
-    assert r.exit_code == 2, r.output
+    assert r.exit_code == 0, r.output
     assert Path(other).read_bytes() == before
+    assert Path(other).with_name(f"IM0001.shard-{this_shard}-of-2").is_file()
+
+
+def test_each_shard_writes_its_own_csv(fake_engine: None, good_tree: Path, tmp_path: Path):
+    """A job array given one command line with --csv: every shard replaced the one file, and
+    the last shard's rows alone were left (audit of 2026-12-07). Each shard's CSV is named
+    as its results are, and together they hold every film."""
+    out, table = tmp_path / "o", tmp_path / "t" / "grades.csv"
+    rows = []
+    for i in range(3):
+        r = run(good_tree, "--out", out, "--shard", f"{i}/3", "--csv", table)
+        assert r.exit_code == 0, r.output
+        own = table.with_name(f"grades.shard-{i}-of-3.csv")
+        assert _squeezed(f"--csv with --shard {i}/3: this shard's rows go to {own}") in (
+            _squeezed(r.stderr)
+        )
+        assert json.loads((out / f"manifest.shard-{i}-of-3.json").read_text())["options"][
+            "csv"
+        ] == str(own)
+        with open(own, encoding="utf-8-sig", newline="") as fh:
+            rows += list(csv.DictReader(fh))
+    assert not table.exists()
+    assert sorted({r["file"] for r in rows}) == sorted(str(p) for p in good_tree.rglob("IM0001"))
 
 
 def test_csv_through_a_link_into_a_folder_that_cannot_be_made_fails_before_any_work(
@@ -2716,7 +2746,7 @@ def test_a_shard_none_of_the_inputs_falls_in_is_done_not_missing_inputs(
     manifest = json.loads((out / f"manifest.{other}.json").read_text())
     assert manifest["state"] == "complete"
     assert manifest["inputs"]["files"] == 0
-    assert (out / "e.csv").read_text(encoding="utf-8-sig").startswith("file,")
+    assert (out / f"e.{other}.csv").read_text(encoding="utf-8-sig").startswith("file,")
     r = run(film, "--out", out, "--json", "--shard", f"{mine}/2")
     assert r.exit_code == 0, r.output
     assert [x["file"] for x in json_lines(r.stdout)] == [str(film)]

@@ -509,6 +509,13 @@ def _print_summary(
     if rest:
         tail = f"  and {_not_listed(rest)}; every file's reason is in {results}"
         console.print(plain(tail, style="yellow"), soft_wrap=True)
+    from brooker.cli.hints import record_hint
+
+    # how to mend them with the command's own options, once per kind of error (the library's
+    # message says what is wrong only)
+    hints = dict.fromkeys(h for r in failed if (h := record_hint(r)) is not None)
+    for hint in hints:
+        console.print(plain(f"hint: {hint}", style="yellow"), soft_wrap=True)
 
 
 #: Files not graded that the summary lists one by one; over this many it lists
@@ -970,6 +977,8 @@ def grade(
             raise typer.BadParameter(str(exc), param_hint="--shard") from None
     if dask_scheduler is not None and resume:
         raise typer.BadParameter("not supported with --dask-scheduler", param_hint="--resume")
+    if shard_ix is not None and csv_file is not None:
+        csv_file = _shard_csv(csv_file, shard_ix, err_console, quiet)
     config = analysis_config(
         spacing=spacing,
         magnification=magnification,
@@ -1263,6 +1272,38 @@ def _log_internal(out: Path) -> str | None:
         return None
 
 
+def _shard_csv(
+    csv_file: Path, shard: tuple[int, int], console: Console, quiet: bool
+) -> Path:
+    """The ``--csv`` of shard ``shard``: named as its results are (``grades.csv`` ->
+    ``grades.shard-I-of-N.csv``), so that the shards of a job array, given one command line,
+    do not each replace the one file (the last shard's rows alone were left). A stream (a
+    descriptor, a FIFO) is written as it is. Said on stderr unless ``quiet``."""
+    from brooker.atomic import is_stream
+    from brooker.batch import shard_suffix
+
+    if str(csv_file) == "-" or is_stream(csv_file):
+        return csv_file
+    own = csv_file.with_name(f"{csv_file.stem}{shard_suffix(shard)}{csv_file.suffix}")
+    if not quiet:
+        console.print(
+            plain(f"--csv with --shard {shard[0]}/{shard[1]}: this shard's rows go to {own}"),
+            soft_wrap=True,
+        )
+    return own
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and the folders above it that do not exist yet, deepest first: what
+    creating it makes."""
+    made = []
+    for f in (folder, *folder.parents):
+        if os.path.lexists(f):
+            break
+        made.append(f)
+    return made
+
+
 def _check_outputs(out: Path, csv_file: Path | None, results_path: Path, resume: bool) -> None:
     """Make sure every output can be written before any work (exit 5 otherwise).
 
@@ -1434,7 +1475,7 @@ def _run(
     run_state: _RunState | None = None,
 ) -> int:
     from brooker import batch
-    from brooker.atomic import atomic_write_bytes
+    from brooker.atomic import atomic_write_bytes, is_stream
     from brooker.errors import ConfigError, OutputError, output_error
     from brooker.models import ExitCode
 
@@ -1444,7 +1485,11 @@ def _run(
     suffix = batch.shard_suffix(shard)
     results_path = out / f"results{suffix}.jsonl"
     manifest_path = out / f"manifest{suffix}.json"
-    made_out = not out.exists()  # made here: taken away again if nothing is found to grade
+    # the folders the checks make (--out and any missing above it, the --csv file's): taken
+    # away again, when empty, if nothing is found to grade
+    made = _missing_folders(out)
+    if csv_file is not None and not is_stream(csv_file):
+        made = _missing_folders(Path(os.path.realpath(csv_file)).parent) + made
     _check_outputs(out, csv_file, results_path, resume)
     # a folder holding someone's own manifest.json or results.jsonl (a dataset's): the run
     # replaced them without a word. Refused before anything is written (exit 2)
@@ -1530,9 +1575,11 @@ def _run(
         _print_dicomdirs(err_console, found.skipped_dicomdir)
         _print_run_folders(err_console, found.run_folders)
         _print_special(err_console, found.skipped_special)
-        if made_out:  # an empty --out left behind by a run that graded nothing (exit 4)
-            with contextlib.suppress(OSError):
-                out.rmdir()
+        for folder in made:  # deepest first; one not empty (or not ours) stops it
+            try:
+                folder.rmdir()
+            except OSError:
+                break
         return int(ExitCode.NO_INPUTS)
 
     run_state.total = len(files)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from brooker.cli import app, note_bug
+from brooker.cli.hints import error_hint
 from brooker.cli.options import analysis_config, parse_spacing, path_parser
 from brooker.cli.terminal import console as make_console
 from brooker.cli.terminal import plain, term
@@ -26,59 +27,6 @@ from brooker.cli.terminal import plain, term
 if TYPE_CHECKING:
     from brooker.errors import BrookerError
     from brooker.models import Radiograph
-
-#: Hints added at the command line, by error code (the library messages carry no CLI advice).
-_HINTS = {
-    "missing_spacing": "pass --pixel-spacing ROW,COL (mm at the patient), or calibrate with "
-    "--ball-mm D or --head-mm D, or --estimate-spacing (rough)",
-    "calibration_object_not_found": "check the film: is the object wholly on it? or pass "
-    "--pixel-spacing ROW,COL",
-    "calibration_ambiguous": "pass --pixel-spacing ROW,COL, or crop the film to one ball",
-    "invalid_spacing": "pass --pixel-spacing ROW,COL (mm at the patient) to override it",
-    "unsupported_pixel_data": "decompress the file with another tool (e.g. gdcmconv --raw) "
-    "and try again",
-    "truncated_pixel_data": "the file looks cut short: copy it again from the archive",
-    "not_a_radiograph": "brooker reads projection radiographs only: an X-ray film of the hip or "
-    "pelvis",
-    "multi_frame": "export the single frame to grade as its own file",
-    "implausible_spacing": "if the file's spacing is wrong, pass --pixel-spacing ROW,COL (mm at "
-    "the patient)",
-    "implausible_pixel_values": "the header does not describe the pixels: export the film again "
-    "from the archive",
-    "not_a_regular_file": "give a regular file (FIFOs and devices are never read)",
-}
-#: The hint for pixels stored in a form no radiograph takes (a 1-bit bitmap, floating-point
-#: values: :class:`~brooker.errors.UnsupportedPixelFormatError`), which the DICOM hint of
-#: ``unsupported_pixel_data``, a decompression, does not mend.
-_PIXEL_FORMAT_HINT = (
-    "no converter (gdcmconv included) turns a bitmap or floating-point pixels into a "
-    "radiograph: export the original film (integer greyscale) from the archive"
-)
-#: Hints for an image file (PNG, JPEG, TIFF) where the DICOM one does not apply, by error code.
-_IMAGE_HINTS = {
-    "unsupported_pixel_data": "convert the image with another tool to a greyscale PNG or TIFF "
-    "of 8 or 16 bits and try again",
-}
-
-
-def _hint(err: BrookerError, path: str) -> str | None:
-    """The hint for ``err`` on ``path``: a TIFF's unusual pixels are not mended by a DICOM
-    tool, nor is a DICOM file's bitmap or floating-point pixels by decompressing them."""
-    from brooker.errors import BrookerError, UnsupportedPixelFormatError
-
-    if isinstance(err, UnsupportedPixelFormatError):
-        return _PIXEL_FORMAT_HINT
-    code = err.code
-    if code in _IMAGE_HINTS:
-        from brooker.image_io import image_kind
-
-        try:
-            if image_kind(path) is not None:
-                return _IMAGE_HINTS[code]
-        except (BrookerError, OSError):
-            pass
-    return _HINTS.get(code)
-
 
 def _check_magnification(value: float | None) -> float | None:
     if value is None:
@@ -371,7 +319,7 @@ def inspect_command(
     except BrookerError as err:
         if err.path is None:
             err.path = path
-        hint = _hint(err, path)
+        hint = error_hint(err, path)
         typer.echo(term(f"error: {err.message} [{err.code}]"), err=True)
         if hint:
             typer.echo(f"hint: {hint}", err=True)

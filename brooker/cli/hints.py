@@ -1,0 +1,76 @@
+"""What the command line adds to an error: how to mend it with its own options.
+
+The library's messages say what is wrong, in which file and which tag, and the command line
+adds the hint, as the project's design guide has it; the commands add a ``hint:`` line from
+here, by the error's code: ``inspect`` after its error line, ``grade`` once per code under its
+list of the files not graded.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from brooker.errors import BrookerError
+
+#: Hints added at the command line, by error code (the library messages carry no CLI advice).
+HINTS = {
+    "missing_spacing": "pass --pixel-spacing ROW,COL (mm at the patient), or calibrate with "
+    "--ball-mm D or --head-mm D, or --estimate-spacing (rough)",
+    "calibration_object_not_found": "check the film: is the object wholly on it? or pass "
+    "--pixel-spacing ROW,COL",
+    "calibration_ambiguous": "pass --pixel-spacing ROW,COL, or crop the film to one ball",
+    "invalid_spacing": "pass --pixel-spacing ROW,COL (mm at the patient) to override it",
+    "unsupported_pixel_data": "decompress the file with another tool (e.g. gdcmconv --raw) "
+    "and try again",
+    "truncated_pixel_data": "the file looks cut short: copy it again from the archive",
+    "not_a_radiograph": "brooker reads projection radiographs only: an X-ray film of the hip or "
+    "pelvis",
+    "multi_frame": "export the single frame to grade as its own file",
+    "implausible_spacing": "if the file's spacing is wrong, pass --pixel-spacing ROW,COL (mm at "
+    "the patient)",
+    "implausible_pixel_values": "the header does not describe the pixels: export the film again "
+    "from the archive",
+    "not_a_regular_file": "give a regular file (FIFOs and devices are never read)",
+}
+#: The hint for pixels stored in a form no radiograph takes (a 1-bit bitmap, floating-point
+#: values: :class:`~brooker.errors.UnsupportedPixelFormatError`), which the DICOM hint of
+#: ``unsupported_pixel_data``, a decompression, does not mend.
+PIXEL_FORMAT_HINT = (
+    "no converter (gdcmconv included) turns a bitmap or floating-point pixels into a "
+    "radiograph: export the original film (integer greyscale) from the archive"
+)
+#: Hints for an image file (PNG, JPEG, TIFF) where the DICOM one does not apply, by error code.
+IMAGE_HINTS = {
+    "unsupported_pixel_data": "convert the image with another tool to a greyscale PNG or TIFF "
+    "of 8 or 16 bits and try again",
+}
+
+
+def error_hint(err: BrookerError, path: str) -> str | None:
+    """The hint for ``err`` on ``path``: a TIFF's unusual pixels are not mended by a DICOM
+    tool, nor is a DICOM file's bitmap or floating-point pixels by decompressing them."""
+    from brooker.errors import BrookerError, UnsupportedPixelFormatError
+
+    if isinstance(err, UnsupportedPixelFormatError):
+        return PIXEL_FORMAT_HINT
+    code = err.code
+    if code in IMAGE_HINTS:
+        from brooker.image_io import image_kind
+
+        try:
+            if image_kind(path) is not None:
+                return IMAGE_HINTS[code]
+        except (BrookerError, OSError):
+            pass
+    return HINTS.get(code)
+
+
+def record_hint(rec: dict[str, Any]) -> str | None:
+    """The hint for an error record of ``grade`` (by its code alone: an
+    ``unsupported_pixel_data`` record gets none, since a bitmap or floating-point film, which
+    no conversion mends, has that code too)."""
+    code = (rec.get("error") or {}).get("code")
+    if not isinstance(code, str) or code == "unsupported_pixel_data":
+        return None
+    return HINTS.get(code)
