@@ -15,7 +15,7 @@ import numpy as np
 
 from brooker.errors import ConfigError
 from brooker.models import FrozenMapping, SpacingSource
-from brooker.units import BROOKER_GAP_THRESHOLD_MM, MAX_MEGAPIXELS
+from brooker.units import BROOKER_GAP_THRESHOLD_MM, MAX_MEGAPIXELS, PLAUSIBLE_SPACING_MM
 
 #: The files of a folder of judges (``AnalysisConfig.judges``, :mod:`brooker.ho_pixels`), as
 #: ``benchmarks/train_ho_pixels.py`` writes them; the shipped ones are in the package's
@@ -236,6 +236,14 @@ class AnalysisConfig:
             ps = _numbers(self, "pixel_spacing", 2, what)
             if not all(v > 0 for v in ps):
                 raise ConfigError(f"pixel_spacing must be {what}, got {ps!r}")
+            # as the command line's --pixel-spacing: a spacing typed in micrometres, or in
+            # centimetres, failed only as each film was graded (every record an error)
+            lo, hi = PLAUSIBLE_SPACING_MM
+            if not all(lo <= v <= hi for v in ps):
+                raise ConfigError(
+                    f"pixel_spacing {ps[0]:g} x {ps[1]:g} mm is outside the plausible "
+                    f"{lo:g}-{hi:g} mm of a radiograph (mm at the patient: a unit error?)"
+                )
         if self.magnification is not None:
             lo, hi = MAGNIFICATION_RANGE
             _number(self, "magnification", lambda v: lo <= v <= hi, f"between {lo} and {hi}")

@@ -17,7 +17,13 @@ NAN, INF = float("nan"), float("inf")
 
 #: (option, bad values): each must give a ConfigError whose message names the option
 BAD: list[tuple[str, list[Any]]] = [
-    ("pixel_spacing", [0.1, "0.1,0.1", (0.1,), (0.1, -0.1), (NAN, 0.1), (True, True)]),
+    # micrometres (143) and centimetres (0.014) too, as the command line refuses them: a
+    # batch graded every film as an error (audit of 2026-12-07)
+    (
+        "pixel_spacing",
+        [0.1, "0.1,0.1", (0.1,), (0.1, -0.1), (NAN, 0.1), (True, True), (143.0, 143.0),
+         (0.1, 5.0), (0.014, 0.014)],
+    ),
     ("magnification", ["1.2", 0.0, 0.87, NAN, (1.2,)]),
     ("ball_mm", ["25", 0.0, NAN]),
     ("head_mm", ["32", 100.0, INF]),

@@ -375,10 +375,11 @@ def test_the_error_record_of_a_dicom_film_keeps_its_uid(
 
 
 def test_a_loaded_film_refused_by_the_configs_spacing_keeps_its_uid(tmp_path: Path) -> None:
-    path = _small_dicom(tmp_path, modality="DX")
+    # 1 mm is a plausible spacing (the config takes it), but makes this film 1.6 m tall
+    path = write_dicom(np.zeros((1600, 10), np.uint16), tmp_path / "s.dcm", DicomVariant())
     rad = load_radiograph(path)
     with pytest.raises(ImplausibleSpacingError) as info:
-        analyze(rad, AnalysisConfig(pixel_spacing=(3.0, 3.0)))
+        analyze(rad, AnalysisConfig(pixel_spacing=(1.0, 1.0)))
     assert info.value.sop_instance_uid == str(pydicom.dcmread(path).SOPInstanceUID)
 
 
