@@ -124,6 +124,15 @@ def test_kappa_interval_resamples_films() -> None:
     width = by_film.kappa_ci95[1] - by_film.kappa_ci95[0]
     assert width > by_hip.kappa_ci95[1] - by_hip.kappa_ci95[0]
     assert ag.agreement(pairs, films=films).kappa_ci95 == by_film.kappa_ci95  # fixed seed
+    # and whatever the rows' order: a CSV re-sorted in a spreadsheet gave another interval
+    # from the same ratings (audit of 2026-12-07)
+    import random
+
+    order = list(range(len(pairs)))
+    random.Random(5).shuffle(order)
+    shuffled = ag.agreement([pairs[k] for k in order], films=[films[k] for k in order])
+    assert shuffled.kappa_ci95 == by_film.kappa_ci95
+    assert ag.agreement([pairs[k] for k in order]).kappa_ci95 == by_hip.kappa_ci95
 
 
 def test_kappa_interval_edge_cases() -> None:
