@@ -166,6 +166,9 @@ class Agreement:
     resamples: int = 0
     duplicates: int = 0
     """Rows left out as repeats of a hip already counted (same file, side and classes)."""
+    tool_not_graded: int = 0
+    """Of ``skipped``, the hips the reader classed and the tool did not grade: what the tool
+    leaves to the reader, reported on its own (it was counted among the rows not reviewed)."""
 
     def __post_init__(self) -> None:
         if len(self.confusion) != 5 or any(len(r) != 5 for r in self.confusion):
@@ -181,6 +184,7 @@ class Agreement:
         return {
             "n": self.n,
             "skipped": self.skipped,
+            "tool_not_graded": self.tool_not_graded,
             "duplicates": self.duplicates,
             "classes": list(CLASSES),
             "confusion": {
@@ -283,12 +287,14 @@ def agreement(
     resamples: int = 2000,
     seed: int = 0,
     duplicates: int = 0,
+    tool_not_graded: int = 0,
 ) -> Agreement:
     """Agreement from ``(reader, tool)`` pairs of classes (grades 0-4 or ``0``-``IV``).
 
     ``films`` names the film of each pair (same order), the unit the kappa's bootstrap
     resamples; by default every pair is its own film. ``resamples=0`` skips the bootstrap.
-    ``skipped`` and ``duplicates`` (rows left out before, :class:`Ratings`) are only reported.
+    ``skipped``, ``tool_not_graded`` and ``duplicates`` (rows left out before,
+    :class:`Ratings`) are only reported.
 
     >>> a = agreement([("III", "III"), ("II", "III"), ("0", "0")])
     >>> a.accuracy.value, a.sensitivity_iii_iv.value, a.specificity_iii_iv.value
@@ -332,6 +338,7 @@ def agreement(
         films=len(clusters),
         resamples=resamples if ci is not None else 0,
         duplicates=duplicates,
+        tool_not_graded=tool_not_graded,
     )
 
 
@@ -365,6 +372,8 @@ class Ratings:
     films: tuple[str, ...]
     skipped: int
     duplicates: tuple[tuple[int, int], ...] = ()
+    tool_not_graded: int = 0
+    """Of ``skipped``, rows with a reader's class and no tool class (a hip not graded)."""
 
     def agreement(self, *, resamples: int = 2000, seed: int = 0) -> Agreement:
         """:func:`agreement` of these ratings, bootstrapped over their films."""
@@ -375,6 +384,7 @@ class Ratings:
             resamples=resamples,
             seed=seed,
             duplicates=len(self.duplicates),
+            tool_not_graded=self.tool_not_graded,
         )
 
 
@@ -403,7 +413,7 @@ def pairs_from_rows(
     """
     pairs: list[tuple[int, int]] = []
     films: list[str] = []
-    skipped = 0
+    skipped = not_graded = 0
     seen: dict[tuple[str, str], tuple[int, int, int]] = {}  # (film, side) -> line, reader, tool
     duplicates: list[tuple[int, int]] = []
     it = iter(rows)
@@ -431,6 +441,7 @@ def pairs_from_rows(
             raise AgreementInputError(f"{source}, line {line}: {exc}") from None
         if t is None or r is None:
             skipped += 1
+            not_graded += t is None and r is not None
             continue
         # blanks around a name are a spreadsheet's or an editor's, not the file's: " a.dcm" is
         # the film of "a.dcm" (blanks inside are kept)
@@ -452,7 +463,7 @@ def pairs_from_rows(
             seen[key] = (line, r, t)
         pairs.append((r, t))
         films.append(film or f"line {line}")
-    return Ratings(tuple(pairs), tuple(films), skipped, tuple(duplicates))
+    return Ratings(tuple(pairs), tuple(films), skipped, tuple(duplicates), not_graded)
 
 
 def _delimiter(text: str) -> str:

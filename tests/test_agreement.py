@@ -226,6 +226,23 @@ def test_cli_table_and_json(tmp_path: Path) -> None:
     assert rec["specificity_iii_iv"]["n"] == 1
 
 
+def test_hips_the_tool_did_not_grade_are_counted_apart(tmp_path: Path) -> None:
+    """A hip the reader classed and the tool did not grade was counted with the rows nobody
+    reviewed ("without both classes skipped"): what the tool leaves to the reader is said on
+    its own (audit of 2026-12-07)."""
+    path = _write(tmp_path / "review.csv", REVIEW + "d.dcm,1.5,left,,II,,\r\n")
+    runner = CliRunner()
+    res = runner.invoke(app, ["agreement", str(path)])
+    assert res.exit_code == 0, res.output
+    assert (
+        "4 hip(s) compared; 2 row(s) without both classes skipped (1 of them hips the reader "
+        "classed and the tool did not grade)"
+    ) in " ".join(res.stdout.split())
+    rec = json.loads(runner.invoke(app, ["agreement", str(path), "--json"]).stdout)
+    assert (rec["skipped"], rec["tool_not_graded"]) == (2, 1)
+    assert ag.read_ratings(path).tool_not_graded == 1
+
+
 def test_cli_exit_codes(tmp_path: Path) -> None:
     runner = CliRunner()
     empty = _write(tmp_path / "e.csv", "tool_class,reader_class\nII,\n")

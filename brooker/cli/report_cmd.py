@@ -139,6 +139,10 @@ def _print_agreement(console: Console, source: str, a: Agreement) -> None:
     from brooker.agreement import CLASSES
 
     skipped = f"; {a.skipped} row(s) without both classes skipped" if a.skipped else ""
+    if a.tool_not_graded:  # what the tool left to the reader, apart from rows not reviewed
+        skipped += (
+            f" ({a.tool_not_graded} of them hips the reader classed and the tool did not grade)"
+        )
     if a.duplicates:
         skipped += f"; {a.duplicates} repeated row(s) of a hip counted once"
     console.print(f"{term(source)}: {a.n} hip(s) compared{skipped}", soft_wrap=True)
