@@ -1575,8 +1575,8 @@ def _run_pool(
                     result = _failed(
                         path,
                         "timeout",
-                        f"grading took longer than the {timeout_s:g} s limit (--timeout); "
-                        "the worker was stopped",
+                        f"grading took longer than the {timeout_s:g} s limit (--timeout, "
+                        "timeout_s from Python); the worker was stopped",
                     )
                     replace_worker = True
                 if result is None:

@@ -613,7 +613,10 @@ def _calibrate(
         ):
             return _add_caveats(
                 radiograph,
-                [f"--estimate-spacing not used: the spacing comes from {prior.source.value}"],
+                [
+                    "the spacing estimate asked for (--estimate-spacing, estimate_spacing=True) "
+                    f"was not used: the spacing comes from {prior.source.value}"
+                ],
             )
         return radiograph
     return _add_caveats(

@@ -255,7 +255,11 @@ def test_tags_and_user_value_are_left_alone(film: dict) -> None:
     tags = load_calibrated(film["files"]["dicom_detector"], AnalysisConfig(estimate_spacing=True))
     assert tags.spacing is not None
     assert tags.spacing.source is SpacingSource.IMAGER_PIXEL_SPACING
-    assert any("--estimate-spacing not used" in c for c in tags.caveats)
+    assert any(
+        c.startswith("the spacing estimate asked for (--estimate-spacing, estimate_spacing=True)")
+        and "was not used: the spacing comes from" in c
+        for c in tags.caveats
+    )
 
 
 def test_anatomical_estimate(native_film: dict) -> None:
