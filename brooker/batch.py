@@ -1741,6 +1741,7 @@ _HIP_TYPES: Final[Mapping[str, tuple[Any, ...]]] = {
     "center_px": (list,),
     "head_radius_mm": (_NUMBER, type(None)),
     "center_uncertainty_mm": (_NUMBER, type(None)),
+    "class_range": (list, type(None)),
     "fragments": (_LIST_OF_OBJECTS,),
     "caveats": (_LIST_OF_STR,),
     "not_graded": (str, type(None)),

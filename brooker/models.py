@@ -664,10 +664,21 @@ class HipResult:
     sits at the detector's own centre, 0 when a head outline (bone circle or metal disk) was
     fitted. Not the error against the true centre, which is larger at the detector's centre
     (see :attr:`HipJoint.center_uncertainty_mm`)."""
+    class_range: tuple[BrookerGrade, BrookerGrade] | None = None
+    """The lowest and the highest class the hip grades about the five centres of a hip placed
+    by the hip detector (its own and ``center_uncertainty_mm`` up, down, left and right;
+    ``grade`` is the lowest), when they differ; None when they agree or only one was graded.
+    A "0" that grades IV 2 mm away is no plain 0: the overlay and the terminal say so."""
 
     def __post_init__(self) -> None:
         if (self.grade is None) != (self.not_graded is not None):
             raise ValueError("a hip has either a grade or a reason it was not graded")
+        if self.class_range is not None and not (
+            self.grade is not None and self.class_range[0] == self.grade < self.class_range[1]
+        ):
+            raise ValueError(
+                f"class_range {self.class_range} must run from the hip's grade {self.grade} up"
+            )
 
     # The record's hip keys that are not fields here, read-only (``to_record`` writes the
     # record from the fields, so none of these is written twice). ``side`` is
@@ -727,6 +738,9 @@ class HipResult:
             if self.head_radius_mm is None
             else round(float(self.head_radius_mm), 1),
             "center_uncertainty_mm": round(float(self.center_uncertainty_mm), 2),
+            "class_range": None
+            if self.class_range is None
+            else [self.class_range[0].roman, self.class_range[1].roman],
             "fragments": [f.to_record() for f in self.fragments],
             "caveats": list(self.caveats),
         }

@@ -244,6 +244,10 @@ def _lowest_about(
         f"detector's (the rounding of its score map), this hip grades {span}: the lowest class "
         "is reported, with the centre it was graded about (check the overlay)"
     )
+    if len(classes) > 1:  # the range itself, for the overlay's label and the terminal
+        low = dataclasses.replace(
+            low, class_range=(BrookerGrade(classes[0]), BrookerGrade(classes[-1]))
+        )
     return low, (caveat,)
 
 

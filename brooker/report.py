@@ -620,6 +620,10 @@ def _hip_html(hip: Mapping[str, Any]) -> str:
         tags.append('<span class="tag borderline">borderline</span>')
     if hip.get("weak_call"):
         tags.append('<span class="tag weak">weak call</span>')
+    span = hip.get("class_range")
+    if isinstance(span, list) and len(span) == 2 and all(str(c) in CLASSES for c in span):
+        # amber as a weak call is: the class reported is the lowest of a range
+        tags.append(f'<span class="tag weak">{span[0]} to {span[1]} about nearby centres</span>')
     if hip.get("prosthesis"):
         tags.append('<span class="tag">prosthesis</span>')
     kinds = sorted({str(f.get("kind")) for f in hip.get("fragments") or []})

@@ -174,6 +174,9 @@ def test_the_lowest_class_of_the_five_is_reported_with_a_caveat(
     )
     assert res.caveats[1] == PLACED
     assert len(res.caveats) == 3
+    # and the range itself, for the label and the terminal (a plain "II" hid it)
+    assert res.class_range == (BrookerGrade.SPURS_WIDE_GAP, BrookerGrade.ANKYLOSIS)
+    assert res.to_record()["class_range"] == ["II", "IV"]
 
 
 def test_equal_lowest_classes_keep_the_centre_own_result(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -197,6 +200,8 @@ def test_agreeing_centres_add_no_caveat(monkeypatch: pytest.MonkeyPatch) -> None
     assert res is not None
     assert res.grade is BrookerGrade.SPURS_WIDE_GAP
     assert res.caveats == ("from (0.0, 0.0)", PLACED)
+    assert res.class_range is None
+    assert res.to_record()["class_range"] is None
 
 
 def test_a_class_0_ends_the_search(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -206,6 +211,7 @@ def test_a_class_0_ends_the_search(monkeypatch: pytest.MonkeyPatch) -> None:
     assert res.grade is BrookerGrade.NONE
     assert "this hip grades 0 to IV" in res.caveats[-1]
     assert res.center_px == (HIP.center_px[0] + 4.0, HIP.center_px[1])
+    assert res.class_range == (BrookerGrade.NONE, BrookerGrade.ANKYLOSIS)
 
 
 def test_an_offset_with_nothing_to_measure_to_is_not_graded_there(
@@ -218,6 +224,7 @@ def test_an_offset_with_nothing_to_measure_to_is_not_graded_there(
     assert res.grade is BrookerGrade.SPURS_NARROW_GAP
     assert res.caveats[0] == "from (0.0, 0.0)"
     assert "this hip grades III (about the others it is not graded)" in res.caveats[-1]
+    assert res.class_range is None  # one class where graded
 
 
 def test_a_centre_with_nothing_to_measure_to_tries_the_others(

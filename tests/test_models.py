@@ -44,7 +44,7 @@ def test_a_hips_record_fields_are_read_as_attributes_and_written_once() -> None:
     assert list(rec) == [
         "side", "image_side", "grade", "brooker_class", "gap_mm", "gap_uncertainty_mm",
         "gap_points_px", "borderline", "weak_call", "prosthesis", "center_px",
-        "head_radius_mm", "center_uncertainty_mm", "fragments", "caveats",
+        "head_radius_mm", "center_uncertainty_mm", "class_range", "fragments", "caveats",
     ]  # fmt: skip
     none = HipResult(PatientSide.LEFT, ImageSide.RIGHT, None, (1.0, 2.0), prosthesis=False,
                      not_graded="why")  # fmt: skip
@@ -55,3 +55,21 @@ def test_a_hips_record_fields_are_read_as_attributes_and_written_once() -> None:
         hip.gap_mm = 1.0  # type: ignore[misc]
     assert "gap_mm" not in {f.name for f in dataclasses.fields(hip)}
     assert pickle.loads(pickle.dumps(hip)) == hip
+
+
+def test_a_class_range_runs_from_the_hips_grade_up() -> None:
+    """The five centres' lowest and highest class (the grade is the lowest)."""
+    from brooker.models import BrookerGrade, HipResult, ImageSide, PatientSide
+
+    hip = HipResult(PatientSide.RIGHT, ImageSide.LEFT, BrookerGrade.NONE, (1.0, 2.0), False,
+                    class_range=(BrookerGrade.NONE, BrookerGrade.ANKYLOSIS))  # fmt: skip
+    assert hip.to_record()["class_range"] == ["0", "IV"]
+    for grade, span in [
+        (BrookerGrade.ISLANDS, (BrookerGrade.NONE, BrookerGrade.ANKYLOSIS)),  # not its grade
+        (BrookerGrade.NONE, (BrookerGrade.NONE, BrookerGrade.NONE)),  # no range
+        (None, (BrookerGrade.NONE, BrookerGrade.ISLANDS)),  # not graded
+    ]:
+        with pytest.raises(ValueError, match="class_range"):
+            HipResult(PatientSide.RIGHT, ImageSide.LEFT, grade, (1.0, 2.0), False,
+                      not_graded=None if grade is not None else "why",
+                      class_range=span)  # fmt: skip

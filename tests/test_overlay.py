@@ -1259,3 +1259,15 @@ def test_a_hips_label_leaves_the_films_own_side_marker_visible(marker: bool) -> 
         assert not canvas.occupied[:, COLS // 2 :].any()
     else:  # the corner, as before
         assert canvas.occupied[10:20, 10:20].all()
+
+
+def test_a_hips_label_says_its_class_range_about_nearby_centres() -> None:
+    """A hip graded 0 here and IV 2 mm away was labelled a plain "Brooker 0": the range was in
+    the panel's caveats only (overlay audit of 2026-12-07)."""
+    hip = HipResult(PatientSide.RIGHT, ImageSide.LEFT, BrookerGrade.NONE, (340.0, 250.0), False,
+                    class_range=(BrookerGrade.NONE, BrookerGrade.ANKYLOSIS))  # fmt: skip
+    lines = ov._hip_lines(hip)
+    assert lines[0][0] == "Brooker 0"
+    assert ("0 to IV about nearby centres", ov.BORDERLINE_RGB) in lines
+    plain = dataclasses.replace(hip, class_range=None)
+    assert not any("nearby" in t for t, _ in ov._hip_lines(plain))

@@ -118,6 +118,17 @@ def test_a_record_without_weak_call_is_not_weak(tmp_path: Path) -> None:
     assert report.summary(recs)["hips"] == {"borderline": 1, "weak call": 0, "prosthesis": 2}
 
 
+def test_a_hips_class_range_is_tagged_on_its_card(tmp_path: Path) -> None:
+    """A hip graded 0 here and IV 2 mm away (``class_range``) is tagged on its card, amber;
+    records written before the key existed have none."""
+    out = tmp_path / "run"
+    recs = make_run(out)
+    recs[0]["hips"][0]["class_range"] = ["0", "IV"]
+    cards = _cards(report.render_report(recs, out_dir=out, thumbnails={}))
+    assert '<span class="tag weak">0 to IV about nearby centres</span>' in cards[0]
+    assert all("nearby centres" not in c for c in cards[1:])
+
+
 def test_summary_counts_hips_not_graded_by_kind() -> None:
     """Hips not graded for reasons that differ only in their numbers are one kind (named with
     the range of the number that differs); a film whose hips were all found but not graded

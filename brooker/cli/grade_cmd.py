@@ -430,6 +430,9 @@ def _print_single(console: Console, rec: dict[str, Any]) -> None:
             extras.append("borderline")
         if hip.get("weak_call"):
             extras.append("weak call")
+        span = hip.get("class_range")
+        if isinstance(span, list) and len(span) == 2:
+            extras.append(f"{span[0]} to {span[1]} about nearby centres")
         if hip.get("prosthesis"):
             extras.append("prosthesis")
         # the class padded only when something follows it: no blanks at the line's end
