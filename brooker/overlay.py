@@ -651,15 +651,23 @@ def _hip_lines(hip: HipResult) -> list[tuple[str, RGB]]:
 
 
 def _draw_hip_label(
-    canvas: _Canvas, hip: HipResult, view: _View, turn: GridTransform = IDENTITY
+    canvas: _Canvas,
+    hip: HipResult,
+    view: _View,
+    turn: GridTransform = IDENTITY,
+    side_assumed: bool = False,
 ) -> None:
     """Side letter, class and notes in a block on the hip's own half of the image: the half
     its lateral side is towards, on the film as stored (``turn``, the film's
     :attr:`~brooker.models.Radiograph.to_upright`: the top or bottom half of a film stored
-    turned a quarter, whose ``image_side`` is a half of the film turned upright)."""
+    turned a quarter, whose ``image_side`` is a half of the film turned upright).
+    ``side_assumed``: the film says nothing of its sides (the AP convention was assumed), and
+    the label says so under the class: the letter alone looked as sure as one a tag gave."""
     size = canvas.font_px
     big = round(size * 1.8)
     lines = _hip_lines(hip)
+    if side_assumed:
+        lines.append(("side assumed (AP view)", BORDERLINE_RGB))
     letter = hip.patient_side.letter
     lw_, lh_ = _text_size(letter, big)
     pad = max(4, size // 3)
@@ -995,8 +1003,9 @@ def _render_view(
     _draw_calibration(canvas, spacing, view)
     for hip in hips_labelled:
         _draw_gap(canvas, hip, view)
+    assumed = (result.laterality_source or radiograph.laterality_source) == "assumed"
     for hip in hips_labelled:
-        _draw_hip_label(canvas, hip, view, radiograph.to_upright)
+        _draw_hip_label(canvas, hip, view, radiograph.to_upright, side_assumed=assumed)
     width = max(canvas.w, min(PANEL_MIN_WIDTH_EM * font_px, canvas.h))
     panel = _panel(
         width,

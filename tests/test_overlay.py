@@ -1271,3 +1271,14 @@ def test_a_hips_label_says_its_class_range_about_nearby_centres() -> None:
     assert ("0 to IV about nearby centres", ov.BORDERLINE_RGB) in lines
     plain = dataclasses.replace(hip, class_range=None)
     assert not any("nearby" in t for t, _ in ov._hip_lines(plain))
+
+
+@pytest.mark.parametrize("assumed", [False, True])
+def test_a_hips_label_says_when_its_side_is_assumed(assumed: bool) -> None:
+    """A film with no tag for its sides (the AP convention assumed) was labelled "L" as
+    surely as one whose orientation tag said so; only the panel said "sides: assumed"
+    (overlay audit of 2026-12-07): a wrong side is a patient-safety error."""
+    hip = HipResult(PatientSide.LEFT, ImageSide.RIGHT, BrookerGrade.NONE, (340.0, 550.0), False)
+    canvas = ov._Canvas(_label_film(False), 16)
+    ov._draw_hip_label(canvas, hip, ov._View(0, 0, ROWS, COLS, ROWS, COLS), side_assumed=assumed)
+    assert ("side assumed (AP view)" in canvas.texts) is assumed
