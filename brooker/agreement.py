@@ -16,8 +16,8 @@ exports concatenated, a film reviewed twice) with the same two classes are one h
 repeats counted in ``duplicates``), and with different classes a :class:`AgreementInputError`
 naming both lines. The two hips of one film are not independent: the kappa's 95 %
 interval is a percentile bootstrap that resamples whole films (the ``file`` column; each row
-on its own when there is none), 2000 times with a fixed seed over the films in sorted
-order, so it is reproducible however the rows are sorted. The Wilson intervals treat hips
+on its own when there is none), 2000 times with a fixed seed over the films in an order of
+their ratings, so it is reproducible however the rows are sorted. The Wilson intervals treat hips
 as independent, so they are somewhat narrow. Pure Python: no numpy, so ``brooker
 agreement`` starts fast.
 """
@@ -316,12 +316,9 @@ def agreement(
         clusters.setdefault(films[k] if films is not None else str(k), []).append(pair)
     kappa = quadratic_weighted_kappa(cm)
     # in an order of their own, not the rows': the same ratings sorted otherwise (a CSV
-    # re-sorted in a spreadsheet) gave another interval from the same seed
-    ordered = (
-        [sorted(clusters[name]) for name in sorted(clusters)]
-        if films is not None
-        else sorted(clusters.values())
-    )
+    # re-sorted in a spreadsheet) gave another interval from the same seed. By what each film
+    # holds, not its name: a film without one is named by its line, which moves with the row
+    ordered = sorted(sorted(c) for c in clusters.values())
     ci = bootstrap_kappa_ci(ordered, resamples=resamples, seed=seed) if kappa is not None else None
     tp = sum(cm[r][t] for r in (3, 4) for t in (3, 4))
     pos = sum(cm[r][t] for r in (3, 4) for t in range(5))

@@ -1003,7 +1003,10 @@ def _render_view(
     _draw_calibration(canvas, spacing, view)
     for hip in hips_labelled:
         _draw_gap(canvas, hip, view)
-    assumed = (result.laterality_source or radiograph.laterality_source) == "assumed"
+    source = result.laterality_source or radiograph.laterality_source
+    # a single-hip view's (0020,0062) names its one hip; two hips found on it have their
+    # halves from the AP convention (the loader's caveat says so), as a film with no tag has
+    assumed = source == "assumed" or (source == "image_laterality" and len(result.hips) > 1)
     for hip in hips_labelled:
         _draw_hip_label(canvas, hip, view, radiograph.to_upright, side_assumed=assumed)
     width = max(canvas.w, min(PANEL_MIN_WIDTH_EM * font_px, canvas.h))

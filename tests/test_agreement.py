@@ -103,7 +103,7 @@ def test_wilson_interval_known_values() -> None:
     assert (lo, hi) == (pytest.approx(0.2366, abs=1e-4), pytest.approx(0.7634, abs=1e-4))
 
 
-def test_kappa_interval_resamples_films() -> None:
+def test_kappa_interval_resamples_films(tmp_path: Path) -> None:
     # 30 films, both hips of a film agreeing with the reader or both off by one class: the
     # hips are strongly correlated, so resampling films gives a wider interval than hips
     pairs, films = [], []
@@ -133,6 +133,14 @@ def test_kappa_interval_resamples_films() -> None:
     shuffled = ag.agreement([pairs[k] for k in order], films=[films[k] for k in order])
     assert shuffled.kappa_ci95 == by_film.kappa_ci95
     assert ag.agreement([pairs[k] for k in order]).kappa_ci95 == by_hip.kappa_ci95
+    # a CSV without a file column names each row's film by its line, which moves with it
+    rows = [f"{ag.CLASSES[t]},{ag.CLASSES[r]}" for r, t in pairs[:20]]
+    forward = _write(Path(tmp_path) / "f.csv", "tool_class,reader_class\n" + "\n".join(rows))
+    back = _write(Path(tmp_path) / "b.csv", "tool_class,reader_class\n" + "\n".join(rows[::-1]))
+    assert (
+        ag.read_ratings(forward).agreement().kappa_ci95
+        == ag.read_ratings(back).agreement().kappa_ci95
+    )
 
 
 def test_kappa_interval_edge_cases() -> None:

@@ -328,11 +328,19 @@ def test_no_inputs_exit_4(fake_engine: None, tmp_path: Path, content: str | None
     (tmp_path / "mine").mkdir()
     assert run(d, "--out", tmp_path / "mine").exit_code == 4
     assert (tmp_path / "mine").is_dir()
-    # nor the folders made above it, nor the --csv file's (a review found them left)
+    # nor the folders made above it, nor the --csv file's (a review found them left), in
+    # whichever order they nest, nor through ".."
     deep, table = tmp_path / "a" / "b" / "c", tmp_path / "mine" / "t" / "u" / "x.csv"
     assert run(d, "--out", deep, "--csv", table).exit_code == 4
     assert not (tmp_path / "a").exists()
     assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == []
+    for out, table in [("n/out", "n/sub/g.csv"), ("m/b/out", "m/g.csv"), ("x/../y", "z/t.csv")]:
+        assert run(d, "--out", tmp_path / out, "--csv", tmp_path / table).exit_code == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "mine"]
+    # nor when the run is refused before it writes anything (exit 2)
+    r = run(d, "--out", tmp_path / "q" / "o", "--files-from", tmp_path / "no-such-list")
+    assert r.exit_code == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "mine"]
 
 
 def _unboxed(text: str) -> str:
@@ -700,7 +708,7 @@ def test_each_shard_writes_its_own_csv(fake_engine: None, good_tree: Path, tmp_p
     out, table = tmp_path / "o", tmp_path / "t" / "grades.csv"
     rows = []
     for i in range(3):
-        r = run(good_tree, "--out", out, "--shard", f"{i}/3", "--csv", table)
+        r = run(good_tree, "--out", out, "--shard", f"{i}/3", "--csv", table, "-q")
         assert r.exit_code == 0, r.output
         own = table.with_name(f"grades.shard-{i}-of-3.csv")
         assert _squeezed(f"--csv with --shard {i}/3: this shard's rows go to {own}") in (
@@ -3060,3 +3068,17 @@ def test_a_bridged_hip_reads_bridged_not_a_gap_of_0_0() -> None:
     single = buf.getvalue()
     assert "gap 0 mm (bridged)" in single
     assert "gap 0.0 mm" in single  # the class III hip's
+
+
+def test_a_spacing_the_user_gave_gets_its_own_hint(tmp_path: Path) -> None:
+    """--pixel-spacing 0.9 makes an 1800-row film 1.6 m long (implausible_spacing): the hint
+    said "pass --pixel-spacing" to a user who had (a review of 2026-12-07)."""
+    from brooker.cli.hints import HINTS, USER_SPACING_HINT
+    from brooker.phantom_dicom import DicomVariant, write_dicom
+
+    film = write_dicom(np.zeros((1800, 100), np.uint16), tmp_path / "long.dcm", DicomVariant())
+    r = run(film, "--out", tmp_path / "o", "--pixel-spacing", "0.9", "--workers", "1")
+    assert r.exit_code == 3, r.output
+    hints = [line for line in r.stderr.splitlines() if line.startswith("hint: ")]
+    assert _squeezed(f"hint: {USER_SPACING_HINT}") in _squeezed(r.stderr), hints
+    assert _squeezed(HINTS["implausible_spacing"]) not in _squeezed(r.stderr)

@@ -1282,3 +1282,18 @@ def test_a_hips_label_says_when_its_side_is_assumed(assumed: bool) -> None:
     canvas = ov._Canvas(_label_film(False), 16)
     ov._draw_hip_label(canvas, hip, ov._View(0, 0, ROWS, COLS, ROWS, COLS), side_assumed=assumed)
     assert ("side assumed (AP view)" in canvas.texts) is assumed
+
+
+def test_two_hips_of_a_single_hip_view_have_their_sides_assumed() -> None:
+    """(0020,0062) Image Laterality names the one hip of a hip view; two hips found on such a
+    film have their halves from the AP convention, and the labels say so (a review)."""
+    rad, _ = _one_hip_on_black(head_radius_mm=23.5, center_uncertainty_mm=0.0)
+    hip = HipResult(PatientSide.RIGHT, ImageSide.LEFT, BrookerGrade.NONE, (100.0, 200.0), False)
+    other = dataclasses.replace(hip, patient_side=PatientSide.LEFT, image_side=ImageSide.RIGHT,
+                                center_px=(100.0, 600.0))  # fmt: skip
+    for hips, said in [((hip,), False), ((hip, other), True)]:
+        res = GradingResult(
+            "x.dcm", Status.OK, "0", hips=hips, laterality_source="image_laterality"
+        )
+        _, texts = ov._render(rad, res, 1024)
+        assert ("side assumed (AP view)" in texts) is said

@@ -458,7 +458,12 @@ def _print_single(console: Console, rec: dict[str, Any]) -> None:
 
 
 def _print_summary(
-    console: Console, records: list[dict[str, Any]], resumed: int, found: Any, results: Path
+    console: Console,
+    records: list[dict[str, Any]],
+    resumed: int,
+    found: Any,
+    results: Path,
+    user_spacing: bool = False,
 ) -> None:
     from rich.text import Text
 
@@ -516,7 +521,7 @@ def _print_summary(
 
     # how to mend them with the command's own options, once per kind of error (the library's
     # message says what is wrong only)
-    hints = dict.fromkeys(h for r in failed if (h := record_hint(r)) is not None)
+    hints = dict.fromkeys(h for r in failed if (h := record_hint(r, user_spacing)) is not None)
     for hint in hints:
         console.print(plain(f"hint: {hint}", style="yellow"), soft_wrap=True)
 
@@ -981,7 +986,7 @@ def grade(
     if dask_scheduler is not None and resume:
         raise typer.BadParameter("not supported with --dask-scheduler", param_hint="--resume")
     if shard_ix is not None and csv_file is not None:
-        csv_file = _shard_csv(csv_file, shard_ix, err_console, quiet)
+        csv_file = _shard_csv(csv_file, shard_ix, err_console)
     config = analysis_config(
         spacing=spacing,
         magnification=magnification,
@@ -1275,36 +1280,45 @@ def _log_internal(out: Path) -> str | None:
         return None
 
 
-def _shard_csv(
-    csv_file: Path, shard: tuple[int, int], console: Console, quiet: bool
-) -> Path:
+def _shard_csv(csv_file: Path, shard: tuple[int, int], console: Console) -> Path:
     """The ``--csv`` of shard ``shard``: named as its results are (``grades.csv`` ->
     ``grades.shard-I-of-N.csv``), so that the shards of a job array, given one command line,
     do not each replace the one file (the last shard's rows alone were left). A stream (a
-    descriptor, a FIFO) is written as it is. Said on stderr unless ``quiet``."""
+    descriptor, a FIFO) is written as it is, and a folder is refused as a folder. Said on
+    stderr, also with ``--quiet`` (a job array's scripts read the file by its name)."""
     from brooker.atomic import is_stream
     from brooker.batch import shard_suffix
 
-    if str(csv_file) == "-" or is_stream(csv_file):
+    if str(csv_file) == "-" or is_stream(csv_file) or csv_file.is_dir():
         return csv_file
     own = csv_file.with_name(f"{csv_file.stem}{shard_suffix(shard)}{csv_file.suffix}")
-    if not quiet:
-        console.print(
-            plain(f"--csv with --shard {shard[0]}/{shard[1]}: this shard's rows go to {own}"),
-            soft_wrap=True,
-        )
+    console.print(
+        plain(f"--csv with --shard {shard[0]}/{shard[1]}: this shard's rows go to {own}"),
+        style="yellow",
+        soft_wrap=True,
+    )
     return own
 
 
 def _missing_folders(folder: Path) -> list[Path]:
-    """``folder`` and the folders above it that do not exist yet, deepest first: what
-    creating it makes."""
+    """``folder`` and the folders above it that do not exist yet, as absolute paths spelt as
+    given (``x/../y`` makes ``x`` too): what creating it makes."""
     made = []
-    for f in (folder, *folder.parents):
+    whole = folder if folder.is_absolute() else Path.cwd() / folder
+    for f in (whole, *whole.parents):
         if os.path.lexists(f):
             break
         made.append(f)
     return made
+
+
+def _unmake(made: list[Path]) -> None:
+    """Remove the folders of ``made`` (:func:`_missing_folders`) that are empty, deepest
+    first: each is tried (one that holds something, another output or a file someone put
+    there meanwhile, stays), never a folder that was there before the run."""
+    for folder in sorted(set(made), key=lambda f: len(f.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def _check_outputs(out: Path, csv_file: Path | None, results_path: Path, resume: bool) -> None:
@@ -1489,101 +1503,104 @@ def _run(
     results_path = out / f"results{suffix}.jsonl"
     manifest_path = out / f"manifest{suffix}.json"
     # the folders the checks make (--out and any missing above it, the --csv file's): taken
-    # away again, when empty, if nothing is found to grade
+    # away again, when empty, if nothing is found to grade or the run is refused before
+    # anything is written
     made = _missing_folders(out)
     if csv_file is not None and not is_stream(csv_file):
-        made = _missing_folders(Path(os.path.realpath(csv_file)).parent) + made
-    _check_outputs(out, csv_file, results_path, resume)
-    # a folder holding someone's own manifest.json or results.jsonl (a dataset's): the run
-    # replaced them without a word. Refused before anything is written (exit 2)
-    own = [results_path, manifest_path] + ([out / f"report{suffix}.html"] if report else [])
-    for path in own:
-        why = batch.not_written_here(path)
-        if why is not None:
-            raise typer.BadParameter(
-                term(
-                    f"{path} was not written by brooker ({why}): this run would replace it; "
-                    "choose another --out, or move the file"
-                ),
-                param_hint="--out",
-            )
-    snapshot = None
-    if resume:
-        snapshot = _check_resumed_options(manifest_path, results_path, options)
-    if dask_scheduler is None:
-        # started already as the command line began (brooker.cli.main); here, once the
-        # options and outputs are checked, again where that could not be (the Python API's
-        # callers of the command), and with an error reported as the run's
-        from brooker import worker_server
+        made += _missing_folders(Path(os.path.realpath(csv_file)).parent)
+    try:
+        _check_outputs(out, csv_file, results_path, resume)
+        # a folder holding someone's own manifest.json or results.jsonl (a dataset's): the run
+        # replaced them without a word. Refused before anything is written (exit 2)
+        own = [results_path, manifest_path] + ([out / f"report{suffix}.html"] if report else [])
+        for path in own:
+            why = batch.not_written_here(path)
+            if why is not None:
+                raise typer.BadParameter(
+                    term(
+                        f"{path} was not written by brooker ({why}): this run would replace it; "
+                        "choose another --out, or move the file"
+                    ),
+                    param_hint="--out",
+                )
+        snapshot = None
+        if resume:
+            snapshot = _check_resumed_options(manifest_path, results_path, options)
+        if dask_scheduler is None:
+            # started already as the command line began (brooker.cli.main); here, once the
+            # options and outputs are checked, again where that could not be (the Python API's
+            # callers of the command), and with an error reported as the run's
+            from brooker import worker_server
 
-        worker_server.start_server()
-    inputs = list(paths)
-    if files_from is not None:
-        if files_from == "-" and sys.stdin is None:  # started with standard input closed
-            raise typer.BadParameter(
-                "cannot read standard input: it is closed", param_hint="--files-from"
-            )
-        try:
-            inputs += batch.read_files_from(sys.stdin if files_from == "-" else files_from)
-        except OSError as exc:
-            raise typer.BadParameter(
-                term(f"cannot read {files_from}: {exc.strerror}"), param_hint="--files-from"
-            ) from None
-        except ConfigError as exc:
-            raise typer.BadParameter(term(exc.message), param_hint="--files-from") from None
-    try:  # the output folder being a folder graded would feed this run's overlays to the next
-        batch.check_out_dir(out, inputs)
-    except ConfigError as exc:
-        raise typer.BadParameter(term(exc.message), param_hint="--out") from None
-    found = batch.discover(inputs, recursive=recursive, exclude=[out])
-    files = list(found.files)
-    if files and found.empty_folders:
-        # a folder among other inputs with nothing to grade in it (mistyped, not mounted, a
-        # copy not finished) went unmentioned; alone it is "no radiographs found" (exit 4).
-        # A warning, even with --quiet, and the exit code is the run's: the other inputs
-        # were graded (the manifest names the folders: inputs.empty_folders)
-        err_console.print(
-            f"warning: no radiographs found{_looked_in(list(found.empty_folders))}",
-            style="yellow",
-            soft_wrap=True,
-        )
-    if csv_file is not None:  # every input, another shard's too
-        _check_csv_target(csv_file, files, out)
-    empty_shard = False
-    if shard is not None:
-        everyone = len(files)
-        files = batch.select_shard(files, *shard)
-        if everyone and not files:
-            # more shards than inputs (a job array sized for a bigger archive): this shard's
-            # share is empty and every input of it is graded, which is not "no inputs found"
-            # (exit 4 would count the array's job as failed). The run goes on with no file, as
-            # any run: its results file emptied, its manifest, CSV and page written.
-            empty_shard = True
-            err_console.print(
-                f"shard {shard[0]}/{shard[1]}: none of the {everyone} input(s) falls in this "
-                "shard; nothing to grade",
-                style="yellow",
-            )
-    if not files and not empty_shard:
-        where = f" (shard {shard[0]}/{shard[1]})" if shard else ""
-        skipped = (
-            f"; {found.skipped_non_dicom} file(s) neither DICOM nor PNG/JPEG/TIFF skipped"
-            if found.skipped_non_dicom
-            else ""
-        )
-        err_console.print(
-            f"no radiographs found{_looked_in(inputs)}{where}{skipped}", style="yellow"
-        )
-        _print_skipped(err_console, found.skipped_files, manifest=None)
-        _print_dicomdirs(err_console, found.skipped_dicomdir)
-        _print_run_folders(err_console, found.run_folders)
-        _print_special(err_console, found.skipped_special)
-        for folder in made:  # deepest first; one not empty (or not ours) stops it
+            worker_server.start_server()
+        inputs = list(paths)
+        if files_from is not None:
+            if files_from == "-" and sys.stdin is None:  # started with standard input closed
+                raise typer.BadParameter(
+                    "cannot read standard input: it is closed", param_hint="--files-from"
+                )
             try:
-                folder.rmdir()
-            except OSError:
-                break
-        return int(ExitCode.NO_INPUTS)
+                inputs += batch.read_files_from(sys.stdin if files_from == "-" else files_from)
+            except OSError as exc:
+                raise typer.BadParameter(
+                    term(f"cannot read {files_from}: {exc.strerror}"), param_hint="--files-from"
+                ) from None
+            except ConfigError as exc:
+                raise typer.BadParameter(term(exc.message), param_hint="--files-from") from None
+        try:  # the output folder being a folder graded would feed this run's overlays to the next
+            batch.check_out_dir(out, inputs)
+        except ConfigError as exc:
+            raise typer.BadParameter(term(exc.message), param_hint="--out") from None
+        found = batch.discover(inputs, recursive=recursive, exclude=[out])
+        files = list(found.files)
+        if files and found.empty_folders:
+            # a folder among other inputs with nothing to grade in it (mistyped, not mounted, a
+            # copy not finished) went unmentioned; alone it is "no radiographs found" (exit 4).
+            # A warning, even with --quiet, and the exit code is the run's: the other inputs
+            # were graded (the manifest names the folders: inputs.empty_folders)
+            err_console.print(
+                f"warning: no radiographs found{_looked_in(list(found.empty_folders))}",
+                style="yellow",
+                soft_wrap=True,
+            )
+        if csv_file is not None:  # every input, another shard's too
+            _check_csv_target(csv_file, files, out)
+        empty_shard = False
+        if shard is not None:
+            everyone = len(files)
+            files = batch.select_shard(files, *shard)
+            if everyone and not files:
+                # more shards than inputs (a job array sized for a bigger archive): this shard's
+                # share is empty and every input of it is graded, which is not "no inputs found"
+                # (exit 4 would count the array's job as failed). The run goes on with no file, as
+                # any run: its results file emptied, its manifest, CSV and page written.
+                empty_shard = True
+                err_console.print(
+                    f"shard {shard[0]}/{shard[1]}: none of the {everyone} input(s) falls in this "
+                    "shard; nothing to grade",
+                    style="yellow",
+                )
+        if not files and not empty_shard:
+            where = f" (shard {shard[0]}/{shard[1]})" if shard else ""
+            skipped = (
+                f"; {found.skipped_non_dicom} file(s) neither DICOM nor PNG/JPEG/TIFF skipped"
+                if found.skipped_non_dicom
+                else ""
+            )
+            err_console.print(
+                f"no radiographs found{_looked_in(inputs)}{where}{skipped}", style="yellow"
+            )
+            _print_skipped(err_console, found.skipped_files, manifest=None)
+            _print_dicomdirs(err_console, found.skipped_dicomdir)
+            _print_run_folders(err_console, found.run_folders)
+            _print_special(err_console, found.skipped_special)
+            _unmake(made)
+            return int(ExitCode.NO_INPUTS)
+    except BaseException:
+        # a usage error (a results file not brooker's, options that differ from the run
+        # resumed, an unreadable --files-from...), or a stop, before anything was written
+        _unmake(made)
+        raise
 
     run_state.total = len(files)
     manifest: dict[str, Any] = {
@@ -1885,7 +1902,8 @@ def _finish(
         # every output is written: a summary that cannot be shown (standard error's reader
         # gone, its terminal hung up) is lost, and the run stays complete
         with contextlib.suppress(OSError):
-            _print_summary(err_console, records, resumed, found, results_path)
+            given = bool((manifest.get("options") or {}).get("pixel_spacing"))
+            _print_summary(err_console, records, resumed, found, results_path, given)
     if any((r.get("error") or {}).get("code") in batch.OUTPUT_ERROR_CODES for r in records):
         return int(ExitCode.OUTPUT_ERROR)
     if table_cut:

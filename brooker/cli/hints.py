@@ -66,11 +66,22 @@ def error_hint(err: BrookerError, path: str) -> str | None:
     return HINTS.get(code)
 
 
-def record_hint(rec: dict[str, Any]) -> str | None:
+#: The hint for a spacing the user gave that a film refuses (the film would be larger than any
+#: detector): "pass --pixel-spacing" to one who did was no help.
+USER_SPACING_HINT = (
+    "check --pixel-spacing: it is mm per pixel at the patient (ROW,COL), the same for every "
+    "film of the run"
+)
+
+
+def record_hint(rec: dict[str, Any], user_spacing: bool = False) -> str | None:
     """The hint for an error record of ``grade`` (by its code alone: an
     ``unsupported_pixel_data`` record gets none, since a bitmap or floating-point film, which
-    no conversion mends, has that code too)."""
+    no conversion mends, has that code too). ``user_spacing``: the run was given
+    ``--pixel-spacing``, which a spacing error is then about."""
     code = (rec.get("error") or {}).get("code")
     if not isinstance(code, str) or code == "unsupported_pixel_data":
         return None
+    if user_spacing and code in ("implausible_spacing", "invalid_spacing"):
+        return USER_SPACING_HINT
     return HINTS.get(code)
