@@ -1742,6 +1742,7 @@ _HIP_TYPES: Final[Mapping[str, tuple[Any, ...]]] = {
     "head_radius_mm": (_NUMBER, type(None)),
     "center_uncertainty_mm": (_NUMBER, type(None)),
     "class_range": (list, type(None)),
+    "limited_by": (_LIST_OF_STR,),
     "fragments": (_LIST_OF_OBJECTS,),
     "caveats": (_LIST_OF_STR,),
     "not_graded": (str, type(None)),

@@ -16,6 +16,8 @@ islands beside spurs do not lower it.
 
 from __future__ import annotations
 
+import re
+
 from brooker.config import AnalysisConfig
 from brooker.fragments import Fragments
 from brooker.models import BrookerGrade, FragmentKind, GapMeasurement, HipJoint, HipResult
@@ -240,7 +242,9 @@ def grade_hip(
             f"(probability {shown:.2f}, under {WEAK_CALL_PROBABILITY:g}): "
             f"{WEAK_CALL_RECORD} (check the overlay)"
         )
+    limits: list[str] = []  # each caveat below, in a few words (HipResult.limited_by)
     if bodies_unparted and grade < BrookerGrade.ANKYLOSIS:
+        limits.append("pelvis and femur one piece")
         caveats.append(
             "the pelvis and femur are one piece in this hip's bone segmentation: bone bridging "
             "them cannot be told from the normal anatomy here, so a class IV may be missed "
@@ -248,18 +252,21 @@ def grade_hip(
         )
     not_graded = (no_femur or no_anatomy) if grade >= BrookerGrade.SPURS_WIDE_GAP else None
     if unseen is not None:
+        limits.append(_in_few_words(unseen))
         caveats.append(
             f"{unseen}: the bone threshold lies above this hip's own bone, so heterotopic bone "
             "fainter than it may be missed, and a spur or bridge would not be graded (check "
             "the overlay)"
         )
     if femur_low:
+        limits.append("femur not segmented to the trochanter")
         caveats.append(
             f"the femur is not segmented as bone up to the greater trochanter ({where}): "
             "pieces of the trochanter may be read as femoral spurs or islands, and a gap "
             "measured to the wrong bone (check the overlay)"
         )
     if hip.prosthesis and head_metal_fraction < PROSTHETIC_HEAD_MIN_METAL:
+        limits.append("implant read as bone")
         caveats.append(
             f"the prosthetic head is only {round(100 * head_metal_fraction)} % segmented as "
             "metal on this film: the implant is read as bone, so its edges may be taken for "
@@ -276,7 +283,18 @@ def grade_hip(
         borderline=borderline,
         caveats=tuple(caveats),
         weak_call=weak_call,
+        limited_by=tuple(limits),
     )
+
+
+def _in_few_words(unseen: str) -> str:
+    """What a film's levels do not show as bone (``HipJoint.anatomy_unseen``), in a few words.
+
+    >>> _in_few_words("the femoral neck and shaft are not segmented as bone on this film")
+    'femoral neck and shaft not segmented'
+    """
+    m = re.fullmatch(r"the (.+?) (?:is|are) not segmented as bone on this film", unseen)
+    return f"{m.group(1)} not segmented" if m else unseen
 
 
 def _result(
@@ -290,6 +308,7 @@ def _result(
     caveats: tuple[str, ...] = (),
     not_graded: str | None = None,
     weak_call: bool = False,
+    limited_by: tuple[str, ...] = (),
 ) -> HipResult:
     """One segmented hip's :class:`HipResult`: graded (``grade``) or not (``not_graded`` says
     why), with the fragments seen and the region searched either way."""
@@ -305,6 +324,7 @@ def _result(
         caveats=caveats,
         not_graded=not_graded,
         weak_call=weak_call,
+        limited_by=limited_by,
         head_radius_mm=hip.head_radius_mm,
         search_region=(
             joint_exclusion_radius_mm(hip, config), config.sector_radius_mm, *config.sector_deg

@@ -670,6 +670,12 @@ class HipResult:
     the search stops at the first class 0, so a centre not tried could grade higher;
     ``grade`` is the lowest), when they differ; None when they agree or only one was graded.
     A "0" that grades IV 2 mm away is no plain 0: the overlay and the terminal say so."""
+    limited_by: tuple[str, ...] = ()
+    """What the film did not show that the class rests on, in a few words each (its caveat
+    says the rest): ``"femur not segmented to the trochanter"``, ``"femoral head not
+    segmented"``, ``"pelvis and femur one piece"``, ``"implant read as bone"``. The overlay's
+    label, the terminal and the review page show them beside the class, as they show a weak
+    call: a class read with them is less sure than one read without."""
 
     def __post_init__(self) -> None:
         if (self.grade is None) != (self.not_graded is not None):
@@ -742,6 +748,7 @@ class HipResult:
             "class_range": None
             if self.class_range is None
             else [self.class_range[0].roman, self.class_range[1].roman],
+            "limited_by": list(self.limited_by),
             "fragments": [f.to_record() for f in self.fragments],
             "caveats": list(self.caveats),
         }

@@ -645,6 +645,8 @@ def _hip_lines(hip: HipResult) -> list[tuple[str, RGB]]:
     if hip.class_range is not None:  # a "0" that grades IV 2 mm away is no plain 0
         lo, hi = hip.class_range
         lines.append((f"{lo.roman} to {hi.roman} about nearby centres", BORDERLINE_RGB))
+    for limit in hip.limited_by:  # what the film did not show (its caveat in the panel)
+        lines.append((limit, BORDERLINE_RGB))
     if hip.prosthesis:
         lines.append(("prosthesis", MUTED_RGB))
     return lines

@@ -624,6 +624,8 @@ def _hip_html(hip: Mapping[str, Any]) -> str:
     if isinstance(span, list) and len(span) == 2 and all(str(c) in CLASSES for c in span):
         # amber as a weak call is: the class reported is the lowest of a range
         tags.append(f'<span class="tag weak">{span[0]} to {span[1]} about nearby centres</span>')
+    for limit in hip.get("limited_by") or []:  # what the film did not show
+        tags.append(f'<span class="tag weak">{_e(str(limit))}</span>')
     if hip.get("prosthesis"):
         tags.append('<span class="tag">prosthesis</span>')
     kinds = sorted({str(f.get("kind")) for f in hip.get("fragments") or []})

@@ -1088,3 +1088,24 @@ def test_class_0_has_no_weak_call_caveat_and_fragments_record_their_probability(
     assert weak["weak_call"] is True
     assert weak["fragments"][0]["judge_probability"] == 0.699  # never 0.7 beside a weak call
     json.dumps(frags)  # plain JSON
+
+
+def test_what_the_film_did_not_show_is_said_in_a_few_words_beside_the_class() -> None:
+    """Each caveat of a class read on bone the film did not show has a short name in
+    ``limited_by``, which the overlay's label, the terminal and the review page show beside
+    the class (the overlay audit of 2026-12-07 found a real film's class I, outlined on the
+    trochanter, labelled as plainly as any other)."""
+    cfg = AnalysisConfig()
+    native = dataclasses.replace(HIP, prosthesis=False)
+    assert grade_hip(native, _frags(ISL), None, cfg).limited_by == ()
+    low = grade_hip(native, _frags(ISL), None, cfg, femur_top_mm=None)
+    assert low.limited_by == ("femur not segmented to the trochanter",)
+    unseen = grade_hip(dataclasses.replace(native, anatomy_unseen=UNSEEN), _frags(), None, cfg)
+    assert unseen.limited_by == ("femoral head not segmented",)
+    one = grade_hip(native, _frags(), None, cfg, bodies_unparted=True)
+    assert one.limited_by == ("pelvis and femur one piece",)
+    metal = grade_hip(HIP, _frags(ISL), None, cfg, head_metal_fraction=0.2)
+    assert metal.limited_by == ("implant read as bone",)
+    assert low.to_record()["limited_by"] == ["femur not segmented to the trochanter"]
+    # each has its caveat
+    assert len(low.caveats) == len(low.limited_by)

@@ -1297,3 +1297,9 @@ def test_two_hips_of_a_single_hip_view_have_their_sides_assumed() -> None:
         )
         _, texts = ov._render(rad, res, 1024)
         assert ("side assumed (AP view)" in texts) is said
+
+
+def test_a_hips_label_names_what_the_film_did_not_show() -> None:
+    hip = HipResult(PatientSide.LEFT, ImageSide.RIGHT, BrookerGrade.ISLANDS, (340.0, 550.0),
+                    False, limited_by=("femur not segmented to the trochanter",))  # fmt: skip
+    assert ("femur not segmented to the trochanter", ov.BORDERLINE_RGB) in ov._hip_lines(hip)

@@ -433,6 +433,7 @@ def _print_single(console: Console, rec: dict[str, Any]) -> None:
         span = hip.get("class_range")
         if isinstance(span, list) and len(span) == 2:
             extras.append(f"{span[0]} to {span[1]} about nearby centres")
+        extras += [str(limit) for limit in hip.get("limited_by") or []]
         if hip.get("prosthesis"):
             extras.append("prosthesis")
         # the class padded only when something follows it: no blanks at the line's end
