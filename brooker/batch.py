@@ -2204,6 +2204,8 @@ CSV_COLUMNS: tuple[str, ...] = (
     "error_code",
     "caveats",
     "weak_call",
+    "class_range",
+    "limited_by",
 )
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -2255,6 +2257,10 @@ def csv_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "gap_mm": hip.get("gap_mm"),
                 "borderline": hip.get("borderline"),
                 "weak_call": bool(hip.get("weak_call")),  # absent in records written before it
+                # "0-IV": the classes about nearby centres (step 7), when they differ
+                "class_range": "-".join(map(str, hip.get("class_range") or [])) or None,
+                # what the film did not show, ";"-separated as fragment_kinds is
+                "limited_by": ";".join(map(str, hip.get("limited_by") or [])) or None,
                 "prosthesis": hip.get("prosthesis"),
                 "n_fragments": len(frags),
                 "fragment_kinds": ";".join(sorted({str(f.get("kind")) for f in frags})),

@@ -644,7 +644,13 @@ def test_csv_one_row_per_hip_and_safe(tmp_path: Path):
     assert rows[0]["spacing_source"] == "pixel_spacing"
     assert rows[0]["borderline"] == "false"
     assert rows[0]["weak_call"] == "false"
-    assert batch.CSV_COLUMNS[-1] == "weak_call"  # added last: the earlier columns keep their place
+    # added last, each in turn: the earlier columns keep their place
+    assert batch.CSV_COLUMNS[-3:] == ("weak_call", "class_range", "limited_by")
+    assert (rows[0]["class_range"], rows[0]["limited_by"]) == ("", "")
+    both = ["femur not segmented to the trochanter", "femoral head not segmented"]
+    flagged = {**ok, "hips": [{**ok["hips"][0], "class_range": ["0", "IV"], "limited_by": both}]}
+    assert batch.csv_rows(flagged)[0]["class_range"] == "0-IV"
+    assert batch.csv_rows(flagged)[0]["limited_by"] == ";".join(both)
     weak = {**ok, "hips": [{**ok["hips"][0], "weak_call": True}]}
     old = {**ok, "hips": [{k: v for k, v in ok["hips"][0].items() if k != "weak_call"}]}
     assert batch.csv_rows(weak)[0]["weak_call"] is True
