@@ -1713,6 +1713,7 @@ def _refuse_constant(name: str) -> Any:
 _NUMBER: Final = "number"
 _LIST_OF_STR: Final = "list of strings"
 _LIST_OF_OBJECTS: Final = "list of objects"
+_CLASS_PAIR: Final = "two Brooker classes"
 _RECORD_TYPES: Final[Mapping[str, tuple[Any, ...]]] = {
     "status": (str,),
     "sop_instance_uid": (str,),
@@ -1741,7 +1742,7 @@ _HIP_TYPES: Final[Mapping[str, tuple[Any, ...]]] = {
     "center_px": (list,),
     "head_radius_mm": (_NUMBER, type(None)),
     "center_uncertainty_mm": (_NUMBER, type(None)),
-    "class_range": (list, type(None)),
+    "class_range": (_CLASS_PAIR, type(None)),
     "limited_by": (_LIST_OF_STR,),
     "fragments": (_LIST_OF_OBJECTS,),
     "caveats": (_LIST_OF_STR,),
@@ -1756,6 +1757,12 @@ def _is(value: Any, kind: Any) -> bool:
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
     if kind == _LIST_OF_OBJECTS:
         return isinstance(value, list) and all(isinstance(v, dict) for v in value)
+    if kind == _CLASS_PAIR:
+        return (
+            isinstance(value, list)
+            and len(value) == 2
+            and all(v in ("0", "I", "II", "III", "IV") for v in value)
+        )
     if kind is int:
         return isinstance(value, int) and not isinstance(value, bool)
     return isinstance(value, kind)
@@ -2182,7 +2189,9 @@ def _moved_input(
 #: patient (empty for classes 0 and I, 0 for IV); ``borderline``/``prosthesis`` are
 #: true/false; ``fragment_kinds`` is ``;``-separated; ``reason`` is the ungradable reason or the
 #: error message, ``error_code`` the error's code; ``caveats`` ``;``-separated; ``weak_call``
-#: true/false (the class rests on a weak call of the learned judge; last, as it came last).
+#: true/false (the class rests on a weak call of the learned judge), ``class_range`` ``0-IV``
+#: (the classes about nearby centres, when they differ), ``limited_by`` ``;``-separated (what
+#: the film did not show): each added last in turn, so the earlier columns keep their place.
 CSV_COLUMNS: tuple[str, ...] = (
     "file",
     "sop_instance_uid",

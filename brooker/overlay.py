@@ -566,6 +566,7 @@ def _draw_joint(canvas: _Canvas, hip: HipResult, view: _View, spacing: PixelSpac
     kx, ky = view.sx / spacing.col_mm, view.sy / spacing.row_mm
     rx, ry = hip.head_radius_mm * kx, hip.head_radius_mm * ky
     box = (x - rx, y - ry, x + rx, y + ry)
+    canvas.occupy_box(box)  # no label over the head the hip is graded about
     halo_box = (box[0] - 1, box[1] - 1, box[2] + 1, box[3] + 1)
     arm = max(3.0, 0.25 * rx)
     cross = ([(x - arm, y), (x + arm, y)], [(x, y - arm), (x, y + arm)])
@@ -645,8 +646,9 @@ def _hip_lines(hip: HipResult) -> list[tuple[str, RGB]]:
     if hip.class_range is not None:  # a "0" that grades IV 2 mm away is no plain 0
         lo, hi = hip.class_range
         lines.append((f"{lo.roman} to {hi.roman} about nearby centres", BORDERLINE_RGB))
-    for limit in hip.limited_by:  # what the film did not show (its caveat in the panel)
-        lines.append((limit, BORDERLINE_RGB))
+    if hip.limited_by:  # what the film did not show: named in the panel's caveats (one line
+        # here: on a 512-pixel film a line each grew the label over the hip it names)
+        lines.append(("limited view (see notes)", BORDERLINE_RGB))
     if hip.prosthesis:
         lines.append(("prosthesis", MUTED_RGB))
     return lines
@@ -663,14 +665,13 @@ def _draw_hip_label(
     its lateral side is towards, on the film as stored (``turn``, the film's
     :attr:`~brooker.models.Radiograph.to_upright`: the top or bottom half of a film stored
     turned a quarter, whose ``image_side`` is a half of the film turned upright).
-    ``side_assumed``: the film says nothing of its sides (the AP convention was assumed), and
-    the label says so under the class: the letter alone looked as sure as one a tag gave."""
+    ``side_assumed``: no tag says how the stored image's halves lie (the AP convention, or
+    a View Position, was assumed): the letter is written "R?" in amber, as sure as it is (it
+    looked as sure as one the orientation tag gave)."""
     size = canvas.font_px
     big = round(size * 1.8)
     lines = _hip_lines(hip)
-    if side_assumed:
-        lines.append(("side assumed (AP view)", BORDERLINE_RGB))
-    letter = hip.patient_side.letter
+    letter = hip.patient_side.letter + ("?" if side_assumed else "")
     lw_, lh_ = _text_size(letter, big)
     pad = max(4, size // 3)
     gap_x = max(4, size // 2)
@@ -682,7 +683,9 @@ def _draw_hip_label(
     margin = max(6.0, size * 0.5)
     if turn.transpose:
         x, y = _quarter_label_corner(canvas, hip, (hx, hy), (bw, bh), margin, turn)
-        _write_hip_label(canvas, (x, y, bw, bh), letter, lines, (pad, gap_x, line_h, lw_, lh_))
+        _write_hip_label(
+            canvas, (x, y, bw, bh), letter, lines, (pad, gap_x, line_h, lw_, lh_), side_assumed
+        )
         return
     outer_left = hip.image_side is ImageSide.LEFT
     x_out = margin if outer_left else canvas.w - margin - bw
@@ -705,7 +708,9 @@ def _draw_hip_label(
     cands += [(x, y) for x in slid for y in ys]
     cands += [(x_in, ys[0]), (x_in, ys[1])]
     x, y = _place(canvas, (bw, bh), cands, film=True)
-    _write_hip_label(canvas, (x, y, bw, bh), letter, lines, (pad, gap_x, line_h, lw_, lh_))
+    _write_hip_label(
+        canvas, (x, y, bw, bh), letter, lines, (pad, gap_x, line_h, lw_, lh_), side_assumed
+    )
 
 
 def _quarter_label_corner(
@@ -746,15 +751,18 @@ def _write_hip_label(
     letter: str,
     lines: list[tuple[str, RGB]],
     metrics: tuple[int, int, int, int, int],
+    side_assumed: bool = False,
 ) -> None:
-    """The label's box at ``box`` (x, y, width, height): the side letter, then the lines."""
+    """The label's box at ``box`` (x, y, width, height): the side letter (amber when the
+    side is assumed), then the lines."""
     x, y, bw, bh = box
     pad, gap_x, line_h, lw_, lh_ = metrics
     size = canvas.font_px
     big = round(size * 1.8)
     canvas.box((x, y, x + bw, y + bh))
     inner_h = bh - 2 * pad
-    canvas.text((x + pad, y + pad + (inner_h - lh_) / 2.0), letter, big, TEXT_RGB)
+    letter_rgb = BORDERLINE_RGB if side_assumed else TEXT_RGB
+    canvas.text((x + pad, y + pad + (inner_h - lh_) / 2.0), letter, big, letter_rgb)
     tx = x + pad + lw_ + gap_x
     ty = y + pad + (inner_h - line_h * len(lines)) / 2.0
     for k, (t, colour) in enumerate(lines):
@@ -1006,9 +1014,12 @@ def _render_view(
     for hip in hips_labelled:
         _draw_gap(canvas, hip, view)
     source = result.laterality_source or radiograph.laterality_source
-    # a single-hip view's (0020,0062) names its one hip; two hips found on it have their
-    # halves from the AP convention (the loader's caveat says so), as a film with no tag has
-    assumed = source == "assumed" or (source == "image_laterality" and len(result.hips) > 1)
+    # no tag says how the stored halves lie: the AP convention (no tag; two hips on a
+    # single-hip view, whose (0020,0062) names one), or (0018,5101) View Position, which says
+    # how the beam went, not how the image is turned (localization.sides_from_image_laterality)
+    assumed = source in ("assumed", "view_position") or (
+        source == "image_laterality" and len(result.hips) > 1
+    )
     for hip in hips_labelled:
         _draw_hip_label(canvas, hip, view, radiograph.to_upright, side_assumed=assumed)
     width = max(canvas.w, min(PANEL_MIN_WIDTH_EM * font_px, canvas.h))

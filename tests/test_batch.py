@@ -788,6 +788,12 @@ def test_every_record_brooker_writes_is_read_back(tmp_path: Path) -> None:
         {"hips": [{"side": "right", "gap_mm": "9.5"}]},
         {"hips": [{"side": "right", "caveats": "one"}]},
         {"hips": [{"side": "right", "fragments": ["island"]}]},
+        # the CSV wrote "None-{'a': 1}" for this one (a review of 2026-12-07)
+        {"hips": [{"side": "right", "class_range": [None, {"a": 1}]}]},
+        {"hips": [{"side": "right", "class_range": ["0", "V"]}]},
+        {"hips": [{"side": "right", "class_range": ["0"]}]},
+        {"hips": [{"side": "right", "limited_by": "femur"}]},
+        {"hips": [{"side": "right", "limited_by": [1]}]},
     ],
 )
 def test_a_record_with_a_value_of_another_type_is_dropped(

@@ -80,6 +80,16 @@ def fake_grade_just_under_1cm(path, config=None, **kwargs):  # type: ignore[no-u
     return GradingResult(file="x", status=Status.OK, version=__version__, hips=(hip,))
 
 
+def fake_grade_flagged(path, config=None, **kwargs):  # type: ignore[no-untyped-def]
+    """A class 0 that grades IV about a nearby centre, on a film that did not show its femur."""
+    hip = HipResult(
+        PatientSide.RIGHT, ImageSide.LEFT, BrookerGrade.NONE, (1.0, 2.0), False,
+        class_range=(BrookerGrade.NONE, BrookerGrade.ANKYLOSIS),
+        limited_by=("femur not segmented to the trochanter",),
+    )  # fmt: skip
+    return GradingResult(file="x", status=Status.OK, version=__version__, hips=(hip,))
+
+
 @pytest.fixture
 def fake_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make ``brooker grade`` use :func:`fake_grade` in its workers."""
@@ -225,6 +235,25 @@ def test_a_class_III_gap_is_never_shown_as_10_mm(
     assert "9.99" in (tmp_path / "o" / "g.csv").read_text(encoding="utf-8-sig")
     r = run(film, "--out", tmp_path / "o2", "--no-overlay", "--json")
     assert json_lines(r.stdout)[0]["hips"][0]["gap_mm"] == 9.99
+
+
+def test_a_hips_range_and_limits_are_said_beside_its_class(
+    monkeypatch: pytest.MonkeyPatch, good_tree: Path, tmp_path: Path
+):
+    monkeypatch.setattr(
+        batch, "grade_many", functools.partial(batch.grade_many, grade_fn=fake_grade_flagged)
+    )
+    film = good_tree / "a" / "IM0001"
+    r = run(film, "--out", tmp_path / "o", "--csv", tmp_path / "g.csv", "--no-overlay")
+    assert r.exit_code == 0, r.output
+    assert (
+        "right hip Brooker 0   0 to IV about nearby centres, femur not segmented to the "
+        "trochanter"
+    ) in r.stdout
+    with open(tmp_path / "g.csv", encoding="utf-8-sig", newline="") as fh:
+        (row,) = list(csv.DictReader(fh))
+    assert row["class_range"] == "0-IV"
+    assert row["limited_by"] == "femur not segmented to the trochanter"
 
 
 def test_json_stdout_only_records_errors_on_stderr(

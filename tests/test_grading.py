@@ -1109,3 +1109,20 @@ def test_what_the_film_did_not_show_is_said_in_a_few_words_beside_the_class() ->
     assert low.to_record()["limited_by"] == ["femur not segmented to the trochanter"]
     # each has its caveat
     assert len(low.caveats) == len(low.limited_by)
+
+
+def test_every_message_of_bone_the_film_did_not_show_has_its_few_words() -> None:
+    """Each of the anatomy check's messages (localization._anatomy_check) shortens to its few
+    words; a new one that did not would put its whole sentence on the overlay's label."""
+    import inspect
+    import re
+
+    from brooker import localization
+
+    said = re.findall(r'"(the [^"]+ not segmented as bone on this film)"',
+                      inspect.getsource(localization))  # fmt: skip
+    assert len(said) >= 3
+    for text in said:
+        short = grading._in_few_words(text)
+        assert short.endswith(" not segmented")
+        assert len(short) < 40
