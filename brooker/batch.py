@@ -1343,6 +1343,41 @@ REPORT_HEAD = (
 )
 
 
+def remove_earlier_parts(out_dir: str | os.PathLike[str], suffix: str = "") -> int:
+    """Remove the Dask partition files (``part-NNNNN.jsonl``) an earlier run of the same
+    shard (``suffix``: :func:`shard_suffix`) left in ``out_dir``; returns how many.
+
+    Called by a run without ``--resume`` after :func:`remove_earlier_overlays` has removed the
+    overlays they name: a local run after a Dask run into the same folder left its partition
+    files, whose records ``brooker report`` then showed as films with no picture (and ``cat
+    OUT/*.jsonl`` counted twice). Another shard's are left alone.
+
+    Raises
+    ------
+    OutputError
+        One that cannot be removed (``output_not_writable``).
+    """
+    out = os.fspath(out_dir)
+    try:
+        names = os.listdir(out)
+    except OSError:
+        return 0
+    parts = [
+        os.path.join(out, n)
+        for n in sorted(names)
+        if _PART_NAME.fullmatch(n) and part_run_suffix(n) == suffix
+    ]
+    for path in parts:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise OutputError(f"cannot remove an earlier run's Dask part: {reason}", path) from None
+    return len(parts)
+
+
 def remove_earlier_report(
     out_dir: str | os.PathLike[str],
     suffix: str = "",

@@ -1,15 +1,17 @@
 """Grade on a Dask cluster (optional extra: ``pip install 'brooker[dask]'``).
 
-The same per-file function as local batches (:func:`brooker.batch.grade_one`) is mapped over a
-``dask.bag`` of paths; each partition is written as JSON lines to ``out_dir/part-NNNNN.jsonl``
-(``part-shard-I-of-N-NNNNN.jsonl`` for shard I of N of a job array) by the worker that graded
-it, so ``out_dir`` (and the inputs) must be on a file system every worker sees. With
-``client=`` (a ``distributed.Client``) the work runs on that cluster; without, on Dask's
-default scheduler for bags (local processes).
+The same per-file function as local batches (:func:`brooker.batch.grade_one`) is mapped over
+partitions of the paths (a Dask task each); each partition is written as JSON lines to
+``out_dir/part-NNNNN.jsonl`` (``part-shard-I-of-N-NNNNN.jsonl`` for shard I of N of a job
+array) by the worker that graded it, so ``out_dir`` (and the inputs) must be on a file system
+every worker sees. With ``client=`` (a ``distributed.Client``) the work runs on that cluster;
+without, in local processes (Dask's ``processes`` scheduler).
 
 Unlike :func:`brooker.batch.grade_many` there is no per-file time limit here: a file runs in
-the Dask worker's own process (Dask restarts workers that die). Overlay names and records are
-the same as in a local run.
+the Dask worker's own process (Dask restarts workers that die). A partition whose task kills
+its workers as often as the scheduler allows (``KilledWorker``) is graded again one film per
+task, so that its other films are graded and the film that kills them gets an
+``internal_error`` record. Overlay names and records are the same as in a local run.
 
 Example::
 
@@ -30,7 +32,6 @@ from typing import Any
 
 try:
     import dask
-    import dask.bag as db
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
         "brooker.distributed needs Dask: install it with  pip install 'brooker[dask]'"
@@ -42,6 +43,7 @@ from brooker.batch import (
     GradeFn,
     check_out_dir,
     discover,
+    error_record,
     grade_one,
     input_paths,
     part_prefix,
@@ -178,35 +180,81 @@ def grade_bag(
         return []
     if npartitions is None:
         npartitions = max(1, min(1000, (len(files) + 3) // 4))
-    bag = db.from_sequence(files, npartitions=min(npartitions, len(files)))  # type: ignore[no-untyped-call]
+    size = -(-len(files) // max(1, min(npartitions, len(files))))  # files per partition
+    chunks = [files[i : i + size] for i in range(0, len(files), size)]
     # the workers' working folder is not the client's: relative paths are the client's
     here = os.getcwd()
     out_abs = os.path.join(here, out)
-    lines = bag.map(
-        grade_record,
-        config=config,
-        out_dir=out_abs,
-        overlay=overlay,
-        overlay_crops=overlay_crops,
-        names=names,
-        grade_fn=grade_fn,
-        base_dir=here,
-        out_spelling=out,
-    )
-    # each partition written whole by the worker that graded it (atomically: a worker killed
-    # mid-write leaves no torn part), to a path built here: Dask's own text writer takes a '*'
-    # of the folder's name for its file-name mask
-    writes = [
-        dask.delayed(_write_part)(  # type: ignore[attr-defined]
-            part, os.path.join(out_abs, f"{part_prefix(shard)}{_part_name(i)}.jsonl")
-        )
-        for i, part in enumerate(lines.to_delayed())
+    grade = {
+        "config": config,
+        "out_dir": out_abs,
+        "overlay": overlay,
+        "overlay_crops": overlay_crops,
+        "names": names,
+        "grade_fn": grade_fn,
+        "base_dir": here,
+        "out_spelling": out,
+    }
+    # each partition graded and written whole by the worker that graded it (atomically: a
+    # worker killed mid-write leaves no torn part), to a path built here
+    targets = [
+        os.path.join(out_abs, f"{part_prefix(shard)}{_part_name(i)}.jsonl")
+        for i in range(len(chunks))
     ]
-    if client is not None:
-        client.gather(client.compute(writes))
-    else:
-        dask.compute(*writes)  # type: ignore[attr-defined,no-untyped-call]
+    writes = [
+        dask.delayed(_grade_part)(chunk, target, grade)  # type: ignore[attr-defined]
+        for chunk, target in zip(chunks, targets, strict=True)
+    ]
+    if client is None:  # local processes, as a dask.bag's default scheduler had it
+        dask.compute(*writes, scheduler="processes")  # type: ignore[attr-defined,no-untyped-call]
+        return _parts(out, shard)
+    from distributed import KilledWorker
+
+    futures = client.compute(writes)
+    try:
+        for chunk, target, future in zip(chunks, targets, futures, strict=True):
+            try:
+                future.result()
+            except KilledWorker:
+                # a film that kills its worker (a decoder's crash, the memory) took its whole
+                # partition, retried, down with it, and the run with them (exit 1, no
+                # record): the partition's films one task each, so that the others are graded
+                # and that one gets an internal_error record, as a local run's worker death
+                # gives
+                _write_part(_one_by_one(client, chunk, grade), target)
+    except BaseException:
+        # stopped (Ctrl-C) or failed: the cluster's tasks go too, or its workers went on
+        # writing overlays into out_dir after the command had ended
+        client.cancel(futures)
+        raise
     return _parts(out, shard)
+
+
+def _grade_part(chunk: Sequence[str], target: str, grade: Mapping[str, Any]) -> str:
+    """Grade a partition's files on a Dask worker and write their records to ``target``."""
+    return _write_part([grade_record(path, **grade) for path in chunk], target)
+
+
+def _one_by_one(client: Any, chunk: Sequence[str], grade: Mapping[str, Any]) -> list[str]:
+    """The record lines of ``chunk``'s files, each graded in a task of its own on the cluster
+    of ``client``; a file whose task kills its worker (as many times as the scheduler allows)
+    gets an ``internal_error`` record instead."""
+    from distributed import KilledWorker
+
+    futures = client.compute([dask.delayed(grade_record)(p, **grade) for p in chunk])  # type: ignore[attr-defined]
+    lines = []
+    for path, future in zip(chunk, futures, strict=True):
+        try:
+            lines.append(str(future.result()))
+        except KilledWorker:
+            rec = error_record(
+                path,
+                "internal_error",
+                "the Dask worker grading it died, each time the scheduler retried it (a "
+                "decoder's crash, or the worker's memory limit): the other films are graded",
+            ).to_record()
+            lines.append(record_line(rec))
+    return lines
 
 
 def _part_name(i: int) -> str:

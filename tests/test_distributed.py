@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from conftest import fill_every_shard
@@ -328,6 +331,8 @@ def test_cli_unreachable_scheduler_is_not_an_internal_error(tree: Path, tmp_path
     assert f"127.0.0.1:{port}" in r.stderr
     assert "internal error" not in r.stderr
     assert not (out / "errors.log").exists()
+    # nor a folder of its making left behind, held open by a lock file (a scale-out audit)
+    assert not out.exists()
 
 
 def test_cli_unreachable_scheduler_leaves_the_earlier_run_as_it_was(tree: Path, tmp_path: Path):
@@ -532,3 +537,63 @@ def test_the_overlays_of_the_replaced_parts_go_with_them(tree: Path, tmp_path: P
     mine.write_bytes(kept.read_bytes())
     grade_bag(films, out_dir=out, npartitions=1, grade_fn=drawing_grade, overlay=False)
     assert sorted(p.name for p in out.glob("*.png")) == sorted([kept.name, mine.name])
+
+
+def test_a_film_that_kills_its_worker_costs_its_record_not_the_run(
+    client, tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    """A film that kills its Dask worker each time the scheduler retries it (KilledWorker)
+    ended the whole run with an internal error and no record (exit 1; a scale-out audit of
+    2026-12-07, `kill -9` of the worker): its partition's other films are graded one task
+    each, and that film gets an internal_error record."""
+    from distributed import KilledWorker
+
+    from brooker import distributed
+
+    real = distributed.grade_record
+
+    def dies_on_f3(path: str, **kw: Any) -> str:
+        if path.endswith("f3"):
+            # as the scheduler raises it, its worker named by address
+            raise KilledWorker("grade", SimpleNamespace(address="tcp://127.0.0.1:1"), 3)
+        return real(path, **kw)
+
+    monkeypatch.setattr(distributed, "grade_record", dies_on_f3)
+    files = [str(tree / f"f{i}") for i in (2, 3, 4, 5)]
+    parts = distributed.grade_bag(
+        files, out_dir=tmp_path / "o", client=client, npartitions=1, overlay=False,
+        grade_fn=fake_grade,
+    )  # fmt: skip
+    recs = _lines(parts)
+    assert [r["file"] for r in recs] == sorted(files)
+    (dead,) = [r for r in recs if r["file"].endswith("f3")]
+    assert dead["error"]["code"] == "internal_error"
+    assert "the Dask worker grading it died" in dead["error"]["message"]
+    assert all(r["status"] != "error" for r in recs if r is not dead)
+
+
+def test_a_local_run_after_a_dask_run_replaces_its_parts_too(
+    client, tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    """A local run into the folder of a Dask run removed the overlays the partitions named but
+    kept the partitions: the review page then showed their films with no picture (a
+    scale-out audit of 2026-12-07). Another shard's partitions stay."""
+    from typer.testing import CliRunner
+
+    from brooker.cli import app
+
+    out = tmp_path / "o"
+    grade_bag([tree], out_dir=out, client=client, npartitions=2, grade_fn=fake_grade)
+    grade_bag([tree], out_dir=out, client=client, npartitions=1, grade_fn=fake_grade, shard=(0, 2))
+    assert len(list(out.glob("part-0*.jsonl"))) == 2
+    monkeypatch.setattr(
+        batch, "grade_many", functools.partial(batch.grade_many, grade_fn=fake_grade)
+    )
+    r = CliRunner().invoke(app, ["grade", str(tree / "f2"), "--out", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in out.glob("part-*.jsonl")) == [
+        "part-shard-0-of-2-00000.jsonl"
+    ]
+    assert [json.loads(x)["file"] for x in (out / "results.jsonl").read_text().splitlines()] == [
+        str(tree / "f2")
+    ]

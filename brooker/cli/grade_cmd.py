@@ -1625,14 +1625,18 @@ def _run(
         },
         "results": results_path.name,
     }
-    # one run at a time writes this results file (exit 2 for another while it runs)
-    _lock_out(out, results_path)
     # connected before anything is written: a scheduler that cannot be reached is a usage
     # error (exit 2) that must leave the run already in --out (its results, its manifest) as
-    # it was
+    # it was, and no folder of this run's making (its lock file held one open)
     client = None
     if dask_scheduler is not None:
-        client = _dask_client(dask_scheduler, len(files), err_console, quiet)
+        try:
+            client = _dask_client(dask_scheduler, len(files), err_console, quiet)
+        except BaseException:
+            _unmake(made)
+            raise
+    # one run at a time writes this results file (exit 2 for another while it runs)
+    _lock_out(out, results_path)
 
     def close_manifest(
         state: str, records: list[dict[str, Any]], resumed: int, failure: dict[str, str] | None
@@ -1673,6 +1677,9 @@ def _run(
             batch.remove_earlier_overlays(out, suffix, inputs=found.files)  # never an input
             # and its review page, which showed the earlier films until a --report rewrote it
             batch.remove_earlier_report(out, suffix, inputs=found.files)
+            # and its Dask partitions, whose overlays went first (a Dask run's own replace
+            # them too): they showed as films with no picture on the next review page
+            batch.remove_earlier_parts(out, suffix)
             # a new run starts a new results file (--resume continues the old one), emptied
             # before its manifest is written: killed between the two, the old manifest is left
             # over no records, never this run's options over the old run's records. The two
