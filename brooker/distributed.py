@@ -54,7 +54,7 @@ from brooker.batch import (
     shard_suffix,
 )
 from brooker.config import AnalysisConfig
-from brooker.errors import ConfigError
+from brooker.errors import ConfigError, output_error
 
 __all__ = ["grade_bag", "grade_record"]
 
@@ -221,7 +221,11 @@ def grade_bag(
                 # record): the partition's films one task each, so that the others are graded
                 # and that one gets an internal_error record, as a local run's worker death
                 # gives
-                _write_part(_one_by_one(client, chunk, grade), target)
+                lines = _one_by_one(client, chunk, grade)
+                try:  # written here, by the client: out_dir is on its file system too
+                    _write_part(lines, target)
+                except OSError as exc:
+                    raise output_error(exc, target) from None
     except BaseException:
         # stopped (Ctrl-C) or failed: the cluster's tasks go too, or its workers went on
         # writing overlays into out_dir after the command had ended

@@ -213,6 +213,15 @@ class OutputError(BrookerError):
     code = "output_not_writable"
 
 
+class ClusterLostError(BrookerError):
+    """The Dask cluster a run grades on went away during it (the scheduler's connection lost,
+    the scheduler stopped): the environment, not a bug in brooker and not the inputs. The
+    command line exits with status 6; there is no ``--resume`` on Dask, so the same command
+    grades the files again."""
+
+    code = "cluster_lost"
+
+
 class DiskFullError(OutputError):
     """No space left on the device (ENOSPC) or the disk quota is exceeded (EDQUOT)."""
 

@@ -168,6 +168,9 @@ class ExitCode(enum.IntEnum):
     OUTPUT_ERROR = 5
     """An output could not be written (disk full, permissions, read-only file system, a file
     where a folder is expected): the environment, not a bug and not the inputs."""
+    CLUSTER_LOST = 6
+    """The Dask cluster (``--dask-scheduler``) went away during the run: the environment, not
+    a bug and not the inputs; run the same command again."""
     HUNG_UP = 129
     """Stopped by SIGHUP (128 + SIGHUP, as a shell reports it): the terminal of a run in the
     foreground closed (a window shut, an ssh connection dropped); stopped as by Ctrl-C:

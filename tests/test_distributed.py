@@ -597,3 +597,53 @@ def test_a_local_run_after_a_dask_run_replaces_its_parts_too(
     assert [json.loads(x)["file"] for x in (out / "results.jsonl").read_text().splitlines()] == [
         str(tree / "f2")
     ]
+
+
+def test_cli_a_cluster_lost_mid_run_is_the_environment_not_a_bug(
+    tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scheduler killed during the run was an "internal error" (exit 1), its message two
+    lines run into one with a literal \\x0a (a scale-out audit of 2026-12-07): exit 6, one
+    line, the manifest failed with cluster_lost, no traceback in errors.log."""
+    from concurrent.futures import CancelledError
+
+    from typer.testing import CliRunner
+
+    from brooker import distributed
+    from brooker.cli import app
+    from brooker.cli.grade_cmd import _cluster_lost
+
+    class FakeClient:
+        scheduler = SimpleNamespace(address="tcp://10.0.0.1:8786")
+
+        def __enter__(self) -> FakeClient:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+    def lost(*a: object, **k: object) -> list[str]:
+        # as distributed's FutureCancelledError (a concurrent.futures.CancelledError) says it
+        raise CancelledError("scheduler-connection-lost.\\x0aClient lost the scheduler")
+
+    monkeypatch.setattr(distributed, "grade_bag", lost)
+    monkeypatch.setattr("brooker.cli.grade_cmd._dask_client", lambda *a, **k: FakeClient())
+    out = tmp_path / "o"
+    r = CliRunner().invoke(
+        app, ["grade", str(tree / "f2"), "--out", str(out), "--dask-scheduler", "tcp://x:1"]
+    )
+    assert r.exit_code == 6, r.output
+    (line,) = [x for x in r.stderr.splitlines() if x.startswith("error: ")]
+    assert "the Dask cluster at tcp://10.0.0.1:8786 was lost during the run" in line
+    assert "\\x0a" not in line
+    assert "internal error" not in r.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["state"] == "failed"
+    assert manifest["error"]["code"] == "cluster_lost"
+    assert not (out / "errors.log").exists()
+    # a bug stays a bug, brooker's own errors stay theirs
+    assert _cluster_lost(ZeroDivisionError("x"), FakeClient()) is None
+    from brooker.errors import OutputError
+
+    assert _cluster_lost(OutputError("disk", None), FakeClient()) is None
+    assert _cluster_lost(OSError("comm closed"), FakeClient()) is not None

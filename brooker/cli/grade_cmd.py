@@ -967,7 +967,7 @@ def grade(
     ] = None,
 ) -> None:
     """Grade every hip on DICOM, PNG, JPEG or TIFF radiographs: files, folders, a list of paths."""
-    from brooker.errors import OutputError
+    from brooker.errors import ClusterLostError, OutputError
     from brooker.models import ExitCode
 
     err_console = make_console(stderr=True)
@@ -1070,6 +1070,9 @@ def grade(
     except OutputError as err:  # the environment (disk full, permissions), not a bug
         err_console.print(plain(f"error: {err.message} [{err.code}]", style="red"), soft_wrap=True)
         raise typer.Exit(int(ExitCode.OUTPUT_ERROR)) from None
+    except ClusterLostError as err:  # the environment too: the Dask cluster went away
+        err_console.print(plain(f"error: {err.message} [{err.code}]", style="red"), soft_wrap=True)
+        raise typer.Exit(int(ExitCode.CLUSTER_LOST)) from None
     except Exception as exc:
         note_bug()
         log = _log_internal(out)
@@ -2001,6 +2004,30 @@ def _dask_workers(client: Any) -> int | None:
         return None
 
 
+def _cluster_lost(exc: Exception, client: Any) -> Exception | None:
+    """``exc``, raised while the cluster of ``client`` graded, as a
+    :class:`~brooker.errors.ClusterLostError` when it says the cluster went away (the
+    scheduler's connection lost: a cancelled future, a closed comm, a timeout); None for
+    anything else (a bug stays one, brooker's own errors stay theirs). A scheduler killed
+    mid-run was an "internal error" (exit 1), its message two lines run into one."""
+    import concurrent.futures
+
+    from brooker.errors import BrookerError, ClusterLostError
+
+    # distributed's FutureCancelledError is a concurrent.futures.CancelledError; its
+    # CommClosedError an OSError
+    gone = (concurrent.futures.CancelledError, OSError, TimeoutError)
+    if isinstance(exc, BrookerError) or not isinstance(exc, gone):
+        return None
+    said = " ".join(f"{type(exc).__name__}: {exc}".replace("\\x0a", " ").split())[:200]
+    address = getattr(getattr(client, "scheduler", None), "address", None) or "its scheduler"
+    return ClusterLostError(
+        f"the Dask cluster at {address} was lost during the run ({said}): run the same "
+        "command again (there is no --resume on Dask)",
+        None,
+    )
+
+
 def _run_dask(
     files: list[str],
     config: Any,
@@ -2021,15 +2048,21 @@ def _run_dask(
 
     with client:
         # no file too (a shard none of the inputs falls in): this shard's earlier parts go
-        parts = distributed.grade_bag(
-            files,
-            config,
-            out_dir=out,
-            client=client,
-            overlay=overlay,
-            overlay_crops=overlay_crops,
-            shard=shard,  # its own part names: the shards of a job array share --out
-        )
+        try:
+            parts = distributed.grade_bag(
+                files,
+                config,
+                out_dir=out,
+                client=client,
+                overlay=overlay,
+                overlay_crops=overlay_crops,
+                shard=shard,  # its own part names: the shards of a job array share --out
+            )
+        except Exception as exc:
+            lost = _cluster_lost(exc, client)
+            if lost is None:
+                raise
+            raise lost from None
     recs = [rec for part in parts for rec in batch.read_records(part)]
     # every input has its record: one the workers did not write (a worker that cannot see
     # --out on its file system writes its partitions elsewhere) is an error, not a silent gap
