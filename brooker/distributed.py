@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +117,7 @@ def grade_bag(
     names: Mapping[str, str] | None = None,
     grade_fn: GradeFn | None = None,
     shard: tuple[int, int] | None = None,
+    on_part: Callable[[str, int], None] | None = None,
 ) -> list[str]:
     """Grade ``paths`` on Dask; write ``out_dir/part-*.jsonl``; return their paths, sorted.
 
@@ -143,6 +144,11 @@ def grade_bag(
         ``(I, N)``: grade only shard I of N of the inputs (:func:`brooker.batch.select_shard`,
         as ``brooker grade --shard I/N``) and name the partitions
         ``part-shard-I-of-N-NNNNN.jsonl``.
+    on_part : callable, optional
+        Called in this process with each partition's path and its number of files once that
+        partition is written, in the order the partitions finish (on a cluster; without a
+        client, when all have): for a progress bar, or to read the records as they come. An
+        exception it raises stops the run (the cluster's tasks are cancelled) and is raised.
 
     Returns
     -------
@@ -207,12 +213,18 @@ def grade_bag(
     ]
     if client is None:  # local processes, as a dask.bag's default scheduler had it
         dask.compute(*writes, scheduler="processes")  # type: ignore[attr-defined,no-untyped-call]
+        if on_part is not None:
+            for chunk, target in zip(chunks, targets, strict=True):
+                on_part(target, len(chunk))
         return _parts(out, shard)
-    from distributed import KilledWorker
+    from distributed import KilledWorker, as_completed
 
     futures = client.compute(writes)
+    # as_completed yields the futures themselves: each one's partition, by identity
+    which = {id(f): k for k, f in enumerate(futures)}
     try:
-        for chunk, target, future in zip(chunks, targets, futures, strict=True):
+        for future in as_completed(futures):  # type: ignore[no-untyped-call]
+            chunk, target = chunks[which[id(future)]], targets[which[id(future)]]
             try:
                 future.result()
             except KilledWorker:
@@ -226,6 +238,8 @@ def grade_bag(
                     _write_part(lines, target)
                 except OSError as exc:
                     raise output_error(exc, target) from None
+            if on_part is not None:
+                on_part(target, len(chunk))
     except BaseException:
         # stopped (Ctrl-C) or failed: the cluster's tasks go too, or its workers went on
         # writing overlays into out_dir after the command had ended

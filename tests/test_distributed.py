@@ -647,3 +647,119 @@ def test_cli_a_cluster_lost_mid_run_is_the_environment_not_a_bug(
 
     assert _cluster_lost(OutputError("disk", None), FakeClient()) is None
     assert _cluster_lost(OSError("comm closed"), FakeClient()) is not None
+
+
+_FAST_DONE = __import__("threading").Event()
+
+
+def slow_until_fast(path, config=None, **kwargs):  # type: ignore[no-untyped-def]
+    """``fake_grade``; ``f2`` waits (at most 60 s) until another partition has been reported."""
+    if Path(path).name == "f2":
+        _FAST_DONE.wait(60)
+    return fake_grade(path, config, **kwargs)
+
+
+def test_each_partition_is_reported_as_it_finishes(client, tree: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """``on_part`` gets each partition (its path, its number of files) as soon as it is
+    written, in the order they finish: a long run on a cluster printed nothing, and had no
+    progress bar, until its last film was graded (a scale-out audit of 2026-12-07). The first
+    partition here waits for the second to be reported, so the order shows."""
+    _FAST_DONE.clear()
+    seen: list[tuple[str, int]] = []
+
+    def on_part(path: str, n: int) -> None:
+        seen.append((Path(path).name, n))
+        # what the callback reads is there: the partition's records, one per file
+        assert len(Path(path).read_text(encoding="utf-8").splitlines()) == n
+        _FAST_DONE.set()
+
+    files = [str(tree / f"f{i}") for i in (2, 3, 4, 5)]
+    parts = grade_bag(
+        files, out_dir=tmp_path / "o", client=client, npartitions=2, overlay=False,
+        grade_fn=slow_until_fast, on_part=on_part,
+    )  # fmt: skip
+    assert seen == [("part-00001.jsonl", 2), ("part-00000.jsonl", 2)]
+    assert [Path(p).name for p in parts] == ["part-00000.jsonl", "part-00001.jsonl"]
+
+
+def test_without_a_client_each_partition_is_reported_at_the_end(tree: Path, tmp_path: Path):
+    seen: list[int] = []
+    files = [str(tree / f"f{i}") for i in (2, 3, 4)]
+    grade_bag(files, out_dir=tmp_path / "o", npartitions=2, overlay=False,
+              grade_fn=fake_grade, on_part=lambda p, n: seen.append(n))  # fmt: skip
+    assert seen == [2, 1]
+
+
+def test_a_callback_that_fails_stops_the_run_and_cancels_its_tasks(  # type: ignore[no-untyped-def]
+    client, tree: Path, tmp_path: Path
+) -> None:
+    """An exception in ``on_part`` (the reader of the records gone: a broken pipe) is raised,
+    and the cluster's other tasks are cancelled, not left writing into ``out_dir``."""
+    def stop(path: str, n: int) -> None:
+        raise BrokenPipeError("reader gone")
+
+    files = [str(tree / f"f{i}") for i in (2, 3, 4, 5)]
+    with pytest.raises(BrokenPipeError):
+        grade_bag(files, out_dir=tmp_path / "o", client=client, npartitions=4, overlay=False,
+                  grade_fn=fake_grade, on_part=stop)  # fmt: skip
+
+
+def test_cli_on_dask_says_each_record_once(client, tree: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Records printed as each partition comes are not printed again at the end: one JSON
+    line and one error line per file, and the summary counts each file once."""
+    from typer.testing import CliRunner
+
+    from brooker.cli import app
+
+    files = [str(tree / f"f{i}") for i in (2, 3, 4, 5)]
+    r = CliRunner().invoke(
+        app,
+        ["grade", *files, "--json", "--out", str(tmp_path / "o"),
+         "--dask-scheduler", client.scheduler.address],
+    )  # fmt: skip
+    assert r.exit_code == 3, r.output
+    recs = [json.loads(line) for line in r.stdout.splitlines()]
+    assert sorted(x["file"] for x in recs) == sorted(files)
+    errors = [x for x in r.stderr.splitlines() if x.startswith("error: ")]
+    assert sorted(e.split(": ")[1] for e in errors) == sorted(files)
+    assert "4 file(s): 4 error" in r.stderr
+
+
+@pytest.mark.parametrize("given", [["--timeout", "60"], ["--timeout", "300"]])
+def test_cli_a_time_limit_on_dask_is_refused_not_ignored(
+    tree: Path, tmp_path: Path, given: list[str]
+) -> None:
+    """There is no per-file time limit on a Dask worker: a --timeout given with
+    --dask-scheduler was taken and not applied, and the manifest said the default, 300 s
+    (a scale-out audit of 2026-12-07). It is a usage error, found before any connection."""
+    from typer.testing import CliRunner
+
+    from brooker.cli import app
+
+    out = tmp_path / "o"
+    r = CliRunner().invoke(
+        app, ["grade", str(tree / "f2"), "--out", str(out), *given,
+              "--dask-scheduler", "tcp://127.0.0.1:1"],
+    )  # fmt: skip
+    assert r.exit_code == 2, r.output
+    assert "--timeout" in r.stderr
+    assert "no per-file time limit" in r.stderr
+    assert not out.exists()
+
+
+def test_cli_dask_manifest_says_no_time_limit(client, tree: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The manifest of a Dask run says the limit that applied: none (``--timeout 0``, no
+    limit, is what Dask does, and is taken)."""
+    from typer.testing import CliRunner
+
+    from brooker.cli import app
+
+    for extra in ([], ["--timeout", "0"]):
+        out = tmp_path / f"o{len(extra)}"
+        r = CliRunner().invoke(
+            app, ["grade", str(tree / "f2"), "--out", str(out), "-q", *extra,
+                  "--dask-scheduler", client.scheduler.address],
+        )  # fmt: skip
+        assert r.exit_code == 3, r.output
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+        assert manifest["options"]["timeout_s"] is None

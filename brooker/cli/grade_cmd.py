@@ -793,6 +793,7 @@ def _error_line(rec: dict[str, Any]) -> str:
 
 @app.command("grade")
 def grade(
+    ctx: typer.Context,
     paths: Annotated[
         # strings, not Path: Path("") is the working folder, and an empty argument (`grade
         # "$DIR"` with DIR unset) must get its own `not_found` record, not grade the folder.
@@ -986,6 +987,14 @@ def grade(
             raise typer.BadParameter(str(exc), param_hint="--shard") from None
     if dask_scheduler is not None and resume:
         raise typer.BadParameter("not supported with --dask-scheduler", param_hint="--resume")
+    if dask_scheduler is not None and timeout and _given(ctx, "timeout"):
+        # it was taken and not applied: a file on Dask runs in the worker's own process
+        # (--timeout 0, no limit, is what Dask does)
+        raise typer.BadParameter(
+            "not supported with --dask-scheduler: a file runs in the Dask worker's own "
+            "process, with no per-file time limit",
+            param_hint="--timeout",
+        )
     if shard_ix is not None and csv_file is not None:
         csv_file = _shard_csv(csv_file, shard_ix, err_console)
     config = analysis_config(
@@ -1015,7 +1024,8 @@ def grade(
         "head_mm": head_mm,
         "estimate_spacing": estimate_spacing,
         "flipped": flipped,
-        "timeout_s": timeout,
+        # the limit that applies: none on a Dask cluster (it said the default, 300)
+        "timeout_s": None if dask_scheduler is not None else timeout,
         # as parsed ("1/3" for " 1/3"): spaces around a number are dropped, as click drops
         # them from --workers " 2", and each shard's manifest spells its shard alike
         "shard": None if shard_ix is None else f"{shard_ix[0]}/{shard_ix[1]}",
@@ -1929,6 +1939,13 @@ def _finish(
     return int(ExitCode.NOT_ALL_GRADED)
 
 
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether the option ``name`` was given on the command line (or by its environment
+    variable), not left at its default."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
 def _progress(console: Console) -> Any:
     from rich.progress import (
         BarColumn,
@@ -2041,12 +2058,28 @@ def _run_dask(
     shard: tuple[int, int] | None,
     results_path: Path,
 ) -> None:
-    """Grade ``files`` on the cluster of ``client`` (a ``distributed.Client``, closed here)."""
+    """Grade ``files`` on the cluster of ``client`` (a ``distributed.Client``, closed here).
+
+    Each partition's records are printed (``--json``, error lines) as soon as the cluster has
+    written it, under a progress bar on a terminal, as a local run prints each film's: a long
+    run on a cluster showed nothing until its last film was graded."""
     from brooker import batch, distributed
     from brooker.atomic import atomic_write_bytes
     from brooker.errors import output_error
 
-    with client:
+    shown: set[str] = set()  # the partitions whose records were printed as they came
+    progress = _progress(err_console) if not quiet and err_console.is_terminal else None
+    console = err_console if progress is None else progress.console
+    task = None if progress is None else progress.add_task("grading", total=len(files))
+
+    def on_part(path: str, n_files: int) -> None:
+        for rec in batch.read_records(path):
+            emit(rec, console)
+        shown.add(path)
+        if progress is not None:
+            progress.advance(task, n_files)
+
+    with client, progress or contextlib.nullcontext():
         # no file too (a shard none of the inputs falls in): this shard's earlier parts go
         try:
             parts = distributed.grade_bag(
@@ -2057,6 +2090,7 @@ def _run_dask(
                 overlay=overlay,
                 overlay_crops=overlay_crops,
                 shard=shard,  # its own part names: the shards of a job array share --out
+                on_part=on_part,
             )
         except Exception as exc:
             lost = _cluster_lost(exc, client)
@@ -2067,7 +2101,7 @@ def _run_dask(
     # every input has its record: one the workers did not write (a worker that cannot see
     # --out on its file system writes its partitions elsewhere) is an error, not a silent gap
     seen = {rec.get("file") for rec in recs}
-    recs += [
+    missing = [
         batch.error_record(
             f,
             "internal_error",
@@ -2076,8 +2110,13 @@ def _run_dask(
         for f in files
         if f not in seen
     ]
-    for rec in recs:
+    for part in parts:
+        if part not in shown:  # never so on a cluster: each part was printed as it came
+            for rec in batch.read_records(part):
+                emit(rec, err_console)
+    for rec in missing:
         emit(rec, err_console)
+    recs += missing
     # the results file the manifest names holds the run's records, as after a local run
     data = "".join(batch.record_line(rec) + "\n" for rec in recs).encode("utf-8")
     try:
