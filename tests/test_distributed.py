@@ -763,3 +763,29 @@ def test_cli_dask_manifest_says_no_time_limit(client, tree: Path, tmp_path: Path
         assert r.exit_code == 3, r.output
         manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
         assert manifest["options"]["timeout_s"] is None
+
+
+def test_connecting_says_how_long_dask_waits_and_how_many_workers_it_found(client):  # type: ignore[no-untyped-def]
+    """A wrong address is found out only after Dask's connect timeout (30 s unless set), and
+    the line "grading N file(s) on the Dask cluster" came before the connection was tried:
+    the wait is said before it, with the setting that sets it, and the workers found after."""
+    import io
+
+    import dask
+    from rich.console import Console
+
+    from brooker.cli import grade_cmd
+
+    buf = io.StringIO()
+    with dask.config.set({"distributed.comm.timeouts.connect": "7s"}):
+        c = grade_cmd._dask_client(
+            client.scheduler.address, 3, Console(file=buf, width=300), quiet=False
+        )
+    c.close()
+    first, second = buf.getvalue().splitlines()[:2]
+    assert first.startswith(f"connecting to the Dask scheduler at {client.scheduler.address}")
+    assert "up to 7 s" in first
+    assert "distributed.comm.timeouts.connect" in first
+    assert second == (
+        f"grading 3 file(s) on the Dask cluster at {client.scheduler.address} (2 worker(s) now)"
+    )

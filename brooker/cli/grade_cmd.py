@@ -1991,7 +1991,14 @@ def _dask_client(address: str, n_files: int, err_console: Console, quiet: bool) 
         ) from None
 
     if not quiet:
-        err_console.print(plain(f"grading {n_files} file(s) on the Dask cluster at {address}"))
+        # Dask retries a refused connection until its connect timeout: a wrong address is
+        # found out only then, and a silent wait looks like a hang
+        err_console.print(
+            plain(
+                f"connecting to the Dask scheduler at {address} (Dask waits up to "
+                f"{_connect_timeout_s():g} s: distributed.comm.timeouts.connect)"
+            )
+        )
     try:
         client = Client(address)  # type: ignore[no-untyped-call]
     except (OSError, ValueError, TypeError) as exc:  # unreachable, or not an address
@@ -2000,7 +2007,11 @@ def _dask_client(address: str, n_files: int, err_console: Console, quiet: bool) 
             term(f"cannot connect to the Dask scheduler at {address}: {exc}"),
             param_hint="--dask-scheduler",
         ) from None
-    if _dask_workers(client) == 0:
+    workers = _dask_workers(client)
+    if not quiet:
+        on = "" if workers is None else f" ({workers} worker(s) now)"
+        err_console.print(plain(f"grading {n_files} file(s) on the Dask cluster at {address}{on}"))
+    if workers == 0:
         # a scheduler with no workers holds the tasks until one joins (an adaptive cluster's
         # come later): waiting is right, waiting without a word looks like a hang
         err_console.print(
@@ -2010,6 +2021,16 @@ def _dask_client(address: str, n_files: int, err_console: Console, quiet: bool) 
             )
         )
     return client
+
+
+def _connect_timeout_s() -> float:
+    """How long Dask's client tries to reach a scheduler, seconds (its configuration's
+    ``distributed.comm.timeouts.connect``, 30 s unless set)."""
+    import dask
+    from dask.utils import parse_timedelta
+
+    value = dask.config.get("distributed.comm.timeouts.connect")
+    return float(parse_timedelta(value, default="seconds") or 0.0)
 
 
 def _dask_workers(client: Any) -> int | None:
