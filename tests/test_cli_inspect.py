@@ -370,3 +370,87 @@ def test_a_decoders_last_words_survive_it_crashing_inspect(tmp_path: Path) -> No
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
     assert done.returncode != 0
     assert b"libfoo: fatal: corrupt marker at offset 1234" in done.stderr
+
+
+def _folder(tmp_path: Path) -> Path:
+    """A folder of two films (one with no spacing) and a file that is no radiograph."""
+    folder = tmp_path / "archive"
+    (folder / "b").mkdir(parents=True)
+    px = np.arange(48 * 40, dtype=np.uint16).reshape(48, 40) % 4096
+    write_dicom(px, folder / "a.dcm", DicomVariant(pixel_spacing_mm=(0.15, 0.14)))
+    write_dicom(px, folder / "b" / "c.dcm", DicomVariant())
+    (folder / "notes.txt").write_text("not a film")
+    return folder
+
+
+def test_a_folder_gets_a_line_per_file(tmp_path: Path) -> None:
+    """``inspect DIR`` was a usage error: to check an archive before grading it, each file
+    had to be named in a command of its own. A folder is searched as grade searches it, and
+    each radiograph gets one line: its size, spacing and source, and the patient's side."""
+    folder = _folder(tmp_path)
+    result = runner.invoke(app, ["inspect", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    a, c = lines
+    assert a.startswith(f"{folder / 'a.dcm'}: 48 x 40 px, 0.15 x 0.14 mm (pixel_spacing_")
+    assert c.startswith(f"{folder / 'b' / 'c.dcm'}: 48 x 40 px, no spacing")
+    assert "patient's right on the image left" in a
+    _no_identifiers(result.stdout)
+
+
+def test_several_files_one_bad_each_gets_its_line_and_exit_3(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    junk = tmp_path / "junk.dcm"
+    junk.write_bytes(b"\x00" * 10)
+    good = folder / "a.dcm"
+    result = runner.invoke(app, ["inspect", str(junk), str(good), str(tmp_path / "absent")])
+    assert result.exit_code == 3
+    lines = result.stdout.splitlines()
+    assert [x.split(": ")[0] for x in lines] == [str(junk), str(good), str(tmp_path / "absent")]
+    assert lines[0].endswith("not loaded [not_dicom]") or lines[0].endswith(
+        "not loaded [malformed_dicom]"
+    )
+    assert lines[2].endswith("not loaded [not_found]")
+    errors = [x for x in result.stderr.splitlines() if x.startswith("error: ")]
+    assert len(errors) == 2
+
+
+def test_a_folder_with_json_gives_a_json_line_per_file(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    result = runner.invoke(app, ["inspect", str(folder), "--json"])
+    assert result.exit_code == 0
+    recs = [json.loads(x) for x in result.stdout.splitlines()]
+    assert [r["file"] for r in recs] == [str(folder / "a.dcm"), str(folder / "b" / "c.dcm")]
+    assert recs[0]["spacing"]["row_mm"] == pytest.approx(0.15)
+    assert recs[1]["spacing"] is None
+
+
+def test_a_folder_with_no_radiograph_exits_4(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(app, ["inspect", str(tmp_path / "empty")])
+    assert result.exit_code == 4
+    assert result.stderr.startswith("no radiographs found in ")
+    assert result.stdout == ""
+
+
+def test_a_bug_on_one_file_exits_1_and_the_others_are_inspected(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from brooker import pipeline
+
+    folder = _folder(tmp_path)
+    real = pipeline.load_calibrated
+
+    def buggy(path: str, config: object) -> object:
+        if path.endswith("a.dcm"):
+            raise ZeroDivisionError("bug")
+        return real(path, config)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "load_calibrated", buggy)
+    result = runner.invoke(app, ["inspect", str(folder), "--json"])
+    assert result.exit_code == 1
+    recs = [json.loads(x) for x in result.stdout.splitlines()]
+    assert [r["status"] for r in recs] == ["error", "ok"]
+    assert recs[0]["error"]["code"] == "internal_error"

@@ -1,18 +1,21 @@
-"""``brooker inspect FILE``: what the loader sees in one file, before any grading.
+"""``brooker inspect PATH...``: what the loader sees in each file, before any grading.
 
-stdout carries the result (a table, or one JSON object with ``--json``); an error is one line
-``error: <message>`` on stderr with a hint, and, with ``--json``, also an error record on
-stdout. What a decoder writes to stderr meanwhile (libtiff about a corrupt TIFF) goes straight
+stdout carries the result: for one file named, a table (or one JSON object with ``--json``);
+for several files or a folder (searched as ``grade`` searches it), one row per file (or one
+JSON object per line). An error is one line ``error: <message>`` on stderr with a hint, and,
+with ``--json``, also an error record on stdout; the other files are inspected all the same.
+What a decoder writes to stderr meanwhile (libtiff about a corrupt TIFF) goes straight
 through, before the error line: held back to be named, as a batch's workers do, it was lost
-when a decoder crashed the process. Exit codes: 0 loaded; 2 usage error (bad option value); 3
-the file cannot be loaded; 1 internal error. numpy and pydicom are imported inside the
-command.
+when a decoder crashed the process. Exit codes: 0 all loaded; 2 usage error (bad option
+value); 3 a file cannot be loaded; 4 no file found in the folders named; 1 internal error.
+numpy and pydicom are imported inside the command.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -241,18 +244,22 @@ def _print_table(rec: dict[str, Any]) -> None:
 
 @app.command("inspect")
 def inspect_command(
-    file: Annotated[
-        Path,
+    paths: Annotated[
+        list[Path],
         typer.Argument(
-            help="A DICOM, PNG, JPEG or TIFF file.",
+            help="DICOM, PNG, JPEG or TIFF files, or folders of them (searched as grade "
+            "searches them).",
             # an unreadable file is an `unreadable` error, not usage; an empty path is usage
-            metavar="FILE",
-            parser=path_parser(dir_okay=False),
+            metavar="PATH",
+            parser=path_parser(),
             show_default=False,
         ),
     ],
     as_json: Annotated[
-        bool, typer.Option("--json", metavar="", help="Print one JSON object instead of a table.")
+        bool,
+        typer.Option(
+            "--json", metavar="", help="Print one JSON object per file instead of a table."
+        ),
     ] = False,
     pixel_spacing: Annotated[
         str | None,
@@ -292,15 +299,15 @@ def inspect_command(
         typer.Option("--flipped", metavar="", help="The patient's right is on the image's right."),
     ] = False,
 ) -> None:
-    """Show what the loader sees in FILE: size, spacing and its source, sides, decoder.
+    """Show what the loader sees in each file: size, spacing and its source, sides, decoder.
 
+    One file: a table of it. Several, or a folder: a line per file (to check an archive).
     With --ball-mm, --head-mm or --estimate-spacing, also what was fitted and its spacing.
     """
     # (typer's help keeps the line breaks of every paragraph but the first: one line each)
     spacing = parse_spacing(pixel_spacing)
     mag = _check_magnification(magnification)
 
-    from brooker.errors import BrookerError
     from brooker.models import ExitCode
     from brooker.pipeline import load_calibrated
 
@@ -312,10 +319,59 @@ def inspect_command(
         estimate_spacing=estimate_spacing,
         flipped=flipped,
     )
-    path = str(file)
+    files = _inputs(paths)
+    if not files:
+        typer.echo(term(f"no radiographs found in {' '.join(map(str, paths))}"), err=True)
+        raise typer.Exit(int(ExitCode.NO_INPUTS))
+    one = len(files) == 1 and not any(p.is_dir() for p in paths)
+    codes: list[int] = []
+    rows: list[dict[str, Any]] = []
+    for path in files:
+        rec, code = _inspect_one(path, config, load_calibrated)
+        codes.append(code)
+        if as_json:
+            typer.echo(json.dumps(rec))
+        elif one:
+            if code == ExitCode.OK:
+                _print_table(rec)
+        else:
+            rows.append(rec)
+    if rows:
+        _print_rows(rows)
+    # a bug before a file refused, as grade ranks them
+    worst = (
+        ExitCode.INTERNAL_ERROR
+        if ExitCode.INTERNAL_ERROR in codes
+        else ExitCode.NOT_ALL_GRADED
+        if ExitCode.NOT_ALL_GRADED in codes
+        else ExitCode.OK
+    )
+    if worst != ExitCode.OK:
+        raise typer.Exit(int(worst))
+
+
+def _inputs(paths: list[Path]) -> list[str]:
+    """The files to inspect: each file named, as named (a missing one gets its error), and the
+    radiographs found in each folder named, as ``grade`` finds them."""
+    from brooker.batch import discover
+
+    files: list[str] = []
+    for p in paths:
+        if p.is_dir():
+            files += [f for f in discover([str(p)]).files if f not in files]
+        elif str(p) not in files:
+            files.append(str(p))
+    return files
+
+
+def _inspect_one(path: str, config: Any, load: Any) -> tuple[dict[str, Any], int]:
+    """The record of one file (its error record when it cannot be loaded) and its exit code;
+    the error line (with its hint) goes to stderr as the file is met."""
+    from brooker.errors import BrookerError
+    from brooker.models import ExitCode
+
     try:
-        radiograph = load_calibrated(path, config)
-        rec = inspect_record(radiograph)
+        return inspect_record(load(path, config)), int(ExitCode.OK)
     except BrookerError as err:
         if err.path is None:
             err.path = path
@@ -323,26 +379,50 @@ def inspect_command(
         typer.echo(term(f"error: {err.message} [{err.code}]"), err=True)
         if hint:
             typer.echo(f"hint: {hint}", err=True)
-        if as_json:
-            typer.echo(json.dumps(error_record(path, err)))
-        raise typer.Exit(int(ExitCode.NOT_ALL_GRADED)) from None
+        return error_record(path, err), int(ExitCode.NOT_ALL_GRADED)
     except Exception as exc:  # a bug in brooker, not a bad file
         note_bug()
         typer.echo(
             term(f"error: internal error while reading {path}: {type(exc).__name__}"), err=True
         )
-        if as_json:
-            typer.echo(
-                json.dumps(
-                    {
-                        "file": path,
-                        "status": "error",
-                        "error": {"code": "internal_error", "message": type(exc).__name__},
-                    }
-                )
-            )
-        raise typer.Exit(int(ExitCode.INTERNAL_ERROR)) from None
-    if as_json:
-        typer.echo(json.dumps(rec))
-    else:
-        _print_table(rec)
+        rec = {
+            "file": path,
+            "status": "error",
+            "error": {"code": "internal_error", "message": type(exc).__name__},
+        }
+        return rec, int(ExitCode.INTERNAL_ERROR)
+
+
+def _print_rows(recs: list[dict[str, Any]]) -> None:
+    """One line per file: what an archive's files say of their size, spacing and sides, to
+    check before grading it (a file that cannot be loaded: its error code). Lines, not a
+    table: a table of six columns cut its last ones on an 80-column terminal."""
+    from rich.text import Text
+
+    console = make_console(file=sys.stdout, soft_wrap=True)
+    for rec in recs:
+        line = Text()
+        line.append(term(rec["file"]), style="bold")
+        if rec["status"] != "ok":
+            line.append(": ")
+            line.append(f"not loaded [{rec['error']['code']}]", style="red")
+            console.print(line)
+            continue
+        sp = rec["spacing"]
+        line.append(f": {rec['rows']} x {rec['cols']} px, ")
+        if sp is None:
+            line.append("no spacing", style="yellow")
+        else:
+            line.append(f"{sp['row_mm']:.4g} x {sp['col_mm']:.4g} mm ({sp['source']})")
+        assumed = " (assumed)" if rec["laterality_source"] == "assumed" else ""
+        line.append(f", patient's right on the image {rec['patient_right_on']}{assumed}")
+        notes = []
+        if rec["stored"] != "upright":
+            notes.append(rec["stored"].replace("_", " "))
+        if rec["unpadded_px"] is not None:
+            notes.append("border cut off")
+        if rec["caveats"]:
+            notes.append(f"{len(rec['caveats'])} caveat(s)")
+        if notes:
+            line.append("; " + ", ".join(notes), style="yellow")
+        console.print(line)
