@@ -215,7 +215,7 @@ def grade_bag(
         dask.compute(*writes, scheduler="processes")  # type: ignore[attr-defined,no-untyped-call]
         if on_part is not None:
             for chunk, target in zip(chunks, targets, strict=True):
-                on_part(target, len(chunk))
+                on_part(_spelt(out, target), len(chunk))
         return _parts(out, shard)
     from distributed import KilledWorker, as_completed
 
@@ -239,7 +239,7 @@ def grade_bag(
                 except OSError as exc:
                     raise output_error(exc, target) from None
             if on_part is not None:
-                on_part(target, len(chunk))
+                on_part(_spelt(out, target), len(chunk))
     except BaseException:
         # stopped (Ctrl-C) or failed: the cluster's tasks go too, or its workers went on
         # writing overlays into out_dir after the command had ended
@@ -273,6 +273,12 @@ def _one_by_one(client: Any, chunk: Sequence[str], grade: Mapping[str, Any]) -> 
             ).to_record()
             lines.append(record_line(rec))
     return lines
+
+
+def _spelt(out: str, target: str) -> str:
+    """A partition's path spelt as ``out_dir`` was given, as :func:`grade_bag` returns it (the
+    task writes to its absolute path: the workers' working folder is not the client's)."""
+    return os.path.join(out, os.path.basename(target))
 
 
 def _part_name(i: int) -> str:

@@ -407,12 +407,14 @@ def test_several_files_one_bad_each_gets_its_line_and_exit_3(tmp_path: Path) -> 
     good = folder / "a.dcm"
     result = runner.invoke(app, ["inspect", str(junk), str(good), str(tmp_path / "absent")])
     assert result.exit_code == 3
-    lines = result.stdout.splitlines()
-    assert [x.split(": ")[0] for x in lines] == [str(junk), str(good), str(tmp_path / "absent")]
-    assert lines[0].endswith("not loaded [not_dicom]") or lines[0].endswith(
-        "not loaded [malformed_dicom]"
-    )
-    assert lines[2].endswith("not loaded [not_found]")
+    # in the order grade takes them: sorted
+    absent, ok, bad = result.stdout.splitlines()
+    assert [x.split(": ")[0] for x in (absent, ok, bad)] == [
+        str(tmp_path / "absent"), str(good), str(junk)
+    ]  # fmt: skip
+    assert bad.endswith(("not loaded [not_dicom]", "not loaded [malformed_dicom]"))
+    assert absent.endswith("not loaded [not_found]")
+    assert "0.15 x 0.14 mm" in ok
     errors = [x for x in result.stderr.splitlines() if x.startswith("error: ")]
     assert len(errors) == 2
 
@@ -454,3 +456,21 @@ def test_a_bug_on_one_file_exits_1_and_the_others_are_inspected(
     recs = [json.loads(x) for x in result.stdout.splitlines()]
     assert [r["status"] for r in recs] == ["error", "ok"]
     assert recs[0]["error"]["code"] == "internal_error"
+
+
+def test_a_file_named_twice_or_inside_a_folder_named_is_inspected_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As grade takes its inputs: one file however it is named (a folder and a file in it, a
+    relative and an absolute spelling), sorted (a review of 2026-12-07: a file was listed
+    twice, and a sub-folder named first came first)."""
+    folder = _folder(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(
+        app, ["inspect", "archive/b", str(folder), "archive/a.dcm", str(folder / "a.dcm")]
+    )
+    assert result.exit_code == 0, result.output
+    names = [x.split(": ")[0] for x in result.stdout.splitlines()]
+    assert len(names) == 2
+    assert names[0].endswith("a.dcm")
+    assert names[1].endswith("c.dcm")

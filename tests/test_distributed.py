@@ -690,11 +690,11 @@ def test_without_a_client_each_partition_is_reported_at_the_end(tree: Path, tmp_
     assert seen == [2, 1]
 
 
-def test_a_callback_that_fails_stops_the_run_and_cancels_its_tasks(  # type: ignore[no-untyped-def]
+def test_a_callback_that_fails_stops_the_run(  # type: ignore[no-untyped-def]
     client, tree: Path, tmp_path: Path
 ) -> None:
-    """An exception in ``on_part`` (the reader of the records gone: a broken pipe) is raised,
-    and the cluster's other tasks are cancelled, not left writing into ``out_dir``."""
+    """An exception in ``on_part`` (the reader of the records gone: a broken pipe) is raised
+    as it is, not taken for the cluster's."""
     def stop(path: str, n: int) -> None:
         raise BrokenPipeError("reader gone")
 
@@ -789,3 +789,88 @@ def test_connecting_says_how_long_dask_waits_and_how_many_workers_it_found(clien
     assert second == (
         f"grading 3 file(s) on the Dask cluster at {client.scheduler.address} (2 worker(s) now)"
     )
+
+
+def test_cli_on_dask_with_a_relative_out_says_each_record_once(  # type: ignore[no-untyped-def]
+    client, tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With --out relative (the default, brooker-out) each record was printed, counted and
+    tabled twice: the partitions were reported by their absolute paths and returned as
+    --out spelt them (a review of 2026-12-07)."""
+    from typer.testing import CliRunner
+
+    from brooker.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    files = [str(tree / f"f{i}") for i in (2, 3, 4, 5)]
+    r = CliRunner().invoke(
+        app, ["grade", *files, "--json", "--out", "rel", "--dask-scheduler",
+              client.scheduler.address],
+    )  # fmt: skip
+    assert r.exit_code == 3, r.output
+    assert len(r.stdout.splitlines()) == 4
+    manifest = json.loads((tmp_path / "rel" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["counts"]["files"] == 4
+    assert len((tmp_path / "rel" / "results.jsonl").read_text().splitlines()) == 4
+
+
+def test_cli_on_dask_a_reader_gone_is_141_not_a_lost_cluster(client, tree: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """`grade --json --dask-scheduler ... | head -0`: the broken pipe raised as a record was
+    printed was taken for the cluster's loss (exit 6, manifest cluster_lost): it is exit 141
+    and an interrupted run, as on a local run (a review of 2026-12-07)."""
+    from closed_stdout import run_with_stdout_closed
+
+    out = tmp_path / "o"
+    code, err = run_with_stdout_closed(
+        [sys.executable, "-m", "brooker", "grade", str(tree / "f2"), str(tree / "f3"), "--json",
+         "-q", "--out", str(out), "--dask-scheduler", client.scheduler.address],
+    )  # fmt: skip
+    assert code == 141, err
+    assert "was lost" not in err
+    assert json.loads((out / "manifest.json").read_text())["state"] == "interrupted"
+
+
+def test_cli_on_dask_a_stop_keeps_the_records_it_printed(
+    tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records are printed as partitions come back: a run stopped after the first had its
+    records counted in the manifest but results.jsonl empty (written only at the end). It
+    holds what was printed (a review of 2026-12-07)."""
+    from typer.testing import CliRunner
+
+    from brooker import distributed
+    from brooker.cli import app
+
+    class FakeClient:
+        scheduler = SimpleNamespace(address="tcp://10.0.0.1:8786")
+
+        def __enter__(self) -> Any:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+    def first_then_stop(
+        files: list[str], *a: object, out_dir: Path, on_part: Any, **k: object
+    ) -> list[str]:
+        part = Path(out_dir) / "part-00000.jsonl"
+        rec = batch.error_record(files[0], "not_dicom", "x").to_record()
+        part.write_text(batch.record_line(rec) + "\n", encoding="utf-8")
+        on_part(str(part), 1)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(distributed, "grade_bag", first_then_stop)
+    monkeypatch.setattr("brooker.cli.grade_cmd._dask_client", lambda *a, **k: FakeClient())
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "results.jsonl").write_text("")  # an earlier run's, replaced
+    r = CliRunner().invoke(
+        app, ["grade", str(tree / "f2"), str(tree / "f3"), "--json", "--out", str(out),
+              "--dask-scheduler", "tcp://x:1"],
+    )  # fmt: skip
+    assert r.exit_code == 130, r.output
+    held = (out / "results.jsonl").read_text().splitlines()
+    assert [json.loads(x)["file"] for x in held] == [str(tree / "f2")]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["state"] == "interrupted"
+    assert manifest["counts"]["files"] == 1

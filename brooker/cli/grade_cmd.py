@@ -1997,7 +1997,8 @@ def _dask_client(address: str, n_files: int, err_console: Console, quiet: bool) 
             plain(
                 f"connecting to the Dask scheduler at {address} (Dask waits up to "
                 f"{_connect_timeout_s():g} s: distributed.comm.timeouts.connect)"
-            )
+            ),
+            soft_wrap=True,  # one line in a log, as the error lines (a pipe is 80 wide)
         )
     try:
         client = Client(address)  # type: ignore[no-untyped-call]
@@ -2010,7 +2011,10 @@ def _dask_client(address: str, n_files: int, err_console: Console, quiet: bool) 
     workers = _dask_workers(client)
     if not quiet:
         on = "" if workers is None else f" ({workers} worker(s) now)"
-        err_console.print(plain(f"grading {n_files} file(s) on the Dask cluster at {address}{on}"))
+        err_console.print(
+            plain(f"grading {n_files} file(s) on the Dask cluster at {address}{on}"),
+            soft_wrap=True,
+        )
     if workers == 0:
         # a scheduler with no workers holds the tasks until one joins (an adaptive cluster's
         # come later): waiting is right, waiting without a word looks like a hang
@@ -2018,7 +2022,8 @@ def _dask_client(address: str, n_files: int, err_console: Console, quiet: bool) 
             plain(
                 f"warning: the Dask scheduler at {address} has no workers yet: the files wait "
                 "for one to join (Ctrl-C stops the run)"
-            )
+            ),
+            soft_wrap=True,
         )
     return client
 
@@ -2081,26 +2086,43 @@ def _run_dask(
 ) -> None:
     """Grade ``files`` on the cluster of ``client`` (a ``distributed.Client``, closed here).
 
-    Each partition's records are printed (``--json``, error lines) as soon as the cluster has
-    written it, under a progress bar on a terminal, as a local run prints each film's: a long
-    run on a cluster showed nothing until its last film was graded."""
+    Each partition's records are written to ``results_path`` and printed (``--json``, error
+    lines) as soon as the cluster has written it, under a progress bar on a terminal, as a
+    local run writes and prints each film's: a long run on a cluster showed nothing until its
+    last film was graded. A stop keeps in ``results_path`` the records printed so far, which
+    the manifest counts."""
     from brooker import batch, distributed
     from brooker.atomic import atomic_write_bytes
     from brooker.errors import output_error
 
-    shown: set[str] = set()  # the partitions whose records were printed as they came
+    shown: set[str] = set()  # the partitions whose records were written and printed (real paths)
     progress = _progress(err_console) if not quiet and err_console.is_terminal else None
     console = err_console if progress is None else progress.console
     task = None if progress is None else progress.add_task("grading", total=len(files))
+    # the run's records only: an earlier run's are replaced (its parts go too, in grade_bag)
+    try:
+        atomic_write_bytes(results_path, b"")
+    except OSError as exc:
+        raise output_error(exc, str(results_path)) from None
+    writer = batch.ResultsWriter(results_path)
+    failed: list[BaseException] = []  # what the callback raised: never the cluster's loss
+
+    def keep(recs: list[dict[str, Any]], on: Console) -> None:
+        for rec in recs:
+            writer.write(rec)  # on disk before it is shown, as a local run's
+            emit(rec, on)
 
     def on_part(path: str, n_files: int) -> None:
-        for rec in batch.read_records(path):
-            emit(rec, console)
-        shown.add(path)
-        if progress is not None:
-            progress.advance(task, n_files)
+        try:
+            keep(batch.read_records(path), console)
+            shown.add(os.path.realpath(path))
+            if progress is not None:
+                progress.advance(task, n_files)
+        except BaseException as exc:  # the reader of stdout gone, a full disk, Ctrl-C
+            failed.append(exc)
+            raise
 
-    with client, progress or contextlib.nullcontext():
+    with writer, client, progress or contextlib.nullcontext():
         # no file too (a shard none of the inputs falls in): this shard's earlier parts go
         try:
             parts = distributed.grade_bag(
@@ -2114,33 +2136,28 @@ def _run_dask(
                 on_part=on_part,
             )
         except Exception as exc:
+            if any(exc is f for f in failed):  # ours (a broken pipe: 141), not the cluster's
+                raise
             lost = _cluster_lost(exc, client)
             if lost is None:
                 raise
             raise lost from None
-    recs = [rec for part in parts for rec in batch.read_records(part)]
-    # every input has its record: one the workers did not write (a worker that cannot see
-    # --out on its file system writes its partitions elsewhere) is an error, not a silent gap
-    seen = {rec.get("file") for rec in recs}
-    missing = [
-        batch.error_record(
-            f,
-            "internal_error",
-            f"the Dask workers wrote no record of it to {out} (do they see that folder?)",
-        ).to_record()
-        for f in files
-        if f not in seen
-    ]
-    for part in parts:
-        if part not in shown:  # never so on a cluster: each part was printed as it came
-            for rec in batch.read_records(part):
-                emit(rec, err_console)
-    for rec in missing:
-        emit(rec, err_console)
-    recs += missing
-    # the results file the manifest names holds the run's records, as after a local run
-    data = "".join(batch.record_line(rec) + "\n" for rec in recs).encode("utf-8")
-    try:
-        atomic_write_bytes(results_path, data)
-    except OSError as exc:
-        raise output_error(exc, str(results_path)) from None
+        for part in parts:
+            if os.path.realpath(part) not in shown:  # never so: each was kept as it came
+                keep(batch.read_records(part), err_console)
+        # every input has its record: one the workers did not write (a worker that cannot
+        # see --out on its file system writes its partitions elsewhere) is an error, not a
+        # silent gap
+        seen = {rec.get("file") for part in parts for rec in batch.read_records(part)}
+        keep(
+            [
+                batch.error_record(
+                    f,
+                    "internal_error",
+                    f"the Dask workers wrote no record of it to {out} (do they see that folder?)",
+                ).to_record()
+                for f in files
+                if f not in seen
+            ],
+            err_console,
+        )

@@ -28,6 +28,8 @@ from brooker.cli.terminal import console as make_console
 from brooker.cli.terminal import plain, term
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from brooker.errors import BrookerError
     from brooker.models import Radiograph
 
@@ -325,19 +327,16 @@ def inspect_command(
         raise typer.Exit(int(ExitCode.NO_INPUTS))
     one = len(files) == 1 and not any(p.is_dir() for p in paths)
     codes: list[int] = []
-    rows: list[dict[str, Any]] = []
+    lines = None if one or as_json else make_console(file=sys.stdout, soft_wrap=True)
     for path in files:
         rec, code = _inspect_one(path, config, load_calibrated)
         codes.append(code)
         if as_json:
             typer.echo(json.dumps(rec))
-        elif one:
-            if code == ExitCode.OK:
-                _print_table(rec)
-        else:
-            rows.append(rec)
-    if rows:
-        _print_rows(rows)
+        elif lines is not None:  # each as it is read: a long archive shows its progress
+            lines.print(_line(rec))
+        elif code == ExitCode.OK:
+            _print_table(rec)
     # a bug before a file refused, as grade ranks them
     worst = (
         ExitCode.INTERNAL_ERROR
@@ -351,17 +350,12 @@ def inspect_command(
 
 
 def _inputs(paths: list[Path]) -> list[str]:
-    """The files to inspect: each file named, as named (a missing one gets its error), and the
-    radiographs found in each folder named, as ``grade`` finds them."""
+    """The files to inspect, as ``grade`` takes them (:func:`brooker.batch.discover`): each file
+    named (a missing one gets its error), the radiographs found in each folder named, sorted,
+    each file once however it was named."""
     from brooker.batch import discover
 
-    files: list[str] = []
-    for p in paths:
-        if p.is_dir():
-            files += [f for f in discover([str(p)]).files if f not in files]
-        elif str(p) not in files:
-            files.append(str(p))
-    return files
+    return list(discover([str(p) for p in paths]).files)
 
 
 def _inspect_one(path: str, config: Any, load: Any) -> tuple[dict[str, Any], int]:
@@ -393,36 +387,33 @@ def _inspect_one(path: str, config: Any, load: Any) -> tuple[dict[str, Any], int
         return rec, int(ExitCode.INTERNAL_ERROR)
 
 
-def _print_rows(recs: list[dict[str, Any]]) -> None:
-    """One line per file: what an archive's files say of their size, spacing and sides, to
-    check before grading it (a file that cannot be loaded: its error code). Lines, not a
-    table: a table of six columns cut its last ones on an 80-column terminal."""
+def _line(rec: dict[str, Any]) -> Text:
+    """One file's line: what it says of its size, spacing and sides, to check an archive
+    before grading it (a file that cannot be loaded: its error code). Lines, not a table: a
+    table of six columns cut its last ones on an 80-column terminal."""
     from rich.text import Text
 
-    console = make_console(file=sys.stdout, soft_wrap=True)
-    for rec in recs:
-        line = Text()
-        line.append(term(rec["file"]), style="bold")
-        if rec["status"] != "ok":
-            line.append(": ")
-            line.append(f"not loaded [{rec['error']['code']}]", style="red")
-            console.print(line)
-            continue
-        sp = rec["spacing"]
-        line.append(f": {rec['rows']} x {rec['cols']} px, ")
-        if sp is None:
-            line.append("no spacing", style="yellow")
-        else:
-            line.append(f"{sp['row_mm']:.4g} x {sp['col_mm']:.4g} mm ({sp['source']})")
-        assumed = " (assumed)" if rec["laterality_source"] == "assumed" else ""
-        line.append(f", patient's right on the image {rec['patient_right_on']}{assumed}")
-        notes = []
-        if rec["stored"] != "upright":
-            notes.append(rec["stored"].replace("_", " "))
-        if rec["unpadded_px"] is not None:
-            notes.append("border cut off")
-        if rec["caveats"]:
-            notes.append(f"{len(rec['caveats'])} caveat(s)")
-        if notes:
-            line.append("; " + ", ".join(notes), style="yellow")
-        console.print(line)
+    line = Text()
+    line.append(term(rec["file"]), style="bold")
+    if rec["status"] != "ok":
+        line.append(": ")
+        line.append(f"not loaded [{rec['error']['code']}]", style="red")
+        return line
+    sp = rec["spacing"]
+    line.append(f": {rec['rows']} x {rec['cols']} px, ")
+    if sp is None:
+        line.append("no spacing", style="yellow")
+    else:
+        line.append(f"{sp['row_mm']:.4g} x {sp['col_mm']:.4g} mm ({sp['source']})")
+    assumed = " (assumed)" if rec["laterality_source"] == "assumed" else ""
+    line.append(f", patient's right on the image {rec['patient_right_on']}{assumed}")
+    notes = []
+    if rec["stored"] != "upright":
+        notes.append(rec["stored"].replace("_", " "))
+    if rec["unpadded_px"] is not None:
+        notes.append("border cut off")
+    if rec["caveats"]:
+        notes.append(f"{len(rec['caveats'])} caveat(s)")
+    if notes:
+        line.append("; " + ", ".join(notes), style="yellow")
+    return line
