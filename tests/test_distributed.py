@@ -874,3 +874,42 @@ def test_cli_on_dask_a_stop_keeps_the_records_it_printed(
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["state"] == "interrupted"
     assert manifest["counts"]["files"] == 1
+
+
+def test_cli_on_dask_a_full_disk_for_the_results_is_exit_5_and_closes_the_client(
+    tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The results file that cannot be opened (a full disk) is the environment (exit 5), and
+    the Dask client is closed all the same (a review of 2026-12-07: it was opened before the
+    client's context)."""
+    import errno
+
+    from typer.testing import CliRunner
+
+    from brooker import distributed
+    from brooker.cli import app
+    from brooker.errors import output_error
+
+    closed: list[bool] = []
+
+    class FakeClient:
+        scheduler = SimpleNamespace(address="tcp://10.0.0.1:8786")
+
+        def __enter__(self) -> Any:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            closed.append(True)
+
+    def full(self: Any, path: Any) -> None:
+        raise output_error(OSError(errno.ENOSPC, "No space left on device"), str(path))
+
+    monkeypatch.setattr(batch.ResultsWriter, "__init__", full)
+    monkeypatch.setattr(distributed, "grade_bag", lambda *a, **k: [])
+    monkeypatch.setattr("brooker.cli.grade_cmd._dask_client", lambda *a, **k: FakeClient())
+    r = CliRunner().invoke(
+        app, ["grade", str(tree / "f2"), "--out", str(tmp_path / "o"), "--dask-scheduler",
+              "tcp://x:1"],
+    )  # fmt: skip
+    assert r.exit_code == 5, r.output
+    assert closed == [True]

@@ -2092,19 +2092,13 @@ def _run_dask(
     last film was graded. A stop keeps in ``results_path`` the records printed so far, which
     the manifest counts."""
     from brooker import batch, distributed
-    from brooker.atomic import atomic_write_bytes
-    from brooker.errors import output_error
 
+    # results_path was emptied for this run before its manifest was written (--resume is
+    # refused on Dask): each partition's records are appended to it as they come
     shown: set[str] = set()  # the partitions whose records were written and printed (real paths)
     progress = _progress(err_console) if not quiet and err_console.is_terminal else None
     console = err_console if progress is None else progress.console
     task = None if progress is None else progress.add_task("grading", total=len(files))
-    # the run's records only: an earlier run's are replaced (its parts go too, in grade_bag)
-    try:
-        atomic_write_bytes(results_path, b"")
-    except OSError as exc:
-        raise output_error(exc, str(results_path)) from None
-    writer = batch.ResultsWriter(results_path)
     failed: list[BaseException] = []  # what the callback raised: never the cluster's loss
 
     def keep(recs: list[dict[str, Any]], on: Console) -> None:
@@ -2122,7 +2116,10 @@ def _run_dask(
             failed.append(exc)
             raise
 
-    with writer, client, progress or contextlib.nullcontext():
+    # the client first: closed whatever fails after it (the writer's file, a full disk)
+    with client, batch.ResultsWriter(results_path) as writer, (
+        progress or contextlib.nullcontext()
+    ):
         # no file too (a shard none of the inputs falls in): this shard's earlier parts go
         try:
             parts = distributed.grade_bag(
