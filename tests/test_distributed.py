@@ -42,6 +42,22 @@ def fake_grade(path, config=None, **kwargs):  # type: ignore[no-untyped-def]
     return GradingResult(file="x", status=Status.OK, version=__version__, hips=(hip,))
 
 
+class FakeClient:
+    """A stand-in for a ``distributed.Client`` that the command line enters and leaves; it
+    counts how often it was closed (left)."""
+
+    scheduler = SimpleNamespace(address="tcp://10.0.0.1:8786")
+
+    def __init__(self) -> None:
+        self.closed = 0
+
+    def __enter__(self) -> FakeClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.closed += 1
+
+
 def threads_grade(path, config=None, **kwargs):  # type: ignore[no-untyped-def]
     """Ungradable, its reason whether a film's parts would run in threads here."""
     from brooker import background
@@ -414,13 +430,6 @@ def test_cli_an_input_the_workers_wrote_no_record_of_is_an_error_record(
     from brooker import distributed
     from brooker.cli import app
 
-    class FakeClient:
-        def __enter__(self) -> FakeClient:
-            return self
-
-        def __exit__(self, *exc: object) -> None:
-            return None
-
     monkeypatch.setattr(distributed, "grade_bag", lambda *a, **k: [])
     monkeypatch.setattr("brooker.cli.grade_cmd._dask_client", lambda *a, **k: FakeClient())
     out = tmp_path / "o"
@@ -612,15 +621,6 @@ def test_cli_a_cluster_lost_mid_run_is_the_environment_not_a_bug(
     from brooker import distributed
     from brooker.cli import app
     from brooker.cli.grade_cmd import _cluster_lost
-
-    class FakeClient:
-        scheduler = SimpleNamespace(address="tcp://10.0.0.1:8786")
-
-        def __enter__(self) -> FakeClient:
-            return self
-
-        def __exit__(self, *exc: object) -> None:
-            return None
 
     def lost(*a: object, **k: object) -> list[str]:
         # as distributed's FutureCancelledError (a concurrent.futures.CancelledError) says it
@@ -841,15 +841,6 @@ def test_cli_on_dask_a_stop_keeps_the_records_it_printed(
     from brooker import distributed
     from brooker.cli import app
 
-    class FakeClient:
-        scheduler = SimpleNamespace(address="tcp://10.0.0.1:8786")
-
-        def __enter__(self) -> Any:
-            return self
-
-        def __exit__(self, *exc: object) -> None:
-            return None
-
     def first_then_stop(
         files: list[str], *a: object, out_dir: Path, on_part: Any, **k: object
     ) -> list[str]:
@@ -890,26 +881,16 @@ def test_cli_on_dask_a_full_disk_for_the_results_is_exit_5_and_closes_the_client
     from brooker.cli import app
     from brooker.errors import output_error
 
-    closed: list[bool] = []
-
-    class FakeClient:
-        scheduler = SimpleNamespace(address="tcp://10.0.0.1:8786")
-
-        def __enter__(self) -> Any:
-            return self
-
-        def __exit__(self, *exc: object) -> None:
-            closed.append(True)
-
+    client = FakeClient()
     def full(self: Any, path: Any) -> None:
         raise output_error(OSError(errno.ENOSPC, "No space left on device"), str(path))
 
     monkeypatch.setattr(batch.ResultsWriter, "__init__", full)
     monkeypatch.setattr(distributed, "grade_bag", lambda *a, **k: [])
-    monkeypatch.setattr("brooker.cli.grade_cmd._dask_client", lambda *a, **k: FakeClient())
+    monkeypatch.setattr("brooker.cli.grade_cmd._dask_client", lambda *a, **k: client)
     r = CliRunner().invoke(
         app, ["grade", str(tree / "f2"), "--out", str(tmp_path / "o"), "--dask-scheduler",
               "tcp://x:1"],
     )  # fmt: skip
     assert r.exit_code == 5, r.output
-    assert closed == [True]
+    assert client.closed == 1
