@@ -894,3 +894,26 @@ def test_cli_on_dask_a_full_disk_for_the_results_is_exit_5_and_closes_the_client
     )  # fmt: skip
     assert r.exit_code == 5, r.output
     assert client.closed == 1
+
+
+def test_a_connect_timeout_setting_that_is_no_duration_is_a_usage_error(
+    tree: Path, tmp_path: Path
+) -> None:
+    """DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=abc was an internal error (exit 1, a KeyError
+    from Dask, errors.log written into --out): the environment's setting, not a bug. It is a
+    usage error naming the setting and its value, and nothing is written."""
+    import os
+    import subprocess
+
+    out = tmp_path / "o"
+    env = {**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "abc"}
+    done = subprocess.run(
+        [sys.executable, "-m", "brooker", "grade", str(tree / "f2"), "--out", str(out),
+         "--dask-scheduler", "tcp://127.0.0.1:1"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "distributed.comm.timeouts.connect" in done.stderr
+    assert "'abc'" in done.stderr
+    assert "internal error" not in done.stderr
+    assert not out.exists()

@@ -1990,13 +1990,27 @@ def _dask_client(address: str, n_files: int, err_console: Console, quiet: bool) 
             param_hint="--dask-scheduler",
         ) from None
 
+    try:
+        wait_s = _connect_timeout_s()
+    except (KeyError, ValueError, TypeError):  # Dask's own setting, not a bug here
+        import dask
+
+        value = dask.config.get("distributed.comm.timeouts.connect")
+        raise typer.BadParameter(
+            term(
+                "Dask's setting distributed.comm.timeouts.connect (the environment's "
+                "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT, or Dask's configuration) is "
+                f"{value!r}, not a duration such as 30s"
+            ),
+            param_hint="--dask-scheduler",
+        ) from None
     if not quiet:
         # Dask retries a refused connection until its connect timeout: a wrong address is
         # found out only then, and a silent wait looks like a hang
         err_console.print(
             plain(
                 f"connecting to the Dask scheduler at {address} (Dask waits up to "
-                f"{_connect_timeout_s():g} s: distributed.comm.timeouts.connect)"
+                f"{wait_s:g} s: distributed.comm.timeouts.connect)"
             ),
             soft_wrap=True,  # one line in a log, as the error lines (a pipe is 80 wide)
         )
