@@ -1990,12 +1990,14 @@ def _dask_client(address: str, n_files: int, err_console: Console, quiet: bool) 
             param_hint="--dask-scheduler",
         ) from None
 
-    try:
-        wait_s = _connect_timeout_s()
-    except (KeyError, ValueError, TypeError):  # Dask's own setting, not a bug here
-        import dask
+    import dask
+    from dask.utils import parse_timedelta
 
-        value = dask.config.get("distributed.comm.timeouts.connect")
+    # how long Dask's client tries to reach a scheduler (30 s unless set)
+    value = dask.config.get("distributed.comm.timeouts.connect")
+    try:
+        wait_s = float(parse_timedelta(value, default="seconds") or 0.0)
+    except (KeyError, ValueError, TypeError):  # Dask's own setting, not a bug here
         raise typer.BadParameter(
             term(
                 "Dask's setting distributed.comm.timeouts.connect (the environment's "
@@ -2040,16 +2042,6 @@ def _dask_client(address: str, n_files: int, err_console: Console, quiet: bool) 
             soft_wrap=True,
         )
     return client
-
-
-def _connect_timeout_s() -> float:
-    """How long Dask's client tries to reach a scheduler, seconds (its configuration's
-    ``distributed.comm.timeouts.connect``, 30 s unless set)."""
-    import dask
-    from dask.utils import parse_timedelta
-
-    value = dask.config.get("distributed.comm.timeouts.connect")
-    return float(parse_timedelta(value, default="seconds") or 0.0)
 
 
 def _dask_workers(client: Any) -> int | None:
@@ -2109,7 +2101,7 @@ def _run_dask(
 
     # results_path was emptied for this run before its manifest was written (--resume is
     # refused on Dask): each partition's records are appended to it as they come
-    shown: set[str] = set()  # the partitions whose records were written and printed (real paths)
+    written: set[Any] = set()  # the files whose records were written and printed
     progress = _progress(err_console) if not quiet and err_console.is_terminal else None
     console = err_console if progress is None else progress.console
     task = None if progress is None else progress.add_task("grading", total=len(files))
@@ -2119,11 +2111,11 @@ def _run_dask(
         for rec in recs:
             writer.write(rec)  # on disk before it is shown, as a local run's
             emit(rec, on)
+            written.add(rec.get("file"))
 
     def on_part(path: str, n_files: int) -> None:
         try:
             keep(batch.read_records(path), console)
-            shown.add(os.path.realpath(path))
             if progress is not None:
                 progress.advance(task, n_files)
         except BaseException as exc:  # the reader of stdout gone, a full disk, Ctrl-C
@@ -2136,7 +2128,7 @@ def _run_dask(
     ):
         # no file too (a shard none of the inputs falls in): this shard's earlier parts go
         try:
-            parts = distributed.grade_bag(
+            distributed.grade_bag(
                 files,
                 config,
                 out_dir=out,
@@ -2144,7 +2136,7 @@ def _run_dask(
                 overlay=overlay,
                 overlay_crops=overlay_crops,
                 shard=shard,  # its own part names: the shards of a job array share --out
-                on_part=on_part,
+                on_part=on_part,  # each partition's records kept as it comes back
             )
         except Exception as exc:
             if any(exc is f for f in failed):  # ours (a broken pipe: 141), not the cluster's
@@ -2153,13 +2145,9 @@ def _run_dask(
             if lost is None:
                 raise
             raise lost from None
-        for part in parts:
-            if os.path.realpath(part) not in shown:  # never so: each was kept as it came
-                keep(batch.read_records(part), err_console)
         # every input has its record: one the workers did not write (a worker that cannot
         # see --out on its file system writes its partitions elsewhere) is an error, not a
-        # silent gap
-        seen = {rec.get("file") for part in parts for rec in batch.read_records(part)}
+        # silent gap (grade_bag reported every partition it returns, so each was kept)
         keep(
             [
                 batch.error_record(
@@ -2168,7 +2156,7 @@ def _run_dask(
                     f"the Dask workers wrote no record of it to {out} (do they see that folder?)",
                 ).to_record()
                 for f in files
-                if f not in seen
+                if f not in written
             ],
             err_console,
         )

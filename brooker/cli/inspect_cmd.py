@@ -311,7 +311,6 @@ def inspect_command(
     mag = _check_magnification(magnification)
 
     from brooker.models import ExitCode
-    from brooker.pipeline import load_calibrated
 
     config = analysis_config(
         spacing=spacing,
@@ -329,7 +328,7 @@ def inspect_command(
     codes: list[int] = []
     lines = None if one or as_json else make_console(file=sys.stdout, soft_wrap=True)
     for path in files:
-        rec, code = _inspect_one(path, config, load_calibrated)
+        rec, code = _inspect_one(path, config)
         codes.append(code)
         if as_json:
             typer.echo(json.dumps(rec))
@@ -358,14 +357,15 @@ def _inputs(paths: list[Path]) -> list[str]:
     return list(discover([str(p) for p in paths]).files)
 
 
-def _inspect_one(path: str, config: Any, load: Any) -> tuple[dict[str, Any], int]:
+def _inspect_one(path: str, config: Any) -> tuple[dict[str, Any], int]:
     """The record of one file (its error record when it cannot be loaded) and its exit code;
     the error line (with its hint) goes to stderr as the file is met."""
     from brooker.errors import BrookerError
     from brooker.models import ExitCode
+    from brooker.pipeline import load_calibrated
 
     try:
-        return inspect_record(load(path, config)), int(ExitCode.OK)
+        return inspect_record(load_calibrated(path, config)), int(ExitCode.OK)
     except BrookerError as err:
         if err.path is None:
             err.path = path
