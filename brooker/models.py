@@ -596,6 +596,23 @@ class Fragment:
 
 
 @dataclass(frozen=True, slots=True)
+class BodyOutline:
+    """A stretch of the edge of the pelvis or femur body as the bone segmentation found it,
+    inside the region searched for heterotopic bone (:mod:`brooker.outlines`).
+
+    ``points_px`` is a polyline of (row, col) on the stored image, on the body's edge between
+    bone and what is not. The segmentation's own cuts (the joint left out, the region's
+    border) are not part of it: where the body meets them the outline ends. The overlay draws
+    it, so that a reader sees which bone a fragment or a gap's end was measured against, and
+    where the femur or the pelvis was not seen as bone at all.
+    """
+
+    body: str
+    """``"pelvis"`` or ``"femur"``."""
+    points_px: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class GapMeasurement:
     """Smallest edge-to-edge distance between opposing pelvic- and femoral-side bone.
 
@@ -679,6 +696,10 @@ class HipResult:
     segmented"``, ``"pelvis and femur one piece"``, ``"implant read as bone"``. The overlay's
     label, the terminal and the review page show them beside the class, as they show a weak
     call: a class read with them is less sure than one read without."""
+    body_outlines: tuple[BodyOutline, ...] = ()
+    """The edges of the pelvis and femur bodies in the region searched, as segmented about the
+    centre the hip was graded about (for the overlay; not in the JSON record). Empty for a
+    hip not segmented, and where the bodies are one piece (:attr:`limited_by`)."""
 
     def __post_init__(self) -> None:
         if (self.grade is None) != (self.not_graded is not None):

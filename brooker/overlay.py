@@ -8,6 +8,9 @@ What is drawn
 - the radiograph, bone white, through the file's VOI (``Radiograph.display``) or a robust
   0.5-99.5 % percentile window (read inside a padding border: :mod:`brooker.padding`),
   downscaled by area-averaging so the long side is about ``max_side_px``;
+- in each hip's region searched, the pelvis and femur bodies' own edges as segmented
+  (:mod:`brooker.outlines`), dotted, under the findings: the bone a spur is attached to and a
+  gap ends on;
 - every heterotopic fragment outlined and lightly tinted by kind (Okabe-Ito colours, safe for
   colour-blind readers), with a legend;
 - per hip: the gap as a line with end ticks between its two end points and its length
@@ -50,6 +53,7 @@ from brooker.atomic import atomic_write_bytes
 from brooker.background import beside
 from brooker.burned_text import TextLine, blank_boxes, find_text_lines
 from brooker.grid import IDENTITY, GridTransform
+from brooker.imaging import simplified_polyline
 from brooker.models import (
     BrookerGrade,
     Fragment,
@@ -113,6 +117,13 @@ HALO_ALPHA = 150
 HEAD_DASH_DEG = 10
 #: The legend's entry for such a head.
 TYPICAL_HEAD_LABEL = "dashed: typical head, its outline not found"
+#: The edges of the pelvis and femur bodies as segmented (:mod:`brooker.outlines`), the bone a
+#: spur grows from and a gap ends on: dotted, so that no colour of a finding is taken for it
+#: (nor it for a fragment's outline), lavender over a dark halo, under the fragments.
+BODY_RGB: RGB = (200, 170, 255)
+BODY_LABEL = "pelvis, femur as segmented (edge)"
+#: The dots' pitch along a body's edge, in line widths.
+BODY_DOT_PITCH = 3.0
 #: Where the hip detector looked when it found no hip.
 CANDIDATE_RGB: RGB = (255, 120, 120)
 
@@ -301,48 +312,6 @@ def _contours(fragment: Fragment, view: _View) -> list[list[tuple[float, float]]
     return out
 
 
-def simplified_polyline(
-    points: npt.NDArray[np.float64], tolerance: float
-) -> npt.NDArray[np.float64]:
-    """The vertices of the ``(n, 2)`` polyline ``points`` that Ramer-Douglas-Peucker keeps:
-    the two ends, then recursively the point farthest from the chord between two kept ones,
-    while one is more than ``tolerance`` from it. A point's distance is to the chord's line
-    where it projects inside the chord, else to the nearer end (a closed outline's chord is
-    its one point). The same vertices as ``skimage.measure.approximate_polygon``, whose
-    module imports scipy.signal and scipy.stats: 0.6 s at the start of every worker that
-    draws an overlay, for a function this size."""
-    if tolerance <= 0 or len(points) < 3:
-        return points
-    keep = np.zeros(len(points), dtype=bool)
-    keep[0] = keep[-1] = True
-    spans = [(0, len(points) - 1)]
-    while spans:
-        start, end = spans.pop()
-        if end - start < 2:
-            continue
-        (r0, c0), (r1, c1) = points[start], points[end]
-        dr, dc = r1 - r0, c1 - c0
-        inner = points[start + 1 : end]
-        to0 = inner - (r0, c0)
-        to1 = inner - (r1, c1)
-        along = (to0[:, 0] * dr + to0[:, 1] * dc > 0) & (-(to1[:, 0] * dr + to1[:, 1] * dc) > 0)
-        # the same arithmetic as scikit-image's, so that ties pick the same point
-        angle = -np.arctan2(dr, dc)
-        offset = c0 * np.sin(angle) + r0 * np.cos(angle)
-        line = np.abs(inner[:, 0] * np.cos(angle) + inner[:, 1] * np.sin(angle) - offset)
-        ends = np.minimum(
-            np.sqrt(to0[:, 1] ** 2 + to0[:, 0] ** 2), np.sqrt(to1[:, 1] ** 2 + to1[:, 0] ** 2)
-        )
-        dist = np.where(along, line, ends)
-        far = int(np.argmax(dist))
-        if dist[far] > tolerance:
-            split = start + 1 + far
-            keep[split] = True
-            spans.append((split, end))
-            spans.append((start, split))
-    return points[keep]
-
-
 # --------------------------------------------------------------------------------------------
 # drawing helpers
 
@@ -493,6 +462,35 @@ def _draw_fragments(canvas: _Canvas, fragments: Sequence[Fragment], view: _View)
         for pts in _contours(frag, view):
             draw.line(pts, fill=(*OUTLINE_RGB, HALO_ALPHA), width=width + 2, joint="curve")
             draw.line(pts, fill=KIND_RGB[frag.kind], width=width, joint="curve")
+
+
+def _draw_bodies(canvas: _Canvas, hips: Sequence[HipResult], view: _View) -> None:
+    """The pelvis and femur bodies' edges in each hip's region searched: thin, over a halo."""
+    draw = canvas.draw()
+    lw = max(1, canvas.line_px // 2)
+    r = max(1.0, 0.75 * lw)
+    for hip in hips:
+        for outline in hip.body_outlines:
+            dots = _dotted([view.to_xy(p) for p in outline.points_px], BODY_DOT_PITCH * lw + 1)
+            for colour, rad in (((*OUTLINE_RGB, HALO_ALPHA), r + 1.0), ((*BODY_RGB, 255), r)):
+                for x, y in dots:
+                    draw.ellipse((x - rad, y - rad, x + rad, y + rad), fill=colour)
+
+
+def _dotted(pts: Sequence[tuple[float, float]], pitch: float) -> list[tuple[float, float]]:
+    """Points every ``pitch`` along the polyline ``pts`` (drawing coordinates), its first
+    included.
+
+    >>> _dotted([(0.0, 0.0), (10.0, 0.0)], 4.0)
+    [(0.0, 0.0), (4.0, 0.0), (8.0, 0.0)]
+    """
+    if not pts:
+        return []
+    xy = np.asarray(pts, dtype=np.float64)
+    along = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))])
+    at = np.arange(0.0, along[-1] + 1e-9, pitch)
+    xs, ys = np.interp(at, along, xy[:, 0]), np.interp(at, along, xy[:, 1])
+    return [(float(x), float(y)) for x, y in zip(xs, ys, strict=True)]
 
 
 def _draw_gap(canvas: _Canvas, hip: HipResult, view: _View) -> None:
@@ -876,6 +874,8 @@ def _panel(
             items.append((REGION_LABEL, JOINT_RGB))
         if any(h.center_uncertainty_mm > 0 and h.head_radius_mm for h in result.hips):
             items.append((TYPICAL_HEAD_LABEL, JOINT_RGB))
+        if any(h.body_outlines for h in result.hips):
+            items.append((BODY_LABEL, BODY_RGB))
     elif result.hip_candidates:
         items.append(("hip detector's best guesses", CANDIDATE_RGB))
     scale_len = (SCALE_BAR_MM / spacing.col_mm) * sx if spacing is not None else 0.0
@@ -936,6 +936,12 @@ def _panel(
             xc, yc, arm = x0 + (sw - 1) / 2.0, y0 + (sw - 1) / 2.0, sw / 4.0
             draw.line([(xc - arm, yc), (xc + arm, yc)], fill=colour, width=lw)
             draw.line([(xc, yc - arm), (xc, yc + arm)], fill=colour, width=lw)
+        elif label == BODY_LABEL:  # a dotted edge, as drawn on the film
+            arc = [(x0 + sw * (1 - math.cos(t)), y0 + sw * (1 - math.sin(t)))
+                   for t in np.linspace(0.0, math.pi / 2, 16)]  # fmt: skip
+            rad = max(1.0, lw / 2)
+            for dx, dy in _dotted(arc, max(3.0, 2.5 * lw)):
+                draw.ellipse((dx - rad, dy - rad, dx + rad, dy + rad), fill=colour)
         elif label == REGION_LABEL:  # a quarter band about a left-out joint, as on the film
             cx, cy, r_out, r_in = x0, y0 + sw - 1, sw - 1, 0.45 * sw
             for r in (r_out, r_in):
@@ -1002,6 +1008,7 @@ def _render_view(
         _draw_joint(canvas, hip, view, spacing)
     if not result.hips:
         _draw_candidates(canvas, result, view)
+    _draw_bodies(canvas, result.hips, view)
     fragments = [f for hip in result.hips for f in hip.fragments]
     _draw_fragments(canvas, fragments, view)
     for hip in result.hips:

@@ -37,6 +37,7 @@ from brooker.models import (
     Radiograph,
     Status,
 )
+from brooker.outlines import body_outlines
 from brooker.padding import cropped, result_shifted
 from brooker.paths import require_text_path, safe_stem
 from brooker.segmentation import HipMasks, segment_hip
@@ -150,11 +151,21 @@ def _rank(result: HipResult) -> int:
 
 def _grade_at(
     radiograph: Radiograph, hip: HipJoint, config: AnalysisConfig, scene: Scene
-) -> HipResult:
-    """Segment, judge, measure and grade one hip about ``hip.center_px``."""
+) -> tuple[HipResult, HipMasks | None]:
+    """Segment, judge, measure and grade one hip about ``hip.center_px``; with the masks it
+    was graded on, for the bodies' outlines of the result that is kept (:func:`_outlined`)."""
     assert radiograph.spacing is not None
     masks = judge_pixels(segment_hip(radiograph, hip, config, scene), config)
-    return grade_masks(hip, masks, radiograph.spacing, config)
+    return grade_masks(hip, masks, radiograph.spacing, config), masks
+
+
+def _outlined(graded: tuple[HipResult, HipMasks | None]) -> HipResult:
+    """The result with the edges of the bodies it was graded against (for the overlay): drawn
+    for the centre kept only, not for each of the five tried."""
+    result, masks = graded
+    if masks is None:
+        return result
+    return dataclasses.replace(result, body_outlines=body_outlines(masks))
 
 
 def grade_masks(
@@ -203,30 +214,39 @@ def grade_found_hip(
     """
     own = _grade_at(radiograph, hip, config, scene)
     if hip.center_uncertainty_mm <= 0:
-        return own
-    searched = own.grade != 0  # a class 0 is the lowest there is
+        return _outlined(own)
+    searched = own[0].grade != 0  # a class 0 is the lowest there is
     low, spread = _lowest_about(radiograph, hip, config, scene, own) if searched else (own, ())
-    return dataclasses.replace(low, caveats=(*low.caveats, _placed_by_detector(hip), *spread))
+    result = _outlined(low)
+    return dataclasses.replace(
+        result, caveats=(*result.caveats, _placed_by_detector(hip), *spread)
+    )
 
 
 def _lowest_about(
-    radiograph: Radiograph, hip: HipJoint, config: AnalysisConfig, scene: Scene, own: HipResult
-) -> tuple[HipResult, tuple[str, ...]]:
-    """The lowest of ``own`` (the hip graded about its centre) and the hip graded about the
-    centres ``hip.center_uncertainty_mm`` up, down, left and right (:func:`grade_found_hip`),
-    and the caveat saying how the classes differ (none when they agree)."""
+    radiograph: Radiograph,
+    hip: HipJoint,
+    config: AnalysisConfig,
+    scene: Scene,
+    own: tuple[HipResult, HipMasks | None],
+) -> tuple[tuple[HipResult, HipMasks | None], tuple[str, ...]]:
+    """The lowest of ``own`` (the hip graded about its centre, and its masks) and the hip
+    graded about the centres ``hip.center_uncertainty_mm`` up, down, left and right
+    (:func:`grade_found_hip`), and the caveat saying how the classes differ (none when they
+    agree)."""
     d_mm = hip.center_uncertainty_mm
     assert radiograph.spacing is not None
     dr, dc = d_mm / radiograph.spacing.row_mm, d_mm / radiograph.spacing.col_mm
     row, col = hip.center_px
-    results = [own]
+    runs = [own]
     for off_r, off_c in ((-dr, 0.0), (dr, 0.0), (0.0, -dc), (0.0, dc)):
         moved = dataclasses.replace(hip, center_px=(row + off_r, col + off_c))
         other = _grade_at(radiograph, moved, config, scene)
-        results.append(other)
-        if other.grade == 0:
+        runs.append(other)
+        if other[0].grade == 0:
             break  # nothing is lower: the other centres cannot change the result
-    low = min(results, key=_rank)  # the first of equals: own first
+    lowest = min(runs, key=lambda run: _rank(run[0]))  # the first of equals: own first
+    low, results = lowest[0], [run[0] for run in runs]
     graded = [r for r in results if r.grade is not None]
     classes = sorted({int(r.grade or 0) for r in graded})
     if low.grade is None or (len(classes) == 1 and len(graded) == len(results)):
@@ -248,7 +268,7 @@ def _lowest_about(
         low = dataclasses.replace(
             low, class_range=(BrookerGrade(classes[0]), BrookerGrade(classes[-1]))
         )
-    return low, (caveat,)
+    return (low, lowest[1]), (caveat,)
 
 
 def _placed_by_detector(hip: HipJoint) -> str:

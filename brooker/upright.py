@@ -234,13 +234,17 @@ def _hip(hip: HipResult, m: PositionMap) -> HipResult:
         gap=_gap(hip.gap, m),
         fragments=tuple(_fragment(f, m) for f in hip.fragments),
         search_region=region,
+        body_outlines=tuple(
+            replace(b, points_px=tuple(m.point(p) for p in b.points_px))
+            for b in hip.body_outlines
+        ),
     )
 
 
 def result_mapped(result: GradingResult, m: PositionMap) -> GradingResult:
     """``result`` with every position it holds mapped by ``m``: the hips' centres, gap ends,
-    fragments and regions searched, the hip detector's candidates and the calibration objects
-    (the one list of them, for :func:`result_turned` and
+    fragments, bodies' edges and regions searched, the hip detector's candidates and the
+    calibration objects (the one list of them, for :func:`result_turned` and
     :func:`brooker.padding.result_shifted`). ``image_side`` stays."""
     return replace(
         result,
@@ -254,9 +258,10 @@ def result_mapped(result: GradingResult, m: PositionMap) -> GradingResult:
 
 def result_turned(result: GradingResult, t: GridTransform, shape: Shape) -> GradingResult:
     """``result``, found on a film of ``shape`` (rows, cols), with every position on the film
-    transformed by ``t``: the hips' centres, gap ends, fragments and regions searched, the hip
-    detector's candidates and the calibration objects (and the spacing's pitches, swapped by a
-    transpose). ``image_side`` stays: it names a half of the film turned upright."""
+    transformed by ``t``: the hips' centres, gap ends, fragments, bodies' edges and regions
+    searched, the hip detector's candidates and the calibration objects (and the spacing's
+    pitches, swapped by a transpose). ``image_side`` stays: it names a half of the film turned
+    upright."""
     if t.is_identity:
         return result
     return result_mapped(result, _Turned(t, shape))
@@ -264,7 +269,7 @@ def result_turned(result: GradingResult, t: GridTransform, shape: Shape) -> Grad
 
 def result_rows_reversed(result: GradingResult, rows: int) -> GradingResult:
     """``result``, found on a film of ``rows`` rows, with every position on the same film with
-    its rows reversed: the hips' centres, gap ends, fragments and regions searched, the hip
-    detector's candidates and the calibration objects."""
+    its rows reversed: the hips' centres, gap ends, fragments, bodies' edges and regions
+    searched, the hip detector's candidates and the calibration objects."""
     # the columns' count does not enter a reversal of the rows
     return result_turned(result, ROWS_REVERSED, (rows, 0))

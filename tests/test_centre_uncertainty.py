@@ -125,7 +125,9 @@ def _combine(
     )
     seen: list[tuple[float, float]] = []
 
-    def fake(_rad: object, h: HipJoint, _cfg: object, _scene: object) -> HipResult:
+    def fake(
+        _rad: object, h: HipJoint, _cfg: object, _scene: object
+    ) -> tuple[HipResult, None]:
         off = (
             round((h.center_px[0] - hip.center_px[0]) * ROW_MM, 6),
             round((h.center_px[1] - hip.center_px[1]) * COL_MM, 6),
@@ -140,7 +142,7 @@ def _combine(
                 center_px=h.center_px,
                 prosthesis=False,
                 not_graded=f"no femur at {off}" if g == "N" else f"no opposing bone at {off}",
-            )
+            ), None
         assert isinstance(g, int)
         return HipResult(
             patient_side=h.patient_side,
@@ -149,7 +151,7 @@ def _combine(
             center_px=h.center_px,
             prosthesis=False,
             caveats=(f"from {off}",),
-        )
+        ), None
 
     monkeypatch.setattr(pipeline, "_grade_at", fake)
     return pipeline.grade_found_hip(_Film(), hip, CFG, None), seen  # type: ignore[arg-type]

@@ -20,6 +20,7 @@ from hypothesis.extra.numpy import arrays
 
 from brooker import overlay as ov
 from brooker.models import (
+    BodyOutline,
     BrookerGrade,
     DisplayMapping,
     Fragment,
@@ -1036,6 +1037,31 @@ def test_a_head_whose_outline_was_not_found_is_drawn_dashed(uncertainty_mm: floa
     assert (sum(on) < 0.7 * 360) is dashed
     assert sum(on) > 0.4 * 360  # drawn either way
     assert (ov.TYPICAL_HEAD_LABEL in texts) is dashed
+
+
+def test_the_bodies_edges_are_drawn_dotted_under_the_fragments() -> None:
+    """The pelvis and femur bodies' edges (``body_outlines``) are drawn in their colour, dotted
+    along the whole edge, with a legend entry; a fragment over them keeps its own outline."""
+    edge = BodyOutline("femur", ((500.0, 300.0), (500.0, 600.0)))  # a row, 300 px long
+    rad, result = _one_hip_on_black(body_outlines=(edge,))
+    full, texts = ov._render(rad, result, 2048)
+    hit = _has_colour(full[:800], ov.BODY_RGB)
+    along = [_near(hit, x, 500.0, r=1) for x in range(300, 601, 10)]
+    assert all(along)
+    # dotted: along the row, stretches of the colour and of what is not
+    row = hit[499:502].any(axis=0)[300:600]
+    assert 0.2 < row.mean() < 0.9
+    assert not hit[:480].any()
+    assert not hit[520:].any()
+    assert ov.BODY_LABEL in texts
+    # a hip without them: no entry
+    _, plain = ov._render(*_one_hip_on_black(), 2048)
+    assert ov.BODY_LABEL not in plain
+
+
+def test_the_bodies_colour_is_apart_from_the_findings_and_the_joint() -> None:
+    findings = [*ov.KIND_RGB.values(), ov.GAP_RGB, ov.CANDIDATE_RGB, ov.CALIBRATION_RGB]
+    assert min(_distance(ov.BODY_RGB, c) for c in [*findings, ov.JOINT_RGB]) >= 100.0
 
 
 def test_a_crop_holds_the_region_searched_to_its_reach() -> None:

@@ -190,6 +190,12 @@ def test_a_quarter_turned_film_grades_as_the_upright_one_on_its_stored_pixels(
             # the box covers the fragment's pixels on the stored film
             r0, c0, r1, c1 = fb.bbox_px
             assert fb.mask.shape == (r1 - r0, c1 - c0)
+        # the bodies' edges (the overlay's) lie on the stored film as the upright one's turned
+        assert a.body_outlines
+        assert [o.body for o in b.body_outlines] == [o.body for o in a.body_outlines]
+        for oa, ob in zip(a.body_outlines, b.body_outlines, strict=True):
+            want = np.array([t.point(p, shape) for p in oa.points_px])
+            np.testing.assert_allclose(np.array(ob.points_px), want, atol=1e-6)
     # the spacing (square pixels here) and the sides are the file's either way
     assert res.spacing == up.spacing
 
