@@ -25,6 +25,7 @@ _LAZY = {
     "BrookerGrade": "brooker.models",
     "CalibrationObject": "brooker.models",
     "ExitCode": "brooker.models",
+    "BodyOutline": "brooker.models",
     "Fragment": "brooker.models",
     "FragmentKind": "brooker.models",
     "GapMeasurement": "brooker.models",
@@ -43,6 +44,7 @@ _LAZY = {
 # Spelled out (not built from _LAZY) so that linters see the re-exports below.
 __all__ = [
     "AnalysisConfig",
+    "BodyOutline",
     "BrookerError",
     "BrookerGrade",
     "CalibrationObject",
@@ -73,6 +75,7 @@ if TYPE_CHECKING:
     from brooker.dicom_io import load_radiograph
     from brooker.errors import BrookerError
     from brooker.models import (
+        BodyOutline,
         BrookerGrade,
         CalibrationObject,
         ExitCode,

@@ -600,9 +600,10 @@ class BodyOutline:
     """A stretch of the edge of the pelvis or femur body as the bone segmentation found it,
     inside the region searched for heterotopic bone (:mod:`brooker.outlines`).
 
-    ``points_px`` is a polyline of (row, col) on the stored image, on the body's edge between
-    bone and what is not. The segmentation's own cuts (the joint left out, the region's
-    border) are not part of it: where the body meets them the outline ends. The overlay draws
+    ``points_px`` is a polyline of (row, col) on the stored image, on the body's edge (its
+    mask's, on the pixels' edges). The segmentation's own cuts (the joint left out, the
+    region's border, the margin kept from a collimator shutter) are not part of it: where the
+    body meets them the outline ends. The overlay draws
     it, so that a reader sees which bone a fragment or a gap's end was measured against, and
     where the femur or the pelvis was not seen as bone at all.
     """

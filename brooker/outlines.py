@@ -9,10 +9,11 @@ are what a reader needs to check it: a pelvis body running out over the soft tis
 trochanter that is not part of the femur, a drawn-in spur swallowed by the body it grows
 from.
 
-Only the bodies' own edges are drawn, between bone and what is not: where a body meets the
-segmentation's cuts (the joint left out, the medial wedge, the region's and the ROI's
-borders) the outline stops, for those edges are the tool's geometry, drawn already as the
-region searched.
+Only the bodies' own edges are drawn: where a body meets the segmentation's cuts (the joint
+left out, the medial wedge, the region's and the ROI's borders, the margin kept from a
+collimator shutter's edge) the outline stops, for those edges are the tool's geometry, not
+the bone's. Where a body meets a spur attached to it, its edge runs on around the spur's
+base (the spur is outlined in its own colour over it).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def body_outlines(masks: HipMasks) -> tuple[BodyOutline, ...]:
     """The pelvis and femur bodies' own edges inside ``masks.sector``, pelvis first.
 
     A body's outline is traced on the ROI's pixel edges (the 0.5 level of its mask) and cut
-    where it comes within :data:`CUT_MARGIN_PX` of the sector's border; each stretch left,
+    where it comes within :data:`CUT_MARGIN_PX` of the border of the sector (or of the exposed
+    field, ``masks.in_field``, where a shutter crosses it); each stretch left,
     of at least :data:`MIN_STRETCH_MM`, is one :class:`BodyOutline` in stored-image
     coordinates.
     """
@@ -54,6 +56,9 @@ def body_outlines(masks: HipMasks) -> tuple[BodyOutline, ...]:
     r0, r1 = max(0, int(rows[0]) - 1), min(sector.shape[0], int(rows[-1]) + 2)
     c0, c1 = max(0, int(cols[0]) - 1), min(sector.shape[1], int(cols[-1]) + 2)
     box = sector[r0:r1, c0:c1]
+    if masks.in_field is not None:
+        # bone stops short of a collimator shutter's edge: no edge of the bone's own
+        box = box & masks.in_field[r0:r1, c0:c1]
     out: list[BodyOutline] = []
     for name, body in (("pelvis", masks.pelvis), ("femur", masks.femur)):
         part = body[r0:r1, c0:c1]

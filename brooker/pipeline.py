@@ -238,15 +238,17 @@ def _lowest_about(
     assert radiograph.spacing is not None
     dr, dc = d_mm / radiograph.spacing.row_mm, d_mm / radiograph.spacing.col_mm
     row, col = hip.center_px
-    runs = [own]
+    results = [own[0]]
+    lowest = own  # and its masks: only the lowest run's are kept (a few MB each)
     for off_r, off_c in ((-dr, 0.0), (dr, 0.0), (0.0, -dc), (0.0, dc)):
         moved = dataclasses.replace(hip, center_px=(row + off_r, col + off_c))
         other = _grade_at(radiograph, moved, config, scene)
-        runs.append(other)
+        results.append(other[0])
+        if _rank(other[0]) < _rank(lowest[0]):  # the first of equals: own first
+            lowest = other
         if other[0].grade == 0:
             break  # nothing is lower: the other centres cannot change the result
-    lowest = min(runs, key=lambda run: _rank(run[0]))  # the first of equals: own first
-    low, results = lowest[0], [run[0] for run in runs]
+    low = lowest[0]
     graded = [r for r in results if r.grade is not None]
     classes = sorted({int(r.grade or 0) for r in graded})
     if low.grade is None or (len(classes) == 1 and len(graded) == len(results)):

@@ -124,6 +124,10 @@ class HipMasks:
     head_metal_fraction: float = 0.0
     """Fraction of the head's disk (0.8 of its radius) that is metal or its halo: a prosthetic
     head that is not metal here was not segmented as the method needs."""
+    in_field: BoolImage | None = None
+    """Where bone may be found: the exposed field less a margin from a collimator shutter's
+    edge; None when the whole ROI is exposed. Bone stops at its edge, which is no edge of the
+    bone itself (:mod:`brooker.outlines`)."""
 
     def to_image(self, row: float, col: float) -> tuple[float, float]:
         """ROI (row, col) -> stored-image (row, col)."""
@@ -362,6 +366,7 @@ def segment_hip(
         head_metal_fraction=head_metal,
         femur_top_mm=float(v_mm[femur].max()) if femur.any() and not unparted else None,
         norm=np.asarray(norm, dtype=np.float32),
+        in_field=None if in_field.all() else in_field,
     )
 
 

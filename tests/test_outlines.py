@@ -3,6 +3,7 @@ answers on hand-made masks, and on the bundled synthetic films through the pipel
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -114,11 +115,28 @@ def test_outlines_are_on_the_stored_films_pixel_edges(block: tuple[int, int]) ->
 def test_a_short_stretch_between_two_cuts_is_left_out() -> None:
     """A body crossing the region's corner leaves a stretch of its edge shorter than
     MIN_STRETCH_MM inside: a corner of the cut, not an edge worth drawing."""
-    # its edge at column 14.5 runs from row 12 (the margin) to row 15: 3 pixels, 1.2 mm
-    body = _box(0, 15, 0, 15)
+    # its edge clear of the cut: an L along row 13.5 and column 13.5, from the margin (pixels
+    # 12 and over) to the corner, under 5 pixels: 1.9 mm at 0.4 mm
+    body = _box(0, 14, 0, 14)
     assert outlines.body_outlines(_masks(body)) == ()
-    # at 1 mm pixels the same stretch is 3 mm long: drawn
+    # at 1 mm pixels the same stretch is over 4 mm long: drawn
     assert outlines.body_outlines(_masks(body, spacing_mm=(1.0, 1.0)))
+
+
+def test_where_a_collimator_shutter_crosses_the_region_its_margin_is_a_cut() -> None:
+    """Bone stops at the margin kept from a shutter's edge (``in_field``): the body's edge
+    there is the field's, not the bone's, and is not drawn (a real film's dark top rows drew a
+    70 mm dotted line along the ilium's cut)."""
+    body = _box(30, 50, 30, 60)  # the bone below the field's edge (row 30)
+    field = np.ones((N, N), bool)
+    field[:30] = False
+    masks = _masks(body)
+    (whole,) = outlines.body_outlines(masks)  # unaware of the field: its top edge is drawn
+    assert np.isclose(np.array(whole.points_px)[:, 0] - 1000, 29.5).any()
+    (cut,) = outlines.body_outlines(dataclasses.replace(masks, in_field=field))
+    rows = np.array(cut.points_px)[:, 0] - 1000
+    assert rows.min() >= 30 + outlines.CUT_MARGIN_PX - 0.5
+    assert np.isclose(rows, 49.5).any()  # the bone's own bottom edge stays
 
 
 def test_the_graded_samples_bodies_lie_in_their_region_searched() -> None:

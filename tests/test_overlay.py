@@ -1043,10 +1043,16 @@ def test_the_bodies_edges_are_drawn_dotted_under_the_fragments() -> None:
     """The pelvis and femur bodies' edges (``body_outlines``) are drawn in their colour, dotted
     along the whole edge, with a legend entry; a fragment over them keeps its own outline."""
     edge = BodyOutline("femur", ((500.0, 300.0), (500.0, 600.0)))  # a row, 300 px long
-    rad, result = _one_hip_on_black(body_outlines=(edge,))
+    # a spur over the edge, 40 px across it
+    spur = Fragment(FragmentKind.FEMORAL_SPUR, 64.0, (500.0, 450.0), (480, 430, 520, 470),
+                    np.ones((40, 40), bool))  # fmt: skip
+    rad, result = _one_hip_on_black(body_outlines=(edge,), fragments=(spur,))
     full, texts = ov._render(rad, result, 2048)
     hit = _has_colour(full[:800], ov.BODY_RGB)
-    along = [_near(hit, x, 500.0, r=1) for x in range(300, 601, 10)]
+    # under the spur: its tint and outline over the dots, no dot in its own colour
+    assert not hit[478:522, 428:472].any()
+    assert _has_colour(full[:800], ov.KIND_RGB[FragmentKind.FEMORAL_SPUR]).any()
+    along = [_near(hit, x, 500.0, r=1) for x in [*range(300, 421, 10), *range(480, 601, 10)]]
     assert all(along)
     # dotted: along the row, stretches of the colour and of what is not
     row = hit[499:502].any(axis=0)[300:600]

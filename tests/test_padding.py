@@ -131,6 +131,12 @@ def _assert_same_hips(a: GradingResult, b: GradingResult, offset: tuple[int, int
             assert fb.bbox_px == (r0 + dr, c0 + dc, r1 + dr, c1 + dc)
             np.testing.assert_array_equal(fb.mask, fa.mask)
         assert hb.search_region == ha.search_region
+        # the bodies' edges (the overlay's) moved with the film
+        assert ha.body_outlines
+        assert [o.body for o in hb.body_outlines] == [o.body for o in ha.body_outlines]
+        for oa, ob in zip(ha.body_outlines, hb.body_outlines, strict=True):
+            pairs = zip(oa.points_px, ob.points_px, strict=True)
+            assert all(_shifted(p, q, offset) for p, q in pairs)
 
 
 @pytest.mark.parametrize(
