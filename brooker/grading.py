@@ -38,6 +38,18 @@ SPUR_KINDS = frozenset({FragmentKind.PELVIC_SPUR, FragmentKind.FEMORAL_SPUR})
 #: native hip is not graded (:func:`grade_hip`). On real exports the trochanter's cancellous
 #: interior can read as soft tissue; the body then starts down the shaft.
 FEMUR_TOP_MIN_RADII = -1.5
+#: A femur body whose top lies more than this many head radii below the head's centre holds
+#: neither the greater trochanter (its tip about level with the centre) nor the upper neck
+#: (which leaves the joint's excluded disk, 1.15 head radii, at most some 0.6 radii down):
+#: every hip so (and every hip below :data:`FEMUR_TOP_MIN_RADII`) says that the femur is not
+#: segmented up to the trochanter, whatever its class, but only below
+#: :data:`FEMUR_TOP_MIN_RADII` is a native spur or bridge not graded. A prosthetic hip's are a
+#: typical native head's radii (``AnalysisConfig.typical_head_radius_mm``) where its ball is
+#: smaller. On the team's real films
+#: the tops of the femur bodies that hold the trochanter lie at -0.5 head radii and above;
+#: the 10 hips between -0.75 and -1.5 radii all lacked it (an audit of their overlays,
+#: 2026-12-07), and their caveat was missing.
+FEMUR_TOP_CAVEAT_RADII = -0.75
 
 
 #: A class I-IV whose strongest deciding fragment (:func:`call_probability`) the learned fragment
@@ -152,9 +164,10 @@ def grade_hip(
     bridge fragment (pelvis and femur joined in the
     segmentation, :func:`brooker.measurement.measure_gap`) says it is inferred.
     ``femur_top_mm`` (:attr:`brooker.segmentation.HipMasks.femur_top_mm`) under
-    :data:`FEMUR_TOP_MIN_RADII` head radii, or None with the bodies parted (no femur body was
+    :data:`FEMUR_TOP_CAVEAT_RADII` head radii, or None with the bodies parted (no femur body was
     found), says the femur was not segmented up to the trochanter; with ``bodies_unparted`` it
-    is not judged. On such a native hip a class II-IV is not returned: the result is not graded
+    is not judged. Under :data:`FEMUR_TOP_MIN_RADII` (or None), on a native hip a class II-IV
+    is not returned: the result is not graded
     (``grade`` None, ``not_graded`` why), with the fragments seen and the search region, for a
     spur or bridge is graded against a femur the segmentation did not see there. So it is on a
     hip whose known anatomy the film's levels do not show as bone (``hip.anatomy_unseen``):
@@ -164,6 +177,16 @@ def grade_hip(
     kinds = {f.kind for f in fragments.items}
     femur_low = femur_top_mm is None or femur_top_mm < FEMUR_TOP_MIN_RADII * hip.head_radius_mm
     femur_low &= not bodies_unparted  # one piece: the femur's top is not known
+    # short of the trochanter, not so far that a spur or bridge is not graded: said. In a native
+    # head's radii: a total hip's ball (11-16 mm) is no measure of the femur around it
+    native_r = hip.head_radius_mm
+    if hip.prosthesis:
+        native_r = max(native_r, config.typical_head_radius_mm)
+    femur_short = femur_low or (
+        femur_top_mm is not None
+        and femur_top_mm < FEMUR_TOP_CAVEAT_RADII * native_r
+        and not bodies_unparted
+    )
     where = (
         "no femur body was found"
         if femur_top_mm is None
@@ -258,7 +281,7 @@ def grade_hip(
             "fainter than it may be missed, and a spur or bridge would not be graded (check "
             "the overlay)"
         )
-    if femur_low:
+    if femur_short:
         limits.append("femur not segmented to the trochanter")
         caveats.append(
             f"the femur is not segmented as bone up to the greater trochanter ({where}): "

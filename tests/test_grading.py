@@ -765,15 +765,19 @@ def test_class_iv_from_bodies_parted_at_the_joint_says_so() -> None:
 
 
 def test_a_femur_not_segmented_up_to_the_trochanter_is_said() -> None:
-    """A femur body that begins more than FEMUR_TOP_MIN_RADII head radii below the head's
-    centre, or no femur body at all, is said in the record of a class 0 or I hip and of a
-    prosthetic hip; at the bound and above it nothing is said."""
-    from brooker.grading import FEMUR_TOP_MIN_RADII
+    """A femur body that begins more than FEMUR_TOP_CAVEAT_RADII head radii below the head's
+    centre, or no femur body at all, is said in the record of a class 0 or I hip, of a
+    prosthetic hip, and of a native spur whose femur begins above FEMUR_TOP_MIN_RADII (graded,
+    with the caveat); at the bound and above it nothing is said. Until 2026-12-07 the bound
+    was FEMUR_TOP_MIN_RADII, and 10 real hips whose femur body held neither trochanter nor
+    neck (tops 0.9-1.4 head radii down) went without it."""
+    from brooker.grading import FEMUR_TOP_CAVEAT_RADII, FEMUR_TOP_MIN_RADII
 
     cfg = AnalysisConfig()
     native = dataclasses.replace(HIP, prosthesis=False)
     prosthetic = dataclasses.replace(HIP, prosthesis=True)
-    bound_mm = FEMUR_TOP_MIN_RADII * native.head_radius_mm
+    bound_mm = FEMUR_TOP_CAVEAT_RADII * native.head_radius_mm
+    assert FEMUR_TOP_MIN_RADII < FEMUR_TOP_CAVEAT_RADII < 0
     spur = (_frags(PEL), _gap(12.0, 0.5))
 
     def femur_caveats(
@@ -789,10 +793,21 @@ def test_a_femur_not_segmented_up_to_the_trochanter_is_said() -> None:
         assert femur_caveats(hip, frags, gap, bound_mm) == []
         (below,) = femur_caveats(hip, frags, gap, bound_mm - 0.5)
         assert f"its body begins {-(bound_mm - 0.5):.0f} mm below the head's centre" in below
+        res = grade_hip(hip, frags, gap, cfg, femur_top_mm=bound_mm - 0.5)
+        assert res.limited_by == ("femur not segmented to the trochanter",)
         (none,) = femur_caveats(hip, frags, gap, None)
         assert "no femur body was found" in none
-    # a native spur is graded with its femur at the bound
+    # a total hip's ball is no measure of the femur: its bound is a native head's
+    ball = dataclasses.replace(HIP, prosthesis=True, head_radius_mm=14.0)
+    ball_bound = FEMUR_TOP_CAVEAT_RADII * cfg.typical_head_radius_mm
+    assert femur_caveats(ball, *spur, FEMUR_TOP_CAVEAT_RADII * 14.0 - 0.5) == []
+    assert len(femur_caveats(ball, *spur, ball_bound - 0.5)) == 1
+    # a native spur is graded with its femur at the bound, and between the bounds, said
     assert grade_hip(native, *spur, cfg, femur_top_mm=bound_mm).grade == 2
+    low_mm = FEMUR_TOP_MIN_RADII * native.head_radius_mm
+    for top in (bound_mm - 0.5, low_mm):
+        assert grade_hip(native, *spur, cfg, femur_top_mm=top).grade == 2
+        assert len(femur_caveats(native, *spur, top)) == 1
 
 
 @pytest.mark.parametrize(
