@@ -9,8 +9,8 @@ What is drawn
   0.5-99.5 % percentile window (read inside a padding border: :mod:`brooker.padding`),
   downscaled by area-averaging so the long side is about ``max_side_px``;
 - in each hip's region searched, the pelvis and femur bodies' own edges as segmented
-  (:mod:`brooker.outlines`), dotted, under the findings: the bone a spur is attached to and a
-  gap ends on;
+  (:mod:`brooker.outlines`), the pelvis's dotted and the femur's dashed, under the findings:
+  the bone a spur is attached to and a gap ends on;
 - every heterotopic fragment outlined and lightly tinted by kind (Okabe-Ito colours, safe for
   colour-blind readers), with a legend;
 - per hip: the gap as a line with end ticks between its two end points and its length
@@ -118,11 +118,16 @@ HEAD_DASH_DEG = 10
 #: The legend's entry for such a head.
 TYPICAL_HEAD_LABEL = "dashed: typical head, its outline not found"
 #: The edges of the pelvis and femur bodies as segmented (:mod:`brooker.outlines`), the bone a
-#: spur grows from and a gap ends on: dotted, so that no colour of a finding is taken for it
-#: (nor it for a fragment's outline), lavender over a dark halo, under the fragments.
+#: spur grows from and a gap ends on: broken lines, so that no colour of a finding is taken
+#: for them (nor they for a fragment's outline), lavender over a dark halo, under the
+#: fragments.
 BODY_RGB: RGB = (200, 170, 255)
-BODY_LABEL = "pelvis, femur as segmented (edge)"
-#: The dots' pitch along a body's edge, in line widths.
+#: The pelvis's edge is dotted, the femur's dashed, so that a body taken for the other (a
+#: pelvis body running down the femoral neck) shows as such.
+PELVIS_LABEL = "pelvis as segmented (edge)"
+FEMUR_LABEL = "femur as segmented (edge)"
+BODY_LABEL = {"pelvis": PELVIS_LABEL, "femur": FEMUR_LABEL}
+#: The dots' pitch along a body's edge, in line widths (a dash is two pitches, its gap one).
 BODY_DOT_PITCH = 3.0
 #: Where the hip detector looked when it found no hip.
 CANDIDATE_RGB: RGB = (255, 120, 120)
@@ -465,16 +470,31 @@ def _draw_fragments(canvas: _Canvas, fragments: Sequence[Fragment], view: _View)
 
 
 def _draw_bodies(canvas: _Canvas, hips: Sequence[HipResult], view: _View) -> None:
-    """The pelvis and femur bodies' edges in each hip's region searched: thin, over a halo."""
+    """The pelvis and femur bodies' edges in each hip's region searched (the pelvis's dotted,
+    the femur's dashed): thin, over a halo."""
     draw = canvas.draw()
     lw = max(1, canvas.line_px // 2)
-    r = max(1.0, 0.75 * lw)
     for hip in hips:
         for outline in hip.body_outlines:
-            dots = _dotted([view.to_xy(p) for p in outline.points_px], BODY_DOT_PITCH * lw + 1)
-            for colour, rad in (((*OUTLINE_RGB, HALO_ALPHA), r + 1.0), ((*BODY_RGB, 255), r)):
-                for x, y in dots:
-                    draw.ellipse((x - rad, y - rad, x + rad, y + rad), fill=colour)
+            pts = _dotted([view.to_xy(p) for p in outline.points_px], BODY_DOT_PITCH * lw + 1)
+            _draw_edge(draw, pts, lw, dashed=outline.body == "femur")
+
+
+def _draw_edge(
+    draw: ImageDraw.ImageDraw, pts: Sequence[tuple[float, float]], lw: int, *, dashed: bool
+) -> None:
+    """A body's edge through the evenly spaced ``pts``: a dot at each, or a dash over two
+    pitches of every three, in :data:`BODY_RGB` over a dark halo."""
+    r = max(1.0, 0.75 * lw)
+    width = max(2, round(1.5 * lw))  # as wide as a dot
+    for colour, extra in (((*OUTLINE_RGB, HALO_ALPHA), 1.0), ((*BODY_RGB, 255), 0.0)):
+        if dashed:
+            for k in range(0, len(pts) - 1, 3):
+                draw.line(list(pts[k : k + 3]), fill=colour, width=round(width + 2 * extra))
+        else:
+            rad = r + extra
+            for x, y in pts:
+                draw.ellipse((x - rad, y - rad, x + rad, y + rad), fill=colour)
 
 
 def _dotted(pts: Sequence[tuple[float, float]], pitch: float) -> list[tuple[float, float]]:
@@ -874,8 +894,8 @@ def _panel(
             items.append((REGION_LABEL, JOINT_RGB))
         if any(h.center_uncertainty_mm > 0 and h.head_radius_mm for h in result.hips):
             items.append((TYPICAL_HEAD_LABEL, JOINT_RGB))
-        if any(h.body_outlines for h in result.hips):
-            items.append((BODY_LABEL, BODY_RGB))
+        bodies = {o.body for h in result.hips for o in h.body_outlines}
+        items += [(BODY_LABEL[b], BODY_RGB) for b in ("pelvis", "femur") if b in bodies]
     elif result.hip_candidates:
         items.append(("hip detector's best guesses", CANDIDATE_RGB))
     scale_len = (SCALE_BAR_MM / spacing.col_mm) * sx if spacing is not None else 0.0
@@ -936,12 +956,11 @@ def _panel(
             xc, yc, arm = x0 + (sw - 1) / 2.0, y0 + (sw - 1) / 2.0, sw / 4.0
             draw.line([(xc - arm, yc), (xc + arm, yc)], fill=colour, width=lw)
             draw.line([(xc, yc - arm), (xc, yc + arm)], fill=colour, width=lw)
-        elif label == BODY_LABEL:  # a dotted edge, as drawn on the film
+        elif label in (PELVIS_LABEL, FEMUR_LABEL):  # a curved edge, as drawn on the film
             arc = [(x0 + sw * (1 - math.cos(t)), y0 + sw * (1 - math.sin(t)))
                    for t in np.linspace(0.0, math.pi / 2, 16)]  # fmt: skip
-            rad = max(1.0, lw / 2)
-            for dx, dy in _dotted(arc, max(3.0, 2.5 * lw)):
-                draw.ellipse((dx - rad, dy - rad, dx + rad, dy + rad), fill=colour)
+            pts = _dotted(arc, max(3.0, 2.0 * lw))
+            _draw_edge(draw, pts, max(1, lw // 2), dashed=label == FEMUR_LABEL)
         elif label == REGION_LABEL:  # a quarter band about a left-out joint, as on the film
             cx, cy, r_out, r_in = x0, y0 + sw - 1, sw - 1, 0.45 * sw
             for r in (r_out, r_in):

@@ -1039,10 +1039,12 @@ def test_a_head_whose_outline_was_not_found_is_drawn_dashed(uncertainty_mm: floa
     assert (ov.TYPICAL_HEAD_LABEL in texts) is dashed
 
 
-def test_the_bodies_edges_are_drawn_dotted_under_the_fragments() -> None:
-    """The pelvis and femur bodies' edges (``body_outlines``) are drawn in their colour, dotted
-    along the whole edge, with a legend entry; a fragment over them keeps its own outline."""
-    edge = BodyOutline("femur", ((500.0, 300.0), (500.0, 600.0)))  # a row, 300 px long
+@pytest.mark.parametrize("body", ["pelvis", "femur"])
+def test_the_bodies_edges_are_drawn_dotted_under_the_fragments(body: str) -> None:
+    """The pelvis and femur bodies' edges (``body_outlines``) are drawn in their colour along
+    the whole edge, the pelvis's dotted and the femur's dashed, each with its legend entry; a
+    fragment over them keeps its own outline."""
+    edge = BodyOutline(body, ((500.0, 300.0), (500.0, 600.0)))  # a row, 300 px long
     # a spur over the edge, 40 px across it
     spur = Fragment(FragmentKind.FEMORAL_SPUR, 64.0, (500.0, 450.0), (480, 430, 520, 470),
                     np.ones((40, 40), bool))  # fmt: skip
@@ -1052,17 +1054,22 @@ def test_the_bodies_edges_are_drawn_dotted_under_the_fragments() -> None:
     # under the spur: its tint and outline over the dots, no dot in its own colour
     assert not hit[478:522, 428:472].any()
     assert _has_colour(full[:800], ov.KIND_RGB[FragmentKind.FEMORAL_SPUR]).any()
-    along = [_near(hit, x, 500.0, r=1) for x in [*range(300, 421, 10), *range(480, 601, 10)]]
+    along = [_near(hit, x, 500.0, r=2) for x in [*range(300, 421, 10), *range(480, 591, 10)]]
     assert all(along)
-    # dotted: along the row, stretches of the colour and of what is not
+    # broken: along the row, stretches of the colour and of what is not; a dash is longer
+    # than a dot is wide
     row = hit[499:502].any(axis=0)[300:600]
     assert 0.2 < row.mean() < 0.9
+    longest = _longest_run(row[None, :])
+    assert (longest >= 6) if body == "femur" else (longest <= 4)
     assert not hit[:480].any()
     assert not hit[520:].any()
-    assert ov.BODY_LABEL in texts
+    label, other = (ov.FEMUR_LABEL, ov.PELVIS_LABEL)[:: 1 if body == "femur" else -1]
+    assert label in texts
+    assert other not in texts  # no edge of the other body drawn, none in the legend
     # a hip without them: no entry
     _, plain = ov._render(*_one_hip_on_black(), 2048)
-    assert ov.BODY_LABEL not in plain
+    assert label not in plain
 
 
 def test_the_bodies_colour_is_apart_from_the_findings_and_the_joint() -> None:
