@@ -50,6 +50,14 @@ FEMUR_TOP_MIN_RADII = -1.5
 #: the 10 hips between -0.75 and -1.5 radii all lacked it (an audit of their overlays,
 #: 2026-12-07), and their caveat was missing.
 FEMUR_TOP_CAVEAT_RADII = -0.75
+#: A femur body whose top lies more than this many head radii above the head's centre has
+#: taken in more than the femur: the greater trochanter's tip lies about level with the
+#: centre (on the team's real films the femur bodies reach at most 0.91 head radii up but for
+#: one, 1.75, over the gluteal soft tissue at the film's edge). Soft tissue or heterotopic bone
+#: is then part of the body: a spur or bridge may be read as femur, and a class under IV says
+#: so (in a prosthetic hip's case in a native head's radii, as
+#: :data:`FEMUR_TOP_CAVEAT_RADII`).
+FEMUR_TOP_MAX_RADII = 1.25
 
 
 #: A class I-IV whose strongest deciding fragment (:func:`call_probability`) the learned fragment
@@ -187,6 +195,11 @@ def grade_hip(
         and femur_top_mm < FEMUR_TOP_CAVEAT_RADII * native_r
         and not bodies_unparted
     )
+    femur_high = (
+        femur_top_mm is not None
+        and femur_top_mm > FEMUR_TOP_MAX_RADII * native_r
+        and not bodies_unparted
+    )
     where = (
         "no femur body was found"
         if femur_top_mm is None
@@ -279,6 +292,15 @@ def grade_hip(
         caveats.append(
             f"{unseen}: the bone threshold lies above this hip's own bone, so heterotopic bone "
             "fainter than it may be missed, and a spur or bridge would not be graded (check "
+            "the overlay)"
+        )
+    if femur_high and grade < BrookerGrade.ANKYLOSIS:  # nothing above a IV to miss
+        assert femur_top_mm is not None
+        limits.append("femur body above the trochanter")
+        caveats.append(
+            f"the femur body reaches {femur_top_mm:.0f} mm above the head's centre, higher than "
+            "a greater trochanter does: soft tissue or heterotopic bone beside the joint was "
+            "taken into it, so a spur or bridge there may be read as femur and missed (check "
             "the overlay)"
         )
     if femur_short:

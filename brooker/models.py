@@ -693,8 +693,9 @@ class HipResult:
     A "0" that grades IV 2 mm away is no plain 0: the overlay and the terminal say so."""
     limited_by: tuple[str, ...] = ()
     """What the film did not show that the class rests on, in a few words each (its caveat
-    says the rest): ``"femur not segmented to the trochanter"``, ``"femoral head not
-    segmented"``, ``"pelvis and femur one piece"``, ``"implant read as bone"``. The overlay's
+    says the rest): ``"femur not segmented to the trochanter"``, ``"femur body above the
+    trochanter"``, ``"femoral head not segmented"``, ``"pelvis and femur one piece"``,
+    ``"implant read as bone"``. The overlay's
     label, the terminal and the review page show them beside the class, as they show a weak
     call: a class read with them is less sure than one read without."""
     body_outlines: tuple[BodyOutline, ...] = ()

@@ -810,6 +810,38 @@ def test_a_femur_not_segmented_up_to_the_trochanter_is_said() -> None:
         assert len(femur_caveats(native, *spur, top)) == 1
 
 
+def test_a_femur_body_above_the_trochanter_is_said() -> None:
+    """A femur body reaching more than FEMUR_TOP_MAX_RADII head radii above the head's centre
+    has taken in soft tissue or heterotopic bone (no greater trochanter rises so high): a class
+    under IV says that a spur or bridge there may be missed; at the bound, when the bodies
+    never parted, and on a class IV nothing is said. A total hip's bound is in a native
+    head's radii."""
+    from brooker.grading import FEMUR_TOP_MAX_RADII
+
+    cfg = AnalysisConfig()
+    native = dataclasses.replace(HIP, prosthesis=False)
+    bound_mm = FEMUR_TOP_MAX_RADII * native.head_radius_mm
+    label = "femur body above the trochanter"
+    for frags, gap in ((_frags(), None), (_frags(ISL), None), (_frags(PEL), _gap(12.0, 0.5))):
+        res = grade_hip(native, frags, gap, cfg, femur_top_mm=bound_mm + 0.5)
+        assert res.limited_by == (label,)
+        assert f"reaches {bound_mm + 0.5:.0f} mm above the head's centre" in res.caveats[-1]
+        assert label not in grade_hip(native, frags, gap, cfg, femur_top_mm=bound_mm).limited_by
+        joined = grade_hip(
+            native, frags, gap, cfg, femur_top_mm=bound_mm + 5, bodies_unparted=True
+        )
+        assert label not in joined.limited_by
+    bridge = grade_hip(native, _frags(FragmentKind.BRIDGE), _gap(0.0, 0.0), cfg,
+                       femur_top_mm=bound_mm + 5)  # fmt: skip
+    assert bridge.grade == 4
+    assert label not in bridge.limited_by
+    ball = dataclasses.replace(HIP, prosthesis=True, head_radius_mm=14.0)
+    over_ball = FEMUR_TOP_MAX_RADII * 14.0 + 1.0  # above the ball's bound, not a native head's
+    assert label not in grade_hip(ball, _frags(), None, cfg, femur_top_mm=over_ball).limited_by
+    over = FEMUR_TOP_MAX_RADII * cfg.typical_head_radius_mm + 1.0
+    assert label in grade_hip(ball, _frags(), None, cfg, femur_top_mm=over).limited_by
+
+
 @pytest.mark.parametrize(
     ("kind", "gap_mm"),
     [
