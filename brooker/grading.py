@@ -32,31 +32,32 @@ from brooker.units import WEAK_CALL_PROBABILITY, rounded_on_its_side, shown_gap_
 SPUR_KINDS = frozenset({FragmentKind.PELVIC_SPUR, FragmentKind.FEMORAL_SPUR})
 
 
-#: A femur body whose top lies more than this many head radii below the head's centre was not
-#: segmented up to the greater trochanter (whose tip lies about level with the centre): a class
-#: 0 or I, or any class of a prosthetic hip, is graded with a caveat, and a spur or bridge of a
-#: native hip is not graded (:func:`grade_hip`). On real exports the trochanter's cancellous
-#: interior can read as soft tissue; the body then starts down the shaft.
+#: A native femur body whose top lies more than this many head radii below the head's centre
+#: (or no femur body apart from the pelvis) leaves a spur or bridge of the hip not graded
+#: (:func:`grade_hip`): it is graded against a femur the segmentation did not see up to the
+#: greater trochanter. On real exports the trochanter's cancellous interior can read as soft
+#: tissue; the body then starts down the shaft. The caveat that says so starts higher, at
+#: :data:`FEMUR_TOP_CAVEAT_RADII`.
 FEMUR_TOP_MIN_RADII = -1.5
-#: A femur body whose top lies more than this many head radii below the head's centre holds
-#: neither the greater trochanter (its tip about level with the centre) nor the upper neck
-#: (which leaves the joint's excluded disk, 1.15 head radii, at most some 0.6 radii down):
-#: every hip so (and every hip below :data:`FEMUR_TOP_MIN_RADII`) says that the femur is not
-#: segmented up to the trochanter, whatever its class, but only below
-#: :data:`FEMUR_TOP_MIN_RADII` is a native spur or bridge not graded. A prosthetic hip's are a
-#: typical native head's radii (``AnalysisConfig.typical_head_radius_mm``) where its ball is
-#: smaller. On the team's real films
-#: the tops of the femur bodies that hold the trochanter lie at -0.5 head radii and above;
-#: the 10 hips between -0.75 and -1.5 radii all lacked it (an audit of their overlays,
-#: 2026-12-07), and their caveat was missing.
+#: A femur body whose top lies more than this many head radii below the head's centre does not
+#: hold the greater trochanter, whose tip lies about level with the centre, lateral to the
+#: joint's excluded disk: every hip so (or with no femur body apart from the pelvis) says that
+#: the femur is not segmented up to the trochanter, whatever its class; only below
+#: :data:`FEMUR_TOP_MIN_RADII` is a native spur or bridge not graded. A prosthetic hip's
+#: bound is in a typical native head's radii (``AnalysisConfig.typical_head_radius_mm``)
+#: where its ball is smaller: a total hip's 11-16 mm ball is no measure of the femur around
+#: it. On the team's real films the femur bodies that hold the trochanter reach -0.52 head
+#: radii and above; the 10 hips between -0.75 and -1.5 radii lack it on their overlays (on
+#: one a total hip's stem hides where it would be), and until 2026-12-07 went without the
+#: caveat.
 FEMUR_TOP_CAVEAT_RADII = -0.75
 #: A femur body whose top lies more than this many head radii above the head's centre has
 #: taken in more than the femur: the greater trochanter's tip lies about level with the
 #: centre (on the team's real films the femur bodies reach at most 0.91 head radii up but for
 #: one, 1.75, over the gluteal soft tissue at the film's edge). Soft tissue or heterotopic bone
-#: is then part of the body: a spur or bridge may be read as femur, and a class under IV says
-#: so (in a prosthetic hip's case in a native head's radii, as
-#: :data:`FEMUR_TOP_CAVEAT_RADII`).
+#: is then part of the body: a spur or bridge there may be read as femur, a gap measured to
+#: it, or a bridge run through it, and any class says so (a prosthetic hip's bound in a
+#: native head's radii, as :data:`FEMUR_TOP_CAVEAT_RADII`).
 FEMUR_TOP_MAX_RADII = 1.25
 
 
@@ -190,10 +191,8 @@ def grade_hip(
     native_r = hip.head_radius_mm
     if hip.prosthesis:
         native_r = max(native_r, config.typical_head_radius_mm)
-    femur_short = femur_low or (
-        femur_top_mm is not None
-        and femur_top_mm < FEMUR_TOP_CAVEAT_RADII * native_r
-        and not bodies_unparted
+    femur_short = not bodies_unparted and (
+        femur_top_mm is None or femur_top_mm < FEMUR_TOP_CAVEAT_RADII * native_r
     )
     femur_high = (
         femur_top_mm is not None
@@ -294,14 +293,19 @@ def grade_hip(
             "fainter than it may be missed, and a spur or bridge would not be graded (check "
             "the overlay)"
         )
-    if femur_high and grade < BrookerGrade.ANKYLOSIS:  # nothing above a IV to miss
+    if femur_high:
         assert femur_top_mm is not None
         limits.append("femur body above the trochanter")
+        what = (
+            "a bridge may run through soft tissue read as femur"
+            if grade is BrookerGrade.ANKYLOSIS
+            else "a spur or bridge there may be read as femur and missed, or a gap measured "
+            "to it"
+        )
         caveats.append(
             f"the femur body reaches {femur_top_mm:.0f} mm above the head's centre, higher than "
             "a greater trochanter does: soft tissue or heterotopic bone beside the joint was "
-            "taken into it, so a spur or bridge there may be read as femur and missed (check "
-            "the overlay)"
+            f"taken into it, so {what} (check the overlay)"
         )
     if femur_short:
         limits.append("femur not segmented to the trochanter")

@@ -692,7 +692,8 @@ class HipResult:
     ``grade`` is the lowest), when they differ; None when they agree or only one was graded.
     A "0" that grades IV 2 mm away is no plain 0: the overlay and the terminal say so."""
     limited_by: tuple[str, ...] = ()
-    """What the film did not show that the class rests on, in a few words each (its caveat
+    """What the film did not show (or the segmentation took in) that the class rests on, in a
+    few words each (its caveat
     says the rest): ``"femur not segmented to the trochanter"``, ``"femur body above the
     trochanter"``, ``"femoral head not segmented"``, ``"pelvis and femur one piece"``,
     ``"implant read as bone"``. The overlay's

@@ -797,11 +797,18 @@ def test_a_femur_not_segmented_up_to_the_trochanter_is_said() -> None:
         assert res.limited_by == ("femur not segmented to the trochanter",)
         (none,) = femur_caveats(hip, frags, gap, None)
         assert "no femur body was found" in none
-    # a total hip's ball is no measure of the femur: its bound is a native head's
-    ball = dataclasses.replace(HIP, prosthesis=True, head_radius_mm=14.0)
+    # a total hip's ball is no measure of the femur: its bound is a native head's, for a
+    # ball small enough that 1.5 of its radii lie above it too (11 mm: 16.5 mm down)
     ball_bound = FEMUR_TOP_CAVEAT_RADII * cfg.typical_head_radius_mm
-    assert femur_caveats(ball, *spur, FEMUR_TOP_CAVEAT_RADII * 14.0 - 0.5) == []
-    assert len(femur_caveats(ball, *spur, ball_bound - 0.5)) == 1
+    for ball_mm in (14.0, 11.0):
+        ball = dataclasses.replace(HIP, prosthesis=True, head_radius_mm=ball_mm)
+        assert femur_caveats(ball, *spur, FEMUR_TOP_CAVEAT_RADII * ball_mm - 0.5) == []
+        assert femur_caveats(ball, *spur, ball_bound + 0.5) == []
+        assert len(femur_caveats(ball, *spur, ball_bound - 0.5)) == 1
+    # bodies that never parted: the femur's top is not known, nothing is said of it
+    joined = grade_hip(native, _frags(), None, cfg, femur_top_mm=bound_mm - 5.0,
+                       bodies_unparted=True)  # fmt: skip
+    assert "femur not segmented to the trochanter" not in joined.limited_by
     # a native spur is graded with its femur at the bound, and between the bounds, said
     assert grade_hip(native, *spur, cfg, femur_top_mm=bound_mm).grade == 2
     low_mm = FEMUR_TOP_MIN_RADII * native.head_radius_mm
@@ -813,9 +820,9 @@ def test_a_femur_not_segmented_up_to_the_trochanter_is_said() -> None:
 def test_a_femur_body_above_the_trochanter_is_said() -> None:
     """A femur body reaching more than FEMUR_TOP_MAX_RADII head radii above the head's centre
     has taken in soft tissue or heterotopic bone (no greater trochanter rises so high): a class
-    under IV says that a spur or bridge there may be missed; at the bound, when the bodies
-    never parted, and on a class IV nothing is said. A total hip's bound is in a native
-    head's radii."""
+    under IV says that a spur or bridge there may be missed or a gap measured to it, a class
+    IV that its bridge may run through it; at the bound and when the bodies never parted
+    nothing is said. A total hip's bound is in a native head's radii."""
     from brooker.grading import FEMUR_TOP_MAX_RADII
 
     cfg = AnalysisConfig()
@@ -825,7 +832,9 @@ def test_a_femur_body_above_the_trochanter_is_said() -> None:
     for frags, gap in ((_frags(), None), (_frags(ISL), None), (_frags(PEL), _gap(12.0, 0.5))):
         res = grade_hip(native, frags, gap, cfg, femur_top_mm=bound_mm + 0.5)
         assert res.limited_by == (label,)
-        assert f"reaches {bound_mm + 0.5:.0f} mm above the head's centre" in res.caveats[-1]
+        (said,) = [c for c in res.caveats if "the femur body reaches" in c]
+        assert f"reaches {bound_mm + 0.5:.0f} mm above the head's centre" in said
+        assert "may be read as femur and missed, or a gap measured to it" in said
         assert label not in grade_hip(native, frags, gap, cfg, femur_top_mm=bound_mm).limited_by
         joined = grade_hip(
             native, frags, gap, cfg, femur_top_mm=bound_mm + 5, bodies_unparted=True
@@ -834,7 +843,9 @@ def test_a_femur_body_above_the_trochanter_is_said() -> None:
     bridge = grade_hip(native, _frags(FragmentKind.BRIDGE), _gap(0.0, 0.0), cfg,
                        femur_top_mm=bound_mm + 5)  # fmt: skip
     assert bridge.grade == 4
-    assert label not in bridge.limited_by
+    assert label in bridge.limited_by
+    (said,) = [c for c in bridge.caveats if "the femur body reaches" in c]
+    assert "a bridge may run through soft tissue read as femur" in said
     ball = dataclasses.replace(HIP, prosthesis=True, head_radius_mm=14.0)
     over_ball = FEMUR_TOP_MAX_RADII * 14.0 + 1.0  # above the ball's bound, not a native head's
     assert label not in grade_hip(ball, _frags(), None, cfg, femur_top_mm=over_ball).limited_by
