@@ -184,21 +184,18 @@ def grade_hip(
     defaults (no segmentation) add none of these caveats.
     """
     kinds = {f.kind for f in fragments.items}
-    femur_low = femur_top_mm is None or femur_top_mm < FEMUR_TOP_MIN_RADII * hip.head_radius_mm
-    femur_low &= not bodies_unparted  # one piece: the femur's top is not known
+    # one piece: the femur's top is not known, and none of the three below is judged
+    top = None if bodies_unparted else femur_top_mm
+    femur_low = not bodies_unparted and (
+        top is None or top < FEMUR_TOP_MIN_RADII * hip.head_radius_mm
+    )
     # short of the trochanter, not so far that a spur or bridge is not graded: said. In a native
     # head's radii: a total hip's ball (11-16 mm) is no measure of the femur around it
     native_r = hip.head_radius_mm
     if hip.prosthesis:
         native_r = max(native_r, config.typical_head_radius_mm)
-    femur_short = not bodies_unparted and (
-        femur_top_mm is None or femur_top_mm < FEMUR_TOP_CAVEAT_RADII * native_r
-    )
-    femur_high = (
-        femur_top_mm is not None
-        and femur_top_mm > FEMUR_TOP_MAX_RADII * native_r
-        and not bodies_unparted
-    )
+    femur_short = not bodies_unparted and (top is None or top < FEMUR_TOP_CAVEAT_RADII * native_r)
+    femur_high = top is not None and top > FEMUR_TOP_MAX_RADII * native_r
     where = (
         "no femur body was found"
         if femur_top_mm is None
@@ -294,7 +291,7 @@ def grade_hip(
             "the overlay)"
         )
     if femur_high:
-        assert femur_top_mm is not None
+        assert top is not None
         limits.append("femur body above the trochanter")
         what = (
             "a bridge may run through soft tissue read as femur"
@@ -303,7 +300,7 @@ def grade_hip(
             "to it"
         )
         caveats.append(
-            f"the femur body reaches {femur_top_mm:.0f} mm above the head's centre, higher than "
+            f"the femur body reaches {top:.0f} mm above the head's centre, higher than "
             "a greater trochanter does: soft tissue or heterotopic bone beside the joint was "
             f"taken into it, so {what} (check the overlay)"
         )

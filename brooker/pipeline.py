@@ -151,7 +151,7 @@ def _rank(result: HipResult) -> int:
 
 def _grade_at(
     radiograph: Radiograph, hip: HipJoint, config: AnalysisConfig, scene: Scene
-) -> tuple[HipResult, HipMasks | None]:
+) -> tuple[HipResult, HipMasks]:
     """Segment, judge, measure and grade one hip about ``hip.center_px``; with the masks it
     was graded on, for the bodies' outlines of the result that is kept (:func:`_outlined`)."""
     assert radiograph.spacing is not None
@@ -159,12 +159,10 @@ def _grade_at(
     return grade_masks(hip, masks, radiograph.spacing, config), masks
 
 
-def _outlined(graded: tuple[HipResult, HipMasks | None]) -> HipResult:
+def _outlined(graded: tuple[HipResult, HipMasks]) -> HipResult:
     """The result with the edges of the bodies it was graded against (for the overlay): drawn
     for the centre kept only, not for each of the five tried."""
     result, masks = graded
-    if masks is None:
-        return result
     return dataclasses.replace(result, body_outlines=body_outlines(masks))
 
 
@@ -228,8 +226,8 @@ def _lowest_about(
     hip: HipJoint,
     config: AnalysisConfig,
     scene: Scene,
-    own: tuple[HipResult, HipMasks | None],
-) -> tuple[tuple[HipResult, HipMasks | None], tuple[str, ...]]:
+    own: tuple[HipResult, HipMasks],
+) -> tuple[tuple[HipResult, HipMasks], tuple[str, ...]]:
     """The lowest of ``own`` (the hip graded about its centre, and its masks) and the hip
     graded about the centres ``hip.center_uncertainty_mm`` up, down, left and right
     (:func:`grade_found_hip`), and the caveat saying how the classes differ (none when they

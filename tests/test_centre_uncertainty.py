@@ -154,6 +154,8 @@ def _combine(
         ), None
 
     monkeypatch.setattr(pipeline, "_grade_at", fake)
+    # no masks behind the table's classes: no bodies' edges to draw
+    monkeypatch.setattr(pipeline, "body_outlines", lambda _masks: ())
     return pipeline.grade_found_hip(_Film(), hip, CFG, None), seen  # type: ignore[arg-type]
 
 
