@@ -687,9 +687,8 @@ class HipResult:
     (see :attr:`HipJoint.center_uncertainty_mm`)."""
     class_range: tuple[BrookerGrade, BrookerGrade] | None = None
     """The lowest and the highest class of a hip placed by the hip detector, graded about the
-    centres tried of five (its own and ``center_uncertainty_mm`` up, down, left and right;
-    the search stops at the first class 0, so a centre not tried could grade higher;
-    ``grade`` is the lowest), when they differ; None when they agree or only one was graded.
+    five centres (its own and ``center_uncertainty_mm`` up, down, left and right; ``grade``
+    is the lowest), when they differ; None when they agree or only one was graded.
     A "0" that grades IV 2 mm away is no plain 0: the overlay and the terminal say so."""
     limited_by: tuple[str, ...] = ()
     """What the film did not show (or the segmentation took in) that the class rests on, in a

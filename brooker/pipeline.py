@@ -195,14 +195,14 @@ def grade_found_hip(
     detector's measured error (:data:`~brooker.localization.DETECTOR_CENTRE_ERROR_MM`), whatever
     its class: the region searched and the joint cut out hang on that centre. Graded I-IV, it
     is graded again about the four centres that far up, down, left and right, and the lowest
-    class of the five is reported (ties: the found centre's own result; a class 0 ends the
-    search), with a caveat when they differ. The sector, the joint's exclusion disk and the
-    judges' inputs are all taken from the centre, so a call that a 2 mm shift undoes rests on
-    the centre's placement, not on the bone; on the team's real films most such calls were
-    false (README, step 7). The result is the lowest run's whole, its ``center_px`` included:
-    the centre it was graded about, so that its fragments, gap, search region and caveats agree
-    with the centre the record and overlay show. Hips graded 0 at their centre, or whose head
-    outline was fitted, are graded once.
+    class of the five is reported (ties: the found centre's own result), with a caveat and
+    ``class_range`` when they differ: all five are graded, so the range is whole. The sector,
+    the joint's exclusion disk and the judges' inputs are all taken from the centre, so a call
+    that a 2 mm shift undoes rests on the centre's placement, not on the bone; on the team's
+    real films most such calls were false (README, step 7). The result is the lowest run's
+    whole, its ``center_px`` included: the centre it was graded about, so that its fragments,
+    gap, search region and caveats agree with the centre the record and overlay show. Hips
+    graded 0 at their centre, or whose head outline was fitted, are graded once.
 
     A result not graded (a spur or bridge seen with no femur by the joint, or a spur with no
     opposing bone: :func:`brooker.grading.grade_hip`) ranks after every class: the hip is
@@ -244,8 +244,8 @@ def _lowest_about(
         results.append(other[0])
         if _rank(other[0]) < _rank(lowest[0]):  # the first of equals: own first
             lowest = other
-        if other[0].grade == 0:
-            break  # nothing is lower: the other centres cannot change the result
+        # no early stop at a class 0: it cannot be lowered, but the centres after it can
+        # raise the range's top (a "0 to II" that is really "0 to IV" hides how near a call is)
     low = lowest[0]
     graded = [r for r in results if r.grade is not None]
     classes = sorted({int(r.grade or 0) for r in graded})

@@ -208,14 +208,34 @@ def test_agreeing_centres_add_no_caveat(monkeypatch: pytest.MonkeyPatch) -> None
     assert res.to_record()["class_range"] is None
 
 
-def test_a_class_0_ends_the_search(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_class_0_keeps_the_lowest_and_the_search_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     res, seen = _combine(monkeypatch, (4, 1, 0, 4, 4))
-    assert seen == [CENTRE, UP, DOWN]
+    assert seen == [CENTRE, UP, DOWN, LEFT, RIGHT]
     assert res is not None
     assert res.grade is BrookerGrade.NONE
     assert "this hip grades 0 to IV" in res.caveats[-1]
     assert res.center_px == (HIP.center_px[0] + 4.0, HIP.center_px[1])
     assert res.class_range == (BrookerGrade.NONE, BrookerGrade.ANKYLOSIS)
+
+
+def test_the_range_reaches_a_higher_class_after_a_class_0(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A class 0 cannot be lowered, but a centre tried after it can raise the range's top: a
+    "0 to II" that is "0 to IV" about the next centre would hide how near the call is."""
+    res, seen = _combine(monkeypatch, (2, 0, 2, 4, 2))
+    assert len(seen) == 5
+    assert res.grade is BrookerGrade.NONE
+    assert res.center_px == (HIP.center_px[0] - 4.0, HIP.center_px[1])  # the first 0: 2 mm up
+    assert res.class_range == (BrookerGrade.NONE, BrookerGrade.ANKYLOSIS)
+    assert res.to_record()["class_range"] == ["0", "IV"]
+    assert "this hip grades 0 to IV:" in res.caveats[-1]
+    # and a centre not graded after the 0 is said too
+    res, _ = _combine(monkeypatch, (2, 0, 2, "S", 2))
+    assert res.class_range == (BrookerGrade.NONE, BrookerGrade.SPURS_WIDE_GAP)
+    assert "this hip grades 0 to II (about the others it is not graded)" in res.caveats[-1]
 
 
 def test_an_offset_with_nothing_to_measure_to_is_not_graded_there(
@@ -237,7 +257,7 @@ def test_a_centre_with_nothing_to_measure_to_tries_the_others(
     """Not graded about its own centre, the hip is graded about the others, as when its femur
     is not seen there: a class 0 about a centre 2 mm away says the spur rests on the centre."""
     res, seen = _combine(monkeypatch, ("S", 0, 0, 0, 0))
-    assert seen == [CENTRE, UP]
+    assert len(seen) == 5
     assert res.grade is BrookerGrade.NONE
     res, _ = _combine(monkeypatch, ("S", "S", "S", "S", "S"))
     assert res.grade is None
@@ -269,10 +289,11 @@ def test_a_class_about_another_centre_beats_not_graded(monkeypatch: pytest.Monke
         "rounding of its score map), this hip grades I (about the others it is not graded): "
         "the lowest class is reported, with the centre it was graded about (check the overlay)"
     )
-    res, seen = _combine(monkeypatch, ("N", 0))
-    assert seen == [CENTRE, UP]
+    res, seen = _combine(monkeypatch, ("N", 0, "N", "N", "N"))
+    assert seen == list(OFFSETS)
     assert res is not None
     assert res.grade is BrookerGrade.NONE
+    assert "this hip grades 0 (about the others it is not graded)" in res.caveats[-1]
     # not graded about its own centre, class III about a moved one (the femur seen there)
     res, _ = _combine(monkeypatch, ("N", 3, "N", "N", "N"))
     assert res is not None
