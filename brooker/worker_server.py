@@ -109,8 +109,29 @@ def start_server() -> None:
         return
     from multiprocessing import forkserver
 
-    with threads.for_workers(), _sigint_ignored():
+    with threads.for_workers(), _safe_path(), _sigint_ignored():
         forkserver.ensure_running()
+
+
+@contextlib.contextmanager
+def _safe_path() -> Iterator[None]:
+    """The server started with Python's safe path (``PYTHONSAFEPATH``, Python 3.11+), set for
+    that moment only and taken out again after.
+
+    multiprocessing starts the server as ``python -c ...``, which puts the working directory
+    first on ``sys.path`` before the server imports brooker: a folder named ``brooker`` there
+    (an earlier run's ``--out brooker``, or a checkout of another version) was imported in
+    place of the installed package, and every film of the run failed (an editable install
+    lost to an empty folder of that name: its package is found after the path's). The
+    command line's own process never had the working directory on its path."""
+    added = "PYTHONSAFEPATH" not in os.environ
+    if added:
+        os.environ["PYTHONSAFEPATH"] = "1"
+    try:
+        yield
+    finally:
+        if added:
+            os.environ.pop("PYTHONSAFEPATH", None)
 
 
 @contextlib.contextmanager

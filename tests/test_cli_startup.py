@@ -173,6 +173,43 @@ def test_the_worker_server_starts_with_one_blas_thread() -> None:
     assert json.loads(_last_line("-c", code, env=env)) == [True, False]
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a forkserver")
+def test_a_brooker_folder_in_the_working_directory_is_not_what_the_workers_import(
+    tmp_path: Path,
+) -> None:
+    """multiprocessing starts the workers' server as ``python -c``, which puts the working
+    directory first on ``sys.path``: a folder named ``brooker`` there (an earlier run's
+    ``--out brooker``, a checkout of another version) was imported in place of the package, and
+    every film failed. The server starts with Python's safe path; the command line, run as a
+    script is (pip's console script), never had the working directory on its path."""
+    work = tmp_path / "work"
+    (work / "brooker").mkdir(parents=True)
+    # a package of that name that imports: an empty folder does it to an editable install
+    # only (its package is found after the path's namespace portions), this to any install
+    (work / "brooker" / "__init__.py").write_text("")
+    script = tmp_path / "bin" / "brooker-script"
+    script.parent.mkdir()
+    film = ROOT / "sample_images" / "pelvis_1_vs_2.dcm"
+    script.write_text(
+        "import sys\n"
+        "from brooker.launch import main\n"
+        f"sys.argv = ['brooker', 'grade', {str(film)!r}, '--out', {str(tmp_path / 'o')!r},\n"
+        "            '--json', '--no-overlay', '--workers', '1']\n"
+        "main()\n"
+    )
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    env.pop("PYTHONSAFEPATH", None)
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, cwd=work, env=env,
+        check=False, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    record = json.loads(proc.stdout)
+    assert record["status"] == "ok"
+    assert [h["brooker_class"] for h in record["hips"]] == ["II", "II"]
+
+
 _SERVER_PROBE = (
     "import json, sys\n"
     "from multiprocessing import forkserver\n"
