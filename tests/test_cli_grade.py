@@ -3099,6 +3099,34 @@ def test_a_bridged_hip_reads_bridged_not_a_gap_of_0_0() -> None:
     assert "gap 0.0 mm" in single  # the class III hip's
 
 
+def test_an_ungradable_films_answer_names_its_spacing_notes_and_overlay() -> None:
+    """A film with no hip graded printed only "not graded: ...": the overlay that shows what
+    was looked for, and the spacing, were in the record but not on the terminal (a user's
+    test of 2026-12-07). Its notes are their own lines, as a graded film's are."""
+    from brooker.cli.terminal import console
+
+    rec = {"file": "knee.dcm", "status": "ungradable", "hips": [],
+           "reason": "no hip joint found (best hip-region score -1.6, needs 3.0)",
+           "caveats": ["the sides are assumed"],
+           "spacing": {"row_mm": 0.2, "col_mm": 0.2, "source": "pixel_spacing"},
+           "overlay": "out/knee-0123.png"}  # fmt: skip
+    buf = io.StringIO()
+    grade_cmd._print_single(console(file=buf, width=200, color_system=None), rec)
+    assert buf.getvalue().splitlines() == [
+        "knee.dcm",
+        "  not graded: no hip joint found (best hip-region score -1.6, needs 3.0)",
+        "  note: the sides are assumed",
+        "  spacing: pixel_spacing 0.200 x 0.200 mm",
+        "  overlay: out/knee-0123.png",
+    ]
+    # an error record: its message, and no overlay or spacing to name
+    err = {"file": "bad.dcm", "status": "error", "hips": [], "overlay": None, "caveats": [],
+           "error": {"code": "not_dicom", "message": "bad.dcm: not a DICOM file"}}  # fmt: skip
+    buf = io.StringIO()
+    grade_cmd._print_single(console(file=buf, width=200, color_system=None), err)
+    assert buf.getvalue().splitlines() == ["bad.dcm", "  not graded: bad.dcm: not a DICOM file"]
+
+
 def test_a_spacing_the_user_gave_gets_its_own_hint(tmp_path: Path) -> None:
     """--pixel-spacing 0.9 makes an 1800-row film 1.6 m long (implausible_spacing): the hint
     said "pass --pixel-spacing" to a user who had (a review of 2026-12-07)."""

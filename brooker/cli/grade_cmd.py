@@ -401,13 +401,31 @@ def _class_text(hip: dict[str, Any]) -> str:
 
 
 def _print_single(console: Console, rec: dict[str, Any]) -> None:
-    from rich.text import Text
-
     console.print(plain(rec["file"], style="bold"))
     hips = rec.get("hips") or []
-    if not hips:
-        console.print(plain(f"  not graded: {_short_notes(rec, None)}", style="yellow"))
-        return
+    if hips:
+        _print_single_hips(console, hips)
+    else:  # ungradable or an error: why, and then, as for any film, its notes and overlay
+        why = rec.get("reason") or (rec.get("error") or {}).get("message") or "no hip graded"
+        console.print(plain(f"  not graded: {why}", style="yellow"))
+    for note in rec.get("caveats") or []:
+        console.print(plain(f"  note: {note}", style="dim"))
+    spacing = rec.get("spacing")
+    if isinstance(spacing, dict):
+        row, col = spacing.get("row_mm"), spacing.get("col_mm")
+        if isinstance(row, float | int) and isinstance(col, float | int):
+            # every gap rests on it: its source named as in the record and under the overlay
+            said = f"  spacing: {spacing.get('source')} {row:.3f} x {col:.3f} mm"
+            console.print(plain(said, style="dim"))
+    if rec.get("overlay"):
+        # an ungradable film's too: it shows what was looked for, and where
+        console.print(plain(f"  overlay: {rec['overlay']}", style="dim"))
+
+
+def _print_single_hips(console: Console, hips: list[dict[str, Any]]) -> None:
+    """The single-film answer's line per hip, with its notes (those every hip shares once)."""
+    from rich.text import Text
+
     own = [
         ([hip["not_graded"]] if hip.get("not_graded") else []) + list(hip.get("caveats") or [])
         for hip in hips
@@ -445,17 +463,6 @@ def _print_single(console: Console, rec: dict[str, Any]) -> None:
                 console.print(plain(f"    note: {note}", style="dim"))
     for note in shared:
         console.print(plain(f"  note (both hips): {note}", style="dim"))
-    for note in rec.get("caveats") or []:
-        console.print(plain(f"  note: {note}", style="dim"))
-    spacing = rec.get("spacing")
-    if isinstance(spacing, dict):
-        row, col = spacing.get("row_mm"), spacing.get("col_mm")
-        if isinstance(row, float | int) and isinstance(col, float | int):
-            # every gap rests on it: its source named as in the record and under the overlay
-            said = f"  spacing: {spacing.get('source')} {row:.3f} x {col:.3f} mm"
-            console.print(plain(said, style="dim"))
-    if rec.get("overlay"):
-        console.print(plain(f"  overlay: {rec['overlay']}", style="dim"))
 
 
 def _print_summary(
