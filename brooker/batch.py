@@ -524,7 +524,12 @@ def discover(
                         continue
                     st_mode = os.stat(fp).st_mode
                 except FileNotFoundError:  # a dangling link, or gone since listed
-                    special.append(fp)
+                    if entry.is_symlink() and named_like_a_film(entry.name):
+                        # a film's link whose target is gone (a disk not mounted): graded,
+                        # it gets the `not_found` record it gets when named
+                        add(fp)
+                    else:
+                        special.append(fp)
                     continue
                 except OSError:
                     unreadable.append(fp)

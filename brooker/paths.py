@@ -57,6 +57,18 @@ _NO_SUCH_DASH: Final = (
 )
 
 
+def _not_there(path: str | os.PathLike[str], where: str) -> str:
+    """Why nothing is at ``path``: a link says where it points (a disk not mounted, a file
+    moved), so the reader knows what to look for."""
+    if where == "-":
+        return _NO_SUCH_DASH
+    try:
+        target = os.fsdecode(os.readlink(path))
+    except (OSError, ValueError):  # not a link (or gone meanwhile): nothing there at all
+        return "no such file"
+    return f"a symbolic link to {target}, which does not exist"
+
+
 def check_regular_file(path: str | os.PathLike[str]) -> os.stat_result:
     """``os.stat`` of ``path`` (links followed) when it is a regular file; never opens it.
 
@@ -75,9 +87,7 @@ def check_regular_file(path: str | os.PathLike[str]) -> os.stat_result:
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise InputNotFoundError(
-            _NO_SUCH_DASH if where == "-" else "no such file", where
-        ) from None
+        raise InputNotFoundError(_not_there(path, where), where) from None
     except OSError as exc:
         raise UnreadableInputError(
             f"cannot be read ({exc.strerror or type(exc).__name__})", where

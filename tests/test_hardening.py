@@ -171,6 +171,36 @@ def test_fifo_and_device_are_refused_without_blocking(tmp_path: Path) -> None:
     assert b"d/inner.dcm" in res.stderr  # reported, not silently skipped
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["inputs"]["skipped_not_regular"] == 1
+    assert manifest["inputs"]["skipped_not_regular_files"] == ["d/inner.dcm"]
+
+
+def test_a_dangling_link_named_like_a_film_gets_a_record(tmp_path: Path) -> None:
+    """A film's link whose target is gone (an archive's disk not mounted) in a folder was only
+    counted as "not a regular file": with --quiet nothing said it was missing, and the run
+    exited 0. Named like a film, it is graded and gets its not_found record, which says where
+    the link points; a dangling link of another name is still skipped, and listed."""
+    d = tmp_path / "d"
+    d.mkdir()
+    _small_film(d / "film.dcm")
+    os.symlink(tmp_path / "unmounted" / "IM0002.dcm", d / "IM0002.dcm")
+    os.symlink(tmp_path / "unmounted" / "notes", d / "notes")
+    res = _brooker(
+        "grade", "d", "--out", "out", "--quiet", "--json", "--workers", "1", cwd=tmp_path
+    )
+    assert res.returncode == 3, res.stderr
+    recs = {r["file"]: r for r in _records(tmp_path / "out" / "results.jsonl")}
+    err = recs["d/IM0002.dcm"]["error"]
+    assert err["code"] == "not_found"  # type: ignore[index]
+    assert err["message"] == (  # type: ignore[index]
+        f"d/IM0002.dcm: a symbolic link to {tmp_path / 'unmounted' / 'IM0002.dcm'}, which does "
+        "not exist"
+    )
+    assert "d/notes" not in recs
+    inputs = json.loads((tmp_path / "out" / "manifest.json").read_text())["inputs"]
+    assert inputs["skipped_not_regular_files"] == ["d/notes"]
+    # a file that is simply not there still says so plainly
+    with pytest.raises(errors.InputNotFoundError, match="no such file"):
+        open_regular(tmp_path / "nothing.dcm")
 
 
 def test_open_regular_refuses_special_files(tmp_path: Path) -> None:

@@ -1641,6 +1641,8 @@ def _run(
             "skipped_dicomdir": found.skipped_dicomdir,
             "run_folders": len(found.run_folders),
             "skipped_not_regular": len(found.skipped_special),
+            # named too: with --quiet they are said nowhere else
+            "skipped_not_regular_files": list(found.skipped_special),
             "unreadable": len(found.unreadable),
         },
         "results": results_path.name,
