@@ -569,6 +569,36 @@ def test_earlier_overlays_are_only_files_the_earlier_run_drew_and_named(tmp_path
     assert target.exists()
 
 
+def test_the_earlier_runs_thumbnails_go_with_its_overlays(tmp_path: Path) -> None:
+    """A new run without --resume removed the earlier run's overlays and review page, but not
+    the page's cached thumbnails of them (``.report-thumbs``): the folder held pictures of
+    films no record named (a user's test of 2026-12-07). Only the removed overlays' go:
+    another shard's, and files of other names, stay."""
+    out = tmp_path / "out"
+    cache = out / ".report-thumbs"
+    cache.mkdir(parents=True)
+    rgb = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(rgb, "PNG")
+    mine, theirs = "a-0123456789abcdef.png", "b-0123456789abcdef.png"
+    for name in (mine, theirs):
+        (out / name).write_bytes(rgb.getvalue())
+    kept = ["b-0123456789abcdef.00112233445566ff.webp", "notes.txt",
+            "a-0123456789abcdef.0011.webp"]  # fmt: skip
+    gone = ["a-0123456789abcdef.00112233445566ff.webp", "a-0123456789abcdef.ffeeddccbbaa9988.jpg"]
+    for name in kept + gone:
+        (cache / name).write_bytes(b"x")
+    rec = {"file": "in/a.dcm", "status": "ok", "version": __version__, "hips": [],
+           "overlay": str(out / mine)}  # fmt: skip
+    (out / "results.jsonl").write_text(json.dumps(rec) + "\n")
+    (out / "results.shard-1-of-2.jsonl").write_text(
+        json.dumps({**rec, "file": "in/b.dcm", "overlay": str(out / theirs)}) + "\n"
+    )
+    assert batch.remove_earlier_overlays(out) == 1
+    assert sorted(p.name for p in cache.iterdir()) == sorted(kept)
+    assert not (out / mine).exists()
+    assert (out / theirs).exists()
+
+
 def test_out_dir_that_is_a_folder_being_graded_is_refused(
     tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
