@@ -437,7 +437,11 @@ def test_out_that_is_a_file_fails_before_any_work(tmp_path: Path) -> None:
     assert "internal error" not in res.output
 
 
-@pytest.mark.parametrize(("csv_name", "code"), [("csvdir", 2), ("afile/g.csv", 5)])
+@pytest.mark.parametrize(
+    ("csv_name", "code"),
+    # "o": the --out folder, not there yet (exit 5 once --out had made it a folder)
+    [("csvdir", 2), ("afile/g.csv", 5), ("o", 2), ("o/../o", 2)],
+)
 def test_unusable_csv_fails_before_any_work(
     tmp_path: Path, csv_name: str, code: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -455,6 +459,9 @@ def test_unusable_csv_fails_before_any_work(
          str(tmp_path / csv_name)],
     )
     assert res.exit_code == code, res.output  # 2: typer's own check that it is not a folder
+    if csv_name.startswith("o"):
+        assert "is the --out folder" in " ".join(res.output.replace("\u2502", " ").split())
+        assert not (tmp_path / "o").exists()  # refused before --out was made
 
 
 def test_disk_full_while_writing_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
