@@ -526,8 +526,10 @@ def discover(
                 except FileNotFoundError:  # a dangling link, or gone since listed
                     if entry.is_symlink() and named_like_a_film(entry.name):
                         # a film's link whose target is gone (a disk not mounted): graded,
-                        # it gets the `not_found` record it gets when named
-                        add(fp)
+                        # it gets the `not_found` record it gets when named. Keyed by its own
+                        # place, not the target's: two links to one missing film (or a chain
+                        # of links) are each missing
+                        found.setdefault(os.path.abspath(fp), fp)
                     else:
                         special.append(fp)
                     continue
@@ -571,6 +573,8 @@ def discover(
             walk(p)
             if (len(found), len(unreadable)) == before and not _found_under(p, found):
                 empty.append(p)  # nothing to grade in it (and none found there before)
+        elif os.path.lexists(p) and not os.path.exists(p):  # a dangling link: by its place
+            found.setdefault(os.path.abspath(p), p)
         elif os.path.lexists(p) or os.path.exists(p):
             add(p)  # any kind: named files are always attempted (and refused if special)
         else:
@@ -1114,8 +1118,10 @@ def _start_worker(ctx: Any, grade_fn: GradeFn | None, threads_beside: bool = Tru
             daemon=True,
         )
         # one BLAS thread in the worker (and in the forkserver, started with the first worker
-        # and importing numpy for them), as the command line runs: brooker.threads
-        with threads.for_workers():
+        # and importing numpy for them), as the command line runs: brooker.threads; and the
+        # forkserver, if this starts it (grade_many from a script, a server lost mid-run),
+        # with Python's safe path, as worker_server.start_server starts it
+        with threads.for_workers(), worker_server.safe_path():
             proc.start()
     except BaseException:
         if held is not None:
@@ -1335,8 +1341,11 @@ def remove_earlier_overlays(
     """
     out = os.fspath(out_dir)
     names = earlier_overlays(out, suffix, inputs, parts_only=parts_only)
-    _unlink_overlays([os.path.join(out, name) for name in names])
+    # the thumbnails first: the overlays, named by the records until the results file is
+    # emptied, are how a run stopped here (or an overlay that cannot be removed) finds them
+    # again when it is run again
     _unlink_thumbnails(out, names)
+    _unlink_overlays([os.path.join(out, name) for name in names])
     return len(names)
 
 

@@ -62,10 +62,10 @@ def _not_there(path: str | os.PathLike[str], where: str) -> str:
     moved), so the reader knows what to look for."""
     if where == "-":
         return _NO_SUCH_DASH
-    try:
-        target = os.fsdecode(os.readlink(path))
-    except (OSError, ValueError):  # not a link (or gone meanwhile): nothing there at all
+    if not os.path.islink(path):  # nothing there at all
         return "no such file"
+    # where the link (or the chain of links) ends: absolute, whatever the link's own spelling
+    target = os.fsdecode(os.path.realpath(path))
     return f"a symbolic link to {target}, which does not exist"
 
 

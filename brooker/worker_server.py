@@ -109,12 +109,12 @@ def start_server() -> None:
         return
     from multiprocessing import forkserver
 
-    with threads.for_workers(), _safe_path(), _sigint_ignored():
+    with threads.for_workers(), safe_path(), _sigint_ignored():
         forkserver.ensure_running()
 
 
 @contextlib.contextmanager
-def _safe_path() -> Iterator[None]:
+def safe_path() -> Iterator[None]:
     """The server started with Python's safe path (``PYTHONSAFEPATH``, Python 3.11+), set for
     that moment only and taken out again after.
 
@@ -123,15 +123,19 @@ def _safe_path() -> Iterator[None]:
     (an earlier run's ``--out brooker``, or a checkout of another version) was imported in
     place of the installed package, and every film of the run failed (an editable install
     lost to an empty folder of that name: its package is found after the path's). The
-    command line's own process never had the working directory on its path."""
-    added = "PYTHONSAFEPATH" not in os.environ
-    if added:
+    command line's own process never had the working directory on its path (nor a script
+    calling :func:`brooker.batch.grade_many`, which starts the server with its first worker,
+    within this too)."""
+    before = os.environ.get("PYTHONSAFEPATH")
+    if not before:  # unset, or empty, which Python takes as unset
         os.environ["PYTHONSAFEPATH"] = "1"
     try:
         yield
     finally:
-        if added:
+        if before is None:
             os.environ.pop("PYTHONSAFEPATH", None)
+        elif not before:
+            os.environ["PYTHONSAFEPATH"] = before
 
 
 @contextlib.contextmanager

@@ -593,6 +593,21 @@ def test_the_earlier_runs_thumbnails_go_with_its_overlays(tmp_path: Path) -> Non
     (out / "results.shard-1-of-2.jsonl").write_text(
         json.dumps({**rec, "file": "in/b.dcm", "overlay": str(out / theirs)}) + "\n"
     )
+    # an overlay that cannot be removed stops the run (exit 5) with its record still naming
+    # it: the thumbnails are gone already, so the rerun that removes it leaves none behind
+    real_unlink = batch._unlink_overlays
+
+    def refused(paths: list[str]) -> None:
+        raise batch.OutputError("cannot remove it", paths[0])
+
+    batch._unlink_overlays = refused  # type: ignore[assignment]
+    try:
+        with pytest.raises(batch.OutputError):
+            batch.remove_earlier_overlays(out)
+    finally:
+        batch._unlink_overlays = real_unlink  # type: ignore[assignment]
+    assert sorted(p.name for p in cache.iterdir()) == sorted(kept)
+    assert (out / mine).exists()
     assert batch.remove_earlier_overlays(out) == 1
     assert sorted(p.name for p in cache.iterdir()) == sorted(kept)
     assert not (out / mine).exists()

@@ -173,9 +173,29 @@ def test_the_worker_server_starts_with_one_blas_thread() -> None:
     assert json.loads(_last_line("-c", code, env=env)) == [True, False]
 
 
+_CLI_RUN = (
+    "import sys\n"
+    "from brooker.launch import main\n"
+    "sys.argv = ['brooker', 'grade', {film!r}, '--out', {out!r},\n"
+    "            '--json', '--no-overlay', '--workers', '1']\n"
+    "main()\n"
+)
+#: grade_many from a script: the forkserver starts with its first worker (brooker.batch)
+_API_RUN = (
+    "import json\n"
+    "from brooker.batch import grade_many\n"
+    "from brooker.config import AnalysisConfig\n"
+    "if __name__ == '__main__':  # multiprocessing's idiom: workers import the main script\n"
+    "    for rec in grade_many([{film!r}], AnalysisConfig(), workers=1, out_dir={out!r},\n"
+    "                          overlay=False):\n"
+    "        print(json.dumps(rec.to_record()))\n"
+)
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a forkserver")
+@pytest.mark.parametrize("run", [_CLI_RUN, _API_RUN], ids=["command line", "grade_many"])
 def test_a_brooker_folder_in_the_working_directory_is_not_what_the_workers_import(
-    tmp_path: Path,
+    tmp_path: Path, run: str
 ) -> None:
     """multiprocessing starts the workers' server as ``python -c``, which puts the working
     directory first on ``sys.path``: a folder named ``brooker`` there (an earlier run's
@@ -190,13 +210,7 @@ def test_a_brooker_folder_in_the_working_directory_is_not_what_the_workers_impor
     script = tmp_path / "bin" / "brooker-script"
     script.parent.mkdir()
     film = ROOT / "sample_images" / "pelvis_1_vs_2.dcm"
-    script.write_text(
-        "import sys\n"
-        "from brooker.launch import main\n"
-        f"sys.argv = ['brooker', 'grade', {str(film)!r}, '--out', {str(tmp_path / 'o')!r},\n"
-        "            '--json', '--no-overlay', '--workers', '1']\n"
-        "main()\n"
-    )
+    script.write_text(run.format(film=str(film), out=str(tmp_path / "o")))
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     env.pop("PYTHONSAFEPATH", None)

@@ -184,17 +184,22 @@ def test_a_dangling_link_named_like_a_film_gets_a_record(tmp_path: Path) -> None
     _small_film(d / "film.dcm")
     os.symlink(tmp_path / "unmounted" / "IM0002.dcm", d / "IM0002.dcm")
     os.symlink(tmp_path / "unmounted" / "notes", d / "notes")
+    # a second link to the same missing film, and a chain of links ending in nothing: each
+    # is missing (keyed by the target, all but one vanished)
+    os.symlink(tmp_path / "unmounted" / "IM0002.dcm", d / "IM0003.dcm")
+    os.symlink("IM0002.dcm", d / "IM0004.dcm")
     res = _brooker(
         "grade", "d", "--out", "out", "--quiet", "--json", "--workers", "1", cwd=tmp_path
     )
     assert res.returncode == 3, res.stderr
     recs = {r["file"]: r for r in _records(tmp_path / "out" / "results.jsonl")}
-    err = recs["d/IM0002.dcm"]["error"]
-    assert err["code"] == "not_found"  # type: ignore[index]
-    assert err["message"] == (  # type: ignore[index]
-        f"d/IM0002.dcm: a symbolic link to {tmp_path / 'unmounted' / 'IM0002.dcm'}, which does "
-        "not exist"
-    )
+    gone = os.path.realpath(tmp_path / "unmounted" / "IM0002.dcm")  # where the chain ends
+    for name in ("IM0002.dcm", "IM0003.dcm", "IM0004.dcm"):
+        err = recs[f"d/{name}"]["error"]
+        assert err["code"] == "not_found"  # type: ignore[index]
+        assert err["message"] == (  # type: ignore[index]
+            f"d/{name}: a symbolic link to {gone}, which does not exist"
+        )
     assert "d/notes" not in recs
     inputs = json.loads((tmp_path / "out" / "manifest.json").read_text())["inputs"]
     assert inputs["skipped_not_regular_files"] == ["d/notes"]
@@ -460,8 +465,29 @@ def test_unusable_csv_fails_before_any_work(
     )
     assert res.exit_code == code, res.output  # 2: typer's own check that it is not a folder
     if csv_name.startswith("o"):
-        assert "is the --out folder" in " ".join(res.output.replace("\u2502", " ").split())
+        assert "is the --out folder or one above it" in " ".join(
+            res.output.replace("\u2502", " ").split()
+        )
         assert not (tmp_path / "o").exists()  # refused before --out was made
+
+
+def test_a_csv_above_the_out_folder_or_an_existing_file_as_both(tmp_path: Path) -> None:
+    """A --csv naming a folder --out is made in is refused as --out itself is (exit 2); one
+    naming an existing file that is also --out is --out's error (not a folder: exit 5), not
+    called "the --out folder"."""
+    _small_film(tmp_path / "f.dcm")
+    film = str(tmp_path / "f.dcm")
+    res = CliRunner().invoke(
+        app, ["grade", film, "--out", str(tmp_path / "o" / "sub"), "--csv", str(tmp_path / "o")]
+    )
+    assert res.exit_code == 2, res.output
+    assert not (tmp_path / "o").exists()
+    (tmp_path / "afile").write_text("x")
+    same = str(tmp_path / "afile")
+    res = CliRunner().invoke(app, ["grade", film, "--out", same, "--csv", same])
+    assert res.exit_code == 5, res.output
+    assert "--out is not a folder" in res.output
+    assert (tmp_path / "afile").read_text() == "x"
 
 
 def test_disk_full_while_writing_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1371,11 +1371,15 @@ def _check_outputs(out: Path, csv_file: Path | None, results_path: Path, resume:
 
     if csv_file is not None:  # a usage error: before --out is created
         _check_csv_descriptor(csv_file)
-        if not is_stream(csv_file) and os.path.realpath(csv_file) == os.path.realpath(out):
-            # not there yet, --out would make it a folder, and the CSV fail as one (exit 5)
-            raise typer.BadParameter(
-                term(f"{csv_file} is the --out folder: --csv names a file"), param_hint="--csv"
-            )
+        if not is_stream(csv_file) and not os.path.lexists(csv_file):
+            # not there yet: --out (or a folder above it) would make it a folder, and the CSV
+            # then fail as one (exit 5; an existing folder is typer's own usage error)
+            real, made = os.path.realpath(csv_file), os.path.realpath(out)
+            if made == real or made.startswith(os.path.join(real, "")):
+                raise typer.BadParameter(
+                    term(f"{csv_file} is the --out folder or one above it: --csv names a file"),
+                    param_hint="--csv",
+                )
     probe(out, "--out")
     if resume and results_path.exists():
         try:
