@@ -132,7 +132,8 @@ CASES: list[tuple[str, dict[str, Any], Any, Any, Any, tuple[str, ...]]] = [
         (0.3, 0.25),
         None,
         (0.3, 0.25, S.USER),
-        (),
+        ("the user's pixel spacing 0.3 x 0.25 mm replaced the file's (0028,0030) Pixel "
+         "Spacing 0.15 x 0.15 mm",),
     ),
     (
         "user override, user magnification ignored",
@@ -140,7 +141,7 @@ CASES: list[tuple[str, dict[str, Any], Any, Any, Any, tuple[str, ...]]] = [
         (0.3, 0.3),
         1.2,
         (0.3, 0.3, S.USER),
-        ("magnification was ignored",),
+        ("magnification was ignored", "replaced the file's (0018,1164) Imager Pixel Spacing"),
     ),
     (
         "user magnification ignored for calibrated PS",
@@ -290,6 +291,27 @@ def test_non_numeric_spacing_is_invalid(tmp_path: Path) -> None:
     path.write_bytes(data.replace(b"9.5\\9.5 ", b"abc\\0.1 "))  # same length, not a number
     with pytest.raises(errors.InvalidSpacingError, match=r"\(0028,0030\).*not numeric"):
         load_radiograph(path)
+
+
+@pytest.mark.parametrize(
+    ("fields", "user", "said"),
+    [
+        ({"pixel_spacing_mm": (0.15, 0.15)}, (0.1505, 0.1495), False),  # within 1 %: the same
+        ({"pixel_spacing_mm": (0.15, 0.15)}, (0.15, 0.153), True),  # one axis 2 % off
+        ({"extra": ((PS, "DS", ["0", "0"]),)}, (0.2, 0.2), False),  # an invalid tag: nothing
+        ({}, (0.2, 0.2), False),  # no spacing tag at all
+    ],
+)
+def test_a_user_spacing_says_what_it_replaced_only_when_it_differs(
+    tmp_path: Path, fields: dict[str, Any], user: Any, said: bool
+) -> None:
+    """--pixel-spacing over a film with its own valid spacing says which it replaced (a
+    constant option over a folder of calibrated films changed every gap with no word of it);
+    one that agrees with the file's, within 1 %, says nothing."""
+    rad = _load(tmp_path, fields, user)
+    assert rad.spacing is not None
+    assert rad.spacing.source is S.USER
+    assert any("replaced the file's" in c for c in rad.caveats) is said
 
 
 @pytest.mark.parametrize("mag", [0.0, -1.2, float("nan"), float("inf")])
