@@ -107,6 +107,28 @@ def test_a_review_page_brooker_did_not_write(tmp_path: Path, film: Path) -> None
     assert page.read_bytes().startswith(batch.REPORT_HEAD.encode())
 
 
+@pytest.mark.usefixtures("fake_engine")
+def test_report_o_refuses_the_runs_own_files_and_its_films(tmp_path: Path, film: Path) -> None:
+    """``brooker report OUT -o OUT/results.jsonl`` wrote the page over the run's every record
+    (exit 0; a user's test of 2026-12-07): -o may not name the run's own files in OUT nor a
+    film it graded, as ``grade --csv`` may not. A page name in OUT, or any other file, is
+    written."""
+    out = tmp_path / "out"
+    assert run(film, "--out", out, "-q").exit_code == 0
+    runner = CliRunner()
+    results = (out / "results.jsonl").read_bytes()
+    for target in (out / "results.jsonl", out / "manifest.json", film):
+        before = target.read_bytes()
+        got = runner.invoke(app, ["report", str(out), "-o", str(target), "-q"])
+        assert got.exit_code == 2, got.output
+        assert _squeezed("the page would replace it") in _squeezed(got.output)
+        assert target.read_bytes() == before
+    for fine in (out / "report.html", out / "report.shard-1-of-2.html", tmp_path / "p.html"):
+        assert runner.invoke(app, ["report", str(out), "-o", str(fine), "-q"]).exit_code == 0
+        assert fine.read_bytes().startswith(batch.REPORT_HEAD.encode())
+    assert (out / "results.jsonl").read_bytes() == results
+
+
 def test_grade_many_refuses_a_results_file_of_someone_elses(tmp_path: Path, film: Path) -> None:
     """Without ``resume`` it rewrote the file, dropping the lines that were not records; with
     it, it appended records to them."""

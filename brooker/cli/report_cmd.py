@@ -109,6 +109,8 @@ def report(
     if not records:
         err.print(f"no records in {where}/results.jsonl", style="yellow")
         raise typer.Exit(int(ExitCode.NO_INPUTS))
+    if output is not None:
+        _refuse_a_run_file(output, out_dir, records)
     try:
         info = _write(out_dir, records, path=output, title=title)
     except OutputError as exc:  # the environment (permissions, a full disk), not a bug
@@ -121,6 +123,31 @@ def report(
             markup=False,
         )
     sys.stdout.write(f"{term(info.path)}\n")
+
+
+def _refuse_a_run_file(output: Path, out_dir: Path, records: list[dict[str, Any]]) -> None:
+    """Refuse (exit 2) an ``-o`` naming one of the run's own files in ``out_dir`` (its results,
+    manifest, log or an overlay: any page name, ``report.html`` too, is the page's to take) or
+    a film of its records: the page replaced it, and ``-o OUT/results.jsonl`` lost the run's
+    every record (a user's test of 2026-12-07). As ``grade --csv`` refuses them. Any other
+    file ``-o`` names is written, as before: the user named it."""
+    from brooker.batch import is_run_file_name
+
+    real = os.path.realpath(output)
+    name = os.path.basename(real)
+    page = name.startswith("report") and name.endswith(".html")
+    if os.path.dirname(real) == os.path.realpath(out_dir) and is_run_file_name(name) and not page:
+        raise typer.BadParameter(
+            term(f"{output} is one of the run's files: the page would replace it"),
+            param_hint="--output",
+        )
+    if os.path.exists(real) and any(
+        os.path.realpath(str(rec.get("file"))) == real for rec in records if rec.get("file")
+    ):
+        raise typer.BadParameter(
+            term(f"{output} is a film the run graded: the page would replace it"),
+            param_hint="--output",
+        )
 
 
 def _pct(p: Proportion) -> str:
