@@ -90,7 +90,7 @@ from brooker.errors import (
 )
 from brooker.image_io import SUFFIX_KINDS, image_kind
 from brooker.models import ErrorInfo, GradingResult, Status
-from brooker.paths import open_regular, require_text_path
+from brooker.paths import is_drawn_overlay, is_rgb_png, open_regular, require_text_path
 from brooker.safe_text import term
 from brooker.units import DICOMDIR_SOP_CLASS
 
@@ -361,7 +361,7 @@ def run_outputs(folder: str | os.PathLike[str], names: Iterable[str]) -> set[str
                     stem = base[: -len(".png")]
                     written |= {base, f"{stem}-left.png", f"{stem}-right.png"} & pngs
     for n in pngs - written:
-        if _OVERLAY_NAME.fullmatch(n) and _is_rgb_png(os.path.join(folder, n)):
+        if _OVERLAY_NAME.fullmatch(n) and is_rgb_png(os.path.join(folder, n)):
             written.add(n)
     return written
 
@@ -386,17 +386,6 @@ def _overlay_names(path: str) -> set[str]:
     except OSError:
         pass
     return out
-
-
-def _is_rgb_png(path: str) -> bool:
-    """A PNG whose header says 8-bit RGB (IHDR colour type 2)."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(26)
-    except OSError:
-        return False
-    png = head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR"
-    return png and head[24:26] == b"\x08\x02"  # bit depth 8, colour type 2
 
 
 def read_files_from(source: str | os.PathLike[str] | IO[str] | IO[bytes]) -> list[str]:
@@ -1227,17 +1216,6 @@ def _remove_overlays(out_dir: str | None, path: str, name: str | None, crops: bo
         remove_overlays(out_dir, safe_stem(name or overlay_name_for(path)), crops=crops)
 
 
-def _is_drawn_overlay(path: str) -> bool:
-    """A regular file (not a link: what a run writes is renamed into place) that is an 8-bit
-    RGB PNG, as every overlay and hip crop is; a film kept under such a name is neither."""
-    try:
-        if not stat.S_ISREG(os.lstat(path).st_mode):
-            return False
-    except OSError:
-        return False
-    return _is_rgb_png(path)
-
-
 def earlier_overlays(
     out_dir: str | os.PathLike[str],
     suffix: str = "",
@@ -1254,7 +1232,7 @@ def earlier_overlays(
     its Dask parts (a Dask run stopped before it gathered them holds its records only there).
     Its hip crops (``<stem>-right.png``, ``<stem>-left.png``) too, when its manifest
     (``manifest{suffix}.json``) says it drew them (``overlay_crops``): records do not name
-    crops. Only a file named like an overlay that is one (:func:`_is_drawn_overlay`) is
+    crops. Only a file named like an overlay that is one (:func:`is_drawn_overlay`) is
     listed: nothing else the user keeps in the folder, nothing outside it.
 
     An overlay that any other records file of the folder names too (another shard's, a run
@@ -1308,7 +1286,7 @@ def earlier_overlays(
             c
             for c in candidates
             if c in names
-            and _is_drawn_overlay(os.path.join(out, c))
+            and is_drawn_overlay(os.path.join(out, c))
             and os.path.realpath(os.path.join(out, c)) not in graded
         ]
     return found
@@ -1961,7 +1939,7 @@ def _remove_forgotten_overlays(
 ) -> None:
     """Remove the overlays the ``forgotten`` records name, with their hip crops, from
     ``out_dir``: only a picture that lies in ``out_dir`` (the record's ``overlay`` resolved
-    there), is a drawn overlay (:func:`_is_drawn_overlay`: a regular 8-bit RGB PNG, not a
+    there), is a drawn overlay (:func:`is_drawn_overlay`: a regular 8-bit RGB PNG, not a
     link) and that no ``kept`` record names; never anything else.
 
     Raises
@@ -1983,7 +1961,7 @@ def _remove_forgotten_overlays(
         stem = os.path.basename(shown)[: -len(".png")]
         for name in (f"{stem}.png", f"{stem}-right.png", f"{stem}-left.png"):
             path = os.path.join(out_dir, name)
-            if name not in named and _is_drawn_overlay(path):
+            if name not in named and is_drawn_overlay(path):
                 doomed.append(path)
     _unlink_overlays(doomed)
 

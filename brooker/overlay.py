@@ -65,6 +65,7 @@ from brooker.models import (
     Radiograph,
 )
 from brooker.padding import Shifted, unpadded_view
+from brooker.paths import is_drawn_overlay
 from brooker.units import BROOKER_GAP_THRESHOLD_MM, label_gap_mm
 
 RGB = tuple[int, int, int]
@@ -1425,7 +1426,10 @@ def remove_overlays(
     if crops:
         names += [f"{name}-{side}.png" for side in ("right", "left") if side not in keep_sides]
     for file in names:
-        (out / file).unlink(missing_ok=True)
+        # only a picture this tool draws: a file of someone's under that name (a note, a film,
+        # a link) is never removed (README: "never any other file kept there")
+        if is_drawn_overlay(out / file):
+            (out / file).unlink(missing_ok=True)
 
 
 __all__ = [

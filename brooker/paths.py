@@ -182,3 +182,26 @@ def safe_stem(name: str, default: str = "image") -> str:
     for sep in ("/", os.sep, os.altsep or "/", "\0"):
         name = name.replace(sep, "_")
     return name.lstrip("-.") or default
+
+
+def is_rgb_png(path: str | os.PathLike[str]) -> bool:
+    """A PNG whose header says 8-bit RGB (IHDR colour type 2)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(26)
+    except OSError:
+        return False
+    png = head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR"
+    return png and head[24:26] == b"\x08\x02"  # bit depth 8, colour type 2
+
+
+def is_drawn_overlay(path: str | os.PathLike[str]) -> bool:
+    """A regular file (not a link: what a run writes is renamed into place) that is an 8-bit
+    RGB PNG, as every overlay and hip crop is; a film, or anything else, kept under such a
+    name is neither."""
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return False
+    except OSError:
+        return False
+    return is_rgb_png(path)

@@ -509,9 +509,11 @@ def test_a_film_that_fails_before_it_is_graded_keeps_no_earlier_overlay(tmp_path
     gone = tmp_path / "in" / "gone.dcm"
     slow = _write(tmp_path / "in" / "slow", b"SLOW")
     crash = _write(tmp_path / "in" / "crash", b"CRASH")
+    drawn = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(drawn, "PNG")  # as every overlay is: 8-bit RGB
     for f in (gone, slow, crash):  # drawn by an earlier run, with its hip crops
         for suffix in ("", "-right", "-left"):
-            (out / f"{overlay_name_for(f)}{suffix}.png").write_bytes(b"an old overlay")
+            (out / f"{overlay_name_for(f)}{suffix}.png").write_bytes(drawn.getvalue())
     # the limit counts a new worker's start-up too (0.2-0.6 s on two busy cores): the "gone"
     # film must get its record from a fresh worker within it; "slow" sleeps 60 s
     recs = _records(batch.grade_many([gone, slow, crash], workers=2, out_dir=out,

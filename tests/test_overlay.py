@@ -675,8 +675,10 @@ def test_an_error_touches_crops_only_when_crops_are_drawn(tmp_path: Path) -> Non
 
     out = tmp_path / "out"
     out.mkdir()
-    (out / "scan-left.png").write_bytes(b"another file's overlay")
-    (out / "scan.png").write_bytes(b"this file's old overlay")
+    from PIL import Image
+
+    Image.new("RGB", (4, 4)).save(out / "scan-left.png")  # another file's overlay
+    Image.new("RGB", (4, 4)).save(out / "scan.png")  # this file's old overlay
     bad = tmp_path / "bad"
     bad.write_bytes(b"not a radiograph")
     assert grade_path(bad, out_dir=out, overlay_name="scan").status.value == "error"
@@ -1378,3 +1380,33 @@ def test_a_full_label_on_a_small_film_keeps_off_the_head(monkeypatch: pytest.Mon
     r = 24.0 / 0.8  # the head's radius in pixels, about its centre (row 110, column 120)
     assert x + w <= 120 - r or x >= 120 + r or y + h <= 110 - r or y >= 110 + r, (x, y, w, h)
     assert x + w <= cols / 2  # on its own half
+
+
+def test_a_refused_films_overlay_removal_touches_only_drawn_pictures(tmp_path: Path) -> None:
+    """A film that now fails removes its earlier pictures, and only pictures this tool draws
+    (a regular 8-bit RGB PNG): a note, a greyscale film or a link kept under the overlay's
+    name was deleted too (a user's test of 2026-12-07; README: "never any other file kept
+    there")."""
+    from PIL import Image
+
+    from brooker.pipeline import grade_path
+
+    bad = tmp_path / "bad.dcm"
+    bad.write_text("not a film")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.png").write_text("my notes")  # named like the overlay, not a picture
+    Image.new("L", (4, 4)).save(out / "notes-right.png")  # a greyscale PNG: a film, say
+    Image.new("RGB", (4, 4)).save(out / "notes-left.png")  # a drawn hip crop: removed
+    target = tmp_path / "kept.png"
+    Image.new("RGB", (4, 4)).save(target)
+    res = grade_path(bad, out_dir=out, overlay_name="notes", overlay_crops=True)
+    assert res.error is not None
+    assert (out / "notes.png").read_text() == "my notes"
+    assert (out / "notes-right.png").exists()
+    assert not (out / "notes-left.png").exists()
+    # a link under the overlay's name is left, and so is what it points to
+    (out / "notes-left.png").symlink_to(target)
+    grade_path(bad, out_dir=out, overlay_name="notes", overlay_crops=True)
+    assert (out / "notes-left.png").is_symlink()
+    assert target.exists()
