@@ -697,3 +697,25 @@ def test_a_bridged_hip_reads_bridged_on_the_page() -> None:
 
     assert "gap 0 mm (bridged)" in report._hip_html(hip("right", "IV", 0.0))
     assert "gap 0.0 ± 0.4 mm" in report._hip_html(hip("right", "III", 0.01))
+
+
+def test_report_o_to_a_closed_pipe_exits_141(tmp_path: Path) -> None:
+    """``brooker report OUT -o /dev/stdout | head`` whose reader went away exited 5 ("cannot
+    write: Broken pipe") where the README gives 141, as report's own standard output does."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    make_run(out)
+    r, w = os.pipe()
+    os.close(r)  # the reader gone before a byte is written
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "brooker", "report", str(out), "-o", "/dev/stdout", "-q"],
+            stdout=w, stderr=subprocess.PIPE, cwd=ROOT, timeout=120, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(w)
+    assert proc.returncode == 141, proc.stderr
+    assert b"Traceback" not in proc.stderr

@@ -14,6 +14,7 @@ classes); 5 the page cannot be written.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -113,6 +114,10 @@ def report(
         _refuse_a_run_file(output, out_dir, records)
     try:
         info = _write(out_dir, records, path=output, title=title)
+    except BrokenPipeError:  # -o /dev/stdout, its reader gone: as report's own stdout (141)
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # nothing more to say to it, at exit either
+        raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
     except OutputError as exc:  # the environment (permissions, a full disk), not a bug
         err.print(plain(f"error: {exc.message} [{exc.code}]", style="red"), soft_wrap=True)
         raise typer.Exit(int(ExitCode.OUTPUT_ERROR)) from None
