@@ -77,7 +77,7 @@ from typing import IO, Any, Final, Literal
 from brooker import threads, worker_server
 from brooker._version import __version__
 from brooker.atomic import atomic_write_bytes, leftover_temporaries, remove_temporaries
-from brooker.config import AnalysisConfig
+from brooker.config import AnalysisConfig, config_or_default
 from brooker.errors import (
     BrookerError,
     ConfigError,
@@ -2559,6 +2559,7 @@ def grade_many(
                 print(result.file, result.status,
                       [h.to_record()["brooker_class"] for h in result.hips])
     """
+    config = config_or_default(config, "grade_many()")  # not an internal error per film
     if workers is not None:  # before anything is read or written (a resume rewrites results)
         # any integer type (numpy's too, as before), but not a bool, a float or a string
         if isinstance(workers, bool) or not isinstance(workers, numbers.Integral) or workers < 0:

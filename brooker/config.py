@@ -324,6 +324,20 @@ _RANGES = ("prosthetic_head_radius_mm", "native_head_radius_mm", "hip_separation
 _ANGLES = ("medial_wedge_deg", "sector_deg")
 
 
+def config_or_default(config: object, caller: str) -> AnalysisConfig:
+    """``config``, or the default :class:`AnalysisConfig` when None; anything else (a dict of
+    options, a path) is a ``TypeError`` naming ``caller`` (it failed later as an
+    AttributeError, or, in :func:`brooker.batch.grade_many`, as an internal error per film)."""
+    if config is None:
+        return AnalysisConfig()
+    if not isinstance(config, AnalysisConfig):
+        raise TypeError(
+            f"{caller} takes an AnalysisConfig as its config, not {type(config).__name__} "
+            "(AnalysisConfig(**options) makes one)"
+        )
+    return config
+
+
 def is_real_number(v: object) -> bool:
     """A real number (numpy's too), not a bool (``True`` is an ``int``) nor a string."""
     return isinstance(v, numbers.Real) and not isinstance(v, bool | np.bool_)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from brooker._version import __version__
 from brooker.background import beside
 from brooker.calibration import calibrate
-from brooker.config import AnalysisConfig
+from brooker.config import AnalysisConfig, config_or_default
 from brooker.dicom_io import check_gradable, load_radiograph
 from brooker.errors import BrookerError, MissingSpacingError
 from brooker.fragments import candidate_bone, classify_fragments
@@ -85,7 +85,7 @@ def analyze(
     if not isinstance(source, Radiograph):
         require_text_path(source, "analyze() takes a file's path (str or os.PathLike) or a "
                                   "Radiograph")
-    config = config or AnalysisConfig()
+    config = config_or_default(config, "analyze()")
     radiograph = load_calibrated(source, config)
     with _naming_uid(radiograph):
         return _analyze_loaded(radiograph, config)
@@ -402,7 +402,7 @@ def grade_path(
     :func:`analyze`.
     """
     require_text_path(path, "grade_path() takes a file's path (str or os.PathLike)")
-    config = config or AnalysisConfig()
+    config = config_or_default(config, "grade_path()")
     prepared: Future[Prepared] | None = None
     try:
         radiograph = load_calibrated(path, config)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import Any
 
@@ -665,3 +666,23 @@ def test_a_one_hip_film_says_the_other_hip_is_missing_not_ungraded() -> None:
     assert "other hip is outside the film or was not recognised" in one
     assert "nothing is graded for it" in one
     assert "field of view" not in one
+
+
+@pytest.mark.parametrize("given", [{"pixel_spacing": (0.2, 0.2)}, "config.toml"])
+def test_a_config_that_is_not_an_analysis_config_is_a_type_error(
+    tmp_path: Path, given: object
+) -> None:
+    """A dict of options as the config raised AttributeError deep inside analyze() and
+    grade_path(), and grade_many() gave every film an internal_error record (a user's test of
+    2026-12-07): a TypeError saying what to pass, before any film is read."""
+    from brooker.batch import grade_many
+
+    film = ROOT / "sample_images" / "pelvis_1_vs_2.dcm"
+    for name, call in (
+        ("analyze()", lambda: analyze(film, given)),  # type: ignore[arg-type]
+        ("grade_path()", lambda: grade_path(film, given)),  # type: ignore[arg-type]
+        ("grade_many()", lambda: list(grade_many([film], given, workers=0))),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(TypeError, match=rf"{re.escape(name)} takes an AnalysisConfig"):
+            call()
+    assert grade_path(film, None).status.value == "ok"  # None: the default, as before
