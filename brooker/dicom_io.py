@@ -20,7 +20,8 @@ Spacing policy
 In order (the team's ``../shared/docs/domain.md``, beside the repository):
 
 1. the user's ``pixel_spacing`` (source ``user``); a user ``magnification`` is then ignored
-   with a caveat (the override is already at the patient);
+   with a caveat (the override is already at the patient), and a spacing the file's tags
+   give by themselves (steps 2-5) more than 1 % away is named in a caveat;
 2. calibrated (0028,0030) Pixel Spacing: it has a (0028,0A02) Pixel Spacing Calibration Type,
    or differs from (0018,1164) Imager Pixel Spacing (``pixel_spacing``). A user
    ``magnification`` is ignored with a caveat: dividing a patient-plane spacing again would

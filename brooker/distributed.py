@@ -53,7 +53,7 @@ from brooker.batch import (
     select_shard,
     shard_suffix,
 )
-from brooker.config import AnalysisConfig
+from brooker.config import AnalysisConfig, config_or_default
 from brooker.errors import ConfigError, output_error
 
 __all__ = ["grade_bag", "grade_record"]
@@ -165,6 +165,7 @@ def grade_bag(
         An overlay of the replaced partitions cannot be removed
         (:func:`brooker.batch.remove_earlier_overlays`): nothing else is written.
     """
+    config = config_or_default(config, "grade_bag()")  # before anything is removed or sent
     _check_shard(shard)
     out = os.fspath(out_dir)
     # read twice below (an iterator would be used up by the first); one path is one input

@@ -854,8 +854,6 @@ def write_report(
     ).encode("utf-8", "backslashreplace")  # lone surrogates are escaped by _e already
     try:
         atomic_write_bytes(target, page, follow=path is not None)  # -o: the file the user named
-    except BrokenPipeError:
-        raise  # -o /dev/stdout whose reader went away: the command says so (exit 141)
     except OSError as exc:  # the environment (permissions, a full disk), not a bug
         from brooker.errors import output_error
 

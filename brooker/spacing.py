@@ -318,27 +318,28 @@ def _from_image(
 _SAME_SPACING_REL = 0.01
 
 
-def _replaced(spacing: PixelSpacing, tags: SpacingTags) -> list[str]:
-    """The caveat of a user's pixel spacing that replaced another the file gives (its first
-    valid spacing tag, in the policy's order): a constant --pixel-spacing over a folder of
-    films with their own calibration changes every gap silently otherwise (the record's
-    source says "user", not what it replaced)."""
-    for label, own in (
-        ("(0028,0030) Pixel Spacing", tags.pixel_spacing_mm),
-        ("(0018,1164) Imager Pixel Spacing", tags.imager_pixel_spacing_mm),
+def _replaced(
+    spacing: PixelSpacing, tags: SpacingTags, where: str, shape: tuple[int, int] | None
+) -> list[str]:
+    """The caveat of a user's pixel spacing that replaced the spacing the file gives by itself
+    (the policy run on its tags alone, so the Imager Pixel Spacing divided by the file's
+    magnification factor, not the detector's pitch): a constant --pixel-spacing over a folder
+    of films with their own calibration changes every gap silently otherwise (the record's
+    source says "user", not what it replaced). None when the file gives none, or the same
+    within 1 %."""
+    try:
+        own = _from_tags(tags, None, None, where, shape, [])
+    except (InvalidSpacingError, ImplausibleSpacingError):  # nothing usable of its own
+        return []
+    if own is None or all(
+        math.isclose(a, b, rel_tol=_SAME_SPACING_REL)
+        for a, b in ((own.row_mm, spacing.row_mm), (own.col_mm, spacing.col_mm))
     ):
-        if own is None:
-            continue
-        if all(
-            math.isclose(a, b, rel_tol=_SAME_SPACING_REL)
-            for a, b in zip(own, (spacing.row_mm, spacing.col_mm), strict=True)
-        ):
-            return []
-        return [
-            f"the user's pixel spacing {spacing.row_mm:g} x {spacing.col_mm:g} mm replaced the "
-            f"file's {label} {own[0]:g} x {own[1]:g} mm"
-        ]
-    return []
+        return []
+    return [
+        f"the user's pixel spacing {spacing.row_mm:g} x {spacing.col_mm:g} mm replaced the "
+        f"file's own {own.row_mm:g} x {own.col_mm:g} mm ({own.source.value})"
+    ]
 
 
 def _from_tags(
@@ -358,7 +359,7 @@ def _from_tags(
         if user_mag is not None:
             caveats.append(MAGNIFICATION_IGNORED_FOR_USER_SPACING)
         caveats.extend(f"ignored invalid {v.text}" for v in invalid)
-        caveats.extend(_replaced(spacing, tags))
+        caveats.extend(_replaced(spacing, tags, where, shape))
         return spacing
 
     ps_ok = tags.pixel_spacing_mm

@@ -917,3 +917,16 @@ def test_a_connect_timeout_setting_that_is_no_duration_is_a_usage_error(
     assert "'abc'" in done.stderr
     assert "internal error" not in done.stderr
     assert not out.exists()
+
+
+def test_grade_bag_refuses_a_config_that_is_not_an_analysis_config(tmp_path: Path) -> None:
+    """A dict as the config gave every film an internal_error record, after the earlier parts
+    and overlays were removed (a review of 2026-12-07): a TypeError before anything is."""
+    from brooker.distributed import grade_bag
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "part-00000.jsonl").write_text("{}\n")
+    with pytest.raises(TypeError, match=r"grade_bag\(\) takes an AnalysisConfig"):
+        grade_bag([tmp_path], {"pixel_spacing": (0.3, 0.3)}, out_dir=out)  # type: ignore[arg-type]
+    assert (out / "part-00000.jsonl").exists()

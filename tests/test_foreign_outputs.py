@@ -129,6 +129,40 @@ def test_report_o_refuses_the_runs_own_files_and_its_films(tmp_path: Path, film:
     assert (out / "results.jsonl").read_bytes() == results
 
 
+@pytest.mark.usefixtures("fake_engine")
+def test_report_o_knows_a_film_recorded_relative_and_a_results_file_through_a_link(
+    tmp_path: Path, film: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record spells a film as it was given (``films/a.dcm``, from the run's folder):
+    ``report`` run from elsewhere must still know it; and a results file in OUT that is a
+    link to one kept elsewhere is still one of the run's files by its name (a review of
+    2026-12-07)."""
+    import shutil
+
+    data = tmp_path / "data"
+    (data / "films").mkdir(parents=True)
+    shutil.copy(film, data / "films" / "a.dcm")
+    monkeypatch.chdir(data)
+    assert run(Path("films/a.dcm"), "--out", "out", "-q").exit_code == 0
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    before = (data / "films" / "a.dcm").read_bytes()
+    got = runner.invoke(app, ["report", "data/out", "-o", "data/films/a.dcm", "-q"])
+    assert got.exit_code == 2, got.output
+    assert (data / "films" / "a.dcm").read_bytes() == before
+    # another a.dcm elsewhere is not that film: written (the user named it)
+    (tmp_path / "other").mkdir()
+    got = runner.invoke(app, ["report", "data/out", "-o", "other/a.dcm", "-q"])
+    assert got.exit_code == 0, got.output
+    kept = tmp_path / "keep.jsonl"
+    (data / "out" / "results.jsonl").rename(kept)
+    (data / "out" / "results.jsonl").symlink_to(kept)
+    records = kept.read_bytes()
+    got = runner.invoke(app, ["report", "data/out", "-o", "data/out/results.jsonl", "-q"])
+    assert got.exit_code == 2, got.output
+    assert kept.read_bytes() == records
+
+
 def test_grade_many_refuses_a_results_file_of_someone_elses(tmp_path: Path, film: Path) -> None:
     """Without ``resume`` it rewrote the file, dropping the lines that were not records; with
     it, it appended records to them."""

@@ -719,3 +719,20 @@ def test_report_o_to_a_closed_pipe_exits_141(tmp_path: Path) -> None:
         os.close(w)
     assert proc.returncode == 141, proc.stderr
     assert b"Traceback" not in proc.stderr
+
+
+def test_report_o_to_standard_output_is_the_page_alone(tmp_path: Path) -> None:
+    """``report OUT -o /dev/stdout`` wrote the page and then its path, ``/dev/stdout``, on the
+    same stream: the HTML ended in a stray line (a review of 2026-12-07)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    make_run(out)
+    proc = subprocess.run(
+        [sys.executable, "-m", "brooker", "report", str(out), "-o", "/dev/stdout", "-q"],
+        capture_output=True, cwd=ROOT, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(b"<!doctype html>")
+    assert proc.stdout.rstrip().endswith(b"</html>")

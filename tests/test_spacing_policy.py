@@ -132,8 +132,8 @@ CASES: list[tuple[str, dict[str, Any], Any, Any, Any, tuple[str, ...]]] = [
         (0.3, 0.25),
         None,
         (0.3, 0.25, S.USER),
-        ("the user's pixel spacing 0.3 x 0.25 mm replaced the file's (0028,0030) Pixel "
-         "Spacing 0.15 x 0.15 mm",),
+        ("the user's pixel spacing 0.3 x 0.25 mm replaced the file's own 0.15 x 0.15 mm "
+         "(pixel_spacing)",),
     ),
     (
         "user override, user magnification ignored",
@@ -141,7 +141,8 @@ CASES: list[tuple[str, dict[str, Any], Any, Any, Any, tuple[str, ...]]] = [
         (0.3, 0.3),
         1.2,
         (0.3, 0.3, S.USER),
-        ("magnification was ignored", "replaced the file's (0018,1164) Imager Pixel Spacing"),
+        ("magnification was ignored", "replaced the file's own 0.2 x 0.2 mm "
+         "(imager_pixel_spacing)"),
     ),
     (
         "user magnification ignored for calibrated PS",
@@ -300,6 +301,9 @@ def test_non_numeric_spacing_is_invalid(tmp_path: Path) -> None:
         ({"pixel_spacing_mm": (0.15, 0.15)}, (0.15, 0.153), True),  # one axis 2 % off
         ({"extra": ((PS, "DS", ["0", "0"]),)}, (0.2, 0.2), False),  # an invalid tag: nothing
         ({}, (0.2, 0.2), False),  # no spacing tag at all
+        # the file's own spacing is its Imager Pixel Spacing over its magnification: 0.125
+        ({"imager_pixel_spacing_mm": (0.15, 0.15), "magnification": 1.2}, (0.125, 0.125), False),
+        ({"imager_pixel_spacing_mm": (0.15, 0.15), "magnification": 1.2}, (0.15, 0.15), True),
     ],
 )
 def test_a_user_spacing_says_what_it_replaced_only_when_it_differs(

@@ -81,6 +81,7 @@ def report(
     ] = False,
 ) -> None:
     """Write the review page (report.html) of a graded folder from its results.jsonl."""
+    from brooker.atomic import is_stream
     from brooker.errors import OutputError
     from brooker.models import ExitCode
     from brooker.report import load_records, results_files
@@ -114,11 +115,12 @@ def report(
         _refuse_a_run_file(output, out_dir, records)
     try:
         info = _write(out_dir, records, path=output, title=title)
-    except BrokenPipeError:  # -o /dev/stdout, its reader gone: as report's own stdout (141)
-        with contextlib.suppress(OSError):
-            sys.stdout = open(os.devnull, "w")  # nothing more to say to it, at exit either
-        raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
     except OutputError as exc:  # the environment (permissions, a full disk), not a bug
+        if output is not None and isinstance(exc.__context__, BrokenPipeError):
+            # -o /dev/stdout, its reader gone: as report's own standard output (141)
+            with contextlib.suppress(OSError):
+                sys.stdout = open(os.devnull, "w")  # nothing more to say to it, at exit either
+            raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
         err.print(plain(f"error: {exc.message} [{exc.code}]", style="red"), soft_wrap=True)
         raise typer.Exit(int(ExitCode.OUTPUT_ERROR)) from None
     if not quiet:
@@ -127,7 +129,8 @@ def report(
             f"{info.seconds:.1f} s",
             markup=False,
         )
-    sys.stdout.write(f"{term(info.path)}\n")
+    if output is None or not is_stream(output):  # not into the page written to a stream
+        sys.stdout.write(f"{term(info.path)}\n")
 
 
 def _refuse_a_run_file(output: Path, out_dir: Path, records: list[dict[str, Any]]) -> None:
@@ -139,20 +142,32 @@ def _refuse_a_run_file(output: Path, out_dir: Path, records: list[dict[str, Any]
     from brooker.batch import is_run_file_name
 
     real = os.path.realpath(output)
-    name = os.path.basename(real)
-    page = name.startswith("report") and name.endswith(".html")
-    if os.path.dirname(real) == os.path.realpath(out_dir) and is_run_file_name(name) and not page:
-        raise typer.BadParameter(
-            term(f"{output} is one of the run's files: the page would replace it"),
-            param_hint="--output",
-        )
-    if os.path.exists(real) and any(
-        os.path.realpath(str(rec.get("file"))) == real for rec in records if rec.get("file")
-    ):
+    # by the name as given and by the file it reaches (a run file in OUT may be a link)
+    for path, folder in ((os.path.abspath(output), os.path.abspath(out_dir)),
+                         (real, os.path.realpath(out_dir))):  # fmt: skip
+        name = os.path.basename(path)
+        page = name.startswith("report") and name.endswith(".html")
+        if os.path.dirname(path) == folder and is_run_file_name(name) and not page:
+            raise typer.BadParameter(
+                term(f"{output} is one of the run's files: the page would replace it"),
+                param_hint="--output",
+            )
+    if os.path.exists(real) and any(_is_film(real, str(rec["file"])) for rec in records
+                                    if rec.get("file")):  # fmt: skip
         raise typer.BadParameter(
             term(f"{output} is a film the run graded: the page would replace it"),
             param_hint="--output",
         )
+
+
+def _is_film(real: str, recorded: str) -> bool:
+    """Whether ``real`` (a resolved path) is the film a record names: an absolute record by
+    its own resolved path; a relative one (spelt from the folder the run was started in, which
+    ``report`` need not share) by its path's tail."""
+    if os.path.isabs(recorded):
+        return os.path.realpath(recorded) == real
+    tail = os.path.normpath(recorded)
+    return not tail.startswith("..") and real.endswith(os.sep + tail)
 
 
 def _pct(p: Proportion) -> str:
