@@ -82,15 +82,16 @@ def _notes(rec: dict[str, Any], hip: dict[str, Any] | None) -> list[str]:
     if hip is not None and hip.get("not_graded"):
         notes.append(str(hip["not_graded"]))
     elif rec.get("status") != "ok":
-        notes.append(str(rec.get("reason") or (rec.get("error") or {}).get("message") or ""))
+        notes.append(_why_not(rec))
     notes.extend(rec.get("caveats") or [])
     if hip is not None:
         notes.extend(hip.get("caveats") or [])
     return [str(n) for n in notes if n]
 
 
-def _short_notes(rec: dict[str, Any], hip: dict[str, Any] | None) -> str:
-    return "; ".join(_notes(rec, hip))
+def _why_not(rec: dict[str, Any]) -> str:
+    """Why a film that is not ``ok`` was not graded: its reason, or its error's message."""
+    return str(rec.get("reason") or (rec.get("error") or {}).get("message") or "")
 
 
 class _NoteNumbers:
@@ -406,8 +407,7 @@ def _print_single(console: Console, rec: dict[str, Any]) -> None:
     if hips:
         _print_single_hips(console, hips)
     else:  # ungradable or an error: why, and then, as for any film, its notes and overlay
-        why = rec.get("reason") or (rec.get("error") or {}).get("message") or "no hip graded"
-        console.print(plain(f"  not graded: {why}", style="yellow"))
+        console.print(plain(f"  not graded: {_why_not(rec) or 'no hip graded'}", style="yellow"))
     for note in rec.get("caveats") or []:
         console.print(plain(f"  note: {note}", style="dim"))
     spacing = rec.get("spacing")
