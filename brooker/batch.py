@@ -74,7 +74,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final, Literal
 
-from brooker import threads, worker_server
+from brooker import worker_server
 from brooker._version import __version__
 from brooker.atomic import atomic_write_bytes, leftover_temporaries, remove_temporaries
 from brooker.config import AnalysisConfig, config_or_default
@@ -1106,11 +1106,9 @@ def _start_worker(ctx: Any, grade_fn: GradeFn | None, threads_beside: bool = Tru
             args=(child, life_r, grade_fn, handed, threads_beside),
             daemon=True,
         )
-        # one BLAS thread in the worker (and in the forkserver, started with the first worker
-        # and importing numpy for them), as the command line runs: brooker.threads; and the
-        # forkserver, if this starts it (grade_many from a script, a server lost mid-run),
-        # with Python's safe path, as worker_server.start_server starts it
-        with threads.for_workers(), worker_server.safe_path():
+        # the worker (and the forkserver, if this starts it: grade_many from a script, a
+        # server lost mid-run) as the command line starts them: one BLAS thread, the safe path
+        with worker_server.worker_environment():
             proc.start()
     except BaseException:
         if held is not None:

@@ -109,12 +109,22 @@ def start_server() -> None:
         return
     from multiprocessing import forkserver
 
-    with threads.for_workers(), safe_path(), _sigint_ignored():
+    with worker_environment(), _sigint_ignored():
         forkserver.ensure_running()
 
 
 @contextlib.contextmanager
-def safe_path() -> Iterator[None]:
+def worker_environment() -> Iterator[None]:
+    """The environment the workers' processes (and the forkserver they fork from, which the
+    first of them starts when :func:`start_server` has not) start with: one BLAS thread
+    (:func:`brooker.threads.for_workers`) and Python's safe path (:func:`_safe_path`), both
+    set for that moment only. Every start of a worker or the server goes through here."""
+    with threads.for_workers(), _safe_path():
+        yield
+
+
+@contextlib.contextmanager
+def _safe_path() -> Iterator[None]:
     """The server started with Python's safe path (``PYTHONSAFEPATH``, Python 3.11+), set for
     that moment only and taken out again after.
 
