@@ -1320,34 +1320,11 @@ def remove_earlier_overlays(
     # the thumbnails first: the overlays, named by the records until the results file is
     # emptied, are how a run stopped here (or an overlay that cannot be removed) finds them
     # again when it is run again
-    _unlink_thumbnails(out, names)
+    from brooker.report import remove_thumbnails
+
+    remove_thumbnails(out, names)
     _unlink_overlays([os.path.join(out, name) for name in names])
     return len(names)
-
-
-#: A review page's cached thumbnail of an overlay (``brooker.report.cache_file``): the
-#: overlay's stem, 16 hex digits, and the format's extension.
-_THUMB_NAME: Final = re.compile(r"(?P<stem>.+)\.[0-9a-f]{16}\.(?:webp|jpg)")
-
-
-def _unlink_thumbnails(out: str, overlays: Iterable[str]) -> None:
-    """Remove the review page's cached thumbnails (``.report-thumbs``) of the overlays just
-    removed: the folder never holds a picture that no record names (they showed the earlier
-    run's films until the next ``--report`` of the same films replaced them, and the others'
-    for good). A cache: one that cannot be removed is left, not an error of the run."""
-    stems = {os.path.splitext(name)[0] for name in overlays}
-    if not stems:
-        return
-    cache = os.path.join(out, ".report-thumbs")
-    try:
-        names = os.listdir(cache)
-    except OSError:  # none there
-        return
-    for name in names:
-        m = _THUMB_NAME.fullmatch(name)
-        if m is not None and m["stem"] in stems:
-            with contextlib.suppress(OSError):
-                os.unlink(os.path.join(cache, name))
 
 
 #: How every review page :func:`brooker.report.write_report` writes begins (its document type,

@@ -27,6 +27,7 @@ path, per film path, content (``input_sha256``) and side, so rebuilding the repo
 from __future__ import annotations
 
 import base64
+import contextlib
 import glob
 import hashlib
 import html
@@ -240,6 +241,33 @@ def cache_file(png: Path, cache_dir: Path) -> Path:
     return cache_dir / f"{png.stem}.{digest}.{_CACHE_EXT[fmt]}"
 
 
+#: A cached thumbnail's name (:func:`cache_file`): the overlay's stem, 16 hex digits, the format.
+_CACHE_NAME = re.compile(r"(?P<stem>.+)\.[0-9a-f]{16}\.(?:webp|jpg)")
+
+
+def _cached_stem(name: str) -> str | None:
+    """The stem of the overlay whose thumbnail ``name`` is in the cache (or the temporary file
+    of one a killed build left: no cleanup runs on SIGKILL); None for any other name."""
+    m = _CACHE_NAME.fullmatch(temporary_of(name) or name)
+    return None if m is None else m["stem"]
+
+
+def remove_thumbnails(out_dir: str | os.PathLike[str], overlays: Iterable[str]) -> None:
+    """Remove from ``out_dir``'s cache (:data:`THUMB_CACHE`) every thumbnail of the overlays
+    named ``overlays`` (file names), as a run removes those overlays: the folder never holds a
+    picture that no record names. A cache: one that cannot be removed is left, not an error."""
+    stems = {os.path.splitext(name)[0] for name in overlays}
+    cache = os.path.join(os.fspath(out_dir), THUMB_CACHE)
+    try:
+        names = os.listdir(cache) if stems else []
+    except OSError:  # none there
+        return
+    for name in names:
+        if _cached_stem(name) in stems:
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(cache, name))
+
+
 def _read_cached(target: Path) -> tuple[str, int, int] | None:
     from PIL import Image, UnidentifiedImageError
 
@@ -266,15 +294,9 @@ def _make_and_keep(png: str, target: str | None) -> tuple[str, int, int] | None:
             stem = Path(png).stem
             pattern = glob.escape(stem)
             # the older thumbnails of this overlay, and the temporary file of one that a
-            # build killed as it kept it left (SIGKILL: no cleanup runs)
+            # build killed as it kept it left
             for old in [*keep.parent.glob(f"{pattern}.*"), *keep.parent.glob(f".{pattern}.*")]:
-                name = temporary_of(old.name) or old.name
-                rest = name[len(stem) + 1 :]
-                if (
-                    old != keep
-                    and name.startswith(f"{stem}.")
-                    and re.fullmatch(r"[0-9a-f]{16}\.(webp|jpg)", rest)
-                ):
+                if old != keep and _cached_stem(old.name) == stem:
                     old.unlink(missing_ok=True)
         except OSError:  # a read-only run folder: no cache, same page
             pass
