@@ -345,6 +345,31 @@ def is_run_file_name(name: str) -> bool:
     return bool(_RUN_FILE.fullmatch(name) or _OVERLAY_NAME.fullmatch(name))
 
 
+#: A review page's name (``report.html``, a shard's ``report.shard-I-of-N.html``).
+_PAGE_NAME = re.compile(r"report(?:\.shard-\d+-of-\d+)?\.html")
+
+
+def names_a_run_file(
+    target: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, pages: bool = True
+) -> bool:
+    """Whether ``target`` is a file a run keeps in ``out_dir`` (:func:`is_run_file_name`), by
+    the name as given and by the file it reaches (a run's file in ``out_dir`` may be a link
+    to one kept elsewhere): what ``grade --csv`` and ``report -o`` must not write over. With
+    ``pages=False`` a review page's name is not counted (``report -o`` writes pages)."""
+    for path, folder in (
+        (os.path.abspath(target), os.path.abspath(out_dir)),
+        (os.path.realpath(target), os.path.realpath(out_dir)),
+    ):
+        name = os.path.basename(path)
+        if (
+            os.path.dirname(path) == folder
+            and is_run_file_name(name)
+            and (pages or not _PAGE_NAME.fullmatch(name))
+        ):
+            return True
+    return False
+
+
 def run_outputs(folder: str | os.PathLike[str], names: Iterable[str]) -> set[str]:
     """The names among ``names`` (the regular files of ``folder``, a run folder:
     :func:`is_run_folder`) that a brooker run wrote there: its fixed-name files, the

@@ -1738,3 +1738,21 @@ def test_remove_earlier_report_takes_only_a_page_this_tool_wrote(tmp_path: Path)
     page.write_text("<!doctype html><title>notes</title>")
     assert not batch.remove_earlier_report(out)
     assert page.is_file()
+
+
+def test_names_a_run_file_by_the_name_given_and_the_file_reached(tmp_path: Path) -> None:
+    """What --csv and report -o must not write over: a run's file in OUT, also when it is a
+    link to one kept elsewhere (judged by the resolved path alone, it was not), or a link
+    elsewhere that reaches one; a page's name only when pages count."""
+    out = tmp_path / "out"
+    out.mkdir()
+    kept = tmp_path / "keep.jsonl"
+    kept.write_text("")
+    (out / "results.jsonl").symlink_to(kept)
+    (tmp_path / "to-manifest").symlink_to(out / "manifest.json")
+    assert batch.names_a_run_file(out / "results.jsonl", out)
+    assert batch.names_a_run_file(tmp_path / "to-manifest", out)
+    assert batch.names_a_run_file(out / "report.shard-1-of-2.html", out)
+    assert not batch.names_a_run_file(out / "report.shard-1-of-2.html", out, pages=False)
+    assert not batch.names_a_run_file(out / "grades.csv", out)
+    assert not batch.names_a_run_file(tmp_path / "results.jsonl", out)  # not in OUT

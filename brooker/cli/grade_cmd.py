@@ -1479,8 +1479,7 @@ def _check_csv_target(csv_file: Path, files: list[str], out: Path) -> None:
             term(f"{csv_file} is one of the inputs: the CSV would overwrite it"),
             param_hint="--csv",
         )
-    here = os.path.dirname(real) == os.path.realpath(out)
-    if here and batch.is_run_file_name(os.path.basename(real)):
+    if batch.names_a_run_file(csv_file, out):
         raise typer.BadParameter(
             term(f"{csv_file} is a file this run keeps in --out: the CSV would overwrite it"),
             param_hint="--csv",

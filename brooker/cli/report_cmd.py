@@ -135,39 +135,31 @@ def report(
 
 def _refuse_a_run_file(output: Path, out_dir: Path, records: list[dict[str, Any]]) -> None:
     """Refuse (exit 2) an ``-o`` naming one of the run's own files in ``out_dir`` (its results,
-    manifest, log or an overlay: any page name, ``report.html`` too, is the page's to take) or
-    a film of its records: the page replaced it, and ``-o OUT/results.jsonl`` lost the run's
-    every record (a user's test of 2026-12-07). As ``grade --csv`` refuses them. Any other
-    file ``-o`` names is written, as before: the user named it."""
-    from brooker.batch import is_run_file_name
+    manifest, log or an overlay; a page's name is the page's to take,
+    :func:`brooker.batch.names_a_run_file`) or a film of its records, known by its content
+    (the records' ``input_sha256``: a record spells the film from the folder the run started
+    in, which ``report`` need not share): the page replaced it, and ``-o OUT/results.jsonl``
+    lost the run's every record (a user's test of 2026-12-07). As ``grade --csv`` refuses
+    them. Any other file ``-o`` names is written, as before: the user named it."""
+    from brooker.batch import file_sha256, names_a_run_file
+    from brooker.errors import BrookerError
 
-    real = os.path.realpath(output)
-    # by the name as given and by the file it reaches (a run file in OUT may be a link)
-    for path, folder in ((os.path.abspath(output), os.path.abspath(out_dir)),
-                         (real, os.path.realpath(out_dir))):  # fmt: skip
-        name = os.path.basename(path)
-        page = name.startswith("report") and name.endswith(".html")
-        if os.path.dirname(path) == folder and is_run_file_name(name) and not page:
-            raise typer.BadParameter(
-                term(f"{output} is one of the run's files: the page would replace it"),
-                param_hint="--output",
-            )
-    if os.path.exists(real) and any(_is_film(real, str(rec["file"])) for rec in records
-                                    if rec.get("file")):  # fmt: skip
+    if names_a_run_file(output, out_dir, pages=False):
         raise typer.BadParameter(
-            term(f"{output} is a film the run graded: the page would replace it"),
+            term(f"{output} is one of the run's files: the page would replace it"),
             param_hint="--output",
         )
-
-
-def _is_film(real: str, recorded: str) -> bool:
-    """Whether ``real`` (a resolved path) is the film a record names: an absolute record by
-    its own resolved path; a relative one (spelt from the folder the run was started in, which
-    ``report`` need not share) by its path's tail."""
-    if os.path.isabs(recorded):
-        return os.path.realpath(recorded) == real
-    tail = os.path.normpath(recorded)
-    return not tail.startswith("..") and real.endswith(os.sep + tail)
+    graded = {rec.get("input_sha256") for rec in records} - {None}
+    if graded and os.path.isfile(output):
+        try:
+            film = file_sha256(output) in graded
+        except BrookerError:  # unreadable: not known to be a film (writing it says why)
+            film = False
+        if film:
+            raise typer.BadParameter(
+                term(f"{output} is a film the run graded: the page would replace it"),
+                param_hint="--output",
+            )
 
 
 def _pct(p: Proportion) -> str:
