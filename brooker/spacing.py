@@ -325,7 +325,7 @@ def _replaced(
     (the policy run on its tags alone, so the Imager Pixel Spacing divided by the file's
     magnification factor, not the detector's pitch): a constant --pixel-spacing over a folder
     of films with their own calibration changes every gap silently otherwise (the record's
-    source says "user", not what it replaced). None when the file gives none, or the same
+    source says "user", not what it replaced). Nothing when the file gives none, or the same
     within 1 %."""
     try:
         own = _from_tags(tags, None, None, where, shape, [])
