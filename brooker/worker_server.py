@@ -123,10 +123,29 @@ def worker_environment() -> Iterator[None]:
         yield
 
 
+def _package_root() -> str:
+    """The folder this process imported the ``brooker`` package from (the one holding it)."""
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _is_site_dir(folder: str) -> bool:
+    """Whether ``folder`` is one of the interpreter's site-packages folders, which every
+    process of it has on its path anyway."""
+    import site
+
+    try:
+        sites = [*site.getsitepackages(), site.getusersitepackages()]
+    except AttributeError:  # pragma: no cover - an embedded or virtualenv-patched site
+        return False
+    real = os.path.realpath(folder)
+    return any(os.path.realpath(s) == real for s in sites)
+
+
 @contextlib.contextmanager
 def _safe_path() -> Iterator[None]:
-    """The server started with Python's safe path (``PYTHONSAFEPATH``, Python 3.11+), set for
-    that moment only and taken out again after.
+    """The server started with Python's safe path (``PYTHONSAFEPATH``, Python 3.11+) and with
+    the folder this process's ``brooker`` came from first on ``PYTHONPATH``, both set for that
+    moment only and taken out again after.
 
     multiprocessing starts the server as ``python -c ...``, which puts the working directory
     first on ``sys.path`` before the server imports brooker: a folder named ``brooker`` there
@@ -135,10 +154,23 @@ def _safe_path() -> Iterator[None]:
     lost to an empty folder of that name: its package is found after the path's). The
     command line's own process never had the working directory on its path (nor a script
     calling :func:`brooker.batch.grade_many`, which starts the server with its first worker,
-    within this too)."""
+    within this too).
+
+    The safe path alone lost the other way round: a checkout run from its own folder
+    (``python -m brooker``, or a script that put it on ``sys.path``) graded its films with
+    whichever brooker was installed, or failed every film where none was, because the server
+    of Python 3.11-3.12 does not take its parent's ``sys.path`` (multiprocessing passes it and
+    leaves it unused). So this process's own package folder goes first on the server's
+    ``PYTHONPATH``, unless it is a site-packages folder (an installed brooker, found there
+    anyway; its neighbours are left where the interpreter puts them)."""
     before = os.environ.get("PYTHONSAFEPATH")
     if not before:  # unset, or empty, which Python takes as unset
         os.environ["PYTHONSAFEPATH"] = "1"
+    path_before = os.environ.get("PYTHONPATH")
+    root = _package_root()
+    entries = path_before.split(os.pathsep) if path_before else []
+    if not _is_site_dir(root) and entries[:1] != [root]:
+        os.environ["PYTHONPATH"] = os.pathsep.join([root, *entries])
     try:
         yield
     finally:
@@ -146,6 +178,10 @@ def _safe_path() -> Iterator[None]:
             os.environ.pop("PYTHONSAFEPATH", None)
         elif not before:
             os.environ["PYTHONSAFEPATH"] = before
+        if path_before is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = path_before
 
 
 @contextlib.contextmanager

@@ -224,6 +224,41 @@ def test_a_brooker_folder_in_the_working_directory_is_not_what_the_workers_impor
     assert [h["brooker_class"] for h in record["hips"]] == ["II", "II"]
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a forkserver")
+@pytest.mark.parametrize("launch", [["-m", "brooker"], ["run.py"]], ids=["python -m", "script"])
+def test_a_checkout_run_from_its_own_folder_grades_with_its_own_code(
+    tmp_path: Path, launch: list[str]
+) -> None:
+    """A checkout of another version run from its folder (``python -m brooker``, or a script
+    beside its package) graded every film with the installed brooker: the workers' server
+    starts with the safe path and, in Python 3.11-3.12, does not take its parent's
+    ``sys.path``. The checkout here differs from the installed package by its version only,
+    which each film's record carries from the worker that graded it."""
+    import shutil
+
+    checkout = tmp_path / "checkout"
+    shutil.copytree(
+        ROOT / "brooker", checkout / "brooker", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    (checkout / "brooker" / "_version.py").write_text('__version__ = "0.0.0+checkout"\n')
+    (checkout / "run.py").write_text(
+        "from brooker.cli import main\n"
+        "if __name__ == '__main__':  # multiprocessing's idiom\n"
+        "    main()\n"
+    )
+    film = ROOT / "sample_images" / "pelvis_1_vs_2.dcm"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSAFEPATH")}
+    proc = subprocess.run(
+        [sys.executable, *launch, "grade", str(film), "--json", "--no-overlay", "--workers",
+         "1", "--out", str(tmp_path / "o")],
+        capture_output=True, text=True, cwd=checkout, env=env, check=False, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    record = json.loads(proc.stdout)
+    assert record["status"] == "ok", record
+    assert record["version"] == "0.0.0+checkout"
+
+
 _SERVER_PROBE = (
     "import json, sys\n"
     "from multiprocessing import forkserver\n"
