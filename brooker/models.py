@@ -119,6 +119,24 @@ class PatientSide(enum.StrEnum):
         return "R" if self is PatientSide.RIGHT else "L"
 
 
+def sides_assumed(laterality_source: str | None, hips: int) -> bool:
+    """Whether a result's patient sides rest on an assumption, not on a tag that says how the
+    stored image's halves lie: the AP convention (no tag, ``"assumed"``; two hips on a
+    single-hip view, whose (0020,0062) Image Laterality names one) or (0018,5101) View
+    Position, which says how the beam went, not how the image is turned
+    (:func:`brooker.localization.sides_from_image_laterality`). The overlay writes such a
+    side "R?", the table and the single film's answer "R?" and "right? hip".
+
+    >>> sides_assumed("assumed", 2), sides_assumed("patient_orientation", 2)
+    (True, False)
+    >>> sides_assumed("image_laterality", 1), sides_assumed("image_laterality", 2)
+    (False, True)
+    """
+    return laterality_source in ("assumed", "view_position") or (
+        laterality_source == "image_laterality" and hips > 1
+    )
+
+
 class BrookerGrade(enum.IntEnum):
     """Brooker class 0-IV as an integer (0 = no heterotopic ossification)."""
 

@@ -63,6 +63,7 @@ from brooker.models import (
     ImageSide,
     PixelSpacing,
     Radiograph,
+    sides_assumed,
 )
 from brooker.padding import Shifted, unpadded_view
 from brooker.paths import is_drawn_overlay
@@ -1041,12 +1042,7 @@ def _render_view(
     for hip in hips_labelled:
         _draw_gap(canvas, hip, view)
     source = result.laterality_source or radiograph.laterality_source
-    # no tag says how the stored halves lie: the AP convention (no tag; two hips on a
-    # single-hip view, whose (0020,0062) names one), or (0018,5101) View Position, which says
-    # how the beam went, not how the image is turned (localization.sides_from_image_laterality)
-    assumed = source in ("assumed", "view_position") or (
-        source == "image_laterality" and len(result.hips) > 1
-    )
+    assumed = sides_assumed(source, len(result.hips))
     for hip in hips_labelled:
         _draw_hip_label(canvas, hip, view, radiograph.to_upright, side_assumed=assumed)
     width = max(canvas.w, min(PANEL_MIN_WIDTH_EM * font_px, canvas.h))

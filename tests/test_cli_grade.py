@@ -2921,9 +2921,61 @@ def test_a_big_batch_table_is_laid_out_as_rich_lays_it_out(monkeypatch: pytest.M
         line.rstrip() for line in ansi.sub("", rich_tty).splitlines()
     ]
     assert "\x1b[1;31mIV\x1b[0m" in plain_tty  # bold red, as the small table has it
-    # a blank line, the header, its rule; 24 films with no hip, 276 with two; the legend
-    # ("note 0" and "note 2" are one note, two variants)
-    assert len(plain_pipe.splitlines()) == 3 + 24 + 2 * 276 + 1 + 3
+    # a blank line, the header, its rule; 24 films with no hip and the file that could not
+    # be read, 276 with two; the legend ("note 0" and "note 2" are one note, two variants)
+    assert len(plain_pipe.splitlines()) == 3 + 24 + 1 + 2 * 276 + 1 + 3
+
+
+@pytest.mark.parametrize(
+    ("source", "hips", "assumed"),
+    [("assumed", 2, True), ("view_position", 2, True), ("image_laterality", 2, True),
+     ("image_laterality", 1, False), ("patient_orientation", 2, False), ("user", 2, False),
+     (None, 2, False)],
+)  # fmt: skip
+def test_sides_that_rest_on_an_assumption_are_marked_in_the_table_and_the_answer(
+    source: str | None, hips: int, assumed: bool
+) -> None:
+    """The overlay writes an assumed side "R?" in amber; the table and the single film's
+    answer wrote a plain "R" and "right hip", as sure as a side a tag gives (a user's test
+    of 2026-12-07)."""
+    from brooker.cli.terminal import console
+
+    hip = {"side": "right", "grade": 2, "brooker_class": "II", "gap_mm": 27.0,
+           "borderline": False, "weak_call": False, "prosthesis": False, "caveats": []}  # fmt: skip
+    rec = {"file": "a/p.png", "status": "ok", "caveats": [], "laterality_source": source,
+           "hips": [hip, {**hip, "side": "left"}][:hips]}  # fmt: skip
+    other = {**rec, "file": "a/q.png"}
+    table = [line.split() for line in _table_text([rec, other]).splitlines()]
+    sides = [row[1] if row[0].startswith("a/") else row[0] for row in table if "II" in row]
+    assert sides == (["R?", "L?"][:hips] if assumed else ["R", "L"][:hips]) * 2
+    buf = io.StringIO()
+    grade_cmd._print_single(console(file=buf, width=200, color_system=None), rec)
+    first = buf.getvalue().splitlines()[1]
+    said = "  right hip? Brooker II" if assumed else "  right hip Brooker II"
+    assert first.startswith(said), first
+
+
+def test_a_file_that_could_not_be_read_has_its_row_in_the_table() -> None:
+    """A table saved to a file (``brooker grade DIR > table.txt``) left out the files that
+    could not be read, which the CSV and the records have: each has its row, "error" in the
+    class column and the error as its note, without the file's name (the row names it) so
+    that one error of many files is one note. One film that could not be read prints nothing
+    on stdout: its error line is on stderr already."""
+    records = [
+        {"file": "a/x.dcm", "status": "error", "hips": [],
+         "error": {"code": "not_dicom", "message": "a/x.dcm: not a DICOM file"}},
+        {"file": "a/y.dcm", "status": "error", "hips": [],
+         "error": {"code": "not_dicom", "message": "a/y.dcm: not a DICOM file"}},
+        {"file": "a/z.dcm", "status": "ungradable", "reason": "no hip joint found",
+         "caveats": [], "hips": []},
+    ]  # fmt: skip
+    lines = _table_text(records).splitlines()
+    rows = {line.split()[0]: line.split()[1:] for line in lines if line.startswith(" a/")}
+    assert rows == {
+        "a/x.dcm": ["error", "[1]"], "a/y.dcm": ["error", "[1]"], "a/z.dcm": ["-", "[2]"]
+    }  # fmt: skip
+    assert "[1] not a DICOM file [not_dicom]" in lines
+    assert _table_text(records[:1]) == ""
 
 
 @pytest.mark.parametrize("notes", ["none", "blank-ended"])
@@ -3124,7 +3176,7 @@ def test_an_ungradable_films_answer_names_its_spacing_notes_and_overlay() -> Non
            "error": {"code": "not_dicom", "message": "bad.dcm: not a DICOM file"}}  # fmt: skip
     buf = io.StringIO()
     grade_cmd._print_single(console(file=buf, width=200, color_system=None), err)
-    assert buf.getvalue().splitlines() == ["bad.dcm", "  not graded: bad.dcm: not a DICOM file"]
+    assert buf.getvalue().splitlines() == ["bad.dcm", "  not graded: not a DICOM file [not_dicom]"]
 
 
 def test_a_spacing_the_user_gave_gets_its_own_hint(tmp_path: Path) -> None:

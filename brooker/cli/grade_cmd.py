@@ -90,8 +90,20 @@ def _notes(rec: dict[str, Any], hip: dict[str, Any] | None) -> list[str]:
 
 
 def _why_not(rec: dict[str, Any]) -> str:
-    """Why a film that is not ``ok`` was not graded: its reason, or its error's message."""
-    return str(rec.get("reason") or (rec.get("error") or {}).get("message") or "")
+    """Why a film that is not ``ok`` was not graded: its reason, or its error's message and
+    code (the message without the file's name it begins with: the row names the file, and
+    the same error of many files is then one note).
+
+    >>> _why_not({"file": "a.dcm", "status": "error",
+    ...           "error": {"code": "not_dicom", "message": "a.dcm: not a DICOM file"}})
+    'not a DICOM file [not_dicom]'
+    """
+    if rec.get("reason"):
+        return str(rec["reason"])
+    error = rec.get("error") or {}
+    message = str(error.get("message") or "")
+    message = message.removeprefix(f"{rec.get('file')}: ")
+    return f"{message} [{error['code']}]" if error.get("code") else message
 
 
 class _NoteNumbers:
@@ -202,7 +214,8 @@ _Cell = tuple[str, str]  # text (through term()), rich style
 def _table_rows(
     shown: list[dict[str, Any]], numbers: _NoteNumbers, names: dict[str, str] | None = None
 ) -> list[list[_Cell]]:
-    """The batch table's rows: one per hip, one for a film with no hip; a film named as
+    """The batch table's rows: one per hip, one for a file with no hip (a film not graded,
+    or a file that could not be read); a film named as
     ``names`` gives it (:func:`_names_in_folder`), else as given."""
     rows: list[list[_Cell]] = []
     for rec in shown:
@@ -210,14 +223,19 @@ def _table_rows(
         hips = rec.get("hips") or []
         if not hips:
             notes = (term(numbers.refs(_notes(rec, None))), "yellow")
-            rows.append([(name, ""), ("", ""), ("-", "dim"), *[("", "")] * 4, notes])
+            # a file that could not be read says so in its class column: "-" is a film read
+            # and not graded (ungradable), "error" one that could not be read at all
+            unread = ("error", "red") if rec.get("status") == "error" else ("-", "dim")
+            rows.append([(name, ""), ("", ""), unread, *[("", "")] * 4, notes])
             continue
+        assumed = _sides_assumed(rec)
         for k, hip in enumerate(hips):
             cls = _class_text(hip)
+            side = "R" if hip.get("side") == "right" else "L"
             rows.append(
                 [
                     (name if k == 0 else "", ""),
-                    ("R" if hip.get("side") == "right" else "L", ""),
+                    (f"{side}?", "yellow") if assumed else (side, ""),
                     (cls, _CLASS_STYLE.get(cls, "")),
                     (_hip_gap(hip), ""),
                     ("yes", "bold yellow") if hip.get("borderline") else ("", ""),
@@ -307,12 +325,17 @@ def _print_table(console: Console, records: list[dict[str, Any]]) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    shown = [r for r in records if r.get("status") != "error"]
-    if not shown:
+    if not records:
         return
-    if len(records) == 1 and shown:
-        _print_single(console, shown[0])
+    if len(records) == 1:
+        # one film: its answer, or, for a file that could not be read, only the error line
+        # stderr has already given (printed again here it would be said twice on a terminal)
+        if records[0].get("status") != "error":
+            _print_single(console, records[0])
         return
+    # every file of the run has its row, the ones that could not be read too: a table saved
+    # to a file (``> table.txt``) left them out, while the CSV and the records have them
+    shown = records
     numbers = _NoteNumbers()
     for rec in shown:
         for hip in rec.get("hips") or [None]:
@@ -405,7 +428,7 @@ def _print_single(console: Console, rec: dict[str, Any]) -> None:
     console.print(plain(rec["file"], style="bold"))
     hips = rec.get("hips") or []
     if hips:
-        _print_single_hips(console, hips)
+        _print_single_hips(console, hips, _sides_assumed(rec))
     else:  # ungradable or an error: why, and then, as for any film, its notes and overlay
         console.print(plain(f"  not graded: {_why_not(rec) or 'no hip graded'}", style="yellow"))
     for note in rec.get("caveats") or []:
@@ -422,8 +445,19 @@ def _print_single(console: Console, rec: dict[str, Any]) -> None:
         console.print(plain(f"  overlay: {rec['overlay']}", style="dim"))
 
 
-def _print_single_hips(console: Console, hips: list[dict[str, Any]]) -> None:
-    """The single-film answer's line per hip, with its notes (those every hip shares once)."""
+def _sides_assumed(rec: dict[str, Any]) -> bool:
+    """Whether the record's sides rest on an assumption (:func:`brooker.models.sides_assumed`):
+    the table writes them "R?", the single film's answer "right hip?", as the overlay does."""
+    from brooker.models import sides_assumed
+
+    return sides_assumed(rec.get("laterality_source"), len(rec.get("hips") or []))
+
+
+def _print_single_hips(
+    console: Console, hips: list[dict[str, Any]], assumed: bool = False
+) -> None:
+    """The single-film answer's line per hip, with its notes (those every hip shares once);
+    ``assumed``: the sides rest on an assumption (:func:`_sides_assumed`)."""
     from rich.text import Text
 
     own = [
@@ -438,7 +472,11 @@ def _print_single_hips(console: Console, hips: list[dict[str, Any]]) -> None:
     for hip, notes in zip(hips, own, strict=True):
         cls = _class_text(hip)
         line = Text("  ")
-        line.append(f"{'right' if hip.get('side') == 'right' else 'left'} hip".ljust(10))
+        side = f"{'right' if hip.get('side') == 'right' else 'left'} hip"
+        if assumed:  # amber, as the overlay's "R?": no tag says which half is which
+            line.append(f"{side}?".ljust(11), style="yellow")
+        else:
+            line.append(side.ljust(10))
         label = f"Brooker {cls}" if hip.get("grade") is not None else cls
         extras = []
         if hip.get("gap_mm") is not None:
