@@ -760,8 +760,8 @@ def _apply(
     if prior is not None:
         diff = prior.row_mm / row_mm - 1
         caveats.append(
-            f"replaces the file's {prior.source.value} spacing {prior.row_mm:.4f} x "
-            f"{prior.col_mm:.4f} mm ({100 * diff:+.1f} % from the calibration)"
+            f"replaces the file's spacing {prior.row_mm:.4f} x {prior.col_mm:.4f} mm "
+            f"(from {prior.source.value}; {100 * diff:+.1f} % from the calibration)"
         )
     # what the loader said about the spacing it chose (detector plane, uncalibrated, a tag
     # ignored for another) no longer describes the spacing in use: the "replaces" note above

@@ -239,7 +239,10 @@ def test_ball_replaces_detector_plane_tags(film: dict) -> None:
     assert rad.spacing is not None
     assert rad.spacing.source is SpacingSource.CALIBRATION_BALL
     assert rad.spacing.row_mm == pytest.approx(SPACING_MM, rel=0.01)
-    assert any("replaces the file's imager_pixel_spacing" in c for c in rad.caveats)
+    assert any(
+        "replaces the file's spacing" in c and "(from imager_pixel_spacing;" in c
+        for c in rad.caveats
+    )
     # the loader's notes on the detector-plane spacing no longer describe the spacing in use
     loader_notes = plain.spacing_inputs.caveats if plain.spacing_inputs is not None else ()
     assert loader_notes

@@ -1407,6 +1407,21 @@ def test_out_folder_that_is_an_input_folder_is_a_usage_error(
     assert ok.exit_code == 0, ok.stderr
 
 
+def test_an_input_folder_with_its_own_manifest_as_out_is_refused_for_being_graded(
+    fake_engine: None, good_tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``grade ds --out ds`` where ds holds a dataset's own manifest.json said "move the file",
+    which only led to the next refusal (a user's test of 2026-12-07): the folder being
+    graded is what is wrong, and is said first."""
+    monkeypatch.chdir(good_tree)
+    (good_tree / "a" / "manifest.json").write_text('{"dataset": "mine"}')
+    res = run("a", "--out", "a")
+    assert res.exit_code == 2, res.stderr
+    said = _unboxed(res.stderr)
+    assert "folder being graded" in said
+    assert "was not written by brooker" not in said
+
+
 # --- end to end, the real engine, subprocesses ------------------------------------------------
 
 

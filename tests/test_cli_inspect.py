@@ -474,3 +474,21 @@ def test_a_file_named_twice_or_inside_a_folder_named_is_inspected_once(
     assert len(names) == 2
     assert names[0].endswith("a.dcm")
     assert names[1].endswith("c.dcm")
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["table", "json"])
+def test_a_spacing_the_user_gave_gets_its_own_hint_from_inspect(
+    tmp_path: Path, as_json: bool
+) -> None:
+    """``inspect --pixel-spacing 0.9`` of an 1800-row film (1.6 m long: implausible_spacing)
+    hinted "pass --pixel-spacing" to a user who had; ``grade`` already said to check it (a
+    user's test of 2026-12-07)."""
+    from brooker.cli.hints import HINTS, USER_SPACING_HINT
+
+    film = write_dicom(np.zeros((1800, 100), np.uint16), tmp_path / "long.dcm", DicomVariant())
+    args = ["inspect", str(film), "--pixel-spacing", "0.9", *(["--json"] if as_json else [])]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 3, result.output
+    squeezed = " ".join(result.stderr.split())
+    assert f"hint: {USER_SPACING_HINT}" in squeezed
+    assert HINTS["implausible_spacing"] not in squeezed

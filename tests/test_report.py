@@ -601,6 +601,8 @@ def test_cli_report_rebuilds_and_exit_codes(tmp_path: Path) -> None:
     assert "no results.jsonl" in res.stderr
     res = runner.invoke(app, ["report", str(tmp_path / "missing")])
     assert res.exit_code == 2
+    unboxed = " ".join(re.sub("[\u2500-\u257f]", " ", res.stderr).split())  # the box's lines
+    assert "does not exist" in unboxed  # not "is not a folder"
 
 
 

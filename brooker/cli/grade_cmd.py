@@ -1577,6 +1577,10 @@ def _run(
         made += _missing_folders(Path(os.path.realpath(csv_file)).parent)
     try:
         _check_outputs(out, csv_file, results_path, resume)
+        try:  # first: a graded folder's own manifest.json was named as the trouble instead
+            batch.check_out_dir(out, paths)
+        except ConfigError as exc:
+            raise typer.BadParameter(term(exc.message), param_hint="--out") from None
         # a folder holding someone's own manifest.json or results.jsonl (a dataset's): the run
         # replaced them without a word. Refused before anything is written (exit 2)
         own = [results_path, manifest_path] + ([out / f"report{suffix}.html"] if report else [])

@@ -47,14 +47,18 @@ IMAGE_HINTS = {
 }
 
 
-def error_hint(err: BrookerError, path: str) -> str | None:
+def error_hint(err: BrookerError, path: str, user_spacing: bool = False) -> str | None:
     """The hint for ``err`` on ``path``: a TIFF's unusual pixels are not mended by a DICOM
-    tool, nor is a DICOM file's bitmap or floating-point pixels by decompressing them."""
+    tool, nor is a DICOM file's bitmap or floating-point pixels by decompressing them.
+    ``user_spacing``: the user gave ``--pixel-spacing``, which a spacing error is then about
+    (:data:`USER_SPACING_HINT`, as :func:`record_hint` gives ``grade``)."""
     from brooker.errors import BrookerError, UnsupportedPixelFormatError
 
     if isinstance(err, UnsupportedPixelFormatError):
         return PIXEL_FORMAT_HINT
     code = err.code
+    if user_spacing and code in _USER_SPACING_CODES:
+        return USER_SPACING_HINT
     if code in IMAGE_HINTS:
         from brooker.image_io import image_kind
 
@@ -74,6 +78,10 @@ USER_SPACING_HINT = (
 )
 
 
+#: The error codes a spacing the user gave can cause.
+_USER_SPACING_CODES = ("implausible_spacing", "invalid_spacing")
+
+
 def record_hint(rec: dict[str, Any], user_spacing: bool = False) -> str | None:
     """The hint for an error record of ``grade`` (by its code alone: an
     ``unsupported_pixel_data`` record gets none, since a bitmap or floating-point film, which
@@ -82,6 +90,6 @@ def record_hint(rec: dict[str, Any], user_spacing: bool = False) -> str | None:
     code = (rec.get("error") or {}).get("code")
     if not isinstance(code, str) or code == "unsupported_pixel_data":
         return None
-    if user_spacing and code in ("implausible_spacing", "invalid_spacing"):
+    if user_spacing and code in _USER_SPACING_CODES:
         return USER_SPACING_HINT
     return HINTS.get(code)

@@ -369,7 +369,7 @@ def _inspect_one(path: str, config: Any) -> tuple[dict[str, Any], int]:
     except BrookerError as err:
         if err.path is None:
             err.path = path
-        hint = error_hint(err, path)
+        hint = error_hint(err, path, user_spacing=config.pixel_spacing is not None)
         typer.echo(term(f"error: {err.message} [{err.code}]"), err=True)
         if hint:
             typer.echo(f"hint: {hint}", err=True)

@@ -90,7 +90,8 @@ def report(
     err = make_console(stderr=True)
     where = term(out_dir)
     if not out_dir.is_dir():
-        raise typer.BadParameter(f"{where} is not a folder", param_hint="OUT_DIR")
+        what = "is not a folder" if os.path.lexists(out_dir) else "does not exist"
+        raise typer.BadParameter(f"{where} {what}", param_hint="OUT_DIR")
     if not results_files(out_dir):
         err.print(f"no results.jsonl in {where}: grade with --out {where} first", style="yellow")
         raise typer.Exit(int(ExitCode.NO_INPUTS))
