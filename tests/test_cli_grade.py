@@ -3206,3 +3206,30 @@ def test_a_spacing_the_user_gave_gets_its_own_hint(tmp_path: Path) -> None:
     hints = [line for line in r.stderr.splitlines() if line.startswith("hint: ")]
     assert _squeezed(f"hint: {USER_SPACING_HINT}") in _squeezed(r.stderr), hints
     assert _squeezed(HINTS["implausible_spacing"]) not in _squeezed(r.stderr)
+
+
+def test_films_that_timed_out_get_a_hint_to_resume_with_a_larger_limit(tmp_path: Path) -> None:
+    """A run whose films all timed out ended with their records and no word on what to do (a
+    user's test of 2026-12-07): the summary says to resume with a larger --timeout, which a
+    resumed run allows (--timeout is not among the options it must keep) and which grades
+    timed-out films again."""
+    from brooker.batch import TRANSIENT_ERROR_CODES
+    from brooker.cli.terminal import console
+
+    assert "timeout" in TRANSIENT_ERROR_CODES
+    assert "timeout" not in grade_cmd.GRADING_OPTIONS
+    from types import SimpleNamespace
+
+    rec = {"file": "a.dcm", "status": "error", "hips": [],
+           "error": {"code": "timeout", "message": "took longer than the 1 s limit"}}  # fmt: skip
+    buf = io.StringIO()
+
+    found = SimpleNamespace(
+        skipped_files=(), skipped_dicomdir=(), run_folders=(), skipped_special=()
+    )
+    out = console(file=buf, width=300, color_system=None)
+    grade_cmd._print_summary(out, [rec], 0, found, tmp_path / "results.jsonl")
+    hints = [line for line in buf.getvalue().splitlines() if line.startswith("hint: ")]
+    assert len(hints) == 1, hints
+    assert "--resume" in hints[0], hints
+    assert "--timeout" in hints[0], hints

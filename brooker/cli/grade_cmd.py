@@ -102,7 +102,7 @@ def _why_not(rec: dict[str, Any]) -> str:
         return str(rec["reason"])
     error = rec.get("error") or {}
     message = str(error.get("message") or "")
-    message = message.removeprefix(f"{rec.get('file')}: ")
+    message = message.removeprefix(f"{path_named(str(rec.get('file', '')))}: ")
     return f"{message} [{error['code']}]" if error.get("code") else message
 
 

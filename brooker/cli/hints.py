@@ -32,6 +32,9 @@ HINTS = {
     "implausible_pixel_values": "the header does not describe the pixels: export the film again "
     "from the archive",
     "not_a_regular_file": "give a regular file (FIFOs and devices are never read)",
+    # a resumed run grades a timed-out film again (batch.TRANSIENT_ERROR_CODES)
+    "timeout": "run the same command again with --resume and a larger --timeout SECONDS (0 for "
+    "none): the films that timed out are graded again",
 }
 #: The hint for pixels stored in a form no radiograph takes (a 1-bit bitmap, floating-point
 #: values: :class:`~brooker.errors.UnsupportedPixelFormatError`), which the DICOM hint of
