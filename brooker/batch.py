@@ -775,6 +775,25 @@ def _input_error(path: str) -> BrookerError | None:
     return None
 
 
+def respelled(rec: Mapping[str, Any], path: str) -> dict[str, Any]:
+    """``rec`` naming its file ``path`` (the same file spelt another way), its error's message
+    too, which begins with the file's name as it was spelt when it was graded: a record kept
+    by a resumed run, or graded on a Dask worker that reads the file by another path. Left
+    with the old name, the message named the file twice, differently (the table's note and
+    the summary strip only this run's spelling).
+
+    >>> respelled({"file": "a/x.dcm", "error": {"code": "not_dicom",
+    ...            "message": "a/x.dcm: not a DICOM file"}}, "/d/a/x.dcm")["error"]["message"]
+    '/d/a/x.dcm: not a DICOM file'
+    """
+    out = {**rec, "file": path}
+    err = rec.get("error")
+    old = f"{path_named(str(rec.get('file', '')))}: "
+    if isinstance(err, dict) and str(err.get("message", "")).startswith(old):
+        out["error"] = {**err, "message": f"{path_named(path)}: {err['message'][len(old) :]}"}
+    return out
+
+
 def error_record(path: str, code: str, message: str, **extra: Any) -> GradingResult:
     """An ``error`` result for ``path`` (``message`` is made one line and names the file)."""
     one_line = " ".join(str(message).split())
@@ -889,19 +908,44 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def other_package(expected_root: str | None) -> str | None:
+    """Why this process cannot grade for the one that started it: it imported brooker from
+    another folder than ``expected_root``, that process's (:func:`brooker.worker_server.
+    package_root`); None when they agree, or when no folder is given.
+
+    The workers' server imports brooker by its own path, which can miss the parent's package:
+    a checkout put on a script's path after the standard library, one whose folder's name
+    holds ``os.pathsep``, Python run with ``-E`` or ``-I`` (:func:`brooker.worker_server.
+    _safe_path`). Its films would have been graded with another brooker's code, without a
+    word; each now gets an error record saying so."""
+    if expected_root is None:
+        return None
+    own = worker_server.package_root()
+    if os.path.realpath(own) == os.path.realpath(expected_root):
+        return None
+    return (
+        f"the worker process imported brooker from {own}, not from {expected_root} as the "
+        "process that started it did, so it would grade with other code; install that "
+        "brooker (pip install -e FOLDER for a checkout), or run it from its own folder"
+    )
+
+
 def _worker_main(
     conn: Any,
     lifeline: Any,
     grade_fn: GradeFn | None,
     held: int | None = None,
     threads_beside: bool = True,
+    package_root: str | None = None,
 ) -> None:
     """Loop of one worker process: receive a task, send back its result, until None.
 
     ``held`` is this process's descriptor of the file its stderr is held in while a file is
     graded (:func:`_stderr_naming`), handed over by the batch process (:class:`_HandedFd`).
     ``threads_beside``: a film's independent parts run side by side in threads
-    (:mod:`brooker.background`); False when the batch has a worker for every usable CPU."""
+    (:mod:`brooker.background`); False when the batch has a worker for every usable CPU.
+    ``package_root``: where the batch process imported brooker from; a worker that imported
+    it from elsewhere grades nothing (:func:`other_package`)."""
     import signal
     import warnings
 
@@ -921,6 +965,7 @@ def _worker_main(
     sys.stdout = sys.stderr
     warnings.simplefilter("ignore")  # library chatter about odd files: the record says it
     _watch_parent(lifeline)
+    mismatch = other_package(package_root)
     if held is not None and held <= 2:  # it took a closed stdio slot: keep that one closed
         try:
             moved: int | None = _dup_above_stdio(held)
@@ -936,8 +981,11 @@ def _worker_main(
         if task is None:
             return
         task_id, path, config, kwargs = task
-        with _stderr_naming(path, held):
-            result = grade_one(path, config, grade_fn=grade_fn, **kwargs)
+        if mismatch is not None:
+            result = error_record(path, "internal_error", mismatch)
+        else:
+            with _stderr_naming(path, held):
+                result = grade_one(path, config, grade_fn=grade_fn, **kwargs)
         try:
             try:
                 conn.send((task_id, result))
@@ -1128,7 +1176,7 @@ def _start_worker(ctx: Any, grade_fn: GradeFn | None, threads_beside: bool = Tru
         handed = None if held is None else _HandedFd(held)
         proc = ctx.Process(
             target=_worker_main,
-            args=(child, life_r, grade_fn, handed, threads_beside),
+            args=(child, life_r, grade_fn, handed, threads_beside, worker_server.package_root()),
             daemon=True,
         )
         # the worker (and the forkserver, if this starts it: grade_many from a script, a
@@ -2157,7 +2205,7 @@ def load_resume_state(
             kept.append(rec)
             continue
         if rec["file"] != inp:  # the same file spelt another way: this run's spelling
-            rec = {**rec, "file": inp}
+            rec = respelled(rec, inp)
             dirty = True
         shown = rec.get("overlay")
         if out_dir is not None and isinstance(shown, str):

@@ -50,6 +50,7 @@ from brooker.batch import (
     part_run_suffix,
     record_line,
     remove_earlier_overlays,
+    respelled,
     select_shard,
     shard_suffix,
 )
@@ -92,12 +93,9 @@ def grade_record(
         )
     rec = result.to_record()
     if read != path:
-        rec["file"] = path
-        err = rec.get("error")
         # the message names the file as the worker read it: as the client spelt it, as a
         # local run's message does
-        if isinstance(err, dict) and str(err.get("message", "")).startswith(f"{read}: "):
-            err["message"] = f"{path}: {err['message'][len(read) + 2 :]}"
+        rec = respelled(rec, path)
     shown = rec.get("overlay")
     if out_spelling is not None and isinstance(shown, str):
         rec["overlay"] = str(Path(out_spelling) / os.path.basename(shown))

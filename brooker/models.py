@@ -125,7 +125,7 @@ def sides_assumed(laterality_source: str | None, hips: int) -> bool:
     single-hip view, whose (0020,0062) Image Laterality names one) or (0018,5101) View
     Position, which says how the beam went, not how the image is turned
     (:func:`brooker.localization.sides_from_image_laterality`). The overlay writes such a
-    side "R?", the table and the single film's answer "R?" and "right? hip".
+    side "R?", the table "R?" and the single film's answer "right hip?".
 
     >>> sides_assumed("assumed", 2), sides_assumed("patient_orientation", 2)
     (True, False)

@@ -123,22 +123,25 @@ def worker_environment() -> Iterator[None]:
         yield
 
 
-def _package_root() -> str:
+def package_root() -> str:
     """The folder this process imported the ``brooker`` package from (the one holding it)."""
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _is_site_dir(folder: str) -> bool:
-    """Whether ``folder`` is one of the interpreter's site-packages folders, which every
-    process of it has on its path anyway."""
-    import site
-
-    try:
-        sites = [*site.getsitepackages(), site.getusersitepackages()]
-    except AttributeError:  # pragma: no cover - an embedded or virtualenv-patched site
-        return False
+def _ahead_of_stdlib(folder: str) -> bool:
+    """Whether ``folder`` is on this process's ``sys.path`` ahead of the standard library, as
+    an entry of ``PYTHONPATH`` would be in the server: the working directory of ``python -m``
+    or a script's own folder, an entry put first, the user's ``PYTHONPATH``. Not one that comes
+    after (a ``.pth`` file's, as an editable install's; a script's ``sys.path.append``), nor a
+    package an import hook found (a newer editable install): put first in the server, such a
+    folder's other modules would stand in for the standard library's there and not here, and
+    the server's own start-up (the same ``.pth`` files and hooks) finds those anyway."""
     real = os.path.realpath(folder)
-    return any(os.path.realpath(s) == real for s in sites)
+    entries = [os.path.realpath(p or os.getcwd()) for p in sys.path]
+    stdlib = os.path.realpath(os.path.dirname(os.__file__))
+    if real not in entries:
+        return False
+    return entries.index(real) < (entries.index(stdlib) if stdlib in entries else len(entries))
 
 
 @contextlib.contextmanager
@@ -157,19 +160,21 @@ def _safe_path() -> Iterator[None]:
     within this too).
 
     The safe path alone lost the other way round: a checkout run from its own folder
-    (``python -m brooker``, or a script that put it on ``sys.path``) graded its films with
-    whichever brooker was installed, or failed every film where none was, because the server
-    of Python 3.11-3.12 does not take its parent's ``sys.path`` (multiprocessing passes it and
-    leaves it unused). So this process's own package folder goes first on the server's
-    ``PYTHONPATH``, unless it is a site-packages folder (an installed brooker, found there
-    anyway; its neighbours are left where the interpreter puts them)."""
+    (``python -m brooker``, or a script beside its package) graded its films with whichever
+    brooker was installed, or failed every film where none was, because the server of Python
+    3.11-3.12 does not take its parent's ``sys.path`` (multiprocessing passes it and leaves it
+    unused). So this process's own package folder goes first on the server's ``PYTHONPATH``
+    where it is ahead of the standard library here too (:func:`_ahead_of_stdlib`), and can be
+    one entry of it (no ``os.pathsep`` in its name). Where it cannot, each worker checks the
+    brooker it imported against this one's (:func:`brooker.batch.other_package`) and says so
+    in every record, rather than grade with other code."""
     before = os.environ.get("PYTHONSAFEPATH")
     if not before:  # unset, or empty, which Python takes as unset
         os.environ["PYTHONSAFEPATH"] = "1"
     path_before = os.environ.get("PYTHONPATH")
-    root = _package_root()
+    root = package_root()
     entries = path_before.split(os.pathsep) if path_before else []
-    if not _is_site_dir(root) and entries[:1] != [root]:
+    if os.pathsep not in root and _ahead_of_stdlib(root) and entries[:1] != [root]:
         os.environ["PYTHONPATH"] = os.pathsep.join([root, *entries])
     try:
         yield

@@ -1415,11 +1415,13 @@ def test_an_input_folder_with_its_own_manifest_as_out_is_refused_for_being_grade
     graded is what is wrong, and is said first."""
     monkeypatch.chdir(good_tree)
     (good_tree / "a" / "manifest.json").write_text('{"dataset": "mine"}')
-    res = run("a", "--out", "a")
-    assert res.exit_code == 2, res.stderr
-    said = _unboxed(res.stderr)
-    assert "folder being graded" in said
-    assert "was not written by brooker" not in said
+    (good_tree / "list.txt").write_text("a\n")
+    for args in (["a"], ["--files-from", "list.txt"]):  # the archive's way too
+        res = run(*args, "--out", "a")
+        assert res.exit_code == 2, res.stderr
+        said = _unboxed(res.stderr)
+        assert "folder being graded" in said
+        assert "was not written by brooker" not in said
 
 
 # --- end to end, the real engine, subprocesses ------------------------------------------------
@@ -2983,13 +2985,17 @@ def test_a_file_that_could_not_be_read_has_its_row_in_the_table() -> None:
          "error": {"code": "not_dicom", "message": "a/y.dcm: not a DICOM file"}},
         {"file": "a/z.dcm", "status": "ungradable", "reason": "no hip joint found",
          "caveats": [], "hips": []},
+        {"file": "", "status": "error", "hips": [],
+         "error": {"code": "not_found", "message": '"": an empty path names no file'}},
     ]  # fmt: skip
     lines = _table_text(records).splitlines()
     rows = {line.split()[0]: line.split()[1:] for line in lines if line.startswith(" a/")}
     assert rows == {
         "a/x.dcm": ["error", "[1]"], "a/y.dcm": ["error", "[1]"], "a/z.dcm": ["-", "[2]"]
     }  # fmt: skip
+    assert any(line.split()[:3] == ['""', "error", "[3]"] for line in lines), lines
     assert "[1] not a DICOM file [not_dicom]" in lines
+    assert "[3] an empty path names no file [not_found]" in lines
     assert _table_text(records[:1]) == ""
 
 
@@ -3233,3 +3239,27 @@ def test_films_that_timed_out_get_a_hint_to_resume_with_a_larger_limit(tmp_path:
     assert len(hints) == 1, hints
     assert "--resume" in hints[0], hints
     assert "--timeout" in hints[0], hints
+
+
+def test_a_resumed_runs_error_records_name_their_file_as_this_run_spells_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resumed with the folder spelt another way (``grade d`` then ``grade $PWD/d
+    --resume``), a kept error record took the new spelling for its file but kept the old in
+    its message: the table's note named the file twice, differently, and two files' same
+    error were two notes ("[1] d/bada: 1, b: 2.dcm: ..."; a review of 2026-12-07)."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("bad1.dcm", "bad2.dcm"):
+        (tmp_path / "d").mkdir(exist_ok=True)
+        (tmp_path / "d" / name).write_text("not a film")
+    first = run("d", "--out", "o", "--no-overlay", "--workers", "1")
+    assert first.exit_code == 3, first.stderr
+    again = run(tmp_path / "d", "--out", "o", "--no-overlay", "--workers", "1", "--resume")
+    assert again.exit_code == 3, again.stderr
+    records = json_lines((tmp_path / "o" / "results.jsonl").read_text())
+    for rec in records:
+        assert rec["file"].startswith(str(tmp_path / "d")), rec
+        assert rec["error"]["message"].startswith(f"{rec['file']}: "), rec
+    legend = [line for line in again.stdout.splitlines() if line.startswith("[")]
+    assert legend == ["[1] not a DICOM file: no 'DICM' marker and no readable DICOM data "
+                      "elements [not_dicom]"], again.stdout  # fmt: skip

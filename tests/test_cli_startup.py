@@ -259,6 +259,67 @@ def test_a_checkout_run_from_its_own_folder_grades_with_its_own_code(
     assert record["version"] == "0.0.0+checkout"
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a forkserver")
+def test_a_checkout_the_workers_cannot_import_grades_nothing_and_says_why(
+    tmp_path: Path,
+) -> None:
+    """A checkout whose folder's name holds ``os.pathsep`` cannot be put on the server's
+    ``PYTHONPATH``: its workers import the installed brooker. They graded its films with
+    that code, without a word; each film's record now says so."""
+    import shutil
+
+    checkout = tmp_path / f"a{os.pathsep}b"
+    shutil.copytree(
+        ROOT / "brooker", checkout / "brooker", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    (checkout / "brooker" / "_version.py").write_text('__version__ = "0.0.0+checkout"\n')
+    film = ROOT / "sample_images" / "pelvis_1_vs_2.dcm"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSAFEPATH")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "brooker", "grade", str(film), "--json", "--no-overlay",
+         "--workers", "1", "--out", str(tmp_path / "o")],
+        capture_output=True, text=True, cwd=checkout, env=env, check=False, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    record = json.loads(proc.stdout)
+    assert record["status"] == "error"
+    assert record["error"]["code"] == "internal_error"
+    assert f"not from {checkout}" in record["error"]["message"]
+
+
+def test_the_package_check_and_the_servers_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker's check of the brooker it imported (:func:`brooker.batch.other_package`), and
+    the server's ``PYTHONPATH``: this package's folder first only where it is ahead of the
+    standard library here (``python -m`` from a checkout), never an installed or appended
+    one's; the variable as it was once the server has started."""
+    from brooker import batch, worker_server
+
+    own = worker_server.package_root()
+    assert batch.other_package(None) is None
+    assert batch.other_package(own) is None
+    said = batch.other_package("/elsewhere")
+    assert said is not None
+    assert f"imported brooker from {own}, not from /elsewhere" in said
+    for before in (None, "", "/x"):
+        if before is None:
+            monkeypatch.delenv("PYTHONPATH", raising=False)
+        else:
+            monkeypatch.setenv("PYTHONPATH", before)
+        for first in (True, False):
+            if first:
+                monkeypatch.setattr(sys, "path", [own, *sys.path])
+            else:
+                monkeypatch.setattr(sys, "path", [p for p in sys.path if p != own] + [own])
+            with worker_server.worker_environment():
+                inside = os.environ.get("PYTHONPATH")
+            assert os.environ.get("PYTHONPATH") == before
+            if first:
+                assert inside is not None
+                assert inside.split(os.pathsep)[0] == own
+            else:
+                assert inside == before
+
+
 _SERVER_PROBE = (
     "import json, sys\n"
     "from multiprocessing import forkserver\n"

@@ -219,7 +219,9 @@ def _table_rows(
     ``names`` gives it (:func:`_names_in_folder`), else as given."""
     rows: list[list[_Cell]] = []
     for rec in shown:
-        name = term(rec["file"] if names is None else names[rec["file"]])
+        # an empty path (grade film.dcm "") as messages name it, '""': a blank name is how a
+        # film's second hip's row reads
+        name = term(path_named(rec["file"]) if names is None else names[rec["file"]])
         hips = rec.get("hips") or []
         if not hips:
             notes = (term(numbers.refs(_notes(rec, None))), "yellow")
@@ -1577,12 +1579,28 @@ def _run(
         made += _missing_folders(Path(os.path.realpath(csv_file)).parent)
     try:
         _check_outputs(out, csv_file, results_path, resume)
-        try:  # first: a graded folder's own manifest.json was named as the trouble instead
-            batch.check_out_dir(out, paths)
+        inputs = list(paths)
+        if files_from is not None:
+            if files_from == "-" and sys.stdin is None:  # started with standard input closed
+                raise typer.BadParameter(
+                    "cannot read standard input: it is closed", param_hint="--files-from"
+                )
+            try:
+                inputs += batch.read_files_from(sys.stdin if files_from == "-" else files_from)
+            except OSError as exc:
+                raise typer.BadParameter(
+                    term(f"cannot read {files_from}: {exc.strerror}"), param_hint="--files-from"
+                ) from None
+            except ConfigError as exc:
+                raise typer.BadParameter(term(exc.message), param_hint="--files-from") from None
+        try:  # the output folder being a folder graded would feed this run's overlays to the next
+            batch.check_out_dir(out, inputs)
         except ConfigError as exc:
             raise typer.BadParameter(term(exc.message), param_hint="--out") from None
         # a folder holding someone's own manifest.json or results.jsonl (a dataset's): the run
-        # replaced them without a word. Refused before anything is written (exit 2)
+        # replaced them without a word. Refused before anything is written (exit 2); after the
+        # check above, which names what is wrong when the folder is one being graded ("move
+        # the file" led only to that refusal)
         own = [results_path, manifest_path] + ([out / f"report{suffix}.html"] if report else [])
         for path in own:
             why = batch.not_written_here(path)
@@ -1604,24 +1622,6 @@ def _run(
             from brooker import worker_server
 
             worker_server.start_server()
-        inputs = list(paths)
-        if files_from is not None:
-            if files_from == "-" and sys.stdin is None:  # started with standard input closed
-                raise typer.BadParameter(
-                    "cannot read standard input: it is closed", param_hint="--files-from"
-                )
-            try:
-                inputs += batch.read_files_from(sys.stdin if files_from == "-" else files_from)
-            except OSError as exc:
-                raise typer.BadParameter(
-                    term(f"cannot read {files_from}: {exc.strerror}"), param_hint="--files-from"
-                ) from None
-            except ConfigError as exc:
-                raise typer.BadParameter(term(exc.message), param_hint="--files-from") from None
-        try:  # the output folder being a folder graded would feed this run's overlays to the next
-            batch.check_out_dir(out, inputs)
-        except ConfigError as exc:
-            raise typer.BadParameter(term(exc.message), param_hint="--out") from None
         found = batch.discover(inputs, recursive=recursive, exclude=[out])
         files = list(found.files)
         if files and found.empty_folders:
