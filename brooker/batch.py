@@ -90,7 +90,13 @@ from brooker.errors import (
 )
 from brooker.image_io import SUFFIX_KINDS, image_kind
 from brooker.models import ErrorInfo, GradingResult, Status
-from brooker.paths import is_drawn_overlay, is_rgb_png, open_regular, require_text_path
+from brooker.paths import (
+    is_drawn_overlay,
+    is_rgb_png,
+    open_regular,
+    require_folder,
+    require_text_path,
+)
 from brooker.safe_text import term
 from brooker.units import DICOMDIR_SOP_CLASS
 
@@ -2623,6 +2629,7 @@ def grade_many(
     # one path is one input, not its characters
     paths = input_paths(paths, "grade_many()")
     if out is not None:
+        require_folder(out, "grade_many()")
         check_out_dir(out, paths)
     if results_file is None and out is not None:
         results_file = os.path.join(out, RESULTS_NAME)

@@ -56,6 +56,7 @@ from brooker.batch import (
 )
 from brooker.config import AnalysisConfig, config_or_default
 from brooker.errors import ConfigError, output_error
+from brooker.paths import require_folder
 
 __all__ = ["grade_bag", "grade_record"]
 
@@ -168,6 +169,7 @@ def grade_bag(
     out = os.fspath(out_dir)
     # read twice below (an iterator would be used up by the first); one path is one input
     paths = input_paths(paths, "grade_bag()")
+    require_folder(out, "grade_bag()")
     check_out_dir(out, paths)
     files = list(discover(paths, recursive=recursive, exclude=[out]).files)
     every = files  # never an input, another shard's neither (as the command line's removal)

@@ -19,6 +19,7 @@ it without importing numpy or pydicom.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from typing import BinaryIO, Final
@@ -164,6 +165,23 @@ def require_text_path(value: object, takes: str) -> None:
         if isinstance(value, bytes):
             hint += " (a path held as bytes: os.fsdecode() it)"
     raise TypeError(f"{takes}, not {given}{hint}")
+
+
+def require_folder(out_dir: str | os.PathLike[str], caller: str) -> None:
+    """Refuse an ``out_dir`` that is there and is not a folder (a file of that name), with a
+    ``NotADirectoryError`` naming it, before any film is read: writing the first overlay
+    raised a ``FileExistsError`` about a path the caller never gave as a file. A folder not
+    there yet is made when the first output is written.
+
+    >>> require_folder(__file__, "f()")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+      ...
+    NotADirectoryError: [Errno 20] f(): out_dir is a file, not a folder: '...paths.py'
+    """
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise NotADirectoryError(
+            errno.ENOTDIR, f"{caller}: out_dir is a file, not a folder", os.fspath(out_dir)
+        )
 
 
 def safe_stem(name: str, default: str = "image") -> str:

@@ -39,7 +39,7 @@ from brooker.models import (
 )
 from brooker.outlines import body_outlines
 from brooker.padding import cropped, result_shifted
-from brooker.paths import require_text_path, safe_stem
+from brooker.paths import require_folder, require_text_path, safe_stem
 from brooker.segmentation import HipMasks, segment_hip
 from brooker.spacing import no_spacing_tags, with_spacing_options
 from brooker.upright import result_turned, upright_view
@@ -397,12 +397,19 @@ def grade_path(
     """Grade one file and, when ``out_dir`` is given, write its overlay PNG there.
 
     Never raises :class:`BrookerError`: an unreadable input gives an ``error`` result. The
-    overlay file name defaults to :func:`brooker.overlay.overlay_name_for` of the path. A
-    ``path`` that is not one (``bytes``, an open file) is a ``TypeError``, as for
-    :func:`analyze`.
+    overlay file name defaults to :func:`brooker.overlay.overlay_name_for` of the path;
+    ``overlay_name`` is the name without its ``.png`` (given with it, it is taken without:
+    ``"x.png"`` wrote ``x.png.png``). A ``path`` that is not one (``bytes``, an open file) is
+    a ``TypeError``, as for :func:`analyze`. An ``out_dir`` that cannot be written raises the
+    ``OSError``; one that is a file, ``NotADirectoryError`` before the film is read (it was a
+    ``FileExistsError`` naming no ``out_dir``, raised after grading it).
     """
     require_text_path(path, "grade_path() takes a file's path (str or os.PathLike)")
     config = config_or_default(config, "grade_path()")
+    if out_dir is not None and overlay:
+        require_folder(out_dir, "grade_path()")
+    if overlay_name is not None and overlay_name.lower().endswith(".png"):
+        overlay_name = overlay_name[: -len(".png")]
     prepared: Future[Prepared] | None = None
     try:
         radiograph = load_calibrated(path, config)

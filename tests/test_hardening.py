@@ -544,6 +544,35 @@ def test_overlay_names_never_start_with_a_dash(tmp_path: Path) -> None:
     assert not Path(result.overlay).name.startswith("-")
 
 
+def test_an_overlay_name_given_with_its_png_is_not_doubled(tmp_path: Path) -> None:
+    """``grade_path(..., overlay_name="x.png")`` wrote ``x.png.png``."""
+    film = tmp_path / "film.dcm"
+    shutil.copy(SAMPLES / "knee_negative.dcm", film)
+    for given, written in (("x.png", "x.png"), ("y.PNG", "y.png"), ("z", "z.png")):
+        result = grade_path(film, out_dir=tmp_path / "o", overlay_name=given)
+        assert result.overlay is not None, result
+        assert Path(result.overlay).name == written
+
+
+def test_an_out_dir_that_is_a_file_is_refused_before_any_film_is_read(tmp_path: Path) -> None:
+    """An ``out_dir`` that is a file raised ``FileExistsError`` (naming no ``out_dir``) as the
+    first overlay was written, after the film was graded; the API's three entries now refuse
+    it with ``NotADirectoryError`` first. (The command line's --out says so with exit 5.)"""
+    from brooker.batch import grade_many
+    from brooker.config import AnalysisConfig
+
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    film = SAMPLES / "knee_negative.dcm"
+    with pytest.raises(NotADirectoryError, match="out_dir is a file"):
+        grade_path(film, out_dir=afile)
+    with pytest.raises(NotADirectoryError, match="out_dir is a file"):
+        list(grade_many([film], AnalysisConfig(), workers=0, out_dir=afile))
+    assert afile.read_text() == "mine"
+    # with no overlay asked for, grade_path writes nothing there: nothing to refuse
+    assert grade_path(film, out_dir=afile, overlay=False).status.value == "ungradable"
+
+
 def test_an_overlay_name_cannot_leave_the_output_folder(tmp_path: Path) -> None:
     """``overlay_name`` (and ``grade_many``'s ``names``) is a base name: ``../x`` or ``/x``
     wrote the overlay outside ``out_dir`` (``/x.png`` for ``../../x``), and an error record's
