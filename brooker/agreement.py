@@ -339,20 +339,35 @@ def agreement(
     )
 
 
+def _column(header: Sequence[str], name: str) -> str | None:
+    """The header's column ``name`` names: itself, else the one that differs from it in case
+    only (a spreadsheet's ``Grade`` or ``FILE``; a user's ``--reader-column grade``), when
+    there is exactly one such; None when none is.
+
+    >>> _column(["File", "Side", "Grade"], "file"), _column(["grade", "Grade"], "GRADE")
+    ('File', None)
+    """
+    if name in header:
+        return name
+    folded = [h for h in header if h.casefold() == name.casefold()]
+    return folded[0] if len(folded) == 1 else None
+
+
 def _pick(header: Sequence[str], wanted: str | None, candidates: Sequence[str], what: str,
           source: str) -> str:
     if wanted is not None:
         wanted = wanted.strip()  # as the header's names are: " grade" names "grade"
-        if wanted not in header:
+        named = _column(header, wanted)
+        if named is None:
             raise AgreementInputError(
                 f"{source}: no column {wanted!r} for the {what} classes (columns: "
                 f"{', '.join(header)})",
                 column_named=what.removesuffix("'s"),
             )
-        return wanted
+        return named
     for c in candidates:
-        if c in header:
-            return c
+        if (named := _column(header, c)) is not None:
+            return named
     raise AgreementInputError(
         f"{source}: no column with the {what} classes (looked for {', '.join(candidates)}; "
         f"columns: {', '.join(header)})"
@@ -561,7 +576,8 @@ def read_ratings(
 
     Columns default to the first present of :data:`TOOL_COLUMNS` and :data:`READER_COLUMNS`;
     column names, the header's and those given, match with the blanks around them stripped
-    (blanks inside count: ``" my grade"`` names ``my grade``). The film of each row is its
+    (blanks inside count: ``" my grade"`` names ``my grade``) and in any case (``Grade``,
+    ``FILE``) where only one column is so named. The film of each row is its
     ``file`` cell when there is such a column, and a hip is named by its ``file`` and ``side``
     cells: each counts once (:func:`pairs_from_rows`).
     """
@@ -602,8 +618,8 @@ def read_ratings(
     read = _pick(header, reader_column, READER_COLUMNS, "reader's", source)
     if tool == read:
         raise AgreementInputError(f"{source}: tool and reader columns are the same ({tool!r})")
-    film = "file" if "file" in header else None
-    side = "side" if "side" in header else None
+    film = _column(header, "file")
+    side = _column(header, "side")
     return pairs_from_rows(
         reader,
         tool_column=tool,

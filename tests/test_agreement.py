@@ -559,6 +559,29 @@ def test_column_names_given_match_with_blanks_around_them_stripped(tmp_path: Pat
         ag.read_ratings(path, tool_column="my grade", reader_column=" my grade")
 
 
+def test_column_names_match_in_any_case_where_one_column_alone_is_so_named(
+    tmp_path: Path,
+) -> None:
+    """A spreadsheet's header ``File,Side,Brooker_Class,Reader_Class`` was "no column with the
+    tool's classes" (exit 2), and a ``File`` column was not read as the film's, so two
+    verdicts on one hip went uncounted as such (a user's test of 2026-12-07). Names now match
+    in any case where only one column is so named; an exact match is taken first."""
+    text = "File,Side,Brooker_Class,Reader_Class\na.dcm,right,III,IV\na.dcm,left,0,0\n"
+    ratings = ag.read_ratings(_write(tmp_path / "r.csv", text))
+    assert ratings.pairs == ((4, 3), (0, 0))
+    assert ratings.films == ("a.dcm", "a.dcm")
+    twice = _write(tmp_path / "twice.csv", text + "a.dcm,RIGHT,III,III\n")
+    with pytest.raises(ag.AgreementInputError, match=r"hip of a\.dcm"):
+        ag.read_ratings(twice)
+    given = ag.read_ratings(_write(tmp_path / "g.csv", "id,Mine,THEIRS\n1,II,III\n"),
+                            tool_column="mine", reader_column="theirs")  # fmt: skip
+    assert given.pairs == ((3, 2),)
+    both = _write(tmp_path / "both.csv", "grade,Grade,reader_class\n1,II,III\n")
+    assert ag.read_ratings(both).pairs == ((3, 1),)  # "grade" itself, exactly
+    with pytest.raises(ag.AgreementInputError, match="no column 'GRADE'"):
+        ag.read_ratings(both, tool_column="GRADE")  # two columns so named: none chosen
+
+
 def test_blanks_around_a_file_name_do_not_make_another_film(tmp_path: Path) -> None:
     """The ``side`` cell was read stripped but the ``file`` cell was not: ``" a.dcm"`` and
     ``"a.dcm"`` were two films, so a hip repeated with a blank was counted twice (and two
