@@ -582,6 +582,17 @@ def test_column_names_match_in_any_case_where_one_column_alone_is_so_named(
         ag.read_ratings(both, tool_column="GRADE")  # two columns so named: none chosen
 
 
+def test_a_kappa_with_no_interval_says_why(tmp_path: Path) -> None:
+    """On one film the kappa has no bootstrap interval, and was printed bare, as firm as one
+    with its interval (a user's test of 2026-12-07)."""
+    text = "file,side,tool_class,reader_class\na.dcm,right,III,IV\na.dcm,left,0,0\n"
+    one = _write(tmp_path / "one.csv", text)
+    res = CliRunner().invoke(app, ["agreement", str(one)])
+    assert res.exit_code == 0, res.output
+    said = " ".join(res.stdout.split())
+    assert "quadratic weighted kappa 0.923 (no interval: 1 film(s);" in said
+
+
 def test_blanks_around_a_file_name_do_not_make_another_film(tmp_path: Path) -> None:
     """The ``side`` cell was read stripped but the ``file`` cell was not: ``" a.dcm"`` and
     ``"a.dcm"`` were two films, so a hip repeated with a blank was counted twice (and two

@@ -212,6 +212,11 @@ def _print_agreement(console: Console, source: str, a: Agreement) -> None:
                 f"  (95% CI {a.kappa_ci95[0]:.3f} to {a.kappa_ci95[1]:.3f}, bootstrap over "
                 f"{a.films} films)"
             )
+        else:  # a bare figure read as firm as one with its interval
+            kappa += (
+                f"  (no interval: {a.films} film(s); the bootstrap resamples whole films, and "
+                "needs at least 2 and a kappa defined on most resamples)"
+            )
     metrics = Table(box=None, show_header=False, pad_edge=False)
     metrics.add_column()
     metrics.add_column()
