@@ -339,25 +339,31 @@ def agreement(
     )
 
 
-def _column(header: Sequence[str], name: str) -> str | None:
+def _column(header: Sequence[str], name: str, source: str = "") -> str | None:
     """The header's column ``name`` names: itself, else the one that differs from it in case
-    only (a spreadsheet's ``Grade`` or ``FILE``; a user's ``--reader-column grade``), when
-    there is exactly one such; None when none is.
+    only (a spreadsheet's ``Grade`` or ``FILE``; a user's ``--reader-column grade``); None
+    when none does. Two or more that differ from it in case only, and none exactly, are
+    refused: which one was meant cannot be told.
 
-    >>> _column(["File", "Side", "Grade"], "file"), _column(["grade", "Grade"], "GRADE")
-    ('File', None)
+    >>> _column(["File", "Side", "Grade"], "file"), _column(["grade", "Grade"], "Grade")
+    ('File', 'Grade')
     """
     if name in header:
         return name
     folded = [h for h in header if h.casefold() == name.casefold()]
-    return folded[0] if len(folded) == 1 else None
+    if len(folded) > 1:
+        raise AgreementInputError(
+            f"{source}: columns {', '.join(map(repr, folded))} differ only in case: name the "
+            "one meant exactly (--tool-column, --reader-column), or rename the other"
+        )
+    return folded[0] if folded else None
 
 
 def _pick(header: Sequence[str], wanted: str | None, candidates: Sequence[str], what: str,
           source: str) -> str:
     if wanted is not None:
         wanted = wanted.strip()  # as the header's names are: " grade" names "grade"
-        named = _column(header, wanted)
+        named = _column(header, wanted, source)
         if named is None:
             raise AgreementInputError(
                 f"{source}: no column {wanted!r} for the {what} classes (columns: "
@@ -365,8 +371,13 @@ def _pick(header: Sequence[str], wanted: str | None, candidates: Sequence[str], 
                 column_named=what.removesuffix("'s"),
             )
         return named
+    # a candidate named exactly first: "Reader" (a reader's initials) beside "truth" is not
+    # the reader's classes because it matches "reader" in another case
     for c in candidates:
-        if (named := _column(header, c)) is not None:
+        if c in header:
+            return c
+    for c in candidates:
+        if (named := _column(header, c, source)) is not None:
             return named
     raise AgreementInputError(
         f"{source}: no column with the {what} classes (looked for {', '.join(candidates)}; "
@@ -442,10 +453,13 @@ def pairs_from_rows(
         # count); other rows are numbered as lines after a header
         line = getattr(rows, "line_num", line + 1)
         # (the second file's byte-order mark begins its first cell: not a blank to strip)
-        if (str(row.get(tool_column) or "").replace("\ufeff", "").strip() == tool_column
-                and str(row.get(reader_column) or "").replace("\ufeff", "").strip()
-                == reader_column):
-            continue  # the header again: two files joined with cat (each with its header)
+        # the header again: two files joined with cat (each with its header; its names in
+        # any case, as the columns are matched: _column)
+        if (str(row.get(tool_column) or "").replace("\ufeff", "").strip().casefold()
+                == tool_column.casefold()
+                and str(row.get(reader_column) or "").replace("\ufeff", "").strip().casefold()
+                == reader_column.casefold()):
+            continue
         try:
             t = parse_class(row.get(tool_column))
             r = parse_class(row.get(reader_column))
@@ -618,8 +632,8 @@ def read_ratings(
     read = _pick(header, reader_column, READER_COLUMNS, "reader's", source)
     if tool == read:
         raise AgreementInputError(f"{source}: tool and reader columns are the same ({tool!r})")
-    film = _column(header, "file")
-    side = _column(header, "side")
+    film = _column(header, "file", source)
+    side = _column(header, "side", source)
     return pairs_from_rows(
         reader,
         tool_column=tool,

@@ -1271,10 +1271,9 @@ def _maybe_stopping_too(proc: Any) -> bool:
 def _overlay_files(path: str, name: str | None) -> tuple[str, ...]:
     """The names :func:`brooker.pipeline.grade_path` gives the overlay of ``path`` and its hip
     crops in the output folder (``name``: its ``overlay_name``)."""
-    from brooker.overlay import overlay_name_for
-    from brooker.paths import safe_stem
+    from brooker.overlay import overlay_stem
 
-    stem = safe_stem(name or overlay_name_for(path))
+    stem = overlay_stem(path, name)
     return (f"{stem}.png", f"{stem}-right.png", f"{stem}-left.png")
 
 
@@ -1286,11 +1285,10 @@ def _remove_overlays(out_dir: str | None, path: str, name: str | None, crops: bo
     contradict the record."""
     if out_dir is None:
         return
-    from brooker.overlay import overlay_name_for, remove_overlays
-    from brooker.paths import safe_stem
+    from brooker.overlay import overlay_stem, remove_overlays
 
     with contextlib.suppress(OSError, RuntimeError):  # a symlink loop: no overlay was drawn
-        remove_overlays(out_dir, safe_stem(name or overlay_name_for(path)), crops=crops)
+        remove_overlays(out_dir, overlay_stem(path, name), crops=crops)
 
 
 def earlier_overlays(
@@ -2599,6 +2597,10 @@ def grade_many(
     OutputError
         An earlier overlay of an input graded again cannot be removed (see ``results_file``):
         raised when iteration starts, before any record is touched.
+    NotADirectoryError
+        No folder can be made at ``out_dir`` (a file, a link to nothing, a file above it:
+        :func:`brooker.paths.require_folder`): raised when iteration starts, before any file
+        is read.
 
     Examples
     --------

@@ -160,6 +160,9 @@ def grade_bag(
         ``out_dir`` is itself one of the folders in ``paths``
         (:func:`brooker.batch.check_out_dir`), or ``shard`` is not ``(I, N)`` with
         ``0 <= I < N``: before any file is read or written.
+    NotADirectoryError
+        No folder can be made at ``out_dir`` (:func:`brooker.paths.require_folder`): before
+        any file is read or written.
     OutputError
         An overlay of the replaced partitions cannot be removed
         (:func:`brooker.batch.remove_earlier_overlays`): nothing else is written.

@@ -66,7 +66,7 @@ from brooker.models import (
     sides_assumed,
 )
 from brooker.padding import Shifted, unpadded_view
-from brooker.paths import is_drawn_overlay
+from brooker.paths import is_drawn_overlay, safe_stem
 from brooker.units import BROOKER_GAP_THRESHOLD_MM, label_gap_mm
 
 RGB = tuple[int, int, int]
@@ -1300,6 +1300,21 @@ def overlay_name_for(path: str | os.PathLike[str]) -> str:
     digest = hashlib.sha1(str(p).encode("utf-8", "surrogateescape")).hexdigest()[:16]
     stem = _NAME_SAFE.sub("_", p.stem).strip("._")[:60] or "image"
     return f"{stem}-{digest}"
+
+
+def overlay_stem(path: str | os.PathLike[str], name: str | None = None) -> str:
+    """The base name of the overlay of ``path`` in the output folder: ``name`` (a caller's
+    ``overlay_name``, or ``grade_many``'s ``names``), without a ``.png`` it was given with,
+    else :func:`overlay_name_for`; made safe (:func:`brooker.paths.safe_stem`). The one place
+    writing and removing an overlay take its name from: ``"x.png"`` was written ``x.png.png``,
+    and a removal that read it otherwise than the writing left a stale picture.
+
+    >>> overlay_stem("/d/a.dcm", "x.PNG"), overlay_stem("/d/a.dcm", "../x")
+    ('x', '_x')
+    """
+    if name is not None and name.lower().endswith(".png"):
+        name = name[: -len(".png")]
+    return safe_stem(name or overlay_name_for(path))
 
 
 def encode_png(rgb: npt.NDArray[np.uint8]) -> bytes:

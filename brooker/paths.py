@@ -168,19 +168,32 @@ def require_text_path(value: object, takes: str) -> None:
 
 
 def require_folder(out_dir: str | os.PathLike[str], caller: str) -> None:
-    """Refuse an ``out_dir`` that is there and is not a folder (a file of that name), with a
-    ``NotADirectoryError`` naming it, before any film is read: writing the first overlay
-    raised a ``FileExistsError`` about a path the caller never gave as a file. A folder not
-    there yet is made when the first output is written.
+    """Refuse an ``out_dir`` that no folder can be made at, with a ``NotADirectoryError``
+    naming it, before any film is read: a file of that name, a link to nothing or a loop, or
+    a file where one of the folders above it should be. Writing the first overlay raised a
+    ``FileExistsError`` (or ``NotADirectoryError``) about a path the caller never gave as a
+    file, after the film was graded. A folder not there yet is made when the first output is
+    written.
 
     >>> require_folder(__file__, "f()")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
       ...
     NotADirectoryError: [Errno 20] f(): out_dir is a file, not a folder: '...paths.py'
     """
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+    folder = os.fspath(out_dir)
+    if os.path.isdir(folder):
+        return
+    if os.path.lexists(folder):
+        what = "a file" if os.path.exists(folder) else "a link to nothing (or a loop)"
         raise NotADirectoryError(
-            errno.ENOTDIR, f"{caller}: out_dir is a file, not a folder", os.fspath(out_dir)
+            errno.ENOTDIR, f"{caller}: out_dir is {what}, not a folder", folder
+        )
+    above = os.path.dirname(os.path.abspath(folder))
+    while not os.path.lexists(above) and os.path.dirname(above) != above:
+        above = os.path.dirname(above)
+    if not os.path.isdir(above):
+        raise NotADirectoryError(
+            errno.ENOTDIR, f"{caller}: out_dir cannot be made: {above} is not a folder", folder
         )
 
 

@@ -39,7 +39,7 @@ from brooker.models import (
 )
 from brooker.outlines import body_outlines
 from brooker.padding import cropped, result_shifted
-from brooker.paths import require_folder, require_text_path, safe_stem
+from brooker.paths import require_folder, require_text_path
 from brooker.segmentation import HipMasks, segment_hip
 from brooker.spacing import no_spacing_tags, with_spacing_options
 from brooker.upright import result_turned, upright_view
@@ -408,8 +408,6 @@ def grade_path(
     config = config_or_default(config, "grade_path()")
     if out_dir is not None and overlay:
         require_folder(out_dir, "grade_path()")
-    if overlay_name is not None and overlay_name.lower().endswith(".png"):
-        overlay_name = overlay_name[: -len(".png")]
     prepared: Future[Prepared] | None = None
     try:
         radiograph = load_calibrated(path, config)
@@ -433,7 +431,7 @@ def grade_path(
     from brooker import overlay as ov
 
     try:
-        name = safe_stem(overlay_name or ov.overlay_name_for(path))  # never starts with "-"
+        name = ov.overlay_stem(path, overlay_name)  # never starts with "-"
     except (OSError, RuntimeError):  # a symlink loop: an error record, drawn by no run
         return result
     if result.status is Status.ERROR:

@@ -578,8 +578,15 @@ def test_column_names_match_in_any_case_where_one_column_alone_is_so_named(
     assert given.pairs == ((3, 2),)
     both = _write(tmp_path / "both.csv", "grade,Grade,reader_class\n1,II,III\n")
     assert ag.read_ratings(both).pairs == ((3, 1),)  # "grade" itself, exactly
-    with pytest.raises(ag.AgreementInputError, match="no column 'GRADE'"):
+    with pytest.raises(ag.AgreementInputError, match="differ only in case"):
         ag.read_ratings(both, tool_column="GRADE")  # two columns so named: none chosen
+    # an exact name of a later candidate before an earlier one in another case: "Reader"
+    # holds a reader's initials, "truth" the classes
+    initials = "file,side,Reader,grade,truth\na.dcm,right,JS,III,IV\nb.dcm,left,JS,0,0\n"
+    assert ag.read_ratings(_write(tmp_path / "i.csv", initials)).pairs == ((4, 3), (0, 0))
+    # two exports joined with cat, their headers in different cases
+    joined = text + "file,side,brooker_class,reader_class\nb.dcm,right,II,II\n"
+    assert len(ag.read_ratings(_write(tmp_path / "j.csv", joined)).pairs) == 3
 
 
 def test_a_kappa_with_no_interval_says_why(tmp_path: Path) -> None:
@@ -590,7 +597,7 @@ def test_a_kappa_with_no_interval_says_why(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["agreement", str(one)])
     assert res.exit_code == 0, res.output
     said = " ".join(res.stdout.split())
-    assert "quadratic weighted kappa 0.923 (no interval: 1 film(s);" in said
+    assert "quadratic weighted kappa 0.923 (no interval: one film only;" in said
 
 
 def test_blanks_around_a_file_name_do_not_make_another_film(tmp_path: Path) -> None:

@@ -554,6 +554,27 @@ def test_an_overlay_name_given_with_its_png_is_not_doubled(tmp_path: Path) -> No
         assert Path(result.overlay).name == written
 
 
+def test_an_overlay_named_with_its_png_is_removed_with_its_film(tmp_path: Path) -> None:
+    """``grade_many``'s ``names`` given with ``.png``: the overlay is written ``x.png``, and
+    the removals that never reach grade_path (a film gone, over the time limit, a dead
+    worker) looked for ``x.png.png`` and left the picture beside the film's error record (a
+    review of 2026-12-07). One name for writing and removing: overlay.overlay_stem."""
+    from brooker.batch import grade_many
+    from brooker.config import AnalysisConfig
+
+    film = tmp_path / "film.dcm"
+    shutil.copy(SAMPLES / "knee_negative.dcm", film)
+    out = tmp_path / "o"
+    names = {str(film): "x.png"}
+    first = list(grade_many([film], AnalysisConfig(), workers=0, out_dir=out, names=names))
+    assert [Path(r.overlay or "").name for r in first] == ["x.png"]
+    film.unlink()
+    gone = list(grade_many([str(film)], AnalysisConfig(), workers=0, out_dir=out,
+                           names=names, resume=True))  # fmt: skip
+    assert [r.error.code for r in gone if r.error] == ["not_found"]
+    assert not (out / "x.png").exists()
+
+
 def test_an_out_dir_that_is_a_file_is_refused_before_any_film_is_read(tmp_path: Path) -> None:
     """An ``out_dir`` that is a file raised ``FileExistsError`` (naming no ``out_dir``) as the
     first overlay was written, after the film was graded; the API's three entries now refuse
@@ -569,6 +590,12 @@ def test_an_out_dir_that_is_a_file_is_refused_before_any_film_is_read(tmp_path: 
     with pytest.raises(NotADirectoryError, match="out_dir is a file"):
         list(grade_many([film], AnalysisConfig(), workers=0, out_dir=afile))
     assert afile.read_text() == "mine"
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(NotADirectoryError, match="a link to nothing"):
+        grade_path(film, out_dir=tmp_path / "dangling")
+    with pytest.raises(NotADirectoryError, match=r"cannot be made: .*afile is not a folder"):
+        grade_path(film, out_dir=afile / "sub" / "deeper")
+    assert grade_path(film, out_dir=tmp_path / "new" / "sub").overlay is not None  # made
     # with no overlay asked for, grade_path writes nothing there: nothing to refuse
     assert grade_path(film, out_dir=afile, overlay=False).status.value == "ungradable"
 

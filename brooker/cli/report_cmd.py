@@ -212,10 +212,12 @@ def _print_agreement(console: Console, source: str, a: Agreement) -> None:
                 f"  (95% CI {a.kappa_ci95[0]:.3f} to {a.kappa_ci95[1]:.3f}, bootstrap over "
                 f"{a.films} films)"
             )
-        else:  # a bare figure read as firm as one with its interval
+        elif a.films < 2:  # a bare figure read as firm as one with its interval
+            kappa += "  (no interval: one film only; the bootstrap resamples whole films)"
+        else:
             kappa += (
-                f"  (no interval: {a.films} film(s); the bootstrap resamples whole films, and "
-                "needs at least 2 and a kappa defined on most resamples)"
+                f"  (no interval: over {a.films} films the kappa is undefined on most "
+                "resamples, one class only)"
             )
     metrics = Table(box=None, show_header=False, pad_edge=False)
     metrics.add_column()
