@@ -55,7 +55,7 @@ from brooker.batch import (
     shard_suffix,
 )
 from brooker.config import AnalysisConfig, config_or_default
-from brooker.errors import ConfigError, output_error
+from brooker.errors import ConfigError, is_environment_oserror, output_error
 from brooker.paths import require_folder
 
 __all__ = ["grade_bag", "grade_record"]
@@ -290,8 +290,18 @@ def _part_name(i: int) -> str:
 
 
 def _write_part(lines: Sequence[str], path: str) -> str:
-    """Write one partition's record lines to ``path`` (atomically, each line ended); its path."""
-    atomic_write_bytes(path, "".join(line + "\n" for line in lines).encode("utf-8"))
+    """Write one partition's record lines to ``path`` (atomically, each line ended); its path.
+
+    A write the environment refuses (a read-only share, permissions, a full disk) raises the
+    typed :class:`~brooker.errors.OutputError` (exit 5 at the command line): as the plain
+    ``OSError`` it came back from the worker as, the command line took it for the cluster's
+    connection lost (exit 6, "run the same command again", which fails the same way)."""
+    try:
+        atomic_write_bytes(path, "".join(line + "\n" for line in lines).encode("utf-8"))
+    except OSError as exc:
+        if is_environment_oserror(exc):
+            raise output_error(exc, path) from None
+        raise
     return path
 
 

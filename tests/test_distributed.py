@@ -930,3 +930,38 @@ def test_grade_bag_refuses_a_config_that_is_not_an_analysis_config(tmp_path: Pat
     with pytest.raises(TypeError, match=r"grade_bag\(\) takes an AnalysisConfig"):
         grade_bag([tmp_path], {"pixel_spacing": (0.3, 0.3)}, out_dir=out)  # type: ignore[arg-type]
     assert (out / "part-00000.jsonl").exists()
+
+
+def test_cli_a_worker_that_cannot_write_out_is_exit_5_not_a_cluster_lost(
+    tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker whose --out is read-only raised its OSError through the future, and the
+    command line took it for the cluster's connection lost: exit 6, "run the same command
+    again", which failed the same way (a user's test of 2026-12-07). The partition's write
+    now raises the typed OutputError: exit 5, as a local run's."""
+    import errno
+
+    from typer.testing import CliRunner
+
+    from brooker import distributed
+    from brooker.cli import app
+    from brooker.errors import OutputError
+
+    def refused(*a: object, **k: object) -> None:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(distributed, "atomic_write_bytes", refused)
+    with pytest.raises(OutputError, match="cannot write: Read-only file system"):
+        distributed._write_part(["{}"], str(tmp_path / "part-00000.jsonl"))
+
+    def worker_refused(*a: object, **k: object) -> list[str]:
+        return [distributed._write_part(["{}"], str(tmp_path / "o" / "part-00000.jsonl"))]
+
+    monkeypatch.setattr(distributed, "grade_bag", worker_refused)
+    monkeypatch.setattr("brooker.cli.grade_cmd._dask_client", lambda *a, **k: FakeClient())
+    out = tmp_path / "o"
+    r = CliRunner().invoke(
+        app, ["grade", str(tree / "f2"), "--out", str(out), "--dask-scheduler", "tcp://x:1"]
+    )
+    assert r.exit_code == 5, r.output
+    assert "was lost during the run" not in r.stderr
