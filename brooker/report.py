@@ -100,6 +100,52 @@ def _manifest(path: Path, cache: dict[Path, dict[str, Any] | None]) -> dict[str,
     return cache[path]
 
 
+def unfinished_runs(out_dir: str | os.PathLike[str]) -> list[str]:
+    """What the manifests of a run folder (``manifest.json``, each shard's) say of a run that
+    did not finish: stopped, failed, or still running (or killed before it could say). The
+    page and ``brooker report`` say it first: the page of a run interrupted after 5 of 19
+    films read "5 film(s) · 5 ok", as if the folder were done (a user's test of 2026-12-07).
+
+    >>> import tempfile, json, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "manifest.json").write_text(json.dumps({"state": "interrupted",
+    ...     "inputs": {"files": 19}, "counts": {"files": 5}}))
+    >>> unfinished_runs(d)[0].split(": the rest")[0]
+    'manifest.json: the run was interrupted, 5 of 19 input file(s) graded'
+    """
+    base = Path(out_dir)
+    folder = glob.escape(os.fspath(base))
+    paths = [base / "manifest.json"]
+    paths += sorted(Path(p) for p in glob.glob(os.path.join(folder, "manifest.shard-*-of-*.json")))
+    said = []
+    cache: dict[Path, dict[str, Any] | None] = {}
+    for path in paths:
+        m = _manifest(path, cache)
+        state = None if m is None else m.get("state")
+        if m is None or state == "complete" or not isinstance(state, str):
+            continue
+        inputs = (m.get("inputs") or {}).get("files")
+        graded = (m.get("counts") or {}).get("files")
+        how_many = (
+            f", {graded} of {inputs} input file(s) graded"
+            if isinstance(inputs, int) and isinstance(graded, int)
+            else ""
+        )
+        if state == "interrupted":
+            what = (
+                f"the run was interrupted{how_many}: the rest are not on this page (run the "
+                "same brooker grade command with --resume to go on)"
+            )
+        elif state == "failed":
+            error = m.get("error") or {}
+            why = error.get("message") if isinstance(error, dict) else None
+            what = f"the run failed{how_many}" + (f" ({_text(why)})" if why else "")
+        else:  # "running": still going, or killed (SIGKILL, a power cut) before it could say
+            what = "the run has not finished: it is still running, or was killed"
+        said.append(f"{path.name}: {what}")
+    return said
+
+
 def _started_s(manifest: Mapping[str, Any] | None) -> float | None:
     """A manifest's ``started_at`` in seconds since the epoch; None without one (or one that
     is not an ISO 8601 time with its time zone)."""
@@ -766,12 +812,15 @@ def render_report(
     thumbnails: Mapping[int, tuple[str, int, int] | None] | None = None,
     title: str | None = None,
     page_dir: str | os.PathLike[str] | None = None,
+    unfinished: Sequence[str] = (),
 ) -> str:
     """The review page of ``records`` as an HTML string.
 
     ``thumbnails`` maps a record's index to its thumbnail (:func:`thumbnail_data_uri`); when
     ``None`` they are made from the overlays found in ``out_dir``. Links to the full-size
     overlays are relative to ``page_dir`` (default ``out_dir``), where the page will be.
+    ``unfinished``: what the run's manifests say of a run that did not finish
+    (:func:`unfinished_runs`), shown under the title.
     """
     base = Path(out_dir)
     where = Path(page_dir) if page_dir is not None else base
@@ -802,6 +851,7 @@ def render_report(
 <header class="top"><h1>{_e(title)}</h1>
 <p class="sub">{len(records)} film(s) · graded by brooker {_e(", ".join(versions) or "?")} ·
 page made {generated} by brooker {__version__} · press <kbd>?</kbd> for the review keys</p>
+{"".join(f'<p class="unfinished">{_e(line)}</p>' for line in unfinished)}
 <p id="storage-warning" hidden>This browser does not keep verdicts for files opened from disk:
 export review.csv before closing the page.</p></header>
 {_summary_html(records)}
@@ -849,6 +899,7 @@ def write_report(
     path: str | os.PathLike[str] | None = None,
     title: str | None = None,
     workers: int | None = None,
+    unfinished: Sequence[str] | None = None,
 ) -> ReportInfo:
     """Write the review page of a run folder (atomically) and say what it holds.
 
@@ -856,8 +907,10 @@ def write_report(
     ``out_dir/report.html``; thumbnails are made by ``workers`` processes (default: the
     CPUs this process may run on, :func:`brooker.batch.usable_cpus`; decoding the 2048 px
     overlay PNGs is most of the time) and kept in
-    ``out_dir/.report-thumbs`` for the next build. A page that cannot be written raises
-    :class:`brooker.errors.OutputError`.
+    ``out_dir/.report-thumbs`` for the next build. ``unfinished`` defaults to what the
+    folder's manifests say of runs that did not finish (:func:`unfinished_runs`); ``grade
+    --report`` gives none (its own manifest says "running" until the page is written). A page
+    that cannot be written raises :class:`brooker.errors.OutputError`.
     """
     t0 = time.perf_counter()
     base = Path(out_dir)
@@ -871,6 +924,7 @@ def write_report(
         out_dir=base,
         thumbnails=thumbs,
         title=title,
+        unfinished=unfinished_runs(base) if unfinished is None else unfinished,
         # links from where the page lands: through a link -o names, its target's folder
         page_dir=Path(os.path.realpath(target)).parent,
     ).encode("utf-8", "backslashreplace")  # lone surrogates are escaped by _e already

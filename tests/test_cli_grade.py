@@ -3263,3 +3263,15 @@ def test_a_resumed_runs_error_records_name_their_file_as_this_run_spells_it(
     legend = [line for line in again.stdout.splitlines() if line.startswith("[")]
     assert legend == ["[1] not a DICOM file: no 'DICM' marker and no readable DICOM data "
                       "elements [not_dicom]"], again.stdout  # fmt: skip
+
+
+def test_a_runs_own_review_page_does_not_call_the_run_unfinished(tmp_path: Path) -> None:
+    """grade --report writes its page before it closes its manifest, which says "running"
+    until then: the page must not read that as a run that did not finish (brooker report
+    says that of a folder whose run stopped)."""
+    film = Path(__file__).resolve().parents[1] / "sample_images" / "knee_negative.dcm"
+    out = tmp_path / "o"
+    res = run(film, "--out", out, "--report", "--workers", "1")
+    assert res.exit_code == 3, res.output  # ungradable: no hip on a knee
+    assert 'class="unfinished"' not in (out / "report.html").read_text()
+    assert json.loads((out / "manifest.json").read_text())["state"] == "complete"

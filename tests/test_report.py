@@ -738,3 +738,37 @@ def test_report_o_to_standard_output_is_the_page_alone(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(b"<!doctype html>")
     assert proc.stdout.rstrip().endswith(b"</html>")
+
+
+@pytest.mark.parametrize(
+    ("manifest", "said"),
+    [
+        ({"state": "interrupted", "inputs": {"files": 19}, "counts": {"files": 5}},
+         "the run was interrupted, 5 of 19 input file(s) graded"),
+        ({"state": "failed", "inputs": {"files": 3}, "counts": {"files": 2},
+          "error": {"code": "cluster_lost", "message": "the cluster was lost"}},
+         "the run failed, 2 of 3 input file(s) graded (the cluster was lost)"),
+        ({"state": "running"}, "the run has not finished: it is still running, or was killed"),
+        ({"state": "complete", "inputs": {"files": 7}, "counts": {"files": 7}}, None),
+    ],
+    ids=["interrupted", "failed", "running", "complete"],
+)  # fmt: skip
+def test_the_page_of_a_run_that_did_not_finish_says_so(
+    tmp_path: Path, manifest: dict[str, object], said: str | None
+) -> None:
+    """The page of a run interrupted after 5 of 19 films read "5 film(s) · 5 ok" and nothing
+    else, as if the folder were done (a user's test of 2026-12-07): what the manifest says
+    of a run that did not finish is said under the title, and by ``brooker report``."""
+    out = tmp_path / "run"
+    make_run(out)
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    res = CliRunner().invoke(app, ["report", str(out)])
+    assert res.exit_code == 0, res.output
+    page = (out / "report.html").read_text()
+    stderr = " ".join(res.stderr.split())
+    if said is None:
+        assert 'class="unfinished"' not in page
+        assert "warning:" not in stderr
+    else:
+        assert f'<p class="unfinished">manifest.json: {said}' in page
+        assert f"warning: manifest.json: {said}" in stderr

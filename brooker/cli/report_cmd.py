@@ -39,7 +39,9 @@ def write_report_for(out: Path, records: list[dict[str, Any]] | None, err_consol
     """Write the review page of ``out`` and say where on stderr (used by ``grade --report``)."""
     from brooker.report import write_report
 
-    info = write_report(out, records, path=path)
+    # this run's own page: its manifest says "running" until the page is written
+    # this run's own page: its manifest says "running" until the page is written
+    info = write_report(out, records, path=path, unfinished=())
     if not quiet:
         err_console.print(
             f"review page: {term(info.path)} ({info.films} film(s), {info.thumbnails} "
@@ -114,8 +116,13 @@ def report(
         raise typer.Exit(int(ExitCode.NO_INPUTS))
     if output is not None:
         _refuse_a_run_file(output, out_dir, records)
+    from brooker.report import unfinished_runs
+
+    unfinished = unfinished_runs(out_dir)
+    for line in unfinished:  # the page says it too, under its title
+        err.print(plain(f"warning: {line}", style="yellow"), soft_wrap=True)
     try:
-        info = _write(out_dir, records, path=output, title=title)
+        info = _write(out_dir, records, path=output, title=title, unfinished=unfinished)
     except OutputError as exc:  # the environment (permissions, a full disk), not a bug
         if output is not None and isinstance(exc.__context__, BrokenPipeError):
             # -o /dev/stdout, its reader gone: as report's own standard output (141)
