@@ -2386,6 +2386,19 @@ def csv_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def is_grade_csv(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a CSV :func:`write_csv` wrote (its first line is the byte-order
+    mark and :data:`CSV_COLUMNS`): a run's grades, which ``report -o`` must not write a page
+    over, wherever ``--csv`` put it (a user's test of 2026-12-07: ``report OUT -o
+    OUT/g.csv`` replaced the run's grade CSV with HTML)."""
+    head = ("\ufeff" + ",".join(CSV_COLUMNS) + "\r\n").encode("utf-8")
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(len(head)) == head
+    except OSError:
+        return False
+
+
 def write_csv(path: str | os.PathLike[str], records: Iterable[Mapping[str, Any]]) -> None:
     """Write one row per hip of ``records`` to ``path``, atomically.
 

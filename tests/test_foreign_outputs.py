@@ -114,10 +114,11 @@ def test_report_o_refuses_the_runs_own_files_and_its_films(tmp_path: Path, film:
     film it graded, as ``grade --csv`` may not. A page name in OUT, or any other file, is
     written."""
     out = tmp_path / "out"
-    assert run(film, "--out", out, "-q").exit_code == 0
+    grades = tmp_path / "elsewhere" / "g.shard-0-of-3.csv"  # --csv's file, wherever it is
+    assert run(film, "--out", out, "--csv", grades, "-q").exit_code == 0
     runner = CliRunner()
     results = (out / "results.jsonl").read_bytes()
-    for target in (out / "results.jsonl", out / "manifest.json", film):
+    for target in (out / "results.jsonl", out / "manifest.json", film, grades):
         before = target.read_bytes()
         got = runner.invoke(app, ["report", str(out), "-o", str(target), "-q"])
         assert got.exit_code == 2, got.output

@@ -146,15 +146,21 @@ def _refuse_a_run_file(output: Path, out_dir: Path, records: list[dict[str, Any]
     manifest, log or an overlay; a page's name is the page's to take,
     :func:`brooker.batch.names_a_run_file`) or a film of its records, known by its content
     (the records' ``input_sha256``: a record spells the film from the folder the run started
-    in, which ``report`` need not share): the page replaced it, and ``-o OUT/results.jsonl``
-    lost the run's every record (a user's test of 2026-12-07). As ``grade --csv`` refuses
-    them. Any other file ``-o`` names is written, as before: the user named it."""
-    from brooker.batch import file_sha256, names_a_run_file
+    in, which ``report`` need not share), or a grade CSV (:func:`brooker.batch.is_grade_csv`):
+    the page replaced it, and ``-o OUT/results.jsonl`` lost the run's every record (a user's
+    test of 2026-12-07). As ``grade --csv`` refuses them. Any other file ``-o`` names is
+    written, as before: the user named it."""
+    from brooker.batch import file_sha256, is_grade_csv, names_a_run_file
     from brooker.errors import BrookerError
 
     if names_a_run_file(output, out_dir, pages=False):
         raise typer.BadParameter(
             term(f"{output} is one of the run's files: the page would replace it"),
+            param_hint="--output",
+        )
+    if is_grade_csv(output):  # --csv's file, wherever it was put (known by its header)
+        raise typer.BadParameter(
+            term(f"{output} is a grade CSV brooker wrote: the page would replace it"),
             param_hint="--output",
         )
     graded = {rec.get("input_sha256") for rec in records} - {None}
