@@ -260,23 +260,41 @@ def _grade_part(chunk: Sequence[str], target: str, grade: Mapping[str, Any]) -> 
 def _one_by_one(client: Any, chunk: Sequence[str], grade: Mapping[str, Any]) -> list[str]:
     """The record lines of ``chunk``'s files, each graded in a task of its own on the cluster
     of ``client``; a file whose task kills its worker (as many times as the scheduler allows)
-    gets an ``internal_error`` record instead."""
+    gets an ``internal_error`` record instead.
+
+    The tasks run side by side, so a task only queued on a worker that another film killed
+    is counted among the suspects too (a user's test of 2026-12-07: a healthy film beside one
+    over the memory limit got its record as well): each film whose task failed so is graded
+    again alone, one task on the cluster at a time, and only one that kills its worker then
+    too gets the record."""
     from distributed import KilledWorker
 
-    futures = client.compute([dask.delayed(grade_record)(p, **grade) for p in chunk])  # type: ignore[attr-defined]
-    lines = []
-    for path, future in zip(chunk, futures, strict=True):
+    def task(path: str) -> Any:
+        return dask.delayed(grade_record)(path, **grade)  # type: ignore[attr-defined]
+
+    futures = client.compute([task(p) for p in chunk])
+    lines: list[str | None] = []
+    for future in futures:
         try:
             lines.append(str(future.result()))
+        except KilledWorker:
+            lines.append(None)
+    del futures  # the failed tasks' keys released before they are asked for again
+    for i, path in enumerate(chunk):
+        if lines[i] is not None:
+            continue
+        try:  # alone now (delayed's keys are new for each call: no failed result reused)
+            lines[i] = str(client.compute(task(path)).result())
         except KilledWorker:
             rec = error_record(
                 path,
                 "internal_error",
-                "the Dask worker grading it died, each time the scheduler retried it (a "
-                "decoder's crash, or the worker's memory limit): the other films are graded",
+                "the Dask worker grading it died, each time the scheduler retried it, also "
+                "when it was graded alone (a decoder's crash, or the worker's memory limit): "
+                "the other films are graded",
             ).to_record()
-            lines.append(record_line(rec))
-    return lines
+            lines[i] = record_line(rec)
+    return [line for line in lines if line is not None]
 
 
 def _spelt(out: str, target: str) -> str:

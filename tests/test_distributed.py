@@ -581,6 +581,42 @@ def test_a_film_that_kills_its_worker_costs_its_record_not_the_run(
     assert all(r["status"] != "error" for r in recs if r is not dead)
 
 
+def test_a_film_only_queued_on_a_dying_worker_is_graded_again_alone(
+    client, tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    """A healthy film whose task waited on the worker another film killed is counted among
+    the suspects too (KilledWorker), and got an internal_error record beside the culprit's
+    (a user's test of 2026-12-07, a worker over its memory limit): each such film is graded
+    again alone, and only the one that kills its worker then too gets the record."""
+    from distributed import KilledWorker
+
+    from brooker import distributed
+
+    real = distributed.grade_record
+    log = tmp_path / "calls.txt"  # a file: the cluster runs a copy of the function it is sent
+
+    def dies_on_f3_and_once_beside_it(path: str, **kw: Any) -> str:
+        with log.open("a") as fh:
+            fh.write(path + "\n")
+        if path.endswith("f3") or (
+            path.endswith("f4") and log.read_text().splitlines().count(path) == 1
+        ):
+            raise KilledWorker("grade", SimpleNamespace(address="tcp://127.0.0.1:1"), 3)
+        return real(path, **kw)
+
+    monkeypatch.setattr(distributed, "grade_record", dies_on_f3_and_once_beside_it)
+    files = [str(tree / f"f{i}") for i in (2, 3, 4, 5)]
+    parts = distributed.grade_bag(
+        files, out_dir=tmp_path / "o", client=client, npartitions=1, overlay=False,
+        grade_fn=fake_grade,
+    )  # fmt: skip
+    recs = {r["file"]: r for r in _lines(parts)}
+    assert sorted(recs) == sorted(files)
+    assert recs[str(tree / "f3")]["error"]["code"] == "internal_error"
+    assert recs[str(tree / "f4")]["status"] != "error", recs[str(tree / "f4")]
+    assert log.read_text().splitlines().count(str(tree / "f4")) == 2
+
+
 def test_a_local_run_after_a_dask_run_replaces_its_parts_too(
     client, tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
 ) -> None:
