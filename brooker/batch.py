@@ -2392,6 +2392,8 @@ def is_grade_csv(path: str | os.PathLike[str]) -> bool:
     over, wherever ``--csv`` put it (a user's test of 2026-12-07: ``report OUT -o
     OUT/g.csv`` replaced the run's grade CSV with HTML)."""
     head = ("\ufeff" + ",".join(CSV_COLUMNS) + "\r\n").encode("utf-8")
+    if not os.path.isfile(path):  # never read a pipe or a device (-o /dev/stdout waited on it)
+        return False
     try:
         with open(path, "rb") as fh:
             return fh.read(len(head)) == head
