@@ -2391,14 +2391,17 @@ def is_grade_csv(path: str | os.PathLike[str]) -> bool:
     mark and :data:`CSV_COLUMNS`): a run's grades, which ``report -o`` must not write a page
     over, wherever ``--csv`` put it (a user's test of 2026-12-07: ``report OUT -o
     OUT/g.csv`` replaced the run's grade CSV with HTML)."""
-    head = ("\ufeff" + ",".join(CSV_COLUMNS) + "\r\n").encode("utf-8")
+    # the columns every version has begun with (later ones were added at the end: a CSV of
+    # an older brooker is a grade CSV too), its byte-order mark, and CRLF ending its header
+    head = ("\ufeff" + ",".join(CSV_COLUMNS[:3]) + ",").encode("utf-8")
     if not os.path.isfile(path):  # never read a pipe or a device (-o /dev/stdout waited on it)
         return False
     try:
         with open(path, "rb") as fh:
-            return fh.read(len(head)) == head
+            first = fh.readline(4096)
     except OSError:
         return False
+    return first.startswith(head) and first.endswith(b"\r\n")
 
 
 def write_csv(path: str | os.PathLike[str], records: Iterable[Mapping[str, Any]]) -> None:

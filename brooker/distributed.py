@@ -265,8 +265,8 @@ def _one_by_one(client: Any, chunk: Sequence[str], grade: Mapping[str, Any]) -> 
     The tasks run side by side, so a task only queued on a worker that another film killed
     is counted among the suspects too (a user's test of 2026-12-07: a healthy film beside one
     over the memory limit got its record as well): each film whose task failed so is graded
-    again alone, one task on the cluster at a time, and only one that kills its worker then
-    too gets the record."""
+    again in a task of its own, one of this partition's at a time (other partitions' tasks may
+    still share the workers), and only one that kills its worker then too gets the record."""
     from distributed import KilledWorker
 
     def task(path: str) -> Any:

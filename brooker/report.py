@@ -106,44 +106,75 @@ def unfinished_runs(out_dir: str | os.PathLike[str]) -> list[str]:
     page and ``brooker report`` say it first: the page of a run interrupted after 5 of 19
     films read "5 film(s) · 5 ok", as if the folder were done (a user's test of 2026-12-07).
 
+    A run that a later complete run covers is not named: a complete ``manifest.json``
+    started after it (which graded every input), or, for ``manifest.json``, complete
+    manifests of every shard of one job array started after it. (A resumed run that finishes
+    writes its own manifest over the stopped one.)
+
     >>> import tempfile, json, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (d / "manifest.json").write_text(json.dumps({"state": "interrupted",
     ...     "inputs": {"files": 19}, "counts": {"files": 5}}))
-    >>> unfinished_runs(d)[0].split(": the rest")[0]
-    'manifest.json: the run was interrupted, 5 of 19 input file(s) graded'
+    >>> unfinished_runs(d)[0].split(":", 1)[1].split(" (")[0]
+    ' the run was interrupted'
     """
     base = Path(out_dir)
     folder = glob.escape(os.fspath(base))
     paths = [base / "manifest.json"]
     paths += sorted(Path(p) for p in glob.glob(os.path.join(folder, "manifest.shard-*-of-*.json")))
-    said = []
     cache: dict[Path, dict[str, Any] | None] = {}
-    for path in paths:
-        m = _manifest(path, cache)
-        state = None if m is None else m.get("state")
-        if m is None or state == "complete" or not isinstance(state, str):
+    found = [(p, m) for p in paths if (m := _manifest(p, cache)) is not None]
+    complete = [(p, _started_s(m)) for p, m in found if m.get("state") == "complete"]
+
+    def covered(path: Path, started: float | None) -> bool:
+        if started is None:
+            return False
+        later = [p.name for p, s in complete if s is not None and s > started]
+        if "manifest.json" in later:
+            return True
+        if path.name != "manifest.json":
+            return False
+        shards: dict[int, set[int]] = {}
+        for name in later:
+            if (m := _SHARD_MANIFEST.fullmatch(name)) is not None:
+                shards.setdefault(int(m[2]), set()).add(int(m[1]))
+        return any(done >= set(range(n)) for n, done in shards.items())
+
+    said = []
+    for path, m in found:
+        state = m.get("state")
+        if state == "complete" or not isinstance(state, str) or covered(path, _started_s(m)):
             continue
-        inputs = (m.get("inputs") or {}).get("files")
-        graded = (m.get("counts") or {}).get("files")
+        inputs = m.get("inputs")
+        counts = m.get("counts")
+        total = inputs.get("files") if isinstance(inputs, dict) else None
+        graded = counts.get("files") if isinstance(counts, dict) else None
         how_many = (
-            f", {graded} of {inputs} input file(s) graded"
-            if isinstance(inputs, int) and isinstance(graded, int)
+            f" ({graded} of {total} input file(s) graded when it stopped)"
+            if isinstance(total, int) and isinstance(graded, int)
             else ""
         )
+        options = m.get("options")
+        dask = isinstance(options, dict) and bool(options.get("dask_scheduler"))
+        again = (
+            "run the same brooker grade command again (there is no --resume on Dask)"
+            if dask
+            else "run the same brooker grade command with --resume to go on"
+        )
         if state == "interrupted":
-            what = (
-                f"the run was interrupted{how_many}: the rest are not on this page (run the "
-                "same brooker grade command with --resume to go on)"
-            )
+            what = f"the run was interrupted{how_many}: {again}"
         elif state == "failed":
-            error = m.get("error") or {}
+            error = m.get("error")
             why = error.get("message") if isinstance(error, dict) else None
-            what = f"the run failed{how_many}" + (f" ({_text(why)})" if why else "")
+            what = f"the run failed{how_many}" + (f": {_text(why)}" if why else "")
         else:  # "running": still going, or killed (SIGKILL, a power cut) before it could say
             what = "the run has not finished: it is still running, or was killed"
         said.append(f"{path.name}: {what}")
     return said
+
+
+#: A shard's manifest: ``manifest.shard-I-of-N.json``.
+_SHARD_MANIFEST = re.compile(r"manifest\.shard-(\d+)-of-(\d+)\.json")
 
 
 def _started_s(manifest: Mapping[str, Any] | None) -> float | None:

@@ -124,6 +124,11 @@ def test_report_o_refuses_the_runs_own_files_and_its_films(tmp_path: Path, film:
         assert got.exit_code == 2, got.output
         assert _squeezed("the page would replace it") in _squeezed(got.output)
         assert target.read_bytes() == before
+    # a grade CSV of an older brooker (columns were added at the end since): refused too
+    older = tmp_path / "older.csv"
+    older.write_bytes(b"\xef\xbb\xbffile,sop_instance_uid,status,side,class\r\na,1,ok,right,II\r\n")
+    got = runner.invoke(app, ["report", str(out), "-o", str(older), "-q"])
+    assert got.exit_code == 2, got.output
     for fine in (out / "report.html", out / "report.shard-1-of-2.html", tmp_path / "p.html"):
         assert runner.invoke(app, ["report", str(out), "-o", str(fine), "-q"]).exit_code == 0
         assert fine.read_bytes().startswith(batch.REPORT_HEAD.encode())

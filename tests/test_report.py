@@ -744,14 +744,20 @@ def test_report_o_to_standard_output_is_the_page_alone(tmp_path: Path) -> None:
     ("manifest", "said"),
     [
         ({"state": "interrupted", "inputs": {"files": 19}, "counts": {"files": 5}},
-         "the run was interrupted, 5 of 19 input file(s) graded"),
+         "the run was interrupted (5 of 19 input file(s) graded when it stopped): run the "
+         "same brooker grade command with --resume to go on"),
+        ({"state": "interrupted", "inputs": {"files": 19}, "counts": {"files": 5},
+          "options": {"dask_scheduler": "tcp://h:8786"}},
+         "the run was interrupted (5 of 19 input file(s) graded when it stopped): run the "
+         "same brooker grade command again (there is no --resume on Dask)"),
         ({"state": "failed", "inputs": {"files": 3}, "counts": {"files": 2},
           "error": {"code": "cluster_lost", "message": "the cluster was lost"}},
-         "the run failed, 2 of 3 input file(s) graded (the cluster was lost)"),
-        ({"state": "running"}, "the run has not finished: it is still running, or was killed"),
+         "the run failed (2 of 3 input file(s) graded when it stopped): the cluster was lost"),
+        ({"state": "running", "inputs": "20", "counts": [1]},  # malformed: no figures
+         "the run has not finished: it is still running, or was killed"),
         ({"state": "complete", "inputs": {"files": 7}, "counts": {"files": 7}}, None),
     ],
-    ids=["interrupted", "failed", "running", "complete"],
+    ids=["interrupted", "dask", "failed", "running", "complete"],
 )  # fmt: skip
 def test_the_page_of_a_run_that_did_not_finish_says_so(
     tmp_path: Path, manifest: dict[str, object], said: str | None
@@ -772,3 +778,34 @@ def test_the_page_of_a_run_that_did_not_finish_says_so(
     else:
         assert f'<p class="unfinished">manifest.json: {said}' in page
         assert f"warning: manifest.json: {said}" in stderr
+
+
+def test_a_stopped_run_that_a_later_complete_run_covers_is_not_named(tmp_path: Path) -> None:
+    """A shard stopped, then the whole folder graded by a later run: the page showed every
+    film and still said the shard's run was interrupted, "the rest are not on this page" (a
+    review of 2026-12-07). A later complete manifest.json covers every earlier run; complete
+    manifests of every shard of one job array cover an earlier manifest.json. -q keeps the
+    warning off stderr (the page still says it)."""
+    out = tmp_path / "run"
+    make_run(out)
+    stopped = {"state": "interrupted", "started_at": "2026-12-07T10:00:00+00:00",
+               "inputs": {"files": 9}, "counts": {"files": 2}}  # fmt: skip
+    done = {"state": "complete", "started_at": "2026-12-07T11:00:00+00:00"}
+    (out / "manifest.shard-1-of-2.json").write_text(json.dumps(stopped))
+    (out / "manifest.json").write_text(json.dumps(done))
+    assert report.unfinished_runs(out) == []
+    (out / "manifest.json").write_text(json.dumps({**done, "started_at": "2026-12-07T09:00:00Z"}))
+    assert [line.split(":")[0] for line in report.unfinished_runs(out)] == [
+        "manifest.shard-1-of-2.json"
+    ]
+    # the other way round: the plain run stopped, every shard of one array done after it
+    (out / "manifest.json").write_text(json.dumps(stopped))
+    (out / "manifest.shard-1-of-2.json").write_text(json.dumps(done))
+    assert len(report.unfinished_runs(out)) == 1  # shard 0 of 2 is not there
+    (out / "manifest.shard-0-of-2.json").write_text(json.dumps(done))
+    assert report.unfinished_runs(out) == []
+    (out / "manifest.shard-1-of-2.json").write_text(json.dumps(stopped))
+    quiet = CliRunner().invoke(app, ["report", str(out), "-q"])
+    assert quiet.exit_code == 0, quiet.output
+    assert quiet.stderr == ""
+    assert 'class="unfinished"' in (out / "report.html").read_text()

@@ -40,7 +40,6 @@ def write_report_for(out: Path, records: list[dict[str, Any]] | None, err_consol
     from brooker.report import write_report
 
     # this run's own page: its manifest says "running" until the page is written
-    # this run's own page: its manifest says "running" until the page is written
     info = write_report(out, records, path=path, unfinished=())
     if not quiet:
         err_console.print(
@@ -119,7 +118,7 @@ def report(
     from brooker.report import unfinished_runs
 
     unfinished = unfinished_runs(out_dir)
-    for line in unfinished:  # the page says it too, under its title
+    for line in unfinished if not quiet else ():  # the page says it too, under its title
         err.print(plain(f"warning: {line}", style="yellow"), soft_wrap=True)
     try:
         info = _write(out_dir, records, path=output, title=title, unfinished=unfinished)
