@@ -89,21 +89,22 @@ def _notes(rec: dict[str, Any], hip: dict[str, Any] | None) -> list[str]:
     return [str(n) for n in notes if n]
 
 
-def _why_not(rec: dict[str, Any]) -> str:
+def _why_not(rec: dict[str, Any], code: bool = True) -> str:
     """Why a film that is not ``ok`` was not graded: its reason, or its error's message and
-    code (the message without the file's name it begins with: the row names the file, and
-    the same error of many files is then one note).
+    (with ``code``) code; the message without the file's name it begins with (the table's row
+    and the summary's line name the file, and the same error of many files is then one note).
 
-    >>> _why_not({"file": "a.dcm", "status": "error",
-    ...           "error": {"code": "not_dicom", "message": "a.dcm: not a DICOM file"}})
-    'not a DICOM file [not_dicom]'
+    >>> rec = {"file": "a.dcm", "status": "error",
+    ...        "error": {"code": "not_dicom", "message": "a.dcm: not a DICOM file"}}
+    >>> _why_not(rec), _why_not(rec, code=False)
+    ('not a DICOM file [not_dicom]', 'not a DICOM file')
     """
     if rec.get("reason"):
         return str(rec["reason"])
     error = rec.get("error") or {}
     message = str(error.get("message") or "")
     message = message.removeprefix(f"{path_named(str(rec.get('file', '')))}: ")
-    return f"{message} [{error['code']}]" if error.get("code") else message
+    return f"{message} [{error['code']}]" if code and error.get("code") else message
 
 
 class _NoteNumbers:
@@ -556,12 +557,8 @@ def _print_summary(
         ordered = sorted(failed, key=lambda r: r.get("status") != "error")
         shown, rest = ordered[:NOT_GRADED_LISTED], ordered[NOT_GRADED_LISTED:]
     for r in shown:
-        why = r.get("reason") or (r.get("error") or {}).get("message") or r.get("status")
-        why = str(why)
-        prefix = f"{path_named(r['file'])}: "
-        if why.startswith(prefix):
-            why = why[len(prefix) :]
-        console.print(plain(f"  {prefix}{why}", style="yellow"), soft_wrap=True)
+        why = _why_not(r, code=False) or str(r.get("status"))
+        console.print(plain(f"  {path_named(r['file'])}: {why}", style="yellow"), soft_wrap=True)
     if rest:
         tail = f"  and {_not_listed(rest)}; every file's reason is in {results}"
         console.print(plain(tail, style="yellow"), soft_wrap=True)
