@@ -55,7 +55,7 @@ from brooker.batch import (
     shard_suffix,
 )
 from brooker.config import AnalysisConfig, config_or_default
-from brooker.errors import ConfigError, is_environment_oserror, output_error
+from brooker.errors import ConfigError, output_error
 from brooker.paths import require_folder
 
 __all__ = ["grade_bag", "grade_record"]
@@ -237,11 +237,8 @@ def grade_bag(
                 # record): the partition's films one task each, so that the others are graded
                 # and that one gets an internal_error record, as a local run's worker death
                 # gives
-                lines = _one_by_one(client, chunk, grade)
-                try:  # written here, by the client: out_dir is on its file system too
-                    _write_part(lines, target)
-                except OSError as exc:
-                    raise output_error(exc, target) from None
+                # written here, by the client: out_dir is on its file system too
+                _write_part(_one_by_one(client, chunk, grade), target)
             if on_part is not None:
                 on_part(_spelt(out, target), len(chunk))
     except BaseException:
@@ -310,16 +307,15 @@ def _part_name(i: int) -> str:
 def _write_part(lines: Sequence[str], path: str) -> str:
     """Write one partition's record lines to ``path`` (atomically, each line ended); its path.
 
-    A write the environment refuses (a read-only share, permissions, a full disk) raises the
-    typed :class:`~brooker.errors.OutputError` (exit 5 at the command line): as the plain
-    ``OSError`` it came back from the worker as, the command line took it for the cluster's
-    connection lost (exit 6, "run the same command again", which fails the same way)."""
+    A write that fails (a read-only share, permissions, a full disk) raises the typed
+    :class:`~brooker.errors.OutputError` (exit 5 at the command line), on a worker as on the
+    client: as the plain ``OSError`` it came back from the worker as, the command line took
+    it for the cluster's connection lost (exit 6, "run the same command again", which fails
+    the same way)."""
     try:
         atomic_write_bytes(path, "".join(line + "\n" for line in lines).encode("utf-8"))
     except OSError as exc:
-        if is_environment_oserror(exc):
-            raise output_error(exc, path) from None
-        raise
+        raise output_error(exc, path) from None
     return path
 
 
