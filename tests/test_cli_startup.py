@@ -224,19 +224,12 @@ def test_a_brooker_folder_in_the_working_directory_is_not_what_the_workers_impor
     assert [h["brooker_class"] for h in record["hips"]] == ["II", "II"]
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a forkserver")
-@pytest.mark.parametrize("launch", [["-m", "brooker"], ["run.py"]], ids=["python -m", "script"])
-def test_a_checkout_run_from_its_own_folder_grades_with_its_own_code(
-    tmp_path: Path, launch: list[str]
-) -> None:
-    """A checkout of another version run from its folder (``python -m brooker``, or a script
-    beside its package) graded every film with the installed brooker: the workers' server
-    starts with the safe path and, in Python 3.11-3.12, does not take its parent's
-    ``sys.path``. The checkout here differs from the installed package by its version only,
-    which each film's record carries from the worker that graded it."""
+def _graded_from_a_checkout(checkout: Path, *launch: str) -> subprocess.CompletedProcess[str]:
+    """``python LAUNCH grade <a sample> --json`` run in ``checkout``, a copy of this package
+    that differs from the installed one by its version only (``0.0.0+checkout``, which each
+    record carries from the worker that graded it), with no ``PYTHONPATH``."""
     import shutil
 
-    checkout = tmp_path / "checkout"
     shutil.copytree(
         ROOT / "brooker", checkout / "brooker", ignore=shutil.ignore_patterns("__pycache__")
     )
@@ -248,11 +241,24 @@ def test_a_checkout_run_from_its_own_folder_grades_with_its_own_code(
     )
     film = ROOT / "sample_images" / "pelvis_1_vs_2.dcm"
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSAFEPATH")}
-    proc = subprocess.run(
+    return subprocess.run(
         [sys.executable, *launch, "grade", str(film), "--json", "--no-overlay", "--workers",
-         "1", "--out", str(tmp_path / "o")],
+         "1", "--out", str(checkout.parent / "o")],
         capture_output=True, text=True, cwd=checkout, env=env, check=False, timeout=300,
     )  # fmt: skip
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a forkserver")
+@pytest.mark.parametrize("launch", [["-m", "brooker"], ["run.py"]], ids=["python -m", "script"])
+def test_a_checkout_run_from_its_own_folder_grades_with_its_own_code(
+    tmp_path: Path, launch: list[str]
+) -> None:
+    """A checkout of another version run from its folder (``python -m brooker``, or a script
+    beside its package) graded every film with the installed brooker: the workers' server
+    starts with the safe path and, in Python 3.11-3.12, does not take its parent's
+    ``sys.path``. The checkout here differs from the installed package by its version only,
+    which each film's record carries from the worker that graded it."""
+    proc = _graded_from_a_checkout(tmp_path / "checkout", *launch)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     record = json.loads(proc.stdout)
     assert record["status"] == "ok", record
@@ -266,20 +272,8 @@ def test_a_checkout_the_workers_cannot_import_grades_nothing_and_says_why(
     """A checkout whose folder's name holds ``os.pathsep`` cannot be put on the server's
     ``PYTHONPATH``: its workers import the installed brooker. They graded its films with
     that code, without a word; each film's record now says so."""
-    import shutil
-
     checkout = tmp_path / f"a{os.pathsep}b"
-    shutil.copytree(
-        ROOT / "brooker", checkout / "brooker", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    (checkout / "brooker" / "_version.py").write_text('__version__ = "0.0.0+checkout"\n')
-    film = ROOT / "sample_images" / "pelvis_1_vs_2.dcm"
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSAFEPATH")}
-    proc = subprocess.run(
-        [sys.executable, "-m", "brooker", "grade", str(film), "--json", "--no-overlay",
-         "--workers", "1", "--out", str(tmp_path / "o")],
-        capture_output=True, text=True, cwd=checkout, env=env, check=False, timeout=300,
-    )  # fmt: skip
+    proc = _graded_from_a_checkout(checkout, "-m", "brooker")
     assert proc.returncode == 3, proc.stdout + proc.stderr
     record = json.loads(proc.stdout)
     assert record["status"] == "error"

@@ -548,6 +548,36 @@ def test_the_overlays_of_the_replaced_parts_go_with_them(tree: Path, tmp_path: P
     assert sorted(p.name for p in out.glob("*.png")) == sorted([kept.name, mine.name])
 
 
+def _graded_with_dying_workers(  # type: ignore[no-untyped-def]
+    client, tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dies: Any
+) -> list[dict]:  # type: ignore[type-arg]
+    """The records of f2-f5 of ``tree`` graded on ``client`` in one partition, each film's
+    grading raising KilledWorker (as the scheduler raises it, its worker named by address)
+    when ``dies(path, calls)`` says so, ``calls`` counting that film's gradings so far. The
+    calls are logged in ``tmp_path/calls.txt``: the cluster runs a copy of the function it is
+    sent, so a counter in this process would not see them."""
+    from distributed import KilledWorker
+
+    from brooker import distributed
+
+    real = distributed.grade_record
+    log = tmp_path / "calls.txt"
+
+    def grade(path: str, **kw: Any) -> str:
+        with log.open("a") as fh:
+            fh.write(path + "\n")
+        if dies(path, log.read_text().splitlines().count(path)):
+            raise KilledWorker("grade", SimpleNamespace(address="tcp://127.0.0.1:1"), 3)
+        return real(path, **kw)
+
+    monkeypatch.setattr(distributed, "grade_record", grade)
+    parts = distributed.grade_bag(
+        [str(tree / f"f{i}") for i in (2, 3, 4, 5)], out_dir=tmp_path / "o", client=client,
+        npartitions=1, overlay=False, grade_fn=fake_grade,
+    )  # fmt: skip
+    return _lines(parts)
+
+
 def test_a_film_that_kills_its_worker_costs_its_record_not_the_run(
     client, tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
 ) -> None:
@@ -555,26 +585,10 @@ def test_a_film_that_kills_its_worker_costs_its_record_not_the_run(
     ended the whole run with an internal error and no record (exit 1; a scale-out audit of
     2026-12-07, `kill -9` of the worker): its partition's other films are graded one task
     each, and that film gets an internal_error record."""
-    from distributed import KilledWorker
-
-    from brooker import distributed
-
-    real = distributed.grade_record
-
-    def dies_on_f3(path: str, **kw: Any) -> str:
-        if path.endswith("f3"):
-            # as the scheduler raises it, its worker named by address
-            raise KilledWorker("grade", SimpleNamespace(address="tcp://127.0.0.1:1"), 3)
-        return real(path, **kw)
-
-    monkeypatch.setattr(distributed, "grade_record", dies_on_f3)
-    files = [str(tree / f"f{i}") for i in (2, 3, 4, 5)]
-    parts = distributed.grade_bag(
-        files, out_dir=tmp_path / "o", client=client, npartitions=1, overlay=False,
-        grade_fn=fake_grade,
-    )  # fmt: skip
-    recs = _lines(parts)
-    assert [r["file"] for r in recs] == sorted(files)
+    recs = _graded_with_dying_workers(
+        client, tree, tmp_path, monkeypatch, lambda path, calls: path.endswith("f3")
+    )
+    assert [r["file"] for r in recs] == [str(tree / f"f{i}") for i in (2, 3, 4, 5)]
     (dead,) = [r for r in recs if r["file"].endswith("f3")]
     assert dead["error"]["code"] == "internal_error"
     assert "the Dask worker grading it died" in dead["error"]["message"]
@@ -588,33 +602,18 @@ def test_a_film_only_queued_on_a_dying_worker_is_graded_again_alone(
     the suspects too (KilledWorker), and got an internal_error record beside the culprit's
     (a user's test of 2026-12-07, a worker over its memory limit): each such film is graded
     again alone, and only the one that kills its worker then too gets the record."""
-    from distributed import KilledWorker
-
-    from brooker import distributed
-
-    real = distributed.grade_record
-    log = tmp_path / "calls.txt"  # a file: the cluster runs a copy of the function it is sent
-
-    def dies_on_f3_and_once_beside_it(path: str, **kw: Any) -> str:
-        with log.open("a") as fh:
-            fh.write(path + "\n")
-        if path.endswith("f3") or (
-            path.endswith("f4") and log.read_text().splitlines().count(path) == 1
-        ):
-            raise KilledWorker("grade", SimpleNamespace(address="tcp://127.0.0.1:1"), 3)
-        return real(path, **kw)
-
-    monkeypatch.setattr(distributed, "grade_record", dies_on_f3_and_once_beside_it)
-    files = [str(tree / f"f{i}") for i in (2, 3, 4, 5)]
-    parts = distributed.grade_bag(
-        files, out_dir=tmp_path / "o", client=client, npartitions=1, overlay=False,
-        grade_fn=fake_grade,
-    )  # fmt: skip
-    recs = {r["file"]: r for r in _lines(parts)}
-    assert sorted(recs) == sorted(files)
+    recs = {
+        r["file"]: r
+        for r in _graded_with_dying_workers(
+            client, tree, tmp_path, monkeypatch,
+            lambda path, calls: path.endswith("f3") or (path.endswith("f4") and calls == 1),
+        )
+    }  # fmt: skip
+    assert sorted(recs) == [str(tree / f"f{i}") for i in (2, 3, 4, 5)]
     assert recs[str(tree / "f3")]["error"]["code"] == "internal_error"
     assert recs[str(tree / "f4")]["status"] != "error", recs[str(tree / "f4")]
-    assert log.read_text().splitlines().count(str(tree / "f4")) == 2
+    calls = (tmp_path / "calls.txt").read_text().splitlines()
+    assert calls.count(str(tree / "f4")) == 2
 
 
 def test_a_local_run_after_a_dask_run_replaces_its_parts_too(
