@@ -53,7 +53,7 @@ def _refuse(path: str, mode: int) -> SpecialFileError:
 #: What "no such file" says of ``-``: ``cat film.dcm | brooker grade -`` names a file ``-`` (as
 #: to ``cp``), which a reader may have meant as standard input.
 _NO_SUCH_DASH: Final = (
-    "no such file (films are read from files, not from standard input; "
+    "no such file or folder (films are read from files, not from standard input; "
     "`brooker grade --files-from -` reads a list of their paths from it)"
 )
 
@@ -63,8 +63,8 @@ def _not_there(path: str | os.PathLike[str], where: str) -> str:
     moved), so the reader knows what to look for."""
     if where == "-":
         return _NO_SUCH_DASH
-    if not os.path.islink(path):  # nothing there at all
-        return "no such file"
+    if not os.path.islink(path):  # nothing there at all (a mistyped folder too)
+        return "no such file or folder"
     # where the link (or the chain of links) ends: absolute, whatever the link's own spelling
     target = os.fsdecode(os.path.realpath(path))
     return f"a symbolic link to {target}, which does not exist"

@@ -3275,3 +3275,60 @@ def test_a_runs_own_review_page_does_not_call_the_run_unfinished(tmp_path: Path)
     assert res.exit_code == 3, res.output  # ungradable: no hip on a knee
     assert 'class="unfinished"' not in (out / "report.html").read_text()
     assert json.loads((out / "manifest.json").read_text())["state"] == "complete"
+
+
+def fake_grade_disk_full(path, config=None, **kwargs):  # type: ignore[no-untyped-def]
+    """A film whose overlay could not be written: a full disk."""
+    return batch.error_record(str(path), "disk_full", "no space left on the device")
+
+
+def test_a_run_whose_overlays_could_not_be_written_is_failed_not_complete(
+    monkeypatch: pytest.MonkeyPatch, good_tree: Path, tmp_path: Path
+):
+    """User test: on a full disk every film's record was disk_full and the run exited 5, but
+    its manifest said "complete", which a pipeline reading the manifest takes for done."""
+    monkeypatch.setattr(
+        batch, "grade_many", functools.partial(batch.grade_many, grade_fn=fake_grade_disk_full)
+    )
+    out = tmp_path / "o"
+    r = run(good_tree, "--out", out, "--workers", "1")
+    assert r.exit_code == 5, r.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["state"] == "failed"
+    assert manifest["error"]["code"] == "disk_full"
+    assert manifest["error"]["message"].endswith(
+        "IM0001: no space left on the device (and 1 more file(s))"
+    )
+    assert manifest["counts"]["files"] == 2
+
+
+def test_a_mistyped_path_leaves_the_earlier_run_in_out_as_it_was(
+    fake_engine: None, good_tree: Path, tmp_path: Path
+):
+    """User test: `brooker grade typo` into the default brooker-out replaced a reader's last
+    run (its records, its overlays) with one not_found record. Every path given missing is
+    nothing to grade: exit 4, each named, --out left as it was. With a film among them, or
+    from a --files-from list, a missing file keeps its not_found record (exit 3)."""
+    out = tmp_path / "o"
+    assert run(good_tree, "--out", out).exit_code == 0
+    kept = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    typo = tmp_path / "in-typo"
+    r = run(typo, tmp_path / "also-gone.dcm", "--out", out)
+    assert r.exit_code == 4, r.output
+    assert f"error: {typo}: no such file or folder [not_found]" in r.stderr
+    assert f"nothing to grade; {out} is left as it was" in r.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == kept
+    assert not (tmp_path / "new").exists()
+    assert run(typo, "--out", tmp_path / "new").exit_code == 4
+    assert not (tmp_path / "new").exists()  # the folder it would have made is not left
+    film = good_tree / "a" / "IM0001"
+    r = run(film, typo, "--out", out, "--json")
+    assert r.exit_code == 3, r.output
+    assert {rec["error"]["code"] for rec in json_lines(r.stdout) if rec.get("error")} == {
+        "not_found"
+    }
+    listed = tmp_path / "list.txt"
+    listed.write_text(f"{typo}\n")
+    r = run("--files-from", listed, "--out", tmp_path / "o2", "--json")
+    assert r.exit_code == 3, r.output
+    assert json_lines(r.stdout)[0]["error"]["code"] == "not_found"

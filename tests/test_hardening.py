@@ -223,15 +223,26 @@ def test_a_dash_is_a_missing_file_that_says_films_are_not_read_from_stdin(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``cat film.dcm | brooker grade -`` reads no film from standard input: "-" is a file's
-    name there, and missing; its error says so, and where a list of paths can come from."""
+    name there, and missing; its error says so, and where a list of paths can come from. The
+    only path given missing, nothing is graded (exit 4) and no --out is made; with another
+    input, "-" gets its not_found record."""
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, ["grade", "-", "--out", "out", "--json"], input=b"DICM")
+    assert result.exit_code == 4
+    assert result.stdout == ""
+    assert "not from standard input" in result.stderr
+    assert "--files-from -" in result.stderr
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "notes.txt").write_text("not a film")
+    result = CliRunner().invoke(
+        app, ["grade", "-", "notes.txt", "--out", "out", "--json"], input=b"DICM"
+    )
     assert result.exit_code == 3
-    (rec,) = [json.loads(line) for line in result.stdout.splitlines()]
+    rec = next(json.loads(line) for line in result.stdout.splitlines() if '"-"' in line)
     assert rec["error"]["code"] == "not_found"
     assert "not from standard input" in rec["error"]["message"]
     assert "--files-from -" in rec["error"]["message"]
-    with pytest.raises(errors.InputNotFoundError, match=r"absent: no such file$"):
+    with pytest.raises(errors.InputNotFoundError, match=r"absent: no such file or folder$"):
         open_regular(tmp_path / "absent")
 
 

@@ -756,6 +756,24 @@ def _failure(exc: Exception) -> dict[str, str]:
     return {"code": "internal_error", "message": " ".join(f"{type(exc).__name__}: {exc}".split())}
 
 
+def _unwritten(records: list[dict[str, Any]]) -> dict[str, str] | None:
+    """The manifest's ``error`` of a run some of whose films' outputs could not be written
+    (their records' ``disk_full`` / ``output_not_writable``): the first one's code and message,
+    and how many; None when every output was written."""
+    from brooker import batch
+
+    errors = [
+        r["error"]
+        for r in records
+        if (r.get("error") or {}).get("code") in batch.OUTPUT_ERROR_CODES
+    ]
+    if not errors:
+        return None
+    first = errors[0]
+    more = f" (and {len(errors) - 1} more file(s))" if len(errors) > 1 else ""
+    return {"code": str(first["code"]), "message": f"{first.get('message', '')}{more}"}
+
+
 def _stopped(console: Console, message: str, code: int) -> NoReturn:
     """End a run stopped by Ctrl-C, SIGTERM or SIGHUP: say so on ``console`` and exit with
     ``code``. Its terminal may be gone (SIGHUP), or its reader: the line is then lost, not an
@@ -1621,6 +1639,28 @@ def _run(
             worker_server.start_server()
         found = batch.discover(inputs, recursive=recursive, exclude=[out])
         files = list(found.files)
+        if files and files_from is None and not resume and set(files) <= set(found.missing):
+            # every path given on the command line is missing (a typo): nothing can be graded,
+            # and a run would still replace the earlier run in --out (the default brooker-out
+            # of a reader grading one film after another) with not_found records alone. Not
+            # found is "no inputs found" (exit 4), and --out is left as it was. A --files-from
+            # list's missing files keep their records (exit 3): a pipeline's list names what
+            # it expects graded, and a record per line is what it reads back.
+            from brooker.errors import BrookerError
+            from brooker.paths import check_regular_file
+
+            for missing in files:
+                try:
+                    check_regular_file(missing)
+                except BrookerError as exc:  # what its not_found record would have said
+                    err_console.print(
+                        f"error: {term(str(exc))} [{exc.code}]", style="red", soft_wrap=True
+                    )
+            kept = _graded_so_far(results_path) if results_path.exists() else 0
+            held = f"; {term(os.fspath(out))} is left as it was" if kept > 0 else ""
+            err_console.print(f"nothing to grade{held}", style="yellow", soft_wrap=True)
+            _unmake(made)
+            return int(ExitCode.NO_INPUTS)
         if files and found.empty_folders:
             # a folder among other inputs with nothing to grade in it (mistyped, not mounted, a
             # copy not finished) went unmentioned; alone it is "no radiographs found" (exit 4).
@@ -1882,7 +1922,12 @@ def _run(
             results_path=results_path,
             quiet=quiet,
         )
-        state = "complete"
+        state, failure = "complete", _unwritten(records)
+        if failure is not None:
+            # an overlay that could not be written (a full disk): those films' records are
+            # its errors, exit 5, and the run is not complete ("every output asked for
+            # written"); a script reading the manifest alone took it for done
+            state = "failed"
     except BrokenPipeError:
         raise  # the reader of standard output went away (141): "interrupted", as on Ctrl-C
     except Exception as exc:
