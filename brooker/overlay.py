@@ -67,6 +67,7 @@ from brooker.models import (
 )
 from brooker.padding import Shifted, unpadded_view
 from brooker.paths import is_drawn_overlay, safe_stem
+from brooker.report import without_overlay_pointer
 from brooker.units import BROOKER_GAP_THRESHOLD_MM, label_gap_mm
 
 RGB = tuple[int, int, int]
@@ -844,13 +845,10 @@ def _hip_caveats(result: GradingResult, hips: Sequence[HipResult]) -> list[str]:
     return out
 
 
-_CHECK_THE_OVERLAY = re.compile(r"\s*\(check the overlay\)|;\s*check the overlay(?=\))")
-
-
 def _on_overlay(text: str) -> str:
     """A caveat or reason as the overlay's panel shows it: without "(check the overlay)",
     which the records and the terminal carry to send a reader here."""
-    return _CHECK_THE_OVERLAY.sub("", text)
+    return without_overlay_pointer(text)
 
 
 def _wrap(text: str, size: int, width: int) -> list[str]:

@@ -551,6 +551,30 @@ def caveat_figures(text: str) -> list[str]:
     return [m.group() for m in _NUMBER.finditer(text) if m.group(1) is None]
 
 
+_CHECK_THE_OVERLAY = re.compile(r"\s*\(check the overlay\)|;\s*check the overlay(?=\))")
+
+
+def without_overlay_pointer(text: str) -> str:
+    """A caveat or reason without the "(check the overlay)" that sends its reader to the
+    overlay: for the overlay's own panel, and for the terminal of a run that drew none.
+
+    >>> without_overlay_pointer("faint (check the overlay)")
+    'faint'
+    >>> without_overlay_pointer("(a; check the overlay)")
+    '(a)'
+    """
+    return _CHECK_THE_OVERLAY.sub("", text)
+
+
+def figure_spans(text: str) -> list[tuple[int, int]]:
+    """Where :func:`caveat_figures` are in ``text``: each one's start and end.
+
+    >>> figure_spans("(0018,5101) grades 0 to IV")
+    [(19, 20), (24, 26)]
+    """
+    return [m.span() for m in _NUMBER.finditer(text) if m.group(1) is None]
+
+
 def with_figures(text: str, figure: Callable[[int], str]) -> str:
     """``text`` with its ``i``-th figure (:func:`caveat_figures`) written as ``figure(i)``.
 
@@ -593,7 +617,11 @@ class _Kinds:
         first, spans = self._seen[key]
         if spans is None:
             return key
-        shown = [lo if _value(lo) == _value(hi) else f"{lo} to {hi}" for lo, hi in spans]
+        varying = sum(_value(lo) != _value(hi) for lo, hi in spans)
+        # two ranges side by side ("grades 0 to III to I to IV", "0.19 to 0.46 x 0.19 to
+        # 0.46 mm") read as one run of figures: each is bracketed when more than one varies
+        ranged = "({} to {})" if varying > 1 else "{} to {}"
+        shown = [lo if _value(lo) == _value(hi) else ranged.format(lo, hi) for lo, hi in spans]
         return with_figures(first, shown.__getitem__)
 
     def named(self) -> dict[str, int]:
@@ -617,6 +645,8 @@ def kind_name(texts: Iterable[str]) -> str:
     'weak call (probability 0.55 to 0.68, under 0.7): 7 of 14 such calls were wrong'
     >>> kind_name(["score -1.6, needs 3.0", "score 2.0, needs 3.0"])
     'score -1.6 to 2.0, needs 3.0'
+    >>> kind_name(["this hip grades 0 to III: lowest", "this hip grades I to IV: lowest"])
+    'this hip grades (0 to I) to (III to IV): lowest'
     """
     kinds = _Kinds()
     for text in texts:

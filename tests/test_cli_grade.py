@@ -254,6 +254,11 @@ def test_a_hips_range_and_limits_are_said_beside_its_class(
         (row,) = list(csv.DictReader(fh))
     assert row["class_range"] == "0-IV"
     assert row["limited_by"] == "femur not segmented to the trochanter"
+    # the batch table (user test): a plain "0" in the class column hid the IV 2 mm away
+    r = run(good_tree, "--out", tmp_path / "o3", "--no-overlay")
+    rows = [line.split() for line in r.stdout.splitlines() if "IM000" in line]
+    assert rows, r.stdout
+    assert all(row[1:5] == ["R", "0", "to", "IV"] for row in rows), r.stdout
 
 
 def test_json_stdout_only_records_errors_on_stderr(
@@ -2715,6 +2720,36 @@ def fake_grade_with_caveats(path, config=None, **kwargs):  # type: ignore[no-unt
     return GradingResult(file="x", status=Status.OK, version=__version__, hips=hips)
 
 
+def fake_grade_pointing(path, config=None, **kwargs):  # type: ignore[no-untyped-def]
+    """A hip whose caveat sends its reader to the overlay."""
+    hip = HipResult(PatientSide.RIGHT, ImageSide.LEFT, BrookerGrade(0), (1.0, 2.0), False,
+                    caveats=("the femur begins low (check the overlay)",))  # fmt: skip
+    return GradingResult(file="x", status=Status.OK, version=__version__, hips=(hip,))
+
+
+def test_notes_send_no_reader_to_an_overlay_not_drawn(
+    monkeypatch: pytest.MonkeyPatch, good_tree: Path, tmp_path: Path
+):
+    """User test: with --no-overlay the table's and the single film's notes still ended
+    "(check the overlay)". The terminal drops it for a film with no overlay; the record keeps
+    its words."""
+    from brooker.cli.grade_cmd import _as_read
+
+    monkeypatch.setattr(
+        batch, "grade_many", functools.partial(batch.grade_many, grade_fn=fake_grade_pointing)
+    )
+    for target in (good_tree, good_tree / "a" / "IM0001"):
+        r = run(target, "--out", tmp_path / "o", "--no-overlay")
+        assert r.exit_code == 0, r.output
+        assert "the femur begins low" in r.stdout
+        assert "check the overlay" not in r.stdout
+    (rec,) = json_lines((tmp_path / "o" / "results.jsonl").read_text())
+    assert rec["hips"][0]["caveats"] == ["the femur begins low (check the overlay)"]
+    note = "the femur begins low (check the overlay)"
+    assert _as_read({"overlay": "x-0.png"}, note) == note
+    assert _as_read({"overlay": None}, note) == "the femur begins low"
+
+
 def test_the_batch_table_writes_each_note_once(
     monkeypatch: pytest.MonkeyPatch, good_tree: Path, tmp_path: Path
 ):
@@ -3148,6 +3183,39 @@ def test_notes_of_one_kind_with_a_literal_n_are_numbered_apart() -> None:
         "[1] View Position N is unknown", "[2] gap a: 3, b: 4 mm", "[3] View Position 5 is unknown"
     ]  # fmt: skip
     assert numbers.refs(["View Position 5 is unknown", "gap 4 mm"]) == "[2b] [3]"
+
+
+def test_notes_differing_in_two_figures_letter_each_variant_whole() -> None:
+    """User test: a class range graded about nearby centres ("this hip grades 0 to IV") read
+    "grades a: I, b: 0 to a: IV, b: IV" in the legend, each range split in two lettered lists
+    to be paired up by hand; a spacing's "0.187 x 0.187" likewise. Figures far apart in a
+    note are still lettered one by one."""
+    from brooker.cli.grade_cmd import _NoteNumbers
+
+    grades = "graded again about nearby centres, this hip grades {} to {}: the lowest is reported"
+    numbers = _NoteNumbers()
+    numbers.add([grades.format("I", "IV"), "spacing 0.187 x 0.187 mm"])
+    numbers.add([grades.format("0", "IV"), "spacing 0.459 x 0.459 mm"])
+    numbers.add([grades.format("II", "III"), "took 3 s, of which the overlay 1 s of a long time"])
+    numbers.add(["took 4 s, of which the overlay 2 s of a long time"])
+    assert numbers.legend() == [
+        "[1] graded again about nearby centres, this hip grades a: I to IV, b: 0 to IV, "
+        "c: II to III: the lowest is reported",
+        "[2] spacing a: 0.187 x 0.187, b: 0.459 x 0.459 mm",
+        "[3] took a: 3, b: 4 s, of which the overlay a: 1, b: 2 s of a long time",
+    ]
+    assert numbers.refs([grades.format("II", "III")]) == "[1c]"
+
+
+def test_the_summary_brackets_each_range_when_two_figures_vary() -> None:
+    """User test: the review page's summary named the kind "this hip grades 0 to III to I to
+    IV"; each figure's range is bracketed when more than one varies."""
+    from brooker.report import kind_name
+
+    grades = "this hip grades {} to {}: the lowest"
+    texts = [grades.format("0", "IV"), grades.format("II", "III"), grades.format("I", "II")]
+    assert kind_name(texts) == "this hip grades (0 to II) to (II to IV): the lowest"
+    assert kind_name(["gap 3 mm of 10 mm", "gap 4 mm of 10 mm"]) == "gap 3 to 4 mm of 10 mm"
 
 
 def test_a_bridged_hip_reads_bridged_not_a_gap_of_0_0() -> None:

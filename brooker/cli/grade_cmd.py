@@ -21,6 +21,7 @@ Every string from outside (file names, header values, messages quoting them) is 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import sys
 import traceback
@@ -86,7 +87,17 @@ def _notes(rec: dict[str, Any], hip: dict[str, Any] | None) -> list[str]:
     notes.extend(rec.get("caveats") or [])
     if hip is not None:
         notes.extend(hip.get("caveats") or [])
-    return [str(n) for n in notes if n]
+    return [_as_read(rec, str(n)) for n in notes if n]
+
+
+def _as_read(rec: dict[str, Any], note: str) -> str:
+    """A note as the terminal shows it: without "(check the overlay)" when the film has no
+    overlay (``--no-overlay``; the record keeps the words, as the CSV does)."""
+    if rec.get("overlay"):
+        return note
+    from brooker.report import without_overlay_pointer
+
+    return without_overlay_pointer(note)
 
 
 def _why_not(rec: dict[str, Any], code: bool = True) -> str:
@@ -169,6 +180,10 @@ class _NoteNumbers:
         lines = []
         for number, variants in enumerate(self.kinds.values(), start=1):
             figures = list(zip(*(caveat_figures(v) for v in variants), strict=True))
+            run = _varying_run(variants, figures)
+            if run is not None:
+                lines.append(f"[{number}] {run}")
+                continue
 
             def figure(i: int, figures: list[tuple[str, ...]] = figures) -> str:
                 if len(set(figures[i])) == 1:
@@ -177,6 +192,39 @@ class _NoteNumbers:
 
             lines.append(f"[{number}] " + with_figures(variants[0], figure))
         return lines
+
+
+#: The most characters between two figures of a note that the legend writes as one run of
+#: figures once per variant (see _varying_run): " to " of a range, " x " of a spacing.
+_JOINER_CHARS = 4
+
+
+def _varying_run(variants: list[str], figures: list[tuple[str, ...]]) -> str | None:
+    """A note whose variants differ in more than one figure, close together ("this hip grades
+    0 to IV", "II to III"; a spacing's "0.187 x 0.187"), written once with that stretch given
+    whole per variant by letter ("grades a: 0 to IV, b: II to III"). Lettered figure by
+    figure it read "grades a: 0, b: II to a: IV, b: III", each variant to be pieced together
+    by hand. None when fewer than two figures differ or words stand between them (more than
+    a joiner such as " to "): the legend then letters each figure that differs.
+
+    >>> _varying_run(["grades 0 to IV: low", "grades II to III: low"], [("0", "II"), ("IV", "III")])
+    'grades a: 0 to IV, b: II to III: low'
+    """
+    from brooker.report import figure_spans
+
+    differ = [i for i, values in enumerate(figures) if len(set(values)) > 1]
+    if len(differ) < 2:
+        return None
+    stretches = []
+    for text in variants:
+        spans = figure_spans(text)[differ[0] : differ[-1] + 1]
+        if any(b[0] - a[1] > _JOINER_CHARS for a, b in itertools.pairwise(spans)):
+            return None
+        stretches.append(text[spans[0][0] : spans[-1][1]])
+    spans = figure_spans(variants[0])
+    start, end = spans[differ[0]][0], spans[differ[-1]][1]
+    whole = ", ".join(f"{_letters(k)}: {s}" for k, s in enumerate(stretches))
+    return variants[0][:start] + whole + variants[0][end:]
 
 
 def _letters(k: int) -> str:
@@ -235,11 +283,20 @@ def _table_rows(
         for k, hip in enumerate(hips):
             cls = _class_text(hip)
             side = "R" if hip.get("side") == "right" else "L"
+            span = hip.get("class_range")
+            # a "0" that grades IV 2 mm away is no plain 0 (step 7): the class column says so,
+            # in amber as on the overlay, where a reader scanning the classes looks; the legend
+            # note alone was one of a dozen under the table
+            cell: _Cell = (
+                (f"{cls} to {span[1]}", "yellow")
+                if isinstance(span, list) and len(span) == 2
+                else (cls, _CLASS_STYLE.get(cls, ""))
+            )
             rows.append(
                 [
                     (name if k == 0 else "", ""),
                     (f"{side}?", "yellow") if assumed else (side, ""),
-                    (cls, _CLASS_STYLE.get(cls, "")),
+                    cell,
                     (_hip_gap(hip), ""),
                     ("yes", "bold yellow") if hip.get("borderline") else ("", ""),
                     ("yes", "bold yellow") if hip.get("weak_call") else ("", ""),
@@ -431,11 +488,12 @@ def _print_single(console: Console, rec: dict[str, Any]) -> None:
     console.print(plain(rec["file"], style="bold"))
     hips = rec.get("hips") or []
     if hips:
-        _print_single_hips(console, hips, _sides_assumed(rec))
+        _print_single_hips(console, hips, _sides_assumed(rec), bool(rec.get("overlay")))
     else:  # ungradable or an error: why, and then, as for any film, its notes and overlay
-        console.print(plain(f"  not graded: {_why_not(rec) or 'no hip graded'}", style="yellow"))
+        why = _as_read(rec, _why_not(rec)) or "no hip graded"
+        console.print(plain(f"  not graded: {why}", style="yellow"))
     for note in rec.get("caveats") or []:
-        console.print(plain(f"  note: {note}", style="dim"))
+        console.print(plain(f"  note: {_as_read(rec, note)}", style="dim"))
     spacing = rec.get("spacing")
     if isinstance(spacing, dict):
         row, col = spacing.get("row_mm"), spacing.get("col_mm")
@@ -457,14 +515,20 @@ def _sides_assumed(rec: dict[str, Any]) -> bool:
 
 
 def _print_single_hips(
-    console: Console, hips: list[dict[str, Any]], assumed: bool = False
+    console: Console, hips: list[dict[str, Any]], assumed: bool = False, overlay: bool = True
 ) -> None:
     """The single-film answer's line per hip, with its notes (those every hip shares once);
-    ``assumed``: the sides rest on an assumption (:func:`_sides_assumed`)."""
+    ``assumed``: the sides rest on an assumption (:func:`_sides_assumed`); ``overlay``: the
+    film has one (else the notes do not send the reader to it)."""
     from rich.text import Text
 
+    drawn = {"overlay": overlay}
     own = [
-        ([hip["not_graded"]] if hip.get("not_graded") else []) + list(hip.get("caveats") or [])
+        [
+            _as_read(drawn, str(n))
+            for n in ([hip["not_graded"]] if hip.get("not_graded") else [])
+            + list(hip.get("caveats") or [])
+        ]
         for hip in hips
     ]
     # a caveat every hip carries (a head centred by the hip detector, on most native hips)
