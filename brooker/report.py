@@ -731,6 +731,11 @@ def _hip_class(hip: Mapping[str, Any]) -> str:
     return str(cls) if hip.get("grade") is not None and str(cls) in CLASSES else ""
 
 
+def _flag(value: Any) -> str:
+    """A yes/no of a record as a data attribute holds it."""
+    return "1" if value else "0"
+
+
 def _hip_html(hip: Mapping[str, Any]) -> str:
     cls = _hip_class(hip)
     side = "right" if hip.get("side") == "right" else "left"
@@ -780,7 +785,11 @@ def _hip_html(hip: Mapping[str, Any]) -> str:
     else:
         badge = '<span class="cls kx" title="found, not graded">not graded</span>'
     return (
-        f'<tr class="hip" data-side="{side}" data-cls="{_e(cls)}" data-gap="{gap_attr}">'
+        f'<tr class="hip" data-side="{side}" data-cls="{_e(cls)}" data-gap="{gap_attr}"'
+        # what the filters ask of a hip (report.js hipMatches): the keys go to the hips asked for
+        f' data-borderline="{_flag(hip.get("borderline"))}"'
+        f' data-weak="{_flag(hip.get("weak_call"))}"'
+        f' data-prosthesis="{_flag(hip.get("prosthesis"))}">'
         f'<td class="side" title="patient\'s {side}">{side[0].upper()}</td>'
         f"<td>{badge} {_e(' '.join(bits))} {''.join(tags)}"
         f'{f"<ul class=hipnotes>{notes}</ul>" if notes else ""}{review}</td></tr>'
@@ -851,7 +860,7 @@ _HELP = (
     ("a / Enter", "agree with the tool's class"),
     ("0 1 2 3 4", "reader's class 0 I II III IV"),
     ("n", "note for the hip (Enter or Esc to leave it)"),
-    ("Backspace", "clear the verdict"),
+    ("Backspace", "clear the verdict (right after a verdict key: take that one back)"),
     ("o", "full-size overlay (the keys above work there too; o or Esc closes)"),
     ("?", "this help"),
 )

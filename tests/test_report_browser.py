@@ -270,3 +270,50 @@ def test_import_reads_a_review_csv_a_spreadsheet_saved_with_semicolons(
     b.set_files("#import", [stranger])
     assert b.wait_for(f"{status}.startsWith('imported 0')")
     assert b.evaluate(status) == "imported 0 verdict(s): no row names a hip of this report"
+
+
+def test_keys_go_to_the_hips_a_filter_asks_for_and_backspace_takes_a_verdict_back(
+    page: tuple[Chromium, Path],
+) -> None:
+    """User test: working the "not graded" queue, a verdict moved on to the film's other hip
+    (graded) and `j` landed on a film's first hip whatever the filter; Backspace after a verdict
+    cleared the hip moved on to (none), not the verdict just given."""
+    b, _ = page
+    current = "document.querySelector('article.card.current').dataset.file"
+    hip = "document.querySelector('tr.hip.current').dataset.side"
+    verdicts = "window.brookerReview.verdicts()"
+    key = f"{FILMS[0][0]}|{hashlib.sha256(FILMS[0][0].encode()).hexdigest()}|left"
+    b.evaluate("document.activeElement && document.activeElement.blur()")
+    b.click("#f-weak")  # the first film's left hip is the weak call
+    b.evaluate("document.activeElement && document.activeElement.blur()")
+    b.evaluate("document.querySelectorAll('article.card')[3].click()")  # out of the way
+    b.key("k")
+    assert (b.evaluate(current), b.evaluate(hip)) == (FILMS[0][0], "left")
+    b.click("#f-weak")
+
+    b.click("#f-notgraded")
+    b.evaluate("document.activeElement && document.activeElement.blur()")
+    b.evaluate("document.querySelectorAll('article.card')[5].click()")  # the error film
+    b.key("j")
+    assert (b.evaluate(current), b.evaluate(hip)) == (FILMS[6][0], "left")  # not graded
+    b.click("#f-notgraded")
+    b.evaluate("document.activeElement && document.activeElement.blur()")
+
+    b.evaluate("document.querySelectorAll('article.card')[0].querySelectorAll('tr.hip')[1].click()")
+    assert b.evaluate(hip) == "left"
+    b.key("2")  # the left hip: II; the film's hips all have verdicts: on to the next film
+    assert b.evaluate(verdicts)[key]["reader"] == "II"
+    assert b.evaluate(current) == FILMS[1][0]
+    moved_to = b.evaluate(verdicts).get(
+        f"{FILMS[1][0]}|{hashlib.sha256(FILMS[1][0].encode()).hexdigest()}|right"
+    )
+    b.key("Backspace")  # right after the verdict key: that verdict goes, not the next hip's
+    assert not b.evaluate(verdicts).get(key, {}).get("reader")  # (its note stays)
+    assert (b.evaluate(current), b.evaluate(hip)) == (FILMS[0][0], "left")
+    assert b.evaluate(verdicts).get(
+        f"{FILMS[1][0]}|{hashlib.sha256(FILMS[1][0].encode()).hexdigest()}|right"
+    ) == moved_to
+    b.key("2")
+    b.key("k")  # another key in between: Backspace clears the hip it is on
+    b.key("Backspace")
+    assert b.evaluate(verdicts)[key]["reader"] == "II"

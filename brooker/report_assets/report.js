@@ -12,7 +12,7 @@
   var fClass = $("f-class"), fBorder = $("f-borderline"), fWeak = $("f-weak");
   var fNotGraded = $("f-notgraded");
   var fPros = $("f-prosthesis"), fUnrev = $("f-unreviewed"), fName = $("f-name"), fSort = $("f-sort");
-  var current = null, currentHip = 0;
+  var current = null, currentHip = 0, lastMarked = null;  /* the hip the last key gave a verdict, until another key or click */
 
   /* ---- verdict storage ---------------------------------------------------------------- */
   var store = null;
@@ -148,12 +148,29 @@
     }
     if (scroll !== false) { card.scrollIntoView({ block: "nearest" }); }
   }
+  /* a hip the filters ask for: a film shown for its not-graded hip (or its weak call...) takes
+     its reader to that hip, not to the other one, when stepped to or moved on to */
+  function hipMatches(row) {
+    var d = row.dataset, cls = fClass.value;
+    if (cls && d.cls !== cls) { return false; }
+    if (fBorder.checked && d.borderline !== "1") { return false; }
+    if (fWeak.checked && d.weak !== "1") { return false; }
+    if (fNotGraded.checked && d.cls) { return false; }
+    if (fPros.checked && d.prosthesis !== "1") { return false; }
+    if (fUnrev.checked && reviewed(row)) { return false; }
+    return true;
+  }
+  function firstMatch(card) {
+    var rows = hipRows(card);
+    for (var i = 0; i < rows.length; i++) { if (hipMatches(rows[i])) { return i; } }
+    return 0;
+  }
   function step(delta) {
     var vis = visible();
     if (!vis.length) { return; }
     var i = current ? vis.indexOf(current) : -1;
     var j = i < 0 ? (delta > 0 ? 0 : vis.length - 1) : Math.max(0, Math.min(vis.length - 1, i + delta));
-    setCurrent(vis[j], 0);
+    setCurrent(vis[j], firstMatch(vis[j]));
   }
   function stepHip(delta) {
     if (!current) { step(1); return; }
@@ -168,7 +185,7 @@
     var rows = hipRows(current);
     for (var k = 1; k <= rows.length; k++) {
       var j = currentHip + k;
-      if (j < rows.length && !reviewed(rows[j])) { setCurrent(current, j); return; }
+      if (j < rows.length && !reviewed(rows[j]) && hipMatches(rows[j])) { setCurrent(current, j); return; }
     }
     step(1);
     if (fUnrev.checked) { applyFilters(); }
@@ -201,6 +218,7 @@
 
   /* ---- mouse ------------------------------------------------------------------------------ */
   main.addEventListener("click", function (ev) {
+    lastMarked = null;
     var card = cardOf(ev.target);
     if (!card) { return; }
     var row = ev.target.closest("tr.hip");
@@ -232,16 +250,27 @@
     var inBox = !box.hidden, before = current;
     if (inBox && (k === "Escape" || k === "o")) { closeFull(); ev.preventDefault(); return; }
     if (inBox && k === "n") { closeFull(); }
-    var row = currentRow(), handled = true;
+    var row = currentRow(), handled = true, justMarked = lastMarked;
+    lastMarked = null;
     if (k === "j" || k === "ArrowDown") { step(1); }
     else if (k === "k" || k === "ArrowUp") { step(-1); }
     else if (k === "ArrowRight") { stepHip(1); }
     else if (k === "ArrowLeft") { stepHip(-1); }
     else if ((k === "a" || k === "Enter") && row) {
-      if (row.dataset.cls) { setVerdict(row, row.dataset.cls, true); advance(); } /* nothing to agree with */
+      if (row.dataset.cls) { setVerdict(row, row.dataset.cls, true); lastMarked = row; advance(); } /* nothing to agree with */
     }
-    else if (/^[0-4]$/.test(k) && row) { setVerdict(row, CLASSES[+k], CLASSES[+k] === row.dataset.cls); advance(); }
-    else if ((k === "Backspace" || k === "Delete") && row) { clearVerdict(row); }
+    else if (/^[0-4]$/.test(k) && row) {
+      setVerdict(row, CLASSES[+k], CLASSES[+k] === row.dataset.cls); lastMarked = row; advance();
+    }
+    else if ((k === "Backspace" || k === "Delete") && row) {
+      /* right after a verdict key, which moved the reader on, the key takes that verdict back
+         and goes back to its hip (an undo); else it clears this hip's */
+      if (justMarked && document.contains(justMarked)) {
+        row = justMarked;
+        setCurrent(cardOf(row), hipRows(cardOf(row)).indexOf(row));
+      }
+      clearVerdict(row);
+    }
     else if (k === "n" && row) { row.querySelector("input.note").focus(); }
     else if (k === "o") { if (current) { openFull(current); } else { handled = false; } }
     else if (k === "?") { $("help").hidden = !$("help").hidden; }
