@@ -2526,6 +2526,64 @@ def _ordered(keys: Iterable[str], order: Sequence[str]) -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 
+#: The results files whose lock this process holds (:func:`lock_results`): each lock file's
+#: real path and the descriptor that holds it.
+_HELD_LOCKS: dict[str, int] = {}
+
+
+def results_lock(results_file: str | os.PathLike[str]) -> str:
+    """The lock file beside ``results_file``: ``.results.jsonl.lock`` (empty; it stays)."""
+    head, name = os.path.split(os.fspath(results_file))
+    return os.path.join(head, f".{name}.lock")
+
+
+def lock_results(results_file: str | os.PathLike[str]) -> str | None:
+    """Take the exclusive lock of ``results_file`` (:func:`results_lock`) for this process:
+    a second run writing the same results file at the same time (a cluster job requeued while
+    the first still runs, a script's :func:`grade_many` beside ``brooker grade``) is refused,
+    not films graded twice and records appended to a file the other run replaced. The key to
+    :func:`unlock_results`, or None when there is nothing to release: this process holds the
+    lock already (``brooker grade`` took it before its ``grade_many``), or the system has no
+    ``flock`` (not POSIX). The operating system's lock, so a killed run leaves none behind.
+
+    Raises
+    ------
+    ConfigError
+        Another process holds it.
+    OutputError
+        The lock file cannot be made (the folder read-only, the disk full).
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    path = results_lock(results_file)
+    key = os.path.realpath(path)
+    if key in _HELD_LOCKS:
+        return None
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise output_error(exc, path) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise ConfigError(
+            f"another brooker run is writing {os.fspath(results_file)} now; wait for it to "
+            "end, or write into another folder"
+        ) from None
+    _HELD_LOCKS[key] = fd
+    return key
+
+
+def unlock_results(key: str | None) -> None:
+    """Release a lock :func:`lock_results` took (None: nothing to release)."""
+    fd = _HELD_LOCKS.pop(key, None) if key is not None else None
+    if fd is not None:
+        os.close(fd)
+
+
 def grade_many(
     paths: Iterable[str | os.PathLike[str]],
     config: AnalysisConfig | None = None,
@@ -2609,7 +2667,9 @@ def grade_many(
         ``paths`` (see :func:`check_out_dir`), the results file holds lines that are not
         brooker records (:func:`not_written_here`: someone's own ``results.jsonl``), or
         ``resume`` meets records of another brooker
-        version: raised before any file is written, when iteration starts.
+        version, or another run (``brooker grade``, another script) is writing the same
+        results file (:func:`lock_results`): raised before any file is written, when
+        iteration starts.
         (``ConfigError`` is also a ``ValueError``, which a negative ``workers`` raised
         before.)
     OutputError
@@ -2659,6 +2719,37 @@ def grade_many(
             f"{os.fspath(results_file)} was not written by brooker ({why}): grading would "
             "rewrite it; give another results_file or out_dir"
         )
+    if out is not None:  # the overlays' folder, and the lock file's
+        os.makedirs(out, exist_ok=True)
+    if results_file is not None:
+        os.makedirs(os.path.dirname(os.path.abspath(results_file)), exist_ok=True)
+    # before the results file is read or written: another run writing it now is refused
+    held = None if results_file is None else lock_results(results_file)
+    try:
+        yield from _grade_many_locked(
+            paths, config, out, results_file, workers, timeout_s, recursive, resume, names,
+            overlay, overlay_crops, grade_fn, forget,
+        )  # fmt: skip
+    finally:
+        unlock_results(held)
+
+
+def _grade_many_locked(
+    paths: list[str | os.PathLike[str]],
+    config: AnalysisConfig,
+    out: str | None,
+    results_file: str | os.PathLike[str] | None,
+    workers: int | None,
+    timeout_s: float | None,
+    recursive: bool,
+    resume: bool,
+    names: Mapping[str, str] | None,
+    overlay: bool,
+    overlay_crops: bool,
+    grade_fn: GradeFn | None,
+    forget: bool,
+) -> Iterator[GradingResult]:
+    """:func:`grade_many` once its arguments are checked and its results file locked."""
     snapshot = None
     if resume and results_file is not None:
         snapshot = check_resume_version(results_file)
@@ -2678,7 +2769,6 @@ def grade_many(
     if workers is None:
         workers = usable_cpus()
     if out is not None:
-        os.makedirs(out, exist_ok=True)
         if overlay and files:  # what a run killed while writing their overlays left
             _remove_temporaries(out, [(f, names.get(f)) for f in files])
     common = {"out_dir": out, "overlay": overlay, "overlay_crops": overlay_crops}

@@ -1756,3 +1756,46 @@ def test_names_a_run_file_by_the_name_given_and_the_file_reached(tmp_path: Path)
     assert not batch.names_a_run_file(out / "report.shard-1-of-2.html", out, pages=False)
     assert not batch.names_a_run_file(out / "grades.csv", out)
     assert not batch.names_a_run_file(tmp_path / "results.jsonl", out)  # not in OUT
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="flock is POSIX")
+def test_grade_many_takes_the_results_lock_the_command_line_takes(tmp_path: Path) -> None:
+    """User test: a script's grade_many and `brooker grade` into the same folder at once each
+    emptied or appended to the other's results file (only the command took the lock). Now
+    grade_many is refused while another run holds it, and holds it while it runs."""
+    import fcntl
+
+    films = tmp_path / "in"
+    films.mkdir()
+    for i in range(3):
+        (films / f"f{i}.dcm").write_bytes(b"\0" * 128 + b"DICM" + bytes([i]) * (i + 1))
+    out = tmp_path / "o"
+    out.mkdir()
+    lock = out / ".results.jsonl.lock"
+
+    def try_lock() -> bool:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError:
+            return False
+        finally:
+            os.close(fd)
+
+    run = batch.grade_many([films], out_dir=out, workers=0, overlay=False, grade_fn=fake_grade)
+    next(run)  # one film graded: the lock is held while the run goes on
+    assert not try_lock()
+    assert len(list(run)) == 2
+    assert try_lock()  # and released when it ends
+
+    held = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as if another run were writing
+        before = (out / "results.jsonl").read_bytes()
+        with pytest.raises(ConfigError, match="another brooker run is writing"):
+            list(batch.grade_many([films], out_dir=out, workers=0, grade_fn=fake_grade))
+        assert (out / "results.jsonl").read_bytes() == before
+    finally:
+        os.close(held)
+    assert len(list(batch.grade_many([films], out_dir=out, workers=0, grade_fn=fake_grade))) == 3

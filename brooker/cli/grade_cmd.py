@@ -1223,32 +1223,23 @@ def grade(
     raise typer.Exit(code)
 
 
-#: File descriptors of the ``--out`` locks this process holds (:func:`_lock_out`).
-_OUT_LOCKS: list[int] = []
+#: The ``--out`` locks this process holds (:func:`_lock_out`): their keys.
+_OUT_LOCKS: list[str | None] = []
 
 
 def _lock_out(out: Path, results_path: Path) -> None:
-    """Hold an exclusive lock beside ``results_path`` until the command ends
-    (:func:`_unlock_out`): a second run writing the same results file at the same time (a
-    cluster job requeued while the first still runs) is a usage error, not films graded twice
-    and records appended to a file the other run replaced. The lock is the operating system's
-    (``flock``), so a killed run leaves none behind; where there is none (not POSIX), nothing
-    is locked."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        return
-    from brooker.errors import output_error
+    """Hold the exclusive lock of ``results_path`` until the command ends (:func:`_unlock_out`;
+    :func:`brooker.batch.lock_results`, which ``grade_many`` takes too, so that a script's run
+    into the same folder is refused as another command's is): a second run writing the same
+    results file at the same time (a cluster job requeued while the first still runs) is a
+    usage error, not films graded twice and records appended to a file the other run
+    replaced."""
+    from brooker import batch
+    from brooker.errors import ConfigError
 
-    lock = out / f".{results_path.name}.lock"
     try:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise output_error(exc, str(lock)) from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
+        _OUT_LOCKS.append(batch.lock_results(results_path))
+    except ConfigError:
         raise typer.BadParameter(
             term(
                 f"another brooker run is writing {results_path} now; wait for it to end, or "
@@ -1256,13 +1247,14 @@ def _lock_out(out: Path, results_path: Path) -> None:
             ),
             param_hint="--out",
         ) from None
-    _OUT_LOCKS.append(fd)
 
 
 def _unlock_out() -> None:
     """Release the locks :func:`_lock_out` took."""
+    from brooker import batch
+
     while _OUT_LOCKS:
-        os.close(_OUT_LOCKS.pop())
+        batch.unlock_results(_OUT_LOCKS.pop())
 
 
 def _drop_stdout() -> None:
