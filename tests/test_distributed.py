@@ -6,6 +6,7 @@ import functools
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -649,6 +650,7 @@ def test_cli_a_cluster_lost_mid_run_is_the_environment_not_a_bug(
     """A scheduler killed during the run was an "internal error" (exit 1), its message two
     lines run into one with a literal \\x0a (a scale-out audit of 2026-12-07): exit 6, one
     line, the manifest failed with cluster_lost, no traceback in errors.log."""
+    import logging
     from concurrent.futures import CancelledError
 
     from typer.testing import CliRunner
@@ -657,9 +659,24 @@ def test_cli_a_cluster_lost_mid_run_is_the_environment_not_a_bug(
     from brooker.cli import app
     from brooker.cli.grade_cmd import _cluster_lost
 
+    said: list[logging.LogRecord] = []
+
+    class Said(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            said.append(record)
+
     def lost(*a: object, **k: object) -> list[str]:
-        # as distributed's FutureCancelledError (a concurrent.futures.CancelledError) says it
-        raise CancelledError("scheduler-connection-lost.\\x0aClient lost the scheduler")
+        # Dask's client logs each failed reconnection, three chained tracebacks on stderr
+        logging.getLogger("distributed.client").error("reconnect failed", exc_info=True)
+        # as distributed's FutureCancelledError (a concurrent.futures.CancelledError) says it,
+        # cut by Dask in mid-word and long
+        raise CancelledError(
+            "scheduler-connection-lost.\\x0aClient lost the scheduler. " + "word " * 60 + "re"
+        )
+
+    handler = Said()
+    logging.getLogger("distributed").addHandler(handler)
+    monkeypatch.setattr(logging.getLogger("distributed.client"), "level", logging.NOTSET)
 
     monkeypatch.setattr(distributed, "grade_bag", lost)
     monkeypatch.setattr("brooker.cli.grade_cmd._dask_client", lambda *a, **k: FakeClient())
@@ -671,6 +688,10 @@ def test_cli_a_cluster_lost_mid_run_is_the_environment_not_a_bug(
     (line,) = [x for x in r.stderr.splitlines() if x.startswith("error: ")]
     assert "the Dask cluster at tcp://10.0.0.1:8786 was lost during the run" in line
     assert "\\x0a" not in line
+    assert "word ...): run the same command again" in line  # cut between words
+    logging.getLogger("distributed").removeHandler(handler)
+    assert said == []  # the run's one line, not Dask's log of it
+    assert logging.getLogger("distributed.client").level == logging.NOTSET  # as it was
     assert "internal error" not in r.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["state"] == "failed"
@@ -682,6 +703,41 @@ def test_cli_a_cluster_lost_mid_run_is_the_environment_not_a_bug(
 
     assert _cluster_lost(OutputError("disk", None), FakeClient()) is None
     assert _cluster_lost(OSError("comm closed"), FakeClient()) is not None
+
+
+def test_cli_a_dask_run_left_with_no_worker_says_so(
+    tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """User test: every worker killed for its memory (its nanny gave up), the run waited
+    without a word for ten minutes. After a while with no worker it says so, once."""
+    from typer.testing import CliRunner
+
+    from brooker import distributed
+    from brooker.cli import app, grade_cmd
+
+    class NoWorkers(FakeClient):
+        asked = 0
+
+        def scheduler_info(self) -> dict[str, Any]:
+            NoWorkers.asked += 1
+            return {"workers": {}} if NoWorkers.asked > 1 else {"workers": {"w": {}}}
+
+    def waits(*a: object, **k: object) -> list[str]:
+        time.sleep(1.0)
+        return []
+
+    monkeypatch.setattr(distributed, "grade_bag", waits)
+    monkeypatch.setattr(grade_cmd, "_dask_client", lambda *a, **k: NoWorkers())
+    monkeypatch.setattr(grade_cmd, "_WORKERS_POLL_S", 0.05)
+    monkeypatch.setattr(grade_cmd, "_NO_WORKERS_WARN_S", 0.2)
+    out = tmp_path / "o"
+    r = CliRunner().invoke(
+        app, ["grade", str(tree / "f2"), "--out", str(out), "--dask-scheduler", "tcp://x:1"]
+    )
+    said = [x for x in r.stderr.splitlines() if "has had no worker for" in x]
+    assert len(said) == 1, r.stderr
+    assert said[0].startswith("warning: the Dask cluster at tcp://10.0.0.1:8786 has had no")
+    assert NoWorkers.asked > 3
 
 
 _FAST_DONE = __import__("threading").Event()

@@ -2210,6 +2210,66 @@ def _dask_workers(client: Any) -> int | None:
         return None
 
 
+#: How often a Dask run asks its scheduler how many workers it has, and how long it may have
+#: none before the run says so (:func:`_watch_workers`), in seconds.
+_WORKERS_POLL_S = 10.0
+_NO_WORKERS_WARN_S = 60.0
+
+
+@contextlib.contextmanager
+def _watch_workers(client: Any, address: str, console: Console) -> Iterator[None]:
+    """While a Dask run waits for its partitions, ask the scheduler now and then how many
+    workers it has; after :data:`_NO_WORKERS_WARN_S` with none (every worker killed by a film
+    over its memory limit, and its nanny gave up), say so once until one joins. The scheduler
+    holds the tasks until a worker joins, so the run waited without a word, for ever (a user
+    test of 2026-12-07: ten minutes, until its job's time ran out)."""
+    import threading
+
+    stop = threading.Event()
+
+    def watch() -> None:
+        idle, said = 0.0, False
+        while not stop.wait(_WORKERS_POLL_S):
+            n = _dask_workers(client)
+            if n is None:
+                continue
+            if n > 0:
+                idle, said = 0.0, False
+                continue
+            idle += _WORKERS_POLL_S
+            if idle >= _NO_WORKERS_WARN_S and not said:
+                said = True
+                with contextlib.suppress(Exception):  # a terminal gone: the run goes on
+                    console.print(
+                        plain(
+                            f"warning: the Dask cluster at {address} has had no worker for "
+                            f"{idle:.0f} s: the files wait for one to join (a worker over its "
+                            "memory limit is killed by its nanny; Ctrl-C stops the run, and "
+                            "the scheduler's distributed.scheduler.no-workers-timeout makes "
+                            "such tasks fail instead of wait)",
+                            style="yellow",
+                        ),
+                        soft_wrap=True,
+                    )
+
+    thread = threading.Thread(target=watch, name="brooker-dask-workers", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+@contextlib.contextmanager
+def _restored_level(log: Any, level: int) -> Iterator[None]:
+    """``log``'s level set back to ``level`` on the way out."""
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
 def _cluster_lost(exc: Exception, client: Any) -> Exception | None:
     """``exc``, raised while the cluster of ``client`` graded, as a
     :class:`~brooker.errors.ClusterLostError` when it says the cluster went away (the
@@ -2225,7 +2285,12 @@ def _cluster_lost(exc: Exception, client: Any) -> Exception | None:
     gone = (concurrent.futures.CancelledError, OSError, TimeoutError)
     if isinstance(exc, BrookerError) or not isinstance(exc, gone):
         return None
-    said = " ".join(f"{type(exc).__name__}: {exc}".replace("\\x0a", " ").split())[:200]
+    import textwrap
+
+    # cut between words (Dask's own message ended "... check your connection and re")
+    said = textwrap.shorten(
+        f"{type(exc).__name__}: {exc}".replace("\\x0a", " "), 200, placeholder=" ..."
+    )
     address = getattr(getattr(client, "scheduler", None), "address", None) or "its scheduler"
     return ClusterLostError(
         f"the Dask cluster at {address} was lost during the run ({said}): run the same "
@@ -2279,9 +2344,21 @@ def _run_dask(
             failed.append(exc)
             raise
 
+    # Dask's client logs each failed reconnection to a lost scheduler with three chained
+    # tracebacks (38 lines on stderr); the run says the loss in one line (_cluster_lost)
+    import logging
+
+    client_log = logging.getLogger("distributed.client")
+    level = client_log.level
+    client_log.setLevel(logging.CRITICAL)
     # the client first: closed whatever fails after it (the writer's file, a full disk)
-    with client, batch.ResultsWriter(results_path) as writer, (
-        progress or contextlib.nullcontext()
+    address = getattr(getattr(client, "scheduler", None), "address", None) or "its scheduler"
+    with (
+        _restored_level(client_log, level),
+        client,
+        batch.ResultsWriter(results_path) as writer,
+        progress or contextlib.nullcontext(),
+        _watch_workers(client, address, console),
     ):
         # no file too (a shard none of the inputs falls in): this shard's earlier parts go
         try:
