@@ -1936,7 +1936,9 @@ def record_of(raw: bytes | str) -> dict[str, Any] | None:
 
 def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The records of a JSON-lines file; lines that are not a record (:func:`record_of`) are
-    skipped."""
+    skipped. A file that does not exist has none (``[]``), as a run that has graded nothing
+    yet: check the path first where a typo must not read as "no results" (a Dask run's
+    records are in its ``part-*.jsonl`` files until the command merges them)."""
     try:
         as_read, _ = _read_results(path)
     except FileNotFoundError:

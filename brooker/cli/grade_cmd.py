@@ -672,7 +672,8 @@ def _print_skipped(console: Console, skipped: tuple[str, ...], manifest: str | N
         return
     console.print(
         f"skipped {len(skipped)} file(s) in the folders that are neither DICOM nor "
-        "PNG/JPEG/TIFF:"
+        "PNG/JPEG/TIFF:",
+        soft_wrap=True,
     )
     for p in skipped[:SKIPPED_LISTED]:
         console.print(plain(f"  {p}"), soft_wrap=True)
@@ -1746,13 +1747,16 @@ def _run(
                 )
         if not files and not empty_shard:
             where = f" (shard {shard[0]}/{shard[1]})" if shard else ""
+            # the count, unless the lines below name (and count) the files skipped
             skipped = (
                 f"; {found.skipped_non_dicom} file(s) neither DICOM nor PNG/JPEG/TIFF skipped"
-                if found.skipped_non_dicom
+                if found.skipped_non_dicom and not found.skipped_files
                 else ""
             )
             err_console.print(
-                f"no radiographs found{_looked_in(inputs)}{where}{skipped}", style="yellow"
+                f"no radiographs found{_looked_in(inputs)}{where}{skipped}",
+                style="yellow",
+                soft_wrap=True,
             )
             _print_skipped(err_console, found.skipped_files, manifest=None)
             _print_dicomdirs(err_console, found.skipped_dicomdir)

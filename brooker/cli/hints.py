@@ -15,12 +15,16 @@ if TYPE_CHECKING:
 
 #: Hints added at the command line, by error code (the library messages carry no CLI advice).
 HINTS = {
+    # a scale option applies to every film of a run: given to a folder for one film's sake it
+    # replaced the good films' own spacing too (a user test of 2026-12-07)
     "missing_spacing": "pass --pixel-spacing ROW,COL (mm at the patient), or calibrate with "
-    "--ball-mm D or --head-mm D, or --estimate-spacing (rough)",
+    "--ball-mm D or --head-mm D, or --estimate-spacing (rough); each applies to every film of "
+    "a run, so grade such files on their own",
     "calibration_object_not_found": "check the film: is the object wholly on it? or pass "
     "--pixel-spacing ROW,COL",
     "calibration_ambiguous": "pass --pixel-spacing ROW,COL, or crop the film to one ball",
-    "invalid_spacing": "pass --pixel-spacing ROW,COL (mm at the patient) to override it",
+    "invalid_spacing": "pass --pixel-spacing ROW,COL (mm at the patient) in place of the "
+    "file's spacing; it applies to every film of a run, so grade such files on their own",
     "unsupported_pixel_data": "decompress the file with another tool (e.g. gdcmconv --raw) "
     "and try again",
     "truncated_pixel_data": "the file looks cut short: copy it again from the archive",
@@ -28,7 +32,7 @@ HINTS = {
     "pelvis",
     "multi_frame": "export the single frame to grade as its own file",
     "implausible_spacing": "if the file's spacing is wrong, pass --pixel-spacing ROW,COL (mm at "
-    "the patient)",
+    "the patient); it applies to every film of a run, so grade such files on their own",
     "implausible_pixel_values": "the header does not describe the pixels: export the film again "
     "from the archive",
     "not_a_regular_file": "give a regular file (FIFOs and devices are never read)",
