@@ -2544,14 +2544,14 @@ def lock_results(results_file: str | os.PathLike[str]) -> str | None:
     a second run writing the same results file at the same time (a cluster job requeued while
     the first still runs, a script's :func:`grade_many` beside ``brooker grade``) is refused,
     not films graded twice and records appended to a file the other run replaced. The key to
-    :func:`unlock_results`, or None when there is nothing to release: this process holds the
-    lock already (``brooker grade`` took it before its ``grade_many``), or the system has no
-    ``flock`` (not POSIX). The operating system's lock, so a killed run leaves none behind.
+    :func:`unlock_results`, or None where the system has no ``flock`` (not POSIX). The
+    operating system's lock, so a killed run leaves none behind; the lock file stays.
 
     Raises
     ------
     ConfigError
-        Another process holds it.
+        Another process holds it, or another run of this one (a second ``grade_many`` in the
+        loop of a first, or in another thread).
     OutputError
         The lock file cannot be made (the folder read-only, the disk full).
     """
@@ -2561,8 +2561,12 @@ def lock_results(results_file: str | os.PathLike[str]) -> str | None:
         return None
     path = results_lock(results_file)
     key = os.path.realpath(path)
-    if key in _HELD_LOCKS:
-        return None
+    busy = ConfigError(
+        f"another brooker run is writing {os.fspath(results_file)} now; wait for it to end, "
+        "or write into another folder"
+    )
+    if key in _HELD_LOCKS:  # a flock is per open file: this process would get it again
+        raise busy
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
@@ -2571,10 +2575,7 @@ def lock_results(results_file: str | os.PathLike[str]) -> str | None:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         os.close(fd)
-        raise ConfigError(
-            f"another brooker run is writing {os.fspath(results_file)} now; wait for it to "
-            "end, or write into another folder"
-        ) from None
+        raise busy from None
     _HELD_LOCKS[key] = fd
     return key
 
@@ -2601,6 +2602,7 @@ def grade_many(
     names: Mapping[str, str] | None = None,
     grade_fn: GradeFn | None = None,
     forget: bool = True,
+    locked: bool = False,
 ) -> Iterator[GradingResult]:
     """Grade many inputs in worker processes; yield each result as it finishes.
 
@@ -2655,6 +2657,14 @@ def grade_many(
         --resume`` grades what :func:`load_resume_state` did not return as done, and that
         took every record of those inputs out; reading a big results file once more to find
         none takes seconds. Ignored with ``resume``.
+    locked : bool
+        The caller holds the results file's lock already (:func:`lock_results`: ``brooker
+        grade`` takes it before anything else). Otherwise ``grade_many`` takes it before it
+        reads or writes the results file and holds it until the generator ends, is closed or
+        is collected (``contextlib.closing`` releases it at once when a loop is left early);
+        a run with ``results_file`` and no ``out_dir`` keeps its lock file,
+        ``.results.jsonl.lock``, beside that file. The folders are made, and the lock taken,
+        also when there is nothing to grade.
 
     Yields
     ------
@@ -2726,7 +2736,7 @@ def grade_many(
     if results_file is not None:
         os.makedirs(os.path.dirname(os.path.abspath(results_file)), exist_ok=True)
     # before the results file is read or written: another run writing it now is refused
-    held = None if results_file is None else lock_results(results_file)
+    held = None if results_file is None or locked else lock_results(results_file)
     try:
         yield from _grade_many_locked(
             paths, config, out, results_file, workers, timeout_s, recursive, resume, names,

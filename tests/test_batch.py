@@ -1799,3 +1799,21 @@ def test_grade_many_takes_the_results_lock_the_command_line_takes(tmp_path: Path
     finally:
         os.close(held)
     assert len(list(batch.grade_many([films], out_dir=out, workers=0, grade_fn=fake_grade))) == 3
+
+    # a second run in this process (in the first's loop, or another thread) is refused too
+    first = batch.grade_many([films], out_dir=out, workers=0, grade_fn=fake_grade)
+    next(first)
+    with pytest.raises(ConfigError, match="another brooker run is writing"):
+        list(batch.grade_many([films], out_dir=out, workers=0, grade_fn=fake_grade))
+    assert len(list(first)) == 2
+    assert len((out / "results.jsonl").read_text().splitlines()) == 3
+
+    # a results file with no out_dir: the lock beside it
+    elsewhere = tmp_path / "records" / "mine.jsonl"
+    run = batch.grade_many([films], results_file=elsewhere, workers=0, grade_fn=fake_grade)
+    next(run)
+    assert (tmp_path / "records" / ".mine.jsonl.lock").is_file()
+    run.close()  # left early: released at once
+    assert len(elsewhere.read_text().splitlines()) == 1
+    assert len(list(batch.grade_many([films], results_file=elsewhere, workers=0,
+                                     grade_fn=fake_grade))) == 3  # fmt: skip

@@ -1228,7 +1228,7 @@ def grade(
 _OUT_LOCKS: list[str | None] = []
 
 
-def _lock_out(out: Path, results_path: Path) -> None:
+def _lock_out(results_path: Path) -> None:
     """Hold the exclusive lock of ``results_path`` until the command ends (:func:`_unlock_out`;
     :func:`brooker.batch.lock_results`, which ``grade_many`` takes too, so that a script's run
     into the same folder is refused as another command's is): a second run writing the same
@@ -1805,7 +1805,7 @@ def _run(
             _unmake(made)
             raise
     # one run at a time writes this results file (exit 2 for another while it runs)
-    _lock_out(out, results_path)
+    _lock_out(results_path)
 
     def close_manifest(
         state: str, records: list[dict[str, Any]], resumed: int, failure: dict[str, str] | None
@@ -1956,6 +1956,7 @@ def _run(
                 # more (load_resume_state took out every record of an input that it does not
                 # return as done): reading it once more to take them out finds none
                 forget=not resume,
+                locked=True,  # _lock_out took it
             )
             if show_progress:
                 progress = _progress(err_console)
