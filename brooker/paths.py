@@ -116,8 +116,8 @@ def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
         fd = os.open(path, flags)
-    except FileNotFoundError:
-        raise InputNotFoundError("no such file", where) from None
+    except FileNotFoundError:  # gone since it was looked at
+        raise InputNotFoundError(_not_there(path, where), where) from None
     except OSError as exc:
         raise UnreadableInputError(
             f"cannot be opened ({exc.strerror or type(exc).__name__})", where

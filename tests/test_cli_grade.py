@@ -3381,13 +3381,18 @@ def test_a_mistyped_path_leaves_the_earlier_run_in_out_as_it_was(
     assert run(good_tree, "--out", out).exit_code == 0
     kept = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     typo = tmp_path / "in-typo"
-    r = run(typo, tmp_path / "also-gone.dcm", "--out", out)
+    unmounted = tmp_path / "archive"
+    unmounted.symlink_to(tmp_path / "disk-not-mounted")
+    for extra in ([], ["--resume"]):
+        r = run(typo, tmp_path / "also-gone.dcm", unmounted, "--out", out, *extra)
+        assert r.exit_code == 4, r.output
+        assert f"error: {typo}: no such file or folder [not_found]" in r.stderr
+        assert f"error: {unmounted}: a symbolic link to" in r.stderr
+        assert f"; {out} is left as it was" in r.stderr
+        assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == kept
+    r = run(typo, "--out", tmp_path / "new")
     assert r.exit_code == 4, r.output
-    assert f"error: {typo}: no such file or folder [not_found]" in r.stderr
-    assert f"nothing to grade; {out} is left as it was" in r.stderr
-    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == kept
-    assert not (tmp_path / "new").exists()
-    assert run(typo, "--out", tmp_path / "new").exit_code == 4
+    assert "left as it was" not in r.stderr  # there was nothing there
     assert not (tmp_path / "new").exists()  # the folder it would have made is not left
     film = good_tree / "a" / "IM0001"
     r = run(film, typo, "--out", out, "--json")

@@ -1696,13 +1696,13 @@ def _run(
             worker_server.start_server()
         found = batch.discover(inputs, recursive=recursive, exclude=[out])
         files = list(found.files)
-        if files and files_from is None and not resume and set(files) <= set(found.missing):
-            # every path given on the command line is missing (a typo): nothing can be graded,
-            # and a run would still replace the earlier run in --out (the default brooker-out
-            # of a reader grading one film after another) with not_found records alone. Not
-            # found is "no inputs found" (exit 4), and --out is left as it was. A --files-from
-            # list's missing files keep their records (exit 3): a pipeline's list names what
-            # it expects graded, and a record per line is what it reads back.
+        # every path given on the command line missing (a typo, a link to a disk not
+        # mounted): nothing can be graded, and a run would still replace the earlier run in
+        # --out (the default brooker-out of a reader grading one film after another) with
+        # not_found records alone. Each is named here, and then it is "no inputs found" (exit
+        # 4), --out left as it was, as for empty folders below. A --files-from list's missing
+        # files keep their records (exit 3): a pipeline's list names what it expects graded.
+        if files and files_from is None and not any(os.path.exists(f) for f in files):
             from brooker.errors import BrookerError
             from brooker.paths import check_regular_file
 
@@ -1713,11 +1713,7 @@ def _run(
                     err_console.print(
                         f"error: {term(str(exc))} [{exc.code}]", style="red", soft_wrap=True
                     )
-            kept = _graded_so_far(results_path) if results_path.exists() else 0
-            held = f"; {term(os.fspath(out))} is left as it was" if kept > 0 else ""
-            err_console.print(f"nothing to grade{held}", style="yellow", soft_wrap=True)
-            _unmake(made)
-            return int(ExitCode.NO_INPUTS)
+            files = []
         if files and found.empty_folders:
             # a folder among other inputs with nothing to grade in it (mistyped, not mounted, a
             # copy not finished) went unmentioned; alone it is "no radiographs found" (exit 4).
@@ -1747,14 +1743,12 @@ def _run(
                 )
         if not files and not empty_shard:
             where = f" (shard {shard[0]}/{shard[1]})" if shard else ""
-            # the count, unless the lines below name (and count) the files skipped
-            skipped = (
-                f"; {found.skipped_non_dicom} file(s) neither DICOM nor PNG/JPEG/TIFF skipped"
-                if found.skipped_non_dicom and not found.skipped_files
-                else ""
-            )
+            # nothing of an earlier run in --out was touched: said, for a reader who feared it
+            kept = _graded_so_far(results_path) if results_path.exists() else 0
+            held = f"; {term(os.fspath(out))} is left as it was" if kept > 0 else ""
+            # the files skipped are named and counted by the lines below
             err_console.print(
-                f"no radiographs found{_looked_in(inputs)}{where}{skipped}",
+                f"no radiographs found{_looked_in(inputs)}{where}{held}",
                 style="yellow",
                 soft_wrap=True,
             )
