@@ -301,19 +301,50 @@ def test_keys_go_to_the_hips_a_filter_asks_for_and_backspace_takes_a_verdict_bac
 
     b.evaluate("document.querySelectorAll('article.card')[0].querySelectorAll('tr.hip')[1].click()")
     assert b.evaluate(hip) == "left"
+    before = b.evaluate(verdicts).get(key)
     b.key("2")  # the left hip: II; the film's hips all have verdicts: on to the next film
     assert b.evaluate(verdicts)[key]["reader"] == "II"
     assert b.evaluate(current) == FILMS[1][0]
-    moved_to = b.evaluate(verdicts).get(
-        f"{FILMS[1][0]}|{hashlib.sha256(FILMS[1][0].encode()).hexdigest()}|right"
-    )
-    b.key("Backspace")  # right after the verdict key: that verdict goes, not the next hip's
-    assert not b.evaluate(verdicts).get(key, {}).get("reader")  # (its note stays)
+    other = f"{FILMS[1][0]}|{hashlib.sha256(FILMS[1][0].encode()).hexdigest()}|right"
+    moved_to = b.evaluate(verdicts).get(other)
+    b.key("Backspace")  # right after the verdict key: that verdict goes, the one before back
+    assert b.evaluate(verdicts).get(key) == before
     assert (b.evaluate(current), b.evaluate(hip)) == (FILMS[0][0], "left")
-    assert b.evaluate(verdicts).get(
-        f"{FILMS[1][0]}|{hashlib.sha256(FILMS[1][0].encode()).hexdigest()}|right"
-    ) == moved_to
+    assert b.evaluate(verdicts).get(other) == moved_to  # not the hip moved on to
     b.key("2")
     b.key("k")  # another key in between: Backspace clears the hip it is on
     b.key("Backspace")
     assert b.evaluate(verdicts)[key]["reader"] == "II"
+
+    # a filter changed between the verdict and the key: no undo of a film now hidden
+    b.evaluate("document.querySelectorAll('article.card')[0].querySelectorAll('tr.hip')[1].click()")
+    b.key("3")
+    b.click("#f-prosthesis")
+    b.evaluate("document.activeElement && document.activeElement.blur()")
+    b.key("Backspace")
+    assert b.evaluate(verdicts)[key]["reader"] == "III"
+    b.click("#f-prosthesis")
+
+    # with "not reviewed" on, the undone hip's film shows again and the reader is on it
+    b.click("#f-unreviewed")
+    b.evaluate("document.activeElement && document.activeElement.blur()")
+    b.evaluate("[...document.querySelectorAll('article.card')].find(c => !c.hidden).click()")
+    card = b.evaluate(current)
+    rows = b.evaluate("[...document.querySelector('article.card.current')"
+                      ".querySelectorAll('tr.hip')].map(r => r.dataset.side)")  # fmt: skip
+    unmarked = [
+        side for side in rows
+        if not (b.evaluate(verdicts).get(
+            f"{card}|{hashlib.sha256(card.encode()).hexdigest()}|{side}") or {}).get("reader")
+    ]  # fmt: skip
+    b.evaluate(
+        "document.querySelector('article.card.current')"
+        f".querySelectorAll('tr.hip')[{rows.index(unmarked[-1])}].click()"
+    )
+    b.key("1")
+    b.key("Backspace")
+    assert (b.evaluate(current), b.evaluate(hip)) == (card, unmarked[-1])
+    assert b.evaluate(
+        "!document.querySelector('article.card.current').hidden"
+    )
+    b.click("#f-unreviewed")

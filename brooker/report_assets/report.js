@@ -12,7 +12,10 @@
   var fClass = $("f-class"), fBorder = $("f-borderline"), fWeak = $("f-weak");
   var fNotGraded = $("f-notgraded");
   var fPros = $("f-prosthesis"), fUnrev = $("f-unreviewed"), fName = $("f-name"), fSort = $("f-sort");
-  var current = null, currentHip = 0, lastMarked = null;  /* the hip the last key gave a verdict, until another key or click */
+  var current = null, currentHip = 0;
+  /* the verdict the last key gave ({row, before: the hip's verdict before it}), until another
+     key, a click, or a filter or the order changes: what Backspace takes back */
+  var lastMarked = null;
 
   /* ---- verdict storage ---------------------------------------------------------------- */
   var store = null;
@@ -95,6 +98,7 @@
 
   /* ---- filters and sorting ------------------------------------------------------------ */
   function applyFilters() {
+    lastMarked = null;
     var cls = fClass.value, q = fName.value.trim().toLowerCase(), shown = 0;
     cards.forEach(function (card) {
       var d = card.dataset, ok = true;
@@ -113,6 +117,7 @@
   }
   function num(s, dflt) { return s === "" || s === undefined ? dflt : parseFloat(s); }
   function applySort() {
+    lastMarked = null;
     var how = fSort.value, sorted = cards.slice();
     var byIndex = function (a, b) { return a.dataset.i - b.dataset.i; };
     var cmp = {
@@ -191,6 +196,22 @@
     if (fUnrev.checked) { applyFilters(); }
   }
 
+  /* a verdict given by a key, the reader moved on; undo() takes it back */
+  function mark(row, reader, agree) {
+    var key = hipKey(row), before = verdicts[key] ? JSON.parse(JSON.stringify(verdicts[key])) : null;
+    setVerdict(row, reader, agree);
+    advance();
+    lastMarked = { row: row, before: before };
+  }
+  function undo(marked) {
+    var row = marked.row, key = hipKey(row);
+    if (marked.before) { verdicts[key] = marked.before; } else { delete verdicts[key]; }
+    save(); render(row); progress();
+    if (fUnrev.checked) { applyFilters(); }  /* its film shows again */
+    var card = cardOf(row);
+    if (!card.hidden) { setCurrent(card, hipRows(card).indexOf(row)); }
+  }
+
   /* ---- full-size overlay ------------------------------------------------------------------ */
   var box = $("lightbox"), boxImg = box.querySelector("img");
   var boxCaption = box.querySelector(".caption");
@@ -257,20 +278,17 @@
     else if (k === "ArrowRight") { stepHip(1); }
     else if (k === "ArrowLeft") { stepHip(-1); }
     else if ((k === "a" || k === "Enter") && row) {
-      if (row.dataset.cls) { setVerdict(row, row.dataset.cls, true); lastMarked = row; advance(); } /* nothing to agree with */
+      if (row.dataset.cls) { mark(row, row.dataset.cls, true); } /* nothing to agree with */
     }
     else if (/^[0-4]$/.test(k) && row) {
-      setVerdict(row, CLASSES[+k], CLASSES[+k] === row.dataset.cls); lastMarked = row; advance();
+      mark(row, CLASSES[+k], CLASSES[+k] === row.dataset.cls);
     }
-    else if ((k === "Backspace" || k === "Delete") && row) {
-      /* right after a verdict key, which moved the reader on, the key takes that verdict back
-         and goes back to its hip (an undo); else it clears this hip's */
-      if (justMarked && document.contains(justMarked)) {
-        row = justMarked;
-        setCurrent(cardOf(row), hipRows(cardOf(row)).indexOf(row));
-      }
-      clearVerdict(row);
+    else if ((k === "Backspace" || k === "Delete") && justMarked && document.contains(justMarked.row)) {
+      /* right after a verdict key, which moved the reader on: that verdict taken back (the
+         hip's verdict before it restored) and the reader back on its hip, as an undo */
+      undo(justMarked);
     }
+    else if ((k === "Backspace" || k === "Delete") && row) { clearVerdict(row); }
     else if (k === "n" && row) { row.querySelector("input.note").focus(); }
     else if (k === "o") { if (current) { openFull(current); } else { handled = false; } }
     else if (k === "?") { $("help").hidden = !$("help").hidden; }
