@@ -65,9 +65,9 @@ from brooker.models import (
     Radiograph,
     sides_assumed,
 )
+from brooker.notes import without_overlay_pointer
 from brooker.padding import Shifted, unpadded_view
 from brooker.paths import is_drawn_overlay, safe_stem
-from brooker.report import without_overlay_pointer
 from brooker.units import BROOKER_GAP_THRESHOLD_MM, label_gap_mm
 
 RGB = tuple[int, int, int]

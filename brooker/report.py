@@ -548,22 +548,7 @@ def caveat_figures(text: str) -> list[str]:
     >>> caveat_figures("(0018,5101) gap 10.4 mm, score -1.6, range 0.5-1.0 mm")
     ['10.4', '-1.6', '0.5', '1.0']
     """
-    return [m.group() for m in _NUMBER.finditer(text) if m.group(1) is None]
-
-
-_CHECK_THE_OVERLAY = re.compile(r"\s*\(check the overlay\)|;\s*check the overlay(?=\))")
-
-
-def without_overlay_pointer(text: str) -> str:
-    """A caveat or reason without the "(check the overlay)" that sends its reader to the
-    overlay: for the overlay's own panel, and for the terminal of a run that drew none.
-
-    >>> without_overlay_pointer("faint (check the overlay)")
-    'faint'
-    >>> without_overlay_pointer("(a; check the overlay)")
-    '(a)'
-    """
-    return _CHECK_THE_OVERLAY.sub("", text)
+    return [text[a:b] for a, b in figure_spans(text)]
 
 
 def figure_spans(text: str) -> list[tuple[int, int]]:

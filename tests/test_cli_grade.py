@@ -2746,8 +2746,8 @@ def test_notes_send_no_reader_to_an_overlay_not_drawn(
     (rec,) = json_lines((tmp_path / "o" / "results.jsonl").read_text())
     assert rec["hips"][0]["caveats"] == ["the femur begins low (check the overlay)"]
     note = "the femur begins low (check the overlay)"
-    assert _as_read({"overlay": "x-0.png"}, note) == note
-    assert _as_read({"overlay": None}, note) == "the femur begins low"
+    assert _as_read(note, drawn=True) == note
+    assert _as_read(note, drawn=False) == "the femur begins low"
 
 
 def test_the_batch_table_writes_each_note_once(

@@ -87,15 +87,15 @@ def _notes(rec: dict[str, Any], hip: dict[str, Any] | None) -> list[str]:
     notes.extend(rec.get("caveats") or [])
     if hip is not None:
         notes.extend(hip.get("caveats") or [])
-    return [_as_read(rec, str(n)) for n in notes if n]
+    return [_as_read(str(n), bool(rec.get("overlay"))) for n in notes if n]
 
 
-def _as_read(rec: dict[str, Any], note: str) -> str:
+def _as_read(note: str, drawn: bool) -> str:
     """A note as the terminal shows it: without "(check the overlay)" when the film has no
-    overlay (``--no-overlay``; the record keeps the words, as the CSV does)."""
-    if rec.get("overlay"):
+    overlay (not ``drawn``: ``--no-overlay``; the record keeps the words, as the CSV does)."""
+    if drawn:
         return note
-    from brooker.report import without_overlay_pointer
+    from brooker.notes import without_overlay_pointer
 
     return without_overlay_pointer(note)
 
@@ -490,10 +490,10 @@ def _print_single(console: Console, rec: dict[str, Any]) -> None:
     if hips:
         _print_single_hips(console, hips, _sides_assumed(rec), bool(rec.get("overlay")))
     else:  # ungradable or an error: why, and then, as for any film, its notes and overlay
-        why = _as_read(rec, _why_not(rec)) or "no hip graded"
+        why = _as_read(_why_not(rec), bool(rec.get("overlay"))) or "no hip graded"
         console.print(plain(f"  not graded: {why}", style="yellow"))
     for note in rec.get("caveats") or []:
-        console.print(plain(f"  note: {_as_read(rec, note)}", style="dim"))
+        console.print(plain(f"  note: {_as_read(note, bool(rec.get('overlay')))}", style="dim"))
     spacing = rec.get("spacing")
     if isinstance(spacing, dict):
         row, col = spacing.get("row_mm"), spacing.get("col_mm")
@@ -522,10 +522,9 @@ def _print_single_hips(
     film has one (else the notes do not send the reader to it)."""
     from rich.text import Text
 
-    drawn = {"overlay": overlay}
     own = [
         [
-            _as_read(drawn, str(n))
+            _as_read(str(n), overlay)
             for n in ([hip["not_graded"]] if hip.get("not_graded") else [])
             + list(hip.get("caveats") or [])
         ]
