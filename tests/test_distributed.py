@@ -718,7 +718,7 @@ def test_cli_a_dask_run_left_with_no_worker_says_so(
     class NoWorkers(FakeClient):
         asked = 0
 
-        def scheduler_info(self) -> dict[str, Any]:
+        def scheduler_info(self, n_workers: int = -1) -> dict[str, Any]:
             NoWorkers.asked += 1
             return {"workers": {}} if NoWorkers.asked > 1 else {"workers": {"w": {}}}
 
@@ -737,6 +737,7 @@ def test_cli_a_dask_run_left_with_no_worker_says_so(
     said = [x for x in r.stderr.splitlines() if "has had no worker for" in x]
     assert len(said) == 1, r.stderr
     assert said[0].startswith("warning: the Dask cluster at tcp://10.0.0.1:8786 has had no")
+    assert "every worker it had is gone" in said[0]  # one came, and went
     assert NoWorkers.asked > 3
 
 

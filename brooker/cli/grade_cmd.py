@@ -2199,10 +2199,14 @@ def _dask_client(address: str, n_files: int, err_console: Console, quiet: bool) 
     return client
 
 
-def _dask_workers(client: Any) -> int | None:
+def _dask_workers(client: Any, one: bool = False) -> int | None:
     """How many workers the scheduler of ``client`` has now; None when it cannot say (the
-    count is for a warning only: the run itself says what goes wrong)."""
+    count is for a warning only: the run itself says what goes wrong). ``one``: whether it
+    has any (1 or 0), without fetching every worker's details from a large cluster."""
     try:
+        if one:
+            with contextlib.suppress(TypeError):  # a Dask without n_workers
+                return min(1, len(client.scheduler_info(n_workers=1).get("workers", {})))
         return len(client.scheduler_info().get("workers", {}))
     except Exception:
         return None
@@ -2226,29 +2230,36 @@ def _watch_workers(client: Any, address: str, console: Console) -> Iterator[None
     stop = threading.Event()
 
     def watch() -> None:
-        idle, said = 0.0, False
+        idle, said, seen = 0.0, False, False
         while not stop.wait(_WORKERS_POLL_S):
-            n = _dask_workers(client)
+            n = _dask_workers(client, one=True)
             if n is None:
                 continue
             if n > 0:
-                idle, said = 0.0, False
+                idle, said, seen = 0.0, False, True
                 continue
             idle += _WORKERS_POLL_S
-            if idle >= _NO_WORKERS_WARN_S and not said:
-                said = True
-                with contextlib.suppress(Exception):  # a terminal gone: the run goes on
-                    console.print(
-                        plain(
-                            f"warning: the Dask cluster at {address} has had no worker for "
-                            f"{idle:.0f} s: the files wait for one to join (a worker over its "
-                            "memory limit is killed by its nanny; Ctrl-C stops the run, and "
-                            "the scheduler's distributed.scheduler.no-workers-timeout makes "
-                            "such tasks fail instead of wait)",
-                            style="yellow",
-                        ),
-                        soft_wrap=True,
-                    )
+            if idle < _NO_WORKERS_WARN_S or said or stop.is_set():
+                continue
+            said = True
+            # an adaptive cluster's first worker may be slow to come: no blame on a film then
+            why = (
+                "every worker it had is gone (one over its memory limit is killed by its "
+                "nanny)"
+                if seen
+                else "no worker has joined it yet"
+            )
+            with contextlib.suppress(Exception):  # a terminal gone: the run goes on
+                console.print(
+                    plain(
+                        f"warning: the Dask cluster at {address} has had no worker for "
+                        f"{idle:.0f} s ({why}): the files wait for one to join; Ctrl-C stops "
+                        "the run, and the scheduler's distributed.scheduler.no-workers-timeout "
+                        "makes such tasks fail instead of wait",
+                        style="yellow",
+                    ),
+                    soft_wrap=True,
+                )
 
     thread = threading.Thread(target=watch, name="brooker-dask-workers", daemon=True)
     thread.start()
@@ -2256,7 +2267,7 @@ def _watch_workers(client: Any, address: str, console: Console) -> Iterator[None
         yield
     finally:
         stop.set()
-        thread.join(timeout=5)
+        thread.join(timeout=1)  # a daemon: one blocked on a lost scheduler is left behind
 
 
 @contextlib.contextmanager
@@ -2285,10 +2296,12 @@ def _cluster_lost(exc: Exception, client: Any) -> Exception | None:
         return None
     import textwrap
 
-    # cut between words (Dask's own message ended "... check your connection and re")
-    said = textwrap.shorten(
-        f"{type(exc).__name__}: {exc}".replace("\\x0a", " "), 200, placeholder=" ..."
-    )
+    # cut between words (Dask's own message ended "... check your connection and re"), but
+    # a hard cut where that would drop most of it (a long path or address, one "word")
+    whole = " ".join(f"{type(exc).__name__}: {exc}".replace("\\x0a", " ").split())
+    said = textwrap.shorten(whole, 200, placeholder=" ...", break_on_hyphens=False)
+    if len(said) < 100 < len(whole):
+        said = whole[:196] + " ..."
     address = getattr(getattr(client, "scheduler", None), "address", None) or "its scheduler"
     return ClusterLostError(
         f"the Dask cluster at {address} was lost during the run ({said}): run the same "
