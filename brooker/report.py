@@ -151,7 +151,9 @@ def unfinished_runs(out_dir: str | os.PathLike[str]) -> list[str]:
         graded = counts.get("files") if isinstance(counts, dict) else None
         how_many = (
             f" ({graded} of {total} input file(s) graded when it stopped)"
-            if isinstance(total, int) and isinstance(graded, int)
+            if isinstance(total, int) and isinstance(graded, int) and graded < total
+            else f" (every one of its {total} input file(s) graded)"
+            if isinstance(total, int) and graded == total
             else ""
         )
         options = m.get("options")
@@ -167,6 +169,11 @@ def unfinished_runs(out_dir: str | os.PathLike[str]) -> list[str]:
             error = m.get("error")
             why = error.get("message") if isinstance(error, dict) else None
             what = f"the run failed{how_many}" + (f": {_text(why)}" if why else "")
+            from brooker.batch import OUTPUT_ERROR_CODES
+
+            if isinstance(error, dict) and error.get("code") in OUTPUT_ERROR_CODES:
+                # the films whose outputs could not be written are graded again by --resume
+                what += "; once there is room, " + again.replace(" to go on", "")
         else:  # "running": still going, or killed (SIGKILL, a power cut) before it could say
             what = "the run has not finished: it is still running, or was killed"
         said.append(f"{path.name}: {what}")

@@ -18,8 +18,8 @@ HINTS = {
     # a scale option applies to every film of a run: given to a folder for one film's sake it
     # replaced the good films' own spacing too (a user test of 2026-12-07)
     "missing_spacing": "pass --pixel-spacing ROW,COL (mm at the patient), or calibrate with "
-    "--ball-mm D or --head-mm D, or --estimate-spacing (rough); each applies to every film of "
-    "a run, so grade such files on their own",
+    "--ball-mm D or --head-mm D (each applies to every film of a run: grade such files on "
+    "their own), or --estimate-spacing (rough; only films with no spacing)",
     "calibration_object_not_found": "check the film: is the object wholly on it? or pass "
     "--pixel-spacing ROW,COL",
     "calibration_ambiguous": "pass --pixel-spacing ROW,COL, or crop the film to one ball",
