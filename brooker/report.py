@@ -485,9 +485,17 @@ def _fmt_mm(v: Any) -> str:
 
 
 def _reason(rec: Mapping[str, Any]) -> str:
+    """Why a film's card says it was not graded: its reason, or its error's message and code,
+    without the file's name the message begins with (the card's title names the file).
+
+    >>> _reason({"file": "a.dcm", "status": "error",
+    ...          "error": {"code": "not_dicom", "message": "a.dcm: not a DICOM file"}})
+    'not a DICOM file [not_dicom]'
+    """
     if rec.get("status") == "error":
         err = rec.get("error") or {}
         msg = str(err.get("message") or "")
+        msg = msg.removeprefix(f"{path_named(str(rec.get('file', '')))}: ")
         code = err.get("code")
         return f"{msg} [{code}]" if code else msg
     return str(rec.get("reason") or "")

@@ -52,7 +52,7 @@ def test_one_card_per_film_in_path_order(run: tuple[Path, str]) -> None:
     assert 'data-prosthesis="1"' in cards[2]
     assert "apparent ankylosis" in cards[2]
     assert "ungradable: no hip joint found" in cards[4]
-    assert "cannot decode [unsupported_pixel_data]" in cards[5]
+    assert "error: cannot decode [unsupported_pixel_data]" in cards[5]  # named once, above
     assert "no overlay" in cards[6]
     assert "<img" not in cards[6]
     assert 'data-classes="III"' in cards[6]  # the hip found but not graded has no class
