@@ -529,6 +529,7 @@ def discover(
             if any(_RUN_FILE.fullmatch(n) for n in regular) and is_run_folder(folder, regular):
                 run_folders.append(folder)
                 written = run_outputs(folder, regular) | {".report-thumbs"}
+            below: list[str] = []  # the sub-folders, searched next in name order
             for entry in entries:
                 if entry.name in written:
                     continue
@@ -540,7 +541,7 @@ def discover(
                         entry.is_symlink() and os.path.isdir(fp)
                     ):
                         if recursive and os.path.realpath(fp) not in skip_dirs:
-                            stack.append(fp)
+                            below.append(fp)
                         continue
                     st_mode = os.stat(fp).st_mode
                 except FileNotFoundError:  # a dangling link, or gone since listed
@@ -580,6 +581,10 @@ def discover(
                     add(fp)
                 else:
                     skipped.append(fp)
+            # the first by name is searched first: a folder reached also through a link
+            # (`scans/a` and `scans/link_to_a`) is named as the first (the stack took the
+            # last, the link's name as often as not), as two paths to one file are
+            stack.extend(reversed(below))
 
     for raw in paths:
         if not os.fspath(raw):

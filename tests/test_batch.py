@@ -198,9 +198,17 @@ def test_a_linked_sub_folder_is_searched_once_and_a_link_cycle_ends(tmp_path: Pa
     (top / "archive-again").symlink_to(tmp_path / "disk2")
     (top / "local" / "up").symlink_to(top)
     found = batch.discover([top])
-    # one record per film, named by a path as found (the first in sort order)
-    assert [os.path.relpath(f, top) for f in found.files] == ["archive-again/IM2", "local/IM1"]
+    # one record per film, named by a path as found: the first in sort order (a user test of
+    # 2026-12-07: the last was taken, "archive-again", and a folder beside its link was
+    # named by the link's path when the link's name sorted later)
+    assert [os.path.relpath(f, top) for f in found.files] == ["archive/IM2", "local/IM1"]
     assert batch.discover([top], recursive=False).files == ()
+    odd = tmp_path / "odd"
+    _write(odd / "dir with space" / "sub" / "f.dcm", b"three")
+    (odd / "link_to_dir").symlink_to(odd / "dir with space")
+    assert [os.path.relpath(f, odd) for f in batch.discover([odd]).files] == [
+        "dir with space/sub/f.dcm"
+    ]
 
 
 def test_named_files_are_always_attempted_and_missing_listed(tree: Path):
