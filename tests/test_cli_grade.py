@@ -3394,6 +3394,14 @@ def test_a_mistyped_path_leaves_the_earlier_run_in_out_as_it_was(
     assert r.exit_code == 4, r.output
     assert "left as it was" not in r.stderr  # there was nothing there
     assert not (tmp_path / "new").exists()  # the folder it would have made is not left
+    # a folder that is there, of links to a disk not mounted: each film its record (a
+    # review: deciding on what the folders held called it "no radiographs found")
+    links = tmp_path / "links"
+    links.mkdir()
+    (links / "IM1.dcm").symlink_to(tmp_path / "disk-not-mounted" / "IM1.dcm")
+    r = run(links, "--out", tmp_path / "o3", "--json")
+    assert r.exit_code == 3, r.output
+    assert json_lines(r.stdout)[0]["error"]["code"] == "not_found"
     film = good_tree / "a" / "IM0001"
     r = run(film, typo, "--out", out, "--json")
     assert r.exit_code == 3, r.output

@@ -1597,6 +1597,22 @@ def _check_csv_target(csv_file: Path, files: list[str], out: Path) -> None:
         )
 
 
+#: The paths a run with none there names one by one (the rest are counted).
+_MISSING_SHOWN = 20
+
+
+def _not_there(path: str) -> bool:
+    """Nothing at ``path``, or a link to nothing (a disk not mounted); not a file or folder
+    that is there and cannot be read (its own record says so)."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return True
+    except (OSError, ValueError):
+        return False
+    return False
+
+
 def _looked_in(inputs: list[str], shown: int = 3) -> str:
     """" in A, B and C" (the paths given, the first ``shown`` of them, terminal-safe): where a
     run that found nothing looked, so that a mistyped folder shows in the message."""
@@ -1695,23 +1711,30 @@ def _run(
             worker_server.start_server()
         found = batch.discover(inputs, recursive=recursive, exclude=[out])
         files = list(found.files)
-        # every path given on the command line missing (a typo, a link to a disk not
+        # every path given on the command line not there (a typo, a link to a disk not
         # mounted): nothing can be graded, and a run would still replace the earlier run in
         # --out (the default brooker-out of a reader grading one film after another) with
         # not_found records alone. Each is named here, and then it is "no inputs found" (exit
-        # 4), --out left as it was, as for empty folders below. A --files-from list's missing
-        # files keep their records (exit 3): a pipeline's list names what it expects graded.
-        if files and files_from is None and not any(os.path.exists(f) for f in files):
+        # 4), --out left as it was, as for empty folders below. Decided on the paths given,
+        # not on what folders hold: a folder of links to a disk not mounted, or of files that
+        # cannot be read, gives each its record (exit 3), as does a --files-from list's
+        # missing file (a pipeline's list names what it expects graded).
+        if files_from is None and inputs and all(_not_there(p) for p in inputs):
             from brooker.errors import BrookerError
             from brooker.paths import check_regular_file
 
-            for missing in files:
+            for missing in inputs[:_MISSING_SHOWN]:
                 try:
                     check_regular_file(missing)
                 except BrookerError as exc:  # what its not_found record would have said
                     err_console.print(
                         f"error: {term(str(exc))} [{exc.code}]", style="red", soft_wrap=True
                     )
+            if len(inputs) > _MISSING_SHOWN:
+                err_console.print(
+                    f"error: ... and {len(inputs) - _MISSING_SHOWN} more path(s) not there",
+                    style="red",
+                )
             files = []
         if files and found.empty_folders:
             # a folder among other inputs with nothing to grade in it (mistyped, not mounted, a
