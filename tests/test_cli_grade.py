@@ -3413,3 +3413,27 @@ def test_a_mistyped_path_leaves_the_earlier_run_in_out_as_it_was(
     r = run("--files-from", listed, "--out", tmp_path / "o2", "--json")
     assert r.exit_code == 3, r.output
     assert json_lines(r.stdout)[0]["error"]["code"] == "not_found"
+
+
+def test_a_table_larger_than_the_pipe_cut_by_its_reader_is_said(tmp_path: Path):
+    """README audit: `brooker grade ... | head -c 10` with a table over the pipe's 64 KiB was
+    written short without an error (Python's flush took the short write for the whole): the
+    run exited 3, its manifest "complete" with no stdout_closed, and nothing said the table
+    was cut. The pipe's write end polls as an error once its reader has gone."""
+    listed = tmp_path / "list.txt"
+    listed.write_text("".join(f"{tmp_path}/gone/film_{i:04d}.dcm\n" for i in range(1500)))
+    out = tmp_path / "o"
+    cmd = [sys.executable, "-m", "brooker", "grade", "--files-from", str(listed),
+           "--out", str(out), "--quiet", "--no-overlay", "--workers", "1"]  # fmt: skip
+    with open(tmp_path / "err.txt", "wb") as err_file:  # a line per missing file: not a pipe
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err_file)
+        assert proc.stdout is not None
+        assert proc.stdout.read(10)  # the table has begun: the reader takes its fill and goes
+        proc.stdout.close()
+        code = proc.wait(timeout=120)
+    err = (tmp_path / "err.txt").read_text()
+    assert code == 141, err[-2000:]
+    assert "the table was cut" in err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["state"] == "complete"
+    assert manifest["stdout_closed"] is True

@@ -1257,6 +1257,21 @@ def _unlock_out() -> None:
         batch.unlock_results(_OUT_LOCKS.pop())
 
 
+def _reader_gone(stream: Any) -> bool:
+    """Whether ``stream`` is a pipe whose reader has gone (``| head`` that has read its
+    fill). A table larger than the pipe's buffer was written short, without an error (a user
+    test of 2026-12-07: Python's flush took the short write of 64 KiB for the whole), so the
+    run said nothing of the table it cut; the pipe's write end then polls as an error."""
+    try:
+        import select
+
+        poll = select.poll()
+        poll.register(stream.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poll.poll(0))
+    except (AttributeError, OSError, ValueError):  # no descriptor, no poll (Windows)
+        return False
+
+
 def _drop_stdout() -> None:
     """Point standard output at the null device, so that flushing what is buffered for a reader
     that went away raises nothing more on the way out."""
@@ -2085,6 +2100,8 @@ def _finish(
         try:
             _print_table(stdout_console, records)
             stdout_console.file.flush()  # a closed pipe is found here, not at exit
+            if _reader_gone(stdout_console.file):
+                raise BrokenPipeError  # a table larger than the pipe: written short, no error
         except BrokenPipeError:
             # `grade DIR | head`: every film is graded and recorded; the table is cut, and the
             # CSV, the report and the summary still follow. The manifest says so; exit 141.
