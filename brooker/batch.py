@@ -66,6 +66,7 @@ import re
 import stat
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections import deque
@@ -2534,8 +2535,10 @@ def _ordered(keys: Iterable[str], order: Sequence[str]) -> list[str]:
 
 
 #: The results files whose lock this process holds (:func:`lock_results`): each lock file's
-#: real path and the descriptor that holds it.
+#: real path and the descriptor that holds it; looked up and filled under one lock, so that
+#: two threads never both take it.
 _HELD_LOCKS: dict[str, int] = {}
+_HELD_LOCKS_GUARD = threading.Lock()
 
 
 def results_lock(results_file: str | os.PathLike[str]) -> str:
@@ -2566,28 +2569,40 @@ def lock_results(results_file: str | os.PathLike[str]) -> str | None:
         return None
     path = results_lock(results_file)
     key = os.path.realpath(path)
-    busy = ConfigError(
-        f"another brooker run is writing {os.fspath(results_file)} now; wait for it to end, "
-        "or write into another folder"
-    )
-    if key in _HELD_LOCKS:  # a flock is per open file: this process would get it again
-        raise busy
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise output_error(exc, path) from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        raise busy from None
-    _HELD_LOCKS[key] = fd
+    with _HELD_LOCKS_GUARD:
+        # this process's own run first: a local file system refuses a second flock of one
+        # file to it anyway, NFS (which makes flock a per-process lock) would grant it
+        if key in _HELD_LOCKS:
+            raise ConfigError(
+                f"this process is still running a grade_many into {os.fspath(results_file)}: "
+                "finish it, or close() or delete its generator, or write into another folder"
+            )
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise output_error(exc, path) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise ConfigError(
+                f"another brooker run is writing {os.fspath(results_file)} now; wait for it "
+                "to end, or write into another folder"
+            ) from None
+        _HELD_LOCKS[key] = fd
     return key
+
+
+def holds_results_lock(results_file: str | os.PathLike[str]) -> bool:
+    """Whether this process holds the lock of ``results_file`` (:func:`lock_results`)."""
+    with _HELD_LOCKS_GUARD:
+        return os.path.realpath(results_lock(results_file)) in _HELD_LOCKS
 
 
 def unlock_results(key: str | None) -> None:
     """Release a lock :func:`lock_results` took (None: nothing to release)."""
-    fd = _HELD_LOCKS.pop(key, None) if key is not None else None
+    with _HELD_LOCKS_GUARD:
+        fd = _HELD_LOCKS.pop(key, None) if key is not None else None
     if fd is not None:
         os.close(fd)
 
@@ -2664,7 +2679,8 @@ def grade_many(
         none takes seconds. Ignored with ``resume``.
     locked : bool
         The caller holds the results file's lock already (:func:`lock_results`: ``brooker
-        grade`` takes it before anything else). Otherwise ``grade_many`` takes it before it
+        grade`` takes it before anything else; checked: ``ConfigError`` if it does not).
+        Otherwise ``grade_many`` takes it before it
         reads or writes the results file and holds it until the generator ends, is closed or
         is collected (``contextlib.closing`` releases it at once when a loop is left early);
         a run with ``results_file`` and no ``out_dir`` keeps its lock file,
@@ -2740,6 +2756,12 @@ def grade_many(
         os.makedirs(out, exist_ok=True)
     if results_file is not None:
         os.makedirs(os.path.dirname(os.path.abspath(results_file)), exist_ok=True)
+    if locked and results_file is not None and os.name == "posix":
+        if not holds_results_lock(results_file):  # a caller's word is checked, not taken
+            raise ConfigError(
+                f"locked=True, but this process holds no lock of {os.fspath(results_file)} "
+                "(brooker.batch.lock_results)"
+            )
     # before the results file is read or written: another run writing it now is refused
     held = None if results_file is None or locked else lock_results(results_file)
     try:

@@ -1808,13 +1808,24 @@ def test_grade_many_takes_the_results_lock_the_command_line_takes(tmp_path: Path
         os.close(held)
     assert len(list(batch.grade_many([films], out_dir=out, workers=0, grade_fn=fake_grade))) == 3
 
-    # a second run in this process (in the first's loop, or another thread) is refused too
+    # a second run in this process (in the first's loop) is refused too, whatever the file
+    # system (NFS would grant this process a second flock)
     first = batch.grade_many([films], out_dir=out, workers=0, grade_fn=fake_grade)
     next(first)
-    with pytest.raises(ConfigError, match="another brooker run is writing"):
+    with pytest.raises(ConfigError, match="this process is still running a grade_many"):
         list(batch.grade_many([films], out_dir=out, workers=0, grade_fn=fake_grade))
     assert len(list(first)) == 2
     assert len((out / "results.jsonl").read_text().splitlines()) == 3
+    # locked=True is for a caller that holds the lock: checked, not taken on its word
+    with pytest.raises(ConfigError, match="holds no lock"):
+        list(batch.grade_many([films], out_dir=out, workers=0, grade_fn=fake_grade, locked=True))
+    key = batch.lock_results(out / "results.jsonl")
+    try:
+        assert len(list(batch.grade_many([films], out_dir=out, workers=0, grade_fn=fake_grade,
+                                         locked=True))) == 3  # fmt: skip
+        assert not try_lock()  # still the caller's
+    finally:
+        batch.unlock_results(key)
 
     # a results file with no out_dir: the lock beside it
     elsewhere = tmp_path / "records" / "mine.jsonl"
