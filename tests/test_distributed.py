@@ -719,8 +719,10 @@ def test_cli_a_dask_run_left_with_no_worker_says_so(
         asked = 0
 
         def scheduler_info(self, n_workers: int = -1) -> dict[str, Any]:
+            # the scheduler's count, and no worker's details when n_workers=0
             NoWorkers.asked += 1
-            return {"workers": {}} if NoWorkers.asked > 1 else {"workers": {"w": {}}}
+            n = 0 if NoWorkers.asked > 1 else 7
+            return {"n_workers": n, "workers": {} if n_workers == 0 else {"w": {}}}
 
     def waits(*a: object, **k: object) -> list[str]:
         time.sleep(1.0)
@@ -737,8 +739,20 @@ def test_cli_a_dask_run_left_with_no_worker_says_so(
     said = [x for x in r.stderr.splitlines() if "has had no worker for" in x]
     assert len(said) == 1, r.stderr
     assert said[0].startswith("warning: the Dask cluster at tcp://10.0.0.1:8786 has had no")
-    assert "every worker it had is gone" in said[0]  # one came, and went
+    assert "every worker it had is gone" in said[0]  # 7 came (before the first poll), went
     assert NoWorkers.asked > 3
+
+    class NeverAny(FakeClient):
+        def scheduler_info(self) -> dict[str, Any]:  # a Dask with no n_workers: details
+            return {"workers": {}}
+
+    monkeypatch.setattr(grade_cmd, "_dask_client", lambda *a, **k: NeverAny())
+    r = CliRunner().invoke(
+        app, ["grade", str(tree / "f2"), "--out", str(out), "--dask-scheduler", "tcp://x:1"]
+    )
+    said = [x for x in r.stderr.splitlines() if "has had no worker for" in x]
+    assert len(said) == 1, r.stderr
+    assert "no worker has joined it yet" in said[0]  # an adaptive cluster slow to start
 
 
 _FAST_DONE = __import__("threading").Event()

@@ -2239,15 +2239,18 @@ def _dask_client(address: str, n_files: int, err_console: Console, quiet: bool) 
     return client
 
 
-def _dask_workers(client: Any, one: bool = False) -> int | None:
+def _dask_workers(client: Any) -> int | None:
     """How many workers the scheduler of ``client`` has now; None when it cannot say (the
-    count is for a warning only: the run itself says what goes wrong). ``one``: whether it
-    has any (1 or 0), without fetching every worker's details from a large cluster."""
+    count is for a warning only: the run itself says what goes wrong). The scheduler's own
+    count, without every worker's details (Dask 2025.4-2026.6 sent five by default, so their
+    number was no count); the details counted where a Dask has no such count."""
     try:
-        if one:
-            with contextlib.suppress(TypeError):  # a Dask without n_workers
-                return min(1, len(client.scheduler_info(n_workers=1).get("workers", {})))
-        return len(client.scheduler_info().get("workers", {}))
+        try:
+            info = client.scheduler_info(n_workers=0)
+        except TypeError:  # a Dask whose scheduler_info takes no n_workers
+            info = client.scheduler_info()
+        n = info.get("n_workers")
+        return n if isinstance(n, int) else len(info.get("workers", {}))
     except Exception:
         return None
 
@@ -2270,9 +2273,11 @@ def _watch_workers(client: Any, address: str, console: Console) -> Iterator[None
     stop = threading.Event()
 
     def watch() -> None:
-        idle, said, seen = 0.0, False, False
+        # whether a worker has been seen: asked at once, or workers that all died before the
+        # first poll would be said never to have joined
+        idle, said, seen = 0.0, False, bool(_dask_workers(client))
         while not stop.wait(_WORKERS_POLL_S):
-            n = _dask_workers(client, one=True)
+            n = _dask_workers(client)
             if n is None:
                 continue
             if n > 0:
