@@ -50,6 +50,7 @@ from brooker._version import __version__
 from brooker.agreement import CLASSES, REVIEW_COLUMNS
 from brooker.atomic import atomic_write_bytes, temporary_of
 from brooker.errors import path_named
+from brooker.notes import why_not_graded
 from brooker.units import label_gap_mm
 
 #: Longest thumbnail width in pixels (height at most 4/3 of it).
@@ -153,7 +154,7 @@ def unfinished_runs(out_dir: str | os.PathLike[str]) -> list[str]:
             f" ({graded} of {total} input file(s) graded when it stopped)"
             if isinstance(total, int) and isinstance(graded, int) and graded < total
             else f" (every one of its {total} input file(s) graded)"
-            if isinstance(total, int) and graded == total
+            if isinstance(total, int) and total > 0 and graded == total
             else ""
         )
         options = m.get("options")
@@ -169,11 +170,13 @@ def unfinished_runs(out_dir: str | os.PathLike[str]) -> list[str]:
             error = m.get("error")
             why = error.get("message") if isinstance(error, dict) else None
             what = f"the run failed{how_many}" + (f": {_text(why)}" if why else "")
-            from brooker.batch import OUTPUT_ERROR_CODES
-
-            if isinstance(error, dict) and error.get("code") in OUTPUT_ERROR_CODES:
-                # the films whose outputs could not be written are graded again by --resume
-                what += "; once there is room, " + again.replace(" to go on", "")
+            # the films whose outputs could not be written are graded again by --resume
+            when = {
+                "disk_full": "once there is room",
+                "output_not_writable": "once the folder can be written",
+            }.get(str(error.get("code")) if isinstance(error, dict) else "")
+            if when is not None:
+                what += f"; {when}, " + again.replace(" to go on", "")
         else:  # "running": still going, or killed (SIGKILL, a power cut) before it could say
             what = "the run has not finished: it is still running, or was killed"
         said.append(f"{path.name}: {what}")
@@ -484,23 +487,6 @@ def _fmt_mm(v: Any) -> str:
     return f"{float(v):.1f}"
 
 
-def _reason(rec: Mapping[str, Any]) -> str:
-    """Why a film's card says it was not graded: its reason, or its error's message and code,
-    without the file's name the message begins with (the card's title names the file).
-
-    >>> _reason({"file": "a.dcm", "status": "error",
-    ...          "error": {"code": "not_dicom", "message": "a.dcm: not a DICOM file"}})
-    'not a DICOM file [not_dicom]'
-    """
-    if rec.get("status") == "error":
-        err = rec.get("error") or {}
-        msg = str(err.get("message") or "")
-        msg = msg.removeprefix(f"{path_named(str(rec.get('file', '')))}: ")
-        code = err.get("code")
-        return f"{msg} [{code}]" if code else msg
-    return str(rec.get("reason") or "")
-
-
 def _count_table(counter: Mapping[str, int], *, limit: int | None = None) -> str:
     items = list(counter.items())
     rest = 0
@@ -519,8 +505,11 @@ def _count_table(counter: Mapping[str, int], *, limit: int | None = None) -> str
 # letter or digit comes before it ("T-1", "0.5-1.0" keep theirs).
 # A Brooker class in Roman numerals after "grades" (a hip graded about five centres: "this
 # hip grades 0 to IV") is a figure too, as its Arabic digit was.
+# Digits inside a word or a path ("IM1.dcm", "/mnt/disk2/") are not a figure: two broken
+# links' notes were one note lettered "/mnt/nodisk/IMa: 1, b: 2.dcm".
 _NUMBER = re.compile(
-    r"(\([0-9A-Fa-f]{4},[0-9A-Fa-f]{4}\))|(?:(?<![A-Za-z0-9])-)?\d+(?:\.\d+)?"
+    r"(\([0-9A-Fa-f]{4},[0-9A-Fa-f]{4}\))"
+    r"|(?:(?<![A-Za-z0-9])-)?(?<![A-Za-z0-9_/\\.])\d+(?:\.\d+)?(?![A-Za-z0-9_/\\])"
     r"|(?:(?<=grades )|(?<=grades 0 to )|(?<=grades I to )|(?<=grades II to )"
     r"|(?<=grades III to ))(?:IV|III|II|I)\b"
 )
@@ -549,6 +538,8 @@ def caveat_kind(text: str) -> str:
     True
     >>> caveat_kind("range 0.5-1.0 mm")
     'range N-N mm'
+    >>> caveat_kind("a link to /mnt/disk2/IM1.dcm, 3 mm")
+    'a link to /mnt/disk2/IM1.dcm, N mm'
     >>> caveat_kind("this hip grades 0 to IV: the lowest") == caveat_kind("this hip grades II "
     ...     "to III: the lowest")
     True
@@ -839,7 +830,7 @@ def _card_html(
     if status == "ok":
         status_line = ""
     else:
-        status_line = f'<p class="status {_e(status)}">{_e(status)}: {_e(_reason(rec))}</p>'
+        status_line = f'<p class="status {_e(status)}">{_e(status)}: {_e(why_not_graded(rec))}</p>'
     src = (rec.get("spacing") or {}).get("source")
     spacing = f'<p class="status">spacing: {_e(src)}</p>' if src else ""
     rows = "".join(_hip_html(h) for h in hips)

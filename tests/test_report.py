@@ -757,11 +757,15 @@ def test_report_o_to_standard_output_is_the_page_alone(tmp_path: Path) -> None:
           "error": {"code": "disk_full", "message": "a.dcm: no space left (and 2 more file(s))"}},
          "the run failed (every one of its 3 input file(s) graded): a.dcm: no space left (and 2 "
          "more file(s)); once there is room, run the same brooker grade command with --resume"),
+        ({"state": "failed", "inputs": {"files": 0}, "counts": {"files": 0},
+          "error": {"code": "output_not_writable", "message": "o: read-only"}},
+         "the run failed: o: read-only; once the folder can be written, run the same brooker "
+         "grade command with --resume"),
         ({"state": "running", "inputs": "20", "counts": [1]},  # malformed: no figures
          "the run has not finished: it is still running, or was killed"),
         ({"state": "complete", "inputs": {"files": 7}, "counts": {"files": 7}}, None),
     ],
-    ids=["interrupted", "dask", "failed", "outputs", "running", "complete"],
+    ids=["interrupted", "dask", "failed", "outputs", "read-only", "running", "complete"],
 )  # fmt: skip
 def test_the_page_of_a_run_that_did_not_finish_says_so(
     tmp_path: Path, manifest: dict[str, object], said: str | None

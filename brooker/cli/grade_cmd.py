@@ -101,21 +101,10 @@ def _as_read(note: str, drawn: bool) -> str:
 
 
 def _why_not(rec: dict[str, Any], code: bool = True) -> str:
-    """Why a film that is not ``ok`` was not graded: its reason, or its error's message and
-    (with ``code``) code; the message without the file's name it begins with (the table's row
-    and the summary's line name the file, and the same error of many files is then one note).
+    """Why a film that is not ``ok`` was not graded (:func:`brooker.notes.why_not_graded`)."""
+    from brooker.notes import why_not_graded
 
-    >>> rec = {"file": "a.dcm", "status": "error",
-    ...        "error": {"code": "not_dicom", "message": "a.dcm: not a DICOM file"}}
-    >>> _why_not(rec), _why_not(rec, code=False)
-    ('not a DICOM file [not_dicom]', 'not a DICOM file')
-    """
-    if rec.get("reason"):
-        return str(rec["reason"])
-    error = rec.get("error") or {}
-    message = str(error.get("message") or "")
-    message = message.removeprefix(f"{path_named(str(rec.get('file', '')))}: ")
-    return f"{message} [{error['code']}]" if code and error.get("code") else message
+    return why_not_graded(rec, code)
 
 
 class _NoteNumbers:
