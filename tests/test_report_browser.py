@@ -299,9 +299,13 @@ def test_keys_go_to_the_hips_a_filter_asks_for_and_backspace_takes_a_verdict_bac
     b.click("#f-notgraded")
     b.evaluate("document.activeElement && document.activeElement.blur()")
 
-    b.evaluate("document.querySelectorAll('article.card')[0].querySelectorAll('tr.hip')[1].click()")
+    left_of_first = "document.querySelectorAll('article.card')[0].querySelectorAll('tr.hip')[1]"
+    b.evaluate(f"{left_of_first}.click()")
+    b.key("4")  # a verdict of its own first (IV), whatever the earlier tests left
+    b.evaluate(f"{left_of_first}.click()")
     assert b.evaluate(hip) == "left"
     before = b.evaluate(verdicts).get(key)
+    assert before["reader"] == "IV"
     b.key("2")  # the left hip: II; the film's hips all have verdicts: on to the next film
     assert b.evaluate(verdicts)[key]["reader"] == "II"
     assert b.evaluate(current) == FILMS[1][0]
