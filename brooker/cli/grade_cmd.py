@@ -1246,6 +1246,32 @@ def _unlock_out() -> None:
         batch.unlock_results(_OUT_LOCKS.pop())
 
 
+class _Counted:
+    """A text stream that counts the characters written through it (a byte is at least one)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.chars = 0
+
+    def write(self, text: str) -> int:
+        self.chars += len(text)
+        return int(self._stream.write(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _pipe_capacity(stream: Any) -> int:
+    """How many bytes the pipe ``stream`` writes to holds (F_GETPIPE_SZ; Linux's 64 KiB
+    default where it cannot be asked)."""
+    try:
+        import fcntl
+
+        return int(fcntl.fcntl(stream.fileno(), 1032))  # F_GETPIPE_SZ
+    except (AttributeError, ImportError, OSError, ValueError):
+        return 1 << 16
+
+
 def _reader_gone(stream: Any) -> bool:
     """Whether ``stream`` is a pipe whose reader has gone (``| head`` that has read its
     fill). A table larger than the pipe's buffer was written short, without an error (a user
@@ -2087,10 +2113,19 @@ def _finish(
     table_cut = False
     if not json_out:
         try:
-            _print_table(stdout_console, records)
-            stdout_console.file.flush()  # a closed pipe is found here, not at exit
-            if _reader_gone(stdout_console.file):
-                raise BrokenPipeError  # a table larger than the pipe: written short, no error
+            stream = stdout_console.file
+            counted = _Counted(stream)
+            stdout_console.file = counted  # type: ignore[assignment]
+            try:
+                _print_table(stdout_console, records)
+            finally:
+                stdout_console.file = stream
+            stream.flush()  # a closed pipe is found here, not at exit
+            if counted.chars > _pipe_capacity(stream) and _reader_gone(stream):
+                # a table larger than the pipe, its reader gone: written short, with no error.
+                # One that fit in the pipe was all handed over, whatever its reader then read
+                # (`| head -5`): as before, and whatever the reader's timing
+                raise BrokenPipeError
         except BrokenPipeError:
             # `grade DIR | head`: every film is graded and recorded; the table is cut, and the
             # CSV, the report and the summary still follow. The manifest says so; exit 141.
