@@ -2764,57 +2764,35 @@ def grade_many(
             )
     # before the results file is read or written: another run writing it now is refused
     held = None if results_file is None or locked else lock_results(results_file)
+    stream: Iterator[GradingResult] | None = None
+    writer: ResultsWriter | None = None
     try:
-        yield from _grade_many_locked(
-            paths, config, out, results_file, workers, timeout_s, recursive, resume, names,
-            overlay, overlay_crops, grade_fn, forget,
-        )  # fmt: skip
-    finally:
-        unlock_results(held)
-
-
-def _grade_many_locked(
-    paths: list[str | os.PathLike[str]],
-    config: AnalysisConfig,
-    out: str | None,
-    results_file: str | os.PathLike[str] | None,
-    workers: int | None,
-    timeout_s: float | None,
-    recursive: bool,
-    resume: bool,
-    names: Mapping[str, str] | None,
-    overlay: bool,
-    overlay_crops: bool,
-    grade_fn: GradeFn | None,
-    forget: bool,
-) -> Iterator[GradingResult]:
-    """:func:`grade_many` once its arguments are checked and its results file locked."""
-    snapshot = None
-    if resume and results_file is not None:
-        snapshot = check_resume_version(results_file)
-    files = list(discover(paths, recursive=recursive, exclude=[] if out is None else [out]).files)
-    names = names or {}
-    if resume and results_file is not None:
-        # what the version check read, unless the file has changed since
-        done = load_resume_state(results_file, files, out, snapshot=snapshot)
-        snapshot = None  # the records it dropped are freed
-        files = [f for f in files if f not in done]
-    elif results_file is not None and forget:
-        # the records of the films graded again go, and the pictures they name in out_dir
-        # with them (as `brooker grade` removes an earlier run's): overlay=False, or other
-        # names, left the old picture beside a record that names none. Only those films':
-        # grade_many keeps the other records of the file, so it owns no more of the folder
-        _forget_records(results_file, files, out)
-    if workers is None:
-        workers = usable_cpus()
-    if out is not None:
-        if overlay and files:  # what a run killed while writing their overlays left
-            _remove_temporaries(out, [(f, names.get(f)) for f in files])
-    common = {"out_dir": out, "overlay": overlay, "overlay_crops": overlay_crops}
-    writer = ResultsWriter(results_file) if results_file is not None and files else None
-    try:
+        snapshot = None
+        if resume and results_file is not None:
+            snapshot = check_resume_version(results_file)
+        exclude = [] if out is None else [out]
+        files = list(discover(paths, recursive=recursive, exclude=exclude).files)
+        names = names or {}
+        if resume and results_file is not None:
+            # what the version check read, unless the file has changed since
+            done = load_resume_state(results_file, files, out, snapshot=snapshot)
+            snapshot = None  # the records it dropped are freed
+            files = [f for f in files if f not in done]
+        elif results_file is not None and forget:
+            # the records of the films graded again go, and the pictures they name in out_dir
+            # with them (as `brooker grade` removes an earlier run's): overlay=False, or other
+            # names, left the old picture beside a record that names none. Only those films':
+            # grade_many keeps the other records of the file, so it owns no more of the folder
+            _forget_records(results_file, files, out)
+        if workers is None:
+            workers = usable_cpus()
+        if out is not None:
+            if overlay and files:  # what a run killed while writing their overlays left
+                _remove_temporaries(out, [(f, names.get(f)) for f in files])
+        common = {"out_dir": out, "overlay": overlay, "overlay_crops": overlay_crops}
+        writer = ResultsWriter(results_file) if results_file is not None and files else None
         if workers == 0:
-            stream: Iterator[GradingResult] = (
+            stream = (
                 grade_one(
                     f,
                     config,
@@ -2835,8 +2813,9 @@ def _grade_many_locked(
                 writer.write(result.to_record())
             yield result
     finally:
-        close = getattr(stream, "close", None) if "stream" in locals() else None
+        close = getattr(stream, "close", None)
         if close is not None:
             close()  # stops the worker processes now, not when garbage-collected
         if writer is not None:
             writer.close()
+        unlock_results(held)  # the results file's lock, taken above
