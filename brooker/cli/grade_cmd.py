@@ -2144,7 +2144,7 @@ def _finish(
         with contextlib.suppress(OSError):
             given = bool((manifest.get("options") or {}).get("pixel_spacing"))
             _print_summary(err_console, records, resumed, found, results_path, given)
-    if any((r.get("error") or {}).get("code") in batch.OUTPUT_ERROR_CODES for r in records):
+    if _unwritten(records) is not None:  # the manifest's "failed" rests on the same rule
         return int(ExitCode.OUTPUT_ERROR)
     if table_cut:
         err_console.print(
@@ -2348,6 +2348,11 @@ def _restored_level(log: Any, level: int) -> Iterator[None]:
         log.setLevel(level)
 
 
+def _scheduler_address(client: Any) -> str:
+    """The address of the scheduler of ``client``, as messages name it."""
+    return getattr(getattr(client, "scheduler", None), "address", None) or "its scheduler"
+
+
 def _cluster_lost(exc: Exception, client: Any) -> Exception | None:
     """``exc``, raised while the cluster of ``client`` graded, as a
     :class:`~brooker.errors.ClusterLostError` when it says the cluster went away (the
@@ -2371,7 +2376,7 @@ def _cluster_lost(exc: Exception, client: Any) -> Exception | None:
     said = textwrap.shorten(whole, 200, placeholder=" ...", break_on_hyphens=False)
     if len(said) < 100 < len(whole):
         said = whole[:196] + " ..."
-    address = getattr(getattr(client, "scheduler", None), "address", None) or "its scheduler"
+    address = _scheduler_address(client)
     return ClusterLostError(
         f"the Dask cluster at {address} was lost during the run ({said}): run the same "
         "command again (there is no --resume on Dask)",
@@ -2432,7 +2437,7 @@ def _run_dask(
     level = client_log.level
     client_log.setLevel(logging.CRITICAL)
     # the client first: closed whatever fails after it (the writer's file, a full disk)
-    address = getattr(getattr(client, "scheduler", None), "address", None) or "its scheduler"
+    address = _scheduler_address(client)
     with (
         _restored_level(client_log, level),
         client,
