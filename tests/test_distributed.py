@@ -59,6 +59,22 @@ class FakeClient:
         self.closed += 1
 
 
+def grade_on_fake_cluster(
+    monkeypatch: pytest.MonkeyPatch, grade_bag: Any, *args: str, client: Any = None
+) -> Any:
+    """``brooker grade ARGS --dask-scheduler tcp://x:1`` with ``grade_bag`` standing in for
+    the cluster's work and ``client`` (a :class:`FakeClient` by default) for its client."""
+    from typer.testing import CliRunner
+
+    from brooker import distributed
+    from brooker.cli import app
+
+    monkeypatch.setattr(distributed, "grade_bag", grade_bag)
+    fake = FakeClient() if client is None else client
+    monkeypatch.setattr("brooker.cli.grade_cmd._dask_client", lambda *a, **k: fake)
+    return CliRunner().invoke(app, ["grade", *args, "--dask-scheduler", "tcp://x:1"])
+
+
 def threads_grade(path, config=None, **kwargs):  # type: ignore[no-untyped-def]
     """Ungradable, its reason whether a film's parts would run in threads here."""
     from brooker import background
@@ -426,17 +442,11 @@ def test_cli_an_input_the_workers_wrote_no_record_of_is_an_error_record(
 ) -> None:
     """Workers that cannot see --out write their partitions elsewhere: the run does not end
     'complete' with exit 0 and no records; each input missing gets an error record (exit 3)."""
-    from typer.testing import CliRunner
 
-    from brooker import distributed
-    from brooker.cli import app
 
-    monkeypatch.setattr(distributed, "grade_bag", lambda *a, **k: [])
-    monkeypatch.setattr("brooker.cli.grade_cmd._dask_client", lambda *a, **k: FakeClient())
     out = tmp_path / "o"
-    r = CliRunner().invoke(
-        app,
-        ["grade", str(tree / "f2"), "--json", "--out", str(out), "--dask-scheduler", "tcp://x:1"],
+    r = grade_on_fake_cluster(
+        monkeypatch, lambda *a, **k: [], str(tree / "f2"), "--json", "--out", str(out)
     )
     assert r.exit_code == 3, r.output
     (rec,) = [json.loads(line) for line in r.stdout.splitlines()]
@@ -653,10 +663,6 @@ def test_cli_a_cluster_lost_mid_run_is_the_environment_not_a_bug(
     import logging
     from concurrent.futures import CancelledError
 
-    from typer.testing import CliRunner
-
-    from brooker import distributed
-    from brooker.cli import app
     from brooker.cli.grade_cmd import _cluster_lost
 
     said: list[logging.LogRecord] = []
@@ -678,12 +684,8 @@ def test_cli_a_cluster_lost_mid_run_is_the_environment_not_a_bug(
     logging.getLogger("distributed").addHandler(handler)
     monkeypatch.setattr(logging.getLogger("distributed.client"), "level", logging.NOTSET)
 
-    monkeypatch.setattr(distributed, "grade_bag", lost)
-    monkeypatch.setattr("brooker.cli.grade_cmd._dask_client", lambda *a, **k: FakeClient())
     out = tmp_path / "o"
-    r = CliRunner().invoke(
-        app, ["grade", str(tree / "f2"), "--out", str(out), "--dask-scheduler", "tcp://x:1"]
-    )
+    r = grade_on_fake_cluster(monkeypatch, lost, str(tree / "f2"), "--out", str(out))
     assert r.exit_code == 6, r.output
     (line,) = [x for x in r.stderr.splitlines() if x.startswith("error: ")]
     assert "the Dask cluster at tcp://10.0.0.1:8786 was lost during the run" in line
@@ -710,10 +712,8 @@ def test_cli_a_dask_run_left_with_no_worker_says_so(
 ) -> None:
     """User test: every worker killed for its memory (its nanny gave up), the run waited
     without a word for ten minutes. After a while with no worker it says so, once."""
-    from typer.testing import CliRunner
 
-    from brooker import distributed
-    from brooker.cli import app, grade_cmd
+    from brooker.cli import grade_cmd
 
     class NoWorkers(FakeClient):
         asked = 0
@@ -728,14 +728,11 @@ def test_cli_a_dask_run_left_with_no_worker_says_so(
         time.sleep(1.0)
         return []
 
-    monkeypatch.setattr(distributed, "grade_bag", waits)
-    monkeypatch.setattr(grade_cmd, "_dask_client", lambda *a, **k: NoWorkers())
     monkeypatch.setattr(grade_cmd, "_WORKERS_POLL_S", 0.05)
     monkeypatch.setattr(grade_cmd, "_NO_WORKERS_WARN_S", 0.2)
     out = tmp_path / "o"
-    r = CliRunner().invoke(
-        app, ["grade", str(tree / "f2"), "--out", str(out), "--dask-scheduler", "tcp://x:1"]
-    )
+    args = (str(tree / "f2"), "--out", str(out))
+    r = grade_on_fake_cluster(monkeypatch, waits, *args, client=NoWorkers())
     said = [x for x in r.stderr.splitlines() if "has had no worker for" in x]
     assert len(said) == 1, r.stderr
     assert said[0].startswith("warning: the Dask cluster at tcp://10.0.0.1:8786 has had no")
@@ -746,10 +743,7 @@ def test_cli_a_dask_run_left_with_no_worker_says_so(
         def scheduler_info(self) -> dict[str, Any]:  # a Dask with no n_workers: details
             return {"workers": {}}
 
-    monkeypatch.setattr(grade_cmd, "_dask_client", lambda *a, **k: NeverAny())
-    r = CliRunner().invoke(
-        app, ["grade", str(tree / "f2"), "--out", str(out), "--dask-scheduler", "tcp://x:1"]
-    )
+    r = grade_on_fake_cluster(monkeypatch, waits, *args, client=NeverAny())
     said = [x for x in r.stderr.splitlines() if "has had no worker for" in x]
     assert len(said) == 1, r.stderr
     assert "no worker has joined it yet" in said[0]  # an adaptive cluster slow to start
@@ -942,10 +936,7 @@ def test_cli_on_dask_a_stop_keeps_the_records_it_printed(
     """Records are printed as partitions come back: a run stopped after the first had its
     records counted in the manifest but results.jsonl empty (written only at the end). It
     holds what was printed (a review of 2026-12-07)."""
-    from typer.testing import CliRunner
 
-    from brooker import distributed
-    from brooker.cli import app
 
     def first_then_stop(
         files: list[str], *a: object, out_dir: Path, on_part: Any, **k: object
@@ -956,14 +947,12 @@ def test_cli_on_dask_a_stop_keeps_the_records_it_printed(
         on_part(str(part), 1)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(distributed, "grade_bag", first_then_stop)
-    monkeypatch.setattr("brooker.cli.grade_cmd._dask_client", lambda *a, **k: FakeClient())
     out = tmp_path / "o"
     out.mkdir()
     (out / "results.jsonl").write_text("")  # an earlier run's, replaced
-    r = CliRunner().invoke(
-        app, ["grade", str(tree / "f2"), str(tree / "f3"), "--json", "--out", str(out),
-              "--dask-scheduler", "tcp://x:1"],
+    r = grade_on_fake_cluster(
+        monkeypatch, first_then_stop, str(tree / "f2"), str(tree / "f3"), "--json", "--out",
+        str(out),
     )  # fmt: skip
     assert r.exit_code == 130, r.output
     held = (out / "results.jsonl").read_text().splitlines()
@@ -981,10 +970,6 @@ def test_cli_on_dask_a_full_disk_for_the_results_is_exit_5_and_closes_the_client
     client's context)."""
     import errno
 
-    from typer.testing import CliRunner
-
-    from brooker import distributed
-    from brooker.cli import app
     from brooker.errors import output_error
 
     client = FakeClient()
@@ -992,11 +977,9 @@ def test_cli_on_dask_a_full_disk_for_the_results_is_exit_5_and_closes_the_client
         raise output_error(OSError(errno.ENOSPC, "No space left on device"), str(path))
 
     monkeypatch.setattr(batch.ResultsWriter, "__init__", full)
-    monkeypatch.setattr(distributed, "grade_bag", lambda *a, **k: [])
-    monkeypatch.setattr("brooker.cli.grade_cmd._dask_client", lambda *a, **k: client)
-    r = CliRunner().invoke(
-        app, ["grade", str(tree / "f2"), "--out", str(tmp_path / "o"), "--dask-scheduler",
-              "tcp://x:1"],
+    r = grade_on_fake_cluster(
+        monkeypatch, lambda *a, **k: [], str(tree / "f2"), "--out", str(tmp_path / "o"),
+        client=client,
     )  # fmt: skip
     assert r.exit_code == 5, r.output
     assert client.closed == 1
@@ -1047,10 +1030,7 @@ def test_cli_a_worker_that_cannot_write_out_is_exit_5_not_a_cluster_lost(
     now raises the typed OutputError: exit 5, as a local run's."""
     import errno
 
-    from typer.testing import CliRunner
-
     from brooker import distributed
-    from brooker.cli import app
     from brooker.errors import OutputError
 
     def refused(*a: object, **k: object) -> None:
@@ -1063,11 +1043,7 @@ def test_cli_a_worker_that_cannot_write_out_is_exit_5_not_a_cluster_lost(
     def worker_refused(*a: object, **k: object) -> list[str]:
         return [distributed._write_part(["{}"], str(tmp_path / "o" / "part-00000.jsonl"))]
 
-    monkeypatch.setattr(distributed, "grade_bag", worker_refused)
-    monkeypatch.setattr("brooker.cli.grade_cmd._dask_client", lambda *a, **k: FakeClient())
     out = tmp_path / "o"
-    r = CliRunner().invoke(
-        app, ["grade", str(tree / "f2"), "--out", str(out), "--dask-scheduler", "tcp://x:1"]
-    )
+    r = grade_on_fake_cluster(monkeypatch, worker_refused, str(tree / "f2"), "--out", str(out))
     assert r.exit_code == 5, r.output
     assert "was lost during the run" not in r.stderr
