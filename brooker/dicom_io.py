@@ -78,12 +78,14 @@ its sides, and image halves, are those of the film turned upright.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import io
 import math
 import os
 import re
 import sys
+import types
 import warnings
 import zlib
 from collections.abc import Iterator, Sequence
@@ -2439,15 +2441,102 @@ def _redact(text: str, ident: Sequence[str], *, value: bool = True) -> str:
     values it quotes are redacted before), an identifier of 5 characters or more is replaced
     wherever it appears (a corrupted length runs it into the text before or after), a shorter
     one (a name part such as "Who" or "Li") only where no Latin letter touches it, so that the
-    message's own words ("whose") stay whole."""
+    message's own words ("whose") stay whole.
+
+    Nor is an identifier redacted in such a message where it is one of brooker's own words in
+    its own phrase (:func:`_in_own_phrase`): a patient named "Patient^Anonymous" left the
+    loader's "patient's right on the image's left" as "[redacted]'s right on the image's
+    left", which told the reader the name."""
     for found in sorted(set(ident), key=len, reverse=True):
         if not found or found.casefold() not in text.casefold():
             continue
         pattern = re.escape(found)
-        if not value and len(found) < _REDACT_ANYWHERE_LEN:
+        if value:
+            text = re.sub(pattern, "[redacted]", text, flags=re.IGNORECASE)
+            continue
+        if len(found) < _REDACT_ANYWHERE_LEN:
             pattern = rf"(?<![A-Za-z]){pattern}(?![A-Za-z])"  # not inside an English word
-        text = re.sub(pattern, "[redacted]", text, flags=re.IGNORECASE)
+        text = re.sub(
+            pattern,
+            lambda m: m.group(0) if _in_own_phrase(m.string, m.start(), m.end()) else "[redacted]",
+            text,
+            flags=re.IGNORECASE,
+        )
     return text
+
+
+def _in_own_phrase(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` lies in a phrase brooker itself writes: the whitespace-
+    delimited word it is in, with the word before or the word after it, is found in one of
+    the string constants of brooker's own code (:func:`_own_text`), whatever its case.
+
+    A header value quoted in a message is redacted as it is read (``value``): what is left
+    for this test is the message's own wording, and foreign text (a decoder's message), which
+    a brooker phrase does not match.
+
+    >>> _in_own_phrase("sides assumed from the AP convention (patient's right", 38, 45)
+    True
+    >>> _in_own_phrase("bad value 'PATIENT' here", 11, 18)
+    False
+    """
+    lo = start
+    while lo > 0 and not text[lo - 1].isspace():
+        lo -= 1
+    hi = end
+    while hi < len(text) and not text[hi].isspace():
+        hi += 1
+    before = text[:lo].split()[-1:]
+    after = text[hi:].split()[:1]
+    word = text[lo:hi]
+    own = _own_text()
+    return any(
+        " ".join([*pair]).casefold() in own
+        for pair in ((*before, word), (word, *after))
+        if len(pair) == 2
+    )
+
+
+@functools.cache
+def _own_text() -> str:
+    """Every string constant in the code of brooker's loaded modules (module-level strings,
+    functions', methods' and nested functions' constants, the literal parts of f-strings;
+    not the modules', classes' and functions' documentation, which quotes foreign text in its
+    examples), casefolded, one per line: the words brooker composes its messages from."""
+    out: list[str] = []
+    seen: set[int] = set()
+
+    def code(co: types.CodeType, doc: str | None = None) -> None:
+        if id(co) in seen:
+            return
+        seen.add(id(co))
+        for c in co.co_consts:
+            if isinstance(c, str) and c is not doc:  # its words, not its documentation
+                out.append(c)
+            elif isinstance(c, types.CodeType):
+                code(c)
+
+    def visit(obj: object, depth: int) -> None:
+        if isinstance(obj, str):
+            out.append(obj)
+        elif isinstance(obj, (staticmethod, classmethod)):
+            visit(obj.__func__, depth)
+        elif isinstance(obj, property):
+            for f in (obj.fget, obj.fset, obj.fdel):
+                visit(f, depth)
+        elif isinstance(obj, types.FunctionType):
+            code(obj.__code__, obj.__doc__)
+        elif isinstance(obj, type) and depth == 0 and id(obj) not in seen:
+            seen.add(id(obj))
+            for key, v in vars(obj).items():
+                if key != "__doc__":
+                    visit(v, 1)
+
+    for name, module in sorted(sys.modules.items()):
+        if (name == "brooker" or name.startswith("brooker.")) and module is not None:
+            for key, v in list(vars(module).items()):
+                if key != "__doc__" and getattr(v, "__module__", name) == name:  # its own
+                    visit(v, 0)
+    return "\n".join(out).casefold()
 
 
 #: Identifier values at least this long are redacted inside words too (:func:`_redact`).

@@ -1452,6 +1452,32 @@ def test_a_short_name_part_leaves_the_words_of_the_message_whole() -> None:
     assert _redact("view 王小明 here", ident, value=False) == "view [redacted]明 here"
 
 
+def test_a_name_that_is_one_of_the_loaders_own_words_leaves_its_messages_whole(
+    tmp_path: Path,
+) -> None:
+    """An anonymised export named "Patient^Anonymous" had the loader's own "patient's right"
+    and "Patient Orientation" printed as "[redacted]'s right" and "[redacted] Orientation":
+    where the marker fell told the reader the name. brooker's own phrases stay whole; the
+    name in a header value, and in text that is not brooker's phrase, is still redacted."""
+    from brooker.dicom_io import _identifier_values, _redact
+
+    variant = DicomVariant(
+        patient_orientation=None,
+        view_position="PATIENT",  # a misfilled element holding the name
+        extra=((0x00100010, "PN", "Patient^Anonymous"), (0x00180015, "CS", "HIP ANONYMOUS")),
+    )
+    rad = load_radiograph(_write(tmp_path, variant))
+    text = " ".join(rad.caveats)
+    assert "sides assumed from the AP convention (patient's right on the image's left)" in text
+    assert "(0020,0020) Patient Orientation or (0018,5101) View Position" in text
+    assert "anonymous" not in (repr(rad.meta) + text).casefold()
+    assert rad.meta.view_position == "[redacted]"
+    ident = list(_identifier_values(pydicom.dcmread(_write(tmp_path, variant))))
+    assert _redact("bad value 'PATIENT' in (0010,0010)", ident, value=False) == (
+        "bad value '[redacted]' in (0010,0010)"
+    )
+
+
 def test_a_modality_run_into_the_patients_name_is_quoted_redacted(tmp_path: Path) -> None:
     with pytest.raises(errors.NotARadiographError) as info:  # the fake name is DOE^JANE^...
         load_radiograph(_write(tmp_path, DicomVariant(modality="CRDOE")))
