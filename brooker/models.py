@@ -11,7 +11,7 @@ import enum
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -86,6 +86,52 @@ class SpacingSource(enum.StrEnum):
     ANATOMICAL_ESTIMATE = "anatomical_estimate"
     """Native femoral head(s) fitted and taken to have the population's mean diameter
     (``estimate_spacing=True`` / ``--estimate-spacing``): a rough estimate."""
+
+    @property
+    def said(self) -> str:
+        """Where the spacing came from, in words, as the single film's answer in the terminal
+        and the overlay's panel say it (the record keeps the value).
+
+        >>> SpacingSource.IMAGER_PIXEL_SPACING.said
+        'from (0018,1164) Imager Pixel Spacing, at the detector'
+        """
+        return _SPACING_SAID[self]
+
+
+_SPACING_SAID: Final = {
+    SpacingSource.USER: "given by the user",
+    SpacingSource.PIXEL_SPACING: "from (0028,0030) Pixel Spacing, calibrated",
+    SpacingSource.IMAGER_PIXEL_SPACING_MAGNIFICATION: (
+        "from (0018,1164) Imager Pixel Spacing over the magnification"
+    ),
+    SpacingSource.IMAGER_PIXEL_SPACING: "from (0018,1164) Imager Pixel Spacing, at the detector",
+    SpacingSource.PIXEL_SPACING_UNCALIBRATED: (
+        "from (0028,0030) Pixel Spacing, calibration unknown"
+    ),
+    SpacingSource.CALIBRATION_BALL: "from the calibration ball",
+    SpacingSource.PROSTHETIC_HEAD: "from the prosthetic heads' known size",
+    SpacingSource.ANATOMICAL_ESTIMATE: "estimated from the femoral heads (rough)",
+}
+
+#: Where a film's sides came from (``Radiograph.laterality_source``), in words.
+_SIDES_SAID: Final = {
+    "patient_orientation": "from (0020,0020) Patient Orientation",
+    "view_position": "from (0018,5101) View Position",
+    "image_laterality": "from (0020,0062) Image Laterality",
+    "user": "given by the user",
+    "assumed": "assumed from the AP convention",
+}
+
+
+def sides_said(laterality_source: str | None) -> str:
+    """Where a film's sides came from, in words (the record keeps the value).
+
+    >>> sides_said("assumed"), sides_said("patient_orientation")
+    ('assumed from the AP convention', 'from (0020,0020) Patient Orientation')
+    """
+    if laterality_source is None:
+        return "not known"
+    return _SIDES_SAID.get(laterality_source, laterality_source)
 
 
 class ImageSide(enum.StrEnum):

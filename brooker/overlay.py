@@ -64,6 +64,7 @@ from brooker.models import (
     PixelSpacing,
     Radiograph,
     sides_assumed,
+    sides_said,
 )
 from brooker.notes import without_overlay_pointer
 from brooker.padding import Shifted, unpadded_view
@@ -920,11 +921,12 @@ def _panel(
     legend_rows = row + 1
 
     info = [
-        f"spacing: {spacing.source.value} {spacing.row_mm:.3f} x {spacing.col_mm:.3f} mm"
+        f"spacing: {spacing.row_mm:.3f} x {spacing.col_mm:.3f} mm"
         + (f" ±{100 * spacing.relative_uncertainty:.0f} %" if spacing.calibration else "")
+        + f" {spacing.source.said}"
         if spacing is not None
         else "spacing: none (no scale)",
-        f"sides: {laterality_source}",
+        f"sides: {sides_said(laterality_source)}",
         f"brooker {result.version}",
     ]
     info_lines = _wrap("   ·   ".join(info), small, inner)

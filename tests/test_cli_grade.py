@@ -213,7 +213,10 @@ def test_a_single_films_answer_names_its_spacing(
     )
     r = run(good_tree / "a" / "IM0001", "--out", tmp_path / "o", "--no-overlay")
     assert r.exit_code == 0, r.output
-    assert "  spacing: imager_pixel_spacing 0.143 x 0.144 mm" in r.stdout  # rows x columns
+    assert (  # rows x columns, its source in words as on the overlay
+        "  spacing: 0.143 x 0.144 mm from (0018,1164) Imager Pixel Spacing, at the detector"
+        in r.stdout
+    )
 
 
 def test_a_class_III_gap_is_never_shown_as_10_mm(
@@ -3257,7 +3260,7 @@ def test_an_ungradable_films_answer_names_its_spacing_notes_and_overlay() -> Non
         "knee.dcm",
         "  not graded: no hip joint found (best hip-region score -1.6, needs 3.0)",
         "  note: the sides are assumed",
-        "  spacing: pixel_spacing 0.200 x 0.200 mm",
+        "  spacing: 0.200 x 0.200 mm from (0028,0030) Pixel Spacing, calibrated",
         "  overlay: out/knee-0123.png",
     ]
     # an error record: its message, and no overlay or spacing to name
@@ -3266,6 +3269,53 @@ def test_an_ungradable_films_answer_names_its_spacing_notes_and_overlay() -> Non
     buf = io.StringIO()
     grade_cmd._print_single(console(file=buf, width=200, color_system=None), err)
     assert buf.getvalue().splitlines() == ["bad.dcm", "  not graded: not a DICOM file [not_dicom]"]
+
+
+def test_a_single_films_notes_wrap_under_their_first_word_on_a_terminal() -> None:
+    """At 80 columns a note's wrapped lines began at the first column, under the hip lines,
+    so that which hip a note belonged to was hard to see (a radiologist's test of
+    2026-12-07): on a terminal they hang under the note's first word; a pipe gets one line."""
+    from brooker.cli.terminal import console
+
+    note = "the heterotopic bone this class rests on is a weak call " * 4
+    hip = {"side": "right", "grade": 2, "brooker_class": "II", "gap_mm": 12.0,
+           "borderline": False, "weak_call": True, "prosthesis": False,
+           "caveats": [note.strip()]}  # fmt: skip
+    rec = {"file": "a.dcm", "status": "ok", "caveats": [], "hips": [hip]}
+    buf = io.StringIO()
+    term = console(file=buf, width=60, color_system=None, force_terminal=True)
+    grade_cmd._print_single(term, rec)
+    lines = buf.getvalue().splitlines()
+    at = next(k for k, line in enumerate(lines) if line.startswith("    note: "))
+    wrapped = lines[at + 1 : at + 4]
+    assert len(wrapped) == 3
+    assert all(line.startswith(" " * 10) and line[10] != " " for line in wrapped), lines
+    assert all(len(line) <= 60 and line == line.rstrip() for line in lines)
+    buf = io.StringIO()
+    grade_cmd._print_single(console(file=buf, width=10_000, color_system=None), rec)
+    assert f"    note: {note.strip()}" in buf.getvalue().splitlines()
+
+
+def test_a_class_with_a_range_about_nearby_centres_is_not_green() -> None:
+    """A hip that grades 0 about its centre and IV 2 mm away showed a green "Brooker 0" with
+    the range in plain text after it (a radiologist's test of 2026-12-07): the class is amber
+    as in the table's class column, and the range, a weak call and a borderline gap are amber
+    tags, as the table's "yes" are."""
+    from brooker.cli.terminal import console
+
+    hip = {"side": "right", "grade": 0, "brooker_class": "0", "gap_mm": None,
+           "borderline": False, "weak_call": True, "prosthesis": False,
+           "class_range": ["0", "IV"], "caveats": []}  # fmt: skip
+    sure = {**hip, "side": "left", "class_range": None, "weak_call": False}
+    rec = {"file": "a.dcm", "status": "ok", "caveats": [], "hips": [hip, sure]}
+    buf = io.StringIO()
+    grade_cmd._print_single(console(file=buf, width=200, color_system="standard"), rec)
+    right, left = (line for line in buf.getvalue().splitlines() if "hip" in line)
+    yellow, green = "\x1b[33m", "\x1b[32m"
+    assert f"{yellow}Brooker 0" in right
+    assert "\x1b[1;33mweak call" in right
+    assert "\x1b[1;33m0 to IV about nearby centres" in right
+    assert f"{green}Brooker 0" in left
 
 
 def test_a_spacing_the_user_gave_gets_its_own_hint(tmp_path: Path) -> None:

@@ -241,9 +241,9 @@ def test_legend_and_labels_are_drawn() -> None:
     ):
         assert expected in texts, expected
     info = " ".join(texts)
-    assert "spacing: pixel_spacing 0.200 x 0.200 mm" in info
+    assert "spacing: 0.200 x 0.200 mm from (0028,0030) Pixel Spacing, calibrated" in info
     assert "brooker 9.8.7" in info
-    assert "sides: patient_orientation" in info
+    assert "sides: from (0020,0020) Patient Orientation" in info
     # the borderline mark is amber on the image
     assert _has_colour(rgb[:ROWS], ov.BORDERLINE_RGB).any()
 
@@ -1124,7 +1124,10 @@ def test_the_panel_below_a_tall_narrow_film_keeps_a_readable_width() -> None:
     font_px = ov._font_px_for(rows)
     width = ov.PANEL_MIN_WIDTH_EM * font_px
     assert rgb.shape[1] == width > cols
-    assert "spacing: pixel_spacing 0.200 x 0.200 mm · sides: assumed · brooker 1" in texts
+    assert (  # wrapped onto lines of the panel's width
+        "spacing: 0.200 x 0.200 mm from (0028,0030) Pixel Spacing, calibrated · sides: assumed "
+        "from the AP convention · brooker 1"
+    ) in " ".join(texts)
     assert "ungradable: no hip joint found" in texts
     panel = rgb[rows:]
     assert panel.shape[0] < 12 * font_px  # a few lines, not a word to a line

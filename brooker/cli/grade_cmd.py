@@ -480,19 +480,43 @@ def _print_single(console: Console, rec: dict[str, Any]) -> None:
         _print_single_hips(console, hips, _sides_assumed(rec), bool(rec.get("overlay")))
     else:  # ungradable or an error: why, and then, as for any film, its notes and overlay
         why = _as_read(_why_not(rec), bool(rec.get("overlay"))) or "no hip graded"
-        console.print(plain(f"  not graded: {why}", style="yellow"))
+        _print_note(console, "  not graded: ", why, style="yellow")
     for note in rec.get("caveats") or []:
-        console.print(plain(f"  note: {_as_read(note, bool(rec.get('overlay')))}", style="dim"))
+        _print_note(console, "  note: ", _as_read(note, bool(rec.get("overlay"))))
     spacing = rec.get("spacing")
     if isinstance(spacing, dict):
         row, col = spacing.get("row_mm"), spacing.get("col_mm")
         if isinstance(row, float | int) and isinstance(col, float | int):
-            # every gap rests on it: its source named as in the record and under the overlay
-            said = f"  spacing: {spacing.get('source')} {row:.3f} x {col:.3f} mm"
-            console.print(plain(said, style="dim"))
+            # every gap rests on it: its source in words, as under the overlay (the record
+            # keeps the value)
+            from brooker.models import SpacingSource
+
+            source = spacing.get("source")
+            try:
+                words = SpacingSource(str(source)).said
+            except ValueError:  # a record of another version
+                words = str(source)
+            _print_note(console, "  spacing: ", f"{row:.3f} x {col:.3f} mm {words}")
     if rec.get("overlay"):
         # an ungradable film's too: it shows what was looked for, and where
         console.print(plain(f"  overlay: {rec['overlay']}", style="dim"))
+
+
+def _print_note(console: Console, head: str, text: str, style: str = "dim") -> None:
+    """``head`` then ``text``; on a terminal, the lines ``text`` wraps onto begin under its
+    first word (a hanging indent), so that a note's lines read as one note under its hip: at
+    80 columns they began at the first column, under the hip lines. A pipe gets one line."""
+    from rich.cells import cell_len
+
+    indent = cell_len(head)
+    if not console.is_terminal or indent > console.width // 2:
+        console.print(plain(f"{head}{text}", style=style))
+        return
+    for k, part in enumerate(plain(text, style=style).wrap(console, console.width - indent)):
+        part.rstrip()
+        line = plain(head if k == 0 else " " * indent, style=style)
+        line.append_text(part)
+        console.print(line)
 
 
 def _sides_assumed(rec: dict[str, Any]) -> bool:
@@ -533,29 +557,37 @@ def _print_single_hips(
         else:
             line.append(side.ljust(10))
         label = f"Brooker {cls}" if hip.get("grade") is not None else cls
-        extras = []
+        extras: list[tuple[str, str]] = []
         if hip.get("gap_mm") is not None:
             gap = _hip_gap(hip)
-            extras.append("gap 0 mm (bridged)" if gap == BRIDGED else f"gap {gap} mm")
+            extras.append(("gap 0 mm (bridged)" if gap == BRIDGED else f"gap {gap} mm", ""))
+        # what makes the class uncertain in amber, as the table's "yes" and the overlay's
+        # caveats: a plain tag after a green "Brooker 0" read as a sure 0
+        warn = "bold yellow"
         if hip.get("borderline"):
-            extras.append("borderline")
+            extras.append(("borderline", warn))
         if hip.get("weak_call"):
-            extras.append("weak call")
+            extras.append(("weak call", warn))
         span = hip.get("class_range")
+        ranged = isinstance(span, list) and len(span) == 2
         if isinstance(span, list) and len(span) == 2:
-            extras.append(f"{span[0]} to {span[1]} about nearby centres")
-        extras += [str(limit) for limit in hip.get("limited_by") or []]
+            extras.append((f"{span[0]} to {span[1]} about nearby centres", warn))
+        extras += [(str(limit), "") for limit in hip.get("limited_by") or []]
         if hip.get("prosthesis"):
-            extras.append("prosthesis")
-        # the class padded only when something follows it: no blanks at the line's end
-        line.append(label.ljust(12) if extras else label, style=_CLASS_STYLE.get(cls, "yellow"))
-        line.append(", ".join(extras))
+            extras.append(("prosthesis", ""))
+        # the class padded only when something follows it: no blanks at the line's end; a
+        # class with a range about nearby centres in amber, as the table's class column
+        style = "yellow" if ranged else _CLASS_STYLE.get(cls, "yellow")
+        line.append(label.ljust(12) if extras else label, style=style)
+        for k, (tag, tag_style) in enumerate(extras):
+            line.append(", " if k else "")
+            line.append(tag, style=tag_style)
         console.print(line)
         for note in notes:
             if note not in shared:
-                console.print(plain(f"    note: {note}", style="dim"))
+                _print_note(console, "    note: ", note)
     for note in shared:
-        console.print(plain(f"  note (both hips): {note}", style="dim"))
+        _print_note(console, "  note (both hips): ", note)
 
 
 def _print_summary(
