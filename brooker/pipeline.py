@@ -256,7 +256,11 @@ def _lowest_about(
     lo, hi = (BrookerGrade(classes[0]).roman, BrookerGrade(classes[-1]).roman)
     span = f"{lo} to {hi}" if len(classes) > 1 else lo
     if len(graded) < len(results):
-        span += " (about the others it is not graded)"
+        # "II (about the others it is not graded)" was hard to read: how many, and which way
+        span += (
+            f" about {len(graded)} of the {len(results)} centres and is not graded about the "
+            f"other {len(results) - len(graded)}"
+        )
     # numbers only where the text varies, so that the report counts few kinds of caveat (a
     # range or one class, with or without the centres where the hip is not graded)
     caveat = (

@@ -235,7 +235,9 @@ def test_the_range_reaches_a_higher_class_after_a_class_0(
     # and a centre not graded after the 0 is said too
     res, _ = _combine(monkeypatch, (2, 0, 2, "S", 2))
     assert res.class_range == (BrookerGrade.NONE, BrookerGrade.SPURS_WIDE_GAP)
-    assert "this hip grades 0 to II (about the others it is not graded)" in res.caveats[-1]
+    assert (
+        "this hip grades 0 to II about 4 of the 5 centres and is not graded about the other 1:"
+    ) in res.caveats[-1]
 
 
 def test_an_offset_with_nothing_to_measure_to_is_not_graded_there(
@@ -247,7 +249,9 @@ def test_an_offset_with_nothing_to_measure_to_is_not_graded_there(
     assert len(seen) == 5
     assert res.grade is BrookerGrade.SPURS_NARROW_GAP
     assert res.caveats[0] == "from (0.0, 0.0)"
-    assert "this hip grades III (about the others it is not graded)" in res.caveats[-1]
+    assert (
+        "this hip grades III about 4 of the 5 centres and is not graded about the other 1:"
+    ) in res.caveats[-1]
     assert res.class_range is None  # one class where graded
 
 
@@ -286,25 +290,32 @@ def test_a_class_about_another_centre_beats_not_graded(monkeypatch: pytest.Monke
     assert res.center_px == (HIP.center_px[0] + 4.0, HIP.center_px[1])
     assert res.caveats[-1] == (
         "graded again about centres 2 mm up, down, left and right of the hip detector's (the "
-        "rounding of its score map), this hip grades I (about the others it is not graded): "
-        "the lowest class is reported, with the centre it was graded about (check the overlay)"
+        "rounding of its score map), this hip grades I about 1 of the 5 centres and is not "
+        "graded about the other 4: the lowest class is reported, with the centre it was "
+        "graded about (check the overlay)"
     )
     res, seen = _combine(monkeypatch, ("N", 0, "N", "N", "N"))
     assert seen == list(OFFSETS)
     assert res is not None
     assert res.grade is BrookerGrade.NONE
-    assert "this hip grades 0 (about the others it is not graded)" in res.caveats[-1]
+    assert (
+        "this hip grades 0 about 1 of the 5 centres and is not graded about the other 4:"
+    ) in res.caveats[-1]
     # not graded about its own centre, class III about a moved one (the femur seen there)
     res, _ = _combine(monkeypatch, ("N", 3, "N", "N", "N"))
     assert res is not None
     assert res.grade is BrookerGrade.SPURS_NARROW_GAP
     assert res.caveats[0] == "from (-2.0, 0.0)"
-    assert "this hip grades III (about the others it is not graded" in res.caveats[-1]
+    assert (
+        "this hip grades III about 1 of the 5 centres and is not graded about the other 4"
+    ) in res.caveats[-1]
     res, _ = _combine(monkeypatch, (3, "N", 3, 3, 3))
     assert res is not None
     assert res.grade is BrookerGrade.SPURS_NARROW_GAP
     assert res.caveats[0] == "from (0.0, 0.0)"
-    assert "this hip grades III (about the others it is not graded" in res.caveats[-1]
+    assert (
+        "this hip grades III about 4 of the 5 centres and is not graded about the other 1"
+    ) in res.caveats[-1]
 
 
 @pytest.mark.parametrize("own", [0, 1, 2, 3, 4])
