@@ -306,6 +306,13 @@ def _nearest_pair(
         dd = np.where(spurs[win], d, np.inf)
         r, c = np.unravel_index(int(np.argmin(dd)), dd.shape)
         dist = float(dd[r, c])
+        # of spur pixels tied at the nearest distance (a rounded tip facing the opposite
+        # bone along an axis: a flat last row of pixels), the middle one
+        tied = np.flatnonzero(dd.ravel() <= dist + 1e-9)
+        if tied.size > 1:
+            tr, tc = np.unravel_index(tied, dd.shape)
+            k = int(np.argmin(np.hypot(tr - tr.mean(), tc - tc.mean())))
+            r, c = tr[k], tc[k]
         if dist <= NEAREST_WINDOW_MM or win[0].start is None:
             r0, c0 = win[0].start or 0, win[1].start or 0
             near = (int(idx[0][r, c]) + r0, int(idx[1][r, c]) + c0)

@@ -85,6 +85,54 @@ def test_a_spur_measured_to_metal_keeps_the_metals_edge() -> None:
     assert g.gap_mm == pytest.approx(GAP_PX * SP[0], abs=0.1)
 
 
+def _discs(
+    centre_gap_px: float, r_spur_px: float, r_femur_px: float, shift: tuple[float, float]
+) -> tuple[HipMasks, Fragments]:
+    """A round spur tip above a round femur along a column, ``shift`` (rows, cols) of a pixel
+    off the grid: the masks are the pixels whose centres lie in each disc, the image the two
+    discs drawn finely (bone 1.0 over soft 0.1) and blurred 0.3 mm."""
+    hip = HipJoint(PatientSide.RIGHT, ImageSide.LEFT, (60.0, 40.0), 20.0, False)
+    h, w = 220, 80
+    masks, _ = toy_gap_masks(hip, SP, 10, height=h)
+    cs = (40.0 + shift[0], 40.0 + shift[1])
+    cf = (cs[0] + r_spur_px + centre_gap_px + r_femur_px, cs[1])
+
+    def disc(centre: tuple[float, float], r: float, k: int) -> np.ndarray:
+        yy, xx = np.mgrid[0 : h * k, 0 : w * k]
+        return np.hypot((yy + 0.5) / k - 0.5 - centre[0], (xx + 0.5) / k - 0.5 - centre[1]) <= r
+
+    spur, femur = disc(cs, r_spur_px, 1), disc(cf, r_femur_px, 1)
+    fine = disc(cs, r_spur_px, 4) | disc(cf, r_femur_px, 4)
+    image = np.where(fine, 1.0, 0.1).reshape(h, 4, w, 4).mean(axis=(1, 3))
+    pelvis = np.zeros_like(spur)
+    pelvis[:2] = True
+    masks = dataclasses.replace(
+        masks,
+        image=ndi.gaussian_filter(image, 1.5).astype(np.float32),
+        bone=spur | femur | pelvis,
+        pelvis=pelvis,
+        femur=femur,
+    )
+    frag = dataclasses.replace(_hip({"bone": 1.0, "soft": 0.1, "metal": 1.0})[1].items[0])
+    return masks, Fragments((frag,), (spur,))
+
+
+@pytest.mark.parametrize("shift", [(0.0, 0.0), (0.39, 0.07), (0.7, 0.45)])
+def test_the_gap_between_round_surfaces_is_read_across_their_nearest_points(
+    shift: tuple[float, float],
+) -> None:
+    """A rounded spur tip facing a round femur along a column ends in a flat last row of
+    pixels, all equally near the femur: the first of them in raster order, off the line
+    through the surfaces' nearest points, was taken, where both have curved away, and a
+    9.8 mm gap read longer than its uncertainty allows (a spec test of 2026-12-07: 10.46 mm,
+    class II, at 0.5 mm pixels). The middle of the tied pixels is taken."""
+    masks, frags = _discs(49.0, 30.0, 30.0, shift)  # 9.8 mm at 0.2 mm pixels
+    g = measure_gap(masks, frags, SPACING, AnalysisConfig())
+    assert g is not None
+    assert abs(g.gap_mm - 9.8) <= 0.1, g
+    assert abs(g.pelvic_point_px[1] - masks.to_image(0.0, 40.0 + shift[1])[1]) <= 1.0
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="open bug: the soft-tissue level of both edges is the profile's minimum anywhere in "
