@@ -70,7 +70,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final, Literal
@@ -2623,7 +2623,7 @@ def grade_many(
     grade_fn: GradeFn | None = None,
     forget: bool = True,
     locked: bool = False,
-) -> Iterator[GradingResult]:
+) -> Generator[GradingResult, None, None]:
     """Grade many inputs in worker processes; yield each result as it finishes.
 
     Parameters

@@ -203,12 +203,21 @@ def judges_from(folder: str) -> tuple[PixelNet, FragmentJudge]:
 
     Raises
     ------
-    ValueError
+    brooker.errors.ConfigError
         A file is missing or unreadable, or holds weights that are not finite, of the wrong
-        shape, or with a scale that is not positive.
+        shape, or with a scale that is not positive (a ``ValueError`` too). Checked when an
+        ``AnalysisConfig`` is built and again at each analysis: a folder changed after the
+        config was built raised a plain ``ValueError`` from ``analyze`` (a user's test).
     """
+    from brooker.errors import ConfigError
+
     base = Path(folder)
-    return _load_judges(str(base), tuple(_stamp(base / name) for name in JUDGE_FILES))
+    try:
+        return _load_judges(str(base), tuple(_stamp(base / name) for name in JUDGE_FILES))
+    except ConfigError:
+        raise
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:

@@ -124,6 +124,7 @@ def load_calibrated(source: str | Path | Radiograph, config: AnalysisConfig) -> 
             source,
             pixel_spacing=config.pixel_spacing,
             magnification=config.magnification,
+            max_megapixels=config.max_megapixels,
             flipped=config.flipped,
         )
     with _naming_uid(radiograph):

@@ -1836,3 +1836,15 @@ def test_grade_many_takes_the_results_lock_the_command_line_takes(tmp_path: Path
     assert len(elsewhere.read_text().splitlines()) == 1
     assert len(list(batch.grade_many([films], results_file=elsewhere, workers=0,
                                      grade_fn=fake_grade))) == 3  # fmt: skip
+
+
+def test_grade_many_is_typed_as_the_generator_it_is() -> None:
+    """``contextlib.closing(grade_many(...))``, the README's way to leave a loop early, failed
+    ``mypy --strict`` (a user's test of 2026-12-07): typed ``Iterator``, which has no
+    ``close``. It is a generator, and typed as one."""
+    import collections.abc
+    import typing
+
+    hint = typing.get_type_hints(batch.grade_many)["return"]
+    assert typing.get_origin(hint) is collections.abc.Generator
+    assert hasattr(batch.grade_many([]), "close")

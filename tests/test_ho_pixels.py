@@ -402,6 +402,22 @@ def test_a_bad_judges_folder_is_refused(tmp_path: Path) -> None:
         AnalysisConfig(judges=str(corrupt))
 
 
+def test_a_judges_folder_spoilt_after_the_config_was_built_is_a_config_error(
+    film: Radiograph, tmp_path: Path
+) -> None:
+    """The folder is checked when the config is built and read again at each analysis: a file
+    removed in between raised a plain ValueError from ``analyze`` (a user's test of
+    2026-12-07), outside the documented ``BrookerError`` family."""
+    from brooker import analyze
+    from brooker.errors import ConfigError
+
+    folder = Path(_judges_folder(tmp_path / "j"))
+    config = replace(CFG, judges=str(folder))
+    (folder / "ho_fragments.npz").unlink()
+    with pytest.raises(ConfigError, match=r"judges in .*ho_fragments\.npz"):
+        analyze(film, config)
+
+
 def test_a_films_own_held_out_probabilities() -> None:
     # benchmarks/train_ho_pixels.py hands each film only its own hips' entries (file|side)
     import sys

@@ -286,6 +286,22 @@ def test_an_implausible_option_is_refused_by_analyze_on_a_loaded_film(tmp_path: 
         analyze(load_radiograph(path), cfg)
 
 
+def test_the_configs_size_cap_reaches_the_loader(tmp_path: Path) -> None:
+    """``AnalysisConfig(max_megapixels=...)`` was validated and documented but never passed to
+    the loader (a user's test of 2026-12-07): a film over the cap was graded."""
+    from brooker.errors import SizeMismatchError
+
+    film = write_dicom(np.zeros((1000, 800), np.uint16), tmp_path / "f.dcm", DicomVariant())
+    with pytest.raises(SizeMismatchError, match=r"beyond the 0\.5 MP cap"):
+        analyze(film, AnalysisConfig(max_megapixels=0.5))
+    error = grade_path(film, AnalysisConfig(max_megapixels=0.5)).error
+    assert error is not None
+    assert "cap" in error.message
+    error = grade_path(film, AnalysisConfig(max_megapixels=0.9)).error
+    assert error is not None  # graded, so refused for what it lacks: a spacing
+    assert error.code == "missing_spacing"
+
+
 def test_a_radiograph_built_in_memory_keeps_no_contradicting_spacing_caveats() -> None:
     rad = dataclasses.replace(
         _in_memory(None), caveats=("no physical pixel spacing: built by hand", "built by hand")
