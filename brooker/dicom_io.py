@@ -86,7 +86,6 @@ import os
 import re
 import sys
 import types
-import warnings
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -135,6 +134,7 @@ from brooker.models import (
 )
 from brooker.padding import box_said, padding_mask, uniform_border_box, unpadded_box
 from brooker.paths import open_regular, require_text_path
+from brooker.quiet import quiet_warnings
 from brooker.spacing import implausible_spacing_reason, resolve_spacing
 from brooker.units import (
     DICOMDIR_SOP_CLASS,
@@ -160,8 +160,7 @@ def _import_gdcm_safely() -> None:
     for name in blocked:
         sys.modules[name] = None  # type: ignore[assignment]  # makes `import name` fail
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with quiet_warnings():
             importlib.import_module("gdcm")
     except Exception:  # ImportError, or AttributeError/OSError from a broken install
         sys.modules["gdcm"] = None  # type: ignore[assignment]
@@ -391,8 +390,7 @@ def load_radiograph(
         )
     ident: list[str] = []
     uid: list[str] = []  # the SOP Instance UID, once the header is read
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with quiet_warnings():
         try:
             try:
                 rad = _load(Path(path), pixel_spacing, magnification, max_megapixels, ident, uid)

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from typing import Final
 
 import numpy as np
@@ -47,6 +46,7 @@ from brooker.errors import (
 )
 from brooker.models import ImageSide, Radiograph, RadiographMeta
 from brooker.padding import uniform_border_box
+from brooker.quiet import quiet_warnings
 from brooker.spacing import resolve_spacing
 from brooker.units import MAX_MEGAPIXELS, MAX_PIXEL_MAGNITUDE
 
@@ -150,8 +150,7 @@ def load_image(
     kind = image_kind(path)
     if kind is None:
         raise NotDicomError("not a DICOM file, nor a PNG, JPEG or TIFF image", where)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # DecompressionBombWarning: the size is checked below
+    with quiet_warnings():  # DecompressionBombWarning: the size is checked below
         try:
             img = Image.open(path)
         except Image.DecompressionBombError as exc:

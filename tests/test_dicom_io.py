@@ -1545,3 +1545,56 @@ def test_high_bit_says_where_the_stored_bits_stand(tmp_path: Path, at_the_top: b
     if at_the_top:
         assert "bits 4-15 of each 16-bit sample" in said[0]
         assert grade_path(path).to_record()["status"] == "ok"
+
+
+def test_loads_overlapping_in_threads_leave_the_callers_warning_filters_as_they_were(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loader silences the decoders' warnings while it reads a file. With
+    ``warnings.catch_warnings`` two loads overlapping in a thread pool (one in, the other in,
+    the first out, the second out) left "ignore every warning" in place for good, and the
+    calling program's own warnings were dropped (a user's test of 2026-12-07)."""
+    import threading
+
+    from brooker import dicom_io
+
+    a_in, b_in, a_done = threading.Event(), threading.Event(), threading.Event()
+
+    def load(path: Path, *_: object) -> None:
+        if path.name == "a.dcm":
+            a_in.set()
+            assert b_in.wait(10)
+        else:
+            b_in.set()
+            assert a_done.wait(10)
+        raise errors.NotDicomError("stand-in", str(path))
+
+    monkeypatch.setattr(dicom_io, "_load", load)
+    a, b = _write(tmp_path, DicomVariant()), tmp_path / "b.dcm"
+    a = a.rename(tmp_path / "a.dcm")
+    b.write_bytes(a.read_bytes())
+    before = list(warnings.filters)
+    failed: list[BaseException] = []
+
+    def run(path: Path, done: threading.Event | None) -> None:
+        try:
+            load_radiograph(path)
+        except errors.NotDicomError:
+            pass
+        except BaseException as exc:
+            failed.append(exc)
+        finally:
+            if done is not None:
+                done.set()
+
+    first = threading.Thread(target=run, args=(a, a_done))
+    first.start()
+    assert a_in.wait(10)
+    second = threading.Thread(target=run, args=(b, None))
+    second.start()
+    first.join(10)
+    second.join(10)
+    assert not failed
+    assert warnings.filters == before
+    with pytest.warns(UserWarning, match="the caller's own"):
+        warnings.warn("the caller's own", UserWarning, stacklevel=1)
