@@ -475,6 +475,8 @@ def _load(
         raise MalformedDicomError(
             f"the DICOM header cannot be parsed ({_safe_detail(exc)})", where
         ) from None
+    if has_magic and not _known_tags(ds):
+        _check_pixel_data_readable(source if dicm_first else path, where, ident, uid)
     if not _known_tags(ds) and file_size <= _REPARSE_MAX_BYTES:
         # pydicom guesses the encoding of a file without file meta from its first bytes, and
         # takes "DICM" at offset 128 for a preamble even when it is data; try the encodings.
@@ -842,6 +844,36 @@ def _foreign_kind(head: bytes) -> str | None:
     return None
 
 
+def _check_pixel_data_readable(
+    source: Path | io.BytesIO, where: str, ident: list[str], uid: list[str]
+) -> None:
+    """Refuse, as truncated pixel data, a file whose header reads up to (7FE0,0010) Pixel Data
+    but not with it: pydicom gives up on the whole data set when an encapsulated (compressed)
+    Pixel Data runs off the end of the file, and a JPEG-LS or JPEG 2000 film cut short in
+    transfer was refused as "ends right after its file meta information" with no SOP
+    Instance UID, where an uncompressed one cut the same way was ``truncated_pixel_data``
+    with it (a user's test of 2026-12-07)."""
+    try:
+        if isinstance(source, io.BytesIO):
+            source.seek(0)
+        head = pydicom.dcmread(
+            source, force=True, stop_before_pixels=True, defer_size=_DEFER_SIZE
+        )
+    except Exception:
+        return
+    if _known_tags(head) < 3:
+        return
+    ident.extend(_identifier_values(head))
+    sop = _text(head, 0x00080018)
+    if sop is not None and _VALID_UID.fullmatch(sop) is not None:
+        uid.append(str(sop))
+    raise TruncatedPixelDataError(
+        f"(7FE0,0010) Pixel Data of {_ts_name(_transfer_syntax(head))} cannot be read to its "
+        "end: the file ends or breaks inside it (truncated or corrupt)",
+        where,
+    )
+
+
 def _check_not_dicomdir(ds: Dataset, where: str) -> None:
     """Refuse a DICOMDIR: the index of a DICOM media folder (a CD or an export), no image."""
     meta = getattr(ds, "file_meta", None)
@@ -1142,6 +1174,11 @@ def _element_length(elem: Any) -> int | None:
     if isinstance(elem, RawDataElement):
         if elem.length == 0xFFFFFFFF:
             return None
+        if isinstance(elem.value, bytes | bytearray):
+            # read up to the end of a file cut short: the bytes there are, not the length the
+            # header declares (a small film cut short reached the decoder, whose complaint
+            # was reported as undecodable, not as truncated)
+            return min(int(elem.length), len(elem.value))
         return int(elem.length)
     if isinstance(elem, DataElement):
         value = elem.value

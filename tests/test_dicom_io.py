@@ -1598,3 +1598,21 @@ def test_loads_overlapping_in_threads_leave_the_callers_warning_filters_as_they_
     assert warnings.filters == before
     with pytest.warns(UserWarning, match="the caller's own"):
         warnings.warn("the caller's own", UserWarning, stacklevel=1)
+
+
+@pytest.mark.parametrize("syntax", ["jpeg_ls", "rle", "explicit_le"])
+def test_a_film_cut_short_is_truncated_pixel_data_with_its_uid(tmp_path: Path, syntax: str) -> None:
+    """A compressed film cut short in transfer (its encapsulated Pixel Data running off the
+    end) was refused as "ends right after its file meta information", malformed_dicom with
+    no SOP Instance UID, where an uncompressed one cut the same way was truncated_pixel_data
+    with it (a user's test of 2026-12-07): a pipeline cannot find the film again without it."""
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 4096, (256, 320)).astype(np.uint16)
+    whole = _write(tmp_path, DicomVariant(transfer_syntax=syntax), pixels)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.dcm"
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    with pytest.raises(errors.TruncatedPixelDataError) as info:
+        load_radiograph(cut)
+    assert info.value.code == "truncated_pixel_data"
+    assert info.value.sop_instance_uid == pydicom.dcmread(whole).SOPInstanceUID
