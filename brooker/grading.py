@@ -134,8 +134,15 @@ def brooker_class(
     <BrookerGrade.SPURS_WIDE_GAP: 2>
     >>> brooker_class({FragmentKind.PELVIC_SPUR}, 9.99, 10.0)
     <BrookerGrade.SPURS_NARROW_GAP: 3>
+
+    A gap of 0 makes a spur a bridge; islands alone have no gap to close (class I whatever
+    is passed, as :func:`brooker.measurement.measure_gap` gives them none):
+
+    >>> brooker_class({FragmentKind.ISLAND}, 0.0, 10.0)
+    <BrookerGrade.ISLANDS: 1>
     """
-    if FragmentKind.BRIDGE in kinds or (gap_mm is not None and gap_mm <= 0.0 and kinds):
+    closed = gap_mm is not None and gap_mm <= 0.0 and bool(kinds & SPUR_KINDS)
+    if FragmentKind.BRIDGE in kinds or closed:
         return BrookerGrade.ANKYLOSIS
     if needs_gap(kinds):
         if gap_mm is None:
