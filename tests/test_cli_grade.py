@@ -336,6 +336,25 @@ def test_summary_of_many_failures_lists_some_and_counts_the_rest(
     assert "more:" not in r.stderr
 
 
+def test_one_film_not_graded_is_said_once(fake_engine: None, tmp_path: Path) -> None:
+    """One bad film printed its error line, then the summary's "1 file(s) not graded:" and
+    the same message again: four lines for one file (a radiologist's test of 2026-12-07).
+    One film's error line, or its answer, says why; two films are listed as before."""
+    root = tmp_path / "in"
+    _w(root / "zbug", b"BUG")
+    _w(root / "nohip", b"NOHIP")
+    r = run(root / "zbug", "--out", tmp_path / "o")
+    assert r.exit_code == 3, r.output
+    assert "not graded:" not in r.output
+    assert sum(str(root / "zbug") in line for line in r.output.splitlines()) == 1
+    r = run(root / "nohip", "--out", tmp_path / "o2")
+    assert r.exit_code == 3, r.output
+    assert "file(s) not graded:" not in r.output
+    assert r.output.count("no hip") == 1, r.output
+    r = run(root / "zbug", root / "nohip", "--out", tmp_path / "o3")
+    assert "2 file(s) not graded:" in r.output
+
+
 def test_not_listed_counts_errors_by_code():
     from brooker.cli.grade_cmd import _not_listed
 

@@ -633,6 +633,23 @@ def _print_summary(
     failed = [r for r in records if r.get("status") != "ok"]
     if not failed:
         return
+    if len(records) > 1:
+        # one film's answer (or its error line) has said why already: listed again here
+        # it was said twice, four lines for one bad file (a radiologist's test)
+        _print_not_graded(console, failed, results)
+    from brooker.cli.hints import record_hint
+
+    # how to mend them with the command's own options, once per kind of error (the library's
+    # message says what is wrong only)
+    hints = dict.fromkeys(h for r in failed if (h := record_hint(r, user_spacing)) is not None)
+    for hint in hints:
+        console.print(plain(f"hint: {hint}", style="yellow"), soft_wrap=True)
+
+
+def _print_not_graded(console: Console, failed: list[dict[str, Any]], results: Path) -> None:
+    """The files not graded, each with why (the errors first when they are many)."""
+    from rich.text import Text
+
     console.print(Text(f"{len(failed)} file(s) not graded:", style="bold"))
     shown, rest = failed, []
     if len(failed) > NOT_GRADED_LISTED_MAX:
@@ -646,13 +663,6 @@ def _print_summary(
     if rest:
         tail = f"  and {_not_listed(rest)}; every file's reason is in {results}"
         console.print(plain(tail, style="yellow"), soft_wrap=True)
-    from brooker.cli.hints import record_hint
-
-    # how to mend them with the command's own options, once per kind of error (the library's
-    # message says what is wrong only)
-    hints = dict.fromkeys(h for r in failed if (h := record_hint(r, user_spacing)) is not None)
-    for hint in hints:
-        console.print(plain(f"hint: {hint}", style="yellow"), soft_wrap=True)
 
 
 #: Files not graded that the summary lists one by one; over this many it lists
