@@ -642,8 +642,21 @@ class Fragment:
     area_mm2: float
     centroid_px: tuple[float, float]
     bbox_px: tuple[int, int, int, int]
-    mask: npt.NDArray[np.bool_]
+    mask: npt.NDArray[np.bool_] = field(repr=False)
     judge_probability: float | None = None
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.kind, self.area_mm2, self.centroid_px, self.bbox_px, self.judge_probability)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal fields and equal masks: two analyses of one film compare equal (with the
+        dataclass's equality, by identity for the mask array, they never did)."""
+        if not isinstance(other, Fragment):
+            return NotImplemented
+        return self._key() == other._key() and bool(np.array_equal(self.mask, other.mask))
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
     def to_record(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -674,7 +687,7 @@ class BodyOutline:
 
     body: str
     """``"pelvis"`` or ``"femur"``."""
-    points_px: tuple[tuple[float, float], ...]
+    points_px: tuple[tuple[float, float], ...] = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)

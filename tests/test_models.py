@@ -74,3 +74,34 @@ def test_a_class_range_runs_from_the_hips_grade_up() -> None:
             HipResult(PatientSide.RIGHT, ImageSide.LEFT, grade, (1.0, 2.0), False,
                       not_graded=None if grade is not None else "why",
                       class_range=span)  # fmt: skip
+
+
+def test_fragments_compare_by_their_fields_and_masks() -> None:
+    """Two analyses of one film compared unequal while their records were equal (a user's
+    test of 2026-12-07): a fragment compared by the identity of its mask array. Equal fields
+    and masks are equal, and hash alike; a different mask is a different fragment."""
+    import numpy as np
+
+    from brooker.models import Fragment, FragmentKind
+
+    def frag(mask: list[list[bool]]) -> Fragment:
+        return Fragment(FragmentKind.ISLAND, 13.0, (5.0, 6.0), (4, 5, 6, 7), np.array(mask), 0.8)
+
+    a, b = frag([[True, False], [True, True]]), frag([[True, False], [True, True]])
+    assert a == b
+    assert hash(a) == hash(b)
+    assert a == pickle.loads(pickle.dumps(a))
+    assert a != frag([[True, True], [True, True]])
+    assert a != dataclasses.replace(a, judge_probability=0.7)
+    assert "mask" not in repr(a)  # an array in every fragment's repr made a result's 16 KB
+
+
+def test_two_analyses_of_one_film_are_equal() -> None:
+    from conftest import ROOT
+
+    from brooker import analyze
+
+    film = ROOT / "sample_images" / "pelvis_1_vs_2.dcm"
+    first, second = analyze(film), analyze(film)
+    assert any(hip.fragments for hip in first.hips)
+    assert first == second
