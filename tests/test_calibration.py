@@ -378,7 +378,7 @@ def test_source_in_json_csv_and_overlay(film: dict, tmp_path: Path) -> None:
     rad = load_calibrated(path, AnalysisConfig(ball_mm=BALL_MM))
     _, texts = _render(rad, res, 2048)
     assert any(t.startswith("ball 25 mm = ") and t.endswith(" px") for t in texts)
-    assert any("calibration_ball" in t for t in texts)
+    assert any("from the calibration ball" in t for t in texts)
 
 
 def test_cli_grade_and_inspect_with_ball(film: dict, tmp_path: Path) -> None:
