@@ -7,13 +7,17 @@ filter list on entry and putting it back on exit, which is not safe when threads
 (Python 3.11-3.13): a thread pool calling ``brooker.analyze`` left an "ignore every warning"
 filter in place for good (a user's test of 2026-12-07), and the calling program's own
 warnings were dropped from then on. Here the first thread in adds one "ignore" filter and
-the last one out removes that very filter; whatever else changed the list meanwhile stays.
+the last one out removes it; whatever else changed the list meanwhile stays. The filter is
+marked (its message pattern is this module's own object), and every marked filter is taken
+out at both ends: a caller's own ``catch_warnings`` that begins during a load and ends after
+it puts back the list it saved, with the filter in it, which the next load then removes.
 While a file is being read, warnings from other threads are silenced too, as before.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import warnings
 from collections.abc import Iterator
@@ -21,9 +25,9 @@ from typing import Any, cast
 
 _LOCK = threading.Lock()
 _depth = 0
-#: The filter this module put first in ``warnings.filters``, while it is there (found again by
-#: identity: a caller's own equal filter is never the one taken out).
-_ours: tuple[object, ...] | None = None
+#: The message pattern of this module's filter (it matches every message): the mark by which
+#: its filter is found again, never a caller's own "ignore" filter.
+_MARK: re.Pattern[str] = re.compile("")
 
 
 def _filters() -> list[Any]:
@@ -33,10 +37,18 @@ def _filters() -> list[Any]:
 
 def _mutated() -> None:
     """Tell the warnings module its filters changed, as ``catch_warnings`` does (it caches
-    what it decided per warning)."""
+    what it decided per warning; Python 3.11-3.13 name the call ``_filters_mutated``)."""
     mutated = getattr(warnings, "_filters_mutated", None)
     if mutated is not None:
         mutated()
+
+
+def _take_out_ours() -> None:
+    filters = _filters()
+    kept = [f for f in filters if not (isinstance(f, tuple) and len(f) > 1 and f[1] is _MARK)]
+    if len(kept) != len(filters):
+        filters[:] = kept
+        _mutated()
 
 
 @contextlib.contextmanager
@@ -50,11 +62,11 @@ def quiet_warnings() -> Iterator[None]:
     >>> warnings.filters == before
     True
     """
-    global _depth, _ours
+    global _depth
     with _LOCK:
         if _depth == 0:
-            _ours = ("ignore", None, Warning, None, 0)  # a new tuple: its own identity
-            _filters().insert(0, _ours)
+            _take_out_ours()  # one a caller's catch_warnings put back
+            _filters().insert(0, ("ignore", _MARK, Warning, None, 0))
             _mutated()
         _depth += 1
     try:
@@ -63,10 +75,4 @@ def quiet_warnings() -> Iterator[None]:
         with _LOCK:
             _depth -= 1
             if _depth == 0:
-                filters = _filters()
-                for k, entry in enumerate(filters):
-                    if entry is _ours:
-                        del filters[k]
-                        _mutated()
-                        break
-                _ours = None
+                _take_out_ours()

@@ -1616,3 +1616,36 @@ def test_a_film_cut_short_is_truncated_pixel_data_with_its_uid(tmp_path: Path, s
         load_radiograph(cut)
     assert info.value.code == "truncated_pixel_data"
     assert info.value.sop_instance_uid == pydicom.dcmread(whole).SOPInstanceUID
+
+
+def test_a_callers_catch_warnings_across_a_load_leaves_no_ignore_behind() -> None:
+    """A caller's own ``catch_warnings`` that begins during a load and ends after it puts
+    back the filter list it saved, the loader's "ignore" filter in it (a review of
+    2026-12-07): the next load takes it out, so the caller's warnings show again."""
+    import threading
+
+    from brooker.quiet import quiet_warnings
+
+    b_in, a_in, b_out = threading.Event(), threading.Event(), threading.Event()
+    before = list(warnings.filters)
+
+    def load() -> None:
+        with quiet_warnings():
+            b_in.set()
+            assert a_in.wait(10)
+        b_out.set()
+
+    def caller() -> None:
+        assert b_in.wait(10)
+        with warnings.catch_warnings():
+            a_in.set()
+            assert b_out.wait(10)
+
+    threads = [threading.Thread(target=load), threading.Thread(target=caller)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    with quiet_warnings():
+        pass
+    assert warnings.filters == before
