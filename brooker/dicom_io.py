@@ -867,8 +867,9 @@ def _check_pixel_data_readable(
     sop = _text(head, 0x00080018)
     if sop is not None and _VALID_UID.fullmatch(sop) is not None:
         uid.append(str(sop))
+    syntax = _redact(_ts_name(_transfer_syntax(head)), ident)  # a UID as stored, quoted
     raise TruncatedPixelDataError(
-        f"(7FE0,0010) Pixel Data of {_ts_name(_transfer_syntax(head))} cannot be read to its "
+        f"(7FE0,0010) Pixel Data of {syntax} cannot be read to its "
         "end: the file ends or breaks inside it (truncated or corrupt)",
         where,
     )
@@ -2502,8 +2503,9 @@ def _redact(text: str, ident: Sequence[str], *, value: bool = True) -> str:
 
 def _in_own_phrase(text: str, start: int, end: int) -> bool:
     """Whether ``text[start:end]`` lies in a phrase brooker itself writes: the whitespace-
-    delimited word it is in, with the word before or the word after it, is found in one of
-    the string constants of brooker's own code (:func:`_own_text`), whatever its case.
+    delimited word it is in, with the word before or the word after it, is found as whole
+    words in one of the string constants the loader's messages are made of
+    (:func:`_own_text`), whatever its case.
 
     A header value quoted in a message is redacted as it is read (``value``): what is left
     for this test is the message's own wording, and foreign text (a decoder's message), which
@@ -2524,19 +2526,38 @@ def _in_own_phrase(text: str, start: int, end: int) -> bool:
     after = text[hi:].split()[:1]
     word = text[lo:hi]
     own = _own_text()
-    return any(
-        " ".join([*pair]).casefold() in own
-        for pair in ((*before, word), (word, *after))
-        if len(pair) == 2
-    )
+    for pair in ((*before, word), (word, *after)):
+        if len(pair) == 2:
+            phrase = re.escape(" ".join(pair).casefold())
+            if re.search(rf"(?<!\w){phrase}(?!\w)", own):
+                return True
+    return False
+
+
+#: The modules the loader's messages and caveats are composed in: the loader and what it
+#: imports (a fixed list, so that a message is redacted alike whatever else was imported).
+_MESSAGE_MODULES: Final = (
+    "brooker.dicom_io",
+    "brooker.image_io",
+    "brooker.config",
+    "brooker.errors",
+    "brooker.grid",
+    "brooker.models",
+    "brooker.padding",
+    "brooker.paths",
+    "brooker.spacing",
+    "brooker.units",
+)
 
 
 @functools.cache
 def _own_text() -> str:
-    """Every string constant in the code of brooker's loaded modules (module-level strings,
-    functions', methods' and nested functions' constants, the literal parts of f-strings;
-    not the modules', classes' and functions' documentation, which quotes foreign text in its
-    examples), casefolded, one per line: the words brooker composes its messages from."""
+    """Every string constant in the code of :data:`_MESSAGE_MODULES` (module-level strings
+    and the strings in module-level tuples, lists, sets and dicts; functions', methods' and
+    nested functions' constants, the literal parts of f-strings), casefolded, one per line:
+    the words brooker composes its messages from. Not documentation (of modules, classes and
+    functions, nested ones too: it quotes foreign text in its examples) nor the dunder
+    attributes (``__file__`` is a path)."""
     out: list[str] = []
     seen: set[int] = set()
 
@@ -2544,7 +2565,10 @@ def _own_text() -> str:
         if id(co) in seen:
             return
         seen.add(id(co))
-        for c in co.co_consts:
+        consts = co.co_consts
+        if doc is None and not co.co_name.startswith("<") and consts and isinstance(consts[0], str):
+            consts = consts[1:]  # a nested function's docstring (CPython keeps it first)
+        for c in consts:
             if isinstance(c, str) and c is not doc:  # its words, not its documentation
                 out.append(c)
             elif isinstance(c, types.CodeType):
@@ -2553,6 +2577,12 @@ def _own_text() -> str:
     def visit(obj: object, depth: int) -> None:
         if isinstance(obj, str):
             out.append(obj)
+        elif isinstance(obj, (tuple, list, set, frozenset)) and depth < 3:
+            for v in obj:
+                visit(v, depth + 1)
+        elif isinstance(obj, dict) and depth < 3:
+            for v in obj.values():
+                visit(v, depth + 1)
         elif isinstance(obj, (staticmethod, classmethod)):
             visit(obj.__func__, depth)
         elif isinstance(obj, property):
@@ -2560,17 +2590,19 @@ def _own_text() -> str:
                 visit(f, depth)
         elif isinstance(obj, types.FunctionType):
             code(obj.__code__, obj.__doc__)
+        elif isinstance(wrapped := getattr(obj, "__wrapped__", None), types.FunctionType):
+            visit(wrapped, depth)  # functools.cache and the like
         elif isinstance(obj, type) and depth == 0 and id(obj) not in seen:
             seen.add(id(obj))
             for key, v in vars(obj).items():
-                if key != "__doc__":
+                if not key.startswith("__"):
                     visit(v, 1)
 
-    for name, module in sorted(sys.modules.items()):
-        if (name == "brooker" or name.startswith("brooker.")) and module is not None:
-            for key, v in list(vars(module).items()):
-                if key != "__doc__" and getattr(v, "__module__", name) == name:  # its own
-                    visit(v, 0)
+    for name in _MESSAGE_MODULES:
+        module = importlib.import_module(name)
+        for key, v in list(vars(module).items()):
+            if not key.startswith("__") and getattr(v, "__module__", name) == name:  # its own
+                visit(v, 0)
     return "\n".join(out).casefold()
 
 

@@ -1476,6 +1476,15 @@ def test_a_name_that_is_one_of_the_loaders_own_words_leaves_its_messages_whole(
     assert _redact("bad value 'PATIENT' in (0010,0010)", ident, value=False) == (
         "bad value '[redacted]' in (0010,0010)"
     )
+    # phrases kept in module-level tables are the loader's own words too; a phrase is
+    # matched as whole words ("long the" is not inside "along the"), so foreign text keeps
+    # its redaction (a review of 2026-12-07)
+    window = "the file's window ((0028,1050) Window Center, (0028,1051) Window Width) shows"
+    assert _redact(window, ["Window"], value=False) == window
+    assert _redact("value Long the end", ["Long"], value=False) == "value [redacted] the end"
+    assert _redact("decoder: HEAD is corrupt", ["HEAD"], value=False) == (
+        "decoder: [redacted] is corrupt"
+    )
 
 
 def test_a_modality_run_into_the_patients_name_is_quoted_redacted(tmp_path: Path) -> None:
