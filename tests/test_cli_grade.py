@@ -353,6 +353,9 @@ def test_one_film_not_graded_is_said_once(fake_engine: None, tmp_path: Path) -> 
     assert r.output.count("no hip") == 1, r.output
     r = run(root / "zbug", root / "nohip", "--out", tmp_path / "o3")
     assert "2 file(s) not graded:" in r.output
+    # with --json the answer is not printed: the reason is said in the summary (a review)
+    r = run(root / "nohip", "--out", tmp_path / "o4", "--json")
+    assert "1 file(s) not graded:" in r.stderr
 
 
 def test_not_listed_counts_errors_by_code():

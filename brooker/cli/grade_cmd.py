@@ -597,7 +597,11 @@ def _print_summary(
     found: Any,
     results: Path,
     user_spacing: bool = False,
+    *,
+    answered: bool = True,
 ) -> None:
+    """The run's counts, the files not graded with why, and hints. ``answered``: the single
+    film's answer (or the table) was printed on standard output."""
     from rich.text import Text
 
     from brooker import batch
@@ -633,9 +637,10 @@ def _print_summary(
     failed = [r for r in records if r.get("status") != "ok"]
     if not failed:
         return
-    if len(records) > 1:
-        # one film's answer (or its error line) has said why already: listed again here
-        # it was said twice, four lines for one bad file (a radiologist's test)
+    if len(records) > 1 or not (answered or failed[0].get("status") == "error"):
+        # one film's error line, or its answer, has said why already: listed again here it
+        # was said twice, four lines for one bad file (a radiologist's test); with --json an
+        # ungradable film's reason is said here only
         _print_not_graded(console, failed, results)
     from brooker.cli.hints import record_hint
 
@@ -2185,7 +2190,10 @@ def _finish(
         # gone, its terminal hung up) is lost, and the run stays complete
         with contextlib.suppress(OSError):
             given = bool((manifest.get("options") or {}).get("pixel_spacing"))
-            _print_summary(err_console, records, resumed, found, results_path, given)
+            _print_summary(
+                err_console, records, resumed, found, results_path, given,
+                answered=not json_out and not table_cut,
+            )
     if _unwritten(records) is not None:  # the manifest's "failed" rests on the same rule
         return int(ExitCode.OUTPUT_ERROR)
     if table_cut:
