@@ -254,6 +254,19 @@ def grade_hip(
                 f"(±{gap.uncertainty_mm:.2f} mm) "
                 f"of {config.gap_threshold_mm:g} mm: class II/III is uncertain"
             )
+    if grade in (BrookerGrade.SPURS_WIDE_GAP, BrookerGrade.SPURS_NARROW_GAP) and gap is not None:
+        if gap.island_ends:
+            # the overlay colours it an island: a reader saw "islands, so class I" beside a
+            # gap that said III (a radiologist's test of 2026-12-07)
+            ends = (
+                "both ends of the gap lie on islands"
+                if gap.island_ends > 1
+                else "the gap is measured from an island"
+            )
+            caveats.append(
+                f"{ends}: heterotopic bone joined to neither body counts with the side it lies "
+                "nearer to when a spur is present, so it narrows the gap (check the overlay)"
+            )
     if grade is BrookerGrade.ANKYLOSIS:
         caveats.append(
             "apparent ankylosis on a single AP projection (bone may overlap without fusing)"

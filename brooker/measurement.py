@@ -84,6 +84,7 @@ def measure_gap(
     if best is None:
         return None
     _, p_pt, f_pt, own_side = best
+    island_ends = sum(any(bool(m[pt]) for m in islands) for pt in (p_pt, f_pt))
     (pr, pc), (fr, fc), gap_mm = _refine_edges(masks, p_pt, f_pt, sampling, across=own_side)
     # to the nanometre: the interpolation's float noise (a 10.0 mm gap at a 0.2 mm pitch came
     # out 9.99999999737, class III) must not decide the class at the 10 mm boundary
@@ -95,6 +96,7 @@ def measure_gap(
         pelvic_point_px=masks.to_image(pr, pc),
         femoral_point_px=masks.to_image(fr, fc),
         uncertainty_mm=unc,
+        island_ends=island_ends,
     )
 
 
@@ -288,8 +290,8 @@ NEAREST_WINDOW_MM = 40.0
 def _nearest_pair(
     spurs: np.ndarray, opposite: np.ndarray, sampling: tuple[float, float]
 ) -> tuple[float, tuple[int, int], tuple[int, int]]:
-    """The spur pixel nearest to ``opposite`` (the first in raster order), its distance in
-    mm, and its nearest opposite pixel.
+    """The spur pixel nearest to ``opposite`` (of pixels tied at that distance, the one
+    nearest their middle), its distance in mm, and its nearest opposite pixel.
 
     The distance map is computed in the spurs' box grown by :data:`NEAREST_WINDOW_MM`; when
     the nearest distance found there is within that margin, no opposite pixel outside the

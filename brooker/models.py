@@ -696,12 +696,15 @@ class GapMeasurement:
 
     ``pelvic_point_px`` and ``femoral_point_px`` are the two end points (row, col) on the
     bone edges; ``gap_mm`` is at the patient (as the spacing source allows), 0 for a bridge.
+    ``island_ends``: how many of the two ends lie on an island (heterotopic bone joined to
+    neither body, counted with the side it lies nearer to: :mod:`brooker.measurement`).
     """
 
     gap_mm: float
     pelvic_point_px: tuple[float, float]
     femoral_point_px: tuple[float, float]
     uncertainty_mm: float = 0.0
+    island_ends: int = 0
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.gap_mm) and self.gap_mm >= 0):

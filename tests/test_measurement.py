@@ -177,3 +177,34 @@ def test_a_gap_of_exactly_10_mm_is_class_ii_through_the_measurement(pitch_mm: fl
     record = grade_hip(hip, frags, gap, AnalysisConfig()).to_record()
     assert record["brooker_class"] == "II"
     assert record["gap_mm"] == 10.0
+
+
+def test_a_gap_measured_from_an_island_says_so() -> None:
+    """An island nearer the femur counts with it and narrows the gap; the overlay colours it
+    an island, and a reader saw "islands, so class I" beside a gap that said III (a
+    radiologist's test of 2026-12-07): the gap says how many of its ends lie on islands, and
+    the hip's caveats say so."""
+    from brooker.grading import grade_hip
+    from brooker.models import Fragment, FragmentKind
+
+    hip = HipJoint(PatientSide.RIGHT, ImageSide.LEFT, (60.0, 40.0), 20.0, False)
+    masks, frags = toy_gap_masks(hip, SP, 60, height=150)  # spur tip row 49, femur from 110
+    island = np.zeros_like(masks.bone)
+    island[90:100, 35:45] = True  # 10 rows above the femur, 40 below the spur
+    bone = masks.bone | island
+    image = ndi.gaussian_filter(np.where(bone, 1.0, 0.1), 1.5).astype(np.float32)
+    masks = dataclasses.replace(masks, bone=bone, image=image)
+    piece = Fragment(FragmentKind.ISLAND, 4.0, (195.0, 240.0), (190, 235, 200, 245),
+                     island[90:100, 35:45].copy())  # fmt: skip
+    frags = Fragments((*frags.items, piece), (*frags.roi_masks, island))
+    gap = measure_gap(masks, frags, SPACING, AnalysisConfig())
+    assert gap is not None
+    assert gap.gap_mm == pytest.approx(40 * SP[0], abs=0.2)  # spur tip to the island
+    assert gap.island_ends == 1
+    result = grade_hip(hip, frags, gap, AnalysisConfig())
+    assert result.brooker_class == "III"
+    assert any(c.startswith("the gap is measured from an island") for c in result.caveats)
+    plain = measure_gap(masks, Fragments(frags.items[:1], frags.roi_masks[:1]), SPACING,
+                        AnalysisConfig())  # fmt: skip
+    assert plain is not None
+    assert plain.island_ends == 0
