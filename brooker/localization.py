@@ -726,7 +726,14 @@ def sides_from_image_laterality(radiograph: Radiograph, found: HipSearch) -> Hip
         return dataclasses.replace(found, caveats=(*found.caveats, note))
     hip = found.hips[0]
     if hip.patient_side is stated:
-        return found
+        # a view of the hip the header names: the other hip is not missing from it, as the
+        # film caveat of one hip found says (a radiologist read that as a fault of the film)
+        view = (
+            f"a single-hip view ({tag}): the {stated.opposite.value} hip is not on it, and "
+            "nothing is graded for it"
+        )
+        caveats = tuple(view if c == ONE_HIP_CAVEAT else c for c in found.caveats)
+        return dataclasses.replace(found, caveats=caveats)
     if source in ("image_laterality", "view_position"):
         convention = (
             f"(0018,5101) View Position {radiograph.meta.view_position}"

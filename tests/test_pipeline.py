@@ -676,8 +676,20 @@ def test_a_one_hip_film_says_the_other_hip_is_missing_not_ungraded() -> None:
     """A hip view holds one hip; its record has that hip alone. The caveat said "one hip in
     the field of view; the other is not graded", as if a second hip were on the film and left
     ungraded: it says the other hip was not found, and that nothing is graded for it."""
-    rec = grade_path(ROOT / "sample_images" / "hip_view_right_4.dcm", overlay=False).to_record()
+    film = ROOT / "sample_images" / "hip_view_right_4.dcm"
+    rec = grade_path(film, overlay=False).to_record()
     assert [h["side"] for h in rec["hips"]] == ["right"]  # nothing stands for the left
+    # a view the header names as one of the right hip says so: the left is not missing from
+    # it (a radiologist's test of 2026-12-07 read "only one hip was found" as a fault)
+    (one,) = [c for c in rec["caveats"] if "hip" in c and "nothing is graded" in c]
+    assert one == (
+        "a single-hip view ((0020,0062) Image Laterality R): the left hip is not on it, and "
+        "nothing is graded for it"
+    )
+    # without the tag, the other hip was not found
+    untagged = load_radiograph(film)
+    meta = dataclasses.replace(untagged.meta, image_laterality=None)
+    rec = analyze(dataclasses.replace(untagged, meta=meta)).to_record()
     (one,) = [c for c in rec["caveats"] if "one hip" in c]
     assert "other hip is outside the film or was not recognised" in one
     assert "nothing is graded for it" in one
