@@ -58,7 +58,10 @@ def test_table_goes_to_stdout(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert result.stderr == ""
     out = result.stdout
-    assert "imager_pixel_spacing" in out
+    assert "from (0018,1164) Imager Pixel Spacing, at the detector" in out  # the source in words
+    # piped: a line per field, unwrapped and unpadded (it was folded at 80 columns, padded)
+    assert all(line == line.rstrip() for line in out.splitlines())
+    assert any(line.startswith(" SOP Instance UID ") for line in out.splitlines())
     assert "MONOCHROME2" in out
     assert "voi_window" in out
     assert "caveat" in out
@@ -283,7 +286,7 @@ def test_assumed_sides_and_a_calibrated_uncertainty_read_plainly(tmp_path: Path)
     Image.fromarray(np.zeros((600, 800), np.uint8)).save(png)
     table = runner.invoke(app, ["inspect", str(png), "--pixel-spacing", "0.2"])
     assert table.exit_code == 0, table.output
-    assert "image left half (assumed: the AP convention)" in table.stdout
+    assert "image left half (assumed from the AP convention)" in table.stdout
     assert "from assumed" not in table.stdout
     film = ROOT / "sample_images" / "pelvis_1_vs_2.dcm"
     rec = json.loads(runner.invoke(app, ["inspect", str(film), "--head-mm", "32", "--json"]).stdout)

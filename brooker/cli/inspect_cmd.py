@@ -133,10 +133,23 @@ _STORED_SAID = {
 }
 
 
+def _source_said(source: str) -> str:
+    """A spacing source in words, as grade's answer and the overlay say it (``--json`` keeps
+    the value)."""
+    from brooker.models import SpacingSource
+
+    try:
+        return SpacingSource(source).said
+    except ValueError:
+        return f"source {source}"
+
+
 def _print_table(rec: dict[str, Any]) -> None:
     from rich import box
     from rich.table import Table
     from rich.text import Text
+
+    from brooker.models import sides_said
 
     console = make_console(soft_wrap=False)
     table = Table(
@@ -156,7 +169,7 @@ def _print_table(rec: dict[str, Any]) -> None:
             style="yellow",
         )
         if sp is None
-        else f"{sp['row_mm']:g} x {sp['col_mm']:g} mm (row x col), source {sp['source']}, "
+        else f"{sp['row_mm']:g} x {sp['col_mm']:g} mm (row x col) {_source_said(sp['source'])}, "
         f"±{100 * sp['relative_uncertainty']:.0f} %"
     )
     disp = rec["display"]
@@ -184,11 +197,7 @@ def _print_table(rec: dict[str, Any]) -> None:
             # a film stored turned a quarter: its halves are the film's turned upright
             + (" of the film turned upright" if rec["stored"].startswith("quarter") else "")
             + " ("
-            + (
-                "assumed: the AP convention"
-                if rec["laterality_source"] == "assumed"
-                else f"from {rec['laterality_source']}"
-            )
+            + sides_said(rec["laterality_source"])
             + ")",
         ),
         ("view position", rec["view_position"] or "(none)"),
@@ -235,12 +244,21 @@ def _print_table(rec: dict[str, Any]) -> None:
                 f"{obj['diameter_mm']:g} mm (fit ±{100 * obj['fit_relative_uncertainty']:.1f} %)",
             )
         )
-    for name, value in rows:  # values quote header text: never markup, no control characters
-        table.add_row(name, plain(value) if isinstance(value, str) else value)
     # each caveat on a row of its own named "caveat" (as grade gives each its own "note:"):
     # a row with no name reads as the wrapped tail of the caveat above it
-    for note in rec["caveats"]:
-        table.add_row("caveat", plain(note, style="yellow"))
+    rows += [("caveat", Text(note, style="yellow")) for note in rec["caveats"]]
+    if not console.is_terminal:
+        # a file or a pipe gets a line per field, unwrapped and unpadded, as grade's answer
+        # (the table folded values at 80 columns and padded every line with blanks)
+        width = max(len(name) for name, _ in rows)
+        out = [term(rec["file"])]
+        for name, value in rows:
+            text = value if isinstance(value, str) else value.plain
+            out.append(f" {name.ljust(width)}  {term(text)}".rstrip())
+        console.file.write("\n".join(out) + "\n")
+        return
+    for name, value in rows:  # values quote header text: never markup, no control characters
+        table.add_row(name, plain(value) if isinstance(value, str) else value)
     console.print(table)
 
 
