@@ -123,6 +123,19 @@ _SIDES_SAID: Final = {
 }
 
 
+def spacing_said(source: str | None) -> str:
+    """Where a record's spacing came from, in words (:attr:`SpacingSource.said`); a value
+    this version does not know (a record of another) is quoted as it is.
+
+    >>> spacing_said("user"), spacing_said("tape_measure")
+    ('given by the user', 'source tape_measure')
+    """
+    try:
+        return SpacingSource(str(source)).said
+    except ValueError:
+        return f"source {source}"
+
+
 def sides_said(laterality_source: str | None) -> str:
     """Where a film's sides came from, in words (the record keeps the value).
 

@@ -489,13 +489,9 @@ def _print_single(console: Console, rec: dict[str, Any]) -> None:
         if isinstance(row, float | int) and isinstance(col, float | int):
             # every gap rests on it: its source in words, as under the overlay (the record
             # keeps the value)
-            from brooker.models import SpacingSource
+            from brooker.models import spacing_said
 
-            source = spacing.get("source")
-            try:
-                words = SpacingSource(str(source)).said
-            except ValueError:  # a record of another version
-                words = str(source)
+            words = spacing_said(spacing.get("source"))
             _print_note(console, "  spacing: ", f"{row:.3f} x {col:.3f} mm {words}")
     if rec.get("overlay"):
         # an ungradable film's too: it shows what was looked for, and where
@@ -569,15 +565,15 @@ def _print_single_hips(
         if hip.get("weak_call"):
             extras.append(("weak call", warn))
         span = hip.get("class_range")
-        ranged = isinstance(span, list) and len(span) == 2
-        if isinstance(span, list) and len(span) == 2:
-            extras.append((f"{span[0]} to {span[1]} about nearby centres", warn))
+        lo_hi = tuple(span) if isinstance(span, list) and len(span) == 2 else ()
+        if lo_hi:
+            extras.append((f"{lo_hi[0]} to {lo_hi[1]} about nearby centres", warn))
         extras += [(str(limit), "") for limit in hip.get("limited_by") or []]
         if hip.get("prosthesis"):
             extras.append(("prosthesis", ""))
         # the class padded only when something follows it: no blanks at the line's end; a
         # class with a range about nearby centres in amber, as the table's class column
-        style = "yellow" if ranged else _CLASS_STYLE.get(cls, "yellow")
+        style = "yellow" if lo_hi else _CLASS_STYLE.get(cls, "yellow")
         line.append(label.ljust(12) if extras else label, style=style)
         for k, (tag, tag_style) in enumerate(extras):
             line.append(", " if k else "")

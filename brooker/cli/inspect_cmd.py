@@ -133,23 +133,12 @@ _STORED_SAID = {
 }
 
 
-def _source_said(source: str) -> str:
-    """A spacing source in words, as grade's answer and the overlay say it (``--json`` keeps
-    the value)."""
-    from brooker.models import SpacingSource
-
-    try:
-        return SpacingSource(source).said
-    except ValueError:
-        return f"source {source}"
-
-
 def _print_table(rec: dict[str, Any]) -> None:
     from rich import box
     from rich.table import Table
     from rich.text import Text
 
-    from brooker.models import sides_said
+    from brooker.models import sides_said, spacing_said
 
     console = make_console(soft_wrap=False)
     table = Table(
@@ -169,7 +158,7 @@ def _print_table(rec: dict[str, Any]) -> None:
             style="yellow",
         )
         if sp is None
-        else f"{sp['row_mm']:g} x {sp['col_mm']:g} mm (row x col) {_source_said(sp['source'])}, "
+        else f"{sp['row_mm']:g} x {sp['col_mm']:g} mm (row x col) {spacing_said(sp['source'])}, "
         f"±{100 * sp['relative_uncertainty']:.0f} %"
     )
     disp = rec["display"]
