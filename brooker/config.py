@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 import numbers
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -11,7 +10,6 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Final
 
 import numpy as np
 
@@ -79,6 +77,12 @@ ANATOMICAL_FIT_BIAS = 0.18
 #: least 1 (1/1.15 = 0.87 is the reciprocal typed by mistake, and would lengthen every gap by
 #: 32 %), and no clinical geometry reaches 3.
 MAGNIFICATION_RANGE: tuple[float, float] = (1.0, 3.0)
+
+#: The analysis grid's pitch, mm: the hip detector works on a grid of at most 2 mm, and a
+#: finer grid (the film resampled to it) only costs memory, as the square of its inverse
+#: (0.05 mm asked 82 GiB of a 4 MP film in a user's test, after a minute; 100 mm failed
+#: inside the detector with a ValueError).
+ANALYSIS_PITCH_RANGE_MM: tuple[float, float] = (0.25, 2.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,10 +222,11 @@ class AnalysisConfig:
                 raise ConfigError(f"{name} must be (lo, hi) with 0 < lo <= hi, got {lo_hi!r}")
         for name in _ANGLES:
             _numbers(self, name, 2, "two finite angles in degrees")
-        for name, (lo, hi, why) in _BOUNDED.items():
-            _number(
-                self, name, functools.partial(_within, lo, hi), f"between {lo:g} and {hi:g} ({why})"
-            )
+        lo, hi = ANALYSIS_PITCH_RANGE_MM
+        _number(
+            self, "analysis_pitch_mm", lambda v: lo <= v <= hi,
+            f"between {lo:g} and {hi:g} mm (the hip detector's grid is 2 mm)",
+        )
         radii = _numbers(self, "spur_opening_radii_mm", None, "a non-empty tuple of radii in mm")
         if not radii or not all(r > 0 for r in radii):
             raise ConfigError(
@@ -275,12 +280,6 @@ class AnalysisConfig:
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
 
-
-#: Options with bounds. The analysis grid: the hip detector works on a grid of at most 2 mm,
-#: and a finer grid (the film resampled to it) only costs memory, as the square of its
-#: inverse (0.05 mm asked 82 GiB of a 4 MP film in a user's test, after a minute; 100 mm
-#: failed inside the detector with a ValueError).
-_BOUNDED: Final = {"analysis_pitch_mm": (0.25, 2.0, "mm: the hip detector's grid is 2 mm")}
 
 #: Options that must be positive and finite (lengths, sigmas, radii, factors, pitches).
 _POSITIVE = (
@@ -353,10 +352,6 @@ def config_or_default(config: object, caller: str) -> AnalysisConfig:
 def is_real_number(v: object) -> bool:
     """A real number (numpy's too), not a bool (``True`` is an ``int``) nor a string."""
     return isinstance(v, numbers.Real) and not isinstance(v, bool | np.bool_)
-
-
-def _within(lo: float, hi: float, v: float) -> bool:
-    return lo <= v <= hi
 
 
 def _number(cfg: AnalysisConfig, name: str, ok: Callable[[float], bool], what: str) -> None:

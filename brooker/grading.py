@@ -254,7 +254,6 @@ def grade_hip(
                 f"(±{gap.uncertainty_mm:.2f} mm) "
                 f"of {config.gap_threshold_mm:g} mm: class II/III is uncertain"
             )
-    if grade in (BrookerGrade.SPURS_WIDE_GAP, BrookerGrade.SPURS_NARROW_GAP) and gap is not None:
         if gap.island_ends:
             # the overlay colours it an island: a reader saw "islands, so class I" beside a
             # gap that said III (a radiologist's test of 2026-12-07)

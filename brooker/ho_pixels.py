@@ -214,8 +214,6 @@ def judges_from(folder: str) -> tuple[PixelNet, FragmentJudge]:
     base = Path(folder)
     try:
         return _load_judges(str(base), tuple(_stamp(base / name) for name in JUDGE_FILES))
-    except ConfigError:
-        raise
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
 
