@@ -117,6 +117,16 @@ def run(*args: str | os.PathLike[str], input: str | None = None):  # type: ignor
     return CliRunner().invoke(app, ["grade", *map(str, args)], input=input)
 
 
+def _failed_run(tree: Path, out: Path, *, exit_code: int) -> dict[str, Any]:
+    """Grade ``tree`` into ``out`` with one worker; the run exits ``exit_code`` and its
+    manifest says "failed": the manifest."""
+    r = run(tree, "--out", out, "--workers", "1")
+    assert r.exit_code == exit_code, r.output
+    manifest: dict[str, Any] = json.loads((out / "manifest.json").read_text())
+    assert manifest["state"] == "failed"
+    return manifest
+
+
 def json_lines(text: str) -> list[dict]:  # type: ignore[type-arg]
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
@@ -2197,11 +2207,7 @@ def test_a_bug_while_a_stop_unwinds_leaves_the_manifest_failed(
 
     monkeypatch.setattr(batch.ResultsWriter, "write", stop)
     monkeypatch.setattr(batch.ResultsWriter, "close", bug)
-    out = tmp_path / "o"
-    r = run(good_tree, "--out", out, "--workers", "1")
-    assert r.exit_code == 1, r.output
-    manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["state"] == "failed"
+    manifest = _failed_run(good_tree, tmp_path / "o", exit_code=1)
     assert manifest["error"]["message"] == "RuntimeError: closing failed"
 
 
@@ -3430,11 +3436,7 @@ def test_a_run_whose_overlays_could_not_be_written_is_failed_not_complete(
     monkeypatch.setattr(
         batch, "grade_many", functools.partial(batch.grade_many, grade_fn=fake_grade_disk_full)
     )
-    out = tmp_path / "o"
-    r = run(good_tree, "--out", out, "--workers", "1")
-    assert r.exit_code == 5, r.output
-    manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["state"] == "failed"
+    manifest = _failed_run(good_tree, tmp_path / "o", exit_code=5)
     assert manifest["error"]["code"] == "disk_full"
     assert manifest["error"]["message"].endswith(
         "IM0001: no space left on the device (and 1 more file(s))"
