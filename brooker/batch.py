@@ -2164,8 +2164,9 @@ def load_resume_state(
 
     An input is done when a record has its real path and its current SHA-256 (and is not a
     transient error). A record whose relative path names no file from this working folder was
-    written by a run started in another one: it is the input's whose real path that path, less
-    any leading ``..``, ends (of several, the one with its SHA-256; resumed from another
+    written by a run started in another one: it is the input's whose real path, or path as
+    given (a link's), that path, less any leading ``..``, ends (of several, the one with its
+    SHA-256; resumed from another
     folder, a run once graded every film again beside its old records). A relative path that
     names a file here is that file's record, an input or not (graded ``a/f`` and ``b/a/f``,
     resumed with ``b/a/f`` alone, the record of ``a/f`` was taken for ``b/a/f``'s and lost).
@@ -2211,7 +2212,10 @@ def load_resume_state(
             if by_name is None:
                 by_name = {}
                 for real, f in by_real.items():
-                    by_name.setdefault(os.path.basename(real), []).append((real, f))
+                    # its real path and its path as given: a link's own folder and name (a
+                    # batch of links to an archive) are what a record written through it says
+                    for spelt in dict.fromkeys((real, os.path.abspath(f))):
+                        by_name.setdefault(os.path.basename(spelt), []).append((spelt, f))
             inp = _moved_input(rec, by_name, sha_cache)
         if inp is None:
             kept.append(rec)
@@ -2279,16 +2283,19 @@ def _moved_input(
     sha_cache: dict[str, str | None],
 ) -> str | None:
     """The input a record with a relative path was written for by a run started in another
-    working folder: the input whose real path ends with the record's path (less any leading
+    working folder: the input whose real path, or its path as given made absolute (a link
+    keeps its own folder and name there), ends with the record's path (less any leading
     ``..``), the one of them whose content has the record's SHA-256 when several do; None when
-    that leaves not exactly one. ``by_name``: file name -> (real path, input) of the inputs."""
+    that leaves not exactly one. ``by_name``: file name -> (path, input) of the inputs."""
     parts = [p for p in os.path.normpath(rec["file"]).split(os.sep) if p not in ("", ".")]
     while parts and parts[0] == os.pardir:
         parts.pop(0)
     if not parts or not isinstance(rec.get("input_sha256"), str):
         return None
     tail = os.sep + os.path.join(*parts)
-    ends = [inp for real, inp in by_name.get(parts[-1], ()) if real.endswith(tail)]
+    ends = list(dict.fromkeys(
+        inp for spelt, inp in by_name.get(parts[-1], ()) if spelt.endswith(tail)
+    ))
     if len(ends) > 1:
         for inp in ends:
             if inp not in sha_cache:

@@ -1242,6 +1242,32 @@ def test_a_record_of_a_file_here_is_not_taken_for_a_moved_input(
     assert sorted(r["file"] for r in kept) == ["a/f", "b/a/f"]
 
 
+def test_links_graded_by_relative_path_are_done_when_resumed_from_another_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A batch folder of links into an archive, graded as ``batch`` from one working folder
+    and resumed by its absolute path from another: the links' records (``batch/x``) end with
+    the links' own paths, not with their targets' real paths, and they were graded again and
+    written a second time (a radiologist's test of 2026-12-07: 48 records for 26 films)."""
+    archive = _write(tmp_path / "archive" / "film_a", b"one")
+    _write(tmp_path / "archive" / "film_b", b"two")
+    (tmp_path / "work" / "batch").mkdir(parents=True)
+    (tmp_path / "work" / "batch" / "renamed").symlink_to(archive)
+    (tmp_path / "work" / "batch" / "film_b").symlink_to(tmp_path / "archive" / "film_b")
+    _write(tmp_path / "work" / "batch" / "plain", b"three")
+    monkeypatch.chdir(tmp_path / "work")
+    names = ["batch/renamed", "batch/film_b", "batch/plain"]
+    first = _records(batch.grade_many(names, workers=0, out_dir="out", grade_fn=fake_grade))
+    assert sorted(r["file"] for r in first) == sorted(names)
+    monkeypatch.chdir(tmp_path)
+    inputs = [str(tmp_path / "work" / n) for n in names]
+    again = batch.grade_many(inputs, workers=0, out_dir=str(tmp_path / "work" / "out"),
+                             grade_fn=fake_grade, resume=True)  # fmt: skip
+    assert list(again) == []
+    kept = batch.read_records(tmp_path / "work" / "out" / batch.RESULTS_NAME)
+    assert sorted(r["file"] for r in kept) == sorted(inputs)
+
+
 _KILL_SCRIPT = textwrap.dedent(
     """
     import sys
