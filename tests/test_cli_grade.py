@@ -66,6 +66,14 @@ def fake_grade(path, config=None, **kwargs):  # type: ignore[no-untyped-def]
     hip = HipResult(
         PatientSide.RIGHT, ImageSide.LEFT, BrookerGrade(len(data) % 5), (1.0, 2.0), True
     )
+    if b"NOFEMUR" in data:  # the left hip seen but not graded
+        unsure = HipResult(
+            PatientSide.LEFT, ImageSide.RIGHT, None, (1.0, 9.0), False,
+            not_graded="a spur or bridge was seen, but no femur",
+        )  # fmt: skip
+        return GradingResult(
+            file="x", status=Status.OK, version=__version__, hips=(hip, unsure)
+        )
     return GradingResult(file="x", status=Status.OK, version=__version__, hips=(hip,))
 
 
@@ -344,6 +352,27 @@ def test_summary_of_many_failures_lists_some_and_counts_the_rest(
     assert "50 file(s) not graded:" in r.stderr
     assert sum(line.startswith(f"  {few}") for line in r.stderr.splitlines()) == 50
     assert "more:" not in r.stderr
+
+
+def test_summary_lists_the_hips_not_graded_in_films_graded(
+    fake_engine: None, tmp_path: Path
+) -> None:
+    """A hip not graded on a film that is (a spur seen with no femur to measure it to) was
+    counted in "hips by Brooker class" only, and the "file(s) not graded" list left it out:
+    a radiologist skimming the summary missed a hip to check by eye (a test of 2026-12-07).
+    The summary names it, with why; one film's answer says it already."""
+    root = tmp_path / "in"
+    _w(root / "a", b"one NOFEMUR")
+    _w(root / "b", b"two")
+    r = run(root, "--out", tmp_path / "o")
+    assert r.exit_code == 0, r.output
+    lines = r.stderr.splitlines()
+    at = lines.index("1 hip(s) not graded:")
+    assert lines[at + 1] == f"  {root / 'a'} L: a spur or bridge was seen, but no femur"
+    assert "file(s) not graded" not in r.stderr
+    r = run(root / "a", "--out", tmp_path / "o2")
+    assert "hip(s) not graded" not in r.output
+    assert r.output.count("but no femur") == 1, r.output
 
 
 def test_one_film_not_graded_is_said_once(fake_engine: None, tmp_path: Path) -> None:

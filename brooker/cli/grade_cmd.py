@@ -630,6 +630,8 @@ def _print_summary(
     _print_dicomdirs(console, found.skipped_dicomdir)
     _print_run_folders(console, found.run_folders)
     _print_special(console, found.skipped_special)
+    if len(records) > 1:  # one film's answer says why its hip is not graded
+        _print_hips_not_graded(console, records, results)
     failed = [r for r in records if r.get("status") != "ok"]
     if not failed:
         return
@@ -663,6 +665,37 @@ def _print_not_graded(console: Console, failed: list[dict[str, Any]], results: P
         console.print(plain(f"  {path_named(r['file'])}: {why}", style="yellow"), soft_wrap=True)
     if rest:
         tail = f"  and {_not_listed(rest)}; every file's reason is in {results}"
+        console.print(plain(tail, style="yellow"), soft_wrap=True)
+
+
+def _print_hips_not_graded(
+    console: Console, records: list[dict[str, Any]], results: Path
+) -> None:
+    """The hips of films graded that are not graded themselves (a spur seen with no femur or
+    no opposing bone to measure to), each with why: counted in "hips by Brooker class" only,
+    a reader skimming the summary missed a hip with possible heterotopic bone to check by eye
+    (a radiologist's test of 2026-12-07)."""
+    from rich.text import Text
+
+    hips = [
+        (r, hip)
+        for r in records
+        if r.get("status") == "ok"
+        for hip in r.get("hips") or ()
+        if hip.get("grade") is None
+    ]
+    if not hips:
+        return
+    console.print(Text(f"{len(hips)} hip(s) not graded:", style="bold"))
+    shown = hips if len(hips) <= NOT_GRADED_LISTED_MAX else hips[:NOT_GRADED_LISTED]
+    for r, hip in shown:
+        side = "R" if hip.get("side") == "right" else "L"
+        why = hip.get("not_graded") or "not graded"
+        console.print(
+            plain(f"  {path_named(r['file'])} {side}: {why}", style="yellow"), soft_wrap=True
+        )
+    if len(shown) < len(hips):
+        tail = f"  and {len(hips) - len(shown)} more; every hip's reason is in {results}"
         console.print(plain(tail, style="yellow"), soft_wrap=True)
 
 
