@@ -24,8 +24,14 @@ def shown_gap_mm(
     gap of 9.996 mm is shown as 9.99 (9.9 at one decimal), not as 10.0, which would read as
     class II beside "Brooker III". A gap at or above the boundary is shown at or above it (with
     10 mm, ordinary rounding already does; a boundary of 10.04 mm would round 10.041 down to
-    10.0 at one decimal, and it is shown as 10.1)."""
-    return rounded_on_its_side(gap_mm, decimals, threshold_mm)
+    10.0 at one decimal, and it is shown as 10.1). A gap above 0 is never shown as 0, a
+    bridge's gap (a research engineer's finding: 0.004 mm read ``0.0``, as a class IV does):
+    it is shown as the smallest step at this precision, while that stays under the boundary."""
+    shown = rounded_on_its_side(gap_mm, decimals, threshold_mm)
+    step = 10.0**-decimals
+    if gap_mm > 0 and shown == 0 and step < threshold_mm:
+        return step
+    return shown
 
 
 def rounded_on_its_side(value: float, decimals: int, bound: float) -> float:

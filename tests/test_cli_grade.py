@@ -3281,7 +3281,7 @@ def test_the_summary_brackets_each_range_when_two_figures_vary() -> None:
 def test_a_bridged_hip_reads_bridged_not_a_gap_of_0_0() -> None:
     """A class IV hip (gap 0 in its record) read "0.0" in the table and "gap 0.0 mm" on its
     line, as if two spurs touched; the overlay says "0 mm (bridged)". The terminal says so too;
-    a class III gap that rounds to 0.0 stays a number, and the record keeps 0."""
+    a class III gap of 0.01 mm stays a number, never shown as 0 (0.1 at one decimal)."""
     from brooker.cli.terminal import console
 
     bridged = {"side": "right", "grade": 4, "brooker_class": "IV", "gap_mm": 0.0,
@@ -3291,13 +3291,13 @@ def test_a_bridged_hip_reads_bridged_not_a_gap_of_0_0() -> None:
     rec = {"file": "a.dcm", "status": "ok", "caveats": [], "hips": [bridged, touching]}
     table = _table_text([rec, {**rec, "file": "b.dcm"}])
     assert table.count("0 (bridged)") == 2
-    assert table.count("0.0") == 2  # the class III hips'
+    assert table.count("0.1") == 2  # the class III hips': a gap, never shown as 0
     assert "0 mm (bridged)" not in table  # the column says mm
     buf = io.StringIO()
     grade_cmd._print_single(console(file=buf, width=200, color_system=None), rec)
     single = buf.getvalue()
     assert "gap 0 mm (bridged)" in single
-    assert "gap 0.0 mm" in single  # the class III hip's
+    assert "gap 0.1 mm" in single  # the class III hip's
 
 
 def test_an_ungradable_films_answer_names_its_spacing_notes_and_overlay() -> None:

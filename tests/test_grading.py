@@ -65,6 +65,9 @@ SPUR_KINDS = [{PEL}, {FEM}, {PEL, FEM}, {PEL, ISL}, {FEM, ISL}, {PEL, FEM, ISL}]
         (6.432, 2, 6.43),
         (6.436, 2, 6.44),  # elsewhere, ordinary rounding
         (12.35, 1, 12.3),  # (binary 12.35 is just under it)
+        (0.004, 2, 0.01),  # a gap, however narrow, is not a bridge's 0
+        (0.04, 1, 0.1),
+        (0.0, 2, 0.0),
     ],
 )
 def test_shown_gap_never_rounds_up_to_the_boundary(
@@ -111,6 +114,8 @@ def test_shown_gap_stays_on_its_side_of_any_threshold(
     shown = shown_gap_mm(gap, decimals, threshold)
     assert (shown < threshold) is (gap < threshold)
     assert abs(shown - gap) <= 10.0**-decimals + 1e-9
+    if gap > 0 and 10.0**-decimals < threshold:
+        assert shown > 0
 
 
 @pytest.mark.parametrize(
