@@ -2703,6 +2703,7 @@ def grade_many(
     ------
     ConfigError
         ``workers`` is not an integer >= 0, ``timeout_s`` not a number >= 0 (nor None),
+        ``resume`` is given with neither ``out_dir`` nor ``results_file``,
         ``out_dir`` is itself one of the folders in
         ``paths`` (see :func:`check_out_dir`), the results file holds lines that are not
         brooker records (:func:`not_written_here`: someone's own ``results.jsonl``), or
@@ -2746,6 +2747,10 @@ def grade_many(
     ):
         raise ConfigError(f"timeout_s must be a number of seconds >= 0 or None, got {timeout_s!r}")
     out = None if out_dir is None else os.fspath(out_dir)
+    if resume and out is None and results_file is None:
+        # nothing to resume from: every film was graded again without a word (a research
+        # engineer's test of 2026-12-07, out_dir left off in a pipeline)
+        raise ConfigError("resume=True needs out_dir or results_file: the records to resume")
     # one path is one input, not its characters
     paths = input_paths(paths, "grade_many()")
     if out is not None:

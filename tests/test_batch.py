@@ -1874,3 +1874,14 @@ def test_grade_many_is_typed_as_the_generator_it_is() -> None:
     hint = typing.get_type_hints(batch.grade_many)["return"]
     assert typing.get_origin(hint) is collections.abc.Generator
     assert hasattr(batch.grade_many([]), "close")
+
+
+def test_resume_with_nowhere_to_resume_from_is_refused(tmp_path: Path) -> None:
+    """``resume=True`` with neither ``out_dir`` nor ``results_file`` graded every film again
+    without a word (a research engineer's test of 2026-12-07: ``out_dir`` left off)."""
+    f = _write(tmp_path / "in" / "f", b"one")
+    with pytest.raises(ConfigError, match="resume=True needs out_dir or results_file"):
+        list(batch.grade_many([str(f)], workers=0, grade_fn=fake_grade, resume=True))
+    # with somewhere to resume from, as before
+    assert len(list(batch.grade_many([str(f)], workers=0, grade_fn=fake_grade, resume=True,
+                                     results_file=tmp_path / "r.jsonl"))) == 1  # fmt: skip
