@@ -1825,6 +1825,7 @@ _NUMBER: Final = "number"
 _LIST_OF_STR: Final = "list of strings"
 _LIST_OF_OBJECTS: Final = "list of objects"
 _CLASS_PAIR: Final = "two Brooker classes"
+_COUNT_PAIR: Final = "two whole numbers"
 _RECORD_TYPES: Final[Mapping[str, tuple[Any, ...]]] = {
     "status": (str,),
     "sop_instance_uid": (str,),
@@ -1854,6 +1855,7 @@ _HIP_TYPES: Final[Mapping[str, tuple[Any, ...]]] = {
     "head_radius_mm": (_NUMBER, type(None)),
     "center_uncertainty_mm": (_NUMBER, type(None)),
     "class_range": (_CLASS_PAIR, type(None)),
+    "centres_graded": (_COUNT_PAIR, type(None)),
     "limited_by": (_LIST_OF_STR,),
     "fragments": (_LIST_OF_OBJECTS,),
     "caveats": (_LIST_OF_STR,),
@@ -1868,6 +1870,12 @@ def _is(value: Any, kind: Any) -> bool:
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
     if kind == _LIST_OF_OBJECTS:
         return isinstance(value, list) and all(isinstance(v, dict) for v in value)
+    if kind == _COUNT_PAIR:
+        return (
+            isinstance(value, list)
+            and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        )
     if kind == _CLASS_PAIR:
         return (
             isinstance(value, list)
@@ -2311,7 +2319,8 @@ def _moved_input(
 #: error message, ``error_code`` the error's code; ``caveats`` ``;``-separated; ``weak_call``
 #: true/false (the class rests on a weak call of the learned judge), ``class_range`` ``0-IV``
 #: (the classes about nearby centres, when they differ), ``limited_by`` ``;``-separated (what
-#: the film did not show): each added last in turn, so the earlier columns keep their place.
+#: the film did not show), ``centres_graded`` ``1 of 5`` (graded about 1 of the 5 nearby centres,
+#: when not about all): each added last in turn, so the earlier columns keep their place.
 CSV_COLUMNS: tuple[str, ...] = (
     "file",
     "sop_instance_uid",
@@ -2335,6 +2344,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "weak_call",
     "class_range",
     "limited_by",
+    "centres_graded",
 )
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -2390,6 +2400,10 @@ def csv_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "class_range": "-".join(map(str, hip.get("class_range") or [])) or None,
                 # what the film did not show, ";"-separated as fragment_kinds is
                 "limited_by": ";".join(map(str, hip.get("limited_by") or [])) or None,
+                # "1 of 5": graded about 1 of the 5 nearby centres (step 7), when not about
+                # all ("1/5" a spreadsheet reads as a date)
+                "centres_graded": " of ".join(map(str, hip.get("centres_graded") or []))
+                or None,
                 "prosthesis": hip.get("prosthesis"),
                 "n_fragments": len(frags),
                 "fragment_kinds": ";".join(sorted({str(f.get("kind")) for f in frags})),

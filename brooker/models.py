@@ -783,6 +783,12 @@ class HipResult:
     five centres (its own and ``center_uncertainty_mm`` up, down, left and right; ``grade``
     is the lowest), when they differ; None when they agree or only one was graded.
     A "0" that grades IV 2 mm away is no plain 0: the overlay and the terminal say so."""
+    centres_graded: tuple[int, int] | None = None
+    """``(graded, tried)``: a hip placed by the hip detector that is graded about only
+    ``graded`` of the ``tried`` centres of :attr:`class_range` (about the others it is not
+    graded: a spur seen with no femur, or no opposing bone, there); None when it is graded about
+    every centre tried. A class read about 1 centre of 5 rests on where the centre fell: the
+    overlay, the terminal and the review page say so in amber, as they do a class range."""
     limited_by: tuple[str, ...] = ()
     """What the film did not show (or the segmentation took in) that the class rests on, in a
     few words each (its caveat
@@ -804,6 +810,13 @@ class HipResult:
         ):
             raise ValueError(
                 f"class_range {self.class_range} must run from the hip's grade {self.grade} up"
+            )
+        if self.centres_graded is not None and not (
+            self.grade is not None and 0 < self.centres_graded[0] < self.centres_graded[1]
+        ):
+            raise ValueError(
+                f"centres_graded {self.centres_graded} must be (graded, tried) with "
+                "0 < graded < tried, on a hip graded"
             )
 
     # The record's hip keys that are not fields here, read-only (``to_record`` writes the
@@ -867,6 +880,9 @@ class HipResult:
             "class_range": None
             if self.class_range is None
             else [self.class_range[0].roman, self.class_range[1].roman],
+            "centres_graded": None
+            if self.centres_graded is None
+            else [int(self.centres_graded[0]), int(self.centres_graded[1])],
             "limited_by": list(self.limited_by),
             "fragments": [f.to_record() for f in self.fragments],
             "caveats": list(self.caveats),

@@ -668,6 +668,9 @@ def _hip_lines(hip: HipResult) -> list[tuple[str, RGB]]:
     if hip.class_range is not None:  # a "0" that grades IV 2 mm away is no plain 0
         lo, hi = hip.class_range
         lines.append((f"{lo.roman} to {hi.roman} about nearby centres", BORDERLINE_RGB))
+    if hip.centres_graded is not None:  # a III about 1 centre of 5 is no plain III
+        graded, tried = hip.centres_graded
+        lines.append((f"graded about {graded} of {tried} nearby centres", BORDERLINE_RGB))
     if hip.limited_by:  # what the film did not show: named in the panel's caveats (one line
         # here: on a 512-pixel film a line each grew the label over the hip it names)
         lines.append(("limited view (see notes)", BORDERLINE_RGB))

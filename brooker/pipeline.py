@@ -197,7 +197,8 @@ def grade_found_hip(
     its class: the region searched and the joint cut out hang on that centre. Graded I-IV, it
     is graded again about the four centres that far up, down, left and right, and the lowest
     class of the five is reported (ties: the found centre's own result), with a caveat and
-    ``class_range`` when they differ: all five are graded, so the range is whole. The sector,
+    ``class_range`` when they differ (and ``centres_graded`` when about some it is not
+    graded): all five are graded, so the range is whole. The sector,
     the joint's exclusion disk and the judges' inputs are all taken from the centre, so a call
     that a 2 mm shift undoes rests on the centre's placement, not on the bone; on the team's
     real films most such calls were false (README, step 7). The result is the lowest run's
@@ -273,6 +274,8 @@ def _lowest_about(
         low = dataclasses.replace(
             low, class_range=(BrookerGrade(classes[0]), BrookerGrade(classes[-1]))
         )
+    if len(graded) < len(results):  # as plain: a III about 1 centre of 5 is no sure III
+        low = dataclasses.replace(low, centres_graded=(len(graded), len(results)))
     return (low, lowest[1]), (caveat,)
 
 

@@ -749,6 +749,12 @@ def _hip_html(hip: Mapping[str, Any]) -> str:
     if isinstance(span, list) and len(span) == 2 and all(str(c) in CLASSES for c in span):
         # amber as a weak call is: the class reported is the lowest of a range
         tags.append(f'<span class="tag weak">{span[0]} to {span[1]} about nearby centres</span>')
+    partly = hip.get("centres_graded")
+    if isinstance(partly, list) and len(partly) == 2 and all(isinstance(v, int) for v in partly):
+        # as unsure as a range: the class was read about some of the nearby centres only
+        tags.append(
+            f'<span class="tag weak">graded about {partly[0]} of {partly[1]} nearby centres</span>'
+        )
     for limit in hip.get("limited_by") or []:  # what the film did not show
         tags.append(f'<span class="tag weak">{_e(str(limit))}</span>')
     if hip.get("prosthesis"):

@@ -702,8 +702,12 @@ def test_csv_one_row_per_hip_and_safe(tmp_path: Path):
     assert rows[0]["borderline"] == "false"
     assert rows[0]["weak_call"] == "false"
     # added last, each in turn: the earlier columns keep their place
-    assert batch.CSV_COLUMNS[-3:] == ("weak_call", "class_range", "limited_by")
+    assert batch.CSV_COLUMNS[-4:] == ("weak_call", "class_range", "limited_by", "centres_graded")
     assert (rows[0]["class_range"], rows[0]["limited_by"]) == ("", "")
+    assert rows[0]["centres_graded"] == ""
+    # graded about 1 of the 5 nearby centres: "1 of 5", not "1/5" (a date to a spreadsheet)
+    partly = {**ok, "hips": [{**ok["hips"][0], "centres_graded": [1, 5]}]}
+    assert batch.csv_rows(partly)[0]["centres_graded"] == "1 of 5"
     both = ["femur not segmented to the trochanter", "femoral head not segmented"]
     flagged = {**ok, "hips": [{**ok["hips"][0], "class_range": ["0", "IV"], "limited_by": both}]}
     assert batch.csv_rows(flagged)[0]["class_range"] == "0-IV"
@@ -851,6 +855,9 @@ def test_every_record_brooker_writes_is_read_back(tmp_path: Path) -> None:
         {"hips": [{"side": "right", "class_range": ["0"]}]},
         {"hips": [{"side": "right", "limited_by": "femur"}]},
         {"hips": [{"side": "right", "limited_by": [1]}]},
+        {"hips": [{"side": "right", "centres_graded": ["1", "5"]}]},
+        {"hips": [{"side": "right", "centres_graded": [1]}]},
+        {"hips": [{"side": "right", "centres_graded": [True, 5]}]},
     ],
 )
 def test_a_record_with_a_value_of_another_type_is_dropped(

@@ -206,6 +206,8 @@ def test_agreeing_centres_add_no_caveat(monkeypatch: pytest.MonkeyPatch) -> None
     assert res.caveats == ("from (0.0, 0.0)", PLACED)
     assert res.class_range is None
     assert res.to_record()["class_range"] is None
+    assert res.centres_graded is None  # graded about every centre
+    assert res.to_record()["centres_graded"] is None
 
 
 def test_a_class_0_keeps_the_lowest_and_the_search_goes_on(
@@ -253,6 +255,9 @@ def test_an_offset_with_nothing_to_measure_to_is_not_graded_there(
         "this hip grades III about 4 of the 5 centres and is not graded about the other 1:"
     ) in res.caveats[-1]
     assert res.class_range is None  # one class where graded
+    # but no plain III: graded about 4 of the 5 centres, in the record as on the overlay
+    assert res.centres_graded == (4, 5)
+    assert res.to_record()["centres_graded"] == [4, 5]
 
 
 def test_a_centre_with_nothing_to_measure_to_tries_the_others(
@@ -305,6 +310,7 @@ def test_a_class_about_another_centre_beats_not_graded(monkeypatch: pytest.Monke
     res, _ = _combine(monkeypatch, ("N", 3, "N", "N", "N"))
     assert res is not None
     assert res.grade is BrookerGrade.SPURS_NARROW_GAP
+    assert res.centres_graded == (1, 5)
     assert res.caveats[0] == "from (-2.0, 0.0)"
     assert (
         "this hip grades III about 1 of the 5 centres and is not graded about the other 4"

@@ -3373,6 +3373,14 @@ def test_a_class_with_a_range_about_nearby_centres_is_not_green() -> None:
     assert "\x1b[1;33mweak call" in right
     assert "\x1b[1;33m0 to IV about nearby centres" in right
     assert f"{green}Brooker 0" in left
+    # a III graded about 1 of the 5 centres was a plain III (a radiologist's test)
+    partly = {**sure, "grade": 3, "brooker_class": "III", "centres_graded": [1, 5]}
+    buf = io.StringIO()
+    grade_cmd._print_single(console(file=buf, width=200, color_system="standard"),
+                            {**rec, "hips": [partly]})  # fmt: skip
+    (line,) = (line for line in buf.getvalue().splitlines() if "hip" in line)
+    assert f"{yellow}Brooker III" in line
+    assert "\x1b[1;33mgraded about 1 of 5 nearby centres" in line
 
 
 def test_a_spacing_the_user_gave_gets_its_own_hint(tmp_path: Path) -> None:

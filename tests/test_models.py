@@ -44,8 +44,8 @@ def test_a_hips_record_fields_are_read_as_attributes_and_written_once() -> None:
     assert list(rec) == [
         "side", "image_side", "grade", "brooker_class", "gap_mm", "gap_uncertainty_mm",
         "gap_points_px", "borderline", "weak_call", "prosthesis", "center_px",
-        "head_radius_mm", "center_uncertainty_mm", "class_range", "limited_by", "fragments",
-        "caveats",
+        "head_radius_mm", "center_uncertainty_mm", "class_range", "centres_graded", "limited_by",
+        "fragments", "caveats",
     ]  # fmt: skip
     none = HipResult(PatientSide.LEFT, ImageSide.RIGHT, None, (1.0, 2.0), prosthesis=False,
                      not_graded="why")  # fmt: skip

@@ -1315,6 +1315,10 @@ def test_a_hips_label_says_its_class_range_about_nearby_centres() -> None:
     assert ("0 to IV about nearby centres", ov.BORDERLINE_RGB) in lines
     plain = dataclasses.replace(hip, class_range=None)
     assert not any("nearby" in t for t, _ in ov._hip_lines(plain))
+    # a III graded about 1 of the 5 centres (not graded about the others) showed as a plain
+    # III, with no amber (a radiologist's test of 2026-12-07)
+    partly = dataclasses.replace(plain, grade=BrookerGrade.SPURS_NARROW_GAP, centres_graded=(1, 5))
+    assert ("graded about 1 of 5 nearby centres", ov.BORDERLINE_RGB) in ov._hip_lines(partly)
 
 
 @pytest.mark.parametrize("assumed", [False, True])

@@ -279,6 +279,10 @@ def _table_rows(
             cell: _Cell = (
                 (f"{cls} to {span[1]}", "yellow")
                 if isinstance(span, list) and len(span) == 2
+                # graded about some nearby centres only: as unsure, in amber (its note says
+                # about how many)
+                else (cls, "yellow")
+                if _centres_graded(hip)
                 else (cls, _CLASS_STYLE.get(cls, ""))
             )
             rows.append(
@@ -568,12 +572,15 @@ def _print_single_hips(
         lo_hi = tuple(span) if isinstance(span, list) and len(span) == 2 else ()
         if lo_hi:
             extras.append((f"{lo_hi[0]} to {lo_hi[1]} about nearby centres", warn))
+        partly = _centres_graded(hip)
+        if partly:
+            extras.append((f"graded about {partly[0]} of {partly[1]} nearby centres", warn))
         extras += [(str(limit), "") for limit in hip.get("limited_by") or []]
         if hip.get("prosthesis"):
             extras.append(("prosthesis", ""))
         # the class padded only when something follows it: no blanks at the line's end; a
         # class with a range about nearby centres in amber, as the table's class column
-        style = "yellow" if lo_hi else _CLASS_STYLE.get(cls, "yellow")
+        style = "yellow" if lo_hi or partly else _CLASS_STYLE.get(cls, "yellow")
         line.append(label.ljust(12) if extras else label, style=style)
         for k, (tag, tag_style) in enumerate(extras):
             line.append(", " if k else "")
@@ -666,6 +673,15 @@ def _print_not_graded(console: Console, failed: list[dict[str, Any]], results: P
     if rest:
         tail = f"  and {_not_listed(rest)}; every file's reason is in {results}"
         console.print(plain(tail, style="yellow"), soft_wrap=True)
+
+
+def _centres_graded(hip: dict[str, Any]) -> tuple[int, int] | None:
+    """A record's hip graded about only some of the nearby centres (step 7): (graded,
+    tried); None when about all (or a record written before ``centres_graded``)."""
+    pair = hip.get("centres_graded")
+    if isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, int) for v in pair):
+        return (pair[0], pair[1])
+    return None
 
 
 def _print_hips_not_graded(
