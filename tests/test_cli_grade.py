@@ -3422,6 +3422,19 @@ def test_films_that_timed_out_get_a_hint_to_resume_with_a_larger_limit(tmp_path:
     assert len(hints) == 1, hints
     assert "--resume" in hints[0], hints
     assert "--timeout" in hints[0], hints
+    # the files it is for: after a zoo's 38 errors a hint named none (a radiologist's test)
+    assert hints[0].endswith(" (for a.dcm)"), hints
+    many = [{**rec, "file": f"{name}.dcm"} for name in "abcde"]
+    buf = io.StringIO()
+    out = console(file=buf, width=400, color_system=None)
+    grade_cmd._print_summary(out, many, 0, found, tmp_path / "results.jsonl")
+    (hint,) = [line for line in buf.getvalue().splitlines() if line.startswith("hint: ")]
+    assert hint.endswith(" (for a.dcm, b.dcm, c.dcm and 2 more)"), hint
+    buf = io.StringIO()
+    out = console(file=buf, width=400, color_system=None)
+    grade_cmd._print_summary(out, many[:2], 0, found, tmp_path / "results.jsonl")
+    (hint,) = [line for line in buf.getvalue().splitlines() if line.startswith("hint: ")]
+    assert hint.endswith(" (for a.dcm and b.dcm)"), hint
 
 
 def test_a_resumed_runs_error_records_name_their_file_as_this_run_spells_it(
