@@ -92,7 +92,8 @@ class AnalysisConfig:
     Parameters
     ----------
     pixel_spacing : (float, float) or None
-        User override ``(row_mm, col_mm)`` at the patient; wins over every tag.
+        User override ``(row_mm, col_mm)`` at the patient; wins over every tag. One number
+        is taken as square pixels (``0.2`` is ``(0.2, 0.2)``), as ``--pixel-spacing 0.2``.
     magnification : float or None
         User magnification factor; divides (0018,1164) Imager Pixel Spacing in place of
         (0018,1114) Estimated Radiographic Magnification Factor.
@@ -242,8 +243,10 @@ class AnalysisConfig:
                 raise ConfigError(f"flipped must be True, False or None, got {self.flipped!r}")
             object.__setattr__(self, "flipped", bool(self.flipped))
         object.__setattr__(self, "spacing_uncertainty", _uncertainties(self.spacing_uncertainty))
+        if is_real_number(self.pixel_spacing):  # square pixels, as --pixel-spacing 0.2
+            object.__setattr__(self, "pixel_spacing", (self.pixel_spacing,) * 2)
         if self.pixel_spacing is not None:
-            what = "two positive finite mm values (row_mm, col_mm)"
+            what = "two positive finite mm values (row_mm, col_mm), or one for square pixels"
             ps = _numbers(self, "pixel_spacing", 2, what)
             if not all(v > 0 for v in ps):
                 raise ConfigError(f"pixel_spacing must be {what}, got {ps!r}")

@@ -228,6 +228,8 @@ def _spacing(row_mm: float, col_mm: float, source: SpacingSource) -> PixelSpacin
 
 
 def _pair(user_spacing: Sequence[float]) -> tuple[float, float]:
+    if is_real_number(user_spacing):  # one number: square pixels (_user_spacing)
+        return (float(user_spacing), float(user_spacing))  # type: ignore[arg-type]
     return (float(user_spacing[0]), float(user_spacing[1]))
 
 
@@ -271,7 +273,10 @@ def _check_user_magnification(user_mag: float | None, where: str) -> None:
 def _user_spacing(
     user_spacing: Sequence[float], where: str, shape: tuple[int, int] | None
 ) -> PixelSpacing:
-    """The user's ``pixel_spacing`` (source ``user``), or the loader's error for it."""
+    """The user's ``pixel_spacing`` (source ``user``), or the loader's error for it; one
+    number is square pixels, as ``--pixel-spacing 0.2`` and ``AnalysisConfig`` take it."""
+    if is_real_number(user_spacing):
+        user_spacing = (user_spacing, user_spacing)  # type: ignore[assignment]
     try:
         row, col = _pair(user_spacing)
         if len(user_spacing) != 2 or not all(math.isfinite(v) and v > 0 for v in (row, col)):

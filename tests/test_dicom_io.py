@@ -1112,6 +1112,18 @@ def test_a_user_spacing_that_is_not_numbers_is_refused(tmp_path: Path, spacing: 
     assert load_radiograph(path, pixel_spacing=(np.float32(0.2), 1)).spacing is not None
 
 
+@pytest.mark.parametrize("one", [0.2, np.float64(0.2), 1])
+def test_one_user_spacing_is_square_pixels(tmp_path: Path, one: object) -> None:
+    """``--pixel-spacing 0.2`` means square pixels, but the API refused ``pixel_spacing=0.2``
+    (a research engineer's test of 2026-12-07); a bool is still no number."""
+    path = _write(tmp_path, DicomVariant())
+    spacing = load_radiograph(path, pixel_spacing=one).spacing  # type: ignore[arg-type]
+    assert spacing is not None
+    assert (spacing.row_mm, spacing.col_mm) == (float(one), float(one))  # type: ignore[arg-type]
+    with pytest.raises(errors.InvalidSpacingError, match="given by the user must be two"):
+        load_radiograph(path, pixel_spacing=True)  # type: ignore[arg-type]
+
+
 # ------------------------------------------------------------------ headers and encodings
 
 
