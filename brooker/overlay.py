@@ -623,25 +623,42 @@ def _draw_joint(canvas: _Canvas, hip: HipResult, view: _View, spacing: PixelSpac
     draw.line(outline, fill=(*JOINT_RGB, 170), width=lw)
 
 
+#: Half the arm of the cross that marks the detector's lesser guesses, mm at the patient.
+CANDIDATE_CROSS_MM = 6.0
+
+
 def _draw_candidates(canvas: _Canvas, result: GradingResult, view: _View) -> None:
-    """Where the detector looked closest when no hip was found, with its score."""
+    """Where the detector looked closest when no hip was found, with its score: its best
+    guess as the detector's window, the others as a cross at their centre. Three windows
+    drawn alike, two of them run off the film's edge and overlapping, read as one tall box
+    (a radiologist's test of 2026-12-07, on a knee)."""
     spacing = result.spacing
     if spacing is None:
         return
     draw = canvas.draw()
     lw = max(1, canvas.line_px // 2)
     size = max(10, round(canvas.font_px * 0.8))
-    for c in result.hip_candidates:
+    ranked = sorted(result.hip_candidates, key=lambda c: -c.score)
+    for k, c in enumerate(ranked):
         x, y = view.to_xy(c.center_px)
-        # the detector's 128 x 128 mm window at the patient: rows and columns apart
-        rx, ry = 64.0 / spacing.col_mm * view.sx, 64.0 / spacing.row_mm * view.sy
-        draw.rectangle((x - rx, y - ry, x + rx, y + ry), outline=(*CANDIDATE_RGB, 160), width=lw)
         label = f"hip? score {c.score:.1f}"
         tw, th = _text_size(label, size)
-        # in the window's top-left corner, or as near it as the image allows (a window about
-        # a place near the film's edge reaches past it)
-        tx = min(max(x - rx + lw * 2, 0.0), max(0.0, canvas.w - tw))
-        ty = min(max(y - ry + lw * 2, 0.0), max(0.0, canvas.h - th))
+        if k == 0:
+            # the detector's 128 x 128 mm window at the patient: rows and columns apart
+            rx, ry = 64.0 / spacing.col_mm * view.sx, 64.0 / spacing.row_mm * view.sy
+            box = (x - rx, y - ry, x + rx, y + ry)
+            draw.rectangle(box, outline=(*CANDIDATE_RGB, 160), width=lw)
+            # in the window's top-left corner, or as near it as the image allows (a window
+            # about a place near the film's edge reaches past it)
+            tx, ty = x - rx + lw * 2, y - ry + lw * 2
+        else:
+            ax = CANDIDATE_CROSS_MM / spacing.col_mm * view.sx
+            ay = CANDIDATE_CROSS_MM / spacing.row_mm * view.sy
+            for line in ((x - ax, y, x + ax, y), (x, y - ay, x, y + ay)):
+                draw.line(line, fill=(*CANDIDATE_RGB, 200), width=lw)
+            tx, ty = x + ax + lw * 2, y - th / 2
+        tx = min(max(tx, 0.0), max(0.0, canvas.w - tw))
+        ty = min(max(ty, 0.0), max(0.0, canvas.h - th))
         canvas.text((tx, ty), label, size, CANDIDATE_RGB, stroke=True)
 
 
@@ -889,10 +906,12 @@ def _panel(
     lw = max(2, round(font_px / 9))
     inner = width - 2 * pad
 
-    # legend items: (swatch kind, label); "gap" is a line
-    items: list[tuple[str, RGB]] = [(KIND_LABEL[k], KIND_RGB[k]) for k in FragmentKind]
-    items.append(("gap", GAP_RGB))
+    # legend items: (swatch kind, label); "gap" is a line. A film with no hip shows none of
+    # the findings' colours: only what it does show (a radiologist's test on a knee)
+    items: list[tuple[str, RGB]] = []
     if result.hips:
+        items += [(KIND_LABEL[k], KIND_RGB[k]) for k in FragmentKind]
+        items.append(("gap", GAP_RGB))
         items.append((HIP_LABEL, JOINT_RGB))
         if any(h.search_region is not None for h in result.hips):
             items.append((REGION_LABEL, JOINT_RGB))
@@ -901,7 +920,7 @@ def _panel(
         bodies = {o.body for h in result.hips for o in h.body_outlines}
         items += [(BODY_LABEL[b], BODY_RGB) for b in ("pelvis", "femur") if b in bodies]
     elif result.hip_candidates:
-        items.append(("hip detector's best guesses", CANDIDATE_RGB))
+        items.append(("hip detector's best guess (window) and others (+)", CANDIDATE_RGB))
     scale_len = (SCALE_BAR_MM / spacing.col_mm) * sx if spacing is not None else 0.0
     scale_label = f"{SCALE_BAR_MM:g} mm"
     slw, _ = _text_size(scale_label, size)

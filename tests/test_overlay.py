@@ -972,6 +972,34 @@ def test_an_anisotropic_film_is_drawn_at_its_shape_at_the_patient() -> None:
     assert ov.render_overlay(iso, _no_hip_result(iso, ()))[:600].shape[:2] == (600, 800)
 
 
+def test_only_the_best_candidate_is_drawn_as_a_window() -> None:
+    """Three 128 mm windows drawn alike, two run off a knee film's edge and overlapping, read
+    as one tall box (a radiologist's test of 2026-12-07): the best guess is the window, the
+    others a cross at their centre with their score; the findings' legend is left out."""
+    rad = _black_film(800, 800, 0.2, 0.2)
+    res = GradingResult(
+        file="x", status=Status.UNGRADABLE, version="1", reason="no hip joint found",
+        spacing=rad.spacing,
+        hip_candidates=(HipCandidate((600.0, 600.0), -4.0, lateral_left=False),
+                        HipCandidate((200.0, 200.0), -1.6, lateral_left=False)),
+    )  # fmt: skip
+    rgb, texts = ov._render(rad, res, 2048)
+    assert {"hip? score -1.6", "hip? score -4.0"} <= set(texts)
+    film = rgb[:800].astype(int)
+    drawn = (film[:, :, 0] > 120) & (film[:, :, 1] < 110)  # lines, not the labels' glyphs
+    arm = round(ov.CANDIDATE_CROSS_MM / 0.2) + 3
+    assert drawn[600, 600 - arm + 4 : 600 + arm - 4].mean() > 0.9  # the cross's arms
+    assert drawn[600 - arm + 4 : 600 + arm - 4, 600].mean() > 0.9
+    around = drawn[530:, 530:].copy()  # nothing else there but its label, right of it
+    around[600 - 530 - arm : 600 - 530 + arm, :] = False
+    around[:, 600 - 530 - arm : 600 - 530 + arm] = False
+    assert not around[:, : 600 - 530].any()
+    assert not around[600 - 530 + arm :, :].any()
+    _, xs = np.nonzero(drawn[:530, :530])  # the best guess's window: 640 px a side
+    assert xs.max() - xs.min() > 400
+    assert not any(label in texts for label in ("island", "pelvic spur", "gap"))
+
+
 def test_candidate_score_is_on_the_image_when_its_window_runs_off_it() -> None:
     """A window centred near the film's edge reaches past it; its score is still shown."""
     rad = _black_film(ROWS, COLS, SPACING_MM, SPACING_MM)
