@@ -315,7 +315,7 @@ _REPARSE_MAX_BYTES: Final = 256 << 20
 def load_radiograph(
     path: str | os.PathLike[str],
     *,
-    pixel_spacing: tuple[float, float] | None = None,
+    pixel_spacing: tuple[float, float] | float | None = None,
     magnification: float | None = None,
     max_megapixels: float = MAX_MEGAPIXELS,
     flipped: bool | None = None,
@@ -329,8 +329,9 @@ def load_radiograph(
     ----------
     path : str or PathLike
         A DICOM file (with or without the 128-byte preamble and file meta).
-    pixel_spacing : (float, float), optional
-        User override ``(row_mm, col_mm)`` at the patient; wins over every tag.
+    pixel_spacing : (float, float) or float, optional
+        User override ``(row_mm, col_mm)`` at the patient; wins over every tag. One number
+        is square pixels, as ``--pixel-spacing 0.2``.
     magnification : float, optional
         Radiographic magnification at the hip; divides (0018,1164) Imager Pixel Spacing in
         place of (0018,1114). Ignored, with a caveat, when calibrated (0028,0030) Pixel
@@ -424,7 +425,7 @@ def load_radiograph(
 
 def _load(
     path: Path,
-    user_spacing: tuple[float, float] | None,
+    user_spacing: tuple[float, float] | float | None,
     user_mag: float | None,
     max_megapixels: float,
     ident: list[str],

@@ -116,7 +116,7 @@ def image_kind(path: str | os.PathLike[str]) -> str | None:
 def load_image(
     path: str | os.PathLike[str],
     *,
-    pixel_spacing: tuple[float, float] | None = None,
+    pixel_spacing: tuple[float, float] | float | None = None,
     flipped: bool | None = None,
     max_megapixels: float = MAX_MEGAPIXELS,
     magnification: float | None = None,
@@ -126,8 +126,9 @@ def load_image(
     Parameters
     ----------
     path : str or PathLike
-    pixel_spacing : (float, float), optional
-        ``(row_mm, col_mm)`` at the patient, from the user (source ``user``).
+    pixel_spacing : (float, float) or float, optional
+        ``(row_mm, col_mm)`` at the patient, from the user (source ``user``); one number is
+        square pixels.
     magnification : float, optional
         The user's magnification: an image file has no (0018,1164) Imager Pixel Spacing to
         divide, so it is ignored with a caveat (checked as :func:`brooker.load_radiograph`

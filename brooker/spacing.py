@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Final
+from typing import Final, cast
 
 from brooker.config import DEFAULT_SPACING_UNCERTAINTY, MAGNIFICATION_RANGE, is_real_number
 from brooker.errors import ConfigError, ImplausibleSpacingError, InvalidSpacingError
@@ -84,7 +84,7 @@ def implausible_spacing_reason(
 
 def resolve_spacing(
     tags: SpacingTags | None,
-    user_spacing: Sequence[float] | None,
+    user_spacing: Sequence[float] | float | None,
     user_mag: float | None,
     where: str,
     shape: tuple[int, int] | None = None,
@@ -120,6 +120,7 @@ def resolve_spacing(
     """
     _check_user_magnification(user_mag, where)
     user_mag = None if user_mag is None else float(user_mag)
+    user_spacing = _square(user_spacing)
     caveats: list[str] = []
     if tags is None:
         spacing = _from_image(user_spacing, user_mag, where, shape, image_kind, caveats)
@@ -138,7 +139,7 @@ def resolve_spacing(
 def with_spacing_options(
     radiograph: Radiograph,
     *,
-    pixel_spacing: Sequence[float] | None = None,
+    pixel_spacing: Sequence[float] | float | None = None,
     magnification: float | None = None,
 ) -> Radiograph:
     """The radiograph with the spacing that loading its file with these options gives.
@@ -227,19 +228,29 @@ def _spacing(row_mm: float, col_mm: float, source: SpacingSource) -> PixelSpacin
     )
 
 
+def _square(user_spacing: Sequence[float] | float | None) -> Sequence[float] | None:
+    """The user's spacing as a pair: one number is square pixels, as ``--pixel-spacing
+    0.2`` and ``AnalysisConfig`` take it (anything else as given, for the checks to judge)."""
+    if is_real_number(user_spacing):
+        one = cast(float, user_spacing)
+        return (one, one)
+    return cast("Sequence[float] | None", user_spacing)
+
+
 def _pair(user_spacing: Sequence[float]) -> tuple[float, float]:
-    if is_real_number(user_spacing):  # one number: square pixels (_user_spacing)
-        return (float(user_spacing), float(user_spacing))  # type: ignore[arg-type]
     return (float(user_spacing[0]), float(user_spacing[1]))
 
 
 def _same_options(
-    inputs: SpacingInputs, pixel_spacing: Sequence[float] | None, magnification: float | None
+    inputs: SpacingInputs,
+    pixel_spacing: Sequence[float] | float | None,
+    magnification: float | None,
 ) -> bool:
     """Whether the options given are those the radiograph's spacing was decided with (an
     option not given keeps the loader's)."""
     try:
-        same_ps = pixel_spacing is None or _pair(pixel_spacing) == inputs.pixel_spacing
+        pair = _square(pixel_spacing)
+        same_ps = pair is None or _pair(pair) == inputs.pixel_spacing
         same_mag = magnification is None or float(magnification) == inputs.magnification
     except (TypeError, ValueError, IndexError, OverflowError):
         return False  # not numbers: the policy refuses them with its own error
@@ -271,24 +282,25 @@ def _check_user_magnification(user_mag: float | None, where: str) -> None:
 
 
 def _user_spacing(
-    user_spacing: Sequence[float], where: str, shape: tuple[int, int] | None
+    user_spacing: Sequence[float] | float, where: str, shape: tuple[int, int] | None
 ) -> PixelSpacing:
-    """The user's ``pixel_spacing`` (source ``user``), or the loader's error for it; one
-    number is square pixels, as ``--pixel-spacing 0.2`` and ``AnalysisConfig`` take it."""
-    if is_real_number(user_spacing):
-        user_spacing = (user_spacing, user_spacing)  # type: ignore[assignment]
+    """The user's ``pixel_spacing`` (source ``user``; one number: square pixels), or the
+    loader's error for it."""
+    pair = _square(user_spacing)
     try:
-        row, col = _pair(user_spacing)
-        if len(user_spacing) != 2 or not all(math.isfinite(v) and v > 0 for v in (row, col)):
+        if pair is None:
+            raise TypeError
+        row, col = _pair(pair)
+        if len(pair) != 2 or not all(math.isfinite(v) and v > 0 for v in (row, col)):
             raise ValueError
         # numbers, as for the magnification (and AnalysisConfig): (True, True) was taken as
         # 1 mm and ("0.1", "0.1") parsed, where the config refuses both
-        if not all(is_real_number(v) for v in user_spacing):
+        if not all(is_real_number(v) for v in pair):
             raise TypeError
     except (TypeError, ValueError, IndexError, OverflowError):
         raise InvalidSpacingError(
             f"pixel spacing {user_spacing!r} given by the user must be two positive mm "
-            "values (row, column)",
+            "values (row, column), or one for square pixels",
             where,
         ) from None
     why = implausible_spacing_reason(row, col, shape)
