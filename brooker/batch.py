@@ -90,7 +90,7 @@ from brooker.errors import (
     path_named,
 )
 from brooker.image_io import SUFFIX_KINDS, image_kind
-from brooker.models import ErrorInfo, GradingResult, Status
+from brooker.models import ErrorInfo, GradingResult, Status, centres_graded_in
 from brooker.paths import (
     is_drawn_overlay,
     is_rgb_png,
@@ -2402,8 +2402,9 @@ def csv_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "limited_by": ";".join(map(str, hip.get("limited_by") or [])) or None,
                 # "1 of 5": graded about 1 of the 5 nearby centres (step 7), when not about
                 # all ("1/5" a spreadsheet reads as a date)
-                "centres_graded": " of ".join(map(str, hip.get("centres_graded") or []))
-                or None,
+                "centres_graded": None
+                if (partly := centres_graded_in(hip)) is None
+                else f"{partly[0]} of {partly[1]}",
                 "prosthesis": hip.get("prosthesis"),
                 "n_fragments": len(frags),
                 "fragment_kinds": ";".join(sorted({str(f.get("kind")) for f in frags})),

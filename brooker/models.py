@@ -196,6 +196,33 @@ def sides_assumed(laterality_source: str | None, hips: int) -> bool:
     )
 
 
+#: The most centres a hip is graded about (step 7 tries 5): a record's ``centres_graded``
+#: naming more was edited by hand.
+CENTRES_TRIED_MAX = 25
+
+
+def centres_graded_in(hip: Mapping[str, Any]) -> tuple[int, int] | None:
+    """A record's hip's ``centres_graded`` as ``(graded, tried)`` when it is one brooker
+    writes: whole numbers, ``0 < graded < tried`` on a hip graded; None otherwise (graded about
+    every centre, a record written before the key, or a value edited by hand, which the
+    terminal, the CSV and the review page then show no tag for).
+
+    >>> centres_graded_in({"grade": 3, "centres_graded": [1, 5]})
+    (1, 5)
+    >>> [centres_graded_in({"grade": 3, "centres_graded": v}) for v in ([5, 5], [True, 5], None)]
+    [None, None, None]
+    >>> centres_graded_in({"grade": None, "centres_graded": [1, 5]}) is None
+    True
+    """
+    pair = hip.get("centres_graded")
+    if not (isinstance(pair, list | tuple) and len(pair) == 2) or hip.get("grade") is None:
+        return None
+    graded, tried = pair
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (graded, tried)):
+        return None
+    return (graded, tried) if 0 < graded < tried <= CENTRES_TRIED_MAX else None
+
+
 class BrookerGrade(enum.IntEnum):
     """Brooker class 0-IV as an integer (0 = no heterotopic ossification)."""
 

@@ -50,6 +50,7 @@ from brooker._version import __version__
 from brooker.agreement import CLASSES, REVIEW_COLUMNS
 from brooker.atomic import atomic_write_bytes, temporary_of
 from brooker.errors import path_named
+from brooker.models import centres_graded_in
 from brooker.notes import why_not_graded
 from brooker.units import label_gap_mm
 
@@ -749,8 +750,8 @@ def _hip_html(hip: Mapping[str, Any]) -> str:
     if isinstance(span, list) and len(span) == 2 and all(str(c) in CLASSES for c in span):
         # amber as a weak call is: the class reported is the lowest of a range
         tags.append(f'<span class="tag weak">{span[0]} to {span[1]} about nearby centres</span>')
-    partly = hip.get("centres_graded")
-    if isinstance(partly, list) and len(partly) == 2 and all(isinstance(v, int) for v in partly):
+    partly = centres_graded_in(hip)
+    if partly is not None:
         # as unsure as a range: the class was read about some of the nearby centres only
         tags.append(
             f'<span class="tag weak">graded about {partly[0]} of {partly[1]} nearby centres</span>'

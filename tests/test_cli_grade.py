@@ -3561,3 +3561,44 @@ def test_a_table_larger_than_the_pipe_cut_by_its_reader_is_said(tmp_path: Path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["state"] == "complete"
     assert manifest["stdout_closed"] is True
+
+
+def test_a_class_graded_about_some_centres_says_so_in_the_table_without_colour() -> None:
+    """The table showed a hip graded about 1 of the 5 centres as a plain III, amber only:
+    on a printout or a piped table it read as a sure III (a review of 2026-12-07). A value
+    edited by hand into the record ([5, 5]) is no such hip."""
+    hip = {"side": "right", "grade": 3, "brooker_class": "III", "gap_mm": 4.0,
+           "borderline": False, "weak_call": False, "prosthesis": False, "caveats": [],
+           "centres_graded": [1, 5]}  # fmt: skip
+    rec = {"file": "a.dcm", "status": "ok", "caveats": [], "hips": [hip]}
+    other = {**rec, "file": "b.dcm", "hips": []}
+    assert "III (1/5)" in _table_text([rec, other])
+    edited = {**rec, "hips": [{**hip, "centres_graded": [5, 5]}]}
+    assert "(5/5)" not in _table_text([edited, other])
+    assert batch.csv_rows(edited)[0]["centres_graded"] is None
+
+
+def test_the_hips_not_graded_keep_an_assumed_side_and_are_named_with_json(
+    fake_engine: None, tmp_path: Path
+) -> None:
+    """The summary's hips not graded wrote a plain "L" where the table writes "L?" (sides
+    resting on an assumption), and with --json one film's hip not graded was named nowhere
+    on stderr: its answer is not printed then (a review of 2026-12-07)."""
+    from types import SimpleNamespace
+
+    from brooker.cli.terminal import console
+
+    hip = {"side": "left", "grade": None, "not_graded": "no femur", "caveats": []}
+    rec = {"file": "a.dcm", "status": "ok", "caveats": [], "hips": [hip],
+           "laterality_source": "assumed"}  # fmt: skip
+    found = SimpleNamespace(
+        skipped_files=(), skipped_dicomdir=(), run_folders=(), skipped_special=()
+    )
+    buf = io.StringIO()
+    out = console(file=buf, width=300, color_system=None)
+    grade_cmd._print_summary(out, [rec, {**rec, "file": "b.dcm", "hips": []}], 0, found,
+                             tmp_path / "results.jsonl")  # fmt: skip
+    assert "  a.dcm L?: no femur" in buf.getvalue().splitlines()
+    _w(tmp_path / "in" / "a", b"one NOFEMUR")
+    r = run(tmp_path / "in" / "a", "--out", tmp_path / "o", "--json")
+    assert "1 hip(s) not graded:" in r.stderr

@@ -279,10 +279,10 @@ def _table_rows(
             cell: _Cell = (
                 (f"{cls} to {span[1]}", "yellow")
                 if isinstance(span, list) and len(span) == 2
-                # graded about some nearby centres only: as unsure, in amber (its note says
-                # about how many)
-                else (cls, "yellow")
-                if _centres_graded(hip)
+                # graded about some nearby centres only: as unsure, in amber, and in words
+                # too (colour alone is lost on a printout or a piped table)
+                else (f"{cls} ({partly[0]}/{partly[1]})", "yellow")
+                if (partly := _centres_graded(hip))
                 else (cls, _CLASS_STYLE.get(cls, ""))
             )
             rows.append(
@@ -637,7 +637,7 @@ def _print_summary(
     _print_dicomdirs(console, found.skipped_dicomdir)
     _print_run_folders(console, found.run_folders)
     _print_special(console, found.skipped_special)
-    if len(records) > 1:  # one film's answer says why its hip is not graded
+    if len(records) > 1 or not answered:  # one film's answer says why its hip is not graded
         _print_hips_not_graded(console, records, results)
     failed = [r for r in records if r.get("status") != "ok"]
     if not failed:
@@ -697,10 +697,9 @@ def _print_not_graded(console: Console, failed: list[dict[str, Any]], results: P
 def _centres_graded(hip: dict[str, Any]) -> tuple[int, int] | None:
     """A record's hip graded about only some of the nearby centres (step 7): (graded,
     tried); None when about all (or a record written before ``centres_graded``)."""
-    pair = hip.get("centres_graded")
-    if isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, int) for v in pair):
-        return (pair[0], pair[1])
-    return None
+    from brooker.models import centres_graded_in
+
+    return centres_graded_in(hip)
 
 
 def _print_hips_not_graded(
@@ -724,7 +723,8 @@ def _print_hips_not_graded(
     console.print(Text(f"{len(hips)} hip(s) not graded:", style="bold"))
     shown = hips if len(hips) <= NOT_GRADED_LISTED_MAX else hips[:NOT_GRADED_LISTED]
     for r, hip in shown:
-        side = "R" if hip.get("side") == "right" else "L"
+        # "L?" as the table and the overlay write a side that rests on an assumption
+        side = ("R" if hip.get("side") == "right" else "L") + ("?" if _sides_assumed(r) else "")
         why = hip.get("not_graded") or "not graded"
         console.print(
             plain(f"  {path_named(r['file'])} {side}: {why}", style="yellow"), soft_wrap=True
