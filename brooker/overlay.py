@@ -158,6 +158,19 @@ CROP_MARGIN_MM = 8.0  # around the gap and fragments in a hip crop
 #: the lateral ilium above the joint and the greater trochanter below it (whose tip lies some
 #: 50-60 mm lateral to an adult head's centre), where a missed spur or bridge would be.
 CROP_REACH_MM = 70.0
+#: A hip crop whose gap is drawn shorter than this many pixels gets a loupe: the gap's
+#: surroundings enlarged in a corner of the crop, its pixels shown as squares, so that a
+#: class III gap of a millimetre (2-3 stored pixels on a 0.4 mm export) can be checked where
+#: it ends (a radiologist's test of 2026-12-07: the gap line was hidden under the spur's
+#: outline, its label 50 px away).
+LOUPE_BELOW_PX = 30.0
+#: The loupe's field at the patient: at least this many mm square, about the gap's middle,
+#: and 8 mm more than the gap so that both its ends show with the bone around them.
+LOUPE_FIELD_MIN_MM = 12.0
+LOUPE_FIELD_MARGIN_MM = 8.0
+#: The loupe's side in the crop's pixels, at most, and as a share of the crop's shorter side.
+LOUPE_MAX_PX = 320
+LOUPE_SHARE = 0.42
 
 _NAME_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -1040,8 +1053,11 @@ def _render_view(
     font_px: int,
     text: Sequence[TextLine] = (),
     base: npt.NDArray[np.float32] | None = None,
+    loupe: bool = False,
 ) -> tuple[npt.NDArray[np.uint8], list[str]]:
-    """``base``: :func:`_base_image` of ``view``, made already (it is drawn on)."""
+    """``base``: :func:`_base_image` of ``view``, made already (it is drawn on). ``loupe``:
+    a labelled hip whose gap is drawn shorter than :data:`LOUPE_BELOW_PX` gets a loupe
+    (:func:`_draw_loupe`), placed before the labels so that none lands on it."""
     if base is None:
         base = _base_image(radiograph, view)
     blanked = _blank_text(base, view, text, radiograph.pixels.shape)
@@ -1063,6 +1079,9 @@ def _render_view(
     _draw_calibration(canvas, spacing, view)
     for hip in hips_labelled:
         _draw_gap(canvas, hip, view)
+    if loupe:
+        for hip in hips_labelled:
+            _draw_loupe(canvas, radiograph, hip, view, spacing)
     source = result.laterality_source or radiograph.laterality_source
     assumed = sides_assumed(source, len(result.hips))
     for hip in hips_labelled:
@@ -1282,9 +1301,88 @@ def render_hip_crops(
         )
         # a crop is looked at closely, at its own size: a larger share for text
         font_px = max(15, min(40, round(max(view.out_h, view.out_w) * 0.022)))
-        rgb, _ = _render_view(radiograph, result, view, [hip], font_px, text_lines or ())
+        rgb, _ = _render_view(
+            radiograph, result, view, [hip], font_px, text_lines or (), loupe=True
+        )
         crops.append((hip.patient_side.value, rgb))
     return crops
+
+
+def _draw_loupe(
+    canvas: _Canvas,
+    radiograph: Radiograph,
+    hip: HipResult,
+    view: _View,
+    spacing: PixelSpacing | None,
+) -> None:
+    """A short gap enlarged in a corner of ``canvas`` (a hip crop): the film about the gap's
+    middle (:data:`LOUPE_FIELD_MIN_MM`, or the gap and :data:`LOUPE_FIELD_MARGIN_MM`), its
+    pixels as squares, with the bodies' edges, the fragments and the gap drawn as on the crop
+    and its enlargement written in it ("x8"). Nothing when the hip has no gap over 0 mm, or
+    when its gap is drawn at least :data:`LOUPE_BELOW_PX` long; the corner is the one whose
+    box covers least of what is drawn, the gap's own corner last."""
+    gap = hip.gap
+    if gap is None or gap.gap_mm <= 0 or spacing is None:
+        return
+    a, b = view.to_xy(gap.pelvic_point_px), view.to_xy(gap.femoral_point_px)
+    if math.hypot(b[0] - a[0], b[1] - a[1]) >= LOUPE_BELOW_PX:
+        return
+    side = min(LOUPE_MAX_PX, round(LOUPE_SHARE * min(canvas.w, canvas.h)))
+    if side < 80:
+        return
+    row_mm, col_mm = spacing.sampling_mm
+    field_mm = max(LOUPE_FIELD_MIN_MM, float(gap.gap_mm) + LOUPE_FIELD_MARGIN_MM)
+    mid_r = (gap.pelvic_point_px[0] + gap.femoral_point_px[0]) / 2.0
+    mid_c = (gap.pelvic_point_px[1] + gap.femoral_point_px[1]) / 2.0
+    rows, cols = radiograph.pixels.shape[:2]
+    hr, hc = field_mm / 2.0 / row_mm, field_mm / 2.0 / col_mm
+    r0, r1 = max(0, math.floor(mid_r - hr)), min(rows, math.ceil(mid_r + hr) + 1)
+    c0, c1 = max(0, math.floor(mid_c - hc)), min(cols, math.ceil(mid_c + hc) + 1)
+    if r1 - r0 < 2 or c1 - c0 < 2:
+        return
+    # whole output pixels per stored pixel (squares, not smeared), the field's shape at the
+    # patient kept on anisotropic pixels
+    per_mm = side / max((r1 - r0) * row_mm, (c1 - c0) * col_mm)
+    ky, kx = max(1, math.floor(per_mm * row_mm)), max(1, math.floor(per_mm * col_mm))
+    zoom = _View(r0, c0, r1, c1, (r1 - r0) * ky, (c1 - c0) * kx)
+    lens = _Canvas(_base_image(radiograph, zoom), max(12, round(canvas.font_px * 0.8)))
+    _draw_bodies(lens, [hip], zoom)
+    _draw_fragments(lens, hip.fragments, zoom)
+    _draw_gap(lens, hip, zoom)
+    times = min(zoom.sx / view.sx, zoom.sy / view.sy)
+    caption = f"x{times:.0f} about the gap" if times >= 1.5 else "about the gap"
+    lens.box((0, 0, _text_size(caption, lens.font_px)[0] + 8, lens.font_px + 8))
+    lens.text((4, 2), caption, lens.font_px, TEXT_RGB)
+    rgb = lens.array()
+    h, w = rgb.shape[:2]
+    frame = max(2, canvas.line_px)
+    bw, bh = w + 2 * frame, h + 2 * frame
+    margin = max(4.0, canvas.font_px * 0.5)
+    corners = [
+        (margin, margin), (canvas.w - margin - bw, margin),
+        (margin, canvas.h - margin - bh), (canvas.w - margin - bw, canvas.h - margin - bh),
+    ]  # fmt: skip
+    mx, my = (a[0] + b[0]) / 2.0, (a[1] + b[1]) / 2.0
+    # the corners farthest from the gap first, so that the loupe never hides what it shows
+    corners.sort(key=lambda xy: -math.hypot(xy[0] + bw / 2.0 - mx, xy[1] + bh / 2.0 - my))
+    x, y = _place(canvas, (bw, bh), corners[:3])
+    xi, yi = round(x), round(y)
+    if xi < 0 or yi < 0 or xi + bw > canvas.w or yi + bh > canvas.h:
+        return
+    out = canvas.array()
+    out[yi : yi + bh, xi : xi + bw] = GAP_RGB
+    out[yi + frame : yi + frame + h, xi + frame : xi + frame + w] = rgb
+    canvas.rgb = out
+    canvas.occupy_box((xi, yi, xi + bw, yi + bh))
+    canvas.texts.append(caption)
+    # the loupe tied to what it enlarges: a thin line from the frame to the gap's middle
+    near = (min(max(mx, xi), xi + bw), min(max(my, yi), yi + bh))
+    reach = math.hypot(mx - near[0], my - near[1])
+    stop = 4.0 * canvas.line_px + 6.0  # short of the gap: the line must not cover it
+    if reach > stop:
+        t = (reach - stop) / reach
+        end = (near[0] + (mx - near[0]) * t, near[1] + (my - near[1]) * t)
+        canvas.draw().line([near, end], fill=(*GAP_RGB, 150), width=max(1, frame // 2))
 
 
 def _search_reach(

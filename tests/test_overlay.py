@@ -1445,3 +1445,28 @@ def test_a_refused_films_overlay_removal_touches_only_drawn_pictures(tmp_path: P
     grade_path(bad, out_dir=out, overlay_name="notes", overlay_crops=True)
     assert (out / "notes-left.png").is_symlink()
     assert target.exists()
+
+
+def _gap_hip(gap_mm: float) -> tuple[Radiograph, GradingResult]:
+    """A class III (or II) hip on a black film of 0.2 mm pixels, its gap ``gap_mm`` long
+    along a row, from (300, 560)."""
+    end = (300.0, 560.0 + gap_mm / 0.2)
+    grade = BrookerGrade.SPURS_NARROW_GAP if gap_mm < 10 else BrookerGrade.SPURS_WIDE_GAP
+    rad, res = _one_hip_on_black(gap=GapMeasurement(gap_mm, (300.0, 560.0), end))
+    hip = dataclasses.replace(res.hips[0], grade=grade)
+    return rad, dataclasses.replace(res, hips=(hip,))
+
+
+def test_a_short_gap_gets_a_loupe_in_its_hip_crop() -> None:
+    """A 1 mm gap is five stored pixels: on the crop its line hid under the spur's outline and
+    its ends could not be checked (a radiologist's test of 2026-12-07). The crop holds a
+    loupe, framed in the gap's colour, away from the gap; a 12 mm gap needs none."""
+    rad, res = _gap_hip(1.0)
+    ((_, crop),) = ov.render_hip_crops(rad, res)
+    rad, wide = _gap_hip(12.0)
+    ((_, plain),) = ov.render_hip_crops(rad, wide)
+    framed = _has_colour(crop, ov.GAP_RGB).sum()
+    assert framed > 4 * 200  # the frame's four sides, each some 200 px or more
+    assert _has_colour(plain, ov.GAP_RGB).sum() < framed / 4
+    # the loupe's frame: a long straight run of the gap's colour, not at the gap
+    assert _longest_run(_has_colour(crop, ov.GAP_RGB)) > 150
