@@ -389,24 +389,32 @@ class _Canvas:
         return overlap / area + (0.0 if inside else 10.0)
 
     def hidden(self, box: tuple[float, float, float, float]) -> float:
-        """How much of the film a label at ``box`` would hide of what is written on it: where
-        the box lies mostly on the dark of air or an unexposed border (its median grey as
-        shown under :data:`LABEL_DARK`), eight times the share of its pixels on sharp edges
-        running both ways, the fewer of the two (a lead side marker, burned-in text; not a
-        straight edge across the corner), so that a label moves off a few such pixels before
-        it lies over a guide line; 0 over the body, where the corner is the place a reader
-        looks for it. A hip's label in the film's corner covered the film's own "R" marker,
-        by which a reader checks the side."""
+        """How much of the film a label at ``box`` would hide of what is written on it: eight
+        times the share of its pixels on sharp edges running both ways on the dark of air or
+        an unexposed border (one side of the step shown under :data:`LABEL_DARK`), the fewer
+        of the two (a lead side marker, burned-in text; not a straight edge across the
+        corner), so that a label moves off a few such pixels before it lies over a guide
+        line; 0 over the body, where the corner is the place a reader looks for it. A hip's
+        label in the film's corner covered the film's own "R" marker, by which a reader
+        checks the side."""
         x0, y0, x1, y1 = box
         xi0, yi0 = max(0, round(x0)), max(0, round(y0))
         xi1, yi1 = min(self.w, round(x1)), min(self.h, round(y1))
         g = self.gray[yi0:yi1, xi0:xi1]
-        if g.shape[0] < 2 or g.shape[1] < 2 or float(np.median(g)) >= LABEL_DARK:
+        if g.shape[0] < 2 or g.shape[1] < 2:
             return 0.0
         # a letter has edges both ways; a straight skin line or a collimator's edge across
-        # the corner runs one way only, and is no reason to move off the corner
-        across = np.count_nonzero(np.abs(np.diff(g, axis=1)) > LABEL_EDGE_STEP)
-        down = np.count_nonzero(np.abs(np.diff(g, axis=0)) > LABEL_EDGE_STEP)
+        # the corner runs one way only, and is no reason to move off the corner. Edges on
+        # the dark only (one side of the step under LABEL_DARK): a marker on the air beside a
+        # box that lies mostly over bright bone was hidden as if the box lay on the body (the
+        # box's median decided, 2026-12-07: a real film's "R" under the right hip's label)
+        dark = g < LABEL_DARK
+        across = np.count_nonzero(
+            (np.abs(np.diff(g, axis=1)) > LABEL_EDGE_STEP) & (dark[:, 1:] | dark[:, :-1])
+        )
+        down = np.count_nonzero(
+            (np.abs(np.diff(g, axis=0)) > LABEL_EDGE_STEP) & (dark[1:, :] | dark[:-1, :])
+        )
         return 8.0 * min(across, down) / g.size
 
     # primitives ----------------------------------------------------------------------------

@@ -1333,6 +1333,21 @@ def test_a_hips_label_leaves_the_films_own_side_marker_visible(marker: bool) -> 
         assert canvas.occupied[10:20, 10:20].all()
 
 
+def test_a_marker_on_the_air_beside_bright_bone_is_not_hidden() -> None:
+    """The right hip's label lay over a real film's "R" marker: the marker sat on the air at
+    the film's edge, but most of the label's box lay over the bright ilium, and a box over
+    the body was taken to hide nothing (its median grey decided). Edges on the dark count
+    wherever the box lies (a radiologist's test of 2026-12-07)."""
+    hip = HipResult(PatientSide.RIGHT, ImageSide.LEFT, BrookerGrade.NONE, (340.0, 250.0), False)
+    gray = _label_film(True, body_from=48)
+    canvas = ov._Canvas(gray, 16)
+    ov._draw_hip_label(canvas, hip, ov._View(0, 0, ROWS, COLS, ROWS, COLS))
+    corner = canvas.array()[14:54, 14:44]
+    shown = (gray[14:54, 14:44] * 255 + 0.5).astype(np.uint8)
+    np.testing.assert_array_equal(corner[:, :, 0], shown)
+    assert canvas.texts
+
+
 def test_a_hips_label_says_its_class_range_about_nearby_centres() -> None:
     """A hip graded 0 here and IV 2 mm away was labelled a plain "Brooker 0": the range was in
     the panel's caveats only (overlay audit of 2026-12-07)."""
