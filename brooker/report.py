@@ -152,9 +152,9 @@ def unfinished_runs(out_dir: str | os.PathLike[str]) -> list[str]:
         total = inputs.get("files") if isinstance(inputs, dict) else None
         graded = counts.get("files") if isinstance(counts, dict) else None
         how_many = (
-            f" ({graded} of {total} input file(s) graded when it stopped)"
+            f" ({graded} of {total} input file(s) done when it stopped)"
             if isinstance(total, int) and isinstance(graded, int) and graded < total
-            else f" (every one of its {total} input file(s) graded)"
+            else f" (every one of its {total} input file(s) done)"
             if isinstance(total, int) and total > 0 and graded == total
             else ""
         )

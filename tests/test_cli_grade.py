@@ -588,7 +588,7 @@ def test_ctrl_c_says_how_far_the_run_got_and_how_to_go_on(
     resumed = run(good_tree, "--out", out, "--workers", "1", "--json", "--resume")
     assert resumed.exit_code == 130, resumed.output
     assert resumed.stderr.strip() == (
-        "interrupted: 2 of 2 file(s) graded; to go on, run the same command again"
+        "interrupted: 2 of 2 file(s) done; to go on, run the same command again"
     )
 
     def stop(*args: Any, **kwargs: Any) -> None:
@@ -604,12 +604,12 @@ def test_ctrl_c_says_how_far_the_run_got_and_how_to_go_on(
     assert len(batch.read_records(out / "results.jsonl")) == 2  # the earlier run's, untouched
     monkeypatch.setattr(batch, "discover", discover)
     # review: resumed with fewer inputs, the records --resume keeps of the others were
-    # counted as this run's ("2 of 1 file(s) graded")
+    # counted as this run's ("2 of 1 file(s) done")
     _w(good_tree / "a" / "IM0002", b"two")  # new: a/ has 1 of 2 graded, b/ 1 not an input
     fewer = run(good_tree / "a", "--out", out, "--workers", "1", "--json", "--resume")
     assert fewer.exit_code == 130, fewer.output
     assert fewer.stderr.strip() == (
-        "interrupted: 2 of 2 file(s) graded; to go on, run the same command again"
+        "interrupted: 2 of 2 file(s) done; to go on, run the same command again"
     )
 
 
@@ -1883,7 +1883,7 @@ def test_a_reader_that_goes_away_stops_the_run_without_an_internal_error(tmp_pat
     assert err.splitlines()[-1].startswith(
         "stopped: standard output was closed by its reader: "
     ), err
-    assert "file(s) graded; to go on, run the same command with --resume" in err
+    assert "file(s) done; to go on, run the same command with --resume" in err
     assert not (out / "errors.log").exists()
     assert json.loads((out / "manifest.json").read_text())["state"] == "interrupted"
     resumed = _cli(root, "--json", "--out", out, "--workers", "1", "--no-overlay", "-q",
@@ -2595,7 +2595,7 @@ def _assert_stopped_cleanly(
 def _stop_line(head: str, done: int, total: int) -> str:
     """The last line of a run stopped after ``done`` of ``total`` films, without --resume."""
     how = "to go on, run the same command with --resume"
-    return f"{head}: {done} of {total} file(s) graded; {how}"
+    return f"{head}: {done} of {total} file(s) done; {how}"
 
 
 def _assert_interrupted(out: Path) -> None:

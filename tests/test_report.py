@@ -747,18 +747,18 @@ def test_report_o_to_standard_output_is_the_page_alone(tmp_path: Path) -> None:
     ("manifest", "said"),
     [
         ({"state": "interrupted", "inputs": {"files": 19}, "counts": {"files": 5}},
-         "the run was interrupted (5 of 19 input file(s) graded when it stopped): run the "
+         "the run was interrupted (5 of 19 input file(s) done when it stopped): run the "
          "same brooker grade command with --resume to go on"),
         ({"state": "interrupted", "inputs": {"files": 19}, "counts": {"files": 5},
           "options": {"dask_scheduler": "tcp://h:8786"}},
-         "the run was interrupted (5 of 19 input file(s) graded when it stopped): run the "
+         "the run was interrupted (5 of 19 input file(s) done when it stopped): run the "
          "same brooker grade command again (there is no --resume on Dask)"),
         ({"state": "failed", "inputs": {"files": 3}, "counts": {"files": 2},
           "error": {"code": "cluster_lost", "message": "the cluster was lost"}},
-         "the run failed (2 of 3 input file(s) graded when it stopped): the cluster was lost"),
+         "the run failed (2 of 3 input file(s) done when it stopped): the cluster was lost"),
         ({"state": "failed", "inputs": {"files": 3}, "counts": {"files": 3},
           "error": {"code": "disk_full", "message": "a.dcm: no space left (and 2 more file(s))"}},
-         "the run failed (every one of its 3 input file(s) graded): a.dcm: no space left (and 2 "
+         "the run failed (every one of its 3 input file(s) done): a.dcm: no space left (and 2 "
          "more file(s)); once there is room, run the same brooker grade command with --resume"),
         ({"state": "failed", "inputs": {"files": 0}, "counts": {"files": 0},
           "error": {"code": "output_not_writable", "message": "o: read-only"}},

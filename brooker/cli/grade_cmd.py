@@ -1002,7 +1002,7 @@ def _stop_line(head: str, state: _RunState) -> str:
         return f"{head} before any file was graded; to go on, run the same command again"
     done = _graded_so_far(state.results)
     done = done - state.others if done >= 0 else done
-    so_far = f"{done} of {state.total} file(s) graded" if done >= 0 else "the records so far kept"
+    so_far = f"{done} of {state.total} file(s) done" if done >= 0 else "the records so far kept"
     if state.resume:
         return f"{head}: {so_far}; to go on, run the same command again"
     return f"{head}: {so_far}; to go on, run the same command with --resume"
