@@ -1325,10 +1325,10 @@ def _draw_loupe(
 ) -> None:
     """A short gap enlarged in a corner of ``canvas`` (a hip crop): the film about the gap's
     middle (:data:`LOUPE_FIELD_MIN_MM`, or the gap and :data:`LOUPE_FIELD_MARGIN_MM`), its
-    pixels as squares, with the bodies' edges, the fragments and the gap drawn as on the crop
-    and its enlargement written in it ("x8"). Nothing when the hip has no gap over 0 mm, or
-    when its gap is drawn at least :data:`LOUPE_BELOW_PX` long; the corner is the one whose
-    box covers least of what is drawn, the gap's own corner last."""
+    pixels as squares, with the head, the bodies' edges, the fragments and the gap drawn as
+    on the crop, and its enlargement written in it ("x8", "x3.5"). Nothing when the hip has
+    no gap over 0 mm, or when its gap is drawn at least :data:`LOUPE_BELOW_PX` long; of the
+    three corners farthest from the gap, the one whose box covers least of what is drawn."""
     gap = hip.gap
     if gap is None or gap.gap_mm <= 0 or spacing is None:
         return
@@ -1354,11 +1354,16 @@ def _draw_loupe(
     ky, kx = max(1, math.floor(per_mm * row_mm)), max(1, math.floor(per_mm * col_mm))
     zoom = _View(r0, c0, r1, c1, (r1 - r0) * ky, (c1 - c0) * kx)
     lens = _Canvas(_base_image(radiograph, zoom), max(12, round(canvas.font_px * 0.8)))
+    # the head and the region's edge too: a gap may end on the head (a femoral end on the
+    # head's outline floated in the loupe, a check of 2026-12-07)
+    _draw_joint(lens, hip, zoom, spacing)
     _draw_bodies(lens, [hip], zoom)
     _draw_fragments(lens, hip.fragments, zoom)
     _draw_gap(lens, hip, zoom)
     times = min(zoom.sx / view.sx, zoom.sy / view.sy)
-    caption = f"x{times:.0f} about the gap" if times >= 1.5 else "about the gap"
+    # x3.5 is not "x4": a whole number only when it is one
+    shown = f"{times:.0f}" if abs(times - round(times)) < 0.05 else f"{times:.1f}"
+    caption = f"x{shown} about the gap" if times >= 1.5 else "about the gap"
     lens.box((0, 0, _text_size(caption, lens.font_px)[0] + 8, lens.font_px + 8))
     lens.text((4, 2), caption, lens.font_px, TEXT_RGB)
     rgb = lens.array()
@@ -1383,14 +1388,8 @@ def _draw_loupe(
     canvas.rgb = out
     canvas.occupy_box((xi, yi, xi + bw, yi + bh))
     canvas.texts.append(caption)
-    # the loupe tied to what it enlarges: a thin line from the frame to the gap's middle
-    near = (min(max(mx, xi), xi + bw), min(max(my, yi), yi + bh))
-    reach = math.hypot(mx - near[0], my - near[1])
-    stop = 4.0 * canvas.line_px + 6.0  # short of the gap: the line must not cover it
-    if reach > stop:
-        t = (reach - stop) / reach
-        end = (near[0] + (mx - near[0]) * t, near[1] + (my - near[1]) * t)
-        canvas.draw().line([near, end], fill=(*GAP_RGB, 150), width=max(1, frame // 2))
+    # no line from the frame to the gap: a crop has one gap, and such a line read as the
+    # gap label's leader or crossed the head (a check of 2026-12-07)
 
 
 def _search_reach(
