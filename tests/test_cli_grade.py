@@ -279,7 +279,8 @@ def test_a_hips_range_and_limits_are_said_beside_its_class(
     r = run(good_tree, "--out", tmp_path / "o3", "--no-overlay")
     rows = [line.split() for line in r.stdout.splitlines() if "IM000" in line]
     assert rows, r.stdout
-    assert all(row[1:5] == ["R", "0", "to", "IV"] for row in rows), r.stdout
+    # ("*": read on a limited view, the femur not segmented to the trochanter)
+    assert all(row[1:5] == ["R", "0", "to", "IV*"] for row in rows), r.stdout
 
 
 def test_json_stdout_only_records_errors_on_stderr(
@@ -3602,3 +3603,19 @@ def test_the_hips_not_graded_keep_an_assumed_side_and_are_named_with_json(
     _w(tmp_path / "in" / "a", b"one NOFEMUR")
     r = run(tmp_path / "in" / "a", "--out", tmp_path / "o", "--json")
     assert "1 hip(s) not graded:" in r.stderr
+
+
+def test_a_class_read_on_a_limited_view_is_marked_in_the_table() -> None:
+    """The overlay says "limited view" in amber and the single film's line names what the
+    film did not show, but the table said nothing but a note's number among many (a
+    radiologist's test of 2026-12-07): the class carries a mark, explained under the table."""
+    hip = {"side": "right", "grade": 0, "brooker_class": "0", "gap_mm": None,
+           "borderline": False, "weak_call": False, "prosthesis": False, "caveats": [],
+           "limited_by": ["femur not segmented to the trochanter"]}  # fmt: skip
+    sure = {**hip, "side": "left", "limited_by": []}
+    rec = {"file": "a.dcm", "status": "ok", "caveats": [], "hips": [hip, sure]}
+    table = _table_text([rec, {**rec, "file": "b.dcm", "hips": [sure]}])
+    assert table.count(f"0{grade_cmd.LIMITED_MARK}") == 1
+    assert grade_cmd.LIMITED_LEGEND in table
+    plain = _table_text([{**rec, "hips": [sure]}, {**rec, "file": "b.dcm", "hips": [sure]}])
+    assert grade_cmd.LIMITED_LEGEND not in plain

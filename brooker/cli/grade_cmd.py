@@ -247,6 +247,13 @@ _NARROW_HEADERS = {"gap mm": "gap\nmm", "borderline": "border\nline", "prosthesi
 TABLE_RICH_MAX_ROWS = 2000
 
 _Cell = tuple[str, str]  # text (through term()), rich style
+#: After the class of a hip read on a limited view (its record's ``limited_by``), and the
+#: line under the table that says so.
+LIMITED_MARK = "*"
+LIMITED_LEGEND = (
+    f"{LIMITED_MARK} limited view: the film did not show bone the class rests on (its notes "
+    "say what)"
+)
 
 
 def _table_rows(
@@ -285,6 +292,11 @@ def _table_rows(
                 if (partly := _centres_graded(hip))
                 else (cls, _CLASS_STYLE.get(cls, ""))
             )
+            if hip.get("limited_by") and hip.get("grade") is not None:
+                # read on a film that did not show bone the class rests on: the overlay says
+                # "limited view" in amber, the table said nothing but a note's number among
+                # many (a radiologist's test of 2026-12-07)
+                cell = (f"{cell[0]}{LIMITED_MARK}", "yellow")
             rows.append(
                 [
                     (name if k == 0 else "", ""),
@@ -403,6 +415,9 @@ def _print_table(console: Console, records: list[dict[str, Any]]) -> None:
             narrow = _natural_width(rows) > console.width
     head = [plain(f"files in {folder}{os.sep}", style="dim")] if folder else []
     legend = [(term(line), "dim") for line in numbers.legend()]
+    if any(h.get("limited_by") and h.get("grade") is not None
+           for rec in shown for h in rec.get("hips") or ()):  # fmt: skip
+        legend.insert(0, (LIMITED_LEGEND, "dim"))
     if len(rows) > TABLE_RICH_MAX_ROWS:
         if head:
             console.print(*head)
