@@ -265,6 +265,26 @@ def test_import_reads_a_review_csv_a_spreadsheet_saved_with_semicolons(
     b.set_files("#import", [other])
     assert b.wait_for(f"{status}.startsWith('not a review.csv')")
 
+    # a class written as a digit, as `brooker agreement` reads it; a cell that is no class
+    # leaves the hip's verdict as it was and is counted apart (it wiped the verdict, and
+    # counted as imported)
+    digits = root / "review-digits.csv"
+    digits.write_text(",".join(REVIEW_COLUMNS) + f"\n{film},,right,,3,,\n", "utf-8")
+    b.evaluate("document.getElementById('import-status').textContent = ''")
+    b.set_files("#import", [digits])
+    assert b.wait_for(f"{status}.startsWith('imported')")
+    assert b.evaluate(status) == "imported 1 verdict(s)"
+    assert b.evaluate("window.brookerReview.verdicts()")[f"{film}|{sha}|right"]["reader"] == "III"
+    bad = root / "review-bad.csv"
+    bad.write_text(",".join(REVIEW_COLUMNS) + f"\n{film},,right,,V,,\n", "utf-8")
+    b.evaluate("document.getElementById('import-status').textContent = ''")
+    b.set_files("#import", [bad])
+    assert b.wait_for(f"{status}.startsWith('imported')")
+    assert b.evaluate(status) == (
+        "imported 0 verdict(s); 1 row(s) whose reader_class is no Brooker class left as they were"
+    )
+    assert b.evaluate("window.brookerReview.verdicts()")[f"{film}|{sha}|right"]["reader"] == "III"
+
     stranger = root / "another-run.csv"
     stranger.write_text(",".join(REVIEW_COLUMNS) + "\nelsewhere.dcm,,right,,II,,\n", "utf-8")
     b.set_files("#import", [stranger])

@@ -366,6 +366,15 @@
     return rows;
   }
   function unguard(s) { return /^'[=+\-@\t\r]/.test(s) ? s.slice(1) : s; }
+  /* a reader's class as `brooker agreement` reads one (agreement.parse_class): 0 I II III IV in
+     any case, 0-4, an optional "Brooker"; null for an empty cell, undefined for no class */
+  function readerClassOf(text) {
+    var s = String(text || "").trim().replace(/^'/, "").trim().toUpperCase();
+    if (s === "") { return null; }
+    if (s.indexOf("BROOKER") === 0) { s = s.slice(7).trim(); }
+    if (/^[0-4]$/.test(s)) { return CLASSES[+s]; }
+    return CLASSES.indexOf(s) >= 0 ? s : undefined;
+  }
   $("import").addEventListener("change", function (ev) {
     var file = ev.target.files[0];
     if (!file) { return; }
@@ -381,12 +390,14 @@
       cards.forEach(function (card) {
         hipRows(card).forEach(function (row) { index[card.dataset.file + "|" + row.dataset.side] = row; });
       });
-      var n = 0;
+      var n = 0, unread = 0;
       rows.forEach(function (r) {
         var row = index[unguard(r[col.file] || "") + "|" + (r[col.side] || "")];
         if (!row) { return; }
-        var reader = (r[col.reader_class] || "").trim();
-        if (CLASSES.indexOf(reader) < 0) { reader = null; }
+        // "3" was no class here, though `brooker agreement` reads it: the hip's stored
+        // verdict was wiped and the row counted as imported (a radiologist's test)
+        var reader = readerClassOf(r[col.reader_class]);
+        if (reader === undefined) { unread++; return; }
         var key = hipKey(row);
         verdicts[key] = { reader: reader, agree: reader === row.dataset.cls, tool: row.dataset.cls,
           note: unguard(r[col.note] || ""), at: new Date().toISOString() };
@@ -394,7 +405,9 @@
       });
       save(); progress(); applyFilters();
       $("import-status").textContent = "imported " + n + " verdict(s)" +
-        (n === 0 && rows.length ? ": no row names a hip of this report" : "");
+        (n === 0 && rows.length && !unread ? ": no row names a hip of this report" : "") +
+        (unread ? "; " + unread + " row(s) whose reader_class is no Brooker class left as " +
+          "they were" : "");
       ev.target.value = "";
     });
   });
