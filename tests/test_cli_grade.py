@@ -3619,3 +3619,23 @@ def test_a_class_read_on_a_limited_view_is_marked_in_the_table() -> None:
     assert grade_cmd.LIMITED_LEGEND in table
     plain = _table_text([{**rec, "hips": [sure]}, {**rec, "file": "b.dcm", "hips": [sure]}])
     assert grade_cmd.LIMITED_LEGEND not in plain
+
+
+def test_a_stopped_report_run_says_how_to_see_the_films_done(tmp_path: Path) -> None:
+    """--report writes its page at the end: a run stopped before it wrote none and said
+    nothing of it (a radiologist's test of 2026-12-07). The last line says how to see the
+    films done so far; a run with none done, or without --report, does not."""
+    results = tmp_path / "my out" / "results.jsonl"
+    results.parent.mkdir()
+    results.write_text('{"file": "a"}\n{"file": "b"}\n')
+    state = grade_cmd._RunState()
+    state.total, state.results = 5, results
+    assert grade_cmd._stop_line("interrupted", state) == (
+        "interrupted: 2 of 5 file(s) done; to go on, run the same command with --resume"
+    )
+    state.report_of = results.parent
+    assert grade_cmd._stop_line("interrupted", state).endswith(
+        f"--resume; `brooker report '{results.parent}'` shows the files done so far"
+    )
+    results.write_text("")
+    assert "brooker report" not in grade_cmd._stop_line("interrupted", state)

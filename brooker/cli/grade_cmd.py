@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import shlex
 import sys
 import traceback
 from collections import Counter
@@ -984,6 +985,9 @@ class _RunState:
         self.results: Path | None = None
         self.resume = False
         self.dask = False
+        #: the review page the run was asked for (``--report``), which a stopped run does not
+        #: write: its last line says how to see the films done so far
+        self.report_of: Path | None = None
         #: records in ``results`` of files not among this run's inputs (``--resume`` keeps
         #: them): not counted as this run's films graded
         self.others = 0
@@ -1018,9 +1022,16 @@ def _stop_line(head: str, state: _RunState) -> str:
     done = _graded_so_far(state.results)
     done = done - state.others if done >= 0 else done
     so_far = f"{done} of {state.total} file(s) done" if done >= 0 else "the records so far kept"
+    # --report's page is written at the end: a stopped run wrote none and said nothing of it
+    # (a radiologist's test of 2026-12-07)
+    page = (
+        f"; `brooker report {shlex.quote(str(state.report_of))}` shows the files done so far"
+        if state.report_of is not None and done != 0
+        else ""
+    )
     if state.resume:
-        return f"{head}: {so_far}; to go on, run the same command again"
-    return f"{head}: {so_far}; to go on, run the same command with --resume"
+        return f"{head}: {so_far}; to go on, run the same command again{page}"
+    return f"{head}: {so_far}; to go on, run the same command with --resume{page}"
 
 
 def _error_line(rec: dict[str, Any]) -> str:
@@ -1811,6 +1822,7 @@ def _run(
     started = batch.utc_now()
     run_state = run_state or _RunState()
     run_state.resume, run_state.dask = resume, dask_scheduler is not None
+    run_state.report_of = out if report else None
     suffix = batch.shard_suffix(shard)
     results_path = out / f"results{suffix}.jsonl"
     manifest_path = out / f"manifest{suffix}.json"
