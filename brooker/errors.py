@@ -6,6 +6,7 @@ never carry patient identifiers. Each class has a stable ``code`` used in JSON r
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 
@@ -274,3 +275,26 @@ class AmbiguousCalibrationError(CalibrationError):
     """More than one candidate calibration ball."""
 
     code = "calibration_ambiguous"
+
+
+def code_said(code: str) -> str:
+    """An error ``code`` with what it means, in the words of the first sentence of its error
+    class's docstring, for a reader scanning counts of them (the review page's summary listed
+    ``missing_spacing`` beside a hip's whole sentence, a radiologist's test of 2026-12-07); the
+    code alone when no class of brooker's has it.
+
+    >>> code_said("multi_frame")
+    'multi_frame: more than one frame'
+    >>> code_said("no_such_code")
+    'no_such_code'
+    """
+    todo: list[type[BrookerError]] = [BrookerError]
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if cls.__dict__.get("code") == code and cls.__doc__:
+            first = " ".join(cls.__doc__.strip().split("\n\n")[0].split())
+            first = re.split(r"[.:(]", first, maxsplit=1)[0].strip()
+            if first:
+                return f"{code}: {first[0].lower()}{first[1:]}"
+    return code

@@ -49,7 +49,7 @@ from typing import Any
 from brooker._version import __version__
 from brooker.agreement import CLASSES, REVIEW_COLUMNS
 from brooker.atomic import atomic_write_bytes, temporary_of
-from brooker.errors import path_named
+from brooker.errors import code_said, path_named
 from brooker.models import centres_graded_in
 from brooker.notes import why_not_graded
 from brooker.units import label_gap_mm
@@ -670,8 +670,8 @@ def summary(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
         hips = rec.get("hips") or []
         if rec.get("status") != "ok" and not hips:
             code = (rec.get("error") or {}).get("code")
-            if code:
-                reasons.add(str(code), kind=str(code))  # a code is its own kind
+            if code:  # a code is its own kind, said with what it means
+                reasons.add(code_said(str(code)), kind=str(code))
             else:
                 reasons.add(str(rec.get("reason") or rec.get("status")))
         for hip in hips:
