@@ -587,11 +587,17 @@ class _Kinds:
         # kind -> (its first text, per number the (smallest, largest) as written); None in
         # place of the numbers when its texts hold different counts of them (a literal "N")
         self._seen: dict[str, tuple[str, list[tuple[str, str]] | None]] = {}
+        # kind -> its texts' distinct numbers, up to _VARIANTS_NAMED + 1 of them (more are
+        # not kept): a kind of a few variants is named by them, not by each figure's range
+        self._variants: dict[str, list[tuple[str, ...]]] = {}
 
     def add(self, text: str, kind: str | None = None) -> None:
         key = caveat_kind(text) if kind is None else kind
         self._count[key] += 1
         numbers = caveat_figures(text)
+        variants = self._variants.setdefault(key, [])
+        if len(variants) <= _VARIANTS_NAMED and tuple(numbers) not in variants:
+            variants.append(tuple(numbers))
         seen = self._seen.get(key)
         if seen is None:
             self._seen[key] = (text, [(n, n) for n in numbers])
@@ -610,6 +616,11 @@ class _Kinds:
         if spans is None:
             return key
         varying = sum(_value(lo) != _value(hi) for lo, hi in spans)
+        variants = self._variants.get(key, [])
+        if varying > 1 and 1 < len(variants) <= _VARIANTS_NAMED:
+            # a few variants of two figures or more: each as written, "0 to IV, II to III or
+            # II to IV" ("(0 to II) to (III to IV)" read as one nonsense range, a test)
+            return _variants_named([with_figures(first, v.__getitem__) for v in variants])
         # two ranges side by side ("grades 0 to III to I to IV", "0.19 to 0.46 x 0.19 to
         # 0.46 mm") read as one run of figures: each is bracketed when more than one varies
         ranged = "({} to {})" if varying > 1 else "{} to {}"
@@ -625,6 +636,38 @@ class _Kinds:
         return dict(names.most_common())
 
 
+#: A kind of caveat whose texts differ in two figures or more is named by its variants, up to
+#: this many; more, by each figure's range.
+_VARIANTS_NAMED = 3
+
+
+def _shared_start(texts: list[str]) -> str:
+    """The characters every one of ``texts`` starts with."""
+    first = min(texts, key=len)
+    n = next((i for i in range(len(first)) if any(t[i] != first[i] for t in texts)), len(first))
+    return first[:n]
+
+
+def _variants_named(texts: list[str]) -> str:
+    """Texts that differ in the middle only, as one: their shared start and end around the
+    parts that differ, joined "A, B or C"; cut at word boundaries, so that a shared "II" of
+    "II to III" and "III to IV" is no start.
+
+    >>> _variants_named(["grades 0 to IV: low", "grades II to III: low", "grades II to IV: low"])
+    'grades 0 to IV, II to III or II to IV: low'
+    >>> _variants_named(["grades II to III: x", "grades III to IV: x"])
+    'grades II to III or III to IV: x'
+    """
+    start = _shared_start(texts)
+    start = start[: start.rfind(" ") + 1] if " " in start else ""
+    end = _shared_start([t[::-1] for t in texts])[::-1]
+    cut = next((i for i, ch in enumerate(end) if not ch.isalnum()), len(end))
+    end = end[cut:]
+    middles = [t[len(start) : len(t) - len(end)] for t in texts]
+    said = ", ".join(middles[:-1]) + " or " + middles[-1]
+    return f"{start}{said}{end}"
+
+
 def kind_name(texts: Iterable[str]) -> str:
     """The name the summary gives the kind of caveat ``texts`` are (one :func:`caveat_kind`):
     the caveat as written, but for its numbers that differ between the texts, each shown as
@@ -638,7 +681,10 @@ def kind_name(texts: Iterable[str]) -> str:
     >>> kind_name(["score -1.6, needs 3.0", "score 2.0, needs 3.0"])
     'score -1.6 to 2.0, needs 3.0'
     >>> kind_name(["this hip grades 0 to III: lowest", "this hip grades I to IV: lowest"])
-    'this hip grades (0 to I) to (III to IV): lowest'
+    'this hip grades 0 to III or I to IV: lowest'
+    >>> kind_name([f"grades {a} to {b}: low"
+    ...            for a, b in (("0", "I"), ("0", "II"), ("I", "IV"), ("II", "III"))])
+    'grades (0 to II) to (I to IV): low'
     """
     kinds = _Kinds()
     for text in texts:

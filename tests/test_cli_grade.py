@@ -3268,14 +3268,17 @@ def test_notes_differing_in_two_figures_letter_each_variant_whole() -> None:
     assert numbers.refs([grades.format("II", "III")]) == "[1c]"
 
 
-def test_the_summary_brackets_each_range_when_two_figures_vary() -> None:
-    """User test: the review page's summary named the kind "this hip grades 0 to III to I to
-    IV"; each figure's range is bracketed when more than one varies."""
+def test_the_summary_names_the_variants_when_two_figures_vary() -> None:
+    """User tests: the review page's summary named the kind "this hip grades 0 to III to I to
+    IV"; then, each figure's range bracketed, "(0 to II) to (II to IV)", which read as one
+    nonsense range (2026-12-07). A few variants are named as they are; more, bracketed."""
     from brooker.report import kind_name
 
     grades = "this hip grades {} to {}: the lowest"
     texts = [grades.format("0", "IV"), grades.format("II", "III"), grades.format("I", "II")]
-    assert kind_name(texts) == "this hip grades (0 to II) to (II to IV): the lowest"
+    assert kind_name(texts) == "this hip grades 0 to IV, II to III or I to II: the lowest"
+    more = [*texts, grades.format("0", "I")]
+    assert kind_name(more) == "this hip grades (0 to II) to (I to IV): the lowest"
     assert kind_name(["gap 3 mm of 10 mm", "gap 4 mm of 10 mm"]) == "gap 3 to 4 mm of 10 mm"
 
 
