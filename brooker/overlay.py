@@ -1089,7 +1089,7 @@ def _render_view(
         _draw_gap(canvas, hip, view)
     if loupe:
         for hip in hips_labelled:
-            _draw_loupe(canvas, radiograph, hip, view, spacing)
+            _draw_loupe(canvas, radiograph, hip, view, spacing, text)
     source = result.laterality_source or radiograph.laterality_source
     assumed = sides_assumed(source, len(result.hips))
     for hip in hips_labelled:
@@ -1322,13 +1322,16 @@ def _draw_loupe(
     hip: HipResult,
     view: _View,
     spacing: PixelSpacing | None,
+    text: Sequence[TextLine] = (),
 ) -> None:
     """A short gap enlarged in a corner of ``canvas`` (a hip crop): the film about the gap's
-    middle (:data:`LOUPE_FIELD_MIN_MM`, or the gap and :data:`LOUPE_FIELD_MARGIN_MM`), its
-    pixels as squares, with the head, the bodies' edges, the fragments and the gap drawn as
-    on the crop, and its enlargement written in it ("x8", "x3.5"). Nothing when the hip has
-    no gap over 0 mm, or when its gap is drawn at least :data:`LOUPE_BELOW_PX` long; of the
-    three corners farthest from the gap, the one whose box covers least of what is drawn."""
+    middle (:data:`LOUPE_FIELD_MIN_MM`, or the gap and :data:`LOUPE_FIELD_MARGIN_MM`) at one
+    scale in mm along both axes, not smoothed (nearest neighbour), its burned-in ``text``
+    blanked as on the crop, with the head, the bodies' edges, the fragments and the gap drawn
+    as on the crop, and its enlargement written in it ("x8", "x3.5"). Nothing when the hip
+    has no gap over 0 mm, or when its gap is drawn at least :data:`LOUPE_BELOW_PX` long; of
+    the three corners farthest from the gap, the one whose box covers least of what is drawn
+    and of what is written on the film (a side marker)."""
     gap = hip.gap
     if gap is None or gap.gap_mm <= 0 or spacing is None:
         return
@@ -1348,12 +1351,18 @@ def _draw_loupe(
     c0, c1 = max(0, math.floor(mid_c - hc)), min(cols, math.ceil(mid_c + hc) + 1)
     if r1 - r0 < 2 or c1 - c0 < 2:
         return
-    # whole output pixels per stored pixel (squares, not smeared), the field's shape at the
-    # patient kept on anisotropic pixels
+    # one scale in mm along both axes (the field's shape at the patient kept on anisotropic
+    # pixels, as the crop keeps it: whole pixels per stored pixel on each axis were not)
     per_mm = side / max((r1 - r0) * row_mm, (c1 - c0) * col_mm)
-    ky, kx = max(1, math.floor(per_mm * row_mm)), max(1, math.floor(per_mm * col_mm))
-    zoom = _View(r0, c0, r1, c1, (r1 - r0) * ky, (c1 - c0) * kx)
-    lens = _Canvas(_base_image(radiograph, zoom), max(12, round(canvas.font_px * 0.8)))
+    out_h = max(1, round((r1 - r0) * row_mm * per_mm))
+    out_w = max(1, round((c1 - c0) * col_mm * per_mm))
+    if out_h < r1 - r0 or out_w < c1 - c0:
+        return  # no enlargement: the crop shows it as well
+    zoom = _View(r0, c0, r1, c1, out_h, out_w)
+    base = _base_image(radiograph, zoom)
+    # burned-in text blanked as on the crop: the loupe showed it again, enlarged (a review)
+    _blank_text(base, zoom, text, radiograph.pixels.shape)
+    lens = _Canvas(base, max(12, round(canvas.font_px * 0.8)))
     # the head and the region's edge too: a gap may end on the head (a femoral end on the
     # head's outline floated in the loupe, a check of 2026-12-07)
     _draw_joint(lens, hip, zoom, spacing)
@@ -1378,7 +1387,7 @@ def _draw_loupe(
     mx, my = (a[0] + b[0]) / 2.0, (a[1] + b[1]) / 2.0
     # the corners farthest from the gap first, so that the loupe never hides what it shows
     corners.sort(key=lambda xy: -math.hypot(xy[0] + bw / 2.0 - mx, xy[1] + bh / 2.0 - my))
-    x, y = _place(canvas, (bw, bh), corners[:3])
+    x, y = _place(canvas, (bw, bh), corners[:3], film=True)
     xi, yi = round(x), round(y)
     if xi < 0 or yi < 0 or xi + bw > canvas.w or yi + bh > canvas.h:
         return

@@ -1485,3 +1485,39 @@ def test_a_short_gap_gets_a_loupe_in_its_hip_crop() -> None:
     assert _has_colour(plain, ov.GAP_RGB).sum() < framed / 4
     # the loupe's frame: a long straight run of the gap's colour, not at the gap
     assert _longest_run(_has_colour(crop, ov.GAP_RGB)) > 150
+
+
+def test_a_loupe_blanks_the_burned_in_text_the_crop_blanks() -> None:
+    """The loupe drew its field from the film's pixels again, so a line of burned-in text (a
+    name, an ID) that the crop blanked came back in it, enlarged (a review of 2026-12-07)."""
+    from brooker.burned_text import TextLine
+
+    line = [TextLine((320, 540, 330, 600), 10, 6)]
+    plain, res = _gap_hip(1.0)
+    ((_, without),) = ov.render_hip_crops(plain, res, text_lines=line)
+    rad, res = _gap_hip(1.0)
+    rad.pixels[320:330, 540:600] = 1000.0  # text 4 mm below the gap, in the loupe's field
+    ((_, crop),) = ov.render_hip_crops(rad, res, text_lines=line)
+    np.testing.assert_array_equal(crop, without)  # blanked on the crop and in the loupe
+    ((_, shown),) = ov.render_hip_crops(rad, res)  # its text not found: shown
+    assert not np.array_equal(shown, without)
+
+
+def test_a_loupe_keeps_the_fields_shape_on_anisotropic_pixels() -> None:
+    """Whole output pixels per stored pixel on each axis stretched the loupe (20 px a mm down,
+    24 across, on 0.1 x 0.25 mm pixels) where the crop is square per mm (a review)."""
+    rad = _black_film(800, 400, row_mm=0.1, col_mm=0.25)
+    hip = HipResult(
+        PatientSide.LEFT, ImageSide.RIGHT, BrookerGrade.SPURS_NARROW_GAP, (400.0, 200.0), False,
+        gap=GapMeasurement(1.0, (300.0, 230.0), (300.0, 234.0)),
+    )  # fmt: skip
+    res = GradingResult(
+        file=rad.meta.path, status=Status.OK, version="1", hips=(hip,), spacing=rad.spacing,
+        image_shape_px=(800, 400),
+    )  # fmt: skip
+    ((_, crop),) = ov.render_hip_crops(rad, res)
+    frame = _has_colour(crop, ov.GAP_RGB)
+    rows = np.flatnonzero(frame.sum(axis=1) > 100)  # the frame's top and bottom sides
+    cols = np.flatnonzero(frame.sum(axis=0) > 100)  # its left and right sides
+    tall, wide = rows.max() - rows.min(), cols.max() - cols.min()
+    assert abs(tall - wide) <= 4  # a 12 mm square field drawn square
