@@ -6,6 +6,7 @@ never carry patient identifiers. Each class has a stable ``code`` used in JSON r
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -277,6 +278,7 @@ class AmbiguousCalibrationError(CalibrationError):
     code = "calibration_ambiguous"
 
 
+@functools.cache
 def code_said(code: str) -> str:
     """An error ``code`` with what it means, in the words of the first sentence of its error
     class's docstring, for a reader scanning counts of them (the review page's summary listed
@@ -284,7 +286,9 @@ def code_said(code: str) -> str:
     code alone when no class of brooker's has it.
 
     >>> code_said("multi_frame")
-    'multi_frame: more than one frame'
+    'multi_frame: More than one frame'
+    >>> code_said("colour_image")
+    'colour_image: RGB, YBR or PALETTE COLOR'
     >>> code_said("no_such_code")
     'no_such_code'
     """
@@ -294,7 +298,8 @@ def code_said(code: str) -> str:
         todo.extend(cls.__subclasses__())
         if cls.__dict__.get("code") == code and cls.__doc__:
             first = " ".join(cls.__doc__.strip().split("\n\n")[0].split())
-            first = re.split(r"[.:(]", first, maxsplit=1)[0].strip()
-            if first:
-                return f"{code}: {first[0].lower()}{first[1:]}"
+            first = re.sub(r"\s*\([^)]*\)", "", first)  # asides, and a leading one
+            first = re.split(r"[.:]", first, maxsplit=1)[0].strip()
+            if first:  # as written: "RGB" and "Pixel Data" keep their capitals
+                return f"{code}: {first}"
     return code

@@ -657,11 +657,23 @@ def _variants_named(texts: list[str]) -> str:
     'grades 0 to IV, II to III or II to IV: low'
     >>> _variants_named(["grades II to III: x", "grades III to IV: x"])
     'grades II to III or III to IV: x'
+    >>> _variants_named(["score 1.5, needs 2.5", "score 2.5, needs 3.5"])
+    'score 1.5, needs 2.5 or 2.5, needs 3.5'
+    >>> _variants_named(["a b", "a b"])
+    'a b'
     """
+    if len(set(texts)) == 1:
+        return texts[0]
     start = _shared_start(texts)
     start = start[: start.rfind(" ") + 1] if " " in start else ""
+    # the shared end starts after any part of a figure: "1.5" and "2.5" share ".5", and
+    # "IV" and "III" share nothing, "0 to IV" and "II to IV" " to IV"
     end = _shared_start([t[::-1] for t in texts])[::-1]
-    cut = next((i for i, ch in enumerate(end) if not ch.isalnum()), len(end))
+    cut = 0
+    while cut < len(end) and (end[cut].isalnum() or end[cut] in ".-+" or (
+        end[cut] == "," and end[cut + 1 : cut + 2].isdigit()
+    )):
+        cut += 1
     end = end[cut:]
     middles = [t[len(start) : len(t) - len(end)] for t in texts]
     said = ", ".join(middles[:-1]) + " or " + middles[-1]

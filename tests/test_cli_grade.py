@@ -3642,3 +3642,7 @@ def test_a_stopped_report_run_says_how_to_see_the_films_done(tmp_path: Path) -> 
     )
     results.write_text("")
     assert "brooker report" not in grade_cmd._stop_line("interrupted", state)
+    # a folder named like an option is not read as one
+    results.write_text('{"file": "a"}\n')
+    state.report_of = Path("-out")
+    assert "`brooker report ./-out` shows" in grade_cmd._stop_line("interrupted", state)

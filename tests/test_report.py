@@ -74,7 +74,7 @@ def test_summary_counts(run: tuple[Path, str]) -> None:
     assert s["not_graded"] == {
         "no hip joint found": 1,
         # a code with what it means (a radiologist read "missing_spacing" beside sentences)
-        "unsupported_pixel_data: pixel data that cannot be decoded here": 1,
+        "unsupported_pixel_data: Pixel data that cannot be decoded here": 1,
         "the head is not bone-bright inside": 1,
     }
     assert s["caveats"]["laterality assumed (AP convention)"] == 1

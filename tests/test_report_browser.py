@@ -269,7 +269,7 @@ def test_import_reads_a_review_csv_a_spreadsheet_saved_with_semicolons(
     # leaves the hip's verdict as it was and is counted apart (it wiped the verdict, and
     # counted as imported)
     digits = root / "review-digits.csv"
-    digits.write_text(",".join(REVIEW_COLUMNS) + f"\n{film},,right,,3,,\n", "utf-8")
+    digits.write_text(",".join(REVIEW_COLUMNS) + f"\n{film},,right,,3.0,,\n", "utf-8")
     b.evaluate("document.getElementById('import-status').textContent = ''")
     b.set_files("#import", [digits])
     assert b.wait_for(f"{status}.startsWith('imported')")

@@ -1010,7 +1010,8 @@ def _stop_line(head: str, state: _RunState) -> str:
     """The last line of a stopped run: ``head`` ("interrupted", "stopped by SIGTERM"), how far
     it got and how to go on. "interrupted" alone left the reader of a long run guessing
     whether anything was kept and what to type next. The command line is not repeated (it
-    can be long, and hold a path with a patient's name in it): "the same command" is."""
+    can be long, and hold a path with a patient's name in it): "the same command" is; only
+    ``--out``, the user's own folder, for the review page a ``--report`` run did not write."""
     if state.dask:
         # no --resume on a cluster: the films are graded again
         return f"{head}; to grade the files, run the same command again"
@@ -1024,11 +1025,13 @@ def _stop_line(head: str, state: _RunState) -> str:
     so_far = f"{done} of {state.total} file(s) done" if done >= 0 else "the records so far kept"
     # --report's page is written at the end: a stopped run wrote none and said nothing of it
     # (a radiologist's test of 2026-12-07)
-    page = (
-        f"; `brooker report {shlex.quote(str(state.report_of))}` shows the files done so far"
-        if state.report_of is not None and done != 0
-        else ""
-    )
+    page = ""
+    if state.report_of is not None and done != 0:
+        # the folder as the user named it (it is theirs, as in the summary's paths), made
+        # printable, and not read as an option
+        folder = str(state.report_of)
+        folder = f"./{folder}" if folder.startswith("-") else folder
+        page = f"; `brooker report {term(shlex.quote(folder))}` shows the files done so far"
     if state.resume:
         return f"{head}: {so_far}; to go on, run the same command again{page}"
     return f"{head}: {so_far}; to go on, run the same command with --resume{page}"

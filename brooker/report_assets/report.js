@@ -369,9 +369,10 @@
   /* a reader's class as `brooker agreement` reads one (agreement.parse_class): 0 I II III IV in
      any case, 0-4, an optional "Brooker"; null for an empty cell, undefined for no class */
   function readerClassOf(text) {
-    var s = String(text || "").trim().replace(/^'/, "").trim().toUpperCase();
+    var s = String(text || "").trim().replace(/^'+/, "").trim().toUpperCase();
     if (s === "") { return null; }
     if (s.indexOf("BROOKER") === 0) { s = s.slice(7).trim(); }
+    s = s.replace(/^([0-4])\.0+$/, "$1");  /* "3.0", as a spreadsheet may write it */
     if (/^[0-4]$/.test(s)) { return CLASSES[+s]; }
     return CLASSES.indexOf(s) >= 0 ? s : undefined;
   }
