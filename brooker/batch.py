@@ -2718,7 +2718,8 @@ def grade_many(
     ------
     ConfigError
         ``workers`` is not an integer >= 0, ``timeout_s`` not a number >= 0 (nor None),
-        ``resume`` is given with neither ``out_dir`` nor ``results_file``,
+        ``resume`` is given with neither ``out_dir`` nor ``results_file``, ``results_file``
+        is a folder, a name of ``names`` is too long for a file name,
         ``out_dir`` is itself one of the folders in
         ``paths`` (see :func:`check_out_dir`), the results file holds lines that are not
         brooker records (:func:`not_written_here`: someone's own ``results.jsonl``), or
@@ -2762,6 +2763,17 @@ def grade_many(
     ):
         raise ConfigError(f"timeout_s must be a number of seconds >= 0 or None, got {timeout_s!r}")
     out = None if out_dir is None else os.fspath(out_dir)
+    if results_file is not None and os.path.isdir(results_file):
+        # an IsADirectoryError naming neither the option nor the function (a test)
+        raise ConfigError(
+            f"grade_many(): results_file {os.fspath(results_file)} is a folder: give a file "
+            "path (or out_dir, whose results.jsonl is used)"
+        )
+    if out is not None and overlay and names:
+        from brooker.overlay import check_overlay_name
+
+        for given in names.values():
+            check_overlay_name(given, "grade_many()")
     if resume and out is None and results_file is None:
         # nothing to resume from: every film was graded again without a word (a research
         # engineer's test of 2026-12-07, out_dir left off in a pipeline)

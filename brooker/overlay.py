@@ -1438,6 +1438,36 @@ def overlay_name_for(path: str | os.PathLike[str]) -> str:
     return f"{stem}-{digest}"
 
 
+#: The longest overlay name (stem) in bytes: with "-right.png" and atomic_write_bytes's
+#: temporary name about it (a dot, a dot, 12 hex digits, ".tmp") it fills a file system's
+#: 255-byte file name.
+OVERLAY_STEM_MAX_BYTES = 255 - len("-right.png") - len("..0123456789ab.tmp")
+
+
+def check_overlay_name(name: str | None, where: str) -> None:
+    """Refuse a caller's overlay ``name`` too long for a file name once written
+    (:data:`OVERLAY_STEM_MAX_BYTES`): a 300-character ``overlay_name`` raised a bare
+    ``OSError`` (File name too long) about a hidden temporary file, after the film was graded
+    (a research engineer's test of 2026-12-07). ``where`` names the function for the message.
+
+    Raises
+    ------
+    brooker.errors.ConfigError
+        The name, as written (:func:`overlay_stem`), is over the bound.
+    """
+    if name is None:
+        return
+    stem = overlay_stem("", name)
+    size = len(os.fsencode(stem))
+    if size > OVERLAY_STEM_MAX_BYTES:
+        from brooker.errors import ConfigError
+
+        raise ConfigError(
+            f"{where}: an overlay name of {size} bytes is too long for a file name (at most "
+            f"{OVERLAY_STEM_MAX_BYTES}, with its '-right.png' and temporary name)"
+        )
+
+
 def overlay_stem(path: str | os.PathLike[str], name: str | None = None) -> str:
     """The base name of the overlay of ``path`` in the output folder: ``name`` (a caller's
     ``overlay_name``, or ``grade_many``'s ``names``), without a ``.png`` it was given with,

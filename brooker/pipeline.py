@@ -410,12 +410,16 @@ def grade_path(
     ``"x.png"`` wrote ``x.png.png``). A ``path`` that is not one (``bytes``, an open file) is
     a ``TypeError``, as for :func:`analyze`. An ``out_dir`` that cannot be written raises the
     ``OSError``; one that is a file, ``NotADirectoryError`` before the film is read (it was a
-    ``FileExistsError`` naming no ``out_dir``, raised after grading it).
+    ``FileExistsError`` naming no ``out_dir``, raised after grading it); an ``overlay_name``
+    too long for a file name, ``ConfigError`` (:func:`brooker.overlay.check_overlay_name`).
     """
     require_text_path(path, "grade_path() takes a file's path (str or os.PathLike)")
     config = config_or_default(config, "grade_path()")
     if out_dir is not None and overlay:
         require_folder(out_dir, "grade_path()")
+        from brooker.overlay import check_overlay_name
+
+        check_overlay_name(overlay_name, "grade_path()")
     prepared: Future[Prepared] | None = None
     try:
         radiograph = load_calibrated(path, config)

@@ -1892,3 +1892,29 @@ def test_resume_with_nowhere_to_resume_from_is_refused(tmp_path: Path) -> None:
     # with somewhere to resume from, as before
     assert len(list(batch.grade_many([str(f)], workers=0, grade_fn=fake_grade, resume=True,
                                      results_file=tmp_path / "r.jsonl"))) == 1  # fmt: skip
+
+
+def test_a_results_file_that_is_a_folder_or_a_name_too_long_is_refused(tmp_path: Path) -> None:
+    """``results_file`` naming a folder raised a bare IsADirectoryError, and a 300-character
+    overlay name a bare OSError (File name too long) about a hidden temporary file, after the
+    film was graded (a research engineer's test of 2026-12-07): both are ConfigError, before
+    anything is read. A name at the bound is written."""
+    from brooker.overlay import OVERLAY_STEM_MAX_BYTES
+
+    f = _write(tmp_path / "in" / "f", b"one")
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(ConfigError, match=r"results_file .* is a folder"):
+        list(batch.grade_many([str(f)], workers=0, grade_fn=fake_grade,
+                              results_file=tmp_path / "folder"))  # fmt: skip
+    long_name = {str(f): "x" * (OVERLAY_STEM_MAX_BYTES + 1)}
+    with pytest.raises(ConfigError, match="too long for a file name"):
+        list(batch.grade_many([str(f)], workers=0, grade_fn=_drawing_grade,
+                              out_dir=tmp_path / "o", names=long_name))  # fmt: skip
+    from brooker.pipeline import grade_path
+
+    knee = Path(__file__).resolve().parents[1] / "sample_images" / "knee_negative.dcm"
+    with pytest.raises(ConfigError, match="too long for a file name"):
+        grade_path(knee, out_dir=tmp_path / "o2", overlay_name="y" * (OVERLAY_STEM_MAX_BYTES + 1))
+    rec = grade_path(knee, out_dir=tmp_path / "o2", overlay_name="x" * OVERLAY_STEM_MAX_BYTES)
+    assert rec.overlay is not None  # the longest is written
+    assert os.path.isfile(rec.overlay)
