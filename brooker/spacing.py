@@ -166,6 +166,7 @@ def with_spacing_options(
     """
     if pixel_spacing is None and magnification is None:
         return radiograph
+    pixel_spacing = _square(pixel_spacing)
     where = radiograph.meta.path
     inputs = radiograph.spacing_inputs
     if inputs is not None and _same_options(inputs, pixel_spacing, magnification):
@@ -242,15 +243,12 @@ def _pair(user_spacing: Sequence[float]) -> tuple[float, float]:
 
 
 def _same_options(
-    inputs: SpacingInputs,
-    pixel_spacing: Sequence[float] | float | None,
-    magnification: float | None,
+    inputs: SpacingInputs, pixel_spacing: Sequence[float] | None, magnification: float | None
 ) -> bool:
     """Whether the options given are those the radiograph's spacing was decided with (an
     option not given keeps the loader's)."""
     try:
-        pair = _square(pixel_spacing)
-        same_ps = pair is None or _pair(pair) == inputs.pixel_spacing
+        same_ps = pixel_spacing is None or _pair(pixel_spacing) == inputs.pixel_spacing
         same_mag = magnification is None or float(magnification) == inputs.magnification
     except (TypeError, ValueError, IndexError, OverflowError):
         return False  # not numbers: the policy refuses them with its own error
@@ -282,20 +280,17 @@ def _check_user_magnification(user_mag: float | None, where: str) -> None:
 
 
 def _user_spacing(
-    user_spacing: Sequence[float] | float, where: str, shape: tuple[int, int] | None
+    user_spacing: Sequence[float], where: str, shape: tuple[int, int] | None
 ) -> PixelSpacing:
-    """The user's ``pixel_spacing`` (source ``user``; one number: square pixels), or the
-    loader's error for it."""
-    pair = _square(user_spacing)
+    """The user's ``pixel_spacing`` (source ``user``; one number was made a pair by
+    :func:`_square` where it came in), or the loader's error for it."""
     try:
-        if pair is None:
-            raise TypeError
-        row, col = _pair(pair)
-        if len(pair) != 2 or not all(math.isfinite(v) and v > 0 for v in (row, col)):
+        row, col = _pair(user_spacing)
+        if len(user_spacing) != 2 or not all(math.isfinite(v) and v > 0 for v in (row, col)):
             raise ValueError
         # numbers, as for the magnification (and AnalysisConfig): (True, True) was taken as
         # 1 mm and ("0.1", "0.1") parsed, where the config refuses both
-        if not all(is_real_number(v) for v in pair):
+        if not all(is_real_number(v) for v in user_spacing):
             raise TypeError
     except (TypeError, ValueError, IndexError, OverflowError):
         raise InvalidSpacingError(

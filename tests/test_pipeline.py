@@ -193,6 +193,10 @@ def test_the_options_the_film_was_loaded_with_stand_unless_the_config_replaces_t
     again = load_calibrated(both, AnalysisConfig(magnification=1.2))
     _same(again, both)
     assert with_spacing_options(both) is both
+    # one number is square pixels here too, as --pixel-spacing 0.2 and AnalysisConfig take it
+    square = with_spacing_options(rad, pixel_spacing=0.3)
+    assert square.spacing is not None
+    assert (square.spacing.row_mm, square.spacing.col_mm) == (0.3, 0.3)
 
 
 def test_a_loaded_image_file_gets_the_users_spacing_as_its_path_does(tmp_path: Path) -> None:
