@@ -293,7 +293,7 @@ def _table_rows(
                 if (partly := _centres_graded(hip))
                 else (cls, _CLASS_STYLE.get(cls, ""))
             )
-            if hip.get("limited_by") and hip.get("grade") is not None:
+            if _limited(hip):
                 # read on a film that did not show bone the class rests on: the overlay says
                 # "limited view" in amber, the table said nothing but a note's number among
                 # many (a radiologist's test of 2026-12-07)
@@ -311,6 +311,12 @@ def _table_rows(
                 ]
             )
     return rows
+
+
+def _limited(hip: dict[str, Any]) -> bool:
+    """A record's hip graded on a limited view (``limited_by``): its class is marked
+    :data:`LIMITED_MARK` in the table."""
+    return bool(hip.get("limited_by")) and hip.get("grade") is not None
 
 
 def _natural_width(rows: list[list[_Cell]]) -> int:
@@ -416,8 +422,7 @@ def _print_table(console: Console, records: list[dict[str, Any]]) -> None:
             narrow = _natural_width(rows) > console.width
     head = [plain(f"files in {folder}{os.sep}", style="dim")] if folder else []
     legend = [(term(line), "dim") for line in numbers.legend()]
-    if any(h.get("limited_by") and h.get("grade") is not None
-           for rec in shown for h in rec.get("hips") or ()):  # fmt: skip
+    if any(_limited(h) for rec in shown for h in rec.get("hips") or ()):
         legend.insert(0, (LIMITED_LEGEND, "dim"))
     if len(rows) > TABLE_RICH_MAX_ROWS:
         if head:
@@ -693,21 +698,30 @@ def _hint_for(files: list[str]) -> str:
 
 def _print_not_graded(console: Console, failed: list[dict[str, Any]], results: Path) -> None:
     """The files not graded, each with why (the errors first when they are many)."""
-    from rich.text import Text
-
-    console.print(Text(f"{len(failed)} file(s) not graded:", style="bold"))
     shown, rest = failed, []
     if len(failed) > NOT_GRADED_LISTED_MAX:
         # an archive's thousands of non-hip films would bury the summary: the errors first
         # (a broken file is what a reader can act on), then the ungradable, in input order
         ordered = sorted(failed, key=lambda r: r.get("status") != "error")
         shown, rest = ordered[:NOT_GRADED_LISTED], ordered[NOT_GRADED_LISTED:]
-    for r in shown:
-        why = _why_not(r, code=False) or str(r.get("status"))
-        console.print(plain(f"  {path_named(r['file'])}: {why}", style="yellow"), soft_wrap=True)
-    if rest:
-        tail = f"  and {_not_listed(rest)}; every file's reason is in {results}"
-        console.print(plain(tail, style="yellow"), soft_wrap=True)
+    lines = [
+        f"{path_named(r['file'])}: {_why_not(r, code=False) or str(r.get('status'))}"
+        for r in shown
+    ]
+    tail = f"{_not_listed(rest)}; every file's reason is in {results}" if rest else None
+    _print_listed(console, f"{len(failed)} file(s) not graded:", lines, tail)
+
+
+def _print_listed(console: Console, head: str, lines: list[str], tail: str | None) -> None:
+    """A summary's list: ``head`` in bold, each of ``lines`` indented, and ``tail`` ("and 42
+    more: ...") after them, in amber (the files, and the hips, not graded)."""
+    from rich.text import Text
+
+    console.print(Text(head, style="bold"))
+    for line in lines:
+        console.print(plain(f"  {line}", style="yellow"), soft_wrap=True)
+    if tail is not None:
+        console.print(plain(f"  and {tail}", style="yellow"), soft_wrap=True)
 
 
 def _centres_graded(hip: dict[str, Any]) -> tuple[int, int] | None:
@@ -725,8 +739,6 @@ def _print_hips_not_graded(
     no opposing bone to measure to), each with why: counted in "hips by Brooker class" only,
     a reader skimming the summary missed a hip with possible heterotopic bone to check by eye
     (a radiologist's test of 2026-12-07)."""
-    from rich.text import Text
-
     hips = [
         (r, hip)
         for r in records
@@ -736,18 +748,15 @@ def _print_hips_not_graded(
     ]
     if not hips:
         return
-    console.print(Text(f"{len(hips)} hip(s) not graded:", style="bold"))
     shown = hips if len(hips) <= NOT_GRADED_LISTED_MAX else hips[:NOT_GRADED_LISTED]
+    lines = []
     for r, hip in shown:
         # "L?" as the table and the overlay write a side that rests on an assumption
         side = ("R" if hip.get("side") == "right" else "L") + ("?" if _sides_assumed(r) else "")
-        why = hip.get("not_graded") or "not graded"
-        console.print(
-            plain(f"  {path_named(r['file'])} {side}: {why}", style="yellow"), soft_wrap=True
-        )
-    if len(shown) < len(hips):
-        tail = f"  and {len(hips) - len(shown)} more; every hip's reason is in {results}"
-        console.print(plain(tail, style="yellow"), soft_wrap=True)
+        lines.append(f"{path_named(r['file'])} {side}: {hip.get('not_graded') or 'not graded'}")
+    more = len(hips) - len(shown)
+    tail = f"{more} more; every hip's reason is in {results}" if more else None
+    _print_listed(console, f"{len(hips)} hip(s) not graded:", lines, tail)
 
 
 #: Files not graded that the summary lists one by one; over this many it lists
