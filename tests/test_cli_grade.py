@@ -3188,6 +3188,32 @@ def test_the_batch_table_at_80_columns_keeps_names_and_headers_whole() -> None:
     assert f"{folder}/rai_00000000.dcm" in _table_text(records)  # into a file or a pipe
 
 
+def test_a_narrow_table_leaves_out_columns_blank_for_every_hip_and_keeps_classes_whole():
+    """At 80 columns the columns of blanks (no hip borderline, weak or prosthetic) took a
+    fifth of the width while the names and "0 to I" folded (a radiologist's terminal,
+    2026-12-08): they are left out, said above the table; a class is never folded. A column
+    with one entry stays; a wide terminal, a file or a pipe keep every column."""
+    records = _films_in("/data/study/hybrid/films", 3)
+    for rec in records:
+        rec["file"] = rec["file"].replace("rai_", "a_long_name_of_a_film_")
+    records[0]["hips"][0].update(class_range=["0", "IV"], caveats=["a", "b", "c", "d"])
+    text = _terminal_table(records, 80)
+    lines = text.splitlines()
+    assert lines[1] == "blank for every hip, not shown: gap mm, borderline, weak call, prosthesis"
+    header = next(line for line in lines if line.split()[:1] == ["file"])
+    assert header.split() == ["file", "side", "class", "notes"]
+    assert sum("0 to IV" in line for line in lines) == 1
+    assert all(len(line) <= 80 for line in lines)
+    records[2]["hips"][1]["weak_call"] = True
+    header = next(line for line in _terminal_table(records, 80).splitlines() if "file" in line)
+    assert "weak" in _terminal_table(records, 80)
+    assert "borderline" not in header
+    wide = _terminal_table(records, 300)
+    assert "blank for every hip" not in wide
+    assert "prosthesis" in wide
+    assert "blank for every hip" not in _table_text(records)
+
+
 def test_the_batch_tables_note_numbers_ascend_and_near_copies_are_one_note() -> None:
     """A row's notes came out as met, "[8] [9] [5]"; they ascend. Notes that differ only in a
     figure ("its body begins 92 mm below" and "... 36 mm ...") were a note each: they are one

@@ -27,7 +27,7 @@ import shlex
 import sys
 import traceback
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
@@ -241,6 +241,9 @@ _TABLE_COLUMNS: tuple[tuple[str, Literal["left", "center", "right"]], ...] = (
 #: The headers of a table too wide for its terminal, on two lines: a header of one long word
 #: was cut to "border…", which named nothing, and held its column of "yes" and blanks as wide.
 _NARROW_HEADERS = {"gap mm": "gap\nmm", "borderline": "border\nline", "prosthesis": "pros-\nthesis"}
+#: The columns a table too wide for its terminal keeps when they are blank on every row (the
+#: others are then left out, :func:`_print_table`).
+_TABLE_ALWAYS = frozenset({"file", "side", "class", "notes"})
 #: Rows (hips, and films with none) above which the batch table is laid out by
 #: :func:`_print_plain_table` instead of by rich, which measures every cell: a table of an
 #: archive of 60,000 films took rich about 70 s; rows longer than the terminal then wrap
@@ -319,12 +322,14 @@ def _limited(hip: dict[str, Any]) -> bool:
     return bool(hip.get("limited_by")) and hip.get("grade") is not None
 
 
-def _natural_width(rows: list[list[_Cell]]) -> int:
+def _natural_width(rows: list[list[_Cell]], columns: Sequence[str] | None = None) -> int:
     """How wide the table is with no cell folded: as rich lays it out (an edge of one blank
-    each side, columns three apart), and as :func:`_print_plain_table` does."""
+    each side, columns three apart), and as :func:`_print_plain_table` does; ``columns`` the
+    headers (default: every column's)."""
     from rich.cells import cell_len
 
-    header = [(name, "") for name, _ in _TABLE_COLUMNS]
+    names = [name for name, _ in _TABLE_COLUMNS] if columns is None else columns
+    header = [(name, "") for name in names]
     widths = [max(cell_len(row[i][0]) for row in [header, *rows]) for i in range(len(header))]
     return sum(widths) + 3 * (len(widths) - 1) + 2
 
@@ -369,7 +374,9 @@ def _narrow_widths(rows: list[list[_Cell]], headers: list[str], width: int) -> l
     least = [max(1, *(longest_word(text) for text in column)) for column in columns]
     most = [max(cell_len(line) for text in col for line in text.split("\n")) for col in columns]
     room = width - 2 - 3 * (len(headers) - 1)
-    file, notes = 0, len(headers) - 1
+    file, cls, notes = 0, 2, len(headers) - 1
+    # a class is never folded ("0 to" over "I*" read as two answers; a dozen columns at most)
+    least[cls] = most[cls]
     # a name folds only where the rest leaves it no room (10 columns at least)
     least[file] = min(most[file], max(10, room - sum(least[1:])))
     left = room - sum(least)
@@ -421,18 +428,33 @@ def _print_table(console: Console, records: list[dict[str, Any]]) -> None:
             rows = _table_rows(shown, numbers, names)
             narrow = _natural_width(rows) > console.width
     head = [plain(f"files in {folder}{os.sep}", style="dim")] if folder else []
+    columns = list(_TABLE_COLUMNS)
+    if narrow:
+        # columns blank on every row say nothing and took a fifth of 80 columns: left out,
+        # and said so above the table (a radiologist's terminal, 2026-12-08)
+        keep = [
+            i
+            for i, (name, _) in enumerate(columns)
+            if name in _TABLE_ALWAYS or any(row[i][0] for row in rows)
+        ]
+        if len(keep) < len(columns):
+            blank = ", ".join(columns[i][0] for i in range(len(columns)) if i not in keep)
+            head.append(plain(f"blank for every hip, not shown: {blank}", style="dim"))
+            columns = [columns[i] for i in keep]
+            rows = [[row[i] for i in keep] for row in rows]
+            narrow = _natural_width(rows, [name for name, _ in columns]) > console.width
     legend = [(term(line), "dim") for line in numbers.legend()]
     if any(_limited(h) for rec in shown for h in rec.get("hips") or ()):
         legend.insert(0, (LIMITED_LEGEND, "dim"))
     if len(rows) > TABLE_RICH_MAX_ROWS:
         if head:
             console.print(*head)
-        _print_plain_table(console, rows, legend)
+        _print_plain_table(console, rows, legend, columns)
         return
     table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
-    headers = [_NARROW_HEADERS.get(name, name) if narrow else name for name, _ in _TABLE_COLUMNS]
+    headers = [_NARROW_HEADERS.get(name, name) if narrow else name for name, _ in columns]
     widths = _narrow_widths(rows, headers, console.width) if narrow else None
-    for i, (header, (name, justify)) in enumerate(zip(headers, _TABLE_COLUMNS, strict=True)):
+    for i, (header, (name, justify)) in enumerate(zip(headers, columns, strict=True)):
         fold = name in ("file", "notes")
         table.add_column(
             header,
@@ -453,7 +475,12 @@ def _print_table(console: Console, records: list[dict[str, Any]]) -> None:
     console.file.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
 
 
-def _print_plain_table(console: Console, rows: list[list[_Cell]], legend: list[_Cell]) -> None:
+def _print_plain_table(
+    console: Console,
+    rows: list[list[_Cell]],
+    legend: list[_Cell],
+    columns: Sequence[tuple[str, Literal["left", "center", "right"]]] = _TABLE_COLUMNS,
+) -> None:
     """The batch table as rich draws it (a blank line, the header in bold over a rule,
     columns three spaces apart, a blank line, the notes' legend), laid out in one pass: each
     row on one line, however wide, trailing blanks cut."""
@@ -475,12 +502,12 @@ def _print_plain_table(console: Console, rows: list[list[_Cell]], legend: list[_
             styles[style] = parsed.without_color if console.no_color else parsed
         return styles[style].render(text, color_system=colour)
 
-    header = [(name, "bold") for name, _ in _TABLE_COLUMNS]
+    header = [(name, "bold") for name, _ in columns]
     widths = [max(cell_len(row[i][0]) for row in [header, *rows]) for i in range(len(header))]
 
     def line(row: list[_Cell]) -> str:
         cells = []
-        for (text, style), width, (_, justify) in zip(row, widths, _TABLE_COLUMNS, strict=True):
+        for (text, style), width, (_, justify) in zip(row, widths, columns, strict=True):
             room = width - cell_len(text)
             left = 0 if justify == "left" else room if justify == "right" else room // 2
             cells.append(" " * left + styled(text, style) + " " * (room - left))
