@@ -2364,6 +2364,17 @@ def _cell(value: Any) -> Any:
     return text
 
 
+def _csv_list(items: Any, sep: str = "; ") -> str:
+    """``items`` as one CSV cell, ``sep``-separated: a ";" inside an item is written ","
+    so that the cell splits back into its items (a caveat read "...head; the region ...",
+    and a spreadsheet user's split on ";" cut it in two: a radiologist's test of 2026-12-08).
+
+    >>> _csv_list(["a; b", "c"])
+    'a, b; c'
+    """
+    return sep.join(str(item).replace(";", ",") for item in items or ())
+
+
 def csv_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The CSV rows (dicts keyed by :data:`CSV_COLUMNS`) of one record."""
     spacing = record.get("spacing") or {}
@@ -2381,7 +2392,7 @@ def csv_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
     }
     hips = record.get("hips") or []
     if not hips:
-        return [{**base, "caveats": "; ".join(record.get("caveats") or [])}]
+        return [{**base, "caveats": _csv_list(record.get("caveats"))}]
     rows = []
     for hip in hips:
         frags = hip.get("fragments") or []
@@ -2399,7 +2410,7 @@ def csv_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
                 # "0-IV": the classes about nearby centres (step 7), when they differ
                 "class_range": "-".join(map(str, hip.get("class_range") or [])) or None,
                 # what the film did not show, ";"-separated as fragment_kinds is
-                "limited_by": ";".join(map(str, hip.get("limited_by") or [])) or None,
+                "limited_by": _csv_list(hip.get("limited_by"), ";") or None,
                 # "1 of 5": graded about 1 of the 5 nearby centres (step 7), when not about
                 # all ("1/5" a spreadsheet reads as a date)
                 "centres_graded": None
@@ -2408,7 +2419,7 @@ def csv_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "prosthesis": hip.get("prosthesis"),
                 "n_fragments": len(frags),
                 "fragment_kinds": ";".join(sorted({str(f.get("kind")) for f in frags})),
-                "caveats": "; ".join(caveats),
+                "caveats": _csv_list(caveats),
                 # a hip found but not graded says why, as a film not graded does
                 "reason": hip.get("not_graded") or base["reason"],
             }

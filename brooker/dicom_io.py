@@ -2127,7 +2127,7 @@ def _laterality(
             if expected is not None and expected is not side:
                 caveats.append(
                     f"(0020,0020) Patient Orientation {_orientation_shown(orientation)} and "
-                    f"(0018,5101) View Position {vp} disagree about the sides; the orientation "
+                    f"(0018,5101) View Position {vp} disagree about the sides: the orientation "
                     "is followed"
                 )
             return side, "patient_orientation"

@@ -274,7 +274,7 @@ def grade_hip(
             caveats.append(
                 "no bridging fragment was seen: class IV is inferred from pelvis and femur that "
                 "the bone segmentation found joined, with a spur attached (on real films such "
-                "joins are often normal anatomy or soft tissue; check the overlay)"
+                "joins are often normal anatomy or soft tissue: check the overlay)"
             )
     if parted_at_joint and grade is BrookerGrade.ANKYLOSIS:
         caveats.append(

@@ -11,7 +11,7 @@ from typing import Any
 from brooker.errors import path_named
 
 _CHECK_THE_OVERLAY = re.compile(
-    r"\s*\(check the overlay\)|[;,]?\s*(?:or )?check the overlay(?=\))"
+    r"\s*\(check the overlay\)|[;,:]?\s*(?:or )?check the overlay(?=\))"
 )
 
 
@@ -40,8 +40,8 @@ def without_overlay_pointer(text: str) -> str:
 
     >>> without_overlay_pointer("faint (check the overlay)")
     'faint'
-    >>> without_overlay_pointer("(a; check the overlay)")
-    '(a)'
+    >>> [without_overlay_pointer(f"(a{c} check the overlay)") for c in ";,:"]
+    ['(a)', '(a)', '(a)']
     >>> without_overlay_pointer("(grade it as presented, or check the overlay)")
     '(grade it as presented)'
     """

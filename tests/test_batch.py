@@ -678,6 +678,22 @@ def test_stopping_early_stops_the_workers(tmp_path: Path):
 # --- outputs ---------------------------------------------------------------------------------
 
 
+def test_csv_caveats_split_back_into_the_records_caveats(tmp_path: Path) -> None:
+    """The caveats cell is "; "-separated, but a caveat itself held "; " ("...typical 47 mm
+    head; the region searched ..."): split on ";", one caveat read as two (a radiologist's
+    test of 2026-12-08). Each caveat's own ";" is written ","; the shipped caveats have
+    none (the centre's, the orientation's and the inferred bridge's were reworded)."""
+
+    rec = fake_grade(_write(tmp_path / "ok", b"abc")).to_record()
+    rec["caveats"] = ["film-wide; with a semicolon"]
+    rec["hips"][0]["caveats"] = ["one", "two; three"]
+    rec["hips"][0]["limited_by"] = ["x; y", "z"]
+    row = batch.csv_rows(rec)[0]
+    assert row["caveats"].split("; ") == ["film-wide, with a semicolon", "one", "two, three"]
+    assert row["limited_by"].split(";") == ["x, y", "z"]
+    assert batch.csv_rows({**rec, "hips": []})[0]["caveats"] == "film-wide, with a semicolon"
+
+
 def test_csv_one_row_per_hip_and_safe(tmp_path: Path):
     ok = fake_grade(_write(tmp_path / "ok", b"abc")).to_record()
     ok["file"] = "=HYPERLINK(evil)"

@@ -91,7 +91,7 @@ HIP = HipJoint(
 PLACED = (
     "no outline of this head was found: it is centred where the hip detector put it (on real "
     "films a median 6 mm from the head's true centre, over 13 mm for 1 hip in 10) and drawn as "
-    "a typical 47 mm head; the region searched and the joint left out hang on that centre "
+    "a typical 47 mm head: the region searched and the joint left out hang on that centre "
     "(check the overlay)"
 )
 

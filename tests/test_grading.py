@@ -979,7 +979,7 @@ def test_class_iv_without_a_bridge_fragment_says_it_is_inferred() -> None:
     assert inferred(_frags(PEL)) == [
         "no bridging fragment was seen: class IV is inferred from pelvis and femur that the bone "
         "segmentation found joined, with a spur attached (on real films such joins are often "
-        "normal anatomy or soft tissue; check the overlay)"
+        "normal anatomy or soft tissue: check the overlay)"
     ]
     assert inferred(_frags(FragmentKind.BRIDGE)) == []
     assert inferred(_frags(FragmentKind.BRIDGE, PEL)) == []

@@ -176,7 +176,7 @@ def test_caveat_kinds_keep_dicom_tags() -> None:
     """A tag's digits name the attribute: (0020,0020) is not '(N,N)' on the page; the numbers
     of two such caveats still count as one kind."""
     text = ("(0020,0020) Patient Orientation R\\F and (0018,5101) View Position AP disagree "
-            "about the sides; the orientation is followed")  # fmt: skip
+            "about the sides: the orientation is followed")  # fmt: skip
     assert report.caveat_kind(text) == text
     assert report.caveat_kind("(0028,0030) Pixel Spacing 0.25 mm, 12 % off (0018,1164)") == (
         "(0028,0030) Pixel Spacing N mm, N % off (0018,1164)"
