@@ -133,6 +133,10 @@ FEMUR_LABEL = "femur as segmented (edge)"
 BODY_LABEL = {"pelvis": PELVIS_LABEL, "femur": FEMUR_LABEL}
 #: The dots' pitch along a body's edge, in line widths (a dash is two pitches, its gap one).
 BODY_DOT_PITCH = 3.0
+#: The caption of a hip crop's twin with nothing drawn on it (:func:`render_hip_crops`): a
+#: bridge's tint and outline cover the bone that makes it one, and a reader checking the
+#: class wants that bone as the film shows it (a radiologist's test of 2026-12-08).
+UNMARKED_CAPTION = "as on the film"
 #: Where the hip detector looked when it found no hip.
 CANDIDATE_RGB: RGB = (255, 120, 120)
 
@@ -1062,10 +1066,13 @@ def _render_view(
     text: Sequence[TextLine] = (),
     base: npt.NDArray[np.float32] | None = None,
     loupe: bool = False,
+    unmarked: bool = False,
 ) -> tuple[npt.NDArray[np.uint8], list[str]]:
     """``base``: :func:`_base_image` of ``view``, made already (it is drawn on). ``loupe``:
     a labelled hip whose gap is drawn shorter than :data:`LOUPE_BELOW_PX` gets a loupe
-    (:func:`_draw_loupe`), placed before the labels so that none lands on it."""
+    (:func:`_draw_loupe`), placed before the labels so that none lands on it. ``unmarked``:
+    the same view with nothing drawn on it (its burned-in text blanked all the same) to the
+    right of the annotated one, captioned :data:`UNMARKED_CAPTION`."""
     if base is None:
         base = _base_image(radiograph, view)
     blanked = _blank_text(base, view, text, radiograph.pixels.shape)
@@ -1094,7 +1101,10 @@ def _render_view(
     assumed = sides_assumed(source, len(result.hips))
     for hip in hips_labelled:
         _draw_hip_label(canvas, hip, view, radiograph.to_upright, side_assumed=assumed)
-    width = max(canvas.w, min(PANEL_MIN_WIDTH_EM * font_px, canvas.h))
+    film = canvas.array()
+    if unmarked:
+        film = np.concatenate([film, *_unmarked_twin(canvas)], axis=1)
+    width = max(film.shape[1], min(PANEL_MIN_WIDTH_EM * font_px, canvas.h))
     panel = _panel(
         width,
         font_px,
@@ -1105,12 +1115,24 @@ def _render_view(
         _hip_caveats(result, hips_labelled) + _blank_note(blanked),
         canvas.texts,
     )
-    film = canvas.array()
-    if width > canvas.w:  # too narrow for the panel: the film at the left, drawn as it is
-        filler = np.empty((film.shape[0], width - canvas.w, 3), dtype=np.uint8)
+    if width > film.shape[1]:  # too narrow for the panel: the film at the left, drawn as it is
+        filler = np.empty((film.shape[0], width - film.shape[1], 3), dtype=np.uint8)
         filler[:] = PANEL_RGB
         film = np.concatenate([film, filler], axis=1)
     return np.concatenate([film, panel], axis=0), canvas.texts
+
+
+def _unmarked_twin(canvas: _Canvas) -> list[npt.NDArray[np.uint8]]:
+    """A gutter and ``canvas``'s film as it was before anything was drawn on it, captioned
+    :data:`UNMARKED_CAPTION` in its top-left corner (the caption joins ``canvas.texts``)."""
+    twin = _Canvas(canvas.gray, canvas.font_px)
+    size = max(12, round(canvas.font_px * 0.8))
+    twin.box((0, 0, _text_size(UNMARKED_CAPTION, size)[0] + 8, size + 8))
+    twin.text((4, 2), UNMARKED_CAPTION, size, TEXT_RGB)
+    canvas.texts.extend(twin.texts)
+    gutter = np.empty((canvas.h, max(4, canvas.font_px // 2), 3), dtype=np.uint8)
+    gutter[:] = PANEL_RGB
+    return [gutter, twin.array()]
 
 
 def _blank_text(
@@ -1255,8 +1277,11 @@ def render_hip_crops(
     half_size_mm: float = 40.0,
     reach_mm: float = CROP_REACH_MM,
     text_lines: Sequence[TextLine] | None = None,
+    unmarked: bool = False,
 ) -> list[tuple[str, npt.NDArray[np.uint8]]]:
-    """Full-resolution crops around each hip, annotated like the overview.
+    """Full-resolution crops around each hip, annotated like the overview; with
+    ``unmarked``, each beside the same crop with nothing drawn on it (as ``--overlay-crops``
+    writes them), so that what the tints and outlines cover can be seen.
 
     Each crop spans at least ``half_size_mm`` either side of the hip centre, and is widened
     to hold the hip's measured gap and its fragments with a margin, and the region searched
@@ -1310,8 +1335,9 @@ def render_hip_crops(
         # a crop is looked at closely, at its own size: a larger share for text
         font_px = max(15, min(40, round(max(view.out_h, view.out_w) * 0.022)))
         rgb, _ = _render_view(
-            radiograph, result, view, [hip], font_px, text_lines or (), loupe=True
-        )
+            radiograph, result, view, [hip], font_px, text_lines or (), loupe=True,
+            unmarked=unmarked,
+        )  # fmt: skip
         crops.append((hip.patient_side.value, rgb))
     return crops
 
@@ -1576,7 +1602,7 @@ def write_overlays(
     main = write_png(out / f"{name}.png", rgb)
     if crops:
         written = set()
-        for side, rgb in render_hip_crops(radiograph, result, text_lines=text):
+        for side, rgb in render_hip_crops(radiograph, result, text_lines=text, unmarked=True):
             write_png(out / f"{name}-{side}.png", rgb)
             written.add(side)
         # a hip no longer found on this file (edited since) leaves no crop of it behind

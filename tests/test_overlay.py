@@ -496,6 +496,40 @@ def test_hip_crops_at_full_resolution_hold_the_gap_and_fragments() -> None:
     assert abs(_longest_run(_has_colour(panel, ov.SCALE_BAR_RGB)) - 100) <= 1
 
 
+def test_hip_crops_unmarked_show_the_film_beside_the_annotations(tmp_path: Path) -> None:
+    """A bridge's tint and outline cover the bone that makes it one, and a radiologist could
+    not check a class IV from the crop (a test of 2026-12-08). With ``unmarked`` (as
+    ``--overlay-crops`` writes them) each crop has the same view beside it with nothing drawn
+    on it but its caption: the film as the annotated crop shows it under its drawings."""
+    rad = make_radiograph()
+    res = make_result(rad)
+    marked = dict(ov.render_hip_crops(rad, res, half_size_mm=20.0))
+    both = dict(ov.render_hip_crops(rad, res, half_size_mm=20.0, unmarked=True))
+    for side, crop in marked.items():
+        w = crop.shape[1]
+        twin = both[side]
+        assert twin.shape[1] > 2 * w
+        h = next(r for r in range(twin.shape[0]) if (twin[r, w:] == ov.PANEL_RGB).all())
+        assert (twin[:h, :w] == crop[:h]).all()  # the annotated crop as it was
+        left, right = twin[:h, :w].astype(int), twin[:h, -w:].astype(int)
+        body = np.ones((h, w), dtype=bool)
+        body[:60, :200] = False  # the caption
+        grey = (right[..., 0] == right[..., 1]) & (right[..., 1] == right[..., 2])
+        assert grey[body].all()  # nothing coloured drawn on it
+        for colour in (*ov.KIND_RGB.values(), ov.GAP_RGB):
+            assert not _has_colour(twin[:h, -w:], colour).any()
+        same = (left == right).all(axis=2)
+        assert same[body].mean() > 0.8  # the film itself, where nothing covers it
+        assert not same[body].all()  # ... and only there
+    view = ov._View(0, 0, 10, 10, 100, 100)
+    assert ov.UNMARKED_CAPTION in ov._render_view(rad, res, view, [], 15, unmarked=True)[1]
+    from PIL import Image
+
+    written = ov.write_overlays(tmp_path, "film", rad, res, crops=True)
+    crop = np.asarray(Image.open(written.with_name("film-left.png")))
+    assert crop.shape[1] > 2 * dict(ov.render_hip_crops(rad, res))["left"].shape[1]
+
+
 def test_large_crops_stay_one_to_one() -> None:
     rad = make_radiograph(spacing_mm=0.05)
     res = make_result(rad)
