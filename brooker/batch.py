@@ -2319,7 +2319,7 @@ def _moved_input(
 #: error message, ``error_code`` the error's code; ``caveats`` ``;``-separated; ``weak_call``
 #: true/false (the class rests on a weak call of the learned judge), ``class_range`` ``0-IV``
 #: (the classes about nearby centres, when they differ), ``limited_by`` ``;``-separated (what
-#: the film did not show), ``centres_graded`` ``1 of 5`` (graded about 1 of the 5 nearby centres,
+#: the segmentation missed), ``centres_graded`` ``1 of 5`` (graded about 1 of the 5 nearby centres,
 #: when not about all): each added last in turn, so the earlier columns keep their place.
 CSV_COLUMNS: tuple[str, ...] = (
     "file",
@@ -2409,7 +2409,7 @@ def csv_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "weak_call": bool(hip.get("weak_call")),  # absent in records written before it
                 # "0-IV": the classes about nearby centres (step 7), when they differ
                 "class_range": "-".join(map(str, hip.get("class_range") or [])) or None,
-                # what the film did not show, ";"-separated as fragment_kinds is
+                # what the segmentation missed, ";"-separated as fragment_kinds is
                 "limited_by": _csv_list(hip.get("limited_by"), ";") or None,
                 # "1 of 5": graded about 1 of the 5 nearby centres (step 7), when not about
                 # all ("1/5" a spreadsheet reads as a date)

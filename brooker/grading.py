@@ -16,11 +16,10 @@ islands beside spurs do not lower it.
 
 from __future__ import annotations
 
-import re
-
 from brooker.config import AnalysisConfig
 from brooker.fragments import Fragments
 from brooker.models import BrookerGrade, FragmentKind, GapMeasurement, HipJoint, HipResult
+from brooker.notes import unseen_in_few_words
 
 # A prosthetic head less metal than PROSTHETIC_HEAD_MIN_METAL in its segmentation (even by its
 # own level, :func:`brooker.segmentation.prosthesis_metal`) is graded with a caveat: its implant
@@ -303,7 +302,7 @@ def grade_hip(
         )
     not_graded = (no_femur or no_anatomy) if grade >= BrookerGrade.SPURS_WIDE_GAP else None
     if unseen is not None:
-        limits.append(_in_few_words(unseen))
+        limits.append(unseen_in_few_words(unseen))
         caveats.append(
             f"{unseen}: the bone threshold lies above this hip's own bone, so heterotopic bone "
             "fainter than it may be missed, and a spur or bridge would not be graded (check "
@@ -350,16 +349,6 @@ def grade_hip(
         weak_call=weak_call,
         limited_by=tuple(limits),
     )
-
-
-def _in_few_words(unseen: str) -> str:
-    """What a film's levels do not show as bone (``HipJoint.anatomy_unseen``), in a few words.
-
-    >>> _in_few_words("the femoral neck and shaft are not segmented as bone on this film")
-    'femoral neck and shaft not segmented'
-    """
-    m = re.fullmatch(r"the (.+?) (?:is|are) not segmented as bone on this film", unseen)
-    return f"{m.group(1)} not segmented" if m else unseen
 
 
 def _result(

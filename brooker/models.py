@@ -817,11 +817,10 @@ class HipResult:
     every centre tried. A class read about 1 centre of 5 rests on where the centre fell: the
     overlay, the terminal and the review page say so in amber, as they do a class range."""
     limited_by: tuple[str, ...] = ()
-    """What the film did not show (or the segmentation took in) that the class rests on, in a
-    few words each (its caveat
-    says the rest): ``"femur not segmented to the trochanter"``, ``"femur body above the
-    trochanter"``, ``"femoral head not segmented"``, ``"pelvis and femur one piece"``,
-    ``"implant read as bone"``. The overlay's
+    """What the bone segmentation missed (or took in) that the class rests on, in a few words
+    each (its caveat says the rest): ``"femur not segmented to the trochanter"``, ``"femur
+    body above the trochanter"``, ``"femoral head not segmented"``, ``"pelvis and femur one
+    piece"``, ``"implant read as bone"``. The overlay's
     label, the terminal and the review page show them beside the class, as they show a weak
     call: a class read with them is less sure than one read without."""
     body_outlines: tuple[BodyOutline, ...] = ()

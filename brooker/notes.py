@@ -46,3 +46,42 @@ def without_overlay_pointer(text: str) -> str:
     '(grade it as presented)'
     """
     return _CHECK_THE_OVERLAY.sub("", text)
+
+
+def not_graded_in_few_words(reason: str) -> str | None:
+    """Why a hip found was not graded (``HipResult.not_graded``), in a few words for its
+    label on the overlay ("hip found, not graded" alone sent the reader to a panel of notes
+    to learn why: a radiologist's test of 2026-12-08); None for a reason it does not know.
+
+    >>> not_graded_in_few_words("a spur or bridge was seen, but the femur is not segmented "
+    ...     "as bone up to the greater trochanter (no femur body was found): ...")
+    'HO seen, femur not segmented'
+    >>> not_graded_in_few_words("a spur or bridge was seen, but the femoral head is not "
+    ...     "segmented as bone on this film: the bone threshold lies above ...")
+    'HO seen, femoral head not segmented'
+    >>> not_graded_in_few_words("a spur was found but no opposing bone to measure its gap "
+    ...     "to: class II or III is not known (check the overlay)")
+    'spur with no opposing bone'
+    >>> not_graded_in_few_words("the acetabular roof is outside the film: heterotopic bone "
+    ...     "cannot be told from normal bone here")
+    'acetabular roof outside the film'
+    """
+    if reason.startswith("a spur or bridge was seen, but the femur is not segmented"):
+        return "HO seen, femur not segmented"
+    m = re.match(r"a spur or bridge was seen, but (.+?): ", reason)
+    if m:
+        return f"HO seen, {unseen_in_few_words(m.group(1))}"
+    if reason.startswith("a spur was found but no opposing bone"):
+        return "spur with no opposing bone"
+    m = re.match(r"the (.+?) (?:is|are) outside the film", reason)
+    return f"{m.group(1)} outside the film" if m else None
+
+
+def unseen_in_few_words(unseen: str) -> str:
+    """What a film's levels do not show as bone (``HipJoint.anatomy_unseen``), in a few words.
+
+    >>> unseen_in_few_words("the femoral neck and shaft are not segmented as bone on this film")
+    'femoral neck and shaft not segmented'
+    """
+    m = re.fullmatch(r"the (.+?) (?:is|are) not segmented as bone on this film", unseen)
+    return f"{m.group(1)} not segmented" if m else unseen

@@ -66,7 +66,7 @@ from brooker.models import (
     sides_assumed,
     sides_said,
 )
-from brooker.notes import without_overlay_pointer
+from brooker.notes import not_graded_in_few_words, without_overlay_pointer
 from brooker.padding import Shifted, unpadded_view
 from brooker.paths import is_drawn_overlay, safe_stem
 from brooker.units import BROOKER_GAP_THRESHOLD_MM, label_gap_mm
@@ -690,6 +690,8 @@ def _draw_candidates(canvas: _Canvas, result: GradingResult, view: _View) -> Non
 def _hip_lines(hip: HipResult) -> list[tuple[str, RGB]]:
     if hip.grade is None:
         lines = [("hip found, not graded", TEXT_RGB)]
+        why = not_graded_in_few_words(hip.not_graded or "")
+        lines.append((why or "why: see the notes below", BORDERLINE_RGB))
         if hip.prosthesis:
             lines.append(("prosthesis", MUTED_RGB))
         return lines
@@ -713,9 +715,11 @@ def _hip_lines(hip: HipResult) -> list[tuple[str, RGB]]:
     if hip.centres_graded is not None:  # a III about 1 centre of 5 is no plain III
         graded, tried = hip.centres_graded
         lines.append((f"graded about {graded} of {tried} nearby centres", BORDERLINE_RGB))
-    if hip.limited_by:  # what the film did not show: named in the panel's caveats (one line
+    if hip.limited_by:  # what the segmentation missed: named in the panel's caveats (one line
         # here: on a 512-pixel film a line each grew the label over the hip it names)
-        lines.append(("limited view (see notes)", BORDERLINE_RGB))
+        # "limited analysis", not "view": the bone is on the film, the segmentation missed it
+        # (a radiologist's test of 2026-12-08: the trochanter was plain to see)
+        lines.append(("limited analysis (see notes)", BORDERLINE_RGB))
     if hip.prosthesis:
         lines.append(("prosthesis", MUTED_RGB))
     return lines

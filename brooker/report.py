@@ -814,7 +814,7 @@ def _hip_html(hip: Mapping[str, Any]) -> str:
         tags.append(
             f'<span class="tag weak">graded about {partly[0]} of {partly[1]} nearby centres</span>'
         )
-    for limit in hip.get("limited_by") or []:  # what the film did not show
+    for limit in hip.get("limited_by") or []:  # what the segmentation missed
         tags.append(f'<span class="tag weak">{_e(str(limit))}</span>')
     if hip.get("prosthesis"):
         tags.append('<span class="tag">prosthesis</span>')

@@ -1180,12 +1180,40 @@ def test_every_message_of_bone_the_film_did_not_show_has_its_few_words() -> None
     import inspect
     import re
 
-    from brooker import localization
+    from brooker import localization, notes
 
     said = re.findall(r'"(the [^"]+ not segmented as bone on this film)"',
                       inspect.getsource(localization))  # fmt: skip
     assert len(said) >= 3
     for text in said:
-        short = grading._in_few_words(text)
+        short = notes.unseen_in_few_words(text)
         assert short.endswith(" not segmented")
         assert len(short) < 40
+
+
+def test_every_reason_a_hip_is_not_graded_has_its_few_words_for_the_label() -> None:
+    """The overlay labelled a hip not graded "hip found, not graded" only, and the reader had
+    to find why in the notes (a radiologist's test of 2026-12-08): each reason the code
+    writes has its few words, which the label shows."""
+    import inspect
+    import re
+
+    from brooker import localization, notes
+
+    outside = re.findall(r'"(the [^"]+ outside the film)"', inspect.getsource(localization))
+    assert len(outside) >= 3
+    hip = HipJoint(PatientSide.RIGHT, ImageSide.LEFT, (100.0, 100.0), 23.5, False)
+    reasons = [grading.not_graded_hip(hip, why).not_graded for why in outside]
+    for unseen in ("the femoral head is not segmented as bone on this film", None):
+        femur_low = unseen is None
+        res = grade_hip(
+            dataclasses.replace(hip, anatomy_unseen=unseen), _frags(PEL),
+            _gap(12.0, 12.0), AnalysisConfig(),
+            femur_top_mm=-60.0 if femur_low else 0.0,
+        )  # fmt: skip
+        reasons.append(res.not_graded)
+    reasons.append(grade_hip(hip, _frags(PEL), None, AnalysisConfig()).not_graded)
+    short = [notes.not_graded_in_few_words(str(r)) for r in reasons]
+    assert None not in short, reasons
+    assert all(len(str(s)) <= 45 for s in short), short
+    assert len(set(short)) == len(short)

@@ -251,12 +251,12 @@ _TABLE_ALWAYS = frozenset({"file", "side", "class", "notes"})
 TABLE_RICH_MAX_ROWS = 2000
 
 _Cell = tuple[str, str]  # text (through term()), rich style
-#: After the class of a hip read on a limited view (its record's ``limited_by``), and the
+#: After the class of a hip read on a limited analysis (its record's ``limited_by``), and the
 #: line under the table that says so.
 LIMITED_MARK = "*"
 LIMITED_LEGEND = (
-    f"{LIMITED_MARK} limited view: the film did not show bone the class rests on (its notes "
-    "say what)"
+    f"{LIMITED_MARK} limited analysis: the bone segmentation missed (or took in) bone the class "
+    "rests on (its notes say what)"
 )
 
 
@@ -297,8 +297,8 @@ def _table_rows(
                 else (cls, _CLASS_STYLE.get(cls, ""))
             )
             if _limited(hip):
-                # read on a film that did not show bone the class rests on: the overlay says
-                # "limited view" in amber, the table said nothing but a note's number among
+                # read where the segmentation missed bone the class rests on: the overlay says
+                # "limited analysis" in amber, the table said nothing but a note's number among
                 # many (a radiologist's test of 2026-12-07)
                 cell = (f"{cell[0]}{LIMITED_MARK}", "yellow")
             rows.append(
@@ -317,7 +317,7 @@ def _table_rows(
 
 
 def _limited(hip: dict[str, Any]) -> bool:
-    """A record's hip graded on a limited view (``limited_by``): its class is marked
+    """A record's hip graded on a limited analysis (``limited_by``): its class is marked
     :data:`LIMITED_MARK` in the table."""
     return bool(hip.get("limited_by")) and hip.get("grade") is not None
 
