@@ -85,3 +85,38 @@ def unseen_in_few_words(unseen: str) -> str:
     """
     m = re.fullmatch(r"the (.+?) (?:is|are) not segmented as bone on this film", unseen)
     return f"{m.group(1)} not segmented" if m else unseen
+
+
+#: The shift of the centres a hip placed by the hip detector is graded again about, when a
+#: record does not say (its ``center_uncertainty_mm``; step 7 of the README).
+CENTRE_SHIFT_MM = 2.0
+
+
+def _shift(mm: Any) -> str:
+    try:
+        value = float(mm)
+    except (TypeError, ValueError):
+        value = CENTRE_SHIFT_MM
+    return f"{value if value > 0 else CENTRE_SHIFT_MM:g}"
+
+
+def class_range_words(lo: str, hi: str, shift_mm: Any = CENTRE_SHIFT_MM) -> str:
+    """A hip's classes about the centres it was graded about (its ``class_range``), as the
+    overlay, the terminal and the review page tag it: "0 to IV about nearby centres" read as
+    pipeline talk, and a reader did not learn how near (a radiologist's test of 2026-12-08).
+
+    >>> class_range_words("0", "IV", 2.0)
+    '0 to IV with centre ±2 mm'
+    """
+    return f"{lo} to {hi} with centre ±{_shift(shift_mm)} mm"
+
+
+def centres_graded_words(graded: int, tried: int, shift_mm: Any = CENTRE_SHIFT_MM) -> str:
+    """A hip graded about only some of the centres tried (its ``centres_graded``), as the
+    overlay, the terminal and the review page tag it.
+
+    >>> centres_graded_words(1, 5, 2.0)
+    'graded at 1 of 5 centres ±2 mm'
+    """
+    return f"graded at {graded} of {tried} centres ±{_shift(shift_mm)} mm"
+

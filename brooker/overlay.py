@@ -66,7 +66,12 @@ from brooker.models import (
     sides_assumed,
     sides_said,
 )
-from brooker.notes import not_graded_in_few_words, without_overlay_pointer
+from brooker.notes import (
+    centres_graded_words,
+    class_range_words,
+    not_graded_in_few_words,
+    without_overlay_pointer,
+)
 from brooker.padding import Shifted, unpadded_view
 from brooker.paths import is_drawn_overlay, safe_stem
 from brooker.units import BROOKER_GAP_THRESHOLD_MM, label_gap_mm
@@ -711,10 +716,12 @@ def _hip_lines(hip: HipResult) -> list[tuple[str, RGB]]:
         lines.append(("weak call", BORDERLINE_RGB))
     if hip.class_range is not None:  # a "0" that grades IV 2 mm away is no plain 0
         lo, hi = hip.class_range
-        lines.append((f"{lo.roman} to {hi.roman} about nearby centres", BORDERLINE_RGB))
+        words = class_range_words(lo.roman, hi.roman, hip.center_uncertainty_mm)
+        lines.append((words, BORDERLINE_RGB))
     if hip.centres_graded is not None:  # a III about 1 centre of 5 is no plain III
         graded, tried = hip.centres_graded
-        lines.append((f"graded about {graded} of {tried} nearby centres", BORDERLINE_RGB))
+        words = centres_graded_words(graded, tried, hip.center_uncertainty_mm)
+        lines.append((words, BORDERLINE_RGB))
     if hip.limited_by:  # what the segmentation missed: named in the panel's caveats (one line
         # here: on a 512-pixel film a line each grew the label over the hip it names)
         # "limited analysis", not "view": the bone is on the film, the segmentation missed it

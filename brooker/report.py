@@ -51,7 +51,7 @@ from brooker.agreement import CLASSES, REVIEW_COLUMNS
 from brooker.atomic import atomic_write_bytes, temporary_of
 from brooker.errors import code_said, path_named
 from brooker.models import centres_graded_in
-from brooker.notes import why_not_graded
+from brooker.notes import centres_graded_words, class_range_words, why_not_graded
 from brooker.units import label_gap_mm
 
 #: Longest thumbnail width in pixels (height at most 4/3 of it).
@@ -807,13 +807,13 @@ def _hip_html(hip: Mapping[str, Any]) -> str:
     span = hip.get("class_range")
     if isinstance(span, list) and len(span) == 2 and all(str(c) in CLASSES for c in span):
         # amber as a weak call is: the class reported is the lowest of a range
-        tags.append(f'<span class="tag weak">{span[0]} to {span[1]} about nearby centres</span>')
+        words = class_range_words(str(span[0]), str(span[1]), hip.get("center_uncertainty_mm"))
+        tags.append(f'<span class="tag weak">{_e(words)}</span>')
     partly = centres_graded_in(hip)
     if partly is not None:
         # as unsure as a range: the class was read about some of the nearby centres only
-        tags.append(
-            f'<span class="tag weak">graded about {partly[0]} of {partly[1]} nearby centres</span>'
-        )
+        words = centres_graded_words(*partly, hip.get("center_uncertainty_mm"))
+        tags.append(f'<span class="tag weak">{_e(words)}</span>')
     for limit in hip.get("limited_by") or []:  # what the segmentation missed
         tags.append(f'<span class="tag weak">{_e(str(limit))}</span>')
     if hip.get("prosthesis"):

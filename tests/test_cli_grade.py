@@ -268,7 +268,7 @@ def test_a_hips_range_and_limits_are_said_beside_its_class(
     r = run(film, "--out", tmp_path / "o", "--csv", tmp_path / "g.csv", "--no-overlay")
     assert r.exit_code == 0, r.output
     assert (
-        "right hip Brooker 0   0 to IV about nearby centres, femur not segmented to the "
+        "right hip Brooker 0   0 to IV with centre ±2 mm, femur not segmented to the "
         "trochanter"
     ) in r.stdout
     with open(tmp_path / "g.csv", encoding="utf-8-sig", newline="") as fh:
@@ -3401,7 +3401,7 @@ def test_a_class_with_a_range_about_nearby_centres_is_not_green() -> None:
     yellow, green = "\x1b[33m", "\x1b[32m"
     assert f"{yellow}Brooker 0" in right
     assert "\x1b[1;33mweak call" in right
-    assert "\x1b[1;33m0 to IV about nearby centres" in right
+    assert "\x1b[1;33m0 to IV with centre ±2 mm" in right
     assert f"{green}Brooker 0" in left
     # a III graded about 1 of the 5 centres was a plain III (a radiologist's test)
     partly = {**sure, "grade": 3, "brooker_class": "III", "centres_graded": [1, 5]}
@@ -3410,7 +3410,7 @@ def test_a_class_with_a_range_about_nearby_centres_is_not_green() -> None:
                             {**rec, "hips": [partly]})  # fmt: skip
     (line,) = (line for line in buf.getvalue().splitlines() if "hip" in line)
     assert f"{yellow}Brooker III" in line
-    assert "\x1b[1;33mgraded about 1 of 5 nearby centres" in line
+    assert "\x1b[1;33mgraded at 1 of 5 centres ±2 mm" in line
 
 
 def test_a_spacing_the_user_gave_gets_its_own_hint(tmp_path: Path) -> None:

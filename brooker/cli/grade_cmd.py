@@ -583,6 +583,8 @@ def _print_single_hips(
     film has one (else the notes do not send the reader to it)."""
     from rich.text import Text
 
+    from brooker.notes import centres_graded_words, class_range_words
+
     own = [
         [
             _as_read(str(n), overlay)
@@ -619,10 +621,12 @@ def _print_single_hips(
         span = hip.get("class_range")
         lo_hi = tuple(span) if isinstance(span, list) and len(span) == 2 else ()
         if lo_hi:
-            extras.append((f"{lo_hi[0]} to {lo_hi[1]} about nearby centres", warn))
+            shift = hip.get("center_uncertainty_mm")
+            extras.append((class_range_words(str(lo_hi[0]), str(lo_hi[1]), shift), warn))
         partly = _centres_graded(hip)
         if partly:
-            extras.append((f"graded about {partly[0]} of {partly[1]} nearby centres", warn))
+            shift = hip.get("center_uncertainty_mm")
+            extras.append((centres_graded_words(*partly, shift), warn))
         extras += [(str(limit), "") for limit in hip.get("limited_by") or []]
         if hip.get("prosthesis"):
             extras.append(("prosthesis", ""))
