@@ -285,8 +285,8 @@ def _placed_by_detector(hip: HipJoint) -> str:
     median_mm, p90_mm = DETECTOR_CENTRE_ERROR_MM
     return (
         f"no outline of this head was found: it is centred where the hip detector put it (on "
-        f"real films a median {median_mm:.0f} mm from the head's true centre, over "
-        f"{p90_mm:.0f} mm for 1 hip in 10) and drawn as a typical {2 * hip.head_radius_mm:g} mm "
+        f"real films a median {median_mm:g} mm from the head's true centre, over "
+        f"{p90_mm:g} mm for 1 hip in 10) and drawn as a typical {2 * hip.head_radius_mm:g} mm "
         "head: the region searched and the joint left out hang on that centre (check the "
         "overlay)"
     )

@@ -90,8 +90,8 @@ HIP = HipJoint(
 #: The caveat of a hip placed at the detector's centre (:data:`HIP`), with the measured error
 PLACED = (
     "no outline of this head was found: it is centred where the hip detector put it (on real "
-    "films a median 6 mm from the head's true centre, over 13 mm for 1 hip in 10) and drawn as "
-    "a typical 47 mm head: the region searched and the joint left out hang on that centre "
+    "films a median 6.4 mm from the head's true centre, over 12.8 mm for 1 hip in 10) and "
+    "drawn as a typical 47 mm head: the region searched and the joint left out hang on that centre "
     "(check the overlay)"
 )
 
@@ -347,8 +347,8 @@ def test_the_placement_caveat_quotes_the_detectors_measured_error() -> None:
     true centres, not the ±2 mm of its score map's rounding that the hip is graded over."""
     median_mm, p90_mm = DETECTOR_CENTRE_ERROR_MM
     assert median_mm > detector_center_uncertainty_mm()
-    assert f"a median {median_mm:.0f} mm from the head's true centre" in PLACED
-    assert f"over {p90_mm:.0f} mm for 1 hip in 10" in PLACED
+    assert f"a median {median_mm:g} mm from the head's true centre" in PLACED
+    assert f"over {p90_mm:g} mm for 1 hip in 10" in PLACED
     assert "a typical 47 mm head" in PLACED
     assert "±" not in PLACED
 
