@@ -265,6 +265,15 @@ def grade_hip(
                 f"{ends}: heterotopic bone joined to neither body counts with the side it lies "
                 "nearer to when a spur is present, so it narrows the gap (check the overlay)"
             )
+        if gap.to_head:
+            # the line crossing the acetabular rim to the head read as a measurement of the
+            # joint, and a reader could not tell (a radiologist's test of 2026-12-08)
+            head = "prosthetic head" if hip.prosthesis else "femoral head"
+            caveats.append(
+                f"the gap is measured to the {head}, the nearest femoral-side bone: check that "
+                "no bone the segmentation missed lies nearer, on the femur or a femoral spur "
+                "(check the overlay)"
+            )
     if grade is BrookerGrade.ANKYLOSIS:
         caveats.append(
             "apparent ankylosis on a single AP projection (bone may overlap without fusing)"

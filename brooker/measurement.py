@@ -85,6 +85,7 @@ def measure_gap(
         return None
     _, p_pt, f_pt, own_side = best
     island_ends = sum(any(bool(m[pt]) for m in islands) for pt in (p_pt, f_pt))
+    to_head = bool(masks.head[f_pt]) and not (masks.femur[f_pt] or fem_spurs[f_pt])
     (pr, pc), (fr, fc), gap_mm = _refine_edges(masks, p_pt, f_pt, sampling, across=own_side)
     # to the nanometre: the interpolation's float noise (a 10.0 mm gap at a 0.2 mm pitch came
     # out 9.99999999737, class III) must not decide the class at the 10 mm boundary
@@ -97,6 +98,7 @@ def measure_gap(
         femoral_point_px=masks.to_image(fr, fc),
         uncertainty_mm=unc,
         island_ends=island_ends,
+        to_head=to_head,
     )
 
 

@@ -738,6 +738,8 @@ class GapMeasurement:
     bone edges; ``gap_mm`` is at the patient (as the spacing source allows), 0 for a bridge.
     ``island_ends``: how many of the two ends lie on an island (heterotopic bone joined to
     neither body, counted with the side it lies nearer to: :mod:`brooker.measurement`).
+    ``to_head``: the femoral end lies on the femoral head (native, or a prosthesis's ball),
+    the nearest femoral-side bone, not on the femur body or a femoral spur.
     """
 
     gap_mm: float
@@ -745,6 +747,7 @@ class GapMeasurement:
     femoral_point_px: tuple[float, float]
     uncertainty_mm: float = 0.0
     island_ends: int = 0
+    to_head: bool = False
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.gap_mm) and self.gap_mm >= 0):

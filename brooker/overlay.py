@@ -704,7 +704,9 @@ def _hip_lines(hip: HipResult) -> list[tuple[str, RGB]]:
     if hip.grade is BrookerGrade.ANKYLOSIS:
         lines.append(("apparent ankylosis", KIND_RGB[FragmentKind.BRIDGE]))
     if hip.gap is not None and hip.grade is not BrookerGrade.ANKYLOSIS:
-        lines.append((f"gap {_fmt_gap(hip.gap.gap_mm, hip.gap_threshold_mm)}", GAP_RGB))
+        # "to head": the line ends on the femoral head, not the femur body or a femoral spur
+        to = " to head" if hip.gap.to_head else ""
+        lines.append((f"gap {_fmt_gap(hip.gap.gap_mm, hip.gap_threshold_mm)}{to}", GAP_RGB))
     if hip.borderline:
         # The record's value (2 decimals) rounded again, as the review page shows it:
         # rounding the exact 0.449 gives 0.4 here but 0.45 -> 0.5 on the page.

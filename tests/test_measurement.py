@@ -85,6 +85,30 @@ def test_a_spur_measured_to_metal_keeps_the_metals_edge() -> None:
     assert g.gap_mm == pytest.approx(GAP_PX * SP[0], abs=0.1)
 
 
+def test_a_gap_says_when_its_femoral_end_is_on_the_head() -> None:
+    """A gap line from a rim spur to the femoral head read as a measurement of the joint (a
+    radiologist's test of 2026-12-08): ``to_head`` says the femoral end lies on the head, and
+    the class's caveat and the overlay's label say so. Measured to the femur body, it does
+    not."""
+    from brooker.grading import grade_hip
+    from brooker.overlay import _hip_lines
+
+    masks, frags = _hip({"bone": 1.0, "soft": 0.1, "metal": 1.0})
+    femur_end = measure_gap(masks, frags, SPACING, AnalysisConfig())
+    assert femur_end is not None
+    assert not femur_end.to_head
+    # the slab below read as the head instead of the femur body: the same line, to the head
+    head = dataclasses.replace(masks, head=masks.femur, femur=np.zeros_like(masks.femur))
+    to_head = measure_gap(head, frags, SPACING, AnalysisConfig())
+    assert to_head is not None
+    assert to_head.to_head
+    assert to_head.gap_mm == pytest.approx(femur_end.gap_mm)
+    for gap, said in ((femur_end, False), (to_head, True)):
+        res = grade_hip(masks.hip, frags, gap, AnalysisConfig())
+        assert any("measured to the femoral head" in c for c in res.caveats) is said
+        assert any(t.endswith("mm to head") for t, _ in _hip_lines(res)) is said
+
+
 def _discs(
     centre_gap_px: float, r_spur_px: float, r_femur_px: float, shift: tuple[float, float]
 ) -> tuple[HipMasks, Fragments]:
