@@ -72,8 +72,12 @@ def atomic_write_bytes(
         os.replace(tmp, target)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError) and exc.filename == os.fspath(tmp):
-            # name the file being written, not the temporary one just removed
+        unnamed = isinstance(exc, OSError) and exc.filename is None and exc.errno is not None
+        if isinstance(exc, OSError) and (exc.filename == os.fspath(tmp) or unnamed):
+            # name the file being written, not the temporary one just removed; a write or
+            # fsync that fails names no file at all (a full disk: "output: cannot write: No
+            # space left on device", a robustness test of 2026-12-08); an OSError with no
+            # errno keeps its message as it is (a file name would replace it)
             exc.filename, exc.filename2 = os.fspath(named), None
         raise
     _fsync_dir(folder)

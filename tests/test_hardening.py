@@ -517,6 +517,29 @@ def test_disk_full_while_writing_results(tmp_path: Path, monkeypatch: pytest.Mon
     assert manifest["error"]["code"] == "disk_full"
 
 
+def test_a_full_disk_names_the_file_that_could_not_be_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write or fsync that fails on a full disk raises an OSError with no file name: each
+    film's record said "output: cannot write: No space left on device" where a refused
+    folder names its overlay (a robustness test of 2026-12-08). The file being written is
+    named, never its temporary file, and the temporary file is gone."""
+    from brooker import atomic
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "fsync", full)
+    target = tmp_path / "o" / "film-0123456789abcdef.png"
+    with pytest.raises(OSError, match="No space left") as caught:
+        atomic.atomic_write_bytes(target, b"png")
+    assert caught.value.filename == str(target)
+    failure = errors.output_error(caught.value, str(caught.value.filename))
+    assert failure.code == "disk_full"
+    assert str(target) in str(failure)
+    assert not list((tmp_path / "o").iterdir())
+
+
 def test_overlay_write_failure_is_an_environment_record(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
