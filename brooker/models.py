@@ -898,6 +898,8 @@ class HipResult:
                 [round(float(v), 1) for v in gap.pelvic_point_px],
                 [round(float(v), 1) for v in gap.femoral_point_px],
             ],
+            # the femoral end on the femoral (or prosthetic) head, not the femur or a spur
+            "gap_to_head": None if gap is None else bool(gap.to_head),
             "borderline": bool(self.borderline),
             "weak_call": bool(self.weak_call),
             "prosthesis": bool(self.prosthesis),

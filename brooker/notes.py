@@ -4,6 +4,7 @@ the command line, which all show the records' notes (a base module: it imports o
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -55,10 +56,10 @@ def not_graded_in_few_words(reason: str) -> str | None:
 
     >>> not_graded_in_few_words("a spur or bridge was seen, but the femur is not segmented "
     ...     "as bone up to the greater trochanter (no femur body was found): ...")
-    'HO seen, femur not segmented'
+    'possible HO, femur not segmented'
     >>> not_graded_in_few_words("a spur or bridge was seen, but the femoral head is not "
     ...     "segmented as bone on this film: the bone threshold lies above ...")
-    'HO seen, femoral head not segmented'
+    'possible HO, femoral head not segmented'
     >>> not_graded_in_few_words("a spur was found but no opposing bone to measure its gap "
     ...     "to: class II or III is not known (check the overlay)")
     'spur with no opposing bone'
@@ -67,12 +68,14 @@ def not_graded_in_few_words(reason: str) -> str | None:
     'acetabular roof outside the film'
     """
     if reason.startswith("a spur or bridge was seen, but the femur is not segmented"):
-        return "HO seen, femur not segmented"
+        return "possible HO, femur not segmented"
     m = re.match(r"a spur or bridge was seen, but (.+?): ", reason)
     if m:
-        return f"HO seen, {unseen_in_few_words(m.group(1))}"
+        return f"possible HO, {unseen_in_few_words(m.group(1))}"
     if reason.startswith("a spur was found but no opposing bone"):
         return "spur with no opposing bone"
+    if reason.startswith("metal lies over the femoral head"):
+        return "metal over the femoral head"
     m = re.match(r"the (.+?) (?:is|are) outside the film", reason)
     return f"{m.group(1)} outside the film" if m else None
 
@@ -87,36 +90,38 @@ def unseen_in_few_words(unseen: str) -> str:
     return f"{m.group(1)} not segmented" if m else unseen
 
 
-#: The shift of the centres a hip placed by the hip detector is graded again about, when a
-#: record does not say (its ``center_uncertainty_mm``; step 7 of the README).
-CENTRE_SHIFT_MM = 2.0
-
-
-def _shift(mm: Any) -> str:
+def _shift(mm: Any) -> str | None:
+    """How far the centres were moved (a hip's ``center_uncertainty_mm``), as written; None
+    when a record does not say (it is never guessed)."""
     try:
         value = float(mm)
     except (TypeError, ValueError):
-        value = CENTRE_SHIFT_MM
-    return f"{value if value > 0 else CENTRE_SHIFT_MM:g}"
+        return None
+    return f"{value:g}" if math.isfinite(value) and value > 0 else None
 
 
-def class_range_words(lo: str, hi: str, shift_mm: Any = CENTRE_SHIFT_MM) -> str:
+def class_range_words(lo: str, hi: str, shift_mm: Any) -> str:
     """A hip's classes about the centres it was graded about (its ``class_range``), as the
     overlay, the terminal and the review page tag it: "0 to IV about nearby centres" read as
-    pipeline talk, and a reader did not learn how near (a radiologist's test of 2026-12-08).
+    pipeline talk, and a reader did not learn how near (a radiologist's test of 2026-12-08);
+    not "±2 mm", which read as the centre's error (a median 6 mm: its caveat says so).
 
-    >>> class_range_words("0", "IV", 2.0)
-    '0 to IV with centre ±2 mm'
+    >>> class_range_words("0", "IV", 2.0), class_range_words("0", "IV", None)
+    ('0 to IV if centre moved 2 mm', '0 to IV about nearby centres')
     """
-    return f"{lo} to {hi} with centre ±{_shift(shift_mm)} mm"
+    shift = _shift(shift_mm)
+    how = "about nearby centres" if shift is None else f"if centre moved {shift} mm"
+    return f"{lo} to {hi} {how}"
 
 
-def centres_graded_words(graded: int, tried: int, shift_mm: Any = CENTRE_SHIFT_MM) -> str:
+def centres_graded_words(graded: int, tried: int, shift_mm: Any) -> str:
     """A hip graded about only some of the centres tried (its ``centres_graded``), as the
     overlay, the terminal and the review page tag it.
 
-    >>> centres_graded_words(1, 5, 2.0)
-    'graded at 1 of 5 centres ±2 mm'
+    >>> centres_graded_words(1, 5, 2.0), centres_graded_words(1, 5, float("inf"))
+    ('graded at 1 of 5 centres 2 mm apart', 'graded at 1 of 5 nearby centres')
     """
-    return f"graded at {graded} of {tried} centres ±{_shift(shift_mm)} mm"
+    shift = _shift(shift_mm)
+    where = "nearby centres" if shift is None else f"centres {shift} mm apart"
+    return f"graded at {graded} of {tried} {where}"
 

@@ -798,7 +798,8 @@ def _hip_html(hip: Mapping[str, Any]) -> str:
         txt = f"gap {_fmt_mm(label_gap_mm(float(gap)))}"
         if unc:
             txt += f" ± {_fmt_mm(unc)}"
-        bits.append(txt + " mm")
+        # the femoral end on the head, as the overlay's label and the terminal say it
+        bits.append(txt + " mm" + (" to head" if hip.get("gap_to_head") else ""))
     tags = []
     if hip.get("borderline"):
         tags.append('<span class="tag borderline">borderline</span>')

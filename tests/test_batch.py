@@ -681,8 +681,8 @@ def test_stopping_early_stops_the_workers(tmp_path: Path):
 def test_csv_caveats_split_back_into_the_records_caveats(tmp_path: Path) -> None:
     """The caveats cell is "; "-separated, but a caveat itself held "; " ("...typical 47 mm
     head; the region searched ..."): split on ";", one caveat read as two (a radiologist's
-    test of 2026-12-08). Each caveat's own ";" is written ","; the shipped caveats have
-    none (the centre's, the orientation's and the inferred bridge's were reworded)."""
+    test of 2026-12-08). Each caveat's own ";" is written "," (the centre's, the orientation's
+    and the inferred bridge's were reworded; a few of the loader's still quote ";")."""
 
     rec = fake_grade(_write(tmp_path / "ok", b"abc")).to_record()
     rec["caveats"] = ["film-wide; with a semicolon"]

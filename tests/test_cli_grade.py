@@ -93,7 +93,7 @@ def fake_grade_flagged(path, config=None, **kwargs):  # type: ignore[no-untyped-
     hip = HipResult(
         PatientSide.RIGHT, ImageSide.LEFT, BrookerGrade.NONE, (1.0, 2.0), False,
         class_range=(BrookerGrade.NONE, BrookerGrade.ANKYLOSIS),
-        limited_by=("femur not segmented to the trochanter",),
+        limited_by=("femur not segmented to the trochanter",), center_uncertainty_mm=2.0,
     )  # fmt: skip
     return GradingResult(file="x", status=Status.OK, version=__version__, hips=(hip,))
 
@@ -268,7 +268,7 @@ def test_a_hips_range_and_limits_are_said_beside_its_class(
     r = run(film, "--out", tmp_path / "o", "--csv", tmp_path / "g.csv", "--no-overlay")
     assert r.exit_code == 0, r.output
     assert (
-        "right hip Brooker 0   0 to IV with centre ±2 mm, femur not segmented to the "
+        "right hip Brooker 0   0 to IV if centre moved 2 mm, femur not segmented to the "
         "trochanter"
     ) in r.stdout
     with open(tmp_path / "g.csv", encoding="utf-8-sig", newline="") as fh:
@@ -3205,9 +3205,12 @@ def test_a_narrow_table_leaves_out_columns_blank_for_every_hip_and_keeps_classes
     assert sum("0 to IV" in line for line in lines) == 1
     assert all(len(line) <= 80 for line in lines)
     records[2]["hips"][1]["weak_call"] = True
-    header = next(line for line in _terminal_table(records, 80).splitlines() if "file" in line)
-    assert "weak" in _terminal_table(records, 80)
-    assert "borderline" not in header
+    lines = _terminal_table(records, 80).splitlines()
+    rule = next(i for i, line in enumerate(lines) if "\u2500" in line)
+    header = " ".join(lines[2:rule])  # the header's lines, between the notes above and the rule
+    assert "weak" in header.split()
+    assert "border" not in header
+    assert "prosthesis" in lines[1]
     wide = _terminal_table(records, 300)
     assert "blank for every hip" not in wide
     assert "prosthesis" in wide
@@ -3392,7 +3395,7 @@ def test_a_class_with_a_range_about_nearby_centres_is_not_green() -> None:
 
     hip = {"side": "right", "grade": 0, "brooker_class": "0", "gap_mm": None,
            "borderline": False, "weak_call": True, "prosthesis": False,
-           "class_range": ["0", "IV"], "caveats": []}  # fmt: skip
+           "class_range": ["0", "IV"], "caveats": [], "center_uncertainty_mm": 2.0}  # fmt: skip
     sure = {**hip, "side": "left", "class_range": None, "weak_call": False}
     rec = {"file": "a.dcm", "status": "ok", "caveats": [], "hips": [hip, sure]}
     buf = io.StringIO()
@@ -3401,7 +3404,7 @@ def test_a_class_with_a_range_about_nearby_centres_is_not_green() -> None:
     yellow, green = "\x1b[33m", "\x1b[32m"
     assert f"{yellow}Brooker 0" in right
     assert "\x1b[1;33mweak call" in right
-    assert "\x1b[1;33m0 to IV with centre ±2 mm" in right
+    assert "\x1b[1;33m0 to IV if centre moved 2 mm" in right
     assert f"{green}Brooker 0" in left
     # a III graded about 1 of the 5 centres was a plain III (a radiologist's test)
     partly = {**sure, "grade": 3, "brooker_class": "III", "centres_graded": [1, 5]}
@@ -3410,7 +3413,7 @@ def test_a_class_with_a_range_about_nearby_centres_is_not_green() -> None:
                             {**rec, "hips": [partly]})  # fmt: skip
     (line,) = (line for line in buf.getvalue().splitlines() if "hip" in line)
     assert f"{yellow}Brooker III" in line
-    assert "\x1b[1;33mgraded at 1 of 5 centres ±2 mm" in line
+    assert "\x1b[1;33mgraded at 1 of 5 centres 2 mm apart" in line
     # a class that rests on a weak call is amber too, not a sure red IV
     weak = {**sure, "grade": 4, "brooker_class": "IV", "weak_call": True}
     for hip_, colour in ((weak, yellow), ({**weak, "weak_call": False}, "\x1b[1;31m")):

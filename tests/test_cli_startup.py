@@ -566,3 +566,25 @@ def test_a_batch_right_after_a_command_stopped_its_server_starts_another(tmp_pat
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for _ in range(3):  # a race: lost most times, not every time
         assert _last_line(str(script), str(film), env=env) == "ungradable"
+
+
+def test_stdout_that_cannot_encode_a_character_escapes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A borderline hip's answer ("±0.72 mm") ended ``brooker grade`` with an internal error
+    on an ASCII standard output (``PYTHONIOENCODING=ascii``, a review of 2026-12-08): the
+    command line escapes what its standard output cannot encode. A stream that already
+    handles errors its own way is left as it is."""
+    import io
+
+    from brooker import cli
+
+    raw = io.BytesIO()
+    ascii_out = io.TextIOWrapper(raw, encoding="ascii")
+    monkeypatch.setattr(sys, "stdout", ascii_out)
+    cli._escape_what_stdout_cannot_encode()
+    print("gap 9.88 mm (\u00b10.72 mm)")
+    ascii_out.flush()
+    assert raw.getvalue() == b"gap 9.88 mm (\\xb10.72 mm)\n"
+    lenient = io.TextIOWrapper(io.BytesIO(), encoding="ascii", errors="replace")
+    monkeypatch.setattr(sys, "stdout", lenient)
+    cli._escape_what_stdout_cannot_encode()
+    assert lenient.errors == "replace"

@@ -1386,16 +1386,17 @@ def test_a_hips_label_says_its_class_range_about_nearby_centres() -> None:
     """A hip graded 0 here and IV 2 mm away was labelled a plain "Brooker 0": the range was in
     the panel's caveats only (overlay audit of 2026-12-07)."""
     hip = HipResult(PatientSide.RIGHT, ImageSide.LEFT, BrookerGrade.NONE, (340.0, 250.0), False,
-                    class_range=(BrookerGrade.NONE, BrookerGrade.ANKYLOSIS))  # fmt: skip
+                    class_range=(BrookerGrade.NONE, BrookerGrade.ANKYLOSIS),
+                    center_uncertainty_mm=2.0)  # fmt: skip
     lines = ov._hip_lines(hip)
     assert lines[0][0] == "Brooker 0"
-    assert ("0 to IV with centre ±2 mm", ov.BORDERLINE_RGB) in lines
+    assert ("0 to IV if centre moved 2 mm", ov.BORDERLINE_RGB) in lines
     plain = dataclasses.replace(hip, class_range=None)
-    assert not any("with centre" in t for t, _ in ov._hip_lines(plain))
+    assert not any("centre moved" in t for t, _ in ov._hip_lines(plain))
     # a III graded about 1 of the 5 centres (not graded about the others) showed as a plain
     # III, with no amber (a radiologist's test of 2026-12-07)
     partly = dataclasses.replace(plain, grade=BrookerGrade.SPURS_NARROW_GAP, centres_graded=(1, 5))
-    assert ("graded at 1 of 5 centres ±2 mm", ov.BORDERLINE_RGB) in ov._hip_lines(partly)
+    assert ("graded at 1 of 5 centres 2 mm apart", ov.BORDERLINE_RGB) in ov._hip_lines(partly)
 
 
 @pytest.mark.parametrize("assumed", [False, True])

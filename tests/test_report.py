@@ -125,14 +125,15 @@ def test_a_hips_class_range_is_tagged_on_its_card(tmp_path: Path) -> None:
     out = tmp_path / "run"
     recs = make_run(out)
     recs[0]["hips"][0]["class_range"] = ["0", "IV"]
+    recs[0]["hips"][0]["center_uncertainty_mm"] = 2.0
     recs[0]["hips"][0]["limited_by"] = ["femur not segmented to the trochanter"]
     cards = _cards(report.render_report(recs, out_dir=out, thumbnails={}))
-    assert '<span class="tag weak">0 to IV with centre ±2 mm</span>' in cards[0]
+    assert '<span class="tag weak">0 to IV if centre moved 2 mm</span>' in cards[0]
     assert '<span class="tag weak">femur not segmented to the trochanter</span>' in cards[0]
-    assert all("with centre" not in c and "segmented" not in c for c in cards[1:])
+    assert all("centre moved" not in c and "segmented" not in c for c in cards[1:])
     recs[0]["hips"][0]["centres_graded"] = [1, 5]
     cards = _cards(report.render_report(recs, out_dir=out, thumbnails={}))
-    assert '<span class="tag weak">graded at 1 of 5 centres ±2 mm</span>' in cards[0]
+    assert '<span class="tag weak">graded at 1 of 5 centres 2 mm apart</span>' in cards[0]
 
 
 def test_summary_counts_hips_not_graded_by_kind() -> None:

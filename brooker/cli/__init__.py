@@ -11,6 +11,7 @@ found; 5 an output cannot be written (disk full, permissions, read-only: the env
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -119,6 +120,16 @@ def _workers_skip_the_script() -> None:
     script.__spec__ = importlib.util.find_spec("brooker.__main__")
 
 
+def _escape_what_stdout_cannot_encode() -> None:
+    """Standard output in an encoding without "±" or "é" (``PYTHONIOENCODING=ascii``, a
+    Latin-1 terminal) escapes what it cannot write (``\xb1``) instead of ending the command
+    with an internal error: a borderline hip's answer did (a review of 2026-12-08)."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None and getattr(sys.stdout, "errors", None) == "strict":
+        with contextlib.suppress(ValueError, OSError):
+            reconfigure(errors="backslashreplace")
+
+
 def main() -> None:
     """Console-script entry point.
 
@@ -130,6 +141,7 @@ def main() -> None:
     """
     if sys.stdout is None:
         sys.stdout = open(os.devnull, "w")  # for the whole process
+    _escape_what_stdout_cannot_encode()
     one_blas_thread()  # before numpy is imported (brooker.threads)
     # a grade's workers fork from a server that imports numpy, scipy and the pipeline: begun
     # first, those imports overlap the parsing and setting up (brooker.worker_server)

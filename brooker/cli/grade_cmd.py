@@ -448,7 +448,7 @@ def _print_table(console: Console, records: list[dict[str, Any]]) -> None:
         legend.insert(0, (LIMITED_LEGEND, "dim"))
     if len(rows) > TABLE_RICH_MAX_ROWS:
         if head:
-            console.print(*head)
+            console.print(*head, sep="\n")
         _print_plain_table(console, rows, legend, columns)
         return
     table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
@@ -610,7 +610,8 @@ def _print_single_hips(
         extras: list[tuple[str, str]] = []
         if hip.get("gap_mm") is not None:
             gap = _hip_gap(hip)
-            extras.append(("gap 0 mm (bridged)" if gap == BRIDGED else f"gap {gap} mm", ""))
+            to = " to head" if hip.get("gap_to_head") else ""
+            extras.append(("gap 0 mm (bridged)" if gap == BRIDGED else f"gap {gap} mm{to}", ""))
         # what makes the class uncertain in amber, as the table's "yes" and the overlay's
         # caveats: a plain tag after a green "Brooker 0" read as a sure 0
         warn = "bold yellow"
