@@ -3414,13 +3414,6 @@ def test_a_class_with_a_range_about_nearby_centres_is_not_green() -> None:
     (line,) = (line for line in buf.getvalue().splitlines() if "hip" in line)
     assert f"{yellow}Brooker III" in line
     assert "\x1b[1;33mgraded at 1 of 5 centres 2 mm apart" in line
-    # a class that rests on a weak call is amber too, not a sure red IV
-    weak = {**sure, "grade": 4, "brooker_class": "IV", "weak_call": True}
-    for hip_, colour in ((weak, yellow), ({**weak, "weak_call": False}, "\x1b[1;31m")):
-        buf = io.StringIO()
-        grade_cmd._print_single(console(file=buf, width=200, color_system="standard"),
-                                {**rec, "hips": [hip_]})  # fmt: skip
-        assert f"{colour}Brooker IV" in buf.getvalue()
 
 
 def test_a_spacing_the_user_gave_gets_its_own_hint(tmp_path: Path) -> None:

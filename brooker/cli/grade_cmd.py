@@ -633,10 +633,7 @@ def _print_single_hips(
             extras.append(("prosthesis", ""))
         # the class padded only when something follows it: no blanks at the line's end; a
         # class with a range about nearby centres in amber, as the table's class column
-        # a weak call too: a red "Brooker IV" read as sure beside the note that 9 of 14 calls
-        # this weak were wrong (a radiologist's test of 2026-12-08)
-        unsure = lo_hi or partly or hip.get("weak_call")
-        style = "yellow" if unsure else _CLASS_STYLE.get(cls, "yellow")
+        style = "yellow" if lo_hi or partly else _CLASS_STYLE.get(cls, "yellow")
         line.append(label.ljust(12) if extras else label, style=style)
         for k, (tag, tag_style) in enumerate(extras):
             line.append(", " if k else "")
