@@ -5,4 +5,4 @@ reading the installed distributions) before it begins the workers' server
 (:mod:`brooker.launch`).
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
