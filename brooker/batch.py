@@ -1848,6 +1848,7 @@ _HIP_TYPES: Final[Mapping[str, tuple[Any, ...]]] = {
     "gap_mm": (_NUMBER, type(None)),
     "gap_uncertainty_mm": (_NUMBER, type(None)),
     "gap_points_px": (list, type(None)),
+    "gap_to_head": (bool, type(None)),
     "borderline": (bool,),
     "weak_call": (bool,),
     "prosthesis": (bool,),

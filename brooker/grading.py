@@ -270,9 +270,10 @@ def grade_hip(
             # joint, and a reader could not tell (a radiologist's test of 2026-12-08)
             head = "prosthetic head" if hip.prosthesis else "femoral head"
             caveats.append(
-                f"the gap is measured to the {head}, the nearest femoral-side bone: bone the "
-                "segmentation missed may lie nearer, on the femur or a femoral spur (check the "
-                "overlay)"
+                f"the gap is measured toward the {head}, the nearest femoral-side bone found: "
+                "its end may lie on the acetabular rim or a cup in front of the head, and bone "
+                "the segmentation missed may lie nearer, on the femur or a femoral spur (check "
+                "the overlay)"
             )
     if grade is BrookerGrade.ANKYLOSIS:
         caveats.append(

@@ -53,27 +53,29 @@ def not_graded_in_few_words(reason: str) -> str | None:
     """Why a hip found was not graded (``HipResult.not_graded``), in a few words for its
     label on the overlay ("hip found, not graded" alone sent the reader to a panel of notes
     to learn why: a radiologist's test of 2026-12-08); None for a reason it does not know.
+    What the tool could not see, never a finding: "HO seen" (then "possible HO") stood on
+    hips labelled free of it, over a sliver the judge kept (a second look the same day).
 
     >>> not_graded_in_few_words("a spur or bridge was seen, but the femur is not segmented "
     ...     "as bone up to the greater trochanter (no femur body was found): ...")
-    'possible HO, femur not segmented'
+    'femur not segmented'
     >>> not_graded_in_few_words("a spur or bridge was seen, but the femoral head is not "
     ...     "segmented as bone on this film: the bone threshold lies above ...")
-    'possible HO, femoral head not segmented'
+    'femoral head not segmented'
     >>> not_graded_in_few_words("a spur was found but no opposing bone to measure its gap "
     ...     "to: class II or III is not known (check the overlay)")
-    'spur with no opposing bone'
+    'no opposing bone for the spur'
     >>> not_graded_in_few_words("the acetabular roof is outside the film: heterotopic bone "
     ...     "cannot be told from normal bone here")
     'acetabular roof outside the film'
     """
     if reason.startswith("a spur or bridge was seen, but the femur is not segmented"):
-        return "possible HO, femur not segmented"
+        return "femur not segmented"
     m = re.match(r"a spur or bridge was seen, but (.+?): ", reason)
     if m:
-        return f"possible HO, {unseen_in_few_words(m.group(1))}"
+        return unseen_in_few_words(m.group(1))
     if reason.startswith("a spur was found but no opposing bone"):
-        return "spur with no opposing bone"
+        return "no opposing bone for the spur"
     if reason.startswith("metal lies over the femoral head"):
         return "metal over the femoral head"
     m = re.match(r"the (.+?) (?:is|are) outside the film", reason)

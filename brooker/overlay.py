@@ -696,7 +696,7 @@ def _hip_lines(hip: HipResult) -> list[tuple[str, RGB]]:
     if hip.grade is None:
         lines = [("hip found, not graded", TEXT_RGB)]
         why = not_graded_in_few_words(hip.not_graded or "")
-        lines.append((why or "why: see the notes below", BORDERLINE_RGB))
+        lines.append((why or "why: see the caveats below", BORDERLINE_RGB))
         if hip.prosthesis:
             lines.append(("prosthesis", MUTED_RGB))
         return lines
@@ -705,7 +705,7 @@ def _hip_lines(hip: HipResult) -> list[tuple[str, RGB]]:
         lines.append(("apparent ankylosis", KIND_RGB[FragmentKind.BRIDGE]))
     if hip.gap is not None and hip.grade is not BrookerGrade.ANKYLOSIS:
         # "to head": the line ends on the femoral head, not the femur body or a femoral spur
-        to = " to head" if hip.gap.to_head else ""
+        to = " to head region" if hip.gap.to_head else ""
         lines.append((f"gap {_fmt_gap(hip.gap.gap_mm, hip.gap_threshold_mm)}{to}", GAP_RGB))
     if hip.borderline:
         # The record's value (2 decimals) rounded again, as the review page shows it:
@@ -728,7 +728,7 @@ def _hip_lines(hip: HipResult) -> list[tuple[str, RGB]]:
         # here: on a 512-pixel film a line each grew the label over the hip it names)
         # "limited analysis", not "view": the bone is on the film, the segmentation missed it
         # (a radiologist's test of 2026-12-08: the trochanter was plain to see)
-        lines.append(("limited analysis (see notes)", BORDERLINE_RGB))
+        lines.append(("limited analysis (see caveats)", BORDERLINE_RGB))
     if hip.prosthesis:
         lines.append(("prosthesis", MUTED_RGB))
     return lines

@@ -799,7 +799,7 @@ def _hip_html(hip: Mapping[str, Any]) -> str:
         if unc:
             txt += f" ± {_fmt_mm(unc)}"
         # the femoral end on the head, as the overlay's label and the terminal say it
-        bits.append(txt + " mm" + (" to head" if hip.get("gap_to_head") else ""))
+        bits.append(txt + " mm" + (" to head region" if hip.get("gap_to_head") else ""))
     tags = []
     if hip.get("borderline"):
         tags.append('<span class="tag borderline">borderline</span>')

@@ -105,8 +105,8 @@ def test_a_gap_says_when_its_femoral_end_is_on_the_head() -> None:
     assert to_head.gap_mm == pytest.approx(femur_end.gap_mm)
     for gap, said in ((femur_end, False), (to_head, True)):
         res = grade_hip(masks.hip, frags, gap, AnalysisConfig())
-        assert any("measured to the femoral head" in c for c in res.caveats) is said
-        assert any(t.endswith("mm to head") for t, _ in _hip_lines(res)) is said
+        assert any("measured toward the femoral head" in c for c in res.caveats) is said
+        assert any(t.endswith("mm to head region") for t, _ in _hip_lines(res)) is said
 
 
 def _discs(

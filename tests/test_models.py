@@ -43,7 +43,7 @@ def test_a_hips_record_fields_are_read_as_attributes_and_written_once() -> None:
     assert rec["gap_points_px"] == [list(p) for p in hip.gap_points_px]
     assert list(rec) == [
         "side", "image_side", "grade", "brooker_class", "gap_mm", "gap_uncertainty_mm",
-        "gap_points_px", "borderline", "weak_call", "prosthesis", "center_px",
+        "gap_points_px", "gap_to_head", "borderline", "weak_call", "prosthesis", "center_px",
         "head_radius_mm", "center_uncertainty_mm", "class_range", "centres_graded", "limited_by",
         "fragments", "caveats",
     ]  # fmt: skip

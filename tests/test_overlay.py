@@ -1433,7 +1433,7 @@ def test_two_hips_of_a_single_hip_view_have_their_sides_assumed() -> None:
 def test_a_hips_label_names_what_the_film_did_not_show() -> None:
     hip = HipResult(PatientSide.LEFT, ImageSide.RIGHT, BrookerGrade.ISLANDS, (340.0, 550.0),
                     False, limited_by=("femur not segmented to the trochanter",))  # fmt: skip
-    assert ("limited analysis (see notes)", ov.BORDERLINE_RGB) in ov._hip_lines(hip)
+    assert ("limited analysis (see caveats)", ov.BORDERLINE_RGB) in ov._hip_lines(hip)
     two = dataclasses.replace(hip, limited_by=(*hip.limited_by, "femoral head not segmented"))
     assert len(ov._hip_lines(two)) == len(ov._hip_lines(hip))  # one line, however many
 

@@ -610,7 +610,7 @@ def _print_single_hips(
         extras: list[tuple[str, str]] = []
         if hip.get("gap_mm") is not None:
             gap = _hip_gap(hip)
-            to = " to head" if hip.get("gap_to_head") else ""
+            to = " to head region" if hip.get("gap_to_head") else ""
             extras.append(("gap 0 mm (bridged)" if gap == BRIDGED else f"gap {gap} mm{to}", ""))
         # what makes the class uncertain in amber, as the table's "yes" and the overlay's
         # caveats: a plain tag after a green "Brooker 0" read as a sure 0
