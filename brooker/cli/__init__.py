@@ -14,14 +14,41 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from typing import Any
 
 import typer
+import typer.core
 
 from brooker._version import __version__
 from brooker.threads import one_blas_thread
 from brooker.worker_server import start_for_command, stop_begun
 
+
+def _bare_help(option: Any) -> Any:
+    """The ``--help`` option shown without a type: typer's help panel wrote ``<bool>`` after
+    it, where every other flag of brooker's shows none (``metavar=""``; a README audit of
+    2026-12-08)."""
+    if option is not None and getattr(option, "metavar", "") is None:
+        option.metavar = ""
+    return option
+
+
+class BareHelpGroup(typer.core.TyperGroup):
+    """brooker's command group: its ``--help`` flag shown as the other flags are."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        return _bare_help(super().get_help_option(ctx))
+
+
+class BareHelpCommand(typer.core.TyperCommand):
+    """A brooker command: its ``--help`` flag shown as the other flags are."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        return _bare_help(super().get_help_option(ctx))
+
+
 app = typer.Typer(
+    cls=BareHelpGroup,
     name="brooker",
     help="Grade heterotopic ossification around the hip on pelvic radiographs (Brooker 0-IV).",
     no_args_is_help=True,

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 import typer
 
-from brooker.cli import app, note_bug
+from brooker.cli import BareHelpCommand, app, note_bug
 from brooker.cli.options import EMPTY_PATH, analysis_config, parse_spacing, path_parser
 from brooker.cli.terminal import console as make_console
 from brooker.cli.terminal import plain, term
@@ -1087,7 +1087,7 @@ def _error_line(rec: dict[str, Any]) -> str:
     return term(f"error: {msg}" + (f" [{code}]" if code else ""))
 
 
-@app.command("grade")
+@app.command("grade", cls=BareHelpCommand)
 def grade(
     ctx: typer.Context,
     paths: Annotated[

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from brooker.cli import app, note_bug
+from brooker.cli import BareHelpCommand, app, note_bug
 from brooker.cli.hints import error_hint
 from brooker.cli.options import analysis_config, parse_spacing, path_parser
 from brooker.cli.terminal import console as make_console
@@ -251,7 +251,7 @@ def _print_table(rec: dict[str, Any]) -> None:
     console.print(table)
 
 
-@app.command("inspect")
+@app.command("inspect", cls=BareHelpCommand)
 def inspect_command(
     paths: Annotated[
         list[Path],

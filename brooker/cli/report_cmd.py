@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from brooker.cli import app
+from brooker.cli import BareHelpCommand, app
 from brooker.cli.options import path_parser
 from brooker.cli.terminal import console as make_console
 from brooker.cli.terminal import plain, term
@@ -52,7 +52,7 @@ def write_report_for(out: Path, records: list[dict[str, Any]] | None, err_consol
     return info.path
 
 
-@app.command("report")
+@app.command("report", cls=BareHelpCommand)
 def report(
     out_dir: Annotated[
         Path,
@@ -257,7 +257,7 @@ def _note_duplicates(
     )
 
 
-@app.command("agreement")
+@app.command("agreement", cls=BareHelpCommand)
 def agreement_cmd(
     csv_file: Annotated[
         Path,
