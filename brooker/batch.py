@@ -2321,7 +2321,9 @@ def _moved_input(
 #: true/false (the class rests on a weak call of the learned judge), ``class_range`` ``0-IV``
 #: (the classes about nearby centres, when they differ), ``limited_by`` ``;``-separated (what
 #: the segmentation missed), ``centres_graded`` ``1 of 5`` (graded about 1 of the 5 nearby centres,
-#: when not about all): each added last in turn, so the earlier columns keep their place.
+#: when not about all), ``gap_to_head`` true/false (the gap's femoral end was found on the
+#: femoral or prosthetic head; empty with no gap): each added last in turn, so the earlier
+#: columns keep their place.
 CSV_COLUMNS: tuple[str, ...] = (
     "file",
     "sop_instance_uid",
@@ -2346,6 +2348,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "class_range",
     "limited_by",
     "centres_graded",
+    "gap_to_head",
 )
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -2418,6 +2421,8 @@ def csv_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
                 if (partly := centres_graded_in(hip)) is None
                 else f"{partly[0]} of {partly[1]}",
                 "prosthesis": hip.get("prosthesis"),
+                # absent in records written before 0.2.0: empty, not false
+                "gap_to_head": hip.get("gap_to_head"),
                 "n_fragments": len(frags),
                 "fragment_kinds": ";".join(sorted({str(f.get("kind")) for f in frags})),
                 "caveats": _csv_list(caveats),

@@ -718,7 +718,12 @@ def test_csv_one_row_per_hip_and_safe(tmp_path: Path):
     assert rows[0]["borderline"] == "false"
     assert rows[0]["weak_call"] == "false"
     # added last, each in turn: the earlier columns keep their place
-    assert batch.CSV_COLUMNS[-4:] == ("weak_call", "class_range", "limited_by", "centres_graded")
+    assert batch.CSV_COLUMNS[-5:] == (
+        "weak_call", "class_range", "limited_by", "centres_graded", "gap_to_head"
+    )  # fmt: skip
+    assert rows[0]["gap_to_head"] == ""  # no gap
+    measured = {**ok, "hips": [{**ok["hips"][0], "gap_to_head": True}]}
+    assert batch.csv_rows(measured)[0]["gap_to_head"] is True
     assert (rows[0]["class_range"], rows[0]["limited_by"]) == ("", "")
     assert rows[0]["centres_graded"] == ""
     # graded about 1 of the 5 nearby centres: "1 of 5", not "1/5" (a date to a spreadsheet)
