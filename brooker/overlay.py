@@ -165,8 +165,11 @@ UPSCALE_BELOW_PX = 600  # crops smaller than this (long side) are drawn at x2
 CROP_MARGIN_MM = 8.0  # around the gap and fragments in a hip crop
 #: How far from the hip's centre a crop takes in the region searched for heterotopic bone:
 #: the lateral ilium above the joint and the greater trochanter below it (whose tip lies some
-#: 50-60 mm lateral to an adult head's centre), where a missed spur or bridge would be.
-CROP_REACH_MM = 70.0
+#: 50-60 mm lateral to an adult head's centre), where a missed spur or bridge would be, and
+#: the abductors beyond them as far as the search reaches (the default region's 100 mm: at
+#: 70 mm, until 2026-12-08, a radiologist found islands searched for and shown in neither
+#: half of the crop).
+CROP_REACH_MM = 100.0
 #: A hip crop whose gap is drawn shorter than this many pixels gets a loupe: the gap's
 #: surroundings enlarged in a corner of the crop, its pixels shown as squares, so that a
 #: class III gap of a millimetre (2-3 stored pixels on a 0.4 mm export) can be checked where

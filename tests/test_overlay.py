@@ -1142,7 +1142,7 @@ def test_the_bodies_colour_is_apart_from_the_findings_and_the_joint() -> None:
 
 
 def test_a_crop_holds_the_region_searched_to_its_reach() -> None:
-    """A class 0 hip has no fragment to widen its crop; the crop still reaches 70 mm into the
+    """A class 0 hip has no fragment to widen its crop; the crop still reaches 100 mm into the
     region searched (up, lateral, down), where a missed spur or bridge would be, and keeps
     ``half_size_mm`` on the medial side, which is not searched that far."""
     rad = _black_film(1200, 1200, row_mm=0.2, col_mm=0.2)
@@ -1157,11 +1157,11 @@ def test_a_crop_holds_the_region_searched_to_its_reach() -> None:
         spacing=rad.spacing, image_shape_px=(1200, 1200),
     )
     ((_, crop),) = ov.render_hip_crops(rad, result, half_size_mm=40.0)
-    # columns: 70 mm lateral (350 px) to 40 mm medial (200 px); rows: 70 mm up, and down to
-    # 70 mm * cos(10 deg) below the centre (the sector ends 10 degrees short of straight down)
-    width = (600 + 200 + 1) - (600 - 350)
+    # columns: 100 mm lateral (500 px) to 40 mm medial (200 px); rows: 100 mm up, and down to
+    # 100 mm * cos(10 deg) below the centre (the sector ends 10 degrees short of straight down)
+    width = (600 + 200 + 1) - (600 - 500)
     assert crop.shape[1] == width
-    height = round(600 + 70 / 0.2 * np.cos(np.radians(10.0)) + 1) - (600 - 350)
+    height = round(600 + 100 / 0.2 * np.cos(np.radians(10.0)) + 1) - (600 - 500)
     assert crop.shape[0] > height  # plus the legend panel
     ((_, bare),) = ov.render_hip_crops(rad, result, half_size_mm=40.0, reach_mm=0.0)
     assert bare.shape[1] == 2 * 401  # 40 mm either side only (small: drawn at x2)
