@@ -265,10 +265,13 @@ def _lowest_about(
         )
     # numbers only where the text varies, so that the report counts few kinds of caveat (a
     # range or one class, with or without the centres where the hip is not graded)
+    # one class about the centres it was graded about is that class, not "the lowest" (a
+    # radiologist's second look, 2026-12-08)
+    which = "the lowest class is" if len(classes) > 1 else "that class is"
     caveat = (
         f"graded again about centres {d_mm:g} mm up, down, left and right of the hip "
-        f"detector's (the rounding of its score map), this hip grades {span}: the lowest class "
-        "is reported, with the centre it was graded about (check the overlay)"
+        f"detector's (the rounding of its score map), this hip grades {span}: {which} "
+        "reported, with the centre it was graded about (check the overlay)"
     )
     if len(classes) > 1:  # the range itself, for the overlay's label and the terminal
         low = dataclasses.replace(

@@ -296,7 +296,7 @@ def test_a_class_about_another_centre_beats_not_graded(monkeypatch: pytest.Monke
     assert res.caveats[-1] == (
         "graded again about centres 2 mm up, down, left and right of the hip detector's (the "
         "rounding of its score map), this hip grades I about 1 of the 5 centres and is not "
-        "graded about the other 4: the lowest class is reported, with the centre it was "
+        "graded about the other 4: that class is reported, with the centre it was "
         "graded about (check the overlay)"
     )
     res, seen = _combine(monkeypatch, ("N", 0, "N", "N", "N"))
