@@ -37,16 +37,21 @@ def atomic_write_bytes(
     named = Path(path)
     target = named
     if follow:
-        fd = open_descriptor(named)
-        if fd is not None:  # /dev/stdout: the stream as it is open (appending, a pipe)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            return named
-        if is_stream(named):
-            with open(named, "wb") as stream:
-                stream.write(data)
-            return named
+        try:
+            fd = open_descriptor(named)
+            if fd is not None:  # /dev/stdout: the stream as it is open (appending, a pipe)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                return named
+            if is_stream(named):
+                with open(named, "wb") as stream:
+                    stream.write(data)
+                return named
+        except OSError as exc:
+            if exc.filename is None and exc.errno is not None:  # a write names no file
+                exc.filename = os.fspath(named)
+            raise
         target = Path(os.path.realpath(named))
     folder = target.parent.resolve()
     folder.mkdir(parents=True, exist_ok=True)

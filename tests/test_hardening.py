@@ -538,6 +538,24 @@ def test_a_full_disk_names_the_file_that_could_not_be_written(
     assert failure.code == "disk_full"
     assert str(target) in str(failure)
     assert not list((tmp_path / "o").iterdir())
+    # a --csv written through as a stream (a FIFO, /dev/fd/N) names it too
+    fifo = tmp_path / "csv.fifo"
+    os.mkfifo(fifo)
+
+    def stream_full(*args: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    writer = os.open(fifo, os.O_WRONLY)
+    try:
+        monkeypatch.setattr(atomic.os, "write", stream_full)
+        monkeypatch.setattr(atomic, "open_descriptor", lambda named: writer)
+        with pytest.raises(OSError, match="No space left") as caught:
+            atomic.atomic_write_bytes(fifo, b"a,b\n", follow=True)
+        assert caught.value.filename == str(fifo)
+    finally:
+        os.close(writer)
+        os.close(reader)
 
 
 def test_overlay_write_failure_is_an_environment_record(
