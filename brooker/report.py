@@ -853,8 +853,23 @@ def _hip_html(hip: Mapping[str, Any]) -> str:
     )
 
 
+def _crop_links(png: Path, where: Path) -> list[tuple[str, str]]:
+    """``(side, href)`` of the hip crops written beside the overlay ``png``
+    (``--overlay-crops``: ``<stem>-right.png``, ``<stem>-left.png``), those that are there."""
+    out = []
+    for side in ("right", "left"):
+        crop = png.with_name(f"{png.stem}-{side}.png")
+        if crop.is_file():
+            out.append((side, _href(crop, where)))
+    return out
+
+
 def _card_html(
-    i: int, rec: Mapping[str, Any], thumb: tuple[str, int, int] | None, href: str | None
+    i: int,
+    rec: Mapping[str, Any],
+    thumb: tuple[str, int, int] | None,
+    href: str | None,
+    crops: Sequence[tuple[str, str]] = (),
 ) -> str:
     hips = list(rec.get("hips") or [])
     status = str(rec.get("status"))
@@ -904,9 +919,16 @@ def _card_html(
     cav = "".join(f"<li>{_e(c)}</li>" for c in rec.get("caveats") or [])
     caveats = f'<ul class="caveats">{cav}</ul>' if cav else ""
     name = path_named(str(rec.get("file") or ""))
+    # the hip crops, each beside its unmarked twin: where a reader checks a bridge or a gap
+    # (a radiologist reviewing from the page reached them only through the folder)
+    links = " · ".join(
+        f'<a href="{_e(h)}" target="_blank" rel="noopener">{_e(side)} hip</a>'
+        for side, h in crops
+    )
+    crop_line = f'<p class="status">crops: {links}</p>' if links else ""
     return (
         f'{head}{picture}<div class="cbody"><h2 class="fname">{_e(name)}</h2>'
-        f"{status_line}{table}{caveats}{spacing}</div></article>"
+        f"{status_line}{table}{caveats}{spacing}{crop_line}</div></article>"
     )
 
 
@@ -953,15 +975,19 @@ def render_report(
     where = Path(page_dir) if page_dir is not None else base
     thumbs: dict[int, tuple[str, int, int] | None] = {}
     hrefs: dict[int, str | None] = {}
+    crops: dict[int, list[tuple[str, str]]] = {}
     for i, rec in enumerate(records):
         png = _overlay_path(rec, base)
         hrefs[i] = None if png is None else _href(png, where)
+        crops[i] = [] if png is None else _crop_links(png, where)
         if thumbnails is not None:
             thumbs[i] = thumbnails.get(i)
         else:
             thumbs[i] = None if png is None else thumbnail_data_uri(png)
     title = title or f"brooker review: {base.resolve().name}"
-    cards = "\n".join(_card_html(i, r, thumbs[i], hrefs[i]) for i, r in enumerate(records))
+    cards = "\n".join(
+        _card_html(i, r, thumbs[i], hrefs[i], crops[i]) for i, r in enumerate(records)
+    )
     meta = {"report_id": report_id(base), "columns": list(REVIEW_COLUMNS)}
     options = "".join(f'<option value="{c}">class {c}</option>' for c in CLASSES)
     help_rows = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in _HELP)

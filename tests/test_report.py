@@ -538,6 +538,29 @@ def test_full_size_link_is_relative_to_the_page(tmp_path: Path) -> None:
     assert 'href="../run/a-00000000.png"' in page
 
 
+def test_a_card_links_the_hip_crops_written_beside_its_overlay(tmp_path: Path) -> None:
+    """With --overlay-crops each hip has a crop (and its unmarked twin) beside the overlay;
+    a radiologist reviewing from the page reached them only through the folder (2026-12-08).
+    A card links the crops that are there, relative to the page; a card without any has no
+    crop line."""
+    from report_run import write_png
+
+    out = tmp_path / "run"
+    make_run(out)
+    write_png(out / "a-00000000-right.png", 1)
+    write_png(out / "a-00000000-left.png", 2)
+    write_png(out / "c-00000002-left.png", 3)
+    info = report.write_report(out, path=tmp_path / "elsewhere" / "r.html")
+    cards = _cards(info.path.read_text(encoding="utf-8"))
+    crop_cards = [c for c in cards if "crops:" in c]
+    assert len(crop_cards) == 2
+    assert 'href="../run/a-00000000-right.png"' in crop_cards[0]
+    assert 'href="../run/a-00000000-left.png"' in crop_cards[0]
+    assert ">right hip</a>" in crop_cards[0]
+    assert 'href="../run/c-00000002-left.png"' in crop_cards[1]
+    assert "-right.png" not in crop_cards[1]
+
+
 def test_a_copied_run_folder_links_its_own_overlays(tmp_path: Path) -> None:
     """The records name the overlays by absolute path; a copy of the run folder (an archive
     unpacked elsewhere) links and shows its own copies, even while the original is there."""
