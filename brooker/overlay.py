@@ -128,9 +128,12 @@ HEAD_DASH_DEG = 10
 TYPICAL_HEAD_LABEL = "dashed: typical head, its outline not found"
 #: The edges of the pelvis and femur bodies as segmented (:mod:`brooker.outlines`), the bone a
 #: spur grows from and a gap ends on: broken lines, so that no colour of a finding is taken
-#: for them (nor they for a fragment's outline), lavender over a dark halo, under the
-#: fragments.
+#: for them (nor they for a fragment's outline), over a dark halo, under the fragments: the
+#: pelvis's lavender, the femur's pale green (until 2026-12-08 both lavender, told apart by
+#: dots and dashes alone, which two radiologists could not tell at a screen's size).
 BODY_RGB: RGB = (200, 170, 255)
+FEMUR_BODY_RGB: RGB = (170, 220, 170)
+BODY_RGB_OF: dict[str, RGB] = {"pelvis": BODY_RGB, "femur": FEMUR_BODY_RGB}
 #: The pelvis's edge is dotted, the femur's dashed, so that a body taken for the other (a
 #: pelvis body running down the femoral neck) shows as such.
 PELVIS_LABEL = "pelvis as segmented (edge)"
@@ -514,24 +517,30 @@ def _draw_bodies(canvas: _Canvas, hips: Sequence[HipResult], view: _View) -> Non
     for hip in hips:
         for outline in hip.body_outlines:
             pts = _dotted([view.to_xy(p) for p in outline.points_px], BODY_DOT_PITCH * lw + 1)
-            _draw_edge(draw, pts, lw, dashed=outline.body == "femur")
+            colour = BODY_RGB_OF.get(outline.body, BODY_RGB)
+            _draw_edge(draw, pts, lw, dashed=outline.body == "femur", colour=colour)
 
 
 def _draw_edge(
-    draw: ImageDraw.ImageDraw, pts: Sequence[tuple[float, float]], lw: int, *, dashed: bool
+    draw: ImageDraw.ImageDraw,
+    pts: Sequence[tuple[float, float]],
+    lw: int,
+    *,
+    dashed: bool,
+    colour: RGB = BODY_RGB,
 ) -> None:
     """A body's edge through the evenly spaced ``pts``: a dot at each, or a dash over two
-    pitches of every three, in :data:`BODY_RGB` over a dark halo."""
+    pitches of every three, in ``colour`` (:data:`BODY_RGB_OF`) over a dark halo."""
     r = max(1.0, 0.75 * lw)
     width = max(2, round(1.5 * lw))  # as wide as a dot
-    for colour, extra in (((*OUTLINE_RGB, HALO_ALPHA), 1.0), ((*BODY_RGB, 255), 0.0)):
+    for fill, extra in (((*OUTLINE_RGB, HALO_ALPHA), 1.0), ((*colour, 255), 0.0)):
         if dashed:
             for k in range(0, len(pts) - 1, 3):
-                draw.line(list(pts[k : k + 3]), fill=colour, width=round(width + 2 * extra))
+                draw.line(list(pts[k : k + 3]), fill=fill, width=round(width + 2 * extra))
         else:
             rad = r + extra
             for x, y in pts:
-                draw.ellipse((x - rad, y - rad, x + rad, y + rad), fill=colour)
+                draw.ellipse((x - rad, y - rad, x + rad, y + rad), fill=fill)
 
 
 def _dotted(pts: Sequence[tuple[float, float]], pitch: float) -> list[tuple[float, float]]:
@@ -973,7 +982,7 @@ def _panel(
         if any(h.center_uncertainty_mm > 0 and h.head_radius_mm for h in result.hips):
             items.append((TYPICAL_HEAD_LABEL, JOINT_RGB))
         bodies = {o.body for h in result.hips for o in h.body_outlines}
-        items += [(BODY_LABEL[b], BODY_RGB) for b in ("pelvis", "femur") if b in bodies]
+        items += [(BODY_LABEL[b], BODY_RGB_OF[b]) for b in ("pelvis", "femur") if b in bodies]
     elif result.hip_candidates:
         items.append(("hip detector's best guess (window) and others (+)", CANDIDATE_RGB))
     scale_len = (SCALE_BAR_MM / spacing.col_mm) * sx if spacing is not None else 0.0
@@ -1039,7 +1048,7 @@ def _panel(
             arc = [(x0 + sw * (1 - math.cos(t)), y0 + sw * (1 - math.sin(t)))
                    for t in np.linspace(0.0, math.pi / 2, 16)]  # fmt: skip
             pts = _dotted(arc, max(3.0, 2.0 * lw))
-            _draw_edge(draw, pts, max(1, lw // 2), dashed=label == FEMUR_LABEL)
+            _draw_edge(draw, pts, max(1, lw // 2), dashed=label == FEMUR_LABEL, colour=colour)
         elif label == REGION_LABEL:  # a quarter band about a left-out joint, as on the film
             cx, cy, r_out, r_in = x0, y0 + sw - 1, sw - 1, 0.45 * sw
             for r in (r_out, r_in):

@@ -1114,7 +1114,10 @@ def test_the_bodies_edges_are_drawn_dotted_under_the_fragments(body: str) -> Non
                     np.ones((40, 40), bool))  # fmt: skip
     rad, result = _one_hip_on_black(body_outlines=(edge,), fragments=(spur,))
     full, texts = ov._render(rad, result, 2048)
-    hit = _has_colour(full[:800], ov.BODY_RGB)
+    hit = _has_colour(full[:800], ov.BODY_RGB_OF[body])
+    # the other body's colour is nowhere: the two are told apart by colour too
+    other = "femur" if body == "pelvis" else "pelvis"
+    assert not _has_colour(full[:800], ov.BODY_RGB_OF[other]).any()
     # under the spur: its tint and outline over the dots, no dot in its own colour
     assert not hit[478:522, 428:472].any()
     assert _has_colour(full[:800], ov.KIND_RGB[FragmentKind.FEMORAL_SPUR]).any()
@@ -1137,8 +1140,12 @@ def test_the_bodies_edges_are_drawn_dotted_under_the_fragments(body: str) -> Non
 
 
 def test_the_bodies_colour_is_apart_from_the_findings_and_the_joint() -> None:
+    """Each body's edge colour is apart from every finding's and the joint's, and the pelvis's
+    from the femur's (two radiologists could not tell them by dots and dashes alone)."""
     findings = [*ov.KIND_RGB.values(), ov.GAP_RGB, ov.CANDIDATE_RGB, ov.CALIBRATION_RGB]
-    assert min(_distance(ov.BODY_RGB, c) for c in [*findings, ov.JOINT_RGB]) >= 100.0
+    for colour in ov.BODY_RGB_OF.values():
+        assert min(_distance(colour, c) for c in [*findings, ov.JOINT_RGB]) >= 100.0
+    assert _distance(ov.BODY_RGB_OF["pelvis"], ov.BODY_RGB_OF["femur"]) >= 100.0
 
 
 def test_a_crop_holds_the_region_searched_to_its_reach() -> None:
