@@ -3418,6 +3418,30 @@ def test_a_class_with_a_range_about_nearby_centres_is_not_green() -> None:
     assert "\x1b[1;33mgraded at 1 of 5 centres 2 mm apart" in line
 
 
+def test_a_hip_not_graded_says_why_in_a_few_words_on_its_line() -> None:
+    """"right hip not graded" alone sent the reader down to the notes (a radiologist's second
+    look, 2026-12-08): the line says why in the overlay label's few words, the note in full;
+    a reason it has no few words for adds nothing."""
+    from brooker.cli.terminal import console
+
+    reason = ("a spur or bridge was seen, but the femur is not segmented as bone up to the "
+              "greater trochanter (no femur body was found): heterotopic bone cannot be told "
+              "from the trochanter")  # fmt: skip
+    hip = {"side": "right", "grade": None, "brooker_class": None, "not_graded": reason,
+           "caveats": []}  # fmt: skip
+    rec = {"file": "a.dcm", "status": "ok", "caveats": [], "hips": [hip]}
+    buf = io.StringIO()
+    grade_cmd._print_single(console(file=buf, width=300, color_system=None), rec)
+    lines = buf.getvalue().splitlines()
+    assert any(line.split() == ["right", "hip", "not", "graded", "femur", "not", "segmented"]
+               for line in lines), lines  # fmt: skip
+    assert any(reason in line for line in lines)
+    buf = io.StringIO()
+    odd = {**rec, "hips": [{**hip, "not_graded": "a reason of its own"}]}
+    grade_cmd._print_single(console(file=buf, width=300, color_system=None), odd)
+    assert "  right hip not graded" in buf.getvalue().splitlines()
+
+
 def test_a_spacing_the_user_gave_gets_its_own_hint(tmp_path: Path) -> None:
     """--pixel-spacing 0.9 makes an 1800-row film 1.6 m long (implausible_spacing): the hint
     said "pass --pixel-spacing" to a user who had (a review of 2026-12-07)."""

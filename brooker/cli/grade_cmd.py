@@ -583,7 +583,7 @@ def _print_single_hips(
     film has one (else the notes do not send the reader to it)."""
     from rich.text import Text
 
-    from brooker.notes import centres_graded_words, class_range_words
+    from brooker.notes import centres_graded_words, class_range_words, not_graded_in_few_words
 
     own = [
         [
@@ -608,6 +608,11 @@ def _print_single_hips(
             line.append(side.ljust(10))
         label = f"Brooker {cls}" if hip.get("grade") is not None else cls
         extras: list[tuple[str, str]] = []
+        # why a hip is not graded, in the overlay label's few words: "right hip not graded"
+        # alone sent the reader down to the notes (a radiologist's second look, 2026-12-08)
+        why = not_graded_in_few_words(str(hip.get("not_graded") or ""))
+        if hip.get("grade") is None and why:
+            extras.append((why, "yellow"))
         if hip.get("gap_mm") is not None:
             gap = _hip_gap(hip)
             to = " to head region" if hip.get("gap_to_head") else ""
