@@ -49,8 +49,7 @@ def atomic_write_bytes(
                     stream.write(data)
                 return named
         except OSError as exc:
-            if exc.filename is None and exc.errno is not None:  # a write names no file
-                exc.filename = os.fspath(named)
+            _name_the_file(exc, named)
             raise
         target = Path(os.path.realpath(named))
     folder = target.parent.resolve()
@@ -77,16 +76,22 @@ def atomic_write_bytes(
         os.replace(tmp, target)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
-        unnamed = isinstance(exc, OSError) and exc.filename is None and exc.errno is not None
-        if isinstance(exc, OSError) and (exc.filename == os.fspath(tmp) or unnamed):
-            # name the file being written, not the temporary one just removed; a write or
-            # fsync that fails names no file at all (a full disk: "output: cannot write: No
-            # space left on device", a robustness test of 2026-12-08); an OSError with no
-            # errno keeps its message as it is (a file name would replace it)
-            exc.filename, exc.filename2 = os.fspath(named), None
+        if isinstance(exc, OSError):
+            _name_the_file(exc, named, tmp)
         raise
     _fsync_dir(folder)
     return named
+
+
+def _name_the_file(exc: OSError, named: Path, tmp: Path | None = None) -> None:
+    """``exc`` naming ``named``, the file being written, where it named ``tmp`` (the
+    temporary file, removed by then) or no file at all: a write or fsync that fails names
+    none (a full disk read "output: cannot write: No space left on device", a robustness test
+    of 2026-12-08). An OSError with no errno keeps its message (a file name would replace
+    it)."""
+    unnamed = exc.filename is None and exc.errno is not None
+    if unnamed or (tmp is not None and exc.filename == os.fspath(tmp)):
+        exc.filename, exc.filename2 = os.fspath(named), None
 
 
 def _temporary_name(folder: Path, name: str) -> Path:
