@@ -127,3 +127,17 @@ def centres_graded_words(graded: int, tried: int, shift_mm: Any) -> str:
     where = "nearby centres" if shift is None else f"centres {shift} mm apart"
     return f"graded at {graded} of {tried} {where}"
 
+
+#: After a gap's length, where its femoral end was found on the femoral or prosthetic head
+#: (a record's ``gap_to_head``), as the overlay, the terminal and the review page write it.
+GAP_TO_HEAD_WORDS = "to head region"
+
+
+def gap_end_words(to_head: Any) -> str:
+    """What follows a gap's length: " to head region" for a gap measured to the head (a
+    record's ``gap_to_head``), else nothing.
+
+    >>> "gap 9.9 mm" + gap_end_words(True), "gap 9.9 mm" + gap_end_words(None)
+    ('gap 9.9 mm to head region', 'gap 9.9 mm')
+    """
+    return f" {GAP_TO_HEAD_WORDS}" if to_head else ""

@@ -69,6 +69,7 @@ from brooker.models import (
 from brooker.notes import (
     centres_graded_words,
     class_range_words,
+    gap_end_words,
     not_graded_in_few_words,
     without_overlay_pointer,
 )
@@ -716,8 +717,8 @@ def _hip_lines(hip: HipResult) -> list[tuple[str, RGB]]:
     if hip.grade is BrookerGrade.ANKYLOSIS:
         lines.append(("apparent ankylosis", KIND_RGB[FragmentKind.BRIDGE]))
     if hip.gap is not None and hip.grade is not BrookerGrade.ANKYLOSIS:
-        # "to head": the line ends on the femoral head, not the femur body or a femoral spur
-        to = " to head region" if hip.gap.to_head else ""
+        # "to head region": the line ends on the head, not the femur body or a femoral spur
+        to = gap_end_words(hip.gap.to_head)
         lines.append((f"gap {_fmt_gap(hip.gap.gap_mm, hip.gap_threshold_mm)}{to}", GAP_RGB))
     if hip.borderline:
         # The record's value (2 decimals) rounded again, as the review page shows it:

@@ -51,7 +51,12 @@ from brooker.agreement import CLASSES, REVIEW_COLUMNS
 from brooker.atomic import atomic_write_bytes, temporary_of
 from brooker.errors import code_said, path_named
 from brooker.models import centres_graded_in
-from brooker.notes import centres_graded_words, class_range_words, why_not_graded
+from brooker.notes import (
+    centres_graded_words,
+    class_range_words,
+    gap_end_words,
+    why_not_graded,
+)
 from brooker.units import label_gap_mm
 
 #: Longest thumbnail width in pixels (height at most 4/3 of it).
@@ -799,7 +804,7 @@ def _hip_html(hip: Mapping[str, Any]) -> str:
         if unc:
             txt += f" ± {_fmt_mm(unc)}"
         # the femoral end on the head, as the overlay's label and the terminal say it
-        bits.append(txt + " mm" + (" to head region" if hip.get("gap_to_head") else ""))
+        bits.append(txt + " mm" + gap_end_words(hip.get("gap_to_head")))
     tags = []
     if hip.get("borderline"):
         tags.append('<span class="tag borderline">borderline</span>')

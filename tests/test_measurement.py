@@ -90,6 +90,7 @@ def test_a_gap_says_when_its_femoral_end_is_on_the_head() -> None:
     radiologist's test of 2026-12-08): ``to_head`` says the femoral end lies on the head, and
     the class's caveat and the overlay's label say so. Measured to the femur body, it does
     not."""
+    from brooker import report
     from brooker.grading import grade_hip
     from brooker.overlay import _hip_lines
 
@@ -107,6 +108,10 @@ def test_a_gap_says_when_its_femoral_end_is_on_the_head() -> None:
         res = grade_hip(masks.hip, frags, gap, AnalysisConfig())
         assert any("measured toward the femoral head" in c for c in res.caveats) is said
         assert any(t.endswith("mm to head region") for t, _ in _hip_lines(res)) is said
+        # the record, and the review page, say the same
+        rec = res.to_record()
+        assert rec["gap_to_head"] is said
+        assert ("mm to head region" in report._hip_html(rec)) is said
 
 
 def _discs(

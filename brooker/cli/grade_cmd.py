@@ -583,7 +583,12 @@ def _print_single_hips(
     film has one (else the notes do not send the reader to it)."""
     from rich.text import Text
 
-    from brooker.notes import centres_graded_words, class_range_words, not_graded_in_few_words
+    from brooker.notes import (
+        centres_graded_words,
+        class_range_words,
+        gap_end_words,
+        not_graded_in_few_words,
+    )
 
     own = [
         [
@@ -615,7 +620,7 @@ def _print_single_hips(
             extras.append((why, "yellow"))
         if hip.get("gap_mm") is not None:
             gap = _hip_gap(hip)
-            to = " to head region" if hip.get("gap_to_head") else ""
+            to = gap_end_words(hip.get("gap_to_head"))
             extras.append(("gap 0 mm (bridged)" if gap == BRIDGED else f"gap {gap} mm{to}", ""))
         # what makes the class uncertain in amber, as the table's "yes" and the overlay's
         # caveats: a plain tag after a green "Brooker 0" read as a sure 0
@@ -626,12 +631,11 @@ def _print_single_hips(
             extras.append(("weak call", warn))
         span = hip.get("class_range")
         lo_hi = tuple(span) if isinstance(span, list) and len(span) == 2 else ()
+        shift = hip.get("center_uncertainty_mm")
         if lo_hi:
-            shift = hip.get("center_uncertainty_mm")
             extras.append((class_range_words(str(lo_hi[0]), str(lo_hi[1]), shift), warn))
         partly = _centres_graded(hip)
         if partly:
-            shift = hip.get("center_uncertainty_mm")
             extras.append((centres_graded_words(*partly, shift), warn))
         extras += [(str(limit), "") for limit in hip.get("limited_by") or []]
         if hip.get("prosthesis"):
