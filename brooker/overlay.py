@@ -528,7 +528,7 @@ def _draw_edge(
     lw: int,
     *,
     dashed: bool,
-    colour: RGB = BODY_RGB,
+    colour: RGB,
 ) -> None:
     """A body's edge through the evenly spaced ``pts``: a dot at each, or a dash over two
     pitches of every three, in ``colour`` (:data:`BODY_RGB_OF`) over a dark halo."""
@@ -1162,13 +1162,18 @@ def _render_view(
     return np.concatenate([film, panel], axis=0), canvas.texts
 
 
+def _corner_caption(canvas: _Canvas, caption: str, size: int) -> None:
+    """``caption`` in ``canvas``'s top-left corner, white on a dark box (a loupe's, a crop's
+    unmarked twin's)."""
+    canvas.box((0, 0, _text_size(caption, size)[0] + 8, size + 8))
+    canvas.text((4, 2), caption, size, TEXT_RGB)
+
+
 def _unmarked_twin(canvas: _Canvas) -> list[npt.NDArray[np.uint8]]:
     """A gutter and ``canvas``'s film as it was before anything was drawn on it, captioned
     :data:`UNMARKED_CAPTION` in its top-left corner (the caption joins ``canvas.texts``)."""
     twin = _Canvas(canvas.gray, canvas.font_px)
-    size = max(12, round(canvas.font_px * 0.8))
-    twin.box((0, 0, _text_size(UNMARKED_CAPTION, size)[0] + 8, size + 8))
-    twin.text((4, 2), UNMARKED_CAPTION, size, TEXT_RGB)
+    _corner_caption(twin, UNMARKED_CAPTION, max(12, round(canvas.font_px * 0.8)))
     canvas.texts.extend(twin.texts)
     gutter = np.empty((canvas.h, max(4, canvas.font_px // 2), 3), dtype=np.uint8)
     gutter[:] = PANEL_RGB
@@ -1439,8 +1444,7 @@ def _draw_loupe(
     # x3.5 is not "x4": a whole number only when it is one
     shown = f"{times:.0f}" if abs(times - round(times)) < 0.05 else f"{times:.1f}"
     caption = f"x{shown} about the gap" if times >= 1.5 else "about the gap"
-    lens.box((0, 0, _text_size(caption, lens.font_px)[0] + 8, lens.font_px + 8))
-    lens.text((4, 2), caption, lens.font_px, TEXT_RGB)
+    _corner_caption(lens, caption, lens.font_px)
     rgb = lens.array()
     h, w = rgb.shape[:2]
     frame = max(2, canvas.line_px)
